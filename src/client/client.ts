@@ -1,0 +1,174 @@
+import { EventEmitter } from 'node:events';
+import {
+  type ErrorBody,
+  type EventData,
+  type EventMessage,
+  type EventName,
+  NatterError,
+  type OpName,
+  type ParamsIn,
+  PROTOCOL_VERSION,
+  type ResultOf,
+} from '../protocol/index.js';
+import { type MessageTransport, openTransport } from './transport.js';
+
+export type ClientOptions = {
+  /** Time allowed to connect and for each request's reply. Default 10 s. */
+  timeoutMs?: number;
+};
+
+type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
+
+/** Events a {@link NatterClient} emits. */
+export type ClientEvents = {
+  /** Every server push, as received. */
+  event: [EventMessage];
+  /** The connection ended; `code` is the WebSocket (or TCP `closing`) close code. */
+  close: [code: number, reason: string];
+};
+
+/**
+ * A connection to a natter server over WebSocket or TCP: typed requests with
+ * timeouts, and server events.
+ */
+export class NatterClient extends EventEmitter<ClientEvents> {
+  private readonly pending = new Map<string, Pending>();
+  private nextId = 1;
+  private closedWith: { code: number; reason: string } | null = null;
+  /** The server's `closing` event, which explains the close on TCP (no close frames there). */
+  private closing: EventData<'closing'> | null = null;
+
+  private constructor(
+    private readonly transport: MessageTransport,
+    readonly url: string,
+    /** The server's `hello` event. */
+    readonly hello: EventData<'hello'>,
+    private readonly timeoutMs: number,
+    early: string[],
+  ) {
+    super();
+    transport.onMessage((text) => this.receive(text));
+    transport.onClose((code, reason) => this.onClosed(code, reason));
+    queueMicrotask(() => {
+      for (const text of early) this.receive(text);
+    });
+  }
+
+  /** Connects to `ws://host:port`, `wss://...` or `tcp://host:port` and waits for the server's hello. */
+  static async connect(url: string, options: ClientOptions = {}): Promise<NatterClient> {
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    const transport = await openTransport(url, timeoutMs);
+    const early: string[] = [];
+    const hello = await new Promise<EventData<'hello'>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no hello from ${url} within ${timeoutMs} ms`)), timeoutMs);
+      transport.onClose((code, reason) => {
+        clearTimeout(timer);
+        reject(new Error(`${url} closed the connection (${code} ${reason})`));
+      });
+      let greeted = false;
+      transport.onMessage((text) => {
+        if (greeted) {
+          early.push(text);
+          return;
+        }
+        const msg = JSON.parse(text) as EventMessage;
+        if (msg.event === 'hello') {
+          greeted = true;
+          clearTimeout(timer);
+          resolve(msg.data as EventData<'hello'>);
+        }
+      });
+    });
+    if (hello.protocol !== PROTOCOL_VERSION) {
+      transport.close();
+      throw new NatterError(
+        'unsupported_version',
+        `server speaks protocol ${hello.protocol}, this client ${PROTOCOL_VERSION}`,
+      );
+    }
+    return new NatterClient(transport, url, hello, timeoutMs, early);
+  }
+
+  /** Sends a request and resolves with its result, or rejects with a {@link NatterError}. */
+  request<N extends OpName>(op: N, params: ParamsIn<N>, options: { timeoutMs?: number } = {}): Promise<ResultOf<N>> {
+    if (this.closedWith) {
+      return Promise.reject(new Error(`connection closed (${this.closedWith.code} ${this.closedWith.reason})`));
+    }
+    const id = String(this.nextId++);
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`"${op}" got no reply within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.transport.send(JSON.stringify({ id, op, params }));
+    });
+  }
+
+  /** Resolves with the next event named `name` (optionally matching `filter`). */
+  nextEvent<N extends EventName>(
+    name: N,
+    filter: (data: EventData<N>) => boolean = () => true,
+    timeoutMs = this.timeoutMs,
+  ): Promise<EventMessage<N>> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('event', listener);
+        reject(new Error(`no "${name}" event within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const listener = (msg: EventMessage) => {
+        if (msg.event === name && filter(msg.data as EventData<N>)) {
+          clearTimeout(timer);
+          this.off('event', listener);
+          resolve(msg as EventMessage<N>);
+        }
+      };
+      this.on('event', listener);
+    });
+  }
+
+  /** True once the connection has ended. */
+  get closed(): boolean {
+    return this.closedWith !== null;
+  }
+
+  /** Closes the connection. */
+  close(): void {
+    this.transport.close();
+  }
+
+  private receive(text: string): void {
+    let msg: { id?: unknown; result?: unknown; error?: ErrorBody; event?: string };
+    try {
+      msg = JSON.parse(text) as typeof msg;
+    } catch {
+      return;
+    }
+    if (typeof msg.event === 'string') {
+      if (msg.event === 'closing') this.closing = (msg as EventMessage<'closing'>).data;
+      this.emit('event', msg as EventMessage);
+      return;
+    }
+    const pending = typeof msg.id === 'string' ? this.pending.get(msg.id) : undefined;
+    if (!pending) return;
+    this.pending.delete(msg.id as string);
+    clearTimeout(pending.timer);
+    if (msg.error) pending.reject(NatterError.fromBody(msg.error));
+    else pending.resolve(msg.result);
+  }
+
+  private onClosed(transportCode: number, transportReason: string): void {
+    if (this.closedWith) return;
+    const fromEvent = transportCode === 1006 && this.closing !== null;
+    const code = fromEvent && this.closing ? this.closing.code : transportCode;
+    const reason = fromEvent && this.closing ? this.closing.reason : transportReason;
+    this.closedWith = { code, reason };
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new Error(`connection closed (${code} ${reason})`));
+    }
+    this.pending.clear();
+    this.emit('close', code, reason);
+  }
+}

@@ -1,0 +1,106 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import WebSocket from 'ws';
+
+/** A bidirectional channel of JSON text messages, whatever carries it. */
+export type MessageTransport = {
+  send(text: string): void;
+  close(): void;
+  /** Sets (replaces) the message handler. */
+  onMessage(fn: (text: string) => void): void;
+  /** Sets (replaces) the close handler. */
+  onClose(fn: (code: number, reason: string) => void): void;
+};
+
+/** Holds the current handlers so that a later caller can replace an earlier one. */
+function handlers() {
+  const h = {
+    message: (_text: string): void => {},
+    close: (_code: number, _reason: string): void => {},
+  };
+  return h;
+}
+
+/** Opens `ws://`, `wss://` or `tcp://` URLs; resolves once the connection is open. */
+export function openTransport(url: string, timeoutMs: number): Promise<MessageTransport> {
+  const parsed = new URL(url);
+  if (parsed.protocol === 'ws:' || parsed.protocol === 'wss:') return openWs(url, timeoutMs);
+  if (parsed.protocol === 'tcp:')
+    return openTcp(parsed.hostname.replace(/^\[|\]$/g, ''), Number(parsed.port || 7778), timeoutMs);
+  return Promise.reject(new Error(`unsupported URL scheme "${parsed.protocol}" (use ws://, wss:// or tcp://)`));
+}
+
+function openWs(url: string, timeoutMs: number): Promise<MessageTransport> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs });
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => {
+      reject(new Error(`${url} refused the WebSocket: HTTP ${res.statusCode}`));
+      ws.terminate();
+    });
+    ws.once('open', () => {
+      ws.off('error', reject);
+      ws.on('error', () => {});
+      const h = handlers();
+      ws.on('message', (data) => h.message(data.toString()));
+      ws.on('close', (code, reason) => h.close(code, reason.toString()));
+      resolve({
+        send: (text) => ws.send(text),
+        close: () => ws.close(1000),
+        onMessage: (fn) => {
+          h.message = fn;
+        },
+        onClose: (fn) => {
+          h.close = fn;
+        },
+      });
+    });
+  });
+}
+
+function openTcp(host: string, port: number, timeoutMs: number): Promise<MessageTransport> {
+  return new Promise((resolve, reject) => {
+    const socket: Socket = netConnect({ host, port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`timed out connecting to tcp://${host}:${port}`));
+    }, timeoutMs);
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.setNoDelay(true);
+      socket.on('error', () => {});
+      let buffered = '';
+      const h = handlers();
+      // TCP has no close codes: 1006 as on a WebSocket that dropped; the server's `closing` event says more.
+      let closeInfo = { code: 1006, reason: 'connection lost' };
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => {
+        buffered += chunk;
+        let nl = buffered.indexOf('\n');
+        while (nl !== -1) {
+          const line = buffered.slice(0, nl);
+          buffered = buffered.slice(nl + 1);
+          if (line.trim() !== '') h.message(line);
+          nl = buffered.indexOf('\n');
+        }
+      });
+      socket.on('close', () => h.close(closeInfo.code, closeInfo.reason));
+      resolve({
+        send: (text) => socket.write(`${text}\n`),
+        close: () => {
+          closeInfo = { code: 1000, reason: 'closed by client' };
+          socket.end();
+        },
+        onMessage: (fn) => {
+          h.message = fn;
+        },
+        onClose: (fn) => {
+          h.close = fn;
+        },
+      });
+    });
+  });
+}

@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { type ErrorBody, NatterError } from './errors.js';
+import type { EventData, EventName } from './events.js';
+import { isOpName, type OpName, operations, type ParamsOf } from './operations.js';
+
+/** A request id: chosen by the client, echoed in the reply. */
+export const RequestId = z.union([z.string().min(1).max(64), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)]);
+export type RequestId = z.infer<typeof RequestId>;
+
+/** The outer shape of every request, before its params are checked against its operation. */
+export const RequestEnvelope = z.strictObject({
+  id: RequestId,
+  op: z.string().min(1).max(64),
+  // Checked against the operation's own strict schema once the operation is known.
+  params: z.unknown().optional(),
+});
+
+/** A successful reply. */
+export type ResultReply = { id: RequestId; result: unknown };
+/** An error reply. `id` is null when the request was too broken to have one. */
+export type ErrorReply = { id: RequestId | null; error: ErrorBody };
+export type Reply = ResultReply | ErrorReply;
+
+/** A server push. */
+export type EventMessage<N extends EventName = EventName> = { event: N; data: EventData<N>; cursor?: string };
+
+/** A request whose envelope and params have been validated. */
+export type ParsedRequest = { [N in OpName]: { id: RequestId; op: N; params: ParamsOf<N> } }[OpName];
+
+/** Describes a zod path as a dotted field name (`params.username`). */
+export function fieldName(path: readonly PropertyKey[]): string {
+  return path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))
+    .join('.')
+    .replace(/\.\[/g, '[');
+}
+
+function issueToError(issues: readonly z.core.$ZodIssue[], prefix: string[]): NatterError {
+  const issue = issues[0];
+  if (!issue) return new NatterError('bad_request', 'invalid request');
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0] ?? '';
+    const field = fieldName([...prefix, ...issue.path, key]);
+    return new NatterError('bad_request', `unknown field "${field}"`, { field });
+  }
+  const field = fieldName([...prefix, ...issue.path]);
+  if (issue.code === 'invalid_union') {
+    return new NatterError('bad_request', `${field || 'request'}: ${unionMessage(issue)}`, { field });
+  }
+  return new NatterError('bad_request', field ? `${field}: ${issue.message}` : issue.message, field ? { field } : {});
+}
+
+function unionMessage(issue: z.core.$ZodIssueInvalidUnion): string {
+  // Report the alternative that got furthest; fall back to zod's summary.
+  const first = issue.errors[0]?.[0];
+  return first ? first.message : issue.message;
+}
+
+/**
+ * Checks one decoded JSON value as a request: envelope first, then the
+ * operation's params. Never throws; returns the request or the error to reply
+ * with (and the request id when one could be read).
+ */
+export function parseRequest(
+  value: unknown,
+): { ok: true; request: ParsedRequest } | { ok: false; id: RequestId | null; error: NatterError } {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return {
+      ok: false,
+      id: null,
+      error: new NatterError('bad_request', 'a request must be a JSON object with "id" and "op"'),
+    };
+  }
+  const rawId = (value as { id?: unknown }).id;
+  const idResult = RequestId.safeParse(rawId);
+  const id = idResult.success ? idResult.data : null;
+  const envelope = RequestEnvelope.safeParse(value);
+  if (!envelope.success) return { ok: false, id, error: issueToError(envelope.error.issues, []) };
+  const { op } = envelope.data;
+  if (!isOpName(op)) {
+    return { ok: false, id, error: new NatterError('unknown_op', `unknown operation "${op}"`, { field: 'op' }) };
+  }
+  const params = operations[op].params.safeParse(envelope.data.params ?? {});
+  if (!params.success) return { ok: false, id, error: issueToError(params.error.issues, ['params']) };
+  return { ok: true, request: { id: envelope.data.id, op, params: params.data } as ParsedRequest };
+}
+
+/** Decodes one frame or line of text as JSON; never throws. */
+export function decodeJson(text: string): { ok: true; value: unknown } | { ok: false; error: NatterError } {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false, error: new NatterError('bad_json', 'not valid JSON: send one JSON object per frame or line') };
+  }
+}

@@ -1,0 +1,67 @@
+import { resolve } from 'node:path';
+
+/** A token-bucket limit: `capacity` actions at once, one more every `refillMs`. */
+export type Limit = { capacity: number; refillMs: number };
+
+/** Everything the server can be told at start. */
+export type ServerConfig = {
+  host: string;
+  /** HTTP and WebSocket port; 0 picks a free one. */
+  port: number;
+  /** Raw TCP (NDJSON) port; 0 picks a free one, `null` disables TCP. */
+  tcpPort: number | null;
+  dataDir: string;
+  /** bcrypt cost factor for new password hashes. */
+  bcryptCost: number;
+  /** Worker threads for password hashing. */
+  hashThreads: number;
+  /** Largest WebSocket frame, HTTP body or TCP line, in bytes. */
+  maxFrameBytes: number;
+  /** A WebSocket or TCP connection must authenticate within this time. */
+  authDeadlineMs: number;
+  /** WebSocket ping interval; a connection that misses a pong is dropped. */
+  heartbeatMs: number;
+  /** Live connections allowed from one address. */
+  maxConnectionsPerAddress: number;
+  /** Origins (scheme://host:port) allowed on WebSocket upgrades, besides the server's own host. */
+  allowedOrigins: string[];
+  /** How long a graceful shutdown waits for in-flight requests. */
+  shutdownGraceMs: number;
+  limits: {
+    /** Failed logins per account. */
+    loginPerAccount: Limit;
+    /** Failed logins per client address. */
+    loginPerAddress: Limit;
+    /** Accounts created per client address. */
+    registerPerAddress: Limit;
+    /** Token checks that failed, per client address (guessing tokens). */
+    authFailPerAddress: Limit;
+  };
+  /** Write the start and stop lines (and errors) to stderr. */
+  log: boolean;
+};
+
+/** The defaults, as documented in docs/operations.md. */
+export function defaultConfig(): ServerConfig {
+  return {
+    host: '127.0.0.1',
+    port: 7777,
+    tcpPort: 7778,
+    dataDir: resolve('data'),
+    bcryptCost: 12,
+    hashThreads: 1,
+    maxFrameBytes: 64 * 1024,
+    authDeadlineMs: 10_000,
+    heartbeatMs: 30_000,
+    maxConnectionsPerAddress: 256,
+    allowedOrigins: [],
+    shutdownGraceMs: 5_000,
+    limits: {
+      loginPerAccount: { capacity: 5, refillMs: 60_000 },
+      loginPerAddress: { capacity: 20, refillMs: 15_000 },
+      registerPerAddress: { capacity: 5, refillMs: 60_000 },
+      authFailPerAddress: { capacity: 20, refillMs: 3_000 },
+    },
+    log: true,
+  };
+}

@@ -1,0 +1,72 @@
+import type { EventData, EventMessage, EventName, Reply } from '../protocol/index.js';
+
+/** Who a connection is, once authenticated. */
+export type AuthState = {
+  userId: string;
+  /** The `sessions` row: a login session or a bot token. */
+  sessionId: string;
+  kind: 'session' | 'bot';
+};
+
+export type Transport = 'ws' | 'tcp' | 'http';
+
+/**
+ * One client connection, whatever carries it. Transports supply `write` and
+ * `terminate`; everything else (auth state, strikes, ordering) lives here.
+ */
+export abstract class Connection {
+  private static nextId = 1;
+  readonly id = Connection.nextId++;
+  auth: AuthState | null = null;
+  /** Undecodable frames in a row. */
+  badFrames = 0;
+  /** Requests refused for lack of authentication. */
+  unauthenticatedStrikes = 0;
+  /** Settles when the last exclusive request (login, auth...) is done. */
+  barrier: Promise<void> = Promise.resolve();
+  closed = false;
+
+  constructor(
+    readonly transport: Transport,
+    readonly address: string,
+  ) {}
+
+  /** Writes one serialized JSON object. */
+  protected abstract write(text: string): void;
+  /** Closes the underlying socket with a close code. */
+  protected abstract terminate(code: number, reason: string): void;
+
+  /** Sends a reply. */
+  reply(reply: Reply): void {
+    this.sendText(JSON.stringify(reply));
+  }
+
+  /** Sends an event. */
+  event<N extends EventName>(event: N, data: EventData<N>, cursor?: string): void {
+    const msg: EventMessage<N> = cursor === undefined ? { event, data } : { event, data, cursor };
+    this.sendText(JSON.stringify(msg));
+  }
+
+  /** Sends text that is already a serialized message (fan-out serializes once). */
+  sendText(text: string): void {
+    if (!this.closed) this.write(text);
+  }
+
+  /**
+   * Tells the client why it is being closed (a `closing` event), then closes.
+   * Safe to call more than once.
+   */
+  close(code: number, reason: string, reconnectAfterMs?: number): void {
+    if (this.closed) return;
+    const data: EventData<'closing'> = { code, reason, at: Date.now() };
+    if (reconnectAfterMs !== undefined) data.reconnectAfterMs = reconnectAfterMs;
+    this.event('closing', data);
+    this.closed = true;
+    this.terminate(code, reason);
+  }
+
+  /** Marks the connection gone (the peer hung up). */
+  markClosed(): void {
+    this.closed = true;
+  }
+}

@@ -1,0 +1,49 @@
+import type { Operations, OpName, ParamsOf, ResultOf } from '../protocol/index.js';
+import type { ServerConfig } from './config.js';
+import type { AuthState, Connection } from './connection.js';
+import type { Db } from './db/index.js';
+import type { SessionQueries } from './db/sessions.js';
+import type { UserQueries } from './db/users.js';
+import type { Hub } from './hub.js';
+import type { Logger } from './log.js';
+import type { PasswordHasher } from './passwords.js';
+import type { Clock, RateLimiter } from './rate-limit.js';
+
+/** The long-lived parts of a running server, shared by every request. */
+export type Services = {
+  config: ServerConfig;
+  db: Db;
+  users: UserQueries;
+  sessions: SessionQueries;
+  hub: Hub;
+  clock: Clock;
+  passwords: PasswordHasher;
+  limiters: {
+    loginPerAccount: RateLimiter;
+    loginPerAddress: RateLimiter;
+    registerPerAddress: RateLimiter;
+    authFailPerAddress: RateLimiter;
+  };
+  log: Logger;
+  version: string;
+};
+
+/** What a handler gets: the services, the connection and who is on it. */
+export type Ctx = Services & {
+  conn: Connection;
+  session: AuthState | null;
+  /** Runs `fn` after the reply has been sent (e.g. closing the caller's own session). */
+  afterReply(fn: () => void): void;
+};
+
+/** Context of an operation that requires authentication. */
+export type AuthedCtx = Ctx & { session: AuthState };
+
+/** A handler for operation `N`. */
+export type Handler<N extends OpName> = (
+  ctx: N extends UserOps ? AuthedCtx : Ctx,
+  params: ParamsOf<N>,
+) => ResultOf<N> | Promise<ResultOf<N>>;
+
+/** Operations that need an authenticated session. */
+export type UserOps = { [N in OpName]: Operations[N]['access'] extends 'user' ? N : never }[OpName];

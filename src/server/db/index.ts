@@ -1,0 +1,52 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import * as schema from './schema.js';
+
+export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
+
+/** The file name of the database inside the data directory. */
+export const DB_FILE = 'natter.db';
+
+// src/server/db and dist/server/db are both three levels below the package root.
+const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../drizzle');
+
+/**
+ * Opens (creating if needed) the database in `dataDir`, sets the pragmas natter
+ * relies on and applies pending migrations.
+ */
+export function openDb(dataDir: string): Db {
+  mkdirSync(dataDir, { recursive: true });
+  const sqlite = new Database(join(dataDir, DB_FILE), { timeout: 5000 });
+  try {
+    sqlite.pragma('journal_mode = WAL');
+    // better-sqlite3 builds with WAL synchronous=NORMAL by default, which may lose
+    // the last commits on power loss. An acknowledged message must survive it.
+    sqlite.pragma('synchronous = FULL');
+    // Foreign keys are off by default in SQLite.
+    sqlite.pragma('foreign_keys = ON');
+    const check = sqlite.pragma('quick_check', { simple: true });
+    if (check !== 'ok')
+      throw new Error(`database ${join(dataDir, DB_FILE)} failed its integrity check: ${String(check)}`);
+    const db = drizzle(sqlite, { schema });
+    migrate(db, { migrationsFolder: MIGRATIONS });
+    return db;
+  } catch (err) {
+    sqlite.close();
+    throw err;
+  }
+}
+
+/** Folds the WAL back into the main file and closes the database. */
+export function closeDb(db: Db): void {
+  const sqlite = db.$client;
+  if (!sqlite.open) return;
+  try {
+    sqlite.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    sqlite.close();
+  }
+}

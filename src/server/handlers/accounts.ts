@@ -1,0 +1,205 @@
+import { nanoid } from 'nanoid';
+import { CloseCode, NatterError, type ResultOf, usernameKey } from '../../protocol/index.js';
+import type { AuthedCtx, Ctx, Handler, Services } from '../context.js';
+import type { UserRow } from '../db/schema.js';
+import { toPublicUser } from '../db/users.js';
+import { hashToken, newToken } from '../tokens.js';
+import { toBotTokenInfo, toSessionInfo } from './session-info.js';
+
+/** Refuses a second login on a connection that already has one. */
+function assertNotAuthenticated(ctx: Ctx): void {
+  if (ctx.conn.transport !== 'http' && ctx.conn.auth) {
+    throw new NatterError(
+      'already_authenticated',
+      'this connection is already authenticated; log out first or open another connection',
+    );
+  }
+}
+
+function rateLimited(waitMs: number, what: string): NatterError {
+  const seconds = Math.ceil(waitMs / 1000);
+  return new NatterError('rate_limited', `too many ${what}; try again in ${seconds} s`, { retryAfterMs: waitMs });
+}
+
+/** Creates a login session for `user` and attaches it to the connection. */
+function startSession(ctx: Ctx, user: UserRow, client: string | undefined): ResultOf<'login'> {
+  const now = ctx.clock();
+  const token = newToken('session');
+  const row = {
+    id: nanoid(),
+    userId: user.id,
+    kind: 'session' as const,
+    tokenHash: hashToken(token),
+    name: client || null,
+    address: ctx.conn.address,
+    createdAt: now,
+    lastSeenAt: now,
+  };
+  ctx.sessions.insert(row);
+  if (ctx.conn.transport !== 'http') {
+    ctx.hub.authenticate(ctx.conn, { userId: user.id, sessionId: row.id, kind: 'session' });
+  }
+  return { token, session: toSessionInfo(row, row.id), user: toPublicUser(user) };
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return err instanceof Error && 'code' in err && err.code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+function taken(username: string): NatterError {
+  return new NatterError('conflict', `username "${username}" is taken (or too close to one that is); choose another`, {
+    field: 'params.username',
+  });
+}
+
+export const register: Handler<'register'> = async (ctx, { username, password, client }) => {
+  assertNotAuthenticated(ctx);
+  const wait = ctx.limiters.registerPerAddress.take(ctx.conn.address);
+  if (wait > 0) throw rateLimited(wait, 'accounts created from this address');
+  const key = usernameKey(username);
+  if (ctx.users.byUsernameKey(key)) throw taken(username);
+  const passwordHash = await ctx.passwords.hash(password);
+  const now = ctx.clock();
+  const user: UserRow = {
+    id: nanoid(),
+    username,
+    usernameKey: key,
+    passwordHash,
+    displayName: null,
+    status: null,
+    bio: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+  try {
+    // One transaction: the account and its first session exist together or not at all.
+    return ctx.db.transaction(() => {
+      ctx.users.insert(user);
+      return startSession(ctx, user, client);
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw taken(username);
+    throw err;
+  }
+};
+
+export const login: Handler<'login'> = async (ctx, { username, password, client }) => {
+  assertNotAuthenticated(ctx);
+  const key = usernameKey(username.normalize('NFC'));
+  const { loginPerAccount, loginPerAddress } = ctx.limiters;
+  // Throttle before hashing: a guessing client must not be able to spend our CPU.
+  const wait = Math.max(loginPerAccount.retryAfter(key), loginPerAddress.retryAfter(ctx.conn.address));
+  if (wait > 0) throw rateLimited(wait, 'failed logins');
+  const user = ctx.users.byUsernameKey(key);
+  const ok = user ? await ctx.passwords.verify(password, user.passwordHash) : await ctx.passwords.verifyDummy(password);
+  if (!user || !ok) {
+    loginPerAccount.take(key);
+    loginPerAddress.take(ctx.conn.address);
+    throw new NatterError('invalid_credentials', 'wrong username or password');
+  }
+  loginPerAccount.reset(key);
+  return startSession(ctx, user, client);
+};
+
+export const auth: Handler<'auth'> = (ctx, { token }) => {
+  assertNotAuthenticated(ctx);
+  const resolved = resolveToken(ctx, ctx.conn.address, token);
+  ctx.hub.authenticate(ctx.conn, { userId: resolved.user.id, sessionId: resolved.row.id, kind: resolved.row.kind });
+  return {
+    session: resolved.row.kind === 'session' ? toSessionInfo(resolved.row, resolved.row.id) : null,
+    user: toPublicUser(resolved.user),
+  };
+};
+
+/** Minimum time between two writes of a session's last-seen time. */
+const TOUCH_EVERY_MS = 60_000;
+
+/**
+ * Finds the session or bot token behind a secret token, throttling guessing
+ * per address. Used by `auth`, HTTP Bearer and WebSocket upgrade headers.
+ */
+export function resolveToken(
+  ctx: Pick<Services, 'sessions' | 'users' | 'limiters' | 'clock'>,
+  address: string,
+  token: string,
+) {
+  const limiter = ctx.limiters.authFailPerAddress;
+  const wait = limiter.retryAfter(address);
+  if (wait > 0) throw rateLimited(wait, 'invalid tokens from this address');
+  const row = ctx.sessions.byTokenHash(hashToken(token));
+  const user = row ? ctx.users.byId(row.userId) : undefined;
+  if (!row || !user) {
+    limiter.take(address);
+    throw new NatterError('unauthenticated', 'this token is invalid or was revoked; log in again');
+  }
+  const now = ctx.clock();
+  if (row.lastSeenAt === null || now - row.lastSeenAt > TOUCH_EVERY_MS) {
+    ctx.sessions.touch(row.id, now);
+    row.lastSeenAt = now;
+  }
+  return { row, user };
+}
+
+export const logout: Handler<'logout'> = (ctx) => {
+  const { userId, sessionId, kind } = ctx.session;
+  ctx.sessions.revoke(userId, sessionId, kind);
+  const conn = ctx.conn;
+  ctx.afterReply(() => {
+    // This connection stays open, logged out; the session's others are closed.
+    if (conn.transport !== 'http') ctx.hub.deauthenticate(conn);
+    ctx.hub.closeSessions([sessionId], CloseCode.sessionRevoked, 'logged out');
+  });
+  return {};
+};
+
+/** The caller's user row; gone only if the account vanished mid-request. */
+export function currentUser(ctx: AuthedCtx): UserRow {
+  const user = ctx.users.byId(ctx.session.userId);
+  if (!user) throw new NatterError('unauthenticated', 'this account no longer exists; log in again');
+  return user;
+}
+
+export const whoami: Handler<'whoami'> = (ctx) => {
+  const user = currentUser(ctx);
+  const row = ctx.sessions.byId(ctx.session.sessionId);
+  if (!row || row.userId !== user.id)
+    throw new NatterError('unauthenticated', 'this session was revoked; log in again');
+  return {
+    user: toPublicUser(user),
+    session: row.kind === 'session' ? toSessionInfo(row, row.id) : null,
+    botToken: row.kind === 'bot' ? toBotTokenInfo(row) : null,
+  };
+};
+
+export const getUser: Handler<'users.get'> = (ctx, params) => {
+  const user =
+    'userId' in params
+      ? ctx.users.byId(params.userId)
+      : ctx.users.byUsernameKey(usernameKey(params.username.normalize('NFC')));
+  if (!user) throw new NatterError('not_found', 'no such user');
+  return { user: toPublicUser(user) };
+};
+
+export const changePassword: Handler<'password.change'> = async (
+  ctx,
+  { currentPassword, newPassword, revokeBotTokens },
+) => {
+  const user = currentUser(ctx);
+  const limiter = ctx.limiters.loginPerAccount;
+  const wait = limiter.retryAfter(user.usernameKey);
+  if (wait > 0) throw rateLimited(wait, 'wrong passwords');
+  if (!(await ctx.passwords.verify(currentPassword, user.passwordHash))) {
+    limiter.take(user.usernameKey);
+    throw new NatterError('invalid_credentials', 'the current password is wrong', { field: 'params.currentPassword' });
+  }
+  const passwordHash = await ctx.passwords.hash(newPassword);
+  const { sessionId, kind } = ctx.session;
+  const revoked = ctx.db.transaction(() => {
+    ctx.users.update(user.id, { passwordHash, updatedAt: ctx.clock() });
+    const ids = ctx.sessions.revokeOthers(user.id, 'session', kind === 'session' ? sessionId : null);
+    if (revokeBotTokens) ids.push(...ctx.sessions.revokeOthers(user.id, 'bot', kind === 'bot' ? sessionId : null));
+    return ids;
+  });
+  ctx.hub.closeSessions(revoked, CloseCode.sessionRevoked, 'password changed');
+  return { revokedSessions: revoked.length };
+};

@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import { NatterError } from '../protocol/index.js';
+import type { HashJob, HashRequest, HashResult } from './password-worker.js';
+
+type Pending = { resolve: (v: string | boolean) => void; reject: (e: Error) => void };
+
+// Under tsx (tests, development) this module is a .ts file and so is its worker.
+const WORKER_URL = new URL(`./password-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+
+/**
+ * Password hashing on worker threads, so a burst of logins never stalls
+ * message delivery on the main thread. Jobs beyond `maxQueue` are refused
+ * with `unavailable` rather than queued without bound.
+ */
+export class PasswordHasher {
+  private readonly workers: Worker[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private turn = 0;
+  private dummy: Promise<string> | null = null;
+  private closed = false;
+
+  constructor(
+    readonly cost: number,
+    threads: number,
+    private readonly maxQueue = 256,
+  ) {
+    for (let i = 0; i < Math.max(1, threads); i++) {
+      const w = new Worker(WORKER_URL);
+      w.on('message', (r: HashResult) => this.settle(r));
+      w.on('error', (err) => this.failAll(err));
+      w.unref();
+      this.workers.push(w);
+    }
+  }
+
+  /** Hashes a new password at the configured cost. */
+  async hash(password: string): Promise<string> {
+    return (await this.run({ kind: 'hash', password, cost: this.cost })) as string;
+  }
+
+  /** Checks a password against a stored hash. */
+  async verify(password: string, hash: string): Promise<boolean> {
+    return (await this.run({ kind: 'compare', password, hash })) as boolean;
+  }
+
+  /**
+   * Spends the same work as {@link verify} against a hash no password matches,
+   * so "no such user" takes as long as "wrong password".
+   */
+  async verifyDummy(password: string): Promise<false> {
+    this.dummy ??= this.hash(randomBytes(24).toString('base64'));
+    await this.verify(password, await this.dummy);
+    return false;
+  }
+
+  /** Stops the worker threads; pending jobs fail. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.failAll(new Error('password hasher closed'));
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  private run(job: HashRequest): Promise<string | boolean> {
+    if (this.closed)
+      return Promise.reject(new NatterError('unavailable', 'the server is shutting down; try again shortly'));
+    if (this.pending.size >= this.maxQueue) {
+      return Promise.reject(
+        new NatterError('unavailable', 'the server is busy checking passwords; try again in a few seconds'),
+      );
+    }
+    const id = this.nextId++;
+    const worker = this.workers[this.turn++ % this.workers.length];
+    if (!worker) return Promise.reject(new Error('no hashing thread'));
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.ref();
+      worker.postMessage({ ...job, id } as HashJob);
+    });
+  }
+
+  private settle(r: HashResult): void {
+    const p = this.pending.get(r.id);
+    if (!p) return;
+    this.pending.delete(r.id);
+    if (this.pending.size === 0) for (const w of this.workers) w.unref();
+    if (r.ok) p.resolve(r.value);
+    else p.reject(new Error(`password hashing failed: ${r.message}`));
+  }
+
+  private failAll(err: Error): void {
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+}

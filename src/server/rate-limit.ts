@@ -1,0 +1,54 @@
+/** A clock in milliseconds; handlers and limiters take it instead of calling Date.now(). */
+export type Clock = () => number;
+
+type Bucket = { tokens: number; at: number };
+
+/**
+ * Token buckets by key: `capacity` actions at once, refilled at one per
+ * `refillMs`. Full buckets are forgotten, so memory tracks only active keys.
+ */
+export class RateLimiter {
+  private readonly buckets = new Map<string, Bucket>();
+
+  constructor(
+    readonly capacity: number,
+    readonly refillMs: number,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Milliseconds until `key` may act again, or 0 when it may act now (without using a token). */
+  retryAfter(key: string): number {
+    const b = this.current(key);
+    return b.tokens >= 1 ? 0 : Math.ceil((1 - b.tokens) * this.refillMs);
+  }
+
+  /** Uses one token; returns 0 when allowed, else the milliseconds to wait. */
+  take(key: string): number {
+    const wait = this.retryAfter(key);
+    if (wait > 0) return wait;
+    const b = this.current(key);
+    b.tokens -= 1;
+    this.buckets.set(key, b);
+    if (this.buckets.size > 10_000) this.sweep();
+    return 0;
+  }
+
+  /** Forgets a key (e.g. after a successful login). */
+  reset(key: string): void {
+    this.buckets.delete(key);
+  }
+
+  private current(key: string): Bucket {
+    const now = this.clock();
+    const b = this.buckets.get(key);
+    if (!b) return { tokens: this.capacity, at: now };
+    const tokens = Math.min(this.capacity, b.tokens + (now - b.at) / this.refillMs);
+    return { tokens, at: now };
+  }
+
+  private sweep(): void {
+    for (const key of this.buckets.keys()) {
+      if (this.current(key).tokens >= this.capacity) this.buckets.delete(key);
+    }
+  }
+}

@@ -1,0 +1,118 @@
+import { once } from 'node:events';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { VERSION } from '../package-info.js';
+import { CloseCode } from '../protocol/index.js';
+import { defaultConfig, type ServerConfig } from './config.js';
+import type { Services } from './context.js';
+import { closeDb, DB_FILE, openDb } from './db/index.js';
+import { sessionQueries } from './db/sessions.js';
+import { userQueries } from './db/users.js';
+import { Dispatcher } from './dispatch.js';
+import { Hub } from './hub.js';
+import { createLogger } from './log.js';
+import { PasswordHasher } from './passwords.js';
+import { RateLimiter } from './rate-limit.js';
+import { createHttpHandler } from './transports/http.js';
+import { createTcpServer } from './transports/tcp.js';
+import { attachWebSocket } from './transports/ws.js';
+
+/** A started server. */
+export type RunningServer = {
+  /** The HTTP/WebSocket port actually bound. */
+  port: number;
+  /** The TCP port actually bound, or null when TCP is off. */
+  tcpPort: number | null;
+  host: string;
+  services: Services;
+  /**
+   * Graceful stop: refuse new work, finish requests under way, tell clients
+   * to reconnect later, close the database. Idempotent.
+   */
+  stop(): Promise<void>;
+};
+
+/** Deep-merges overrides into the defaults (one level for `limits`). */
+export function makeConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
+  const base = defaultConfig();
+  return { ...base, ...overrides, limits: { ...base.limits, ...overrides.limits } };
+}
+
+/** Opens the database, binds the listeners and serves until `stop()`. */
+export async function startServer(overrides: Partial<ServerConfig> = {}): Promise<RunningServer> {
+  const config = makeConfig(overrides);
+  config.dataDir = resolve(config.dataDir);
+  const log = createLogger(config.log);
+  const db = openDb(config.dataDir);
+  const clock = () => Date.now();
+  const limiter = (l: { capacity: number; refillMs: number }) => new RateLimiter(l.capacity, l.refillMs, clock);
+  const services: Services = {
+    config,
+    db,
+    users: userQueries(db),
+    sessions: sessionQueries(db),
+    hub: new Hub(),
+    clock,
+    passwords: new PasswordHasher(config.bcryptCost, config.hashThreads),
+    limiters: {
+      loginPerAccount: limiter(config.limits.loginPerAccount),
+      loginPerAddress: limiter(config.limits.loginPerAddress),
+      registerPerAddress: limiter(config.limits.registerPerAddress),
+      authFailPerAddress: limiter(config.limits.authFailPerAddress),
+    },
+    log,
+    version: VERSION,
+  };
+  const dispatcher = new Dispatcher(services);
+  const startedAt = Date.now();
+  const http = createHttpServer(
+    { maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 },
+    createHttpHandler(services, dispatcher, startedAt),
+  );
+  const ws = attachWebSocket(http, services, dispatcher);
+  const tcp = config.tcpPort === null ? null : createTcpServer(services, dispatcher);
+
+  try {
+    http.listen(config.port, config.host);
+    await once(http, 'listening');
+    if (tcp) {
+      tcp.listen(config.tcpPort ?? 0, config.host);
+      await once(tcp, 'listening');
+    }
+  } catch (err) {
+    http.close();
+    tcp?.close();
+    await services.passwords.close();
+    closeDb(db);
+    throw err;
+  }
+  const port = (http.address() as AddressInfo).port;
+  const tcpPort = tcp ? (tcp.address() as AddressInfo).port : null;
+  const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
+  log.info(
+    `natter ${VERSION} listening on http://${hostForUrl}:${port} (WebSocket ws://${hostForUrl}:${port})` +
+      `${tcpPort === null ? ', TCP off' : `, tcp://${hostForUrl}:${tcpPort}`}; data in ${resolve(config.dataDir, DB_FILE)}`,
+  );
+
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      http.close();
+      tcp?.close();
+      ws.close();
+      await dispatcher.drain(config.shutdownGraceMs);
+      // Spread reconnects over a few seconds so clients do not stampede the restarted server.
+      for (const conn of services.hub.connections()) {
+        conn.close(CloseCode.serviceRestart, 'server restarting', 1000 + Math.floor(Math.random() * 4000));
+      }
+      http.closeAllConnections();
+      await services.passwords.close();
+      closeDb(db);
+      log.info('natter stopped');
+    })();
+    return stopping;
+  };
+
+  return { port, tcpPort, host: config.host, services, stop };
+}

@@ -1,0 +1,163 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  decodeJson,
+  HTTP_STATUS,
+  NatterError,
+  PROTOCOL_VERSION,
+  parseRequest,
+  type Reply,
+  RequestId,
+} from '../../protocol/index.js';
+import { Connection } from '../connection.js';
+import type { Services } from '../context.js';
+import type { Dispatcher } from '../dispatch.js';
+import { resolveToken } from '../handlers/accounts.js';
+import { bearerToken, remoteAddress } from './common.js';
+
+/** One HTTP request, seen as a connection that lives for one reply. Events are not delivered over HTTP. */
+class HttpConnection extends Connection {
+  constructor(address: string) {
+    super('http', address);
+  }
+  protected write(): void {}
+  protected terminate(): void {}
+}
+
+const API_PREFIX = '/api/v1/';
+
+/** The HTTP side: `POST /api/v1/<op>`, `GET /healthz`. WebSocket upgrades are handled elsewhere. */
+export function createHttpHandler(services: Services, dispatcher: Dispatcher, startedAt: number) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (path === '/healthz') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        sendError(res, null, methodNotAllowed('GET'));
+        return;
+      }
+      send(res, 200, {
+        ok: true,
+        version: services.version,
+        protocol: PROTOCOL_VERSION,
+        uptimeMs: Date.now() - startedAt,
+      });
+      return;
+    }
+    if (!path.startsWith(API_PREFIX)) {
+      sendError(res, null, new NatterError('not_found', 'nothing here: the API is POST /api/v1/<operation>'));
+      return;
+    }
+    if (req.method !== 'POST') {
+      sendError(res, null, methodNotAllowed('POST'));
+      return;
+    }
+    const op = path.slice(API_PREFIX.length);
+    const rawId = req.headers['x-request-id'];
+    const idParse = RequestId.safeParse(rawId);
+    const id = idParse.success ? idParse.data : 0;
+    readBody(req, services.config.maxFrameBytes).then(
+      (body) => void handle(services, dispatcher, req, res, id, op, body),
+      (err: unknown) => {
+        sendError(
+          res,
+          id,
+          err instanceof NatterError ? err : new NatterError('bad_request', 'could not read the request body'),
+        );
+      },
+    );
+  };
+}
+
+async function handle(
+  services: Services,
+  dispatcher: Dispatcher,
+  req: IncomingMessage,
+  res: ServerResponse,
+  id: RequestId,
+  op: string,
+  body: string,
+): Promise<void> {
+  let params: unknown = {};
+  if (body.trim() !== '') {
+    const decoded = decodeJson(body);
+    if (!decoded.ok) return sendError(res, id, decoded.error);
+    params = decoded.value;
+  }
+  const parsed = parseRequest({ id, op, params });
+  if (!parsed.ok) return sendError(res, id, parsed.error);
+  const conn = new HttpConnection(remoteAddress(req.socket));
+  const header = req.headers.authorization;
+  if (header) {
+    try {
+      const { row } = resolveToken(services, conn.address, bearerToken(header));
+      conn.auth = { userId: row.userId, sessionId: row.id, kind: row.kind };
+    } catch (err) {
+      return sendError(
+        res,
+        id,
+        err instanceof NatterError ? err : new NatterError('internal', 'could not check the token'),
+      );
+    }
+  }
+  const { reply, after } = await dispatcher.execute(conn, parsed.request);
+  sendReply(res, reply);
+  for (const fn of after) fn();
+}
+
+function methodNotAllowed(allow: string): NatterError {
+  return new NatterError('bad_request', `use ${allow} here`);
+}
+
+function readBody(req: IncomingMessage, max: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > max) {
+      reject(new NatterError('payload_too_large', `request bodies may be at most ${max} bytes`));
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        reject(new NatterError('payload_too_large', `request bodies may be at most ${max} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      try {
+        resolve(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks)));
+      } catch {
+        reject(new NatterError('bad_json', 'the request body is not valid UTF-8'));
+      }
+    });
+    req.on('error', () => reject(new NatterError('bad_request', 'the request body could not be read')));
+  });
+}
+
+function sendReply(res: ServerResponse, reply: Reply): void {
+  if ('error' in reply) {
+    const retry = reply.error.retryAfterMs;
+    if (retry !== undefined) res.setHeader('Retry-After', String(Math.ceil(retry / 1000)));
+    send(res, HTTP_STATUS[reply.error.code], reply);
+  } else {
+    send(res, 200, reply);
+  }
+}
+
+function sendError(res: ServerResponse, id: RequestId | null, err: NatterError): void {
+  sendReply(res, { id, error: err.toBody() });
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+  });
+  res.end(text);
+}

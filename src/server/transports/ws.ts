@@ -1,0 +1,154 @@
+import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import { HTTP_STATUS, NatterError } from '../../protocol/index.js';
+import { Connection } from '../connection.js';
+import type { Services } from '../context.js';
+import type { Dispatcher } from '../dispatch.js';
+import { resolveToken } from '../handlers/accounts.js';
+import { bearerToken, remoteAddress, sendHello, startAuthDeadline } from './common.js';
+
+/** A client on a WebSocket: one JSON object per text frame. */
+class WsConnection extends Connection {
+  alive = true;
+
+  constructor(
+    readonly ws: WebSocket,
+    address: string,
+  ) {
+    super('ws', address);
+  }
+
+  protected write(text: string): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(text);
+  }
+
+  protected terminate(code: number, reason: string): void {
+    this.ws.close(code, reason);
+    // A peer that never answers the close handshake is cut off.
+    setTimeout(() => this.ws.terminate(), 2000).unref();
+  }
+}
+
+/**
+ * Serves WebSocket upgrades on the HTTP server. Origin, connection caps and an
+ * `Authorization: Bearer` header are checked before the upgrade completes.
+ */
+export function attachWebSocket(http: Server, services: Services, dispatcher: Dispatcher): { close(): void } {
+  const { config, hub, log } = services;
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    maxPayload: config.maxFrameBytes,
+    clientTracking: false,
+  });
+  const live = new Set<WsConnection>();
+
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const address = remoteAddress(req.socket);
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/' && path !== '/ws') {
+      return refuse(socket, new NatterError('not_found', 'the WebSocket endpoint is / (or /ws)'));
+    }
+    if (!originAllowed(req, config.allowedOrigins)) {
+      return refuse(
+        socket,
+        new NatterError('forbidden', 'WebSockets from this Origin are not allowed (see --allow-origin)'),
+      );
+    }
+    if (hub.connectionsFrom(address) >= config.maxConnectionsPerAddress) {
+      return refuse(
+        socket,
+        new NatterError('rate_limited', 'too many connections from this address; close some first', {
+          retryAfterMs: 1000,
+        }),
+      );
+    }
+    let authState: Connection['auth'] = null;
+    const header = req.headers.authorization;
+    if (header) {
+      try {
+        const { row } = resolveToken(services, address, bearerToken(header));
+        authState = { userId: row.userId, sessionId: row.id, kind: row.kind };
+      } catch (err) {
+        return refuse(
+          socket,
+          err instanceof NatterError ? err : new NatterError('internal', 'could not check the token'),
+        );
+      }
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const conn = new WsConnection(ws, address);
+      live.add(conn);
+      hub.add(conn);
+      if (authState) hub.authenticate(conn, authState);
+      ws.on('message', (data, isBinary) => {
+        if (isBinary) {
+          conn.reply({
+            id: null,
+            error: { code: 'bad_request', message: 'binary frames are not supported; send JSON as text' },
+          });
+          return;
+        }
+        dispatcher.onText(conn, data.toString());
+      });
+      ws.on('pong', () => {
+        conn.alive = true;
+      });
+      ws.on('error', (err) => log.error(`websocket from ${address}`, err.message));
+      ws.on('close', () => {
+        conn.markClosed();
+        live.delete(conn);
+        hub.remove(conn);
+      });
+      sendHello(conn, services);
+      startAuthDeadline(conn, config.authDeadlineMs);
+    });
+  });
+
+  // The ws README's heartbeat: a connection that did not answer the last ping is dead.
+  const heartbeat = setInterval(() => {
+    for (const conn of live) {
+      if (!conn.alive) {
+        conn.ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      conn.ws.ping();
+    }
+  }, config.heartbeatMs);
+  heartbeat.unref();
+
+  return {
+    close() {
+      clearInterval(heartbeat);
+      wss.close();
+    },
+  };
+}
+
+/** Answers an upgrade request with an HTTP error whose body is a natter error reply. */
+function refuse(socket: Duplex, err: NatterError): void {
+  const status = HTTP_STATUS[err.code];
+  const body = JSON.stringify({ id: null, error: err.toBody() });
+  const retry = err.retryAfterMs === undefined ? '' : `Retry-After: ${Math.ceil(err.retryAfterMs / 1000)}\r\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n${retry}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+/**
+ * Browsers send Origin; scripts and terminals usually do not. A page on another
+ * site must not be able to open a socket with the user's cookies or network.
+ */
+function originAllowed(req: IncomingMessage, allowed: readonly string[]): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  if (allowed.includes(origin) || allowed.includes('*')) return true;
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
