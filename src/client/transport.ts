@@ -11,13 +11,34 @@ export type MessageTransport = {
   onClose(fn: (code: number, reason: string) => void): void;
 };
 
-/** Holds the current handlers so that a later caller can replace an earlier one. */
+/**
+ * Holds the current handlers so that a later caller can replace an earlier
+ * one. Messages that arrive before any handler is set (the server's hello can
+ * come in the same packet as the handshake) are kept and handed over.
+ */
 function handlers() {
-  const h = {
-    message: (_text: string): void => {},
-    close: (_code: number, _reason: string): void => {},
+  const early: string[] = [];
+  let message: ((text: string) => void) | null = null;
+  let closed: [number, string] | null = null;
+  let close: ((code: number, reason: string) => void) | null = null;
+  return {
+    message(text: string): void {
+      if (message) message(text);
+      else early.push(text);
+    },
+    close(code: number, reason: string): void {
+      if (close) close(code, reason);
+      else closed = [code, reason];
+    },
+    setMessage(fn: (text: string) => void): void {
+      message = fn;
+      for (const text of early.splice(0)) fn(text);
+    },
+    setClose(fn: (code: number, reason: string) => void): void {
+      close = fn;
+      if (closed) fn(...closed);
+    },
   };
-  return h;
 }
 
 /** Opens `ws://`, `wss://` or `tcp://` URLs; resolves once the connection is open. */
@@ -46,12 +67,8 @@ function openWs(url: string, timeoutMs: number): Promise<MessageTransport> {
       resolve({
         send: (text) => ws.send(text),
         close: () => ws.close(1000),
-        onMessage: (fn) => {
-          h.message = fn;
-        },
-        onClose: (fn) => {
-          h.close = fn;
-        },
+        onMessage: (fn) => h.setMessage(fn),
+        onClose: (fn) => h.setClose(fn),
       });
     });
   });
@@ -94,12 +111,8 @@ function openTcp(host: string, port: number, timeoutMs: number): Promise<Message
           closeInfo = { code: 1000, reason: 'closed by client' };
           socket.end();
         },
-        onMessage: (fn) => {
-          h.message = fn;
-        },
-        onClose: (fn) => {
-          h.close = fn;
-        },
+        onMessage: (fn) => h.setMessage(fn),
+        onClose: (fn) => h.setClose(fn),
       });
     });
   });

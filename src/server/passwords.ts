@@ -1,12 +1,31 @@
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { NatterError } from '../protocol/index.js';
-import type { HashJob, HashRequest, HashResult } from './password-worker.js';
 
+type HashRequest =
+  | { kind: 'hash'; password: string; cost: number }
+  | { kind: 'compare'; password: string; hash: string };
+type HashJob = HashRequest & { id: number };
+type HashResult = { id: number; ok: true; value: string | boolean } | { id: number; ok: false; message: string };
 type Pending = { resolve: (v: string | boolean) => void; reject: (e: Error) => void };
 
-// Under tsx (tests, development) this module is a .ts file and so is its worker.
-const WORKER_URL = new URL(`./password-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+// The thread's code is plain CommonJS kept here, so it runs the same from
+// compiled output and from TypeScript sources under tsx (whose loader does
+// not reach worker threads).
+const BCRYPT_PATH = createRequire(import.meta.url).resolve('bcryptjs');
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const bcrypt = require(workerData.bcryptPath);
+parentPort.on('message', (job) => {
+  try {
+    const value = job.kind === 'hash' ? bcrypt.hashSync(job.password, job.cost) : bcrypt.compareSync(job.password, job.hash);
+    parentPort.postMessage({ id: job.id, ok: true, value });
+  } catch (err) {
+    parentPort.postMessage({ id: job.id, ok: false, message: String(err && err.message || err) });
+  }
+});
+`;
 
 /**
  * Password hashing on worker threads, so a burst of logins never stalls
@@ -27,7 +46,7 @@ export class PasswordHasher {
     private readonly maxQueue = 256,
   ) {
     for (let i = 0; i < Math.max(1, threads); i++) {
-      const w = new Worker(WORKER_URL);
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { bcryptPath: BCRYPT_PATH } });
       w.on('message', (r: HashResult) => this.settle(r));
       w.on('error', (err) => this.failAll(err));
       w.unref();

@@ -1,0 +1,52 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ServerConfig } from '../../src/server/config.js';
+import { type RunningServer, startServer } from '../../src/server/server.js';
+
+/** Limits loose enough that only tests aimed at throttling meet them. */
+export const LOOSE_LIMITS: ServerConfig['limits'] = {
+  loginPerAccount: { capacity: 1000, refillMs: 1 },
+  loginPerAddress: { capacity: 1000, refillMs: 1 },
+  registerPerAddress: { capacity: 1000, refillMs: 1 },
+  authFailPerAddress: { capacity: 1000, refillMs: 1 },
+};
+
+export type TestServer = {
+  server: RunningServer;
+  dataDir: string;
+  wsUrl: string;
+  tcpUrl: string;
+  httpUrl: string;
+  /** Stops the server (the data directory stays). */
+  stop(): Promise<void>;
+  /** Stops the server and deletes its data directory. */
+  destroy(): Promise<void>;
+};
+
+/** Starts a real server on free ports with a fresh (or the given) data directory and a cheap bcrypt cost. */
+export async function startTestServer(overrides: Partial<ServerConfig> = {}, dataDir?: string): Promise<TestServer> {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'natter-test-'));
+  const server = await startServer({
+    port: 0,
+    tcpPort: 0,
+    dataDir: dir,
+    bcryptCost: 4,
+    log: false,
+    shutdownGraceMs: 1000,
+    ...overrides,
+    limits: { ...LOOSE_LIMITS, ...overrides.limits },
+  });
+  return {
+    server,
+    dataDir: dir,
+    wsUrl: `ws://127.0.0.1:${server.port}`,
+    tcpUrl: `tcp://127.0.0.1:${server.tcpPort}`,
+    httpUrl: `http://127.0.0.1:${server.port}`,
+    stop: () => server.stop(),
+    async destroy() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
