@@ -1,5 +1,5 @@
 import { nanoid } from 'nanoid';
-import { CloseCode, NatterError, type ResultOf, usernameKey } from '../../protocol/index.js';
+import { CloseCode, LIMITS, NatterError, type ResultOf, usernameKey, utf8Bytes } from '../../protocol/index.js';
 import type { AuthedCtx, Ctx, Handler, Services } from '../context.js';
 import type { UserRow } from '../db/schema.js';
 import { toPublicUser } from '../db/users.js';
@@ -91,7 +91,7 @@ export const login: Handler<'login'> = async (ctx, { username, password, client 
   const wait = Math.max(loginPerAccount.retryAfter(key), loginPerAddress.retryAfter(ctx.conn.address));
   if (wait > 0) throw rateLimited(wait, 'failed logins');
   const user = ctx.users.byUsernameKey(key);
-  const ok = user ? await ctx.passwords.verify(password, user.passwordHash) : await ctx.passwords.verifyDummy(password);
+  const ok = await checkPassword(ctx, password, user);
   if (!user || !ok) {
     loginPerAccount.take(key);
     loginPerAddress.take(ctx.conn.address);
@@ -110,6 +110,17 @@ export const auth: Handler<'auth'> = (ctx, { token }) => {
     user: toPublicUser(resolved.user),
   };
 };
+
+/**
+ * Checks a presented password. No account has a password over 72 bytes, and
+ * bcrypt would ignore the excess, so such a password never matches. For an
+ * unknown user the same work is spent on a dummy hash.
+ */
+async function checkPassword(ctx: Ctx, password: string, user: UserRow | undefined): Promise<boolean> {
+  if (utf8Bytes(password) > LIMITS.passwordMaxBytes) return false;
+  if (!user) return ctx.passwords.verifyDummy(password);
+  return ctx.passwords.verify(password, user.passwordHash);
+}
 
 /** Minimum time between two writes of a session's last-seen time. */
 const TOUCH_EVERY_MS = 60_000;
@@ -188,7 +199,7 @@ export const changePassword: Handler<'password.change'> = async (
   const limiter = ctx.limiters.loginPerAccount;
   const wait = limiter.retryAfter(user.usernameKey);
   if (wait > 0) throw rateLimited(wait, 'wrong passwords');
-  if (!(await ctx.passwords.verify(currentPassword, user.passwordHash))) {
+  if (!(await checkPassword(ctx, currentPassword, user))) {
     limiter.take(user.usernameKey);
     throw new NatterError('invalid_credentials', 'the current password is wrong', { field: 'params.currentPassword' });
   }

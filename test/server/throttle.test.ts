@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { NatterClient } from '../../src/client/index.js';
+import { HttpApi, httpPost, openApi, PASSWORD, rejection, uniqueName } from '../helpers/api.js';
+import { LOOSE_LIMITS, startTestServer, type TestServer } from '../helpers/server.js';
+
+let t: TestServer;
+let verifies = 0;
+before(async () => {
+  t = await startTestServer({
+    limits: {
+      ...LOOSE_LIMITS,
+      loginPerAccount: { capacity: 3, refillMs: 60_000 },
+      loginPerAddress: { capacity: 8, refillMs: 60_000 },
+      authFailPerAddress: { capacity: 4, refillMs: 60_000 },
+    },
+  });
+  // Count password checks to prove throttled attempts never reach bcrypt.
+  const hasher = t.server.services.passwords;
+  const verify = hasher.verify.bind(hasher);
+  hasher.verify = (password, hash) => {
+    verifies++;
+    return verify(password, hash);
+  };
+});
+after(() => t.destroy());
+
+describe('login throttling', () => {
+  test('per account: after 3 failures even the right password is refused, before any hashing', async () => {
+    const username = uniqueName('victim');
+    const api = await openApi(t, 'ws');
+    await api.call('register', { username, password: PASSWORD });
+    api.close();
+    const c = await NatterClient.connect(t.wsUrl);
+    for (let i = 0; i < 3; i++) {
+      assert.equal(
+        (await rejection(c.request('login', { username, password: `guess number ${i}` }))).code,
+        'invalid_credentials',
+      );
+    }
+    const before = verifies;
+    const limited = await rejection(c.request('login', { username, password: PASSWORD }));
+    assert.equal(limited.code, 'rate_limited');
+    assert.ok(
+      (limited.retryAfterMs ?? 0) > 0 && (limited.retryAfterMs ?? 0) <= 60_000,
+      `retryAfterMs ${limited.retryAfterMs}`,
+    );
+    assert.equal(verifies, before, 'bcrypt was not invoked while limited');
+    // Over HTTP the same limit answers 429 with Retry-After.
+    const r = await httpPost(t.httpUrl, 'login', { username, password: PASSWORD });
+    assert.equal(r.status, 429);
+    assert.equal(r.body.error?.code, 'rate_limited');
+    assert.ok(Number(r.headers.get('retry-after')) >= 1);
+    c.close();
+  });
+
+  test('per address: failures across many usernames are throttled too', async () => {
+    // The previous test spent 3 failures from this address; 5 more reach the cap of 8.
+    const c = await NatterClient.connect(t.tcpUrl);
+    for (let i = 0; i < 5; i++) {
+      assert.equal(
+        (await rejection(c.request('login', { username: uniqueName('nobody'), password: 'whatever1' }))).code,
+        'invalid_credentials',
+      );
+    }
+    const limited = await rejection(c.request('login', { username: uniqueName('nobody'), password: 'whatever1' }));
+    assert.equal(limited.code, 'rate_limited');
+    c.close();
+  });
+
+  test('guessing tokens is throttled per address', async () => {
+    const c = await NatterClient.connect(t.wsUrl);
+    for (let i = 0; i < 4; i++) {
+      assert.equal((await rejection(c.request('auth', { token: `nts_guess${i}` }))).code, 'unauthenticated');
+    }
+    assert.equal((await rejection(c.request('auth', { token: 'nts_guess-again' }))).code, 'rate_limited');
+    const r = await httpPost(t.httpUrl, 'whoami', {}, 'nts_guess-http');
+    assert.equal(r.status, 429);
+    c.close();
+  });
+});
+
+describe('registration throttling', () => {
+  test('accounts created per address are limited', async () => {
+    const strict = await startTestServer({
+      limits: { ...LOOSE_LIMITS, registerPerAddress: { capacity: 2, refillMs: 60_000 } },
+    });
+    try {
+      const register = () =>
+        new HttpApi(strict.httpUrl).call('register', { username: uniqueName('r'), password: PASSWORD });
+      await register();
+      await register();
+      const err = await rejection(register());
+      assert.equal(err.code, 'rate_limited');
+    } finally {
+      await strict.destroy();
+    }
+  });
+});
