@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { NatterClient } from '../../src/client/index.js';
+import { PASSWORD } from '../helpers/api.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(ROOT, 'bin', 'natter');
+const run = promisify(execFile);
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'natter-cli-'));
+  dirs.push(d);
+  return d;
+}
+
+/** Runs bin/natter and returns exit code and output, without throwing on a non-zero exit. */
+async function natter(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await run(BIN, args, { env: { ...process.env, ...env }, cwd: tempDir() });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** Starts `natter serve` and resolves once it logs where it listens. */
+function serve(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; port: number; stderr: () => string }> {
+  const child = spawn(BIN, ['serve', ...args], {
+    env: { ...process.env, ...env },
+    cwd: tempDir(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  return new Promise((resolve, reject) => {
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      err += chunk;
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(err);
+      if (m) resolve({ child, port: Number(m[1]), stderr: () => err });
+    });
+    child.on('exit', (code) => reject(new Error(`natter serve exited with ${code}: ${err}`)));
+  });
+}
+
+describe('natter binary', () => {
+  test('--version prints the package version', async () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const r = await natter(['--version']);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout.trim(), pkg.version);
+  });
+
+  test('--help lists the serve command', async () => {
+    const r = await natter(['--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /serve/);
+  });
+
+  test('an unknown command or a bad flag value is a usage error (exit 2)', async () => {
+    assert.equal((await natter(['frobnicate'])).code, 2);
+    const bad = await natter(['serve', '--port', 'seventy']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /port number/);
+  });
+
+  test('a port in use is reported in words, exit 1', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const r = await natter(['serve', '--port', String(port), '--tcp-port', '0', '--data', tempDir()]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /EADDRINUSE.*pick another with --port/);
+      assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
+    } finally {
+      blocker.close();
+    }
+  });
+});
+
+describe('natter serve', () => {
+  test('reads NATTER_* settings, logs where it listens, and on SIGTERM tells clients and exits 0', async () => {
+    const data = tempDir();
+    const { child, port, stderr } = await serve(['--port', '0', '--tcp-port', '0'], {
+      NATTER_DATA: data,
+      NATTER_BCRYPT_COST: '4',
+    });
+    assert.match(stderr(), new RegExp(`data in ${data.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/natter\\.db`));
+    const c = await NatterClient.connect(`ws://127.0.0.1:${port}`);
+    await c.request('register', { username: 'sigterm', password: PASSWORD });
+    const closing = c.nextEvent('closing');
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    const ev = await closing;
+    assert.equal(ev.data.code, 1012);
+    assert.equal(await exited, 0);
+    assert.match(stderr(), /natter stopped/);
+
+    // The account is there after the restart.
+    const again = await serve(['--port', '0', '--tcp-port', '0', '--data', data], { NATTER_BCRYPT_COST: '4' });
+    const c2 = await NatterClient.connect(`ws://127.0.0.1:${again.port}`);
+    const login = await c2.request('login', { username: 'sigterm', password: PASSWORD });
+    assert.equal(login.user.username, 'sigterm');
+    c2.close();
+    const exited2 = new Promise<number | null>((resolve) => again.child.on('exit', (code) => resolve(code)));
+    again.child.kill('SIGINT');
+    assert.equal(await exited2, 0);
+  });
+});
