@@ -19,9 +19,11 @@ import {
 
 /**
  * Who may call an operation: `none` works before authentication, `user` needs
- * an authenticated session (a login session or a bot token).
+ * an authenticated connection (a login session or a bot token), `session`
+ * needs a login session: account security (password, sessions, bot tokens)
+ * is out of a bot token's reach, so a leaked token cannot lock its owner out.
  */
-export type Access = 'none' | 'user';
+export type Access = 'none' | 'user' | 'session';
 
 /** One entry of the operation table. */
 export type OperationSpec<
@@ -138,7 +140,7 @@ export const operations = {
     result: z.object({ user: Self }),
   }),
   'password.change': op({
-    access: 'user',
+    access: 'session',
     summary:
       'Change password. Every other login session is revoked and its connections closed; bot tokens stay unless `revokeBotTokens`.',
     params: z.strictObject({
@@ -149,31 +151,31 @@ export const operations = {
     result: z.object({ revokedSessions: z.number().int().nonnegative() }),
   }),
   'sessions.list': op({
-    access: 'user',
+    access: 'session',
     summary: 'List my login sessions, most recently used first.',
     params: Empty,
     result: z.object({ sessions: z.array(SessionInfo) }),
   }),
   'sessions.revoke': op({
-    access: 'user',
+    access: 'session',
     summary: 'Revoke one of my login sessions and close its connections.',
     params: z.strictObject({ sessionId: Id }),
     result: Ok,
   }),
   'tokens.create': op({
-    access: 'user',
+    access: 'session',
     summary: 'Create a named long-lived bot token. The secret is in this reply only.',
     params: z.strictObject({ name: TokenName }),
     result: z.object({ token: z.string(), botToken: BotTokenInfo }),
   }),
   'tokens.list': op({
-    access: 'user',
+    access: 'session',
     summary: 'List my bot tokens (names and dates, never secrets).',
     params: Empty,
     result: z.object({ tokens: z.array(BotTokenInfo) }),
   }),
   'tokens.revoke': op({
-    access: 'user',
+    access: 'session',
     summary: 'Revoke a bot token and close the connections using it.',
     params: z.strictObject({ tokenId: Id }),
     result: Ok,

@@ -46,4 +46,4 @@ export type Handler<N extends OpName> = (
 ) => ResultOf<N> | Promise<ResultOf<N>>;
 
 /** Operations that need an authenticated session. */
-export type UserOps = { [N in OpName]: Operations[N]['access'] extends 'user' ? N : never }[OpName];
+export type UserOps = { [N in OpName]: Operations[N]['access'] extends 'user' | 'session' ? N : never }[OpName];

@@ -91,11 +91,17 @@ export class Dispatcher {
       if (this.draining)
         throw new NatterError('unavailable', 'the server is shutting down; reconnect in a few seconds');
       const spec = operations[request.op];
-      if (spec.access === 'user' && !conn.auth) {
+      if (spec.access !== 'none' && !conn.auth) {
         conn.unauthenticatedStrikes++;
         throw new NatterError(
           'unauthenticated',
           `"${request.op}" needs a logged-in connection: send "auth" with your token, or "login"`,
+        );
+      }
+      if (spec.access === 'session' && conn.auth?.kind !== 'session') {
+        throw new NatterError(
+          'forbidden',
+          `"${request.op}" is not allowed with a bot token; log in with your password`,
         );
       }
       const ctx: Ctx = { ...this.services, conn, session: conn.auth, afterReply: (fn) => after.push(fn) };

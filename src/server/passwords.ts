@@ -37,7 +37,7 @@ export class PasswordHasher {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private turn = 0;
-  private dummy: Promise<string> | null = null;
+  private readonly dummy: Promise<string>;
   private closed = false;
 
   constructor(
@@ -52,6 +52,9 @@ export class PasswordHasher {
       w.unref();
       this.workers.push(w);
     }
+    // Ready before the first unknown-user login, so that one is not slower than the rest.
+    this.dummy = this.hash(randomBytes(24).toString('base64'));
+    this.dummy.catch(() => {});
   }
 
   /** Hashes a new password at the configured cost. */
@@ -69,7 +72,6 @@ export class PasswordHasher {
    * so "no such user" takes as long as "wrong password".
    */
   async verifyDummy(password: string): Promise<false> {
-    this.dummy ??= this.hash(randomBytes(24).toString('base64'));
     await this.verify(password, await this.dummy);
     return false;
   }

@@ -96,6 +96,46 @@ describe('revocation reaches open connections', () => {
   });
 });
 
+describe('bot tokens and secrets', () => {
+  test('a bot token cannot touch account security', async () => {
+    const { token } = await newAccount();
+    const owner = await connectAs(t.wsUrl, token);
+    const { token: botToken } = await owner.request('tokens.create', { name: 'helper' });
+    const bot = await connectAs(t.tcpUrl, botToken);
+    for (const [op, params] of [
+      ['password.change', { currentPassword: PASSWORD, newPassword: 'taken over!' }],
+      ['sessions.list', {}],
+      ['tokens.create', { name: 'persist' }],
+      ['tokens.list', {}],
+    ] as const) {
+      const err = await rejection(bot.request(op, params as never));
+      assert.equal(err.code, 'forbidden', op);
+    }
+    // Ordinary operations work.
+    await bot.request('profile.update', { status: 'automated' });
+    bot.close();
+    owner.close();
+  });
+
+  test('the database holds token hashes only, and runs with durable settings', async () => {
+    const { token } = await newAccount();
+    const sqlite = t.server.services.db.$client;
+    const rows = sqlite.prepare('SELECT token_hash FROM sessions').all() as { token_hash: string }[];
+    assert.ok(rows.length > 0);
+    assert.ok(rows.every((r) => /^[0-9a-f]{64}$/.test(r.token_hash)));
+    const dump = JSON.stringify(sqlite.prepare('SELECT * FROM sessions').all());
+    assert.ok(!dump.includes(token.slice(4)), 'no raw token is stored');
+    const passwords = sqlite.prepare('SELECT password_hash FROM users').all() as { password_hash: string }[];
+    assert.ok(
+      passwords.every((r) => r.password_hash.startsWith('$2')),
+      'bcrypt hashes',
+    );
+    assert.equal(sqlite.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(sqlite.pragma('synchronous', { simple: true }), 2, 'synchronous=FULL');
+    assert.equal(sqlite.pragma('foreign_keys', { simple: true }), 1);
+  });
+});
+
 describe('restart', () => {
   test('accounts, sessions and bot tokens survive a restart', async () => {
     const own = await startTestServer();
