@@ -1,12 +1,25 @@
 import { z } from 'zod';
-import { PublicUser, Timestamp } from './schemas.js';
+import {
+  ChannelInfo,
+  Cursor,
+  GroupInfo,
+  Id,
+  MemberInfo,
+  Message,
+  PublicUser,
+  ReadState,
+  ServerInfo,
+  Timestamp,
+} from './schemas.js';
 
 /**
- * Every event the server pushes, by name. Events carry no request id; the ones
- * that belong to the resumable stream also carry a `cursor`.
+ * Every event the server pushes, by name. Events carry no request id. Those
+ * marked `stream` are stored and carry a `cursor`: a client that reconnects
+ * with its last cursor receives the ones it missed. The others are ephemeral.
  */
 export const events = {
   hello: {
+    stream: false,
     summary: 'Sent first on every WebSocket and TCP connection: the protocol version and limits.',
     data: z.object({
       protocol: z.number().int(),
@@ -20,10 +33,12 @@ export const events = {
     }),
   },
   'user.updated': {
-    summary: "A user's username or profile changed. Sent to every connection of that user.",
+    stream: true,
+    summary: "A user's username or profile changed: sent to them and to everyone who shares a server, group or DM with them.",
     data: z.object({ user: PublicUser }),
   },
   closing: {
+    stream: false,
     summary:
       'The server is about to close this connection: the close code (as on WebSocket), why, and when to reconnect if it should.',
     data: z.object({
@@ -33,6 +48,107 @@ export const events = {
       reconnectAfterMs: z.number().int().nonnegative().optional(),
       at: Timestamp,
     }),
+  },
+  'message.created': {
+    stream: true,
+    summary: 'A new message in a conversation I can read (my own included, on all my connections).',
+    data: z.object({ message: Message }),
+  },
+  'message.updated': {
+    stream: true,
+    summary: 'A message was edited.',
+    data: z.object({ message: Message }),
+  },
+  'message.deleted': {
+    stream: true,
+    summary: 'A message was deleted; `message` is its tombstone (empty body, `deletedAt` set).',
+    data: z.object({ message: Message }),
+  },
+  'server.joined': {
+    stream: true,
+    summary: 'I became a member of a server (by invite, on any of my connections).',
+    data: z.object({ server: ServerInfo, channels: z.array(ChannelInfo) }),
+  },
+  'server.updated': {
+    stream: true,
+    summary: "A server's name, description or owner changed. `server.role` is not meaningful here: use `servers.get`.",
+    data: z.object({ server: ServerInfo }),
+  },
+  'server.deleted': {
+    stream: true,
+    summary: 'A server I was in was deleted.',
+    data: z.object({ serverId: Id }),
+  },
+  'server.removed': {
+    stream: true,
+    summary: 'I am no longer a member of a server: I left, was kicked or was banned.',
+    data: z.object({ serverId: Id, reason: z.enum(['left', 'kicked', 'banned']) }),
+  },
+  'member.joined': {
+    stream: true,
+    summary: 'Someone joined a server I am in.',
+    data: z.object({ serverId: Id, member: MemberInfo }),
+  },
+  'member.updated': {
+    stream: true,
+    summary: "A member's role changed.",
+    data: z.object({ serverId: Id, member: MemberInfo }),
+  },
+  'member.left': {
+    stream: true,
+    summary: 'Someone left a server I am in, or was kicked or banned from it.',
+    data: z.object({ serverId: Id, userId: Id, reason: z.enum(['left', 'kicked', 'banned']) }),
+  },
+  'channel.created': {
+    stream: true,
+    summary: 'A channel was created in a server I am in.',
+    data: z.object({ channel: ChannelInfo }),
+  },
+  'channel.updated': {
+    stream: true,
+    summary: 'A channel was renamed or its topic changed.',
+    data: z.object({ channel: ChannelInfo }),
+  },
+  'channel.deleted': {
+    stream: true,
+    summary: 'A channel was deleted.',
+    data: z.object({ serverId: Id, channelId: Id }),
+  },
+  'group.updated': {
+    stream: true,
+    summary: 'A group I am in was created, renamed, or gained or lost members.',
+    data: z.object({ group: GroupInfo }),
+  },
+  'group.removed': {
+    stream: true,
+    summary: 'I left a group (on another of my connections).',
+    data: z.object({ groupId: Id }),
+  },
+  'dm.opened': {
+    stream: true,
+    summary: 'A direct conversation with me was opened (by the first message, mine or theirs).',
+    data: z.object({ conversationId: Id, peer: PublicUser }),
+  },
+  'read.updated': {
+    stream: true,
+    summary: 'My read position in a conversation moved (on any of my clients).',
+    data: ReadState,
+  },
+  presence: {
+    stream: false,
+    summary: 'Someone I share a server, group or DM with came online or went offline.',
+    data: z.object({ userId: Id, online: z.boolean() }),
+  },
+  typing: {
+    stream: false,
+    summary: 'Someone is typing in a conversation I can read, until `expiresAt` unless repeated.',
+    data: z.object({ conversationId: Id, user: z.object({ id: Id, username: z.string() }), expiresAt: Timestamp }),
+  },
+  caught_up: {
+    stream: false,
+    summary:
+      'The replay after `auth` with a cursor is complete. `limited`: the gap was too large to replay; reload conversation lists and page history.',
+    data: z.object({ cursor: Cursor, replayed: z.number().int().nonnegative(), limited: z.boolean() }),
   },
 } as const;
 

@@ -1,7 +1,27 @@
 import { z } from 'zod';
+import { LIMITS } from './text.js';
 import {
+  BanInfo,
+  BanReason,
   Bio,
   BotTokenInfo,
+  ChannelInfo,
+  ChannelName,
+  ConversationSummary,
+  Cursor,
+  Description,
+  GroupInfo,
+  GroupName,
+  InviteInfo,
+  MemberInfo,
+  Message,
+  MessageBody,
+  Nonce,
+  ReadState,
+  Seq,
+  ServerInfo,
+  ServerName,
+  Topic,
   ClientName,
   DisplayName,
   Id,
@@ -59,7 +79,13 @@ const LoginResult = z.object({
   token: z.string(),
   session: SessionInfo,
   user: Self,
+  /** The head of the caller's event stream: events after it are delivered live. */
+  cursor: Cursor,
 });
+
+const ServerId = z.strictObject({ serverId: Id });
+const ServerAndUser = z.strictObject({ serverId: Id, userId: Id });
+const Usernames = z.array(z.string().min(1).max(256)).min(1).max(LIMITS.groupMembersMax);
 
 /** The operation table: every request a client can make, by name. */
 export const operations = {
@@ -100,9 +126,10 @@ export const operations = {
   auth: op({
     access: 'none',
     exclusive: true,
-    summary: 'Authenticate this connection with a session or bot token.',
-    params: z.strictObject({ token: Token }),
-    result: z.object({ session: SessionInfo.nullable(), user: Self }),
+    summary:
+      'Authenticate this connection with a session or bot token; with `cursor`, first replay the events missed since it.',
+    params: z.strictObject({ token: Token, cursor: Cursor.optional() }),
+    result: z.object({ session: SessionInfo.nullable(), user: Self, cursor: Cursor }),
   }),
   logout: op({
     access: 'user',
@@ -178,6 +205,230 @@ export const operations = {
     access: 'session',
     summary: 'Revoke a bot token and close the connections using it.',
     params: z.strictObject({ tokenId: Id }),
+    result: Ok,
+  }),
+  'servers.create': op({
+    access: 'user',
+    summary: 'Create a server (community). The caller owns it; it starts with a `general` channel.',
+    params: z.strictObject({ name: ServerName, description: Description.nullable().optional() }),
+    result: z.object({ server: ServerInfo, channels: z.array(ChannelInfo) }),
+  }),
+  'servers.update': op({
+    access: 'user',
+    summary: "Change a server's name or description (owner and admins).",
+    params: z.strictObject({ serverId: Id, name: ServerName.optional(), description: Description.nullable().optional() }),
+    result: z.object({ server: ServerInfo }),
+  }),
+  'servers.delete': op({
+    access: 'user',
+    summary: 'Delete a server with its channels and messages (owner only).',
+    params: ServerId,
+    result: Ok,
+  }),
+  'servers.list': op({
+    access: 'user',
+    summary: 'The servers I am a member of, with my role.',
+    params: Empty,
+    result: z.object({ servers: z.array(ServerInfo) }),
+  }),
+  'servers.get': op({
+    access: 'user',
+    summary: 'One server I am a member of, with its channels.',
+    params: ServerId,
+    result: z.object({ server: ServerInfo, channels: z.array(ChannelInfo) }),
+  }),
+  'servers.leave': op({
+    access: 'user',
+    summary: 'Leave a server. The owner must transfer ownership or delete the server first.',
+    params: ServerId,
+    result: Ok,
+  }),
+  'servers.transfer': op({
+    access: 'user',
+    summary: 'Give ownership to another member (owner only); the old owner becomes an admin.',
+    params: ServerAndUser,
+    result: z.object({ server: ServerInfo }),
+  }),
+  'members.list': op({
+    access: 'user',
+    summary: "A server's members with role and presence, owner first, then admins, then by name.",
+    params: ServerId,
+    result: z.object({ members: z.array(MemberInfo) }),
+  }),
+  'members.online': op({
+    access: 'user',
+    summary: 'Who is online in a server right now.',
+    params: ServerId,
+    result: z.object({ users: z.array(PublicUser) }),
+  }),
+  'members.role': op({
+    access: 'user',
+    summary: 'Make a member an admin or a plain member (owner only).',
+    params: z.strictObject({ serverId: Id, userId: Id, role: z.enum(['admin', 'member']) }),
+    result: z.object({ member: MemberInfo }),
+  }),
+  'members.kick': op({
+    access: 'user',
+    summary: 'Remove a member (admins remove members; the owner removes anyone). They may rejoin with an invite.',
+    params: ServerAndUser,
+    result: Ok,
+  }),
+  'bans.add': op({
+    access: 'user',
+    summary: 'Ban a user: removed at once, and refused by every invite until unbanned (owner and admins).',
+    params: z.strictObject({ serverId: Id, userId: Id, reason: BanReason.nullable().optional() }),
+    result: Ok,
+  }),
+  'bans.remove': op({
+    access: 'user',
+    summary: 'Lift a ban (owner and admins).',
+    params: ServerAndUser,
+    result: Ok,
+  }),
+  'bans.list': op({
+    access: 'user',
+    summary: "A server's bans (owner and admins).",
+    params: ServerId,
+    result: z.object({ bans: z.array(BanInfo) }),
+  }),
+  'channels.create': op({
+    access: 'user',
+    summary: 'Create a channel (owner and admins). Names are canonical: `Dev Talk` becomes `dev-talk`.',
+    params: z.strictObject({ serverId: Id, name: ChannelName, topic: Topic.nullable().optional() }),
+    result: z.object({ channel: ChannelInfo }),
+  }),
+  'channels.update': op({
+    access: 'user',
+    summary: 'Rename a channel or set its topic (owner and admins).',
+    params: z.strictObject({ channelId: Id, name: ChannelName.optional(), topic: Topic.nullable().optional() }),
+    result: z.object({ channel: ChannelInfo }),
+  }),
+  'channels.delete': op({
+    access: 'user',
+    summary: "Delete a channel and its messages (owner and admins). A server's last channel cannot be deleted.",
+    params: z.strictObject({ channelId: Id }),
+    result: Ok,
+  }),
+  'channels.list': op({
+    access: 'user',
+    summary: "A server's channels, by name.",
+    params: ServerId,
+    result: z.object({ channels: z.array(ChannelInfo) }),
+  }),
+  'invites.create': op({
+    access: 'user',
+    summary: 'Create an invite code (owner and admins), optionally limited in uses and time.',
+    params: z.strictObject({
+      serverId: Id,
+      maxUses: z.number().int().min(1).max(100_000).nullable().optional(),
+      expiresInSeconds: z.number().int().min(60).max(365 * 24 * 3600).nullable().optional(),
+    }),
+    result: z.object({ invite: InviteInfo }),
+  }),
+  'invites.list': op({
+    access: 'user',
+    summary: "A server's live invite codes with their use counts (owner and admins).",
+    params: ServerId,
+    result: z.object({ invites: z.array(InviteInfo) }),
+  }),
+  'invites.revoke': op({
+    access: 'user',
+    summary: 'Revoke an invite code (owner and admins).',
+    params: z.strictObject({ serverId: Id, code: z.string().min(1).max(64) }),
+    result: Ok,
+  }),
+  'invites.join': op({
+    access: 'user',
+    summary:
+      'Join a server with an invite code. Idempotent for members; refused for banned users; unknown, expired, used-up and revoked codes all get the same `not_found`.',
+    params: z.strictObject({ code: z.string().min(1).max(64) }),
+    result: z.object({ server: ServerInfo, channels: z.array(ChannelInfo), alreadyMember: z.boolean() }),
+  }),
+  'groups.create': op({
+    access: 'user',
+    summary: `Create a private group with a name and members by username (at most ${LIMITS.groupMembersMax} members).`,
+    params: z.strictObject({ name: GroupName, usernames: Usernames }),
+    result: z.object({ group: GroupInfo }),
+  }),
+  'groups.add': op({
+    access: 'user',
+    summary: 'Add people to a group I am in, by username.',
+    params: z.strictObject({ groupId: Id, usernames: Usernames }),
+    result: z.object({ group: GroupInfo }),
+  }),
+  'groups.rename': op({
+    access: 'user',
+    summary: 'Rename a group I am in.',
+    params: z.strictObject({ groupId: Id, name: GroupName }),
+    result: z.object({ group: GroupInfo }),
+  }),
+  'groups.leave': op({
+    access: 'user',
+    summary: 'Leave a group. A group whose last member leaves is deleted with its messages.',
+    params: z.strictObject({ groupId: Id }),
+    result: Ok,
+  }),
+  'groups.list': op({
+    access: 'user',
+    summary: 'The groups I am in.',
+    params: Empty,
+    result: z.object({ groups: z.array(GroupInfo) }),
+  }),
+  'dms.list': op({
+    access: 'user',
+    summary: 'My direct-message conversations, most recent first, with their last message.',
+    params: Empty,
+    result: z.object({ dms: z.array(ConversationSummary) }),
+  }),
+  'conversations.list': op({
+    access: 'user',
+    summary: 'Every conversation I can read (channels, groups, DMs) with unread and mention counts.',
+    params: Empty,
+    result: z.object({ conversations: z.array(ConversationSummary) }),
+  }),
+  'messages.send': op({
+    access: 'user',
+    summary:
+      'Send a message to a conversation, or to a username (which opens the DM on the first message). Replied to once committed; a retry with the same nonce returns the original.',
+    params: z.union([
+      z.strictObject({ conversationId: Id, body: MessageBody, nonce: Nonce }),
+      z.strictObject({ to: z.string().min(1).max(256), body: MessageBody, nonce: Nonce }),
+    ]),
+    result: z.object({ message: Message, duplicate: z.boolean() }),
+  }),
+  'messages.edit': op({
+    access: 'user',
+    summary: 'Edit one of my messages.',
+    params: z.strictObject({ messageId: Id, body: MessageBody }),
+    result: z.object({ message: Message }),
+  }),
+  'messages.delete': op({
+    access: 'user',
+    summary: 'Delete one of my messages; server owners and admins may delete any message in their server.',
+    params: z.strictObject({ messageId: Id }),
+    result: z.object({ message: Message }),
+  }),
+  'messages.history': op({
+    access: 'user',
+    summary: `A page of a conversation, oldest first: the latest \`limit\` (default 50, at most ${LIMITS.historyPageMax}), or those before or after a sequence number.`,
+    params: z.strictObject({
+      conversationId: Id,
+      before: Seq.optional(),
+      after: Seq.optional(),
+      limit: z.number().int().min(1).max(LIMITS.historyPageMax).optional(),
+    }),
+    result: z.object({ messages: z.array(Message), hasMore: z.boolean() }),
+  }),
+  'read.mark': op({
+    access: 'user',
+    summary: "Mark a conversation read up to `seq` (never backwards); the caller's other clients get `read.updated`.",
+    params: z.strictObject({ conversationId: Id, seq: Seq }),
+    result: ReadState,
+  }),
+  'typing.start': op({
+    access: 'user',
+    summary: 'Tell the conversation I am typing. Ephemeral: never stored, expires on its own.',
+    params: z.strictObject({ conversationId: Id }),
     result: Ok,
   }),
 } as const;

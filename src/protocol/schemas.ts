@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { codePoints, LIMITS, lineTextProblem, multilineTextProblem, usernameProblem, utf8Bytes } from './text.js';
+import {
+  canonicalChannelName,
+  channelNameProblem,
+  codePoints,
+  LIMITS,
+  lineTextProblem,
+  multilineTextProblem,
+  usernameProblem,
+  utf8Bytes,
+} from './text.js';
 
 /** Server-assigned ids (nanoid, URL-safe alphabet). */
 export const Id = z
@@ -58,11 +67,40 @@ function multilineText(max: number) {
     });
 }
 
+/** Refuses empty (or all-whitespace) text. */
+function nonEmpty(schema: z.ZodString, what: string) {
+  return schema.refine((s) => s.trim() !== '', `${what} must not be empty`);
+}
+
 export const DisplayName = lineText(LIMITS.displayNameMax);
 export const StatusText = lineText(LIMITS.statusMax);
 export const Bio = multilineText(LIMITS.bioMax);
-export const TokenName = lineText(LIMITS.tokenNameMax).pipe(z.string().min(1, 'name must not be empty'));
+export const TokenName = nonEmpty(lineText(LIMITS.tokenNameMax), 'name');
 export const ClientName = lineText(LIMITS.clientNameMax);
+export const ServerName = nonEmpty(lineText(LIMITS.serverNameMax), 'name');
+export const Description = multilineText(LIMITS.descriptionMax);
+export const Topic = lineText(LIMITS.topicMax);
+export const GroupName = nonEmpty(lineText(LIMITS.groupNameMax), 'name');
+export const BanReason = lineText(LIMITS.banReasonMax);
+/** A channel name; made canonical (lower case, spaces to dashes) before it is checked. */
+export const ChannelName = z
+  .string()
+  .max(256)
+  .overwrite(canonicalChannelName)
+  .superRefine((s, ctx) => {
+    const problem = channelNameProblem(s);
+    if (problem) ctx.addIssue({ code: 'custom', message: `channel name ${problem}` });
+  });
+/** A message body: 1-4000 characters, not only whitespace, no control characters but newline and tab. */
+export const MessageBody = nonEmpty(multilineText(LIMITS.messageMax), 'message');
+/** The client's idempotency key for a send: any printable ASCII, 1-64 characters. */
+export const Nonce = z
+  .string()
+  .min(1)
+  .max(LIMITS.nonceMax)
+  .regex(/^[\x21-\x7e]+$/, 'nonce must be printable ASCII without spaces');
+/** A sequence number within a conversation. */
+export const Seq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 /** A secret bearer token as issued by `register`, `login` or `tokens.create`. */
 export const Token = z.string().min(1).max(256);
@@ -111,23 +149,130 @@ export type BotTokenInfo = z.infer<typeof BotTokenInfo>;
  */
 export const Cursor = z.string().min(1).max(128);
 
+/** A user as shown next to something they did: enough to print a name. */
+export const UserRef = z.object({ id: Id, username: z.string(), displayName: z.string().nullable() });
+export type UserRef = z.infer<typeof UserRef>;
+
 /**
- * The identity every message carries: a server id, its place in its
- * conversation (`seq`, strictly increasing, never reused), and the nonce the
- * sender chose so that a retried send is recognised and not stored twice.
+ * A message. Its identity: a server `id`, its place in its conversation
+ * (`seq`, strictly increasing, never reused), and the `nonce` the sender chose
+ * so that a retried send is recognised and not stored twice.
  */
-export const MessageRecord = z.object({
+export const Message = z.object({
   id: Id,
   conversationId: Id,
   seq: z.number().int().positive(),
-  authorId: Id,
+  author: UserRef,
   body: z.string(),
   createdAt: Timestamp,
   /** Set when the author edited the message. */
   editedAt: Timestamp.nullable(),
   /** Set when the message was deleted; `body` is then empty (a tombstone). */
   deletedAt: Timestamp.nullable(),
-  /** The sender's idempotency nonce; only shown to the sender's own clients. */
-  nonce: z.string().max(64).nullable(),
+  /** The sender's idempotency nonce. */
+  nonce: z.string().nullable(),
+  /** Ids of the users the message mentions with `@username`. */
+  mentions: z.array(Id),
 });
-export type MessageRecord = z.infer<typeof MessageRecord>;
+export type Message = z.infer<typeof Message>;
+
+export const Role = z.enum(['owner', 'admin', 'member']);
+export type Role = z.infer<typeof Role>;
+
+/** A community: members, channels, invite codes. */
+export const ServerInfo = z.object({
+  id: Id,
+  name: z.string(),
+  description: z.string().nullable(),
+  ownerId: Id,
+  createdAt: Timestamp,
+  memberCount: z.number().int().nonnegative(),
+  /** The caller's role in it. */
+  role: Role,
+});
+export type ServerInfo = z.infer<typeof ServerInfo>;
+
+/** A channel of a server. Its id is also its conversation id. */
+export const ChannelInfo = z.object({
+  id: Id,
+  serverId: Id,
+  name: z.string(),
+  topic: z.string().nullable(),
+  createdAt: Timestamp,
+  /** Sequence number of the newest message, 0 when empty. */
+  lastSeq: z.number().int().nonnegative(),
+});
+export type ChannelInfo = z.infer<typeof ChannelInfo>;
+
+/** A member of a server. */
+export const MemberInfo = z.object({
+  user: PublicUser,
+  role: Role,
+  joinedAt: Timestamp,
+  online: z.boolean(),
+});
+export type MemberInfo = z.infer<typeof MemberInfo>;
+
+/** An invite code and its use. */
+export const InviteInfo = z.object({
+  code: z.string(),
+  serverId: Id,
+  createdBy: UserRef,
+  createdAt: Timestamp,
+  maxUses: z.number().int().positive().nullable(),
+  uses: z.number().int().nonnegative(),
+  expiresAt: Timestamp.nullable(),
+});
+export type InviteInfo = z.infer<typeof InviteInfo>;
+
+/** A ban in a server. */
+export const BanInfo = z.object({
+  user: UserRef,
+  bannedBy: UserRef,
+  reason: z.string().nullable(),
+  createdAt: Timestamp,
+});
+export type BanInfo = z.infer<typeof BanInfo>;
+
+/** A private group. Its id is also its conversation id. */
+export const GroupInfo = z.object({
+  id: Id,
+  name: z.string(),
+  members: z.array(PublicUser),
+  createdAt: Timestamp,
+  lastSeq: z.number().int().nonnegative(),
+});
+export type GroupInfo = z.infer<typeof GroupInfo>;
+
+export const ConversationKind = z.enum(['channel', 'group', 'dm']);
+export type ConversationKind = z.infer<typeof ConversationKind>;
+
+/** One entry of the caller's conversation list, with read state. */
+export const ConversationSummary = z.object({
+  id: Id,
+  kind: ConversationKind,
+  /** For channels: the server. */
+  serverId: Id.nullable(),
+  /** Channel or group name; for a DM, the other person's username. */
+  name: z.string(),
+  topic: z.string().nullable(),
+  /** For a DM: the other person. */
+  peer: PublicUser.nullable(),
+  lastSeq: z.number().int().nonnegative(),
+  lastReadSeq: z.number().int().nonnegative(),
+  /** Messages by others after `lastReadSeq`, deleted ones not counted. */
+  unread: z.number().int().nonnegative(),
+  /** Of those, the ones that mention the caller. */
+  mentions: z.number().int().nonnegative(),
+  lastMessage: Message.nullable(),
+});
+export type ConversationSummary = z.infer<typeof ConversationSummary>;
+
+/** Read state of one conversation. */
+export const ReadState = z.object({
+  conversationId: Id,
+  lastReadSeq: z.number().int().nonnegative(),
+  unread: z.number().int().nonnegative(),
+  mentions: z.number().int().nonnegative(),
+});
+export type ReadState = z.infer<typeof ReadState>;

@@ -16,6 +16,17 @@ export const LIMITS = {
   tokenNameMax: 64,
   clientNameMax: 64,
   messageMax: 4000,
+  serverNameMax: 64,
+  descriptionMax: 1024,
+  channelNameMax: 32,
+  topicMax: 512,
+  groupNameMax: 64,
+  /** Most members a group may have. */
+  groupMembersMax: 50,
+  /** Most messages one history page returns. */
+  historyPageMax: 100,
+  nonceMax: 64,
+  banReasonMax: 256,
 } as const;
 
 // C0 controls except tab and newline, DEL, and C1 controls.
@@ -159,4 +170,35 @@ export function usernameKey(name: string): string {
   let key = '';
   for (const ch of folded) key += CONFUSABLES[ch] ?? ch;
   return key;
+}
+
+const CHANNEL_NAME = /^[\p{Ll}\p{Lo}\p{Nd}_-]+$/u;
+
+/**
+ * A channel name as people type it, made canonical: lower case, spaces to
+ * dashes (`General Chat` becomes `general-chat`).
+ */
+export function canonicalChannelName(name: string): string {
+  return name.normalize('NFC').trim().toLowerCase().replace(/\s+/g, '-');
+}
+
+/** Why a canonical channel name is not acceptable, or null: 1-32 lower-case letters, digits, `-`, `_`. */
+export function channelNameProblem(name: string): string | null {
+  const len = codePoints(name);
+  if (len < 1 || len > LIMITS.channelNameMax) return `must be 1 to ${LIMITS.channelNameMax} characters`;
+  if (!CHANNEL_NAME.test(name)) return 'may contain only lower-case letters, digits, "-" and "_"';
+  return null;
+}
+
+/**
+ * The `@username` mentions in a message body (as written, without the `@`),
+ * each once. An `@` inside a word (`a@b`) is not a mention.
+ */
+export function mentionedNames(body: string): string[] {
+  const names = new Set<string>();
+  for (const m of body.matchAll(/(?<![\p{L}\p{Nd}_.@-])@([\p{L}\p{M}\p{Nd}_.-]{2,32})/gu)) {
+    const name = (m[1] ?? '').replace(/[.-]+$/, '');
+    if (name.length >= LIMITS.usernameMin) names.add(name.normalize('NFC'));
+  }
+  return [...names];
 }

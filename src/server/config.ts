@@ -36,7 +36,19 @@ export type ServerConfig = {
     registerPerAddress: Limit;
     /** Token checks that failed, per client address (guessing tokens). */
     authFailPerAddress: Limit;
+    /** Messages sent per user. */
+    sendPerUser: Limit;
+    /** Other writes (edits, deletes, creating things, moderation) per user. */
+    writePerUser: Limit;
+    /** Failed invite-code joins per user and per address (guessing codes). */
+    inviteFail: Limit;
   };
+  /** Most stream events replayed on resume; past it the client is told to resync. */
+  replayCap: number;
+  /** Bytes queued for a connection before it is dropped as a slow consumer. */
+  maxQueuedBytes: number;
+  /** Stream events older than this are pruned; a cursor older than that gets `limited`. */
+  eventRetentionMs: number;
   /** Write the start and stop lines (and errors) to stderr. */
   log: boolean;
 };
@@ -61,7 +73,13 @@ export function defaultConfig(): ServerConfig {
       loginPerAddress: { capacity: 20, refillMs: 15_000 },
       registerPerAddress: { capacity: 5, refillMs: 60_000 },
       authFailPerAddress: { capacity: 20, refillMs: 3_000 },
+      sendPerUser: { capacity: 10, refillMs: 200 },
+      writePerUser: { capacity: 30, refillMs: 500 },
+      inviteFail: { capacity: 5, refillMs: 12_000 },
     },
+    replayCap: 1000,
+    maxQueuedBytes: 4 * 1024 * 1024,
+    eventRetentionMs: 30 * 24 * 3600 * 1000,
     log: true,
   };
 }

@@ -10,6 +10,9 @@ export const LOOSE_LIMITS: ServerConfig['limits'] = {
   loginPerAddress: { capacity: 1000, refillMs: 1 },
   registerPerAddress: { capacity: 1000, refillMs: 1 },
   authFailPerAddress: { capacity: 1000, refillMs: 1 },
+  sendPerUser: { capacity: 10_000, refillMs: 1 },
+  writePerUser: { capacity: 10_000, refillMs: 1 },
+  inviteFail: { capacity: 1000, refillMs: 1 },
 };
 
 export type TestServer = {

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /** Accounts. `usernameKey` (case-folded, look-alikes mapped) is what makes a username unique. */
 export const users = sqliteTable(
@@ -46,3 +46,199 @@ export const sessions = sqliteTable(
 
 export type UserRow = typeof users.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;
+
+/** Communities ("servers" in the interface): members, channels, invites. */
+export const servers = sqliteTable('servers', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  description: text('description'),
+  ownerId: text('owner_id')
+    .notNull()
+    .references(() => users.id),
+  createdAt: integer('created_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});
+
+export const members = sqliteTable(
+  'members',
+  {
+    serverId: text('server_id')
+      .notNull()
+      .references(() => servers.id, { onDelete: 'cascade' }),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    role: text('role', { enum: ['owner', 'admin', 'member'] }).notNull(),
+    joinedAt: integer('joined_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.serverId, t.userId] }), index('members_user').on(t.userId)],
+);
+
+export const bans = sqliteTable(
+  'bans',
+  {
+    serverId: text('server_id')
+      .notNull()
+      .references(() => servers.id, { onDelete: 'cascade' }),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    bannedBy: text('banned_by')
+      .notNull()
+      .references(() => users.id),
+    reason: text('reason'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.serverId, t.userId] })],
+);
+
+/**
+ * Everything messages are posted to: a server's channels, private groups and
+ * direct conversations. `lastSeq` is the newest message's sequence number.
+ */
+export const conversations = sqliteTable(
+  'conversations',
+  {
+    id: text('id').primaryKey(),
+    kind: text('kind', { enum: ['channel', 'group', 'dm'] }).notNull(),
+    serverId: text('server_id').references(() => servers.id, { onDelete: 'cascade' }),
+    name: text('name'),
+    topic: text('topic'),
+    /** For DMs: the two user ids, sorted and joined, so a pair has one conversation. */
+    dmKey: text('dm_key'),
+    lastSeq: integer('last_seq').notNull().default(0),
+    lastMessageAt: integer('last_message_at'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    index('conversations_server').on(t.serverId),
+    uniqueIndex('conversations_dm_key').on(t.dmKey),
+    uniqueIndex('conversations_channel_name').on(t.serverId, t.name).where(sql`${t.kind} = 'channel'`),
+    check('conversations_kind', sql`${t.kind} IN ('channel', 'group', 'dm')`),
+  ],
+);
+
+/** Members of groups and DMs (channels take their members from the server). */
+export const conversationMembers = sqliteTable(
+  'conversation_members',
+  {
+    conversationId: text('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    joinedAt: integer('joined_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.conversationId, t.userId] }), index('conversation_members_user').on(t.userId)],
+);
+
+/** How far each user has read each conversation. */
+export const readStates = sqliteTable(
+  'read_states',
+  {
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    conversationId: text('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    lastReadSeq: integer('last_read_seq').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.conversationId] })],
+);
+
+export const invites = sqliteTable(
+  'invites',
+  {
+    code: text('code').primaryKey(),
+    serverId: text('server_id')
+      .notNull()
+      .references(() => servers.id, { onDelete: 'cascade' }),
+    createdBy: text('created_by')
+      .notNull()
+      .references(() => users.id),
+    maxUses: integer('max_uses'),
+    uses: integer('uses').notNull().default(0),
+    expiresAt: integer('expires_at'),
+    revokedAt: integer('revoked_at'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('invites_server').on(t.serverId)],
+);
+
+export const messages = sqliteTable(
+  'messages',
+  {
+    id: text('id').primaryKey(),
+    conversationId: text('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    authorId: text('author_id')
+      .notNull()
+      .references(() => users.id),
+    body: text('body').notNull(),
+    createdAt: integer('created_at').notNull(),
+    editedAt: integer('edited_at'),
+    deletedAt: integer('deleted_at'),
+    nonce: text('nonce'),
+  },
+  (t) => [
+    // History pages and resume are range scans on this index, at any depth.
+    uniqueIndex('messages_conversation_seq').on(t.conversationId, t.seq),
+    // A retried send (same author, same nonce) finds the original.
+    uniqueIndex('messages_author_nonce').on(t.authorId, t.nonce),
+  ],
+);
+
+/** Who a message mentions, for notifications and mention counts. */
+export const mentions = sqliteTable(
+  'mentions',
+  {
+    messageId: text('message_id')
+      .notNull()
+      .references(() => messages.id, { onDelete: 'cascade' }),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    conversationId: text('conversation_id').notNull(),
+    seq: integer('seq').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.messageId, t.userId] }), index('mentions_user').on(t.userId, t.conversationId, t.seq)],
+);
+
+/**
+ * The event log behind resume: each stream event, serialized once, in commit
+ * order. `id` is the cursor.
+ */
+export const events = sqliteTable(
+  'events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    payload: text('payload').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('events_created').on(t.createdAt)],
+);
+
+/**
+ * Who may see each event: `u:<user>` (that user), `s:<server>` (its members),
+ * `c:<conversation>` (a group's or DM's members).
+ */
+export const eventScopes = sqliteTable(
+  'event_scopes',
+  {
+    eventId: integer('event_id')
+      .notNull()
+      .references(() => events.id, { onDelete: 'cascade' }),
+    scope: text('scope').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.eventId] }), index('event_scopes_event').on(t.eventId)],
+);
+
+export type ServerRow = typeof servers.$inferSelect;
+export type MemberRow = typeof members.$inferSelect;
+export type ConversationRow = typeof conversations.$inferSelect;
+export type MessageRow = typeof messages.$inferSelect;
+export type InviteRow = typeof invites.$inferSelect;
