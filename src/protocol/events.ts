@@ -34,7 +34,8 @@ export const events = {
   },
   'user.updated': {
     stream: true,
-    summary: "A user's username or profile changed: sent to them and to everyone who shares a server, group or DM with them.",
+    summary:
+      "A user's username or profile changed: sent to them and to everyone who shares a server, group or DM with them.",
     data: z.object({ user: PublicUser }),
   },
   closing: {
@@ -66,7 +67,7 @@ export const events = {
   },
   'server.joined': {
     stream: true,
-    summary: 'I became a member of a server (by invite, on any of my connections).',
+    summary: 'I became a member of a server (I created it or joined by invite); sent to all my connections.',
     data: z.object({ server: ServerInfo, channels: z.array(ChannelInfo) }),
   },
   'server.updated': {
@@ -81,7 +82,7 @@ export const events = {
   },
   'server.removed': {
     stream: true,
-    summary: 'I am no longer a member of a server: I left, was kicked or was banned.',
+    summary: 'I am no longer a member of a server: I left, was kicked or was banned; sent to all my connections.',
     data: z.object({ serverId: Id, reason: z.enum(['left', 'kicked', 'banned']) }),
   },
   'member.joined': {
@@ -121,7 +122,7 @@ export const events = {
   },
   'group.removed': {
     stream: true,
-    summary: 'I left a group (on another of my connections).',
+    summary: 'I left a group; sent to all my connections.',
     data: z.object({ groupId: Id }),
   },
   'dm.opened': {

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { LIMITS } from './text.js';
 import {
   BanInfo,
   BanReason,
@@ -7,35 +6,36 @@ import {
   BotTokenInfo,
   ChannelInfo,
   ChannelName,
+  ClientName,
   ConversationSummary,
   Cursor,
   Description,
+  DisplayName,
   GroupInfo,
   GroupName,
+  Id,
   InviteInfo,
   MemberInfo,
   Message,
   MessageBody,
+  NewPassword,
   Nonce,
+  PresentedPassword,
+  PublicUser,
   ReadState,
+  Self,
   Seq,
   ServerInfo,
   ServerName,
-  Topic,
-  ClientName,
-  DisplayName,
-  Id,
-  NewPassword,
-  PresentedPassword,
-  PublicUser,
-  Self,
   SessionInfo,
   StatusText,
   Timestamp,
   Token,
   TokenName,
+  Topic,
   Username,
 } from './schemas.js';
+import { LIMITS } from './text.js';
 
 /**
  * Who may call an operation: `none` works before authentication, `user` needs
@@ -216,7 +216,11 @@ export const operations = {
   'servers.update': op({
     access: 'user',
     summary: "Change a server's name or description (owner and admins).",
-    params: z.strictObject({ serverId: Id, name: ServerName.optional(), description: Description.nullable().optional() }),
+    params: z.strictObject({
+      serverId: Id,
+      name: ServerName.optional(),
+      description: Description.nullable().optional(),
+    }),
     result: z.object({ server: ServerInfo }),
   }),
   'servers.delete': op({
@@ -321,7 +325,13 @@ export const operations = {
     params: z.strictObject({
       serverId: Id,
       maxUses: z.number().int().min(1).max(100_000).nullable().optional(),
-      expiresInSeconds: z.number().int().min(60).max(365 * 24 * 3600).nullable().optional(),
+      expiresInSeconds: z
+        .number()
+        .int()
+        .min(60)
+        .max(365 * 24 * 3600)
+        .nullable()
+        .optional(),
     }),
     result: z.object({ invite: InviteInfo }),
   }),
@@ -421,7 +431,7 @@ export const operations = {
   }),
   'read.mark': op({
     access: 'user',
-    summary: "Mark a conversation read up to `seq` (never backwards); the caller's other clients get `read.updated`.",
+    summary: 'Mark a conversation read up to `seq` (never backwards); all my connections get `read.updated`.',
     params: z.strictObject({ conversationId: Id, seq: Seq }),
     result: ReadState,
   }),

@@ -1,4 +1,4 @@
-import type { EventData, EventMessage, EventName, Reply } from '../protocol/index.js';
+import { CloseCode, type EventData, type EventMessage, type EventName, type Reply } from '../protocol/index.js';
 
 /** Who a connection is, once authenticated. */
 export type AuthState = {
@@ -22,9 +22,15 @@ export abstract class Connection {
   badFrames = 0;
   /** Requests refused for lack of authentication. */
   unauthenticatedStrikes = 0;
+  /** Requests answered `rate_limited` in a row. */
+  rateLimitedStrikes = 0;
   /** Settles when the last exclusive request (login, auth...) is done. */
   barrier: Promise<void> = Promise.resolve();
   closed = false;
+  /** The scopes (`u:`, `s:`, `c:`) whose events this connection receives; kept by the hub. */
+  readonly scopes = new Set<string>();
+  /** Bytes allowed to wait for the peer before it counts as a slow consumer; 0 = no limit. */
+  maxQueuedBytes = 0;
 
   constructor(
     readonly transport: Transport,
@@ -35,6 +41,8 @@ export abstract class Connection {
   protected abstract write(text: string): void;
   /** Closes the underlying socket with a close code. */
   protected abstract terminate(code: number, reason: string): void;
+  /** Bytes written but not yet taken by the peer. */
+  protected abstract queuedBytes(): number;
 
   /** Sends a reply. */
   reply(reply: Reply): void {
@@ -49,7 +57,12 @@ export abstract class Connection {
 
   /** Sends text that is already a serialized message (fan-out serializes once). */
   sendText(text: string): void {
-    if (!this.closed) this.write(text);
+    if (this.closed) return;
+    this.write(text);
+    if (this.maxQueuedBytes > 0 && this.queuedBytes() > this.maxQueuedBytes) {
+      // A client that does not read would make the server hold its events without bound.
+      this.close(CloseCode.slowConsumer, 'too slow reading events; reconnect and resume');
+    }
   }
 
   /**
@@ -60,8 +73,8 @@ export abstract class Connection {
     if (this.closed) return;
     const data: EventData<'closing'> = { code, reason, at: Date.now() };
     if (reconnectAfterMs !== undefined) data.reconnectAfterMs = reconnectAfterMs;
-    this.event('closing', data);
     this.closed = true;
+    this.write(JSON.stringify({ event: 'closing', data }));
     this.terminate(code, reason);
   }
 

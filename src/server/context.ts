@@ -1,13 +1,16 @@
 import type { Operations, OpName, ParamsOf, ResultOf } from '../protocol/index.js';
 import type { ServerConfig } from './config.js';
 import type { AuthState, Connection } from './connection.js';
+import type { ChatQueries } from './db/chat.js';
 import type { Db } from './db/index.js';
 import type { SessionQueries } from './db/sessions.js';
 import type { UserQueries } from './db/users.js';
+import type { EventLog } from './event-log.js';
 import type { Hub } from './hub.js';
 import type { Logger } from './log.js';
 import type { PasswordHasher } from './passwords.js';
 import type { Clock, RateLimiter } from './rate-limit.js';
+import type { Writer } from './writer.js';
 
 /** The long-lived parts of a running server, shared by every request. */
 export type Services = {
@@ -15,6 +18,10 @@ export type Services = {
   db: Db;
   users: UserQueries;
   sessions: SessionQueries;
+  chat: ChatQueries;
+  /** Group-commit queue: every write that produces stream events goes through it. */
+  writer: Writer;
+  events: EventLog;
   hub: Hub;
   clock: Clock;
   passwords: PasswordHasher;
@@ -23,9 +30,14 @@ export type Services = {
     loginPerAddress: RateLimiter;
     registerPerAddress: RateLimiter;
     authFailPerAddress: RateLimiter;
+    sendPerUser: RateLimiter;
+    writePerUser: RateLimiter;
+    inviteFail: RateLimiter;
   };
   log: Logger;
   version: string;
+  /** When each `user:conversation` pair last announced typing (ephemeral, never stored). */
+  typing: Map<string, number>;
 };
 
 /** What a handler gets: the services, the connection and who is on it. */

@@ -15,6 +15,8 @@ import { handlers } from './handlers/index.js';
 const MAX_BAD_FRAMES = 3;
 /** Requests refused for lack of authentication before the connection is closed. */
 const MAX_UNAUTHENTICATED = 5;
+/** Rate-limited requests in a row before the connection is closed (the client ignores retryAfterMs). */
+const MAX_RATE_LIMITED = 20;
 
 /** SQLite errors that mean "cannot write right now", not "bug". */
 const UNAVAILABLE_SQLITE = new Set([
@@ -66,6 +68,11 @@ export class Dispatcher {
       for (const fn of after) fn();
       if (conn.unauthenticatedStrikes >= MAX_UNAUTHENTICATED && !conn.auth) {
         conn.close(CloseCode.notAuthenticated, 'too many requests before authenticating');
+      }
+      conn.rateLimitedStrikes =
+        'error' in reply && reply.error.code === 'rate_limited' ? conn.rateLimitedStrikes + 1 : 0;
+      if (conn.rateLimitedStrikes >= MAX_RATE_LIMITED) {
+        conn.close(CloseCode.rateLimited, 'kept sending while rate limited; wait retryAfterMs before retrying');
       }
     });
   }

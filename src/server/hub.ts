@@ -1,16 +1,20 @@
 import type { EventData, EventName } from '../protocol/index.js';
 import type { AuthState, Connection } from './connection.js';
+import type { Scope } from './event-log.js';
 
 /**
- * Who is connected: every live connection, indexed by user and by session, so
- * events reach all of a user's connections and revocations reach all of a
- * session's.
+ * Who is connected: every live connection, indexed by user, by session and by
+ * the scopes (servers, groups, DMs) whose events it receives. Fan-out,
+ * presence and revocation all go through here.
  */
 export class Hub {
   private readonly all = new Set<Connection>();
   private readonly byUser = new Map<string, Set<Connection>>();
   private readonly bySession = new Map<string, Set<Connection>>();
+  private readonly byScope = new Map<string, Set<Connection>>();
   private readonly perAddress = new Map<string, number>();
+  /** Called when a user's first connection authenticates or their last one goes. */
+  onPresence: (userId: string, online: boolean) => void = () => {};
 
   /** Live connections. */
   get size(): number {
@@ -28,12 +32,16 @@ export class Hub {
     this.perAddress.set(conn.address, this.connectionsFrom(conn.address) + 1);
   }
 
-  /** Records that `conn` is now `auth`. */
-  authenticate(conn: Connection, auth: AuthState): void {
+  /** Records that `conn` is now `auth`, receiving the events of `scopes`. */
+  authenticate(conn: Connection, auth: AuthState, scopes: Iterable<Scope>): void {
     this.unindex(conn);
     conn.auth = auth;
+    const first = !this.byUser.has(auth.userId);
     addTo(this.byUser, auth.userId, conn);
     addTo(this.bySession, auth.sessionId, conn);
+    for (const scope of scopes) this.subscribe(conn, scope);
+    this.subscribe(conn, `u:${auth.userId}`);
+    if (first) this.onPresence(auth.userId, true);
   }
 
   /** Records that `conn` is no longer authenticated. */
@@ -51,9 +59,35 @@ export class Hub {
     else this.perAddress.delete(conn.address);
   }
 
+  /** Is the user connected (and authenticated) anywhere? */
+  isOnline(userId: string): boolean {
+    return this.byUser.has(userId);
+  }
+
+  /** Ids of every connected user. */
+  onlineUsers(): IterableIterator<string> {
+    return this.byUser.keys();
+  }
+
   /** Connections of a user. */
   userConnections(userId: string): ReadonlySet<Connection> {
     return this.byUser.get(userId) ?? EMPTY;
+  }
+
+  /** Starts sending `scope`'s events to every connection of `userId`. */
+  subscribeUser(userId: string, scope: Scope): void {
+    for (const conn of this.userConnections(userId)) this.subscribe(conn, scope);
+  }
+
+  /** Stops sending `scope`'s events to every connection of `userId`, at once. */
+  unsubscribeUser(userId: string, scope: Scope): void {
+    for (const conn of this.userConnections(userId)) this.unsubscribe(conn, scope);
+  }
+
+  /** Stops sending `scope`'s events to anyone (the server or group is gone). */
+  dropScope(scope: Scope): void {
+    for (const conn of this.byScope.get(scope) ?? EMPTY) conn.scopes.delete(scope);
+    this.byScope.delete(scope);
   }
 
   /** Closes every connection authenticated with one of `sessionIds`. */
@@ -69,12 +103,26 @@ export class Hub {
     return n;
   }
 
-  /** Sends an event to every connection of a user, serializing it once. */
-  toUser<N extends EventName>(userId: string, event: N, data: EventData<N>): void {
-    const conns = this.byUser.get(userId);
-    if (!conns || conns.size === 0) return;
-    const text = JSON.stringify({ event, data });
-    for (const c of conns) c.sendText(text);
+  /** Writes already-serialized text to every connection subscribed to any of `scopes`, once each. */
+  publish(scopes: readonly Scope[], text: string, except?: string): void {
+    if (scopes.length === 1) {
+      for (const conn of this.byScope.get(scopes[0] as string) ?? EMPTY) {
+        if (conn.auth?.userId !== except) conn.sendText(text);
+      }
+      return;
+    }
+    for (const conn of this.audience(scopes)) if (conn.auth?.userId !== except) conn.sendText(text);
+  }
+
+  /** Sends an ephemeral (unstored) event to `scopes`, optionally leaving out one user's connections. */
+  broadcast<N extends EventName>(scopes: readonly Scope[], event: N, data: EventData<N>, except?: string): void {
+    this.publish(scopes, JSON.stringify({ event, data }), except);
+  }
+
+  /** The scopes a user's connections receive (from any one of them). */
+  scopesOf(userId: string): Scope[] {
+    const first = this.byUser.get(userId)?.values().next().value;
+    return first ? ([...first.scopes] as Scope[]) : [];
   }
 
   /** Every live connection (for shutdown). */
@@ -82,11 +130,30 @@ export class Hub {
     return [...this.all];
   }
 
+  private audience(scopes: readonly Scope[]): Set<Connection> {
+    const out = new Set<Connection>();
+    for (const scope of scopes) for (const conn of this.byScope.get(scope) ?? EMPTY) out.add(conn);
+    return out;
+  }
+
+  private subscribe(conn: Connection, scope: string): void {
+    conn.scopes.add(scope);
+    addTo(this.byScope, scope, conn);
+  }
+
+  private unsubscribe(conn: Connection, scope: string): void {
+    conn.scopes.delete(scope);
+    removeFrom(this.byScope, scope, conn);
+  }
+
   private unindex(conn: Connection): void {
     const auth = conn.auth;
     if (!auth) return;
+    for (const scope of conn.scopes) removeFrom(this.byScope, scope, conn);
+    conn.scopes.clear();
     removeFrom(this.byUser, auth.userId, conn);
     removeFrom(this.bySession, auth.sessionId, conn);
+    if (!this.byUser.has(auth.userId)) this.onPresence(auth.userId, false);
   }
 }
 

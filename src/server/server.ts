@@ -4,12 +4,15 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { VERSION } from '../package-info.js';
 import { CloseCode } from '../protocol/index.js';
+import { scopesOfUser } from './access.js';
 import { defaultConfig, type ServerConfig } from './config.js';
 import type { Services } from './context.js';
+import { ChatQueries } from './db/chat.js';
 import { closeDb, DB_FILE, openDb } from './db/index.js';
 import { sessionQueries } from './db/sessions.js';
 import { userQueries } from './db/users.js';
 import { Dispatcher } from './dispatch.js';
+import { EventLog } from './event-log.js';
 import { Hub } from './hub.js';
 import { createLogger } from './log.js';
 import { PasswordHasher } from './passwords.js';
@@ -17,6 +20,7 @@ import { RateLimiter } from './rate-limit.js';
 import { createHttpHandler } from './transports/http.js';
 import { createTcpServer } from './transports/tcp.js';
 import { attachWebSocket } from './transports/ws.js';
+import { Writer } from './writer.js';
 
 /** A started server. */
 export type RunningServer = {
@@ -47,12 +51,17 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const db = openDb(config.dataDir);
   const clock = () => Date.now();
   const limiter = (l: { capacity: number; refillMs: number }) => new RateLimiter(l.capacity, l.refillMs, clock);
+  const hub = new Hub();
+  const chat = new ChatQueries(db);
   const services: Services = {
     config,
     db,
     users: userQueries(db),
     sessions: sessionQueries(db),
-    hub: new Hub(),
+    chat,
+    writer: new Writer(db, (err) => log.error('after a commit', err)),
+    events: new EventLog(db, hub),
+    hub,
     clock,
     passwords: new PasswordHasher(config.bcryptCost, config.hashThreads),
     limiters: {
@@ -60,10 +69,29 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
       loginPerAddress: limiter(config.limits.loginPerAddress),
       registerPerAddress: limiter(config.limits.registerPerAddress),
       authFailPerAddress: limiter(config.limits.authFailPerAddress),
+      sendPerUser: limiter(config.limits.sendPerUser),
+      writePerUser: limiter(config.limits.writePerUser),
+      inviteFail: limiter(config.limits.inviteFail),
     },
     log,
     version: VERSION,
+    typing: new Map(),
   };
+  // Presence is ephemeral: people who share a server, group or DM hear of it.
+  hub.onPresence = (userId, online) => {
+    if (!db.$client.open) return;
+    hub.broadcast(scopesOfUser(chat, userId), 'presence', { userId, online }, userId);
+  };
+  const pruneEvents = () => {
+    try {
+      services.events.prune(clock() - config.eventRetentionMs);
+    } catch (err) {
+      log.error('pruning old events', err);
+    }
+  };
+  pruneEvents();
+  const pruner = setInterval(pruneEvents, 3_600_000);
+  pruner.unref();
   const dispatcher = new Dispatcher(services);
   const startedAt = Date.now();
   const http = createHttpServer(
@@ -98,6 +126,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      clearInterval(pruner);
       http.close();
       tcp?.close();
       ws.close();

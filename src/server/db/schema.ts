@@ -205,7 +205,10 @@ export const mentions = sqliteTable(
     conversationId: text('conversation_id').notNull(),
     seq: integer('seq').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.messageId, t.userId] }), index('mentions_user').on(t.userId, t.conversationId, t.seq)],
+  (t) => [
+    primaryKey({ columns: [t.messageId, t.userId] }),
+    index('mentions_user').on(t.userId, t.conversationId, t.seq),
+  ],
 );
 
 /**

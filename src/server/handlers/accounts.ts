@@ -1,8 +1,11 @@
 import { nanoid } from 'nanoid';
 import { CloseCode, LIMITS, NatterError, type ResultOf, usernameKey, utf8Bytes } from '../../protocol/index.js';
+import { scopesOfUser } from '../access.js';
 import type { AuthedCtx, Ctx, Handler, Services } from '../context.js';
 import type { UserRow } from '../db/schema.js';
 import { toPublicUser } from '../db/users.js';
+import { userScope } from '../event-log.js';
+import { rateLimited } from '../limits.js';
 import { hashToken, newToken } from '../tokens.js';
 import { toBotTokenInfo, toSessionInfo } from './session-info.js';
 
@@ -14,11 +17,6 @@ function assertNotAuthenticated(ctx: Ctx): void {
       'this connection is already authenticated; log out first or open another connection',
     );
   }
-}
-
-function rateLimited(waitMs: number, what: string): NatterError {
-  const seconds = Math.ceil(waitMs / 1000);
-  return new NatterError('rate_limited', `too many ${what}; try again in ${seconds} s`, { retryAfterMs: waitMs });
 }
 
 /** Creates a login session for `user` and attaches it to the connection. */
@@ -37,9 +35,13 @@ function startSession(ctx: Ctx, user: UserRow, client: string | undefined): Resu
   };
   ctx.sessions.insert(row);
   if (ctx.conn.transport !== 'http') {
-    ctx.hub.authenticate(ctx.conn, { userId: user.id, sessionId: row.id, kind: 'session' });
+    ctx.hub.authenticate(
+      ctx.conn,
+      { userId: user.id, sessionId: row.id, kind: 'session' },
+      scopesOfUser(ctx.chat, user.id),
+    );
   }
-  return { token, session: toSessionInfo(row, row.id), user: toPublicUser(user) };
+  return { token, session: toSessionInfo(row, row.id), user: toPublicUser(user), cursor: String(ctx.events.head()) };
 }
 
 function isUniqueViolation(err: unknown): boolean {
@@ -101,13 +103,28 @@ export const login: Handler<'login'> = async (ctx, { username, password, client 
   return startSession(ctx, user, client);
 };
 
-export const auth: Handler<'auth'> = (ctx, { token }) => {
+export const auth: Handler<'auth'> = (ctx, { token, cursor }) => {
   assertNotAuthenticated(ctx);
   const resolved = resolveToken(ctx, ctx.conn.address, token);
-  ctx.hub.authenticate(ctx.conn, { userId: resolved.user.id, sessionId: resolved.row.id, kind: resolved.row.kind });
+  const userId = resolved.user.id;
+  const from = cursor === undefined ? null : ctx.events.parseCursor(cursor);
+  const scopes = scopesOfUser(ctx.chat, userId);
+  let head = ctx.events.head();
+  // Replay and subscription happen in one synchronous step, so no event can fall
+  // between the two (missed) or land in both (duplicated).
+  if (from !== null && ctx.conn.transport !== 'http') {
+    const replay = ctx.events.replay([userScope(userId), ...scopes], from, ctx.config.replayCap);
+    head = replay.head;
+    for (const text of replay.texts) ctx.conn.sendText(text);
+    ctx.conn.event('caught_up', { cursor: String(head), replayed: replay.texts.length, limited: replay.limited });
+  }
+  if (ctx.conn.transport !== 'http') {
+    ctx.hub.authenticate(ctx.conn, { userId, sessionId: resolved.row.id, kind: resolved.row.kind }, scopes);
+  }
   return {
     session: resolved.row.kind === 'session' ? toSessionInfo(resolved.row, resolved.row.id) : null,
     user: toPublicUser(resolved.user),
+    cursor: String(head),
   };
 };
 

@@ -1,7 +1,28 @@
 import type { OpName } from '../../protocol/index.js';
 import type { Handler } from '../context.js';
 import { auth, changePassword, getUser, login, logout, register, whoami } from './accounts.js';
+import { createChannel, deleteChannel, listChannels, updateChannel } from './channels.js';
+import { listConversations, listDms, markRead, startTyping } from './conversations.js';
+import { addToGroup, createGroup, leaveGroup, listGroups, renameGroup } from './groups.js';
+import { createInvite, joinByInvite, listInvites, revokeInvite } from './invites.js';
+import { deleteMessage, editMessage, history, sendMessage } from './messages.js';
 import { changeUsername, updateProfile } from './profile.js';
+import {
+  addBan,
+  createServer,
+  deleteServer,
+  getServer,
+  kickMember,
+  leaveServer,
+  listBans,
+  listMembers,
+  listServers,
+  onlineMembers,
+  removeBan,
+  setRole,
+  transferServer,
+  updateServer,
+} from './servers.js';
 import { createToken, listSessions, listTokens, revokeSession, revokeToken } from './sessions.js';
 import { hello, ping } from './system.js';
 
@@ -23,4 +44,39 @@ export const handlers: { [N in OpName]: Handler<N> } = {
   'tokens.create': createToken,
   'tokens.list': listTokens,
   'tokens.revoke': revokeToken,
+  'servers.create': createServer,
+  'servers.update': updateServer,
+  'servers.delete': deleteServer,
+  'servers.list': listServers,
+  'servers.get': getServer,
+  'servers.leave': leaveServer,
+  'servers.transfer': transferServer,
+  'members.list': listMembers,
+  'members.online': onlineMembers,
+  'members.role': setRole,
+  'members.kick': kickMember,
+  'bans.add': addBan,
+  'bans.remove': removeBan,
+  'bans.list': listBans,
+  'channels.create': createChannel,
+  'channels.update': updateChannel,
+  'channels.delete': deleteChannel,
+  'channels.list': listChannels,
+  'invites.create': createInvite,
+  'invites.list': listInvites,
+  'invites.revoke': revokeInvite,
+  'invites.join': joinByInvite,
+  'groups.create': createGroup,
+  'groups.add': addToGroup,
+  'groups.rename': renameGroup,
+  'groups.leave': leaveGroup,
+  'groups.list': listGroups,
+  'dms.list': listDms,
+  'conversations.list': listConversations,
+  'messages.send': sendMessage,
+  'messages.edit': editMessage,
+  'messages.delete': deleteMessage,
+  'messages.history': history,
+  'read.mark': markRead,
+  'typing.start': startTyping,
 };

@@ -1,7 +1,10 @@
-import { NatterError, usernameKey } from '../../protocol/index.js';
-import type { Handler } from '../context.js';
+import { NatterError, type PublicUser, usernameKey } from '../../protocol/index.js';
+import { scopesOfUser } from '../access.js';
+import type { AuthedCtx, Handler } from '../context.js';
 import type { UserRow } from '../db/schema.js';
 import { toPublicUser } from '../db/users.js';
+import { userScope } from '../event-log.js';
+import type { AfterCommit } from '../writer.js';
 import { currentUser } from './accounts.js';
 
 /** Empty text means "clear the field". */
@@ -16,25 +19,34 @@ export const updateProfile: Handler<'profile.update'> = (ctx, params) => {
   if (params.status !== undefined) patch.status = orNull(params.status);
   if (params.bio !== undefined) patch.bio = orNull(params.bio?.trim() ?? null);
   if (Object.keys(patch).length === 0) return { user: toPublicUser(user) };
-  const updated = ctx.users.update(user.id, { ...patch, updatedAt: ctx.clock() });
-  if (!updated) throw new NatterError('unauthenticated', 'this account no longer exists; log in again');
-  const wire = toPublicUser(updated);
-  ctx.hub.toUser(user.id, 'user.updated', { user: wire });
-  return { user: wire };
+  return ctx.writer.run((after) => ({
+    user: saveAndAnnounce(ctx, after, user.id, { ...patch, updatedAt: ctx.clock() }),
+  }));
 };
 
-export const changeUsername: Handler<'username.change'> = (ctx, { username }) => {
-  const user = currentUser(ctx);
-  const key = usernameKey(username);
-  const holder = ctx.users.byUsernameKey(key);
-  if (holder && holder.id !== user.id) {
-    throw new NatterError('conflict', `username "${username}" is taken (or too close to one that is); choose another`, {
-      field: 'params.username',
-    });
-  }
-  const updated = ctx.users.update(user.id, { username, usernameKey: key, updatedAt: ctx.clock() });
+/** Saves a change to the caller's account and tells them and everyone who shares a conversation with them. */
+function saveAndAnnounce(ctx: AuthedCtx, after: AfterCommit, userId: string, patch: Partial<UserRow>): PublicUser {
+  const updated = ctx.users.update(userId, patch);
   if (!updated) throw new NatterError('unauthenticated', 'this account no longer exists; log in again');
   const wire = toPublicUser(updated);
-  ctx.hub.toUser(user.id, 'user.updated', { user: wire });
-  return { user: wire };
-};
+  const scopes = [userScope(userId), ...scopesOfUser(ctx.chat, userId)];
+  ctx.events.append(after, scopes, 'user.updated', { user: wire }, ctx.clock());
+  return wire;
+}
+
+export const changeUsername: Handler<'username.change'> = (ctx, { username }) =>
+  ctx.writer.run((after) => {
+    const user = currentUser(ctx);
+    const key = usernameKey(username);
+    const holder = ctx.users.byUsernameKey(key);
+    if (holder && holder.id !== user.id) {
+      throw new NatterError(
+        'conflict',
+        `username "${username}" is taken (or too close to one that is); choose another`,
+        {
+          field: 'params.username',
+        },
+      );
+    }
+    return { user: saveAndAnnounce(ctx, after, user.id, { username, usernameKey: key, updatedAt: ctx.clock() }) };
+  });

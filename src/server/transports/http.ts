@@ -21,6 +21,9 @@ class HttpConnection extends Connection {
   }
   protected write(): void {}
   protected terminate(): void {}
+  protected queuedBytes(): number {
+    return 0;
+  }
 }
 
 const API_PREFIX = '/api/v1/';

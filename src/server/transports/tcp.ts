@@ -17,6 +17,10 @@ class TcpConnection extends Connection {
     if (this.socket.writable) this.socket.write(`${text}\n`);
   }
 
+  protected queuedBytes(): number {
+    return this.socket.writableLength;
+  }
+
   protected terminate(): void {
     this.socket.end();
     setTimeout(() => this.socket.destroy(), 2000).unref();
@@ -82,6 +86,7 @@ export function createTcpServer(services: Services, dispatcher: Dispatcher): Ser
       socket.end(`${JSON.stringify({ id: null, error: err.toBody() })}\n`);
       return;
     }
+    conn.maxQueuedBytes = config.maxQueuedBytes;
     socket.setNoDelay(true);
     // TCP has no ping frame; the kernel's keepalive finds peers that vanished.
     socket.setKeepAlive(true, config.heartbeatMs);

@@ -2,6 +2,7 @@ import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { HTTP_STATUS, NatterError } from '../../protocol/index.js';
+import { scopesOfUser } from '../access.js';
 import { Connection } from '../connection.js';
 import type { Services } from '../context.js';
 import type { Dispatcher } from '../dispatch.js';
@@ -21,6 +22,10 @@ class WsConnection extends Connection {
 
   protected write(text: string): void {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(text);
+  }
+
+  protected queuedBytes(): number {
+    return this.ws.bufferedAmount;
   }
 
   protected terminate(code: number, reason: string): void {
@@ -80,9 +85,10 @@ export function attachWebSocket(http: Server, services: Services, dispatcher: Di
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const conn = new WsConnection(ws, address);
+      conn.maxQueuedBytes = config.maxQueuedBytes;
       live.add(conn);
       hub.add(conn);
-      if (authState) hub.authenticate(conn, authState);
+      if (authState) hub.authenticate(conn, authState, scopesOfUser(services.chat, authState.userId));
       ws.on('message', (data, isBinary) => {
         if (isBinary) {
           conn.reply({

@@ -1,0 +1,94 @@
+import { NatterError } from '../protocol/index.js';
+import type { AuthedCtx } from './context.js';
+import type { ChatQueries } from './db/chat.js';
+import type { ConversationRow, MemberRow, MessageRow, ServerRow } from './db/schema.js';
+import { conversationScope, type Scope, serverScope } from './event-log.js';
+
+/**
+ * Authorization, one place for every operation. Whatever the caller may not
+ * see is `not_found`, worded exactly as for an id that does not exist, so
+ * probing ids tells nothing. `forbidden` is only for members who lack a role.
+ */
+
+const RANK: Record<MemberRow['role'], number> = { member: 0, admin: 1, owner: 2 };
+
+export function noSuchServer(): NatterError {
+  return new NatterError('not_found', 'no such server (or you are not a member)');
+}
+
+export function noSuchConversation(): NatterError {
+  return new NatterError('not_found', 'no such conversation (or you cannot read it)');
+}
+
+export function noSuchMessage(): NatterError {
+  return new NatterError('not_found', 'no such message');
+}
+
+/** The server and the caller's role in it; `not_found` for non-members. */
+export function serverFor(ctx: AuthedCtx, serverId: string): { server: ServerRow; role: MemberRow['role'] } {
+  const role = ctx.chat.role(serverId, ctx.session.userId);
+  const server = role ? ctx.chat.server(serverId) : undefined;
+  if (!role || !server) throw noSuchServer();
+  return { server, role };
+}
+
+/** Like {@link serverFor}, and the caller must hold at least `min`. */
+export function serverWithRole(
+  ctx: AuthedCtx,
+  serverId: string,
+  min: 'admin' | 'owner',
+): { server: ServerRow; role: MemberRow['role'] } {
+  const found = serverFor(ctx, serverId);
+  if (RANK[found.role] < RANK[min]) {
+    throw new NatterError(
+      'forbidden',
+      min === 'owner' ? 'only the server owner can do this' : 'only server admins can do this',
+    );
+  }
+  return found;
+}
+
+/** May `actor` (with role `actorRole`) kick or ban someone whose role is `targetRole`? */
+export function outranks(actorRole: MemberRow['role'], targetRole: MemberRow['role'] | undefined): boolean {
+  return targetRole === undefined || RANK[actorRole] > RANK[targetRole];
+}
+
+/** A conversation the caller can read, with their server role for channels; `not_found` otherwise. */
+export function readable(
+  ctx: AuthedCtx,
+  conversationId: string,
+): { conv: ConversationRow; role: MemberRow['role'] | null } {
+  const conv = ctx.chat.conversation(conversationId);
+  if (!conv) throw noSuchConversation();
+  if (conv.kind === 'channel') {
+    const role = conv.serverId ? ctx.chat.role(conv.serverId, ctx.session.userId) : undefined;
+    if (!role) throw noSuchConversation();
+    return { conv, role };
+  }
+  if (!ctx.chat.isConversationMember(conv.id, ctx.session.userId)) throw noSuchConversation();
+  return { conv, role: null };
+}
+
+/** A message in a conversation the caller can read; `not_found` otherwise. */
+export function readableMessage(
+  ctx: AuthedCtx,
+  messageId: string,
+): { message: MessageRow; conv: ConversationRow; role: MemberRow['role'] | null } {
+  const message = ctx.chat.message(messageId);
+  if (!message) throw noSuchMessage();
+  try {
+    return { message, ...readable(ctx, message.conversationId) };
+  } catch {
+    throw noSuchMessage();
+  }
+}
+
+/** Who receives a conversation's events. */
+export function scopeOf(conv: ConversationRow): Scope {
+  return conv.kind === 'channel' && conv.serverId ? serverScope(conv.serverId) : conversationScope(conv.id);
+}
+
+/** Every scope a user belongs to (besides their own `u:` scope). */
+export function scopesOfUser(chat: ChatQueries, userId: string): Scope[] {
+  return [...chat.serverIdsOf(userId).map(serverScope), ...chat.conversationIdsOf(userId).map(conversationScope)];
+}

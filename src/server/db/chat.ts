@@ -1,0 +1,569 @@
+import type { Statement } from 'better-sqlite3';
+import type { Db } from './index.js';
+import type { ConversationRow, InviteRow, MemberRow, MessageRow, ServerRow, UserRow } from './schema.js';
+
+// Raw rows as SQLite returns them (snake_case), mapped to the drizzle row types below.
+type Raw = Record<string, unknown>;
+
+function server(r: Raw): ServerRow {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    description: (r.description as string | null) ?? null,
+    ownerId: r.owner_id as string,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+  };
+}
+
+function conversation(r: Raw): ConversationRow {
+  return {
+    id: r.id as string,
+    kind: r.kind as ConversationRow['kind'],
+    serverId: (r.server_id as string | null) ?? null,
+    name: (r.name as string | null) ?? null,
+    topic: (r.topic as string | null) ?? null,
+    dmKey: (r.dm_key as string | null) ?? null,
+    lastSeq: r.last_seq as number,
+    lastMessageAt: (r.last_message_at as number | null) ?? null,
+    createdAt: r.created_at as number,
+  };
+}
+
+function message(r: Raw): MessageRow {
+  return {
+    id: r.id as string,
+    conversationId: r.conversation_id as string,
+    seq: r.seq as number,
+    authorId: r.author_id as string,
+    body: r.body as string,
+    createdAt: r.created_at as number,
+    editedAt: (r.edited_at as number | null) ?? null,
+    deletedAt: (r.deleted_at as number | null) ?? null,
+    nonce: (r.nonce as string | null) ?? null,
+  };
+}
+
+function user(r: Raw): UserRow {
+  return {
+    id: r.id as string,
+    username: r.username as string,
+    usernameKey: r.username_key as string,
+    passwordHash: r.password_hash as string,
+    displayName: (r.display_name as string | null) ?? null,
+    status: (r.status as string | null) ?? null,
+    bio: (r.bio as string | null) ?? null,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+  };
+}
+
+function invite(r: Raw): InviteRow {
+  return {
+    code: r.code as string,
+    serverId: r.server_id as string,
+    createdBy: r.created_by as string,
+    maxUses: (r.max_uses as number | null) ?? null,
+    uses: r.uses as number,
+    expiresAt: (r.expires_at as number | null) ?? null,
+    revokedAt: (r.revoked_at as number | null) ?? null,
+    createdAt: r.created_at as number,
+  };
+}
+
+/** A member row joined with its user. */
+export type MemberWithUser = MemberRow & { user: UserRow };
+
+/** Prepared statements for servers, channels, groups, DMs, messages and read state. */
+export class ChatQueries {
+  private readonly s: Record<string, Statement> = {};
+
+  constructor(private readonly db: Db) {}
+
+  /** Prepares each statement once, on first use. */
+  private st(sql: string): Statement {
+    let stmt = this.s[sql];
+    if (!stmt) {
+      stmt = this.db.$client.prepare(sql);
+      this.s[sql] = stmt;
+    }
+    return stmt;
+  }
+
+  private one(sql: string, ...args: unknown[]): Raw | undefined {
+    return this.st(sql).get(...args) as Raw | undefined;
+  }
+
+  private many(sql: string, ...args: unknown[]): Raw[] {
+    return this.st(sql).all(...args) as Raw[];
+  }
+
+  private run(sql: string, ...args: unknown[]): number {
+    return this.st(sql).run(...args).changes;
+  }
+
+  // Servers and members
+
+  server(id: string): ServerRow | undefined {
+    const r = this.one('SELECT * FROM servers WHERE id = ?', id);
+    return r && server(r);
+  }
+
+  insertServer(row: ServerRow): void {
+    this.run(
+      'INSERT INTO servers (id, name, description, owner_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
+      row.id,
+      row.name,
+      row.description,
+      row.ownerId,
+      row.createdAt,
+      row.updatedAt,
+    );
+  }
+
+  updateServer(id: string, name: string, description: string | null, ownerId: string, now: number): void {
+    this.run(
+      'UPDATE servers SET name = ?, description = ?, owner_id = ?, updated_at = ? WHERE id = ?',
+      name,
+      description,
+      ownerId,
+      now,
+      id,
+    );
+  }
+
+  deleteServer(id: string): void {
+    this.run('DELETE FROM servers WHERE id = ?', id);
+  }
+
+  memberCount(serverId: string): number {
+    return (this.one('SELECT count(*) AS n FROM members WHERE server_id = ?', serverId)?.n as number) ?? 0;
+  }
+
+  role(serverId: string, userId: string): MemberRow['role'] | undefined {
+    return this.one('SELECT role FROM members WHERE server_id = ? AND user_id = ?', serverId, userId)?.role as
+      | MemberRow['role']
+      | undefined;
+  }
+
+  member(serverId: string, userId: string): MemberRow | undefined {
+    const r = this.one('SELECT * FROM members WHERE server_id = ? AND user_id = ?', serverId, userId);
+    return (
+      r && {
+        serverId: r.server_id as string,
+        userId: r.user_id as string,
+        role: r.role as MemberRow['role'],
+        joinedAt: r.joined_at as number,
+      }
+    );
+  }
+
+  addMember(serverId: string, userId: string, role: MemberRow['role'], now: number): void {
+    this.run(
+      'INSERT INTO members (server_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)',
+      serverId,
+      userId,
+      role,
+      now,
+    );
+  }
+
+  setRole(serverId: string, userId: string, role: MemberRow['role']): void {
+    this.run('UPDATE members SET role = ? WHERE server_id = ? AND user_id = ?', role, serverId, userId);
+  }
+
+  removeMember(serverId: string, userId: string): boolean {
+    return this.run('DELETE FROM members WHERE server_id = ? AND user_id = ?', serverId, userId) > 0;
+  }
+
+  /** Servers of a user with the user's role in each, by name. */
+  serversOf(userId: string): { server: ServerRow; role: MemberRow['role']; memberCount: number }[] {
+    return this.many(
+      `SELECT s.*, m.role AS my_role, (SELECT count(*) FROM members x WHERE x.server_id = s.id) AS member_count
+       FROM members m JOIN servers s ON s.id = m.server_id WHERE m.user_id = ? ORDER BY s.name COLLATE NOCASE, s.id`,
+      userId,
+    ).map((r) => ({ server: server(r), role: r.my_role as MemberRow['role'], memberCount: r.member_count as number }));
+  }
+
+  serverIdsOf(userId: string): string[] {
+    return this.many('SELECT server_id FROM members WHERE user_id = ?', userId).map((r) => r.server_id as string);
+  }
+
+  membersOf(serverId: string): MemberWithUser[] {
+    return this.many(
+      `SELECT m.role, m.joined_at, u.* FROM members m JOIN users u ON u.id = m.user_id WHERE m.server_id = ?
+       ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, u.username COLLATE NOCASE`,
+      serverId,
+    ).map((r) => ({
+      serverId,
+      userId: r.id as string,
+      role: r.role as MemberRow['role'],
+      joinedAt: r.joined_at as number,
+      user: user(r),
+    }));
+  }
+
+  memberWithUser(serverId: string, userId: string): MemberWithUser | undefined {
+    const r = this.one(
+      'SELECT m.role, m.joined_at, u.* FROM members m JOIN users u ON u.id = m.user_id WHERE m.server_id = ? AND m.user_id = ?',
+      serverId,
+      userId,
+    );
+    return r && { serverId, userId, role: r.role as MemberRow['role'], joinedAt: r.joined_at as number, user: user(r) };
+  }
+
+  isBanned(serverId: string, userId: string): boolean {
+    return this.one('SELECT 1 AS x FROM bans WHERE server_id = ? AND user_id = ?', serverId, userId) !== undefined;
+  }
+
+  addBan(serverId: string, userId: string, bannedBy: string, reason: string | null, now: number): void {
+    this.run(
+      `INSERT INTO bans (server_id, user_id, banned_by, reason, created_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (server_id, user_id) DO UPDATE SET banned_by = excluded.banned_by, reason = excluded.reason`,
+      serverId,
+      userId,
+      bannedBy,
+      reason,
+      now,
+    );
+  }
+
+  removeBan(serverId: string, userId: string): boolean {
+    return this.run('DELETE FROM bans WHERE server_id = ? AND user_id = ?', serverId, userId) > 0;
+  }
+
+  bansOf(serverId: string): { user: UserRow; bannedBy: UserRow; reason: string | null; createdAt: number }[] {
+    return this.many(
+      `SELECT b.reason AS ban_reason, b.created_at AS ban_created_at, b.banned_by, u.* FROM bans b JOIN users u ON u.id = b.user_id
+       WHERE b.server_id = ? ORDER BY b.created_at`,
+      serverId,
+    ).map((r) => {
+      const by = this.user(r.banned_by as string);
+      const banned = user(r);
+      return {
+        user: banned,
+        bannedBy: by ?? banned,
+        reason: (r.ban_reason as string | null) ?? null,
+        createdAt: r.ban_created_at as number,
+      };
+    });
+  }
+
+  user(id: string): UserRow | undefined {
+    const r = this.one('SELECT * FROM users WHERE id = ?', id);
+    return r && user(r);
+  }
+
+  userByKey(key: string): UserRow | undefined {
+    const r = this.one('SELECT * FROM users WHERE username_key = ?', key);
+    return r && user(r);
+  }
+
+  // Conversations
+
+  conversation(id: string): ConversationRow | undefined {
+    const r = this.one('SELECT * FROM conversations WHERE id = ?', id);
+    return r && conversation(r);
+  }
+
+  insertConversation(row: ConversationRow): void {
+    this.run(
+      `INSERT INTO conversations (id, kind, server_id, name, topic, dm_key, last_seq, last_message_at, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      row.id,
+      row.kind,
+      row.serverId,
+      row.name,
+      row.topic,
+      row.dmKey,
+      row.lastSeq,
+      row.lastMessageAt,
+      row.createdAt,
+    );
+  }
+
+  updateConversation(id: string, name: string | null, topic: string | null): void {
+    this.run('UPDATE conversations SET name = ?, topic = ? WHERE id = ?', name, topic, id);
+  }
+
+  deleteConversation(id: string): void {
+    this.run('DELETE FROM conversations WHERE id = ?', id);
+  }
+
+  channelsOf(serverId: string): ConversationRow[] {
+    return this.many(
+      "SELECT * FROM conversations WHERE server_id = ? AND kind = 'channel' ORDER BY name",
+      serverId,
+    ).map(conversation);
+  }
+
+  channelByName(serverId: string, name: string): ConversationRow | undefined {
+    const r = this.one(
+      "SELECT * FROM conversations WHERE server_id = ? AND kind = 'channel' AND name = ?",
+      serverId,
+      name,
+    );
+    return r && conversation(r);
+  }
+
+  dmByKey(key: string): ConversationRow | undefined {
+    const r = this.one('SELECT * FROM conversations WHERE dm_key = ?', key);
+    return r && conversation(r);
+  }
+
+  isConversationMember(conversationId: string, userId: string): boolean {
+    return (
+      this.one(
+        'SELECT 1 AS x FROM conversation_members WHERE conversation_id = ? AND user_id = ?',
+        conversationId,
+        userId,
+      ) !== undefined
+    );
+  }
+
+  addConversationMember(conversationId: string, userId: string, now: number): boolean {
+    return (
+      this.run(
+        'INSERT OR IGNORE INTO conversation_members (conversation_id, user_id, joined_at) VALUES (?, ?, ?)',
+        conversationId,
+        userId,
+        now,
+      ) > 0
+    );
+  }
+
+  removeConversationMember(conversationId: string, userId: string): boolean {
+    return (
+      this.run('DELETE FROM conversation_members WHERE conversation_id = ? AND user_id = ?', conversationId, userId) > 0
+    );
+  }
+
+  conversationMembers(conversationId: string): UserRow[] {
+    return this.many(
+      `SELECT u.* FROM conversation_members m JOIN users u ON u.id = m.user_id WHERE m.conversation_id = ?
+       ORDER BY m.joined_at, u.username COLLATE NOCASE`,
+      conversationId,
+    ).map(user);
+  }
+
+  /** Groups and DMs of a user. */
+  conversationsOf(userId: string, kind?: 'group' | 'dm'): ConversationRow[] {
+    return this.many(
+      `SELECT c.* FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id
+       WHERE m.user_id = ? AND (? IS NULL OR c.kind = ?) ORDER BY coalesce(c.last_message_at, c.created_at) DESC`,
+      userId,
+      kind ?? null,
+      kind ?? null,
+    ).map(conversation);
+  }
+
+  conversationIdsOf(userId: string): string[] {
+    return this.many('SELECT conversation_id FROM conversation_members WHERE user_id = ?', userId).map(
+      (r) => r.conversation_id as string,
+    );
+  }
+
+  /** Every channel of every server of the user. */
+  channelsOfUser(userId: string): ConversationRow[] {
+    return this.many(
+      `SELECT c.* FROM members m JOIN conversations c ON c.server_id = m.server_id AND c.kind = 'channel' WHERE m.user_id = ?`,
+      userId,
+    ).map(conversation);
+  }
+
+  // Messages
+
+  /** Assigns the next sequence number of a conversation (inside the write transaction). */
+  nextSeq(conversationId: string, now: number): number {
+    const r = this.one(
+      'UPDATE conversations SET last_seq = last_seq + 1, last_message_at = ? WHERE id = ? RETURNING last_seq',
+      now,
+      conversationId,
+    );
+    return r?.last_seq as number;
+  }
+
+  insertMessage(row: MessageRow): void {
+    this.run(
+      `INSERT INTO messages (id, conversation_id, seq, author_id, body, created_at, edited_at, deleted_at, nonce)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      row.id,
+      row.conversationId,
+      row.seq,
+      row.authorId,
+      row.body,
+      row.createdAt,
+      row.editedAt,
+      row.deletedAt,
+      row.nonce,
+    );
+  }
+
+  message(id: string): MessageRow | undefined {
+    const r = this.one('SELECT * FROM messages WHERE id = ?', id);
+    return r && message(r);
+  }
+
+  messageByNonce(authorId: string, nonce: string): MessageRow | undefined {
+    const r = this.one('SELECT * FROM messages WHERE author_id = ? AND nonce = ?', authorId, nonce);
+    return r && message(r);
+  }
+
+  editMessage(id: string, body: string, now: number): void {
+    this.run('UPDATE messages SET body = ?, edited_at = ? WHERE id = ?', body, now, id);
+  }
+
+  deleteMessage(id: string, now: number): void {
+    this.run("UPDATE messages SET body = '', deleted_at = ? WHERE id = ?", now, id);
+    this.run('DELETE FROM mentions WHERE message_id = ?', id);
+  }
+
+  latest(conversationId: string, limit: number): MessageRow[] {
+    return this.many(
+      'SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?',
+      conversationId,
+      limit,
+    )
+      .map(message)
+      .reverse();
+  }
+
+  before(conversationId: string, seq: number, limit: number): MessageRow[] {
+    return this.many(
+      'SELECT * FROM messages WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+      conversationId,
+      seq,
+      limit,
+    )
+      .map(message)
+      .reverse();
+  }
+
+  after(conversationId: string, seq: number, limit: number): MessageRow[] {
+    return this.many(
+      'SELECT * FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+      conversationId,
+      seq,
+      limit,
+    ).map(message);
+  }
+
+  lastMessage(conversationId: string): MessageRow | undefined {
+    const r = this.one('SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT 1', conversationId);
+    return r && message(r);
+  }
+
+  clearMentions(messageId: string): void {
+    this.run('DELETE FROM mentions WHERE message_id = ?', messageId);
+  }
+
+  insertMention(messageId: string, userId: string, conversationId: string, seq: number): void {
+    this.run(
+      'INSERT OR IGNORE INTO mentions (message_id, user_id, conversation_id, seq) VALUES (?, ?, ?, ?)',
+      messageId,
+      userId,
+      conversationId,
+      seq,
+    );
+  }
+
+  /** Mentioned user ids of many messages at once. */
+  mentionsOf(messageIds: readonly string[]): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    if (messageIds.length === 0) return out;
+    for (const r of this.many(
+      'SELECT message_id, user_id FROM mentions WHERE message_id IN (SELECT value FROM json_each(?))',
+      JSON.stringify(messageIds),
+    )) {
+      const list = out.get(r.message_id as string) ?? [];
+      list.push(r.user_id as string);
+      out.set(r.message_id as string, list);
+    }
+    return out;
+  }
+
+  // Read state
+
+  lastRead(userId: string, conversationId: string): number {
+    return (
+      (this.one(
+        'SELECT last_read_seq FROM read_states WHERE user_id = ? AND conversation_id = ?',
+        userId,
+        conversationId,
+      )?.last_read_seq as number) ?? 0
+    );
+  }
+
+  /** Moves the read position forward only; returns the resulting position. */
+  markRead(userId: string, conversationId: string, seq: number): number {
+    this.run(
+      `INSERT INTO read_states (user_id, conversation_id, last_read_seq) VALUES (?, ?, ?)
+       ON CONFLICT (user_id, conversation_id) DO UPDATE SET last_read_seq = max(last_read_seq, excluded.last_read_seq)`,
+      userId,
+      conversationId,
+      seq,
+    );
+    return this.lastRead(userId, conversationId);
+  }
+
+  unread(userId: string, conversationId: string, after: number): number {
+    return this.one(
+      'SELECT count(*) AS n FROM messages WHERE conversation_id = ? AND seq > ? AND author_id != ? AND deleted_at IS NULL',
+      conversationId,
+      after,
+      userId,
+    )?.n as number;
+  }
+
+  mentionCount(userId: string, conversationId: string, after: number): number {
+    return this.one(
+      'SELECT count(*) AS n FROM mentions WHERE user_id = ? AND conversation_id = ? AND seq > ?',
+      userId,
+      conversationId,
+      after,
+    )?.n as number;
+  }
+
+  // Invites
+
+  insertInvite(row: InviteRow): void {
+    this.run(
+      'INSERT INTO invites (code, server_id, created_by, max_uses, uses, expires_at, revoked_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      row.code,
+      row.serverId,
+      row.createdBy,
+      row.maxUses,
+      row.uses,
+      row.expiresAt,
+      row.revokedAt,
+      row.createdAt,
+    );
+  }
+
+  invite(code: string): InviteRow | undefined {
+    const r = this.one('SELECT * FROM invites WHERE code = ?', code);
+    return r && invite(r);
+  }
+
+  invitesOf(serverId: string): InviteRow[] {
+    return this.many(
+      'SELECT * FROM invites WHERE server_id = ? AND revoked_at IS NULL ORDER BY created_at',
+      serverId,
+    ).map(invite);
+  }
+
+  useInvite(code: string): void {
+    this.run('UPDATE invites SET uses = uses + 1 WHERE code = ?', code);
+  }
+
+  revokeInvite(serverId: string, code: string, now: number): boolean {
+    return (
+      this.run(
+        'UPDATE invites SET revoked_at = ? WHERE code = ? AND server_id = ? AND revoked_at IS NULL',
+        now,
+        code,
+        serverId,
+      ) > 0
+    );
+  }
+}

@@ -1,0 +1,109 @@
+import type { Statement } from 'better-sqlite3';
+import { type EventData, type EventName, NatterError } from '../protocol/index.js';
+import type { Db } from './db/index.js';
+import type { Hub } from './hub.js';
+import type { AfterCommit } from './writer.js';
+
+/** The audience of an event: `u:<userId>`, `s:<serverId>` or `c:<conversationId>`. */
+export type Scope = `u:${string}` | `s:${string}` | `c:${string}`;
+
+export const userScope = (id: string): Scope => `u:${id}`;
+export const serverScope = (id: string): Scope => `s:${id}`;
+export const conversationScope = (id: string): Scope => `c:${id}`;
+
+/** What a replay found: the serialized events, or `limited` when there were too many. */
+export type Replay = { texts: string[]; head: number; limited: boolean };
+
+/**
+ * The resumable event stream. A stream event is stored (serialized once) in
+ * the same transaction as the change it reports, and published to live
+ * connections after that transaction commits, with its id as the cursor.
+ */
+export class EventLog {
+  private readonly insert: Statement<[string, number], { id: number }>;
+  private readonly insertScope: Statement<[number, string]>;
+  private readonly headStmt: Statement<[], { seq: number }>;
+  private readonly oldestStmt: Statement<[], { id: number | null }>;
+  private readonly replayStmt: Statement<[string, number, number], { id: number; payload: string }>;
+  private readonly pruneStmt: Statement<[number]>;
+
+  constructor(
+    db: Db,
+    private readonly hub: Hub,
+  ) {
+    const sqlite = db.$client;
+    this.insert = sqlite.prepare('INSERT INTO events (payload, created_at) VALUES (?, ?) RETURNING id');
+    this.insertScope = sqlite.prepare('INSERT INTO event_scopes (event_id, scope) VALUES (?, ?)');
+    // AUTOINCREMENT's counter outlives pruning, so the head never goes back.
+    this.headStmt = sqlite.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'");
+    this.oldestStmt = sqlite.prepare('SELECT min(id) AS id FROM events');
+    this.replayStmt = sqlite.prepare(
+      `SELECT e.id, e.payload FROM events e
+       WHERE e.id IN (SELECT DISTINCT s.event_id FROM event_scopes s
+                      WHERE s.scope IN (SELECT value FROM json_each(?)) AND s.event_id > ?)
+       ORDER BY e.id LIMIT ?`,
+    );
+    this.pruneStmt = sqlite.prepare('DELETE FROM events WHERE created_at < ?');
+  }
+
+  /**
+   * Records a stream event for `scopes` inside the current write transaction
+   * and queues its publication for after the commit. Returns its cursor.
+   */
+  append<N extends EventName>(
+    after: AfterCommit,
+    scopes: readonly Scope[],
+    event: N,
+    data: EventData<N>,
+    now: number,
+  ): number {
+    const payload = JSON.stringify({ event, data });
+    const row = this.insert.get(payload, now);
+    if (!row) throw new Error('event insert returned nothing');
+    for (const scope of new Set(scopes)) this.insertScope.run(row.id, scope);
+    const text = withCursor(payload, row.id);
+    after.push(() => this.hub.publish(scopes, text));
+    return row.id;
+  }
+
+  /** The newest event id (0 when there is none). */
+  head(): number {
+    return this.headStmt.get()?.seq ?? 0;
+  }
+
+  /** Parses a client's cursor; `invalid_cursor` unless it is a decimal event id no later than the head. */
+  parseCursor(cursor: string): number {
+    const n = /^(0|[1-9][0-9]{0,15})$/.test(cursor) ? Number(cursor) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n > this.head()) {
+      throw new NatterError(
+        'invalid_cursor',
+        'this cursor is not one this server gave out; reload and start from now',
+        {
+          field: 'params.cursor',
+        },
+      );
+    }
+    return n;
+  }
+
+  /** The events after `cursor` that `scopes` may see, at most `cap` of them. */
+  replay(scopes: readonly Scope[], cursor: number, cap: number): Replay {
+    const head = this.head();
+    // Events after the cursor were pruned: what is left would not be the whole story.
+    const oldest = this.oldestStmt.get()?.id ?? head + 1;
+    if (cursor < head && cursor < oldest - 1) return { texts: [], head, limited: true };
+    const rows = this.replayStmt.all(JSON.stringify(scopes), cursor, cap + 1);
+    if (rows.length > cap) return { texts: [], head, limited: true };
+    return { texts: rows.map((r) => withCursor(r.payload, r.id)), head, limited: false };
+  }
+
+  /** Deletes events older than `before` (ms); returns how many. */
+  prune(before: number): number {
+    return this.pruneStmt.run(before).changes;
+  }
+}
+
+/** Adds `"cursor":"<id>"` to a serialized `{"event":…,"data":…}` without parsing it again. */
+function withCursor(payload: string, id: number): string {
+  return `${payload.slice(0, -1)},"cursor":"${id}"}`;
+}

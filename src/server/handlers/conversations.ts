@@ -1,0 +1,93 @@
+import type { ConversationSummary, ReadState } from '../../protocol/index.js';
+import { readable, scopeOf } from '../access.js';
+import type { AuthedCtx, Handler } from '../context.js';
+import type { ConversationRow } from '../db/schema.js';
+import { toPublicUser } from '../db/users.js';
+import { userScope } from '../event-log.js';
+import { toMessages } from '../views.js';
+
+/** Unread and mention counts of one conversation for the caller. */
+function readState(ctx: AuthedCtx, conv: ConversationRow, lastReadSeq: number): ReadState {
+  const caughtUp = lastReadSeq >= conv.lastSeq;
+  return {
+    conversationId: conv.id,
+    lastReadSeq,
+    unread: caughtUp ? 0 : ctx.chat.unread(ctx.session.userId, conv.id, lastReadSeq),
+    mentions: caughtUp ? 0 : ctx.chat.mentionCount(ctx.session.userId, conv.id, lastReadSeq),
+  };
+}
+
+function summarize(ctx: AuthedCtx, conv: ConversationRow): ConversationSummary {
+  const state = readState(ctx, conv, ctx.chat.lastRead(ctx.session.userId, conv.id));
+  const last = ctx.chat.lastMessage(conv.id);
+  let peer = null;
+  let name = conv.name ?? '';
+  if (conv.kind === 'dm') {
+    const other = ctx.chat.conversationMembers(conv.id).find((u) => u.id !== ctx.session.userId);
+    if (other) {
+      peer = toPublicUser(other);
+      name = other.username;
+    }
+  }
+  return {
+    id: conv.id,
+    kind: conv.kind,
+    serverId: conv.serverId,
+    name,
+    topic: conv.topic,
+    peer,
+    lastSeq: conv.lastSeq,
+    lastReadSeq: state.lastReadSeq,
+    unread: state.unread,
+    mentions: state.mentions,
+    lastMessage: last ? (toMessages(ctx.chat, [last])[0] ?? null) : null,
+  };
+}
+
+export const listConversations: Handler<'conversations.list'> = (ctx) => {
+  const userId = ctx.session.userId;
+  const all = [...ctx.chat.channelsOfUser(userId), ...ctx.chat.conversationsOf(userId)];
+  return { conversations: all.map((c) => summarize(ctx, c)) };
+};
+
+export const listDms: Handler<'dms.list'> = (ctx) => ({
+  dms: ctx.chat.conversationsOf(ctx.session.userId, 'dm').map((c) => summarize(ctx, c)),
+});
+
+export const markRead: Handler<'read.mark'> = (ctx, { conversationId, seq }) =>
+  ctx.writer.run((after) => {
+    const { conv } = readable(ctx, conversationId);
+    const position = ctx.chat.markRead(ctx.session.userId, conv.id, Math.min(seq, conv.lastSeq));
+    const state = readState(ctx, conv, position);
+    ctx.events.append(after, [userScope(ctx.session.userId)], 'read.updated', state, ctx.clock());
+    return state;
+  });
+
+/** Typing notices last this long unless repeated. */
+const TYPING_TTL_MS = 6_000;
+/** Repeats within this time are not re-sent. */
+const TYPING_REPEAT_MS = 3_000;
+
+export const startTyping: Handler<'typing.start'> = (ctx, { conversationId }) => {
+  const { conv } = readable(ctx, conversationId);
+  const now = ctx.clock();
+  const key = `${ctx.session.userId}:${conv.id}`;
+  const last = ctx.typing.get(key);
+  if (last !== undefined && now - last < TYPING_REPEAT_MS) return {};
+  if (ctx.typing.size > 10_000) {
+    for (const [k, at] of ctx.typing) if (now - at > TYPING_TTL_MS) ctx.typing.delete(k);
+  }
+  ctx.typing.set(key, now);
+  const user = ctx.chat.user(ctx.session.userId);
+  ctx.hub.broadcast(
+    [scopeOf(conv)],
+    'typing',
+    {
+      conversationId: conv.id,
+      user: { id: ctx.session.userId, username: user?.username ?? '' },
+      expiresAt: now + TYPING_TTL_MS,
+    },
+    ctx.session.userId,
+  );
+  return {};
+};

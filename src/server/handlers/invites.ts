@@ -1,0 +1,118 @@
+import { customAlphabet } from 'nanoid';
+import { NatterError } from '../../protocol/index.js';
+import { serverWithRole } from '../access.js';
+import type { Handler } from '../context.js';
+import type { InviteRow } from '../db/schema.js';
+import { serverScope, userScope } from '../event-log.js';
+import { rateLimited, spendWrite } from '../limits.js';
+import { toChannel, toInvite, toMember, toServerInfo } from '../views.js';
+
+/** 12 characters of [0-9A-Za-z]: about 71 random bits, short enough to read out. */
+const newCode = customAlphabet('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', 12);
+
+/** One answer for unknown, expired, used-up and revoked codes, so guessing learns nothing. */
+function invalidInvite(): NatterError {
+  return new NatterError('not_found', 'this invite code is invalid or has expired; ask for a new one', {
+    field: 'params.code',
+  });
+}
+
+function live(invite: InviteRow | undefined, now: number): invite is InviteRow {
+  return (
+    invite !== undefined &&
+    invite.revokedAt === null &&
+    (invite.expiresAt === null || invite.expiresAt > now) &&
+    (invite.maxUses === null || invite.uses < invite.maxUses)
+  );
+}
+
+export const createInvite: Handler<'invites.create'> = (ctx, { serverId, maxUses, expiresInSeconds }) => {
+  spendWrite(ctx);
+  return ctx.writer.run(() => {
+    serverWithRole(ctx, serverId, 'admin');
+    const now = ctx.clock();
+    const row: InviteRow = {
+      code: newCode(),
+      serverId,
+      createdBy: ctx.session.userId,
+      maxUses: maxUses ?? null,
+      uses: 0,
+      expiresAt: expiresInSeconds ? now + expiresInSeconds * 1000 : null,
+      revokedAt: null,
+      createdAt: now,
+    };
+    ctx.chat.insertInvite(row);
+    return { invite: toInvite(row, ctx.chat.user(row.createdBy)) };
+  });
+};
+
+export const listInvites: Handler<'invites.list'> = (ctx, { serverId }) => {
+  serverWithRole(ctx, serverId, 'admin');
+  const now = ctx.clock();
+  return {
+    invites: ctx.chat
+      .invitesOf(serverId)
+      .filter((i) => live(i, now))
+      .map((i) => toInvite(i, ctx.chat.user(i.createdBy))),
+  };
+};
+
+export const revokeInvite: Handler<'invites.revoke'> = (ctx, { serverId, code }) => {
+  spendWrite(ctx);
+  return ctx.writer.run(() => {
+    serverWithRole(ctx, serverId, 'admin');
+    if (!ctx.chat.revokeInvite(serverId, code, ctx.clock())) {
+      throw new NatterError('not_found', 'no such invite code in this server', { field: 'params.code' });
+    }
+    return {};
+  });
+};
+
+export const joinByInvite: Handler<'invites.join'> = (ctx, { code }) => {
+  const limiter = ctx.limiters.inviteFail;
+  const userKey = `u:${ctx.session.userId}`;
+  const addressKey = `a:${ctx.conn.address}`;
+  const wait = Math.max(limiter.retryAfter(userKey), limiter.retryAfter(addressKey));
+  if (wait > 0) throw rateLimited(wait, 'invalid invite codes');
+  return ctx.writer
+    .run((after) => {
+      const now = ctx.clock();
+      const invite = ctx.chat.invite(code);
+      if (!live(invite, now)) throw invalidInvite();
+      const userId = ctx.session.userId;
+      const serverId = invite.serverId;
+      const server = ctx.chat.server(serverId);
+      if (!server) throw invalidInvite();
+      const role = ctx.chat.role(serverId, userId);
+      const channels = ctx.chat.channelsOf(serverId).map(toChannel);
+      if (role) {
+        return { server: toServerInfo(server, role, ctx.chat.memberCount(serverId)), channels, alreadyMember: true };
+      }
+      if (ctx.chat.isBanned(serverId, userId)) {
+        throw new NatterError('forbidden', 'you are banned from this server');
+      }
+      ctx.chat.addMember(serverId, userId, 'member', now);
+      ctx.chat.useInvite(code);
+      const info = toServerInfo(server, 'member', ctx.chat.memberCount(serverId));
+      const joined = ctx.chat.memberWithUser(serverId, userId);
+      if (joined) {
+        ctx.events.append(
+          after,
+          [serverScope(serverId)],
+          'member.joined',
+          { serverId, member: toMember(joined, ctx.hub) },
+          now,
+        );
+      }
+      after.push(() => ctx.hub.subscribeUser(userId, serverScope(serverId)));
+      ctx.events.append(after, [userScope(userId)], 'server.joined', { server: info, channels }, now);
+      return { server: info, channels, alreadyMember: false };
+    })
+    .catch((err: unknown) => {
+      if (err instanceof NatterError && err.code === 'not_found') {
+        limiter.take(userKey);
+        limiter.take(addressKey);
+      }
+      throw err;
+    });
+};

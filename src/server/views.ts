@@ -1,0 +1,104 @@
+import type {
+  ChannelInfo,
+  GroupInfo,
+  InviteInfo,
+  MemberInfo,
+  Message,
+  PublicUser,
+  ServerInfo,
+  UserRef,
+} from '../protocol/index.js';
+import type { ChatQueries, MemberWithUser } from './db/chat.js';
+import type { ConversationRow, InviteRow, MemberRow, MessageRow, ServerRow, UserRow } from './db/schema.js';
+import { toPublicUser } from './db/users.js';
+import type { Hub } from './hub.js';
+
+/** Maps database rows to protocol shapes. Rows never go on the wire as they are. */
+
+export function toUserRef(user: UserRow): UserRef {
+  return { id: user.id, username: user.username, displayName: user.displayName };
+}
+
+/** A user who no longer resolves (should not happen: accounts are not deleted). */
+const GHOST: UserRef = { id: 'unknown', username: 'unknown', displayName: null };
+
+export function toServerInfo(row: ServerRow, role: MemberRow['role'], memberCount: number): ServerInfo {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    ownerId: row.ownerId,
+    createdAt: row.createdAt,
+    memberCount,
+    role,
+  };
+}
+
+export function toChannel(row: ConversationRow): ChannelInfo {
+  return {
+    id: row.id,
+    serverId: row.serverId ?? '',
+    name: row.name ?? '',
+    topic: row.topic,
+    createdAt: row.createdAt,
+    lastSeq: row.lastSeq,
+  };
+}
+
+export function toMember(m: MemberWithUser, hub: Hub): MemberInfo {
+  return { user: toPublicUser(m.user), role: m.role, joinedAt: m.joinedAt, online: hub.isOnline(m.userId) };
+}
+
+export function toGroup(row: ConversationRow, members: UserRow[]): GroupInfo {
+  return {
+    id: row.id,
+    name: row.name ?? '',
+    members: members.map(toPublicUser),
+    createdAt: row.createdAt,
+    lastSeq: row.lastSeq,
+  };
+}
+
+export function toInvite(row: InviteRow, creator: UserRow | undefined): InviteInfo {
+  return {
+    code: row.code,
+    serverId: row.serverId,
+    createdBy: creator ? toUserRef(creator) : GHOST,
+    createdAt: row.createdAt,
+    maxUses: row.maxUses,
+    uses: row.uses,
+    expiresAt: row.expiresAt,
+  };
+}
+
+/** Builds wire messages, looking up each author once. */
+export function toMessages(chat: ChatQueries, rows: readonly MessageRow[]): Message[] {
+  const authors = new Map<string, UserRef>();
+  const mentions = chat.mentionsOf(rows.filter((r) => r.deletedAt === null).map((r) => r.id));
+  return rows.map((row) => {
+    let author = authors.get(row.authorId);
+    if (!author) {
+      const u = chat.user(row.authorId);
+      author = u ? toUserRef(u) : GHOST;
+      authors.set(row.authorId, author);
+    }
+    return toMessage(row, author, mentions.get(row.id) ?? []);
+  });
+}
+
+export function toMessage(row: MessageRow, author: UserRef, mentions: string[]): Message {
+  return {
+    id: row.id,
+    conversationId: row.conversationId,
+    seq: row.seq,
+    author,
+    body: row.body,
+    createdAt: row.createdAt,
+    editedAt: row.editedAt,
+    deletedAt: row.deletedAt,
+    nonce: row.nonce,
+    mentions: row.deletedAt === null ? mentions : [],
+  };
+}
+
+export type { PublicUser };
