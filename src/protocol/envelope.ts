@@ -24,6 +24,9 @@ export type Reply = ResultReply | ErrorReply;
 /** A server push. */
 export type EventMessage<N extends EventName = EventName> = { event: N; data: EventData<N>; cursor?: string };
 
+/** Any server push, as a union that narrows on `event`. */
+export type AnyEvent = { [N in EventName]: EventMessage<N> }[EventName];
+
 /** A request whose envelope and params have been validated. */
 export type ParsedRequest = { [N in OpName]: { id: RequestId; op: N; params: ParamsOf<N> } }[OpName];
 

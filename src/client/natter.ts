@@ -1,0 +1,339 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import {
+  CloseCode,
+  type EventData,
+  type EventMessage,
+  type EventName,
+  type Message,
+  NatterError,
+  type OpName,
+  type ParamsIn,
+  type ResultOf,
+  type Self,
+} from '../protocol/index.js';
+import { NatterClient } from './client.js';
+
+/** Where the connection stands. */
+export type ConnectionState =
+  | { status: 'connecting' }
+  | { status: 'connected' }
+  | { status: 'reconnecting'; attempt: number; retryInMs: number; error: string }
+  | { status: 'closed'; error: string | null };
+
+export type NatterOptions = {
+  /** `ws://host:7777`, `wss://…` or `tcp://host:7778`. */
+  url: string;
+  /** A session or bot token to authenticate with. */
+  token?: string | null;
+  /** The last cursor seen, to receive what was missed since. */
+  cursor?: string | null;
+  /** Time allowed for each request's reply. Default 10 s. */
+  timeoutMs?: number;
+  /** Reconnect after a connection loss. Default true. */
+  reconnect?: boolean;
+  /** Reconnect delays: full jitter between 0 and min(maxMs, initialMs * 2^attempt). */
+  backoff?: { initialMs?: number; maxMs?: number };
+};
+
+/** A message waiting for its acknowledgement. */
+export type PendingSend = {
+  nonce: string;
+  target: { conversationId: string } | { to: string };
+  body: string;
+};
+
+/** Events a {@link Natter} emits. */
+export type NatterEvents = {
+  /** Every server push, once: replayed ones after a reconnect included, duplicates dropped. */
+  event: [EventMessage];
+  /** The connection state changed. */
+  state: [ConnectionState];
+  /** A replay finished; when `limited`, lists and history should be reloaded. */
+  caughtUp: [EventData<'caught_up'>];
+  /** The cursor advanced (store it to resume from it later). */
+  cursor: [string];
+};
+
+/** Close codes after which reconnecting would not help. */
+const FATAL_CLOSES = new Set<number>([CloseCode.sessionRevoked]);
+
+/**
+ * A natter client that stays connected: it reconnects with exponential
+ * backoff and jitter, resumes from its cursor so that no event is missed or
+ * seen twice, and keeps unacknowledged sends in an outbox that it retries with
+ * the same nonce (the server stores each nonce once).
+ */
+export class Natter extends EventEmitter<NatterEvents> {
+  private conn: NatterClient | null = null;
+  private token: string | null;
+  private lastCursor: string | null;
+  private me: Self | null = null;
+  private current: ConnectionState = { status: 'connecting' };
+  private readonly outbox = new Map<string, PendingSend & { resolve: (m: Message) => void; reject: (e: Error) => void }>();
+  private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private stopped = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private attempt = 0;
+  private readonly timeoutMs: number;
+  private readonly reconnect: boolean;
+  private readonly initialMs: number;
+  private readonly maxMs: number;
+
+  private constructor(readonly url: string, options: NatterOptions) {
+    super();
+    this.token = options.token ?? null;
+    this.lastCursor = options.cursor ?? null;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.reconnect = options.reconnect ?? true;
+    this.initialMs = options.backoff?.initialMs ?? 250;
+    this.maxMs = options.backoff?.maxMs ?? 30_000;
+  }
+
+  /**
+   * Connects (and authenticates when a token is given). The first attempt is
+   * not retried: a server that cannot be reached, or a bad token, is an error.
+   */
+  static async connect(options: NatterOptions): Promise<Natter> {
+    const n = new Natter(options.url, options);
+    await n.open();
+    return n;
+  }
+
+  /** The logged-in user, once authenticated. */
+  get user(): Self | null {
+    return this.me;
+  }
+
+  /** The last cursor seen: keep it to resume from. */
+  get cursor(): string | null {
+    return this.lastCursor;
+  }
+
+  get state(): ConnectionState {
+    return this.current;
+  }
+
+  /** Sends still waiting for their acknowledgement. */
+  get pending(): PendingSend[] {
+    return [...this.outbox.values()].map(({ nonce, target, body }) => ({ nonce, target, body }));
+  }
+
+  /**
+   * Sends a request. While reconnecting it waits for the connection (up to
+   * the request timeout) rather than failing at once.
+   */
+  async request<N extends OpName>(op: N, params: ParamsIn<N>, options: { timeoutMs?: number } = {}): Promise<ResultOf<N>> {
+    const conn = await this.ready(options.timeoutMs ?? this.timeoutMs);
+    return conn.request(op, params, options);
+  }
+
+  /** Logs in with a password; the session token is kept for reconnects. */
+  async login(username: string, password: string, client?: string): Promise<ResultOf<'login'>> {
+    const res = await this.request('login', { username, password, ...(client ? { client } : {}) });
+    this.adopt(res.token, res.user, res.cursor);
+    return res;
+  }
+
+  /** Creates an account and logs in. */
+  async register(username: string, password: string, client?: string): Promise<ResultOf<'register'>> {
+    const res = await this.request('register', { username, password, ...(client ? { client } : {}) });
+    this.adopt(res.token, res.user, res.cursor);
+    return res;
+  }
+
+  /**
+   * Sends a message through the outbox: it is retried with the same nonce
+   * after a reconnect until the server acknowledges it, and resolves with the
+   * stored message. Server refusals (not a member, too long…) reject at once.
+   */
+  send(target: { conversationId: string } | { to: string }, body: string, nonce = newNonce()): Promise<Message> {
+    return new Promise((resolve, reject) => {
+      this.outbox.set(nonce, { nonce, target, body, resolve, reject });
+      if (this.current.status === 'connected') void this.flushOne(nonce);
+    });
+  }
+
+  /** Closes for good: no reconnect; pending sends are rejected. */
+  close(): void {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.conn?.close();
+    this.setState({ status: 'closed', error: null });
+    const err = new Error('client closed');
+    for (const p of this.outbox.values()) p.reject(err);
+    this.outbox.clear();
+    for (const w of this.waiters.splice(0)) w.reject(err);
+  }
+
+  private adopt(token: string, user: Self, cursor: string): void {
+    this.token = token;
+    this.me = user;
+    this.advance(cursor);
+  }
+
+  private async open(): Promise<void> {
+    this.setState({ status: 'connecting' });
+    const conn = await NatterClient.connect(this.url, { timeoutMs: this.timeoutMs });
+    // Listen before authenticating: the replay arrives ahead of the auth reply.
+    conn.on('event', (msg) => this.receive(msg));
+    conn.on('close', (code, reason) => this.onClose(conn, code, reason));
+    if (this.token) {
+      try {
+        const res = await conn.request('auth', { token: this.token, ...(this.lastCursor ? { cursor: this.lastCursor } : {}) });
+        this.me = res.user;
+        this.advance(res.cursor);
+      } catch (err) {
+        if (err instanceof NatterError && err.code === 'invalid_cursor') {
+          // The server does not know our cursor (a restored backup, a reset): start from now.
+          this.lastCursor = null;
+          const res = await conn.request('auth', { token: this.token });
+          this.me = res.user;
+          this.advance(res.cursor);
+          this.emit('caughtUp', { cursor: res.cursor, replayed: 0, limited: true });
+        } else {
+          conn.close();
+          throw err;
+        }
+      }
+    }
+    this.conn = conn;
+    this.attempt = 0;
+    this.setState({ status: 'connected' });
+    for (const w of this.waiters.splice(0)) w.resolve();
+    for (const nonce of this.outbox.keys()) void this.flushOne(nonce);
+  }
+
+  private async flushOne(nonce: string): Promise<void> {
+    const entry = this.outbox.get(nonce);
+    const conn = this.conn;
+    if (!entry || !conn) return;
+    try {
+      const res = await conn.request('messages.send', { ...entry.target, body: entry.body, nonce });
+      this.outbox.delete(nonce);
+      entry.resolve(res.message);
+    } catch (err) {
+      // A refusal is final; a lost connection leaves the entry for the next attempt.
+      if (err instanceof NatterError && err.code !== 'unavailable' && err.code !== 'rate_limited') {
+        this.outbox.delete(nonce);
+        entry.reject(err);
+      } else if (this.conn === conn) {
+        // Still connected (rate limited, server busy, reply timed out): try again shortly, same nonce.
+        const wait = err instanceof NatterError ? (err.retryAfterMs ?? 1000) : 1000;
+        setTimeout(() => void this.flushOne(nonce), wait).unref();
+      }
+    }
+  }
+
+  private receive(msg: EventMessage): void {
+    if (msg.cursor !== undefined) {
+      // Replay and live delivery never overlap, but a client must not trust that blindly.
+      if (this.lastCursor !== null && Number(msg.cursor) <= Number(this.lastCursor)) return;
+      this.advance(msg.cursor);
+    }
+    if (msg.event === 'caught_up') {
+      const data = msg.data as EventData<'caught_up'>;
+      this.advance(data.cursor);
+      this.emit('caughtUp', data);
+    }
+    this.emit('event', msg);
+  }
+
+  private advance(cursor: string): void {
+    if (this.lastCursor === null || Number(cursor) > Number(this.lastCursor)) {
+      this.lastCursor = cursor;
+      this.emit('cursor', cursor);
+    }
+  }
+
+  private onClose(conn: NatterClient, code: number, reason: string): void {
+    if (conn !== this.conn) return;
+    this.conn = null;
+    if (this.stopped) return;
+    if (!this.reconnect || FATAL_CLOSES.has(code)) {
+      this.setState({ status: 'closed', error: `${reason || 'connection closed'} (${code})` });
+      const err = new Error(`connection closed: ${reason} (${code})`);
+      for (const w of this.waiters.splice(0)) w.reject(err);
+      return;
+    }
+    this.scheduleRetry(`${reason || 'connection lost'} (${code})`);
+  }
+
+  private scheduleRetry(error: string): void {
+    const ceiling = Math.min(this.maxMs, this.initialMs * 2 ** this.attempt);
+    const delay = Math.round(Math.random() * ceiling);
+    this.attempt++;
+    this.setState({ status: 'reconnecting', attempt: this.attempt, retryInMs: delay, error });
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.open().catch((err: unknown) => {
+        if (this.stopped) return;
+        if (err instanceof NatterError && (err.code === 'unauthenticated' || err.code === 'invalid_credentials')) {
+          this.setState({ status: 'closed', error: err.message });
+          for (const w of this.waiters.splice(0)) w.reject(err);
+          return;
+        }
+        this.scheduleRetry(err instanceof Error ? err.message : String(err));
+      });
+    }, delay);
+  }
+
+  private ready(timeoutMs: number): Promise<NatterClient> {
+    if (this.conn && this.current.status === 'connected') return Promise.resolve(this.conn);
+    if (this.current.status === 'closed') return Promise.reject(new Error(`not connected: ${this.current.error ?? 'closed'}`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not connected to ${this.url} within ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push({
+        resolve: () => {
+          clearTimeout(timer);
+          if (this.conn) resolve(this.conn);
+          else reject(new Error('connection lost'));
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+    });
+  }
+
+  private setState(state: ConnectionState): void {
+    this.current = state;
+    this.emit('state', state);
+  }
+
+  /**
+   * Calls `handler` with the data of every event named `name`; returns a
+   * function that stops it.
+   */
+  onEvent<N extends EventName>(name: N, handler: (data: EventData<N>, msg: EventMessage<N>) => void): () => void {
+    const listener = (msg: EventMessage) => {
+      if (msg.event === name) handler(msg.data as EventData<N>, msg as EventMessage<N>);
+    };
+    this.on('event', listener);
+    return () => this.off('event', listener);
+  }
+
+  /** Resolves with the next event named `name` that passes `filter`. */
+  nextEvent<N extends EventName>(name: N, filter: (data: EventData<N>) => boolean = () => true, timeoutMs = this.timeoutMs) {
+    return new Promise<EventMessage<N>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('event', listener);
+        reject(new Error(`no "${name}" event within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const listener = (msg: EventMessage) => {
+        if (msg.event === name && filter(msg.data as EventData<N>)) {
+          clearTimeout(timer);
+          this.off('event', listener);
+          resolve(msg as EventMessage<N>);
+        }
+      };
+      this.on('event', listener);
+    });
+  }
+}
+
+/** A fresh idempotency nonce (128 random bits). */
+export function newNonce(): string {
+  return randomBytes(16).toString('base64url');
+}
