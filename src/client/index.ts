@@ -1,3 +1,10 @@
-export { type ClientEvents, type ClientOptions, NatterClient } from './client.js';
-export { type ConnectionState, Natter, type NatterEvents, type NatterOptions, newNonce, type PendingSend } from './natter.js';
 export * from '../protocol/index.js';
+export { type ClientEvents, type ClientOptions, NatterClient } from './client.js';
+export {
+  type ConnectionState,
+  Natter,
+  type NatterEvents,
+  type NatterOptions,
+  newNonce,
+  type PendingSend,
+} from './natter.js';

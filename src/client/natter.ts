@@ -70,7 +70,10 @@ export class Natter extends EventEmitter<NatterEvents> {
   private lastCursor: string | null;
   private me: Self | null = null;
   private current: ConnectionState = { status: 'connecting' };
-  private readonly outbox = new Map<string, PendingSend & { resolve: (m: Message) => void; reject: (e: Error) => void }>();
+  private readonly outbox = new Map<
+    string,
+    PendingSend & { resolve: (m: Message) => void; reject: (e: Error) => void }
+  >();
   private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private stopped = false;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -80,7 +83,10 @@ export class Natter extends EventEmitter<NatterEvents> {
   private readonly initialMs: number;
   private readonly maxMs: number;
 
-  private constructor(readonly url: string, options: NatterOptions) {
+  private constructor(
+    readonly url: string,
+    options: NatterOptions,
+  ) {
     super();
     this.token = options.token ?? null;
     this.lastCursor = options.cursor ?? null;
@@ -123,7 +129,11 @@ export class Natter extends EventEmitter<NatterEvents> {
    * Sends a request. While reconnecting it waits for the connection (up to
    * the request timeout) rather than failing at once.
    */
-  async request<N extends OpName>(op: N, params: ParamsIn<N>, options: { timeoutMs?: number } = {}): Promise<ResultOf<N>> {
+  async request<N extends OpName>(
+    op: N,
+    params: ParamsIn<N>,
+    options: { timeoutMs?: number } = {},
+  ): Promise<ResultOf<N>> {
     const conn = await this.ready(options.timeoutMs ?? this.timeoutMs);
     return conn.request(op, params, options);
   }
@@ -180,7 +190,10 @@ export class Natter extends EventEmitter<NatterEvents> {
     conn.on('close', (code, reason) => this.onClose(conn, code, reason));
     if (this.token) {
       try {
-        const res = await conn.request('auth', { token: this.token, ...(this.lastCursor ? { cursor: this.lastCursor } : {}) });
+        const res = await conn.request('auth', {
+          token: this.token,
+          ...(this.lastCursor ? { cursor: this.lastCursor } : {}),
+        });
         this.me = res.user;
         this.advance(res.cursor);
       } catch (err) {
@@ -280,9 +293,13 @@ export class Natter extends EventEmitter<NatterEvents> {
 
   private ready(timeoutMs: number): Promise<NatterClient> {
     if (this.conn && this.current.status === 'connected') return Promise.resolve(this.conn);
-    if (this.current.status === 'closed') return Promise.reject(new Error(`not connected: ${this.current.error ?? 'closed'}`));
+    if (this.current.status === 'closed')
+      return Promise.reject(new Error(`not connected: ${this.current.error ?? 'closed'}`));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`not connected to ${this.url} within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`not connected to ${this.url} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       this.waiters.push({
         resolve: () => {
           clearTimeout(timer);
@@ -315,7 +332,11 @@ export class Natter extends EventEmitter<NatterEvents> {
   }
 
   /** Resolves with the next event named `name` that passes `filter`. */
-  nextEvent<N extends EventName>(name: N, filter: (data: EventData<N>) => boolean = () => true, timeoutMs = this.timeoutMs) {
+  nextEvent<N extends EventName>(
+    name: N,
+    filter: (data: EventData<N>) => boolean = () => true,
+    timeoutMs = this.timeoutMs,
+  ) {
     return new Promise<EventMessage<N>>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.off('event', listener);

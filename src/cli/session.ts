@@ -1,0 +1,150 @@
+import type { Command } from 'commander';
+import type { NatterClient } from '../client/client.js';
+import type { OpName, ParamsIn, ResultOf } from '../protocol/index.js';
+import { CliError, defaultConfigDir, EXIT, findToken, type Globals, serverKey } from './util.js';
+
+/** Time allowed to connect and for each reply. */
+const TIMEOUT_MS = 10_000;
+
+/** Is this the protocol's NatterError (checked by shape, so this file need not load zod)? */
+export function isNatterError(err: unknown): err is Error & { code: string } {
+  return err instanceof Error && err.name === 'NatterError' && typeof (err as { code?: unknown }).code === 'string';
+}
+
+/** Opens a client, lazily: the client and the protocol are imported only when a command needs the server. */
+export async function openClient(url: string): Promise<NatterClient> {
+  const { NatterClient } = await import('../client/client.js');
+  try {
+    return await NatterClient.connect(url, { timeoutMs: TIMEOUT_MS });
+  } catch (err) {
+    if (isNatterError(err)) throw err;
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code && !e.message.includes(e.code) ? `${e.code} ${e.message}` : e.message;
+    throw new CliError(EXIT.unreachable, 'unreachable', `cannot reach the server at ${url}: ${why}`);
+  }
+}
+
+/** One command's connection to the server. */
+export class Session {
+  private conn: NatterClient | null = null;
+  /** The authenticated user, after {@link auth}. */
+  me: ResultOf<'auth'>['user'] | null = null;
+  tokenSource: 'env' | 'file' | null = null;
+
+  constructor(readonly g: Globals) {}
+
+  /** Connects without authenticating. */
+  async connect(): Promise<NatterClient> {
+    if (!this.conn) this.conn = await openClient(this.g.server);
+    return this.conn;
+  }
+
+  /** Connects and authenticates with NATTER_TOKEN or the stored token (exit 3 when there is none or it is refused). */
+  async auth(): Promise<ResultOf<'auth'>> {
+    const found = findToken(this.g);
+    if (!found) {
+      throw new CliError(
+        EXIT.auth,
+        'unauthenticated',
+        `not logged in to ${serverKey(this.g.server)}: run "natter login <username>" (or set NATTER_TOKEN)`,
+      );
+    }
+    this.tokenSource = found.source;
+    const conn = await this.connect();
+    try {
+      const res = await this.call(conn, 'auth', { token: found.token });
+      this.me = res.user;
+      return res;
+    } catch (err) {
+      if (isNatterError(err) && err.code === 'unauthenticated') {
+        const where = found.source === 'env' ? 'NATTER_TOKEN' : `the stored token for ${serverKey(this.g.server)}`;
+        throw new CliError(
+          EXIT.auth,
+          'unauthenticated',
+          `${where} was refused (${err.message}): run "natter login <username>"`,
+        );
+      }
+      throw err;
+    }
+  }
+
+  /** A request on the authenticated connection (authenticating first if needed). */
+  async request<N extends OpName>(op: N, params: ParamsIn<N>): Promise<ResultOf<N>> {
+    if (!this.me) await this.auth();
+    return this.call(await this.connect(), op, params);
+  }
+
+  /** A request on the connection as it is (for register and login). */
+  async raw<N extends OpName>(op: N, params: ParamsIn<N>): Promise<ResultOf<N>> {
+    return this.call(await this.connect(), op, params);
+  }
+
+  private async call<N extends OpName>(conn: NatterClient, op: N, params: ParamsIn<N>): Promise<ResultOf<N>> {
+    try {
+      return await conn.request(op, params);
+    } catch (err) {
+      if (isNatterError(err)) throw err;
+      throw new CliError(
+        EXIT.unreachable,
+        'unreachable',
+        `lost the connection to ${this.g.server}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  }
+
+  close(): void {
+    this.conn?.close();
+    this.conn = null;
+  }
+}
+
+/** What a command's action gets. */
+export type Ctx<O> = {
+  g: Globals;
+  opts: O;
+  s: Session;
+  /** Prints `json` (with --json) or the human text. */
+  out(json: unknown, human: () => string | null): void;
+};
+
+/** The global options, as seen from any command. */
+export function globalsOf(cmd: Command): Globals {
+  const all = cmd.optsWithGlobals() as { server?: string; configDir?: string; json?: boolean };
+  return {
+    server: all.server ?? 'ws://127.0.0.1:7777',
+    configDir: all.configDir && all.configDir !== '' ? all.configDir : defaultConfigDir(),
+    json: all.json === true,
+  };
+}
+
+/**
+ * Wraps a command's action: builds its context, runs it, and closes the
+ * connection whatever happens. Errors go to main.ts, which maps them to exit codes.
+ */
+export function act<O, A extends unknown[]>(
+  fn: (ctx: Ctx<O>, ...args: A) => Promise<void>,
+): (...args: unknown[]) => Promise<void> {
+  return async (...args: unknown[]) => {
+    const cmd = args[args.length - 1] as Command;
+    const g = globalsOf(cmd);
+    const s = new Session(g);
+    const ctx: Ctx<O> = {
+      g,
+      opts: cmd.opts() as O,
+      s,
+      out(json, human) {
+        if (g.json) {
+          process.stdout.write(`${JSON.stringify(json)}\n`);
+        } else {
+          const text = human();
+          if (text !== null && text !== '') process.stdout.write(`${text}\n`);
+        }
+      },
+    };
+    try {
+      await fn(ctx, ...(args.slice(0, -2) as A));
+    } finally {
+      s.close();
+    }
+  };
+}

@@ -1,0 +1,264 @@
+import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { InvalidArgumentError } from 'commander';
+import { sanitize } from '../tui/sanitize.js';
+
+// Helpers shared by the client commands. Node built-ins and commander only:
+// the client (ws) and the protocol (zod) are imported lazily by session.ts.
+
+/** Exit codes of the natter CLI (docs/cli.md). */
+export const EXIT = {
+  ok: 0,
+  /** The server refused (an error reply), or a name did not resolve. */
+  refused: 1,
+  /** The command line was wrong. */
+  usage: 2,
+  /** Not logged in, or bad credentials. */
+  auth: 3,
+  /** The server could not be reached. */
+  unreachable: 4,
+} as const;
+
+/** An expected failure: printed as `error: <code>: <message>` and mapped to an exit code, never a stack trace. */
+export class CliError extends Error {
+  constructor(
+    readonly exitCode: number,
+    readonly code: string | null,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export const usageError = (message: string): CliError => new CliError(EXIT.usage, 'usage', message);
+export const notFound = (message: string): CliError => new CliError(EXIT.refused, 'not_found', message);
+
+/** Options every client command understands (set on the root program). */
+export type Globals = { server: string; configDir: string; json: boolean };
+
+/** The default config directory: $XDG_CONFIG_HOME/natter, or ~/.config/natter. */
+export function defaultConfigDir(): string {
+  const xdg = process.env.XDG_CONFIG_HOME;
+  return join(xdg && xdg !== '' ? xdg : join(homedir(), '.config'), 'natter');
+}
+
+/** commander argParser for --server: ws://, wss:// or tcp:// URLs. */
+export function serverUrl(value: string): string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('expected a URL such as ws://127.0.0.1:7777 or tcp://127.0.0.1:7778');
+  }
+  if (!['ws:', 'wss:', 'tcp:'].includes(u.protocol)) {
+    throw new InvalidArgumentError('expected a ws://, wss:// or tcp:// URL');
+  }
+  return value;
+}
+
+/** The key a server's credentials are stored under: the URL without a trailing slash. */
+export function serverKey(url: string): string {
+  try {
+    return new URL(url).href.replace(/\/+$/, '');
+  } catch {
+    return url;
+  }
+}
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}
+
+export function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number, 0 or more');
+  return n;
+}
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+
+/** `90s`, `30m`, `1h`, `7d`, `2w` -> seconds. */
+export function duration(value: string): number {
+  const m = /^(\d+)\s*([smhdw])$/.exec(value.trim());
+  const unit = m?.[2];
+  if (!m || !unit) throw new InvalidArgumentError('expected a duration such as 30m, 1h, 7d or 2w');
+  return Number(m[1]) * (UNITS[unit] ?? 1);
+}
+
+// ---------------------------------------------------------------- credentials
+
+export type Credential = {
+  token: string;
+  username: string;
+  userId: string;
+  sessionId: string | null;
+  savedAt: number;
+};
+
+type CredentialsFile = { version: 1; servers: Record<string, Credential> };
+
+export function credentialsPath(configDir: string): string {
+  return join(configDir, 'credentials.json');
+}
+
+export function loadCredentials(configDir: string): CredentialsFile {
+  let text: string;
+  try {
+    text = readFileSync(credentialsPath(configDir), 'utf8');
+  } catch {
+    return { version: 1, servers: {} };
+  }
+  try {
+    const parsed = JSON.parse(text) as Partial<CredentialsFile>;
+    return { version: 1, servers: parsed.servers && typeof parsed.servers === 'object' ? parsed.servers : {} };
+  } catch {
+    throw new CliError(EXIT.auth, 'bad_credentials_file', `${credentialsPath(configDir)} is not valid JSON`);
+  }
+}
+
+/** Stores (or with null, forgets) the credential for one server. The file is 0600, its directory 0700. */
+export function saveCredential(configDir: string, url: string, cred: Credential | null): void {
+  const file = loadCredentials(configDir);
+  const key = serverKey(url);
+  if (cred) file.servers[key] = cred;
+  else if (key in file.servers) delete file.servers[key];
+  else return;
+  mkdirSync(configDir, { recursive: true, mode: 0o700 });
+  chmodSync(configDir, 0o700);
+  const path = credentialsPath(configDir);
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
+}
+
+/** The token to use: NATTER_TOKEN, else the stored one for this server. */
+export function findToken(g: Globals): { token: string; source: 'env' | 'file'; cred: Credential | null } | null {
+  const env = process.env.NATTER_TOKEN;
+  if (env && env.trim() !== '') return { token: env.trim(), source: 'env', cred: null };
+  const cred = loadCredentials(g.configDir).servers[serverKey(g.server)];
+  return cred ? { token: cred.token, source: 'file', cred } : null;
+}
+
+// ---------------------------------------------------------------- input
+
+/** All of stdin as text. */
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+let stdinLines: string[] | null = null;
+
+/** The next line of stdin (read once, shared by the callers). */
+async function stdinLine(what: string): Promise<string> {
+  if (stdinLines === null) stdinLines = (await readStdin()).split(/\r?\n/);
+  const line = stdinLines.shift();
+  if (line === undefined || line === '') throw usageError(`no ${what} on stdin`);
+  return line;
+}
+
+/** Reads a password without echo from the terminal. */
+export function promptHidden(prompt: string): Promise<string> {
+  const stdin = process.stdin;
+  return new Promise((resolve, reject) => {
+    process.stderr.write(prompt);
+    let value = '';
+    const wasRaw = stdin.isRaw;
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.setEncoding('utf8');
+    const done = (err: Error | null) => {
+      stdin.off('data', onData);
+      stdin.setRawMode(wasRaw);
+      stdin.pause();
+      process.stderr.write('\n');
+      if (err) reject(err);
+      else resolve(value);
+    };
+    const onData = (chunk: string) => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') return done(null);
+        if (ch === '\u0003') return done(new CliError(130, 'interrupted', 'interrupted'));
+        if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('');
+        else if (ch >= ' ') value += ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
+export type PasswordOptions = { passwordStdin?: boolean };
+
+/**
+ * A password from --password-stdin (one line per password asked), else
+ * `envVar`, else a hidden prompt on a terminal; anything else is a usage error.
+ */
+export async function readPassword(
+  opts: PasswordOptions,
+  what: { prompt: string; envVar: string; confirm?: boolean },
+): Promise<string> {
+  if (opts.passwordStdin) return stdinLine('password');
+  const env = process.env[what.envVar];
+  if (env !== undefined && env !== '') return env;
+  if (!process.stdin.isTTY) {
+    throw usageError(`no password: give it with --password-stdin or ${what.envVar}, or run on a terminal`);
+  }
+  const pw = await promptHidden(`${what.prompt}: `);
+  if (what.confirm) {
+    const again = await promptHidden(`Repeat ${what.prompt.toLowerCase()}: `);
+    if (again !== pw) throw usageError('the passwords do not match');
+  }
+  return pw;
+}
+
+// ---------------------------------------------------------------- output
+
+/** Server text made safe for the terminal, on one line. */
+export function clean(text: string | null | undefined): string {
+  return text ? sanitize(text, { multiline: false }) : '';
+}
+
+/** Server text made safe for the terminal, newlines kept. */
+export function cleanBlock(text: string): string {
+  return sanitize(text, { multiline: true });
+}
+
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/** A timestamp in local time: `2026-11-21 23:31`. */
+export function fmtTime(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return '-';
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+}
+
+/** `23:31:07` in local time. */
+export function fmtClock(ms: number): string {
+  const d = new Date(ms);
+  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+
+/** Columns aligned to the widest cell; cells are cleaned of control characters. */
+export function table(header: string[], rows: string[][]): string {
+  const all = [header, ...rows.map((r) => r.map((c) => clean(c)))];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => [...(r[i] ?? '')].length)));
+  return all
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat((widths[i] ?? 0) - [...c].length)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** `alice (Alice)` or `alice`. */
+export function who(user: { username: string; displayName: string | null }): string {
+  return user.displayName ? `${user.username} (${user.displayName})` : user.username;
+}

@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Natter } from '../../src/client/index.js';
+import { CloseCode } from '../../src/protocol/index.js';
+import { connectAs, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+let t: TestServer;
+before(async () => {
+  t = await startTestServer();
+});
+after(() => t.destroy());
+
+const FAST = { initialMs: 20, maxMs: 200 };
+
+async function account() {
+  const reg = await new HttpApi(t.httpUrl).call('register', { username: uniqueName('nat'), password: PASSWORD });
+  return { token: reg.token, userId: reg.user.id, username: reg.user.username };
+}
+
+/** A server with a channel shared by `owner` and `member`. */
+async function sharedChannel(owner: { token: string }, member: { token: string }): Promise<string> {
+  const a = await connectAs(t.wsUrl, owner.token);
+  const { server, channels } = await a.request('servers.create', { name: 'lib' });
+  const { invite } = await a.request('invites.create', { serverId: server.id });
+  const b = await connectAs(t.wsUrl, member.token);
+  await b.request('invites.join', { code: invite.code });
+  a.close();
+  b.close();
+  return channels[0]?.id ?? '';
+}
+
+/** Drops every connection of a user from the server side, as a network failure would. */
+function dropConnections(userId: string): void {
+  for (const conn of [...t.server.services.hub.userConnections(userId)])
+    conn.close(CloseCode.slowConsumer, 'dropped by test');
+}
+
+async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('Natter (reconnecting client)', () => {
+  test('reconnects after a drop and resumes: every message once, in order', async () => {
+    const alice = await account();
+    const bob = await account();
+    const channelId = await sharedChannel(alice, bob);
+    const client = await Natter.connect({ url: t.tcpUrl, token: bob.token, backoff: FAST });
+    const seen: number[] = [];
+    const states: string[] = [];
+    client.on('state', (s) => states.push(s.status));
+    client.onEvent('message.created', ({ message }) => {
+      if (message.conversationId === channelId) seen.push(message.seq);
+    });
+    const sender = await connectAs(t.wsUrl, alice.token);
+    for (let round = 0; round < 4; round++) {
+      const sends = [];
+      for (let i = 0; i < 10; i++) {
+        sends.push(
+          sender.request('messages.send', {
+            conversationId: channelId,
+            body: `r${round} m${i}`,
+            nonce: `r${round}-${i}`,
+          }),
+        );
+        if (i === 3) dropConnections(bob.userId);
+      }
+      await Promise.all(sends);
+    }
+    await until(() => seen.length >= 40, '40 messages');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 40 }, (_, i) => i + 1),
+    );
+    assert.ok(states.includes('reconnecting') && states.at(-1) === 'connected', states.join(','));
+    assert.ok(Number(client.cursor) > 0);
+    client.close();
+    sender.close();
+  });
+
+  test('the outbox keeps a send across a server restart and it is stored once', async () => {
+    const own = await startTestServer();
+    const reg = await new HttpApi(own.httpUrl).call('register', { username: uniqueName('box'), password: PASSWORD });
+    const c0 = await connectAs(own.wsUrl, reg.token);
+    const { channels } = await c0.request('servers.create', { name: 'outbox' });
+    c0.close();
+    const channelId = channels[0]?.id ?? '';
+    const port = own.server.port;
+    const client = await Natter.connect({ url: own.wsUrl, token: reg.token, backoff: FAST });
+    await own.stop();
+    await until(() => client.state.status === 'reconnecting', 'reconnecting');
+    const sent = client.send({ conversationId: channelId }, 'written while the server was down');
+    assert.equal(client.pending.length, 1);
+    const again = await startTestServer({ port }, own.dataDir);
+    try {
+      const message = await sent;
+      assert.equal(message.body, 'written while the server was down');
+      assert.equal(client.pending.length, 0);
+      const check = await connectAs(again.wsUrl, reg.token);
+      const { messages } = await check.request('messages.history', { conversationId: channelId });
+      assert.equal(messages.filter((m) => m.body === 'written while the server was down').length, 1);
+      check.close();
+    } finally {
+      client.close();
+      await again.destroy();
+    }
+  });
+
+  test('a revoked session stops the client instead of retrying forever', async () => {
+    const me = await account();
+    const client = await Natter.connect({ url: t.wsUrl, token: me.token, backoff: FAST });
+    const other = await connectAs(t.tcpUrl, me.token);
+    await other.request('logout', {});
+    await until(() => client.state.status === 'closed', 'closed');
+    assert.match(client.state.status === 'closed' ? (client.state.error ?? '') : '', /4004/);
+    other.close();
+  });
+
+  test('a server refusal rejects the send at once and leaves the outbox empty', async () => {
+    const me = await account();
+    const client = await Natter.connect({ url: t.wsUrl, token: me.token });
+    await assert.rejects(client.send({ conversationId: 'nope-nope' }, 'hello'), /no such conversation/);
+    assert.equal(client.pending.length, 0);
+    client.close();
+  });
+
+  test('a stale cursor after a reset falls back to "start from now" with limited', async () => {
+    const me = await account();
+    const client = await Natter.connect({ url: t.wsUrl, token: me.token, cursor: '999999999' });
+    assert.ok(Number(client.cursor) < 999999999);
+    client.close();
+  });
+
+  test('the first connection failure is reported, not retried', async () => {
+    await assert.rejects(Natter.connect({ url: 'ws://127.0.0.1:1' }), /ECONNREFUSED/);
+  });
+
+  test('login through the client keeps the token for reconnects', async () => {
+    const me = await account();
+    const client = await Natter.connect({ url: t.wsUrl, backoff: FAST });
+    await client.login(me.username, PASSWORD, 'lib-test');
+    assert.equal(client.user?.id, me.userId);
+    dropConnections(me.userId);
+    await until(() => client.state.status === 'reconnecting', 'reconnecting');
+    await until(() => client.state.status === 'connected', 'connected again');
+    const { user } = await client.request('whoami', {});
+    assert.equal(user.id, me.userId);
+    client.close();
+  });
+});
