@@ -112,20 +112,7 @@ export class NatterClient extends EventEmitter<ClientEvents> {
     filter: (data: EventData<N>) => boolean = () => true,
     timeoutMs = this.timeoutMs,
   ): Promise<EventMessage<N>> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.off('event', listener);
-        reject(new Error(`no "${name}" event within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const listener = (msg: EventMessage) => {
-        if (msg.event === name && filter(msg.data as EventData<N>)) {
-          clearTimeout(timer);
-          this.off('event', listener);
-          resolve(msg as EventMessage<N>);
-        }
-      };
-      this.on('event', listener);
-    });
+    return waitForEvent(this, name, filter, timeoutMs);
   }
 
   /** True once the connection has ended. */
@@ -171,4 +158,33 @@ export class NatterClient extends EventEmitter<ClientEvents> {
     this.pending.clear();
     this.emit('close', code, reason);
   }
+}
+
+/** Anything that emits protocol events as `event`. */
+type EventSource = {
+  on(name: 'event', fn: (msg: EventMessage) => void): unknown;
+  off(name: 'event', fn: (msg: EventMessage) => void): unknown;
+};
+
+/** The next event named `name` from `source` that passes `filter`, or a timeout error. */
+export function waitForEvent<N extends EventName>(
+  source: EventSource,
+  name: N,
+  filter: (data: EventData<N>) => boolean,
+  timeoutMs: number,
+): Promise<EventMessage<N>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      source.off('event', listener);
+      reject(new Error(`no "${name}" event within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const listener = (msg: EventMessage) => {
+      if (msg.event === name && filter(msg.data as EventData<N>)) {
+        clearTimeout(timer);
+        source.off('event', listener);
+        resolve(msg as EventMessage<N>);
+      }
+    };
+    source.on('event', listener);
+  });
 }

@@ -12,7 +12,7 @@ import {
   type ResultOf,
   type Self,
 } from '../protocol/index.js';
-import { NatterClient } from './client.js';
+import { NatterClient, waitForEvent } from './client.js';
 
 /** Where the connection stands. */
 export type ConnectionState =
@@ -336,21 +336,8 @@ export class Natter extends EventEmitter<NatterEvents> {
     name: N,
     filter: (data: EventData<N>) => boolean = () => true,
     timeoutMs = this.timeoutMs,
-  ) {
-    return new Promise<EventMessage<N>>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.off('event', listener);
-        reject(new Error(`no "${name}" event within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const listener = (msg: EventMessage) => {
-        if (msg.event === name && filter(msg.data as EventData<N>)) {
-          clearTimeout(timer);
-          this.off('event', listener);
-          resolve(msg as EventMessage<N>);
-        }
-      };
-      this.on('event', listener);
-    });
+  ): Promise<EventMessage<N>> {
+    return waitForEvent(this, name, filter, timeoutMs);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Statement } from 'better-sqlite3';
+import { nanoid } from 'nanoid';
 import type { Db } from './index.js';
 import type { ConversationRow, InviteRow, MemberRow, MessageRow, ServerRow, UserRow } from './schema.js';
 
@@ -264,6 +265,26 @@ export class ChatQueries {
   conversation(id: string): ConversationRow | undefined {
     const r = this.one('SELECT * FROM conversations WHERE id = ?', id);
     return r && conversation(r);
+  }
+
+  /** Creates a conversation (fields not given are empty) and returns its row. */
+  createConversation(
+    fields: Pick<ConversationRow, 'kind'> & Partial<Pick<ConversationRow, 'serverId' | 'name' | 'topic' | 'dmKey'>>,
+    now: number,
+  ): ConversationRow {
+    const row: ConversationRow = {
+      id: nanoid(),
+      serverId: null,
+      name: null,
+      topic: null,
+      dmKey: null,
+      ...fields,
+      lastSeq: 0,
+      lastMessageAt: null,
+      createdAt: now,
+    };
+    this.insertConversation(row);
+    return row;
   }
 
   insertConversation(row: ConversationRow): void {

@@ -1,4 +1,3 @@
-import { nanoid } from 'nanoid';
 import { NatterError } from '../../protocol/index.js';
 import { noSuchConversation, serverFor, serverWithRole } from '../access.js';
 import type { AuthedCtx, Handler } from '../context.js';
@@ -26,18 +25,7 @@ export const createChannel: Handler<'channels.create'> = (ctx, { serverId, name,
     serverWithRole(ctx, serverId, 'admin');
     if (ctx.chat.channelByName(serverId, name)) throw nameTaken(name);
     const now = ctx.clock();
-    const row: ConversationRow = {
-      id: nanoid(),
-      kind: 'channel',
-      serverId,
-      name,
-      topic: topic || null,
-      dmKey: null,
-      lastSeq: 0,
-      lastMessageAt: null,
-      createdAt: now,
-    };
-    ctx.chat.insertConversation(row);
+    const row = ctx.chat.createConversation({ kind: 'channel', serverId, name, topic: topic || null }, now);
     const channel = toChannel(row);
     ctx.events.append(after, [serverScope(serverId)], 'channel.created', { channel }, now);
     return { channel };

@@ -1,4 +1,3 @@
-import { nanoid } from 'nanoid';
 import { LIMITS, NatterError, usernameKey } from '../../protocol/index.js';
 import { noSuchConversation } from '../access.js';
 import type { AuthedCtx, Handler } from '../context.js';
@@ -47,18 +46,7 @@ export const createGroup: Handler<'groups.create'> = (ctx, { name, usernames }) 
     const others = resolveUsers(ctx, usernames).filter((u) => u.id !== ctx.session.userId);
     if (others.length + 1 > LIMITS.groupMembersMax) throw tooMany();
     const now = ctx.clock();
-    const conv: ConversationRow = {
-      id: nanoid(),
-      kind: 'group',
-      serverId: null,
-      name,
-      topic: null,
-      dmKey: null,
-      lastSeq: 0,
-      lastMessageAt: null,
-      createdAt: now,
-    };
-    ctx.chat.insertConversation(conv);
+    const conv = ctx.chat.createConversation({ kind: 'group', name }, now);
     const scope = conversationScope(conv.id);
     for (const id of [ctx.session.userId, ...others.map((u) => u.id)]) {
       ctx.chat.addConversationMember(conv.id, id, now);

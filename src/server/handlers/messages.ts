@@ -25,18 +25,7 @@ function dmWith(ctx: AuthedCtx, after: AfterCommit, me: UserRow, username: strin
   const existing = ctx.chat.dmByKey(key);
   if (existing) return existing;
   const now = ctx.clock();
-  const conv: ConversationRow = {
-    id: nanoid(),
-    kind: 'dm',
-    serverId: null,
-    name: null,
-    topic: null,
-    dmKey: key,
-    lastSeq: 0,
-    lastMessageAt: null,
-    createdAt: now,
-  };
-  ctx.chat.insertConversation(conv);
+  const conv = ctx.chat.createConversation({ kind: 'dm', dmKey: key }, now);
   const scope = conversationScope(conv.id);
   for (const [user, other] of [
     [me, peer],

@@ -2,7 +2,7 @@ import { nanoid } from 'nanoid';
 import { NatterError } from '../../protocol/index.js';
 import { outranks, serverFor, serverWithRole } from '../access.js';
 import type { AuthedCtx, Handler } from '../context.js';
-import type { ConversationRow, MemberRow, ServerRow } from '../db/schema.js';
+import type { MemberRow, ServerRow } from '../db/schema.js';
 import { serverScope, userScope } from '../event-log.js';
 import { spendWrite } from '../limits.js';
 import { toChannel, toMember, toServerInfo } from '../views.js';
@@ -41,18 +41,7 @@ export const createServer: Handler<'servers.create'> = (ctx, { name, description
     };
     ctx.chat.insertServer(server);
     ctx.chat.addMember(server.id, userId, 'owner', now);
-    const general: ConversationRow = {
-      id: nanoid(),
-      kind: 'channel',
-      serverId: server.id,
-      name: 'general',
-      topic: null,
-      dmKey: null,
-      lastSeq: 0,
-      lastMessageAt: null,
-      createdAt: now,
-    };
-    ctx.chat.insertConversation(general);
+    const general = ctx.chat.createConversation({ kind: 'channel', serverId: server.id, name: 'general' }, now);
     after.push(() => ctx.hub.subscribeUser(userId, serverScope(server.id)));
     const result = { server: toServerInfo(server, 'owner', 1), channels: [toChannel(general)] };
     ctx.events.append(after, [userScope(userId)], 'server.joined', result, now);
