@@ -78,7 +78,11 @@ async function lane(c: NatterClient): Promise<void> {
   while (performance.now() < until) {
     const t0 = performance.now();
     try {
-      await c.request('messages.send', { conversationId: channelId, body: `benchmark message ${nonce}`, nonce: `b${nonce++}` });
+      await c.request('messages.send', {
+        conversationId: channelId,
+        body: `benchmark message ${nonce}`,
+        nonce: `b${nonce++}`,
+      });
       latencies.push(performance.now() - t0);
       acked++;
     } catch {

@@ -1,6 +1,13 @@
 import { buildProgram } from './program.js';
+import { isNatterError } from './session.js';
+import { CliError, EXIT } from './util.js';
 
 // The entry point behind bin/natter.
+// `natter ... | head`: a closed stdout ends the command quietly.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
 const program = buildProgram();
 // Parse errors throw instead of exiting, so usage errors get exit code 2 everywhere.
 const overrideExit = (cmd: typeof program): void => {
@@ -8,14 +15,34 @@ const overrideExit = (cmd: typeof program): void => {
   for (const sub of cmd.commands) overrideExit(sub);
 };
 overrideExit(program);
+
+const json = process.argv.includes('--json');
+
+/** Reports an expected failure: one line on stderr (and with --json, an error document on stdout). */
+function fail(exitCode: number, code: string, message: string): void {
+  process.stderr.write(`error: ${code}: ${message}\n`);
+  if (json) process.stdout.write(`${JSON.stringify({ error: { code, message, exitCode } })}\n`);
+  process.exitCode = exitCode;
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   const code = (err as { code?: string }).code;
-  if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') {
+  if (err instanceof CliError) {
+    fail(err.exitCode, err.code ?? 'error', err.message);
+  } else if (isNatterError(err)) {
+    const auth = err.code === 'unauthenticated' || err.code === 'invalid_credentials';
+    fail(auth ? EXIT.auth : EXIT.refused, err.code, err.message);
+  } else if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') {
     process.exitCode = 0;
   } else if (typeof code === 'string' && code.startsWith('commander.')) {
-    process.exitCode = 2;
+    // commander has printed the message already.
+    if (json) {
+      const message = err instanceof Error ? err.message.replace(/^error: /, '') : String(err);
+      process.stdout.write(`${JSON.stringify({ error: { code: 'usage', message, exitCode: EXIT.usage } })}\n`);
+    }
+    process.exitCode = EXIT.usage;
   } else {
     const e = err as NodeJS.ErrnoException;
     const message =

@@ -1,5 +1,9 @@
 import type { ChannelInfo, ConversationSummary, GroupInfo, PublicUser, ServerInfo } from '../protocol/index.js';
 import type { Session } from './session.js';
+
+/** Anything that makes typed requests: a {@link Session}, or the reconnecting client. */
+export type Requester = Pick<Session, 'request'>;
+
 import { CliError, clean, EXIT, notFound, usageError } from './util.js';
 
 // Names on the command line -> ids, among the caller's own servers, groups and DMs.
@@ -31,7 +35,7 @@ function pick<T extends { id: string }>(
   return first;
 }
 
-export async function resolveServer(s: Session, ref: string): Promise<ServerInfo> {
+export async function resolveServer(s: Requester, ref: string): Promise<ServerInfo> {
   if (ref === '') throw usageError('empty server name');
   const { servers } = await s.request('servers.list', {});
   return pick(
@@ -44,7 +48,7 @@ export async function resolveServer(s: Session, ref: string): Promise<ServerInfo
 }
 
 export async function resolveChannel(
-  s: Session,
+  s: Requester,
   serverRef: string,
   channelRef: string,
 ): Promise<{ server: ServerInfo; channel: ChannelInfo }> {
@@ -59,12 +63,12 @@ export async function resolveChannel(
 const groupLabel = (g: GroupInfo) =>
   `${clean(g.name)}  id ${g.id}, members: ${g.members.map((m) => clean(m.username)).join(', ')}`;
 
-export async function resolveGroup(s: Session, ref: string): Promise<GroupInfo> {
+export async function resolveGroup(s: Requester, ref: string): Promise<GroupInfo> {
   const { groups } = await s.request('groups.list', {});
   return pick(groups, ref.replace(/^\+/, ''), (g) => g.name, 'group', groupLabel);
 }
 
-export async function resolveDm(s: Session, ref: string): Promise<ConversationSummary> {
+export async function resolveDm(s: Requester, ref: string): Promise<ConversationSummary> {
   const name = ref.replace(/^@/, '');
   const { dms } = await s.request('dms.list', {});
   const dm = dms.find((d) => d.id === name || d.peer?.id === name || fold(d.peer?.username ?? d.name) === fold(name));
@@ -73,7 +77,7 @@ export async function resolveDm(s: Session, ref: string): Promise<ConversationSu
 }
 
 /** A user by username (with or without `@`), or by id. */
-export async function resolveUser(s: Session, ref: string): Promise<PublicUser> {
+export async function resolveUser(s: Requester, ref: string): Promise<PublicUser> {
   const name = ref.replace(/^@/, '');
   try {
     return (await s.request('users.get', { username: name })).user;
@@ -93,7 +97,7 @@ export type Target =
   | { kind: 'dm'; id: string; label: string; peer: PublicUser | null };
 
 /** `server/channel`, `@username`, `+group`, or a conversation id. */
-export async function resolveTarget(s: Session, ref: string): Promise<Target> {
+export async function resolveTarget(s: Requester, ref: string): Promise<Target> {
   if (ref.startsWith('@')) {
     const dm = await resolveDm(s, ref);
     return { kind: 'dm', id: dm.id, label: `@${dm.peer?.username ?? dm.name}`, peer: dm.peer };

@@ -115,6 +115,11 @@ export class NatterClient extends EventEmitter<ClientEvents> {
     return waitForEvent(this, name, filter, timeoutMs);
   }
 
+  /** The server's `closing` event, when it sent one before closing (it carries `reconnectAfterMs` on restarts). */
+  get closingNotice(): EventData<'closing'> | null {
+    return this.closing;
+  }
+
   /** True once the connection has ended. */
   get closed(): boolean {
     return this.closedWith !== null;

@@ -99,11 +99,23 @@ export class Natter extends EventEmitter<NatterEvents> {
   /**
    * Connects (and authenticates when a token is given). The first attempt is
    * not retried: a server that cannot be reached, or a bad token, is an error.
+   * With a `cursor`, use {@link Natter.create} and `start()` instead, so that
+   * listeners are attached before the replay arrives.
    */
   static async connect(options: NatterOptions): Promise<Natter> {
     const n = new Natter(options.url, options);
-    await n.open();
+    await n.start();
     return n;
+  }
+
+  /** A client that is not connected yet: attach listeners, then `start()`. */
+  static create(options: NatterOptions): Natter {
+    return new Natter(options.url, options);
+  }
+
+  /** Makes the first connection (see {@link Natter.connect}). */
+  start(): Promise<void> {
+    return this.open();
   }
 
   /** The logged-in user, once authenticated. */
@@ -269,12 +281,15 @@ export class Natter extends EventEmitter<NatterEvents> {
       for (const w of this.waiters.splice(0)) w.reject(err);
       return;
     }
-    this.scheduleRetry(`${reason || 'connection lost'} (${code})`);
+    // A restarting server says when to come back; the jitter spreads clients over that.
+    const hint = conn.closingNotice?.reconnectAfterMs;
+    this.scheduleRetry(`${reason || 'connection lost'} (${code})`, hint);
   }
 
-  private scheduleRetry(error: string): void {
+  private scheduleRetry(error: string, hintMs?: number): void {
     const ceiling = Math.min(this.maxMs, this.initialMs * 2 ** this.attempt);
-    const delay = Math.round(Math.random() * ceiling);
+    const delay =
+      hintMs !== undefined ? hintMs + Math.round(Math.random() * this.initialMs) : Math.round(Math.random() * ceiling);
     this.attempt++;
     this.setState({ status: 'reconnecting', attempt: this.attempt, retryInMs: delay, error });
     this.retryTimer = setTimeout(() => {

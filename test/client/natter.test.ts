@@ -145,11 +145,36 @@ describe('Natter (reconnecting client)', () => {
     const client = await Natter.connect({ url: t.wsUrl, backoff: FAST });
     await client.login(me.username, PASSWORD, 'lib-test');
     assert.equal(client.user?.id, me.userId);
+    const states: string[] = [];
+    client.on('state', (s) => states.push(s.status));
     dropConnections(me.userId);
-    await until(() => client.state.status === 'reconnecting', 'reconnecting');
-    await until(() => client.state.status === 'connected', 'connected again');
+    await until(() => states.includes('reconnecting') && client.state.status === 'connected', 'reconnected');
     const { user } = await client.request('whoami', {});
     assert.equal(user.id, me.userId);
+    client.close();
+  });
+});
+
+describe('Natter.create + start', () => {
+  test('listeners attached before start() receive the replay of a stored cursor', async () => {
+    const alice = await account();
+    const bob = await account();
+    const channelId = await sharedChannel(alice, bob);
+    const first = await Natter.connect({ url: t.wsUrl, token: bob.token });
+    const cursor = first.cursor;
+    first.close();
+    const sender = await connectAs(t.wsUrl, alice.token);
+    for (let i = 0; i < 5; i++)
+      await sender.request('messages.send', { conversationId: channelId, body: `away ${i}`, nonce: `away-${i}` });
+    sender.close();
+
+    const client = Natter.create({ url: t.tcpUrl, token: bob.token, cursor });
+    const bodies: string[] = [];
+    client.onEvent('message.created', ({ message }) => bodies.push(message.body));
+    const caughtUp = client.nextEvent('caught_up');
+    await client.start();
+    assert.equal((await caughtUp).data.replayed, 5);
+    assert.deepEqual(bodies, ['away 0', 'away 1', 'away 2', 'away 3', 'away 4']);
     client.close();
   });
 });

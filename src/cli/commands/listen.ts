@@ -1,0 +1,306 @@
+import { Command } from 'commander';
+import type { Natter } from '../../client/natter.js';
+import type { EventMessage, Message } from '../../protocol/index.js';
+import { type Requester, resolveServer, resolveTarget, resolveUser } from '../resolve.js';
+import { act, isNatterError } from '../session.js';
+import { CliError, clean, cleanBlock, EXIT, findToken, fmtClock, serverKey } from '../util.js';
+
+type Data = Record<string, unknown> & {
+  message?: Message;
+  conversationId?: string;
+  serverId?: string;
+  channelId?: string;
+  groupId?: string;
+  server?: { id: string; name: string };
+  channel?: { id: string; serverId: string; name: string };
+  channels?: { id: string; serverId: string; name: string }[];
+  group?: { id: string; name: string; members: { id: string; username: string }[] };
+  peer?: { id: string; username: string };
+  member?: { user: { id: string; username: string }; role: string };
+  user?: { id: string; username: string };
+  userId?: string;
+  reason?: string;
+  online?: boolean;
+  lastReadSeq?: number;
+};
+
+/** Names for ids, kept up to date from the events themselves. */
+class Names {
+  servers = new Map<string, string>();
+  channels = new Map<string, { serverId: string; name: string }>();
+  convs = new Map<string, string>();
+  users = new Map<string, string>();
+
+  server(id: string | undefined): string {
+    return (id && this.servers.get(id)) ?? id ?? '?';
+  }
+  user(id: string | undefined): string {
+    return (id && this.users.get(id)) ?? id ?? '?';
+  }
+  conv(id: string | undefined): string | null {
+    if (!id) return null;
+    const ch = this.channels.get(id);
+    if (ch) return `${this.server(ch.serverId)}/${ch.name}`;
+    return this.convs.get(id) ?? null;
+  }
+  learn(ev: EventMessage): void {
+    const d = ev.data as Data;
+    if (d.server) this.servers.set(d.server.id, d.server.name);
+    for (const c of d.channels ?? []) this.channels.set(c.id, { serverId: c.serverId, name: c.name });
+    if (d.channel) this.channels.set(d.channel.id, { serverId: d.channel.serverId, name: d.channel.name });
+    if (d.group) {
+      this.convs.set(d.group.id, `+${d.group.name}`);
+      for (const m of d.group.members) this.users.set(m.id, m.username);
+    }
+    if (ev.event === 'dm.opened' && d.peer && d.conversationId) {
+      this.convs.set(d.conversationId, `@${d.peer.username}`);
+      this.users.set(d.peer.id, d.peer.username);
+    }
+    if (d.member) this.users.set(d.member.user.id, d.member.user.username);
+    if (d.user) this.users.set(d.user.id, d.user.username);
+    if (d.message) this.users.set(d.message.author.id, d.message.author.username);
+  }
+}
+
+/** The conversation an event is about, if any. */
+function convOf(ev: EventMessage): string | undefined {
+  const d = ev.data as Data;
+  return d.message?.conversationId ?? d.conversationId ?? d.channel?.id ?? d.channelId ?? d.group?.id ?? d.groupId;
+}
+
+/** The server an event is about, if any. */
+function serverOf(ev: EventMessage, names: Names): string | undefined {
+  const d = ev.data as Data;
+  const conv = convOf(ev);
+  return d.server?.id ?? d.serverId ?? d.channel?.serverId ?? (conv ? names.channels.get(conv)?.serverId : undefined);
+}
+
+/** What to let through when targets are given. */
+type Filter = { convs: Set<string>; servers: Set<string>; peers: Set<string> };
+
+function matches(ev: EventMessage, f: Filter | null, names: Names): boolean {
+  if (!f) return true;
+  const d = ev.data as Data;
+  if (ev.event === 'dm.opened' && d.peer && f.peers.has(d.peer.id) && d.conversationId) {
+    f.convs.add(d.conversationId);
+    return true;
+  }
+  const conv = convOf(ev);
+  if (conv && f.convs.has(conv)) return true;
+  const server = serverOf(ev, names);
+  return server !== undefined && f.servers.has(server);
+}
+
+/** One event as a human line. */
+function describe(ev: EventMessage, names: Names): string | null {
+  const d = ev.data as Data;
+  const where = names.conv(convOf(ev)) ?? '';
+  const at = `[${fmtClock(d.message?.createdAt && ev.event === 'message.created' ? d.message.createdAt : Date.now())}]`;
+  const line = (text: string) => `${at} ${text}`;
+  const m = d.message;
+  switch (ev.event) {
+    case 'message.created':
+      return m
+        ? line(`${clean(where)}  ${clean(m.author.username)}: ${cleanBlock(m.body).replace(/\n/g, '\n    ')}`)
+        : null;
+    case 'message.updated':
+      return m ? line(`${clean(where)}  ${clean(m.author.username)} edited #${m.seq}: ${cleanBlock(m.body)}`) : null;
+    case 'message.deleted':
+      return m ? line(`${clean(where)}  #${m.seq} by ${clean(m.author.username)} was deleted`) : null;
+    case 'server.joined':
+      return line(`joined server ${clean(d.server?.name)}`);
+    case 'server.updated':
+      return line(`server ${clean(d.server?.name)} was updated`);
+    case 'server.deleted':
+      return line(`server ${clean(names.server(d.serverId))} was deleted`);
+    case 'server.removed':
+      return line(`you are no longer in ${clean(names.server(d.serverId))} (${d.reason})`);
+    case 'member.joined':
+      return line(`${clean(names.server(d.serverId))}: ${clean(d.member?.user.username)} joined`);
+    case 'member.updated':
+      return line(`${clean(names.server(d.serverId))}: ${clean(d.member?.user.username)} is now ${d.member?.role}`);
+    case 'member.left':
+      return line(
+        `${clean(names.server(d.serverId))}: ${clean(names.user(d.userId))} ${d.reason === 'left' ? 'left' : `was ${d.reason}`}`,
+      );
+    case 'channel.created':
+      return line(`${clean(names.server(d.channel?.serverId))}: channel #${clean(d.channel?.name)} created`);
+    case 'channel.updated':
+      return line(`${clean(where)}: channel updated`);
+    case 'channel.deleted':
+      return line(`${clean(names.server(d.serverId))}: a channel was deleted`);
+    case 'group.updated':
+      return line(`+${clean(d.group?.name)}: ${(d.group?.members ?? []).map((u) => clean(u.username)).join(', ')}`);
+    case 'group.removed':
+      return line(`you left ${clean(where || d.groupId)}`);
+    case 'dm.opened':
+      return line(`@${clean(d.peer?.username)}: direct messages opened`);
+    case 'read.updated':
+      return line(`${clean(where)}: read up to #${d.lastReadSeq}`);
+    case 'presence':
+      return line(`${clean(names.user(d.userId))} is ${d.online ? 'online' : 'offline'}`);
+    case 'typing':
+      return line(`${clean(where)}: ${clean(d.user?.username)} is typing`);
+    case 'user.updated':
+      return line(`${clean(d.user?.username)} updated their profile`);
+    default:
+      return null;
+  }
+}
+
+/** Names for what the caller can see now. */
+async function loadNames(s: Requester): Promise<Names> {
+  const names = new Names();
+  const { servers } = await s.request('servers.list', {});
+  for (const x of servers) names.servers.set(x.id, x.name);
+  const { conversations } = await s.request('conversations.list', {});
+  for (const c of conversations) {
+    if (c.kind === 'channel' && c.serverId) names.channels.set(c.id, { serverId: c.serverId, name: c.name });
+    else if (c.kind === 'group') names.convs.set(c.id, `+${c.name}`);
+    else {
+      names.convs.set(c.id, `@${c.name}`);
+      if (c.peer) names.users.set(c.peer.id, c.peer.username);
+    }
+  }
+  return names;
+}
+
+async function buildFilter(s: Requester, refs: string[]): Promise<Filter | null> {
+  if (refs.length === 0) return null;
+  const f: Filter = { convs: new Set(), servers: new Set(), peers: new Set() };
+  for (const ref of refs) {
+    if (ref.startsWith('@')) {
+      // A DM that may not exist yet: its dm.opened event adds it.
+      const user = await resolveUser(s, ref);
+      f.peers.add(user.id);
+      const { dms } = await s.request('dms.list', {});
+      for (const dm of dms) if (dm.peer?.id === user.id) f.convs.add(dm.id);
+    } else if (ref.startsWith('+') || ref.includes('/')) {
+      f.convs.add((await resolveTarget(s, ref)).id);
+    } else {
+      try {
+        f.servers.add((await resolveServer(s, ref)).id);
+      } catch (err) {
+        if (!(err instanceof CliError && err.code === 'not_found')) throw err;
+        f.convs.add((await resolveTarget(s, ref)).id);
+      }
+    }
+  }
+  return f;
+}
+
+/** Cursors are decimal strings; compare them as numbers of any size. */
+function after(a: string, b: string | null): boolean {
+  if (b === null) return true;
+  try {
+    return BigInt(a) > BigInt(b);
+  } catch {
+    return a !== b;
+  }
+}
+
+const QUIET = new Set(['hello', 'closing', 'caught_up']);
+
+/** `natter listen [<target>...]` */
+export function listenCommand(): Command {
+  return new Command('listen')
+    .description('print events as they happen, until interrupted (with --json: one JSON object per line)')
+    .argument('[target...]', 'only these: server, server/channel, @username, +group')
+    .action(
+      act(async (ctx, refs: string[]) => {
+        const found = findToken(ctx.g);
+        if (!found) {
+          throw new CliError(
+            EXIT.auth,
+            'unauthenticated',
+            `not logged in to ${serverKey(ctx.g.server)}: run "natter login <username>" (or set NATTER_TOKEN)`,
+          );
+        }
+        const { Natter } = await import('../../client/natter.js');
+        let client: Natter;
+        try {
+          client = await Natter.connect({
+            url: ctx.g.server,
+            token: found.token,
+            backoff: { initialMs: 250, maxMs: 10_000 },
+          });
+        } catch (err) {
+          if (isNatterError(err) && err.code === 'unauthenticated') {
+            throw new CliError(
+              EXIT.auth,
+              'unauthenticated',
+              `the token was refused (${err.message}): run "natter login <username>"`,
+            );
+          }
+          if (isNatterError(err)) throw err;
+          throw new CliError(
+            EXIT.unreachable,
+            'unreachable',
+            `cannot reach the server at ${ctx.g.server}: ${err instanceof Error ? err.message : String(err)}`,
+          );
+        }
+        // Events are live from the auth above; hold them until the names and the filter are known.
+        let last: string | null = client.cursor;
+        const early: EventMessage[] = [];
+        let handle: ((ev: EventMessage) => void) | null = null;
+        client.on('event', (ev) => (handle ? handle(ev) : early.push(ev)));
+        let filter: Filter | null;
+        let names: Names;
+        try {
+          filter = await buildFilter(client, refs);
+          names = await loadNames(client);
+        } catch (err) {
+          client.close();
+          throw err;
+        }
+        const note = (text: string) => process.stderr.write(`natter: ${text}\n`);
+        let stopping = false;
+
+        const finished = new Promise<void>((resolve, reject) => {
+          handle = (ev) => {
+            if (ev.event === 'caught_up') {
+              const data = ev.data as { limited: boolean; replayed: number };
+              if (data.limited) note('too much was missed to replay; some events are lost (run natter history)');
+              return;
+            }
+            if (QUIET.has(ev.event)) return;
+            if (ev.cursor !== undefined) {
+              if (!after(ev.cursor, last)) return;
+              last = ev.cursor;
+            }
+            names.learn(ev);
+            if (!matches(ev, filter, names)) return;
+            if (ctx.g.json) {
+              const target = names.conv(convOf(ev)) ?? undefined;
+              process.stdout.write(`${JSON.stringify({ ...ev, ...(target ? { target } : {}) })}\n`);
+            } else {
+              const text = describe(ev, names);
+              if (text) process.stdout.write(`${text}\n`);
+            }
+          };
+          for (const ev of early.splice(0)) handle(ev);
+          client.on('state', (state) => {
+            if (state.status === 'reconnecting') {
+              note(`connection lost (${state.error}); reconnecting in ${(state.retryInMs / 1000).toFixed(1)} s`);
+            } else if (state.status === 'connected') {
+              note('reconnected');
+            } else if (state.status === 'closed' && !stopping) {
+              reject(
+                new CliError(EXIT.auth, 'unauthenticated', `the server ended the session: ${state.error ?? 'closed'}`),
+              );
+            }
+          });
+          const stop = () => {
+            if (stopping) return;
+            stopping = true;
+            client.close();
+            resolve();
+          };
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+        note(`listening on ${serverKey(ctx.g.server)} as ${clean(client.user?.username)} (Ctrl-C to stop)`);
+        await finished;
+      }),
+    );
+}
