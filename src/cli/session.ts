@@ -39,7 +39,11 @@ export class Session {
     return this.conn;
   }
 
-  /** Connects and authenticates with NATTER_TOKEN or the stored token (exit 3 when there is none or it is refused). */
+  /**
+   * Connects and authenticates with NATTER_TOKEN or the stored token (exit 3
+   * when there is none or it is refused). A one-shot command does not make its
+   * user appear online.
+   */
   async auth(): Promise<ResultOf<'auth'>> {
     const found = findToken(this.g);
     if (!found) {
@@ -52,7 +56,7 @@ export class Session {
     this.tokenSource = found.source;
     const conn = await this.connect();
     try {
-      const res = await this.call(conn, 'auth', { token: found.token });
+      const res = await this.call(conn, 'auth', { token: found.token, presence: false });
       this.me = res.user;
       return res;
     } catch (err) {

@@ -109,7 +109,12 @@ export const operations = {
     access: 'none',
     exclusive: true,
     summary: 'Create an account and log this connection in.',
-    params: z.strictObject({ username: Username, password: NewPassword, client: ClientName.optional() }),
+    params: z.strictObject({
+      username: Username,
+      password: NewPassword,
+      client: ClientName.optional(),
+      presence: z.boolean().optional(),
+    }),
     result: LoginResult,
   }),
   login: op({
@@ -120,6 +125,7 @@ export const operations = {
       username: z.string().min(1).max(256),
       password: PresentedPassword,
       client: ClientName.optional(),
+      presence: z.boolean().optional(),
     }),
     result: LoginResult,
   }),
@@ -128,7 +134,7 @@ export const operations = {
     exclusive: true,
     summary:
       'Authenticate this connection with a session or bot token; with `cursor`, first replay the events missed since it.',
-    params: z.strictObject({ token: Token, cursor: Cursor.optional() }),
+    params: z.strictObject({ token: Token, cursor: Cursor.optional(), presence: z.boolean().optional() }),
     result: z.object({ session: SessionInfo.nullable(), user: Self, cursor: Cursor }),
   }),
   logout: op({

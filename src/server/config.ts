@@ -49,6 +49,8 @@ export type ServerConfig = {
   maxQueuedBytes: number;
   /** Stream events older than this are pruned; a cursor older than that gets `limited`. */
   eventRetentionMs: number;
+  /** A user whose last connection closed shows as offline only after this long (a reconnect in between is not news). */
+  presenceGraceMs: number;
   /** Write the start and stop lines (and errors) to stderr. */
   log: boolean;
 };
@@ -80,6 +82,7 @@ export function defaultConfig(): ServerConfig {
     replayCap: 1000,
     maxQueuedBytes: 4 * 1024 * 1024,
     eventRetentionMs: 30 * 24 * 3600 * 1000,
+    presenceGraceMs: 5_000,
     log: true,
   };
 }

@@ -29,6 +29,8 @@ export abstract class Connection {
   closed = false;
   /** The scopes (`u:`, `s:`, `c:`) whose events this connection receives; kept by the hub. */
   readonly scopes = new Set<string>();
+  /** Whether this connection makes its user appear online (one-shot scripts opt out). */
+  present = true;
   /** Bytes allowed to wait for the peer before it counts as a slow consumer; 0 = no limit. */
   maxQueuedBytes = 0;
 

@@ -13,8 +13,15 @@ export class Hub {
   private readonly bySession = new Map<string, Set<Connection>>();
   private readonly byScope = new Map<string, Set<Connection>>();
   private readonly perAddress = new Map<string, number>();
-  /** Called when a user's first connection authenticates or their last one goes. */
+  /** Connections per user that count for presence. */
+  private readonly present = new Map<string, number>();
+  /** Users whose last present connection closed recently: still shown online until the timer fires. */
+  private readonly lingering = new Map<string, NodeJS.Timeout>();
+  /** Called when a user comes online or goes offline (after the grace period). */
   onPresence: (userId: string, online: boolean) => void = () => {};
+
+  /** @param presenceGraceMs how long a user stays online after their last connection closes */
+  constructor(private readonly presenceGraceMs = 0) {}
 
   /** Live connections. */
   get size(): number {
@@ -33,15 +40,15 @@ export class Hub {
   }
 
   /** Records that `conn` is now `auth`, receiving the events of `scopes`. */
-  authenticate(conn: Connection, auth: AuthState, scopes: Iterable<Scope>): void {
+  authenticate(conn: Connection, auth: AuthState, scopes: Iterable<Scope>, present = true): void {
     this.unindex(conn);
     conn.auth = auth;
-    const first = !this.byUser.has(auth.userId);
+    conn.present = present;
     addTo(this.byUser, auth.userId, conn);
     addTo(this.bySession, auth.sessionId, conn);
     for (const scope of scopes) this.subscribe(conn, scope);
     this.subscribe(conn, `u:${auth.userId}`);
-    if (first) this.onPresence(auth.userId, true);
+    if (present) this.arrive(auth.userId);
   }
 
   /** Records that `conn` is no longer authenticated. */
@@ -59,14 +66,41 @@ export class Hub {
     else this.perAddress.delete(conn.address);
   }
 
-  /** Is the user connected (and authenticated) anywhere? */
+  /** Is the user online: connected somewhere (not only by one-shot scripts), or gone less than the grace period ago? */
   isOnline(userId: string): boolean {
-    return this.byUser.has(userId);
+    return this.present.has(userId) || this.lingering.has(userId);
   }
 
-  /** Ids of every connected user. */
-  onlineUsers(): IterableIterator<string> {
-    return this.byUser.keys();
+  private arrive(userId: string): void {
+    const n = this.present.get(userId) ?? 0;
+    this.present.set(userId, n + 1);
+    const timer = this.lingering.get(userId);
+    if (timer) {
+      // Back within the grace period: nobody was told they left.
+      clearTimeout(timer);
+      this.lingering.delete(userId);
+    } else if (n === 0) {
+      this.onPresence(userId, true);
+    }
+  }
+
+  private depart(userId: string): void {
+    const n = (this.present.get(userId) ?? 1) - 1;
+    if (n > 0) {
+      this.present.set(userId, n);
+      return;
+    }
+    this.present.delete(userId);
+    if (this.presenceGraceMs <= 0) {
+      this.onPresence(userId, false);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.lingering.delete(userId);
+      if (!this.present.has(userId)) this.onPresence(userId, false);
+    }, this.presenceGraceMs);
+    timer.unref();
+    this.lingering.set(userId, timer);
   }
 
   /** Connections of a user. */
@@ -153,7 +187,7 @@ export class Hub {
     conn.scopes.clear();
     removeFrom(this.byUser, auth.userId, conn);
     removeFrom(this.bySession, auth.sessionId, conn);
-    if (!this.byUser.has(auth.userId)) this.onPresence(auth.userId, false);
+    if (conn.present) this.depart(auth.userId);
   }
 }
 

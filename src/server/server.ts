@@ -51,7 +51,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const db = openDb(config.dataDir);
   const clock = () => Date.now();
   const limiter = (l: { capacity: number; refillMs: number }) => new RateLimiter(l.capacity, l.refillMs, clock);
-  const hub = new Hub();
+  const hub = new Hub(config.presenceGraceMs);
   const chat = new ChatQueries(db);
   const services: Services = {
     config,

@@ -37,6 +37,8 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}, dat
     bcryptCost: 4,
     log: false,
     shutdownGraceMs: 1000,
+    // Presence changes at once in tests, unless a test asks for a grace period.
+    presenceGraceMs: 0,
     ...overrides,
     limits: { ...LOOSE_LIMITS, ...overrides.limits },
   });

@@ -144,10 +144,15 @@ describe('flooding', () => {
           c.request('messages.send', { conversationId, body: `spam ${i}`, nonce: `spam-${i}` }),
         ),
       );
-      assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 2, 'the burst allowance');
+      assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length <= 2, true);
       assert.equal(await closed, 4008);
+      // The burst allowance was stored (its replies may have been cut off by the close); nothing more.
       const other = await connectAs(strict.tcpUrl, reg.token);
-      assert.ok((await other.request('ping', {})).now > 0, 'the server is fine');
+      const { messages } = await other.request('messages.history', { conversationId });
+      assert.deepEqual(
+        messages.map((m) => m.body),
+        ['spam 0', 'spam 1'],
+      );
       other.close();
     } finally {
       await strict.destroy();

@@ -33,7 +33,7 @@ function credentialCommand(name: 'register' | 'login', description: string): Com
         envVar: 'NATTER_PASSWORD',
         confirm: name === 'register',
       });
-      const res = await ctx.s.raw(name, { username, password, client: CLIENT });
+      const res = await ctx.s.raw(name, { username, password, client: CLIENT, presence: false });
       saveCredential(ctx.g.configDir, ctx.g.server, {
         token: res.token,
         username: res.user.username,

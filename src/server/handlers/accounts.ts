@@ -20,7 +20,7 @@ function assertNotAuthenticated(ctx: Ctx): void {
 }
 
 /** Creates a login session for `user` and attaches it to the connection. */
-function startSession(ctx: Ctx, user: UserRow, client: string | undefined): ResultOf<'login'> {
+function startSession(ctx: Ctx, user: UserRow, client: string | undefined, present = true): ResultOf<'login'> {
   const now = ctx.clock();
   const token = newToken('session');
   const row = {
@@ -39,6 +39,7 @@ function startSession(ctx: Ctx, user: UserRow, client: string | undefined): Resu
       ctx.conn,
       { userId: user.id, sessionId: row.id, kind: 'session' },
       scopesOfUser(ctx.chat, user.id),
+      present,
     );
   }
   return { token, session: toSessionInfo(row, row.id), user: toPublicUser(user), cursor: String(ctx.events.head()) };
@@ -54,7 +55,7 @@ function taken(username: string): NatterError {
   });
 }
 
-export const register: Handler<'register'> = async (ctx, { username, password, client }) => {
+export const register: Handler<'register'> = async (ctx, { username, password, client, presence }) => {
   assertNotAuthenticated(ctx);
   const wait = ctx.limiters.registerPerAddress.take(ctx.conn.address);
   if (wait > 0) throw rateLimited(wait, 'accounts created from this address');
@@ -77,7 +78,7 @@ export const register: Handler<'register'> = async (ctx, { username, password, c
     // One transaction: the account and its first session exist together or not at all.
     return ctx.db.transaction(() => {
       ctx.users.insert(user);
-      return startSession(ctx, user, client);
+      return startSession(ctx, user, client, presence !== false);
     });
   } catch (err) {
     if (isUniqueViolation(err)) throw taken(username);
@@ -85,7 +86,7 @@ export const register: Handler<'register'> = async (ctx, { username, password, c
   }
 };
 
-export const login: Handler<'login'> = async (ctx, { username, password, client }) => {
+export const login: Handler<'login'> = async (ctx, { username, password, client, presence }) => {
   assertNotAuthenticated(ctx);
   const key = usernameKey(username.normalize('NFC'));
   const { loginPerAccount, loginPerAddress } = ctx.limiters;
@@ -100,10 +101,10 @@ export const login: Handler<'login'> = async (ctx, { username, password, client 
     throw new NatterError('invalid_credentials', 'wrong username or password');
   }
   loginPerAccount.reset(key);
-  return startSession(ctx, user, client);
+  return startSession(ctx, user, client, presence !== false);
 };
 
-export const auth: Handler<'auth'> = (ctx, { token, cursor }) => {
+export const auth: Handler<'auth'> = (ctx, { token, cursor, presence }) => {
   assertNotAuthenticated(ctx);
   const resolved = resolveToken(ctx, ctx.conn.address, token);
   const userId = resolved.user.id;
@@ -119,7 +120,12 @@ export const auth: Handler<'auth'> = (ctx, { token, cursor }) => {
     ctx.conn.event('caught_up', { cursor: String(head), replayed: replay.texts.length, limited: replay.limited });
   }
   if (ctx.conn.transport !== 'http') {
-    ctx.hub.authenticate(ctx.conn, { userId, sessionId: resolved.row.id, kind: resolved.row.kind }, scopes);
+    ctx.hub.authenticate(
+      ctx.conn,
+      { userId, sessionId: resolved.row.id, kind: resolved.row.kind },
+      scopes,
+      presence !== false,
+    );
   }
   return {
     session: resolved.row.kind === 'session' ? toSessionInfo(resolved.row, resolved.row.id) : null,
