@@ -1,36 +1,38 @@
 import { Command, Option } from 'commander';
 import { VERSION } from '../package-info.js';
-import {
-  loginCommand,
-  logoutCommand,
-  passwdCommand,
-  profileCommand,
-  registerCommand,
-  renameCommand,
-  sessionsCommand,
-  tokenCommand,
-  whoamiCommand,
-} from './commands/account.js';
-import { dmsCommand, groupCommand, groupsCommand } from './commands/groups.js';
+import { banCommand } from './commands/ban.js';
+import { bansCommand } from './commands/bans.js';
+import { channelCommand } from './commands/channel.js';
+import { channelsCommand } from './commands/channels.js';
+import { deleteCommand } from './commands/delete.js';
+import { dmsCommand } from './commands/dms.js';
+import { editCommand } from './commands/edit.js';
+import { groupCommand } from './commands/group.js';
+import { groupsCommand } from './commands/groups.js';
+import { historyCommand } from './commands/history.js';
+import { inviteCommand } from './commands/invite.js';
+import { joinCommand } from './commands/join.js';
+import { kickCommand } from './commands/kick.js';
+import { leaveCommand } from './commands/leave.js';
 import { listenCommand } from './commands/listen.js';
-import { deleteCommand, editCommand, historyCommand, readCommand, sendCommand } from './commands/messages.js';
+import { loginCommand } from './commands/login.js';
+import { logoutCommand } from './commands/logout.js';
+import { membersCommand } from './commands/members.js';
+import { onlineCommand } from './commands/online.js';
+import { passwdCommand } from './commands/passwd.js';
+import { profileCommand } from './commands/profile.js';
+import { readCommand } from './commands/read.js';
+import { registerCommand } from './commands/register.js';
+import { renameCommand } from './commands/rename.js';
+import { roleCommand } from './commands/role.js';
+import { sendCommand } from './commands/send.js';
 import { serveCommand } from './commands/serve.js';
-import {
-  banCommand,
-  bansCommand,
-  channelCommand,
-  channelsCommand,
-  inviteCommand,
-  joinCommand,
-  kickCommand,
-  leaveCommand,
-  membersCommand,
-  onlineCommand,
-  roleCommand,
-  serverCommand,
-  serversCommand,
-  unbanCommand,
-} from './commands/servers.js';
+import { serverCommand } from './commands/server.js';
+import { serversCommand } from './commands/servers.js';
+import { sessionsCommand } from './commands/sessions.js';
+import { tokenCommand } from './commands/token.js';
+import { unbanCommand } from './commands/unban.js';
+import { whoamiCommand } from './commands/whoami.js';
 import { serverUrl } from './util.js';
 
 /**

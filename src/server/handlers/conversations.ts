@@ -54,14 +54,19 @@ export const listDms: Handler<'dms.list'> = (ctx) => ({
   dms: ctx.chat.conversationsOf(ctx.session.userId, 'dm').map((c) => summarize(ctx, c)),
 });
 
-export const markRead: Handler<'read.mark'> = (ctx, { conversationId, seq }) =>
-  ctx.writer.run((after) => {
-    const { conv } = readable(ctx, conversationId);
-    const position = ctx.chat.markRead(ctx.session.userId, conv.id, Math.min(seq, conv.lastSeq));
-    const state = readState(ctx, conv, position);
+export const markRead: Handler<'read.mark'> = (ctx, { conversationId, seq }) => {
+  const { conv } = readable(ctx, conversationId);
+  const current = ctx.chat.lastRead(ctx.session.userId, conv.id);
+  // Nothing moves (old or repeated marks): no write, no event. Only new messages can make a mark cost anything.
+  if (Math.min(seq, conv.lastSeq) <= current) return readState(ctx, conv, current);
+  return ctx.writer.run((after) => {
+    const fresh = readable(ctx, conversationId).conv;
+    const position = ctx.chat.markRead(ctx.session.userId, fresh.id, Math.min(seq, fresh.lastSeq));
+    const state = readState(ctx, fresh, position);
     ctx.events.append(after, [userScope(ctx.session.userId)], 'read.updated', state, ctx.clock());
     return state;
   });
+};
 
 /** Typing notices last this long unless repeated. */
 const TYPING_TTL_MS = 6_000;

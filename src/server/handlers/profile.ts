@@ -4,6 +4,7 @@ import type { AuthedCtx, Handler } from '../context.js';
 import type { UserRow } from '../db/schema.js';
 import { toPublicUser } from '../db/users.js';
 import { userScope } from '../event-log.js';
+import { spendWrite } from '../limits.js';
 import type { AfterCommit } from '../writer.js';
 import { currentUser } from './accounts.js';
 
@@ -13,6 +14,7 @@ function orNull(value: string | null): string | null {
 }
 
 export const updateProfile: Handler<'profile.update'> = (ctx, params) => {
+  spendWrite(ctx);
   const user = currentUser(ctx);
   const patch: Partial<UserRow> = {};
   if (params.displayName !== undefined) patch.displayName = orNull(params.displayName);
@@ -34,8 +36,9 @@ function saveAndAnnounce(ctx: AuthedCtx, after: AfterCommit, userId: string, pat
   return wire;
 }
 
-export const changeUsername: Handler<'username.change'> = (ctx, { username }) =>
-  ctx.writer.run((after) => {
+export const changeUsername: Handler<'username.change'> = (ctx, { username }) => {
+  spendWrite(ctx);
+  return ctx.writer.run((after) => {
     const user = currentUser(ctx);
     const key = usernameKey(username);
     const holder = ctx.users.byUsernameKey(key);
@@ -50,3 +53,4 @@ export const changeUsername: Handler<'username.change'> = (ctx, { username }) =>
     }
     return { user: saveAndAnnounce(ctx, after, user.id, { username, usernameKey: key, updatedAt: ctx.clock() }) };
   });
+};
