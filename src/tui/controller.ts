@@ -1,0 +1,224 @@
+import type { Natter } from '../client/natter.js';
+import { newNonce } from '../client/natter.js';
+import type { EventMessage, OpName, ParamsIn } from '../protocol/index.js';
+import type { Action, State } from './state.js';
+
+/** Messages per history page the app asks for. */
+const PAGE = 50;
+
+/**
+ * The app's side effects, kept out of the reducer and the components: it
+ * talks to the server through the reconnecting client and reports everything
+ * as actions. The Ink app calls its methods; tests can too, without a terminal.
+ */
+export class Controller {
+  private readonly inFlight = new Set<string>();
+  /**
+   * Events that arrived while lists were loading. A list reply and an event
+   * can come in one packet, the event handled first: it must be applied after
+   * the list, or the list would wipe it out. (Every event is safe to apply to
+   * a list that already includes it.)
+   */
+  private held: EventMessage[] | null = null;
+
+  constructor(
+    readonly client: Natter,
+    private readonly dispatch: (a: Action) => void,
+    private readonly getState: () => State,
+  ) {
+    client.on('state', (s) => {
+      const url = client.url;
+      if (s.status === 'connected') {
+        this.dispatch({ type: 'connection', connection: { status: 'connected', url } });
+        void this.reload();
+      } else if (s.status === 'reconnecting') {
+        this.dispatch({
+          type: 'connection',
+          connection: { status: 'reconnecting', url, retryAt: Date.now() + s.retryInMs, error: s.error },
+        });
+      } else if (s.status === 'closed') {
+        this.dispatch({ type: 'connection', connection: { status: 'closed', url, error: s.error } });
+      } else {
+        this.dispatch({ type: 'connection', connection: { status: 'connecting', url } });
+      }
+    });
+    client.on('event', (event) => {
+      if (this.held) {
+        this.held.push(event);
+        return;
+      }
+      this.dispatch({ type: 'event', event });
+      if (event.event === 'message.created') {
+        const { message } = event.data as { message: { conversationId: string; seq: number; author: { id: string } } };
+        const state = this.getState();
+        // Reading what arrives in the open conversation: tell the server, so other clients clear too.
+        if (state.active === message.conversationId && message.author.id !== state.me?.id)
+          this.markRead(message.conversationId, message.seq);
+      }
+    });
+    client.on('caughtUp', (c) => {
+      if (c.limited) void this.reload();
+    });
+  }
+
+  /** Loads servers, channels and conversations; refreshes the open conversation's latest page. */
+  async reload(): Promise<void> {
+    this.held ??= [];
+    try {
+      const me = this.client.user;
+      if (me) this.dispatch({ type: 'authenticated', me: { id: me.id, username: me.username } });
+      const [{ servers }, { conversations }] = await Promise.all([
+        this.client.request('servers.list', {}),
+        this.client.request('conversations.list', {}),
+      ]);
+      const withChannels = servers.map((s) => ({
+        ...s,
+        channelIds: conversations.filter((c) => c.kind === 'channel' && c.serverId === s.id).map((c) => c.id),
+      }));
+      this.dispatch({ type: 'loaded', servers: withChannels, conversations });
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      const held = this.held ?? [];
+      this.held = null;
+      for (const event of held) this.dispatch({ type: 'event', event });
+    }
+    const active = this.getState().active;
+    if (active) await this.loadLatest(active);
+  }
+
+  /** Opens a conversation: shows what is loaded at once, fetches the latest page, marks it read. */
+  async open(conversationId: string): Promise<void> {
+    const before = this.getState();
+    const conv = before.conversations[conversationId];
+    if (!conv) return;
+    this.dispatch({ type: 'open', conversationId });
+    if (conv.lastReadSeq < conv.lastSeq) this.markRead(conversationId, conv.lastSeq);
+    await this.loadLatest(conversationId);
+    await this.loadMembers(conversationId);
+  }
+
+  /** Fetches the latest page of a conversation. */
+  async loadLatest(conversationId: string): Promise<void> {
+    try {
+      const page = await this.client.request('messages.history', { conversationId, limit: PAGE });
+      this.dispatch({
+        type: 'history',
+        conversationId,
+        messages: page.messages,
+        hasMore: page.hasMore,
+        direction: 'latest',
+      });
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** Fetches the page before the oldest loaded message (scrolling up past the top). */
+  async loadOlder(conversationId: string): Promise<void> {
+    const view = this.getState().views[conversationId];
+    const oldest = view?.lines.find((l) => l.seq !== null)?.seq;
+    const key = `older:${conversationId}`;
+    if (
+      !view ||
+      !view.hasMoreBefore ||
+      view.loading ||
+      oldest === undefined ||
+      oldest === null ||
+      this.inFlight.has(key)
+    )
+      return;
+    this.inFlight.add(key);
+    this.dispatch({ type: 'history-loading', conversationId });
+    try {
+      const page = await this.client.request('messages.history', { conversationId, before: oldest, limit: PAGE });
+      this.dispatch({
+        type: 'history',
+        conversationId,
+        messages: page.messages,
+        hasMore: page.hasMore,
+        direction: 'before',
+      });
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.inFlight.delete(key);
+    }
+  }
+
+  /** Members of the open server or group, for the member list and completion. */
+  async loadMembers(conversationId: string): Promise<void> {
+    const conv = this.getState().conversations[conversationId];
+    if (!conv || conv.kind === 'dm') return;
+    try {
+      if (conv.kind === 'channel' && conv.serverId) {
+        const { members } = await this.client.request('members.list', { serverId: conv.serverId });
+        this.dispatch({
+          type: 'members',
+          scopeId: conv.serverId,
+          members: members.map((m) => ({ user: m.user, role: m.role })),
+        });
+        for (const m of members)
+          this.dispatch({ type: 'event', event: { event: 'presence', data: { userId: m.user.id, online: m.online } } });
+      }
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** Sends through the client's outbox; the line shows as pending until acknowledged. */
+  send(conversationId: string, body: string): void {
+    const nonce = newNonce();
+    this.dispatch({ type: 'pending', conversationId, nonce, body, at: Date.now() });
+    this.client.send({ conversationId }, body, nonce).then(
+      (message) => this.dispatch({ type: 'sent', nonce, message }),
+      (err: unknown) => this.dispatch({ type: 'send-failed', nonce, conversationId, error: errorText(err) }),
+    );
+  }
+
+  /** Opens (or creates on the first message) a DM, then shows it. */
+  async sendDirect(username: string, body: string): Promise<void> {
+    try {
+      const message = await this.client.send({ to: username }, body);
+      await this.reload();
+      await this.open(message.conversationId);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** Any protocol request, with its outcome in the notice line. */
+  async request<N extends OpName>(op: N, params: ParamsIn<N>, success?: string): Promise<boolean> {
+    try {
+      await this.client.request(op, params);
+      if (success) this.dispatch({ type: 'notice', text: success, level: 'info' });
+      return true;
+    } catch (err) {
+      this.fail(err);
+      return false;
+    }
+  }
+
+  /** Tells the server (and so the user's other clients) how far this conversation is read. */
+  markRead(conversationId: string, seq: number): void {
+    this.client.request('read.mark', { conversationId, seq }).catch(() => {});
+  }
+
+  /** Tells the others in the conversation that I am typing (the server throttles repeats). */
+  typing(conversationId: string): void {
+    this.client.request('typing.start', { conversationId }).catch(() => {});
+  }
+
+  private fail(err: unknown): void {
+    this.dispatch({ type: 'notice', text: errorText(err), level: 'error' });
+  }
+}
+
+/** An error in words for the notice line: the server's message, or what went wrong locally. */
+export function errorText(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' && err.name === 'NatterError' ? `${err.message} (${code})` : err.message;
+  }
+  return String(err);
+}

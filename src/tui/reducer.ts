@@ -1,0 +1,550 @@
+import type { ConversationSummary, EventData, Message } from '../protocol/index.js';
+import type { Action, ConversationEntry, ConversationView, Line, State } from './state.js';
+
+/** The state before anything has happened. */
+export function initialState(url: string): State {
+  return {
+    me: null,
+    connection: { status: 'connecting', url },
+    servers: {},
+    serverOrder: [],
+    conversations: {},
+    active: null,
+    views: {},
+    members: {},
+    online: {},
+    typing: {},
+    overlay: null,
+    showMembers: false,
+    notice: null,
+    bell: 0,
+  };
+}
+
+function byName<T extends { name: string }>(a: T, b: T): number {
+  return a.name.localeCompare(b.name, undefined, { sensitivity: 'base' });
+}
+
+function entryOf(c: ConversationSummary): ConversationEntry {
+  return {
+    id: c.id,
+    kind: c.kind,
+    serverId: c.serverId,
+    name: c.name,
+    topic: c.topic,
+    peer: c.peer,
+    lastSeq: c.lastSeq,
+    lastReadSeq: c.lastReadSeq,
+    unread: c.unread,
+    mentions: c.mentions,
+  };
+}
+
+export function lineOf(m: Message, meId: string | null): Line {
+  return {
+    key: m.id,
+    id: m.id,
+    seq: m.seq,
+    author: m.author,
+    body: m.body,
+    createdAt: m.createdAt,
+    editedAt: m.editedAt,
+    deletedAt: m.deletedAt,
+    nonce: m.nonce,
+    pending: false,
+    failed: null,
+    mentionsMe: meId !== null && m.mentions.includes(meId),
+  };
+}
+
+const EMPTY_VIEW: ConversationView = { lines: [], hasMoreBefore: true, loading: false, scrollBack: 0 };
+
+/** Puts stored lines in seq order (dropping duplicates by id), pending ones after them. */
+function mergeLines(existing: readonly Line[], incoming: readonly Line[]): Line[] {
+  const stored = new Map<string, Line>();
+  for (const l of existing) if (l.id) stored.set(l.id, l);
+  for (const l of incoming) if (l.id) stored.set(l.id, l);
+  const nonces = new Set([...stored.values()].map((l) => l.nonce).filter((n) => n !== null));
+  const pending = existing.filter((l) => l.id === null && !(l.nonce && nonces.has(l.nonce)));
+  return [...[...stored.values()].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)), ...pending];
+}
+
+function withView(state: State, id: string, fn: (v: ConversationView) => ConversationView): State {
+  const view = state.views[id];
+  if (!view) return state;
+  return { ...state, views: { ...state.views, [id]: fn(view) } };
+}
+
+function withConversation(state: State, id: string, fn: (c: ConversationEntry) => ConversationEntry): State {
+  const conv = state.conversations[id];
+  if (!conv) return state;
+  return { ...state, conversations: { ...state.conversations, [id]: fn(conv) } };
+}
+
+function withoutConversations(state: State, ids: readonly string[]): State {
+  if (ids.length === 0) return state;
+  const conversations = { ...state.conversations };
+  const views = { ...state.views };
+  const typing = { ...state.typing };
+  for (const id of ids) {
+    delete conversations[id];
+    delete views[id];
+    delete typing[id];
+  }
+  return {
+    ...state,
+    conversations,
+    views,
+    typing,
+    active: state.active && ids.includes(state.active) ? null : state.active,
+  };
+}
+
+function sortChannels(state: State, ids: readonly string[]): string[] {
+  return [...ids].sort((a, b) =>
+    (state.conversations[a]?.name ?? '').localeCompare(state.conversations[b]?.name ?? ''),
+  );
+}
+
+/** The pure state transition of the terminal app. Never does I/O, never mutates its input. */
+export function reduce(state: State, action: Action): State {
+  switch (action.type) {
+    case 'connection':
+      return { ...state, connection: action.connection };
+    case 'authenticated':
+      return { ...state, me: action.me };
+    case 'loaded': {
+      const servers: State['servers'] = {};
+      for (const s of action.servers) {
+        servers[s.id] = {
+          id: s.id,
+          name: s.name,
+          role: s.role,
+          channelIds: s.channelIds,
+          expanded: state.servers[s.id]?.expanded ?? true,
+        };
+      }
+      const conversations: State['conversations'] = {};
+      for (const c of action.conversations) conversations[c.id] = entryOf(c);
+      const next = { ...state, servers, conversations };
+      for (const s of Object.values(servers))
+        s.channelIds = sortChannels(
+          next,
+          s.channelIds.filter((id) => conversations[id]),
+        );
+      const serverOrder = [...action.servers].sort(byName).map((s) => s.id);
+      const active = state.active && conversations[state.active] ? state.active : null;
+      return { ...next, serverOrder, active };
+    }
+    case 'event':
+      return applyEvent(state, action.event.event, action.event.data as never);
+    case 'history-loading':
+      return {
+        ...state,
+        views: {
+          ...state.views,
+          [action.conversationId]: { ...(state.views[action.conversationId] ?? EMPTY_VIEW), loading: true },
+        },
+      };
+    case 'history': {
+      const meId = state.me?.id ?? null;
+      const lines = action.messages.map((m) => lineOf(m, meId));
+      const view = state.views[action.conversationId] ?? EMPTY_VIEW;
+      const firstLoaded = lines[0]?.seq ?? null;
+      const merged =
+        action.direction === 'latest'
+          ? mergeLines(
+              view.lines.filter((l) => l.id === null),
+              lines,
+            )
+          : mergeLines(view.lines, lines);
+      const hasMoreBefore =
+        action.direction === 'before' || view.lines.length === 0
+          ? action.hasMore && firstLoaded !== 1
+          : view.hasMoreBefore;
+      return {
+        ...state,
+        views: { ...state.views, [action.conversationId]: { ...view, lines: merged, hasMoreBefore, loading: false } },
+      };
+    }
+    case 'open': {
+      const conv = state.conversations[action.conversationId];
+      if (!conv) return state;
+      const opened = {
+        ...state,
+        active: conv.id,
+        overlay: null,
+        views: { ...state.views, [conv.id]: { ...(state.views[conv.id] ?? EMPTY_VIEW), scrollBack: 0 } },
+      };
+      return withConversation(opened, conv.id, (c) => ({ ...c, unread: 0, mentions: 0, lastReadSeq: c.lastSeq }));
+    }
+    case 'pending': {
+      const me = state.me;
+      if (!me) return state;
+      const line: Line = {
+        key: `pending:${action.nonce}`,
+        id: null,
+        seq: null,
+        author: { id: me.id, username: me.username, displayName: null },
+        body: action.body,
+        createdAt: action.at,
+        editedAt: null,
+        deletedAt: null,
+        nonce: action.nonce,
+        pending: true,
+        failed: null,
+        mentionsMe: false,
+      };
+      const view = state.views[action.conversationId] ?? EMPTY_VIEW;
+      return {
+        ...state,
+        views: { ...state.views, [action.conversationId]: { ...view, lines: [...view.lines, line], scrollBack: 0 } },
+      };
+    }
+    case 'sent':
+      return addMessage(state, action.message);
+    case 'send-failed':
+      return withView(state, action.conversationId, (v) => ({
+        ...v,
+        lines: v.lines.map((l) => (l.nonce === action.nonce && l.id === null ? { ...l, failed: action.error } : l)),
+      }));
+    case 'scroll':
+      return withView(state, action.conversationId, (v) => ({
+        ...v,
+        scrollBack: Math.max(
+          0,
+          Math.min(v.scrollBack + action.delta, Math.max(0, v.lines.length * 4 - action.pageSize)),
+        ),
+      }));
+    case 'members':
+      return { ...state, members: { ...state.members, [action.scopeId]: action.members } };
+    case 'overlay':
+      return { ...state, overlay: action.overlay };
+    case 'toggle-members':
+      return { ...state, showMembers: !state.showMembers };
+    case 'toggle-server': {
+      const s = state.servers[action.serverId];
+      if (!s) return state;
+      return { ...state, servers: { ...state.servers, [s.id]: { ...s, expanded: !s.expanded } } };
+    }
+    case 'notice':
+      return { ...state, notice: { text: action.text, level: action.level } };
+    case 'clear-notice':
+      return state.notice ? { ...state, notice: null } : state;
+    case 'tick': {
+      let changed = false;
+      const typing: State['typing'] = {};
+      for (const [conv, users] of Object.entries(state.typing)) {
+        const live = Object.fromEntries(Object.entries(users).filter(([, t]) => t.expiresAt > action.now));
+        if (Object.keys(live).length !== Object.keys(users).length) changed = true;
+        if (Object.keys(live).length > 0) typing[conv] = live;
+      }
+      return changed ? { ...state, typing } : state;
+    }
+  }
+}
+
+/** A stored message arrives (live, or as the reply to my send). */
+function addMessage(state: State, message: Message): State {
+  const meId = state.me?.id ?? null;
+  const mine = message.author.id === meId;
+  const line = lineOf(message, meId);
+  let next = withView(state, message.conversationId, (v) => {
+    if (v.lines.some((l) => l.id === message.id)) return v;
+    return { ...v, lines: mergeLines(v.lines, [line]) };
+  });
+  const conv = next.conversations[message.conversationId];
+  // Already counted (a replayed event, or the reply to my send after its event).
+  if (!conv || message.seq <= conv.lastSeq) return next;
+  const open = next.active === conv.id;
+  const counts = !mine && !open && message.seq > conv.lastReadSeq;
+  next = withConversation(next, conv.id, (c) => ({
+    ...c,
+    lastSeq: Math.max(c.lastSeq, message.seq),
+    lastReadSeq: mine || open ? Math.max(c.lastReadSeq, message.seq) : c.lastReadSeq,
+    unread: counts ? c.unread + 1 : c.unread,
+    mentions: counts && line.mentionsMe ? c.mentions + 1 : c.mentions,
+  }));
+  // Typing ends with the message.
+  const typingHere = next.typing[conv.id];
+  if (typingHere?.[message.author.id]) {
+    const rest = { ...typingHere };
+    delete rest[message.author.id];
+    next = { ...next, typing: { ...next.typing, [conv.id]: rest } };
+  }
+  if (counts && (line.mentionsMe || conv.kind === 'dm')) next = { ...next, bell: next.bell + 1 };
+  return next;
+}
+
+function replaceLine(state: State, message: Message): State {
+  const meId = state.me?.id ?? null;
+  return withView(state, message.conversationId, (v) => ({
+    ...v,
+    lines: v.lines.map((l) => (l.id === message.id ? lineOf(message, meId) : l)),
+  }));
+}
+
+function applyEvent<N extends keyof EventMap>(state: State, name: N, data: EventMap[N]): State {
+  const d = data as never;
+  switch (name) {
+    case 'message.created':
+      return addMessage(state, (d as EventData<'message.created'>).message);
+    case 'message.updated':
+    case 'message.deleted':
+      return replaceLine(state, (d as EventData<'message.updated'>).message);
+    case 'server.joined': {
+      const { server, channels } = d as EventData<'server.joined'>;
+      const conversations = { ...state.conversations };
+      for (const ch of channels) {
+        conversations[ch.id] = {
+          id: ch.id,
+          kind: 'channel',
+          serverId: server.id,
+          name: ch.name,
+          topic: ch.topic,
+          peer: null,
+          lastSeq: ch.lastSeq,
+          lastReadSeq: ch.lastSeq,
+          unread: 0,
+          mentions: 0,
+        };
+      }
+      const next = { ...state, conversations };
+      const entry = {
+        id: server.id,
+        name: server.name,
+        role: server.role,
+        channelIds: sortChannels(
+          next,
+          channels.map((c) => c.id),
+        ),
+        expanded: true,
+      };
+      const servers = { ...state.servers, [server.id]: entry };
+      const serverOrder = Object.values(servers)
+        .sort(byName)
+        .map((s) => s.id);
+      return { ...next, servers, serverOrder };
+    }
+    case 'server.updated': {
+      const { server } = d as EventData<'server.updated'>;
+      const s = state.servers[server.id];
+      return s ? { ...state, servers: { ...state.servers, [s.id]: { ...s, name: server.name } } } : state;
+    }
+    case 'server.deleted':
+    case 'server.removed': {
+      const serverId = (d as { serverId: string }).serverId;
+      const s = state.servers[serverId];
+      if (!s) return state;
+      const servers = { ...state.servers };
+      delete servers[serverId];
+      const reason =
+        name === 'server.deleted'
+          ? 'was deleted'
+          : `: you ${(d as EventData<'server.removed'>).reason === 'left' ? 'left' : `were ${(d as EventData<'server.removed'>).reason}`}`;
+      const next = withoutConversations(
+        { ...state, servers, serverOrder: state.serverOrder.filter((id) => id !== serverId) },
+        s.channelIds,
+      );
+      return { ...next, notice: { text: `${s.name} ${reason}`.replace(' :', ':'), level: 'info' } };
+    }
+    case 'channel.created': {
+      const { channel } = d as EventData<'channel.created'>;
+      const s = state.servers[channel.serverId];
+      if (!s || state.conversations[channel.id]) return state;
+      const next: State = {
+        ...state,
+        conversations: {
+          ...state.conversations,
+          [channel.id]: {
+            id: channel.id,
+            kind: 'channel',
+            serverId: channel.serverId,
+            name: channel.name,
+            topic: channel.topic,
+            peer: null,
+            lastSeq: channel.lastSeq,
+            lastReadSeq: channel.lastSeq,
+            unread: 0,
+            mentions: 0,
+          },
+        },
+      };
+      const channelIds = sortChannels(next, [...s.channelIds.filter((id) => id !== channel.id), channel.id]);
+      return { ...next, servers: { ...next.servers, [s.id]: { ...s, channelIds } } };
+    }
+    case 'channel.updated': {
+      const { channel } = d as EventData<'channel.updated'>;
+      const next = withConversation(state, channel.id, (c) => ({ ...c, name: channel.name, topic: channel.topic }));
+      const s = next.servers[channel.serverId];
+      return s
+        ? { ...next, servers: { ...next.servers, [s.id]: { ...s, channelIds: sortChannels(next, s.channelIds) } } }
+        : next;
+    }
+    case 'channel.deleted': {
+      const { serverId, channelId } = d as EventData<'channel.deleted'>;
+      const s = state.servers[serverId];
+      const next = withoutConversations(state, [channelId]);
+      return s
+        ? {
+            ...next,
+            servers: { ...next.servers, [s.id]: { ...s, channelIds: s.channelIds.filter((id) => id !== channelId) } },
+          }
+        : next;
+    }
+    case 'group.updated': {
+      const { group } = d as EventData<'group.updated'>;
+      const existing = state.conversations[group.id];
+      const conversations = {
+        ...state.conversations,
+        [group.id]: existing
+          ? { ...existing, name: group.name, lastSeq: Math.max(existing.lastSeq, group.lastSeq) }
+          : {
+              id: group.id,
+              kind: 'group' as const,
+              serverId: null,
+              name: group.name,
+              topic: null,
+              peer: null,
+              lastSeq: group.lastSeq,
+              lastReadSeq: 0,
+              unread: 0,
+              mentions: 0,
+            },
+      };
+      return {
+        ...state,
+        conversations,
+        members: { ...state.members, [group.id]: group.members.map((user) => ({ user, role: null })) },
+      };
+    }
+    case 'group.removed':
+      return withoutConversations(state, [(d as EventData<'group.removed'>).groupId]);
+    case 'dm.opened': {
+      const { conversationId, peer } = d as EventData<'dm.opened'>;
+      if (state.conversations[conversationId]) return state;
+      return {
+        ...state,
+        conversations: {
+          ...state.conversations,
+          [conversationId]: {
+            id: conversationId,
+            kind: 'dm',
+            serverId: null,
+            name: peer.username,
+            topic: null,
+            peer,
+            lastSeq: 0,
+            lastReadSeq: 0,
+            unread: 0,
+            mentions: 0,
+          },
+        },
+      };
+    }
+    case 'read.updated': {
+      const r = d as EventData<'read.updated'>;
+      return withConversation(state, r.conversationId, (c) => ({
+        ...c,
+        lastReadSeq: r.lastReadSeq,
+        unread: r.unread,
+        mentions: r.mentions,
+      }));
+    }
+    case 'member.joined':
+    case 'member.updated': {
+      const { serverId, member } = d as EventData<'member.joined'>;
+      const list = state.members[serverId];
+      if (!list) return state;
+      const rest = list.filter((m) => m.user.id !== member.user.id);
+      return {
+        ...state,
+        members: { ...state.members, [serverId]: [...rest, { user: member.user, role: member.role }] },
+        online: { ...state.online, [member.user.id]: member.online },
+      };
+    }
+    case 'member.left': {
+      const { serverId, userId } = d as EventData<'member.left'>;
+      const list = state.members[serverId];
+      return list
+        ? { ...state, members: { ...state.members, [serverId]: list.filter((m) => m.user.id !== userId) } }
+        : state;
+    }
+    case 'user.updated': {
+      const { user } = d as EventData<'user.updated'>;
+      const conversations = { ...state.conversations };
+      for (const c of Object.values(conversations)) {
+        if (c.peer?.id === user.id) conversations[c.id] = { ...c, peer: user, name: user.username };
+      }
+      const members: State['members'] = {};
+      for (const [k, list] of Object.entries(state.members))
+        members[k] = list.map((m) => (m.user.id === user.id ? { ...m, user } : m));
+      const me = state.me?.id === user.id ? { id: user.id, username: user.username } : state.me;
+      return { ...state, conversations, members, me };
+    }
+    case 'presence': {
+      const { userId, online } = d as EventData<'presence'>;
+      return { ...state, online: { ...state.online, [userId]: online } };
+    }
+    case 'typing': {
+      const t = d as EventData<'typing'>;
+      return {
+        ...state,
+        typing: {
+          ...state.typing,
+          [t.conversationId]: {
+            ...state.typing[t.conversationId],
+            [t.user.id]: { username: t.user.username, expiresAt: t.expiresAt },
+          },
+        },
+      };
+    }
+    default:
+      return state;
+  }
+}
+
+type EventMap = { [K in import('../protocol/index.js').EventName]: EventData<K> };
+
+/** Conversation ids in sidebar order: each server's channels (when expanded), then groups, then DMs. */
+export function sidebarOrder(state: State): string[] {
+  const ids: string[] = [];
+  for (const sid of state.serverOrder) {
+    const s = state.servers[sid];
+    if (s?.expanded) ids.push(...s.channelIds);
+  }
+  const rest = Object.values(state.conversations);
+  ids.push(
+    ...rest
+      .filter((c) => c.kind === 'group')
+      .sort(byName)
+      .map((c) => c.id),
+  );
+  ids.push(
+    ...rest
+      .filter((c) => c.kind === 'dm')
+      .sort(byName)
+      .map((c) => c.id),
+  );
+  return ids;
+}
+
+/** The next conversation after the active one (wrapping) that matches `pred`, or null. */
+export function nextMatching(state: State, pred: (c: ConversationEntry) => boolean, step = 1): string | null {
+  const order = sidebarOrder(state);
+  if (order.length === 0) return null;
+  const start = state.active ? order.indexOf(state.active) : -1;
+  for (let i = 1; i <= order.length; i++) {
+    const id = order[(((start + i * step) % order.length) + order.length) % order.length];
+    const c = id ? state.conversations[id] : undefined;
+    if (c && c.id !== state.active && pred(c)) return c.id;
+  }
+  return null;
+}
+
+/** Who is typing in a conversation now (not me). */
+export function typingIn(state: State, conversationId: string, now: number): string[] {
+  return Object.entries(state.typing[conversationId] ?? {})
+    .filter(([id, t]) => t.expiresAt > now && id !== state.me?.id)
+    .map(([, t]) => t.username);
+}

@@ -1,0 +1,119 @@
+import type {
+  ConversationKind,
+  ConversationSummary,
+  EventMessage,
+  Message,
+  PublicUser,
+  ServerInfo,
+  UserRef,
+} from '../protocol/index.js';
+
+/** The connection as the status line shows it. */
+export type ConnectionView =
+  | { status: 'connecting'; url: string }
+  | { status: 'connected'; url: string }
+  | { status: 'reconnecting'; url: string; retryAt: number; error: string }
+  | { status: 'closed'; url: string; error: string | null };
+
+/** One conversation in the sidebar. */
+export type ConversationEntry = {
+  id: string;
+  kind: ConversationKind;
+  serverId: string | null;
+  /** Channel or group name; for a DM the other person's username. */
+  name: string;
+  topic: string | null;
+  /** For a DM: the other person. */
+  peer: PublicUser | null;
+  lastSeq: number;
+  lastReadSeq: number;
+  unread: number;
+  mentions: number;
+};
+
+/** A server in the sidebar, with its channels (conversation ids, by name). */
+export type ServerEntry = {
+  id: string;
+  name: string;
+  role: ServerInfo['role'];
+  channelIds: string[];
+  expanded: boolean;
+};
+
+/** A line of the message list: a stored message, or one of mine still waiting for its acknowledgement. */
+export type Line = {
+  /** Stable React key: the message id, or `pending:<nonce>`. */
+  key: string;
+  id: string | null;
+  seq: number | null;
+  author: UserRef;
+  body: string;
+  createdAt: number;
+  editedAt: number | null;
+  deletedAt: number | null;
+  nonce: string | null;
+  pending: boolean;
+  /** Why a pending send failed (shown in place, the text kept). */
+  failed: string | null;
+  /** Mentions the viewer. */
+  mentionsMe: boolean;
+};
+
+/** What the app knows of one conversation's messages. */
+export type ConversationView = {
+  /** Stored messages by seq, ascending, then pending ones. */
+  lines: Line[];
+  /** True until the first message (seq 1) has been loaded. */
+  hasMoreBefore: boolean;
+  loading: boolean;
+  /** How many lines the view is scrolled up from the bottom (0 = following new messages). */
+  scrollBack: number;
+};
+
+export type Overlay = { kind: 'switcher'; query: string; selected: number } | { kind: 'help' };
+
+/** Everything the terminal app shows, as plain data. */
+export type State = {
+  me: { id: string; username: string } | null;
+  connection: ConnectionView;
+  servers: Record<string, ServerEntry>;
+  /** Server ids, by name. */
+  serverOrder: string[];
+  conversations: Record<string, ConversationEntry>;
+  /** The open conversation. */
+  active: string | null;
+  views: Record<string, ConversationView>;
+  /** Members of servers and groups, by server or group id, once loaded. */
+  members: Record<string, { user: PublicUser; role: string | null }[]>;
+  /** Who is online, by user id. */
+  online: Record<string, boolean>;
+  /** Who is typing where: conversation id -> user id -> {username, expiresAt}. */
+  typing: Record<string, Record<string, { username: string; expiresAt: number }>>;
+  overlay: Overlay | null;
+  showMembers: boolean;
+  /** A one-line notice under the messages: errors from the server, results of commands. */
+  notice: { text: string; level: 'info' | 'error' } | null;
+  /** Set when something deserves the terminal bell (a mention or DM outside the open conversation). */
+  bell: number;
+};
+
+/** Everything that can happen to the state. */
+export type Action =
+  | { type: 'connection'; connection: ConnectionView }
+  | { type: 'authenticated'; me: { id: string; username: string } }
+  | { type: 'loaded'; servers: (ServerInfo & { channelIds: string[] })[]; conversations: ConversationSummary[] }
+  | { type: 'event'; event: EventMessage }
+  | { type: 'history'; conversationId: string; messages: Message[]; hasMore: boolean; direction: 'latest' | 'before' }
+  | { type: 'history-loading'; conversationId: string }
+  | { type: 'open'; conversationId: string }
+  | { type: 'pending'; conversationId: string; nonce: string; body: string; at: number }
+  | { type: 'sent'; nonce: string; message: Message }
+  | { type: 'send-failed'; nonce: string; conversationId: string; error: string }
+  | { type: 'scroll'; conversationId: string; delta: number; pageSize: number }
+  | { type: 'members'; scopeId: string; members: { user: PublicUser; role: string | null }[] }
+  | { type: 'overlay'; overlay: Overlay | null }
+  | { type: 'toggle-members' }
+  | { type: 'toggle-server'; serverId: string }
+  | { type: 'notice'; text: string; level: 'info' | 'error' }
+  | { type: 'clear-notice' }
+  | { type: 'tick'; now: number };

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Natter } from '../../src/client/index.js';
+import { Controller } from '../../src/tui/controller.js';
+import { initialState, reduce } from '../../src/tui/reducer.js';
+import type { Action, State } from '../../src/tui/state.js';
+import { connectAs, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+let t: TestServer;
+before(async () => {
+  t = await startTestServer();
+});
+after(() => t.destroy());
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + 5000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test('the controller keeps the app state in step with the server', async () => {
+  const alice = await new HttpApi(t.httpUrl).call('register', { username: uniqueName('ta'), password: PASSWORD });
+  const bob = await new HttpApi(t.httpUrl).call('register', { username: uniqueName('tb'), password: PASSWORD });
+  const a = await connectAs(t.wsUrl, alice.token);
+  const { server, channels } = await a.request('servers.create', { name: 'tui' });
+  const general = channels[0]?.id ?? '';
+  const { channel: random } = await a.request('channels.create', { serverId: server.id, name: 'random' });
+  const { invite } = await a.request('invites.create', { serverId: server.id });
+  await a.request('messages.send', { conversationId: general, body: 'before bob', nonce: 'tui-0' });
+
+  let state: State = initialState(t.wsUrl);
+  const dispatch = (action: Action) => {
+    state = reduce(state, action);
+  };
+  const client = Natter.create({ url: t.wsUrl, token: bob.token });
+  const controller = new Controller(client, dispatch, () => state);
+  await client.start();
+  await until(() => state.connection.status === 'connected' && state.me !== null, 'connected');
+
+  await controller.request('invites.join', { code: invite.code }, 'joined');
+  await until(() => state.servers[server.id] !== undefined, 'the server in the sidebar');
+  assert.equal(state.notice?.text, 'joined');
+
+  await controller.open(general);
+  assert.deepEqual(
+    state.views[general]?.lines.map((l) => l.body),
+    ['before bob'],
+  );
+
+  // A message elsewhere is unread; one here is read, on the server too.
+  await a.request('messages.send', { conversationId: random.id, body: `hey @${bob.user.username}`, nonce: 'tui-1' });
+  await until(() => state.conversations[random.id]?.mentions === 1, 'a mention badge');
+  await a.request('messages.send', { conversationId: general, body: 'in view', nonce: 'tui-2' });
+  await until(() => state.views[general]?.lines.length === 2, 'the live line');
+  await until(() => state.conversations[general]?.lastReadSeq === 2, 'read position');
+
+  await controller.open(random.id);
+  assert.deepEqual([state.conversations[random.id]?.unread, state.conversations[random.id]?.mentions], [0, 0]);
+  const check = await connectAs(t.tcpUrl, bob.token);
+  const { conversations } = await check.request('conversations.list', {});
+  const onServer = conversations.find((c) => c.id === random.id);
+  assert.equal(onServer?.unread, 0, 'opening marked it read on the server');
+  check.close();
+
+  // Sending shows a pending line that becomes the stored message.
+  controller.send(random.id, 'from the tui');
+  assert.equal(state.views[random.id]?.lines.at(-1)?.pending, true);
+  await until(() => state.views[random.id]?.lines.at(-1)?.pending === false, 'acknowledged');
+  assert.equal(state.views[random.id]?.lines.at(-1)?.body, 'from the tui');
+
+  // A refusal shows in words.
+  await controller.request('channels.delete', { channelId: random.id });
+  assert.match(state.notice?.text ?? '', /admins/);
+  client.close();
+  a.close();
+});

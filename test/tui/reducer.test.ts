@@ -1,0 +1,275 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ConversationSummary, EventMessage, Message } from '../../src/protocol/index.js';
+import { initialState, nextMatching, reduce, sidebarOrder, typingIn } from '../../src/tui/reducer.js';
+import type { Action, State } from '../../src/tui/state.js';
+
+const ME = { id: 'me', username: 'alice' };
+const BOB = { id: 'bob', username: 'bob', displayName: null };
+
+function summary(
+  id: string,
+  kind: ConversationSummary['kind'],
+  name: string,
+  extra: Partial<ConversationSummary> = {},
+): ConversationSummary {
+  return {
+    id,
+    kind,
+    serverId: kind === 'channel' ? 's1' : null,
+    name,
+    topic: null,
+    peer: null,
+    lastSeq: 0,
+    lastReadSeq: 0,
+    unread: 0,
+    mentions: 0,
+    lastMessage: null,
+    ...extra,
+  };
+}
+
+function msg(conversationId: string, seq: number, extra: Partial<Message> = {}): Message {
+  return {
+    id: `${conversationId}-${seq}`,
+    conversationId,
+    seq,
+    author: BOB,
+    body: `m${seq}`,
+    createdAt: 1000 + seq,
+    editedAt: null,
+    deletedAt: null,
+    nonce: null,
+    mentions: [],
+    ...extra,
+  };
+}
+
+function ev<N extends EventMessage['event']>(event: N, data: EventMessage<N>['data']): Action {
+  return { type: 'event', event: { event, data } as EventMessage };
+}
+
+function loaded(): State {
+  let s = reduce(initialState('ws://x'), { type: 'authenticated', me: ME });
+  s = reduce(s, {
+    type: 'loaded',
+    servers: [
+      {
+        id: 's1',
+        name: 'acme',
+        description: null,
+        ownerId: 'me',
+        createdAt: 0,
+        memberCount: 2,
+        role: 'owner',
+        channelIds: ['c2', 'c1'],
+      },
+    ],
+    conversations: [
+      summary('c1', 'channel', 'general', { lastSeq: 2, lastReadSeq: 2 }),
+      summary('c2', 'channel', 'dev'),
+      summary('g1', 'group', 'friends'),
+      summary('d1', 'dm', 'bob', { peer: { ...BOB, status: null, bio: null, createdAt: 0 } }),
+    ],
+  });
+  return s;
+}
+
+describe('reduce', () => {
+  test('loading builds the sidebar in order: channels by name, then groups, then DMs', () => {
+    const s = loaded();
+    assert.deepEqual(sidebarOrder(s), ['c2', 'c1', 'g1', 'd1']);
+    assert.equal(s.servers.s1?.name, 'acme');
+  });
+
+  test('a message in another conversation counts as unread, a mention also as a mention, and rings for mentions and DMs', () => {
+    let s = reduce(loaded(), { type: 'open', conversationId: 'c1' });
+    s = reduce(s, ev('message.created', { message: msg('c2', 1) }));
+    assert.equal(s.conversations.c2?.unread, 1);
+    assert.equal(s.conversations.c2?.mentions, 0);
+    assert.equal(s.bell, 0);
+    s = reduce(s, ev('message.created', { message: msg('c2', 2, { mentions: ['me'] }) }));
+    assert.equal(s.conversations.c2?.mentions, 1);
+    assert.equal(s.bell, 1);
+    s = reduce(s, ev('message.created', { message: msg('d1', 1) }));
+    assert.equal(s.bell, 2);
+    // The same event again (a replay overlap) changes nothing.
+    assert.equal(reduce(s, ev('message.created', { message: msg('d1', 1) })), s);
+  });
+
+  test('messages in the open conversation are read at once; opening clears the counts', () => {
+    let s = reduce(loaded(), { type: 'open', conversationId: 'c1' });
+    s = reduce(s, {
+      type: 'history',
+      conversationId: 'c1',
+      messages: [msg('c1', 1), msg('c1', 2)],
+      hasMore: false,
+      direction: 'latest',
+    });
+    s = reduce(s, ev('message.created', { message: msg('c1', 3) }));
+    assert.equal(s.conversations.c1?.unread, 0);
+    assert.equal(s.conversations.c1?.lastReadSeq, 3);
+    assert.deepEqual(
+      s.views.c1?.lines.map((l) => l.seq),
+      [1, 2, 3],
+    );
+    s = reduce(s, ev('message.created', { message: msg('g1', 1, { mentions: ['me'] }) }));
+    s = reduce(s, { type: 'open', conversationId: 'g1' });
+    assert.deepEqual([s.conversations.g1?.unread, s.conversations.g1?.mentions], [0, 0]);
+  });
+
+  test('a pending line is replaced by the stored message, whichever arrives first', () => {
+    let s = reduce(loaded(), { type: 'open', conversationId: 'c1' });
+    s = reduce(s, { type: 'history', conversationId: 'c1', messages: [], hasMore: false, direction: 'latest' });
+    s = reduce(s, { type: 'pending', conversationId: 'c1', nonce: 'n1', body: 'hello', at: 5 });
+    assert.equal(s.views.c1?.lines[0]?.pending, true);
+    const stored = msg('c1', 3, {
+      author: { id: 'me', username: 'alice', displayName: null },
+      body: 'hello',
+      nonce: 'n1',
+    });
+    const viaEvent = reduce(s, ev('message.created', { message: stored }));
+    const viaReply = reduce(s, { type: 'sent', nonce: 'n1', message: stored });
+    for (const x of [viaEvent, viaReply, reduce(viaEvent, { type: 'sent', nonce: 'n1', message: stored })]) {
+      assert.deepEqual(
+        x.views.c1?.lines.map((l) => [l.id, l.pending]),
+        [['c1-3', false]],
+      );
+    }
+    const failed = reduce(s, { type: 'send-failed', conversationId: 'c1', nonce: 'n1', error: 'too long' });
+    assert.equal(failed.views.c1?.lines[0]?.failed, 'too long');
+  });
+
+  test('edits and deletes replace the line in place', () => {
+    let s = reduce(loaded(), {
+      type: 'history',
+      conversationId: 'c1',
+      messages: [msg('c1', 1), msg('c1', 2)],
+      hasMore: false,
+      direction: 'latest',
+    });
+    s = reduce(s, ev('message.updated', { message: msg('c1', 1, { body: 'fixed', editedAt: 9 }) }));
+    s = reduce(s, ev('message.deleted', { message: msg('c1', 2, { body: '', deletedAt: 10 }) }));
+    assert.deepEqual(
+      s.views.c1?.lines.map((l) => [l.body, l.editedAt, l.deletedAt]),
+      [
+        ['fixed', 9, null],
+        ['', null, 10],
+      ],
+    );
+  });
+
+  test('older pages are prepended; the beginning is known when seq 1 arrives', () => {
+    let s = reduce(loaded(), {
+      type: 'history',
+      conversationId: 'c1',
+      messages: [msg('c1', 51), msg('c1', 52)],
+      hasMore: true,
+      direction: 'latest',
+    });
+    assert.equal(s.views.c1?.hasMoreBefore, true);
+    s = reduce(s, { type: 'history-loading', conversationId: 'c1' });
+    assert.equal(s.views.c1?.loading, true);
+    s = reduce(s, {
+      type: 'history',
+      conversationId: 'c1',
+      messages: [msg('c1', 1), msg('c1', 50)],
+      hasMore: false,
+      direction: 'before',
+    });
+    assert.deepEqual(
+      s.views.c1?.lines.map((l) => l.seq),
+      [1, 50, 51, 52],
+    );
+    assert.equal(s.views.c1?.hasMoreBefore, false);
+    assert.equal(s.views.c1?.loading, false);
+  });
+
+  test('being kicked removes the server and its channels, closes it if open, and says so', () => {
+    let s = reduce(loaded(), { type: 'open', conversationId: 'c1' });
+    s = reduce(s, ev('server.removed', { serverId: 's1', reason: 'kicked' }));
+    assert.equal(s.servers.s1, undefined);
+    assert.equal(s.conversations.c1, undefined);
+    assert.equal(s.active, null);
+    assert.match(s.notice?.text ?? '', /acme: you were kicked/);
+  });
+
+  test('joining, channel changes, groups and DMs appear in the sidebar', () => {
+    let s = loaded();
+    s = reduce(
+      s,
+      ev('server.joined', {
+        server: {
+          id: 's2',
+          name: 'beta',
+          description: null,
+          ownerId: 'x',
+          createdAt: 0,
+          memberCount: 3,
+          role: 'member',
+        },
+        channels: [{ id: 'c9', serverId: 's2', name: 'general', topic: null, createdAt: 0, lastSeq: 7 }],
+      }),
+    );
+    assert.deepEqual(s.serverOrder, ['s1', 's2']);
+    assert.equal(s.conversations.c9?.unread, 0, 'history before joining is not unread');
+    s = reduce(
+      s,
+      ev('channel.created', {
+        channel: { id: 'c3', serverId: 's1', name: 'apple', topic: 't', createdAt: 0, lastSeq: 0 },
+      }),
+    );
+    assert.deepEqual(s.servers.s1?.channelIds, ['c3', 'c2', 'c1']);
+    s = reduce(s, ev('channel.deleted', { serverId: 's1', channelId: 'c2' }));
+    assert.deepEqual(s.servers.s1?.channelIds, ['c3', 'c1']);
+    s = reduce(
+      s,
+      ev('dm.opened', {
+        conversationId: 'd2',
+        peer: { id: 'carol', username: 'carol', displayName: null, status: null, bio: null, createdAt: 0 },
+      }),
+    );
+    assert.equal(s.conversations.d2?.name, 'carol');
+    s = reduce(s, ev('group.removed', { groupId: 'g1' }));
+    assert.equal(s.conversations.g1, undefined);
+  });
+
+  test('typing appears, expires on a tick, and ends with a message', () => {
+    let s = reduce(
+      loaded(),
+      ev('typing', { conversationId: 'c1', user: { id: 'bob', username: 'bob' }, expiresAt: 100 }),
+    );
+    assert.deepEqual(typingIn(s, 'c1', 50), ['bob']);
+    assert.deepEqual(typingIn(reduce(s, { type: 'tick', now: 150 }), 'c1', 150), []);
+    s = reduce(s, ev('message.created', { message: msg('c1', 3) }));
+    assert.deepEqual(typingIn(s, 'c1', 50), []);
+  });
+
+  test('next unread and next mention skip the active conversation and wrap', () => {
+    let s = reduce(loaded(), { type: 'open', conversationId: 'd1' });
+    s = reduce(s, ev('message.created', { message: msg('c2', 1) }));
+    s = reduce(s, ev('message.created', { message: msg('g1', 1, { mentions: ['me'] }) }));
+    assert.equal(
+      nextMatching(s, (c) => c.unread > 0),
+      'c2',
+    );
+    assert.equal(
+      nextMatching(s, (c) => c.mentions > 0),
+      'g1',
+    );
+    assert.equal(
+      nextMatching(s, () => true, -1),
+      'g1',
+      'previous',
+    );
+  });
+
+  test('the input state is never mutated', () => {
+    const s = loaded();
+    const copy = structuredClone(s);
+    reduce(s, ev('message.created', { message: msg('c2', 1, { mentions: ['me'] }) }));
+    reduce(s, { type: 'open', conversationId: 'c2' });
+    reduce(s, ev('server.removed', { serverId: 's1', reason: 'banned' }));
+    assert.deepEqual(s, copy);
+  });
+});
