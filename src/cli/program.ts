@@ -31,6 +31,7 @@ import { serverCommand } from './commands/server.js';
 import { serversCommand } from './commands/servers.js';
 import { sessionsCommand } from './commands/sessions.js';
 import { tokenCommand } from './commands/token.js';
+import { startTui, tuiCommand } from './commands/tui.js';
 import { unbanCommand } from './commands/unban.js';
 import { whoamiCommand } from './commands/whoami.js';
 import { serverUrl } from './util.js';
@@ -96,8 +97,14 @@ export function buildProgram(): Command {
     deleteCommand(),
     readCommand(),
     listenCommand(),
+    tuiCommand(),
   ]) {
     program.addCommand(cmd);
   }
+  // A bare `natter` on a terminal opens the app; elsewhere (pipes, scripts) it prints help.
+  program.action(async (_opts, cmd: Command) => {
+    if (process.stdin.isTTY && process.stdout.isTTY) await startTui(cmd);
+    else program.help();
+  });
   return program;
 }

@@ -119,14 +119,7 @@ export class Controller {
     const view = this.getState().views[conversationId];
     const oldest = view?.lines.find((l) => l.seq !== null)?.seq;
     const key = `older:${conversationId}`;
-    if (
-      !view ||
-      !view.hasMoreBefore ||
-      view.loading ||
-      oldest === undefined ||
-      oldest === null ||
-      this.inFlight.has(key)
-    )
+    if (!view?.hasMoreBefore || view.loading || oldest === undefined || oldest === null || this.inFlight.has(key))
       return;
     this.inFlight.add(key);
     this.dispatch({ type: 'history-loading', conversationId });

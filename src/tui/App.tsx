@@ -1,0 +1,517 @@
+import { Box, type Key, Text, useApp, useInput, useStdin, useStdout } from 'ink';
+import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
+import { COMMANDS, type Intent, parseCommand, runRequest } from './commands.js';
+import { complete } from './completion.js';
+import { Composer } from './components/Composer.js';
+import { Header } from './components/Header.js';
+import { HelpOverlay } from './components/HelpOverlay.js';
+import { MemberList } from './components/MemberList.js';
+import { MessageList } from './components/MessageList.js';
+import { QuickSwitcher, type SwitcherItem } from './components/QuickSwitcher.js';
+import { Sidebar } from './components/Sidebar.js';
+import { StatusLine } from './components/StatusLine.js';
+import type { Config } from './config.js';
+import { type Controller, errorText } from './controller.js';
+import { splitKeys } from './key-chunks.js';
+import { describeBindings, type KeyAction, matchKey, matchRawInput } from './keys.js';
+import { nextMatching, sidebarOrder, typingIn } from './reducer.js';
+import type { State } from './state.js';
+import type { Store } from './store.js';
+import { fuzzyFilter } from './view/fuzzy.js';
+
+/** The terminal's size, following resizes. */
+function useSize(): { columns: number; rows: number } {
+  const { stdout } = useStdout();
+  const read = () => ({ columns: stdout.columns || 80, rows: stdout.rows || 24 });
+  const [size, setSize] = useState(read);
+  useEffect(() => {
+    const onResize = () => setSize(read());
+    stdout.on('resize', onResize);
+    return () => {
+      stdout.off('resize', onResize);
+    };
+  });
+  return size;
+}
+
+/** Switcher entries for every conversation, with their server's name for channels. */
+function switcherItems(state: State): SwitcherItem[] {
+  return sidebarOrder(state).flatMap((id) => {
+    const c = state.conversations[id];
+    if (!c) return [];
+    const server = c.serverId ? state.servers[c.serverId]?.name : null;
+    return [
+      { id, label: server ? `${c.name} (${server})` : c.name, kind: c.kind, unread: c.unread, mentions: c.mentions },
+    ];
+  });
+}
+
+export type AppProps = { store: Store; controller: Controller; config: Config; onQuit: () => void };
+
+/** The chat screen: sidebar, messages, composer, status line, and the overlays. */
+export function App({ store, controller, config, onQuit }: AppProps) {
+  const state = useSyncExternalStore(store.subscribe, store.get);
+  const { exit } = useApp();
+  const { columns, rows } = useSize();
+  const [text, setTextState] = useState('');
+  // Keys of one chunk are handled before React re-renders: they read and write the text through this ref.
+  const textRef = useRef('');
+  const setText = (next: string | ((t: string) => string)) => {
+    textRef.current = typeof next === 'function' ? next(textRef.current) : next;
+    setTextState(textRef.current);
+  };
+  const [tabCycle, setTabCycle] = useState<{ base: string; index: number } | null>(null);
+  const [now, setNow] = useState(Date.now());
+  const lastTyping = useRef(0);
+  const bellSeen = useRef(state.bell);
+  const { stdout } = useStdout();
+  const { stdin } = useStdin();
+
+  // A clock for typing expiry and "reconnecting in Ns".
+  useEffect(() => {
+    const timer = setInterval(() => {
+      const t = Date.now();
+      setNow(t);
+      store.dispatch({ type: 'tick', now: t });
+    }, 1000);
+    return () => clearInterval(timer);
+  }, [store]);
+
+  // Open the first conversation once lists arrive.
+  useEffect(() => {
+    if (state.active === null) {
+      const first = sidebarOrder(state)[0];
+      if (first) void controller.open(first);
+    }
+  }, [state, controller]);
+
+  // The terminal bell on a mention or a DM outside the open conversation.
+  useEffect(() => {
+    if (state.bell > bellSeen.current && config.notifications.bell) stdout.write('\u0007');
+    bellSeen.current = state.bell;
+  }, [state.bell, config.notifications.bell, stdout]);
+
+  // F1 is invisible to useInput; read it from the raw input.
+  useEffect(() => {
+    const onData = (data: Buffer | string) => {
+      if (matchRawInput(data.toString(), config.keys) === 'help')
+        store.dispatch({ type: 'overlay', overlay: { kind: 'help' } });
+    };
+    stdin.on('data', onData);
+    return () => {
+      stdin.off('data', onData);
+    };
+  }, [stdin, store, config.keys]);
+
+  const quit = () => {
+    onQuit();
+    exit();
+  };
+
+  const active = state.active ? state.conversations[state.active] : undefined;
+  const view = state.active ? state.views[state.active] : undefined;
+  const sidebarWidth = Math.max(18, Math.min(30, Math.floor(columns * 0.22)));
+  const membersWidth = state.showMembers && active?.kind !== 'dm' && columns >= 90 ? 24 : 0;
+  const mainWidth = Math.max(20, columns - sidebarWidth - membersWidth - 2);
+  const composerRows = Math.min(5, text.split('\n').length);
+  const noticeRows = state.notice ? 1 : 0;
+  const listHeight = Math.max(3, rows - 1 /* header */ - composerRows - 1 /* status */ - noticeRows);
+  const memberScope = active?.kind === 'channel' ? active.serverId : active?.id;
+  const members = (memberScope && state.members[memberScope]) || [];
+  const switcher = state.overlay?.kind === 'switcher' ? state.overlay : null;
+  const filtered = useMemo(
+    () => (switcher ? fuzzyFilter(switcherItems(state), switcher.query) : []),
+    [switcher, state],
+  );
+
+  const usernames = useMemo(() => [...new Set(members.map((m) => m.user.username))], [members]);
+  const channelNames = useMemo(
+    () =>
+      active?.serverId
+        ? (state.servers[active.serverId]?.channelIds ?? []).map((id) => state.conversations[id]?.name ?? '')
+        : [],
+    [active, state],
+  );
+
+  const carryOut = async (intent: Intent): Promise<boolean> => {
+    const state = store.get();
+    switch (intent.type) {
+      case 'none':
+        return true;
+      case 'send':
+        if (!state.active) {
+          store.dispatch({ type: 'notice', text: 'open a conversation first (Ctrl-K)', level: 'error' });
+          return false;
+        }
+        controller.send(state.active, intent.body);
+        return true;
+      case 'request':
+      case 'request-user':
+        try {
+          const notice = await runRequest(intent, (op, params) => controller.client.request(op, params));
+          store.dispatch({ type: 'notice', text: notice, level: 'info' });
+          return true;
+        } catch (err) {
+          store.dispatch({ type: 'notice', text: errorText(err), level: 'error' });
+          return false;
+        }
+      case 'open-dm': {
+        const dm = Object.values(state.conversations).find(
+          (c) => c.kind === 'dm' && c.name.toLowerCase() === intent.username.toLowerCase(),
+        );
+        if (dm) {
+          void controller.open(dm.id);
+          return true;
+        }
+        store.dispatch({
+          type: 'notice',
+          text: `no conversation with ${intent.username} yet: type "/dm ${intent.username}" then your first message`,
+          level: 'info',
+        });
+        setText(`@${intent.username} `);
+        return false;
+      }
+      case 'edit-last':
+        editLast();
+        return false;
+      case 'edit':
+      case 'delete': {
+        const line = state.views[intent.conversationId]?.lines.find((l) => l.seq === intent.seq && l.id);
+        if (!line?.id) {
+          store.dispatch({ type: 'notice', text: `no message #${intent.seq} loaded here`, level: 'error' });
+          return false;
+        }
+        const ok =
+          intent.type === 'edit'
+            ? await controller.request(
+                'messages.edit',
+                { messageId: line.id, body: intent.body },
+                `edited #${intent.seq}`,
+              )
+            : await controller.request('messages.delete', { messageId: line.id }, `deleted #${intent.seq}`);
+        return ok;
+      }
+      case 'help':
+        store.dispatch({ type: 'overlay', overlay: { kind: 'help' } });
+        return true;
+      case 'quit':
+        quit();
+        return true;
+      case 'info':
+        store.dispatch({ type: 'notice', text: intent.message, level: 'info' });
+        return true;
+      case 'error':
+        store.dispatch({ type: 'notice', text: intent.message, level: 'error' });
+        return false;
+    }
+  };
+
+  const editLast = () => {
+    const state = store.get();
+    const view = state.active ? state.views[state.active] : undefined;
+    const mine = [...(view?.lines ?? [])]
+      .reverse()
+      .find((l) => l.id && l.author.id === state.me?.id && l.deletedAt === null);
+    if (mine?.seq) setText(`/edit ${mine.seq} ${mine.body}`);
+  };
+
+  const submit = (value = textRef.current) => {
+    const state = store.get();
+    const input = value;
+    // A DM started from the composer: "@name message".
+    const dm = /^@(\S+)\s+([\s\S]+)$/.exec(input);
+    if (dm?.[1] && dm[2] && !state.active?.startsWith('@')) {
+      const exists = Object.values(state.conversations).some(
+        (c) => c.kind === 'dm' && c.name.toLowerCase() === dm[1]?.toLowerCase(),
+      );
+      if (!exists) {
+        setText('');
+        void controller.sendDirect(dm[1], dm[2]);
+        return;
+      }
+    }
+    const intent = parseCommand(input, {
+      active: (state.active ? state.conversations[state.active] : undefined) ?? null,
+      serverName: (id) => state.servers[id]?.name ?? null,
+    });
+    store.dispatch({ type: 'clear-notice' });
+    if (intent.type === 'send' || intent.type === 'none') setText('');
+    void carryOut(intent).then((ok) => {
+      if (ok && intent.type !== 'send') setText('');
+    });
+  };
+
+  const go = (id: string | null) => {
+    if (id) void controller.open(id);
+  };
+
+  const runKey = (action: KeyAction): void => {
+    const state = store.get();
+    switch (action) {
+      case 'quit':
+        quit();
+        return;
+      case 'switcher':
+        store.dispatch({ type: 'overlay', overlay: { kind: 'switcher', query: '', selected: 0 } });
+        return;
+      case 'help':
+        store.dispatch({ type: 'overlay', overlay: { kind: 'help' } });
+        return;
+      case 'close':
+        store.dispatch({ type: 'overlay', overlay: null });
+        store.dispatch({ type: 'clear-notice' });
+        return;
+      case 'prevConversation':
+        go(nextMatching(state, () => true, -1));
+        return;
+      case 'nextConversation':
+        go(nextMatching(state, () => true));
+        return;
+      case 'nextUnread':
+        go(nextMatching(state, (c) => c.unread > 0));
+        return;
+      case 'nextMention':
+        go(nextMatching(state, (c) => c.mentions > 0));
+        return;
+      case 'pageUp':
+      case 'pageDown':
+        if (state.active) {
+          const delta = action === 'pageUp' ? listHeight - 2 : -(listHeight - 2);
+          store.dispatch({ type: 'scroll', conversationId: state.active, delta, pageSize: listHeight });
+          const after = store.get().views[state.active];
+          if (action === 'pageUp' && after && after.scrollBack + listHeight >= after.lines.length * 2) {
+            void controller.loadOlder(state.active);
+          }
+        }
+        return;
+      case 'newline':
+        setText((t) => `${t}\n`);
+        return;
+      case 'send':
+        submit();
+        return;
+      case 'editLast':
+        editLast();
+        return;
+      case 'complete': {
+        const base = tabCycle?.base ?? textRef.current;
+        const index = tabCycle ? tabCycle.index + 1 : 0;
+        const done = complete(
+          base,
+          true,
+          { usernames, channels: channelNames, commands: COMMANDS.map((c) => c.name) },
+          index,
+        );
+        if (done) {
+          setText(done.text);
+          setTabCycle({ base, index });
+        }
+        return;
+      }
+      case 'toggleMembers':
+        store.dispatch({ type: 'toggle-members' });
+        return;
+    }
+  };
+
+  useInput((input, key) => {
+    for (const part of splitKeys(input, key)) onKey(part.input, part.key);
+  });
+
+  function onKey(input: string, key: Key) {
+    const state = store.get();
+    const switcher = state.overlay?.kind === 'switcher' ? state.overlay : null;
+    if (switcher) {
+      if (key.escape) return store.dispatch({ type: 'overlay', overlay: null });
+      const matches = fuzzyFilter(switcherItems(state), switcher.query);
+      if (key.return) {
+        go(matches[switcher.selected]?.id ?? null);
+        return store.dispatch({ type: 'overlay', overlay: null });
+      }
+      if (key.upArrow || key.downArrow) {
+        const max = Math.max(0, matches.length - 1);
+        const selected = Math.max(0, Math.min(max, switcher.selected + (key.upArrow ? -1 : 1)));
+        return store.dispatch({ type: 'overlay', overlay: { ...switcher, selected } });
+      }
+      if (key.backspace || key.delete) {
+        return store.dispatch({
+          type: 'overlay',
+          overlay: { ...switcher, query: switcher.query.slice(0, -1), selected: 0 },
+        });
+      }
+      if (key.ctrl && input === 'c') return quit();
+      if (input && !key.ctrl && !key.meta) {
+        // Fast typing can bring the Enter in the same chunk as the letters.
+        const cr = input.indexOf('\r');
+        const query = switcher.query + (cr === -1 ? input : input.slice(0, cr));
+        if (cr !== -1) {
+          go(fuzzyFilter(switcherItems(state), query)[0]?.id ?? null);
+          return store.dispatch({ type: 'overlay', overlay: null });
+        }
+        return store.dispatch({ type: 'overlay', overlay: { ...switcher, query, selected: 0 } });
+      }
+      return;
+    }
+    if (state.overlay?.kind === 'help') {
+      if (key.ctrl && input === 'c') return quit();
+      return store.dispatch({ type: 'overlay', overlay: null });
+    }
+    const action = matchKey(input, key, config.keys, { composerEmpty: textRef.current === '' });
+    if (action) {
+      if (action !== 'complete') setTabCycle(null);
+      return runKey(action);
+    }
+    setTabCycle(null);
+    if (key.backspace || key.delete) {
+      setText((t) => t.slice(0, -1));
+      return;
+    }
+    if (
+      key.ctrl ||
+      key.meta ||
+      key.upArrow ||
+      key.downArrow ||
+      key.leftArrow ||
+      key.rightArrow ||
+      key.tab ||
+      key.escape
+    )
+      return;
+    if (input) {
+      // Typed text followed by Enter can arrive as one chunk ("hi\r"): that is a send.
+      // A paste arrives as one chunk; its line breaks stay in the one message.
+      setText((t) => t + input.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, ''));
+      if (state.active && !input.startsWith('/') && Date.now() - lastTyping.current > 2500) {
+        lastTyping.current = Date.now();
+        controller.typing(state.active);
+      }
+    }
+  }
+
+  const title = active
+    ? active.kind === 'channel'
+      ? `#${active.name}`
+      : active.kind === 'group'
+        ? `+${active.name}`
+        : `@${active.name}`
+    : 'natter';
+  const server = active?.serverId ? state.servers[active.serverId] : undefined;
+  const onlineCount = members.length > 0 ? members.filter((m) => state.online[m.user.id]).length : null;
+
+  if (switcher) {
+    return (
+      <Box width={columns} height={rows} flexDirection="column">
+        <QuickSwitcher
+          query={switcher.query}
+          items={filtered}
+          selected={switcher.selected}
+          width={Math.min(columns, 70)}
+          height={Math.min(rows, 20)}
+          color={config.color}
+        />
+      </Box>
+    );
+  }
+  if (state.overlay?.kind === 'help') {
+    return (
+      <Box width={columns} height={rows} flexDirection="column">
+        <HelpOverlay
+          keys={describeBindings(config.keys).map((b) => ({ keys: b.keys.join(', '), action: b.description }))}
+          commands={COMMANDS.map((c) => ({ name: c.name, usage: c.usage, description: c.description }))}
+          width={Math.min(columns, 100)}
+          height={rows}
+          footer="any key closes this"
+        />
+      </Box>
+    );
+  }
+
+  return (
+    <Box width={columns} height={rows} flexDirection="row">
+      <Box
+        width={sidebarWidth}
+        flexDirection="column"
+        borderStyle="single"
+        borderTop={false}
+        borderBottom={false}
+        borderLeft={false}
+      >
+        <Sidebar
+          servers={state.serverOrder.flatMap((id) => (state.servers[id] ? [state.servers[id]] : []))}
+          conversations={state.conversations}
+          active={state.active}
+          online={state.online}
+          width={sidebarWidth - 1}
+          height={rows}
+          color={config.color}
+        />
+      </Box>
+      <Box width={mainWidth} flexDirection="column" paddingLeft={1}>
+        <Header
+          title={active ? (server ? `${active.name}  ${server.name}` : active.name) : 'natter'}
+          topic={active?.topic ?? null}
+          onlineCount={onlineCount}
+          kind={active?.kind ?? 'channel'}
+          width={mainWidth - 1}
+          color={config.color}
+        />
+        <MessageList
+          lines={view?.lines ?? []}
+          meId={state.me?.id ?? null}
+          meUsername={state.me?.username ?? null}
+          width={mainWidth - 1}
+          height={listHeight}
+          scrollBack={view?.scrollBack ?? 0}
+          hasMoreBefore={view?.hasMoreBefore ?? false}
+          loading={view?.loading ?? false}
+          timeFormat={config.timeFormat}
+          now={now}
+          color={config.color}
+        />
+        {state.notice ? (
+          <Text
+            color={
+              config.color ? (state.notice.level === 'error' ? config.theme.error : config.theme.muted) : undefined
+            }
+            wrap="truncate-end"
+          >
+            {state.notice.text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ')}
+          </Text>
+        ) : null}
+        <Composer
+          value={text}
+          placeholder={active ? `message ${title}  (? for help)` : 'Ctrl-K to open a conversation'}
+          focused
+          width={mainWidth - 1}
+          prefix="> "
+          maxRows={5}
+        />
+        <StatusLine
+          connection={state.connection}
+          typing={state.active ? typingIn(state, state.active, now) : []}
+          now={now}
+          width={mainWidth - 1}
+          color={config.color}
+        />
+      </Box>
+      {membersWidth > 0 ? (
+        <Box
+          width={membersWidth}
+          flexDirection="column"
+          borderStyle="single"
+          borderTop={false}
+          borderBottom={false}
+          borderRight={false}
+        >
+          <MemberList
+            members={members}
+            online={state.online}
+            width={membersWidth - 1}
+            height={rows}
+            color={config.color}
+          />
+        </Box>
+      ) : null}
+    </Box>
+  );
+}

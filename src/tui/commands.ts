@@ -1,0 +1,560 @@
+import { type OpName, operations, type ParamsIn, type PublicUser, type ResultOf } from '../protocol/index.js';
+import type { ConversationEntry } from './state.js';
+
+/**
+ * What the composer's text asks for. `parseCommand` only decides; the app
+ * carries the intent out (gemini's `SlashCommandActionReturn`), so every
+ * command is tested without a socket or a terminal.
+ */
+export type Intent =
+  /** Send `body` to the open conversation. `/me waves` sends `/me waves` (see {@link ME_PREFIX}). */
+  | { type: 'send'; body: string }
+  /** Make a protocol request; on success show the notice {@link RequestIntent.success}. */
+  | RequestIntent
+  /** Look `username` up with `users.get`, then carry out the request `withUser(user)` builds (moderation by name). */
+  | RequestUserIntent
+  /** Open the DM with `username`: switch to it if it exists, else start it (the first message uses `to`). */
+  | { type: 'open-dm'; username: string }
+  /** Put my last message of the open conversation into the composer for editing. */
+  | { type: 'edit-last' }
+  /** Edit my message number `seq` of `conversationId` (the app finds its id, then `messages.edit`). */
+  | { type: 'edit'; conversationId: string; seq: number; body: string }
+  /** Delete message number `seq` of `conversationId` (the app finds its id, then `messages.delete`). */
+  | { type: 'delete'; conversationId: string; seq: number }
+  /** Open the help overlay. */
+  | { type: 'help' }
+  /** Leave the app. */
+  | { type: 'quit' }
+  /** Show `message` on the notice line (`/help kick`, `/channel topic` with no text). */
+  | { type: 'info'; message: string }
+  /** A usage error, in words, for the notice line; the composer keeps the text. */
+  | { type: 'error'; message: string }
+  /** Nothing to do (empty or blank input). */
+  | { type: 'none' };
+
+/** One protocol request, its params typed by its operation. */
+export type RequestOf<N extends OpName> = {
+  type: 'request';
+  op: N;
+  params: ParamsIn<N>;
+  /** The notice shown once the server accepts: fixed text, or built from the result (an invite's code). */
+  success: string | ((result: ResultOf<N>) => string);
+};
+
+/** A request intent for any operation (a union discriminated by `op`). */
+export type RequestIntent = { [N in OpName]: RequestOf<N> }[OpName];
+
+/**
+ * A request that needs a user id, given a username. The app calls
+ * `users.get {username}`, then carries out `withUser(user)`; an unknown name is the
+ * server's `not_found`. {@link runRequest} does both steps.
+ */
+export type RequestUserIntent = {
+  type: 'request-user';
+  username: string;
+  withUser: (user: Pick<PublicUser, 'id' | 'username'>) => RequestIntent | { type: 'error'; message: string };
+};
+
+/** What a command needs to know of the app. */
+export type CommandContext = {
+  /** The open conversation. */
+  active: ConversationEntry | null;
+  /** A server's name for notices, or null when unknown. */
+  serverName(serverId: string): string | null;
+};
+
+/** A slash command: its name (without `/`), other names, usage line and help text. */
+export type Command = {
+  name: string;
+  aliases: readonly string[];
+  usage: string;
+  description: string;
+  /** Which arguments are usernames (1-based, `last` defaults to `first`), for Tab completion. */
+  userArgs?: { first: number; last?: number };
+  run(args: Args, ctx: CommandContext): Intent;
+};
+
+/** A command's arguments: split into words, with the raw text after any word kept for free text. */
+export type Args = {
+  readonly words: readonly string[];
+  /** The text after the first `n` words, inner spacing and newlines kept, outer whitespace trimmed. */
+  rest(n: number): string;
+};
+
+/**
+ * `/me ACTION` sends the body `/me ACTION`: the IRC convention, readable as is
+ * in every client (`alice: /me waves`), which the message list shows as
+ * `* alice waves` (see {@link meAction}). The author's current name is used,
+ * so a rename needs no rewrite.
+ */
+export const ME_PREFIX = '/me ';
+
+/** The action text of a `/me` message body, or null for an ordinary message. */
+export function meAction(body: string): string | null {
+  return body.startsWith(ME_PREFIX) && body.trim() !== '/me' ? body.slice(ME_PREFIX.length) : null;
+}
+
+function request<N extends OpName>(
+  op: N,
+  params: ParamsIn<N>,
+  success: RequestOf<N>['success'],
+): RequestIntent | { type: 'error'; message: string } {
+  // Check here so a too-long name is a usage error in words before any round trip.
+  const checked = operations[op].params.safeParse(params);
+  if (!checked.success) return { type: 'error', message: checked.error.issues[0]?.message ?? `invalid ${op}` };
+  return { type: 'request', op, params, success } as RequestOf<N> as RequestIntent;
+}
+
+function usage(command: string): Intent {
+  const spec = COMMAND_BY_NAME.get(command);
+  return { type: 'error', message: `usage: ${spec?.usage ?? `/${command}`}` };
+}
+
+/** `@bob` and `bob` both name bob. */
+function username(word: string): string {
+  return word.startsWith('@') ? word.slice(1) : word;
+}
+
+function where(ctx: CommandContext, serverId: string): string {
+  return ctx.serverName(serverId) ?? 'the server';
+}
+
+/** The server of the open conversation, or the error to show. */
+function activeServer(ctx: CommandContext): { serverId: string } | { error: Intent } {
+  const serverId = ctx.active?.kind === 'channel' ? ctx.active.serverId : null;
+  return serverId ? { serverId } : { error: { type: 'error', message: 'open a channel of the server first' } };
+}
+
+function activeChannel(ctx: CommandContext): ConversationEntry | { error: Intent } {
+  const a = ctx.active;
+  return a?.kind === 'channel' && a.serverId ? a : { error: { type: 'error', message: 'open the channel first' } };
+}
+
+const SEQ = /^#?(\d{1,15})$/;
+
+function parseSeq(word: string | undefined): number | null {
+  const m = word === undefined ? null : SEQ.exec(word);
+  return m?.[1] === undefined ? null : Number(m[1]);
+}
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+const EXPIRES_MIN = 60;
+const EXPIRES_MAX = 365 * 86_400;
+
+/** `30m`, `1h`, `7d`, `2w` -> seconds, or null. */
+export function parseDuration(text: string): number | null {
+  const m = /^(\d{1,9})([smhdw])$/.exec(text.trim().toLowerCase());
+  const unit = m?.[2];
+  if (!m || !unit) return null;
+  return Number(m[1]) * (UNITS[unit] ?? 1);
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** `/invite [--max-uses N] [--expires 7d]`; options also as `--max-uses=N`. */
+function invite(args: Args, ctx: CommandContext): Intent {
+  const server = activeServer(ctx);
+  if ('error' in server) return server.error;
+  let maxUses: number | undefined;
+  let expiresInSeconds: number | undefined;
+  let expiresText = '';
+  const words = [...args.words];
+  while (words.length > 0) {
+    const word = words.shift() ?? '';
+    const [flag, inline] = word.includes('=')
+      ? [word.slice(0, word.indexOf('=')), word.slice(word.indexOf('=') + 1)]
+      : [word];
+    const value = inline ?? words.shift();
+    if (flag === '--max-uses') {
+      if (value === undefined || !/^\d{1,6}$/.test(value) || Number(value) < 1 || Number(value) > 100_000) {
+        return { type: 'error', message: '--max-uses takes a number from 1 to 100000' };
+      }
+      maxUses = Number(value);
+    } else if (flag === '--expires') {
+      const seconds = value === undefined ? null : parseDuration(value);
+      if (seconds === null) return { type: 'error', message: '--expires takes a duration such as 30m, 1h, 7d or 2w' };
+      if (seconds < EXPIRES_MIN || seconds > EXPIRES_MAX) {
+        return { type: 'error', message: '--expires must be between 1 minute and 365 days' };
+      }
+      expiresInSeconds = seconds;
+      expiresText = value?.trim().toLowerCase() ?? '';
+    } else {
+      return usage('invite');
+    }
+  }
+  const name = where(ctx, server.serverId);
+  return request(
+    'invites.create',
+    {
+      serverId: server.serverId,
+      ...(maxUses === undefined ? {} : { maxUses }),
+      ...(expiresInSeconds === undefined ? {} : { expiresInSeconds }),
+    },
+    ({ invite }) => {
+      const limits = [
+        invite.maxUses === null ? '' : plural(invite.maxUses, 'use'),
+        expiresText === '' ? '' : `expires in ${expiresText}`,
+      ].filter((s) => s !== '');
+      return `invite code for ${name}: ${invite.code}${limits.length > 0 ? ` (${limits.join(', ')})` : ''}`;
+    },
+  );
+}
+
+function channel(args: Args, ctx: CommandContext): Intent {
+  const sub = args.words[0]?.toLowerCase();
+  switch (sub) {
+    case 'create': {
+      const server = activeServer(ctx);
+      if ('error' in server) return server.error;
+      const name = args.rest(1);
+      if (name === '') return { type: 'error', message: 'usage: /channel create NAME' };
+      return request('channels.create', { serverId: server.serverId, name }, ({ channel }) => {
+        return `created #${channel.name} in ${where(ctx, server.serverId)}`;
+      });
+    }
+    case 'rename': {
+      const current = activeChannel(ctx);
+      if ('error' in current) return current.error;
+      const name = args.rest(1);
+      if (name === '') return { type: 'error', message: 'usage: /channel rename NEWNAME' };
+      return request('channels.update', { channelId: current.id, name }, ({ channel }) => {
+        return `renamed #${current.name} to #${channel.name}`;
+      });
+    }
+    case 'delete': {
+      const current = activeChannel(ctx);
+      if ('error' in current) return current.error;
+      // Naming the channel is the confirmation: deleting takes every message with it.
+      const named = args.words[1]?.replace(/^#/, '');
+      if (args.words.length !== 2 || named?.toLowerCase() !== current.name.toLowerCase()) {
+        return {
+          type: 'error',
+          message: `to delete #${current.name} and all its messages, type /channel delete ${current.name}`,
+        };
+      }
+      return request('channels.delete', { channelId: current.id }, `deleted #${current.name}`);
+    }
+    case 'topic': {
+      const current = activeChannel(ctx);
+      if ('error' in current) return current.error;
+      const text = args.rest(1);
+      if (text === '') {
+        return {
+          type: 'info',
+          message: current.topic ? `topic of #${current.name}: ${current.topic}` : `#${current.name} has no topic`,
+        };
+      }
+      if (text === '--clear') {
+        return request(
+          'channels.update',
+          { channelId: current.id, topic: null },
+          `cleared the topic of #${current.name}`,
+        );
+      }
+      return request('channels.update', { channelId: current.id, topic: text }, `set the topic of #${current.name}`);
+    }
+    default:
+      return usage('channel');
+  }
+}
+
+function leave(_args: Args, ctx: CommandContext): Intent {
+  const a = ctx.active;
+  if (a === null) return { type: 'error', message: 'open a channel or group first' };
+  if (a.kind === 'group') return request('groups.leave', { groupId: a.id }, `left +${a.name}`);
+  if (a.kind === 'dm') return { type: 'error', message: 'a direct conversation cannot be left' };
+  if (!a.serverId) return { type: 'error', message: 'open a channel of the server first' };
+  return request('servers.leave', { serverId: a.serverId }, `left ${where(ctx, a.serverId)}`);
+}
+
+function moderate(kind: 'kick' | 'ban', args: Args, ctx: CommandContext): Intent {
+  const server = activeServer(ctx);
+  if ('error' in server) return server.error;
+  const name = args.words[0];
+  if (name === undefined || (kind === 'kick' && args.words.length > 1) || username(name) === '') return usage(kind);
+  const serverId = server.serverId;
+  const place = where(ctx, serverId);
+  if (kind === 'kick') {
+    return {
+      type: 'request-user',
+      username: username(name),
+      withUser: (user) =>
+        request('members.kick', { serverId, userId: user.id }, `removed ${user.username} from ${place}`),
+    };
+  }
+  const reason = args.rest(1);
+  return {
+    type: 'request-user',
+    username: username(name),
+    withUser: (user) =>
+      request(
+        'bans.add',
+        { serverId, userId: user.id, ...(reason === '' ? {} : { reason }) },
+        `banned ${user.username} from ${place}`,
+      ),
+  };
+}
+
+function edit(args: Args, ctx: CommandContext): Intent {
+  if (args.words.length === 0) return { type: 'edit-last' };
+  const seq = parseSeq(args.words[0]);
+  const body = args.rest(1);
+  if (seq === null || body === '') return usage('edit');
+  if (ctx.active === null) return { type: 'error', message: 'open a conversation first' };
+  return { type: 'edit', conversationId: ctx.active.id, seq, body };
+}
+
+function del(args: Args, ctx: CommandContext): Intent {
+  const seq = parseSeq(args.words[0]);
+  if (seq === null || args.words.length !== 1) return usage('delete');
+  if (ctx.active === null) return { type: 'error', message: 'open a conversation first' };
+  return { type: 'delete', conversationId: ctx.active.id, seq };
+}
+
+function help(args: Args): Intent {
+  const name = args.words[0]?.replace(/^\//, '').toLowerCase();
+  if (name === undefined) return { type: 'help' };
+  const spec = COMMAND_BY_NAME.get(name);
+  if (!spec) return { type: 'error', message: `unknown command /${name} (try /help)` };
+  return { type: 'info', message: `${spec.usage}: ${spec.description}` };
+}
+
+/** Every slash command, in the order the help overlay lists them. */
+export const COMMANDS: readonly Command[] = [
+  {
+    name: 'join',
+    aliases: [],
+    usage: '/join CODE',
+    description: 'Join a server with an invite code.',
+    run: (args) =>
+      args.words.length === 1 && args.words[0]
+        ? request('invites.join', { code: args.words[0] }, ({ server, alreadyMember }) =>
+            alreadyMember ? `already a member of ${server.name}` : `joined ${server.name}`,
+          )
+        : usage('join'),
+  },
+  {
+    name: 'create-server',
+    aliases: [],
+    usage: '/create-server NAME',
+    description: 'Create a server; you own it, and it starts with #general.',
+    run: (args) => {
+      const name = args.rest(0);
+      if (name === '') return usage('create-server');
+      return request('servers.create', { name }, ({ server }) => `created server ${server.name} with #general`);
+    },
+  },
+  {
+    name: 'invite',
+    aliases: [],
+    usage: '/invite [--max-uses N] [--expires 1h|7d|30m]',
+    description: "Create an invite code for the open channel's server.",
+    run: invite,
+  },
+  {
+    name: 'channel',
+    aliases: [],
+    usage: '/channel create NAME | rename NEWNAME | delete NAME | topic [TEXT|--clear]',
+    description: 'Create a channel in the open server, or rename, delete or set the topic of the open channel.',
+    run: channel,
+  },
+  {
+    name: 'group',
+    aliases: [],
+    usage: '/group NAME USER...',
+    description: 'Create a private group with these people.',
+    userArgs: { first: 2, last: Number.POSITIVE_INFINITY },
+    run: (args) => {
+      const [name, ...users] = args.words;
+      if (name === undefined || users.length === 0) return usage('group');
+      const usernames = users.map(username);
+      return request('groups.create', { name, usernames }, ({ group }) => `created group +${group.name}`);
+    },
+  },
+  {
+    name: 'add',
+    aliases: [],
+    usage: '/add USER...',
+    description: 'Add people to the open group.',
+    userArgs: { first: 1, last: Number.POSITIVE_INFINITY },
+    run: (args, ctx) => {
+      if (args.words.length === 0) return usage('add');
+      const a = ctx.active;
+      if (a?.kind !== 'group') return { type: 'error', message: 'open the group first' };
+      const usernames = args.words.map(username);
+      return request('groups.add', { groupId: a.id, usernames }, `added ${usernames.join(', ')} to +${a.name}`);
+    },
+  },
+  {
+    name: 'dm',
+    aliases: ['msg', 'query'],
+    usage: '/dm USER',
+    description: 'Open your direct conversation with someone.',
+    userArgs: { first: 1 },
+    run: (args) => {
+      const name = args.words[0];
+      if (args.words.length !== 1 || name === undefined || username(name) === '') return usage('dm');
+      return { type: 'open-dm', username: username(name) };
+    },
+  },
+  {
+    name: 'leave',
+    aliases: ['part'],
+    usage: '/leave',
+    description: "Leave the open channel's server, or the open group.",
+    run: (args, ctx) => (args.words.length > 0 ? usage('leave') : leave(args, ctx)),
+  },
+  {
+    name: 'kick',
+    aliases: [],
+    usage: '/kick USER',
+    description: "Remove someone from the open channel's server (they may rejoin with an invite).",
+    userArgs: { first: 1 },
+    run: (args, ctx) => moderate('kick', args, ctx),
+  },
+  {
+    name: 'ban',
+    aliases: [],
+    usage: '/ban USER [REASON]',
+    description: "Ban someone from the open channel's server.",
+    userArgs: { first: 1 },
+    run: (args, ctx) => moderate('ban', args, ctx),
+  },
+  {
+    name: 'nick',
+    aliases: [],
+    usage: '/nick [DISPLAY NAME]',
+    description: 'Set your display name; without a name, clear it.',
+    run: (args) => {
+      const displayName = args.rest(0);
+      return displayName === ''
+        ? request('profile.update', { displayName: null }, 'display name cleared')
+        : request('profile.update', { displayName }, `display name set to ${displayName}`);
+    },
+  },
+  {
+    name: 'rename',
+    aliases: [],
+    usage: '/rename NEWNAME',
+    description: 'Change your username.',
+    run: (args) => {
+      const name = args.words[0];
+      if (args.words.length !== 1 || name === undefined) return usage('rename');
+      return request('username.change', { username: username(name) }, ({ user }) => `you are now ${user.username}`);
+    },
+  },
+  {
+    name: 'status',
+    aliases: [],
+    usage: '/status [TEXT]',
+    description: 'Set your status text; without text, clear it.',
+    run: (args) => {
+      const status = args.rest(0);
+      return status === ''
+        ? request('profile.update', { status: null }, 'status cleared')
+        : request('profile.update', { status }, `status set to ${status}`);
+    },
+  },
+  {
+    name: 'edit',
+    aliases: [],
+    usage: '/edit [SEQ TEXT]',
+    description: 'Replace the text of your message number SEQ; without arguments, edit your last message.',
+    run: edit,
+  },
+  {
+    name: 'delete',
+    aliases: [],
+    usage: '/delete SEQ',
+    description: 'Delete message number SEQ (yours, or any in a server you administer).',
+    run: del,
+  },
+  {
+    name: 'me',
+    aliases: [],
+    usage: '/me ACTION',
+    description: 'Send an action: /me waves shows as * alice waves.',
+    run: (args) => {
+      const action = args.rest(0);
+      return action === '' ? usage('me') : { type: 'send', body: `${ME_PREFIX}${action}` };
+    },
+  },
+  {
+    name: 'help',
+    aliases: [],
+    usage: '/help [COMMAND]',
+    description: 'Show the keys and commands, or the usage of one command.',
+    run: help,
+  },
+  {
+    name: 'quit',
+    aliases: ['exit'],
+    usage: '/quit',
+    description: 'Leave natter.',
+    run: () => ({ type: 'quit' }),
+  },
+];
+
+const COMMAND_BY_NAME: ReadonlyMap<string, Command> = new Map(
+  COMMANDS.flatMap((c) => [c.name, ...c.aliases].map((n) => [n, c] as const)),
+);
+
+/** The command named `name` (without `/`, any case, aliases included). */
+export function findCommand(name: string): Command | undefined {
+  return COMMAND_BY_NAME.get(name.toLowerCase());
+}
+
+function makeArgs(text: string): Args {
+  const trimmed = text.trim();
+  const words = trimmed === '' ? [] : trimmed.split(/\s+/);
+  return {
+    words,
+    rest(n) {
+      let s = trimmed;
+      for (let i = 0; i < n; i++) s = s.replace(/^\S+\s*/, '');
+      return s.trim();
+    },
+  };
+}
+
+/**
+ * Reads the composer's text: a slash command becomes its intent, anything else
+ * a message. `//text` sends `/text`. Never throws; a mistake is an `error`
+ * intent whose message says what to type.
+ */
+export function parseCommand(input: string, ctx: CommandContext): Intent {
+  if (input.trim() === '') return { type: 'none' };
+  if (input.startsWith('//')) return { type: 'send', body: input.slice(1) };
+  if (!input.startsWith('/')) return { type: 'send', body: input };
+  const m = /^\/(\S*)/.exec(input);
+  const name = m?.[1] ?? '';
+  if (name === '') return { type: 'error', message: 'type a command after /, or // to send a message starting with /' };
+  const command = findCommand(name);
+  if (!command) return { type: 'error', message: `unknown command /${name} (try /help; // sends a literal /)` };
+  return command.run(makeArgs(input.slice(name.length + 1)), ctx);
+}
+
+/** Sends a request; the protocol client's `request` fits (`(op, params) => client.request(op, params)`). */
+export type Requester = <N extends OpName>(op: N, params: ParamsIn<N>) => Promise<ResultOf<N>>;
+
+/**
+ * Carries out a `request` or `request-user` intent and returns the notice
+ * text. Rejects as the requester does (a `NatterError` with the server's code);
+ * a `request-user` whose continuation is a usage error rejects with an `Error`.
+ */
+export async function runRequest(intent: RequestIntent | RequestUserIntent, send: Requester): Promise<string> {
+  let req: RequestIntent;
+  if (intent.type === 'request-user') {
+    const { user } = await send('users.get', { username: intent.username });
+    const next = intent.withUser(user);
+    if (next.type === 'error') throw new Error(next.message);
+    req = next;
+  } else {
+    req = intent;
+  }
+  const result = await send(req.op, req.params);
+  // The union loses the link between `op` and its result type; each intent was built with a matching pair.
+  return typeof req.success === 'string' ? req.success : (req.success as (r: unknown) => string)(result);
+}

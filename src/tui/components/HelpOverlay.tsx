@@ -1,0 +1,67 @@
+import { Box, Text } from 'ink';
+import type { Row } from '../view/segments.js';
+import { padEnd, textWidth, truncate } from '../view/text-width.js';
+import { StyledRow } from './StyledRow.js';
+
+/** Props of {@link HelpOverlay}. */
+export type HelpOverlayProps = {
+  readonly keys: readonly { keys: string; action: string }[];
+  readonly commands: readonly { name: string; usage: string; description: string }[];
+  readonly width: number;
+  readonly height: number;
+  /** The last line; `Esc to close` when omitted. */
+  readonly footer?: string;
+};
+
+/** The rows of the help text: a Keys table, then a Commands table, in two aligned columns. */
+export function helpRows(props: Omit<HelpOverlayProps, 'height'>): Row[] {
+  const inner = Math.max(10, props.width - 4);
+  const rows: Row[] = [];
+  const table = (title: string, pairs: [string, string][], key: string) => {
+    if (pairs.length === 0) return;
+    if (rows.length > 0) rows.push({ key: `${key}:gap`, segments: [{ text: '' }] });
+    rows.push({ key, segments: [{ text: title, bold: true, underline: true }] });
+    const left = Math.min(Math.max(...pairs.map(([l]) => textWidth(l))), Math.max(8, Math.floor(inner / 2)));
+    pairs.forEach(([l, r], i) => {
+      rows.push({
+        key: `${key}:${i}`,
+        segments: [
+          { text: padEnd(truncate(l, left), left), color: 'cyan' },
+          { text: '  ' },
+          { text: truncate(r, Math.max(1, inner - left - 2)) },
+        ],
+      });
+    });
+  };
+  table(
+    'Keys',
+    props.keys.map((k) => [k.keys, k.action]),
+    'keys',
+  );
+  table(
+    'Commands',
+    props.commands.map((c) => [`/${c.name}${c.usage ? ` ${c.usage}` : ''}`, c.description]),
+    'commands',
+  );
+  return rows;
+}
+
+/** The F1 / `/help` overlay: key bindings and commands, cut to fit with a note when the terminal is too short. */
+export function HelpOverlay(props: HelpOverlayProps) {
+  const rows = helpRows(props);
+  const room = Math.max(1, props.height - 3);
+  const shown = rows.length > room ? rows.slice(0, Math.max(0, room - 1)) : rows;
+  return (
+    <Box flexDirection="column" width={props.width} borderStyle="round" paddingX={1}>
+      {shown.map((row) => (
+        <StyledRow key={row.key} segments={row.segments} />
+      ))}
+      {shown.length < rows.length ? (
+        <Text dimColor italic>
+          … {rows.length - shown.length} more rows: enlarge the terminal
+        </Text>
+      ) : null}
+      <Text dimColor>{props.footer ?? 'Esc to close'}</Text>
+    </Box>
+  );
+}

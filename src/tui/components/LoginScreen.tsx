@@ -1,0 +1,76 @@
+import { Box, Text } from 'ink';
+import { sanitize } from '../sanitize.js';
+import { truncate } from '../view/text-width.js';
+
+/** A field of the login form. */
+export type LoginField = 'server' | 'username' | 'password';
+
+/** Props of {@link LoginScreen}. */
+export type LoginScreenProps = {
+  readonly mode: 'login' | 'register';
+  readonly username: string;
+  /** Never shown: one `•` per character. */
+  readonly password: string;
+  readonly serverUrl: string;
+  /** The field being edited. */
+  readonly field: LoginField;
+  /** Why the last attempt failed (from the server: sanitized here). */
+  readonly error: string | null;
+  /** True while a request is under way. */
+  readonly busy: boolean;
+  /** Columns; 60 when omitted. */
+  readonly width?: number;
+  /** The key hint under the form; a generic one when omitted. */
+  readonly hint?: string;
+  /** False under NO_COLOR. */
+  readonly color?: boolean;
+};
+
+const LABELS: Record<LoginField, string> = { server: 'Server  ', username: 'Username', password: 'Password' };
+
+/** The login / register form: three fields, the focused one marked with a cursor, the password masked. */
+export function LoginScreen(props: LoginScreenProps) {
+  const color = props.color ?? true;
+  const width = props.width ?? 60;
+  const room = Math.max(4, width - 4 - 2 - 8 - 2 - 1);
+  const values: Record<LoginField, string> = {
+    server: sanitize(props.serverUrl, { multiline: false }),
+    username: sanitize(props.username, { multiline: false }),
+    password: '•'.repeat([...props.password].length),
+  };
+  const verb = props.mode === 'login' ? 'log in' : 'register';
+  return (
+    <Box flexDirection="column" width={width} borderStyle="round" paddingX={1}>
+      <Text bold>natter — {props.mode === 'login' ? 'log in' : 'create an account'}</Text>
+      <Text> </Text>
+      {(['server', 'username', 'password'] as const).map((f) => {
+        const focused = f === props.field && !props.busy;
+        return (
+          <Text key={f} wrap="truncate-end">
+            <Text bold={f === props.field} color={color && f === props.field ? 'cyan' : undefined}>
+              {f === props.field ? '› ' : '  '}
+              {LABELS[f]}
+            </Text>
+            {'  '}
+            {/* Long values keep their end in view, where typing happens. */}
+            {values[f].length > room ? `…${values[f].slice(-(room - 1))}` : values[f]}
+            {focused ? <Text inverse> </Text> : null}
+          </Text>
+        );
+      })}
+      <Text> </Text>
+      {props.error !== null ? (
+        <Text color={color ? 'red' : undefined} wrap="wrap">
+          ✗ {sanitize(props.error, { multiline: false })}
+        </Text>
+      ) : null}
+      {props.busy ? (
+        <Text dimColor italic>
+          {props.mode === 'login' ? 'logging in…' : 'registering…'}
+        </Text>
+      ) : (
+        <Text dimColor>{truncate(props.hint ?? `Tab next field · Enter ${verb}`, width - 4)}</Text>
+      )}
+    </Box>
+  );
+}

@@ -1,0 +1,47 @@
+import { Box, Text } from 'ink';
+import { sanitize } from '../sanitize.js';
+import type { ConnectionView } from '../state.js';
+import { connectionText, typingText } from '../view/status-text.js';
+
+/** Props of {@link StatusLine}. */
+export type StatusLineProps = {
+  readonly connection: ConnectionView;
+  /** Usernames typing in the open conversation. */
+  readonly typing: readonly string[];
+  /** For the reconnect countdown. */
+  readonly now: number;
+  /** Dim text on the right, e.g. `Ctrl-K switch · F1 help`. */
+  readonly hint?: string;
+  /** Columns; the parent's width when omitted. */
+  readonly width?: number;
+  /** False under NO_COLOR. */
+  readonly color?: boolean;
+};
+
+/** The bottom line: connection state and address, who is typing, and a key hint on the right. */
+export function StatusLine(props: StatusLineProps) {
+  const c = connectionText(props.connection, props.now);
+  const typing = typingText(props.typing);
+  const url = sanitize(props.connection.url, { multiline: false });
+  const color = props.color ?? true;
+  return (
+    <Box width={props.width} flexDirection="row">
+      <Box flexGrow={1} flexShrink={1} overflow="hidden">
+        <Text wrap="truncate-end">
+          <Text color={color ? c.color : undefined}>{c.symbol}</Text> {c.text} <Text dimColor>{url}</Text>
+          {typing ? (
+            <Text italic color={color ? 'yellow' : undefined}>
+              {'  '}
+              {typing}
+            </Text>
+          ) : null}
+        </Text>
+      </Box>
+      {props.hint ? (
+        <Box flexShrink={0} marginLeft={1}>
+          <Text dimColor>{props.hint}</Text>
+        </Box>
+      ) : null}
+    </Box>
+  );
+}

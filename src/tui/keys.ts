@@ -1,0 +1,342 @@
+/** Everything a key can do in the terminal app, in the order the help overlay lists them (and matching tries them). */
+export const KEY_ACTIONS = [
+  'quit',
+  'switcher',
+  'help',
+  'prevConversation',
+  'nextConversation',
+  'nextUnread',
+  'nextMention',
+  'pageUp',
+  'pageDown',
+  'newline',
+  'send',
+  'editLast',
+  'complete',
+  'close',
+  'toggleMembers',
+] as const;
+
+/** A key action (not the reducer's `Action` of `state.ts`). */
+export type KeyAction = (typeof KEY_ACTIONS)[number];
+
+/** The part of Ink's `Key` (second argument of `useInput`'s handler) that matching reads. Ink's `Key` fits. */
+export type InkKey = {
+  readonly upArrow: boolean;
+  readonly downArrow: boolean;
+  readonly pageUp: boolean;
+  readonly pageDown: boolean;
+  readonly return: boolean;
+  readonly escape: boolean;
+  readonly ctrl: boolean;
+  readonly meta: boolean;
+  readonly tab: boolean;
+  readonly shift: boolean;
+  readonly backspace: boolean;
+  readonly delete: boolean;
+};
+
+/**
+ * One key chord. `key` is a named key (`up`, `down`, `pageup`, `pagedown`,
+ * `return`, `escape`, `tab`, `backspace`, `delete`, `f1`…`f12`) or one printable
+ * character (letters in lower case; `shift` says whether Shift is held for
+ * letters and named keys, and is always false for other characters: `?` is `?`).
+ * `meta` is Alt (Option on a Mac, with "use Option as Meta" set).
+ */
+export type Binding = { key: string; ctrl: boolean; meta: boolean; shift: boolean };
+
+/** The chords of every action. */
+export type Bindings = Record<KeyAction, readonly Binding[]>;
+
+/** What matching needs to know of the composer. */
+export type KeyContext = { composerEmpty: boolean };
+
+const NAMED_KEYS = new Set([
+  'up',
+  'down',
+  'pageup',
+  'pagedown',
+  'return',
+  'escape',
+  'tab',
+  'backspace',
+  'delete',
+  ...Array.from({ length: 12 }, (_, i) => `f${i + 1}`),
+]);
+
+const KEY_ALIASES: Record<string, string> = {
+  enter: 'return',
+  esc: 'escape',
+  pgup: 'pageup',
+  pgdn: 'pagedown',
+  del: 'delete',
+  space: ' ',
+};
+
+const MODIFIERS: Record<string, 'ctrl' | 'meta' | 'shift'> = {
+  ctrl: 'ctrl',
+  control: 'ctrl',
+  alt: 'meta',
+  meta: 'meta',
+  option: 'meta',
+  shift: 'shift',
+};
+
+/** Control characters that are other keys: the terminal sends Ctrl-M as Enter, Ctrl-I as Tab, Ctrl-[ as Esc. */
+const CTRL_CLASHES: Record<string, string> = { m: 'Enter', i: 'Tab', '[': 'Esc', h: 'Backspace' };
+
+/** Parses `ctrl+k`, `alt+up`, `Ctrl-K`, `shift+tab`, `f1`, `?`, `enter`… or says why not, in words. */
+export function parseBinding(text: string): { ok: true; binding: Binding } | { ok: false; message: string } {
+  const binding: Binding = { key: '', ctrl: false, meta: false, shift: false };
+  let rest = text.trim();
+  for (;;) {
+    const m = /^([a-z]+)[+-](.+)$/i.exec(rest);
+    const modifier = m?.[1] === undefined ? undefined : MODIFIERS[m[1].toLowerCase()];
+    if (!m?.[2] || modifier === undefined) break;
+    binding[modifier] = true;
+    rest = m[2];
+  }
+  const lower = rest.toLowerCase();
+  const named = KEY_ALIASES[lower] ?? lower;
+  if (NAMED_KEYS.has(named) || named === ' ') {
+    binding.key = named;
+  } else if ([...rest].length === 1) {
+    binding.key = lower;
+    if (!/^[a-z]$/.test(lower) && binding.shift) {
+      return {
+        ok: false,
+        message: `"${text}": write the shifted character itself (for example ? rather than shift+/)`,
+      };
+    }
+  } else {
+    return { ok: false, message: `"${text}" is not a key (try ctrl+k, alt+up, f2, pageup, ?)` };
+  }
+  if (binding.ctrl) {
+    const clash = CTRL_CLASHES[binding.key];
+    if (clash) return { ok: false, message: `"${text}": terminals send that as ${clash}` };
+    if ([...binding.key].length === 1 && !/^[a-z]$/.test(binding.key)) {
+      return { ok: false, message: `"${text}": Ctrl works with letters and named keys only` };
+    }
+  }
+  return { ok: true, binding };
+}
+
+function chord(text: string): Binding {
+  const r = parseBinding(text);
+  if (!r.ok) throw new Error(r.message);
+  return r.binding;
+}
+
+/**
+ * The default key map. Alt-U / Alt-M were picked for next unread / next
+ * mention (as in weechat's Alt-A family); Ctrl-J is the portable newline,
+ * since most terminals send Alt-Enter but not Shift-Enter.
+ */
+export const DEFAULT_BINDINGS: Bindings = {
+  quit: [chord('ctrl+c')],
+  switcher: [chord('ctrl+k')],
+  help: [chord('?'), chord('f1')],
+  prevConversation: [chord('alt+up'), chord('ctrl+p')],
+  nextConversation: [chord('alt+down'), chord('ctrl+n')],
+  nextUnread: [chord('alt+u')],
+  nextMention: [chord('alt+m')],
+  pageUp: [chord('pageup')],
+  pageDown: [chord('pagedown')],
+  newline: [chord('alt+enter'), chord('ctrl+j')],
+  send: [chord('enter')],
+  editLast: [chord('up')],
+  complete: [chord('tab')],
+  close: [chord('escape')],
+  toggleMembers: [chord('ctrl+t')],
+};
+
+/** Actions whose keys mean something else while the composer has text (Up moves the cursor). */
+const EMPTY_COMPOSER_ACTIONS: ReadonlySet<KeyAction> = new Set(['editLast']);
+
+/** A key with no modifier that types a character acts only in an empty composer; otherwise it is typed. */
+function onlyWhenEmpty(action: KeyAction, b: Binding): boolean {
+  return EMPTY_COMPOSER_ACTIONS.has(action) || (!b.ctrl && !b.meta && !NAMED_KEYS.has(b.key));
+}
+
+// F1-F12 as xterm, VT100 and the Linux console send them; Ink may strip the leading ESC.
+const FUNCTION_KEYS: Record<string, string> = {
+  OP: 'f1',
+  OQ: 'f2',
+  OR: 'f3',
+  OS: 'f4',
+  '[11~': 'f1',
+  '[12~': 'f2',
+  '[13~': 'f3',
+  '[14~': 'f4',
+  '[[A': 'f1',
+  '[[B': 'f2',
+  '[[C': 'f3',
+  '[[D': 'f4',
+  '[[E': 'f5',
+  '[15~': 'f5',
+  '[17~': 'f6',
+  '[18~': 'f7',
+  '[19~': 'f8',
+  '[20~': 'f9',
+  '[21~': 'f10',
+  '[23~': 'f11',
+  '[24~': 'f12',
+};
+
+/** `f1`… for a function key's escape sequence (with or without its ESC), else null. */
+export function functionKey(sequence: string): string | null {
+  const s = sequence.startsWith('\u001b') ? sequence.slice(1) : sequence;
+  return FUNCTION_KEYS[s] ?? null;
+}
+
+const NO_KEY: InkKey = {
+  upArrow: false,
+  downArrow: false,
+  pageUp: false,
+  pageDown: false,
+  return: false,
+  escape: false,
+  ctrl: false,
+  meta: false,
+  tab: false,
+  shift: false,
+  backspace: false,
+  delete: false,
+};
+
+/** The chord Ink reported, or null for typed text (a paste, several characters). */
+function pressed(input: string, key: InkKey): Binding | null {
+  const fn = functionKey(input);
+  if (fn) return { key: fn, ctrl: false, meta: false, shift: false };
+  // Ctrl-J is a bare "\n" with no flag set, unlike Enter ("\r", key.return).
+  if (input === '\n' && !key.return) return { key: 'j', ctrl: true, meta: key.meta, shift: false };
+  const named = key.upArrow
+    ? 'up'
+    : key.downArrow
+      ? 'down'
+      : key.pageUp
+        ? 'pageup'
+        : key.pageDown
+          ? 'pagedown'
+          : key.return
+            ? 'return'
+            : key.escape
+              ? 'escape'
+              : key.tab
+                ? 'tab'
+                : key.backspace
+                  ? 'backspace'
+                  : key.delete
+                    ? 'delete'
+                    : null;
+  // Ink reports Esc with meta set; a lone Esc is what anyone means.
+  if (named) return { key: named, ctrl: key.ctrl, meta: named === 'escape' ? false : key.meta, shift: key.shift };
+  if ([...input].length !== 1) return null;
+  const lower = input.toLowerCase();
+  const letter = /^[a-z]$/.test(lower);
+  return {
+    key: letter ? lower : input,
+    ctrl: key.ctrl,
+    meta: key.meta,
+    shift: letter && (key.shift || input !== lower),
+  };
+}
+
+function same(a: Binding, b: Binding): boolean {
+  return a.key === b.key && a.ctrl === b.ctrl && a.meta === b.meta && a.shift === b.shift;
+}
+
+/**
+ * The action for a key, as Ink's `useInput` reports it, or null when the key
+ * is the composer's (typed text, Left, Home…). The first action in
+ * {@link KEY_ACTIONS} order wins when several share a key.
+ *
+ * Ink 6 hands function keys to `useInput` as an empty input with no flag set,
+ * so F1 cannot be told apart there: to get F1, also feed the raw stdin data to
+ * {@link matchRawInput} (the input-event emitter of `useStdin`, or stdin's
+ * `data`). `matchKey` still accepts the sequence itself as `input`.
+ */
+export function matchKey(
+  input: string,
+  key: InkKey,
+  bindings: Bindings = DEFAULT_BINDINGS,
+  context: KeyContext = { composerEmpty: false },
+): KeyAction | null {
+  const chordPressed = pressed(input, key);
+  if (!chordPressed) return null;
+  for (const action of KEY_ACTIONS) {
+    for (const b of bindings[action]) {
+      if (same(b, chordPressed) && (context.composerEmpty || !onlyWhenEmpty(action, b))) return action;
+    }
+  }
+  return null;
+}
+
+/** The action for raw terminal input that Ink's `useInput` cannot show (function keys), or null. */
+export function matchRawInput(data: string, bindings: Bindings = DEFAULT_BINDINGS): KeyAction | null {
+  return functionKey(data) ? matchKey(data, NO_KEY, bindings) : null;
+}
+
+const LABELS: Record<string, string> = {
+  up: 'Up',
+  down: 'Down',
+  pageup: 'PageUp',
+  pagedown: 'PageDown',
+  return: 'Enter',
+  escape: 'Esc',
+  tab: 'Tab',
+  backspace: 'Backspace',
+  delete: 'Delete',
+  ' ': 'Space',
+};
+
+/** `Ctrl-K`, `Alt-Up`, `Shift-Tab`, `F1`, `?`. */
+export function formatBinding(b: Binding): string {
+  const key = LABELS[b.key] ?? b.key.toUpperCase();
+  return [b.ctrl ? 'Ctrl-' : '', b.meta ? 'Alt-' : '', b.shift ? 'Shift-' : '', key].join('');
+}
+
+const DESCRIPTIONS: Record<KeyAction, string> = {
+  quit: 'Quit',
+  switcher: 'Switch conversation (type to filter)',
+  help: 'Show keys and commands',
+  prevConversation: 'Previous conversation',
+  nextConversation: 'Next conversation',
+  nextUnread: 'Next conversation with unread messages',
+  nextMention: 'Next conversation that mentions you',
+  pageUp: 'Scroll up a page',
+  pageDown: 'Scroll down a page',
+  newline: 'New line in the message',
+  send: 'Send the message or command',
+  editLast: 'Edit your last message',
+  complete: 'Complete @user, #channel or /command (again: next match)',
+  close: 'Close the overlay',
+  toggleMembers: 'Show or hide the member list',
+};
+
+/** One line of the key help: the keys (`? (empty composer)`, `F1`) and what they do. */
+export type BindingHelp = { action: KeyAction; keys: string[]; description: string };
+
+/** The key map in words, for the help overlay and the docs. */
+export function describeBindings(bindings: Bindings = DEFAULT_BINDINGS): BindingHelp[] {
+  return KEY_ACTIONS.map((action) => ({
+    action,
+    keys: bindings[action].map((b) => `${formatBinding(b)}${onlyWhenEmpty(action, b) ? ' (empty composer)' : ''}`),
+    description: DESCRIPTIONS[action],
+  }));
+}
+
+/** Keys bound to more than one action, in words ("Ctrl-K is bound to switcher and help; switcher wins"). */
+export function bindingConflicts(bindings: Bindings): string[] {
+  const seen = new Map<string, KeyAction>();
+  const out: string[] = [];
+  for (const action of KEY_ACTIONS) {
+    for (const b of bindings[action]) {
+      const label = formatBinding(b);
+      const owner = seen.get(label);
+      if (owner === undefined) seen.set(label, action);
+      else if (owner !== action) out.push(`${label} is bound to ${owner} and ${action}; ${owner} wins`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,101 @@
+import { render, Text } from 'ink';
+import { useState } from 'react';
+import { findToken, type Globals, saveCredential } from '../cli/util.js';
+import { NatterClient } from '../client/client.js';
+import { Natter } from '../client/natter.js';
+import { App } from './App.js';
+import { loadConfig } from './config.js';
+import { Controller, errorText } from './controller.js';
+import { Login, type LoginResult } from './Login.js';
+import { initialState } from './reducer.js';
+import { Store } from './store.js';
+
+/** Logs in or registers on a one-off connection and returns the session. */
+async function authenticate(
+  mode: 'login' | 'register',
+  url: string,
+  username: string,
+  password: string,
+): Promise<LoginResult> {
+  let client: NatterClient;
+  try {
+    client = await NatterClient.connect(url, { timeoutMs: 10_000 });
+  } catch (err) {
+    throw new Error(`cannot reach ${url}: ${errorText(err)}`);
+  }
+  try {
+    const res = await client.request(mode, { username, password, client: 'natter-tui', presence: false });
+    return { token: res.token, username: res.user.username, userId: res.user.id, sessionId: res.session.id, url };
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * Runs the terminal app until the user quits: the login screen first when
+ * there are no saved credentials for the server, then the chat.
+ */
+export async function runTui(g: Globals): Promise<void> {
+  const { config, warnings } = loadConfig(g.configDir, process.env);
+  const found = findToken(g);
+
+  function Root() {
+    const [session, setSession] = useState<{ url: string; token: string } | null>(
+      found ? { url: g.server, token: found.token } : null,
+    );
+    const [chat, setChat] = useState<{ store: Store; controller: Controller } | null>(null);
+    const [failure, setFailure] = useState<string | null>(null);
+    if (!session) {
+      return (
+        <Login
+          initialUrl={g.server}
+          color={config.color}
+          submit={authenticate}
+          onDone={(r) => {
+            saveCredential(g.configDir, r.url, {
+              token: r.token,
+              username: r.username,
+              userId: r.userId,
+              sessionId: r.sessionId,
+              savedAt: Date.now(),
+            });
+            setSession({ url: r.url, token: r.token });
+          }}
+        />
+      );
+    }
+    if (!chat) {
+      if (!failure) {
+        const store = new Store(initialState(session.url));
+        const client = Natter.create({ url: session.url, token: session.token });
+        const controller = new Controller(client, store.dispatch, store.get);
+        for (const w of warnings) store.dispatch({ type: 'notice', text: `config: ${w}`, level: 'error' });
+        client.start().then(
+          () => setChat({ store, controller }),
+          (err: unknown) => {
+            const refused = (err as { code?: string }).code === 'unauthenticated';
+            if (refused) {
+              // The saved session is gone (logged out elsewhere, password changed): log in again.
+              saveCredential(g.configDir, session.url, null);
+              setSession(null);
+            } else {
+              setFailure(`cannot reach ${session.url}: ${errorText(err)}`);
+            }
+          },
+        );
+      }
+      return <Text>{failure ?? `connecting to ${session.url}…`}</Text>;
+    }
+    return (
+      <App
+        store={chat.store}
+        controller={chat.controller}
+        config={config}
+        onQuit={() => chat.controller.client.close()}
+      />
+    );
+  }
+
+  const instance = render(<Root />, { exitOnCtrlC: false });
+  await instance.waitUntilExit();
+}

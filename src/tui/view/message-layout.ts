@@ -1,0 +1,155 @@
+import { sanitize } from '../sanitize.js';
+import type { Line } from '../state.js';
+import { userColor } from './colors.js';
+import type { Row, Segment } from './segments.js';
+import { textWidth, truncate } from './text-width.js';
+import { formatDay, formatTime, sameDay, type TimeFormat, timeWidth } from './time.js';
+import { wrapText } from './wrap.js';
+
+/** What the message list lays out. */
+export type MessageLayoutInput = {
+  lines: readonly Line[];
+  meId: string | null;
+  /** The viewer's username, to highlight `@name` in bodies. */
+  meUsername?: string | null;
+  width: number;
+  height: number;
+  /** Rows scrolled up from the bottom (0 = following new messages). */
+  scrollBack: number;
+  hasMoreBefore: boolean;
+  loading: boolean;
+  timeFormat?: TimeFormat;
+  now?: number;
+};
+
+/** The rows that fit, top to bottom, and where the window sits. */
+export type MessageLayout = {
+  rows: Row[];
+  /** `scrollBack` clamped to what the loaded history allows. */
+  scrollBack: number;
+  /** True when the window shows the first loaded row (time to load older messages if there are any). */
+  atTop: boolean;
+};
+
+/** Rows of one message: a header row with time and author, then wrapped, hanging-indented body rows. */
+export function messageRows(
+  line: Line,
+  opts: { meId: string | null; meUsername?: string | null; width: number; timeFormat?: TimeFormat },
+): Row[] {
+  const width = Math.max(10, opts.width);
+  const time = formatTime(line.createdAt, opts.timeFormat);
+  const name = truncate(sanitize(line.author.username, { multiline: false }), Math.max(6, Math.floor(width / 4)));
+  const prefixWidth = timeWidth(opts.timeFormat) + 1 + textWidth(name) + 1;
+  const indent = Math.min(prefixWidth, Math.floor(width / 3));
+  const deleted = line.deletedAt !== null;
+  const body = deleted ? 'message deleted' : sanitize(line.body, { multiline: true });
+  const bodyStyle: Omit<Segment, 'text'> = deleted
+    ? { dim: true, italic: true }
+    : line.failed !== null
+      ? { color: 'red' }
+      : line.pending
+        ? { dim: true }
+        : {};
+  const texts = wrapText(body, width - prefixWidth, width - indent);
+  const rows: Segment[][] = texts.map((text, i) => {
+    const lead: Segment[] =
+      i === 0
+        ? [
+            { text: time, dim: !line.mentionsMe, ...(line.mentionsMe ? { color: 'yellow', inverse: true } : {}) },
+            { text: ' ' },
+            { text: name, bold: true, color: userColor(line.author.id, opts.meId) },
+            { text: ' ' },
+          ]
+        : [{ text: ' '.repeat(indent) }];
+    return [...lead, ...highlightMentions(text, bodyStyle, deleted ? null : (opts.meUsername ?? null))];
+  });
+  const suffix: Segment | null =
+    line.failed === null && line.pending
+      ? { text: 'sending…', dim: true, italic: true }
+      : !deleted && line.editedAt !== null
+        ? { text: '(edited)', dim: true }
+        : null;
+  if (suffix) {
+    const last = rows[rows.length - 1] ?? [];
+    const used = last.reduce((w, s) => w + textWidth(s.text), 0);
+    if (used + 1 + textWidth(suffix.text) <= width) last.push({ text: ' ' }, suffix);
+    else rows.push([{ text: ' '.repeat(indent) }, suffix]);
+  }
+  if (line.failed !== null) {
+    const why = `✗ not sent: ${sanitize(line.failed, { multiline: false })}`;
+    for (const text of wrapText(why, width - indent)) rows.push([{ text: ' '.repeat(indent) }, { text, color: 'red' }]);
+  }
+  return rows.map((segments, i) => ({ key: `${line.key}:${i}`, segments }));
+}
+
+/** Splits a body row so `@me` stands out. */
+function highlightMentions(text: string, style: Omit<Segment, 'text'>, me: string | null): Segment[] {
+  if (!me) return [{ text, ...style }];
+  const token = `@${me}`.toLowerCase();
+  const out: Segment[] = [];
+  const lower = text.toLowerCase();
+  if (lower.length !== text.length) return [{ text, ...style }];
+  let at = 0;
+  for (let i = lower.indexOf(token); i >= 0; i = lower.indexOf(token, i + token.length)) {
+    const after = text[i + token.length];
+    if (after !== undefined && /[\p{L}\p{N}_-]/u.test(after)) continue;
+    if (i > at) out.push({ text: text.slice(at, i), ...style });
+    out.push({ text: text.slice(i, i + token.length), ...style, bold: true, color: 'yellow' });
+    at = i + token.length;
+  }
+  if (at < text.length || out.length === 0) out.push({ text: text.slice(at), ...style });
+  return out;
+}
+
+/** A centred, dim `── Tuesday 21 November ──` row. */
+export function daySeparator(key: string, at: number, width: number, now?: number): Row {
+  const label = truncate(`── ${formatDay(at, now)} ──`, width);
+  const pad = Math.max(0, Math.floor((width - textWidth(label)) / 2));
+  return { key: `day:${key}`, segments: [{ text: ' '.repeat(pad) }, { text: label, dim: true }] };
+}
+
+function notice(key: string, text: string, width: number): Row {
+  return { key, segments: [{ text: truncate(text, width), dim: true, italic: true }] };
+}
+
+/**
+ * Lays out the visible window of a conversation, bottom up: only the messages
+ * that reach into the window (plus `scrollBack` rows below it) are wrapped, so
+ * the cost follows the screen, not the history.
+ */
+export function layoutMessages(input: MessageLayoutInput): MessageLayout {
+  const height = Math.max(1, input.height);
+  const width = Math.max(10, input.width);
+  const opts = { meId: input.meId, meUsername: input.meUsername ?? null, width, timeFormat: input.timeFormat };
+  // The pinned loading notice takes the top row.
+  const room = input.loading ? height - 1 : height;
+  const wanted = Math.max(0, input.scrollBack) + room;
+  // Collected bottom-up: reversed[0] is the last row.
+  const reversed: Row[] = [];
+  let reachedTop = true;
+  for (let i = input.lines.length - 1; i >= 0; i--) {
+    if (reversed.length >= wanted) {
+      reachedTop = false;
+      break;
+    }
+    const line = input.lines[i];
+    if (!line) continue;
+    const rows = messageRows(line, opts);
+    for (let k = rows.length - 1; k >= 0; k--) {
+      const row = rows[k];
+      if (row) reversed.push(row);
+    }
+    const prev = input.lines[i - 1];
+    if (!prev || !sameDay(prev.createdAt, line.createdAt)) {
+      reversed.push(daySeparator(line.key, line.createdAt, width, input.now));
+    }
+  }
+  if (reachedTop && !input.hasMoreBefore && !input.loading) {
+    reversed.push(notice('top', 'beginning of conversation', width));
+  }
+  const maxBack = reachedTop ? Math.max(0, reversed.length - room) : Number.POSITIVE_INFINITY;
+  const scrollBack = Math.min(Math.max(0, input.scrollBack), maxBack);
+  const window = reversed.slice(scrollBack, scrollBack + Math.max(0, room)).reverse();
+  if (input.loading) window.unshift(notice('loading', 'loading older messages…', width));
+  return { rows: window, scrollBack, atTop: reachedTop && scrollBack + room >= reversed.length };
+}

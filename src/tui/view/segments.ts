@@ -1,0 +1,13 @@
+/** A run of styled text within one row. */
+export type Segment = {
+  text: string;
+  color?: string;
+  bold?: boolean;
+  dim?: boolean;
+  italic?: boolean;
+  underline?: boolean;
+  inverse?: boolean;
+};
+
+/** One terminal row of styled runs, with a stable React key. */
+export type Row = { key: string; segments: Segment[] };

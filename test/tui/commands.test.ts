@@ -1,0 +1,420 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { OpName, ParamsIn, ResultOf } from '../../src/protocol/index.js';
+import {
+  COMMANDS,
+  type CommandContext,
+  findCommand,
+  type Intent,
+  meAction,
+  parseCommand,
+  parseDuration,
+  type Requester,
+  type RequestIntent,
+  runRequest,
+} from '../../src/tui/commands.js';
+import type { ConversationEntry } from '../../src/tui/state.js';
+
+function entry(over: Partial<ConversationEntry>): ConversationEntry {
+  return {
+    id: 'conv1',
+    kind: 'channel',
+    serverId: 'srv1',
+    name: 'general',
+    topic: null,
+    peer: null,
+    lastSeq: 0,
+    lastReadSeq: 0,
+    unread: 0,
+    mentions: 0,
+    ...over,
+  };
+}
+
+const channel = entry({});
+const group = entry({ id: 'grp1', kind: 'group', serverId: null, name: 'climbing' });
+const dm = entry({ id: 'dm1', kind: 'dm', serverId: null, name: 'bob' });
+
+function ctx(active: ConversationEntry | null = channel): CommandContext {
+  return { active, serverName: (id) => (id === 'srv1' ? 'acme' : null) };
+}
+
+/** The intent, which must be a request: its op, params and (fixed) success text. */
+function req(intent: Intent): { op: string; params: unknown; success: RequestIntent['success'] } {
+  assert.equal(intent.type, 'request', JSON.stringify(intent));
+  const r = intent as RequestIntent;
+  return { op: r.op, params: r.params, success: r.success };
+}
+
+function successOf(intent: Intent, result: unknown): string {
+  const { success } = req(intent);
+  return typeof success === 'string' ? success : (success as (r: unknown) => string)(result);
+}
+
+function error(intent: Intent): string {
+  assert.equal(intent.type, 'error', JSON.stringify(intent));
+  return (intent as { message: string }).message;
+}
+
+const bob = { id: 'usr_bob', username: 'Bob' };
+
+describe('parseCommand: messages', () => {
+  test('text without a slash is a message, kept exactly', () => {
+    assert.deepEqual(parseCommand('hello  world\nsecond line', ctx()), {
+      type: 'send',
+      body: 'hello  world\nsecond line',
+    });
+    assert.deepEqual(parseCommand(' /not a command', ctx()), { type: 'send', body: ' /not a command' });
+  });
+
+  test('// sends a literal slash', () => {
+    assert.deepEqual(parseCommand('//join is a command', ctx()), { type: 'send', body: '/join is a command' });
+    assert.deepEqual(parseCommand('//', ctx()), { type: 'send', body: '/' });
+  });
+
+  test('blank input does nothing', () => {
+    assert.deepEqual(parseCommand('', ctx()), { type: 'none' });
+    assert.deepEqual(parseCommand('  \n ', ctx()), { type: 'none' });
+  });
+
+  test('unknown commands and a lone slash are errors that point at help and //', () => {
+    assert.match(error(parseCommand('/frobnicate now', ctx())), /unknown command \/frobnicate.*\/help/);
+    assert.match(error(parseCommand('/ hi', ctx())), /\/\//);
+  });
+
+  test('command names are case-insensitive and aliases work', () => {
+    assert.deepEqual(parseCommand('/QUIT', ctx()), { type: 'quit' });
+    assert.deepEqual(parseCommand('/exit', ctx()), { type: 'quit' });
+    assert.deepEqual(parseCommand('/msg bob', ctx()), { type: 'open-dm', username: 'bob' });
+  });
+});
+
+describe('parseCommand: servers', () => {
+  test('/join CODE', () => {
+    const i = parseCommand('/join k7Hq2XpL9mZt', ctx(null));
+    assert.deepEqual(req(i).op, 'invites.join');
+    assert.deepEqual(req(i).params, { code: 'k7Hq2XpL9mZt' });
+    assert.equal(successOf(i, { server: { name: 'acme' }, alreadyMember: false }), 'joined acme');
+    assert.equal(successOf(i, { server: { name: 'acme' }, alreadyMember: true }), 'already a member of acme');
+    assert.equal(error(parseCommand('/join', ctx())), 'usage: /join CODE');
+    assert.equal(error(parseCommand('/join a b', ctx())), 'usage: /join CODE');
+  });
+
+  test('/create-server NAME takes the rest of the line', () => {
+    const i = parseCommand('/create-server  Acme Corp ', ctx(null));
+    assert.equal(req(i).op, 'servers.create');
+    assert.deepEqual(req(i).params, { name: 'Acme Corp' });
+    assert.equal(successOf(i, { server: { name: 'Acme Corp' } }), 'created server Acme Corp with #general');
+    assert.equal(error(parseCommand('/create-server', ctx())), 'usage: /create-server NAME');
+  });
+
+  test('a name the protocol refuses is an error in words before any request', () => {
+    assert.match(error(parseCommand(`/create-server ${'x'.repeat(200)}`, ctx())), /64|long|characters/i);
+  });
+
+  test('/invite for the open server, with options', () => {
+    const plain = parseCommand('/invite', ctx());
+    assert.equal(req(plain).op, 'invites.create');
+    assert.deepEqual(req(plain).params, { serverId: 'srv1' });
+    const invite = { code: 'k7Hq', maxUses: null };
+    assert.equal(successOf(plain, { invite }), 'invite code for acme: k7Hq');
+
+    const limited = parseCommand('/invite --max-uses 5 --expires 7d', ctx());
+    assert.deepEqual(req(limited).params, { serverId: 'srv1', maxUses: 5, expiresInSeconds: 7 * 86_400 });
+    assert.equal(
+      successOf(limited, { invite: { code: 'k7Hq', maxUses: 5 } }),
+      'invite code for acme: k7Hq (5 uses, expires in 7d)',
+    );
+    assert.deepEqual(req(parseCommand('/invite --expires=30m --max-uses=1', ctx())).params, {
+      serverId: 'srv1',
+      maxUses: 1,
+      expiresInSeconds: 1800,
+    });
+  });
+
+  test('/invite usage errors', () => {
+    assert.match(error(parseCommand('/invite --max-uses', ctx())), /--max-uses takes a number/);
+    assert.match(error(parseCommand('/invite --max-uses 0', ctx())), /--max-uses takes a number/);
+    assert.match(error(parseCommand('/invite --expires soon', ctx())), /--expires takes a duration/);
+    assert.match(error(parseCommand('/invite --expires 30s', ctx())), /between 1 minute and 365 days/);
+    assert.match(error(parseCommand('/invite --expires 400d', ctx())), /between 1 minute and 365 days/);
+    assert.equal(error(parseCommand('/invite 5', ctx())), 'usage: /invite [--max-uses N] [--expires 1h|7d|30m]');
+  });
+
+  test('server commands need a channel of a server', () => {
+    for (const text of ['/invite', '/channel create dev', '/kick bob', '/ban bob']) {
+      assert.equal(error(parseCommand(text, ctx(null))), 'open a channel of the server first', text);
+      assert.equal(error(parseCommand(text, ctx(group))), 'open a channel of the server first', text);
+      assert.equal(error(parseCommand(text, ctx(dm))), 'open a channel of the server first', text);
+    }
+  });
+
+  test('/leave leaves the server of a channel, or the group', () => {
+    const s = parseCommand('/leave', ctx());
+    assert.equal(req(s).op, 'servers.leave');
+    assert.deepEqual(req(s).params, { serverId: 'srv1' });
+    assert.equal(req(s).success, 'left acme');
+    const g = parseCommand('/leave', ctx(group));
+    assert.equal(req(g).op, 'groups.leave');
+    assert.deepEqual(req(g).params, { groupId: 'grp1' });
+    assert.equal(req(g).success, 'left +climbing');
+    assert.equal(error(parseCommand('/leave', ctx(dm))), 'a direct conversation cannot be left');
+    assert.equal(error(parseCommand('/leave', ctx(null))), 'open a channel or group first');
+    assert.equal(error(parseCommand('/leave now', ctx())), 'usage: /leave');
+  });
+
+  test('an unknown server name reads as "the server"', () => {
+    const other = entry({ serverId: 'srv2' });
+    assert.equal(req(parseCommand('/leave', ctx(other))).success, 'left the server');
+  });
+});
+
+describe('parseCommand: channels', () => {
+  test('/channel create NAME in the open server', () => {
+    const i = parseCommand('/channel create Dev Talk', ctx());
+    assert.equal(req(i).op, 'channels.create');
+    assert.deepEqual(req(i).params, { serverId: 'srv1', name: 'Dev Talk' });
+    assert.equal(successOf(i, { channel: { name: 'dev-talk' } }), 'created #dev-talk in acme');
+    assert.equal(error(parseCommand('/channel create', ctx())), 'usage: /channel create NAME');
+  });
+
+  test('/channel rename NEWNAME renames the open channel', () => {
+    const i = parseCommand('/channel rename lobby', ctx());
+    assert.equal(req(i).op, 'channels.update');
+    assert.deepEqual(req(i).params, { channelId: 'conv1', name: 'lobby' });
+    assert.equal(successOf(i, { channel: { name: 'lobby' } }), 'renamed #general to #lobby');
+    assert.equal(error(parseCommand('/channel rename', ctx())), 'usage: /channel rename NEWNAME');
+    assert.equal(error(parseCommand('/channel rename x', ctx(group))), 'open the channel first');
+  });
+
+  test('/channel delete needs the open channel named as confirmation', () => {
+    const i = parseCommand('/channel delete #General', ctx());
+    assert.equal(req(i).op, 'channels.delete');
+    assert.deepEqual(req(i).params, { channelId: 'conv1' });
+    assert.equal(req(i).success, 'deleted #general');
+    assert.match(error(parseCommand('/channel delete', ctx())), /type \/channel delete general/);
+    assert.match(error(parseCommand('/channel delete random', ctx())), /type \/channel delete general/);
+  });
+
+  test('/channel topic sets, clears or shows the topic', () => {
+    const set = parseCommand('/channel topic  builds and   deploys', ctx());
+    assert.equal(req(set).op, 'channels.update');
+    assert.deepEqual(req(set).params, { channelId: 'conv1', topic: 'builds and   deploys' });
+    assert.equal(req(set).success, 'set the topic of #general');
+    assert.deepEqual(req(parseCommand('/channel topic --clear', ctx())).params, { channelId: 'conv1', topic: null });
+    assert.deepEqual(parseCommand('/channel topic', ctx()), { type: 'info', message: '#general has no topic' });
+    assert.deepEqual(parseCommand('/channel topic', ctx(entry({ topic: 'hi' }))), {
+      type: 'info',
+      message: 'topic of #general: hi',
+    });
+  });
+
+  test('/channel without a known subcommand shows its usage', () => {
+    assert.match(error(parseCommand('/channel', ctx())), /^usage: \/channel create NAME/);
+    assert.match(error(parseCommand('/channel list', ctx())), /^usage: \/channel/);
+  });
+});
+
+describe('parseCommand: groups and DMs', () => {
+  test('/group NAME USER...', () => {
+    const i = parseCommand('/group climbing @bob carol', ctx(null));
+    assert.equal(req(i).op, 'groups.create');
+    assert.deepEqual(req(i).params, { name: 'climbing', usernames: ['bob', 'carol'] });
+    assert.equal(successOf(i, { group: { name: 'climbing' } }), 'created group +climbing');
+    assert.equal(error(parseCommand('/group climbing', ctx())), 'usage: /group NAME USER...');
+    assert.equal(error(parseCommand('/group', ctx())), 'usage: /group NAME USER...');
+  });
+
+  test('/add USER... adds to the open group', () => {
+    const i = parseCommand('/add dave @erin', ctx(group));
+    assert.equal(req(i).op, 'groups.add');
+    assert.deepEqual(req(i).params, { groupId: 'grp1', usernames: ['dave', 'erin'] });
+    assert.equal(req(i).success, 'added dave, erin to +climbing');
+    assert.equal(error(parseCommand('/add dave', ctx())), 'open the group first');
+    assert.equal(error(parseCommand('/add', ctx(group))), 'usage: /add USER...');
+  });
+
+  test('/dm USER opens the DM', () => {
+    assert.deepEqual(parseCommand('/dm @bob', ctx(null)), { type: 'open-dm', username: 'bob' });
+    assert.equal(error(parseCommand('/dm', ctx())), 'usage: /dm USER');
+    assert.equal(error(parseCommand('/dm bob carol', ctx())), 'usage: /dm USER');
+    assert.equal(error(parseCommand('/dm @', ctx())), 'usage: /dm USER');
+  });
+});
+
+describe('parseCommand: moderation by username', () => {
+  test('/kick USER resolves the user, then kicks by id', () => {
+    const i = parseCommand('/kick @bob', ctx());
+    assert.equal(i.type, 'request-user');
+    if (i.type !== 'request-user') return;
+    assert.equal(i.username, 'bob');
+    const next = i.withUser(bob);
+    assert.equal(req(next).op, 'members.kick');
+    assert.deepEqual(req(next).params, { serverId: 'srv1', userId: 'usr_bob' });
+    assert.equal(req(next).success, 'removed Bob from acme');
+    assert.equal(error(parseCommand('/kick', ctx())), 'usage: /kick USER');
+    assert.equal(error(parseCommand('/kick bob now', ctx())), 'usage: /kick USER');
+  });
+
+  test('/ban USER [reason]', () => {
+    const i = parseCommand('/ban bob spamming  links', ctx());
+    assert.equal(i.type, 'request-user');
+    if (i.type !== 'request-user') return;
+    const next = i.withUser(bob);
+    assert.equal(req(next).op, 'bans.add');
+    assert.deepEqual(req(next).params, { serverId: 'srv1', userId: 'usr_bob', reason: 'spamming  links' });
+    assert.equal(req(next).success, 'banned Bob from acme');
+    const plain = parseCommand('/ban bob', ctx());
+    if (plain.type !== 'request-user') return assert.fail(plain.type);
+    assert.deepEqual(req(plain.withUser(bob)).params, { serverId: 'srv1', userId: 'usr_bob' });
+    assert.equal(error(parseCommand('/ban', ctx())), 'usage: /ban USER [REASON]');
+  });
+});
+
+describe('parseCommand: profile', () => {
+  test('/nick sets or clears the display name', () => {
+    const i = parseCommand('/nick Alice Liddell', ctx(null));
+    assert.equal(req(i).op, 'profile.update');
+    assert.deepEqual(req(i).params, { displayName: 'Alice Liddell' });
+    assert.equal(req(i).success, 'display name set to Alice Liddell');
+    assert.deepEqual(req(parseCommand('/nick', ctx())).params, { displayName: null });
+  });
+
+  test('/status sets or clears the status', () => {
+    assert.deepEqual(req(parseCommand('/status out climbing', ctx())).params, { status: 'out climbing' });
+    assert.deepEqual(req(parseCommand('/status', ctx())).params, { status: null });
+  });
+
+  test('/rename NEWNAME changes the username', () => {
+    const i = parseCommand('/rename alice2', ctx());
+    assert.equal(req(i).op, 'username.change');
+    assert.deepEqual(req(i).params, { username: 'alice2' });
+    assert.equal(successOf(i, { user: { username: 'alice2' } }), 'you are now alice2');
+    assert.equal(error(parseCommand('/rename', ctx())), 'usage: /rename NEWNAME');
+    assert.equal(error(parseCommand('/rename a b', ctx())), 'usage: /rename NEWNAME');
+  });
+});
+
+describe('parseCommand: messages by number', () => {
+  test('/edit SEQ TEXT edits in the open conversation; /edit alone edits the last', () => {
+    assert.deepEqual(parseCommand('/edit 12 fixed  typo\nand more', ctx()), {
+      type: 'edit',
+      conversationId: 'conv1',
+      seq: 12,
+      body: 'fixed  typo\nand more',
+    });
+    assert.deepEqual(parseCommand('/edit #3 x', ctx(dm)), { type: 'edit', conversationId: 'dm1', seq: 3, body: 'x' });
+    assert.deepEqual(parseCommand('/edit', ctx()), { type: 'edit-last' });
+    assert.equal(error(parseCommand('/edit 12', ctx())), 'usage: /edit [SEQ TEXT]');
+    assert.equal(error(parseCommand('/edit twelve text', ctx())), 'usage: /edit [SEQ TEXT]');
+    assert.equal(error(parseCommand('/edit 12 text', ctx(null))), 'open a conversation first');
+  });
+
+  test('/delete SEQ', () => {
+    assert.deepEqual(parseCommand('/delete #7', ctx(group)), { type: 'delete', conversationId: 'grp1', seq: 7 });
+    assert.equal(error(parseCommand('/delete', ctx())), 'usage: /delete SEQ');
+    assert.equal(error(parseCommand('/delete 7 8', ctx())), 'usage: /delete SEQ');
+    assert.equal(error(parseCommand('/delete -1', ctx())), 'usage: /delete SEQ');
+    assert.equal(error(parseCommand('/delete 7', ctx(null))), 'open a conversation first');
+  });
+
+  test('/me ACTION sends a /me body, which meAction reads back', () => {
+    assert.deepEqual(parseCommand('/me waves  hello', ctx()), { type: 'send', body: '/me waves  hello' });
+    assert.equal(meAction('/me waves'), 'waves');
+    assert.equal(meAction('hello /me'), null);
+    assert.equal(meAction('/me'), null);
+    assert.equal(error(parseCommand('/me', ctx())), 'usage: /me ACTION');
+  });
+});
+
+describe('parseCommand: help and quit', () => {
+  test('/help opens the overlay; /help CMD shows its usage', () => {
+    assert.deepEqual(parseCommand('/help', ctx(null)), { type: 'help' });
+    assert.deepEqual(parseCommand('/help /kick', ctx()), {
+      type: 'info',
+      message: "/kick USER: Remove someone from the open channel's server (they may rejoin with an invite).",
+    });
+    assert.match(error(parseCommand('/help nope', ctx())), /unknown command \/nope/);
+  });
+
+  test('/quit', () => {
+    assert.deepEqual(parseCommand('/quit', ctx(null)), { type: 'quit' });
+  });
+});
+
+describe('COMMANDS', () => {
+  test('every command has a usage starting with its name and a description', () => {
+    const names = new Set<string>();
+    for (const c of COMMANDS) {
+      assert.ok(c.usage.startsWith(`/${c.name}`), c.name);
+      assert.ok(c.description.length > 0, c.name);
+      for (const n of [c.name, ...c.aliases]) {
+        assert.ok(!names.has(n), `duplicate ${n}`);
+        names.add(n);
+        assert.equal(findCommand(n.toUpperCase()), c);
+      }
+    }
+    for (const required of ['join', 'create-server', 'invite', 'channel', 'group', 'add', 'dm', 'leave', 'kick']) {
+      assert.ok(names.has(required), required);
+    }
+    for (const required of ['ban', 'nick', 'rename', 'status', 'edit', 'delete', 'me', 'help', 'quit']) {
+      assert.ok(names.has(required), required);
+    }
+  });
+});
+
+describe('parseDuration', () => {
+  test('units s m h d w', () => {
+    assert.equal(parseDuration('90s'), 90);
+    assert.equal(parseDuration('30m'), 1800);
+    assert.equal(parseDuration('1H'), 3600);
+    assert.equal(parseDuration('2w'), 1_209_600);
+    assert.equal(parseDuration('7'), null);
+    assert.equal(parseDuration('1.5h'), null);
+  });
+});
+
+describe('runRequest', () => {
+  function fakeRequester(results: Partial<Record<OpName, unknown>>, calls: [string, unknown][]): Requester {
+    return (<N extends OpName>(op: N, params: ParamsIn<N>) => {
+      calls.push([op, params]);
+      if (!(op in results)) return Promise.reject(new Error(`not_found: ${op}`));
+      return Promise.resolve(results[op] as ResultOf<N>);
+    }) as Requester;
+  }
+
+  test('a request: sends it and returns the success text built from the result', async () => {
+    const calls: [string, unknown][] = [];
+    const intent = parseCommand('/invite --max-uses 2', ctx());
+    if (intent.type !== 'request') return assert.fail(intent.type);
+    const text = await runRequest(
+      intent,
+      fakeRequester({ 'invites.create': { invite: { code: 'C0DE', maxUses: 2 } } }, calls),
+    );
+    assert.equal(text, 'invite code for acme: C0DE (2 uses)');
+    assert.deepEqual(calls, [['invites.create', { serverId: 'srv1', maxUses: 2 }]]);
+  });
+
+  test('a request-user: looks the user up first, then acts on the id', async () => {
+    const calls: [string, unknown][] = [];
+    const intent = parseCommand('/kick bob', ctx());
+    if (intent.type !== 'request-user') return assert.fail(intent.type);
+    const text = await runRequest(
+      intent,
+      fakeRequester({ 'users.get': { user: { ...bob, displayName: null } }, 'members.kick': {} }, calls),
+    );
+    assert.equal(text, 'removed Bob from acme');
+    assert.deepEqual(calls, [
+      ['users.get', { username: 'bob' }],
+      ['members.kick', { serverId: 'srv1', userId: 'usr_bob' }],
+    ]);
+  });
+
+  test('a failed lookup rejects and nothing else is sent', async () => {
+    const calls: [string, unknown][] = [];
+    const intent = parseCommand('/ban nobody', ctx());
+    if (intent.type !== 'request-user') return assert.fail(intent.type);
+    await assert.rejects(runRequest(intent, fakeRequester({}, calls)), /not_found/);
+    assert.deepEqual(calls, [['users.get', { username: 'nobody' }]]);
+  });
+});

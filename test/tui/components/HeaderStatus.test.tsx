@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { render } from 'ink-testing-library';
+import type { ReactElement } from 'react';
+import { Header } from '../../../src/tui/components/Header.js';
+import { StatusLine } from '../../../src/tui/components/StatusLine.js';
+import { typingText } from '../../../src/tui/view/status-text.js';
+import { textWidth } from '../../../src/tui/view/text-width.js';
+
+const tick = () => new Promise((r) => setTimeout(r, 10));
+
+async function frame(el: ReactElement): Promise<string> {
+  const r = render(el);
+  await tick();
+  const out = r.lastFrame() ?? '';
+  r.unmount();
+  return out;
+}
+
+describe('Header', () => {
+  test('title with its sigil, topic and online count on one line', async () => {
+    const out = await frame(<Header title="general" topic="release week" onlineCount={3} kind="channel" width={60} />);
+    assert.match(out, /^#general — release week +3 online$/);
+    assert.match(await frame(<Header title="bob" topic={null} onlineCount={null} kind="dm" width={60} />), /^@bob$/);
+    assert.match(await frame(<Header title="pals" topic={null} onlineCount={2} kind="group" width={60} />), /^\+pals/);
+  });
+
+  test('a long topic is cut, the count kept', async () => {
+    const out = await frame(
+      <Header title="general" topic={'blah '.repeat(30)} onlineCount={12} kind="channel" width={50} />,
+    );
+    assert.equal(out.split('\n').length, 1);
+    assert.ok(textWidth(out) <= 50);
+    assert.match(out, /…\s*12 online$/);
+  });
+
+  test('title and topic are sanitized to one line', async () => {
+    const out = await frame(
+      <Header
+        title={'gen\u001b[2J'}
+        topic={'line one\nline two \u001b]0;x\u0007'}
+        onlineCount={null}
+        kind="channel"
+        width={80}
+      />,
+    );
+    assert.doesNotMatch(out, /[\u001b\u0007\n]/);
+    assert.match(out, /#gen␛\[2J — line one␤line two ␛\]0;x␇/);
+  });
+});
+
+describe('StatusLine', () => {
+  const url = 'ws://chat.example:7777';
+  test('connected, reconnecting with countdown and reason, offline', async () => {
+    assert.match(
+      await frame(<StatusLine connection={{ status: 'connected', url }} typing={[]} now={0} />),
+      /^● connected ws:\/\/chat\.example:7777$/,
+    );
+    assert.match(
+      await frame(
+        <StatusLine
+          connection={{ status: 'reconnecting', url, retryAt: 12_500, error: 'connection refused' }}
+          typing={[]}
+          now={10_000}
+        />,
+      ),
+      /^◌ reconnecting in 3s \(connection refused\) ws:\/\/chat\.example:7777$/,
+    );
+    assert.match(
+      await frame(<StatusLine connection={{ status: 'closed', url, error: null }} typing={[]} now={0} />),
+      /^○ offline ws:/,
+    );
+    assert.match(
+      await frame(<StatusLine connection={{ status: 'connecting', url }} typing={[]} now={0} />),
+      /^◌ connecting ws:/,
+    );
+  });
+
+  test('who is typing, and the hint on the right', async () => {
+    const out = await frame(
+      <StatusLine connection={{ status: 'connected', url }} typing={['bob']} now={0} hint="F1 help" width={80} />,
+    );
+    assert.match(out, /● connected ws:\/\/chat\.example:7777 +bob is typing… +F1 help$/);
+    assert.equal(typingText([]), '');
+    assert.equal(typingText(['bob', 'carol']), 'bob and carol are typing…');
+    assert.equal(typingText(['bob', 'carol', 'dave']), 'several people are typing…');
+  });
+
+  test('server-provided text is sanitized', async () => {
+    const out = await frame(
+      <StatusLine
+        connection={{ status: 'closed', url, error: 'bad\u001b[2J' }}
+        typing={['ev\u001b]0;x\u0007il']}
+        now={0}
+      />,
+    );
+    assert.doesNotMatch(out, /[\u001b\u0007]/);
+    assert.match(out, /offline \(bad␛\[2J\)/);
+  });
+});

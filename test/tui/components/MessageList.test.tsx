@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { render } from 'ink-testing-library';
+import { MessageList, type MessageListProps } from '../../../src/tui/components/MessageList.js';
+import { StyledRow } from '../../../src/tui/components/StyledRow.js';
+import type { Line } from '../../../src/tui/state.js';
+import { colorEnabled, NAME_PALETTE, OWN_NAME_COLOR, userColor } from '../../../src/tui/view/colors.js';
+import { layoutMessages, messageRows } from '../../../src/tui/view/message-layout.js';
+import { textWidth } from '../../../src/tui/view/text-width.js';
+
+// Times are shown in local time; pin the zone so the expected strings hold everywhere.
+process.env.TZ = 'UTC';
+
+const tick = () => new Promise((r) => setTimeout(r, 10));
+const MON = Date.UTC(2023, 10, 20, 18, 30);
+const TUE = Date.UTC(2023, 10, 21, 9, 5);
+
+let n = 0;
+function line(body: string, extra: Partial<Line> = {}): Line {
+  n += 1;
+  return {
+    key: `m${n}`,
+    id: `m${n}`,
+    seq: n,
+    author: { id: 'u-bob', username: 'bob', displayName: null },
+    body,
+    createdAt: TUE,
+    editedAt: null,
+    deletedAt: null,
+    nonce: null,
+    pending: false,
+    failed: null,
+    mentionsMe: false,
+    ...extra,
+  };
+}
+
+const base: MessageListProps = {
+  lines: [],
+  meId: 'u-me',
+  width: 60,
+  height: 20,
+  scrollBack: 0,
+  hasMoreBefore: false,
+  loading: false,
+};
+
+async function frame(props: Partial<MessageListProps>): Promise<string> {
+  const r = render(<MessageList {...base} {...props} />);
+  await tick();
+  const out = r.lastFrame() ?? '';
+  r.unmount();
+  return out;
+}
+
+describe('MessageList', () => {
+  test('shows time, author and body, and a day separator between days', async () => {
+    const out = await frame({ lines: [line('evening', { createdAt: MON }), line('morning')] });
+    assert.match(out, /── Monday 20 November ──\n18:30 bob evening\n\s*── Tuesday 21 November ──\n09:05 bob morning/);
+  });
+
+  test('adds the year to a separator from another year than now', async () => {
+    const out = await frame({ lines: [line('old')], now: Date.UTC(2024, 0, 2) });
+    assert.match(out, /── Tuesday 21 November 2023 ──/);
+  });
+
+  test('12-hour times', async () => {
+    const out = await frame({ lines: [line('hi')], timeFormat: '12h' });
+    assert.match(out, / 9:05 AM bob hi/);
+  });
+
+  test('wraps long lines at the width with a hanging indent, and keeps newlines', async () => {
+    const body = 'the quick brown fox jumps over the lazy dog and keeps on running far away';
+    const out = await frame({ lines: [line(`${body}\nsecond paragraph`)], width: 30 });
+    const rows = out.split('\n').filter((r) => r.trim() !== '');
+    for (const r of rows) assert.ok(textWidth(r) <= 30, `row too wide: ${JSON.stringify(r)}`);
+    assert.match(out, /^09:05 bob the quick brown fox$/m);
+    assert.match(out, /^ {10}jumps over the lazy$/m);
+    assert.match(out, /^ {10}second paragraph$/m);
+  });
+
+  test('breaks a word longer than the row', async () => {
+    const out = await frame({ lines: [line('x'.repeat(50))], width: 30 });
+    const rows = out.split('\n').filter((r) => r.includes('x'));
+    assert.equal(rows.length, 3);
+    for (const r of rows) assert.ok(textWidth(r) <= 30);
+  });
+
+  test('renders only the rows that fit, following scrollBack', async () => {
+    const lines = Array.from({ length: 30 }, (_, i) => line(`msg ${i + 1}`));
+    const bottom = await frame({ lines, height: 5, hasMoreBefore: true });
+    assert.deepEqual(
+      bottom.split('\n').map((r) => r.slice(10)),
+      ['msg 26', 'msg 27', 'msg 28', 'msg 29', 'msg 30'],
+    );
+    const up = await frame({ lines, height: 5, scrollBack: 3, hasMoreBefore: true });
+    assert.match(up, /msg 23\n[^\n]*msg 24\n[^\n]*msg 25\n[^\n]*msg 26\n[^\n]*msg 27$/);
+    assert.doesNotMatch(up, /msg 28|beginning/);
+  });
+
+  test('scrolled to the top: beginning of conversation, and scrollBack is clamped', async () => {
+    const lines = Array.from({ length: 10 }, (_, i) => line(`msg ${i + 1}`));
+    const out = await frame({ lines, height: 4, scrollBack: 1000 });
+    assert.match(out, /^beginning of conversation\n\s*── Tuesday 21 November ──\n09:05 bob msg 1\n09:05 bob msg 2$/);
+    const layout = layoutMessages({ ...base, lines, height: 4, scrollBack: 1000 });
+    assert.equal(layout.scrollBack, 8);
+    assert.equal(layout.atTop, true);
+    assert.equal(layoutMessages({ ...base, lines, height: 4 }).atTop, false);
+  });
+
+  test('loading older messages shows on the top row; more history hides the beginning marker', async () => {
+    const lines = [line('one'), line('two')];
+    const loading = await frame({ lines, height: 6, loading: true, hasMoreBefore: true });
+    assert.match(loading.trimStart(), /^loading older messages…\n/);
+    const full = await frame({ lines: Array.from({ length: 20 }, (_, i) => line(`m${i}`)), height: 6, loading: true });
+    assert.match(full, /^loading older messages…\n(09:05 bob m\d+\n){4}09:05 bob m19$/);
+    const more = await frame({ lines, height: 6, hasMoreBefore: true });
+    assert.doesNotMatch(more, /beginning of conversation|loading/);
+    const empty = await frame({ lines: [] });
+    assert.match(empty, /beginning of conversation/);
+  });
+
+  test('wraps only the messages the window reaches, not the whole history', () => {
+    let reads = 0;
+    const lines = Array.from({ length: 10_000 }, (_, i) => {
+      const l = line(`msg ${i}`);
+      Object.defineProperty(l, 'body', {
+        get: () => {
+          reads += 1;
+          return `msg ${i}`;
+        },
+      });
+      return l;
+    });
+    const { rows } = layoutMessages({ ...base, lines, height: 10, hasMoreBefore: true });
+    assert.equal(rows.length, 10);
+    assert.ok(reads <= 12, `read ${reads} bodies`);
+  });
+
+  test('a deleted message is a tombstone, without its body', async () => {
+    const out = await frame({ lines: [line('secret', { deletedAt: TUE, editedAt: TUE })] });
+    assert.match(out, /09:05 bob message deleted/);
+    assert.doesNotMatch(out, /secret|edited/);
+    const [row] = messageRows(line('x', { deletedAt: TUE }), { meId: null, width: 60 });
+    const body = row?.segments.at(-1);
+    assert.equal(body?.italic, true);
+    assert.equal(body?.dim, true);
+  });
+
+  test('edited messages carry a dim (edited)', async () => {
+    const out = await frame({ lines: [line('fixed typo', { editedAt: TUE + 1000 })] });
+    assert.match(out, /09:05 bob fixed typo \(edited\)/);
+  });
+
+  test('pending lines say sending…, failed ones show why', async () => {
+    const me = { id: 'u-me', username: 'me', displayName: null };
+    const out = await frame({
+      lines: [
+        line('on its way', { author: me, pending: true, id: null, seq: null, key: 'pending:a' }),
+        line('refused', { author: me, pending: true, id: null, seq: null, key: 'pending:b', failed: 'rate limited' }),
+      ],
+    });
+    assert.match(out, /09:05 me on its way sending…/);
+    assert.match(out, /09:05 me refused\n\s+✗ not sent: rate limited/);
+    const [pending] = messageRows(line('p', { pending: true }), { meId: null, width: 60 });
+    assert.equal(pending?.segments.at(-3)?.dim, true);
+    const [failed] = messageRows(line('f', { pending: true, failed: 'no' }), { meId: null, width: 60 });
+    assert.equal(failed?.segments.at(-1)?.color, 'red');
+  });
+
+  test('escape sequences in bodies and names are shown as placeholders, never sent raw', async () => {
+    const body = 'a\u001b[2Jb \u001b]0;x\u0007 c \u001b]52;c;aGk=\u0007 d';
+    const out = await frame({
+      lines: [line(body, { author: { id: 'u-x', username: 'ev\u001b[31mil', displayName: null } })],
+    });
+    assert.doesNotMatch(out, /[\u001b\u0007]/);
+    assert.match(out, /a␛\[2Jb ␛\]0;x␇ c ␛\]52;c;aGk=␇ d/);
+    assert.match(out, /ev␛\[31mil/);
+  });
+
+  test('mentions of the viewer are highlighted', () => {
+    const rows = messageRows(line('hey @Me and @meta', { mentionsMe: true }), {
+      meId: 'u-me',
+      meUsername: 'me',
+      width: 60,
+    });
+    const segs = rows[0]?.segments ?? [];
+    assert.equal(segs[0]?.inverse, true, 'the time stands out');
+    const hits = segs.filter((s) => s.bold && s.color === 'yellow').map((s) => s.text);
+    assert.deepEqual(hits, ['@Me']);
+  });
+
+  test('names get stable palette colours; the viewer a fixed one', () => {
+    assert.equal(userColor('u-bob', 'u-me'), userColor('u-bob', 'u-me'));
+    assert.ok((NAME_PALETTE as readonly string[]).includes(userColor('u-bob', 'u-me')));
+    assert.equal(userColor('u-me', 'u-me'), OWN_NAME_COLOR);
+    const spread = new Set(Array.from({ length: 50 }, (_, i) => userColor(`user${i}`, null)));
+    assert.ok(spread.size >= 5);
+    const [row] = messageRows(line('x'), { meId: 'u-me', width: 60 });
+    assert.equal(row?.segments[2]?.color, userColor('u-bob', 'u-me'));
+  });
+
+  test('NO_COLOR: colours are dropped, styles kept', () => {
+    assert.equal(colorEnabled({}), true);
+    assert.equal(colorEnabled({ NO_COLOR: '' }), true);
+    assert.equal(colorEnabled({ NO_COLOR: '1' }), false);
+    const el = StyledRow({ segments: [{ text: 'a', color: 'red', bold: true }], color: false });
+    const [child] = (el.props as { children: { props: { color?: string; bold?: boolean } }[] }).children;
+    assert.equal(child?.props.color, undefined);
+    assert.equal(child?.props.bold, true);
+  });
+});

@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { render } from 'ink-testing-library';
+import type { ReactElement } from 'react';
+import type { PublicUser } from '../../../src/protocol/index.js';
+import { HelpOverlay } from '../../../src/tui/components/HelpOverlay.js';
+import { LoginScreen, type LoginScreenProps } from '../../../src/tui/components/LoginScreen.js';
+import { MemberList } from '../../../src/tui/components/MemberList.js';
+
+const tick = () => new Promise((r) => setTimeout(r, 10));
+
+async function frame(el: ReactElement): Promise<string> {
+  const r = render(el);
+  await tick();
+  const out = r.lastFrame() ?? '';
+  r.unmount();
+  return out;
+}
+
+const user = (username: string): PublicUser => ({
+  id: `u-${username}`,
+  username,
+  displayName: null,
+  status: null,
+  bio: null,
+  createdAt: 0,
+});
+
+describe('HelpOverlay', () => {
+  const keys = [
+    { keys: 'Ctrl-K', action: 'switch conversation' },
+    { keys: 'PgUp/PgDn', action: 'scroll' },
+  ];
+  const commands = [
+    { name: 'join', usage: '<channel>', description: 'join a channel' },
+    { name: 'quit', usage: '', description: 'leave natter' },
+  ];
+
+  test('lists keys and commands in aligned columns', async () => {
+    const out = await frame(<HelpOverlay keys={keys} commands={commands} width={60} height={20} />);
+    assert.match(out, /Keys/);
+    assert.match(out, /Ctrl-K {5}switch conversation/);
+    assert.match(out, /PgUp\/PgDn {2}scroll/);
+    assert.match(out, /Commands/);
+    assert.match(out, /\/join <channel> {2}join a channel/);
+    assert.match(out, /\/quit {12}leave natter/);
+    assert.match(out, /Esc to close/);
+  });
+
+  test('says what is cut when the terminal is too short', async () => {
+    const out = await frame(<HelpOverlay keys={keys} commands={commands} width={60} height={6} />);
+    assert.match(out, /more rows/);
+    assert.ok(out.split('\n').length <= 8);
+  });
+});
+
+describe('MemberList', () => {
+  const members = [
+    { user: user('zed'), role: 'member' },
+    { user: user('amy'), role: 'member' },
+    { user: user('bob'), role: 'admin' },
+    { user: user('olga'), role: 'owner' },
+    { user: user('carl'), role: null },
+  ];
+  const online = { 'u-zed': true, 'u-olga': true };
+
+  test('roles as headings, online first then by name, with presence dots', async () => {
+    const out = await frame(<MemberList members={members} online={online} width={24} height={20} />);
+    const rows = out.split('\n').map((r) => r.trimEnd());
+    assert.deepEqual(rows.slice(0, 9), [
+      'Owner — 1/1',
+      '● olga',
+      'Admins — 0/1',
+      '○ bob',
+      'Members — 1/3',
+      '● zed',
+      '○ amy',
+      '○ carl',
+      '',
+    ]);
+  });
+
+  test('cuts to the height with a count of who is hidden', async () => {
+    const out = await frame(<MemberList members={members} online={online} width={24} height={4} />);
+    const rows = out.split('\n');
+    assert.equal(rows.length, 4);
+    assert.match(rows[3] ?? '', /… 4 more/);
+  });
+
+  test('names are sanitized', async () => {
+    const out = await frame(
+      <MemberList members={[{ user: user('x\u001b[2J'), role: 'member' }]} online={{}} width={24} height={4} />,
+    );
+    assert.doesNotMatch(out, /\u001b/);
+    assert.match(out, /x␛\[2J/);
+  });
+});
+
+describe('LoginScreen', () => {
+  const base: LoginScreenProps = {
+    mode: 'login',
+    username: 'alice',
+    password: 'hunter22',
+    serverUrl: 'ws://localhost:7777',
+    field: 'password',
+    error: null,
+    busy: false,
+  };
+
+  test('shows the fields, masks the password, marks the focused field', async () => {
+    const out = await frame(<LoginScreen {...base} />);
+    assert.match(out, /natter — log in/);
+    assert.match(out, /Server +ws:\/\/localhost:7777/);
+    assert.match(out, /Username +alice/);
+    assert.match(out, /› Password +•{8}/);
+    assert.doesNotMatch(out, /hunter22/);
+    assert.match(out, /Enter log in/);
+  });
+
+  test('register mode, an error from the server, busy', async () => {
+    const out = await frame(
+      <LoginScreen {...base} mode="register" field="username" error={'name taken\u001b[2J'} busy />,
+    );
+    assert.match(out, /create an account/);
+    assert.match(out, /✗ name taken␛\[2J/);
+    assert.doesNotMatch(out, /\u001b/);
+    assert.match(out, /registering…/);
+    assert.match(out, /› Username/);
+  });
+});

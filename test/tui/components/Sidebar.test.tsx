@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { render } from 'ink-testing-library';
+import { Sidebar, type SidebarProps, sidebarRows } from '../../../src/tui/components/Sidebar.js';
+import type { ConversationEntry, ServerEntry } from '../../../src/tui/state.js';
+import { textWidth } from '../../../src/tui/view/text-width.js';
+
+const tick = () => new Promise((r) => setTimeout(r, 10));
+
+function conv(id: string, kind: ConversationEntry['kind'], name: string, extra: Partial<ConversationEntry> = {}) {
+  const c: ConversationEntry = {
+    id,
+    kind,
+    serverId: kind === 'channel' ? 's1' : null,
+    name,
+    topic: null,
+    peer:
+      kind === 'dm'
+        ? { id: `u-${name}`, username: name, displayName: null, status: null, bio: null, createdAt: 0 }
+        : null,
+    lastSeq: 0,
+    lastReadSeq: 0,
+    unread: 0,
+    mentions: 0,
+    ...extra,
+  };
+  return c;
+}
+
+const conversations: Record<string, ConversationEntry> = {
+  c1: conv('c1', 'channel', 'general', { unread: 3, mentions: 2 }),
+  c2: conv('c2', 'channel', 'random'),
+  g1: conv('g1', 'group', 'friends', { unread: 1 }),
+  d1: conv('d1', 'dm', 'bob'),
+  d2: conv('d2', 'dm', 'carol', { mentions: 120, unread: 120 }),
+};
+const servers: ServerEntry[] = [{ id: 's1', name: 'acme', role: 'member', channelIds: ['c1', 'c2'], expanded: true }];
+const base: SidebarProps = {
+  servers,
+  conversations,
+  active: 'c2',
+  online: { 'u-bob': true },
+  width: 24,
+  height: 20,
+};
+
+async function frame(props: Partial<SidebarProps> = {}): Promise<string> {
+  const r = render(<Sidebar {...base} {...props} />);
+  await tick();
+  const out = r.lastFrame() ?? '';
+  r.unmount();
+  return out;
+}
+
+describe('Sidebar', () => {
+  test('servers with channels, then groups, then direct messages with presence', async () => {
+    const out = await frame();
+    const rows = out.split('\n').filter((r) => r.trim() !== '');
+    assert.deepEqual(
+      rows.map((r) =>
+        r
+          .replace(/\s+\d+\+?\s*$/, '')
+          .trim()
+          .replace(/\s+/g, ' '),
+      ),
+      ['▾ acme', '#general', '› #random', 'Groups', '+friends', 'Direct messages', '● @bob', '○ @carol'],
+    );
+  });
+
+  test('mention badges stand out; unread names are bold', async () => {
+    const out = await frame();
+    assert.match(out, /#general +2 *$/m);
+    assert.match(out, /@carol +99\+ *$/m);
+    const { rows } = sidebarRows(base);
+    const general = rows.find((r) => r.key === 'c:c1');
+    const badge = general?.segments.at(-1);
+    assert.deepEqual([badge?.text, badge?.inverse, badge?.color], [' 2 ', true, 'red']);
+    assert.equal(general?.segments.find((s) => s.text.includes('#general'))?.bold, true);
+    const random = rows.find((r) => r.key === 'c:c2');
+    assert.equal(random?.segments.find((s) => s.text.includes('#random'))?.inverse, true, 'active is highlighted');
+    const friends = rows.find((r) => r.key === 'c:g1');
+    assert.equal(friends?.segments.find((s) => s.text.includes('+friends'))?.bold, true);
+    assert.equal(
+      friends?.segments.some((s) => s.inverse),
+      false,
+      'no badge without mentions',
+    );
+  });
+
+  test('names are cut to the width, badge kept', async () => {
+    const long = conv('c3', 'channel', 'a-very-long-channel-name-indeed', { mentions: 5 });
+    const out = await frame({
+      width: 16,
+      conversations: { ...conversations, c3: long },
+      servers: [{ ...servers[0], channelIds: ['c1', 'c2', 'c3'] } as ServerEntry],
+    });
+    for (const r of out.split('\n')) assert.ok(textWidth(r) <= 16, `too wide: ${JSON.stringify(r)}`);
+    assert.match(out, /#a-very-… +5/);
+  });
+
+  test('a collapsed server hides its channels and carries their mentions', async () => {
+    const out = await frame({ servers: [{ ...servers[0], expanded: false } as ServerEntry] });
+    assert.doesNotMatch(out, /#general/);
+    assert.match(out, /▸ acme.*•\s+2/);
+  });
+
+  test('scrolls to keep the active entry visible', async () => {
+    const many: Record<string, ConversationEntry> = {};
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const id = `c${i}`;
+      many[id] = conv(id, 'channel', `chan-${String(i).padStart(2, '0')}`);
+      ids.push(id);
+    }
+    const props = {
+      conversations: many,
+      servers: [{ ...servers[0], channelIds: ids } as ServerEntry],
+      height: 6,
+    };
+    const top = await frame({ ...props, active: 'c0' });
+    assert.equal(top.split('\n').length, 6);
+    assert.match(top, /acme/);
+    const deep = await frame({ ...props, active: 'c30' });
+    assert.equal(deep.split('\n').length, 6);
+    assert.match(deep, /^› +#chan-30/m);
+    assert.doesNotMatch(deep, /acme/);
+  });
+
+  test('names from the server are sanitized', async () => {
+    const out = await frame({
+      conversations: { d1: conv('d1', 'dm', 'ev\u001b]0;x\u0007il') },
+      servers: [],
+    });
+    assert.doesNotMatch(out, /[\u001b\u0007]/);
+    assert.match(out, /@ev␛\]0;x␇il/);
+  });
+});
