@@ -87,9 +87,11 @@ export function App({ store, controller, config, onQuit }: AppProps) {
 
   // The terminal bell on a mention or a DM outside the open conversation.
   useEffect(() => {
-    if (state.bell > bellSeen.current && config.notifications.bell) stdout.write('\u0007');
+    const wanted =
+      state.bellReason === 'mention' ? config.notifications.onMention : config.notifications.onDirectMessage;
+    if (state.bell > bellSeen.current && config.notifications.bell && wanted) stdout.write('\u0007');
     bellSeen.current = state.bell;
-  }, [state.bell, config.notifications.bell, stdout]);
+  }, [state.bell, state.bellReason, config.notifications, stdout]);
 
   // F1 is invisible to useInput; read it from the raw input.
   useEffect(() => {
@@ -311,6 +313,11 @@ export function App({ store, controller, config, onQuit }: AppProps) {
       case 'toggleMembers':
         store.dispatch({ type: 'toggle-members' });
         return;
+      case 'toggleServer': {
+        const serverId = state.active ? state.conversations[state.active]?.serverId : null;
+        if (serverId) store.dispatch({ type: 'toggle-server', serverId });
+        return;
+      }
     }
   };
 
@@ -417,7 +424,12 @@ export function App({ store, controller, config, onQuit }: AppProps) {
       <Box width={columns} height={rows} flexDirection="column">
         <HelpOverlay
           keys={describeBindings(config.keys).map((b) => ({ keys: b.keys.join(', '), action: b.description }))}
-          commands={COMMANDS.map((c) => ({ name: c.name, usage: c.usage, description: c.description }))}
+          commands={COMMANDS.map((c) => ({
+            name: c.name,
+            // The usage line starts with the command itself.
+            usage: c.usage.replace(/^\/\S+\s*/, ''),
+            description: c.description,
+          }))}
           width={Math.min(columns, 100)}
           height={rows}
           footer="any key closes this"

@@ -15,6 +15,7 @@ export const KEY_ACTIONS = [
   'complete',
   'close',
   'toggleMembers',
+  'toggleServer',
 ] as const;
 
 /** A key action (not the reducer's `Action` of `state.ts`). */
@@ -148,6 +149,7 @@ export const DEFAULT_BINDINGS: Bindings = {
   complete: [chord('tab')],
   close: [chord('escape')],
   toggleMembers: [chord('ctrl+t')],
+  toggleServer: [chord('alt+f')],
 };
 
 /** Actions whose keys mean something else while the composer has text (Up moves the cursor). */
@@ -312,6 +314,7 @@ const DESCRIPTIONS: Record<KeyAction, string> = {
   complete: 'Complete @user, #channel or /command (again: next match)',
   close: 'Close the overlay',
   toggleMembers: 'Show or hide the member list',
+  toggleServer: 'Fold or unfold the open server in the sidebar',
 };
 
 /** One line of the key help: the keys (`? (empty composer)`, `F1`) and what they do. */

@@ -18,6 +18,7 @@ export function initialState(url: string): State {
     showMembers: false,
     notice: null,
     bell: 0,
+    bellReason: null,
   };
 }
 
@@ -272,7 +273,9 @@ function addMessage(state: State, message: Message): State {
     delete rest[message.author.id];
     next = { ...next, typing: { ...next.typing, [conv.id]: rest } };
   }
-  if (counts && (line.mentionsMe || conv.kind === 'dm')) next = { ...next, bell: next.bell + 1 };
+  if (counts && (line.mentionsMe || conv.kind === 'dm')) {
+    next = { ...next, bell: next.bell + 1, bellReason: line.mentionsMe ? 'mention' : 'dm' };
+  }
   return next;
 }
 

@@ -95,6 +95,8 @@ export type State = {
   notice: { text: string; level: 'info' | 'error' } | null;
   /** Set when something deserves the terminal bell (a mention or DM outside the open conversation). */
   bell: number;
+  /** What rang the bell last. */
+  bellReason: 'mention' | 'dm' | null;
 };
 
 /** Everything that can happen to the state. */

@@ -1,3 +1,4 @@
+import { meAction } from '../commands.js';
 import { sanitize } from '../sanitize.js';
 import type { Line } from '../state.js';
 import { userColor } from './colors.js';
@@ -42,14 +43,23 @@ export function messageRows(
   const prefixWidth = timeWidth(opts.timeFormat) + 1 + textWidth(name) + 1;
   const indent = Math.min(prefixWidth, Math.floor(width / 3));
   const deleted = line.deletedAt !== null;
-  const body = deleted ? 'message deleted' : sanitize(line.body, { multiline: true });
+  // `/me waves` (the IRC convention) reads `* alice waves`.
+  const raw = deleted ? '' : line.body;
+  const action = deleted ? null : meAction(raw);
+  const body = deleted
+    ? 'message deleted'
+    : action !== null
+      ? `* ${sanitize(line.author.username, { multiline: false })} ${sanitize(action, { multiline: true })}`
+      : sanitize(raw, { multiline: true });
   const bodyStyle: Omit<Segment, 'text'> = deleted
     ? { dim: true, italic: true }
-    : line.failed !== null
-      ? { color: 'red' }
-      : line.pending
-        ? { dim: true }
-        : {};
+    : action !== null
+      ? { italic: true }
+      : line.failed !== null
+        ? { color: 'red' }
+        : line.pending
+          ? { dim: true }
+          : {};
   const texts = wrapText(body, width - prefixWidth, width - indent);
   const rows: Segment[][] = texts.map((text, i) => {
     const lead: Segment[] =

@@ -152,6 +152,11 @@ describe('MessageList', () => {
     assert.match(out, /09:05 bob fixed typo \(edited\)/);
   });
 
+  test('/me actions read as "* bob waves"', async () => {
+    const out = await frame({ lines: [line('/me waves at everyone')] });
+    assert.match(out, /09:05 bob \* bob waves at everyone/);
+  });
+
   test('pending lines say sending…, failed ones show why', async () => {
     const me = { id: 'u-me', username: 'me', displayName: null };
     const out = await frame({
