@@ -139,3 +139,30 @@ test('the terminal app: open a channel, send and receive, switch with Ctrl-K, un
     b.close();
   }
 });
+
+test('first run: the login screen logs in, keeps the session, and refuses a wrong password in words', async () => {
+  await new HttpApi(t.httpUrl).call('register', { username: 'carol', password: PASSWORD });
+  const home = join(dir, 'carol');
+  const screen = new Screen({ NATTER_HOME: home, NATTER_SERVER: t.wsUrl });
+  try {
+    await screen.waitFor(/log ?in/i, 'the login screen');
+    await screen.type('carol');
+    await screen.type('\r');
+    await screen.type('not the password');
+    await screen.type('\r');
+    await screen.waitFor(/wrong username or password/, 'the error in words');
+    for (let i = 0; i < 'not the password'.length; i++) await screen.type('\u007f');
+    await screen.type(PASSWORD);
+    await screen.type('\r');
+    await screen.waitFor(/connected/, 'the chat screen');
+  } finally {
+    assert.equal(await screen.quit(), 0);
+  }
+  // The session was saved: the next start goes straight to the chat.
+  const again = new Screen({ NATTER_HOME: home, NATTER_SERVER: t.wsUrl });
+  try {
+    await again.waitFor(/connected/, 'the chat screen without logging in');
+  } finally {
+    assert.equal(await again.quit(), 0);
+  }
+});
