@@ -17,6 +17,7 @@ import { describeBindings, type KeyAction, matchKey, matchRawInput } from './key
 import { nextMatching, sidebarOrder, typingIn } from './reducer.js';
 import type { State } from './state.js';
 import type { Store } from './store.js';
+import { ThemeContext } from './theme.js';
 import { fuzzyFilter } from './view/fuzzy.js';
 
 /** The terminal's size, following resizes. */
@@ -405,125 +406,129 @@ export function App({ store, controller, config, onQuit }: AppProps) {
   const server = active?.serverId ? state.servers[active.serverId] : undefined;
   const onlineCount = members.length > 0 ? members.filter((m) => state.online[m.user.id]).length : null;
 
-  if (switcher) {
-    return (
-      <Box width={columns} height={rows} flexDirection="column">
-        <QuickSwitcher
-          query={switcher.query}
-          items={filtered}
-          selected={switcher.selected}
-          width={Math.min(columns, 70)}
-          height={Math.min(rows, 20)}
-          color={config.color}
-        />
-      </Box>
-    );
-  }
-  if (state.overlay?.kind === 'help') {
-    return (
-      <Box width={columns} height={rows} flexDirection="column">
-        <HelpOverlay
-          keys={describeBindings(config.keys).map((b) => ({ keys: b.keys.join(', '), action: b.description }))}
-          commands={COMMANDS.map((c) => ({
-            name: c.name,
-            // The usage line starts with the command itself.
-            usage: c.usage.replace(/^\/\S+\s*/, ''),
-            description: c.description,
-          }))}
-          width={Math.min(columns, 100)}
-          height={rows}
-          footer="any key closes this"
-        />
-      </Box>
-    );
-  }
+  return <ThemeContext.Provider value={config.theme}>{screen()}</ThemeContext.Provider>;
 
-  return (
-    <Box width={columns} height={rows} flexDirection="row">
-      <Box
-        width={sidebarWidth}
-        flexDirection="column"
-        borderStyle="single"
-        borderTop={false}
-        borderBottom={false}
-        borderLeft={false}
-      >
-        <Sidebar
-          servers={state.serverOrder.flatMap((id) => (state.servers[id] ? [state.servers[id]] : []))}
-          conversations={state.conversations}
-          active={state.active}
-          online={state.online}
-          width={sidebarWidth - 1}
-          height={rows}
-          color={config.color}
-        />
-      </Box>
-      <Box width={mainWidth} flexDirection="column" paddingLeft={1}>
-        <Header
-          title={active ? (server ? `${active.name}  ${server.name}` : active.name) : 'natter'}
-          topic={active?.topic ?? null}
-          onlineCount={onlineCount}
-          kind={active?.kind ?? 'channel'}
-          width={mainWidth - 1}
-          color={config.color}
-        />
-        <MessageList
-          lines={view?.lines ?? []}
-          meId={state.me?.id ?? null}
-          meUsername={state.me?.username ?? null}
-          width={mainWidth - 1}
-          height={listHeight}
-          scrollBack={view?.scrollBack ?? 0}
-          hasMoreBefore={view?.hasMoreBefore ?? false}
-          loading={view?.loading ?? false}
-          timeFormat={config.timeFormat}
-          now={now}
-          color={config.color}
-        />
-        {state.notice ? (
-          <Text
-            color={
-              config.color ? (state.notice.level === 'error' ? config.theme.error : config.theme.muted) : undefined
-            }
-            wrap="truncate-end"
-          >
-            {state.notice.text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ')}
-          </Text>
-        ) : null}
-        <Composer
-          value={text}
-          placeholder={active ? `message ${title}  (? for help)` : 'Ctrl-K to open a conversation'}
-          focused
-          width={mainWidth - 1}
-          prefix="> "
-          maxRows={5}
-        />
-        <StatusLine
-          connection={state.connection}
-          typing={state.active ? typingIn(state, state.active, now) : []}
-          now={now}
-          width={mainWidth - 1}
-          color={config.color}
-        />
-      </Box>
-      {membersWidth > 0 ? (
+  function screen() {
+    if (switcher) {
+      return (
+        <Box width={columns} height={rows} flexDirection="column">
+          <QuickSwitcher
+            query={switcher.query}
+            items={filtered}
+            selected={switcher.selected}
+            width={Math.min(columns, 70)}
+            height={Math.min(rows, 20)}
+            color={config.color}
+          />
+        </Box>
+      );
+    }
+    if (state.overlay?.kind === 'help') {
+      return (
+        <Box width={columns} height={rows} flexDirection="column">
+          <HelpOverlay
+            keys={describeBindings(config.keys).map((b) => ({ keys: b.keys.join(', '), action: b.description }))}
+            commands={COMMANDS.map((c) => ({
+              name: c.name,
+              // The usage line starts with the command itself.
+              usage: c.usage.replace(/^\/\S+\s*/, ''),
+              description: c.description,
+            }))}
+            width={Math.min(columns, 100)}
+            height={rows}
+            footer="any key closes this"
+          />
+        </Box>
+      );
+    }
+
+    return (
+      <Box width={columns} height={rows} flexDirection="row">
         <Box
-          width={membersWidth}
+          width={sidebarWidth}
           flexDirection="column"
           borderStyle="single"
           borderTop={false}
           borderBottom={false}
-          borderRight={false}
+          borderLeft={false}
         >
-          <MemberList
-            members={members}
+          <Sidebar
+            servers={state.serverOrder.flatMap((id) => (state.servers[id] ? [state.servers[id]] : []))}
+            conversations={state.conversations}
+            active={state.active}
             online={state.online}
-            width={membersWidth - 1}
+            width={sidebarWidth - 1}
             height={rows}
             color={config.color}
           />
         </Box>
-      ) : null}
-    </Box>
-  );
+        <Box width={mainWidth} flexDirection="column" paddingLeft={1}>
+          <Header
+            title={active ? (server ? `${active.name}  ${server.name}` : active.name) : 'natter'}
+            topic={active?.topic ?? null}
+            onlineCount={onlineCount}
+            kind={active?.kind ?? 'channel'}
+            width={mainWidth - 1}
+            color={config.color}
+          />
+          <MessageList
+            lines={view?.lines ?? []}
+            meId={state.me?.id ?? null}
+            meUsername={state.me?.username ?? null}
+            width={mainWidth - 1}
+            height={listHeight}
+            scrollBack={view?.scrollBack ?? 0}
+            hasMoreBefore={view?.hasMoreBefore ?? false}
+            loading={view?.loading ?? false}
+            timeFormat={config.timeFormat}
+            now={now}
+            color={config.color}
+          />
+          {state.notice ? (
+            <Text
+              color={
+                config.color ? (state.notice.level === 'error' ? config.theme.error : config.theme.muted) : undefined
+              }
+              wrap="truncate-end"
+            >
+              {state.notice.text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ')}
+            </Text>
+          ) : null}
+          <Composer
+            value={text}
+            placeholder={active ? `message ${title}  (? for help)` : 'Ctrl-K to open a conversation'}
+            focused
+            width={mainWidth - 1}
+            prefix="> "
+            maxRows={5}
+          />
+          <StatusLine
+            connection={state.connection}
+            typing={state.active ? typingIn(state, state.active, now) : []}
+            now={now}
+            width={mainWidth - 1}
+            color={config.color}
+          />
+        </Box>
+        {membersWidth > 0 ? (
+          <Box
+            width={membersWidth}
+            flexDirection="column"
+            borderStyle="single"
+            borderTop={false}
+            borderBottom={false}
+            borderRight={false}
+          >
+            <MemberList
+              members={members}
+              online={state.online}
+              width={membersWidth - 1}
+              height={rows}
+              color={config.color}
+            />
+          </Box>
+        ) : null}
+      </Box>
+    );
+  }
 }

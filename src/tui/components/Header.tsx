@@ -1,6 +1,7 @@
 import { Box, Text } from 'ink';
 import type { ConversationKind } from '../../protocol/index.js';
 import { sanitize } from '../sanitize.js';
+import { useTheme } from '../theme.js';
 
 /** Props of {@link Header}. */
 export type HeaderProps = {
@@ -23,11 +24,12 @@ export function Header(props: HeaderProps) {
   const title = sanitize(props.title, { multiline: false });
   const topic = props.topic ? sanitize(props.topic, { multiline: false }) : '';
   const color = props.color ?? true;
+  const theme = useTheme();
   return (
     <Box width={props.width} flexDirection="row">
       <Box flexGrow={1} flexShrink={1} overflow="hidden">
         <Text wrap="truncate-end">
-          <Text bold color={color ? 'cyan' : undefined}>
+          <Text bold color={color ? theme.accent : undefined}>
             {SIGIL[props.kind]}
             {title}
           </Text>

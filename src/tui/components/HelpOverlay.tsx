@@ -26,7 +26,7 @@ export function helpRows(props: Omit<HelpOverlayProps, 'height'>): Row[] {
       rows.push({
         key: `${key}:${i}`,
         segments: [
-          { text: padEnd(truncate(l, left), left), color: 'cyan' },
+          { text: padEnd(truncate(l, left), left), color: 'accent' },
           { text: '  ' },
           { text: truncate(r, Math.max(1, inner - left - 2)) },
         ],

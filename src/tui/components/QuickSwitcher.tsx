@@ -79,7 +79,7 @@ export function QuickSwitcher(props: QuickSwitcherProps) {
           ...highlighted(label, props.query, base),
           { text: ' '.repeat(Math.max(0, room - textWidth(label))), inverse: isSelected },
         ];
-        if (badge) segments.push({ text: ' ' }, { text: badge, color: 'red', inverse: true, bold: true });
+        if (badge) segments.push({ text: ' ' }, { text: badge, color: 'mention', inverse: true, bold: true });
         return <StyledRow key={item.id} segments={segments} color={color} />;
       })}
       {matches.length > listHeight ? <Text dimColor>{padEnd(`${selected + 1}/${matches.length}`, inner)}</Text> : null}

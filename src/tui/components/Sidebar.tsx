@@ -53,7 +53,7 @@ function entryRow(opts: {
   if (opts.lead) segments.push(opts.lead, { text: ' ' });
   segments.push({ text: label, bold: opts.bold || opts.active, inverse: opts.active });
   if (opts.extra) segments.push(opts.extra);
-  if (badge) segments.push({ text: ' ' }, { text: badge, color: 'red', inverse: true, bold: true });
+  if (badge) segments.push({ text: ' ' }, { text: badge, color: 'mention', inverse: true, bold: true });
   return { key: opts.key, segments };
 }
 

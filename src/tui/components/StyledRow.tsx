@@ -1,4 +1,6 @@
 import { Text } from 'ink';
+import type { Theme } from '../config.js';
+import { resolveColor, useTheme } from '../theme.js';
 import type { Segment } from '../view/segments.js';
 
 /** One terminal row of styled segments, cut (never wrapped) at its container's width; colours dropped when `color` is false. */
@@ -9,6 +11,11 @@ export function StyledRow({
   readonly segments: readonly Segment[];
   readonly color?: boolean;
 }) {
+  return styledRow(segments, color, useTheme());
+}
+
+/** The element {@link StyledRow} draws, for a given theme (theme roles become the theme's colours). */
+export function styledRow(segments: readonly Segment[], color: boolean, theme: Theme) {
   if (segments.every((s) => s.text === '')) return <Text> </Text>;
   return (
     <Text wrap="truncate-end">
@@ -16,7 +23,7 @@ export function StyledRow({
         <Text
           // Segments of a row never reorder; their index is their identity.
           key={i}
-          color={color ? s.color : undefined}
+          color={color ? resolveColor(theme, s.color) : undefined}
           bold={s.bold}
           dimColor={s.dim}
           italic={s.italic}

@@ -10,8 +10,8 @@ export const NAME_PALETTE = [
   'cyanBright',
 ] as const;
 
-/** The viewer's own name: always this colour, outside the palette. */
-export const OWN_NAME_COLOR = 'whiteBright';
+/** The viewer's own name: the theme's `self` colour, outside the palette. */
+export const OWN_NAME_COLOR = 'self';
 
 /** A user's name colour: stable across sessions (FNV-1a of the id into the palette), fixed for the viewer. */
 export function userColor(userId: string, meId: string | null): string {

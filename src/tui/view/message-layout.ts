@@ -56,7 +56,7 @@ export function messageRows(
     : action !== null
       ? { italic: true }
       : line.failed !== null
-        ? { color: 'red' }
+        ? { color: 'error' }
         : line.pending
           ? { dim: true }
           : {};
@@ -65,7 +65,7 @@ export function messageRows(
     const lead: Segment[] =
       i === 0
         ? [
-            { text: time, dim: !line.mentionsMe, ...(line.mentionsMe ? { color: 'yellow', inverse: true } : {}) },
+            { text: time, dim: !line.mentionsMe, ...(line.mentionsMe ? { color: 'mention', inverse: true } : {}) },
             { text: ' ' },
             { text: name, bold: true, color: userColor(line.author.id, opts.meId) },
             { text: ' ' },
@@ -87,7 +87,8 @@ export function messageRows(
   }
   if (line.failed !== null) {
     const why = `✗ not sent: ${sanitize(line.failed, { multiline: false })}`;
-    for (const text of wrapText(why, width - indent)) rows.push([{ text: ' '.repeat(indent) }, { text, color: 'red' }]);
+    for (const text of wrapText(why, width - indent))
+      rows.push([{ text: ' '.repeat(indent) }, { text, color: 'error' }]);
   }
   return rows.map((segments, i) => ({ key: `${line.key}:${i}`, segments }));
 }
@@ -104,7 +105,7 @@ function highlightMentions(text: string, style: Omit<Segment, 'text'>, me: strin
     const after = text[i + token.length];
     if (after !== undefined && /[\p{L}\p{N}_-]/u.test(after)) continue;
     if (i > at) out.push({ text: text.slice(at, i), ...style });
-    out.push({ text: text.slice(i, i + token.length), ...style, bold: true, color: 'yellow' });
+    out.push({ text: text.slice(i, i + token.length), ...style, bold: true, color: 'mention' });
     at = i + token.length;
   }
   if (at < text.length || out.length === 0) out.push({ text: text.slice(at), ...style });

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { render } from 'ink-testing-library';
 import { MessageList, type MessageListProps } from '../../../src/tui/components/MessageList.js';
-import { StyledRow } from '../../../src/tui/components/StyledRow.js';
+import { styledRow } from '../../../src/tui/components/StyledRow.js';
+import { DEFAULT_THEME } from '../../../src/tui/config.js';
 import type { Line } from '../../../src/tui/state.js';
 import { colorEnabled, NAME_PALETTE, OWN_NAME_COLOR, userColor } from '../../../src/tui/view/colors.js';
 import { layoutMessages, messageRows } from '../../../src/tui/view/message-layout.js';
@@ -170,7 +171,7 @@ describe('MessageList', () => {
     const [pending] = messageRows(line('p', { pending: true }), { meId: null, width: 60 });
     assert.equal(pending?.segments.at(-3)?.dim, true);
     const [failed] = messageRows(line('f', { pending: true, failed: 'no' }), { meId: null, width: 60 });
-    assert.equal(failed?.segments.at(-1)?.color, 'red');
+    assert.equal(failed?.segments.at(-1)?.color, 'error');
   });
 
   test('escape sequences in bodies and names are shown as placeholders, never sent raw', async () => {
@@ -191,7 +192,7 @@ describe('MessageList', () => {
     });
     const segs = rows[0]?.segments ?? [];
     assert.equal(segs[0]?.inverse, true, 'the time stands out');
-    const hits = segs.filter((s) => s.bold && s.color === 'yellow').map((s) => s.text);
+    const hits = segs.filter((s) => s.bold && s.color === 'mention').map((s) => s.text);
     assert.deepEqual(hits, ['@Me']);
   });
 
@@ -209,7 +210,10 @@ describe('MessageList', () => {
     assert.equal(colorEnabled({}), true);
     assert.equal(colorEnabled({ NO_COLOR: '' }), true);
     assert.equal(colorEnabled({ NO_COLOR: '1' }), false);
-    const el = StyledRow({ segments: [{ text: 'a', color: 'red', bold: true }], color: false });
+    const el = styledRow([{ text: 'a', color: 'error', bold: true }], false, DEFAULT_THEME);
+    const colored = styledRow([{ text: 'a', color: 'error' }], true, { ...DEFAULT_THEME, error: 'magenta' });
+    const [tinted] = (colored.props as { children: { props: { color?: string } }[] }).children;
+    assert.equal(tinted?.props.color, 'magenta', 'theme roles take the configured colour');
     const [child] = (el.props as { children: { props: { color?: string; bold?: boolean } }[] }).children;
     assert.equal(child?.props.color, undefined);
     assert.equal(child?.props.bold, true);

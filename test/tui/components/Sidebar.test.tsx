@@ -74,7 +74,7 @@ describe('Sidebar', () => {
     const { rows } = sidebarRows(base);
     const general = rows.find((r) => r.key === 'c:c1');
     const badge = general?.segments.at(-1);
-    assert.deepEqual([badge?.text, badge?.inverse, badge?.color], [' 2 ', true, 'red']);
+    assert.deepEqual([badge?.text, badge?.inverse, badge?.color], [' 2 ', true, 'mention']);
     assert.equal(general?.segments.find((s) => s.text.includes('#general'))?.bold, true);
     const random = rows.find((r) => r.key === 'c:c2');
     assert.equal(random?.segments.find((s) => s.text.includes('#random'))?.inverse, true, 'active is highlighted');
