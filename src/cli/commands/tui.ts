@@ -7,6 +7,9 @@ export async function startTui(cmd: Command): Promise<void> {
   if (!process.stdin.isTTY || !process.stdout.isTTY) {
     throw usageError('the terminal app needs a terminal; use the commands (natter --help) in scripts');
   }
+  // Ink draws only a final frame when it thinks it runs in CI (a CI variable is
+  // set). Here a person is at a terminal, so it must draw interactively.
+  for (const name of ['CI', 'CONTINUOUS_INTEGRATION']) if (name in process.env) process.env[name] = 'false';
   const { runTui } = await import('../../tui/run.js');
   await runTui(globalsOf(cmd));
 }
