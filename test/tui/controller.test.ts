@@ -77,3 +77,40 @@ test('the controller keeps the app state in step with the server', async () => {
   client.close();
   a.close();
 });
+
+test('scrolling past the top loads older pages until the first message', async () => {
+  const me = await new HttpApi(t.httpUrl).call('register', { username: uniqueName('tc'), password: PASSWORD });
+  const c = await connectAs(t.wsUrl, me.token);
+  const { channels } = await c.request('servers.create', { name: 'long' });
+  const channelId = channels[0]?.id ?? '';
+  for (let i = 1; i <= 120; i++)
+    await c.request('messages.send', { conversationId: channelId, body: `line ${i}`, nonce: `long-${i}` });
+  c.close();
+
+  let state: State = initialState(t.wsUrl);
+  const client = Natter.create({ url: t.wsUrl, token: me.token });
+  const controller = new Controller(
+    client,
+    (a: Action) => {
+      state = reduce(state, a);
+    },
+    () => state,
+  );
+  await client.start();
+  await until(() => state.conversations[channelId] !== undefined, 'the channel');
+  await controller.open(channelId);
+  assert.equal(state.views[channelId]?.lines.length, 50);
+  assert.equal(state.views[channelId]?.hasMoreBefore, true);
+  await controller.loadOlder(channelId);
+  await controller.loadOlder(channelId);
+  const seqs = state.views[channelId]?.lines.map((l) => l.seq) ?? [];
+  assert.deepEqual(
+    seqs,
+    Array.from({ length: 120 }, (_, i) => i + 1),
+    'every message once, in order',
+  );
+  assert.equal(state.views[channelId]?.hasMoreBefore, false);
+  await controller.loadOlder(channelId);
+  assert.equal(state.views[channelId]?.lines.length, 120, 'nothing more to load');
+  client.close();
+});
