@@ -98,7 +98,7 @@ export function App({ store, controller, config, onQuit }: AppProps) {
   useEffect(() => {
     const onData = (data: Buffer | string) => {
       if (matchRawInput(data.toString(), config.keys) === 'help')
-        store.dispatch({ type: 'overlay', overlay: { kind: 'help' } });
+        store.dispatch({ type: 'overlay', overlay: { kind: 'help', offset: 0 } });
     };
     stdin.on('data', onData);
     return () => {
@@ -195,7 +195,7 @@ export function App({ store, controller, config, onQuit }: AppProps) {
         return ok;
       }
       case 'help':
-        store.dispatch({ type: 'overlay', overlay: { kind: 'help' } });
+        store.dispatch({ type: 'overlay', overlay: { kind: 'help', offset: 0 } });
         return true;
       case 'quit':
         quit();
@@ -258,7 +258,7 @@ export function App({ store, controller, config, onQuit }: AppProps) {
         store.dispatch({ type: 'overlay', overlay: { kind: 'switcher', query: '', selected: 0 } });
         return;
       case 'help':
-        store.dispatch({ type: 'overlay', overlay: { kind: 'help' } });
+        store.dispatch({ type: 'overlay', overlay: { kind: 'help', offset: 0 } });
         return;
       case 'close':
         store.dispatch({ type: 'overlay', overlay: null });
@@ -362,6 +362,11 @@ export function App({ store, controller, config, onQuit }: AppProps) {
     }
     if (state.overlay?.kind === 'help') {
       if (key.ctrl && input === 'c') return quit();
+      const step = key.downArrow ? 1 : key.upArrow ? -1 : key.pageDown ? 10 : key.pageUp ? -10 : 0;
+      if (step !== 0) {
+        const offset = Math.max(0, state.overlay.offset + step);
+        return store.dispatch({ type: 'overlay', overlay: { kind: 'help', offset } });
+      }
       return store.dispatch({ type: 'overlay', overlay: null });
     }
     const action = matchKey(input, key, config.keys, { composerEmpty: textRef.current === '' });
@@ -436,7 +441,8 @@ export function App({ store, controller, config, onQuit }: AppProps) {
             }))}
             width={Math.min(columns, 100)}
             height={rows}
-            footer="any key closes this"
+            offset={state.overlay.offset}
+            footer="↑↓ PageUp PageDown scroll · any other key closes this"
           />
         </Box>
       );

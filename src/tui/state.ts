@@ -70,7 +70,7 @@ export type ConversationView = {
   scrollBack: number;
 };
 
-export type Overlay = { kind: 'switcher'; query: string; selected: number } | { kind: 'help' };
+export type Overlay = { kind: 'switcher'; query: string; selected: number } | { kind: 'help'; offset: number };
 
 /** Everything the terminal app shows, as plain data. */
 export type State = {

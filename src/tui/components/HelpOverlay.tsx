@@ -11,6 +11,8 @@ export type HelpOverlayProps = {
   readonly height: number;
   /** The last line; `Esc to close` when omitted. */
   readonly footer?: string;
+  /** Rows scrolled past at the top (clamped). */
+  readonly offset?: number;
 };
 
 /** The rows of the help text: a Keys table, then a Commands table, in two aligned columns. */
@@ -50,17 +52,22 @@ export function helpRows(props: Omit<HelpOverlayProps, 'height'>): Row[] {
 export function HelpOverlay(props: HelpOverlayProps) {
   const rows = helpRows(props);
   const room = Math.max(1, props.height - 3);
-  const shown = rows.length > room ? rows.slice(0, Math.max(0, room - 1)) : rows;
+  const fits = rows.length <= room;
+  const window = fits ? room : Math.max(1, room - 1);
+  const start = fits ? 0 : Math.max(0, Math.min(props.offset ?? 0, rows.length - window));
+  const shown = rows.slice(start, start + window);
+  const below = rows.length - start - shown.length;
   return (
     <Box flexDirection="column" width={props.width} borderStyle="round" paddingX={1}>
       {shown.map((row) => (
         <StyledRow key={row.key} segments={row.segments} />
       ))}
-      {shown.length < rows.length ? (
+      {fits ? null : (
         <Text dimColor italic>
-          … {rows.length - shown.length} more rows: enlarge the terminal
+          {start > 0 ? `↑ ${start} above  ` : ''}
+          {below > 0 ? `↓ ${below} more below: ↓/PageDown to scroll` : 'end of help'}
         </Text>
-      ) : null}
+      )}
       <Text dimColor>{props.footer ?? 'Esc to close'}</Text>
     </Box>
   );

@@ -47,10 +47,12 @@ describe('HelpOverlay', () => {
     assert.match(out, /Esc to close/);
   });
 
-  test('says what is cut when the terminal is too short', async () => {
-    const out = await frame(<HelpOverlay keys={keys} commands={commands} width={60} height={6} />);
-    assert.match(out, /more rows/);
-    assert.ok(out.split('\n').length <= 8);
+  test('scrolls when the terminal is too short, saying what is above and below', async () => {
+    const top = await frame(<HelpOverlay keys={keys} commands={commands} width={60} height={6} />);
+    assert.match(top, /more below/);
+    assert.ok(top.split('\n').length <= 8);
+    const end = await frame(<HelpOverlay keys={keys} commands={commands} width={60} height={6} offset={999} />);
+    assert.match(end, /above {2}end of help/);
   });
 });
 
