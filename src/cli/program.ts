@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { VERSION } from '../package-info.js';
+import { backupCommand } from './commands/backup.js';
 import { banCommand } from './commands/ban.js';
 import { bansCommand } from './commands/bans.js';
 import { channelCommand } from './commands/channel.js';
@@ -65,6 +66,7 @@ export function buildProgram(): Command {
     );
   for (const cmd of [
     serveCommand(),
+    backupCommand(),
     registerCommand(),
     loginCommand(),
     logoutCommand(),
