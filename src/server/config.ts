@@ -86,3 +86,47 @@ export function defaultConfig(): ServerConfig {
     log: true,
   };
 }
+
+const LIMIT_NAMES = [
+  'loginPerAccount',
+  'loginPerAddress',
+  'registerPerAddress',
+  'authFailPerAddress',
+  'sendPerUser',
+  'writePerUser',
+  'inviteFail',
+] as const satisfies readonly (keyof ServerConfig['limits'])[];
+
+/**
+ * Reads a limits file (`natter serve --limits FILE`): a JSON object whose keys
+ * are limit names and whose values are `{"capacity": N, "refillMs": N}`. Any
+ * limit left out keeps its default. Throws an Error that says what is wrong.
+ */
+export function parseLimits(text: string, source: string): Partial<ServerConfig['limits']> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new Error(`${source} is not valid JSON`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new Error(`${source} must hold a JSON object`);
+  const out: Partial<ServerConfig['limits']> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (!(LIMIT_NAMES as readonly string[]).includes(name)) {
+      throw new Error(`${source}: unknown limit "${name}" (known: ${LIMIT_NAMES.join(', ')})`);
+    }
+    const v = value as { capacity?: unknown; refillMs?: unknown } | null;
+    const ok =
+      typeof v === 'object' &&
+      v !== null &&
+      Number.isInteger(v.capacity) &&
+      (v.capacity as number) >= 1 &&
+      Number.isInteger(v.refillMs) &&
+      (v.refillMs as number) >= 1 &&
+      Object.keys(v).length === 2;
+    if (!ok) throw new Error(`${source}: "${name}" must be {"capacity": <integer >= 1>, "refillMs": <integer >= 1>}`);
+    out[name as keyof ServerConfig['limits']] = { capacity: v.capacity as number, refillMs: v.refillMs as number };
+  }
+  return out;
+}

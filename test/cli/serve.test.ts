@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,6 +76,19 @@ describe('natter binary', () => {
     const bad = await natter(['serve', '--port', 'seventy']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /port number/);
+  });
+
+  test('a bad --limits file is a usage error that says what is wrong', async () => {
+    const file = join(tempDir(), 'limits.json');
+    writeFileSync(file, '{"sendPerUser": {"capacity": 0, "refillMs": 10}}');
+    const r = await natter(['serve', '--port', '0', '--tcp-port', '0', '--data', tempDir(), '--limits', file]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /"sendPerUser" must be/);
+    writeFileSync(file, '{"sendsPerUser": {"capacity": 1, "refillMs": 10}}');
+    assert.match(
+      (await natter(['serve', '--port', '0', '--data', tempDir(), '--limits', file])).stderr,
+      /unknown limit "sendsPerUser"/,
+    );
   });
 
   test('a port in use is reported in words, exit 1', async () => {

@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { usageError } from '../util.js';
 
 function port(value: string): number {
   const n = Number(value);
@@ -20,6 +21,7 @@ type ServeOptions = {
   data: string;
   bcryptCost: number;
   allowOrigin: string[];
+  limits?: string;
   quiet?: boolean;
 };
 
@@ -52,10 +54,33 @@ export function serveCommand(): Command {
         .env('NATTER_ALLOW_ORIGIN')
         .default([]),
     )
+    .addOption(
+      new Option(
+        '--limits <file>',
+        'JSON file of rate limits to change, e.g. {"sendPerUser": {"capacity": 20, "refillMs": 100}}',
+      ).env('NATTER_LIMITS'),
+    )
     .option('--quiet', 'do not log the start and stop lines')
     .action(async (opts: ServeOptions) => {
       const { startServer } = await import('../../server/server.js');
+      const { parseLimits, defaultConfig } = await import('../../server/config.js');
+      let limits = defaultConfig().limits;
+      if (opts.limits) {
+        const { readFileSync } = await import('node:fs');
+        let text: string;
+        try {
+          text = readFileSync(opts.limits, 'utf8');
+        } catch (err) {
+          throw usageError(`cannot read --limits ${opts.limits}: ${(err as Error).message}`);
+        }
+        try {
+          limits = { ...limits, ...parseLimits(text, opts.limits) };
+        } catch (err) {
+          throw usageError((err as Error).message);
+        }
+      }
       const server = await startServer({
+        limits,
         host: opts.host,
         port: opts.port,
         tcpPort: opts.tcpPort === 0 ? null : opts.tcpPort,
