@@ -26,7 +26,7 @@ export class Writer {
   private readonly inTransaction: (fn: () => unknown) => unknown;
 
   constructor(
-    db: Db,
+    private readonly db: Db,
     private readonly onAfterError: (err: unknown) => void,
   ) {
     this.inTransaction = db.$client.transaction((fn: () => unknown) => fn());
@@ -52,6 +52,7 @@ export class Writer {
     this.queue = [];
     if (jobs.length === 0) return;
     const outcomes: ({ ok: true; value: unknown; after: AfterCommit } | { ok: false; err: unknown })[] = [];
+    const sqlite = this.db.$client;
     try {
       this.inTransaction(() => {
         for (const job of jobs) {
@@ -61,13 +62,17 @@ export class Writer {
             const value = this.inTransaction(() => job.fn(after));
             outcomes.push({ ok: true, value, after });
           } catch (err) {
+            // On some errors (disk full, I/O) SQLite rolls back the whole transaction by
+            // itself: then the batch is lost, and no later job may run outside it.
+            if (!sqlite.inTransaction) throw new BatchLost(err);
             outcomes.push({ ok: false, err });
           }
         }
       });
     } catch (err) {
-      // The commit itself failed (disk full, I/O error): nothing was saved.
-      for (const job of jobs) job.reject(err);
+      // The batch, or its commit, failed (disk full, I/O error): nothing was saved.
+      const cause = err instanceof BatchLost ? err.cause : err;
+      for (const job of jobs) job.reject(cause);
       return;
     }
     this.stats.commits++;
@@ -87,5 +92,12 @@ export class Writer {
       }
       job.resolve(outcome.value);
     });
+  }
+}
+
+/** Carries the error that made SQLite roll back a whole batch. */
+class BatchLost extends Error {
+  constructor(override readonly cause: unknown) {
+    super('the write batch was rolled back');
   }
 }

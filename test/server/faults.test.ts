@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import Database from 'better-sqlite3';
+import type { NatterClient } from '../../src/client/index.js';
+import { connectAs, HttpApi, PASSWORD, rejection, uniqueName } from '../helpers/api.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+let t: TestServer;
+let c: NatterClient;
+let channelId = '';
+before(async () => {
+  t = await startTestServer();
+  const reg = await new HttpApi(t.httpUrl).call('register', { username: uniqueName('fault'), password: PASSWORD });
+  c = await connectAs(t.wsUrl, reg.token);
+  channelId = (await c.request('servers.create', { name: 'faults' })).channels[0]?.id ?? '';
+});
+after(async () => {
+  c.close();
+  await t.destroy();
+});
+
+async function count(): Promise<number> {
+  return (await c.request('messages.history', { conversationId: channelId, limit: 100 })).messages.length;
+}
+
+test('case 46: a full disk answers unavailable without acknowledging, and recovers when space returns', async () => {
+  const sqlite = t.server.services.db.$client;
+  const before = await count();
+  // SQLite's own cap on the file size stands in for a full disk: writes past it fail with SQLITE_FULL.
+  const pages = sqlite.pragma('page_count', { simple: true }) as number;
+  sqlite.pragma(`max_page_count = ${pages}`);
+  try {
+    const errors = [];
+    for (let i = 0; i < 50; i++) {
+      const err = await c
+        .request('messages.send', { conversationId: channelId, body: 'x'.repeat(3000), nonce: `full-${i}` })
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
+      if (err) errors.push(err);
+    }
+    assert.ok(errors.length > 0, 'the disk filled up');
+    for (const e of errors) assert.equal((e as { code?: string }).code, 'unavailable');
+  } finally {
+    sqlite.pragma('max_page_count = 4294967294');
+  }
+  const stored = await count();
+  // Whatever was acknowledged is stored; nothing refused is.
+  assert.ok(stored >= before);
+  const ok = await c.request('messages.send', {
+    conversationId: channelId,
+    body: 'space is back',
+    nonce: 'full-after',
+  });
+  assert.equal(ok.duplicate, false);
+  assert.equal(sqlite.pragma('integrity_check', { simple: true }), 'ok');
+});
+
+test('case 46: a read-only database answers unavailable and recovers', async () => {
+  const sqlite = t.server.services.db.$client;
+  const before = await count();
+  sqlite.pragma('query_only = ON');
+  try {
+    const err = await rejection(c.request('messages.send', { conversationId: channelId, body: 'nope', nonce: 'ro-1' }));
+    assert.equal(err.code, 'unavailable');
+    assert.match(err.message, /nothing was saved/);
+    // Reads still work.
+    assert.equal(await count(), before);
+  } finally {
+    sqlite.pragma('query_only = OFF');
+  }
+  const sent = await c.request('messages.send', { conversationId: channelId, body: 'writable again', nonce: 'ro-1' });
+  assert.equal(sent.duplicate, false, 'the refused send left nothing behind, so its nonce is fresh');
+});
+
+test('case 47: a database locked by another program answers unavailable after the busy timeout; no crash', async () => {
+  const sqlite = t.server.services.db.$client;
+  // Keep the test short; the server's default wait is 5 s.
+  sqlite.pragma('busy_timeout = 200');
+  const other = new Database(sqlite.name);
+  other.exec('BEGIN IMMEDIATE');
+  try {
+    const err = await rejection(
+      c.request('messages.send', { conversationId: channelId, body: 'blocked', nonce: 'lock-1' }),
+    );
+    assert.equal(err.code, 'unavailable');
+  } finally {
+    other.exec('ROLLBACK');
+    other.close();
+    sqlite.pragma('busy_timeout = 5000');
+  }
+  const sent = await c.request('messages.send', { conversationId: channelId, body: 'unlocked', nonce: 'lock-1' });
+  assert.equal(sent.duplicate, false);
+});
