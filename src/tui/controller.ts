@@ -47,9 +47,11 @@ export class Controller {
         this.held.push(event);
         return;
       }
+      const before = this.getState();
       this.dispatch({ type: 'event', event });
       if (event.event === 'message.created') {
         const { message } = event.data as { message: { conversationId: string; seq: number; author: { id: string } } };
+        this.fillGap(before, message.conversationId, message.seq);
         const state = this.getState();
         // Reading what arrives in the open conversation: tell the server, so other clients clear too.
         if (state.active === message.conversationId && message.author.id !== state.me?.id)
@@ -112,6 +114,22 @@ export class Controller {
     } catch (err) {
       this.fail(err);
     }
+  }
+
+  /**
+   * A message whose seq jumps past the newest one shown means some were missed
+   * (sequence numbers have no holes): fetch the ones in between.
+   */
+  private fillGap(before: State, conversationId: string, seq: number): void {
+    const view = before.views[conversationId];
+    const newest = view?.lines.reduce((m, l) => (l.seq !== null && l.seq > m ? l.seq : m), 0) ?? 0;
+    if (!view || newest === 0 || seq <= newest + 1) return;
+    this.client
+      .request('messages.history', { conversationId, after: newest, before: seq, limit: 100 })
+      .then((page) =>
+        this.dispatch({ type: 'history', conversationId, messages: page.messages, hasMore: false, direction: 'gap' }),
+      )
+      .catch((err: unknown) => this.fail(err));
   }
 
   /** Fetches the page before the oldest loaded message (scrolling up past the top). */

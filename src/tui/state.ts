@@ -105,7 +105,14 @@ export type Action =
   | { type: 'authenticated'; me: { id: string; username: string } }
   | { type: 'loaded'; servers: (ServerInfo & { channelIds: string[] })[]; conversations: ConversationSummary[] }
   | { type: 'event'; event: EventMessage }
-  | { type: 'history'; conversationId: string; messages: Message[]; hasMore: boolean; direction: 'latest' | 'before' }
+  | {
+      type: 'history';
+      conversationId: string;
+      messages: Message[];
+      hasMore: boolean;
+      /** `latest` replaces the loaded page, `before` adds older ones, `gap` fills in missed ones. */
+      direction: 'latest' | 'before' | 'gap';
+    }
   | { type: 'history-loading'; conversationId: string }
   | { type: 'open'; conversationId: string }
   | { type: 'pending'; conversationId: string; nonce: string; body: string; at: number }

@@ -114,3 +114,48 @@ test('scrolling past the top loads older pages until the first message', async (
   assert.equal(state.views[channelId]?.lines.length, 120, 'nothing more to load');
   client.close();
 });
+
+test('case 42: a seq that jumps ahead live makes the client fetch what it missed', async () => {
+  const me = await new HttpApi(t.httpUrl).call('register', { username: uniqueName('gap'), password: PASSWORD });
+  const other = await new HttpApi(t.httpUrl).call('register', { username: uniqueName('gapb'), password: PASSWORD });
+  const owner = await connectAs(t.wsUrl, me.token);
+  const { server, channels } = await owner.request('servers.create', { name: 'gappy' });
+  const channelId = channels[0]?.id ?? '';
+  const { invite } = await owner.request('invites.create', { serverId: server.id });
+  owner.close();
+  const sender = await connectAs(t.wsUrl, other.token);
+  await sender.request('invites.join', { code: invite.code });
+  await sender.request('messages.send', { conversationId: channelId, body: 'one', nonce: 'gap-1' });
+
+  let state: State = initialState(t.wsUrl);
+  let dropped = 0;
+  const client = Natter.create({ url: t.wsUrl, token: me.token });
+  const controller = new Controller(
+    client,
+    (a: Action) => {
+      // A fan-out frame lost on the way: the event for "two" never reaches the app.
+      if (a.type === 'event' && a.event.event === 'message.created') {
+        const body = (a.event.data as { message: { body: string } }).message.body;
+        if (body === 'two') {
+          dropped++;
+          return;
+        }
+      }
+      state = reduce(state, a);
+    },
+    () => state,
+  );
+  await client.start();
+  await until(() => state.conversations[channelId] !== undefined, 'the channel');
+  await controller.open(channelId);
+  await sender.request('messages.send', { conversationId: channelId, body: 'two', nonce: 'gap-2' });
+  await sender.request('messages.send', { conversationId: channelId, body: 'three', nonce: 'gap-3' });
+  await until(() => state.views[channelId]?.lines.length === 3, 'the gap filled');
+  assert.equal(dropped, 1);
+  assert.deepEqual(
+    state.views[channelId]?.lines.map((l) => l.body),
+    ['one', 'two', 'three'],
+  );
+  client.close();
+  sender.close();
+});
