@@ -454,7 +454,7 @@ describe('direct messages', () => {
 });
 
 describe('idempotent sends', () => {
-  test('a resend with the same nonce returns the original, even with another body or on another transport', async () => {
+  test('case 38: a resend with the same nonce returns the original, even with another body or on another transport', async () => {
     const alice = await newUser('ia');
     const bob = await newUser('ib');
     const { channelId } = await shareServer(alice, [bob]);
@@ -482,7 +482,7 @@ describe('idempotent sends', () => {
     assert.equal(history.messages.length, 2);
   });
 
-  test('the same nonce sent concurrently on two connections of one user creates one message', async () => {
+  test('case 37: the same nonce sent concurrently on two connections of one user creates one message', async () => {
     const alice = await newUser('ic');
     const bob = await newUser('id');
     const { channelId } = await shareServer(alice, [bob]);

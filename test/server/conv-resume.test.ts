@@ -213,7 +213,7 @@ function createdIds(events: Wire[], conversationId: string): string[] {
 
 describe('resume after a disconnect', () => {
   for (const transport of ['ws', 'tcp'] as const) {
-    test(`over ${transport}: exactly the missed events, in order, then caught_up, then the reply`, async () => {
+    test(`case 39: over ${transport}: exactly the missed events, in order, then caught_up, then the reply`, async () => {
       const alice = await newUser('ra');
       const bob = await newUser('rb');
       const carol = await newUser('rc');
@@ -315,7 +315,7 @@ describe('resume after a disconnect', () => {
     assert.equal(r.caughtUp.limited, false);
   });
 
-  test('dropping the connection mid-stream, 6 times: every acknowledged message arrives exactly once', async () => {
+  test('case 39: dropping the connection mid-stream, 6 times: every acknowledged message arrives exactly once', async () => {
     const alice = await newUser('rd');
     const bob = await newUser('re');
     const { channelId } = await shareServer(alice, [bob]);
@@ -461,7 +461,7 @@ describe('gap too large', () => {
   });
   after(() => small.destroy());
 
-  test('more than replayCap missed: nothing replayed, caught_up limited; exactly replayCap still replays', async () => {
+  test('case 40: more than replayCap missed: nothing replayed, caught_up limited; exactly replayCap still replays', async () => {
     const alice = await newUser('ga', small.httpUrl);
     const bob = await newUser('gb', small.httpUrl);
     const { channelId } = await shareServer(alice, [bob], small.httpUrl);
@@ -511,7 +511,7 @@ describe('gap too large', () => {
 
 describe('invalid cursors', () => {
   for (const transport of ['ws', 'tcp'] as const) {
-    test(`over ${transport}: not a decimal string, or past the head -> invalid_cursor, still unauthenticated`, async () => {
+    test(`case 41: over ${transport}: not a decimal string, or past the head -> invalid_cursor, still unauthenticated`, async () => {
       const alice = await newUser('ia');
       const { conn: probe, cursor: head } = await connectFresh(t, transport, alice.token);
       probe.close();
@@ -537,7 +537,7 @@ describe('invalid cursors', () => {
 });
 
 describe('replay respects visibility', () => {
-  test("other people's DMs, groups and servers are never replayed; nor a server I was kicked from", async () => {
+  test("case 41: other people's DMs, groups and servers are never replayed; nor a server I was kicked from", async () => {
     const alice = await newUser('va');
     const bob = await newUser('vb');
     const carol = await newUser('vc');
