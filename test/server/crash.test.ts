@@ -1,122 +1,17 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
-import { NatterClient } from '../../src/client/index.js';
-import { PASSWORD } from '../helpers/api.js';
+import { children, crashDrill } from '../helpers/crash.js';
 
-const BIN = fileURLToPath(new URL('../../bin/natter', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'natter-crash-'));
-// A burst of sends is the point here: lift the per-user send limit (natter serve --limits).
-const limitsFile = join(dir, 'limits.json');
-writeFileSync(limitsFile, JSON.stringify({ sendPerUser: { capacity: 1_000_000, refillMs: 1 } }));
-const children = new Set<ChildProcess>();
 after(() => {
   for (const c of children) c.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Starts the real server process on the data directory; resolves with its WebSocket URL. */
-function serve(): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    BIN,
-    ['serve', '--port', '0', '--tcp-port', '0', '--data', dir, '--bcrypt-cost', '4', '--limits', limitsFile],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  let err = '';
-  return new Promise((resolve, reject) => {
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (c: string) => {
-      err += c;
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(err);
-      if (m) resolve({ child, url: `ws://127.0.0.1:${m[1]}` });
-    });
-    child.on('exit', (code) => reject(new Error(`server exited (${code}) before listening: ${err}`)));
-  });
-}
-
-function killHard(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    child.on('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-}
-
 test('case 43: SIGKILL during a burst of sends, 20 times: every acknowledged message survives exactly once', async () => {
-  let { child, url } = await serve();
-  let c = await NatterClient.connect(url);
-  const reg = await c.request('register', { username: 'crashtest', password: PASSWORD });
-  const { channels } = await c.request('servers.create', { name: 'crash' });
-  const conversationId = channels[0]?.id ?? '';
-  c.close();
-  const acked = new Map<string, { id: string; seq: number }>();
-  const sentNonces: string[] = [];
-
-  for (let round = 0; round < 20; round++) {
-    c = await NatterClient.connect(url);
-    await c.request('auth', { token: reg.token });
-    // A burst, all in flight at once; the server dies partway through.
-    const killAfter = 5 + ((round * 7) % 40);
-    let acks = 0;
-    let killing: Promise<void> | null = null;
-    const sends = Array.from({ length: 80 }, (_, i) => {
-      const nonce = `r${round}-${i}`;
-      sentNonces.push(nonce);
-      return c.request('messages.send', { conversationId, body: `round ${round} #${i}`, nonce }).then((r) => {
-        acked.set(nonce, { id: r.message.id, seq: r.message.seq });
-        acks++;
-        if (acks === killAfter) killing = killHard(child);
-      });
-    });
-    await Promise.allSettled(sends);
-    if (!killing) killing = killHard(child);
-    await killing;
-    c.close();
-    ({ child, url } = await serve());
-  }
-
-  // Retrying every send with its nonce: acknowledged ones come back unchanged, the rest are stored once.
-  c = await NatterClient.connect(url);
-  await c.request('auth', { token: reg.token });
-  for (const nonce of sentNonces) {
-    const r = await c.request('messages.send', { conversationId, body: 'retry', nonce });
-    const before = acked.get(nonce);
-    if (before) {
-      assert.equal(r.duplicate, true, `${nonce} was acknowledged, so the retry is a duplicate`);
-      assert.deepEqual({ id: r.message.id, seq: r.message.seq }, before);
-    }
-  }
-  c.close();
-  child.kill('SIGTERM');
-  await new Promise((r) => child.on('exit', r));
-
-  const db = new Database(join(dir, 'natter.db'), { readonly: true });
-  try {
-    assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
-    const rows = db
-      .prepare('SELECT id, seq, nonce FROM messages WHERE conversation_id = ? ORDER BY seq')
-      .all(conversationId) as {
-      id: string;
-      seq: number;
-      nonce: string;
-    }[];
-    assert.equal(new Set(rows.map((r) => r.nonce)).size, rows.length, 'no nonce stored twice');
-    assert.equal(rows.length, sentNonces.length, 'after the retries every send is stored exactly once');
-    assert.deepEqual(
-      rows.map((r) => r.seq),
-      Array.from({ length: rows.length }, (_, i) => i + 1),
-      'sequence numbers strictly increasing, none reused or skipped',
-    );
-    const byNonce = new Map(rows.map((r) => [r.nonce, r]));
-    for (const [nonce, ack] of acked) assert.equal(byNonce.get(nonce)?.id, ack.id, `acknowledged ${nonce} is there`);
-    assert.ok(acked.size >= 20 * 5, `${acked.size} sends were acknowledged before the kills`);
-  } finally {
-    db.close();
-  }
+  const result = await crashDrill(dir, 20);
+  assert.ok(result.acked >= 20 * 5, `${result.acked} sends were acknowledged before the kills`);
 });
