@@ -46,17 +46,13 @@ function issueToError(issues: readonly z.core.$ZodIssue[], prefix: string[]): Na
     const field = fieldName([...prefix, ...issue.path, key]);
     return new NatterError('bad_request', `unknown field "${field}"`, { field });
   }
-  const field = fieldName([...prefix, ...issue.path]);
-  if (issue.code === 'invalid_union') {
-    return new NatterError('bad_request', `${field || 'request'}: ${unionMessage(issue)}`, { field });
+  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+    // Report the alternative the request came closest to (fewest problems): its field is the one at fault.
+    const closest = issue.errors.reduce((a, b) => (b.length < a.length ? b : a));
+    if (closest.length > 0) return issueToError(closest, [...prefix, ...issue.path.map(String)]);
   }
+  const field = fieldName([...prefix, ...issue.path]);
   return new NatterError('bad_request', field ? `${field}: ${issue.message}` : issue.message, field ? { field } : {});
-}
-
-function unionMessage(issue: z.core.$ZodIssueInvalidUnion): string {
-  // Report the alternative that got furthest; fall back to zod's summary.
-  const first = issue.errors[0]?.[0];
-  return first ? first.message : issue.message;
 }
 
 /**

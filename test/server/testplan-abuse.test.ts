@@ -523,7 +523,7 @@ test('case 17: forged, truncated, extended and revoked tokens are unauthenticate
   for (const transport of ['ws', 'tcp'] as const) {
     const c = await NatterClient.connect(transport === 'ws' ? t.wsUrl : t.tcpUrl);
     open.push(c);
-    const answers = [];
+    const answers: ErrorBody[] = [];
     for (const [what, token] of bad) {
       const err = await failure(c.request('auth', { token }));
       assert.equal(err.code, 'unauthenticated', `${transport}: ${what}`);
@@ -650,12 +650,12 @@ test('case 18: a ban reaches all of the user’s sockets at once: server.removed
   const bobs = [await ws(t, bob.token), await tcp(t, bob.token), await ws(t, bob.token)];
   await bobs[0]?.request('invites.join', { code: invite.code });
   const seen: string[][] = bobs.map(() => []);
-  bobs.forEach((c, i) =>
+  for (const [i, c] of bobs.entries()) {
     c.on('event', (e) => {
       const data = e.data as { serverId?: string; message?: { conversationId?: string } };
       if (data.serverId === server.id || data.message?.conversationId === channelId) seen[i]?.push(e.event);
-    }),
-  );
+    });
+  }
   const removed = bobs.map((c) => c.nextEvent('server.removed', (d) => d.serverId === server.id, 1000));
   await o.request('bans.add', { serverId: server.id, userId: bob.id, reason: 'spam' });
   for (const ev of await Promise.all(removed)) assert.equal(ev.data.reason, 'banned');
@@ -734,7 +734,10 @@ function tenants(): Promise<Fixture> {
       body: 'group secret',
       nonce: nonce(),
     });
+    // Wait until Bob has the set-up messages, so later tests count only their own fan-out.
+    const bobHasDm = bobSocket.nextEvent('message.created', (d) => d.message.body === 'dm secret');
     const dmMsg = await a.request('messages.send', { to: bob.username, body: 'dm secret', nonce: nonce() });
+    await bobHasDm;
     return {
       alice,
       bob,
@@ -764,15 +767,17 @@ async function assertHidden(api: Api, op: string, real: unknown, fake: unknown):
 }
 
 async function assertUntouched(fx: Fixture): Promise<void> {
-  for (const [conversationId, body] of [
-    [fx.channelId, 'secret'],
-    [fx.groupId, 'group secret'],
-    [fx.dmId, 'dm secret'],
+  for (const [conversationId, id, body] of [
+    [fx.channelId, fx.channelMsgId, 'secret'],
+    [fx.groupId, fx.groupMsgId, 'group secret'],
+    [fx.dmId, fx.dmMsgId, 'dm secret'],
   ] as const) {
     const h = await fx.bobSocket.request('messages.history', { conversationId });
-    assert.deepEqual(
-      h.messages.map((m) => [m.body, m.editedAt, m.deletedAt]),
-      [[body, null, null]],
+    const m = h.messages.find((x) => x.id === id);
+    assert.deepEqual([m?.body, m?.editedAt, m?.deletedAt], [body, null, null], conversationId);
+    assert.ok(
+      h.messages.every((x) => x.author.id !== fx.eve.id),
+      'nothing of the outsider was stored',
     );
   }
 }
@@ -841,7 +846,10 @@ test('case 21: a message or invite of one tenant named with another tenant’s i
     );
   }
   const invites = await fx.aliceSocket.request('invites.list', { serverId: fx.serverId });
-  assert.ok(invites.invites.some((i) => i.code === fx.code), 'the invite is still live');
+  assert.ok(
+    invites.invites.some((i) => i.code === fx.code),
+    'the invite is still live',
+  );
   await assertUntouched(fx);
 });
 
@@ -869,9 +877,15 @@ test('case 22: another pair’s DM and group, and their messages, are not_found 
     );
     // Her lists show nothing of them.
     const list = await api.call('conversations.list', {});
-    assert.equal(list.conversations.length, 0, `${transport}: nothing listed`);
+    const hidden = new Set([fx.dmId, fx.groupId, fx.channelId]);
+    assert.deepEqual(
+      list.conversations.filter((c) => hidden.has(c.id)),
+      [],
+      `${transport}: nothing of theirs listed`,
+    );
     const groups = await api.call('groups.list', {});
     assert.equal(groups.groups.length, 0);
+    assert.equal((await api.call('dms.list', {})).dms.length, 0);
   }
   await assertUntouched(fx);
 });
@@ -1309,7 +1323,10 @@ test('case 36: a slow consumer is closed at maxQueuedBytes (4009), RSS stays bou
     while (seenByWatcher < sent.length) await sleep(10);
     assert.equal(seenByWatcher, sent.length, 'the watcher got everything');
     const grown = (rssPeak - rssBefore) / 1024 / 1024;
-    assert.ok(grown < 256, `RSS grew ${grown.toFixed(0)} MB during a ${((sent.length * 16) / 1024).toFixed(0)} MB flood`);
+    assert.ok(
+      grown < 256,
+      `RSS grew ${grown.toFixed(0)} MB during a ${((sent.length * 16) / 1024).toFixed(0)} MB flood`,
+    );
 
     // Resume from the last cursor the TCP client saw: nothing lost, nothing twice.
     type Ev = { event?: string; cursor?: string; data?: { message?: { id: string; seq: number } } };
@@ -1323,14 +1340,17 @@ test('case 36: a slow consumer is closed at maxQueuedBytes (4009), RSS stays bou
     open.push(back);
     const replayed: string[] = [];
     back.on('event', (e) => {
-      if (e.event === 'message.created') replayed.push(e.data.message.id);
+      if (e.event === 'message.created') replayed.push((e.data as { message: { id: string } }).message.id);
     });
     const caught = back.nextEvent('caught_up');
     await back.request('auth', { token: slowUser.token, cursor });
     const { data } = await caught;
     const recovered = new Set([...seenIds, ...replayed]);
     assert.equal(replayed.length, new Set(replayed).size, 'no duplicates in the replay');
-    assert.ok(replayed.every((id) => !seenIds.has(id)), 'nothing seen is replayed again');
+    assert.ok(
+      replayed.every((id) => !seenIds.has(id)),
+      'nothing seen is replayed again',
+    );
     if (data.limited) {
       // Too much to replay: page history from the last message seen.
       const lastSeq = Math.max(
@@ -1402,11 +1422,17 @@ test('case 50: an upgrade with 2000 headers or a 100 KB header is answered 431/4
     ['100 KB header', `${upgradeHead([`X-Big: ${'x'.repeat(100 * 1024)}`])}\r\n`],
     // Under the 16 KiB header size limit, but the WebSocket headers come after 2000 others
     // (Node keeps 2000 headers: the CVE-2024-37890 pattern).
-    ['2000 tiny headers first', `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n${tinyHeaders.join('\r\n')}\r\n${upgradeHead().split('\r\n').slice(2).join('\r\n')}\r\n`],
+    [
+      '2000 tiny headers first',
+      `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n${tinyHeaders.join('\r\n')}\r\n${upgradeHead().split('\r\n').slice(2).join('\r\n')}\r\n`,
+    ],
   ];
   for (const [what, request] of cases) {
     const r = await rawHttp(t.server.port, request);
-    assert.ok(r.status === null || r.status === 431 || r.status === 400, `${what}: got ${r.status} ${r.head.slice(0, 80)}`);
+    assert.ok(
+      r.status === null || r.status === 431 || r.status === 400,
+      `${what}: got ${r.status} ${r.head.slice(0, 80)}`,
+    );
     assert.notEqual(r.status, 101, `${what}: never upgraded`);
   }
   assert.equal((await fetch(`${t.httpUrl}/healthz`)).status, 200, 'the server is alive');

@@ -11,8 +11,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { deflateRawSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
+import { deflateRawSync } from 'node:zlib';
 import { NatterClient } from '../../src/client/index.js';
 import { connectAs, HttpApi, PASSWORD, TRANSPORTS, type TransportName, uniqueName } from '../helpers/api.js';
 import { RawTcp, RawWs } from '../helpers/raw.js';
@@ -251,7 +251,10 @@ async function assertServerFine(): Promise<void> {
   const seen = new Promise<void>((resolve) => {
     const onEvent = (e: { event: string; data: unknown }) => {
       const m = (e.data as { message?: { nonce?: string } }).message;
-      if (e.event === 'message.created' && m?.nonce === `by-${n}`) resolve();
+      if (e.event === 'message.created' && m?.nonce === `by-${n}`) {
+        by.ws.off('event', onEvent);
+        resolve();
+      }
     };
     by.ws.on('event', onEvent);
   });
@@ -415,7 +418,10 @@ describe('case 3: prototype keys', () => {
       const cid = JSON.stringify(o.channelId);
       const payloads: [string, string][] = [
         ['messages.send', `{"conversationId":${cid},"body":"proto","nonce":"c3-a","__proto__":{"polluted":1}}`],
-        ['messages.send', `{"conversationId":${cid},"body":"ctor","nonce":"c3-b","constructor":{"prototype":{"polluted":1}}}`],
+        [
+          'messages.send',
+          `{"conversationId":${cid},"body":"ctor","nonce":"c3-b","constructor":{"prototype":{"polluted":1}}}`,
+        ],
         ['profile.update', '{"__proto__":{"isAdmin":true,"polluted":1}}'],
         ['profile.update', '{"displayName":"x","constructor":{"prototype":{"polluted":1}}}'],
         ['servers.update', `{"serverId":${JSON.stringify(o.serverId)},"__proto__":{"ownerId":"someone"}}`],
@@ -467,9 +473,18 @@ describe('case 4: numbers that are not safe non-negative integers', () => {
       // no three undecodable frames follow each other).
       const notJson = ['NaN', 'Infinity', '-Infinity'];
       for (const n of badNumbers) {
-        assertError(await c.callRaw('read.mark', `{"conversationId":${cid},"seq":${n}}`), 'bad_request', 'params.seq', n);
+        assertError(
+          await c.callRaw('read.mark', `{"conversationId":${cid},"seq":${n}}`),
+          'bad_request',
+          'params.seq',
+          n,
+        );
         const field = 'params.before';
-        assertError(await c.callRaw('messages.history', `{"conversationId":${cid},"before":${n}}`), 'bad_request', field);
+        assertError(
+          await c.callRaw('messages.history', `{"conversationId":${cid},"before":${n}}`),
+          'bad_request',
+          field,
+        );
         assertError(await c.callRaw('messages.history', `{"conversationId":${cid},"limit":${n}}`), 'bad_request');
         const inv = `{"serverId":${sid},"maxUses":${n},"expiresInSeconds":3600}`;
         assertError(await c.callRaw('invites.create', inv), 'bad_request', 'params.maxUses', `maxUses ${n}`);
@@ -514,7 +529,9 @@ describe('case 5: frames over the size limit', () => {
     for (let i = 0; i < 10; i++) {
       const c = await SocketCaller.open('ws', o.token);
       const body = 'x'.repeat(1024 * 1024);
-      c.sendText(JSON.stringify({ id: 1, op: 'messages.send', params: { conversationId: o.channelId, body, nonce: `c5-${i}` } }));
+      c.sendText(
+        JSON.stringify({ id: 1, op: 'messages.send', params: { conversationId: o.channelId, body, nonce: `c5-${i}` } }),
+      );
       assert.equal(await c.closeCode(), 1009);
     }
     const growth = rssMb() - rssBefore;
@@ -533,7 +550,9 @@ describe('case 5: frames over the size limit', () => {
     const o = await owner('c5t');
     const c = await SocketCaller.open('tcp', o.token);
     const body = 'x'.repeat(1024 * 1024);
-    c.sendText(JSON.stringify({ id: 1, op: 'messages.send', params: { conversationId: o.channelId, body, nonce: 'c5t' } }));
+    c.sendText(
+      JSON.stringify({ id: 1, op: 'messages.send', params: { conversationId: o.channelId, body, nonce: 'c5t' } }),
+    );
     const r = await c.next();
     assert.equal(r.id, null);
     assertError(r, 'payload_too_large');
@@ -545,7 +564,11 @@ describe('case 5: frames over the size limit', () => {
   test('case 5: a 1 MiB body is 413 payload_too_large (http)', async () => {
     const o = await owner('c5h');
     const body = 'x'.repeat(1024 * 1024);
-    const r = await httpRaw('messages.send', JSON.stringify({ conversationId: o.channelId, body, nonce: 'c5h' }), o.token);
+    const r = await httpRaw(
+      'messages.send',
+      JSON.stringify({ conversationId: o.channelId, body, nonce: 'c5h' }),
+      o.token,
+    );
     assert.equal(r.status, 413);
     assertError(r, 'payload_too_large');
     assert.deepEqual(await bodies(o), [], 'nothing was stored');
@@ -725,7 +748,10 @@ describe('case 8: an endless TCP line', () => {
       const ok = tcp.socket.write(chunk);
       written += chunk.length;
       if (!ok) {
-        await Promise.race([once(tcp.socket, 'drain'), once(tcp.socket, 'close'), tcp.closed(10_000)]);
+        await new Promise<void>((resolve) => {
+          tcp.socket.once('drain', resolve);
+          tcp.socket.once('close', resolve);
+        });
       }
     }
     const r = (await tcp.waitFor((m) => isReply(m))) as Reply;
@@ -775,7 +801,11 @@ describe('case 9: how lines and frames are cut', () => {
     ws.send(JSON.stringify({ id: 'auth', op: 'auth', params: { token: o.token } }));
     assert.ok((await ws.reply('auth')).result);
     const text = Buffer.from(
-      JSON.stringify({ id: 'frag', op: 'messages.send', params: { conversationId: o.channelId, body: 'naïve 🙂', nonce: 'c9w' } }),
+      JSON.stringify({
+        id: 'frag',
+        op: 'messages.send',
+        params: { conversationId: o.channelId, body: 'naïve 🙂', nonce: 'c9w' },
+      }),
     );
     const cut = text.indexOf(Buffer.from('🙂')) + 2;
     ws.ws.send(text.subarray(0, 5), { binary: false, fin: false });
@@ -823,7 +853,9 @@ describe('case 10: invalid UTF-8', () => {
   ];
   const sendWith = (o: Owner, bad: Buffer, nonce: string) =>
     Buffer.concat([
-      Buffer.from(`{"id":"u8","op":"messages.send","params":{"conversationId":"${o.channelId}","nonce":"${nonce}","body":"x`),
+      Buffer.from(
+        `{"id":"u8","op":"messages.send","params":{"conversationId":"${o.channelId}","nonce":"${nonce}","body":"x`,
+      ),
       bad,
       Buffer.from('y"}}'),
     ]);
@@ -879,7 +911,8 @@ describe('case 11: message body limits', () => {
     test(`case 11: a body over 4000 characters, empty or whitespace-only (${transport})`, async () => {
       const o = await owner('c11');
       const c = await openCaller(transport, o.token);
-      const send = (body: string, nonce: string) => c.call('messages.send', { conversationId: o.channelId, body, nonce });
+      const send = (body: string, nonce: string) =>
+        c.call('messages.send', { conversationId: o.channelId, body, nonce });
 
       const refused: [string, string][] = [
         ['4001 characters', 'x'.repeat(4001)],
@@ -887,7 +920,7 @@ describe('case 11: message body limits', () => {
         ['4000 characters and a newline', `${'y'.repeat(4000)}\n`],
         ['empty', ''],
         ['spaces', '     '],
-        ['whitespace of every kind', ' \n\t \r\n'.replace('\r', '')],
+        ['newlines and tabs only', ' \n\t \n\t'],
         ['no-break and ideographic spaces', '\u00a0\u3000\u2003'],
       ];
       for (const [i, [what, body]] of refused.entries()) {
@@ -995,7 +1028,9 @@ describe('case 28: look-alike usernames', () => {
       const nfd = accented.normalize('NFD');
       assert.notEqual(nfd, accented.normalize('NFC'));
       const first = await openCaller(transport);
-      const reg = resultOf<{ user: { username: string } }>(await first.call('register', { username: nfd, password: PASSWORD }));
+      const reg = resultOf<{ user: { username: string } }>(
+        await first.call('register', { username: nfd, password: PASSWORD }),
+      );
       assert.equal(reg.user.username, accented.normalize('NFC'));
       first.close();
 
@@ -1004,7 +1039,7 @@ describe('case 28: look-alike usernames', () => {
       const clashes: [string, string][] = [
         ['all-Cyrillic twin', allCyrillic],
         ['upper case', base.toUpperCase()],
-        ['capitalised', base[0]?.toUpperCase() + base.slice(1)],
+        ['capitalised', `${base.charAt(0).toUpperCase()}${base.slice(1)}`],
         ['accented (NFC)', base.replace('e', '\u00e9').replace('a', '\u00e1')],
         ['accented (NFD)', base.replace('e', 'e\u0301').replace('a', 'a\u0301')],
         ['NFC of a name taken in NFD', accented.normalize('NFC')],
@@ -1017,10 +1052,14 @@ describe('case 28: look-alike usernames', () => {
         c.close();
       }
       // One swapped letter mixes two scripts: refused as malformed (docs: letters all from one script).
-      const mixed = twins.a + base.slice(1).replace('a', 'a');
-      const oneSwap = base.includes('a') ? base.replace('a', twins.a ?? 'a') : mixed;
+      const oneSwap = base.replace('a', '\u0430');
+      assert.notEqual(oneSwap, base);
       const c = await openCaller(transport);
-      assertError(await c.call('register', { username: oneSwap, password: PASSWORD }), 'bad_request', 'params.username');
+      assertError(
+        await c.call('register', { username: oneSwap, password: PASSWORD }),
+        'bad_request',
+        'params.username',
+      );
       c.close();
 
       // Renaming onto a look-alike of someone else's name is refused the same way.
