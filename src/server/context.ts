@@ -10,6 +10,7 @@ import type { Hub } from './hub.js';
 import type { Logger } from './log.js';
 import type { PasswordHasher } from './passwords.js';
 import type { Clock, RateLimiter } from './rate-limit.js';
+import type { AddressCounter } from './transports/common.js';
 import type { Writer } from './writer.js';
 
 /** The long-lived parts of a running server, shared by every request. */
@@ -23,6 +24,8 @@ export type Services = {
   writer: Writer;
   events: EventLog;
   hub: Hub;
+  /** Open sockets per client address, on every port (the per-address connection cap). */
+  sockets: AddressCounter;
   clock: Clock;
   passwords: PasswordHasher;
   limiters: {

@@ -12,7 +12,6 @@ export class Hub {
   private readonly byUser = new Map<string, Set<Connection>>();
   private readonly bySession = new Map<string, Set<Connection>>();
   private readonly byScope = new Map<string, Set<Connection>>();
-  private readonly perAddress = new Map<string, number>();
   /** Connections per user that count for presence. */
   private readonly present = new Map<string, number>();
   /** Users whose last present connection closed recently: still shown online until the timer fires. */
@@ -28,15 +27,9 @@ export class Hub {
     return this.all.size;
   }
 
-  /** Connections currently open from `address`. */
-  connectionsFrom(address: string): number {
-    return this.perAddress.get(address) ?? 0;
-  }
-
   /** Registers a new, not yet authenticated, connection. */
   add(conn: Connection): void {
     this.all.add(conn);
-    this.perAddress.set(conn.address, this.connectionsFrom(conn.address) + 1);
   }
 
   /** Records that `conn` is now `auth`, receiving the events of `scopes`. */
@@ -61,9 +54,6 @@ export class Hub {
   remove(conn: Connection): void {
     if (!this.all.delete(conn)) return;
     this.unindex(conn);
-    const n = this.connectionsFrom(conn.address) - 1;
-    if (n > 0) this.perAddress.set(conn.address, n);
-    else this.perAddress.delete(conn.address);
   }
 
   /** Is the user online: connected somewhere (not only by one-shot scripts), or gone less than the grace period ago? */

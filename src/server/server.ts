@@ -17,6 +17,7 @@ import { Hub } from './hub.js';
 import { createLogger } from './log.js';
 import { PasswordHasher } from './passwords.js';
 import { RateLimiter } from './rate-limit.js';
+import { AddressCounter } from './transports/common.js';
 import { createHttpHandler } from './transports/http.js';
 import { createTcpServer } from './transports/tcp.js';
 import { attachWebSocket } from './transports/ws.js';
@@ -52,6 +53,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const clock = () => Date.now();
   const limiter = (l: { capacity: number; refillMs: number }) => new RateLimiter(l.capacity, l.refillMs, clock);
   const hub = new Hub(config.presenceGraceMs);
+  const sockets = new AddressCounter();
   const chat = new ChatQueries(db);
   const services: Services = {
     config,
@@ -62,6 +64,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     writer: new Writer(db, (err) => log.error('after a commit', err)),
     events: new EventLog(db, hub),
     hub,
+    sockets,
     clock,
     passwords: new PasswordHasher(config.bcryptCost, config.hashThreads),
     limiters: {
@@ -95,9 +98,14 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const dispatcher = new Dispatcher(services);
   const startedAt = Date.now();
   const http = createHttpServer(
-    { maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 },
+    // Check the header and request deadlines every 2 s (Node's default is 30 s), so a
+    // client that trickles its headers is dropped near the 10 s it is allowed.
+    { maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000, connectionsCheckingInterval: 2_000 },
     createHttpHandler(services, dispatcher, startedAt),
   );
+  http.on('connection', (socket) => sockets.track(socket));
+  // A complete, ordinary HTTP request: that socket is not a long-lived connection.
+  http.on('request', (req) => sockets.release(req.socket));
   const ws = attachWebSocket(http, services, dispatcher);
   const tcp = config.tcpPort === null ? null : createTcpServer(services, dispatcher);
 

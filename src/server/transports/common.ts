@@ -38,3 +38,44 @@ export function bearerToken(header: string): string {
   if (!token) throw new NatterError('unauthenticated', 'the Authorization header must be "Bearer <token>"');
   return token;
 }
+
+/**
+ * Open sockets per client address, on every port: a socket counts from the
+ * moment it connects, so a handshake that trickles in (slowloris) holds a
+ * slot like any other connection.
+ */
+export class AddressCounter {
+  private readonly open = new Map<string, number>();
+  private readonly releases = new WeakMap<Socket, () => void>();
+
+  /** Counts `socket` until it closes (or is released); returns how many are open from its address, itself included. */
+  track(socket: Socket): number {
+    const address = remoteAddress(socket);
+    const n = (this.open.get(address) ?? 0) + 1;
+    this.open.set(address, n);
+    let counted = true;
+    const release = () => {
+      if (!counted) return;
+      counted = false;
+      const left = (this.open.get(address) ?? 1) - 1;
+      if (left > 0) this.open.set(address, left);
+      else this.open.delete(address);
+    };
+    this.releases.set(socket, release);
+    socket.once('close', release);
+    return n;
+  }
+
+  /**
+   * Stops counting a socket that turned out to carry plain HTTP requests: those
+   * are short, and bounded by the server's own timeouts, not by the cap.
+   */
+  release(socket: Socket): void {
+    this.releases.get(socket)?.();
+  }
+
+  /** Sockets open from `address`. */
+  count(address: string): number {
+    return this.open.get(address) ?? 0;
+  }
+}

@@ -79,7 +79,7 @@ export function createTcpServer(services: Services, dispatcher: Dispatcher): Ser
   return createServer((socket) => {
     socket.on('error', () => socket.destroy());
     const conn = new TcpConnection(socket);
-    if (hub.connectionsFrom(conn.address) >= config.maxConnectionsPerAddress) {
+    if (services.sockets.track(socket) > config.maxConnectionsPerAddress) {
       const err = new NatterError('rate_limited', 'too many connections from this address; close some first', {
         retryAfterMs: 1000,
       });

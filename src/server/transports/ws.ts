@@ -62,7 +62,8 @@ export function attachWebSocket(http: Server, services: Services, dispatcher: Di
         new NatterError('forbidden', 'WebSockets from this Origin are not allowed (see --allow-origin)'),
       );
     }
-    if (hub.connectionsFrom(address) >= config.maxConnectionsPerAddress) {
+    // This socket was counted when it connected.
+    if (services.sockets.count(address) > config.maxConnectionsPerAddress) {
       return refuse(
         socket,
         new NatterError('rate_limited', 'too many connections from this address; close some first', {
