@@ -60,7 +60,10 @@ export class NatterClient extends EventEmitter<ClientEvents> {
     const transport = await openTransport(url, timeoutMs);
     const early: string[] = [];
     const hello = await new Promise<EventData<'hello'>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no hello from ${url} within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(() => {
+        transport.close();
+        reject(new Error(`no hello from ${url} within ${timeoutMs} ms`));
+      }, timeoutMs);
       transport.onClose((code, reason) => {
         clearTimeout(timer);
         reject(new Error(`${url} closed the connection (${code} ${reason})`));
@@ -71,7 +74,15 @@ export class NatterClient extends EventEmitter<ClientEvents> {
           early.push(text);
           return;
         }
-        const msg = JSON.parse(text) as EventMessage;
+        let msg: EventMessage;
+        try {
+          msg = JSON.parse(text) as EventMessage;
+        } catch {
+          clearTimeout(timer);
+          transport.close();
+          reject(new Error(`${url} does not speak the natter protocol (its first line is not JSON)`));
+          return;
+        }
         if (msg.event === 'hello') {
           greeted = true;
           clearTimeout(timer);

@@ -170,6 +170,9 @@ export class Natter extends EventEmitter<NatterEvents> {
    * stored message. Server refusals (not a member, too long…) reject at once.
    */
   send(target: { conversationId: string } | { to: string }, body: string, nonce = newNonce()): Promise<Message> {
+    if (this.current.status === 'closed') {
+      return Promise.reject(new Error(`not connected: ${this.current.error ?? 'closed'}`));
+    }
     return new Promise((resolve, reject) => {
       this.outbox.set(nonce, { nonce, target, body, resolve, reject });
       if (this.current.status === 'connected') void this.flushOne(nonce);
@@ -197,6 +200,10 @@ export class Natter extends EventEmitter<NatterEvents> {
   private async open(): Promise<void> {
     this.setState({ status: 'connecting' });
     const conn = await NatterClient.connect(this.url, { timeoutMs: this.timeoutMs });
+    if (this.stopped) {
+      conn.close();
+      return;
+    }
     // Listen before authenticating: the replay arrives ahead of the auth reply.
     conn.on('event', (msg) => this.receive(msg));
     conn.on('close', (code, reason) => this.onClose(conn, code, reason));
@@ -221,6 +228,11 @@ export class Natter extends EventEmitter<NatterEvents> {
           throw err;
         }
       }
+    }
+    if (this.stopped) {
+      // close() was called while this connection was being set up.
+      conn.close();
+      return;
     }
     this.conn = conn;
     this.attempt = 0;
@@ -276,9 +288,7 @@ export class Natter extends EventEmitter<NatterEvents> {
     this.conn = null;
     if (this.stopped) return;
     if (!this.reconnect || FATAL_CLOSES.has(code)) {
-      this.setState({ status: 'closed', error: `${reason || 'connection closed'} (${code})` });
-      const err = new Error(`connection closed: ${reason} (${code})`);
-      for (const w of this.waiters.splice(0)) w.reject(err);
+      this.giveUp(`${reason || 'connection closed'} (${code})`);
       return;
     }
     // A restarting server says when to come back; the jitter spreads clients over that.
@@ -297,8 +307,7 @@ export class Natter extends EventEmitter<NatterEvents> {
       this.open().catch((err: unknown) => {
         if (this.stopped) return;
         if (err instanceof NatterError && (err.code === 'unauthenticated' || err.code === 'invalid_credentials')) {
-          this.setState({ status: 'closed', error: err.message });
-          for (const w of this.waiters.splice(0)) w.reject(err);
+          this.giveUp(err.message, err);
           return;
         }
         this.scheduleRetry(err instanceof Error ? err.message : String(err));
@@ -311,27 +320,37 @@ export class Natter extends EventEmitter<NatterEvents> {
     if (this.current.status === 'closed')
       return Promise.reject(new Error(`not connected: ${this.current.error ?? 'closed'}`));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`not connected to ${this.url} within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      this.waiters.push({
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error(`not connected to ${this.url} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const waiter = {
         resolve: () => {
           clearTimeout(timer);
           if (this.conn) resolve(this.conn);
           else reject(new Error('connection lost'));
         },
-        reject: (e) => {
+        reject: (e: Error) => {
           clearTimeout(timer);
           reject(e);
         },
-      });
+      };
+      this.waiters.push(waiter);
     });
   }
 
   private setState(state: ConnectionState): void {
     this.current = state;
     this.emit('state', state);
+  }
+
+  /** Closed for good (revoked, refused): nothing waiting will ever be sent. */
+  private giveUp(error: string, cause?: Error): void {
+    this.setState({ status: 'closed', error });
+    const err = cause ?? new Error(`connection closed: ${error}`);
+    for (const w of this.waiters.splice(0)) w.reject(err);
+    for (const p of this.outbox.values()) p.reject(err);
+    this.outbox.clear();
   }
 
   /**

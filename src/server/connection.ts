@@ -80,6 +80,9 @@ export abstract class Connection {
     this.terminate(code, reason);
   }
 
+  /** Called when the connection stops being authenticated (logout): the transport re-arms its auth deadline. */
+  onDeauthenticated: () => void = () => {};
+
   /** Marks the connection gone (the peer hung up). */
   markClosed(): void {
     this.closed = true;

@@ -48,6 +48,7 @@ export class Hub {
   deauthenticate(conn: Connection): void {
     this.unindex(conn);
     conn.auth = null;
+    conn.onDeauthenticated();
   }
 
   /** Forgets a connection that has closed. */

@@ -9,6 +9,7 @@ type Bucket = { tokens: number; at: number };
  */
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
+  private lastSweep = 0;
 
   constructor(
     readonly capacity: number,
@@ -29,8 +30,21 @@ export class RateLimiter {
     const b = this.current(key);
     b.tokens -= 1;
     this.buckets.set(key, b);
-    if (this.buckets.size > 10_000) this.sweep();
+    // Sweeping is O(keys): do it only when the map is large, and not more than once a refill period.
+    if (this.buckets.size > 10_000 && this.clock() - this.lastSweep > this.refillMs) {
+      this.lastSweep = this.clock();
+      this.sweep();
+    }
     return 0;
+  }
+
+  /** Gives back a token taken for an attempt that turned out not to count (a successful login). */
+  refund(key: string): void {
+    const b = this.buckets.get(key);
+    if (!b) return;
+    const current = this.current(key);
+    current.tokens = Math.min(this.capacity, current.tokens + 1);
+    this.buckets.set(key, current);
   }
 
   /** Forgets a key (e.g. after a successful login). */

@@ -20,6 +20,8 @@ export class Controller {
    * a list that already includes it.)
    */
   private held: EventMessage[] | null = null;
+  /** Reloads under way; held events are applied when the last one is done. */
+  private reloads = 0;
 
   constructor(
     readonly client: Natter,
@@ -66,6 +68,7 @@ export class Controller {
   /** Loads servers, channels and conversations; refreshes the open conversation's latest page. */
   async reload(): Promise<void> {
     this.held ??= [];
+    this.reloads++;
     try {
       const me = this.client.user;
       if (me) this.dispatch({ type: 'authenticated', me: { id: me.id, username: me.username } });
@@ -81,9 +84,12 @@ export class Controller {
     } catch (err) {
       this.fail(err);
     } finally {
-      const held = this.held ?? [];
-      this.held = null;
-      for (const event of held) this.dispatch({ type: 'event', event });
+      this.reloads--;
+      if (this.reloads === 0) {
+        const held = this.held ?? [];
+        this.held = null;
+        for (const event of held) this.dispatch({ type: 'event', event });
+      }
     }
     const active = this.getState().active;
     if (active) await this.loadLatest(active);

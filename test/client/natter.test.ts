@@ -118,6 +118,7 @@ describe('Natter (reconnecting client)', () => {
     await other.request('logout', {});
     await until(() => client.state.status === 'closed', 'closed');
     assert.match(client.state.status === 'closed' ? (client.state.error ?? '') : '', /4004/);
+    await assert.rejects(client.send({ conversationId: 'any' }, 'too late'), /not connected/);
     other.close();
   });
 

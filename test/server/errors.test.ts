@@ -261,6 +261,20 @@ describe('bad input over http', () => {
     assert.equal(r.body.error?.code, 'payload_too_large');
   });
 
+  test('a chunked body over the limit is 413 too, not a reset connection', async () => {
+    const chunk = new TextEncoder().encode('x'.repeat(8 * 1024));
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 20) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const res = await fetch(`${t.httpUrl}/api/v1/ping`, { method: 'POST', body, duplex: 'half' } as RequestInit);
+    assert.equal(res.status, 413);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'payload_too_large');
+  });
+
   test('no token or a forged token is 401 unauthenticated', async () => {
     let r = await httpPost(t.httpUrl, 'whoami', {});
     assert.equal(r.status, 401);

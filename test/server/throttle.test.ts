@@ -97,3 +97,58 @@ describe('registration throttling', () => {
     }
   });
 });
+
+describe('throttles hold against parallel attempts', () => {
+  test('15 wrong passwords sent at once: only the allowance reaches bcrypt', async () => {
+    const strict = await startTestServer({
+      limits: { ...LOOSE_LIMITS, loginPerAccount: { capacity: 3, refillMs: 60_000 } },
+    });
+    try {
+      const username = uniqueName('parallel');
+      await new HttpApi(strict.httpUrl).call('register', { username, password: PASSWORD });
+      const hasher = strict.server.services.passwords;
+      const verify = hasher.verify.bind(hasher);
+      let checks = 0;
+      hasher.verify = (password, hash) => {
+        checks++;
+        return verify(password, hash);
+      };
+      const c = await NatterClient.connect(strict.tcpUrl);
+      const results = await Promise.allSettled(
+        Array.from({ length: 15 }, (_, i) => c.request('login', { username, password: `guess ${i} wrong` })),
+      );
+      const codes = results.map((r) => (r.status === 'rejected' ? (r.reason as { code: string }).code : 'ok'));
+      assert.equal(codes.filter((x) => x === 'invalid_credentials').length, 3);
+      assert.equal(codes.filter((x) => x === 'rate_limited').length, 12);
+      assert.equal(checks, 3, 'bcrypt ran only for the allowance');
+      c.close();
+    } finally {
+      await strict.destroy();
+    }
+  });
+
+  test('24 invite codes pipelined on one connection: only the allowance is tried', async () => {
+    const strict = await startTestServer({
+      limits: { ...LOOSE_LIMITS, inviteFail: { capacity: 5, refillMs: 60_000 } },
+    });
+    try {
+      const reg = await new HttpApi(strict.httpUrl).call('register', {
+        username: uniqueName('guesser'),
+        password: PASSWORD,
+      });
+      const c = await NatterClient.connect(strict.tcpUrl);
+      await c.request('auth', { token: reg.token });
+      const results = await Promise.allSettled(
+        Array.from({ length: 24 }, (_, i) =>
+          c.request('invites.join', { code: `guess${i.toString().padStart(7, '0')}` }),
+        ),
+      );
+      const codes = results.map((r) => (r.status === 'rejected' ? (r.reason as { code: string }).code : 'ok'));
+      assert.equal(codes.filter((x) => x === 'not_found').length, 5);
+      assert.equal(codes.filter((x) => x === 'rate_limited').length, 19);
+      c.close();
+    } finally {
+      await strict.destroy();
+    }
+  });
+});

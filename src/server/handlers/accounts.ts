@@ -20,7 +20,8 @@ function assertNotAuthenticated(ctx: Ctx): void {
 }
 
 /** Creates a login session for `user` and attaches it to the connection. */
-function startSession(ctx: Ctx, user: UserRow, client: string | undefined, present = true): ResultOf<'login'> {
+/** Stores a new login session for `user`; the connection is attached with {@link attachSession} once it is committed. */
+function createSession(ctx: Ctx, user: UserRow, client: string | undefined): ResultOf<'login'> {
   const now = ctx.clock();
   const token = newToken('session');
   const row = {
@@ -34,15 +35,21 @@ function startSession(ctx: Ctx, user: UserRow, client: string | undefined, prese
     lastSeenAt: now,
   };
   ctx.sessions.insert(row);
+  return { token, session: toSessionInfo(row, row.id), user: toPublicUser(user), cursor: String(ctx.events.head()) };
+}
+
+/** Logs the connection in with a committed session (HTTP requests carry their token instead). */
+function attachSession(ctx: Ctx, result: ResultOf<'login'>, present: boolean): ResultOf<'login'> {
   if (ctx.conn.transport !== 'http') {
+    const userId = result.user.id;
     ctx.hub.authenticate(
       ctx.conn,
-      { userId: user.id, sessionId: row.id, kind: 'session' },
-      scopesOfUser(ctx.chat, user.id),
+      { userId, sessionId: result.session.id, kind: 'session' },
+      scopesOfUser(ctx.chat, userId),
       present,
     );
   }
-  return { token, session: toSessionInfo(row, row.id), user: toPublicUser(user), cursor: String(ctx.events.head()) };
+  return result;
 }
 
 function isUniqueViolation(err: unknown): boolean {
@@ -74,34 +81,40 @@ export const register: Handler<'register'> = async (ctx, { username, password, c
     createdAt: now,
     updatedAt: now,
   };
+  let result: ResultOf<'register'>;
   try {
     // One transaction: the account and its first session exist together or not at all.
-    return ctx.db.transaction(() => {
+    result = ctx.db.transaction(() => {
       ctx.users.insert(user);
-      return startSession(ctx, user, client, presence !== false);
+      return createSession(ctx, user, client);
     });
   } catch (err) {
     if (isUniqueViolation(err)) throw taken(username);
     throw err;
   }
+  // Only a committed account logs the connection in.
+  return attachSession(ctx, result, presence !== false);
 };
 
 export const login: Handler<'login'> = async (ctx, { username, password, client, presence }) => {
   assertNotAuthenticated(ctx);
   const key = usernameKey(username.normalize('NFC'));
   const { loginPerAccount, loginPerAddress } = ctx.limiters;
-  // Throttle before hashing: a guessing client must not be able to spend our CPU.
-  const wait = Math.max(loginPerAccount.retryAfter(key), loginPerAddress.retryAfter(ctx.conn.address));
-  if (wait > 0) throw rateLimited(wait, 'failed logins');
+  // Every attempt takes its token before any hashing, so parallel guesses are
+  // counted too; a successful login gives its tokens back.
+  const waitAccount = loginPerAccount.take(key);
+  if (waitAccount > 0) throw rateLimited(waitAccount, 'failed logins');
+  const waitAddress = loginPerAddress.take(ctx.conn.address);
+  if (waitAddress > 0) {
+    loginPerAccount.refund(key);
+    throw rateLimited(waitAddress, 'failed logins');
+  }
   const user = ctx.users.byUsernameKey(key);
   const ok = await checkPassword(ctx, password, user);
-  if (!user || !ok) {
-    loginPerAccount.take(key);
-    loginPerAddress.take(ctx.conn.address);
-    throw new NatterError('invalid_credentials', 'wrong username or password');
-  }
+  if (!user || !ok) throw new NatterError('invalid_credentials', 'wrong username or password');
   loginPerAccount.reset(key);
-  return startSession(ctx, user, client, presence !== false);
+  loginPerAddress.refund(ctx.conn.address);
+  return attachSession(ctx, createSession(ctx, user, client), presence !== false);
 };
 
 export const auth: Handler<'auth'> = (ctx, { token, cursor, presence }) => {
@@ -220,12 +233,12 @@ export const changePassword: Handler<'password.change'> = async (
 ) => {
   const user = currentUser(ctx);
   const limiter = ctx.limiters.loginPerAccount;
-  const wait = limiter.retryAfter(user.usernameKey);
+  const wait = limiter.take(user.usernameKey);
   if (wait > 0) throw rateLimited(wait, 'wrong passwords');
   if (!(await checkPassword(ctx, currentPassword, user))) {
-    limiter.take(user.usernameKey);
     throw new NatterError('invalid_credentials', 'the current password is wrong', { field: 'params.currentPassword' });
   }
+  limiter.refund(user.usernameKey);
   const passwordHash = await ctx.passwords.hash(newPassword);
   const { sessionId, kind } = ctx.session;
   const revoked = ctx.db.transaction(() => {

@@ -72,8 +72,19 @@ export const joinByInvite: Handler<'invites.join'> = (ctx, { code }) => {
   const limiter = ctx.limiters.inviteFail;
   const userKey = `u:${ctx.session.userId}`;
   const addressKey = `a:${ctx.conn.address}`;
-  const wait = Math.max(limiter.retryAfter(userKey), limiter.retryAfter(addressKey));
-  if (wait > 0) throw rateLimited(wait, 'invalid invite codes');
+  // Tokens are taken before the attempt (so pipelined guesses are counted) and
+  // given back unless the code turned out to be invalid.
+  const waitUser = limiter.take(userKey);
+  if (waitUser > 0) throw rateLimited(waitUser, 'invalid invite codes');
+  const waitAddress = limiter.take(addressKey);
+  if (waitAddress > 0) {
+    limiter.refund(userKey);
+    throw rateLimited(waitAddress, 'invalid invite codes');
+  }
+  const refund = () => {
+    limiter.refund(userKey);
+    limiter.refund(addressKey);
+  };
   return ctx.writer
     .run((after) => {
       const now = ctx.clock();
@@ -108,11 +119,14 @@ export const joinByInvite: Handler<'invites.join'> = (ctx, { code }) => {
       ctx.events.append(after, [userScope(userId)], 'server.joined', { server: info, channels }, now);
       return { server: info, channels, alreadyMember: false };
     })
-    .catch((err: unknown) => {
-      if (err instanceof NatterError && err.code === 'not_found') {
-        limiter.take(userKey);
-        limiter.take(addressKey);
-      }
-      throw err;
-    });
+    .then(
+      (result) => {
+        refund();
+        return result;
+      },
+      (err: unknown) => {
+        if (!(err instanceof NatterError && err.code === 'not_found')) refund();
+        throw err;
+      },
+    );
 };

@@ -25,6 +25,8 @@ export function sendHello(conn: Connection, services: Services): void {
 
 /** Closes a connection that has not authenticated in time. */
 export function startAuthDeadline(conn: Connection, ms: number): void {
+  // Logged out later: the same deadline applies again.
+  conn.onDeauthenticated = () => startAuthDeadline(conn, ms);
   setTimeout(() => {
     if (!conn.auth && !conn.closed) {
       conn.close(CloseCode.notAuthenticated, `not authenticated within ${Math.round(ms / 1000)} s`);

@@ -121,10 +121,13 @@ function readBody(req: IncomingMessage, max: number): Promise<string> {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
+      if (size > max) return;
       size += chunk.length;
       if (size > max) {
+        // Answer first, then stop reading: destroying at once would reset the connection before the 413.
+        chunks.length = 0;
         reject(new NatterError('payload_too_large', `request bodies may be at most ${max} bytes`));
-        req.destroy();
+        req.pause();
         return;
       }
       chunks.push(chunk);
@@ -157,6 +160,8 @@ function sendError(res: ServerResponse, id: RequestId | null, err: NatterError):
 function send(res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
+  // A body too large to read is not read to its end: close the connection after answering.
+  if (status === 413) res.setHeader('Connection', 'close');
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(text),
