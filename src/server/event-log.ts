@@ -37,10 +37,12 @@ export class EventLog {
     // AUTOINCREMENT's counter outlives pruning, so the head never goes back.
     this.headStmt = sqlite.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'");
     this.oldestStmt = sqlite.prepare('SELECT min(id) AS id FROM events');
+    // Each scope comes with the event id from which the user may see it (when they joined).
     this.replayStmt = sqlite.prepare(
       `SELECT e.id, e.payload FROM events e
-       WHERE e.id IN (SELECT DISTINCT s.event_id FROM event_scopes s
-                      WHERE s.scope IN (SELECT value FROM json_each(?)) AND s.event_id > ?)
+       WHERE e.id IN (SELECT s.event_id FROM json_each(?) j
+                      JOIN event_scopes s ON s.scope = json_extract(j.value, '$[0]')
+                      WHERE s.event_id > ? AND s.event_id > json_extract(j.value, '$[1]'))
        ORDER BY e.id LIMIT ?`,
     );
     this.pruneStmt = sqlite.prepare('DELETE FROM events WHERE created_at < ?');
@@ -86,8 +88,8 @@ export class EventLog {
     return n;
   }
 
-  /** The events after `cursor` that `scopes` may see, at most `cap` of them. */
-  replay(scopes: readonly Scope[], cursor: number, cap: number): Replay {
+  /** The events after `cursor` in `scopes` (each seen from its own starting event id), at most `cap` of them. */
+  replay(scopes: readonly (readonly [string, number])[], cursor: number, cap: number): Replay {
     const head = this.head();
     // Events after the cursor were pruned: what is left would not be the whole story.
     const oldest = this.oldestStmt.get()?.id ?? head + 1;

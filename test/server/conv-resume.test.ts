@@ -12,7 +12,7 @@ import {
   type ParamsIn,
   type ResultOf,
 } from '../../src/protocol/index.js';
-import { HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
+import { connectAs, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { RawTcp, RawWs } from '../helpers/raw.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -589,5 +589,49 @@ describe('replay respects visibility', () => {
     ]) {
       assert.ok(!text.includes(secret), `"${secret}" was not replayed`);
     }
+  });
+});
+
+describe('replay starts where membership starts', () => {
+  test("joining a server elsewhere does not replay that server's earlier history on resume", async () => {
+    const owner = await new HttpApi(t.httpUrl).call('register', {
+      username: uniqueName('since-o'),
+      password: PASSWORD,
+    });
+    const joiner = await new HttpApi(t.httpUrl).call('register', {
+      username: uniqueName('since-j'),
+      password: PASSWORD,
+    });
+    const o = await connectAs(t.wsUrl, owner.token);
+    const { server, channels } = await o.request('servers.create', { name: 'since' });
+    const general = channels[0]?.id ?? '';
+    const { invite } = await o.request('invites.create', { serverId: server.id });
+
+    // The joiner's client goes away with a cursor; meanwhile the server talks, then the joiner joins elsewhere.
+    const first = await NatterClient.connect(t.wsUrl);
+    const { cursor } = await first.request('auth', { token: joiner.token });
+    first.close();
+    for (let i = 0; i < 3; i++)
+      await o.request('messages.send', { conversationId: general, body: `before ${i}`, nonce: `since-${i}` });
+    const elsewhere = await connectAs(t.tcpUrl, joiner.token);
+    await elsewhere.request('invites.join', { code: invite.code });
+    elsewhere.close();
+    await o.request('messages.send', { conversationId: general, body: 'after', nonce: 'since-after' });
+
+    const back = await NatterClient.connect(t.wsUrl);
+    const seen: { event: string; data: unknown }[] = [];
+    back.on('event', (e) => seen.push(e));
+    await back.request('auth', { token: joiner.token, cursor });
+    const bodies = seen
+      .filter((e) => e.event === 'message.created')
+      .map((e) => (e.data as { message: { body: string } }).message.body);
+    assert.deepEqual(bodies, ['after'], 'only what happened since joining');
+    assert.ok(seen.some((e) => e.event === 'server.joined'));
+    assert.ok(
+      seen.some((e) => e.event === 'member.joined'),
+      'the join itself, as it was sent live',
+    );
+    back.close();
+    o.close();
   });
 });

@@ -73,7 +73,7 @@ function invite(r: Raw): InviteRow {
 }
 
 /** A member row joined with its user. */
-export type MemberWithUser = MemberRow & { user: UserRow };
+export type MemberWithUser = Omit<MemberRow, 'sinceEvent'> & { user: UserRow };
 
 /** Prepared statements for servers, channels, groups, DMs, messages and read state. */
 export class ChatQueries {
@@ -147,7 +147,7 @@ export class ChatQueries {
       | undefined;
   }
 
-  member(serverId: string, userId: string): MemberRow | undefined {
+  member(serverId: string, userId: string): Omit<MemberRow, 'sinceEvent'> | undefined {
     const r = this.one('SELECT * FROM members WHERE server_id = ? AND user_id = ?', serverId, userId);
     return (
       r && {
@@ -161,7 +161,8 @@ export class ChatQueries {
 
   addMember(serverId: string, userId: string, role: MemberRow['role'], now: number): void {
     this.run(
-      'INSERT INTO members (server_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)',
+      `INSERT INTO members (server_id, user_id, role, joined_at, since_event)
+       VALUES (?, ?, ?, ?, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0))`,
       serverId,
       userId,
       role,
@@ -345,12 +346,25 @@ export class ChatQueries {
   addConversationMember(conversationId: string, userId: string, now: number): boolean {
     return (
       this.run(
-        'INSERT OR IGNORE INTO conversation_members (conversation_id, user_id, joined_at) VALUES (?, ?, ?)',
+        `INSERT OR IGNORE INTO conversation_members (conversation_id, user_id, joined_at, since_event)
+         VALUES (?, ?, ?, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0))`,
         conversationId,
         userId,
         now,
       ) > 0
     );
+  }
+  /**
+   * The user's scopes with the newest event id at the time they joined each
+   * one: a resume replays a scope's events only from there on.
+   */
+  scopesSince(userId: string): [string, number][] {
+    return this.many(
+      `SELECT 's:' || server_id AS scope, since_event FROM members WHERE user_id = ?
+       UNION ALL SELECT 'c:' || conversation_id, since_event FROM conversation_members WHERE user_id = ?`,
+      userId,
+      userId,
+    ).map((r) => [r.scope as string, r.since_event as number]);
   }
 
   removeConversationMember(conversationId: string, userId: string): boolean {

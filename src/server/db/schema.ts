@@ -70,6 +70,8 @@ export const members = sqliteTable(
       .references(() => users.id, { onDelete: 'cascade' }),
     role: text('role', { enum: ['owner', 'admin', 'member'] }).notNull(),
     joinedAt: integer('joined_at').notNull(),
+    /** The newest event id when the member joined: resume replays only later events of the server to them. */
+    sinceEvent: integer('since_event').notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.serverId, t.userId] }), index('members_user').on(t.userId)],
 );
@@ -129,6 +131,8 @@ export const conversationMembers = sqliteTable(
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
     joinedAt: integer('joined_at').notNull(),
+    /** The newest event id when the member joined: resume replays only later events of the conversation to them. */
+    sinceEvent: integer('since_event').notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.conversationId, t.userId] }), index('conversation_members_user').on(t.userId)],
 );

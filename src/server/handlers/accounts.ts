@@ -127,7 +127,8 @@ export const auth: Handler<'auth'> = (ctx, { token, cursor, presence }) => {
   // Replay and subscription happen in one synchronous step, so no event can fall
   // between the two (missed) or land in both (duplicated).
   if (from !== null && ctx.conn.transport !== 'http') {
-    const replay = ctx.events.replay([userScope(userId), ...scopes], from, ctx.config.replayCap);
+    const since: [string, number][] = [[userScope(userId), 0], ...ctx.chat.scopesSince(userId)];
+    const replay = ctx.events.replay(since, from, ctx.config.replayCap);
     head = replay.head;
     for (const text of replay.texts) ctx.conn.sendText(text);
     ctx.conn.event('caught_up', { cursor: String(head), replayed: replay.texts.length, limited: replay.limited });

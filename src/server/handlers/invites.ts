@@ -105,6 +105,8 @@ export const joinByInvite: Handler<'invites.join'> = (ctx, { code }) => {
       ctx.chat.addMember(serverId, userId, 'member', now);
       ctx.chat.useInvite(code);
       const info = toServerInfo(server, 'member', ctx.chat.memberCount(serverId));
+      // Subscribed first: the joiner hears of their own arrival live, as a resume would replay it.
+      after.push(() => ctx.hub.subscribeUser(userId, serverScope(serverId)));
       const joined = ctx.chat.memberWithUser(serverId, userId);
       if (joined) {
         ctx.events.append(
@@ -115,7 +117,6 @@ export const joinByInvite: Handler<'invites.join'> = (ctx, { code }) => {
           now,
         );
       }
-      after.push(() => ctx.hub.subscribeUser(userId, serverScope(serverId)));
       ctx.events.append(after, [userScope(userId)], 'server.joined', { server: info, channels }, now);
       return { server: info, channels, alreadyMember: false };
     })
