@@ -20,11 +20,14 @@ export type Replay = { texts: string[]; head: number; limited: boolean };
  * connections after that transaction commits, with its id as the cursor.
  */
 export class EventLog {
-  private readonly insert: Statement<[string, number], { id: number }>;
+  private readonly insert: Statement<[string, number, string | null], { id: number }>;
   private readonly insertScope: Statement<[number, string]>;
   private readonly headStmt: Statement<[], { seq: number }>;
   private readonly oldestStmt: Statement<[], { id: number | null }>;
-  private readonly replayStmt: Statement<[string, number, number], { id: number; payload: string }>;
+  private readonly replayStmt: Statement<
+    [{ scopes: string; cursor: number; cap: number }],
+    { id: number; payload: string }
+  >;
   private readonly pruneStmt: Statement<[number]>;
 
   constructor(
@@ -32,18 +35,20 @@ export class EventLog {
     private readonly hub: Hub,
   ) {
     const sqlite = db.$client;
-    this.insert = sqlite.prepare('INSERT INTO events (payload, created_at) VALUES (?, ?) RETURNING id');
+    this.insert = sqlite.prepare('INSERT INTO events (payload, created_at, scope) VALUES (?, ?, ?) RETURNING id');
     this.insertScope = sqlite.prepare('INSERT INTO event_scopes (event_id, scope) VALUES (?, ?)');
     // AUTOINCREMENT's counter outlives pruning, so the head never goes back.
     this.headStmt = sqlite.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'");
     this.oldestStmt = sqlite.prepare('SELECT min(id) AS id FROM events');
     // Each scope comes with the event id from which the user may see it (when they joined).
+    // An event names its one audience itself, or its several in event_scopes.
     this.replayStmt = sqlite.prepare(
-      `SELECT e.id, e.payload FROM events e
-       WHERE e.id IN (SELECT s.event_id FROM json_each(?) j
-                      JOIN event_scopes s ON s.scope = json_extract(j.value, '$[0]')
-                      WHERE s.event_id > ? AND s.event_id > json_extract(j.value, '$[1]'))
-       ORDER BY e.id LIMIT ?`,
+      `WITH want(scope, since) AS (SELECT json_extract(value, '$[0]'), max(json_extract(value, '$[1]'), @cursor) FROM json_each(@scopes))
+       SELECT e.id, e.payload FROM events e
+       WHERE e.id IN (SELECT x.id FROM want w JOIN events x ON x.scope = w.scope WHERE x.id > w.since
+                      UNION ALL
+                      SELECT s.event_id FROM want w JOIN event_scopes s ON s.scope = w.scope WHERE s.event_id > w.since)
+       ORDER BY e.id LIMIT @cap`,
     );
     this.pruneStmt = sqlite.prepare('DELETE FROM events WHERE created_at < ?');
   }
@@ -60,9 +65,11 @@ export class EventLog {
     now: number,
   ): number {
     const payload = JSON.stringify({ event, data });
-    const row = this.insert.get(payload, now);
+    const distinct = scopes.length === 1 ? scopes : [...new Set(scopes)];
+    // One audience (every message): it goes in the event row, one insert in all.
+    const row = this.insert.get(payload, now, distinct.length === 1 ? (distinct[0] ?? null) : null);
     if (!row) throw new Error('event insert returned nothing');
-    for (const scope of new Set(scopes)) this.insertScope.run(row.id, scope);
+    if (distinct.length > 1) for (const scope of distinct) this.insertScope.run(row.id, scope);
     const text = withCursor(payload, row.id);
     after.push(() => this.hub.publish(scopes, text));
     return row.id;
@@ -94,7 +101,7 @@ export class EventLog {
     // Events after the cursor were pruned: what is left would not be the whole story.
     const oldest = this.oldestStmt.get()?.id ?? head + 1;
     if (cursor < head && cursor < oldest - 1) return { texts: [], head, limited: true };
-    const rows = this.replayStmt.all(JSON.stringify(scopes), cursor, cap + 1);
+    const rows = this.replayStmt.all({ scopes: JSON.stringify(scopes), cursor, cap: cap + 1 });
     if (rows.length > cap) return { texts: [], head, limited: true };
     return { texts: rows.map((r) => withCursor(r.payload, r.id)), head, limited: false };
   }

@@ -1,4 +1,4 @@
-import type { Db } from './db/index.js';
+import type { Db, Deferred } from './db/index.js';
 
 /** Work to do once the transaction that holds a job has committed (fan-out, hub updates). */
 export type AfterCommit = (() => void)[];
@@ -24,10 +24,14 @@ export class Writer {
 
   /** Runs a function inside a transaction; nested inside another, it is a savepoint. Built once: building one prepares statements. */
   private readonly inTransaction: (fn: () => unknown) => unknown;
-
+  /**
+   * @param deferred what the queries defer to the end of a batch (sequence
+   *   numbers, read positions), written just before each commit
+   */
   constructor(
     private readonly db: Db,
     private readonly onAfterError: (err: unknown) => void,
+    private readonly deferred: readonly Deferred[] = [],
   ) {
     this.inTransaction = db.$client.transaction((fn: () => unknown) => fn());
   }
@@ -53,10 +57,12 @@ export class Writer {
     if (jobs.length === 0) return;
     const outcomes: ({ ok: true; value: unknown; after: AfterCommit } | { ok: false; err: unknown })[] = [];
     const sqlite = this.db.$client;
+    const deferred = this.deferred;
     try {
       this.inTransaction(() => {
         for (const job of jobs) {
           const after: AfterCommit = [];
+          for (const d of deferred) d.jobStart();
           try {
             // Nested, the same transaction function runs as a savepoint.
             const value = this.inTransaction(() => job.fn(after));
@@ -65,15 +71,21 @@ export class Writer {
             // On some errors (disk full, I/O) SQLite rolls back the whole transaction by
             // itself: then the batch is lost, and no later job may run outside it.
             if (!sqlite.inTransaction) throw new BatchLost(err);
+            for (const d of deferred) d.jobRollback();
             outcomes.push({ ok: false, err });
           }
         }
+        // What the jobs deferred (one row per conversation, not per message) goes in
+        // the same transaction: it commits with them or not at all.
+        for (const d of deferred) d.flush();
       });
     } catch (err) {
       // The batch, or its commit, failed (disk full, I/O error): nothing was saved.
       const cause = err instanceof BatchLost ? err.cause : err;
       for (const job of jobs) job.reject(cause);
       return;
+    } finally {
+      for (const d of deferred) d.clear();
     }
     this.stats.commits++;
     this.stats.jobs += jobs.length;

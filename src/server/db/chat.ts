@@ -1,6 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { nanoid } from 'nanoid';
-import type { Db } from './index.js';
+import type { UserRef } from '../../protocol/index.js';
+import type { Db, Deferred } from './index.js';
 import type { ConversationRow, InviteRow, MemberRow, MessageRow, ServerRow, UserRow } from './schema.js';
 
 // Raw rows as SQLite returns them (snake_case), mapped to the drizzle row types below.
@@ -75,11 +76,90 @@ function invite(r: Raw): InviteRow {
 /** A member row joined with its user. */
 export type MemberWithUser = Omit<MemberRow, 'sinceEvent'> & { user: UserRow };
 
+/**
+ * What the write batch under way has changed but not yet written: each
+ * conversation's newest sequence number (and its time), and the senders' read
+ * positions. Written once per conversation and per reader just before the
+ * commit, instead of once per message; reads inside the batch see it.
+ */
+class PendingWrites implements Deferred {
+  /** Inside a Writer batch (the only place messages are written). */
+  active = false;
+  readonly seqs = new Map<string, { seq: number; at: number }>();
+  readonly reads = new Map<string, { userId: string; conversationId: string; seq: number }>();
+  /** Restores what the current job changed, should its savepoint roll back. */
+  private undo: (() => void)[] = [];
+  private readonly setSeq: Statement;
+  private readonly setRead: Statement;
+
+  constructor(db: Db) {
+    const sqlite = db.$client;
+    this.setSeq = sqlite.prepare('UPDATE conversations SET last_seq = ?, last_message_at = ? WHERE id = ?');
+    // The conversation may have been deleted later in the same batch: then there is nothing to write.
+    this.setRead = sqlite.prepare(
+      `INSERT INTO read_states (user_id, conversation_id, last_read_seq)
+       SELECT @userId, @conversationId, @seq WHERE EXISTS (SELECT 1 FROM conversations WHERE id = @conversationId)
+       ON CONFLICT (user_id, conversation_id) DO UPDATE SET last_read_seq = max(last_read_seq, excluded.last_read_seq)`,
+    );
+  }
+
+  jobStart(): void {
+    this.active = true;
+    this.undo = [];
+  }
+
+  jobRollback(): void {
+    for (let i = this.undo.length - 1; i >= 0; i--) this.undo[i]?.();
+    this.undo = [];
+  }
+
+  flush(): void {
+    for (const [id, { seq, at }] of this.seqs) this.setSeq.run(seq, at, id);
+    for (const read of this.reads.values()) this.setRead.run(read);
+  }
+
+  clear(): void {
+    this.active = false;
+    this.undo = [];
+    this.seqs.clear();
+    this.reads.clear();
+  }
+
+  seq(conversationId: string, seq: number, at: number): void {
+    const before = this.seqs.get(conversationId);
+    this.seqs.set(conversationId, { seq, at });
+    this.undo.push(() => (before ? this.seqs.set(conversationId, before) : this.seqs.delete(conversationId)));
+  }
+
+  read(userId: string, conversationId: string, seq: number): void {
+    const key = `${userId}\n${conversationId}`;
+    const before = this.reads.get(key);
+    if (before && before.seq >= seq) return;
+    this.reads.set(key, { userId, conversationId, seq });
+    this.undo.push(() => (before ? this.reads.set(key, before) : this.reads.delete(key)));
+  }
+}
+
 /** Prepared statements for servers, channels, groups, DMs, messages and read state. */
 export class ChatQueries {
   private readonly s: Record<string, Statement> = {};
+  /** What these queries defer to the end of a write batch; give it to the `Writer` of the same database. */
+  readonly pending: PendingWrites;
 
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db) {
+    this.pending = new PendingWrites(db);
+  }
+
+  /** A conversation row as the batch under way sees it (its newest sequence number may not be written yet). */
+  private readonly toConversation = (r: Raw): ConversationRow => {
+    const row = conversation(r);
+    const newest = this.pending.seqs.size === 0 ? undefined : this.pending.seqs.get(row.id);
+    if (newest) {
+      row.lastSeq = newest.seq;
+      row.lastMessageAt = newest.at;
+    }
+    return row;
+  };
 
   /** Prepares each statement once, on first use. */
   private st(sql: string): Statement {
@@ -256,6 +336,18 @@ export class ChatQueries {
     return r && user(r);
   }
 
+  /** Who a user is on a message (id, name, display name), without the rest of the row. */
+  userRef(id: string): UserRef | undefined {
+    const r = this.one('SELECT id, username, display_name FROM users WHERE id = ?', id);
+    return (
+      r && {
+        id: r.id as string,
+        username: r.username as string,
+        displayName: (r.display_name as string | null) ?? null,
+      }
+    );
+  }
+
   userByKey(key: string): UserRow | undefined {
     const r = this.one('SELECT * FROM users WHERE username_key = ?', key);
     return r && user(r);
@@ -265,7 +357,7 @@ export class ChatQueries {
 
   conversation(id: string): ConversationRow | undefined {
     const r = this.one('SELECT * FROM conversations WHERE id = ?', id);
-    return r && conversation(r);
+    return r && this.toConversation(r);
   }
 
   /** Creates a conversation (fields not given are empty) and returns its row. */
@@ -316,7 +408,7 @@ export class ChatQueries {
     return this.many(
       "SELECT * FROM conversations WHERE server_id = ? AND kind = 'channel' ORDER BY name",
       serverId,
-    ).map(conversation);
+    ).map(this.toConversation);
   }
 
   channelByName(serverId: string, name: string): ConversationRow | undefined {
@@ -325,12 +417,12 @@ export class ChatQueries {
       serverId,
       name,
     );
-    return r && conversation(r);
+    return r && this.toConversation(r);
   }
 
   dmByKey(key: string): ConversationRow | undefined {
     const r = this.one('SELECT * FROM conversations WHERE dm_key = ?', key);
-    return r && conversation(r);
+    return r && this.toConversation(r);
   }
 
   isConversationMember(conversationId: string, userId: string): boolean {
@@ -389,7 +481,7 @@ export class ChatQueries {
       userId,
       kind ?? null,
       kind ?? null,
-    ).map(conversation);
+    ).map(this.toConversation);
   }
 
   conversationIdsOf(userId: string): string[] {
@@ -403,19 +495,24 @@ export class ChatQueries {
     return this.many(
       `SELECT c.* FROM members m JOIN conversations c ON c.server_id = m.server_id AND c.kind = 'channel' WHERE m.user_id = ?`,
       userId,
-    ).map(conversation);
+    ).map(this.toConversation);
   }
 
   // Messages
 
-  /** Assigns the next sequence number of a conversation (inside the write transaction). */
+  /**
+   * Assigns the next sequence number of a conversation. Only inside a Writer
+   * batch: the conversation row is updated once per batch, before its commit,
+   * and a job that rolls back gives its number back.
+   */
   nextSeq(conversationId: string, now: number): number {
-    const r = this.one(
-      'UPDATE conversations SET last_seq = last_seq + 1, last_message_at = ? WHERE id = ? RETURNING last_seq',
-      now,
-      conversationId,
-    );
-    return r?.last_seq as number;
+    if (!this.pending.active) throw new Error('sequence numbers are assigned inside a write batch only');
+    const last =
+      this.pending.seqs.get(conversationId)?.seq ??
+      (this.one('SELECT last_seq FROM conversations WHERE id = ?', conversationId)?.last_seq as number | undefined);
+    if (last === undefined) throw new Error(`no conversation ${conversationId}`);
+    this.pending.seq(conversationId, last + 1, now);
+    return last + 1;
   }
 
   insertMessage(row: MessageRow): void {
@@ -520,13 +617,24 @@ export class ChatQueries {
   // Read state
 
   lastRead(userId: string, conversationId: string): number {
-    return (
+    const stored =
       (this.one(
         'SELECT last_read_seq FROM read_states WHERE user_id = ? AND conversation_id = ?',
         userId,
         conversationId,
-      )?.last_read_seq as number) ?? 0
-    );
+      )?.last_read_seq as number) ?? 0;
+    const pending = this.pending.reads.size === 0 ? undefined : this.pending.reads.get(`${userId}\n${conversationId}`);
+    return pending && pending.seq > stored ? pending.seq : stored;
+  }
+
+  /**
+   * Moves the read position forward to `seq` when the write batch under way
+   * commits (written once per reader and conversation per batch): what a user
+   * sends, they have read.
+   */
+  markReadOnCommit(userId: string, conversationId: string, seq: number): void {
+    if (!this.pending.active) throw new Error('deferred read positions are set inside a write batch only');
+    this.pending.read(userId, conversationId, seq);
   }
 
   /** Moves the read position forward only; returns the resulting position. */

@@ -217,7 +217,9 @@ export const mentions = sqliteTable(
 
 /**
  * The event log behind resume: each stream event, serialized once, in commit
- * order. `id` is the cursor.
+ * order. `id` is the cursor. An event for one audience (nearly all of them:
+ * every message) carries it in `scope`; an event for several has `scope` null
+ * and its audiences in `event_scopes`.
  */
 export const events = sqliteTable(
   'events',
@@ -225,13 +227,16 @@ export const events = sqliteTable(
     id: integer('id').primaryKey({ autoIncrement: true }),
     payload: text('payload').notNull(),
     createdAt: integer('created_at').notNull(),
+    /** `u:<user>`, `s:<server>` or `c:<conversation>`; null when the audiences are in `event_scopes`. */
+    scope: text('scope'),
   },
-  (t) => [index('events_created').on(t.createdAt)],
+  // The scope index holds the rowid too: a replay is a range scan per scope.
+  (t) => [index('events_created').on(t.createdAt), index('events_scope').on(t.scope)],
 );
 
 /**
- * Who may see each event: `u:<user>` (that user), `s:<server>` (its members),
- * `c:<conversation>` (a group's or DM's members).
+ * The audiences of events meant for more than one: `u:<user>` (that user),
+ * `s:<server>` (its members), `c:<conversation>` (a group's or DM's members).
  */
 export const eventScopes = sqliteTable(
   'event_scopes',

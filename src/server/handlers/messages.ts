@@ -77,12 +77,13 @@ function me(ctx: AuthedCtx): UserRow {
 export const sendMessage: Handler<'messages.send'> = (ctx, params) => {
   spend(ctx.limiters.sendPerUser, ctx.session.userId, 'messages; slow down');
   return ctx.writer.run((after) => {
-    const author = me(ctx);
+    const author = ctx.chat.userRef(ctx.session.userId);
+    if (!author) throw new NatterError('unauthenticated', 'this account no longer exists; log in again');
     // A retry of a send that already went through: the original, nothing new.
     const original = ctx.chat.messageByNonce(author.id, params.nonce);
     if (original) return { message: toMessages(ctx.chat, [original])[0] ?? never(), duplicate: true };
     const conv =
-      'conversationId' in params ? readable(ctx, params.conversationId).conv : dmWith(ctx, after, author, params.to);
+      'conversationId' in params ? readable(ctx, params.conversationId).conv : dmWith(ctx, after, me(ctx), params.to);
     const now = ctx.clock();
     const row: MessageRow = {
       id: nanoid(),
@@ -96,9 +97,9 @@ export const sendMessage: Handler<'messages.send'> = (ctx, params) => {
       nonce: params.nonce,
     };
     ctx.chat.insertMessage(row);
-    const message = toMessage(row, toUserRef(author), recordMentions(ctx, conv, row));
-    // What I wrote, I have read.
-    ctx.chat.markRead(author.id, conv.id, row.seq);
+    const message = toMessage(row, author, recordMentions(ctx, conv, row));
+    // What I wrote, I have read (written once per conversation when the batch commits).
+    ctx.chat.markReadOnCommit(author.id, conv.id, row.seq);
     ctx.events.append(after, [scopeOf(conv)], 'message.created', { message }, now);
     return { message, duplicate: false };
   });
