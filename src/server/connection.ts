@@ -1,5 +1,45 @@
 import { CloseCode, type EventData, type EventMessage, type EventName, type Reply } from '../protocol/index.js';
 
+/**
+ * One serialized message on its way to many connections: encoded to bytes at
+ * most once per framing, however many connections it goes to.
+ */
+export class OutgoingFrame {
+  private wsFrame: Buffer | undefined;
+  private tcpLine: Buffer | undefined;
+
+  constructor(readonly text: string) {}
+
+  /** A complete WebSocket text frame (RFC 6455 section 5.2: FIN, opcode 1, unmasked from a server). */
+  ws(): Buffer {
+    if (!this.wsFrame) {
+      const n = Buffer.byteLength(this.text);
+      const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
+      const frame = Buffer.allocUnsafe(head + n);
+      frame[0] = 0x81;
+      if (n < 126) {
+        frame[1] = n;
+      } else if (n < 65536) {
+        frame[1] = 126;
+        frame.writeUInt16BE(n, 2);
+      } else {
+        frame[1] = 127;
+        frame.writeUInt32BE(Math.floor(n / 2 ** 32), 2);
+        frame.writeUInt32BE(n >>> 0, 6);
+      }
+      frame.write(this.text, head, 'utf8');
+      this.wsFrame = frame;
+    }
+    return this.wsFrame;
+  }
+
+  /** The text as one NDJSON line. */
+  line(): Buffer {
+    this.tcpLine ??= Buffer.from(`${this.text}\n`, 'utf8');
+    return this.tcpLine;
+  }
+}
+
 /** Who a connection is, once authenticated. */
 export type AuthState = {
   userId: string;
@@ -43,7 +83,7 @@ export abstract class Connection {
   protected abstract write(text: string): void;
   /** Closes the underlying socket with a close code. */
   protected abstract terminate(code: number, reason: string): void;
-  /** Bytes written but not yet taken by the peer. */
+  /** Bytes written but not yet taken by the peer (0 while writes are held for the end of the turn). */
   protected abstract queuedBytes(): number;
 
   /** Sends a reply. */
@@ -57,10 +97,28 @@ export abstract class Connection {
     this.sendText(JSON.stringify(msg));
   }
 
-  /** Sends text that is already a serialized message (fan-out serializes once). */
+  /** Sends text that is already a serialized message. */
   sendText(text: string): void {
     if (this.closed) return;
     this.write(text);
+    this.checkQueue();
+  }
+
+  /** Sends a message that goes to many connections (fan-out encodes it once for all of them). */
+  sendFrame(frame: OutgoingFrame): void {
+    if (this.closed) return;
+    this.writeFrame(frame);
+    this.checkQueue();
+  }
+
+  /** Writes a shared frame; transports that can reuse its encoded bytes do. */
+  protected writeFrame(frame: OutgoingFrame): void {
+    this.write(frame.text);
+  }
+
+  /** Closes the connection if more than `maxQueuedBytes` wait for the peer (checked after each write, and when held writes are released). */
+  checkQueue(): void {
+    if (this.closed) return;
     if (this.maxQueuedBytes > 0 && this.queuedBytes() > this.maxQueuedBytes) {
       // A client that does not read would make the server hold its events without bound.
       this.close(CloseCode.slowConsumer, 'too slow reading events; reconnect and resume');

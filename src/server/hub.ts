@@ -1,5 +1,5 @@
 import type { EventData, EventName } from '../protocol/index.js';
-import type { AuthState, Connection } from './connection.js';
+import { type AuthState, type Connection, OutgoingFrame } from './connection.js';
 import type { Scope } from './event-log.js';
 
 /**
@@ -128,15 +128,20 @@ export class Hub {
     return n;
   }
 
-  /** Writes already-serialized text to every connection subscribed to any of `scopes`, once each. */
+  /**
+   * Writes already-serialized text to every connection subscribed to any of
+   * `scopes`, once each. The text is encoded once, and each transport's frame
+   * built once, for the whole audience.
+   */
   publish(scopes: readonly Scope[], text: string, except?: string): void {
+    const frame = new OutgoingFrame(text);
     if (scopes.length === 1) {
       for (const conn of this.byScope.get(scopes[0] as string) ?? EMPTY) {
-        if (conn.auth?.userId !== except) conn.sendText(text);
+        if (conn.auth?.userId !== except) conn.sendFrame(frame);
       }
       return;
     }
-    for (const conn of this.audience(scopes)) if (conn.auth?.userId !== except) conn.sendText(text);
+    for (const conn of this.audience(scopes)) if (conn.auth?.userId !== except) conn.sendFrame(frame);
   }
 
   /** Sends an ephemeral (unstored) event to `scopes`, optionally leaving out one user's connections. */

@@ -17,6 +17,10 @@ const BCRYPT_PATH = createRequire(import.meta.url).resolve('bcryptjs');
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const bcrypt = require(workerData.bcryptPath);
+// Hashing is background work: on Linux the nice value is per thread, so this
+// lowers only this thread, and a burst of logins cannot take the CPU that
+// message delivery on the main thread needs. Idle cores still run it at full speed.
+try { require('node:os').setPriority(19); } catch {}
 parentPort.on('message', (job) => {
   try {
     const value = job.kind === 'hash' ? bcrypt.hashSync(job.password, job.cost) : bcrypt.compareSync(job.password, job.hash);

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { Writable } from 'node:stream';
 import { CloseCode, NatterError, PROTOCOL_VERSION } from '../../protocol/index.js';
 import type { Connection } from '../connection.js';
 import type { Services } from '../context.js';
@@ -27,6 +28,8 @@ export function sendHello(conn: Connection, services: Services): void {
 export function startAuthDeadline(conn: Connection, ms: number): void {
   // Logged out later: the same deadline applies again.
   conn.onDeauthenticated = () => startAuthDeadline(conn, ms);
+  // Authenticated on the upgrade request: no timer to hold for every such connection.
+  if (conn.auth) return;
   setTimeout(() => {
     if (!conn.auth && !conn.closed) {
       conn.close(CloseCode.notAuthenticated, `not authenticated within ${Math.round(ms / 1000)} s`);
@@ -79,5 +82,32 @@ export class AddressCounter {
   /** Sockets open from `address`. */
   count(address: string): number {
     return this.open.get(address) ?? 0;
+  }
+}
+
+/**
+ * Holds writes to sockets until the end of the current turn of the event
+ * loop, so that what one turn sends a connection (the events of a committed
+ * batch, a reply and its own event) leaves in one system call. The busier the
+ * server, the larger the batches, and the more this saves. Once released,
+ * each connection checks its send queue (a slow reader is judged on what it
+ * failed to take, not on what was held back here).
+ */
+export class WriteCoalescer {
+  private held: { socket: Writable; conn: Connection }[] = [];
+  private readonly release = () => {
+    const held = this.held;
+    this.held = [];
+    for (const { socket, conn } of held) {
+      socket.uncork();
+      conn.checkQueue();
+    }
+  };
+
+  /** Corks `socket` until the end of this turn (once, however often it is called). */
+  hold(socket: Writable, conn: Connection): void {
+    if (socket.writableCorked > 0) return;
+    socket.cork();
+    if (this.held.push({ socket, conn }) === 1) process.nextTick(this.release);
   }
 }

@@ -1,24 +1,35 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { CloseCode, NatterError } from '../../protocol/index.js';
-import { Connection } from '../connection.js';
+import { Connection, type OutgoingFrame } from '../connection.js';
 import type { Services } from '../context.js';
 import type { Dispatcher } from '../dispatch.js';
-import { remoteAddress, sendHello, startAuthDeadline } from './common.js';
+import { remoteAddress, sendHello, startAuthDeadline, WriteCoalescer } from './common.js';
 
 const NEWLINE = 0x0a;
 
 /** A client on raw TCP: one JSON object per line (NDJSON), in both directions. */
 class TcpConnection extends Connection {
-  constructor(readonly socket: Socket) {
+  constructor(
+    readonly socket: Socket,
+    private readonly coalescer: WriteCoalescer,
+  ) {
     super('tcp', remoteAddress(socket));
   }
 
   protected write(text: string): void {
-    if (this.socket.writable) this.socket.write(`${text}\n`);
+    if (!this.socket.writable) return;
+    this.coalescer.hold(this.socket, this);
+    this.socket.write(`${text}\n`);
+  }
+
+  protected override writeFrame(frame: OutgoingFrame): void {
+    if (!this.socket.writable) return;
+    this.coalescer.hold(this.socket, this);
+    this.socket.write(frame.line());
   }
 
   protected queuedBytes(): number {
-    return this.socket.writableLength;
+    return this.socket.writableCorked > 0 ? 0 : this.socket.writableLength;
   }
 
   protected terminate(): void {
@@ -76,9 +87,10 @@ export class LineReader {
 /** Starts the NDJSON listener. */
 export function createTcpServer(services: Services, dispatcher: Dispatcher): Server {
   const { config, hub } = services;
+  const coalescer = new WriteCoalescer();
   return createServer((socket) => {
     socket.on('error', () => socket.destroy());
-    const conn = new TcpConnection(socket);
+    const conn = new TcpConnection(socket, coalescer);
     if (services.sockets.track(socket) > config.maxConnectionsPerAddress) {
       const err = new NatterError('rate_limited', 'too many connections from this address; close some first', {
         retryAfterMs: 1000,

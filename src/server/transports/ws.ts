@@ -3,11 +3,11 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { HTTP_STATUS, NatterError } from '../../protocol/index.js';
 import { scopesOfUser } from '../access.js';
-import { Connection } from '../connection.js';
+import { Connection, type OutgoingFrame } from '../connection.js';
 import type { Services } from '../context.js';
 import type { Dispatcher } from '../dispatch.js';
 import { resolveToken } from '../handlers/accounts.js';
-import { bearerToken, remoteAddress, sendHello, startAuthDeadline } from './common.js';
+import { bearerToken, remoteAddress, sendHello, startAuthDeadline, WriteCoalescer } from './common.js';
 
 /** A client on a WebSocket: one JSON object per text frame. */
 class WsConnection extends Connection {
@@ -15,17 +15,33 @@ class WsConnection extends Connection {
 
   constructor(
     readonly ws: WebSocket,
+    /** The upgraded socket `ws` writes to; fan-out writes prebuilt frames to it directly. */
+    private readonly socket: Duplex,
+    private readonly coalescer: WriteCoalescer,
     address: string,
   ) {
     super('ws', address);
   }
 
   protected write(text: string): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(text);
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.coalescer.hold(this.socket, this);
+    this.ws.send(text);
+  }
+
+  /**
+   * A frame built once for the whole audience goes straight to the socket.
+   * This keeps frame order because `ws` writes each message synchronously
+   * (no compression is negotiated, so its sender never queues).
+   */
+  protected override writeFrame(frame: OutgoingFrame): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.coalescer.hold(this.socket, this);
+    this.socket.write(frame.ws());
   }
 
   protected queuedBytes(): number {
-    return this.ws.bufferedAmount;
+    return this.socket.writableCorked > 0 ? 0 : this.ws.bufferedAmount;
   }
 
   protected terminate(code: number, reason: string): void {
@@ -48,6 +64,7 @@ export function attachWebSocket(http: Server, services: Services, dispatcher: Di
     clientTracking: false,
   });
   const live = new Set<WsConnection>();
+  const coalescer = new WriteCoalescer();
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
@@ -85,7 +102,7 @@ export function attachWebSocket(http: Server, services: Services, dispatcher: Di
       }
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = new WsConnection(ws, address);
+      const conn = new WsConnection(ws, socket, coalescer, address);
       conn.maxQueuedBytes = config.maxQueuedBytes;
       live.add(conn);
       hub.add(conn);
