@@ -73,17 +73,10 @@ export function toInvite(row: InviteRow, creator: UserRow | undefined): InviteIn
 
 /** Builds wire messages, looking up each author once. */
 export function toMessages(chat: ChatQueries, rows: readonly MessageRow[]): Message[] {
-  const authors = new Map<string, UserRef>();
+  // One query for the authors of the page and one for its mentions, however many rows.
+  const authors = chat.userRefs([...new Set(rows.map((r) => r.authorId))]);
   const mentions = chat.mentionsOf(rows.filter((r) => r.deletedAt === null).map((r) => r.id));
-  return rows.map((row) => {
-    let author = authors.get(row.authorId);
-    if (!author) {
-      const u = chat.user(row.authorId);
-      author = u ? toUserRef(u) : GHOST;
-      authors.set(row.authorId, author);
-    }
-    return toMessage(row, author, mentions.get(row.id) ?? []);
-  });
+  return rows.map((row) => toMessage(row, authors.get(row.authorId) ?? GHOST, mentions.get(row.id) ?? []));
 }
 
 export function toMessage(row: MessageRow, author: UserRef, mentions: string[]): Message {

@@ -336,6 +336,23 @@ export class ChatQueries {
     return r && user(r);
   }
 
+  /** {@link userRef} for many users in one query (a page of history), by id; unknown ids are left out. */
+  userRefs(ids: readonly string[]): Map<string, UserRef> {
+    const out = new Map<string, UserRef>();
+    if (ids.length === 0) return out;
+    for (const r of this.many(
+      'SELECT id, username, display_name FROM users WHERE id IN (SELECT value FROM json_each(?))',
+      JSON.stringify(ids),
+    )) {
+      out.set(r.id as string, {
+        id: r.id as string,
+        username: r.username as string,
+        displayName: (r.display_name as string | null) ?? null,
+      });
+    }
+    return out;
+  }
+
   /** Who a user is on a message (id, name, display name), without the rest of the row. */
   userRef(id: string): UserRef | undefined {
     const r = this.one('SELECT id, username, display_name FROM users WHERE id = ?', id);
