@@ -1,0 +1,394 @@
+/**
+ * Runs one benchmark workload against natter and its peers, side by side.
+ *
+ *   node --import tsx bench/run.ts --workload w3 --rate 0.5 [--targets natter,ngircd,relay] [--runs 3]
+ *
+ * Each run starts the server pinned to core 0 (`taskset -c 0`) on fresh data,
+ * runs the load generator pinned to core 1 (`taskset -c 1`), stops the server
+ * by its PID, and appends one JSON line to bench/results/<workload>.jsonl.
+ * `bench/compare.ts` prints the medians. See docs/benchmarks.md.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { connect } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Job } from './load/generator.js';
+import { sleep } from './load/measure.js';
+import { createFixture } from './load/natter.js';
+
+const HERE = dirname(new URL(import.meta.url).pathname);
+const ROOT = join(HERE, '..');
+const CACHE = join(HERE, '.cache');
+const RESULTS = join(HERE, 'results');
+const HOST = '127.0.0.1';
+const PORTS = { natter: 27771, ngircd: 26667, relay: 27790 } as const;
+type Target = keyof typeof PORTS;
+
+const { values: args } = parseArgs({
+  options: {
+    workload: { type: 'string' },
+    targets: { type: 'string' },
+    runs: { type: 'string', default: '3' },
+    clients: { type: 'string' },
+    rate: { type: 'string' },
+    seconds: { type: 'string' },
+    'seed-messages': { type: 'string', default: '1000000' },
+    dry: { type: 'boolean', default: false },
+  },
+});
+
+type Workload = {
+  /** Which targets can run it (natter-only features have no IRC equivalent). */
+  targets: Target[];
+  job: Omit<Job, 'target' | 'host' | 'port' | 'serverPid' | 'fixture'>;
+  /** Messages to seed into room 0's channel before the run (natter). */
+  seed?: number;
+};
+
+function workload(name: string): Workload {
+  const num = (v: string | undefined, d: number) => (v === undefined ? d : Number(v));
+  const clients = num(args.clients, 1000);
+  const rate = num(args.rate, 0.5);
+  const base = { connectConcurrency: 8, warmupS: 5, seconds: num(args.seconds, 20), drainS: 3 };
+  switch (name) {
+    case 'w1':
+      return {
+        targets: ['natter', 'ngircd', 'relay'],
+        job: { mode: 'idle', clients: num(args.clients, 10000), roomSize: 100, connectConcurrency: 8, settleS: 10 },
+      };
+    case 'w2':
+      return {
+        targets: ['natter', 'ngircd', 'relay'],
+        job: {
+          mode: 'reconnect',
+          clients,
+          roomSize: 100,
+          connectConcurrency: 8,
+          concurrency: 16,
+          seconds: num(args.seconds, 10),
+        },
+      };
+    case 'w2-logins':
+      return { targets: ['natter'], job: { ...base, mode: 'fanout', clients, roomSize: 100, rate, logins: 4 } };
+    case 'w3':
+      return { targets: ['natter', 'ngircd', 'relay'], job: { ...base, mode: 'fanout', clients, roomSize: 100, rate } };
+    case 'w4':
+      return {
+        targets: ['natter', 'ngircd', 'relay'],
+        job: { ...base, mode: 'fanout', clients: num(args.clients, 2000), roomSize: 2000, rate: num(args.rate, 0.02) },
+      };
+    case 'w5':
+      return {
+        targets: ['natter'],
+        seed: Number(args['seed-messages']),
+        job: {
+          ...base,
+          mode: 'fanout',
+          clients,
+          roomSize: 100,
+          rate: num(args.rate, 0.2),
+          history: { readers: 4, depth: 5, pauseMs: 10 },
+        },
+      };
+    case 'w6':
+      return {
+        targets: ['natter', 'ngircd'],
+        job: {
+          ...base,
+          mode: 'fanout',
+          clients,
+          roomSize: 100,
+          rate,
+          seconds: num(args.seconds, 600),
+          churnPerS: 0.005,
+          windowS: 60,
+        },
+      };
+    default:
+      throw new Error(`unknown workload "${name}" (w1, w2, w2-logins, w3, w4, w5, w6)`);
+  }
+}
+
+const name = args.workload ?? '';
+const w = workload(name);
+const targets = (args.targets?.split(',') as Target[] | undefined) ?? w.targets;
+
+// ---- servers -------------------------------------------------------------
+
+type Running = { proc: ChildProcess; pid: number; dir: string };
+
+function pinned(core: number, cmd: string, argv: string[], stdio: 'pipe' | 'ignore' = 'pipe'): ChildProcess {
+  return spawn('taskset', ['-c', String(core), cmd, ...argv], { stdio: ['ignore', stdio, stdio], cwd: ROOT });
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const s = connect({ host: HOST, port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Children still running, killed if this script dies half-way. */
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+async function waitForPort(port: number, proc: ChildProcess, what: string): Promise<void> {
+  children.add(proc);
+  proc.once('exit', () => children.delete(proc));
+  for (let i = 0; i < 600; i++) {
+    if (proc.exitCode !== null) throw new Error(`${what} exited with ${proc.exitCode}`);
+    if (await listening(port)) return;
+    await sleep(50);
+  }
+  throw new Error(`${what} did not listen on ${port}`);
+}
+
+/** A server left over from an earlier run would be measured instead of the new one. */
+async function ensureFree(port: number): Promise<void> {
+  if (await listening(port)) throw new Error(`port ${port} is already in use; stop whatever listens there first`);
+}
+
+function natterConfig(dataDir: string, bcryptCost: number, hashThreads: number) {
+  const open = { capacity: 1_000_000, refillMs: 1 };
+  return {
+    dataDir,
+    host: HOST,
+    port: PORTS.natter,
+    tcpPort: null,
+    bcryptCost,
+    hashThreads,
+    // A loopback test: every client shares one address.
+    maxConnectionsPerAddress: 1_000_000,
+    // Creating accounts, joining and logging in as fast as possible is the test, not an attack.
+    limits: { registerPerAddress: open, loginPerAccount: open, loginPerAddress: open, inviteFail: open },
+  };
+}
+
+async function startNatter(dataDir: string, core: number | null, bcryptCost = 12): Promise<Running> {
+  await ensureFree(PORTS.natter);
+  const argv = [
+    '--import',
+    'tsx',
+    join(HERE, 'server-process.ts'),
+    JSON.stringify(natterConfig(dataDir, bcryptCost, core === null ? 2 : 1)),
+  ];
+  const proc =
+    core === null
+      ? spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT })
+      : pinned(core, process.execPath, argv);
+  proc.stderr?.resume();
+  proc.stdout?.resume();
+  await waitForPort(PORTS.natter, proc, 'natter');
+  return { proc, pid: proc.pid ?? 0, dir: dataDir };
+}
+
+async function startNgircd(dir: string): Promise<Running> {
+  await ensureFree(PORTS.ngircd);
+  const conf = join(dir, 'ngircd.conf');
+  writeFileSync(conf, ngircdConfig(dir));
+  // -n: stay in the foreground, so its PID is ours to stop.
+  const proc = pinned(0, '/usr/sbin/ngircd', ['-n', '-f', conf]);
+  proc.stderr?.resume();
+  proc.stdout?.resume();
+  await waitForPort(PORTS.ngircd, proc, 'ngircd');
+  return { proc, pid: proc.pid ?? 0, dir };
+}
+
+/** A loopback benchmark config: no per-address, join or flood limits; no DNS, ident or PAM. */
+function ngircdConfig(dir: string): string {
+  return `[Global]
+\tName = bench.natter.invalid
+\tInfo = natter benchmark peer
+\tListen = ${HOST}
+\tPorts = ${PORTS.ngircd}
+\tMotdPhrase = benchmark
+\tPidFile = ${join(dir, 'ngircd.pid')}
+[Limits]
+\tMaxConnections = 0
+\tMaxConnectionsIP = 0
+\tMaxJoins = 0
+\tMaxPenaltyTime = 0
+\tPingTimeout = 600
+\tPongTimeout = 120
+[Options]
+\tDNS = no
+\tIdent = no
+\tPAM = no
+\tOperCanUseMode = no
+`;
+}
+
+async function startRelay(dir: string): Promise<Running> {
+  await ensureFree(PORTS.relay);
+  const proc = pinned(0, process.execPath, ['--import', 'tsx', join(HERE, 'load', 'relay.ts'), String(PORTS.relay)]);
+  proc.stderr?.resume();
+  proc.stdout?.resume();
+  await waitForPort(PORTS.relay, proc, 'relay');
+  return { proc, pid: proc.pid ?? 0, dir };
+}
+
+async function stop(r: Running): Promise<void> {
+  if (r.proc.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => r.proc.once('exit', () => resolve()));
+  process.kill(r.pid, 'SIGTERM');
+  const killer = setTimeout(() => process.kill(r.pid, 'SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(killer);
+}
+
+// ---- natter fixtures (accounts, servers, seeded history), cached ---------
+
+async function natterFixture(clients: number, roomSize: number, seed: number | undefined): Promise<string> {
+  const bcryptCost = clients > 1000 ? 4 : 12;
+  const key = `natter-${clients}x${roomSize}-bcrypt${bcryptCost}${seed ? `-seed${seed}` : ''}`;
+  const dir = join(CACHE, key);
+  if (existsSync(join(dir, 'fixture.json'))) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  if (seed) {
+    const base = await natterFixture(clients, roomSize, undefined);
+    cpSync(base, dir, { recursive: true });
+    const fx = JSON.parse(readFileSync(join(dir, 'fixture.json'), 'utf8')) as { channels: string[] };
+    console.error(`seeding ${seed} messages into ${key}...`);
+    execFileSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(HERE, 'seed.ts'),
+        '--data',
+        join(dir, 'data'),
+        '--conversation',
+        fx.channels[0] ?? '',
+        '--messages',
+        String(seed),
+      ],
+      {
+        stdio: 'inherit',
+        cwd: ROOT,
+      },
+    );
+    return dir;
+  }
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  console.error(`creating ${clients} accounts in rooms of ${roomSize} (bcrypt cost ${bcryptCost}), once...`);
+  const server = await startNatter(join(dir, 'data'), null, bcryptCost);
+  const t0 = Date.now();
+  const fx = await createFixture(`ws://${HOST}:${PORTS.natter}`, clients, roomSize);
+  await stop(server);
+  writeFileSync(join(dir, 'fixture.json'), JSON.stringify({ ...fx, bcryptCost }));
+  console.error(`fixture ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return dir;
+}
+
+// ---- one run ---------------------------------------------------------------
+
+function commit(): string {
+  try {
+    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    return dirty ? `${sha}+dirty` : sha;
+  } catch {
+    return 'unknown';
+  }
+}
+
+const machine = {
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: cpus().length,
+  node: process.version,
+  ngircd: (() => {
+    try {
+      return execFileSync('/usr/sbin/ngircd', ['--version'], { encoding: 'utf8' }).split('\n')[0]?.split('-')[0] ?? '';
+    } catch {
+      return 'not installed';
+    }
+  })(),
+};
+
+async function runOnce(target: Target, run: number): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), `natter-bench-${target}-`));
+  let server: Running | undefined;
+  let fixture: string | undefined;
+  try {
+    if (target === 'natter') {
+      const fxDir = await natterFixture(w.job.clients, w.job.roomSize, w.seed);
+      cpSync(join(fxDir, 'data'), join(dir, 'data'), { recursive: true });
+      fixture = join(fxDir, 'fixture.json');
+      server = await startNatter(join(dir, 'data'), 0);
+    } else if (target === 'ngircd') {
+      server = await startNgircd(dir);
+    } else {
+      server = await startRelay(dir);
+    }
+    await sleep(500);
+    const job: Job = {
+      ...w.job,
+      target,
+      host: HOST,
+      port: PORTS[target],
+      serverPid: server.pid,
+      ...(fixture ? { fixture } : {}),
+    };
+    const gen = pinned(1, process.execPath, [
+      '--import',
+      'tsx',
+      join(HERE, 'load', 'generator.ts'),
+      JSON.stringify(job),
+    ]);
+    let out = '';
+    let err = '';
+    gen.stdout?.setEncoding('utf8').on('data', (c: string) => {
+      out += c;
+    });
+    gen.stderr?.setEncoding('utf8').on('data', (c: string) => {
+      err += c;
+    });
+    const code = await new Promise<number | null>((resolve) => gen.once('exit', resolve));
+    if (code !== 0) throw new Error(`load generator failed (${code}): ${err.trim()}`);
+    const result = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { valid?: boolean; invalid?: string };
+    const { host: _h, port: _p, serverPid: _s, fixture: _f, ...params } = job;
+    const line = {
+      date: new Date().toISOString(),
+      commit: commit(),
+      machine,
+      workload: name,
+      target,
+      run,
+      params: { ...params, ...(w.seed ? { seedMessages: w.seed } : {}) },
+      valid: result.valid ?? false,
+      result,
+    };
+    if (!args.dry) {
+      mkdirSync(RESULTS, { recursive: true });
+      appendFileSync(join(RESULTS, `${name}.jsonl`), `${JSON.stringify(line)}\n`);
+    }
+    console.log(`${name} ${target} run ${run}: ${result.valid ? 'valid' : `INVALID (${result.invalid})`}`);
+    console.log(JSON.stringify(result));
+  } finally {
+    if (server) await stop(server);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const runs = Number(args.runs);
+for (let run = 1; run <= runs; run++) {
+  // Interleaved, so that drift on the machine touches every target alike.
+  for (const target of targets) await runOnce(target, run);
+}
