@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { newId } from '../../src/server/ids.js';
 import { RateLimiter } from '../../src/server/rate-limit.js';
 import { LineReader } from '../../src/server/transports/tcp.js';
 
@@ -44,5 +45,14 @@ describe('LineReader', () => {
     assert.equal(r.push(Buffer.from('12345')).overflow, false);
     assert.equal(r.push(Buffer.from('6789')).overflow, true);
     assert.equal(new LineReader(8).push(Buffer.from('123456789\n')).overflow, true);
+  });
+});
+
+describe('ids', () => {
+  test('are 21 URL-safe characters and never start with "-" (a command line would read it as an option)', () => {
+    // nanoid starts one id in 64 with "-": 20,000 draws would give about 300.
+    const ids = Array.from({ length: 20_000 }, () => newId());
+    for (const id of ids) assert.match(id, /^[A-Za-z0-9_][A-Za-z0-9_-]{20}$/);
+    assert.equal(new Set(ids).size, ids.length);
   });
 });

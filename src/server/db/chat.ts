@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
-import { nanoid } from 'nanoid';
 import type { UserRef } from '../../protocol/index.js';
+import { newId } from '../ids.js';
 import type { Db, Deferred } from './index.js';
 import type { ConversationRow, InviteRow, MemberRow, MessageRow, ServerRow, UserRow } from './schema.js';
 
@@ -383,7 +383,7 @@ export class ChatQueries {
     now: number,
   ): ConversationRow {
     const row: ConversationRow = {
-      id: nanoid(),
+      id: newId(),
       serverId: null,
       name: null,
       topic: null,

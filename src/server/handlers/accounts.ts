@@ -1,10 +1,10 @@
-import { nanoid } from 'nanoid';
 import { CloseCode, LIMITS, NatterError, type ResultOf, usernameKey, utf8Bytes } from '../../protocol/index.js';
 import { scopesOfUser } from '../access.js';
 import type { AuthedCtx, Ctx, Handler, Services } from '../context.js';
 import type { UserRow } from '../db/schema.js';
 import { toPublicUser } from '../db/users.js';
 import { userScope } from '../event-log.js';
+import { newId } from '../ids.js';
 import { rateLimited } from '../limits.js';
 import { hashToken, newToken } from '../tokens.js';
 import { toBotTokenInfo, toSessionInfo } from './session-info.js';
@@ -25,7 +25,7 @@ function createSession(ctx: Ctx, user: UserRow, client: string | undefined): Res
   const now = ctx.clock();
   const token = newToken('session');
   const row = {
-    id: nanoid(),
+    id: newId(),
     userId: user.id,
     kind: 'session' as const,
     tokenHash: hashToken(token),
@@ -71,7 +71,7 @@ export const register: Handler<'register'> = async (ctx, { username, password, c
   const passwordHash = await ctx.passwords.hash(password);
   const now = ctx.clock();
   const user: UserRow = {
-    id: nanoid(),
+    id: newId(),
     username,
     usernameKey: key,
     passwordHash,

@@ -1,9 +1,9 @@
-import { nanoid } from 'nanoid';
 import { LIMITS, mentionedNames, NatterError, usernameKey } from '../../protocol/index.js';
 import { readable, readableMessage, scopeOf } from '../access.js';
 import type { AuthedCtx, Handler } from '../context.js';
 import type { ConversationRow, MessageRow, UserRow } from '../db/schema.js';
 import { conversationScope, userScope } from '../event-log.js';
+import { newId } from '../ids.js';
 import { spend, spendWrite } from '../limits.js';
 import { toMessage, toMessages, toUserRef } from '../views.js';
 import type { AfterCommit } from '../writer.js';
@@ -86,7 +86,7 @@ export const sendMessage: Handler<'messages.send'> = (ctx, params) => {
       'conversationId' in params ? readable(ctx, params.conversationId).conv : dmWith(ctx, after, me(ctx), params.to);
     const now = ctx.clock();
     const row: MessageRow = {
-      id: nanoid(),
+      id: newId(),
       conversationId: conv.id,
       seq: ctx.chat.nextSeq(conv.id, now),
       authorId: author.id,

@@ -1,9 +1,9 @@
-import { nanoid } from 'nanoid';
 import { NatterError } from '../../protocol/index.js';
 import { outranks, serverFor, serverWithRole } from '../access.js';
 import type { AuthedCtx, Handler } from '../context.js';
 import type { MemberRow, ServerRow } from '../db/schema.js';
 import { serverScope, userScope } from '../event-log.js';
+import { newId } from '../ids.js';
 import { spendWrite } from '../limits.js';
 import { toChannel, toMember, toServerInfo } from '../views.js';
 import type { AfterCommit } from '../writer.js';
@@ -32,7 +32,7 @@ export const createServer: Handler<'servers.create'> = (ctx, { name, description
     const now = ctx.clock();
     const userId = ctx.session.userId;
     const server: ServerRow = {
-      id: nanoid(),
+      id: newId(),
       name,
       description: description || null,
       ownerId: userId,

@@ -1,6 +1,6 @@
-import { nanoid } from 'nanoid';
 import { CloseCode, NatterError } from '../../protocol/index.js';
 import type { AuthedCtx, Handler } from '../context.js';
+import { newId } from '../ids.js';
 import { hashToken, newToken } from '../tokens.js';
 import { toBotTokenInfo, toSessionInfo } from './session-info.js';
 
@@ -45,7 +45,7 @@ export const createToken: Handler<'tokens.create'> = (ctx, { name }) => {
   }
   const token = newToken('bot');
   const row = {
-    id: nanoid(),
+    id: newId(),
     userId,
     kind: 'bot' as const,
     tokenHash: hashToken(token),
