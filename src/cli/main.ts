@@ -1,6 +1,5 @@
-import { buildProgram } from './program.js';
-import { isNatterError } from './session.js';
-import { CliError, EXIT } from './util.js';
+import { VERSION } from '../package-info.js';
+import { CliError, EXIT, isNatterError } from './errors.js';
 
 // The entry point behind bin/natter.
 // `natter ... | head`: a closed stdout ends the command quietly.
@@ -8,15 +7,31 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
   throw err;
 });
-const program = buildProgram();
-// Parse errors throw instead of exiting, so usage errors get exit code 2 everywhere.
-const overrideExit = (cmd: typeof program): void => {
-  cmd.exitOverride();
-  for (const sub of cmd.commands) overrideExit(sub);
-};
-overrideExit(program);
 
 const json = process.argv.includes('--json');
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  // What commander prints for these, without loading commander and the command definitions.
+  process.stdout.write(`${VERSION}\n`);
+} else {
+  await run();
+}
+
+async function run(): Promise<void> {
+  const { buildProgram } = await import('./program.js');
+  const program = buildProgram();
+  // Parse errors throw instead of exiting, so usage errors get exit code 2 everywhere.
+  const overrideExit = (cmd: typeof program): void => {
+    cmd.exitOverride();
+    for (const sub of cmd.commands) overrideExit(sub);
+  };
+  overrideExit(program);
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    report(err);
+  }
+}
 
 /** Reports an expected failure: one line on stderr (and with --json, an error document on stdout). */
 function fail(exitCode: number, code: string, message: string): void {
@@ -25,9 +40,8 @@ function fail(exitCode: number, code: string, message: string): void {
   process.exitCode = exitCode;
 }
 
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
+/** Maps what a command threw to its output and exit code (docs/cli.md). */
+function report(err: unknown): void {
   const code = (err as { code?: string }).code;
   if (err instanceof CliError) {
     fail(err.exitCode, err.code ?? 'error', err.message);

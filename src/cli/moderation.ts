@@ -1,26 +1,21 @@
-import { Command } from 'commander';
 import { resolveServer, resolveUser } from './resolve.js';
 import { act } from './session.js';
 import { clean } from './util.js';
 
-/** `natter kick|ban|unban <server> <username>`: one shape, three requests. */
-export function moderation(name: 'kick' | 'ban' | 'unban', description: string): Command {
-  const cmd = new Command(name).description(description).argument('<server>').argument('<username>');
-  if (name === 'ban') cmd.option('--reason <text>', 'why (shown in the ban list)');
-  return cmd.action(
-    act(async (ctx, ref: string, username: string) => {
-      const server = await resolveServer(ctx.s, ref);
-      const user = await resolveUser(ctx.s, username);
-      const ids = { serverId: server.id, userId: user.id };
-      const reason = (ctx.opts as { reason?: string }).reason;
-      if (name === 'kick') await ctx.s.request('members.kick', ids);
-      else if (name === 'ban') await ctx.s.request('bans.add', { ...ids, ...(reason !== undefined ? { reason } : {}) });
-      else await ctx.s.request('bans.remove', ids);
-      const past = { kick: 'kicked', ban: 'banned', unban: 'unbanned' }[name];
-      ctx.out(
-        { ok: true, ...ids },
-        () => `${past} ${clean(user.username)} ${name === 'unban' ? 'in' : 'from'} ${clean(server.name)}`,
-      );
-    }),
-  );
+/** The action of `natter kick|ban|unban <server> <username>`: one shape, three requests. */
+export function moderationAction(name: 'kick' | 'ban' | 'unban') {
+  return act(async (ctx, ref: string, username: string) => {
+    const server = await resolveServer(ctx.s, ref);
+    const user = await resolveUser(ctx.s, username);
+    const ids = { serverId: server.id, userId: user.id };
+    const reason = (ctx.opts as { reason?: string }).reason;
+    if (name === 'kick') await ctx.s.request('members.kick', ids);
+    else if (name === 'ban') await ctx.s.request('bans.add', { ...ids, ...(reason !== undefined ? { reason } : {}) });
+    else await ctx.s.request('bans.remove', ids);
+    const past = { kick: 'kicked', ban: 'banned', unban: 'unbanned' }[name];
+    ctx.out(
+      { ok: true, ...ids },
+      () => `${past} ${clean(user.username)} ${name === 'unban' ? 'in' : 'from'} ${clean(server.name)}`,
+    );
+  });
 }

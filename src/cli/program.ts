@@ -1,47 +1,360 @@
-import { Command, Option } from 'commander';
 import { VERSION } from '../package-info.js';
-import { backupCommand } from './commands/backup.js';
-import { banCommand } from './commands/ban.js';
-import { bansCommand } from './commands/bans.js';
-import { channelCommand } from './commands/channel.js';
-import { channelsCommand } from './commands/channels.js';
-import { deleteCommand } from './commands/delete.js';
-import { dmsCommand } from './commands/dms.js';
-import { editCommand } from './commands/edit.js';
-import { groupCommand } from './commands/group.js';
-import { groupsCommand } from './commands/groups.js';
-import { historyCommand } from './commands/history.js';
-import { inviteCommand } from './commands/invite.js';
-import { joinCommand } from './commands/join.js';
-import { kickCommand } from './commands/kick.js';
-import { leaveCommand } from './commands/leave.js';
-import { listenCommand } from './commands/listen.js';
-import { loginCommand } from './commands/login.js';
-import { logoutCommand } from './commands/logout.js';
-import { membersCommand } from './commands/members.js';
-import { onlineCommand } from './commands/online.js';
-import { passwdCommand } from './commands/passwd.js';
-import { profileCommand } from './commands/profile.js';
-import { readCommand } from './commands/read.js';
-import { registerCommand } from './commands/register.js';
-import { renameCommand } from './commands/rename.js';
-import { roleCommand } from './commands/role.js';
-import { sendCommand } from './commands/send.js';
-import { serveCommand } from './commands/serve.js';
-import { serverCommand } from './commands/server.js';
-import { serversCommand } from './commands/servers.js';
-import { sessionsCommand } from './commands/sessions.js';
-import { tokenCommand } from './commands/token.js';
-import { startTui, tuiCommand } from './commands/tui.js';
-import { unbanCommand } from './commands/unban.js';
-import { whoamiCommand } from './commands/whoami.js';
-import { serverUrl } from './util.js';
+import { bcryptCost, duration, nonNegativeInt, port, positiveInt, serverUrl } from './args.js';
+import { Argument, Command, Option } from './commander.js';
 
 /**
- * The `natter` command line. Building it has no side effects, so tests can
- * import it. The command modules import only commander and small helpers: the
- * client (ws) and the protocol (zod) load when a command runs.
+ * The `natter` command line: every command, argument and option, so that help
+ * is complete without loading any command's code. Each action imports its
+ * module (src/cli/commands/) only when that command runs, and those import the
+ * client (ws) only when they reach the server: `natter --version` and
+ * `--help` load commander and this file. Building the program has no side
+ * effects, so tests can import it.
  */
+
+/** An action whose code is imported when its command runs. */
+function lazy<M, A extends unknown[]>(
+  load: () => Promise<M>,
+  pick: (m: M) => (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
+  return async (...args: A) => pick(await load())(...args);
+}
+
+const serve = () => import('./commands/serve.js');
+const backup = () => import('./commands/backup.js');
+const credentials = () => import('./credential-commands.js');
+const logout = () => import('./commands/logout.js');
+const whoami = () => import('./commands/whoami.js');
+const passwd = () => import('./commands/passwd.js');
+const sessions = () => import('./commands/sessions.js');
+const token = () => import('./commands/token.js');
+const profile = () => import('./commands/profile.js');
+const rename = () => import('./commands/rename.js');
+const servers = () => import('./commands/servers.js');
+const server = () => import('./commands/server.js');
+const members = () => import('./commands/members.js');
+const online = () => import('./commands/online.js');
+const invite = () => import('./commands/invite.js');
+const join = () => import('./commands/join.js');
+const leave = () => import('./commands/leave.js');
+const channels = () => import('./commands/channels.js');
+const channel = () => import('./commands/channel.js');
+const moderation = () => import('./moderation.js');
+const bans = () => import('./commands/bans.js');
+const role = () => import('./commands/role.js');
+const groups = () => import('./commands/groups.js');
+const group = () => import('./commands/group.js');
+const dms = () => import('./commands/dms.js');
+const send = () => import('./commands/send.js');
+const history = () => import('./commands/history.js');
+const edit = () => import('./commands/edit.js');
+const del = () => import('./commands/delete.js');
+const read = () => import('./commands/read.js');
+const listen = () => import('./commands/listen.js');
+const tui = () => import('./commands/tui.js');
+
+function serveCommand(): Command {
+  return new Command('serve')
+    .description('run the natter server (HTTP + WebSocket, and NDJSON over TCP)')
+    .addOption(new Option('--host <host>', 'address to listen on').env('NATTER_HOST').default('127.0.0.1'))
+    .addOption(
+      new Option('--port <port>', 'HTTP and WebSocket port (0 = any free port)')
+        .env('NATTER_PORT')
+        .default(7777)
+        .argParser(port),
+    )
+    .addOption(
+      new Option('--tcp-port <port>', 'NDJSON-over-TCP port (0 disables TCP)')
+        .env('NATTER_TCP_PORT')
+        .default(7778)
+        .argParser(port),
+    )
+    .addOption(new Option('--data <dir>', 'data directory (database lives here)').env('NATTER_DATA').default('./data'))
+    .addOption(
+      new Option('--bcrypt-cost <n>', 'bcrypt cost for new password hashes')
+        .env('NATTER_BCRYPT_COST')
+        .default(12)
+        .argParser(bcryptCost),
+    )
+    .addOption(
+      new Option('--allow-origin <origin...>', 'extra Origins allowed to open WebSockets (e.g. https://chat.example)')
+        .env('NATTER_ALLOW_ORIGIN')
+        .default([]),
+    )
+    .addOption(
+      new Option(
+        '--limits <file>',
+        'JSON file of rate limits to change, e.g. {"sendPerUser": {"capacity": 20, "refillMs": 100}}',
+      ).env('NATTER_LIMITS'),
+    )
+    .option('--quiet', 'do not log the start and stop lines')
+    .action(lazy(serve, (m) => m.serve));
+}
+
+function backupCommand(): Command {
+  return new Command('backup')
+    .description('copy the database to <file>, safely, even while the server runs')
+    .argument('<file>', 'where to write the copy (replaced only once the copy is complete and checked)')
+    .addOption(new Option('--data <dir>', 'the data directory of the server').env('NATTER_DATA').default('./data'))
+    .action(lazy(backup, (m) => m.backup));
+}
+
+/** `register` and `login`: both take a password, log in and keep the token in the config dir. */
+function credentialCommand(name: 'register' | 'login', description: string): Command {
+  return new Command(name)
+    .description(description)
+    .argument('<username>')
+    .option('--password-stdin', 'read the password from the first line of stdin (else NATTER_PASSWORD, else a prompt)')
+    .action(lazy(credentials, (m) => m.credentialAction(name)));
+}
+
+function passwdCommand(): Command {
+  return new Command('passwd')
+    .description('change your password (other sessions are logged out)')
+    .option(
+      '--password-stdin',
+      'read the current password from the first line of stdin and the new one from the second',
+    )
+    .option('--revoke-bot-tokens', 'also revoke every bot token')
+    .addHelpText('after', '\nWithout a terminal: NATTER_PASSWORD (current) and NATTER_NEW_PASSWORD (new) also work.')
+    .action(lazy(passwd, (m) => m.passwd));
+}
+
+function sessionsCommand(): Command {
+  const revoke = new Command('revoke')
+    .description('revoke one of your sessions')
+    .argument('<id>')
+    .action(lazy(sessions, (m) => m.revoke));
+  return new Command('sessions')
+    .description('list your login sessions')
+    .addCommand(revoke)
+    .action(lazy(sessions, (m) => m.list));
+}
+
+function tokenCommand(): Command {
+  const create = new Command('create')
+    .description('create a bot token; the secret is printed once, on stdout')
+    .argument('<name>')
+    .action(lazy(token, (m) => m.create));
+  const list = new Command('list').description('list your bot tokens').action(lazy(token, (m) => m.list));
+  const revoke = new Command('revoke')
+    .description('revoke a bot token (by id or name)')
+    .argument('<id>')
+    .action(lazy(token, (m) => m.revoke));
+  return new Command('token')
+    .description('bot tokens for scripts')
+    .addCommand(create)
+    .addCommand(list)
+    .addCommand(revoke);
+}
+
+function profileCommand(): Command {
+  return new Command('profile')
+    .description('show your profile, or change it ("" clears a field)')
+    .option('--display-name <text>', 'display name')
+    .option('--status <text>', 'status line')
+    .option('--bio <text>', 'bio')
+    .action(lazy(profile, (m) => m.profile));
+}
+
+function serverCommand(): Command {
+  const create = new Command('create')
+    .description('create a server (you own it; it starts with #general)')
+    .argument('<name>')
+    .option('--description <text>', 'what it is about')
+    .action(lazy(server, (m) => m.create));
+  const edit = new Command('edit')
+    .description('rename a server or change its description ("" clears it)')
+    .argument('<server>')
+    .option('--name <name>', 'new name')
+    .option('--description <text>', 'new description')
+    .action(lazy(server, (m) => m.edit));
+  const remove = new Command('delete')
+    .description('delete a server with its channels and messages (owner only)')
+    .argument('<server>')
+    .action(lazy(server, (m) => m.remove));
+  return new Command('server')
+    .description('create, edit and delete servers')
+    .addCommand(create)
+    .addCommand(edit)
+    .addCommand(remove);
+}
+
+function inviteCommand(): Command {
+  const create = new Command('create')
+    .description('create an invite code and print it')
+    .argument('<server>')
+    .addOption(new Option('--max-uses <n>', 'how many people may use it').argParser(positiveInt))
+    .addOption(new Option('--expires <duration>', 'lifetime: 30m, 1h, 7d, 2w (at least 1m)').argParser(duration))
+    .action(lazy(invite, (m) => m.create));
+  const list = new Command('list')
+    .description("a server's live invite codes")
+    .argument('<server>')
+    .action(lazy(invite, (m) => m.list));
+  const revoke = new Command('revoke')
+    .description('revoke an invite code')
+    .argument('<server>')
+    .argument('<code>')
+    .action(lazy(invite, (m) => m.revoke));
+  return new Command('invite').description('invite codes').addCommand(create).addCommand(list).addCommand(revoke);
+}
+
+function channelCommand(): Command {
+  const create = new Command('create')
+    .description('create a channel (owner and admins)')
+    .argument('<server>')
+    .argument('<channel>')
+    .option('--topic <text>', 'its topic')
+    .action(lazy(channel, (m) => m.create));
+  const rename = new Command('rename')
+    .description('rename a channel')
+    .argument('<server>')
+    .argument('<channel>')
+    .argument('<new-name>')
+    .action(lazy(channel, (m) => m.rename));
+  const remove = new Command('delete')
+    .description('delete a channel and its messages')
+    .argument('<server>')
+    .argument('<channel>')
+    .action(lazy(channel, (m) => m.remove));
+  const topic = new Command('topic')
+    .description("show a channel's topic, or set it (--clear clears it)")
+    .argument('<server>')
+    .argument('<channel>')
+    .argument('[topic...]')
+    .option('--clear', 'clear the topic')
+    .action(lazy(channel, (m) => m.topic));
+  return new Command('channel')
+    .description('create, rename and delete channels, and set topics')
+    .addCommand(create)
+    .addCommand(rename)
+    .addCommand(remove)
+    .addCommand(topic);
+}
+
+/** `kick`, `ban` and `unban`: one shape, three requests. */
+function moderationCommand(name: 'kick' | 'ban' | 'unban', description: string): Command {
+  const cmd = new Command(name).description(description).argument('<server>').argument('<username>');
+  if (name === 'ban') cmd.option('--reason <text>', 'why (shown in the ban list)');
+  return cmd.action(lazy(moderation, (m) => m.moderationAction(name)));
+}
+
+function groupCommand(): Command {
+  const create = new Command('create')
+    .description('create a private group with these people')
+    .argument('<name>')
+    .argument('<username...>')
+    .action(lazy(group, (m) => m.create));
+  const add = new Command('add')
+    .description('add people to a group')
+    .argument('<group>')
+    .argument('<username...>')
+    .action(lazy(group, (m) => m.add));
+  const leave = new Command('leave')
+    .description('leave a group')
+    .argument('<group>')
+    .action(lazy(group, (m) => m.leave));
+  return new Command('group').description('private groups').addCommand(create).addCommand(add).addCommand(leave);
+}
+
+function historyCommand(): Command {
+  return new Command('history')
+    .description('print messages of a conversation, oldest first (the latest 50 by default)')
+    .argument('<target>', 'server/channel, @username or +group')
+    .addOption(new Option('--limit <n>', 'how many (1 to 100)').argParser(positiveInt))
+    .addOption(new Option('--before <seq>', 'only messages before this number').argParser(nonNegativeInt))
+    .addOption(new Option('--after <seq>', 'only messages after this number').argParser(nonNegativeInt))
+    .action(lazy(history, (m) => m.history));
+}
+
+/** Every command, in the order `natter --help` lists them. */
+function commands(): Command[] {
+  return [
+    serveCommand(),
+    backupCommand(),
+    credentialCommand('register', 'create an account and log in (the token is kept in the config dir)'),
+    credentialCommand('login', 'log in and keep the session token in the config dir'),
+    new Command('logout').description('revoke the session and forget its token').action(lazy(logout, (m) => m.logout)),
+    new Command('whoami').description('show who you are logged in as').action(lazy(whoami, (m) => m.whoami)),
+    passwdCommand(),
+    sessionsCommand(),
+    tokenCommand(),
+    profileCommand(),
+    new Command('rename')
+      .description('change your username')
+      .argument('<new-username>')
+      .action(lazy(rename, (m) => m.rename)),
+    new Command('servers').description('list the servers you are a member of').action(lazy(servers, (m) => m.servers)),
+    serverCommand(),
+    new Command('members')
+      .description("a server's members, with role and presence")
+      .argument('<server>')
+      .action(lazy(members, (m) => m.members)),
+    new Command('online')
+      .description('who is online in a server right now')
+      .argument('<server>')
+      .action(lazy(online, (m) => m.online)),
+    inviteCommand(),
+    new Command('join')
+      .description('join a server with an invite code')
+      .argument('<code>')
+      .action(lazy(join, (m) => m.join)),
+    new Command('leave')
+      .description('leave a server')
+      .argument('<server>')
+      .action(lazy(leave, (m) => m.leave)),
+    new Command('channels')
+      .description("a server's channels")
+      .argument('<server>')
+      .action(lazy(channels, (m) => m.channels)),
+    channelCommand(),
+    moderationCommand('kick', 'remove a member from a server (they may rejoin)'),
+    moderationCommand('ban', 'ban a user from a server'),
+    moderationCommand('unban', 'lift a ban'),
+    new Command('bans')
+      .description("a server's bans (owner and admins)")
+      .argument('<server>')
+      .action(lazy(bans, (m) => m.bans)),
+    new Command('role')
+      .description("set a member's role (owner only)")
+      .argument('<server>')
+      .argument('<username>')
+      .addArgument(new Argument('<role>').choices(['admin', 'member']))
+      .action(lazy(role, (m) => m.role)),
+    new Command('groups').description('list the groups you are in').action(lazy(groups, (m) => m.groups)),
+    groupCommand(),
+    new Command('dms').description('your direct-message conversations').action(lazy(dms, (m) => m.dms)),
+    new Command('send')
+      .description('send one message (the text from stdin when not given)')
+      .argument('<target>', 'server/channel, @username or +group')
+      .argument('[text...]', 'the message')
+      .action(lazy(send, (m) => m.send)),
+    historyCommand(),
+    new Command('edit')
+      .description('edit one of your messages, by its number')
+      .argument('<target>')
+      .argument('<seq>')
+      .argument('<text...>')
+      .action(lazy(edit, (m) => m.edit)),
+    new Command('delete')
+      .description('delete a message, by its number')
+      .argument('<target>')
+      .argument('<seq>')
+      .action(lazy(del, (m) => m.remove)),
+    new Command('read')
+      .description('mark a conversation read (up to its latest message, or --seq)')
+      .argument('<target>')
+      .addOption(new Option('--seq <n>', 'read up to this message number').argParser(nonNegativeInt))
+      .action(lazy(read, (m) => m.read)),
+    new Command('listen')
+      .description('print events as they happen, until interrupted (with --json: one JSON object per line)')
+      .argument('[target...]', 'only these: server, server/channel, @username, +group')
+      .action(lazy(listen, (m) => m.listen)),
+    new Command('tui')
+      .description('open the terminal app (what a bare `natter` does on a terminal)')
+      .action(lazy(tui, (m) => (_opts: unknown, cmd: Command) => m.startTui(cmd))),
+  ];
+}
+
 export function buildProgram(): Command {
   const program = new Command('natter')
     .description('natter: self-hosted chat for the terminal')
@@ -64,48 +377,10 @@ export function buildProgram(): Command {
       'after',
       '\nTargets: server/channel, @username (DM), +group; names or ids.\nExit codes: 0 ok, 1 refused by the server, 2 usage, 3 not logged in, 4 server unreachable.\nSee docs/cli.md.',
     );
-  for (const cmd of [
-    serveCommand(),
-    backupCommand(),
-    registerCommand(),
-    loginCommand(),
-    logoutCommand(),
-    whoamiCommand(),
-    passwdCommand(),
-    sessionsCommand(),
-    tokenCommand(),
-    profileCommand(),
-    renameCommand(),
-    serversCommand(),
-    serverCommand(),
-    membersCommand(),
-    onlineCommand(),
-    inviteCommand(),
-    joinCommand(),
-    leaveCommand(),
-    channelsCommand(),
-    channelCommand(),
-    kickCommand(),
-    banCommand(),
-    unbanCommand(),
-    bansCommand(),
-    roleCommand(),
-    groupsCommand(),
-    groupCommand(),
-    dmsCommand(),
-    sendCommand(),
-    historyCommand(),
-    editCommand(),
-    deleteCommand(),
-    readCommand(),
-    listenCommand(),
-    tuiCommand(),
-  ]) {
-    program.addCommand(cmd);
-  }
+  for (const cmd of commands()) program.addCommand(cmd);
   // A bare `natter` on a terminal opens the app; elsewhere (pipes, scripts) it prints help.
   program.action(async (_opts, cmd: Command) => {
-    if (process.stdin.isTTY && process.stdout.isTTY) await startTui(cmd);
+    if (process.stdin.isTTY && process.stdout.isTTY) await (await tui()).startTui(cmd);
     else program.help();
   });
   return program;

@@ -1,17 +1,18 @@
 import type { Command } from 'commander';
 import type { NatterClient } from '../client/client.js';
 import type { OpName, ParamsIn, ResultOf } from '../protocol/index.js';
-import { CliError, defaultConfigDir, EXIT, findToken, type Globals, serverKey } from './util.js';
+import { CliError, EXIT, isNatterError } from './errors.js';
+import { defaultConfigDir, findToken, type Globals, serverKey } from './util.js';
+
+export { isNatterError } from './errors.js';
 
 /** Time allowed to connect and for each reply. */
 const TIMEOUT_MS = 10_000;
 
-/** Is this the protocol's NatterError (checked by shape, so this file need not load zod)? */
-export function isNatterError(err: unknown): err is Error & { code: string } {
-  return err instanceof Error && err.name === 'NatterError' && typeof (err as { code?: unknown }).code === 'string';
-}
-
-/** Opens a client, lazily: the client and the protocol are imported only when a command needs the server. */
+/**
+ * Opens a client, lazily: the client (and ws) load only when a command needs the
+ * server, and the protocol's schemas (zod) never do.
+ */
 export async function openClient(url: string): Promise<NatterClient> {
   const { NatterClient } = await import('../client/client.js');
   try {
@@ -27,6 +28,8 @@ export async function openClient(url: string): Promise<NatterClient> {
 /** One command's connection to the server. */
 export class Session {
   private conn: NatterClient | null = null;
+  /** The `auth` request, once sent. */
+  private authing: Promise<ResultOf<'auth'>> | null = null;
   /** The authenticated user, after {@link auth}. */
   me: ResultOf<'auth'>['user'] | null = null;
   tokenSource: 'env' | 'file' | null = null;
@@ -45,6 +48,36 @@ export class Session {
    * user appear online.
    */
   async auth(): Promise<ResultOf<'auth'>> {
+    const found = this.token();
+    const conn = await this.connect();
+    this.authing ??= this.authOn(conn, found);
+    return this.authing;
+  }
+
+  /**
+   * A request on the authenticated connection. The first one goes out right
+   * behind `auth`, without waiting for its reply: the server handles a request
+   * sent after `auth` only once `auth` is done (docs/protocol.md), so a command
+   * spends one round trip less. Should `auth` fail, its error is the one thrown.
+   */
+  async request<N extends OpName>(op: N, params: ParamsIn<N>): Promise<ResultOf<N>> {
+    if (!this.authing) {
+      const found = this.token();
+      const conn = await this.connect();
+      if (!this.authing) {
+        this.authing = this.authOn(conn, found);
+        const reply = this.call(conn, op, params);
+        reply.catch(() => {});
+        await this.authing;
+        return reply;
+      }
+    }
+    await this.authing;
+    return this.call(await this.connect(), op, params);
+  }
+
+  /** The token to use (exit 3 when there is none). */
+  private token(): { token: string; source: 'env' | 'file' } {
     const found = findToken(this.g);
     if (!found) {
       throw new CliError(
@@ -54,7 +87,14 @@ export class Session {
       );
     }
     this.tokenSource = found.source;
-    const conn = await this.connect();
+    return found;
+  }
+
+  /** Sends `auth` on `conn` before returning; settles with its reply. */
+  private async authOn(
+    conn: NatterClient,
+    found: { token: string; source: 'env' | 'file' },
+  ): Promise<ResultOf<'auth'>> {
     try {
       const res = await this.call(conn, 'auth', { token: found.token, presence: false });
       this.me = res.user;
@@ -70,12 +110,6 @@ export class Session {
       }
       throw err;
     }
-  }
-
-  /** A request on the authenticated connection (authenticating first if needed). */
-  async request<N extends OpName>(op: N, params: ParamsIn<N>): Promise<ResultOf<N>> {
-    if (!this.me) await this.auth();
-    return this.call(await this.connect(), op, params);
   }
 
   /** A request on the connection as it is (for register and login). */

@@ -1,39 +1,13 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { InvalidArgumentError } from 'commander';
 import { sanitize } from '../tui/sanitize.js';
+import { CliError, EXIT, usageError } from './errors.js';
 
-// Helpers shared by the client commands. Node built-ins and commander only:
-// the client (ws) and the protocol (zod) are imported lazily by session.ts.
+// Helpers shared by the client commands. Node built-ins only: the client (ws)
+// is imported lazily by session.ts, and the protocol (zod) never on this path.
 
-/** Exit codes of the natter CLI (docs/cli.md). */
-export const EXIT = {
-  ok: 0,
-  /** The server refused (an error reply), or a name did not resolve. */
-  refused: 1,
-  /** The command line was wrong. */
-  usage: 2,
-  /** Not logged in, or bad credentials. */
-  auth: 3,
-  /** The server could not be reached. */
-  unreachable: 4,
-} as const;
-
-/** An expected failure: printed as `error: <code>: <message>` and mapped to an exit code, never a stack trace. */
-export class CliError extends Error {
-  constructor(
-    readonly exitCode: number,
-    readonly code: string | null,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'CliError';
-  }
-}
-
-export const usageError = (message: string): CliError => new CliError(EXIT.usage, 'usage', message);
-export const notFound = (message: string): CliError => new CliError(EXIT.refused, 'not_found', message);
+export { CliError, EXIT, notFound, usageError } from './errors.js';
 
 /** Options every client command understands (set on the root program). */
 export type Globals = { server: string; configDir: string; json: boolean };
@@ -44,20 +18,6 @@ export function defaultConfigDir(): string {
   return join(xdg && xdg !== '' ? xdg : join(homedir(), '.config'), 'natter');
 }
 
-/** commander argParser for --server: ws://, wss:// or tcp:// URLs. */
-export function serverUrl(value: string): string {
-  let u: URL;
-  try {
-    u = new URL(value);
-  } catch {
-    throw new InvalidArgumentError('expected a URL such as ws://127.0.0.1:7777 or tcp://127.0.0.1:7778');
-  }
-  if (!['ws:', 'wss:', 'tcp:'].includes(u.protocol)) {
-    throw new InvalidArgumentError('expected a ws://, wss:// or tcp:// URL');
-  }
-  return value;
-}
-
 /** The key a server's credentials are stored under: the URL without a trailing slash. */
 export function serverKey(url: string): string {
   try {
@@ -65,28 +25,6 @@ export function serverKey(url: string): string {
   } catch {
     return url;
   }
-}
-
-export function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
-  return n;
-}
-
-export function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number, 0 or more');
-  return n;
-}
-
-const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
-
-/** `90s`, `30m`, `1h`, `7d`, `2w` -> seconds. */
-export function duration(value: string): number {
-  const m = /^(\d+)\s*([smhdw])$/.exec(value.trim());
-  const unit = m?.[2];
-  if (!m || !unit) throw new InvalidArgumentError('expected a duration such as 30m, 1h, 7d or 2w');
-  return Number(m[1]) * (UNITS[unit] ?? 1);
 }
 
 // ---------------------------------------------------------------- credentials

@@ -1,15 +1,7 @@
 import { EventEmitter } from 'node:events';
-import {
-  type ErrorBody,
-  type EventData,
-  type EventMessage,
-  type EventName,
-  NatterError,
-  type OpName,
-  type ParamsIn,
-  PROTOCOL_VERSION,
-  type ResultOf,
-} from '../protocol/index.js';
+import { NatterError } from '../protocol/error-class.js';
+import type { ErrorBody, EventData, EventMessage, EventName, OpName, ParamsIn, ResultOf } from '../protocol/index.js';
+import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { type MessageTransport, openTransport } from './transport.js';
 
 export type ClientOptions = {

@@ -1,16 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import {
-  CloseCode,
-  type EventData,
-  type EventMessage,
-  type EventName,
-  type Message,
-  NatterError,
-  type OpName,
-  type ParamsIn,
-  type ResultOf,
-  type Self,
+import { CloseCode, NatterError } from '../protocol/error-class.js';
+import type {
+  EventData,
+  EventMessage,
+  EventName,
+  Message,
+  OpName,
+  ParamsIn,
+  ResultOf,
+  Self,
 } from '../protocol/index.js';
 import { NatterClient, waitForEvent } from './client.js';
 

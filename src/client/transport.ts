@@ -1,5 +1,16 @@
+import { createRequire } from 'node:module';
 import { connect as netConnect, type Socket } from 'node:net';
-import WebSocket from 'ws';
+import type WebSocketType from 'ws';
+
+// ws is CommonJS. Loaded with require it starts in a fraction of the time its ES
+// module wrapper takes (which has every file scanned for its exports), and a
+// one-shot command spends much of its life loading modules. It is loaded on the
+// first WebSocket connection, so tcp:// clients never load it.
+let wsClass: typeof WebSocketType | null = null;
+function webSocketClass(): typeof WebSocketType {
+  wsClass ??= createRequire(import.meta.url)('ws') as typeof WebSocketType;
+  return wsClass;
+}
 
 /** A bidirectional channel of JSON text messages, whatever carries it. */
 export type MessageTransport = {
@@ -52,7 +63,7 @@ export function openTransport(url: string, timeoutMs: number): Promise<MessageTr
 
 function openWs(url: string, timeoutMs: number): Promise<MessageTransport> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs });
+    const ws = new (webSocketClass())(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs });
     ws.once('error', reject);
     ws.once('unexpected-response', (_req, res) => {
       reject(new Error(`${url} refused the WebSocket: HTTP ${res.statusCode}`));

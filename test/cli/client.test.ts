@@ -386,6 +386,14 @@ describe('natter CLI: names, tokens and exit codes', () => {
     const revoked = await natter(['whoami'], env);
     assert.equal(revoked.code, 3);
     assert.match(revoked.stderr, /^error: unauthenticated: NATTER_TOKEN was refused/m);
+    // The first request goes out right behind auth; with auth refused, it is refused too and nothing is stored.
+    for (const target of ['acme/general', '@bob']) {
+      const sent = await natter(['send', target, 'from a revoked token'], env);
+      assert.equal(sent.code, 3, sent.stderr);
+      assert.match(sent.stderr, /^error: unauthenticated: NATTER_TOKEN was refused/m);
+      noStack(sent);
+      assert.doesNotMatch(ok(await as('alice', ['history', target]), 'history').stdout, /from a revoked token/);
+    }
   });
 
   test('exit 2: usage errors', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { NatterClient } from '../../src/client/index.js';
@@ -103,7 +103,7 @@ describe('natter listen', () => {
   });
 });
 
-test('natter --version loads neither ws nor zod', () => {
+test('natter --version and --help load neither ws nor zod (nor the server or the terminal app)', () => {
   const trace = join(tempDir(), 'imports.txt');
   const hook = join(ROOT, 'test', 'cli', 'fixtures', 'import-trace.mjs');
   const run = (args: string[], extra: Record<string, string> = {}) =>
@@ -111,13 +111,22 @@ test('natter --version loads neither ws nor zod', () => {
       env: cleanEnv({ IMPORT_TRACE: trace, ...extra }),
       encoding: 'utf8',
     });
+  const heavy = /node_modules\/(ws|zod|ink|react|better-sqlite3|drizzle-orm)\/|dist\/(server|tui|protocol)\//;
   const v = run(['--version']);
   assert.equal(v.status, 0, v.stderr);
-  const loaded = readFileSync(trace, 'utf8');
-  assert.match(loaded, /node_modules\/commander\//, 'the trace works');
-  assert.doesNotMatch(loaded, /node_modules\/(ws|zod)\//);
-  // A command that talks to a server does load them (so the check above means something).
+  assert.match(readFileSync(trace, 'utf8'), /dist\/cli\/main\.js/, 'the trace works');
+  assert.doesNotMatch(readFileSync(trace, 'utf8'), heavy);
+  rmSync(trace);
+  const h = run(['send', '--help']);
+  assert.equal(h.status, 0, h.stderr);
+  assert.match(h.stdout, /^Usage: natter send \[options\] <target> \[text\.\.\.\]/);
+  assert.match(readFileSync(trace, 'utf8'), /node_modules\/commander\//);
+  assert.doesNotMatch(readFileSync(trace, 'utf8'), heavy);
+  // A command that talks to a server loads ws (so the check above means something), but not zod.
+  rmSync(trace);
   const w = run(['--server', 'ws://127.0.0.1:9', 'whoami'], { NATTER_TOKEN: 'nts_x' });
   assert.equal(w.status, 4);
-  assert.match(readFileSync(trace, 'utf8'), /node_modules\/ws\//);
+  const client = readFileSync(trace, 'utf8');
+  assert.match(client, /node_modules\/ws\//);
+  assert.doesNotMatch(client, /node_modules\/zod\//);
 });

@@ -1,23 +1,15 @@
-import { Command } from 'commander';
 import { resolveServer } from '../resolve.js';
 import { act } from '../session.js';
 import { fmtTime, table } from '../util.js';
 
 /** `natter bans <server>` */
-export function bansCommand(): Command {
-  return new Command('bans')
-    .description("a server's bans (owner and admins)")
-    .argument('<server>')
-    .action(
-      act(async (ctx, ref: string) => {
-        const server = await resolveServer(ctx.s, ref);
-        const { bans } = await ctx.s.request('bans.list', { serverId: server.id });
-        ctx.out({ serverId: server.id, bans }, () =>
-          table(
-            ['USERNAME', 'BY', 'SINCE', 'REASON'],
-            bans.map((b) => [b.user.username, b.bannedBy.username, fmtTime(b.createdAt), b.reason ?? '']),
-          ),
-        );
-      }),
-    );
-}
+export const bans = act(async (ctx, ref: string) => {
+  const server = await resolveServer(ctx.s, ref);
+  const { bans } = await ctx.s.request('bans.list', { serverId: server.id });
+  ctx.out({ serverId: server.id, bans }, () =>
+    table(
+      ['USERNAME', 'BY', 'SINCE', 'REASON'],
+      bans.map((b) => [b.user.username, b.bannedBy.username, fmtTime(b.createdAt), b.reason ?? '']),
+    ),
+  );
+});

@@ -1,25 +1,20 @@
-import { Command } from 'commander';
 import { act } from '../session.js';
 import { fmtTime, table } from '../util.js';
 
 /** `natter dms` */
-export function dmsCommand(): Command {
-  return new Command('dms').description('your direct-message conversations').action(
-    act(async (ctx) => {
-      const { dms } = await ctx.s.request('dms.list', {});
-      ctx.out({ dms }, () =>
-        dms.length === 0
-          ? 'no direct messages yet: natter send @username <text>'
-          : table(
-              ['WITH', 'UNREAD', 'LAST', 'LAST MESSAGE'],
-              dms.map((d) => [
-                `@${d.peer?.username ?? d.name}`,
-                String(d.unread),
-                fmtTime(d.lastMessage?.createdAt),
-                d.lastMessage ? `${d.lastMessage.author.username}: ${d.lastMessage.body || '(deleted)'}` : '',
-              ]),
-            ),
-      );
-    }),
+export const dms = act(async (ctx) => {
+  const { dms } = await ctx.s.request('dms.list', {});
+  ctx.out({ dms }, () =>
+    dms.length === 0
+      ? 'no direct messages yet: natter send @username <text>'
+      : table(
+          ['WITH', 'UNREAD', 'LAST', 'LAST MESSAGE'],
+          dms.map((d) => [
+            `@${d.peer?.username ?? d.name}`,
+            String(d.unread),
+            fmtTime(d.lastMessage?.createdAt),
+            d.lastMessage ? `${d.lastMessage.author.username}: ${d.lastMessage.body || '(deleted)'}` : '',
+          ]),
+        ),
   );
-}
+});

@@ -1,20 +1,15 @@
-import { Command } from 'commander';
 import { act } from '../session.js';
 import { table } from '../util.js';
 
 /** `natter groups` */
-export function groupsCommand(): Command {
-  return new Command('groups').description('list the groups you are in').action(
-    act(async (ctx) => {
-      const { groups } = await ctx.s.request('groups.list', {});
-      ctx.out({ groups }, () =>
-        groups.length === 0
-          ? 'no groups yet'
-          : table(
-              ['GROUP', 'MEMBERS', 'ID'],
-              groups.map((g) => [`+${g.name}`, g.members.map((m) => m.username).join(', '), g.id]),
-            ),
-      );
-    }),
+export const groups = act(async (ctx) => {
+  const { groups } = await ctx.s.request('groups.list', {});
+  ctx.out({ groups }, () =>
+    groups.length === 0
+      ? 'no groups yet'
+      : table(
+          ['GROUP', 'MEMBERS', 'ID'],
+          groups.map((g) => [`+${g.name}`, g.members.map((m) => m.username).join(', '), g.id]),
+        ),
   );
-}
+});

@@ -1,8 +1,7 @@
-import { Command, Option } from 'commander';
 import type { Message } from '../../protocol/index.js';
 import { resolveTarget, targetJson } from '../resolve.js';
 import { act } from '../session.js';
-import { clean, cleanBlock, fmtTime, nonNegativeInt, positiveInt, usageError } from '../util.js';
+import { clean, cleanBlock, fmtTime, usageError } from '../util.js';
 
 /** One message as a history line: `  #12  2026-11-21 23:31  alice: text`. */
 export function formatMessage(m: Message, seqWidth = 0): string {
@@ -14,29 +13,19 @@ export function formatMessage(m: Message, seqWidth = 0): string {
 }
 
 /** `natter history <target>` */
-export function historyCommand(): Command {
-  return new Command('history')
-    .description('print messages of a conversation, oldest first (the latest 50 by default)')
-    .argument('<target>', 'server/channel, @username or +group')
-    .addOption(new Option('--limit <n>', 'how many (1 to 100)').argParser(positiveInt))
-    .addOption(new Option('--before <seq>', 'only messages before this number').argParser(nonNegativeInt))
-    .addOption(new Option('--after <seq>', 'only messages after this number').argParser(nonNegativeInt))
-    .action(
-      act(async (ctx, ref: string) => {
-        const o = ctx.opts as { limit?: number; before?: number; after?: number };
-        if (o.limit !== undefined && o.limit > 100) throw usageError('--limit is at most 100');
-        const t = await resolveTarget(ctx.s, ref);
-        const res = await ctx.s.request('messages.history', {
-          conversationId: t.id,
-          ...(o.limit !== undefined ? { limit: o.limit } : {}),
-          ...(o.before !== undefined ? { before: o.before } : {}),
-          ...(o.after !== undefined ? { after: o.after } : {}),
-        });
-        ctx.out({ target: targetJson(t), ...res }, () => {
-          if (res.messages.length === 0) return `no messages in ${clean(t.label)}`;
-          const w = Math.max(...res.messages.map((m) => String(m.seq).length));
-          return res.messages.map((m) => formatMessage(m, w)).join('\n');
-        });
-      }),
-    );
-}
+export const history = act(async (ctx, ref: string) => {
+  const o = ctx.opts as { limit?: number; before?: number; after?: number };
+  if (o.limit !== undefined && o.limit > 100) throw usageError('--limit is at most 100');
+  const t = await resolveTarget(ctx.s, ref);
+  const res = await ctx.s.request('messages.history', {
+    conversationId: t.id,
+    ...(o.limit !== undefined ? { limit: o.limit } : {}),
+    ...(o.before !== undefined ? { before: o.before } : {}),
+    ...(o.after !== undefined ? { after: o.after } : {}),
+  });
+  ctx.out({ target: targetJson(t), ...res }, () => {
+    if (res.messages.length === 0) return `no messages in ${clean(t.label)}`;
+    const w = Math.max(...res.messages.map((m) => String(m.seq).length));
+    return res.messages.map((m) => formatMessage(m, w)).join('\n');
+  });
+});

@@ -1,4 +1,3 @@
-import { Command } from 'commander';
 import type { Natter } from '../../client/natter.js';
 import type { EventMessage, Message } from '../../protocol/index.js';
 import { type Requester, resolveServer, resolveTarget, resolveUser } from '../resolve.js';
@@ -202,105 +201,96 @@ function after(a: string, b: string | null): boolean {
 const QUIET = new Set(['hello', 'closing', 'caught_up']);
 
 /** `natter listen [<target>...]` */
-export function listenCommand(): Command {
-  return new Command('listen')
-    .description('print events as they happen, until interrupted (with --json: one JSON object per line)')
-    .argument('[target...]', 'only these: server, server/channel, @username, +group')
-    .action(
-      act(async (ctx, refs: string[]) => {
-        const found = findToken(ctx.g);
-        if (!found) {
-          throw new CliError(
-            EXIT.auth,
-            'unauthenticated',
-            `not logged in to ${serverKey(ctx.g.server)}: run "natter login <username>" (or set NATTER_TOKEN)`,
-          );
-        }
-        const { Natter } = await import('../../client/natter.js');
-        let client: Natter;
-        try {
-          client = await Natter.connect({
-            url: ctx.g.server,
-            token: found.token,
-            backoff: { initialMs: 250, maxMs: 10_000 },
-          });
-        } catch (err) {
-          if (isNatterError(err) && err.code === 'unauthenticated') {
-            throw new CliError(
-              EXIT.auth,
-              'unauthenticated',
-              `the token was refused (${err.message}): run "natter login <username>"`,
-            );
-          }
-          if (isNatterError(err)) throw err;
-          throw new CliError(
-            EXIT.unreachable,
-            'unreachable',
-            `cannot reach the server at ${ctx.g.server}: ${err instanceof Error ? err.message : String(err)}`,
-          );
-        }
-        // Events are live from the auth above; hold them until the names and the filter are known.
-        let last: string | null = client.cursor;
-        const early: EventMessage[] = [];
-        let handle: ((ev: EventMessage) => void) | null = null;
-        client.on('event', (ev) => (handle ? handle(ev) : early.push(ev)));
-        let filter: Filter | null;
-        let names: Names;
-        try {
-          filter = await buildFilter(client, refs);
-          names = await loadNames(client);
-        } catch (err) {
-          client.close();
-          throw err;
-        }
-        const note = (text: string) => process.stderr.write(`natter: ${text}\n`);
-        let stopping = false;
-
-        const finished = new Promise<void>((resolve, reject) => {
-          handle = (ev) => {
-            if (ev.event === 'caught_up') {
-              const data = ev.data as { limited: boolean; replayed: number };
-              if (data.limited) note('too much was missed to replay; some events are lost (run natter history)');
-              return;
-            }
-            if (QUIET.has(ev.event)) return;
-            if (ev.cursor !== undefined) {
-              if (!after(ev.cursor, last)) return;
-              last = ev.cursor;
-            }
-            names.learn(ev);
-            if (!matches(ev, filter, names)) return;
-            if (ctx.g.json) {
-              const target = names.conv(convOf(ev)) ?? undefined;
-              process.stdout.write(`${JSON.stringify({ ...ev, ...(target ? { target } : {}) })}\n`);
-            } else {
-              const text = describe(ev, names);
-              if (text) process.stdout.write(`${text}\n`);
-            }
-          };
-          for (const ev of early.splice(0)) handle(ev);
-          client.on('state', (state) => {
-            if (state.status === 'reconnecting') {
-              note(`connection lost (${state.error}); reconnecting in ${(state.retryInMs / 1000).toFixed(1)} s`);
-            } else if (state.status === 'connected') {
-              note('reconnected');
-            } else if (state.status === 'closed' && !stopping) {
-              reject(
-                new CliError(EXIT.auth, 'unauthenticated', `the server ended the session: ${state.error ?? 'closed'}`),
-              );
-            }
-          });
-          const stop = () => {
-            if (stopping) return;
-            stopping = true;
-            client.close();
-            resolve();
-          };
-          process.once('SIGINT', stop);
-          process.once('SIGTERM', stop);
-        });
-        note(`listening on ${serverKey(ctx.g.server)} as ${clean(client.user?.username)} (Ctrl-C to stop)`);
-        await finished;
-      }),
+export const listen = act(async (ctx, refs: string[]) => {
+  const found = findToken(ctx.g);
+  if (!found) {
+    throw new CliError(
+      EXIT.auth,
+      'unauthenticated',
+      `not logged in to ${serverKey(ctx.g.server)}: run "natter login <username>" (or set NATTER_TOKEN)`,
     );
-}
+  }
+  const { Natter } = await import('../../client/natter.js');
+  let client: Natter;
+  try {
+    client = await Natter.connect({
+      url: ctx.g.server,
+      token: found.token,
+      backoff: { initialMs: 250, maxMs: 10_000 },
+    });
+  } catch (err) {
+    if (isNatterError(err) && err.code === 'unauthenticated') {
+      throw new CliError(
+        EXIT.auth,
+        'unauthenticated',
+        `the token was refused (${err.message}): run "natter login <username>"`,
+      );
+    }
+    if (isNatterError(err)) throw err;
+    throw new CliError(
+      EXIT.unreachable,
+      'unreachable',
+      `cannot reach the server at ${ctx.g.server}: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  // Events are live from the auth above; hold them until the names and the filter are known.
+  let last: string | null = client.cursor;
+  const early: EventMessage[] = [];
+  let handle: ((ev: EventMessage) => void) | null = null;
+  client.on('event', (ev) => (handle ? handle(ev) : early.push(ev)));
+  let filter: Filter | null;
+  let names: Names;
+  try {
+    filter = await buildFilter(client, refs);
+    names = await loadNames(client);
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+  const note = (text: string) => process.stderr.write(`natter: ${text}\n`);
+  let stopping = false;
+
+  const finished = new Promise<void>((resolve, reject) => {
+    handle = (ev) => {
+      if (ev.event === 'caught_up') {
+        const data = ev.data as { limited: boolean; replayed: number };
+        if (data.limited) note('too much was missed to replay; some events are lost (run natter history)');
+        return;
+      }
+      if (QUIET.has(ev.event)) return;
+      if (ev.cursor !== undefined) {
+        if (!after(ev.cursor, last)) return;
+        last = ev.cursor;
+      }
+      names.learn(ev);
+      if (!matches(ev, filter, names)) return;
+      if (ctx.g.json) {
+        const target = names.conv(convOf(ev)) ?? undefined;
+        process.stdout.write(`${JSON.stringify({ ...ev, ...(target ? { target } : {}) })}\n`);
+      } else {
+        const text = describe(ev, names);
+        if (text) process.stdout.write(`${text}\n`);
+      }
+    };
+    for (const ev of early.splice(0)) handle(ev);
+    client.on('state', (state) => {
+      if (state.status === 'reconnecting') {
+        note(`connection lost (${state.error}); reconnecting in ${(state.retryInMs / 1000).toFixed(1)} s`);
+      } else if (state.status === 'connected') {
+        note('reconnected');
+      } else if (state.status === 'closed' && !stopping) {
+        reject(new CliError(EXIT.auth, 'unauthenticated', `the server ended the session: ${state.error ?? 'closed'}`));
+      }
+    });
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      client.close();
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  note(`listening on ${serverKey(ctx.g.server)} as ${clean(client.user?.username)} (Ctrl-C to stop)`);
+  await finished;
+});

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { Command } from 'commander';
 import type { Message } from '../../protocol/index.js';
 import { resolveTarget, targetJson } from '../resolve.js';
 import { act } from '../session.js';
@@ -11,38 +10,30 @@ function nonce(): string {
 }
 
 /** `natter send <target> [text...]` */
-export function sendCommand(): Command {
-  return new Command('send')
-    .description('send one message (the text from stdin when not given)')
-    .argument('<target>', 'server/channel, @username or +group')
-    .argument('[text...]', 'the message')
-    .action(
-      act(async (ctx, ref: string, words: string[]) => {
-        let body: string;
-        if (words.length > 0) {
-          body = words.join(' ');
-        } else {
-          if (process.stdin.isTTY) throw usageError('no message: give the text as arguments or pipe it on stdin');
-          body = (await readStdin()).replace(/\r?\n$/, '');
-        }
-        if (body.trim() === '') throw usageError('the message is empty');
-        let label: string;
-        let target: ReturnType<typeof targetJson> | null = null;
-        let res: { message: Message; duplicate: boolean };
-        if (ref.startsWith('@')) {
-          // A DM: messages.send {to} opens it on the first message.
-          const to = ref.slice(1);
-          if (to === '') throw usageError('name someone after @');
-          res = await ctx.s.request('messages.send', { to, body, nonce: nonce() });
-          label = `@${to}`;
-          target = { kind: 'dm', id: res.message.conversationId, label };
-        } else {
-          const t = await resolveTarget(ctx.s, ref);
-          res = await ctx.s.request('messages.send', { conversationId: t.id, body, nonce: nonce() });
-          label = t.label;
-          target = targetJson(t);
-        }
-        ctx.out({ target, ...res }, () => `sent #${res.message.seq} to ${clean(label)}`);
-      }),
-    );
-}
+export const send = act(async (ctx, ref: string, words: string[]) => {
+  let body: string;
+  if (words.length > 0) {
+    body = words.join(' ');
+  } else {
+    if (process.stdin.isTTY) throw usageError('no message: give the text as arguments or pipe it on stdin');
+    body = (await readStdin()).replace(/\r?\n$/, '');
+  }
+  if (body.trim() === '') throw usageError('the message is empty');
+  let label: string;
+  let target: ReturnType<typeof targetJson> | null = null;
+  let res: { message: Message; duplicate: boolean };
+  if (ref.startsWith('@')) {
+    // A DM: messages.send {to} opens it on the first message.
+    const to = ref.slice(1);
+    if (to === '') throw usageError('name someone after @');
+    res = await ctx.s.request('messages.send', { to, body, nonce: nonce() });
+    label = `@${to}`;
+    target = { kind: 'dm', id: res.message.conversationId, label };
+  } else {
+    const t = await resolveTarget(ctx.s, ref);
+    res = await ctx.s.request('messages.send', { conversationId: t.id, body, nonce: nonce() });
+    label = t.label;
+    target = targetJson(t);
+  }
+  ctx.out({ target, ...res }, () => `sent #${res.message.seq} to ${clean(label)}`);
+});

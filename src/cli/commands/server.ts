@@ -1,59 +1,36 @@
-import { Command } from 'commander';
 import { resolveServer } from '../resolve.js';
 import { act } from '../session.js';
 import { clean, usageError } from '../util.js';
 
-/** `natter server create|edit|delete` */
-export function serverCommand(): Command {
-  const create = new Command('create')
-    .description('create a server (you own it; it starts with #general)')
-    .argument('<name>')
-    .option('--description <text>', 'what it is about')
-    .action(
-      act(async (ctx, name: string) => {
-        const o = ctx.opts as { description?: string };
-        const res = await ctx.s.request('servers.create', {
-          name,
-          ...(o.description !== undefined ? { description: o.description } : {}),
-        });
-        ctx.out(
-          res,
-          () =>
-            `created server ${clean(res.server.name)} (${res.server.id}) with channel${res.channels.length === 1 ? '' : 's'} ${res.channels.map((c) => `#${clean(c.name)}`).join(', ')}`,
-        );
-      }),
-    );
-  const edit = new Command('edit')
-    .description('rename a server or change its description ("" clears it)')
-    .argument('<server>')
-    .option('--name <name>', 'new name')
-    .option('--description <text>', 'new description')
-    .action(
-      act(async (ctx, ref: string) => {
-        const o = ctx.opts as { name?: string; description?: string };
-        if (o.name === undefined && o.description === undefined) throw usageError('give --name or --description');
-        const server = await resolveServer(ctx.s, ref);
-        const res = await ctx.s.request('servers.update', {
-          serverId: server.id,
-          ...(o.name !== undefined ? { name: o.name } : {}),
-          ...(o.description !== undefined ? { description: o.description === '' ? null : o.description } : {}),
-        });
-        ctx.out(res, () => `updated server ${clean(res.server.name)}`);
-      }),
-    );
-  const del = new Command('delete')
-    .description('delete a server with its channels and messages (owner only)')
-    .argument('<server>')
-    .action(
-      act(async (ctx, ref: string) => {
-        const server = await resolveServer(ctx.s, ref);
-        await ctx.s.request('servers.delete', { serverId: server.id });
-        ctx.out({ ok: true, serverId: server.id }, () => `deleted server ${clean(server.name)}`);
-      }),
-    );
-  return new Command('server')
-    .description('create, edit and delete servers')
-    .addCommand(create)
-    .addCommand(edit)
-    .addCommand(del);
-}
+// `natter server create|edit|delete`
+
+export const create = act(async (ctx, name: string) => {
+  const o = ctx.opts as { description?: string };
+  const res = await ctx.s.request('servers.create', {
+    name,
+    ...(o.description !== undefined ? { description: o.description } : {}),
+  });
+  ctx.out(
+    res,
+    () =>
+      `created server ${clean(res.server.name)} (${res.server.id}) with channel${res.channels.length === 1 ? '' : 's'} ${res.channels.map((c) => `#${clean(c.name)}`).join(', ')}`,
+  );
+});
+
+export const edit = act(async (ctx, ref: string) => {
+  const o = ctx.opts as { name?: string; description?: string };
+  if (o.name === undefined && o.description === undefined) throw usageError('give --name or --description');
+  const server = await resolveServer(ctx.s, ref);
+  const res = await ctx.s.request('servers.update', {
+    serverId: server.id,
+    ...(o.name !== undefined ? { name: o.name } : {}),
+    ...(o.description !== undefined ? { description: o.description === '' ? null : o.description } : {}),
+  });
+  ctx.out(res, () => `updated server ${clean(res.server.name)}`);
+});
+
+export const remove = act(async (ctx, ref: string) => {
+  const server = await resolveServer(ctx.s, ref);
+  await ctx.s.request('servers.delete', { serverId: server.id });
+  ctx.out({ ok: true, serverId: server.id }, () => `deleted server ${clean(server.name)}`);
+});

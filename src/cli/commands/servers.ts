@@ -1,20 +1,15 @@
-import { Command } from 'commander';
 import { act } from '../session.js';
 import { table } from '../util.js';
 
 /** `natter servers` */
-export function serversCommand(): Command {
-  return new Command('servers').description('list the servers you are a member of').action(
-    act(async (ctx) => {
-      const { servers } = await ctx.s.request('servers.list', {});
-      ctx.out({ servers }, () =>
-        servers.length === 0
-          ? 'no servers yet: create one with "natter server create <name>" or join with "natter join <code>"'
-          : table(
-              ['NAME', 'ROLE', 'MEMBERS', 'ID', 'DESCRIPTION'],
-              servers.map((x) => [x.name, x.role, String(x.memberCount), x.id, x.description ?? '']),
-            ),
-      );
-    }),
+export const servers = act(async (ctx) => {
+  const { servers } = await ctx.s.request('servers.list', {});
+  ctx.out({ servers }, () =>
+    servers.length === 0
+      ? 'no servers yet: create one with "natter server create <name>" or join with "natter join <code>"'
+      : table(
+          ['NAME', 'ROLE', 'MEMBERS', 'ID', 'DESCRIPTION'],
+          servers.map((x) => [x.name, x.role, String(x.memberCount), x.id, x.description ?? '']),
+        ),
   );
-}
+});

@@ -1,8 +1,8 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { globalsOf } from '../session.js';
 import { usageError } from '../util.js';
 
-/** Starts the terminal app (lazily: Ink and React load only here). */
+/** Starts the terminal app (`natter tui`, and a bare `natter` on a terminal); Ink and React load only here. */
 export async function startTui(cmd: Command): Promise<void> {
   if (!process.stdin.isTTY || !process.stdout.isTTY) {
     throw usageError('the terminal app needs a terminal; use the commands (natter --help) in scripts');
@@ -12,13 +12,4 @@ export async function startTui(cmd: Command): Promise<void> {
   for (const name of ['CI', 'CONTINUOUS_INTEGRATION']) if (name in process.env) process.env[name] = 'false';
   const { runTui } = await import('../../tui/run.js');
   await runTui(globalsOf(cmd));
-}
-
-/** `natter tui` (also what a bare `natter` runs on a terminal) */
-export function tuiCommand(): Command {
-  return new Command('tui')
-    .description('open the terminal app (what a bare `natter` does on a terminal)')
-    .action(async (_opts, cmd: Command) => {
-      await startTui(cmd);
-    });
 }

@@ -1,24 +1,19 @@
-import { Command } from 'commander';
 import { act } from '../session.js';
 import { fmtTime, serverKey, table, who } from '../util.js';
 
 /** `natter whoami` */
-export function whoamiCommand(): Command {
-  return new Command('whoami').description('show who you are logged in as').action(
-    act(async (ctx) => {
-      const res = await ctx.s.request('whoami', {});
-      ctx.out({ server: serverKey(ctx.g.server), ...res }, () => {
-        const rows = [
-          ['user', who(res.user)],
-          ['user id', res.user.id],
-          ['server', serverKey(ctx.g.server)],
-        ];
-        if (res.user.status) rows.push(['status', res.user.status]);
-        if (res.session) rows.push(['session', `${res.session.id} (since ${fmtTime(res.session.createdAt)})`]);
-        if (res.botToken) rows.push(['bot token', `${res.botToken.name} (${res.botToken.id})`]);
-        if (ctx.s.tokenSource === 'env') rows.push(['token from', 'NATTER_TOKEN']);
-        return table(['', ''], rows).split('\n').slice(1).join('\n');
-      });
-    }),
-  );
-}
+export const whoami = act(async (ctx) => {
+  const res = await ctx.s.request('whoami', {});
+  ctx.out({ server: serverKey(ctx.g.server), ...res }, () => {
+    const rows = [
+      ['user', who(res.user)],
+      ['user id', res.user.id],
+      ['server', serverKey(ctx.g.server)],
+    ];
+    if (res.user.status) rows.push(['status', res.user.status]);
+    if (res.session) rows.push(['session', `${res.session.id} (since ${fmtTime(res.session.createdAt)})`]);
+    if (res.botToken) rows.push(['bot token', `${res.botToken.name} (${res.botToken.id})`]);
+    if (ctx.s.tokenSource === 'env') rows.push(['token from', 'NATTER_TOKEN']);
+    return table(['', ''], rows).split('\n').slice(1).join('\n');
+  });
+});

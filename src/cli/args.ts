@@ -1,0 +1,54 @@
+import { InvalidArgumentError } from './commander.js';
+
+// commander argParsers for the command definitions in program.ts. Only commander
+// here: these load on every run, --help and --version included.
+
+/** --server: ws://, wss:// or tcp:// URLs. */
+export function serverUrl(value: string): string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('expected a URL such as ws://127.0.0.1:7777 or tcp://127.0.0.1:7778');
+  }
+  if (!['ws:', 'wss:', 'tcp:'].includes(u.protocol)) {
+    throw new InvalidArgumentError('expected a ws://, wss:// or tcp:// URL');
+  }
+  return value;
+}
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}
+
+export function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number, 0 or more');
+  return n;
+}
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+
+/** `90s`, `30m`, `1h`, `7d`, `2w` -> seconds. */
+export function duration(value: string): number {
+  const m = /^(\d+)\s*([smhdw])$/.exec(value.trim());
+  const unit = m?.[2];
+  if (!m || !unit) throw new InvalidArgumentError('expected a duration such as 30m, 1h, 7d or 2w');
+  return Number(m[1]) * (UNITS[unit] ?? 1);
+}
+
+/** A TCP port; 0 means any free one (or, for --tcp-port, none). */
+export function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('expected a port number from 0 to 65535');
+  return n;
+}
+
+export function bcryptCost(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 4 || n > 31) throw new InvalidArgumentError('expected a bcrypt cost from 4 to 31');
+  return n;
+}

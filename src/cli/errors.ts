@@ -1,0 +1,35 @@
+// Exit codes and expected failures of the CLI. No imports: main.ts loads this
+// on every run, before it knows which command runs.
+
+/** Exit codes of the natter CLI (docs/cli.md). */
+export const EXIT = {
+  ok: 0,
+  /** The server refused (an error reply), or a name did not resolve. */
+  refused: 1,
+  /** The command line was wrong. */
+  usage: 2,
+  /** Not logged in, or bad credentials. */
+  auth: 3,
+  /** The server could not be reached. */
+  unreachable: 4,
+} as const;
+
+/** An expected failure: printed as `error: <code>: <message>` and mapped to an exit code, never a stack trace. */
+export class CliError extends Error {
+  constructor(
+    readonly exitCode: number,
+    readonly code: string | null,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export const usageError = (message: string): CliError => new CliError(EXIT.usage, 'usage', message);
+export const notFound = (message: string): CliError => new CliError(EXIT.refused, 'not_found', message);
+
+/** Is this the protocol's NatterError (checked by shape, so the CLI need not load the protocol to tell)? */
+export function isNatterError(err: unknown): err is Error & { code: string } {
+  return err instanceof Error && err.name === 'NatterError' && typeof (err as { code?: unknown }).code === 'string';
+}
