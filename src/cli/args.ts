@@ -29,6 +29,14 @@ export function nonNegativeInt(value: string): number {
   return n;
 }
 
+/** `--commit-window`: milliseconds, 0 to 1000. */
+export function commitWindow(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0 || n > 1000)
+    throw new InvalidArgumentError('expected milliseconds from 0 to 1000');
+  return n;
+}
+
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
 
 /** `90s`, `30m`, `1h`, `7d`, `2w` -> seconds. */

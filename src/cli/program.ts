@@ -1,5 +1,5 @@
 import { VERSION } from '../package-info.js';
-import { bcryptCost, duration, nonNegativeInt, port, positiveInt, serverUrl } from './args.js';
+import { bcryptCost, commitWindow, duration, nonNegativeInt, port, positiveInt, serverUrl } from './args.js';
 import { Argument, Command, Option } from './commander.js';
 
 /**
@@ -74,6 +74,15 @@ function serveCommand(): Command {
         .env('NATTER_BCRYPT_COST')
         .default(12)
         .argParser(bcryptCost),
+    )
+    .addOption(
+      new Option(
+        '--commit-window <ms>',
+        'under load, writes wait up to this long to share one commit (0 = commit each batch at once)',
+      )
+        .env('NATTER_COMMIT_WINDOW')
+        .default(10)
+        .argParser(commitWindow),
     )
     .addOption(
       new Option('--allow-origin <origin...>', 'extra Origins allowed to open WebSockets (e.g. https://chat.example)')

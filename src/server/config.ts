@@ -51,6 +51,12 @@ export type ServerConfig = {
   eventRetentionMs: number;
   /** A user whose last connection closed shows as offline only after this long (a reconnect in between is not news). */
   presenceGraceMs: number;
+  /**
+   * Least time between two write batches (group commits). Under steady load,
+   * writes wait up to this long to share one commit and its fsync; after a
+   * quiet spell a write commits at once.
+   */
+  commitWindowMs: number;
   /** Write the start and stop lines (and errors) to stderr. */
   log: boolean;
 };
@@ -83,6 +89,7 @@ export function defaultConfig(): ServerConfig {
     maxQueuedBytes: 4 * 1024 * 1024,
     eventRetentionMs: 30 * 24 * 3600 * 1000,
     presenceGraceMs: 5_000,
+    commitWindowMs: 10,
     log: true,
   };
 }

@@ -61,7 +61,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     users: userQueries(db),
     sessions: sessionQueries(db),
     chat,
-    writer: new Writer(db, (err) => log.error('after a commit', err), [chat.pending]),
+    writer: new Writer(db, (err) => log.error('after a commit', err), [chat.pending], config.commitWindowMs),
     events: new EventLog(db, hub),
     hub,
     sockets,

@@ -317,3 +317,46 @@ describe('migration 0003: events of one audience move into the event row', () =>
     }
   });
 });
+
+describe('commit window', () => {
+  let dir: string;
+  let db: Db;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'natter-window-'));
+    db = openDb(dir);
+  });
+  afterEach(() => {
+    closeDb(db);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const write = (writer: Writer) => writer.run(() => db.$client.prepare('SELECT 1').get());
+  const later = (ms: number) => new Promise<'timer'>((r) => setTimeout(() => r('timer'), ms));
+
+  test('a write after a quiet spell commits at once, not after the window', async () => {
+    const writer = new Writer(db, () => {}, [], 1000);
+    const first = await Promise.race([write(writer).then(() => 'committed'), later(500)]);
+    assert.equal(first, 'committed');
+    assert.equal(writer.stats.commits, 1);
+  });
+
+  test('writes that follow a commit within the window wait for it and share one commit', async () => {
+    const writer = new Writer(db, () => {}, [], 300);
+    await write(writer);
+    const a = write(writer);
+    await later(20);
+    const b = write(writer);
+    // Both are still waiting for the window to end.
+    assert.equal(await Promise.race([Promise.all([a, b]).then(() => 'committed'), later(100)]), 'timer');
+    await Promise.all([a, b]);
+    assert.deepEqual(writer.stats, { commits: 2, jobs: 3 });
+  });
+
+  test('with no window, each turn of the event loop commits its own batch', async () => {
+    const writer = new Writer(db, () => {}, [], 0);
+    await write(writer);
+    await write(writer);
+    await Promise.all([write(writer), write(writer)]);
+    assert.deepEqual(writer.stats, { commits: 3, jobs: 4 });
+  });
+});

@@ -148,6 +148,8 @@ describe('flooding', () => {
       assert.equal(await closed, 4008);
       // The burst allowance was stored (its replies may have been cut off by the close); nothing more.
       const other = await connectAs(strict.tcpUrl, reg.token);
+      // Writes commit in order: once this one is acknowledged, the sends accepted before the close are in.
+      await other.request('profile.update', { status: 'back' });
       const { messages } = await other.request('messages.history', { conversationId });
       assert.deepEqual(
         messages.map((m) => m.body),

@@ -6,6 +6,7 @@ export type ServeOptions = {
   tcpPort: number;
   data: string;
   bcryptCost: number;
+  commitWindow: number;
   allowOrigin: string[];
   limits?: string;
   quiet?: boolean;
@@ -37,6 +38,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     tcpPort: opts.tcpPort === 0 ? null : opts.tcpPort,
     dataDir: opts.data,
     bcryptCost: opts.bcryptCost,
+    commitWindowMs: opts.commitWindow,
     allowedOrigins: typeof opts.allowOrigin === 'string' ? [opts.allowOrigin] : opts.allowOrigin,
     log: !opts.quiet,
   });
