@@ -21,7 +21,7 @@ async function until(cond: () => boolean, what: string): Promise<void> {
   }
 }
 
-test('the controller keeps the app state in step with the server', async () => {
+test('the controller keeps the app state in step with the server', async (ctx) => {
   const alice = await new HttpApi(t.httpUrl).call('register', { username: uniqueName('ta'), password: PASSWORD });
   const bob = await new HttpApi(t.httpUrl).call('register', { username: uniqueName('tb'), password: PASSWORD });
   const a = await connectAs(t.wsUrl, alice.token);
@@ -36,6 +36,11 @@ test('the controller keeps the app state in step with the server', async () => {
     state = reduce(state, action);
   };
   const client = Natter.create({ url: t.wsUrl, token: bob.token });
+  // Closed even when an assertion fails, so the test process can end.
+  ctx.after(() => {
+    client.close();
+    a.close();
+  });
   const controller = new Controller(client, dispatch, () => state);
   await client.start();
   await until(() => state.connection.status === 'connected' && state.me !== null, 'connected');
