@@ -167,7 +167,7 @@ const TOUCH_EVERY_MS = 60_000;
  * per address. Used by `auth`, HTTP Bearer and WebSocket upgrade headers.
  */
 export function resolveToken(
-  ctx: Pick<Services, 'sessions' | 'users' | 'limiters' | 'clock'>,
+  ctx: Pick<Services, 'sessions' | 'users' | 'limiters' | 'clock' | 'writer' | 'log'>,
   address: string,
   token: string,
 ) {
@@ -182,7 +182,12 @@ export function resolveToken(
   }
   const now = ctx.clock();
   if (row.lastSeenAt === null || now - row.lastSeenAt > TOUCH_EVERY_MS) {
-    ctx.sessions.touch(row.id, now);
+    // Bookkeeping, not worth a commit of its own: it joins the next write batch,
+    // so a storm of reconnects costs a few commits, not one fsync each.
+    const id = row.id;
+    ctx.writer
+      .run(() => ctx.sessions.touch(id, now))
+      .catch((err: unknown) => ctx.log.error('recording a session as seen', err));
     row.lastSeenAt = now;
   }
   return { row, user };
