@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { VERSION } from '../package-info.js';
 import { CloseCode } from '../protocol/index.js';
 import { scopesOfUser } from './access.js';
+import { Checkpointer } from './checkpointer.js';
 import { defaultConfig, type ServerConfig } from './config.js';
 import type { Services } from './context.js';
 import { ChatQueries } from './db/chat.js';
@@ -31,6 +32,8 @@ export type RunningServer = {
   tcpPort: number | null;
   host: string;
   services: Services;
+  /** Copies the WAL back into the database file, off the event loop. */
+  checkpointer: Checkpointer;
   /**
    * Graceful stop: refuse new work, finish requests under way, tell clients
    * to reconnect later, close the database. Idempotent.
@@ -50,6 +53,11 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   config.dataDir = resolve(config.dataDir);
   const log = createLogger(config.log);
   const db = openDb(config.dataDir);
+  // Checkpoints run on their own thread; the event loop only appends to the WAL.
+  db.$client.pragma('wal_autocheckpoint = 0');
+  const checkpointer = new Checkpointer(resolve(config.dataDir, DB_FILE), 500, (message) =>
+    log.error('WAL checkpoint failed', message),
+  );
   const clock = () => Date.now();
   const limiter = (l: { capacity: number; refillMs: number }) => new RateLimiter(l.capacity, l.refillMs, clock);
   const hub = new Hub(config.presenceGraceMs);
@@ -120,6 +128,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     http.close();
     tcp?.close();
     await services.passwords.close();
+    await checkpointer.stop();
     closeDb(db);
     throw err;
   }
@@ -145,11 +154,12 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
       }
       http.closeAllConnections();
       await services.passwords.close();
+      await checkpointer.stop();
       closeDb(db);
       log.info('natter stopped');
     })();
     return stopping;
   };
 
-  return { port, tcpPort, host: config.host, services, stop };
+  return { port, tcpPort, host: config.host, services, checkpointer, stop };
 }
