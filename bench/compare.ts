@@ -37,12 +37,13 @@ type Result = {
   connected?: number;
   reconnectsPerS?: number;
   serverCpuMsPerReconnect?: number;
+  skipped?: number;
   latencyMs?: Latency;
   deliveryRatio?: number;
   deliveriesPerS?: number;
   serverCpuMsPer1000?: number;
   serverCpu?: number;
-  logins?: { perS: number };
+  logins?: { perS: number; latencyMs: Latency };
   historyMs?: Latency[];
   windows?: Latency[];
   serverRssKiB?: { start: number; end: number };
@@ -58,15 +59,18 @@ const METRICS: Record<string, { name: string; get: (r: Result) => number | undef
     { name: 'reconnects/s', get: (r) => r.reconnectsPerS },
     { name: 'p99 ms', get: (r) => r.latencyMs?.p99 },
     { name: 'CPU ms/reconnect', get: (r) => r.serverCpuMsPerReconnect },
+    { name: 'server CPU', get: (r) => r.serverCpu },
+    { name: 'skipped (16 already in flight)', get: (r) => r.skipped },
   ],
   fanout: [
-    { name: 'delivered', get: (r) => r.deliveryRatio },
+    { name: 'delivered %', get: (r) => (r.deliveryRatio === undefined ? undefined : r.deliveryRatio * 100) },
     { name: 'deliveries/s', get: (r) => r.deliveriesPerS },
     { name: 'p50 ms', get: (r) => r.latencyMs?.p50 },
     { name: 'p99 ms', get: (r) => r.latencyMs?.p99 },
     { name: 'CPU ms/1000 deliveries', get: (r) => r.serverCpuMsPer1000 },
     { name: 'server CPU', get: (r) => r.serverCpu },
     { name: 'logins/s', get: (r) => r.logins?.perS },
+    { name: 'login p99 ms', get: (r) => r.logins?.latencyMs.p99 },
     { name: 'history last-50 p99 ms', get: (r) => r.historyMs?.[0]?.p99 },
     { name: 'history 5 pages back p99 ms', get: (r) => r.historyMs?.[5]?.p99 },
     { name: 'first window p99 ms', get: (r) => r.windows?.[0]?.p99 },
@@ -96,7 +100,8 @@ function fmt(n: number): string {
 const groups = new Map<string, Line[]>();
 for (const l of lines) {
   if (wanted.length && !wanted.includes(l.workload)) continue;
-  const key = `${l.workload} ${JSON.stringify(l.params)}`;
+  const { target: _target, ...params } = l.params;
+  const key = `${l.workload} ${JSON.stringify(params)}`;
   groups.set(key, [...(groups.get(key) ?? []), l]);
 }
 
@@ -126,7 +131,9 @@ for (const [key, group] of groups) {
   for (const metric of metrics) {
     const values = targets.map((t) => med.get(t)?.get(metric.name) ?? Number.NaN);
     if (values.every((v) => !Number.isFinite(v))) continue;
-    const row = [metric.name, ...values.map(fmt)];
+    // A delivery ratio is shown to the thousandth of a percent: 100.000 means not one lost.
+    const show = metric.name === 'delivered %' ? (v: number) => (Number.isFinite(v) ? v.toFixed(3) : '') : fmt;
+    const row = [metric.name, ...values.map(show)];
     const n = med.get('natter')?.get(metric.name) ?? Number.NaN;
     if (cols.includes('natter/ngircd')) row.push(ratio(n, med.get('ngircd')?.get(metric.name)));
     if (cols.includes('natter/relay')) row.push(ratio(n, med.get('relay')?.get(metric.name)));

@@ -28,14 +28,14 @@ export type Job = {
   roomSize: number;
   /** Clients opened at once (ngircd's listen backlog is 10). */
   connectConcurrency: number;
-  /** fanout: messages per second per client. */
+  /** fanout: messages per second per client; reconnect: reconnects started per second (open loop). */
   rate?: number;
   warmupS?: number;
   seconds?: number;
   drainS?: number;
   /** idle: how long to wait after connecting before reading RSS. */
   settleS?: number;
-  /** reconnect: parallel reconnect loops. */
+  /** reconnect: parallel reconnect loops (closed loop), or the most in flight (open loop, with `rate`). */
   concurrency?: number;
   /** fanout: parallel password-login loops (natter). */
   logins?: number;
@@ -135,30 +135,69 @@ async function reconnect(): Promise<unknown> {
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
   let next = 0;
-  await Promise.all(
-    Array.from({ length: job.concurrency ?? 16 }, async () => {
-      while (performance.now() < end) {
-        const i = next++ % job.clients;
-        const s = performance.now();
-        try {
-          await adapter.reconnect(i);
-          hist.add(performance.now() - s);
-          done++;
-        } catch (err) {
-          failed++;
-          firstError ||= String(err);
+  const once = async () => {
+    const i = next++ % job.clients;
+    const s = performance.now();
+    try {
+      await adapter.reconnect(i);
+      hist.add(performance.now() - s);
+      done++;
+    } catch (err) {
+      failed++;
+      firstError ||= String(err);
+    }
+  };
+  let skipped = 0;
+  if (job.rate) {
+    // Open loop: start `rate` reconnects per second on a fixed tick, whatever the
+    // server's pace; at most `concurrency` at once (beyond that a start is skipped and counted).
+    const limit = job.concurrency ?? 256;
+    let started = 0;
+    let inFlight = 0;
+    const running = new Set<Promise<void>>();
+    await new Promise<void>((resolve) => {
+      const tick = setInterval(() => {
+        const now = performance.now();
+        if (now >= end) {
+          clearInterval(tick);
+          resolve();
+          return;
         }
-      }
-    }),
-  );
+        const due = Math.floor(((now - t0) * (job.rate ?? 0)) / 1000);
+        while (started < due) {
+          started++;
+          if (inFlight >= limit) {
+            skipped++;
+            continue;
+          }
+          inFlight++;
+          const p = once().finally(() => {
+            inFlight--;
+            running.delete(p);
+          });
+          running.add(p);
+        }
+      }, 5);
+    });
+    await Promise.all(running);
+  } else {
+    // Closed loop: `concurrency` reconnects back to back.
+    await Promise.all(
+      Array.from({ length: job.concurrency ?? 16 }, async () => {
+        while (performance.now() < end) await once();
+      }),
+    );
+  }
   const wallS = (performance.now() - t0) / 1000;
   return {
     reconnects: done,
     failed,
+    ...(job.rate ? { offeredPerS: job.rate, skipped } : {}),
     ...(firstError ? { firstError } : {}),
     reconnectsPerS: round(done / wallS, 1),
     latencyMs: hist.summary(),
     serverCpuMsPerReconnect: round((processCpuMs(job.serverPid) - cpu0) / Math.max(1, done), 3),
+    serverCpu: round((processCpuMs(job.serverPid) - cpu0) / (wallS * 1000), 3),
     ...verdict(cpu()),
   };
 }

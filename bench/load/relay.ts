@@ -9,7 +9,7 @@ import type { Adapter } from './adapter.js';
 export function relayAdapter(url: string): Adapter {
   const open = (room: number) =>
     new Promise<WebSocket>((resolve, reject) => {
-      const ws = new WebSocket(`${url}/?room=${room}`, { perMessageDeflate: false });
+      const ws = new WebSocket(`${url}/?room=${room}`, { perMessageDeflate: false, skipUTF8Validation: true });
       ws.once('open', () => resolve(ws));
       ws.once('error', reject);
     });
