@@ -60,6 +60,7 @@ const tokens: string[] = [];
         bio: null,
         createdAt: now,
         updatedAt: now,
+        groupAdds: 'invite',
       });
       const token = newToken('session');
       sessions.insert({

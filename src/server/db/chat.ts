@@ -29,6 +29,7 @@ function conversation(r: Raw): ConversationRow {
     lastSeq: r.last_seq as number,
     lastMessageAt: (r.last_message_at as number | null) ?? null,
     createdAt: r.created_at as number,
+    createdBy: (r.created_by as string | null) ?? null,
   };
 }
 
@@ -57,6 +58,7 @@ function user(r: Raw): UserRow {
     bio: (r.bio as string | null) ?? null,
     createdAt: r.created_at as number,
     updatedAt: r.updated_at as number,
+    groupAdds: r.group_adds as UserRow['groupAdds'],
   };
 }
 
@@ -379,7 +381,8 @@ export class ChatQueries {
 
   /** Creates a conversation (fields not given are empty) and returns its row. */
   createConversation(
-    fields: Pick<ConversationRow, 'kind'> & Partial<Pick<ConversationRow, 'serverId' | 'name' | 'topic' | 'dmKey'>>,
+    fields: Pick<ConversationRow, 'kind'> &
+      Partial<Pick<ConversationRow, 'serverId' | 'name' | 'topic' | 'dmKey' | 'createdBy'>>,
     now: number,
   ): ConversationRow {
     const row: ConversationRow = {
@@ -388,6 +391,7 @@ export class ChatQueries {
       name: null,
       topic: null,
       dmKey: null,
+      createdBy: null,
       ...fields,
       lastSeq: 0,
       lastMessageAt: null,
@@ -399,8 +403,8 @@ export class ChatQueries {
 
   insertConversation(row: ConversationRow): void {
     this.run(
-      `INSERT INTO conversations (id, kind, server_id, name, topic, dm_key, last_seq, last_message_at, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO conversations (id, kind, server_id, name, topic, dm_key, last_seq, last_message_at, created_at, created_by)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       row.id,
       row.kind,
       row.serverId,
@@ -410,6 +414,7 @@ export class ChatQueries {
       row.lastSeq,
       row.lastMessageAt,
       row.createdAt,
+      row.createdBy,
     );
   }
 

@@ -14,9 +14,68 @@ export const users = sqliteTable(
     bio: text('bio'),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
+    /**
+     * Who may put this user in a group directly: `everyone`, `contacts` (people
+     * who share a server or a group with them) or `invite` (nobody: each add is
+     * an invitation they accept or decline).
+     */
+    groupAdds: text('group_adds', { enum: ['everyone', 'contacts', 'invite'] })
+      .notNull()
+      .default('invite'),
   },
   (t) => [uniqueIndex('users_username_key').on(t.usernameKey)],
 );
+
+/**
+ * Usernames given up by a rename, held for their previous owner for a while, so
+ * that DMs, group adds and mentions by the old name cannot reach a newcomer.
+ */
+export const usernameHolds = sqliteTable(
+  'username_holds',
+  {
+    usernameKey: text('username_key').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    releasedAt: integer('released_at').notNull(),
+  },
+  (t) => [index('username_holds_released').on(t.releasedAt)],
+);
+
+/** Who blocked whom: a blocked user cannot DM, add to groups or notify (mention) the blocker. */
+export const blocks = sqliteTable(
+  'blocks',
+  {
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    blockedId: text('blocked_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.blockedId] }), index('blocks_blocked').on(t.blockedId)],
+);
+
+/** Bytes each user's writes stored, per UTC day (the daily write budget). */
+export const usage = sqliteTable(
+  'usage',
+  {
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** Days since the Unix epoch (UTC). */
+    day: integer('day').notNull(),
+    bytes: integer('bytes').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.day] })],
+);
+
+/** Small facts about the database itself (format versions of derived columns). */
+export const meta = sqliteTable('meta', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+});
 
 /**
  * Login sessions and bot tokens. Only the SHA-256 of a token is stored, so a
@@ -48,16 +107,20 @@ export type UserRow = typeof users.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;
 
 /** Communities ("servers" in the interface): members, channels, invites. */
-export const servers = sqliteTable('servers', {
-  id: text('id').primaryKey(),
-  name: text('name').notNull(),
-  description: text('description'),
-  ownerId: text('owner_id')
-    .notNull()
-    .references(() => users.id),
-  createdAt: integer('created_at').notNull(),
-  updatedAt: integer('updated_at').notNull(),
-});
+export const servers = sqliteTable(
+  'servers',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    description: text('description'),
+    ownerId: text('owner_id')
+      .notNull()
+      .references(() => users.id),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [index('servers_owner').on(t.ownerId)],
+);
 
 export const members = sqliteTable(
   'members',
@@ -111,9 +174,12 @@ export const conversations = sqliteTable(
     lastSeq: integer('last_seq').notNull().default(0),
     lastMessageAt: integer('last_message_at'),
     createdAt: integer('created_at').notNull(),
+    /** Who created it (groups: the per-user cap on groups created); null for rows older than the column. */
+    createdBy: text('created_by'),
   },
   (t) => [
     index('conversations_server').on(t.serverId),
+    index('conversations_created_by').on(t.createdBy),
     uniqueIndex('conversations_dm_key').on(t.dmKey),
     uniqueIndex('conversations_channel_name').on(t.serverId, t.name).where(sql`${t.kind} = 'channel'`),
     check('conversations_kind', sql`${t.kind} IN ('channel', 'group', 'dm')`),
@@ -135,6 +201,24 @@ export const conversationMembers = sqliteTable(
     sinceEvent: integer('since_event').notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.conversationId, t.userId] }), index('conversation_members_user').on(t.userId)],
+);
+
+/** Invitations to a group, waiting for the invitee to accept or decline. */
+export const groupInvites = sqliteTable(
+  'group_invites',
+  {
+    conversationId: text('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    invitedBy: text('invited_by')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.conversationId, t.userId] }), index('group_invites_user').on(t.userId, t.createdAt)],
 );
 
 /** How far each user has read each conversation. */
@@ -254,3 +338,4 @@ export type MemberRow = typeof members.$inferSelect;
 export type ConversationRow = typeof conversations.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 export type InviteRow = typeof invites.$inferSelect;
+export type GroupInviteRow = typeof groupInvites.$inferSelect;

@@ -80,6 +80,7 @@ export const register: Handler<'register'> = async (ctx, { username, password, c
     bio: null,
     createdAt: now,
     updatedAt: now,
+    groupAdds: 'invite',
   };
   let result: ResultOf<'register'>;
   try {

@@ -46,7 +46,7 @@ export const createGroup: Handler<'groups.create'> = (ctx, { name, usernames }) 
     const others = resolveUsers(ctx, usernames).filter((u) => u.id !== ctx.session.userId);
     if (others.length + 1 > LIMITS.groupMembersMax) throw tooMany();
     const now = ctx.clock();
-    const conv = ctx.chat.createConversation({ kind: 'group', name }, now);
+    const conv = ctx.chat.createConversation({ kind: 'group', name, createdBy: ctx.session.userId }, now);
     const scope = conversationScope(conv.id);
     for (const id of [ctx.session.userId, ...others.map((u) => u.id)]) {
       ctx.chat.addConversationMember(conv.id, id, now);
