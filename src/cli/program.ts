@@ -123,7 +123,7 @@ function passwdCommand(): Command {
       '--password-stdin',
       'read the current password from the first line of stdin and the new one from the second',
     )
-    .option('--revoke-bot-tokens', 'also revoke every bot token')
+    .option('--keep-bot-tokens', 'keep bot tokens working (by default they are revoked too)')
     .addHelpText('after', '\nWithout a terminal: NATTER_PASSWORD (current) and NATTER_NEW_PASSWORD (new) also work.')
     .action(lazy(passwd, (m) => m.passwd));
 }

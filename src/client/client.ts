@@ -29,6 +29,9 @@ export class NatterClient extends EventEmitter<ClientEvents> {
   private closedWith: { code: number; reason: string } | null = null;
   /** The server's `closing` event, which explains the close on TCP (no close frames there). */
   private closing: EventData<'closing'> | null = null;
+  /** When this client last sent anything (ms, monotonic). */
+  private lastSent = performance.now();
+  private readonly heartbeat: NodeJS.Timeout | null = null;
 
   private constructor(
     private readonly transport: MessageTransport,
@@ -44,6 +47,33 @@ export class NatterClient extends EventEmitter<ClientEvents> {
     queueMicrotask(() => {
       for (const text of early) this.receive(text);
     });
+    const beat = hello.limits.heartbeatMs;
+    if (beat > 0) {
+      this.heartbeat = setInterval(() => this.checkLiveness(beat), Math.max(1, beat / 2));
+      this.heartbeat.unref();
+    }
+  }
+
+  /**
+   * Both ends watch each other. On TCP, where there are no ping frames, the
+   * client sends a `ping` request whenever it has been quiet for half the
+   * server's heartbeat, so the server never has to ask. On both transports, a
+   * server that has sent nothing (not even a WebSocket ping) for more than two
+   * heartbeats is taken for gone: the connection is dropped (1006), and a
+   * reconnecting client tries again.
+   */
+  private checkLiveness(beat: number): void {
+    if (this.closedWith) return;
+    const now = performance.now();
+    if (now - this.transport.lastHeard() > beat * 2.5) {
+      this.transport.abort(`the server sent nothing for ${Math.round((beat * 2.5) / 1000)} s`);
+      return;
+    }
+    if (this.url.startsWith('tcp:') && now - this.lastSent >= beat / 2) this.ping();
+  }
+
+  private ping(): void {
+    this.request('ping', {}).catch(() => {});
   }
 
   /** Connects to `ws://host:port`, `wss://...` or `tcp://host:port` and waits for the server's hello. */
@@ -105,6 +135,7 @@ export class NatterClient extends EventEmitter<ClientEvents> {
         reject(new Error(`"${op}" got no reply within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.lastSent = performance.now();
       this.transport.send(JSON.stringify({ id, op, params }));
     });
   }
@@ -142,6 +173,8 @@ export class NatterClient extends EventEmitter<ClientEvents> {
     }
     if (typeof msg.event === 'string') {
       if (msg.event === 'closing') this.closing = (msg as EventMessage<'closing'>).data;
+      // The server heard nothing from us for a while (TCP): answer at once.
+      if (msg.event === 'ping') this.ping();
       this.emit('event', msg as EventMessage);
       return;
     }
@@ -155,6 +188,7 @@ export class NatterClient extends EventEmitter<ClientEvents> {
 
   private onClosed(transportCode: number, transportReason: string): void {
     if (this.closedWith) return;
+    if (this.heartbeat) clearInterval(this.heartbeat);
     const fromEvent = transportCode === 1006 && this.closing !== null;
     const code = fromEvent && this.closing ? this.closing.code : transportCode;
     const reason = fromEvent && this.closing ? this.closing.reason : transportReason;

@@ -16,6 +16,10 @@ function webSocketClass(): typeof WebSocketType {
 export type MessageTransport = {
   send(text: string): void;
   close(): void;
+  /** Drops the connection at once, as a network failure would (close code 1006 with `reason`). */
+  abort(reason: string): void;
+  /** When anything (a message, a WebSocket ping) last came from the server (ms, monotonic). */
+  lastHeard(): number;
   /** Sets (replaces) the message handler. */
   onMessage(fn: (text: string) => void): void;
   /** Sets (replaces) the close handler. */
@@ -73,11 +77,24 @@ function openWs(url: string, timeoutMs: number): Promise<MessageTransport> {
       ws.off('error', reject);
       ws.on('error', () => {});
       const h = handlers();
-      ws.on('message', (data) => h.message(data.toString()));
-      ws.on('close', (code, reason) => h.close(code, reason.toString()));
+      let heard = performance.now();
+      let aborted: string | null = null;
+      ws.on('message', (data) => {
+        heard = performance.now();
+        h.message(data.toString());
+      });
+      ws.on('ping', () => {
+        heard = performance.now();
+      });
+      ws.on('close', (code, reason) => h.close(code, aborted ?? reason.toString()));
       resolve({
         send: (text) => ws.send(text),
         close: () => ws.close(1000),
+        abort: (reason) => {
+          aborted = reason;
+          ws.terminate();
+        },
+        lastHeard: () => heard,
         onMessage: (fn) => h.setMessage(fn),
         onClose: (fn) => h.setClose(fn),
       });
@@ -104,8 +121,10 @@ function openTcp(host: string, port: number, timeoutMs: number): Promise<Message
       const h = handlers();
       // TCP has no close codes: 1006 as on a WebSocket that dropped; the server's `closing` event says more.
       let closeInfo = { code: 1006, reason: 'connection lost' };
+      let heard = performance.now();
       socket.setEncoding('utf8');
       socket.on('data', (chunk: string) => {
+        heard = performance.now();
         buffered += chunk;
         let nl = buffered.indexOf('\n');
         while (nl !== -1) {
@@ -122,6 +141,11 @@ function openTcp(host: string, port: number, timeoutMs: number): Promise<Message
           closeInfo = { code: 1000, reason: 'closed by client' };
           socket.end();
         },
+        abort: (reason) => {
+          closeInfo = { code: 1006, reason };
+          socket.destroy();
+        },
+        lastHeard: () => heard,
         onMessage: (fn) => h.setMessage(fn),
         onClose: (fn) => h.setClose(fn),
       });

@@ -27,6 +27,8 @@ export const CloseCode = {
   slowConsumer: 4009,
   /** A line on the TCP transport was longer than the limit. */
   lineTooLong: 4010,
+  /** A TCP peer stayed silent through a heartbeat: sent nothing for `heartbeatMs` after a `ping` event. */
+  heartbeatMissed: 4011,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 

@@ -20,6 +20,7 @@ export const ErrorCode = z.enum([
   'not_found',
   'conflict',
   'rate_limited',
+  'limit_reached',
   'payload_too_large',
   'invalid_cursor',
   'unavailable',
@@ -40,6 +41,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   conflict: 409,
   rate_limited: 429,
+  limit_reached: 403,
   payload_too_large: 413,
   invalid_cursor: 400,
   unavailable: 503,
@@ -52,7 +54,7 @@ export const ErrorBody = z.object({
   message: z.string(),
   /** For `bad_request`: the offending field, as a dotted path (`params.username`). */
   field: z.string().optional(),
-  /** For `rate_limited`: how long to wait before trying again. */
+  /** For `rate_limited` (and a daily `limit_reached`): how long to wait before trying again. */
   retryAfterMs: z.number().int().nonnegative().optional(),
 });
 export type ErrorBody = z.infer<typeof ErrorBody>;

@@ -32,6 +32,12 @@ export const events = {
       }),
     }),
   },
+  ping: {
+    stream: false,
+    summary:
+      'TCP only: nothing was heard from this connection for `heartbeatMs`. Send any request (`ping` will do) within `heartbeatMs`, or the connection is closed (4011).',
+    data: z.object({ at: Timestamp }),
+  },
   'user.updated': {
     stream: true,
     summary:

@@ -175,13 +175,17 @@ export const operations = {
   'password.change': op({
     access: 'session',
     summary:
-      'Change password. Every other login session is revoked and its connections closed; bot tokens stay unless `revokeBotTokens`.',
+      'Change password. Every other login session and every bot token is revoked and its connections closed (keep bot tokens with `revokeBotTokens: false`); the reply lists what was revoked.',
     params: z.strictObject({
       currentPassword: PresentedPassword,
       newPassword: NewPassword,
       revokeBotTokens: z.boolean().optional(),
     }),
-    result: z.object({ revokedSessions: z.number().int().nonnegative() }),
+    result: z.object({
+      revokedSessions: z.number().int().nonnegative(),
+      revokedBotTokens: z.number().int().nonnegative(),
+      revoked: z.array(z.object({ id: Id, kind: z.enum(['session', 'bot']), name: z.string().nullable() })),
+    }),
   }),
   'sessions.list': op({
     access: 'session',

@@ -3,6 +3,39 @@ import { resolve } from 'node:path';
 /** A token-bucket limit: `capacity` actions at once, one more every `refillMs`. */
 export type Limit = { capacity: number; refillMs: number };
 
+/**
+ * The rate limits, by name (the names of a `--limits` file). Login failures are
+ * counted three ways so that nobody can lock an account's owner out: per account
+ * and address (the tight one), per address across accounts, and per account
+ * from addresses the account has never used (guessing from many machines).
+ */
+export type Limits = {
+  /** Failed logins (checked wrong passwords) for one account from one address. */
+  loginFailPerAccountAddress: Limit;
+  /** Failed logins for one account from addresses where it has no session (guessing from many machines). */
+  loginFailPerAccount: Limit;
+  /** Failed logins from one address, whatever the account (unknown usernames included). */
+  loginFailPerAddress: Limit;
+  /** Login attempts (whatever their outcome: each costs a password hash) for one account from one address. */
+  loginPerAccountAddress: Limit;
+  /** Wrong current passwords at `password.change`, per user (a separate bucket from logins). */
+  passwordChangePerUser: Limit;
+  /** Accounts created per client address. */
+  registerPerAddress: Limit;
+  /** Token checks that failed, per client address (guessing tokens). */
+  authFailPerAddress: Limit;
+  /** Messages sent per user. */
+  sendPerUser: Limit;
+  /** Other writes (edits, deletes, creating things, moderation) per user. */
+  writePerUser: Limit;
+  /** History pages and lists per user. */
+  readPerUser: Limit;
+  /** Look-ups of other users (`users.get`) per user. */
+  lookupPerUser: Limit;
+  /** Failed invite-code joins per user and per address (guessing codes). */
+  inviteFail: Limit;
+};
+
 /** Everything the server can be told at start. */
 export type ServerConfig = {
   host: string;
@@ -23,26 +56,17 @@ export type ServerConfig = {
   heartbeatMs: number;
   /** Live connections allowed from one address. */
   maxConnectionsPerAddress: number;
+  /** HTTP API requests from one address that may be under way at once. */
+  maxHttpRequestsPerAddress: number;
   /** Origins (scheme://host:port) allowed on WebSocket upgrades, besides the server's own host. */
   allowedOrigins: string[];
   /** How long a graceful shutdown waits for in-flight requests. */
   shutdownGraceMs: number;
-  limits: {
-    /** Failed logins per account. */
-    loginPerAccount: Limit;
-    /** Failed logins per client address. */
-    loginPerAddress: Limit;
-    /** Accounts created per client address. */
-    registerPerAddress: Limit;
-    /** Token checks that failed, per client address (guessing tokens). */
-    authFailPerAddress: Limit;
-    /** Messages sent per user. */
-    sendPerUser: Limit;
-    /** Other writes (edits, deletes, creating things, moderation) per user. */
-    writePerUser: Limit;
-    /** Failed invite-code joins per user and per address (guessing codes). */
-    inviteFail: Limit;
-  };
+  limits: Limits;
+  /** Login sessions one account may hold; a new login past it ends the least recently used one. */
+  maxSessionsPerUser: number;
+  /** A login session unused for this long expires (bot tokens do not). */
+  sessionIdleMs: number;
   /** Most stream events replayed on resume; past it the client is told to resync. */
   replayCap: number;
   /** Bytes queued for a connection before it is dropped as a slow consumer. */
@@ -74,17 +98,25 @@ export function defaultConfig(): ServerConfig {
     authDeadlineMs: 10_000,
     heartbeatMs: 30_000,
     maxConnectionsPerAddress: 256,
+    maxHttpRequestsPerAddress: 32,
     allowedOrigins: [],
     shutdownGraceMs: 5_000,
     limits: {
-      loginPerAccount: { capacity: 5, refillMs: 60_000 },
-      loginPerAddress: { capacity: 20, refillMs: 15_000 },
+      loginFailPerAccountAddress: { capacity: 5, refillMs: 60_000 },
+      loginFailPerAccount: { capacity: 30, refillMs: 120_000 },
+      loginFailPerAddress: { capacity: 20, refillMs: 15_000 },
+      loginPerAccountAddress: { capacity: 10, refillMs: 6_000 },
+      passwordChangePerUser: { capacity: 5, refillMs: 60_000 },
       registerPerAddress: { capacity: 5, refillMs: 60_000 },
       authFailPerAddress: { capacity: 20, refillMs: 3_000 },
       sendPerUser: { capacity: 10, refillMs: 200 },
       writePerUser: { capacity: 30, refillMs: 500 },
+      readPerUser: { capacity: 200, refillMs: 20 },
+      lookupPerUser: { capacity: 60, refillMs: 500 },
       inviteFail: { capacity: 5, refillMs: 12_000 },
     },
+    maxSessionsPerUser: 100,
+    sessionIdleMs: 90 * 24 * 3600 * 1000,
     replayCap: 1000,
     maxQueuedBytes: 4 * 1024 * 1024,
     eventRetentionMs: 30 * 24 * 3600 * 1000,
@@ -94,15 +126,20 @@ export function defaultConfig(): ServerConfig {
   };
 }
 
-const LIMIT_NAMES = [
-  'loginPerAccount',
-  'loginPerAddress',
+export const LIMIT_NAMES = [
+  'loginFailPerAccountAddress',
+  'loginFailPerAccount',
+  'loginFailPerAddress',
+  'loginPerAccountAddress',
+  'passwordChangePerUser',
   'registerPerAddress',
   'authFailPerAddress',
   'sendPerUser',
   'writePerUser',
+  'readPerUser',
+  'lookupPerUser',
   'inviteFail',
-] as const satisfies readonly (keyof ServerConfig['limits'])[];
+] as const satisfies readonly (keyof Limits)[];
 
 /**
  * Reads a limits file (`natter serve --limits FILE`): a JSON object whose keys

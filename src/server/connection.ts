@@ -52,7 +52,8 @@ export type Transport = 'ws' | 'tcp' | 'http';
 
 /**
  * One client connection, whatever carries it. Transports supply `write` and
- * `terminate`; everything else (auth state, strikes, ordering) lives here.
+ * `terminate` (and, when they can, flow control: `pauseInput`, `backlog`...);
+ * everything else (auth state, strikes, the requests waiting to run) lives here.
  */
 export abstract class Connection {
   private static nextId = 1;
@@ -64,8 +65,20 @@ export abstract class Connection {
   unauthenticatedStrikes = 0;
   /** Requests answered `rate_limited` in a row. */
   rateLimitedStrikes = 0;
-  /** Settles when the last exclusive request (login, auth...) is done. */
-  barrier: Promise<void> = Promise.resolve();
+  /** Frames received and not yet started (the dispatcher drains it a few at a time). */
+  readonly inbox: string[] = [];
+  /** UTF-16 length of the frames in `inbox`. */
+  inboxChars = 0;
+  /** Requests started and not yet answered. */
+  inFlight = 0;
+  /** An exclusive request (login, auth, logout...) is running: nothing else starts until it is answered. */
+  exclusiveRunning = false;
+  /** A turn of the dispatcher is scheduled for this connection. */
+  pumpScheduled = false;
+  /** Input is paused because too much of it waits to run. */
+  inputPaused = false;
+  /** Set when the connection is to close as soon as every reply it is owed has gone out. */
+  closeWhenAnswered: { code: number; reason: string } | null = null;
   closed = false;
   /** The scopes (`u:`, `s:`, `c:`) whose events this connection receives; kept by the hub. */
   readonly scopes = new Set<string>();
@@ -73,6 +86,9 @@ export abstract class Connection {
   present = true;
   /** Bytes allowed to wait for the peer before it counts as a slow consumer; 0 = no limit. */
   maxQueuedBytes = 0;
+  /** Runs once when the connection closes, from either side (the hub forgets it). */
+  onGone: (conn: Connection) => void = () => {};
+  private gone = false;
 
   constructor(
     readonly transport: Transport,
@@ -85,6 +101,26 @@ export abstract class Connection {
   protected abstract terminate(code: number, reason: string): void;
   /** Bytes written but not yet taken by the peer (0 while writes are held for the end of the turn). */
   protected abstract queuedBytes(): number;
+
+  /** Bytes waiting to go out, including those held for the end of this turn. */
+  backlog(): number {
+    return 0;
+  }
+
+  /** Runs `fn` once the bytes waiting to go out have been taken by the peer (at once if there are none). */
+  whenDrained(fn: () => void): void {
+    fn();
+  }
+
+  /** Stops reading from the peer (its frames wait in the kernel, and then in the peer). */
+  pauseInput(): void {
+    this.inputPaused = true;
+  }
+
+  /** Reads from the peer again. */
+  resumeInput(): void {
+    this.inputPaused = false;
+  }
 
   /** Sends a reply. */
   reply(reply: Reply): void {
@@ -127,7 +163,8 @@ export abstract class Connection {
 
   /**
    * Tells the client why it is being closed (a `closing` event), then closes.
-   * Safe to call more than once.
+   * From then on nothing it sends is read, nothing more is written to it, and
+   * it no longer speaks for anyone. Safe to call more than once.
    */
   close(code: number, reason: string, reconnectAfterMs?: number): void {
     if (this.closed) return;
@@ -136,6 +173,7 @@ export abstract class Connection {
     this.closed = true;
     this.write(JSON.stringify({ event: 'closing', data }));
     this.terminate(code, reason);
+    this.forget();
   }
 
   /** Called when the connection stops being authenticated (logout): the transport re-arms its auth deadline. */
@@ -144,5 +182,15 @@ export abstract class Connection {
   /** Marks the connection gone (the peer hung up). */
   markClosed(): void {
     this.closed = true;
+    this.forget();
+  }
+
+  /** Drops what waits to run and lets the hub forget this connection, once. */
+  private forget(): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.inbox.length = 0;
+    this.inboxChars = 0;
+    this.onGone(this);
   }
 }

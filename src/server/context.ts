@@ -1,5 +1,5 @@
 import type { Operations, OpName, ParamsOf, ResultOf } from '../protocol/index.js';
-import type { ServerConfig } from './config.js';
+import type { Limits, ServerConfig } from './config.js';
 import type { AuthState, Connection } from './connection.js';
 import type { ChatQueries } from './db/chat.js';
 import type { Db } from './db/index.js';
@@ -11,7 +11,7 @@ import type { Logger } from './log.js';
 import type { PasswordHasher } from './passwords.js';
 import type { Clock, RateLimiter } from './rate-limit.js';
 import type { AddressCounter } from './transports/common.js';
-import type { Writer } from './writer.js';
+import type { AfterCommit, Writer } from './writer.js';
 
 /** The long-lived parts of a running server, shared by every request. */
 export type Services = {
@@ -28,15 +28,8 @@ export type Services = {
   sockets: AddressCounter;
   clock: Clock;
   passwords: PasswordHasher;
-  limiters: {
-    loginPerAccount: RateLimiter;
-    loginPerAddress: RateLimiter;
-    registerPerAddress: RateLimiter;
-    authFailPerAddress: RateLimiter;
-    sendPerUser: RateLimiter;
-    writePerUser: RateLimiter;
-    inviteFail: RateLimiter;
-  };
+  /** One token-bucket limiter per configured limit. */
+  limiters: { [K in keyof Limits]: RateLimiter };
   log: Logger;
   version: string;
   /** When each `user:conversation` pair last announced typing (ephemeral, never stored). */
@@ -47,6 +40,12 @@ export type Services = {
 export type Ctx = Services & {
   conn: Connection;
   session: AuthState | null;
+  /**
+   * Runs `fn` in the next write batch (see `Writer.run`). For an authenticated
+   * request it first checks, inside the batch, that the session still exists:
+   * a write queued behind its own session's revocation is refused.
+   */
+  write<T>(fn: (after: AfterCommit) => T): Promise<T>;
   /** Runs `fn` after the reply has been sent (e.g. closing the caller's own session). */
   afterReply(fn: () => void): void;
 };

@@ -30,9 +30,27 @@ const UNAVAILABLE_SQLITE = new Set([
 /** A reply and what must happen once it has been written. */
 export type Outcome = { reply: Reply; after: (() => void)[] };
 
+/** Requests of one connection that may be under way at once; the rest wait in its inbox. */
+export const MAX_IN_FLIGHT = 32;
+/** Frames (or UTF-16 units) waiting in a connection's inbox before the transport stops reading it. */
+const INBOX_HIGH_FRAMES = 256;
+const INBOX_HIGH_CHARS = 1024 * 1024;
+/** Time one connection's requests may take in one turn of the event loop before others get theirs. */
+const TURN_BUDGET_MS = 2;
+/** Without a slow-consumer limit, replies wait while this much is still queued for the peer. */
+const DEFAULT_REPLY_HOLD_BYTES = 1024 * 1024;
+
 /**
  * The single path every request takes, whatever its transport: decode,
  * validate, authorize, handle, reply. It never throws.
+ *
+ * Frames from WebSocket and TCP connections wait in the connection's inbox and
+ * are started a few at a time: at most {@link MAX_IN_FLIGHT} under way per
+ * connection, at most {@link TURN_BUDGET_MS} of one connection's work per
+ * turn of the event loop (so a client that pipelines hundreds of requests
+ * cannot hold up everyone else), and none while the replies it already has
+ * are still waiting to be read (so what it asks for cannot pile up in memory).
+ * A full inbox stops the transport reading from the socket.
  */
 export class Dispatcher {
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -40,46 +58,126 @@ export class Dispatcher {
 
   constructor(private readonly services: Services) {}
 
-  /** Handles one WebSocket frame or TCP line. */
+  /** Takes one WebSocket frame or TCP line from a connection; it runs when its turn comes. */
   onText(conn: Connection, text: string): void {
+    if (conn.closed || conn.closeWhenAnswered) return;
+    conn.inbox.push(text);
+    conn.inboxChars += text.length;
+    if (!conn.inputPaused && (conn.inbox.length >= INBOX_HIGH_FRAMES || conn.inboxChars >= INBOX_HIGH_CHARS)) {
+      conn.pauseInput();
+    }
+    this.schedule(conn);
+  }
+
+  /**
+   * Closes `conn` as soon as every request under way has been answered: the
+   * replies it is owed (a committed write's acknowledgement among them) go out
+   * first. Nothing more it sends is read.
+   */
+  closeWhenAnswered(conn: Connection, code: number, reason: string): void {
+    if (conn.closed || conn.closeWhenAnswered) return;
+    conn.closeWhenAnswered = { code, reason };
+    conn.inbox.length = 0;
+    conn.inboxChars = 0;
+    if (conn.inFlight === 0) conn.close(code, reason);
+  }
+
+  private schedule(conn: Connection): void {
+    if (conn.pumpScheduled) return;
+    conn.pumpScheduled = true;
+    setImmediate(() => this.pump(conn));
+  }
+
+  /** Starts the requests of `conn` that may start now, within its share of this turn. */
+  private pump(conn: Connection): void {
+    conn.pumpScheduled = false;
+    const started = performance.now();
+    while (conn.inbox.length > 0 && !conn.closed && !conn.closeWhenAnswered) {
+      if (conn.exclusiveRunning || conn.inFlight >= MAX_IN_FLIGHT) break;
+      // The send-queue check comes before a reply is built, not after: a client that
+      // does not read its replies gets no more of them until it does.
+      const hold = conn.maxQueuedBytes > 0 ? conn.maxQueuedBytes / 4 : DEFAULT_REPLY_HOLD_BYTES;
+      if (conn.backlog() > hold) {
+        conn.whenDrained(() => this.schedule(conn));
+        return;
+      }
+      const text = conn.inbox.shift() as string;
+      conn.inboxChars -= text.length;
+      this.start(conn, text);
+      if (performance.now() - started >= TURN_BUDGET_MS) break;
+    }
+    if (conn.inputPaused && conn.inbox.length < INBOX_HIGH_FRAMES / 2 && conn.inboxChars < INBOX_HIGH_CHARS / 2) {
+      conn.resumeInput();
+    }
+    if (conn.inbox.length > 0 && !conn.exclusiveRunning && conn.inFlight < MAX_IN_FLIGHT) this.schedule(conn);
+  }
+
+  /** Decodes one frame and starts its request (the handler's synchronous part runs now). */
+  private start(conn: Connection, text: string): void {
     const decoded = decodeJson(text);
     if (!decoded.ok) {
       conn.badFrames++;
       conn.reply({ id: null, error: decoded.error.toBody() });
-      if (conn.badFrames >= MAX_BAD_FRAMES) conn.close(CloseCode.decodeError, 'too many undecodable frames');
+      if (conn.badFrames >= MAX_BAD_FRAMES)
+        this.closeWhenAnswered(conn, CloseCode.decodeError, 'too many undecodable frames');
       return;
     }
     conn.badFrames = 0;
-    this.onValue(conn, decoded.value);
-  }
-
-  /** Handles one decoded request on a long-lived connection, replying on it. */
-  onValue(conn: Connection, value: unknown): void {
-    const parsed = parseRequest(value);
+    const parsed = parseRequest(decoded.value);
     if (!parsed.ok) {
       conn.reply({ id: parsed.id, error: parsed.error.toBody() });
       return;
     }
     const exclusive = operations[parsed.request.op].exclusive === true;
-    const run = conn.barrier.then(() => this.execute(conn, parsed.request));
-    if (exclusive) conn.barrier = run.then(noop, noop);
-    void run.then(({ reply, after }) => {
+    if (exclusive) conn.exclusiveRunning = true;
+    conn.inFlight++;
+    const finish = ({ reply, after }: Outcome) => {
+      conn.inFlight--;
+      if (exclusive) conn.exclusiveRunning = false;
       conn.reply(reply);
       for (const fn of after) fn();
-      if (conn.unauthenticatedStrikes >= MAX_UNAUTHENTICATED && !conn.auth) {
-        conn.close(CloseCode.notAuthenticated, 'too many requests before authenticating');
-      }
       conn.rateLimitedStrikes =
         'error' in reply && reply.error.code === 'rate_limited' ? conn.rateLimitedStrikes + 1 : 0;
-      if (conn.rateLimitedStrikes >= MAX_RATE_LIMITED) {
-        conn.close(CloseCode.rateLimited, 'kept sending while rate limited; wait retryAfterMs before retrying');
+      if (conn.unauthenticatedStrikes >= MAX_UNAUTHENTICATED && !conn.auth) {
+        this.closeWhenAnswered(conn, CloseCode.notAuthenticated, 'too many requests before authenticating');
+      } else if (conn.rateLimitedStrikes >= MAX_RATE_LIMITED) {
+        this.closeWhenAnswered(
+          conn,
+          CloseCode.rateLimited,
+          'kept sending while rate limited; wait retryAfterMs before retrying',
+        );
       }
-    });
+      if (conn.closeWhenAnswered) {
+        if (conn.inFlight === 0) conn.close(conn.closeWhenAnswered.code, conn.closeWhenAnswered.reason);
+        return;
+      }
+      if (conn.inbox.length > 0) this.schedule(conn);
+    };
+    const outcome = this.execute(conn, parsed.request);
+    // A request answered without waiting (a read) is replied to at once, so the
+    // send-queue check before the next one sees its reply.
+    if (outcome instanceof Promise) void outcome.then(finish);
+    else finish(outcome);
   }
 
-  /** Validates, authorizes and handles one request; resolves to its reply (never rejects). */
-  execute(conn: Connection, request: ParsedRequest): Promise<Outcome> {
-    const p = this.executeInner(conn, request);
+  /**
+   * Validates, authorizes and handles one request. A handler that answers
+   * without waiting gets its outcome back at once; one that waits (a write,
+   * a password check) gets a promise. Never throws, never rejects.
+   */
+  execute(conn: Connection, request: ParsedRequest): Outcome | Promise<Outcome> {
+    const after: (() => void)[] = [];
+    let result: unknown;
+    try {
+      result = this.handle(conn, request, after);
+    } catch (err) {
+      return this.failed(request, err);
+    }
+    if (!(result instanceof Promise)) return { reply: { id: request.id, result }, after };
+    const p = result.then(
+      (value): Outcome => ({ reply: { id: request.id, result: value }, after }),
+      (err: unknown) => this.failed(request, err),
+    );
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
     return p;
@@ -92,33 +190,39 @@ export class Dispatcher {
     await Promise.race([Promise.allSettled([...this.inFlight]), timeout]);
   }
 
-  private async executeInner(conn: Connection, request: ParsedRequest): Promise<Outcome> {
-    const after: (() => void)[] = [];
-    try {
-      if (this.draining)
-        throw new NatterError('unavailable', 'the server is shutting down; reconnect in a few seconds');
-      const spec = operations[request.op];
-      if (spec.access !== 'none' && !conn.auth) {
-        conn.unauthenticatedStrikes++;
-        throw new NatterError(
-          'unauthenticated',
-          `"${request.op}" needs a logged-in connection: send "auth" with your token, or "login"`,
-        );
-      }
-      if (spec.access === 'session' && conn.auth?.kind !== 'session') {
-        throw new NatterError(
-          'forbidden',
-          `"${request.op}" is not allowed with a bot token; log in with your password`,
-        );
-      }
-      const ctx: Ctx = { ...this.services, conn, session: conn.auth, afterReply: (fn) => after.push(fn) };
-      // The table maps each op to its own handler; the pairing is checked where the table is defined.
-      const handler = handlers[request.op] as Handler<typeof request.op>;
-      const result = await (handler as (c: Ctx, p: unknown) => unknown)(ctx, request.params);
-      return { reply: { id: request.id, result }, after };
-    } catch (err) {
-      return { reply: { id: request.id, error: this.toError(err, request.op).toBody() }, after: [] };
+  /** Checks access and runs the handler: its result, or a promise of it. */
+  private handle(conn: Connection, request: ParsedRequest, after: (() => void)[]): unknown {
+    if (this.draining) throw new NatterError('unavailable', 'the server is shutting down; reconnect in a few seconds');
+    const spec = operations[request.op];
+    if (spec.access !== 'none' && !conn.auth) {
+      conn.unauthenticatedStrikes++;
+      throw new NatterError(
+        'unauthenticated',
+        `"${request.op}" needs a logged-in connection: send "auth" with your token, or "login"`,
+      );
     }
+    if (spec.access === 'session' && conn.auth?.kind !== 'session') {
+      throw new NatterError('forbidden', `"${request.op}" is not allowed with a bot token; log in with your password`);
+    }
+    const session = conn.auth;
+    const { writer, sessions } = this.services;
+    const write: Ctx['write'] = session
+      ? (fn) =>
+          writer.run((afterCommit) => {
+            if (!sessions.exists(session.sessionId)) {
+              throw new NatterError('unauthenticated', 'this session was revoked; log in again');
+            }
+            return fn(afterCommit);
+          })
+      : (fn) => writer.run(fn);
+    const ctx: Ctx = { ...this.services, conn, session, write, afterReply: (fn) => after.push(fn) };
+    // The table maps each op to its own handler; the pairing is checked where the table is defined.
+    const handler = handlers[request.op] as Handler<typeof request.op>;
+    return (handler as (c: Ctx, p: unknown) => unknown)(ctx, request.params);
+  }
+
+  private failed(request: ParsedRequest, err: unknown): Outcome {
+    return { reply: { id: request.id, error: this.toError(err, request.op).toBody() }, after: [] };
   }
 
   private toError(err: unknown, op: string): NatterError {
@@ -140,5 +244,3 @@ export class Dispatcher {
     );
   }
 }
-
-function noop(): void {}

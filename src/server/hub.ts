@@ -27,13 +27,20 @@ export class Hub {
     return this.all.size;
   }
 
-  /** Registers a new, not yet authenticated, connection. */
+  /** Registers a new, not yet authenticated, connection; it is forgotten the moment it closes. */
   add(conn: Connection): void {
+    if (conn.closed) return;
     this.all.add(conn);
+    conn.onGone = (c) => this.remove(c);
   }
 
-  /** Records that `conn` is now `auth`, receiving the events of `scopes`. */
-  authenticate(conn: Connection, auth: AuthState, scopes: Iterable<Scope>, present = true): void {
+  /**
+   * Records that `conn` is now `auth`, receiving the events of `scopes`.
+   * Returns false, and changes nothing, when the connection closed meanwhile
+   * (a login whose password was still being checked when the peer hung up).
+   */
+  authenticate(conn: Connection, auth: AuthState, scopes: Iterable<Scope>, present = true): boolean {
+    if (conn.closed || !this.all.has(conn)) return false;
     this.unindex(conn);
     conn.auth = auth;
     conn.present = present;
@@ -42,6 +49,7 @@ export class Hub {
     for (const scope of scopes) this.subscribe(conn, scope);
     this.subscribe(conn, `u:${auth.userId}`);
     if (present) this.arrive(auth.userId);
+    return true;
   }
 
   /** Records that `conn` is no longer authenticated. */
@@ -51,10 +59,11 @@ export class Hub {
     conn.onDeauthenticated();
   }
 
-  /** Forgets a connection that has closed. */
+  /** Forgets a connection that has closed; it no longer speaks for anyone. */
   remove(conn: Connection): void {
     if (!this.all.delete(conn)) return;
     this.unindex(conn);
+    conn.auth = null;
   }
 
   /** Is the user online: connected somewhere (not only by one-shot scripts), or gone less than the grace period ago? */
@@ -120,6 +129,8 @@ export class Hub {
     let n = 0;
     for (const id of sessionIds) {
       for (const conn of [...(this.bySession.get(id) ?? EMPTY)]) {
+        // Closing forgets the connection at once (Connection.onGone): frames still
+        // arriving from it are dropped, so a revoked session cannot act again.
         conn.close(code, reason);
         this.remove(conn);
         n++;

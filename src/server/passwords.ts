@@ -8,7 +8,13 @@ type HashRequest =
   | { kind: 'compare'; password: string; hash: string };
 type HashJob = HashRequest & { id: number };
 type HashResult = { id: number; ok: true; value: string | boolean } | { id: number; ok: false; message: string };
-type Pending = { resolve: (v: string | boolean) => void; reject: (e: Error) => void };
+type Queued = {
+  id: number;
+  key: string;
+  request: HashRequest;
+  resolve: (v: string | boolean) => void;
+  reject: (e: Error) => void;
+};
 
 // The thread's code is plain CommonJS kept here, so it runs the same from
 // compiled output and from TypeScript sources under tsx (whose loader does
@@ -31,91 +37,197 @@ parentPort.on('message', (job) => {
 });
 `;
 
+/** One hashing thread and the job it is running, if any. */
+type Slot = { worker: Worker; job: Queued | null };
+
+/** The bcrypt cost a stored hash was made with (`$2b$12$…` → 12), or null. */
+export function hashCost(hash: string): number | null {
+  const m = /^\$2[abxy]?\$(\d\d)\$/.exec(hash);
+  return m ? Number(m[1]) : null;
+}
+
 /**
  * Password hashing on worker threads, so a burst of logins never stalls
- * message delivery on the main thread. Jobs beyond `maxQueue` are refused
- * with `unavailable` rather than queued without bound.
+ * message delivery on the main thread.
+ *
+ * The threads are shared fairly: jobs wait in one queue per key (the client's
+ * address) and the threads take them in turn from each key, so one address
+ * that floods the server with logins gets its share of the hashing, and
+ * others theirs. A key may have at most `maxPerKey` jobs waiting or running
+ * (more is `rate_limited`), and all keys together `maxQueue` (more is
+ * `unavailable`). A thread that dies is replaced; the job it was running fails.
  */
 export class PasswordHasher {
-  private readonly workers: Worker[] = [];
-  private readonly pending = new Map<number, Pending>();
+  private readonly slots: Slot[] = [];
+  /** Waiting jobs per key; a key is present only while it has jobs. Map order is the turn order. */
+  private readonly queues = new Map<string, Queued[]>();
+  private waiting = 0;
+  private running = 0;
   private nextId = 1;
-  private turn = 0;
-  private readonly dummy: Promise<string>;
+  private dummy: Promise<string>;
+  private dummyCost: number;
   private closed = false;
+  /** Work done, for operators and tests: hashes made and compares run (dummy compares included). */
+  readonly stats = { hashes: 0, compares: 0, workerRestarts: 0 };
 
   constructor(
     readonly cost: number,
     threads: number,
     private readonly maxQueue = 256,
+    private readonly maxPerKey = 8,
   ) {
-    for (let i = 0; i < Math.max(1, threads); i++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { bcryptPath: BCRYPT_PATH } });
-      w.on('message', (r: HashResult) => this.settle(r));
-      w.on('error', (err) => this.failAll(err));
-      w.unref();
-      this.workers.push(w);
-    }
+    for (let i = 0; i < Math.max(1, threads); i++) this.slots.push({ worker: this.spawn(), job: null });
     // Ready before the first unknown-user login, so that one is not slower than the rest.
-    this.dummy = this.hash(randomBytes(24).toString('base64'));
-    this.dummy.catch(() => {});
+    this.dummyCost = cost;
+    this.dummy = this.makeDummy(cost);
+  }
+
+  /** Jobs waiting or running. */
+  get pending(): number {
+    return this.waiting + this.running;
+  }
+
+  /**
+   * Makes the hash that unknown users are checked against at `cost`: the cost
+   * most stored hashes have, so that "no such user" takes as long as "wrong
+   * password" even after the configured cost changed.
+   */
+  setDummyCost(cost: number): void {
+    if (cost === this.dummyCost) return;
+    this.dummyCost = cost;
+    this.dummy = this.makeDummy(cost);
   }
 
   /** Hashes a new password at the configured cost. */
-  async hash(password: string): Promise<string> {
-    return (await this.run({ kind: 'hash', password, cost: this.cost })) as string;
+  async hash(password: string, key = ''): Promise<string> {
+    return (await this.run({ kind: 'hash', password, cost: this.cost }, key)) as string;
   }
 
   /** Checks a password against a stored hash. */
-  async verify(password: string, hash: string): Promise<boolean> {
-    return (await this.run({ kind: 'compare', password, hash })) as boolean;
+  async verify(password: string, hash: string, key = ''): Promise<boolean> {
+    return (await this.run({ kind: 'compare', password, hash }, key)) as boolean;
   }
 
   /**
    * Spends the same work as {@link verify} against a hash no password matches,
    * so "no such user" takes as long as "wrong password".
    */
-  async verifyDummy(password: string): Promise<false> {
-    await this.verify(password, await this.dummy);
+  async verifyDummy(password: string, key = ''): Promise<false> {
+    await this.verify(password, await this.dummy, key);
     return false;
   }
 
   /** Stops the worker threads; pending jobs fail. */
   async close(): Promise<void> {
     this.closed = true;
-    this.failAll(new Error('password hasher closed'));
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    const err = new NatterError('unavailable', 'the server is shutting down; try again shortly');
+    for (const queue of this.queues.values()) for (const job of queue) job.reject(err);
+    this.queues.clear();
+    this.waiting = 0;
+    for (const slot of this.slots) {
+      slot.job?.reject(err);
+      slot.job = null;
+    }
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
-  private run(job: HashRequest): Promise<string | boolean> {
+  private makeDummy(cost: number): Promise<string> {
+    const p = this.run({ kind: 'hash', password: randomBytes(24).toString('base64'), cost }, '');
+    p.catch(() => {});
+    return p as Promise<string>;
+  }
+
+  private spawn(): Worker {
+    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { bcryptPath: BCRYPT_PATH } });
+    w.on('message', (r: HashResult) => this.settle(w, r));
+    // A thread that fails or exits is replaced; the job it held fails alone.
+    w.on('error', () => this.replace(w));
+    w.on('exit', () => this.replace(w));
+    w.unref();
+    return w;
+  }
+
+  private replace(dead: Worker): void {
+    if (this.closed) return;
+    const slot = this.slots.find((s) => s.worker === dead);
+    if (!slot) return;
+    this.stats.workerRestarts++;
+    const job = slot.job;
+    slot.job = null;
+    slot.worker = this.spawn();
+    if (job) {
+      this.running--;
+      job.reject(new NatterError('unavailable', 'the password check failed on the server; try again'));
+    }
+    this.feed();
+  }
+
+  private run(request: HashRequest, key: string): Promise<string | boolean> {
     if (this.closed)
       return Promise.reject(new NatterError('unavailable', 'the server is shutting down; try again shortly'));
-    if (this.pending.size >= this.maxQueue) {
+    if (this.pending >= this.maxQueue) {
       return Promise.reject(
-        new NatterError('unavailable', 'the server is busy checking passwords; try again in a few seconds'),
+        new NatterError('unavailable', 'the server is busy checking passwords; try again in a few seconds', {
+          retryAfterMs: 2000,
+        }),
       );
     }
-    const id = this.nextId++;
-    const worker = this.workers[this.turn++ % this.workers.length];
-    if (!worker) return Promise.reject(new Error('no hashing thread'));
+    const queue = this.queues.get(key);
+    const mine = (queue?.length ?? 0) + this.slots.filter((s) => s.job?.key === key).length;
+    if (key !== '' && mine >= this.maxPerKey) {
+      return Promise.reject(
+        new NatterError('rate_limited', 'too many password checks under way from this address; wait for them', {
+          retryAfterMs: 1000,
+        }),
+      );
+    }
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      worker.ref();
-      worker.postMessage({ ...job, id } as HashJob);
+      const job: Queued = { id: this.nextId++, key, request, resolve, reject };
+      if (queue) queue.push(job);
+      else this.queues.set(key, [job]);
+      this.waiting++;
+      this.feed();
     });
   }
 
-  private settle(r: HashResult): void {
-    const p = this.pending.get(r.id);
-    if (!p) return;
-    this.pending.delete(r.id);
-    if (this.pending.size === 0) for (const w of this.workers) w.unref();
-    if (r.ok) p.resolve(r.value);
-    else p.reject(new Error(`password hashing failed: ${r.message}`));
+  /** Gives each idle thread the next job, taking keys in turn. */
+  private feed(): void {
+    for (const slot of this.slots) {
+      if (slot.job || this.waiting === 0) continue;
+      const job = this.takeNext();
+      if (!job) return;
+      slot.job = job;
+      this.running++;
+      if (job.request.kind === 'hash') this.stats.hashes++;
+      else this.stats.compares++;
+      slot.worker.ref();
+      slot.worker.postMessage({ ...job.request, id: job.id } satisfies HashJob);
+    }
   }
 
-  private failAll(err: Error): void {
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
+  /** The first job of the key whose turn it is; that key goes to the back of the line. */
+  private takeNext(): Queued | undefined {
+    for (const [key, queue] of this.queues) {
+      const job = queue.shift();
+      this.queues.delete(key);
+      if (queue.length > 0) this.queues.set(key, queue);
+      if (job) {
+        this.waiting--;
+        return job;
+      }
+    }
+    return undefined;
+  }
+
+  private settle(worker: Worker, r: HashResult): void {
+    const slot = this.slots.find((s) => s.worker === worker);
+    const job = slot?.job;
+    if (!slot || !job || job.id !== r.id) return;
+    slot.job = null;
+    this.running--;
+    if (this.pending === 0) for (const s of this.slots) s.worker.unref();
+    if (r.ok) job.resolve(r.value);
+    else job.reject(new Error(`password hashing failed: ${r.message}`));
+    this.feed();
   }
 }

@@ -6,7 +6,7 @@ import { VERSION } from '../package-info.js';
 import { CloseCode } from '../protocol/index.js';
 import { scopesOfUser } from './access.js';
 import { Checkpointer } from './checkpointer.js';
-import { defaultConfig, type ServerConfig } from './config.js';
+import { defaultConfig, LIMIT_NAMES, type ServerConfig } from './config.js';
 import type { Services } from './context.js';
 import { ChatQueries } from './db/chat.js';
 import { closeDb, DB_FILE, openDb } from './db/index.js';
@@ -18,7 +18,7 @@ import { Hub } from './hub.js';
 import { createLogger } from './log.js';
 import { PasswordHasher } from './passwords.js';
 import { RateLimiter } from './rate-limit.js';
-import { AddressCounter } from './transports/common.js';
+import { AddressCounter, refuseSocket } from './transports/common.js';
 import { createHttpHandler } from './transports/http.js';
 import { createTcpServer } from './transports/tcp.js';
 import { attachWebSocket } from './transports/ws.js';
@@ -75,15 +75,9 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     sockets,
     clock,
     passwords: new PasswordHasher(config.bcryptCost, config.hashThreads),
-    limiters: {
-      loginPerAccount: limiter(config.limits.loginPerAccount),
-      loginPerAddress: limiter(config.limits.loginPerAddress),
-      registerPerAddress: limiter(config.limits.registerPerAddress),
-      authFailPerAddress: limiter(config.limits.authFailPerAddress),
-      sendPerUser: limiter(config.limits.sendPerUser),
-      writePerUser: limiter(config.limits.writePerUser),
-      inviteFail: limiter(config.limits.inviteFail),
-    },
+    limiters: Object.fromEntries(
+      LIMIT_NAMES.map((name) => [name, limiter(config.limits[name])]),
+    ) as Services['limiters'],
     log,
     version: VERSION,
     typing: new Map(),
@@ -111,9 +105,11 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     { maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000, connectionsCheckingInterval: 2_000 },
     createHttpHandler(services, dispatcher, startedAt),
   );
-  http.on('connection', (socket) => sockets.track(socket));
-  // A complete, ordinary HTTP request: that socket is not a long-lived connection.
-  http.on('request', (req) => sockets.release(req.socket));
+  // Every socket counts toward its address's cap until it closes: one that carried
+  // plain HTTP requests can still be upgraded to a WebSocket.
+  http.on('connection', (socket) => {
+    if (sockets.track(socket) > config.maxConnectionsPerAddress) refuseSocket(socket);
+  });
   const ws = attachWebSocket(http, services, dispatcher);
   const tcp = config.tcpPort === null ? null : createTcpServer(services, dispatcher);
 

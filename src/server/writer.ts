@@ -48,6 +48,11 @@ export class Writer {
     this.inTransaction = db.$client.transaction((fn: () => unknown) => fn());
   }
 
+  /** Jobs waiting for the next batch. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
   /**
    * Runs `fn` inside the next batch transaction. `fn` must be synchronous; it
    * may push work onto `after`, which runs once the batch has committed, in order.

@@ -490,7 +490,14 @@ describe('natter CLI: more account and group commands', () => {
       `${PASSWORD}\nan even longer passphrase\n`,
     );
     assert.equal(changed.code, 0, changed.stderr);
-    assert.deepEqual(JSON.parse(changed.stdout), { revokedSessions: 1 });
+    const result = JSON.parse(changed.stdout) as {
+      revokedSessions: number;
+      revokedBotTokens: number;
+      revoked: unknown[];
+    };
+    assert.equal(result.revokedSessions, 1);
+    assert.equal(result.revokedBotTokens, 0);
+    assert.equal(result.revoked.length, 1);
     // The other config dir's session was revoked.
     assert.equal((await natter(['whoami'], { NATTER_SERVER: t.wsUrl, NATTER_HOME: other })).code, 3);
     const renamed = await natter(['--json', 'rename', 'david'], env);

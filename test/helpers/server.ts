@@ -6,12 +6,17 @@ import { type RunningServer, startServer } from '../../src/server/server.js';
 
 /** Limits loose enough that only tests aimed at throttling meet them. */
 export const LOOSE_LIMITS: ServerConfig['limits'] = {
-  loginPerAccount: { capacity: 1000, refillMs: 1 },
-  loginPerAddress: { capacity: 1000, refillMs: 1 },
+  loginFailPerAccountAddress: { capacity: 1000, refillMs: 1 },
+  loginFailPerAccount: { capacity: 1000, refillMs: 1 },
+  loginFailPerAddress: { capacity: 1000, refillMs: 1 },
+  loginPerAccountAddress: { capacity: 1000, refillMs: 1 },
+  passwordChangePerUser: { capacity: 1000, refillMs: 1 },
   registerPerAddress: { capacity: 1000, refillMs: 1 },
   authFailPerAddress: { capacity: 1000, refillMs: 1 },
   sendPerUser: { capacity: 10_000, refillMs: 1 },
   writePerUser: { capacity: 10_000, refillMs: 1 },
+  readPerUser: { capacity: 10_000, refillMs: 1 },
+  lookupPerUser: { capacity: 10_000, refillMs: 1 },
   inviteFail: { capacity: 1000, refillMs: 1 },
 };
 

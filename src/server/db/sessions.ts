@@ -19,8 +19,34 @@ export function sessionQueries(db: Db) {
     .set({ lastSeenAt: sql.placeholder('now') as unknown as number })
     .where(eq(sessions.id, sql.placeholder('id')))
     .prepare();
+  const sqlite = db.$client;
+  const exists = sqlite.prepare<[string], { x: number }>('SELECT 1 AS x FROM sessions WHERE id = ?');
+  const fromAddress = sqlite.prepare<[string, string], { x: number }>(
+    'SELECT 1 AS x FROM sessions WHERE user_id = ? AND address = ? LIMIT 1',
+  );
+  const countKind = sqlite.prepare<[string, string], { n: number }>(
+    'SELECT count(*) AS n FROM sessions WHERE user_id = ? AND kind = ?',
+  );
+  const leastRecent = sqlite.prepare<[string, number], { id: string }>(
+    `SELECT id FROM sessions WHERE user_id = ? AND kind = 'session'
+     ORDER BY coalesce(last_seen_at, created_at), created_at LIMIT ?`,
+  );
+  const expireStmt = sqlite.prepare<[number, number], { id: string }>(
+    `DELETE FROM sessions WHERE id IN (
+       SELECT id FROM sessions WHERE kind = 'session' AND coalesce(last_seen_at, created_at) < ? LIMIT ?)
+     RETURNING id`,
+  );
   return {
     byId: (id: string): SessionRow | undefined => byId.get({ id }),
+    /** Does the session or bot token still exist (inside a write batch: as the batch sees it)? */
+    exists: (id: string): boolean => exists.get(id) !== undefined,
+    /** Has the user a session or bot token created from `address`? */
+    usedFrom: (userId: string, address: string): boolean => fromAddress.get(userId, address) !== undefined,
+    count: (userId: string, kind: SessionRow['kind']): number => countKind.get(userId, kind)?.n ?? 0,
+    /** The ids of the user's `n` least recently used login sessions. */
+    leastRecentlyUsed: (userId: string, n: number): string[] => leastRecent.all(userId, n).map((r) => r.id),
+    /** Deletes up to `limit` login sessions unused since `before`; returns their ids. */
+    expireIdle: (before: number, limit: number): string[] => expireStmt.all(before, limit).map((r) => r.id),
     byTokenHash: (hash: string): SessionRow | undefined => byHash.get({ hash }),
     insert: (row: SessionRow): void => {
       db.insert(sessions).values(row).run();
@@ -41,8 +67,8 @@ export function sessionQueries(db: Db) {
         .delete(sessions)
         .where(and(eq(sessions.id, id), eq(sessions.userId, userId), eq(sessions.kind, kind)))
         .run().changes > 0,
-    /** Deletes every session of `kind` of the user except `keepId`; returns the ids deleted. */
-    revokeOthers: (userId: string, kind: SessionRow['kind'], keepId: string | null): string[] =>
+    /** Deletes every session of `kind` of the user except `keepId`; returns what was deleted. */
+    revokeOthers: (userId: string, kind: SessionRow['kind'], keepId: string | null): SessionRow[] =>
       db
         .delete(sessions)
         .where(
@@ -52,9 +78,8 @@ export function sessionQueries(db: Db) {
             keepId === null ? undefined : ne(sessions.id, keepId),
           ),
         )
-        .returning({ id: sessions.id })
-        .all()
-        .map((r) => r.id),
+        .returning()
+        .all(),
   };
 }
 export type SessionQueries = ReturnType<typeof sessionQueries>;

@@ -5,7 +5,8 @@ import type { UserRow } from '../db/schema.js';
 import { toPublicUser } from '../db/users.js';
 import { userScope } from '../event-log.js';
 import { newId } from '../ids.js';
-import { rateLimited } from '../limits.js';
+import { rateLimited, spend } from '../limits.js';
+import type { RateLimiter } from '../rate-limit.js';
 import { hashToken, newToken } from '../tokens.js';
 import { toBotTokenInfo, toSessionInfo } from './session-info.js';
 
@@ -19,11 +20,22 @@ function assertNotAuthenticated(ctx: Ctx): void {
   }
 }
 
-/** Creates a login session for `user` and attaches it to the connection. */
-/** Stores a new login session for `user`; the connection is attached with {@link attachSession} once it is committed. */
-function createSession(ctx: Ctx, user: UserRow, client: string | undefined): ResultOf<'login'> {
+/**
+ * Stores a new login session for `user` (inside a write job); the connection
+ * is attached with {@link attachSession} once it is committed. Past
+ * `maxSessionsPerUser`, the least recently used sessions make room: their ids
+ * are returned so their connections can be closed after the commit.
+ */
+function createSession(
+  ctx: Ctx,
+  user: UserRow,
+  client: string | undefined,
+): { result: ResultOf<'login'>; evicted: string[] } {
   const now = ctx.clock();
   const token = newToken('session');
+  const over = ctx.sessions.count(user.id, 'session') + 1 - ctx.config.maxSessionsPerUser;
+  const evicted = over > 0 ? ctx.sessions.leastRecentlyUsed(user.id, over) : [];
+  for (const id of evicted) ctx.sessions.revoke(user.id, id, 'session');
   const row = {
     id: newId(),
     userId: user.id,
@@ -35,11 +47,28 @@ function createSession(ctx: Ctx, user: UserRow, client: string | undefined): Res
     lastSeenAt: now,
   };
   ctx.sessions.insert(row);
-  return { token, session: toSessionInfo(row, row.id), user: toPublicUser(user), cursor: String(ctx.events.head()) };
+  const result = {
+    token,
+    session: toSessionInfo(row, row.id),
+    user: toPublicUser(user),
+    cursor: String(ctx.events.head()),
+  };
+  return { result, evicted };
 }
 
-/** Logs the connection in with a committed session (HTTP requests carry their token instead). */
-function attachSession(ctx: Ctx, result: ResultOf<'login'>, present: boolean): ResultOf<'login'> {
+/**
+ * Logs the connection in with a committed session (HTTP requests carry their
+ * token instead) and closes the sessions it evicted. A connection that closed
+ * while the password was being checked is not attached: the session exists,
+ * but nobody holds its token.
+ */
+function attachSession(
+  ctx: Ctx,
+  { result, evicted }: { result: ResultOf<'login'>; evicted: string[] },
+  present: boolean,
+): ResultOf<'login'> {
+  if (evicted.length > 0)
+    ctx.hub.closeSessions(evicted, CloseCode.sessionRevoked, 'too many sessions; this one was the oldest');
   if (ctx.conn.transport !== 'http') {
     const userId = result.user.id;
     ctx.hub.authenticate(
@@ -64,11 +93,19 @@ function taken(username: string): NatterError {
 
 export const register: Handler<'register'> = async (ctx, { username, password, client, presence }) => {
   assertNotAuthenticated(ctx);
-  const wait = ctx.limiters.registerPerAddress.take(ctx.conn.address);
+  const address = ctx.conn.address;
+  const wait = ctx.limiters.registerPerAddress.take(address);
   if (wait > 0) throw rateLimited(wait, 'accounts created from this address');
   const key = usernameKey(username);
   if (ctx.users.byUsernameKey(key)) throw taken(username);
-  const passwordHash = await ctx.passwords.hash(password);
+  let passwordHash: string;
+  try {
+    passwordHash = await ctx.passwords.hash(password, address);
+  } catch (err) {
+    // The server was too busy to hash: this attempt does not count.
+    ctx.limiters.registerPerAddress.refund(address);
+    throw err;
+  }
   const now = ctx.clock();
   const user: UserRow = {
     id: newId(),
@@ -82,10 +119,10 @@ export const register: Handler<'register'> = async (ctx, { username, password, c
     updatedAt: now,
     groupAdds: 'invite',
   };
-  let result: ResultOf<'register'>;
+  let created: ReturnType<typeof createSession>;
   try {
-    // One transaction: the account and its first session exist together or not at all.
-    result = ctx.db.transaction(() => {
+    // One job: the account and its first session exist together or not at all.
+    created = await ctx.write(() => {
       ctx.users.insert(user);
       return createSession(ctx, user, client);
     });
@@ -94,29 +131,93 @@ export const register: Handler<'register'> = async (ctx, { username, password, c
     throw err;
   }
   // Only a committed account logs the connection in.
-  return attachSession(ctx, result, presence !== false);
+  return attachSession(ctx, created, presence !== false);
 };
 
+/**
+ * Login throttling. Nobody can lock an account's owner out, and nobody can
+ * keep the password-hashing threads busy for free. Every bucket is charged
+ * before the password is checked (so guesses sent in parallel are counted),
+ * and given back when the guess turns out right or could not be checked:
+ *
+ * - attempts and failures are counted per account *and address*: a stranger's
+ *   wrong guesses do not refuse the owner's right password from elsewhere,
+ *   and one place logging in over and over is slowed down;
+ * - failures per address, across accounts (unknown names included), stop one
+ *   client guessing everywhere, but not for accounts that already have a
+ *   session from that address (their owners, behind the same NAT);
+ * - failures per account from addresses it has no session from stop guessing
+ *   spread over many machines, again without touching known addresses;
+ * - the hashing threads are shared fairly between addresses.
+ */
 export const login: Handler<'login'> = async (ctx, { username, password, client, presence }) => {
   assertNotAuthenticated(ctx);
   const key = usernameKey(username.normalize('NFC'));
-  const { loginPerAccount, loginPerAddress } = ctx.limiters;
-  // Every attempt takes its token before any hashing, so parallel guesses are
-  // counted too; a successful login gives its tokens back.
-  const waitAccount = loginPerAccount.take(key);
-  if (waitAccount > 0) throw rateLimited(waitAccount, 'failed logins');
-  const waitAddress = loginPerAddress.take(ctx.conn.address);
-  if (waitAddress > 0) {
-    loginPerAccount.refund(key);
-    throw rateLimited(waitAddress, 'failed logins');
-  }
+  const address = ctx.conn.address;
+  const limits = ctx.limiters;
+  const pair = `${key}\n${address}`;
   const user = ctx.users.byUsernameKey(key);
-  const ok = await checkPassword(ctx, password, user);
-  if (!user || !ok) throw new NatterError('invalid_credentials', 'wrong username or password');
-  loginPerAccount.reset(key);
-  loginPerAddress.refund(ctx.conn.address);
-  return attachSession(ctx, createSession(ctx, user, client), presence !== false);
+  // Only an existing account can have been used from here; an unknown name is treated alike.
+  const known = user !== undefined && ctx.sessions.usedFrom(user.id, address);
+  const attempts = charge([[limits.loginPerAccountAddress, pair]]);
+  const failures = charge(
+    known
+      ? [[limits.loginFailPerAccountAddress, pair]]
+      : [
+          [limits.loginFailPerAccountAddress, pair],
+          [limits.loginFailPerAddress, address],
+          [limits.loginFailPerAccount, key],
+        ],
+    attempts,
+  );
+  const hashUsed = user?.passwordHash;
+  let ok: boolean;
+  try {
+    ok = await checkPassword(ctx, password, user, address);
+  } catch (err) {
+    // Not checked (the server was busy): it does not count.
+    failures.refund();
+    attempts.refund();
+    throw err;
+  }
+  if (!user || !ok || hashUsed === undefined)
+    throw new NatterError('invalid_credentials', 'wrong username or password');
+  failures.refund();
+  const created = await ctx.write(() => {
+    // The password may have changed while it was being checked: the old one no longer opens the account.
+    const current = ctx.users.byId(user.id);
+    if (!current || current.passwordHash !== hashUsed) {
+      throw new NatterError('invalid_credentials', 'wrong username or password');
+    }
+    return createSession(ctx, current, client);
+  });
+  return attachSession(ctx, created, presence !== false);
 };
+
+/** Tokens taken from several buckets, to give back together. */
+type Charged = { refund(): void };
+
+/**
+ * Takes one token from each bucket, or none: when one is empty, those already
+ * taken (and `also`) are given back and the attempt is `rate_limited`.
+ */
+function charge(buckets: [RateLimiter, string][], also?: Charged): Charged {
+  const taken: [RateLimiter, string][] = [];
+  const refund = () => {
+    for (const [limiter, key] of taken) limiter.refund(key);
+    taken.length = 0;
+  };
+  for (const [limiter, key] of buckets) {
+    const wait = limiter.take(key);
+    if (wait > 0) {
+      refund();
+      also?.refund();
+      throw rateLimited(wait, 'login attempts');
+    }
+    taken.push([limiter, key]);
+  }
+  return { refund };
+}
 
 export const auth: Handler<'auth'> = (ctx, { token, cursor, presence }) => {
   assertNotAuthenticated(ctx);
@@ -154,10 +255,10 @@ export const auth: Handler<'auth'> = (ctx, { token, cursor, presence }) => {
  * bcrypt would ignore the excess, so such a password never matches. For an
  * unknown user the same work is spent on a dummy hash.
  */
-async function checkPassword(ctx: Ctx, password: string, user: UserRow | undefined): Promise<boolean> {
+async function checkPassword(ctx: Ctx, password: string, user: UserRow | undefined, address: string): Promise<boolean> {
   if (utf8Bytes(password) > LIMITS.passwordMaxBytes) return false;
-  if (!user) return ctx.passwords.verifyDummy(password);
-  return ctx.passwords.verify(password, user.passwordHash);
+  if (!user) return ctx.passwords.verifyDummy(password, address);
+  return ctx.passwords.verify(password, user.passwordHash, address);
 }
 
 /** Minimum time between two writes of a session's last-seen time. */
@@ -168,7 +269,7 @@ const TOUCH_EVERY_MS = 60_000;
  * per address. Used by `auth`, HTTP Bearer and WebSocket upgrade headers.
  */
 export function resolveToken(
-  ctx: Pick<Services, 'sessions' | 'users' | 'limiters' | 'clock' | 'writer' | 'log'>,
+  ctx: Pick<Services, 'sessions' | 'users' | 'limiters' | 'clock' | 'writer' | 'log' | 'config'>,
   address: string,
   token: string,
 ) {
@@ -177,11 +278,13 @@ export function resolveToken(
   if (wait > 0) throw rateLimited(wait, 'invalid tokens from this address');
   const row = ctx.sessions.byTokenHash(hashToken(token));
   const user = row ? ctx.users.byId(row.userId) : undefined;
-  if (!row || !user) {
-    limiter.take(address);
-    throw new NatterError('unauthenticated', 'this token is invalid or was revoked; log in again');
-  }
   const now = ctx.clock();
+  // A login session unused for too long has expired (the hourly sweep deletes it); bot tokens do not expire.
+  const expired = row?.kind === 'session' && now - (row.lastSeenAt ?? row.createdAt) > ctx.config.sessionIdleMs;
+  if (!row || !user || expired) {
+    limiter.take(address);
+    throw new NatterError('unauthenticated', 'this token is invalid, expired or was revoked; log in again');
+  }
   if (row.lastSeenAt === null || now - row.lastSeenAt > TOUCH_EVERY_MS) {
     // Bookkeeping, not worth a commit of its own: it joins the next write batch,
     // so a storm of reconnects costs a few commits, not one fsync each.
@@ -194,9 +297,9 @@ export function resolveToken(
   return { row, user };
 }
 
-export const logout: Handler<'logout'> = (ctx) => {
+export const logout: Handler<'logout'> = async (ctx) => {
   const { userId, sessionId, kind } = ctx.session;
-  ctx.sessions.revoke(userId, sessionId, kind);
+  await ctx.write(() => ctx.sessions.revoke(userId, sessionId, kind));
   const conn = ctx.conn;
   ctx.afterReply(() => {
     // This connection stays open, logged out; the session's others are closed.
@@ -226,6 +329,7 @@ export const whoami: Handler<'whoami'> = (ctx) => {
 };
 
 export const getUser: Handler<'users.get'> = (ctx, params) => {
+  spend(ctx.limiters.lookupPerUser, ctx.session.userId, 'user look-ups; slow down');
   const user =
     'userId' in params
       ? ctx.users.byId(params.userId)
@@ -239,21 +343,39 @@ export const changePassword: Handler<'password.change'> = async (
   { currentPassword, newPassword, revokeBotTokens },
 ) => {
   const user = currentUser(ctx);
-  const limiter = ctx.limiters.loginPerAccount;
-  const wait = limiter.take(user.usernameKey);
+  // Its own bucket, per user: a stranger's failed logins never stop the owner changing their password.
+  const limiter = ctx.limiters.passwordChangePerUser;
+  const wait = limiter.retryAfter(user.id);
   if (wait > 0) throw rateLimited(wait, 'wrong passwords');
-  if (!(await checkPassword(ctx, currentPassword, user))) {
+  if (!(await checkPassword(ctx, currentPassword, user, ctx.conn.address))) {
+    limiter.take(user.id);
     throw new NatterError('invalid_credentials', 'the current password is wrong', { field: 'params.currentPassword' });
   }
-  limiter.refund(user.usernameKey);
-  const passwordHash = await ctx.passwords.hash(newPassword);
+  const passwordHash = await ctx.passwords.hash(newPassword, ctx.conn.address);
   const { sessionId, kind } = ctx.session;
-  const revoked = ctx.db.transaction(() => {
+  const revoked = await ctx.write(() => {
+    // Two changes at once: the second one's current password is no longer current.
+    const fresh = ctx.users.byId(user.id);
+    if (!fresh || fresh.passwordHash !== user.passwordHash) {
+      throw new NatterError('conflict', 'the password was changed meanwhile; check it and try again');
+    }
     ctx.users.update(user.id, { passwordHash, updatedAt: ctx.clock() });
-    const ids = ctx.sessions.revokeOthers(user.id, 'session', kind === 'session' ? sessionId : null);
-    if (revokeBotTokens) ids.push(...ctx.sessions.revokeOthers(user.id, 'bot', kind === 'bot' ? sessionId : null));
-    return ids;
+    const rows = ctx.sessions.revokeOthers(user.id, 'session', kind === 'session' ? sessionId : null);
+    // Bot tokens go too unless asked otherwise: one minted with a stolen session must not survive.
+    if (revokeBotTokens !== false)
+      rows.push(...ctx.sessions.revokeOthers(user.id, 'bot', kind === 'bot' ? sessionId : null));
+    return rows;
   });
-  ctx.hub.closeSessions(revoked, CloseCode.sessionRevoked, 'password changed');
-  return { revokedSessions: revoked.length };
+  ctx.hub.closeSessions(
+    revoked.map((r) => r.id),
+    CloseCode.sessionRevoked,
+    'password changed',
+  );
+  const sessions = revoked.filter((r) => r.kind === 'session');
+  const bots = revoked.filter((r) => r.kind === 'bot');
+  return {
+    revokedSessions: sessions.length,
+    revokedBotTokens: bots.length,
+    revoked: revoked.map((r) => ({ id: r.id, kind: r.kind, name: r.name })),
+  };
 };

@@ -21,7 +21,7 @@ function adminChannel(ctx: AuthedCtx, channelId: string): ConversationRow {
 
 export const createChannel: Handler<'channels.create'> = (ctx, { serverId, name, topic }) => {
   spendWrite(ctx);
-  return ctx.writer.run((after) => {
+  return ctx.write((after) => {
     serverWithRole(ctx, serverId, 'admin');
     if (ctx.chat.channelByName(serverId, name)) throw nameTaken(name);
     const now = ctx.clock();
@@ -34,7 +34,7 @@ export const createChannel: Handler<'channels.create'> = (ctx, { serverId, name,
 
 export const updateChannel: Handler<'channels.update'> = (ctx, { channelId, name, topic }) => {
   spendWrite(ctx);
-  return ctx.writer.run((after) => {
+  return ctx.write((after) => {
     const conv = adminChannel(ctx, channelId);
     const serverId = conv.serverId ?? '';
     if (name !== undefined && name !== conv.name && ctx.chat.channelByName(serverId, name)) throw nameTaken(name);
@@ -48,7 +48,7 @@ export const updateChannel: Handler<'channels.update'> = (ctx, { channelId, name
 
 export const deleteChannel: Handler<'channels.delete'> = (ctx, { channelId }) => {
   spendWrite(ctx);
-  return ctx.writer.run((after) => {
+  return ctx.write((after) => {
     const conv = adminChannel(ctx, channelId);
     const serverId = conv.serverId ?? '';
     if (ctx.chat.channelsOf(serverId).length <= 1) {

@@ -59,7 +59,7 @@ export const markRead: Handler<'read.mark'> = (ctx, { conversationId, seq }) => 
   const current = ctx.chat.lastRead(ctx.session.userId, conv.id);
   // Nothing moves (old or repeated marks): no write, no event. Only new messages can make a mark cost anything.
   if (Math.min(seq, conv.lastSeq) <= current) return readState(ctx, conv, current);
-  return ctx.writer.run((after) => {
+  return ctx.write((after) => {
     const fresh = readable(ctx, conversationId).conv;
     const position = ctx.chat.markRead(ctx.session.userId, fresh.id, Math.min(seq, fresh.lastSeq));
     const state = readState(ctx, fresh, position);

@@ -42,7 +42,7 @@ function announce(ctx: AuthedCtx, after: AfterCommit, conv: ConversationRow) {
 
 export const createGroup: Handler<'groups.create'> = (ctx, { name, usernames }) => {
   spendWrite(ctx);
-  return ctx.writer.run((after) => {
+  return ctx.write((after) => {
     const others = resolveUsers(ctx, usernames).filter((u) => u.id !== ctx.session.userId);
     if (others.length + 1 > LIMITS.groupMembersMax) throw tooMany();
     const now = ctx.clock();
@@ -58,7 +58,7 @@ export const createGroup: Handler<'groups.create'> = (ctx, { name, usernames }) 
 
 export const addToGroup: Handler<'groups.add'> = (ctx, { groupId, usernames }) => {
   spendWrite(ctx);
-  return ctx.writer.run((after) => {
+  return ctx.write((after) => {
     const conv = myGroup(ctx, groupId);
     const now = ctx.clock();
     const scope = conversationScope(conv.id);
@@ -74,7 +74,7 @@ export const addToGroup: Handler<'groups.add'> = (ctx, { groupId, usernames }) =
 
 export const renameGroup: Handler<'groups.rename'> = (ctx, { groupId, name }) => {
   spendWrite(ctx);
-  return ctx.writer.run((after) => {
+  return ctx.write((after) => {
     const conv = myGroup(ctx, groupId);
     ctx.chat.updateConversation(conv.id, name, conv.topic);
     return { group: announce(ctx, after, { ...conv, name }) };
@@ -83,7 +83,7 @@ export const renameGroup: Handler<'groups.rename'> = (ctx, { groupId, name }) =>
 
 export const leaveGroup: Handler<'groups.leave'> = (ctx, { groupId }) => {
   spendWrite(ctx);
-  return ctx.writer.run((after) => {
+  return ctx.write((after) => {
     const conv = myGroup(ctx, groupId);
     const userId = ctx.session.userId;
     const scope = conversationScope(conv.id);

@@ -28,7 +28,7 @@ function live(invite: InviteRow | undefined, now: number): invite is InviteRow {
 
 export const createInvite: Handler<'invites.create'> = (ctx, { serverId, maxUses, expiresInSeconds }) => {
   spendWrite(ctx);
-  return ctx.writer.run(() => {
+  return ctx.write(() => {
     serverWithRole(ctx, serverId, 'admin');
     const now = ctx.clock();
     const row: InviteRow = {
@@ -59,7 +59,7 @@ export const listInvites: Handler<'invites.list'> = (ctx, { serverId }) => {
 
 export const revokeInvite: Handler<'invites.revoke'> = (ctx, { serverId, code }) => {
   spendWrite(ctx);
-  return ctx.writer.run(() => {
+  return ctx.write(() => {
     serverWithRole(ctx, serverId, 'admin');
     if (!ctx.chat.revokeInvite(serverId, code, ctx.clock())) {
       throw new NatterError('not_found', 'no such invite code in this server', { field: 'params.code' });

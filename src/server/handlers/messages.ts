@@ -76,7 +76,7 @@ function me(ctx: AuthedCtx): UserRow {
 
 export const sendMessage: Handler<'messages.send'> = (ctx, params) => {
   spend(ctx.limiters.sendPerUser, ctx.session.userId, 'messages; slow down');
-  return ctx.writer.run((after) => {
+  return ctx.write((after) => {
     const author = ctx.chat.userRef(ctx.session.userId);
     if (!author) throw new NatterError('unauthenticated', 'this account no longer exists; log in again');
     // A retry of a send that already went through: the original, nothing new.
@@ -111,7 +111,7 @@ function never(): never {
 
 export const editMessage: Handler<'messages.edit'> = (ctx, { messageId, body }) => {
   spendWrite(ctx);
-  return ctx.writer.run((after) => {
+  return ctx.write((after) => {
     const { message, conv } = readableMessage(ctx, messageId);
     if (message.deletedAt !== null) throw new NatterError('not_found', 'no such message');
     if (message.authorId !== ctx.session.userId)
@@ -128,7 +128,7 @@ export const editMessage: Handler<'messages.edit'> = (ctx, { messageId, body }) 
 
 export const deleteMessage: Handler<'messages.delete'> = (ctx, { messageId }) => {
   spendWrite(ctx);
-  return ctx.writer.run((after) => {
+  return ctx.write((after) => {
     const { message, conv, role } = readableMessage(ctx, messageId);
     const mine = message.authorId === ctx.session.userId;
     const moderator = conv.kind === 'channel' && (role === 'owner' || role === 'admin');

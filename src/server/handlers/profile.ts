@@ -21,7 +21,7 @@ export const updateProfile: Handler<'profile.update'> = (ctx, params) => {
   if (params.status !== undefined) patch.status = orNull(params.status);
   if (params.bio !== undefined) patch.bio = orNull(params.bio?.trim() ?? null);
   if (Object.keys(patch).length === 0) return { user: toPublicUser(user) };
-  return ctx.writer.run((after) => ({
+  return ctx.write((after) => ({
     user: saveAndAnnounce(ctx, after, user.id, { ...patch, updatedAt: ctx.clock() }),
   }));
 };
@@ -38,7 +38,7 @@ function saveAndAnnounce(ctx: AuthedCtx, after: AfterCommit, userId: string, pat
 
 export const changeUsername: Handler<'username.change'> = (ctx, { username }) => {
   spendWrite(ctx);
-  return ctx.writer.run((after) => {
+  return ctx.write((after) => {
     const user = currentUser(ctx);
     const key = usernameKey(username);
     const holder = ctx.users.byUsernameKey(key);

@@ -28,7 +28,7 @@ function announceServer(ctx: AuthedCtx, after: AfterCommit, serverId: string): v
 
 export const createServer: Handler<'servers.create'> = (ctx, { name, description }) => {
   spendWrite(ctx);
-  return ctx.writer.run((after) => {
+  return ctx.write((after) => {
     const now = ctx.clock();
     const userId = ctx.session.userId;
     const server: ServerRow = {
@@ -51,7 +51,7 @@ export const createServer: Handler<'servers.create'> = (ctx, { name, description
 
 export const updateServer: Handler<'servers.update'> = (ctx, { serverId, name, description }) => {
   spendWrite(ctx);
-  return ctx.writer.run((after) => {
+  return ctx.write((after) => {
     const { server, role } = serverWithRole(ctx, serverId, 'admin');
     const next = {
       ...server,
@@ -66,7 +66,7 @@ export const updateServer: Handler<'servers.update'> = (ctx, { serverId, name, d
 
 export const deleteServer: Handler<'servers.delete'> = (ctx, { serverId }) => {
   spendWrite(ctx);
-  return ctx.writer.run((after) => {
+  return ctx.write((after) => {
     serverWithRole(ctx, serverId, 'owner');
     const scope = serverScope(serverId);
     // The log entry is scoped to each member, since the server scope dies with it.
@@ -107,7 +107,7 @@ export function removeMember(
 
 export const leaveServer: Handler<'servers.leave'> = (ctx, { serverId }) => {
   spendWrite(ctx);
-  return ctx.writer.run((after) => {
+  return ctx.write((after) => {
     const { role } = serverFor(ctx, serverId);
     if (role === 'owner') {
       throw new NatterError(
@@ -122,7 +122,7 @@ export const leaveServer: Handler<'servers.leave'> = (ctx, { serverId }) => {
 
 export const transferServer: Handler<'servers.transfer'> = (ctx, { serverId, userId }) => {
   spendWrite(ctx);
-  return ctx.writer.run((after) => {
+  return ctx.write((after) => {
     const { server } = serverWithRole(ctx, serverId, 'owner');
     if (userId === ctx.session.userId)
       throw new NatterError('bad_request', 'you already own this server', { field: 'params.userId' });
@@ -168,7 +168,7 @@ export const onlineMembers: Handler<'members.online'> = (ctx, { serverId }) => {
 
 export const setRole: Handler<'members.role'> = (ctx, { serverId, userId, role }) => {
   spendWrite(ctx);
-  return ctx.writer.run((after) => {
+  return ctx.write((after) => {
     serverWithRole(ctx, serverId, 'owner');
     const current = ctx.chat.role(serverId, userId);
     if (!current) throw new NatterError('not_found', 'no such member', { field: 'params.userId' });
@@ -203,7 +203,7 @@ function assertCanRemove(
 
 export const kickMember: Handler<'members.kick'> = (ctx, { serverId, userId }) => {
   spendWrite(ctx);
-  return ctx.writer.run((after) => {
+  return ctx.write((after) => {
     const target = assertCanRemove(ctx, serverId, userId, 'kick');
     if (!target) throw new NatterError('not_found', 'no such member', { field: 'params.userId' });
     removeMember(ctx, after, serverId, userId, 'kicked');
@@ -213,7 +213,7 @@ export const kickMember: Handler<'members.kick'> = (ctx, { serverId, userId }) =
 
 export const addBan: Handler<'bans.add'> = (ctx, { serverId, userId, reason }) => {
   spendWrite(ctx);
-  return ctx.writer.run((after) => {
+  return ctx.write((after) => {
     const target = assertCanRemove(ctx, serverId, userId, 'ban');
     if (!ctx.chat.user(userId)) throw new NatterError('not_found', 'no such user', { field: 'params.userId' });
     ctx.chat.addBan(serverId, userId, ctx.session.userId, reason || null, ctx.clock());
@@ -224,7 +224,7 @@ export const addBan: Handler<'bans.add'> = (ctx, { serverId, userId, reason }) =
 
 export const removeBan: Handler<'bans.remove'> = (ctx, { serverId, userId }) => {
   spendWrite(ctx);
-  return ctx.writer.run(() => {
+  return ctx.write(() => {
     serverWithRole(ctx, serverId, 'admin');
     if (!ctx.chat.removeBan(serverId, userId)) throw new NatterError('not_found', 'that user is not banned here');
     return {};

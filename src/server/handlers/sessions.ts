@@ -24,46 +24,49 @@ export const listSessions: Handler<'sessions.list'> = (ctx) => ({
   sessions: ctx.sessions.listForUser(ctx.session.userId, 'session').map((r) => toSessionInfo(r, ctx.session.sessionId)),
 });
 
-export const revokeSession: Handler<'sessions.revoke'> = (ctx, { sessionId }) => {
-  if (!ctx.sessions.revoke(ctx.session.userId, sessionId, 'session')) {
+export const revokeSession: Handler<'sessions.revoke'> = async (ctx, { sessionId }) => {
+  const done = await ctx.write(() => ctx.sessions.revoke(ctx.session.userId, sessionId, 'session'));
+  if (!done) {
     throw new NatterError('not_found', 'no such session; list them with sessions.list', { field: 'params.sessionId' });
   }
   closeRevoked(ctx, sessionId, 'session revoked');
   return {};
 };
 
-export const createToken: Handler<'tokens.create'> = (ctx, { name }) => {
-  const userId = ctx.session.userId;
-  const existing = ctx.sessions.listForUser(userId, 'bot');
-  if (existing.some((r) => r.name?.toLowerCase() === name.toLowerCase())) {
-    throw new NatterError('conflict', `you already have a token named "${name}"; revoke it or pick another name`, {
-      field: 'params.name',
-    });
-  }
-  if (existing.length >= MAX_BOT_TOKENS) {
-    throw new NatterError('conflict', `at most ${MAX_BOT_TOKENS} bot tokens per account; revoke one first`);
-  }
-  const token = newToken('bot');
-  const row = {
-    id: newId(),
-    userId,
-    kind: 'bot' as const,
-    tokenHash: hashToken(token),
-    name,
-    address: ctx.conn.address,
-    createdAt: ctx.clock(),
-    lastSeenAt: null,
-  };
-  ctx.sessions.insert(row);
-  return { token, botToken: toBotTokenInfo(row) };
-};
+export const createToken: Handler<'tokens.create'> = (ctx, { name }) =>
+  ctx.write(() => {
+    const userId = ctx.session.userId;
+    const existing = ctx.sessions.listForUser(userId, 'bot');
+    if (existing.some((r) => r.name?.toLowerCase() === name.toLowerCase())) {
+      throw new NatterError('conflict', `you already have a token named "${name}"; revoke it or pick another name`, {
+        field: 'params.name',
+      });
+    }
+    if (existing.length >= MAX_BOT_TOKENS) {
+      throw new NatterError('limit_reached', `at most ${MAX_BOT_TOKENS} bot tokens per account; revoke one first`);
+    }
+    const token = newToken('bot');
+    const row = {
+      id: newId(),
+      userId,
+      kind: 'bot' as const,
+      tokenHash: hashToken(token),
+      name,
+      address: ctx.conn.address,
+      createdAt: ctx.clock(),
+      lastSeenAt: null,
+    };
+    ctx.sessions.insert(row);
+    return { token, botToken: toBotTokenInfo(row) };
+  });
 
 export const listTokens: Handler<'tokens.list'> = (ctx) => ({
   tokens: ctx.sessions.listForUser(ctx.session.userId, 'bot').map(toBotTokenInfo),
 });
 
-export const revokeToken: Handler<'tokens.revoke'> = (ctx, { tokenId }) => {
-  if (!ctx.sessions.revoke(ctx.session.userId, tokenId, 'bot')) {
+export const revokeToken: Handler<'tokens.revoke'> = async (ctx, { tokenId }) => {
+  const done = await ctx.write(() => ctx.sessions.revoke(ctx.session.userId, tokenId, 'bot'));
+  if (!done) {
     throw new NatterError('not_found', 'no such bot token; list them with tokens.list', { field: 'params.tokenId' });
   }
   closeRevoked(ctx, tokenId, 'bot token revoked');

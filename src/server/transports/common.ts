@@ -4,6 +4,12 @@ import { CloseCode, NatterError, PROTOCOL_VERSION } from '../../protocol/index.j
 import type { Connection } from '../connection.js';
 import type { Services } from '../context.js';
 
+/**
+ * How long a closed connection may take to read what was queued for it (its
+ * last events, then the `closing` notice) before the socket is cut.
+ */
+export const CLOSE_DRAIN_MS = 30_000;
+
 /** The peer's address, without the IPv4-mapped prefix. */
 export function remoteAddress(socket: Socket): string {
   const a = socket.remoteAddress ?? 'unknown';
@@ -44,16 +50,35 @@ export function bearerToken(header: string): string {
   return token;
 }
 
+/** The error for a connection over the per-address cap. */
+export function tooManyConnections(): NatterError {
+  return new NatterError('rate_limited', 'too many connections from this address; close some first', {
+    retryAfterMs: 1000,
+  });
+}
+
+/**
+ * Answers a socket over the per-address cap on the HTTP port with a 429 and
+ * closes it, before it can send a request or an upgrade.
+ */
+export function refuseSocket(socket: Socket): void {
+  const body = JSON.stringify({ id: null, error: tooManyConnections().toBody() });
+  socket.on('error', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
 /**
  * Open sockets per client address, on every port: a socket counts from the
- * moment it connects, so a handshake that trickles in (slowloris) holds a
- * slot like any other connection.
+ * moment it connects until it closes, whatever it carries (plain HTTP requests
+ * on a keep-alive socket can be followed by a WebSocket upgrade), so a
+ * handshake that trickles in (slowloris) holds a slot like any other connection.
  */
 export class AddressCounter {
   private readonly open = new Map<string, number>();
-  private readonly releases = new WeakMap<Socket, () => void>();
 
-  /** Counts `socket` until it closes (or is released); returns how many are open from its address, itself included. */
+  /** Counts `socket` until it closes; returns how many are open from its address, itself included. */
   track(socket: Socket): number {
     const address = remoteAddress(socket);
     const n = (this.open.get(address) ?? 0) + 1;
@@ -66,17 +91,8 @@ export class AddressCounter {
       if (left > 0) this.open.set(address, left);
       else this.open.delete(address);
     };
-    this.releases.set(socket, release);
     socket.once('close', release);
     return n;
-  }
-
-  /**
-   * Stops counting a socket that turned out to carry plain HTTP requests: those
-   * are short, and bounded by the server's own timeouts, not by the cap.
-   */
-  release(socket: Socket): void {
-    this.releases.get(socket)?.();
   }
 
   /** Sockets open from `address`. */

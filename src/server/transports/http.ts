@@ -30,6 +30,8 @@ const API_PREFIX = '/api/v1/';
 
 /** The HTTP side: `POST /api/v1/<op>`, `GET /healthz`. WebSocket upgrades are handled elsewhere. */
 export function createHttpHandler(services: Services, dispatcher: Dispatcher, startedAt: number) {
+  /** API requests under way per client address. */
+  const underWay = new Map<string, number>();
   return (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === '/healthz') {
@@ -57,6 +59,29 @@ export function createHttpHandler(services: Services, dispatcher: Dispatcher, st
     const rawId = req.headers['x-request-id'];
     const idParse = RequestId.safeParse(rawId);
     const id = idParse.success ? idParse.data : 0;
+    const address = remoteAddress(req.socket);
+    const n = (underWay.get(address) ?? 0) + 1;
+    if (n > services.config.maxHttpRequestsPerAddress) {
+      req.resume();
+      sendError(
+        res,
+        id,
+        new NatterError('rate_limited', 'too many requests under way from this address; wait for their replies', {
+          retryAfterMs: 1000,
+        }),
+      );
+      return;
+    }
+    underWay.set(address, n);
+    let counted = true;
+    const done = () => {
+      if (!counted) return;
+      counted = false;
+      const left = (underWay.get(address) ?? 1) - 1;
+      if (left > 0) underWay.set(address, left);
+      else underWay.delete(address);
+    };
+    res.once('close', done);
     readBody(req, services.config.maxFrameBytes).then(
       (body) => void handle(services, dispatcher, req, res, id, op, body),
       (err: unknown) => {

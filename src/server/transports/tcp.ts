@@ -3,12 +3,23 @@ import { CloseCode, NatterError } from '../../protocol/index.js';
 import { Connection, type OutgoingFrame } from '../connection.js';
 import type { Services } from '../context.js';
 import type { Dispatcher } from '../dispatch.js';
-import { remoteAddress, sendHello, startAuthDeadline, WriteCoalescer } from './common.js';
+import {
+  CLOSE_DRAIN_MS,
+  remoteAddress,
+  sendHello,
+  startAuthDeadline,
+  tooManyConnections,
+  WriteCoalescer,
+} from './common.js';
 
 const NEWLINE = 0x0a;
 
 /** A client on raw TCP: one JSON object per line (NDJSON), in both directions. */
 class TcpConnection extends Connection {
+  /** When the peer last sent anything (ms, monotonic). */
+  lastHeard = performance.now();
+  /** When the server asked a silent peer for a sign of life (a `ping` event), or null. */
+  pingedAt: number | null = null;
   constructor(
     readonly socket: Socket,
     private readonly coalescer: WriteCoalescer,
@@ -32,9 +43,33 @@ class TcpConnection extends Connection {
     return this.socket.writableCorked > 0 ? 0 : this.socket.writableLength;
   }
 
+  override backlog(): number {
+    return this.socket.writableLength;
+  }
+
+  override whenDrained(fn: () => void): void {
+    if (this.socket.writableNeedDrain) this.socket.once('drain', fn);
+    else setImmediate(fn);
+  }
+
+  override pauseInput(): void {
+    super.pauseInput();
+    this.socket.pause();
+  }
+
+  override resumeInput(): void {
+    super.resumeInput();
+    this.socket.resume();
+  }
+
+  /**
+   * Ends the stream after what is queued (whole lines, then the `closing`
+   * line): a peer that reads again within {@link CLOSE_DRAIN_MS} gets all of it.
+   * One that does not is cut off then.
+   */
   protected terminate(): void {
     this.socket.end();
-    setTimeout(() => this.socket.destroy(), 2000).unref();
+    setTimeout(() => this.socket.destroy(), CLOSE_DRAIN_MS).unref();
   }
 }
 
@@ -84,35 +119,61 @@ export class LineReader {
   }
 }
 
+/**
+ * TCP has no ping frames, so liveness is in the protocol: a peer silent for
+ * `heartbeatMs` gets a `ping` event, and one still silent `heartbeatMs` later
+ * is closed (4011). A client that sends any request (`ping` will do) at least
+ * every `heartbeatMs` is never asked.
+ */
+function checkHeartbeats(live: ReadonlySet<TcpConnection>, heartbeatMs: number): void {
+  const now = performance.now();
+  for (const conn of live) {
+    if (conn.closed) continue;
+    if (conn.pingedAt !== null) {
+      if (now - conn.pingedAt >= heartbeatMs) {
+        const seconds = Math.round((now - conn.lastHeard) / 1000);
+        conn.close(CloseCode.heartbeatMissed, `nothing heard from this connection for ${seconds} s`);
+      }
+    } else if (now - conn.lastHeard >= heartbeatMs) {
+      conn.pingedAt = now;
+      conn.event('ping', { at: Date.now() });
+    }
+  }
+}
+
 /** Starts the NDJSON listener. */
 export function createTcpServer(services: Services, dispatcher: Dispatcher): Server {
   const { config, hub } = services;
   const coalescer = new WriteCoalescer();
-  return createServer((socket) => {
+  const live = new Set<TcpConnection>();
+  const heartbeat = setInterval(() => checkHeartbeats(live, config.heartbeatMs), Math.max(1, config.heartbeatMs / 4));
+  heartbeat.unref();
+  const server = createServer((socket) => {
     socket.on('error', () => socket.destroy());
     const conn = new TcpConnection(socket, coalescer);
     if (services.sockets.track(socket) > config.maxConnectionsPerAddress) {
-      const err = new NatterError('rate_limited', 'too many connections from this address; close some first', {
-        retryAfterMs: 1000,
-      });
-      socket.end(`${JSON.stringify({ id: null, error: err.toBody() })}\n`);
+      socket.end(`${JSON.stringify({ id: null, error: tooManyConnections().toBody() })}\n`);
       return;
     }
     conn.maxQueuedBytes = config.maxQueuedBytes;
     socket.setNoDelay(true);
-    // TCP has no ping frame; the kernel's keepalive finds peers that vanished.
+    // Besides the protocol's heartbeat, the kernel's keepalive finds peers whose host vanished.
     socket.setKeepAlive(true, config.heartbeatMs);
     hub.add(conn);
     const reader = new LineReader(config.maxFrameBytes);
+    live.add(conn);
     socket.on('data', (chunk: Buffer) => {
       if (conn.closed) return;
+      conn.lastHeard = performance.now();
+      conn.pingedAt = null;
       const { lines, overflow } = reader.push(chunk);
       for (const line of lines) {
         if (conn.closed) return;
         if (line === null) {
           conn.badFrames++;
           conn.reply({ id: null, error: { code: 'bad_json', message: 'line is not valid UTF-8' } });
-          if (conn.badFrames >= 3) conn.close(CloseCode.decodeError, 'too many undecodable lines');
+          if (conn.badFrames >= 3)
+            dispatcher.closeWhenAnswered(conn, CloseCode.decodeError, 'too many undecodable lines');
         } else if (line.trim() !== '') {
           dispatcher.onText(conn, line);
         }
@@ -125,10 +186,12 @@ export function createTcpServer(services: Services, dispatcher: Dispatcher): Ser
       }
     });
     socket.on('close', () => {
+      live.delete(conn);
       conn.markClosed();
-      hub.remove(conn);
     });
     sendHello(conn, services);
     startAuthDeadline(conn, config.authDeadlineMs);
   });
+  server.on('close', () => clearInterval(heartbeat));
+  return server;
 }

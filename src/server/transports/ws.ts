@@ -7,7 +7,15 @@ import { Connection, type OutgoingFrame } from '../connection.js';
 import type { Services } from '../context.js';
 import type { Dispatcher } from '../dispatch.js';
 import { resolveToken } from '../handlers/accounts.js';
-import { bearerToken, remoteAddress, sendHello, startAuthDeadline, WriteCoalescer } from './common.js';
+import {
+  bearerToken,
+  CLOSE_DRAIN_MS,
+  remoteAddress,
+  sendHello,
+  startAuthDeadline,
+  tooManyConnections,
+  WriteCoalescer,
+} from './common.js';
 
 /** A client on a WebSocket: one JSON object per text frame. */
 class WsConnection extends Connection {
@@ -44,10 +52,30 @@ class WsConnection extends Connection {
     return this.socket.writableCorked > 0 ? 0 : this.ws.bufferedAmount;
   }
 
+  override backlog(): number {
+    return this.socket.writableLength;
+  }
+
+  override whenDrained(fn: () => void): void {
+    if (this.socket.writableNeedDrain) this.socket.once('drain', fn);
+    else setImmediate(fn);
+  }
+
+  override pauseInput(): void {
+    super.pauseInput();
+    this.ws.pause();
+  }
+
+  override resumeInput(): void {
+    super.resumeInput();
+    this.ws.resume();
+  }
+
   protected terminate(code: number, reason: string): void {
     this.ws.close(code, reason);
-    // A peer that never answers the close handshake is cut off.
-    setTimeout(() => this.ws.terminate(), 2000).unref();
+    // The close frame follows what is queued; a peer that never reads it and
+    // never answers the close handshake is cut off after a while.
+    setTimeout(() => this.ws.terminate(), CLOSE_DRAIN_MS).unref();
   }
 }
 
@@ -81,12 +109,7 @@ export function attachWebSocket(http: Server, services: Services, dispatcher: Di
     }
     // This socket was counted when it connected.
     if (services.sockets.count(address) > config.maxConnectionsPerAddress) {
-      return refuse(
-        socket,
-        new NatterError('rate_limited', 'too many connections from this address; close some first', {
-          retryAfterMs: 1000,
-        }),
-      );
+      return refuse(socket, tooManyConnections());
     }
     let authState: Connection['auth'] = null;
     const header = req.headers.authorization;
@@ -124,7 +147,6 @@ export function attachWebSocket(http: Server, services: Services, dispatcher: Di
       ws.on('close', () => {
         conn.markClosed();
         live.delete(conn);
-        hub.remove(conn);
       });
       sendHello(conn, services);
       startAuthDeadline(conn, config.authDeadlineMs);
