@@ -1,8 +1,41 @@
+import { allPages } from '../client/pages.js';
 import type { ChannelInfo, ConversationSummary, GroupInfo, PublicUser, ServerInfo } from '../protocol/index.js';
 import type { Session } from './session.js';
 
 /** Anything that makes typed requests: a {@link Session}, or the reconnecting client. */
 export type Requester = Pick<Session, 'request'>;
+
+/** Every server I am in (all pages). */
+export function listServers(s: Requester): Promise<ServerInfo[]> {
+  return allPages(async (after) => {
+    const r = await s.request('servers.list', { after });
+    return { items: r.servers, next: r.next };
+  });
+}
+
+/** Every group I am in (all pages). */
+export function listGroups(s: Requester): Promise<GroupInfo[]> {
+  return allPages(async (after) => {
+    const r = await s.request('groups.list', { after });
+    return { items: r.groups, next: r.next };
+  });
+}
+
+/** Every DM I have, most recent first (all pages). */
+export function listDms(s: Requester): Promise<ConversationSummary[]> {
+  return allPages(async (after) => {
+    const r = await s.request('dms.list', { after });
+    return { items: r.dms, next: r.next };
+  });
+}
+
+/** Every conversation I can read (all pages). */
+export function listConversations(s: Requester): Promise<ConversationSummary[]> {
+  return allPages(async (after) => {
+    const r = await s.request('conversations.list', { after });
+    return { items: r.conversations, next: r.next };
+  });
+}
 
 import { CliError, clean, EXIT, notFound, usageError } from './util.js';
 
@@ -37,7 +70,7 @@ function pick<T extends { id: string }>(
 
 export async function resolveServer(s: Requester, ref: string): Promise<ServerInfo> {
   if (ref === '') throw usageError('empty server name');
-  const { servers } = await s.request('servers.list', {});
+  const servers = await listServers(s);
   return pick(
     servers,
     ref,
@@ -64,13 +97,13 @@ const groupLabel = (g: GroupInfo) =>
   `${clean(g.name)}  id ${g.id}, members: ${g.members.map((m) => clean(m.username)).join(', ')}`;
 
 export async function resolveGroup(s: Requester, ref: string): Promise<GroupInfo> {
-  const { groups } = await s.request('groups.list', {});
+  const groups = await listGroups(s);
   return pick(groups, ref.replace(/^\+/, ''), (g) => g.name, 'group', groupLabel);
 }
 
 export async function resolveDm(s: Requester, ref: string): Promise<ConversationSummary> {
   const name = ref.replace(/^@/, '');
-  const { dms } = await s.request('dms.list', {});
+  const dms = await listDms(s);
   const dm = dms.find((d) => d.id === name || d.peer?.id === name || fold(d.peer?.username ?? d.name) === fold(name));
   if (!dm) throw notFound(`no direct messages with @${clean(name)} yet (send one first)`);
   return dm;
@@ -111,7 +144,7 @@ export async function resolveTarget(s: Requester, ref: string): Promise<Target> 
     const { server, channel } = await resolveChannel(s, ref.slice(0, slash), ref.slice(slash + 1));
     return { kind: 'channel', id: channel.id, label: `${server.name}/${channel.name}`, server, channel };
   }
-  const { conversations } = await s.request('conversations.list', {});
+  const conversations = await listConversations(s);
   const conv = conversations.find((c) => c.id === ref);
   if (!conv) {
     throw notFound(

@@ -8,3 +8,4 @@ export {
   newNonce,
   type PendingSend,
 } from './natter.js';
+export { allPages, type ListPage } from './pages.js';

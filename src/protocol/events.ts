@@ -3,12 +3,14 @@ import {
   ChannelInfo,
   Cursor,
   GroupInfo,
+  GroupInvitation,
   Id,
   MemberInfo,
   Message,
   PublicUser,
   ReadState,
   ServerInfo,
+  Settings,
   Timestamp,
 } from './schemas.js';
 
@@ -125,6 +127,27 @@ export const events = {
     stream: true,
     summary: 'A group I am in was created, renamed, or gained or lost members.',
     data: z.object({ group: GroupInfo }),
+  },
+  'group.invited': {
+    stream: true,
+    summary: 'Someone invited me to a group; accept or decline it.',
+    data: z.object({ invitation: GroupInvitation }),
+  },
+  'group.invitation_closed': {
+    stream: true,
+    summary:
+      'An invitation of mine is no longer pending: I accepted or declined it (on any of my connections), or the group is gone.',
+    data: z.object({ groupId: Id, outcome: z.enum(['accepted', 'declined', 'gone']) }),
+  },
+  'settings.updated': {
+    stream: true,
+    summary: 'My settings changed (on any of my connections).',
+    data: z.object({ settings: Settings }),
+  },
+  'block.updated': {
+    stream: true,
+    summary: 'I blocked or unblocked someone (on any of my connections).',
+    data: z.object({ userId: Id, blocked: z.boolean() }),
   },
   'group.removed': {
     stream: true,

@@ -3,6 +3,7 @@ import {
   BanInfo,
   BanReason,
   Bio,
+  BlockInfo,
   BotTokenInfo,
   ChannelInfo,
   ChannelName,
@@ -11,7 +12,9 @@ import {
   Cursor,
   Description,
   DisplayName,
+  GroupAdds,
   GroupInfo,
+  GroupInvitation,
   GroupName,
   Id,
   InviteInfo,
@@ -20,6 +23,7 @@ import {
   MessageBody,
   NewPassword,
   Nonce,
+  PageCursor,
   PresentedPassword,
   PublicUser,
   ReadState,
@@ -28,6 +32,7 @@ import {
   ServerInfo,
   ServerName,
   SessionInfo,
+  Settings,
   StatusText,
   Timestamp,
   Token,
@@ -84,6 +89,32 @@ const LoginResult = z.object({
 });
 
 const ServerId = z.strictObject({ serverId: Id });
+
+/** Most items a page of a list may hold, by kind of item (bigger items, smaller pages). */
+export const PAGE_MAX = { small: 500, medium: 200, large: 100 } as const;
+
+/**
+ * The params of a paged list: the operation's own fields, then `limit` (at
+ * most `max`, default the smaller of `max` and 100) and `after` (the `next` of
+ * the previous page). Lists that can grow are paged, so that no reply can grow
+ * without bound.
+ */
+function paged<S extends z.ZodRawShape>(shape: S, max: number) {
+  return z.strictObject({
+    ...shape,
+    limit: z.number().int().min(1).max(max).optional(),
+    after: PageCursor.optional(),
+  });
+}
+
+/** `next`: where the next page starts, or null at the end. */
+const Next = PageCursor.nullable();
+
+/** A user named by id or by username. */
+const UserByIdOrName = z.union([
+  z.strictObject({ userId: Id }),
+  z.strictObject({ username: z.string().min(1).max(256) }),
+]);
 const ServerAndUser = z.strictObject({ serverId: Id, userId: Id });
 const Usernames = z.array(z.string().min(1).max(256)).min(1).max(LIMITS.groupMembersMax);
 
@@ -153,7 +184,7 @@ export const operations = {
   'users.get': op({
     access: 'user',
     summary: 'Look up a user by id or by username.',
-    params: z.union([z.strictObject({ userId: Id }), z.strictObject({ username: z.string().min(1).max(256) })]),
+    params: UserByIdOrName,
     result: z.object({ user: PublicUser }),
   }),
   'profile.update': op({
@@ -241,9 +272,9 @@ export const operations = {
   }),
   'servers.list': op({
     access: 'user',
-    summary: 'The servers I am a member of, with my role.',
-    params: Empty,
-    result: z.object({ servers: z.array(ServerInfo) }),
+    summary: 'The servers I am a member of, with my role, by name; paged.',
+    params: paged({}, PAGE_MAX.medium),
+    result: z.object({ servers: z.array(ServerInfo), next: Next }),
   }),
   'servers.get': op({
     access: 'user',
@@ -265,15 +296,15 @@ export const operations = {
   }),
   'members.list': op({
     access: 'user',
-    summary: "A server's members with role and presence, owner first, then admins, then by name.",
-    params: ServerId,
-    result: z.object({ members: z.array(MemberInfo) }),
+    summary: "A server's members with role and presence, owner first, then admins, then by name; paged.",
+    params: paged({ serverId: Id }, PAGE_MAX.medium),
+    result: z.object({ members: z.array(MemberInfo), next: Next }),
   }),
   'members.online': op({
     access: 'user',
-    summary: 'Who is online in a server right now.',
-    params: ServerId,
-    result: z.object({ users: z.array(PublicUser) }),
+    summary: 'Who is online in a server right now, by name; paged.',
+    params: paged({ serverId: Id }, PAGE_MAX.medium),
+    result: z.object({ users: z.array(PublicUser), next: Next }),
   }),
   'members.role': op({
     access: 'user',
@@ -301,9 +332,9 @@ export const operations = {
   }),
   'bans.list': op({
     access: 'user',
-    summary: "A server's bans (owner and admins).",
-    params: ServerId,
-    result: z.object({ bans: z.array(BanInfo) }),
+    summary: "A server's bans, oldest first (owner and admins); paged.",
+    params: paged({ serverId: Id }, PAGE_MAX.small),
+    result: z.object({ bans: z.array(BanInfo), next: Next }),
   }),
   'channels.create': op({
     access: 'user',
@@ -325,9 +356,9 @@ export const operations = {
   }),
   'channels.list': op({
     access: 'user',
-    summary: "A server's channels, by name.",
-    params: ServerId,
-    result: z.object({ channels: z.array(ChannelInfo) }),
+    summary: "A server's channels, by name; paged.",
+    params: paged({ serverId: Id }, PAGE_MAX.small),
+    result: z.object({ channels: z.array(ChannelInfo), next: Next }),
   }),
   'invites.create': op({
     access: 'user',
@@ -347,9 +378,9 @@ export const operations = {
   }),
   'invites.list': op({
     access: 'user',
-    summary: "A server's live invite codes with their use counts (owner and admins).",
-    params: ServerId,
-    result: z.object({ invites: z.array(InviteInfo) }),
+    summary: "A server's live invite codes with their use counts, oldest first (owner and admins); paged.",
+    params: paged({ serverId: Id }, PAGE_MAX.small),
+    result: z.object({ invites: z.array(InviteInfo), next: Next }),
   }),
   'invites.revoke': op({
     access: 'user',
@@ -360,19 +391,20 @@ export const operations = {
   'invites.join': op({
     access: 'user',
     summary:
-      'Join a server with an invite code. Idempotent for members; refused for banned users; unknown, expired, used-up and revoked codes all get the same `not_found`.',
+      'Join a server with an invite code. A member is answered `alreadyMember: true` whatever state the code is in; banned users are refused; for others, unknown, expired, used-up and revoked codes all get the same `not_found`.',
     params: z.strictObject({ code: z.string().min(1).max(64) }),
     result: z.object({ server: ServerInfo, channels: z.array(ChannelInfo), alreadyMember: z.boolean() }),
   }),
   'groups.create': op({
     access: 'user',
-    summary: `Create a private group with a name and members by username (at most ${LIMITS.groupMembersMax} members).`,
+    summary: `Create a private group and add or invite people by username (at most ${LIMITS.groupMembersMax} members and invitations). Each person is added directly if their \`groupAdds\` setting allows it, else invited.`,
     params: z.strictObject({ name: GroupName, usernames: Usernames }),
     result: z.object({ group: GroupInfo }),
   }),
   'groups.add': op({
     access: 'user',
-    summary: 'Add people to a group I am in, by username.',
+    summary:
+      'Add people to a group I am in, by username: directly if their `groupAdds` setting allows it, else as an invitation.',
     params: z.strictObject({ groupId: Id, usernames: Usernames }),
     result: z.object({ group: GroupInfo }),
   }),
@@ -390,21 +422,71 @@ export const operations = {
   }),
   'groups.list': op({
     access: 'user',
-    summary: 'The groups I am in.',
+    summary: 'The groups I am in, by name; paged.',
+    params: paged({}, PAGE_MAX.large),
+    result: z.object({ groups: z.array(GroupInfo), next: Next }),
+  }),
+  'groups.invitations': op({
+    access: 'user',
+    summary: 'The group invitations waiting for my answer, oldest first; paged.',
+    params: paged({}, PAGE_MAX.small),
+    result: z.object({ invitations: z.array(GroupInvitation), next: Next }),
+  }),
+  'groups.accept': op({
+    access: 'user',
+    summary: 'Accept an invitation to a group: I become a member.',
+    params: z.strictObject({ groupId: Id }),
+    result: z.object({ group: GroupInfo }),
+  }),
+  'groups.decline': op({
+    access: 'user',
+    summary: 'Decline an invitation to a group.',
+    params: z.strictObject({ groupId: Id }),
+    result: Ok,
+  }),
+  'settings.get': op({
+    access: 'user',
+    summary: 'My settings (who may add me to groups).',
     params: Empty,
-    result: z.object({ groups: z.array(GroupInfo) }),
+    result: z.object({ settings: Settings }),
+  }),
+  'settings.update': op({
+    access: 'user',
+    summary:
+      'Change my settings. `groupAdds`: `everyone` may add me to groups directly, `contacts` (people who share a server or group with me), or `invite` (the default: every add is an invitation I accept or decline).',
+    params: z.strictObject({ groupAdds: GroupAdds.optional() }),
+    result: z.object({ settings: Settings }),
+  }),
+  'blocks.add': op({
+    access: 'user',
+    summary:
+      'Block a user: they can no longer DM me, add or invite me to groups, or notify me with a mention (nor can I DM them). Idempotent.',
+    params: UserByIdOrName,
+    result: z.object({ block: BlockInfo }),
+  }),
+  'blocks.remove': op({
+    access: 'user',
+    summary: 'Unblock a user.',
+    params: z.strictObject({ userId: Id }),
+    result: Ok,
+  }),
+  'blocks.list': op({
+    access: 'user',
+    summary: 'The users I blocked, oldest first; paged.',
+    params: paged({}, PAGE_MAX.small),
+    result: z.object({ blocks: z.array(BlockInfo), next: Next }),
   }),
   'dms.list': op({
     access: 'user',
-    summary: 'My direct-message conversations, most recent first, with their last message.',
-    params: Empty,
-    result: z.object({ dms: z.array(ConversationSummary) }),
+    summary: 'My direct-message conversations, most recent first, with their last message; paged.',
+    params: paged({}, PAGE_MAX.large),
+    result: z.object({ dms: z.array(ConversationSummary), next: Next }),
   }),
   'conversations.list': op({
     access: 'user',
-    summary: 'Every conversation I can read (channels, groups, DMs) with unread and mention counts.',
-    params: Empty,
-    result: z.object({ conversations: z.array(ConversationSummary) }),
+    summary: 'Every conversation I can read (channels, groups, DMs) with unread and mention counts; paged.',
+    params: paged({}, PAGE_MAX.large),
+    result: z.object({ conversations: z.array(ConversationSummary), next: Next }),
   }),
   'messages.send': op({
     access: 'user',

@@ -238,11 +238,40 @@ export type BanInfo = z.infer<typeof BanInfo>;
 export const GroupInfo = z.object({
   id: Id,
   name: z.string(),
-  members: z.array(PublicUser),
+  /** Who is in it (names only: ask `users.get` for a profile). */
+  members: z.array(UserRef),
+  /** Who was invited and has not answered yet. */
+  invited: z.array(UserRef),
   createdAt: Timestamp,
   lastSeq: z.number().int().nonnegative(),
 });
 export type GroupInfo = z.infer<typeof GroupInfo>;
+
+/** An invitation to a group, waiting for its invitee to accept or decline it. */
+export const GroupInvitation = z.object({
+  group: z.object({ id: Id, name: z.string(), memberCount: z.number().int().nonnegative() }),
+  invitedBy: UserRef,
+  createdAt: Timestamp,
+});
+export type GroupInvitation = z.infer<typeof GroupInvitation>;
+
+/** Who may put me in a group directly: anyone, people I share a server or group with, or nobody (invitations only). */
+export const GroupAdds = z.enum(['everyone', 'contacts', 'invite']);
+export type GroupAdds = z.infer<typeof GroupAdds>;
+
+/** My own settings (never shown to others). */
+export const Settings = z.object({ groupAdds: GroupAdds });
+export type Settings = z.infer<typeof Settings>;
+
+/** Someone I blocked. */
+export const BlockInfo = z.object({ user: UserRef, createdAt: Timestamp });
+export type BlockInfo = z.infer<typeof BlockInfo>;
+
+/**
+ * Where the next page of a list starts: opaque, from the previous page's
+ * `next`; `null` there means the list is complete.
+ */
+export const PageCursor = z.string().min(1).max(512);
 
 export const ConversationKind = z.enum(['channel', 'group', 'dm']);
 export type ConversationKind = z.infer<typeof ConversationKind>;

@@ -1,7 +1,7 @@
 import { NatterError } from '../protocol/index.js';
 import type { AuthedCtx } from './context.js';
 import type { ChatQueries } from './db/chat.js';
-import type { ConversationRow, MemberRow, MessageRow, ServerRow } from './db/schema.js';
+import type { ConversationRow, MemberRow, MessageRow, ServerRow, UserRow } from './db/schema.js';
 import { conversationScope, type Scope, serverScope } from './event-log.js';
 
 /**
@@ -81,6 +81,36 @@ export function readableMessage(
   } catch {
     throw noSuchMessage();
   }
+}
+
+/** A group the caller is in; `not_found` otherwise (a group one is only invited to included). */
+export function myGroup(ctx: AuthedCtx, groupId: string): ConversationRow {
+  const conv = ctx.chat.conversation(groupId);
+  if (conv?.kind !== 'group' || !ctx.chat.isConversationMember(groupId, ctx.session.userId)) {
+    throw noSuchConversation();
+  }
+  return conv;
+}
+
+/**
+ * May the caller put `user` in a group directly (else it is an invitation)?
+ * It is the person's own choice (`groupAdds`): anyone, people who share a
+ * server or a group with them, or nobody.
+ */
+export function mayAddToGroup(ctx: AuthedCtx, user: Pick<UserRow, 'id' | 'groupAdds'>): boolean {
+  if (user.groupAdds === 'everyone') return true;
+  if (user.groupAdds === 'contacts') return ctx.chat.shareServerOrGroup(ctx.session.userId, user.id);
+  return false;
+}
+
+/**
+ * The refusal when a block stands between the caller and `username` (either
+ * way): one answer, which does not say who blocked whom.
+ */
+export function notAccepting(username: string, field: string): NatterError {
+  return new NatterError('forbidden', `@${username} and you cannot reach each other (one of you blocked the other)`, {
+    field,
+  });
 }
 
 /** Who receives a conversation's events. */

@@ -35,25 +35,56 @@ parentPort.on('message', () => {
  * automatic checkpoints turned off while this runs.
  */
 export class Checkpointer {
-  private readonly worker: Worker;
-  private readonly exited: Promise<void>;
-  /** Checkpoints that copied pages back into the database file. */
-  readonly stats = { checkpoints: 0 };
+  private worker: Worker;
+  private stopping = false;
+  private exited: Promise<void>;
+  /** Checkpoints that copied pages back into the database file, and threads replaced after a crash. */
+  readonly stats = { checkpoints: 0, restarts: 0 };
 
-  constructor(file: string, intervalMs: number, onError: (message: string) => void) {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { sqlitePath: SQLITE_PATH, file, intervalMs } });
-    this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
-    this.worker.on('message', (m: { frames?: number; error?: string; stopped?: boolean }) => {
-      if (m.frames) this.stats.checkpoints++;
-      if (m.error) onError(m.error);
-      if (m.stopped) void this.worker.terminate();
+  constructor(
+    private readonly file: string,
+    private readonly intervalMs: number,
+    private readonly onError: (message: string) => void,
+  ) {
+    this.worker = this.spawn();
+    this.exited = this.exitOf(this.worker);
+  }
+
+  /** The thread running now (for tests that check a crashed one is replaced). */
+  get thread(): Worker {
+    return this.worker;
+  }
+
+  private spawn(): Worker {
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { sqlitePath: SQLITE_PATH, file: this.file, intervalMs: this.intervalMs },
     });
-    this.worker.on('error', (err) => onError(err.message));
-    this.worker.unref();
+    worker.on('message', (m: { frames?: number; error?: string; stopped?: boolean }) => {
+      if (m.frames) this.stats.checkpoints++;
+      if (m.error) this.onError(m.error);
+      if (m.stopped) void worker.terminate();
+    });
+    worker.on('error', (err) => this.onError(err.message));
+    // A thread that dies while it should be running is replaced: without checkpoints the WAL would grow forever.
+    worker.once('exit', () => {
+      if (this.stopping || worker !== this.worker) return;
+      this.stats.restarts++;
+      this.onError('the WAL checkpoint thread stopped; starting a new one');
+      this.worker = this.spawn();
+      this.exited = this.exitOf(this.worker);
+    });
+    worker.unref();
+    return worker;
+  }
+
+  private exitOf(worker: Worker): Promise<void> {
+    return new Promise((resolve) => worker.once('exit', () => resolve()));
   }
 
   /** Stops checkpointing and closes the worker's connection. */
   async stop(): Promise<void> {
+    this.stopping = true;
     // Kept alive until it has closed its connection (it is unref'd while it runs).
     this.worker.ref();
     this.worker.postMessage('stop');

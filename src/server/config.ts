@@ -36,6 +36,28 @@ export type Limits = {
   inviteFail: Limit;
 };
 
+/**
+ * Caps on what one user (or one server) may hold, and the daily write budget.
+ * Past one, the request is refused with `limit_reached` and a message saying
+ * which cap and how to get under it.
+ */
+export type Quotas = {
+  /** Servers one user may own. */
+  serversOwnedPerUser: number;
+  /** Servers one user may be a member of. */
+  serversJoinedPerUser: number;
+  /** Channels in one server. */
+  channelsPerServer: number;
+  /** Live invite codes of one server. */
+  invitesPerServer: number;
+  /** Groups one user created that still exist. */
+  groupsCreatedPerUser: number;
+  /** Users one user may block. */
+  blocksPerUser: number;
+  /** Bytes of events one user's writes may store per day (UTC), messages included; 0 = no budget. */
+  writeBytesPerDay: number;
+};
+
 /** Everything the server can be told at start. */
 export type ServerConfig = {
   host: string;
@@ -63,6 +85,7 @@ export type ServerConfig = {
   /** How long a graceful shutdown waits for in-flight requests. */
   shutdownGraceMs: number;
   limits: Limits;
+  quotas: Quotas;
   /** Login sessions one account may hold; a new login past it ends the least recently used one. */
   maxSessionsPerUser: number;
   /** A login session unused for this long expires (bot tokens do not). */
@@ -81,6 +104,12 @@ export type ServerConfig = {
    * quiet spell a write commits at once.
    */
   commitWindowMs: number;
+  /**
+   * How long a write waits for a lock held by another program (a `sqlite3`
+   * shell, a copy tool). better-sqlite3 waits on the event loop, so every
+   * request would wait too: the default is not to wait, and answer `unavailable`.
+   */
+  busyTimeoutMs: number;
   /** Write the start and stop lines (and errors) to stderr. */
   log: boolean;
 };
@@ -115,6 +144,15 @@ export function defaultConfig(): ServerConfig {
       lookupPerUser: { capacity: 60, refillMs: 500 },
       inviteFail: { capacity: 5, refillMs: 12_000 },
     },
+    quotas: {
+      serversOwnedPerUser: 100,
+      serversJoinedPerUser: 1000,
+      channelsPerServer: 500,
+      invitesPerServer: 1000,
+      groupsCreatedPerUser: 200,
+      blocksPerUser: 1000,
+      writeBytesPerDay: 50 * 1024 * 1024,
+    },
     maxSessionsPerUser: 100,
     sessionIdleMs: 90 * 24 * 3600 * 1000,
     replayCap: 1000,
@@ -122,6 +160,7 @@ export function defaultConfig(): ServerConfig {
     eventRetentionMs: 30 * 24 * 3600 * 1000,
     presenceGraceMs: 5_000,
     commitWindowMs: 10,
+    busyTimeoutMs: 0,
     log: true,
   };
 }

@@ -9,6 +9,7 @@ import type { EventLog } from './event-log.js';
 import type { Hub } from './hub.js';
 import type { Logger } from './log.js';
 import type { PasswordHasher } from './passwords.js';
+import type { UsageMeter } from './quotas.js';
 import type { Clock, RateLimiter } from './rate-limit.js';
 import type { AddressCounter } from './transports/common.js';
 import type { AfterCommit, Writer } from './writer.js';
@@ -23,6 +24,8 @@ export type Services = {
   /** Group-commit queue: every write that produces stream events goes through it. */
   writer: Writer;
   events: EventLog;
+  /** The daily write budget per user. */
+  usage: UsageMeter;
   hub: Hub;
   /** Open sockets per client address, on every port (the per-address connection cap). */
   sockets: AddressCounter;

@@ -10,6 +10,7 @@ import {
 import type { Connection } from './connection.js';
 import type { Ctx, Handler, Services } from './context.js';
 import { handlers } from './handlers/index.js';
+import { READ_OPS, spend } from './limits.js';
 
 /** Undecodable frames in a row before the connection is closed. */
 const MAX_BAD_FRAMES = 3;
@@ -205,14 +206,19 @@ export class Dispatcher {
       throw new NatterError('forbidden', `"${request.op}" is not allowed with a bot token; log in with your password`);
     }
     const session = conn.auth;
-    const { writer, sessions } = this.services;
+    const { writer, sessions, limiters, events, usage, clock } = this.services;
+    if (session && READ_OPS.has(request.op)) spend(limiters.readPerUser, session.userId, 'reads; slow down');
     const write: Ctx['write'] = session
       ? (fn) =>
           writer.run((afterCommit) => {
             if (!sessions.exists(session.sessionId)) {
               throw new NatterError('unauthenticated', 'this session was revoked; log in again');
             }
-            return fn(afterCommit);
+            const before = events.appendedBytes;
+            const value = fn(afterCommit);
+            // Over the daily budget, the job throws here and rolls back whole.
+            usage.charge(session.userId, events.appendedBytes - before, clock());
+            return value;
           })
       : (fn) => writer.run(fn);
     const ctx: Ctx = { ...this.services, conn, session, write, afterReply: (fn) => after.push(fn) };

@@ -20,6 +20,8 @@ export type Replay = { texts: string[]; head: number; limited: boolean };
  * connections after that transaction commits, with its id as the cursor.
  */
 export class EventLog {
+  /** Bytes of event payloads appended so far (the daily write budget charges the difference a job makes). */
+  appendedBytes = 0;
   private readonly insert: Statement<[string, number, string | null], { id: number }>;
   private readonly insertScope: Statement<[number, string]>;
   private readonly headStmt: Statement<[], { seq: number }>;
@@ -28,7 +30,7 @@ export class EventLog {
     [{ scopes: string; cursor: number; cap: number }],
     { id: number; payload: string }
   >;
-  private readonly pruneStmt: Statement<[number]>;
+  private readonly pruneStmt: Statement<[number, number]>;
 
   constructor(
     db: Db,
@@ -50,7 +52,9 @@ export class EventLog {
                       SELECT s.event_id FROM want w JOIN event_scopes s ON s.scope = w.scope WHERE s.event_id > w.since)
        ORDER BY e.id LIMIT @cap`,
     );
-    this.pruneStmt = sqlite.prepare('DELETE FROM events WHERE created_at < ?');
+    this.pruneStmt = sqlite.prepare(
+      'DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < ? ORDER BY id LIMIT ?)',
+    );
   }
 
   /**
@@ -65,6 +69,7 @@ export class EventLog {
     now: number,
   ): number {
     const payload = JSON.stringify({ event, data });
+    this.appendedBytes += Buffer.byteLength(payload);
     const distinct = scopes.length === 1 ? scopes : [...new Set(scopes)];
     // One audience (every message): it goes in the event row, one insert in all.
     const row = this.insert.get(payload, now, distinct.length === 1 ? (distinct[0] ?? null) : null);
@@ -106,9 +111,9 @@ export class EventLog {
     return { texts: rows.map((r) => withCursor(r.payload, r.id)), head, limited: false };
   }
 
-  /** Deletes events older than `before` (ms); returns how many. */
-  prune(before: number): number {
-    return this.pruneStmt.run(before).changes;
+  /** Deletes up to `limit` of the oldest events older than `before` (ms); returns how many. */
+  prune(before: number, limit: number): number {
+    return this.pruneStmt.run(before, limit).changes;
   }
 }
 

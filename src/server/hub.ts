@@ -15,7 +15,7 @@ export class Hub {
   /** Connections per user that count for presence. */
   private readonly present = new Map<string, number>();
   /** Users whose last present connection closed recently: still shown online until the timer fires. */
-  private readonly lingering = new Map<string, NodeJS.Timeout>();
+  private readonly lingering = new Map<string, { timer: NodeJS.Timeout; scopes: ReadonlySet<string> }>();
   /** Called when a user comes online or goes offline (after the grace period). */
   onPresence: (userId: string, online: boolean) => void = () => {};
 
@@ -74,7 +74,7 @@ export class Hub {
   private arrive(userId: string): void {
     const n = this.present.get(userId) ?? 0;
     this.present.set(userId, n + 1);
-    const timer = this.lingering.get(userId);
+    const timer = this.lingering.get(userId)?.timer;
     if (timer) {
       // Back within the grace period: nobody was told they left.
       clearTimeout(timer);
@@ -84,7 +84,7 @@ export class Hub {
     }
   }
 
-  private depart(userId: string): void {
+  private depart(userId: string, scopes: ReadonlySet<string>): void {
     const n = (this.present.get(userId) ?? 1) - 1;
     if (n > 0) {
       this.present.set(userId, n);
@@ -100,7 +100,18 @@ export class Hub {
       if (!this.present.has(userId)) this.onPresence(userId, false);
     }, this.presenceGraceMs);
     timer.unref();
-    this.lingering.set(userId, timer);
+    this.lingering.set(userId, { timer, scopes });
+  }
+
+  /**
+   * The users shown online in `scope`: those with a present connection there,
+   * and those whose last one closed there less than the grace period ago.
+   */
+  onlineIn(scope: Scope): Set<string> {
+    const out = new Set<string>();
+    for (const conn of this.byScope.get(scope) ?? EMPTY) if (conn.present && conn.auth) out.add(conn.auth.userId);
+    for (const [userId, { scopes }] of this.lingering) if (scopes.has(scope)) out.add(userId);
+    return out;
   }
 
   /** Connections of a user. */
@@ -190,11 +201,12 @@ export class Hub {
   private unindex(conn: Connection): void {
     const auth = conn.auth;
     if (!auth) return;
-    for (const scope of conn.scopes) removeFrom(this.byScope, scope, conn);
+    const scopes = new Set(conn.scopes);
+    for (const scope of scopes) removeFrom(this.byScope, scope, conn);
     conn.scopes.clear();
     removeFrom(this.byUser, auth.userId, conn);
     removeFrom(this.bySession, auth.sessionId, conn);
-    if (conn.present) this.depart(auth.userId);
+    if (conn.present) this.depart(auth.userId, scopes);
   }
 }
 

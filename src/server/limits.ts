@@ -1,4 +1,4 @@
-import { NatterError } from '../protocol/index.js';
+import { NatterError, type OpName } from '../protocol/index.js';
 import type { Ctx } from './context.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -18,3 +18,26 @@ export function spend(limiter: RateLimiter, key: string, what: string): void {
 export function spendWrite(ctx: Ctx & { session: { userId: string } }): void {
   spend(ctx.limiters.writePerUser, ctx.session.userId, 'changes; slow down');
 }
+
+/**
+ * Operations that read pages or lists: each costs one token of the caller's
+ * read budget (`readPerUser`), so nobody can make the server read and encode
+ * without end.
+ */
+export const READ_OPS: ReadonlySet<OpName> = new Set<OpName>([
+  'messages.history',
+  'conversations.list',
+  'dms.list',
+  'groups.list',
+  'servers.list',
+  'servers.get',
+  'members.list',
+  'members.online',
+  'bans.list',
+  'invites.list',
+  'channels.list',
+  'sessions.list',
+  'tokens.list',
+  'groups.invitations',
+  'blocks.list',
+]);

@@ -16,7 +16,9 @@ import { Dispatcher } from './dispatch.js';
 import { EventLog } from './event-log.js';
 import { Hub } from './hub.js';
 import { createLogger } from './log.js';
+import { runMaintenance } from './maintenance.js';
 import { PasswordHasher } from './passwords.js';
+import { UsageMeter } from './quotas.js';
 import { RateLimiter } from './rate-limit.js';
 import { AddressCounter, refuseSocket } from './transports/common.js';
 import { createHttpHandler } from './transports/http.js';
@@ -44,7 +46,12 @@ export type RunningServer = {
 /** Deep-merges overrides into the defaults (one level for `limits`). */
 export function makeConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
   const base = defaultConfig();
-  return { ...base, ...overrides, limits: { ...base.limits, ...overrides.limits } };
+  return {
+    ...base,
+    ...overrides,
+    limits: { ...base.limits, ...overrides.limits },
+    quotas: { ...base.quotas, ...overrides.quotas },
+  };
 }
 
 /** Opens the database, binds the listeners and serves until `stop()`. */
@@ -52,7 +59,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const config = makeConfig(overrides);
   config.dataDir = resolve(config.dataDir);
   const log = createLogger(config.log);
-  const db = openDb(config.dataDir);
+  const db = openDb(config.dataDir, config.busyTimeoutMs);
   // Checkpoints run on their own thread; the event loop only appends to the WAL.
   db.$client.pragma('wal_autocheckpoint = 0');
   const checkpointer = new Checkpointer(resolve(config.dataDir, DB_FILE), 500, (message) =>
@@ -63,13 +70,15 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const hub = new Hub(config.presenceGraceMs);
   const sockets = new AddressCounter();
   const chat = new ChatQueries(db);
+  const usage = new UsageMeter(db, config.quotas.writeBytesPerDay);
   const services: Services = {
     config,
     db,
     users: userQueries(db),
     sessions: sessionQueries(db),
     chat,
-    writer: new Writer(db, (err) => log.error('after a commit', err), [chat.pending], config.commitWindowMs),
+    writer: new Writer(db, (err) => log.error('after a commit', err), [chat.pending, usage], config.commitWindowMs),
+    usage,
     events: new EventLog(db, hub),
     hub,
     sockets,
@@ -82,21 +91,21 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     version: VERSION,
     typing: new Map(),
   };
+  // Unknown users are checked against a hash of the cost most accounts have, so
+  // they answer as slowly as real ones even after --bcrypt-cost changed.
+  services.passwords.setDummyCost(services.users.commonHashCost() ?? config.bcryptCost);
   // Presence is ephemeral: people who share a server, group or DM hear of it.
   hub.onPresence = (userId, online) => {
     if (!db.$client.open) return;
     hub.broadcast(scopesOfUser(chat, userId), 'presence', { userId, online }, userId);
   };
-  const pruneEvents = () => {
-    try {
-      services.events.prune(clock() - config.eventRetentionMs);
-    } catch (err) {
-      log.error('pruning old events', err);
-    }
+  let maintaining: Promise<unknown> = Promise.resolve();
+  const maintain = () => {
+    maintaining = runMaintenance(services).catch((err: unknown) => log.error('hourly maintenance', err));
   };
-  pruneEvents();
-  const pruner = setInterval(pruneEvents, 3_600_000);
-  pruner.unref();
+  maintain();
+  const maintenance = setInterval(maintain, 3_600_000);
+  maintenance.unref();
   const dispatcher = new Dispatcher(services);
   const startedAt = Date.now();
   const http = createHttpServer(
@@ -139,11 +148,12 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      clearInterval(pruner);
+      clearInterval(maintenance);
       http.close();
       tcp?.close();
       ws.close();
       await dispatcher.drain(config.shutdownGraceMs);
+      await maintaining;
       // Spread reconnects over a few seconds so clients do not stampede the restarted server.
       for (const conn of services.hub.connections()) {
         conn.close(CloseCode.serviceRestart, 'server restarting', 1000 + Math.floor(Math.random() * 4000));

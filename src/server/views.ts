@@ -49,21 +49,16 @@ export function toMember(m: MemberWithUser, hub: Hub): MemberInfo {
   return { user: toPublicUser(m.user), role: m.role, joinedAt: m.joinedAt, online: hub.isOnline(m.userId) };
 }
 
-export function toGroup(row: ConversationRow, members: UserRow[]): GroupInfo {
-  return {
-    id: row.id,
-    name: row.name ?? '',
-    members: members.map(toPublicUser),
-    createdAt: row.createdAt,
-    lastSeq: row.lastSeq,
-  };
+/** A group with its members and pending invitations, as names only (events about a group stay small). */
+export function toGroup(row: ConversationRow, members: UserRef[], invited: UserRef[]): GroupInfo {
+  return { id: row.id, name: row.name ?? '', members, invited, createdAt: row.createdAt, lastSeq: row.lastSeq };
 }
 
-export function toInvite(row: InviteRow, creator: UserRow | undefined): InviteInfo {
+export function toInvite(row: InviteRow, creator: UserRef | undefined): InviteInfo {
   return {
     code: row.code,
     serverId: row.serverId,
-    createdBy: creator ? toUserRef(creator) : GHOST,
+    createdBy: creator ?? GHOST,
     createdAt: row.createdAt,
     maxUses: row.maxUses,
     uses: row.uses,

@@ -99,6 +99,7 @@ export class Writer {
         // the same transaction: it commits with them or not at all.
         for (const d of deferred) d.flush();
       });
+      for (const d of deferred) d.committedBatch?.();
     } catch (err) {
       // The batch, or its commit, failed (disk full, I/O error): nothing was saved.
       const cause = err instanceof BatchLost ? err.cause : err;

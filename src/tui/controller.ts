@@ -1,10 +1,13 @@
 import type { Natter } from '../client/natter.js';
 import { newNonce } from '../client/natter.js';
-import type { EventMessage, OpName, ParamsIn } from '../protocol/index.js';
+import { allPages } from '../client/pages.js';
+import type { EventMessage, MemberInfo, OpName, ParamsIn } from '../protocol/index.js';
 import type { Action, State } from './state.js';
 
 /** Messages per history page the app asks for. */
 const PAGE = 50;
+/** Members loaded for the member list and @-completion of one server. */
+const MEMBERS_LOADED = 2000;
 
 /**
  * The app's side effects, kept out of the reducer and the components: it
@@ -72,9 +75,15 @@ export class Controller {
     try {
       const me = this.client.user;
       if (me) this.dispatch({ type: 'authenticated', me: { id: me.id, username: me.username } });
-      const [{ servers }, { conversations }] = await Promise.all([
-        this.client.request('servers.list', {}),
-        this.client.request('conversations.list', {}),
+      const [servers, conversations] = await Promise.all([
+        allPages(async (after) => {
+          const r = await this.client.request('servers.list', { after });
+          return { items: r.servers, next: r.next };
+        }),
+        allPages(async (after) => {
+          const r = await this.client.request('conversations.list', { after });
+          return { items: r.conversations, next: r.next };
+        }),
       ]);
       const withChannels = servers.map((s) => ({
         ...s,
@@ -169,7 +178,14 @@ export class Controller {
     if (!conv || conv.kind === 'dm') return;
     try {
       if (conv.kind === 'channel' && conv.serverId) {
-        const { members } = await this.client.request('members.list', { serverId: conv.serverId });
+        // Enough for the member list and completion; a huge server's long tail is left out.
+        const members: MemberInfo[] = [];
+        let after: string | undefined;
+        do {
+          const page = await this.client.request('members.list', { serverId: conv.serverId, after });
+          members.push(...page.members);
+          after = page.next ?? undefined;
+        } while (after !== undefined && members.length < MEMBERS_LOADED);
         this.dispatch({
           type: 'members',
           scopeId: conv.serverId,

@@ -84,7 +84,7 @@ export type State = {
   active: string | null;
   views: Record<string, ConversationView>;
   /** Members of servers and groups, by server or group id, once loaded. */
-  members: Record<string, { user: PublicUser; role: string | null }[]>;
+  members: Record<string, { user: UserRef; role: string | null }[]>;
   /** Who is online, by user id. */
   online: Record<string, boolean>;
   /** Who is typing where: conversation id -> user id -> {username, expiresAt}. */
@@ -119,7 +119,7 @@ export type Action =
   | { type: 'sent'; nonce: string; message: Message }
   | { type: 'send-failed'; nonce: string; conversationId: string; error: string }
   | { type: 'scroll'; conversationId: string; delta: number; pageSize: number }
-  | { type: 'members'; scopeId: string; members: { user: PublicUser; role: string | null }[] }
+  | { type: 'members'; scopeId: string; members: { user: UserRef; role: string | null }[] }
   | { type: 'overlay'; overlay: Overlay | null }
   | { type: 'toggle-members' }
   | { type: 'toggle-server'; serverId: string }

@@ -1,9 +1,10 @@
+import { listDms } from '../resolve.js';
 import { act } from '../session.js';
 import { fmtTime, table } from '../util.js';
 
 /** `natter dms` */
 export const dms = act(async (ctx) => {
-  const { dms } = await ctx.s.request('dms.list', {});
+  const dms = await listDms(ctx.s);
   ctx.out({ dms }, () =>
     dms.length === 0
       ? 'no direct messages yet: natter send @username <text>'

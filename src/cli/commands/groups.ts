@@ -1,9 +1,10 @@
+import { listGroups } from '../resolve.js';
 import { act } from '../session.js';
 import { table } from '../util.js';
 
 /** `natter groups` */
 export const groups = act(async (ctx) => {
-  const { groups } = await ctx.s.request('groups.list', {});
+  const groups = await listGroups(ctx.s);
   ctx.out({ groups }, () =>
     groups.length === 0
       ? 'no groups yet'

@@ -1,3 +1,4 @@
+import { allPages } from '../../client/pages.js';
 import { resolveServer } from '../resolve.js';
 import { act } from '../session.js';
 import { clean, fmtTime, table } from '../util.js';
@@ -17,7 +18,10 @@ export const create = act(async (ctx, ref: string) => {
 
 export const list = act(async (ctx, ref: string) => {
   const server = await resolveServer(ctx.s, ref);
-  const { invites } = await ctx.s.request('invites.list', { serverId: server.id });
+  const invites = await allPages(async (after) => {
+    const r = await ctx.s.request('invites.list', { serverId: server.id, after });
+    return { items: r.invites, next: r.next };
+  });
   ctx.out({ serverId: server.id, invites }, () =>
     table(
       ['CODE', 'USES', 'EXPIRES', 'CREATED', 'BY'],

@@ -1,6 +1,14 @@
 import type { Natter } from '../../client/natter.js';
 import type { EventMessage, Message } from '../../protocol/index.js';
-import { type Requester, resolveServer, resolveTarget, resolveUser } from '../resolve.js';
+import {
+  listConversations,
+  listDms,
+  listServers,
+  type Requester,
+  resolveServer,
+  resolveTarget,
+  resolveUser,
+} from '../resolve.js';
 import { act, isNatterError } from '../session.js';
 import { CliError, clean, cleanBlock, EXIT, findToken, fmtClock, serverKey } from '../util.js';
 
@@ -150,9 +158,8 @@ function describe(ev: EventMessage, names: Names): string | null {
 /** Names for what the caller can see now. */
 async function loadNames(s: Requester): Promise<Names> {
   const names = new Names();
-  const { servers } = await s.request('servers.list', {});
-  for (const x of servers) names.servers.set(x.id, x.name);
-  const { conversations } = await s.request('conversations.list', {});
+  for (const x of await listServers(s)) names.servers.set(x.id, x.name);
+  const conversations = await listConversations(s);
   for (const c of conversations) {
     if (c.kind === 'channel' && c.serverId) names.channels.set(c.id, { serverId: c.serverId, name: c.name });
     else if (c.kind === 'group') names.convs.set(c.id, `+${c.name}`);
@@ -172,8 +179,7 @@ async function buildFilter(s: Requester, refs: string[]): Promise<Filter | null>
       // A DM that may not exist yet: its dm.opened event adds it.
       const user = await resolveUser(s, ref);
       f.peers.add(user.id);
-      const { dms } = await s.request('dms.list', {});
-      for (const dm of dms) if (dm.peer?.id === user.id) f.convs.add(dm.id);
+      for (const dm of await listDms(s)) if (dm.peer?.id === user.id) f.convs.add(dm.id);
     } else if (ref.startsWith('+') || ref.includes('/')) {
       f.convs.add((await resolveTarget(s, ref)).id);
     } else {

@@ -1,3 +1,4 @@
+import { allPages } from '../../client/pages.js';
 import { resolveServer } from '../resolve.js';
 import { act } from '../session.js';
 import { fmtTime, table } from '../util.js';
@@ -5,7 +6,10 @@ import { fmtTime, table } from '../util.js';
 /** `natter members <server>` */
 export const members = act(async (ctx, ref: string) => {
   const server = await resolveServer(ctx.s, ref);
-  const { members } = await ctx.s.request('members.list', { serverId: server.id });
+  const members = await allPages(async (after) => {
+    const r = await ctx.s.request('members.list', { serverId: server.id, after });
+    return { items: r.members, next: r.next };
+  });
   ctx.out({ serverId: server.id, members }, () =>
     table(
       ['USERNAME', 'DISPLAY NAME', 'ROLE', 'ONLINE', 'JOINED'],

@@ -1,9 +1,10 @@
+import { listServers } from '../resolve.js';
 import { act } from '../session.js';
 import { table } from '../util.js';
 
 /** `natter servers` */
 export const servers = act(async (ctx) => {
-  const { servers } = await ctx.s.request('servers.list', {});
+  const servers = await listServers(ctx.s);
   ctx.out({ servers }, () =>
     servers.length === 0
       ? 'no servers yet: create one with "natter server create <name>" or join with "natter join <code>"'

@@ -1,8 +1,17 @@
 import type { Statement } from 'better-sqlite3';
 import type { UserRef } from '../../protocol/index.js';
 import { newId } from '../ids.js';
+import type { PageKey } from '../pages.js';
 import type { Db, Deferred } from './index.js';
-import type { ConversationRow, InviteRow, MemberRow, MessageRow, ServerRow, UserRow } from './schema.js';
+import type {
+  ConversationRow,
+  GroupInviteRow,
+  InviteRow,
+  MemberRow,
+  MessageRow,
+  ServerRow,
+  UserRow,
+} from './schema.js';
 
 // Raw rows as SQLite returns them (snake_case), mapped to the drizzle row types below.
 type Raw = Record<string, unknown>;
@@ -260,30 +269,71 @@ export class ChatQueries {
     return this.run('DELETE FROM members WHERE server_id = ? AND user_id = ?', serverId, userId) > 0;
   }
 
-  /** Servers of a user with the user's role in each, by name. */
-  serversOf(userId: string): { server: ServerRow; role: MemberRow['role']; memberCount: number }[] {
+  /** A page of a user's servers with the user's role in each, by name (case-insensitive) then id. */
+  serversOf(
+    userId: string,
+    after: PageKey | null,
+    limit: number,
+  ): { server: ServerRow; role: MemberRow['role']; memberCount: number; key: PageKey }[] {
     return this.many(
-      `SELECT s.*, m.role AS my_role, (SELECT count(*) FROM members x WHERE x.server_id = s.id) AS member_count
-       FROM members m JOIN servers s ON s.id = m.server_id WHERE m.user_id = ? ORDER BY s.name COLLATE NOCASE, s.id`,
+      `SELECT s.*, lower(s.name) AS k, m.role AS my_role, (SELECT count(*) FROM members x WHERE x.server_id = s.id) AS member_count
+       FROM members m JOIN servers s ON s.id = m.server_id
+       WHERE m.user_id = ? AND (? IS NULL OR (lower(s.name), s.id) > (?, ?))
+       ORDER BY lower(s.name), s.id LIMIT ?`,
       userId,
-    ).map((r) => ({ server: server(r), role: r.my_role as MemberRow['role'], memberCount: r.member_count as number }));
+      after === null ? null : 1,
+      after?.[0] ?? null,
+      after?.[1] ?? null,
+      limit,
+    ).map((r) => ({
+      server: server(r),
+      role: r.my_role as MemberRow['role'],
+      memberCount: r.member_count as number,
+      key: [r.k as string, r.id as string],
+    }));
+  }
+
+  /** How many servers a user owns, and is a member of. */
+  serverCounts(userId: string): { owned: number; joined: number } {
+    const r = this.one(
+      `SELECT (SELECT count(*) FROM servers WHERE owner_id = ?) AS owned, (SELECT count(*) FROM members WHERE user_id = ?) AS joined`,
+      userId,
+      userId,
+    );
+    return { owned: (r?.owned as number) ?? 0, joined: (r?.joined as number) ?? 0 };
+  }
+
+  /** The ids of a server's members. */
+  memberIds(serverId: string): string[] {
+    return this.many('SELECT user_id FROM members WHERE server_id = ?', serverId).map((r) => r.user_id as string);
   }
 
   serverIdsOf(userId: string): string[] {
     return this.many('SELECT server_id FROM members WHERE user_id = ?', userId).map((r) => r.server_id as string);
   }
 
-  membersOf(serverId: string): MemberWithUser[] {
+  /** A page of a server's members: owner, then admins, then members, each by name (case-insensitive) then id. */
+  membersOf(serverId: string, after: PageKey | null, limit: number): (MemberWithUser & { key: PageKey })[] {
     return this.many(
-      `SELECT m.role, m.joined_at, u.* FROM members m JOIN users u ON u.id = m.user_id WHERE m.server_id = ?
-       ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, u.username COLLATE NOCASE`,
+      `SELECT * FROM (
+         SELECT m.role, m.joined_at, CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END AS rank,
+                lower(u.username) AS k, u.*
+         FROM members m JOIN users u ON u.id = m.user_id WHERE m.server_id = ?)
+       WHERE ? IS NULL OR (rank, k, id) > (?, ?, ?)
+       ORDER BY rank, k, id LIMIT ?`,
       serverId,
+      after === null ? null : 1,
+      after?.[0] ?? null,
+      after?.[1] ?? null,
+      after?.[2] ?? null,
+      limit,
     ).map((r) => ({
       serverId,
       userId: r.id as string,
       role: r.role as MemberRow['role'],
       joinedAt: r.joined_at as number,
       user: user(r),
+      key: [r.rank as number, r.k as string, r.id as string],
     }));
   }
 
@@ -316,21 +366,31 @@ export class ChatQueries {
     return this.run('DELETE FROM bans WHERE server_id = ? AND user_id = ?', serverId, userId) > 0;
   }
 
-  bansOf(serverId: string): { user: UserRow; bannedBy: UserRow; reason: string | null; createdAt: number }[] {
-    return this.many(
-      `SELECT b.reason AS ban_reason, b.created_at AS ban_created_at, b.banned_by, u.* FROM bans b JOIN users u ON u.id = b.user_id
-       WHERE b.server_id = ? ORDER BY b.created_at`,
+  /** A page of a server's bans, oldest first. */
+  bansOf(
+    serverId: string,
+    after: PageKey | null,
+    limit: number,
+  ): { user: UserRef; bannedBy: UserRef; reason: string | null; createdAt: number; key: PageKey }[] {
+    const rows = this.many(
+      `SELECT b.user_id, b.banned_by, b.reason, b.created_at FROM bans b
+       WHERE b.server_id = ? AND (? IS NULL OR (b.created_at, b.user_id) > (?, ?))
+       ORDER BY b.created_at, b.user_id LIMIT ?`,
       serverId,
-    ).map((r) => {
-      const by = this.user(r.banned_by as string);
-      const banned = user(r);
-      return {
-        user: banned,
-        bannedBy: by ?? banned,
-        reason: (r.ban_reason as string | null) ?? null,
-        createdAt: r.ban_created_at as number,
-      };
-    });
+      after === null ? null : 1,
+      after?.[0] ?? null,
+      after?.[1] ?? null,
+      limit,
+    );
+    const refs = this.userRefs([...new Set(rows.flatMap((r) => [r.user_id as string, r.banned_by as string]))]);
+    const ref = (id: string): UserRef => refs.get(id) ?? { id, username: 'unknown', displayName: null };
+    return rows.map((r) => ({
+      user: ref(r.user_id as string),
+      bannedBy: ref(r.banned_by as string),
+      reason: (r.reason as string | null) ?? null,
+      createdAt: r.created_at as number,
+      key: [r.created_at as number, r.user_id as string],
+    }));
   }
 
   user(id: string): UserRow | undefined {
@@ -426,11 +486,30 @@ export class ChatQueries {
     this.run('DELETE FROM conversations WHERE id = ?', id);
   }
 
+  /** A server's channels, by name (servers have at most `channelsPerServer` of them). */
   channelsOf(serverId: string): ConversationRow[] {
     return this.many(
-      "SELECT * FROM conversations WHERE server_id = ? AND kind = 'channel' ORDER BY name",
+      "SELECT * FROM conversations WHERE server_id = ? AND kind = 'channel' ORDER BY name, id",
       serverId,
     ).map(this.toConversation);
+  }
+
+  /** A page of a server's channels, by name then id. */
+  channelPage(serverId: string, after: PageKey | null, limit: number): ConversationRow[] {
+    return this.many(
+      `SELECT * FROM conversations WHERE server_id = ? AND kind = 'channel' AND (? IS NULL OR (name, id) > (?, ?))
+       ORDER BY name, id LIMIT ?`,
+      serverId,
+      after === null ? null : 1,
+      after?.[0] ?? null,
+      after?.[1] ?? null,
+      limit,
+    ).map(this.toConversation);
+  }
+
+  channelCount(serverId: string): number {
+    return (this.one("SELECT count(*) AS n FROM conversations WHERE server_id = ? AND kind = 'channel'", serverId)?.n ??
+      0) as number;
   }
 
   channelByName(serverId: string, name: string): ConversationRow | undefined {
@@ -495,29 +574,65 @@ export class ChatQueries {
     ).map(user);
   }
 
-  /** Groups and DMs of a user. */
-  conversationsOf(userId: string, kind?: 'group' | 'dm'): ConversationRow[] {
+  /** A page of a user's groups, by name (case-insensitive) then id. */
+  groupsOf(userId: string, after: PageKey | null, limit: number): (ConversationRow & { key: PageKey })[] {
     return this.many(
-      `SELECT c.* FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id
-       WHERE m.user_id = ? AND (? IS NULL OR c.kind = ?) ORDER BY coalesce(c.last_message_at, c.created_at) DESC`,
+      `SELECT c.*, lower(c.name) AS k FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id
+       WHERE m.user_id = ? AND c.kind = 'group' AND (? IS NULL OR (lower(c.name), c.id) > (?, ?))
+       ORDER BY lower(c.name), c.id LIMIT ?`,
       userId,
-      kind ?? null,
-      kind ?? null,
+      after === null ? null : 1,
+      after?.[0] ?? null,
+      after?.[1] ?? null,
+      limit,
+    ).map((r) => ({ ...this.toConversation(r), key: [r.k as string, r.id as string] }));
+  }
+
+  /** A page of a user's DMs, most recent activity first. */
+  dmsOf(userId: string, after: PageKey | null, limit: number): (ConversationRow & { key: PageKey })[] {
+    return this.many(
+      `SELECT c.*, coalesce(c.last_message_at, c.created_at) AS k FROM conversation_members m
+       JOIN conversations c ON c.id = m.conversation_id
+       WHERE m.user_id = ? AND c.kind = 'dm' AND (? IS NULL OR (coalesce(c.last_message_at, c.created_at), c.id) < (?, ?))
+       ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT ?`,
+      userId,
+      after === null ? null : 1,
+      after?.[0] ?? null,
+      after?.[1] ?? null,
+      limit,
+    ).map((r) => ({ ...this.toConversation(r), key: [r.k as number, r.id as string] }));
+  }
+
+  /** A page of every conversation a user can read (channels of their servers, groups, DMs), by id. */
+  conversationPage(userId: string, after: string | null, limit: number): ConversationRow[] {
+    return this.many(
+      `SELECT * FROM (
+         SELECT c.* FROM members m JOIN conversations c ON c.server_id = m.server_id AND c.kind = 'channel'
+         WHERE m.user_id = ? AND (? IS NULL OR c.id > ?)
+         UNION ALL
+         SELECT c.* FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id
+         WHERE m.user_id = ? AND (? IS NULL OR c.id > ?))
+       ORDER BY id LIMIT ?`,
+      userId,
+      after,
+      after,
+      userId,
+      after,
+      after,
+      limit,
     ).map(this.toConversation);
+  }
+
+  /** How many groups created by `userId` still exist. */
+  groupsCreatedBy(userId: string): number {
+    return (this.one("SELECT count(*) AS n FROM conversations WHERE created_by = ? AND kind = 'group'", userId)?.n ??
+      0) as number;
   }
 
   conversationIdsOf(userId: string): string[] {
     return this.many('SELECT conversation_id FROM conversation_members WHERE user_id = ?', userId).map(
       (r) => r.conversation_id as string,
     );
-  }
-
-  /** Every channel of every server of the user. */
-  channelsOfUser(userId: string): ConversationRow[] {
-    return this.many(
-      `SELECT c.* FROM members m JOIN conversations c ON c.server_id = m.server_id AND c.kind = 'channel' WHERE m.user_id = ?`,
-      userId,
-    ).map(this.toConversation);
   }
 
   // Messages
@@ -710,11 +825,29 @@ export class ChatQueries {
     return r && invite(r);
   }
 
-  invitesOf(serverId: string): InviteRow[] {
+  /** A page of a server's live invites (not revoked, expired or used up), oldest first. */
+  invitesOf(serverId: string, now: number, after: PageKey | null, limit: number): InviteRow[] {
     return this.many(
-      'SELECT * FROM invites WHERE server_id = ? AND revoked_at IS NULL ORDER BY created_at',
+      `SELECT * FROM invites WHERE server_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+         AND (max_uses IS NULL OR uses < max_uses) AND (? IS NULL OR (created_at, code) > (?, ?))
+       ORDER BY created_at, code LIMIT ?`,
       serverId,
+      now,
+      after === null ? null : 1,
+      after?.[0] ?? null,
+      after?.[1] ?? null,
+      limit,
     ).map(invite);
+  }
+
+  /** How many live invites a server has. */
+  liveInviteCount(serverId: string, now: number): number {
+    return (this.one(
+      `SELECT count(*) AS n FROM invites WHERE server_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+         AND (max_uses IS NULL OR uses < max_uses)`,
+      serverId,
+      now,
+    )?.n ?? 0) as number;
   }
 
   useInvite(code: string): void {
@@ -730,5 +863,163 @@ export class ChatQueries {
         serverId,
       ) > 0
     );
+  }
+
+  // Blocks, group invitations, settings
+
+  /** Has `userId` blocked `otherId`? */
+  blocked(userId: string, otherId: string): boolean {
+    return this.one('SELECT 1 AS x FROM blocks WHERE user_id = ? AND blocked_id = ?', userId, otherId) !== undefined;
+  }
+
+  /** Has either of two users blocked the other? */
+  blockedEitherWay(a: string, b: string): boolean {
+    return (
+      this.one(
+        'SELECT 1 AS x FROM blocks WHERE (user_id = ? AND blocked_id = ?) OR (user_id = ? AND blocked_id = ?)',
+        a,
+        b,
+        b,
+        a,
+      ) !== undefined
+    );
+  }
+
+  /** Of `userIds`, those who blocked `authorId`. */
+  blockersOf(authorId: string, userIds: readonly string[]): Set<string> {
+    if (userIds.length === 0) return new Set();
+    return new Set(
+      this.many(
+        'SELECT user_id FROM blocks WHERE blocked_id = ? AND user_id IN (SELECT value FROM json_each(?))',
+        authorId,
+        JSON.stringify(userIds),
+      ).map((r) => r.user_id as string),
+    );
+  }
+
+  addBlock(userId: string, blockedId: string, now: number): number {
+    this.run(
+      'INSERT INTO blocks (user_id, blocked_id, created_at) VALUES (?, ?, ?) ON CONFLICT (user_id, blocked_id) DO NOTHING',
+      userId,
+      blockedId,
+      now,
+    );
+    return this.one('SELECT created_at FROM blocks WHERE user_id = ? AND blocked_id = ?', userId, blockedId)
+      ?.created_at as number;
+  }
+
+  removeBlock(userId: string, blockedId: string): boolean {
+    return this.run('DELETE FROM blocks WHERE user_id = ? AND blocked_id = ?', userId, blockedId) > 0;
+  }
+
+  blockCount(userId: string): number {
+    return (this.one('SELECT count(*) AS n FROM blocks WHERE user_id = ?', userId)?.n ?? 0) as number;
+  }
+
+  /** A page of the users `userId` blocked, oldest first. */
+  blocksOf(userId: string, after: PageKey | null, limit: number): { user: UserRef; createdAt: number }[] {
+    const rows = this.many(
+      `SELECT blocked_id, created_at FROM blocks WHERE user_id = ? AND (? IS NULL OR (created_at, blocked_id) > (?, ?))
+       ORDER BY created_at, blocked_id LIMIT ?`,
+      userId,
+      after === null ? null : 1,
+      after?.[0] ?? null,
+      after?.[1] ?? null,
+      limit,
+    );
+    const refs = this.userRefs(rows.map((r) => r.blocked_id as string));
+    return rows.map((r) => ({
+      user: refs.get(r.blocked_id as string) ?? { id: r.blocked_id as string, username: 'unknown', displayName: null },
+      createdAt: r.created_at as number,
+    }));
+  }
+
+  /** Do two users share a server or a group? */
+  shareServerOrGroup(a: string, b: string): boolean {
+    return (
+      this.one(
+        `SELECT 1 AS x FROM members x JOIN members y ON y.server_id = x.server_id WHERE x.user_id = ? AND y.user_id = ?
+         UNION ALL
+         SELECT 1 FROM conversation_members x JOIN conversation_members y ON y.conversation_id = x.conversation_id
+         JOIN conversations c ON c.id = x.conversation_id AND c.kind = 'group' WHERE x.user_id = ? AND y.user_id = ?
+         LIMIT 1`,
+        a,
+        b,
+        a,
+        b,
+      ) !== undefined
+    );
+  }
+
+  groupInvite(conversationId: string, userId: string): GroupInviteRow | undefined {
+    const r = this.one('SELECT * FROM group_invites WHERE conversation_id = ? AND user_id = ?', conversationId, userId);
+    return (
+      r && {
+        conversationId: r.conversation_id as string,
+        userId: r.user_id as string,
+        invitedBy: r.invited_by as string,
+        createdAt: r.created_at as number,
+      }
+    );
+  }
+
+  /** Records an invitation; false when one was already pending. */
+  addGroupInvite(conversationId: string, userId: string, invitedBy: string, now: number): boolean {
+    return (
+      this.run(
+        `INSERT INTO group_invites (conversation_id, user_id, invited_by, created_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (conversation_id, user_id) DO NOTHING`,
+        conversationId,
+        userId,
+        invitedBy,
+        now,
+      ) > 0
+    );
+  }
+
+  removeGroupInvite(conversationId: string, userId: string): boolean {
+    return this.run('DELETE FROM group_invites WHERE conversation_id = ? AND user_id = ?', conversationId, userId) > 0;
+  }
+
+  /** The people invited to a group who have not answered. */
+  groupInvitees(conversationId: string): UserRef[] {
+    return this.many(
+      `SELECT u.id, u.username, u.display_name FROM group_invites i JOIN users u ON u.id = i.user_id
+       WHERE i.conversation_id = ? ORDER BY i.created_at, u.id`,
+      conversationId,
+    ).map((r) => ({
+      id: r.id as string,
+      username: r.username as string,
+      displayName: (r.display_name as string | null) ?? null,
+    }));
+  }
+
+  /** A page of the invitations waiting for `userId`, oldest first. */
+  invitationsOf(
+    userId: string,
+    after: PageKey | null,
+    limit: number,
+  ): { conv: ConversationRow; invitedBy: string; createdAt: number; memberCount: number }[] {
+    return this.many(
+      `SELECT c.*, i.invited_by, i.created_at AS invited_at,
+              (SELECT count(*) FROM conversation_members x WHERE x.conversation_id = c.id) AS member_count
+       FROM group_invites i JOIN conversations c ON c.id = i.conversation_id
+       WHERE i.user_id = ? AND (? IS NULL OR (i.created_at, i.conversation_id) > (?, ?))
+       ORDER BY i.created_at, i.conversation_id LIMIT ?`,
+      userId,
+      after === null ? null : 1,
+      after?.[0] ?? null,
+      after?.[1] ?? null,
+      limit,
+    ).map((r) => ({
+      conv: this.toConversation(r),
+      invitedBy: r.invited_by as string,
+      createdAt: r.invited_at as number,
+      memberCount: r.member_count as number,
+    }));
+  }
+
+  setGroupAdds(userId: string, value: UserRow['groupAdds']): void {
+    this.run('UPDATE users SET group_adds = ? WHERE id = ?', value, userId);
   }
 }

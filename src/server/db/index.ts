@@ -16,11 +16,13 @@ const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../dr
 
 /**
  * Opens (creating if needed) the database in `dataDir`, sets the pragmas natter
- * relies on and applies pending migrations.
+ * relies on and applies pending migrations. `busyTimeoutMs` is how long a
+ * statement waits for a lock another program holds; the server uses 0 (fail
+ * at once with `unavailable` rather than stall every request behind it).
  */
-export function openDb(dataDir: string): Db {
+export function openDb(dataDir: string, busyTimeoutMs = 5000): Db {
   mkdirSync(dataDir, { recursive: true });
-  const sqlite = new Database(join(dataDir, DB_FILE), { timeout: 5000 });
+  const sqlite = new Database(join(dataDir, DB_FILE), { timeout: busyTimeoutMs });
   try {
     sqlite.pragma('journal_mode = WAL');
     // better-sqlite3 builds with WAL synchronous=NORMAL by default, which may lose
@@ -66,6 +68,8 @@ export type Deferred = {
   jobRollback(): void;
   /** Inside the batch transaction, after its last job: write what was deferred. */
   flush(): void;
+  /** The batch committed (before `clear`): what it deferred is now durable. */
+  committedBatch?(): void;
   /** The batch is over, committed or lost: forget it. */
   clear(): void;
 };

@@ -27,7 +27,16 @@ export function userQueries(db: Db) {
     .from(users)
     .where(eq(users.usernameKey, sql.placeholder('key')))
     .prepare();
+  const costs = db.$client.prepare<[], { cost: string; n: number }>(
+    "SELECT substr(password_hash, 5, 2) AS cost, count(*) AS n FROM users WHERE password_hash LIKE '$2_$__$%' GROUP BY 1 ORDER BY n DESC LIMIT 1",
+  );
   return {
+    /** The bcrypt cost most stored password hashes were made with, or null when there are none. */
+    commonHashCost: (): number | null => {
+      const row = costs.get();
+      const n = row ? Number(row.cost) : Number.NaN;
+      return Number.isInteger(n) ? n : null;
+    },
     byId: (id: string): UserRow | undefined => byId.get({ id }),
     byUsernameKey: (key: string): UserRow | undefined => byKey.get({ key }),
     insert: (row: UserRow): void => {

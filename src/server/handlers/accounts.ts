@@ -6,6 +6,7 @@ import { toPublicUser } from '../db/users.js';
 import { userScope } from '../event-log.js';
 import { newId } from '../ids.js';
 import { rateLimited, spend } from '../limits.js';
+import { hashCost } from '../passwords.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { hashToken, newToken } from '../tokens.js';
 import { toBotTokenInfo, toSessionInfo } from './session-info.js';
@@ -183,6 +184,7 @@ export const login: Handler<'login'> = async (ctx, { username, password, client,
   if (!user || !ok || hashUsed === undefined)
     throw new NatterError('invalid_credentials', 'wrong username or password');
   failures.refund();
+  if (hashCost(hashUsed) !== ctx.passwords.cost) rehash(ctx, user.id, hashUsed, password);
   const created = await ctx.write(() => {
     // The password may have changed while it was being checked: the old one no longer opens the account.
     const current = ctx.users.byId(user.id);
@@ -193,6 +195,25 @@ export const login: Handler<'login'> = async (ctx, { username, password, client,
   });
   return attachSession(ctx, created, presence !== false);
 };
+
+/**
+ * After a login with a hash of another cost than the configured one, stores a
+ * new hash in the background, so that every account converges on one cost
+ * (and wrong passwords take the same time for every account).
+ */
+function rehash(ctx: Ctx, userId: string, old: string, password: string): void {
+  ctx.passwords
+    .hash(password, ctx.conn.address)
+    .then((passwordHash) =>
+      ctx.writer.run(() => {
+        const current = ctx.users.byId(userId);
+        if (current?.passwordHash === old) ctx.users.update(userId, { passwordHash });
+      }),
+    )
+    .catch((err: unknown) => {
+      if (!(err instanceof NatterError)) ctx.log.error('rehashing a password at the configured cost', err);
+    });
+}
 
 /** Tokens taken from several buckets, to give back together. */
 type Charged = { refund(): void };

@@ -1,9 +1,11 @@
-import { NatterError } from '../../protocol/index.js';
+import { NatterError, PAGE_MAX } from '../../protocol/index.js';
 import { noSuchConversation, serverFor, serverWithRole } from '../access.js';
 import type { AuthedCtx, Handler } from '../context.js';
 import type { ConversationRow } from '../db/schema.js';
 import { serverScope } from '../event-log.js';
 import { spendWrite } from '../limits.js';
+import { decodePageCursor, pageSize, toPage } from '../pages.js';
+import { limitReached } from '../quotas.js';
 import { toChannel } from '../views.js';
 
 function nameTaken(name: string): NatterError {
@@ -24,6 +26,10 @@ export const createChannel: Handler<'channels.create'> = (ctx, { serverId, name,
   return ctx.write((after) => {
     serverWithRole(ctx, serverId, 'admin');
     if (ctx.chat.channelByName(serverId, name)) throw nameTaken(name);
+    const cap = ctx.config.quotas.channelsPerServer;
+    if (ctx.chat.channelCount(serverId) >= cap) {
+      throw limitReached(`this server has ${cap} channels, the most allowed; delete one first`);
+    }
     const now = ctx.clock();
     const row = ctx.chat.createConversation({ kind: 'channel', serverId, name, topic: topic || null }, now);
     const channel = toChannel(row);
@@ -51,7 +57,7 @@ export const deleteChannel: Handler<'channels.delete'> = (ctx, { channelId }) =>
   return ctx.write((after) => {
     const conv = adminChannel(ctx, channelId);
     const serverId = conv.serverId ?? '';
-    if (ctx.chat.channelsOf(serverId).length <= 1) {
+    if (ctx.chat.channelCount(serverId) <= 1) {
       throw new NatterError('conflict', "a server's last channel cannot be deleted; create another first");
     }
     ctx.chat.deleteConversation(conv.id);
@@ -60,7 +66,15 @@ export const deleteChannel: Handler<'channels.delete'> = (ctx, { channelId }) =>
   });
 };
 
-export const listChannels: Handler<'channels.list'> = (ctx, { serverId }) => {
+export const listChannels: Handler<'channels.list'> = (ctx, { serverId, after, limit }) => {
   serverFor(ctx, serverId);
-  return { channels: ctx.chat.channelsOf(serverId).map(toChannel) };
+  const n = pageSize(limit, PAGE_MAX.small);
+  const rows = ctx.chat.channelPage(serverId, decodePageCursor(after, ['s', 's']), n + 1);
+  const page = toPage(
+    rows,
+    n,
+    (r) => [r.name ?? '', r.id],
+    (kept) => kept.map(toChannel),
+  );
+  return { channels: page.items, next: page.next };
 };

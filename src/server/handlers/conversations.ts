@@ -1,9 +1,10 @@
-import type { ConversationSummary, ReadState } from '../../protocol/index.js';
+import { type ConversationSummary, PAGE_MAX, type ReadState } from '../../protocol/index.js';
 import { readable, scopeOf } from '../access.js';
 import type { AuthedCtx, Handler } from '../context.js';
 import type { ConversationRow } from '../db/schema.js';
 import { toPublicUser } from '../db/users.js';
 import { userScope } from '../event-log.js';
+import { decodePageCursor, pageSize, toPage } from '../pages.js';
 import { toMessages } from '../views.js';
 
 /** Unread and mention counts of one conversation for the caller. */
@@ -44,15 +45,30 @@ function summarize(ctx: AuthedCtx, conv: ConversationRow): ConversationSummary {
   };
 }
 
-export const listConversations: Handler<'conversations.list'> = (ctx) => {
-  const userId = ctx.session.userId;
-  const all = [...ctx.chat.channelsOfUser(userId), ...ctx.chat.conversationsOf(userId)];
-  return { conversations: all.map((c) => summarize(ctx, c)) };
+export const listConversations: Handler<'conversations.list'> = (ctx, { after, limit }) => {
+  const n = pageSize(limit, PAGE_MAX.large);
+  const start = decodePageCursor(after, ['s']);
+  const rows = ctx.chat.conversationPage(ctx.session.userId, start === null ? null : (start[0] as string), n + 1);
+  const page = toPage(
+    rows,
+    n,
+    (c) => [c.id],
+    (kept) => kept.map((c) => summarize(ctx, c)),
+  );
+  return { conversations: page.items, next: page.next };
 };
 
-export const listDms: Handler<'dms.list'> = (ctx) => ({
-  dms: ctx.chat.conversationsOf(ctx.session.userId, 'dm').map((c) => summarize(ctx, c)),
-});
+export const listDms: Handler<'dms.list'> = (ctx, { after, limit }) => {
+  const n = pageSize(limit, PAGE_MAX.large);
+  const rows = ctx.chat.dmsOf(ctx.session.userId, decodePageCursor(after, ['n', 's']), n + 1);
+  const page = toPage(
+    rows,
+    n,
+    (c) => c.key,
+    (kept) => kept.map((c) => summarize(ctx, c)),
+  );
+  return { dms: page.items, next: page.next };
+};
 
 export const markRead: Handler<'read.mark'> = (ctx, { conversationId, seq }) => {
   const { conv } = readable(ctx, conversationId);
@@ -75,6 +91,11 @@ const TYPING_REPEAT_MS = 3_000;
 
 export const startTyping: Handler<'typing.start'> = (ctx, { conversationId }) => {
   const { conv } = readable(ctx, conversationId);
+  // A blocked DM hears no typing either way.
+  if (conv.kind === 'dm' && conv.dmKey) {
+    const peerId = conv.dmKey.split(':').find((id) => id !== ctx.session.userId);
+    if (peerId && ctx.chat.blockedEitherWay(ctx.session.userId, peerId)) return {};
+  }
   const now = ctx.clock();
   const key = `${ctx.session.userId}:${conv.id}`;
   const last = ctx.typing.get(key);

@@ -1,10 +1,13 @@
 import { LIMITS, NatterError, usernameKey } from '../../protocol/index.js';
-import { noSuchConversation } from '../access.js';
+import { PAGE_MAX } from '../../protocol/operations.js';
+import { mayAddToGroup, myGroup, noSuchConversation, notAccepting } from '../access.js';
 import type { AuthedCtx, Handler } from '../context.js';
 import type { ConversationRow, UserRow } from '../db/schema.js';
 import { conversationScope, userScope } from '../event-log.js';
 import { spendWrite } from '../limits.js';
-import { toGroup } from '../views.js';
+import { decodePageCursor, pageSize, toPage } from '../pages.js';
+import { limitReached } from '../quotas.js';
+import { toGroup, toUserRef } from '../views.js';
 import type { AfterCommit } from '../writer.js';
 
 /** Resolves usernames (any case) to users; `not_found` names the first unknown one. */
@@ -18,40 +21,76 @@ function resolveUsers(ctx: AuthedCtx, usernames: readonly string[]): UserRow[] {
   return [...found.values()];
 }
 
-/** A group the caller is in; `not_found` otherwise. */
-function myGroup(ctx: AuthedCtx, groupId: string): ConversationRow {
-  const conv = ctx.chat.conversation(groupId);
-  if (conv?.kind !== 'group' || !ctx.chat.isConversationMember(groupId, ctx.session.userId)) {
-    throw noSuchConversation();
-  }
-  return conv;
-}
-
 function tooMany(): NatterError {
-  return new NatterError('bad_request', `a group has at most ${LIMITS.groupMembersMax} members`, {
-    field: 'params.usernames',
-  });
+  return new NatterError(
+    'bad_request',
+    `a group has at most ${LIMITS.groupMembersMax} members and pending invitations together`,
+    { field: 'params.usernames' },
+  );
 }
 
-/** Tells every member (and `extra` scopes, e.g. someone who just left) the group's new state. */
+/** The group as its members see it: members and pending invitations. */
+function groupView(ctx: AuthedCtx, conv: ConversationRow) {
+  return toGroup(conv, ctx.chat.conversationMembers(conv.id).map(toUserRef), ctx.chat.groupInvitees(conv.id));
+}
+
+/** Tells every member the group's new state. */
 function announce(ctx: AuthedCtx, after: AfterCommit, conv: ConversationRow) {
-  const group = toGroup(conv, ctx.chat.conversationMembers(conv.id));
+  const group = groupView(ctx, conv);
   ctx.events.append(after, [conversationScope(conv.id)], 'group.updated', { group }, ctx.clock());
   return group;
+}
+
+/**
+ * Puts `users` in the group: each directly when their `groupAdds` setting
+ * lets the caller do it, else as an invitation they accept or decline. Anyone
+ * who blocked the caller (or whom the caller blocked) refuses the whole
+ * request. Returns whether anything changed.
+ */
+function addOrInvite(ctx: AuthedCtx, after: AfterCommit, conv: ConversationRow, users: readonly UserRow[]): boolean {
+  const me = ctx.session.userId;
+  const now = ctx.clock();
+  const scope = conversationScope(conv.id);
+  let changed = false;
+  for (const user of users) {
+    if (user.id === me || ctx.chat.isConversationMember(conv.id, user.id)) continue;
+    if (ctx.chat.blockedEitherWay(me, user.id)) throw notAccepting(user.username, 'params.usernames');
+    if (mayAddToGroup(ctx, user)) {
+      ctx.chat.removeGroupInvite(conv.id, user.id);
+      ctx.chat.addConversationMember(conv.id, user.id, now);
+      after.push(() => ctx.hub.subscribeUser(user.id, scope));
+      changed = true;
+    } else if (ctx.chat.addGroupInvite(conv.id, user.id, me, now)) {
+      const invitation = {
+        group: { id: conv.id, name: conv.name ?? '', memberCount: ctx.chat.conversationMembers(conv.id).length },
+        invitedBy: toUserRef(ctx.chat.user(me) ?? user),
+        createdAt: now,
+      };
+      ctx.events.append(after, [userScope(user.id)], 'group.invited', { invitation }, now);
+      changed = true;
+    }
+  }
+  const size = ctx.chat.conversationMembers(conv.id).length + ctx.chat.groupInvitees(conv.id).length;
+  if (size > LIMITS.groupMembersMax) throw tooMany();
+  return changed;
 }
 
 export const createGroup: Handler<'groups.create'> = (ctx, { name, usernames }) => {
   spendWrite(ctx);
   return ctx.write((after) => {
-    const others = resolveUsers(ctx, usernames).filter((u) => u.id !== ctx.session.userId);
+    const me = ctx.session.userId;
+    if (ctx.chat.groupsCreatedBy(me) >= ctx.config.quotas.groupsCreatedPerUser) {
+      throw limitReached(
+        `you have created ${ctx.config.quotas.groupsCreatedPerUser} groups that still exist, the most allowed; leave one first`,
+      );
+    }
+    const others = resolveUsers(ctx, usernames).filter((u) => u.id !== me);
     if (others.length + 1 > LIMITS.groupMembersMax) throw tooMany();
     const now = ctx.clock();
-    const conv = ctx.chat.createConversation({ kind: 'group', name, createdBy: ctx.session.userId }, now);
-    const scope = conversationScope(conv.id);
-    for (const id of [ctx.session.userId, ...others.map((u) => u.id)]) {
-      ctx.chat.addConversationMember(conv.id, id, now);
-      after.push(() => ctx.hub.subscribeUser(id, scope));
-    }
+    const conv = ctx.chat.createConversation({ kind: 'group', name, createdBy: me }, now);
+    ctx.chat.addConversationMember(conv.id, me, now);
+    after.push(() => ctx.hub.subscribeUser(me, conversationScope(conv.id)));
+    addOrInvite(ctx, after, conv, others);
     return { group: announce(ctx, after, conv) };
   });
 };
@@ -60,15 +99,8 @@ export const addToGroup: Handler<'groups.add'> = (ctx, { groupId, usernames }) =
   spendWrite(ctx);
   return ctx.write((after) => {
     const conv = myGroup(ctx, groupId);
-    const now = ctx.clock();
-    const scope = conversationScope(conv.id);
-    const current = ctx.chat.conversationMembers(conv.id).length;
-    const added = resolveUsers(ctx, usernames).filter((u) => ctx.chat.addConversationMember(conv.id, u.id, now));
-    if (current + added.length > LIMITS.groupMembersMax) throw tooMany();
-    for (const u of added) after.push(() => ctx.hub.subscribeUser(u.id, scope));
-    return {
-      group: added.length > 0 ? announce(ctx, after, conv) : toGroup(conv, ctx.chat.conversationMembers(conv.id)),
-    };
+    const changed = addOrInvite(ctx, after, conv, resolveUsers(ctx, usernames));
+    return { group: changed ? announce(ctx, after, conv) : groupView(ctx, conv) };
   });
 };
 
@@ -89,9 +121,13 @@ export const leaveGroup: Handler<'groups.leave'> = (ctx, { groupId }) => {
     const scope = conversationScope(conv.id);
     ctx.chat.removeConversationMember(conv.id, userId);
     after.push(() => ctx.hub.unsubscribeUser(userId, scope));
-    ctx.events.append(after, [userScope(userId)], 'group.removed', { groupId }, ctx.clock());
+    const now = ctx.clock();
+    ctx.events.append(after, [userScope(userId)], 'group.removed', { groupId }, now);
     if (ctx.chat.conversationMembers(conv.id).length === 0) {
-      // The last one out: the group and its messages go.
+      // The last one out: the group, its messages and its invitations go.
+      for (const invitee of ctx.chat.groupInvitees(conv.id)) {
+        ctx.events.append(after, [userScope(invitee.id)], 'group.invitation_closed', { groupId, outcome: 'gone' }, now);
+      }
       ctx.chat.deleteConversation(conv.id);
       after.push(() => ctx.hub.dropScope(scope));
     } else {
@@ -101,8 +137,68 @@ export const leaveGroup: Handler<'groups.leave'> = (ctx, { groupId }) => {
   });
 };
 
-export const listGroups: Handler<'groups.list'> = (ctx) => ({
-  groups: ctx.chat
-    .conversationsOf(ctx.session.userId, 'group')
-    .map((c) => toGroup(c, ctx.chat.conversationMembers(c.id))),
-});
+export const listGroups: Handler<'groups.list'> = (ctx, { after, limit }) => {
+  const n = pageSize(limit, PAGE_MAX.large);
+  const rows = ctx.chat.groupsOf(ctx.session.userId, decodePageCursor(after, ['s', 's']), n + 1);
+  const page = toPage(
+    rows,
+    n,
+    (r) => r.key,
+    (kept) => kept.map((c) => groupView(ctx, c)),
+  );
+  return { groups: page.items, next: page.next };
+};
+
+export const listInvitations: Handler<'groups.invitations'> = (ctx, { after, limit }) => {
+  const n = pageSize(limit, PAGE_MAX.small);
+  const rows = ctx.chat.invitationsOf(ctx.session.userId, decodePageCursor(after, ['n', 's']), n + 1);
+  const page = toPage(
+    rows,
+    n,
+    (r) => [r.createdAt, r.conv.id],
+    (kept) => {
+      const refs = ctx.chat.userRefs([...new Set(kept.map((r) => r.invitedBy))]);
+      return kept.map((r) => ({
+        group: { id: r.conv.id, name: r.conv.name ?? '', memberCount: r.memberCount },
+        invitedBy: refs.get(r.invitedBy) ?? { id: r.invitedBy, username: 'unknown', displayName: null },
+        createdAt: r.createdAt,
+      }));
+    },
+  );
+  return { invitations: page.items, next: page.next };
+};
+
+export const acceptInvitation: Handler<'groups.accept'> = (ctx, { groupId }) => {
+  spendWrite(ctx);
+  return ctx.write((after) => {
+    const me = ctx.session.userId;
+    const conv = ctx.chat.conversation(groupId);
+    if (conv?.kind !== 'group' || !ctx.chat.removeGroupInvite(groupId, me)) throw noSuchInvitation();
+    const now = ctx.clock();
+    ctx.chat.addConversationMember(conv.id, me, now);
+    after.push(() => ctx.hub.subscribeUser(me, conversationScope(conv.id)));
+    ctx.events.append(after, [userScope(me)], 'group.invitation_closed', { groupId, outcome: 'accepted' }, now);
+    return { group: announce(ctx, after, conv) };
+  });
+};
+
+export const declineInvitation: Handler<'groups.decline'> = (ctx, { groupId }) => {
+  spendWrite(ctx);
+  return ctx.write((after) => {
+    const me = ctx.session.userId;
+    const conv = ctx.chat.conversation(groupId);
+    if (conv?.kind !== 'group' || !ctx.chat.removeGroupInvite(groupId, me)) throw noSuchInvitation();
+    const now = ctx.clock();
+    ctx.events.append(after, [userScope(me)], 'group.invitation_closed', { groupId, outcome: 'declined' }, now);
+    announce(ctx, after, conv);
+    return {};
+  });
+};
+
+function noSuchInvitation(): NatterError {
+  const err = noSuchConversation();
+  return new NatterError('not_found', 'no invitation to that group is waiting for you', {
+    field: 'params.groupId',
+    cause: err,
+  });
+}

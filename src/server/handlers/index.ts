@@ -3,7 +3,16 @@ import type { Handler } from '../context.js';
 import { auth, changePassword, getUser, login, logout, register, whoami } from './accounts.js';
 import { createChannel, deleteChannel, listChannels, updateChannel } from './channels.js';
 import { listConversations, listDms, markRead, startTyping } from './conversations.js';
-import { addToGroup, createGroup, leaveGroup, listGroups, renameGroup } from './groups.js';
+import {
+  acceptInvitation,
+  addToGroup,
+  createGroup,
+  declineInvitation,
+  leaveGroup,
+  listGroups,
+  listInvitations,
+  renameGroup,
+} from './groups.js';
 import { createInvite, joinByInvite, listInvites, revokeInvite } from './invites.js';
 import { deleteMessage, editMessage, history, sendMessage } from './messages.js';
 import { changeUsername, updateProfile } from './profile.js';
@@ -24,6 +33,7 @@ import {
   updateServer,
 } from './servers.js';
 import { createToken, listSessions, listTokens, revokeSession, revokeToken } from './sessions.js';
+import { addBlock, getSettings, listBlocks, removeBlock, updateSettings } from './social.js';
 import { hello, ping } from './system.js';
 
 /** One handler per operation; a missing entry is a compile error. */
@@ -71,6 +81,14 @@ export const handlers: { [N in OpName]: Handler<N> } = {
   'groups.rename': renameGroup,
   'groups.leave': leaveGroup,
   'groups.list': listGroups,
+  'groups.invitations': listInvitations,
+  'groups.accept': acceptInvitation,
+  'groups.decline': declineInvitation,
+  'settings.get': getSettings,
+  'settings.update': updateSettings,
+  'blocks.add': addBlock,
+  'blocks.remove': removeBlock,
+  'blocks.list': listBlocks,
   'dms.list': listDms,
   'conversations.list': listConversations,
   'messages.send': sendMessage,

@@ -1,10 +1,12 @@
 import { customAlphabet } from 'nanoid';
-import { NatterError } from '../../protocol/index.js';
+import { NatterError, PAGE_MAX } from '../../protocol/index.js';
 import { serverWithRole } from '../access.js';
 import type { Handler } from '../context.js';
 import type { InviteRow } from '../db/schema.js';
 import { serverScope, userScope } from '../event-log.js';
 import { rateLimited, spendWrite } from '../limits.js';
+import { decodePageCursor, pageSize, toPage } from '../pages.js';
+import { limitReached } from '../quotas.js';
 import { toChannel, toInvite, toMember, toServerInfo } from '../views.js';
 
 /** 12 characters of [0-9A-Za-z]: about 71 random bits, short enough to read out. */
@@ -31,6 +33,10 @@ export const createInvite: Handler<'invites.create'> = (ctx, { serverId, maxUses
   return ctx.write(() => {
     serverWithRole(ctx, serverId, 'admin');
     const now = ctx.clock();
+    const cap = ctx.config.quotas.invitesPerServer;
+    if (ctx.chat.liveInviteCount(serverId, now) >= cap) {
+      throw limitReached(`this server has ${cap} live invite codes, the most allowed; revoke some first`);
+    }
     const row: InviteRow = {
       code: newCode(),
       serverId,
@@ -42,19 +48,24 @@ export const createInvite: Handler<'invites.create'> = (ctx, { serverId, maxUses
       createdAt: now,
     };
     ctx.chat.insertInvite(row);
-    return { invite: toInvite(row, ctx.chat.user(row.createdBy)) };
+    return { invite: toInvite(row, ctx.chat.userRef(row.createdBy)) };
   });
 };
 
-export const listInvites: Handler<'invites.list'> = (ctx, { serverId }) => {
+export const listInvites: Handler<'invites.list'> = (ctx, { serverId, after, limit }) => {
   serverWithRole(ctx, serverId, 'admin');
-  const now = ctx.clock();
-  return {
-    invites: ctx.chat
-      .invitesOf(serverId)
-      .filter((i) => live(i, now))
-      .map((i) => toInvite(i, ctx.chat.user(i.createdBy))),
-  };
+  const n = pageSize(limit, PAGE_MAX.small);
+  const rows = ctx.chat.invitesOf(serverId, ctx.clock(), decodePageCursor(after, ['n', 's']), n + 1);
+  const page = toPage(
+    rows,
+    n,
+    (r) => [r.createdAt, r.code],
+    (kept) => {
+      const refs = ctx.chat.userRefs([...new Set(kept.map((i) => i.createdBy))]);
+      return kept.map((i) => toInvite(i, refs.get(i.createdBy)));
+    },
+  );
+  return { invites: page.items, next: page.next };
 };
 
 export const revokeInvite: Handler<'invites.revoke'> = (ctx, { serverId, code }) => {
@@ -89,18 +100,25 @@ export const joinByInvite: Handler<'invites.join'> = (ctx, { code }) => {
     .run((after) => {
       const now = ctx.clock();
       const invite = ctx.chat.invite(code);
-      if (!live(invite, now)) throw invalidInvite();
       const userId = ctx.session.userId;
+      // A member who follows a code of their own server is told so, whatever state the code is in.
+      const role = invite ? ctx.chat.role(invite.serverId, userId) : undefined;
+      const known = invite && role ? ctx.chat.server(invite.serverId) : undefined;
+      if (known && role) {
+        const channels = ctx.chat.channelsOf(known.id).map(toChannel);
+        return { server: toServerInfo(known, role, ctx.chat.memberCount(known.id)), channels, alreadyMember: true };
+      }
+      if (!live(invite, now)) throw invalidInvite();
       const serverId = invite.serverId;
       const server = ctx.chat.server(serverId);
       if (!server) throw invalidInvite();
-      const role = ctx.chat.role(serverId, userId);
       const channels = ctx.chat.channelsOf(serverId).map(toChannel);
-      if (role) {
-        return { server: toServerInfo(server, role, ctx.chat.memberCount(serverId)), channels, alreadyMember: true };
-      }
       if (ctx.chat.isBanned(serverId, userId)) {
         throw new NatterError('forbidden', 'you are banned from this server');
+      }
+      const cap = ctx.config.quotas.serversJoinedPerUser;
+      if (ctx.chat.serverCounts(userId).joined >= cap) {
+        throw limitReached(`you are in ${cap} servers, the most allowed; leave one first`);
       }
       ctx.chat.addMember(serverId, userId, 'member', now);
       ctx.chat.useInvite(code);

@@ -1,5 +1,5 @@
 import { LIMITS, mentionedNames, NatterError, usernameKey } from '../../protocol/index.js';
-import { readable, readableMessage, scopeOf } from '../access.js';
+import { notAccepting, readable, readableMessage, scopeOf } from '../access.js';
 import type { AuthedCtx, Handler } from '../context.js';
 import type { ConversationRow, MessageRow, UserRow } from '../db/schema.js';
 import { conversationScope, userScope } from '../event-log.js';
@@ -21,6 +21,7 @@ function dmWith(ctx: AuthedCtx, after: AfterCommit, me: UserRow, username: strin
   if (!peer) throw new NatterError('not_found', `no user named "${name}"`, { field: 'params.to' });
   if (peer.id === me.id)
     throw new NatterError('bad_request', 'you cannot send a direct message to yourself', { field: 'params.to' });
+  if (ctx.chat.blockedEitherWay(me.id, peer.id)) throw notAccepting(peer.username, 'params.to');
   const key = [me.id, peer.id].sort().join(':');
   const existing = ctx.chat.dmByKey(key);
   if (existing) return existing;
@@ -55,17 +56,31 @@ function publicOf(u: UserRow) {
   };
 }
 
-/** Records the `@mentions` of a message that name people who can read it; returns their ids. */
+/**
+ * Records the `@mentions` of a message that name people who can read it and
+ * have not blocked its author (a blocked user cannot notify anyone); returns
+ * their ids.
+ */
 function recordMentions(ctx: AuthedCtx, conv: ConversationRow, row: MessageRow): string[] {
   const ids: string[] = [];
   for (const name of mentionedNames(row.body)) {
     const user = ctx.chat.userByKey(usernameKey(name));
-    if (user && !ids.includes(user.id) && canRead(ctx, conv, user.id)) {
-      ctx.chat.insertMention(row.id, user.id, conv.id, row.seq);
-      ids.push(user.id);
-    }
+    if (user && !ids.includes(user.id) && canRead(ctx, conv, user.id)) ids.push(user.id);
   }
-  return ids;
+  const blockers = ctx.chat.blockersOf(row.authorId, ids);
+  const kept = ids.filter((id) => !blockers.has(id));
+  for (const id of kept) ctx.chat.insertMention(row.id, id, conv.id, row.seq);
+  return kept;
+}
+
+/** In a DM, a block either way stops new messages and edits. */
+function assertDmOpen(ctx: AuthedCtx, conv: ConversationRow): void {
+  if (conv.kind !== 'dm' || !conv.dmKey) return;
+  const me = ctx.session.userId;
+  const peerId = conv.dmKey.split(':').find((id) => id !== me);
+  if (peerId && ctx.chat.blockedEitherWay(me, peerId)) {
+    throw notAccepting(ctx.chat.userRef(peerId)?.username ?? 'unknown', 'params.conversationId');
+  }
 }
 
 function me(ctx: AuthedCtx): UserRow {
@@ -84,6 +99,7 @@ export const sendMessage: Handler<'messages.send'> = (ctx, params) => {
     if (original) return { message: toMessages(ctx.chat, [original])[0] ?? never(), duplicate: true };
     const conv =
       'conversationId' in params ? readable(ctx, params.conversationId).conv : dmWith(ctx, after, me(ctx), params.to);
+    assertDmOpen(ctx, conv);
     const now = ctx.clock();
     const row: MessageRow = {
       id: newId(),
@@ -116,6 +132,7 @@ export const editMessage: Handler<'messages.edit'> = (ctx, { messageId, body }) 
     if (message.deletedAt !== null) throw new NatterError('not_found', 'no such message');
     if (message.authorId !== ctx.session.userId)
       throw new NatterError('forbidden', 'you can only edit your own messages');
+    assertDmOpen(ctx, conv);
     const now = ctx.clock();
     ctx.chat.editMessage(message.id, body, now);
     ctx.chat.clearMentions(message.id);

@@ -1,10 +1,13 @@
-import { NatterError } from '../../protocol/index.js';
+import { NatterError, PAGE_MAX } from '../../protocol/index.js';
 import { outranks, serverFor, serverWithRole } from '../access.js';
 import type { AuthedCtx, Handler } from '../context.js';
 import type { MemberRow, ServerRow } from '../db/schema.js';
+import { toPublicUser } from '../db/users.js';
 import { serverScope, userScope } from '../event-log.js';
 import { newId } from '../ids.js';
 import { spendWrite } from '../limits.js';
+import { decodePageCursor, pageSize, toPage } from '../pages.js';
+import { limitReached } from '../quotas.js';
 import { toChannel, toMember, toServerInfo } from '../views.js';
 import type { AfterCommit } from '../writer.js';
 
@@ -31,6 +34,14 @@ export const createServer: Handler<'servers.create'> = (ctx, { name, description
   return ctx.write((after) => {
     const now = ctx.clock();
     const userId = ctx.session.userId;
+    const counts = ctx.chat.serverCounts(userId);
+    const { serversOwnedPerUser, serversJoinedPerUser } = ctx.config.quotas;
+    if (counts.owned >= serversOwnedPerUser) {
+      throw limitReached(`you own ${serversOwnedPerUser} servers, the most allowed; delete or transfer one first`);
+    }
+    if (counts.joined >= serversJoinedPerUser) {
+      throw limitReached(`you are in ${serversJoinedPerUser} servers, the most allowed; leave one first`);
+    }
     const server: ServerRow = {
       id: newId(),
       name,
@@ -70,7 +81,7 @@ export const deleteServer: Handler<'servers.delete'> = (ctx, { serverId }) => {
     serverWithRole(ctx, serverId, 'owner');
     const scope = serverScope(serverId);
     // The log entry is scoped to each member, since the server scope dies with it.
-    const memberScopes = ctx.chat.membersOf(serverId).map((m) => userScope(m.userId));
+    const memberScopes = ctx.chat.memberIds(serverId).map(userScope);
     ctx.chat.deleteServer(serverId);
     ctx.events.append(after, memberScopes, 'server.deleted', { serverId }, ctx.clock());
     after.push(() => ctx.hub.dropScope(scope));
@@ -78,9 +89,17 @@ export const deleteServer: Handler<'servers.delete'> = (ctx, { serverId }) => {
   });
 };
 
-export const listServers: Handler<'servers.list'> = (ctx) => ({
-  servers: ctx.chat.serversOf(ctx.session.userId).map((s) => toServerInfo(s.server, s.role, s.memberCount)),
-});
+export const listServers: Handler<'servers.list'> = (ctx, { after, limit }) => {
+  const n = pageSize(limit, PAGE_MAX.medium);
+  const rows = ctx.chat.serversOf(ctx.session.userId, decodePageCursor(after, ['s', 's']), n + 1);
+  const page = toPage(
+    rows,
+    n,
+    (r) => r.key,
+    (kept) => kept.map((s) => toServerInfo(s.server, s.role, s.memberCount)),
+  );
+  return { servers: page.items, next: page.next };
+};
 
 export const getServer: Handler<'servers.get'> = (ctx, { serverId }) => {
   const { server, role } = serverFor(ctx, serverId);
@@ -128,6 +147,10 @@ export const transferServer: Handler<'servers.transfer'> = (ctx, { serverId, use
       throw new NatterError('bad_request', 'you already own this server', { field: 'params.userId' });
     if (!ctx.chat.role(serverId, userId))
       throw new NatterError('not_found', 'no such member', { field: 'params.userId' });
+    const cap = ctx.config.quotas.serversOwnedPerUser;
+    if (ctx.chat.serverCounts(userId).owned >= cap) {
+      throw limitReached(`that member already owns ${cap} servers, the most allowed`);
+    }
     ctx.chat.setRole(serverId, userId, 'owner');
     ctx.chat.setRole(serverId, ctx.session.userId, 'admin');
     ctx.chat.updateServer(serverId, server.name, server.description, userId, ctx.clock());
@@ -151,19 +174,43 @@ function announceMember(ctx: AuthedCtx, after: AfterCommit, serverId: string, us
   );
 }
 
-export const listMembers: Handler<'members.list'> = (ctx, { serverId }) => {
+export const listMembers: Handler<'members.list'> = (ctx, { serverId, after, limit }) => {
   serverFor(ctx, serverId);
-  return { members: ctx.chat.membersOf(serverId).map((m) => toMember(m, ctx.hub)) };
+  const n = pageSize(limit, PAGE_MAX.medium);
+  const rows = ctx.chat.membersOf(serverId, decodePageCursor(after, ['n', 's', 's']), n + 1);
+  const page = toPage(
+    rows,
+    n,
+    (r) => r.key,
+    (kept) => kept.map((m) => toMember(m, ctx.hub)),
+  );
+  return { members: page.items, next: page.next };
 };
 
-export const onlineMembers: Handler<'members.online'> = (ctx, { serverId }) => {
+/** Who is online in a server: from the live connections, not from the member list (which may be huge). */
+export const onlineMembers: Handler<'members.online'> = (ctx, { serverId, after, limit }) => {
   serverFor(ctx, serverId);
-  return {
-    users: ctx.chat
-      .membersOf(serverId)
-      .filter((m) => ctx.hub.isOnline(m.userId))
-      .map((m) => toMember(m, ctx.hub).user),
-  };
+  const n = pageSize(limit, PAGE_MAX.medium);
+  const start = decodePageCursor(after, ['s', 's']);
+  const ids = [...ctx.hub.onlineIn(serverScope(serverId))];
+  const refs = [...ctx.chat.userRefs(ids).values()]
+    .map((u) => ({ u, key: [u.username.toLowerCase(), u.id] as const }))
+    .filter(
+      ({ key }) =>
+        start === null || key[0] > (start[0] as string) || (key[0] === start[0] && key[1] > (start[1] as string)),
+    )
+    .sort((a, b) => (a.key[0] < b.key[0] ? -1 : a.key[0] > b.key[0] ? 1 : a.key[1] < b.key[1] ? -1 : 1));
+  const page = toPage(
+    refs.slice(0, n + 1),
+    n,
+    (r) => r.key,
+    (kept) =>
+      kept
+        .map((r) => ctx.chat.user(r.u.id))
+        .filter((u) => u !== undefined)
+        .map(toPublicUser),
+  );
+  return { users: page.items, next: page.next };
 };
 
 export const setRole: Handler<'members.role'> = (ctx, { serverId, userId, role }) => {
@@ -231,14 +278,15 @@ export const removeBan: Handler<'bans.remove'> = (ctx, { serverId, userId }) => 
   });
 };
 
-export const listBans: Handler<'bans.list'> = (ctx, { serverId }) => {
+export const listBans: Handler<'bans.list'> = (ctx, { serverId, after, limit }) => {
   serverWithRole(ctx, serverId, 'admin');
-  return {
-    bans: ctx.chat.bansOf(serverId).map((b) => ({
-      user: { id: b.user.id, username: b.user.username, displayName: b.user.displayName },
-      bannedBy: { id: b.bannedBy.id, username: b.bannedBy.username, displayName: b.bannedBy.displayName },
-      reason: b.reason,
-      createdAt: b.createdAt,
-    })),
-  };
+  const n = pageSize(limit, PAGE_MAX.small);
+  const rows = ctx.chat.bansOf(serverId, decodePageCursor(after, ['n', 's']), n + 1);
+  const page = toPage(
+    rows,
+    n,
+    (r) => r.key,
+    (kept) => kept.map(({ key: _key, ...ban }) => ban),
+  );
+  return { bans: page.items, next: page.next };
 };

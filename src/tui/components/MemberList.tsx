@@ -1,5 +1,5 @@
 import { Box } from 'ink';
-import type { PublicUser } from '../../protocol/index.js';
+import type { UserRef } from '../../protocol/index.js';
 import { sanitize } from '../sanitize.js';
 import type { Row } from '../view/segments.js';
 import { truncate } from '../view/text-width.js';
@@ -7,7 +7,7 @@ import { StyledRow } from './StyledRow.js';
 
 /** Props of {@link MemberList}. */
 export type MemberListProps = {
-  readonly members: readonly { user: PublicUser; role: string | null }[];
+  readonly members: readonly { user: UserRef; role: string | null }[];
   readonly online: Readonly<Record<string, boolean>>;
   readonly width: number;
   readonly height: number;

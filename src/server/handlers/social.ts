@@ -1,0 +1,73 @@
+import { NatterError, PAGE_MAX, usernameKey } from '../../protocol/index.js';
+import type { Handler } from '../context.js';
+import { userScope } from '../event-log.js';
+import { spendWrite } from '../limits.js';
+import { decodePageCursor, pageSize, toPage } from '../pages.js';
+import { limitReached } from '../quotas.js';
+import { toUserRef } from '../views.js';
+
+export const getSettings: Handler<'settings.get'> = (ctx) => {
+  const me = ctx.users.byId(ctx.session.userId);
+  if (!me) throw new NatterError('unauthenticated', 'this account no longer exists; log in again');
+  return { settings: { groupAdds: me.groupAdds } };
+};
+
+export const updateSettings: Handler<'settings.update'> = (ctx, { groupAdds }) => {
+  spendWrite(ctx);
+  return ctx.write((after) => {
+    const userId = ctx.session.userId;
+    const me = ctx.users.byId(userId);
+    if (!me) throw new NatterError('unauthenticated', 'this account no longer exists; log in again');
+    const settings = { groupAdds: groupAdds ?? me.groupAdds };
+    if (settings.groupAdds !== me.groupAdds) {
+      ctx.chat.setGroupAdds(userId, settings.groupAdds);
+      ctx.events.append(after, [userScope(userId)], 'settings.updated', { settings }, ctx.clock());
+    }
+    return { settings };
+  });
+};
+
+export const addBlock: Handler<'blocks.add'> = (ctx, params) => {
+  spendWrite(ctx);
+  return ctx.write((after) => {
+    const me = ctx.session.userId;
+    const user =
+      'userId' in params
+        ? ctx.chat.user(params.userId)
+        : ctx.chat.userByKey(usernameKey(params.username.normalize('NFC')));
+    const field = 'userId' in params ? 'params.userId' : 'params.username';
+    if (!user) throw new NatterError('not_found', 'no such user', { field });
+    if (user.id === me) throw new NatterError('bad_request', 'you cannot block yourself', { field });
+    const cap = ctx.config.quotas.blocksPerUser;
+    if (!ctx.chat.blocked(me, user.id) && ctx.chat.blockCount(me) >= cap) {
+      throw limitReached(`you have blocked ${cap} users, the most allowed; unblock some first`);
+    }
+    const createdAt = ctx.chat.addBlock(me, user.id, ctx.clock());
+    ctx.events.append(after, [userScope(me)], 'block.updated', { userId: user.id, blocked: true }, ctx.clock());
+    return { block: { user: toUserRef(user), createdAt } };
+  });
+};
+
+export const removeBlock: Handler<'blocks.remove'> = (ctx, { userId }) => {
+  spendWrite(ctx);
+  return ctx.write((after) => {
+    const me = ctx.session.userId;
+    if (!ctx.chat.removeBlock(me, userId)) {
+      throw new NatterError('not_found', 'you have not blocked that user', { field: 'params.userId' });
+    }
+    ctx.events.append(after, [userScope(me)], 'block.updated', { userId, blocked: false }, ctx.clock());
+    return {};
+  });
+};
+
+export const listBlocks: Handler<'blocks.list'> = (ctx, { after, limit }) => {
+  const n = pageSize(limit, PAGE_MAX.small);
+  const rows = ctx.chat.blocksOf(ctx.session.userId, decodePageCursor(after, ['n', 's']), n + 1);
+  const page = toPage(
+    rows,
+    n,
+    (b) => [b.createdAt, b.user.id],
+    (kept) => kept,
+  );
+  return { blocks: page.items, next: page.next };
+};

@@ -1,0 +1,42 @@
+import { CloseCode } from '../protocol/index.js';
+import type { Services } from './context.js';
+import type { AfterCommit } from './writer.js';
+
+/** Rows deleted per write batch by the sweeps: small enough that no batch holds up the writer for long. */
+export const SWEEP_BATCH = 500;
+
+/**
+ * Runs `batch` through the writer, one job per turn of the event loop, until
+ * it deletes less than a full batch. Each batch is a job of its own in a group
+ * commit, so sends and other writes interleave with a long sweep instead of
+ * waiting behind one big DELETE.
+ */
+async function sweep(services: Services, batch: (after: AfterCommit) => number): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = await services.writer.run(batch);
+    total += n;
+    if (n < SWEEP_BATCH) return total;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** What one maintenance pass removed. */
+export type MaintenanceReport = { events: number; sessions: number };
+
+/**
+ * The hourly housekeeping: stream events past their retention (a cursor older
+ * than what is left gets `limited` on resume), and login sessions unused for
+ * longer than `sessionIdleMs` (their connections, if any, are closed).
+ */
+export async function runMaintenance(services: Services): Promise<MaintenanceReport> {
+  const now = services.clock();
+  const { events, sessions, config, hub } = services;
+  const removed = await sweep(services, () => events.prune(now - config.eventRetentionMs, SWEEP_BATCH));
+  const expired = await sweep(services, (after) => {
+    const ids = sessions.expireIdle(now - config.sessionIdleMs, SWEEP_BATCH);
+    after.push(() => hub.closeSessions(ids, CloseCode.sessionRevoked, 'session expired after a long time unused'));
+    return ids.length;
+  });
+  return { events: removed, sessions: expired };
+}
