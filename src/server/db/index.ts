@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as schema from './schema.js';
+import { migrateUsernameKeys, type UsernameKeyMigration } from './username-keys.js';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 
@@ -16,9 +17,11 @@ const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../dr
 
 /**
  * Opens (creating if needed) the database in `dataDir`, sets the pragmas natter
- * relies on and applies pending migrations.
+ * relies on and applies pending migrations: drizzle's (the schema), then the
+ * data migrations in JavaScript (username keys made by an older rule set).
+ * `onUsernameKeys` hears what the username key migration did, when it ran.
  */
-export function openDb(dataDir: string): Db {
+export function openDb(dataDir: string, onUsernameKeys?: (done: UsernameKeyMigration) => void): Db {
   mkdirSync(dataDir, { recursive: true });
   const sqlite = new Database(join(dataDir, DB_FILE), { timeout: 5000 });
   try {
@@ -35,6 +38,8 @@ export function openDb(dataDir: string): Db {
       throw new Error(`database ${join(dataDir, DB_FILE)} failed its integrity check: ${String(check)}`);
     const db = drizzle(sqlite, { schema });
     migrate(db, { migrationsFolder: MIGRATIONS });
+    const keys = migrateUsernameKeys(db);
+    if (keys) onUsernameKeys?.(keys);
     return db;
   } catch (err) {
     sqlite.close();

@@ -6,7 +6,9 @@ import { toPublicUser } from '../db/users.js';
 import { userScope } from '../event-log.js';
 import { newId } from '../ids.js';
 import { rateLimited } from '../limits.js';
+import { assertStrongPassword } from '../password-rules.js';
 import { hashToken, newToken } from '../tokens.js';
+import { assertUsernameFree, findUser } from '../usernames.js';
 import { toBotTokenInfo, toSessionInfo } from './session-info.js';
 
 /** Refuses a second login on a connection that already has one. */
@@ -66,8 +68,8 @@ export const register: Handler<'register'> = async (ctx, { username, password, c
   assertNotAuthenticated(ctx);
   const wait = ctx.limiters.registerPerAddress.take(ctx.conn.address);
   if (wait > 0) throw rateLimited(wait, 'accounts created from this address');
-  const key = usernameKey(username);
-  if (ctx.users.byUsernameKey(key)) throw taken(username);
+  const key = assertUsernameFree(ctx, username, null);
+  assertStrongPassword(password, username, 'params.password');
   const passwordHash = await ctx.passwords.hash(password);
   const now = ctx.clock();
   const user: UserRow = {
@@ -86,6 +88,7 @@ export const register: Handler<'register'> = async (ctx, { username, password, c
   try {
     // One transaction: the account and its first session exist together or not at all.
     result = ctx.db.transaction(() => {
+      assertUsernameFree(ctx, username, null);
       ctx.users.insert(user);
       return createSession(ctx, user, client);
     });
@@ -110,7 +113,7 @@ export const login: Handler<'login'> = async (ctx, { username, password, client,
     loginPerAccount.refund(key);
     throw rateLimited(waitAddress, 'failed logins');
   }
-  const user = ctx.users.byUsernameKey(key);
+  const user = findUser(ctx, username);
   const ok = await checkPassword(ctx, password, user);
   if (!user || !ok) throw new NatterError('invalid_credentials', 'wrong username or password');
   loginPerAccount.reset(key);
@@ -226,10 +229,7 @@ export const whoami: Handler<'whoami'> = (ctx) => {
 };
 
 export const getUser: Handler<'users.get'> = (ctx, params) => {
-  const user =
-    'userId' in params
-      ? ctx.users.byId(params.userId)
-      : ctx.users.byUsernameKey(usernameKey(params.username.normalize('NFC')));
+  const user = 'userId' in params ? ctx.users.byId(params.userId) : findUser(ctx, params.username);
   if (!user) throw new NatterError('not_found', 'no such user');
   return { user: toPublicUser(user) };
 };
@@ -246,6 +246,7 @@ export const changePassword: Handler<'password.change'> = async (
     throw new NatterError('invalid_credentials', 'the current password is wrong', { field: 'params.currentPassword' });
   }
   limiter.refund(user.usernameKey);
+  assertStrongPassword(newPassword, user.username, 'params.newPassword');
   const passwordHash = await ctx.passwords.hash(newPassword);
   const { sessionId, kind } = ctx.session;
   const revoked = ctx.db.transaction(() => {

@@ -1,9 +1,10 @@
-import { LIMITS, NatterError, usernameKey } from '../../protocol/index.js';
+import { LIMITS, NatterError } from '../../protocol/index.js';
 import { noSuchConversation } from '../access.js';
 import type { AuthedCtx, Handler } from '../context.js';
 import type { ConversationRow, UserRow } from '../db/schema.js';
 import { conversationScope, userScope } from '../event-log.js';
 import { spendWrite } from '../limits.js';
+import { findUser } from '../usernames.js';
 import { toGroup } from '../views.js';
 import type { AfterCommit } from '../writer.js';
 
@@ -11,7 +12,7 @@ import type { AfterCommit } from '../writer.js';
 function resolveUsers(ctx: AuthedCtx, usernames: readonly string[]): UserRow[] {
   const found = new Map<string, UserRow>();
   for (const name of usernames) {
-    const user = ctx.chat.userByKey(usernameKey(name.normalize('NFC')));
+    const user = findUser(ctx, name);
     if (!user) throw new NatterError('not_found', `no user named "${name}"`, { field: 'params.usernames' });
     found.set(user.id, user);
   }
