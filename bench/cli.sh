@@ -49,7 +49,7 @@ done
 [[ -n "$url" ]] || { echo "bench/cli.sh: the server did not start" >&2; cat "$tmp/server.log" >&2; exit 1; }
 
 export NATTER_SERVER="$url" NATTER_HOME="$tmp/home"
-echo 'cli bench password' | node bin/natter register bench --password-stdin >/dev/null
+echo 'start-up timing secret' | node bin/natter register bench --password-stdin >/dev/null
 node bin/natter server create bench >/dev/null
 node bin/natter send bench/general "first" >/dev/null
 

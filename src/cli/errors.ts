@@ -33,3 +33,14 @@ export const notFound = (message: string): CliError => new CliError(EXIT.refused
 export function isNatterError(err: unknown): err is Error & { code: string } {
   return err instanceof Error && err.name === 'NatterError' && typeof (err as { code?: unknown }).code === 'string';
 }
+
+/**
+ * A server error's message as a person should read it: the server starts
+ * messages about a request field with its protocol name (`params.password:
+ * password must be ...`), which means nothing to someone who typed an
+ * argument or answered a prompt, so that prefix is dropped.
+ */
+export function plainMessage(err: Error & { field?: unknown }): string {
+  const field = typeof err.field === 'string' ? err.field : null;
+  return field && err.message.startsWith(`${field}: `) ? err.message.slice(field.length + 2) : err.message;
+}

@@ -85,6 +85,15 @@ function serveCommand(): Command {
         .argParser(commitWindow),
     )
     .addOption(
+      new Option(
+        '--username-hold <duration>',
+        'how long a name given up by a rename is kept for its previous owner: 30m, 12h, 30d, 2w (0d = not kept)',
+      )
+        .env('NATTER_USERNAME_HOLD')
+        .default(30 * 86_400_000, '30d')
+        .argParser(duration),
+    )
+    .addOption(
       new Option('--allow-origin <origin...>', 'extra Origins allowed to open WebSockets (e.g. https://chat.example)')
         .env('NATTER_ALLOW_ORIGIN')
         .default([]),

@@ -55,6 +55,35 @@ function issueToError(issues: readonly z.core.$ZodIssue[], prefix: string[]): Na
   return new NatterError('bad_request', field ? `${field}: ${issue.message}` : issue.message, field ? { field } : {});
 }
 
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
+
+/**
+ * The path of the first string (or object key) in `value` that holds a lone
+ * surrogate, and that surrogate, or null. JSON can spell one (`"\ud800"`);
+ * it is not a character, and storing it would change the text (to U+FFFD).
+ */
+function loneSurrogate(value: unknown, path: PropertyKey[] = []): { path: PropertyKey[]; code: number } | null {
+  if (typeof value === 'string') {
+    const m = LONE_SURROGATE.exec(value);
+    return m ? { path, code: m[0].charCodeAt(0) } : null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = loneSurrogate(value[i], [...path, i]);
+      if (found) return found;
+    }
+    return null;
+  }
+  for (const [key, item] of Object.entries(value)) {
+    const inKey = LONE_SURROGATE.exec(key);
+    if (inKey) return { path: [...path, key], code: inKey[0].charCodeAt(0) };
+    const found = loneSurrogate(item, [...path, key]);
+    if (found) return found;
+  }
+  return null;
+}
+
 /**
  * Checks one decoded JSON value as a request: envelope first, then the
  * operation's params. Never throws; returns the request or the error to reply
@@ -72,7 +101,21 @@ export function parseRequest(
   }
   const rawId = (value as { id?: unknown }).id;
   const idResult = RequestId.safeParse(rawId);
-  const id = idResult.success ? idResult.data : null;
+  const lone = loneSurrogate(value);
+  const id = idResult.success && !(lone && lone.path[0] === 'id') ? idResult.data : null;
+  if (lone) {
+    const field = fieldName(lone.path);
+    const hex = lone.code.toString(16).toUpperCase();
+    return {
+      ok: false,
+      id,
+      error: new NatterError(
+        'bad_request',
+        `${field}: holds a lone surrogate (U+${hex}), which is not a character; send well-formed Unicode text`,
+        { field },
+      ),
+    };
+  }
   const envelope = RequestEnvelope.safeParse(value);
   if (!envelope.success) return { ok: false, id, error: issueToError(envelope.error.issues, []) };
   const { op } = envelope.data;

@@ -45,24 +45,24 @@ export const NewPassword = z.string().superRefine((s, ctx) => {
 /** A password presented at login: only bounded, so a wrong one costs a normal check. */
 export const PresentedPassword = z.string().min(1).max(1024);
 
-/** A single line of text with a length limit; `null` clears the field. */
-function lineText(max: number) {
+/** A single line of text with a length limit; `what` names it in error messages. */
+function lineText(max: number, what: string) {
   return z
     .string()
     .overwrite((s) => s.normalize('NFC').trim())
     .superRefine((s, ctx) => {
-      const problem = lineTextProblem(s, max);
+      const problem = lineTextProblem(s, max, what);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
     });
 }
 
-/** Multi-line text (newlines and tabs allowed) with a length limit. */
-function multilineText(max: number) {
+/** Multi-line text (newlines and tabs allowed) with a length limit; `what` names it in error messages. */
+function multilineText(max: number, what: string) {
   return z
     .string()
     .overwrite((s) => s.normalize('NFC'))
     .superRefine((s, ctx) => {
-      const problem = multilineTextProblem(s, max);
+      const problem = multilineTextProblem(s, max, what);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
     });
 }
@@ -72,16 +72,16 @@ function nonEmpty(schema: z.ZodString, what: string) {
   return schema.refine((s) => s.trim() !== '', `${what} must not be empty`);
 }
 
-export const DisplayName = lineText(LIMITS.displayNameMax);
-export const StatusText = lineText(LIMITS.statusMax);
-export const Bio = multilineText(LIMITS.bioMax);
-export const TokenName = nonEmpty(lineText(LIMITS.tokenNameMax), 'name');
-export const ClientName = lineText(LIMITS.clientNameMax);
-export const ServerName = nonEmpty(lineText(LIMITS.serverNameMax), 'name');
-export const Description = multilineText(LIMITS.descriptionMax);
-export const Topic = lineText(LIMITS.topicMax);
-export const GroupName = nonEmpty(lineText(LIMITS.groupNameMax), 'name');
-export const BanReason = lineText(LIMITS.banReasonMax);
+export const DisplayName = lineText(LIMITS.displayNameMax, 'display name');
+export const StatusText = lineText(LIMITS.statusMax, 'status');
+export const Bio = multilineText(LIMITS.bioMax, 'bio');
+export const TokenName = nonEmpty(lineText(LIMITS.tokenNameMax, 'token name'), 'name');
+export const ClientName = lineText(LIMITS.clientNameMax, 'client name');
+export const ServerName = nonEmpty(lineText(LIMITS.serverNameMax, 'server name'), 'name');
+export const Description = multilineText(LIMITS.descriptionMax, 'description');
+export const Topic = lineText(LIMITS.topicMax, 'topic');
+export const GroupName = nonEmpty(lineText(LIMITS.groupNameMax, 'group name'), 'name');
+export const BanReason = lineText(LIMITS.banReasonMax, 'ban reason');
 /** A channel name; made canonical (lower case, spaces to dashes) before it is checked. */
 export const ChannelName = z
   .string()
@@ -92,7 +92,7 @@ export const ChannelName = z
     if (problem) ctx.addIssue({ code: 'custom', message: `channel name ${problem}` });
   });
 /** A message body: 1-4000 characters, not only whitespace, no control characters but newline and tab. */
-export const MessageBody = nonEmpty(multilineText(LIMITS.messageMax), 'message');
+export const MessageBody = nonEmpty(multilineText(LIMITS.messageMax, 'message'), 'message');
 /** The client's idempotency key for a send: any printable ASCII, 1-64 characters. */
 export const Nonce = z
   .string()

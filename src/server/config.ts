@@ -96,6 +96,11 @@ export type ServerConfig = {
   maxQueuedBytes: number;
   /** Stream events older than this are pruned; a cursor older than that gets `limited`. */
   eventRetentionMs: number;
+  /**
+   * A username given up by a rename is kept this long for its previous owner
+   * (who may take it back); until then nobody else can take it. 0: not kept.
+   */
+  usernameHoldMs: number;
   /** A user whose last connection closed shows as offline only after this long (a reconnect in between is not news). */
   presenceGraceMs: number;
   /**
@@ -158,6 +163,7 @@ export function defaultConfig(): ServerConfig {
     replayCap: 1000,
     maxQueuedBytes: 4 * 1024 * 1024,
     eventRetentionMs: 30 * 24 * 3600 * 1000,
+    usernameHoldMs: 30 * 24 * 3600 * 1000,
     presenceGraceMs: 5_000,
     commitWindowMs: 10,
     busyTimeoutMs: 0,

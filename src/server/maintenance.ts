@@ -1,5 +1,6 @@
 import { CloseCode } from '../protocol/index.js';
 import type { Services } from './context.js';
+import { pruneUsernameHolds } from './db/username-keys.js';
 import type { AfterCommit } from './writer.js';
 
 /** Rows deleted per write batch by the sweeps: small enough that no batch holds up the writer for long. */
@@ -22,12 +23,13 @@ async function sweep(services: Services, batch: (after: AfterCommit) => number):
 }
 
 /** What one maintenance pass removed. */
-export type MaintenanceReport = { events: number; sessions: number };
+export type MaintenanceReport = { events: number; sessions: number; holds: number; usage: number };
 
 /**
  * The hourly housekeeping: stream events past their retention (a cursor older
- * than what is left gets `limited` on resume), and login sessions unused for
- * longer than `sessionIdleMs` (their connections, if any, are closed).
+ * than what is left gets `limited` on resume), login sessions unused for
+ * longer than `sessionIdleMs` (their connections, if any, are closed),
+ * username holds past `usernameHoldMs`, and daily write totals of past days.
  */
 export async function runMaintenance(services: Services): Promise<MaintenanceReport> {
   const now = services.clock();
@@ -38,5 +40,7 @@ export async function runMaintenance(services: Services): Promise<MaintenanceRep
     after.push(() => hub.closeSessions(ids, CloseCode.sessionRevoked, 'session expired after a long time unused'));
     return ids.length;
   });
-  return { events: removed, sessions: expired };
+  const holds = await sweep(services, () => pruneUsernameHolds(services.db, now - config.usernameHoldMs, SWEEP_BATCH));
+  const usage = await services.writer.run(() => services.usage.pruneBefore(now));
+  return { events: removed, sessions: expired, holds, usage };
 }

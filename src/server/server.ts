@@ -3,7 +3,7 @@ import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { VERSION } from '../package-info.js';
-import { CloseCode } from '../protocol/index.js';
+import { CloseCode, USERNAME_KEY_VERSION } from '../protocol/index.js';
 import { scopesOfUser } from './access.js';
 import { Checkpointer } from './checkpointer.js';
 import { defaultConfig, LIMIT_NAMES, type ServerConfig } from './config.js';
@@ -59,7 +59,18 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const config = makeConfig(overrides);
   config.dataDir = resolve(config.dataDir);
   const log = createLogger(config.log);
-  const db = openDb(config.dataDir, config.busyTimeoutMs);
+  const db = openDb(config.dataDir, {
+    busyTimeoutMs: config.busyTimeoutMs,
+    onUsernameKeys: (done) => {
+      if (done.from === null && done.accounts === 0) return;
+      log.info(`username keys of ${done.accounts} account(s) recomputed under rules ${USERNAME_KEY_VERSION}`);
+      for (const s of done.sharing) {
+        log.info(
+          `account ${s.id} ("${s.username}") now has the key of the older account ${s.olderId}; it keeps working, and its name stays taken`,
+        );
+      }
+    },
+  });
   // Checkpoints run on their own thread; the event loop only appends to the WAL.
   db.$client.pragma('wal_autocheckpoint = 0');
   const checkpointer = new Checkpointer(resolve(config.dataDir, DB_FILE), 500, (message) =>

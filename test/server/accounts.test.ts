@@ -84,7 +84,7 @@ for (const transport of TRANSPORTS) {
       api.close();
     });
 
-    test('rename keeps the id and frees the old name', async () => {
+    test('rename keeps the id; the old name is held for its owner, not given to others', async () => {
       const api = await openApi(t, transport);
       const oldName = uniqueName('old');
       const newName = uniqueName('new');
@@ -95,11 +95,12 @@ for (const transport of TRANSPORTS) {
       assert.equal((await api.call('whoami', {})).user.username, newName);
       assert.equal((await api.call('users.get', { userId: reg.user.id })).user.username, newName);
       assert.equal((await rejection(api.call('users.get', { username: oldName }))).code, 'not_found');
-      // The old name is free for someone else.
+      // The old name is held for its previous owner (test/server/usernames.test.ts has the rest).
       const other = await openApi(t, transport);
-      const taken = await other.call('register', { username: oldName, password: PASSWORD });
-      assert.notEqual(taken.user.id, reg.user.id);
-      // And the new one is not.
+      const held = await rejection(other.call('register', { username: oldName, password: PASSWORD }));
+      assert.equal(held.code, 'conflict');
+      await other.call('register', { username: uniqueName('other'), password: PASSWORD });
+      // And the new one is taken.
       const clash = await rejection(other.call('username.change', { username: newName.toLowerCase() }));
       assert.equal(clash.code, 'conflict');
       // Logging in with the new name works, with the old name does not.

@@ -7,6 +7,7 @@ export type ServeOptions = {
   data: string;
   bcryptCost: number;
   commitWindow: number;
+  usernameHold: number;
   allowOrigin: string[];
   limits?: string;
   quiet?: boolean;
@@ -39,6 +40,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     dataDir: opts.data,
     bcryptCost: opts.bcryptCost,
     commitWindowMs: opts.commitWindow,
+    usernameHoldMs: opts.usernameHold,
     allowedOrigins: typeof opts.allowOrigin === 'string' ? [opts.allowOrigin] : opts.allowOrigin,
     log: !opts.quiet,
   });

@@ -427,11 +427,6 @@ export class ChatQueries {
     );
   }
 
-  userByKey(key: string): UserRow | undefined {
-    const r = this.one('SELECT * FROM users WHERE username_key = ?', key);
-    return r && user(r);
-  }
-
   // Conversations
 
   conversation(id: string): ConversationRow | undefined {

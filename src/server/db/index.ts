@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as schema from './schema.js';
+import { migrateUsernameKeys, type UsernameKeyMigration } from './username-keys.js';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 
@@ -16,13 +17,19 @@ const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../dr
 
 /**
  * Opens (creating if needed) the database in `dataDir`, sets the pragmas natter
- * relies on and applies pending migrations. `busyTimeoutMs` is how long a
- * statement waits for a lock another program holds; the server uses 0 (fail
- * at once with `unavailable` rather than stall every request behind it).
+ * relies on and applies pending migrations: drizzle's (the schema), then the
+ * data migrations in JavaScript (username keys made by an older rule set).
+ * `busyTimeoutMs` is how long a statement waits for a lock another program
+ * holds; the server uses 0 (fail at once with `unavailable` rather than stall
+ * every request behind it). `onUsernameKeys` hears what the username key
+ * migration did, when it ran.
  */
-export function openDb(dataDir: string, busyTimeoutMs = 5000): Db {
+export function openDb(
+  dataDir: string,
+  options: { busyTimeoutMs?: number; onUsernameKeys?: (done: UsernameKeyMigration) => void } = {},
+): Db {
   mkdirSync(dataDir, { recursive: true });
-  const sqlite = new Database(join(dataDir, DB_FILE), { timeout: busyTimeoutMs });
+  const sqlite = new Database(join(dataDir, DB_FILE), { timeout: options.busyTimeoutMs ?? 5000 });
   try {
     sqlite.pragma('journal_mode = WAL');
     // better-sqlite3 builds with WAL synchronous=NORMAL by default, which may lose
@@ -37,6 +44,8 @@ export function openDb(dataDir: string, busyTimeoutMs = 5000): Db {
       throw new Error(`database ${join(dataDir, DB_FILE)} failed its integrity check: ${String(check)}`);
     const db = drizzle(sqlite, { schema });
     migrate(db, { migrationsFolder: MIGRATIONS });
+    const keys = migrateUsernameKeys(db);
+    if (keys) options.onUsernameKeys?.(keys);
     return db;
   } catch (err) {
     sqlite.close();

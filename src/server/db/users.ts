@@ -1,7 +1,7 @@
-import { eq, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, lt, or, sql } from 'drizzle-orm';
 import type { PublicUser } from '../../protocol/index.js';
 import type { Db } from './index.js';
-import { type UserRow, users } from './schema.js';
+import { type UserRow, usernameHolds, users } from './schema.js';
 
 /** Maps a row to its wire form; the password hash never leaves this module's callers. */
 export function toPublicUser(row: UserRow): PublicUser {
@@ -30,6 +30,23 @@ export function userQueries(db: Db) {
   const costs = db.$client.prepare<[], { cost: string; n: number }>(
     "SELECT substr(password_hash, 5, 2) AS cost, count(*) AS n FROM users WHERE password_hash LIKE '$2_$__$%' GROUP BY 1 ORDER BY n DESC LIMIT 1",
   );
+  // A key, or that key set apart for an account that shared it when keys changed ("<key>#<id>").
+  const withKey = db
+    .select()
+    .from(users)
+    .where(
+      or(
+        eq(users.usernameKey, sql.placeholder('key')),
+        and(gt(users.usernameKey, sql.placeholder('from')), lt(users.usernameKey, sql.placeholder('to'))),
+      ),
+    )
+    .orderBy(asc(users.createdAt), asc(users.id))
+    .prepare();
+  const hold = db
+    .select()
+    .from(usernameHolds)
+    .where(eq(usernameHolds.usernameKey, sql.placeholder('key')))
+    .prepare();
   return {
     /** The bcrypt cost most stored password hashes were made with, or null when there are none. */
     commonHashCost: (): number | null => {
@@ -39,6 +56,19 @@ export function userQueries(db: Db) {
     },
     byId: (id: string): UserRow | undefined => byId.get({ id }),
     byUsernameKey: (key: string): UserRow | undefined => byKey.get({ key }),
+    /** Accounts under `key`, including those set apart as `<key>#<id>`, oldest first. */
+    withKey: (key: string): UserRow[] => withKey.all({ key, from: `${key}#`, to: `${key}$` }),
+    /** The hold on a released username key, if any (expired or not). */
+    hold: (key: string) => hold.get({ key }),
+    putHold: (key: string, userId: string, releasedAt: number): void => {
+      db.insert(usernameHolds)
+        .values({ usernameKey: key, userId, releasedAt })
+        .onConflictDoUpdate({ target: usernameHolds.usernameKey, set: { userId, releasedAt } })
+        .run();
+    },
+    dropHold: (key: string): void => {
+      db.delete(usernameHolds).where(eq(usernameHolds.usernameKey, key)).run();
+    },
     insert: (row: UserRow): void => {
       db.insert(users).values(row).run();
     },

@@ -6,9 +6,11 @@ import { toPublicUser } from '../db/users.js';
 import { userScope } from '../event-log.js';
 import { newId } from '../ids.js';
 import { rateLimited, spend } from '../limits.js';
+import { assertStrongPassword } from '../password-rules.js';
 import { hashCost } from '../passwords.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { hashToken, newToken } from '../tokens.js';
+import { assertUsernameFree, findUser } from '../usernames.js';
 import { toBotTokenInfo, toSessionInfo } from './session-info.js';
 
 /** Refuses a second login on a connection that already has one. */
@@ -97,8 +99,8 @@ export const register: Handler<'register'> = async (ctx, { username, password, c
   const address = ctx.conn.address;
   const wait = ctx.limiters.registerPerAddress.take(address);
   if (wait > 0) throw rateLimited(wait, 'accounts created from this address');
-  const key = usernameKey(username);
-  if (ctx.users.byUsernameKey(key)) throw taken(username);
+  const key = assertUsernameFree(ctx, username, null);
+  assertStrongPassword(password, username, 'params.password');
   let passwordHash: string;
   try {
     passwordHash = await ctx.passwords.hash(password, address);
@@ -124,6 +126,7 @@ export const register: Handler<'register'> = async (ctx, { username, password, c
   try {
     // One job: the account and its first session exist together or not at all.
     created = await ctx.write(() => {
+      assertUsernameFree(ctx, username, null);
       ctx.users.insert(user);
       return createSession(ctx, user, client);
     });
@@ -157,7 +160,7 @@ export const login: Handler<'login'> = async (ctx, { username, password, client,
   const address = ctx.conn.address;
   const limits = ctx.limiters;
   const pair = `${key}\n${address}`;
-  const user = ctx.users.byUsernameKey(key);
+  const user = findUser(ctx, username);
   // Only an existing account can have been used from here; an unknown name is treated alike.
   const known = user !== undefined && ctx.sessions.usedFrom(user.id, address);
   const attempts = charge([[limits.loginPerAccountAddress, pair]]);
@@ -351,10 +354,7 @@ export const whoami: Handler<'whoami'> = (ctx) => {
 
 export const getUser: Handler<'users.get'> = (ctx, params) => {
   spend(ctx.limiters.lookupPerUser, ctx.session.userId, 'user look-ups; slow down');
-  const user =
-    'userId' in params
-      ? ctx.users.byId(params.userId)
-      : ctx.users.byUsernameKey(usernameKey(params.username.normalize('NFC')));
+  const user = 'userId' in params ? ctx.users.byId(params.userId) : findUser(ctx, params.username);
   if (!user) throw new NatterError('not_found', 'no such user');
   return { user: toPublicUser(user) };
 };
@@ -368,6 +368,7 @@ export const changePassword: Handler<'password.change'> = async (
   const limiter = ctx.limiters.passwordChangePerUser;
   const wait = limiter.retryAfter(user.id);
   if (wait > 0) throw rateLimited(wait, 'wrong passwords');
+  assertStrongPassword(newPassword, user.username, 'params.newPassword');
   if (!(await checkPassword(ctx, currentPassword, user, ctx.conn.address))) {
     limiter.take(user.id);
     throw new NatterError('invalid_credentials', 'the current password is wrong', { field: 'params.currentPassword' });

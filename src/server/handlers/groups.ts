@@ -1,4 +1,4 @@
-import { LIMITS, NatterError, usernameKey } from '../../protocol/index.js';
+import { LIMITS, NatterError } from '../../protocol/index.js';
 import { PAGE_MAX } from '../../protocol/operations.js';
 import { mayAddToGroup, myGroup, noSuchConversation, notAccepting } from '../access.js';
 import type { AuthedCtx, Handler } from '../context.js';
@@ -7,6 +7,7 @@ import { conversationScope, userScope } from '../event-log.js';
 import { spendWrite } from '../limits.js';
 import { decodePageCursor, pageSize, toPage } from '../pages.js';
 import { limitReached } from '../quotas.js';
+import { findUser } from '../usernames.js';
 import { toGroup, toUserRef } from '../views.js';
 import type { AfterCommit } from '../writer.js';
 
@@ -14,7 +15,7 @@ import type { AfterCommit } from '../writer.js';
 function resolveUsers(ctx: AuthedCtx, usernames: readonly string[]): UserRow[] {
   const found = new Map<string, UserRow>();
   for (const name of usernames) {
-    const user = ctx.chat.userByKey(usernameKey(name.normalize('NFC')));
+    const user = findUser(ctx, name);
     if (!user) throw new NatterError('not_found', `no user named "${name}"`, { field: 'params.usernames' });
     found.set(user.id, user);
   }

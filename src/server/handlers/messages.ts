@@ -1,10 +1,11 @@
-import { LIMITS, mentionedNames, NatterError, usernameKey } from '../../protocol/index.js';
+import { LIMITS, mentionedNames, NatterError } from '../../protocol/index.js';
 import { notAccepting, readable, readableMessage, scopeOf } from '../access.js';
 import type { AuthedCtx, Handler } from '../context.js';
 import type { ConversationRow, MessageRow, UserRow } from '../db/schema.js';
 import { conversationScope, userScope } from '../event-log.js';
 import { newId } from '../ids.js';
 import { spend, spendWrite } from '../limits.js';
+import { findUser } from '../usernames.js';
 import { toMessage, toMessages, toUserRef } from '../views.js';
 import type { AfterCommit } from '../writer.js';
 
@@ -17,7 +18,7 @@ export function canRead(ctx: AuthedCtx, conv: ConversationRow, userId: string): 
 /** The DM between the caller and `username`, opened (and announced to both) if it does not exist yet. */
 function dmWith(ctx: AuthedCtx, after: AfterCommit, me: UserRow, username: string): ConversationRow {
   const name = username.replace(/^@/, '').normalize('NFC');
-  const peer = ctx.chat.userByKey(usernameKey(name));
+  const peer = findUser(ctx, name);
   if (!peer) throw new NatterError('not_found', `no user named "${name}"`, { field: 'params.to' });
   if (peer.id === me.id)
     throw new NatterError('bad_request', 'you cannot send a direct message to yourself', { field: 'params.to' });
@@ -64,7 +65,7 @@ function publicOf(u: UserRow) {
 function recordMentions(ctx: AuthedCtx, conv: ConversationRow, row: MessageRow): string[] {
   const ids: string[] = [];
   for (const name of mentionedNames(row.body)) {
-    const user = ctx.chat.userByKey(usernameKey(name));
+    const user = findUser(ctx, name);
     if (user && !ids.includes(user.id) && canRead(ctx, conv, user.id)) ids.push(user.id);
   }
   const blockers = ctx.chat.blockersOf(row.authorId, ids);

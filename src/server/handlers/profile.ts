@@ -1,10 +1,11 @@
-import { NatterError, type PublicUser, usernameKey } from '../../protocol/index.js';
+import { NatterError, type PublicUser } from '../../protocol/index.js';
 import { scopesOfUser } from '../access.js';
 import type { AuthedCtx, Handler } from '../context.js';
 import type { UserRow } from '../db/schema.js';
 import { toPublicUser } from '../db/users.js';
 import { userScope } from '../event-log.js';
 import { spendWrite } from '../limits.js';
+import { renameHolds } from '../usernames.js';
 import type { AfterCommit } from '../writer.js';
 import { currentUser } from './accounts.js';
 
@@ -40,17 +41,7 @@ export const changeUsername: Handler<'username.change'> = (ctx, { username }) =>
   spendWrite(ctx);
   return ctx.write((after) => {
     const user = currentUser(ctx);
-    const key = usernameKey(username);
-    const holder = ctx.users.byUsernameKey(key);
-    if (holder && holder.id !== user.id) {
-      throw new NatterError(
-        'conflict',
-        `username "${username}" is taken (or too close to one that is); choose another`,
-        {
-          field: 'params.username',
-        },
-      );
-    }
+    const key = renameHolds(ctx, user, username);
     return { user: saveAndAnnounce(ctx, after, user.id, { username, usernameKey: key, updatedAt: ctx.clock() }) };
   });
 };

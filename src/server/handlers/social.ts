@@ -1,9 +1,10 @@
-import { NatterError, PAGE_MAX, usernameKey } from '../../protocol/index.js';
+import { NatterError, PAGE_MAX } from '../../protocol/index.js';
 import type { Handler } from '../context.js';
 import { userScope } from '../event-log.js';
 import { spendWrite } from '../limits.js';
 import { decodePageCursor, pageSize, toPage } from '../pages.js';
 import { limitReached } from '../quotas.js';
+import { findUser } from '../usernames.js';
 import { toUserRef } from '../views.js';
 
 export const getSettings: Handler<'settings.get'> = (ctx) => {
@@ -31,10 +32,7 @@ export const addBlock: Handler<'blocks.add'> = (ctx, params) => {
   spendWrite(ctx);
   return ctx.write((after) => {
     const me = ctx.session.userId;
-    const user =
-      'userId' in params
-        ? ctx.chat.user(params.userId)
-        : ctx.chat.userByKey(usernameKey(params.username.normalize('NFC')));
+    const user = 'userId' in params ? ctx.chat.user(params.userId) : findUser(ctx, params.username);
     const field = 'userId' in params ? 'params.userId' : 'params.username';
     if (!user) throw new NatterError('not_found', 'no such user', { field });
     if (user.id === me) throw new NatterError('bad_request', 'you cannot block yourself', { field });
