@@ -9,7 +9,7 @@ import { Checkpointer } from './checkpointer.js';
 import { defaultConfig, type ServerConfig } from './config.js';
 import type { Services } from './context.js';
 import { ChatQueries } from './db/chat.js';
-import { closeDb, DB_FILE, openDb } from './db/index.js';
+import { closeDb, DB_FILE, openDb, permissionWarnings } from './db/index.js';
 import { sessionQueries } from './db/sessions.js';
 import { userQueries } from './db/users.js';
 import { Dispatcher } from './dispatch.js';
@@ -53,6 +53,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   config.dataDir = resolve(config.dataDir);
   const log = createLogger(config.log);
   const db = openDb(config.dataDir);
+  for (const warning of permissionWarnings(config.dataDir)) log.warn(warning);
   // Checkpoints run on their own thread; the event loop only appends to the WAL.
   db.$client.pragma('wal_autocheckpoint = 0');
   const checkpointer = new Checkpointer(resolve(config.dataDir, DB_FILE), 500, (message) =>
