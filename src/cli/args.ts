@@ -17,6 +17,17 @@ export function serverUrl(value: string): string {
   return value;
 }
 
+/** A repeatable option that also takes comma-separated lists: each value adds to the ones before. */
+export function list(value: string, previous: string[]): string[] {
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .map((v) => v.trim())
+      .filter((v) => v !== ''),
+  ];
+}
+
 export function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');

@@ -1,5 +1,5 @@
 import { VERSION } from '../package-info.js';
-import { bcryptCost, commitWindow, duration, nonNegativeInt, port, positiveInt, serverUrl } from './args.js';
+import { bcryptCost, commitWindow, duration, list, nonNegativeInt, port, positiveInt, serverUrl } from './args.js';
 import { Argument, Command, Option } from './commander.js';
 
 /**
@@ -88,6 +88,15 @@ function serveCommand(): Command {
       new Option('--allow-origin <origin...>', 'extra Origins allowed to open WebSockets (e.g. https://chat.example)')
         .env('NATTER_ALLOW_ORIGIN')
         .default([]),
+    )
+    .addOption(
+      new Option(
+        '--allow-host <name>',
+        "also answer to this Host name (IP addresses, localhost, --host and the certificate's names always work); repeat it or list names with commas; * accepts any",
+      )
+        .env('NATTER_ALLOWED_HOSTS')
+        .default([])
+        .argParser(list),
     )
     .addOption(
       new Option(

@@ -1,5 +1,16 @@
 import { resolve } from 'node:path';
 
+/**
+ * A setting that cannot be used (a file that does not hold a certificate, an
+ * address that is not one): the message names the option and says why.
+ */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
 /** A token-bucket limit: `capacity` actions at once, one more every `refillMs`. */
 export type Limit = { capacity: number; refillMs: number };
 
@@ -25,6 +36,13 @@ export type ServerConfig = {
   maxConnectionsPerAddress: number;
   /** Origins (scheme://host:port) allowed on WebSocket upgrades, besides the server's own host. */
   allowedOrigins: string[];
+  /**
+   * Names accepted in the Host header of HTTP requests and WebSocket upgrades,
+   * besides IP addresses, `localhost`, `host` and the TLS certificate's names
+   * (against DNS rebinding); `*.example.com` covers one level of subdomains,
+   * `*` turns the check off.
+   */
+  allowedHosts: string[];
   /** How long a graceful shutdown waits for in-flight requests. */
   shutdownGraceMs: number;
   limits: {
@@ -75,6 +93,7 @@ export function defaultConfig(): ServerConfig {
     heartbeatMs: 30_000,
     maxConnectionsPerAddress: 256,
     allowedOrigins: [],
+    allowedHosts: [],
     shutdownGraceMs: 5_000,
     limits: {
       loginPerAccount: { capacity: 5, refillMs: 60_000 },

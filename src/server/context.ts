@@ -11,6 +11,7 @@ import type { Logger } from './log.js';
 import type { PasswordHasher } from './passwords.js';
 import type { Clock, RateLimiter } from './rate-limit.js';
 import type { AddressCounter } from './transports/common.js';
+import type { HostCheck } from './transports/hosts.js';
 import type { Writer } from './writer.js';
 
 /** The long-lived parts of a running server, shared by every request. */
@@ -26,6 +27,8 @@ export type Services = {
   hub: Hub;
   /** Open sockets per client address, on every port (the per-address connection cap). */
   sockets: AddressCounter;
+  /** The host names HTTP requests and WebSocket upgrades may name (against DNS rebinding). */
+  hosts: HostCheck;
   clock: Clock;
   passwords: PasswordHasher;
   limiters: {

@@ -19,6 +19,7 @@ import { createLogger } from './log.js';
 import { PasswordHasher } from './passwords.js';
 import { RateLimiter } from './rate-limit.js';
 import { AddressCounter } from './transports/common.js';
+import { HostCheck, parseAllowedHosts } from './transports/hosts.js';
 import { createHttpHandler } from './transports/http.js';
 import { createTcpServer } from './transports/tcp.js';
 import { attachWebSocket } from './transports/ws.js';
@@ -51,6 +52,7 @@ export function makeConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
 export async function startServer(overrides: Partial<ServerConfig> = {}): Promise<RunningServer> {
   const config = makeConfig(overrides);
   config.dataDir = resolve(config.dataDir);
+  const hosts = new HostCheck(parseAllowedHosts(config.allowedHosts), config.host, () => []);
   const log = createLogger(config.log);
   const db = openDb(config.dataDir);
   for (const warning of permissionWarnings(config.dataDir)) log.warn(warning);
@@ -74,6 +76,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     events: new EventLog(db, hub),
     hub,
     sockets,
+    hosts,
     clock,
     passwords: new PasswordHasher(config.bcryptCost, config.hashThreads),
     limiters: {

@@ -8,6 +8,7 @@ export type ServeOptions = {
   bcryptCost: number;
   commitWindow: number;
   allowOrigin: string[];
+  allowHost: string[];
   limits?: string;
   quiet?: boolean;
 };
@@ -15,7 +16,7 @@ export type ServeOptions = {
 /** `natter serve`: run the server in the foreground until SIGINT/SIGTERM. */
 export async function serve(opts: ServeOptions): Promise<void> {
   const { startServer } = await import('../../server/server.js');
-  const { parseLimits, defaultConfig } = await import('../../server/config.js');
+  const { ConfigError, parseLimits, defaultConfig } = await import('../../server/config.js');
   let limits = defaultConfig().limits;
   if (opts.limits) {
     const { readFileSync } = await import('node:fs');
@@ -31,17 +32,24 @@ export async function serve(opts: ServeOptions): Promise<void> {
       throw usageError((err as Error).message);
     }
   }
-  const server = await startServer({
-    limits,
-    host: opts.host,
-    port: opts.port,
-    tcpPort: opts.tcpPort === 0 ? null : opts.tcpPort,
-    dataDir: opts.data,
-    bcryptCost: opts.bcryptCost,
-    commitWindowMs: opts.commitWindow,
-    allowedOrigins: typeof opts.allowOrigin === 'string' ? [opts.allowOrigin] : opts.allowOrigin,
-    log: !opts.quiet,
-  });
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer({
+      limits,
+      host: opts.host,
+      port: opts.port,
+      tcpPort: opts.tcpPort === 0 ? null : opts.tcpPort,
+      dataDir: opts.data,
+      bcryptCost: opts.bcryptCost,
+      commitWindowMs: opts.commitWindow,
+      allowedOrigins: typeof opts.allowOrigin === 'string' ? [opts.allowOrigin] : opts.allowOrigin,
+      allowedHosts: opts.allowHost,
+      log: !opts.quiet,
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) throw usageError(err.message);
+    throw err;
+  }
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;

@@ -31,6 +31,11 @@ const API_PREFIX = '/api/v1/';
 /** The HTTP side: `POST /api/v1/<op>`, `GET /healthz`. WebSocket upgrades are handled elsewhere. */
 export function createHttpHandler(services: Services, dispatcher: Dispatcher, startedAt: number) {
   return (req: IncomingMessage, res: ServerResponse): void => {
+    const hostRefusal = services.hosts.check(req.headers.host);
+    if (hostRefusal) {
+      sendError(res, null, hostRefusal);
+      return;
+    }
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === '/healthz') {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -58,7 +63,15 @@ export function createHttpHandler(services: Services, dispatcher: Dispatcher, st
     const idParse = RequestId.safeParse(rawId);
     const id = idParse.success ? idParse.data : 0;
     readBody(req, services.config.maxFrameBytes).then(
-      (body) => void handle(services, dispatcher, req, res, id, op, body),
+      (body) => {
+        // A browser may POST text/plain or a form to any site without asking
+        // (no CORS preflight): only JSON bodies are taken.
+        if (body.length > 0 && !isJson(req.headers['content-type'])) {
+          sendError(res, id, notJson(req.headers['content-type']));
+          return;
+        }
+        void handle(services, dispatcher, req, res, id, op, body);
+      },
       (err: unknown) => {
         sendError(
           res,
@@ -104,6 +117,27 @@ async function handle(
   const { reply, after } = await dispatcher.execute(conn, parsed.request);
   sendReply(res, reply);
   for (const fn of after) fn();
+}
+
+/** `application/json`, with parameters or none; a charset, if given, must be UTF-8 (RFC 8259). */
+function isJson(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const [type, ...params] = contentType.split(';').map((p) => p.trim().toLowerCase());
+  if (type !== 'application/json') return false;
+  const charset = params
+    .find((p) => p.startsWith('charset='))
+    ?.slice(8)
+    .replace(/^"|"$/g, '');
+  return charset === undefined || charset === 'utf-8' || charset === 'utf8';
+}
+
+function notJson(contentType: string | undefined): NatterError {
+  const given =
+    contentType === undefined ? 'no Content-Type' : `Content-Type ${JSON.stringify(contentType.slice(0, 100))}`;
+  return new NatterError(
+    'unsupported_media_type',
+    `request bodies must be JSON sent as Content-Type: application/json (UTF-8), not ${given}`,
+  );
 }
 
 function methodNotAllowed(allow: string): NatterError {

@@ -52,8 +52,8 @@ class WsConnection extends Connection {
 }
 
 /**
- * Serves WebSocket upgrades on the HTTP server. Origin, connection caps and an
- * `Authorization: Bearer` header are checked before the upgrade completes.
+ * Serves WebSocket upgrades on the HTTP server. Host, Origin, connection caps
+ * and an `Authorization: Bearer` header are checked before the upgrade completes.
  */
 export function attachWebSocket(http: Server, services: Services, dispatcher: Dispatcher): { close(): void } {
   const { config, hub, log } = services;
@@ -68,6 +68,8 @@ export function attachWebSocket(http: Server, services: Services, dispatcher: Di
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    const hostRefusal = services.hosts.check(req.headers.host);
+    if (hostRefusal) return refuse(socket, hostRefusal);
     const address = remoteAddress(req.socket);
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/' && path !== '/ws') {
