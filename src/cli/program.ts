@@ -100,6 +100,13 @@ function serveCommand(): Command {
     )
     .addOption(
       new Option(
+        '--tls-cert <file>',
+        'serve HTTPS, WSS and TLS (TCP) with this PEM certificate chain (needs --tls-key; SIGHUP reloads both)',
+      ).env('NATTER_TLS_CERT'),
+    )
+    .addOption(new Option('--tls-key <file>', 'the PEM private key of --tls-cert').env('NATTER_TLS_KEY'))
+    .addOption(
+      new Option(
         '--limits <file>',
         'JSON file of rate limits to change, e.g. {"sendPerUser": {"capacity": 20, "refillMs": 100}}',
       ).env('NATTER_LIMITS'),
@@ -378,10 +385,16 @@ export function buildProgram(): Command {
     .description('natter: self-hosted chat for the terminal')
     .version(VERSION, '-V, --version', 'print the version')
     .addOption(
-      new Option('--server <url>', 'the server: ws://, wss:// or tcp:// URL')
+      new Option('--server <url>', 'the server: ws://, wss://, tcp:// or tls:// URL')
         .env('NATTER_SERVER')
         .default('ws://127.0.0.1:7777')
         .argParser(serverUrl),
+    )
+    .addOption(
+      new Option(
+        '--ca <file>',
+        "check wss:// and tls:// servers' certificates against the CAs in this PEM file (instead of the public ones)",
+      ).env('NATTER_CA'),
     )
     .addOption(
       new Option(
@@ -393,7 +406,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
-      '\nTargets: server/channel, @username (DM), +group; names or ids.\nExit codes: 0 ok, 1 refused by the server, 2 usage, 3 not logged in, 4 server unreachable.\nSee docs/cli.md.',
+      '\nTargets: server/channel, @username (DM), +group; names or ids.\nExit codes: 0 ok, 1 refused by the server, 2 usage, 3 not logged in, 4 server unreachable (or its certificate not trusted).\nSee docs/cli.md.',
     );
   for (const cmd of commands()) program.addCommand(cmd);
   // A bare `natter` on a terminal opens the app; elsewhere (pipes, scripts) it prints help.

@@ -8,3 +8,4 @@ export {
   newNonce,
   type PendingSend,
 } from './natter.js';
+export { CertificateError, type TlsOptions } from './transport.js';

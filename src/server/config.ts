@@ -11,6 +11,9 @@ export class ConfigError extends Error {
   }
 }
 
+/** The certificate and key files natter serves TLS with. */
+export type TlsFiles = { certFile: string; keyFile: string };
+
 /** A token-bucket limit: `capacity` actions at once, one more every `refillMs`. */
 export type Limit = { capacity: number; refillMs: number };
 
@@ -43,6 +46,11 @@ export type ServerConfig = {
    * `*` turns the check off.
    */
   allowedHosts: string[];
+  /**
+   * Serve TLS: HTTPS and WSS on `port`, TLS on `tcpPort`. The files are read
+   * at start and again on `reloadTls()`; null serves plain HTTP and TCP.
+   */
+  tls: TlsFiles | null;
   /** How long a graceful shutdown waits for in-flight requests. */
   shutdownGraceMs: number;
   limits: {
@@ -94,6 +102,7 @@ export function defaultConfig(): ServerConfig {
     maxConnectionsPerAddress: 256,
     allowedOrigins: [],
     allowedHosts: [],
+    tls: null,
     shutdownGraceMs: 5_000,
     limits: {
       loginPerAccount: { capacity: 5, refillMs: 60_000 },

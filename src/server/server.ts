@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { VERSION } from '../package-info.js';
 import { CloseCode } from '../protocol/index.js';
@@ -22,6 +23,7 @@ import { AddressCounter } from './transports/common.js';
 import { HostCheck, parseAllowedHosts } from './transports/hosts.js';
 import { createHttpHandler } from './transports/http.js';
 import { createTcpServer } from './transports/tcp.js';
+import { HANDSHAKE_TIMEOUT_MS, onHandshake, ServerCertificate } from './transports/tls.js';
 import { attachWebSocket } from './transports/ws.js';
 import { Writer } from './writer.js';
 
@@ -32,9 +34,17 @@ export type RunningServer = {
   /** The TCP port actually bound, or null when TCP is off. */
   tcpPort: number | null;
   host: string;
+  /** Whether HTTP, WebSocket and TCP are served over TLS. */
+  tls: boolean;
   services: Services;
   /** Copies the WAL back into the database file, off the event loop. */
   checkpointer: Checkpointer;
+  /**
+   * Reads the TLS certificate and key files again and serves them to new
+   * connections; open ones keep theirs. When the files cannot be used the
+   * previous certificate stays, and the log says why. Returns whether it reloaded.
+   */
+  reloadTls(): boolean;
   /**
    * Graceful stop: refuse new work, finish requests under way, tell clients
    * to reconnect later, close the database. Idempotent.
@@ -48,11 +58,16 @@ export function makeConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
   return { ...base, ...overrides, limits: { ...base.limits, ...overrides.limits } };
 }
 
-/** Opens the database, binds the listeners and serves until `stop()`. */
+/**
+ * Opens the database, binds the listeners and serves until `stop()`. A setting
+ * that cannot be used (TLS files, `allowedHosts`) throws a
+ * `ConfigError` before anything is opened.
+ */
 export async function startServer(overrides: Partial<ServerConfig> = {}): Promise<RunningServer> {
   const config = makeConfig(overrides);
   config.dataDir = resolve(config.dataDir);
-  const hosts = new HostCheck(parseAllowedHosts(config.allowedHosts), config.host, () => []);
+  const certificate = config.tls ? new ServerCertificate(config.tls) : null;
+  const hosts = new HostCheck(parseAllowedHosts(config.allowedHosts), config.host, () => certificate?.names ?? []);
   const log = createLogger(config.log);
   const db = openDb(config.dataDir);
   for (const warning of permissionWarnings(config.dataDir)) log.warn(warning);
@@ -109,17 +124,30 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   pruner.unref();
   const dispatcher = new Dispatcher(services);
   const startedAt = Date.now();
-  const http = createHttpServer(
+  const httpOptions = {
     // Check the header and request deadlines every 2 s (Node's default is 30 s), so a
     // client that trickles its headers is dropped near the 10 s it is allowed.
-    { maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000, connectionsCheckingInterval: 2_000 },
-    createHttpHandler(services, dispatcher, startedAt),
-  );
-  http.on('connection', (socket) => sockets.track(socket));
+    maxHeaderSize: 16 * 1024,
+    requestTimeout: 30_000,
+    headersTimeout: 10_000,
+    connectionsCheckingInterval: 2_000,
+  };
+  const handler = createHttpHandler(services, dispatcher, startedAt);
+  const https = certificate
+    ? createHttpsServer({ ...httpOptions, ...certificate.options, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, handler)
+    : null;
+  const http = https ?? createHttpServer(httpOptions, handler);
+  http.on('connection', (socket: Socket) => sockets.track(socket));
+  if (https) {
+    onHandshake(https, (tcp, secure) => {
+      sockets.release(tcp);
+      sockets.track(secure);
+    });
+  }
   // A complete, ordinary HTTP request: that socket is not a long-lived connection.
   http.on('request', (req) => sockets.release(req.socket));
   const ws = attachWebSocket(http, services, dispatcher);
-  const tcp = config.tcpPort === null ? null : createTcpServer(services, dispatcher);
+  const tcp = config.tcpPort === null ? null : createTcpServer(services, dispatcher, certificate);
 
   try {
     http.listen(config.port, config.host);
@@ -139,10 +167,32 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const port = (http.address() as AddressInfo).port;
   const tcpPort = tcp ? (tcp.address() as AddressInfo).port : null;
   const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const [web, socket, line] = certificate ? ['https', 'wss', 'tls'] : ['http', 'ws', 'tcp'];
   log.info(
-    `natter ${VERSION} listening on http://${hostForUrl}:${port} (WebSocket ws://${hostForUrl}:${port})` +
-      `${tcpPort === null ? ', TCP off' : `, tcp://${hostForUrl}:${tcpPort}`}; data in ${resolve(config.dataDir, DB_FILE)}`,
+    `natter ${VERSION} listening on ${web}://${hostForUrl}:${port} (WebSocket ${socket}://${hostForUrl}:${port})` +
+      `${tcpPort === null ? ', TCP off' : `, ${line}://${hostForUrl}:${tcpPort}`}; data in ${resolve(config.dataDir, DB_FILE)}`,
   );
+  if (certificate) {
+    log.info(`TLS ${certificate.summary}`);
+    for (const warning of certificate.warnings) log.warn(warning);
+  }
+
+  const reloadTls = (): boolean => {
+    if (!https || !certificate) {
+      log.warn('no TLS certificate to reload: TLS is off');
+      return false;
+    }
+    try {
+      certificate.reload();
+    } catch (err) {
+      log.error(`TLS certificate not reloaded, still serving the previous one: ${(err as Error).message}`);
+      return false;
+    }
+    https.setSecureContext(certificate.options);
+    log.info(`TLS ${certificate.summary} (reloaded)`);
+    for (const warning of certificate.warnings) log.warn(warning);
+    return true;
+  };
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
@@ -165,5 +215,5 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     return stopping;
   };
 
-  return { port, tcpPort, host: config.host, services, checkpointer, stop };
+  return { port, tcpPort, host: config.host, tls: certificate !== null, services, checkpointer, reloadTls, stop };
 }

@@ -19,6 +19,8 @@ export type RawOptions = {
   body?: string;
   /** CAs to trust for https:// URLs. */
   ca?: string | Buffer;
+  /** The name to ask for and check the certificate against (https://), when Host names another. */
+  servername?: string;
   /** Local address to connect from (e.g. 127.0.0.2, to be another client). */
   localAddress?: string;
   timeoutMs?: number;
@@ -36,6 +38,7 @@ export function rawRequest(url: string, options: RawOptions = {}): Promise<RawAn
         headers: options.headers ?? {},
         agent: false,
         ...(options.ca === undefined ? {} : { ca: options.ca }),
+        ...(options.servername === undefined ? {} : { servername: options.servername }),
         ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
       },
       (res) => {
@@ -88,6 +91,7 @@ export function rawUpgrade(
         ...options.headers,
       },
       ...(options.ca === undefined ? {} : { ca: options.ca }),
+      ...(options.servername === undefined ? {} : { servername: options.servername }),
       ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
     });
     const timer = setTimeout(() => {

@@ -2,7 +2,18 @@ import type { Natter } from '../../client/natter.js';
 import type { EventMessage, Message } from '../../protocol/index.js';
 import { type Requester, resolveServer, resolveTarget, resolveUser } from '../resolve.js';
 import { act, isNatterError } from '../session.js';
-import { CliError, clean, cleanBlock, EXIT, findToken, fmtClock, serverKey } from '../util.js';
+import {
+  CliError,
+  clean,
+  cleanBlock,
+  connectionError,
+  EXIT,
+  findToken,
+  fmtClock,
+  readCa,
+  serverKey,
+  tlsOptions,
+} from '../util.js';
 
 type Data = Record<string, unknown> & {
   message?: Message;
@@ -210,6 +221,7 @@ export const listen = act(async (ctx, refs: string[]) => {
       `not logged in to ${serverKey(ctx.g.server)}: run "natter login <username>" (or set NATTER_TOKEN)`,
     );
   }
+  const tls = tlsOptions(ctx.g.server, readCa(ctx.g));
   const { Natter } = await import('../../client/natter.js');
   let client: Natter;
   try {
@@ -217,6 +229,7 @@ export const listen = act(async (ctx, refs: string[]) => {
       url: ctx.g.server,
       token: found.token,
       backoff: { initialMs: 250, maxMs: 10_000 },
+      ...tls,
     });
   } catch (err) {
     if (isNatterError(err) && err.code === 'unauthenticated') {
@@ -227,11 +240,7 @@ export const listen = act(async (ctx, refs: string[]) => {
       );
     }
     if (isNatterError(err)) throw err;
-    throw new CliError(
-      EXIT.unreachable,
-      'unreachable',
-      `cannot reach the server at ${ctx.g.server}: ${err instanceof Error ? err.message : String(err)}`,
-    );
+    throw connectionError(ctx.g.server, err);
   }
   // Events are live from the auth above; hold them until the names and the filter are known.
   let last: string | null = client.cursor;

@@ -9,12 +9,22 @@ export type ServeOptions = {
   commitWindow: number;
   allowOrigin: string[];
   allowHost: string[];
+  tlsCert?: string;
+  tlsKey?: string;
   limits?: string;
   quiet?: boolean;
 };
 
-/** `natter serve`: run the server in the foreground until SIGINT/SIGTERM. */
+/** `natter serve`: run the server in the foreground until SIGINT/SIGTERM; with TLS, SIGHUP reloads the certificate. */
 export async function serve(opts: ServeOptions): Promise<void> {
+  // An empty NATTER_TLS_CERT is no setting, as if it were not there.
+  const cert = opts.tlsCert || undefined;
+  const key = opts.tlsKey || undefined;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw usageError(
+      `--tls-cert and --tls-key go together (NATTER_TLS_CERT and NATTER_TLS_KEY): ${cert === undefined ? '--tls-cert' : '--tls-key'} is missing`,
+    );
+  }
   const { startServer } = await import('../../server/server.js');
   const { ConfigError, parseLimits, defaultConfig } = await import('../../server/config.js');
   let limits = defaultConfig().limits;
@@ -44,12 +54,15 @@ export async function serve(opts: ServeOptions): Promise<void> {
       commitWindowMs: opts.commitWindow,
       allowedOrigins: typeof opts.allowOrigin === 'string' ? [opts.allowOrigin] : opts.allowOrigin,
       allowedHosts: opts.allowHost,
+      tls: cert !== undefined && key !== undefined ? { certFile: cert, keyFile: key } : null,
       log: !opts.quiet,
     });
   } catch (err) {
     if (err instanceof ConfigError) throw usageError(err.message);
     throw err;
   }
+  // After a renewal: new connections get the new certificate, open ones keep going.
+  if (server.tls) process.on('SIGHUP', () => server.reloadTls());
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;

@@ -95,3 +95,16 @@ export class HostCheck {
     );
   }
 }
+
+/** The DNS names of a certificate's subjectAltName (`DNS:a, IP Address:1.2.3.4, DNS:*.b`), normalized. */
+export function certificateDnsNames(subjectAltName: string | undefined): string[] {
+  const names: string[] = [];
+  for (const entry of (subjectAltName ?? '').split(', ')) {
+    if (!entry.startsWith('DNS:')) continue;
+    const raw = entry.slice(4);
+    const wildcard = raw.startsWith('*.');
+    const name = normalizeName(wildcard ? raw.slice(2) : raw);
+    if (name !== null) names.push(wildcard ? `*.${name}` : name);
+  }
+  return names;
+}

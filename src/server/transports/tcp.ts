@@ -4,6 +4,7 @@ import { Connection, type OutgoingFrame } from '../connection.js';
 import type { Services } from '../context.js';
 import type { Dispatcher } from '../dispatch.js';
 import { remoteAddress, sendHello, startAuthDeadline, WriteCoalescer } from './common.js';
+import { acceptTls, type ServerCertificate } from './tls.js';
 
 const NEWLINE = 0x0a;
 
@@ -12,8 +13,9 @@ class TcpConnection extends Connection {
   constructor(
     readonly socket: Socket,
     private readonly coalescer: WriteCoalescer,
+    address: string,
   ) {
-    super('tcp', remoteAddress(socket));
+    super('tcp', address);
   }
 
   protected write(text: string): void {
@@ -84,20 +86,25 @@ export class LineReader {
   }
 }
 
-/** Starts the NDJSON listener. */
-export function createTcpServer(services: Services, dispatcher: Dispatcher): Server {
+/**
+ * Starts the NDJSON listener: plain TCP, or TLS with `certificate`.
+ */
+export function createTcpServer(
+  services: Services,
+  dispatcher: Dispatcher,
+  certificate: ServerCertificate | null,
+): Server {
   const { config, hub } = services;
   const coalescer = new WriteCoalescer();
-  return createServer((socket) => {
-    socket.on('error', () => socket.destroy());
-    const conn = new TcpConnection(socket, coalescer);
-    if (services.sockets.track(socket) > config.maxConnectionsPerAddress) {
-      const err = new NatterError('rate_limited', 'too many connections from this address; close some first', {
-        retryAfterMs: 1000,
-      });
-      socket.end(`${JSON.stringify({ id: null, error: err.toBody() })}\n`);
-      return;
-    }
+
+  /** Answers with an error line and hangs up, before any hello. */
+  const refuse = (socket: Socket, err: NatterError) => {
+    socket.end(`${JSON.stringify({ id: null, error: err.toBody() })}\n`);
+  };
+
+  /** A connection whose TLS handshake, if any, is done. */
+  const serve = (socket: Socket, address: string) => {
+    const conn = new TcpConnection(socket, coalescer, address);
     conn.maxQueuedBytes = config.maxQueuedBytes;
     socket.setNoDelay(true);
     // TCP has no ping frame; the kernel's keepalive finds peers that vanished.
@@ -121,7 +128,11 @@ export function createTcpServer(services: Services, dispatcher: Dispatcher): Ser
         const err = new NatterError('payload_too_large', `a line may be at most ${config.maxFrameBytes} bytes`);
         conn.reply({ id: null, error: err.toBody() });
         conn.close(CloseCode.lineTooLong, 'line too long');
-        socket.destroy();
+        // Read no more, and hang up once the error and the closing event are out
+        // (over TLS they are still being encrypted when end() returns).
+        socket.pause();
+        if (socket.writableFinished) socket.destroy();
+        else socket.once('finish', () => socket.destroy());
       }
     });
     socket.on('close', () => {
@@ -130,5 +141,35 @@ export function createTcpServer(services: Services, dispatcher: Dispatcher): Ser
     });
     sendHello(conn, services);
     startAuthDeadline(conn, config.authDeadlineMs);
+  };
+
+  const accept = async (tcp: Socket) => {
+    const address = remoteAddress(tcp);
+    // Counted from the connection, TLS handshake included.
+    const open = services.sockets.track(tcp);
+    let socket: Socket = tcp;
+    if (certificate) {
+      const secure = await acceptTls(tcp, certificate);
+      if (!secure) return;
+      secure.on('error', () => secure.destroy());
+      socket = secure;
+    }
+    if (open > config.maxConnectionsPerAddress) {
+      return refuse(
+        socket,
+        new NatterError('rate_limited', 'too many connections from this address; close some first', {
+          retryAfterMs: 1000,
+        }),
+      );
+    }
+    serve(socket, address);
+  };
+
+  return createServer((tcp) => {
+    tcp.on('error', () => tcp.destroy());
+    accept(tcp).catch((err: unknown) => {
+      services.log.error('accepting a TCP connection', err);
+      tcp.destroy();
+    });
   });
 }
