@@ -107,6 +107,15 @@ function serveCommand(): Command {
     .addOption(new Option('--tls-key <file>', 'the PEM private key of --tls-cert').env('NATTER_TLS_KEY'))
     .addOption(
       new Option(
+        '--trust-proxy <addr>',
+        'reverse proxies (IPs or CIDR ranges; repeat or use commas) whose X-Forwarded-For and PROXY protocol headers name the client',
+      )
+        .env('NATTER_TRUST_PROXY')
+        .default([])
+        .argParser(list),
+    )
+    .addOption(
+      new Option(
         '--limits <file>',
         'JSON file of rate limits to change, e.g. {"sendPerUser": {"capacity": 20, "refillMs": 100}}',
       ).env('NATTER_LIMITS'),

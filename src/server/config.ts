@@ -51,6 +51,11 @@ export type ServerConfig = {
    * at start and again on `reloadTls()`; null serves plain HTTP and TCP.
    */
   tls: TlsFiles | null;
+  /**
+   * Reverse proxies (IP addresses and CIDR ranges) whose `X-Forwarded-For`
+   * (HTTP) and PROXY protocol header (TCP) name the real client.
+   */
+  trustProxy: string[];
   /** How long a graceful shutdown waits for in-flight requests. */
   shutdownGraceMs: number;
   limits: {
@@ -103,6 +108,7 @@ export function defaultConfig(): ServerConfig {
     allowedOrigins: [],
     allowedHosts: [],
     tls: null,
+    trustProxy: [],
     shutdownGraceMs: 5_000,
     limits: {
       loginPerAccount: { capacity: 5, refillMs: 60_000 },

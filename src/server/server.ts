@@ -19,9 +19,10 @@ import { Hub } from './hub.js';
 import { createLogger } from './log.js';
 import { PasswordHasher } from './passwords.js';
 import { RateLimiter } from './rate-limit.js';
-import { AddressCounter } from './transports/common.js';
+import { AddressCounter, remoteAddress } from './transports/common.js';
 import { HostCheck, parseAllowedHosts } from './transports/hosts.js';
 import { createHttpHandler } from './transports/http.js';
+import { TrustedProxies } from './transports/proxy.js';
 import { createTcpServer } from './transports/tcp.js';
 import { HANDSHAKE_TIMEOUT_MS, onHandshake, ServerCertificate } from './transports/tls.js';
 import { attachWebSocket } from './transports/ws.js';
@@ -60,13 +61,14 @@ export function makeConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
 
 /**
  * Opens the database, binds the listeners and serves until `stop()`. A setting
- * that cannot be used (TLS files, `allowedHosts`) throws a
+ * that cannot be used (TLS files, `trustProxy`, `allowedHosts`) throws a
  * `ConfigError` before anything is opened.
  */
 export async function startServer(overrides: Partial<ServerConfig> = {}): Promise<RunningServer> {
   const config = makeConfig(overrides);
   config.dataDir = resolve(config.dataDir);
   const certificate = config.tls ? new ServerCertificate(config.tls) : null;
+  const proxies = new TrustedProxies(config.trustProxy);
   const hosts = new HostCheck(parseAllowedHosts(config.allowedHosts), config.host, () => certificate?.names ?? []);
   const log = createLogger(config.log);
   const db = openDb(config.dataDir);
@@ -91,6 +93,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     events: new EventLog(db, hub),
     hub,
     sockets,
+    proxies,
     hosts,
     clock,
     passwords: new PasswordHasher(config.bcryptCost, config.hashThreads),
@@ -137,9 +140,15 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     ? createHttpsServer({ ...httpOptions, ...certificate.options, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, handler)
     : null;
   const http = https ?? createHttpServer(httpOptions, handler);
-  http.on('connection', (socket: Socket) => sockets.track(socket));
+  // A trusted proxy's sockets carry many clients: each WebSocket through one
+  // counts against the client it names, from the upgrade on (transports/ws.ts).
+  const counted = (socket: Socket) => !proxies.trusts(remoteAddress(socket));
+  http.on('connection', (socket: Socket) => {
+    if (counted(socket)) sockets.track(socket);
+  });
   if (https) {
     onHandshake(https, (tcp, secure) => {
+      if (!counted(tcp)) return;
       sockets.release(tcp);
       sockets.track(secure);
     });
@@ -175,6 +184,9 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   if (certificate) {
     log.info(`TLS ${certificate.summary}`);
     for (const warning of certificate.warnings) log.warn(warning);
+  }
+  if (proxies.enabled) {
+    log.info(`client addresses from X-Forwarded-For and PROXY headers of ${proxies.entries.join(', ')}`);
   }
 
   const reloadTls = (): boolean => {

@@ -11,6 +11,7 @@ export type ServeOptions = {
   allowHost: string[];
   tlsCert?: string;
   tlsKey?: string;
+  trustProxy: string[];
   limits?: string;
   quiet?: boolean;
 };
@@ -55,6 +56,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       allowedOrigins: typeof opts.allowOrigin === 'string' ? [opts.allowOrigin] : opts.allowOrigin,
       allowedHosts: opts.allowHost,
       tls: cert !== undefined && key !== undefined ? { certFile: cert, keyFile: key } : null,
+      trustProxy: opts.trustProxy,
       log: !opts.quiet,
     });
   } catch (err) {

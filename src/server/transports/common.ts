@@ -53,9 +53,12 @@ export class AddressCounter {
   private readonly open = new Map<string, number>();
   private readonly releases = new WeakMap<Socket, () => void>();
 
-  /** Counts `socket` until it closes (or is released); returns how many are open from its address, itself included. */
-  track(socket: Socket): number {
-    const address = remoteAddress(socket);
+  /**
+   * Counts `socket` until it closes (or is released) against `address` (the
+   * client's, which differs from the peer's behind a trusted proxy); returns
+   * how many are open from that address, itself included.
+   */
+  track(socket: Socket, address = remoteAddress(socket)): number {
     const n = (this.open.get(address) ?? 0) + 1;
     this.open.set(address, n);
     let counted = true;

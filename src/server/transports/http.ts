@@ -12,7 +12,7 @@ import { Connection } from '../connection.js';
 import type { Services } from '../context.js';
 import type { Dispatcher } from '../dispatch.js';
 import { resolveToken } from '../handlers/accounts.js';
-import { bearerToken, remoteAddress } from './common.js';
+import { bearerToken } from './common.js';
 
 /** One HTTP request, seen as a connection that lives for one reply. Events are not delivered over HTTP. */
 class HttpConnection extends Connection {
@@ -100,7 +100,7 @@ async function handle(
   }
   const parsed = parseRequest({ id, op, params });
   if (!parsed.ok) return sendError(res, id, parsed.error);
-  const conn = new HttpConnection(remoteAddress(req.socket));
+  const conn = new HttpConnection(services.proxies.clientOf(req));
   const header = req.headers.authorization;
   if (header) {
     try {

@@ -4,6 +4,7 @@ import { Connection, type OutgoingFrame } from '../connection.js';
 import type { Services } from '../context.js';
 import type { Dispatcher } from '../dispatch.js';
 import { remoteAddress, sendHello, startAuthDeadline, WriteCoalescer } from './common.js';
+import { readProxyHeader, startsLikeProxyHeader } from './proxy.js';
 import { acceptTls, type ServerCertificate } from './tls.js';
 
 const NEWLINE = 0x0a;
@@ -87,14 +88,16 @@ export class LineReader {
 }
 
 /**
- * Starts the NDJSON listener: plain TCP, or TLS with `certificate`.
+ * Starts the NDJSON listener: plain TCP, or TLS with `certificate`. A
+ * connection from a trusted proxy starts with a PROXY protocol header naming
+ * the client; it is read before anything else (before the TLS handshake too).
  */
 export function createTcpServer(
   services: Services,
   dispatcher: Dispatcher,
   certificate: ServerCertificate | null,
 ): Server {
-  const { config, hub } = services;
+  const { config, hub, log, proxies } = services;
   const coalescer = new WriteCoalescer();
 
   /** Answers with an error line and hangs up, before any hello. */
@@ -102,14 +105,22 @@ export function createTcpServer(
     socket.end(`${JSON.stringify({ id: null, error: err.toBody() })}\n`);
   };
 
-  /** A connection whose TLS handshake, if any, is done. */
-  const serve = (socket: Socket, address: string) => {
+  /** A connection whose client is known and whose TLS handshake, if any, is done. */
+  const serve = (socket: Socket, address: string, fromProxy: boolean) => {
     const conn = new TcpConnection(socket, coalescer, address);
     conn.maxQueuedBytes = config.maxQueuedBytes;
     socket.setNoDelay(true);
     // TCP has no ping frame; the kernel's keepalive finds peers that vanished.
     socket.setKeepAlive(true, config.heartbeatMs);
     hub.add(conn);
+    if (!fromProxy && !certificate) {
+      // A proxy natter does not trust put its PROXY header first: not believed, and not served.
+      socket.prependOnceListener('data', (chunk: Buffer) => {
+        if (!startsLikeProxyHeader(chunk)) return;
+        log.warn(`a PROXY protocol header from ${address}, which is not a trusted proxy (--trust-proxy); closed`);
+        conn.close(CloseCode.decodeError, 'PROXY protocol header from an address that is not a trusted proxy');
+      });
+    }
     const reader = new LineReader(config.maxFrameBytes);
     socket.on('data', (chunk: Buffer) => {
       if (conn.closed) return;
@@ -139,14 +150,34 @@ export function createTcpServer(
       conn.markClosed();
       hub.remove(conn);
     });
+    // Paused when a PROXY header was read first.
+    socket.resume();
     sendHello(conn, services);
     startAuthDeadline(conn, config.authDeadlineMs);
   };
 
   const accept = async (tcp: Socket) => {
-    const address = remoteAddress(tcp);
-    // Counted from the connection, TLS handshake included.
-    const open = services.sockets.track(tcp);
+    const peer = remoteAddress(tcp);
+    const fromProxy = proxies.trusts(peer);
+    let address = peer;
+    let refusal: NatterError | null = null;
+    if (fromProxy) {
+      const got = await readProxyHeader(tcp, config.authDeadlineMs);
+      if ('error' in got) {
+        log.warn(
+          `TCP connection from ${peer} (a trusted proxy) refused: ${got.error}. Does the proxy send the PROXY protocol (HAProxy: send-proxy; nginx: proxy_protocol on)?`,
+        );
+        refusal = new NatterError(
+          'bad_request',
+          `expected a PROXY protocol header from the proxy at ${peer}: ${got.error}`,
+        );
+      } else {
+        address = got.header.address ?? peer;
+      }
+    }
+    if (tcp.destroyed) return;
+    // Counted from here (from the connection, when no proxy header comes first), TLS handshake included.
+    const open = services.sockets.track(tcp, address);
     let socket: Socket = tcp;
     if (certificate) {
       const secure = await acceptTls(tcp, certificate);
@@ -154,6 +185,7 @@ export function createTcpServer(
       secure.on('error', () => secure.destroy());
       socket = secure;
     }
+    if (refusal) return refuse(socket, refusal);
     if (open > config.maxConnectionsPerAddress) {
       return refuse(
         socket,
@@ -162,13 +194,13 @@ export function createTcpServer(
         }),
       );
     }
-    serve(socket, address);
+    serve(socket, address, fromProxy);
   };
 
   return createServer((tcp) => {
     tcp.on('error', () => tcp.destroy());
     accept(tcp).catch((err: unknown) => {
-      services.log.error('accepting a TCP connection', err);
+      log.error('accepting a TCP connection', err);
       tcp.destroy();
     });
   });

@@ -150,9 +150,12 @@ export class ServerCertificate {
 }
 
 /**
- * Server side of TLS on an accepted socket (the TCP port, which counts the
- * socket before its handshake). Resolves with the secure socket, or null when
- * the handshake failed or took too long (the socket is then destroyed).
+ * Server side of TLS on an accepted socket (the TCP port, where natter first
+ * reads a PROXY header when the peer is a trusted proxy, so `tls.Server`
+ * cannot take the socket from the start). Resolves with the secure socket, or
+ * null when the handshake failed or took too long (the socket is then
+ * destroyed). Bytes already read from the socket (put back after a PROXY
+ * header) are handed to TLS first.
  */
 export function acceptTls(socket: Socket, certificate: ServerCertificate): Promise<TLSSocket | null> {
   return new Promise((resolve) => {

@@ -70,7 +70,7 @@ export function attachWebSocket(http: Server, services: Services, dispatcher: Di
     socket.on('error', () => socket.destroy());
     const hostRefusal = services.hosts.check(req.headers.host);
     if (hostRefusal) return refuse(socket, hostRefusal);
-    const address = remoteAddress(req.socket);
+    const address = services.proxies.clientOf(req);
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/' && path !== '/ws') {
       return refuse(socket, new NatterError('not_found', 'the WebSocket endpoint is / (or /ws)'));
@@ -81,7 +81,9 @@ export function attachWebSocket(http: Server, services: Services, dispatcher: Di
         new NatterError('forbidden', 'WebSockets from this Origin are not allowed (see --allow-origin)'),
       );
     }
-    // This socket was counted when it connected.
+    // This socket was counted when it connected, unless it comes from a trusted
+    // proxy: then it counts from here, against the client the proxy names.
+    if (services.proxies.trusts(remoteAddress(req.socket))) services.sockets.track(req.socket, address);
     if (services.sockets.count(address) > config.maxConnectionsPerAddress) {
       return refuse(
         socket,
