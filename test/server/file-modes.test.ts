@@ -37,8 +37,15 @@ function backup(file: string, data: string): Promise<{ code: number | null; stde
     child.stderr.setEncoding('utf8').on('data', (c: string) => {
       stderr += c;
     });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`natter backup did not finish within 15 s: ${stderr}`));
+    }, 15_000);
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr }));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
   });
 }
 

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import type { ErrorBody } from '../../src/protocol/index.js';
 import { ConfigError } from '../../src/server/config.js';
 import { parseProxyHeader, TrustedProxies } from '../../src/server/transports/proxy.js';
 import { PASSWORD, uniqueName } from '../helpers/api.js';
+import { onceWithin } from '../helpers/deadline.js';
 import { rawRequest, rawUpgrade } from '../helpers/http-raw.js';
 import { LOOSE_LIMITS, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -56,7 +56,7 @@ class Lines {
   static async open(port: number, localAddress?: string): Promise<Lines> {
     const socket = connect({ host: '127.0.0.1', port, ...(localAddress ? { localAddress } : {}) });
     const l = new Lines(socket);
-    await once(socket, 'connect');
+    await onceWithin(socket, 'connect');
     return l;
   }
 
@@ -228,7 +228,7 @@ describe('the TCP port behind a proxy (PROXY protocol)', () => {
     });
     try {
       const raw = connect({ host: '127.0.0.1', port: srv.server.tcpPort ?? 0 });
-      await once(raw, 'connect');
+      await onceWithin(raw, 'connect');
       raw.write('PROXY TCP6 2001:db8::5 2001:db8::1 40000 7778\r\n');
       const secure = tlsConnect({ socket: raw, ca: readFileSync(join(dir, 'ca.pem')), servername: 'localhost' });
       const c = new Lines(secure);
@@ -303,7 +303,7 @@ describe('HTTP and WebSocket behind a proxy (X-Forwarded-For)', () => {
       const hold = async (client: string) => {
         const s = connect({ host: '127.0.0.1', port: srv.server.port });
         s.on('error', () => {});
-        await once(s, 'connect');
+        await onceWithin(s, 'connect');
         s.write(
           `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Forwarded-For: ${client}\r\n\r\n`,
         );

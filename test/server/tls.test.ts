@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { connect as netConnect, type Socket } from 'node:net';
@@ -10,6 +9,7 @@ import { type ConnectionOptions, type PeerCertificate, type TLSSocket, connect a
 import { fileURLToPath } from 'node:url';
 import { NatterClient } from '../../src/client/index.js';
 import { PASSWORD } from '../helpers/api.js';
+import { onceWithin } from '../helpers/deadline.js';
 import { rawRequest, rawUpgrade } from '../helpers/http-raw.js';
 import { ServeProcess } from '../helpers/serve-process.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -37,9 +37,7 @@ function tempDir(): string {
 /** A TLS connection to `port` that checks the certificate against the test CA; resolves once secure. */
 async function secureSocket(port: number, options: ConnectionOptions = {}): Promise<TLSSocket> {
   const socket = tlsConnect({ host: '127.0.0.1', port, ca: CA, ...options });
-  socket.setTimeout(5000, () => socket.destroy(new Error('no TLS handshake within 5 s')));
-  await once(socket, 'secureConnect');
-  socket.setTimeout(0);
+  await onceWithin(socket, 'secureConnect');
   return socket;
 }
 
@@ -93,10 +91,7 @@ describe('TLS served by natter', () => {
       text += d;
     });
     socket.write(`${'x'.repeat(70 * 1024)}\n`);
-    await Promise.race([
-      once(socket, 'close'),
-      new Promise((_, reject) => setTimeout(() => reject(new Error(`not closed; got ${text}`)), 5000)),
-    ]);
+    await onceWithin(socket, 'close');
     const lines = text
       .trim()
       .split('\n')
@@ -120,7 +115,7 @@ describe('TLS served by natter', () => {
       maxVersion: 'TLSv1.1',
       ciphers: 'DEFAULT@SECLEVEL=0',
     });
-    const [err] = (await once(old, 'error')) as [NodeJS.ErrnoException];
+    const [err] = (await onceWithin(old, 'error')) as [NodeJS.ErrnoException];
     assert.match(`${err.code} ${err.message}`, /protocol version|unsupported protocol|no protocols available/i);
     old.destroy();
   });
@@ -155,7 +150,7 @@ describe('the per-address cap over TLS', () => {
     for (let i = 0; i < 2; i++) {
       const s = netConnect({ host: '127.0.0.1', port: t.server.port });
       s.on('error', () => {});
-      await once(s, 'connect');
+      await onceWithin(s, 'connect');
       silent.push(s);
     }
     // Both slots are held by sockets that never finish their handshake: the server counts
@@ -168,7 +163,7 @@ describe('the per-address cap over TLS', () => {
     line.setEncoding('utf8').on('data', (d: string) => {
       text += d;
     });
-    await once(line, 'end');
+    await onceWithin(line, 'end');
     assert.equal((JSON.parse(text.trim()) as { error: { code: string } }).error.code, 'rate_limited');
     line.destroy();
     for (const s of silent) s.destroy();
