@@ -43,7 +43,35 @@ export async function serve(opts: ServeOptions): Promise<void> {
       throw usageError((err as Error).message);
     }
   }
-  let server: Awaited<ReturnType<typeof startServer>>;
+  let server: Awaited<ReturnType<typeof startServer>> | null = null;
+  // Signals are taken from the start: one that arrives while the server is
+  // starting (after its listening line, say) stops it once it has started,
+  // rather than killing it half-way.
+  let signals = 0;
+  let stopAfterStart = false;
+  const stop = (running: NonNullable<typeof server>) => {
+    running.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`natter: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      process.stderr.write(`natter: second ${signal}, exiting now\n`);
+      process.exit(1);
+    }
+    if (server) stop(server);
+    else stopAfterStart = true;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // After a renewal: new connections get the new certificate, open ones keep going.
+  // (During the start the files are being read anyway.)
+  if (cert !== undefined) process.on('SIGHUP', () => server?.reloadTls());
   try {
     server = await startServer({
       limits,
@@ -63,23 +91,5 @@ export async function serve(opts: ServeOptions): Promise<void> {
     if (err instanceof ConfigError) throw usageError(err.message);
     throw err;
   }
-  // After a renewal: new connections get the new certificate, open ones keep going.
-  if (server.tls) process.on('SIGHUP', () => server.reloadTls());
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) {
-      process.stderr.write(`natter: second ${signal}, exiting now\n`);
-      process.exit(1);
-    }
-    server.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(`natter: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  if (stopAfterStart) stop(server);
 }
