@@ -3,18 +3,31 @@ import { InvalidArgumentError } from './commander.js';
 // commander argParsers for the command definitions in program.ts. Only commander
 // here: these load on every run, --help and --version included.
 
-/** --server: ws://, wss:// or tcp:// URLs. */
+/** --server: ws://, wss://, tcp:// or tls:// URLs. */
 export function serverUrl(value: string): string {
   let u: URL;
   try {
     u = new URL(value);
   } catch {
-    throw new InvalidArgumentError('expected a URL such as ws://127.0.0.1:7777 or tcp://127.0.0.1:7778');
+    throw new InvalidArgumentError(
+      'expected a URL such as ws://127.0.0.1:7777, wss://chat.example or tcp://127.0.0.1:7778',
+    );
   }
-  if (!['ws:', 'wss:', 'tcp:'].includes(u.protocol)) {
-    throw new InvalidArgumentError('expected a ws://, wss:// or tcp:// URL');
+  if (!['ws:', 'wss:', 'tcp:', 'tls:'].includes(u.protocol)) {
+    throw new InvalidArgumentError('expected a ws://, wss://, tcp:// or tls:// URL');
   }
   return value;
+}
+
+/** A repeatable option that also takes comma-separated lists: each value adds to the ones before. */
+export function list(value: string, previous: string[]): string[] {
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .map((v) => v.trim())
+      .filter((v) => v !== ''),
+  ];
 }
 
 export function positiveInt(value: string): number {

@@ -1,5 +1,5 @@
 import { VERSION } from '../package-info.js';
-import { bcryptCost, commitWindow, duration, nonNegativeInt, port, positiveInt, serverUrl } from './args.js';
+import { bcryptCost, commitWindow, duration, list, nonNegativeInt, port, positiveInt, serverUrl } from './args.js';
 import { Argument, Command, Option } from './commander.js';
 
 /**
@@ -97,6 +97,31 @@ function serveCommand(): Command {
       new Option('--allow-origin <origin...>', 'extra Origins allowed to open WebSockets (e.g. https://chat.example)')
         .env('NATTER_ALLOW_ORIGIN')
         .default([]),
+    )
+    .addOption(
+      new Option(
+        '--allow-host <name>',
+        "also answer to this Host name (IP addresses, localhost, --host and the certificate's names always work); repeat it or list names with commas; * accepts any",
+      )
+        .env('NATTER_ALLOWED_HOSTS')
+        .default([])
+        .argParser(list),
+    )
+    .addOption(
+      new Option(
+        '--tls-cert <file>',
+        'serve HTTPS, WSS and TLS (TCP) with this PEM certificate chain (needs --tls-key; SIGHUP reloads both)',
+      ).env('NATTER_TLS_CERT'),
+    )
+    .addOption(new Option('--tls-key <file>', 'the PEM private key of --tls-cert').env('NATTER_TLS_KEY'))
+    .addOption(
+      new Option(
+        '--trust-proxy <addr>',
+        'reverse proxies (IPs or CIDR ranges; repeat or use commas) whose X-Forwarded-For and PROXY protocol headers name the client',
+      )
+        .env('NATTER_TRUST_PROXY')
+        .default([])
+        .argParser(list),
     )
     .addOption(
       new Option(
@@ -378,10 +403,16 @@ export function buildProgram(): Command {
     .description('natter: self-hosted chat for the terminal')
     .version(VERSION, '-V, --version', 'print the version')
     .addOption(
-      new Option('--server <url>', 'the server: ws://, wss:// or tcp:// URL')
+      new Option('--server <url>', 'the server: ws://, wss://, tcp:// or tls:// URL')
         .env('NATTER_SERVER')
         .default('ws://127.0.0.1:7777')
         .argParser(serverUrl),
+    )
+    .addOption(
+      new Option(
+        '--ca <file>',
+        "check wss:// and tls:// servers' certificates against the CAs in this PEM file (instead of the public ones)",
+      ).env('NATTER_CA'),
     )
     .addOption(
       new Option(
@@ -393,7 +424,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
-      '\nTargets: server/channel, @username (DM), +group; names or ids.\nExit codes: 0 ok, 1 refused by the server, 2 usage, 3 not logged in, 4 server unreachable.\nSee docs/cli.md.',
+      '\nTargets: server/channel, @username (DM), +group; names or ids.\nExit codes: 0 ok, 1 refused by the server, 2 usage, 3 not logged in, 4 server unreachable (or its certificate not trusted).\nSee docs/cli.md.',
     );
   for (const cmd of commands()) program.addCommand(cmd);
   // A bare `natter` on a terminal opens the app; elsewhere (pipes, scripts) it prints help.

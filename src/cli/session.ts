@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { NatterClient } from '../client/client.js';
 import type { OpName, ParamsIn, ResultOf } from '../protocol/index.js';
 import { CliError, EXIT, isNatterError } from './errors.js';
-import { defaultConfigDir, findToken, type Globals, serverKey } from './util.js';
+import { connectionError, defaultConfigDir, findToken, type Globals, readCa, serverKey, tlsOptions } from './util.js';
 
 export { isNatterError } from './errors.js';
 
@@ -13,15 +13,14 @@ const TIMEOUT_MS = 10_000;
  * Opens a client, lazily: the client (and ws) load only when a command needs the
  * server, and the protocol's schemas (zod) never do.
  */
-export async function openClient(url: string): Promise<NatterClient> {
+export async function openClient(g: Globals): Promise<NatterClient> {
+  const tls = tlsOptions(g.server, readCa(g));
   const { NatterClient } = await import('../client/client.js');
   try {
-    return await NatterClient.connect(url, { timeoutMs: TIMEOUT_MS });
+    return await NatterClient.connect(g.server, { timeoutMs: TIMEOUT_MS, ...tls });
   } catch (err) {
     if (isNatterError(err)) throw err;
-    const e = err as NodeJS.ErrnoException;
-    const why = e.code && !e.message.includes(e.code) ? `${e.code} ${e.message}` : e.message;
-    throw new CliError(EXIT.unreachable, 'unreachable', `cannot reach the server at ${url}: ${why}`);
+    throw connectionError(g.server, err);
   }
 }
 
@@ -38,7 +37,7 @@ export class Session {
 
   /** Connects without authenticating. */
   async connect(): Promise<NatterClient> {
-    if (!this.conn) this.conn = await openClient(this.g.server);
+    if (!this.conn) this.conn = await openClient(this.g);
     return this.conn;
   }
 
@@ -147,11 +146,12 @@ export type Ctx<O> = {
 
 /** The global options, as seen from any command. */
 export function globalsOf(cmd: Command): Globals {
-  const all = cmd.optsWithGlobals() as { server?: string; configDir?: string; json?: boolean };
+  const all = cmd.optsWithGlobals() as { server?: string; configDir?: string; json?: boolean; ca?: string };
   return {
     server: all.server ?? 'ws://127.0.0.1:7777',
     configDir: all.configDir && all.configDir !== '' ? all.configDir : defaultConfigDir(),
     json: all.json === true,
+    ca: all.ca && all.ca !== '' ? all.ca : null,
   };
 }
 

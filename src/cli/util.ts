@@ -10,7 +10,57 @@ import { CliError, EXIT, usageError } from './errors.js';
 export { CliError, EXIT, notFound, usageError } from './errors.js';
 
 /** Options every client command understands (set on the root program). */
-export type Globals = { server: string; configDir: string; json: boolean };
+export type Globals = {
+  server: string;
+  configDir: string;
+  json: boolean;
+  /** `--ca`: a PEM file of certificate authorities for wss:// and tls:// servers. */
+  ca: string | null;
+};
+
+/**
+ * The certificate authorities of `--ca` (NATTER_CA), or undefined when it is
+ * not set. A file that cannot be read or holds no certificate is a usage error.
+ */
+export function readCa(g: Globals): string | undefined {
+  if (g.ca === null) return undefined;
+  let pem: string;
+  try {
+    pem = readFileSync(g.ca, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw usageError(`cannot read --ca ${g.ca}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw usageError(`--ca ${g.ca} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  }
+  return pem;
+}
+
+/** The client's TLS options for `url`: the `--ca` authorities for a wss:// or tls:// URL, else none. */
+export function tlsOptions(url: string, ca: string | undefined): { ca?: string } {
+  return ca !== undefined && /^(wss|tls):/i.test(url) ? { ca } : {};
+}
+
+/**
+ * The CLI's error for a connection that could not be made (exit 4): the
+ * server was not reached, or its certificate did not verify (then what to do).
+ */
+export function connectionError(url: string, err: unknown): CliError {
+  const e = err as Error & { code?: string };
+  if (e instanceof Error && e.name === 'CertificateError') {
+    const hint =
+      e.code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+        ? `connect with a name the certificate holds (--server ${url})`
+        : e.code === 'CERT_HAS_EXPIRED' || e.code === 'CERT_NOT_YET_VALID'
+          ? "the server's operator must renew it (or this machine's clock is wrong)"
+          : 'pass --ca FILE if it is signed by your own CA';
+    return new CliError(EXIT.unreachable, 'untrusted_certificate', `${e.message}; ${hint}`);
+  }
+  const message = e instanceof Error ? e.message : String(err);
+  const why = e.code && !message.includes(e.code) ? `${e.code} ${message}` : message;
+  return new CliError(EXIT.unreachable, 'unreachable', `cannot reach the server at ${url}: ${why}`);
+}
 
 /** The default config directory: $XDG_CONFIG_HOME/natter, or ~/.config/natter. */
 export function defaultConfigDir(): string {

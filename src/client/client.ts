@@ -2,9 +2,9 @@ import { EventEmitter } from 'node:events';
 import { NatterError } from '../protocol/error-class.js';
 import type { ErrorBody, EventData, EventMessage, EventName, OpName, ParamsIn, ResultOf } from '../protocol/index.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
-import { type MessageTransport, openTransport } from './transport.js';
+import { type MessageTransport, openTransport, type TlsOptions } from './transport.js';
 
-export type ClientOptions = {
+export type ClientOptions = TlsOptions & {
   /** Time allowed to connect and for each request's reply. Default 10 s. */
   timeoutMs?: number;
 };
@@ -76,10 +76,14 @@ export class NatterClient extends EventEmitter<ClientEvents> {
     this.request('ping', {}).catch(() => {});
   }
 
-  /** Connects to `ws://host:port`, `wss://...` or `tcp://host:port` and waits for the server's hello. */
+  /**
+   * Connects to `ws://host:port`, `wss://…`, `tcp://host:port` or `tls://…` and
+   * waits for the server's hello. A `wss://` or `tls://` server's certificate
+   * must verify (against `ca` when given), or this rejects with a `CertificateError`.
+   */
   static async connect(url: string, options: ClientOptions = {}): Promise<NatterClient> {
     const timeoutMs = options.timeoutMs ?? 10_000;
-    const transport = await openTransport(url, timeoutMs);
+    const transport = await openTransport(url, timeoutMs, options.ca === undefined ? {} : { ca: options.ca });
     const early: string[] = [];
     const hello = await new Promise<EventData<'hello'>>((resolve, reject) => {
       const timer = setTimeout(() => {

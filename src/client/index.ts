@@ -9,3 +9,4 @@ export {
   type PendingSend,
 } from './natter.js';
 export { allPages, type ListPage } from './pages.js';
+export { CertificateError, type TlsOptions } from './transport.js';

@@ -12,6 +12,7 @@ import type {
   Self,
 } from '../protocol/index.js';
 import { NatterClient, waitForEvent } from './client.js';
+import type { TlsOptions } from './transport.js';
 
 /** Where the connection stands. */
 export type ConnectionState =
@@ -20,8 +21,8 @@ export type ConnectionState =
   | { status: 'reconnecting'; attempt: number; retryInMs: number; error: string }
   | { status: 'closed'; error: string | null };
 
-export type NatterOptions = {
-  /** `ws://host:7777`, `wss://…` or `tcp://host:7778`. */
+export type NatterOptions = TlsOptions & {
+  /** `ws://host:7777`, `wss://…`, `tcp://host:7778` or `tls://…`. */
   url: string;
   /** A session or bot token to authenticate with. */
   token?: string | null;
@@ -78,6 +79,7 @@ export class Natter extends EventEmitter<NatterEvents> {
   private retryTimer: NodeJS.Timeout | null = null;
   private attempt = 0;
   private readonly timeoutMs: number;
+  private readonly ca: TlsOptions['ca'];
   private readonly reconnect: boolean;
   private readonly initialMs: number;
   private readonly maxMs: number;
@@ -90,6 +92,7 @@ export class Natter extends EventEmitter<NatterEvents> {
     this.token = options.token ?? null;
     this.lastCursor = options.cursor ?? null;
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.ca = options.ca;
     this.reconnect = options.reconnect ?? true;
     this.initialMs = options.backoff?.initialMs ?? 250;
     this.maxMs = options.backoff?.maxMs ?? 30_000;
@@ -198,7 +201,10 @@ export class Natter extends EventEmitter<NatterEvents> {
 
   private async open(): Promise<void> {
     this.setState({ status: 'connecting' });
-    const conn = await NatterClient.connect(this.url, { timeoutMs: this.timeoutMs });
+    const conn = await NatterClient.connect(this.url, {
+      timeoutMs: this.timeoutMs,
+      ...(this.ca === undefined ? {} : { ca: this.ca }),
+    });
     if (this.stopped) {
       conn.close();
       return;

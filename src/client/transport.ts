@@ -56,25 +56,87 @@ function handlers() {
   };
 }
 
-/** Opens `ws://`, `wss://` or `tcp://` URLs; resolves once the connection is open. */
-export function openTransport(url: string, timeoutMs: number): Promise<MessageTransport> {
-  const parsed = new URL(url);
-  if (parsed.protocol === 'ws:' || parsed.protocol === 'wss:') return openWs(url, timeoutMs);
-  if (parsed.protocol === 'tcp:')
-    return openTcp(parsed.hostname.replace(/^\[|\]$/g, ''), Number(parsed.port || 7778), timeoutMs);
-  return Promise.reject(new Error(`unsupported URL scheme "${parsed.protocol}" (use ws://, wss:// or tcp://)`));
+/** How a `wss://` or `tls://` server's certificate is checked. */
+export type TlsOptions = {
+  /**
+   * PEM certificates of the certificate authorities to trust, in place of the
+   * public ones Node.js trusts (for a server whose certificate your own CA signed).
+   */
+  ca?: string | Buffer | (string | Buffer)[];
+};
+
+/** Why a certificate was refused, in words, by OpenSSL's and Node's error codes. */
+const CERTIFICATE_PROBLEMS: Record<string, string> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'it is self-signed',
+  SELF_SIGNED_CERT_IN_CHAIN: 'it is signed by a certificate authority that is not trusted here',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'it is signed by a certificate authority that is not trusted here',
+  UNABLE_TO_GET_ISSUER_CERT: 'it is signed by a certificate authority that is not trusted here',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'it is signed by a certificate authority that is not trusted here',
+  CERT_UNTRUSTED: 'it is signed by a certificate authority that is not trusted here',
+  CERT_HAS_EXPIRED: 'it has expired',
+  CERT_NOT_YET_VALID: "it is not valid yet (is this machine's clock right?)",
+  CERT_REVOKED: 'it has been revoked',
+  CERT_SIGNATURE_FAILURE: 'its signature does not verify',
+  CERT_REJECTED: 'it is refused for its purpose',
+  INVALID_PURPOSE: 'it is not a certificate for a TLS server',
+  INVALID_CA: 'a certificate in its chain is not a certificate authority',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'it was issued for other names',
+};
+
+/**
+ * A `wss://` or `tls://` server whose certificate did not verify. `code` is
+ * OpenSSL's or Node's (such as `UNABLE_TO_VERIFY_LEAF_SIGNATURE`,
+ * `CERT_HAS_EXPIRED`, `ERR_TLS_CERT_ALTNAME_INVALID`).
+ */
+export class CertificateError extends Error {
+  constructor(
+    readonly code: string,
+    /** Why, in words. */
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`the server's certificate is not trusted: ${reason}`, options);
+    this.name = 'CertificateError';
+  }
 }
 
-function openWs(url: string, timeoutMs: number): Promise<MessageTransport> {
+/** The {@link CertificateError} for a TLS error that is about the server's certificate, else the error itself. */
+function explain(err: Error): Error {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  const problem = CERTIFICATE_PROBLEMS[code];
+  if (problem === undefined) return err;
+  // For a name mismatch Node says which name was asked for and which the certificate holds.
+  const detail =
+    code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? ` (${(err as { reason?: string }).reason ?? err.message})` : '';
+  return new CertificateError(code, `${problem}${detail} [${code}]`, { cause: err });
+}
+
+/** Opens `ws://`, `wss://`, `tcp://` or `tls://` URLs; resolves once the connection is open. */
+export function openTransport(url: string, timeoutMs: number, tls: TlsOptions = {}): Promise<MessageTransport> {
+  const parsed = new URL(url);
+  if (parsed.protocol === 'ws:' || parsed.protocol === 'wss:') return openWs(url, timeoutMs, tls);
+  if (parsed.protocol === 'tcp:' || parsed.protocol === 'tls:') {
+    const host = parsed.hostname.replace(/^\[|\]$/g, '');
+    return openLines(host, Number(parsed.port || 7778), timeoutMs, parsed.protocol === 'tls:' ? tls : null);
+  }
+  return Promise.reject(new Error(`unsupported URL scheme "${parsed.protocol}" (use ws://, wss://, tcp:// or tls://)`));
+}
+
+function openWs(url: string, timeoutMs: number, tls: TlsOptions): Promise<MessageTransport> {
   return new Promise((resolve, reject) => {
-    const ws = new (webSocketClass())(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs });
-    ws.once('error', reject);
+    const ws = new (webSocketClass())(url, {
+      perMessageDeflate: false,
+      handshakeTimeout: timeoutMs,
+      ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+    });
+    const fail = (err: Error) => reject(explain(err));
+    ws.once('error', fail);
     ws.once('unexpected-response', (_req, res) => {
       reject(new Error(`${url} refused the WebSocket: HTTP ${res.statusCode}`));
       ws.terminate();
     });
     ws.once('open', () => {
-      ws.off('error', reject);
+      ws.off('error', fail);
       ws.on('error', () => {});
       const h = handlers();
       let heard = performance.now();
@@ -102,18 +164,33 @@ function openWs(url: string, timeoutMs: number): Promise<MessageTransport> {
   });
 }
 
-function openTcp(host: string, port: number, timeoutMs: number): Promise<MessageTransport> {
+/** NDJSON over TCP, or over TLS when `tls` is given. */
+async function openLines(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  tls: TlsOptions | null,
+): Promise<MessageTransport> {
+  const scheme = tls ? 'tls' : 'tcp';
+  // node:tls loads only for tls:// URLs.
+  const socket: Socket = tls
+    ? (await import('node:tls')).connect({
+        host,
+        port,
+        minVersion: 'TLSv1.2',
+        ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+      })
+    : netConnect({ host, port });
   return new Promise((resolve, reject) => {
-    const socket: Socket = netConnect({ host, port });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`timed out connecting to tcp://${host}:${port}`));
+      reject(new Error(`timed out connecting to ${scheme}://${host}:${port}`));
     }, timeoutMs);
     socket.once('error', (err) => {
       clearTimeout(timer);
-      reject(err);
+      reject(explain(err));
     });
-    socket.once('connect', () => {
+    socket.once(tls ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
       socket.setNoDelay(true);
       socket.on('error', () => {});

@@ -1,5 +1,19 @@
 import { resolve } from 'node:path';
 
+/**
+ * A setting that cannot be used (a file that does not hold a certificate, an
+ * address that is not one): the message names the option and says why.
+ */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The certificate and key files natter serves TLS with. */
+export type TlsFiles = { certFile: string; keyFile: string };
+
 /** A token-bucket limit: `capacity` actions at once, one more every `refillMs`. */
 export type Limit = { capacity: number; refillMs: number };
 
@@ -82,6 +96,23 @@ export type ServerConfig = {
   maxHttpRequestsPerAddress: number;
   /** Origins (scheme://host:port) allowed on WebSocket upgrades, besides the server's own host. */
   allowedOrigins: string[];
+  /**
+   * Names accepted in the Host header of HTTP requests and WebSocket upgrades,
+   * besides IP addresses, `localhost`, `host` and the TLS certificate's names
+   * (against DNS rebinding); `*.example.com` covers one level of subdomains,
+   * `*` turns the check off.
+   */
+  allowedHosts: string[];
+  /**
+   * Serve TLS: HTTPS and WSS on `port`, TLS on `tcpPort`. The files are read
+   * at start and again on `reloadTls()`; null serves plain HTTP and TCP.
+   */
+  tls: TlsFiles | null;
+  /**
+   * Reverse proxies (IP addresses and CIDR ranges) whose `X-Forwarded-For`
+   * (HTTP) and PROXY protocol header (TCP) name the real client.
+   */
+  trustProxy: string[];
   /** How long a graceful shutdown waits for in-flight requests. */
   shutdownGraceMs: number;
   limits: Limits;
@@ -134,6 +165,9 @@ export function defaultConfig(): ServerConfig {
     maxConnectionsPerAddress: 256,
     maxHttpRequestsPerAddress: 32,
     allowedOrigins: [],
+    allowedHosts: [],
+    tls: null,
+    trustProxy: [],
     shutdownGraceMs: 5_000,
     limits: {
       loginFailPerAccountAddress: { capacity: 5, refillMs: 60_000 },

@@ -12,6 +12,8 @@ import type { PasswordHasher } from './passwords.js';
 import type { UsageMeter } from './quotas.js';
 import type { Clock, RateLimiter } from './rate-limit.js';
 import type { AddressCounter } from './transports/common.js';
+import type { HostCheck } from './transports/hosts.js';
+import type { TrustedProxies } from './transports/proxy.js';
 import type { AfterCommit, Writer } from './writer.js';
 
 /** The long-lived parts of a running server, shared by every request. */
@@ -29,6 +31,10 @@ export type Services = {
   hub: Hub;
   /** Open sockets per client address, on every port (the per-address connection cap). */
   sockets: AddressCounter;
+  /** Reverse proxies believed about the client's address (`--trust-proxy`). */
+  proxies: TrustedProxies;
+  /** The host names HTTP requests and WebSocket upgrades may name (against DNS rebinding). */
+  hosts: HostCheck;
   clock: Clock;
   passwords: PasswordHasher;
   /** One token-bucket limiter per configured limit. */

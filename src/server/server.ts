@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { VERSION } from '../package-info.js';
 import { CloseCode, USERNAME_KEY_VERSION } from '../protocol/index.js';
@@ -9,7 +10,7 @@ import { Checkpointer } from './checkpointer.js';
 import { defaultConfig, LIMIT_NAMES, type ServerConfig } from './config.js';
 import type { Services } from './context.js';
 import { ChatQueries } from './db/chat.js';
-import { closeDb, DB_FILE, openDb } from './db/index.js';
+import { closeDb, DB_FILE, openDb, permissionWarnings } from './db/index.js';
 import { sessionQueries } from './db/sessions.js';
 import { userQueries } from './db/users.js';
 import { Dispatcher } from './dispatch.js';
@@ -20,9 +21,12 @@ import { runMaintenance } from './maintenance.js';
 import { PasswordHasher } from './passwords.js';
 import { UsageMeter } from './quotas.js';
 import { RateLimiter } from './rate-limit.js';
-import { AddressCounter, refuseSocket } from './transports/common.js';
+import { AddressCounter, refuseSocket, remoteAddress } from './transports/common.js';
+import { HostCheck, parseAllowedHosts } from './transports/hosts.js';
 import { createHttpHandler } from './transports/http.js';
+import { TrustedProxies } from './transports/proxy.js';
 import { createTcpServer } from './transports/tcp.js';
+import { HANDSHAKE_TIMEOUT_MS, ServerCertificate } from './transports/tls.js';
 import { attachWebSocket } from './transports/ws.js';
 import { Writer } from './writer.js';
 
@@ -33,9 +37,17 @@ export type RunningServer = {
   /** The TCP port actually bound, or null when TCP is off. */
   tcpPort: number | null;
   host: string;
+  /** Whether HTTP, WebSocket and TCP are served over TLS. */
+  tls: boolean;
   services: Services;
   /** Copies the WAL back into the database file, off the event loop. */
   checkpointer: Checkpointer;
+  /**
+   * Reads the TLS certificate and key files again and serves them to new
+   * connections; open ones keep theirs. When the files cannot be used the
+   * previous certificate stays, and the log says why. Returns whether it reloaded.
+   */
+  reloadTls(): boolean;
   /**
    * Graceful stop: refuse new work, finish requests under way, tell clients
    * to reconnect later, close the database. Idempotent.
@@ -54,10 +66,17 @@ export function makeConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
   };
 }
 
-/** Opens the database, binds the listeners and serves until `stop()`. */
+/**
+ * Opens the database, binds the listeners and serves until `stop()`. A setting
+ * that cannot be used (TLS files, `trustProxy`, `allowedHosts`) throws a
+ * `ConfigError` before anything is opened.
+ */
 export async function startServer(overrides: Partial<ServerConfig> = {}): Promise<RunningServer> {
   const config = makeConfig(overrides);
   config.dataDir = resolve(config.dataDir);
+  const certificate = config.tls ? new ServerCertificate(config.tls) : null;
+  const proxies = new TrustedProxies(config.trustProxy);
+  const hosts = new HostCheck(parseAllowedHosts(config.allowedHosts), config.host, () => certificate?.names ?? []);
   const log = createLogger(config.log);
   const db = openDb(config.dataDir, {
     busyTimeoutMs: config.busyTimeoutMs,
@@ -71,6 +90,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
       }
     },
   });
+  for (const warning of permissionWarnings(config.dataDir)) log.warn(warning);
   // Checkpoints run on their own thread; the event loop only appends to the WAL.
   db.$client.pragma('wal_autocheckpoint = 0');
   const checkpointer = new Checkpointer(resolve(config.dataDir, DB_FILE), 500, (message) =>
@@ -93,6 +113,8 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     events: new EventLog(db, hub),
     hub,
     sockets,
+    proxies,
+    hosts,
     clock,
     passwords: new PasswordHasher(config.bcryptCost, config.hashThreads),
     limiters: Object.fromEntries(
@@ -119,19 +141,29 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   maintenance.unref();
   const dispatcher = new Dispatcher(services);
   const startedAt = Date.now();
-  const http = createHttpServer(
+  const httpOptions = {
     // Check the header and request deadlines every 2 s (Node's default is 30 s), so a
     // client that trickles its headers is dropped near the 10 s it is allowed.
-    { maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000, connectionsCheckingInterval: 2_000 },
-    createHttpHandler(services, dispatcher, startedAt),
-  );
-  // Every socket counts toward its address's cap until it closes: one that carried
-  // plain HTTP requests can still be upgraded to a WebSocket.
-  http.on('connection', (socket) => {
-    if (sockets.track(socket) > config.maxConnectionsPerAddress) refuseSocket(socket);
+    maxHeaderSize: 16 * 1024,
+    requestTimeout: 30_000,
+    headersTimeout: 10_000,
+    connectionsCheckingInterval: 2_000,
+  };
+  const handler = createHttpHandler(services, dispatcher, startedAt);
+  const https = certificate
+    ? createHttpsServer({ ...httpOptions, ...certificate.options, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, handler)
+    : null;
+  const http = https ?? createHttpServer(httpOptions, handler);
+  // Every socket counts toward its address's cap from the moment it connects until
+  // it closes: one that carried plain HTTP requests can still be upgraded to a
+  // WebSocket. A trusted proxy's sockets carry many clients: each WebSocket through
+  // one counts against the client it names, from the upgrade on (transports/ws.ts).
+  http.on('connection', (socket: Socket) => {
+    if (proxies.trusts(remoteAddress(socket))) return;
+    if (sockets.track(socket) > config.maxConnectionsPerAddress) refuseSocket(socket, https !== null);
   });
   const ws = attachWebSocket(http, services, dispatcher);
-  const tcp = config.tcpPort === null ? null : createTcpServer(services, dispatcher);
+  const tcp = config.tcpPort === null ? null : createTcpServer(services, dispatcher, certificate);
 
   try {
     http.listen(config.port, config.host);
@@ -151,10 +183,35 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const port = (http.address() as AddressInfo).port;
   const tcpPort = tcp ? (tcp.address() as AddressInfo).port : null;
   const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const [web, socket, line] = certificate ? ['https', 'wss', 'tls'] : ['http', 'ws', 'tcp'];
   log.info(
-    `natter ${VERSION} listening on http://${hostForUrl}:${port} (WebSocket ws://${hostForUrl}:${port})` +
-      `${tcpPort === null ? ', TCP off' : `, tcp://${hostForUrl}:${tcpPort}`}; data in ${resolve(config.dataDir, DB_FILE)}`,
+    `natter ${VERSION} listening on ${web}://${hostForUrl}:${port} (WebSocket ${socket}://${hostForUrl}:${port})` +
+      `${tcpPort === null ? ', TCP off' : `, ${line}://${hostForUrl}:${tcpPort}`}; data in ${resolve(config.dataDir, DB_FILE)}`,
   );
+  if (certificate) {
+    log.info(`TLS ${certificate.summary}`);
+    for (const warning of certificate.warnings) log.warn(warning);
+  }
+  if (proxies.enabled) {
+    log.info(`client addresses from X-Forwarded-For and PROXY headers of ${proxies.entries.join(', ')}`);
+  }
+
+  const reloadTls = (): boolean => {
+    if (!https || !certificate) {
+      log.warn('no TLS certificate to reload: TLS is off');
+      return false;
+    }
+    try {
+      certificate.reload();
+    } catch (err) {
+      log.error(`TLS certificate not reloaded, still serving the previous one: ${(err as Error).message}`);
+      return false;
+    }
+    https.setSecureContext(certificate.options);
+    log.info(`TLS ${certificate.summary} (reloaded)`);
+    for (const warning of certificate.warnings) log.warn(warning);
+    return true;
+  };
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
@@ -178,5 +235,5 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     return stopping;
   };
 
-  return { port, tcpPort, host: config.host, services, checkpointer, stop };
+  return { port, tcpPort, host: config.host, tls: certificate !== null, services, checkpointer, reloadTls, stop };
 }

@@ -1,6 +1,6 @@
 import { render, Text } from 'ink';
 import { useState } from 'react';
-import { findToken, type Globals, saveCredential } from '../cli/util.js';
+import { connectionError, findToken, type Globals, readCa, saveCredential, tlsOptions } from '../cli/util.js';
 import { NatterClient } from '../client/client.js';
 import { Natter } from '../client/natter.js';
 import { App } from './App.js';
@@ -12,6 +12,7 @@ import { Store } from './store.js';
 
 /** Logs in or registers on a one-off connection and returns the session. */
 async function authenticate(
+  ca: string | undefined,
   mode: 'login' | 'register',
   url: string,
   username: string,
@@ -19,9 +20,9 @@ async function authenticate(
 ): Promise<LoginResult> {
   let client: NatterClient;
   try {
-    client = await NatterClient.connect(url, { timeoutMs: 10_000 });
+    client = await NatterClient.connect(url, { timeoutMs: 10_000, ...tlsOptions(url, ca) });
   } catch (err) {
-    throw new Error(`cannot reach ${url}: ${errorText(err)}`);
+    throw new Error(connectionError(url, err).message);
   }
   try {
     const res = await client.request(mode, { username, password, client: 'natter-tui', presence: false });
@@ -37,6 +38,8 @@ async function authenticate(
  */
 export async function runTui(g: Globals): Promise<void> {
   const { config, warnings } = loadConfig(g.configDir, process.env);
+  // A --ca file that cannot be used is a usage error before anything is drawn.
+  const ca = readCa(g);
   const found = findToken(g);
 
   function Root() {
@@ -50,7 +53,7 @@ export async function runTui(g: Globals): Promise<void> {
         <Login
           initialUrl={g.server}
           color={config.color}
-          submit={authenticate}
+          submit={(mode, url, username, password) => authenticate(ca, mode, url, username, password)}
           onDone={(r) => {
             saveCredential(g.configDir, r.url, {
               token: r.token,
@@ -67,7 +70,7 @@ export async function runTui(g: Globals): Promise<void> {
     if (!chat) {
       if (!failure) {
         const store = new Store(initialState(session.url));
-        const client = Natter.create({ url: session.url, token: session.token });
+        const client = Natter.create({ url: session.url, token: session.token, ...tlsOptions(session.url, ca) });
         const controller = new Controller(client, store.dispatch, store.get);
         for (const w of warnings) store.dispatch({ type: 'notice', text: `config: ${w}`, level: 'error' });
         client.start().then(
@@ -79,7 +82,11 @@ export async function runTui(g: Globals): Promise<void> {
               saveCredential(g.configDir, session.url, null);
               setSession(null);
             } else {
-              setFailure(`cannot reach ${session.url}: ${errorText(err)}`);
+              setFailure(
+                (err as Error).name === 'NatterError'
+                  ? `${session.url}: ${errorText(err)}`
+                  : connectionError(session.url, err).message,
+              );
             }
           },
         );

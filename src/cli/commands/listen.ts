@@ -10,7 +10,18 @@ import {
   resolveUser,
 } from '../resolve.js';
 import { act, isNatterError } from '../session.js';
-import { CliError, clean, cleanBlock, EXIT, findToken, fmtClock, serverKey } from '../util.js';
+import {
+  CliError,
+  clean,
+  cleanBlock,
+  connectionError,
+  EXIT,
+  findToken,
+  fmtClock,
+  readCa,
+  serverKey,
+  tlsOptions,
+} from '../util.js';
 
 type Data = Record<string, unknown> & {
   message?: Message;
@@ -216,6 +227,7 @@ export const listen = act(async (ctx, refs: string[]) => {
       `not logged in to ${serverKey(ctx.g.server)}: run "natter login <username>" (or set NATTER_TOKEN)`,
     );
   }
+  const tls = tlsOptions(ctx.g.server, readCa(ctx.g));
   const { Natter } = await import('../../client/natter.js');
   let client: Natter;
   try {
@@ -223,6 +235,7 @@ export const listen = act(async (ctx, refs: string[]) => {
       url: ctx.g.server,
       token: found.token,
       backoff: { initialMs: 250, maxMs: 10_000 },
+      ...tls,
     });
   } catch (err) {
     if (isNatterError(err) && err.code === 'unauthenticated') {
@@ -233,11 +246,7 @@ export const listen = act(async (ctx, refs: string[]) => {
       );
     }
     if (isNatterError(err)) throw err;
-    throw new CliError(
-      EXIT.unreachable,
-      'unreachable',
-      `cannot reach the server at ${ctx.g.server}: ${err instanceof Error ? err.message : String(err)}`,
-    );
+    throw connectionError(ctx.g.server, err);
   }
   // Events are live from the auth above; hold them until the names and the filter are known.
   let last: string | null = client.cursor;

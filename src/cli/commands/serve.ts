@@ -9,14 +9,26 @@ export type ServeOptions = {
   commitWindow: number;
   usernameHold: number;
   allowOrigin: string[];
+  allowHost: string[];
+  tlsCert?: string;
+  tlsKey?: string;
+  trustProxy: string[];
   limits?: string;
   quiet?: boolean;
 };
 
-/** `natter serve`: run the server in the foreground until SIGINT/SIGTERM. */
+/** `natter serve`: run the server in the foreground until SIGINT/SIGTERM; with TLS, SIGHUP reloads the certificate. */
 export async function serve(opts: ServeOptions): Promise<void> {
+  // An empty NATTER_TLS_CERT is no setting, as if it were not there.
+  const cert = opts.tlsCert || undefined;
+  const key = opts.tlsKey || undefined;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw usageError(
+      `--tls-cert and --tls-key go together (NATTER_TLS_CERT and NATTER_TLS_KEY): ${cert === undefined ? '--tls-cert' : '--tls-key'} is missing`,
+    );
+  }
   const { startServer } = await import('../../server/server.js');
-  const { parseLimits, defaultConfig } = await import('../../server/config.js');
+  const { ConfigError, parseLimits, defaultConfig } = await import('../../server/config.js');
   let limits = defaultConfig().limits;
   if (opts.limits) {
     const { readFileSync } = await import('node:fs');
@@ -32,26 +44,14 @@ export async function serve(opts: ServeOptions): Promise<void> {
       throw usageError((err as Error).message);
     }
   }
-  const server = await startServer({
-    limits,
-    host: opts.host,
-    port: opts.port,
-    tcpPort: opts.tcpPort === 0 ? null : opts.tcpPort,
-    dataDir: opts.data,
-    bcryptCost: opts.bcryptCost,
-    commitWindowMs: opts.commitWindow,
-    usernameHoldMs: opts.usernameHold,
-    allowedOrigins: typeof opts.allowOrigin === 'string' ? [opts.allowOrigin] : opts.allowOrigin,
-    log: !opts.quiet,
-  });
+  let server: Awaited<ReturnType<typeof startServer>> | null = null;
+  // Signals are taken from the start: one that arrives while the server is
+  // starting (after its listening line, say) stops it once it has started,
+  // rather than killing it half-way.
   let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) {
-      process.stderr.write(`natter: second ${signal}, exiting now\n`);
-      process.exit(1);
-    }
-    server.stop().then(
+  let stopAfterStart = false;
+  const stop = (running: NonNullable<typeof server>) => {
+    running.stop().then(
       () => process.exit(0),
       (err: unknown) => {
         process.stderr.write(`natter: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -59,6 +59,39 @@ export async function serve(opts: ServeOptions): Promise<void> {
       },
     );
   };
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      process.stderr.write(`natter: second ${signal}, exiting now\n`);
+      process.exit(1);
+    }
+    if (server) stop(server);
+    else stopAfterStart = true;
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // After a renewal: new connections get the new certificate, open ones keep going.
+  // (During the start the files are being read anyway.)
+  if (cert !== undefined) process.on('SIGHUP', () => server?.reloadTls());
+  try {
+    server = await startServer({
+      limits,
+      host: opts.host,
+      port: opts.port,
+      tcpPort: opts.tcpPort === 0 ? null : opts.tcpPort,
+      dataDir: opts.data,
+      bcryptCost: opts.bcryptCost,
+      commitWindowMs: opts.commitWindow,
+      usernameHoldMs: opts.usernameHold,
+      allowedOrigins: typeof opts.allowOrigin === 'string' ? [opts.allowOrigin] : opts.allowOrigin,
+      allowedHosts: opts.allowHost,
+      tls: cert !== undefined && key !== undefined ? { certFile: cert, keyFile: key } : null,
+      trustProxy: opts.trustProxy,
+      log: !opts.quiet,
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) throw usageError(err.message);
+    throw err;
+  }
+  if (stopAfterStart) stop(server);
 }

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { DB_FILE } from './index.js';
+import { createPrivateFile, DB_FILE } from './index.js';
 
 /** What a finished backup holds. */
 export type BackupSummary = { file: string; bytes: number; users: number; messages: number; conversations: number };
@@ -12,6 +12,7 @@ export type BackupSummary = { file: string; bytes: number; users: number; messag
  * it run beside the server's writes). The copy is written under a temporary
  * name, flushed to disk, checked with `integrity_check`, and only then renamed
  * into place, so `target` is either a complete, valid database or untouched.
+ * The copy is readable by its owner only (mode 0600).
  */
 export async function backupDatabase(dataDir: string, target: string): Promise<BackupSummary> {
   const source = join(resolve(dataDir), DB_FILE);
@@ -20,6 +21,8 @@ export async function backupDatabase(dataDir: string, target: string): Promise<B
   const tmp = join(dirname(file), `.${DB_FILE}.backup-${process.pid}-${Date.now()}`);
   const db = new Database(source, { readonly: true, fileMustExist: true, timeout: 5000 });
   try {
+    // A backup holds what the database holds: 0600 like it, whatever the umask.
+    createPrivateFile(tmp);
     await db.backup(tmp);
   } catch (err) {
     rmSync(tmp, { force: true });

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, fchmodSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -19,17 +19,20 @@ const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../dr
  * Opens (creating if needed) the database in `dataDir`, sets the pragmas natter
  * relies on and applies pending migrations: drizzle's (the schema), then the
  * data migrations in JavaScript (username keys made by an older rule set).
- * `busyTimeoutMs` is how long a statement waits for a lock another program
- * holds; the server uses 0 (fail at once with `unavailable` rather than stall
- * every request behind it). `onUsernameKeys` hears what the username key
- * migration did, when it ran.
+ * A data directory natter creates is 0700 and a database file 0600, whatever
+ * the umask; existing ones keep their modes. `busyTimeoutMs` is how long a
+ * statement waits for a lock another program holds; the server uses 0 (fail
+ * at once with `unavailable` rather than stall every request behind it).
+ * `onUsernameKeys` hears what the username key migration did, when it ran.
  */
 export function openDb(
   dataDir: string,
   options: { busyTimeoutMs?: number; onUsernameKeys?: (done: UsernameKeyMigration) => void } = {},
 ): Db {
-  mkdirSync(dataDir, { recursive: true });
-  const sqlite = new Database(join(dataDir, DB_FILE), { timeout: options.busyTimeoutMs ?? 5000 });
+  if (mkdirSync(dataDir, { recursive: true, mode: 0o700 }) !== undefined) chmodSync(dataDir, 0o700);
+  const file = join(dataDir, DB_FILE);
+  createPrivateFile(file);
+  const sqlite = new Database(file, { timeout: options.busyTimeoutMs ?? 5000 });
   try {
     sqlite.pragma('journal_mode = WAL');
     // better-sqlite3 builds with WAL synchronous=NORMAL by default, which may lose
@@ -51,6 +54,46 @@ export function openDb(
     sqlite.close();
     throw err;
   }
+}
+
+/**
+ * Creates `file`, empty and with mode 0600, unless it exists. SQLite would
+ * create a database 0644; it gives the -wal, -shm and -journal files it
+ * creates later the mode of the database file, so they are 0600 too.
+ */
+export function createPrivateFile(file: string): void {
+  let fd: number;
+  try {
+    fd = openSync(file, 'wx', 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw err;
+  }
+  try {
+    // The umask may have taken bits away (say, the owner's write bit): set the mode exactly.
+    fchmodSync(fd, 0o600);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Warnings about a data directory or database that other users can read
+ * (one that natter did not create, or whose mode was changed since).
+ */
+export function permissionWarnings(dataDir: string): string[] {
+  const warnings: string[] = [];
+  const check = (path: string, expected: number, what: string) => {
+    const mode = statSync(path).mode & 0o777;
+    if ((mode & 0o077) !== 0) {
+      warnings.push(
+        `${what} ${path} is open to other users (mode ${mode.toString(8).padStart(4, '0')}); natter expects ${expected.toString(8).padStart(4, '0')}: chmod ${expected.toString(8)} ${path}`,
+      );
+    }
+  };
+  check(dataDir, 0o700, 'the data directory');
+  check(join(dataDir, DB_FILE), 0o600, 'the database');
+  return warnings;
 }
 
 /** Folds the WAL back into the main file and closes the database. */

@@ -59,11 +59,16 @@ export function tooManyConnections(): NatterError {
 
 /**
  * Answers a socket over the per-address cap on the HTTP port with a 429 and
- * closes it, before it can send a request or an upgrade.
+ * closes it, before it can send a request or an upgrade. On a TLS port, where
+ * nothing can be said before the handshake, it is closed at once.
  */
-export function refuseSocket(socket: Socket): void {
-  const body = JSON.stringify({ id: null, error: tooManyConnections().toBody() });
+export function refuseSocket(socket: Socket, tls: boolean): void {
   socket.on('error', () => socket.destroy());
+  if (tls) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ id: null, error: tooManyConnections().toBody() });
   socket.end(
     `HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
@@ -78,20 +83,19 @@ export function refuseSocket(socket: Socket): void {
 export class AddressCounter {
   private readonly open = new Map<string, number>();
 
-  /** Counts `socket` until it closes; returns how many are open from its address, itself included. */
-  track(socket: Socket): number {
-    const address = remoteAddress(socket);
+  /**
+   * Counts `socket` until it closes against `address` (the client's, which
+   * differs from the peer's behind a trusted proxy); returns how many are open
+   * from that address, itself included.
+   */
+  track(socket: Socket, address = remoteAddress(socket)): number {
     const n = (this.open.get(address) ?? 0) + 1;
     this.open.set(address, n);
-    let counted = true;
-    const release = () => {
-      if (!counted) return;
-      counted = false;
+    socket.once('close', () => {
       const left = (this.open.get(address) ?? 1) - 1;
       if (left > 0) this.open.set(address, left);
       else this.open.delete(address);
-    };
-    socket.once('close', release);
+    });
     return n;
   }
 

@@ -12,7 +12,7 @@ import { Connection } from '../connection.js';
 import type { Services } from '../context.js';
 import type { Dispatcher } from '../dispatch.js';
 import { resolveToken } from '../handlers/accounts.js';
-import { bearerToken, remoteAddress } from './common.js';
+import { bearerToken } from './common.js';
 
 /** One HTTP request, seen as a connection that lives for one reply. Events are not delivered over HTTP. */
 class HttpConnection extends Connection {
@@ -33,6 +33,11 @@ export function createHttpHandler(services: Services, dispatcher: Dispatcher, st
   /** API requests under way per client address. */
   const underWay = new Map<string, number>();
   return (req: IncomingMessage, res: ServerResponse): void => {
+    const hostRefusal = services.hosts.check(req.headers.host);
+    if (hostRefusal) {
+      sendError(res, null, hostRefusal);
+      return;
+    }
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === '/healthz') {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -59,7 +64,7 @@ export function createHttpHandler(services: Services, dispatcher: Dispatcher, st
     const rawId = req.headers['x-request-id'];
     const idParse = RequestId.safeParse(rawId);
     const id = idParse.success ? idParse.data : 0;
-    const address = remoteAddress(req.socket);
+    const address = services.proxies.clientOf(req);
     const n = (underWay.get(address) ?? 0) + 1;
     if (n > services.config.maxHttpRequestsPerAddress) {
       req.resume();
@@ -83,7 +88,15 @@ export function createHttpHandler(services: Services, dispatcher: Dispatcher, st
     };
     res.once('close', done);
     readBody(req, services.config.maxFrameBytes).then(
-      (body) => void handle(services, dispatcher, req, res, id, op, body),
+      (body) => {
+        // A browser may POST text/plain or a form to any site without asking
+        // (no CORS preflight): only JSON bodies are taken.
+        if (body.length > 0 && !isJson(req.headers['content-type'])) {
+          sendError(res, id, notJson(req.headers['content-type']));
+          return;
+        }
+        void handle(services, dispatcher, req, res, id, op, body);
+      },
       (err: unknown) => {
         sendError(
           res,
@@ -112,7 +125,7 @@ async function handle(
   }
   const parsed = parseRequest({ id, op, params });
   if (!parsed.ok) return sendError(res, id, parsed.error);
-  const conn = new HttpConnection(remoteAddress(req.socket));
+  const conn = new HttpConnection(services.proxies.clientOf(req));
   const header = req.headers.authorization;
   if (header) {
     try {
@@ -129,6 +142,27 @@ async function handle(
   const { reply, after } = await dispatcher.execute(conn, parsed.request);
   sendReply(res, reply);
   for (const fn of after) fn();
+}
+
+/** `application/json`, with parameters or none; a charset, if given, must be UTF-8 (RFC 8259). */
+function isJson(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const [type, ...params] = contentType.split(';').map((p) => p.trim().toLowerCase());
+  if (type !== 'application/json') return false;
+  const charset = params
+    .find((p) => p.startsWith('charset='))
+    ?.slice(8)
+    .replace(/^"|"$/g, '');
+  return charset === undefined || charset === 'utf-8' || charset === 'utf8';
+}
+
+function notJson(contentType: string | undefined): NatterError {
+  const given =
+    contentType === undefined ? 'no Content-Type' : `Content-Type ${JSON.stringify(contentType.slice(0, 100))}`;
+  return new NatterError(
+    'unsupported_media_type',
+    `request bodies must be JSON sent as Content-Type: application/json (UTF-8), not ${given}`,
+  );
 }
 
 function methodNotAllowed(allow: string): NatterError {

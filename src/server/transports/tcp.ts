@@ -11,6 +11,8 @@ import {
   tooManyConnections,
   WriteCoalescer,
 } from './common.js';
+import { readProxyHeader, startsLikeProxyHeader } from './proxy.js';
+import { acceptTls, type ServerCertificate } from './tls.js';
 
 const NEWLINE = 0x0a;
 
@@ -20,11 +22,13 @@ class TcpConnection extends Connection {
   lastHeard = performance.now();
   /** When the server asked a silent peer for a sign of life (a `ping` event), or null. */
   pingedAt: number | null = null;
+
   constructor(
     readonly socket: Socket,
     private readonly coalescer: WriteCoalescer,
+    address: string,
   ) {
-    super('tcp', remoteAddress(socket));
+    super('tcp', address);
   }
 
   protected write(text: string): void {
@@ -141,27 +145,45 @@ function checkHeartbeats(live: ReadonlySet<TcpConnection>, heartbeatMs: number):
   }
 }
 
-/** Starts the NDJSON listener. */
-export function createTcpServer(services: Services, dispatcher: Dispatcher): Server {
-  const { config, hub } = services;
+/**
+ * Starts the NDJSON listener: plain TCP, or TLS with `certificate`. A
+ * connection from a trusted proxy starts with a PROXY protocol header naming
+ * the client; it is read before anything else (before the TLS handshake too).
+ */
+export function createTcpServer(
+  services: Services,
+  dispatcher: Dispatcher,
+  certificate: ServerCertificate | null,
+): Server {
+  const { config, hub, log, proxies } = services;
   const coalescer = new WriteCoalescer();
   const live = new Set<TcpConnection>();
   const heartbeat = setInterval(() => checkHeartbeats(live, config.heartbeatMs), Math.max(1, config.heartbeatMs / 4));
   heartbeat.unref();
-  const server = createServer((socket) => {
-    socket.on('error', () => socket.destroy());
-    const conn = new TcpConnection(socket, coalescer);
-    if (services.sockets.track(socket) > config.maxConnectionsPerAddress) {
-      socket.end(`${JSON.stringify({ id: null, error: tooManyConnections().toBody() })}\n`);
-      return;
-    }
+
+  /** Answers with an error line and hangs up, before any hello. */
+  const refuse = (socket: Socket, err: NatterError) => {
+    socket.end(`${JSON.stringify({ id: null, error: err.toBody() })}\n`);
+  };
+
+  /** A connection whose client is known and whose TLS handshake, if any, is done. */
+  const serve = (socket: Socket, address: string, fromProxy: boolean) => {
+    const conn = new TcpConnection(socket, coalescer, address);
     conn.maxQueuedBytes = config.maxQueuedBytes;
     socket.setNoDelay(true);
     // Besides the protocol's heartbeat, the kernel's keepalive finds peers whose host vanished.
     socket.setKeepAlive(true, config.heartbeatMs);
     hub.add(conn);
-    const reader = new LineReader(config.maxFrameBytes);
     live.add(conn);
+    if (!fromProxy && !certificate) {
+      // A proxy natter does not trust put its PROXY header first: not believed, and not served.
+      socket.prependOnceListener('data', (chunk: Buffer) => {
+        if (!startsLikeProxyHeader(chunk)) return;
+        log.warn(`a PROXY protocol header from ${address}, which is not a trusted proxy (--trust-proxy); closed`);
+        conn.close(CloseCode.decodeError, 'PROXY protocol header from an address that is not a trusted proxy');
+      });
+    }
+    const reader = new LineReader(config.maxFrameBytes);
     socket.on('data', (chunk: Buffer) => {
       if (conn.closed) return;
       conn.lastHeard = performance.now();
@@ -182,15 +204,65 @@ export function createTcpServer(services: Services, dispatcher: Dispatcher): Ser
         const err = new NatterError('payload_too_large', `a line may be at most ${config.maxFrameBytes} bytes`);
         conn.reply({ id: null, error: err.toBody() });
         conn.close(CloseCode.lineTooLong, 'line too long');
-        socket.destroy();
+        // Read no more, and hang up once the error and the closing event are out
+        // (over TLS they are still being encrypted when end() returns).
+        socket.pause();
+        if (socket.writableFinished) socket.destroy();
+        else socket.once('finish', () => socket.destroy());
       }
     });
     socket.on('close', () => {
       live.delete(conn);
       conn.markClosed();
     });
+    // Paused when a PROXY header was read first.
+    socket.resume();
     sendHello(conn, services);
     startAuthDeadline(conn, config.authDeadlineMs);
+  };
+
+  const accept = async (tcp: Socket) => {
+    const peer = remoteAddress(tcp);
+    const fromProxy = proxies.trusts(peer);
+    let address = peer;
+    let refusal: NatterError | null = null;
+    if (fromProxy) {
+      const got = await readProxyHeader(tcp, config.authDeadlineMs);
+      if ('error' in got) {
+        log.warn(
+          `TCP connection from ${peer} (a trusted proxy) refused: ${got.error}. Does the proxy send the PROXY protocol (HAProxy: send-proxy; nginx: proxy_protocol on)?`,
+        );
+        refusal = new NatterError(
+          'bad_request',
+          `expected a PROXY protocol header from the proxy at ${peer}: ${got.error}`,
+        );
+      } else {
+        address = got.header.address ?? peer;
+      }
+    }
+    if (tcp.destroyed) return;
+    // Counted from here (from the connection, when no proxy header comes first), TLS handshake included.
+    const open = services.sockets.track(tcp, address);
+    let socket: Socket = tcp;
+    if (certificate) {
+      const secure = await acceptTls(tcp, certificate);
+      if (!secure) return;
+      secure.on('error', () => secure.destroy());
+      socket = secure;
+    }
+    if (refusal) return refuse(socket, refusal);
+    if (open > config.maxConnectionsPerAddress) {
+      return refuse(socket, tooManyConnections());
+    }
+    serve(socket, address, fromProxy);
+  };
+
+  const server = createServer((tcp) => {
+    tcp.on('error', () => tcp.destroy());
+    accept(tcp).catch((err: unknown) => {
+      log.error('accepting a TCP connection', err);
+      tcp.destroy();
+    });
   });
   server.on('close', () => clearInterval(heartbeat));
   return server;

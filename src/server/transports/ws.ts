@@ -80,8 +80,8 @@ class WsConnection extends Connection {
 }
 
 /**
- * Serves WebSocket upgrades on the HTTP server. Origin, connection caps and an
- * `Authorization: Bearer` header are checked before the upgrade completes.
+ * Serves WebSocket upgrades on the HTTP server. Host, Origin, connection caps
+ * and an `Authorization: Bearer` header are checked before the upgrade completes.
  */
 export function attachWebSocket(http: Server, services: Services, dispatcher: Dispatcher): { close(): void } {
   const { config, hub, log } = services;
@@ -96,7 +96,9 @@ export function attachWebSocket(http: Server, services: Services, dispatcher: Di
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    const address = remoteAddress(req.socket);
+    const hostRefusal = services.hosts.check(req.headers.host);
+    if (hostRefusal) return refuse(socket, hostRefusal);
+    const address = services.proxies.clientOf(req);
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/' && path !== '/ws') {
       return refuse(socket, new NatterError('not_found', 'the WebSocket endpoint is / (or /ws)'));
@@ -107,7 +109,9 @@ export function attachWebSocket(http: Server, services: Services, dispatcher: Di
         new NatterError('forbidden', 'WebSockets from this Origin are not allowed (see --allow-origin)'),
       );
     }
-    // This socket was counted when it connected.
+    // This socket was counted when it connected, unless it comes from a trusted
+    // proxy: then it counts from here, against the client the proxy names.
+    if (services.proxies.trusts(remoteAddress(req.socket))) services.sockets.track(req.socket, address);
     if (services.sockets.count(address) > config.maxConnectionsPerAddress) {
       return refuse(socket, tooManyConnections());
     }
