@@ -29,6 +29,15 @@ export class CliError extends Error {
 export const usageError = (message: string): CliError => new CliError(EXIT.usage, 'usage', message);
 export const notFound = (message: string): CliError => new CliError(EXIT.refused, 'not_found', message);
 
+/** A name that matches several things: lists them, and asks for an id. */
+export function ambiguous(what: string, name: string, candidates: string[]): CliError {
+  return new CliError(
+    EXIT.refused,
+    'ambiguous',
+    `${what} "${name}" is ambiguous; it matches:\n${candidates.map((c) => `  ${c}`).join('\n')}\n(use the id instead)`,
+  );
+}
+
 /** Is this the protocol's NatterError (checked by shape, so the CLI need not load the protocol to tell)? */
 export function isNatterError(err: unknown): err is Error & { code: string } {
   return err instanceof Error && err.name === 'NatterError' && typeof (err as { code?: unknown }).code === 'string';

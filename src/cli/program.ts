@@ -44,6 +44,7 @@ const role = () => import('./commands/role.js');
 const groups = () => import('./commands/groups.js');
 const group = () => import('./commands/group.js');
 const dms = () => import('./commands/dms.js');
+const social = () => import('./commands/social.js');
 const send = () => import('./commands/send.js');
 const history = () => import('./commands/history.js');
 const edit = () => import('./commands/edit.js');
@@ -296,7 +297,37 @@ function groupCommand(): Command {
     .description('leave a group')
     .argument('<group>')
     .action(lazy(group, (m) => m.leave));
-  return new Command('group').description('private groups').addCommand(create).addCommand(add).addCommand(leave);
+  const invitations = new Command('invitations')
+    .description('group invitations waiting for your answer')
+    .action(lazy(group, (m) => m.invitations));
+  const accept = new Command('accept')
+    .description('accept an invitation to a group')
+    .argument('<group>', 'the group, by name or id')
+    .action(lazy(group, (m) => m.accept));
+  const decline = new Command('decline')
+    .description('decline an invitation to a group')
+    .argument('<group>', 'the group, by name or id')
+    .action(lazy(group, (m) => m.decline));
+  return new Command('group')
+    .description('private groups')
+    .addCommand(create)
+    .addCommand(add)
+    .addCommand(leave)
+    .addCommand(invitations)
+    .addCommand(accept)
+    .addCommand(decline);
+}
+
+function settingsCommand(): Command {
+  return new Command('settings')
+    .description('show your settings, or change them')
+    .addOption(
+      new Option(
+        '--group-adds <who>',
+        'who may add you to groups directly: everyone, contacts (people who share a server or group with you) or invite (nobody: every add is an invitation)',
+      ).choices(['everyone', 'contacts', 'invite']),
+    )
+    .action(lazy(social, (m) => m.settings));
 }
 
 function historyCommand(): Command {
@@ -366,6 +397,16 @@ function commands(): Command[] {
     new Command('groups').description('list the groups you are in').action(lazy(groups, (m) => m.groups)),
     groupCommand(),
     new Command('dms').description('your direct-message conversations').action(lazy(dms, (m) => m.dms)),
+    new Command('block')
+      .description('block a user: no DMs, group adds or mention notifications between you')
+      .argument('<username>')
+      .action(lazy(social, (m) => m.block)),
+    new Command('unblock')
+      .description('unblock a user')
+      .argument('<username>')
+      .action(lazy(social, (m) => m.unblock)),
+    new Command('blocks').description('the users you blocked').action(lazy(social, (m) => m.blocks)),
+    settingsCommand(),
     new Command('send')
       .description('send one message (the text from stdin when not given)')
       .argument('<target>', 'server/channel, @username or +group')

@@ -37,19 +37,12 @@ export function listConversations(s: Requester): Promise<ConversationSummary[]> 
   });
 }
 
-import { CliError, clean, EXIT, notFound, usageError } from './util.js';
+import { ambiguous } from './errors.js';
+import { clean, notFound, usageError } from './util.js';
 
 // Names on the command line -> ids, among the caller's own servers, groups and DMs.
 
 const fold = (s: string) => s.normalize('NFC').toLowerCase();
-
-function ambiguous(what: string, name: string, candidates: string[]): CliError {
-  return new CliError(
-    EXIT.refused,
-    'ambiguous',
-    `${what} "${name}" is ambiguous; it matches:\n${candidates.map((c) => `  ${c}`).join('\n')}\n(use the id instead)`,
-  );
-}
 
 /** Picks the one item whose id is `ref`, else whose name matches `ref` in any case. */
 function pick<T extends { id: string }>(

@@ -32,7 +32,7 @@ export class UsageMeter implements Deferred {
   private readonly pending = new Map<string, { day: number; bytes: number }>();
   private undo: (() => void)[] = [];
   private readonly read: Statement<[string, number], { bytes: number }>;
-  private readonly add: Statement<[string, number, number]>;
+  private readonly add: Statement<[{ userId: string; day: number; bytes: number }]>;
   private readonly prune: Statement<[number]>;
 
   constructor(
@@ -43,7 +43,7 @@ export class UsageMeter implements Deferred {
     const sqlite = db.$client;
     this.read = sqlite.prepare('SELECT bytes FROM usage WHERE user_id = ? AND day = ?');
     this.add = sqlite.prepare(
-      `INSERT INTO usage (user_id, day, bytes) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE id = ?1)
+      `INSERT INTO usage (user_id, day, bytes) SELECT @userId, @day, @bytes WHERE EXISTS (SELECT 1 FROM users WHERE id = @userId)
        ON CONFLICT (user_id, day) DO UPDATE SET bytes = bytes + excluded.bytes`,
     );
     this.prune = sqlite.prepare('DELETE FROM usage WHERE day < ?');
@@ -95,7 +95,7 @@ export class UsageMeter implements Deferred {
   }
 
   flush(): void {
-    for (const [userId, { day, bytes }] of this.pending) this.add.run(userId, day, bytes);
+    for (const [userId, { day, bytes }] of this.pending) this.add.run({ userId, day, bytes });
   }
 
   committedBatch(): void {

@@ -21,7 +21,7 @@ import { runMaintenance } from './maintenance.js';
 import { PasswordHasher } from './passwords.js';
 import { UsageMeter } from './quotas.js';
 import { RateLimiter } from './rate-limit.js';
-import { AddressCounter, refuseSocket, remoteAddress } from './transports/common.js';
+import { AddressCounter, remoteAddress } from './transports/common.js';
 import { HostCheck, parseAllowedHosts } from './transports/hosts.js';
 import { createHttpHandler } from './transports/http.js';
 import { TrustedProxies } from './transports/proxy.js';
@@ -136,9 +136,6 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const maintain = () => {
     maintaining = runMaintenance(services).catch((err: unknown) => log.error('hourly maintenance', err));
   };
-  maintain();
-  const maintenance = setInterval(maintain, 3_600_000);
-  maintenance.unref();
   const dispatcher = new Dispatcher(services);
   const startedAt = Date.now();
   const httpOptions = {
@@ -158,9 +155,9 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   // it closes: one that carried plain HTTP requests can still be upgraded to a
   // WebSocket. A trusted proxy's sockets carry many clients: each WebSocket through
   // one counts against the client it names, from the upgrade on (transports/ws.ts).
+  // Over the cap, requests and upgrades on it are answered 429 (transports/http.ts, ws.ts).
   http.on('connection', (socket: Socket) => {
-    if (proxies.trusts(remoteAddress(socket))) return;
-    if (sockets.track(socket) > config.maxConnectionsPerAddress) refuseSocket(socket, https !== null);
+    if (!proxies.trusts(remoteAddress(socket))) sockets.track(socket);
   });
   const ws = attachWebSocket(http, services, dispatcher);
   const tcp = config.tcpPort === null ? null : createTcpServer(services, dispatcher, certificate);
@@ -212,6 +209,11 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     for (const warning of certificate.warnings) log.warn(warning);
     return true;
   };
+
+  // Housekeeping starts once the server is up (a failed start leaves nothing running).
+  maintain();
+  const maintenance = setInterval(maintain, 3_600_000);
+  maintenance.unref();
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {

@@ -199,18 +199,33 @@ describe('natter CLI: the seed flows', () => {
     assert.equal(read.unread, 0);
   });
 
-  test('alice creates a group with bob and carol; bob hears it; group add and groups', async () => {
-    const g = await json<{ group: { name: string; members: { username: string }[] } }>('alice', [
-      'group',
-      'create',
-      'climbing',
-      'bob',
-      '@carol',
-    ]);
-    assert.deepEqual(g.group.members.map((m) => m.username).sort(), ['alice', 'bob', 'carol']);
+  test('alice creates a group with bob and carol; bob hears the invitation; both accept; groups', async () => {
+    const g = await json<{
+      group: { name: string; members: { username: string }[]; invited: { username: string }[] };
+    }>('alice', ['group', 'create', 'climbing', 'bob', '@carol']);
+    // By default an add is an invitation.
+    assert.deepEqual(
+      g.group.members.map((m) => m.username),
+      ['alice'],
+    );
+    assert.deepEqual(g.group.invited.map((m) => m.username).sort(), ['bob', 'carol']);
     await bobListen.event(
-      (e) => e.event === 'group.updated' && (e.data.group as { name: string }).name === 'climbing',
-      'group.updated',
+      (e) =>
+        e.event === 'group.invited' && (e.data.invitation as { group: { name: string } }).group.name === 'climbing',
+      'group.invited',
+    );
+    assert.match(ok(await as('bob', ['group', 'invitations']), 'invitations').stdout, /\+climbing\s+alice\s+1\s/);
+    assert.match(
+      ok(await as('bob', ['group', 'accept', 'climbing']), 'bob accepts').stdout,
+      /^joined \+climbing: alice, bob; invited carol/m,
+    );
+    ok(await as('carol', ['group', 'accept', '+Climbing'], '', { NATTER_SERVER: t.tcpUrl }), 'carol accepts');
+    await bobListen.event(
+      (e) =>
+        e.event === 'group.updated' &&
+        (e.data.group as { name: string; members: unknown[] }).name === 'climbing' &&
+        (e.data.group as { members: unknown[] }).members.length === 3,
+      'group.updated with carol in',
     );
     ok(await as('carol', ['send', '+Climbing', 'on the wall'], '', { NATTER_SERVER: t.tcpUrl }), 'carol sends');
     const ev = await bobListen.event(
@@ -461,13 +476,26 @@ describe('natter CLI: names, tokens and exit codes', () => {
 });
 
 describe('natter CLI: more account and group commands', () => {
-  test('group add and leave; --json after the command', async () => {
+  test('group add, decline, settings and leave; --json after the command', async () => {
     const g = await json<{ group: { id: string } }>('alice', ['group', 'create', 'Book Club', 'carol']);
+    const declinedRun = await as('carol', ['--json', 'group', 'decline', 'book club'], '', { NATTER_SERVER: t.tcpUrl });
+    assert.equal(declinedRun.code, 0, declinedRun.stderr);
+    const declined = JSON.parse(declinedRun.stdout) as { ok: boolean; groupId: string };
+    assert.equal(declined.groupId, g.group.id);
+    // Bob lets anyone add him: alice's add makes him a member at once.
+    const settings = await json<{ settings: { groupAdds: string } }>('bob', ['settings', '--group-adds', 'everyone']);
+    assert.equal(settings.settings.groupAdds, 'everyone');
     const added = await as('alice', ['group', 'add', 'book club', 'bob', '--json']);
     assert.equal(added.code, 0, added.stderr);
-    const doc = JSON.parse(added.stdout) as { group: { id: string; members: { username: string }[] } };
+    const doc = JSON.parse(added.stdout) as {
+      group: { id: string; members: { username: string }[]; invited: unknown[] };
+    };
     assert.equal(doc.group.id, g.group.id);
-    assert.equal(doc.group.members.length, 3);
+    assert.deepEqual(doc.group.members.map((m) => m.username).sort(), ['alice', 'bob']);
+    assert.deepEqual(doc.group.invited, []);
+    const again = await as('carol', ['group', 'accept', 'book club'], '', { NATTER_SERVER: t.tcpUrl });
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /^error: not_found: no invitation to a group named "book club" is waiting for you/m);
     const left = await json<{ ok: boolean; groupId: string }>('bob', ['group', 'leave', '+book club']);
     assert.equal(left.groupId, g.group.id);
     const r = await as('bob', ['history', '+book club']);

@@ -90,6 +90,8 @@ const CASES: readonly Case[] = [
   row('invites.join', 'revoked code', (x) => ({ code: x.revokedCode })),
   row('groups.add', 'group', (x) => ({ groupId: x.groupId, usernames: [x.username] })),
   row('groups.rename', 'group', (x) => ({ groupId: x.groupId, name: 'pwned' })),
+  row('groups.accept', 'group', (x) => ({ groupId: x.groupId })),
+  row('groups.decline', 'group', (x) => ({ groupId: x.groupId })),
   row('messages.send', 'channel', (x) => ({ conversationId: x.channelId, body: 'hello?', nonce: nonce() })),
   row('messages.send', 'group', (x) => ({ conversationId: x.groupId, body: 'hello?', nonce: nonce() })),
   row('messages.send', 'dm', (x) => ({ conversationId: x.dmId, body: 'hello?', nonce: nonce() })),
@@ -132,8 +134,21 @@ const ACCOUNT_OPS = [
   'tokens.create',
   'tokens.list',
   'tokens.revoke',
+  'settings.get',
+  'settings.update',
+  'blocks.add',
+  'blocks.remove',
+  'blocks.list',
 ];
-const NO_ID_OPS = ['servers.create', 'servers.list', 'groups.create', 'groups.list', 'dms.list', 'conversations.list'];
+const NO_ID_OPS = [
+  'servers.create',
+  'servers.list',
+  'groups.create',
+  'groups.list',
+  'groups.invitations',
+  'dms.list',
+  'conversations.list',
+];
 
 type Call = (op: OpName, params: unknown) => Promise<unknown>;
 
@@ -196,6 +211,8 @@ before(async () => {
   });
   const groupName = uniqueName('Cabal');
   const group = await alice.c.request('groups.create', { name: groupName, usernames: [bob.username] });
+  // By default an add is an invitation: bob accepts it.
+  await bob.c.request('groups.accept', { groupId: group.group.id });
   const groupMsg = await alice.c.request('messages.send', {
     conversationId: group.group.id,
     body: 'group secret',
@@ -367,6 +384,7 @@ describe('cross-tenant ids are not_found, the same as ids that do not exist', ()
     const { alice, bob } = fx;
     const group = await alice.c.request('groups.create', { name: 'soon left', usernames: [bob.username] });
     const groupId = group.group.id;
+    await bob.c.request('groups.accept', { groupId });
     const mine = await bob.c.request('messages.send', { conversationId: groupId, body: 'bye', nonce: nonce() });
     await bob.c.request('groups.leave', { groupId });
     const call = wsCaller(bob);

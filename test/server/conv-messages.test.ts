@@ -251,6 +251,8 @@ describe('groups', () => {
     const b1 = await live(t.tcpUrl, bob.token, 'bob/1');
     const b2 = await live(t.wsUrl, bob.token, 'bob/2');
     const c1 = await live(t.wsUrl, carol.token, 'carol');
+    // These two let anyone add them to groups (invitations have tests of their own).
+    for (const u of [bob, carol]) await http(u.token).call('settings.update', { groupAdds: 'everyone' });
 
     const unknown = `nobody${Date.now() % 100000}`;
     const missing = await rejection(a1.request('groups.create', { name: 'Nope', usernames: [bob.username, unknown] }));
@@ -940,6 +942,7 @@ describe('read state', () => {
     const extra = await http(alice.token).call('channels.create', { serverId, name: 'Dev Talk' });
     assert.equal(extra.channel.name, 'dev-talk');
     const { group } = await http(bob.token).call('groups.create', { name: 'pair', usernames: [alice.username] });
+    await http(alice.token).call('groups.accept', { groupId: group.id });
     const dm = (await http(bob.token).call('messages.send', { to: alice.username, body: 'psst', nonce: nonce() }))
       .message;
     await http(bob.token).call('messages.send', { conversationId: group.id, body: 'in the group', nonce: nonce() });
@@ -1042,7 +1045,8 @@ describe('presence and profiles', () => {
     const dan = await newUser('ud');
     const eve = await newUser('ue');
     await shareServer(alice, [bob]);
-    await http(carol.token).call('groups.create', { name: 'g', usernames: [bob.username] });
+    const { group } = await http(carol.token).call('groups.create', { name: 'g', usernames: [bob.username] });
+    await http(bob.token).call('groups.accept', { groupId: group.id });
     await http(dan.token).call('messages.send', { to: bob.username, body: 'hey', nonce: nonce() });
     const recs = [
       await live(t.wsUrl, alice.token, 'alice (server)'),

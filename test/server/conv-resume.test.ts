@@ -559,6 +559,7 @@ describe('replay respects visibility', () => {
     await b('messages.send', { to: carol.username, body: 'just between us', nonce: nonce() });
     await hc(dave.token)('messages.send', { to: carol.username, body: 'hi carol', nonce: nonce() });
     const { group } = await c('groups.create', { name: 'no alice', usernames: [bob.username] });
+    await b('groups.accept', { groupId: group.id });
     await c('messages.send', { conversationId: group.id, body: 'group talk', nonce: nonce() });
     await c('groups.rename', { groupId: group.id, name: 'still no alice' });
     await c('messages.send', { conversationId: theirs.channelId, body: 'their server', nonce: nonce() });

@@ -759,6 +759,7 @@ function tenants(): Promise<Fixture> {
     await bobSocket.request('invites.join', { code: invite.code });
     const channelMsg = await a.request('messages.send', { conversationId: channelId, body: 'secret', nonce: nonce() });
     const group = await a.request('groups.create', { name: 'inner circle', usernames: [bob.username] });
+    await bobSocket.request('groups.accept', { groupId: group.group.id });
     const groupMsg = await a.request('messages.send', {
       conversationId: group.group.id,
       body: 'group secret',

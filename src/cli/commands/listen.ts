@@ -33,6 +33,10 @@ type Data = Record<string, unknown> & {
   channel?: { id: string; serverId: string; name: string };
   channels?: { id: string; serverId: string; name: string }[];
   group?: { id: string; name: string; members: { id: string; username: string }[] };
+  invitation?: { group: { id: string; name: string }; invitedBy: { id: string; username: string } };
+  outcome?: string;
+  blocked?: boolean;
+  settings?: { groupAdds: string };
   peer?: { id: string; username: string };
   member?: { user: { id: string; username: string }; role: string };
   user?: { id: string; username: string };
@@ -70,6 +74,10 @@ class Names {
       this.convs.set(d.group.id, `+${d.group.name}`);
       for (const m of d.group.members) this.users.set(m.id, m.username);
     }
+    if (d.invitation) {
+      this.convs.set(d.invitation.group.id, `+${d.invitation.group.name}`);
+      this.users.set(d.invitation.invitedBy.id, d.invitation.invitedBy.username);
+    }
     if (ev.event === 'dm.opened' && d.peer && d.conversationId) {
       this.convs.set(d.conversationId, `@${d.peer.username}`);
       this.users.set(d.peer.id, d.peer.username);
@@ -83,7 +91,15 @@ class Names {
 /** The conversation an event is about, if any. */
 function convOf(ev: EventMessage): string | undefined {
   const d = ev.data as Data;
-  return d.message?.conversationId ?? d.conversationId ?? d.channel?.id ?? d.channelId ?? d.group?.id ?? d.groupId;
+  return (
+    d.message?.conversationId ??
+    d.conversationId ??
+    d.channel?.id ??
+    d.channelId ??
+    d.group?.id ??
+    d.groupId ??
+    d.invitation?.group.id
+  );
 }
 
 /** The server an event is about, if any. */
@@ -151,6 +167,18 @@ function describe(ev: EventMessage, names: Names): string | null {
       return line(`+${clean(d.group?.name)}: ${(d.group?.members ?? []).map((u) => clean(u.username)).join(', ')}`);
     case 'group.removed':
       return line(`you left ${clean(where || d.groupId)}`);
+    case 'group.invited':
+      return line(
+        `${clean(d.invitation?.invitedBy.username)} invited you to +${clean(d.invitation?.group.name)} (natter group accept or decline)`,
+      );
+    case 'group.invitation_closed':
+      return line(
+        `the invitation to ${clean(where || d.groupId)} was ${d.outcome === 'gone' ? 'withdrawn: the group is gone' : d.outcome}`,
+      );
+    case 'block.updated':
+      return line(`${d.blocked ? 'blocked' : 'unblocked'} ${clean(names.user(d.userId))}`);
+    case 'settings.updated':
+      return line(`settings changed: group adds ${clean(d.settings?.groupAdds)}`);
     case 'dm.opened':
       return line(`@${clean(d.peer?.username)}: direct messages opened`);
     case 'read.updated':

@@ -58,23 +58,6 @@ export function tooManyConnections(): NatterError {
 }
 
 /**
- * Answers a socket over the per-address cap on the HTTP port with a 429 and
- * closes it, before it can send a request or an upgrade. On a TLS port, where
- * nothing can be said before the handshake, it is closed at once.
- */
-export function refuseSocket(socket: Socket, tls: boolean): void {
-  socket.on('error', () => socket.destroy());
-  if (tls) {
-    socket.destroy();
-    return;
-  }
-  const body = JSON.stringify({ id: null, error: tooManyConnections().toBody() });
-  socket.end(
-    `HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
-}
-
-/**
  * Open sockets per client address, on every port: a socket counts from the
  * moment it connects until it closes, whatever it carries (plain HTTP requests
  * on a keep-alive socket can be followed by a WebSocket upgrade), so a

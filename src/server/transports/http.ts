@@ -12,7 +12,7 @@ import { Connection } from '../connection.js';
 import type { Services } from '../context.js';
 import type { Dispatcher } from '../dispatch.js';
 import { resolveToken } from '../handlers/accounts.js';
-import { bearerToken } from './common.js';
+import { bearerToken, remoteAddress, tooManyConnections } from './common.js';
 
 /** One HTTP request, seen as a connection that lives for one reply. Events are not delivered over HTTP. */
 class HttpConnection extends Connection {
@@ -65,6 +65,17 @@ export function createHttpHandler(services: Services, dispatcher: Dispatcher, st
     const idParse = RequestId.safeParse(rawId);
     const id = idParse.success ? idParse.data : 0;
     const address = services.proxies.clientOf(req);
+    // Every socket counts toward the per-address cap (it could be upgraded later);
+    // a trusted proxy's sockets are not counted, they carry many clients.
+    if (
+      !services.proxies.trusts(remoteAddress(req.socket)) &&
+      services.sockets.count(address) > services.config.maxConnectionsPerAddress
+    ) {
+      req.resume();
+      res.setHeader('Connection', 'close');
+      sendError(res, id, tooManyConnections());
+      return;
+    }
     const n = (underWay.get(address) ?? 0) + 1;
     if (n > services.config.maxHttpRequestsPerAddress) {
       req.resume();
