@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { connectAs, HttpApi, PASSWORD } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { DEADLINE_MS } from '../helpers/wait.js';
 
 const BIN = fileURLToPath(new URL('../../bin/natter', import.meta.url));
 const run = promisify(execFile);
@@ -45,7 +46,7 @@ test('case 48: an online backup taken during sends restores into a server with t
     }
   })();
   const file = join(dir, 'natter-backup.db');
-  const { stdout } = await run(BIN, ['backup', file, '--data', t.dataDir]);
+  const { stdout } = await run(BIN, ['backup', file, '--data', t.dataDir], { timeout: DEADLINE_MS });
   stop = true;
   await writer;
   c.close();
@@ -86,7 +87,7 @@ test('case 48: an online backup taken during sends restores into a server with t
 test('a backup of a missing database fails in words and writes nothing', async () => {
   const target = join(dir, 'never.db');
   await assert.rejects(
-    run(BIN, ['backup', target, '--data', join(dir, 'nothing-here')]),
+    run(BIN, ['backup', target, '--data', join(dir, 'nothing-here')], { timeout: DEADLINE_MS }),
     (err: { code: number; stderr: string }) => {
       assert.equal(err.code, 1);
       assert.match(err.stderr, /no database at .*is --data right\?/);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NatterClient } from '../../src/client/index.js';
+import type { NatterClient } from '../../src/client/index.js';
 import type {
   EventData,
   EventMessage,
@@ -13,8 +13,18 @@ import type {
   ReadState,
   ResultOf,
 } from '../../src/protocol/index.js';
-import { HttpApi, httpPost, PASSWORD, rejection, TRANSPORTS, type TransportName, uniqueName } from '../helpers/api.js';
+import {
+  connectClient,
+  HttpApi,
+  httpPost,
+  PASSWORD,
+  rejection,
+  TRANSPORTS,
+  type TransportName,
+  uniqueName,
+} from '../helpers/api.js';
 import { LOOSE_LIMITS, startTestServer, type TestServer } from '../helpers/server.js';
+import { DEADLINE_MS, waitUntil } from '../helpers/wait.js';
 
 let t: TestServer;
 before(async () => {
@@ -87,24 +97,17 @@ class Recorder {
   waitFor<N extends EventName>(
     name: N,
     filter: (d: EventData<N>) => boolean = () => true,
-    timeoutMs = 5000,
+    timeoutMs = DEADLINE_MS,
   ): Promise<EventMessage<N>> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`${this.label}: no "${name}" event within ${timeoutMs} ms`)),
+    return waitUntil(
+      () => this.all(name, filter)[0],
+      (wake) => this.waiters.push(wake),
+      {
+        what: `a matching "${name}" event at ${this.label}`,
         timeoutMs,
-      );
-      const attempt = () => {
-        const found = this.all(name, filter)[0];
-        if (found) {
-          clearTimeout(timer);
-          resolve(found);
-        } else {
-          this.waiters.push(attempt);
-        }
-      };
-      attempt();
-    });
+        detail: () => `events so far: ${this.events.map((e) => e.event).join(', ')}`,
+      },
+    );
   }
 }
 
@@ -114,7 +117,7 @@ function urlOf(transport: 'ws' | 'tcp', server = t): string {
 
 /** Connects, starts recording, then authenticates. */
 async function live(url: string, token: string, label = url): Promise<Recorder> {
-  const client = await NatterClient.connect(url);
+  const client = await connectClient(url);
   opened.push(client);
   const rec = new Recorder(client, label);
   await client.request('auth', { token });
@@ -698,7 +701,7 @@ describe('history', () => {
     const alice = await newUser('ha');
     ({ channelId } = await shareServer(alice, []));
     reader = http(alice.token);
-    const c = await NatterClient.connect(t.wsUrl);
+    const c = await connectClient(t.wsUrl);
     await c.request('auth', { token: alice.token });
     for (let i = 1; i <= 250; i++) {
       sent.push(

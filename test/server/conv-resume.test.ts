@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NatterClient } from '../../src/client/index.js';
+import type { NatterClient } from '../../src/client/index.js';
 import {
   type ErrorBody,
   events as EVENTS,
@@ -12,9 +12,10 @@ import {
   type ParamsIn,
   type ResultOf,
 } from '../../src/protocol/index.js';
-import { connectAs, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
+import { connectAs, connectClient, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { RawTcp, RawWs } from '../helpers/raw.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { DEADLINE_MS } from '../helpers/wait.js';
 
 let t: TestServer;
 before(async () => {
@@ -59,7 +60,7 @@ function hc(token: string, base = t.httpUrl): Caller {
 
 /** A socket client for the sending side. */
 async function sender(url: string, token: string): Promise<NatterClient> {
-  const c = await NatterClient.connect(url);
+  const c = await connectClient(url);
   cleanups.push(() => c.close());
   await c.request('auth', { token });
   return c;
@@ -124,7 +125,7 @@ class RawConn {
     return { reply, index: this.messages.indexOf(reply) };
   }
 
-  waitFor(pred: (m: Wire) => boolean, timeoutMs = 5000): Promise<Wire> {
+  waitFor(pred: (m: Wire) => boolean, timeoutMs = DEADLINE_MS): Promise<Wire> {
     const impl = this.ws ?? this.tcp;
     assert.ok(impl);
     return impl.waitFor((m) => pred(m as Wire), timeoutMs) as Promise<Wire>;
@@ -608,7 +609,7 @@ describe('replay starts where membership starts', () => {
     const { invite } = await o.request('invites.create', { serverId: server.id });
 
     // The joiner's client goes away with a cursor; meanwhile the server talks, then the joiner joins elsewhere.
-    const first = await NatterClient.connect(t.wsUrl);
+    const first = await connectClient(t.wsUrl);
     const { cursor } = await first.request('auth', { token: joiner.token });
     first.close();
     for (let i = 0; i < 3; i++)
@@ -618,7 +619,7 @@ describe('replay starts where membership starts', () => {
     elsewhere.close();
     await o.request('messages.send', { conversationId: general, body: 'after', nonce: 'since-after' });
 
-    const back = await NatterClient.connect(t.wsUrl);
+    const back = await connectClient(t.wsUrl);
     const seen: { event: string; data: unknown }[] = [];
     back.on('event', (e) => seen.push(e));
     await back.request('auth', { token: joiner.token, cursor });

@@ -3,8 +3,9 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { NatterClient } from '../../src/client/index.js';
-import { connectAs, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
+import { closeCodeOf, connectAs, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor, within } from '../helpers/wait.js';
 
 let t: TestServer;
 before(async () => {
@@ -28,7 +29,7 @@ describe('slow consumers and dead peers', () => {
 
     // The slow client authenticates over raw TCP, joins, then stops reading.
     const socket = connect({ host: '127.0.0.1', port: t.server.tcpPort ?? 0 });
-    await once(socket, 'connect');
+    await within(once(socket, 'connect'), 'the slow client to connect');
     socket.write(`${JSON.stringify({ id: 1, op: 'auth', params: { token: slowUser.token } })}\n`);
     socket.write(`${JSON.stringify({ id: 2, op: 'invites.join', params: { code: invite.code } })}\n`);
     let received = '';
@@ -37,7 +38,7 @@ describe('slow consumers and dead peers', () => {
       received += chunk;
     };
     socket.on('data', onData);
-    while (!received.includes('"id":2')) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => received.includes('"id":2'), { what: "the slow client's join reply" });
     socket.off('data', onData);
     socket.pause();
 
@@ -56,12 +57,16 @@ describe('slow consumers and dead peers', () => {
       }
       await Promise.all(batch);
     }
-    while (seenByWatcher < total) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => seenByWatcher >= total, {
+      what: `the watcher to receive all ${total} messages`,
+      detail: () => `it has ${seenByWatcher}`,
+    });
 
     // Reading again, the slow client finds the closing notice and the end of the stream.
+    const closed = within(once(socket, 'close'), 'the server to close the slow client');
     socket.resume();
     socket.on('data', onData);
-    await once(socket, 'close');
+    await closed;
     const lines = received.trim().split('\n');
     const closing = lines
       .map((l) => JSON.parse(l) as { event?: string; data?: { code?: number } })
@@ -76,7 +81,7 @@ describe('slow consumers and dead peers', () => {
   test('a WebSocket peer that never answers pings is dropped', async () => {
     // A hand-made WebSocket handshake: this peer will never send a pong.
     const socket = connect({ host: '127.0.0.1', port: t.server.port });
-    await once(socket, 'connect');
+    await within(once(socket, 'connect'), 'the silent peer to connect');
     socket.write(
       'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
         'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
@@ -87,7 +92,7 @@ describe('slow consumers and dead peers', () => {
       head += c;
     });
     const started = Date.now();
-    await once(socket, 'close');
+    await within(once(socket, 'close'), 'the server to drop the silent peer');
     assert.match(head, /^HTTP\/1\.1 101/);
     const elapsed = Date.now() - started;
     assert.ok(elapsed >= 150 && elapsed < 5000, `dropped after ${elapsed} ms (heartbeat 150 ms)`);
@@ -136,7 +141,7 @@ describe('flooding', () => {
         password: PASSWORD,
       });
       const c = await connectAs(strict.wsUrl, reg.token);
-      const closed = new Promise<number>((resolve) => c.on('close', (code) => resolve(code)));
+      const closed = closeCodeOf(c, 'the flooding client to be closed');
       const { channels } = await c.request('servers.create', { name: 'floodzone' });
       const conversationId = channels[0]?.id ?? '';
       const outcomes = await Promise.allSettled(

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { NatterClient } from '../../src/client/index.js';
 import type { EventMessage } from '../../src/protocol/index.js';
-import { connectAs, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
+import { connectAs, connectClient, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let t: TestServer;
@@ -59,7 +58,7 @@ test('a connection that opts out of presence does not make its user appear onlin
   b.close();
   await sleep(450);
   seen.length = 0;
-  const script = await NatterClient.connect(t.wsUrl);
+  const script = await connectClient(t.wsUrl);
   await script.request('auth', { token: bob.token, presence: false });
   await script.request('messages.history', {
     conversationId: (await script.request('servers.get', { serverId })).channels[0]?.id ?? '',

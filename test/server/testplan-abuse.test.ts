@@ -4,11 +4,12 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
-import { NatterClient } from '../../src/client/index.js';
+import type { NatterClient } from '../../src/client/index.js';
 import { type ErrorBody, NatterError } from '../../src/protocol/index.js';
 import {
   type Api,
   connectAs,
+  connectClient,
   HttpApi,
   httpPost,
   openApi,
@@ -20,6 +21,7 @@ import {
 } from '../helpers/api.js';
 import { RawTcp, RawWs } from '../helpers/raw.js';
 import { LOOSE_LIMITS, startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor, within } from '../helpers/wait.js';
 
 /**
  * TESTPLAN.md section 4, cases 12-26, 34-36 and 49-50: abuse, authentication,
@@ -97,12 +99,15 @@ function randomCode(): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Resolves with the close code of a client (the `closing` event's code on TCP). */
-function closeOf(c: NatterClient): Promise<number> {
-  return new Promise((resolve) => {
-    if (c.closed) resolve(-1);
-    c.on('close', (code) => resolve(code));
-  });
+/** Resolves with the close code of a client (the `closing` event's code on TCP); -1 if it was closed already. */
+function closeOf(c: NatterClient, what = 'the connection to close'): Promise<number> {
+  return within(
+    new Promise((resolve) => {
+      if (c.closed) resolve(-1);
+      c.on('close', (code) => resolve(code));
+    }),
+    what,
+  );
 }
 
 /** Resolves with the time (ms since `since`) and code of a client's close; rejects after `ms`. */
@@ -128,23 +133,35 @@ function upgradeHead(extra: string[] = [], websocket = true): string {
 
 type RawResponse = { status: number | null; head: string; body: string; closed: boolean; bytes: number };
 
-/** Writes raw bytes to the HTTP port and collects the answer until the server closes or `waitMs` passes. */
-async function rawHttp(port: number, request: string, waitMs = 3000): Promise<RawResponse> {
+/** True once `text` holds a whole HTTP response: its head, and the body its Content-Length announces. */
+function completeResponse(text: string): boolean {
+  const sep = text.indexOf('\r\n\r\n');
+  if (sep === -1) return false;
+  const length = /^content-length: *(\d+)/im.exec(text.slice(0, sep))?.[1];
+  return length !== undefined && Buffer.byteLength(text.slice(sep + 4), 'latin1') >= Number(length);
+}
+
+/**
+ * Writes raw bytes to the HTTP port and collects the answer: until a whole
+ * response (head and announced body) has arrived or the server closes.
+ */
+async function rawHttp(port: number, request: string): Promise<RawResponse> {
   const socket = connect({ host: '127.0.0.1', port });
   socket.on('error', () => {});
-  await once(socket, 'connect');
+  await within(once(socket, 'connect'), 'a raw HTTP connection');
   const chunks: Buffer[] = [];
   socket.on('data', (d: Buffer) => chunks.push(d));
   let closed = false;
-  const done = new Promise<void>((resolve) =>
-    socket.on('close', () => {
-      closed = true;
-      resolve();
-    }),
-  );
+  socket.on('close', () => {
+    closed = true;
+  });
   socket.write(request);
-  await Promise.race([done, sleep(waitMs)]);
-  const text = Buffer.concat(chunks).toString('latin1');
+  const received = () => Buffer.concat(chunks).toString('latin1');
+  await waitFor(() => closed || completeResponse(received()), {
+    what: 'a whole HTTP response, or the server to close',
+    detail: () => `received: ${JSON.stringify(received().slice(0, 300))}`,
+  });
+  const text = received();
   socket.destroy();
   const sep = text.indexOf('\r\n\r\n');
   const head = sep === -1 ? text : text.slice(0, sep);
@@ -275,7 +292,7 @@ test('case 13: a slowloris WebSocket handshake does not stall others and counts 
     slowClosed = true;
   });
   try {
-    await once(slow, 'connect');
+    await within(once(slow, 'connect'), 'the slow handshake to connect');
     const request = `${upgradeHead([`X-Pad: ${'a'.repeat(400)}`])}\r\n`;
     let sent = 0;
     const drip = setInterval(() => {
@@ -295,7 +312,7 @@ test('case 13: a slowloris WebSocket handshake does not stall others and counts 
       assert.equal(slowClosed, false, 'the slow handshake is still open (it is within headersTimeout)');
       assert.ok(sent > 5 && sent < request.length);
       // Slow handshake + 2 live connections = the cap of 3: one more must be refused.
-      const third = await rawHttp(s.server.port, `${upgradeHead()}\r\n`, 1000);
+      const third = await rawHttp(s.server.port, `${upgradeHead()}\r\n`);
       assert.equal(
         third.status,
         429,
@@ -347,7 +364,7 @@ async function loginOn(
     }
     return NatterError.fromBody(r.body.error);
   }
-  const c = await NatterClient.connect(transport === 'ws' ? srv.wsUrl : srv.tcpUrl);
+  const c = await connectClient(transport === 'ws' ? srv.wsUrl : srv.tcpUrl);
   try {
     await c.request('login', { username, password });
     return null;
@@ -436,7 +453,7 @@ test('case 15: unknown user and wrong password answer alike, in similar time (ws
       assert.equal(r.status, 401);
     }
     // Timing: 5 of each, interleaved, on one connection.
-    const c = await NatterClient.connect(srv.wsUrl);
+    const c = await connectClient(srv.wsUrl);
     open.push(c);
     const timeLogin = async (username: string) => {
       const t0 = performance.now();
@@ -521,7 +538,7 @@ test('case 17: forged, truncated, extended and revoked tokens are unauthenticate
     ['revoked bot token', bot.token],
   ];
   for (const transport of ['ws', 'tcp'] as const) {
-    const c = await NatterClient.connect(transport === 'ws' ? t.wsUrl : t.tcpUrl);
+    const c = await connectClient(transport === 'ws' ? t.wsUrl : t.tcpUrl);
     open.push(c);
     const answers: ErrorBody[] = [];
     for (const [what, token] of bad) {
@@ -556,7 +573,7 @@ function hashOf(token: string): string {
 /** The token is rejected everywhere: auth on ws and tcp, Bearer on HTTP. */
 async function assertTokenDead(token: string): Promise<void> {
   for (const url of [t.wsUrl, t.tcpUrl]) {
-    const c = await NatterClient.connect(url);
+    const c = await connectClient(url);
     assert.equal((await failure(c.request('auth', { token }))).code, 'unauthenticated', url);
     c.close();
   }
@@ -1195,7 +1212,7 @@ test('case 35: connections over maxConnectionsPerAddress are refused (ws 429 + J
       await tcp(srv, u.token),
     ];
     // A burst of new connections, both transports at once.
-    const wsTries = Array.from({ length: 10 }, () => rawHttp(srv.server.port, `${upgradeHead()}\r\n`, 2000));
+    const wsTries = Array.from({ length: 10 }, () => rawHttp(srv.server.port, `${upgradeHead()}\r\n`));
     const tcpTries = Array.from({ length: 10 }, async () => {
       const s = connect({ host: '127.0.0.1', port: srv.server.tcpPort ?? 0 });
       s.on('error', () => {});
@@ -1204,10 +1221,8 @@ test('case 35: connections over maxConnectionsPerAddress are refused (ws 429 + J
       s.on('data', (d: string) => {
         text += d;
       });
-      await Promise.race([once(s, 'close'), sleep(2000)]);
-      const closed = s.destroyed || s.readableEnded;
-      s.destroy();
-      return { text, closed };
+      await within(once(s, 'close'), 'the server to close a refused TCP connection');
+      return { text, closed: true };
     });
     for (const r of await Promise.all(wsTries)) {
       assert.equal(r.status, 429, r.head);
@@ -1231,8 +1246,9 @@ test('case 35: connections over maxConnectionsPerAddress are refused (ws 429 + J
     assert.equal((await api.call('whoami', {})).user.id, other.id);
     // A freed slot can be used again.
     existing[0]?.close();
-    const deadline = Date.now() + 2000;
-    while (srv.server.services.sockets.count('127.0.0.1') >= 5 && Date.now() < deadline) await sleep(10);
+    await waitFor(() => srv.server.services.sockets.count('127.0.0.1') < 5, {
+      what: 'the closed connection to free its slot',
+    });
     const again = await ws(srv, other.token);
     assert.equal((await again.request('whoami', {})).user.id, other.id);
   } finally {
@@ -1258,7 +1274,11 @@ test('case 36: a slow consumer is closed at maxQueuedBytes (4009), RSS stays bou
 
     // Two slow clients of the same user, one per transport, that stop reading after auth.
     const tcpSocket = connect({ host: '127.0.0.1', port: srv.server.tcpPort ?? 0 });
-    await once(tcpSocket, 'connect');
+    await within(once(tcpSocket, 'connect'), 'the slow TCP client to connect');
+    let tcpClosed = false;
+    tcpSocket.on('close', () => {
+      tcpClosed = true;
+    });
     tcpSocket.setEncoding('utf8');
     let tcpText = '';
     const onTcp = (d: string) => {
@@ -1266,7 +1286,7 @@ test('case 36: a slow consumer is closed at maxQueuedBytes (4009), RSS stays bou
     };
     tcpSocket.on('data', onTcp);
     tcpSocket.write(`${JSON.stringify({ id: 1, op: 'auth', params: { token: slowUser.token } })}\n`);
-    while (!tcpText.includes('"id":1')) await sleep(5);
+    await waitFor(() => tcpText.includes('"id":1'), { what: "the slow TCP client's auth reply" });
     tcpSocket.pause();
 
     const wsSlow = new WebSocket(srv.wsUrl, { perMessageDeflate: false });
@@ -1277,9 +1297,11 @@ test('case 36: a slow consumer is closed at maxQueuedBytes (4009), RSS stays bou
       wsCode = code;
     });
     wsSlow.on('error', () => {});
-    await once(wsSlow, 'open');
+    await within(once(wsSlow, 'open'), 'the slow WebSocket client to connect');
     wsSlow.send(JSON.stringify({ id: 1, op: 'auth', params: { token: slowUser.token } }));
-    while (!wsTexts.some((x) => x.includes('"id":1'))) await sleep(5);
+    await waitFor(() => wsTexts.some((x) => x.includes('"id":1')), {
+      what: "the slow WebSocket client's auth reply",
+    });
     wsSlow.pause();
 
     const watcher = await tcp(srv, watcherUser.token);
@@ -1309,9 +1331,8 @@ test('case 36: a slow consumer is closed at maxQueuedBytes (4009), RSS stays bou
     tcpSocket.resume();
     wsSlow.resume();
     assert.ok(closedByServer, `both slow clients were cut off after ${sent.length} messages`);
-    await Promise.race([once(tcpSocket, 'close'), sleep(5000)]);
-    const deadline = Date.now() + 5000;
-    while (wsCode === null && Date.now() < deadline) await sleep(10);
+    await waitFor(() => tcpClosed, { what: 'the slow TCP client to be closed' });
+    await waitFor(() => wsCode !== null, { what: 'the slow WebSocket client to be closed' });
     assert.equal(wsCode, 4009, 'ws close code');
     const tcpLines = tcpText
       .trim()
@@ -1320,7 +1341,10 @@ test('case 36: a slow consumer is closed at maxQueuedBytes (4009), RSS stays bou
     assert.equal(tcpLines.find((m) => m.event === 'closing')?.data?.code, 4009, 'tcp closing event');
     const wsMsgs = wsTexts.map((x) => JSON.parse(x) as { event?: string; data?: { code?: number } });
     assert.equal(wsMsgs.find((m) => m.event === 'closing')?.data?.code, 4009);
-    while (seenByWatcher < sent.length) await sleep(10);
+    await waitFor(() => seenByWatcher >= sent.length, {
+      what: `the watcher to receive all ${sent.length} messages`,
+      detail: () => `it has ${seenByWatcher}`,
+    });
     assert.equal(seenByWatcher, sent.length, 'the watcher got everything');
     const grown = (rssPeak - rssBefore) / 1024 / 1024;
     assert.ok(
@@ -1336,7 +1360,7 @@ test('case 36: a slow consumer is closed at maxQueuedBytes (4009), RSS stays bou
     const seenIds = new Set(
       seenEvents.filter((m) => m.event === 'message.created').map((m) => m.data?.message?.id ?? ''),
     );
-    const back = await NatterClient.connect(srv.tcpUrl);
+    const back = await connectClient(srv.tcpUrl);
     open.push(back);
     const replayed: string[] = [];
     back.on('event', (e) => {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { NatterClient } from '../../src/client/index.js';
-import { HttpApi, httpPost, openApi, PASSWORD, rejection, uniqueName } from '../helpers/api.js';
+import { connectClient, HttpApi, httpPost, openApi, PASSWORD, rejection, uniqueName } from '../helpers/api.js';
 import { LOOSE_LIMITS, startTestServer, type TestServer } from '../helpers/server.js';
 
 let t: TestServer;
@@ -31,7 +30,7 @@ describe('login throttling', () => {
     const api = await openApi(t, 'ws');
     await api.call('register', { username, password: PASSWORD });
     api.close();
-    const c = await NatterClient.connect(t.wsUrl);
+    const c = await connectClient(t.wsUrl);
     for (let i = 0; i < 3; i++) {
       assert.equal(
         (await rejection(c.request('login', { username, password: `guess number ${i}` }))).code,
@@ -56,7 +55,7 @@ describe('login throttling', () => {
 
   test('per address: failures across many usernames are throttled too', async () => {
     // The previous test spent 3 failures from this address; 5 more reach the cap of 8.
-    const c = await NatterClient.connect(t.tcpUrl);
+    const c = await connectClient(t.tcpUrl);
     for (let i = 0; i < 5; i++) {
       assert.equal(
         (await rejection(c.request('login', { username: uniqueName('nobody'), password: 'whatever1' }))).code,
@@ -69,7 +68,7 @@ describe('login throttling', () => {
   });
 
   test('guessing tokens is throttled per address', async () => {
-    const c = await NatterClient.connect(t.wsUrl);
+    const c = await connectClient(t.wsUrl);
     for (let i = 0; i < 4; i++) {
       assert.equal((await rejection(c.request('auth', { token: `nts_guess${i}` }))).code, 'unauthenticated');
     }
@@ -113,7 +112,7 @@ describe('throttles hold against parallel attempts', () => {
         checks++;
         return verify(password, hash);
       };
-      const c = await NatterClient.connect(strict.tcpUrl);
+      const c = await connectClient(strict.tcpUrl);
       const results = await Promise.allSettled(
         Array.from({ length: 15 }, (_, i) => c.request('login', { username, password: `guess ${i} wrong` })),
       );
@@ -136,7 +135,7 @@ describe('throttles hold against parallel attempts', () => {
         username: uniqueName('guesser'),
         password: PASSWORD,
       });
-      const c = await NatterClient.connect(strict.tcpUrl);
+      const c = await connectClient(strict.tcpUrl);
       await c.request('auth', { token: reg.token });
       const results = await Promise.allSettled(
         Array.from({ length: 24 }, (_, i) =>

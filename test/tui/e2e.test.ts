@@ -10,6 +10,7 @@ import { saveCredential } from '../../src/cli/util.js';
 import type { NatterClient } from '../../src/client/index.js';
 import { connectAs, HttpApi, PASSWORD } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor, within } from '../helpers/wait.js';
 
 const BIN = fileURLToPath(new URL('../../bin/natter', import.meta.url));
 const COLS = 120;
@@ -44,14 +45,16 @@ class Screen {
     return rows.join('\n');
   }
 
-  async waitFor(pattern: RegExp, what: string, timeoutMs = 8000): Promise<string> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const screen = await this.text();
-      if (pattern.test(screen)) return screen;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; the screen was:\n${screen}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  /** Waits until the screen matches `pattern`; resolves with it. */
+  async waitFor(pattern: RegExp, what: string): Promise<string> {
+    let last = '';
+    return waitFor(
+      async () => {
+        last = await this.text();
+        return pattern.test(last) ? last : undefined;
+      },
+      { what, intervalMs: 50, detail: () => `the screen was:\n${last}` },
+    );
   }
 
   async type(keys: string): Promise<void> {
@@ -59,13 +62,16 @@ class Screen {
     await new Promise((r) => setTimeout(r, 120));
   }
 
+  /** Ctrl-C; resolves with the exit code (the app is killed if it does not exit by the deadline). */
   async quit(): Promise<number | null> {
     const exited = new Promise<number | null>((resolve) => this.child.on('exit', (code) => resolve(code)));
     this.child.stdin?.write('\u0003');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    const code = await exited;
-    clearTimeout(timer);
-    return code;
+    try {
+      return await within(exited, 'the terminal app to exit on Ctrl-C');
+    } catch (err) {
+      this.child.kill('SIGKILL');
+      throw err;
+    }
   }
 }
 
