@@ -43,6 +43,8 @@ export class PasswordHasher {
   private turn = 0;
   private readonly dummy: Promise<string>;
   private closed = false;
+  /** Work handed to the threads: hashes made, passwords compared, and how many of the compares were dummies. */
+  readonly stats = { hashes: 0, compares: 0, dummyCompares: 0 };
 
   constructor(
     readonly cost: number,
@@ -76,7 +78,7 @@ export class PasswordHasher {
    * so "no such user" takes as long as "wrong password".
    */
   async verifyDummy(password: string): Promise<false> {
-    await this.verify(password, await this.dummy);
+    await this.run({ kind: 'compare', password, hash: await this.dummy }, true);
     return false;
   }
 
@@ -87,7 +89,7 @@ export class PasswordHasher {
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 
-  private run(job: HashRequest): Promise<string | boolean> {
+  private run(job: HashRequest, dummy = false): Promise<string | boolean> {
     if (this.closed)
       return Promise.reject(new NatterError('unavailable', 'the server is shutting down; try again shortly'));
     if (this.pending.size >= this.maxQueue) {
@@ -98,6 +100,9 @@ export class PasswordHasher {
     const id = this.nextId++;
     const worker = this.workers[this.turn++ % this.workers.length];
     if (!worker) return Promise.reject(new Error('no hashing thread'));
+    if (job.kind === 'hash') this.stats.hashes++;
+    else this.stats.compares++;
+    if (dummy) this.stats.dummyCompares++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       worker.ref();

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatterClient } from '../../src/client/index.js';
 import {
   type ErrorBody,
@@ -243,7 +242,6 @@ describe('resume after a disconnect', () => {
       assert.deepEqual(createdIds(liveStream, channelId), [live1.id, live2.id]);
       const cursor = lastCursor(first.messages, head);
       first.close();
-      await sleep(50);
 
       // While she is away: 30 messages, 3 edits, 2 deletes; and noise she must not see.
       const sent = [];
@@ -337,9 +335,13 @@ describe('resume after a disconnect', () => {
         });
         acked.push({ id: message.id, seq: message.seq });
         i++;
-        if (i % 5 === 0) await sleep(1);
+        // Let the connections being dropped and resumed have a turn now and then.
+        if (i % 5 === 0) await new Promise((r) => setImmediate(r));
       }
     })();
+    /** Messages of the channel that reached `conn` live (after its replay, if any). */
+    const liveOn = (conn: RawConn, replayed: Wire[] = []) =>
+      createdIds(conn.messages.filter(isStream), channelId).length - createdIds(replayed, channelId).length;
 
     let cursor = fresh.cursor;
     const received: string[] = [];
@@ -352,9 +354,9 @@ describe('resume after a disconnect', () => {
       received.push(...createdIds(stream, channelId));
       cursor = lastCursor(stream, cursor);
     };
-    await sleep(40);
+    // Each connection is dropped while messages are flowing to it: after a few (3 to 5) arrived live.
+    await fresh.conn.waitFor(() => liveOn(fresh.conn) >= 3);
     fresh.conn.close();
-    await sleep(20);
     take(fresh.conn.messages);
 
     const rounds = 6;
@@ -362,14 +364,13 @@ describe('resume after a disconnect', () => {
       const r = await resume(t, round % 2 === 0 ? 'tcp' : 'ws', alice.token, cursor);
       assert.equal(r.caughtUp.limited, false);
       assert.equal(r.caughtUp.replayed, r.replayed.length, `round ${round}: caught_up counts the replay`);
-      await sleep(20 + Math.floor(Math.random() * 80));
+      await r.conn.waitFor(() => liveOn(r.conn, r.replayed) >= 3 + (round % 3));
       r.conn.close();
-      await sleep(20);
       take(r.conn.messages);
     }
     running = false;
     await loop;
-    assert.ok(acked.length >= 20, `the sender kept sending (${acked.length} messages)`);
+    assert.ok(acked.length >= 21, `the sender kept sending (${acked.length} messages)`);
 
     const final = await resume(t, 'ws', alice.token, cursor);
     take(final.conn.messages);
