@@ -129,8 +129,20 @@ describe('Natter (reconnecting client)', () => {
 
   test('a stale cursor after a reset falls back to "start from now" with limited', async () => {
     const me = await account();
-    const client = await connectNatter({ url: t.wsUrl, token: me.token, cursor: '999999999' });
-    assert.ok(Number(client.cursor) < 999999999);
+    // A cursor past the server's head, as after restoring an older backup.
+    const client = createNatter({ url: t.wsUrl, token: me.token, cursor: '999999999' });
+    const caughtUp: { replayed: number; limited: boolean }[] = [];
+    client.on('caughtUp', (d) => caughtUp.push(d));
+    await client.start();
+    assert.deepEqual(
+      caughtUp.map((d) => [d.replayed, d.limited]),
+      [[0, true]],
+      'told to reload (limited), with nothing replayed',
+    );
+    assert.equal(client.state.status, 'connected');
+    assert.ok(Number(client.cursor) < 999999999, 'the cursor is the server head now');
+    const { user } = await client.request('whoami', {});
+    assert.equal(user.id, me.userId);
     client.close();
   });
 

@@ -101,9 +101,12 @@ for (const transport of TRANSPORTS) {
       // And the new one is not.
       const clash = await rejection(other.call('username.change', { username: newName.toLowerCase() }));
       assert.equal(clash.code, 'conflict');
-      // Logging in with the new name works, with the old name does not.
+      // Logging in with the new name reaches this account; the old name now belongs to the other one.
       const again = await openApi(t, transport);
-      await again.call('login', { username: newName, password: PASSWORD });
+      assert.equal((await again.call('login', { username: newName, password: PASSWORD })).user.id, reg.user.id);
+      const oldLogin = await openApi(t, transport);
+      assert.equal((await oldLogin.call('login', { username: oldName, password: PASSWORD })).user.id, taken.user.id);
+      oldLogin.close();
       api.close();
       other.close();
       again.close();

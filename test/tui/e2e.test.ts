@@ -142,9 +142,20 @@ test('the terminal app: open a channel, send and receive, switch with Ctrl-K, un
       'the #random history, the switcher closed',
     );
     await screen.waitFor((s) => !/random\s+1\s/.test(s), 'the badge on #random to clear');
-    // And the server knows it was read, so other clients clear too.
-    const { conversations } = await b.request('conversations.list', {});
-    assert.ok(conversations.some((c) => c.id === random.id));
+    // And the server knows it was read, so alice's other clients clear too.
+    const elsewhere = await connectAs(t.tcpUrl, alice.token);
+    try {
+      await waitFor(
+        async () => {
+          const { conversations } = await elsewhere.request('conversations.list', {});
+          const r = conversations.find((c) => c.id === random.id);
+          return r?.unread === 0 && r.mentions === 0;
+        },
+        { what: 'the server to have #random read for alice (no unread, no mention)', intervalMs: 50 },
+      );
+    } finally {
+      elsewhere.close();
+    }
   } finally {
     assert.equal(await screen.quit(), 0);
     b.close();
