@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assertEvent, check } from '../helpers/contract.js';
 import { DEADLINE_MS, waitUntil, within } from '../helpers/wait.js';
 
 // Runs the built CLI (bin/natter -> dist/, which `npm test` builds first) as a subprocess.
@@ -81,7 +82,11 @@ export class Listener {
       this.out += c;
       let nl = this.out.indexOf('\n');
       while (nl !== -1) {
-        this.lines.push(this.out.slice(0, nl));
+        const line = this.out.slice(0, nl);
+        // --json prints each event as received, with the conversation's name added as `target`
+        // (and, on a fatal error, an error document, which is the CLI's and not an event).
+        if (line.startsWith('{"event":')) check(() => assertEvent(JSON.parse(line), ['target']));
+        this.lines.push(line);
         this.out = this.out.slice(nl + 1);
         nl = this.out.indexOf('\n');
       }

@@ -1,5 +1,6 @@
 import { Natter, NatterClient, type NatterOptions } from '../../src/client/index.js';
 import { type ErrorBody, NatterError, type OpName, type ParamsIn, type ResultOf } from '../../src/protocol/index.js';
+import { assertReply, check, watchClient, watchNatter } from './contract.js';
 import type { TestServer } from './server.js';
 import { DEADLINE_MS, nextEmit } from './wait.js';
 
@@ -53,7 +54,9 @@ export async function httpPost(
     headers,
     body: rawBody ?? JSON.stringify(body),
   });
-  return { status: res.status, headers: res.headers, body: (await res.json()) as never };
+  const reply = (await res.json()) as WireReply;
+  check(() => assertReply(op, reply));
+  return { status: res.status, headers: res.headers, body: reply };
 }
 
 class SocketApi implements Api {
@@ -79,15 +82,16 @@ export async function openApi(t: TestServer, transport: TransportName): Promise<
 
 /**
  * Connects a client for a test. Its requests and `nextEvent` wait up to the
- * suite's deadline, not the library's 10 s: a loaded machine is slow.
+ * suite's deadline, not the library's 10 s: a loaded machine is slow. Every
+ * event and reply it gets is checked against the protocol's schemas.
  */
-export function connectClient(url: string): Promise<NatterClient> {
-  return NatterClient.connect(url, { timeoutMs: DEADLINE_MS });
+export async function connectClient(url: string): Promise<NatterClient> {
+  return watchClient(await NatterClient.connect(url, { timeoutMs: DEADLINE_MS }));
 }
 
 /** A reconnecting client for a test (not started): requests wait up to the suite's deadline. */
 export function createNatter(options: NatterOptions): Natter {
-  return Natter.create({ timeoutMs: DEADLINE_MS, ...options });
+  return watchNatter(Natter.create({ timeoutMs: DEADLINE_MS, ...options }));
 }
 
 /** A reconnecting client for a test, connected (and authenticated when given a token). */

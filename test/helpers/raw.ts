@@ -2,17 +2,25 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import type { WireReply } from './api.js';
+import { assertFrame, check, SentOps } from './contract.js';
 import { DEADLINE_MS, waitUntil, within } from './wait.js';
 
-/** A raw WebSocket that records every message and the close, for tests that send malformed data. */
+/**
+ * A raw WebSocket that records every message and the close, for tests that
+ * send malformed data. Every message is checked against the protocol's
+ * schemas (replies against the op of the request they answer).
+ */
 export class RawWs {
   readonly messages: unknown[] = [];
   closeCode: number | null = null;
   private waiters: (() => void)[] = [];
+  private readonly sent = new SentOps();
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
-      this.messages.push(JSON.parse(data.toString()));
+      const msg: unknown = JSON.parse(data.toString());
+      check(() => assertFrame(msg, this.sent.opOf));
+      this.messages.push(msg);
       this.wake();
     });
     ws.on('close', (code) => {
@@ -31,6 +39,7 @@ export class RawWs {
   }
 
   send(data: string | Buffer, binary = false): void {
+    this.sent.note(data);
     this.ws.send(data, { binary });
   }
 
@@ -76,12 +85,18 @@ export class RawWs {
   }
 }
 
-/** A raw TCP connection that splits what it receives into JSON lines. */
+/**
+ * A raw TCP connection that splits what it receives into JSON lines, each
+ * checked against the protocol's schemas like {@link RawWs}'s messages.
+ */
 export class RawTcp {
   readonly messages: unknown[] = [];
   ended = false;
   private buffer = '';
   private waiters: (() => void)[] = [];
+  private readonly sent = new SentOps();
+  /** What was written since the last newline: a request written in pieces is noted once whole. */
+  private outgoing = '';
 
   private constructor(readonly socket: Socket) {
     socket.setEncoding('utf8');
@@ -89,7 +104,9 @@ export class RawTcp {
       this.buffer += chunk;
       let nl = this.buffer.indexOf('\n');
       while (nl !== -1) {
-        this.messages.push(JSON.parse(this.buffer.slice(0, nl)));
+        const msg: unknown = JSON.parse(this.buffer.slice(0, nl));
+        check(() => assertFrame(msg, this.sent.opOf));
+        this.messages.push(msg);
         this.buffer = this.buffer.slice(nl + 1);
         nl = this.buffer.indexOf('\n');
       }
@@ -112,6 +129,10 @@ export class RawTcp {
   }
 
   write(data: string | Buffer): void {
+    this.outgoing += data.toString();
+    const lines = this.outgoing.split('\n');
+    this.outgoing = lines.pop() ?? '';
+    for (const line of lines) this.sent.note(line);
     this.socket.write(data);
   }
 

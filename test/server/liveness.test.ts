@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { NatterClient } from '../../src/client/index.js';
 import { closeCodeOf, connectAs, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
+import { assertFrame } from '../helpers/contract.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { waitFor, within } from '../helpers/wait.js';
 
@@ -109,6 +110,7 @@ describe('slow consumers and dead peers', () => {
 
     const lines = received.trim().split('\n');
     const messages = lines.map((l) => JSON.parse(l) as { event?: string; data?: { code?: number } });
+    for (const m of messages) assertFrame(m, (id) => ({ 1: 'auth', 2: 'invites.join' })[String(id)]);
     const closing = messages.find((m) => m.event === 'closing');
     assert.equal(closing?.data?.code, 4009, 'the slow client was told why (4009) before the end of the stream');
     assert.equal(messages.at(-1)?.event, 'closing', 'nothing after the closing notice');

@@ -20,6 +20,7 @@ import {
   type TransportName,
   uniqueName,
 } from '../helpers/api.js';
+import { assertFrame, assertReply } from '../helpers/contract.js';
 import { RawTcp, RawWs } from '../helpers/raw.js';
 import { LOOSE_LIMITS, startTestServer, type TestServer } from '../helpers/server.js';
 import { waitFor, within } from '../helpers/wait.js';
@@ -1235,6 +1236,7 @@ test('case 35: connections over maxConnectionsPerAddress are refused (ws 429 + J
       assert.match(r.head, /content-type: application\/json/i);
       assert.match(r.head, /retry-after: \d+/i);
       const body = JSON.parse(r.body) as { id: unknown; error: ErrorBody };
+      assertReply(undefined, body);
       assert.equal(body.error.code, 'rate_limited');
       assert.ok((body.error.retryAfterMs ?? 0) > 0);
     }
@@ -1242,6 +1244,7 @@ test('case 35: connections over maxConnectionsPerAddress are refused (ws 429 + J
       const lines = r.text.trim().split('\n');
       assert.equal(lines.length, 1, `one error line, no hello: ${r.text}`);
       const msg = JSON.parse(lines[0] ?? '{}') as { error?: ErrorBody };
+      assertReply(undefined, msg);
       assert.equal(msg.error?.code, 'rate_limited');
       assert.ok(r.closed, 'then the connection is closed');
     }
@@ -1357,8 +1360,11 @@ test('case 36: a slow consumer is closed at maxQueuedBytes (4009), RSS stays bou
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { event?: string; data?: { code?: number } });
+    const authOp = (id: unknown) => (id === 1 ? 'auth' : undefined);
+    for (const m of tcpLines) assertFrame(m, authOp);
     assert.equal(tcpLines.find((m) => m.event === 'closing')?.data?.code, 4009, 'tcp closing event');
     const wsMsgs = wsTexts.map((x) => JSON.parse(x) as { event?: string; data?: { code?: number } });
+    for (const m of wsMsgs) assertFrame(m, authOp);
     assert.equal(wsMsgs.find((m) => m.event === 'closing')?.data?.code, 4009);
     await waitFor(() => seenByWatcher >= sent.length, {
       what: `the watcher to receive all ${sent.length} messages`,
@@ -1428,6 +1434,7 @@ test('case 49: a foreign Origin is refused 403 before the upgrade; no Origin and
     const r = await rawHttp(t.server.port, `${upgradeHead([`Origin: ${origin}`])}\r\n`);
     assert.equal(r.status, 403, origin);
     const body = JSON.parse(r.body) as { error: ErrorBody };
+    assertReply(undefined, body);
     assert.equal(body.error.code, 'forbidden');
     assert.doesNotMatch(r.head, /upgrade: websocket/i);
   }

@@ -23,6 +23,7 @@ import {
   type TransportName,
   uniqueName,
 } from '../helpers/api.js';
+import { assertFrame, assertReply, check } from '../helpers/contract.js';
 import { RawTcp, RawWs } from '../helpers/raw.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { DEADLINE_MS, waitUntil, within } from '../helpers/wait.js';
@@ -161,7 +162,9 @@ async function httpRaw(op: string, body: string | Buffer, token: string | null =
     headers,
     body: typeof body === 'string' ? body : new Uint8Array(body),
   });
-  return { ...((await res.json()) as Reply), status: res.status };
+  const reply = (await res.json()) as Reply;
+  check(() => assertReply(op, reply));
+  return { ...reply, status: res.status };
 }
 
 async function openCaller(transport: TransportName, token?: string): Promise<Caller> {
@@ -684,7 +687,11 @@ class RawFrames {
         off = 10;
       }
       if (this.buf.length < off + len) return;
-      this.frames.push({ fin: (b0 & 0x80) !== 0, opcode: b0 & 0x0f, payload: this.buf.subarray(off, off + len) });
+      const frame = { fin: (b0 & 0x80) !== 0, opcode: b0 & 0x0f, payload: this.buf.subarray(off, off + len) };
+      // What the server says in text frames obeys the protocol too (the ops of hand-made requests are not tracked).
+      if (frame.opcode === 1 && frame.fin)
+        check(() => assertFrame(JSON.parse(frame.payload.toString()), () => undefined));
+      this.frames.push(frame);
       this.buf = this.buf.subarray(off + len);
     }
   }
