@@ -82,9 +82,11 @@ describe('natter CLI: the seed flows', () => {
     assert.match(ok(await as('alice', ['whoami']), 'whoami').stdout, /alice/);
   });
 
-  test('listeners start: bob hears everything, alice only acme/general (once it exists)', async () => {
+  test('bob starts an unfiltered listener: it says where it listens and as whom', async () => {
     bobListen = await Listener.start(['--json'], { NATTER_SERVER: t.wsUrl, NATTER_HOME: home.bob }, 'bob');
     listeners.push(bobListen);
+    assert.match(bobListen.stderr, new RegExp(`listening on ${t.wsUrl} as bob `));
+    assert.deepEqual(bobListen.lines, [], 'nothing has happened yet');
   });
 
   test('alice creates a server and an invite; bob joins with the code', async () => {
@@ -199,7 +201,7 @@ describe('natter CLI: the seed flows', () => {
     assert.equal(read.unread, 0);
   });
 
-  test('alice creates a group with bob and carol; bob hears the invitation; both accept; groups', async () => {
+  test('alice creates a group with bob and carol; bob hears the invitation; both accept; bob hears its messages; groups lists it', async () => {
     const g = await json<{
       group: { name: string; members: { username: string }[]; invited: { username: string }[] };
     }>('alice', ['group', 'create', 'climbing', 'bob', '@carol']);
@@ -256,6 +258,12 @@ describe('natter CLI: the seed flows', () => {
     const dms = await json<{ dms: { peer: { username: string }; unread: number }[] }>('alice', ['dms']);
     assert.equal(dms.dms[0]?.peer.username, 'bob');
     assert.equal(dms.dms[0]?.unread, 1);
+    const bobs = await json<{ dms: { id: string; peer: { username: string }; unread: number }[] }>('bob', ['dms']);
+    assert.deepEqual(
+      bobs.dms.map((d) => [d.id, d.peer.username, d.unread]),
+      [[sent.message.conversationId, 'alice', 0]],
+      "bob's own message is not unread for him",
+    );
     const hist = await json<{ messages: { body: string }[] }>('alice', ['history', '@bob']);
     assert.deepEqual(
       hist.messages.map((m) => m.body),
@@ -263,9 +271,14 @@ describe('natter CLI: the seed flows', () => {
     );
   });
 
-  test("alice's filtered listener saw only acme/general", async () => {
+  test("the listeners: bob's heard the channel, the group and the DM; alice's (acme/general) only the channel", async () => {
+    const bobTargets = new Set(bobListen.events.filter((e) => e.event === 'message.created').map((e) => e.target));
+    assert.deepEqual([...bobTargets].sort(), ['+climbing', '@alice', 'acme/general']);
     const events = aliceGeneral.events;
-    assert.ok(events.length >= 2, JSON.stringify(events));
+    const bodies = events
+      .filter((e) => e.event === 'message.created')
+      .map((e) => (e.data.message as { body: string }).body);
+    assert.deepEqual(bodies, ['hello bob', 'hi alice\nhow are you?'], 'both messages of acme/general, nothing else');
     for (const e of events) assert.equal(e.target, 'acme/general', JSON.stringify(e));
   });
 

@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assertEvent, check } from '../helpers/contract.js';
+import { DEADLINE_MS, waitUntil, within } from '../helpers/wait.js';
 
 // Runs the built CLI (bin/natter -> dist/, which `npm test` builds first) as a subprocess.
 
@@ -30,12 +32,16 @@ export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 
 export type Result = { code: number | null; stdout: string; stderr: string };
 
-/** Runs `natter args...` with `env`, feeding `input` on stdin; never throws on a non-zero exit. */
-export function natter(args: string[], env: Record<string, string>, input = ''): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
+/**
+ * Runs `natter args...` with `env`, feeding `input` on stdin; never throws on
+ * a non-zero exit. A command still running at the deadline is killed and the
+ * call fails, saying which command hung.
+ */
+export async function natter(args: string[], env: Record<string, string>, input = ''): Promise<Result> {
+  const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const done = new Promise<Result>((resolve, reject) => {
     child.stdout.setEncoding('utf8').on('data', (c: string) => {
       stdout += c;
     });
@@ -46,6 +52,17 @@ export function natter(args: string[], env: Record<string, string>, input = ''):
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(input);
   });
+  try {
+    return await within(
+      done,
+      `natter ${args.join(' ')} to exit`,
+      DEADLINE_MS,
+      () => `stdout: ${stdout}\nstderr: ${stderr}`,
+    );
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
 }
 
 /** A long-running `natter listen`: its stdout lines as they come. */
@@ -65,7 +82,11 @@ export class Listener {
       this.out += c;
       let nl = this.out.indexOf('\n');
       while (nl !== -1) {
-        this.lines.push(this.out.slice(0, nl));
+        const line = this.out.slice(0, nl);
+        // --json prints each event as received, with the conversation's name added as `target`
+        // (and, on a fatal error, an error document, which is the CLI's and not an event).
+        if (line.startsWith('{"event":')) check(() => assertEvent(JSON.parse(line), ['target']));
+        this.lines.push(line);
         this.out = this.out.slice(nl + 1);
         nl = this.out.indexOf('\n');
       }
@@ -95,27 +116,16 @@ export class Listener {
   }
 
   /** Waits until `check` holds, re-checking on every output. */
-  until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(
-            new Error(
-              `${this.label}: timed out waiting for ${what}\nstdout:\n${this.lines.join('\n')}\nstderr:\n${this.stderr}`,
-            ),
-          ),
+  async until(check: () => boolean, what: string, timeoutMs = DEADLINE_MS): Promise<void> {
+    await waitUntil(
+      () => (check() ? true : undefined),
+      (wake) => this.waiters.push(wake),
+      {
+        what: `${what} (${this.label})`,
         timeoutMs,
-      );
-      const attempt = () => {
-        if (check()) {
-          clearTimeout(timer);
-          resolve();
-        } else {
-          this.waiters.push(attempt);
-        }
-      };
-      attempt();
-    });
+        detail: () => `stdout:\n${this.lines.join('\n')}\nstderr:\n${this.stderr}`,
+      },
+    );
   }
 
   /** Waits for a JSON event line that matches. */
@@ -127,9 +137,15 @@ export class Listener {
     return this.events.find(pred);
   }
 
+  /** Stops it with SIGINT; resolves with its exit code. */
   async stop(): Promise<number | null> {
     this.child.kill('SIGINT');
-    return this.exited;
+    return this.exitCode();
+  }
+
+  /** Its exit code, once it exits. */
+  exitCode(): Promise<number | null> {
+    return within(this.exited, `${this.label} to exit`, DEADLINE_MS, () => `stderr:\n${this.stderr}`);
   }
 
   private wake(): void {

@@ -3,9 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { NatterClient } from '../../src/client/index.js';
-import { PASSWORD } from '../helpers/api.js';
+import { connectClient, PASSWORD } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { DEADLINE_MS } from '../helpers/wait.js';
 import { BIN, cleanEnv, Listener, natter, ROOT, removeTempDirs, tempDir } from './helpers.js';
 
 let t: TestServer;
@@ -70,7 +70,7 @@ describe('natter listen', () => {
     await dmOnly.until(() => /reconnecting/.test(dmOnly.stderr), 'the reconnecting note');
     t = await startTestServer({ port }, t.dataDir);
     // Sent at once, likely before the listener is back: it arrives by replay or live, but once.
-    const c = await NatterClient.connect(t.wsUrl);
+    const c = await connectClient(t.wsUrl);
     await c.request('login', { username: 'alice', password: PASSWORD });
     await c.request('messages.send', { to: 'bob', body: 'after the restart', nonce: 'restart-1' });
     c.close();
@@ -98,7 +98,7 @@ describe('natter listen', () => {
     const l = await Listener.start(['--json'], env('bob'), 'bob revoked');
     listeners.push(l);
     await as('bob', ['logout']);
-    assert.equal(await l.exited, 3);
+    assert.equal(await l.exitCode(), 3);
     assert.match(l.stderr, /^error: unauthenticated: /m);
   });
 });
@@ -110,6 +110,7 @@ test('natter --version and --help load neither ws nor zod (nor the server or the
     spawnSync(process.execPath, ['--import', hook, BIN, ...args], {
       env: cleanEnv({ IMPORT_TRACE: trace, ...extra }),
       encoding: 'utf8',
+      timeout: DEADLINE_MS,
     });
   const heavy = /node_modules\/(ws|zod|ink|react|better-sqlite3|drizzle-orm)\/|dist\/(server|tui|protocol)\//;
   const v = run(['--version']);

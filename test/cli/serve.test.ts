@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { NatterClient } from '../../src/client/index.js';
-import { PASSWORD } from '../helpers/api.js';
+import { connectClient, PASSWORD } from '../helpers/api.js';
+import { DEADLINE_MS, within } from '../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'natter');
@@ -27,7 +27,11 @@ function tempDir(): string {
 /** Runs bin/natter and returns exit code and output, without throwing on a non-zero exit. */
 async function natter(args: string[], env: Record<string, string> = {}) {
   try {
-    const { stdout, stderr } = await run(BIN, args, { env: { ...process.env, ...env }, cwd: tempDir() });
+    const { stdout, stderr } = await run(BIN, args, {
+      env: { ...process.env, ...env },
+      cwd: tempDir(),
+      timeout: DEADLINE_MS,
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -46,7 +50,7 @@ function serve(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
-  return new Promise((resolve, reject) => {
+  const listening = new Promise<{ child: ChildProcess; port: number; stderr: () => string }>((resolve, reject) => {
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
       err += chunk;
@@ -55,6 +59,7 @@ function serve(
     });
     child.on('exit', (code) => reject(new Error(`natter serve exited with ${code}: ${err}`)));
   });
+  return within(listening, 'natter serve to listen', DEADLINE_MS, () => `its stderr: ${err}`);
 }
 
 describe('natter binary', () => {
@@ -93,7 +98,7 @@ describe('natter binary', () => {
 
   test('a port in use is reported in words, exit 1', async () => {
     const blocker = createServer();
-    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    await within(new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r)), 'a blocking listener');
     const port = (blocker.address() as { port: number }).port;
     try {
       const r = await natter(['serve', '--port', String(port), '--tcp-port', '0', '--data', tempDir()]);
@@ -114,24 +119,24 @@ describe('natter serve', () => {
       NATTER_BCRYPT_COST: '4',
     });
     assert.match(stderr(), new RegExp(`data in ${data.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/natter\\.db`));
-    const c = await NatterClient.connect(`ws://127.0.0.1:${port}`);
+    const c = await connectClient(`ws://127.0.0.1:${port}`);
     await c.request('register', { username: 'sigterm', password: PASSWORD });
     const closing = c.nextEvent('closing');
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     const ev = await closing;
     assert.equal(ev.data.code, 1012);
-    assert.equal(await exited, 0);
+    assert.equal(await within(exited, 'natter serve to exit on SIGTERM'), 0);
     assert.match(stderr(), /natter stopped/);
 
     // The account is there after the restart.
     const again = await serve(['--port', '0', '--tcp-port', '0', '--data', data], { NATTER_BCRYPT_COST: '4' });
-    const c2 = await NatterClient.connect(`ws://127.0.0.1:${again.port}`);
+    const c2 = await connectClient(`ws://127.0.0.1:${again.port}`);
     const login = await c2.request('login', { username: 'sigterm', password: PASSWORD });
     assert.equal(login.user.username, 'sigterm');
     c2.close();
     const exited2 = new Promise<number | null>((resolve) => again.child.on('exit', (code) => resolve(code)));
     again.child.kill('SIGINT');
-    assert.equal(await exited2, 0);
+    assert.equal(await within(exited2, 'natter serve to exit on SIGINT'), 0);
   });
 });

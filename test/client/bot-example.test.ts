@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { connectAs, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor, within } from '../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let t: TestServer;
@@ -55,7 +56,10 @@ test('the bot in docs/client.md works as written', async () => {
     out += c.toString();
   });
   try {
-    while (!out.includes('connected as')) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => out.includes('connected as'), {
+      what: 'the bot to connect',
+      detail: () => `its output: ${out}`,
+    });
     assert.match(out, new RegExp(`connected as ${botUser.user.username}`));
     const conversationId = channels[0]?.id ?? '';
     const pong = human.nextEvent('message.created', (d) => d.message.body.startsWith('pong'));
@@ -66,7 +70,7 @@ test('the bot in docs/client.md works as written', async () => {
   } finally {
     const exited = new Promise((r) => child.on('exit', r));
     child.kill('SIGINT');
-    await exited;
+    await within(exited, 'the bot to exit on SIGINT');
     human.close();
   }
 });

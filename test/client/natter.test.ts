@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Natter } from '../../src/client/index.js';
 import { CloseCode } from '../../src/protocol/index.js';
-import { connectAs, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
+import { connectAs, connectNatter, createNatter, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 let t: TestServer;
 before(async () => {
@@ -36,12 +36,8 @@ function dropConnections(userId: string): void {
     conn.close(CloseCode.slowConsumer, 'dropped by test');
 }
 
-async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+function until(cond: () => boolean, what: string): Promise<true> {
+  return waitFor(() => cond(), { what });
 }
 
 describe('Natter (reconnecting client)', () => {
@@ -49,7 +45,7 @@ describe('Natter (reconnecting client)', () => {
     const alice = await account();
     const bob = await account();
     const channelId = await sharedChannel(alice, bob);
-    const client = await Natter.connect({ url: t.tcpUrl, token: bob.token, backoff: FAST });
+    const client = await connectNatter({ url: t.tcpUrl, token: bob.token, backoff: FAST });
     const seen: number[] = [];
     const states: string[] = [];
     client.on('state', (s) => states.push(s.status));
@@ -72,7 +68,8 @@ describe('Natter (reconnecting client)', () => {
       await Promise.all(sends);
     }
     await until(() => seen.length >= 40, '40 messages');
-    await new Promise((r) => setTimeout(r, 100));
+    // A duplicate would come ahead of this reply on the client's connection.
+    await client.request('ping', {});
     assert.deepEqual(
       seen,
       Array.from({ length: 40 }, (_, i) => i + 1),
@@ -91,7 +88,7 @@ describe('Natter (reconnecting client)', () => {
     c0.close();
     const channelId = channels[0]?.id ?? '';
     const port = own.server.port;
-    const client = await Natter.connect({ url: own.wsUrl, token: reg.token, backoff: FAST });
+    const client = await connectNatter({ url: own.wsUrl, token: reg.token, backoff: FAST });
     await own.stop();
     await until(() => client.state.status === 'reconnecting', 'reconnecting');
     const sent = client.send({ conversationId: channelId }, 'written while the server was down');
@@ -113,7 +110,7 @@ describe('Natter (reconnecting client)', () => {
 
   test('a revoked session stops the client instead of retrying forever', async () => {
     const me = await account();
-    const client = await Natter.connect({ url: t.wsUrl, token: me.token, backoff: FAST });
+    const client = await connectNatter({ url: t.wsUrl, token: me.token, backoff: FAST });
     const other = await connectAs(t.tcpUrl, me.token);
     await other.request('logout', {});
     await until(() => client.state.status === 'closed', 'closed');
@@ -124,7 +121,7 @@ describe('Natter (reconnecting client)', () => {
 
   test('a server refusal rejects the send at once and leaves the outbox empty', async () => {
     const me = await account();
-    const client = await Natter.connect({ url: t.wsUrl, token: me.token });
+    const client = await connectNatter({ url: t.wsUrl, token: me.token });
     await assert.rejects(client.send({ conversationId: 'nope-nope' }, 'hello'), /no such conversation/);
     assert.equal(client.pending.length, 0);
     client.close();
@@ -132,18 +129,30 @@ describe('Natter (reconnecting client)', () => {
 
   test('a stale cursor after a reset falls back to "start from now" with limited', async () => {
     const me = await account();
-    const client = await Natter.connect({ url: t.wsUrl, token: me.token, cursor: '999999999' });
-    assert.ok(Number(client.cursor) < 999999999);
+    // A cursor past the server's head, as after restoring an older backup.
+    const client = createNatter({ url: t.wsUrl, token: me.token, cursor: '999999999' });
+    const caughtUp: { replayed: number; limited: boolean }[] = [];
+    client.on('caughtUp', (d) => caughtUp.push(d));
+    await client.start();
+    assert.deepEqual(
+      caughtUp.map((d) => [d.replayed, d.limited]),
+      [[0, true]],
+      'told to reload (limited), with nothing replayed',
+    );
+    assert.equal(client.state.status, 'connected');
+    assert.ok(Number(client.cursor) < 999999999, 'the cursor is the server head now');
+    const { user } = await client.request('whoami', {});
+    assert.equal(user.id, me.userId);
     client.close();
   });
 
   test('the first connection failure is reported, not retried', async () => {
-    await assert.rejects(Natter.connect({ url: 'ws://127.0.0.1:1' }), /ECONNREFUSED/);
+    await assert.rejects(connectNatter({ url: 'ws://127.0.0.1:1' }), /ECONNREFUSED/);
   });
 
   test('login through the client keeps the token for reconnects', async () => {
     const me = await account();
-    const client = await Natter.connect({ url: t.wsUrl, backoff: FAST });
+    const client = await connectNatter({ url: t.wsUrl, backoff: FAST });
     await client.login(me.username, PASSWORD, 'lib-test');
     assert.equal(client.user?.id, me.userId);
     const states: string[] = [];
@@ -161,7 +170,7 @@ describe('Natter.create + start', () => {
     const alice = await account();
     const bob = await account();
     const channelId = await sharedChannel(alice, bob);
-    const first = await Natter.connect({ url: t.wsUrl, token: bob.token });
+    const first = await connectNatter({ url: t.wsUrl, token: bob.token });
     const cursor = first.cursor;
     first.close();
     const sender = await connectAs(t.wsUrl, alice.token);
@@ -169,7 +178,7 @@ describe('Natter.create + start', () => {
       await sender.request('messages.send', { conversationId: channelId, body: `away ${i}`, nonce: `away-${i}` });
     sender.close();
 
-    const client = Natter.create({ url: t.tcpUrl, token: bob.token, cursor });
+    const client = createNatter({ url: t.tcpUrl, token: bob.token, cursor });
     const bodies: string[] = [];
     client.onEvent('message.created', ({ message }) => bodies.push(message.body));
     const caughtUp = client.nextEvent('caught_up');

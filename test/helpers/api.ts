@@ -1,6 +1,8 @@
-import { NatterClient } from '../../src/client/index.js';
+import { Natter, NatterClient, type NatterOptions } from '../../src/client/index.js';
 import { type ErrorBody, NatterError, type OpName, type ParamsIn, type ResultOf } from '../../src/protocol/index.js';
+import { assertReply, check, watchClient, watchNatter } from './contract.js';
 import type { TestServer } from './server.js';
+import { DEADLINE_MS, nextEmit } from './wait.js';
 
 /** A reply as it arrives on the wire. */
 export type WireReply = { id: unknown; result?: unknown; error?: ErrorBody };
@@ -52,7 +54,9 @@ export async function httpPost(
     headers,
     body: rawBody ?? JSON.stringify(body),
   });
-  return { status: res.status, headers: res.headers, body: (await res.json()) as never };
+  const reply = (await res.json()) as WireReply;
+  check(() => assertReply(op, reply));
+  return { status: res.status, headers: res.headers, body: reply };
 }
 
 class SocketApi implements Api {
@@ -72,15 +76,56 @@ class SocketApi implements Api {
 /** Opens an API of the given transport against a test server. */
 export async function openApi(t: TestServer, transport: TransportName): Promise<Api> {
   if (transport === 'http') return new HttpApi(t.httpUrl);
-  const client = await NatterClient.connect(transport === 'ws' ? t.wsUrl : t.tcpUrl);
+  const client = await connectClient(transport === 'ws' ? t.wsUrl : t.tcpUrl);
   return new SocketApi(transport, client);
+}
+
+/**
+ * Connects a client for a test. Its requests and `nextEvent` wait up to the
+ * suite's deadline, not the library's 10 s: a loaded machine is slow. Every
+ * event and reply it gets is checked against the protocol's schemas.
+ */
+export async function connectClient(url: string): Promise<NatterClient> {
+  return watchClient(await NatterClient.connect(url, { timeoutMs: DEADLINE_MS }));
+}
+
+/** A reconnecting client for a test (not started): requests wait up to the suite's deadline. */
+export function createNatter(options: NatterOptions): Natter {
+  return watchNatter(Natter.create({ timeoutMs: DEADLINE_MS, ...options }));
+}
+
+/** A reconnecting client for a test, connected (and authenticated when given a token). */
+export async function connectNatter(options: NatterOptions): Promise<Natter> {
+  const n = createNatter(options);
+  await n.start();
+  return n;
 }
 
 /** Connects a client and authenticates it with `token`. */
 export async function connectAs(url: string, token: string): Promise<NatterClient> {
-  const c = await NatterClient.connect(url);
+  const c = await connectClient(url);
   await c.request('auth', { token });
   return c;
+}
+
+/**
+ * Resolves with the close code of `c` (on TCP, the code of the server's
+ * `closing` event). Call it before causing the close.
+ */
+export async function closeCodeOf(c: NatterClient, what = 'the connection to close'): Promise<number> {
+  const [code] = await nextEmit<[number, string]>(c, 'close', what);
+  return code;
+}
+
+/**
+ * Resolves once everything the server sent `c` before it read this request
+ * has arrived: the reply to a ping comes after it on the same connection.
+ * After an action whose reply has been received, its events have been
+ * written to every recipient; a barrier on a recipient then shows whether one
+ * reached it, without waiting for a time.
+ */
+export async function settled(c: NatterClient): Promise<void> {
+  await c.request('ping', {});
 }
 
 /** Resolves with the error a promise rejects with; fails if it resolves. */

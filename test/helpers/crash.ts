@@ -4,8 +4,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { NatterClient } from '../../src/client/index.js';
-import { PASSWORD } from './api.js';
+import { connectClient, PASSWORD } from './api.js';
+import { within } from './wait.js';
 
 const BIN = fileURLToPath(new URL('../../bin/natter', import.meta.url));
 
@@ -24,7 +24,7 @@ export function serveProcess(dir: string): Promise<{ child: ChildProcess; url: s
   children.add(child);
   child.on('exit', () => children.delete(child));
   let err = '';
-  return new Promise((resolve, reject) => {
+  const listening = new Promise<{ child: ChildProcess; url: string }>((resolve, reject) => {
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (c: string) => {
       err += c;
@@ -33,13 +33,15 @@ export function serveProcess(dir: string): Promise<{ child: ChildProcess; url: s
     });
     child.on('exit', (code) => reject(new Error(`server exited (${code}) before listening: ${err}`)));
   });
+  return within(listening, 'the server process to listen', undefined, () => `its stderr: ${err}`);
 }
 
 function killHard(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
+  const exited = new Promise<void>((resolve) => {
     child.on('exit', () => resolve());
     child.kill('SIGKILL');
   });
+  return within(exited, 'the server process to exit on SIGKILL');
 }
 
 /**
@@ -55,7 +57,7 @@ export async function crashDrill(
   rounds: number,
 ): Promise<{ sent: number; acked: number; rounds: number }> {
   let { child, url } = await serveProcess(dir);
-  let c = await NatterClient.connect(url);
+  let c = await connectClient(url);
   const reg = await c.request('register', { username: 'crashtest', password: PASSWORD });
   const { channels } = await c.request('servers.create', { name: 'crash' });
   const conversationId = channels[0]?.id ?? '';
@@ -64,7 +66,7 @@ export async function crashDrill(
   const sentNonces: string[] = [];
 
   for (let round = 0; round < rounds; round++) {
-    c = await NatterClient.connect(url);
+    c = await connectClient(url);
     await c.request('auth', { token: reg.token });
     const killAfter = 5 + ((round * 7) % 40);
     let acks = 0;
@@ -85,7 +87,7 @@ export async function crashDrill(
     ({ child, url } = await serveProcess(dir));
   }
 
-  c = await NatterClient.connect(url);
+  c = await connectClient(url);
   await c.request('auth', { token: reg.token });
   for (const nonce of sentNonces) {
     const r = await c.request('messages.send', { conversationId, body: 'retry', nonce });
@@ -96,8 +98,9 @@ export async function crashDrill(
     }
   }
   c.close();
+  const exited = new Promise((r) => child.on('exit', r));
   child.kill('SIGTERM');
-  await new Promise((r) => child.on('exit', r));
+  await within(exited, 'the server process to exit on SIGTERM');
 
   const db = new Database(join(dir, 'natter.db'), { readonly: true });
   try {

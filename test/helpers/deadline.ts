@@ -14,14 +14,3 @@ export function within<T>(promise: Promise<T>, what: string, ms = 5000): Promise
 export function onceWithin(emitter: EventEmitter, event: string, ms = 5000): Promise<unknown[]> {
   return within(once(emitter, event), `"${event}"`, ms);
 }
-
-/** Polls `check` until it returns something other than undefined, or rejects after `ms`, naming `what`. */
-export async function waitFor<T>(what: string, check: () => T | undefined, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { NatterClient } from '../../src/client/index.js';
-import { openApi, PASSWORD, rejection, TRANSPORTS, uniqueName } from '../helpers/api.js';
+import { closeCodeOf, connectClient, openApi, PASSWORD, rejection, TRANSPORTS, uniqueName } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let t: TestServer;
@@ -42,7 +41,7 @@ for (const transport of TRANSPORTS) {
       assert.notEqual(login.session.id, reg.session.id);
       await api.call('logout', {});
       // The token is dead everywhere.
-      const check = await NatterClient.connect(t.wsUrl);
+      const check = await connectClient(t.wsUrl);
       const err = await rejection(check.request('auth', { token: login.token }));
       assert.equal(err.code, 'unauthenticated');
       // The first session is untouched.
@@ -103,9 +102,15 @@ for (const transport of TRANSPORTS) {
       // And the new one is taken.
       const clash = await rejection(other.call('username.change', { username: newName.toLowerCase() }));
       assert.equal(clash.code, 'conflict');
-      // Logging in with the new name works, with the old name does not.
+      // Logging in with the new name reaches this account; the old name, held and unused, reaches nobody.
       const again = await openApi(t, transport);
-      await again.call('login', { username: newName, password: PASSWORD });
+      assert.equal((await again.call('login', { username: newName, password: PASSWORD })).user.id, reg.user.id);
+      const oldLogin = await openApi(t, transport);
+      assert.equal(
+        (await rejection(oldLogin.call('login', { username: oldName, password: PASSWORD }))).code,
+        'invalid_credentials',
+      );
+      oldLogin.close();
       api.close();
       other.close();
       again.close();
@@ -116,9 +121,9 @@ for (const transport of TRANSPORTS) {
       const api = await openApi(t, transport);
       await api.call('register', { username, password: PASSWORD });
       const otherLogin = await (await openApi(t, 'http')).call('login', { username, password: PASSWORD });
-      const watcher = await NatterClient.connect(t.wsUrl);
+      const watcher = await connectClient(t.wsUrl);
       await watcher.request('auth', { token: otherLogin.token });
-      const closed = new Promise<number>((resolve) => watcher.on('close', (code) => resolve(code)));
+      const closed = closeCodeOf(watcher, "the other session's connection to close");
 
       const wrong = await rejection(
         api.call('password.change', { currentPassword: 'not it at all', newPassword: 'a new secret' }),
@@ -163,13 +168,13 @@ for (const transport of TRANSPORTS) {
       const dup = await rejection(api.call('tokens.create', { name: 'Deploy Bot' }));
       assert.equal(dup.code, 'conflict');
 
-      const bot = await NatterClient.connect(t.tcpUrl);
+      const bot = await connectClient(t.tcpUrl);
       const authed = await bot.request('auth', { token: created.token });
       assert.equal(authed.user.id, reg.user.id);
       assert.equal(authed.session, null);
       const me = await bot.request('whoami', {});
       assert.equal(me.botToken?.id, created.botToken.id);
-      const closed = new Promise<number>((resolve) => bot.on('close', (code) => resolve(code)));
+      const closed = closeCodeOf(bot, "the bot token's connection to close");
 
       const list = await api.call('tokens.list', {});
       assert.deepEqual(

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { connectAs, HttpApi, PASSWORD } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { DEADLINE_MS, waitFor } from '../helpers/wait.js';
 
 const BIN = fileURLToPath(new URL('../../bin/natter', import.meta.url));
 const run = promisify(execFile);
@@ -45,9 +46,14 @@ test('case 48: an online backup taken during sends restores into a server with t
     }
   })();
   const file = join(dir, 'natter-backup.db');
-  const { stdout } = await run(BIN, ['backup', file, '--data', t.dataDir]);
+  await waitFor(() => extra > 0, { what: 'the sends during the backup to start' });
+  const before = extra;
+  const { stdout } = await run(BIN, ['backup', file, '--data', t.dataDir], { timeout: DEADLINE_MS });
+  const during = extra - before;
   stop = true;
   await writer;
+  // A send takes a commit; the backup a process of its own: many sends complete while it runs.
+  assert.ok(during > 0, 'sends went on while the backup ran');
   c.close();
   assert.match(stdout, /backed up to .*: 1 users, 1 conversations, \d+ messages .*integrity ok/);
   assert.ok(!readdirSync(dir).some((f) => f.includes('.backup-')), 'no temporary file is left behind');
@@ -86,7 +92,7 @@ test('case 48: an online backup taken during sends restores into a server with t
 test('a backup of a missing database fails in words and writes nothing', async () => {
   const target = join(dir, 'never.db');
   await assert.rejects(
-    run(BIN, ['backup', target, '--data', join(dir, 'nothing-here')]),
+    run(BIN, ['backup', target, '--data', join(dir, 'nothing-here')], { timeout: DEADLINE_MS }),
     (err: { code: number; stderr: string }) => {
       assert.equal(err.code, 1);
       assert.match(err.stderr, /no database at .*is --data right\?/);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { connectAs, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('WAL checkpoints run off the event loop', () => {
   let t: TestServer;
@@ -25,11 +26,10 @@ describe('WAL checkpoints run off the event loop', () => {
           c.request('messages.send', { conversationId, body: `m${i}`, nonce: `wal-${i}` }),
         ),
       );
-      const end = Date.now() + 5000;
-      while (t.server.checkpointer.stats.checkpoints === 0 && Date.now() < end) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      assert.ok(t.server.checkpointer.stats.checkpoints > 0, 'no checkpoint copied the WAL back');
+      await waitFor(() => t.server.checkpointer.stats.checkpoints > 0, {
+        what: 'a checkpoint to copy the WAL back',
+        intervalMs: 50,
+      });
       // What the worker wrote back is what the server sees.
       const { messages } = await c.request('messages.history', { conversationId, limit: 100 });
       assert.equal(messages.at(-1)?.body, 'm199');

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { NatterClient } from '../../src/client/index.js';
-import { connectAs, HttpApi, PASSWORD, rejection, uniqueName } from '../helpers/api.js';
+import { closeCodeOf, connectAs, connectClient, HttpApi, PASSWORD, rejection, uniqueName } from '../helpers/api.js';
 import { RawWs } from '../helpers/raw.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -19,7 +18,7 @@ async function newAccount(): Promise<{ username: string; token: string; userId: 
 
 describe('connecting', () => {
   test('the hello event and the hello operation agree on the protocol version', async () => {
-    const c = await NatterClient.connect(t.tcpUrl);
+    const c = await connectClient(t.tcpUrl);
     assert.equal(c.hello.protocol, 1);
     assert.equal(c.hello.authenticated, false);
     assert.equal(c.hello.server.name, 'natter');
@@ -70,7 +69,7 @@ describe('revocation reaches open connections', () => {
       await connectAs(t.tcpUrl, token),
       await connectAs(t.tcpUrl, token),
     ];
-    const closes = others.map((c) => new Promise<number>((resolve) => c.on('close', (code) => resolve(code))));
+    const closes = others.map((c) => closeCodeOf(c, 'the other connections of the session to close'));
     await main.request('logout', {});
     assert.deepEqual(await Promise.all(closes), [4004, 4004, 4004]);
     assert.equal(main.closed, false, 'the connection that logged out stays open, logged out');
@@ -172,9 +171,7 @@ describe('restart', () => {
     const ws = await connectAs(own.wsUrl, token);
     const tcp = await connectAs(own.tcpUrl, token);
     const closing = Promise.all([ws.nextEvent('closing'), tcp.nextEvent('closing')]);
-    const closed = Promise.all(
-      [ws, tcp].map((c) => new Promise<number>((resolve) => c.on('close', (code) => resolve(code)))),
-    );
+    const closed = Promise.all([ws, tcp].map((c) => closeCodeOf(c, 'the server to close its connections')));
     await own.destroy();
     for (const ev of await closing) {
       assert.equal(ev.data.code, 1012);

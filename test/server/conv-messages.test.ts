@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { NatterClient } from '../../src/client/index.js';
+import type { NatterClient } from '../../src/client/index.js';
 import type {
   EventData,
   EventMessage,
@@ -13,8 +12,19 @@ import type {
   ReadState,
   ResultOf,
 } from '../../src/protocol/index.js';
-import { HttpApi, httpPost, PASSWORD, rejection, TRANSPORTS, type TransportName, uniqueName } from '../helpers/api.js';
+import {
+  connectClient,
+  HttpApi,
+  httpPost,
+  PASSWORD,
+  rejection,
+  settled,
+  TRANSPORTS,
+  type TransportName,
+  uniqueName,
+} from '../helpers/api.js';
 import { LOOSE_LIMITS, startTestServer, type TestServer } from '../helpers/server.js';
+import { DEADLINE_MS, waitFor, waitUntil } from '../helpers/wait.js';
 
 let t: TestServer;
 before(async () => {
@@ -87,24 +97,17 @@ class Recorder {
   waitFor<N extends EventName>(
     name: N,
     filter: (d: EventData<N>) => boolean = () => true,
-    timeoutMs = 5000,
+    timeoutMs = DEADLINE_MS,
   ): Promise<EventMessage<N>> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`${this.label}: no "${name}" event within ${timeoutMs} ms`)),
+    return waitUntil(
+      () => this.all(name, filter)[0],
+      (wake) => this.waiters.push(wake),
+      {
+        what: `a matching "${name}" event at ${this.label}`,
         timeoutMs,
-      );
-      const attempt = () => {
-        const found = this.all(name, filter)[0];
-        if (found) {
-          clearTimeout(timer);
-          resolve(found);
-        } else {
-          this.waiters.push(attempt);
-        }
-      };
-      attempt();
-    });
+        detail: () => `events so far: ${this.events.map((e) => e.event).join(', ')}`,
+      },
+    );
   }
 }
 
@@ -114,7 +117,7 @@ function urlOf(transport: 'ws' | 'tcp', server = t): string {
 
 /** Connects, starts recording, then authenticates. */
 async function live(url: string, token: string, label = url): Promise<Recorder> {
-  const client = await NatterClient.connect(url);
+  const client = await connectClient(url);
   opened.push(client);
   const rec = new Recorder(client, label);
   await client.request('auth', { token });
@@ -178,7 +181,9 @@ describe('channel chat', () => {
       const bSend = await callerFor(transport, bob.token);
 
       const n1 = nonce();
+      const sentAt = Date.now();
       const r1 = await send(aSend.call, channelId, 'hello bob', n1);
+      const answeredAt = Date.now();
       assert.equal(r1.duplicate, false);
       const m1 = r1.message;
       assert.equal(m1.seq, 1);
@@ -190,7 +195,7 @@ describe('channel chat', () => {
       assert.equal(m1.deletedAt, null);
       assert.equal(m1.nonce, n1);
       assert.deepEqual(m1.mentions, []);
-      assert.ok(Math.abs(m1.createdAt - Date.now()) < 60_000, 'createdAt is a current epoch-ms time');
+      assert.ok(m1.createdAt >= sentAt && m1.createdAt <= answeredAt, 'createdAt is the epoch-ms time of the send');
 
       const m2 = (await send(bSend.call, channelId, 'hi alice')).message;
       const m3 = (await send(aSend.call, channelId, 'how are you?')).message;
@@ -328,7 +333,8 @@ describe('groups', () => {
     // Messages after bob left do not reach him.
     const m3 = (await send(a1.call, gid, 'bob is gone')).message;
     await c1.waitFor('message.created', (d) => d.message.id === m3.id);
-    await sleep(200);
+    await settled(b1.client);
+    await settled(b2.client);
     assert.equal(b1.all('message.created', (d) => d.message.id === m3.id).length, 0);
     assert.equal(b2.all('message.created', (d) => d.message.id === m3.id).length, 0);
 
@@ -517,7 +523,7 @@ describe('idempotent sends', () => {
     const last = history.messages.at(-1);
     assert.ok(last);
     await bobLive.waitFor('message.created', (d) => d.message.id === last.id);
-    await sleep(100);
+    await settled(bobLive.client);
     assert.deepEqual(
       bobLive.all('message.created', (d) => d.message.conversationId === channelId).map((e) => e.data.message.seq),
       [1, 2, 3, 4, 5],
@@ -537,7 +543,7 @@ describe('idempotent sends', () => {
     assert.equal(r1.message.id, r2.message.id);
     assert.deepEqual([r1.duplicate, r2.duplicate].sort(), [false, true]);
     await bobLive.waitFor('message.created', (d) => d.message.id === r1.message.id);
-    await sleep(100);
+    await settled(bobLive.client);
     assert.equal(bobLive.all('dm.opened').length, 1);
     assert.equal(bobLive.all('message.created').length, 1);
     assert.equal((await http(bob.token).call('dms.list', {})).dms.length, 1);
@@ -700,7 +706,7 @@ describe('history', () => {
     const alice = await newUser('ha');
     ({ channelId } = await shareServer(alice, []));
     reader = http(alice.token);
-    const c = await NatterClient.connect(t.wsUrl);
+    const c = await connectClient(t.wsUrl);
     await c.request('auth', { token: alice.token });
     for (let i = 1; i <= 250; i++) {
       sent.push(
@@ -911,7 +917,7 @@ describe('read state', () => {
     assert.deepEqual([s.lastReadSeq, s.unread, s.mentions], [4, 0, 0]);
 
     // My read state is mine: bob never gets alice's read.updated.
-    await sleep(100);
+    await settled(b.client);
     assert.equal(b.all('read.updated', (d) => d.conversationId === channelId && d.lastReadSeq === 1).length, 0);
 
     // Bob's new message is unread for alice; alice's reply moves her own read position.
@@ -974,15 +980,18 @@ describe('typing', () => {
     const startedAt = Date.now();
     await a1.request('typing.start', { conversationId: channelId });
     const ev = await b.waitFor('typing', (d) => d.conversationId === channelId);
+    // The server noted alice typing no later than this.
+    const firstNoticeBy = Date.now();
     assert.equal(ev.data.user.id, alice.id);
     assert.equal(ev.data.user.username, alice.username);
-    assert.ok(ev.data.expiresAt > Date.now(), 'expiresAt is in the future');
-    assert.ok(ev.data.expiresAt >= startedAt && ev.data.expiresAt < startedAt + 60_000, 'expiresAt is epoch ms, soon');
+    assert.ok(ev.data.expiresAt > startedAt, 'expiresAt is after the notice was sent');
+    assert.ok(ev.data.expiresAt < firstNoticeBy + 60_000, 'expiresAt is epoch ms, soon');
     assert.equal(ev.cursor, undefined, 'typing is ephemeral: no cursor');
 
     await a2.request('typing.start', { conversationId: channelId });
     await a1.request('typing.start', { conversationId: channelId });
-    await sleep(400);
+    // Whatever the repeats sent went out before they were answered.
+    for (const rec of [b, a1, a2, e]) await settled(rec.client);
     assert.equal(b.all('typing').length, 1, 'repeats within 3 s are not re-sent');
     assert.equal(a1.all('typing').length + a2.all('typing').length, 0, 'the typist’s own connections get nothing');
     assert.equal(e.all('typing').length, 0, 'a non-reader gets nothing');
@@ -992,8 +1001,9 @@ describe('typing', () => {
     await a1.waitFor('typing', (d) => d.user.id === bob.id);
     await a2.waitFor('typing', (d) => d.user.id === bob.id);
 
-    // After the quiet period, alice typing is sent again.
-    await sleep(Math.max(0, startedAt + 3300 - Date.now()));
+    // After the quiet period (3 s after the first notice, by the server's clock, which is this process's), alice
+    // typing is sent again.
+    await waitFor(() => Date.now() > firstNoticeBy + 3000, { what: 'the 3 s repeat window to pass', intervalMs: 50 });
     await a1.request('typing.start', { conversationId: channelId });
     await b.waitFor('typing', () => b.all('typing').length >= 2);
 
@@ -1026,7 +1036,11 @@ describe('presence and profiles', () => {
     // A second connection is not news; closing one of two is not either.
     const b2 = await live(t.wsUrl, bob.token, 'bob/2');
     b1.client.close();
-    await sleep(300);
+    await waitFor(() => t.server.services.hub.userConnections(bob.id).size === 1, {
+      what: "the server to see bob's first connection close",
+    });
+    // A presence event for either change would be ahead of this reply.
+    await settled(a.client);
     assert.equal(a.all('presence', (d) => d.userId === bob.id).length, 1);
     assert.equal(await onlineOf(bob.id), true);
 
@@ -1035,6 +1049,7 @@ describe('presence and profiles', () => {
     assert.equal(off.data.online, false);
     assert.equal(await onlineOf(bob.id), false);
     assert.ok(!(await a.request('members.online', { serverId })).users.some((u) => u.id === bob.id));
+    await settled(e.client);
     assert.equal(e.all('presence', (d) => d.userId === bob.id).length, 0, 'strangers get no presence');
   });
 
@@ -1064,7 +1079,7 @@ describe('presence and profiles', () => {
     await http(bob.token).call('username.change', { username: renamed });
     for (const rec of recs)
       await rec.waitFor('user.updated', (d) => d.user.id === bob.id && d.user.username === renamed);
-    await sleep(100);
+    await settled(e.client);
     assert.equal(e.all('user.updated', (d) => d.user.id === bob.id).length, 0);
   });
 });

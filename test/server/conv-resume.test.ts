@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { NatterClient } from '../../src/client/index.js';
+import type { NatterClient } from '../../src/client/index.js';
 import {
   type ErrorBody,
   events as EVENTS,
@@ -12,9 +11,10 @@ import {
   type ParamsIn,
   type ResultOf,
 } from '../../src/protocol/index.js';
-import { connectAs, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
+import { connectAs, connectClient, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { RawTcp, RawWs } from '../helpers/raw.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { DEADLINE_MS } from '../helpers/wait.js';
 
 let t: TestServer;
 before(async () => {
@@ -59,7 +59,7 @@ function hc(token: string, base = t.httpUrl): Caller {
 
 /** A socket client for the sending side. */
 async function sender(url: string, token: string): Promise<NatterClient> {
-  const c = await NatterClient.connect(url);
+  const c = await connectClient(url);
   cleanups.push(() => c.close());
   await c.request('auth', { token });
   return c;
@@ -124,7 +124,7 @@ class RawConn {
     return { reply, index: this.messages.indexOf(reply) };
   }
 
-  waitFor(pred: (m: Wire) => boolean, timeoutMs = 5000): Promise<Wire> {
+  waitFor(pred: (m: Wire) => boolean, timeoutMs = DEADLINE_MS): Promise<Wire> {
     const impl = this.ws ?? this.tcp;
     assert.ok(impl);
     return impl.waitFor((m) => pred(m as Wire), timeoutMs) as Promise<Wire>;
@@ -242,7 +242,6 @@ describe('resume after a disconnect', () => {
       assert.deepEqual(createdIds(liveStream, channelId), [live1.id, live2.id]);
       const cursor = lastCursor(first.messages, head);
       first.close();
-      await sleep(50);
 
       // While she is away: 30 messages, 3 edits, 2 deletes; and noise she must not see.
       const sent = [];
@@ -336,9 +335,13 @@ describe('resume after a disconnect', () => {
         });
         acked.push({ id: message.id, seq: message.seq });
         i++;
-        if (i % 5 === 0) await sleep(1);
+        // Let the connections being dropped and resumed have a turn now and then.
+        if (i % 5 === 0) await new Promise((r) => setImmediate(r));
       }
     })();
+    /** Messages of the channel that reached `conn` live (after its replay, if any). */
+    const liveOn = (conn: RawConn, replayed: Wire[] = []) =>
+      createdIds(conn.messages.filter(isStream), channelId).length - createdIds(replayed, channelId).length;
 
     let cursor = fresh.cursor;
     const received: string[] = [];
@@ -351,9 +354,9 @@ describe('resume after a disconnect', () => {
       received.push(...createdIds(stream, channelId));
       cursor = lastCursor(stream, cursor);
     };
-    await sleep(40);
+    // Each connection is dropped while messages are flowing to it: after a few (3 to 5) arrived live.
+    await fresh.conn.waitFor(() => liveOn(fresh.conn) >= 3);
     fresh.conn.close();
-    await sleep(20);
     take(fresh.conn.messages);
 
     const rounds = 6;
@@ -361,14 +364,13 @@ describe('resume after a disconnect', () => {
       const r = await resume(t, round % 2 === 0 ? 'tcp' : 'ws', alice.token, cursor);
       assert.equal(r.caughtUp.limited, false);
       assert.equal(r.caughtUp.replayed, r.replayed.length, `round ${round}: caught_up counts the replay`);
-      await sleep(20 + Math.floor(Math.random() * 80));
+      await r.conn.waitFor(() => liveOn(r.conn, r.replayed) >= 3 + (round % 3));
       r.conn.close();
-      await sleep(20);
       take(r.conn.messages);
     }
     running = false;
     await loop;
-    assert.ok(acked.length >= 20, `the sender kept sending (${acked.length} messages)`);
+    assert.ok(acked.length >= 21, `the sender kept sending (${acked.length} messages)`);
 
     const final = await resume(t, 'ws', alice.token, cursor);
     take(final.conn.messages);
@@ -609,7 +611,7 @@ describe('replay starts where membership starts', () => {
     const { invite } = await o.request('invites.create', { serverId: server.id });
 
     // The joiner's client goes away with a cursor; meanwhile the server talks, then the joiner joins elsewhere.
-    const first = await NatterClient.connect(t.wsUrl);
+    const first = await connectClient(t.wsUrl);
     const { cursor } = await first.request('auth', { token: joiner.token });
     first.close();
     for (let i = 0; i < 3; i++)
@@ -619,7 +621,7 @@ describe('replay starts where membership starts', () => {
     elsewhere.close();
     await o.request('messages.send', { conversationId: general, body: 'after', nonce: 'since-after' });
 
-    const back = await NatterClient.connect(t.wsUrl);
+    const back = await connectClient(t.wsUrl);
     const seen: { event: string; data: unknown }[] = [];
     back.on('event', (e) => seen.push(e));
     await back.request('auth', { token: joiner.token, cursor });

@@ -4,6 +4,7 @@ import type { NatterClient } from '../../src/client/index.js';
 import type { EventMessage } from '../../src/protocol/index.js';
 import { connectAs, HttpApi, httpPost, PASSWORD, rejection, uniqueName } from '../helpers/api.js';
 import { LOOSE_LIMITS, startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 let t: TestServer;
 const clients: NatterClient[] = [];
@@ -66,16 +67,6 @@ function randomCode(): string {
   let s = '';
   for (let i = 0; i < 16; i++) s += chars[Math.floor(Math.random() * chars.length)];
   return s;
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('servers', () => {
@@ -209,10 +200,13 @@ describe('members', () => {
 
     // The last connection of m2 closes: m2 is offline.
     m2.c.close();
-    await waitFor('m2 to go offline', async () => {
-      const l = await owner.c.request('members.list', { serverId: s.serverId });
-      return l.members.find((m) => m.user.id === m2.id)?.online === false ? l : undefined;
-    });
+    await waitFor(
+      async () => {
+        const l = await owner.c.request('members.list', { serverId: s.serverId });
+        return l.members.find((m) => m.user.id === m2.id)?.online === false;
+      },
+      { what: 'm2 to go offline', intervalMs: 50 },
+    );
     const online2 = await owner.c.request('members.online', { serverId: s.serverId });
     assert.deepEqual(online2.users.map((u) => u.id).sort(), [owner.id, admin.id, m1.id].sort());
     const stillListed = await owner.c.request('members.list', { serverId: s.serverId });

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { NatterClient } from '../../src/client/index.js';
-import { httpPost, openApi, PASSWORD, rejection, TRANSPORTS, uniqueName } from '../helpers/api.js';
+import { connectClient, httpPost, openApi, PASSWORD, rejection, TRANSPORTS, uniqueName } from '../helpers/api.js';
 import { RawTcp, RawWs } from '../helpers/raw.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -162,7 +161,7 @@ describe('transport limits', () => {
     const ws = await RawWs.open(t.wsUrl);
     ws.send(JSON.stringify({ id: 1, op: 'ping', params: { pad: 'x'.repeat(20 * 1024) } }));
     assert.equal(await ws.closed(), 1009);
-    const c = await NatterClient.connect(t.wsUrl);
+    const c = await connectClient(t.wsUrl);
     assert.equal(typeof (await c.request('ping', {})).now, 'number');
     c.close();
   });

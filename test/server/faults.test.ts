@@ -25,29 +25,45 @@ async function count(): Promise<number> {
 
 test('case 46: a full disk answers unavailable without acknowledging, and recovers when space returns', async () => {
   const sqlite = t.server.services.db.$client;
-  const before = await count();
   // SQLite's own cap on the file size stands in for a full disk: writes past it fail with SQLITE_FULL.
   const pages = sqlite.pragma('page_count', { simple: true }) as number;
   sqlite.pragma(`max_page_count = ${pages}`);
+  const acked: string[] = [];
+  const refused: string[] = [];
   try {
-    const errors = [];
     for (let i = 0; i < 50; i++) {
-      const err = await c
-        .request('messages.send', { conversationId: channelId, body: 'x'.repeat(3000), nonce: `full-${i}` })
-        .then(
-          () => null,
-          (e: unknown) => e,
-        );
-      if (err) errors.push(err);
+      const nonce = `full-${i}`;
+      const err = await c.request('messages.send', { conversationId: channelId, body: 'x'.repeat(3000), nonce }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      if (err) {
+        assert.equal((err as { code?: string }).code, 'unavailable', nonce);
+        refused.push(nonce);
+      } else {
+        acked.push(nonce);
+      }
     }
-    assert.ok(errors.length > 0, 'the disk filled up');
-    for (const e of errors) assert.equal((e as { code?: string }).code, 'unavailable');
+    assert.ok(refused.length > 0, 'the disk filled up');
   } finally {
     sqlite.pragma('max_page_count = 4294967294');
   }
-  const stored = await count();
   // Whatever was acknowledged is stored; nothing refused is.
-  assert.ok(stored >= before);
+  const stored = new Set(
+    (sqlite.prepare("SELECT nonce FROM messages WHERE nonce LIKE 'full-%'").all() as { nonce: string }[]).map(
+      (r) => r.nonce,
+    ),
+  );
+  assert.deepEqual(
+    acked.filter((n) => !stored.has(n)),
+    [],
+    'every acknowledged send is stored',
+  );
+  assert.deepEqual(
+    refused.filter((n) => stored.has(n)),
+    [],
+    'no refused send is stored',
+  );
   const ok = await c.request('messages.send', {
     conversationId: channelId,
     body: 'space is back',

@@ -1,18 +1,28 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { NatterClient } from '../../src/client/index.js';
 import type { EventMessage } from '../../src/protocol/index.js';
-import { connectAs, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
+import { connectAs, connectClient, HttpApi, PASSWORD, settled, uniqueName } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
-let t: TestServer;
+// Presence is checked against what the server knows, never against the clock: a grace period far
+// longer than any test (nothing can be announced during it), and one short enough to wait for.
+let lingering: TestServer;
+let brief: TestServer;
+let immediate: TestServer;
 before(async () => {
-  t = await startTestServer({ presenceGraceMs: 300 });
+  lingering = await startTestServer({ presenceGraceMs: 10 * 60_000 });
+  brief = await startTestServer({ presenceGraceMs: 200 });
+  immediate = await startTestServer({ presenceGraceMs: 0 });
 });
-after(() => t.destroy());
+after(async () => {
+  await lingering.destroy();
+  await brief.destroy();
+  await immediate.destroy();
+});
 
-/** Alice and Bob in one server; alice watches presence events. */
-async function pair() {
+/** Alice and Bob in one server of `t`; alice's connection records the presence events about bob. */
+async function pair(t: TestServer) {
   const alice = await new HttpApi(t.httpUrl).call('register', { username: uniqueName('pa'), password: PASSWORD });
   const bob = await new HttpApi(t.httpUrl).call('register', { username: uniqueName('pb'), password: PASSWORD });
   const watcher = await connectAs(t.wsUrl, alice.token);
@@ -25,49 +35,62 @@ async function pair() {
     if (e.event === 'presence' && (e.data as { userId: string }).userId === bob.user.id)
       seen.push(e as EventMessage<'presence'>);
   });
-  return { watcher, bob, b, serverId: server.id, seen };
+  /** Resolves once the server has seen every connection of bob's close. */
+  const bobGone = () =>
+    waitFor(() => t.server.services.hub.userConnections(bob.user.id).size === 0, {
+      what: "the server to see bob's connections close",
+    });
+  const bobListed = async () =>
+    (await watcher.request('members.online', { serverId: server.id })).users.some((u) => u.id === bob.user.id);
+  return { watcher, bob, b, seen, bobGone, bobListed };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-test('a reconnect within the grace period is not announced; a real departure is, after the grace', async () => {
-  const { watcher, bob, b, serverId, seen } = await pair();
+test('within the grace period a departure is not announced, bob stays listed online, and a reconnect is not news', async () => {
+  const { watcher, bob, b, seen, bobGone, bobListed } = await pair(lingering);
   b.close();
-  await sleep(50);
-  const again = await connectAs(t.tcpUrl, bob.token);
-  await sleep(400);
-  assert.equal(seen.length, 0, 'a quick reconnect is not news');
+  await bobGone();
+  assert.equal(await bobListed(), true, 'still online during the grace period');
+  const again = await connectAs(lingering.tcpUrl, bob.token);
+  // A presence event for the reconnect would have gone out before the auth reply; this reply comes after it.
+  await settled(watcher);
+  assert.deepEqual(seen, [], 'a quick reconnect is not news');
   again.close();
-  await sleep(100);
-  const online = await watcher.request('members.online', { serverId });
-  assert.ok(
-    online.users.some((u) => u.id === bob.user.id),
-    'still online during the grace period',
-  );
-  await sleep(400);
+  await bobGone();
+  await settled(watcher);
+  assert.deepEqual(seen, [], 'a departure is not announced before the grace period is over');
+  assert.equal(await bobListed(), true);
+  watcher.close();
+});
+
+test('once the grace period is over, a departure is announced and bob is no longer listed', async () => {
+  const { watcher, b, seen, bobListed } = await pair(brief);
+  b.close();
+  await waitFor(() => seen.length > 0, { what: 'the presence event for bob' });
   assert.deepEqual(
     seen.map((e) => e.data.online),
     [false],
   );
-  const later = await watcher.request('members.online', { serverId });
-  assert.ok(!later.users.some((u) => u.id === bob.user.id));
+  assert.equal(await bobListed(), false);
   watcher.close();
 });
 
 test('a connection that opts out of presence does not make its user appear online', async () => {
-  const { watcher, bob, b, serverId, seen } = await pair();
+  const { watcher, bob, b, seen, bobGone, bobListed } = await pair(immediate);
   b.close();
-  await sleep(450);
+  await waitFor(() => seen.some((e) => !e.data.online), { what: 'bob to go offline' });
   seen.length = 0;
-  const script = await NatterClient.connect(t.wsUrl);
+  const script = await connectClient(immediate.wsUrl);
   await script.request('auth', { token: bob.token, presence: false });
+  const { servers } = await script.request('servers.list', {});
+  const serverId = servers[0]?.id ?? '';
   await script.request('messages.history', {
     conversationId: (await script.request('servers.get', { serverId })).channels[0]?.id ?? '',
   });
-  const online = await watcher.request('members.online', { serverId });
-  assert.ok(!online.users.some((u) => u.id === bob.user.id));
+  assert.equal(await bobListed(), false);
   script.close();
-  await sleep(450);
-  assert.equal(seen.length, 0, 'no presence events for a one-shot connection');
+  await bobGone();
+  // Any presence event for the script's arrival or departure would be ahead of this reply.
+  await settled(watcher);
+  assert.deepEqual(seen, [], 'no presence events for a one-shot connection');
   watcher.close();
 });

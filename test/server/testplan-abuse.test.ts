@@ -4,22 +4,26 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
-import { NatterClient } from '../../src/client/index.js';
+import type { NatterClient } from '../../src/client/index.js';
 import { type ErrorBody, NatterError } from '../../src/protocol/index.js';
 import {
   type Api,
   connectAs,
+  connectClient,
   HttpApi,
   httpPost,
   openApi,
   PASSWORD,
   rejection,
+  settled,
   TRANSPORTS,
   type TransportName,
   uniqueName,
 } from '../helpers/api.js';
+import { assertFrame, assertReply } from '../helpers/contract.js';
 import { RawTcp, RawWs } from '../helpers/raw.js';
 import { LOOSE_LIMITS, startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor, within } from '../helpers/wait.js';
 
 /**
  * TESTPLAN.md section 4, cases 12-26, 34-36 and 49-50: abuse, authentication,
@@ -54,7 +58,7 @@ async function newUser(srv: TestServer, prefix = 'ab', password = PASSWORD): Pro
  */
 async function newUserQuietly(srv: TestServer, prefix = 'ab'): Promise<User> {
   const username = uniqueName(prefix);
-  const c = await NatterClient.connect(srv.tcpUrl);
+  const c = await connectClient(srv.tcpUrl);
   const reg = await c.request('register', { username, password: PASSWORD });
   c.close();
   await socketsBelow(srv, 1);
@@ -63,13 +67,10 @@ async function newUserQuietly(srv: TestServer, prefix = 'ab'): Promise<User> {
 
 /** Waits (with a deadline) until fewer than `n` sockets from 127.0.0.1 are open on `srv`. */
 async function socketsBelow(srv: TestServer, n: number): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (srv.server.services.sockets.count('127.0.0.1') >= n) {
-    if (Date.now() > deadline) {
-      throw new Error(`still ${srv.server.services.sockets.count('127.0.0.1')} sockets open, waiting for < ${n}`);
-    }
-    await sleep(10);
-  }
+  await waitFor(() => srv.server.services.sockets.count('127.0.0.1') < n, {
+    what: `fewer than ${n} sockets open from 127.0.0.1`,
+    detail: () => `${srv.server.services.sockets.count('127.0.0.1')} are`,
+  });
 }
 
 /** A client of `transport` authenticated with `token` (HTTP: a Bearer token). */
@@ -122,22 +123,22 @@ function randomCode(): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Resolves with the close code of a client (the `closing` event's code on TCP). */
-function closeOf(c: NatterClient): Promise<number> {
-  return new Promise((resolve) => {
-    if (c.closed) resolve(-1);
-    c.on('close', (code) => resolve(code));
-  });
+/** Resolves with the close code of a client (the `closing` event's code on TCP); -1 if it was closed already. */
+function closeOf(c: NatterClient, what = 'the connection to close'): Promise<number> {
+  return within(
+    new Promise((resolve) => {
+      if (c.closed) resolve(-1);
+      c.on('close', (code) => resolve(code));
+    }),
+    what,
+  );
 }
 
-/** Resolves with the time (ms since `since`) and code of a client's close; rejects after `ms`. */
-function closedWithin(c: NatterClient, ms: number, since: number): Promise<{ code: number; after: number }> {
-  return Promise.race([
-    closeOf(c).then((code) => ({ code, after: Date.now() - since })),
-    sleep(ms).then(() => {
-      throw new Error(`not closed within ${ms} ms`);
-    }),
-  ]);
+/** How many of the user's connections the server still holds open for `sessionId`. */
+function openOnServer(srv: TestServer, userId: string, sessionId: string): number {
+  return [...srv.server.services.hub.userConnections(userId)].filter(
+    (c) => c.auth?.sessionId === sessionId && !c.closed,
+  ).length;
 }
 
 /** The head of a WebSocket upgrade request, without the final blank line. */
@@ -153,23 +154,35 @@ function upgradeHead(extra: string[] = [], websocket = true): string {
 
 type RawResponse = { status: number | null; head: string; body: string; closed: boolean; bytes: number };
 
-/** Writes raw bytes to the HTTP port and collects the answer until the server closes or `waitMs` passes. */
-async function rawHttp(port: number, request: string, waitMs = 3000): Promise<RawResponse> {
+/** True once `text` holds a whole HTTP response: its head, and the body its Content-Length announces. */
+function completeResponse(text: string): boolean {
+  const sep = text.indexOf('\r\n\r\n');
+  if (sep === -1) return false;
+  const length = /^content-length: *(\d+)/im.exec(text.slice(0, sep))?.[1];
+  return length !== undefined && Buffer.byteLength(text.slice(sep + 4), 'latin1') >= Number(length);
+}
+
+/**
+ * Writes raw bytes to the HTTP port and collects the answer: until a whole
+ * response (head and announced body) has arrived or the server closes.
+ */
+async function rawHttp(port: number, request: string): Promise<RawResponse> {
   const socket = connect({ host: '127.0.0.1', port });
   socket.on('error', () => {});
-  await once(socket, 'connect');
+  await within(once(socket, 'connect'), 'a raw HTTP connection');
   const chunks: Buffer[] = [];
   socket.on('data', (d: Buffer) => chunks.push(d));
   let closed = false;
-  const done = new Promise<void>((resolve) =>
-    socket.on('close', () => {
-      closed = true;
-      resolve();
-    }),
-  );
+  socket.on('close', () => {
+    closed = true;
+  });
   socket.write(request);
-  await Promise.race([done, sleep(waitMs)]);
-  const text = Buffer.concat(chunks).toString('latin1');
+  const received = () => Buffer.concat(chunks).toString('latin1');
+  await waitFor(() => closed || completeResponse(received()), {
+    what: 'a whole HTTP response, or the server to close',
+    detail: () => `received: ${JSON.stringify(received().slice(0, 300))}`,
+  });
+  const text = received();
   socket.destroy();
   const sep = text.indexOf('\r\n\r\n');
   const head = sep === -1 ? text : text.slice(0, sep);
@@ -255,7 +268,6 @@ test('case 13: no auth within the deadline (200 ms) closes with 4003 (ws, tcp); 
   const d = await startTestServer({ authDeadlineMs: 200 });
   try {
     const u = await newUser(d);
-    const started = Date.now();
     const w = await RawWs.open(d.wsUrl);
     const hello = w.messages[0] as { data: { limits: { authDeadlineMs: number } } };
     assert.equal(hello.data.limits.authDeadlineMs, 200);
@@ -266,26 +278,28 @@ test('case 13: no auth within the deadline (200 ms) closes with 4003 (ws, tcp); 
       if (pinger.closeCode === null) pinger.send(JSON.stringify({ id: 'p', op: 'ping' }));
     }, 50);
     const authed = [await ws(d, u.token), await tcp(d, u.token)];
+    // Opened after the authenticated ones: once its deadline has fired, theirs have too.
+    const last = await RawTcp.open(d.tcpUrl);
     try {
-      assert.equal(await w.closed(2000), 4003);
-      assert.ok(Date.now() - started < 2000);
-      const closing = (await c.waitFor((m) => (m as { event?: string }).event === 'closing', 2000)) as {
+      assert.equal(await w.closed(), 4003);
+      const closing = (await c.waitFor((m) => (m as { event?: string }).event === 'closing')) as {
         data: { code: number };
       };
       assert.equal(closing.data.code, 4003);
-      await c.closed(2000);
-      assert.equal(await pinger.closed(2000), 4003);
+      await c.closed();
+      assert.equal(await pinger.closed(), 4003);
+      await last.closed();
     } finally {
       clearInterval(pings);
     }
-    await sleep(300);
     for (const a of authed) {
       assert.equal(a.closed, false, 'an authenticated connection outlives the deadline');
       assert.equal((await a.request('whoami', {})).user.id, u.id);
     }
-    // The closed ones no longer count (the registration's HTTP keep-alive socket closes in a few seconds).
-    await socketsBelow(d, 3);
-    assert.equal(d.server.services.sockets.count('127.0.0.1'), 2, 'the two authenticated connections still count');
+    await waitFor(() => d.server.services.sockets.count('127.0.0.1') === 2, {
+      what: 'the closed connections to stop counting toward the per-address cap',
+      detail: () => `it counts ${d.server.services.sockets.count('127.0.0.1')}`,
+    });
   } finally {
     await d.destroy();
   }
@@ -303,25 +317,23 @@ test('case 13: a slowloris WebSocket handshake does not stall others and counts 
     slowClosed = true;
   });
   try {
-    await once(slow, 'connect');
+    await within(once(slow, 'connect'), 'the slow handshake to connect');
     const request = `${upgradeHead([`X-Pad: ${'a'.repeat(400)}`])}\r\n`;
     let sent = 0;
     const drip = setInterval(() => {
       if (sent < request.length && !slow.destroyed) slow.write(request.charAt(sent++));
     }, 100);
     try {
-      await sleep(800);
+      await waitFor(() => sent > 5, { what: 'the first bytes of the slow handshake to go out' });
       // Others are served normally while the handshake trickles in.
-      const t0 = Date.now();
       const a = await ws(s, u.token);
       const b = await tcp(s, u.token);
       assert.equal((await a.request('whoami', {})).user.id, u.id);
       assert.equal((await b.request('whoami', {})).user.id, u.id);
-      assert.ok(Date.now() - t0 < 1000, `served in ${Date.now() - t0} ms`);
       assert.equal(slowClosed, false, 'the slow handshake is still open (it is within headersTimeout)');
-      assert.ok(sent > 5 && sent < request.length);
+      assert.ok(sent < request.length, 'the handshake is still incomplete');
       // Slow handshake + 2 live connections = the cap of 3: one more must be refused.
-      const third = await rawHttp(s.server.port, `${upgradeHead()}\r\n`, 1000);
+      const third = await rawHttp(s.server.port, `${upgradeHead()}\r\n`);
       assert.equal(
         third.status,
         429,
@@ -343,7 +355,12 @@ test('case 13: a slowloris WebSocket handshake does not stall others and counts 
 
 /* ------------------------------------------------------------------ 14 */
 
-async function throttledServer(): Promise<{ srv: TestServer; verifies: () => number }> {
+/**
+ * A server with the documented login limits. `verifies` counts the password compares it has
+ * handed to bcrypt (dummy ones for unknown users included), to prove throttled attempts never
+ * reach it (as throttle.test.ts does); `dummies` counts the dummy ones alone.
+ */
+async function throttledServer(): Promise<{ srv: TestServer; verifies: () => number; dummies: () => number }> {
   const srv = await startTestServer({
     limits: {
       ...LOOSE_LIMITS,
@@ -351,15 +368,8 @@ async function throttledServer(): Promise<{ srv: TestServer; verifies: () => num
       loginFailPerAddress: { capacity: 20, refillMs: 15_000 },
     },
   });
-  let n = 0;
-  // Count password checks to prove throttled attempts never reach bcrypt (as throttle.test.ts does).
-  const hasher = srv.server.services.passwords;
-  const verify = hasher.verify.bind(hasher);
-  hasher.verify = (password, hash) => {
-    n++;
-    return verify(password, hash);
-  };
-  return { srv, verifies: () => n };
+  const stats = srv.server.services.passwords.stats;
+  return { srv, verifies: () => stats.compares, dummies: () => stats.dummyCompares };
 }
 
 /** Logs in on a fresh connection of `transport`; HTTP answers are checked for status and Retry-After. */
@@ -378,7 +388,7 @@ async function loginOn(
     }
     return NatterError.fromBody(r.body.error);
   }
-  const c = await NatterClient.connect(transport === 'ws' ? srv.wsUrl : srv.tcpUrl);
+  const c = await connectClient(transport === 'ws' ? srv.wsUrl : srv.tcpUrl);
   try {
     await c.request('login', { username, password });
     return null;
@@ -417,7 +427,7 @@ test('case 14: wrong passwords are throttled per account and address with retryA
 });
 
 test('case 14: failed logins are throttled per address across accounts, before bcrypt (ws, tcp, http)', async () => {
-  const { srv, verifies } = await throttledServer();
+  const { srv, verifies, dummies } = await throttledServer();
   try {
     const bystander = await newUser(srv, 'by');
     const live = await tcp(srv, bystander.token);
@@ -426,7 +436,8 @@ test('case 14: failed logins are throttled per address across accounts, before b
       const err = await loginOn(srv, transport, uniqueName('nobody'), 'whatever1');
       assert.equal(err?.code, 'invalid_credentials', `attempt ${i + 1}`);
     }
-    assert.equal(verifies(), 20, 'unknown users cost a (dummy) bcrypt check too');
+    assert.equal(verifies(), 20, 'unknown users cost a bcrypt check too');
+    assert.equal(dummies(), 20, 'against the dummy hash');
     for (const transport of TRANSPORTS) {
       const limited = await loginOn(srv, transport, uniqueName('nobody'), 'whatever1');
       assert.equal(limited?.code, 'rate_limited', transport);
@@ -435,9 +446,7 @@ test('case 14: failed logins are throttled per address across accounts, before b
     }
     assert.equal(verifies(), 20, 'bcrypt was not invoked while limited');
     // Users already logged in are served as before.
-    const t0 = Date.now();
     assert.equal((await live.request('whoami', {})).user.id, bystander.id);
-    assert.ok(Date.now() - t0 < 500);
   } finally {
     await srv.destroy();
   }
@@ -445,48 +454,39 @@ test('case 14: failed logins are throttled per address across accounts, before b
 
 /* ------------------------------------------------------------------ 15 */
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? 0;
-}
-
-test('case 15: unknown user and wrong password answer alike, in similar time (ws, tcp, http)', async () => {
-  const srv = await startTestServer({ bcryptCost: 8 });
+test('case 15: unknown user and wrong password answer alike, after the same bcrypt work (ws, tcp, http)', async () => {
+  // How alike the two take in time is measured by bench/login-timing.ts; here, the mechanism behind it.
+  const srv = await startTestServer();
   try {
     const alice = await newUser(srv, 'alice');
+    const stats = srv.server.services.passwords.stats;
+    const work = async (p: Promise<unknown>) => {
+      const before = { ...stats };
+      const err = await failure(p);
+      return { err, compares: stats.compares - before.compares, dummies: stats.dummyCompares - before.dummyCompares };
+    };
     for (const transport of TRANSPORTS) {
       const api = await openApi(srv, transport);
-      const unknown = await failure(api.call('login', { username: uniqueName('ghost'), password: 'wrong password' }));
-      const wrong = await failure(api.call('login', { username: alice.username, password: 'wrong password' }));
-      assert.equal(unknown.code, 'invalid_credentials', transport);
-      assert.deepEqual(unknown, wrong, `${transport}: identical answers`);
+      const unknown = await work(api.call('login', { username: uniqueName('ghost'), password: 'wrong password' }));
+      const wrong = await work(api.call('login', { username: alice.username, password: 'wrong password' }));
+      assert.equal(unknown.err.code, 'invalid_credentials', transport);
+      assert.deepEqual(unknown.err, wrong.err, `${transport}: identical answers`);
+      assert.deepEqual(
+        [unknown.compares, unknown.dummies],
+        [1, 1],
+        `${transport}: the unknown user's password was compared with the dummy hash`,
+      );
+      assert.deepEqual(
+        [wrong.compares, wrong.dummies],
+        [1, 0],
+        `${transport}: the wrong password was compared with alice's hash`,
+      );
       api.close();
     }
     for (const username of [uniqueName('ghost'), alice.username]) {
       const r = await httpPost(srv.httpUrl, 'login', { username, password: 'wrong password' });
       assert.equal(r.status, 401);
     }
-    // Timing: 5 of each, interleaved, on one connection.
-    const c = await NatterClient.connect(srv.wsUrl);
-    open.push(c);
-    const timeLogin = async (username: string) => {
-      const t0 = performance.now();
-      await rejection(c.request('login', { username, password: 'not the password' }));
-      return performance.now() - t0;
-    };
-    const unknownTimes: number[] = [];
-    const wrongTimes: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      unknownTimes.push(await timeLogin(uniqueName('ghost')));
-      wrongTimes.push(await timeLogin(alice.username));
-    }
-    const mu = median(unknownTimes);
-    const mw = median(wrongTimes);
-    assert.ok(
-      Math.max(mu, mw) / Math.min(mu, mw) < 2,
-      `median unknown-user ${mu.toFixed(1)} ms vs wrong-password ${mw.toFixed(1)} ms`,
-    );
-    assert.ok(mw > 1, `bcrypt at cost 8 takes measurable time (${mw.toFixed(1)} ms)`);
   } finally {
     await srv.destroy();
   }
@@ -552,7 +552,7 @@ test('case 17: forged, truncated, extended and revoked tokens are unauthenticate
     ['revoked bot token', bot.token],
   ];
   for (const transport of ['ws', 'tcp'] as const) {
-    const c = await NatterClient.connect(transport === 'ws' ? t.wsUrl : t.tcpUrl);
+    const c = await connectClient(transport === 'ws' ? t.wsUrl : t.tcpUrl);
     open.push(c);
     const answers: ErrorBody[] = [];
     for (const [what, token] of bad) {
@@ -587,14 +587,14 @@ function hashOf(token: string): string {
 /** The token is rejected everywhere: auth on ws and tcp, Bearer on HTTP. */
 async function assertTokenDead(token: string): Promise<void> {
   for (const url of [t.wsUrl, t.tcpUrl]) {
-    const c = await NatterClient.connect(url);
+    const c = await connectClient(url);
     assert.equal((await failure(c.request('auth', { token }))).code, 'unauthenticated', url);
     c.close();
   }
   assert.equal((await httpPost(t.httpUrl, 'whoami', {}, token)).status, 401);
 }
 
-test('case 18: logout closes every socket of the session within 1 s (4004); the DB holds only token hashes', async () => {
+test('case 18: logout closes every socket of the session before it answers (4004); the DB holds only token hashes', async () => {
   const u = await newUser(t, 'out');
   const other = await newUser(t, 'other');
   const otherSocket = await ws(t, other.token);
@@ -603,25 +603,24 @@ test('case 18: logout closes every socket of the session within 1 s (4004); the 
 
   // Logout over HTTP: all three of the session's sockets close.
   const sockets = [await ws(t, u.token), await tcp(t, u.token), await ws(t, u.token)];
-  const t0 = Date.now();
-  const closes = sockets.map((c) => closedWithin(c, 1000, t0));
+  const sessionId = (await sockets[0]?.request('whoami', {}))?.session?.id ?? '';
+  assert.equal(openOnServer(t, u.id, sessionId), 3);
+  const closes = sockets.map((c) => closeOf(c, "the session's sockets to close"));
   const api = new HttpApi(t.httpUrl);
   api.token = u.token;
   await api.call('logout', {});
-  for (const { code, after } of await Promise.all(closes)) {
-    assert.equal(code, 4004);
-    assert.ok(after < 1000, `closed after ${after} ms`);
-  }
+  assert.equal(openOnServer(t, u.id, sessionId), 0, 'closed by the time the logout is answered');
+  assert.deepEqual(await Promise.all(closes), [4004, 4004, 4004]);
   await assertTokenDead(u.token);
 
   // Logout on one socket: the other two close, it stays open, logged out.
   const third = await new HttpApi(t.httpUrl).call('login', { username: u.username, password: PASSWORD });
   const [main, ...rest] = [await ws(t, third.token), await tcp(t, third.token), await ws(t, third.token)];
   assert.ok(main);
-  const t1 = Date.now();
-  const restCloses = rest.map((c) => closedWithin(c, 1000, t1));
+  const restCloses = rest.map((c) => closeOf(c, "the session's other sockets to close"));
   await main.request('logout', {});
-  for (const { code } of await Promise.all(restCloses)) assert.equal(code, 4004);
+  assert.equal(openOnServer(t, u.id, third.session.id), 0, 'closed (or logged out) by the time it is answered');
+  assert.deepEqual(await Promise.all(restCloses), [4004, 4004]);
   assert.equal(main.closed, false);
   assert.equal((await failure(main.request('whoami', {}))).code, 'unauthenticated');
   await assertTokenDead(third.token);
@@ -640,21 +639,19 @@ test('case 18: logout closes every socket of the session within 1 s (4004); the 
   assert.equal(count(t, 'SELECT COUNT(*) AS n FROM sessions WHERE token_hash = ?', hashOf(u.token)), 0, 'revoked');
 });
 
-test('case 18: a password change closes the other sessions’ sockets within 1 s (4004) and kills their tokens', async () => {
+test('case 18: a password change closes the other sessions’ sockets before it answers (4004) and kills their tokens', async () => {
   const u = await newUser(t, 'pw');
   const other = await newUser(t, 'other');
   const otherSocket = await tcp(t, other.token);
   const sockets = [await ws(t, u.token), await tcp(t, u.token), await ws(t, u.token)];
   const changer = await new HttpApi(t.httpUrl).call('login', { username: u.username, password: PASSWORD });
   const keeper = await tcp(t, changer.token);
-  const t0 = Date.now();
-  const closes = sockets.map((c) => closedWithin(c, 1000, t0));
+  const sessionId = (await sockets[0]?.request('whoami', {}))?.session?.id ?? '';
+  const closes = sockets.map((c) => closeOf(c, "the other session's sockets to close"));
   const res = await keeper.request('password.change', { currentPassword: PASSWORD, newPassword: 'a brand new secret' });
   assert.equal(res.revokedSessions, 1);
-  for (const { code, after } of await Promise.all(closes)) {
-    assert.equal(code, 4004);
-    assert.ok(after < 1000, `closed after ${after} ms`);
-  }
+  assert.equal(openOnServer(t, u.id, sessionId), 0, 'closed by the time the change is answered');
+  assert.deepEqual(await Promise.all(closes), [4004, 4004, 4004]);
   await assertTokenDead(u.token);
   assert.equal((await keeper.request('whoami', {})).user.id, u.id, 'the changing session stays');
   assert.equal(
@@ -686,14 +683,20 @@ test('case 18: a ban reaches all of the user’s sockets at once: server.removed
       if (data.serverId === server.id || data.message?.conversationId === channelId) seen[i]?.push(e.event);
     });
   }
-  const removed = bobs.map((c) => c.nextEvent('server.removed', (d) => d.serverId === server.id, 1000));
+  const removed = bobs.map((c) => c.nextEvent('server.removed', (d) => d.serverId === server.id));
   await o.request('bans.add', { serverId: server.id, userId: bob.id, reason: 'spam' });
+  // At once: each socket has server.removed ahead of anything the server answers it after the ban.
+  for (const c of bobs) await settled(c);
+  for (const [i, s] of seen.entries()) {
+    assert.equal(s.at(-1), 'server.removed', `bob's socket ${i} was told before anything else`);
+  }
   for (const ev of await Promise.all(removed)) assert.equal(ev.data.reason, 'banned');
   const mark = seen.map((s) => s.length);
   const delivered = carolC.nextEvent('message.created', (d) => d.message.conversationId === channelId);
   await o.request('messages.send', { conversationId: channelId, body: 'after the ban', nonce: nonce() });
   await delivered;
-  await sleep(200);
+  // The message has gone out to its audience; whatever reached bob's sockets is in before these replies.
+  for (const c of bobs) await settled(c);
   seen.forEach((s, i) => {
     assert.deepEqual(s.slice(mark[i]), [], `bob's socket ${i} got nothing of the server after the ban`);
     assert.equal(s.at(-1), 'server.removed');
@@ -835,7 +838,8 @@ test('case 20: a channel of a server one is not in is not_found, like a missing 
     await assertHidden(eve, 'servers.get', { serverId: fx.serverId }, { serverId: randomId() });
     await assertHidden(eve, 'members.list', { serverId: fx.serverId }, { serverId: randomId() });
   }
-  await sleep(100);
+  // Every attempt has been answered: anything it broadcast is ahead of this reply.
+  await settled(fx.bobSocket);
   fx.bobSocket.off('event', onEvent);
   assert.equal(leaked, 0, 'the member saw nothing');
   assert.equal(count(t, 'SELECT COUNT(*) AS n FROM messages'), messages, 'nothing written');
@@ -963,7 +967,8 @@ test('case 23: a kicked or banned user with the socket open is refused at once a
   assert.equal(count(t, 'SELECT COUNT(*) AS n FROM messages WHERE conversation_id = ?', channelId), messages);
   await o.request('messages.send', { conversationId: channelId, body: 'members only', nonce: nonce() });
   await o.request('typing.start', { conversationId: channelId });
-  await sleep(200);
+  // Both went out to the server's members before they were answered; anything that reached k or b is in by now.
+  for (const c of [k, b]) await settled(c);
   for (const [, list] of got) assert.deepEqual(list, [], 'no fan-out after removal');
   // The old invite: refused to the banned user; the kicked one may rejoin (docs: kick is not a ban).
   assert.equal((await failure(b.request('invites.join', { code: invite.code }))).code, 'forbidden');
@@ -1129,7 +1134,7 @@ test('case 26: joining twice is idempotent (one membership row); a banned user i
     [false, true, true],
   );
   assert.ok(results.every((r) => r.server.id === server.id && r.channels[0]?.id === channels[0]?.id));
-  await sleep(100);
+  await settled(o);
   assert.equal(joinedEvents.length, 1, 'member.joined once');
   const inv = (await o.request('invites.list', { serverId: server.id })).invites.find((i) => i.code === invite.code);
   assert.equal(inv?.uses, 2, 'the invite was used once by the joiner (and once by the user later banned)');
@@ -1137,7 +1142,7 @@ test('case 26: joining twice is idempotent (one membership row); a banned user i
 
 /* ------------------------------------------------------------------ 34 */
 
-test('case 34: a message flood is rate_limited with retryAfterMs, sustained flooding closes 4008; others unaffected (ws, tcp, http)', async () => {
+test('case 34: a message flood is rate_limited with retryAfterMs, sustained flooding closes 4008; others unaffected (ws, tcp)', async () => {
   const srv = await startTestServer({ limits: { ...LOOSE_LIMITS, sendPerUser: { capacity: 10, refillMs: 200 } } });
   try {
     const owner = await newUser(srv, 'own');
@@ -1173,39 +1178,52 @@ test('case 34: a message flood is rate_limited with retryAfterMs, sustained floo
         `${transport}: retryAfterMs`,
       );
       assert.equal(await closed, 4008, `${transport}: sustained flooding closes 4008`);
-      // The bystander is unaffected: it sends and is served at once.
-      const t0 = Date.now();
+      // The bystander is unaffected: it sends and is served.
       await calm.request('messages.send', { conversationId, body: 'still talking', nonce: nonce() });
-      assert.ok(Date.now() - t0 < 500);
       // Writes commit in order: the flooder's accepted sends are in by now.
       const stored = count(
         srv,
         'SELECT COUNT(*) AS n FROM messages m JOIN users u ON u.id = m.author_id WHERE u.username = ?',
         flooder.username,
       );
+      // The bucket refills one send per 200 ms: whatever the machine's speed, no more than this got through.
       const allowance = 10 + Math.ceil((Date.now() - started) / 200);
       assert.ok(stored >= 1 && stored <= allowance, `${transport}: ${stored} stored, allowance ${allowance}`);
     }
 
-    // HTTP is stateless: 429 with Retry-After, and a send succeeds once the wait is over.
-    const httpFlooder = await newUser(srv, 'flhttp');
-    const api = await as(srv, 'http', httpFlooder.token);
-    await api.call('invites.join', { code: invite.code });
+    assert.ok(bystanderSaw > 0);
+  } finally {
+    for (const c of open.splice(0)) c.close();
+    await srv.destroy();
+  }
+});
+
+test('case 34: over HTTP a flood is 429 with Retry-After, and a send succeeds once the wait is over (http)', async () => {
+  // A slow refill, so that however long the 20 requests take to arrive, most of them find the bucket empty.
+  const srv = await startTestServer({ limits: { ...LOOSE_LIMITS, sendPerUser: { capacity: 3, refillMs: 1000 } } });
+  try {
+    const owner = await newUser(srv, 'own');
+    const o = await as(srv, 'http', owner.token);
+    const { channels } = await o.call('servers.create', { name: 'Flood' });
+    const conversationId = channels[0]?.id ?? '';
+    const started = Date.now();
     const replies = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        httpPost(srv.httpUrl, 'messages.send', { conversationId, body: `h${i}`, nonce: `h-${i}` }, httpFlooder.token),
+        httpPost(srv.httpUrl, 'messages.send', { conversationId, body: `h${i}`, nonce: `h-${i}` }, owner.token),
       ),
     );
+    const allowance = 3 + Math.ceil((Date.now() - started) / 1000);
     const refused = replies.filter((r) => r.status === 429);
-    assert.ok(refused.length >= 5, `${refused.length} refused`);
+    assert.ok(refused.length >= 20 - allowance, `${refused.length} refused, allowance ${allowance}`);
+    assert.ok(refused.length > 0);
     for (const r of refused) {
       assert.equal(r.body.error?.code, 'rate_limited');
       assert.ok((r.body.error?.retryAfterMs ?? 0) > 0);
       assert.ok(Number(r.headers.get('retry-after')) >= 1);
     }
-    await sleep(Math.max(...refused.map((r) => r.body.error?.retryAfterMs ?? 0)) + 50);
-    await api.call('messages.send', { conversationId, body: 'patient now', nonce: 'h-late' });
-    assert.ok(bystanderSaw > 0);
+    // HTTP is stateless: no connection to close. Waiting as long as the server said is enough.
+    await sleep(Math.max(...refused.map((r) => r.body.error?.retryAfterMs ?? 0)));
+    await o.call('messages.send', { conversationId, body: 'patient now', nonce: 'h-late' });
   } finally {
     for (const c of open.splice(0)) c.close();
     await srv.destroy();
@@ -1227,7 +1245,7 @@ test('case 35: connections over maxConnectionsPerAddress are refused (ws and htt
       await tcp(srv, u.token),
     ];
     // A burst of new connections, both transports at once.
-    const wsTries = Array.from({ length: 10 }, () => rawHttp(srv.server.port, `${upgradeHead()}\r\n`, 2000));
+    const wsTries = Array.from({ length: 10 }, () => rawHttp(srv.server.port, `${upgradeHead()}\r\n`));
     const tcpTries = Array.from({ length: 10 }, async () => {
       const s = connect({ host: '127.0.0.1', port: srv.server.tcpPort ?? 0 });
       s.on('error', () => {});
@@ -1236,16 +1254,15 @@ test('case 35: connections over maxConnectionsPerAddress are refused (ws and htt
       s.on('data', (d: string) => {
         text += d;
       });
-      await Promise.race([once(s, 'close'), sleep(2000)]);
-      const closed = s.destroyed || s.readableEnded;
-      s.destroy();
-      return { text, closed };
+      await within(once(s, 'close'), 'the server to close a refused TCP connection');
+      return { text, closed: true };
     });
     for (const r of await Promise.all(wsTries)) {
       assert.equal(r.status, 429, r.head);
       assert.match(r.head, /content-type: application\/json/i);
       assert.match(r.head, /retry-after: \d+/i);
       const body = JSON.parse(r.body) as { id: unknown; error: ErrorBody };
+      assertReply(undefined, body);
       assert.equal(body.error.code, 'rate_limited');
       assert.ok((body.error.retryAfterMs ?? 0) > 0);
     }
@@ -1253,6 +1270,7 @@ test('case 35: connections over maxConnectionsPerAddress are refused (ws and htt
       const lines = r.text.trim().split('\n');
       assert.equal(lines.length, 1, `one error line, no hello: ${r.text}`);
       const msg = JSON.parse(lines[0] ?? '{}') as { error?: ErrorBody };
+      assertReply(undefined, msg);
       assert.equal(msg.error?.code, 'rate_limited');
       assert.ok(r.closed, 'then the connection is closed');
     }
@@ -1262,14 +1280,14 @@ test('case 35: connections over maxConnectionsPerAddress are refused (ws and htt
     const plain = await rawHttp(
       srv.server.port,
       `POST /api/v1/ping HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`,
-      2000,
     );
     assert.equal(plain.status, 429, plain.head);
     assert.equal((JSON.parse(plain.body) as { error: ErrorBody }).error.code, 'rate_limited');
     // A freed slot can be used again.
     existing[0]?.close();
-    const deadline = Date.now() + 2000;
-    while (srv.server.services.sockets.count('127.0.0.1') >= 5 && Date.now() < deadline) await sleep(10);
+    await waitFor(() => srv.server.services.sockets.count('127.0.0.1') < 5, {
+      what: 'the closed connection to free its slot',
+    });
     const again = await ws(srv, other.token);
     assert.equal((await again.request('whoami', {})).user.id, other.id);
   } finally {
@@ -1295,7 +1313,11 @@ test('case 36: a slow consumer is closed at maxQueuedBytes (4009), RSS stays bou
 
     // Two slow clients of the same user, one per transport, that stop reading after auth.
     const tcpSocket = connect({ host: '127.0.0.1', port: srv.server.tcpPort ?? 0 });
-    await once(tcpSocket, 'connect');
+    await within(once(tcpSocket, 'connect'), 'the slow TCP client to connect');
+    let tcpClosed = false;
+    tcpSocket.on('close', () => {
+      tcpClosed = true;
+    });
     tcpSocket.setEncoding('utf8');
     let tcpText = '';
     const onTcp = (d: string) => {
@@ -1303,7 +1325,7 @@ test('case 36: a slow consumer is closed at maxQueuedBytes (4009), RSS stays bou
     };
     tcpSocket.on('data', onTcp);
     tcpSocket.write(`${JSON.stringify({ id: 1, op: 'auth', params: { token: slowUser.token } })}\n`);
-    while (!tcpText.includes('"id":1')) await sleep(5);
+    await waitFor(() => tcpText.includes('"id":1'), { what: "the slow TCP client's auth reply" });
     tcpSocket.pause();
 
     const wsSlow = new WebSocket(srv.wsUrl, { perMessageDeflate: false });
@@ -1314,9 +1336,11 @@ test('case 36: a slow consumer is closed at maxQueuedBytes (4009), RSS stays bou
       wsCode = code;
     });
     wsSlow.on('error', () => {});
-    await once(wsSlow, 'open');
+    await within(once(wsSlow, 'open'), 'the slow WebSocket client to connect');
     wsSlow.send(JSON.stringify({ id: 1, op: 'auth', params: { token: slowUser.token } }));
-    while (!wsTexts.some((x) => x.includes('"id":1'))) await sleep(5);
+    await waitFor(() => wsTexts.some((x) => x.includes('"id":1')), {
+      what: "the slow WebSocket client's auth reply",
+    });
     wsSlow.pause();
 
     const watcher = await tcp(srv, watcherUser.token);
@@ -1326,38 +1350,56 @@ test('case 36: a slow consumer is closed at maxQueuedBytes (4009), RSS stays bou
     });
     const rssBefore = process.memoryUsage().rss;
     let rssPeak = rssBefore;
-    const slowConns = () =>
-      srv.server.services.hub.connections().filter((c) => c.auth?.userId === slowUser.id && c.transport !== 'http');
+    const slowConn = (transport: 'ws' | 'tcp') => {
+      const conn = srv.server.services.hub
+        .connections()
+        .find((c) => c.auth?.userId === slowUser.id && c.transport === transport);
+      assert.ok(conn, `the slow ${transport} client is connected`);
+      return conn;
+    };
+    const tcpConn = slowConn('tcp');
+    const wsConn = slowConn('ws');
+    // Each reads again the moment the server cuts it off: it has 2 s to take the rest before its socket is destroyed.
+    const resumed = Promise.all([
+      waitFor(() => tcpConn.closed, { what: 'the server to cut off the slow TCP client' }).then(() =>
+        tcpSocket.resume(),
+      ),
+      waitFor(() => wsConn.closed, { what: 'the server to cut off the slow WebSocket client' }).then(() =>
+        wsSlow.resume(),
+      ),
+    ]);
+    resumed.catch(() => {});
     // 16 KB bodies (4000 four-byte characters): enough to fill loopback buffers and then the cap.
     const body = '😀'.repeat(4000);
     const total = 1200;
     const sent: string[] = [];
-    for (let i = 0; i < total && slowConns().length > 0; i += 100) {
+    for (let i = 0; i < total && !(tcpConn.closed && wsConn.closed); i += 100) {
       const batch = [];
       for (let j = i; j < i + 100; j++) {
         batch.push(o.request('messages.send', { conversationId: channelId, body, nonce: `slow-${j}` }));
       }
       for (const r of await Promise.all(batch)) sent.push(r.message.id);
       rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
-      if (slowConns().every((c) => c.closed)) break;
     }
-    const closedByServer = slowConns().every((c) => c.closed);
-    // Read again at once (the server destroys the sockets 2 s after closing them).
-    tcpSocket.resume();
-    wsSlow.resume();
-    assert.ok(closedByServer, `both slow clients were cut off after ${sent.length} messages`);
-    await Promise.race([once(tcpSocket, 'close'), sleep(5000)]);
-    const deadline = Date.now() + 5000;
-    while (wsCode === null && Date.now() < deadline) await sleep(10);
+    assert.ok(tcpConn.closed && wsConn.closed, `both slow clients were cut off after ${sent.length} messages`);
+    await resumed;
+    await waitFor(() => tcpClosed, { what: 'the slow TCP client to be closed' });
+    await waitFor(() => wsCode !== null, { what: 'the slow WebSocket client to be closed' });
     assert.equal(wsCode, 4009, 'ws close code');
     const tcpLines = tcpText
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { event?: string; data?: { code?: number } });
+    const authOp = (id: unknown) => (id === 1 ? 'auth' : undefined);
+    for (const m of tcpLines) assertFrame(m, authOp);
     assert.equal(tcpLines.find((m) => m.event === 'closing')?.data?.code, 4009, 'tcp closing event');
     const wsMsgs = wsTexts.map((x) => JSON.parse(x) as { event?: string; data?: { code?: number } });
+    for (const m of wsMsgs) assertFrame(m, authOp);
     assert.equal(wsMsgs.find((m) => m.event === 'closing')?.data?.code, 4009);
-    while (seenByWatcher < sent.length) await sleep(10);
+    await waitFor(() => seenByWatcher >= sent.length, {
+      what: `the watcher to receive all ${sent.length} messages`,
+      detail: () => `it has ${seenByWatcher}`,
+    });
     assert.equal(seenByWatcher, sent.length, 'the watcher got everything');
     const grown = (rssPeak - rssBefore) / 1024 / 1024;
     assert.ok(
@@ -1373,7 +1415,7 @@ test('case 36: a slow consumer is closed at maxQueuedBytes (4009), RSS stays bou
     const seenIds = new Set(
       seenEvents.filter((m) => m.event === 'message.created').map((m) => m.data?.message?.id ?? ''),
     );
-    const back = await NatterClient.connect(srv.tcpUrl);
+    const back = await connectClient(srv.tcpUrl);
     open.push(back);
     const replayed: string[] = [];
     back.on('event', (e) => {
@@ -1422,6 +1464,7 @@ test('case 49: a foreign Origin is refused 403 before the upgrade; no Origin and
     const r = await rawHttp(t.server.port, `${upgradeHead([`Origin: ${origin}`])}\r\n`);
     assert.equal(r.status, 403, origin);
     const body = JSON.parse(r.body) as { error: ErrorBody };
+    assertReply(undefined, body);
     assert.equal(body.error.code, 'forbidden');
     assert.doesNotMatch(r.head, /upgrade: websocket/i);
   }

@@ -9,10 +9,11 @@ import { type ConnectionOptions, type PeerCertificate, type TLSSocket, connect a
 import { fileURLToPath } from 'node:url';
 import { NatterClient } from '../../src/client/index.js';
 import { PASSWORD } from '../helpers/api.js';
-import { onceWithin, waitFor } from '../helpers/deadline.js';
+import { onceWithin } from '../helpers/deadline.js';
 import { rawRequest, rawUpgrade } from '../helpers/http-raw.js';
 import { ServeProcess } from '../helpers/serve-process.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 // natter serving TLS itself: HTTPS and WSS on the HTTP port, TLS on the TCP
 // port, with the private test CA of test/fixtures/tls (see its README).
@@ -188,9 +189,9 @@ describe('the per-address cap over TLS', () => {
     assert.equal(refused.status, 429);
     assert.equal(refused.body?.error?.code, 'rate_limited');
     agent.destroy();
-    await waitFor('the keep-alive sockets to close', () =>
-      t.server.services.sockets.count('127.0.0.1') === 0 ? true : undefined,
-    );
+    await waitFor(() => t.server.services.sockets.count('127.0.0.1') === 0, {
+      what: 'the keep-alive sockets to close',
+    });
     assert.equal((await rawUpgrade(`https://127.0.0.1:${t.server.port}/`, { ca: CA })).status, 101);
   });
 });

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Natter } from '../../src/client/index.js';
 import { Controller } from '../../src/tui/controller.js';
 import { initialState, reduce } from '../../src/tui/reducer.js';
 import type { Action, State } from '../../src/tui/state.js';
-import { connectAs, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
+import { connectAs, createNatter, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 let t: TestServer;
 before(async () => {
@@ -13,12 +13,8 @@ before(async () => {
 });
 after(() => t.destroy());
 
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const end = Date.now() + 5000;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+function until(cond: () => boolean, what: string): Promise<true> {
+  return waitFor(() => cond(), { what });
 }
 
 test('the controller keeps the app state in step with the server', async (ctx) => {
@@ -35,7 +31,7 @@ test('the controller keeps the app state in step with the server', async (ctx) =
   const dispatch = (action: Action) => {
     state = reduce(state, action);
   };
-  const client = Natter.create({ url: t.wsUrl, token: bob.token });
+  const client = createNatter({ url: t.wsUrl, token: bob.token });
   // Closed even when an assertion fails, so the test process can end.
   ctx.after(() => {
     client.close();
@@ -66,14 +62,14 @@ test('the controller keeps the app state in step with the server', async (ctx) =
   assert.deepEqual([state.conversations[random.id]?.unread, state.conversations[random.id]?.mentions], [0, 0]);
   // The read mark goes out without waiting; the server has it once it commits.
   const check = await connectAs(t.tcpUrl, bob.token);
-  let unreadOnServer: number | undefined;
-  const end = Date.now() + 5000;
-  do {
-    const { conversations } = await check.request('conversations.list', {});
-    unreadOnServer = conversations.find((c) => c.id === random.id)?.unread;
-  } while (unreadOnServer !== 0 && Date.now() < end);
+  await waitFor(
+    async () => {
+      const { conversations } = await check.request('conversations.list', {});
+      return conversations.find((c) => c.id === random.id)?.unread === 0;
+    },
+    { what: 'the server to have #random read (opening it marks it read)', intervalMs: 50 },
+  );
   check.close();
-  assert.equal(unreadOnServer, 0, 'opening marked it read on the server');
 
   // Sending shows a pending line that becomes the stored message.
   controller.send(random.id, 'from the tui');
@@ -98,7 +94,7 @@ test('scrolling past the top loads older pages until the first message', async (
   c.close();
 
   let state: State = initialState(t.wsUrl);
-  const client = Natter.create({ url: t.wsUrl, token: me.token });
+  const client = createNatter({ url: t.wsUrl, token: me.token });
   const controller = new Controller(
     client,
     (a: Action) => {
@@ -139,7 +135,7 @@ test('case 42: a seq that jumps ahead live makes the client fetch what it missed
 
   let state: State = initialState(t.wsUrl);
   let dropped = 0;
-  const client = Natter.create({ url: t.wsUrl, token: me.token });
+  const client = createNatter({ url: t.wsUrl, token: me.token });
   const controller = new Controller(
     client,
     (a: Action) => {

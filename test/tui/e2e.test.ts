@@ -10,6 +10,7 @@ import { saveCredential } from '../../src/cli/util.js';
 import type { NatterClient } from '../../src/client/index.js';
 import { connectAs, HttpApi, PASSWORD } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor, within } from '../helpers/wait.js';
 
 const BIN = fileURLToPath(new URL('../../bin/natter', import.meta.url));
 const COLS = 120;
@@ -44,28 +45,38 @@ class Screen {
     return rows.join('\n');
   }
 
-  async waitFor(pattern: RegExp, what: string, timeoutMs = 8000): Promise<string> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const screen = await this.text();
-      if (pattern.test(screen)) return screen;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; the screen was:\n${screen}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  /** Waits until the screen matches `expected` (a pattern, or a test of the whole screen); resolves with it. */
+  async waitFor(expected: RegExp | ((screen: string) => boolean), what: string): Promise<string> {
+    const matches = typeof expected === 'function' ? expected : (s: string) => expected.test(s);
+    let last = '';
+    return waitFor(
+      async () => {
+        last = await this.text();
+        return matches(last) ? last : undefined;
+      },
+      { what, intervalMs: 50, detail: () => `the screen was:\n${last}` },
+    );
   }
 
-  async type(keys: string): Promise<void> {
+  /**
+   * Types `keys`, then waits until the screen shows their effect (`expected`), as a person
+   * would before typing on: the next keys never arrive before the app has taken these.
+   */
+  async type(keys: string, expected: RegExp | ((screen: string) => boolean), what: string): Promise<string> {
     this.child.stdin?.write(keys);
-    await new Promise((r) => setTimeout(r, 120));
+    return this.waitFor(expected, what);
   }
 
+  /** Ctrl-C; resolves with the exit code (the app is killed if it does not exit by the deadline). */
   async quit(): Promise<number | null> {
     const exited = new Promise<number | null>((resolve) => this.child.on('exit', (code) => resolve(code)));
     this.child.stdin?.write('\u0003');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    const code = await exited;
-    clearTimeout(timer);
-    return code;
+    try {
+      return await within(exited, 'the terminal app to exit on Ctrl-C');
+    } catch (err) {
+      this.child.kill('SIGKILL');
+      throw err;
+    }
   }
 }
 
@@ -110,10 +121,9 @@ test('the terminal app: open a channel, send and receive, switch with Ctrl-K, un
 
     // Alice sends; Bob receives.
     const received = b.nextEvent('message.created', (d) => d.message.body === 'hello from the terminal');
-    await screen.type('hello from the terminal');
-    await screen.type('\r');
+    await screen.type('hello from the terminal', /> hello from the terminal/, 'the text in the composer');
+    await screen.type('\r', /\d\d:\d\d alice hello from the terminal/, 'my own line');
     assert.equal((await received).data.message.author.username, 'alice');
-    await screen.waitFor(/alice.*hello from the terminal/, 'my own line');
 
     // Bob answers; Alice sees it live.
     await b.request('messages.send', { conversationId: general, body: 'got it, alice!', nonce: 'e2e-1' });
@@ -124,16 +134,28 @@ test('the terminal app: open a channel, send and receive, switch with Ctrl-K, un
     await screen.waitFor(/random\s+1\s/, 'the mention badge on #random');
 
     // …which clears when Ctrl-K opens that channel.
-    await screen.type('\u000b');
-    await screen.waitFor(/random/, 'the quick switcher');
-    await screen.type('rand');
-    await screen.type('\r');
-    await screen.waitFor(/look here @alice/, 'the #random history');
-    const after = await screen.waitFor(/#random/, 'the header');
-    assert.doesNotMatch(after, /random\s+1\s/, 'the badge is gone');
-    // And the server knows it was read, so other clients clear too.
-    const { conversations } = await b.request('conversations.list', {});
-    assert.ok(conversations.some((c) => c.id === random.id));
+    await screen.type('\u000b', /Go to:/, 'the quick switcher');
+    await screen.type('rand', /Go to: rand/, 'the query in the switcher');
+    await screen.type(
+      '\r',
+      (s) => /look here @alice/.test(s) && !/Go to:/.test(s),
+      'the #random history, the switcher closed',
+    );
+    await screen.waitFor((s) => !/random\s+1\s/.test(s), 'the badge on #random to clear');
+    // And the server knows it was read, so alice's other clients clear too.
+    const elsewhere = await connectAs(t.tcpUrl, alice.token);
+    try {
+      await waitFor(
+        async () => {
+          const { conversations } = await elsewhere.request('conversations.list', {});
+          const r = conversations.find((c) => c.id === random.id);
+          return r?.unread === 0 && r.mentions === 0;
+        },
+        { what: 'the server to have #random read for alice (no unread, no mention)', intervalMs: 50 },
+      );
+    } finally {
+      elsewhere.close();
+    }
   } finally {
     assert.equal(await screen.quit(), 0);
     b.close();
@@ -146,15 +168,16 @@ test('first run: the login screen logs in, keeps the session, and refuses a wron
   const screen = new Screen({ NATTER_HOME: home, NATTER_SERVER: t.wsUrl });
   try {
     await screen.waitFor(/log ?in/i, 'the login screen');
-    await screen.type('carol');
-    await screen.type('\r');
-    await screen.type('not the password');
-    await screen.type('\r');
-    await screen.waitFor(/wrong username or password/, 'the error in words');
-    for (let i = 0; i < 'not the password'.length; i++) await screen.type('\u007f');
-    await screen.type(PASSWORD);
-    await screen.type('\r');
-    await screen.waitFor(/connected/, 'the chat screen');
+    /** The password field showing exactly `n` dots. */
+    const dots = (n: number) => new RegExp(`› Password  •{${n}}(?!•)`);
+    await screen.type('carol', /› Username {2}carol/, 'the username typed');
+    await screen.type('\r', /› Password/, 'the password field focused');
+    const wrong = 'not the password';
+    await screen.type(wrong, dots(wrong.length), 'the wrong password typed');
+    await screen.type('\r', /wrong username or password/, 'the error in words');
+    for (let n = wrong.length - 1; n >= 0; n--) await screen.type('\u007f', dots(n), `${n} characters left`);
+    await screen.type(PASSWORD, dots(PASSWORD.length), 'the right password typed');
+    await screen.type('\r', /connected/, 'the chat screen');
   } finally {
     assert.equal(await screen.quit(), 0);
   }

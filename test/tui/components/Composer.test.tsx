@@ -4,11 +4,9 @@ import { render } from 'ink-testing-library';
 import { Composer, type ComposerProps, composerRows } from '../../../src/tui/components/Composer.js';
 import { textWidth } from '../../../src/tui/view/text-width.js';
 
-const tick = () => new Promise((r) => setTimeout(r, 10));
-
-async function frame(props: Partial<ComposerProps>): Promise<string> {
+/** The first frame: ink-testing-library's render draws it synchronously. */
+function frame(props: Partial<ComposerProps>): string {
   const r = render(<Composer value="" placeholder="Message #general" focused width={30} prefix="> " {...props} />);
-  await tick();
   const out = r.lastFrame() ?? '';
   r.unmount();
   return out;
@@ -16,11 +14,11 @@ async function frame(props: Partial<ComposerProps>): Promise<string> {
 
 describe('Composer', () => {
   test('shows the placeholder when empty', async () => {
-    assert.match(await frame({}), /^> +Message #general$/);
+    assert.match(frame({}), /^> +Message #general$/);
   });
 
   test('shows multi-line text under its prefix, wrapped to the width', async () => {
-    const out = await frame({ value: 'hello\nthis line is long enough to wrap around' });
+    const out = frame({ value: 'hello\nthis line is long enough to wrap around' });
     const rows = out.split('\n');
     assert.equal(rows[0], '> hello');
     assert.equal(rows[1], '  this line is long enough to');
@@ -46,20 +44,20 @@ describe('Composer', () => {
 
   test('keeps the cursor row in view when the text is taller than maxRows', async () => {
     const value = Array.from({ length: 10 }, (_, i) => `line ${i}`).join('\n');
-    const out = await frame({ value, maxRows: 3 });
+    const out = frame({ value, maxRows: 3 });
     // The prefix belongs to the first row, which has scrolled out of view.
     assert.deepEqual(out.split('\n'), ['  line 7', '  line 8', '  line 9']);
-    const top = await frame({ value, cursor: 0, maxRows: 3 });
+    const top = frame({ value, cursor: 0, maxRows: 3 });
     assert.deepEqual(top.split('\n'), ['> line 0', '  line 1', '  line 2']);
   });
 
   test('pasted control characters are shown, not obeyed', async () => {
-    const out = await frame({ value: 'x\u001b]52;c;aGk=\u0007y' });
+    const out = frame({ value: 'x\u001b]52;c;aGk=\u0007y' });
     assert.doesNotMatch(out, /[\u001b\u0007]/);
     assert.match(out, /x␛\]52;c;aGk=␇y/);
   });
 
   test('unfocused: no cursor, text still shown', async () => {
-    assert.match(await frame({ value: 'draft', focused: false }), /^> draft$/);
+    assert.match(frame({ value: 'draft', focused: false }), /^> draft$/);
   });
 });

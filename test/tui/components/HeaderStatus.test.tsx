@@ -7,11 +7,9 @@ import { StatusLine } from '../../../src/tui/components/StatusLine.js';
 import { typingText } from '../../../src/tui/view/status-text.js';
 import { textWidth } from '../../../src/tui/view/text-width.js';
 
-const tick = () => new Promise((r) => setTimeout(r, 10));
-
-async function frame(el: ReactElement): Promise<string> {
+/** The first frame: ink-testing-library's render draws it synchronously. */
+function frame(el: ReactElement): string {
   const r = render(el);
-  await tick();
   const out = r.lastFrame() ?? '';
   r.unmount();
   return out;
@@ -19,23 +17,21 @@ async function frame(el: ReactElement): Promise<string> {
 
 describe('Header', () => {
   test('title with its sigil, topic and online count on one line', async () => {
-    const out = await frame(<Header title="general" topic="release week" onlineCount={3} kind="channel" width={60} />);
+    const out = frame(<Header title="general" topic="release week" onlineCount={3} kind="channel" width={60} />);
     assert.match(out, /^#general — release week +3 online$/);
-    assert.match(await frame(<Header title="bob" topic={null} onlineCount={null} kind="dm" width={60} />), /^@bob$/);
-    assert.match(await frame(<Header title="pals" topic={null} onlineCount={2} kind="group" width={60} />), /^\+pals/);
+    assert.match(frame(<Header title="bob" topic={null} onlineCount={null} kind="dm" width={60} />), /^@bob$/);
+    assert.match(frame(<Header title="pals" topic={null} onlineCount={2} kind="group" width={60} />), /^\+pals/);
   });
 
   test('a long topic is cut, the count kept', async () => {
-    const out = await frame(
-      <Header title="general" topic={'blah '.repeat(30)} onlineCount={12} kind="channel" width={50} />,
-    );
+    const out = frame(<Header title="general" topic={'blah '.repeat(30)} onlineCount={12} kind="channel" width={50} />);
     assert.equal(out.split('\n').length, 1);
     assert.ok(textWidth(out) <= 50);
     assert.match(out, /…\s*12 online$/);
   });
 
   test('title and topic are sanitized to one line', async () => {
-    const out = await frame(
+    const out = frame(
       <Header
         title={'gen\u001b[2J'}
         topic={'line one\nline two \u001b]0;x\u0007'}
@@ -53,11 +49,11 @@ describe('StatusLine', () => {
   const url = 'ws://chat.example:7777';
   test('connected, reconnecting with countdown and reason, offline', async () => {
     assert.match(
-      await frame(<StatusLine connection={{ status: 'connected', url }} typing={[]} now={0} />),
+      frame(<StatusLine connection={{ status: 'connected', url }} typing={[]} now={0} />),
       /^● connected ws:\/\/chat\.example:7777$/,
     );
     assert.match(
-      await frame(
+      frame(
         <StatusLine
           connection={{ status: 'reconnecting', url, retryAt: 12_500, error: 'connection refused' }}
           typing={[]}
@@ -67,17 +63,17 @@ describe('StatusLine', () => {
       /^◌ reconnecting in 3s \(connection refused\) ws:\/\/chat\.example:7777$/,
     );
     assert.match(
-      await frame(<StatusLine connection={{ status: 'closed', url, error: null }} typing={[]} now={0} />),
+      frame(<StatusLine connection={{ status: 'closed', url, error: null }} typing={[]} now={0} />),
       /^○ offline ws:/,
     );
     assert.match(
-      await frame(<StatusLine connection={{ status: 'connecting', url }} typing={[]} now={0} />),
+      frame(<StatusLine connection={{ status: 'connecting', url }} typing={[]} now={0} />),
       /^◌ connecting ws:/,
     );
   });
 
   test('who is typing, and the hint on the right', async () => {
-    const out = await frame(
+    const out = frame(
       <StatusLine connection={{ status: 'connected', url }} typing={['bob']} now={0} hint="F1 help" width={80} />,
     );
     assert.match(out, /● connected ws:\/\/chat\.example:7777 +bob is typing… +F1 help$/);
@@ -87,7 +83,7 @@ describe('StatusLine', () => {
   });
 
   test('server-provided text is sanitized', async () => {
-    const out = await frame(
+    const out = frame(
       <StatusLine
         connection={{ status: 'closed', url, error: 'bad\u001b[2J' }}
         typing={['ev\u001b]0;x\u0007il']}

@@ -12,7 +12,6 @@ import { textWidth } from '../../../src/tui/view/text-width.js';
 // Times are shown in local time; pin the zone so the expected strings hold everywhere.
 process.env.TZ = 'UTC';
 
-const tick = () => new Promise((r) => setTimeout(r, 10));
 const MON = Date.UTC(2023, 10, 20, 18, 30);
 const TUE = Date.UTC(2023, 10, 21, 9, 5);
 
@@ -46,9 +45,9 @@ const base: MessageListProps = {
   loading: false,
 };
 
-async function frame(props: Partial<MessageListProps>): Promise<string> {
+/** The first frame: ink-testing-library's render draws it synchronously. */
+function frame(props: Partial<MessageListProps>): string {
   const r = render(<MessageList {...base} {...props} />);
-  await tick();
   const out = r.lastFrame() ?? '';
   r.unmount();
   return out;
@@ -56,23 +55,23 @@ async function frame(props: Partial<MessageListProps>): Promise<string> {
 
 describe('MessageList', () => {
   test('shows time, author and body, and a day separator between days', async () => {
-    const out = await frame({ lines: [line('evening', { createdAt: MON }), line('morning')] });
+    const out = frame({ lines: [line('evening', { createdAt: MON }), line('morning')] });
     assert.match(out, /── Monday 20 November ──\n18:30 bob evening\n\s*── Tuesday 21 November ──\n09:05 bob morning/);
   });
 
   test('adds the year to a separator from another year than now', async () => {
-    const out = await frame({ lines: [line('old')], now: Date.UTC(2024, 0, 2) });
+    const out = frame({ lines: [line('old')], now: Date.UTC(2024, 0, 2) });
     assert.match(out, /── Tuesday 21 November 2023 ──/);
   });
 
   test('12-hour times', async () => {
-    const out = await frame({ lines: [line('hi')], timeFormat: '12h' });
+    const out = frame({ lines: [line('hi')], timeFormat: '12h' });
     assert.match(out, / 9:05 AM bob hi/);
   });
 
   test('wraps long lines at the width with a hanging indent, and keeps newlines', async () => {
     const body = 'the quick brown fox jumps over the lazy dog and keeps on running far away';
-    const out = await frame({ lines: [line(`${body}\nsecond paragraph`)], width: 30 });
+    const out = frame({ lines: [line(`${body}\nsecond paragraph`)], width: 30 });
     const rows = out.split('\n').filter((r) => r.trim() !== '');
     for (const r of rows) assert.ok(textWidth(r) <= 30, `row too wide: ${JSON.stringify(r)}`);
     assert.match(out, /^09:05 bob the quick brown fox$/m);
@@ -81,7 +80,7 @@ describe('MessageList', () => {
   });
 
   test('breaks a word longer than the row', async () => {
-    const out = await frame({ lines: [line('x'.repeat(50))], width: 30 });
+    const out = frame({ lines: [line('x'.repeat(50))], width: 30 });
     const rows = out.split('\n').filter((r) => r.includes('x'));
     assert.equal(rows.length, 3);
     for (const r of rows) assert.ok(textWidth(r) <= 30);
@@ -89,19 +88,19 @@ describe('MessageList', () => {
 
   test('renders only the rows that fit, following scrollBack', async () => {
     const lines = Array.from({ length: 30 }, (_, i) => line(`msg ${i + 1}`));
-    const bottom = await frame({ lines, height: 5, hasMoreBefore: true });
+    const bottom = frame({ lines, height: 5, hasMoreBefore: true });
     assert.deepEqual(
       bottom.split('\n').map((r) => r.slice(10)),
       ['msg 26', 'msg 27', 'msg 28', 'msg 29', 'msg 30'],
     );
-    const up = await frame({ lines, height: 5, scrollBack: 3, hasMoreBefore: true });
+    const up = frame({ lines, height: 5, scrollBack: 3, hasMoreBefore: true });
     assert.match(up, /msg 23\n[^\n]*msg 24\n[^\n]*msg 25\n[^\n]*msg 26\n[^\n]*msg 27$/);
     assert.doesNotMatch(up, /msg 28|beginning/);
   });
 
   test('scrolled to the top: beginning of conversation, and scrollBack is clamped', async () => {
     const lines = Array.from({ length: 10 }, (_, i) => line(`msg ${i + 1}`));
-    const out = await frame({ lines, height: 4, scrollBack: 1000 });
+    const out = frame({ lines, height: 4, scrollBack: 1000 });
     assert.match(out, /^beginning of conversation\n\s*── Tuesday 21 November ──\n09:05 bob msg 1\n09:05 bob msg 2$/);
     const layout = layoutMessages({ ...base, lines, height: 4, scrollBack: 1000 });
     assert.equal(layout.scrollBack, 8);
@@ -111,13 +110,13 @@ describe('MessageList', () => {
 
   test('loading older messages shows on the top row; more history hides the beginning marker', async () => {
     const lines = [line('one'), line('two')];
-    const loading = await frame({ lines, height: 6, loading: true, hasMoreBefore: true });
+    const loading = frame({ lines, height: 6, loading: true, hasMoreBefore: true });
     assert.match(loading.trimStart(), /^loading older messages…\n/);
-    const full = await frame({ lines: Array.from({ length: 20 }, (_, i) => line(`m${i}`)), height: 6, loading: true });
+    const full = frame({ lines: Array.from({ length: 20 }, (_, i) => line(`m${i}`)), height: 6, loading: true });
     assert.match(full, /^loading older messages…\n(09:05 bob m\d+\n){4}09:05 bob m19$/);
-    const more = await frame({ lines, height: 6, hasMoreBefore: true });
+    const more = frame({ lines, height: 6, hasMoreBefore: true });
     assert.doesNotMatch(more, /beginning of conversation|loading/);
-    const empty = await frame({ lines: [] });
+    const empty = frame({ lines: [] });
     assert.match(empty, /beginning of conversation/);
   });
 
@@ -139,7 +138,7 @@ describe('MessageList', () => {
   });
 
   test('a deleted message is a tombstone, without its body', async () => {
-    const out = await frame({ lines: [line('secret', { deletedAt: TUE, editedAt: TUE })] });
+    const out = frame({ lines: [line('secret', { deletedAt: TUE, editedAt: TUE })] });
     assert.match(out, /09:05 bob message deleted/);
     assert.doesNotMatch(out, /secret|edited/);
     const [row] = messageRows(line('x', { deletedAt: TUE }), { meId: null, width: 60 });
@@ -149,18 +148,18 @@ describe('MessageList', () => {
   });
 
   test('edited messages carry a dim (edited)', async () => {
-    const out = await frame({ lines: [line('fixed typo', { editedAt: TUE + 1000 })] });
+    const out = frame({ lines: [line('fixed typo', { editedAt: TUE + 1000 })] });
     assert.match(out, /09:05 bob fixed typo \(edited\)/);
   });
 
   test('/me actions read as "* bob waves"', async () => {
-    const out = await frame({ lines: [line('/me waves at everyone')] });
+    const out = frame({ lines: [line('/me waves at everyone')] });
     assert.match(out, /09:05 bob \* bob waves at everyone/);
   });
 
   test('pending lines say sending…, failed ones show why', async () => {
     const me = { id: 'u-me', username: 'me', displayName: null };
-    const out = await frame({
+    const out = frame({
       lines: [
         line('on its way', { author: me, pending: true, id: null, seq: null, key: 'pending:a' }),
         line('refused', { author: me, pending: true, id: null, seq: null, key: 'pending:b', failed: 'rate limited' }),
@@ -176,7 +175,7 @@ describe('MessageList', () => {
 
   test('escape sequences in bodies and names are shown as placeholders, never sent raw', async () => {
     const body = 'a\u001b[2Jb \u001b]0;x\u0007 c \u001b]52;c;aGk=\u0007 d';
-    const out = await frame({
+    const out = frame({
       lines: [line(body, { author: { id: 'u-x', username: 'ev\u001b[31mil', displayName: null } })],
     });
     assert.doesNotMatch(out, /[\u001b\u0007]/);

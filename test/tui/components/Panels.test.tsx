@@ -7,11 +7,9 @@ import { HelpOverlay } from '../../../src/tui/components/HelpOverlay.js';
 import { LoginScreen, type LoginScreenProps } from '../../../src/tui/components/LoginScreen.js';
 import { MemberList } from '../../../src/tui/components/MemberList.js';
 
-const tick = () => new Promise((r) => setTimeout(r, 10));
-
-async function frame(el: ReactElement): Promise<string> {
+/** The first frame: ink-testing-library's render draws it synchronously. */
+function frame(el: ReactElement): string {
   const r = render(el);
-  await tick();
   const out = r.lastFrame() ?? '';
   r.unmount();
   return out;
@@ -37,7 +35,7 @@ describe('HelpOverlay', () => {
   ];
 
   test('lists keys and commands in aligned columns', async () => {
-    const out = await frame(<HelpOverlay keys={keys} commands={commands} width={60} height={20} />);
+    const out = frame(<HelpOverlay keys={keys} commands={commands} width={60} height={20} />);
     assert.match(out, /Keys/);
     assert.match(out, /Ctrl-K {5}switch conversation/);
     assert.match(out, /PgUp\/PgDn {2}scroll/);
@@ -48,10 +46,10 @@ describe('HelpOverlay', () => {
   });
 
   test('scrolls when the terminal is too short, saying what is above and below', async () => {
-    const top = await frame(<HelpOverlay keys={keys} commands={commands} width={60} height={6} />);
+    const top = frame(<HelpOverlay keys={keys} commands={commands} width={60} height={6} />);
     assert.match(top, /more below/);
     assert.ok(top.split('\n').length <= 8);
-    const end = await frame(<HelpOverlay keys={keys} commands={commands} width={60} height={6} offset={999} />);
+    const end = frame(<HelpOverlay keys={keys} commands={commands} width={60} height={6} offset={999} />);
     assert.match(end, /above {2}end of help/);
   });
 });
@@ -67,7 +65,7 @@ describe('MemberList', () => {
   const online = { 'u-zed': true, 'u-olga': true };
 
   test('roles as headings, online first then by name, with presence dots', async () => {
-    const out = await frame(<MemberList members={members} online={online} width={24} height={20} />);
+    const out = frame(<MemberList members={members} online={online} width={24} height={20} />);
     const rows = out.split('\n').map((r) => r.trimEnd());
     assert.deepEqual(rows.slice(0, 9), [
       'Owner — 1/1',
@@ -83,14 +81,14 @@ describe('MemberList', () => {
   });
 
   test('cuts to the height with a count of who is hidden', async () => {
-    const out = await frame(<MemberList members={members} online={online} width={24} height={4} />);
+    const out = frame(<MemberList members={members} online={online} width={24} height={4} />);
     const rows = out.split('\n');
     assert.equal(rows.length, 4);
     assert.match(rows[3] ?? '', /… 4 more/);
   });
 
   test('names are sanitized', async () => {
-    const out = await frame(
+    const out = frame(
       <MemberList members={[{ user: user('x\u001b[2J'), role: 'member' }]} online={{}} width={24} height={4} />,
     );
     assert.doesNotMatch(out, /\u001b/);
@@ -110,7 +108,7 @@ describe('LoginScreen', () => {
   };
 
   test('shows the fields, masks the password, marks the focused field', async () => {
-    const out = await frame(<LoginScreen {...base} />);
+    const out = frame(<LoginScreen {...base} />);
     assert.match(out, /natter — log in/);
     assert.match(out, /Server +ws:\/\/localhost:7777/);
     assert.match(out, /Username +alice/);
@@ -120,9 +118,7 @@ describe('LoginScreen', () => {
   });
 
   test('register mode, an error from the server, busy', async () => {
-    const out = await frame(
-      <LoginScreen {...base} mode="register" field="username" error={'name taken\u001b[2J'} busy />,
-    );
+    const out = frame(<LoginScreen {...base} mode="register" field="username" error={'name taken\u001b[2J'} busy />);
     assert.match(out, /create an account/);
     assert.match(out, /✗ name taken␛\[2J/);
     assert.doesNotMatch(out, /\u001b/);

@@ -8,8 +8,6 @@ import {
 } from '../../../src/tui/components/QuickSwitcher.js';
 import { textWidth } from '../../../src/tui/view/text-width.js';
 
-const tick = () => new Promise((r) => setTimeout(r, 10));
-
 const items: SwitcherItem[] = [
   { id: 'c1', label: 'general', kind: 'channel', unread: 2, mentions: 1 },
   { id: 'c2', label: 'dev-random', kind: 'channel', unread: 0, mentions: 0 },
@@ -17,9 +15,9 @@ const items: SwitcherItem[] = [
   { id: 'd1', label: 'gene', kind: 'dm', unread: 0, mentions: 0 },
 ];
 
-async function frame(props: Partial<QuickSwitcherProps>): Promise<string> {
+/** The first frame: ink-testing-library's render draws it synchronously. */
+function frame(props: Partial<QuickSwitcherProps>): string {
   const r = render(<QuickSwitcher query="" items={items} selected={0} width={40} height={10} {...props} />);
-  await tick();
   const out = r.lastFrame() ?? '';
   r.unmount();
   return out;
@@ -27,7 +25,7 @@ async function frame(props: Partial<QuickSwitcherProps>): Promise<string> {
 
 describe('QuickSwitcher', () => {
   test('shows the query and every item when it is empty, the selected one marked', async () => {
-    const out = await frame({ selected: 1 });
+    const out = frame({ selected: 1 });
     assert.match(out, /Go to:/);
     assert.match(out, /#general +1/);
     assert.match(out, /› #dev-random/);
@@ -37,7 +35,7 @@ describe('QuickSwitcher', () => {
   });
 
   test('filters and ranks by the query', async () => {
-    const out = await frame({ query: 'gen' });
+    const out = frame({ query: 'gen' });
     const names = [...out.matchAll(/[#+@][\w-]+/g)].map((m) => m[0]);
     assert.deepEqual(names, ['@gene', '#general', '+gardeners']);
     assert.match(out, /Go to: gen/);
@@ -45,7 +43,7 @@ describe('QuickSwitcher', () => {
   });
 
   test('says so when nothing matches', async () => {
-    assert.match(await frame({ query: 'zzz' }), /no matches/);
+    assert.match(frame({ query: 'zzz' }), /no matches/);
   });
 
   test('keeps the selection in view in a long list', async () => {
@@ -56,14 +54,14 @@ describe('QuickSwitcher', () => {
       unread: 0,
       mentions: 0,
     }));
-    const out = await frame({ items: many, selected: 25, height: 8 });
+    const out = frame({ items: many, selected: 25, height: 8 });
     assert.match(out, /› #chan-25/);
     assert.doesNotMatch(out, /#chan-0\b/);
     assert.match(out, /26\/30/);
   });
 
   test('labels and the query are sanitized', async () => {
-    const out = await frame({
+    const out = frame({
       query: '\u001b[2J',
       items: [{ id: 'x', label: 'a\u001b[2Jb', kind: 'channel', unread: 0, mentions: 0 }],
     });

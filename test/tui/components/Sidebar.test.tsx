@@ -5,8 +5,6 @@ import { Sidebar, type SidebarProps, sidebarRows } from '../../../src/tui/compon
 import type { ConversationEntry, ServerEntry } from '../../../src/tui/state.js';
 import { textWidth } from '../../../src/tui/view/text-width.js';
 
-const tick = () => new Promise((r) => setTimeout(r, 10));
-
 function conv(id: string, kind: ConversationEntry['kind'], name: string, extra: Partial<ConversationEntry> = {}) {
   const c: ConversationEntry = {
     id,
@@ -44,9 +42,9 @@ const base: SidebarProps = {
   height: 20,
 };
 
-async function frame(props: Partial<SidebarProps> = {}): Promise<string> {
+/** The first frame: ink-testing-library's render draws it synchronously. */
+function frame(props: Partial<SidebarProps> = {}): string {
   const r = render(<Sidebar {...base} {...props} />);
-  await tick();
   const out = r.lastFrame() ?? '';
   r.unmount();
   return out;
@@ -54,7 +52,7 @@ async function frame(props: Partial<SidebarProps> = {}): Promise<string> {
 
 describe('Sidebar', () => {
   test('servers with channels, then groups, then direct messages with presence', async () => {
-    const out = await frame();
+    const out = frame();
     const rows = out.split('\n').filter((r) => r.trim() !== '');
     assert.deepEqual(
       rows.map((r) =>
@@ -68,7 +66,7 @@ describe('Sidebar', () => {
   });
 
   test('mention badges stand out; unread names are bold', async () => {
-    const out = await frame();
+    const out = frame();
     assert.match(out, /#general +2 *$/m);
     assert.match(out, /@carol +99\+ *$/m);
     const { rows } = sidebarRows(base);
@@ -89,7 +87,7 @@ describe('Sidebar', () => {
 
   test('names are cut to the width, badge kept', async () => {
     const long = conv('c3', 'channel', 'a-very-long-channel-name-indeed', { mentions: 5 });
-    const out = await frame({
+    const out = frame({
       width: 16,
       conversations: { ...conversations, c3: long },
       servers: [{ ...servers[0], channelIds: ['c1', 'c2', 'c3'] } as ServerEntry],
@@ -99,7 +97,7 @@ describe('Sidebar', () => {
   });
 
   test('a collapsed server hides its channels and carries their mentions', async () => {
-    const out = await frame({ servers: [{ ...servers[0], expanded: false } as ServerEntry] });
+    const out = frame({ servers: [{ ...servers[0], expanded: false } as ServerEntry] });
     assert.doesNotMatch(out, /#general/);
     assert.match(out, /▸ acme.*•\s+2/);
   });
@@ -117,17 +115,17 @@ describe('Sidebar', () => {
       servers: [{ ...servers[0], channelIds: ids } as ServerEntry],
       height: 6,
     };
-    const top = await frame({ ...props, active: 'c0' });
+    const top = frame({ ...props, active: 'c0' });
     assert.equal(top.split('\n').length, 6);
     assert.match(top, /acme/);
-    const deep = await frame({ ...props, active: 'c30' });
+    const deep = frame({ ...props, active: 'c30' });
     assert.equal(deep.split('\n').length, 6);
     assert.match(deep, /^› +#chan-30/m);
     assert.doesNotMatch(deep, /acme/);
   });
 
   test('names from the server are sanitized', async () => {
-    const out = await frame({
+    const out = frame({
       conversations: { d1: conv('d1', 'dm', 'ev\u001b]0;x\u0007il') },
       servers: [],
     });

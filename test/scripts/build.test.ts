@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  appendFileSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { DEADLINE_MS, within } from '../helpers/wait.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'natter-build-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function filesUnder(d: string): string[] {
+  return readdirSync(d, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(d, join(e.parentPath, e.name)))
+    .sort();
+}
+
+const hash = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** Runs a command to its end; resolves with its exit code and output. */
+function run(cmd: string, args: string[], cwd: string): Promise<{ code: number | null; out: string }> {
+  const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  const done = new Promise<{ code: number | null; out: string }>((resolve) =>
+    child.on('close', (code) => resolve({ code, out })),
+  );
+  return within(done, `${cmd} ${args.join(' ')} to finish`, DEADLINE_MS * 4, () => out).catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
+}
+
+test('a rebuild swaps dist into place: natter keeps starting, no file is ever missing or half-written, stale ones go', async () => {
+  assert.ok(existsSync(join(ROOT, 'dist', 'cli', 'main.js')), 'dist/ is built (npm test builds it first)');
+  const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+  // A copy of the package with its own dist/: the rebuild below writes there, not into this checkout's.
+  const pkg = join(dir, 'pkg');
+  mkdirSync(pkg);
+  cpSync(join(ROOT, 'bin'), join(pkg, 'bin'), { recursive: true });
+  copyFileSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
+  symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'), 'dir');
+  const dist = join(pkg, 'dist');
+  cpSync(join(ROOT, 'dist'), dist, { recursive: true });
+  // An older build: every module differs from what the rebuild writes, and two files are gone from the new one.
+  for (const f of filesUnder(dist)) if (f.endsWith('.js')) appendFileSync(join(dist, f), '\n// an older build\n');
+  writeFileSync(join(dist, 'cli', 'retired.js'), 'export {};\n');
+  mkdirSync(join(dist, 'retired'));
+  writeFileSync(join(dist, 'retired', 'old.js'), 'export {};\n');
+  const old = new Map(filesUnder(dist).map((f) => [f, hash(readFileSync(join(dist, f)))]));
+
+  let building = true;
+  const build = run(process.execPath, [join(ROOT, 'scripts', 'build.mjs'), '--out', dist], ROOT).finally(() => {
+    building = false;
+  });
+
+  // Meanwhile: the CLI started again and again from the copy (--help loads commander and every command's
+  // definition), and every file of the old build read again and again.
+  const starts: { args: string; code: number | null; out: string }[] = [];
+  const starting = (async () => {
+    for (let i = 0; building || i < 2; i++) {
+      const args = i % 2 === 0 ? ['--version'] : ['--help'];
+      const r = await run(process.execPath, [join(pkg, 'bin', 'natter'), ...args], dir);
+      starts.push({ args: args.join(' '), ...r });
+    }
+  })();
+  const seen = new Map<string, Set<string>>();
+  const missing = new Set<string>();
+  let distMissing = 0;
+  let rounds = 0;
+  while (building) {
+    if (!existsSync(dist)) distMissing++;
+    for (const f of old.keys()) {
+      try {
+        const h = hash(readFileSync(join(dist, f)));
+        const s = seen.get(f) ?? new Set<string>();
+        s.add(h);
+        seen.set(f, s);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        missing.add(f);
+      }
+    }
+    rounds++;
+    await new Promise((r) => setImmediate(r));
+  }
+  const built = await build;
+  await starting;
+
+  assert.equal(built.code, 0, built.out);
+  assert.equal(distMissing, 0, 'dist/ was never missing');
+  assert.ok(rounds > 0);
+  for (const s of starts) {
+    assert.equal(s.code, 0, `natter ${s.args} failed during the rebuild:\n${s.out}`);
+    if (s.args === '--version') assert.equal(s.out.trim(), version);
+    else assert.match(s.out, /^Usage: natter/m);
+  }
+
+  // The result is the new build, and only it.
+  const now = filesUnder(dist);
+  assert.ok(!now.includes(join('cli', 'retired.js')) && !now.some((f) => f.startsWith('retired')), 'stale files go');
+  assert.ok(!existsSync(join(dist, 'retired')), 'and the directories they leave empty');
+  for (const f of now) {
+    assert.ok(!readFileSync(join(dist, f), 'utf8').includes('an older build'), `${f} was rebuilt`);
+  }
+  assert.deepEqual(
+    readdirSync(pkg).filter((n) => n.startsWith('dist.tmp-')),
+    [],
+    'no build directory is left behind',
+  );
+
+  // Whenever a file was read it was whole: its old content or its new one.
+  for (const [f, hashes] of seen) {
+    const allowed = new Set([old.get(f)]);
+    if (existsSync(join(dist, f))) allowed.add(hash(readFileSync(join(dist, f))));
+    for (const h of hashes) assert.ok(allowed.has(h), `${f} was read half-written`);
+  }
+  for (const f of missing) assert.ok(!now.includes(f), `${f} was missing for a moment, yet is part of the new build`);
+
+  // Building again changes nothing.
+  const again = await run(process.execPath, [join(ROOT, 'scripts', 'build.mjs'), '--out', dist], ROOT);
+  assert.equal(again.code, 0, again.out);
+  assert.doesNotMatch(again.out, /files written/);
+  const natter = await run(process.execPath, [join(pkg, 'bin', 'natter'), '--version'], dir);
+  assert.equal(natter.out.trim(), version);
+});
