@@ -95,6 +95,15 @@ function serveCommand(): Command {
         .argParser(duration),
     )
     .addOption(
+      new Option(
+        '--session-idle <duration>',
+        'a login session unused this long expires (bot tokens do not): 12h, 30d, 2w',
+      )
+        .env('NATTER_SESSION_IDLE')
+        .default(90 * 86_400_000, '90d')
+        .argParser(duration),
+    )
+    .addOption(
       new Option('--allow-origin <origin...>', 'extra Origins allowed to open WebSockets (e.g. https://chat.example)')
         .env('NATTER_ALLOW_ORIGIN')
         .default([]),
@@ -127,7 +136,7 @@ function serveCommand(): Command {
     .addOption(
       new Option(
         '--limits <file>',
-        'JSON file of rate limits to change, e.g. {"sendPerUser": {"capacity": 20, "refillMs": 100}}',
+        'JSON file of rate limits and caps to change, e.g. {"sendPerUser": {"capacity": 20, "refillMs": 100}, "quotas": {"serversOwnedPerUser": 10}}',
       ).env('NATTER_LIMITS'),
     )
     .option('--quiet', 'do not log the start and stop lines')

@@ -68,6 +68,8 @@ export type Quotas = {
   groupsCreatedPerUser: number;
   /** Users one user may block. */
   blocksPerUser: number;
+  /** Login sessions one account may hold; a new login past it ends the least recently used one. */
+  sessionsPerUser: number;
   /** Bytes of events one user's writes may store per day (UTC), messages included; 0 = no budget. */
   writeBytesPerDay: number;
 };
@@ -117,8 +119,6 @@ export type ServerConfig = {
   shutdownGraceMs: number;
   limits: Limits;
   quotas: Quotas;
-  /** Login sessions one account may hold; a new login past it ends the least recently used one. */
-  maxSessionsPerUser: number;
   /** A login session unused for this long expires (bot tokens do not). */
   sessionIdleMs: number;
   /** Most stream events replayed on resume; past it the client is told to resync. */
@@ -190,9 +190,9 @@ export function defaultConfig(): ServerConfig {
       invitesPerServer: 1000,
       groupsCreatedPerUser: 200,
       blocksPerUser: 1000,
+      sessionsPerUser: 100,
       writeBytesPerDay: 50 * 1024 * 1024,
     },
-    maxSessionsPerUser: 100,
     sessionIdleMs: 90 * 24 * 3600 * 1000,
     replayCap: 1000,
     maxQueuedBytes: 4 * 1024 * 1024,
@@ -220,12 +220,28 @@ export const LIMIT_NAMES = [
   'inviteFail',
 ] as const satisfies readonly (keyof Limits)[];
 
+export const QUOTA_NAMES = [
+  'serversOwnedPerUser',
+  'serversJoinedPerUser',
+  'channelsPerServer',
+  'invitesPerServer',
+  'groupsCreatedPerUser',
+  'blocksPerUser',
+  'sessionsPerUser',
+  'writeBytesPerDay',
+] as const satisfies readonly (keyof Quotas)[];
+
+/** What a limits file changes: rate limits, and caps under `"quotas"`. */
+export type LimitsFile = { limits: Partial<Limits>; quotas: Partial<Quotas> };
+
 /**
  * Reads a limits file (`natter serve --limits FILE`): a JSON object whose keys
- * are limit names and whose values are `{"capacity": N, "refillMs": N}`. Any
- * limit left out keeps its default. Throws an Error that says what is wrong.
+ * are limit names with values `{"capacity": N, "refillMs": N}`, and optionally
+ * `"quotas"`, an object of cap names with whole numbers (`writeBytesPerDay` may
+ * be 0: no daily budget). Anything left out keeps its default. Throws an Error
+ * that says what is wrong.
  */
-export function parseLimits(text: string, source: string): Partial<ServerConfig['limits']> {
+export function parseLimits(text: string, source: string): LimitsFile {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -234,10 +250,14 @@ export function parseLimits(text: string, source: string): Partial<ServerConfig[
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     throw new Error(`${source} must hold a JSON object`);
-  const out: Partial<ServerConfig['limits']> = {};
+  const out: LimitsFile = { limits: {}, quotas: {} };
   for (const [name, value] of Object.entries(raw)) {
+    if (name === 'quotas') {
+      out.quotas = parseQuotas(value, source);
+      continue;
+    }
     if (!(LIMIT_NAMES as readonly string[]).includes(name)) {
-      throw new Error(`${source}: unknown limit "${name}" (known: ${LIMIT_NAMES.join(', ')})`);
+      throw new Error(`${source}: unknown limit "${name}" (known: ${LIMIT_NAMES.join(', ')}, and "quotas")`);
     }
     const v = value as { capacity?: unknown; refillMs?: unknown } | null;
     const ok =
@@ -249,7 +269,25 @@ export function parseLimits(text: string, source: string): Partial<ServerConfig[
       (v.refillMs as number) >= 1 &&
       Object.keys(v).length === 2;
     if (!ok) throw new Error(`${source}: "${name}" must be {"capacity": <integer >= 1>, "refillMs": <integer >= 1>}`);
-    out[name as keyof ServerConfig['limits']] = { capacity: v.capacity as number, refillMs: v.refillMs as number };
+    out.limits[name as keyof Limits] = { capacity: v.capacity as number, refillMs: v.refillMs as number };
+  }
+  return out;
+}
+
+function parseQuotas(value: unknown, source: string): Partial<Quotas> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Error(`${source}: "quotas" must be an object, e.g. {"serversOwnedPerUser": 10}`);
+  }
+  const out: Partial<Quotas> = {};
+  for (const [name, n] of Object.entries(value)) {
+    if (!(QUOTA_NAMES as readonly string[]).includes(name)) {
+      throw new Error(`${source}: unknown quota "${name}" (known: ${QUOTA_NAMES.join(', ')})`);
+    }
+    const least = name === 'writeBytesPerDay' ? 0 : 1;
+    if (!Number.isSafeInteger(n) || (n as number) < least) {
+      throw new Error(`${source}: quota "${name}" must be a whole number >= ${least}`);
+    }
+    out[name as keyof Quotas] = n as number;
   }
   return out;
 }

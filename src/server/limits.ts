@@ -4,8 +4,14 @@ import type { RateLimiter } from './rate-limit.js';
 
 /** The `rate_limited` error for a wait of `waitMs`. */
 export function rateLimited(waitMs: number, what: string): NatterError {
-  const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-  return new NatterError('rate_limited', `too many ${what}; try again in ${seconds} s`, { retryAfterMs: waitMs });
+  return new NatterError('rate_limited', `too many ${what}; try again in ${inWords(waitMs)}`, { retryAfterMs: waitMs });
+}
+
+/** A wait as people read it: `0.2 s`, `3 s`, `2 min`. */
+export function inWords(ms: number): string {
+  if (ms < 1000) return `${Math.max(0.1, Math.ceil(ms / 100) / 10)} s`;
+  if (ms < 120_000) return `${Math.ceil(ms / 1000)} s`;
+  return `${Math.ceil(ms / 60_000)} min`;
 }
 
 /** Takes a token from `limiter` for `key`, or throws `rate_limited`. */

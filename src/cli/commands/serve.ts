@@ -8,6 +8,7 @@ export type ServeOptions = {
   bcryptCost: number;
   commitWindow: number;
   usernameHold: number;
+  sessionIdle: number;
   allowOrigin: string[];
   allowHost: string[];
   tlsCert?: string;
@@ -30,6 +31,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const { startServer } = await import('../../server/server.js');
   const { ConfigError, parseLimits, defaultConfig } = await import('../../server/config.js');
   let limits = defaultConfig().limits;
+  let quotas = defaultConfig().quotas;
   if (opts.limits) {
     const { readFileSync } = await import('node:fs');
     let text: string;
@@ -39,7 +41,9 @@ export async function serve(opts: ServeOptions): Promise<void> {
       throw usageError(`cannot read --limits ${opts.limits}: ${(err as Error).message}`);
     }
     try {
-      limits = { ...limits, ...parseLimits(text, opts.limits) };
+      const file = parseLimits(text, opts.limits);
+      limits = { ...limits, ...file.limits };
+      quotas = { ...quotas, ...file.quotas };
     } catch (err) {
       throw usageError((err as Error).message);
     }
@@ -76,6 +80,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
   try {
     server = await startServer({
       limits,
+      quotas,
+      sessionIdleMs: opts.sessionIdle,
       host: opts.host,
       port: opts.port,
       tcpPort: opts.tcpPort === 0 ? null : opts.tcpPort,

@@ -36,7 +36,7 @@ function createSession(
 ): { result: ResultOf<'login'>; evicted: string[] } {
   const now = ctx.clock();
   const token = newToken('session');
-  const over = ctx.sessions.count(user.id, 'session') + 1 - ctx.config.maxSessionsPerUser;
+  const over = ctx.sessions.count(user.id, 'session') + 1 - ctx.config.quotas.sessionsPerUser;
   const evicted = over > 0 ? ctx.sessions.leastRecentlyUsed(user.id, over) : [];
   for (const id of evicted) ctx.sessions.revoke(user.id, id, 'session');
   const row = {
