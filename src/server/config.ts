@@ -150,6 +150,12 @@ export type ServerConfig = {
   log: boolean;
 };
 
+/** What a caller of `startServer` may change: any setting; limits and quotas one by one. */
+export type ServerOverrides = Partial<Omit<ServerConfig, 'limits' | 'quotas'>> & {
+  limits?: Partial<Limits>;
+  quotas?: Partial<Quotas>;
+};
+
 /** The defaults, as documented in docs/operations.md. */
 export function defaultConfig(): ServerConfig {
   return {

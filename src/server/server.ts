@@ -7,7 +7,7 @@ import { VERSION } from '../package-info.js';
 import { CloseCode, USERNAME_KEY_VERSION } from '../protocol/index.js';
 import { scopesOfUser } from './access.js';
 import { Checkpointer } from './checkpointer.js';
-import { defaultConfig, LIMIT_NAMES, type ServerConfig } from './config.js';
+import { defaultConfig, LIMIT_NAMES, type ServerConfig, type ServerOverrides } from './config.js';
 import type { Services } from './context.js';
 import { ChatQueries } from './db/chat.js';
 import { closeDb, DB_FILE, openDb, permissionWarnings } from './db/index.js';
@@ -56,7 +56,7 @@ export type RunningServer = {
 };
 
 /** Deep-merges overrides into the defaults (one level for `limits`). */
-export function makeConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
+export function makeConfig(overrides: ServerOverrides = {}): ServerConfig {
   const base = defaultConfig();
   return {
     ...base,
@@ -71,7 +71,7 @@ export function makeConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
  * that cannot be used (TLS files, `trustProxy`, `allowedHosts`) throws a
  * `ConfigError` before anything is opened.
  */
-export async function startServer(overrides: Partial<ServerConfig> = {}): Promise<RunningServer> {
+export async function startServer(overrides: ServerOverrides = {}): Promise<RunningServer> {
   const config = makeConfig(overrides);
   config.dataDir = resolve(config.dataDir);
   const certificate = config.tls ? new ServerCertificate(config.tls) : null;

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ServerConfig } from '../../src/server/config.js';
+import type { ServerConfig, ServerOverrides } from '../../src/server/config.js';
 import { type RunningServer, startServer } from '../../src/server/server.js';
 
 /** Limits loose enough that only tests aimed at throttling meet them. */
@@ -33,7 +33,7 @@ export type TestServer = {
 };
 
 /** Starts a real server on free ports with a fresh (or the given) data directory and a cheap bcrypt cost. */
-export async function startTestServer(overrides: Partial<ServerConfig> = {}, dataDir?: string): Promise<TestServer> {
+export async function startTestServer(overrides: ServerOverrides = {}, dataDir?: string): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'natter-test-'));
   const server = await startServer({
     port: 0,

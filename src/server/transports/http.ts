@@ -33,6 +33,18 @@ export function createHttpHandler(services: Services, dispatcher: Dispatcher, st
   /** API requests under way per client address. */
   const underWay = new Map<string, number>();
   return (req: IncomingMessage, res: ServerResponse): void => {
+    // Every socket counts toward the per-address cap (it could be upgraded later);
+    // over it, its requests are refused. A trusted proxy's sockets carry many clients:
+    // they are not counted.
+    if (
+      !services.proxies.trusts(remoteAddress(req.socket)) &&
+      services.sockets.count(services.proxies.clientOf(req)) > services.config.maxConnectionsPerAddress
+    ) {
+      req.resume();
+      res.setHeader('Connection', 'close');
+      sendError(res, null, tooManyConnections());
+      return;
+    }
     const hostRefusal = services.hosts.check(req.headers.host);
     if (hostRefusal) {
       sendError(res, null, hostRefusal);
@@ -65,17 +77,6 @@ export function createHttpHandler(services: Services, dispatcher: Dispatcher, st
     const idParse = RequestId.safeParse(rawId);
     const id = idParse.success ? idParse.data : 0;
     const address = services.proxies.clientOf(req);
-    // Every socket counts toward the per-address cap (it could be upgraded later);
-    // a trusted proxy's sockets are not counted, they carry many clients.
-    if (
-      !services.proxies.trusts(remoteAddress(req.socket)) &&
-      services.sockets.count(address) > services.config.maxConnectionsPerAddress
-    ) {
-      req.resume();
-      res.setHeader('Connection', 'close');
-      sendError(res, id, tooManyConnections());
-      return;
-    }
     const n = (underWay.get(address) ?? 0) + 1;
     if (n > services.config.maxHttpRequestsPerAddress) {
       req.resume();
