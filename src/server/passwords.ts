@@ -85,6 +85,11 @@ export class PasswordHasher {
     this.dummy = this.makeDummy(cost);
   }
 
+  /** The hashing threads running now. */
+  get threads(): Worker[] {
+    return this.slots.map((s) => s.worker);
+  }
+
   /** Jobs waiting or running. */
   get pending(): number {
     return this.waiting + this.running;
