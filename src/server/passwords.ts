@@ -85,6 +85,11 @@ export class PasswordHasher {
     this.dummy = this.makeDummy(cost);
   }
 
+  /** The bcrypt cost of the hash unknown users are checked against. */
+  get dummyHashCost(): number {
+    return this.dummyCost;
+  }
+
   /** The hashing threads running now. */
   get threads(): Worker[] {
     return this.slots.map((s) => s.worker);

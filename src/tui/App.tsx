@@ -236,6 +236,7 @@ export function App({ store, controller, config, onQuit }: AppProps) {
     const intent = parseCommand(input, {
       active: (state.active ? state.conversations[state.active] : undefined) ?? null,
       serverName: (id) => state.servers[id]?.name ?? null,
+      invitations: Object.values(state.invitations),
     });
     store.dispatch({ type: 'clear-notice' });
     if (intent.type === 'send' || intent.type === 'none') setText('');

@@ -1,5 +1,5 @@
 import { type OpName, operations, type ParamsIn, type PublicUser, type ResultOf } from '../protocol/index.js';
-import type { ConversationEntry } from './state.js';
+import type { ConversationEntry, Invitation } from './state.js';
 
 /**
  * What the composer's text asks for. `parseCommand` only decides; the app
@@ -61,6 +61,8 @@ export type CommandContext = {
   active: ConversationEntry | null;
   /** A server's name for notices, or null when unknown. */
   serverName(serverId: string): string | null;
+  /** Group invitations waiting for my answer. */
+  invitations: readonly Invitation[];
 };
 
 /** A slash command: its name (without `/`), other names, usage line and help text. */
@@ -297,6 +299,27 @@ function moderate(kind: 'kick' | 'ban', args: Args, ctx: CommandContext): Intent
   };
 }
 
+/** `/accept [GROUP]`, `/decline [GROUP]`: the invitation named (by name, `+name` or id), or the only one waiting. */
+function answerInvitation(args: Args, ctx: CommandContext, answer: 'accept' | 'decline'): Intent {
+  const ref = args.rest(0).replace(/^\+/, '');
+  if (ctx.invitations.length === 0) return { type: 'error', message: 'no group invitation is waiting for you' };
+  const matches =
+    ref === ''
+      ? [...ctx.invitations]
+      : ctx.invitations.filter((i) => i.groupId === ref || i.name.toLowerCase() === ref.toLowerCase());
+  const [first, ...rest] = matches;
+  if (!first) return { type: 'error', message: `no invitation to a group named "${ref}" (see /invitations)` };
+  if (rest.length > 0) {
+    return {
+      type: 'error',
+      message: `several invitations match; name one: ${matches.map((i) => `+${i.name} (by ${i.from})`).join(', ')}`,
+    };
+  }
+  return answer === 'accept'
+    ? request('groups.accept', { groupId: first.groupId }, `joined +${first.name}`)
+    : request('groups.decline', { groupId: first.groupId }, `declined the invitation to +${first.name}`);
+}
+
 function edit(args: Args, ctx: CommandContext): Intent {
   if (args.words.length === 0) return { type: 'edit-last' };
   const seq = parseSeq(args.words[0]);
@@ -385,6 +408,65 @@ export const COMMANDS: readonly Command[] = [
       if (a?.kind !== 'group') return { type: 'error', message: 'open the group first' };
       const usernames = args.words.map(username);
       return request('groups.add', { groupId: a.id, usernames }, `added ${usernames.join(', ')} to +${a.name}`);
+    },
+  },
+  {
+    name: 'invitations',
+    aliases: [],
+    usage: '/invitations',
+    description: 'List the group invitations waiting for your answer.',
+    run: (_args, ctx) => ({
+      type: 'info',
+      message:
+        ctx.invitations.length === 0
+          ? 'no group invitations'
+          : `invited to ${ctx.invitations.map((i) => `+${i.name} (by ${i.from})`).join(', ')}: /accept NAME or /decline NAME`,
+    }),
+  },
+  {
+    name: 'accept',
+    aliases: [],
+    usage: '/accept [GROUP]',
+    description: 'Accept an invitation to a group (the only one waiting, or the one named).',
+    run: (args, ctx) => answerInvitation(args, ctx, 'accept'),
+  },
+  {
+    name: 'decline',
+    aliases: [],
+    usage: '/decline [GROUP]',
+    description: 'Decline an invitation to a group (the only one waiting, or the one named).',
+    run: (args, ctx) => answerInvitation(args, ctx, 'decline'),
+  },
+  {
+    name: 'block',
+    aliases: [],
+    usage: '/block USER',
+    description: 'Block someone: no DMs, group adds or mention notifications between you.',
+    userArgs: { first: 1 },
+    run: (args) => {
+      const name = args.words[0];
+      if (args.words.length !== 1 || name === undefined) return usage('block');
+      return {
+        type: 'request-user',
+        username: username(name),
+        withUser: (user) => request('blocks.add', { userId: user.id }, `blocked ${user.username}`),
+      };
+    },
+  },
+  {
+    name: 'unblock',
+    aliases: [],
+    usage: '/unblock USER',
+    description: 'Unblock someone.',
+    userArgs: { first: 1 },
+    run: (args) => {
+      const name = args.words[0];
+      if (args.words.length !== 1 || name === undefined) return usage('unblock');
+      return {
+        type: 'request-user',
+        username: username(name),
+        withUser: (user) => request('blocks.remove', { userId: user.id }, `unblocked ${user.username}`),
+      };
     },
   },
   {

@@ -75,7 +75,7 @@ export class Controller {
     try {
       const me = this.client.user;
       if (me) this.dispatch({ type: 'authenticated', me: { id: me.id, username: me.username } });
-      const [servers, conversations] = await Promise.all([
+      const [servers, conversations, invitations] = await Promise.all([
         allPages(async (after) => {
           const r = await this.client.request('servers.list', { after });
           return { items: r.servers, next: r.next };
@@ -84,12 +84,16 @@ export class Controller {
           const r = await this.client.request('conversations.list', { after });
           return { items: r.conversations, next: r.next };
         }),
+        allPages(async (after) => {
+          const r = await this.client.request('groups.invitations', { after });
+          return { items: r.invitations, next: r.next };
+        }),
       ]);
       const withChannels = servers.map((s) => ({
         ...s,
         channelIds: conversations.filter((c) => c.kind === 'channel' && c.serverId === s.id).map((c) => c.id),
       }));
-      this.dispatch({ type: 'loaded', servers: withChannels, conversations });
+      this.dispatch({ type: 'loaded', servers: withChannels, conversations, invitations });
     } catch (err) {
       this.fail(err);
     } finally {

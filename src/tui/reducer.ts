@@ -19,6 +19,7 @@ export function initialState(url: string): State {
     notice: null,
     bell: 0,
     bellReason: null,
+    invitations: {},
   };
 }
 
@@ -135,7 +136,11 @@ export function reduce(state: State, action: Action): State {
         );
       const serverOrder = [...action.servers].sort(byName).map((s) => s.id);
       const active = state.active && conversations[state.active] ? state.active : null;
-      return { ...next, serverOrder, active };
+      const invitations: State['invitations'] = {};
+      for (const i of action.invitations) {
+        invitations[i.group.id] = { groupId: i.group.id, name: i.group.name, from: i.invitedBy.username };
+      }
+      return { ...next, serverOrder, active, invitations };
     }
     case 'event':
       return applyEvent(state, action.event.event, action.event.data as never);
@@ -423,6 +428,26 @@ function applyEvent<N extends keyof EventMap>(state: State, name: N, data: Event
     }
     case 'group.removed':
       return withoutConversations(state, [(d as EventData<'group.removed'>).groupId]);
+    case 'group.invited': {
+      const { invitation } = d as EventData<'group.invited'>;
+      const entry = { groupId: invitation.group.id, name: invitation.group.name, from: invitation.invitedBy.username };
+      return {
+        ...state,
+        invitations: { ...state.invitations, [entry.groupId]: entry },
+        notice: {
+          text: `${entry.from} invited you to +${entry.name}: /accept ${entry.name} or /decline ${entry.name}`,
+          level: 'info',
+        },
+        bell: state.bell + 1,
+        bellReason: 'invitation',
+      };
+    }
+    case 'group.invitation_closed': {
+      const { groupId } = d as EventData<'group.invitation_closed'>;
+      if (!state.invitations[groupId]) return state;
+      const { [groupId]: _gone, ...invitations } = state.invitations;
+      return { ...state, invitations };
+    }
     case 'dm.opened': {
       const { conversationId, peer } = d as EventData<'dm.opened'>;
       if (state.conversations[conversationId]) return state;

@@ -2,6 +2,7 @@ import type {
   ConversationKind,
   ConversationSummary,
   EventMessage,
+  GroupInvitation,
   Message,
   PublicUser,
   ServerInfo,
@@ -96,14 +97,24 @@ export type State = {
   /** Set when something deserves the terminal bell (a mention or DM outside the open conversation). */
   bell: number;
   /** What rang the bell last. */
-  bellReason: 'mention' | 'dm' | null;
+  bellReason: 'mention' | 'dm' | 'invitation' | null;
+  /** Group invitations waiting for my answer, by group id. */
+  invitations: Record<string, Invitation>;
 };
+
+/** A group invitation waiting for an answer. */
+export type Invitation = { groupId: string; name: string; from: string };
 
 /** Everything that can happen to the state. */
 export type Action =
   | { type: 'connection'; connection: ConnectionView }
   | { type: 'authenticated'; me: { id: string; username: string } }
-  | { type: 'loaded'; servers: (ServerInfo & { channelIds: string[] })[]; conversations: ConversationSummary[] }
+  | {
+      type: 'loaded';
+      servers: (ServerInfo & { channelIds: string[] })[];
+      conversations: ConversationSummary[];
+      invitations: GroupInvitation[];
+    }
   | { type: 'event'; event: EventMessage }
   | {
       type: 'history';

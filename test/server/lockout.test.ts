@@ -242,6 +242,39 @@ describe('successful logins and the hashing threads', () => {
   });
 });
 
+describe('unknown users cost what real ones do, whatever the configured cost', () => {
+  test('after a change of bcrypt cost, unknown users are checked at the cost most accounts have, and logins move accounts to the new cost', async () => {
+    const first = await startTestServer({ bcryptCost: 4 });
+    const dataDir = first.dataDir;
+    const users = [];
+    for (let i = 0; i < 3; i++) users.push(await register(first));
+    await first.stop();
+    const s = await startTestServer({ bcryptCost: 5 }, dataDir);
+    try {
+      const hasher = s.server.services.passwords;
+      assert.equal(hasher.dummyHashCost, 4, 'the dummy hash has the stored accounts’ cost');
+      const dummies = hasher.stats.dummyCompares;
+      const unknown = await loginFrom(s, '127.0.0.1', uniqueName('ghost'), 'whatever1');
+      assert.equal(unknown.error?.code, 'invalid_credentials');
+      assert.equal(hasher.stats.dummyCompares, dummies + 1);
+      // A login with the old-cost hash stores a new one at the configured cost.
+      const u = users[0];
+      assert.ok(u);
+      assert.ok((await loginFrom(s, '127.0.0.1', u.username, PASSWORD)).result);
+      const costOf = () =>
+        (
+          s.server.services.db.$client.prepare('SELECT password_hash AS h FROM users WHERE id = ?').get(u.id) as {
+            h: string;
+          }
+        ).h.slice(0, 7);
+      await waitFor(() => costOf() === '$2b$05$', { what: 'the password to be rehashed at cost 5', detail: costOf });
+      assert.ok((await loginFrom(s, '127.0.0.1', u.username, PASSWORD)).result, 'the new hash opens the account');
+    } finally {
+      await s.destroy();
+    }
+  });
+});
+
 describe('sessions do not outlive a password change', () => {
   test('logins racing a password change: none that checked the old password gets a session afterwards', async () => {
     const s = await startTestServer({ bcryptCost: 8 });

@@ -8,7 +8,7 @@ import type { Connection } from '../../src/server/connection.js';
 import { MAX_IN_FLIGHT } from '../../src/server/dispatch.js';
 import { connectAs, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { LOOSE_LIMITS, startTestServer, type TestServer } from '../helpers/server.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, within } from '../helpers/wait.js';
 
 /** Waits (with a deadline) for `check` to hold, naming `what` on timeout. */
 function until<T>(what: string, check: () => T | undefined | false, timeoutMs?: number): Promise<T> {
@@ -228,6 +228,63 @@ describe('a revoked session cannot act', () => {
       ['owner'],
     );
     assert.equal(victim.reply('late'), undefined, 'no reply either');
+    owner.close();
+  });
+
+  test('frames still arriving on a WebSocket after its session was revoked are not run', async () => {
+    const me = await account();
+    const owner = await connectAs(t.wsUrl, (await account()).token);
+    const { channels, server } = await owner.request('servers.create', { name: 'revoke-ws' });
+    const { invite } = await owner.request('invites.create', { serverId: server.id });
+    const conversationId = channels[0]?.id ?? '';
+    const { WebSocket } = await import('ws');
+    const ws = new WebSocket(t.wsUrl, { perMessageDeflate: false, headers: { authorization: `Bearer ${me.token}` } });
+    const frames: Line[] = [];
+    let sentLate = false;
+    ws.on('message', (data) => {
+      const msg = JSON.parse(data.toString()) as Line;
+      frames.push(msg);
+      // The moment the server says it is closing, the client fires more requests: the close
+      // frame has not been read yet, so the socket still takes them.
+      if (msg.event === 'closing' && ws.readyState === WebSocket.OPEN) {
+        ws.send(
+          JSON.stringify({
+            id: 'late',
+            op: 'messages.send',
+            params: { conversationId, body: 'late', nonce: 'ws-late' },
+          }),
+        );
+        ws.send(
+          JSON.stringify({ id: 'rename', op: 'servers.update', params: { serverId: server.id, name: 'hijacked' } }),
+        );
+        sentLate = true;
+      }
+    });
+    ws.on('error', () => {});
+    await new Promise((resolve) => ws.once('open', resolve));
+    ws.send(JSON.stringify({ id: 'join', op: 'invites.join', params: { code: invite.code } }));
+    await until('join', () => frames.find((f) => f.id === 'join'));
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    const login = await new HttpApi(t.httpUrl).call('login', { username: me.username, password: PASSWORD });
+    const admin = new HttpApi(t.httpUrl);
+    admin.token = login.token;
+    const target = (await admin.call('sessions.list', {})).sessions.find((s) => !s.current);
+    assert.ok(target);
+    await admin.call('sessions.revoke', { sessionId: target.id });
+    assert.equal(await within(closed, 'the revoked WebSocket to close'), CloseCode.sessionRevoked);
+    assert.equal(sentLate, true, 'the client did send after the closing notice');
+    await owner.request('messages.send', { conversationId, body: 'owner', nonce: 'owner-ws-after' });
+    const { messages } = await owner.request('messages.history', { conversationId });
+    assert.deepEqual(
+      messages.map((m) => m.body),
+      ['owner'],
+    );
+    assert.equal((await owner.request('servers.get', { serverId: server.id })).server.name, 'revoke-ws');
+    assert.equal(
+      frames.find((f) => f.id === 'late' || f.id === 'rename'),
+      undefined,
+      'no replies either',
+    );
     owner.close();
   });
 

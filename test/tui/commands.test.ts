@@ -35,8 +35,11 @@ const channel = entry({});
 const group = entry({ id: 'grp1', kind: 'group', serverId: null, name: 'climbing' });
 const dm = entry({ id: 'dm1', kind: 'dm', serverId: null, name: 'bob' });
 
-function ctx(active: ConversationEntry | null = channel): CommandContext {
-  return { active, serverName: (id) => (id === 'srv1' ? 'acme' : null) };
+function ctx(
+  active: ConversationEntry | null = channel,
+  invitations: CommandContext['invitations'] = [],
+): CommandContext {
+  return { active, serverName: (id) => (id === 'srv1' ? 'acme' : null), invitations };
 }
 
 /** The intent, which must be a request: its op, params and (fixed) success text. */
@@ -371,6 +374,54 @@ describe('parseDuration', () => {
     assert.equal(parseDuration('2w'), 1_209_600);
     assert.equal(parseDuration('7'), null);
     assert.equal(parseDuration('1.5h'), null);
+  });
+});
+
+describe('group invitations and blocks', () => {
+  const book = { groupId: 'g-book', name: 'book club', from: 'alice' };
+  const chess = { groupId: 'g-chess', name: 'chess', from: 'bob' };
+
+  test('/accept and /decline name the group, or take the only invitation waiting', () => {
+    assert.deepEqual(req(parseCommand('/accept book club', ctx(channel, [book, chess]))), {
+      op: 'groups.accept',
+      params: { groupId: 'g-book' },
+      success: 'joined +book club',
+    });
+    assert.deepEqual(req(parseCommand('/decline +CHESS', ctx(channel, [book, chess]))).params, { groupId: 'g-chess' });
+    assert.deepEqual(req(parseCommand('/accept', ctx(channel, [chess]))).params, { groupId: 'g-chess' });
+  });
+
+  test('/accept with nothing waiting, an unknown name, or several waiting and no name is a usage error in words', () => {
+    const none = parseCommand('/accept', ctx(channel, []));
+    assert.deepEqual(none, { type: 'error', message: 'no group invitation is waiting for you' });
+    const unknown = parseCommand('/accept poker', ctx(channel, [book]));
+    assert.equal(unknown.type, 'error');
+    assert.match((unknown as { message: string }).message, /no invitation to a group named "poker"/);
+    const several = parseCommand('/decline', ctx(channel, [book, chess]));
+    assert.equal(several.type, 'error');
+    assert.match((several as { message: string }).message, /\+book club \(by alice\), \+chess \(by bob\)/);
+  });
+
+  test('/invitations lists them; /block and /unblock look the user up, then act on the id', () => {
+    const listed = parseCommand('/invitations', ctx(channel, [book]));
+    assert.deepEqual(listed, {
+      type: 'info',
+      message: 'invited to +book club (by alice): /accept NAME or /decline NAME',
+    });
+    const block = parseCommand('/block @mallory', ctx());
+    assert.equal(block.type, 'request-user');
+    const then = (block as { withUser: (u: { id: string; username: string }) => Intent }).withUser({
+      id: 'u-m',
+      username: 'mallory',
+    });
+    assert.deepEqual(req(then), { op: 'blocks.add', params: { userId: 'u-m' }, success: 'blocked mallory' });
+    const unblock = parseCommand('/unblock mallory', ctx());
+    const undo = (unblock as { withUser: (u: { id: string; username: string }) => Intent }).withUser({
+      id: 'u-m',
+      username: 'mallory',
+    });
+    assert.equal(req(undo).op, 'blocks.remove');
+    assert.deepEqual(parseCommand('/block', ctx()), { type: 'error', message: 'usage: /block USER' });
   });
 });
 

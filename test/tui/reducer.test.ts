@@ -71,6 +71,7 @@ function loaded(): State {
       summary('g1', 'group', 'friends'),
       summary('d1', 'dm', 'bob', { peer: { ...BOB, status: null, bio: null, createdAt: 0 } }),
     ],
+    invitations: [],
   });
   return s;
 }
@@ -262,6 +263,28 @@ describe('reduce', () => {
       'g1',
       'previous',
     );
+  });
+
+  test('a group invitation rings, says how to answer, and is forgotten once answered anywhere', () => {
+    let s = loaded();
+    const bell = s.bell;
+    s = reduce(
+      s,
+      ev('group.invited', {
+        invitation: {
+          group: { id: 'g9', name: 'book club', memberCount: 2 },
+          invitedBy: { id: 'u2', username: 'alice', displayName: null },
+          createdAt: 5,
+        },
+      }),
+    );
+    assert.deepEqual(s.invitations.g9, { groupId: 'g9', name: 'book club', from: 'alice' });
+    assert.equal(s.bell, bell + 1);
+    assert.equal(s.bellReason, 'invitation');
+    assert.match(s.notice?.text ?? '', /alice invited you to \+book club: \/accept book club or \/decline book club/);
+    assert.equal(s.conversations.g9, undefined, 'not in the sidebar until accepted');
+    s = reduce(s, ev('group.invitation_closed', { groupId: 'g9', outcome: 'accepted' }));
+    assert.equal(s.invitations.g9, undefined);
   });
 
   test('the input state is never mutated', () => {
