@@ -10,7 +10,7 @@ import {
 import type { Connection } from './connection.js';
 import type { Ctx, Handler, Services } from './context.js';
 import { handlers } from './handlers/index.js';
-import { READ_OPS, spend } from './limits.js';
+import { READ_OPS, spend, UNMETERED_OPS } from './limits.js';
 
 /** Undecodable frames in a row before the connection is closed. */
 const MAX_BAD_FRAMES = 3;
@@ -214,6 +214,7 @@ export class Dispatcher {
             if (!sessions.exists(session.sessionId)) {
               throw new NatterError('unauthenticated', 'this session was revoked; log in again');
             }
+            if (UNMETERED_OPS.has(request.op)) return fn(afterCommit);
             const before = events.appendedBytes;
             const value = fn(afterCommit);
             // Over the daily budget, the job throws here and rolls back whole.

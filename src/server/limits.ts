@@ -47,3 +47,23 @@ export const READ_OPS: ReadonlySet<OpName> = new Set<OpName>([
   'groups.invitations',
   'blocks.list',
 ]);
+
+/**
+ * Writes that do not draw on the daily write budget: those that shrink what
+ * a user holds or protect them (leaving, declining, blocking, deleting,
+ * revoking), and read marks. A user over the budget can always still do these.
+ */
+export const UNMETERED_OPS: ReadonlySet<OpName> = new Set<OpName>([
+  'read.mark',
+  'logout',
+  'password.change',
+  'sessions.revoke',
+  'tokens.revoke',
+  'settings.update',
+  'blocks.add',
+  'blocks.remove',
+  'servers.leave',
+  'groups.leave',
+  'groups.decline',
+  'messages.delete',
+]);

@@ -146,6 +146,12 @@ describe('the daily write budget', () => {
         }
       }
       assert.equal(profileRefused, 'limit_reached');
+      // What protects or shrinks a user is never refused: marking read, blocking, deleting, leaving.
+      await a.http.call('read.mark', { conversationId, seq: 1 });
+      await a.http.call('blocks.add', { userId: b.id });
+      const first = (await a.http.call('messages.history', { conversationId, limit: 1 })).messages[0];
+      assert.ok(first);
+      await a.http.call('messages.delete', { messageId: first.id });
       assert.equal((await a.http.call('whoami', {})).user.id, a.id);
       // Another user is unaffected, and the total survives a restart (it is stored).
       await b.http.call('servers.create', { name: 'fine' });
