@@ -107,6 +107,13 @@ function request<N extends OpName>(
   return { type: 'request', op, params, success } as RequestOf<N> as RequestIntent;
 }
 
+/** `; invited bob, carol (waiting for their answer)`, or nothing when nobody is waiting. */
+function invitedText(group: { invited: readonly { username: string }[] }): string {
+  return group.invited.length === 0
+    ? ''
+    : `; invited ${group.invited.map((u) => u.username).join(', ')} (waiting for their answer)`;
+}
+
 function usage(command: string): Intent {
   const spec = COMMAND_BY_NAME.get(command);
   return { type: 'error', message: `usage: ${spec?.usage ?? `/${command}`}` };
@@ -393,7 +400,11 @@ export const COMMANDS: readonly Command[] = [
       const [name, ...users] = args.words;
       if (name === undefined || users.length === 0) return usage('group');
       const usernames = users.map(username);
-      return request('groups.create', { name, usernames }, ({ group }) => `created group +${group.name}`);
+      return request(
+        'groups.create',
+        { name, usernames },
+        ({ group }) => `created group +${group.name}${invitedText(group)}`,
+      );
     },
   },
   {
@@ -407,7 +418,11 @@ export const COMMANDS: readonly Command[] = [
       const a = ctx.active;
       if (a?.kind !== 'group') return { type: 'error', message: 'open the group first' };
       const usernames = args.words.map(username);
-      return request('groups.add', { groupId: a.id, usernames }, `added ${usernames.join(', ')} to +${a.name}`);
+      return request(
+        'groups.add',
+        { groupId: a.id, usernames },
+        ({ group }) => `+${group.name}: ${group.members.map((m) => m.username).join(', ')}${invitedText(group)}`,
+      );
     },
   },
   {

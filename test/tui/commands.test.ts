@@ -223,7 +223,15 @@ describe('parseCommand: groups and DMs', () => {
     const i = parseCommand('/group climbing @bob carol', ctx(null));
     assert.equal(req(i).op, 'groups.create');
     assert.deepEqual(req(i).params, { name: 'climbing', usernames: ['bob', 'carol'] });
-    assert.equal(successOf(i, { group: { name: 'climbing' } }), 'created group +climbing');
+    const ref = (username: string) => ({ id: `u-${username}`, username, displayName: null });
+    assert.equal(
+      successOf(i, { group: { name: 'climbing', members: [ref('me'), ref('bob')], invited: [ref('carol')] } }),
+      'created group +climbing; invited carol (waiting for their answer)',
+    );
+    assert.equal(
+      successOf(i, { group: { name: 'climbing', members: [ref('me'), ref('bob'), ref('carol')], invited: [] } }),
+      'created group +climbing',
+    );
     assert.equal(error(parseCommand('/group climbing', ctx())), 'usage: /group NAME USER...');
     assert.equal(error(parseCommand('/group', ctx())), 'usage: /group NAME USER...');
   });
@@ -232,7 +240,11 @@ describe('parseCommand: groups and DMs', () => {
     const i = parseCommand('/add dave @erin', ctx(group));
     assert.equal(req(i).op, 'groups.add');
     assert.deepEqual(req(i).params, { groupId: 'grp1', usernames: ['dave', 'erin'] });
-    assert.equal(req(i).success, 'added dave, erin to +climbing');
+    const ref = (username: string) => ({ id: `u-${username}`, username, displayName: null });
+    assert.equal(
+      successOf(i, { group: { name: 'climbing', members: [ref('me'), ref('dave')], invited: [ref('erin')] } }),
+      '+climbing: me, dave; invited erin (waiting for their answer)',
+    );
     assert.equal(error(parseCommand('/add dave', ctx())), 'open the group first');
     assert.equal(error(parseCommand('/add', ctx(group))), 'usage: /add USER...');
   });
