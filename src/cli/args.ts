@@ -60,6 +60,11 @@ export function duration(value: string): number {
   return Number(m[1]) * (UNITS[unit] ?? 1);
 }
 
+/** `--username-hold`, `--session-idle`: a duration such as `12h`, `30d` or `2w`, in milliseconds (what the server takes). */
+export function durationMs(value: string): number {
+  return duration(value) * 1000;
+}
+
 /** A TCP port; 0 means any free one (or, for --tcp-port, none). */
 export function port(value: string): number {
   const n = Number(value);

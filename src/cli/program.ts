@@ -1,5 +1,15 @@
 import { VERSION } from '../package-info.js';
-import { bcryptCost, commitWindow, duration, list, nonNegativeInt, port, positiveInt, serverUrl } from './args.js';
+import {
+  bcryptCost,
+  commitWindow,
+  duration,
+  durationMs,
+  list,
+  nonNegativeInt,
+  port,
+  positiveInt,
+  serverUrl,
+} from './args.js';
 import { Argument, Command, Option } from './commander.js';
 
 /**
@@ -92,7 +102,7 @@ function serveCommand(): Command {
       )
         .env('NATTER_USERNAME_HOLD')
         .default(30 * 86_400_000, '30d')
-        .argParser(duration),
+        .argParser(durationMs),
     )
     .addOption(
       new Option(
@@ -101,7 +111,7 @@ function serveCommand(): Command {
       )
         .env('NATTER_SESSION_IDLE')
         .default(90 * 86_400_000, '90d')
-        .argParser(duration),
+        .argParser(durationMs),
     )
     .addOption(
       new Option('--allow-origin <origin...>', 'extra Origins allowed to open WebSockets (e.g. https://chat.example)')

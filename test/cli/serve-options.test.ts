@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Command } from '../../src/cli/commander.js';
+import { buildProgram } from '../../src/cli/program.js';
+
+/** The options `natter serve ARGS` hands to the server, without starting it. */
+async function serveOptions(args: string[], env: Record<string, string> = {}): Promise<Record<string, unknown>> {
+  const saved = { ...process.env };
+  for (const k of Object.keys(process.env)) if (k.startsWith('NATTER_')) delete process.env[k];
+  Object.assign(process.env, env);
+  try {
+    const program = buildProgram();
+    const serve = program.commands.find((c: Command) => c.name() === 'serve');
+    assert.ok(serve, 'natter has a serve command');
+    let seen: Record<string, unknown> | null = null;
+    serve.action((opts: Record<string, unknown>) => {
+      seen = opts;
+    });
+    await program.parseAsync(['serve', ...args], { from: 'user' });
+    assert.ok(seen, 'the serve action ran');
+    return seen;
+  } finally {
+    process.env = saved;
+  }
+}
+
+test('--session-idle and --username-hold are read as the durations they name, in milliseconds', async () => {
+  const given = await serveOptions(['--session-idle', '1m', '--username-hold', '2h']);
+  assert.equal(given.sessionIdle, 60_000);
+  assert.equal(given.usernameHold, 2 * 3_600_000);
+});
+
+test('NATTER_SESSION_IDLE and NATTER_USERNAME_HOLD are read like the flags', async () => {
+  const given = await serveOptions([], { NATTER_SESSION_IDLE: '2w', NATTER_USERNAME_HOLD: '0d' });
+  assert.equal(given.sessionIdle, 14 * 86_400_000);
+  assert.equal(given.usernameHold, 0);
+});
+
+test('without them, sessions idle out after 90 days and names are held for 30 days', async () => {
+  const given = await serveOptions([]);
+  assert.equal(given.sessionIdle, 90 * 86_400_000);
+  assert.equal(given.usernameHold, 30 * 86_400_000);
+});
