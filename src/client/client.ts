@@ -55,7 +55,7 @@ export class NatterClient extends EventEmitter<ClientEvents> {
   }
 
   /**
-   * Both ends watch each other. On TCP, where there are no ping frames, the
+   * Both ends watch each other. On TCP (plain or TLS), where there are no ping frames, the
    * client sends a `ping` request whenever it has been quiet for half the
    * server's heartbeat, so the server never has to ask. On both transports, a
    * server that has sent nothing (not even a WebSocket ping) for more than two
@@ -69,7 +69,8 @@ export class NatterClient extends EventEmitter<ClientEvents> {
       this.transport.abort(`the server sent nothing for ${Math.round((beat * 2.5) / 1000)} s`);
       return;
     }
-    if (this.url.startsWith('tcp:') && now - this.lastSent >= beat / 2) this.ping();
+    const lines = this.url.startsWith('tcp:') || this.url.startsWith('tls:');
+    if (lines && now - this.lastSent >= beat / 2) this.ping();
   }
 
   private ping(): void {

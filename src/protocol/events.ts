@@ -12,6 +12,7 @@ import {
   ServerInfo,
   Settings,
   Timestamp,
+  UserRef,
 } from './schemas.js';
 
 /**
@@ -136,8 +137,8 @@ export const events = {
   'group.invitation_closed': {
     stream: true,
     summary:
-      'An invitation of mine is no longer pending: I accepted or declined it (on any of my connections), or the group is gone.',
-    data: z.object({ groupId: Id, outcome: z.enum(['accepted', 'declined', 'gone']) }),
+      'An invitation of mine is no longer pending: I accepted or declined it (on any of my connections), I was added directly (my `groupAdds` now allows it), or the group is gone.',
+    data: z.object({ groupId: Id, outcome: z.enum(['accepted', 'declined', 'added', 'gone']) }),
   },
   'settings.updated': {
     stream: true,
@@ -147,7 +148,7 @@ export const events = {
   'block.updated': {
     stream: true,
     summary: 'I blocked or unblocked someone (on any of my connections).',
-    data: z.object({ userId: Id, blocked: z.boolean() }),
+    data: z.object({ user: UserRef, blocked: z.boolean() }),
   },
   'group.removed': {
     stream: true,

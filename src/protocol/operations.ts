@@ -199,7 +199,8 @@ export const operations = {
   }),
   'username.change': op({
     access: 'user',
-    summary: 'Change username. The account id stays; the old name is freed at once.',
+    summary:
+      'Change username. The account id stays; the old name is held for you for 30 days (by default), so nobody else can take it meanwhile.',
     params: z.strictObject({ username: Username }),
     result: z.object({ user: Self }),
   }),

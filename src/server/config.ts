@@ -70,6 +70,8 @@ export type Quotas = {
   blocksPerUser: number;
   /** Login sessions one account may hold; a new login past it ends the least recently used one. */
   sessionsPerUser: number;
+  /** Bot tokens one account may hold. */
+  botTokensPerUser: number;
   /** Bytes of events one user's writes may store per day (UTC), messages included; 0 = no budget. */
   writeBytesPerDay: number;
 };
@@ -197,6 +199,7 @@ export function defaultConfig(): ServerConfig {
       groupsCreatedPerUser: 200,
       blocksPerUser: 1000,
       sessionsPerUser: 100,
+      botTokensPerUser: 50,
       writeBytesPerDay: 50 * 1024 * 1024,
     },
     sessionIdleMs: 90 * 24 * 3600 * 1000,
@@ -234,6 +237,7 @@ export const QUOTA_NAMES = [
   'groupsCreatedPerUser',
   'blocksPerUser',
   'sessionsPerUser',
+  'botTokensPerUser',
   'writeBytesPerDay',
 ] as const satisfies readonly (keyof Quotas)[];
 

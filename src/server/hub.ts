@@ -177,6 +177,11 @@ export class Hub {
     return first ? ([...first.scopes] as Scope[]) : [];
   }
 
+  /** The sessions and bot tokens that have a live connection now. */
+  liveSessions(): string[] {
+    return [...this.bySession.keys()];
+  }
+
   /** Every live connection (for shutdown). */
   connections(): Connection[] {
     return [...this.all];

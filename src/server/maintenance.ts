@@ -29,12 +29,22 @@ export type MaintenanceReport = { events: number; sessions: number; holds: numbe
  * The hourly housekeeping: stream events past their retention (a cursor older
  * than what is left gets `limited` on resume), login sessions unused for
  * longer than `sessionIdleMs` (their connections, if any, are closed),
- * username holds past `usernameHoldMs`, and daily write totals of past days.
+ * username holds past `usernameHoldMs`, and daily write totals of past days;
+ * then the cost of the dummy hash unknown users are checked against follows
+ * the cost most accounts now have.
  */
 export async function runMaintenance(services: Services): Promise<MaintenanceReport> {
   const now = services.clock();
   const { events, sessions, config, hub } = services;
   const removed = await sweep(services, () => events.prune(now - config.eventRetentionMs, SWEEP_BATCH));
+  // A session in use on an open connection is not idle, however long ago it connected.
+  const live = hub.liveSessions();
+  for (let i = 0; i < live.length; i += SWEEP_BATCH) {
+    const ids = live.slice(i, i + SWEEP_BATCH);
+    await services.writer.run(() => {
+      for (const id of ids) sessions.touch(id, now);
+    });
+  }
   const expired = await sweep(services, (after) => {
     const ids = sessions.expireIdle(now - config.sessionIdleMs, SWEEP_BATCH);
     after.push(() => hub.closeSessions(ids, CloseCode.sessionRevoked, 'session expired after a long time unused'));
@@ -42,5 +52,7 @@ export async function runMaintenance(services: Services): Promise<MaintenanceRep
   });
   const holds = await sweep(services, () => pruneUsernameHolds(services.db, now - config.usernameHoldMs, SWEEP_BATCH));
   const usage = await services.writer.run(() => services.usage.pruneBefore(now));
+  // Unknown users keep costing what most accounts cost, as accounts move to the configured cost.
+  services.passwords.setDummyCost(services.users.commonHashCost() ?? config.bcryptCost);
   return { events: removed, sessions: expired, holds, usage };
 }

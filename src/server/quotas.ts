@@ -14,7 +14,8 @@ const CACHE_MAX = 50_000;
 /** Bytes in a friendly unit. */
 export function formatBytes(n: number): string {
   if (n >= 1024 * 1024) return `${Math.round((n / (1024 * 1024)) * 10) / 10} MiB`;
-  if (n >= 1024) return `${Math.round(n / 1024)} KiB`;
+  if (n >= 10 * 1024) return `${Math.round(n / 1024)} KiB`;
+  if (n >= 1024) return `${Math.round((n / 1024) * 10) / 10} KiB`;
   return `${n} bytes`;
 }
 

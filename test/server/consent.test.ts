@@ -133,6 +133,20 @@ describe('group invitations', () => {
     assert.deepEqual(second.group.members.map((m) => m.id).sort(), [alice.id, picky.id].sort());
   });
 
+  test('someone with a pending invitation who now lets anyone add them is added by the next add, and told so', async () => {
+    const alice = await user('pa');
+    const erin = await user('pe');
+    const erinLive = await live(erin);
+    const { group } = await alice.http.call('groups.create', { name: 'pending', usernames: [erin.username] });
+    await erin.http.call('settings.update', { groupAdds: 'everyone' });
+    const closed = erinLive.nextEvent('group.invitation_closed', (d) => d.groupId === group.id);
+    const added = await alice.http.call('groups.add', { groupId: group.id, usernames: [erin.username] });
+    assert.deepEqual(added.group.members.map((m) => m.id).sort(), [alice.id, erin.id].sort());
+    assert.deepEqual(added.group.invited, []);
+    assert.equal((await closed).data.outcome, 'added');
+    assert.equal((await erin.http.call('groups.invitations', {})).invitations.length, 0);
+  });
+
   test('a group where the last member left takes its pending invitations with it', async () => {
     const alice = await user('la');
     const dave = await user('ld');
@@ -312,7 +326,15 @@ describe('blocks', () => {
     assert.equal((await settings).data.settings.groupAdds, 'everyone');
     const blocked = c.nextEvent('block.updated');
     await alice.http.call('blocks.add', { userId: other.id });
-    assert.deepEqual((await blocked).data, { userId: other.id, blocked: true });
+    assert.deepEqual((await blocked).data, {
+      user: { id: other.id, username: other.username, displayName: null },
+      blocked: true,
+    });
+    // Blocking again changes nothing and says nothing more.
+    await alice.http.call('blocks.add', { userId: other.id });
+    const unblocked = c.nextEvent('block.updated');
+    await alice.http.call('blocks.remove', { userId: other.id });
+    assert.equal((await unblocked).data.blocked, false, 'the next block.updated is the unblock, not a repeat');
     const bad = await rejection(alice.http.call('settings.update', { groupAdds: 'friends' as never }));
     assert.equal(bad.code, 'bad_request');
     assert.equal(bad.field, 'params.groupAdds');

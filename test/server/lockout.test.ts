@@ -339,21 +339,27 @@ describe('sessions do not outlive a password change', () => {
     }
   });
 
-  test('a login session unused for longer than sessionIdleMs no longer works, and maintenance removes it', async () => {
-    const s = await startTestServer({ sessionIdleMs: 1 });
+  test('a login session unused for longer than sessionIdleMs no longer works, and maintenance removes it; one in use stays', async () => {
+    const idle = 2_000;
+    const s = await startTestServer({ sessionIdleMs: idle });
     try {
       const u = await register(s);
       const registered = Date.now();
+      // A second session, kept in use on an open connection.
+      const inUse = await new HttpApi(s.httpUrl).call('login', { username: u.username, password: PASSWORD });
+      const open = await connectAs(s.tcpUrl, inUse.token);
+      await waitFor(() => Date.now() > registered + idle + 50, { what: 'the first session to sit idle long enough' });
       const h = new HttpApi(s.httpUrl);
       h.token = u.token;
-      // Once the clock has moved on by more than a millisecond, the session is idle for longer than allowed.
-      await waitFor(() => Date.now() > registered + 2, { what: 'the clock to move on' });
       const refused = await rejection(h.call('whoami', {}));
       assert.equal(refused.code, 'unauthenticated');
       assert.match(refused.message, /expired/);
       const { runMaintenance } = await import('../../src/server/maintenance.js');
       const report = await runMaintenance(s.server.services);
-      assert.ok(report.sessions >= 1);
+      assert.equal(report.sessions, 1, 'the idle one was removed');
+      assert.equal(open.closed, false, 'the session in use was kept');
+      assert.equal((await open.request('whoami', {})).user.id, u.id);
+      open.close();
     } finally {
       await s.destroy();
     }

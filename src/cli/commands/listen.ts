@@ -173,10 +173,10 @@ function describe(ev: EventMessage, names: Names): string | null {
       );
     case 'group.invitation_closed':
       return line(
-        `the invitation to ${clean(where || d.groupId)} was ${d.outcome === 'gone' ? 'withdrawn: the group is gone' : d.outcome}`,
+        `the invitation to ${clean(where || d.groupId)} was ${d.outcome === 'gone' ? 'withdrawn: the group is gone' : d.outcome === 'added' ? 'settled: you were added' : d.outcome}`,
       );
     case 'block.updated':
-      return line(`${d.blocked ? 'blocked' : 'unblocked'} ${clean(names.user(d.userId))}`);
+      return line(`${d.blocked ? 'blocked' : 'unblocked'} ${clean(d.user?.username)}`);
     case 'settings.updated':
       return line(`settings changed: group adds ${clean(d.settings?.groupAdds)}`);
     case 'dm.opened':
@@ -243,7 +243,8 @@ function after(a: string, b: string | null): boolean {
   }
 }
 
-const QUIET = new Set(['hello', 'closing', 'caught_up']);
+/** Transport housekeeping, not news: never printed (a TCP `ping` is answered by the client library). */
+const QUIET = new Set(['hello', 'closing', 'caught_up', 'ping']);
 
 /** `natter listen [<target>...]` */
 export const listen = act(async (ctx, refs: string[]) => {

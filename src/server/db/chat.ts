@@ -892,15 +892,18 @@ export class ChatQueries {
     );
   }
 
-  addBlock(userId: string, blockedId: string, now: number): number {
-    this.run(
-      'INSERT INTO blocks (user_id, blocked_id, created_at) VALUES (?, ?, ?) ON CONFLICT (user_id, blocked_id) DO NOTHING',
-      userId,
-      blockedId,
-      now,
-    );
-    return this.one('SELECT created_at FROM blocks WHERE user_id = ? AND blocked_id = ?', userId, blockedId)
+  /** Records a block (once); returns when it began and whether it is new. */
+  addBlock(userId: string, blockedId: string, now: number): { createdAt: number; added: boolean } {
+    const added =
+      this.run(
+        'INSERT INTO blocks (user_id, blocked_id, created_at) VALUES (?, ?, ?) ON CONFLICT (user_id, blocked_id) DO NOTHING',
+        userId,
+        blockedId,
+        now,
+      ) > 0;
+    const createdAt = this.one('SELECT created_at FROM blocks WHERE user_id = ? AND blocked_id = ?', userId, blockedId)
       ?.created_at as number;
+    return { createdAt, added };
   }
 
   removeBlock(userId: string, blockedId: string): boolean {

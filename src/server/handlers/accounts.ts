@@ -225,7 +225,7 @@ type Charged = { refund(): void };
  * Takes one token from each bucket, or none: when one is empty, those already
  * taken (and `also`) are given back and the attempt is `rate_limited`.
  */
-function charge(buckets: [RateLimiter, string][], also?: Charged): Charged {
+function charge(buckets: [RateLimiter, string][], also?: Charged, what = 'login attempts'): Charged {
   const taken: [RateLimiter, string][] = [];
   const refund = () => {
     for (const [limiter, key] of taken) limiter.refund(key);
@@ -236,7 +236,7 @@ function charge(buckets: [RateLimiter, string][], also?: Charged): Charged {
     if (wait > 0) {
       refund();
       also?.refund();
-      throw rateLimited(wait, 'login attempts');
+      throw rateLimited(wait, what);
     }
     taken.push([limiter, key]);
   }
@@ -365,14 +365,20 @@ export const changePassword: Handler<'password.change'> = async (
 ) => {
   const user = currentUser(ctx);
   // Its own bucket, per user: a stranger's failed logins never stop the owner changing their password.
-  const limiter = ctx.limiters.passwordChangePerUser;
-  const wait = limiter.retryAfter(user.id);
-  if (wait > 0) throw rateLimited(wait, 'wrong passwords');
   assertStrongPassword(newPassword, user.username, 'params.newPassword');
-  if (!(await checkPassword(ctx, currentPassword, user, ctx.conn.address))) {
-    limiter.take(user.id);
+  // Charged before the check (so guesses sent in parallel are counted), given back when it was right.
+  const attempt = charge([[ctx.limiters.passwordChangePerUser, user.id]], undefined, 'wrong passwords');
+  let right: boolean;
+  try {
+    right = await checkPassword(ctx, currentPassword, user, ctx.conn.address);
+  } catch (err) {
+    attempt.refund();
+    throw err;
+  }
+  if (!right) {
     throw new NatterError('invalid_credentials', 'the current password is wrong', { field: 'params.currentPassword' });
   }
+  attempt.refund();
   const passwordHash = await ctx.passwords.hash(newPassword, ctx.conn.address);
   const { sessionId, kind } = ctx.session;
   const revoked = await ctx.write(() => {

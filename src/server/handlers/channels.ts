@@ -4,9 +4,11 @@ import type { AuthedCtx, Handler } from '../context.js';
 import type { ConversationRow } from '../db/schema.js';
 import { serverScope } from '../event-log.js';
 import { spendWrite } from '../limits.js';
-import { decodePageCursor, pageSize, toPage } from '../pages.js';
+import { PagedList, pageSize } from '../pages.js';
 import { limitReached } from '../quotas.js';
 import { toChannel } from '../views.js';
+
+const CHANNELS = new PagedList('channels', ['s', 's']);
 
 function nameTaken(name: string): NatterError {
   return new NatterError('conflict', `there is already a channel named "${name}"`, { field: 'params.name' });
@@ -69,8 +71,8 @@ export const deleteChannel: Handler<'channels.delete'> = (ctx, { channelId }) =>
 export const listChannels: Handler<'channels.list'> = (ctx, { serverId, after, limit }) => {
   serverFor(ctx, serverId);
   const n = pageSize(limit, PAGE_MAX.small);
-  const rows = ctx.chat.channelPage(serverId, decodePageCursor(after, ['s', 's']), n + 1);
-  const page = toPage(
+  const rows = ctx.chat.channelPage(serverId, CHANNELS.start(after), n + 1);
+  const page = CHANNELS.page(
     rows,
     n,
     (r) => [r.name ?? '', r.id],

@@ -4,8 +4,11 @@ import type { AuthedCtx, Handler } from '../context.js';
 import type { ConversationRow } from '../db/schema.js';
 import { toPublicUser } from '../db/users.js';
 import { userScope } from '../event-log.js';
-import { decodePageCursor, pageSize, toPage } from '../pages.js';
+import { PagedList, pageSize } from '../pages.js';
 import { toMessages } from '../views.js';
+
+const CONVERSATIONS = new PagedList('conversations', ['s']);
+const DMS = new PagedList('dms', ['n', 's']);
 
 /** Unread and mention counts of one conversation for the caller. */
 function readState(ctx: AuthedCtx, conv: ConversationRow, lastReadSeq: number): ReadState {
@@ -47,9 +50,9 @@ function summarize(ctx: AuthedCtx, conv: ConversationRow): ConversationSummary {
 
 export const listConversations: Handler<'conversations.list'> = (ctx, { after, limit }) => {
   const n = pageSize(limit, PAGE_MAX.large);
-  const start = decodePageCursor(after, ['s']);
+  const start = CONVERSATIONS.start(after);
   const rows = ctx.chat.conversationPage(ctx.session.userId, start === null ? null : (start[0] as string), n + 1);
-  const page = toPage(
+  const page = CONVERSATIONS.page(
     rows,
     n,
     (c) => [c.id],
@@ -60,8 +63,8 @@ export const listConversations: Handler<'conversations.list'> = (ctx, { after, l
 
 export const listDms: Handler<'dms.list'> = (ctx, { after, limit }) => {
   const n = pageSize(limit, PAGE_MAX.large);
-  const rows = ctx.chat.dmsOf(ctx.session.userId, decodePageCursor(after, ['n', 's']), n + 1);
-  const page = toPage(
+  const rows = ctx.chat.dmsOf(ctx.session.userId, DMS.start(after), n + 1);
+  const page = DMS.page(
     rows,
     n,
     (c) => c.key,

@@ -5,11 +5,14 @@ import type { AuthedCtx, Handler } from '../context.js';
 import type { ConversationRow, UserRow } from '../db/schema.js';
 import { conversationScope, userScope } from '../event-log.js';
 import { spendWrite } from '../limits.js';
-import { decodePageCursor, pageSize, toPage } from '../pages.js';
+import { PagedList, pageSize } from '../pages.js';
 import { limitReached } from '../quotas.js';
 import { findUser } from '../usernames.js';
 import { toGroup, toUserRef } from '../views.js';
 import type { AfterCommit } from '../writer.js';
+
+const GROUPS = new PagedList('groups', ['s', 's']);
+const INVITATIONS = new PagedList('invitations', ['n', 's']);
 
 /** Resolves usernames (any case) to users; `not_found` names the first unknown one. */
 function resolveUsers(ctx: AuthedCtx, usernames: readonly string[]): UserRow[] {
@@ -57,7 +60,10 @@ function addOrInvite(ctx: AuthedCtx, after: AfterCommit, conv: ConversationRow, 
     if (user.id === me || ctx.chat.isConversationMember(conv.id, user.id)) continue;
     if (ctx.chat.blockedEitherWay(me, user.id)) throw notAccepting(user.username, 'params.usernames');
     if (mayAddToGroup(ctx, user)) {
-      ctx.chat.removeGroupInvite(conv.id, user.id);
+      if (ctx.chat.removeGroupInvite(conv.id, user.id)) {
+        const closed = { groupId: conv.id, outcome: 'added' } as const;
+        ctx.events.append(after, [userScope(user.id)], 'group.invitation_closed', closed, now);
+      }
       ctx.chat.addConversationMember(conv.id, user.id, now);
       after.push(() => ctx.hub.subscribeUser(user.id, scope));
       changed = true;
@@ -140,8 +146,8 @@ export const leaveGroup: Handler<'groups.leave'> = (ctx, { groupId }) => {
 
 export const listGroups: Handler<'groups.list'> = (ctx, { after, limit }) => {
   const n = pageSize(limit, PAGE_MAX.large);
-  const rows = ctx.chat.groupsOf(ctx.session.userId, decodePageCursor(after, ['s', 's']), n + 1);
-  const page = toPage(
+  const rows = ctx.chat.groupsOf(ctx.session.userId, GROUPS.start(after), n + 1);
+  const page = GROUPS.page(
     rows,
     n,
     (r) => r.key,
@@ -152,8 +158,8 @@ export const listGroups: Handler<'groups.list'> = (ctx, { after, limit }) => {
 
 export const listInvitations: Handler<'groups.invitations'> = (ctx, { after, limit }) => {
   const n = pageSize(limit, PAGE_MAX.small);
-  const rows = ctx.chat.invitationsOf(ctx.session.userId, decodePageCursor(after, ['n', 's']), n + 1);
-  const page = toPage(
+  const rows = ctx.chat.invitationsOf(ctx.session.userId, INVITATIONS.start(after), n + 1);
+  const page = INVITATIONS.page(
     rows,
     n,
     (r) => [r.createdAt, r.conv.id],

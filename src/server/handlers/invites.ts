@@ -5,9 +5,11 @@ import type { Handler } from '../context.js';
 import type { InviteRow } from '../db/schema.js';
 import { serverScope, userScope } from '../event-log.js';
 import { rateLimited, spendWrite } from '../limits.js';
-import { decodePageCursor, pageSize, toPage } from '../pages.js';
+import { PagedList, pageSize } from '../pages.js';
 import { limitReached } from '../quotas.js';
 import { toChannel, toInvite, toMember, toServerInfo } from '../views.js';
+
+const INVITES = new PagedList('invites', ['n', 's']);
 
 /** 12 characters of [0-9A-Za-z]: about 71 random bits, short enough to read out. */
 const newCode = customAlphabet('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', 12);
@@ -55,8 +57,8 @@ export const createInvite: Handler<'invites.create'> = (ctx, { serverId, maxUses
 export const listInvites: Handler<'invites.list'> = (ctx, { serverId, after, limit }) => {
   serverWithRole(ctx, serverId, 'admin');
   const n = pageSize(limit, PAGE_MAX.small);
-  const rows = ctx.chat.invitesOf(serverId, ctx.clock(), decodePageCursor(after, ['n', 's']), n + 1);
-  const page = toPage(
+  const rows = ctx.chat.invitesOf(serverId, ctx.clock(), INVITES.start(after), n + 1);
+  const page = INVITES.page(
     rows,
     n,
     (r) => [r.createdAt, r.code],
@@ -96,8 +98,8 @@ export const joinByInvite: Handler<'invites.join'> = (ctx, { code }) => {
     limiter.refund(userKey);
     limiter.refund(addressKey);
   };
-  return ctx.writer
-    .run((after) => {
+  return ctx
+    .write((after) => {
       const now = ctx.clock();
       const invite = ctx.chat.invite(code);
       const userId = ctx.session.userId;

@@ -6,10 +6,15 @@ import { toPublicUser } from '../db/users.js';
 import { serverScope, userScope } from '../event-log.js';
 import { newId } from '../ids.js';
 import { spendWrite } from '../limits.js';
-import { decodePageCursor, pageSize, toPage } from '../pages.js';
+import { PagedList, pageSize } from '../pages.js';
 import { limitReached } from '../quotas.js';
 import { toChannel, toMember, toServerInfo } from '../views.js';
 import type { AfterCommit } from '../writer.js';
+
+const SERVERS = new PagedList('servers', ['s', 's']);
+const MEMBERS = new PagedList('members', ['n', 's', 's']);
+const ONLINE = new PagedList('online', ['s', 's']);
+const BANS = new PagedList('bans', ['n', 's']);
 
 /** The server as the caller sees it (their role, the member count). */
 function infoFor(ctx: AuthedCtx, server: ServerRow, role: MemberRow['role']) {
@@ -91,8 +96,8 @@ export const deleteServer: Handler<'servers.delete'> = (ctx, { serverId }) => {
 
 export const listServers: Handler<'servers.list'> = (ctx, { after, limit }) => {
   const n = pageSize(limit, PAGE_MAX.medium);
-  const rows = ctx.chat.serversOf(ctx.session.userId, decodePageCursor(after, ['s', 's']), n + 1);
-  const page = toPage(
+  const rows = ctx.chat.serversOf(ctx.session.userId, SERVERS.start(after), n + 1);
+  const page = SERVERS.page(
     rows,
     n,
     (r) => r.key,
@@ -177,8 +182,8 @@ function announceMember(ctx: AuthedCtx, after: AfterCommit, serverId: string, us
 export const listMembers: Handler<'members.list'> = (ctx, { serverId, after, limit }) => {
   serverFor(ctx, serverId);
   const n = pageSize(limit, PAGE_MAX.medium);
-  const rows = ctx.chat.membersOf(serverId, decodePageCursor(after, ['n', 's', 's']), n + 1);
-  const page = toPage(
+  const rows = ctx.chat.membersOf(serverId, MEMBERS.start(after), n + 1);
+  const page = MEMBERS.page(
     rows,
     n,
     (r) => r.key,
@@ -191,7 +196,7 @@ export const listMembers: Handler<'members.list'> = (ctx, { serverId, after, lim
 export const onlineMembers: Handler<'members.online'> = (ctx, { serverId, after, limit }) => {
   serverFor(ctx, serverId);
   const n = pageSize(limit, PAGE_MAX.medium);
-  const start = decodePageCursor(after, ['s', 's']);
+  const start = ONLINE.start(after);
   const ids = [...ctx.hub.onlineIn(serverScope(serverId))];
   const refs = [...ctx.chat.userRefs(ids).values()]
     .map((u) => ({ u, key: [u.username.toLowerCase(), u.id] as const }))
@@ -200,7 +205,7 @@ export const onlineMembers: Handler<'members.online'> = (ctx, { serverId, after,
         start === null || key[0] > (start[0] as string) || (key[0] === start[0] && key[1] > (start[1] as string)),
     )
     .sort((a, b) => (a.key[0] < b.key[0] ? -1 : a.key[0] > b.key[0] ? 1 : a.key[1] < b.key[1] ? -1 : 1));
-  const page = toPage(
+  const page = ONLINE.page(
     refs.slice(0, n + 1),
     n,
     (r) => r.key,
@@ -281,8 +286,8 @@ export const removeBan: Handler<'bans.remove'> = (ctx, { serverId, userId }) => 
 export const listBans: Handler<'bans.list'> = (ctx, { serverId, after, limit }) => {
   serverWithRole(ctx, serverId, 'admin');
   const n = pageSize(limit, PAGE_MAX.small);
-  const rows = ctx.chat.bansOf(serverId, decodePageCursor(after, ['n', 's']), n + 1);
-  const page = toPage(
+  const rows = ctx.chat.bansOf(serverId, BANS.start(after), n + 1);
+  const page = BANS.page(
     rows,
     n,
     (r) => r.key,

@@ -4,9 +4,6 @@ import { newId } from '../ids.js';
 import { hashToken, newToken } from '../tokens.js';
 import { toBotTokenInfo, toSessionInfo } from './session-info.js';
 
-/** Most bot tokens one account may hold. */
-export const MAX_BOT_TOKENS = 50;
-
 /** Closes the connections of a revoked session; the caller's own connection only after its reply. */
 function closeRevoked(ctx: AuthedCtx, id: string, reason: string): void {
   if (id === ctx.session.sessionId) {
@@ -42,8 +39,9 @@ export const createToken: Handler<'tokens.create'> = (ctx, { name }) =>
         field: 'params.name',
       });
     }
-    if (existing.length >= MAX_BOT_TOKENS) {
-      throw new NatterError('limit_reached', `at most ${MAX_BOT_TOKENS} bot tokens per account; revoke one first`);
+    const cap = ctx.config.quotas.botTokensPerUser;
+    if (existing.length >= cap) {
+      throw new NatterError('limit_reached', `at most ${cap} bot tokens per account; revoke one first`);
     }
     const token = newToken('bot');
     const row = {

@@ -2,10 +2,12 @@ import { NatterError, PAGE_MAX } from '../../protocol/index.js';
 import type { Handler } from '../context.js';
 import { userScope } from '../event-log.js';
 import { spendWrite } from '../limits.js';
-import { decodePageCursor, pageSize, toPage } from '../pages.js';
+import { PagedList, pageSize } from '../pages.js';
 import { limitReached } from '../quotas.js';
 import { findUser } from '../usernames.js';
 import { toUserRef } from '../views.js';
+
+const BLOCKS = new PagedList('blocks', ['n', 's']);
 
 export const getSettings: Handler<'settings.get'> = (ctx) => {
   const me = ctx.users.byId(ctx.session.userId);
@@ -40,9 +42,10 @@ export const addBlock: Handler<'blocks.add'> = (ctx, params) => {
     if (!ctx.chat.blocked(me, user.id) && ctx.chat.blockCount(me) >= cap) {
       throw limitReached(`you have blocked ${cap} users, the most allowed; unblock some first`);
     }
-    const createdAt = ctx.chat.addBlock(me, user.id, ctx.clock());
-    ctx.events.append(after, [userScope(me)], 'block.updated', { userId: user.id, blocked: true }, ctx.clock());
-    return { block: { user: toUserRef(user), createdAt } };
+    const { createdAt, added } = ctx.chat.addBlock(me, user.id, ctx.clock());
+    const ref = toUserRef(user);
+    if (added) ctx.events.append(after, [userScope(me)], 'block.updated', { user: ref, blocked: true }, ctx.clock());
+    return { block: { user: ref, createdAt } };
   });
 };
 
@@ -53,15 +56,16 @@ export const removeBlock: Handler<'blocks.remove'> = (ctx, { userId }) => {
     if (!ctx.chat.removeBlock(me, userId)) {
       throw new NatterError('not_found', 'you have not blocked that user', { field: 'params.userId' });
     }
-    ctx.events.append(after, [userScope(me)], 'block.updated', { userId, blocked: false }, ctx.clock());
+    const user = ctx.chat.userRef(userId) ?? { id: userId, username: 'unknown', displayName: null };
+    ctx.events.append(after, [userScope(me)], 'block.updated', { user, blocked: false }, ctx.clock());
     return {};
   });
 };
 
 export const listBlocks: Handler<'blocks.list'> = (ctx, { after, limit }) => {
   const n = pageSize(limit, PAGE_MAX.small);
-  const rows = ctx.chat.blocksOf(ctx.session.userId, decodePageCursor(after, ['n', 's']), n + 1);
-  const page = toPage(
+  const rows = ctx.chat.blocksOf(ctx.session.userId, BLOCKS.start(after), n + 1);
+  const page = BLOCKS.page(
     rows,
     n,
     (b) => [b.createdAt, b.user.id],
