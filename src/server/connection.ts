@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import { CloseCode, type EventData, type EventMessage, type EventName, type Reply } from '../protocol/index.js';
 
 /**
@@ -102,14 +103,21 @@ export abstract class Connection {
   /** Bytes written but not yet taken by the peer (0 while writes are held for the end of the turn). */
   protected abstract queuedBytes(): number;
 
-  /** Bytes waiting to go out, including those held for the end of this turn. */
-  backlog(): number {
-    return 0;
+  /** The stream writes go to, when the transport has one (for flow control). */
+  protected outgoing(): Writable | null {
+    return null;
   }
 
-  /** Runs `fn` once the bytes waiting to go out have been taken by the peer (at once if there are none). */
+  /** Bytes waiting to go out, including those held for the end of this turn. */
+  backlog(): number {
+    return this.outgoing()?.writableLength ?? 0;
+  }
+
+  /** Runs `fn` once the bytes waiting to go out have been taken by the peer (soon, if there is no backlog). */
   whenDrained(fn: () => void): void {
-    fn();
+    const out = this.outgoing();
+    if (out?.writableNeedDrain) out.once('drain', fn);
+    else setImmediate(fn);
   }
 
   /** Stops reading from the peer (its frames wait in the kernel, and then in the peer). */

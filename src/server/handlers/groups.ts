@@ -175,16 +175,30 @@ export const listInvitations: Handler<'groups.invitations'> = (ctx, { after, lim
   return { invitations: page.items, next: page.next };
 };
 
+/**
+ * Ends the caller's invitation to `groupId` (`not_found` when none waits) and
+ * tells their connections how; returns the group.
+ */
+function answerInvitation(
+  ctx: AuthedCtx,
+  after: AfterCommit,
+  groupId: string,
+  outcome: 'accepted' | 'declined',
+): ConversationRow {
+  const me = ctx.session.userId;
+  const conv = ctx.chat.conversation(groupId);
+  if (conv?.kind !== 'group' || !ctx.chat.removeGroupInvite(groupId, me)) throw noSuchInvitation();
+  ctx.events.append(after, [userScope(me)], 'group.invitation_closed', { groupId, outcome }, ctx.clock());
+  return conv;
+}
+
 export const acceptInvitation: Handler<'groups.accept'> = (ctx, { groupId }) => {
   spendWrite(ctx);
   return ctx.write((after) => {
     const me = ctx.session.userId;
-    const conv = ctx.chat.conversation(groupId);
-    if (conv?.kind !== 'group' || !ctx.chat.removeGroupInvite(groupId, me)) throw noSuchInvitation();
-    const now = ctx.clock();
-    ctx.chat.addConversationMember(conv.id, me, now);
+    const conv = answerInvitation(ctx, after, groupId, 'accepted');
+    ctx.chat.addConversationMember(conv.id, me, ctx.clock());
     after.push(() => ctx.hub.subscribeUser(me, conversationScope(conv.id)));
-    ctx.events.append(after, [userScope(me)], 'group.invitation_closed', { groupId, outcome: 'accepted' }, now);
     return { group: announce(ctx, after, conv) };
   });
 };
@@ -192,12 +206,7 @@ export const acceptInvitation: Handler<'groups.accept'> = (ctx, { groupId }) => 
 export const declineInvitation: Handler<'groups.decline'> = (ctx, { groupId }) => {
   spendWrite(ctx);
   return ctx.write((after) => {
-    const me = ctx.session.userId;
-    const conv = ctx.chat.conversation(groupId);
-    if (conv?.kind !== 'group' || !ctx.chat.removeGroupInvite(groupId, me)) throw noSuchInvitation();
-    const now = ctx.clock();
-    ctx.events.append(after, [userScope(me)], 'group.invitation_closed', { groupId, outcome: 'declined' }, now);
-    announce(ctx, after, conv);
+    announce(ctx, after, answerInvitation(ctx, after, groupId, 'declined'));
     return {};
   });
 };

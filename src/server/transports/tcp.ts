@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Writable } from 'node:stream';
 import { CloseCode, NatterError } from '../../protocol/index.js';
 import { Connection, type OutgoingFrame } from '../connection.js';
 import type { Services } from '../context.js';
@@ -47,13 +48,8 @@ class TcpConnection extends Connection {
     return this.socket.writableCorked > 0 ? 0 : this.socket.writableLength;
   }
 
-  override backlog(): number {
-    return this.socket.writableLength;
-  }
-
-  override whenDrained(fn: () => void): void {
-    if (this.socket.writableNeedDrain) this.socket.once('drain', fn);
-    else setImmediate(fn);
+  protected override outgoing(): Writable {
+    return this.socket;
   }
 
   override pauseInput(): void {

@@ -1,5 +1,5 @@
 import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Writable } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { HTTP_STATUS, NatterError } from '../../protocol/index.js';
 import { scopesOfUser } from '../access.js';
@@ -52,13 +52,8 @@ class WsConnection extends Connection {
     return this.socket.writableCorked > 0 ? 0 : this.ws.bufferedAmount;
   }
 
-  override backlog(): number {
-    return this.socket.writableLength;
-  }
-
-  override whenDrained(fn: () => void): void {
-    if (this.socket.writableNeedDrain) this.socket.once('drain', fn);
-    else setImmediate(fn);
+  protected override outgoing(): Writable {
+    return this.socket;
   }
 
   override pauseInput(): void {
