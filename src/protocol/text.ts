@@ -30,6 +30,8 @@ export const LIMITS = {
   /** Most messages one history page returns. */
   historyPageMax: 100,
   nonceMax: 64,
+  /** Most people one message notifies with `@name`; further mentions stay text. */
+  mentionsMax: 50,
   banReasonMax: 256,
 } as const;
 

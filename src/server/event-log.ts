@@ -100,15 +100,25 @@ export class EventLog {
     return n;
   }
 
-  /** The events after `cursor` in `scopes` (each seen from its own starting event id), at most `cap` of them. */
-  replay(scopes: readonly (readonly [string, number])[], cursor: number, cap: number): Replay {
+  /**
+   * The events after `cursor` in `scopes` (each seen from its own starting
+   * event id): at most `cap` of them and `maxBytes` of text, else none and
+   * `limited` (the client reloads instead). Rows are read one at a time, so a
+   * replay that is too large stops as soon as it is known to be.
+   */
+  replay(scopes: readonly (readonly [string, number])[], cursor: number, cap: number, maxBytes: number): Replay {
     const head = this.head();
     // Events after the cursor were pruned: what is left would not be the whole story.
     const oldest = this.oldestStmt.get()?.id ?? head + 1;
     if (cursor < head && cursor < oldest - 1) return { texts: [], head, limited: true };
-    const rows = this.replayStmt.all({ scopes: JSON.stringify(scopes), cursor, cap: cap + 1 });
-    if (rows.length > cap) return { texts: [], head, limited: true };
-    return { texts: rows.map((r) => withCursor(r.payload, r.id)), head, limited: false };
+    const texts: string[] = [];
+    let bytes = 0;
+    for (const r of this.replayStmt.iterate({ scopes: JSON.stringify(scopes), cursor, cap: cap + 1 })) {
+      bytes += Buffer.byteLength(r.payload);
+      if (texts.length >= cap || bytes > maxBytes) return { texts: [], head, limited: true };
+      texts.push(withCursor(r.payload, r.id));
+    }
+    return { texts, head, limited: false };
   }
 
   /** Deletes up to `limit` of the oldest events older than `before` (ms); returns how many. */

@@ -217,7 +217,7 @@ describe('event log: one audience in the event row, several in event_scopes', ()
       { event_id: ids[1], scope: 'u:b' },
     ]);
     const cursorsOf = (scopes: [string, number][], cursor: number) =>
-      w.events.replay(scopes, cursor, 100).texts.map((t) => (JSON.parse(t) as { cursor: string }).cursor);
+      w.events.replay(scopes, cursor, 100, Number.POSITIVE_INFINITY).texts.map((t) => (JSON.parse(t) as { cursor: string }).cursor);
     const [e1, e2, e3, e4] = ids.map(String);
     assert.deepEqual(
       cursorsOf(
@@ -251,7 +251,7 @@ describe('event log: one audience in the event row, several in event_scopes', ()
       ),
       [e3, e4],
     );
-    assert.equal(w.events.replay([['s:one', 0]], 0, 1).limited, true);
+    assert.equal(w.events.replay([["s:one", 0]], 0, 1, Number.POSITIVE_INFINITY).limited, true);
   });
 });
 
@@ -299,7 +299,7 @@ describe('migration 0003: events of one audience move into the event row', () =>
         const events = new EventLog(db, new Hub());
         const replayed = (scopes: [string, number][]) =>
           events
-            .replay(scopes, 0, 10)
+            .replay(scopes, 0, 10, Number.POSITIVE_INFINITY)
             .texts.map((t) => (JSON.parse(t) as { data: { serverId: string } }).data.serverId);
         assert.deepEqual(
           replayed([

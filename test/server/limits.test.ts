@@ -280,6 +280,28 @@ describe('paged lists', () => {
   });
 });
 
+describe('mentions', () => {
+  test('a message notifies at most 50 people; further @names stay text', async () => {
+    const owner = await account(t, 'mb');
+    const { server, channels } = await owner.http.call('servers.create', { name: 'mention bomb' });
+    const { invite } = await owner.http.call('invites.create', { serverId: server.id });
+    const names: string[] = [];
+    for (let i = 0; i < 55; i++) {
+      const p = await account(t, 'mm');
+      await p.http.call('invites.join', { code: invite.code });
+      names.push(p.username);
+    }
+    const body = names.map((n) => `@${n}`).join(' ');
+    const { message } = await owner.http.call('messages.send', {
+      conversationId: channels[0]?.id ?? '',
+      body,
+      nonce: nonce(),
+    });
+    assert.equal(message.mentions.length, 50);
+    assert.equal(message.body, body, 'the text is kept whole');
+  });
+});
+
 describe('budgets for reads and look-ups', () => {
   test('history pages, lists and user look-ups each have a per-user budget; past it, rate_limited with retryAfterMs', async () => {
     const s = await startTestServer({

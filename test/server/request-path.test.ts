@@ -164,6 +164,34 @@ describe('a client that pipelines many requests', () => {
   });
 });
 
+describe('resuming', () => {
+  test('a replay that would fill more than half the send queue is not written: the client is told to reload', async () => {
+    const srv = await startTestServer({ maxQueuedBytes: 256 * 1024 });
+    try {
+      const me = await account(srv);
+      const c = await connectAs(srv.wsUrl, me.token);
+      const { channels } = await c.request('servers.create', { name: 'big replay' });
+      const conversationId = channels[0]?.id ?? '';
+      const { cursor } = await new HttpApi(srv.httpUrl).call('login', { username: me.username, password: PASSWORD });
+      // 40 messages of 4,000 four-byte characters: 640 KB of events, over half of 256 KiB.
+      for (let i = 0; i < 40; i++) {
+        await c.request('messages.send', { conversationId, body: '𝄞'.repeat(4000), nonce: `big${i}` });
+      }
+      c.close();
+      const resumed = await PausableTcp.open(srv.server.tcpPort ?? 0);
+      resumed.send({ id: 'auth', op: 'auth', params: { token: me.token, cursor } });
+      const caughtUp = await until('caught_up', () => resumed.lines().find((l) => l.event === 'caught_up'));
+      const data = caughtUp.data as unknown as { replayed: number; limited: boolean };
+      assert.equal(data.limited, true);
+      assert.equal(data.replayed, 0);
+      assert.equal(resumed.lines().filter((l) => l.event === 'message.created').length, 0, 'nothing replayed');
+      resumed.socket.destroy();
+    } finally {
+      await srv.destroy();
+    }
+  });
+});
+
 describe('closing for abuse never loses acknowledgements', () => {
   for (const transport of ['ws', 'tcp'] as const) {
     test(`writes committed before a 4008 close are all acknowledged first (${transport})`, async () => {

@@ -65,6 +65,8 @@ function publicOf(u: UserRow) {
 function recordMentions(ctx: AuthedCtx, conv: ConversationRow, row: MessageRow): string[] {
   const ids: string[] = [];
   for (const name of mentionedNames(row.body)) {
+    // A message notifies at most this many: a mention bomb stays text (and every page of history stays small).
+    if (ids.length >= LIMITS.mentionsMax) break;
     const user = findUser(ctx, name);
     if (user && !ids.includes(user.id) && canRead(ctx, conv, user.id)) ids.push(user.id);
   }

@@ -35,7 +35,9 @@ class TcpConnection extends Connection {
   protected write(text: string): void {
     if (!this.socket.writable) return;
     this.coalescer.hold(this.socket, this);
-    this.socket.write(`${text}\n`);
+    // As bytes: the socket counts a string's queued length in UTF-16 units, and the
+    // send-queue cap is in bytes.
+    this.socket.write(Buffer.from(`${text}\n`, 'utf8'));
   }
 
   protected override writeFrame(frame: OutgoingFrame): void {
