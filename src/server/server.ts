@@ -21,7 +21,7 @@ import { runMaintenance } from './maintenance.js';
 import { PasswordHasher } from './passwords.js';
 import { UsageMeter } from './quotas.js';
 import { RateLimiter } from './rate-limit.js';
-import { AddressCounter, remoteAddress } from './transports/common.js';
+import { AddressCounter, endAndCut, httpRefusal, remoteAddress, tooManyConnections } from './transports/common.js';
 import { HostCheck, parseAllowedHosts } from './transports/hosts.js';
 import { createHttpHandler } from './transports/http.js';
 import { TrustedProxies } from './transports/proxy.js';
@@ -155,9 +155,19 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   // it closes: one that carried plain HTTP requests can still be upgraded to a
   // WebSocket. A trusted proxy's sockets carry many clients: each WebSocket through
   // one counts against the client it names, from the upgrade on (transports/ws.ts).
-  // Over the cap, requests and upgrades on it are answered 429 (transports/http.ts, ws.ts).
+  // Over the cap, a plain socket is answered 429 at once and cut off; over TLS, where
+  // nothing can be said before the handshake, its request or upgrade is answered 429
+  // (transports/http.ts, ws.ts) and it is cut off soon after. Far over the cap,
+  // sockets are dropped unanswered: refusing must not cost more than the attack.
   http.on('connection', (socket: Socket) => {
-    if (!proxies.trusts(remoteAddress(socket))) sockets.track(socket);
+    if (proxies.trusts(remoteAddress(socket))) return;
+    const open = sockets.track(socket);
+    const cap = config.maxConnectionsPerAddress;
+    if (open <= cap) return;
+    socket.on('error', () => socket.destroy());
+    if (open > 2 * cap) socket.destroy();
+    else if (https) setTimeout(() => socket.destroy(), HANDSHAKE_TIMEOUT_MS).unref();
+    else endAndCut(socket, httpRefusal(tooManyConnections()));
   });
   const ws = attachWebSocket(http, services, dispatcher);
   const tcp = config.tcpPort === null ? null : createTcpServer(services, dispatcher, certificate);

@@ -217,7 +217,9 @@ describe('event log: one audience in the event row, several in event_scopes', ()
       { event_id: ids[1], scope: 'u:b' },
     ]);
     const cursorsOf = (scopes: [string, number][], cursor: number) =>
-      w.events.replay(scopes, cursor, 100, Number.POSITIVE_INFINITY).texts.map((t) => (JSON.parse(t) as { cursor: string }).cursor);
+      w.events
+        .replay(scopes, cursor, 100, Number.POSITIVE_INFINITY)
+        .texts.map((t) => (JSON.parse(t) as { cursor: string }).cursor);
     const [e1, e2, e3, e4] = ids.map(String);
     assert.deepEqual(
       cursorsOf(
@@ -251,7 +253,7 @@ describe('event log: one audience in the event row, several in event_scopes', ()
       ),
       [e3, e4],
     );
-    assert.equal(w.events.replay([["s:one", 0]], 0, 1, Number.POSITIVE_INFINITY).limited, true);
+    assert.equal(w.events.replay([['s:one', 0]], 0, 1, Number.POSITIVE_INFINITY).limited, true);
   });
 });
 

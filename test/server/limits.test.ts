@@ -386,6 +386,50 @@ describe('per-address caps on sockets', () => {
     }
   });
 
+  test('refused sockets whose peers never close their side are cut off, on both ports: no file descriptors pile up', async () => {
+    const srv = await startTestServer({ maxConnectionsPerAddress: 3 });
+    const held: Socket[] = [];
+    try {
+      await waitFor(() => srv.server.services.sockets.count('127.0.0.1') === 0, { what: 'a quiet start' });
+      for (let i = 0; i < 3; i++) {
+        const s = connect({ host: '127.0.0.1', port: srv.server.tcpPort ?? 0 });
+        s.on('error', () => {});
+        await within(once(s, 'connect'), 'a connection within the cap');
+        held.push(s);
+      }
+      // Over the cap: each is answered and closed by the server, but the peer keeps its side open.
+      const answers: string[] = [];
+      // Up to twice the cap they are answered; past that, dropped unanswered.
+      for (const port of [srv.server.tcpPort ?? 0, srv.server.port, srv.server.tcpPort ?? 0, srv.server.port]) {
+        const s = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+        s.on('error', () => {});
+        s.setEncoding('utf8');
+        let text = '';
+        s.on('data', (d: string) => {
+          text += d;
+        });
+        await within(once(s, 'connect'), 'an over-the-cap connection');
+        await within(once(s, 'end'), 'the refusal and the end of the stream');
+        answers.push(text);
+        held.push(s);
+      }
+      assert.ok(
+        answers.slice(0, 3).every((a) => a.includes('rate_limited')),
+        `each was told why, in words: ${JSON.stringify(answers)}`,
+      );
+      assert.match(answers[1] ?? '', /^HTTP\/1\.1 429/);
+      assert.equal(answers[3], '', 'far over the cap: dropped without an answer');
+      // The half-open ones are cut: the count falls back to the three held within the cap.
+      await waitFor(() => srv.server.services.sockets.count('127.0.0.1') === 3, {
+        what: 'the refused sockets to be cut off',
+        detail: () => `${srv.server.services.sockets.count('127.0.0.1')} still counted`,
+      });
+    } finally {
+      for (const s of held) s.destroy();
+      await srv.destroy();
+    }
+  });
+
   test('HTTP API requests under way from one address are capped (429); finished ones free their place', async () => {
     // A long commit window keeps writes under way long enough to pile up.
     const srv = await startTestServer({ maxHttpRequestsPerAddress: 3, commitWindowMs: 2_000 });

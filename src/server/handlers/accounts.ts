@@ -256,7 +256,12 @@ export const auth: Handler<'auth'> = (ctx, { token, cursor, presence }) => {
     const since: [string, number][] = [[userScope(userId), 0], ...ctx.chat.scopesSince(userId)];
     // At most half the send queue: a client that never reads cannot make the server hold more.
     const queueCap = ctx.config.maxQueuedBytes;
-    const replay = ctx.events.replay(since, from, ctx.config.replayCap, queueCap > 0 ? queueCap / 2 : Number.POSITIVE_INFINITY);
+    const replay = ctx.events.replay(
+      since,
+      from,
+      ctx.config.replayCap,
+      queueCap > 0 ? queueCap / 2 : Number.POSITIVE_INFINITY,
+    );
     head = replay.head;
     for (const text of replay.texts) ctx.conn.sendText(text);
     ctx.conn.event('caught_up', { cursor: String(head), replayed: replay.texts.length, limited: replay.limited });

@@ -1,6 +1,7 @@
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Writable } from 'node:stream';
-import { CloseCode, NatterError, PROTOCOL_VERSION } from '../../protocol/index.js';
+import type { Duplex, Writable } from 'node:stream';
+import { CloseCode, HTTP_STATUS, NatterError, PROTOCOL_VERSION } from '../../protocol/index.js';
 import type { Connection } from '../connection.js';
 import type { Services } from '../context.js';
 
@@ -48,6 +49,27 @@ export function bearerToken(header: string): string {
   const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
   if (!token) throw new NatterError('unauthenticated', 'the Authorization header must be "Bearer <token>"');
   return token;
+}
+
+/** How long a refused socket may take to read its answer before it is cut off. */
+export const REFUSAL_DRAIN_MS = 2_000;
+
+/**
+ * Sends `text` as the last thing on `socket` and closes it. A peer that never
+ * closes its side (a half-open socket) is cut off after {@link REFUSAL_DRAIN_MS},
+ * so refused sockets cannot pile up and use the server's file descriptors.
+ */
+export function endAndCut(socket: Duplex, text: string): void {
+  socket.end(text);
+  setTimeout(() => socket.destroy(), REFUSAL_DRAIN_MS).unref();
+}
+
+/** A whole HTTP response carrying a natter error reply, for a socket about to be closed. */
+export function httpRefusal(err: NatterError): string {
+  const status = HTTP_STATUS[err.code];
+  const body = JSON.stringify({ id: null, error: err.toBody() });
+  const retry = err.retryAfterMs === undefined ? '' : `Retry-After: ${Math.ceil(err.retryAfterMs / 1000)}\r\n`;
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n${retry}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }
 
 /** The error for a connection over the per-address cap. */

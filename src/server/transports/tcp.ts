@@ -6,6 +6,7 @@ import type { Services } from '../context.js';
 import type { Dispatcher } from '../dispatch.js';
 import {
   CLOSE_DRAIN_MS,
+  endAndCut,
   remoteAddress,
   sendHello,
   startAuthDeadline,
@@ -161,7 +162,7 @@ export function createTcpServer(
 
   /** Answers with an error line and hangs up, before any hello. */
   const refuse = (socket: Socket, err: NatterError) => {
-    socket.end(`${JSON.stringify({ id: null, error: err.toBody() })}\n`);
+    endAndCut(socket, `${JSON.stringify({ id: null, error: err.toBody() })}\n`);
   };
 
   /** A connection whose client is known and whose TLS handshake, if any, is done. */

@@ -1,7 +1,7 @@
-import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex, Writable } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import { HTTP_STATUS, NatterError } from '../../protocol/index.js';
+import { NatterError } from '../../protocol/index.js';
 import { scopesOfUser } from '../access.js';
 import { Connection, type OutgoingFrame } from '../connection.js';
 import type { Services } from '../context.js';
@@ -10,6 +10,8 @@ import { resolveToken } from '../handlers/accounts.js';
 import {
   bearerToken,
   CLOSE_DRAIN_MS,
+  endAndCut,
+  httpRefusal,
   remoteAddress,
   sendHello,
   startAuthDeadline,
@@ -173,14 +175,9 @@ export function attachWebSocket(http: Server, services: Services, dispatcher: Di
   };
 }
 
-/** Answers an upgrade request with an HTTP error whose body is a natter error reply. */
+/** Answers an upgrade request with an HTTP error whose body is a natter error reply, and closes. */
 function refuse(socket: Duplex, err: NatterError): void {
-  const status = HTTP_STATUS[err.code];
-  const body = JSON.stringify({ id: null, error: err.toBody() });
-  const retry = err.retryAfterMs === undefined ? '' : `Retry-After: ${Math.ceil(err.retryAfterMs / 1000)}\r\n`;
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n${retry}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
+  endAndCut(socket, httpRefusal(err));
 }
 
 /**
