@@ -289,7 +289,7 @@ export const ConversationSummary = z.object({
   peer: PublicUser.nullable(),
   lastSeq: z.number().int().nonnegative(),
   lastReadSeq: z.number().int().nonnegative(),
-  /** Messages by others after `lastReadSeq`, deleted ones not counted. */
+  /** Messages by others after `lastReadSeq`, deleted ones not counted; counting stops at 9,999. */
   unread: z.number().int().nonnegative(),
   /** Of those, the ones that mention the caller. */
   mentions: z.number().int().nonnegative(),

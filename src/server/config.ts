@@ -32,6 +32,8 @@ export type Limits = {
   loginFailPerAddress: Limit;
   /** Login attempts (whatever their outcome: each costs a password hash) for one account from one address. */
   loginPerAccountAddress: Limit;
+  /** Successful logins of one account, from anywhere (only successes count: guesses cannot use it up). */
+  loginPerAccount: Limit;
   /** Wrong current passwords at `password.change`, per user (a separate bucket from logins). */
   passwordChangePerUser: Limit;
   /** Accounts created per client address. */
@@ -181,13 +183,14 @@ export function defaultConfig(): ServerConfig {
       loginFailPerAccountAddress: { capacity: 5, refillMs: 60_000 },
       loginFailPerAccount: { capacity: 30, refillMs: 120_000 },
       loginFailPerAddress: { capacity: 20, refillMs: 15_000 },
-      loginPerAccountAddress: { capacity: 10, refillMs: 6_000 },
+      loginPerAccountAddress: { capacity: 5, refillMs: 60_000 },
+      loginPerAccount: { capacity: 20, refillMs: 60_000 },
       passwordChangePerUser: { capacity: 5, refillMs: 60_000 },
       registerPerAddress: { capacity: 5, refillMs: 60_000 },
       authFailPerAddress: { capacity: 20, refillMs: 3_000 },
       sendPerUser: { capacity: 10, refillMs: 200 },
       writePerUser: { capacity: 30, refillMs: 500 },
-      readPerUser: { capacity: 200, refillMs: 20 },
+      readPerUser: { capacity: 200, refillMs: 100 },
       lookupPerUser: { capacity: 60, refillMs: 500 },
       inviteFail: { capacity: 5, refillMs: 12_000 },
     },
@@ -219,6 +222,7 @@ export const LIMIT_NAMES = [
   'loginFailPerAccount',
   'loginFailPerAddress',
   'loginPerAccountAddress',
+  'loginPerAccount',
   'passwordChangePerUser',
   'registerPerAddress',
   'authFailPerAddress',

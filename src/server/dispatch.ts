@@ -56,8 +56,44 @@ const DEFAULT_REPLY_HOLD_BYTES = 1024 * 1024;
 export class Dispatcher {
   private readonly inFlight = new Set<Promise<unknown>>();
   private draining = false;
+  /** HTTP requests waiting for their turn, and whether a turn for them is scheduled. */
+  private readonly httpQueue: { conn: Connection; request: ParsedRequest; done: (o: Outcome) => void }[] = [];
+  private httpScheduled = false;
 
   constructor(private readonly services: Services) {}
+
+  /**
+   * Runs an HTTP request when its turn comes. HTTP requests wait in one queue
+   * and run at most {@link TURN_BUDGET_MS} of work per turn of the event loop,
+   * like a connection's frames, so a burst of them from many sockets cannot
+   * hold up everyone else.
+   */
+  executeHttp(conn: Connection, request: ParsedRequest): Promise<Outcome> {
+    return new Promise((done) => {
+      this.httpQueue.push({ conn, request, done });
+      if (!this.httpScheduled) {
+        this.httpScheduled = true;
+        setImmediate(() => this.runHttp());
+      }
+    });
+  }
+
+  private runHttp(): void {
+    this.httpScheduled = false;
+    const started = performance.now();
+    while (this.httpQueue.length > 0) {
+      const job = this.httpQueue.shift();
+      if (!job) break;
+      const outcome = this.execute(job.conn, job.request);
+      if (outcome instanceof Promise) void outcome.then(job.done);
+      else job.done(outcome);
+      if (performance.now() - started >= TURN_BUDGET_MS) break;
+    }
+    if (this.httpQueue.length > 0) {
+      this.httpScheduled = true;
+      setImmediate(() => this.runHttp());
+    }
+  }
 
   /** Takes one WebSocket frame or TCP line from a connection; it runs when its turn comes. */
   onText(conn: Connection, text: string): void {

@@ -46,6 +46,8 @@ export const READ_OPS: ReadonlySet<OpName> = new Set<OpName>([
   'tokens.list',
   'groups.invitations',
   'blocks.list',
+  // Reads the unread and mention counts back, whether or not it moves.
+  'read.mark',
 ]);
 
 /**

@@ -55,7 +55,8 @@ export function hashCost(hash: string): number | null {
  * that floods the server with logins gets its share of the hashing, and
  * others theirs. A key may have at most `maxPerKey` jobs waiting or running
  * (more is `rate_limited`), and all keys together `maxQueue` (more is
- * `unavailable`). A thread that dies is replaced; the job it was running fails.
+ * `unavailable`, except for a key with nothing queued, which still gets its
+ * turn). A thread that dies is replaced; the job it was running fails.
  */
 export class PasswordHasher {
   private readonly slots: Slot[] = [];
@@ -180,15 +181,17 @@ export class PasswordHasher {
   private run(request: HashRequest, key: string): Promise<string | boolean> {
     if (this.closed)
       return Promise.reject(new NatterError('unavailable', 'the server is shutting down; try again shortly'));
-    if (this.pending >= this.maxQueue) {
+    const queue = this.queues.get(key);
+    const mine = (queue?.length ?? 0) + this.slots.filter((s) => s.job?.key === key).length;
+    // Past the global cap only a key with nothing waiting gets in: it takes its turn
+    // with the others, so a flood from many addresses cannot shut out one more.
+    if (this.pending >= this.maxQueue && (key === '' || mine > 0)) {
       return Promise.reject(
         new NatterError('unavailable', 'the server is busy checking passwords; try again in a few seconds', {
           retryAfterMs: 2000,
         }),
       );
     }
-    const queue = this.queues.get(key);
-    const mine = (queue?.length ?? 0) + this.slots.filter((s) => s.job?.key === key).length;
     if (key !== '' && mine >= this.maxPerKey) {
       return Promise.reject(
         new NatterError('rate_limited', 'too many password checks under way from this address; wait for them', {

@@ -10,6 +10,7 @@ export const LOOSE_LIMITS: ServerConfig['limits'] = {
   loginFailPerAccount: { capacity: 1000, refillMs: 1 },
   loginFailPerAddress: { capacity: 1000, refillMs: 1 },
   loginPerAccountAddress: { capacity: 1000, refillMs: 1 },
+  loginPerAccount: { capacity: 1000, refillMs: 1 },
   passwordChangePerUser: { capacity: 1000, refillMs: 1 },
   registerPerAddress: { capacity: 1000, refillMs: 1 },
   authFailPerAddress: { capacity: 1000, refillMs: 1 },

@@ -242,6 +242,33 @@ describe('successful logins and the hashing threads', () => {
   });
 });
 
+describe('the hashing queue', () => {
+  test('when it is full, an address with nothing waiting still gets in, and its check runs in the next turn', async () => {
+    const { PasswordHasher } = await import('../../src/server/passwords.js');
+    // One thread, room for 4 waiting checks in all, 8 per address.
+    const hasher = new PasswordHasher(10, 1, 4, 8);
+    try {
+      // The hasher makes its dummy hash first: let that finish, so the queue starts empty.
+      await hasher.verifyDummy('warm up');
+      const order: string[] = [];
+      const flood = Array.from({ length: 4 }, (_, i) =>
+        hasher.hash(`flood ${i}`, '10.0.0.1').then(() => order.push(`flood ${i}`)),
+      );
+      const refused = await hasher.hash('one more', '10.0.0.1').then(
+        () => 'accepted',
+        (err: { code?: string }) => err.code,
+      );
+      assert.equal(refused, 'unavailable', 'the flooding address is told the server is busy');
+      const other = hasher.hash('someone else', '10.0.0.2').then(() => order.push('other'));
+      await Promise.all([...flood, other]);
+      // The flood's first check was running; at most one more of it comes before the other address's turn.
+      assert.ok(order.indexOf('other') <= 2, `the other address's check ran in its turn: ${order.join(', ')}`);
+    } finally {
+      await hasher.close();
+    }
+  });
+});
+
 describe('unknown users cost what real ones do, whatever the configured cost', () => {
   test('after a change of bcrypt cost, unknown users are checked at the cost most accounts have, and logins move accounts to the new cost', async () => {
     const first = await startTestServer({ bcryptCost: 4 });

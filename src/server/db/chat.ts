@@ -13,6 +13,12 @@ import type {
   UserRow,
 } from './schema.js';
 
+/**
+ * Unread and mention counts stop here: counting costs a row per message, and
+ * a conversation with a million unread messages shows as "9,999+" anyway.
+ */
+export const COUNT_MAX = 9_999;
+
 // Raw rows as SQLite returns them (snake_case), mapped to the drizzle row types below.
 type Raw = Record<string, unknown>;
 
@@ -781,21 +787,26 @@ export class ChatQueries {
     return this.lastRead(userId, conversationId);
   }
 
+  /** Unread messages by others after `after`, counted up to {@link COUNT_MAX}. */
   unread(userId: string, conversationId: string, after: number): number {
     return this.one(
-      'SELECT count(*) AS n FROM messages WHERE conversation_id = ? AND seq > ? AND author_id != ? AND deleted_at IS NULL',
+      `SELECT count(*) AS n FROM (SELECT 1 FROM messages
+         WHERE conversation_id = ? AND seq > ? AND author_id != ? AND deleted_at IS NULL LIMIT ?)`,
       conversationId,
       after,
       userId,
+      COUNT_MAX,
     )?.n as number;
   }
 
+  /** Unread mentions of the user after `after`, counted up to {@link COUNT_MAX}. */
   mentionCount(userId: string, conversationId: string, after: number): number {
     return this.one(
-      'SELECT count(*) AS n FROM mentions WHERE user_id = ? AND conversation_id = ? AND seq > ?',
+      'SELECT count(*) AS n FROM (SELECT 1 FROM mentions WHERE user_id = ? AND conversation_id = ? AND seq > ? LIMIT ?)',
       userId,
       conversationId,
       after,
+      COUNT_MAX,
     )?.n as number;
   }
 

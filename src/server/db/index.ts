@@ -42,6 +42,8 @@ export function openDb(
     sqlite.pragma('foreign_keys = ON');
     // 64 MiB of page cache (the default is 2 MiB): index pages that sends touch stay in memory.
     sqlite.pragma('cache_size = -65536');
+    // After a burst the WAL can grow large; once checkpointed and restarted it is cut back to 64 MiB.
+    sqlite.pragma('journal_size_limit = 67108864');
     const check = sqlite.pragma('quick_check', { simple: true });
     if (check !== 'ok')
       throw new Error(`database ${join(dataDir, DB_FILE)} failed its integrity check: ${String(check)}`);

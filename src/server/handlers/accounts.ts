@@ -163,6 +163,9 @@ export const login: Handler<'login'> = async (ctx, { username, password, client,
   const user = findUser(ctx, username);
   // Only an existing account can have been used from here; an unknown name is treated alike.
   const known = user !== undefined && ctx.sessions.usedFrom(user.id, address);
+  // Successful logins of the account, from anywhere: checked now, taken once one succeeds.
+  const successWait = limits.loginPerAccount.retryAfter(key);
+  if (successWait > 0) throw rateLimited(successWait, 'logins of this account');
   const attempts = charge([[limits.loginPerAccountAddress, pair]]);
   const failures = charge(
     known
@@ -187,6 +190,7 @@ export const login: Handler<'login'> = async (ctx, { username, password, client,
   if (!user || !ok || hashUsed === undefined)
     throw new NatterError('invalid_credentials', 'wrong username or password');
   failures.refund();
+  limits.loginPerAccount.take(key);
   if (hashCost(hashUsed) !== ctx.passwords.cost) rehash(ctx, user.id, hashUsed, password);
   const created = await ctx.write(() => {
     // The password may have changed while it was being checked: the old one no longer opens the account.

@@ -82,6 +82,7 @@ export const revokeInvite: Handler<'invites.revoke'> = (ctx, { serverId, code })
 };
 
 export const joinByInvite: Handler<'invites.join'> = (ctx, { code }) => {
+  spendWrite(ctx);
   const limiter = ctx.limiters.inviteFail;
   const userKey = `u:${ctx.session.userId}`;
   const addressKey = `a:${ctx.conn.address}`;

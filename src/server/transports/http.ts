@@ -151,7 +151,7 @@ async function handle(
       );
     }
   }
-  const { reply, after } = await dispatcher.execute(conn, parsed.request);
+  const { reply, after } = await dispatcher.executeHttp(conn, parsed.request);
   sendReply(res, reply);
   for (const fn of after) fn();
 }
