@@ -11,6 +11,7 @@ import type { Connection } from './connection.js';
 import type { Ctx, Handler, Services } from './context.js';
 import { handlers } from './handlers/index.js';
 import { READ_OPS, spend, UNMETERED_OPS } from './limits.js';
+import { PAGE_BYTES } from './pages.js';
 
 /** Undecodable frames in a row before the connection is closed. */
 const MAX_BAD_FRAMES = 3;
@@ -38,8 +39,12 @@ const INBOX_HIGH_FRAMES = 256;
 const INBOX_HIGH_CHARS = 1024 * 1024;
 /** Time one connection's requests may take in one turn of the event loop before others get theirs. */
 const TURN_BUDGET_MS = 2;
-/** Without a slow-consumer limit, replies wait while this much is still queued for the peer. */
-const DEFAULT_REPLY_HOLD_BYTES = 1024 * 1024;
+/**
+ * Replies wait while this much is still queued for the peer (or a quarter of a
+ * smaller send-queue cap): with pages of at most PAGE_BYTES, a client that asks
+ * and does not read holds at most about twice this on the server.
+ */
+const REPLY_HOLD_BYTES = PAGE_BYTES;
 
 /**
  * The single path every request takes, whatever its transport: decode,
@@ -133,7 +138,7 @@ export class Dispatcher {
       if (conn.exclusiveRunning || conn.inFlight >= MAX_IN_FLIGHT) break;
       // The send-queue check comes before a reply is built, not after: a client that
       // does not read its replies gets no more of them until it does.
-      const hold = conn.maxQueuedBytes > 0 ? conn.maxQueuedBytes / 4 : DEFAULT_REPLY_HOLD_BYTES;
+      const hold = conn.maxQueuedBytes > 0 ? Math.min(REPLY_HOLD_BYTES, conn.maxQueuedBytes / 4) : REPLY_HOLD_BYTES;
       if (conn.backlog() > hold) {
         conn.whenDrained(() => this.schedule(conn));
         return;

@@ -10,6 +10,32 @@ export type Page<T> = { items: T[]; next: string | null };
 export const DEFAULT_PAGE = 100;
 
 /**
+ * A page stops growing once its items are estimated at this many bytes of
+ * JSON (it always holds at least one): every reply stays small, whatever the
+ * items hold (long bios, 4,000-character last messages), so no client can make
+ * the server hold much for it by asking and not reading.
+ */
+export const PAGE_BYTES = 256 * 1024;
+
+/** Roughly how many bytes of JSON `s` takes (at most 4 per UTF-16 unit, escapes aside). */
+export function textBytes(s: string | null | undefined): number {
+  return s ? s.length * 3 : 0;
+}
+
+/**
+ * How many of `items` fit in {@link PAGE_BYTES} by `size` (at least one): the
+ * rest go to the next page.
+ */
+export function fitting<T>(items: readonly T[], size: (item: T) => number): number {
+  let total = 0;
+  for (let i = 0; i < items.length; i++) {
+    total += size(items[i] as T);
+    if (total > PAGE_BYTES && i > 0) return i;
+  }
+  return items.length;
+}
+
+/**
  * One paged list (`servers.list`, `members.list`...): how its cursors are
  * made and read. A cursor carries the list's name and the sort key of the
  * last item of a page; it is opaque to clients, and one list refuses
@@ -56,16 +82,32 @@ export class PagedList {
   /**
    * Cuts `rows` (fetched with a limit of `limit + 1`) to a page: the extra
    * row, when present, says that there is a next page, which starts after the
-   * last row kept.
+   * last row kept. With `size`, the page also stops at {@link PAGE_BYTES}.
    */
-  page<R, T>(rows: readonly R[], limit: number, keyOf: (row: R) => PageKey, map: (rows: R[]) => T[]): Page<T> {
-    const kept = rows.slice(0, limit);
+  page<R, T>(
+    rows: readonly R[],
+    limit: number,
+    keyOf: (row: R) => PageKey,
+    map: (rows: R[]) => T[],
+    size?: (item: T) => number,
+  ): Page<T> {
+    let kept = rows.slice(0, limit);
+    let items = map(kept);
+    let more = rows.length > limit;
+    if (size) {
+      const n = fitting(items, size);
+      if (n < items.length) {
+        kept = kept.slice(0, n);
+        items = items.slice(0, n);
+        more = true;
+      }
+    }
     const last = kept.at(-1);
     const next =
-      rows.length > limit && last !== undefined
+      more && last !== undefined
         ? Buffer.from(JSON.stringify([this.name, ...keyOf(last)]), 'utf8').toString('base64url')
         : null;
-    return { items: map(kept), next };
+    return { items, next };
   }
 }
 

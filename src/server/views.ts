@@ -1,5 +1,6 @@
 import type {
   ChannelInfo,
+  ConversationSummary,
   GroupInfo,
   InviteInfo,
   MemberInfo,
@@ -12,6 +13,7 @@ import type { ChatQueries, MemberWithUser } from './db/chat.js';
 import type { ConversationRow, InviteRow, MemberRow, MessageRow, ServerRow, UserRow } from './db/schema.js';
 import { toPublicUser } from './db/users.js';
 import type { Hub } from './hub.js';
+import { textBytes } from './pages.js';
 
 /** Maps database rows to protocol shapes. Rows never go on the wire as they are. */
 
@@ -90,3 +92,23 @@ export function toMessage(row: MessageRow, author: UserRef, mentions: string[]):
 }
 
 export type { PublicUser };
+
+/** Estimated JSON sizes of protocol shapes, for keeping pages small (see `PAGE_BYTES`). */
+export const sizeOf = {
+  user: (u: { displayName: string | null; status?: string | null; bio?: string | null; username: string }): number =>
+    200 + textBytes(u.username) + textBytes(u.displayName) + textBytes(u.status) + textBytes(u.bio),
+  message: (m: Message): number =>
+    400 + textBytes(m.body) + textBytes(m.author.username) + textBytes(m.author.displayName) + m.mentions.length * 25,
+  summary: (c: ConversationSummary): number =>
+    500 +
+    textBytes(c.name) +
+    textBytes(c.topic) +
+    (c.peer ? sizeOf.user(c.peer) : 0) +
+    (c.lastMessage ? sizeOf.message(c.lastMessage) : 0),
+  member: (m: MemberInfo): number => 100 + sizeOf.user(m.user),
+  server: (s: ServerInfo): number => 300 + textBytes(s.name) + textBytes(s.description),
+  channel: (c: ChannelInfo): number => 200 + textBytes(c.name) + textBytes(c.topic),
+  group: (g: GroupInfo): number =>
+    200 + textBytes(g.name) + [...g.members, ...g.invited].reduce((n, u) => n + 100 + textBytes(u.displayName), 0),
+  ban: (b: { reason: string | null }): number => 400 + textBytes(b.reason),
+};

@@ -280,6 +280,37 @@ describe('paged lists', () => {
   });
 });
 
+describe('page size in bytes', () => {
+  test('a history page of long messages stops at about 256 KB, says there is more, and paging reaches every message once', async () => {
+    const a = await account(t, 'pb');
+    const { channels } = await a.http.call('servers.create', { name: 'long messages' });
+    const conversationId = channels[0]?.id ?? '';
+    const total = 60;
+    for (let i = 0; i < total; i++) {
+      await a.http.call('messages.send', { conversationId, body: `${i} ${'𝄞'.repeat(3990)}`, nonce: nonce() });
+    }
+    const latest = await a.http.call('messages.history', { conversationId, limit: 100 });
+    assert.ok(latest.messages.length < total, `${latest.messages.length} of ${total} in the first page`);
+    assert.equal(latest.hasMore, true);
+    assert.equal(latest.messages.at(-1)?.seq, total, 'the newest are kept');
+    assert.ok(JSON.stringify(latest).length < 400_000, 'the reply stays small');
+    const seen = new Set(latest.messages.map((m) => m.seq));
+    let before = latest.messages[0]?.seq ?? 1;
+    for (let guard = 0; guard < 20 && before > 1; guard++) {
+      const page = await a.http.call('messages.history', { conversationId, limit: 100, before });
+      for (const m of page.messages) {
+        assert.equal(seen.has(m.seq), false, `seq ${m.seq} once`);
+        seen.add(m.seq);
+      }
+      before = page.messages[0]?.seq ?? 1;
+    }
+    assert.equal(seen.size, total, 'every message once');
+    const forward = await a.http.call('messages.history', { conversationId, limit: 100, after: 0 });
+    assert.equal(forward.messages[0]?.seq, 1, 'after: the oldest are kept');
+    assert.equal(forward.hasMore, true);
+  });
+});
+
 describe('mentions', () => {
   test('a message notifies at most 50 people; further @names stay text', async () => {
     const owner = await account(t, 'mb');

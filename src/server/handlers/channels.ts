@@ -6,7 +6,7 @@ import { serverScope } from '../event-log.js';
 import { spendWrite } from '../limits.js';
 import { PagedList, pageSize } from '../pages.js';
 import { limitReached } from '../quotas.js';
-import { toChannel } from '../views.js';
+import { sizeOf, toChannel } from '../views.js';
 
 const CHANNELS = new PagedList('channels', ['s', 's']);
 
@@ -77,6 +77,7 @@ export const listChannels: Handler<'channels.list'> = (ctx, { serverId, after, l
     n,
     (r) => [r.name ?? '', r.id],
     (kept) => kept.map(toChannel),
+    sizeOf.channel,
   );
   return { channels: page.items, next: page.next };
 };

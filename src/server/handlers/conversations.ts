@@ -5,7 +5,7 @@ import type { ConversationRow } from '../db/schema.js';
 import { toPublicUser } from '../db/users.js';
 import { userScope } from '../event-log.js';
 import { PagedList, pageSize } from '../pages.js';
-import { toMessages } from '../views.js';
+import { sizeOf, toMessages } from '../views.js';
 
 const CONVERSATIONS = new PagedList('conversations', ['s']);
 const DMS = new PagedList('dms', ['n', 's']);
@@ -57,6 +57,7 @@ export const listConversations: Handler<'conversations.list'> = (ctx, { after, l
     n,
     (c) => [c.id],
     (kept) => kept.map((c) => summarize(ctx, c)),
+    sizeOf.summary,
   );
   return { conversations: page.items, next: page.next };
 };
@@ -69,6 +70,7 @@ export const listDms: Handler<'dms.list'> = (ctx, { after, limit }) => {
     n,
     (c) => c.key,
     (kept) => kept.map((c) => summarize(ctx, c)),
+    sizeOf.summary,
   );
   return { dms: page.items, next: page.next };
 };

@@ -8,7 +8,7 @@ import { spendWrite } from '../limits.js';
 import { PagedList, pageSize } from '../pages.js';
 import { limitReached } from '../quotas.js';
 import { findUser } from '../usernames.js';
-import { toGroup, toUserRef } from '../views.js';
+import { sizeOf, toGroup, toUserRef } from '../views.js';
 import type { AfterCommit } from '../writer.js';
 
 const GROUPS = new PagedList('groups', ['s', 's']);
@@ -152,6 +152,7 @@ export const listGroups: Handler<'groups.list'> = (ctx, { after, limit }) => {
     n,
     (r) => r.key,
     (kept) => kept.map((c) => groupView(ctx, c)),
+    sizeOf.group,
   );
   return { groups: page.items, next: page.next };
 };

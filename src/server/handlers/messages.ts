@@ -5,8 +5,9 @@ import type { ConversationRow, MessageRow, UserRow } from '../db/schema.js';
 import { conversationScope, userScope } from '../event-log.js';
 import { newId } from '../ids.js';
 import { spend, spendWrite } from '../limits.js';
+import { fitting } from '../pages.js';
 import { findUser } from '../usernames.js';
-import { toMessage, toMessages, toUserRef } from '../views.js';
+import { sizeOf, toMessage, toMessages, toUserRef } from '../views.js';
 import type { AfterCommit } from '../writer.js';
 
 /** Can `userId` read `conv`? */
@@ -177,5 +178,15 @@ export const history: Handler<'messages.history'> = (ctx, { conversationId, befo
     hasMore = rows.length > n;
     rows = rows.slice(-n);
   }
-  return { messages: toMessages(ctx.chat, rows), hasMore };
+  let messages = toMessages(ctx.chat, rows);
+  // A page stops at PAGE_BYTES: it keeps the messages nearest to where it starts
+  // (after `after`, or before `before`/the end), and says there is more.
+  if (after !== undefined) {
+    const fit = fitting(messages, sizeOf.message);
+    if (fit < messages.length) [messages, hasMore] = [messages.slice(0, fit), true];
+  } else {
+    const fit = fitting([...messages].reverse(), sizeOf.message);
+    if (fit < messages.length) [messages, hasMore] = [messages.slice(messages.length - fit), true];
+  }
+  return { messages, hasMore };
 };

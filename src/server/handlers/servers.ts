@@ -8,7 +8,7 @@ import { newId } from '../ids.js';
 import { spendWrite } from '../limits.js';
 import { PagedList, pageSize } from '../pages.js';
 import { limitReached } from '../quotas.js';
-import { toChannel, toMember, toServerInfo } from '../views.js';
+import { sizeOf, toChannel, toMember, toServerInfo } from '../views.js';
 import type { AfterCommit } from '../writer.js';
 
 const SERVERS = new PagedList('servers', ['s', 's']);
@@ -102,6 +102,7 @@ export const listServers: Handler<'servers.list'> = (ctx, { after, limit }) => {
     n,
     (r) => r.key,
     (kept) => kept.map((s) => toServerInfo(s.server, s.role, s.memberCount)),
+    sizeOf.server,
   );
   return { servers: page.items, next: page.next };
 };
@@ -188,6 +189,7 @@ export const listMembers: Handler<'members.list'> = (ctx, { serverId, after, lim
     n,
     (r) => r.key,
     (kept) => kept.map((m) => toMember(m, ctx.hub)),
+    sizeOf.member,
   );
   return { members: page.items, next: page.next };
 };
@@ -214,6 +216,7 @@ export const onlineMembers: Handler<'members.online'> = (ctx, { serverId, after,
         .map((r) => ctx.chat.user(r.u.id))
         .filter((u) => u !== undefined)
         .map(toPublicUser),
+    sizeOf.user,
   );
   return { users: page.items, next: page.next };
 };
@@ -292,6 +295,7 @@ export const listBans: Handler<'bans.list'> = (ctx, { serverId, after, limit }) 
     n,
     (r) => r.key,
     (kept) => kept.map(({ key: _key, ...ban }) => ban),
+    sizeOf.ban,
   );
   return { bans: page.items, next: page.next };
 };
