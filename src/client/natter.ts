@@ -55,6 +55,9 @@ export type NatterEvents = {
   cursor: [string];
 };
 
+/** Outbox sends under way at once on one connection. */
+const OUTBOX_IN_FLIGHT = 8;
+
 /** Close codes after which reconnecting would not help. */
 const FATAL_CLOSES = new Set<number>([CloseCode.sessionRevoked]);
 
@@ -75,6 +78,11 @@ export class Natter extends EventEmitter<NatterEvents> {
     PendingSend & { resolve: (m: Message) => void; reject: (e: Error) => void }
   >();
   private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  /** Outbox nonces whose send is under way on the current connection. */
+  private readonly sending = new Set<string>();
+  /** No outbox send starts before this time (ms, monotonic): the server asked to slow down. */
+  private outboxPausedUntil = 0;
+  private outboxTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private attempt = 0;
@@ -177,7 +185,7 @@ export class Natter extends EventEmitter<NatterEvents> {
     }
     return new Promise((resolve, reject) => {
       this.outbox.set(nonce, { nonce, target, body, resolve, reject });
-      if (this.current.status === 'connected') void this.flushOne(nonce);
+      this.pumpOutbox();
     });
   }
 
@@ -185,6 +193,7 @@ export class Natter extends EventEmitter<NatterEvents> {
   close(): void {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.outboxTimer) clearTimeout(this.outboxTimer);
     this.conn?.close();
     this.setState({ status: 'closed', error: null });
     const err = new Error('client closed');
@@ -243,13 +252,40 @@ export class Natter extends EventEmitter<NatterEvents> {
     this.attempt = 0;
     this.setState({ status: 'connected' });
     for (const w of this.waiters.splice(0)) w.resolve();
-    for (const nonce of this.outbox.keys()) void this.flushOne(nonce);
+    this.sending.clear();
+    this.pumpOutbox();
   }
 
-  private async flushOne(nonce: string): Promise<void> {
-    const entry = this.outbox.get(nonce);
+  /**
+   * Sends what waits in the outbox, in order, a few at a time. When the server
+   * says to slow down (`rate_limited`) or is busy, the whole outbox waits
+   * `retryAfterMs` before sending again, rather than each message retrying on
+   * its own: a burst of sends is paced to what the server allows, and never
+   * gets the connection closed for ignoring its limits.
+   */
+  private pumpOutbox(): void {
     const conn = this.conn;
-    if (!entry || !conn) return;
+    if (!conn || this.current.status !== 'connected') return;
+    const now = performance.now();
+    if (now < this.outboxPausedUntil) {
+      if (!this.outboxTimer) {
+        this.outboxTimer = setTimeout(() => {
+          this.outboxTimer = null;
+          this.pumpOutbox();
+        }, this.outboxPausedUntil - now);
+        this.outboxTimer.unref();
+      }
+      return;
+    }
+    for (const entry of this.outbox.values()) {
+      if (this.sending.size >= OUTBOX_IN_FLIGHT) return;
+      if (!this.sending.has(entry.nonce)) void this.sendOne(conn, entry);
+    }
+  }
+
+  private async sendOne(conn: NatterClient, entry: PendingSend & { resolve: (m: Message) => void; reject: (e: Error) => void }): Promise<void> {
+    const { nonce } = entry;
+    this.sending.add(nonce);
     try {
       const res = await conn.request('messages.send', { ...entry.target, body: entry.body, nonce });
       this.outbox.delete(nonce);
@@ -260,10 +296,13 @@ export class Natter extends EventEmitter<NatterEvents> {
         this.outbox.delete(nonce);
         entry.reject(err);
       } else if (this.conn === conn) {
-        // Still connected (rate limited, server busy, reply timed out): try again shortly, same nonce.
+        // Still connected (rate limited, server busy, reply timed out): the outbox waits, then the same nonce goes again.
         const wait = err instanceof NatterError ? (err.retryAfterMs ?? 1000) : 1000;
-        setTimeout(() => void this.flushOne(nonce), wait).unref();
+        this.outboxPausedUntil = Math.max(this.outboxPausedUntil, performance.now() + wait);
       }
+    } finally {
+      if (this.conn === conn) this.sending.delete(nonce);
+      this.pumpOutbox();
     }
   }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CloseCode } from '../../src/protocol/index.js';
 import { connectAs, connectNatter, createNatter, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { LOOSE_LIMITS, startTestServer, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 
 let t: TestServer;
@@ -162,6 +162,40 @@ describe('Natter (reconnecting client)', () => {
     const { user } = await client.request('whoami', {});
     assert.equal(user.id, me.userId);
     client.close();
+  });
+});
+
+describe("the outbox and the server's limits", () => {
+  test('100 sends at once are paced to the send limit: each delivered once, the connection never closed for flooding', async () => {
+    const strict = await startTestServer({
+      limits: { ...LOOSE_LIMITS, sendPerUser: { capacity: 5, refillMs: 40 } },
+    });
+    try {
+      const reg = await new HttpApi(strict.httpUrl).call('register', {
+        username: uniqueName('pace'),
+        password: PASSWORD,
+      });
+      const n = await connectNatter({ url: strict.tcpUrl, token: reg.token, backoff: FAST });
+      const { channels } = await n.request('servers.create', { name: 'paced' });
+      const conversationId = channels[0]?.id ?? '';
+      const closes: number[] = [];
+      n.on('state', (s) => {
+        if (s.status === 'reconnecting') closes.push(1);
+      });
+      const sent = await Promise.all(Array.from({ length: 100 }, (_, i) => n.send({ conversationId }, `m${i}`)));
+      assert.equal(sent.length, 100);
+      assert.deepEqual(closes, [], 'never cut off for ignoring the limit');
+      const { messages } = await n.request('messages.history', { conversationId, limit: 100 });
+      assert.equal(messages.length, 100);
+      assert.deepEqual(
+        messages.map((m) => m.body).sort(),
+        Array.from({ length: 100 }, (_, i) => `m${i}`).sort(),
+        'each exactly once',
+      );
+      n.close();
+    } finally {
+      await strict.destroy();
+    }
   });
 });
 
