@@ -4,9 +4,21 @@ export type ListPage<T> = { items: T[]; next: string | null };
 /** Pages fetched for one list at most, so a server that never ends a list cannot keep a client busy forever. */
 const MAX_PAGES = 10_000;
 
+/** Times one page is asked again after the server said to slow down. */
+const RETRIES = 20;
+
+/** The wait a `rate_limited` error asks for, or null for any other error. */
+function slowDown(err: unknown): number | null {
+  const e = err as { code?: unknown; retryAfterMs?: unknown } | null;
+  if (typeof e !== 'object' || e === null || e.code !== 'rate_limited') return null;
+  return typeof e.retryAfterMs === 'number' ? e.retryAfterMs : 1000;
+}
+
 /**
  * Every item of a paged list (`servers.list`, `members.list`, ...): calls
  * `fetch` with no cursor, then with each page's `next`, until `next` is null.
+ * When the server says to slow down (`rate_limited`, a long list read fast
+ * uses up the read budget), it waits as long as asked and goes on.
  *
  * ```ts
  * const servers = await allPages(async (after) => {
@@ -19,7 +31,16 @@ export async function allPages<T>(fetch: (after: string | undefined) => Promise<
   const out: T[] = [];
   let after: string | undefined;
   for (let n = 0; n < MAX_PAGES; n++) {
-    const page = await fetch(after);
+    let page: ListPage<T> | undefined;
+    for (let attempt = 0; page === undefined; attempt++) {
+      try {
+        page = await fetch(after);
+      } catch (err) {
+        const wait = slowDown(err);
+        if (wait === null || attempt >= RETRIES) throw err;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
     out.push(...page.items);
     if (page.next === null) return out;
     after = page.next;

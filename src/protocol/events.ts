@@ -141,12 +141,12 @@ export const events = {
     data: z.object({ groupId: Id, outcome: z.enum(['accepted', 'declined', 'added', 'gone']) }),
   },
   'settings.updated': {
-    stream: true,
+    stream: false,
     summary: 'My settings changed (on any of my connections).',
     data: z.object({ settings: Settings }),
   },
   'block.updated': {
-    stream: true,
+    stream: false,
     summary: 'I blocked or unblocked someone (on any of my connections).',
     data: z.object({ user: UserRef, blocked: z.boolean() }),
   },

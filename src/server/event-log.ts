@@ -11,6 +11,9 @@ export const userScope = (id: string): Scope => `u:${id}`;
 export const serverScope = (id: string): Scope => `s:${id}`;
 export const conversationScope = (id: string): Scope => `c:${id}`;
 
+/** What one `event_scopes` row costs on disk, index included (for the daily write budget). */
+const SCOPE_ROW_BYTES = 80;
+
 /** What a replay found: the serialized events, or `limited` when there were too many. */
 export type Replay = { texts: string[]; head: number; limited: boolean };
 
@@ -69,8 +72,9 @@ export class EventLog {
     now: number,
   ): number {
     const payload = JSON.stringify({ event, data });
-    this.appendedBytes += Buffer.byteLength(payload);
     const distinct = scopes.length === 1 ? scopes : [...new Set(scopes)];
+    // What the event stores: its text, and a row (with its index entry) per audience beyond one.
+    this.appendedBytes += Buffer.byteLength(payload) + (distinct.length > 1 ? distinct.length * SCOPE_ROW_BYTES : 0);
     // One audience (every message): it goes in the event row, one insert in all.
     const row = this.insert.get(payload, now, distinct.length === 1 ? (distinct[0] ?? null) : null);
     if (!row) throw new Error('event insert returned nothing');

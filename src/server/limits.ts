@@ -51,9 +51,11 @@ export const READ_OPS: ReadonlySet<OpName> = new Set<OpName>([
 ]);
 
 /**
- * Writes that do not draw on the daily write budget: those that shrink what
- * a user holds or protect them (leaving, declining, blocking, deleting,
- * revoking), and read marks. A user over the budget can always still do these.
+ * Writes that do not draw on the daily write budget: those that shrink what a
+ * user holds or protect them (leaving, declining, deleting, revoking,
+ * blocking, settings) and read marks. A user over the budget can always still
+ * do these; none of them stores an event that could be repeated without end
+ * (block and settings changes are told live, not stored).
  */
 export const UNMETERED_OPS: ReadonlySet<OpName> = new Set<OpName>([
   'read.mark',

@@ -1,6 +1,7 @@
 import { CloseCode } from '../protocol/index.js';
 import type { Services } from './context.js';
 import { pruneUsernameHolds } from './db/username-keys.js';
+import { KNOWN_ADDRESS_MS } from './handlers/accounts.js';
 import type { AfterCommit } from './writer.js';
 
 /** Rows deleted per write batch by the sweeps: small enough that no batch holds up the writer for long. */
@@ -50,6 +51,7 @@ export async function runMaintenance(services: Services): Promise<MaintenanceRep
     after.push(() => hub.closeSessions(ids, CloseCode.sessionRevoked, 'session expired after a long time unused'));
     return ids.length;
   });
+  await sweep(services, () => sessions.forgetAddresses(now - KNOWN_ADDRESS_MS, SWEEP_BATCH));
   const holds = await sweep(services, () => pruneUsernameHolds(services.db, now - config.usernameHoldMs, SWEEP_BATCH));
   const usage = await services.writer.run(() => services.usage.pruneBefore(now));
   // Unknown users keep costing what most accounts cost, as accounts move to the configured cost.

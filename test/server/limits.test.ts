@@ -255,6 +255,21 @@ describe('paged lists', () => {
     assert.equal(tooBig.field, 'params.limit');
   });
 
+  test('the client library reads a long list past the read budget by waiting as the server asks', async () => {
+    const s = await startTestServer({ limits: { ...LOOSE_LIMITS, readPerUser: { capacity: 3, refillMs: 50 } } });
+    try {
+      const a = await account(s, 'rb');
+      for (let i = 0; i < 12; i++) await a.http.call('servers.create', { name: `s${i}` });
+      const all = await allPages(async (after) => {
+        const r = await a.http.call('servers.list', { limit: 1, after });
+        return { items: r.servers, next: r.next };
+      });
+      assert.equal(all.length, 12, 'every page, after waiting out the budget');
+    } finally {
+      await s.destroy();
+    }
+  });
+
   test('who is online in a server comes from live connections, paged by name', async () => {
     const owner = await account(t, 'on');
     const { server } = await owner.http.call('servers.create', { name: 'online' });

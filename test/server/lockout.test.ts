@@ -146,6 +146,22 @@ describe('login throttling does not lock owners out', () => {
     }
   });
 
+  test('guessing from many addresses does not refuse the owner where they logged in before, even after a logout', async () => {
+    const u = await register(t, '127.0.0.6');
+    // The owner logs out: no session is left from that address, but the address is remembered.
+    const c = await Client.open(t.server.tcpPort ?? 0, '127.0.0.6');
+    assert.ok((await c.call('auth', { token: u.token })).result);
+    assert.ok((await c.call('logout', {})).result);
+    c.close();
+    // 30 wrong guesses spread over many addresses use up the account's budget for new addresses.
+    for (let i = 0; i < 31; i++)
+      await loginFrom(t, `127.0.${10 + (i % 10)}.${1 + Math.floor(i / 10)}`, u.username, `guess ${i}`);
+    const fresh = await loginFrom(t, '127.0.9.9', u.username, PASSWORD);
+    assert.equal(fresh.error?.code, 'rate_limited', 'a never-seen address waits while the account is under attack');
+    const owner = await loginFrom(t, '127.0.0.6', u.username, PASSWORD);
+    assert.ok(owner.result, `the owner, from where they logged in before: ${JSON.stringify(owner.error)}`);
+  });
+
   test('a password change is not held back by someone else’s failed logins, and has its own bucket', async () => {
     const u = await register(t);
     for (let i = 0; i < 6; i++) await loginFrom(t, OTHER, u.username, `guess ${i}`);

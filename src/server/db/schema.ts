@@ -103,6 +103,23 @@ export const sessions = sqliteTable(
   ],
 );
 
+/**
+ * Where each account logged in from, and when last: an address an account was
+ * used from (even after that session ended) is not held back by other people's
+ * failed guesses (see the login throttles). Forgotten after 90 days.
+ */
+export const loginAddresses = sqliteTable(
+  'login_addresses',
+  {
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    address: text('address').notNull(),
+    lastAt: integer('last_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.address] }), index('login_addresses_last').on(t.lastAt)],
+);
+
 export type UserRow = typeof users.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;
 

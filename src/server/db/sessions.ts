@@ -21,8 +21,15 @@ export function sessionQueries(db: Db) {
     .prepare();
   const sqlite = db.$client;
   const exists = sqlite.prepare<[string], { x: number }>('SELECT 1 AS x FROM sessions WHERE id = ?');
-  const fromAddress = sqlite.prepare<[string, string], { x: number }>(
-    'SELECT 1 AS x FROM sessions WHERE user_id = ? AND address = ? LIMIT 1',
+  const fromAddress = sqlite.prepare<[string, string, number], { x: number }>(
+    'SELECT 1 AS x FROM login_addresses WHERE user_id = ? AND address = ? AND last_at >= ?',
+  );
+  const recordAddress = sqlite.prepare<[string, string, number]>(
+    `INSERT INTO login_addresses (user_id, address, last_at) VALUES (?, ?, ?)
+     ON CONFLICT (user_id, address) DO UPDATE SET last_at = max(last_at, excluded.last_at)`,
+  );
+  const forgetAddresses = sqlite.prepare<[number, number]>(
+    'DELETE FROM login_addresses WHERE rowid IN (SELECT rowid FROM login_addresses WHERE last_at < ? LIMIT ?)',
   );
   const countKind = sqlite.prepare<[string, string], { n: number }>(
     'SELECT count(*) AS n FROM sessions WHERE user_id = ? AND kind = ?',
@@ -40,8 +47,15 @@ export function sessionQueries(db: Db) {
     byId: (id: string): SessionRow | undefined => byId.get({ id }),
     /** Does the session or bot token still exist (inside a write batch: as the batch sees it)? */
     exists: (id: string): boolean => exists.get(id) !== undefined,
-    /** Has the user a session or bot token created from `address`? */
-    usedFrom: (userId: string, address: string): boolean => fromAddress.get(userId, address) !== undefined,
+    /** Has the account logged in from `address` since `since` (ms)? */
+    usedFrom: (userId: string, address: string, since: number): boolean =>
+      fromAddress.get(userId, address, since) !== undefined,
+    /** Records a login of the account from `address` at `now`. */
+    recordAddress: (userId: string, address: string, now: number): void => {
+      recordAddress.run(userId, address, now);
+    },
+    /** Forgets up to `limit` login addresses not used since `before`; returns how many. */
+    forgetAddresses: (before: number, limit: number): number => forgetAddresses.run(before, limit).changes,
     count: (userId: string, kind: SessionRow['kind']): number => countKind.get(userId, kind)?.n ?? 0,
     /** The ids of the user's `n` least recently used login sessions. */
     leastRecentlyUsed: (userId: string, n: number): string[] => leastRecent.all(userId, n).map((r) => r.id),

@@ -13,6 +13,9 @@ import { hashToken, newToken } from '../tokens.js';
 import { assertUsernameFree, findUser } from '../usernames.js';
 import { toBotTokenInfo, toSessionInfo } from './session-info.js';
 
+/** How long an address an account logged in from counts as the owner's (for the login throttles). */
+export const KNOWN_ADDRESS_MS = 90 * 24 * 3600 * 1000;
+
 /** Refuses a second login on a connection that already has one. */
 function assertNotAuthenticated(ctx: Ctx): void {
   if (ctx.conn.transport !== 'http' && ctx.conn.auth) {
@@ -50,6 +53,7 @@ function createSession(
     lastSeenAt: now,
   };
   ctx.sessions.insert(row);
+  ctx.sessions.recordAddress(user.id, row.address, now);
   const result = {
     token,
     session: toSessionInfo(row, row.id),
@@ -161,8 +165,9 @@ export const login: Handler<'login'> = async (ctx, { username, password, client,
   const limits = ctx.limiters;
   const pair = `${key}\n${address}`;
   const user = findUser(ctx, username);
-  // Only an existing account can have been used from here; an unknown name is treated alike.
-  const known = user !== undefined && ctx.sessions.usedFrom(user.id, address);
+  // Only an existing account can have been used from here (logged into in the last
+  // KNOWN_ADDRESS_MS, even if that session has ended); an unknown name is treated alike.
+  const known = user !== undefined && ctx.sessions.usedFrom(user.id, address, ctx.clock() - KNOWN_ADDRESS_MS);
   // Successful logins of the account, from anywhere: checked now, taken once one succeeds.
   const successWait = limits.loginPerAccount.retryAfter(key);
   if (successWait > 0) throw rateLimited(successWait, 'logins of this account');

@@ -24,7 +24,8 @@ export const updateSettings: Handler<'settings.update'> = (ctx, { groupAdds }) =
     const settings = { groupAdds: groupAdds ?? me.groupAdds };
     if (settings.groupAdds !== me.groupAdds) {
       ctx.chat.setGroupAdds(userId, settings.groupAdds);
-      ctx.events.append(after, [userScope(userId)], 'settings.updated', { settings }, ctx.clock());
+      // Told live to the user's other connections; not stored (a client reads settings when it starts).
+      after.push(() => ctx.hub.broadcast([userScope(userId)], 'settings.updated', { settings }));
     }
     return { settings };
   });
@@ -44,7 +45,8 @@ export const addBlock: Handler<'blocks.add'> = (ctx, params) => {
     }
     const { createdAt, added } = ctx.chat.addBlock(me, user.id, ctx.clock());
     const ref = toUserRef(user);
-    if (added) ctx.events.append(after, [userScope(me)], 'block.updated', { user: ref, blocked: true }, ctx.clock());
+    // Told live to the user's other connections; not stored (a client reads blocks.list when it starts).
+    if (added) after.push(() => ctx.hub.broadcast([userScope(me)], 'block.updated', { user: ref, blocked: true }));
     return { block: { user: ref, createdAt } };
   });
 };
@@ -57,7 +59,7 @@ export const removeBlock: Handler<'blocks.remove'> = (ctx, { userId }) => {
       throw new NatterError('not_found', 'you have not blocked that user', { field: 'params.userId' });
     }
     const user = ctx.chat.userRef(userId) ?? { id: userId, username: 'unknown', displayName: null };
-    ctx.events.append(after, [userScope(me)], 'block.updated', { user, blocked: false }, ctx.clock());
+    after.push(() => ctx.hub.broadcast([userScope(me)], 'block.updated', { user, blocked: false }));
     return {};
   });
 };
