@@ -24,13 +24,17 @@ async function sweep(services: Services, batch: (after: AfterCommit) => number):
 }
 
 /** What one maintenance pass removed. */
-export type MaintenanceReport = { events: number; sessions: number; holds: number; usage: number };
+export type MaintenanceReport = { events: number; sessions: number; holds: number; usage: number; invites: number };
+
+/** How long a dead invite code (revoked, expired, used up) is kept before it is deleted. */
+export const DEAD_INVITE_MS = 7 * 24 * 3600 * 1000;
 
 /**
  * The hourly housekeeping: stream events past their retention (a cursor older
  * than what is left gets `limited` on resume), login sessions unused for
  * longer than `sessionIdleMs` (their connections, if any, are closed),
- * username holds past `usernameHoldMs`, and daily write totals of past days;
+ * username holds past `usernameHoldMs`, daily write totals of past days,
+ * addresses not logged in from for 90 days, and invite codes dead for a week;
  * then the cost of the dummy hash unknown users are checked against follows
  * the cost most accounts now have.
  */
@@ -52,9 +56,11 @@ export async function runMaintenance(services: Services): Promise<MaintenanceRep
     return ids.length;
   });
   await sweep(services, () => sessions.forgetAddresses(now - KNOWN_ADDRESS_MS, SWEEP_BATCH));
+  // Invite codes that stopped working a week ago: a member following one is told alreadyMember until then.
+  const invites = await sweep(services, () => services.chat.pruneDeadInvites(now - DEAD_INVITE_MS, SWEEP_BATCH));
   const holds = await sweep(services, () => pruneUsernameHolds(services.db, now - config.usernameHoldMs, SWEEP_BATCH));
   const usage = await services.writer.run(() => services.usage.pruneBefore(now));
   // Unknown users keep costing what most accounts cost, as accounts move to the configured cost.
   services.passwords.setDummyCost(services.users.commonHashCost() ?? config.bcryptCost);
-  return { events: removed, sessions: expired, holds, usage };
+  return { events: removed, sessions: expired, holds, usage, invites };
 }

@@ -42,3 +42,26 @@ test('old events are pruned in batches through the writer; a cursor older than w
     await s.destroy();
   }
 });
+
+test('invite codes that stopped working a week ago are deleted; live ones and recently dead ones stay', async () => {
+  const s = await startTestServer();
+  try {
+    const http = new HttpApi(s.httpUrl);
+    await http.call('register', { username: uniqueName('mi'), password: PASSWORD });
+    const { server } = await http.call('servers.create', { name: 'invites' });
+    const live = (await http.call('invites.create', { serverId: server.id })).invite.code;
+    const recent = (await http.call('invites.create', { serverId: server.id })).invite.code;
+    await http.call('invites.revoke', { serverId: server.id, code: recent });
+    const old = (await http.call('invites.create', { serverId: server.id, expiresInSeconds: 60 })).invite.code;
+    // It expired long ago.
+    s.server.services.db.$client.prepare('UPDATE invites SET expires_at = 1 WHERE code = ?').run(old);
+    const report = await runMaintenance(s.server.services);
+    assert.equal(report.invites, 1);
+    const codes = (s.server.services.db.$client.prepare('SELECT code FROM invites').all() as { code: string }[]).map(
+      (r) => r.code,
+    );
+    assert.deepEqual(codes.sort(), [live, recent].sort());
+  } finally {
+    await s.destroy();
+  }
+});

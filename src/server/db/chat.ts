@@ -856,6 +856,19 @@ export class ChatQueries {
     )?.n ?? 0) as number;
   }
 
+  /**
+   * Deletes up to `limit` invite codes that stopped working before `before`
+   * (revoked or expired then; used up, created then); returns how many.
+   */
+  pruneDeadInvites(before: number, limit: number): number {
+    return this.run(
+      `DELETE FROM invites WHERE code IN (SELECT code FROM invites WHERE
+         (revoked_at IS NOT NULL AND revoked_at < @before) OR (expires_at IS NOT NULL AND expires_at < @before)
+         OR (max_uses IS NOT NULL AND uses >= max_uses AND created_at < @before) LIMIT @limit)`,
+      { before, limit },
+    );
+  }
+
   useInvite(code: string): void {
     this.run('UPDATE invites SET uses = uses + 1 WHERE code = ?', code);
   }
