@@ -33,8 +33,20 @@ describe('weak passwords', () => {
         ['QwertyUIOP', 'password is too common; choose another'],
         ['iloveyou', 'password is too common; choose another'],
         ['password1', 'password is too common; choose another'],
+        ['P@ssw0rd!', 'password is too common; choose another'],
+        ['Superman2024', 'password is too common; choose another'],
+        ['!!iloveyou!!', 'password is too common; choose another'],
+        ['123456789', 'password is a run of letters, digits or keys in order; choose another'],
+        ['hgfedcba', 'password is a run of letters, digits or keys in order; choose another'],
+        ['poiuytrewq!', 'password is a run of letters, digits or keys in order; choose another'],
+        ['aaaaaaaaaa', 'password has fewer than 4 different characters; choose another'],
+        ['abABabAB', 'password has fewer than 4 different characters; choose another'],
         ['        ', 'password is only spaces; choose another'],
-        ['\t \u3000   \u00a0 ', 'password is only spaces; choose another'],
+        ['\u2003 \u3000   \u00a0 ', 'password is only spaces; choose another'],
+        ['pass\tword 12', 'password contains a control character or a line break; choose another'],
+        ['\u200b\u200b\u200b\u200b\u200b\u200b\u200b\u200b', 'password is only spaces; choose another'],
+        ['\u2800\u2800\u2800\u2800\u3164\u3164\u3164\u3164', 'password is only spaces; choose another'],
+        ['correct\nhorse battery', 'password contains a control character or a line break; choose another'],
         [username.toUpperCase(), 'password is your username; choose another'],
         [`xx${username}yy`, 'password contains your username; choose another'],
       ]) {
@@ -51,6 +63,13 @@ describe('weak passwords', () => {
       const other = await openApi(t, transport);
       const reg = await other.call('register', { username: short, password: `grab ${short} the lantern` });
       assert.equal(reg.user.username, short);
+      // Strong passwords with digits, symbols and spaces pass, in any script.
+      for (const [i, password] of ['tr0ub4dor&3x', 'Wolke sieben über Köln', 'ключ от сарая 42'].entries()) {
+        const more = await openApi(t, transport);
+        const name = uniqueName(`ok${i}`);
+        assert.equal((await more.call('register', { username: name, password })).user.username, name);
+        more.close();
+      }
       other.close();
     });
 
