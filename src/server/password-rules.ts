@@ -79,8 +79,11 @@ export function weakPasswordProblem(password: string, username: string): string 
     return `has fewer than ${DISTINCT_CHARS_MIN} different characters; choose another`;
   }
   const pw = password.normalize('NFC').toLowerCase();
-  for (const form of blocklistForms(pw)) if (COMMON_PASSWORDS.has(form)) return 'is too common; choose another';
-  for (const form of blocklistForms(pw)) if ([...form].length >= 6 && isRun(form)) return 'is a run of letters, digits or keys in order; choose another';
+  const forms = blocklistForms(pw);
+  for (const form of forms) if (COMMON_PASSWORDS.has(form)) return 'is too common; choose another';
+  for (const form of forms) {
+    if ([...form].length >= 6 && isRun(form)) return 'is a run of letters, digits or keys in order; choose another';
+  }
   const name = username.normalize('NFC').toLowerCase();
   if (pw === name) return 'is your username; choose another';
   if ([...name].length >= USERNAME_IN_PASSWORD_MIN && pw.includes(name)) {
