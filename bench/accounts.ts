@@ -54,6 +54,7 @@ const tokens: string[] = [];
         id,
         username,
         usernameKey: usernameKey(username),
+        usernameCapitalKey: null,
         passwordHash,
         displayName: null,
         status: null,

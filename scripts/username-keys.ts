@@ -322,26 +322,43 @@ if (report) {
 
 // --- output ------------------------------------------------------------------
 
+/** Entries `[code point, key]` in code point order, encoded as described in the output's comment. */
+function encode(entries: [number, string][]): string {
+  let prev = 0;
+  let prevKey: string | null = null;
+  const parts: string[] = [];
+  for (const [code, key] of entries) {
+    const k =
+      key === prevKey
+        ? '='
+        : key === ''
+          ? '-'
+          : [...key].map((c) => (/^[a-z0-9]$/.test(c) ? c : `<${cp(c).toString(36)}>`)).join('');
+    parts.push(`${(code - prev).toString(36)}:${k}`);
+    prev = code;
+    prevKey = key;
+  }
+  return parts.join(',');
+}
+
 const entries: [number, string][] = [];
 for (const ch of domain) {
   const k = keyOf(ch);
   if (k !== ch) entries.push([cp(ch), k]);
 }
-let prev = 0;
-let prevKey: string | null = null;
-const parts: string[] = [];
-for (const [code, key] of entries) {
-  const k =
-    key === prevKey
-      ? '='
-      : key === ''
-        ? '-'
-        : [...key].map((c) => (/^[a-z0-9]$/.test(c) ? c : `<${cp(c).toString(36)}>`)).join('');
-  parts.push(`${(code - prev).toString(36)}:${k}`);
-  prev = code;
-  prevKey = key;
+const data = encode(entries);
+
+// The look-alikes of capitals that case kept apart (the Greek capital Eta looks
+// like H, its key is that of its small letter, n): a second key maps them to
+// what they look like, so ΗΑΚΕ is refused beside HAKE even though its key is "nake".
+const capitalEntries: [number, string][] = [];
+for (const [ch, to, rule] of keptApart) {
+  if (rule === 'look-alike of a capital' && IN_USERNAME.test(ch) && keyOf(ch) !== keyOf(to)) {
+    capitalEntries.push([cp(ch), keyOf(to)]);
+  }
 }
-const data = parts.join(',');
+capitalEntries.sort((a, b) => a[0] - b[0]);
+const capitalData = encode(capitalEntries);
 
 writeFileSync(
   OUT,
@@ -365,6 +382,16 @@ export const USERNAME_KEY_UNICODE = '${version}';
 /** The table (see above). */
 export const USERNAME_KEY_DATA =
   '${data}';
+
+/**
+ * ${capitalEntries.length} look-alikes of capitals whose small letters look like something
+ * else (the Greek capital Eta looks like H, its small letter like n), with the
+ * key of what the capital looks like, in the same form: the second key of a
+ * username uses them in place of the table above.
+ */
+export const USERNAME_CAPITAL_DATA = '${capitalData}';
 `,
 );
-process.stdout.write(`wrote ${OUT}: ${entries.length} entries, ${data.length} characters of data\n`);
+process.stdout.write(
+  `wrote ${OUT}: ${entries.length} entries, ${data.length} characters of data; ${capitalEntries.length} look-alikes of capitals\n`,
+);

@@ -283,7 +283,10 @@ export class Natter extends EventEmitter<NatterEvents> {
     }
   }
 
-  private async sendOne(conn: NatterClient, entry: PendingSend & { resolve: (m: Message) => void; reject: (e: Error) => void }): Promise<void> {
+  private async sendOne(
+    conn: NatterClient,
+    entry: PendingSend & { resolve: (m: Message) => void; reject: (e: Error) => void },
+  ): Promise<void> {
     const { nonce } = entry;
     this.sending.add(nonce);
     try {

@@ -3,7 +3,7 @@
  * check input before sending). Pure functions, no I/O. A "character" is a
  * Unicode code point of the text after NFC normalization.
  */
-import { USERNAME_KEY_DATA, USERNAME_KEY_UNICODE } from './username-key-data.js';
+import { USERNAME_CAPITAL_DATA, USERNAME_KEY_DATA, USERNAME_KEY_UNICODE } from './username-key-data.js';
 
 export { USERNAME_KEY_UNICODE };
 
@@ -313,17 +313,14 @@ export function usernameProblem(name: string): string | null {
  * The version of {@link usernameKey}: a database whose stored keys were made
  * by another version recomputes them at start.
  */
-export const USERNAME_KEY_VERSION = `2 (Unicode ${USERNAME_KEY_UNICODE})`;
+export const USERNAME_KEY_VERSION = `3 (Unicode ${USERNAME_KEY_UNICODE})`;
 
-let keyTable: Map<number, string> | null = null;
-
-/** The table of username-key-data.ts, read on first use. */
-function usernameKeyTable(): Map<number, string> {
-  if (keyTable) return keyTable;
+/** A table in the form of username-key-data.ts, decoded. */
+function decodeKeyTable(data: string): Map<number, string> {
   const table = new Map<number, string>();
   let code = 0;
   let key = '';
-  for (const entry of USERNAME_KEY_DATA.split(',')) {
+  for (const entry of data.split(',')) {
     const colon = entry.indexOf(':');
     code += Number.parseInt(entry.slice(0, colon), 36);
     const raw = entry.slice(colon + 1);
@@ -332,8 +329,16 @@ function usernameKeyTable(): Map<number, string> {
       key = raw.replace(/<([0-9a-z]+)>/g, (_, n: string) => String.fromCodePoint(Number.parseInt(n, 36)));
     table.set(code, key);
   }
-  keyTable = table;
   return table;
+}
+
+let keyTable: Map<number, string> | null = null;
+let capitalTable: Map<number, string> | null = null;
+
+/** The table of username-key-data.ts, read on first use. */
+function usernameKeyTable(): Map<number, string> {
+  keyTable ??= decodeKeyTable(USERNAME_KEY_DATA);
+  return keyTable;
 }
 
 /**
@@ -349,6 +354,24 @@ export function usernameKey(name: string): string {
   const table = usernameKeyTable();
   let key = '';
   for (const ch of name.normalize('NFD')) key += table.get(ch.codePointAt(0) ?? 0) ?? ch;
+  return key;
+}
+
+/**
+ * The second key of a username: like {@link usernameKey}, but the few capitals
+ * whose small letters look like something else count as what they look like
+ * (`ΗΑΚΕ` with Greek capitals looks like `HAKE`, though its key is that of
+ * `ηακε`, "nake"). A name is refused when either of its keys is either key
+ * of a name someone else has.
+ */
+export function usernameCapitalKey(name: string): string {
+  const table = usernameKeyTable();
+  capitalTable ??= decodeKeyTable(USERNAME_CAPITAL_DATA);
+  let key = '';
+  for (const ch of name.normalize('NFD')) {
+    const c = ch.codePointAt(0) ?? 0;
+    key += capitalTable.get(c) ?? table.get(c) ?? ch;
+  }
   return key;
 }
 

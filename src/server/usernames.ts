@@ -1,6 +1,7 @@
-import { NatterError, usernameKey } from '../protocol/index.js';
+import { NatterError, usernameCapitalKey, usernameKey } from '../protocol/index.js';
 import type { Services } from './context.js';
 import type { UserRow } from './db/schema.js';
+import type { UsernameKeys } from './db/users.js';
 
 type Users = Pick<Services, 'users'>;
 
@@ -26,42 +27,65 @@ function when(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
+/** Both keys of `username` (already NFC-normalized). */
+export function keysOf(username: string): UsernameKeys {
+  const key = usernameKey(username);
+  const capital = usernameCapitalKey(username);
+  return { usernameKey: key, usernameCapitalKey: capital === key ? null : capital };
+}
+
+/** How many names given up by renames are held for one account at once; a further rename frees the oldest. */
+export const USERNAME_HOLDS_MAX = 5;
+
 /**
  * Checks that `username` is free for `self` (null: a new account) and returns
- * its key. Refused with `conflict`: a name anyone else has (in any case or
- * look-alike form), and a name released by someone else's rename less than
- * `usernameHoldMs` ago.
+ * its keys. Refused with `conflict`: a name anyone else has (in any case or
+ * look-alike form: either key of the name is either key of theirs), and a name
+ * released by someone else's rename less than `usernameHoldMs` ago.
  */
 export function assertUsernameFree(
   ctx: Users & Pick<Services, 'config' | 'clock'>,
   username: string,
   self: string | null,
-) {
-  const key = usernameKey(username);
-  if (ctx.users.withKey(key).some((u) => u.id !== self)) throw taken(username);
-  const hold = ctx.users.hold(key);
-  if (hold && hold.userId !== self) {
-    const until = hold.releasedAt + ctx.config.usernameHoldMs;
-    if (until > ctx.clock()) {
-      throw new NatterError(
-        'conflict',
-        `username "${username}" was released recently and is kept for its previous owner until ${when(until)}; choose another`,
-        { field: 'params.username' },
-      );
+): UsernameKeys {
+  const keys = keysOf(username);
+  const all = [keys.usernameKey, ...(keys.usernameCapitalKey === null ? [] : [keys.usernameCapitalKey])];
+  for (const key of all) {
+    if (ctx.users.withKey(key).some((u) => u.id !== self)) throw taken(username);
+    if (ctx.users.withCapitalKey(key).some((u) => u.id !== self)) throw taken(username);
+    const hold = ctx.users.hold(key);
+    if (hold && hold.userId !== self) {
+      const until = hold.releasedAt + ctx.config.usernameHoldMs;
+      if (until > ctx.clock()) {
+        throw new NatterError(
+          'conflict',
+          `username "${username}" was released recently and is kept for its previous owner until ${when(until)}; choose another`,
+          { field: 'params.username' },
+        );
+      }
     }
   }
-  return key;
+  return keys;
 }
 
 /**
  * Inside the write of a rename of `user` to `username`: checks the name is
- * free, ends the user's own hold on it (taking a name back), and holds the
- * name being given up for them. Returns the new key.
+ * free, ends the user's own holds on it (taking a name back), and holds the
+ * name being given up for them (at most {@link USERNAME_HOLDS_MAX} names per
+ * account: a further rename frees the oldest). Returns the new keys.
  */
-export function renameHolds(ctx: Users & Pick<Services, 'config' | 'clock'>, user: UserRow, username: string): string {
-  const key = assertUsernameFree(ctx, username, user.id);
-  if (key === user.usernameKey) return key;
-  if (ctx.users.hold(key)) ctx.users.dropHold(key);
-  if (ctx.config.usernameHoldMs > 0) ctx.users.putHold(user.usernameKey, user.id, ctx.clock());
-  return key;
+export function renameHolds(
+  ctx: Users & Pick<Services, 'config' | 'clock'>,
+  user: UserRow,
+  username: string,
+): UsernameKeys {
+  const keys = assertUsernameFree(ctx, username, user.id);
+  if (keys.usernameKey === user.usernameKey) return keys;
+  for (const key of [keys.usernameKey, keys.usernameCapitalKey]) if (key !== null) ctx.users.dropHold(key);
+  if (ctx.config.usernameHoldMs > 0) {
+    // Held under the keys of the name as it is now (a key set apart as "<key>#<id>" when the key rules changed is no name).
+    ctx.users.putHold(keysOf(user.username), user.id, ctx.clock());
+    ctx.users.keepNewestHolds(user.id, USERNAME_HOLDS_MAX);
+  }
+  return keys;
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import Database from 'better-sqlite3';
-import { USERNAME_KEY_VERSION, usernameKey } from '../../src/protocol/index.js';
+import { USERNAME_KEY_VERSION, usernameCapitalKey, usernameKey } from '../../src/protocol/index.js';
 import { DB_FILE } from '../../src/server/db/index.js';
 import { runMaintenance } from '../../src/server/maintenance.js';
 import { openApi, PASSWORD, rejection, TRANSPORTS, uniqueName } from '../helpers/api.js';
@@ -53,6 +53,38 @@ describe('look-alike usernames', () => {
         assert.equal(ren.code, 'conflict', `rename to ${username}: ${ren.message}`);
       }
       api.close();
+    });
+
+    test(`capitals that look like Latin ones are taken both ways: ΗΑΚΕ beside HAKE, TOKYO beside ΤΟΚΥΟ (${transport})`, async () => {
+      // Greek capitals with Latin twins; one suffix letter per transport (Α, Β, Ζ) keeps the names apart.
+      const g = { ws: 'Α', tcp: 'Β', http: 'Ζ' }[transport];
+      const l = { ws: 'A', tcp: 'B', http: 'Z' }[transport];
+      const api = await openApi(t, transport);
+      const first = await openApi(t, 'http');
+      // Latin first: the Greek capitals Eta, Nu, Upsilon and Chi look like H, N, Y and X, though
+      // their small letters (η ν υ χ) look like n, v, u and x.
+      await first.call('register', { username: `HANKY${l}`, password: PASSWORD });
+      for (const twin of [`ΗΑΝΚΥ${g}`, `ΗΆΝΚΎ${g}`]) {
+        const err = await rejection(api.call('register', { username: twin, password: PASSWORD }));
+        assert.equal(err.code, 'conflict', `register ${twin}: ${err.message}`);
+        assert.match(err.message, /is taken/);
+      }
+      // Greek first: the Latin name that looks like it, in any case, is taken.
+      const greek = await openApi(t, 'http');
+      await greek.call('register', { username: `ΤΟΚΥΟΧ${g}`, password: PASSWORD });
+      for (const twin of [`TOKYOX${l}`, `tokyox${l.toLowerCase()}`, `Tokyox${l}`]) {
+        const err = await rejection(api.call('register', { username: twin, password: PASSWORD }));
+        assert.equal(err.code, 'conflict', `register ${twin}: ${err.message}`);
+      }
+      // A Greek name that looks like no Latin one is fine.
+      const fine = `ΘΕΩΡΙΑ${g}`;
+      assert.equal((await api.call('register', { username: fine, password: PASSWORD })).user.username, fine);
+      // Looking a name up goes by what was typed: HANKY finds the Latin account.
+      const found = await greek.call('users.get', { username: `hanky${l.toLowerCase()}` });
+      assert.equal(found.user.username, `HANKY${l}`);
+      api.close();
+      first.close();
+      greek.close();
     });
 
     test(`invisible usernames are refused: Hangul fillers, format characters (${transport})`, async () => {
@@ -113,6 +145,41 @@ describe('a username released by a rename', () => {
       bob.close();
     });
   }
+
+  test('an account holds at most 5 released names: a sixth rename frees the oldest (and its look-alike key)', async () => {
+    const renamer = await openApi(t, 'http');
+    const other = await openApi(t, 'ws');
+    await other.call('register', { username: uniqueName('taker'), password: PASSWORD });
+    // The first name is Greek capitals that look like Latin ones: it is held under both its keys.
+    const names = ['ΗΟΚΥΕΙ', ...Array.from({ length: 6 }, (_, i) => uniqueName(`step${i}`))];
+    await renamer.call('register', { username: names[0] as string, password: PASSWORD });
+    for (const [i, name] of names.slice(1).entries()) {
+      await renamer.call('username.change', { username: name });
+      // While the Greek name is held, its Latin look-alike is held too.
+      if (i === 0)
+        assert.match(
+          (await rejection(other.call('username.change', { username: 'HOKYEI' }))).message,
+          /released recently/,
+        );
+    }
+    const me = t.server.services.users.byId((await renamer.call('whoami', {})).user.id);
+    assert.ok(me);
+    const held = (
+      t.server.services.db.$client
+        .prepare('SELECT username_key AS key FROM username_holds WHERE user_id = ? ORDER BY released_at, rowid')
+        .all(me.id) as { key: string }[]
+    ).map((r) => r.key);
+    assert.deepEqual(
+      held,
+      names.slice(1, 6).map((n) => usernameKey(n)),
+    );
+    // The oldest name is free again, in its Latin look-alike form too; the others are still held.
+    assert.equal((await other.call('username.change', { username: 'HOKYEI' })).user.username, 'HOKYEI');
+    const still = await rejection(other.call('username.change', { username: names[1] as string }));
+    assert.match(still.message, /released recently/);
+    renamer.close();
+    other.close();
+  });
 
   test('is free for anyone once the hold time is over (a server with a 1 ms hold)', async () => {
     const short = await startTestServer({ usernameHoldMs: 1 });
@@ -184,6 +251,7 @@ describe('username keys of an existing database', () => {
     insert.run('old-alice', 'alice', 'alice', hash, 1000, 1000);
     insert.run('old-aIice', 'aIice', 'aiice', hash, 2000, 2000);
     insert.run('old-bob', 'bob', 'bob', hash, 3000, 3000);
+    insert.run('old-hanoi', 'ΗΑΝΟΙ', 'ηανοι', hash, 4000, 4000);
     sqlite.prepare("DELETE FROM meta WHERE key = 'username_key_version'").run();
     sqlite.close();
 
@@ -192,10 +260,21 @@ describe('username keys of an existing database', () => {
       const rows = t2.server.services.db.$client
         .prepare('SELECT id, username_key AS key FROM users ORDER BY created_at')
         .all() as { id: string; key: string }[];
+      // The second key is filled in where it differs from the first.
+      const capitals = t2.server.services.db.$client
+        .prepare('SELECT username, username_capital_key AS capital FROM users ORDER BY created_at')
+        .all() as { username: string; capital: string | null }[];
+      assert.deepEqual(capitals, [
+        { username: 'alice', capital: null },
+        { username: 'aIice', capital: null },
+        { username: 'bob', capital: null },
+        { username: 'ΗΑΝΟΙ', capital: usernameCapitalKey('HANOI') },
+      ]);
       assert.deepEqual(rows, [
         { id: 'old-alice', key: usernameKey('alice') },
         { id: 'old-aIice', key: `${usernameKey('alice')}#old-aIice` },
         { id: 'old-bob', key: usernameKey('bob') },
+        { id: 'old-hanoi', key: usernameKey('ΗΑΝΟΙ') },
       ]);
       const version = t2.server.services.db.$client
         .prepare("SELECT value FROM meta WHERE key = 'username_key_version'")
@@ -215,7 +294,7 @@ describe('username keys of an existing database', () => {
         }
         // Nobody new gets either name, in any form.
         const api = await openApi(t2, transport);
-        for (const username of ['alice', 'aIice', 'ALICE', 'ɑlice']) {
+        for (const username of ['alice', 'aIice', 'ALICE', 'ɑlice', 'HANOI', 'hanoi']) {
           const err = await rejection(api.call('register', { username, password: PASSWORD }));
           assert.equal(err.code, 'conflict', username);
         }

@@ -67,6 +67,7 @@ function user(r: Raw): UserRow {
     id: r.id as string,
     username: r.username as string,
     usernameKey: r.username_key as string,
+    usernameCapitalKey: (r.username_capital_key as string | null) ?? null,
     passwordHash: r.password_hash as string,
     displayName: (r.display_name as string | null) ?? null,
     status: (r.status as string | null) ?? null,

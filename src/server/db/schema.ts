@@ -8,6 +8,8 @@ export const users = sqliteTable(
     id: text('id').primaryKey(),
     username: text('username').notNull(),
     usernameKey: text('username_key').notNull(),
+    /** The second key (`usernameCapitalKey`), or null when it equals `usernameKey`. */
+    usernameCapitalKey: text('username_capital_key'),
     passwordHash: text('password_hash').notNull(),
     displayName: text('display_name'),
     status: text('status'),
@@ -23,7 +25,10 @@ export const users = sqliteTable(
       .notNull()
       .default('invite'),
   },
-  (t) => [uniqueIndex('users_username_key').on(t.usernameKey)],
+  (t) => [
+    uniqueIndex('users_username_key').on(t.usernameKey),
+    index('users_username_capital_key').on(t.usernameCapitalKey),
+  ],
 );
 
 /**
@@ -34,12 +39,18 @@ export const usernameHolds = sqliteTable(
   'username_holds',
   {
     usernameKey: text('username_key').primaryKey(),
+    /** The name's second key (`usernameCapitalKey`), or null when it equals `usernameKey`. */
+    usernameCapitalKey: text('username_capital_key'),
     userId: text('user_id')
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
     releasedAt: integer('released_at').notNull(),
   },
-  (t) => [index('username_holds_released').on(t.releasedAt)],
+  (t) => [
+    index('username_holds_released').on(t.releasedAt),
+    index('username_holds_user').on(t.userId),
+    index('username_holds_capital_key').on(t.usernameCapitalKey),
+  ],
 );
 
 /** Who blocked whom: a blocked user cannot DM, add to groups or notify (mention) the blocker. */

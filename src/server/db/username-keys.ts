@@ -1,4 +1,4 @@
-import { USERNAME_KEY_VERSION, usernameKey } from '../../protocol/text.js';
+import { USERNAME_KEY_VERSION, usernameCapitalKey, usernameKey } from '../../protocol/text.js';
 import type { Db } from './index.js';
 
 /** The `meta` row that records which version of `usernameKey` made the stored keys. */
@@ -36,16 +36,18 @@ export function migrateUsernameKeys(db: Db): UsernameKeyMigration | null {
   sqlite.transaction(() => {
     // Out of the way first, so no new key meets an old one under the unique index.
     sqlite.prepare("UPDATE users SET username_key = '#' || id").run();
-    const set = sqlite.prepare('UPDATE users SET username_key = ? WHERE id = ?');
+    const set = sqlite.prepare('UPDATE users SET username_key = ?, username_capital_key = ? WHERE id = ?');
     const owners = new Map<string, string>();
     for (const { id, username } of accounts) {
       const key = usernameKey(username);
+      const capital = usernameCapitalKey(username);
+      const capitalKey = capital === key ? null : capital;
       const older = owners.get(key);
       if (older === undefined) {
         owners.set(key, id);
-        set.run(key, id);
+        set.run(key, capitalKey, id);
       } else {
-        set.run(`${key}#${id}`, id);
+        set.run(`${key}#${id}`, capitalKey, id);
         result.sharing.push({ id, username, olderId: older });
       }
     }

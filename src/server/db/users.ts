@@ -1,7 +1,10 @@
-import { and, asc, eq, gt, lt, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, lt, or, sql } from 'drizzle-orm';
 import type { PublicUser } from '../../protocol/index.js';
 import type { Db } from './index.js';
 import { type UserRow, usernameHolds, users } from './schema.js';
+
+/** The keys of a username: `usernameCapitalKey` is null when it equals `usernameKey`. */
+export type UsernameKeys = { usernameKey: string; usernameCapitalKey: string | null };
 
 /** Maps a row to its wire form; the password hash never leaves this module's callers. */
 export function toPublicUser(row: UserRow): PublicUser {
@@ -42,11 +45,30 @@ export function userQueries(db: Db) {
     )
     .orderBy(asc(users.createdAt), asc(users.id))
     .prepare();
+  const withCapitalKey = db
+    .select()
+    .from(users)
+    .where(eq(users.usernameCapitalKey, sql.placeholder('key')))
+    .prepare();
+  const keepNewestHolds = db.$client.prepare(
+    `DELETE FROM username_holds WHERE user_id = @user AND rowid NOT IN (
+       SELECT rowid FROM username_holds WHERE user_id = @user ORDER BY released_at DESC, rowid DESC LIMIT @n)`,
+  );
   const hold = db
     .select()
     .from(usernameHolds)
-    .where(eq(usernameHolds.usernameKey, sql.placeholder('key')))
+    .where(
+      or(
+        eq(usernameHolds.usernameKey, sql.placeholder('key')),
+        eq(usernameHolds.usernameCapitalKey, sql.placeholder('key')),
+      ),
+    )
+    .orderBy(desc(usernameHolds.releasedAt))
+    .limit(1)
     .prepare();
+  const dropHold = db.$client.prepare(
+    'DELETE FROM username_holds WHERE username_key = @key OR username_capital_key = @key',
+  );
   return {
     /** The bcrypt cost most stored password hashes were made with, or null when there are none. */
     commonHashCost: (): number | null => {
@@ -58,16 +80,25 @@ export function userQueries(db: Db) {
     byUsernameKey: (key: string): UserRow | undefined => byKey.get({ key }),
     /** Accounts under `key`, including those set apart as `<key>#<id>`, oldest first. */
     withKey: (key: string): UserRow[] => withKey.all({ key, from: `${key}#`, to: `${key}$` }),
-    /** The hold on a released username key, if any (expired or not). */
+    /** Accounts whose second key (`usernameCapitalKey`) is `key`. */
+    withCapitalKey: (key: string): UserRow[] => withCapitalKey.all({ key }),
+    /** Drops the holds of `userId` but those of its `n` latest renames. */
+    keepNewestHolds: (userId: string, n: number): void => {
+      keepNewestHolds.run({ user: userId, n });
+    },
+    /** The latest hold on a released name one of whose keys is `key`, if any (expired or not). */
     hold: (key: string) => hold.get({ key }),
-    putHold: (key: string, userId: string, releasedAt: number): void => {
+    /** Holds a released name (both its keys) for `userId`, replacing any hold on either key. */
+    putHold: (keys: UsernameKeys, userId: string, releasedAt: number): void => {
+      dropHold.run({ key: keys.usernameKey });
+      if (keys.usernameCapitalKey !== null) dropHold.run({ key: keys.usernameCapitalKey });
       db.insert(usernameHolds)
-        .values({ usernameKey: key, userId, releasedAt })
-        .onConflictDoUpdate({ target: usernameHolds.usernameKey, set: { userId, releasedAt } })
+        .values({ ...keys, userId, releasedAt })
         .run();
     },
+    /** Ends every hold on a name one of whose keys is `key`. */
     dropHold: (key: string): void => {
-      db.delete(usernameHolds).where(eq(usernameHolds.usernameKey, key)).run();
+      dropHold.run({ key });
     },
     insert: (row: UserRow): void => {
       db.insert(users).values(row).run();

@@ -103,7 +103,7 @@ export const register: Handler<'register'> = async (ctx, { username, password, c
   const address = ctx.conn.address;
   const wait = ctx.limiters.registerPerAddress.take(address);
   if (wait > 0) throw rateLimited(wait, 'accounts created from this address');
-  const key = assertUsernameFree(ctx, username, null);
+  const keys = assertUsernameFree(ctx, username, null);
   assertStrongPassword(password, username, 'params.password');
   let passwordHash: string;
   try {
@@ -117,7 +117,7 @@ export const register: Handler<'register'> = async (ctx, { username, password, c
   const user: UserRow = {
     id: newId(),
     username,
-    usernameKey: key,
+    ...keys,
     passwordHash,
     displayName: null,
     status: null,

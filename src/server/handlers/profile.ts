@@ -41,7 +41,7 @@ export const changeUsername: Handler<'username.change'> = (ctx, { username }) =>
   spendWrite(ctx);
   return ctx.write((after) => {
     const user = currentUser(ctx);
-    const key = renameHolds(ctx, user, username);
-    return { user: saveAndAnnounce(ctx, after, user.id, { username, usernameKey: key, updatedAt: ctx.clock() }) };
+    const keys = renameHolds(ctx, user, username);
+    return { user: saveAndAnnounce(ctx, after, user.id, { username, ...keys, updatedAt: ctx.clock() }) };
   });
 };
