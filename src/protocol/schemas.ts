@@ -3,9 +3,11 @@ import {
   canonicalChannelName,
   channelNameProblem,
   codePoints,
+  isBlank,
   LIMITS,
   lineTextProblem,
   multilineTextProblem,
+  trimBlanks,
   usernameProblem,
   utf8Bytes,
 } from './text.js';
@@ -49,7 +51,7 @@ export const PresentedPassword = z.string().min(1).max(1024);
 function lineText(max: number, what: string) {
   return z
     .string()
-    .overwrite((s) => s.normalize('NFC').trim())
+    .overwrite((s) => trimBlanks(s.normalize('NFC')))
     .superRefine((s, ctx) => {
       const problem = lineTextProblem(s, max, what);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
@@ -69,7 +71,7 @@ function multilineText(max: number, what: string) {
 
 /** Refuses empty (or all-whitespace) text. */
 function nonEmpty(schema: z.ZodString, what: string) {
-  return schema.refine((s) => s.trim() !== '', `${what} must not be empty`);
+  return schema.refine((s) => !isBlank(s), `${what} must not be empty`);
 }
 
 export const DisplayName = lineText(LIMITS.displayNameMax, 'display name');

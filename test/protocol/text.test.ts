@@ -3,8 +3,13 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import {
   channelNameProblem,
+  DisplayName,
+  isBlank,
   lineTextProblem,
+  MessageBody,
   multilineTextProblem,
+  ServerName,
+  trimBlanks,
   USERNAME_KEY_UNICODE,
   usernameKey,
   usernameProblem,
@@ -145,6 +150,20 @@ describe('username-key table', () => {
     assert.match(header, /CaseFolding\.txt and UnicodeData\.txt/);
     assert.match(header, /Unicode License v3/);
     assert.equal(USERNAME_KEY_UNICODE, '17.0.0');
+  });
+});
+
+describe('blank text', () => {
+  test('blank braille cells count as blanks: all-blank names and messages are empty, one-line text is trimmed of them', () => {
+    assert.equal(isBlank('\u2800 \u2800\n'), true);
+    assert.equal(isBlank(''), true);
+    assert.equal(isBlank('\u2800\u2801'), false);
+    assert.equal(trimBlanks('\u2800 ops \u2800'), 'ops');
+    assert.equal(MessageBody.safeParse('\u2800\u2800').error?.issues[0]?.message, 'message must not be empty');
+    assert.equal(ServerName.safeParse(' \u2800 ').error?.issues[0]?.message, 'name must not be empty');
+    assert.equal(DisplayName.parse('\u2800\u2800'), '');
+    // Braille art keeps its blank cells between visible ones.
+    assert.equal(MessageBody.parse('\u2801\u2800\u2801'), '\u2801\u2800\u2801');
   });
 });
 

@@ -936,6 +936,7 @@ describe('case 11: message body limits', () => {
         ['spaces', '     '],
         ['newlines and tabs only', ' \n\t \n\t'],
         ['no-break and ideographic spaces', '\u00a0\u3000\u2003'],
+        ['blank braille cells, which show nothing', '\u2800\u2800 \u2800\n\u2800'],
       ];
       for (const [i, [what, body]] of refused.entries()) {
         assertError(await send(body, `c11-bad-${i}`), 'bad_request', 'params.body', what);
