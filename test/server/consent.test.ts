@@ -264,6 +264,30 @@ describe('blocks', () => {
     });
   }
 
+  test('blocking someone declines the invitations they sent me; others’ invitations stay', async () => {
+    const alice = await user('bi');
+    const mallory = await user('bj');
+    const carol = await user('bk');
+    const aliceLive = await live(alice);
+    const fromMallory: string[] = [];
+    for (const name of ['spam one', 'spam two']) {
+      fromMallory.push((await mallory.http.call('groups.create', { name, usernames: [alice.username] })).group.id);
+    }
+    const fromCarol = (await carol.http.call('groups.create', { name: 'real', usernames: [alice.username] })).group.id;
+    const closed = fromMallory.map((id) =>
+      aliceLive.nextEvent('group.invitation_closed', (d) => d.groupId === id && d.outcome === 'declined'),
+    );
+    await alice.http.call('blocks.add', { username: mallory.username });
+    await Promise.all(closed);
+    assert.deepEqual(
+      (await alice.http.call('groups.invitations', {})).invitations.map((i) => i.group.id),
+      [fromCarol],
+    );
+    for (const id of fromMallory) {
+      assert.equal((await rejection(alice.http.call('groups.accept', { groupId: id }))).code, 'not_found');
+    }
+  });
+
   test('a blocked user’s @mention does not notify the blocker, but reaches everyone else', async () => {
     const owner = await user('mo');
     const alice = await user('mb');

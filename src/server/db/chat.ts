@@ -1004,6 +1004,15 @@ export class ChatQueries {
     return this.run('DELETE FROM group_invites WHERE conversation_id = ? AND user_id = ?', conversationId, userId) > 0;
   }
 
+  /** Deletes the invitations `inviterId` sent `userId`; returns the groups they were to. */
+  removeInvitesFrom(userId: string, inviterId: string): string[] {
+    return this.many(
+      'DELETE FROM group_invites WHERE user_id = ? AND invited_by = ? RETURNING conversation_id',
+      userId,
+      inviterId,
+    ).map((r) => r.conversation_id as string);
+  }
+
   /** The people invited to a group who have not answered. */
   groupInvitees(conversationId: string): UserRef[] {
     return this.many(

@@ -43,7 +43,12 @@ export const addBlock: Handler<'blocks.add'> = (ctx, params) => {
     if (!ctx.chat.blocked(me, user.id) && ctx.chat.blockCount(me) >= cap) {
       throw limitReached(`you have blocked ${cap} users, the most allowed; unblock some first`);
     }
-    const { createdAt, added } = ctx.chat.addBlock(me, user.id, ctx.clock());
+    const now = ctx.clock();
+    const { createdAt, added } = ctx.chat.addBlock(me, user.id, now);
+    // Invitations they sent me and I have not answered are declined.
+    for (const groupId of ctx.chat.removeInvitesFrom(me, user.id)) {
+      ctx.events.append(after, [userScope(me)], 'group.invitation_closed', { groupId, outcome: 'declined' }, now);
+    }
     const ref = toUserRef(user);
     // Told live to the user's other connections; not stored (a client reads blocks.list when it starts).
     if (added) after.push(() => ctx.hub.broadcast([userScope(me)], 'block.updated', { user: ref, blocked: true }));
