@@ -15,9 +15,19 @@ export function inWords(ms: number): string {
 }
 
 /** Takes a token from `limiter` for `key`, or throws `rate_limited`. */
-export function spend(limiter: RateLimiter, key: string, what: string): void {
-  const wait = limiter.take(key);
+export function spend(limiter: RateLimiter, key: string, what: string, cost = 1): void {
+  const wait = limiter.take(key, cost);
   if (wait > 0) throw rateLimited(wait, what);
+}
+
+/**
+ * Counts `names` look-ups of users by name against the caller's look-up
+ * budget (`lookupPerUser`), as `users.get` does: any request that answers
+ * whether a name exists (a DM by name, a group add, a block by name) costs
+ * the same, so none of them lists accounts faster.
+ */
+export function spendLookups(ctx: Ctx & { session: { userId: string } }, names: number): void {
+  if (names > 0) spend(ctx.limiters.lookupPerUser, ctx.session.userId, 'user look-ups; slow down', names);
 }
 
 /** Counts one write (other than a message) against the caller. */

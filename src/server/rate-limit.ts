@@ -17,18 +17,22 @@ export class RateLimiter {
     private readonly clock: Clock,
   ) {}
 
-  /** Milliseconds until `key` may act again, or 0 when it may act now (without using a token). */
-  retryAfter(key: string): number {
+  /** Milliseconds until `key` may use `cost` tokens, or 0 when it may now (without using them). */
+  retryAfter(key: string, cost = 1): number {
     const b = this.current(key);
-    return b.tokens >= 1 ? 0 : Math.ceil((1 - b.tokens) * this.refillMs);
+    return b.tokens >= cost ? 0 : Math.ceil((cost - b.tokens) * this.refillMs);
   }
 
-  /** Uses one token; returns 0 when allowed, else the milliseconds to wait. */
-  take(key: string): number {
-    const wait = this.retryAfter(key);
+  /**
+   * Uses `cost` tokens (at most `capacity`); returns 0 when allowed, else the
+   * milliseconds to wait.
+   */
+  take(key: string, cost = 1): number {
+    const n = Math.min(cost, this.capacity);
+    const wait = this.retryAfter(key, n);
     if (wait > 0) return wait;
     const b = this.current(key);
-    b.tokens -= 1;
+    b.tokens -= n;
     this.buckets.set(key, b);
     // Sweeping is O(keys): do it only when the map is large, and not more than once a refill period.
     if (this.buckets.size > 10_000 && this.clock() - this.lastSweep > this.refillMs) {

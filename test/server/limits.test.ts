@@ -373,6 +373,36 @@ describe('budgets for reads and look-ups', () => {
       await s.destroy();
     }
   });
+
+  test('every request that tells whether a name exists draws on the look-up budget: DMs, blocks and group adds by name', async () => {
+    const s = await startTestServer({
+      limits: { ...LOOSE_LIMITS, lookupPerUser: { capacity: 4, refillMs: 60_000 } },
+    });
+    try {
+      const a = await account(s);
+      const [b, c, d] = [await account(s), await account(s), await account(s)];
+      // A group of three names (one given twice) costs three look-ups; a DM by name one more: the budget of 4 is spent.
+      const usernames = [b.username, c.username, d.username, c.username];
+      const { group } = await a.http.call('groups.create', { name: 'probe', usernames });
+      await a.http.call('messages.send', { to: d.username, body: 'hello', nonce: nonce() });
+      for (const [what, p] of [
+        ['a DM to a name', a.http.call('messages.send', { to: uniqueName('nobody'), body: 'x', nonce: nonce() })],
+        ['a block by name', a.http.call('blocks.add', { username: uniqueName('nobody') })],
+        ['a group add', a.http.call('groups.add', { groupId: group.id, usernames: [uniqueName('nobody')] })],
+        ['a group of names', a.http.call('groups.create', { name: 'more', usernames: [uniqueName('nobody')] })],
+        ['users.get', a.http.call('users.get', { username: uniqueName('nobody') })],
+      ] as const) {
+        const err = await rejection(p);
+        assert.equal(err.code, 'rate_limited', what);
+        assert.match(err.message, /user look-ups/, what);
+      }
+      // By id, a block and a send in a known conversation do not look a name up.
+      await a.http.call('blocks.add', { userId: b.id });
+      await a.http.call('messages.send', { conversationId: group.id, body: 'still here', nonce: nonce() });
+    } finally {
+      await s.destroy();
+    }
+  });
 });
 
 describe('per-address caps on sockets', () => {

@@ -5,7 +5,7 @@ import type { UserRow } from '../db/schema.js';
 import { toPublicUser } from '../db/users.js';
 import { userScope } from '../event-log.js';
 import { newId } from '../ids.js';
-import { rateLimited, spend } from '../limits.js';
+import { rateLimited, spendLookups } from '../limits.js';
 import { assertStrongPassword } from '../password-rules.js';
 import { hashCost } from '../passwords.js';
 import type { RateLimiter } from '../rate-limit.js';
@@ -369,7 +369,7 @@ export const whoami: Handler<'whoami'> = (ctx) => {
 };
 
 export const getUser: Handler<'users.get'> = (ctx, params) => {
-  spend(ctx.limiters.lookupPerUser, ctx.session.userId, 'user look-ups; slow down');
+  spendLookups(ctx, 1);
   const user = 'userId' in params ? ctx.users.byId(params.userId) : findUser(ctx, params.username);
   if (!user) throw new NatterError('not_found', 'no such user');
   return { user: toPublicUser(user) };

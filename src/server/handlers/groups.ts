@@ -4,7 +4,7 @@ import { mayAddToGroup, myGroup, noSuchConversation, notAccepting } from '../acc
 import type { AuthedCtx, Handler } from '../context.js';
 import type { ConversationRow, UserRow } from '../db/schema.js';
 import { conversationScope, userScope } from '../event-log.js';
-import { spendWrite } from '../limits.js';
+import { spendLookups, spendWrite } from '../limits.js';
 import { PagedList, pageSize } from '../pages.js';
 import { limitReached } from '../quotas.js';
 import { findUser } from '../usernames.js';
@@ -84,6 +84,7 @@ function addOrInvite(ctx: AuthedCtx, after: AfterCommit, conv: ConversationRow, 
 
 export const createGroup: Handler<'groups.create'> = (ctx, { name, usernames }) => {
   spendWrite(ctx);
+  spendLookups(ctx, new Set(usernames).size);
   return ctx.write((after) => {
     const me = ctx.session.userId;
     if (ctx.chat.groupsCreatedBy(me) >= ctx.config.quotas.groupsCreatedPerUser) {
@@ -104,6 +105,7 @@ export const createGroup: Handler<'groups.create'> = (ctx, { name, usernames }) 
 
 export const addToGroup: Handler<'groups.add'> = (ctx, { groupId, usernames }) => {
   spendWrite(ctx);
+  spendLookups(ctx, new Set(usernames).size);
   return ctx.write((after) => {
     const conv = myGroup(ctx, groupId);
     const changed = addOrInvite(ctx, after, conv, resolveUsers(ctx, usernames));

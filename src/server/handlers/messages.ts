@@ -4,7 +4,7 @@ import type { AuthedCtx, Handler } from '../context.js';
 import type { ConversationRow, MessageRow, UserRow } from '../db/schema.js';
 import { conversationScope, userScope } from '../event-log.js';
 import { newId } from '../ids.js';
-import { spend, spendWrite } from '../limits.js';
+import { spend, spendLookups, spendWrite } from '../limits.js';
 import { fitting } from '../pages.js';
 import { findUser } from '../usernames.js';
 import { sizeOf, toMessage, toMessages, toUserRef } from '../views.js';
@@ -95,6 +95,8 @@ function me(ctx: AuthedCtx): UserRow {
 
 export const sendMessage: Handler<'messages.send'> = (ctx, params) => {
   spend(ctx.limiters.sendPerUser, ctx.session.userId, 'messages; slow down');
+  // A DM by name says whether the name exists: it costs a look-up, like users.get.
+  if ('to' in params) spendLookups(ctx, 1);
   return ctx.write((after) => {
     const author = ctx.chat.userRef(ctx.session.userId);
     if (!author) throw new NatterError('unauthenticated', 'this account no longer exists; log in again');

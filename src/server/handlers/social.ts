@@ -1,7 +1,7 @@
 import { NatterError, PAGE_MAX } from '../../protocol/index.js';
 import type { Handler } from '../context.js';
 import { userScope } from '../event-log.js';
-import { spendWrite } from '../limits.js';
+import { spendLookups, spendWrite } from '../limits.js';
 import { PagedList, pageSize } from '../pages.js';
 import { limitReached } from '../quotas.js';
 import { findUser } from '../usernames.js';
@@ -33,6 +33,7 @@ export const updateSettings: Handler<'settings.update'> = (ctx, { groupAdds }) =
 
 export const addBlock: Handler<'blocks.add'> = (ctx, params) => {
   spendWrite(ctx);
+  if ('username' in params) spendLookups(ctx, 1);
   return ctx.write((after) => {
     const me = ctx.session.userId;
     const user = 'userId' in params ? ctx.chat.user(params.userId) : findUser(ctx, params.username);
