@@ -495,7 +495,7 @@ test('case 15: unknown user and wrong password answer alike, after the same bcry
 /* ------------------------------------------------------------------ 16 */
 
 test('case 16: passwords over 72 UTF-8 bytes are refused; 72 bytes round-trip, never truncated (ws, tcp, http)', async () => {
-  const s72 = 'é'.repeat(36); // 72 bytes
+  const s72 = 'éàèù'.repeat(9); // 72 bytes
   assert.equal(Buffer.byteLength(s72), 72);
   for (const transport of TRANSPORTS) {
     for (const tooLong of ['é'.repeat(37), '😀'.repeat(19), `${s72}x`]) {
@@ -515,7 +515,7 @@ test('case 16: passwords over 72 UTF-8 bytes are refused; 72 bytes round-trip, n
     const login = await again.call('login', { username, password: s72 });
     assert.equal(login.user.username, username, `${transport}: a 72-byte password round-trips`);
     again.close();
-    for (const other of [`${s72}x`, `${s72}é`, 'é'.repeat(35)]) {
+    for (const other of [`${s72}x`, `${s72}é`, s72.slice(0, -1)]) {
       const c = await openApi(t, transport);
       assert.equal(
         (await failure(c.call('login', { username, password: other }))).code,

@@ -55,7 +55,7 @@ describe('look-alike usernames', () => {
       api.close();
     });
 
-    test(`capitals that look like Latin ones are taken both ways: ΗΑΚΕ beside HAKE, TOKYO beside ΤΟΚΥΟ (${transport})`, async () => {
+    test(`capitals that look like Latin ones are taken both ways: ΗΑΝΚΥ beside HANKY, TOKYOX beside ΤΟΚΥΟΧ (${transport})`, async () => {
       // Greek capitals with Latin twins; one suffix letter per transport (Α, Β, Ζ) keeps the names apart.
       const g = { ws: 'Α', tcp: 'Β', http: 'Ζ' }[transport];
       const l = { ws: 'A', tcp: 'B', http: 'Z' }[transport];
