@@ -1,4 +1,4 @@
-import { type OpName, operations, type ParamsIn, type PublicUser, type ResultOf } from '../protocol/index.js';
+import { isBlank, type OpName, operations, type ParamsIn, type PublicUser, type ResultOf } from '../protocol/index.js';
 import type { ConversationEntry, Invitation } from './state.js';
 
 /**
@@ -622,7 +622,7 @@ function makeArgs(text: string): Args {
  * intent whose message says what to type.
  */
 export function parseCommand(input: string, ctx: CommandContext): Intent {
-  if (input.trim() === '') return { type: 'none' };
+  if (isBlank(input)) return { type: 'none' };
   if (input.startsWith('//')) return { type: 'send', body: input.slice(1) };
   if (!input.startsWith('/')) return { type: 'send', body: input };
   const m = /^\/(\S*)/.exec(input);

@@ -443,6 +443,10 @@ describe('natter CLI: names, tokens and exit codes', () => {
     assert.match(r.stderr, /--password-stdin/);
     const empty = await as('alice', ['send', 'acme/general'], '\n');
     assert.equal(empty.code, 2);
+    // Blank braille cells show nothing: the same usage error, before anything is sent.
+    const blank = await as('alice', ['send', 'acme/general', '\u2800\u2800']);
+    assert.equal(blank.code, 2);
+    assert.match(blank.stderr, /the message is empty/);
   });
 
   test('exit 3: not logged in, a wrong password', async () => {

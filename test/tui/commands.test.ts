@@ -78,6 +78,7 @@ describe('parseCommand: messages', () => {
   test('blank input does nothing', () => {
     assert.deepEqual(parseCommand('', ctx()), { type: 'none' });
     assert.deepEqual(parseCommand('  \n ', ctx()), { type: 'none' });
+    assert.deepEqual(parseCommand('\u2800 \u2800', ctx()), { type: 'none' }, 'blank braille cells show nothing');
   });
 
   test('unknown commands and a lone slash are errors that point at help and //', () => {

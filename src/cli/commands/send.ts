@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Message } from '../../protocol/index.js';
+import { isBlank, type Message } from '../../protocol/index.js';
 import { resolveTarget, targetJson } from '../resolve.js';
 import { act } from '../session.js';
 import { clean, readStdin, usageError } from '../util.js';
@@ -18,7 +18,7 @@ export const send = act(async (ctx, ref: string, words: string[]) => {
     if (process.stdin.isTTY) throw usageError('no message: give the text as arguments or pipe it on stdin');
     body = (await readStdin()).replace(/\r?\n$/, '');
   }
-  if (body.trim() === '') throw usageError('the message is empty');
+  if (isBlank(body)) throw usageError('the message is empty');
   let label: string;
   let target: ReturnType<typeof targetJson> | null = null;
   let res: { message: Message; duplicate: boolean };
