@@ -8,5 +8,5 @@ export {
   newNonce,
   type PendingSend,
 } from './natter.js';
-export { allPages, type ListPage } from './pages.js';
+export { allPages, type ListPage, patiently } from './pages.js';
 export { CertificateError, type TlsOptions } from './transport.js';

@@ -14,6 +14,28 @@ function slowDown(err: unknown): number | null {
   return typeof e.retryAfterMs === 'number' ? e.retryAfterMs : 1000;
 }
 
+/** The longest wait {@link patiently} sits out; a longer one is the caller's to decide. */
+const LONGEST_WAIT_MS = 30_000;
+
+/**
+ * Runs `request`, and when the server says to slow down (`rate_limited`)
+ * waits as long as it asks and tries again, up to 20 times, as long as no
+ * single wait is over 30 s. Other errors, and the last `rate_limited`, are
+ * thrown. Safe for reads, and for writes that carry a nonce (a retry of a
+ * send that went through is answered with the original).
+ */
+export async function patiently<T>(request: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await request();
+    } catch (err) {
+      const wait = slowDown(err);
+      if (wait === null || wait > LONGEST_WAIT_MS || attempt >= RETRIES) throw err;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
+
 /**
  * Every item of a paged list (`servers.list`, `members.list`, ...): calls
  * `fetch` with no cursor, then with each page's `next`, until `next` is null.
@@ -31,16 +53,8 @@ export async function allPages<T>(fetch: (after: string | undefined) => Promise<
   const out: T[] = [];
   let after: string | undefined;
   for (let n = 0; n < MAX_PAGES; n++) {
-    let page: ListPage<T> | undefined;
-    for (let attempt = 0; page === undefined; attempt++) {
-      try {
-        page = await fetch(after);
-      } catch (err) {
-        const wait = slowDown(err);
-        if (wait === null || attempt >= RETRIES) throw err;
-        await new Promise((resolve) => setTimeout(resolve, wait));
-      }
-    }
+    const cursor = after;
+    const page = await patiently(() => fetch(cursor));
     out.push(...page.items);
     if (page.next === null) return out;
     after = page.next;

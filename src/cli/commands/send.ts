@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { patiently } from '../../client/index.js';
 import { isBlank, type Message } from '../../protocol/index.js';
 import { resolveTarget, targetJson } from '../resolve.js';
 import { act } from '../session.js';
@@ -26,12 +27,14 @@ export const send = act(async (ctx, ref: string, words: string[]) => {
     // A DM: messages.send {to} opens it on the first message.
     const to = ref.slice(1);
     if (to === '') throw usageError('name someone after @');
-    res = await ctx.s.request('messages.send', { to, body, nonce: nonce() });
+    const params = { to, body, nonce: nonce() };
+    res = await patiently(() => ctx.s.request('messages.send', params));
     label = `@${to}`;
     target = { kind: 'dm', id: res.message.conversationId, label };
   } else {
     const t = await resolveTarget(ctx.s, ref);
-    res = await ctx.s.request('messages.send', { conversationId: t.id, body, nonce: nonce() });
+    const params = { conversationId: t.id, body, nonce: nonce() };
+    res = await patiently(() => ctx.s.request('messages.send', params));
     label = t.label;
     target = targetJson(t);
   }
