@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { patiently } from '../../client/index.js';
-import { isBlank, type Message } from '../../protocol/index.js';
+import { patiently } from '../../client/pages.js';
+import { isBlank } from '../../protocol/blank.js';
+import type { Message } from '../../protocol/index.js';
 import { resolveTarget, targetJson } from '../resolve.js';
 import { act } from '../session.js';
 import { clean, readStdin, usageError } from '../util.js';
