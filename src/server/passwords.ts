@@ -53,15 +53,22 @@ export function hashCost(hash: string): number | null {
  * The threads are shared fairly: jobs wait in one queue per key (the client's
  * address) and the threads take them in turn from each key, so one address
  * that floods the server with logins gets its share of the hashing, and
- * others theirs. A key may have at most `maxPerKey` jobs waiting or running
- * (more is `rate_limited`), and all keys together `maxQueue` (more is
- * `unavailable`, except for a key with nothing queued, which still gets its
- * turn). A thread that dies is replaced; the job it was running fails.
+ * others theirs. Jobs marked `first` (an owner's login from an address the
+ * account has used, a signed-in user's password change) wait in a lane of
+ * their own that the threads serve before the others, in turn by key too: a
+ * crowd of strangers guessing from many addresses cannot make the owners
+ * wait behind them. A key may have at most `maxPerKey` jobs waiting or
+ * running in both lanes (more is `rate_limited`), and all keys together
+ * `maxQueue` (more is `unavailable`, except for a key with nothing queued,
+ * which still gets its turn). A thread that dies is replaced; the job it was
+ * running fails.
  */
 export class PasswordHasher {
   private readonly slots: Slot[] = [];
   /** Waiting jobs per key; a key is present only while it has jobs. Map order is the turn order. */
   private readonly queues = new Map<string, Queued[]>();
+  /** The same for jobs that go first (owners'); served before {@link queues}. */
+  private readonly firstQueues = new Map<string, Queued[]>();
   private waiting = 0;
   private running = 0;
   private nextId = 1;
@@ -117,9 +124,9 @@ export class PasswordHasher {
     return (await this.run({ kind: 'hash', password, cost: this.cost }, key)) as string;
   }
 
-  /** Checks a password against a stored hash. */
-  async verify(password: string, hash: string, key = ''): Promise<boolean> {
-    return (await this.run({ kind: 'compare', password, hash }, key)) as boolean;
+  /** Checks a password against a stored hash; `first`: in the lane served first (see the class). */
+  async verify(password: string, hash: string, key = '', first = false): Promise<boolean> {
+    return (await this.run({ kind: 'compare', password, hash }, key, first)) as boolean;
   }
 
   /**
@@ -137,8 +144,10 @@ export class PasswordHasher {
   async close(): Promise<void> {
     this.closed = true;
     const err = new NatterError('unavailable', 'the server is shutting down; try again shortly');
-    for (const queue of this.queues.values()) for (const job of queue) job.reject(err);
-    this.queues.clear();
+    for (const lane of [this.firstQueues, this.queues]) {
+      for (const queue of lane.values()) for (const job of queue) job.reject(err);
+      lane.clear();
+    }
     this.waiting = 0;
     for (const slot of this.slots) {
       slot.job?.reject(err);
@@ -178,11 +187,15 @@ export class PasswordHasher {
     this.feed();
   }
 
-  private run(request: HashRequest, key: string): Promise<string | boolean> {
+  private run(request: HashRequest, key: string, first = false): Promise<string | boolean> {
     if (this.closed)
       return Promise.reject(new NatterError('unavailable', 'the server is shutting down; try again shortly'));
-    const queue = this.queues.get(key);
-    const mine = (queue?.length ?? 0) + this.slots.filter((s) => s.job?.key === key).length;
+    const lane = first ? this.firstQueues : this.queues;
+    const queue = lane.get(key);
+    const mine =
+      (this.queues.get(key)?.length ?? 0) +
+      (this.firstQueues.get(key)?.length ?? 0) +
+      this.slots.filter((s) => s.job?.key === key).length;
     // Past the global cap only a key with nothing waiting gets in: it takes its turn
     // with the others, so a flood from many addresses cannot shut out one more.
     if (this.pending >= this.maxQueue && (key === '' || mine > 0)) {
@@ -202,7 +215,7 @@ export class PasswordHasher {
     return new Promise((resolve, reject) => {
       const job: Queued = { id: this.nextId++, key, request, resolve, reject };
       if (queue) queue.push(job);
-      else this.queues.set(key, [job]);
+      else lane.set(key, [job]);
       this.waiting++;
       this.feed();
     });
@@ -223,15 +236,20 @@ export class PasswordHasher {
     }
   }
 
-  /** The first job of the key whose turn it is; that key goes to the back of the line. */
+  /**
+   * The first job of the key whose turn it is, in the lane served first if it
+   * has any; that key goes to the back of its lane's line.
+   */
   private takeNext(): Queued | undefined {
-    for (const [key, queue] of this.queues) {
-      const job = queue.shift();
-      this.queues.delete(key);
-      if (queue.length > 0) this.queues.set(key, queue);
-      if (job) {
-        this.waiting--;
-        return job;
+    for (const lane of [this.firstQueues, this.queues]) {
+      for (const [key, queue] of lane) {
+        const job = queue.shift();
+        lane.delete(key);
+        if (queue.length > 0) lane.set(key, queue);
+        if (job) {
+          this.waiting--;
+          return job;
+        }
       }
     }
     return undefined;

@@ -256,6 +256,29 @@ describe('successful logins and the hashing threads', () => {
       await s.destroy();
     }
   });
+
+  test("strangers guessing from many addresses do not queue the owner's login from a known address behind them", async () => {
+    const s = await startTestServer({ bcryptCost: 10 });
+    try {
+      // Registered from 127.0.0.1: that address is the owner's.
+      const victim = await register(s);
+      const hasher = s.server.services.passwords;
+      const crowd = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => Client.open(s.server.tcpPort ?? 0, `127.0.5.${(i % 6) + 1}`)),
+      );
+      const guesses = crowd.map((c, i) => c.call('login', { username: victim.username, password: `guess-${i}-x` }));
+      await waitFor(() => hasher.pending >= 10, { what: 'the guesses to queue up' });
+      const doneBefore = hasher.stats.compares;
+      const login = await loginFrom(s, '127.0.0.1', victim.username, PASSWORD);
+      assert.ok(login.result, JSON.stringify(login.error));
+      // Only the check running when it arrived (and one that started in between) came first.
+      assert.ok(hasher.stats.compares - doneBefore <= 2, `${hasher.stats.compares - doneBefore} checks ran before it`);
+      for (const r of await Promise.all(guesses)) assert.equal(r.error?.code, 'invalid_credentials');
+      for (const c of crowd) c.close();
+    } finally {
+      await s.destroy();
+    }
+  });
 });
 
 describe('the hashing queue', () => {
@@ -279,6 +302,37 @@ describe('the hashing queue', () => {
       await Promise.all([...flood, other]);
       // The flood's first check was running; at most one more of it comes before the other address's turn.
       assert.ok(order.indexOf('other') <= 2, `the other address's check ran in its turn: ${order.join(', ')}`);
+    } finally {
+      await hasher.close();
+    }
+  });
+
+  test("an owner's check goes before a crowd of addresses: it waits only for the one running", async () => {
+    const { PasswordHasher } = await import('../../src/server/passwords.js');
+    const hasher = new PasswordHasher(10, 1, 256, 8);
+    try {
+      await hasher.verifyDummy('warm up');
+      const stored = await hasher.hash('the owner password');
+      const order: string[] = [];
+      // Ten strangers on ten addresses, two checks each: the first one runs, 19 wait.
+      const crowd = Array.from({ length: 20 }, (_, i) =>
+        hasher.verify(`guess ${i}`, stored, `10.0.1.${i % 10}`).then(() => order.push(`guess ${i}`)),
+      );
+      const owner = hasher.verify('the owner password', stored, '10.0.2.1', true).then((ok) => {
+        order.push('owner');
+        return ok;
+      });
+      assert.equal(await owner, true);
+      await Promise.all(crowd);
+      assert.equal(order.indexOf('owner'), 1, `the owner's check ran right after the running one: ${order.join(', ')}`);
+      // Owners' checks take turns by address too, and count toward their address's share.
+      const many = Array.from({ length: 8 }, () => hasher.verify('x', stored, '10.0.2.2', true));
+      const ninth = await hasher.verify('x', stored, '10.0.2.2', true).then(
+        () => 'accepted',
+        (err: { code?: string }) => err.code,
+      );
+      assert.equal(ninth, 'rate_limited', 'past 8 checks under way from one address, even owners wait');
+      await Promise.all(many);
     } finally {
       await hasher.close();
     }

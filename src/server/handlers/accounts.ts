@@ -156,7 +156,8 @@ export const register: Handler<'register'> = async (ctx, { username, password, c
  *   session from that address (their owners, behind the same NAT);
  * - failures per account from addresses it has no session from stop guessing
  *   spread over many machines, again without touching known addresses;
- * - the hashing threads are shared fairly between addresses.
+ * - the hashing threads are shared fairly between addresses, and an owner's
+ *   login from an address the account has used goes before strangers' checks.
  */
 export const login: Handler<'login'> = async (ctx, { username, password, client, presence }) => {
   assertNotAuthenticated(ctx);
@@ -185,7 +186,7 @@ export const login: Handler<'login'> = async (ctx, { username, password, client,
   const hashUsed = user?.passwordHash;
   let ok: boolean;
   try {
-    ok = await checkPassword(ctx, password, user, address);
+    ok = await checkPassword(ctx, password, user, address, known);
   } catch (err) {
     // Not checked (the server was busy): it does not count.
     failures.refund();
@@ -295,10 +296,21 @@ export const auth: Handler<'auth'> = (ctx, { token, cursor, presence }) => {
  * bcrypt would ignore the excess, so such a password never matches. For an
  * unknown user the same work is spent on a dummy hash.
  */
-async function checkPassword(ctx: Ctx, password: string, user: UserRow | undefined, address: string): Promise<boolean> {
+/**
+ * Checks `password` for `user` (an unknown user against the dummy hash).
+ * `owner`: the check is the account owner's (a login from an address the
+ * account has used, or a signed-in password change), served before strangers'.
+ */
+async function checkPassword(
+  ctx: Ctx,
+  password: string,
+  user: UserRow | undefined,
+  address: string,
+  owner: boolean,
+): Promise<boolean> {
   if (utf8Bytes(password) > LIMITS.passwordMaxBytes) return false;
   if (!user) return ctx.passwords.verifyDummy(password, address);
-  return ctx.passwords.verify(password, user.passwordHash, address);
+  return ctx.passwords.verify(password, user.passwordHash, address, owner);
 }
 
 /** Minimum time between two writes of a session's last-seen time. */
@@ -386,7 +398,7 @@ export const changePassword: Handler<'password.change'> = async (
   const attempt = charge([[ctx.limiters.passwordChangePerUser, user.id]], undefined, 'wrong passwords');
   let right: boolean;
   try {
-    right = await checkPassword(ctx, currentPassword, user, ctx.conn.address);
+    right = await checkPassword(ctx, currentPassword, user, ctx.conn.address, true);
   } catch (err) {
     attempt.refund();
     throw err;
