@@ -162,16 +162,25 @@ export function App({ store, controller, config, onQuit }: AppProps) {
         const dm = Object.values(state.conversations).find(
           (c) => c.kind === 'dm' && c.name.toLowerCase() === intent.username.toLowerCase(),
         );
+        if (intent.body !== null) {
+          // Sent in the open DM, or (the first message) through the server, which starts it.
+          if (dm) {
+            await controller.open(dm.id);
+            controller.send(dm.id, intent.body);
+            return true;
+          }
+          return controller.sendDirect(intent.username, intent.body);
+        }
         if (dm) {
           void controller.open(dm.id);
           return true;
         }
         store.dispatch({
           type: 'notice',
-          text: `no conversation with ${intent.username} yet: type "/dm ${intent.username}" then your first message`,
+          text: `no conversation with ${intent.username} yet: type your first message after "/dm ${intent.username} "`,
           level: 'info',
         });
-        setText(`@${intent.username} `);
+        setText(`/dm ${intent.username} `);
         return false;
       }
       case 'edit-last':
@@ -221,18 +230,8 @@ export function App({ store, controller, config, onQuit }: AppProps) {
   const submit = (value = textRef.current) => {
     const state = store.get();
     const input = value;
-    // A DM started from the composer: "@name message".
-    const dm = /^@(\S+)\s+([\s\S]+)$/.exec(input);
-    if (dm?.[1] && dm[2] && !state.active?.startsWith('@')) {
-      const exists = Object.values(state.conversations).some(
-        (c) => c.kind === 'dm' && c.name.toLowerCase() === dm[1]?.toLowerCase(),
-      );
-      if (!exists) {
-        setText('');
-        void controller.sendDirect(dm[1], dm[2]);
-        return;
-      }
-    }
+    // What is typed in a conversation goes to that conversation, "@name …" included:
+    // a DM is opened only on purpose (/dm, Ctrl-K).
     const intent = parseCommand(input, {
       active: (state.active ? state.conversations[state.active] : undefined) ?? null,
       serverName: (id) => state.servers[id]?.name ?? null,

@@ -14,7 +14,7 @@ export type Intent =
   /** Look `username` up with `users.get`, then carry out the request `withUser(user)` builds (moderation by name). */
   | RequestUserIntent
   /** Open the DM with `username`: switch to it if it exists, else start it (the first message uses `to`). */
-  | { type: 'open-dm'; username: string }
+  | { type: 'open-dm'; username: string; body: string | null }
   /** Put my last message of the open conversation into the composer for editing. */
   | { type: 'edit-last' }
   /** Edit my message number `seq` of `conversationId` (the app finds its id, then `messages.edit`). */
@@ -487,13 +487,14 @@ export const COMMANDS: readonly Command[] = [
   {
     name: 'dm',
     aliases: ['msg', 'query'],
-    usage: '/dm USER',
-    description: 'Open your direct conversation with someone.',
+    usage: '/dm USER [MESSAGE]',
+    description: 'Open your direct conversation with someone; with a message, send it there (the first one starts it).',
     userArgs: { first: 1 },
     run: (args) => {
       const name = args.words[0];
-      if (args.words.length !== 1 || name === undefined || username(name) === '') return usage('dm');
-      return { type: 'open-dm', username: username(name) };
+      if (name === undefined || username(name) === '') return usage('dm');
+      const body = args.rest(1);
+      return { type: 'open-dm', username: username(name), body: isBlank(body) ? null : body };
     },
   },
   {

@@ -1,7 +1,7 @@
 import type { Natter } from '../client/natter.js';
 import { newNonce } from '../client/natter.js';
 import { allPages } from '../client/pages.js';
-import type { EventMessage, MemberInfo, OpName, ParamsIn } from '../protocol/index.js';
+import type { EventMessage, MemberInfo, Message, OpName, ParamsIn } from '../protocol/index.js';
 import type { Action, State } from './state.js';
 
 /** Messages per history page the app asks for. */
@@ -213,15 +213,22 @@ export class Controller {
     );
   }
 
-  /** Opens (or creates on the first message) a DM, then shows it. */
-  async sendDirect(username: string, body: string): Promise<void> {
+  /** Sends to `username`'s DM (the first message creates it), then shows it; false if refused. */
+  async sendDirect(username: string, body: string): Promise<boolean> {
+    let message: Message;
     try {
-      const message = await this.client.send({ to: username }, body);
+      message = await this.client.send({ to: username }, body);
+    } catch (err) {
+      this.fail(err);
+      return false;
+    }
+    try {
       await this.reload();
       await this.open(message.conversationId);
     } catch (err) {
       this.fail(err);
     }
+    return true;
   }
 
   /** Any protocol request, with its outcome in the notice line. */

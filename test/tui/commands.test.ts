@@ -89,7 +89,7 @@ describe('parseCommand: messages', () => {
   test('command names are case-insensitive and aliases work', () => {
     assert.deepEqual(parseCommand('/QUIT', ctx()), { type: 'quit' });
     assert.deepEqual(parseCommand('/exit', ctx()), { type: 'quit' });
-    assert.deepEqual(parseCommand('/msg bob', ctx()), { type: 'open-dm', username: 'bob' });
+    assert.deepEqual(parseCommand('/msg bob', ctx()), { type: 'open-dm', username: 'bob', body: null });
   });
 });
 
@@ -250,11 +250,16 @@ describe('parseCommand: groups and DMs', () => {
     assert.equal(error(parseCommand('/add', ctx(group))), 'usage: /add USER...');
   });
 
-  test('/dm USER opens the DM', () => {
-    assert.deepEqual(parseCommand('/dm @bob', ctx(null)), { type: 'open-dm', username: 'bob' });
-    assert.equal(error(parseCommand('/dm', ctx())), 'usage: /dm USER');
-    assert.equal(error(parseCommand('/dm bob carol', ctx())), 'usage: /dm USER');
-    assert.equal(error(parseCommand('/dm @', ctx())), 'usage: /dm USER');
+  test('/dm USER opens the DM; /dm USER MESSAGE sends the message there, spacing kept', () => {
+    assert.deepEqual(parseCommand('/dm @bob', ctx(null)), { type: 'open-dm', username: 'bob', body: null });
+    assert.deepEqual(parseCommand('/dm bob   ', ctx(null)), { type: 'open-dm', username: 'bob', body: null });
+    assert.equal(error(parseCommand('/dm', ctx())), 'usage: /dm USER [MESSAGE]');
+    assert.deepEqual(parseCommand('/query bob see  you @carol', ctx()), {
+      type: 'open-dm',
+      username: 'bob',
+      body: 'see  you @carol',
+    });
+    assert.equal(error(parseCommand('/dm @', ctx())), 'usage: /dm USER [MESSAGE]');
   });
 });
 

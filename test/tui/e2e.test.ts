@@ -156,6 +156,22 @@ test('the terminal app: open a channel, send and receive, switch with Ctrl-K, un
     } finally {
       elsewhere.close();
     }
+
+    // A message that starts with @name goes to the open channel, not to a DM with that person.
+    const inChannel = b.nextEvent('message.created', (d) => d.message.body === '@bob are you there?');
+    await screen.type('@bob are you there?', /> @bob are you there\?/, 'the text in the composer');
+    await screen.type('\r', /\d\d:\d\d alice @bob are you there\?/, 'my line in #random');
+    assert.equal((await inChannel).data.message.conversationId, random.id);
+    const dms = await b.request('dms.list', {});
+    assert.equal(dms.dms.length, 0, 'no DM was opened');
+
+    // A DM is opened on purpose: /dm bob MESSAGE starts it and shows it.
+    const direct = b.nextEvent('message.created', (d) => d.message.body === 'just us now');
+    await screen.type('/dm bob just us now', /> \/dm bob just us now/, 'the command in the composer');
+    await screen.type('\r', (s) => /@bob/.test(s) && /alice just us now/.test(s), 'the new DM, open');
+    const dm = (await direct).data.message;
+    assert.notEqual(dm.conversationId, random.id);
+    assert.equal((await b.request('dms.list', {})).dms[0]?.id, dm.conversationId);
   } finally {
     assert.equal(await screen.quit(), 0);
     b.close();
