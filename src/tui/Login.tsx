@@ -1,61 +1,61 @@
 import { useApp, useInput } from 'ink';
-import { useState } from 'react';
-import type { LoginField } from './components/LoginScreen.js';
+import { useRef, useState } from 'react';
 import { LoginScreen } from './components/LoginScreen.js';
+import { initialLoginForm, type LoginForm, loginKeys } from './login-form.js';
 
 export type LoginResult = { token: string; username: string; userId: string; sessionId: string; url: string };
 
 export type LoginProps = {
   initialUrl: string;
+  /** Why the login screen is shown again (a saved session that ended), or null. */
+  notice?: string | null;
   /** Logs in or registers; resolves with the session, or rejects with an error to show. */
   submit(mode: 'login' | 'register', url: string, username: string, password: string): Promise<LoginResult>;
   onDone(result: LoginResult): void;
   color: boolean;
 };
 
-const FIELDS: LoginField[] = ['server', 'username', 'password'];
-
-/** The first-run screen: server URL, username, hidden password; Tab switches login/register. */
-export function Login({ initialUrl, submit, onDone, color }: LoginProps) {
+/** The first-run screen: server URL, username, hidden password (twice to register); Ctrl-R switches login/register. */
+export function Login({ initialUrl, notice, submit, onDone, color }: LoginProps) {
   const { exit } = useApp();
-  const [mode, setMode] = useState<'login' | 'register'>('login');
-  const [values, setValues] = useState({ server: initialUrl, username: '', password: '' });
-  const [field, setField] = useState<LoginField>('username');
+  // The form lives in a ref too: keys that arrive in one chunk apply one after the other.
+  const formRef = useRef<LoginForm>(initialLoginForm(initialUrl));
+  const [form, setForm] = useState<LoginForm>(formRef.current);
   const [error, setError] = useState<string | null>(null);
+  const [info, setInfo] = useState<string | null>(notice ?? null);
+  const busyRef = useRef(false);
   const [busy, setBusy] = useState(false);
 
   useInput((input, key) => {
     if (key.ctrl && input === 'c') return exit();
-    if (busy) return;
-    if (key.tab && key.shift) return setMode((m) => (m === 'login' ? 'register' : 'login'));
-    if (key.upArrow || key.downArrow || key.tab) {
-      const i = FIELDS.indexOf(field) + (key.upArrow ? -1 : 1);
-      return setField(FIELDS[(i + FIELDS.length) % FIELDS.length] ?? 'username');
-    }
-    if (key.return) {
-      if (field !== 'password') return setField(field === 'server' ? 'username' : 'password');
-      setBusy(true);
-      setError(null);
-      submit(mode, values.server, values.username, values.password).then(onDone, (err: unknown) => {
-        setBusy(false);
-        setError(err instanceof Error ? err.message : String(err));
-      });
-      return;
-    }
-    if (key.backspace || key.delete) return setValues((v) => ({ ...v, [field]: v[field].slice(0, -1) }));
-    if (key.ctrl && input === 'r') return setMode((m) => (m === 'login' ? 'register' : 'login'));
-    if (input && !key.ctrl && !key.meta && !key.escape)
-      setValues((v) => ({ ...v, [field]: v[field] + input.replace(/[\r\n]/g, '') }));
+    if (busyRef.current) return;
+    const out = loginKeys(formRef.current, input, key);
+    formRef.current = out.form;
+    setForm(out.form);
+    if (out.quit) return exit();
+    if (!out.submit) return;
+    busyRef.current = true;
+    setBusy(true);
+    setError(null);
+    setInfo(null);
+    const f = out.form;
+    submit(f.mode, f.server, f.username, f.password).then(onDone, (err: unknown) => {
+      busyRef.current = false;
+      setBusy(false);
+      setError(err instanceof Error ? err.message : String(err));
+    });
   });
 
   return (
     <LoginScreen
-      mode={mode}
-      username={values.username}
-      password={values.password}
-      serverUrl={values.server}
-      field={field}
-      error={error}
+      mode={form.mode}
+      username={form.username}
+      password={form.password}
+      repeat={form.repeat}
+      serverUrl={form.server}
+      field={form.field}
+      error={form.problem ?? error}
+      info={info}
       busy={busy}
       hint="Tab/↑↓ fields · Enter next/submit · Ctrl-R login ⇄ register · Ctrl-C quit"
       color={color}

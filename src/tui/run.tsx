@@ -1,4 +1,4 @@
-import { render, Text } from 'ink';
+import { render, Text, useApp, useInput } from 'ink';
 import { useState } from 'react';
 import { connectionError, findToken, type Globals, readCa, saveCredential, tlsOptions } from '../cli/util.js';
 import { NatterClient } from '../client/client.js';
@@ -48,10 +48,18 @@ export async function runTui(g: Globals): Promise<void> {
     );
     const [chat, setChat] = useState<{ store: Store; controller: Controller } | null>(null);
     const [failure, setFailure] = useState<string | null>(null);
+    const [loginNotice, setLoginNotice] = useState<string | null>(null);
+    const { exit } = useApp();
+    // Always listening, so the terminal stays in raw mode from the first frame to the last:
+    // a Ctrl-C between screens (while connecting) is a key that quits, never a SIGINT.
+    useInput((input, key) => {
+      if (!chat && session && key.ctrl && input === 'c') exit();
+    });
     if (!session) {
       return (
         <Login
           initialUrl={g.server}
+          notice={loginNotice}
           color={config.color}
           submit={(mode, url, username, password) => authenticate(ca, mode, url, username, password)}
           onDone={(r) => {
@@ -80,6 +88,9 @@ export async function runTui(g: Globals): Promise<void> {
             if (refused) {
               // The saved session is gone (logged out elsewhere, password changed): log in again.
               saveCredential(g.configDir, session.url, null);
+              setLoginNotice(
+                `your saved session on ${session.url} has ended (logged out elsewhere, or the password changed): log in again`,
+              );
               setSession(null);
             } else {
               setFailure(

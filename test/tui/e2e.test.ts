@@ -205,3 +205,38 @@ test('first run: the login screen logs in, keeps the session, and refuses a wron
     assert.equal(await again.quit(), 0);
   }
 });
+
+test('the login screen: keys that arrive in one chunk are fields and Enters; an ended session says so; register asks for the password twice', async () => {
+  const api = new HttpApi(t.httpUrl);
+  const dave = await api.call('register', { username: 'dave', password: PASSWORD });
+  const home = join(dir, 'dave');
+  saveCredential(home, t.wsUrl, {
+    token: dave.token,
+    username: 'dave',
+    userId: dave.user.id,
+    sessionId: dave.session.id,
+    savedAt: Date.now(),
+  });
+  // The saved session ends before the app starts (logged out elsewhere).
+  await api.call('logout', {});
+  const screen = new Screen({ NATTER_HOME: home, NATTER_SERVER: t.wsUrl });
+  try {
+    await screen.waitFor(/saved session .* has ended/, 'why the login screen is back');
+    // Username, Enter, password, Enter: all in one write, as a fast typist or a script sends them.
+    await screen.type(`dave\r${PASSWORD}\r`, /connected/, 'the chat screen');
+  } finally {
+    assert.equal(await screen.quit(), 0);
+  }
+
+  const erin = new Screen({ NATTER_HOME: join(dir, 'erin'), NATTER_SERVER: t.wsUrl });
+  try {
+    await erin.waitFor(/log in/, 'the login screen');
+    await erin.type('\u0012', /create an account/, 'register mode');
+    await erin.type(`erin\r${PASSWORD}\rsomething else\r`, /two passwords differ/, 'the mismatch, in words');
+    await erin.type(`${PASSWORD}\r`, /connected/, 'the chat screen, registered');
+  } finally {
+    assert.equal(await erin.quit(), 0);
+  }
+  const who = await new HttpApi(t.httpUrl).call('login', { username: 'erin', password: PASSWORD });
+  assert.equal(who.user.username, 'erin');
+});

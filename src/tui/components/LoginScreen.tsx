@@ -1,9 +1,9 @@
 import { Box, Text } from 'ink';
+import { type LoginField, loginFields } from '../login-form.js';
 import { sanitize } from '../sanitize.js';
 import { truncate } from '../view/text-width.js';
 
-/** A field of the login form. */
-export type LoginField = 'server' | 'username' | 'password';
+export type { LoginField };
 
 /** Props of {@link LoginScreen}. */
 export type LoginScreenProps = {
@@ -11,11 +11,15 @@ export type LoginScreenProps = {
   readonly username: string;
   /** Never shown: one `•` per character. */
   readonly password: string;
+  /** The password typed again (register mode); masked like it. */
+  readonly repeat?: string;
   readonly serverUrl: string;
   /** The field being edited. */
   readonly field: LoginField;
   /** Why the last attempt failed (from the server: sanitized here). */
   readonly error: string | null;
+  /** Why this screen is shown (a saved session that ended), or null. */
+  readonly info?: string | null;
   /** True while a request is under way. */
   readonly busy: boolean;
   /** Columns; 60 when omitted. */
@@ -26,7 +30,12 @@ export type LoginScreenProps = {
   readonly color?: boolean;
 };
 
-const LABELS: Record<LoginField, string> = { server: 'Server  ', username: 'Username', password: 'Password' };
+const LABELS: Record<LoginField, string> = {
+  server: 'Server  ',
+  username: 'Username',
+  password: 'Password',
+  repeat: 'Repeat  ',
+};
 
 /** The login / register form: three fields, the focused one marked with a cursor, the password masked. */
 export function LoginScreen(props: LoginScreenProps) {
@@ -37,13 +46,19 @@ export function LoginScreen(props: LoginScreenProps) {
     server: sanitize(props.serverUrl, { multiline: false }),
     username: sanitize(props.username, { multiline: false }),
     password: '•'.repeat([...props.password].length),
+    repeat: '•'.repeat([...(props.repeat ?? '')].length),
   };
   const verb = props.mode === 'login' ? 'log in' : 'register';
   return (
     <Box flexDirection="column" width={width} borderStyle="round" paddingX={1}>
       <Text bold>natter — {props.mode === 'login' ? 'log in' : 'create an account'}</Text>
       <Text> </Text>
-      {(['server', 'username', 'password'] as const).map((f) => {
+      {props.info ? (
+        <Text color={color ? 'yellow' : undefined} wrap="wrap">
+          {sanitize(props.info, { multiline: false })}
+        </Text>
+      ) : null}
+      {loginFields(props.mode).map((f) => {
         const focused = f === props.field && !props.busy;
         return (
           <Text key={f} wrap="truncate-end">
