@@ -228,24 +228,29 @@ describe('blocks', () => {
         listed.blocks.map((b) => b.user.id),
         [mallory.id],
       );
-      for (const [what, p] of [
-        ['a new DM by name', mallory.http.call('messages.send', { to: alice.username, body: 'again', nonce: nonce() })],
+      // Each request is made when its turn comes: none can be refused before its rejection is awaited.
+      for (const [what, request] of [
+        [
+          'a new DM by name',
+          () => mallory.http.call('messages.send', { to: alice.username, body: 'again', nonce: nonce() }),
+        ],
         [
           'a send in the existing DM',
-          mallory.http.call('messages.send', {
-            conversationId: dm.message.conversationId,
-            body: 'again',
-            nonce: nonce(),
-          }),
+          () =>
+            mallory.http.call('messages.send', {
+              conversationId: dm.message.conversationId,
+              body: 'again',
+              nonce: nonce(),
+            }),
         ],
-        ['an edit in the DM', mallory.http.call('messages.edit', { messageId: dm.message.id, body: 'edited' })],
-        ['a group with alice', mallory.http.call('groups.create', { name: 'trap', usernames: [alice.username] })],
+        ['an edit in the DM', () => mallory.http.call('messages.edit', { messageId: dm.message.id, body: 'edited' })],
+        ['a group with alice', () => mallory.http.call('groups.create', { name: 'trap', usernames: [alice.username] })],
         [
           'the blocker writing back',
-          api.call('messages.send', { conversationId: dm.message.conversationId, body: 'no', nonce: nonce() }),
+          () => api.call('messages.send', { conversationId: dm.message.conversationId, body: 'no', nonce: nonce() }),
         ],
       ] as const) {
-        const err = await rejection(p);
+        const err = await rejection(request());
         assert.equal(err.code, 'forbidden', what);
         assert.match(err.message, /cannot reach each other/, what);
       }

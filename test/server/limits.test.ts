@@ -385,14 +385,15 @@ describe('budgets for reads and look-ups', () => {
       const usernames = [b.username, c.username, d.username, c.username];
       const { group } = await a.http.call('groups.create', { name: 'probe', usernames });
       await a.http.call('messages.send', { to: d.username, body: 'hello', nonce: nonce() });
-      for (const [what, p] of [
-        ['a DM to a name', a.http.call('messages.send', { to: uniqueName('nobody'), body: 'x', nonce: nonce() })],
-        ['a block by name', a.http.call('blocks.add', { username: uniqueName('nobody') })],
-        ['a group add', a.http.call('groups.add', { groupId: group.id, usernames: [uniqueName('nobody')] })],
-        ['a group of names', a.http.call('groups.create', { name: 'more', usernames: [uniqueName('nobody')] })],
-        ['users.get', a.http.call('users.get', { username: uniqueName('nobody') })],
+      // Each request is made when its turn comes: none can be refused before its rejection is awaited.
+      for (const [what, request] of [
+        ['a DM to a name', () => a.http.call('messages.send', { to: uniqueName('nobody'), body: 'x', nonce: nonce() })],
+        ['a block by name', () => a.http.call('blocks.add', { username: uniqueName('nobody') })],
+        ['a group add', () => a.http.call('groups.add', { groupId: group.id, usernames: [uniqueName('nobody')] })],
+        ['a group of names', () => a.http.call('groups.create', { name: 'more', usernames: [uniqueName('nobody')] })],
+        ['users.get', () => a.http.call('users.get', { username: uniqueName('nobody') })],
       ] as const) {
-        const err = await rejection(p);
+        const err = await rejection(request());
         assert.equal(err.code, 'rate_limited', what);
         assert.match(err.message, /user look-ups/, what);
       }
