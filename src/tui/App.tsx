@@ -20,10 +20,15 @@ import type { Store } from './store.js';
 import { ThemeContext } from './theme.js';
 import { fuzzyFilter } from './view/fuzzy.js';
 
-/** The terminal's size, following resizes. */
+/**
+ * The size the app draws in, following resizes: the terminal's columns, and
+ * one row less than its height. A frame as tall as the terminal makes Ink
+ * clear the whole screen on every render; one row shorter, it redraws only
+ * what changed and writes nothing when nothing did.
+ */
 function useSize(): { columns: number; rows: number } {
   const { stdout } = useStdout();
-  const read = () => ({ columns: stdout.columns || 80, rows: stdout.rows || 24 });
+  const read = () => ({ columns: stdout.columns || 80, rows: Math.max(4, (stdout.rows || 24) - 1) });
   const [size, setSize] = useState(read);
   useEffect(() => {
     const onResize = () => setSize(read());

@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { render, Text, useApp, useInput } from 'ink';
 import { useState } from 'react';
 import { connectionError, findToken, type Globals, readCa, saveCredential, tlsOptions } from '../cli/util.js';
@@ -114,6 +115,42 @@ export async function runTui(g: Globals): Promise<void> {
     );
   }
 
+  const screen = alternateScreen();
   const instance = render(<Root />, { exitOnCtrlC: false });
-  await instance.waitUntilExit();
+  // Asked to stop (a closed terminal, kill): leave as Ctrl-C does, then go.
+  const stop = (signal: NodeJS.Signals) => {
+    instance.unmount();
+    screen.leave();
+    process.exit(signal === 'SIGHUP' ? 129 : 143);
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGHUP', stop);
+  try {
+    await instance.waitUntilExit();
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGHUP', stop);
+    screen.leave();
+  }
+}
+
+/**
+ * Draws in the terminal's alternate screen, as full-screen terminal programs
+ * do: what was on the screen and in the scrollback before natter started is
+ * back, untouched, when it exits, whether by Ctrl-C, a signal or a crash.
+ */
+function alternateScreen(): { leave(): void } {
+  const out = process.stdout;
+  if (!out.isTTY) return { leave: () => {} };
+  let inside = true;
+  const leave = () => {
+    if (!inside) return;
+    inside = false;
+    process.off('exit', leave);
+    // Synchronous: this also runs from the 'exit' event, after a crash.
+    writeSync(out.fd, '\u001b[?25h\u001b[?1049l');
+  };
+  writeSync(out.fd, '\u001b[?1049h\u001b[H');
+  process.on('exit', leave);
+  return { leave };
 }

@@ -25,6 +25,8 @@ class Screen {
   private readonly term = new xterm.Terminal({ cols: COLS, rows: ROWS, allowProposedApi: true });
   private readonly child: ChildProcess;
   private pending = Promise.resolve();
+  /** Everything the app wrote, as written. */
+  readonly output: Buffer[] = [];
 
   constructor(env: Record<string, string>) {
     this.child = spawn('script', ['-qfec', `stty cols ${COLS} rows ${ROWS}; exec ${BIN} tui`, '/dev/null'], {
@@ -32,6 +34,7 @@ class Screen {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.child.stdout?.on('data', (chunk: Buffer) => {
+      this.output.push(chunk);
       this.pending = this.pending.then(() => new Promise<void>((r) => this.term.write(chunk, r)));
     });
   }
@@ -65,6 +68,11 @@ class Screen {
   async type(keys: string, expected: RegExp | ((screen: string) => boolean), what: string): Promise<string> {
     this.child.stdin?.write(keys);
     return this.waitFor(expected, what);
+  }
+
+  /** Bytes written so far. */
+  get bytes(): number {
+    return this.output.reduce((n, b) => n + b.length, 0);
   }
 
   /** Ctrl-C; resolves with the exit code (the app is killed if it does not exit by the deadline). */
@@ -239,4 +247,57 @@ test('the login screen: keys that arrive in one chunk are fields and Enters; an 
   }
   const who = await new HttpApi(t.httpUrl).call('login', { username: 'erin', password: PASSWORD });
   assert.equal(who.user.username, 'erin');
+});
+
+test('the screen: drawn in the alternate screen and left on exit, never cleared whole, and nothing written while idle', async () => {
+  const api = new HttpApi(t.httpUrl);
+  const frank = await api.call('register', { username: 'frank', password: PASSWORD });
+  const f = await connectAs(t.wsUrl, frank.token);
+  const { channels } = await f.request('servers.create', { name: 'quiet' });
+  const general = channels[0]?.id ?? '';
+  await f.request('messages.send', { conversationId: general, body: 'first words', nonce: 'idle-0' });
+  const home = join(dir, 'frank');
+  saveCredential(home, t.wsUrl, {
+    token: frank.token,
+    username: 'frank',
+    userId: frank.user.id,
+    sessionId: frank.session.id,
+    savedAt: Date.now(),
+  });
+  const screen = new Screen({ NATTER_HOME: home, NATTER_SERVER: t.wsUrl });
+  let exitCode: number | null = null;
+  try {
+    await screen.waitFor((s) => /first words/.test(s) && /connected/.test(s), 'the chat screen');
+    // Let the start-up renders finish: the output stops growing (checked every 500 ms).
+    let last = -1;
+    await waitFor(
+      async () => {
+        const now = screen.bytes;
+        const quiet = now === last;
+        last = now;
+        await new Promise((r) => setTimeout(r, 500));
+        return quiet;
+      },
+      { what: 'the start-up renders to finish' },
+    );
+    // Idle for three ticks of the app's one-second clock: not one byte.
+    const before = screen.bytes;
+    await new Promise((r) => setTimeout(r, 3500));
+    assert.equal(screen.bytes - before, 0, 'bytes written while idle');
+    // A new message is drawn without clearing the screen.
+    await f.request('messages.send', { conversationId: general, body: 'second words', nonce: 'idle-1' });
+    await screen.waitFor(/second words/, 'the new message');
+  } finally {
+    exitCode = await screen.quit();
+    f.close();
+  }
+  assert.equal(exitCode, 0);
+  const all = Buffer.concat(screen.output).toString('latin1');
+  assert.ok(all.includes('\u001b[?1049h'), 'the alternate screen is entered');
+  assert.ok(
+    all.lastIndexOf('\u001b[?1049l') > all.lastIndexOf('second words'),
+    'and left at exit, after the last frame',
+  );
+  assert.ok(!all.includes('\u001b[2J'), 'the screen is never cleared whole (ESC[2J)');
+  assert.ok(!all.includes('\u001b[3J'), 'the scrollback is never cleared (ESC[3J)');
 });
