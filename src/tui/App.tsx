@@ -2,7 +2,7 @@ import { Box, type Key, Text, useApp, useInput, useStdin, useStdout } from 'ink'
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { COMMANDS, type Intent, parseCommand, runRequest } from './commands.js';
 import { complete } from './completion.js';
-import { Composer } from './components/Composer.js';
+import { Composer, composerRows } from './components/Composer.js';
 import { Header } from './components/Header.js';
 import { HelpOverlay } from './components/HelpOverlay.js';
 import { MemberList } from './components/MemberList.js';
@@ -10,6 +10,17 @@ import { MessageList } from './components/MessageList.js';
 import { QuickSwitcher, type SwitcherItem } from './components/QuickSwitcher.js';
 import { Sidebar } from './components/Sidebar.js';
 import { StatusLine } from './components/StatusLine.js';
+import type { ComposerFile } from './composer-file.js';
+import {
+  type ComposerState,
+  composerKey,
+  composerKeyOf,
+  initialComposer,
+  sent,
+  startEdit,
+  switchTo,
+  withText,
+} from './composer-state.js';
 import type { Config } from './config.js';
 import { type Controller, errorText } from './controller.js';
 import { splitKeys } from './key-chunks.js';
@@ -52,20 +63,39 @@ function switcherItems(state: State): SwitcherItem[] {
   });
 }
 
-export type AppProps = { store: Store; controller: Controller; config: Config; onQuit: () => void };
+export type AppProps = {
+  store: Store;
+  controller: Controller;
+  config: Config;
+  onQuit: () => void;
+  /** The drafts and sent texts of the last run, and where to keep them (none: not kept). */
+  composerFile?: ComposerFile;
+};
 
 /** The chat screen: sidebar, messages, composer, status line, and the overlays. */
-export function App({ store, controller, config, onQuit }: AppProps) {
+export function App({ store, controller, config, onQuit, composerFile }: AppProps) {
   const state = useSyncExternalStore(store.subscribe, store.get);
   const { exit } = useApp();
   const { columns, rows } = useSize();
-  const [text, setTextState] = useState('');
-  // Keys of one chunk are handled before React re-renders: they read and write the text through this ref.
-  const textRef = useRef('');
-  const setText = (next: string | ((t: string) => string)) => {
-    textRef.current = typeof next === 'function' ? next(textRef.current) : next;
-    setTextState(textRef.current);
+  // Keys of one chunk are handled before React re-renders: they read and write the composer through this ref.
+  const composerRef = useRef<ComposerState>(initialComposer(composerFile?.saved.drafts, composerFile?.saved.history));
+  const [composer, setComposerState] = useState(composerRef.current);
+  const setComposer = (f: (s: ComposerState) => ComposerState) => {
+    // The text typed belongs to the conversation open when it was typed.
+    const open = store.get().active;
+    const base = composerRef.current.conversation === open ? composerRef.current : switchTo(composerRef.current, open);
+    composerRef.current = f(base);
+    setComposerState(composerRef.current);
+    composerFile?.changed(composerRef.current);
   };
+  const text = composer.editor.text;
+  const textRef = {
+    get current() {
+      return composerRef.current.editor.text;
+    },
+  };
+  const setText = (next: string | ((t: string) => string)) =>
+    setComposer((c) => withText(c, typeof next === 'function' ? next(c.editor.text) : next));
   const [tabCycle, setTabCycle] = useState<{ base: string; index: number } | null>(null);
   const [now, setNow] = useState(Date.now());
   const lastTyping = useRef(0);
@@ -82,6 +112,11 @@ export function App({ store, controller, config, onQuit }: AppProps) {
     }, 1000);
     return () => clearInterval(timer);
   }, [store]);
+
+  // The composer follows the open conversation, with each conversation's draft.
+  useEffect(() => {
+    if (composerRef.current.conversation !== state.active) setComposer((c) => c);
+  });
 
   // Open the first conversation once lists arrive.
   useEffect(() => {
@@ -112,6 +147,7 @@ export function App({ store, controller, config, onQuit }: AppProps) {
   }, [stdin, store, config.keys]);
 
   const quit = () => {
+    composerFile?.flush();
     onQuit();
     exit();
   };
@@ -121,9 +157,12 @@ export function App({ store, controller, config, onQuit }: AppProps) {
   const sidebarWidth = Math.max(18, Math.min(30, Math.floor(columns * 0.22)));
   const membersWidth = state.showMembers && active?.kind !== 'dm' && columns >= 90 ? 24 : 0;
   const mainWidth = Math.max(20, columns - sidebarWidth - membersWidth - 2);
-  const composerRows = Math.min(5, text.split('\n').length);
+  const composerHeight = Math.min(
+    5,
+    composerRows(text, composer.editor.cursor, Math.max(2, mainWidth - 3)).rows.length,
+  );
   const noticeRows = state.notice ? 1 : 0;
-  const listHeight = Math.max(3, rows - 1 /* header */ - composerRows - 1 /* status */ - noticeRows);
+  const listHeight = Math.max(3, rows - 1 /* header */ - composerHeight - 1 /* status */ - noticeRows);
   const memberScope = active?.kind === 'channel' ? active.serverId : active?.id;
   const members = (memberScope && state.members[memberScope]) || [];
   const switcher = state.overlay?.kind === 'switcher' ? state.overlay : null;
@@ -151,7 +190,14 @@ export function App({ store, controller, config, onQuit }: AppProps) {
           store.dispatch({ type: 'notice', text: 'open a conversation first (Ctrl-K)', level: 'error' });
           return false;
         }
-        controller.send(state.active, intent.body);
+        {
+          const conversation = state.active;
+          void controller.send(conversation, intent.body).then((ok) => {
+            // Refused: the text comes back to the composer, if nothing else was typed there since.
+            const c = composerRef.current;
+            if (!ok && c.conversation === conversation && c.editor.text === '') setText(intent.body);
+          });
+        }
         return true;
       case 'request':
       case 'request-user':
@@ -229,7 +275,10 @@ export function App({ store, controller, config, onQuit }: AppProps) {
     const mine = [...(view?.lines ?? [])]
       .reverse()
       .find((l) => l.id && l.author.id === state.me?.id && l.deletedAt === null);
-    if (mine?.seq) setText(`/edit ${mine.seq} ${mine.body}`);
+    if (mine?.seq) {
+      const edit = `/edit ${mine.seq} ${mine.body}`;
+      setComposer((c) => startEdit(c, edit));
+    }
   };
 
   const submit = (value = textRef.current) => {
@@ -243,9 +292,10 @@ export function App({ store, controller, config, onQuit }: AppProps) {
       invitations: Object.values(state.invitations),
     });
     store.dispatch({ type: 'clear-notice' });
-    if (intent.type === 'send' || intent.type === 'none') setText('');
+    if (intent.type === 'none') setText('');
+    else if (intent.type === 'send') setComposer((c) => sent(c, input));
     void carryOut(intent).then((ok) => {
-      if (ok && intent.type !== 'send') setText('');
+      if (ok && intent.type !== 'send' && textRef.current === input) setComposer((c) => sent(c, input));
     });
   };
 
@@ -268,6 +318,8 @@ export function App({ store, controller, config, onQuit }: AppProps) {
       case 'close':
         store.dispatch({ type: 'overlay', overlay: null });
         store.dispatch({ type: 'clear-notice' });
+        // Esc also cancels an edit of a sent message, bringing back the draft it replaced.
+        setComposer((c) => composerKey(c, { kind: 'cancel' }));
         return;
       case 'prevConversation':
         go(nextMatching(state, () => true, -1));
@@ -293,7 +345,7 @@ export function App({ store, controller, config, onQuit }: AppProps) {
         }
         return;
       case 'newline':
-        setText((t) => `${t}\n`);
+        setComposer((c) => composerKey(c, { kind: 'insert', text: '\n' }));
         return;
       case 'send':
         submit();
@@ -302,6 +354,8 @@ export function App({ store, controller, config, onQuit }: AppProps) {
         editLast();
         return;
       case 'complete': {
+        // Completion works on the word before the cursor at the end of the text.
+        if (composerRef.current.editor.cursor !== textRef.current.length) return;
         const base = tabCycle?.base ?? textRef.current;
         const index = tabCycle ? tabCycle.index + 1 : 0;
         const done = complete(
@@ -367,6 +421,8 @@ export function App({ store, controller, config, onQuit }: AppProps) {
     }
     if (state.overlay?.kind === 'help') {
       if (key.ctrl && input === 'c') return quit();
+      // The key that opened it (F1 reaches useInput as nothing at all) does not close it.
+      if (input === '' && !Object.values(key).some((v) => v === true)) return;
       const step = key.downArrow ? 1 : key.upArrow ? -1 : key.pageDown ? 10 : key.pageUp ? -10 : 0;
       if (step !== 0) {
         const offset = Math.max(0, state.overlay.offset + step);
@@ -380,8 +436,9 @@ export function App({ store, controller, config, onQuit }: AppProps) {
       return runKey(action);
     }
     setTabCycle(null);
-    if (key.backspace || key.delete) {
-      setText((t) => t.slice(0, -1));
+    const editing = composerKeyOf(input, key);
+    if (editing) {
+      setComposer((c) => composerKey(c, editing));
       return;
     }
     if (
@@ -398,7 +455,8 @@ export function App({ store, controller, config, onQuit }: AppProps) {
     if (input) {
       // Typed text followed by Enter can arrive as one chunk ("hi\r"): that is a send.
       // A paste arrives as one chunk; its line breaks stay in the one message.
-      setText((t) => t + input.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, ''));
+      const typed = input.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+      setComposer((c) => composerKey(c, { kind: 'insert', text: typed }));
       if (state.active && !input.startsWith('/') && Date.now() - lastTyping.current > 2500) {
         lastTyping.current = Date.now();
         controller.typing(state.active);
@@ -507,7 +565,8 @@ export function App({ store, controller, config, onQuit }: AppProps) {
           ) : null}
           <Composer
             value={text}
-            placeholder={active ? `message ${title}  (? for help)` : 'Ctrl-K to open a conversation'}
+            cursor={composer.editor.cursor}
+            placeholder={active ? `message ${title}  (F1 or /help for help)` : 'Ctrl-K to open a conversation'}
             focused
             width={mainWidth - 1}
             prefix="> "

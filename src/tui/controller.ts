@@ -203,13 +203,22 @@ export class Controller {
     }
   }
 
-  /** Sends through the client's outbox; the line shows as pending until acknowledged. */
-  send(conversationId: string, body: string): void {
+  /**
+   * Sends through the client's outbox; the line shows as pending until
+   * acknowledged. Resolves with whether the server took it.
+   */
+  send(conversationId: string, body: string): Promise<boolean> {
     const nonce = newNonce();
     this.dispatch({ type: 'pending', conversationId, nonce, body, at: Date.now() });
-    this.client.send({ conversationId }, body, nonce).then(
-      (message) => this.dispatch({ type: 'sent', nonce, message }),
-      (err: unknown) => this.dispatch({ type: 'send-failed', nonce, conversationId, error: errorText(err) }),
+    return this.client.send({ conversationId }, body, nonce).then(
+      (message) => {
+        this.dispatch({ type: 'sent', nonce, message });
+        return true;
+      },
+      (err: unknown) => {
+        this.dispatch({ type: 'send-failed', nonce, conversationId, error: errorText(err) });
+        return false;
+      },
     );
   }
 

@@ -131,33 +131,43 @@ function chord(text: string): Binding {
 /**
  * The default key map. Alt-U / Alt-M were picked for next unread / next
  * mention (as in weechat's Alt-A family); Ctrl-J is the portable newline,
- * since most terminals send Alt-Enter but not Shift-Enter.
+ * since most terminals send Alt-Enter but not Shift-Enter. Up, Down, Ctrl-P
+ * and Ctrl-N belong to the composer (lines, then what was sent), so the
+ * conversations are Alt-Up / Alt-Down; Ctrl-G opens the switcher whatever
+ * the composer holds. `?` is not a key: a message may start with it.
  */
 export const DEFAULT_BINDINGS: Bindings = {
   quit: [chord('ctrl+c')],
-  switcher: [chord('ctrl+k')],
-  help: [chord('?'), chord('f1')],
-  prevConversation: [chord('alt+up'), chord('ctrl+p')],
-  nextConversation: [chord('alt+down'), chord('ctrl+n')],
+  switcher: [chord('ctrl+k'), chord('ctrl+g')],
+  help: [chord('f1')],
+  prevConversation: [chord('alt+up')],
+  nextConversation: [chord('alt+down')],
   nextUnread: [chord('alt+u')],
   nextMention: [chord('alt+m')],
   pageUp: [chord('pageup')],
   pageDown: [chord('pagedown')],
   newline: [chord('alt+enter'), chord('ctrl+j')],
   send: [chord('enter')],
-  editLast: [chord('up')],
+  editLast: [chord('alt+e')],
   complete: [chord('tab')],
   close: [chord('escape')],
   toggleMembers: [chord('ctrl+t')],
   toggleServer: [chord('alt+f')],
 };
 
-/** Actions whose keys mean something else while the composer has text (Up moves the cursor). */
-const EMPTY_COMPOSER_ACTIONS: ReadonlySet<KeyAction> = new Set(['editLast']);
+/**
+ * Chords that are both an action and a line-editing key: the action from an
+ * empty composer, the edit in a written one. Ctrl-K opens the switcher from
+ * an empty composer and kills to the end of the line in a written one. Any
+ * other chord bound to an action (in the config too) is the action, always.
+ */
+const SHARED_WITH_EDITOR: Partial<Record<KeyAction, readonly string[]>> = { switcher: ['ctrl+k'] };
 
-/** A key with no modifier that types a character acts only in an empty composer; otherwise it is typed. */
+/** A key that types a character, or one shared with the line editor, acts only in an empty composer. */
 function onlyWhenEmpty(action: KeyAction, b: Binding): boolean {
-  return EMPTY_COMPOSER_ACTIONS.has(action) || (!b.ctrl && !b.meta && !NAMED_KEYS.has(b.key));
+  if (!b.ctrl && !b.meta && !NAMED_KEYS.has(b.key)) return true;
+  const name = `${b.ctrl ? 'ctrl+' : ''}${b.meta ? 'alt+' : ''}${b.shift ? 'shift+' : ''}${b.key}`;
+  return SHARED_WITH_EDITOR[action]?.includes(name) ?? false;
 }
 
 // F1-F12 as xterm, VT100 and the Linux console send them; Ink may strip the leading ESC.

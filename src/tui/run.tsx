@@ -5,6 +5,7 @@ import { connectionError, findToken, type Globals, readCa, saveCredential, tlsOp
 import { NatterClient } from '../client/client.js';
 import { Natter } from '../client/natter.js';
 import { App } from './App.js';
+import { composerFile } from './composer-file.js';
 import { loadConfig } from './config.js';
 import { Controller, errorText } from './controller.js';
 import { Login, type LoginResult } from './Login.js';
@@ -42,6 +43,7 @@ export async function runTui(g: Globals): Promise<void> {
   // A --ca file that cannot be used is a usage error before anything is drawn.
   const ca = readCa(g);
   const found = findToken(g);
+  const drafts = composerFile(g.configDir);
 
   function Root() {
     const [session, setSession] = useState<{ url: string; token: string } | null>(
@@ -110,6 +112,7 @@ export async function runTui(g: Globals): Promise<void> {
         store={chat.store}
         controller={chat.controller}
         config={config}
+        composerFile={drafts}
         onQuit={() => chat.controller.client.close()}
       />
     );
@@ -119,6 +122,7 @@ export async function runTui(g: Globals): Promise<void> {
   const instance = render(<Root />, { exitOnCtrlC: false });
   // Asked to stop (a closed terminal, kill): leave as Ctrl-C does, then go.
   const stop = (signal: NodeJS.Signals) => {
+    drafts.flush();
     instance.unmount();
     screen.leave();
     process.exit(signal === 'SIGHUP' ? 129 : 143);
@@ -130,6 +134,7 @@ export async function runTui(g: Globals): Promise<void> {
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGHUP', stop);
+    drafts.flush();
     screen.leave();
   }
 }

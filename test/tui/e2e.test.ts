@@ -165,6 +165,21 @@ test('the terminal app: open a channel, send and receive, switch with Ctrl-K, un
       elsewhere.close();
     }
 
+    // The composer edits mid-line: "helo world", Left ×7, "l" is "hello world".
+    await screen.type('helo world', /> helo world/, 'the typo in the composer');
+    await screen.type('\u001b[D'.repeat(7), /> helo world/, 'the cursor moved left');
+    await screen.type('l', /> hello world/, 'the letter inserted where the cursor is');
+    // Ctrl-E, Ctrl-W: the last word goes.
+    await screen.type('\u0005\u0017', (s) => /> hello (?!world)/.test(s), 'the last word killed');
+    // The draft stays in #random when another conversation opens, and comes back.
+    await screen.type('\u0007', /Go to:/, 'the switcher (Ctrl-G, whatever the composer holds)');
+    await screen.type('gen', /Go to: gen/, 'the query');
+    await screen.type('\r', (s) => /got it, alice!/.test(s) && !/Go to:/.test(s), '#general open');
+    await screen.waitFor((s) => !/> hello/.test(s), 'an empty composer in #general');
+    await screen.type('\u0007', /Go to:/, 'the switcher again');
+    await screen.type('rand\r', (s) => /> hello /.test(s) && /look here @alice/.test(s), 'the draft back in #random');
+    await screen.type('\u0015', (s) => !/> hello/.test(s), 'Ctrl-U clears it');
+
     // A message that starts with @name goes to the open channel, not to a DM with that person.
     const inChannel = b.nextEvent('message.created', (d) => d.message.body === '@bob are you there?');
     await screen.type('@bob are you there?', /> @bob are you there\?/, 'the text in the composer');

@@ -43,11 +43,13 @@ function binding(text: string) {
 }
 
 describe('matchKey with the default bindings', () => {
-  test('Ctrl letters', () => {
+  test('Ctrl letters; the line editor keeps its own (Ctrl-K opens the switcher only from an empty composer)', () => {
     assert.equal(matchKey('c', k({ ctrl: true }), DEFAULT_BINDINGS, typing), 'quit');
-    assert.equal(matchKey('k', k({ ctrl: true }), DEFAULT_BINDINGS, typing), 'switcher');
-    assert.equal(matchKey('p', k({ ctrl: true }), DEFAULT_BINDINGS, typing), 'prevConversation');
-    assert.equal(matchKey('n', k({ ctrl: true }), DEFAULT_BINDINGS, typing), 'nextConversation');
+    assert.equal(matchKey('k', k({ ctrl: true }), DEFAULT_BINDINGS, empty), 'switcher');
+    assert.equal(matchKey('k', k({ ctrl: true }), DEFAULT_BINDINGS, typing), null, 'kills to the end of the line');
+    assert.equal(matchKey('g', k({ ctrl: true }), DEFAULT_BINDINGS, typing), 'switcher');
+    assert.equal(matchKey('p', k({ ctrl: true }), DEFAULT_BINDINGS, empty), null, 'the input history');
+    assert.equal(matchKey('n', k({ ctrl: true }), DEFAULT_BINDINGS, empty), null, 'the input history');
     assert.equal(matchKey('t', k({ ctrl: true }), DEFAULT_BINDINGS, typing), 'toggleMembers');
   });
 
@@ -70,10 +72,9 @@ describe('matchKey with the default bindings', () => {
     assert.equal(matchKey('j', k({ ctrl: true })), 'newline');
   });
 
-  test('? is help only in an empty composer; F1 always', () => {
-    assert.equal(matchKey('?', k(), DEFAULT_BINDINGS, empty), 'help');
+  test('? is typed, even first in the composer; F1 is help', () => {
+    assert.equal(matchKey('?', k(), DEFAULT_BINDINGS, empty), null);
     assert.equal(matchKey('?', k(), DEFAULT_BINDINGS, typing), null);
-    assert.equal(matchKey('?', k()), null, 'the composer is assumed to have text');
     assert.equal(matchKey('\u001bOP', k()), 'help');
     assert.equal(matchKey('\u001b[11~', k()), 'help');
     assert.equal(matchKey('OP', k()), 'help', 'with the ESC stripped');
@@ -89,10 +90,11 @@ describe('matchKey with the default bindings', () => {
     assert.equal(matchRawInput('\u000b'), null);
   });
 
-  test('Up edits the last message only in an empty composer', () => {
-    assert.equal(matchKey('', k({ upArrow: true }), DEFAULT_BINDINGS, empty), 'editLast');
-    assert.equal(matchKey('', k({ upArrow: true }), DEFAULT_BINDINGS, typing), null);
+  test('Up and Down are the composer’s (lines, then the input history); Alt-E edits the last message', () => {
+    assert.equal(matchKey('', k({ upArrow: true }), DEFAULT_BINDINGS, empty), null);
     assert.equal(matchKey('', k({ downArrow: true }), DEFAULT_BINDINGS, empty), null);
+    assert.equal(matchKey('e', k({ meta: true }), DEFAULT_BINDINGS, empty), 'editLast');
+    assert.equal(matchKey('e', k({ meta: true }), DEFAULT_BINDINGS, typing), 'editLast');
   });
 
   test('PageUp, PageDown, Tab, Esc', () => {
@@ -122,9 +124,9 @@ describe('overrides', () => {
   });
 
   test('the first action wins a shared key, and the conflict is reported', () => {
-    const bindings: Bindings = { ...DEFAULT_BINDINGS, toggleMembers: [binding('ctrl+k')] };
-    assert.equal(matchKey('k', k({ ctrl: true }), bindings), 'switcher');
-    assert.deepEqual(bindingConflicts(bindings), ['Ctrl-K is bound to switcher and toggleMembers; switcher wins']);
+    const bindings: Bindings = { ...DEFAULT_BINDINGS, toggleMembers: [binding('ctrl+g')] };
+    assert.equal(matchKey('g', k({ ctrl: true }), bindings), 'switcher');
+    assert.deepEqual(bindingConflicts(bindings), ['Ctrl-G is bound to switcher and toggleMembers; switcher wins']);
     assert.deepEqual(bindingConflicts(DEFAULT_BINDINGS), []);
   });
 
@@ -174,10 +176,11 @@ describe('describeBindings', () => {
       [...KEY_ACTIONS],
     );
     const keysOf = (action: string) => help.find((h) => h.action === action)?.keys;
-    assert.deepEqual(keysOf('help'), ['? (empty composer)', 'F1']);
-    assert.deepEqual(keysOf('prevConversation'), ['Alt-Up', 'Ctrl-P']);
+    assert.deepEqual(keysOf('help'), ['F1']);
+    assert.deepEqual(keysOf('switcher'), ['Ctrl-K (empty composer)', 'Ctrl-G']);
+    assert.deepEqual(keysOf('prevConversation'), ['Alt-Up']);
     assert.deepEqual(keysOf('newline'), ['Alt-Enter', 'Ctrl-J']);
-    assert.deepEqual(keysOf('editLast'), ['Up (empty composer)']);
+    assert.deepEqual(keysOf('editLast'), ['Alt-E']);
     assert.deepEqual(keysOf('pageDown'), ['PageDown']);
     assert.ok(help.every((h) => h.description.length > 0));
   });
