@@ -231,6 +231,26 @@ describe('transport limits', () => {
       await quick.destroy();
     }
   });
+
+  test('a registration still being checked at the deadline gets its answer, and the connection stays', async () => {
+    const quick = await startTestServer({ authDeadlineMs: 100, bcryptCost: 10 });
+    try {
+      // Keep the hashing thread busy with other addresses' work, so the registration waits
+      // past the deadline for its turn.
+      const hasher = quick.server.services.passwords;
+      const busy = Array.from({ length: 12 }, (_, i) => hasher.hash(`busy ${i}`, `10.9.0.${i}`));
+      for (const transport of ['ws', 'tcp'] as const) {
+        const c = await connectClient(transport === 'ws' ? quick.wsUrl : quick.tcpUrl);
+        const res = await c.request('register', { username: uniqueName(`slow${transport}`), password: PASSWORD });
+        assert.ok(res.token, 'registered');
+        assert.equal((await c.request('whoami', {})).user.id, res.user.id, 'and still connected');
+        c.close();
+      }
+      await Promise.all(busy);
+    } finally {
+      await quick.destroy();
+    }
+  });
 });
 
 describe('bad input over http', () => {
