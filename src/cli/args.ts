@@ -73,6 +73,12 @@ export function port(value: string): number {
   return n;
 }
 
+export function niceValue(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 19) throw new InvalidArgumentError('expected a nice value from 0 to 19');
+  return n;
+}
+
 export function bcryptCost(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 4 || n > 31) throw new InvalidArgumentError('expected a bcrypt cost from 4 to 31');

@@ -5,6 +5,7 @@ import {
   duration,
   durationMs,
   list,
+  niceValue,
   nonNegativeInt,
   port,
   positiveInt,
@@ -85,6 +86,12 @@ function serveCommand(): Command {
         .env('NATTER_BCRYPT_COST')
         .default(12)
         .argParser(bcryptCost),
+    )
+    .addOption(
+      new Option('--hash-nice <n>', 'nice value of the password-hashing threads (0-19; 19: delivery first)')
+        .env('NATTER_HASH_NICE')
+        .default(19)
+        .argParser(niceValue),
     )
     .addOption(
       new Option(

@@ -90,6 +90,12 @@ export type ServerConfig = {
   bcryptCost: number;
   /** Worker threads for password hashing. */
   hashThreads: number;
+  /**
+   * Nice value (0-19) of the hashing threads on Linux. At 19 message delivery
+   * always gets the CPU first; on a machine where other programs keep the CPU
+   * busy, a lower value keeps logins from waiting behind them.
+   */
+  hashNice: number;
   /** Largest WebSocket frame, HTTP body or TCP line, in bytes. */
   maxFrameBytes: number;
   /** A WebSocket or TCP connection must authenticate within this time. */
@@ -169,6 +175,7 @@ export function defaultConfig(): ServerConfig {
     dataDir: resolve('data'),
     bcryptCost: 12,
     hashThreads: 1,
+    hashNice: 19,
     maxFrameBytes: 64 * 1024,
     authDeadlineMs: 10_000,
     heartbeatMs: 30_000,

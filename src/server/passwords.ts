@@ -26,7 +26,7 @@ const bcrypt = require(workerData.bcryptPath);
 // Hashing is background work: on Linux the nice value is per thread, so this
 // lowers only this thread, and a burst of logins cannot take the CPU that
 // message delivery on the main thread needs. Idle cores still run it at full speed.
-try { require('node:os').setPriority(19); } catch {}
+try { require('node:os').setPriority(workerData.nice); } catch {}
 parentPort.on('message', (job) => {
   try {
     const value = job.kind === 'hash' ? bcrypt.hashSync(job.password, job.cost) : bcrypt.compareSync(job.password, job.hash);
@@ -86,6 +86,8 @@ export class PasswordHasher {
     threads: number,
     private readonly maxQueue = 256,
     private readonly maxPerKey = 8,
+    /** The threads' nice value (see `hashNice` in the server's settings). */
+    private readonly nice = 19,
   ) {
     for (let i = 0; i < Math.max(1, threads); i++) this.slots.push({ worker: this.spawn(), job: null });
     // Ready before the first unknown-user login, so that one is not slower than the rest.
@@ -163,7 +165,7 @@ export class PasswordHasher {
   }
 
   private spawn(): Worker {
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { bcryptPath: BCRYPT_PATH } });
+    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { bcryptPath: BCRYPT_PATH, nice: this.nice } });
     w.on('message', (r: HashResult) => this.settle(w, r));
     // A thread that fails or exits is replaced; the job it held fails alone.
     w.on('error', () => this.replace(w));

@@ -116,7 +116,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     proxies,
     hosts,
     clock,
-    passwords: new PasswordHasher(config.bcryptCost, config.hashThreads),
+    passwords: new PasswordHasher(config.bcryptCost, config.hashThreads, undefined, undefined, config.hashNice),
     limiters: Object.fromEntries(
       LIMIT_NAMES.map((name) => [name, limiter(config.limits[name])]),
     ) as Services['limiters'],

@@ -41,6 +41,8 @@ export async function startTestServer(overrides: ServerOverrides = {}, dataDir?:
     tcpPort: 0,
     dataDir: dir,
     bcryptCost: 4,
+    // Tests run beside other work: the hashing threads get their share of the CPU, not what is left.
+    hashNice: 0,
     log: false,
     shutdownGraceMs: 1000,
     // Presence changes at once in tests, unless a test asks for a grace period.

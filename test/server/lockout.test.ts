@@ -282,10 +282,29 @@ describe('successful logins and the hashing threads', () => {
 });
 
 describe('the hashing queue', () => {
+  test('the hashing threads run at the configured nice value (Linux keeps one per thread)', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const { PasswordHasher } = await import('../../src/server/passwords.js');
+    /** The nice value of each thread of this process (field 19 of /proc/self/task/N/stat). */
+    const nices = () =>
+      readdirSync('/proc/self/task').map((tid) => {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      });
+    const before = nices().filter((n) => n === 7).length;
+    const hasher = new PasswordHasher(4, 2, 256, 8, 7);
+    try {
+      await Promise.all([hasher.hash('one'), hasher.hash('two')]);
+      assert.equal(nices().filter((n) => n === 7).length - before, 2, 'both hashing threads, and nothing else');
+    } finally {
+      await hasher.close();
+    }
+  });
+
   test('when it is full, an address with nothing waiting still gets in, and its check runs in the next turn', async () => {
     const { PasswordHasher } = await import('../../src/server/passwords.js');
     // One thread, room for 4 waiting checks in all, 8 per address.
-    const hasher = new PasswordHasher(10, 1, 4, 8);
+    const hasher = new PasswordHasher(10, 1, 4, 8, 0);
     try {
       // The hasher makes its dummy hash first: let that finish, so the queue starts empty.
       await hasher.verifyDummy('warm up');
@@ -309,7 +328,7 @@ describe('the hashing queue', () => {
 
   test("an owner's check goes before a crowd of addresses: it waits only for the one running", async () => {
     const { PasswordHasher } = await import('../../src/server/passwords.js');
-    const hasher = new PasswordHasher(10, 1, 256, 8);
+    const hasher = new PasswordHasher(10, 1, 256, 8, 0);
     try {
       await hasher.verifyDummy('warm up');
       const stored = await hasher.hash('the owner password');

@@ -6,6 +6,7 @@ export type ServeOptions = {
   tcpPort: number;
   data: string;
   bcryptCost: number;
+  hashNice: number;
   commitWindow: number;
   usernameHold: number;
   sessionIdle: number;
@@ -87,6 +88,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       tcpPort: opts.tcpPort === 0 ? null : opts.tcpPort,
       dataDir: opts.data,
       bcryptCost: opts.bcryptCost,
+      hashNice: opts.hashNice,
       commitWindowMs: opts.commitWindow,
       usernameHoldMs: opts.usernameHold,
       allowedOrigins: typeof opts.allowOrigin === 'string' ? [opts.allowOrigin] : opts.allowOrigin,
