@@ -202,8 +202,10 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
       case 'request':
       case 'request-user':
         try {
-          const notice = await runRequest(intent, (op, params) => controller.client.request(op, params));
-          store.dispatch({ type: 'notice', text: notice, level: 'info' });
+          const done = await runRequest(intent, (op, params) => controller.client.request(op, params));
+          // What was just created or joined opens, so the next message goes there.
+          if (done.open !== null) await controller.openNew(done.open);
+          store.dispatch({ type: 'notice', text: done.notice, level: 'info' });
           return true;
         } catch (err) {
           store.dispatch({ type: 'notice', text: errorText(err), level: 'error' });

@@ -39,6 +39,8 @@ export type RequestOf<N extends OpName> = {
   params: ParamsIn<N>;
   /** The notice shown once the server accepts: fixed text, or built from the result (an invite's code). */
   success: string | ((result: ResultOf<N>) => string);
+  /** The conversation to open once the server accepts (what was just created or joined), if any. */
+  open?: (result: ResultOf<N>) => string | null;
 };
 
 /** A request intent for any operation (a union discriminated by `op`). */
@@ -100,11 +102,14 @@ function request<N extends OpName>(
   op: N,
   params: ParamsIn<N>,
   success: RequestOf<N>['success'],
+  open?: RequestOf<N>['open'],
 ): RequestIntent | { type: 'error'; message: string } {
   // Check here so a too-long name is a usage error in words before any round trip.
   const checked = operations[op].params.safeParse(params);
   if (!checked.success) return { type: 'error', message: checked.error.issues[0]?.message ?? `invalid ${op}` };
-  return { type: 'request', op, params, success } as RequestOf<N> as RequestIntent;
+  return (open
+    ? { type: 'request', op, params, success, open }
+    : { type: 'request', op, params, success }) as RequestOf<N> as RequestIntent;
 }
 
 /** `; invited bob, carol (waiting for their answer)`, or nothing when nobody is waiting. */
@@ -219,9 +224,12 @@ function channel(args: Args, ctx: CommandContext): Intent {
       if ('error' in server) return server.error;
       const name = args.rest(1);
       if (name === '') return { type: 'error', message: 'usage: /channel create NAME' };
-      return request('channels.create', { serverId: server.serverId, name }, ({ channel }) => {
-        return `created #${channel.name} in ${where(ctx, server.serverId)}`;
-      });
+      return request(
+        'channels.create',
+        { serverId: server.serverId, name },
+        ({ channel }) => `created #${channel.name} in ${where(ctx, server.serverId)}`,
+        ({ channel }) => channel.id,
+      );
     }
     case 'rename': {
       const current = activeChannel(ctx);
@@ -360,8 +368,12 @@ export const COMMANDS: readonly Command[] = [
     description: 'Join a server with an invite code.',
     run: (args) =>
       args.words.length === 1 && args.words[0]
-        ? request('invites.join', { code: args.words[0] }, ({ server, alreadyMember }) =>
-            alreadyMember ? `already a member of ${server.name}` : `joined ${server.name}`,
+        ? request(
+            'invites.join',
+            { code: args.words[0] },
+            ({ server, alreadyMember }) =>
+              alreadyMember ? `already a member of ${server.name}` : `joined ${server.name}`,
+            ({ channels }) => channels[0]?.id ?? null,
           )
         : usage('join'),
   },
@@ -373,7 +385,12 @@ export const COMMANDS: readonly Command[] = [
     run: (args) => {
       const name = args.rest(0);
       if (name === '') return usage('create-server');
-      return request('servers.create', { name }, ({ server }) => `created server ${server.name} with #general`);
+      return request(
+        'servers.create',
+        { name },
+        ({ server }) => `created server ${server.name} with #general`,
+        ({ channels }) => channels[0]?.id ?? null,
+      );
     },
   },
   {
@@ -404,6 +421,7 @@ export const COMMANDS: readonly Command[] = [
         'groups.create',
         { name, usernames },
         ({ group }) => `created group +${group.name}${invitedText(group)}`,
+        ({ group }) => group.id,
       );
     },
   },
@@ -642,7 +660,10 @@ export type Requester = <N extends OpName>(op: N, params: ParamsIn<N>) => Promis
  * text. Rejects as the requester does (a `NatterError` with the server's code);
  * a `request-user` whose continuation is a usage error rejects with an `Error`.
  */
-export async function runRequest(intent: RequestIntent | RequestUserIntent, send: Requester): Promise<string> {
+/** What a carried-out request left: the notice to show, and the conversation to open (or null). */
+export type RequestOutcome = { notice: string; open: string | null };
+
+export async function runRequest(intent: RequestIntent | RequestUserIntent, send: Requester): Promise<RequestOutcome> {
   let req: RequestIntent;
   if (intent.type === 'request-user') {
     const { user } = await send('users.get', { username: intent.username });
@@ -654,5 +675,7 @@ export async function runRequest(intent: RequestIntent | RequestUserIntent, send
   }
   const result = await send(req.op, req.params);
   // The union loses the link between `op` and its result type; each intent was built with a matching pair.
-  return typeof req.success === 'string' ? req.success : (req.success as (r: unknown) => string)(result);
+  const notice = typeof req.success === 'string' ? req.success : (req.success as (r: unknown) => string)(result);
+  const open = req.open ? (req.open as (r: unknown) => string | null)(result) : null;
+  return { notice, open };
 }

@@ -109,6 +109,12 @@ export class Controller {
   }
 
   /** Opens a conversation: shows what is loaded at once, fetches the latest page, marks it read. */
+  /** Opens a conversation that may not be in the lists yet (just created or joined): reloads them first if so. */
+  async openNew(conversationId: string): Promise<void> {
+    if (!this.getState().conversations[conversationId]) await this.reload();
+    await this.open(conversationId);
+  }
+
   async open(conversationId: string): Promise<void> {
     const before = this.getState();
     const conv = before.conversations[conversationId];

@@ -456,11 +456,11 @@ describe('runRequest', () => {
     const calls: [string, unknown][] = [];
     const intent = parseCommand('/invite --max-uses 2', ctx());
     if (intent.type !== 'request') return assert.fail(intent.type);
-    const text = await runRequest(
+    const done = await runRequest(
       intent,
       fakeRequester({ 'invites.create': { invite: { code: 'C0DE', maxUses: 2 } } }, calls),
     );
-    assert.equal(text, 'invite code for acme: C0DE (2 uses)');
+    assert.deepEqual(done, { notice: 'invite code for acme: C0DE (2 uses)', open: null });
     assert.deepEqual(calls, [['invites.create', { serverId: 'srv1', maxUses: 2 }]]);
   });
 
@@ -468,15 +468,33 @@ describe('runRequest', () => {
     const calls: [string, unknown][] = [];
     const intent = parseCommand('/kick bob', ctx());
     if (intent.type !== 'request-user') return assert.fail(intent.type);
-    const text = await runRequest(
+    const done = await runRequest(
       intent,
       fakeRequester({ 'users.get': { user: { ...bob, displayName: null } }, 'members.kick': {} }, calls),
     );
-    assert.equal(text, 'removed Bob from acme');
+    assert.deepEqual(done, { notice: 'removed Bob from acme', open: null });
     assert.deepEqual(calls, [
       ['users.get', { username: 'bob' }],
       ['members.kick', { serverId: 'srv1', userId: 'usr_bob' }],
     ]);
+  });
+
+  test('what is created or joined is the conversation to open: a server’s #general, a channel, a group', async () => {
+    const cases: [string, Partial<Record<OpName, unknown>>, string][] = [
+      ['/create-server Acme', { 'servers.create': { server: { name: 'Acme' }, channels: [{ id: 'gen1' }] } }, 'gen1'],
+      ['/channel create dev', { 'channels.create': { channel: { id: 'dev1', name: 'dev' } } }, 'dev1'],
+      ['/group book bob', { 'groups.create': { group: { id: 'grp1', name: 'book', invited: [] } } }, 'grp1'],
+      [
+        '/join k7Hq2XpL9mZt',
+        { 'invites.join': { server: { name: 'x' }, channels: [{ id: 'c9' }], alreadyMember: false } },
+        'c9',
+      ],
+    ];
+    for (const [text, results, open] of cases) {
+      const intent = parseCommand(text, ctx());
+      if (intent.type !== 'request') return assert.fail(`${text}: ${intent.type}`);
+      assert.equal((await runRequest(intent, fakeRequester(results, []))).open, open, text);
+    }
   });
 
   test('a failed lookup rejects and nothing else is sent', async () => {

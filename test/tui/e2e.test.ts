@@ -195,6 +195,25 @@ test('the terminal app: open a channel, send and receive, switch with Ctrl-K, un
     const dm = (await direct).data.message;
     assert.notEqual(dm.conversationId, random.id);
     assert.equal((await b.request('dms.list', {})).dms[0]?.id, dm.conversationId);
+
+    // A server made here opens at its #general, and the next message goes there.
+    await screen.type('/create-server widgets', /> \/create-server widgets/, 'the command');
+    await screen.type('\r', /created server widgets/, 'the server made');
+    await screen.type('first words in widgets\r', /alice first words in widgets/, 'the message, in the open view');
+    const mine = await connectAs(t.wsUrl, alice.token);
+    try {
+      const { servers } = await mine.request('servers.list', {});
+      const widgets = servers.find((s) => s.name === 'widgets');
+      assert.ok(widgets, 'the server exists');
+      const { channels } = await mine.request('channels.list', { serverId: widgets.id });
+      const page = await mine.request('messages.history', { conversationId: channels[0]?.id ?? '' });
+      assert.deepEqual(
+        page.messages.map((m) => m.body),
+        ['first words in widgets'],
+      );
+    } finally {
+      mine.close();
+    }
   } finally {
     assert.equal(await screen.quit(), 0);
     b.close();
