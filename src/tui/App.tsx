@@ -1,4 +1,4 @@
-import { Box, type Key, Text, useApp, useInput, useStdin, useStdout } from 'ink';
+import { Box, type Key, useApp, useInput, useStdin, useStdout } from 'ink';
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { COMMANDS, type Intent, parseCommand, runRequest } from './commands.js';
 import { complete } from './completion.js';
@@ -7,6 +7,7 @@ import { Header } from './components/Header.js';
 import { HelpOverlay } from './components/HelpOverlay.js';
 import { MemberList } from './components/MemberList.js';
 import { MessageList } from './components/MessageList.js';
+import { NoticeLine } from './components/NoticeLine.js';
 import { QuickSwitcher, type SwitcherItem } from './components/QuickSwitcher.js';
 import { Sidebar } from './components/Sidebar.js';
 import { StatusLine } from './components/StatusLine.js';
@@ -556,14 +557,11 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
             color={config.color}
           />
           {state.notice ? (
-            <Text
-              color={
-                config.color ? (state.notice.level === 'error' ? config.theme.error : config.theme.muted) : undefined
-              }
-              wrap="truncate-end"
-            >
-              {state.notice.text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ')}
-            </Text>
+            <NoticeLine
+              text={state.notice.text}
+              level={state.notice.level}
+              colors={config.color ? { info: config.theme.muted, error: config.theme.error } : undefined}
+            />
           ) : null}
           <Composer
             value={text}

@@ -1,5 +1,12 @@
 import type { ConversationSummary, EventData, Message } from '../protocol/index.js';
-import type { Action, ConversationEntry, ConversationView, Line, State } from './state.js';
+import {
+  type Action,
+  type ConversationEntry,
+  type ConversationView,
+  type Line,
+  NOTICE_TICKS,
+  type State,
+} from './state.js';
 
 /** The state before anything has happened. */
 export function initialState(url: string): State {
@@ -180,6 +187,8 @@ export function reduce(state: State, action: Action): State {
         ...state,
         active: conv.id,
         overlay: null,
+        // A notice belongs to where it was said: another conversation starts without it.
+        notice: conv.id === state.active ? state.notice : null,
         views: { ...state.views, [conv.id]: { ...(state.views[conv.id] ?? EMPTY_VIEW), scrollBack: 0 } },
       };
       return withConversation(opened, conv.id, (c) => ({ ...c, unread: 0, mentions: 0, lastReadSeq: c.lastSeq }));
@@ -239,13 +248,19 @@ export function reduce(state: State, action: Action): State {
       return state.notice ? { ...state, notice: null } : state;
     case 'tick': {
       let changed = false;
+      let notice = state.notice;
+      if (notice) {
+        const ticks = (notice.ticks ?? 0) + 1;
+        notice = ticks >= NOTICE_TICKS[notice.level] ? null : { ...notice, ticks };
+        changed = true;
+      }
       const typing: State['typing'] = {};
       for (const [conv, users] of Object.entries(state.typing)) {
         const live = Object.fromEntries(Object.entries(users).filter(([, t]) => t.expiresAt > action.now));
         if (Object.keys(live).length !== Object.keys(users).length) changed = true;
         if (Object.keys(live).length > 0) typing[conv] = live;
       }
-      return changed ? { ...state, typing } : state;
+      return changed ? { ...state, typing, notice } : state;
     }
   }
 }

@@ -74,6 +74,9 @@ export type ConversationView = {
 export type Overlay = { kind: 'switcher'; query: string; selected: number } | { kind: 'help'; offset: number };
 
 /** Everything the terminal app shows, as plain data. */
+/** Seconds (ticks of the app's clock) a notice stays: an error longer, to be read. */
+export const NOTICE_TICKS = { info: 8, error: 20 } as const;
+
 export type State = {
   me: { id: string; username: string } | null;
   connection: ConnectionView;
@@ -92,8 +95,12 @@ export type State = {
   typing: Record<string, Record<string, { username: string; expiresAt: number }>>;
   overlay: Overlay | null;
   showMembers: boolean;
-  /** A one-line notice under the messages: errors from the server, results of commands. */
-  notice: { text: string; level: 'info' | 'error' } | null;
+  /**
+   * A one-line notice under the messages: errors from the server, results of
+   * commands. It goes when another conversation opens, on Esc, or after
+   * {@link NOTICE_TICKS} ticks of the app's clock; `ticks` counts them.
+   */
+  notice: { text: string; level: 'info' | 'error'; ticks?: number } | null;
   /** Set when something deserves the terminal bell (a mention or DM outside the open conversation). */
   bell: number;
   /** What rang the bell last. */

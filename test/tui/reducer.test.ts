@@ -296,3 +296,29 @@ describe('reduce', () => {
     assert.deepEqual(s, copy);
   });
 });
+
+describe('the notice line', () => {
+  test('a notice goes when another conversation opens, and stays when the same one is opened again', () => {
+    let s = reduce(loaded(), { type: 'open', conversationId: 'c1' });
+    s = reduce(s, { type: 'notice', text: 'no conversation with carol yet', level: 'info' });
+    assert.equal(reduce(s, { type: 'open', conversationId: 'c1' }).notice?.text, 'no conversation with carol yet');
+    assert.equal(reduce(s, { type: 'open', conversationId: 'c2' }).notice, null);
+  });
+
+  test('an info notice goes after 8 ticks of the clock, an error after 20', () => {
+    let s = reduce(loaded(), { type: 'notice', text: 'invite code: X', level: 'info' });
+    for (let i = 0; i < 7; i++) s = reduce(s, { type: 'tick', now: i });
+    assert.equal(s.notice?.text, 'invite code: X', 'still there after 7');
+    s = reduce(s, { type: 'tick', now: 8 });
+    assert.equal(s.notice, null);
+    let e = reduce(loaded(), { type: 'notice', text: 'forbidden', level: 'error' });
+    for (let i = 0; i < 19; i++) e = reduce(e, { type: 'tick', now: i });
+    assert.equal(e.notice?.text, 'forbidden');
+    assert.equal(reduce(e, { type: 'tick', now: 20 }).notice, null);
+  });
+
+  test('a tick with no notice and nobody typing changes nothing (no render)', () => {
+    const s = loaded();
+    assert.equal(reduce(s, { type: 'tick', now: 5 }), s);
+  });
+});

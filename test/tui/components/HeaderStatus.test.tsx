@@ -94,3 +94,13 @@ describe('StatusLine', () => {
     assert.match(out, /offline \(bad␛\[2J\)/);
   });
 });
+
+describe('NoticeLine', () => {
+  test('server text with controls and bidi overrides is shown, not obeyed, on one line', async () => {
+    const { NoticeLine } = await import('../../../src/tui/components/NoticeLine.js');
+    const out = frame(<NoticeLine text={'evil\u202Eeman\u001b[2J\nnext'} level="error" />);
+    assert.equal(out.split('\n').length, 1);
+    assert.ok(!out.includes('\u202E') && !out.includes('\u001b[2J'), JSON.stringify(out));
+    assert.match(out, /evil<U\+202E>eman␛\[2J␤next/);
+  });
+});
