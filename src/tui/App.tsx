@@ -31,6 +31,7 @@ import type { State } from './state.js';
 import type { Store } from './store.js';
 import { ThemeContext } from './theme.js';
 import { fuzzyFilter } from './view/fuzzy.js';
+import { layoutMessages, pageScroll } from './view/message-layout.js';
 
 /**
  * The size the app draws in, following resizes: the terminal's columns, and
@@ -164,6 +165,12 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
   );
   const noticeRows = state.notice ? 1 : 0;
   const listHeight = Math.max(3, rows - 1 /* header */ - composerHeight - 1 /* status */ - noticeRows);
+  const listWidth = mainWidth - 1;
+
+  // The reducer counts a new message's rows (to keep a scrolled-up window still) at the list's width.
+  useEffect(() => {
+    store.dispatch({ type: 'layout', width: listWidth, timeFormat: config.timeFormat });
+  }, [store, listWidth, config.timeFormat]);
   const memberScope = active?.kind === 'channel' ? active.serverId : active?.id;
   const members = (memberScope && state.members[memberScope]) || [];
   const switcher = state.overlay?.kind === 'switcher' ? state.overlay : null;
@@ -302,6 +309,32 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
     });
   };
 
+  /**
+   * Scrolls the open conversation by `delta` rows (up when positive), as far
+   * as what is loaded goes; at the top of it, loads older messages, which come
+   * in above without moving what is on screen.
+   */
+  const scrollBy = (delta: number) => {
+    const state = store.get();
+    const id = state.active;
+    const v = id ? state.views[id] : undefined;
+    if (!id || !v) return;
+    const laid = layoutMessages({
+      lines: v.lines,
+      meId: state.me?.id ?? null,
+      meUsername: state.me?.username ?? null,
+      width: listWidth,
+      height: listHeight,
+      scrollBack: Math.max(0, Math.min(Number.MAX_SAFE_INTEGER, v.scrollBack + delta)),
+      hasMoreBefore: v.hasMoreBefore,
+      loading: v.loading,
+      timeFormat: config.timeFormat,
+      newBelow: v.newBelow,
+    });
+    store.dispatch({ type: 'scroll', conversationId: id, scrollBack: laid.scrollBack });
+    if (delta > 0 && laid.atTop && v.hasMoreBefore && !v.loading) void controller.loadOlder(id);
+  };
+
   const go = (id: string | null) => {
     if (id) void controller.open(id);
   };
@@ -338,14 +371,19 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
         return;
       case 'pageUp':
       case 'pageDown':
+        // One screen less a line: the line at the edge stays in view, to read on from.
         if (state.active) {
-          const delta = action === 'pageUp' ? listHeight - 2 : -(listHeight - 2);
-          store.dispatch({ type: 'scroll', conversationId: state.active, delta, pageSize: listHeight });
-          const after = store.get().views[state.active];
-          if (action === 'pageUp' && after && after.scrollBack + listHeight >= after.lines.length * 2) {
-            void controller.loadOlder(state.active);
-          }
+          const v = state.views[state.active];
+          const from = v?.scrollBack ?? 0;
+          const to = pageScroll(from, listHeight, v?.loading ?? false, action === 'pageUp' ? 'up' : 'down');
+          scrollBy(to - from);
         }
+        return;
+      case 'scrollHome':
+        scrollBy(Number.MAX_SAFE_INTEGER);
+        return;
+      case 'scrollEnd':
+        if (state.active) store.dispatch({ type: 'scroll', conversationId: state.active, scrollBack: 0 });
         return;
       case 'newline':
         setComposer((c) => composerKey(c, { kind: 'insert', text: '\n' }));
@@ -547,9 +585,10 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
             lines={view?.lines ?? []}
             meId={state.me?.id ?? null}
             meUsername={state.me?.username ?? null}
-            width={mainWidth - 1}
+            width={listWidth}
             height={listHeight}
             scrollBack={view?.scrollBack ?? 0}
+            newBelow={view?.newBelow ?? 0}
             hasMoreBefore={view?.hasMoreBefore ?? false}
             loading={view?.loading ?? false}
             timeFormat={config.timeFormat}

@@ -14,6 +14,9 @@ const MEMBERS_LOADED = 2000;
  * talks to the server through the reconnecting client and reports everything
  * as actions. The Ink app calls its methods; tests can too, without a terminal.
  */
+/** The most missed messages fetched to fill a gap; past it the latest page is shown instead. */
+const GAP_FILL_MAX = 1000;
+
 export class Controller {
   private readonly inFlight = new Set<string>();
   /**
@@ -143,18 +146,29 @@ export class Controller {
 
   /**
    * A message whose seq jumps past the newest one shown means some were missed
-   * (sequence numbers have no holes): fetch the ones in between.
+   * (sequence numbers have no holes): fetch the ones in between, page after
+   * page. A gap wider than {@link GAP_FILL_MAX} is not filled: the latest page
+   * replaces what is shown, and scrolling up loads the rest.
    */
   private fillGap(before: State, conversationId: string, seq: number): void {
     const view = before.views[conversationId];
     const newest = view?.lines.reduce((m, l) => (l.seq !== null && l.seq > m ? l.seq : m), 0) ?? 0;
     if (!view || newest === 0 || seq <= newest + 1) return;
-    this.client
-      .request('messages.history', { conversationId, after: newest, before: seq, limit: 100 })
-      .then((page) =>
-        this.dispatch({ type: 'history', conversationId, messages: page.messages, hasMore: false, direction: 'gap' }),
-      )
-      .catch((err: unknown) => this.fail(err));
+    if (seq - newest - 1 > GAP_FILL_MAX) {
+      void this.loadLatest(conversationId);
+      return;
+    }
+    const fill = async () => {
+      let after = newest;
+      for (;;) {
+        const page = await this.client.request('messages.history', { conversationId, after, before: seq, limit: PAGE });
+        this.dispatch({ type: 'history', conversationId, messages: page.messages, hasMore: false, direction: 'gap' });
+        const last = page.messages[page.messages.length - 1]?.seq;
+        if (!page.hasMore || last === undefined || last >= seq - 1) return;
+        after = last;
+      }
+    };
+    fill().catch((err: unknown) => this.fail(err));
   }
 
   /** Fetches the page before the oldest loaded message (scrolling up past the top). */

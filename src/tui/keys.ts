@@ -9,6 +9,8 @@ export const KEY_ACTIONS = [
   'nextMention',
   'pageUp',
   'pageDown',
+  'scrollHome',
+  'scrollEnd',
   'newline',
   'send',
   'editLast',
@@ -35,6 +37,8 @@ export type InkKey = {
   readonly shift: boolean;
   readonly backspace: boolean;
   readonly delete: boolean;
+  readonly home?: boolean;
+  readonly end?: boolean;
 };
 
 /**
@@ -57,6 +61,8 @@ const NAMED_KEYS = new Set([
   'down',
   'pageup',
   'pagedown',
+  'home',
+  'end',
   'return',
   'escape',
   'tab',
@@ -146,6 +152,8 @@ export const DEFAULT_BINDINGS: Bindings = {
   nextMention: [chord('alt+m')],
   pageUp: [chord('pageup')],
   pageDown: [chord('pagedown')],
+  scrollHome: [chord('alt+home'), chord('home')],
+  scrollEnd: [chord('alt+end'), chord('end')],
   newline: [chord('alt+enter'), chord('ctrl+j')],
   send: [chord('enter')],
   editLast: [chord('alt+e')],
@@ -161,7 +169,11 @@ export const DEFAULT_BINDINGS: Bindings = {
  * an empty composer and kills to the end of the line in a written one. Any
  * other chord bound to an action (in the config too) is the action, always.
  */
-const SHARED_WITH_EDITOR: Partial<Record<KeyAction, readonly string[]>> = { switcher: ['ctrl+k'] };
+const SHARED_WITH_EDITOR: Partial<Record<KeyAction, readonly string[]>> = {
+  switcher: ['ctrl+k'],
+  scrollHome: ['home'],
+  scrollEnd: ['end'],
+};
 
 /** A key that types a character, or one shared with the line editor, acts only in an empty composer. */
 function onlyWhenEmpty(action: KeyAction, b: Binding): boolean {
@@ -230,17 +242,21 @@ function pressed(input: string, key: InkKey): Binding | null {
         ? 'pageup'
         : key.pageDown
           ? 'pagedown'
-          : key.return
-            ? 'return'
-            : key.escape
-              ? 'escape'
-              : key.tab
-                ? 'tab'
-                : key.backspace
-                  ? 'backspace'
-                  : key.delete
-                    ? 'delete'
-                    : null;
+          : key.home
+            ? 'home'
+            : key.end
+              ? 'end'
+              : key.return
+                ? 'return'
+                : key.escape
+                  ? 'escape'
+                  : key.tab
+                    ? 'tab'
+                    : key.backspace
+                      ? 'backspace'
+                      : key.delete
+                        ? 'delete'
+                        : null;
   // Ink reports Esc with meta set; a lone Esc is what anyone means.
   if (named) return { key: named, ctrl: key.ctrl, meta: named === 'escape' ? false : key.meta, shift: key.shift };
   if ([...input].length !== 1) return null;
@@ -316,8 +332,10 @@ const DESCRIPTIONS: Record<KeyAction, string> = {
   nextConversation: 'Next conversation',
   nextUnread: 'Next conversation with unread messages',
   nextMention: 'Next conversation that mentions you',
-  pageUp: 'Scroll up a page',
+  pageUp: 'Scroll up a page (one screen less a line)',
   pageDown: 'Scroll down a page',
+  scrollHome: 'Scroll to the oldest loaded message (again: load older ones)',
+  scrollEnd: 'Jump to the newest message',
   newline: 'New line in the message',
   send: 'Send the message or command',
   editLast: 'Edit your last message',

@@ -7,6 +7,8 @@ import {
   NOTICE_TICKS,
   type State,
 } from './state.js';
+import { messageRows } from './view/message-layout.js';
+import { sameDay } from './view/time.js';
 
 /** The state before anything has happened. */
 export function initialState(url: string): State {
@@ -27,6 +29,7 @@ export function initialState(url: string): State {
     bell: 0,
     bellReason: null,
     invitations: {},
+    layout: null,
   };
 }
 
@@ -66,7 +69,7 @@ export function lineOf(m: Message, meId: string | null): Line {
   };
 }
 
-const EMPTY_VIEW: ConversationView = { lines: [], hasMoreBefore: true, loading: false, scrollBack: 0 };
+const EMPTY_VIEW: ConversationView = { lines: [], hasMoreBefore: true, loading: false, scrollBack: 0, newBelow: 0 };
 
 /** Puts stored lines in seq order (dropping duplicates by id), pending ones after them. */
 function mergeLines(existing: readonly Line[], incoming: readonly Line[]): Line[] {
@@ -164,15 +167,19 @@ export function reduce(state: State, action: Action): State {
       const lines = action.messages.map((m) => lineOf(m, meId));
       const view = state.views[action.conversationId] ?? EMPTY_VIEW;
       const firstLoaded = lines[0]?.seq ?? null;
-      const merged =
-        action.direction === 'latest'
-          ? mergeLines(
-              view.lines.filter((l) => l.id === null),
-              lines,
-            )
-          : mergeLines(view.lines, lines);
+      // The latest page joins what is loaded when nothing is missing between them; after a gap it
+      // replaces it (and what is before it is unknown again).
+      const lastKnown = view.lines.reduce((m, l) => (l.seq !== null && l.seq > m ? l.seq : m), 0);
+      const joins = lastKnown > 0 && (firstLoaded === null || firstLoaded <= lastKnown + 1);
+      const replaces = action.direction === 'latest' && !joins;
+      const merged = replaces
+        ? mergeLines(
+            view.lines.filter((l) => l.id === null),
+            lines,
+          )
+        : mergeLines(view.lines, lines);
       const hasMoreBefore =
-        action.direction === 'before' || view.lines.length === 0
+        action.direction === 'before' || replaces || view.lines.length === 0
           ? action.hasMore && firstLoaded !== 1
           : view.hasMoreBefore;
       return {
@@ -189,7 +196,10 @@ export function reduce(state: State, action: Action): State {
         overlay: null,
         // A notice belongs to where it was said: another conversation starts without it.
         notice: conv.id === state.active ? state.notice : null,
-        views: { ...state.views, [conv.id]: { ...(state.views[conv.id] ?? EMPTY_VIEW), scrollBack: 0 } },
+        views: {
+          ...state.views,
+          [conv.id]: { ...(state.views[conv.id] ?? EMPTY_VIEW), scrollBack: 0, newBelow: 0 },
+        },
       };
       return withConversation(opened, conv.id, (c) => ({ ...c, unread: 0, mentions: 0, lastReadSeq: c.lastSeq }));
     }
@@ -213,7 +223,10 @@ export function reduce(state: State, action: Action): State {
       const view = state.views[action.conversationId] ?? EMPTY_VIEW;
       return {
         ...state,
-        views: { ...state.views, [action.conversationId]: { ...view, lines: [...view.lines, line], scrollBack: 0 } },
+        views: {
+          ...state.views,
+          [action.conversationId]: { ...view, lines: [...view.lines, line], scrollBack: 0, newBelow: 0 },
+        },
       };
     }
     case 'sent':
@@ -223,14 +236,16 @@ export function reduce(state: State, action: Action): State {
         ...v,
         lines: v.lines.map((l) => (l.nonce === action.nonce && l.id === null ? { ...l, failed: action.error } : l)),
       }));
-    case 'scroll':
-      return withView(state, action.conversationId, (v) => ({
-        ...v,
-        scrollBack: Math.max(
-          0,
-          Math.min(v.scrollBack + action.delta, Math.max(0, v.lines.length * 4 - action.pageSize)),
-        ),
-      }));
+    case 'scroll': {
+      const scrollBack = Math.max(0, action.scrollBack);
+      return withView(state, action.conversationId, (v) =>
+        v.scrollBack === scrollBack ? v : { ...v, scrollBack, newBelow: scrollBack === 0 ? 0 : v.newBelow },
+      );
+    }
+    case 'layout':
+      return state.layout?.width === action.width && state.layout.timeFormat === action.timeFormat
+        ? state
+        : { ...state, layout: { width: action.width, timeFormat: action.timeFormat } };
     case 'members':
       return { ...state, members: { ...state.members, [action.scopeId]: action.members } };
     case 'overlay':
@@ -272,7 +287,17 @@ function addMessage(state: State, message: Message): State {
   const line = lineOf(message, meId);
   let next = withView(state, message.conversationId, (v) => {
     if (v.lines.some((l) => l.id === message.id)) return v;
-    return { ...v, lines: mergeLines(v.lines, [line]) };
+    const lines = mergeLines(v.lines, [line]);
+    if (v.scrollBack === 0 || !state.layout) return { ...v, lines };
+    // Scrolled up: a message below the window moves the window up by its rows, so the screen stays put.
+    const stored = lines.filter((l) => l.id !== null);
+    const at = stored.findIndex((l) => l.id === message.id);
+    if (at !== stored.length - 1) return { ...v, lines };
+    const prev = stored[at - 1];
+    const rows =
+      messageRows(line, { meId, meUsername: state.me?.username ?? null, ...state.layout }).length +
+      (prev && sameDay(prev.createdAt, line.createdAt) ? 0 : 1);
+    return { ...v, lines, scrollBack: v.scrollBack + rows, newBelow: mine ? v.newBelow : v.newBelow + 1 };
   });
   const conv = next.conversations[message.conversationId];
   // Already counted (a replayed event, or the reply to my send after its event).

@@ -8,6 +8,7 @@ import type {
   ServerInfo,
   UserRef,
 } from '../protocol/index.js';
+import type { TimeFormat } from './view/time.js';
 
 /** The connection as the status line shows it. */
 export type ConnectionView =
@@ -67,16 +68,22 @@ export type ConversationView = {
   /** True until the first message (seq 1) has been loaded. */
   hasMoreBefore: boolean;
   loading: boolean;
-  /** How many lines the view is scrolled up from the bottom (0 = following new messages). */
+  /**
+   * How many terminal rows (after wrapping) the view is scrolled up from the
+   * bottom; 0 follows new messages. While it is above 0, a message arriving
+   * below moves it up by that message's rows, so what is on screen stays.
+   */
   scrollBack: number;
+  /** Messages from others that arrived below the window while scrolled up. */
+  newBelow: number;
 };
 
 export type Overlay = { kind: 'switcher'; query: string; selected: number } | { kind: 'help'; offset: number };
 
-/** Everything the terminal app shows, as plain data. */
 /** Seconds (ticks of the app's clock) a notice stays: an error longer, to be read. */
 export const NOTICE_TICKS = { info: 8, error: 20 } as const;
 
+/** Everything the terminal app shows, as plain data. */
 export type State = {
   me: { id: string; username: string } | null;
   connection: ConnectionView;
@@ -107,6 +114,8 @@ export type State = {
   bellReason: 'mention' | 'dm' | 'invitation' | null;
   /** Group invitations waiting for my answer, by group id. */
   invitations: Record<string, Invitation>;
+  /** How the message list wraps (set by the app as the terminal's width changes), to count a message's rows. */
+  layout: { width: number; timeFormat: TimeFormat } | null;
 };
 
 /** A group invitation waiting for an answer. */
@@ -136,7 +145,9 @@ export type Action =
   | { type: 'pending'; conversationId: string; nonce: string; body: string; at: number }
   | { type: 'sent'; nonce: string; message: Message }
   | { type: 'send-failed'; nonce: string; conversationId: string; error: string }
-  | { type: 'scroll'; conversationId: string; delta: number; pageSize: number }
+  /** Scrolls to `scrollBack` rows from the bottom, already clamped by the layout (0: the newest). */
+  | { type: 'scroll'; conversationId: string; scrollBack: number }
+  | { type: 'layout'; width: number; timeFormat: TimeFormat }
   | { type: 'members'; scopeId: string; members: { user: UserRef; role: string | null }[] }
   | { type: 'overlay'; overlay: Overlay | null }
   | { type: 'toggle-members' }

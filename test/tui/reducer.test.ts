@@ -322,3 +322,75 @@ describe('the notice line', () => {
     assert.equal(reduce(s, { type: 'tick', now: 5 }), s);
   });
 });
+
+describe('scrolling', () => {
+  function withHistory(n: number): State {
+    let s = reduce(loaded(), { type: 'open', conversationId: 'c1' });
+    s = reduce(s, { type: 'layout', width: 60, timeFormat: '24h' });
+    const messages = Array.from({ length: n }, (_, i) => msg('c1', i + 1));
+    s = reduce(s, { type: 'history', conversationId: 'c1', messages, hasMore: false, direction: 'latest' });
+    return s;
+  }
+
+  test('scrolled up, a new message below moves the window up by its rows, so the screen stays; End brings it down', () => {
+    let s = withHistory(30);
+    s = reduce(s, { type: 'scroll', conversationId: 'c1', scrollBack: 10 });
+    const three = msg('c1', 31, { body: 'one\ntwo\nthree' });
+    s = reduce(s, ev('message.created', { message: three }));
+    assert.equal(s.views.c1?.scrollBack, 13, 'three rows more from the bottom');
+    assert.equal(s.views.c1?.newBelow, 1);
+    s = reduce(s, { type: 'scroll', conversationId: 'c1', scrollBack: 0 });
+    assert.equal(s.views.c1?.newBelow, 0);
+    // At the bottom, new messages are followed.
+    s = reduce(s, ev('message.created', { message: msg('c1', 32) }));
+    assert.equal(s.views.c1?.scrollBack, 0);
+    assert.equal(s.views.c1?.newBelow, 0);
+  });
+
+  test('reopening a conversation keeps the older messages loaded, and the top marker stays at message 1', () => {
+    let s = withHistory(0);
+    const all = Array.from({ length: 120 }, (_, i) => msg('c1', i + 1));
+    s = reduce(s, {
+      type: 'history',
+      conversationId: 'c1',
+      messages: all.slice(70),
+      hasMore: true,
+      direction: 'latest',
+    });
+    s = reduce(s, {
+      type: 'history',
+      conversationId: 'c1',
+      messages: all.slice(20, 70),
+      hasMore: true,
+      direction: 'before',
+    });
+    s = reduce(s, {
+      type: 'history',
+      conversationId: 'c1',
+      messages: all.slice(0, 20),
+      hasMore: false,
+      direction: 'before',
+    });
+    assert.equal(s.views.c1?.hasMoreBefore, false);
+    // Away and back: the latest page joins what is loaded.
+    s = reduce(s, { type: 'open', conversationId: 'c2' });
+    s = reduce(s, { type: 'open', conversationId: 'c1' });
+    s = reduce(s, {
+      type: 'history',
+      conversationId: 'c1',
+      messages: all.slice(70),
+      hasMore: true,
+      direction: 'latest',
+    });
+    assert.equal(s.views.c1?.lines.length, 120);
+    assert.equal(s.views.c1?.hasMoreBefore, false);
+    // After a gap (messages missed while away), the latest page replaces the view and more is before it.
+    const later = Array.from({ length: 50 }, (_, i) => msg('c1', 500 + i));
+    s = reduce(s, { type: 'history', conversationId: 'c1', messages: later, hasMore: true, direction: 'latest' });
+    assert.deepEqual(
+      s.views.c1?.lines.map((l) => l.seq),
+      later.map((m) => m.seq),
+    );
+    assert.equal(s.views.c1?.hasMoreBefore, true, 'what is before the page is unknown again');
+  });
+});

@@ -16,6 +16,8 @@ export type MessageListProps = {
   readonly scrollBack: number;
   readonly hasMoreBefore: boolean;
   readonly loading: boolean;
+  /** Messages that arrived below while scrolled up. */
+  readonly newBelow?: number;
   readonly timeFormat?: TimeFormat;
   /** For day separators: the year is shown when it is not this instant's. */
   readonly now?: number;

@@ -21,6 +21,8 @@ export type MessageLayoutInput = {
   loading: boolean;
   timeFormat?: TimeFormat;
   now?: number;
+  /** Messages that arrived below the window while scrolled up (shown on the bottom row). */
+  newBelow?: number;
 };
 
 /** The rows that fit, top to bottom, and where the window sits. */
@@ -132,8 +134,9 @@ export function layoutMessages(input: MessageLayoutInput): MessageLayout {
   const height = Math.max(1, input.height);
   const width = Math.max(10, input.width);
   const opts = { meId: input.meId, meUsername: input.meUsername ?? null, width, timeFormat: input.timeFormat };
-  // The pinned loading notice takes the top row.
-  const room = input.loading ? height - 1 : height;
+  // The pinned loading notice takes the top row; scrolled up, the bottom row says what is below.
+  const below = Math.max(0, input.scrollBack) > 0;
+  const room = roomAt(height, input.scrollBack, input.loading);
   const wanted = Math.max(0, input.scrollBack) + room;
   // Collected bottom-up: reversed[0] is the last row.
   const reversed: Row[] = [];
@@ -162,5 +165,38 @@ export function layoutMessages(input: MessageLayoutInput): MessageLayout {
   const scrollBack = Math.min(Math.max(0, input.scrollBack), maxBack);
   const window = reversed.slice(scrollBack, scrollBack + Math.max(0, room)).reverse();
   if (input.loading) window.unshift(notice('loading', 'loading older messages…', width));
+  if (below && scrollBack > 0) window.push(belowRow(input.newBelow ?? 0, width));
   return { rows: window, scrollBack, atTop: reachedTop && scrollBack + room >= reversed.length };
+}
+
+/** Rows of messages a window of `height` shows at `scrollBack` (less the loading and "below" rows). */
+function roomAt(height: number, scrollBack: number, loading: boolean): number {
+  return Math.max(1, height - (loading ? 1 : 0) - (scrollBack > 0 ? 1 : 0));
+}
+
+/**
+ * Where PageUp (`up`) or PageDown leads from `scrollBack`: one screen less a
+ * line, so exactly one row (the old top, or the old bottom) stays in view.
+ * The layout clamps the result to what is loaded.
+ */
+export function pageScroll(scrollBack: number, height: number, loading: boolean, direction: 'up' | 'down'): number {
+  const from = Math.max(0, scrollBack);
+  if (direction === 'up') return from + roomAt(height, from, loading) - 1;
+  // The new window's top row is the old bottom one: from - (its room - 1).
+  const to = from - (roomAt(height, 1, loading) - 1);
+  return Math.max(0, to);
+}
+
+/** The bottom row while scrolled up: how many new messages wait below, and the key that goes there. */
+function belowRow(count: number, width: number): Row {
+  const what = count === 0 ? 'more below' : count === 1 ? '1 new message below' : `${count} new messages below`;
+  const label = truncate(`── ${what} · End ──`, width);
+  const pad = Math.max(0, Math.floor((width - textWidth(label)) / 2));
+  return {
+    key: 'below',
+    segments: [
+      { text: ' '.repeat(pad) },
+      { text: label, bold: count > 0, color: count > 0 ? 'mention' : undefined, dim: count === 0 },
+    ],
+  };
 }

@@ -6,7 +6,7 @@ import { styledRow } from '../../../src/tui/components/StyledRow.js';
 import { DEFAULT_THEME } from '../../../src/tui/config.js';
 import type { Line } from '../../../src/tui/state.js';
 import { colorEnabled, NAME_PALETTE, OWN_NAME_COLOR, userColor } from '../../../src/tui/view/colors.js';
-import { layoutMessages, messageRows } from '../../../src/tui/view/message-layout.js';
+import { layoutMessages, messageRows, pageScroll } from '../../../src/tui/view/message-layout.js';
 import { textWidth } from '../../../src/tui/view/text-width.js';
 
 // Times are shown in local time; pin the zone so the expected strings hold everywhere.
@@ -93,17 +93,23 @@ describe('MessageList', () => {
       bottom.split('\n').map((r) => r.slice(10)),
       ['msg 26', 'msg 27', 'msg 28', 'msg 29', 'msg 30'],
     );
+    // Scrolled up, the bottom row says there is more below.
     const up = frame({ lines, height: 5, scrollBack: 3, hasMoreBefore: true });
-    assert.match(up, /msg 23\n[^\n]*msg 24\n[^\n]*msg 25\n[^\n]*msg 26\n[^\n]*msg 27$/);
+    assert.match(up, /msg 24\n[^\n]*msg 25\n[^\n]*msg 26\n[^\n]*msg 27\n\s*── more below · End ──$/);
     assert.doesNotMatch(up, /msg 28|beginning/);
+    const news = frame({ lines, height: 5, scrollBack: 3, hasMoreBefore: true, newBelow: 2 });
+    assert.match(news, /── 2 new messages below · End ──$/);
   });
 
   test('scrolled to the top: beginning of conversation, and scrollBack is clamped', async () => {
     const lines = Array.from({ length: 10 }, (_, i) => line(`msg ${i + 1}`));
     const out = frame({ lines, height: 4, scrollBack: 1000 });
-    assert.match(out, /^beginning of conversation\n\s*── Tuesday 21 November ──\n09:05 bob msg 1\n09:05 bob msg 2$/);
+    assert.match(
+      out,
+      /^beginning of conversation\n\s*── Tuesday 21 November ──\n09:05 bob msg 1\n\s*── more below · End ──$/,
+    );
     const layout = layoutMessages({ ...base, lines, height: 4, scrollBack: 1000 });
-    assert.equal(layout.scrollBack, 8);
+    assert.equal(layout.scrollBack, 9);
     assert.equal(layout.atTop, true);
     assert.equal(layoutMessages({ ...base, lines, height: 4 }).atTop, false);
   });
@@ -216,5 +222,89 @@ describe('MessageList', () => {
     const [child] = (el.props as { children: { props: { color?: string; bold?: boolean } }[] }).children;
     assert.equal(child?.props.color, undefined);
     assert.equal(child?.props.bold, true);
+  });
+});
+
+describe('paging through a long conversation', () => {
+  /** 300 messages of mixed heights: one line, a few lines, a 50-line one. */
+  function mixed(): Line[] {
+    return Array.from({ length: 300 }, (_, i) => {
+      const n = i + 1;
+      const body =
+        n === 150
+          ? Array.from({ length: 50 }, (_, k) => `m${n} part ${k + 1}`).join('\n')
+          : n % 7 === 0
+            ? `m${n} ${'and a long wrapping sentence '.repeat(6)}`
+            : n % 5 === 0
+              ? `m${n} first\nsecond\nthird`
+              : `m${n}`;
+      return { ...line(body), key: `k${n}`, id: `id${n}`, seq: n };
+    });
+  }
+
+  /** The messages whose first row shows (`mN` right after the author), and every body row's text. */
+  function visible(lines: Line[], scrollBack: number, height: number) {
+    const laid = layoutMessages({ ...base, lines, width: 60, height, scrollBack, hasMoreBefore: false });
+    const texts = laid.rows.map((r) => r.segments.map((s) => s.text).join(''));
+    return { laid, texts, keys: laid.rows.map((r) => r.key) };
+  }
+
+  test('PageUp then PageDown (one screen less a line) show every row of 300 messages of mixed heights, none skipped', () => {
+    const lines = mixed();
+    const height = 20;
+
+    const seen = new Set<string>();
+    const collect = (texts: string[]) => {
+      for (const t of texts) for (const m of t.matchAll(/\bm(\d+)\b/g)) seen.add(m[1] ?? '');
+    };
+    const partsSeen = new Set<string>();
+    let scrollBack = 0;
+    let presses = 0;
+    for (;;) {
+      const { laid, texts, keys } = visible(lines, scrollBack, height);
+      collect(texts);
+      for (const t of texts) for (const m of t.matchAll(/part (\d+)/g)) partsSeen.add(m[1] ?? '');
+      assert.ok(laid.scrollBack === scrollBack || laid.atTop, 'a press always moves until the top');
+      if (laid.atTop) {
+        assert.match(texts[0] ?? '', /beginning of conversation/, 'the top marker, only at the first message');
+        break;
+      }
+      // Each step keeps the old top row in view (the line at the edge), so nothing falls between pages.
+      const to = pageScroll(scrollBack, height, false, 'up');
+      const after = visible(lines, to, height);
+      const next = after.keys;
+      const top = keys[0];
+      assert.ok(top !== undefined && next.includes(top), `press ${presses}: the old top row is still in view`);
+      // Short of the top (where the last press can only go as far as there is), only that row is seen twice.
+      if (!after.laid.atTop)
+        assert.ok(!next.includes(keys[1] ?? ''), `press ${presses}: only that one row is seen twice`);
+      scrollBack = to;
+      presses++;
+      assert.ok(presses < 1000);
+    }
+    assert.equal(
+      seen.size,
+      300,
+      `every message seen going up; missing: ${[...Array(300).keys()]
+        .map((i) => String(i + 1))
+        .filter((n) => !seen.has(n))
+        .join(' ')}`,
+    );
+    assert.equal(partsSeen.size, 50, 'every line of the 50-line message');
+    // And down again to the newest: every press moves, the last one lands on the bottom.
+    const down = new Set<string>();
+    let back = visible(lines, Number.MAX_SAFE_INTEGER, height).laid.scrollBack;
+    while (back > 0) {
+      const { texts, keys } = visible(lines, back, height);
+      for (const t of texts) for (const m of t.matchAll(/\bm(\d+)\b/g)) down.add(m[1] ?? '');
+      const to = pageScroll(back, height, false, 'down');
+      const next = visible(lines, to, height).keys;
+      // The old bottom message row (the last before the "below" row) is the new top one.
+      const bottom = keys[keys.length - 2];
+      if (to > 0) assert.equal(next[0], bottom, 'one row of overlap going down');
+      back = to;
+    }
+    for (const t of visible(lines, 0, height).texts) for (const m of t.matchAll(/\bm(\d+)\b/g)) down.add(m[1] ?? '');
+    assert.equal(down.size, 300, 'every message seen going down');
   });
 });
