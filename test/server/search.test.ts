@@ -565,7 +565,7 @@ describe('the index on disk', () => {
     try {
       const alice = await newUser('sd', own);
       const bob = await newUser('sd', own);
-      const { channelId } = await shareServer(alice, [bob], 'Durable', own);
+      const { serverId, channelId } = await shareServer(alice, [bob], 'Durable', own);
       const call = hc(alice.token, own);
       const kept: Message[] = [];
       for (let i = 0; i < 5; i++) kept.push(await send(call, channelId, `durable words ${i}`));
@@ -575,6 +575,13 @@ describe('the index on disk', () => {
       kept.push((await call('messages.edit', { messageId: edited.id, body: 'durable after all' })).message);
       const fromBob = await dm(bob, alice, 'durable in a DM', own);
       kept.push(fromBob);
+      // Messages that go with their channel and their group leave the index by cascade.
+      const doomed = (await call('channels.create', { serverId, name: 'doomed' })).channel.id;
+      await send(call, doomed, 'durable till the channel goes');
+      await call('channels.delete', { channelId: doomed });
+      const groupId = (await call('groups.create', { name: 'brief', usernames: [bob.username] })).group.id;
+      await send(call, groupId, 'durable till the group goes');
+      await call('groups.leave', { groupId });
       const expected = kept.map((m) => m.id).reverse();
       const before = await call('messages.search', { query: 'durable' });
       assert.deepEqual(
