@@ -58,6 +58,7 @@ const dms = () => import('./commands/dms.js');
 const social = () => import('./commands/social.js');
 const send = () => import('./commands/send.js');
 const history = () => import('./commands/history.js');
+const search = () => import('./commands/search.js');
 const edit = () => import('./commands/edit.js');
 const del = () => import('./commands/delete.js');
 const read = () => import('./commands/read.js');
@@ -366,6 +367,22 @@ function historyCommand(): Command {
     .action(lazy(history, (m) => m.history));
 }
 
+function searchCommand(): Command {
+  return new Command('search')
+    .description(
+      'find messages you can read that hold all these words (any case or accents; the last word may be the start of one), newest first',
+    )
+    .argument('<words...>', 'what to look for (put -- before words that start with -)')
+    .addOption(new Option('--in <target>', 'only in this conversation: server/channel, @username or +group'))
+    .addOption(new Option('--from <username>', 'only messages this person wrote'))
+    .addOption(
+      new Option('--limit <n>', 'print at most this many, newest first (default 100, at most 1000)').argParser(
+        positiveInt,
+      ),
+    )
+    .action(lazy(search, (m) => m.search));
+}
+
 /** Every command, in the order `natter --help` lists them. */
 function commands(): Command[] {
   return [
@@ -439,6 +456,7 @@ function commands(): Command[] {
       .argument('[text...]', 'the message')
       .action(lazy(send, (m) => m.send)),
     historyCommand(),
+    searchCommand(),
     new Command('edit')
       .description('edit one of your messages, by its number')
       .argument('<target>')

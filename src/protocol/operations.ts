@@ -27,6 +27,8 @@ import {
   PresentedPassword,
   PublicUser,
   ReadState,
+  SearchHit,
+  SearchQuery,
   Self,
   Seq,
   ServerInfo,
@@ -521,6 +523,19 @@ export const operations = {
       limit: z.number().int().min(1).max(LIMITS.historyPageMax).optional(),
     }),
     result: z.object({ messages: z.array(Message), hasMore: z.boolean() }),
+  }),
+  'messages.search': op({
+    access: 'user',
+    summary: `Find messages I can read that hold all the words of \`query\` (any case, any accents; the last word also as a prefix), newest first, in every conversation or in one (\`conversationId\`), by anyone or by one person (\`from\`, a username); paged (at most ${LIMITS.searchPageMax} hits a page).`,
+    params: paged(
+      {
+        query: SearchQuery,
+        conversationId: Id.optional(),
+        from: z.string().min(1).max(256).optional(),
+      },
+      LIMITS.searchPageMax,
+    ),
+    result: z.object({ hits: z.array(SearchHit), next: Next }),
   }),
   'read.mark': op({
     access: 'user',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { searchTerms } from './search.js';
 import {
   canonicalChannelName,
   channelNameProblem,
@@ -101,6 +102,25 @@ export const Nonce = z
   .min(1)
   .max(LIMITS.nonceMax)
   .regex(/^[\x21-\x7e]+$/, 'nonce must be printable ASCII without spaces');
+/**
+ * A search query: words to find, 1-256 characters, not only blanks, at most
+ * 16 different words. Nothing in it is an operator (see `searchTerms`).
+ */
+export const SearchQuery = z
+  .string()
+  .overwrite((s) => s.normalize('NFC'))
+  .superRefine((s, ctx) => {
+    if (isBlank(s)) {
+      ctx.addIssue({ code: 'custom', message: 'the search query is empty; give at least one word to look for' });
+    } else if (codePoints(s) > LIMITS.searchQueryMax) {
+      ctx.addIssue({ code: 'custom', message: `the search query must be at most ${LIMITS.searchQueryMax} characters` });
+    } else if (searchTerms(s).words.length > LIMITS.searchWordsMax) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `the search query may hold at most ${LIMITS.searchWordsMax} different words`,
+      });
+    }
+  });
 /** A sequence number within a conversation. */
 export const Seq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
@@ -307,3 +327,28 @@ export const ReadState = z.object({
   mentions: z.number().int().nonnegative(),
 });
 export type ReadState = z.infer<typeof ReadState>;
+
+/** The conversation a search hit is in: enough to name it (`acme/general`, `+climbing`, `@bob`). */
+export const SearchConversation = z.object({
+  id: Id,
+  kind: ConversationKind,
+  /** For channels: the server, and its name. */
+  serverId: Id.nullable(),
+  serverName: z.string().nullable(),
+  /** Channel or group name; for a DM, the other person's username. */
+  name: z.string(),
+});
+export type SearchConversation = z.infer<typeof SearchConversation>;
+
+/** One message a search found. */
+export const SearchHit = z.object({
+  /** The message as it is now (its `seq` is its place in the conversation). */
+  message: Message,
+  conversation: SearchConversation,
+  /**
+   * Where the query's words are in `message.body`: `[start, end]` pairs of
+   * character offsets (code points, end excluded), in order.
+   */
+  matches: z.array(z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()])),
+});
+export type SearchHit = z.infer<typeof SearchHit>;

@@ -34,6 +34,12 @@ export const LIMITS = {
   /** Most people one message notifies with `@name`; further mentions stay text. */
   mentionsMax: 50,
   banReasonMax: 256,
+  /** Longest search query, in characters. */
+  searchQueryMax: 256,
+  /** Most different words a search query may hold (each is one more list the index merges). */
+  searchWordsMax: 16,
+  /** Most hits one page of search results returns. */
+  searchPageMax: 50,
 } as const;
 
 /** Number of Unicode code points in `s`. */

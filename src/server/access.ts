@@ -69,6 +69,25 @@ export function readable(
   return { conv, role: null };
 }
 
+/**
+ * Where the caller may search messages, as audiences (`s:<server>` for the
+ * channels of a server, `c:<conversation>` for a group or DM): the scopes they
+ * belong to now, the ones their events come from, so leaving a server or a
+ * group, a kick or a ban takes its messages out of their results at once.
+ * With `conversationId`, that conversation alone, by the same rule as its
+ * history: `not_found` when the caller cannot read it.
+ */
+export function searchable(
+  ctx: AuthedCtx,
+  conversationId: string | undefined,
+): { conv: ConversationRow | null; scopes: Scope[] } {
+  if (conversationId !== undefined) {
+    const { conv } = readable(ctx, conversationId);
+    return { conv, scopes: [scopeOf(conv)] };
+  }
+  return { conv: null, scopes: scopesOfUser(ctx.chat, ctx.session.userId) };
+}
+
 /** A message in a conversation the caller can read; `not_found` otherwise. */
 export function readableMessage(
   ctx: AuthedCtx,

@@ -42,6 +42,7 @@ export function spendWrite(ctx: Ctx & { session: { userId: string } }): void {
  */
 export const READ_OPS: ReadonlySet<OpName> = new Set<OpName>([
   'messages.history',
+  'messages.search',
   'conversations.list',
   'dms.list',
   'groups.list',

@@ -103,11 +103,17 @@ export class PagedList {
       }
     }
     const last = kept.at(-1);
-    const next =
-      more && last !== undefined
-        ? Buffer.from(JSON.stringify([this.name, ...keyOf(last)]), 'utf8').toString('base64url')
-        : null;
+    const next = more && last !== undefined ? this.cursorAfter(keyOf(last)) : null;
     return { items, next };
+  }
+
+  /**
+   * The cursor of a next page that starts after `key`: what {@link page}
+   * gives out, for a list that stops a page somewhere else than at its last
+   * item (a search that looked at more rows than it kept).
+   */
+  cursorAfter(key: PageKey): string {
+    return Buffer.from(JSON.stringify([this.name, ...key]), 'utf8').toString('base64url');
   }
 }
 

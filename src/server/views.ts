@@ -6,6 +6,8 @@ import type {
   MemberInfo,
   Message,
   PublicUser,
+  SearchConversation,
+  SearchHit,
   ServerInfo,
   UserRef,
 } from '../protocol/index.js';
@@ -91,6 +93,14 @@ export function toMessage(row: MessageRow, author: UserRef, mentions: string[]):
   };
 }
 
+/** A conversation as a search hit names it; `me` is the caller (a DM is named after the other person). */
+export function toSearchConversation(chat: ChatQueries, conv: ConversationRow, me: string): SearchConversation {
+  let name = conv.name ?? '';
+  if (conv.kind === 'dm') name = chat.conversationMembers(conv.id).find((u) => u.id !== me)?.username ?? name;
+  const server = conv.kind === 'channel' && conv.serverId !== null ? chat.server(conv.serverId) : undefined;
+  return { id: conv.id, kind: conv.kind, serverId: conv.serverId, serverName: server?.name ?? null, name };
+}
+
 export type { PublicUser };
 
 /** Estimated JSON sizes of protocol shapes, for keeping pages small (see `PAGE_BYTES`). */
@@ -105,6 +115,12 @@ export const sizeOf = {
     textBytes(c.topic) +
     (c.peer ? sizeOf.user(c.peer) : 0) +
     (c.lastMessage ? sizeOf.message(c.lastMessage) : 0),
+  searchHit: (h: SearchHit): number =>
+    200 +
+    sizeOf.message(h.message) +
+    textBytes(h.conversation.name) +
+    textBytes(h.conversation.serverName) +
+    h.matches.length * 16,
   member: (m: MemberInfo): number => 100 + sizeOf.user(m.user),
   server: (s: ServerInfo): number => 300 + textBytes(s.name) + textBytes(s.description),
   channel: (c: ChannelInfo): number => 200 + textBytes(c.name) + textBytes(c.topic),

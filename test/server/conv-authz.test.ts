@@ -98,6 +98,9 @@ const CASES: readonly Case[] = [
   row('messages.history', 'channel', (x) => ({ conversationId: x.channelId })),
   row('messages.history', 'group', (x) => ({ conversationId: x.groupId })),
   row('messages.history', 'dm', (x) => ({ conversationId: x.dmId })),
+  row('messages.search', 'channel', (x) => ({ query: 'secret', conversationId: x.channelId })),
+  row('messages.search', 'group', (x) => ({ query: 'secret', conversationId: x.groupId })),
+  row('messages.search', 'dm', (x) => ({ query: 'secret', conversationId: x.dmId })),
   row('read.mark', 'channel', (x) => ({ conversationId: x.channelId, seq: 1 })),
   row('read.mark', 'group', (x) => ({ conversationId: x.groupId, seq: 1 })),
   row('read.mark', 'dm', (x) => ({ conversationId: x.dmId, seq: 1 })),
@@ -316,6 +319,10 @@ describe('nothing a non-member tried had any effect', () => {
     assert.equal((await eve.c.request('groups.list', {})).groups.length, 0);
     assert.equal((await eve.c.request('dms.list', {})).dms.length, 0);
     assert.equal((await eve.c.request('conversations.list', {})).conversations.length, 0);
+    // Search finds what bob can read, and nothing of it for eve.
+    const found = await bob.c.request('messages.search', { query: 'secret' });
+    assert.deepEqual(found.hits.map((h) => h.message.body).sort(), ['channel secret', 'dm secret', 'group secret']);
+    assert.deepEqual((await eve.c.request('messages.search', { query: 'secret' })).hits, []);
   });
 });
 
@@ -329,6 +336,7 @@ describe('cross-tenant ids are not_found, the same as ids that do not exist', ()
     const cases: [OpName, (x: Ids) => unknown][] = [
       ['messages.edit', (x) => ({ messageId: x.channelMsgId, body: 'mine now' })],
       ['messages.history', (x) => ({ conversationId: x.channelId })],
+      ['messages.search', (x) => ({ query: 'secret', conversationId: x.channelId })],
       ['messages.send', (x) => ({ conversationId: x.channelId, body: 'hi', nonce: nonce() })],
       ['read.mark', (x) => ({ conversationId: x.channelId, seq: 1 })],
       ['typing.start', (x) => ({ conversationId: x.channelId })],
@@ -365,6 +373,7 @@ describe('cross-tenant ids are not_found, the same as ids that do not exist', ()
     const call = wsCaller(carol);
     for (const [op, params] of [
       ['messages.history', (x: Ids) => ({ conversationId: x.dmId })],
+      ['messages.search', (x: Ids) => ({ query: 'secret', conversationId: x.dmId })],
       ['messages.send', (x: Ids) => ({ conversationId: x.dmId, body: 'let me in', nonce: nonce() })],
       ['read.mark', (x: Ids) => ({ conversationId: x.dmId, seq: 1 })],
       ['typing.start', (x: Ids) => ({ conversationId: x.dmId })],
@@ -392,6 +401,7 @@ describe('cross-tenant ids are not_found, the same as ids that do not exist', ()
     const fake = { groupId: randomId(), messageId: randomId() };
     for (const [op, params] of [
       ['messages.history', (x: typeof real) => ({ conversationId: x.groupId })],
+      ['messages.search', (x: typeof real) => ({ query: 'bye', conversationId: x.groupId })],
       ['messages.send', (x: typeof real) => ({ conversationId: x.groupId, body: 'back', nonce: nonce() })],
       ['read.mark', (x: typeof real) => ({ conversationId: x.groupId, seq: 1 })],
       ['typing.start', (x: typeof real) => ({ conversationId: x.groupId })],

@@ -2,6 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import type { UserRef } from '../../protocol/index.js';
 import { newId } from '../ids.js';
 import type { PageKey } from '../pages.js';
+import { MARK_CLOSE, MARK_OPEN } from '../search.js';
 import type { Db, Deferred } from './index.js';
 import type {
   ConversationRow,
@@ -90,6 +91,13 @@ function invite(r: Raw): InviteRow {
     createdAt: r.created_at as number,
   };
 }
+
+/**
+ * A full-text match the caller may read: the message's key in the index, its
+ * id, and its body as FTS5's `highlight()` returns it, with `MARK_OPEN` before
+ * and `MARK_CLOSE` after each match (see server/search.ts).
+ */
+export type SearchRow = { key: number; messageId: string; marked: string };
 
 /** A member row joined with its user. */
 export type MemberWithUser = Omit<MemberRow, 'sinceEvent'> & { user: UserRow };
@@ -722,6 +730,58 @@ export class ChatQueries {
   lastMessage(conversationId: string): MessageRow | undefined {
     const r = this.one('SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT 1', conversationId);
     return r && message(r);
+  }
+
+  /** Messages by id, in no particular order; unknown ids are left out. */
+  messagesByIds(ids: readonly string[]): MessageRow[] {
+    if (ids.length === 0) return [];
+    return this.many('SELECT * FROM messages WHERE id IN (SELECT value FROM json_each(?))', JSON.stringify(ids)).map(
+      message,
+    );
+  }
+
+  /**
+   * Walks the full-text index's matches for `match` (an FTS5 query), newest
+   * first (largest key first) from below the key `before`, and keeps those
+   * whose scope is one of `scopes`, with FTS5's `highlight()` marks around the
+   * words that matched. It stops once it holds `want` of them or has looked
+   * at `scanMax` matches: `last` is the key of the last match looked at, and
+   * `end` says that the index had no more.
+   */
+  search(
+    match: string,
+    scopes: readonly string[],
+    before: number,
+    want: number,
+    scanMax: number,
+  ): { hits: SearchRow[]; last: number | null; end: boolean } {
+    // FTS5 walks the index in key order itself (no sort), so the walk stops where this loop does.
+    // highlight() only runs for the matches kept: it reads the message back through the content view.
+    const rows = this.st(
+      `SELECT s.rowid AS key, r.message_id,
+         CASE WHEN r.scope IN (SELECT value FROM json_each(@scopes))
+           THEN highlight(message_search, 0, @open, @close) END AS marked
+       FROM message_search s JOIN message_search_rows r ON r.key = s.rowid
+       WHERE message_search MATCH @match AND s.rowid < @before
+       ORDER BY s.rowid DESC`,
+    ).iterate({
+      match,
+      scopes: JSON.stringify(scopes),
+      before,
+      open: MARK_OPEN,
+      close: MARK_CLOSE,
+    }) as IterableIterator<Raw>;
+    const hits: SearchRow[] = [];
+    let last: number | null = null;
+    let scanned = 0;
+    for (const r of rows) {
+      scanned++;
+      last = r.key as number;
+      if (typeof r.marked === 'string') hits.push({ key: last, messageId: r.message_id as string, marked: r.marked });
+      // Leaving the loop early resets the statement: the rest of the walk is never done.
+      if (hits.length >= want || scanned >= scanMax) return { hits, last, end: false };
+    }
+    return { hits, last, end: true };
   }
 
   clearMentions(messageId: string): void {

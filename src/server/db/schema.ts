@@ -308,6 +308,34 @@ export const messages = sqliteTable(
   ],
 );
 
+/**
+ * The messages the full-text index (`message_search`, FTS5) holds: every
+ * message that is not deleted, each under a key of its own. The index needs an
+ * integer key per row, and `messages` has none of its own (its key is a text
+ * id, so SQLite's hidden rowid is all it has, and VACUUM may renumber that):
+ * `key` is an INTEGER PRIMARY KEY, which VACUUM keeps. Keys are handed out in
+ * the order messages are written (AUTOINCREMENT never reuses one), so the
+ * newest message has the largest key, which is the order search results come
+ * in. `scope` is the audience of the message's conversation, as events have
+ * it (`s:<server>` for a channel, `c:<conversation>` for a group or DM), so a
+ * search keeps the hits its caller may read by looking at this row alone.
+ *
+ * The index itself, its content view and the triggers that keep both in step
+ * with `messages` (in the same statement as each write, so in the same
+ * transaction) are in drizzle/0007_message_search.sql: drizzle cannot declare
+ * virtual tables or triggers. No foreign key: the triggers delete a row
+ * together with its index entry, which needs the row to still be there.
+ */
+export const messageSearchRows = sqliteTable(
+  'message_search_rows',
+  {
+    key: integer('key').primaryKey({ autoIncrement: true }),
+    messageId: text('message_id').notNull(),
+    scope: text('scope').notNull(),
+  },
+  (t) => [uniqueIndex('message_search_rows_message').on(t.messageId)],
+);
+
 /** Who a message mentions, for notifications and mention counts. */
 export const mentions = sqliteTable(
   'mentions',

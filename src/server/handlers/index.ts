@@ -16,6 +16,7 @@ import {
 import { createInvite, joinByInvite, listInvites, revokeInvite } from './invites.js';
 import { deleteMessage, editMessage, history, sendMessage } from './messages.js';
 import { changeUsername, updateProfile } from './profile.js';
+import { searchMessages } from './search.js';
 import {
   addBan,
   createServer,
@@ -95,6 +96,7 @@ export const handlers: { [N in OpName]: Handler<N> } = {
   'messages.edit': editMessage,
   'messages.delete': deleteMessage,
   'messages.history': history,
+  'messages.search': searchMessages,
   'read.mark': markRead,
   'typing.start': startTyping,
 };

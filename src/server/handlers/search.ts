@@ -1,0 +1,84 @@
+import { LIMITS, NatterError, type SearchConversation, type SearchHit, searchTerms } from '../../protocol/index.js';
+import { searchable } from '../access.js';
+import type { AuthedCtx, Handler } from '../context.js';
+import type { SearchRow } from '../db/chat.js';
+import { spendLookups } from '../limits.js';
+import { PagedList, pageSize } from '../pages.js';
+import { matchExpression, matchRanges } from '../search.js';
+import { findUser } from '../usernames.js';
+import { sizeOf, toMessages, toSearchConversation } from '../views.js';
+
+const SEARCH = new PagedList('search', ['n']);
+
+/**
+ * Index matches one page looks at, at most. Matches the caller may not read
+ * are passed over; once this many have been looked at, the page ends (with
+ * fewer hits than asked, even none) and its `next` goes on from there. A word
+ * that is everywhere the caller cannot read costs each request this much
+ * work, not a walk through the whole index.
+ */
+export const SCAN_MAX = 2_000;
+
+/**
+ * A caller in at most this many servers, groups and DMs has them in the index
+ * query itself, so the index skips whatever they cannot read. Past it, the
+ * index query would cost more than it saves (each audience is one more list
+ * to merge), and matches are checked one by one against the caller's scopes.
+ */
+export const SCOPES_IN_QUERY = 50;
+
+/** The hits of one page: each message as it is now, its conversation, and where its words matched. */
+function toHits(ctx: AuthedCtx, rows: SearchRow[]): SearchHit[] {
+  const messages = new Map(
+    toMessages(ctx.chat, ctx.chat.messagesByIds(rows.map((r) => r.messageId))).map((m) => [m.id, m]),
+  );
+  const conversations = new Map<string, SearchConversation>();
+  return rows.flatMap((r) => {
+    // The index and the messages change in the same statement: a key always names a message.
+    const message = messages.get(r.messageId);
+    if (!message) return [];
+    let conversation = conversations.get(message.conversationId);
+    if (!conversation) {
+      const conv = ctx.chat.conversation(message.conversationId);
+      if (!conv) return [];
+      conversation = toSearchConversation(ctx.chat, conv, ctx.session.userId);
+      conversations.set(conv.id, conversation);
+    }
+    return [{ message, conversation, matches: matchRanges(r.marked, message.body) }];
+  });
+}
+
+export const searchMessages: Handler<'messages.search'> = (ctx, { query, conversationId, from, after, limit }) => {
+  // A search by author says whether the name exists: it costs a look-up, like users.get.
+  if (from !== undefined) spendLookups(ctx, 1);
+  const n = pageSize(limit, LIMITS.searchPageMax);
+  const start = SEARCH.start(after);
+  const { conv, scopes } = searchable(ctx, conversationId);
+  let authorId: string | undefined;
+  if (from !== undefined) {
+    const name = from.replace(/^@/, '').normalize('NFC');
+    const author = findUser(ctx, name);
+    if (!author) throw new NatterError('not_found', `no user named "${name}"`, { field: 'params.from' });
+    authorId = author.id;
+  }
+  const terms = searchTerms(query);
+  // Only punctuation (`"`, `*`, `-`): no word to look for, so nothing is found.
+  if (terms.words.length === 0 || scopes.length === 0) return { hits: [], next: null };
+  const match = matchExpression(terms, {
+    conversationId: conv?.id,
+    authorId,
+    scopes: conv === null && scopes.length <= SCOPES_IN_QUERY ? scopes : undefined,
+  });
+  const before = (start?.[0] as number | undefined) ?? Number.MAX_SAFE_INTEGER;
+  const found = ctx.chat.search(match, scopes, before, n + 1, SCAN_MAX);
+  const page = SEARCH.page(
+    found.hits,
+    n,
+    (h) => [h.key],
+    (kept) => toHits(ctx, kept),
+    sizeOf.searchHit,
+  );
+  // Stopped after SCAN_MAX matches with room left on the page: the next page goes on from there.
+  const next = page.next ?? (found.end || found.last === null ? null : SEARCH.cursorAfter([found.last]));
+  return { hits: page.items, next };
+};
