@@ -89,9 +89,9 @@ function serveCommand(): Command {
         .argParser(bcryptCost),
     )
     .addOption(
-      new Option('--hash-nice <n>', 'nice value of the password-hashing threads (0-19; 19: delivery first)')
+      new Option('--hash-nice <n>', 'nice value of the password-hashing threads (0-19; higher: delivery first)')
         .env('NATTER_HASH_NICE')
-        .default(19)
+        .default(10)
         .argParser(niceValue),
     )
     .addOption(

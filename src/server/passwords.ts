@@ -87,7 +87,7 @@ export class PasswordHasher {
     private readonly maxQueue = 256,
     private readonly maxPerKey = 8,
     /** The threads' nice value (see `hashNice` in the server's settings). */
-    private readonly nice = 19,
+    private readonly nice = 10,
   ) {
     for (let i = 0; i < Math.max(1, threads); i++) this.slots.push({ worker: this.spawn(), job: null });
     // Ready before the first unknown-user login, so that one is not slower than the rest.

@@ -42,8 +42,8 @@ test('without them, sessions idle out after 90 days and names are held for 30 da
   assert.equal(given.usernameHold, 30 * 86_400_000);
 });
 
-test('--hash-nice (and NATTER_HASH_NICE) sets the hashing threads’ nice value, 19 unless given; out of 0-19 is refused', async () => {
-  assert.equal((await serveOptions([])).hashNice, 19);
+test('--hash-nice (and NATTER_HASH_NICE) sets the hashing threads’ nice value, 10 unless given; out of 0-19 is refused', async () => {
+  assert.equal((await serveOptions([])).hashNice, 10);
   assert.equal((await serveOptions(['--hash-nice', '5'])).hashNice, 5);
   assert.equal((await serveOptions([], { NATTER_HASH_NICE: '0' })).hashNice, 0);
   const { niceValue } = await import('../../src/cli/args.js');
