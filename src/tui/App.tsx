@@ -1,5 +1,6 @@
 import { Box, type Key, useApp, useInput, useStdin, useStdout } from 'ink';
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
+import { isBlank, type SearchHit } from '../protocol/index.js';
 import { COMMANDS, type Intent, parseCommand, runRequest } from './commands.js';
 import { complete } from './completion.js';
 import { Composer, composerRows } from './components/Composer.js';
@@ -9,6 +10,7 @@ import { MemberList } from './components/MemberList.js';
 import { MessageList } from './components/MessageList.js';
 import { NoticeLine } from './components/NoticeLine.js';
 import { QuickSwitcher, type SwitcherItem } from './components/QuickSwitcher.js';
+import { SearchOverlay } from './components/SearchOverlay.js';
 import { Sidebar } from './components/Sidebar.js';
 import { StatusLine } from './components/StatusLine.js';
 import type { ComposerFile } from './composer-file.js';
@@ -27,11 +29,11 @@ import { type Controller, errorText } from './controller.js';
 import { splitKeys } from './key-chunks.js';
 import { describeBindings, type KeyAction, matchKey, matchRawInput } from './keys.js';
 import { nextMatching, sidebarOrder, typingIn } from './reducer.js';
-import type { State } from './state.js';
+import type { SearchOverlayState, State } from './state.js';
 import type { Store } from './store.js';
 import { ThemeContext } from './theme.js';
 import { fuzzyFilter } from './view/fuzzy.js';
-import { layoutMessages, pageScroll } from './view/message-layout.js';
+import { layoutMessages, messageRows, pageScroll, rowsBelow } from './view/message-layout.js';
 
 /**
  * The size the app draws in, following resizes: the terminal's columns, and
@@ -264,6 +266,9 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
             : await controller.request('messages.delete', { messageId: line.id }, `deleted #${intent.seq}`);
         return ok;
       }
+      case 'search':
+        openSearch(intent.query);
+        return true;
       case 'help':
         store.dispatch({ type: 'overlay', overlay: { kind: 'help', offset: 0 } });
         return true;
@@ -335,6 +340,113 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
     if (delta > 0 && laid.atTop && v.hasMoreBefore && !v.loading) void controller.loadOlder(id);
   };
 
+  /** Opens the search overlay; a query given with it is searched at once. */
+  const openSearch = (query: string) => {
+    const overlay: SearchOverlayState = {
+      kind: 'search',
+      query,
+      hits: null,
+      searched: null,
+      more: false,
+      selected: 0,
+      loading: false,
+      error: null,
+    };
+    store.dispatch({ type: 'overlay', overlay });
+    if (!isBlank(query)) void runSearch(overlay);
+  };
+
+  /** Runs the overlay's query; the results replace the overlay's (if it is still open on that query). */
+  const runSearch = async (overlay: SearchOverlayState) => {
+    const query = overlay.query;
+    store.dispatch({ type: 'overlay', overlay: { ...overlay, loading: true, error: null } });
+    const current = () => {
+      const o = store.get().overlay;
+      return o?.kind === 'search' && o.query === query ? o : null;
+    };
+    try {
+      const page = await controller.client.request('messages.search', { query });
+      const o = current();
+      if (o) {
+        store.dispatch({
+          type: 'overlay',
+          overlay: { ...o, hits: page.hits, searched: query, more: page.next !== null, selected: 0, loading: false },
+        });
+      }
+    } catch (err) {
+      const o = current();
+      if (o) store.dispatch({ type: 'overlay', overlay: { ...o, loading: false, error: errorText(err) } });
+    }
+  };
+
+  /** Goes to a hit: its conversation, scrolled so the message is in the middle, its matched words marked. */
+  const goToHit = async (hit: SearchHit) => {
+    store.dispatch({ type: 'overlay', overlay: null });
+    const id = hit.conversation.id;
+    const seq = hit.message.seq;
+    if (!(await controller.openAt(id, seq))) {
+      store.dispatch({ type: 'notice', text: `message #${seq} could not be loaded here`, level: 'error' });
+      return;
+    }
+    const state = store.get();
+    const v = state.views[id];
+    const below = v
+      ? rowsBelow(v.lines, seq, {
+          meId: state.me?.id ?? null,
+          meUsername: state.me?.username ?? null,
+          width: listWidth,
+          timeFormat: config.timeFormat,
+        })
+      : null;
+    const chars = [...hit.message.body];
+    const words = hit.matches.map(([a, b]) => chars.slice(a, b).join(''));
+    // The message in the middle of the window; one taller than the window shows from its first row.
+    const line = v?.lines.find((l) => l.seq === seq);
+    const tall = line
+      ? messageRows(line, {
+          meId: state.me?.id ?? null,
+          meUsername: state.me?.username ?? null,
+          width: listWidth,
+          timeFormat: config.timeFormat,
+        }).length
+      : 1;
+    const room = listHeight - 1;
+    const scrollBack = Math.max(
+      0,
+      tall >= room ? (below ?? 0) + tall - room : (below ?? 0) - Math.floor((room - tall) / 2),
+    );
+    store.dispatch({ type: 'focus', conversationId: id, seq, words, scrollBack });
+  };
+
+  /** Keys in the search overlay: typing edits the query, Enter searches (or goes to the chosen hit), ↑↓ choose. */
+  const searchKey = (o: SearchOverlayState, input: string, key: Key) => {
+    if (key.ctrl && input === 'c') return quit();
+    if (key.escape) return store.dispatch({ type: 'overlay', overlay: null });
+    const hits = o.hits ?? [];
+    if (key.upArrow || key.downArrow) {
+      const selected = Math.max(0, Math.min(hits.length - 1, o.selected + (key.upArrow ? -1 : 1)));
+      return store.dispatch({ type: 'overlay', overlay: { ...o, selected } });
+    }
+    if (key.return || input === '\r') {
+      const hit = hits[o.selected];
+      if (hit && o.searched === o.query) void goToHit(hit);
+      else if (!isBlank(o.query)) void runSearch(o);
+      return;
+    }
+    if (key.backspace || key.delete) {
+      return store.dispatch({ type: 'overlay', overlay: { ...o, query: [...o.query].slice(0, -1).join('') } });
+    }
+    if (key.ctrl && input === 'u') return store.dispatch({ type: 'overlay', overlay: { ...o, query: '' } });
+    if (input && !key.ctrl && !key.meta) {
+      // Fast typing can bring the Enter in the same chunk as the letters.
+      const cr = input.indexOf('\r');
+      const typed = (cr === -1 ? input : input.slice(0, cr)).replace(/[\u0000-\u001f\u007f]/g, '');
+      const next = { ...o, query: o.query + typed };
+      store.dispatch({ type: 'overlay', overlay: next });
+      if (cr !== -1 && !isBlank(next.query)) void runSearch(next);
+    }
+  };
+
   const go = (id: string | null) => {
     if (id) void controller.open(id);
   };
@@ -347,6 +459,9 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
         return;
       case 'switcher':
         store.dispatch({ type: 'overlay', overlay: { kind: 'switcher', query: '', selected: 0 } });
+        return;
+      case 'search':
+        openSearch('');
         return;
       case 'help':
         store.dispatch({ type: 'overlay', overlay: { kind: 'help', offset: 0 } });
@@ -460,6 +575,7 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
       }
       return;
     }
+    if (state.overlay?.kind === 'search') return searchKey(state.overlay, input, key);
     if (state.overlay?.kind === 'help') {
       if (key.ctrl && input === 'c') return quit();
       // The key that opened it (F1 reaches useInput as nothing at all) does not close it.
@@ -532,6 +648,24 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
         </Box>
       );
     }
+    if (state.overlay?.kind === 'search') {
+      return (
+        <Box width={columns} height={rows} flexDirection="column">
+          <SearchOverlay
+            query={state.overlay.query}
+            hits={state.overlay.hits}
+            selected={state.overlay.selected}
+            loading={state.overlay.loading}
+            error={state.overlay.error}
+            more={state.overlay.more}
+            width={Math.min(columns, 110)}
+            height={Math.min(rows, 30)}
+            timeFormat={config.timeFormat}
+            color={config.color}
+          />
+        </Box>
+      );
+    }
     if (state.overlay?.kind === 'help') {
       return (
         <Box width={columns} height={rows} flexDirection="column">
@@ -589,6 +723,7 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
             height={listHeight}
             scrollBack={view?.scrollBack ?? 0}
             newBelow={view?.newBelow ?? 0}
+            focus={view?.focus ?? null}
             hasMoreBefore={view?.hasMoreBefore ?? false}
             loading={view?.loading ?? false}
             timeFormat={config.timeFormat}

@@ -21,6 +21,8 @@ export type Intent =
   | { type: 'edit'; conversationId: string; seq: number; body: string }
   /** Delete message number `seq` of `conversationId` (the app finds its id, then `messages.delete`). */
   | { type: 'delete'; conversationId: string; seq: number }
+  /** Open the search overlay with `query` (searched at once when it is not empty). */
+  | { type: 'search'; query: string }
   /** Open the help overlay. */
   | { type: 'help' }
   /** Leave the app. */
@@ -596,6 +598,13 @@ export const COMMANDS: readonly Command[] = [
       const action = args.rest(0);
       return action === '' ? usage('me') : { type: 'send', body: `${ME_PREFIX}${action}` };
     },
+  },
+  {
+    name: 'search',
+    aliases: ['find'],
+    usage: '/search [WORDS]',
+    description: 'Search the messages you can read (Ctrl-F); choose a result to go there.',
+    run: (args) => ({ type: 'search', query: args.rest(0) }),
   },
   {
     name: 'help',

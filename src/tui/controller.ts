@@ -14,6 +14,9 @@ const MEMBERS_LOADED = 2000;
  * talks to the server through the reconnecting client and reports everything
  * as actions. The Ink app calls its methods; tests can too, without a terminal.
  */
+/** The most pages of history fetched to reach a message a search found (50 each). */
+const JUMP_PAGES = 40;
+
 /** The most missed messages fetched to fill a gap; past it the latest page is shown instead. */
 const GAP_FILL_MAX = 1000;
 
@@ -112,6 +115,24 @@ export class Controller {
   }
 
   /** Opens a conversation: shows what is loaded at once, fetches the latest page, marks it read. */
+  /**
+   * Opens `conversationId` with message `seq` loaded (older pages are
+   * fetched until it is, at most {@link JUMP_PAGES} of them); resolves with
+   * whether it is there to show.
+   */
+  async openAt(conversationId: string, seq: number): Promise<boolean> {
+    await this.openNew(conversationId);
+    for (let pages = 0; pages < JUMP_PAGES; pages++) {
+      const view = this.getState().views[conversationId];
+      if (!view) return false;
+      if (view.lines.some((l) => l.seq === seq)) return true;
+      const oldest = view.lines.find((l) => l.seq !== null)?.seq;
+      if (!view.hasMoreBefore || oldest === undefined || oldest === null || oldest < seq) return false;
+      await this.loadOlder(conversationId);
+    }
+    return this.getState().views[conversationId]?.lines.some((l) => l.seq === seq) ?? false;
+  }
+
   /** Opens a conversation that may not be in the lists yet (just created or joined): reloads them first if so. */
   async openNew(conversationId: string): Promise<void> {
     if (!this.getState().conversations[conversationId]) await this.reload();

@@ -2,6 +2,7 @@
 export const KEY_ACTIONS = [
   'quit',
   'switcher',
+  'search',
   'help',
   'prevConversation',
   'nextConversation',
@@ -145,6 +146,7 @@ function chord(text: string): Binding {
 export const DEFAULT_BINDINGS: Bindings = {
   quit: [chord('ctrl+c')],
   switcher: [chord('ctrl+k'), chord('ctrl+g')],
+  search: [chord('ctrl+f'), chord('alt+s')],
   help: [chord('f1')],
   prevConversation: [chord('alt+up')],
   nextConversation: [chord('alt+down')],
@@ -171,6 +173,7 @@ export const DEFAULT_BINDINGS: Bindings = {
  */
 const SHARED_WITH_EDITOR: Partial<Record<KeyAction, readonly string[]>> = {
   switcher: ['ctrl+k'],
+  search: ['ctrl+f'],
   scrollHome: ['home'],
   scrollEnd: ['end'],
 };
@@ -327,6 +330,7 @@ export function formatBinding(b: Binding): string {
 const DESCRIPTIONS: Record<KeyAction, string> = {
   quit: 'Quit',
   switcher: 'Switch conversation (type to filter)',
+  search: 'Search messages (Enter: search, then go to the chosen one)',
   help: 'Show keys and commands',
   prevConversation: 'Previous conversation',
   nextConversation: 'Next conversation',

@@ -198,7 +198,7 @@ export function reduce(state: State, action: Action): State {
         notice: conv.id === state.active ? state.notice : null,
         views: {
           ...state.views,
-          [conv.id]: { ...(state.views[conv.id] ?? EMPTY_VIEW), scrollBack: 0, newBelow: 0 },
+          [conv.id]: { ...(state.views[conv.id] ?? EMPTY_VIEW), scrollBack: 0, newBelow: 0, focus: null },
         },
       };
       return withConversation(opened, conv.id, (c) => ({ ...c, unread: 0, mentions: 0, lastReadSeq: c.lastSeq }));
@@ -239,9 +239,17 @@ export function reduce(state: State, action: Action): State {
     case 'scroll': {
       const scrollBack = Math.max(0, action.scrollBack);
       return withView(state, action.conversationId, (v) =>
-        v.scrollBack === scrollBack ? v : { ...v, scrollBack, newBelow: scrollBack === 0 ? 0 : v.newBelow },
+        v.scrollBack === scrollBack
+          ? v
+          : { ...v, scrollBack, newBelow: scrollBack === 0 ? 0 : v.newBelow, focus: scrollBack === 0 ? null : v.focus },
       );
     }
+    case 'focus':
+      return withView(state, action.conversationId, (v) => ({
+        ...v,
+        focus: { seq: action.seq, words: action.words },
+        scrollBack: Math.max(0, action.scrollBack),
+      }));
     case 'layout':
       return state.layout?.width === action.width && state.layout.timeFormat === action.timeFormat
         ? state

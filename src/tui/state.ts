@@ -5,6 +5,7 @@ import type {
   GroupInvitation,
   Message,
   PublicUser,
+  SearchHit,
   ServerInfo,
   UserRef,
 } from '../protocol/index.js';
@@ -76,9 +77,27 @@ export type ConversationView = {
   scrollBack: number;
   /** Messages from others that arrived below the window while scrolled up. */
   newBelow: number;
+  /** A message a search led to: shown marked, with the matched words highlighted, until the view moves on. */
+  focus?: { seq: number; words: string[] } | null;
 };
 
-export type Overlay = { kind: 'switcher'; query: string; selected: number } | { kind: 'help'; offset: number };
+/** The search overlay: the query, the last results (null before a search ran), the chosen one. */
+export type SearchOverlayState = {
+  kind: 'search';
+  query: string;
+  hits: SearchHit[] | null;
+  /** The query the hits are for (typing after a search makes Enter search again). */
+  searched: string | null;
+  more: boolean;
+  selected: number;
+  loading: boolean;
+  error: string | null;
+};
+
+export type Overlay =
+  | { kind: 'switcher'; query: string; selected: number }
+  | { kind: 'help'; offset: number }
+  | SearchOverlayState;
 
 /** Seconds (ticks of the app's clock) a notice stays: an error longer, to be read. */
 export const NOTICE_TICKS = { info: 8, error: 20 } as const;
@@ -148,6 +167,7 @@ export type Action =
   /** Scrolls to `scrollBack` rows from the bottom, already clamped by the layout (0: the newest). */
   | { type: 'scroll'; conversationId: string; scrollBack: number }
   | { type: 'layout'; width: number; timeFormat: TimeFormat }
+  | { type: 'focus'; conversationId: string; seq: number; words: string[]; scrollBack: number }
   | { type: 'members'; scopeId: string; members: { user: UserRef; role: string | null }[] }
   | { type: 'overlay'; overlay: Overlay | null }
   | { type: 'toggle-members' }

@@ -443,6 +443,13 @@ describe('group invitations and blocks', () => {
   });
 });
 
+describe('/search', () => {
+  test('/search WORDS opens the search with the words as typed; bare /search opens it empty', () => {
+    assert.deepEqual(parseCommand('/search  deploy  friday', ctx()), { type: 'search', query: 'deploy  friday' });
+    assert.deepEqual(parseCommand('/find', ctx()), { type: 'search', query: '' });
+  });
+});
+
 describe('runRequest', () => {
   function fakeRequester(results: Partial<Record<OpName, unknown>>, calls: [string, unknown][]): Requester {
     return (<N extends OpName>(op: N, params: ParamsIn<N>) => {

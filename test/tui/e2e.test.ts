@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import xterm from '@xterm/headless';
 import { saveCredential } from '../../src/cli/util.js';
-import type { NatterClient } from '../../src/client/index.js';
+import { type NatterClient, patiently } from '../../src/client/index.js';
 import { connectAs, HttpApi, PASSWORD } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { waitFor, within } from '../helpers/wait.js';
@@ -334,4 +334,37 @@ test('the screen: drawn in the alternate screen and left on exit, never cleared 
   );
   assert.ok(!all.includes('\u001b[2J'), 'the screen is never cleared whole (ESC[2J)');
   assert.ok(!all.includes('\u001b[3J'), 'the scrollback is never cleared (ESC[3J)');
+});
+
+test('search: Ctrl-F finds a message far up in any case and accent, and Enter opens it there, the match marked', async () => {
+  const api = new HttpApi(t.httpUrl);
+  const gina = await api.call('register', { username: 'gina', password: PASSWORD });
+  const g = await connectAs(t.wsUrl, gina.token);
+  const { channels } = await g.request('servers.create', { name: 'bakery' });
+  const general = channels[0]?.id ?? '';
+  for (let i = 1; i <= 120; i++) {
+    const body = i === 10 ? 'the Café opens at nine' : `note ${i}`;
+    await patiently(() => g.request('messages.send', { conversationId: general, body, nonce: `search-${i}` }));
+  }
+  g.close();
+  const home = join(dir, 'gina');
+  saveCredential(home, t.wsUrl, {
+    token: gina.token,
+    username: 'gina',
+    userId: gina.user.id,
+    sessionId: gina.session.id,
+    savedAt: Date.now(),
+  });
+  const screen = new Screen({ NATTER_HOME: home, NATTER_SERVER: t.wsUrl });
+  try {
+    await screen.waitFor((s) => /note 120/.test(s) && /connected/.test(s), 'the latest messages');
+    assert.doesNotMatch(await screen.text(), /Café/, 'the message is far up');
+    await screen.type('\u0006', /Search:/, 'the search overlay');
+    await screen.type('CAFE\r', /1 found/, 'the hit');
+    await screen.waitFor(/bakery\)? .*gina: the Café opens at nine/, 'where and what');
+    await screen.type('\r', (s) => /gina the Café opens at nine/.test(s) && !/Search:/.test(s), 'the message, in view');
+    await screen.waitFor(/more below · End/, 'scrolled up to it, with the way back down');
+  } finally {
+    assert.equal(await screen.quit(), 0);
+  }
 });

@@ -51,6 +51,9 @@ describe('matchKey with the default bindings', () => {
     assert.equal(matchKey('p', k({ ctrl: true }), DEFAULT_BINDINGS, empty), null, 'the input history');
     assert.equal(matchKey('n', k({ ctrl: true }), DEFAULT_BINDINGS, empty), null, 'the input history');
     assert.equal(matchKey('t', k({ ctrl: true }), DEFAULT_BINDINGS, typing), 'toggleMembers');
+    assert.equal(matchKey('f', k({ ctrl: true }), DEFAULT_BINDINGS, empty), 'search');
+    assert.equal(matchKey('f', k({ ctrl: true }), DEFAULT_BINDINGS, typing), null, 'moves the cursor right');
+    assert.equal(matchKey('s', k({ meta: true }), DEFAULT_BINDINGS, typing), 'search');
   });
 
   test('Alt (meta) arrows and letters', () => {

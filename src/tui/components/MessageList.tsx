@@ -18,6 +18,8 @@ export type MessageListProps = {
   readonly loading: boolean;
   /** Messages that arrived below while scrolled up. */
   readonly newBelow?: number;
+  /** A message a search led to, marked with its matched words. */
+  readonly focus?: { seq: number; words: readonly string[] } | null;
   readonly timeFormat?: TimeFormat;
   /** For day separators: the year is shown when it is not this instant's. */
   readonly now?: number;

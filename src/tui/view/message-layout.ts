@@ -23,6 +23,8 @@ export type MessageLayoutInput = {
   now?: number;
   /** Messages that arrived below the window while scrolled up (shown on the bottom row). */
   newBelow?: number;
+  /** A message a search led to: marked, with these words highlighted. */
+  focus?: { seq: number; words: readonly string[] } | null;
 };
 
 /** The rows that fit, top to bottom, and where the window sits. */
@@ -37,7 +39,14 @@ export type MessageLayout = {
 /** Rows of one message: a header row with time and author, then wrapped, hanging-indented body rows. */
 export function messageRows(
   line: Line,
-  opts: { meId: string | null; meUsername?: string | null; width: number; timeFormat?: TimeFormat },
+  opts: {
+    meId: string | null;
+    meUsername?: string | null;
+    width: number;
+    timeFormat?: TimeFormat;
+    /** Words to highlight: this is the message a search led to. */
+    focus?: readonly string[] | null;
+  },
 ): Row[] {
   const width = Math.max(10, opts.width);
   const time = formatTime(line.createdAt, opts.timeFormat);
@@ -67,13 +76,16 @@ export function messageRows(
     const lead: Segment[] =
       i === 0
         ? [
-            { text: time, dim: !line.mentionsMe, ...(line.mentionsMe ? { color: 'mention', inverse: true } : {}) },
+            opts.focus
+              ? { text: time, bold: true, color: 'accent', inverse: true }
+              : { text: time, dim: !line.mentionsMe, ...(line.mentionsMe ? { color: 'mention', inverse: true } : {}) },
             { text: ' ' },
             { text: name, bold: true, color: userColor(line.author.id, opts.meId) },
             { text: ' ' },
           ]
         : [{ text: ' '.repeat(indent) }];
-    return [...lead, ...highlightMentions(text, bodyStyle, deleted ? null : (opts.meUsername ?? null))];
+    const body = highlightMentions(text, bodyStyle, deleted ? null : (opts.meUsername ?? null));
+    return [...lead, ...(opts.focus && !deleted ? highlightWords(body, opts.focus) : body)];
   });
   const suffix: Segment | null =
     line.failed === null && line.pending
@@ -93,6 +105,66 @@ export function messageRows(
       rows.push([{ text: ' '.repeat(indent) }, { text, color: 'error' }]);
   }
   return rows.map((segments, i) => ({ key: `${line.key}:${i}`, segments }));
+}
+
+/** One character with its case and accents folded (`É` → `e`); itself when that would not be one character. */
+function foldChar(c: string): string {
+  const f = c
+    .normalize('NFD')
+    .replace(/\p{M}+/gu, '')
+    .toLowerCase();
+  return [...f].length === 1 ? f : c;
+}
+
+/** Splits segments so the words a search matched stand out (any case, any accents). */
+export function highlightWords(segments: readonly Segment[], words: readonly string[]): Segment[] {
+  const wanted = [...new Set(words.map((w) => [...w].map(foldChar).join('')).filter((w) => w !== ''))].map((w) => [
+    ...w,
+  ]);
+  if (wanted.length === 0) return [...segments];
+  const out: Segment[] = [];
+  for (const seg of segments) {
+    const chars = [...seg.text];
+    const folded = chars.map(foldChar);
+    const matchAt = (i: number) =>
+      wanted.find((w) => w.length <= chars.length - i && w.every((c, k) => folded[i + k] === c));
+    let at = 0;
+    let i = 0;
+    while (i < chars.length) {
+      const hit = matchAt(i);
+      if (!hit) {
+        i++;
+        continue;
+      }
+      if (i > at) out.push({ ...seg, text: chars.slice(at, i).join('') });
+      out.push({ ...seg, text: chars.slice(i, i + hit.length).join(''), bold: true, inverse: true });
+      i += hit.length;
+      at = i;
+    }
+    if (at < chars.length) out.push({ ...seg, text: chars.slice(at).join('') });
+  }
+  return out;
+}
+
+/**
+ * Terminal rows below message `seq` (the messages after it, with their day
+ * separators), as the list lays them out: how far up a view scrolls to show it.
+ */
+export function rowsBelow(
+  lines: readonly Line[],
+  seq: number,
+  opts: { meId: string | null; meUsername?: string | null; width: number; timeFormat?: TimeFormat },
+): number | null {
+  const at = lines.findIndex((l) => l.seq === seq);
+  if (at === -1) return null;
+  let rows = 0;
+  for (let i = at + 1; i < lines.length; i++) {
+    const line = lines[i];
+    const prev = lines[i - 1];
+    if (!line || !prev) continue;
+    rows += messageRows(line, opts).length + (sameDay(prev.createdAt, line.createdAt) ? 0 : 1);
+  }
+  return rows;
 }
 
 /** Splits a body row so `@me` stands out. */
@@ -148,7 +220,8 @@ export function layoutMessages(input: MessageLayoutInput): MessageLayout {
     }
     const line = input.lines[i];
     if (!line) continue;
-    const rows = messageRows(line, opts);
+    const focused = input.focus && line.seq === input.focus.seq ? input.focus.words : null;
+    const rows = messageRows(line, focused ? { ...opts, focus: focused } : opts);
     for (let k = rows.length - 1; k >= 0; k--) {
       const row = rows[k];
       if (row) reversed.push(row);

@@ -104,3 +104,44 @@ describe('NoticeLine', () => {
     assert.match(out, /evil<U\+202E>eman␛\[2J␤next/);
   });
 });
+
+describe('search highlighting', () => {
+  test('the words a search matched stand out in a message, in any case and with any accents', async () => {
+    const { highlightWords } = await import('../../../src/tui/view/message-layout.js');
+    const out = highlightWords([{ text: 'The Café opens; CAFE au lait, cafés' }], ['cafe']);
+    const marked = out.filter((s) => s.inverse).map((s) => s.text);
+    assert.deepEqual(marked, ['Café', 'CAFE', 'caf\u00e9']);
+    assert.equal(out.map((s) => s.text).join(''), 'The Café opens; CAFE au lait, cafés', 'the text is unchanged');
+  });
+
+  test('a hit in the search overlay shows where it is and the text around its first match, the match marked', async () => {
+    const { hitPlace, hitSegments } = await import('../../../src/tui/components/SearchOverlay.js');
+    const body = `${'filler '.repeat(30)}the deploy is done`;
+    const start = body.indexOf('deploy');
+    const hit = {
+      message: {
+        id: 'm1',
+        conversationId: 'c1',
+        seq: 7,
+        author: { id: 'u1', username: 'bob', displayName: null },
+        body,
+        createdAt: 0,
+        editedAt: null,
+        deletedAt: null,
+        nonce: null,
+        mentions: [],
+      },
+      conversation: { id: 'c1', kind: 'channel' as const, serverId: 's1', serverName: 'acme', name: 'ops' },
+      matches: [[start, start + 6]] as [number, number][],
+    };
+    assert.equal(hitPlace(hit), '#ops (acme)');
+    const segs = hitSegments(hit, 40, {});
+    const text = segs.map((s) => s.text).join('');
+    assert.ok(text.startsWith('…'), 'cut before the match');
+    assert.ok(textWidth(text) <= 40);
+    assert.deepEqual(
+      segs.filter((s) => s.bold).map((s) => s.text),
+      ['deploy'],
+    );
+  });
+});
