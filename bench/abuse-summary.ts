@@ -27,24 +27,20 @@ function median(xs: number[]): number {
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
+/** What a read burst is judged by. */
+const READ_BURST = [
+  'rssRiseMiB',
+  'bystanderPingMs.p50',
+  'bystanderPingMs.p99',
+  'bystanderPingMs.max',
+  'attacker.answered',
+  'attackSeconds',
+];
+
 /** The figures shown per scenario. */
 const FIGURES: Record<string, string[]> = {
-  'read-burst': [
-    'rssRiseMiB',
-    'bystanderPingMs.p50',
-    'bystanderPingMs.p99',
-    'bystanderPingMs.max',
-    'attacker.answered',
-    'attackSeconds',
-  ],
-  'read-burst-open': [
-    'rssRiseMiB',
-    'bystanderPingMs.p50',
-    'bystanderPingMs.p99',
-    'bystanderPingMs.max',
-    'attacker.answered',
-    'attackSeconds',
-  ],
+  'read-burst': READ_BURST,
+  'read-burst-open': READ_BURST,
   'read-burst-unread': ['rssRiseMiB', 'bystanderPingMs.p99', 'bystanderPingMs.max', 'attacker.closed'],
   'conn-cap': [
     'attacker.kept',

@@ -1,6 +1,7 @@
 import type { Key } from 'ink';
 
-const NO_KEY: Key = {
+/** Ink's key flags with none set: typed text. */
+export const NO_KEY: Key = {
   upArrow: false,
   downArrow: false,
   leftArrow: false,

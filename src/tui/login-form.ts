@@ -5,6 +5,7 @@
  * Enter).
  */
 import type { Key } from 'ink';
+import { NO_KEY } from './key-chunks.js';
 
 /** A field of the login form; `repeat` (the password again) only when registering. */
 export type LoginField = 'server' | 'username' | 'password' | 'repeat';
@@ -80,29 +81,6 @@ function oneKey(form: LoginForm, input: string, key: Key): LoginOutcome {
   return same(edit(form, (v) => v + input));
 }
 
-const NO_FLAGS: Key = {
-  upArrow: false,
-  downArrow: false,
-  leftArrow: false,
-  rightArrow: false,
-  pageDown: false,
-  pageUp: false,
-  home: false,
-  end: false,
-  return: false,
-  escape: false,
-  ctrl: false,
-  shift: false,
-  tab: false,
-  backspace: false,
-  delete: false,
-  meta: false,
-  super: false,
-  hyper: false,
-  capsLock: false,
-  numLock: false,
-};
-
 /**
  * Applies what Ink delivered (one key, or a chunk of several) to the form.
  * In a chunk every CR or LF is Enter, Tab moves on, DEL and BS erase, and
@@ -116,7 +94,7 @@ export function loginKeys(form: LoginForm, input: string, key: Key): LoginOutcom
   // Escape sequences (arrows, function keys) inside a chunk are not text.
   const keys = input.replace(/\u001b\[[0-9;?]*[ -/]*[@-~]|\u001bO.|\u001b./g, '');
   const flush = () => {
-    if (text) out = { ...oneKey(out.form, text, NO_FLAGS), submit: out.submit, quit: out.quit };
+    if (text) out = { ...oneKey(out.form, text, NO_KEY), submit: out.submit, quit: out.quit };
     text = '';
   };
   for (const ch of keys) {
@@ -124,19 +102,19 @@ export function loginKeys(form: LoginForm, input: string, key: Key): LoginOutcom
     const code = ch.codePointAt(0) ?? 0;
     let step: Key | null = null;
     let stepInput = '';
-    if (ch === '\r' || ch === '\n') step = { ...NO_FLAGS, return: true };
-    else if (ch === '\t') step = { ...NO_FLAGS, tab: true };
-    else if (code === 0x7f || code === 0x08) step = { ...NO_FLAGS, backspace: true };
+    if (ch === '\r' || ch === '\n') step = { ...NO_KEY, return: true };
+    else if (ch === '\t') step = { ...NO_KEY, tab: true };
+    else if (code === 0x7f || code === 0x08) step = { ...NO_KEY, backspace: true };
     else if (code >= 1 && code <= 26) {
-      step = { ...NO_FLAGS, ctrl: true };
+      step = { ...NO_KEY, ctrl: true };
       stepInput = String.fromCharCode(code + 96);
-    } else if (code < 0x20 || code === 0x1b) step = NO_FLAGS;
+    } else if (code < 0x20 || code === 0x1b) step = NO_KEY;
     if (step === null) {
       text += ch;
       continue;
     }
     flush();
-    if (step !== NO_FLAGS) {
+    if (step !== NO_KEY) {
       const next = oneKey(out.form, stepInput, step);
       out = { form: next.form, submit: next.submit, quit: next.quit };
     }

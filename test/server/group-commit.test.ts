@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
-import { drizzle } from 'drizzle-orm/better-sqlite3';
-import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { ChatQueries } from '../../src/server/db/chat.js';
-import { closeDb, DB_FILE, type Db, openDb } from '../../src/server/db/index.js';
+import { closeDb, type Db, openDb } from '../../src/server/db/index.js';
 import { EventLog } from '../../src/server/event-log.js';
 import { Hub } from '../../src/server/hub.js';
 import { Writer } from '../../src/server/writer.js';
+import { databaseAt } from '../helpers/old-database.js';
 import { within } from '../helpers/wait.js';
 
 const NOW = 1_800_000_000_000;
@@ -262,19 +260,7 @@ describe('migration 0003: events of one audience move into the event row', () =>
     const root = mkdtempSync(join(tmpdir(), 'natter-migrate-'));
     try {
       // A database as the previous release left it: migrations 0000-0002 only.
-      const old = join(root, 'migrations');
-      mkdirSync(join(old, 'meta'), { recursive: true });
-      const journal = JSON.parse(readFileSync('drizzle/meta/_journal.json', 'utf8')) as {
-        entries: { idx: number; tag: string }[];
-      };
-      journal.entries = journal.entries.filter((e) => e.idx <= 2);
-      writeFileSync(join(old, 'meta/_journal.json'), JSON.stringify(journal));
-      for (const e of journal.entries) copyFileSync(`drizzle/${e.tag}.sql`, join(old, `${e.tag}.sql`));
-      const dataDir = join(root, 'data');
-      mkdirSync(dataDir);
-      const sqlite = new Database(join(dataDir, DB_FILE));
-      sqlite.pragma('foreign_keys = ON');
-      migrate(drizzle(sqlite), { migrationsFolder: old });
+      const { sqlite, dataDir } = databaseAt(root, 2);
       const addEvent = sqlite.prepare('INSERT INTO events (payload, created_at) VALUES (?, ?) RETURNING id');
       const addScope = sqlite.prepare('INSERT INTO event_scopes (event_id, scope) VALUES (?, ?)');
       const payload = (n: number) => JSON.stringify({ event: 'server.deleted', data: { serverId: `s${n}` } });

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import Database from 'better-sqlite3';
-import { drizzle } from 'drizzle-orm/better-sqlite3';
-import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import type { NatterClient } from '../../src/client/index.js';
 import {
   LIMITS,
@@ -21,6 +19,7 @@ import {
 import { DB_FILE } from '../../src/server/db/index.js';
 import { SCAN_MAX, SCOPES_IN_QUERY } from '../../src/server/handlers/search.js';
 import { connectAs, HttpApi, PASSWORD, rejection, TRANSPORTS, type TransportName, uniqueName } from '../helpers/api.js';
+import { databaseAt } from '../helpers/old-database.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -624,19 +623,7 @@ describe('the index on disk', () => {
     const root = mkdtempSync(join(tmpdir(), 'natter-migrate-'));
     try {
       // A database as the previous release left it: migrations 0000-0006, rows written in that schema.
-      const old = join(root, 'migrations');
-      mkdirSync(join(old, 'meta'), { recursive: true });
-      const journal = JSON.parse(readFileSync('drizzle/meta/_journal.json', 'utf8')) as {
-        entries: { idx: number; tag: string }[];
-      };
-      journal.entries = journal.entries.filter((e) => e.idx <= 6);
-      writeFileSync(join(old, 'meta/_journal.json'), JSON.stringify(journal));
-      for (const e of journal.entries) copyFileSync(`drizzle/${e.tag}.sql`, join(old, `${e.tag}.sql`));
-      const dataDir = join(root, 'data');
-      mkdirSync(dataDir);
-      const sqlite = new Database(join(dataDir, DB_FILE));
-      sqlite.pragma('foreign_keys = ON');
-      migrate(drizzle(sqlite), { migrationsFolder: old });
+      const { sqlite, dataDir } = databaseAt(root, 6);
       const index = sqlite.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name LIKE 'message_search%'");
       assert.deepEqual(index.get(), { n: 0 }, 'no index before 0007');
       const hash = bcrypt.hashSync(PASSWORD, 4);

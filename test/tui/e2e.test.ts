@@ -90,6 +90,22 @@ class Screen {
 
 let t: TestServer;
 let dir: string;
+
+/** A config directory holding `reg`'s session for the test server, as `natter login` leaves it. */
+function savedLogin(
+  name: string,
+  reg: { token: string; user: { id: string; username: string }; session: { id: string } },
+): string {
+  const home = join(dir, name);
+  saveCredential(home, t.wsUrl, {
+    token: reg.token,
+    username: reg.user.username,
+    userId: reg.user.id,
+    sessionId: reg.session.id,
+    savedAt: Date.now(),
+  });
+  return home;
+}
 before(async () => {
   t = await startTestServer();
   dir = mkdtempSync(join(tmpdir(), 'natter-tui-'));
@@ -112,14 +128,7 @@ test('the terminal app: open a channel, send and receive, switch with Ctrl-K, un
   await b.request('invites.join', { code: invite.code });
   await b.request('messages.send', { conversationId: general, body: 'welcome to acme, alice', nonce: 'e2e-0' });
 
-  const home = join(dir, 'alice');
-  saveCredential(home, t.wsUrl, {
-    token: alice.token,
-    username: 'alice',
-    userId: alice.user.id,
-    sessionId: alice.session.id,
-    savedAt: Date.now(),
-  });
+  const home = savedLogin('alice', alice);
   const screen = new Screen({ NATTER_HOME: home, NATTER_SERVER: t.wsUrl });
   try {
     // It opens on the first channel, with the history and the status line.
@@ -251,14 +260,7 @@ test('first run: the login screen logs in, keeps the session, and refuses a wron
 test('the login screen: keys that arrive in one chunk are fields and Enters; an ended session says so; register asks for the password twice', async () => {
   const api = new HttpApi(t.httpUrl);
   const dave = await api.call('register', { username: 'dave', password: PASSWORD });
-  const home = join(dir, 'dave');
-  saveCredential(home, t.wsUrl, {
-    token: dave.token,
-    username: 'dave',
-    userId: dave.user.id,
-    sessionId: dave.session.id,
-    savedAt: Date.now(),
-  });
+  const home = savedLogin('dave', dave);
   // The saved session ends before the app starts (logged out elsewhere).
   await api.call('logout', {});
   const screen = new Screen({ NATTER_HOME: home, NATTER_SERVER: t.wsUrl });
@@ -290,14 +292,7 @@ test('the screen: drawn in the alternate screen and left on exit, never cleared 
   const { channels } = await f.request('servers.create', { name: 'quiet' });
   const general = channels[0]?.id ?? '';
   await f.request('messages.send', { conversationId: general, body: 'first words', nonce: 'idle-0' });
-  const home = join(dir, 'frank');
-  saveCredential(home, t.wsUrl, {
-    token: frank.token,
-    username: 'frank',
-    userId: frank.user.id,
-    sessionId: frank.session.id,
-    savedAt: Date.now(),
-  });
+  const home = savedLogin('frank', frank);
   const screen = new Screen({ NATTER_HOME: home, NATTER_SERVER: t.wsUrl });
   let exitCode: number | null = null;
   try {
@@ -347,14 +342,7 @@ test('search: Ctrl-F finds a message far up in any case and accent, and Enter op
     await patiently(() => g.request('messages.send', { conversationId: general, body, nonce: `search-${i}` }));
   }
   g.close();
-  const home = join(dir, 'gina');
-  saveCredential(home, t.wsUrl, {
-    token: gina.token,
-    username: 'gina',
-    userId: gina.user.id,
-    sessionId: gina.session.id,
-    savedAt: Date.now(),
-  });
+  const home = savedLogin('gina', gina);
   const screen = new Screen({ NATTER_HOME: home, NATTER_SERVER: t.wsUrl });
   try {
     await screen.waitFor((s) => /note 120/.test(s) && /connected/.test(s), 'the latest messages');

@@ -1,30 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Key } from 'ink';
+import { NO_KEY } from '../../src/tui/key-chunks.js';
 import { initialLoginForm, type LoginForm, loginKeys } from '../../src/tui/login-form.js';
 
-const NONE: Key = {
-  upArrow: false,
-  downArrow: false,
-  leftArrow: false,
-  rightArrow: false,
-  pageDown: false,
-  pageUp: false,
-  home: false,
-  end: false,
-  return: false,
-  escape: false,
-  ctrl: false,
-  shift: false,
-  tab: false,
-  backspace: false,
-  delete: false,
-  meta: false,
-  super: false,
-  hyper: false,
-  capsLock: false,
-  numLock: false,
-};
+const NONE: Key = NO_KEY;
 
 /** Feeds `chunks` as Ink delivers unflagged text chunks. */
 function feed(form: LoginForm, ...chunks: string[]) {

@@ -348,40 +348,18 @@ describe('scrolling', () => {
   });
 
   test('reopening a conversation keeps the older messages loaded, and the top marker stays at message 1', () => {
+    const page = (s: State, messages: Message[], hasMore: boolean, direction: 'latest' | 'before') =>
+      reduce(s, { type: 'history', conversationId: 'c1', messages, hasMore, direction });
     let s = withHistory(0);
     const all = Array.from({ length: 120 }, (_, i) => msg('c1', i + 1));
-    s = reduce(s, {
-      type: 'history',
-      conversationId: 'c1',
-      messages: all.slice(70),
-      hasMore: true,
-      direction: 'latest',
-    });
-    s = reduce(s, {
-      type: 'history',
-      conversationId: 'c1',
-      messages: all.slice(20, 70),
-      hasMore: true,
-      direction: 'before',
-    });
-    s = reduce(s, {
-      type: 'history',
-      conversationId: 'c1',
-      messages: all.slice(0, 20),
-      hasMore: false,
-      direction: 'before',
-    });
+    s = page(s, all.slice(70), true, 'latest');
+    s = page(s, all.slice(20, 70), true, 'before');
+    s = page(s, all.slice(0, 20), false, 'before');
     assert.equal(s.views.c1?.hasMoreBefore, false);
     // Away and back: the latest page joins what is loaded.
     s = reduce(s, { type: 'open', conversationId: 'c2' });
     s = reduce(s, { type: 'open', conversationId: 'c1' });
-    s = reduce(s, {
-      type: 'history',
-      conversationId: 'c1',
-      messages: all.slice(70),
-      hasMore: true,
-      direction: 'latest',
-    });
+    s = page(s, all.slice(70), true, 'latest');
     assert.equal(s.views.c1?.lines.length, 120);
     assert.equal(s.views.c1?.hasMoreBefore, false);
     // After a gap (messages missed while away), the latest page replaces the view and more is before it.
