@@ -28,7 +28,7 @@ import type { Config } from './config.js';
 import { type Controller, errorText } from './controller.js';
 import { splitKeys } from './key-chunks.js';
 import { describeBindings, type KeyAction, matchKey, matchRawInput } from './keys.js';
-import { nextMatching, sidebarOrder, typingIn } from './reducer.js';
+import { nextActivity, nextMatching, sidebarOrder, typingIn } from './reducer.js';
 import type { SearchOverlayState, State } from './state.js';
 import type { Store } from './store.js';
 import { ThemeContext } from './theme.js';
@@ -484,6 +484,9 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
       case 'nextMention':
         go(nextMatching(state, (c) => c.mentions > 0));
         return;
+      case 'nextActivity':
+        go(nextActivity(state));
+        return;
       case 'pageUp':
       case 'pageDown':
         // One screen less a line: the line at the edge stays in view, to read on from.
@@ -586,6 +589,11 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
         return store.dispatch({ type: 'overlay', overlay: { kind: 'help', offset } });
       }
       return store.dispatch({ type: 'overlay', overlay: null });
+    }
+    // Alt-1 … Alt-9: the n-th conversation of the sidebar, as in weechat and irssi.
+    if (key.meta && !key.ctrl && /^[1-9]$/.test(input)) {
+      go(sidebarOrder(state)[Number(input) - 1] ?? null);
+      return;
     }
     const action = matchKey(input, key, config.keys, { composerEmpty: textRef.current === '' });
     if (action) {

@@ -618,6 +618,30 @@ export function nextMatching(state: State, pred: (c: ConversationEntry) => boole
   return null;
 }
 
+/**
+ * The conversation to go to for activity (weechat's Alt-A): one that
+ * mentions me first, then a DM with unread messages, then any with unread
+ * messages; within each, the next in sidebar order after the open one.
+ */
+export function nextActivity(state: State): string | null {
+  const order = sidebarOrder(state);
+  const start = state.active ? order.indexOf(state.active) : -1;
+  const rotated = [...order.slice(start + 1), ...order.slice(0, start + 1)].filter((id) => id !== state.active);
+  const tiers: ((c: ConversationEntry) => boolean)[] = [
+    (c) => c.mentions > 0,
+    (c) => c.kind === 'dm' && c.unread > 0,
+    (c) => c.unread > 0,
+  ];
+  for (const tier of tiers) {
+    const id = rotated.find((x) => {
+      const c = state.conversations[x];
+      return c !== undefined && tier(c);
+    });
+    if (id) return id;
+  }
+  return null;
+}
+
 /** Who is typing in a conversation now (not me). */
 export function typingIn(state: State, conversationId: string, now: number): string[] {
   return Object.entries(state.typing[conversationId] ?? {})

@@ -223,6 +223,13 @@ test('the terminal app: open a channel, send and receive, switch with Ctrl-K, un
     } finally {
       mine.close();
     }
+
+    // Alt-1 goes to the sidebar's first conversation (acme's #general), as in weechat.
+    await screen.type(
+      '\u001b1',
+      (s) => /#general\s+acme/.test(s) && /got it, alice!/.test(s),
+      'the first conversation',
+    );
   } finally {
     assert.equal(await screen.quit(), 0);
     b.close();

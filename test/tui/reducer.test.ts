@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ConversationSummary, EventMessage, Message } from '../../src/protocol/index.js';
-import { initialState, nextMatching, reduce, sidebarOrder, typingIn } from '../../src/tui/reducer.js';
+import { initialState, nextActivity, nextMatching, reduce, sidebarOrder, typingIn } from '../../src/tui/reducer.js';
 import type { Action, State } from '../../src/tui/state.js';
 
 const ME = { id: 'me', username: 'alice' };
@@ -370,5 +370,27 @@ describe('scrolling', () => {
       later.map((m) => m.seq),
     );
     assert.equal(s.views.c1?.hasMoreBefore, true, 'what is before the page is unknown again');
+  });
+});
+
+describe('nextActivity (Alt-A)', () => {
+  test('mentions first, then DMs with unread messages, then any unread; none: null', () => {
+    const withCounts = (counts: Record<string, { unread: number; mentions: number }>) => {
+      let s = reduce(loaded(), { type: 'open', conversationId: 'c2' });
+      for (const [id, c] of Object.entries(counts)) {
+        const conv = s.conversations[id];
+        if (conv) s = { ...s, conversations: { ...s.conversations, [id]: { ...conv, ...c } } };
+      }
+      return s;
+    };
+    assert.equal(nextActivity(withCounts({})), null);
+    assert.equal(nextActivity(withCounts({ c1: { unread: 3, mentions: 0 } })), 'c1');
+    assert.equal(nextActivity(withCounts({ c1: { unread: 3, mentions: 0 }, d1: { unread: 1, mentions: 0 } })), 'd1');
+    assert.equal(
+      nextActivity(
+        withCounts({ c1: { unread: 3, mentions: 0 }, d1: { unread: 1, mentions: 0 }, g1: { unread: 1, mentions: 1 } }),
+      ),
+      'g1',
+    );
   });
 });
