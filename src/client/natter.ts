@@ -15,6 +15,11 @@ import { NatterClient, waitForEvent } from './client.js';
 import type { TlsOptions } from './transport.js';
 
 /** Where the connection stands. */
+/** A refused token or password: trying again cannot help. */
+function isRefusal(err: unknown): err is NatterError {
+  return err instanceof NatterError && (err.code === 'unauthenticated' || err.code === 'invalid_credentials');
+}
+
 export type ConnectionState =
   | { status: 'connecting' }
   | { status: 'connected' }
@@ -123,9 +128,50 @@ export class Natter extends EventEmitter<NatterEvents> {
     return new Natter(options.url, options);
   }
 
-  /** Makes the first connection (see {@link Natter.connect}). */
-  start(): Promise<void> {
-    return this.open();
+  /**
+   * Makes the first connection (see {@link Natter.connect}). By default a
+   * server that cannot be reached rejects at once; with `untilConnected`, it
+   * is tried again with the usual backoff (the state says `reconnecting`)
+   * until it answers, and only a refused token (or `stop()`) rejects.
+   */
+  start(options: { untilConnected?: boolean } = {}): Promise<void> {
+    if (!options.untilConnected) return this.open();
+    return new Promise((resolve, reject) => {
+      let failure: Error | null = null;
+      const onState = (s: ConnectionState) => {
+        if (s.status === 'connected') {
+          this.off('state', onState);
+          resolve();
+        } else if (s.status === 'closed') {
+          this.off('state', onState);
+          reject(failure ?? new Error(`connection closed: ${s.error ?? 'stopped'}`));
+        }
+      };
+      this.on('state', onState);
+      this.open().catch((err: unknown) => {
+        if (this.stopped) return;
+        if (isRefusal(err)) {
+          failure = err;
+          this.giveUp(err.message, err);
+          return;
+        }
+        this.scheduleRetry(err instanceof Error ? err.message : String(err));
+      });
+    });
+  }
+
+  /**
+   * While waiting to reconnect, tries at once instead of when the backoff
+   * says (a person pressing "retry now"). Returns false when there is no wait
+   * to cut short (connected, connecting, or closed).
+   */
+  reconnectNow(): boolean {
+    if (this.current.status !== 'reconnecting' || !this.retryTimer) return false;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.attempt = Math.max(0, this.attempt - 1);
+    this.retry();
+    return true;
   }
 
   /** The logged-in user, once authenticated. */
@@ -351,15 +397,20 @@ export class Natter extends EventEmitter<NatterEvents> {
     this.setState({ status: 'reconnecting', attempt: this.attempt, retryInMs: delay, error });
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      this.open().catch((err: unknown) => {
-        if (this.stopped) return;
-        if (err instanceof NatterError && (err.code === 'unauthenticated' || err.code === 'invalid_credentials')) {
-          this.giveUp(err.message, err);
-          return;
-        }
-        this.scheduleRetry(err instanceof Error ? err.message : String(err));
-      });
+      this.retry();
     }, delay);
+  }
+
+  /** One more attempt to connect; a refused token ends it, anything else waits and tries again. */
+  private retry(): void {
+    this.open().catch((err: unknown) => {
+      if (this.stopped) return;
+      if (isRefusal(err)) {
+        this.giveUp(err.message, err);
+        return;
+      }
+      this.scheduleRetry(err instanceof Error ? err.message : String(err));
+    });
   }
 
   private ready(timeoutMs: number): Promise<NatterClient> {

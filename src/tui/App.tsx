@@ -269,6 +269,9 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
       case 'search':
         openSearch(intent.query);
         return true;
+      case 'reconnect':
+        reconnectNow();
+        return true;
       case 'help':
         store.dispatch({ type: 'overlay', overlay: { kind: 'help', offset: 0 } });
         return true;
@@ -338,6 +341,19 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
     });
     store.dispatch({ type: 'scroll', conversationId: id, scrollBack: laid.scrollBack });
     if (delta > 0 && laid.atTop && v.hasMoreBefore && !v.loading) void controller.loadOlder(id);
+  };
+
+  /** "Retry now" while the connection waits to come back. */
+  const reconnectNow = () => {
+    if (controller.client.reconnectNow()) return;
+    const status = controller.client.state.status;
+    const text =
+      status === 'connected'
+        ? 'already connected'
+        : status === 'connecting'
+          ? 'connecting already…'
+          : 'not reconnecting';
+    store.dispatch({ type: 'notice', text, level: 'info' });
   };
 
   /** Opens the search overlay; a query given with it is searched at once. */
@@ -462,6 +478,9 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
         return;
       case 'search':
         openSearch('');
+        return;
+      case 'reconnect':
+        reconnectNow();
         return;
       case 'help':
         store.dispatch({ type: 'overlay', overlay: { kind: 'help', offset: 0 } });
@@ -760,6 +779,7 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
             now={now}
             width={mainWidth - 1}
             color={config.color}
+            hint={state.connection.status === 'reconnecting' ? 'Ctrl-R: now' : undefined}
           />
         </Box>
         {membersWidth > 0 ? (

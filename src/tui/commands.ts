@@ -23,6 +23,8 @@ export type Intent =
   | { type: 'delete'; conversationId: string; seq: number }
   /** Open the search overlay with `query` (searched at once when it is not empty). */
   | { type: 'search'; query: string }
+  /** While waiting to reconnect, try now. */
+  | { type: 'reconnect' }
   /** Open the help overlay. */
   | { type: 'help' }
   /** Leave the app. */
@@ -598,6 +600,13 @@ export const COMMANDS: readonly Command[] = [
       const action = args.rest(0);
       return action === '' ? usage('me') : { type: 'send', body: `${ME_PREFIX}${action}` };
     },
+  },
+  {
+    name: 'reconnect',
+    aliases: [],
+    usage: '/reconnect',
+    description: 'While waiting to reconnect, try now (Ctrl-R).',
+    run: (args) => (args.words.length > 0 ? usage('reconnect') : { type: 'reconnect' }),
   },
   {
     name: 'search',

@@ -20,6 +20,7 @@ export const KEY_ACTIONS = [
   'close',
   'toggleMembers',
   'toggleServer',
+  'reconnect',
 ] as const;
 
 /** A key action (not the reducer's `Action` of `state.ts`). */
@@ -165,6 +166,7 @@ export const DEFAULT_BINDINGS: Bindings = {
   close: [chord('escape')],
   toggleMembers: [chord('ctrl+t')],
   toggleServer: [chord('alt+f')],
+  reconnect: [chord('ctrl+r')],
 };
 
 /**
@@ -350,6 +352,7 @@ const DESCRIPTIONS: Record<KeyAction, string> = {
   close: 'Close the overlay',
   toggleMembers: 'Show or hide the member list',
   toggleServer: 'Fold or unfold the open server in the sidebar',
+  reconnect: 'While waiting to reconnect: try now',
 };
 
 /** One line of the key help: the keys (`? (empty composer)`, `F1`) and what they do. */

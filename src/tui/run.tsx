@@ -1,6 +1,6 @@
 import { writeSync } from 'node:fs';
 import { render, Text, useApp, useInput } from 'ink';
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { connectionError, findToken, type Globals, readCa, saveCredential, tlsOptions } from '../cli/util.js';
 import { NatterClient } from '../client/client.js';
 import { Natter } from '../client/natter.js';
@@ -44,6 +44,9 @@ export async function runTui(g: Globals): Promise<void> {
   const ca = readCa(g);
   const found = findToken(g);
   const drafts = composerFile(g.configDir);
+  // Whether the chat ever reached the server, and why not (for the exit status).
+  let everConnected = false;
+  let lastError: string | null = null;
 
   function Root() {
     const [session, setSession] = useState<{ url: string; token: string } | null>(
@@ -58,6 +61,50 @@ export async function runTui(g: Globals): Promise<void> {
     useInput((input, key) => {
       if (!chat && session && key.ctrl && input === 'c') exit();
     });
+    // The chat opens at once; the status line says "connecting" or "reconnecting in N s" (Ctrl-R: now)
+    // until the server answers, however long that takes.
+    useEffect(() => {
+      if (!session) return;
+      const store = new Store(initialState(session.url));
+      const client = Natter.create({
+        url: session.url,
+        token: session.token,
+        ...tlsOptions(session.url, ca),
+        // One person's client: back within 2 s of the server.
+        backoff: { initialMs: 250, maxMs: 2000 },
+      });
+      const controller = new Controller(client, store.dispatch, store.get);
+      for (const w of warnings) store.dispatch({ type: 'notice', text: `config: ${w}`, level: 'error' });
+      client.on('state', (st) => {
+        if (st.status === 'connected') everConnected = true;
+        else if (st.status === 'reconnecting') lastError = st.error;
+      });
+      setChat({ store, controller });
+      let live = true;
+      client.start({ untilConnected: true }).catch((err: unknown) => {
+        if (!live) return;
+        const refused = (err as { code?: string }).code === 'unauthenticated';
+        setChat(null);
+        if (refused) {
+          // The saved session is gone (logged out elsewhere, password changed): log in again.
+          saveCredential(g.configDir, session.url, null);
+          setLoginNotice(
+            `your saved session on ${session.url} has ended (logged out elsewhere, or the password changed): log in again`,
+          );
+          setSession(null);
+        } else {
+          setFailure(
+            (err as Error).name === 'NatterError'
+              ? `${session.url}: ${errorText(err)}`
+              : connectionError(session.url, err).message,
+          );
+        }
+      });
+      return () => {
+        live = false;
+        client.close();
+      };
+    }, [session]);
     if (!session) {
       return (
         <Login
@@ -78,35 +125,8 @@ export async function runTui(g: Globals): Promise<void> {
         />
       );
     }
-    if (!chat) {
-      if (!failure) {
-        const store = new Store(initialState(session.url));
-        const client = Natter.create({ url: session.url, token: session.token, ...tlsOptions(session.url, ca) });
-        const controller = new Controller(client, store.dispatch, store.get);
-        for (const w of warnings) store.dispatch({ type: 'notice', text: `config: ${w}`, level: 'error' });
-        client.start().then(
-          () => setChat({ store, controller }),
-          (err: unknown) => {
-            const refused = (err as { code?: string }).code === 'unauthenticated';
-            if (refused) {
-              // The saved session is gone (logged out elsewhere, password changed): log in again.
-              saveCredential(g.configDir, session.url, null);
-              setLoginNotice(
-                `your saved session on ${session.url} has ended (logged out elsewhere, or the password changed): log in again`,
-              );
-              setSession(null);
-            } else {
-              setFailure(
-                (err as Error).name === 'NatterError'
-                  ? `${session.url}: ${errorText(err)}`
-                  : connectionError(session.url, err).message,
-              );
-            }
-          },
-        );
-      }
-      return <Text>{failure ?? `connecting to ${session.url}…`}</Text>;
-    }
+    if (failure) return <Text>{failure}</Text>;
+    if (!chat) return <Text>{`connecting to ${session.url}…`}</Text>;
     return (
       <App
         store={chat.store}
@@ -136,6 +156,11 @@ export async function runTui(g: Globals): Promise<void> {
     process.off('SIGHUP', stop);
     drafts.flush();
     screen.leave();
+  }
+  // Quitting before the server ever answered is not a success.
+  if (!everConnected && lastError !== null) {
+    process.stderr.write(`natter: never reached ${g.server}: ${lastError}\n`);
+    process.exitCode = 1;
   }
 }
 

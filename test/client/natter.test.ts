@@ -108,6 +108,45 @@ describe('Natter (reconnecting client)', () => {
     }
   });
 
+  test('start({ untilConnected }) waits out a server that is down at first; reconnectNow() cuts the wait short', async () => {
+    const own = await startTestServer();
+    const reg = await new HttpApi(own.httpUrl).call('register', { username: uniqueName('late'), password: PASSWORD });
+    const port = own.server.port;
+    await own.stop();
+    // A long backoff: only reconnectNow() can bring it back within the test's deadline.
+    const client = createNatter({ url: own.wsUrl, token: reg.token, backoff: { initialMs: 600_000, maxMs: 600_000 } });
+    const started = client.start({ untilConnected: true });
+    let settled = false;
+    void started.then(() => {
+      settled = true;
+    });
+    await until(() => client.state.status === 'reconnecting', 'waiting to reconnect');
+    assert.equal(settled, false, 'start() has not given up on an unreachable server');
+    assert.equal(client.reconnectNow(), true);
+    await until(() => client.state.status === 'reconnecting', 'waiting again, the server still down');
+    const again = await startTestServer({ port }, own.dataDir);
+    try {
+      assert.equal(client.reconnectNow(), true);
+      await started;
+      assert.equal(client.state.status, 'connected');
+      assert.equal(client.user?.id, reg.user.id);
+      assert.equal(client.reconnectNow(), false, 'nothing to cut short once connected');
+    } finally {
+      client.close();
+      await again.destroy();
+    }
+  });
+
+  test('start({ untilConnected }) still rejects a refused token at once', async () => {
+    const client = createNatter({ url: t.wsUrl, token: 'nts_not-a-real-token-at-all-0000000000000', backoff: FAST });
+    await assert.rejects(
+      client.start({ untilConnected: true }),
+      (err: { code?: string }) => err.code === 'unauthenticated',
+    );
+    assert.equal(client.state.status, 'closed');
+    client.close();
+  });
+
   test('a revoked session stops the client instead of retrying forever', async () => {
     const me = await account();
     const client = await connectNatter({ url: t.wsUrl, token: me.token, backoff: FAST });

@@ -91,13 +91,14 @@ class Screen {
 let t: TestServer;
 let dir: string;
 
-/** A config directory holding `reg`'s session for the test server, as `natter login` leaves it. */
+/** A config directory holding `reg`'s session for `url` (the test server's), as `natter login` leaves it. */
 function savedLogin(
   name: string,
   reg: { token: string; user: { id: string; username: string }; session: { id: string } },
+  url = t.wsUrl,
 ): string {
   const home = join(dir, name);
-  saveCredential(home, t.wsUrl, {
+  saveCredential(home, url, {
     token: reg.token,
     username: reg.user.username,
     userId: reg.user.id,
@@ -361,5 +362,24 @@ test('search: Ctrl-F finds a message far up in any case and accent, and Enter op
     await screen.waitFor(/more below · End/, 'scrolled up to it, with the way back down');
   } finally {
     assert.equal(await screen.quit(), 0);
+  }
+});
+
+test('a server that is down at start: the app opens anyway, says it is reconnecting, and Ctrl-R connects as soon as it is back', async () => {
+  const own = await startTestServer();
+  const hana = await new HttpApi(own.httpUrl).call('register', { username: 'hana', password: PASSWORD });
+  const port = own.server.port;
+  const url = own.wsUrl;
+  await own.stop();
+  const home = savedLogin('hana', hana, url);
+  const screen = new Screen({ NATTER_HOME: home, NATTER_SERVER: url });
+  let again: TestServer | null = null;
+  try {
+    await screen.waitFor(/reconnecting in .*Ctrl-R: now/, 'the chat screen, waiting for the server');
+    again = await startTestServer({ port }, own.dataDir);
+    await screen.type('\u0012', /● connected/, 'connected at once on Ctrl-R');
+  } finally {
+    assert.equal(await screen.quit(), 0, 'it did connect: quitting is a success');
+    await again?.destroy();
   }
 });
