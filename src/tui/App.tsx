@@ -76,6 +76,9 @@ export type AppProps = {
   composerFile?: ComposerFile;
 };
 
+/** The narrowest terminal that shows the member list beside the messages. */
+const MEMBERS_MIN_COLUMNS = 90;
+
 /** The chat screen: sidebar, messages, composer, status line, and the overlays. */
 export function App({ store, controller, config, onQuit, composerFile }: AppProps) {
   const state = useSyncExternalStore(store.subscribe, store.get);
@@ -159,7 +162,7 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
   const active = state.active ? state.conversations[state.active] : undefined;
   const view = state.active ? state.views[state.active] : undefined;
   const sidebarWidth = Math.max(18, Math.min(30, Math.floor(columns * 0.22)));
-  const membersWidth = state.showMembers && active?.kind !== 'dm' && columns >= 90 ? 24 : 0;
+  const membersWidth = state.showMembers && active?.kind !== 'dm' && columns >= MEMBERS_MIN_COLUMNS ? 24 : 0;
   const mainWidth = Math.max(20, columns - sidebarWidth - membersWidth - 2);
   const composerHeight = Math.min(
     5,
@@ -550,6 +553,13 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
       }
       case 'toggleMembers':
         store.dispatch({ type: 'toggle-members' });
+        if (columns < MEMBERS_MIN_COLUMNS) {
+          store.dispatch({
+            type: 'notice',
+            text: `the member list needs a terminal at least ${MEMBERS_MIN_COLUMNS} columns wide (this one has ${columns})`,
+            level: 'info',
+          });
+        }
         return;
       case 'toggleServer': {
         const serverId = state.active ? state.conversations[state.active]?.serverId : null;

@@ -440,7 +440,12 @@ function applyEvent<N extends keyof EventMap>(state: State, name: N, data: Event
     case 'channel.deleted': {
       const { serverId, channelId } = d as EventData<'channel.deleted'>;
       const s = state.servers[serverId];
-      const next = withoutConversations(state, [channelId]);
+      const gone = state.conversations[channelId];
+      let next = withoutConversations(state, [channelId]);
+      // The one being read went away under me: say so, where the messages were.
+      if (gone && state.active === channelId) {
+        next = { ...next, notice: { text: `#${gone.name} was deleted`, level: 'info' } };
+      }
       return s
         ? {
             ...next,
@@ -474,8 +479,14 @@ function applyEvent<N extends keyof EventMap>(state: State, name: N, data: Event
         members: { ...state.members, [group.id]: group.members.map((user) => ({ user, role: null })) },
       };
     }
-    case 'group.removed':
-      return withoutConversations(state, [(d as EventData<'group.removed'>).groupId]);
+    case 'group.removed': {
+      const { groupId } = d as EventData<'group.removed'>;
+      const gone = state.conversations[groupId];
+      const next = withoutConversations(state, [groupId]);
+      return gone && state.active === groupId
+        ? { ...next, notice: { text: `you are no longer in +${gone.name}`, level: 'info' } }
+        : next;
+    }
     case 'group.invited': {
       const { invitation } = d as EventData<'group.invited'>;
       const entry = { groupId: invitation.group.id, name: invitation.group.name, from: invitation.invitedBy.username };

@@ -394,3 +394,20 @@ describe('nextActivity (Alt-A)', () => {
     );
   });
 });
+
+describe('what goes away under me', () => {
+  test('the open channel deleted: a notice says so; another channel deleted: no notice', () => {
+    let s = reduce(loaded(), { type: 'open', conversationId: 'c1' });
+    const other = reduce(s, ev('channel.deleted', { serverId: 's1', channelId: 'c2' }));
+    assert.equal(other.notice, null);
+    s = reduce(s, ev('channel.deleted', { serverId: 's1', channelId: 'c1' }));
+    assert.equal(s.active, null);
+    assert.equal(s.notice?.text, '#general was deleted');
+  });
+
+  test('the open group left: a notice says so', () => {
+    let s = reduce(loaded(), { type: 'open', conversationId: 'g1' });
+    s = reduce(s, ev('group.removed', { groupId: 'g1' }));
+    assert.equal(s.notice?.text, 'you are no longer in +friends');
+  });
+});
