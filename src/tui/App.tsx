@@ -32,6 +32,7 @@ import { nextActivity, nextMatching, sidebarOrder, typingIn } from './reducer.js
 import type { SearchOverlayState, State } from './state.js';
 import type { Store } from './store.js';
 import { ThemeContext } from './theme.js';
+import { conversationColors } from './view/colors.js';
 import { fuzzyFilter } from './view/fuzzy.js';
 import { layoutMessages, messageRows, pageScroll, rowsBelow } from './view/message-layout.js';
 
@@ -185,6 +186,15 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
   );
 
   const usernames = useMemo(() => [...new Set(members.map((m) => m.user.username))], [members]);
+  // Everyone of the conversation gets a name colour of their own (while the palette lasts).
+  const colors = useMemo(
+    () =>
+      conversationColors(
+        [...members.map((m) => m.user.id), ...(view?.lines ?? []).map((l) => l.author.id)],
+        state.me?.id ?? null,
+      ),
+    [members, view?.lines, state.me?.id],
+  );
   const channelNames = useMemo(
     () =>
       active?.serverId
@@ -761,6 +771,7 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
             scrollBack={view?.scrollBack ?? 0}
             newBelow={view?.newBelow ?? 0}
             focus={view?.focus ?? null}
+            colors={colors}
             hasMoreBefore={view?.hasMoreBefore ?? false}
             loading={view?.loading ?? false}
             timeFormat={config.timeFormat}

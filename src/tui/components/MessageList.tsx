@@ -20,6 +20,8 @@ export type MessageListProps = {
   readonly newBelow?: number;
   /** A message a search led to, marked with its matched words. */
   readonly focus?: { seq: number; words: readonly string[] } | null;
+  /** Name colours of the conversation's people. */
+  readonly colors?: ReadonlyMap<string, string>;
   readonly timeFormat?: TimeFormat;
   /** For day separators: the year is shown when it is not this instant's. */
   readonly now?: number;

@@ -1,7 +1,7 @@
 import { meAction } from '../commands.js';
 import { sanitize } from '../sanitize.js';
 import type { Line } from '../state.js';
-import { userColor } from './colors.js';
+import { conversationColors, userColor } from './colors.js';
 import type { Row, Segment } from './segments.js';
 import { textWidth, truncate } from './text-width.js';
 import { formatDay, formatTime, sameDay, type TimeFormat, timeWidth } from './time.js';
@@ -25,6 +25,8 @@ export type MessageLayoutInput = {
   newBelow?: number;
   /** A message a search led to: marked, with these words highlighted. */
   focus?: { seq: number; words: readonly string[] } | null;
+  /** Name colours of the conversation's people, each different (see `conversationColors`). */
+  colors?: ReadonlyMap<string, string>;
 };
 
 /** The rows that fit, top to bottom, and where the window sits. */
@@ -46,6 +48,8 @@ export function messageRows(
     timeFormat?: TimeFormat;
     /** Words to highlight: this is the message a search led to. */
     focus?: readonly string[] | null;
+    /** Name colours of the conversation's people (see `conversationColors`); by id alone when missing. */
+    colors?: ReadonlyMap<string, string>;
   },
 ): Row[] {
   const width = Math.max(10, opts.width);
@@ -80,7 +84,7 @@ export function messageRows(
               ? { text: time, bold: true, color: 'accent', inverse: true }
               : { text: time, dim: !line.mentionsMe, ...(line.mentionsMe ? { color: 'mention', inverse: true } : {}) },
             { text: ' ' },
-            { text: name, bold: true, color: userColor(line.author.id, opts.meId) },
+            { text: name, bold: true, color: opts.colors?.get(line.author.id) ?? userColor(line.author.id, opts.meId) },
             { text: ' ' },
           ]
         : [{ text: ' '.repeat(indent) }];
@@ -205,7 +209,13 @@ function notice(key: string, text: string, width: number): Row {
 export function layoutMessages(input: MessageLayoutInput): MessageLayout {
   const height = Math.max(1, input.height);
   const width = Math.max(10, input.width);
-  const opts = { meId: input.meId, meUsername: input.meUsername ?? null, width, timeFormat: input.timeFormat };
+  const colors =
+    input.colors ??
+    conversationColors(
+      input.lines.map((l) => l.author.id),
+      input.meId,
+    );
+  const opts = { meId: input.meId, meUsername: input.meUsername ?? null, width, timeFormat: input.timeFormat, colors };
   // The pinned loading notice takes the top row; scrolled up, the bottom row says what is below.
   const below = Math.max(0, input.scrollBack) > 0;
   const room = roomAt(height, input.scrollBack, input.loading);

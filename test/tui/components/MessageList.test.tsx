@@ -5,7 +5,13 @@ import { MessageList, type MessageListProps } from '../../../src/tui/components/
 import { styledRow } from '../../../src/tui/components/StyledRow.js';
 import { DEFAULT_THEME } from '../../../src/tui/config.js';
 import type { Line } from '../../../src/tui/state.js';
-import { colorEnabled, NAME_PALETTE, OWN_NAME_COLOR, userColor } from '../../../src/tui/view/colors.js';
+import {
+  colorEnabled,
+  conversationColors,
+  NAME_PALETTE,
+  OWN_NAME_COLOR,
+  userColor,
+} from '../../../src/tui/view/colors.js';
 import { layoutMessages, messageRows, pageScroll } from '../../../src/tui/view/message-layout.js';
 import { textWidth } from '../../../src/tui/view/text-width.js';
 
@@ -306,5 +312,24 @@ describe('paging through a long conversation', () => {
     }
     for (const t of visible(lines, 0, height).texts) for (const m of t.matchAll(/\bm(\d+)\b/g)) down.add(m[1] ?? '');
     assert.equal(down.size, 300, 'every message seen going down');
+  });
+});
+
+describe('name colours', () => {
+  test('everyone of a conversation gets a colour of their own while the palette lasts, the same each time; none is green like mine', () => {
+    const people = ['u-bob', 'u-carol', 'u-dan', 'u-erin', 'u-fay', 'u-gus', 'u-me'];
+    const colors = conversationColors(people, 'u-me');
+    assert.equal(colors.get('u-me'), OWN_NAME_COLOR);
+    const others = people.filter((p) => p !== 'u-me').map((p) => colors.get(p));
+    assert.equal(new Set(others).size, others.length, 'all different');
+    assert.deepEqual(
+      conversationColors([...people].reverse(), 'u-me'),
+      colors,
+      'the order they come in does not matter',
+    );
+    // Twelve people, twelve colours; more than that share.
+    const crowd = Array.from({ length: 12 }, (_, i) => `user-${i}`);
+    assert.equal(new Set(conversationColors(crowd, null).values()).size, 12);
+    for (const c of NAME_PALETTE) assert.doesNotMatch(c, /green|red/i);
   });
 });
