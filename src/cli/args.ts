@@ -60,6 +60,14 @@ export function duration(value: string): number {
   return Number(m[1]) * (UNITS[unit] ?? 1);
 }
 
+/** `invite create --expires`: a lifetime from one minute to one year, in seconds. */
+export function inviteLifetime(value: string): number {
+  const seconds = duration(value);
+  if (seconds < 60) throw new InvalidArgumentError('an invite lives at least 1m (one minute)');
+  if (seconds > 365 * 86_400) throw new InvalidArgumentError('an invite lives at most 365d (one year)');
+  return seconds;
+}
+
 /** `--username-hold`, `--session-idle`: a duration such as `12h`, `30d` or `2w`, in milliseconds (what the server takes). */
 export function durationMs(value: string): number {
   return duration(value) * 1000;

@@ -2,8 +2,8 @@ import { VERSION } from '../package-info.js';
 import {
   bcryptCost,
   commitWindow,
-  duration,
   durationMs,
+  inviteLifetime,
   list,
   niceValue,
   nonNegativeInt,
@@ -12,6 +12,7 @@ import {
   serverUrl,
 } from './args.js';
 import { Argument, Command, Option } from './commander.js';
+import { usageError } from './errors.js';
 
 /**
  * The `natter` command line: every command, argument and option, so that help
@@ -255,7 +256,9 @@ function inviteCommand(): Command {
     .description('create an invite code and print it')
     .argument('<server>')
     .addOption(new Option('--max-uses <n>', 'how many people may use it').argParser(positiveInt))
-    .addOption(new Option('--expires <duration>', 'lifetime: 30m, 1h, 7d, 2w (at least 1m)').argParser(duration))
+    .addOption(
+      new Option('--expires <duration>', 'lifetime: 30m, 1h, 7d, 2w (from 1m to 365d)').argParser(inviteLifetime),
+    )
     .action(lazy(invite, (m) => m.create));
   const list = new Command('list')
     .description("a server's live invite codes")
@@ -513,9 +516,61 @@ export function buildProgram(): Command {
     );
   for (const cmd of commands()) program.addCommand(cmd);
   // A bare `natter` on a terminal opens the app; elsewhere (pipes, scripts) it prints help.
+  // Words that are no command get here too: `help send`, `version`, a typo.
+  program.allowExcessArguments(true);
   program.action(async (_opts, cmd: Command) => {
-    if (process.stdin.isTTY && process.stdout.isTTY) await (await tui()).startTui(cmd);
-    else program.help();
+    const [first, ...rest] = cmd.args;
+    if (first === undefined) {
+      if (process.stdin.isTTY && process.stdout.isTTY) await (await tui()).startTui(cmd);
+      else program.help();
+      return;
+    }
+    if (first === 'help') {
+      const topic = rest[0];
+      const sub = topic === undefined ? undefined : findCommand(program, topic);
+      if (topic !== undefined && !sub) throw unknownCommand(program, topic);
+      (sub ?? program).help();
+    }
+    if (first === 'version' && rest.length === 0) {
+      process.stdout.write(`${VERSION}\n`);
+      return;
+    }
+    throw unknownCommand(program, first);
   });
   return program;
+}
+
+/** The command named `name` (or one of its aliases). */
+function findCommand(program: Command, name: string): Command | undefined {
+  return program.commands.find((c) => c.name() === name || c.aliases().includes(name));
+}
+
+/** Edit distance of two short words: letters changed, added, dropped or swapped with the next. */
+function distance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  const at = (i: number, j: number) => d[i]?.[j] ?? 0;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, at(i - 2, j - 2) + 1);
+      const row = d[i];
+      if (row) row[j] = best;
+    }
+  }
+  return at(a.length, b.length);
+}
+
+/** "unknown command", with the nearest commands when the word looks like a typo of them. */
+function unknownCommand(program: Command, word: string): Error {
+  const names = program.commands.flatMap((c) => [c.name(), ...c.aliases()]);
+  const near = names
+    .map((n) => ({ n, d: distance(word.toLowerCase(), n) }))
+    .filter(({ n, d }) => d <= Math.max(1, Math.floor(n.length / 3)))
+    .sort((x, y) => x.d - y.d)
+    .map(({ n }) => n);
+  const hint = near.length > 0 ? `; did you mean ${near.slice(0, 3).join(' or ')}?` : '';
+  return usageError(`unknown command "${word}"${hint} (natter --help lists them)`);
 }

@@ -83,6 +83,30 @@ describe('natter binary', () => {
     assert.match(bad.stderr, /port number/);
   });
 
+  test('a mistyped command suggests the right one; "help COMMAND" and "version" work as words', async () => {
+    const typo = await natter(['sned', 'general', 'hi']);
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /unknown command "sned"; did you mean send\?/);
+    const far = await natter(['xyzzy']);
+    assert.equal(far.code, 2);
+    assert.match(far.stderr, /unknown command "xyzzy" \(natter --help lists them\)/);
+    const help = await natter(['help', 'send']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Usage: natter send/);
+    assert.equal((await natter(['help', 'nope'])).code, 2);
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const version = await natter(['version']);
+    assert.equal(version.code, 0);
+    assert.equal(version.stdout.trim(), pkg.version);
+  });
+
+  test('invite create --expires under a minute is refused by the command line, in its own words', async () => {
+    const r = await natter(['invite', 'create', 'acme', '--expires', '30s']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--expires.*at least 1m/);
+    assert.doesNotMatch(r.stderr, /expiresInSeconds|params\./);
+  });
+
   test('a bad --limits file is a usage error that says what is wrong', async () => {
     const file = join(tempDir(), 'limits.json');
     writeFileSync(file, '{"sendPerUser": {"capacity": 0, "refillMs": 10}}');
