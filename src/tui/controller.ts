@@ -238,6 +238,15 @@ export class Controller {
         });
         for (const m of members)
           this.dispatch({ type: 'event', event: { event: 'presence', data: { userId: m.user.id, online: m.online } } });
+      } else if (conv.kind === 'group') {
+        // A group's members come with the group: read them all (after a start they are not known yet).
+        const groups = await allPages(async (after) => {
+          const r = await this.client.request('groups.list', { after });
+          return { items: r.groups, next: r.next };
+        });
+        for (const g of groups) {
+          this.dispatch({ type: 'members', scopeId: g.id, members: g.members.map((user) => ({ user, role: null })) });
+        }
       }
     } catch (err) {
       this.fail(err);

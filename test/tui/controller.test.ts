@@ -165,3 +165,34 @@ test('case 42: a seq that jumps ahead live makes the client fetch what it missed
   client.close();
   sender.close();
 });
+
+test('opening a group after a start lists its members (for the member panel and @-completion)', async (ctx) => {
+  const api = new HttpApi(t.httpUrl);
+  const ann = await api.call('register', { username: uniqueName('ga'), password: PASSWORD });
+  const ben = await new HttpApi(t.httpUrl).call('register', { username: uniqueName('gb'), password: PASSWORD });
+  const b = await connectAs(t.wsUrl, ben.token);
+  await b.request('settings.update', { groupAdds: 'everyone' });
+  const a = await connectAs(t.wsUrl, ann.token);
+  const { group } = await a.request('groups.create', { name: 'pals', usernames: [ben.user.username] });
+  a.close();
+  b.close();
+  // A fresh start: nothing of the group has been seen live.
+  let state: State = initialState(t.wsUrl);
+  const client = createNatter({ url: t.wsUrl, token: ann.token });
+  ctx.after(() => client.close());
+  const controller = new Controller(
+    client,
+    (action) => {
+      state = reduce(state, action);
+    },
+    () => state,
+  );
+  await client.start();
+  await until(() => state.conversations[group.id] !== undefined, 'the group in the sidebar');
+  assert.equal(state.members[group.id], undefined);
+  await controller.open(group.id);
+  assert.deepEqual(
+    (state.members[group.id] ?? []).map((m) => m.user.username).sort(),
+    [ann.user.username, ben.user.username].sort(),
+  );
+});
