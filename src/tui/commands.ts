@@ -116,6 +116,15 @@ function request<N extends OpName>(
     : { type: 'request', op, params, success }) as RequestOf<N> as RequestIntent;
 }
 
+/** One line about someone: `bob (Bob Smith) — away: lunch · "likes trains" · here since 2026-11-02`. */
+function whoisText(user: PublicUser): string {
+  const parts = [user.displayName ? `${user.username} (${user.displayName})` : user.username];
+  if (user.status) parts.push(user.status);
+  if (user.bio) parts.push(`"${user.bio}"`);
+  parts.push(`here since ${new Date(user.createdAt).toISOString().slice(0, 10)}`);
+  return parts.join(' · ');
+}
+
 /** `; invited bob, carol (waiting for their answer)`, or nothing when nobody is waiting. */
 function invitedText(group: { invited: readonly { username: string }[] }): string {
   return group.invited.length === 0
@@ -541,6 +550,110 @@ export const COMMANDS: readonly Command[] = [
     description: "Ban someone from the open channel's server.",
     userArgs: { first: 1 },
     run: (args, ctx) => moderate('ban', args, ctx),
+  },
+  {
+    name: 'unban',
+    aliases: [],
+    usage: '/unban USER',
+    description: "Lift someone's ban from the open channel's server.",
+    userArgs: { first: 1 },
+    run: (args, ctx) => {
+      const server = activeServer(ctx);
+      if ('error' in server) return server.error;
+      const name = args.words[0];
+      if (name === undefined || args.words.length > 1 || username(name) === '') return usage('unban');
+      const place = where(ctx, server.serverId);
+      return {
+        type: 'request-user',
+        username: username(name),
+        withUser: (user) =>
+          request(
+            'bans.remove',
+            { serverId: server.serverId, userId: user.id },
+            `lifted ${user.username}'s ban from ${place}`,
+          ),
+      };
+    },
+  },
+  {
+    name: 'role',
+    aliases: [],
+    usage: '/role USER admin|member',
+    description: "Make someone an admin of the open channel's server, or a member again (the owner only).",
+    userArgs: { first: 1 },
+    run: (args, ctx) => {
+      const server = activeServer(ctx);
+      if ('error' in server) return server.error;
+      const [name, role] = args.words;
+      if (name === undefined || args.words.length !== 2 || username(name) === '') return usage('role');
+      if (role !== 'admin' && role !== 'member') return { type: 'error', message: 'the role is admin or member' };
+      const place = where(ctx, server.serverId);
+      return {
+        type: 'request-user',
+        username: username(name),
+        withUser: (user) =>
+          request(
+            'members.role',
+            { serverId: server.serverId, userId: user.id, role },
+            `${user.username} is now ${role === 'admin' ? 'an admin' : 'a member'} of ${place}`,
+          ),
+      };
+    },
+  },
+  {
+    name: 'transfer',
+    aliases: [],
+    usage: '/transfer USER',
+    description: "Give the open channel's server to another member (you stay as an admin).",
+    userArgs: { first: 1 },
+    run: (args, ctx) => {
+      const server = activeServer(ctx);
+      if ('error' in server) return server.error;
+      const name = args.words[0];
+      if (name === undefined || args.words.length > 1 || username(name) === '') return usage('transfer');
+      const place = where(ctx, server.serverId);
+      return {
+        type: 'request-user',
+        username: username(name),
+        withUser: (user) =>
+          request(
+            'servers.transfer',
+            { serverId: server.serverId, userId: user.id },
+            `${user.username} now owns ${place}`,
+          ),
+      };
+    },
+  },
+  {
+    name: 'rename-group',
+    aliases: [],
+    usage: '/rename-group NAME',
+    description: 'Rename the open group.',
+    run: (args, ctx) => {
+      const name = args.rest(0);
+      if (ctx.active?.kind !== 'group') return { type: 'error', message: 'open the group first' };
+      if (name === '') return usage('rename-group');
+      return request('groups.rename', { groupId: ctx.active.id, name }, `renamed the group +${name}`);
+    },
+  },
+  {
+    name: 'topic',
+    aliases: [],
+    usage: '/topic [TEXT|--clear]',
+    description: "Show, set or clear the open channel's topic (as /channel topic).",
+    run: (args, ctx) => channel(makeArgs(`topic ${args.rest(0)}`), ctx),
+  },
+  {
+    name: 'whois',
+    aliases: [],
+    usage: '/whois USER',
+    description: "Show someone's profile: display name, status, bio, and since when they are here.",
+    userArgs: { first: 1 },
+    run: (args) => {
+      const name = args.words[0];
+      if (name === undefined || args.words.length > 1 || username(name) === '') return usage('whois');
+      return request('users.get', { username: username(name) }, ({ user }) => whoisText(user));
+    },
   },
   {
     name: 'nick',

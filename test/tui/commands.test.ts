@@ -443,6 +443,74 @@ describe('group invitations and blocks', () => {
   });
 });
 
+describe('moderation and group commands people type', () => {
+  function fake(results: Partial<Record<OpName, unknown>>, calls: [string, unknown][]): Requester {
+    return (<N extends OpName>(op: N, params: ParamsIn<N>) => {
+      calls.push([op, params]);
+      return op in results
+        ? Promise.resolve(results[op] as ResultOf<N>)
+        : Promise.reject(new Error(`not_found: ${op}`));
+    }) as Requester;
+  }
+  const bobUser = {
+    user: {
+      id: 'usr_bob',
+      username: 'bob',
+      displayName: 'Bob',
+      status: 'away: lunch',
+      bio: null,
+      createdAt: Date.UTC(2026, 10, 2),
+    },
+  };
+
+  test('/unban, /role and /transfer look the name up, then act on the open server', async () => {
+    const cases: [string, OpName, unknown, string][] = [
+      ['/unban @bob', 'bans.remove', { serverId: 'srv1', userId: 'usr_bob' }, "lifted bob's ban from acme"],
+      [
+        '/role bob admin',
+        'members.role',
+        { serverId: 'srv1', userId: 'usr_bob', role: 'admin' },
+        'bob is now an admin of acme',
+      ],
+      ['/transfer bob', 'servers.transfer', { serverId: 'srv1', userId: 'usr_bob' }, 'bob now owns acme'],
+    ];
+    for (const [text, op, params, notice] of cases) {
+      const calls: [string, unknown][] = [];
+      const intent = parseCommand(text, ctx());
+      if (intent.type !== 'request-user') return assert.fail(`${text}: ${intent.type}`);
+      const done = await runRequest(intent, fake({ 'users.get': bobUser, [op]: {} }, calls));
+      assert.equal(done.notice, notice, text);
+      assert.deepEqual(
+        calls,
+        [
+          ['users.get', { username: 'bob' }],
+          [op, params],
+        ],
+        text,
+      );
+    }
+    assert.equal(error(parseCommand('/role bob king', ctx())), 'the role is admin or member');
+    assert.equal(error(parseCommand('/unban', ctx())), 'usage: /unban USER');
+    assert.equal(error(parseCommand('/transfer bob', ctx(null))), 'open a channel of the server first');
+  });
+
+  test('/whois shows a profile in one line; /topic is /channel topic; /rename-group renames the open group', async () => {
+    const calls: [string, unknown][] = [];
+    const whois = parseCommand('/whois @bob', ctx());
+    if (whois.type !== 'request') return assert.fail(whois.type);
+    const done = await runRequest(whois, fake({ 'users.get': bobUser }, calls));
+    assert.equal(done.notice, 'bob (Bob) · away: lunch · here since 2026-11-02');
+    assert.deepEqual(parseCommand('/topic', ctx()), parseCommand('/channel topic', ctx()));
+    assert.deepEqual(req(parseCommand('/topic ship it', ctx())), req(parseCommand('/channel topic ship it', ctx())));
+    assert.equal(error(parseCommand('/rename-group book club', ctx())), 'open the group first');
+    assert.deepEqual(req(parseCommand('/rename-group book club', ctx(group))), {
+      op: 'groups.rename',
+      params: { groupId: 'grp1', name: 'book club' },
+      success: 'renamed the group +book club',
+    });
+  });
+});
+
 describe('/search', () => {
   test('/search WORDS opens the search with the words as typed; bare /search opens it empty', () => {
     assert.deepEqual(parseCommand('/search  deploy  friday', ctx()), { type: 'search', query: 'deploy  friday' });
