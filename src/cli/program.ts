@@ -45,6 +45,7 @@ const servers = () => import('./commands/servers.js');
 const server = () => import('./commands/server.js');
 const members = () => import('./commands/members.js');
 const online = () => import('./commands/online.js');
+const unreadCommand = () => import('./commands/unread.js');
 const invite = () => import('./commands/invite.js');
 const join = () => import('./commands/join.js');
 const leave = () => import('./commands/leave.js');
@@ -413,6 +414,9 @@ function commands(): Command[] {
       .description('who is online in a server right now')
       .argument('<server>')
       .action(lazy(online, (m) => m.online)),
+    new Command('unread')
+      .description('the conversations with unread messages and mentions, mentions first')
+      .action(lazy(unreadCommand, (m) => m.unread)),
     inviteCommand(),
     new Command('join')
       .description('join a server with an invite code')
