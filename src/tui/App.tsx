@@ -173,6 +173,35 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
   const listHeight = Math.max(3, rows - 1 /* header */ - composerHeight - 1 /* status */ - noticeRows);
   const listWidth = mainWidth - 1;
 
+  // A conversation opened with unread messages shows from its `── new ──` line when they fill more than the window.
+  const placed = useRef<string | null>(null);
+  useEffect(() => {
+    const id = state.active;
+    const v = id ? state.views[id] : undefined;
+    const from = v?.newFrom ?? null;
+    if (!id || !v || from === null) return;
+    const key = `${id}:${from}`;
+    if (placed.current === key) return;
+    const first = v.lines.find((l) => l.seq !== null && l.seq >= from);
+    const oldest = v.lines.find((l) => l.seq !== null)?.seq ?? null;
+    // The first unread message is not loaded yet: fetch older pages until it is (up to 1,000 messages).
+    if (oldest !== null && oldest > from && v.hasMoreBefore) {
+      if (!v.loading && (v.lines.at(-1)?.seq ?? oldest) - from < 1000) void controller.loadOlder(id);
+      return;
+    }
+    if (!first || first.seq === null) return;
+    placed.current = key;
+    const opts = {
+      meId: state.me?.id ?? null,
+      meUsername: state.me?.username ?? null,
+      width: listWidth,
+      timeFormat: config.timeFormat,
+    };
+    const total = (rowsBelow(v.lines, first.seq, opts) ?? 0) + messageRows(first, opts).length + 1;
+    const room = listHeight - 1;
+    if (total > listHeight) store.dispatch({ type: 'scroll', conversationId: id, scrollBack: total - room });
+  });
+
   // The reducer counts a new message's rows (to keep a scrolled-up window still) at the list's width.
   useEffect(() => {
     store.dispatch({ type: 'layout', width: listWidth, timeFormat: config.timeFormat });
@@ -772,6 +801,7 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
             newBelow={view?.newBelow ?? 0}
             focus={view?.focus ?? null}
             colors={colors}
+            newFrom={view?.newFrom ?? null}
             hasMoreBefore={view?.hasMoreBefore ?? false}
             loading={view?.loading ?? false}
             timeFormat={config.timeFormat}

@@ -198,7 +198,15 @@ export function reduce(state: State, action: Action): State {
         notice: conv.id === state.active ? state.notice : null,
         views: {
           ...state.views,
-          [conv.id]: { ...(state.views[conv.id] ?? EMPTY_VIEW), scrollBack: 0, newBelow: 0, focus: null },
+          [conv.id]: {
+            ...(state.views[conv.id] ?? EMPTY_VIEW),
+            scrollBack: 0,
+            newBelow: 0,
+            focus: null,
+            // Where the unread messages begin, as they were when it opened (opening marks them read).
+            newFrom:
+              conv.id === state.active ? state.views[conv.id]?.newFrom : conv.unread > 0 ? conv.lastReadSeq + 1 : null,
+          },
         },
       };
       return withConversation(opened, conv.id, (c) => ({ ...c, unread: 0, mentions: 0, lastReadSeq: c.lastSeq }));

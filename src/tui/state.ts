@@ -79,6 +79,8 @@ export type ConversationView = {
   newBelow: number;
   /** A message a search led to: shown marked, with the matched words highlighted, until the view moves on. */
   focus?: { seq: number; words: string[] } | null;
+  /** The first message that was unread when the conversation was opened: a `── new ──` line goes above it. */
+  newFrom?: number | null;
 };
 
 /** The search overlay: the query, the last results (null before a search ran), the chosen one. */

@@ -411,3 +411,19 @@ describe('what goes away under me', () => {
     assert.equal(s.notice?.text, 'you are no longer in +friends');
   });
 });
+
+describe('the new-messages line', () => {
+  test('opening a conversation with unread messages remembers where they begin; one with none, nothing', () => {
+    let s = loaded();
+    const c2 = s.conversations.c2;
+    if (!c2) return assert.fail('no c2');
+    s = { ...s, conversations: { ...s.conversations, c2: { ...c2, lastSeq: 9, lastReadSeq: 6, unread: 3 } } };
+    s = reduce(s, { type: 'open', conversationId: 'c2' });
+    assert.equal(s.views.c2?.newFrom, 7);
+    assert.equal(s.conversations.c2?.unread, 0, 'and marks them read');
+    // Opening it again (read now) shows no line.
+    s = reduce(s, { type: 'open', conversationId: 'c1' });
+    s = reduce(s, { type: 'open', conversationId: 'c2' });
+    assert.equal(s.views.c2?.newFrom, null);
+  });
+});

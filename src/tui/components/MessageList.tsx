@@ -22,6 +22,8 @@ export type MessageListProps = {
   readonly focus?: { seq: number; words: readonly string[] } | null;
   /** Name colours of the conversation's people. */
   readonly colors?: ReadonlyMap<string, string>;
+  /** The first message that was unread on opening (a `── new ──` line goes above it). */
+  readonly newFrom?: number | null;
   readonly timeFormat?: TimeFormat;
   /** For day separators: the year is shown when it is not this instant's. */
   readonly now?: number;

@@ -27,6 +27,8 @@ export type MessageLayoutInput = {
   focus?: { seq: number; words: readonly string[] } | null;
   /** Name colours of the conversation's people, each different (see `conversationColors`). */
   colors?: ReadonlyMap<string, string>;
+  /** The first message that was unread on opening: a `── new ──` line goes above it. */
+  newFrom?: number | null;
 };
 
 /** The rows that fit, top to bottom, and where the window sits. */
@@ -237,6 +239,16 @@ export function layoutMessages(input: MessageLayoutInput): MessageLayout {
       if (row) reversed.push(row);
     }
     const prev = input.lines[i - 1];
+    const newFrom = input.newFrom ?? null;
+    // Only where the first unread one is known: loaded, or right after a loaded older one.
+    if (
+      newFrom !== null &&
+      line.seq !== null &&
+      line.seq >= newFrom &&
+      (line.seq === newFrom || (prev?.seq != null && prev.seq < newFrom))
+    ) {
+      reversed.push(newMarker(width));
+    }
     if (!prev || !sameDay(prev.createdAt, line.createdAt)) {
       reversed.push(daySeparator(line.key, line.createdAt, width, input.now));
     }
@@ -268,6 +280,15 @@ export function pageScroll(scrollBack: number, height: number, loading: boolean,
   // The new window's top row is the old bottom one: from - (its room - 1).
   const to = from - (roomAt(height, 1, loading) - 1);
   return Math.max(0, to);
+}
+
+/** The `── new ──` line above the first message that was unread when the conversation opened. */
+function newMarker(width: number): Row {
+  const label = '── new ';
+  return {
+    key: 'new',
+    segments: [{ text: `${label}${'─'.repeat(Math.max(0, width - textWidth(label)))}`, color: 'mention', bold: true }],
+  };
 }
 
 /** The bottom row while scrolled up: how many new messages wait below, and the key that goes there. */

@@ -333,3 +333,24 @@ describe('name colours', () => {
     for (const c of NAME_PALETTE) assert.doesNotMatch(c, /green|red/i);
   });
 });
+
+describe('the new-messages line', () => {
+  test('a ── new ── line sits right above the first message that was unread', () => {
+    const lines = Array.from({ length: 6 }, (_, i) => ({
+      ...line(`msg ${i + 1}`),
+      key: `n${i + 1}`,
+      id: `n${i + 1}`,
+      seq: i + 1,
+    }));
+    const laid = layoutMessages({ ...base, lines, height: 12, newFrom: 4, hasMoreBefore: false });
+    const texts = laid.rows.map((r) => r.segments.map((s) => s.text).join(''));
+    const at = texts.findIndex((t) => t.startsWith('── new '));
+    assert.ok(at > 0, texts.join('\n'));
+    assert.match(texts[at - 1] ?? '', /msg 3$/);
+    assert.match(texts[at + 1] ?? '', /msg 4$/);
+    assert.equal(
+      layoutMessages({ ...base, lines, height: 12, newFrom: null }).rows.some((r) => r.key === 'new'),
+      false,
+    );
+  });
+});
