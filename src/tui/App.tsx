@@ -314,6 +314,25 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
       case 'reconnect':
         reconnectNow();
         return true;
+      case 'names': {
+        const open = state.active ? state.conversations[state.active] : undefined;
+        const scope = open?.kind === 'channel' ? open.serverId : open?.id;
+        const list = (scope && state.members[scope]) || [];
+        const sorted = [...list].sort(
+          (a, b) =>
+            Number(Boolean(state.online[b.user.id])) - Number(Boolean(state.online[a.user.id])) ||
+            a.user.username.localeCompare(b.user.username),
+        );
+        const names = sorted.map((m) => `${m.user.username}${m.role && m.role !== 'member' ? ` (${m.role})` : ''}`);
+        const online = sorted.filter((m) => state.online[m.user.id]).length;
+        store.dispatch({
+          type: 'notice',
+          text:
+            names.length === 0 ? 'nobody listed yet' : `${names.length} here, ${online} online: ${names.join(', ')}`,
+          level: 'info',
+        });
+        return true;
+      }
       case 'help':
         store.dispatch({ type: 'overlay', overlay: { kind: 'help', offset: 0 } });
         return true;

@@ -25,6 +25,8 @@ export type Intent =
   | { type: 'search'; query: string }
   /** While waiting to reconnect, try now. */
   | { type: 'reconnect' }
+  /** List who is in the open channel's server or the open group. */
+  | { type: 'names' }
   /** Open the help overlay. */
   | { type: 'help' }
   /** Leave the app. */
@@ -713,6 +715,37 @@ export const COMMANDS: readonly Command[] = [
       const action = args.rest(0);
       return action === '' ? usage('me') : { type: 'send', body: `${ME_PREFIX}${action}` };
     },
+  },
+  {
+    name: 'names',
+    aliases: ['who'],
+    usage: '/names',
+    description: "List who is in the open channel's server or the open group, online first.",
+    run: (args, ctx) =>
+      args.words.length > 0
+        ? usage('names')
+        : ctx.active === null || ctx.active.kind === 'dm'
+          ? { type: 'error', message: 'open a channel or a group first' }
+          : { type: 'names' },
+  },
+  {
+    name: 'away',
+    aliases: [],
+    usage: '/away [TEXT]',
+    description: 'Set your status to "away: TEXT" (or just "away"); /back clears it.',
+    run: (args) => {
+      const text = args.rest(0);
+      const status = text === '' ? 'away' : `away: ${text}`;
+      return request('profile.update', { status }, `status set to ${status}`);
+    },
+  },
+  {
+    name: 'back',
+    aliases: [],
+    usage: '/back',
+    description: 'Clear your status (after /away).',
+    run: (args) =>
+      args.words.length > 0 ? usage('back') : request('profile.update', { status: null }, 'status cleared'),
   },
   {
     name: 'reconnect',

@@ -511,6 +511,21 @@ describe('moderation and group commands people type', () => {
   });
 });
 
+describe('/names, /away, /back', () => {
+  test('/names needs a channel or a group; /away sets the status, /back clears it', () => {
+    assert.deepEqual(parseCommand('/names', ctx()), { type: 'names' });
+    assert.deepEqual(parseCommand('/who', ctx(group)), { type: 'names' });
+    assert.equal(error(parseCommand('/names', ctx(dm))), 'open a channel or a group first');
+    assert.deepEqual(req(parseCommand('/away lunch, back at 2', ctx())), {
+      op: 'profile.update',
+      params: { status: 'away: lunch, back at 2' },
+      success: 'status set to away: lunch, back at 2',
+    });
+    assert.deepEqual(req(parseCommand('/away', ctx())).params, { status: 'away' });
+    assert.deepEqual(req(parseCommand('/back', ctx())).params, { status: null });
+  });
+});
+
 describe('/search', () => {
   test('/search WORDS opens the search with the words as typed; bare /search opens it empty', () => {
     assert.deepEqual(parseCommand('/search  deploy  friday', ctx()), { type: 'search', query: 'deploy  friday' });
