@@ -9,6 +9,17 @@ import type { EventEmitter } from 'node:events';
  */
 export const DEADLINE_MS = 30_000;
 
+/**
+ * A deadline for a loop that waits by doing work (sending until the server
+ * reacts): the returned check throws, naming `what`, once `ms` have passed.
+ */
+export function deadline(what: string, ms = DEADLINE_MS): () => void {
+  const end = performance.now() + ms;
+  return () => {
+    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+  };
+}
+
 export type WaitOptions = {
   /** What is awaited, in words: it is the error message on timeout. */
   what: string;

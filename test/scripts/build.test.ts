@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { DEADLINE_MS, within } from '../helpers/wait.js';
+import { DEADLINE_MS, deadline, within } from '../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'natter-build-'));
@@ -90,7 +90,9 @@ test('a rebuild swaps dist into place: natter keeps starting, no file is ever mi
   const missing = new Set<string>();
   let distMissing = 0;
   let rounds = 0;
+  const overdue = deadline('the build to finish', 4 * DEADLINE_MS);
   while (building) {
+    overdue();
     if (!existsSync(dist)) distMissing++;
     for (const f of old.keys()) {
       try {

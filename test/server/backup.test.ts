@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { connectAs, HttpApi, PASSWORD } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { DEADLINE_MS, waitFor } from '../helpers/wait.js';
+import { DEADLINE_MS, deadline, waitFor } from '../helpers/wait.js';
 
 const BIN = fileURLToPath(new URL('../../bin/natter', import.meta.url));
 const run = promisify(execFile);
@@ -36,7 +36,9 @@ test('case 48: an online backup taken during sends restores into a server with t
   let stop = false;
   let extra = 0;
   const writer = (async () => {
+    const overdue = deadline('the backup to finish while sends keep coming', 4 * DEADLINE_MS);
     while (!stop) {
+      overdue();
       await c.request('messages.send', {
         conversationId: channelId,
         body: `during ${extra}`,

@@ -14,7 +14,7 @@ import {
 import { connectAs, connectClient, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { RawTcp, RawWs } from '../helpers/raw.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { DEADLINE_MS } from '../helpers/wait.js';
+import { DEADLINE_MS, deadline } from '../helpers/wait.js';
 
 let t: TestServer;
 before(async () => {
@@ -326,7 +326,9 @@ describe('resume after a disconnect', () => {
     let running = true;
     const loop = (async () => {
       let i = 0;
+      const overdue = deadline('the sends to be stopped', 4 * DEADLINE_MS);
       while (running) {
+        overdue();
         const n = `drop-${i}-${randomUUID()}`;
         const { message } = await bobConn.request('messages.send', {
           conversationId: channelId,

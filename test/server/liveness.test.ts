@@ -6,7 +6,7 @@ import type { NatterClient } from '../../src/client/index.js';
 import { closeCodeOf, connectAs, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { assertFrame } from '../helpers/contract.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { waitFor, within } from '../helpers/wait.js';
+import { DEADLINE_MS, deadline, waitFor, within } from '../helpers/wait.js';
 
 // Each test gets the settings it is about on a server of its own: a short heartbeat
 // or a small send queue would otherwise cut off the other tests' clients whenever
@@ -90,7 +90,9 @@ describe('slow consumers and dead peers', () => {
     // Enough to fill the kernel's socket buffers on loopback (several MB) and then the server's cap.
     const body = 'x'.repeat(4000);
     let sent = 0;
+    const overdue = deadline('the server to cut off the slow client', 4 * DEADLINE_MS);
     while (!conn.closed) {
+      overdue();
       assert.ok(sent < 20_000, `the slow client was not cut off after ${sent} messages`);
       const batch = [];
       for (let j = 0; j < 50; j++, sent++) {

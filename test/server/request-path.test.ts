@@ -8,7 +8,7 @@ import type { Connection } from '../../src/server/connection.js';
 import { MAX_IN_FLIGHT } from '../../src/server/dispatch.js';
 import { connectAs, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { LOOSE_LIMITS, startTestServer, type TestServer } from '../helpers/server.js';
-import { waitFor, within } from '../helpers/wait.js';
+import { DEADLINE_MS, deadline, waitFor, within } from '../helpers/wait.js';
 
 /** Waits (with a deadline) for `check` to hold, naming `what` on timeout. */
 function until<T>(what: string, check: () => T | undefined | false, timeoutMs?: number): Promise<T> {
@@ -473,7 +473,9 @@ describe('slow consumers on TCP', () => {
       );
       // Sends until the server gives up on the slow reader.
       let i = 0;
+      const overdue = deadline('the server to give up on the slow reader', 4 * DEADLINE_MS);
       while (!conn.closed) {
+        overdue();
         await Promise.all(
           Array.from({ length: 50 }, () =>
             owner.request('messages.send', { conversationId, body: 'x'.repeat(3000), nonce: `s${i++}` }),
