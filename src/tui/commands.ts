@@ -329,6 +329,30 @@ function moderate(kind: 'kick' | 'ban', args: Args, ctx: CommandContext): Intent
   };
 }
 
+/**
+ * A command about one member of the open channel's server (`/unban USER`,
+ * `/role USER ROLE`, `/transfer USER`): takes the username and `extra` more
+ * words, looks the user up, then carries out what `act` builds.
+ */
+function aboutMember(
+  name: string,
+  args: Args,
+  ctx: CommandContext,
+  extra: number,
+  act: (
+    serverId: string,
+    place: string,
+    user: Pick<PublicUser, 'id' | 'username'>,
+  ) => RequestIntent | { type: 'error'; message: string },
+): Intent {
+  const server = activeServer(ctx);
+  if ('error' in server) return server.error;
+  const who = args.words[0];
+  if (who === undefined || args.words.length !== 1 + extra || username(who) === '') return usage(name);
+  const place = where(ctx, server.serverId);
+  return { type: 'request-user', username: username(who), withUser: (user) => act(server.serverId, place, user) };
+}
+
 /** `/accept [GROUP]`, `/decline [GROUP]`: the invitation named (by name, `+name` or id), or the only one waiting. */
 function answerInvitation(args: Args, ctx: CommandContext, answer: 'accept' | 'decline'): Intent {
   const ref = args.rest(0).replace(/^\+/, '');
@@ -559,23 +583,10 @@ export const COMMANDS: readonly Command[] = [
     usage: '/unban USER',
     description: "Lift someone's ban from the open channel's server.",
     userArgs: { first: 1 },
-    run: (args, ctx) => {
-      const server = activeServer(ctx);
-      if ('error' in server) return server.error;
-      const name = args.words[0];
-      if (name === undefined || args.words.length > 1 || username(name) === '') return usage('unban');
-      const place = where(ctx, server.serverId);
-      return {
-        type: 'request-user',
-        username: username(name),
-        withUser: (user) =>
-          request(
-            'bans.remove',
-            { serverId: server.serverId, userId: user.id },
-            `lifted ${user.username}'s ban from ${place}`,
-          ),
-      };
-    },
+    run: (args, ctx) =>
+      aboutMember('unban', args, ctx, 0, (serverId, place, user) =>
+        request('bans.remove', { serverId, userId: user.id }, `lifted ${user.username}'s ban from ${place}`),
+      ),
   },
   {
     name: 'role',
@@ -584,22 +595,16 @@ export const COMMANDS: readonly Command[] = [
     description: "Make someone an admin of the open channel's server, or a member again (the owner only).",
     userArgs: { first: 1 },
     run: (args, ctx) => {
-      const server = activeServer(ctx);
-      if ('error' in server) return server.error;
-      const [name, role] = args.words;
-      if (name === undefined || args.words.length !== 2 || username(name) === '') return usage('role');
-      if (role !== 'admin' && role !== 'member') return { type: 'error', message: 'the role is admin or member' };
-      const place = where(ctx, server.serverId);
-      return {
-        type: 'request-user',
-        username: username(name),
-        withUser: (user) =>
-          request(
-            'members.role',
-            { serverId: server.serverId, userId: user.id, role },
-            `${user.username} is now ${role === 'admin' ? 'an admin' : 'a member'} of ${place}`,
-          ),
-      };
+      const role = args.words[1];
+      if (args.words.length === 2 && role !== 'admin' && role !== 'member')
+        return { type: 'error', message: 'the role is admin or member' };
+      return aboutMember('role', args, ctx, 1, (serverId, place, user) =>
+        request(
+          'members.role',
+          { serverId, userId: user.id, role: role === 'admin' ? 'admin' : 'member' },
+          `${user.username} is now ${role === 'admin' ? 'an admin' : 'a member'} of ${place}`,
+        ),
+      );
     },
   },
   {
@@ -608,23 +613,10 @@ export const COMMANDS: readonly Command[] = [
     usage: '/transfer USER',
     description: "Give the open channel's server to another member (you stay as an admin).",
     userArgs: { first: 1 },
-    run: (args, ctx) => {
-      const server = activeServer(ctx);
-      if ('error' in server) return server.error;
-      const name = args.words[0];
-      if (name === undefined || args.words.length > 1 || username(name) === '') return usage('transfer');
-      const place = where(ctx, server.serverId);
-      return {
-        type: 'request-user',
-        username: username(name),
-        withUser: (user) =>
-          request(
-            'servers.transfer',
-            { serverId: server.serverId, userId: user.id },
-            `${user.username} now owns ${place}`,
-          ),
-      };
-    },
+    run: (args, ctx) =>
+      aboutMember('transfer', args, ctx, 0, (serverId, place, user) =>
+        request('servers.transfer', { serverId, userId: user.id }, `${user.username} now owns ${place}`),
+      ),
   },
   {
     name: 'rename-group',
