@@ -285,17 +285,28 @@ describe('the hashing queue', () => {
   test('the hashing threads run at the configured nice value (Linux keeps one per thread)', async () => {
     const { readdirSync, readFileSync } = await import('node:fs');
     const { PasswordHasher } = await import('../../src/server/passwords.js');
-    /** The nice value of each thread of this process (field 19 of /proc/self/task/N/stat). */
-    const nices = () =>
-      readdirSync('/proc/self/task').map((tid) => {
-        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-      });
-    const before = nices().filter((n) => n === 7).length;
+    /** The threads of this process at nice 7 (field 19 of /proc/self/task/N/stat), by thread id. */
+    const atSeven = () =>
+      new Set(
+        readdirSync('/proc/self/task').filter((tid) => {
+          try {
+            const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+            return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) === 7;
+          } catch {
+            // The thread ended between the listing and the read.
+            return false;
+          }
+        }),
+      );
+    const before = atSeven();
     const hasher = new PasswordHasher(4, 2, 256, 8, 7);
     try {
       await Promise.all([hasher.hash('one'), hasher.hash('two')]);
-      assert.equal(nices().filter((n) => n === 7).length - before, 2, 'both hashing threads, and nothing else');
+      const fresh = () => [...atSeven()].filter((tid) => !before.has(tid)).length;
+      await waitFor(() => fresh() === 2, {
+        what: 'both hashing threads, and nothing else, at nice 7',
+        detail: () => `${fresh()} new threads at nice 7`,
+      });
     } finally {
       await hasher.close();
     }
