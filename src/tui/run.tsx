@@ -1,4 +1,5 @@
 import { writeSync } from 'node:fs';
+import chalk from 'chalk';
 import { render, Text, useApp, useInput } from 'ink';
 import { useEffect, useState } from 'react';
 import { connectionError, findToken, type Globals, readCa, saveCredential, tlsOptions } from '../cli/util.js';
@@ -139,6 +140,7 @@ export async function runTui(g: Globals): Promise<void> {
   }
 
   const screen = alternateScreen();
+  stylesOnTerminal();
   const instance = render(<Root />, { exitOnCtrlC: false });
   // Asked to stop (a closed terminal, kill): leave as Ctrl-C does, then go.
   const stop = (signal: NodeJS.Signals) => {
@@ -162,6 +164,17 @@ export async function runTui(g: Globals): Promise<void> {
     process.stderr.write(`natter: never reached ${g.server}: ${lastError}\n`);
     process.exitCode = 1;
   }
+}
+
+/**
+ * Keeps inverse and bold (the composer's cursor, the selected line) on any
+ * terminal that can show them. Terminal-style detection turns every style off
+ * when it sees `CI` in the environment, as if output went to a log; the app
+ * always draws on a terminal, so that would leave the cursor invisible.
+ * Colour itself follows `NO_COLOR` and the theme (config.ts), not this.
+ */
+function stylesOnTerminal(): void {
+  if (process.stdout.isTTY && process.env.TERM !== 'dumb' && chalk.level === 0) chalk.level = 1;
 }
 
 /**
