@@ -16,6 +16,7 @@ export const KEY_ACTIONS = [
   'newline',
   'send',
   'editLast',
+  'select',
   'complete',
   'close',
   'toggleMembers',
@@ -162,6 +163,7 @@ export const DEFAULT_BINDINGS: Bindings = {
   newline: [chord('alt+enter'), chord('ctrl+j')],
   send: [chord('enter')],
   editLast: [chord('alt+e')],
+  select: [chord('ctrl+up'), chord('alt+k')],
   complete: [chord('tab')],
   close: [chord('escape')],
   toggleMembers: [chord('ctrl+t')],
@@ -180,6 +182,7 @@ const SHARED_WITH_EDITOR: Partial<Record<KeyAction, readonly string[]>> = {
   search: ['ctrl+f'],
   scrollHome: ['home'],
   scrollEnd: ['end'],
+  toggleServer: ['alt+f'],
 };
 
 /** A key that types a character, or one shared with the line editor, acts only in an empty composer. */
@@ -348,6 +351,8 @@ const DESCRIPTIONS: Record<KeyAction, string> = {
   newline: 'New line in the message',
   send: 'Send the message or command',
   editLast: 'Edit your last message',
+  select:
+    'Select a message, newest first: Up/Down (k/j) move, e edits, d deletes, r replies with a quote, c copies; Esc ends',
   complete: 'Complete @user, #channel or /command (again: next match)',
   close: 'Close the overlay',
   toggleMembers: 'Show or hide the member list',

@@ -29,6 +29,7 @@ export function initialState(url: string): State {
     bell: 0,
     bellReason: null,
     invitations: {},
+    selected: null,
     layout: null,
   };
 }
@@ -196,6 +197,7 @@ export function reduce(state: State, action: Action): State {
         overlay: null,
         // A notice belongs to where it was said: another conversation starts without it.
         notice: conv.id === state.active ? state.notice : null,
+        selected: conv.id === state.selected?.conversationId ? state.selected : null,
         views: {
           ...state.views,
           [conv.id]: {
@@ -258,6 +260,15 @@ export function reduce(state: State, action: Action): State {
         focus: { seq: action.seq, words: action.words },
         scrollBack: Math.max(0, action.scrollBack),
       }));
+    case 'select': {
+      if (action.seq === null) return state.selected === null ? state : { ...state, selected: null };
+      const selected = { conversationId: action.conversationId, seq: action.seq };
+      const scrollBack = action.scrollBack;
+      const next = { ...state, selected };
+      return scrollBack === undefined
+        ? next
+        : withView(next, action.conversationId, (v) => ({ ...v, scrollBack: Math.max(0, scrollBack) }));
+    }
     case 'layout':
       return state.layout?.width === action.width && state.layout.timeFormat === action.timeFormat
         ? state

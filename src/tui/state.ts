@@ -135,6 +135,11 @@ export type State = {
   bellReason: 'mention' | 'dm' | 'invitation' | null;
   /** Group invitations waiting for my answer, by group id. */
   invitations: Record<string, Invitation>;
+  /**
+   * The message picked in the open conversation's list (selection mode), by
+   * seq: keys act on it (edit, delete, reply, copy) until Esc.
+   */
+  selected: { conversationId: string; seq: number } | null;
   /** How the message list wraps (set by the app as the terminal's width changes), to count a message's rows. */
   layout: { width: number; timeFormat: TimeFormat } | null;
 };
@@ -170,6 +175,8 @@ export type Action =
   | { type: 'scroll'; conversationId: string; scrollBack: number }
   | { type: 'layout'; width: number; timeFormat: TimeFormat }
   | { type: 'focus'; conversationId: string; seq: number; words: string[]; scrollBack: number }
+  /** Selects message `seq` of `conversationId` (null: leaves selection mode), scrolled to `scrollBack`. */
+  | { type: 'select'; conversationId: string; seq: number | null; scrollBack?: number }
   | { type: 'members'; scopeId: string; members: { user: UserRef; role: string | null }[] }
   | { type: 'overlay'; overlay: Overlay | null }
   | { type: 'toggle-members' }

@@ -392,6 +392,44 @@ test('with CI and NO_COLOR in the environment the cursor still shows (inverse vi
   }
 });
 
+test('selection mode in the terminal: Ctrl-Up marks the newest message and names it, Up moves, d then y deletes it', async () => {
+  const api = new HttpApi(t.httpUrl);
+  const judy = await api.call('register', { username: 'judy', password: PASSWORD });
+  const j = await connectAs(t.wsUrl, judy.token);
+  const { channels } = await j.request('servers.create', { name: 'picks' });
+  const general = channels[0]?.id ?? '';
+  await j.request('messages.send', { conversationId: general, body: 'keep this one', nonce: 'pick-0' });
+  await j.request('messages.send', { conversationId: general, body: 'drop this one', nonce: 'pick-1' });
+  await j.request('messages.send', { conversationId: general, body: 'and the last', nonce: 'pick-2' });
+  const home = savedLogin('judy', judy);
+  const screen = new Screen({ NATTER_HOME: home, NATTER_SERVER: t.wsUrl });
+  const inverseRow = async (text: string) => {
+    const rows = (await screen.text()).split('\n');
+    const row = rows.findIndex((r) => r.includes(text));
+    const { inverse } = await screen.styles();
+    return row >= 0 && inverse.filter((c) => c.row === row).length >= text.length;
+  };
+  try {
+    await screen.waitFor((s) => /and the last/.test(s) && /connected/.test(s), 'the chat screen');
+    // Ctrl-Up as xterm sends it.
+    await screen.type('\u001b[1;5A', /#3 judy · e edit · d delete/, 'the selection hint');
+    await waitFor(() => inverseRow('and the last'), { what: 'the newest message in inverse video', intervalMs: 50 });
+    await screen.type('\u001b[A', /#2 judy/, 'the selection moved up');
+    await waitFor(() => inverseRow('drop this one'), { what: 'message 2 in inverse video', intervalMs: 50 });
+    await screen.type('d', /delete message #2 by judy\? y deletes it/, 'the question');
+    await screen.type('y', (s) => /message deleted/.test(s) && !/drop this one/.test(s), 'message 2 deleted');
+    const history = await j.request('messages.history', { conversationId: general });
+    assert.deepEqual(
+      history.messages.map((m) => m.deletedAt !== null),
+      [false, true, false],
+    );
+    await screen.type('\u001b', (s) => !/e edit · d delete/.test(s), 'Esc ends the selection');
+  } finally {
+    assert.equal(await screen.quit(), 0);
+    j.close();
+  }
+});
+
 test('search: Ctrl-F finds a message far up in any case and accent, and Enter opens it there, the match marked', async () => {
   const api = new HttpApi(t.httpUrl);
   const gina = await api.call('register', { username: 'gina', password: PASSWORD });

@@ -66,6 +66,18 @@ describe('matchKey with the default bindings', () => {
     assert.equal(matchKey('u', k()), null, 'a plain u is typed');
   });
 
+  test('Alt-F folds the server from an empty composer and is readline’s word move in a written one', () => {
+    assert.equal(matchKey('f', k({ meta: true }), undefined, { composerEmpty: true }), 'toggleServer');
+    assert.equal(matchKey('f', k({ meta: true }), undefined, { composerEmpty: false }), null);
+    assert.equal(matchKey('b', k({ meta: true }), undefined, { composerEmpty: false }), null);
+  });
+
+  test('Ctrl-Up and Alt-K select a message, whatever the composer holds', () => {
+    assert.equal(matchKey('', k({ upArrow: true, ctrl: true }), undefined, { composerEmpty: false }), 'select');
+    assert.equal(matchKey('k', k({ meta: true }), undefined, { composerEmpty: false }), 'select');
+    assert.equal(matchKey('', k({ upArrow: true }), undefined, { composerEmpty: true }), null, 'Up is the composer’s');
+  });
+
   test('Enter sends; Alt-Enter and Ctrl-J insert a newline', () => {
     assert.equal(matchKey('\r', k({ return: true })), 'send');
     assert.equal(matchKey('\r', k({ return: true, meta: true })), 'newline');

@@ -20,6 +20,8 @@ export type MessageListProps = {
   readonly newBelow?: number;
   /** A message a search led to, marked with its matched words. */
   readonly focus?: { seq: number; words: readonly string[] } | null;
+  /** The message picked in selection mode (by seq), drawn in inverse video. */
+  readonly selected?: number | null;
   /** Name colours of the conversation's people. */
   readonly colors?: ReadonlyMap<string, string>;
   /** The first message that was unread on opening (a `── new ──` line goes above it). */

@@ -2,6 +2,7 @@ import { Box, Text } from 'ink';
 import { sanitize } from '../sanitize.js';
 import type { ConnectionView } from '../state.js';
 import { connectionText, typingText } from '../view/status-text.js';
+import { truncate } from '../view/text-width.js';
 
 /** Props of {@link StatusLine}. */
 export type StatusLineProps = {
@@ -39,7 +40,10 @@ export function StatusLine(props: StatusLineProps) {
       </Box>
       {props.hint ? (
         <Box flexShrink={0} marginLeft={1}>
-          <Text dimColor>{props.hint}</Text>
+          {/* The connection keeps a dozen columns; the hint gets the rest. */}
+          <Text dimColor>
+            {truncate(sanitize(props.hint, { multiline: false }), Math.max(10, (props.width ?? 80) - 14))}
+          </Text>
         </Box>
       ) : null}
     </Box>

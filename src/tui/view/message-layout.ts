@@ -27,6 +27,8 @@ export type MessageLayoutInput = {
   focus?: { seq: number; words: readonly string[] } | null;
   /** Name colours of the conversation's people, each different (see `conversationColors`). */
   colors?: ReadonlyMap<string, string>;
+  /** The message picked in selection mode, by seq: drawn in inverse video. */
+  selected?: number | null;
   /** The first message that was unread on opening: a `── new ──` line goes above it. */
   newFrom?: number | null;
 };
@@ -52,6 +54,8 @@ export function messageRows(
     focus?: readonly string[] | null;
     /** Name colours of the conversation's people (see `conversationColors`); by id alone when missing. */
     colors?: ReadonlyMap<string, string>;
+    /** The message picked in selection mode: every row in inverse video. */
+    selected?: boolean;
   },
 ): Row[] {
   const width = Math.max(10, opts.width);
@@ -110,7 +114,10 @@ export function messageRows(
     for (const text of wrapText(why, width - indent))
       rows.push([{ text: ' '.repeat(indent) }, { text, color: 'error' }]);
   }
-  return rows.map((segments, i) => ({ key: `${line.key}:${i}`, segments }));
+  return rows.map((segments, i) => ({
+    key: `${line.key}:${i}`,
+    segments: opts.selected ? segments.map((s) => ({ ...s, inverse: true })) : segments,
+  }));
 }
 
 /** One character with its case and accents folded (`É` → `e`); itself when that would not be one character. */
@@ -233,7 +240,11 @@ export function layoutMessages(input: MessageLayoutInput): MessageLayout {
     const line = input.lines[i];
     if (!line) continue;
     const focused = input.focus && line.seq === input.focus.seq ? input.focus.words : null;
-    const rows = messageRows(line, focused ? { ...opts, focus: focused } : opts);
+    const rows = messageRows(line, {
+      ...opts,
+      ...(focused ? { focus: focused } : {}),
+      selected: line.seq !== null && line.seq === input.selected,
+    });
     for (let k = rows.length - 1; k >= 0; k--) {
       const row = rows[k];
       if (row) reversed.push(row);

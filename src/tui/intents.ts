@@ -1,0 +1,885 @@
+/**
+ * What the chat screen's keys and commands do, without React or a terminal:
+ * the composer (text, drafts, history), key routing for the overlays, the
+ * message list and the composer, and carrying out what a typed line asks for.
+ * The app renders what this holds and hands it every key; tests drive it
+ * directly against a real server.
+ */
+import { isBlank, type SearchHit } from '../protocol/index.js';
+import { COMMANDS, type Intent, parseCommand, runRequest } from './commands.js';
+import { complete } from './completion.js';
+import type { SwitcherItem } from './components/QuickSwitcher.js';
+import type { ComposerFile } from './composer-file.js';
+import {
+  type ComposerState,
+  composerKey,
+  composerKeyOf,
+  initialComposer,
+  sent,
+  startEdit,
+  switchTo,
+  withText,
+} from './composer-state.js';
+import type { Config } from './config.js';
+import { type Controller, errorText } from './controller.js';
+import { type InkKey, type KeyAction, matchKey } from './keys.js';
+import { nextActivity, nextMatching, sidebarOrder } from './reducer.js';
+import { sanitize } from './sanitize.js';
+import type { Line, SearchOverlayState, State } from './state.js';
+import type { Store } from './store.js';
+import { fuzzyFilter } from './view/fuzzy.js';
+import { layoutMessages, messageRows, pageScroll, rowsBelow } from './view/message-layout.js';
+
+/** What a key handler reads of Ink's `Key`: {@link InkKey} and the arrows left and right. */
+export type AppKey = InkKey & { readonly leftArrow: boolean; readonly rightArrow: boolean };
+
+/** The narrowest terminal that shows the member list beside the messages. */
+export const MEMBERS_MIN_COLUMNS = 90;
+
+/** Where the message list is drawn, as the app last laid it out. */
+export type ListLayout = { columns: number; listWidth: number; listHeight: number };
+
+/** Switcher entries for every conversation, with their server's name for channels. */
+export function switcherItems(state: State): SwitcherItem[] {
+  return sidebarOrder(state).flatMap((id) => {
+    const c = state.conversations[id];
+    if (!c) return [];
+    const server = c.serverId ? state.servers[c.serverId]?.name : null;
+    return [
+      { id, label: server ? `${c.name} (${server})` : c.name, kind: c.kind, unread: c.unread, mentions: c.mentions },
+    ];
+  });
+}
+
+export type ChatIntentsOptions = {
+  store: Store;
+  controller: Controller;
+  config: Config;
+  /** Leave the app (after the drafts are saved). */
+  onQuit: () => void;
+  /** The drafts and sent texts of the last run, and where to keep them (none: not kept). */
+  composerFile?: ComposerFile;
+  /** Writes to the terminal (the clipboard's OSC 52 sequence); none: copying says it cannot. */
+  write?: (data: string) => void;
+};
+
+/** How much of a message a reply quotes. */
+const QUOTE_CHARS = 80;
+
+export class ChatIntents {
+  private readonly store: Store;
+  private readonly controller: Controller;
+  private readonly config: Config;
+  private readonly onQuit: () => void;
+  private readonly composerFile: ComposerFile | undefined;
+  private readonly write: ((data: string) => void) | undefined;
+  /** A delete asked for in selection mode, waiting for `y`. */
+  private confirming: { conversationId: string; seq: number; messageId: string } | null = null;
+  private composerState: ComposerState;
+  private readonly listeners = new Set<() => void>();
+  private tabCycle: { base: string; index: number } | null = null;
+  private lastTyping = 0;
+  /** Set by the app on every render; until then, a 80x24 terminal's. */
+  layout: ListLayout = { columns: 80, listWidth: 56, listHeight: 18 };
+
+  constructor(options: ChatIntentsOptions) {
+    this.store = options.store;
+    this.controller = options.controller;
+    this.config = options.config;
+    this.onQuit = options.onQuit;
+    this.composerFile = options.composerFile;
+    this.write = options.write;
+    this.composerState = initialComposer(options.composerFile?.saved.drafts, options.composerFile?.saved.history);
+  }
+
+  // ── The composer, as an external store for React ─────────────────────────
+
+  /** The composer as it is now (its conversation may lag the open one until the next change). */
+  readonly composer = (): ComposerState => this.composerState;
+
+  readonly subscribe = (fn: () => void): (() => void) => {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  };
+
+  /** The composer's text. */
+  get text(): string {
+    return this.composerState.editor.text;
+  }
+
+  /** Changes the composer; the text typed belongs to the conversation open when it was typed. */
+  setComposer(f: (s: ComposerState) => ComposerState): void {
+    const open = this.store.get().active;
+    const base = this.composerState.conversation === open ? this.composerState : switchTo(this.composerState, open);
+    const next = f(base);
+    if (next === this.composerState) return;
+    this.composerState = next;
+    this.composerFile?.changed(next);
+    for (const fn of this.listeners) fn();
+  }
+
+  /** Brings the open conversation's draft into the composer (after a switch). */
+  followActive(): void {
+    if (this.composerState.conversation !== this.store.get().active) this.setComposer((c) => c);
+  }
+
+  setText(text: string): void {
+    this.setComposer((c) => withText(c, text));
+  }
+
+  quit(): void {
+    this.composerFile?.flush();
+    this.onQuit();
+  }
+
+  // ── Keys ─────────────────────────────────────────────────────────────────
+
+  /** One key (or typed text, or a paste) as Ink reports it, split already (key-chunks.ts). */
+  key(input: string, key: AppKey): void {
+    const state = this.store.get();
+    const overlay = state.overlay;
+    if (overlay?.kind === 'switcher') {
+      this.switcherKey(overlay, input, key);
+      return;
+    }
+    if (overlay?.kind === 'search') {
+      this.searchKey(overlay, input, key);
+      return;
+    }
+    if (overlay?.kind === 'help') {
+      this.helpKey(overlay.offset, input, key);
+      return;
+    }
+    if (this.confirming) {
+      this.confirmKey(input, key);
+      return;
+    }
+    if (state.selected) {
+      if (state.selected.conversationId === state.active) {
+        this.selectionKey(state.selected.seq, input, key);
+        return;
+      }
+      this.store.dispatch({ type: 'select', conversationId: state.selected.conversationId, seq: null });
+    }
+    // Alt-1 … Alt-9: the n-th conversation of the sidebar, as in weechat and irssi.
+    if (key.meta && !key.ctrl && /^[1-9]$/.test(input)) {
+      this.go(sidebarOrder(state)[Number(input) - 1] ?? null);
+      return;
+    }
+    const action = matchKey(input, key, this.config.keys, { composerEmpty: this.text === '' });
+    if (action) {
+      if (action !== 'complete') this.tabCycle = null;
+      this.runKey(action);
+      return;
+    }
+    this.tabCycle = null;
+    const editing = composerKeyOf(input, key);
+    if (editing) {
+      this.setComposer((c) => composerKey(c, editing));
+      return;
+    }
+    if (
+      key.ctrl ||
+      key.meta ||
+      key.upArrow ||
+      key.downArrow ||
+      key.leftArrow ||
+      key.rightArrow ||
+      key.tab ||
+      key.escape
+    )
+      return;
+    if (input) {
+      // Typed text followed by Enter can arrive as one chunk ("hi\r"): that is a send.
+      // A paste arrives as one chunk; its line breaks stay in the one message.
+      const typed = input.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+      this.setComposer((c) => composerKey(c, { kind: 'insert', text: typed }));
+      if (state.active && !input.startsWith('/') && Date.now() - this.lastTyping > 2500) {
+        this.lastTyping = Date.now();
+        this.controller.typing(state.active);
+      }
+    }
+  }
+
+  /** What a key bound to an action does. */
+  runKey(action: KeyAction): void {
+    const state = this.store.get();
+    switch (action) {
+      case 'quit':
+        this.quit();
+        return;
+      case 'switcher':
+        this.store.dispatch({ type: 'overlay', overlay: { kind: 'switcher', query: '', selected: 0 } });
+        return;
+      case 'search':
+        this.openSearch('');
+        return;
+      case 'reconnect':
+        this.reconnectNow();
+        return;
+      case 'help':
+        this.store.dispatch({ type: 'overlay', overlay: { kind: 'help', offset: 0 } });
+        return;
+      case 'close':
+        this.store.dispatch({ type: 'overlay', overlay: null });
+        this.store.dispatch({ type: 'clear-notice' });
+        // Esc also cancels an edit of a sent message, bringing back the draft it replaced.
+        this.setComposer((c) => composerKey(c, { kind: 'cancel' }));
+        return;
+      case 'prevConversation':
+        this.go(nextMatching(state, () => true, -1));
+        return;
+      case 'nextConversation':
+        this.go(nextMatching(state, () => true));
+        return;
+      case 'nextUnread':
+        this.go(nextMatching(state, (c) => c.unread > 0));
+        return;
+      case 'nextMention':
+        this.go(nextMatching(state, (c) => c.mentions > 0));
+        return;
+      case 'nextActivity':
+        this.go(nextActivity(state));
+        return;
+      case 'pageUp':
+      case 'pageDown':
+        // One screen less a line: the line at the edge stays in view, to read on from.
+        if (state.active) {
+          const v = state.views[state.active];
+          const from = v?.scrollBack ?? 0;
+          const to = pageScroll(from, this.layout.listHeight, v?.loading ?? false, action === 'pageUp' ? 'up' : 'down');
+          this.scrollBy(to - from);
+        }
+        return;
+      case 'scrollHome':
+        this.scrollBy(Number.MAX_SAFE_INTEGER);
+        return;
+      case 'scrollEnd':
+        if (state.active) this.store.dispatch({ type: 'scroll', conversationId: state.active, scrollBack: 0 });
+        return;
+      case 'newline':
+        this.setComposer((c) => composerKey(c, { kind: 'insert', text: '\n' }));
+        return;
+      case 'send':
+        this.submit();
+        return;
+      case 'editLast':
+        this.editLast();
+        return;
+      case 'select':
+        this.startSelection();
+        return;
+      case 'complete':
+        this.complete();
+        return;
+      case 'toggleMembers':
+        this.store.dispatch({ type: 'toggle-members' });
+        if (this.layout.columns < MEMBERS_MIN_COLUMNS) {
+          this.store.dispatch({
+            type: 'notice',
+            text: `the member list needs a terminal at least ${MEMBERS_MIN_COLUMNS} columns wide (this one has ${this.layout.columns})`,
+            level: 'info',
+          });
+        }
+        return;
+      case 'toggleServer': {
+        const serverId = state.active ? state.conversations[state.active]?.serverId : null;
+        if (serverId) this.store.dispatch({ type: 'toggle-server', serverId });
+        return;
+      }
+    }
+  }
+
+  private go(id: string | null): void {
+    if (id) void this.controller.open(id);
+  }
+
+  private switcherKey(switcher: { query: string; selected: number }, input: string, key: AppKey): void {
+    const state = this.store.get();
+    const close = () => this.store.dispatch({ type: 'overlay', overlay: null });
+    if (key.escape) {
+      close();
+      return;
+    }
+    if (key.ctrl && input === 'c') {
+      this.quit();
+      return;
+    }
+    const matches = fuzzyFilter(switcherItems(state), switcher.query);
+    if (key.return) {
+      this.go(matches[switcher.selected]?.id ?? null);
+      close();
+      return;
+    }
+    if (key.upArrow || key.downArrow) {
+      const max = Math.max(0, matches.length - 1);
+      const selected = Math.max(0, Math.min(max, switcher.selected + (key.upArrow ? -1 : 1)));
+      this.store.dispatch({ type: 'overlay', overlay: { kind: 'switcher', ...switcher, selected } });
+      return;
+    }
+    if (key.backspace || key.delete) {
+      this.store.dispatch({
+        type: 'overlay',
+        overlay: { kind: 'switcher', query: [...switcher.query].slice(0, -1).join(''), selected: 0 },
+      });
+      return;
+    }
+    if (input && !key.ctrl && !key.meta) {
+      // Fast typing can bring the Enter in the same chunk as the letters.
+      const cr = input.indexOf('\r');
+      const query = switcher.query + (cr === -1 ? input : input.slice(0, cr)).replace(/[\u0000-\u001f\u007f]/g, '');
+      if (cr !== -1) {
+        this.go(fuzzyFilter(switcherItems(state), query)[0]?.id ?? null);
+        close();
+        return;
+      }
+      this.store.dispatch({ type: 'overlay', overlay: { kind: 'switcher', query, selected: 0 } });
+      return;
+    }
+  }
+
+  private helpKey(offset: number, input: string, key: AppKey): void {
+    if (key.ctrl && input === 'c') {
+      this.quit();
+      return;
+    }
+    // The key that opened it (F1 reaches useInput as nothing at all) does not close it.
+    if (input === '' && !Object.values(key).some((v) => v === true)) return;
+    const step = key.downArrow ? 1 : key.upArrow ? -1 : key.pageDown ? 10 : key.pageUp ? -10 : 0;
+    if (step !== 0) {
+      this.store.dispatch({ type: 'overlay', overlay: { kind: 'help', offset: Math.max(0, offset + step) } });
+      return;
+    }
+    this.store.dispatch({ type: 'overlay', overlay: null });
+  }
+
+  /** Keys in the search overlay: typing edits the query, Enter searches (or goes to the chosen hit), ↑↓ choose. */
+  private searchKey(o: SearchOverlayState, input: string, key: AppKey): void {
+    const overlay = (next: SearchOverlayState) => this.store.dispatch({ type: 'overlay', overlay: next });
+    if (key.ctrl && input === 'c') {
+      this.quit();
+      return;
+    }
+    if (key.escape) {
+      this.store.dispatch({ type: 'overlay', overlay: null });
+      return;
+    }
+    const hits = o.hits ?? [];
+    if (key.upArrow || key.downArrow) {
+      const selected = Math.max(0, Math.min(hits.length - 1, o.selected + (key.upArrow ? -1 : 1)));
+      overlay({ ...o, selected });
+      return;
+    }
+    if (key.return || input === '\r') {
+      const hit = hits[o.selected];
+      if (hit && o.searched === o.query) void this.goToHit(hit);
+      else if (!isBlank(o.query)) void this.runSearch(o);
+      return;
+    }
+    if (key.backspace || key.delete) {
+      overlay({ ...o, query: [...o.query].slice(0, -1).join('') });
+      return;
+    }
+    if (key.ctrl && input === 'u') {
+      overlay({ ...o, query: '' });
+      return;
+    }
+    if (input && !key.ctrl && !key.meta) {
+      // Fast typing can bring the Enter in the same chunk as the letters.
+      const cr = input.indexOf('\r');
+      const typed = (cr === -1 ? input : input.slice(0, cr)).replace(/[\u0000-\u001f\u007f]/g, '');
+      const next = { ...o, query: o.query + typed };
+      overlay(next);
+      if (cr !== -1 && !isBlank(next.query)) void this.runSearch(next);
+    }
+  }
+
+  /** Tab: completes the word before the cursor (names, channels, commands); Tab again cycles. */
+  private complete(): void {
+    // Completion works on the word before the cursor at the end of the text.
+    if (this.composerState.editor.cursor !== this.text.length) return;
+    const base = this.tabCycle?.base ?? this.text;
+    const index = this.tabCycle ? this.tabCycle.index + 1 : 0;
+    const done = complete(base, true, this.completions(), index);
+    if (done) {
+      this.setText(done.text);
+      this.tabCycle = { base, index };
+    }
+  }
+
+  /** What Tab completes to in the open conversation: its people, its server's channels, the commands. */
+  private completions(): { usernames: string[]; channels: string[]; commands: string[] } {
+    const state = this.store.get();
+    const active = state.active ? state.conversations[state.active] : undefined;
+    const scope = active?.kind === 'channel' ? active.serverId : active?.id;
+    const members = (scope && state.members[scope]) || [];
+    const channels = active?.serverId
+      ? (state.servers[active.serverId]?.channelIds ?? []).map((id) => state.conversations[id]?.name ?? '')
+      : [];
+    return {
+      usernames: [...new Set(members.map((m) => m.user.username))],
+      channels,
+      commands: COMMANDS.map((c) => c.name),
+    };
+  }
+
+  // ── What a typed line asks for ───────────────────────────────────────────
+
+  /** Enter: what the composer holds is sent or carried out. */
+  submit(value = this.text): void {
+    const state = this.store.get();
+    const input = value;
+    // What is typed in a conversation goes to that conversation, "@name …" included:
+    // a DM is opened only on purpose (/dm, Ctrl-K).
+    const intent = parseCommand(input, {
+      active: (state.active ? state.conversations[state.active] : undefined) ?? null,
+      serverName: (id) => state.servers[id]?.name ?? null,
+      invitations: Object.values(state.invitations),
+    });
+    this.store.dispatch({ type: 'clear-notice' });
+    if (intent.type === 'none') this.setText('');
+    else if (intent.type === 'send') this.setComposer((c) => sent(c, input));
+    void this.carryOut(intent).then((ok) => {
+      if (ok && intent.type !== 'send' && this.text === input) this.setComposer((c) => sent(c, input));
+    });
+  }
+
+  /** Carries out what a typed line asks for; false when it did not happen (the composer keeps the text). */
+  async carryOut(intent: Intent): Promise<boolean> {
+    const state = this.store.get();
+    const notice = (text: string, level: 'info' | 'error') => this.store.dispatch({ type: 'notice', text, level });
+    switch (intent.type) {
+      case 'none':
+        return true;
+      case 'send': {
+        if (!state.active) {
+          notice('open a conversation first (Ctrl-K)', 'error');
+          return false;
+        }
+        const conversation = state.active;
+        void this.controller.send(conversation, intent.body).then((ok) => {
+          // Refused: the text comes back to the composer, if nothing else was typed there since.
+          const c = this.composerState;
+          if (!ok && c.conversation === conversation && c.editor.text === '') this.setText(intent.body);
+        });
+        return true;
+      }
+      case 'request':
+      case 'request-user':
+        try {
+          const done = await runRequest(intent, (op, params) => this.controller.client.request(op, params));
+          // What was just created or joined opens, so the next message goes there.
+          if (done.open !== null) await this.controller.openNew(done.open);
+          notice(done.notice, 'info');
+          return true;
+        } catch (err) {
+          notice(errorText(err), 'error');
+          return false;
+        }
+      case 'open-dm': {
+        const dm = Object.values(state.conversations).find(
+          (c) => c.kind === 'dm' && c.name.toLowerCase() === intent.username.toLowerCase(),
+        );
+        if (intent.body !== null) {
+          // Sent in the open DM, or (the first message) through the server, which starts it.
+          if (dm) {
+            await this.controller.open(dm.id);
+            void this.controller.send(dm.id, intent.body);
+            return true;
+          }
+          return this.controller.sendDirect(intent.username, intent.body);
+        }
+        if (dm) {
+          void this.controller.open(dm.id);
+          return true;
+        }
+        notice(
+          `no conversation with ${intent.username} yet: type your first message after "/dm ${intent.username} "`,
+          'info',
+        );
+        this.setText(`/dm ${intent.username} `);
+        return false;
+      }
+      case 'edit-last':
+        this.editLast();
+        return false;
+      case 'edit':
+      case 'delete': {
+        const line = state.views[intent.conversationId]?.lines.find((l) => l.seq === intent.seq && l.id);
+        if (!line?.id) {
+          notice(`no message #${intent.seq} loaded here`, 'error');
+          return false;
+        }
+        return intent.type === 'edit'
+          ? await this.controller.request(
+              'messages.edit',
+              { messageId: line.id, body: intent.body },
+              `edited #${intent.seq}`,
+            )
+          : await this.controller.request('messages.delete', { messageId: line.id }, `deleted #${intent.seq}`);
+      }
+      case 'search':
+        this.openSearch(intent.query);
+        return true;
+      case 'reconnect':
+        this.reconnectNow();
+        return true;
+      case 'names': {
+        const open = state.active ? state.conversations[state.active] : undefined;
+        const scope = open?.kind === 'channel' ? open.serverId : open?.id;
+        const list = (scope && state.members[scope]) || [];
+        const sorted = [...list].sort(
+          (a, b) =>
+            Number(Boolean(state.online[b.user.id])) - Number(Boolean(state.online[a.user.id])) ||
+            a.user.username.localeCompare(b.user.username),
+        );
+        const names = sorted.map((m) => `${m.user.username}${m.role && m.role !== 'member' ? ` (${m.role})` : ''}`);
+        const online = sorted.filter((m) => state.online[m.user.id]).length;
+        notice(
+          names.length === 0 ? 'nobody listed yet' : `${names.length} here, ${online} online: ${names.join(', ')}`,
+          'info',
+        );
+        return true;
+      }
+      case 'help':
+        this.store.dispatch({ type: 'overlay', overlay: { kind: 'help', offset: 0 } });
+        return true;
+      case 'quit':
+        this.quit();
+        return true;
+      case 'info':
+        notice(intent.message, 'info');
+        return true;
+      case 'error':
+        notice(intent.message, 'error');
+        return false;
+    }
+  }
+
+  /** Alt-E: my last message of the open conversation, as `/edit SEQ text` in the composer. */
+  editLast(): void {
+    const state = this.store.get();
+    const view = state.active ? state.views[state.active] : undefined;
+    const mine = [...(view?.lines ?? [])]
+      .reverse()
+      .find((l) => l.id && l.author.id === state.me?.id && l.deletedAt === null);
+    if (mine?.seq) {
+      const edit = `/edit ${mine.seq} ${mine.body}`;
+      this.setComposer((c) => startEdit(c, edit));
+    }
+  }
+
+  // ── Selection mode ───────────────────────────────────────────────────────
+
+  /** The open conversation's messages that keys can act on (sent, not deleted), oldest first. */
+  private selectable(): { id: string; seq: number; line: Line }[] {
+    const state = this.store.get();
+    const v = state.active ? state.views[state.active] : undefined;
+    return (v?.lines ?? []).flatMap((line) =>
+      line.id !== null && line.seq !== null && line.deletedAt === null ? [{ id: line.id, seq: line.seq, line }] : [],
+    );
+  }
+
+  /** Ctrl-Up / Alt-K: selects the newest message whose last row is on screen. */
+  startSelection(): void {
+    const state = this.store.get();
+    const id = state.active;
+    const v = id ? state.views[id] : undefined;
+    const list = this.selectable();
+    if (!id || !v || list.length === 0) {
+      this.store.dispatch({ type: 'notice', text: 'no message to select here', level: 'info' });
+      return;
+    }
+    const opts = this.layoutOptions();
+    const onScreen = [...list].reverse().find((m) => (rowsBelow(v.lines, m.seq, opts) ?? 0) >= v.scrollBack);
+    this.select((onScreen ?? list[0])?.seq ?? null);
+  }
+
+  /** Selects message `seq` of the open conversation (null: ends selection mode), scrolling it into view. */
+  private select(seq: number | null): void {
+    const state = this.store.get();
+    const id = state.active;
+    if (!id) return;
+    if (seq === null) {
+      this.store.dispatch({ type: 'select', conversationId: id, seq: null });
+      return;
+    }
+    const v = state.views[id];
+    const line = v?.lines.find((l) => l.seq === seq);
+    if (!v || !line) return;
+    const opts = this.layoutOptions();
+    const below = rowsBelow(v.lines, seq, opts) ?? 0;
+    const tall = messageRows(line, opts).length;
+    // Scrolled up, the bottom row says what is below: a row less for messages.
+    const room = Math.max(1, this.layout.listHeight - 1);
+    let scrollBack = v.scrollBack;
+    if (tall >= room || below + tall > scrollBack + room) scrollBack = below + tall - room;
+    else if (below < scrollBack) scrollBack = below;
+    this.store.dispatch({ type: 'select', conversationId: id, seq, scrollBack: Math.max(0, scrollBack) });
+  }
+
+  /** Keys while a message is selected. */
+  private selectionKey(seq: number, input: string, key: AppKey): void {
+    const state = this.store.get();
+    const id = state.active;
+    if (!id) return;
+    if (key.ctrl && input === 'c') {
+      this.quit();
+      return;
+    }
+    const list = this.selectable();
+    const at = list.findIndex((m) => m.seq === seq);
+    const here = list[at];
+    const v = state.views[id];
+    const move = (step: number) => {
+      const to = at + step;
+      // Above the oldest loaded message: load older ones; the next Up goes on into them.
+      if (to < 0 && v?.hasMoreBefore && !v.loading) void this.controller.loadOlder(id);
+      const target = list[Math.max(0, Math.min(list.length - 1, to))];
+      if (target) this.select(target.seq);
+    };
+    if (key.escape || input === 'q' || key.return) this.select(null);
+    else if (key.upArrow || input === 'k') move(-1);
+    else if (key.downArrow || input === 'j') move(1);
+    else if (key.pageUp || key.pageDown) move((key.pageUp ? -1 : 1) * this.messagesPerPage(at, key.pageUp));
+    else if (key.home || input === 'g') move(-list.length);
+    else if (key.end || input === 'G') move(list.length);
+    else if (!here) {
+      // The message went (deleted under us): start again from the newest on screen.
+      this.startSelection();
+    } else {
+      this.actOn(here, input, key);
+    }
+  }
+
+  /** e, d, r, c on the selected message. */
+  private actOn(here: { id: string; seq: number; line: Line }, input: string, key: AppKey): void {
+    const state = this.store.get();
+    const id = state.active;
+    if (!id) return;
+    const seq = here.seq;
+    const mine = here.line.author.id === state.me?.id;
+    const name = sanitize(here.line.author.username, { multiline: false });
+    if (input === 'e') {
+      if (!mine) {
+        this.store.dispatch({
+          type: 'notice',
+          text: `message #${seq} is ${name}'s: only its author can edit it`,
+          level: 'error',
+        });
+        return;
+      }
+      this.select(null);
+      this.setComposer((c) => startEdit(c, `/edit ${seq} ${here.line.body}`));
+    } else if (input === 'd' || key.delete || key.backspace) {
+      this.askDelete(id, seq, here.id, name);
+    } else if (input === 'r') {
+      this.select(null);
+      const lines = here.line.body.split('\n');
+      const chars = [...(lines[0] ?? '').trim()];
+      const cut = chars.length > QUOTE_CHARS;
+      const quoted = `${chars.slice(0, cut ? QUOTE_CHARS - 1 : chars.length).join('')}${cut || lines.length > 1 ? '…' : ''}`;
+      const reply = `> ${here.line.author.username}: ${quoted}\n${mine ? '' : `@${here.line.author.username} `}`;
+      this.setComposer((c) => withText(c, reply + c.editor.text));
+    } else if (input === 'c' || input === 'y') {
+      this.copy(seq, here.line.body);
+    }
+  }
+
+  /** How many messages PageUp (`up`) or PageDown skips from index `at`: as many as fill a screen less a line. */
+  private messagesPerPage(at: number, up: boolean): number {
+    const list = this.selectable();
+    const opts = this.layoutOptions();
+    const room = Math.max(1, this.layout.listHeight - 2);
+    let rows = 0;
+    let n = 0;
+    for (let i = at + (up ? -1 : 1); i >= 0 && i < list.length; i += up ? -1 : 1) {
+      const m = list[i];
+      if (!m) break;
+      rows += messageRows(m.line, opts).length;
+      if (rows > room && n > 0) break;
+      n++;
+    }
+    return Math.max(1, n);
+  }
+
+  private askDelete(conversationId: string, seq: number, messageId: string, author: string): void {
+    this.confirming = { conversationId, seq, messageId };
+    this.store.dispatch({
+      type: 'notice',
+      text: `delete message #${seq} by ${author}? y deletes it, any other key keeps it`,
+      level: 'info',
+    });
+  }
+
+  /** The key after "delete message #N?": `y` deletes, anything else keeps it. */
+  private confirmKey(input: string, key: AppKey): void {
+    const asked = this.confirming;
+    this.confirming = null;
+    if (!asked) return;
+    if ((input === 'y' || input === 'Y') && !key.ctrl && !key.meta) {
+      void this.controller.request('messages.delete', { messageId: asked.messageId }, `deleted message #${asked.seq}`);
+      return;
+    }
+    this.store.dispatch({ type: 'notice', text: `kept message #${asked.seq}`, level: 'info' });
+  }
+
+  /** Puts a message's text on the clipboard through the terminal (OSC 52), which most terminals and tmux allow. */
+  private copy(seq: number, body: string): void {
+    if (!this.write) {
+      this.store.dispatch({ type: 'notice', text: 'copying needs a terminal', level: 'error' });
+      return;
+    }
+    this.write(`\u001b]52;c;${Buffer.from(body, 'utf8').toString('base64')}\u0007`);
+    this.store.dispatch({
+      type: 'notice',
+      text: `copied message #${seq} (the terminal must allow clipboard writes; in tmux: set-clipboard on)`,
+      level: 'info',
+    });
+  }
+
+  // ── The message list ─────────────────────────────────────────────────────
+
+  private layoutOptions() {
+    const state = this.store.get();
+    return {
+      meId: state.me?.id ?? null,
+      meUsername: state.me?.username ?? null,
+      width: this.layout.listWidth,
+      timeFormat: this.config.timeFormat,
+    };
+  }
+
+  /**
+   * Scrolls the open conversation by `delta` rows (up when positive), as far
+   * as what is loaded goes; at the top of it, loads older messages, which come
+   * in above without moving what is on screen.
+   */
+  scrollBy(delta: number): void {
+    const state = this.store.get();
+    const id = state.active;
+    const v = id ? state.views[id] : undefined;
+    if (!id || !v) return;
+    const laid = layoutMessages({
+      ...this.layoutOptions(),
+      lines: v.lines,
+      height: this.layout.listHeight,
+      scrollBack: Math.max(0, Math.min(Number.MAX_SAFE_INTEGER, v.scrollBack + delta)),
+      hasMoreBefore: v.hasMoreBefore,
+      loading: v.loading,
+      newBelow: v.newBelow,
+    });
+    this.store.dispatch({ type: 'scroll', conversationId: id, scrollBack: laid.scrollBack });
+    if (delta > 0 && laid.atTop && v.hasMoreBefore && !v.loading) void this.controller.loadOlder(id);
+  }
+
+  /**
+   * A conversation opened with unread messages shows from its `── new ──`
+   * line when they fill more than the window; the first unread message is
+   * fetched first if it is not loaded (up to 1,000 messages back). Called after
+   * every change; does its work once per opening.
+   */
+  private placed: string | null = null;
+  placeAtNew(): void {
+    const state = this.store.get();
+    const id = state.active;
+    const v = id ? state.views[id] : undefined;
+    const from = v?.newFrom ?? null;
+    if (!id || !v || from === null) return;
+    const key = `${id}:${from}`;
+    if (this.placed === key) return;
+    const first = v.lines.find((l) => l.seq !== null && l.seq >= from);
+    const oldest = v.lines.find((l) => l.seq !== null)?.seq ?? null;
+    if (oldest !== null && oldest > from && v.hasMoreBefore) {
+      if (!v.loading && (v.lines.at(-1)?.seq ?? oldest) - from < 1000) void this.controller.loadOlder(id);
+      return;
+    }
+    if (!first || first.seq === null) return;
+    this.placed = key;
+    const opts = this.layoutOptions();
+    const total = (rowsBelow(v.lines, first.seq, opts) ?? 0) + messageRows(first, opts).length + 1;
+    const room = this.layout.listHeight - 1;
+    if (total > this.layout.listHeight) {
+      this.store.dispatch({ type: 'scroll', conversationId: id, scrollBack: total - room });
+    }
+  }
+
+  /** "Retry now" while the connection waits to come back. */
+  reconnectNow(): void {
+    if (this.controller.client.reconnectNow()) return;
+    const status = this.controller.client.state.status;
+    const text =
+      status === 'connected'
+        ? 'already connected'
+        : status === 'connecting'
+          ? 'connecting already…'
+          : 'not reconnecting';
+    this.store.dispatch({ type: 'notice', text, level: 'info' });
+  }
+
+  // ── Search ───────────────────────────────────────────────────────────────
+
+  /** Opens the search overlay; a query given with it is searched at once. */
+  openSearch(query: string): void {
+    const overlay: SearchOverlayState = {
+      kind: 'search',
+      query,
+      hits: null,
+      searched: null,
+      more: false,
+      selected: 0,
+      loading: false,
+      error: null,
+    };
+    this.store.dispatch({ type: 'overlay', overlay });
+    if (!isBlank(query)) void this.runSearch(overlay);
+  }
+
+  /** Runs the overlay's query; the results replace the overlay's (if it is still open on that query). */
+  async runSearch(overlay: SearchOverlayState): Promise<void> {
+    const query = overlay.query;
+    this.store.dispatch({ type: 'overlay', overlay: { ...overlay, loading: true, error: null } });
+    const current = () => {
+      const o = this.store.get().overlay;
+      return o?.kind === 'search' && o.query === query ? o : null;
+    };
+    try {
+      const page = await this.controller.client.request('messages.search', { query });
+      const o = current();
+      if (o) {
+        this.store.dispatch({
+          type: 'overlay',
+          overlay: { ...o, hits: page.hits, searched: query, more: page.next !== null, selected: 0, loading: false },
+        });
+      }
+    } catch (err) {
+      const o = current();
+      if (o) this.store.dispatch({ type: 'overlay', overlay: { ...o, loading: false, error: errorText(err) } });
+    }
+  }
+
+  /** Goes to a hit: its conversation, scrolled so the message is in the middle, its matched words marked. */
+  async goToHit(hit: SearchHit): Promise<void> {
+    this.store.dispatch({ type: 'overlay', overlay: null });
+    const id = hit.conversation.id;
+    const seq = hit.message.seq;
+    if (!(await this.controller.openAt(id, seq))) {
+      this.store.dispatch({ type: 'notice', text: `message #${seq} could not be loaded here`, level: 'error' });
+      return;
+    }
+    const v = this.store.get().views[id];
+    const opts = this.layoutOptions();
+    const below = v ? rowsBelow(v.lines, seq, opts) : null;
+    const chars = [...hit.message.body];
+    const words = hit.matches.map(([a, b]) => chars.slice(a, b).join(''));
+    // The message in the middle of the window; one taller than the window shows from its first row.
+    const line = v?.lines.find((l) => l.seq === seq);
+    const tall = line ? messageRows(line, opts).length : 1;
+    const room = this.layout.listHeight - 1;
+    const scrollBack = Math.max(
+      0,
+      tall >= room ? (below ?? 0) + tall - room : (below ?? 0) - Math.floor((room - tall) / 2),
+    );
+    this.store.dispatch({ type: 'focus', conversationId: id, seq, words, scrollBack });
+  }
+}

@@ -1,0 +1,239 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { DEFAULT_CONFIG } from '../../src/tui/config.js';
+import { Controller } from '../../src/tui/controller.js';
+import { type AppKey, ChatIntents } from '../../src/tui/intents.js';
+import { initialState } from '../../src/tui/reducer.js';
+import { Store } from '../../src/tui/store.js';
+import { connectAs, createNatter, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
+
+let t: TestServer;
+before(async () => {
+  t = await startTestServer();
+});
+after(() => t.destroy());
+
+const NO_KEY: AppKey = {
+  upArrow: false,
+  downArrow: false,
+  leftArrow: false,
+  rightArrow: false,
+  pageUp: false,
+  pageDown: false,
+  return: false,
+  escape: false,
+  ctrl: false,
+  meta: false,
+  tab: false,
+  shift: false,
+  backspace: false,
+  delete: false,
+};
+
+/** A key as Ink reports it: `press('k')`, `press('', { upArrow: true, ctrl: true })`. */
+function press(intents: ChatIntents, input: string, key: Partial<AppKey> = {}): void {
+  intents.key(input, { ...NO_KEY, ...key });
+}
+
+/** The chat screen's logic for `token`, on a real client, with what it writes to the terminal collected. */
+async function chat(ctx: { after(fn: () => void): void }, token: string) {
+  const store = new Store(initialState(t.wsUrl));
+  const client = createNatter({ url: t.wsUrl, token });
+  const controller = new Controller(client, store.dispatch, store.get);
+  const written: string[] = [];
+  let quit = false;
+  const intents = new ChatIntents({
+    store,
+    controller,
+    config: DEFAULT_CONFIG,
+    onQuit: () => {
+      quit = true;
+    },
+    write: (data) => written.push(data),
+  });
+  intents.layout = { columns: 120, listWidth: 90, listHeight: 20 };
+  ctx.after(() => client.close());
+  await client.start();
+  await waitFor(() => store.get().connection.status === 'connected' && store.get().me !== null, {
+    what: 'connected',
+  });
+  await controller.reload();
+  return { store, controller, intents, written, quitted: () => quit };
+}
+
+/** alice owns a server where bob is a member; both have written in #general. */
+async function acme(lines: { by: 'alice' | 'bob'; body: string }[]) {
+  const api = new HttpApi(t.httpUrl);
+  const alice = await api.call('register', { username: uniqueName('sa'), password: PASSWORD });
+  const bob = await api.call('register', { username: uniqueName('sb'), password: PASSWORD });
+  const a = await connectAs(t.wsUrl, alice.token);
+  const b = await connectAs(t.wsUrl, bob.token);
+  const { server, channels } = await a.request('servers.create', { name: uniqueName('acme') });
+  const general = channels[0]?.id ?? '';
+  const { invite } = await a.request('invites.create', { serverId: server.id });
+  await b.request('invites.join', { code: invite.code });
+  let n = 0;
+  for (const line of lines) {
+    await (line.by === 'alice' ? a : b).request('messages.send', {
+      conversationId: general,
+      body: line.body,
+      nonce: `sel-${n++}`,
+    });
+  }
+  a.close();
+  b.close();
+  return { alice, bob, general };
+}
+
+test('selection mode: Ctrl-Up selects the newest message, Up/Down (and k/j) move, Esc ends', async (ctx) => {
+  const { alice, general } = await acme([
+    { by: 'alice', body: 'one' },
+    { by: 'bob', body: 'two' },
+    { by: 'alice', body: 'three' },
+  ]);
+  const { store, controller, intents } = await chat(ctx, alice.token);
+  await controller.open(general);
+  await waitFor(() => store.get().views[general]?.lines.length === 3, { what: 'the history' });
+
+  press(intents, '', { upArrow: true, ctrl: true });
+  assert.deepEqual(store.get().selected, { conversationId: general, seq: 3 });
+  press(intents, '', { upArrow: true });
+  assert.equal(store.get().selected?.seq, 2);
+  press(intents, 'k');
+  assert.equal(store.get().selected?.seq, 1);
+  press(intents, '', { upArrow: true });
+  assert.equal(store.get().selected?.seq, 1, 'the first message stays selected at the top');
+  press(intents, 'j');
+  assert.equal(store.get().selected?.seq, 2);
+  // Letters are the selection's keys, not text for the composer.
+  press(intents, 'x');
+  assert.equal(intents.text, '');
+  press(intents, '', { escape: true, meta: true });
+  assert.equal(store.get().selected, null);
+  // Alt-K enters it too.
+  press(intents, 'k', { meta: true });
+  assert.equal(store.get().selected?.seq, 3);
+});
+
+test('selection mode: e edits my message through the composer; on another’s it says why not; r quotes and mentions; c copies with OSC 52', async (ctx) => {
+  const { alice, general } = await acme([
+    { by: 'bob', body: 'first line of bob\nsecond line' },
+    { by: 'alice', body: 'my own words' },
+  ]);
+  const { store, controller, intents, written } = await chat(ctx, alice.token);
+  await controller.open(general);
+  await waitFor(() => store.get().views[general]?.lines.length === 2, { what: 'the history' });
+  const bobName = store.get().views[general]?.lines[0]?.author.username ?? '';
+
+  press(intents, '', { upArrow: true, ctrl: true });
+  press(intents, 'e');
+  assert.equal(store.get().selected, null);
+  assert.equal(intents.text, '/edit 2 my own words');
+  // Enter sends the edit; the server has it.
+  intents.setText('/edit 2 my better words');
+  press(intents, '\r', { return: true });
+  await waitFor(() => store.get().views[general]?.lines[1]?.body === 'my better words', { what: 'the edit' });
+
+  press(intents, '', { upArrow: true, ctrl: true });
+  press(intents, '', { upArrow: true });
+  press(intents, 'e');
+  assert.match(store.get().notice?.text ?? '', /only its author can edit it/);
+  assert.equal(intents.text, '');
+
+  press(intents, 'c');
+  const osc = written.at(-1) ?? '';
+  assert.equal(osc, `\u001b]52;c;${Buffer.from('first line of bob\nsecond line').toString('base64')}\u0007`);
+  assert.match(store.get().notice?.text ?? '', /copied message #1/);
+
+  press(intents, 'r');
+  assert.equal(store.get().selected, null);
+  assert.equal(intents.text, `> ${bobName}: first line of bob…\n@${bobName} `);
+});
+
+test('selection mode: d asks first; any other key keeps the message, y deletes it — the owner deletes a member’s message', async (ctx) => {
+  const { alice, general } = await acme([
+    { by: 'bob', body: 'spam from bob' },
+    { by: 'alice', body: 'fine' },
+  ]);
+  const { store, controller, intents } = await chat(ctx, alice.token);
+  await controller.open(general);
+  await waitFor(() => store.get().views[general]?.lines.length === 2, { what: 'the history' });
+
+  press(intents, '', { upArrow: true, ctrl: true });
+  press(intents, '', { upArrow: true });
+  press(intents, 'd');
+  assert.match(store.get().notice?.text ?? '', /delete message #1 by .*\? y deletes it/);
+  press(intents, 'n');
+  assert.match(store.get().notice?.text ?? '', /kept message #1/);
+  assert.equal(store.get().views[general]?.lines[0]?.deletedAt, null);
+
+  press(intents, 'd');
+  press(intents, 'y');
+  await waitFor(() => store.get().views[general]?.lines[0]?.deletedAt !== null, { what: 'bob’s message deleted' });
+  assert.match(store.get().notice?.text ?? '', /deleted message #1/);
+});
+
+test('selection mode: a member cannot delete someone else’s message; the server’s refusal is shown in words', async (ctx) => {
+  const { bob, general } = await acme([
+    { by: 'alice', body: 'from the owner' },
+    { by: 'bob', body: 'from bob' },
+  ]);
+  const { store, controller, intents } = await chat(ctx, bob.token);
+  await controller.open(general);
+  await waitFor(() => store.get().views[general]?.lines.length === 2, { what: 'the history' });
+  press(intents, '', { upArrow: true, ctrl: true });
+  press(intents, '', { upArrow: true });
+  press(intents, 'd');
+  press(intents, 'y');
+  await waitFor(() => /only delete your own/.test(store.get().notice?.text ?? ''), { what: 'the refusal' });
+  assert.equal(store.get().notice?.level, 'error');
+  assert.equal(store.get().views[general]?.lines[0]?.deletedAt, null);
+});
+
+test('selection mode: Up past the oldest loaded message loads older ones and goes on into them', async (ctx) => {
+  const lines = Array.from({ length: 60 }, (_, i) => ({ by: 'bob' as const, body: `m${i + 1}` }));
+  const { alice, general } = await acme(lines);
+  const { store, controller, intents } = await chat(ctx, alice.token);
+  await controller.open(general);
+  await waitFor(() => (store.get().views[general]?.lines.length ?? 0) >= 50, { what: 'the latest page' });
+  const oldest = store.get().views[general]?.lines[0]?.seq ?? 0;
+  assert.ok(oldest > 1, 'only the latest page is loaded');
+  press(intents, '', { upArrow: true, ctrl: true });
+  press(intents, '', { home: true });
+  assert.equal(store.get().selected?.seq, oldest);
+  press(intents, '', { upArrow: true });
+  await waitFor(() => store.get().views[general]?.lines[0]?.seq === 1, { what: 'the older page' });
+  press(intents, '', { upArrow: true });
+  assert.equal(store.get().selected?.seq, oldest - 1);
+  // The window follows the selection: the selected message is within the rows scrolled back.
+  assert.ok((store.get().views[general]?.scrollBack ?? 0) > 0);
+});
+
+test('what is typed goes to the open conversation, @name first included; a draft stays with its conversation', async (ctx) => {
+  const { alice, bob, general } = await acme([{ by: 'bob', body: 'hi' }]);
+  const { store, controller, intents } = await chat(ctx, alice.token);
+  await controller.open(general);
+  const bobName = bob.user.username;
+  press(intents, `@${bobName} over here`);
+  press(intents, '\r', { return: true });
+  await waitFor(
+    () => store.get().views[general]?.lines.some((l) => l.body === `@${bobName} over here` && l.seq !== null),
+    { what: 'the message in #general' },
+  );
+  const dms = await controller.client.request('dms.list', {});
+  assert.equal(dms.dms.length, 0, 'no DM was opened');
+
+  // A draft in #general, then a DM opened with /dm: the DM starts empty, #general keeps its draft.
+  press(intents, 'half a thought');
+  intents.submit(`/dm ${bobName} private words`);
+  await waitFor(() => Object.values(store.get().conversations).some((c) => c.kind === 'dm'), { what: 'the DM' });
+  const dm = Object.values(store.get().conversations).find((c) => c.kind === 'dm');
+  await controller.open(dm?.id ?? '');
+  intents.followActive();
+  assert.equal(intents.text, '');
+  await controller.open(general);
+  intents.followActive();
+  assert.equal(intents.text, 'half a thought');
+});
