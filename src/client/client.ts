@@ -1,6 +1,15 @@
 import { EventEmitter } from 'node:events';
 import { NatterError } from '../protocol/error-class.js';
-import type { ErrorBody, EventData, EventMessage, EventName, OpName, ParamsIn, ResultOf } from '../protocol/index.js';
+import type {
+  AnyEvent,
+  ErrorBody,
+  EventData,
+  EventMessage,
+  EventName,
+  OpName,
+  ParamsIn,
+  ResultOf,
+} from '../protocol/index.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { type MessageTransport, openTransport, type TlsOptions } from './transport.js';
 
@@ -14,7 +23,7 @@ type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; time
 /** Events a {@link NatterClient} emits. */
 export type ClientEvents = {
   /** Every server push, as received. */
-  event: [EventMessage];
+  event: [AnyEvent];
   /** The connection ended; `code` is the WebSocket (or TCP `closing`) close code. */
   close: [code: number, reason: string];
 };
@@ -180,7 +189,7 @@ export class NatterClient extends EventEmitter<ClientEvents> {
       if (msg.event === 'closing') this.closing = (msg as EventMessage<'closing'>).data;
       // The server heard nothing from us for a while (TCP): answer at once.
       if (msg.event === 'ping') this.ping();
-      this.emit('event', msg as EventMessage);
+      this.emit('event', msg as AnyEvent);
       return;
     }
     const pending = typeof msg.id === 'string' ? this.pending.get(msg.id) : undefined;
@@ -209,8 +218,8 @@ export class NatterClient extends EventEmitter<ClientEvents> {
 
 /** Anything that emits protocol events as `event`. */
 type EventSource = {
-  on(name: 'event', fn: (msg: EventMessage) => void): unknown;
-  off(name: 'event', fn: (msg: EventMessage) => void): unknown;
+  on(name: 'event', fn: (msg: AnyEvent) => void): unknown;
+  off(name: 'event', fn: (msg: AnyEvent) => void): unknown;
 };
 
 /** The next event named `name` from `source` that passes `filter`, or a timeout error. */

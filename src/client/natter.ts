@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { CloseCode, NatterError } from '../protocol/error-class.js';
 import type {
+  AnyEvent,
   EventData,
   EventMessage,
   EventName,
@@ -51,7 +52,7 @@ export type PendingSend = {
 /** Events a {@link Natter} emits. */
 export type NatterEvents = {
   /** Every server push, once: replayed ones after a reconnect included, duplicates dropped. */
-  event: [EventMessage];
+  event: [AnyEvent];
   /** The connection state changed. */
   state: [ConnectionState];
   /** A replay finished; when `limited`, lists and history should be reloaded. */
@@ -355,14 +356,14 @@ export class Natter extends EventEmitter<NatterEvents> {
     }
   }
 
-  private receive(msg: EventMessage): void {
+  private receive(msg: AnyEvent): void {
     if (msg.cursor !== undefined) {
       // Replay and live delivery never overlap, but a client must not trust that blindly.
       if (this.lastCursor !== null && Number(msg.cursor) <= Number(this.lastCursor)) return;
       this.advance(msg.cursor);
     }
     if (msg.event === 'caught_up') {
-      const data = msg.data as EventData<'caught_up'>;
+      const data = msg.data;
       this.advance(data.cursor);
       this.emit('caughtUp', data);
     }
@@ -456,7 +457,7 @@ export class Natter extends EventEmitter<NatterEvents> {
    * function that stops it.
    */
   onEvent<N extends EventName>(name: N, handler: (data: EventData<N>, msg: EventMessage<N>) => void): () => void {
-    const listener = (msg: EventMessage) => {
+    const listener = (msg: AnyEvent) => {
       if (msg.event === name) handler(msg.data as EventData<N>, msg as EventMessage<N>);
     };
     this.on('event', listener);

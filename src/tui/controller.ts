@@ -1,7 +1,7 @@
 import type { Natter } from '../client/natter.js';
 import { newNonce } from '../client/natter.js';
 import { allPages } from '../client/pages.js';
-import type { EventMessage, MemberInfo, Message, OpName, ParamsIn } from '../protocol/index.js';
+import type { AnyEvent, MemberInfo, Message, OpName, ParamsIn } from '../protocol/index.js';
 import type { Action, State } from './state.js';
 
 /** Messages per history page the app asks for. */
@@ -28,7 +28,7 @@ export class Controller {
    * the list, or the list would wipe it out. (Every event is safe to apply to
    * a list that already includes it.)
    */
-  private held: EventMessage[] | null = null;
+  private held: AnyEvent[] | null = null;
   /** Reloads under way; held events are applied when the last one is done. */
   private reloads = 0;
 
@@ -61,7 +61,7 @@ export class Controller {
       const before = this.getState();
       this.dispatch({ type: 'event', event });
       if (event.event === 'message.created') {
-        const { message } = event.data as { message: { conversationId: string; seq: number; author: { id: string } } };
+        const { message } = event.data;
         this.fillGap(before, message.conversationId, message.seq);
         const state = this.getState();
         // Reading what arrives in the open conversation: tell the server, so other clients clear too.

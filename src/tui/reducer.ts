@@ -1,4 +1,4 @@
-import type { ConversationSummary, EventData, Message } from '../protocol/index.js';
+import type { AnyEvent, ConversationSummary, Message } from '../protocol/index.js';
 import {
   type Action,
   type ConversationEntry,
@@ -154,7 +154,7 @@ export function reduce(state: State, action: Action): State {
       return { ...next, serverOrder, active, invitations };
     }
     case 'event':
-      return applyEvent(state, action.event.event, action.event.data as never);
+      return applyEvent(state, action.event);
     case 'history-loading':
       return {
         ...state,
@@ -359,16 +359,15 @@ function replaceLine(state: State, message: Message): State {
   }));
 }
 
-function applyEvent<N extends keyof EventMap>(state: State, name: N, data: EventMap[N]): State {
-  const d = data as never;
-  switch (name) {
+function applyEvent(state: State, e: AnyEvent): State {
+  switch (e.event) {
     case 'message.created':
-      return addMessage(state, (d as EventData<'message.created'>).message);
+      return addMessage(state, e.data.message);
     case 'message.updated':
     case 'message.deleted':
-      return replaceLine(state, (d as EventData<'message.updated'>).message);
+      return replaceLine(state, e.data.message);
     case 'server.joined': {
-      const { server, channels } = d as EventData<'server.joined'>;
+      const { server, channels } = e.data;
       const conversations = { ...state.conversations };
       for (const ch of channels) {
         conversations[ch.id] = {
@@ -402,21 +401,21 @@ function applyEvent<N extends keyof EventMap>(state: State, name: N, data: Event
       return { ...next, servers, serverOrder };
     }
     case 'server.updated': {
-      const { server } = d as EventData<'server.updated'>;
+      const { server } = e.data;
       const s = state.servers[server.id];
       return s ? { ...state, servers: { ...state.servers, [s.id]: { ...s, name: server.name } } } : state;
     }
     case 'server.deleted':
     case 'server.removed': {
-      const serverId = (d as { serverId: string }).serverId;
+      const serverId = e.data.serverId;
       const s = state.servers[serverId];
       if (!s) return state;
       const servers = { ...state.servers };
       delete servers[serverId];
       const reason =
-        name === 'server.deleted'
+        e.event === 'server.deleted'
           ? 'was deleted'
-          : `: you ${(d as EventData<'server.removed'>).reason === 'left' ? 'left' : `were ${(d as EventData<'server.removed'>).reason}`}`;
+          : `: you ${e.data.reason === 'left' ? 'left' : `were ${e.data.reason}`}`;
       const next = withoutConversations(
         { ...state, servers, serverOrder: state.serverOrder.filter((id) => id !== serverId) },
         s.channelIds,
@@ -424,7 +423,7 @@ function applyEvent<N extends keyof EventMap>(state: State, name: N, data: Event
       return { ...next, notice: { text: `${s.name} ${reason}`.replace(' :', ':'), level: 'info' } };
     }
     case 'channel.created': {
-      const { channel } = d as EventData<'channel.created'>;
+      const { channel } = e.data;
       const s = state.servers[channel.serverId];
       if (!s || state.conversations[channel.id]) return state;
       const next: State = {
@@ -449,7 +448,7 @@ function applyEvent<N extends keyof EventMap>(state: State, name: N, data: Event
       return { ...next, servers: { ...next.servers, [s.id]: { ...s, channelIds } } };
     }
     case 'channel.updated': {
-      const { channel } = d as EventData<'channel.updated'>;
+      const { channel } = e.data;
       const next = withConversation(state, channel.id, (c) => ({ ...c, name: channel.name, topic: channel.topic }));
       const s = next.servers[channel.serverId];
       return s
@@ -457,7 +456,7 @@ function applyEvent<N extends keyof EventMap>(state: State, name: N, data: Event
         : next;
     }
     case 'channel.deleted': {
-      const { serverId, channelId } = d as EventData<'channel.deleted'>;
+      const { serverId, channelId } = e.data;
       const s = state.servers[serverId];
       const gone = state.conversations[channelId];
       let next = withoutConversations(state, [channelId]);
@@ -473,7 +472,7 @@ function applyEvent<N extends keyof EventMap>(state: State, name: N, data: Event
         : next;
     }
     case 'group.updated': {
-      const { group } = d as EventData<'group.updated'>;
+      const { group } = e.data;
       const existing = state.conversations[group.id];
       const conversations = {
         ...state.conversations,
@@ -499,7 +498,7 @@ function applyEvent<N extends keyof EventMap>(state: State, name: N, data: Event
       };
     }
     case 'group.removed': {
-      const { groupId } = d as EventData<'group.removed'>;
+      const { groupId } = e.data;
       const gone = state.conversations[groupId];
       const next = withoutConversations(state, [groupId]);
       return gone && state.active === groupId
@@ -507,7 +506,7 @@ function applyEvent<N extends keyof EventMap>(state: State, name: N, data: Event
         : next;
     }
     case 'group.invited': {
-      const { invitation } = d as EventData<'group.invited'>;
+      const { invitation } = e.data;
       const entry = { groupId: invitation.group.id, name: invitation.group.name, from: invitation.invitedBy.username };
       return {
         ...state,
@@ -521,13 +520,13 @@ function applyEvent<N extends keyof EventMap>(state: State, name: N, data: Event
       };
     }
     case 'group.invitation_closed': {
-      const { groupId } = d as EventData<'group.invitation_closed'>;
+      const { groupId } = e.data;
       if (!state.invitations[groupId]) return state;
       const { [groupId]: _gone, ...invitations } = state.invitations;
       return { ...state, invitations };
     }
     case 'dm.opened': {
-      const { conversationId, peer } = d as EventData<'dm.opened'>;
+      const { conversationId, peer } = e.data;
       if (state.conversations[conversationId]) return state;
       return {
         ...state,
@@ -549,7 +548,7 @@ function applyEvent<N extends keyof EventMap>(state: State, name: N, data: Event
       };
     }
     case 'read.updated': {
-      const r = d as EventData<'read.updated'>;
+      const r = e.data;
       return withConversation(state, r.conversationId, (c) => ({
         ...c,
         lastReadSeq: r.lastReadSeq,
@@ -559,7 +558,7 @@ function applyEvent<N extends keyof EventMap>(state: State, name: N, data: Event
     }
     case 'member.joined':
     case 'member.updated': {
-      const { serverId, member } = d as EventData<'member.joined'>;
+      const { serverId, member } = e.data;
       const list = state.members[serverId];
       if (!list) return state;
       const rest = list.filter((m) => m.user.id !== member.user.id);
@@ -570,14 +569,14 @@ function applyEvent<N extends keyof EventMap>(state: State, name: N, data: Event
       };
     }
     case 'member.left': {
-      const { serverId, userId } = d as EventData<'member.left'>;
+      const { serverId, userId } = e.data;
       const list = state.members[serverId];
       return list
         ? { ...state, members: { ...state.members, [serverId]: list.filter((m) => m.user.id !== userId) } }
         : state;
     }
     case 'user.updated': {
-      const { user } = d as EventData<'user.updated'>;
+      const { user } = e.data;
       const conversations = { ...state.conversations };
       for (const c of Object.values(conversations)) {
         if (c.peer?.id === user.id) conversations[c.id] = { ...c, peer: user, name: user.username };
@@ -589,11 +588,11 @@ function applyEvent<N extends keyof EventMap>(state: State, name: N, data: Event
       return { ...state, conversations, members, me };
     }
     case 'presence': {
-      const { userId, online } = d as EventData<'presence'>;
+      const { userId, online } = e.data;
       return { ...state, online: { ...state.online, [userId]: online } };
     }
     case 'typing': {
-      const t = d as EventData<'typing'>;
+      const t = e.data;
       return {
         ...state,
         typing: {
@@ -609,8 +608,6 @@ function applyEvent<N extends keyof EventMap>(state: State, name: N, data: Event
       return state;
   }
 }
-
-type EventMap = { [K in import('../protocol/index.js').EventName]: EventData<K> };
 
 /** Conversation ids in sidebar order: each server's channels (when expanded), then groups, then DMs. */
 export function sidebarOrder(state: State): string[] {

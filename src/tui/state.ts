@@ -1,7 +1,7 @@
 import type {
+  AnyEvent,
   ConversationKind,
   ConversationSummary,
-  EventMessage,
   GroupInvitation,
   Message,
   PublicUser,
@@ -157,7 +157,7 @@ export type Action =
       conversations: ConversationSummary[];
       invitations: GroupInvitation[];
     }
-  | { type: 'event'; event: EventMessage }
+  | { type: 'event'; event: AnyEvent }
   | {
       type: 'history';
       conversationId: string;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ConversationSummary, EventMessage, Message } from '../../src/protocol/index.js';
+import type { AnyEvent, ConversationSummary, EventMessage, Message } from '../../src/protocol/index.js';
 import { initialState, nextActivity, nextMatching, reduce, sidebarOrder, typingIn } from '../../src/tui/reducer.js';
 import type { Action, State } from '../../src/tui/state.js';
 
@@ -46,7 +46,7 @@ function msg(conversationId: string, seq: number, extra: Partial<Message> = {}):
 }
 
 function ev<N extends EventMessage['event']>(event: N, data: EventMessage<N>['data']): Action {
-  return { type: 'event', event: { event, data } as EventMessage };
+  return { type: 'event', event: { event, data } as AnyEvent };
 }
 
 function loaded(): State {
@@ -425,5 +425,167 @@ describe('the new-messages line', () => {
     s = reduce(s, { type: 'open', conversationId: 'c1' });
     s = reduce(s, { type: 'open', conversationId: 'c2' });
     assert.equal(s.views.c2?.newFrom, null);
+  });
+});
+
+describe('every event the app follows', () => {
+  const bobUser = { ...BOB, status: null, bio: null, createdAt: 0 };
+  const carol = { id: 'carol', username: 'carol', displayName: null, status: null, bio: null, createdAt: 0 };
+  function withMembers(): State {
+    return reduce(loaded(), {
+      type: 'members',
+      scopeId: 's1',
+      members: [
+        { user: { id: 'me', username: 'alice', displayName: null }, role: 'owner' },
+        { user: BOB, role: 'member' },
+      ],
+    });
+  }
+
+  test('read.updated (from another of my clients) sets the read position and the counts', () => {
+    let s = reduce(loaded(), ev('message.created', { message: msg('c2', 1, { mentions: ['me'] }) }));
+    assert.equal(s.conversations.c2?.unread, 1);
+    s = reduce(s, ev('read.updated', { conversationId: 'c2', lastReadSeq: 1, unread: 0, mentions: 0 }));
+    assert.equal(s.conversations.c2?.lastReadSeq, 1);
+    assert.equal(s.conversations.c2?.unread, 0);
+    assert.equal(s.conversations.c2?.mentions, 0);
+    // For a conversation I do not have: nothing changes.
+    assert.equal(reduce(s, ev('read.updated', { conversationId: 'zz', lastReadSeq: 1, unread: 0, mentions: 0 })), s);
+  });
+
+  test('member.joined adds to a loaded member list with presence; member.updated changes the role in place; member.left removes', () => {
+    let s = withMembers();
+    s = reduce(
+      s,
+      ev('member.joined', { serverId: 's1', member: { user: carol, role: 'member', joinedAt: 1, online: true } }),
+    );
+    assert.deepEqual(
+      s.members.s1?.map((m) => [m.user.username, m.role]),
+      [
+        ['alice', 'owner'],
+        ['bob', 'member'],
+        ['carol', 'member'],
+      ],
+    );
+    assert.equal(s.online.carol, true);
+    s = reduce(
+      s,
+      ev('member.updated', { serverId: 's1', member: { user: bobUser, role: 'admin', joinedAt: 1, online: false } }),
+    );
+    assert.equal(s.members.s1?.find((m) => m.user.id === 'bob')?.role, 'admin');
+    assert.equal(s.members.s1?.length, 3, 'replaced, not added');
+    s = reduce(s, ev('member.left', { serverId: 's1', userId: 'carol', reason: 'kicked' }));
+    assert.deepEqual(
+      s.members.s1?.map((m) => m.user.username),
+      ['alice', 'bob'],
+    );
+    // A server whose members were never loaded: nothing to update.
+    const fresh = loaded();
+    assert.equal(
+      reduce(
+        fresh,
+        ev('member.joined', { serverId: 's1', member: { user: carol, role: 'member', joinedAt: 1, online: true } }),
+      ),
+      fresh,
+    );
+  });
+
+  test('user.updated renames a DM, the member lists, and me', () => {
+    let s = withMembers();
+    s = reduce(s, ev('user.updated', { user: { ...bobUser, username: 'robert' } }));
+    assert.equal(s.conversations.d1?.name, 'robert');
+    assert.equal(s.conversations.d1?.peer?.username, 'robert');
+    assert.equal(s.members.s1?.find((m) => m.user.id === 'bob')?.user.username, 'robert');
+    s = reduce(s, ev('user.updated', { user: { ...bobUser, id: 'me', username: 'alicia' } }));
+    assert.deepEqual(s.me, { id: 'me', username: 'alicia' });
+  });
+
+  test('server.updated renames the server; one I am not in changes nothing', () => {
+    const info = {
+      id: 's1',
+      name: 'acme corp',
+      description: null,
+      ownerId: 'me',
+      createdAt: 0,
+      memberCount: 2,
+      role: 'owner' as const,
+    };
+    const s = reduce(loaded(), ev('server.updated', { server: info }));
+    assert.equal(s.servers.s1?.name, 'acme corp');
+    const other = reduce(s, ev('server.updated', { server: { ...info, id: 's9' } }));
+    assert.equal(other, s);
+  });
+
+  test('channel.updated renames and re-sorts the channel, and sets its topic', () => {
+    const s = reduce(
+      loaded(),
+      ev('channel.updated', {
+        channel: { id: 'c1', serverId: 's1', name: 'a-first', topic: 'all about it', createdAt: 0, lastSeq: 2 },
+      }),
+    );
+    assert.equal(s.conversations.c1?.name, 'a-first');
+    assert.equal(s.conversations.c1?.topic, 'all about it');
+    assert.deepEqual(s.servers.s1?.channelIds, ['c1', 'c2'], 'sorted by name again');
+  });
+
+  test('group.updated renames a group and sets its members; a new one appears', () => {
+    let s = reduce(
+      loaded(),
+      ev('group.updated', {
+        group: {
+          id: 'g1',
+          name: 'pals',
+          members: [BOB, { id: 'me', username: 'alice', displayName: null }],
+          invited: [],
+          createdAt: 0,
+          lastSeq: 4,
+        },
+      }),
+    );
+    assert.equal(s.conversations.g1?.name, 'pals');
+    assert.equal(s.conversations.g1?.lastSeq, 4);
+    assert.deepEqual(
+      s.members.g1?.map((m) => m.user.username),
+      ['bob', 'alice'],
+    );
+    s = reduce(
+      s,
+      ev('group.updated', { group: { id: 'g2', name: 'new', members: [BOB], invited: [], createdAt: 0, lastSeq: 0 } }),
+    );
+    assert.equal(s.conversations.g2?.kind, 'group');
+    assert.ok(sidebarOrder(s).includes('g2'));
+  });
+
+  test('presence sets who is online', () => {
+    let s = reduce(loaded(), ev('presence', { userId: 'bob', online: true }));
+    assert.equal(s.online.bob, true);
+    s = reduce(s, ev('presence', { userId: 'bob', online: false }));
+    assert.equal(s.online.bob, false);
+  });
+
+  test('scroll sets the window of one conversation; negative is the bottom; End clears the count of new ones', () => {
+    let s = reduce(loaded(), { type: 'open', conversationId: 'c1' });
+    s = reduce(s, { type: 'scroll', conversationId: 'c1', scrollBack: 12 });
+    assert.equal(s.views.c1?.scrollBack, 12);
+    s = reduce(s, { type: 'scroll', conversationId: 'c1', scrollBack: -5 });
+    assert.equal(s.views.c1?.scrollBack, 0);
+  });
+
+  test('toggle-server folds a server out of the sidebar order and back', () => {
+    let s = reduce(loaded(), { type: 'toggle-server', serverId: 's1' });
+    assert.equal(s.servers.s1?.expanded, false);
+    assert.deepEqual(sidebarOrder(s), ['g1', 'd1']);
+    s = reduce(s, { type: 'toggle-server', serverId: 's1' });
+    assert.deepEqual(sidebarOrder(s), ['c2', 'c1', 'g1', 'd1']);
+  });
+
+  test('select picks a message of the open conversation and scrolls to it; opening another ends it', () => {
+    let s = reduce(loaded(), { type: 'open', conversationId: 'c1' });
+    s = reduce(s, { type: 'select', conversationId: 'c1', seq: 2, scrollBack: 3 });
+    assert.deepEqual(s.selected, { conversationId: 'c1', seq: 2 });
+    assert.equal(s.views.c1?.scrollBack, 3);
+    assert.equal(reduce(s, { type: 'open', conversationId: 'c1' }).selected?.seq, 2, 'the same one again keeps it');
+    assert.equal(reduce(s, { type: 'open', conversationId: 'c2' }).selected, null);
+    assert.equal(reduce(s, { type: 'select', conversationId: 'c1', seq: null }).selected, null);
   });
 });
