@@ -1,5 +1,5 @@
 import { Box, useApp, useStdout } from 'ink';
-import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
+import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import { COMMANDS } from './commands.js';
 import { Composer, composerRows } from './components/Composer.js';
 import { Header } from './components/Header.js';
@@ -16,6 +16,7 @@ import type { Config } from './config.js';
 import type { Controller } from './controller.js';
 import { ChatIntents, MEMBERS_MIN_COLUMNS, switcherItems } from './intents.js';
 import { describeBindings } from './keys.js';
+import { Notifier } from './notify.js';
 import { sidebarOrder, typingIn } from './reducer.js';
 import type { Store } from './store.js';
 import { ThemeContext } from './theme.js';
@@ -106,14 +107,17 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
     }
   }, [state, controller]);
 
-  // The terminal bell on a mention or a DM outside the open conversation.
-  const bellSeen = useRef(state.bell);
+  // Mentions, highlight words, DMs and invitations outside the open conversation: bell, desktop, command.
   useEffect(() => {
-    const wanted =
-      state.bellReason === 'mention' ? config.notifications.onMention : config.notifications.onDirectMessage;
-    if (state.bell > bellSeen.current && config.notifications.bell && wanted) stdout.write('\u0007');
-    bellSeen.current = state.bell;
-  }, [state.bell, state.bellReason, config.notifications, stdout]);
+    store.dispatch({ type: 'highlights', words: config.notifications.highlights });
+    const notifier = new Notifier(store.get(), {
+      config: config.notifications,
+      write: (data) => stdout.write(data),
+      env: process.env,
+      onProblem: (text) => store.dispatch({ type: 'notice', text, level: 'error' }),
+    });
+    return store.subscribe(() => notifier.update(store.get()));
+  }, [store, config.notifications, stdout]);
 
   const active = state.active ? state.conversations[state.active] : undefined;
   const view = state.active ? state.views[state.active] : undefined;

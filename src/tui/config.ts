@@ -33,8 +33,25 @@ export type Config = {
   /** False when `NO_COLOR` is set or the theme is `"none"`: draw without colour. */
   color: boolean;
   timeFormat: '24h' | '12h';
-  notifications: { bell: boolean; onMention: boolean; onDirectMessage: boolean };
+  notifications: Notifications;
   keys: Bindings;
+};
+
+/** How desktop notifications reach the terminal: none, OSC 9 (iTerm2, Windows Terminal, WezTerm, Ghostty) or OSC 777 (foot, urxvt, VTE, WezTerm). */
+export type DesktopNotifications = 'off' | 'osc9' | 'osc777';
+
+/** What a mention, a highlight word or a direct message outside the open conversation does. */
+export type Notifications = {
+  /** Ring the terminal bell. */
+  bell: boolean;
+  onMention: boolean;
+  onDirectMessage: boolean;
+  /** Words that count as a mention of me, whole words in any case and accents. */
+  highlights: string[];
+  /** A shell command run for each notification, with the details in NATTER_* variables; null: none. */
+  command: string | null;
+  /** A desktop notification through the terminal. */
+  desktop: DesktopNotifications;
 };
 
 /** A loaded config and what was wrong with the file, in words (never fatal). */
@@ -47,7 +64,7 @@ export const DEFAULT_CONFIG: Config = {
   theme: DEFAULT_THEME,
   color: true,
   timeFormat: '24h',
-  notifications: { bell: true, onMention: true, onDirectMessage: true },
+  notifications: { bell: true, onMention: true, onDirectMessage: true, highlights: [], command: null, desktop: 'off' },
   keys: DEFAULT_BINDINGS,
 };
 
@@ -56,6 +73,15 @@ const NOTIFICATION_KEYS = Object.keys(DEFAULT_CONFIG.notifications) as (keyof Co
 const TOP_KEYS = ['theme', 'timeFormat', 'notifications', 'keys'];
 
 const TimeFormat = z.enum(['24h', '12h']);
+/** Checks of the notification settings that are not flags: each says what it expected, in words. */
+const NOTIFICATION_VALUES: Partial<Record<keyof Notifications, { schema: z.ZodType; expected: string }>> = {
+  highlights: {
+    schema: z.array(z.string().trim().min(1).max(100)).max(100),
+    expected: 'a list of up to 100 words, such as ["deploy", "outage"]',
+  },
+  command: { schema: z.string().trim().min(1).max(4000).nullable(), expected: 'a shell command or null' },
+  desktop: { schema: z.enum(['off', 'osc9', 'osc777']), expected: '"off", "osc9" or "osc777"' },
+};
 const Flag = z.boolean();
 const KeyList = z.union([z.string(), z.array(z.string()).min(1)]);
 const Section = z.record(z.string(), z.unknown());
@@ -137,8 +163,15 @@ export function parseConfig(
             warnings.push(`unknown setting "notifications.${key}" (ignored; known: ${NOTIFICATION_KEYS.join(', ')})`);
             continue;
           }
+          const check = NOTIFICATION_VALUES[key as keyof Notifications];
+          if (check) {
+            const parsed = check.schema.safeParse(value);
+            if (parsed.success) Object.assign(notifications, { [key]: parsed.data });
+            else warnings.push(`notifications.${key}: expected ${check.expected}, not ${describe(value)}`);
+            continue;
+          }
           const flag = Flag.safeParse(value);
-          if (flag.success) notifications[key as keyof Config['notifications']] = flag.data;
+          if (flag.success) Object.assign(notifications, { [key]: flag.data });
           else warnings.push(`notifications.${key}: expected true or false, not ${describe(value)}`);
         }
       }

@@ -1,12 +1,14 @@
 import type { AnyEvent, ConversationSummary, Message } from '../protocol/index.js';
 import {
   type Action,
+  type Alert,
   type ConversationEntry,
   type ConversationView,
   type Line,
   NOTICE_TICKS,
   type State,
 } from './state.js';
+import { highlighted } from './view/highlight.js';
 import { messageRows } from './view/message-layout.js';
 import { sameDay } from './view/time.js';
 
@@ -28,6 +30,8 @@ export function initialState(url: string): State {
     notice: null,
     bell: 0,
     bellReason: null,
+    alert: null,
+    highlights: [],
     invitations: {},
     selected: null,
     layout: null,
@@ -53,7 +57,7 @@ function entryOf(c: ConversationSummary): ConversationEntry {
   };
 }
 
-export function lineOf(m: Message, meId: string | null): Line {
+export function lineOf(m: Message, meId: string | null, highlights: readonly string[] = []): Line {
   return {
     key: m.id,
     id: m.id,
@@ -66,7 +70,8 @@ export function lineOf(m: Message, meId: string | null): Line {
     nonce: m.nonce,
     pending: false,
     failed: null,
-    mentionsMe: meId !== null && m.mentions.includes(meId),
+    mentionsMe:
+      meId !== null && (m.mentions.includes(meId) || (m.author.id !== meId && highlighted(m.body, highlights))),
   };
 }
 
@@ -165,7 +170,7 @@ export function reduce(state: State, action: Action): State {
       };
     case 'history': {
       const meId = state.me?.id ?? null;
-      const lines = action.messages.map((m) => lineOf(m, meId));
+      const lines = action.messages.map((m) => lineOf(m, meId, state.highlights));
       const view = state.views[action.conversationId] ?? EMPTY_VIEW;
       const firstLoaded = lines[0]?.seq ?? null;
       // The latest page joins what is loaded when nothing is missing between them; after a gap it
@@ -269,6 +274,8 @@ export function reduce(state: State, action: Action): State {
         ? next
         : withView(next, action.conversationId, (v) => ({ ...v, scrollBack: Math.max(0, scrollBack) }));
     }
+    case 'highlights':
+      return { ...state, highlights: action.words };
     case 'layout':
       return state.layout?.width === action.width && state.layout.timeFormat === action.timeFormat
         ? state
@@ -311,7 +318,7 @@ export function reduce(state: State, action: Action): State {
 function addMessage(state: State, message: Message): State {
   const meId = state.me?.id ?? null;
   const mine = message.author.id === meId;
-  const line = lineOf(message, meId);
+  const line = lineOf(message, meId, state.highlights);
   let next = withView(state, message.conversationId, (v) => {
     if (v.lines.some((l) => l.id === message.id)) return v;
     const lines = mergeLines(v.lines, [line]);
@@ -346,7 +353,15 @@ function addMessage(state: State, message: Message): State {
     next = { ...next, typing: { ...next.typing, [conv.id]: rest } };
   }
   if (counts && (line.mentionsMe || conv.kind === 'dm')) {
-    next = { ...next, bell: next.bell + 1, bellReason: line.mentionsMe ? 'mention' : 'dm' };
+    const reason = line.mentionsMe ? 'mention' : 'dm';
+    const alert: Alert = {
+      reason,
+      conversationId: conv.id,
+      from: message.author.username,
+      where: placeName(next, conv),
+      text: message.body,
+    };
+    next = { ...next, bell: next.bell + 1, bellReason: reason, alert };
   }
   return next;
 }
@@ -355,7 +370,7 @@ function replaceLine(state: State, message: Message): State {
   const meId = state.me?.id ?? null;
   return withView(state, message.conversationId, (v) => ({
     ...v,
-    lines: v.lines.map((l) => (l.id === message.id ? lineOf(message, meId) : l)),
+    lines: v.lines.map((l) => (l.id === message.id ? lineOf(message, meId, state.highlights) : l)),
   }));
 }
 
@@ -517,6 +532,13 @@ function applyEvent(state: State, e: AnyEvent): State {
         },
         bell: state.bell + 1,
         bellReason: 'invitation',
+        alert: {
+          reason: 'invitation',
+          conversationId: null,
+          from: entry.from,
+          where: `+${entry.name}`,
+          text: `${entry.from} invited you to +${entry.name}`,
+        },
       };
     }
     case 'group.invitation_closed': {
@@ -607,6 +629,15 @@ function applyEvent(state: State, e: AnyEvent): State {
     default:
       return state;
   }
+}
+
+/** A conversation as the sidebar names it: `#general (acme)`, `+friends`, `@bob`. */
+export function placeName(state: State, c: ConversationEntry): string {
+  if (c.kind === 'channel') {
+    const server = c.serverId ? state.servers[c.serverId]?.name : undefined;
+    return server ? `#${c.name} (${server})` : `#${c.name}`;
+  }
+  return `${c.kind === 'group' ? '+' : '@'}${c.name}`;
 }
 
 /** Conversation ids in sidebar order: each server's channels (when expanded), then groups, then DMs. */

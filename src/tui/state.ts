@@ -133,6 +133,10 @@ export type State = {
   bell: number;
   /** What rang the bell last. */
   bellReason: 'mention' | 'dm' | 'invitation' | null;
+  /** What rang the bell last, for notifications: who, where, and what they wrote. */
+  alert: Alert | null;
+  /** Words that count as a mention of me (the config's highlight words). */
+  highlights: readonly string[];
   /** Group invitations waiting for my answer, by group id. */
   invitations: Record<string, Invitation>;
   /**
@@ -142,6 +146,18 @@ export type State = {
   selected: { conversationId: string; seq: number } | null;
   /** How the message list wraps (set by the app as the terminal's width changes), to count a message's rows. */
   layout: { width: number; timeFormat: TimeFormat } | null;
+};
+
+/** A notification's details (see `State.alert`). */
+export type Alert = {
+  reason: 'mention' | 'dm' | 'invitation';
+  conversationId: string | null;
+  /** Who: a username. */
+  from: string;
+  /** Where, as the sidebar names it: `#general (acme)`, `@bob`, `+friends`. */
+  where: string;
+  /** The message, or what the invitation says. */
+  text: string;
 };
 
 /** A group invitation waiting for an answer. */
@@ -174,6 +190,8 @@ export type Action =
   /** Scrolls to `scrollBack` rows from the bottom, already clamped by the layout (0: the newest). */
   | { type: 'scroll'; conversationId: string; scrollBack: number }
   | { type: 'layout'; width: number; timeFormat: TimeFormat }
+  /** The config's highlight words. */
+  | { type: 'highlights'; words: readonly string[] }
   | { type: 'focus'; conversationId: string; seq: number; words: string[]; scrollBack: number }
   /** Selects message `seq` of `conversationId` (null: leaves selection mode), scrolled to `scrollBack`. */
   | { type: 'select'; conversationId: string; seq: number | null; scrollBack?: number }

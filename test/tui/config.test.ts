@@ -45,7 +45,12 @@ describe('loadConfig', () => {
       JSON.stringify({
         theme: { accent: 'magenta', self: '#88ccff' },
         timeFormat: '12h',
-        notifications: { bell: false },
+        notifications: {
+          bell: false,
+          highlights: ['deploy', 'outage'],
+          command: 'notify-send natter',
+          desktop: 'osc777',
+        },
         keys: { switcher: 'ctrl+o', newline: ['ctrl+j', 'alt+enter'] },
       }),
     );
@@ -53,7 +58,14 @@ describe('loadConfig', () => {
     assert.deepEqual(warnings, []);
     assert.deepEqual(config.theme, { ...DEFAULT_THEME, accent: 'magenta', self: '#88ccff' });
     assert.equal(config.timeFormat, '12h');
-    assert.deepEqual(config.notifications, { bell: false, onMention: true, onDirectMessage: true });
+    assert.deepEqual(config.notifications, {
+      bell: false,
+      onMention: true,
+      onDirectMessage: true,
+      highlights: ['deploy', 'outage'],
+      command: 'notify-send natter',
+      desktop: 'osc777',
+    });
     assert.equal(config.color, true);
     assert.equal(matchKey('o', ctrlKey, config.keys), 'switcher');
     assert.equal(matchKey('k', ctrlKey, config.keys), null);
@@ -81,7 +93,14 @@ describe('loadConfig', () => {
       JSON.stringify({
         theme: { accent: 'purple', mention: 42, muted: 'gray', sparkle: 'red' },
         timeFormat: 24,
-        notifications: { bell: 'yes', onMention: false, loud: true },
+        notifications: {
+          bell: 'yes',
+          onMention: false,
+          loud: true,
+          highlights: 'deploy',
+          command: '',
+          desktop: 'popup',
+        },
         keys: { switcher: 'ctrl+m', help: 7, fly: 'ctrl+f', toggleMembers: 'ctrl+b' },
         extra: true,
       }),
@@ -89,7 +108,7 @@ describe('loadConfig', () => {
     const { config, warnings } = loadConfig(d, {});
     assert.deepEqual(config.theme, { ...DEFAULT_THEME, muted: 'gray' });
     assert.equal(config.timeFormat, '24h');
-    assert.deepEqual(config.notifications, { bell: true, onMention: false, onDirectMessage: true });
+    assert.deepEqual(config.notifications, { ...DEFAULT_CONFIG.notifications, onMention: false });
     assert.equal(config.keys.switcher, DEFAULT_BINDINGS.switcher);
     assert.equal(config.keys.help, DEFAULT_BINDINGS.help);
     assert.equal(matchKey('b', ctrlKey, config.keys), 'toggleMembers');
@@ -102,13 +121,16 @@ describe('loadConfig', () => {
       /timeFormat: expected "24h" or "12h", not 24/,
       /notifications\.bell: expected true or false, not "yes"/,
       /unknown setting "notifications\.loud"/,
+      /notifications\.highlights: expected a list of up to 100 words, such as \["deploy", "outage"\], not "deploy"/,
+      /notifications\.command: expected a shell command or null, not ""/,
+      /notifications\.desktop: expected "off", "osc9" or "osc777", not "popup"/,
       /keys\.switcher: "ctrl\+m": terminals send that as Enter; keeping the default/,
       /keys\.help: expected a key/,
       /keys: unknown action "fly"/,
     ]) {
       assert.match(text, expected);
     }
-    assert.equal(warnings.length, 10);
+    assert.equal(warnings.length, 13);
   });
 
   test('sections of the wrong shape', () => {
