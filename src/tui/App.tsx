@@ -131,7 +131,7 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
   const noticeRows = state.notice ? 1 : 0;
   const listHeight = Math.max(3, rows - 1 /* header */ - composerHeight - 1 /* status */ - noticeRows);
   const listWidth = mainWidth - 1;
-  intents.layout = { columns, listWidth, listHeight };
+  intents.layout = { columns, rows, sidebarWidth, listTop: 1, listWidth, listHeight };
 
   // The reducer counts a new message's rows (to keep a scrolled-up window still) at the list's width.
   useEffect(() => {

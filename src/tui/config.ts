@@ -35,6 +35,8 @@ export type Config = {
   timeFormat: '24h' | '12h';
   notifications: Notifications;
   keys: Bindings;
+  /** Wheel scrolling and clicks (the terminal's own text selection then needs Shift). */
+  mouse: boolean;
 };
 
 /** How desktop notifications reach the terminal: none, OSC 9 (iTerm2, Windows Terminal, WezTerm, Ghostty) or OSC 777 (foot, urxvt, VTE, WezTerm). */
@@ -66,11 +68,12 @@ export const DEFAULT_CONFIG: Config = {
   timeFormat: '24h',
   notifications: { bell: true, onMention: true, onDirectMessage: true, highlights: [], command: null, desktop: 'off' },
   keys: DEFAULT_BINDINGS,
+  mouse: true,
 };
 
 const THEME_KEYS = Object.keys(DEFAULT_THEME) as (keyof Theme)[];
 const NOTIFICATION_KEYS = Object.keys(DEFAULT_CONFIG.notifications) as (keyof Config['notifications'])[];
-const TOP_KEYS = ['theme', 'timeFormat', 'notifications', 'keys'];
+const TOP_KEYS = ['theme', 'timeFormat', 'notifications', 'keys', 'mouse'];
 
 const TimeFormat = z.enum(['24h', '12h']);
 /** Checks of the notification settings that are not flags: each says what it expected, in words. */
@@ -110,6 +113,7 @@ export function parseConfig(
   const keys: Record<KeyAction, Bindings[KeyAction]> = { ...DEFAULT_BINDINGS };
   let timeFormat = DEFAULT_CONFIG.timeFormat;
   let themeNone = false;
+  let mouse = DEFAULT_CONFIG.mouse;
 
   let raw: unknown = {};
   if (text !== null) {
@@ -151,6 +155,12 @@ export function parseConfig(
       const format = TimeFormat.safeParse(doc.timeFormat);
       if (format.success) timeFormat = format.data;
       else warnings.push(`timeFormat: expected "24h" or "12h", not ${describe(doc.timeFormat)}`);
+    }
+
+    if (doc.mouse !== undefined) {
+      const flag = Flag.safeParse(doc.mouse);
+      if (flag.success) mouse = flag.data;
+      else warnings.push(`mouse: expected true or false, not ${describe(doc.mouse)}`);
     }
 
     if (doc.notifications !== undefined) {
@@ -208,7 +218,7 @@ export function parseConfig(
   // https://no-color.org: any non-empty value turns colour off.
   const noColor = (env.NO_COLOR ?? '') !== '';
   return {
-    config: { theme, color: !noColor && !themeNone, timeFormat, notifications, keys },
+    config: { theme, color: !noColor && !themeNone, timeFormat, notifications, keys, mouse },
     warnings,
   };
 }

@@ -9,6 +9,7 @@ import { isBlank, type SearchHit } from '../protocol/index.js';
 import { COMMANDS, type Intent, parseCommand, runRequest } from './commands.js';
 import { complete } from './completion.js';
 import type { SwitcherItem } from './components/QuickSwitcher.js';
+import { scrollOffset, sidebarRows } from './components/Sidebar.js';
 import type { ComposerFile } from './composer-file.js';
 import {
   type ComposerState,
@@ -23,6 +24,7 @@ import {
 import type { Config } from './config.js';
 import { type Controller, errorText } from './controller.js';
 import { type InkKey, type KeyAction, matchKey } from './keys.js';
+import type { MouseEvent } from './mouse.js';
 import { nextActivity, nextMatching, sidebarOrder } from './reducer.js';
 import { sanitize } from './sanitize.js';
 import type { Line, SearchOverlayState, State } from './state.js';
@@ -36,8 +38,21 @@ export type AppKey = InkKey & { readonly leftArrow: boolean; readonly rightArrow
 /** The narrowest terminal that shows the member list beside the messages. */
 export const MEMBERS_MIN_COLUMNS = 90;
 
-/** Where the message list is drawn, as the app last laid it out. */
-export type ListLayout = { columns: number; listWidth: number; listHeight: number };
+/** Where things are drawn, as the app last laid them out (for PageUp, and for the mouse). */
+export type ListLayout = {
+  columns: number;
+  /** The rows the app draws in. */
+  rows: number;
+  /** The sidebar's columns, its border included. */
+  sidebarWidth: number;
+  /** The row the message list starts at. */
+  listTop: number;
+  listWidth: number;
+  listHeight: number;
+};
+
+/** Rows one turn of the mouse wheel scrolls. */
+const WHEEL_ROWS = 3;
 
 /** Switcher entries for every conversation, with their server's name for channels. */
 export function switcherItems(state: State): SwitcherItem[] {
@@ -80,7 +95,7 @@ export class ChatIntents {
   private tabCycle: { base: string; index: number } | null = null;
   private lastTyping = 0;
   /** Set by the app on every render; until then, a 80x24 terminal's. */
-  layout: ListLayout = { columns: 80, listWidth: 56, listHeight: 18 };
+  layout: ListLayout = { columns: 80, rows: 23, sidebarWidth: 18, listTop: 1, listWidth: 59, listHeight: 20 };
 
   constructor(options: ChatIntentsOptions) {
     this.store = options.store;
@@ -567,6 +582,70 @@ export class ChatIntents {
       const edit = `/edit ${mine.seq} ${mine.body}`;
       this.setComposer((c) => startEdit(c, edit));
     }
+  }
+
+  // ── The mouse ────────────────────────────────────────────────────────────
+
+  /**
+   * A mouse report: the wheel scrolls the messages; a click in the sidebar
+   * opens that conversation (or folds that server), a click on a message
+   * selects it, a click anywhere else ends a selection.
+   */
+  mouse(ev: MouseEvent): void {
+    const state = this.store.get();
+    if (state.overlay) return;
+    if (ev.button === 'wheelUp' || ev.button === 'wheelDown') {
+      this.scrollBy(ev.button === 'wheelUp' ? WHEEL_ROWS : -WHEEL_ROWS);
+      return;
+    }
+    if (ev.button !== 'left' || !ev.press) return;
+    const l = this.layout;
+    if (ev.x < l.sidebarWidth - 1) {
+      const key = this.sidebarKeyAt(ev.y);
+      if (key?.startsWith('c:')) void this.controller.open(key.slice(2));
+      else if (key?.startsWith('s:')) this.store.dispatch({ type: 'toggle-server', serverId: key.slice(2) });
+      return;
+    }
+    const seq = ev.y >= l.listTop && ev.y < l.listTop + l.listHeight ? this.messageAt(ev.y - l.listTop) : null;
+    if (seq !== null) this.select(seq);
+    else if (state.selected) this.select(null);
+  }
+
+  /** The key of the sidebar row at screen row `y` (`c:ID` a conversation, `s:ID` a server), as the sidebar draws it. */
+  private sidebarKeyAt(y: number): string | null {
+    const state = this.store.get();
+    const props = {
+      servers: state.serverOrder.flatMap((id) => (state.servers[id] ? [state.servers[id]] : [])),
+      conversations: state.conversations,
+      active: state.active,
+      online: state.online,
+      width: this.layout.sidebarWidth - 1,
+    };
+    const { rows, activeIndex } = sidebarRows(props);
+    const offset = scrollOffset(rows.length, activeIndex, Math.max(1, this.layout.rows));
+    return rows[offset + y]?.key ?? null;
+  }
+
+  /** The seq of the message drawn on row `y` of the message list, if a message is there. */
+  private messageAt(y: number): number | null {
+    const state = this.store.get();
+    const v = state.active ? state.views[state.active] : undefined;
+    if (!v) return null;
+    const { rows } = layoutMessages({
+      ...this.layoutOptions(),
+      lines: v.lines,
+      height: this.layout.listHeight,
+      scrollBack: v.scrollBack,
+      hasMoreBefore: v.hasMoreBefore,
+      loading: v.loading,
+      newBelow: v.newBelow,
+      newFrom: v.newFrom ?? null,
+    });
+    // The rows sit at the bottom of the list when they do not fill it.
+    const row = rows[y - (this.layout.listHeight - rows.length)];
+    const lineKey = row?.key.replace(/:\d+$/, '');
+    const line = lineKey ? v.lines.find((l) => l.key === lineKey) : undefined;
+    return line && line.id !== null && line.seq !== null && line.deletedAt === null ? line.seq : null;
   }
 
   // ── Selection mode ───────────────────────────────────────────────────────

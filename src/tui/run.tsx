@@ -10,6 +10,7 @@ import { composerFile } from './composer-file.js';
 import { loadConfig } from './config.js';
 import { Controller, errorText } from './controller.js';
 import { Login, type LoginResult } from './Login.js';
+import { MOUSE_OFF, MOUSE_ON } from './mouse.js';
 import { initialState } from './reducer.js';
 import { Store } from './store.js';
 
@@ -139,7 +140,7 @@ export async function runTui(g: Globals): Promise<void> {
     );
   }
 
-  const screen = alternateScreen();
+  const screen = alternateScreen(config.mouse);
   stylesOnTerminal();
   const instance = render(<Root />, { exitOnCtrlC: false });
   // Asked to stop (a closed terminal, kill): leave as Ctrl-C does, then go.
@@ -182,7 +183,7 @@ function stylesOnTerminal(): void {
  * do: what was on the screen and in the scrollback before natter started is
  * back, untouched, when it exits, whether by Ctrl-C, a signal or a crash.
  */
-function alternateScreen(): { leave(): void } {
+function alternateScreen(mouse: boolean): { leave(): void } {
   const out = process.stdout;
   if (!out.isTTY) return { leave: () => {} };
   let inside = true;
@@ -191,9 +192,10 @@ function alternateScreen(): { leave(): void } {
     inside = false;
     process.off('exit', leave);
     // Synchronous: this also runs from the 'exit' event, after a crash.
-    writeSync(out.fd, '\u001b[?25h\u001b[?1049l');
+    writeSync(out.fd, `${mouse ? MOUSE_OFF : ''}\u001b[?25h\u001b[?1049l`);
   };
-  writeSync(out.fd, '\u001b[?1049h\u001b[H');
+  // With the mouse on, the terminal reports the wheel and clicks (its own text selection then needs Shift).
+  writeSync(out.fd, `\u001b[?1049h\u001b[H${mouse ? MOUSE_ON : ''}`);
   process.on('exit', leave);
   return { leave };
 }

@@ -3,6 +3,7 @@ import { useEffect } from 'react';
 import type { ChatIntents } from './intents.js';
 import { splitKeys } from './key-chunks.js';
 import { type Bindings, matchRawInput } from './keys.js';
+import { parseMouse, withoutMouse } from './mouse.js';
 import type { Store } from './store.js';
 
 /**
@@ -13,16 +14,21 @@ import type { Store } from './store.js';
 export function useKeys(intents: ChatIntents, store: Store, keys: Bindings): void {
   const { stdin } = useStdin();
   useInput((input, key) => {
-    for (const part of splitKeys(input, key)) intents.key(part.input, part.key);
+    // Mouse reports are read from the raw input below; here they are not keys.
+    const keysOnly = withoutMouse(input);
+    if (keysOnly === '' && input !== '') return;
+    for (const part of splitKeys(keysOnly, key)) intents.key(part.input, part.key);
   });
   useEffect(() => {
     const onData = (data: Buffer | string) => {
-      if (matchRawInput(data.toString(), keys) === 'help')
+      const text = data.toString();
+      if (matchRawInput(text, keys) === 'help')
         store.dispatch({ type: 'overlay', overlay: { kind: 'help', offset: 0 } });
+      for (const ev of parseMouse(text)) intents.mouse(ev);
     };
     stdin.on('data', onData);
     return () => {
       stdin.off('data', onData);
     };
-  }, [stdin, store, keys]);
+  }, [stdin, store, keys, intents]);
 }

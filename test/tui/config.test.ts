@@ -52,6 +52,7 @@ describe('loadConfig', () => {
           desktop: 'osc777',
         },
         keys: { switcher: 'ctrl+o', newline: ['ctrl+j', 'alt+enter'] },
+        mouse: false,
       }),
     );
     const { config, warnings } = loadConfig(d, {});
@@ -67,6 +68,7 @@ describe('loadConfig', () => {
       desktop: 'osc777',
     });
     assert.equal(config.color, true);
+    assert.equal(config.mouse, false);
     assert.equal(matchKey('o', ctrlKey, config.keys), 'switcher');
     assert.equal(matchKey('k', ctrlKey, config.keys), null);
     assert.equal(config.keys.newline.length, 2);
@@ -103,6 +105,7 @@ describe('loadConfig', () => {
         },
         keys: { switcher: 'ctrl+m', help: 7, fly: 'ctrl+f', toggleMembers: 'ctrl+b' },
         extra: true,
+        mouse: 'on',
       }),
     );
     const { config, warnings } = loadConfig(d, {});
@@ -121,6 +124,7 @@ describe('loadConfig', () => {
       /timeFormat: expected "24h" or "12h", not 24/,
       /notifications\.bell: expected true or false, not "yes"/,
       /unknown setting "notifications\.loud"/,
+      /mouse: expected true or false, not "on"/,
       /notifications\.highlights: expected a list of up to 100 words, such as \["deploy", "outage"\], not "deploy"/,
       /notifications\.command: expected a shell command or null, not ""/,
       /notifications\.desktop: expected "off", "osc9" or "osc777", not "popup"/,
@@ -130,7 +134,7 @@ describe('loadConfig', () => {
     ]) {
       assert.match(text, expected);
     }
-    assert.equal(warnings.length, 13);
+    assert.equal(warnings.length, 14);
   });
 
   test('sections of the wrong shape', () => {

@@ -430,6 +430,54 @@ test('selection mode in the terminal: Ctrl-Up marks the newest message and names
   }
 });
 
+test('the mouse: reporting is asked for and given back; the wheel scrolls, a click opens a conversation or selects a message, and nothing is typed', async () => {
+  const api = new HttpApi(t.httpUrl);
+  const kim = await api.call('register', { username: 'kim', password: PASSWORD });
+  const k = await connectAs(t.wsUrl, kim.token);
+  const { server, channels } = await k.request('servers.create', { name: 'clicks' });
+  const general = channels[0]?.id ?? '';
+  await k.request('channels.create', { serverId: server.id, name: 'zeta' });
+  for (let i = 1; i <= 60; i++) {
+    await k.request('messages.send', { conversationId: general, body: `line ${i}`, nonce: `mouse-${i}` });
+  }
+  const home = savedLogin('kim', kim);
+  const screen = new Screen({ NATTER_HOME: home, NATTER_SERVER: t.wsUrl });
+  const wheel = (up: boolean) => `\u001b[<${up ? 64 : 65};60;20M`;
+  let exitCode: number | null = null;
+  try {
+    await screen.waitFor((s) => /line 60/.test(s) && /connected/.test(s), 'the chat screen');
+    // Five turns up (three rows each): line 60 leaves the screen; nothing lands in the composer.
+    await screen.type(
+      wheel(true).repeat(5),
+      (s) => !/line 60\b/.test(s) && /more below/.test(s),
+      'scrolled up by the wheel',
+    );
+    assert.doesNotMatch(await screen.text(), /> .*\[</, 'no mouse report typed into the composer');
+    await screen.type(wheel(false).repeat(5), (s) => /line 60\b/.test(s) && !/more below/.test(s), 'back down');
+    // A click on a message selects it.
+    const rows = (await screen.text()).split('\n');
+    const y = rows.findIndex((r) => /line 58\b/.test(r));
+    const x = (rows[y] ?? '').indexOf('line 58');
+    await screen.type(
+      `\u001b[<0;${x + 1};${y + 1}M\u001b[<0;${x + 1};${y + 1}m`,
+      /#58 kim · e edit/,
+      'message 58 selected',
+    );
+    // A click on #zeta in the sidebar opens it.
+    const zetaRows = (await screen.text()).split('\n');
+    const zy = zetaRows.findIndex((r) => /#zeta/.test(r));
+    const zx = (zetaRows[zy] ?? '').indexOf('#zeta');
+    await screen.type(`\u001b[<0;${zx + 2};${zy + 1}M\u001b[<0;${zx + 2};${zy + 1}m`, /zeta\s+clicks/, '#zeta open');
+  } finally {
+    exitCode = await screen.quit();
+    k.close();
+  }
+  assert.equal(exitCode, 0);
+  const all = Buffer.concat(screen.output).toString('latin1');
+  assert.ok(all.includes('\u001b[?1000h\u001b[?1006h'), 'mouse reporting asked for');
+  assert.ok(all.lastIndexOf('\u001b[?1006l\u001b[?1000l') > all.lastIndexOf('\u001b[?1000h'), 'and given back at exit');
+});
+
 test('search: Ctrl-F finds a message far up in any case and accent, and Enter opens it there, the match marked', async () => {
   const api = new HttpApi(t.httpUrl);
   const gina = await api.call('register', { username: 'gina', password: PASSWORD });

@@ -53,7 +53,7 @@ async function chat(ctx: { after(fn: () => void): void }, token: string) {
     },
     write: (data) => written.push(data),
   });
-  intents.layout = { columns: 120, listWidth: 90, listHeight: 20 };
+  intents.layout = { columns: 120, rows: 39, sidebarWidth: 26, listTop: 1, listWidth: 90, listHeight: 20 };
   ctx.after(() => client.close());
   await client.start();
   await waitFor(() => store.get().connection.status === 'connected' && store.get().me !== null, {
