@@ -478,6 +478,32 @@ test('the mouse: reporting is asked for and given back; the wheel scrolls, a cli
   assert.ok(all.lastIndexOf('\u001b[?1006l\u001b[?1000l') > all.lastIndexOf('\u001b[?1000h'), 'and given back at exit');
 });
 
+test('a long URL wraps over rows and stays one link (OSC 8) on each piece; the screen shows only the address', async () => {
+  const api = new HttpApi(t.httpUrl);
+  const lee = await api.call('register', { username: 'lee', password: PASSWORD });
+  const l = await connectAs(t.wsUrl, lee.token);
+  const { channels } = await l.request('servers.create', { name: 'links' });
+  const general = channels[0]?.id ?? '';
+  const url = `https://example.com/${'x'.repeat(150)}/end`;
+  await l.request('messages.send', { conversationId: general, body: `read ${url} please`, nonce: 'link-0' });
+  const home = savedLogin('lee', lee);
+  const screen = new Screen({ NATTER_HOME: home, NATTER_SERVER: t.wsUrl });
+  try {
+    const text = await screen.waitFor((s) => /please/.test(s) && /connected/.test(s), 'the message');
+    // On screen: the address in pieces, no escape sequence debris.
+    const flat = text.replace(/\n[^\n]*│ ?\s*/g, '').replace(/\s+/g, '');
+    assert.ok(flat.includes(url), 'the address reads whole across its rows');
+    assert.doesNotMatch(text, /8;;|\]8/);
+    const all = Buffer.concat(screen.output).toString('utf8');
+    const opened = all.split(`\u001b]8;;${url}\u001b\\`).length - 1;
+    assert.ok(opened >= 2, `the link is opened on each row of the address (${opened} times)`);
+    assert.ok(all.includes('\u001b]8;;\u001b\\'), 'and closed');
+  } finally {
+    assert.equal(await screen.quit(), 0);
+    l.close();
+  }
+});
+
 test('search: Ctrl-F finds a message far up in any case and accent, and Enter opens it there, the match marked', async () => {
   const api = new HttpApi(t.httpUrl);
   const gina = await api.call('register', { username: 'gina', password: PASSWORD });

@@ -14,6 +14,15 @@ export function StyledRow({
   return styledRow(segments, color, useTheme());
 }
 
+/**
+ * `text` as a hyperlink (OSC 8): terminals that know it open `url` on a
+ * click; others show the text alone. `url` comes from sanitized text, so it
+ * holds no control character that could end the sequence early.
+ */
+function hyperlink(url: string, text: string): string {
+  return `\u001b]8;;${url}\u001b\\${text}\u001b]8;;\u001b\\`;
+}
+
 /** The element {@link StyledRow} draws, for a given theme (theme roles become the theme's colours). */
 export function styledRow(segments: readonly Segment[], color: boolean, theme: Theme) {
   if (segments.every((s) => s.text === '')) return <Text> </Text>;
@@ -30,7 +39,7 @@ export function styledRow(segments: readonly Segment[], color: boolean, theme: T
           underline={s.underline}
           inverse={s.inverse}
         >
-          {s.text}
+          {s.link ? hyperlink(s.link, s.text) : s.text}
         </Text>
       ))}
     </Text>

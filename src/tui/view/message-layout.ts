@@ -2,6 +2,7 @@ import { meAction } from '../commands.js';
 import { sanitize } from '../sanitize.js';
 import type { Line } from '../state.js';
 import { conversationColors, userColor } from './colors.js';
+import { findUrls, urlsByRow, withLinks } from './links.js';
 import type { Row, Segment } from './segments.js';
 import { textWidth, truncate } from './text-width.js';
 import { formatDay, formatTime, sameDay, type TimeFormat, timeWidth } from './time.js';
@@ -82,6 +83,8 @@ export function messageRows(
           ? { dim: true }
           : {};
   const texts = wrapText(body, width - prefixWidth, width - indent);
+  // A URL wrapped over several rows is one link on each of them.
+  const links = deleted ? texts.map(() => []) : urlsByRow(body, texts, findUrls(body));
   const rows: Segment[][] = texts.map((text, i) => {
     const lead: Segment[] =
       i === 0
@@ -94,7 +97,10 @@ export function messageRows(
             { text: ' ' },
           ]
         : [{ text: ' '.repeat(indent) }];
-    const body = highlightMentions(text, bodyStyle, deleted ? null : (opts.meUsername ?? null));
+    const body = withLinks(
+      highlightMentions(text, bodyStyle, deleted ? null : (opts.meUsername ?? null)),
+      links[i] ?? [],
+    );
     return [...lead, ...(opts.focus && !deleted ? highlightWords(body, opts.focus) : body)];
   });
   const suffix: Segment | null =

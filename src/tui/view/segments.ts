@@ -7,6 +7,8 @@ export type Segment = {
   italic?: boolean;
   underline?: boolean;
   inverse?: boolean;
+  /** An address the terminal opens when this text is clicked (OSC 8). */
+  link?: string;
 };
 
 /** One terminal row of styled runs, with a stable React key. */
