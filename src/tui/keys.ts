@@ -320,6 +320,8 @@ const LABELS: Record<string, string> = {
   down: 'Down',
   pageup: 'PageUp',
   pagedown: 'PageDown',
+  home: 'Home',
+  end: 'End',
   return: 'Enter',
   escape: 'Esc',
   tab: 'Tab',

@@ -1,6 +1,7 @@
 import { Box, Text } from 'ink';
 import type { Row } from '../view/segments.js';
 import { padEnd, textWidth, truncate } from '../view/text-width.js';
+import { wrapText } from '../view/wrap.js';
 import { StyledRow } from './StyledRow.js';
 
 /** Props of {@link HelpOverlay}. */
@@ -25,13 +26,17 @@ export function helpRows(props: Omit<HelpOverlayProps, 'height'>): Row[] {
     rows.push({ key, segments: [{ text: title, bold: true, underline: true }] });
     const left = Math.min(Math.max(...pairs.map(([l]) => textWidth(l))), Math.max(8, Math.floor(inner / 2)));
     pairs.forEach(([l, r], i) => {
-      rows.push({
-        key: `${key}:${i}`,
-        segments: [
-          { text: padEnd(truncate(l, left), left), color: 'accent' },
-          { text: '  ' },
-          { text: truncate(r, Math.max(1, inner - left - 2)) },
-        ],
+      // Descriptions wrap under themselves: nothing is cut off, however narrow the terminal.
+      const lines = wrapText(r, Math.max(1, inner - left - 2));
+      lines.forEach((line, k) => {
+        rows.push({
+          key: `${key}:${i}:${k}`,
+          segments: [
+            { text: k === 0 ? padEnd(truncate(l, left), left) : ' '.repeat(left), color: 'accent' },
+            { text: '  ' },
+            { text: line },
+          ],
+        });
       });
     });
   };

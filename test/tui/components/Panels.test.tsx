@@ -45,6 +45,19 @@ describe('HelpOverlay', () => {
     assert.match(out, /Esc to close/);
   });
 
+  test('a long description wraps under itself in a narrow terminal: nothing is cut with "…"', async () => {
+    const long = [
+      { keys: 'Ctrl-Up, Alt-K', action: 'Select a message, newest first: Up/Down move, e edits, d deletes, r replies' },
+    ];
+    const out = frame(<HelpOverlay keys={long} commands={[]} width={40} height={20} />);
+    assert.doesNotMatch(out, /…/);
+    const words = out
+      .replace(/[│╭╮╰╯─]/g, ' ')
+      .split(/\s+/)
+      .join(' ');
+    assert.match(words, /Select a message, newest first: Up\/Down move, e edits, d deletes, r replies/);
+  });
+
   test('scrolls when the terminal is too short, saying what is above and below', async () => {
     const top = frame(<HelpOverlay keys={keys} commands={commands} width={60} height={6} />);
     assert.match(top, /more below/);
