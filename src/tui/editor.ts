@@ -134,8 +134,11 @@ export function edit(e: Editor, op: EditOp, yanked = ''): Edited {
       const end = lineEnd(text, cursor);
       return cut(e, cursor, end === cursor && end < text.length ? end + 1 : end);
     }
-    case 'killToLineStart':
-      return cut(e, lineStart(text, cursor), cursor);
+    case 'killToLineStart': {
+      // At the start of a line, Ctrl-U joins it to the one above (it kills the newline), as Ctrl-K does forward.
+      const start = lineStart(text, cursor);
+      return cut(e, start === cursor && start > 0 ? start - 1 : start, cursor);
+    }
     case 'yank':
       return { editor: insert(e, yanked), killed: null };
   }

@@ -68,6 +68,20 @@ describe('the line editor', () => {
     assert.equal(edit(editorOf('one two three', 3), 'killWordForward').editor.text, 'one three');
   });
 
+  test('Ctrl-U at the start of a line joins it to the one above, so repeated Ctrl-U empties a multi-line draft', () => {
+    let e = editorOf('quote line\nsecond\nthird', 'quote line\nsecond\n'.length + 2);
+    e = edit(e, 'killToLineStart').editor;
+    assert.deepEqual([e.text, e.cursor], ['quote line\nsecond\nird', 'quote line\nsecond\n'.length]);
+    e = edit(e, 'killToLineStart').editor;
+    assert.equal(e.text, 'quote line\nsecondird');
+    e = edit(e, 'killToLineStart').editor;
+    e = edit(e, 'killToLineStart').editor;
+    e = edit(e, 'killToLineStart').editor;
+    assert.deepEqual([e.text, e.cursor], ['ird', 0]);
+    // At the very start there is nothing above: nothing changes.
+    assert.equal(edit(e, 'killToLineStart').editor.text, 'ird');
+  });
+
   test('an emoji, a flag or an accent made of two code points moves and erases as one character', () => {
     const text = 'a👍🏽b🇫🇷e\u0301';
     let e = editorOf(text);
