@@ -75,7 +75,8 @@ export function sidebarRows(props: Omit<SidebarProps, 'height'>): { rows: Row[];
         label: `${SIGIL[c.kind]}${clean(c.name)}`,
         bold: c.unread > 0,
         active: c.id === active,
-        mentions: c.mentions,
+        // Every message of a DM is meant for me: its unread count is the badge.
+        mentions: c.kind === 'dm' ? Math.max(c.unread, c.mentions) : c.mentions,
       }),
     );
   };

@@ -85,6 +85,18 @@ describe('Sidebar', () => {
     );
   });
 
+  test('a direct message with unread messages carries their count as a badge (each one is meant for me)', () => {
+    const { rows } = sidebarRows({
+      ...base,
+      conversations: { ...conversations, d1: conv('d1', 'dm', 'bob', { unread: 2 }) },
+    });
+    const bob = rows.find((r) => r.key === 'c:d1');
+    assert.deepEqual(
+      bob?.segments.filter((s) => s.inverse).map((s) => s.text),
+      [' 2 '],
+    );
+  });
+
   test('names are cut to the width, badge kept', async () => {
     const long = conv('c3', 'channel', 'a-very-long-channel-name-indeed', { mentions: 5 });
     const out = frame({
