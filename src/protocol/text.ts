@@ -404,10 +404,14 @@ export function channelNameProblem(name: string): string | null {
 
 /**
  * The `@username` mentions in a message body (as written, without the `@`),
- * each once. An `@` inside a word (`a@b`) is not a mention.
+ * each once. An `@` inside a word (`a@b`) is not a mention. A message that
+ * starts by addressing someone, IRC style (`bob: the build is green`,
+ * `bob, look`), mentions them too.
  */
 export function mentionedNames(body: string): string[] {
   const names = new Set<string>();
+  const addressed = /^([\p{L}\p{Nd}][\p{L}\p{M}\p{Nd}_.-]{1,31})[:,](?:\s|$)/u.exec(body)?.[1];
+  if (addressed && addressed.length >= LIMITS.usernameMin) names.add(addressed.normalize('NFC'));
   for (const m of body.matchAll(/(?<![\p{L}\p{Nd}_.@-])@([\p{L}\p{M}\p{Nd}_.-]{2,32})/gu)) {
     const name = (m[1] ?? '').replace(/[.-]+$/, '');
     if (name.length >= LIMITS.usernameMin) names.add(name.normalize('NFC'));

@@ -37,8 +37,9 @@ function isUserArgument(text: string, wordIndex: number): boolean {
 
 /**
  * Tab completion of the word before the cursor: `/command` at the very start,
- * `@user` and `#channel` anywhere, and bare usernames in a command's USER
- * arguments (`/kick bo`). Prefixes match case-insensitively; the completed word
+ * `@user` and `#channel` anywhere, bare usernames in a command's USER
+ * arguments (`/kick bo`) and in messages (`bo` → `bob`; as the first word,
+ * `bob: `, which addresses and so mentions him). Prefixes match case-insensitively; the completed word
  * gets a trailing space.
  *
  * Repeated Tabs cycle: pass the text as it was *before* the first Tab, and
@@ -67,9 +68,18 @@ export function complete(
   } else if (word.startsWith('#')) {
     sigil = '#';
     found = matching(word.slice(1), candidates.channels, '#');
-  } else if (isUserArgument(text, head.trim().split(/\s+/).length)) {
+  } else if (text.startsWith('/')) {
+    if (!isUserArgument(text, head.trim().split(/\s+/).length)) return null;
     sigil = '';
     found = matching(word, candidates.usernames, '@');
+  } else if (word !== '') {
+    // A name typed without @, as in weechat and irssi: the first word of a message addresses them ("bob: ").
+    sigil = '';
+    found = matching(word, candidates.usernames, '@');
+    if (head === '' && found.length > 0) {
+      const index = ((cycle % found.length) + found.length) % found.length;
+      return { text: `${found[index]}: `, candidates: found, index };
+    }
   } else {
     return null;
   }

@@ -843,12 +843,17 @@ describe('mentions', () => {
     assert.deepEqual(plain.mentions, []);
     const emailish = (await send(hc(alice.token), channelId, `mail x@${bob.username}`)).message;
     assert.deepEqual(emailish.mentions, [], 'an @ inside a word is not a mention');
+    // Addressed IRC style at the start of the message (what Tab completion writes): a mention.
+    const addressed = (await send(hc(alice.token), channelId, `${carol.username}: the build is green`)).message;
+    assert.deepEqual(addressed.mentions, [carol.id]);
+    const later = (await send(hc(alice.token), channelId, `ask ${carol.username}: later`)).message;
+    assert.deepEqual(later.mentions, [], 'a name with a colon later in the text is not an address');
 
     let s = summaryOf(await b.request('conversations.list', {}), channelId);
-    assert.equal(s.unread, 3);
+    assert.equal(s.unread, 5);
     assert.equal(s.mentions, 1);
     const marked = await b.request('read.mark', { conversationId: channelId, seq: m.seq });
-    assert.equal(marked.unread, 2);
+    assert.equal(marked.unread, 4);
     assert.equal(marked.mentions, 0);
     s = summaryOf(await b.request('conversations.list', {}), channelId);
     assert.equal(s.mentions, 0);

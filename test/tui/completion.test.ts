@@ -56,8 +56,14 @@ describe('complete', () => {
     assert.equal(complete('/status al', true, candidates, 0), null);
   });
 
+  test('a name without @, as in weechat: the first word of a message gets ": ", another a space; Tab cycles', () => {
+    assert.deepEqual(complete('al', true, candidates, 0), { text: 'alice: ', candidates: ['alice'], index: 0 });
+    assert.equal(complete('hello al', true, candidates, 0)?.text, 'hello alice ');
+    assert.equal(complete('line one\nal', true, candidates, 0)?.text, 'line one\nalice ');
+    assert.equal(complete('hello xyz', true, candidates, 0), null, 'no match');
+  });
+
   test('nothing to complete', () => {
-    assert.equal(complete('hello al', true, candidates, 0), null, 'plain words');
     assert.equal(complete('hi @zed', true, candidates, 0), null, 'no match');
     assert.equal(complete('hi @al', false, candidates, 0), null, 'cursor not at the end');
     assert.equal(complete('hi @al ', true, candidates, 0), null, 'after a space');
