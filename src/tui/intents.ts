@@ -381,6 +381,11 @@ export class ChatIntents {
     }
     const hits = o.hits ?? [];
     if (key.upArrow || key.downArrow) {
+      // Down past the last hit of a page brings the next page.
+      if (key.downArrow && o.selected === hits.length - 1 && o.next !== null && !o.loading) {
+        void this.moreHits(o);
+        return;
+      }
       const selected = Math.max(0, Math.min(hits.length - 1, o.selected + (key.upArrow ? -1 : 1)));
       overlay({ ...o, selected });
       return;
@@ -906,6 +911,7 @@ export class ChatIntents {
       hits: null,
       searched: null,
       more: false,
+      next: null,
       selected: 0,
       loading: false,
       error: null,
@@ -928,12 +934,51 @@ export class ChatIntents {
       if (o) {
         this.store.dispatch({
           type: 'overlay',
-          overlay: { ...o, hits: page.hits, searched: query, more: page.next !== null, selected: 0, loading: false },
+          overlay: {
+            ...o,
+            hits: page.hits,
+            searched: query,
+            more: page.next !== null,
+            next: page.next,
+            selected: 0,
+            loading: false,
+          },
         });
       }
     } catch (err) {
       const o = current();
       if (o) this.store.dispatch({ type: 'overlay', overlay: { ...o, loading: false, error: errorText(err) } });
+    }
+  }
+
+  /** The next page of hits of the overlay's search, added below; the one after the last hit is chosen. */
+  private async moreHits(o: SearchOverlayState): Promise<void> {
+    const { query, next } = o;
+    if (next === null) return;
+    this.store.dispatch({ type: 'overlay', overlay: { ...o, loading: true, error: null } });
+    const current = () => {
+      const now = this.store.get().overlay;
+      return now?.kind === 'search' && now.query === query ? now : null;
+    };
+    try {
+      const page = await this.controller.client.request('messages.search', { query, after: next });
+      const now = current();
+      if (!now) return;
+      const hits = [...(now.hits ?? []), ...page.hits];
+      this.store.dispatch({
+        type: 'overlay',
+        overlay: {
+          ...now,
+          hits,
+          more: page.next !== null,
+          next: page.next,
+          selected: Math.min(hits.length - 1, now.selected + 1),
+          loading: false,
+        },
+      });
+    } catch (err) {
+      const now = current();
+      if (now) this.store.dispatch({ type: 'overlay', overlay: { ...now, loading: false, error: errorText(err) } });
     }
   }
 

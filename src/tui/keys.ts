@@ -355,7 +355,8 @@ const DESCRIPTIONS: Record<KeyAction, string> = {
   editLast: 'Edit your last message',
   select:
     'Select a message, newest first: Up/Down (k/j) move, e edits, d deletes, r replies with a quote, c copies; Esc ends',
-  complete: 'Complete a name (with or without @; first in the message: "bob: "), #channel or /command (again: next match)',
+  complete:
+    'Complete a name (with or without @; first in the message: "bob: "), #channel or /command (again: next match)',
   close: 'Close the overlay',
   toggleMembers: 'Show or hide the member list',
   toggleServer: 'Fold or unfold the open server in the sidebar',

@@ -91,6 +91,8 @@ export type SearchOverlayState = {
   /** The query the hits are for (typing after a search makes Enter search again). */
   searched: string | null;
   more: boolean;
+  /** Where the next page of hits starts (Down past the last hit loads it), or null. */
+  next: string | null;
   selected: number;
   loading: boolean;
   error: string | null;

@@ -237,3 +237,29 @@ test('what is typed goes to the open conversation, @name first included; a draft
   intents.followActive();
   assert.equal(intents.text, 'half a thought');
 });
+
+test('search: Down past the last hit of a page brings the next page, until every match is listed once', async (ctx) => {
+  const lines = Array.from({ length: 75 }, (_, i) => ({ by: 'bob' as const, body: `needle number ${i + 1}` }));
+  const { alice } = await acme(lines);
+  const { store, intents } = await chat(ctx, alice.token);
+  intents.openSearch('needle');
+  const overlay = () => {
+    const o = store.get().overlay;
+    return o?.kind === 'search' ? o : null;
+  };
+  await waitFor(() => (overlay()?.hits?.length ?? 0) > 0 && !overlay()?.loading, { what: 'the first page' });
+  const first = overlay()?.hits?.length ?? 0;
+  assert.ok(first < 75, `a first page (${first} hits), not everything`);
+  for (let step = 0; step < 200 && overlay()?.next !== null; step++) {
+    const before = overlay()?.hits?.length ?? 0;
+    press(intents, '', { downArrow: true });
+    await waitFor(() => !overlay()?.loading, { what: 'the next page, if one was asked for' });
+    assert.ok((overlay()?.hits?.length ?? 0) >= before);
+  }
+  const bodies = overlay()?.hits?.map((h) => h.message.body) ?? [];
+  assert.equal(bodies.length, 75);
+  assert.equal(new Set(bodies).size, 75, 'each match once');
+  for (let i = 0; i < 80; i++) press(intents, '', { downArrow: true });
+  assert.equal(overlay()?.selected, 74, 'Down stops at the last one');
+  assert.equal(overlay()?.hits?.length, 75, 'and asks for nothing more');
+});
