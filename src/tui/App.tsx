@@ -34,7 +34,7 @@ import type { Store } from './store.js';
 import { ThemeContext } from './theme.js';
 import { conversationColors } from './view/colors.js';
 import { fuzzyFilter } from './view/fuzzy.js';
-import { layoutMessages, messageRows, pageScroll, rowsBelow } from './view/message-layout.js';
+import { messageRows, pageScroll, rowsBelow, scrollView } from './view/message-layout.js';
 
 /**
  * The size the app draws in, following resizes: the terminal's columns, and
@@ -202,10 +202,11 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
     if (total > listHeight) store.dispatch({ type: 'scroll', conversationId: id, scrollBack: total - room });
   });
 
-  // The reducer counts a new message's rows (to keep a scrolled-up window still) at the list's width.
+  // The reducer counts a new message's rows (to keep a scrolled-up window still) at the list's width,
+  // and places the window in its height when older messages come in under a PageUp.
   useEffect(() => {
-    store.dispatch({ type: 'layout', width: listWidth, timeFormat: config.timeFormat });
-  }, [store, listWidth, config.timeFormat]);
+    store.dispatch({ type: 'layout', width: listWidth, timeFormat: config.timeFormat, height: listHeight });
+  }, [store, listWidth, listHeight, config.timeFormat]);
   const memberScope = active?.kind === 'channel' ? active.serverId : active?.id;
   const members = (memberScope && state.members[memberScope]) || [];
   const switcher = state.overlay?.kind === 'switcher' ? state.overlay : null;
@@ -381,27 +382,25 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
   /**
    * Scrolls the open conversation by `delta` rows (up when positive), as far
    * as what is loaded goes; at the top of it, loads older messages, which come
-   * in above without moving what is on screen.
+   * in above without moving what is on screen. With `whole` (a page), the
+   * rows it could not go up yet are owed: the older messages come in
+   * scrolled up by that much more, so the page moves as far as any other.
    */
-  const scrollBy = (delta: number) => {
+  const scrollBy = (delta: number, whole = false) => {
     const state = store.get();
     const id = state.active;
     const v = id ? state.views[id] : undefined;
     if (!id || !v) return;
-    const laid = layoutMessages({
-      lines: v.lines,
+    const geometry = {
       meId: state.me?.id ?? null,
       meUsername: state.me?.username ?? null,
       width: listWidth,
       height: listHeight,
-      scrollBack: Math.max(0, Math.min(Number.MAX_SAFE_INTEGER, v.scrollBack + delta)),
-      hasMoreBefore: v.hasMoreBefore,
-      loading: v.loading,
       timeFormat: config.timeFormat,
-      newBelow: v.newBelow,
-    });
-    store.dispatch({ type: 'scroll', conversationId: id, scrollBack: laid.scrollBack });
-    if (delta > 0 && laid.atTop && v.hasMoreBefore && !v.loading) void controller.loadOlder(id);
+    };
+    const to = scrollView(v, delta, geometry, whole);
+    store.dispatch({ type: 'scroll', conversationId: id, scrollBack: to.scrollBack, owed: to.owed });
+    if (to.fetch && !v.loading) void controller.loadOlder(id);
   };
 
   /** "Retry now" while the connection waits to come back. */
@@ -574,7 +573,7 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
           const v = state.views[state.active];
           const from = v?.scrollBack ?? 0;
           const to = pageScroll(from, listHeight, v?.loading ?? false, action === 'pageUp' ? 'up' : 'down');
-          scrollBy(to - from);
+          scrollBy(to - from, true);
         }
         return;
       case 'scrollHome':
