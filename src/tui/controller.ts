@@ -1,3 +1,4 @@
+import { plainMessage } from '../cli/errors.js';
 import type { Natter } from '../client/natter.js';
 import { newNonce } from '../client/natter.js';
 import { allPages } from '../client/pages.js';
@@ -325,11 +326,11 @@ export class Controller {
   }
 }
 
-/** An error in words for the notice line: the server's message, or what went wrong locally. */
+/** An error in words for the notice line: the server's message (see `plainMessage`), or what went wrong locally. */
 export function errorText(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' && err.name === 'NatterError' ? `${err.message} (${code})` : err.message;
+    return typeof code === 'string' && err.name === 'NatterError' ? `${plainMessage(err)} (${code})` : err.message;
   }
   return String(err);
 }
