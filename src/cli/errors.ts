@@ -44,12 +44,40 @@ export function isNatterError(err: unknown): err is Error & { code: string } {
 }
 
 /**
- * A server error's message as a person should read it: the server starts
- * messages about a request field with its protocol name (`params.password:
- * password must be ...`), which means nothing to someone who typed an
- * argument or answered a prompt, so that prefix is dropped.
+ * A server error's message as a person should read it. The server words its
+ * messages for people, but servers before 0.1 started those about a request
+ * field with its protocol name (`params.password: ...`), which means nothing
+ * to someone who typed an argument or answered a prompt: that prefix is
+ * dropped. An operation the server does not know means the server is older
+ * than this client; its message would name the operation.
  */
-export function plainMessage(err: Error & { field?: unknown }): string {
+export function plainMessage(err: Error & { code?: unknown; field?: unknown }): string {
+  if (err.code === 'unknown_op') {
+    return 'the server does not know this command: it runs an older natter than this one; upgrade the server';
+  }
   const field = typeof err.field === 'string' ? err.field : null;
   return field && err.message.startsWith(`${field}: `) ? err.message.slice(field.length + 2) : err.message;
+}
+
+/** The exit code of a refusal from the server: 3 when it is about logging in, else 1. */
+export function refusalExit(err: { code: string }): number {
+  return err.code === 'unauthenticated' || err.code === 'invalid_credentials' ? EXIT.auth : EXIT.refused;
+}
+
+/** Request fields (as the protocol names them, without `params.`) and the option a person gives them with. */
+export type FieldOptions = Readonly<Record<string, string>>;
+
+/**
+ * A server refusal about a field the person gave as an option (`--max-uses`,
+ * `--display-name`) names that option, so they know which part of what they
+ * typed to change: `display name must be at most 64 characters
+ * (--display-name)`. Anything else is returned as it is.
+ */
+export function namingOption(err: unknown, options: FieldOptions): unknown {
+  if (!isNatterError(err)) return err;
+  const field = (err as { field?: unknown }).field;
+  if (typeof field !== 'string') return err;
+  const option = options[field.replace(/^params\./, '').replace(/\[\d+\]$/, '')];
+  if (option === undefined) return err;
+  return new CliError(refusalExit(err), err.code, `${plainMessage(err)} (${option})`);
 }

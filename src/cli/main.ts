@@ -1,5 +1,5 @@
 import { VERSION } from '../package-info.js';
-import { CliError, EXIT, isNatterError, plainMessage } from './errors.js';
+import { CliError, EXIT, isNatterError, plainMessage, refusalExit } from './errors.js';
 
 // The entry point behind bin/natter.
 // `natter ... | head`: a closed stdout ends the command quietly.
@@ -46,8 +46,7 @@ function report(err: unknown): void {
   if (err instanceof CliError) {
     fail(err.exitCode, err.code ?? 'error', err.message);
   } else if (isNatterError(err)) {
-    const auth = err.code === 'unauthenticated' || err.code === 'invalid_credentials';
-    fail(auth ? EXIT.auth : EXIT.refused, err.code, plainMessage(err));
+    fail(refusalExit(err), err.code, plainMessage(err));
   } else if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') {
     process.exitCode = 0;
   } else if (typeof code === 'string' && code.startsWith('commander.')) {

@@ -12,7 +12,7 @@ import {
   serverUrl,
 } from './args.js';
 import { Argument, Command, Option } from './commander.js';
-import { usageError } from './errors.js';
+import { type FieldOptions, namingOption, usageError } from './errors.js';
 
 /**
  * The `natter` command line: every command, argument and option, so that help
@@ -23,12 +23,24 @@ import { usageError } from './errors.js';
  * effects, so tests can import it.
  */
 
-/** An action whose code is imported when its command runs. */
+/**
+ * An action whose code is imported when its command runs. `options` names the
+ * command's options by the request fields they fill, so that a refusal about
+ * one of them says which option to change.
+ */
 function lazy<M, A extends unknown[]>(
   load: () => Promise<M>,
   pick: (m: M) => (...args: A) => Promise<void>,
+  options?: FieldOptions,
 ): (...args: A) => Promise<void> {
-  return async (...args: A) => pick(await load())(...args);
+  if (!options) return async (...args: A) => pick(await load())(...args);
+  return async (...args: A) => {
+    try {
+      await pick(await load())(...args);
+    } catch (err) {
+      throw namingOption(err, options);
+    }
+  };
 }
 
 const serve = () => import('./commands/serve.js');
@@ -226,7 +238,7 @@ function profileCommand(): Command {
     .option('--display-name <text>', 'display name')
     .option('--status <text>', 'status line')
     .option('--bio <text>', 'bio')
-    .action(lazy(profile, (m) => m.profile));
+    .action(lazy(profile, (m) => m.profile, { displayName: '--display-name', status: '--status', bio: '--bio' }));
 }
 
 function serverCommand(): Command {
@@ -234,13 +246,13 @@ function serverCommand(): Command {
     .description('create a server (you own it; it starts with #general)')
     .argument('<name>')
     .option('--description <text>', 'what it is about')
-    .action(lazy(server, (m) => m.create));
+    .action(lazy(server, (m) => m.create, { description: '--description' }));
   const edit = new Command('edit')
     .description('rename a server or change its description ("" clears it)')
     .argument('<server>')
     .option('--name <name>', 'new name')
     .option('--description <text>', 'new description')
-    .action(lazy(server, (m) => m.edit));
+    .action(lazy(server, (m) => m.edit, { name: '--name', description: '--description' }));
   const remove = new Command('delete')
     .description('delete a server with its channels and messages (owner only)')
     .argument('<server>')
@@ -260,7 +272,7 @@ function inviteCommand(): Command {
     .addOption(
       new Option('--expires <duration>', 'lifetime: 30m, 1h, 7d, 2w (from 1m to 365d)').argParser(inviteLifetime),
     )
-    .action(lazy(invite, (m) => m.create));
+    .action(lazy(invite, (m) => m.create, { maxUses: '--max-uses', expiresInSeconds: '--expires' }));
   const list = new Command('list')
     .description("a server's live invite codes")
     .argument('<server>')
@@ -279,7 +291,7 @@ function channelCommand(): Command {
     .argument('<server>')
     .argument('<channel>')
     .option('--topic <text>', 'its topic')
-    .action(lazy(channel, (m) => m.create));
+    .action(lazy(channel, (m) => m.create, { topic: '--topic' }));
   const rename = new Command('rename')
     .description('rename a channel')
     .argument('<server>')
@@ -310,7 +322,7 @@ function channelCommand(): Command {
 function moderationCommand(name: 'kick' | 'ban' | 'unban', description: string): Command {
   const cmd = new Command(name).description(description).argument('<server>').argument('<username>');
   if (name === 'ban') cmd.option('--reason <text>', 'why (shown in the ban list)');
-  return cmd.action(lazy(moderation, (m) => m.moderationAction(name)));
+  return cmd.action(lazy(moderation, (m) => m.moderationAction(name), { reason: '--reason' }));
 }
 
 function groupCommand(): Command {
@@ -368,7 +380,7 @@ function historyCommand(): Command {
     .addOption(new Option('--limit <n>', 'how many (1 to 100)').argParser(positiveInt))
     .addOption(new Option('--before <seq>', 'only messages before this number').argParser(nonNegativeInt))
     .addOption(new Option('--after <seq>', 'only messages after this number').argParser(nonNegativeInt))
-    .action(lazy(history, (m) => m.history));
+    .action(lazy(history, (m) => m.history, { limit: '--limit', before: '--before', after: '--after' }));
 }
 
 function searchCommand(): Command {
@@ -384,7 +396,7 @@ function searchCommand(): Command {
         positiveInt,
       ),
     )
-    .action(lazy(search, (m) => m.search));
+    .action(lazy(search, (m) => m.search, { from: '--from', conversationId: '--in' }));
 }
 
 /** Every command, in the order `natter --help` lists them. */
@@ -479,7 +491,7 @@ function commands(): Command[] {
       .description('mark a conversation read (up to its latest message, or --seq)')
       .argument('<target>')
       .addOption(new Option('--seq <n>', 'read up to this message number').argParser(nonNegativeInt))
-      .action(lazy(read, (m) => m.read)),
+      .action(lazy(read, (m) => m.read, { seq: '--seq' })),
     new Command('listen')
       .description('print events as they happen, until interrupted (with --json: one JSON object per line)')
       .argument('[target...]', 'only these: server, server/channel, @username, +group')

@@ -146,7 +146,7 @@ export class NatterClient extends EventEmitter<ClientEvents> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new Error(`"${op}" got no reply within ${timeoutMs} ms`));
+        reject(new Error(`the server did not reply within ${timeoutMs / 1000} s`));
       }, timeoutMs);
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
       this.lastSent = performance.now();

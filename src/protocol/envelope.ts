@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type ErrorBody, NatterError } from './errors.js';
 import type { EventData, EventName } from './events.js';
+import { describeIssue, fieldWords } from './field-words.js';
 import { isOpName, type OpName, operations, type ParamsOf } from './operations.js';
 
 /** A request id: chosen by the client, echoed in the reply. */
@@ -38,21 +39,36 @@ export function fieldName(path: readonly PropertyKey[]): string {
     .replace(/\.\[/g, '[');
 }
 
-function issueToError(issues: readonly z.core.$ZodIssue[], prefix: string[]): NatterError {
+/** What `value` holds at `path`, or undefined. */
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let at = value;
+  for (const key of path) {
+    if (typeof at !== 'object' || at === null) return undefined;
+    at = (at as Record<PropertyKey, unknown>)[key];
+  }
+  return at;
+}
+
+/**
+ * The error for the first of `issues`, found checking `input` (at `prefix` in
+ * the request): its message in words, the field's path in `field`.
+ */
+function issueToError(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[], input: unknown): NatterError {
   const issue = issues[0];
   if (!issue) return new NatterError('bad_request', 'invalid request');
-  if (issue.code === 'unrecognized_keys') {
-    const key = issue.keys[0] ?? '';
-    const field = fieldName([...prefix, ...issue.path, key]);
-    return new NatterError('bad_request', `unknown field "${field}"`, { field });
-  }
   if (issue.code === 'invalid_union' && issue.errors.length > 0) {
     // Report the alternative the request came closest to (fewest problems): its field is the one at fault.
     const closest = issue.errors.reduce((a, b) => (b.length < a.length ? b : a));
-    if (closest.length > 0) return issueToError(closest, [...prefix, ...issue.path.map(String)]);
+    if (closest.length > 0) return issueToError(closest, [...prefix, ...issue.path], valueAt(input, issue.path));
   }
-  const field = fieldName([...prefix, ...issue.path]);
-  return new NatterError('bad_request', field ? `${field}: ${issue.message}` : issue.message, field ? { field } : {});
+  const path = [...prefix, ...issue.path];
+  const message = describeIssue(issue, path, valueAt(input, issue.path));
+  if (issue.code === 'unrecognized_keys') {
+    const field = fieldName([...path, issue.keys[0] ?? '']);
+    return new NatterError('bad_request', message, { field });
+  }
+  const field = fieldName(path);
+  return new NatterError('bad_request', message, field ? { field } : {});
 }
 
 const LONE_SURROGATE = /[\ud800-\udfff]/u;
@@ -111,20 +127,31 @@ export function parseRequest(
       id,
       error: new NatterError(
         'bad_request',
-        `${field}: holds a lone surrogate (U+${hex}), which is not a character; send well-formed Unicode text`,
+        `${fieldWords(lone.path)} holds a lone surrogate (U+${hex}), which is not a character; send well-formed Unicode text`,
         { field },
       ),
     };
   }
   const envelope = RequestEnvelope.safeParse(value);
-  if (!envelope.success) return { ok: false, id, error: issueToError(envelope.error.issues, []) };
+  if (!envelope.success) return { ok: false, id, error: issueToError(envelope.error.issues, [], value) };
   const { op } = envelope.data;
   if (!isOpName(op)) {
     return { ok: false, id, error: new NatterError('unknown_op', `unknown operation "${op}"`, { field: 'op' }) };
   }
-  const params = operations[op].params.safeParse(envelope.data.params ?? {});
-  if (!params.success) return { ok: false, id, error: issueToError(params.error.issues, ['params']) };
+  const input = envelope.data.params ?? {};
+  const params = operations[op].params.safeParse(input);
+  if (!params.success) return { ok: false, id, error: issueToError(params.error.issues, ['params'], input) };
   return { ok: true, request: { id: envelope.data.id, op, params: params.data } as ParsedRequest };
+}
+
+/**
+ * Checks `params` against operation `op` as the server does: null when they
+ * pass, else the error the server would reply with (its message in words).
+ * Clients use it to refuse input before a round trip.
+ */
+export function paramsError(op: OpName, params: unknown): NatterError | null {
+  const checked = operations[op].params.safeParse(params);
+  return checked.success ? null : issueToError(checked.error.issues, ['params'], params);
 }
 
 /** Decodes one frame or line of text as JSON; never throws. */

@@ -18,7 +18,7 @@ export const Id = z
   .string()
   .min(1)
   .max(64)
-  .regex(/^[A-Za-z0-9_-]+$/, 'must be an id');
+  .regex(/^[A-Za-z0-9_-]+$/, 'is not an id: ids hold only letters, digits, "_" and "-"');
 
 /** Milliseconds since the Unix epoch. */
 export const Timestamp = z.number().int().nonnegative();
@@ -33,14 +33,17 @@ export const Username = z
     if (problem) ctx.addIssue({ code: 'custom', message: `username ${problem}` });
   });
 
-/** A new password: at least 8 characters and at most 72 bytes of UTF-8 (never truncated). */
+/**
+ * A new password: at least 8 characters and at most 72 bytes of UTF-8 (never
+ * truncated). The messages leave the subject to the field (`password`, `new password`).
+ */
 export const NewPassword = z.string().superRefine((s, ctx) => {
   if (codePoints(s) < LIMITS.passwordMin) {
-    ctx.addIssue({ code: 'custom', message: `password must be at least ${LIMITS.passwordMin} characters` });
+    ctx.addIssue({ code: 'custom', message: `must be at least ${LIMITS.passwordMin} characters` });
   } else if (utf8Bytes(s) > LIMITS.passwordMaxBytes) {
     ctx.addIssue({
       code: 'custom',
-      message: `password must be at most ${LIMITS.passwordMaxBytes} bytes of UTF-8 (bcrypt's limit); choose a shorter one`,
+      message: `must be at most ${LIMITS.passwordMaxBytes} bytes of UTF-8 (bcrypt's limit); choose a shorter one`,
     });
   }
 });
@@ -78,12 +81,12 @@ function nonEmpty(schema: z.ZodString, what: string) {
 export const DisplayName = lineText(LIMITS.displayNameMax, 'display name');
 export const StatusText = lineText(LIMITS.statusMax, 'status');
 export const Bio = multilineText(LIMITS.bioMax, 'bio');
-export const TokenName = nonEmpty(lineText(LIMITS.tokenNameMax, 'token name'), 'name');
+export const TokenName = nonEmpty(lineText(LIMITS.tokenNameMax, 'token name'), 'token name');
 export const ClientName = lineText(LIMITS.clientNameMax, 'client name');
-export const ServerName = nonEmpty(lineText(LIMITS.serverNameMax, 'server name'), 'name');
+export const ServerName = nonEmpty(lineText(LIMITS.serverNameMax, 'server name'), 'server name');
 export const Description = multilineText(LIMITS.descriptionMax, 'description');
 export const Topic = lineText(LIMITS.topicMax, 'topic');
-export const GroupName = nonEmpty(lineText(LIMITS.groupNameMax, 'group name'), 'name');
+export const GroupName = nonEmpty(lineText(LIMITS.groupNameMax, 'group name'), 'group name');
 export const BanReason = lineText(LIMITS.banReasonMax, 'ban reason');
 /** A channel name; made canonical (lower case, spaces to dashes) before it is checked. */
 export const ChannelName = z

@@ -251,13 +251,13 @@ function characterProblem(s: string, kind: TextKind): string | null {
  * formatting characters other than those emoji and some scripts need.
  */
 export function lineTextProblem(s: string, max: number, what = 'text'): string | null {
-  if (codePoints(s) > max) return `must be at most ${max} characters`;
+  if (codePoints(s) > max) return `${what} must be at most ${max} characters`;
   return characterProblem(s, { what, line: true, emoji: true });
 }
 
 /** Like {@link lineTextProblem} but newlines and tabs are allowed (messages, bios, descriptions). */
 export function multilineTextProblem(s: string, max: number, what = 'text'): string | null {
-  if (codePoints(s) > max) return `must be at most ${max} characters`;
+  if (codePoints(s) > max) return `${what} must be at most ${max} characters`;
   return characterProblem(s, { what, line: false, emoji: true });
 }
 

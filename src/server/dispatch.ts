@@ -240,11 +240,14 @@ export class Dispatcher {
       conn.unauthenticatedStrikes++;
       throw new NatterError(
         'unauthenticated',
-        `"${request.op}" needs a logged-in connection: send "auth" with your token, or "login"`,
+        'this needs a logged-in connection: send "auth" with your token, or "login", first',
       );
     }
     if (spec.access === 'session' && conn.auth?.kind !== 'session') {
-      throw new NatterError('forbidden', `"${request.op}" is not allowed with a bot token; log in with your password`);
+      throw new NatterError(
+        'forbidden',
+        'a bot token cannot change the password, sessions or bot tokens; log in with your password for that',
+      );
     }
     const session = conn.auth;
     const { writer, sessions, limiters, events, usage, clock } = this.services;

@@ -133,10 +133,11 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
   const listWidth = mainWidth - 1;
   intents.layout = { columns, rows, sidebarWidth, listTop: 1, listWidth, listHeight };
 
-  // The reducer counts a new message's rows (to keep a scrolled-up window still) at the list's width.
+  // The reducer counts a new message's rows (to keep a scrolled-up window still) at the list's width,
+  // and places the window in its height when older messages come in under a PageUp.
   useEffect(() => {
-    store.dispatch({ type: 'layout', width: listWidth, timeFormat: config.timeFormat });
-  }, [store, listWidth, config.timeFormat]);
+    store.dispatch({ type: 'layout', width: listWidth, timeFormat: config.timeFormat, height: listHeight });
+  }, [store, listWidth, listHeight, config.timeFormat]);
   const selectedLine =
     state.selected && state.selected.conversationId === state.active
       ? view?.lines.find((l) => l.seq === state.selected?.seq)

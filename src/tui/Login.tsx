@@ -1,5 +1,6 @@
 import { useApp, useInput } from 'ink';
 import { useRef, useState } from 'react';
+import { plainMessage } from '../cli/errors.js';
 import { LoginScreen } from './components/LoginScreen.js';
 import { initialLoginForm, type LoginForm, loginKeys } from './login-form.js';
 
@@ -42,7 +43,7 @@ export function Login({ initialUrl, notice, submit, onDone, color }: LoginProps)
     submit(f.mode, f.server, f.username, f.password).then(onDone, (err: unknown) => {
       busyRef.current = false;
       setBusy(false);
-      setError(err instanceof Error ? err.message : String(err));
+      setError(err instanceof Error ? plainMessage(err) : String(err));
     });
   });
 

@@ -1,4 +1,4 @@
-import { isBlank, type OpName, operations, type ParamsIn, type PublicUser, type ResultOf } from '../protocol/index.js';
+import { isBlank, type OpName, type ParamsIn, type PublicUser, paramsError, type ResultOf } from '../protocol/index.js';
 import type { ConversationEntry, Invitation } from './state.js';
 
 /**
@@ -111,8 +111,8 @@ function request<N extends OpName>(
   open?: RequestOf<N>['open'],
 ): RequestIntent | { type: 'error'; message: string } {
   // Check here so a too-long name is a usage error in words before any round trip.
-  const checked = operations[op].params.safeParse(params);
-  if (!checked.success) return { type: 'error', message: checked.error.issues[0]?.message ?? `invalid ${op}` };
+  const refused = paramsError(op, params);
+  if (refused) return { type: 'error', message: refused.message };
   return (open
     ? { type: 'request', op, params, success, open }
     : { type: 'request', op, params, success }) as RequestOf<N> as RequestIntent;

@@ -20,9 +20,11 @@ export const COLOUR_NAMES: readonly string[] = [
   'grey',
 ];
 
-const Colour = z.string().refine((s) => COLOUR_NAMES.includes(s) || /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i.test(s), {
-  message: `expected a colour name (${BASE_COLOURS.join(', ')}, gray, redBright…) or #rrggbb`,
-});
+const COLOUR_EXPECTED = `expected a colour name (${BASE_COLOURS.join(', ')}, gray, redBright…) or #rrggbb`;
+// The same words whether the value is not text or not a colour: the warning is shown in the app.
+const Colour = z
+  .string({ error: COLOUR_EXPECTED })
+  .refine((s) => COLOUR_NAMES.includes(s) || /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i.test(s), { message: COLOUR_EXPECTED });
 
 /** The colours of the app's roles. */
 export type Theme = { accent: string; mention: string; self: string; muted: string; error: string };

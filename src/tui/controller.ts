@@ -1,3 +1,4 @@
+import { plainMessage } from '../cli/errors.js';
 import type { Natter } from '../client/natter.js';
 import { newNonce } from '../client/natter.js';
 import { allPages } from '../client/pages.js';
@@ -192,7 +193,11 @@ export class Controller {
     fill().catch((err: unknown) => this.fail(err));
   }
 
-  /** Fetches the page before the oldest loaded message (scrolling up past the top). */
+  /**
+   * Fetches the page before the oldest loaded message (scrolling up past the
+   * top), and the page before that while the view still owes rows to a
+   * PageUp (a tall screen of short messages can need more than one page).
+   */
   async loadOlder(conversationId: string): Promise<void> {
     const view = this.getState().views[conversationId];
     const oldest = view?.lines.find((l) => l.seq !== null)?.seq;
@@ -201,6 +206,7 @@ export class Controller {
       return;
     this.inFlight.add(key);
     this.dispatch({ type: 'history-loading', conversationId });
+    let again = false;
     try {
       const page = await this.client.request('messages.history', { conversationId, before: oldest, limit: PAGE });
       this.dispatch({
@@ -210,11 +216,14 @@ export class Controller {
         hasMore: page.hasMore,
         direction: 'before',
       });
+      const after = this.getState().views[conversationId];
+      again = (after?.owed ?? 0) > 0 && after?.hasMoreBefore === true && page.messages.length > 0;
     } catch (err) {
       this.fail(err);
     } finally {
       this.inFlight.delete(key);
     }
+    if (again) await this.loadOlder(conversationId);
   }
 
   /** Members of the open server or group, for the member list and completion. */
@@ -317,11 +326,11 @@ export class Controller {
   }
 }
 
-/** An error in words for the notice line: the server's message, or what went wrong locally. */
+/** An error in words for the notice line: the server's message (see `plainMessage`), or what went wrong locally. */
 export function errorText(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' && err.name === 'NatterError' ? `${err.message} (${code})` : err.message;
+    return typeof code === 'string' && err.name === 'NatterError' ? `${plainMessage(err)} (${code})` : err.message;
   }
   return String(err);
 }

@@ -30,7 +30,7 @@ import { sanitize } from './sanitize.js';
 import type { Line, SearchOverlayState, State } from './state.js';
 import type { Store } from './store.js';
 import { fuzzyFilter } from './view/fuzzy.js';
-import { layoutMessages, messageRows, pageScroll, rowsBelow } from './view/message-layout.js';
+import { layoutMessages, messageRows, pageScroll, rowsBelow, scrollView } from './view/message-layout.js';
 
 /** What a key handler reads of Ink's `Key`: {@link InkKey} and the arrows left and right. */
 export type AppKey = InkKey & { readonly leftArrow: boolean; readonly rightArrow: boolean };
@@ -263,7 +263,7 @@ export class ChatIntents {
           const v = state.views[state.active];
           const from = v?.scrollBack ?? 0;
           const to = pageScroll(from, this.layout.listHeight, v?.loading ?? false, action === 'pageUp' ? 'up' : 'down');
-          this.scrollBy(to - from);
+          this.scrollBy(to - from, true);
         }
         return;
       case 'scrollHome':
@@ -837,24 +837,18 @@ export class ChatIntents {
   /**
    * Scrolls the open conversation by `delta` rows (up when positive), as far
    * as what is loaded goes; at the top of it, loads older messages, which come
-   * in above without moving what is on screen.
+   * in above without moving what is on screen. With `whole` (a page), the
+   * rows it could not go up yet are owed: the older messages come in
+   * scrolled up by that much more, so the page moves as far as any other.
    */
-  scrollBy(delta: number): void {
+  scrollBy(delta: number, whole = false): void {
     const state = this.store.get();
     const id = state.active;
     const v = id ? state.views[id] : undefined;
     if (!id || !v) return;
-    const laid = layoutMessages({
-      ...this.layoutOptions(),
-      lines: v.lines,
-      height: this.layout.listHeight,
-      scrollBack: Math.max(0, Math.min(Number.MAX_SAFE_INTEGER, v.scrollBack + delta)),
-      hasMoreBefore: v.hasMoreBefore,
-      loading: v.loading,
-      newBelow: v.newBelow,
-    });
-    this.store.dispatch({ type: 'scroll', conversationId: id, scrollBack: laid.scrollBack });
-    if (delta > 0 && laid.atTop && v.hasMoreBefore && !v.loading) void this.controller.loadOlder(id);
+    const to = scrollView(v, delta, { ...this.layoutOptions(), height: this.layout.listHeight }, whole);
+    this.store.dispatch({ type: 'scroll', conversationId: id, scrollBack: to.scrollBack, owed: to.owed });
+    if (to.fetch && !v.loading) void this.controller.loadOlder(id);
   }
 
   /**

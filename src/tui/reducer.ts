@@ -9,7 +9,7 @@ import {
   type State,
 } from './state.js';
 import { highlighted } from './view/highlight.js';
-import { messageRows } from './view/message-layout.js';
+import { messageRows, scrollView } from './view/message-layout.js';
 import { sameDay } from './view/time.js';
 
 /** The state before anything has happened. */
@@ -188,9 +188,13 @@ export function reduce(state: State, action: Action): State {
         action.direction === 'before' || replaces || view.lines.length === 0
           ? action.hasMore && firstLoaded !== 1
           : view.hasMoreBefore;
+      const next = { ...view, lines: merged, hasMoreBefore, loading: false };
       return {
         ...state,
-        views: { ...state.views, [action.conversationId]: { ...view, lines: merged, hasMoreBefore, loading: false } },
+        views: {
+          ...state.views,
+          [action.conversationId]: action.direction === 'before' ? payOwed(state, next) : next,
+        },
       };
     }
     case 'open': {
@@ -209,6 +213,7 @@ export function reduce(state: State, action: Action): State {
             ...(state.views[conv.id] ?? EMPTY_VIEW),
             scrollBack: 0,
             newBelow: 0,
+            owed: 0,
             focus: null,
             // Where the unread messages begin, as they were when it opened (opening marks them read).
             newFrom:
@@ -253,10 +258,17 @@ export function reduce(state: State, action: Action): State {
       }));
     case 'scroll': {
       const scrollBack = Math.max(0, action.scrollBack);
+      const owed = Math.max(0, action.owed ?? 0);
       return withView(state, action.conversationId, (v) =>
-        v.scrollBack === scrollBack
+        v.scrollBack === scrollBack && (v.owed ?? 0) === owed
           ? v
-          : { ...v, scrollBack, newBelow: scrollBack === 0 ? 0 : v.newBelow, focus: scrollBack === 0 ? null : v.focus },
+          : {
+              ...v,
+              scrollBack,
+              owed,
+              newBelow: scrollBack === 0 ? 0 : v.newBelow,
+              focus: scrollBack === 0 ? null : v.focus,
+            },
       );
     }
     case 'focus':
@@ -277,9 +289,11 @@ export function reduce(state: State, action: Action): State {
     case 'highlights':
       return { ...state, highlights: action.words };
     case 'layout':
-      return state.layout?.width === action.width && state.layout.timeFormat === action.timeFormat
+      return state.layout?.width === action.width &&
+        state.layout.timeFormat === action.timeFormat &&
+        state.layout.height === action.height
         ? state
-        : { ...state, layout: { width: action.width, timeFormat: action.timeFormat } };
+        : { ...state, layout: { width: action.width, timeFormat: action.timeFormat, height: action.height } };
     case 'members':
       return { ...state, members: { ...state.members, [action.scopeId]: action.members } };
     case 'overlay':
@@ -314,6 +328,27 @@ export function reduce(state: State, action: Action): State {
   }
 }
 
+/**
+ * Older messages came in above a view that owes rows (a PageUp that reached
+ * the top of what was loaded): it goes up the rest of the way in the same
+ * step, as far as the messages now loaded allow, and owes what is still
+ * missing if there are more before them (the app fetches those too).
+ */
+function payOwed(state: State, view: ConversationView): ConversationView {
+  const owed = view.owed ?? 0;
+  const height = state.layout?.height;
+  if (owed === 0 || !state.layout || height === undefined) return view;
+  const geometry = {
+    meId: state.me?.id ?? null,
+    meUsername: state.me?.username ?? null,
+    width: state.layout.width,
+    height,
+    timeFormat: state.layout.timeFormat,
+  };
+  const to = scrollView({ ...view, owed: 0 }, owed, geometry, true);
+  return { ...view, scrollBack: to.scrollBack, owed: to.owed };
+}
+
 /** A stored message arrives (live, or as the reply to my send). */
 function addMessage(state: State, message: Message): State {
   const meId = state.me?.id ?? null;
@@ -328,8 +363,9 @@ function addMessage(state: State, message: Message): State {
     const at = stored.findIndex((l) => l.id === message.id);
     if (at !== stored.length - 1) return { ...v, lines };
     const prev = stored[at - 1];
+    const { width, timeFormat } = state.layout;
     const rows =
-      messageRows(line, { meId, meUsername: state.me?.username ?? null, ...state.layout }).length +
+      messageRows(line, { meId, meUsername: state.me?.username ?? null, width, timeFormat }).length +
       (prev && sameDay(prev.createdAt, line.createdAt) ? 0 : 1);
     return { ...v, lines, scrollBack: v.scrollBack + rows, newBelow: mine ? v.newBelow : v.newBelow + 1 };
   });

@@ -81,6 +81,12 @@ export type ConversationView = {
   focus?: { seq: number; words: string[] } | null;
   /** The first message that was unread when the conversation was opened: a `── new ──` line goes above it. */
   newFrom?: number | null;
+  /**
+   * Rows a scroll up (PageUp) asked for beyond the top of what is loaded:
+   * the older messages being fetched come in scrolled up by that much more,
+   * so the press moves a whole page, as it would had they been loaded.
+   */
+  owed?: number;
 };
 
 /** The search overlay: the query, the last results (null before a search ran), the chosen one. */
@@ -146,8 +152,11 @@ export type State = {
    * seq: keys act on it (edit, delete, reply, copy) until Esc.
    */
   selected: { conversationId: string; seq: number } | null;
-  /** How the message list wraps (set by the app as the terminal's width changes), to count a message's rows. */
-  layout: { width: number; timeFormat: TimeFormat } | null;
+  /**
+   * How the message list wraps (set by the app as the terminal's width changes), to count a message's rows,
+   * and its height in rows when known, to place the window when older messages come in.
+   */
+  layout: { width: number; timeFormat: TimeFormat; height?: number } | null;
 };
 
 /** A notification's details (see `State.alert`). */
@@ -189,9 +198,12 @@ export type Action =
   | { type: 'pending'; conversationId: string; nonce: string; body: string; at: number }
   | { type: 'sent'; nonce: string; message: Message }
   | { type: 'send-failed'; nonce: string; conversationId: string; error: string }
-  /** Scrolls to `scrollBack` rows from the bottom, already clamped by the layout (0: the newest). */
-  | { type: 'scroll'; conversationId: string; scrollBack: number }
-  | { type: 'layout'; width: number; timeFormat: TimeFormat }
+  /**
+   * Scrolls to `scrollBack` rows from the bottom, already clamped by the layout (0: the newest); `owed`:
+   * rows more that were asked for, to go up once the older messages being fetched are in.
+   */
+  | { type: 'scroll'; conversationId: string; scrollBack: number; owed?: number }
+  | { type: 'layout'; width: number; timeFormat: TimeFormat; height?: number }
   /** The config's highlight words. */
   | { type: 'highlights'; words: readonly string[] }
   | { type: 'focus'; conversationId: string; seq: number; words: string[]; scrollBack: number }

@@ -175,7 +175,7 @@ describe('natter search', () => {
       [['search', 'x', '--from', '@'], 2, /--from needs a username/],
       [['search', 'x', '--in', 'nowhere/general'], 1, /^error: not_found: no server named "nowhere"$/m],
       [['search', 'x', '--in', '@carol'], 1, /no direct messages with @carol yet/],
-      [['search', 'x', '--from', 'nobody'], 1, /^error: not_found: no user named "nobody"$/m],
+      [['search', 'x', '--from', 'nobody'], 1, /^error: not_found: no user named "nobody" \(--from\)$/m],
       [['search', 'y'.repeat(257)], 1, /^error: bad_request: the search query must be at most 256 characters$/m],
     ];
     for (const [args, code, pattern] of cases) {

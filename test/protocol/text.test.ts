@@ -160,7 +160,7 @@ describe('blank text', () => {
     assert.equal(isBlank('\u2800\u2801'), false);
     assert.equal(trimBlanks('\u2800 ops \u2800'), 'ops');
     assert.equal(MessageBody.safeParse('\u2800\u2800').error?.issues[0]?.message, 'message must not be empty');
-    assert.equal(ServerName.safeParse(' \u2800 ').error?.issues[0]?.message, 'name must not be empty');
+    assert.equal(ServerName.safeParse(' \u2800 ').error?.issues[0]?.message, 'server name must not be empty');
     assert.equal(DisplayName.parse('\u2800\u2800'), '');
     // Braille art keeps its blank cells between visible ones.
     assert.equal(MessageBody.parse('\u2801\u2800\u2801'), '\u2801\u2800\u2801');

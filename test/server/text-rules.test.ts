@@ -158,9 +158,10 @@ describe('format and invisible characters in free text', () => {
       for (const { field, what, send } of FIELDS.filter((f) => ['status', 'topic', 'group name'].includes(f.what))) {
         const err = await rejection(send(s, 'one\u2028two', 0) as Promise<unknown>);
         assert.equal(err.field, field);
+        // In words, with the field's path for programs in `field` only.
         assert.equal(
           err.message,
-          `${field}: ${what} must be one line: it contains a line break (U+2028 LINE SEPARATOR) at position 4`,
+          `${what} must be one line: it contains a line break (U+2028 LINE SEPARATOR) at position 4`,
         );
       }
       s.api.close();

@@ -119,7 +119,7 @@ describe('loadConfig', () => {
     for (const expected of [
       /unknown setting "extra"/,
       /theme\.accent: "purple" is not a colour/,
-      /theme\.mention: 42 is not a colour/,
+      /theme\.mention: 42 is not a colour; expected a colour name \(black, /,
       /unknown setting "theme\.sparkle"/,
       /timeFormat: expected "24h" or "12h", not 24/,
       /notifications\.bell: expected true or false, not "yes"/,

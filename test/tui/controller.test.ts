@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import { Controller } from '../../src/tui/controller.js';
 import { initialState, reduce } from '../../src/tui/reducer.js';
 import type { Action, State } from '../../src/tui/state.js';
+import { pageScroll, scrollView } from '../../src/tui/view/message-layout.js';
 import { connectAs, createNatter, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
@@ -119,6 +120,51 @@ test('scrolling past the top loads older pages until the first message', async (
   await controller.loadOlder(channelId);
   assert.equal(state.views[channelId]?.lines.length, 120, 'nothing more to load');
   client.close();
+});
+
+test('a PageUp on a tall screen that owes more rows than one older page holds: page after page is fetched until it is paid', async (ctx) => {
+  const me = await new HttpApi(t.httpUrl).call('register', { username: uniqueName('td'), password: PASSWORD });
+  const c = await connectAs(t.wsUrl, me.token);
+  const { channels } = await c.request('servers.create', { name: 'tall' });
+  const channelId = channels[0]?.id ?? '';
+  for (let i = 1; i <= 300; i++)
+    await c.request('messages.send', { conversationId: channelId, body: `line ${i}`, nonce: `tall-${i}` });
+  c.close();
+
+  let state: State = initialState(t.wsUrl);
+  const client = createNatter({ url: t.wsUrl, token: me.token });
+  ctx.after(() => client.close());
+  const controller = new Controller(
+    client,
+    (a: Action) => {
+      state = reduce(state, a);
+    },
+    () => state,
+  );
+  await client.start();
+  await until(() => state.conversations[channelId] !== undefined, 'the channel');
+  // An 80-row message list: the latest page (50 one-line messages) does not fill it.
+  state = reduce(state, { type: 'layout', width: 60, timeFormat: '24h', height: 80 });
+  await controller.open(channelId);
+  const view = state.views[channelId];
+  if (!view) return assert.fail('no view');
+  const geometry = {
+    meId: me.user.id,
+    meUsername: me.user.username,
+    width: 60,
+    height: 80,
+    timeFormat: '24h' as const,
+  };
+  const to = scrollView(view, pageScroll(0, 80, false, 'up'), geometry, true);
+  assert.deepEqual(to, { scrollBack: 0, owed: 79, fetch: true }, 'nothing to go up into yet: all 79 rows owed');
+  state = reduce(state, { type: 'scroll', conversationId: channelId, scrollBack: to.scrollBack, owed: to.owed });
+  await controller.loadOlder(channelId);
+  const after = state.views[channelId];
+  assert.equal(after?.scrollBack, 79, 'a whole page up');
+  assert.equal(after?.owed, 0);
+  // 79 rows needed 150 more messages (three pages), and not one page more.
+  assert.equal(after?.lines[0]?.seq, 101);
+  assert.equal(after?.hasMoreBefore, true);
 });
 
 test('case 42: a seq that jumps ahead live makes the client fetch what it missed', async () => {

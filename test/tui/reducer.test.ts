@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import type { AnyEvent, ConversationSummary, EventMessage, Message } from '../../src/protocol/index.js';
 import { initialState, nextActivity, nextMatching, reduce, sidebarOrder, typingIn } from '../../src/tui/reducer.js';
 import type { Action, State } from '../../src/tui/state.js';
+import { pageScroll, scrollView } from '../../src/tui/view/message-layout.js';
 
 const ME = { id: 'me', username: 'alice' };
 const BOB = { id: 'bob', username: 'bob', displayName: null };
@@ -370,6 +371,86 @@ describe('scrolling', () => {
       later.map((m) => m.seq),
     );
     assert.equal(s.views.c1?.hasMoreBefore, true, 'what is before the page is unknown again');
+  });
+});
+
+describe('a PageUp at the top of what is loaded', () => {
+  /** c1 open in a list 60 wide and 20 high, its latest 50 of 300 messages loaded. */
+  function tall(): State {
+    let s = reduce(loaded(), { type: 'open', conversationId: 'c1' });
+    s = reduce(s, { type: 'layout', width: 60, timeFormat: '24h', height: 20 });
+    const latest = Array.from({ length: 50 }, (_, i) => msg('c1', 251 + i));
+    return reduce(s, { type: 'history', conversationId: 'c1', messages: latest, hasMore: true, direction: 'latest' });
+  }
+  const geometry = { meId: ME.id, meUsername: ME.username, width: 60, height: 20, timeFormat: '24h' as const };
+  const older = (from: number, n: number) => Array.from({ length: n }, (_, i) => msg('c1', from + i));
+
+  test('owes the rows it could not go up, and the older messages come in scrolled up by them: a whole page in all', () => {
+    let s = tall();
+    // 50 one-line messages and their day's separator: 51 rows; scrolled up, 19 of them show.
+    s = reduce(s, { type: 'scroll', conversationId: 'c1', scrollBack: 30 });
+    const v = s.views.c1;
+    if (!v) return assert.fail('no view');
+    const page = pageScroll(30, 20, false, 'up') - 30;
+    const to = scrollView(v, page, geometry, true);
+    assert.deepEqual(to, { scrollBack: 32, owed: page - 2, fetch: true }, 'two rows up, the rest owed');
+    s = reduce(s, { type: 'scroll', conversationId: 'c1', scrollBack: to.scrollBack, owed: to.owed });
+    s = reduce(s, { type: 'history-loading', conversationId: 'c1' });
+    s = reduce(s, {
+      type: 'history',
+      conversationId: 'c1',
+      messages: older(201, 50),
+      hasMore: true,
+      direction: 'before',
+    });
+    assert.equal(s.views.c1?.scrollBack, 30 + page, 'one page up from where the press was made');
+    assert.equal(s.views.c1?.owed, 0);
+  });
+
+  test('without a debt, older messages come in above and the window stays where it is', () => {
+    let s = tall();
+    s = reduce(s, { type: 'scroll', conversationId: 'c1', scrollBack: 32 });
+    s = reduce(s, {
+      type: 'history',
+      conversationId: 'c1',
+      messages: older(201, 50),
+      hasMore: true,
+      direction: 'before',
+    });
+    assert.equal(s.views.c1?.scrollBack, 32);
+  });
+
+  test('older messages that do not cover the debt pay what they can and leave the rest owed; at the first message nothing is owed', () => {
+    let s = tall();
+    s = reduce(s, { type: 'scroll', conversationId: 'c1', scrollBack: 32, owed: 40 });
+    s = reduce(s, {
+      type: 'history',
+      conversationId: 'c1',
+      messages: older(231, 20),
+      hasMore: true,
+      direction: 'before',
+    });
+    // 20 more rows above: the window goes up by them, and owes the other 20.
+    assert.equal(s.views.c1?.scrollBack, 52);
+    assert.equal(s.views.c1?.owed, 20);
+    s = reduce(s, {
+      type: 'history',
+      conversationId: 'c1',
+      messages: older(221, 10),
+      hasMore: false,
+      direction: 'before',
+    });
+    // Only 10 more rows, plus the "beginning of conversation" row: as far up as there is, and no debt.
+    assert.equal(s.views.c1?.scrollBack, 63);
+    assert.equal(s.views.c1?.owed, 0);
+  });
+
+  test('any other scroll, or opening the conversation again, cancels the debt', () => {
+    let s = tall();
+    s = reduce(s, { type: 'scroll', conversationId: 'c1', scrollBack: 32, owed: 17 });
+    assert.equal(reduce(s, { type: 'scroll', conversationId: 'c1', scrollBack: 20 }).views.c1?.owed, 0);
+    assert.equal(reduce(s, { type: 'scroll', conversationId: 'c1', scrollBack: 32 }).views.c1?.owed, 0, 'same place');
+    assert.equal(reduce(s, { type: 'open', conversationId: 'c1' }).views.c1?.owed, 0);
   });
 });
 

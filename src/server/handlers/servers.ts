@@ -137,7 +137,7 @@ export const leaveServer: Handler<'servers.leave'> = (ctx, { serverId }) => {
     if (role === 'owner') {
       throw new NatterError(
         'conflict',
-        'the owner cannot leave: transfer ownership (servers.transfer) or delete the server',
+        'the owner cannot leave: transfer ownership to another member first, or delete the server',
       );
     }
     removeMember(ctx, after, serverId, ctx.session.userId, 'left');

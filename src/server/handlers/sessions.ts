@@ -24,7 +24,7 @@ export const listSessions: Handler<'sessions.list'> = (ctx) => ({
 export const revokeSession: Handler<'sessions.revoke'> = async (ctx, { sessionId }) => {
   const done = await ctx.write(() => ctx.sessions.revoke(ctx.session.userId, sessionId, 'session'));
   if (!done) {
-    throw new NatterError('not_found', 'no such session; list them with sessions.list', { field: 'params.sessionId' });
+    throw new NatterError('not_found', 'no such session (it may have ended already)', { field: 'params.sessionId' });
   }
   closeRevoked(ctx, sessionId, 'session revoked');
   return {};
@@ -65,7 +65,9 @@ export const listTokens: Handler<'tokens.list'> = (ctx) => ({
 export const revokeToken: Handler<'tokens.revoke'> = async (ctx, { tokenId }) => {
   const done = await ctx.write(() => ctx.sessions.revoke(ctx.session.userId, tokenId, 'bot'));
   if (!done) {
-    throw new NatterError('not_found', 'no such bot token; list them with tokens.list', { field: 'params.tokenId' });
+    throw new NatterError('not_found', 'no such bot token (it may have been revoked already)', {
+      field: 'params.tokenId',
+    });
   }
   closeRevoked(ctx, tokenId, 'bot token revoked');
   return {};

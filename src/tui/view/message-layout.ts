@@ -1,6 +1,6 @@
 import { meAction } from '../commands.js';
 import { sanitize } from '../sanitize.js';
-import type { Line } from '../state.js';
+import type { ConversationView, Line } from '../state.js';
 import { conversationColors, userColor } from './colors.js';
 import { findUrls, urlsByRow, withLinks } from './links.js';
 import type { Row, Segment } from './segments.js';
@@ -297,6 +297,43 @@ export function pageScroll(scrollBack: number, height: number, loading: boolean,
   // The new window's top row is the old bottom one: from - (its room - 1).
   const to = from - (roomAt(height, 1, loading) - 1);
   return Math.max(0, to);
+}
+
+/** What a conversation's layout depends on besides its messages: who reads, the list's size, the clock format. */
+export type ListGeometry = {
+  meId: string | null;
+  meUsername: string | null;
+  width: number;
+  height: number;
+  timeFormat?: TimeFormat;
+};
+
+/**
+ * Where scrolling `view` by `delta` rows (up when positive) leads, laid out
+ * as the message list lays it out: clamped to what is loaded. `fetch` when it
+ * reached the top of that and older messages exist; with `whole` (a page up),
+ * `owed` holds the rows it could not go up yet (added to those the view
+ * already owes), to go up when the older messages come in.
+ */
+export function scrollView(
+  view: ConversationView,
+  delta: number,
+  geometry: ListGeometry,
+  whole = false,
+): { scrollBack: number; owed: number; fetch: boolean } {
+  const wanted = Math.max(0, Math.min(Number.MAX_SAFE_INTEGER, view.scrollBack + delta));
+  const laid = layoutMessages({
+    ...geometry,
+    lines: view.lines,
+    scrollBack: wanted,
+    hasMoreBefore: view.hasMoreBefore,
+    loading: view.loading,
+    newBelow: view.newBelow,
+    newFrom: view.newFrom ?? null,
+  });
+  const fetch = delta > 0 && laid.atTop && view.hasMoreBefore;
+  const owed = fetch && whole ? (view.owed ?? 0) + wanted - laid.scrollBack : 0;
+  return { scrollBack: laid.scrollBack, owed, fetch };
 }
 
 /** The `── new ──` line above the first message that was unread when the conversation opened. */

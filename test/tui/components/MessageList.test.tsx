@@ -12,7 +12,7 @@ import {
   OWN_NAME_COLOR,
   userColor,
 } from '../../../src/tui/view/colors.js';
-import { layoutMessages, messageRows, pageScroll } from '../../../src/tui/view/message-layout.js';
+import { layoutMessages, messageRows, pageScroll, scrollView } from '../../../src/tui/view/message-layout.js';
 import { textWidth } from '../../../src/tui/view/text-width.js';
 
 // Times are shown in local time; pin the zone so the expected strings hold everywhere.
@@ -352,5 +352,62 @@ describe('the new-messages line', () => {
       layoutMessages({ ...base, lines, height: 12, newFrom: null }).rows.some((r) => r.key === 'new'),
       false,
     );
+  });
+
+  test('scrolling to the top counts that line: "beginning of conversation" is reached, not a row short of it', () => {
+    const lines = Array.from({ length: 40 }, (_, i) => ({
+      ...line(`msg ${i + 1}`),
+      key: `t${i + 1}`,
+      id: `t${i + 1}`,
+      seq: i + 1,
+    }));
+    const view = { lines, hasMoreBefore: false, loading: false, scrollBack: 0, newBelow: 0, newFrom: 30 };
+    const geometry = { meId: 'u-me', meUsername: null, width: 60, height: 10 };
+    const to = scrollView(view, Number.MAX_SAFE_INTEGER, geometry);
+    assert.equal(to.fetch, false, 'nothing older to fetch');
+    const top = layoutMessages({ ...base, ...view, ...geometry, scrollBack: to.scrollBack });
+    assert.match(top.rows[0]?.segments.map((s) => s.text).join('') ?? '', /beginning of conversation/);
+    // And PageUp from the bottom moves one screen less a line, the ── new ── line being a row like any other.
+    const page = scrollView(view, pageScroll(0, 10, false, 'up'), geometry, true);
+    assert.deepEqual(page, { scrollBack: 9, owed: 0, fetch: false });
+  });
+});
+
+describe('scrollView: a page up past the top of what is loaded', () => {
+  test('goes as far as there is, asks for older messages and owes the rest; one that stays within owes nothing', () => {
+    const lines = Array.from({ length: 30 }, (_, i) => ({
+      ...line(`msg ${i + 1}`),
+      key: `s${i + 1}`,
+      id: `s${i + 1}`,
+      seq: i + 71,
+    }));
+    const view = { lines, hasMoreBefore: true, loading: false, scrollBack: 0, newBelow: 0 };
+    const geometry = { meId: 'u-me', meUsername: null, width: 60, height: 10 };
+    // 30 one-line messages and their day separator: 31 rows; scrolled up, 9 show, so the top is 22 rows up.
+    assert.deepEqual(scrollView({ ...view, scrollBack: 20 }, 8, geometry, true), {
+      scrollBack: 22,
+      owed: 6,
+      fetch: true,
+    });
+    assert.deepEqual(
+      scrollView({ ...view, scrollBack: 20, owed: 5 }, 8, geometry, true),
+      { scrollBack: 22, owed: 11, fetch: true },
+      'a second press while the first waits owes both',
+    );
+    assert.deepEqual(
+      scrollView({ ...view, scrollBack: 20 }, 8, geometry),
+      { scrollBack: 22, owed: 0, fetch: true },
+      'Home owes nothing',
+    );
+    assert.deepEqual(scrollView({ ...view, scrollBack: 5 }, 8, geometry, true), {
+      scrollBack: 13,
+      owed: 0,
+      fetch: false,
+    });
+    assert.deepEqual(scrollView({ ...view, scrollBack: 20 }, -8, geometry, true), {
+      scrollBack: 12,
+      owed: 0,
+      fetch: false,
+    });
   });
 });
