@@ -100,8 +100,9 @@ export function matchName<T extends Named>(items: readonly T[], ref: string): Ma
 }
 
 /**
- * The warning for a server or group just made under a name the caller already
- * had, or null when the name was new to them:
+ * What to say of a server or group just made under a name the caller already
+ * had, or null when the name was new to them: the new one's name written
+ * apart (`acme~n0Zc`), the others' (`acme~x8k2`), and the warning in words,
  * `you already have a server named "acme" (acme~x8k2)`. `made` is the new
  * one, `before` what the caller had; `sigil` goes before each name (`+` for a group).
  */
@@ -110,17 +111,19 @@ export function sameNameWarning(
   made: Named,
   before: readonly Named[],
   opts: { mark?: string; sigil?: string; clean?: (text: string) => string } = {},
-): { warning: string; name: string } | null {
+): { name: string; others: string[]; warning: string } | null {
   const key = nameKey(made.name);
-  const others = before.filter((b) => b.id !== made.id && nameKey(b.name) === key);
-  if (others.length === 0) return null;
+  const same = before.filter((b) => b.id !== made.id && nameKey(b.name) === key);
+  if (same.length === 0) return null;
   const clean = opts.clean ?? ((text: string) => text);
   const sigil = opts.sigil ?? '';
-  const names = distinctNames([...others, made], opts.mark);
+  const names = distinctNames([...same, made], opts.mark);
   const written = (item: Named) => `${sigil}${clean(names.get(item.id) ?? item.name)}`;
-  const kind = others.length === 1 ? `a ${what}` : `${others.length} ${what}s`;
+  const others = same.map(written);
+  const kind = same.length === 1 ? `a ${what}` : `${same.length} ${what}s`;
   return {
-    warning: `you already have ${kind} named "${clean(made.name)}" (${others.map(written).join(', ')})`,
     name: written(made),
+    others,
+    warning: `you already have ${kind} named "${clean(made.name)}" (${others.join(', ')})`,
   };
 }

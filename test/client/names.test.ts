@@ -76,12 +76,14 @@ describe('names that are the same', () => {
   test('the warning for a new item under a name already had names each one; none for a new name', () => {
     const made = { id: 'n3wnew0000000000000000', name: 'ACME' };
     assert.deepEqual(sameNameWarning('server', made, [acme1, widgets]), {
-      warning: 'you already have a server named "ACME" (acme~2f9k)',
       name: 'ACME~n3wn',
+      others: ['acme~2f9k'],
+      warning: 'you already have a server named "ACME" (acme~2f9k)',
     });
     assert.deepEqual(sameNameWarning('group', made, [acme1, acme2], { sigil: '+', mark: SHOWN_MARK }), {
-      warning: 'you already have 2 groups named "ACME" (+acme·2f9k, +Acme·x8k2)',
       name: '+ACME·n3wn',
+      others: ['+acme·2f9k', '+Acme·x8k2'],
+      warning: 'you already have 2 groups named "ACME" (+acme·2f9k, +Acme·x8k2)',
     });
     assert.equal(sameNameWarning('server', made, [widgets]), null);
     assert.equal(sameNameWarning('server', acme1, [acme1, widgets]), null, 'the new one itself in the list');
