@@ -29,12 +29,12 @@ export class CliError extends Error {
 export const usageError = (message: string): CliError => new CliError(EXIT.usage, 'usage', message);
 export const notFound = (message: string): CliError => new CliError(EXIT.refused, 'not_found', message);
 
-/** A name that matches several things: lists them, and asks for an id. */
+/** A name that matches several things: lists them (each line starting with a name that names it alone), and asks for one. */
 export function ambiguous(what: string, name: string, candidates: string[]): CliError {
   return new CliError(
     EXIT.refused,
     'ambiguous',
-    `${what} "${name}" is ambiguous; it matches:\n${candidates.map((c) => `  ${c}`).join('\n')}\n(use the id instead)`,
+    `${what} "${name}" is ambiguous; it matches:\n${candidates.map((c) => `  ${c}`).join('\n')}\n(use one of these names, or the id)`,
   );
 }
 

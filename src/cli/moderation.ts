@@ -1,11 +1,11 @@
-import { resolveServer, resolveUser } from './resolve.js';
+import { resolveServerNamed, resolveUser } from './resolve.js';
 import { act } from './session.js';
 import { clean } from './util.js';
 
 /** The action of `natter kick|ban|unban <server> <username>`: one shape, three requests. */
 export function moderationAction(name: 'kick' | 'ban' | 'unban') {
   return act(async (ctx, ref: string, username: string) => {
-    const server = await resolveServer(ctx.s, ref);
+    const { server, name: place } = await resolveServerNamed(ctx.s, ref);
     const user = await resolveUser(ctx.s, username);
     const ids = { serverId: server.id, userId: user.id };
     const reason = (ctx.opts as { reason?: string }).reason;
@@ -15,7 +15,7 @@ export function moderationAction(name: 'kick' | 'ban' | 'unban') {
     const past = { kick: 'kicked', ban: 'banned', unban: 'unbanned' }[name];
     ctx.out(
       { ok: true, ...ids },
-      () => `${past} ${clean(user.username)} ${name === 'unban' ? 'in' : 'from'} ${clean(server.name)}`,
+      () => `${past} ${clean(user.username)} ${name === 'unban' ? 'in' : 'from'} ${clean(place)}`,
     );
   });
 }

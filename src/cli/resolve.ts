@@ -37,61 +37,106 @@ export function listConversations(s: Requester): Promise<ConversationSummary[]> 
   });
 }
 
+import { distinctNames, type Match, matchName, type Named } from '../client/names.js';
 import { ambiguous } from './errors.js';
-import { clean, notFound, usageError } from './util.js';
+import { clean, fmtTime, notFound, usageError } from './util.js';
 
 // Names on the command line -> ids, among the caller's own servers, groups and DMs.
+// Servers and groups that share a name are told apart by the start of their
+// id: `acme~2f9k` (or `acme·2f9k`, as the terminal app shows it).
 
 const fold = (s: string) => s.normalize('NFC').toLowerCase();
 
-/** Picks the one item whose id is `ref`, else whose name matches `ref` in any case. */
-function pick<T extends { id: string }>(
+/** The one item `ref` names (its id, its name in any case, or its name with an id fragment), else an error. */
+async function pick<T extends Named>(
   items: T[],
   ref: string,
-  name: (t: T) => string,
   what: string,
-  describe: (t: T) => string,
-): T {
-  const byId = items.find((t) => t.id === ref);
-  if (byId) return byId;
-  const matches = items.filter((t) => fold(name(t)) === fold(ref));
-  const [first, ...rest] = matches;
-  if (!first) throw notFound(`no ${what} named "${clean(ref)}"`);
-  if (rest.length > 0) throw ambiguous(what, clean(ref), matches.map(describe));
-  return first;
+  /** One candidate of an ambiguous name, after its typeable name. */
+  describe: (matches: T[]) => Promise<Map<string, string>>,
+  sigil = '',
+): Promise<T> {
+  const found: Match<T> = matchName(items, ref);
+  if (found.kind === 'one') return found.item;
+  if (found.kind === 'none') throw notFound(`no ${what} named "${clean(ref)}"`);
+  const names = distinctNames(items);
+  const details = await describe(found.items);
+  throw ambiguous(
+    what,
+    clean(ref),
+    found.items.map((t) => `${sigil}${clean(names.get(t.id) ?? t.name)}  ${details.get(t.id) ?? ''}, id ${t.id}`),
+  );
+}
+
+/** `owned by bob, created 2026-11-30 06:04, 3 members` for each server; owners are looked up by id. */
+async function describeServers(s: Requester, servers: ServerInfo[]): Promise<Map<string, string>> {
+  const owners = new Map<string, string>();
+  for (const id of new Set(servers.filter((x) => x.role !== 'owner').map((x) => x.ownerId))) {
+    try {
+      owners.set(id, (await s.request('users.get', { userId: id })).user.username);
+    } catch {
+      owners.set(id, `user ${id}`);
+    }
+  }
+  return new Map(
+    servers.map((x) => [
+      x.id,
+      `owned by ${x.role === 'owner' ? 'you' : clean(owners.get(x.ownerId))}, created ${fmtTime(x.createdAt)}, ${x.memberCount} member${x.memberCount === 1 ? '' : 's'}`,
+    ]),
+  );
+}
+
+/** A server and the name to write it by: `acme`, or `acme~2f9k` when another of the caller's servers is `acme` too. */
+export type ResolvedServer = { server: ServerInfo; name: string };
+
+/** The caller's server `ref` names, with the name to write it by. */
+export async function resolveServerNamed(s: Requester, ref: string): Promise<ResolvedServer> {
+  if (ref === '') throw usageError('empty server name');
+  const servers = await listServers(s);
+  const server = await pick(servers, ref, 'server', (matches) => describeServers(s, matches));
+  return { server, name: distinctNames(servers).get(server.id) ?? server.name };
 }
 
 export async function resolveServer(s: Requester, ref: string): Promise<ServerInfo> {
-  if (ref === '') throw usageError('empty server name');
-  const servers = await listServers(s);
-  return pick(
-    servers,
-    ref,
-    (x) => x.name,
-    'server',
-    (x) => `${clean(x.name)}  id ${x.id}, ${x.memberCount} members, your role: ${x.role}`,
-  );
+  return (await resolveServerNamed(s, ref)).server;
 }
 
 export async function resolveChannel(
   s: Requester,
   serverRef: string,
   channelRef: string,
-): Promise<{ server: ServerInfo; channel: ChannelInfo }> {
-  const server = await resolveServer(s, serverRef);
+): Promise<{ server: ServerInfo; channel: ChannelInfo; serverName: string }> {
+  const { server, name } = await resolveServerNamed(s, serverRef);
   const { channels } = await s.request('servers.get', { serverId: server.id });
   const ref = channelRef.replace(/^#/, '');
   const channel = channels.find((c) => c.id === ref) ?? channels.find((c) => c.name === fold(ref).trim());
-  if (!channel) throw notFound(`no channel named "${clean(ref)}" in server "${clean(server.name)}"`);
-  return { server, channel };
+  if (!channel) throw notFound(`no channel named "${clean(ref)}" in server "${clean(name)}"`);
+  return { server, channel, serverName: name };
 }
 
-const groupLabel = (g: GroupInfo) =>
-  `${clean(g.name)}  id ${g.id}, members: ${g.members.map((m) => clean(m.username)).join(', ')}`;
+/**
+ * `created 2026-11-30 06:04, members: alice, bob; invited carol` for each
+ * group (a group has no owner: its members are equals).
+ */
+async function describeGroups(groups: GroupInfo[]): Promise<Map<string, string>> {
+  const names = (users: { username: string }[]) => users.map((u) => clean(u.username)).join(', ');
+  return new Map(
+    groups.map((g) => [
+      g.id,
+      `created ${fmtTime(g.createdAt)}, members: ${names(g.members)}${g.invited.length > 0 ? `; invited ${names(g.invited)}` : ''}`,
+    ]),
+  );
+}
+
+/** The caller's group `ref` names (`+` optional), with the name to write it by (`climbing~ab12`, no `+`). */
+export async function resolveGroupNamed(s: Requester, ref: string): Promise<{ group: GroupInfo; name: string }> {
+  const groups = await listGroups(s);
+  const group = await pick(groups, ref.replace(/^\+/, ''), 'group', describeGroups, '+');
+  return { group, name: distinctNames(groups).get(group.id) ?? group.name };
+}
 
 export async function resolveGroup(s: Requester, ref: string): Promise<GroupInfo> {
-  const groups = await listGroups(s);
-  return pick(groups, ref.replace(/^\+/, ''), (g) => g.name, 'group', groupLabel);
+  return (await resolveGroupNamed(s, ref)).group;
 }
 
 export async function resolveDm(s: Requester, ref: string): Promise<ConversationSummary> {
@@ -122,20 +167,20 @@ export type Target =
   | { kind: 'group'; id: string; label: string; group: GroupInfo }
   | { kind: 'dm'; id: string; label: string; peer: PublicUser | null };
 
-/** `server/channel`, `@username`, `+group`, or a conversation id. */
+/** `server/channel`, `@username`, `+group`, or a conversation id; the label names it as it can be typed back. */
 export async function resolveTarget(s: Requester, ref: string): Promise<Target> {
   if (ref.startsWith('@')) {
     const dm = await resolveDm(s, ref);
     return { kind: 'dm', id: dm.id, label: `@${dm.peer?.username ?? dm.name}`, peer: dm.peer };
   }
   if (ref.startsWith('+')) {
-    const group = await resolveGroup(s, ref);
-    return { kind: 'group', id: group.id, label: `+${group.name}`, group };
+    const { group, name } = await resolveGroupNamed(s, ref);
+    return { kind: 'group', id: group.id, label: `+${name}`, group };
   }
   const slash = ref.lastIndexOf('/');
   if (slash > 0) {
-    const { server, channel } = await resolveChannel(s, ref.slice(0, slash), ref.slice(slash + 1));
-    return { kind: 'channel', id: channel.id, label: `${server.name}/${channel.name}`, server, channel };
+    const { server, channel, serverName } = await resolveChannel(s, ref.slice(0, slash), ref.slice(slash + 1));
+    return { kind: 'channel', id: channel.id, label: `${serverName}/${channel.name}`, server, channel };
   }
   const conversations = await listConversations(s);
   const conv = conversations.find((c) => c.id === ref);

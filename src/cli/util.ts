@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { type Named, sameNameWarning } from '../client/names.js';
 import { sanitize } from '../tui/sanitize.js';
 import { CliError, EXIT, usageError } from './errors.js';
 
@@ -244,6 +245,16 @@ export function table(header: string[], rows: string[][]): string {
         .trimEnd(),
     )
     .join('\n');
+}
+
+/**
+ * Warns on stderr when the caller already had a server or group named like
+ * the one just made, `before` being what they had: the command succeeded, but
+ * that name alone now matches several, so it says what to type for each.
+ */
+export function warnSameName(what: 'server' | 'group', made: Named, before: readonly Named[]): void {
+  const same = sameNameWarning(what, made, before, { sigil: what === 'group' ? '+' : '', clean });
+  if (same) process.stderr.write(`natter: warning: ${same.warning}; this one is ${same.name}\n`);
 }
 
 /** `alice (Alice)` or `alice`. */

@@ -23,6 +23,7 @@ import { ThemeContext } from './theme.js';
 import { useKeys } from './use-keys.js';
 import { conversationColors } from './view/colors.js';
 import { fuzzyFilter } from './view/fuzzy.js';
+import { shownNames } from './view/shown-names.js';
 
 /**
  * The size the app draws in, following resizes: the terminal's columns, and
@@ -166,7 +167,8 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
         ? `+${active.name}`
         : `@${active.name}`
     : 'natter';
-  const server = active?.serverId ? state.servers[active.serverId] : undefined;
+  const names = shownNames(state);
+  const serverName = active?.serverId ? names.get(active.serverId) : undefined;
   const onlineCount = members.length > 0 ? members.filter((m) => state.online[m.user.id]).length : null;
 
   return <ThemeContext.Provider value={config.theme}>{screen()}</ThemeContext.Provider>;
@@ -246,7 +248,13 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
         </Box>
         <Box width={mainWidth} flexDirection="column" paddingLeft={1}>
           <Header
-            title={active ? (server ? `${active.name}  ${server.name}` : active.name) : 'natter'}
+            title={
+              active
+                ? serverName !== undefined
+                  ? `${active.name}  ${serverName}`
+                  : (names.get(active.id) ?? active.name)
+                : 'natter'
+            }
             topic={active?.topic ?? null}
             onlineCount={onlineCount}
             kind={active?.kind ?? 'channel'}

@@ -1,4 +1,12 @@
-import { isBlank, type OpName, type ParamsIn, type PublicUser, paramsError, type ResultOf } from '../protocol/index.js';
+import { distinctNames, matchName, type Named, SHOWN_MARK, sameNameWarning } from '../client/names.js';
+import {
+  isBlank,
+  type OpName,
+  type ParamsIn,
+  type PublicUser,
+  paramsError,
+  type ResultOf,
+} from '../protocol/index.js';
 import type { ConversationEntry, Invitation } from './state.js';
 
 /**
@@ -67,8 +75,12 @@ export type RequestUserIntent = {
 export type CommandContext = {
   /** The open conversation. */
   active: ConversationEntry | null;
-  /** A server's name for notices, or null when unknown. */
+  /** A server's name for notices (`acme·2f9k` when another of mine is named `acme` too), or null when unknown. */
   serverName(serverId: string): string | null;
+  /** My servers, to warn when a new one takes a name I already have. */
+  servers: readonly Named[];
+  /** My groups, likewise; and to tell apart those that share a name. */
+  groups: readonly Named[];
   /** Group invitations waiting for my answer. */
   invitations: readonly Invitation[];
 };
@@ -146,6 +158,27 @@ function username(word: string): string {
 
 function where(ctx: CommandContext, serverId: string): string {
   return ctx.serverName(serverId) ?? 'the server';
+}
+
+/** `+climbing`, or `+climbing·ab12` when another of my groups is named `climbing` too. */
+function groupShown(ctx: CommandContext, group: Named): string {
+  return `+${distinctNames([...ctx.groups.filter((g) => g.id !== group.id), group], SHOWN_MARK).get(group.id) ?? group.name}`;
+}
+
+/**
+ * The notice for a server or group just made: `created server acme·2f9k with
+ * #general; you already have acme·x8k2` when I had one of that name already
+ * (where the CLI warns; short, to fit the notice line), else `created server acme …`.
+ */
+function createdText(
+  what: 'server' | 'group',
+  made: Named,
+  before: readonly Named[],
+  detail: (name: string) => string,
+): string {
+  const sigil = what === 'group' ? '+' : '';
+  const same = sameNameWarning(what, made, before, { mark: SHOWN_MARK, sigil });
+  return same ? `${detail(same.name)}; you already have ${same.others.join(', ')}` : detail(`${sigil}${made.name}`);
 }
 
 /** The server of the open conversation, or the error to show. */
@@ -295,7 +328,7 @@ function channel(args: Args, ctx: CommandContext): Intent {
 function leave(_args: Args, ctx: CommandContext): Intent {
   const a = ctx.active;
   if (a === null) return { type: 'error', message: 'open a channel or group first' };
-  if (a.kind === 'group') return request('groups.leave', { groupId: a.id }, `left +${a.name}`);
+  if (a.kind === 'group') return request('groups.leave', { groupId: a.id }, `left ${groupShown(ctx, a)}`);
   if (a.kind === 'dm') return { type: 'error', message: 'a direct conversation cannot be left' };
   if (!a.serverId) return { type: 'error', message: 'open a channel of the server first' };
   return request('servers.leave', { serverId: a.serverId }, `left ${where(ctx, a.serverId)}`);
@@ -353,25 +386,45 @@ function aboutMember(
   return { type: 'request-user', username: username(who), withUser: (user) => act(server.serverId, place, user) };
 }
 
-/** `/accept [GROUP]`, `/decline [GROUP]`: the invitation named (by name, `+name` or id), or the only one waiting. */
+/** The names of the invitations' groups, by group id, with the start of the id where several share a name. */
+function invitationNames(invitations: readonly Invitation[]): Map<string, string> {
+  return distinctNames(
+    invitations.map((i) => ({ id: i.groupId, name: i.name })),
+    SHOWN_MARK,
+  );
+}
+
+/**
+ * `/accept [GROUP]`, `/decline [GROUP]`: the invitation named (by name,
+ * `+name`, `name·ab12` or `name~ab12` when several share the name, or id), or
+ * the only one waiting.
+ */
 function answerInvitation(args: Args, ctx: CommandContext, answer: 'accept' | 'decline'): Intent {
   const ref = args.rest(0).replace(/^\+/, '');
   if (ctx.invitations.length === 0) return { type: 'error', message: 'no group invitation is waiting for you' };
-  const matches =
+  const names = invitationNames(ctx.invitations);
+  const shown = (i: Invitation) => `+${names.get(i.groupId) ?? i.name}`;
+  const found =
     ref === ''
-      ? [...ctx.invitations]
-      : ctx.invitations.filter((i) => i.groupId === ref || i.name.toLowerCase() === ref.toLowerCase());
-  const [first, ...rest] = matches;
-  if (!first) return { type: 'error', message: `no invitation to a group named "${ref}" (see /invitations)` };
-  if (rest.length > 0) {
+      ? ctx.invitations.length === 1 && ctx.invitations[0]
+        ? { kind: 'one' as const, item: ctx.invitations[0] }
+        : { kind: 'many' as const, items: [...ctx.invitations] }
+      : matchName(
+          ctx.invitations.map((i) => ({ ...i, id: i.groupId })),
+          ref,
+        );
+  if (found.kind === 'none')
+    return { type: 'error', message: `no invitation to a group named "${ref}" (see /invitations)` };
+  if (found.kind === 'many') {
     return {
       type: 'error',
-      message: `several invitations match; name one: ${matches.map((i) => `+${i.name} (by ${i.from})`).join(', ')}`,
+      message: `several invitations match; name one: ${found.items.map((i) => `${shown(i)} (by ${i.from})`).join(', ')}`,
     };
   }
+  const first = found.item;
   return answer === 'accept'
-    ? request('groups.accept', { groupId: first.groupId }, `joined +${first.name}`)
-    : request('groups.decline', { groupId: first.groupId }, `declined the invitation to +${first.name}`);
+    ? request('groups.accept', { groupId: first.groupId }, `joined ${shown(first)}`)
+    : request('groups.decline', { groupId: first.groupId }, `declined the invitation to ${shown(first)}`);
 }
 
 function edit(args: Args, ctx: CommandContext): Intent {
@@ -421,13 +474,13 @@ export const COMMANDS: readonly Command[] = [
     aliases: [],
     usage: '/create-server NAME',
     description: 'Create a server; you own it, and it starts with #general.',
-    run: (args) => {
+    run: (args, ctx) => {
       const name = args.rest(0);
       if (name === '') return usage('create-server');
       return request(
         'servers.create',
         { name },
-        ({ server }) => `created server ${server.name} with #general`,
+        ({ server }) => createdText('server', server, ctx.servers, (shown) => `created server ${shown} with #general`),
         ({ channels }) => channels[0]?.id ?? null,
       );
     },
@@ -452,14 +505,15 @@ export const COMMANDS: readonly Command[] = [
     usage: '/group NAME USER...',
     description: 'Create a private group with these people.',
     userArgs: { first: 2, last: Number.POSITIVE_INFINITY },
-    run: (args) => {
+    run: (args, ctx) => {
       const [name, ...users] = args.words;
       if (name === undefined || users.length === 0) return usage('group');
       const usernames = users.map(username);
       return request(
         'groups.create',
         { name, usernames },
-        ({ group }) => `created group +${group.name}${invitedText(group)}`,
+        ({ group }) =>
+          createdText('group', group, ctx.groups, (shown) => `created group ${shown}${invitedText(group)}`),
         ({ group }) => group.id,
       );
     },
@@ -478,7 +532,8 @@ export const COMMANDS: readonly Command[] = [
       return request(
         'groups.add',
         { groupId: a.id, usernames },
-        ({ group }) => `+${group.name}: ${group.members.map((m) => m.username).join(', ')}${invitedText(group)}`,
+        ({ group }) =>
+          `${groupShown(ctx, group)}: ${group.members.map((m) => m.username).join(', ')}${invitedText(group)}`,
       );
     },
   },
@@ -487,13 +542,16 @@ export const COMMANDS: readonly Command[] = [
     aliases: [],
     usage: '/invitations',
     description: 'List the group invitations waiting for your answer.',
-    run: (_args, ctx) => ({
-      type: 'info',
-      message:
-        ctx.invitations.length === 0
-          ? 'no group invitations'
-          : `invited to ${ctx.invitations.map((i) => `+${i.name} (by ${i.from})`).join(', ')}: /accept NAME or /decline NAME`,
-    }),
+    run: (_args, ctx) => {
+      const names = invitationNames(ctx.invitations);
+      return {
+        type: 'info',
+        message:
+          ctx.invitations.length === 0
+            ? 'no group invitations'
+            : `invited to ${ctx.invitations.map((i) => `+${names.get(i.groupId) ?? i.name} (by ${i.from})`).join(', ')}: /accept NAME or /decline NAME`,
+      };
+    },
   },
   {
     name: 'accept',

@@ -31,6 +31,7 @@ import type { Line, SearchOverlayState, State } from './state.js';
 import type { Store } from './store.js';
 import { fuzzyFilter } from './view/fuzzy.js';
 import { layoutMessages, messageRows, pageScroll, rowsBelow, scrollView } from './view/message-layout.js';
+import { groupList, serverList, shownNames } from './view/shown-names.js';
 
 /** What a key handler reads of Ink's `Key`: {@link InkKey} and the arrows left and right. */
 export type AppKey = InkKey & { readonly leftArrow: boolean; readonly rightArrow: boolean };
@@ -54,15 +55,19 @@ export type ListLayout = {
 /** Rows one turn of the mouse wheel scrolls. */
 const WHEEL_ROWS = 3;
 
-/** Switcher entries for every conversation, with their server's name for channels. */
+/**
+ * Switcher entries for every conversation, with their server's name for
+ * channels; servers and groups that share a name are named apart as the
+ * sidebar shows them (`general (acme·2f9k)`, `climbing·Nnfe`).
+ */
 export function switcherItems(state: State): SwitcherItem[] {
+  const names = shownNames(state);
   return sidebarOrder(state).flatMap((id) => {
     const c = state.conversations[id];
     if (!c) return [];
-    const server = c.serverId ? state.servers[c.serverId]?.name : null;
-    return [
-      { id, label: server ? `${c.name} (${server})` : c.name, kind: c.kind, unread: c.unread, mentions: c.mentions },
-    ];
+    const server = c.serverId ? (names.get(c.serverId) ?? null) : null;
+    const name = c.kind === 'group' ? (names.get(c.id) ?? c.name) : c.name;
+    return [{ id, label: server ? `${name} (${server})` : name, kind: c.kind, unread: c.unread, mentions: c.mentions }];
   });
 }
 
@@ -451,9 +456,12 @@ export class ChatIntents {
     const input = value;
     // What is typed in a conversation goes to that conversation, "@name …" included:
     // a DM is opened only on purpose (/dm, Ctrl-K).
+    const names = shownNames(state);
     const intent = parseCommand(input, {
       active: (state.active ? state.conversations[state.active] : undefined) ?? null,
-      serverName: (id) => state.servers[id]?.name ?? null,
+      serverName: (id) => names.get(id) ?? null,
+      servers: serverList(state),
+      groups: groupList(state),
       invitations: Object.values(state.invitations),
     });
     this.store.dispatch({ type: 'clear-notice' });

@@ -39,7 +39,7 @@ function ctx(
   active: ConversationEntry | null = channel,
   invitations: CommandContext['invitations'] = [],
 ): CommandContext {
-  return { active, serverName: (id) => (id === 'srv1' ? 'acme' : null), invitations };
+  return { active, serverName: (id) => (id === 'srv1' ? 'acme' : null), servers: [], groups: [], invitations };
 }
 
 /** The intent, which must be a request: its op, params and (fixed) success text. */
@@ -593,5 +593,66 @@ describe('runRequest', () => {
     if (intent.type !== 'request-user') return assert.fail(intent.type);
     await assert.rejects(runRequest(intent, fakeRequester({}, calls)), /not_found/);
     assert.deepEqual(calls, [['users.get', { username: 'nobody' }]]);
+  });
+});
+
+describe('servers and groups of the same name', () => {
+  const acme = { id: '2f9kQw0LhT5bVn3mZx7Ra', name: 'acme' };
+  const climbing = { id: 'Nnfe0000000000000000a', name: 'climbing' };
+  const named = (over: Partial<CommandContext>): CommandContext => ({ ...ctx(null), ...over });
+
+  test('/create-server under a name I already have succeeds, and its notice says which is which', () => {
+    const i = parseCommand('/create-server ACME', named({ servers: [acme, { id: 'lab0000', name: 'lab' }] }));
+    assert.deepEqual(req(i).params, { name: 'ACME' });
+    const made = { server: { id: 'n0Zc1e65UNPXOD5hZwTVd', name: 'ACME' }, channels: [{ id: 'gen' }] };
+    assert.equal(successOf(i, made), 'created server ACME·n0Zc with #general; you already have acme·2f9k');
+    const fresh = parseCommand('/create-server widgets', named({ servers: [acme] }));
+    assert.equal(
+      successOf(fresh, { server: { id: 'w1', name: 'widgets' }, channels: [] }),
+      'created server widgets with #general',
+    );
+  });
+
+  test('/group under a name I already have: the notice names the new group with its fragment, and warns', () => {
+    const i = parseCommand('/group Climbing bob', named({ groups: [climbing] }));
+    const group = { id: 'l0XT3I5jOtr76WpPq-KDi', name: 'Climbing', members: [], invited: [{ username: 'bob' }] };
+    assert.equal(
+      successOf(i, { group }),
+      'created group +Climbing·l0XT; invited bob (waiting for their answer); you already have +climbing·Nnfe',
+    );
+  });
+
+  test('/leave and /add name the open group with its fragment when another of mine has its name', () => {
+    const open = entry({ id: climbing.id, kind: 'group', serverId: null, name: 'climbing' });
+    const other = { id: 'l0XT3I5jOtr76WpPq-KDi', name: 'Climbing' };
+    const c = named({ active: open, groups: [climbing, other] });
+    assert.equal(req(parseCommand('/leave', c)).success, 'left +climbing·Nnfe');
+    const add = parseCommand('/add carol', c);
+    assert.equal(
+      successOf(add, { group: { ...climbing, members: [{ username: 'alice' }], invited: [] } }),
+      '+climbing·Nnfe: alice',
+    );
+    assert.equal(req(parseCommand('/leave', named({ active: open, groups: [climbing] }))).success, 'left +climbing');
+  });
+
+  test('/accept and /decline take the shown (·) or typed (~) form; the invitations list and the error show it', () => {
+    const one = { groupId: 'g1bcZZZZ', name: 'book club', from: 'alice' };
+    const two = { groupId: 'g2xyZZZZ', name: 'Book Club', from: 'alice' };
+    const c = ctx(channel, [one, two]);
+    assert.deepEqual(parseCommand('/invitations', c), {
+      type: 'info',
+      message: 'invited to +book club·g1bc (by alice), +Book Club·g2xy (by alice): /accept NAME or /decline NAME',
+    });
+    assert.equal(
+      error(parseCommand('/accept book club', c)),
+      'several invitations match; name one: +book club·g1bc (by alice), +Book Club·g2xy (by alice)',
+    );
+    assert.deepEqual(req(parseCommand('/accept +book club·g2xy', c)), {
+      op: 'groups.accept',
+      params: { groupId: 'g2xyZZZZ' },
+      success: 'joined +Book Club·g2xy',
+    });
+    assert.deepEqual(req(parseCommand('/decline BOOK CLUB~g1bc', c)).params, { groupId: 'g1bcZZZZ' });
+    assert.match(error(parseCommand('/accept book club~zzzz', c)), /no invitation to a group named "book club~zzzz"/);
   });
 });

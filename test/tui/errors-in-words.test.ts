@@ -53,6 +53,8 @@ test('slash commands with bad input, and a message too long: the notice says wha
   const here = (): CommandContext => ({
     active: state.conversations[general] ?? null,
     serverName: (id) => state.servers[id]?.name ?? null,
+    servers: [],
+    groups: [],
     invitations: Object.values(state.invitations),
   });
 

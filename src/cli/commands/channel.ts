@@ -1,4 +1,4 @@
-import { resolveChannel, resolveServer } from '../resolve.js';
+import { resolveChannel, resolveServerNamed } from '../resolve.js';
 import { act } from '../session.js';
 import { clean, usageError } from '../util.js';
 
@@ -6,13 +6,13 @@ import { clean, usageError } from '../util.js';
 
 export const create = act(async (ctx, ref: string, name: string) => {
   const o = ctx.opts as { topic?: string };
-  const server = await resolveServer(ctx.s, ref);
+  const { server, name: place } = await resolveServerNamed(ctx.s, ref);
   const { channel } = await ctx.s.request('channels.create', {
     serverId: server.id,
     name: name.replace(/^#/, ''),
     ...(o.topic !== undefined ? { topic: o.topic } : {}),
   });
-  ctx.out({ channel }, () => `created #${clean(channel.name)} in ${clean(server.name)}`);
+  ctx.out({ channel }, () => `created #${clean(channel.name)} in ${clean(place)}`);
 });
 
 export const rename = act(async (ctx, ref: string, ch: string, name: string) => {

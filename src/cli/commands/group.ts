@@ -1,9 +1,10 @@
+import { distinctNames, matchName } from '../../client/names.js';
 import { allPages } from '../../client/pages.js';
 import type { GroupInfo, GroupInvitation } from '../../protocol/index.js';
 import { ambiguous, notFound } from '../errors.js';
-import { type Requester, resolveGroup } from '../resolve.js';
+import { listGroups, type Requester, resolveGroupNamed } from '../resolve.js';
 import { act } from '../session.js';
-import { clean, fmtTime, table } from '../util.js';
+import { clean, fmtTime, table, warnSameName } from '../util.js';
 
 // `natter group create|add|leave|invitations|accept|decline`
 
@@ -15,15 +16,17 @@ function describe(group: GroupInfo): string {
 }
 
 export const create = act(async (ctx, name: string, usernames: string[]) => {
+  const before = await listGroups(ctx.s);
   const { group } = await ctx.s.request('groups.create', {
     name,
     usernames: usernames.map((u) => u.replace(/^@/, '')),
   });
+  warnSameName('group', group, before);
   ctx.out({ group }, () => `created ${describe(group)}`);
 });
 
 export const add = act(async (ctx, ref: string, usernames: string[]) => {
-  const g = await resolveGroup(ctx.s, ref);
+  const { group: g } = await resolveGroupNamed(ctx.s, ref);
   const { group } = await ctx.s.request('groups.add', {
     groupId: g.id,
     usernames: usernames.map((u) => u.replace(/^@/, '')),
@@ -38,35 +41,36 @@ async function waiting(ctx: { s: Requester }): Promise<GroupInvitation[]> {
   });
 }
 
-/** The invitation to the group named `ref` (name, `+name` or id). */
+/** The invitation to the group named `ref` (name, `+name`, `name~fragment` or id). */
 async function invitationTo(ctx: { s: Requester }, ref: string): Promise<GroupInvitation> {
   const name = ref.replace(/^\+/, '');
   const all = await waiting(ctx);
-  const byId = all.find((i) => i.group.id === name);
-  if (byId) return byId;
-  const matches = all.filter((i) => i.group.name.toLowerCase() === name.toLowerCase());
-  const [first, ...rest] = matches;
-  if (!first)
+  const groups = all.map((i) => ({ id: i.group.id, name: i.group.name, invitation: i }));
+  const found = matchName(groups, name);
+  if (found.kind === 'one') return found.item.invitation;
+  if (found.kind === 'none')
     throw notFound(`no invitation to a group named "${clean(name)}" is waiting for you (see natter group invitations)`);
-  if (rest.length > 0) {
-    throw ambiguous(
-      'group invitation',
-      clean(name),
-      matches.map((i) => `${clean(i.group.name)}  id ${i.group.id}, from ${clean(i.invitedBy.username)}`),
-    );
-  }
-  return first;
+  const names = distinctNames(groups);
+  throw ambiguous(
+    'group invitation',
+    clean(name),
+    found.items.map(
+      ({ id, invitation: i }) =>
+        `+${clean(names.get(id))}  from ${clean(i.invitedBy.username)}, invited ${fmtTime(i.createdAt)}, ${i.group.memberCount} member${i.group.memberCount === 1 ? '' : 's'}, id ${id}`,
+    ),
+  );
 }
 
 export const invitations = act(async (ctx) => {
   const list = await waiting(ctx);
+  const names = distinctNames(list.map((i) => i.group));
   ctx.out({ invitations: list }, () =>
     list.length === 0
       ? 'no group invitations'
       : table(
           ['GROUP', 'FROM', 'MEMBERS', 'SINCE', 'ID'],
           list.map((i) => [
-            `+${i.group.name}`,
+            `+${names.get(i.group.id) ?? i.group.name}`,
             i.invitedBy.username,
             String(i.group.memberCount),
             fmtTime(i.createdAt),
@@ -92,7 +96,7 @@ export const decline = act(async (ctx, ref: string) => {
 });
 
 export const leave = act(async (ctx, ref: string) => {
-  const g = await resolveGroup(ctx.s, ref);
+  const { group: g, name } = await resolveGroupNamed(ctx.s, ref);
   await ctx.s.request('groups.leave', { groupId: g.id });
-  ctx.out({ ok: true, groupId: g.id }, () => `left +${clean(g.name)}`);
+  ctx.out({ ok: true, groupId: g.id }, () => `left +${clean(name)}`);
 });

@@ -1,3 +1,4 @@
+import { distinctNames } from '../../client/names.js';
 import type { Natter } from '../../client/natter.js';
 import type { EventMessage, Message } from '../../protocol/index.js';
 import {
@@ -46,15 +47,32 @@ type Data = Record<string, unknown> & {
   lastReadSeq?: number;
 };
 
-/** Names for ids, kept up to date from the events themselves. */
+/**
+ * Names for ids, kept up to date from the events themselves. Servers (and
+ * groups) that share a name are written with the start of their id
+ * (`acme~2f9k`), as the other commands take them.
+ */
 class Names {
   servers = new Map<string, string>();
   channels = new Map<string, { serverId: string; name: string }>();
+  /** Groups I am in or invited to, by id. */
+  groups = new Map<string, string>();
+  /** DMs, as `@username`. */
   convs = new Map<string, string>();
   users = new Map<string, string>();
+  private written: { servers: Map<string, string>; groups: Map<string, string> } | null = null;
 
+  private distinct(): { servers: Map<string, string>; groups: Map<string, string> } {
+    const named = (m: Map<string, string>) => [...m].map(([id, name]) => ({ id, name }));
+    this.written ??= { servers: distinctNames(named(this.servers)), groups: distinctNames(named(this.groups)) };
+    return this.written;
+  }
   server(id: string | undefined): string {
-    return (id && this.servers.get(id)) ?? id ?? '?';
+    return (id && this.distinct().servers.get(id)) ?? id ?? '?';
+  }
+  group(id: string): string | null {
+    const name = this.distinct().groups.get(id);
+    return name === undefined ? null : `+${name}`;
   }
   user(id: string | undefined): string {
     return (id && this.users.get(id)) ?? id ?? '?';
@@ -63,19 +81,27 @@ class Names {
     if (!id) return null;
     const ch = this.channels.get(id);
     if (ch) return `${this.server(ch.serverId)}/${ch.name}`;
-    return this.convs.get(id) ?? null;
+    return this.group(id) ?? this.convs.get(id) ?? null;
+  }
+  setServer(id: string, name: string): void {
+    this.servers.set(id, name);
+    this.written = null;
+  }
+  setGroup(id: string, name: string): void {
+    this.groups.set(id, name);
+    this.written = null;
   }
   learn(ev: EventMessage): void {
     const d = ev.data as Data;
-    if (d.server) this.servers.set(d.server.id, d.server.name);
+    if (d.server) this.setServer(d.server.id, d.server.name);
     for (const c of d.channels ?? []) this.channels.set(c.id, { serverId: c.serverId, name: c.name });
     if (d.channel) this.channels.set(d.channel.id, { serverId: d.channel.serverId, name: d.channel.name });
     if (d.group) {
-      this.convs.set(d.group.id, `+${d.group.name}`);
+      this.setGroup(d.group.id, d.group.name);
       for (const m of d.group.members) this.users.set(m.id, m.username);
     }
     if (d.invitation) {
-      this.convs.set(d.invitation.group.id, `+${d.invitation.group.name}`);
+      this.setGroup(d.invitation.group.id, d.invitation.group.name);
       this.users.set(d.invitation.invitedBy.id, d.invitation.invitedBy.username);
     }
     if (ev.event === 'dm.opened' && d.peer && d.conversationId) {
@@ -85,6 +111,19 @@ class Names {
     if (d.member) this.users.set(d.member.user.id, d.member.user.username);
     if (d.user) this.users.set(d.user.id, d.user.username);
     if (d.message) this.users.set(d.message.author.id, d.message.author.username);
+  }
+  /** After an event is shown: a server or group I am no longer in no longer makes another's name need its fragment. */
+  forget(ev: EventMessage): void {
+    const d = ev.data as Data;
+    if ((ev.event === 'server.deleted' || ev.event === 'server.removed') && d.serverId) {
+      this.servers.delete(d.serverId);
+      this.written = null;
+    }
+    const closed = ev.event === 'group.invitation_closed' && d.outcome !== 'added';
+    if ((ev.event === 'group.removed' || closed) && d.groupId) {
+      this.groups.delete(d.groupId);
+      this.written = null;
+    }
   }
 }
 
@@ -142,9 +181,9 @@ function describe(ev: EventMessage, names: Names): string | null {
     case 'message.deleted':
       return m ? line(`${clean(where)}  #${m.seq} by ${clean(m.author.username)} was deleted`) : null;
     case 'server.joined':
-      return line(`joined server ${clean(d.server?.name)}`);
+      return line(`joined server ${clean(names.server(d.server?.id))}`);
     case 'server.updated':
-      return line(`server ${clean(d.server?.name)} was updated`);
+      return line(`server ${clean(names.server(d.server?.id))} was updated`);
     case 'server.deleted':
       return line(`server ${clean(names.server(d.serverId))} was deleted`);
     case 'server.removed':
@@ -164,12 +203,14 @@ function describe(ev: EventMessage, names: Names): string | null {
     case 'channel.deleted':
       return line(`${clean(names.server(d.serverId))}: a channel was deleted`);
     case 'group.updated':
-      return line(`+${clean(d.group?.name)}: ${(d.group?.members ?? []).map((u) => clean(u.username)).join(', ')}`);
+      return line(
+        `${clean(names.group(d.group?.id ?? ''))}: ${(d.group?.members ?? []).map((u) => clean(u.username)).join(', ')}`,
+      );
     case 'group.removed':
       return line(`you left ${clean(where || d.groupId)}`);
     case 'group.invited':
       return line(
-        `${clean(d.invitation?.invitedBy.username)} invited you to +${clean(d.invitation?.group.name)} (natter group accept or decline)`,
+        `${clean(d.invitation?.invitedBy.username)} invited you to ${clean(names.group(d.invitation?.group.id ?? ''))} (natter group accept or decline)`,
       );
     case 'group.invitation_closed':
       return line(
@@ -197,11 +238,11 @@ function describe(ev: EventMessage, names: Names): string | null {
 /** Names for what the caller can see now. */
 async function loadNames(s: Requester): Promise<Names> {
   const names = new Names();
-  for (const x of await listServers(s)) names.servers.set(x.id, x.name);
+  for (const x of await listServers(s)) names.setServer(x.id, x.name);
   const conversations = await listConversations(s);
   for (const c of conversations) {
     if (c.kind === 'channel' && c.serverId) names.channels.set(c.id, { serverId: c.serverId, name: c.name });
-    else if (c.kind === 'group') names.convs.set(c.id, `+${c.name}`);
+    else if (c.kind === 'group') names.setGroup(c.id, c.name);
     else {
       names.convs.set(c.id, `@${c.name}`);
       if (c.peer) names.users.set(c.peer.id, c.peer.username);
@@ -294,6 +335,16 @@ export const listen = act(async (ctx, refs: string[]) => {
   const note = (text: string) => process.stderr.write(`natter: ${text}\n`);
   let stopping = false;
 
+  const show = (ev: EventMessage) => {
+    if (ctx.g.json) {
+      const target = names.conv(convOf(ev)) ?? undefined;
+      process.stdout.write(`${JSON.stringify({ ...ev, ...(target ? { target } : {}) })}\n`);
+    } else {
+      const text = describe(ev, names);
+      if (text) process.stdout.write(`${text}\n`);
+    }
+  };
+
   const finished = new Promise<void>((resolve, reject) => {
     handle = (ev) => {
       if (ev.event === 'caught_up') {
@@ -307,14 +358,9 @@ export const listen = act(async (ctx, refs: string[]) => {
         last = ev.cursor;
       }
       names.learn(ev);
-      if (!matches(ev, filter, names)) return;
-      if (ctx.g.json) {
-        const target = names.conv(convOf(ev)) ?? undefined;
-        process.stdout.write(`${JSON.stringify({ ...ev, ...(target ? { target } : {}) })}\n`);
-      } else {
-        const text = describe(ev, names);
-        if (text) process.stdout.write(`${text}\n`);
-      }
+      if (matches(ev, filter, names)) show(ev);
+      // Filtered out or not, a server or group that is gone changes how the others are written.
+      names.forget(ev);
     };
     for (const ev of early.splice(0)) handle(ev);
     client.on('state', (state) => {

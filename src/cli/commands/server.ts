@@ -1,15 +1,17 @@
-import { resolveServer } from '../resolve.js';
+import { listServers, resolveServer, resolveServerNamed } from '../resolve.js';
 import { act } from '../session.js';
-import { clean, usageError } from '../util.js';
+import { clean, usageError, warnSameName } from '../util.js';
 
 // `natter server create|edit|delete`
 
 export const create = act(async (ctx, name: string) => {
   const o = ctx.opts as { description?: string };
+  const before = await listServers(ctx.s);
   const res = await ctx.s.request('servers.create', {
     name,
     ...(o.description !== undefined ? { description: o.description } : {}),
   });
+  warnSameName('server', res.server, before);
   ctx.out(
     res,
     () =>
@@ -30,7 +32,7 @@ export const edit = act(async (ctx, ref: string) => {
 });
 
 export const remove = act(async (ctx, ref: string) => {
-  const server = await resolveServer(ctx.s, ref);
+  const { server, name } = await resolveServerNamed(ctx.s, ref);
   await ctx.s.request('servers.delete', { serverId: server.id });
-  ctx.out({ ok: true, serverId: server.id }, () => `deleted server ${clean(server.name)}`);
+  ctx.out({ ok: true, serverId: server.id }, () => `deleted server ${clean(name)}`);
 });

@@ -1,3 +1,4 @@
+import { distinctNames } from '../../client/names.js';
 import { allPages } from '../../client/pages.js';
 import { act } from '../session.js';
 import { clean } from '../util.js';
@@ -13,7 +14,8 @@ export const unread = act(async (ctx) => {
     const r = await ctx.s.request('servers.list', { after });
     return { items: r.servers, next: r.next };
   });
-  const serverNames = new Map(servers.map((s) => [s.id, s.name]));
+  const serverNames = distinctNames(servers);
+  const groupNames = distinctNames(conversations.filter((c) => c.kind === 'group'));
   const rows = conversations
     .filter((c) => c.unread > 0)
     .sort(
@@ -29,7 +31,7 @@ export const unread = act(async (ctx) => {
         c.kind === 'channel'
           ? `${serverNames.get(c.serverId ?? '') ?? c.serverId}/${c.name}`
           : c.kind === 'group'
-            ? `+${c.name}`
+            ? `+${groupNames.get(c.id) ?? c.name}`
             : `@${c.name}`,
       unread: c.unread,
       mentions: c.mentions,

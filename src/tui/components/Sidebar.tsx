@@ -1,4 +1,5 @@
 import { Box } from 'ink';
+import { idFragments, SHOWN_MARK } from '../../client/names.js';
 import { sanitize } from '../sanitize.js';
 import type { ConversationEntry, ServerEntry } from '../state.js';
 import type { Row, Segment } from '../view/segments.js';
@@ -29,13 +30,17 @@ function byName(a: ConversationEntry, b: ConversationEntry): number {
   return a.name.localeCompare(b.name);
 }
 
-/** Builds one sidebar row: marker, indent, optional dot, name (cut to fit), badge on the right. */
+/**
+ * Builds one sidebar row: marker, indent, optional dot, name (cut to fit), badge on the right.
+ * A `tag` (`·2f9k`, telling apart names that are the same) follows the name, dimmed; the name is cut before it is.
+ */
 function entryRow(opts: {
   key: string;
   width: number;
   indent: number;
   lead?: Segment;
   label: string;
+  tag?: string;
   bold: boolean;
   active: boolean;
   mentions: number;
@@ -44,14 +49,25 @@ function entryRow(opts: {
   const badge = badgeText(opts.mentions);
   const leadWidth = opts.lead ? textWidth(opts.lead.text) + 1 : 0;
   const extraWidth = opts.extra ? textWidth(opts.extra.text) : 0;
-  const room = opts.width - 1 - opts.indent - leadWidth - extraWidth - (badge ? textWidth(badge) + 1 : 0);
-  const label = padEnd(truncate(opts.label, Math.max(1, room)), Math.max(1, room));
+  const room = Math.max(1, opts.width - 1 - opts.indent - leadWidth - extraWidth - (badge ? textWidth(badge) + 1 : 0));
   const segments: Segment[] = [
     { text: opts.active ? '›' : ' ', bold: true },
     { text: ' '.repeat(Math.max(0, opts.indent)) },
   ];
   if (opts.lead) segments.push(opts.lead, { text: ' ' });
-  segments.push({ text: label, bold: opts.bold || opts.active, inverse: opts.active });
+  const style = { bold: opts.bold || opts.active, inverse: opts.active };
+  const tagWidth = opts.tag ? textWidth(opts.tag) : 0;
+  if (opts.tag && room >= tagWidth + 2) {
+    // Two columns of name at least (a letter and the ellipsis), then the tag whole.
+    const label = truncate(opts.label, room - tagWidth);
+    segments.push(
+      { text: label, ...style },
+      { text: opts.tag, dim: !opts.active, inverse: opts.active },
+      { text: ' '.repeat(room - tagWidth - textWidth(label)), inverse: opts.active },
+    );
+  } else {
+    segments.push({ text: padEnd(truncate(opts.label + (opts.tag ?? ''), room), room), ...style });
+  }
   if (opts.extra) segments.push(opts.extra);
   if (badge) segments.push({ text: ' ' }, { text: badge, color: 'mention', inverse: true, bold: true });
   return { key: opts.key, segments };
@@ -64,6 +80,14 @@ export function sidebarRows(props: Omit<SidebarProps, 'height'>): { rows: Row[];
   const rows: Row[] = [];
   let activeIndex = -1;
   const clean = (s: string) => sanitize(s, { multiline: false });
+  const all = Object.values(conversations);
+  const groups = all.filter((c) => c.kind === 'group').sort(byName);
+  // Servers (and groups) of the same name are told apart by the start of their id.
+  const fragments = new Map([...idFragments(props.servers), ...idFragments(groups)]);
+  const tagOf = (id: string) => {
+    const fragment = fragments.get(id);
+    return fragment === undefined ? undefined : clean(`${SHOWN_MARK}${fragment}`);
+  };
   const pushEntry = (c: ConversationEntry, indent: number, lead?: Segment) => {
     if (c.id === active) activeIndex = rows.length;
     rows.push(
@@ -73,6 +97,7 @@ export function sidebarRows(props: Omit<SidebarProps, 'height'>): { rows: Row[];
         indent,
         lead,
         label: `${SIGIL[c.kind]}${clean(c.name)}`,
+        tag: tagOf(c.id),
         bold: c.unread > 0,
         active: c.id === active,
         // Every message of a DM is meant for me: its unread count is the badge.
@@ -94,6 +119,7 @@ export function sidebarRows(props: Omit<SidebarProps, 'height'>): { rows: Row[];
         indent: 0,
         lead: { text: server.expanded ? '▾' : '▸', dim: true },
         label: clean(server.name),
+        tag: tagOf(server.id),
         // A collapsed server carries its channels' unread state and mentions.
         bold: true,
         active: false,
@@ -107,8 +133,6 @@ export function sidebarRows(props: Omit<SidebarProps, 'height'>): { rows: Row[];
     }
     for (const c of channels) pushEntry(c, 2);
   }
-  const all = Object.values(conversations);
-  const groups = all.filter((c) => c.kind === 'group').sort(byName);
   const dms = all.filter((c) => c.kind === 'dm').sort(byName);
   if (groups.length > 0) {
     rows.push({

@@ -136,6 +136,54 @@ describe('Sidebar', () => {
     assert.doesNotMatch(deep, /acme/);
   });
 
+  test('servers and groups of the same name (in any case) are told apart by the start of their id, dimmed', async () => {
+    const twins: ServerEntry[] = [
+      { id: '2f9kQw0LhT5bVn3mZx7Ra', name: 'acme', role: 'owner', channelIds: ['c1'], expanded: true },
+      { id: 'x8k2Pp4sJd9fGh1kLz6Wq', name: 'ACME', role: 'member', channelIds: ['c2'], expanded: false },
+      { id: 'w1dgAAAAAAAAAAAAAAAAA', name: 'widgets', role: 'member', channelIds: [], expanded: true },
+    ];
+    const groups = {
+      g1: conv('g1', 'group', 'friends'),
+      gAbCd123: conv('gAbCd123', 'group', 'Friends'),
+      gAbCe456: conv('gAbCe456', 'group', 'friends'),
+    };
+    const props = { servers: twins, conversations: { ...conversations, ...groups }, width: 28 };
+    const out = frame(props);
+    assert.match(out, /▾ acme·2f9k/);
+    assert.match(out, /▸ ACME·x8k2/);
+    assert.match(out, /▾ widgets\s*$/m, 'a name of its own has no fragment');
+    // Two of the three groups share the start gAbC: theirs grow until they differ.
+    assert.match(out, /\+friends·g1 *$/m, 'an id shorter than four characters is all there is');
+    assert.match(out, /\+Friends·gAbCd/);
+    assert.match(out, /\+friends·gAbCe/);
+    const { rows } = sidebarRows({ ...base, ...props });
+    const tag = rows.find((r) => r.key === 's:x8k2Pp4sJd9fGh1kLz6Wq')?.segments.find((seg) => seg.text === '·x8k2');
+    assert.equal(tag?.dim, true);
+  });
+
+  test('in a narrow sidebar the name is cut before its fragment, and every row fits', async () => {
+    const twins: ServerEntry[] = [
+      { id: '2f9kQw0LhT5bVn3mZx7Ra', name: 'a-rather-long-server-name', role: 'owner', channelIds: [], expanded: true },
+      { id: 'x8k2Pp4sJd9fGh1kLz6Wq', name: 'a-rather-long-server-name', role: 'owner', channelIds: [], expanded: true },
+    ];
+    const out = frame({ servers: twins, conversations: {}, active: null, width: 17 });
+    for (const r of out.split('\n')) assert.ok(textWidth(r) <= 17, `too wide: ${JSON.stringify(r)}`);
+    assert.match(out, /▾ a-rather…·2f9k/);
+    assert.match(out, /▾ a-rather…·x8k2/);
+    const tiny = frame({ servers: twins, conversations: {}, active: null, width: 6 });
+    for (const r of tiny.split('\n')) assert.ok(textWidth(r) <= 6, `too wide: ${JSON.stringify(r)}`);
+  });
+
+  test('the open group of a shared name is highlighted with its fragment', async () => {
+    const groups = { g1: conv('g1xx', 'group', 'team'), g2: conv('g2yy', 'group', 'team') };
+    const { rows } = sidebarRows({ ...base, servers: [], conversations: groups, active: 'g2yy' });
+    const open = rows.find((r) => r.key === 'c:g2yy');
+    assert.deepEqual(
+      open?.segments.filter((seg) => seg.inverse).map((seg) => seg.text.trim()),
+      ['+team', '·g2yy', ''],
+    );
+  });
+
   test('names from the server are sanitized', async () => {
     const out = frame({
       conversations: { d1: conv('d1', 'dm', 'ev\u001b]0;x\u0007il') },
@@ -143,5 +191,14 @@ describe('Sidebar', () => {
     });
     assert.doesNotMatch(out, /[\u001b\u0007]/);
     assert.match(out, /@ev␛\]0;x␇il/);
+    const twins = frame({
+      conversations: {},
+      servers: [
+        { id: 'aaaa\u001b[2Jx', name: 'ev\u001b[31mil', role: 'owner', channelIds: [], expanded: true },
+        { id: 'bbbb\u0007yyy', name: 'EV\u001b[31mIL', role: 'owner', channelIds: [], expanded: true },
+      ],
+    });
+    assert.doesNotMatch(twins, /[\u001b\u0007]/, 'neither the names nor the id fragments reach the terminal raw');
+    assert.match(twins, /ev␛\[31mil·aaaa/);
   });
 });
