@@ -228,11 +228,19 @@ test('what is typed goes to the open conversation, @name first included; a draft
   // A draft in #general, then a DM opened with /dm: the DM starts empty, #general keeps its draft.
   press(intents, 'half a thought');
   intents.submit(`/dm ${bobName} private words`);
-  await waitFor(() => Object.values(store.get().conversations).some((c) => c.kind === 'dm'), { what: 'the DM' });
-  const dm = Object.values(store.get().conversations).find((c) => c.kind === 'dm');
-  await controller.open(dm?.id ?? '');
+  // The first message starts the DM, which then opens.
+  const dm = await waitFor(
+    () => {
+      const open = store.get().active ? store.get().conversations[store.get().active ?? ''] : undefined;
+      return open?.kind === 'dm' && store.get().views[open.id]?.lines.some((l) => l.body === 'private words')
+        ? open
+        : undefined;
+    },
+    { what: 'the DM open with the first message' },
+  );
   intents.followActive();
-  assert.equal(intents.text, '');
+  assert.equal(intents.text, '', 'the DM has no draft');
+  assert.equal(dm.name, bobName);
   await controller.open(general);
   intents.followActive();
   assert.equal(intents.text, 'half a thought');
