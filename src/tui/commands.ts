@@ -1,12 +1,5 @@
 import { distinctNames, matchName, type Named, SHOWN_MARK, sameNameWarning } from '../client/names.js';
-import {
-  isBlank,
-  type OpName,
-  type ParamsIn,
-  type PublicUser,
-  paramsError,
-  type ResultOf,
-} from '../protocol/index.js';
+import { isBlank, type OpName, type ParamsIn, type PublicUser, paramsError, type ResultOf } from '../protocol/index.js';
 import type { ConversationEntry, Invitation } from './state.js';
 
 /**

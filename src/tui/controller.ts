@@ -1,7 +1,7 @@
 import { plainMessage } from '../cli/errors.js';
 import type { Natter } from '../client/natter.js';
 import { newNonce } from '../client/natter.js';
-import { allPages } from '../client/pages.js';
+import { allPages, patiently } from '../client/pages.js';
 import type { AnyEvent, MemberInfo, Message, OpName, ParamsIn } from '../protocol/index.js';
 import type { Action, State } from './state.js';
 
@@ -153,7 +153,7 @@ export class Controller {
   /** Fetches the latest page of a conversation. */
   async loadLatest(conversationId: string): Promise<void> {
     try {
-      const page = await this.client.request('messages.history', { conversationId, limit: PAGE });
+      const page = await patiently(() => this.client.request('messages.history', { conversationId, limit: PAGE }));
       this.dispatch({
         type: 'history',
         conversationId,
@@ -183,7 +183,9 @@ export class Controller {
     const fill = async () => {
       let after = newest;
       for (;;) {
-        const page = await this.client.request('messages.history', { conversationId, after, before: seq, limit: PAGE });
+        const page = await patiently(() =>
+          this.client.request('messages.history', { conversationId, after, before: seq, limit: PAGE }),
+        );
         this.dispatch({ type: 'history', conversationId, messages: page.messages, hasMore: false, direction: 'gap' });
         const last = page.messages[page.messages.length - 1]?.seq;
         if (!page.hasMore || last === undefined || last >= seq - 1) return;
@@ -208,7 +210,10 @@ export class Controller {
     this.dispatch({ type: 'history-loading', conversationId });
     let again = false;
     try {
-      const page = await this.client.request('messages.history', { conversationId, before: oldest, limit: PAGE });
+      // Told to slow down (a long scroll uses up the read budget), it waits as asked and goes on.
+      const page = await patiently(() =>
+        this.client.request('messages.history', { conversationId, before: oldest, limit: PAGE }),
+      );
       this.dispatch({
         type: 'history',
         conversationId,
@@ -219,7 +224,13 @@ export class Controller {
       const after = this.getState().views[conversationId];
       again = (after?.owed ?? 0) > 0 && after?.hasMoreBefore === true && page.messages.length > 0;
     } catch (err) {
-      this.fail(err);
+      // The view stops saying "loading", so the next PageUp asks again.
+      this.dispatch({ type: 'history-failed', conversationId });
+      this.dispatch({
+        type: 'notice',
+        text: `older messages could not be loaded: ${errorText(err)} (PageUp tries again)`,
+        level: 'error',
+      });
     } finally {
       this.inFlight.delete(key);
     }

@@ -160,6 +160,8 @@ export function reduce(state: State, action: Action): State {
     }
     case 'event':
       return applyEvent(state, action.event);
+    case 'history-failed':
+      return withView(state, action.conversationId, (v) => ({ ...v, loading: false, owed: 0 }));
     case 'history-loading':
       return {
         ...state,

@@ -194,6 +194,8 @@ export type Action =
       direction: 'latest' | 'before' | 'gap';
     }
   | { type: 'history-loading'; conversationId: string }
+  /** Loading older messages failed: the view is no longer loading (and owes no rows). */
+  | { type: 'history-failed'; conversationId: string }
   | { type: 'open'; conversationId: string }
   | { type: 'pending'; conversationId: string; nonce: string; body: string; at: number }
   | { type: 'sent'; nonce: string; message: Message }

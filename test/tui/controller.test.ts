@@ -242,3 +242,63 @@ test('opening a group after a start lists its members (for the member panel and 
     [ann.user.username, ben.user.username].sort(),
   );
 });
+
+/** A server whose read budget is `capacity` reads, one back every `refillMs`; alice's channel holds 80 messages. */
+async function readBudgetServer(ctx: { after(fn: () => Promise<void> | void): void }, refillMs: number) {
+  const own = await startTestServer({ limits: { readPerUser: { capacity: 8, refillMs } } });
+  ctx.after(() => own.destroy());
+  const me = await new HttpApi(own.httpUrl).call('register', { username: uniqueName('rb'), password: PASSWORD });
+  const c = await connectAs(own.wsUrl, me.token);
+  const { channels } = await c.request('servers.create', { name: 'budget' });
+  const channelId = channels[0]?.id ?? '';
+  for (let i = 1; i <= 80; i++)
+    await c.request('messages.send', { conversationId: channelId, body: `b${i}`, nonce: `budget-${i}` });
+  let state: State = initialState(own.wsUrl);
+  const client = createNatter({ url: own.wsUrl, token: me.token });
+  ctx.after(() => {
+    client.close();
+    c.close();
+  });
+  const controller = new Controller(
+    client,
+    (a: Action) => {
+      state = reduce(state, a);
+    },
+    () => state,
+  );
+  await client.start();
+  await until(() => state.conversations[channelId] !== undefined, 'the channel');
+  await controller.open(channelId);
+  await until(() => (state.views[channelId]?.lines.length ?? 0) === 50, 'the latest page');
+  // Spend the rest of the budget from another connection of the same person.
+  await waitFor(
+    async () => {
+      try {
+        await c.request('servers.list', {});
+        return false;
+      } catch (err) {
+        return (err as { code?: string }).code === 'rate_limited';
+      }
+    },
+    { what: 'the read budget to run out' },
+  );
+  return { controller, channelId, state: () => state };
+}
+
+test('older messages refused for a short while (rate_limited): the controller waits as asked and loads them', async (ctx) => {
+  const { controller, channelId, state } = await readBudgetServer(ctx, 300);
+  await controller.loadOlder(channelId);
+  assert.equal(state().views[channelId]?.lines[0]?.seq, 1, 'every older message came in');
+  assert.equal(state().views[channelId]?.loading, false);
+  assert.equal(state().notice, null);
+});
+
+test('older messages refused for long: the view stops saying "loading", says why, and the next PageUp asks again', async (ctx) => {
+  const { controller, channelId, state } = await readBudgetServer(ctx, 120_000);
+  await controller.loadOlder(channelId);
+  const v = state().views[channelId];
+  assert.equal(v?.loading, false, 'not stuck on "loading older messages…"');
+  assert.equal(v?.lines[0]?.seq, 31, 'nothing older came in');
+  assert.match(state().notice?.text ?? '', /older messages could not be loaded: .*\(PageUp tries again\)/);
+  assert.equal(state().notice?.level, 'error');
+});
