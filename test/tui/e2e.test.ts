@@ -504,6 +504,33 @@ test('a long URL wraps over rows and stays one link (OSC 8) on each piece; the s
   }
 });
 
+test('F1 opens the help and it stays open until a key closes it; a message may start with "?"', async () => {
+  const api = new HttpApi(t.httpUrl);
+  const mia = await api.call('register', { username: 'mia', password: PASSWORD });
+  const m = await connectAs(t.wsUrl, mia.token);
+  const { channels } = await m.request('servers.create', { name: 'asks' });
+  const general = channels[0]?.id ?? '';
+  const home = savedLogin('mia', mia);
+  const screen = new Screen({ NATTER_HOME: home, NATTER_SERVER: t.wsUrl });
+  try {
+    await screen.waitFor((s) => /#general/.test(s) && /connected/.test(s), 'the chat screen');
+    // F1 as xterm sends it; the help is still there once the next frames are drawn (a later key closes it).
+    await screen.type('\u001bOP', /Keys[\s\S]*Ctrl-C\s+Quit/, 'the help');
+    const sent = m.nextEvent('message.created', (d) => d.message.body === 'x');
+    await m.request('messages.send', { conversationId: general, body: 'x', nonce: 'help-0' });
+    await sent;
+    await screen.waitFor(/Keys[\s\S]*Ctrl-C\s+Quit/, 'the help, still open after a redraw');
+    await screen.type('\u001b', (s) => !/Ctrl-C\s+Quit/.test(s) && /mia x/.test(s), 'Esc closes it');
+    const asked = m.nextEvent('message.created', (d) => d.message.body === '? anyone here');
+    await screen.type('? anyone here', /> \? anyone here/, 'a question mark typed first');
+    await screen.type('\r', /mia \? anyone here/, 'sent');
+    assert.equal((await asked).data.message.conversationId, general);
+  } finally {
+    assert.equal(await screen.quit(), 0);
+    m.close();
+  }
+});
+
 test('search: Ctrl-F finds a message far up in any case and accent, and Enter opens it there, the match marked', async () => {
   const api = new HttpApi(t.httpUrl);
   const gina = await api.call('register', { username: 'gina', password: PASSWORD });
