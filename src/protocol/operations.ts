@@ -21,6 +21,7 @@ import {
   MemberInfo,
   Message,
   MessageBody,
+  MessageKind,
   NewPassword,
   Nonce,
   PageCursor,
@@ -494,10 +495,10 @@ export const operations = {
   'messages.send': op({
     access: 'user',
     summary:
-      'Send a message to a conversation, or to a username (which opens the DM on the first message). Replied to once committed; a retry with the same nonce returns the original.',
+      'Send a message (`kind` `action` for a `/me` action) to a conversation, or to a username (which opens the DM on the first message). Replied to once committed; a retry with the same nonce returns the original.',
     params: z.union([
-      z.strictObject({ conversationId: Id, body: MessageBody, nonce: Nonce }),
-      z.strictObject({ to: z.string().min(1).max(256), body: MessageBody, nonce: Nonce }),
+      z.strictObject({ conversationId: Id, body: MessageBody, nonce: Nonce, kind: MessageKind.optional() }),
+      z.strictObject({ to: z.string().min(1).max(256), body: MessageBody, nonce: Nonce, kind: MessageKind.optional() }),
     ]),
     result: z.object({ message: Message, duplicate: z.boolean() }),
   }),

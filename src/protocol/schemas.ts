@@ -179,6 +179,13 @@ export const UserRef = z.object({ id: Id, username: z.string(), displayName: z.s
 export type UserRef = z.infer<typeof UserRef>;
 
 /**
+ * What a message is: `text`, said by its author, or `action`, something its
+ * author does (IRC's `/me`): the body `waves` reads `* alice waves`.
+ */
+export const MessageKind = z.enum(['text', 'action']);
+export type MessageKind = z.infer<typeof MessageKind>;
+
+/**
  * A message. Its identity: a server `id`, its place in its conversation
  * (`seq`, strictly increasing, never reused), and the `nonce` the sender chose
  * so that a retried send is recognised and not stored twice.
@@ -188,6 +195,10 @@ export const Message = z.object({
   conversationId: Id,
   seq: z.number().int().positive(),
   author: UserRef,
+  /** True when it was sent over a bot token (`tokens.create`): a program wrote it, not the person. */
+  bot: z.boolean(),
+  /** `text`, or `action` (shown as `* alice waves`); an edit keeps it. */
+  kind: MessageKind,
   body: z.string(),
   createdAt: Timestamp,
   /** Set when the author edited the message. */

@@ -84,6 +84,8 @@ export function toMessage(row: MessageRow, author: UserRef, mentions: string[]):
     conversationId: row.conversationId,
     seq: row.seq,
     author,
+    bot: row.bot,
+    kind: row.kind,
     body: row.body,
     createdAt: row.createdAt,
     editedAt: row.editedAt,

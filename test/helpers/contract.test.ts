@@ -61,6 +61,8 @@ describe('events', () => {
     conversationId: 'c1',
     seq: 1,
     author: { id: 'u1', username: 'alice', displayName: null },
+    bot: false,
+    kind: 'text',
     body: 'hi',
     createdAt: 1,
     editedAt: null,

@@ -48,6 +48,8 @@ function insert(w: World, conversationId: string, seq: number, nonce: string): v
     editedAt: null,
     deletedAt: null,
     nonce,
+    kind: 'text',
+    bot: false,
   });
 }
 

@@ -36,6 +36,8 @@ function msg(conversationId: string, seq: number, extra: Partial<Message> = {}):
     conversationId,
     seq,
     author: BOB,
+    bot: false,
+    kind: 'text',
     body: `m${seq}`,
     createdAt: 1000 + seq,
     editedAt: null,

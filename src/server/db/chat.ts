@@ -60,6 +60,8 @@ function message(r: Raw): MessageRow {
     editedAt: (r.edited_at as number | null) ?? null,
     deletedAt: (r.deleted_at as number | null) ?? null,
     nonce: (r.nonce as string | null) ?? null,
+    kind: r.kind as MessageRow['kind'],
+    bot: r.bot === 1,
   };
 }
 
@@ -664,8 +666,8 @@ export class ChatQueries {
 
   insertMessage(row: MessageRow): void {
     this.run(
-      `INSERT INTO messages (id, conversation_id, seq, author_id, body, created_at, edited_at, deleted_at, nonce)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO messages (id, conversation_id, seq, author_id, body, created_at, edited_at, deleted_at, nonce, kind, bot)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       row.id,
       row.conversationId,
       row.seq,
@@ -675,6 +677,8 @@ export class ChatQueries {
       row.editedAt,
       row.deletedAt,
       row.nonce,
+      row.kind,
+      row.bot ? 1 : 0,
     );
   }
 

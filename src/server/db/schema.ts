@@ -299,6 +299,12 @@ export const messages = sqliteTable(
     editedAt: integer('edited_at'),
     deletedAt: integer('deleted_at'),
     nonce: text('nonce'),
+    /** `text`, or `action` (`/me waves`); messages from before actions existed are text. */
+    kind: text('kind', { enum: ['text', 'action'] })
+      .notNull()
+      .default('text'),
+    /** Sent over a bot token. */
+    bot: integer('bot', { mode: 'boolean' }).notNull().default(false),
   },
   (t) => [
     // History pages and resume are range scans on this index, at any depth.

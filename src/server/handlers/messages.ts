@@ -117,6 +117,9 @@ export const sendMessage: Handler<'messages.send'> = (ctx, params) => {
       editedAt: null,
       deletedAt: null,
       nonce: params.nonce,
+      kind: params.kind ?? 'text',
+      // Written by a program: the connection authenticated with a bot token.
+      bot: ctx.session.kind === 'bot',
     };
     ctx.chat.insertMessage(row);
     const message = toMessage(row, author, recordMentions(ctx, conv, row));

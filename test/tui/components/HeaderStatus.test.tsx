@@ -124,6 +124,8 @@ describe('search highlighting', () => {
         conversationId: 'c1',
         seq: 7,
         author: { id: 'u1', username: 'bob', displayName: null },
+        bot: false,
+        kind: 'text' as const,
         body,
         createdAt: 0,
         editedAt: null,
