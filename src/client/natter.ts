@@ -7,6 +7,7 @@ import type {
   EventMessage,
   EventName,
   Message,
+  MessageKind,
   OpName,
   ParamsIn,
   ResultOf,
@@ -47,6 +48,7 @@ export type PendingSend = {
   nonce: string;
   target: { conversationId: string } | { to: string };
   body: string;
+  kind: MessageKind;
 };
 
 /** Events a {@link Natter} emits. */
@@ -191,7 +193,7 @@ export class Natter extends EventEmitter<NatterEvents> {
 
   /** Sends still waiting for their acknowledgement. */
   get pending(): PendingSend[] {
-    return [...this.outbox.values()].map(({ nonce, target, body }) => ({ nonce, target, body }));
+    return [...this.outbox.values()].map(({ nonce, target, body, kind }) => ({ nonce, target, body, kind }));
   }
 
   /**
@@ -225,13 +227,19 @@ export class Natter extends EventEmitter<NatterEvents> {
    * Sends a message through the outbox: it is retried with the same nonce
    * after a reconnect until the server acknowledges it, and resolves with the
    * stored message. Server refusals (not a member, too long…) reject at once.
+   * With `kind` `action`, the body says what the sender does (`/me waves`).
    */
-  send(target: { conversationId: string } | { to: string }, body: string, nonce = newNonce()): Promise<Message> {
+  send(
+    target: { conversationId: string } | { to: string },
+    body: string,
+    nonce = newNonce(),
+    kind: MessageKind = 'text',
+  ): Promise<Message> {
     if (this.current.status === 'closed') {
       return Promise.reject(new Error(`not connected: ${this.current.error ?? 'closed'}`));
     }
     return new Promise((resolve, reject) => {
-      this.outbox.set(nonce, { nonce, target, body, resolve, reject });
+      this.outbox.set(nonce, { nonce, target, body, kind, resolve, reject });
       this.pumpOutbox();
     });
   }
@@ -337,7 +345,9 @@ export class Natter extends EventEmitter<NatterEvents> {
     const { nonce } = entry;
     this.sending.add(nonce);
     try {
-      const res = await conn.request('messages.send', { ...entry.target, body: entry.body, nonce });
+      // `kind` only when it is not the default: a server from before actions refuses fields it does not know.
+      const kind = entry.kind === 'text' ? {} : { kind: entry.kind };
+      const res = await conn.request('messages.send', { ...entry.target, body: entry.body, nonce, ...kind });
       this.outbox.delete(nonce);
       entry.resolve(res.message);
     } catch (err) {

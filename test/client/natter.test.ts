@@ -108,6 +108,35 @@ describe('Natter (reconnecting client)', () => {
     }
   });
 
+  test('an action waiting in the outbox across a server restart is stored as an action', async () => {
+    const own = await startTestServer();
+    const reg = await new HttpApi(own.httpUrl).call('register', { username: uniqueName('act'), password: PASSWORD });
+    const c0 = await connectAs(own.wsUrl, reg.token);
+    const { channels } = await c0.request('servers.create', { name: 'outbox' });
+    c0.close();
+    const target = { conversationId: channels[0]?.id ?? '' };
+    const port = own.server.port;
+    const client = await connectNatter({ url: own.wsUrl, token: reg.token, backoff: FAST });
+    let again: TestServer | null = null;
+    try {
+      const said = await client.send(target, 'brb');
+      assert.equal(said.kind, 'text', 'text unless asked');
+      await own.stop();
+      await until(() => client.state.status === 'reconnecting', 'reconnecting');
+      const sent = client.send(target, 'stretches', 'stretch-1', 'action');
+      assert.deepEqual(
+        client.pending.map((p) => [p.body, p.kind]),
+        [['stretches', 'action']],
+      );
+      again = await startTestServer({ port }, own.dataDir);
+      const message = await sent;
+      assert.deepEqual([message.body, message.kind, message.nonce], ['stretches', 'action', 'stretch-1']);
+    } finally {
+      client.close();
+      await (again ?? own).destroy();
+    }
+  });
+
   test('start({ untilConnected }) waits out a server that is down at first; reconnectNow() cuts the wait short', async () => {
     const own = await startTestServer();
     const reg = await new HttpApi(own.httpUrl).call('register', { username: uniqueName('late'), password: PASSWORD });
