@@ -473,6 +473,7 @@ function commands(): Command[] {
       .description('send one message (the text from stdin when not given)')
       .argument('<target>', 'server/channel, @username or +group')
       .argument('[text...]', 'the message')
+      .option('--me', 'send it as an action: `natter send acme/general --me waves` shows as "* alice waves"')
       .action(lazy(send, (m) => m.send)),
     historyCommand(),
     searchCommand(),

@@ -1,15 +1,19 @@
 import type { Message } from '../../protocol/index.js';
+import { authorLabel, saying } from '../message-line.js';
 import { resolveTarget, targetJson } from '../resolve.js';
 import { act } from '../session.js';
 import { clean, cleanBlock, fmtTime, usageError } from '../util.js';
 
-/** One message as a history line: `  #12  2026-11-21 23:31  alice: text`. */
+/**
+ * One message as a history line: `  #12  2026-11-21 23:31  alice: text`; an
+ * action reads `* alice waves`, and a bot token's message `relay [bot]: text`.
+ */
 export function formatMessage(m: Message, seqWidth = 0): string {
   const seq = `#${m.seq}`.padStart(seqWidth + 1);
-  const head = `${seq}  ${fmtTime(m.createdAt)}  ${clean(m.author.username)}:`;
-  if (m.deletedAt !== null) return `${head} (deleted)`;
+  const head = `${seq}  ${fmtTime(m.createdAt)}  `;
+  if (m.deletedAt !== null) return `${head}${authorLabel(m)}: (deleted)`;
   const body = cleanBlock(m.body).replace(/\n/g, `\n${' '.repeat(seq.length + 2)}`);
-  return `${head} ${body}${m.editedAt !== null ? ' (edited)' : ''}`;
+  return `${head}${saying(m, body)}${m.editedAt !== null ? ' (edited)' : ''}`;
 }
 
 /** `natter history <target>` */

@@ -1,6 +1,7 @@
 import { distinctNames } from '../../client/names.js';
 import type { Natter } from '../../client/natter.js';
 import type { EventMessage, Message } from '../../protocol/index.js';
+import { authorLabel, saying } from '../message-line.js';
 import {
   listConversations,
   listDms,
@@ -173,13 +174,16 @@ function describe(ev: EventMessage, names: Names): string | null {
   const m = d.message;
   switch (ev.event) {
     case 'message.created':
-      return m
-        ? line(`${clean(where)}  ${clean(m.author.username)}: ${cleanBlock(m.body).replace(/\n/g, '\n    ')}`)
-        : null;
-    case 'message.updated':
-      return m ? line(`${clean(where)}  ${clean(m.author.username)} edited #${m.seq}: ${cleanBlock(m.body)}`) : null;
+      return m ? line(`${clean(where)}  ${saying(m, cleanBlock(m.body).replace(/\n/g, '\n    '))}`) : null;
+    case 'message.updated': {
+      if (!m) return null;
+      const body = cleanBlock(m.body);
+      return line(
+        `${clean(where)}  ${authorLabel(m)} edited #${m.seq}: ${m.kind === 'action' ? saying(m, body) : body}`,
+      );
+    }
     case 'message.deleted':
-      return m ? line(`${clean(where)}  #${m.seq} by ${clean(m.author.username)} was deleted`) : null;
+      return m ? line(`${clean(where)}  #${m.seq} by ${authorLabel(m)} was deleted`) : null;
     case 'server.joined':
       return line(`joined server ${clean(names.server(d.server?.id))}`);
     case 'server.updated':

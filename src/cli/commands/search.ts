@@ -1,6 +1,7 @@
 import { patiently } from '../../client/pages.js';
 import { isBlank } from '../../protocol/blank.js';
 import type { SearchHit } from '../../protocol/index.js';
+import { saying } from '../message-line.js';
 import { resolveTarget, targetJson } from '../resolve.js';
 import { act } from '../session.js';
 import { clean, cleanBlock, fmtTime, usageError } from '../util.js';
@@ -44,12 +45,15 @@ export function highlighted(hit: SearchHit, bold: boolean): string {
   return out + cleanBlock(chars.slice(at).join(''));
 }
 
-/** One hit as a line: `acme/general  #12  2026-11-21 23:31  alice: text`; more lines of its text indented. */
+/**
+ * One hit as a line: `acme/general  #12  2026-11-21 23:31  alice: text` (an
+ * action: `* alice waves`); more lines of its text indented.
+ */
 export function formatHit(hit: SearchHit, bold: boolean): string {
   const m = hit.message;
-  const head = `${clean(hitLabel(hit))}  #${m.seq}  ${fmtTime(m.createdAt)}  ${clean(m.author.username)}:`;
+  const head = `${clean(hitLabel(hit))}  #${m.seq}  ${fmtTime(m.createdAt)}  `;
   const body = highlighted(hit, bold).replace(/\n/g, '\n    ');
-  return `${head} ${body}${m.editedAt !== null ? ' (edited)' : ''}`;
+  return `${head}${saying(m, body)}${m.editedAt !== null ? ' (edited)' : ''}`;
 }
 
 /** `natter search <query...>` */

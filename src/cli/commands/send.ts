@@ -11,8 +11,9 @@ function nonce(): string {
   return `cli-${randomBytes(12).toString('base64url')}`;
 }
 
-/** `natter send <target> [text...]` */
+/** `natter send <target> [text...]`; with `--me`, an action (`* alice waves`). */
 export const send = act(async (ctx, ref: string, words: string[]) => {
+  const kind = (ctx.opts as { me?: boolean }).me ? { kind: 'action' as const } : {};
   let body: string;
   if (words.length > 0) {
     body = words.join(' ');
@@ -28,13 +29,13 @@ export const send = act(async (ctx, ref: string, words: string[]) => {
     // A DM: messages.send {to} opens it on the first message.
     const to = ref.slice(1);
     if (to === '') throw usageError('name someone after @');
-    const params = { to, body, nonce: nonce() };
+    const params = { to, body, nonce: nonce(), ...kind };
     res = await patiently(() => ctx.s.request('messages.send', params));
     label = `@${to}`;
     target = { kind: 'dm', id: res.message.conversationId, label };
   } else {
     const t = await resolveTarget(ctx.s, ref);
-    const params = { conversationId: t.id, body, nonce: nonce() };
+    const params = { conversationId: t.id, body, nonce: nonce(), ...kind };
     res = await patiently(() => ctx.s.request('messages.send', params));
     label = t.label;
     target = targetJson(t);
