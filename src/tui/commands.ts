@@ -8,8 +8,8 @@ import type { ConversationEntry, Invitation } from './state.js';
  * command is tested without a socket or a terminal.
  */
 export type Intent =
-  /** Send `body` to the open conversation. `/me waves` sends `/me waves` (see {@link ME_PREFIX}). */
-  | { type: 'send'; body: string }
+  /** Send `body` to the open conversation; with `kind` `action`, as an action (`/me waves`: `* alice waves`). */
+  | { type: 'send'; body: string; kind?: 'action' }
   /** Make a protocol request; on success show the notice {@link RequestIntent.success}. */
   | RequestIntent
   /** Look `username` up with `users.get`, then carry out the request `withUser(user)` builds (moderation by name). */
@@ -95,19 +95,6 @@ export type Args = {
   /** The text after the first `n` words, inner spacing and newlines kept, outer whitespace trimmed. */
   rest(n: number): string;
 };
-
-/**
- * `/me ACTION` sends the body `/me ACTION`: the IRC convention, readable as is
- * in every client (`alice: /me waves`), which the message list shows as
- * `* alice waves` (see {@link meAction}). The author's current name is used,
- * so a rename needs no rewrite.
- */
-export const ME_PREFIX = '/me ';
-
-/** The action text of a `/me` message body, or null for an ordinary message. */
-export function meAction(body: string): string | null {
-  return body.startsWith(ME_PREFIX) && body.trim() !== '/me' ? body.slice(ME_PREFIX.length) : null;
-}
 
 function request<N extends OpName>(
   op: N,
@@ -753,10 +740,12 @@ export const COMMANDS: readonly Command[] = [
     name: 'me',
     aliases: [],
     usage: '/me ACTION',
-    description: 'Send an action: /me waves shows as * alice waves.',
+    description: 'Send an action to the open conversation: /me waves shows as * alice waves.',
+    // An action is a kind of message the server keeps (the body is `waves`): every client shows it as one,
+    // with the author's current name.
     run: (args) => {
       const action = args.rest(0);
-      return action === '' ? usage('me') : { type: 'send', body: `${ME_PREFIX}${action}` };
+      return action === '' ? usage('me') : { type: 'send', body: action, kind: 'action' };
     },
   },
   {

@@ -2,7 +2,7 @@ import { plainMessage } from '../cli/errors.js';
 import type { Natter } from '../client/natter.js';
 import { newNonce } from '../client/natter.js';
 import { allPages, patiently } from '../client/pages.js';
-import type { AnyEvent, MemberInfo, Message, OpName, ParamsIn } from '../protocol/index.js';
+import type { AnyEvent, MemberInfo, Message, MessageKind, OpName, ParamsIn } from '../protocol/index.js';
 import type { Action, State } from './state.js';
 
 /** Messages per history page the app asks for. */
@@ -277,10 +277,10 @@ export class Controller {
    * Sends through the client's outbox; the line shows as pending until
    * acknowledged. Resolves with whether the server took it.
    */
-  send(conversationId: string, body: string): Promise<boolean> {
+  send(conversationId: string, body: string, kind: MessageKind = 'text'): Promise<boolean> {
     const nonce = newNonce();
-    this.dispatch({ type: 'pending', conversationId, nonce, body, at: Date.now() });
-    return this.client.send({ conversationId }, body, nonce).then(
+    this.dispatch({ type: 'pending', conversationId, nonce, body, kind, at: Date.now() });
+    return this.client.send({ conversationId }, body, nonce, kind).then(
       (message) => {
         this.dispatch({ type: 'sent', nonce, message });
         return true;

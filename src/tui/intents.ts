@@ -485,10 +485,11 @@ export class ChatIntents {
           return false;
         }
         const conversation = state.active;
-        void this.controller.send(conversation, intent.body).then((ok) => {
-          // Refused: the text comes back to the composer, if nothing else was typed there since.
+        void this.controller.send(conversation, intent.body, intent.kind).then((ok) => {
+          // Refused: the text comes back to the composer (an action as the /me that sent it), if nothing else was typed there since.
           const c = this.composerState;
-          if (!ok && c.conversation === conversation && c.editor.text === '') this.setText(intent.body);
+          if (!ok && c.conversation === conversation && c.editor.text === '')
+            this.setText(intent.kind === 'action' ? `/me ${intent.body}` : intent.body);
         });
         return true;
       }

@@ -63,6 +63,9 @@ export function lineOf(m: Message, meId: string | null, highlights: readonly str
     id: m.id,
     seq: m.seq,
     author: m.author,
+    // A server from before actions and bot marks sends neither: its messages are text, by people.
+    bot: m.bot === true,
+    kind: m.kind === 'action' ? 'action' : 'text',
     body: m.body,
     createdAt: m.createdAt,
     editedAt: m.editedAt,
@@ -233,6 +236,8 @@ export function reduce(state: State, action: Action): State {
         id: null,
         seq: null,
         author: { id: me.id, username: me.username, displayName: null },
+        bot: false,
+        kind: action.kind,
         body: action.body,
         createdAt: action.at,
         editedAt: null,

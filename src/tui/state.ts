@@ -4,6 +4,7 @@ import type {
   ConversationSummary,
   GroupInvitation,
   Message,
+  MessageKind,
   PublicUser,
   SearchHit,
   ServerInfo,
@@ -50,6 +51,10 @@ export type Line = {
   id: string | null;
   seq: number | null;
   author: UserRef;
+  /** Sent over a bot token (shown with a `bot` tag after the name). */
+  bot: boolean;
+  /** `text`, or `action`: the body is what the author does, shown as `* alice waves`. */
+  kind: MessageKind;
   body: string;
   createdAt: number;
   editedAt: number | null;
@@ -197,7 +202,7 @@ export type Action =
   /** Loading older messages failed: the view is no longer loading (and owes no rows). */
   | { type: 'history-failed'; conversationId: string }
   | { type: 'open'; conversationId: string }
-  | { type: 'pending'; conversationId: string; nonce: string; body: string; at: number }
+  | { type: 'pending'; conversationId: string; nonce: string; body: string; kind: MessageKind; at: number }
   | { type: 'sent'; nonce: string; message: Message }
   | { type: 'send-failed'; nonce: string; conversationId: string; error: string }
   /**

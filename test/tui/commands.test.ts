@@ -6,7 +6,6 @@ import {
   type CommandContext,
   findCommand,
   type Intent,
-  meAction,
   parseCommand,
   parseDuration,
   type Requester,
@@ -339,12 +338,18 @@ describe('parseCommand: messages by number', () => {
     assert.equal(error(parseCommand('/delete 7', ctx(null))), 'open a conversation first');
   });
 
-  test('/me ACTION sends a /me body, which meAction reads back', () => {
-    assert.deepEqual(parseCommand('/me waves  hello', ctx()), { type: 'send', body: '/me waves  hello' });
-    assert.equal(meAction('/me waves'), 'waves');
-    assert.equal(meAction('hello /me'), null);
-    assert.equal(meAction('/me'), null);
+  test('/me ACTION sends an action, its text as typed; /me alone says how to use it', () => {
+    assert.deepEqual(parseCommand('/me waves  hello', ctx()), { type: 'send', body: 'waves  hello', kind: 'action' });
+    assert.deepEqual(parseCommand('/me   stretches\nand yawns ', ctx()), {
+      type: 'send',
+      body: 'stretches\nand yawns',
+      kind: 'action',
+    });
+    // Only the command: text that merely holds "/me" is said as it is, and so is "//me".
+    assert.deepEqual(parseCommand('hello /me', ctx()), { type: 'send', body: 'hello /me' });
+    assert.deepEqual(parseCommand('//me waves', ctx()), { type: 'send', body: '/me waves' });
     assert.equal(error(parseCommand('/me', ctx())), 'usage: /me ACTION');
+    assert.equal(error(parseCommand('/me   ', ctx())), 'usage: /me ACTION');
   });
 });
 

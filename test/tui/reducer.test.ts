@@ -125,7 +125,7 @@ describe('reduce', () => {
   test('a pending line is replaced by the stored message, whichever arrives first', () => {
     let s = reduce(loaded(), { type: 'open', conversationId: 'c1' });
     s = reduce(s, { type: 'history', conversationId: 'c1', messages: [], hasMore: false, direction: 'latest' });
-    s = reduce(s, { type: 'pending', conversationId: 'c1', nonce: 'n1', body: 'hello', at: 5 });
+    s = reduce(s, { type: 'pending', conversationId: 'c1', nonce: 'n1', body: 'hello', kind: 'text', at: 5 });
     assert.equal(s.views.c1?.lines[0]?.pending, true);
     const stored = msg('c1', 3, {
       author: { id: 'me', username: 'alice', displayName: null },
@@ -142,6 +142,37 @@ describe('reduce', () => {
     }
     const failed = reduce(s, { type: 'send-failed', conversationId: 'c1', nonce: 'n1', error: 'too long' });
     assert.equal(failed.views.c1?.lines[0]?.failed, 'too long');
+  });
+
+  test('a line keeps its kind and bot mark: pending, stored, edited; a server that sends neither gives text by a person', () => {
+    let s = reduce(loaded(), { type: 'open', conversationId: 'c1' });
+    s = reduce(s, { type: 'history', conversationId: 'c1', messages: [], hasMore: false, direction: 'latest' });
+    s = reduce(s, { type: 'pending', conversationId: 'c1', nonce: 'n1', body: 'waves', kind: 'action', at: 5 });
+    assert.deepEqual(
+      s.views.c1?.lines.map((l) => [l.body, l.kind, l.bot, l.pending]),
+      [['waves', 'action', false, true]],
+    );
+    const me = { id: 'me', username: 'alice', displayName: null };
+    s = reduce(s, {
+      type: 'sent',
+      nonce: 'n1',
+      message: msg('c1', 1, { author: me, body: 'waves', kind: 'action', nonce: 'n1' }),
+    });
+    s = reduce(s, ev('message.created', { message: msg('c1', 2, { body: 'deploy finished', bot: true }) }));
+    s = reduce(
+      s,
+      ev('message.updated', { message: msg('c1', 1, { author: me, body: 'waves back', kind: 'action', editedAt: 9 }) }),
+    );
+    const { bot: _bot, kind: _kind, ...older } = msg('c1', 3, { body: 'from an older server' });
+    s = reduce(s, ev('message.created', { message: older as Message }));
+    assert.deepEqual(
+      s.views.c1?.lines.map((l) => [l.body, l.kind, l.bot, l.pending]),
+      [
+        ['waves back', 'action', false, false],
+        ['deploy finished', 'text', true, false],
+        ['from an older server', 'text', false, false],
+      ],
+    );
   });
 
   test('edits and deletes replace the line in place', () => {

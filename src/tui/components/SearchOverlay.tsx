@@ -111,7 +111,9 @@ export function SearchOverlay(props: SearchOverlayProps) {
       {hits.slice(start, start + listHeight).map((hit, i) => {
         const isSelected = start + i === selected;
         const base: Omit<Segment, 'text'> = { inverse: isSelected };
-        const head = `${truncate(sanitize(hitPlace(hit), { multiline: false }), 24)} ${formatTime(hit.message.createdAt, props.timeFormat)} ${truncate(sanitize(hit.message.author.username, { multiline: false }), 16)}: `;
+        const m = hit.message;
+        const who = `${truncate(sanitize(m.author.username, { multiline: false }), 16)}${m.bot ? ' bot' : ''}`;
+        const head = `${truncate(sanitize(hitPlace(hit), { multiline: false }), 24)} ${formatTime(m.createdAt, props.timeFormat)} ${m.kind === 'action' ? `* ${who} ` : `${who}: `}`;
         const room = Math.max(4, inner - 2 - textWidth(head));
         const segments: Segment[] = [
           { text: isSelected ? '› ' : '  ', bold: true },

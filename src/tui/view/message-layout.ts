@@ -1,4 +1,3 @@
-import { meAction } from '../commands.js';
 import { sanitize } from '../sanitize.js';
 import type { ConversationView, Line } from '../state.js';
 import { conversationColors, userColor } from './colors.js';
@@ -43,7 +42,11 @@ export type MessageLayout = {
   atTop: boolean;
 };
 
-/** Rows of one message: a header row with time and author, then wrapped, hanging-indented body rows. */
+/**
+ * Rows of one message: a header row with time and author (`* alice` for an
+ * action, a dim `bot` after a bot token's name), then wrapped,
+ * hanging-indented body rows.
+ */
 export function messageRows(
   line: Line,
   opts: {
@@ -62,26 +65,26 @@ export function messageRows(
   const width = Math.max(10, opts.width);
   const time = formatTime(line.createdAt, opts.timeFormat);
   const name = truncate(sanitize(line.author.username, { multiline: false }), Math.max(6, Math.floor(width / 4)));
-  const prefixWidth = timeWidth(opts.timeFormat) + 1 + textWidth(name) + 1;
-  const indent = Math.min(prefixWidth, Math.floor(width / 3));
+  const nameColor = opts.colors?.get(line.author.id) ?? userColor(line.author.id, opts.meId);
   const deleted = line.deletedAt !== null;
-  // `/me waves` (the IRC convention) reads `* alice waves`.
-  const raw = deleted ? '' : line.body;
-  const action = deleted ? null : meAction(raw);
-  const body = deleted
-    ? 'message deleted'
-    : action !== null
-      ? `* ${sanitize(line.author.username, { multiline: false })} ${sanitize(action, { multiline: true })}`
-      : sanitize(raw, { multiline: true });
+  // An action reads `* alice waves`: a star where the name goes, the name leading the text.
+  const action = !deleted && line.kind === 'action';
+  const who: Segment[] = [
+    { text: name, bold: true, color: nameColor },
+    ...(line.bot ? [{ text: ' ' }, { text: 'bot', dim: true }] : []),
+  ];
+  const author: Segment[] = action ? [{ text: '*', bold: true, color: nameColor }, { text: ' ' }, ...who] : who;
+  const prefixWidth = timeWidth(opts.timeFormat) + 1 + author.reduce((w, s) => w + textWidth(s.text), 0) + 1;
+  const indent = Math.min(prefixWidth, Math.floor(width / 3));
+  const body = deleted ? 'message deleted' : sanitize(line.body, { multiline: true });
+  const kindStyle: Omit<Segment, 'text'> = action ? { italic: true } : {};
   const bodyStyle: Omit<Segment, 'text'> = deleted
     ? { dim: true, italic: true }
-    : action !== null
-      ? { italic: true }
-      : line.failed !== null
-        ? { color: 'error' }
-        : line.pending
-          ? { dim: true }
-          : {};
+    : line.failed !== null
+      ? { ...kindStyle, color: 'error' }
+      : line.pending
+        ? { ...kindStyle, dim: true }
+        : kindStyle;
   const texts = wrapText(body, width - prefixWidth, width - indent);
   // A URL wrapped over several rows is one link on each of them.
   const links = deleted ? texts.map(() => []) : urlsByRow(body, texts, findUrls(body));
@@ -93,7 +96,7 @@ export function messageRows(
               ? { text: time, bold: true, color: 'accent', inverse: true }
               : { text: time, dim: !line.mentionsMe, ...(line.mentionsMe ? { color: 'mention', inverse: true } : {}) },
             { text: ' ' },
-            { text: name, bold: true, color: opts.colors?.get(line.author.id) ?? userColor(line.author.id, opts.meId) },
+            ...author,
             { text: ' ' },
           ]
         : [{ text: ' '.repeat(indent) }];

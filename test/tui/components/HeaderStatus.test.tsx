@@ -146,4 +146,44 @@ describe('search highlighting', () => {
       ['deploy'],
     );
   });
+
+  test('the search overlay shows an action as "* bob waves" and a bot token\'s message with "bot"', async () => {
+    const { SearchOverlay } = await import('../../../src/tui/components/SearchOverlay.js');
+    const hit = (id: string, body: string, extra: { kind: 'text' | 'action'; bot: boolean }) => ({
+      message: {
+        id,
+        conversationId: 'c1',
+        seq: 1,
+        author: { id: 'u1', username: 'bob', displayName: null },
+        ...extra,
+        body,
+        createdAt: 0,
+        editedAt: null,
+        deletedAt: null,
+        nonce: null,
+        mentions: [],
+      },
+      conversation: { id: 'c1', kind: 'channel' as const, serverId: 's1', serverName: 'acme', name: 'ops' },
+      matches: [[0, 5]] as [number, number][],
+    });
+    const out = frame(
+      <SearchOverlay
+        query="waves"
+        hits={[
+          hit('m1', 'waves at the deploy', { kind: 'action', bot: false }),
+          hit('m2', 'waves: deploy finished', { kind: 'text', bot: true }),
+          hit('m3', 'waves are big today', { kind: 'text', bot: false }),
+        ]}
+        selected={0}
+        loading={false}
+        error={null}
+        more={false}
+        width={80}
+        height={12}
+      />,
+    );
+    assert.match(out, /#ops \(acme\) \d\d:\d\d \* bob waves at the deploy/);
+    assert.match(out, /#ops \(acme\) \d\d:\d\d bob bot: waves: deploy finished/);
+    assert.match(out, /#ops \(acme\) \d\d:\d\d bob: waves are big today/);
+  });
 });

@@ -29,6 +29,8 @@ function line(body: string, extra: Partial<Line> = {}): Line {
     id: `m${n}`,
     seq: n,
     author: { id: 'u-bob', username: 'bob', displayName: null },
+    bot: false,
+    kind: 'text',
     body,
     createdAt: TUE,
     editedAt: null,
@@ -164,9 +166,44 @@ describe('MessageList', () => {
     assert.match(out, /09:05 bob fixed typo \(edited\)/);
   });
 
-  test('/me actions read as "* bob waves"', async () => {
-    const out = frame({ lines: [line('/me waves at everyone')] });
-    assert.match(out, /09:05 bob \* bob waves at everyone/);
+  test('an action reads "* bob waves", in italics, with the star and the name in his colour; "/me" in a text stays text', async () => {
+    const out = frame({ lines: [line('waves at everyone', { kind: 'action' }), line('/me is not a command here')] });
+    assert.match(out, /^09:05 \* bob waves at everyone$/m);
+    assert.match(out, /^09:05 bob \/me is not a command here$/m);
+    const [row] = messageRows(line('waves', { kind: 'action' }), { meId: null, width: 60 });
+    const texts = row?.segments.map((s) => s.text);
+    assert.deepEqual(texts, ['09:05', ' ', '*', ' ', 'bob', ' ', 'waves']);
+    const colour = userColor('u-bob', null);
+    assert.deepEqual(
+      row?.segments.slice(2, 5).map((s) => [s.text, s.color, s.bold]),
+      [
+        ['*', colour, true],
+        [' ', undefined, undefined],
+        ['bob', colour, true],
+      ],
+    );
+    assert.equal(row?.segments.at(-1)?.italic, true);
+    // Long actions wrap under the text, like any message.
+    const long = frame({ lines: [line('stretches '.repeat(12).trim(), { kind: 'action' })], width: 40 });
+    assert.match(long, /^09:05 \* bob stretches stretches/m);
+    assert.match(long, /^ {12}stretches/m);
+    // A deleted action is a tombstone like any other.
+    assert.match(frame({ lines: [line('', { kind: 'action', deletedAt: TUE })] }), /09:05 bob message deleted/);
+  });
+
+  test('a bot token\'s message has a dim "bot" after the name, action or not', async () => {
+    const out = frame({
+      lines: [line('deploy finished', { bot: true }), line('beeps', { bot: true, kind: 'action' }), line('hi bob')],
+    });
+    assert.match(out, /^09:05 bob bot deploy finished$/m);
+    assert.match(out, /^09:05 \* bob bot beeps$/m);
+    assert.match(out, /^09:05 bob hi bob$/m);
+    const [row] = messageRows(line('deploy finished', { bot: true }), { meId: null, width: 60 });
+    const tag = row?.segments.find((s) => s.text === 'bot');
+    assert.deepEqual([tag?.dim, tag?.bold], [true, undefined]);
+    // The tag counts in the hanging indent: continuation rows line up after it.
+    const wrapped = messageRows(line('word '.repeat(20).trim(), { bot: true }), { meId: null, width: 40 });
+    assert.equal(wrapped[1]?.segments[0]?.text, ' '.repeat(13));
   });
 
   test('pending lines say sending…, failed ones show why', async () => {

@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import xterm from '@xterm/headless';
+import { saveCredential } from '../../src/cli/util.js';
+import type { NatterClient } from '../../src/client/index.js';
+import { connectAs, HttpApi, PASSWORD } from '../helpers/api.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor, within } from '../helpers/wait.js';
+
+// Actions (`/me`) and bot messages in the real terminal app, end to end: bin/natter runs dist/ (npm run build first).
+
+const BIN = fileURLToPath(new URL('../../bin/natter', import.meta.url));
+const COLS = 120;
+const ROWS = 40;
+
+/** `natter tui` in a pseudo-terminal (util-linux `script`), read through a headless terminal emulator. */
+class Screen {
+  private readonly term = new xterm.Terminal({ cols: COLS, rows: ROWS, allowProposedApi: true });
+  private readonly child: ChildProcess;
+  private pending = Promise.resolve();
+
+  constructor(env: Record<string, string>) {
+    this.child = spawn('script', ['-qfec', `stty cols ${COLS} rows ${ROWS}; exec ${BIN} tui`, '/dev/null'], {
+      env: { ...process.env, TERM: 'xterm-256color', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    this.child.stdout?.on('data', (chunk: Buffer) => {
+      this.pending = this.pending.then(() => new Promise<void>((r) => this.term.write(chunk, r)));
+    });
+  }
+
+  /** The screen's text, one string per row. */
+  async text(): Promise<string> {
+    await this.pending;
+    const buf = this.term.buffer.active;
+    const rows: string[] = [];
+    for (let i = 0; i < ROWS; i++) rows.push(buf.getLine(buf.viewportY + i)?.translateToString(true) ?? '');
+    return rows.join('\n');
+  }
+
+  /** Waits until the screen matches `expected`; resolves with it. */
+  async waitFor(expected: RegExp, what: string): Promise<string> {
+    let last = '';
+    return waitFor(
+      async () => {
+        last = await this.text();
+        return expected.test(last) ? last : undefined;
+      },
+      { what, intervalMs: 50, detail: () => `the screen was:\n${last}` },
+    );
+  }
+
+  /** Types `keys`, then waits until the screen shows their effect. */
+  async type(keys: string, expected: RegExp, what: string): Promise<string> {
+    this.child.stdin?.write(keys);
+    return this.waitFor(expected, what);
+  }
+
+  /** Ctrl-C; resolves with the exit code (the app is killed if it does not exit by the deadline). */
+  async quit(): Promise<number | null> {
+    const exited = new Promise<number | null>((resolve) => this.child.on('exit', (code) => resolve(code)));
+    this.child.stdin?.write('\u0003');
+    try {
+      return await within(exited, 'the terminal app to exit on Ctrl-C');
+    } catch (err) {
+      this.child.kill('SIGKILL');
+      throw err;
+    }
+  }
+}
+
+let t: TestServer;
+let dir: string;
+before(async () => {
+  t = await startTestServer();
+  dir = mkdtempSync(join(tmpdir(), 'natter-tui-'));
+});
+after(async () => {
+  await t.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('the terminal app: /me waves reaches others as an action and reads "* alice waves"; a bot token\'s messages carry a bot tag', async () => {
+  const api = new HttpApi(t.httpUrl);
+  const alice = await api.call('register', { username: 'alice', password: PASSWORD });
+  const bob = await api.call('register', { username: 'bob', password: PASSWORD });
+  const a = await connectAs(t.wsUrl, alice.token);
+  const { server, channels } = await a.request('servers.create', { name: 'acme' });
+  const general = channels[0]?.id ?? '';
+  const { invite } = await a.request('invites.create', { serverId: server.id });
+  a.close();
+  const b: NatterClient = await connectAs(t.wsUrl, bob.token);
+  await b.request('invites.join', { code: invite.code });
+  const { token: botToken } = await b.request('tokens.create', { name: 'ci' });
+  const bot: NatterClient = await connectAs(t.tcpUrl, botToken);
+  await b.request('messages.send', { conversationId: general, body: 'morning, alice', nonce: 'act-0' });
+
+  const home = join(dir, 'alice');
+  saveCredential(home, t.wsUrl, {
+    token: alice.token,
+    username: alice.user.username,
+    userId: alice.user.id,
+    sessionId: alice.session.id,
+    savedAt: Date.now(),
+  });
+  const screen = new Screen({ NATTER_HOME: home, NATTER_SERVER: t.wsUrl });
+  try {
+    await screen.waitFor(/morning, alice/, "acme's #general, open");
+    await screen.waitFor(/connected/, 'the status line');
+
+    // /me alone says how to use it, and sends nothing.
+    await screen.type('/me', /> \/me/, 'the command in the composer');
+    await screen.type('\r', /usage: \/me ACTION/, 'the usage notice');
+    await screen.type('\u0015', /> {2}message #general/, 'the composer cleared (Ctrl-U)');
+
+    // Alice acts; Bob's client gets an action, and her screen shows it as one.
+    const received = b.nextEvent(
+      'message.created',
+      (d) => d.message.nonce !== 'act-0' && d.message.author.id === alice.user.id,
+    );
+    await screen.type('/me waves', /> \/me waves/, 'the action in the composer');
+    const shown = await screen.type('\r', /\d\d:\d\d \* alice waves/, 'the action on screen');
+    assert.doesNotMatch(shown, /alice \/me waves/, 'the command is not shown as text');
+    const { message } = (await received).data;
+    assert.deepEqual([message.kind, message.body, message.bot], ['action', 'waves', false]);
+
+    // What a bot token sends is tagged, after the author's name.
+    await bot.request('messages.send', { conversationId: general, body: 'build 812 is green', nonce: 'ci-1' });
+    await screen.waitFor(/\d\d:\d\d bob bot build 812 is green/, 'the bot message, tagged');
+    await bot.request('messages.send', { conversationId: general, body: 'beeps', nonce: 'ci-2', kind: 'action' });
+    await screen.waitFor(/\d\d:\d\d \* bob bot beeps/, 'the bot action, tagged');
+    // Bob himself, on his login session, is not tagged.
+    await b.request('messages.send', { conversationId: general, body: 'that was my script', nonce: 'act-1' });
+    await screen.waitFor(/\d\d:\d\d bob that was my script/, "bob's own message, untagged");
+    const { messages } = await b.request('messages.history', { conversationId: general });
+    assert.deepEqual(
+      messages.map((m) => [m.body, m.kind, m.bot]),
+      [
+        ['morning, alice', 'text', false],
+        ['waves', 'action', false],
+        ['build 812 is green', 'text', true],
+        ['beeps', 'action', true],
+        ['that was my script', 'text', false],
+      ],
+      'the lone /me sent nothing',
+    );
+  } finally {
+    assert.equal(await screen.quit(), 0);
+    b.close();
+    bot.close();
+  }
+});
