@@ -38,6 +38,7 @@ const FIELD_WORDS: Record<string, string> = {
   code: 'invite code',
   name: 'name',
   body: 'message',
+  kind: 'message kind',
   nonce: 'nonce',
   to: 'recipient',
   role: 'role',
