@@ -231,7 +231,7 @@ describe('messages sent with a bot token', () => {
 });
 
 describe('migration 0008', () => {
-  test('messages and stored events from before it read as text and not from a bot, in history and in a replay', async () => {
+  test('messages and stored events from before it read as text and not from a bot; the terminal app’s old "/me waves" become actions', async () => {
     const root = mkdtempSync(join(tmpdir(), 'natter-migrate-'));
     try {
       // A database as the previous release left it: migrations 0000-0007, rows written in that schema.
@@ -259,12 +259,19 @@ describe('migration 0008', () => {
         INSERT INTO members (server_id, user_id, role, joined_at) VALUES ('srvOld', 'aliceOldId', 'owner', 0);
         INSERT INTO conversations (id, kind, server_id, name, last_seq, created_at) VALUES ('chanOld', 'channel', 'srvOld', 'general', 1, 0);
         INSERT INTO messages (id, conversation_id, seq, author_id, body, created_at, nonce) VALUES ('old1', 'chanOld', 1, 'aliceOldId', '/me waves', 1000, 'o1');
+        INSERT INTO messages (id, conversation_id, seq, author_id, body, created_at, nonce) VALUES ('old2', 'chanOld', 2, 'aliceOldId', 'plain words', 1001, 'o2');
+        UPDATE conversations SET last_seq = 2 WHERE id = 'chanOld';
       `);
+      const plain = { ...old, id: 'old2', seq: 2, body: 'plain words', createdAt: 1001, nonce: 'o2' };
       // The event the previous release stored for it, as it wrote it.
       sqlite
         .prepare('INSERT INTO events (payload, created_at, scope) VALUES (?, ?, ?)')
         .run(JSON.stringify({ event: 'message.created', data: { message: old } }), Date.now(), 's:srvOld');
+      sqlite
+        .prepare('INSERT INTO events (payload, created_at, scope) VALUES (?, ?, ?)')
+        .run(JSON.stringify({ event: 'message.created', data: { message: plain } }), Date.now(), 's:srvOld');
       sqlite.close();
+      const action = { ...old, body: 'waves', kind: 'action', bot: false };
 
       const s = await startTestServer({}, dataDir);
       try {
@@ -272,14 +279,22 @@ describe('migration 0008', () => {
         const api = new HttpApi(s.httpUrl);
         api.token = login.token;
         const { messages } = await api.call('messages.history', { conversationId: 'chanOld' });
-        assert.deepEqual(messages, [{ ...old, kind: 'text', bot: false }]);
+        assert.deepEqual(messages, [action, { ...plain, kind: 'text', bot: false }]);
+        // The search index follows: the action is found by its words.
+        const found = await api.call('messages.search', { query: 'waves' });
+        assert.deepEqual(
+          found.hits.map((h) => [h.message.body, h.message.kind]),
+          [['waves', 'action']],
+        );
         for (const url of [s.wsUrl, s.tcpUrl]) {
           const c = await connectClient(url);
           opened.push(c);
           const replayed = c.nextEvent('message.created');
+          const second = c.nextEvent('message.created', (d) => d.message.id === 'old2');
           await c.request('auth', { token: login.token, cursor: '0' });
           const ev = await replayed;
-          assert.deepEqual(ev.data.message, { ...old, kind: 'text', bot: false }, `replayed over ${url}`);
+          assert.deepEqual(ev.data.message, action, `replayed over ${url}`);
+          assert.deepEqual((await second).data.message, { ...plain, kind: 'text', bot: false });
         }
       } finally {
         await s.stop();
