@@ -402,8 +402,11 @@ export class Natter extends EventEmitter<NatterEvents> {
 
   private scheduleRetry(error: string, hintMs?: number): void {
     const ceiling = Math.min(this.maxMs, this.initialMs * 2 ** this.attempt);
+    // The server's hint spreads a crowd of clients over a few seconds; it never makes one wait past its own ceiling.
     const delay =
-      hintMs !== undefined ? hintMs + Math.round(Math.random() * this.initialMs) : Math.round(Math.random() * ceiling);
+      hintMs !== undefined
+        ? Math.min(this.maxMs, hintMs + Math.round(Math.random() * this.initialMs))
+        : Math.round(Math.random() * ceiling);
     this.attempt++;
     this.setState({ status: 'reconnecting', attempt: this.attempt, retryInMs: delay, error });
     this.retryTimer = setTimeout(() => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { CloseCode } from '../../src/protocol/index.js';
 import { connectAs, connectNatter, createNatter, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
@@ -105,6 +106,25 @@ describe('Natter (reconnecting client)', () => {
     } finally {
       client.close();
       await again.destroy();
+    }
+  });
+
+  test('a restarting server’s "come back in 1-5 s" never makes a client wait past its own backoff ceiling', async () => {
+    const own = await startTestServer();
+    const reg = await new HttpApi(own.httpUrl).call('register', { username: uniqueName('hint'), password: PASSWORD });
+    const client = await connectNatter({ url: own.wsUrl, token: reg.token, backoff: { initialMs: 50, maxMs: 300 } });
+    const waits: number[] = [];
+    client.on('state', (st) => {
+      if (st.status === 'reconnecting') waits.push(st.retryInMs);
+    });
+    try {
+      // A graceful stop closes with 1012 and a hint of 1,000-5,000 ms.
+      await own.stop();
+      await until(() => waits.length > 0, 'the first wait');
+      assert.ok((waits[0] ?? Infinity) <= 300, `waited ${waits[0]} ms, at most the client's 300`);
+    } finally {
+      client.close();
+      rmSync(own.dataDir, { recursive: true, force: true });
     }
   });
 
