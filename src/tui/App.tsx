@@ -1,4 +1,4 @@
-import { Box, useApp, useStdout } from 'ink';
+import { Box, Text, useApp, useStdout } from 'ink';
 import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import { COMMANDS } from './commands.js';
 import { Composer, composerRows } from './components/Composer.js';
@@ -139,6 +139,13 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
   useEffect(() => {
     store.dispatch({ type: 'layout', width: listWidth, timeFormat: config.timeFormat, height: listHeight });
   }, [store, listWidth, listHeight, config.timeFormat]);
+  // Connected and member of nothing: say how to start, where messages would be.
+  const welcome =
+    !active &&
+    state.me !== null &&
+    state.connection.status === 'connected' &&
+    Object.keys(state.conversations).length === 0 &&
+    Object.keys(state.servers).length === 0;
   const selectedLine =
     state.selected && state.selected.conversationId === state.active
       ? view?.lines.find((l) => l.seq === state.selected?.seq)
@@ -261,24 +268,36 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
             width={mainWidth - 1}
             color={config.color}
           />
-          <MessageList
-            lines={view?.lines ?? []}
-            meId={state.me?.id ?? null}
-            meUsername={state.me?.username ?? null}
-            width={listWidth}
-            height={listHeight}
-            scrollBack={view?.scrollBack ?? 0}
-            newBelow={view?.newBelow ?? 0}
-            focus={view?.focus ?? null}
-            selected={state.selected?.conversationId === state.active ? state.selected.seq : null}
-            colors={colors}
-            newFrom={view?.newFrom ?? null}
-            hasMoreBefore={view?.hasMoreBefore ?? false}
-            loading={view?.loading ?? false}
-            timeFormat={config.timeFormat}
-            now={now}
-            color={config.color}
-          />
+          {welcome ? (
+            <Box height={listHeight} flexDirection="column" justifyContent="flex-end">
+              <Text wrap="wrap">No conversations yet. To start:</Text>
+              <Text wrap="wrap">{'  /join CODE           join a server with an invite code someone gave you'}</Text>
+              <Text wrap="wrap">{'  /create-server NAME  start a server of your own (then /invite makes a code)'}</Text>
+              <Text wrap="wrap">{'  /dm USER MESSAGE     write to someone directly'}</Text>
+              <Text dimColor wrap="wrap">
+                F1 lists every key and command.
+              </Text>
+            </Box>
+          ) : (
+            <MessageList
+              lines={view?.lines ?? []}
+              meId={state.me?.id ?? null}
+              meUsername={state.me?.username ?? null}
+              width={listWidth}
+              height={listHeight}
+              scrollBack={view?.scrollBack ?? 0}
+              newBelow={view?.newBelow ?? 0}
+              focus={view?.focus ?? null}
+              selected={state.selected?.conversationId === state.active ? state.selected.seq : null}
+              colors={colors}
+              newFrom={view?.newFrom ?? null}
+              hasMoreBefore={view?.hasMoreBefore ?? false}
+              loading={view?.loading ?? false}
+              timeFormat={config.timeFormat}
+              now={now}
+              color={config.color}
+            />
+          )}
           {state.notice ? (
             <NoticeLine
               text={state.notice.text}
@@ -303,7 +322,9 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
             color={config.color}
             hint={
               selectedLine
-                ? `#${selectedLine.seq} ${selectedLine.author.username} · e edit · d delete · r reply · c copy · Esc`
+                ? mainWidth >= 80
+                  ? `#${selectedLine.seq} ${selectedLine.author.username} · e edit · d delete · r reply · c copy · Esc`
+                  : `#${selectedLine.seq} ${selectedLine.author.username} · e/d/r/c · Esc`
                 : state.connection.status === 'reconnecting'
                   ? 'Ctrl-R: now'
                   : undefined

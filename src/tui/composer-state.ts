@@ -89,9 +89,12 @@ export function startEdit(s: ComposerState, text: string): ComposerState {
   return { ...s, setAside: s.setAside ?? s.editor, editor: editorOf(text) };
 }
 
-/** After a send (or a command that worked): empty, remembered in the history, nothing set aside. */
+/**
+ * After Enter: remembered in the history, and empty, or (after an edit of a
+ * sent message) the draft the edit had set aside.
+ */
 export function sent(s: ComposerState, text: string): ComposerState {
-  return { ...s, editor: editorOf(''), history: remember(s.history, text), setAside: null };
+  return { ...s, editor: s.setAside ?? editorOf(''), history: remember(s.history, text), setAside: null };
 }
 
 /**

@@ -71,6 +71,14 @@ export function switcherItems(state: State): SwitcherItem[] {
   });
 }
 
+/** The line-editing keys of an overlay's query (Backspace, Ctrl-W, Ctrl-U): the new query, or null for other keys. */
+export function queryKey(query: string, input: string, key: AppKey): string | null {
+  if ((key.ctrl && input === 'w') || (key.meta && (key.backspace || key.delete))) return query.replace(/\S*\s*$/, '');
+  if (key.ctrl && input === 'u') return '';
+  if (key.backspace || key.delete || (key.ctrl && input === 'h')) return [...query].slice(0, -1).join('');
+  return null;
+}
+
 export type ChatIntentsOptions = {
   store: Store;
   controller: Controller;
@@ -337,11 +345,9 @@ export class ChatIntents {
       this.store.dispatch({ type: 'overlay', overlay: { kind: 'switcher', ...switcher, selected } });
       return;
     }
-    if (key.backspace || key.delete) {
-      this.store.dispatch({
-        type: 'overlay',
-        overlay: { kind: 'switcher', query: [...switcher.query].slice(0, -1).join(''), selected: 0 },
-      });
+    const query = queryKey(switcher.query, input, key);
+    if (query !== null) {
+      this.store.dispatch({ type: 'overlay', overlay: { kind: 'switcher', query, selected: 0 } });
       return;
     }
     if (input && !key.ctrl && !key.meta) {
@@ -401,12 +407,9 @@ export class ChatIntents {
       else if (!isBlank(o.query)) void this.runSearch(o);
       return;
     }
-    if (key.backspace || key.delete) {
-      overlay({ ...o, query: [...o.query].slice(0, -1).join('') });
-      return;
-    }
-    if (key.ctrl && input === 'u') {
-      overlay({ ...o, query: '' });
+    const query = queryKey(o.query, input, key);
+    if (query !== null) {
+      overlay({ ...o, query });
       return;
     }
     if (input && !key.ctrl && !key.meta) {
@@ -442,7 +445,8 @@ export class ChatIntents {
       ? (state.servers[active.serverId]?.channelIds ?? []).map((id) => state.conversations[id]?.name ?? '')
       : [];
     return {
-      usernames: [...new Set(members.map((m) => m.user.username))],
+      // Everyone but me: nobody completes their own name.
+      usernames: [...new Set(members.map((m) => m.user.username))].filter((n) => n !== state.me?.username),
       channels,
       commands: COMMANDS.map((c) => c.name),
     };
@@ -451,9 +455,9 @@ export class ChatIntents {
   // ── What a typed line asks for ───────────────────────────────────────────
 
   /** Enter: what the composer holds is sent or carried out. */
-  submit(value = this.text): void {
+  submit(): void {
     const state = this.store.get();
-    const input = value;
+    const input = this.text;
     // What is typed in a conversation goes to that conversation, "@name …" included:
     // a DM is opened only on purpose (/dm, Ctrl-K).
     const names = shownNames(state);
@@ -465,10 +469,22 @@ export class ChatIntents {
       invitations: Object.values(state.invitations),
     });
     this.store.dispatch({ type: 'clear-notice' });
-    if (intent.type === 'none') this.setText('');
-    else if (intent.type === 'send') this.setComposer((c) => sent(c, input));
+    if (intent.type === 'none') {
+      this.setText('');
+      return;
+    }
+    // Enter empties the composer at once and remembers the line (an edit gives back the draft it set aside),
+    // whichever conversation the command then opens.
+    this.followActive();
+    const origin = this.composerState.conversation;
+    this.setComposer((c) => sent(c, input));
+    const left = this.composerState.editor;
     void this.carryOut(intent).then((ok) => {
-      if (ok && intent.type !== 'send' && this.text === input) this.setComposer((c) => sent(c, input));
+      if (ok || intent.type === 'send') return;
+      // Refused: the line comes back to be fixed, if the composer is as Enter left it (the command did not fill it).
+      const c = this.composerState;
+      if (c.conversation !== origin || c.editor !== left) return;
+      this.setComposer((s) => (left.text === '' ? withText(s, input) : startEdit(s, input)));
     });
   }
 
@@ -534,18 +550,30 @@ export class ChatIntents {
         return false;
       case 'edit':
       case 'delete': {
-        const line = state.views[intent.conversationId]?.lines.find((l) => l.seq === intent.seq && l.id);
-        if (!line?.id) {
-          notice(`no message #${intent.seq} loaded here`, 'error');
+        // A message not loaded here is looked up by its number.
+        const loaded = state.views[intent.conversationId]?.lines.find((l) => l.seq === intent.seq && l.id)?.id;
+        let messageId = loaded ?? null;
+        if (messageId === null) {
+          try {
+            const page = await this.controller.client.request('messages.history', {
+              conversationId: intent.conversationId,
+              after: intent.seq - 1,
+              limit: 1,
+            });
+            const found = page.messages[0];
+            messageId = found?.seq === intent.seq && found.deletedAt === null ? found.id : null;
+          } catch (err) {
+            notice(errorText(err), 'error');
+            return false;
+          }
+        }
+        if (messageId === null) {
+          notice(`there is no message #${intent.seq} here (or it was deleted)`, 'error');
           return false;
         }
         return intent.type === 'edit'
-          ? await this.controller.request(
-              'messages.edit',
-              { messageId: line.id, body: intent.body },
-              `edited #${intent.seq}`,
-            )
-          : await this.controller.request('messages.delete', { messageId: line.id }, `deleted #${intent.seq}`);
+          ? await this.controller.request('messages.edit', { messageId, body: intent.body }, `edited #${intent.seq}`)
+          : await this.controller.request('messages.delete', { messageId }, `deleted #${intent.seq}`);
       }
       case 'search':
         this.openSearch(intent.query);
@@ -724,8 +752,11 @@ export class ChatIntents {
     const at = list.findIndex((m) => m.seq === seq);
     const here = list[at];
     const v = state.views[id];
+    // The selected message may have gone (deleted): moves then start from where it was.
+    const next = list.findIndex((m) => m.seq > seq);
+    const gap = next === -1 ? list.length : next;
     const move = (step: number) => {
-      const to = at + step;
+      const to = at !== -1 ? at + step : step < 0 ? gap + step : gap + step - 1;
       // Above the oldest loaded message: load older ones; the next Up goes on into them.
       if (to < 0 && v?.hasMoreBefore && !v.loading) void this.controller.loadOlder(id);
       const target = list[Math.max(0, Math.min(list.length - 1, to))];
@@ -811,7 +842,17 @@ export class ChatIntents {
     this.confirming = null;
     if (!asked) return;
     if ((input === 'y' || input === 'Y') && !key.ctrl && !key.meta) {
-      void this.controller.request('messages.delete', { messageId: asked.messageId }, `deleted message #${asked.seq}`);
+      void this.controller
+        .request('messages.delete', { messageId: asked.messageId }, `deleted message #${asked.seq}`)
+        .then((ok) => {
+          // The selection goes to the message before the deleted one (or after it, at the top).
+          const state = this.store.get();
+          if (!ok || state.selected?.seq !== asked.seq || state.active !== asked.conversationId) return;
+          const list = this.selectable();
+          const before = list.filter((m) => m.seq < asked.seq).at(-1);
+          const after = list.find((m) => m.seq > asked.seq);
+          this.select((before ?? after)?.seq ?? null);
+        });
       return;
     }
     this.store.dispatch({ type: 'notice', text: `kept message #${asked.seq}`, level: 'info' });

@@ -357,7 +357,7 @@ const DESCRIPTIONS: Record<KeyAction, string> = {
     'Select a message, newest first: Up/Down (k/j) move, e edits, d deletes, r replies with a quote, c copies; Esc ends',
   complete:
     'Complete a name (with or without @; first in the message: "bob: "), #channel or /command (again: next match)',
-  close: 'Close the overlay',
+  close: 'Close the overlay; cancel an edit (the draft comes back); end a selection',
   toggleMembers: 'Show or hide the member list',
   toggleServer: 'Fold or unfold the open server in the sidebar',
   reconnect: 'While waiting to reconnect: try now',

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { DEFAULT_CONFIG } from '../../src/tui/config.js';
 import { Controller } from '../../src/tui/controller.js';
-import { type AppKey, ChatIntents } from '../../src/tui/intents.js';
+import { type AppKey, ChatIntents, queryKey } from '../../src/tui/intents.js';
 import { initialState } from '../../src/tui/reducer.js';
 import { Store } from '../../src/tui/store.js';
 import { connectAs, createNatter, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
@@ -225,9 +225,9 @@ test('what is typed goes to the open conversation, @name first included; a draft
   const dms = await controller.client.request('dms.list', {});
   assert.equal(dms.dms.length, 0, 'no DM was opened');
 
-  // A draft in #general, then a DM opened with /dm: the DM starts empty, #general keeps its draft.
-  press(intents, 'half a thought');
-  intents.submit(`/dm ${bobName} private words`);
+  // A DM opened with /dm starts empty; a draft in #general stays there across switches.
+  press(intents, `/dm ${bobName} private words`);
+  press(intents, '\r', { return: true });
   // The first message starts the DM, which then opens.
   const dm = await waitFor(
     () => {
@@ -241,6 +241,13 @@ test('what is typed goes to the open conversation, @name first included; a draft
   intents.followActive();
   assert.equal(intents.text, '', 'the DM has no draft');
   assert.equal(dm.name, bobName);
+  await controller.open(general);
+  intents.followActive();
+  assert.equal(intents.text, '', 'nor does #general: the command went');
+  press(intents, 'half a thought');
+  await controller.open(dm.id);
+  intents.followActive();
+  assert.equal(intents.text, '');
   await controller.open(general);
   intents.followActive();
   assert.equal(intents.text, 'half a thought');
@@ -270,4 +277,110 @@ test('search: Down past the last hit of a page brings the next page, until every
   for (let i = 0; i < 80; i++) press(intents, '', { downArrow: true });
   assert.equal(overlay()?.selected, 74, 'Down stops at the last one');
   assert.equal(overlay()?.hits?.length, 75, 'and asks for nothing more');
+});
+
+test('Alt-E, then Enter: the edit goes and the draft it set aside comes back; the edit is in the history', async (ctx) => {
+  const { alice, general } = await acme([{ by: 'alice', body: 'first try' }]);
+  const { store, controller, intents } = await chat(ctx, alice.token);
+  await controller.open(general);
+  await waitFor(() => store.get().views[general]?.lines.length === 1, { what: 'the history' });
+  press(intents, 'my unsent draft');
+  press(intents, 'e', { meta: true });
+  assert.equal(intents.text, '/edit 1 first try');
+  press(intents, ' (fixed)');
+  press(intents, '\r', { return: true });
+  assert.equal(intents.text, 'my unsent draft', 'the draft is back at once');
+  await waitFor(() => store.get().views[general]?.lines[0]?.body === 'first try (fixed)', { what: 'the edit stored' });
+  assert.equal(intents.text, 'my unsent draft');
+  assert.deepEqual(intents.composer().history.entries.at(-1), '/edit 1 first try (fixed)');
+});
+
+test('a command that works leaves nothing behind in the conversation it was typed in; one refused comes back to be fixed', async (ctx) => {
+  const { alice, bob, general } = await acme([{ by: 'bob', body: 'hello' }]);
+  const { store, controller, intents } = await chat(ctx, alice.token);
+  await controller.open(general);
+  press(intents, `/dm ${bob.user.username} quick question`);
+  press(intents, '\r', { return: true });
+  await waitFor(() => store.get().conversations[store.get().active ?? '']?.kind === 'dm', { what: 'the DM open' });
+  await controller.open(general);
+  intents.followActive();
+  assert.equal(intents.text, '', 'no "/dm …" left in #general');
+  assert.equal(intents.composer().history.entries.at(-1), `/dm ${bob.user.username} quick question`);
+  // Refused by the server: the line is back, to be fixed.
+  press(intents, '/role nobody-at-all admin');
+  press(intents, '\r', { return: true });
+  await waitFor(() => store.get().notice?.level === 'error', { what: 'the refusal' });
+  assert.equal(intents.text, '/role nobody-at-all admin');
+});
+
+test('after the selected message is deleted, the selection is on its neighbour and k and j go on from there', async (ctx) => {
+  const lines = Array.from({ length: 12 }, (_, i) => ({ by: 'alice' as const, body: `s${i + 1}` }));
+  const { alice, general } = await acme(lines);
+  const { store, controller, intents } = await chat(ctx, alice.token);
+  await controller.open(general);
+  await waitFor(() => store.get().views[general]?.lines.length === 12, { what: 'the history' });
+  press(intents, '', { upArrow: true, ctrl: true });
+  press(intents, 'k');
+  assert.equal(store.get().selected?.seq, 11);
+  press(intents, 'd');
+  press(intents, 'y');
+  await waitFor(() => store.get().selected?.seq === 10, { what: 'the selection on message 10' });
+  press(intents, 'j');
+  assert.equal(store.get().selected?.seq, 12, 'j skips the deleted one');
+  // Deleted under the selection by someone else: k goes to the one before it, not to the oldest.
+  const line = store.get().views[general]?.lines.find((l) => l.seq === 12);
+  await controller.client.request('messages.delete', { messageId: line?.id ?? '' });
+  await waitFor(() => store.get().views[general]?.lines.find((l) => l.seq === 12)?.deletedAt !== null, {
+    what: 'message 12 deleted',
+  });
+  press(intents, 'k');
+  assert.equal(store.get().selected?.seq, 10);
+});
+
+test('/delete and /edit reach a message that is not loaded, by its number', async (ctx) => {
+  const lines = Array.from({ length: 70 }, (_, i) => ({ by: 'alice' as const, body: `old ${i + 1}` }));
+  const { alice, general } = await acme(lines);
+  const { store, controller, intents } = await chat(ctx, alice.token);
+  await controller.open(general);
+  await waitFor(() => (store.get().views[general]?.lines[0]?.seq ?? 0) > 3, { what: 'only the latest page' });
+  intents.setText('/edit 3 old 3, fixed');
+  intents.submit();
+  await waitFor(() => /edited #3/.test(store.get().notice?.text ?? ''), { what: 'edited' });
+  intents.setText('/delete 2');
+  intents.submit();
+  await waitFor(() => /deleted #2/.test(store.get().notice?.text ?? ''), { what: 'deleted' });
+  const page = await controller.client.request('messages.history', { conversationId: general, after: 1, limit: 2 });
+  assert.deepEqual(
+    page.messages.map((m) => [m.seq, m.body, m.deletedAt !== null]),
+    [
+      [2, '', true],
+      [3, 'old 3, fixed', false],
+    ],
+  );
+  intents.setText('/delete 999');
+  intents.submit();
+  await waitFor(() => /there is no message #999 here/.test(store.get().notice?.text ?? ''), { what: 'no such' });
+});
+
+test('the switcher’s and search’s query take Ctrl-W and Ctrl-U as the composer does', () => {
+  const key = (k: Partial<AppKey>) => ({ ...NO_KEY, ...k });
+  assert.equal(queryKey('gen', 'u', key({ ctrl: true })), '');
+  assert.equal(queryKey('acme gen', 'w', key({ ctrl: true })), 'acme ');
+  assert.equal(queryKey('acme gen ', 'w', key({ ctrl: true })), 'acme ');
+  assert.equal(queryKey('ab👍🏽', '', key({ backspace: true })), 'ab👍', 'Backspace takes a code point');
+  assert.equal(queryKey('gen', 'x', key({})), null, 'typing is not an edit');
+});
+
+test('Tab never offers my own name', async (ctx) => {
+  const { alice, general } = await acme([{ by: 'bob', body: 'hi' }]);
+  const { store, controller, intents } = await chat(ctx, alice.token);
+  await controller.open(general);
+  await waitFor(() => (store.get().members[store.get().conversations[general]?.serverId ?? '']?.length ?? 0) === 2, {
+    what: 'the members',
+  });
+  const me = alice.user.username;
+  press(intents, me.slice(0, 3));
+  press(intents, '\t', { tab: true });
+  assert.notEqual(intents.text, `${me}: `);
+  assert.equal(intents.text.startsWith(me), false);
 });
