@@ -52,6 +52,8 @@ export type AppProps = {
   onQuit: () => void;
   /** The drafts and sent texts of the last run, and where to keep them (none: not kept). */
   composerFile?: ComposerFile;
+  /** What was wrong with config.json (the help overlay lists them). */
+  configWarnings?: readonly string[];
 };
 
 /**
@@ -59,7 +61,7 @@ export type AppProps = {
  * overlays. It lays out what the store and the intents hold; what keys do is
  * {@link ChatIntents}'.
  */
-export function App({ store, controller, config, onQuit, composerFile }: AppProps) {
+export function App({ store, controller, config, onQuit, composerFile, configWarnings }: AppProps) {
   const state = useSyncExternalStore(store.subscribe, store.get);
   const { exit } = useApp();
   const { columns, rows } = useSize();
@@ -218,6 +220,7 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
         <Box width={columns} height={rows} flexDirection="column">
           <HelpOverlay
             keys={describeBindings(config.keys).map((b) => ({ keys: b.keys.join(', '), action: b.description }))}
+            problems={configWarnings}
             commands={COMMANDS.map((c) => ({
               name: c.name,
               // The usage line starts with the command itself.

@@ -210,7 +210,7 @@ export function reduce(state: State, action: Action): State {
         active: conv.id,
         overlay: null,
         // A notice belongs to where it was said: another conversation starts without it.
-        notice: conv.id === state.active ? state.notice : null,
+        notice: conv.id === state.active || state.notice?.app ? state.notice : null,
         selected: conv.id === state.selected?.conversationId ? state.selected : null,
         views: {
           ...state.views,
@@ -313,7 +313,10 @@ export function reduce(state: State, action: Action): State {
       return { ...state, servers: { ...state.servers, [s.id]: { ...s, expanded: !s.expanded } } };
     }
     case 'notice':
-      return { ...state, notice: { text: action.text, level: action.level } };
+      return {
+        ...state,
+        notice: { text: action.text, level: action.level, ...(action.app ? { app: true } : {}) },
+      };
     case 'clear-notice':
       return state.notice ? { ...state, notice: null } : state;
     case 'tick': {

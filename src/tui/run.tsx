@@ -76,7 +76,12 @@ export async function runTui(g: Globals): Promise<void> {
         backoff: { initialMs: 250, maxMs: 2000 },
       });
       const controller = new Controller(client, store.dispatch, store.get);
-      for (const w of warnings) store.dispatch({ type: 'notice', text: `config: ${w}`, level: 'error' });
+      // One notice for them all, kept while the first conversation opens; F1 lists every one.
+      const first = warnings[0];
+      if (first !== undefined) {
+        const more = warnings.length > 1 ? ` (and ${warnings.length - 1} more: F1 lists them)` : '';
+        store.dispatch({ type: 'notice', text: `config.json: ${first}${more}`, level: 'error', app: true });
+      }
       client.on('state', (st) => {
         if (st.status === 'connected') everConnected = true;
         else if (st.status === 'reconnecting') lastError = st.error;
@@ -135,6 +140,7 @@ export async function runTui(g: Globals): Promise<void> {
         controller={chat.controller}
         config={config}
         composerFile={drafts}
+        configWarnings={warnings}
         onQuit={() => chat.controller.client.close()}
       />
     );

@@ -141,7 +141,7 @@ export type State = {
    * commands. It goes when another conversation opens, on Esc, or after
    * {@link NOTICE_TICKS} ticks of the app's clock; `ticks` counts them.
    */
-  notice: { text: string; level: 'info' | 'error'; ticks?: number } | null;
+  notice: { text: string; level: 'info' | 'error'; ticks?: number; app?: boolean } | null;
   /** Set when something deserves the terminal bell (a mention or DM outside the open conversation). */
   bell: number;
   /** What rang the bell last. */
@@ -220,6 +220,7 @@ export type Action =
   | { type: 'overlay'; overlay: Overlay | null }
   | { type: 'toggle-members' }
   | { type: 'toggle-server'; serverId: string }
-  | { type: 'notice'; text: string; level: 'info' | 'error' }
+  /** `app`: about the app itself (its config), not the open conversation: kept when another one opens. */
+  | { type: 'notice'; text: string; level: 'info' | 'error'; app?: boolean }
   | { type: 'clear-notice' }
   | { type: 'tick'; now: number };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -528,6 +528,32 @@ test('F1 opens the help and it stays open until a key closes it; a message may s
   } finally {
     assert.equal(await screen.quit(), 0);
     m.close();
+  }
+});
+
+test('config.json problems: one notice that stays once the chat opens, and F1 lists every one', async () => {
+  const api = new HttpApi(t.httpUrl);
+  const nia = await api.call('register', { username: 'nia', password: PASSWORD });
+  const n = await connectAs(t.wsUrl, nia.token);
+  await n.request('servers.create', { name: 'configs' });
+  n.close();
+  const home = savedLogin('nia', nia);
+  writeFileSync(
+    join(home, 'config.json'),
+    JSON.stringify({ theme: { mention: 'notacolor' }, bogus: 1, keys: { switcher: 'ctrl+m' } }),
+  );
+  const screen = new Screen({ NATTER_HOME: home, NATTER_SERVER: t.wsUrl });
+  try {
+    await screen.waitFor(
+      (s) => /#general/.test(s) && /connected/.test(s) && /config\.json: .*\(and 2 more: F1 lists them\)/.test(s),
+      'the chat open, the notice still there',
+    );
+    const help = await screen.type('\u001bOP', /config\.json problems/, 'the help, problems first');
+    assert.match(help, /notacolor/);
+    assert.match(help, /bogus/);
+    assert.match(help, /ctrl\+m/);
+  } finally {
+    assert.equal(await screen.quit(), 0);
   }
 });
 

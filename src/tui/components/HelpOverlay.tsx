@@ -8,6 +8,8 @@ import { StyledRow } from './StyledRow.js';
 export type HelpOverlayProps = {
   readonly keys: readonly { keys: string; action: string }[];
   readonly commands: readonly { name: string; usage: string; description: string }[];
+  /** What was wrong with config.json (each setting keeps its default), listed first. */
+  readonly problems?: readonly string[];
   readonly width: number;
   readonly height: number;
   /** The last line; `Esc to close` when omitted. */
@@ -20,6 +22,17 @@ export type HelpOverlayProps = {
 export function helpRows(props: Omit<HelpOverlayProps, 'height'>): Row[] {
   const inner = Math.max(10, props.width - 4);
   const rows: Row[] = [];
+  if (props.problems && props.problems.length > 0) {
+    rows.push({
+      key: 'problems',
+      segments: [{ text: 'config.json problems', bold: true, underline: true, color: 'error' }],
+    });
+    props.problems.forEach((p, i) => {
+      wrapText(`• ${p}`, inner, inner - 2).forEach((line, k) => {
+        rows.push({ key: `problems:${i}:${k}`, segments: [{ text: k === 0 ? line : `  ${line}` }] });
+      });
+    });
+  }
   const table = (title: string, pairs: [string, string][], key: string) => {
     if (pairs.length === 0) return;
     if (rows.length > 0) rows.push({ key: `${key}:gap`, segments: [{ text: '' }] });
