@@ -211,6 +211,7 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
             height={Math.min(rows, 30)}
             timeFormat={config.timeFormat}
             color={config.color}
+            names={names}
           />
         </Box>
       );

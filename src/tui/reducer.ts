@@ -10,6 +10,7 @@ import {
 } from './state.js';
 import { highlighted } from './view/highlight.js';
 import { messageRows, scrollView } from './view/message-layout.js';
+import { shownNames } from './view/shown-names.js';
 import { sameDay } from './view/time.js';
 
 /** The state before anything has happened. */
@@ -679,11 +680,13 @@ function applyEvent(state: State, e: AnyEvent): State {
 
 /** A conversation as the sidebar names it: `#general (acme)`, `+friends`, `@bob`. */
 export function placeName(state: State, c: ConversationEntry): string {
+  // Servers and groups as the sidebar names them: `acme·2f9k` when two of mine share a name.
+  const names = shownNames(state);
   if (c.kind === 'channel') {
-    const server = c.serverId ? state.servers[c.serverId]?.name : undefined;
+    const server = c.serverId ? (names.get(c.serverId) ?? state.servers[c.serverId]?.name) : undefined;
     return server ? `#${c.name} (${server})` : `#${c.name}`;
   }
-  return `${c.kind === 'group' ? '+' : '@'}${c.name}`;
+  return c.kind === 'group' ? `+${names.get(c.id) ?? c.name}` : `@${c.name}`;
 }
 
 /** Conversation ids in sidebar order: each server's channels (when expanded), then groups, then DMs. */

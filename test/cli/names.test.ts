@@ -162,6 +162,23 @@ describe('two servers of the same name', () => {
       false,
     );
   });
+
+  test('natter search writes where each hit is as it is typed, and each can be pasted back', async () => {
+    await alice.api.call('messages.send', { conversationId: ids.alicesGeneral, body: 'findme in mine', nonce: 'fm-1' });
+    await bob.api.call('messages.send', { conversationId: ids.bobsGeneral, body: 'findme in his', nonce: 'fm-2' });
+    const r = ok(await natter(['search', 'findme'], alice.env), 'search');
+    const labels = r.stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split('  ')[0] ?? '');
+    assert.deepEqual(
+      [...labels].sort((a, b) => a.localeCompare(b)),
+      [`acme~${fragment(ids.alices, ids.bobs)}/general`, `Acme~${fragment(ids.bobs, ids.alices)}/general`].sort(
+        (a, b) => a.localeCompare(b),
+      ),
+    );
+    for (const label of labels) ok(await natter(['history', label, '--limit', '1'], alice.env), `history ${label}`);
+  });
 });
 
 describe('two groups of the same name', () => {

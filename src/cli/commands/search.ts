@@ -1,8 +1,9 @@
+import { distinctNames } from '../../client/names.js';
 import { patiently } from '../../client/pages.js';
 import { isBlank } from '../../protocol/blank.js';
 import type { SearchHit } from '../../protocol/index.js';
 import { saying } from '../message-line.js';
-import { resolveTarget, targetJson } from '../resolve.js';
+import { listGroups, listServers, resolveTarget, targetJson } from '../resolve.js';
 import { act } from '../session.js';
 import { clean, cleanBlock, fmtTime, usageError } from '../util.js';
 
@@ -19,12 +20,17 @@ const PAGE = 50;
  */
 const MAX_PAGES = 100;
 
-/** How a hit's conversation is named on the command line: `acme/general`, `+climbing`, `@bob`. */
-export function hitLabel(hit: SearchHit): string {
+/**
+ * How a hit's conversation is named on the command line: `acme/general`,
+ * `+climbing`, `@bob`; a server or group of mine that shares its name with
+ * another as `names` has it (`acme~2f9k/general`), so it can be typed back.
+ */
+export function hitLabel(hit: SearchHit, names?: ReadonlyMap<string, string>): string {
   const c = hit.conversation;
   if (c.kind === 'dm') return `@${c.name}`;
-  if (c.kind === 'group') return `+${c.name}`;
-  return `${c.serverName ?? c.serverId ?? ''}/${c.name}`;
+  if (c.kind === 'group') return `+${names?.get(c.id) ?? c.name}`;
+  const server = (c.serverId ? names?.get(c.serverId) : undefined) ?? c.serverName ?? c.serverId ?? '';
+  return `${server}/${c.name}`;
 }
 
 /**
@@ -49,9 +55,9 @@ export function highlighted(hit: SearchHit, bold: boolean): string {
  * One hit as a line: `acme/general  #12  2026-11-21 23:31  alice: text` (an
  * action: `* alice waves`); more lines of its text indented.
  */
-export function formatHit(hit: SearchHit, bold: boolean): string {
+export function formatHit(hit: SearchHit, bold: boolean, names?: ReadonlyMap<string, string>): string {
   const m = hit.message;
-  const head = `${clean(hitLabel(hit))}  #${m.seq}  ${fmtTime(m.createdAt)}  `;
+  const head = `${clean(hitLabel(hit, names))}  #${m.seq}  ${fmtTime(m.createdAt)}  `;
   const body = highlighted(hit, bold).replace(/\n/g, '\n    ');
   return `${head}${saying(m, body)}${m.editedAt !== null ? ' (edited)' : ''}`;
 }
@@ -82,11 +88,16 @@ export const search = act(async (ctx, words: string[]) => {
   }
   // A cursor left over: the server had more to look through than this command read.
   const more = after !== undefined;
+  // Servers and groups that share a name with another of mine are written so they can be typed back.
+  const names = new Map([
+    ...(hits.some((h) => h.conversation.kind === 'channel') ? distinctNames(await listServers(ctx.s)) : []),
+    ...(hits.some((h) => h.conversation.kind === 'group') ? distinctNames(await listGroups(ctx.s)) : []),
+  ]);
   ctx.out({ query, target: target ? targetJson(target) : null, from: o.from ?? null, hits, more }, () => {
     if (hits.length === 0 && !more)
       return `no messages${target ? ` in ${clean(target.label)}` : ''} match "${clean(query)}"`;
     const bold = process.stdout.isTTY === true;
-    return hits.map((h) => formatHit(h, bold)).join('\n');
+    return hits.map((h) => formatHit(h, bold, names)).join('\n');
   });
   if (more && !ctx.g.json) {
     process.stderr.write(

@@ -22,15 +22,19 @@ export type SearchOverlayProps = {
   readonly timeFormat?: TimeFormat;
   /** False under NO_COLOR. */
   readonly color?: boolean;
+  /** How my servers and groups are named on screen, by id (`acme·2f9k` when two share a name). */
+  readonly names?: ReadonlyMap<string, string>;
 };
 
 const SIGIL = { channel: '#', group: '+', dm: '@' } as const;
 
-/** Where a hit is: `#general (acme)`, `+friends`, `@bob`. */
-export function hitPlace(hit: SearchHit): string {
+/** Where a hit is: `#general (acme)`, `+friends`, `@bob`; servers and groups as `names` shows them. */
+export function hitPlace(hit: SearchHit, names?: ReadonlyMap<string, string>): string {
   const c = hit.conversation;
-  const server = c.kind === 'channel' && c.serverName ? ` (${c.serverName})` : '';
-  return `${SIGIL[c.kind]}${c.name}${server}`;
+  const serverName = (c.serverId ? names?.get(c.serverId) : undefined) ?? c.serverName;
+  const server = c.kind === 'channel' && serverName ? ` (${serverName})` : '';
+  const name = c.kind === 'group' ? (names?.get(c.id) ?? c.name) : c.name;
+  return `${SIGIL[c.kind]}${name}${server}`;
 }
 
 /**
@@ -113,7 +117,7 @@ export function SearchOverlay(props: SearchOverlayProps) {
         const base: Omit<Segment, 'text'> = { inverse: isSelected };
         const m = hit.message;
         const who = `${truncate(sanitize(m.author.username, { multiline: false }), 16)}${m.bot ? ' bot' : ''}`;
-        const head = `${truncate(sanitize(hitPlace(hit), { multiline: false }), 24)} ${formatTime(m.createdAt, props.timeFormat)} ${m.kind === 'action' ? `* ${who} ` : `${who}: `}`;
+        const head = `${truncate(sanitize(hitPlace(hit, props.names), { multiline: false }), 24)} ${formatTime(m.createdAt, props.timeFormat)} ${m.kind === 'action' ? `* ${who} ` : `${who}: `}`;
         const room = Math.max(4, inner - 2 - textWidth(head));
         const segments: Segment[] = [
           { text: isSelected ? '› ' : '  ', bold: true },

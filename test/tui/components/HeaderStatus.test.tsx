@@ -137,6 +137,8 @@ describe('search highlighting', () => {
       matches: [[start, start + 6]] as [number, number][],
     };
     assert.equal(hitPlace(hit), '#ops (acme)');
+    // When two of my servers are named acme, the place names this one as the sidebar does.
+    assert.equal(hitPlace(hit, new Map([['s1', 'acme·2f9k']])), '#ops (acme·2f9k)');
     const segs = hitSegments(hit, 40, {});
     const text = segs.map((s) => s.text).join('');
     assert.ok(text.startsWith('…'), 'cut before the match');
