@@ -14,7 +14,7 @@ import { StatusLine } from './components/StatusLine.js';
 import type { ComposerFile } from './composer-file.js';
 import type { Config } from './config.js';
 import type { Controller } from './controller.js';
-import { ChatIntents, MEMBERS_MIN_COLUMNS, switcherItems } from './intents.js';
+import { ChatIntents, MEMBERS_MIN_COLUMNS, switcherMatches } from './intents.js';
 import { describeBindings } from './keys.js';
 import { Notifier } from './notify.js';
 import { sidebarOrder, typingIn } from './reducer.js';
@@ -22,7 +22,6 @@ import type { Store } from './store.js';
 import { ThemeContext } from './theme.js';
 import { useKeys } from './use-keys.js';
 import { conversationColors } from './view/colors.js';
-import { fuzzyFilter } from './view/fuzzy.js';
 import { shownNames } from './view/shown-names.js';
 
 /**
@@ -155,10 +154,7 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
   const memberScope = active?.kind === 'channel' ? active.serverId : active?.id;
   const members = (memberScope && state.members[memberScope]) || [];
   const switcher = state.overlay?.kind === 'switcher' ? state.overlay : null;
-  const filtered = useMemo(
-    () => (switcher ? fuzzyFilter(switcherItems(state), switcher.query) : []),
-    [switcher, state],
-  );
+  const filtered = useMemo(() => (switcher ? switcherMatches(state, switcher.query) : []), [switcher, state]);
   // Everyone of the conversation gets a name colour of their own (while the palette lasts).
   const colors = useMemo(
     () =>

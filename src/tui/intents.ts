@@ -71,6 +71,46 @@ export function switcherItems(state: State): SwitcherItem[] {
   });
 }
 
+/** A switcher entry for a person I have no conversation with yet: choosing it starts one. */
+const NEW_DM = 'user:';
+
+/**
+ * What the switcher offers for `query`: my conversations, and people I share
+ * a server or group with but have no DM with yet (choosing one puts
+ * `/dm NAME ` in the composer); when nothing matches, the typed name is
+ * offered, for someone I share nothing with yet.
+ */
+export function switcherMatches(state: State, query: string): SwitcherItem[] {
+  const dms = new Set(
+    Object.values(state.conversations)
+      .filter((c) => c.kind === 'dm')
+      .map((c) => c.name.toLowerCase()),
+  );
+  const people = new Map<string, string>();
+  for (const list of Object.values(state.members)) {
+    for (const m of list) {
+      const key = m.user.username.toLowerCase();
+      if (m.user.id !== state.me?.id && !dms.has(key) && !people.has(key)) people.set(key, m.user.username);
+    }
+  }
+  const newDm = (username: string, what: string): SwitcherItem => ({
+    id: `${NEW_DM}${username}`,
+    label: `${username}  (${what})`,
+    kind: 'dm',
+    unread: 0,
+    mentions: 0,
+  });
+  const found = fuzzyFilter(
+    [...switcherItems(state), ...[...people.values()].sort().map((u) => newDm(u, 'no conversation yet'))],
+    query,
+  );
+  const typed = query.trim().replace(/^@/, '');
+  if (found.length === 0 && /^[\p{L}\p{N}][\p{L}\p{M}\p{N}_.-]{1,31}$/u.test(typed) && typed !== state.me?.username) {
+    found.push(newDm(typed, 'start a conversation'));
+  }
+  return found;
+}
+
 /** The line-editing keys of an overlay's query (Backspace, Ctrl-W, Ctrl-U): the new query, or null for other keys. */
 export function queryKey(query: string, input: string, key: AppKey): string | null {
   if ((key.ctrl && input === 'w') || (key.meta && (key.backspace || key.delete))) return query.replace(/\S*\s*$/, '');
@@ -319,7 +359,8 @@ export class ChatIntents {
   }
 
   private go(id: string | null): void {
-    if (id) void this.controller.open(id);
+    if (id?.startsWith(NEW_DM)) void this.carryOut({ type: 'open-dm', username: id.slice(NEW_DM.length), body: null });
+    else if (id) void this.controller.open(id);
   }
 
   private switcherKey(switcher: { query: string; selected: number }, input: string, key: AppKey): void {
@@ -333,7 +374,7 @@ export class ChatIntents {
       this.quit();
       return;
     }
-    const matches = fuzzyFilter(switcherItems(state), switcher.query);
+    const matches = switcherMatches(state, switcher.query);
     if (key.return) {
       this.go(matches[switcher.selected]?.id ?? null);
       close();
@@ -355,7 +396,7 @@ export class ChatIntents {
       const cr = input.indexOf('\r');
       const query = switcher.query + (cr === -1 ? input : input.slice(0, cr)).replace(/[\u0000-\u001f\u007f]/g, '');
       if (cr !== -1) {
-        this.go(fuzzyFilter(switcherItems(state), query)[0]?.id ?? null);
+        this.go(switcherMatches(state, query)[0]?.id ?? null);
         close();
         return;
       }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { DEFAULT_CONFIG } from '../../src/tui/config.js';
 import { Controller } from '../../src/tui/controller.js';
-import { type AppKey, ChatIntents, queryKey } from '../../src/tui/intents.js';
+import { type AppKey, ChatIntents, queryKey, switcherMatches } from '../../src/tui/intents.js';
 import { initialState } from '../../src/tui/reducer.js';
 import { Store } from '../../src/tui/store.js';
 import { connectAs, createNatter, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
@@ -383,4 +383,30 @@ test('Tab never offers my own name', async (ctx) => {
   press(intents, '\t', { tab: true });
   assert.notEqual(intents.text, `${me}: `);
   assert.equal(intents.text.startsWith(me), false);
+});
+
+test('Ctrl-K offers people I share a server with but have not written to, and a typed name; choosing one starts /dm', async (ctx) => {
+  const { alice, bob, general } = await acme([{ by: 'bob', body: 'hi' }]);
+  const { store, controller, intents } = await chat(ctx, alice.token);
+  await controller.open(general);
+  await waitFor(() => (store.get().members[store.get().conversations[general]?.serverId ?? '']?.length ?? 0) === 2, {
+    what: 'the members',
+  });
+  const bobName = bob.user.username;
+  const offered = switcherMatches(store.get(), bobName.slice(0, 4));
+  assert.deepEqual(
+    offered.map((i) => [i.label, i.kind]),
+    [[`${bobName}  (no conversation yet)`, 'dm']],
+  );
+  assert.equal(switcherMatches(store.get(), alice.user.username).length, 0, 'never myself');
+  press(intents, 'k', { ctrl: true });
+  press(intents, bobName);
+  press(intents, '\r', { return: true });
+  await waitFor(() => intents.text === `/dm ${bobName} `, { what: '/dm in the composer' });
+  assert.match(store.get().notice?.text ?? '', new RegExp(`no conversation with ${bobName} yet`));
+  // Someone I share nothing with: the typed name is offered.
+  assert.deepEqual(
+    switcherMatches(store.get(), 'zora').map((i) => i.label),
+    ['zora  (start a conversation)'],
+  );
 });
