@@ -7,7 +7,8 @@ import { bigint, boolean, check, customType, index, pgTable, primaryKey, text, u
  * names, so one query reads the same on both. SQLite's INTEGER holds 64 bits:
  * every integer here is a bigint (milliseconds since the epoch, event ids,
  * sequence numbers, byte counts), read as a JavaScript number, exact up to
- * 2^53.
+ * 2^53. test/cluster/dialects.test.ts migrates both and fails on any other
+ * difference than the few it lists with their reasons.
  */
 
 /** A 64-bit integer column, read as a number. */
