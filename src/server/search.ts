@@ -3,7 +3,7 @@ import type { SearchTerms } from '../protocol/index.js';
 /**
  * The FTS5 side of `messages.search`: the query text the index is asked, and
  * the positions of the words it matched. The index and the triggers that keep
- * it are in drizzle/0007_message_search.sql.
+ * it are in drizzle/sqlite/0007_message_search.sql.
  */
 
 /**

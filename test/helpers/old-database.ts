@@ -14,12 +14,12 @@ import { DB_FILE } from '../../src/server/db/index.js';
 export function databaseAt(root: string, last: number): { sqlite: Database.Database; dataDir: string } {
   const old = join(root, 'migrations');
   mkdirSync(join(old, 'meta'), { recursive: true });
-  const journal = JSON.parse(readFileSync('drizzle/meta/_journal.json', 'utf8')) as {
+  const journal = JSON.parse(readFileSync('drizzle/sqlite/meta/_journal.json', 'utf8')) as {
     entries: { idx: number; tag: string }[];
   };
   journal.entries = journal.entries.filter((e) => e.idx <= last);
   writeFileSync(join(old, 'meta/_journal.json'), JSON.stringify(journal));
-  for (const e of journal.entries) copyFileSync(`drizzle/${e.tag}.sql`, join(old, `${e.tag}.sql`));
+  for (const e of journal.entries) copyFileSync(`drizzle/sqlite/${e.tag}.sql`, join(old, `${e.tag}.sql`));
   const dataDir = join(root, 'data');
   mkdirSync(dataDir);
   const sqlite = new Database(join(dataDir, DB_FILE));

@@ -13,7 +13,7 @@ export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Data
 export const DB_FILE = 'natter.db';
 
 // src/server/db and dist/server/db are both three levels below the package root.
-const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../drizzle');
+const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../drizzle/sqlite');
 
 /**
  * Opens (creating if needed) the database in `dataDir`, sets the pragmas natter

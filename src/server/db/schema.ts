@@ -328,7 +328,7 @@ export const messages = sqliteTable(
  *
  * The index itself, its content view and the triggers that keep both in step
  * with `messages` (in the same statement as each write, so in the same
- * transaction) are in drizzle/0007_message_search.sql: drizzle cannot declare
+ * transaction) are in drizzle/sqlite/0007_message_search.sql: drizzle cannot declare
  * virtual tables or triggers. No foreign key: the triggers delete a row
  * together with its index entry, which needs the row to still be there.
  */

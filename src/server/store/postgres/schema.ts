@@ -1,0 +1,372 @@
+import { sql } from 'drizzle-orm';
+import { bigint, boolean, check, customType, index, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
+
+/*
+ * The PostgreSQL schema: the tables, columns, keys and indexes of the SQLite
+ * schema (src/server/db/schema.ts, where each is explained), under the same
+ * names, so one query reads the same on both. SQLite's INTEGER holds 64 bits:
+ * every integer here is a bigint (milliseconds since the epoch, event ids,
+ * sequence numbers, byte counts), read as a JavaScript number, exact up to
+ * 2^53. test/cluster/dialects.test.ts migrates both and fails on any other
+ * difference than the few it lists with their reasons.
+ */
+
+/** A 64-bit integer column, read as a number. */
+const int = (name: string) => bigint(name, { mode: 'number' });
+
+/** PostgreSQL's full-text document: the words of a text, normalised, with their positions. */
+const tsvector = customType<{ data: string }>({
+  dataType: () => 'tsvector',
+});
+
+/** Accounts. */
+export const users = pgTable(
+  'users',
+  {
+    id: text('id').primaryKey(),
+    username: text('username').notNull(),
+    usernameKey: text('username_key').notNull(),
+    usernameCapitalKey: text('username_capital_key'),
+    passwordHash: text('password_hash').notNull(),
+    displayName: text('display_name'),
+    status: text('status'),
+    bio: text('bio'),
+    createdAt: int('created_at').notNull(),
+    updatedAt: int('updated_at').notNull(),
+    groupAdds: text('group_adds', { enum: ['everyone', 'contacts', 'invite'] })
+      .notNull()
+      .default('invite'),
+  },
+  (t) => [
+    uniqueIndex('users_username_key').on(t.usernameKey),
+    index('users_username_capital_key').on(t.usernameCapitalKey),
+  ],
+);
+
+/** Usernames given up by a rename, held for their previous owner for a while. */
+export const usernameHolds = pgTable(
+  'username_holds',
+  {
+    usernameKey: text('username_key').primaryKey(),
+    usernameCapitalKey: text('username_capital_key'),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    releasedAt: int('released_at').notNull(),
+  },
+  (t) => [
+    index('username_holds_released').on(t.releasedAt),
+    index('username_holds_user').on(t.userId),
+    index('username_holds_capital_key').on(t.usernameCapitalKey),
+  ],
+);
+
+/** Who blocked whom. */
+export const blocks = pgTable(
+  'blocks',
+  {
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    blockedId: text('blocked_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: int('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.blockedId] }), index('blocks_blocked').on(t.blockedId)],
+);
+
+/** Bytes each user's writes stored, per UTC day. */
+export const usage = pgTable(
+  'usage',
+  {
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    day: int('day').notNull(),
+    bytes: int('bytes').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.day] })],
+);
+
+/** Small facts about the database itself. */
+export const meta = pgTable('meta', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+});
+
+/** Login sessions and bot tokens (the SHA-256 of each token). */
+export const sessions = pgTable(
+  'sessions',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    kind: text('kind', { enum: ['session', 'bot'] }).notNull(),
+    tokenHash: text('token_hash').notNull(),
+    name: text('name'),
+    address: text('address'),
+    createdAt: int('created_at').notNull(),
+    lastSeenAt: int('last_seen_at'),
+  },
+  (t) => [
+    uniqueIndex('sessions_token_hash').on(t.tokenHash),
+    index('sessions_user_kind').on(t.userId, t.kind),
+    check('sessions_kind', sql`${t.kind} IN ('session', 'bot')`),
+  ],
+);
+
+/** Where each account logged in from, and when last. */
+export const loginAddresses = pgTable(
+  'login_addresses',
+  {
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    address: text('address').notNull(),
+    lastAt: int('last_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.address] }), index('login_addresses_last').on(t.lastAt)],
+);
+
+/** Communities ("servers" in the interface). */
+export const servers = pgTable(
+  'servers',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    description: text('description'),
+    ownerId: text('owner_id')
+      .notNull()
+      .references(() => users.id),
+    createdAt: int('created_at').notNull(),
+    updatedAt: int('updated_at').notNull(),
+  },
+  (t) => [index('servers_owner').on(t.ownerId)],
+);
+
+/** Members of servers. */
+export const members = pgTable(
+  'members',
+  {
+    serverId: text('server_id')
+      .notNull()
+      .references(() => servers.id, { onDelete: 'cascade' }),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    role: text('role', { enum: ['owner', 'admin', 'member'] }).notNull(),
+    joinedAt: int('joined_at').notNull(),
+    sinceEvent: int('since_event').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.serverId, t.userId] }), index('members_user').on(t.userId)],
+);
+
+/** Users banned from servers. */
+export const bans = pgTable(
+  'bans',
+  {
+    serverId: text('server_id')
+      .notNull()
+      .references(() => servers.id, { onDelete: 'cascade' }),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    bannedBy: text('banned_by')
+      .notNull()
+      .references(() => users.id),
+    reason: text('reason'),
+    createdAt: int('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.serverId, t.userId] })],
+);
+
+/** Channels, private groups and direct conversations. */
+export const conversations = pgTable(
+  'conversations',
+  {
+    id: text('id').primaryKey(),
+    kind: text('kind', { enum: ['channel', 'group', 'dm'] }).notNull(),
+    serverId: text('server_id').references(() => servers.id, { onDelete: 'cascade' }),
+    name: text('name'),
+    topic: text('topic'),
+    dmKey: text('dm_key'),
+    lastSeq: int('last_seq').notNull().default(0),
+    lastMessageAt: int('last_message_at'),
+    createdAt: int('created_at').notNull(),
+    createdBy: text('created_by'),
+  },
+  (t) => [
+    index('conversations_server').on(t.serverId),
+    index('conversations_created_by').on(t.createdBy),
+    uniqueIndex('conversations_dm_key').on(t.dmKey),
+    uniqueIndex('conversations_channel_name').on(t.serverId, t.name).where(sql`${t.kind} = 'channel'`),
+    check('conversations_kind', sql`${t.kind} IN ('channel', 'group', 'dm')`),
+  ],
+);
+
+/** Members of groups and DMs. */
+export const conversationMembers = pgTable(
+  'conversation_members',
+  {
+    conversationId: text('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    joinedAt: int('joined_at').notNull(),
+    sinceEvent: int('since_event').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.conversationId, t.userId] }), index('conversation_members_user').on(t.userId)],
+);
+
+/** Invitations to a group, waiting for an answer. */
+export const groupInvites = pgTable(
+  'group_invites',
+  {
+    conversationId: text('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    invitedBy: text('invited_by')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: int('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.conversationId, t.userId] }), index('group_invites_user').on(t.userId, t.createdAt)],
+);
+
+/** How far each user has read each conversation. */
+export const readStates = pgTable(
+  'read_states',
+  {
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    conversationId: text('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    lastReadSeq: int('last_read_seq').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.conversationId] })],
+);
+
+/** Invite codes to servers. */
+export const invites = pgTable(
+  'invites',
+  {
+    code: text('code').primaryKey(),
+    serverId: text('server_id')
+      .notNull()
+      .references(() => servers.id, { onDelete: 'cascade' }),
+    createdBy: text('created_by')
+      .notNull()
+      .references(() => users.id),
+    maxUses: int('max_uses'),
+    uses: int('uses').notNull().default(0),
+    expiresAt: int('expires_at'),
+    revokedAt: int('revoked_at'),
+    createdAt: int('created_at').notNull(),
+  },
+  (t) => [index('invites_server').on(t.serverId)],
+);
+
+/** Messages. */
+export const messages = pgTable(
+  'messages',
+  {
+    id: text('id').primaryKey(),
+    conversationId: text('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    seq: int('seq').notNull(),
+    authorId: text('author_id')
+      .notNull()
+      .references(() => users.id),
+    body: text('body').notNull(),
+    createdAt: int('created_at').notNull(),
+    editedAt: int('edited_at'),
+    deletedAt: int('deleted_at'),
+    nonce: text('nonce'),
+    kind: text('kind', { enum: ['text', 'action'] })
+      .notNull()
+      .default('text'),
+    bot: boolean('bot').notNull().default(false),
+  },
+  (t) => [
+    uniqueIndex('messages_conversation_seq').on(t.conversationId, t.seq),
+    uniqueIndex('messages_author_nonce').on(t.authorId, t.nonce),
+  ],
+);
+
+/**
+ * The full-text index: one row per message that is not deleted, as in SQLite,
+ * where the words themselves are in the FTS5 table `message_search`; here they
+ * are in `document` (the body through the `natter_search` text search
+ * configuration: lower case, accents removed), with a GIN index. `key` grows in
+ * the order messages are written, the order search results come in. The
+ * configuration and the triggers that keep these rows in step with `messages`,
+ * in the statement that writes each message, are in
+ * drizzle/postgres/0001_message_search.sql. No foreign key, as in SQLite.
+ */
+export const messageSearchRows = pgTable(
+  'message_search_rows',
+  {
+    key: int('key').primaryKey().generatedByDefaultAsIdentity(),
+    messageId: text('message_id').notNull(),
+    scope: text('scope').notNull(),
+    document: tsvector('document').notNull(),
+  },
+  (t) => [
+    uniqueIndex('message_search_rows_message').on(t.messageId),
+    index('message_search_rows_document').using('gin', t.document),
+  ],
+);
+
+/** Who a message mentions. */
+export const mentions = pgTable(
+  'mentions',
+  {
+    messageId: text('message_id')
+      .notNull()
+      .references(() => messages.id, { onDelete: 'cascade' }),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    conversationId: text('conversation_id').notNull(),
+    seq: int('seq').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.messageId, t.userId] }),
+    index('mentions_user').on(t.userId, t.conversationId, t.seq),
+  ],
+);
+
+/** The event log behind resume; `id` is the cursor. */
+export const events = pgTable(
+  'events',
+  {
+    id: int('id').primaryKey().generatedByDefaultAsIdentity(),
+    payload: text('payload').notNull(),
+    createdAt: int('created_at').notNull(),
+    scope: text('scope'),
+  },
+  // SQLite's index on scope holds the rowid (the id) after it; a PostgreSQL index holds only what it names.
+  (t) => [index('events_created').on(t.createdAt), index('events_scope').on(t.scope, t.id)],
+);
+
+/** The audiences of events meant for more than one. */
+export const eventScopes = pgTable(
+  'event_scopes',
+  {
+    eventId: int('event_id')
+      .notNull()
+      .references(() => events.id, { onDelete: 'cascade' }),
+    scope: text('scope').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.eventId] }), index('event_scopes_event').on(t.eventId)],
+);
