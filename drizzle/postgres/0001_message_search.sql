@@ -16,13 +16,23 @@ CREATE TEXT SEARCH CONFIGURATION natter_search (COPY = simple);
 ALTER TEXT SEARCH CONFIGURATION natter_search
   ALTER MAPPING FOR word, numword, hword, numhword, hword_part, hword_numpart WITH unaccent, simple;
 --> statement-breakpoint
+-- Characters of scripts written without spaces between words (Chinese, Japanese, Thai…) and Hangul
+-- are indexed as words of their own, so a search finds a run of them anywhere in a message (a phrase
+-- of consecutive characters), not only at its start: this puts a space on each side of each. The
+-- same ranges as UNSPACED in src/server/search.ts.
+CREATE FUNCTION natter_search_text(body text) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+  SELECT regexp_replace(body,
+    '([\u0e00-\u0eff\u1000-\u109f\u1100-\u11ff\u1780-\u17ff\u2e80-\u2fdf\u3005-\u3007\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f])',
+    ' \1 ', 'g')
+$$;
+--> statement-breakpoint
 -- A new message is indexed in the statement that stores it. The scope is its conversation's audience,
 -- as events have it: `s:<server>` for a channel, `c:<conversation>` for a group or DM.
 CREATE FUNCTION message_search_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO message_search_rows (message_id, scope, document)
     SELECT NEW.id, CASE c.kind WHEN 'channel' THEN 's:' || c.server_id ELSE 'c:' || c.id END,
-           to_tsvector('natter_search', NEW.body)
+           to_tsvector('natter_search', natter_search_text(NEW.body))
     FROM conversations c WHERE c.id = NEW.conversation_id;
   RETURN NULL;
 END $$;
@@ -37,7 +47,8 @@ BEGIN
   IF NEW.deleted_at IS NOT NULL THEN
     DELETE FROM message_search_rows WHERE message_id = OLD.id;
   ELSE
-    UPDATE message_search_rows SET document = to_tsvector('natter_search', NEW.body) WHERE message_id = NEW.id;
+    UPDATE message_search_rows SET document = to_tsvector('natter_search', natter_search_text(NEW.body))
+      WHERE message_id = NEW.id;
   END IF;
   RETURN NULL;
 END $$;

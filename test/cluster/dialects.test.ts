@@ -30,7 +30,7 @@ const ALLOWED: Allowed[] = [
   { fact: 'table message_search_data', reason: 'a table FTS5 keeps its index in' },
   { fact: 'table message_search_idx', reason: 'a table FTS5 keeps its index in' },
   {
-    fact: 'view message_search_content',
+    fact: 'view message_search_text',
     reason: 'what the FTS5 index reads a message back through (highlights); PostgreSQL reads messages',
   },
   {

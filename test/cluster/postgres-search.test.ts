@@ -57,6 +57,22 @@ test('a message is indexed as it is stored, under its audience, accents and case
   assert.deepEqual(await found('missing'), []);
 });
 
+test('a run of Chinese or Japanese characters is found anywhere in a message, as a phrase of its characters', async () => {
+  await send('m9', 'chan', 9, '日本語のテキストです');
+  // The query side spaces the characters as the index does; <-> keeps them next to each other.
+  const phrase = async (text: string) => {
+    const r = await pool.query<{ message_id: string }>(
+      `SELECT message_id FROM message_search_rows
+        WHERE document @@ phraseto_tsquery('natter_search', natter_search_text($1))`,
+      [text],
+    );
+    return r.rows.map((row) => row.message_id);
+  };
+  assert.deepEqual(await phrase('テキスト'), ['m9'], 'in the middle');
+  assert.deepEqual(await phrase('日本語'), ['m9'], 'at the start');
+  assert.deepEqual(await phrase('テスト'), [], 'the characters, not in that order');
+});
+
 test('an edit replaces the words; a deletion takes the message out, and so does its conversation going', async () => {
   await send('e1', 'chan', 2, 'first draft');
   await pool.query(`UPDATE messages SET body = 'final wording', edited_at = 5 WHERE id = 'e1'`);

@@ -78,9 +78,17 @@ test('a fully migrated database from an earlier release opens with no migration 
     assert.equal(before.length, RELEASED.length);
 
     closeDb(openDb(dataDir));
+    const once = applied(file);
+    assert.deepEqual(once.slice(0, before.length), before, 'no released migration recorded again');
+    assert.deepEqual(
+      once.slice(before.length).map((a) => a.hash),
+      journal()
+        .entries.slice(RELEASED.length)
+        .map((e) => sha256(e.tag)),
+      'only the newer ones, once each',
+    );
     closeDb(openDb(dataDir));
-
-    assert.deepEqual(applied(file), before, 'no migration recorded again');
+    assert.deepEqual(applied(file), once, 'a second start records nothing');
     const check = new Database(file, { readonly: true });
     try {
       assert.deepEqual(check.prepare('SELECT id, username FROM users').all(), [{ id: 'u1', username: 'Alice' }]);

@@ -676,6 +676,69 @@ describe('the index on disk', () => {
   });
 });
 
+describe('text written without spaces between words', () => {
+  test('a run of Chinese or Japanese characters is found anywhere in a message and marked where it is; Korean too; edits follow', async () => {
+    const ann = await newUser('cjk');
+    const { channelId } = await shareServer(ann, []);
+    const call = hc(ann.token);
+    const jp = await send(call, channelId, '日本語のテキストです');
+    const ko = await send(call, channelId, '안녕하세요 여러분');
+    const mixed = await send(call, channelId, 'natter は速いです');
+    const hit = async (query: string) => (await call('messages.search', { query })).hits.map((h) => marked(h));
+    assert.deepEqual(await hit('テキスト'), ['日本語の[テキスト]です'], 'in the middle, marked there');
+    assert.deepEqual(await hit('日本語'), ['[日本語]のテキストです'], 'at the start');
+    assert.deepEqual(await hit('テスト'), [], 'the characters in another order are not it');
+    assert.deepEqual(await hit('日本語 です'), ['[日本語]のテキスト[です]'], 'every word, each marked');
+    assert.deepEqual(await hit('하세'), ['안녕[하세]요 여러분']);
+    assert.deepEqual(await hit('NATTER 速い'), ['[natter] は[速い]です']);
+    await call('messages.edit', { messageId: jp.id, body: '別の文章' });
+    assert.deepEqual(await hit('テキスト'), [], 'the old text is gone');
+    assert.deepEqual(await hit('文章'), ['別の[文章]']);
+    await call('messages.delete', { messageId: ko.id });
+    assert.deepEqual(await hit('하세'), []);
+    assert.ok(mixed.id);
+  });
+
+  test('migration 0009 re-indexes what was stored before it: a word inside a run of characters is found', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'natter-migrate-'));
+    try {
+      const { sqlite, dataDir } = databaseAt(root, 8);
+      const alice = { id: 'cjkOldId', username: uniqueName('old') };
+      sqlite
+        .prepare(
+          `INSERT INTO users (id, username, username_key, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, 0, 0)`,
+        )
+        .run(alice.id, alice.username, usernameKey(alice.username), bcrypt.hashSync(PASSWORD, 4));
+      sqlite.exec(`
+        INSERT INTO servers (id, name, owner_id, created_at, updated_at) VALUES ('srvCjk', 'Old Town', 'cjkOldId', 0, 0);
+        INSERT INTO members (server_id, user_id, role, joined_at) VALUES ('srvCjk', 'cjkOldId', 'owner', 0);
+        INSERT INTO conversations (id, kind, server_id, name, last_seq, created_at) VALUES ('chanCjk', 'channel', 'srvCjk', 'general', 1, 0);
+        INSERT INTO messages (id, conversation_id, seq, author_id, body, created_at, nonce) VALUES
+          ('cjk1', 'chanCjk', 1, 'cjkOldId', '日本語のテキストです', 1000, 'c1');
+      `);
+      // Before 0009 only the start of the run is a word.
+      const before = sqlite
+        .prepare(`SELECT count(*) AS n FROM message_search WHERE message_search MATCH 'body : "テキスト"'`)
+        .get();
+      assert.deepEqual(before, { n: 0 });
+      sqlite.close();
+      const s = await startTestServer({}, dataDir);
+      try {
+        const login = await new HttpApi(s.httpUrl).call('login', { username: alice.username, password: PASSWORD });
+        const r = await hc(login.token, s)('messages.search', { query: 'テキスト' });
+        assert.deepEqual(
+          r.hits.map((h) => marked(h)),
+          ['日本語の[テキスト]です'],
+        );
+      } finally {
+        await s.stop();
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('limits', () => {
   test('each page costs one read; a search by author also costs a user look-up', async () => {
     const own = await startTestServer({

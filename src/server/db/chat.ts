@@ -2,7 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import type { UserRef } from '../../protocol/index.js';
 import { newId } from '../ids.js';
 import type { PageKey } from '../pages.js';
-import { MARK_CLOSE, MARK_OPEN } from '../search.js';
+import { indexedText, MARK_CLOSE, MARK_OPEN } from '../search.js';
 import type { Db, Deferred } from './index.js';
 import type {
   ConversationRow,
@@ -666,8 +666,8 @@ export class ChatQueries {
 
   insertMessage(row: MessageRow): void {
     this.run(
-      `INSERT INTO messages (id, conversation_id, seq, author_id, body, created_at, edited_at, deleted_at, nonce, kind, bot)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO messages (id, conversation_id, seq, author_id, body, created_at, edited_at, deleted_at, nonce, kind, bot, search_text)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       row.id,
       row.conversationId,
       row.seq,
@@ -679,6 +679,7 @@ export class ChatQueries {
       row.nonce,
       row.kind,
       row.bot ? 1 : 0,
+      indexedText(row.body),
     );
   }
 
@@ -693,11 +694,17 @@ export class ChatQueries {
   }
 
   editMessage(id: string, body: string, now: number): void {
-    this.run('UPDATE messages SET body = ?, edited_at = ? WHERE id = ?', body, now, id);
+    this.run(
+      'UPDATE messages SET body = ?, search_text = ?, edited_at = ? WHERE id = ?',
+      body,
+      indexedText(body),
+      now,
+      id,
+    );
   }
 
   deleteMessage(id: string, now: number): void {
-    this.run("UPDATE messages SET body = '', deleted_at = ? WHERE id = ?", now, id);
+    this.run("UPDATE messages SET body = '', search_text = NULL, deleted_at = ? WHERE id = ?", now, id);
     this.run('DELETE FROM mentions WHERE message_id = ?', id);
   }
 

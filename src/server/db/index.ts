@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as schema from './schema.js';
+import { migrateSearchText } from './search-text.js';
 import { migrateUsernameKeys, type UsernameKeyMigration } from './username-keys.js';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
@@ -49,6 +50,7 @@ export function openDb(
       throw new Error(`database ${join(dataDir, DB_FILE)} failed its integrity check: ${String(check)}`);
     const db = drizzle(sqlite, { schema });
     migrate(db, { migrationsFolder: MIGRATIONS });
+    migrateSearchText(db);
     const keys = migrateUsernameKeys(db);
     if (keys) options.onUsernameKeys?.(keys);
     return db;

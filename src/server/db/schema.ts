@@ -305,6 +305,12 @@ export const messages = sqliteTable(
       .default('text'),
     /** Sent over a bot token. */
     bot: integer('bot', { mode: 'boolean' }).notNull().default(false),
+    /**
+     * What the search index holds instead of `body` when they differ: the body
+     * with a space on each side of every character of scripts written without
+     * spaces (src/server/search.ts); null when it is the body.
+     */
+    searchText: text('search_text'),
   },
   (t) => [
     // History pages and resume are range scans on this index, at any depth.
@@ -398,6 +404,7 @@ export const eventScopes = sqliteTable(
 export type ServerRow = typeof servers.$inferSelect;
 export type MemberRow = typeof members.$inferSelect;
 export type ConversationRow = typeof conversations.$inferSelect;
-export type MessageRow = typeof messages.$inferSelect;
+/** A message as the server works with it (the search index's copy of its text stays in the database). */
+export type MessageRow = Omit<typeof messages.$inferSelect, 'searchText'>;
 export type InviteRow = typeof invites.$inferSelect;
 export type GroupInviteRow = typeof groupInvites.$inferSelect;

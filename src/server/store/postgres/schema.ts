@@ -296,6 +296,8 @@ export const messages = pgTable(
       .notNull()
       .default('text'),
     bot: boolean('bot').notNull().default(false),
+    /** What the search index reads instead of `body` when they differ (see the SQLite schema); null otherwise. */
+    searchText: text('search_text'),
   },
   (t) => [
     uniqueIndex('messages_conversation_seq').on(t.conversationId, t.seq),
