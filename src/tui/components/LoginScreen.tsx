@@ -84,7 +84,9 @@ export function LoginScreen(props: LoginScreenProps) {
           {props.mode === 'login' ? 'logging in…' : 'registering…'}
         </Text>
       ) : (
-        <Text dimColor>{truncate(props.hint ?? `Tab next field · Enter ${verb}`, width - 4)}</Text>
+        <Text dimColor wrap="wrap">
+          {props.hint ?? `Tab next field · Enter ${verb}`}
+        </Text>
       )}
     </Box>
   );

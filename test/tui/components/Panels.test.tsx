@@ -130,6 +130,17 @@ describe('LoginScreen', () => {
     assert.match(out, /Enter log in/);
   });
 
+  test('a long key hint wraps inside the box instead of being cut', async () => {
+    const hint = 'Tab/↑↓ fields · Enter next/submit · Ctrl-R login ⇄ register · Ctrl-C quit';
+    const out = frame(<LoginScreen {...base} hint={hint} width={60} />);
+    assert.doesNotMatch(out, /…/);
+    const words = out
+      .replace(/[│╭╮╰╯─]/g, ' ')
+      .split(/\s+/)
+      .join(' ');
+    assert.ok(words.includes(hint.split(/\s+/).join(' ')), words);
+  });
+
   test('register mode, an error from the server, busy', async () => {
     const out = frame(<LoginScreen {...base} mode="register" field="username" error={'name taken\u001b[2J'} busy />);
     assert.match(out, /create an account/);
