@@ -1,7 +1,6 @@
 import { Box, Text } from 'ink';
 import { type LoginField, loginFields } from '../login-form.js';
 import { sanitize } from '../sanitize.js';
-import { truncate } from '../view/text-width.js';
 
 export type { LoginField };
 
