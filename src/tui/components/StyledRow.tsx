@@ -20,7 +20,7 @@ export function StyledRow({
  * holds no control character that could end the sequence early.
  */
 function hyperlink(url: string, text: string): string {
-  return `\u001b]8;;${url}\u001b\\${text}\u001b]8;;\u001b\\`;
+  return `\u001b]8;;${url}\u0007${text}\u001b]8;;\u0007`;
 }
 
 /** The element {@link StyledRow} draws, for a given theme (theme roles become the theme's colours). */
