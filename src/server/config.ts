@@ -159,6 +159,13 @@ export type ServerConfig = {
   busyTimeoutMs: number;
   /** Write the start and stop lines (and errors) to stderr. */
   log: boolean;
+  /**
+   * Hears each SQL statement the server's database connection runs, as it
+   * runs it, with its values filled in (better-sqlite3's `verbose`); null,
+   * the default, hears nothing. For tests and measurements: while set, every
+   * statement also costs a copy of its text.
+   */
+  onStatement: ((sql: string) => void) | null;
 };
 
 /** What a caller of `startServer` may change: any setting; limits and quotas one by one. */
@@ -222,6 +229,7 @@ export function defaultConfig(): ServerConfig {
     commitWindowMs: 10,
     busyTimeoutMs: 0,
     log: true,
+    onStatement: null,
   };
 }
 

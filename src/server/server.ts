@@ -80,6 +80,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   const log = createLogger(config.log);
   const db = openDb(config.dataDir, {
     busyTimeoutMs: config.busyTimeoutMs,
+    onStatement: config.onStatement,
     onUsernameKeys: (done) => {
       if (done.from === null && done.accounts === 0) return;
       log.info(`username keys of ${done.accounts} account(s) recomputed under rules ${USERNAME_KEY_VERSION}`);

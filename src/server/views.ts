@@ -95,12 +95,20 @@ export function toMessage(row: MessageRow, author: UserRef, mentions: string[]):
   };
 }
 
-/** A conversation as a search hit names it; `me` is the caller (a DM is named after the other person). */
-export function toSearchConversation(chat: ChatQueries, conv: ConversationRow, me: string): SearchConversation {
+/**
+ * A conversation as a search hit names it: a DM after the other person among
+ * its `members` (`me` is the caller), a channel with the name of its `server`.
+ */
+export function toSearchConversation(
+  conv: ConversationRow,
+  me: string,
+  members: readonly UserRow[],
+  server: ServerRow | undefined,
+): SearchConversation {
   let name = conv.name ?? '';
-  if (conv.kind === 'dm') name = chat.conversationMembers(conv.id).find((u) => u.id !== me)?.username ?? name;
-  const server = conv.kind === 'channel' && conv.serverId !== null ? chat.server(conv.serverId) : undefined;
-  return { id: conv.id, kind: conv.kind, serverId: conv.serverId, serverName: server?.name ?? null, name };
+  if (conv.kind === 'dm') name = members.find((u) => u.id !== me)?.username ?? name;
+  const serverName = conv.kind === 'channel' && conv.serverId !== null ? (server?.name ?? null) : null;
+  return { id: conv.id, kind: conv.kind, serverId: conv.serverId, serverName, name };
 }
 
 export type { PublicUser };

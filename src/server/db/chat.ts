@@ -95,6 +95,40 @@ function invite(r: Raw): InviteRow {
 }
 
 /**
+ * How many `?` a list of `n` values is bound to: the next power of two, at
+ * least 8, so that lists of any length share a handful of prepared statements.
+ * The slots past the list are bound to null, which matches nothing.
+ */
+function slotsFor(n: number): number {
+  let slots = 8;
+  while (slots < n) slots *= 2;
+  return slots;
+}
+
+/** The `?, ?, …` of an `IN` list of `values`, and its arguments (padded with nulls: see {@link slotsFor}). */
+function inList(values: readonly unknown[]): { marks: string; args: unknown[] } {
+  const slots = slotsFor(values.length);
+  return {
+    marks: Array<string>(slots).fill('?').join(', '),
+    args: [...values, ...Array<null>(slots - values.length).fill(null)],
+  };
+}
+
+/**
+ * The `(?, ?), (?, ?), …` of a `VALUES` list of `rows` of `width` values each,
+ * and its arguments (padded with rows of nulls: see {@link slotsFor}).
+ */
+function valuesList(rows: readonly (readonly unknown[])[], width: number): { marks: string; args: unknown[] } {
+  const slots = slotsFor(rows.length);
+  return {
+    marks: Array<string>(slots)
+      .fill(`(${Array<string>(width).fill('?').join(', ')})`)
+      .join(', '),
+    args: [...rows.flat(), ...Array<null>((slots - rows.length) * width).fill(null)],
+  };
+}
+
+/**
  * A full-text match the caller may read: the message's key in the index, its
  * id, and its body as FTS5's `highlight()` returns it, with `MARK_OPEN` before
  * and `MARK_CLOSE` after each match (see server/search.ts).
@@ -103,6 +137,12 @@ export type SearchRow = { key: number; messageId: string; marked: string };
 
 /** A member row joined with its user. */
 export type MemberWithUser = Omit<MemberRow, 'sinceEvent'> & { user: UserRow };
+
+/** A conversation with how far one user has read it. */
+export type ConversationRead = ConversationRow & { lastReadSeq: number };
+
+/** What a user has not read in a conversation: messages by others, and mentions of them, each up to {@link COUNT_MAX}. */
+export type UnreadCounts = { unread: number; mentions: number };
 
 /**
  * What the write batch under way has changed but not yet written: each
@@ -216,6 +256,17 @@ export class ChatQueries {
   server(id: string): ServerRow | undefined {
     const r = this.one('SELECT * FROM servers WHERE id = ?', id);
     return r && server(r);
+  }
+
+  /** Servers by id, in one query; unknown ids are left out. */
+  serversByIds(ids: readonly string[]): Map<string, ServerRow> {
+    const out = new Map<string, ServerRow>();
+    if (ids.length === 0) return out;
+    const list = inList(ids);
+    for (const r of this.many(`SELECT * FROM servers WHERE id IN (${list.marks})`, ...list.args)) {
+      out.set(r.id as string, server(r));
+    }
+    return out;
   }
 
   insertServer(row: ServerRow): void {
@@ -432,6 +483,17 @@ export class ChatQueries {
     return out;
   }
 
+  /** Users by id, in one query; unknown ids are left out. */
+  usersByIds(ids: readonly string[]): Map<string, UserRow> {
+    const out = new Map<string, UserRow>();
+    if (ids.length === 0) return out;
+    const list = inList(ids);
+    for (const r of this.many(`SELECT * FROM users WHERE id IN (${list.marks})`, ...list.args)) {
+      out.set(r.id as string, user(r));
+    }
+    return out;
+  }
+
   /** Who a user is on a message (id, name, display name), without the rest of the row. */
   userRef(id: string): UserRef | undefined {
     const r = this.one('SELECT id, username, display_name FROM users WHERE id = ?', id);
@@ -449,6 +511,17 @@ export class ChatQueries {
   conversation(id: string): ConversationRow | undefined {
     const r = this.one('SELECT * FROM conversations WHERE id = ?', id);
     return r && this.toConversation(r);
+  }
+
+  /** Conversations by id, in one query; unknown ids are left out. */
+  conversationsByIds(ids: readonly string[]): Map<string, ConversationRow> {
+    const out = new Map<string, ConversationRow>();
+    if (ids.length === 0) return out;
+    const list = inList(ids);
+    for (const r of this.many(`SELECT * FROM conversations WHERE id IN (${list.marks})`, ...list.args)) {
+      out.set(r.id as string, this.toConversation(r));
+    }
+    return out;
   }
 
   /** Creates a conversation (fields not given are empty) and returns its row. */
@@ -586,6 +659,29 @@ export class ChatQueries {
     ).map(user);
   }
 
+  /**
+   * The members of each of `conversationIds` (by conversation id), in one
+   * query, each list in the order of {@link conversationMembers}.
+   */
+  conversationMembersOf(conversationIds: readonly string[]): Map<string, UserRow[]> {
+    const out = new Map<string, UserRow[]>();
+    if (conversationIds.length === 0) return out;
+    const list = inList(conversationIds);
+    // lower() folds ASCII letters only, as COLLATE NOCASE does: the same order, in standard SQL.
+    for (const r of this.many(
+      `SELECT m.conversation_id, u.* FROM conversation_members m JOIN users u ON u.id = m.user_id
+       WHERE m.conversation_id IN (${list.marks})
+       ORDER BY m.conversation_id, m.joined_at, lower(u.username), u.id`,
+      ...list.args,
+    )) {
+      const id = r.conversation_id as string;
+      const members = out.get(id) ?? [];
+      members.push(user(r));
+      out.set(id, members);
+    }
+    return out;
+  }
+
   /** A page of a user's groups, by name (case-insensitive) then id. */
   groupsOf(userId: string, after: PageKey | null, limit: number): (ConversationRow & { key: PageKey })[] {
     return this.many(
@@ -600,31 +696,42 @@ export class ChatQueries {
     ).map((r) => ({ ...this.toConversation(r), key: [r.k as string, r.id as string] }));
   }
 
-  /** A page of a user's DMs, most recent activity first. */
-  dmsOf(userId: string, after: PageKey | null, limit: number): (ConversationRow & { key: PageKey })[] {
+  /** A page of a user's DMs, most recent activity first, with how far the user has read each. */
+  dmsOf(userId: string, after: PageKey | null, limit: number): (ConversationRead & { key: PageKey })[] {
+    // The read positions are joined to the page alone, once it is cut.
     return this.many(
-      `SELECT c.*, coalesce(c.last_message_at, c.created_at) AS k FROM conversation_members m
-       JOIN conversations c ON c.id = m.conversation_id
-       WHERE m.user_id = ? AND c.kind = 'dm' AND (? IS NULL OR (coalesce(c.last_message_at, c.created_at), c.id) < (?, ?))
-       ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT ?`,
+      `SELECT p.*, r.last_read_seq AS read_seq FROM (
+         SELECT c.*, coalesce(c.last_message_at, c.created_at) AS k FROM conversation_members m
+         JOIN conversations c ON c.id = m.conversation_id
+         WHERE m.user_id = ? AND c.kind = 'dm' AND (? IS NULL OR (coalesce(c.last_message_at, c.created_at), c.id) < (?, ?))
+         ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT ?) p
+       LEFT JOIN read_states r ON r.user_id = ? AND r.conversation_id = p.id
+       ORDER BY p.k DESC, p.id DESC`,
       userId,
       after === null ? null : 1,
       after?.[0] ?? null,
       after?.[1] ?? null,
       limit,
-    ).map((r) => ({ ...this.toConversation(r), key: [r.k as number, r.id as string] }));
+      userId,
+    ).map((r) => ({ ...this.toConversationRead(userId, r), key: [r.k as number, r.id as string] }));
   }
 
-  /** A page of every conversation a user can read (channels of their servers, groups, DMs), by id. */
-  conversationPage(userId: string, after: string | null, limit: number): ConversationRow[] {
+  /**
+   * A page of every conversation a user can read (channels of their servers,
+   * groups, DMs), by id, with how far the user has read each.
+   */
+  conversationPage(userId: string, after: string | null, limit: number): ConversationRead[] {
     return this.many(
-      `SELECT * FROM (
-         SELECT c.* FROM members m JOIN conversations c ON c.server_id = m.server_id AND c.kind = 'channel'
-         WHERE m.user_id = ? AND (? IS NULL OR c.id > ?)
-         UNION ALL
-         SELECT c.* FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id
-         WHERE m.user_id = ? AND (? IS NULL OR c.id > ?))
-       ORDER BY id LIMIT ?`,
+      `SELECT p.*, r.last_read_seq AS read_seq FROM (
+         SELECT * FROM (
+           SELECT c.* FROM members m JOIN conversations c ON c.server_id = m.server_id AND c.kind = 'channel'
+           WHERE m.user_id = ? AND (? IS NULL OR c.id > ?)
+           UNION ALL
+           SELECT c.* FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id
+           WHERE m.user_id = ? AND (? IS NULL OR c.id > ?)) u
+         ORDER BY id LIMIT ?) p
+       LEFT JOIN read_states r ON r.user_id = ? AND r.conversation_id = p.id
+       ORDER BY p.id`,
       userId,
       after,
       after,
@@ -632,7 +739,14 @@ export class ChatQueries {
       after,
       after,
       limit,
-    ).map(this.toConversation);
+      userId,
+    ).map((r) => this.toConversationRead(userId, r));
+  }
+
+  /** A row of a page with its `read_seq` column: the conversation, and the read position as the batch under way sees it. */
+  private toConversationRead(userId: string, r: Raw): ConversationRead {
+    const row = this.toConversation(r);
+    return { ...row, lastReadSeq: this.readPosition(userId, row.id, (r.read_seq as number | null) ?? 0) };
   }
 
   /** How many groups created by `userId` still exist. */
@@ -738,9 +852,28 @@ export class ChatQueries {
     ).map(message);
   }
 
-  lastMessage(conversationId: string): MessageRow | undefined {
-    const r = this.one('SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT 1', conversationId);
-    return r && message(r);
+  /**
+   * The newest message (deleted or not) of each of `conversationIds`, by
+   * conversation id, in one query; conversations without any are left out.
+   */
+  lastMessages(conversationIds: readonly string[]): Map<string, MessageRow> {
+    const out = new Map<string, MessageRow>();
+    if (conversationIds.length === 0) return out;
+    const page = valuesList(
+      [...new Set(conversationIds)].map((id) => [id]),
+      1,
+    );
+    // Driven by the list: one index seek per conversation for its largest seq, another for that message.
+    for (const r of this.many(
+      `WITH page (conversation_id) AS (VALUES ${page.marks})
+       SELECT m.* FROM page p JOIN messages m ON m.conversation_id = p.conversation_id
+         AND m.seq = (SELECT max(x.seq) FROM messages x WHERE x.conversation_id = p.conversation_id)`,
+      ...page.args,
+    )) {
+      const row = message(r);
+      out.set(row.conversationId, row);
+    }
+    return out;
   }
 
   /** Messages by id, in no particular order; unknown ids are left out. */
@@ -833,6 +966,11 @@ export class ChatQueries {
         userId,
         conversationId,
       )?.last_read_seq as number) ?? 0;
+    return this.readPosition(userId, conversationId, stored);
+  }
+
+  /** A stored read position, or the one the write batch under way moved it to, when further. */
+  private readPosition(userId: string, conversationId: string, stored: number): number {
     const pending = this.pending.reads.size === 0 ? undefined : this.pending.reads.get(`${userId}\n${conversationId}`);
     return pending && pending.seq > stored ? pending.seq : stored;
   }
@@ -859,27 +997,40 @@ export class ChatQueries {
     return this.lastRead(userId, conversationId);
   }
 
-  /** Unread messages by others after `after`, counted up to {@link COUNT_MAX}. */
-  unread(userId: string, conversationId: string, after: number): number {
-    return this.one(
-      `SELECT count(*) AS n FROM (SELECT 1 FROM messages
-         WHERE conversation_id = ? AND seq > ? AND author_id != ? AND deleted_at IS NULL LIMIT ?)`,
-      conversationId,
-      after,
+  /**
+   * What `userId` has not read in each conversation of `positions`, after the
+   * position given for it (by conversation id), in one query: messages by
+   * others that are not deleted, and mentions of the user, each counted up to
+   * {@link COUNT_MAX}. Each count stops there, so a conversation costs at most
+   * that many index entries however much is unread.
+   */
+  unreadCounts(
+    userId: string,
+    positions: readonly { conversationId: string; after: number }[],
+  ): Map<string, UnreadCounts> {
+    const out = new Map<string, UnreadCounts>();
+    if (positions.length === 0) return out;
+    const page = valuesList(
+      positions.map((p) => [p.conversationId, p.after]),
+      2,
+    );
+    for (const r of this.many(
+      `WITH page (conversation_id, after_seq) AS (VALUES ${page.marks})
+       SELECT p.conversation_id,
+         (SELECT count(*) FROM (SELECT 1 FROM messages m
+            WHERE m.conversation_id = p.conversation_id AND m.seq > p.after_seq AND m.author_id <> ? AND m.deleted_at IS NULL
+            LIMIT ${COUNT_MAX}) u) AS unread,
+         (SELECT count(*) FROM (SELECT 1 FROM mentions x
+            WHERE x.user_id = ? AND x.conversation_id = p.conversation_id AND x.seq > p.after_seq
+            LIMIT ${COUNT_MAX}) n) AS mentions
+       FROM page p WHERE p.conversation_id IS NOT NULL`,
+      ...page.args,
       userId,
-      COUNT_MAX,
-    )?.n as number;
-  }
-
-  /** Unread mentions of the user after `after`, counted up to {@link COUNT_MAX}. */
-  mentionCount(userId: string, conversationId: string, after: number): number {
-    return this.one(
-      'SELECT count(*) AS n FROM (SELECT 1 FROM mentions WHERE user_id = ? AND conversation_id = ? AND seq > ? LIMIT ?)',
       userId,
-      conversationId,
-      after,
-      COUNT_MAX,
-    )?.n as number;
+    )) {
+      out.set(r.conversation_id as string, { unread: r.unread as number, mentions: r.mentions as number });
+    }
+    return out;
   }
 
   // Invites
@@ -1082,6 +1233,28 @@ export class ChatQueries {
       userId,
       inviterId,
     ).map((r) => r.conversation_id as string);
+  }
+
+  /** {@link groupInvitees} of each of `conversationIds` (by conversation id), in one query; groups with none are left out. */
+  groupInviteesOf(conversationIds: readonly string[]): Map<string, UserRef[]> {
+    const out = new Map<string, UserRef[]>();
+    if (conversationIds.length === 0) return out;
+    const list = inList(conversationIds);
+    for (const r of this.many(
+      `SELECT i.conversation_id, u.id, u.username, u.display_name FROM group_invites i JOIN users u ON u.id = i.user_id
+       WHERE i.conversation_id IN (${list.marks}) ORDER BY i.conversation_id, i.created_at, u.id`,
+      ...list.args,
+    )) {
+      const id = r.conversation_id as string;
+      const invitees = out.get(id) ?? [];
+      invitees.push({
+        id: r.id as string,
+        username: r.username as string,
+        displayName: (r.display_name as string | null) ?? null,
+      });
+      out.set(id, invitees);
+    }
+    return out;
   }
 
   /** The people invited to a group who have not answered. */

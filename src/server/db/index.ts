@@ -24,16 +24,26 @@ const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../dr
  * the umask; existing ones keep their modes. `busyTimeoutMs` is how long a
  * statement waits for a lock another program holds; the server uses 0 (fail
  * at once with `unavailable` rather than stall every request behind it).
- * `onUsernameKeys` hears what the username key migration did, when it ran.
+ * `onUsernameKeys` hears what the username key migration did, when it ran;
+ * `onStatement`, each statement the connection runs (the migrations' included).
  */
 export function openDb(
   dataDir: string,
-  options: { busyTimeoutMs?: number; onUsernameKeys?: (done: UsernameKeyMigration) => void } = {},
+  options: {
+    busyTimeoutMs?: number;
+    onUsernameKeys?: (done: UsernameKeyMigration) => void;
+    onStatement?: ((sql: string) => void) | null;
+  } = {},
 ): Db {
   if (mkdirSync(dataDir, { recursive: true, mode: 0o700 }) !== undefined) chmodSync(dataDir, 0o700);
   const file = join(dataDir, DB_FILE);
   createPrivateFile(file);
-  const sqlite = new Database(file, { timeout: options.busyTimeoutMs ?? 5000 });
+  const onStatement = options.onStatement;
+  const sqlite = new Database(file, {
+    timeout: options.busyTimeoutMs ?? 5000,
+    // better-sqlite3 calls it with the statement's text, values expanded.
+    ...(onStatement ? { verbose: (sql: unknown) => onStatement(String(sql)) } : {}),
+  });
   try {
     sqlite.pragma('journal_mode = WAL');
     // better-sqlite3 builds with WAL synchronous=NORMAL by default, which may lose

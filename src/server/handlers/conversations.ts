@@ -1,6 +1,7 @@
 import { type ConversationSummary, PAGE_MAX, type ReadState } from '../../protocol/index.js';
 import { readable, scopeOf } from '../access.js';
 import type { AuthedCtx, Handler } from '../context.js';
+import type { ConversationRead } from '../db/chat.js';
 import type { ConversationRow } from '../db/schema.js';
 import { toPublicUser } from '../db/users.js';
 import { userScope } from '../event-log.js';
@@ -12,40 +13,47 @@ const DMS = new PagedList('dms', ['n', 's']);
 
 /** Unread and mention counts of one conversation for the caller. */
 function readState(ctx: AuthedCtx, conv: ConversationRow, lastReadSeq: number): ReadState {
-  const caughtUp = lastReadSeq >= conv.lastSeq;
-  return {
-    conversationId: conv.id,
-    lastReadSeq,
-    unread: caughtUp ? 0 : ctx.chat.unread(ctx.session.userId, conv.id, lastReadSeq),
-    mentions: caughtUp ? 0 : ctx.chat.mentionCount(ctx.session.userId, conv.id, lastReadSeq),
-  };
+  const counts =
+    lastReadSeq >= conv.lastSeq
+      ? undefined
+      : ctx.chat.unreadCounts(ctx.session.userId, [{ conversationId: conv.id, after: lastReadSeq }]).get(conv.id);
+  return { conversationId: conv.id, lastReadSeq, unread: counts?.unread ?? 0, mentions: counts?.mentions ?? 0 };
 }
 
-function summarize(ctx: AuthedCtx, conv: ConversationRow): ConversationSummary {
-  const state = readState(ctx, conv, ctx.chat.lastRead(ctx.session.userId, conv.id));
-  const last = ctx.chat.lastMessage(conv.id);
-  let peer = null;
-  let name = conv.name ?? '';
-  if (conv.kind === 'dm') {
-    const other = ctx.chat.conversationMembers(conv.id).find((u) => u.id !== ctx.session.userId);
-    if (other) {
-      peer = toPublicUser(other);
-      name = other.username;
-    }
-  }
-  return {
-    id: conv.id,
-    kind: conv.kind,
-    serverId: conv.serverId,
-    name,
-    topic: conv.topic,
-    peer,
-    lastSeq: conv.lastSeq,
-    lastReadSeq: state.lastReadSeq,
-    unread: state.unread,
-    mentions: state.mentions,
-    lastMessage: last ? (toMessages(ctx.chat, [last])[0] ?? null) : null,
-  };
+/**
+ * The summaries of a page of conversations, in its order. Each thing a
+ * summary holds is read for the whole page in one query (the counts, the last
+ * messages with their authors and mentions, the other person of each DM), so
+ * a page costs the same few queries however many conversations it holds.
+ */
+function summarize(ctx: AuthedCtx, convs: readonly ConversationRead[]): ConversationSummary[] {
+  const me = ctx.session.userId;
+  // A conversation read to its end has nothing to count (and is left out of the counts).
+  const counts = ctx.chat.unreadCounts(
+    me,
+    convs.filter((c) => c.lastReadSeq < c.lastSeq).map((c) => ({ conversationId: c.id, after: c.lastReadSeq })),
+  );
+  const lastMessages = new Map(
+    toMessages(ctx.chat, [...ctx.chat.lastMessages(convs.map((c) => c.id)).values()]).map((m) => [m.conversationId, m]),
+  );
+  const dmMembers = ctx.chat.conversationMembersOf(convs.filter((c) => c.kind === 'dm').map((c) => c.id));
+  return convs.map((conv) => {
+    const count = counts.get(conv.id);
+    const other = conv.kind === 'dm' ? dmMembers.get(conv.id)?.find((u) => u.id !== me) : undefined;
+    return {
+      id: conv.id,
+      kind: conv.kind,
+      serverId: conv.serverId,
+      name: other ? other.username : (conv.name ?? ''),
+      topic: conv.topic,
+      peer: other ? toPublicUser(other) : null,
+      lastSeq: conv.lastSeq,
+      lastReadSeq: conv.lastReadSeq,
+      unread: count?.unread ?? 0,
+      mentions: count?.mentions ?? 0,
+      lastMessage: lastMessages.get(conv.id) ?? null,
+    };
+  });
 }
 
 export const listConversations: Handler<'conversations.list'> = (ctx, { after, limit }) => {
@@ -56,7 +64,7 @@ export const listConversations: Handler<'conversations.list'> = (ctx, { after, l
     rows,
     n,
     (c) => [c.id],
-    (kept) => kept.map((c) => summarize(ctx, c)),
+    (kept) => summarize(ctx, kept),
     sizeOf.summary,
   );
   return { conversations: page.items, next: page.next };
@@ -69,7 +77,7 @@ export const listDms: Handler<'dms.list'> = (ctx, { after, limit }) => {
     rows,
     n,
     (c) => c.key,
-    (kept) => kept.map((c) => summarize(ctx, c)),
+    (kept) => summarize(ctx, kept),
     sizeOf.summary,
   );
   return { dms: page.items, next: page.next };

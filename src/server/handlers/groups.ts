@@ -153,7 +153,13 @@ export const listGroups: Handler<'groups.list'> = (ctx, { after, limit }) => {
     rows,
     n,
     (r) => r.key,
-    (kept) => kept.map((c) => groupView(ctx, c)),
+    (kept) => {
+      // Members and invitations of the whole page in two queries, however many groups it holds.
+      const ids = kept.map((c) => c.id);
+      const members = ctx.chat.conversationMembersOf(ids);
+      const invited = ctx.chat.groupInviteesOf(ids);
+      return kept.map((c) => toGroup(c, (members.get(c.id) ?? []).map(toUserRef), invited.get(c.id) ?? []));
+    },
     sizeOf.group,
   );
   return { groups: page.items, next: page.next };

@@ -27,23 +27,41 @@ export const SCAN_MAX = 2_000;
  */
 export const SCOPES_IN_QUERY = 50;
 
+/**
+ * How hits name each of the conversations `ids`, in three queries however
+ * many there are: the conversations, the members of the DMs among them, the
+ * servers of the channels.
+ */
+function searchConversations(ctx: AuthedCtx, ids: readonly string[]): Map<string, SearchConversation> {
+  const convs = [...ctx.chat.conversationsByIds(ids).values()];
+  const dmMembers = ctx.chat.conversationMembersOf(convs.filter((c) => c.kind === 'dm').map((c) => c.id));
+  const servers = ctx.chat.serversByIds([
+    ...new Set(convs.flatMap((c) => (c.kind === 'channel' && c.serverId !== null ? [c.serverId] : []))),
+  ]);
+  return new Map(
+    convs.map((c) => [
+      c.id,
+      toSearchConversation(
+        c,
+        ctx.session.userId,
+        dmMembers.get(c.id) ?? [],
+        c.serverId === null ? undefined : servers.get(c.serverId),
+      ),
+    ]),
+  );
+}
+
 /** The hits of one page: each message as it is now, its conversation, and where its words matched. */
 function toHits(ctx: AuthedCtx, rows: SearchRow[]): SearchHit[] {
   const messages = new Map(
     toMessages(ctx.chat, ctx.chat.messagesByIds(rows.map((r) => r.messageId))).map((m) => [m.id, m]),
   );
-  const conversations = new Map<string, SearchConversation>();
+  const conversations = searchConversations(ctx, [...new Set([...messages.values()].map((m) => m.conversationId))]);
   return rows.flatMap((r) => {
     // The index and the messages change in the same statement: a key always names a message.
     const message = messages.get(r.messageId);
-    if (!message) return [];
-    let conversation = conversations.get(message.conversationId);
-    if (!conversation) {
-      const conv = ctx.chat.conversation(message.conversationId);
-      if (!conv) return [];
-      conversation = toSearchConversation(ctx.chat, conv, ctx.session.userId);
-      conversations.set(conv.id, conversation);
-    }
+    const conversation = message && conversations.get(message.conversationId);
+    if (!message || !conversation) return [];
     return [{ message, conversation, matches: matchRanges(r.marked, message.body) }];
   });
 }

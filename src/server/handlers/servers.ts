@@ -211,11 +211,13 @@ export const onlineMembers: Handler<'members.online'> = (ctx, { serverId, after,
     refs.slice(0, n + 1),
     n,
     (r) => r.key,
-    (kept) =>
-      kept
-        .map((r) => ctx.chat.user(r.u.id))
+    (kept) => {
+      const users = ctx.chat.usersByIds(kept.map((r) => r.u.id));
+      return kept
+        .map((r) => users.get(r.u.id))
         .filter((u) => u !== undefined)
-        .map(toPublicUser),
+        .map(toPublicUser);
+    },
     sizeOf.user,
   );
   return { users: page.items, next: page.next };
