@@ -908,7 +908,7 @@ export class ChatIntents {
     this.write(`\u001b]52;c;${Buffer.from(body, 'utf8').toString('base64')}\u0007`);
     this.store.dispatch({
       type: 'notice',
-      text: `copied message #${seq} (the terminal must allow clipboard writes; in tmux: set-clipboard on)`,
+      text: `copied message #${seq} to the clipboard (OSC 52; in tmux: set-clipboard on)`,
       level: 'info',
     });
   }
