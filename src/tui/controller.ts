@@ -65,8 +65,13 @@ export class Controller {
         const { message } = event.data;
         this.fillGap(before, message.conversationId, message.seq);
         const state = this.getState();
-        // Reading what arrives in the open conversation: tell the server, so other clients clear too.
-        if (state.active === message.conversationId && message.author.id !== state.me?.id)
+        // Reading what arrives in the open conversation (at the bottom, where it shows): tell the server,
+        // so other clients clear too. Scrolled up, it is read when the window comes back down.
+        if (
+          state.active === message.conversationId &&
+          message.author.id !== state.me?.id &&
+          (state.views[message.conversationId]?.scrollBack ?? 0) === 0
+        )
           this.markRead(message.conversationId, message.seq);
       }
     });

@@ -323,7 +323,7 @@ export class ChatIntents {
         this.scrollBy(Number.MAX_SAFE_INTEGER);
         return;
       case 'scrollEnd':
-        if (state.active) this.store.dispatch({ type: 'scroll', conversationId: state.active, scrollBack: 0 });
+        if (state.active) this.scrollTo(state.active, 0);
         return;
       case 'newline':
         this.setComposer((c) => composerKey(c, { kind: 'insert', text: '\n' }));
@@ -731,6 +731,13 @@ export class ChatIntents {
     return line && line.id !== null && line.seq !== null && line.deletedAt === null ? line.seq : null;
   }
 
+  /** Moves the window; back at the bottom, what waited below is read, and the server is told. */
+  private scrollTo(id: string, scrollBack: number, owed?: number): void {
+    const c = this.store.get().conversations[id];
+    this.store.dispatch({ type: 'scroll', conversationId: id, scrollBack, ...(owed !== undefined ? { owed } : {}) });
+    if (scrollBack === 0 && c && c.lastReadSeq < c.lastSeq) this.controller.markRead(id, c.lastSeq);
+  }
+
   // ── Selection mode ───────────────────────────────────────────────────────
 
   /** The open conversation's messages that keys can act on (sent, not deleted), oldest first. */
@@ -938,7 +945,7 @@ export class ChatIntents {
     const v = id ? state.views[id] : undefined;
     if (!id || !v) return;
     const to = scrollView(v, delta, { ...this.layoutOptions(), height: this.layout.listHeight }, whole);
-    this.store.dispatch({ type: 'scroll', conversationId: id, scrollBack: to.scrollBack, owed: to.owed });
+    this.scrollTo(id, to.scrollBack, to.owed);
     if (to.fetch && !v.loading) void this.controller.loadOlder(id);
   }
 

@@ -267,7 +267,16 @@ export function reduce(state: State, action: Action): State {
     case 'scroll': {
       const scrollBack = Math.max(0, action.scrollBack);
       const owed = Math.max(0, action.owed ?? 0);
-      return withView(state, action.conversationId, (v) =>
+      // Back at the bottom of the open conversation: what waited below is read now.
+      const seen =
+        scrollBack === 0 && state.active === action.conversationId
+          ? withConversation(state, action.conversationId, (c) =>
+              c.lastReadSeq === c.lastSeq && c.unread === 0 && c.mentions === 0
+                ? c
+                : { ...c, lastReadSeq: c.lastSeq, unread: 0, mentions: 0 },
+            )
+          : state;
+      return withView(seen, action.conversationId, (v) =>
         v.scrollBack === scrollBack && (v.owed ?? 0) === owed
           ? v
           : {
@@ -383,7 +392,8 @@ function addMessage(state: State, message: Message): State {
   const conv = next.conversations[message.conversationId];
   // Already counted (a replayed event, or the reply to my send after its event).
   if (!conv || message.seq <= conv.lastSeq) return next;
-  const open = next.active === conv.id;
+  // Seen: in the open conversation, with the window at the bottom. Scrolled up, it waits below, unread.
+  const open = next.active === conv.id && (next.views[conv.id]?.scrollBack ?? 0) === 0;
   const counts = !mine && !open && message.seq > conv.lastReadSeq;
   next = withConversation(next, conv.id, (c) => ({
     ...c,

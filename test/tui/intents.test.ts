@@ -410,3 +410,30 @@ test('Ctrl-K offers people I share a server with but have not written to, and a 
     ['zora  (start a conversation)'],
   );
 });
+
+test('scrolled up, new messages are not read until the window comes back down; a mention there rings', async (ctx) => {
+  const lines = Array.from({ length: 40 }, (_, i) => ({ by: 'bob' as const, body: `line ${i + 1}` }));
+  const { alice, bob, general } = await acme(lines);
+  const { store, controller, intents } = await chat(ctx, alice.token);
+  await controller.open(general);
+  await waitFor(() => (store.get().views[general]?.lines.length ?? 0) >= 40, { what: 'the history' });
+  press(intents, '', { pageUp: true });
+  assert.ok((store.get().views[general]?.scrollBack ?? 0) > 0, 'scrolled up');
+  const bell = store.get().bell;
+  const b = await connectAs(t.wsUrl, bob.token);
+  ctx.after(() => b.close());
+  await b.request('messages.send', {
+    conversationId: general,
+    body: `unseen @${alice.user.username}`,
+    nonce: 'unseen-1',
+  });
+  await waitFor(() => store.get().conversations[general]?.unread === 1, { what: 'counted as unread' });
+  assert.equal(store.get().conversations[general]?.mentions, 1);
+  assert.equal(store.get().bell, bell + 1, 'the mention rings');
+  const onServer = async () =>
+    (await controller.client.request('conversations.list', {})).conversations.find((c) => c.id === general);
+  assert.equal((await onServer())?.unread, 1, 'the server has it unread too');
+  press(intents, '', { end: true });
+  assert.equal(store.get().conversations[general]?.unread, 0);
+  await waitFor(async () => (await onServer())?.unread === 0, { what: 'read on the server once seen' });
+});
