@@ -234,7 +234,10 @@ export class ChatIntents {
       this.go(sidebarOrder(state)[Number(input) - 1] ?? null);
       return;
     }
-    const action = matchKey(input, key, this.config.keys, { composerEmpty: this.text === '' });
+    const action = matchKey(input, key, this.config.keys, {
+      composerEmpty: this.text === '',
+      cursorAtEnd: this.composerState.editor.cursor >= this.text.length,
+    });
     if (action) {
       if (action !== 'complete') this.tabCycle = null;
       this.runKey(action);

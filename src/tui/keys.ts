@@ -58,7 +58,11 @@ export type Binding = { key: string; ctrl: boolean; meta: boolean; shift: boolea
 export type Bindings = Record<KeyAction, readonly Binding[]>;
 
 /** What matching needs to know of the composer. */
-export type KeyContext = { composerEmpty: boolean };
+export type KeyContext = {
+  composerEmpty: boolean;
+  /** Nothing after the composer's cursor: Ctrl-K would have nothing to cut, so it opens the switcher. */
+  cursorAtEnd?: boolean;
+};
 
 const NAMED_KEYS = new Set([
   'up',
@@ -304,7 +308,10 @@ export function matchKey(
   if (!chordPressed) return null;
   for (const action of KEY_ACTIONS) {
     for (const b of bindings[action]) {
-      if (same(b, chordPressed) && (context.composerEmpty || !onlyWhenEmpty(action, b))) return action;
+      if (!same(b, chordPressed)) continue;
+      if (context.composerEmpty || !onlyWhenEmpty(action, b)) return action;
+      // Ctrl-K cuts to the end of the line; with nothing after the cursor to cut, it is the switcher.
+      if (action === 'switcher' && b.ctrl && b.key === 'k' && context.cursorAtEnd === true) return action;
     }
   }
   return null;
@@ -370,7 +377,16 @@ export type BindingHelp = { action: KeyAction; keys: string[]; description: stri
 export function describeBindings(bindings: Bindings = DEFAULT_BINDINGS): BindingHelp[] {
   return KEY_ACTIONS.map((action) => ({
     action,
-    keys: bindings[action].map((b) => `${formatBinding(b)}${onlyWhenEmpty(action, b) ? ' (empty composer)' : ''}`),
+    keys: bindings[action].map(
+      (b) =>
+        `${formatBinding(b)}${
+          action === 'switcher' && b.ctrl && b.key === 'k'
+            ? ' (nothing after the cursor)'
+            : onlyWhenEmpty(action, b)
+              ? ' (empty composer)'
+              : ''
+        }`,
+    ),
     description: DESCRIPTIONS[action],
   }));
 }

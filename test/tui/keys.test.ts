@@ -43,10 +43,20 @@ function binding(text: string) {
 }
 
 describe('matchKey with the default bindings', () => {
-  test('Ctrl letters; the line editor keeps its own (Ctrl-K opens the switcher only from an empty composer)', () => {
+  test('Ctrl letters; the line editor keeps its own (Ctrl-K opens the switcher when there is nothing after the cursor to cut)', () => {
     assert.equal(matchKey('c', k({ ctrl: true }), DEFAULT_BINDINGS, typing), 'quit');
     assert.equal(matchKey('k', k({ ctrl: true }), DEFAULT_BINDINGS, empty), 'switcher');
     assert.equal(matchKey('k', k({ ctrl: true }), DEFAULT_BINDINGS, typing), null, 'kills to the end of the line');
+    // With a draft and the cursor at its end, there is nothing to cut: Ctrl-K is the switcher, never an edit.
+    assert.equal(
+      matchKey('k', k({ ctrl: true }), DEFAULT_BINDINGS, { composerEmpty: false, cursorAtEnd: true }),
+      'switcher',
+    );
+    assert.equal(
+      matchKey('f', k({ ctrl: true }), DEFAULT_BINDINGS, { composerEmpty: false, cursorAtEnd: true }),
+      null,
+      'only Ctrl-K: Ctrl-F at the end still moves (nowhere)',
+    );
     assert.equal(matchKey('g', k({ ctrl: true }), DEFAULT_BINDINGS, typing), 'switcher');
     assert.equal(matchKey('p', k({ ctrl: true }), DEFAULT_BINDINGS, empty), null, 'the input history');
     assert.equal(matchKey('n', k({ ctrl: true }), DEFAULT_BINDINGS, empty), null, 'the input history');
@@ -192,7 +202,7 @@ describe('describeBindings', () => {
     );
     const keysOf = (action: string) => help.find((h) => h.action === action)?.keys;
     assert.deepEqual(keysOf('help'), ['F1']);
-    assert.deepEqual(keysOf('switcher'), ['Ctrl-K (empty composer)', 'Ctrl-G']);
+    assert.deepEqual(keysOf('switcher'), ['Ctrl-K (nothing after the cursor)', 'Ctrl-G']);
     assert.deepEqual(keysOf('prevConversation'), ['Alt-Up']);
     assert.deepEqual(keysOf('newline'), ['Alt-Enter', 'Ctrl-J']);
     assert.deepEqual(keysOf('editLast'), ['Alt-E']);
