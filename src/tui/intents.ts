@@ -294,8 +294,10 @@ export class ChatIntents {
       case 'close':
         this.store.dispatch({ type: 'overlay', overlay: null });
         this.store.dispatch({ type: 'clear-notice' });
-        // Esc also cancels an edit of a sent message, bringing back the draft it replaced.
+        // Esc also cancels an edit of a sent message, bringing back the draft it replaced,
+        // and takes refused messages (`✗ not sent`) off the screen: their text came back to the composer.
         this.setComposer((c) => composerKey(c, { kind: 'cancel' }));
+        if (state.active) this.store.dispatch({ type: 'dismiss-failed', conversationId: state.active });
         return;
       case 'prevConversation':
         this.go(nextMatching(state, () => true, -1));

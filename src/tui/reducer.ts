@@ -81,14 +81,23 @@ export function lineOf(m: Message, meId: string | null, highlights: readonly str
 
 const EMPTY_VIEW: ConversationView = { lines: [], hasMoreBefore: true, loading: false, scrollBack: 0, newBelow: 0 };
 
-/** Puts stored lines in seq order (dropping duplicates by id), pending ones after them. */
+/**
+ * Puts stored lines in seq order (dropping duplicates by id), the ones still
+ * being sent after them, and each refused one where it was written (by time),
+ * so what came after it shows below it, not hidden under it.
+ */
 function mergeLines(existing: readonly Line[], incoming: readonly Line[]): Line[] {
   const stored = new Map<string, Line>();
   for (const l of existing) if (l.id) stored.set(l.id, l);
   for (const l of incoming) if (l.id) stored.set(l.id, l);
   const nonces = new Set([...stored.values()].map((l) => l.nonce).filter((n) => n !== null));
-  const pending = existing.filter((l) => l.id === null && !(l.nonce && nonces.has(l.nonce)));
-  return [...[...stored.values()].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)), ...pending];
+  const unsent = existing.filter((l) => l.id === null && !(l.nonce && nonces.has(l.nonce)));
+  const lines = [...stored.values()].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
+  for (const f of unsent.filter((l) => l.failed !== null)) {
+    const after = lines.findIndex((l) => l.id !== null && l.createdAt > f.createdAt);
+    lines.splice(after === -1 ? lines.length : after, 0, f);
+  }
+  return [...lines, ...unsent.filter((l) => l.failed === null)];
 }
 
 function withView(state: State, id: string, fn: (v: ConversationView) => ConversationView): State {
@@ -262,8 +271,15 @@ export function reduce(state: State, action: Action): State {
     case 'send-failed':
       return withView(state, action.conversationId, (v) => ({
         ...v,
-        lines: v.lines.map((l) => (l.nonce === action.nonce && l.id === null ? { ...l, failed: action.error } : l)),
+        lines: mergeLines(
+          v.lines.map((l) => (l.nonce === action.nonce && l.id === null ? { ...l, failed: action.error } : l)),
+          [],
+        ),
       }));
+    case 'dismiss-failed':
+      return withView(state, action.conversationId, (v) =>
+        v.lines.some((l) => l.failed !== null) ? { ...v, lines: v.lines.filter((l) => l.failed === null) } : v,
+      );
     case 'scroll': {
       const scrollBack = Math.max(0, action.scrollBack);
       const owed = Math.max(0, action.owed ?? 0);

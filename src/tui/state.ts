@@ -205,6 +205,8 @@ export type Action =
   | { type: 'pending'; conversationId: string; nonce: string; body: string; kind: MessageKind; at: number }
   | { type: 'sent'; nonce: string; message: Message }
   | { type: 'send-failed'; nonce: string; conversationId: string; error: string }
+  /** Takes the refused messages (`✗ not sent`) of a conversation off the screen (Esc). */
+  | { type: 'dismiss-failed'; conversationId: string }
   /**
    * Scrolls to `scrollBack` rows from the bottom, already clamped by the layout (0: the newest); `owed`:
    * rows more that were asked for, to go up once the older messages being fetched are in.

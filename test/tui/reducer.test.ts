@@ -144,6 +144,38 @@ describe('reduce', () => {
     assert.equal(failed.views.c1?.lines[0]?.failed, 'too long');
   });
 
+  test('a refused message stays where it was written: what comes after shows below it; Esc takes it away', () => {
+    let s = reduce(loaded(), { type: 'open', conversationId: 'c1' });
+    s = reduce(s, {
+      type: 'history',
+      conversationId: 'c1',
+      messages: [msg('c1', 1)],
+      hasMore: false,
+      direction: 'latest',
+    });
+    s = reduce(s, {
+      type: 'pending',
+      conversationId: 'c1',
+      nonce: 'bad',
+      body: 'x'.repeat(10),
+      kind: 'text',
+      at: 1001.5,
+    });
+    s = reduce(s, { type: 'send-failed', conversationId: 'c1', nonce: 'bad', error: 'too long' });
+    s = reduce(s, ev('message.created', { message: msg('c1', 2, { body: 'after it' }) }));
+    s = reduce(s, { type: 'pending', conversationId: 'c1', nonce: 'n2', body: 'on its way', kind: 'text', at: 1003 });
+    assert.deepEqual(
+      s.views.c1?.lines.map((l) => l.body),
+      ['m1', 'x'.repeat(10), 'after it', 'on its way'],
+      'refused in time order, the one being sent last',
+    );
+    s = reduce(s, { type: 'dismiss-failed', conversationId: 'c1' });
+    assert.deepEqual(
+      s.views.c1?.lines.map((l) => l.body),
+      ['m1', 'after it', 'on its way'],
+    );
+  });
+
   test('a line keeps its kind and bot mark: pending, stored, edited; a server that sends neither gives text by a person', () => {
     let s = reduce(loaded(), { type: 'open', conversationId: 'c1' });
     s = reduce(s, { type: 'history', conversationId: 'c1', messages: [], hasMore: false, direction: 'latest' });
