@@ -152,10 +152,24 @@ export async function runTui(g: Globals): Promise<void> {
   // Asked to stop (a closed terminal, kill): leave as Ctrl-C does, then go.
   const stop = (signal: NodeJS.Signals) => {
     drafts.flush();
-    instance.unmount();
-    screen.leave();
-    process.exit(signal === 'SIGHUP' ? 129 : 143);
+    // A closed terminal (SIGHUP) cannot be written to any more: nothing is drawn on the way out.
+    try {
+      instance.unmount();
+      screen.leave();
+    } catch {
+      // EIO: the terminal is gone.
+    }
+    if (signal === 'SIGHUP') hangUp();
+    process.exit(143);
   };
+  // Writes to a terminal that was closed fail with EIO (or EPIPE): leave as a hang-up does.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EIO' || err.code === 'EPIPE') {
+      drafts.flush();
+      hangUp();
+    }
+    throw err;
+  });
   process.once('SIGTERM', stop);
   process.once('SIGHUP', stop);
   try {
@@ -185,6 +199,18 @@ function stylesOnTerminal(): void {
 }
 
 /**
+ * Ends the process as a hang-up does (status 129 to the shell), without
+ * Node's exit path: that restores the terminal's settings, and on a terminal
+ * that is gone Node 20 aborts with an assertion instead.
+ */
+function hangUp(): never {
+  process.removeAllListeners('SIGHUP');
+  process.kill(process.pid, 'SIGHUP');
+  // The signal is delivered at once; this is never reached.
+  process.exit(129);
+}
+
+/**
  * Draws in the terminal's alternate screen, as full-screen terminal programs
  * do: what was on the screen and in the scrollback before natter started is
  * back, untouched, when it exits, whether by Ctrl-C, a signal or a crash.
@@ -198,7 +224,11 @@ function alternateScreen(mouse: boolean): { leave(): void } {
     inside = false;
     process.off('exit', leave);
     // Synchronous: this also runs from the 'exit' event, after a crash.
-    writeSync(out.fd, `${mouse ? MOUSE_OFF : ''}\u001b[?25h\u001b[?1049l`);
+    try {
+      writeSync(out.fd, `${mouse ? MOUSE_OFF : ''}\u001b[?25h\u001b[?1049l`);
+    } catch {
+      // The terminal was closed: there is no screen to give back.
+    }
   };
   // With the mouse on, the terminal reports the wheel and clicks (its own text selection then needs Shift).
   writeSync(out.fd, `\u001b[?1049h\u001b[H${mouse ? MOUSE_ON : ''}`);
