@@ -218,9 +218,16 @@ export class ChatIntents {
       this.helpKey(overlay.offset, input, key);
       return;
     }
-    if (this.confirming) {
-      this.confirmKey(input, key);
+    // Keys that came in one read ("kkk" from a held key): one at a time while a message is selected or a
+    // question waits, where every letter is a key of its own.
+    const single = !key.ctrl && !key.meta && !key.escape && [...input].length > 1 && !/[\r\n]/.test(input);
+    if (single && (this.confirming || state.selected)) {
+      for (const ch of input) this.key(ch, key);
       return;
+    }
+    if (this.confirming) {
+      // "y" deletes; any other key keeps the message, and then does what it does.
+      if (this.confirmKey(input, key)) return;
     }
     if (state.selected) {
       if (state.selected.conversationId === state.active) {
@@ -860,6 +867,10 @@ export class ChatIntents {
       this.setComposer((c) => withText(c, reply + c.editor.text));
     } else if (input === 'c' || input === 'y') {
       this.copy(seq, here.line.body);
+    } else if (input !== '' && !key.ctrl && !key.meta && !/[\u0000-\u001f\u007f]/.test(input)) {
+      // Any other text: back to the composer, and it is typed there (nothing typed is lost).
+      this.select(null);
+      this.key(input, key);
     }
   }
 
@@ -890,10 +901,10 @@ export class ChatIntents {
   }
 
   /** The key after "delete message #N?": `y` deletes, anything else keeps it. */
-  private confirmKey(input: string, key: AppKey): void {
+  private confirmKey(input: string, key: AppKey): boolean {
     const asked = this.confirming;
     this.confirming = null;
-    if (!asked) return;
+    if (!asked) return false;
     if ((input === 'y' || input === 'Y') && !key.ctrl && !key.meta) {
       void this.controller
         .request('messages.delete', { messageId: asked.messageId }, `deleted message #${asked.seq}`)
@@ -906,9 +917,11 @@ export class ChatIntents {
           const after = list.find((m) => m.seq > asked.seq);
           this.select((before ?? after)?.seq ?? null);
         });
-      return;
+      return true;
     }
     this.store.dispatch({ type: 'notice', text: `kept message #${asked.seq}`, level: 'info' });
+    // Esc and the selection's own letters only answer; another key also does what it does.
+    return key.escape || key.return || /^[a-zA-Z]$/.test(input);
   }
 
   /** Puts a message's text on the clipboard through the terminal (OSC 52), which most terminals and tmux allow. */

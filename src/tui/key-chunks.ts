@@ -31,6 +31,12 @@ export const NO_KEY: Key = {
  * of plain text, or a paste with line breaks, is returned as it is.
  */
 export function splitKeys(input: string, key: Key): { input: string; key: Key }[] {
+  // Text typed fast and a Tab after it, in one read ("/cr\t"): the text, then the Tab key (a Tab inside is pasted).
+  if (input.length > 1 && input.endsWith('\t') && !key.meta && !/[\u0000-\u001f\u007f]/.test(input.slice(0, -1)))
+    return [
+      { input: input.slice(0, -1), key: NO_KEY },
+      { input: '\t', key: { ...NO_KEY, tab: true } },
+    ];
   if (input.length <= 1 || key.meta || !/[\u0001-\u0008\u000b\u000c\u000e-\u001a\u007f]|\r$/.test(input))
     return [{ input, key }];
   // A multi-line paste keeps its line breaks (one message); only a final Enter is a key.

@@ -107,9 +107,16 @@ test('selection mode: Ctrl-Up selects the newest message, Up/Down (and k/j) move
   assert.equal(store.get().selected?.seq, 1, 'the first message stays selected at the top');
   press(intents, 'j');
   assert.equal(store.get().selected?.seq, 2);
-  // Letters are the selection's keys, not text for the composer.
+  // Keys of one read go one by one ("kk" from a held key).
+  press(intents, 'kk');
+  assert.equal(store.get().selected?.seq, 1);
+  press(intents, 'j');
+  // A letter that is not the selection's ends it and is typed: nothing typed is lost.
   press(intents, 'x');
-  assert.equal(intents.text, '');
+  assert.equal(store.get().selected, null);
+  assert.equal(intents.text, 'x');
+  press(intents, '', { backspace: true });
+  press(intents, '', { upArrow: true, ctrl: true });
   press(intents, '', { escape: true, meta: true });
   assert.equal(store.get().selected, null);
   // Alt-K enters it too.
