@@ -6,7 +6,7 @@ import { Header } from './components/Header.js';
 import { HelpOverlay } from './components/HelpOverlay.js';
 import { MemberList } from './components/MemberList.js';
 import { MessageList } from './components/MessageList.js';
-import { NoticeLine } from './components/NoticeLine.js';
+import { NoticeLine, noticeRows } from './components/NoticeLine.js';
 import { QuickSwitcher } from './components/QuickSwitcher.js';
 import { SearchOverlay } from './components/SearchOverlay.js';
 import { Sidebar } from './components/Sidebar.js';
@@ -130,8 +130,8 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
     5,
     composerRows(text, composer.editor.cursor, Math.max(2, mainWidth - 3)).rows.length,
   );
-  const noticeRows = state.notice ? 1 : 0;
-  const listHeight = Math.max(3, rows - 1 /* header */ - composerHeight - 1 /* status */ - noticeRows);
+  const noticeHeight = state.notice ? noticeRows(state.notice.text, mainWidth - 1).length : 0;
+  const listHeight = Math.max(3, rows - 1 /* header */ - composerHeight - 1 /* status */ - noticeHeight);
   const listWidth = mainWidth - 1;
   intents.layout = { columns, rows, sidebarWidth, listTop: 1, listWidth, listHeight };
 
@@ -302,6 +302,7 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
             <NoticeLine
               text={state.notice.text}
               level={state.notice.level}
+              width={mainWidth - 1}
               colors={config.color ? { info: config.theme.muted, error: config.theme.error } : undefined}
             />
           ) : null}

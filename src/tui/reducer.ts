@@ -508,7 +508,7 @@ function applyEvent(state: State, e: AnyEvent): State {
         { ...state, servers, serverOrder: state.serverOrder.filter((id) => id !== serverId) },
         s.channelIds,
       );
-      return { ...next, notice: { text: `${s.name} ${reason}`.replace(' :', ':'), level: 'info' } };
+      return { ...next, notice: { text: `${s.name} ${reason}`.replace(' :', ':'), level: 'info', app: true } };
     }
     case 'channel.created': {
       const { channel } = e.data;
@@ -550,7 +550,7 @@ function applyEvent(state: State, e: AnyEvent): State {
       let next = withoutConversations(state, [channelId]);
       // The one being read went away under me: say so, where the messages were.
       if (gone && state.active === channelId) {
-        next = { ...next, notice: { text: `#${gone.name} was deleted`, level: 'info' } };
+        next = { ...next, notice: { text: `#${gone.name} was deleted`, level: 'info', app: true } };
       }
       return s
         ? {
@@ -590,7 +590,7 @@ function applyEvent(state: State, e: AnyEvent): State {
       const gone = state.conversations[groupId];
       const next = withoutConversations(state, [groupId]);
       return gone && state.active === groupId
-        ? { ...next, notice: { text: `you are no longer in +${gone.name}`, level: 'info' } }
+        ? { ...next, notice: { text: `you are no longer in +${gone.name}`, level: 'info', app: true } }
         : next;
     }
     case 'group.invited': {

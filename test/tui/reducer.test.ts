@@ -259,6 +259,9 @@ describe('reduce', () => {
     assert.equal(s.conversations.c1, undefined);
     assert.equal(s.active, null);
     assert.match(s.notice?.text ?? '', /acme: you were kicked/);
+    // The app opens another conversation: the notice stays there to be read.
+    s = reduce(s, { type: 'open', conversationId: 'g1' });
+    assert.match(s.notice?.text ?? '', /acme: you were kicked/);
   });
 
   test('joining, channel changes, groups and DMs appear in the sidebar', () => {

@@ -150,3 +150,17 @@ describe('LoginScreen', () => {
     assert.match(out, /› Username/);
   });
 });
+
+describe('NoticeLine', () => {
+  test('a long notice wraps onto up to four rows; only what is beyond is cut', async () => {
+    const { noticeRows } = await import('../../../src/tui/components/NoticeLine.js');
+    const usage =
+      '/channel create NAME | rename NEWNAME | topic [TEXT|--clear] | delete: create a channel in the open server, rename it, set its topic, or delete it';
+    const rows = noticeRows(usage, 40);
+    assert.ok(rows.length > 1 && rows.length <= 4, `${rows.length} rows`);
+    assert.equal(rows.join(' ').replace(/\s+/g, ' '), usage);
+    const long = noticeRows('word '.repeat(100), 40);
+    assert.equal(long.length, 4);
+    assert.match(long[3] ?? '', /…$/);
+  });
+});
