@@ -412,7 +412,8 @@ export function mentionedNames(body: string): string[] {
   const names = new Set<string>();
   const addressed = /^([\p{L}\p{Nd}][\p{L}\p{M}\p{Nd}_.-]{1,31})[:,](?:\s|$)/u.exec(body)?.[1];
   if (addressed && addressed.length >= LIMITS.usernameMin) names.add(addressed.normalize('NFC'));
-  for (const m of body.matchAll(/(?<![\p{L}\p{Nd}_.@-])@([\p{L}\p{M}\p{Nd}_.-]{2,32})/gu)) {
+  // Not inside a word or an address (`a@b`, `https://x.com/@bob/status`).
+  for (const m of body.matchAll(/(?<![\p{L}\p{Nd}_.@/:-])@([\p{L}\p{M}\p{Nd}_.-]{2,32})/gu)) {
     const name = (m[1] ?? '').replace(/[.-]+$/, '');
     if (name.length >= LIMITS.usernameMin) names.add(name.normalize('NFC'));
   }

@@ -444,13 +444,15 @@ export class ChatIntents {
       return;
     }
     const hits = o.hits ?? [];
-    if (key.upArrow || key.downArrow) {
+    if (key.upArrow || key.downArrow || key.pageUp || key.pageDown) {
+      const down = key.downArrow || key.pageDown;
       // Down past the last hit of a page brings the next page.
-      if (key.downArrow && o.selected === hits.length - 1 && o.next !== null && !o.loading) {
+      if (down && o.selected === hits.length - 1 && o.next !== null && !o.loading) {
         void this.moreHits(o);
         return;
       }
-      const selected = Math.max(0, Math.min(hits.length - 1, o.selected + (key.upArrow ? -1 : 1)));
+      const step = (key.pageUp || key.pageDown ? 10 : 1) * (down ? 1 : -1);
+      const selected = Math.max(0, Math.min(hits.length - 1, o.selected + step));
       overlay({ ...o, selected });
       return;
     }
@@ -672,7 +674,8 @@ export class ChatIntents {
     const view = state.active ? state.views[state.active] : undefined;
     const mine = [...(view?.lines ?? [])]
       .reverse()
-      .find((l) => l.id && l.author.id === state.me?.id && l.deletedAt === null);
+      // Mine as a person: what a bot token of mine sent is not "my last message".
+      .find((l) => l.id && l.author.id === state.me?.id && l.deletedAt === null && !l.bot);
     if (mine?.seq) {
       const edit = `/edit ${mine.seq} ${mine.body}`;
       this.setComposer((c) => startEdit(c, edit));
@@ -863,7 +866,8 @@ export class ChatIntents {
       const chars = [...(lines[0] ?? '').trim()];
       const cut = chars.length > QUOTE_CHARS;
       const quoted = `${chars.slice(0, cut ? QUOTE_CHARS - 1 : chars.length).join('')}${cut || lines.length > 1 ? '…' : ''}`;
-      const reply = `> ${here.line.author.username}: ${quoted}\n${mine ? '' : `@${here.line.author.username} `}`;
+      const who = here.line.author.username;
+      const reply = `${here.line.kind === 'action' ? `> * ${who} ${quoted}` : `> ${who}: ${quoted}`}\n${mine ? '' : `@${who} `}`;
       this.setComposer((c) => withText(c, reply + c.editor.text));
     } else if (input === 'c' || input === 'y') {
       this.copy(seq, here.line.body);

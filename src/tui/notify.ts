@@ -41,7 +41,11 @@ function clean(text: string, max: number, multiline: boolean): string {
 
 /** The desktop notification's escape sequence, passed through tmux when inside it. */
 export function desktopSequence(kind: 'osc9' | 'osc777', alert: Alert, inTmux: boolean): string {
-  const title = clean(`${alert.from} in ${alert.where}`, TITLE_MAX, false);
+  const title = clean(
+    alert.reason === 'dm' ? `${alert.from} (direct message)` : `${alert.from} in ${alert.where}`,
+    TITLE_MAX,
+    false,
+  );
   const body = clean(alert.text, 200, false);
   // OSC 777 separates its fields with ";".
   const seq =

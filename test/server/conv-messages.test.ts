@@ -843,6 +843,8 @@ describe('mentions', () => {
     assert.deepEqual(plain.mentions, []);
     const emailish = (await send(hc(alice.token), channelId, `mail x@${bob.username}`)).message;
     assert.deepEqual(emailish.mentions, [], 'an @ inside a word is not a mention');
+    const linked = (await send(hc(alice.token), channelId, `see https://x.com/@${bob.username}/status`)).message;
+    assert.deepEqual(linked.mentions, [], 'an @ inside an address is not a mention');
     // Addressed IRC style at the start of the message (what Tab completion writes): a mention.
     const addressed = (await send(hc(alice.token), channelId, `${carol.username}: the build is green`)).message;
     assert.deepEqual(addressed.mentions, [carol.id]);
@@ -850,10 +852,10 @@ describe('mentions', () => {
     assert.deepEqual(later.mentions, [], 'a name with a colon later in the text is not an address');
 
     let s = summaryOf(await b.request('conversations.list', {}), channelId);
-    assert.equal(s.unread, 5);
+    assert.equal(s.unread, 6);
     assert.equal(s.mentions, 1);
     const marked = await b.request('read.mark', { conversationId: channelId, seq: m.seq });
-    assert.equal(marked.unread, 4);
+    assert.equal(marked.unread, 5);
     assert.equal(marked.mentions, 0);
     s = summaryOf(await b.request('conversations.list', {}), channelId);
     assert.equal(s.mentions, 0);

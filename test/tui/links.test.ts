@@ -11,6 +11,10 @@ test('URLs are found without the punctuation that ends a sentence; brackets stay
     ['https://example.com/a?b=1', 'https://x.org/y', 'https://en.wikipedia.org/wiki/Foo_(bar)'],
   );
   assert.deepEqual(findUrls('http:// nothing, ftp://no, https:/one-slash'), []);
+  assert.deepEqual(
+    findUrls('SHOUTED: HTTPS://EXAMPLE.COM/PATH').map((u) => u.url),
+    ['HTTPS://EXAMPLE.COM/PATH'],
+  );
   // A sanitized control character (shown as a picture) ends the address: it never goes into the link.
   assert.deepEqual(
     findUrls('https://evil.example/\u241b]8;;x').map((u) => u.url),

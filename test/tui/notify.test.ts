@@ -155,7 +155,7 @@ describe('the notifier', () => {
     assert.deepEqual(written, []);
     s = reduce(s, ev('message.created', { message: msg('d1', 1, 'psst; hi\u001b[2J') }));
     n.update(s);
-    assert.deepEqual(written, ['\u0007', '\u001b]777;notify;bob in @bob;psst, hi [2J\u0007']);
+    assert.deepEqual(written, ['\u0007', '\u001b]777;notify;bob (direct message);psst, hi [2J\u0007']);
     // The same state again: no second notification.
     n.update(s);
     assert.equal(written.length, 2);

@@ -8,7 +8,7 @@ import type { Segment } from './segments.js';
 /** A URL in a text, by UTF-16 offsets. */
 export type UrlSpan = { start: number; end: number; url: string };
 
-const URL = /\bhttps?:\/\/[^\s<>"'`\u2400-\u243f]+/g;
+const URL = /\bhttps?:\/\/[^\s<>"'`\u2400-\u243f]+/gi;
 
 /** The http(s) addresses in `text`, without the punctuation that usually ends a sentence after them. */
 export function findUrls(text: string): UrlSpan[] {
@@ -23,7 +23,7 @@ export function findUrls(text: string): UrlSpan[] {
       else if (last === ']' && !url.includes('[')) url = url.slice(0, -1);
       else break;
     }
-    if (/^https?:\/\/[^/?#]/.test(url)) out.push({ start: m.index, end: m.index + url.length, url });
+    if (/^https?:\/\/[^/?#]/i.test(url)) out.push({ start: m.index, end: m.index + url.length, url });
   }
   return out;
 }
