@@ -1,6 +1,7 @@
 import { Box, type Key, useApp, useInput, useStdin, useStdout } from 'ink';
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
-import { isBlank, type SearchHit } from '../protocol/index.js';
+import { isBlank } from '../protocol/blank.js';
+import type { SearchHit } from '../protocol/index.js';
 import { COMMANDS, type Intent, parseCommand, runRequest } from './commands.js';
 import { complete } from './completion.js';
 import { Composer, composerRows } from './components/Composer.js';

@@ -1,4 +1,5 @@
-import { isBlank, type OpName, operations, type ParamsIn, type PublicUser, type ResultOf } from '../protocol/index.js';
+import { isBlank } from '../protocol/blank.js';
+import type { OpName, ParamsIn, PublicUser, ResultOf } from '../protocol/index.js';
 import type { ConversationEntry, Invitation } from './state.js';
 
 /**
@@ -109,10 +110,7 @@ function request<N extends OpName>(
   params: ParamsIn<N>,
   success: RequestOf<N>['success'],
   open?: RequestOf<N>['open'],
-): RequestIntent | { type: 'error'; message: string } {
-  // Check here so a too-long name is a usage error in words before any round trip.
-  const checked = operations[op].params.safeParse(params);
-  if (!checked.success) return { type: 'error', message: checked.error.issues[0]?.message ?? `invalid ${op}` };
+): RequestIntent {
   return (open
     ? { type: 'request', op, params, success, open }
     : { type: 'request', op, params, success }) as RequestOf<N> as RequestIntent;
@@ -819,6 +817,18 @@ export type Requester = <N extends OpName>(op: N, params: ParamsIn<N>) => Promis
 /** What a carried-out request left: the notice to show, and the conversation to open (or null). */
 export type RequestOutcome = { notice: string; open: string | null };
 
+/**
+ * Checks a request's params against the protocol's rules before it goes out,
+ * so a name that is too long is an error in words with no round trip. The
+ * operation table (the protocol's schemas) loads on the first command, not
+ * when the app starts.
+ */
+async function checkParams(req: RequestIntent): Promise<void> {
+  const { operations } = await import('../protocol/operations.js');
+  const checked = operations[req.op].params.safeParse(req.params);
+  if (!checked.success) throw new Error(checked.error.issues[0]?.message ?? `invalid ${req.op}`);
+}
+
 export async function runRequest(intent: RequestIntent | RequestUserIntent, send: Requester): Promise<RequestOutcome> {
   let req: RequestIntent;
   if (intent.type === 'request-user') {
@@ -829,6 +839,7 @@ export async function runRequest(intent: RequestIntent | RequestUserIntent, send
   } else {
     req = intent;
   }
+  await checkParams(req);
   const result = await send(req.op, req.params);
   // The union loses the link between `op` and its result type; each intent was built with a matching pair.
   const notice = typeof req.success === 'string' ? req.success : (req.success as (r: unknown) => string)(result);
