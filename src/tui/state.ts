@@ -170,7 +170,13 @@ export type Action =
   | { type: 'scroll'; conversationId: string; scrollBack: number }
   | { type: 'layout'; width: number; timeFormat: TimeFormat }
   | { type: 'focus'; conversationId: string; seq: number; words: string[]; scrollBack: number }
-  | { type: 'members'; scopeId: string; members: { user: UserRef; role: string | null }[] }
+  | {
+      type: 'members';
+      scopeId: string;
+      members: { user: UserRef; role: string | null }[];
+      /** Who of them is online, by user id, when the list says. */
+      online?: Record<string, boolean>;
+    }
   | { type: 'overlay'; overlay: Overlay | null }
   | { type: 'toggle-members' }
   | { type: 'toggle-server'; serverId: string }
