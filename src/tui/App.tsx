@@ -30,7 +30,7 @@ import { type Controller, errorText } from './controller.js';
 import { splitKeys } from './key-chunks.js';
 import { describeBindings, type KeyAction, matchKey, matchRawInput } from './keys.js';
 import { nextActivity, nextMatching, sidebarOrder, typingIn } from './reducer.js';
-import type { SearchOverlayState, State } from './state.js';
+import { NEW_FROM_REACH, type SearchOverlayState, type State } from './state.js';
 import type { Store } from './store.js';
 import { ThemeContext } from './theme.js';
 import { conversationColors } from './view/colors.js';
@@ -187,7 +187,7 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
     const oldest = v.lines.find((l) => l.seq !== null)?.seq ?? null;
     // The first unread message is not loaded yet: fetch older pages until it is (up to 1,000 messages).
     if (oldest !== null && oldest > from && v.hasMoreBefore) {
-      if (!v.loading && (v.lines.at(-1)?.seq ?? oldest) - from < 1000) void controller.loadOlder(id);
+      if (!v.loading && (v.lines.at(-1)?.seq ?? oldest) - from < NEW_FROM_REACH) void controller.loadOlder(id);
       return;
     }
     if (!first || first.seq === null) return;

@@ -3,7 +3,9 @@ import {
   type Action,
   type ConversationEntry,
   type ConversationView,
+  KEPT_LINES,
   type Line,
+  NEW_FROM_REACH,
   NOTICE_TICKS,
   type State,
 } from './state.js';
@@ -79,6 +81,31 @@ function mergeLines(existing: readonly Line[], incoming: readonly Line[]): Line[
   const nonces = new Set([...stored.values()].map((l) => l.nonce).filter((n) => n !== null));
   const pending = existing.filter((l) => l.id === null && !(l.nonce && nonces.has(l.nonce)));
   return [...[...stored.values()].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)), ...pending];
+}
+
+/**
+ * The view without the stored messages beyond the newest {@link KEPT_LINES},
+ * unless someone may be looking at them: the open conversation while it is
+ * scrolled up or loading older pages (a search hit being reached), and, while
+ * it is near, the first message that was unread when it opened (the app
+ * fetches back to it to show the `── new ──` line). What is dropped is
+ * fetched again when the view scrolls up to it.
+ */
+export function trimmed(view: ConversationView, open: boolean): ConversationView {
+  if (open && (view.scrollBack > 0 || view.loading)) return view;
+  // Stored lines come first, in seq order; pending ones (no id) after them.
+  let stored = view.lines.findIndex((l) => l.id === null);
+  if (stored === -1) stored = view.lines.length;
+  let drop = stored - KEPT_LINES;
+  if (drop <= 0) return view;
+  const newest = view.lines[stored - 1]?.seq ?? 0;
+  const from = view.newFrom ?? null;
+  if (open && from !== null && newest - from < NEW_FROM_REACH) {
+    const firstUnread = view.lines.findIndex((l) => l.seq !== null && l.seq >= from);
+    if (firstUnread !== -1) drop = Math.min(drop, firstUnread);
+  }
+  if (drop <= 0) return view;
+  return { ...view, lines: view.lines.slice(drop), hasMoreBefore: true };
 }
 
 function withView(state: State, id: string, fn: (v: ConversationView) => ConversationView): State {
@@ -190,24 +217,29 @@ export function reduce(state: State, action: Action): State {
     case 'open': {
       const conv = state.conversations[action.conversationId];
       if (!conv) return state;
+      const views = { ...state.views };
+      // The one left is no longer looked at: it keeps its newest messages only.
+      const left = state.active !== null && state.active !== conv.id ? views[state.active] : undefined;
+      if (state.active && left) views[state.active] = trimmed(left, false);
+      views[conv.id] = trimmed(
+        {
+          ...(state.views[conv.id] ?? EMPTY_VIEW),
+          scrollBack: 0,
+          newBelow: 0,
+          focus: null,
+          // Where the unread messages begin, as they were when it opened (opening marks them read).
+          newFrom:
+            conv.id === state.active ? state.views[conv.id]?.newFrom : conv.unread > 0 ? conv.lastReadSeq + 1 : null,
+        },
+        true,
+      );
       const opened = {
         ...state,
         active: conv.id,
         overlay: null,
         // A notice belongs to where it was said: another conversation starts without it.
         notice: conv.id === state.active ? state.notice : null,
-        views: {
-          ...state.views,
-          [conv.id]: {
-            ...(state.views[conv.id] ?? EMPTY_VIEW),
-            scrollBack: 0,
-            newBelow: 0,
-            focus: null,
-            // Where the unread messages begin, as they were when it opened (opening marks them read).
-            newFrom:
-              conv.id === state.active ? state.views[conv.id]?.newFrom : conv.unread > 0 ? conv.lastReadSeq + 1 : null,
-          },
-        },
+        views,
       };
       return withConversation(opened, conv.id, (c) => ({ ...c, unread: 0, mentions: 0, lastReadSeq: c.lastSeq }));
     }
@@ -246,10 +278,19 @@ export function reduce(state: State, action: Action): State {
       }));
     case 'scroll': {
       const scrollBack = Math.max(0, action.scrollBack);
+      // Back at the newest messages: what was loaded further up goes again.
       return withView(state, action.conversationId, (v) =>
         v.scrollBack === scrollBack
           ? v
-          : { ...v, scrollBack, newBelow: scrollBack === 0 ? 0 : v.newBelow, focus: scrollBack === 0 ? null : v.focus },
+          : trimmed(
+              {
+                ...v,
+                scrollBack,
+                newBelow: scrollBack === 0 ? 0 : v.newBelow,
+                focus: scrollBack === 0 ? null : v.focus,
+              },
+              state.active === action.conversationId,
+            ),
       );
     }
     case 'focus':
@@ -305,24 +346,27 @@ function addMessage(state: State, message: Message): State {
   const meId = state.me?.id ?? null;
   const mine = message.author.id === meId;
   const line = lineOf(message, meId);
+  const open = state.active === message.conversationId;
   let next = withView(state, message.conversationId, (v) => {
     if (v.lines.some((l) => l.id === message.id)) return v;
     const lines = mergeLines(v.lines, [line]);
-    if (v.scrollBack === 0 || !state.layout) return { ...v, lines };
+    if (v.scrollBack === 0 || !state.layout) return trimmed({ ...v, lines }, open);
     // Scrolled up: a message below the window moves the window up by its rows, so the screen stays put.
     const stored = lines.filter((l) => l.id !== null);
     const at = stored.findIndex((l) => l.id === message.id);
-    if (at !== stored.length - 1) return { ...v, lines };
+    if (at !== stored.length - 1) return trimmed({ ...v, lines }, open);
     const prev = stored[at - 1];
     const rows =
       messageRows(line, { meId, meUsername: state.me?.username ?? null, ...state.layout }).length +
       (prev && sameDay(prev.createdAt, line.createdAt) ? 0 : 1);
-    return { ...v, lines, scrollBack: v.scrollBack + rows, newBelow: mine ? v.newBelow : v.newBelow + 1 };
+    return trimmed(
+      { ...v, lines, scrollBack: v.scrollBack + rows, newBelow: mine ? v.newBelow : v.newBelow + 1 },
+      open,
+    );
   });
   const conv = next.conversations[message.conversationId];
   // Already counted (a replayed event, or the reply to my send after its event).
   if (!conv || message.seq <= conv.lastSeq) return next;
-  const open = next.active === conv.id;
   const counts = !mine && !open && message.seq > conv.lastReadSeq;
   next = withConversation(next, conv.id, (c) => ({
     ...c,
