@@ -36,6 +36,7 @@ import { ThemeContext } from './theme.js';
 import { conversationColors } from './view/colors.js';
 import { fuzzyFilter } from './view/fuzzy.js';
 import { layoutMessages, messageRows, pageScroll, rowsBelow } from './view/message-layout.js';
+import { clockFor } from './view/status-text.js';
 
 /**
  * The size the app draws in, following resizes: the terminal's columns, and
@@ -112,12 +113,13 @@ export function App({ store, controller, config, onQuit, composerFile }: AppProp
   const { stdout } = useStdout();
   const { stdin } = useStdin();
 
-  // A clock for typing expiry and "reconnecting in Ns".
+  // A clock for typing expiry (the reducer's tick) and "reconnecting in Ns". The screen is redrawn
+  // for it only when something on it shows the time: idle, the app does no work at all.
   useEffect(() => {
     const timer = setInterval(() => {
       const t = Date.now();
-      setNow(t);
       store.dispatch({ type: 'tick', now: t });
+      setNow((shown) => clockFor(shown, t, store.get().connection));
     }, 1000);
     return () => clearInterval(timer);
   }, [store]);
