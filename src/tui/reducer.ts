@@ -587,6 +587,9 @@ function applyEvent<N extends keyof EventMap>(state: State, name: N, data: Event
     }
     case 'read.updated': {
       const r = d as EventData<'read.updated'>;
+      const c = state.conversations[r.conversationId];
+      // The echo of my own read mark (reading the open conversation) usually changes nothing: no render for it.
+      if (c && c.lastReadSeq === r.lastReadSeq && c.unread === r.unread && c.mentions === r.mentions) return state;
       return withConversation(state, r.conversationId, (c) => ({
         ...c,
         lastReadSeq: r.lastReadSeq,
