@@ -1,78 +1,15 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import xterm from '@xterm/headless';
 import { saveCredential } from '../../src/cli/util.js';
 import type { NatterClient } from '../../src/client/index.js';
 import { connectAs, HttpApi, PASSWORD } from '../helpers/api.js';
+import { Screen } from '../helpers/screen.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { waitFor, within } from '../helpers/wait.js';
 
 // Actions (`/me`) and bot messages in the real terminal app, end to end: bin/natter runs dist/ (npm run build first).
-
-const BIN = fileURLToPath(new URL('../../bin/natter', import.meta.url));
-const COLS = 120;
-const ROWS = 40;
-
-/** `natter tui` in a pseudo-terminal (util-linux `script`), read through a headless terminal emulator. */
-class Screen {
-  private readonly term = new xterm.Terminal({ cols: COLS, rows: ROWS, allowProposedApi: true });
-  private readonly child: ChildProcess;
-  private pending = Promise.resolve();
-
-  constructor(env: Record<string, string>) {
-    this.child = spawn('script', ['-qfec', `stty cols ${COLS} rows ${ROWS}; exec ${BIN} tui`, '/dev/null'], {
-      env: { ...process.env, TERM: 'xterm-256color', ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    this.child.stdout?.on('data', (chunk: Buffer) => {
-      this.pending = this.pending.then(() => new Promise<void>((r) => this.term.write(chunk, r)));
-    });
-  }
-
-  /** The screen's text, one string per row. */
-  async text(): Promise<string> {
-    await this.pending;
-    const buf = this.term.buffer.active;
-    const rows: string[] = [];
-    for (let i = 0; i < ROWS; i++) rows.push(buf.getLine(buf.viewportY + i)?.translateToString(true) ?? '');
-    return rows.join('\n');
-  }
-
-  /** Waits until the screen matches `expected`; resolves with it. */
-  async waitFor(expected: RegExp, what: string): Promise<string> {
-    let last = '';
-    return waitFor(
-      async () => {
-        last = await this.text();
-        return expected.test(last) ? last : undefined;
-      },
-      { what, intervalMs: 50, detail: () => `the screen was:\n${last}` },
-    );
-  }
-
-  /** Types `keys`, then waits until the screen shows their effect. */
-  async type(keys: string, expected: RegExp, what: string): Promise<string> {
-    this.child.stdin?.write(keys);
-    return this.waitFor(expected, what);
-  }
-
-  /** Ctrl-C; resolves with the exit code (the app is killed if it does not exit by the deadline). */
-  async quit(): Promise<number | null> {
-    const exited = new Promise<number | null>((resolve) => this.child.on('exit', (code) => resolve(code)));
-    this.child.stdin?.write('\u0003');
-    try {
-      return await within(exited, 'the terminal app to exit on Ctrl-C');
-    } catch (err) {
-      this.child.kill('SIGKILL');
-      throw err;
-    }
-  }
-}
 
 let t: TestServer;
 let dir: string;
