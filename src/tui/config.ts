@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
 import {
   type Bindings,
   bindingConflicts,
@@ -20,11 +19,14 @@ export const COLOUR_NAMES: readonly string[] = [
   'grey',
 ];
 
+// The checks below are plain code rather than schemas: the app reads this file as it starts,
+// and a schema library would cost more to load than the whole file takes to check.
+
+/** A colour Ink can draw: a name it knows, or `#rgb`/`#rrggbb`. */
+function isColour(value: unknown): value is string {
+  return typeof value === 'string' && (COLOUR_NAMES.includes(value) || /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i.test(value));
+}
 const COLOUR_EXPECTED = `expected a colour name (${BASE_COLOURS.join(', ')}, gray, redBright…) or #rrggbb`;
-// The same words whether the value is not text or not a colour: the warning is shown in the app.
-const Colour = z
-  .string({ error: COLOUR_EXPECTED })
-  .refine((s) => COLOUR_NAMES.includes(s) || /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i.test(s), { message: COLOUR_EXPECTED });
 
 /** The colours of the app's roles. */
 export type Theme = { accent: string; mention: string; self: string; muted: string; error: string };
@@ -77,22 +79,49 @@ const THEME_KEYS = Object.keys(DEFAULT_THEME) as (keyof Theme)[];
 const NOTIFICATION_KEYS = Object.keys(DEFAULT_CONFIG.notifications) as (keyof Config['notifications'])[];
 const TOP_KEYS = ['theme', 'timeFormat', 'notifications', 'keys', 'mouse'];
 
-const TimeFormat = z.enum(['24h', '12h']);
 /** Checks of the notification settings that are not flags: each says what it expected, in words. */
-const NOTIFICATION_VALUES: Partial<Record<keyof Notifications, { schema: z.ZodType; expected: string }>> = {
+const NOTIFICATION_VALUES: Partial<
+  Record<keyof Notifications, { check: (value: unknown) => { ok: true; value: unknown } | { ok: false }; expected: string }>
+> = {
   highlights: {
-    schema: z.array(z.string().trim().min(1).max(100)).max(100),
+    check: (value) => {
+      if (!Array.isArray(value) || value.length > 100) return { ok: false };
+      const words: string[] = [];
+      for (const word of value) {
+        if (typeof word !== 'string') return { ok: false };
+        const trimmed = word.trim();
+        if (trimmed.length < 1 || trimmed.length > 100) return { ok: false };
+        words.push(trimmed);
+      }
+      return { ok: true, value: words };
+    },
     expected: 'a list of up to 100 words, such as ["deploy", "outage"]',
   },
-  command: { schema: z.string().trim().min(1).max(4000).nullable(), expected: 'a shell command or null' },
-  desktop: { schema: z.enum(['off', 'osc9', 'osc777']), expected: '"off", "osc9" or "osc777"' },
+  command: {
+    check: (value) => {
+      if (value === null) return { ok: true, value: null };
+      if (typeof value !== 'string') return { ok: false };
+      const trimmed = value.trim();
+      return trimmed.length >= 1 && trimmed.length <= 4000 ? { ok: true, value: trimmed } : { ok: false };
+    },
+    expected: 'a shell command or null',
+  },
+  desktop: {
+    check: (value) => (value === 'off' || value === 'osc9' || value === 'osc777' ? { ok: true, value } : { ok: false }),
+    expected: '"off", "osc9" or "osc777"',
+  },
 };
-const Flag = z.boolean();
-const KeyList = z.union([z.string(), z.array(z.string()).min(1)]);
-const Section = z.record(z.string(), z.unknown());
 
-function problem(error: z.ZodError): string {
-  return error.issues[0]?.message ?? 'invalid';
+/** A section of settings: a JSON object (not an array). */
+function isSection(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** One key, or a list of at least one. */
+function isKeyList(value: unknown): value is string | string[] {
+  return (
+    typeof value === 'string' || (Array.isArray(value) && value.length > 0 && value.every((k) => typeof k === 'string'))
+  );
 }
 
 function describe(value: unknown): string {
@@ -125,11 +154,10 @@ export function parseConfig(
       warnings.push(`config.json is not valid JSON (${(err as Error).message}); using the defaults`);
     }
   }
-  const top = Section.safeParse(raw);
-  if (!top.success || Array.isArray(raw)) {
+  if (!isSection(raw)) {
     warnings.push('config.json should hold one JSON object; using the defaults');
   } else {
-    const doc = top.data;
+    const doc = raw;
     for (const key of Object.keys(doc)) {
       if (!TOP_KEYS.includes(key)) warnings.push(`unknown setting "${key}" (ignored)`);
     }
@@ -137,74 +165,66 @@ export function parseConfig(
     if (doc.theme === 'none') {
       themeNone = true;
     } else if (doc.theme !== undefined) {
-      const section = Section.safeParse(doc.theme);
-      if (!section.success || Array.isArray(doc.theme)) {
+      if (!isSection(doc.theme)) {
         warnings.push('theme should be an object of colours, or "none"; using the default colours');
       } else {
-        for (const [key, value] of Object.entries(section.data)) {
+        for (const [key, value] of Object.entries(doc.theme)) {
           if (!(THEME_KEYS as string[]).includes(key)) {
             warnings.push(`unknown setting "theme.${key}" (ignored; known: ${THEME_KEYS.join(', ')})`);
             continue;
           }
-          const colour = Colour.safeParse(value);
-          if (colour.success) theme[key as keyof Theme] = colour.data;
-          else warnings.push(`theme.${key}: ${describe(value)} is not a colour; ${problem(colour.error)}`);
+          if (isColour(value)) theme[key as keyof Theme] = value;
+          else warnings.push(`theme.${key}: ${describe(value)} is not a colour; ${COLOUR_EXPECTED}`);
         }
       }
     }
 
     if (doc.timeFormat !== undefined) {
-      const format = TimeFormat.safeParse(doc.timeFormat);
-      if (format.success) timeFormat = format.data;
+      if (doc.timeFormat === '24h' || doc.timeFormat === '12h') timeFormat = doc.timeFormat;
       else warnings.push(`timeFormat: expected "24h" or "12h", not ${describe(doc.timeFormat)}`);
     }
 
     if (doc.mouse !== undefined) {
-      const flag = Flag.safeParse(doc.mouse);
-      if (flag.success) mouse = flag.data;
+      if (typeof doc.mouse === 'boolean') mouse = doc.mouse;
       else warnings.push(`mouse: expected true or false, not ${describe(doc.mouse)}`);
     }
 
     if (doc.notifications !== undefined) {
-      const section = Section.safeParse(doc.notifications);
-      if (!section.success || Array.isArray(doc.notifications)) {
+      if (!isSection(doc.notifications)) {
         warnings.push('notifications should be an object; using the defaults');
       } else {
-        for (const [key, value] of Object.entries(section.data)) {
+        for (const [key, value] of Object.entries(doc.notifications)) {
           if (!(NOTIFICATION_KEYS as string[]).includes(key)) {
             warnings.push(`unknown setting "notifications.${key}" (ignored; known: ${NOTIFICATION_KEYS.join(', ')})`);
             continue;
           }
           const check = NOTIFICATION_VALUES[key as keyof Notifications];
           if (check) {
-            const parsed = check.schema.safeParse(value);
-            if (parsed.success) Object.assign(notifications, { [key]: parsed.data });
+            const parsed = check.check(value);
+            if (parsed.ok) Object.assign(notifications, { [key]: parsed.value });
             else warnings.push(`notifications.${key}: expected ${check.expected}, not ${describe(value)}`);
             continue;
           }
-          const flag = Flag.safeParse(value);
-          if (flag.success) Object.assign(notifications, { [key]: flag.data });
+          if (typeof value === 'boolean') Object.assign(notifications, { [key]: value });
           else warnings.push(`notifications.${key}: expected true or false, not ${describe(value)}`);
         }
       }
     }
 
     if (doc.keys !== undefined) {
-      const section = Section.safeParse(doc.keys);
-      if (!section.success || Array.isArray(doc.keys)) {
+      if (!isSection(doc.keys)) {
         warnings.push('keys should be an object of action: "key" pairs; using the default keys');
       } else {
-        for (const [action, value] of Object.entries(section.data)) {
+        for (const [action, value] of Object.entries(doc.keys)) {
           if (!(KEY_ACTIONS as readonly string[]).includes(action)) {
             warnings.push(`keys: unknown action "${action}" (ignored; known: ${KEY_ACTIONS.join(', ')})`);
             continue;
           }
-          const list = KeyList.safeParse(value);
-          if (!list.success) {
+          if (!isKeyList(value)) {
             warnings.push(`keys.${action}: expected a key such as "ctrl+k" or a list of them`);
             continue;
           }
-          const parsed = (typeof list.data === 'string' ? [list.data] : list.data).map(parseBinding);
+          const parsed = (typeof value === 'string' ? [value] : value).map(parseBinding);
           const bad = parsed.find((p) => !p.ok);
           if (bad && !bad.ok) {
             warnings.push(`keys.${action}: ${bad.message}; keeping the default`);
