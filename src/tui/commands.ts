@@ -1,5 +1,6 @@
 import { distinctNames, matchName, type Named, SHOWN_MARK, sameNameWarning } from '../client/names.js';
-import { isBlank, type OpName, type ParamsIn, type PublicUser, paramsError, type ResultOf } from '../protocol/index.js';
+import { isBlank } from '../protocol/blank.js';
+import type { OpName, ParamsIn, PublicUser, ResultOf } from '../protocol/index.js';
 import type { ConversationEntry, Invitation } from './state.js';
 
 /**
@@ -101,10 +102,7 @@ function request<N extends OpName>(
   params: ParamsIn<N>,
   success: RequestOf<N>['success'],
   open?: RequestOf<N>['open'],
-): RequestIntent | { type: 'error'; message: string } {
-  // Check here so a too-long name is a usage error in words before any round trip.
-  const refused = paramsError(op, params);
-  if (refused) return { type: 'error', message: refused.message };
+): RequestIntent {
   return (open
     ? { type: 'request', op, params, success, open }
     : { type: 'request', op, params, success }) as RequestOf<N> as RequestIntent;
@@ -859,6 +857,18 @@ export type Requester = <N extends OpName>(op: N, params: ParamsIn<N>) => Promis
 /** What a carried-out request left: the notice to show, and the conversation to open (or null). */
 export type RequestOutcome = { notice: string; open: string | null };
 
+/**
+ * Checks a request's params against the protocol's rules before it goes out,
+ * so a name that is too long is an error in words with no round trip. The
+ * operation table (the protocol's schemas) loads on the first command, not
+ * when the app starts.
+ */
+async function checkParams(req: RequestIntent): Promise<void> {
+  const { paramsError } = await import('../protocol/envelope.js');
+  const refused = paramsError(req.op, req.params);
+  if (refused) throw refused;
+}
+
 export async function runRequest(intent: RequestIntent | RequestUserIntent, send: Requester): Promise<RequestOutcome> {
   let req: RequestIntent;
   if (intent.type === 'request-user') {
@@ -869,6 +879,7 @@ export async function runRequest(intent: RequestIntent | RequestUserIntent, send
   } else {
     req = intent;
   }
+  await checkParams(req);
   const result = await send(req.op, req.params);
   // The union loses the link between `op` and its result type; each intent was built with a matching pair.
   const notice = typeof req.success === 'string' ? req.success : (req.success as (r: unknown) => string)(result);

@@ -5,7 +5,8 @@
  * The app renders what this holds and hands it every key; tests drive it
  * directly against a real server.
  */
-import { isBlank, type SearchHit } from '../protocol/index.js';
+import { isBlank } from '../protocol/blank.js';
+import type { SearchHit } from '../protocol/index.js';
 import { COMMANDS, type Intent, parseCommand, runRequest } from './commands.js';
 import { complete } from './completion.js';
 import type { SwitcherItem } from './components/QuickSwitcher.js';

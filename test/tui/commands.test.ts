@@ -111,10 +111,6 @@ describe('parseCommand: servers', () => {
     assert.equal(error(parseCommand('/create-server', ctx())), 'usage: /create-server NAME');
   });
 
-  test('a name the protocol refuses is an error in words before any request', () => {
-    assert.match(error(parseCommand(`/create-server ${'x'.repeat(200)}`, ctx())), /64|long|characters/i);
-  });
-
   test('/invite for the open server, with options', () => {
     const plain = parseCommand('/invite', ctx());
     assert.equal(req(plain).op, 'invites.create');
@@ -590,6 +586,23 @@ describe('runRequest', () => {
       if (intent.type !== 'request') return assert.fail(`${text}: ${intent.type}`);
       assert.equal((await runRequest(intent, fakeRequester(results, []))).open, open, text);
     }
+  });
+
+  test('params the protocol refuses (a name too long) reject in words, and nothing is sent', async () => {
+    const calls: [string, unknown][] = [];
+    const intent = parseCommand(`/create-server ${'x'.repeat(200)}`, ctx());
+    if (intent.type !== 'request') return assert.fail(intent.type);
+    await assert.rejects(runRequest(intent, fakeRequester({ 'servers.create': {} }, calls)), /64|long|characters/i);
+    assert.deepEqual(calls, []);
+  });
+
+  test('a name the protocol refuses after a lookup rejects in words, and only the lookup is sent', async () => {
+    const calls: [string, unknown][] = [];
+    const intent = parseCommand(`/ban bob ${'because '.repeat(100)}`, ctx());
+    if (intent.type !== 'request-user') return assert.fail(intent.type);
+    const results = { 'users.get': { user: { ...bob, displayName: null } }, 'bans.add': {} };
+    await assert.rejects(runRequest(intent, fakeRequester(results, calls)), /characters|long|at most/i);
+    assert.deepEqual(calls, [['users.get', { username: 'bob' }]]);
   });
 
   test('a failed lookup rejects and nothing else is sent', async () => {
