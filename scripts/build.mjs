@@ -3,7 +3,8 @@
 // leaving dist/ missing or a file in it half-written, so a natter that is running or
 // starting meanwhile (bin/natter imports dist/cli/main.js) keeps working:
 //
-//   1. tsc writes the whole build into a fresh sibling directory, dist.tmp-<pid>;
+//   1. tsc writes the whole build into a fresh sibling directory, dist.tmp-<pid>; then
+//      esbuild replaces its tui/run.js with the terminal app in one file (see bundleTui);
 //   2. each file whose content changed is renamed over its old copy (a rename within
 //      one filesystem replaces a file atomically: readers see the old or the new file,
 //      never a missing or partial one); unchanged files are left alone;
@@ -25,7 +26,7 @@ import {
   unlinkSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -91,6 +92,79 @@ const compiled = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', 
 if (compiled.status !== 0) {
   rmSync(tmp, { recursive: true, force: true });
   process.exit(compiled.status ?? 1);
+}
+
+/**
+ * The terminal app in one file: src/tui/run.tsx with everything of src/tui it
+ * uses and its packages (Ink, React and theirs), in place of tsc's tui/run.js.
+ * Loading Ink and React from node_modules took most of the app's start (a few
+ * hundred files, some parsed twice, as CommonJS and for their exports); one
+ * file loads in a fraction of that. React is built for production: its
+ * development build is slower and records a performance mark for every
+ * component render, which Node keeps for ever.
+ *
+ * What the app imports from outside src/tui (the CLI's helpers, the client,
+ * the protocol) stays an import of tsc's output beside it, so the CLI and the
+ * app share one copy of each (one CliError class, one client), and the
+ * protocol's schemas load only when the app needs them.
+ */
+async function bundleTui() {
+  const { build } = await import('esbuild');
+  const tuiDir = join(root, 'src', 'tui');
+  const outFile = join(tmp, 'tui', 'run.js');
+  const keepOutside = {
+    name: 'natter-outside-tui',
+    setup(b) {
+      b.onResolve({ filter: /^\.\.?\// }, (args) => {
+        const target = resolve(args.resolveDir, args.path);
+        if (!args.importer.startsWith(tuiDir + sep) || target.startsWith(tuiDir + sep)) return undefined;
+        // The same module of tsc's output, as seen from dist/tui/run.js (the specifier names the .js file).
+        return { path: relative(tuiDir, target).split(sep).join('/'), external: true };
+      });
+      // Ink loads React's developer tools only when DEV=true, from a package natter does not
+      // install: the import fails as it would unbundled, and Ink says how to install them.
+      b.onResolve({ filter: /^\.\/devtools\.js$/ }, (args) =>
+        args.importer.includes(`${sep}ink${sep}`) ? { path: 'devtools', namespace: 'natter-absent' } : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: 'natter-absent' }, () => ({
+        contents:
+          "throw Object.assign(new Error('react-devtools-core is not installed'), { code: 'ERR_MODULE_NOT_FOUND' });",
+        loader: 'js',
+      }));
+    },
+  };
+  await build({
+    entryPoints: [join(tuiDir, 'run.tsx')],
+    outfile: outFile,
+    allowOverwrite: true,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    jsx: 'automatic',
+    define: {
+      'process.env.NODE_ENV': '"production"',
+      // Yoga (Ink's layout engine) fetches its WebAssembly from a data: URL when fetch exists,
+      // which loads Node's whole HTTP client first; without it, it decodes the same bytes itself.
+      fetch: 'undefined',
+    },
+    // CommonJS packages inside (React) call require() for Node's own modules.
+    banner: {
+      js: "import { createRequire as natterRequire } from 'node:module';\nconst require = natterRequire(import.meta.url);",
+    },
+    minifySyntax: true,
+    legalComments: 'none',
+    plugins: [keepOutside],
+    logLevel: 'warning',
+  });
+}
+
+try {
+  await bundleTui();
+} catch (err) {
+  console.error(`the terminal app did not bundle: ${err.message}`);
+  rmSync(tmp, { recursive: true, force: true });
+  process.exit(1);
 }
 
 const fresh = filesUnder(tmp);

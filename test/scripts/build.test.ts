@@ -148,3 +148,20 @@ test('a rebuild swaps dist into place: natter keeps starting, no file is ever mi
   const natter = await run(process.execPath, [join(pkg, 'bin', 'natter'), '--version'], dir);
   assert.equal(natter.out.trim(), version);
 });
+
+test('the terminal app is one file: Node’s modules and dist’s own are all it imports, and React is the production build', () => {
+  const app = join(ROOT, 'dist', 'tui', 'run.js');
+  const text = readFileSync(app, 'utf8');
+  const specifiers = [...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*)["']([^"']+)["']/g)].map((m) => m[1] ?? '');
+  assert.ok(specifiers.length > 0, 'the file imports something');
+  for (const s of specifiers) {
+    if (s.startsWith('node:')) continue;
+    assert.ok(s.startsWith('../'), `${s}: a package left out of the file (it would load from node_modules)`);
+    assert.ok(existsSync(join(ROOT, 'dist', 'tui', s)), `${s}: imported, yet not in dist/`);
+  }
+  // The CLI's helpers, the client and the protocol stay shared with the rest of natter, not copied in.
+  for (const shared of ['../cli/util.js', '../client/natter.js', '../protocol/operations.js'])
+    assert.ok(specifiers.includes(shared), `${shared} is imported, not copied in`);
+  assert.ok(!text.includes('react-reconciler.development'), 'React’s development build is not in it');
+  assert.ok(!text.includes('process.env.NODE_ENV'), 'nothing in it asks which build of React to use');
+});
