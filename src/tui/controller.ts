@@ -260,9 +260,8 @@ export class Controller {
           type: 'members',
           scopeId: conv.serverId,
           members: members.map((m) => ({ user: m.user, role: m.role })),
+          online: Object.fromEntries(members.map((m) => [m.user.id, m.online])),
         });
-        for (const m of members)
-          this.dispatch({ type: 'event', event: { event: 'presence', data: { userId: m.user.id, online: m.online } } });
       } else if (conv.kind === 'group') {
         // A group's members come with the group: read them all (after a start they are not known yet).
         const groups = await allPages(async (after) => {

@@ -328,7 +328,11 @@ export function reduce(state: State, action: Action): State {
         ? state
         : { ...state, layout: { width: action.width, timeFormat: action.timeFormat, height: action.height } };
     case 'members':
-      return { ...state, members: { ...state.members, [action.scopeId]: action.members } };
+      return {
+        ...state,
+        members: { ...state.members, [action.scopeId]: action.members },
+        online: action.online ? { ...state.online, ...action.online } : state.online,
+      };
     case 'overlay':
       return { ...state, overlay: action.overlay };
     case 'toggle-members':

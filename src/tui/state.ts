@@ -218,7 +218,13 @@ export type Action =
   | { type: 'focus'; conversationId: string; seq: number; words: string[]; scrollBack: number }
   /** Selects message `seq` of `conversationId` (null: leaves selection mode), scrolled to `scrollBack`. */
   | { type: 'select'; conversationId: string; seq: number | null; scrollBack?: number }
-  | { type: 'members'; scopeId: string; members: { user: UserRef; role: string | null }[] }
+  | {
+      type: 'members';
+      scopeId: string;
+      members: { user: UserRef; role: string | null }[];
+      /** Who of them is online, by user id, when the list says. */
+      online?: Record<string, boolean>;
+    }
   | { type: 'overlay'; overlay: Overlay | null }
   | { type: 'toggle-members' }
   | { type: 'toggle-server'; serverId: string }

@@ -356,6 +356,23 @@ describe('reduce', () => {
     assert.equal(s.invitations.g9, undefined);
   });
 
+  test('a member list says who is online in the same action', () => {
+    const s = reduce(loaded(), {
+      type: 'members',
+      scopeId: 's1',
+      members: [
+        { user: BOB, role: 'member' },
+        { user: { id: 'me', username: 'alice', displayName: null }, role: 'owner' },
+      ],
+      online: { bob: true, me: false },
+    });
+    assert.deepEqual(
+      s.members.s1?.map((m) => m.user.id),
+      ['bob', 'me'],
+    );
+    assert.deepEqual(s.online, { bob: true, me: false });
+  });
+
   test('the input state is never mutated', () => {
     const s = loaded();
     const copy = structuredClone(s);
