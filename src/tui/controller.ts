@@ -3,6 +3,7 @@ import type { Natter } from '../client/natter.js';
 import { newNonce } from '../client/natter.js';
 import { allPages, patiently } from '../client/pages.js';
 import type { AnyEvent, MemberInfo, Message, MessageKind, OpName, ParamsIn } from '../protocol/index.js';
+import { sidebarOrder } from './reducer.js';
 import type { Action, State } from './state.js';
 
 /** Messages per history page the app asks for. */
@@ -80,7 +81,7 @@ export class Controller {
     });
   }
 
-  /** Loads servers, channels and conversations; refreshes the open conversation's latest page. */
+  /** Loads servers, channels and conversations; refreshes the open conversation's latest page (opens the first if none is). */
   async reload(): Promise<void> {
     this.held ??= [];
     this.reloads++;
@@ -116,8 +117,15 @@ export class Controller {
         for (const event of held) this.dispatch({ type: 'event', event });
       }
     }
-    const active = this.getState().active;
-    if (active) await this.loadLatest(active);
+    const state = this.getState();
+    if (state.active) {
+      await this.loadLatest(state.active);
+    } else {
+      // Nothing open yet (the app starting): the first conversation, asked for at once rather than
+      // after the lists are drawn, so its history is on its way while they are.
+      const first = sidebarOrder(state)[0];
+      if (first) await this.open(first);
+    }
   }
 
   /** Opens a conversation: shows what is loaded at once, fetches the latest page, marks it read. */

@@ -14,6 +14,15 @@ import { MOUSE_OFF, MOUSE_ON } from './mouse.js';
 import { initialState } from './reducer.js';
 import { Store } from './store.js';
 
+/** A session's chat: its state, and the controller with the reconnecting client. */
+type Chat = {
+  session: { url: string; token: string };
+  store: Store;
+  controller: Controller;
+  /** Resolves once the client stops trying: with why (refused, unreachable for good), or null once connected. */
+  outcome: Promise<unknown>;
+};
+
 /** Logs in or registers on a one-off connection and returns the session. */
 async function authenticate(
   ca: string | undefined,
@@ -50,11 +59,45 @@ export async function runTui(g: Globals): Promise<void> {
   let everConnected = false;
   let lastError: string | null = null;
 
-  function Root() {
-    const [session, setSession] = useState<{ url: string; token: string } | null>(
-      found ? { url: g.server, token: found.token } : null,
+  /**
+   * The chat for a session: its state, and the client, already connecting
+   * (until the server answers, however long that takes; the status line says
+   * "connecting" or "reconnecting in N s", and Ctrl-R tries at once).
+   * `outcome` resolves with the error that made it give up, or null.
+   */
+  function openChat(session: { url: string; token: string }): Chat {
+    const store = new Store(initialState(session.url));
+    const client = Natter.create({
+      url: session.url,
+      token: session.token,
+      ...tlsOptions(session.url, ca),
+      // One person's client: back within 2 s of the server.
+      backoff: { initialMs: 250, maxMs: 2000 },
+    });
+    const controller = new Controller(client, store.dispatch, store.get);
+    // One notice for them all, kept while the first conversation opens; F1 lists every one.
+    const firstWarning = warnings[0];
+    if (firstWarning !== undefined) {
+      const more = warnings.length > 1 ? ` (and ${warnings.length - 1} more: F1 lists them)` : '';
+      store.dispatch({ type: 'notice', text: `config.json: ${firstWarning}${more}`, level: 'error', app: true });
+    }
+    client.on('state', (st) => {
+      if (st.status === 'connected') everConnected = true;
+      else if (st.status === 'reconnecting') lastError = st.error;
+    });
+    const outcome = client.start({ untilConnected: true }).then(
+      () => null,
+      (err: unknown) => err,
     );
-    const [chat, setChat] = useState<{ store: Store; controller: Controller } | null>(null);
+    return { session, store, controller, outcome };
+  }
+
+  // With saved credentials the connection starts now, while the first frame is drawn.
+  const first = found ? openChat({ url: g.server, token: found.token }) : null;
+
+  function Root() {
+    const [session, setSession] = useState<{ url: string; token: string } | null>(first?.session ?? null);
+    const [chat, setChat] = useState<Chat | null>(first);
     const [failure, setFailure] = useState<string | null>(null);
     const [loginNotice, setLoginNotice] = useState<string | null>(null);
     const { exit } = useApp();
@@ -63,33 +106,13 @@ export async function runTui(g: Globals): Promise<void> {
     useInput((input, key) => {
       if (!chat && session && key.ctrl && input === 'c') exit();
     });
-    // The chat opens at once; the status line says "connecting" or "reconnecting in N s" (Ctrl-R: now)
-    // until the server answers, however long that takes.
     useEffect(() => {
       if (!session) return;
-      const store = new Store(initialState(session.url));
-      const client = Natter.create({
-        url: session.url,
-        token: session.token,
-        ...tlsOptions(session.url, ca),
-        // One person's client: back within 2 s of the server.
-        backoff: { initialMs: 250, maxMs: 2000 },
-      });
-      const controller = new Controller(client, store.dispatch, store.get);
-      // One notice for them all, kept while the first conversation opens; F1 lists every one.
-      const first = warnings[0];
-      if (first !== undefined) {
-        const more = warnings.length > 1 ? ` (and ${warnings.length - 1} more: F1 lists them)` : '';
-        store.dispatch({ type: 'notice', text: `config.json: ${first}${more}`, level: 'error', app: true });
-      }
-      client.on('state', (st) => {
-        if (st.status === 'connected') everConnected = true;
-        else if (st.status === 'reconnecting') lastError = st.error;
-      });
-      setChat({ store, controller });
+      const current = chat?.session === session ? chat : openChat(session);
+      if (current !== chat) setChat(current);
       let live = true;
-      client.start({ untilConnected: true }).catch((err: unknown) => {
-        if (!live) return;
+      current.outcome.then((err) => {
+        if (!live || err === null) return;
         const refused = (err as { code?: string }).code === 'unauthenticated';
         setChat(null);
         if (refused) {
@@ -109,7 +132,7 @@ export async function runTui(g: Globals): Promise<void> {
       });
       return () => {
         live = false;
-        client.close();
+        current.controller.client.close();
       };
     }, [session]);
     if (!session) {

@@ -220,6 +220,8 @@ test('opening a group after a start lists its members (for the member panel and 
   await b.request('settings.update', { groupAdds: 'everyone' });
   const a = await connectAs(t.wsUrl, ann.token);
   const { group } = await a.request('groups.create', { name: 'pals', usernames: [ben.user.username] });
+  // A server of ann's: its channel comes first in the sidebar, so it is what opens at the start.
+  const { channels } = await a.request('servers.create', { name: 'home' });
   a.close();
   b.close();
   // A fresh start: nothing of the group has been seen live.
@@ -235,6 +237,7 @@ test('opening a group after a start lists its members (for the member panel and 
   );
   await client.start();
   await until(() => state.conversations[group.id] !== undefined, 'the group in the sidebar');
+  await until(() => state.active === channels[0]?.id, 'the first channel opened');
   assert.equal(state.members[group.id], undefined);
   await controller.open(group.id);
   assert.deepEqual(
