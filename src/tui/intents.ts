@@ -28,7 +28,7 @@ import { type InkKey, type KeyAction, matchKey } from './keys.js';
 import type { MouseEvent } from './mouse.js';
 import { nextActivity, nextMatching, sidebarOrder } from './reducer.js';
 import { sanitize } from './sanitize.js';
-import type { Line, SearchOverlayState, State } from './state.js';
+import { type Line, NEW_FROM_REACH, type SearchOverlayState, type State } from './state.js';
 import type { Store } from './store.js';
 import { fuzzyFilter } from './view/fuzzy.js';
 import { layoutMessages, messageRows, pageScroll, rowsBelow, scrollView } from './view/message-layout.js';
@@ -990,7 +990,7 @@ export class ChatIntents {
     const first = v.lines.find((l) => l.seq !== null && l.seq >= from);
     const oldest = v.lines.find((l) => l.seq !== null)?.seq ?? null;
     if (oldest !== null && oldest > from && v.hasMoreBefore) {
-      if (!v.loading && (v.lines.at(-1)?.seq ?? oldest) - from < 1000) void this.controller.loadOlder(id);
+      if (!v.loading && (v.lines.at(-1)?.seq ?? oldest) - from < NEW_FROM_REACH) void this.controller.loadOlder(id);
       return;
     }
     if (!first || first.seq === null) return;

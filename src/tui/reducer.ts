@@ -4,7 +4,9 @@ import {
   type Alert,
   type ConversationEntry,
   type ConversationView,
+  KEPT_LINES,
   type Line,
+  NEW_FROM_REACH,
   NOTICE_TICKS,
   type State,
 } from './state.js';
@@ -98,6 +100,33 @@ function mergeLines(existing: readonly Line[], incoming: readonly Line[]): Line[
     lines.splice(after === -1 ? lines.length : after, 0, f);
   }
   return [...lines, ...unsent.filter((l) => l.failed === null)];
+}
+
+/**
+ * The view without the stored messages beyond the newest {@link KEPT_LINES},
+ * unless someone may be looking at them: the open conversation while it is
+ * scrolled up or loading older pages (a search hit being reached), and, while
+ * it is near, the first message that was unread when it opened (the app
+ * fetches back to it to show the `── new ──` line). What is dropped is
+ * fetched again when the view scrolls up to it.
+ */
+export function trimmed(view: ConversationView, open: boolean): ConversationView {
+  if (open && (view.scrollBack > 0 || view.loading)) return view;
+  // Stored lines are in seq order; refused ones sit among them by time, pending ones come last.
+  const stored = view.lines.filter((l) => l.id !== null);
+  let drop = stored.length - KEPT_LINES;
+  if (drop <= 0) return view;
+  const newest = stored.at(-1)?.seq ?? 0;
+  const from = view.newFrom ?? null;
+  if (open && from !== null && newest - from < NEW_FROM_REACH) {
+    const firstUnread = stored.findIndex((l) => l.seq !== null && l.seq >= from);
+    if (firstUnread !== -1) drop = Math.min(drop, firstUnread);
+  }
+  if (drop <= 0) return view;
+  // Refused and pending lines are never dropped: only stored ones, oldest first.
+  const oldestKept = stored[drop];
+  const keepFrom = oldestKept?.seq ?? Number.POSITIVE_INFINITY;
+  return { ...view, lines: view.lines.filter((l) => l.id === null || (l.seq ?? 0) >= keepFrom), hasMoreBefore: true };
 }
 
 function withView(state: State, id: string, fn: (v: ConversationView) => ConversationView): State {
@@ -215,6 +244,23 @@ export function reduce(state: State, action: Action): State {
     case 'open': {
       const conv = state.conversations[action.conversationId];
       if (!conv) return state;
+      const views = { ...state.views };
+      // The one left is no longer looked at: it keeps its newest messages only.
+      const left = state.active !== null && state.active !== conv.id ? views[state.active] : undefined;
+      if (state.active && left) views[state.active] = trimmed(left, false);
+      views[conv.id] = trimmed(
+        {
+          ...(state.views[conv.id] ?? EMPTY_VIEW),
+          scrollBack: 0,
+          newBelow: 0,
+          owed: 0,
+          focus: null,
+          // Where the unread messages begin, as they were when it opened (opening marks them read).
+          newFrom:
+            conv.id === state.active ? state.views[conv.id]?.newFrom : conv.unread > 0 ? conv.lastReadSeq + 1 : null,
+        },
+        true,
+      );
       const opened = {
         ...state,
         active: conv.id,
@@ -222,19 +268,7 @@ export function reduce(state: State, action: Action): State {
         // A notice belongs to where it was said: another conversation starts without it.
         notice: conv.id === state.active || state.notice?.app ? state.notice : null,
         selected: conv.id === state.selected?.conversationId ? state.selected : null,
-        views: {
-          ...state.views,
-          [conv.id]: {
-            ...(state.views[conv.id] ?? EMPTY_VIEW),
-            scrollBack: 0,
-            newBelow: 0,
-            owed: 0,
-            focus: null,
-            // Where the unread messages begin, as they were when it opened (opening marks them read).
-            newFrom:
-              conv.id === state.active ? state.views[conv.id]?.newFrom : conv.unread > 0 ? conv.lastReadSeq + 1 : null,
-          },
-        },
+        views,
       };
       return withConversation(opened, conv.id, (c) => ({ ...c, unread: 0, mentions: 0, lastReadSeq: c.lastSeq }));
     }
@@ -292,16 +326,20 @@ export function reduce(state: State, action: Action): State {
                 : { ...c, lastReadSeq: c.lastSeq, unread: 0, mentions: 0 },
             )
           : state;
+      // Back at the newest messages: what was loaded further up goes again.
       return withView(seen, action.conversationId, (v) =>
         v.scrollBack === scrollBack && (v.owed ?? 0) === owed
           ? v
-          : {
-              ...v,
-              scrollBack,
-              owed,
-              newBelow: scrollBack === 0 ? 0 : v.newBelow,
-              focus: scrollBack === 0 ? null : v.focus,
-            },
+          : trimmed(
+              {
+                ...v,
+                scrollBack,
+                owed,
+                newBelow: scrollBack === 0 ? 0 : v.newBelow,
+                focus: scrollBack === 0 ? null : v.focus,
+              },
+              state.active === action.conversationId,
+            ),
       );
     }
     case 'focus':
@@ -394,31 +432,35 @@ function addMessage(state: State, message: Message): State {
   const meId = state.me?.id ?? null;
   const mine = message.author.id === meId;
   const line = lineOf(message, meId, state.highlights);
+  const open = state.active === message.conversationId;
   let next = withView(state, message.conversationId, (v) => {
     if (v.lines.some((l) => l.id === message.id)) return v;
     const lines = mergeLines(v.lines, [line]);
-    if (v.scrollBack === 0 || !state.layout) return { ...v, lines };
+    if (v.scrollBack === 0 || !state.layout) return trimmed({ ...v, lines }, open);
     // Scrolled up: a message below the window moves the window up by its rows, so the screen stays put.
     const stored = lines.filter((l) => l.id !== null);
     const at = stored.findIndex((l) => l.id === message.id);
-    if (at !== stored.length - 1) return { ...v, lines };
+    if (at !== stored.length - 1) return trimmed({ ...v, lines }, open);
     const prev = stored[at - 1];
     const { width, timeFormat } = state.layout;
     const rows =
       messageRows(line, { meId, meUsername: state.me?.username ?? null, width, timeFormat }).length +
       (prev && sameDay(prev.createdAt, line.createdAt) ? 0 : 1);
-    return { ...v, lines, scrollBack: v.scrollBack + rows, newBelow: mine ? v.newBelow : v.newBelow + 1 };
+    return trimmed(
+      { ...v, lines, scrollBack: v.scrollBack + rows, newBelow: mine ? v.newBelow : v.newBelow + 1 },
+      open,
+    );
   });
   const conv = next.conversations[message.conversationId];
   // Already counted (a replayed event, or the reply to my send after its event).
   if (!conv || message.seq <= conv.lastSeq) return next;
   // Seen: in the open conversation, with the window at the bottom. Scrolled up, it waits below, unread.
-  const open = next.active === conv.id && (next.views[conv.id]?.scrollBack ?? 0) === 0;
-  const counts = !mine && !open && message.seq > conv.lastReadSeq;
+  const seen = next.active === conv.id && (next.views[conv.id]?.scrollBack ?? 0) === 0;
+  const counts = !mine && !seen && message.seq > conv.lastReadSeq;
   next = withConversation(next, conv.id, (c) => ({
     ...c,
     lastSeq: Math.max(c.lastSeq, message.seq),
-    lastReadSeq: mine || open ? Math.max(c.lastReadSeq, message.seq) : c.lastReadSeq,
+    lastReadSeq: mine || seen ? Math.max(c.lastReadSeq, message.seq) : c.lastReadSeq,
     unread: counts ? c.unread + 1 : c.unread,
     mentions: counts && line.mentionsMe ? c.mentions + 1 : c.mentions,
   }));

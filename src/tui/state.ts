@@ -67,11 +67,25 @@ export type Line = {
   mentionsMe: boolean;
 };
 
+/**
+ * Stored messages a conversation keeps once nobody is looking further back
+ * (it is not open, or it is open at its newest messages): the newest ones.
+ * Older ones are dropped and fetched again, a page at a time, when the view
+ * scrolls up to them, so a long session holds a bounded number of messages.
+ */
+export const KEPT_LINES = 500;
+
+/** How far back (in messages) the app fetches to show where the unread ones begin when a conversation opens. */
+export const NEW_FROM_REACH = 1000;
+
 /** What the app knows of one conversation's messages. */
 export type ConversationView = {
-  /** Stored messages by seq, ascending, then pending ones. */
+  /**
+   * Stored messages by seq, ascending, then pending ones: the newest ones
+   * without a gap, back to where loading (or {@link KEPT_LINES}) stopped.
+   */
   lines: Line[];
-  /** True until the first message (seq 1) has been loaded. */
+  /** True while seq 1 is not among the lines (not loaded yet, or dropped again). */
   hasMoreBefore: boolean;
   loading: boolean;
   /**

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Controller } from '../../src/tui/controller.js';
 import { initialState, reduce } from '../../src/tui/reducer.js';
-import type { Action, State } from '../../src/tui/state.js';
+import { type Action, KEPT_LINES, type State } from '../../src/tui/state.js';
 import { pageScroll, scrollView } from '../../src/tui/view/message-layout.js';
 import { connectAs, createNatter, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -165,6 +165,59 @@ test('a PageUp on a tall screen that owes more rows than one older page holds: p
   // 79 rows needed 150 more messages (three pages), and not one page more.
   assert.equal(after?.lines[0]?.seq, 101);
   assert.equal(after?.hasMoreBefore, true);
+});
+
+test('a long conversation: the newest KEPT_LINES stay at the bottom, and scrolling back refetches down to message 1 exactly', async (ctx) => {
+  const me = await new HttpApi(t.httpUrl).call('register', { username: uniqueName('tk'), password: PASSWORD });
+  const c = await connectAs(t.wsUrl, me.token);
+  ctx.after(() => c.close());
+  const { channels } = await c.request('servers.create', { name: 'longer' });
+  const channelId = channels[0]?.id ?? '';
+  const total = KEPT_LINES + 120;
+  for (let i = 1; i <= total; i += 60) {
+    const batch = [];
+    for (let k = i; k < Math.min(total + 1, i + 60); k++)
+      batch.push(c.request('messages.send', { conversationId: channelId, body: `line ${k}`, nonce: `longer-${k}` }));
+    await Promise.all(batch);
+  }
+
+  let state: State = initialState(t.wsUrl);
+  const client = createNatter({ url: t.wsUrl, token: me.token });
+  ctx.after(() => client.close());
+  const controller = new Controller(
+    client,
+    (a: Action) => {
+      state = reduce(state, a);
+    },
+    () => state,
+  );
+  const seqs = () => state.views[channelId]?.lines.map((l) => l.seq) ?? [];
+  const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  /** Scrolled up, older pages until the first message (as PageUp at the top does). */
+  const scrollToFirst = async () => {
+    state = reduce(state, { type: 'scroll', conversationId: channelId, scrollBack: 100_000 });
+    for (let pages = 0; state.views[channelId]?.hasMoreBefore && pages < 100; pages++)
+      await controller.loadOlder(channelId);
+  };
+  await client.start();
+  // It opens by itself: the first conversation of the sidebar.
+  await until(() => state.active === channelId && seqs().length === 50, 'the channel open with its latest page');
+
+  await scrollToFirst();
+  assert.deepEqual(seqs(), range(1, total), 'every message once, in order');
+  // End: only the newest stay.
+  state = reduce(state, { type: 'scroll', conversationId: channelId, scrollBack: 0 });
+  assert.deepEqual(seqs(), range(total - KEPT_LINES + 1, total));
+  assert.equal(state.views[channelId]?.hasMoreBefore, true);
+  // One more arrives, live; the oldest one kept goes.
+  await c.request('messages.send', { conversationId: channelId, body: 'one more', nonce: 'longer-more' });
+  await until(() => seqs().at(-1) === total + 1, 'the new message');
+  assert.deepEqual(seqs(), range(total - KEPT_LINES + 2, total + 1));
+  // Scrolling back fetches the dropped pages again, down to message 1, each message once.
+  await scrollToFirst();
+  assert.deepEqual(seqs(), range(1, total + 1));
+  assert.equal(state.views[channelId]?.hasMoreBefore, false);
+  assert.equal(state.views[channelId]?.lines[0]?.body, 'line 1');
 });
 
 test('case 42: a seq that jumps ahead live makes the client fetch what it missed', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AnyEvent, ConversationSummary, EventMessage, Message } from '../../src/protocol/index.js';
 import { initialState, nextActivity, nextMatching, reduce, sidebarOrder, typingIn } from '../../src/tui/reducer.js';
-import type { Action, State } from '../../src/tui/state.js';
+import { type Action, KEPT_LINES, NEW_FROM_REACH, type State } from '../../src/tui/state.js';
 import { pageScroll, scrollView } from '../../src/tui/view/message-layout.js';
 
 const ME = { id: 'me', username: 'alice' };
@@ -536,6 +536,130 @@ describe('a PageUp at the top of what is loaded', () => {
     assert.equal(reduce(s, { type: 'scroll', conversationId: 'c1', scrollBack: 20 }).views.c1?.owed, 0);
     assert.equal(reduce(s, { type: 'scroll', conversationId: 'c1', scrollBack: 32 }).views.c1?.owed, 0, 'same place');
     assert.equal(reduce(s, { type: 'open', conversationId: 'c1' }).views.c1?.owed, 0);
+  });
+});
+
+describe('messages kept per conversation', () => {
+  const all = Array.from({ length: KEPT_LINES + 200 }, (_, i) => msg('c1', i + 1));
+  const seqs = (s: State, id = 'c1') => s.views[id]?.lines.map((l) => l.seq) ?? [];
+  const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  /** c1 open with every message loaded (scrolled up to the first), as scrolling back leaves it. */
+  function everythingLoaded(): State {
+    let s = reduce(loaded(), { type: 'open', conversationId: 'c1' });
+    s = reduce(s, { type: 'layout', width: 60, timeFormat: '24h' });
+    s = reduce(s, {
+      type: 'history',
+      conversationId: 'c1',
+      messages: all.slice(-50),
+      hasMore: true,
+      direction: 'latest',
+    });
+    s = reduce(s, { type: 'scroll', conversationId: 'c1', scrollBack: 5000 });
+    for (let end = all.length - 50; end > 0; end -= 50) {
+      s = reduce(s, { type: 'history-loading', conversationId: 'c1' });
+      const page = all.slice(Math.max(0, end - 50), end);
+      s = reduce(s, { type: 'history', conversationId: 'c1', messages: page, hasMore: end > 50, direction: 'before' });
+    }
+    return s;
+  }
+
+  test('scrolled up, everything scrolled through stays loaded, down to message 1', () => {
+    const s = everythingLoaded();
+    assert.deepEqual(seqs(s), range(1, all.length));
+    assert.equal(s.views.c1?.hasMoreBefore, false);
+    // Messages arriving below while reading up there drop nothing.
+    const more = reduce(s, ev('message.created', { message: msg('c1', all.length + 1) }));
+    assert.deepEqual(seqs(more), range(1, all.length + 1));
+  });
+
+  test('back at the newest (End), only the newest KEPT_LINES stay, and older ones are to be fetched again', () => {
+    let s = reduce(everythingLoaded(), { type: 'scroll', conversationId: 'c1', scrollBack: 0 });
+    assert.deepEqual(seqs(s), range(all.length - KEPT_LINES + 1, all.length));
+    assert.equal(s.views.c1?.hasMoreBefore, true, 'scrolling up fetches what was dropped');
+    // Following the newest, each message that arrives pushes the oldest one out.
+    s = reduce(s, ev('message.created', { message: msg('c1', all.length + 1) }));
+    assert.deepEqual(seqs(s), range(all.length - KEPT_LINES + 2, all.length + 1));
+    // Scrolling back up fetches the dropped pages, reaching message 1 exactly.
+    s = reduce(s, { type: 'scroll', conversationId: 'c1', scrollBack: 100 });
+    while (s.views.c1?.hasMoreBefore) {
+      const oldest = s.views.c1.lines[0]?.seq ?? 1;
+      const page = all.slice(Math.max(0, oldest - 51), oldest - 1);
+      s = reduce(s, {
+        type: 'history',
+        conversationId: 'c1',
+        messages: page,
+        hasMore: oldest - 51 > 0,
+        direction: 'before',
+      });
+    }
+    assert.deepEqual(seqs(s), range(1, all.length + 1));
+  });
+
+  test('a pending message of mine is never dropped', () => {
+    let s = everythingLoaded();
+    s = reduce(s, { type: 'pending', conversationId: 'c1', nonce: 'n1', body: 'on its way', at: 5 });
+    // Sending brings the view down to the newest, which drops the older ones but not the pending line.
+    assert.equal(s.views.c1?.scrollBack, 0);
+    s = reduce(s, ev('message.created', { message: msg('c1', all.length + 1) }));
+    const lines = s.views.c1?.lines ?? [];
+    assert.equal(lines.filter((l) => l.id !== null).length, KEPT_LINES);
+    assert.equal(lines.at(-1)?.pending, true);
+  });
+
+  test('a conversation left keeps its newest messages only; the one opened keeps what it has loaded', () => {
+    let s = reduce(everythingLoaded(), { type: 'open', conversationId: 'c2' });
+    assert.deepEqual(seqs(s), range(all.length - KEPT_LINES + 1, all.length));
+    assert.equal(s.views.c1?.hasMoreBefore, true);
+    // Messages to a conversation not open never pile up either.
+    for (let seq = all.length + 1; seq <= all.length + 30; seq++)
+      s = reduce(s, ev('message.created', { message: msg('c1', seq) }));
+    assert.deepEqual(seqs(s), range(all.length + 30 - KEPT_LINES + 1, all.length + 30));
+  });
+
+  test('while older pages load (a search hit being reached), arrivals drop nothing', () => {
+    let s = reduce(loaded(), { type: 'open', conversationId: 'c1' });
+    s = reduce(s, {
+      type: 'history',
+      conversationId: 'c1',
+      messages: all.slice(50),
+      hasMore: true,
+      direction: 'latest',
+    });
+    s = reduce(s, { type: 'history-loading', conversationId: 'c1' });
+    s = reduce(s, ev('message.created', { message: msg('c1', all.length + 1) }));
+    assert.deepEqual(seqs(s), range(51, all.length + 1));
+  });
+
+  test('the first message unread on opening stays loaded while it is near, for the new-messages line', () => {
+    // Opened with everything after message 100 unread.
+    let s = loaded();
+    s = reduce(s, {
+      type: 'loaded',
+      servers: [],
+      conversations: [
+        summary('c1', 'channel', 'general', { lastSeq: all.length, lastReadSeq: 100, unread: all.length - 100 }),
+      ],
+      invitations: [],
+    });
+    s = reduce(s, { type: 'open', conversationId: 'c1' });
+    assert.equal(s.views.c1?.newFrom, 101);
+    s = reduce(s, {
+      type: 'history',
+      conversationId: 'c1',
+      messages: all.slice(50),
+      hasMore: true,
+      direction: 'latest',
+    });
+    s = reduce(s, ev('message.created', { message: msg('c1', all.length + 1) }));
+    // More than KEPT_LINES are loaded: those before message 101 go, none from it on.
+    assert.deepEqual(seqs(s), range(101, all.length + 1));
+    s = reduce(s, { type: 'scroll', conversationId: 'c1', scrollBack: 0 });
+    assert.equal(s.views.c1?.lines[0]?.seq, 101);
+    // Once the conversation has moved on further than the app fetches back, the older ones go.
+    for (let seq = all.length + 2; seq <= 100 + NEW_FROM_REACH + 1; seq++) {
+      s = reduce(s, ev('message.created', { message: msg('c1', seq) }));
+    }
+    assert.equal(s.views.c1?.lines.filter((l) => l.id !== null).length, KEPT_LINES);
   });
 });
 
