@@ -3,8 +3,11 @@ import type { Natter } from '../client/natter.js';
 import { newNonce } from '../client/natter.js';
 import { allPages, patiently } from '../client/pages.js';
 import type { AnyEvent, MemberInfo, Message, MessageKind, OpName, ParamsIn } from '../protocol/index.js';
-import { sidebarOrder } from './reducer.js';
+import { reduce, sidebarOrder } from './reducer.js';
 import type { Action, State } from './state.js';
+
+/** A page of history as the server sends it. */
+type HistoryPage = { messages: Message[]; hasMore: boolean };
 
 /** Messages per history page the app asks for. */
 const PAGE = 50;
@@ -81,10 +84,16 @@ export class Controller {
     });
   }
 
-  /** Loads servers, channels and conversations; refreshes the open conversation's latest page (opens the first if none is). */
+  /**
+   * Loads servers, channels and conversations; refreshes the open
+   * conversation's latest page. With none open (the app starting), it opens
+   * the first of the sidebar, its latest page fetched before the lists are
+   * shown, so that the lists and the messages are drawn in one frame.
+   */
   async reload(): Promise<void> {
     this.held ??= [];
     this.reloads++;
+    let first: { id: string; page: HistoryPage | null } | null = null;
     try {
       const me = this.client.user;
       if (me) this.dispatch({ type: 'authenticated', me: { id: me.id, username: me.username } });
@@ -106,7 +115,11 @@ export class Controller {
         ...s,
         channelIds: conversations.filter((c) => c.kind === 'channel' && c.serverId === s.id).map((c) => c.id),
       }));
-      this.dispatch({ type: 'loaded', servers: withChannels, conversations, invitations });
+      const loaded: Action = { type: 'loaded', servers: withChannels, conversations, invitations };
+      const before = this.getState();
+      const id = before.active === null ? sidebarOrder(reduce(before, loaded))[0] : undefined;
+      if (id) first = { id, page: await this.latestPage(id) };
+      this.dispatch(loaded);
     } catch (err) {
       this.fail(err);
     } finally {
@@ -118,14 +131,8 @@ export class Controller {
       }
     }
     const state = this.getState();
-    if (state.active) {
-      await this.loadLatest(state.active);
-    } else {
-      // Nothing open yet (the app starting): the first conversation, asked for at once rather than
-      // after the lists are drawn, so its history is on its way while they are.
-      const first = sidebarOrder(state)[0];
-      if (first) await this.open(first);
-    }
+    if (state.active) await this.loadLatest(state.active);
+    else if (first) await this.open(first.id, first.page);
   }
 
   /** Opens a conversation: shows what is loaded at once, fetches the latest page, marks it read. */
@@ -153,30 +160,48 @@ export class Controller {
     await this.open(conversationId);
   }
 
-  async open(conversationId: string): Promise<void> {
+  /** Opens a conversation and marks it read; shows its latest page (`latest`, already fetched, or fetched now). */
+  async open(conversationId: string, latest?: HistoryPage | null): Promise<void> {
     const before = this.getState();
     const conv = before.conversations[conversationId];
     if (!conv) return;
     this.dispatch({ type: 'open', conversationId });
     if (conv.lastReadSeq < conv.lastSeq) this.markRead(conversationId, conv.lastSeq);
-    await this.loadLatest(conversationId);
+    if (latest) {
+      this.showLatest(conversationId, latest);
+      // Messages that arrived after the page was fetched were counted but not shown (it was not open yet).
+      const shown = latest.messages.at(-1)?.seq ?? 0;
+      if ((this.getState().conversations[conversationId]?.lastSeq ?? 0) > shown) await this.loadLatest(conversationId);
+    } else {
+      await this.loadLatest(conversationId);
+    }
     await this.loadMembers(conversationId);
   }
 
   /** Fetches the latest page of a conversation. */
   async loadLatest(conversationId: string): Promise<void> {
+    const page = await this.latestPage(conversationId);
+    if (page) this.showLatest(conversationId, page);
+  }
+
+  /** The latest page of a conversation, or null (the error said on the notice line). */
+  private async latestPage(conversationId: string): Promise<HistoryPage | null> {
     try {
-      const page = await patiently(() => this.client.request('messages.history', { conversationId, limit: PAGE }));
-      this.dispatch({
-        type: 'history',
-        conversationId,
-        messages: page.messages,
-        hasMore: page.hasMore,
-        direction: 'latest',
-      });
+      return await patiently(() => this.client.request('messages.history', { conversationId, limit: PAGE }));
     } catch (err) {
       this.fail(err);
+      return null;
     }
+  }
+
+  private showLatest(conversationId: string, page: HistoryPage): void {
+    this.dispatch({
+      type: 'history',
+      conversationId,
+      messages: page.messages,
+      hasMore: page.hasMore,
+      direction: 'latest',
+    });
   }
 
   /**

@@ -220,6 +220,57 @@ test('a long conversation: the newest KEPT_LINES stay at the bottom, and scrolli
   assert.equal(state.views[channelId]?.lines[0]?.body, 'line 1');
 });
 
+test('at the start the first conversation opens with the lists, in one go, a message sent meanwhile included', async (ctx) => {
+  const me = await new HttpApi(t.httpUrl).call('register', { username: uniqueName('ts'), password: PASSWORD });
+  const c = await connectAs(t.wsUrl, me.token);
+  ctx.after(() => c.close());
+  const { channels } = await c.request('servers.create', { name: 'first' });
+  const channelId = channels[0]?.id ?? '';
+  for (let i = 1; i <= 60; i++)
+    await c.request('messages.send', { conversationId: channelId, body: `before ${i}`, nonce: `first-${i}` });
+
+  let state: State = initialState(t.wsUrl);
+  let sent: Promise<unknown> | null = null;
+  // The actions dispatched in the same run of code as the lists (the store makes them one change, one frame).
+  let withLists: string[] | null = null;
+  const client = createNatter({ url: t.wsUrl, token: me.token });
+  ctx.after(() => client.close());
+  new Controller(
+    client,
+    (a: Action) => {
+      // The lists are about to be asked for: a message now lands before or after the first page is read.
+      if (a.type === 'authenticated' && !sent)
+        sent = c.request('messages.send', { conversationId: channelId, body: 'during the start', nonce: 'first-x' });
+      if (a.type === 'loaded' && !withLists) {
+        const burst: string[] = [];
+        withLists = burst;
+        queueMicrotask(() => {
+          withLists = [...burst, 'end'];
+        });
+      }
+      if (withLists && withLists.at(-1) !== 'end') withLists.push(a.type);
+      state = reduce(state, a);
+    },
+    () => state,
+  );
+  await client.start();
+  await until(() => state.views[channelId]?.lines.at(-1)?.body === 'during the start', 'the message sent meanwhile');
+  await sent;
+  assert.equal(state.active, channelId);
+  assert.deepEqual(
+    (withLists ?? []).filter((t) => t !== 'event'),
+    ['loaded', 'open', 'history', 'end'],
+    'the lists, the opening and the first page in one go',
+  );
+  // Each message once, in order, down to the newest.
+  const seqs = state.views[channelId]?.lines.map((l) => l.seq) ?? [];
+  assert.ok(seqs.length >= 50);
+  assert.deepEqual(
+    seqs,
+    Array.from({ length: seqs.length }, (_, i) => 62 - seqs.length + i),
+  );
+});
+
 test('case 42: a seq that jumps ahead live makes the client fetch what it missed', async () => {
   const me = await new HttpApi(t.httpUrl).call('register', { username: uniqueName('gap'), password: PASSWORD });
   const other = await new HttpApi(t.httpUrl).call('register', { username: uniqueName('gapb'), password: PASSWORD });
