@@ -23,6 +23,7 @@ import { ThemeContext } from './theme.js';
 import { useKeys } from './use-keys.js';
 import { conversationColors } from './view/colors.js';
 import { shownNames } from './view/shown-names.js';
+import { clockFor } from './view/status-text.js';
 
 /**
  * The size the app draws in, following resizes: the terminal's columns, and
@@ -84,12 +85,13 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
   const [now, setNow] = useState(Date.now());
   useKeys(intents, store, config.keys);
 
-  // A clock for typing expiry and "reconnecting in Ns".
+  // A clock for typing expiry (the reducer's tick) and "reconnecting in Ns". The screen is redrawn
+  // for it only when something on it shows the time: idle, the app does no work at all.
   useEffect(() => {
     const timer = setInterval(() => {
       const t = Date.now();
-      setNow(t);
       store.dispatch({ type: 'tick', now: t });
+      setNow((shown) => clockFor(shown, t, store.get().connection));
     }, 1000);
     return () => clearInterval(timer);
   }, [store]);

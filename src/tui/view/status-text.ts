@@ -27,6 +27,17 @@ export function connectionText(
   }
 }
 
+/**
+ * The time the screen is drawn for, after a tick of the clock at `t`: `t`
+ * while something on it counts time (the seconds until reconnecting) or when
+ * the year has changed (day separators name the year when it is not this
+ * one's), else still `shown`, so that a tick redraws nothing.
+ */
+export function clockFor(shown: number, t: number, connection: ConnectionView): number {
+  if (connection.status === 'reconnecting') return t;
+  return new Date(shown).getFullYear() === new Date(t).getFullYear() ? shown : t;
+}
+
 /** Who is typing, in words: `bob is typing…`, `bob and carol are typing…`, `several people are typing…`; '' for nobody. */
 export function typingText(usernames: readonly string[]): string {
   const names = usernames.map((n) => sanitize(n, { multiline: false }));

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { clockFor } from '../../../src/tui/view/status-text.js';
 import { padEnd, textWidth, truncate } from '../../../src/tui/view/text-width.js';
 import { formatDay, formatTime, secondsUntil } from '../../../src/tui/view/time.js';
 import { hardWrap, wrapText } from '../../../src/tui/view/wrap.js';
@@ -51,5 +52,19 @@ describe('time', () => {
     assert.equal(formatDay(at, Date.UTC(2024, 0, 1)), 'Tuesday 21 November 2023');
     assert.equal(secondsUntil(3001, 0), 4);
     assert.equal(secondsUntil(0, 5000), 0);
+  });
+});
+
+describe('the clock', () => {
+  const shown = Date.UTC(2026, 10, 30, 12, 0, 0);
+  test('a tick changes the time drawn only while a countdown shows, or when the year turns', () => {
+    const url = 'ws://x';
+    assert.equal(clockFor(shown, shown + 5000, { status: 'connected', url }), shown, 'connected: nothing to redraw');
+    assert.equal(clockFor(shown, shown + 5000, { status: 'connecting', url }), shown);
+    assert.equal(clockFor(shown, shown + 5000, { status: 'closed', url, error: null }), shown);
+    const reconnecting = { status: 'reconnecting' as const, url, retryAt: shown + 3000, error: 'refused' };
+    assert.equal(clockFor(shown, shown + 1000, reconnecting), shown + 1000, 'the countdown moves');
+    const newYear = Date.UTC(2027, 0, 1, 0, 0, 1);
+    assert.equal(clockFor(Date.UTC(2026, 11, 31, 23, 59, 59), newYear, { status: 'connected', url }), newYear);
   });
 });
