@@ -690,6 +690,9 @@ function applyEvent(state: State, e: AnyEvent): State {
     }
     case 'read.updated': {
       const r = e.data;
+      const c = state.conversations[r.conversationId];
+      // The echo of my own read mark (reading the open conversation) usually changes nothing: no render for it.
+      if (c && c.lastReadSeq === r.lastReadSeq && c.unread === r.unread && c.mentions === r.mentions) return state;
       return withConversation(state, r.conversationId, (c) => ({
         ...c,
         lastReadSeq: r.lastReadSeq,

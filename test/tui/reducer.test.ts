@@ -373,6 +373,15 @@ describe('reduce', () => {
     assert.deepEqual(s.online, { bob: true, me: false });
   });
 
+  test('a read mark from another client clears the counts; the echo of one that changes nothing leaves the state as it is', () => {
+    let s = reduce(loaded(), ev('message.created', { message: msg('c2', 1) }));
+    assert.equal(s.conversations.c2?.unread, 1);
+    s = reduce(s, ev('read.updated', { conversationId: 'c2', lastReadSeq: 1, unread: 0, mentions: 0 }));
+    assert.deepEqual([s.conversations.c2?.lastReadSeq, s.conversations.c2?.unread], [1, 0]);
+    // Nothing new: the very same state, so nothing is rendered for it.
+    assert.equal(reduce(s, ev('read.updated', { conversationId: 'c2', lastReadSeq: 1, unread: 0, mentions: 0 })), s);
+  });
+
   test('the input state is never mutated', () => {
     const s = loaded();
     const copy = structuredClone(s);
