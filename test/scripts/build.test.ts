@@ -165,3 +165,28 @@ test('the terminal app is one file: Node’s modules and dist’s own are all it
   assert.ok(!text.includes('react-reconciler.development'), 'React’s development build is not in it');
   assert.ok(!text.includes('process.env.NODE_ENV'), 'nothing in it asks which build of React to use');
 });
+
+test('starting the terminal app loads no schema library: nothing it imports before its first frame imports zod', () => {
+  const app = join(ROOT, 'dist', 'tui', 'run.js');
+  // Static imports and re-exports only (`import … from '…'`, `import '…'`, `export … from '…'`):
+  // a dynamic import() loads when it runs, not at start.
+  const staticImports = (text: string) =>
+    [...text.matchAll(/^\s*(?:import|export)\s*(?:[^'"()]*?\sfrom\s*)?["']([^"']+)["'];?/gm)].map((m) => m[1] ?? '');
+  const packages = new Set<string>();
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const s of staticImports(readFileSync(file, 'utf8'))) {
+      if (s.startsWith('.')) visit(join(file, '..', s));
+      else if (!s.startsWith('node:')) packages.add(s);
+    }
+  };
+  visit(app);
+  assert.ok(seen.size > 3, 'the app and what it imports were read');
+  assert.ok(
+    ![...packages].some((p) => p === 'zod' || p.startsWith('zod/')),
+    `zod is imported at start: ${[...packages]}`,
+  );
+  assert.ok(!readFileSync(app, 'utf8').includes('ZodError'), 'zod is not bundled into the app');
+});
