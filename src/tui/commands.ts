@@ -866,7 +866,8 @@ export type RequestOutcome = { notice: string; open: string | null };
 async function checkParams(req: RequestIntent): Promise<void> {
   const { paramsError } = await import('../protocol/envelope.js');
   const refused = paramsError(req.op, req.params);
-  if (refused) throw refused;
+  // A usage error of the command typed, in its words: no code, as nothing reached the server.
+  if (refused) throw new Error(refused.message);
 }
 
 export async function runRequest(intent: RequestIntent | RequestUserIntent, send: Requester): Promise<RequestOutcome> {

@@ -81,7 +81,10 @@ const TOP_KEYS = ['theme', 'timeFormat', 'notifications', 'keys', 'mouse'];
 
 /** Checks of the notification settings that are not flags: each says what it expected, in words. */
 const NOTIFICATION_VALUES: Partial<
-  Record<keyof Notifications, { check: (value: unknown) => { ok: true; value: unknown } | { ok: false }; expected: string }>
+  Record<
+    keyof Notifications,
+    { check: (value: unknown) => { ok: true; value: unknown } | { ok: false }; expected: string }
+  >
 > = {
   highlights: {
     check: (value) => {

@@ -160,7 +160,7 @@ test('the terminal app is one file: Node’s modules and dist’s own are all it
     assert.ok(existsSync(join(ROOT, 'dist', 'tui', s)), `${s}: imported, yet not in dist/`);
   }
   // The CLI's helpers, the client and the protocol stay shared with the rest of natter, not copied in.
-  for (const shared of ['../cli/util.js', '../client/natter.js', '../protocol/operations.js'])
+  for (const shared of ['../cli/util.js', '../client/natter.js', '../protocol/envelope.js'])
     assert.ok(specifiers.includes(shared), `${shared} is imported, not copied in`);
   assert.ok(!text.includes('react-reconciler.development'), 'React’s development build is not in it');
   assert.ok(!text.includes('process.env.NODE_ENV'), 'nothing in it asks which build of React to use');

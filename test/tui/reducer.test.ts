@@ -606,7 +606,7 @@ describe('messages kept per conversation', () => {
 
   test('a pending message of mine is never dropped', () => {
     let s = everythingLoaded();
-    s = reduce(s, { type: 'pending', conversationId: 'c1', nonce: 'n1', body: 'on its way', at: 5 });
+    s = reduce(s, { type: 'pending', conversationId: 'c1', nonce: 'n1', body: 'on its way', kind: 'text', at: 5 });
     // Sending brings the view down to the newest, which drops the older ones but not the pending line.
     assert.equal(s.views.c1?.scrollBack, 0);
     s = reduce(s, ev('message.created', { message: msg('c1', all.length + 1) }));
