@@ -2,7 +2,9 @@ import { useApp, useInput } from 'ink';
 import { useRef, useState } from 'react';
 import { plainMessage } from '../cli/errors.js';
 import { LoginScreen } from './components/LoginScreen.js';
-import { initialLoginForm, type LoginForm, loginKeys } from './login-form.js';
+import { NO_KEY } from './key-chunks.js';
+import { afterRefusal, initialLoginForm, type LoginForm, loginKeys } from './login-form.js';
+import { PasteReader, pastedLine } from './paste.js';
 
 export type LoginResult = { token: string; username: string; userId: string; sessionId: string; url: string };
 
@@ -27,10 +29,17 @@ export function Login({ initialUrl, notice, submit, onDone, color }: LoginProps)
   const busyRef = useRef(false);
   const [busy, setBusy] = useState(false);
 
+  const [paste] = useState(() => new PasteReader());
   useInput((input, key) => {
     if (key.ctrl && input === 'c') return exit();
+    // A paste is text for the field, on one line: its line breaks are not Enter.
+    const step = paste.feed(input, key);
+    if (step.kind === 'pasting') return;
     if (busyRef.current) return;
-    const out = loginKeys(formRef.current, input, key);
+    const out =
+      step.kind === 'paste'
+        ? loginKeys(formRef.current, pastedLine(step.text), NO_KEY)
+        : loginKeys(formRef.current, input, key);
     formRef.current = out.form;
     setForm(out.form);
     if (out.quit) return exit();
@@ -43,6 +52,12 @@ export function Login({ initialUrl, notice, submit, onDone, color }: LoginProps)
     submit(f.mode, f.server, f.username, f.password).then(onDone, (err: unknown) => {
       busyRef.current = false;
       setBusy(false);
+      // Refused by the server: the password is typed again (a wrong one is not left there to be
+      // corrected blind). A server out of reach refused nothing: the form stays for another try.
+      if (err instanceof Error && err.name === 'NatterError') {
+        formRef.current = afterRefusal(formRef.current);
+        setForm(formRef.current);
+      }
       setError(err instanceof Error ? plainMessage(err) : String(err));
     });
   });

@@ -24,8 +24,10 @@ import {
 } from './composer-state.js';
 import type { Config } from './config.js';
 import { type Controller, errorText } from './controller.js';
+import { NO_KEY } from './key-chunks.js';
 import { type InkKey, type KeyAction, matchKey } from './keys.js';
 import type { MouseEvent } from './mouse.js';
+import { pastedLine, pastedText } from './paste.js';
 import { nextActivity, nextMatching, sidebarOrder } from './reducer.js';
 import { sanitize } from './sanitize.js';
 import { type Line, NEW_FROM_REACH, type SearchOverlayState, type State } from './state.js';
@@ -269,14 +271,40 @@ export class ChatIntents {
     )
       return;
     if (input) {
-      // Typed text followed by Enter can arrive as one chunk ("hi\r"): that is a send.
-      // A paste arrives as one chunk; its line breaks stay in the one message.
+      // Typed text (an Enter in the same read is a key of its own: key-chunks.ts); pastes come to paste().
       const typed = input.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
-      this.setComposer((c) => composerKey(c, { kind: 'insert', text: typed }));
-      if (state.active && !input.startsWith('/') && Date.now() - this.lastTyping > 2500) {
-        this.lastTyping = Date.now();
-        this.controller.typing(state.active);
-      }
+      this.insert(typed);
+    }
+  }
+
+  /**
+   * A bracketed paste (paste.ts): its text goes where typing goes. In the
+   * composer its line breaks stay, one message however many lines; in a
+   * search or the switcher it is one line. A paste answers no question and
+   * selects nothing: it ends both first.
+   */
+  paste(text: string): void {
+    const state = this.store.get();
+    if (state.overlay) {
+      const line = pastedLine(text);
+      if (state.overlay.kind !== 'help' && line) this.key(line, NO_KEY);
+      return;
+    }
+    const esc = { ...NO_KEY, escape: true };
+    if (this.confirming) this.key('', esc);
+    if (this.store.get().selected) this.key('', esc);
+    this.tabCycle = null;
+    this.insert(pastedText(text));
+  }
+
+  /** Text into the composer at its cursor; in a conversation, others learn I am typing (at most every 2.5 s). */
+  private insert(text: string): void {
+    if (!text) return;
+    this.setComposer((c) => composerKey(c, { kind: 'insert', text }));
+    const active = this.store.get().active;
+    if (active && !this.text.startsWith('/') && Date.now() - this.lastTyping > 2500) {
+      this.lastTyping = Date.now();
+      this.controller.typing(active);
     }
   }
 

@@ -28,19 +28,17 @@ export const NO_KEY: Key = {
  * Ink hands a chunk of several keys (fast typing, automation: "\u000bbob\r")
  * to `useInput` as one string with no key flags. Splits such a chunk into the
  * keys it holds: runs of text, Enter, Tab, Backspace, and Ctrl-letters. A chunk
- * of plain text, or a paste with line breaks, is returned as it is.
+ * of plain text is returned as it is. Every CR is Enter: a paste comes marked
+ * (bracketed paste, paste.ts) and never reaches this.
  */
 export function splitKeys(input: string, key: Key): { input: string; key: Key }[] {
-  // Text typed fast and a Tab after it, in one read ("/cr\t"): the text, then the Tab key (a Tab inside is pasted).
+  // Text typed fast and a Tab after it, in one read ("/cr\t"): the text, then the Tab key.
   if (input.length > 1 && input.endsWith('\t') && !key.meta && !/[\u0000-\u001f\u007f]/.test(input.slice(0, -1)))
     return [
       { input: input.slice(0, -1), key: NO_KEY },
       { input: '\t', key: { ...NO_KEY, tab: true } },
     ];
-  if (input.length <= 1 || key.meta || !/[\u0001-\u0008\u000b\u000c\u000e-\u001a\u007f]|\r$/.test(input))
-    return [{ input, key }];
-  // A multi-line paste keeps its line breaks (one message); only a final Enter is a key.
-  if (/\r./.test(input) && !/[\u0001-\u0008\u000b\u000c\u000e-\u001a]/.test(input)) return [{ input, key }];
+  if (input.length <= 1 || key.meta || !/[\u0001-\u001a\u007f]/.test(input.replace(/\n/g, ''))) return [{ input, key }];
   const out: { input: string; key: Key }[] = [];
   let text = '';
   const flush = () => {

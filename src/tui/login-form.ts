@@ -33,6 +33,14 @@ export function loginFields(mode: LoginForm['mode']): LoginField[] {
   return mode === 'register' ? ['server', 'username', 'password', 'repeat'] : ['server', 'username', 'password'];
 }
 
+/**
+ * The form after the server refused it (a wrong password, a name taken): the passwords are emptied and typed again, the cursor
+ * on the password; what was typed in the other fields stays.
+ */
+export function afterRefusal(form: LoginForm): LoginForm {
+  return { ...form, password: '', repeat: '', field: 'password', problem: null };
+}
+
 function move(form: LoginForm, step: number): LoginForm {
   const fields = loginFields(form.mode);
   const i = fields.indexOf(form.field) + step;

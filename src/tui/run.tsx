@@ -11,6 +11,7 @@ import { loadConfig } from './config.js';
 import { Controller, errorText } from './controller.js';
 import { Login, type LoginResult } from './Login.js';
 import { MOUSE_OFF, MOUSE_ON } from './mouse.js';
+import { PASTE_OFF, PASTE_ON } from './paste.js';
 import { initialState } from './reducer.js';
 import { Store } from './store.js';
 
@@ -248,13 +249,14 @@ function alternateScreen(mouse: boolean): { leave(): void } {
     process.off('exit', leave);
     // Synchronous: this also runs from the 'exit' event, after a crash.
     try {
-      writeSync(out.fd, `${mouse ? MOUSE_OFF : ''}\u001b[?25h\u001b[?1049l`);
+      writeSync(out.fd, `${PASTE_OFF}${mouse ? MOUSE_OFF : ''}\u001b[?25h\u001b[?1049l`);
     } catch {
       // The terminal was closed: there is no screen to give back.
     }
   };
   // With the mouse on, the terminal reports the wheel and clicks (its own text selection then needs Shift).
-  writeSync(out.fd, `\u001b[?1049h\u001b[H${mouse ? MOUSE_ON : ''}`);
+  // Pastes come marked, so a pasted line break is never Enter (paste.ts).
+  writeSync(out.fd, `\u001b[?1049h\u001b[H${mouse ? MOUSE_ON : ''}${PASTE_ON}`);
   process.on('exit', leave);
   return { leave };
 }

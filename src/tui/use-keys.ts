@@ -1,19 +1,25 @@
 import { useInput, useStdin } from 'ink';
-import { useEffect } from 'react';
+import { useEffect, useState } from 'react';
 import type { ChatIntents } from './intents.js';
 import { splitKeys } from './key-chunks.js';
 import { type Bindings, matchRawInput } from './keys.js';
 import { parseMouse, withoutMouse } from './mouse.js';
+import { PasteReader } from './paste.js';
 import type { Store } from './store.js';
 
 /**
  * Routes the terminal's keys to the chat's intents: each chunk Ink reads is
- * split into keys (a paste stays whole), and function keys, which Ink hands
+ * split into keys, a bracketed paste is handed over whole, and function keys, which Ink hands
  * to `useInput` as nothing at all, are read from the raw input.
  */
 export function useKeys(intents: ChatIntents, store: Store, keys: Bindings): void {
   const { stdin } = useStdin();
+  const [paste] = useState(() => new PasteReader());
   useInput((input, key) => {
+    // A bracketed paste is put back together and handed over whole, line breaks and all.
+    const step = paste.feed(input, key);
+    if (step.kind === 'paste') intents.paste(step.text);
+    if (step.kind !== 'key') return;
     // Mouse reports are read from the raw input below; here they are not keys.
     const keysOnly = withoutMouse(input);
     if (keysOnly === '' && input !== '') return;

@@ -28,14 +28,18 @@ test('text typed fast with a Tab after it, in one read, is the text and then the
       ['\t', true],
     ],
   );
-  // A Tab inside a paste stays text.
+  // Outside a paste (pastes come marked: paste.ts) a Tab between words is the key too.
   assert.deepEqual(
-    splitKeys('a\tb', NO_KEY).map((p) => p.input),
-    ['a\tb'],
+    splitKeys('a\tb', NO_KEY).map((p) => [p.input, p.key.tab]),
+    [
+      ['a', false],
+      ['', true],
+      ['b', false],
+    ],
   );
 });
 
-test('text and a final Enter in one read are the text and then Enter; a multi-line paste stays one', () => {
+test('every Enter in one read is a key: fast typing or automation sends line by line', () => {
   assert.deepEqual(
     splitKeys('hi\r', NO_KEY).map((p) => [p.input, p.key.return]),
     [
@@ -44,7 +48,12 @@ test('text and a final Enter in one read are the text and then Enter; a multi-li
     ],
   );
   assert.deepEqual(
-    splitKeys('one\rtwo', NO_KEY).map((p) => p.input),
-    ['one\rtwo'],
+    splitKeys('one\rtwo\r', NO_KEY).map((p) => [p.input, p.key.return]),
+    [
+      ['one', false],
+      ['\r', true],
+      ['two', false],
+      ['\r', true],
+    ],
   );
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Key } from 'ink';
 import { NO_KEY } from '../../src/tui/key-chunks.js';
-import { initialLoginForm, type LoginForm, loginKeys } from '../../src/tui/login-form.js';
+import { afterRefusal, initialLoginForm, type LoginForm, loginKeys } from '../../src/tui/login-form.js';
 
 const NONE: Key = NO_KEY;
 
@@ -75,4 +75,17 @@ describe('login form keys', () => {
     assert.equal(wrap.form.field, 'password');
     assert.equal(feed(initialLoginForm('ws://x'), '\t').form.field, 'password');
   });
+});
+
+test('after the server refuses the form, the passwords are emptied and the cursor is on the password; the rest stays', () => {
+  const typed: LoginForm = {
+    mode: 'register',
+    server: 'ws://chat.example:7700',
+    username: 'carol',
+    password: 'hunter22',
+    repeat: 'hunter22',
+    field: 'repeat',
+    problem: null,
+  };
+  assert.deepEqual(afterRefusal(typed), { ...typed, password: '', repeat: '', field: 'password' });
 });

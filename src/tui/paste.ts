@@ -1,0 +1,71 @@
+import type { Key } from 'ink';
+
+/**
+ * Bracketed paste: asked for, the terminal wraps pasted text in `ESC[200~` …
+ * `ESC[201~`, so a paste is told apart from typing. Without it a line break in
+ * a paste reads as Enter, and text typed fast followed by Enter looks like a
+ * paste; with it, every Enter outside a paste is a key.
+ */
+export const PASTE_ON = '\u001b[?2004h';
+export const PASTE_OFF = '\u001b[?2004l';
+
+// Ink hands the markers to `useInput` without their ESC.
+const START = /^\u001b?\[200~$/;
+const END = /^\u001b?\[201~$/;
+
+/** What a key means once pastes are put back together. */
+export type PasteStep = { kind: 'key' } | { kind: 'pasting' } | { kind: 'paste'; text: string };
+
+/**
+ * Puts a bracketed paste back together from the pieces Ink reports (a long
+ * paste comes in several reads, and Ink reports a lone line break or Tab as a
+ * key with no text): feed it every key; between the markers it keeps the text
+ * and says `pasting`, and at the end marker it hands the whole paste over.
+ */
+export class PasteReader {
+  private text: string | null = null;
+
+  /** Whether a paste has begun and not ended. */
+  get pasting(): boolean {
+    return this.text !== null;
+  }
+
+  feed(input: string, key: Key): PasteStep {
+    if (this.text === null) {
+      if (START.test(input)) {
+        this.text = '';
+        return { kind: 'pasting' };
+      }
+      return { kind: 'key' };
+    }
+    if (END.test(input)) {
+      const text = this.text;
+      this.text = null;
+      return { kind: 'paste', text };
+    }
+    if (key.return) this.text += '\n';
+    else if (key.tab) this.text += '\t';
+    else this.text += input;
+    return { kind: 'pasting' };
+  }
+}
+
+/**
+ * Pasted text as it goes into the composer: line breaks of any system as
+ * `\n`, Tabs kept, and other control characters (escape sequences a copied
+ * terminal line may carry) left out.
+ */
+export function pastedText(text: string): string {
+  return text
+    .replace(/\r\n?/g, '\n')
+    .replace(/\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b[\]P^_][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b./g, '')
+    .replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+}
+
+/** Pasted text for a one-line field (a search, a name, a password): its lines joined by spaces, ends trimmed of breaks. */
+export function pastedLine(text: string): string {
+  return pastedText(text)
+    .replace(/^\n+|\n+$/g, '')
+    .replace(/\n+/g, ' ')
+    .replace(/\t/g, ' ');
+}
