@@ -4,7 +4,9 @@
  * newline, DEL, every C1 control and ESC become visible placeholders, so text
  * cannot move the cursor, clear the screen, retitle the window or write the
  * clipboard. Tabs become spaces. Bidi controls are made visible too, so they
- * cannot reorder the interface around the text.
+ * cannot reorder the interface around the text. Soft hyphens (U+00AD, a hint
+ * where a word may break) are left out: terminals disagree on their width, and
+ * one drawn where none was counted pushed a row's last character off.
  */
 export function sanitize(text: string, options: { multiline?: boolean } = {}): string {
   const multiline = options.multiline ?? true;
@@ -16,6 +18,7 @@ export function sanitize(text: string, options: { multiline?: boolean } = {}): s
     else if (cp < 0x20) out += String.fromCodePoint(0x2400 + cp);
     else if (cp === 0x7f) out += '\u2421';
     else if (cp >= 0x80 && cp <= 0x9f) out += `<${cp.toString(16).toUpperCase()}>`;
+    else if (cp === 0xad) continue;
     else if (BIDI.has(cp)) out += `<U+${cp.toString(16).toUpperCase()}>`;
     else out += ch;
   }

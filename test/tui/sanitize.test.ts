@@ -20,6 +20,11 @@ describe('sanitize', () => {
     assert.equal(sanitize('abc\u202edef'), 'abc<U+202E>def');
   });
 
+  test('soft hyphens are left out: no terminal column is drawn that the layout did not count', () => {
+    assert.equal(sanitize('co\u00adop\u00ader\u00adate'), 'cooperate');
+    assert.equal(sanitize('\u00ad', { multiline: false }), '');
+  });
+
   test('ordinary text, emoji and accents pass through', () => {
     assert.equal(sanitize('héllo 👩‍💻 日本'), 'héllo 👩‍💻 日本');
   });
