@@ -166,7 +166,9 @@ export class Controller {
     const conv = before.conversations[conversationId];
     if (!conv) return;
     this.dispatch({ type: 'open', conversationId });
-    if (conv.lastReadSeq < conv.lastSeq) this.markRead(conversationId, conv.lastSeq);
+    // Back where it was left scrolled up: what is below stays unread until it is scrolled to.
+    const scrolledUp = (this.getState().views[conversationId]?.scrollBack ?? 0) > 0;
+    if (conv.lastReadSeq < conv.lastSeq && !scrolledUp) this.markRead(conversationId, conv.lastSeq);
     if (latest) {
       this.showLatest(conversationId, latest);
       // Messages that arrived after the page was fetched were counted but not shown (it was not open yet).

@@ -5,13 +5,14 @@ import {
   type ConversationEntry,
   type ConversationView,
   KEPT_LINES,
+  KEPT_SCROLLED_LINES,
   type Line,
   NEW_FROM_REACH,
   NOTICE_TICKS,
   type State,
 } from './state.js';
 import { highlighted } from './view/highlight.js';
-import { messageRows, scrollView } from './view/message-layout.js';
+import { messageRows, reanchor, scrollView } from './view/message-layout.js';
 import { shownNames } from './view/shown-names.js';
 import { sameDay } from './view/time.js';
 
@@ -104,16 +105,22 @@ function mergeLines(existing: readonly Line[], incoming: readonly Line[]): Line[
 
 /**
  * The view without the stored messages beyond the newest {@link KEPT_LINES},
- * unless someone may be looking at them: the open conversation while it is
- * scrolled up or loading older pages (a search hit being reached), and, while
- * it is near, the first message that was unread when it opened (the app
- * fetches back to it to show the `── new ──` line). What is dropped is
- * fetched again when the view scrolls up to it.
+ * unless someone may be looking at them: a view scrolled up (open, or left
+ * scrolled up: it is found where it was left, up to
+ * {@link KEPT_SCROLLED_LINES}), the open one while it loads older pages (a
+ * search hit being reached), and, while it is near, the first message that
+ * was unread when it opened (the app fetches back to it to show the `── new
+ * ──` line). What is dropped is fetched again when the view scrolls up to it.
  */
 export function trimmed(view: ConversationView, open: boolean): ConversationView {
   if (open && (view.scrollBack > 0 || view.loading)) return view;
   // Stored lines are in seq order; refused ones sit among them by time, pending ones come last.
   const stored = view.lines.filter((l) => l.id !== null);
+  if (view.scrollBack > 0) {
+    if (stored.length <= KEPT_SCROLLED_LINES) return view;
+    // Left scrolled up while far more arrived: back to the newest.
+    view = { ...view, scrollBack: 0, newBelow: 0, owed: 0, focus: null };
+  }
   let drop = stored.length - KEPT_LINES;
   if (drop <= 0) return view;
   const newest = stored.at(-1)?.seq ?? 0;
@@ -232,7 +239,10 @@ export function reduce(state: State, action: Action): State {
         action.direction === 'before' || replaces || view.lines.length === 0
           ? action.hasMore && firstLoaded !== 1
           : view.hasMoreBefore;
-      const next = { ...view, lines: merged, hasMoreBefore, loading: false };
+      // After a gap the place scrolled to is gone: the view shows the newest messages.
+      const next = replaces
+        ? { ...view, lines: merged, hasMoreBefore, loading: false, scrollBack: 0, newBelow: 0, owed: 0, focus: null }
+        : { ...view, lines: merged, hasMoreBefore, loading: false };
       return {
         ...state,
         views: {
@@ -248,19 +258,23 @@ export function reduce(state: State, action: Action): State {
       // The one left is no longer looked at: it keeps its newest messages only.
       const left = state.active !== null && state.active !== conv.id ? views[state.active] : undefined;
       if (state.active && left) views[state.active] = trimmed(left, false);
-      views[conv.id] = trimmed(
-        {
-          ...(state.views[conv.id] ?? EMPTY_VIEW),
-          scrollBack: 0,
-          newBelow: 0,
-          owed: 0,
-          focus: null,
-          // Where the unread messages begin, as they were when it opened (opening marks them read).
-          newFrom:
-            conv.id === state.active ? state.views[conv.id]?.newFrom : conv.unread > 0 ? conv.lastReadSeq + 1 : null,
-        },
-        true,
-      );
+      const prior = state.views[conv.id];
+      // Back to a conversation left scrolled up: it is where it was left, what came since waiting below.
+      const returning = conv.id !== state.active && prior !== undefined && prior.scrollBack > 0;
+      views[conv.id] = returning
+        ? { ...prior, owed: 0 }
+        : trimmed(
+            {
+              ...(prior ?? EMPTY_VIEW),
+              scrollBack: 0,
+              newBelow: 0,
+              owed: 0,
+              focus: null,
+              // Where the unread messages begin, as they were when it opened (opening marks them read).
+              newFrom: conv.id === state.active ? prior?.newFrom : conv.unread > 0 ? conv.lastReadSeq + 1 : null,
+            },
+            true,
+          );
       const opened = {
         ...state,
         active: conv.id,
@@ -270,6 +284,8 @@ export function reduce(state: State, action: Action): State {
         selected: conv.id === state.selected?.conversationId ? state.selected : null,
         views,
       };
+      // Opened at its newest messages, it is read; scrolled up, what is below stays unread until seen.
+      if (returning) return opened;
       return withConversation(opened, conv.id, (c) => ({ ...c, unread: 0, mentions: 0, lastReadSeq: c.lastSeq }));
     }
     case 'pending': {
@@ -359,12 +375,22 @@ export function reduce(state: State, action: Action): State {
     }
     case 'highlights':
       return { ...state, highlights: action.words };
-    case 'layout':
-      return state.layout?.width === action.width &&
-        state.layout.timeFormat === action.timeFormat &&
-        state.layout.height === action.height
-        ? state
-        : { ...state, layout: { width: action.width, timeFormat: action.timeFormat, height: action.height } };
+    case 'layout': {
+      const was = state.layout;
+      if (was?.width === action.width && was.timeFormat === action.timeFormat && was.height === action.height)
+        return state;
+      const layout = { width: action.width, timeFormat: action.timeFormat, height: action.height };
+      if (!was || (was.width === action.width && was.timeFormat === action.timeFormat)) return { ...state, layout };
+      // Rows wrap differently now: each view scrolled up keeps the same message at the bottom of its window.
+      const me = { meId: state.me?.id ?? null, meUsername: state.me?.username ?? null };
+      let views = state.views;
+      for (const [id, v] of Object.entries(state.views)) {
+        if (v.scrollBack === 0) continue;
+        const scrollBack = reanchor(v.lines, v.scrollBack, { ...me, ...was }, { ...me, ...layout });
+        if (scrollBack !== v.scrollBack) views = { ...views, [id]: { ...v, scrollBack, owed: 0 } };
+      }
+      return { ...state, layout, views };
+    }
     case 'members':
       return {
         ...state,

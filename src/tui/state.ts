@@ -75,6 +75,13 @@ export type Line = {
  */
 export const KEPT_LINES = 500;
 
+/**
+ * Stored messages a conversation left scrolled up may hold while messages
+ * keep arriving: it keeps its place among them until then; past it, it goes
+ * back to its newest messages and keeps {@link KEPT_LINES}.
+ */
+export const KEPT_SCROLLED_LINES = 2000;
+
 /** How far back (in messages) the app fetches to show where the unread ones begin when a conversation opens. */
 export const NEW_FROM_REACH = 1000;
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AnyEvent, ConversationSummary, EventMessage, Message } from '../../src/protocol/index.js';
 import { initialState, nextActivity, nextMatching, reduce, sidebarOrder, typingIn } from '../../src/tui/reducer.js';
-import { type Action, KEPT_LINES, NEW_FROM_REACH, type State } from '../../src/tui/state.js';
-import { pageScroll, scrollView } from '../../src/tui/view/message-layout.js';
+import { type Action, KEPT_LINES, KEPT_SCROLLED_LINES, NEW_FROM_REACH, type State } from '../../src/tui/state.js';
+import { layoutMessages, pageScroll, scrollView } from '../../src/tui/view/message-layout.js';
 
 const ME = { id: 'me', username: 'alice' };
 const BOB = { id: 'bob', username: 'bob', displayName: null };
@@ -615,14 +615,46 @@ describe('messages kept per conversation', () => {
     assert.equal(lines.at(-1)?.pending, true);
   });
 
-  test('a conversation left keeps its newest messages only; the one opened keeps what it has loaded', () => {
-    let s = reduce(everythingLoaded(), { type: 'open', conversationId: 'c2' });
+  test('a conversation left at its newest keeps its newest messages only, and never piles up', () => {
+    let s = reduce(everythingLoaded(), { type: 'scroll', conversationId: 'c1', scrollBack: 0 });
+    s = reduce(s, { type: 'open', conversationId: 'c2' });
     assert.deepEqual(seqs(s), range(all.length - KEPT_LINES + 1, all.length));
     assert.equal(s.views.c1?.hasMoreBefore, true);
-    // Messages to a conversation not open never pile up either.
     for (let seq = all.length + 1; seq <= all.length + 30; seq++)
       s = reduce(s, ev('message.created', { message: msg('c1', seq) }));
     assert.deepEqual(seqs(s), range(all.length + 30 - KEPT_LINES + 1, all.length + 30));
+  });
+
+  test('a conversation left scrolled up is found where it was left, what came since below and unread', () => {
+    let s = everythingLoaded();
+    s = reduce(s, { type: 'scroll', conversationId: 'c1', scrollBack: 120 });
+    s = reduce(s, { type: 'open', conversationId: 'c2' });
+    assert.deepEqual(seqs(s), range(1, all.length), 'nothing dropped');
+    assert.equal(s.views.c1?.scrollBack, 120);
+    for (let seq = all.length + 1; seq <= all.length + 3; seq++)
+      s = reduce(s, ev('message.created', { message: msg('c1', seq) }));
+    // Each one-line message below moved the window up by its row: the same messages are in it.
+    assert.equal(s.views.c1?.scrollBack, 123);
+    s = reduce(s, { type: 'open', conversationId: 'c1' });
+    assert.equal(s.views.c1?.scrollBack, 123, 'back where it was');
+    assert.equal(s.views.c1?.newBelow, 3);
+    assert.equal(s.conversations.c1?.unread, 3, 'not read: not seen yet');
+    s = reduce(s, { type: 'scroll', conversationId: 'c1', scrollBack: 0 });
+    assert.equal(s.conversations.c1?.unread, 0, 'read at the bottom');
+    // Opening the one already open goes to its newest messages.
+    s = reduce(s, { type: 'scroll', conversationId: 'c1', scrollBack: 40 });
+    assert.equal(reduce(s, { type: 'open', conversationId: 'c1' }).views.c1?.scrollBack, 0);
+  });
+
+  test('a conversation left scrolled up while far more than it keeps arrive goes back to its newest', () => {
+    let s = everythingLoaded();
+    s = reduce(s, { type: 'scroll', conversationId: 'c1', scrollBack: 120 });
+    s = reduce(s, { type: 'open', conversationId: 'c2' });
+    const last = KEPT_SCROLLED_LINES + 1;
+    for (let seq = all.length + 1; seq <= last; seq++)
+      s = reduce(s, ev('message.created', { message: msg('c1', seq) }));
+    assert.equal(s.views.c1?.scrollBack, 0);
+    assert.deepEqual(seqs(s), range(last - KEPT_LINES + 1, last));
   });
 
   test('while older pages load (a search hit being reached), arrivals drop nothing', () => {
@@ -886,5 +918,47 @@ describe('every event the app follows', () => {
     assert.equal(reduce(s, { type: 'open', conversationId: 'c1' }).selected?.seq, 2, 'the same one again keeps it');
     assert.equal(reduce(s, { type: 'open', conversationId: 'c2' }).selected, null);
     assert.equal(reduce(s, { type: 'select', conversationId: 'c1', seq: null }).selected, null);
+  });
+});
+
+describe('a resize while scrolled up', () => {
+  test('keeps the same message at the bottom of the window, however its rows wrap now', () => {
+    let s = reduce(loaded(), { type: 'open', conversationId: 'c1' });
+    s = reduce(s, { type: 'layout', width: 60, timeFormat: '24h', height: 20 });
+    // Bodies of many lengths, so a narrower list wraps each differently.
+    const messages = Array.from({ length: 100 }, (_, i) =>
+      msg('c1', i + 1, { body: `m${i + 1} ${'word '.repeat((i * 7) % 23)}` }),
+    );
+    s = reduce(s, { type: 'history', conversationId: 'c1', messages, hasMore: false, direction: 'latest' });
+    s = reduce(s, { type: 'scroll', conversationId: 'c1', scrollBack: 137 });
+    const bottom = (st: State, width: number) => {
+      const v = st.views.c1;
+      if (!v) return assert.fail('no view');
+      const rows = layoutMessages({
+        lines: v.lines,
+        meId: ME.id,
+        meUsername: ME.username,
+        width,
+        height: 20,
+        scrollBack: v.scrollBack,
+        hasMoreBefore: false,
+        loading: false,
+        timeFormat: '24h',
+      }).rows;
+      // The last message row (under it, a row says there is more below).
+      return rows
+        .map((r) => r.key.replace(/:\d+$/, ''))
+        .filter((k) => k.startsWith('c1-'))
+        .at(-1);
+    };
+    const before = bottom(s, 60);
+    assert.ok(before?.startsWith('c1-'), `a message at the bottom (${before})`);
+    const narrow = reduce(s, { type: 'layout', width: 30, timeFormat: '24h', height: 20 });
+    assert.notEqual(narrow.views.c1?.scrollBack, 137, 'counted again in rows of the new width');
+    assert.equal(bottom(narrow, 30), before);
+    const wide = reduce(narrow, { type: 'layout', width: 100, timeFormat: '24h', height: 30 });
+    assert.equal(bottom(wide, 100), before);
+    // A change of height alone moves nothing: the window keeps its bottom.
+    assert.equal(reduce(s, { type: 'layout', width: 60, timeFormat: '24h', height: 35 }).views.c1?.scrollBack, 137);
   });
 });

@@ -189,6 +189,35 @@ export function rowsBelow(
   return rows;
 }
 
+type RowOptions = { meId: string | null; meUsername?: string | null; width: number; timeFormat?: TimeFormat };
+
+/**
+ * `scrollBack` (rows from the bottom, laid out with `from`) for the same
+ * place laid out with `to` (another width or time format): the message at the
+ * bottom of the window stays there, as far into it as it was.
+ */
+export function reanchor(lines: readonly Line[], scrollBack: number, from: RowOptions, to: RowOptions): number {
+  if (scrollBack <= 0) return 0;
+  let belowFrom = 0;
+  let belowTo = 0;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i];
+    if (!line) continue;
+    const prev = lines[i - 1];
+    const separator = prev && sameDay(prev.createdAt, line.createdAt) ? 0 : 1;
+    const tallFrom = messageRows(line, from).length + separator;
+    const tallTo = messageRows(line, to).length + separator;
+    if (scrollBack < belowFrom + tallFrom) {
+      const into = (scrollBack - belowFrom) / tallFrom;
+      return belowTo + Math.min(tallTo - 1, Math.round(into * tallTo));
+    }
+    belowFrom += tallFrom;
+    belowTo += tallTo;
+  }
+  // Above everything loaded (the top marker): as far up.
+  return belowTo + (scrollBack - belowFrom);
+}
+
 /** Splits a body row so `@me` stands out. */
 function highlightMentions(text: string, style: Omit<Segment, 'text'>, me: string | null): Segment[] {
   if (!me) return [{ text, ...style }];
