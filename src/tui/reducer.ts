@@ -61,6 +61,21 @@ function entryOf(c: ConversationSummary): ConversationEntry {
   };
 }
 
+/**
+ * A conversation's counts from the server (`fresh`), plus the highlight-word
+ * mentions this app counted (`known`), which the server cannot know of: kept
+ * while nothing was read since (the read mark has not moved).
+ */
+function withHighlights(fresh: ConversationEntry, known: ConversationEntry | undefined): ConversationEntry {
+  const highlighted =
+    known && known.lastReadSeq === fresh.lastReadSeq && fresh.unread > 0
+      ? Math.min(known.highlighted ?? 0, fresh.unread)
+      : 0;
+  return highlighted === 0
+    ? { ...fresh, highlighted: 0 }
+    : { ...fresh, mentions: Math.min(fresh.unread, fresh.mentions + highlighted), highlighted };
+}
+
 export function lineOf(m: Message, meId: string | null, highlights: readonly string[] = []): Line {
   return {
     key: m.id,
@@ -192,7 +207,7 @@ export function reduce(state: State, action: Action): State {
         };
       }
       const conversations: State['conversations'] = {};
-      for (const c of action.conversations) conversations[c.id] = entryOf(c);
+      for (const c of action.conversations) conversations[c.id] = withHighlights(entryOf(c), state.conversations[c.id]);
       const next = { ...state, servers, conversations };
       for (const s of Object.values(servers))
         s.channelIds = sortChannels(
@@ -286,7 +301,13 @@ export function reduce(state: State, action: Action): State {
       };
       // Opened at its newest messages, it is read; scrolled up, what is below stays unread until seen.
       if (returning) return opened;
-      return withConversation(opened, conv.id, (c) => ({ ...c, unread: 0, mentions: 0, lastReadSeq: c.lastSeq }));
+      return withConversation(opened, conv.id, (c) => ({
+        ...c,
+        unread: 0,
+        mentions: 0,
+        highlighted: 0,
+        lastReadSeq: c.lastSeq,
+      }));
     }
     case 'pending': {
       const me = state.me;
@@ -339,7 +360,7 @@ export function reduce(state: State, action: Action): State {
           ? withConversation(state, action.conversationId, (c) =>
               c.lastReadSeq === c.lastSeq && c.unread === 0 && c.mentions === 0
                 ? c
-                : { ...c, lastReadSeq: c.lastSeq, unread: 0, mentions: 0 },
+                : { ...c, lastReadSeq: c.lastSeq, unread: 0, mentions: 0, highlighted: 0 },
             )
           : state;
       // Back at the newest messages: what was loaded further up goes again.
@@ -489,6 +510,8 @@ function addMessage(state: State, message: Message): State {
     lastReadSeq: mine || seen ? Math.max(c.lastReadSeq, message.seq) : c.lastReadSeq,
     unread: counts ? c.unread + 1 : c.unread,
     mentions: counts && line.mentionsMe ? c.mentions + 1 : c.mentions,
+    highlighted:
+      counts && line.mentionsMe && !message.mentions.includes(meId ?? '') ? (c.highlighted ?? 0) + 1 : c.highlighted,
   }));
   // Typing ends with the message.
   const typingHere = next.typing[conv.id];
@@ -541,6 +564,7 @@ function applyEvent(state: State, e: AnyEvent): State {
           lastReadSeq: ch.lastSeq,
           unread: 0,
           mentions: 0,
+          highlighted: 0,
         };
       }
       const next = { ...state, conversations };
@@ -601,6 +625,7 @@ function applyEvent(state: State, e: AnyEvent): State {
             lastReadSeq: channel.lastSeq,
             unread: 0,
             mentions: 0,
+            highlighted: 0,
           },
         },
       };
@@ -649,6 +674,7 @@ function applyEvent(state: State, e: AnyEvent): State {
               lastReadSeq: 0,
               unread: 0,
               mentions: 0,
+              highlighted: 0,
             },
       };
       return {
@@ -710,6 +736,7 @@ function applyEvent(state: State, e: AnyEvent): State {
             lastReadSeq: 0,
             unread: 0,
             mentions: 0,
+            highlighted: 0,
           },
         },
       };
@@ -717,14 +744,12 @@ function applyEvent(state: State, e: AnyEvent): State {
     case 'read.updated': {
       const r = e.data;
       const c = state.conversations[r.conversationId];
+      if (!c) return state;
+      const counted = withHighlights({ ...c, lastReadSeq: r.lastReadSeq, unread: r.unread, mentions: r.mentions }, c);
       // The echo of my own read mark (reading the open conversation) usually changes nothing: no render for it.
-      if (c && c.lastReadSeq === r.lastReadSeq && c.unread === r.unread && c.mentions === r.mentions) return state;
-      return withConversation(state, r.conversationId, (c) => ({
-        ...c,
-        lastReadSeq: r.lastReadSeq,
-        unread: r.unread,
-        mentions: r.mentions,
-      }));
+      if (c.lastReadSeq === counted.lastReadSeq && c.unread === counted.unread && c.mentions === counted.mentions)
+        return state;
+      return withConversation(state, r.conversationId, () => counted);
     }
     case 'member.joined':
     case 'member.updated': {

@@ -32,7 +32,10 @@ export type ConversationEntry = {
   lastSeq: number;
   lastReadSeq: number;
   unread: number;
+  /** Unread messages that mention me: by name (the server counts those) or by a highlight word (only this app does). */
   mentions: number;
+  /** Of `mentions`, those by a highlight word only, counted here while the app runs: kept when the server's counts come again. */
+  highlighted?: number;
 };
 
 /** A server in the sidebar, with its channels (conversation ids, by name). */

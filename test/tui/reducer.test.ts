@@ -373,6 +373,44 @@ describe('reduce', () => {
     assert.deepEqual(s.online, { bob: true, me: false });
   });
 
+  test('mentions by a highlight word survive the server counts coming again (a reconnect), until read', () => {
+    let s = reduce(loaded(), { type: 'highlights', words: ['deploy'] });
+    s = reduce(s, { type: 'open', conversationId: 'c1' });
+    s = reduce(s, ev('message.created', { message: msg('c2', 1, { body: 'deploy is green' }) }));
+    s = reduce(s, ev('message.created', { message: msg('c2', 2, { body: 'ping @alice', mentions: ['me'] }) }));
+    s = reduce(s, ev('message.created', { message: msg('c2', 3, { body: 'lunch?' }) }));
+    assert.deepEqual([s.conversations.c2?.unread, s.conversations.c2?.mentions], [3, 2]);
+    // The server counts the mention by name only; the lists load again after a reconnect, one more by name since.
+    const again = (c2: Partial<ConversationSummary>) =>
+      reduce(s, {
+        type: 'loaded',
+        servers: [],
+        conversations: [
+          summary('c1', 'channel', 'general', { lastSeq: 2, lastReadSeq: 2 }),
+          summary('c2', 'channel', 'dev', c2),
+        ],
+        invitations: [],
+      });
+    const back = again({ lastSeq: 4, lastReadSeq: 0, unread: 4, mentions: 2 });
+    assert.deepEqual([back.conversations.c2?.unread, back.conversations.c2?.mentions], [4, 3]);
+    // Read elsewhere in the meantime: the server's counts are the whole truth.
+    const readElsewhere = again({ lastSeq: 4, lastReadSeq: 3, unread: 1, mentions: 1 });
+    assert.deepEqual([readElsewhere.conversations.c2?.unread, readElsewhere.conversations.c2?.mentions], [1, 1]);
+    // So is a read mark from another client.
+    const marked = reduce(s, ev('read.updated', { conversationId: 'c2', lastReadSeq: 2, unread: 1, mentions: 0 }));
+    assert.equal(marked.conversations.c2?.mentions, 0);
+    // Read here: nothing left to keep, and the next reload counts none.
+    s = reduce(s, { type: 'open', conversationId: 'c2' });
+    assert.equal(s.conversations.c2?.mentions, 0);
+    const later = reduce(s, {
+      type: 'loaded',
+      servers: [],
+      conversations: [summary('c2', 'channel', 'dev', { lastSeq: 4, lastReadSeq: 3, unread: 1, mentions: 0 })],
+      invitations: [],
+    });
+    assert.equal(later.conversations.c2?.mentions, 0);
+  });
+
   test('a read mark from another client clears the counts; the echo of one that changes nothing leaves the state as it is', () => {
     let s = reduce(loaded(), ev('message.created', { message: msg('c2', 1) }));
     assert.equal(s.conversations.c2?.unread, 1);
