@@ -142,6 +142,10 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
   useEffect(() => {
     store.dispatch({ type: 'layout', width: listWidth, timeFormat: config.timeFormat, height: listHeight });
   }, [store, listWidth, listHeight, config.timeFormat]);
+  // Widened enough for the member list: the notice that said it was too narrow is untrue now.
+  useEffect(() => {
+    if (columns >= MEMBERS_MIN_COLUMNS) store.dispatch({ type: 'settled', about: 'members-width' });
+  }, [store, columns]);
   // Connected and member of nothing: say how to start, where messages would be.
   const welcome =
     !active &&

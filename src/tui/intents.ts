@@ -383,12 +383,16 @@ export class ChatIntents {
         return;
       case 'toggleMembers':
         this.store.dispatch({ type: 'toggle-members' });
-        if (this.layout.columns < MEMBERS_MIN_COLUMNS) {
+        // Turned on where it cannot show: say why (the notice goes once the terminal is wide enough).
+        if (this.store.get().showMembers && this.layout.columns < MEMBERS_MIN_COLUMNS) {
           this.store.dispatch({
             type: 'notice',
-            text: `the member list needs a terminal at least ${MEMBERS_MIN_COLUMNS} columns wide (this one has ${this.layout.columns})`,
+            text: `the member list needs a terminal at least ${MEMBERS_MIN_COLUMNS} columns wide (this one has ${this.layout.columns}); it shows once the terminal is wider`,
             level: 'info',
+            about: 'members-width',
           });
+        } else {
+          this.store.dispatch({ type: 'settled', about: 'members-width' });
         }
         return;
       case 'toggleServer': {

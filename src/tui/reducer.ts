@@ -430,8 +430,15 @@ export function reduce(state: State, action: Action): State {
     case 'notice':
       return {
         ...state,
-        notice: { text: action.text, level: action.level, ...(action.app ? { app: true } : {}) },
+        notice: {
+          text: action.text,
+          level: action.level,
+          ...(action.app ? { app: true } : {}),
+          ...(action.about ? { about: action.about } : {}),
+        },
       };
+    case 'settled':
+      return state.notice?.about === action.about ? { ...state, notice: null } : state;
     case 'clear-notice':
       return state.notice ? { ...state, notice: null } : state;
     case 'tick': {

@@ -88,6 +88,9 @@ export const KEPT_SCROLLED_LINES = 2000;
 /** How far back (in messages) the app fetches to show where the unread ones begin when a conversation opens. */
 export const NEW_FROM_REACH = 1000;
 
+/** What a notice is about, when something later can make it untrue: the terminal too narrow for the member list. */
+export type NoticeTopic = 'members-width';
+
 /** What the app knows of one conversation's messages. */
 export type ConversationView = {
   /**
@@ -165,7 +168,7 @@ export type State = {
    * commands. It goes when another conversation opens, on Esc, or after
    * {@link NOTICE_TICKS} ticks of the app's clock; `ticks` counts them.
    */
-  notice: { text: string; level: 'info' | 'error'; ticks?: number; app?: boolean } | null;
+  notice: { text: string; level: 'info' | 'error'; ticks?: number; app?: boolean; about?: NoticeTopic } | null;
   /** Set when something deserves the terminal bell (a mention or DM outside the open conversation). */
   bell: number;
   /** What rang the bell last. */
@@ -253,6 +256,8 @@ export type Action =
   | { type: 'toggle-members' }
   | { type: 'toggle-server'; serverId: string }
   /** `app`: about the app itself (its config), not the open conversation: kept when another one opens. */
-  | { type: 'notice'; text: string; level: 'info' | 'error'; app?: boolean }
+  | { type: 'notice'; text: string; level: 'info' | 'error'; app?: boolean; about?: NoticeTopic }
+  /** Takes the notice off the line if it is about `about` (what it said no longer holds). */
+  | { type: 'settled'; about: NoticeTopic }
   | { type: 'clear-notice' }
   | { type: 'tick'; now: number };

@@ -444,3 +444,48 @@ test('scrolled up, new messages are not read until the window comes back down; a
   assert.equal(store.get().conversations[general]?.unread, 0);
   await waitFor(async () => (await onServer())?.unread === 0, { what: 'read on the server once seen' });
 });
+
+test('a paste goes where typing goes: whole into the composer (ending a selection first), on one line into a search', async (ctx) => {
+  const { alice, general } = await acme([{ by: 'bob', body: 'hello' }]);
+  const { store, controller, intents } = await chat(ctx, alice.token);
+  await controller.open(general);
+  await waitFor(() => store.get().views[general]?.lines.length === 1, { what: 'the history' });
+  press(intents, '', { upArrow: true, ctrl: true });
+  assert.equal(store.get().selected?.seq, 1);
+  // Letters of a paste are not selection keys: "deploy" would otherwise delete (d) and edit (e).
+  intents.paste('deploy\r\nnotes');
+  assert.equal(store.get().selected, null);
+  assert.equal(intents.text, 'deploy\nnotes');
+  assert.equal(store.get().views[general]?.lines.length, 1, 'nothing sent');
+
+  intents.runKey('search');
+  intents.paste('two\nwords\n');
+  const overlay = store.get().overlay;
+  assert.equal(overlay?.kind === 'search' ? overlay.query : null, 'two words');
+  assert.equal(intents.text, 'deploy\nnotes', 'the draft untouched');
+});
+
+test('the member list on a narrow terminal: turning it on says why it does not show; turning it off, or widening, ends that', async (ctx) => {
+  const { alice, general } = await acme([{ by: 'bob', body: 'hello' }]);
+  const { store, controller, intents } = await chat(ctx, alice.token);
+  await controller.open(general);
+  intents.layout = { ...intents.layout, columns: 80 };
+  const shown = store.get().showMembers;
+  intents.runKey('toggleMembers');
+  if (shown) intents.runKey('toggleMembers');
+  assert.equal(store.get().showMembers, true);
+  assert.match(store.get().notice?.text ?? '', /needs a terminal at least 90 columns wide \(this one has 80\)/);
+  intents.runKey('toggleMembers');
+  assert.equal(store.get().showMembers, false);
+  assert.equal(store.get().notice, null, 'off: nothing to explain');
+  intents.runKey('toggleMembers');
+  assert.match(store.get().notice?.text ?? '', /needs a terminal/);
+  // The terminal widened (the app dispatches this when the columns change).
+  store.dispatch({ type: 'notice', text: 'sent', level: 'info' });
+  store.dispatch({ type: 'settled', about: 'members-width' });
+  assert.equal(store.get().notice?.text, 'sent', 'another notice is left alone');
+  intents.runKey('toggleMembers');
+  intents.runKey('toggleMembers');
+  store.dispatch({ type: 'settled', about: 'members-width' });
+  assert.equal(store.get().notice, null);
+});
