@@ -9,7 +9,10 @@
  * NATTER_REASON (mention, dm, invitation), NATTER_FROM, NATTER_WHERE,
  * NATTER_CONVERSATION, NATTER_TEXT, and NATTER_MORE (how many notifications
  * came while the previous command was still running and were folded into this
- * one). One command runs at a time.
+ * one), with NATTER_MORE_MENTIONS, NATTER_MORE_DMS and NATTER_MORE_INVITATIONS
+ * counting them by kind. One command runs at a time; a folded run describes
+ * the latest mention among what it folds (else the latest direct message,
+ * else the latest invitation).
  */
 import { spawn } from 'node:child_process';
 import type { Notifications } from './config.js';
@@ -56,10 +59,25 @@ export function desktopSequence(kind: 'osc9' | 'osc777', alert: Alert, inTmux: b
   return inTmux ? `\u001bPtmux;${seq.replace(/\u001b/g, '\u001b\u001b')}\u001b\\` : seq;
 }
 
+type Reason = Alert['reason'];
+/** Which alert a folded run describes: a mention before a direct message before an invitation. */
+const RANK: Record<Reason, number> = { mention: 2, dm: 1, invitation: 0 };
+
+/** Notifications folded into one run of the command: the one it describes, and how many of each kind in all. */
+type Folded = { alert: Alert; counts: Record<Reason, number> };
+
+function fold(into: Folded | null, alert: Alert): Folded {
+  if (!into) return { alert, counts: { mention: 0, dm: 0, invitation: 0, [alert.reason]: 1 } };
+  return {
+    alert: RANK[alert.reason] >= RANK[into.alert.reason] ? alert : into.alert,
+    counts: { ...into.counts, [alert.reason]: into.counts[alert.reason] + 1 },
+  };
+}
+
 export class Notifier {
   private seen: number;
   private running = false;
-  private pending: { alert: Alert; more: number } | null = null;
+  private pending: Folded | null = null;
   private complained = false;
 
   constructor(
@@ -83,12 +101,19 @@ export class Notifier {
     if (c.command !== null) this.run(c.command, alert);
   }
 
-  private run(command: string, alert: Alert, more = 0): void {
+  /** Runs the command for `alert`, or folds it into the next run while one is under way. */
+  private run(command: string, alert: Alert): void {
     if (this.running) {
-      this.pending = { alert, more: (this.pending ? this.pending.more + 1 : 0) + more };
+      this.pending = fold(this.pending, alert);
       return;
     }
+    this.start(command, fold(null, alert));
+  }
+
+  private start(command: string, what: Folded): void {
     this.running = true;
+    const { alert, counts } = what;
+    const besides = (reason: Reason) => counts[reason] - (reason === alert.reason ? 1 : 0);
     const env: NodeJS.ProcessEnv = {
       ...this.options.env,
       NATTER_REASON: alert.reason,
@@ -96,13 +121,16 @@ export class Notifier {
       NATTER_WHERE: clean(alert.where, TITLE_MAX, false),
       NATTER_CONVERSATION: alert.conversationId ?? '',
       NATTER_TEXT: clean(alert.text, TEXT_MAX, true),
-      NATTER_MORE: String(more),
+      NATTER_MORE: String(besides('mention') + besides('dm') + besides('invitation')),
+      NATTER_MORE_MENTIONS: String(besides('mention')),
+      NATTER_MORE_DMS: String(besides('dm')),
+      NATTER_MORE_INVITATIONS: String(besides('invitation')),
     };
     const done = () => {
       this.running = false;
       const next = this.pending;
       this.pending = null;
-      if (next) this.run(command, next.alert, next.more);
+      if (next) this.start(command, next);
     };
     try {
       const child = spawn('/bin/sh', ['-c', command], { env, stdio: 'ignore', detached: true });

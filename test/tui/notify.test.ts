@@ -219,6 +219,36 @@ describe('the notifier', () => {
     assert.deepEqual(lines, ['one:0', 'three:1']);
   });
 
+  test('a folded run says how many of each kind it folds, and describes the mention among them, not the latest DM', async () => {
+    const gate = join(dir, 'gate-kinds');
+    const log = join(dir, 'kinds.txt');
+    writeFileSync(log, '');
+    const command = `while [ ! -f '${gate}' ]; do sleep 0.02; done; printf '%s %s %s %s %s %s\\n' "$NATTER_REASON" "$NATTER_TEXT" "$NATTER_MORE" "$NATTER_MORE_MENTIONS" "$NATTER_MORE_DMS" "$NATTER_MORE_INVITATIONS" >> '${log}'`;
+    let s = chat();
+    const { n } = notifier(s, { bell: false, command });
+    const arrivals: [string, number, string, string[]][] = [
+      ['d1', 1, 'first', []],
+      ['d1', 2, 'dm-a', []],
+      ['c2', 1, 'ping-@alice', ['me']],
+      ['d1', 3, 'dm-b', []],
+      ['d1', 4, 'dm-c', []],
+    ];
+    for (const [conv, seq, body, mentions] of arrivals) {
+      s = reduce(s, ev('message.created', { message: msg(conv, seq, body, mentions) }));
+      n.update(s);
+    }
+    writeFileSync(gate, '');
+    const lines = await waitFor(
+      () => {
+        const l = readFileSync(log, 'utf8').trim().split('\n').filter(Boolean);
+        return l.length === 2 ? l : undefined;
+      },
+      { what: 'two runs of the command' },
+    );
+    // The second run folds four: it describes the mention, and counts the three DMs besides it.
+    assert.deepEqual(lines, ['dm first 0 0 0 0', 'mention ping-@alice 3 0 3 0']);
+  });
+
   test('a command that fails is reported once, in words', async () => {
     const runs = join(dir, 'runs.txt');
     writeFileSync(runs, '');
