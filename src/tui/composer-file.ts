@@ -1,14 +1,14 @@
 /**
- * Keeps the composer's drafts and what was sent across restarts, in
- * `composer.json` of the config directory (readable by its owner only: it
- * holds unsent messages). Writes are gathered: at most one per second, and
- * one at exit.
+ * Keeps the composer's drafts, what was sent and the open conversation
+ * across restarts, in `composer.json` of the config directory (readable by
+ * its owner only: it holds unsent messages). Writes are gathered: at most one
+ * per second, and one at exit.
  *
  * Two apps may run on one config directory (two terminals). Each write
  * therefore reads the file again and merges: a conversation's draft is this
  * app's when it changed it since its last write (an emptied or sent draft is
  * removed), the file's otherwise; what was sent is both apps', in the order it
- * was sent.
+ * was sent; the open conversation is the one chosen last.
  */
 import { chmodSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +19,8 @@ export type SavedComposer = {
   drafts: Record<string, string>;
   /** What was sent, oldest first. */
   history: string[];
+  /** The conversation open when the app was last used, if any. */
+  open: string | null;
 };
 
 export type ComposerFile = {
@@ -34,17 +36,17 @@ export type ComposerFile = {
 type Sent = { text: string; at: number };
 
 /** What the file holds. */
-type Contents = { drafts: Record<string, string>; history: Sent[] };
+type Contents = { drafts: Record<string, string>; history: Sent[]; open: string | null };
 
 const FILE = 'composer.json';
 const EVERY_MS = 1000;
 
 /** Reads what a file holds, ignoring anything that is not of the kind that belongs. */
 function read(path: string): Contents {
-  const empty: Contents = { drafts: {}, history: [] };
+  const empty: Contents = { drafts: {}, history: [], open: null };
   if (!existsSync(path)) return empty;
   try {
-    const raw = JSON.parse(readFileSync(path, 'utf8')) as { drafts?: unknown; history?: unknown };
+    const raw = JSON.parse(readFileSync(path, 'utf8')) as { drafts?: unknown; history?: unknown; open?: unknown };
     const drafts: Record<string, string> = {};
     if (raw.drafts && typeof raw.drafts === 'object') {
       for (const [k, v] of Object.entries(raw.drafts)) if (typeof v === 'string' && v !== '') drafts[k] = v;
@@ -60,7 +62,8 @@ function read(path: string): Contents {
         }
       });
     }
-    return { drafts, history };
+    const open = typeof raw.open === 'string' && raw.open !== '' ? raw.open : null;
+    return { drafts, history, open };
   } catch {
     // A damaged file loses the drafts, not the app.
     return empty;
@@ -108,9 +111,12 @@ export function composerFile(configDir: string): ComposerFile {
   const saved: SavedComposer = {
     drafts: { ...loaded.drafts },
     history: loaded.history.map((s) => s.text),
+    open: loaded.open,
   };
   /** This app's drafts as it last wrote them (or found them): a draft that differs now was changed here. */
   let written: Record<string, string> = { ...loaded.drafts };
+  /** The open conversation as this app last wrote it (none at the start: nothing is open yet). */
+  let writtenOpen: string | null = null;
   /** Everything this app has sent (and found), with times. */
   let sent: Sent[] = loaded.history.slice(-HISTORY_MAX);
   /** The history as the composer last had it, to see what it adds. */
@@ -128,8 +134,9 @@ export function composerFile(configDir: string): ComposerFile {
       if (text === undefined) delete drafts[id];
       else drafts[id] = text;
     }
+    const open = state.conversation !== null && state.conversation !== writtenOpen ? state.conversation : file.open;
     const history = mergeHistory(file.history, sent);
-    const body: Contents = { drafts, history };
+    const body: Contents = { drafts, history, open };
     const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     try {
       writeFileSync(tmp, `${JSON.stringify(body)}\n`, { mode: 0o600 });
@@ -145,6 +152,7 @@ export function composerFile(configDir: string): ComposerFile {
       throw err;
     }
     written = mine;
+    writtenOpen = state.conversation ?? writtenOpen;
     sent = history;
   };
 

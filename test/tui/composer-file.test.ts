@@ -23,7 +23,7 @@ function configDir(contents?: unknown): string {
   return dir;
 }
 
-function onDisk(dir: string): { drafts: Record<string, string>; history: { text: string }[] } {
+function onDisk(dir: string): { drafts: Record<string, string>; history: { text: string }[]; open?: string } {
   return JSON.parse(readFileSync(join(dir, 'composer.json'), 'utf8'));
 }
 
@@ -143,10 +143,25 @@ describe('composer.json with two apps on one config directory', () => {
     assert.deepEqual(merged.slice(-3), [`sent ${HISTORY_MAX - 1}`, 'from c', 'from d']);
   });
 
+  test('the open conversation is kept for the next start: the one chosen last, by either app', () => {
+    const dir = configDir();
+    assert.equal(composerFile(dir).saved.open, null, 'nothing saved yet');
+    const a = new App(dir);
+    const b = new App(dir);
+    a.open('general').file.flush();
+    assert.equal(composerFile(dir).saved.open, 'general');
+    b.open('random').file.flush();
+    // a writes a draft, still in #general: b's later choice stays.
+    a.type('hello').file.flush();
+    assert.equal(composerFile(dir).saved.open, 'random');
+    a.open('ops').file.flush();
+    assert.equal(composerFile(dir).saved.open, 'ops');
+  });
+
   test('writes replace the file whole, readable by its owner only; a damaged or unwritable place throws nothing', () => {
     const dir = configDir('not { json');
     const a = new App(dir);
-    assert.deepEqual(a.file.saved, { drafts: {}, history: [] });
+    assert.deepEqual(a.file.saved, { drafts: {}, history: [], open: null });
     a.open('general').type('hi').file.flush();
     assert.deepEqual(onDisk(dir).drafts, { general: 'hi' });
     assert.equal(statSync(join(dir, 'composer.json')).mode & 0o777, 0o600);

@@ -49,6 +49,26 @@ async function setUp(name: string): Promise<{ home: string; general: string; ran
 const inGeneral = (s: string) => /said in general/.test(s) && !/said in random/.test(s);
 const inRandom = (s: string) => /said in random/.test(s) && !/said in general/.test(s);
 
+test('the terminal app opens again on the conversation that was open when it quit', async () => {
+  const { home } = await setUp('restart');
+  const env = { NATTER_HOME: home, NATTER_SERVER: t.wsUrl };
+  const first = new Screen(env);
+  try {
+    await first.waitFor(inGeneral, 'the first conversation of the sidebar, #general, open at the first start');
+    // Alt-2: the second of the sidebar.
+    await first.type('\u001b2', inRandom, '#random open');
+  } finally {
+    assert.equal(await first.quit(), 0);
+  }
+  const second = new Screen(env);
+  try {
+    await second.waitFor(inRandom, '#random open again after the restart');
+    await second.waitFor(/connected/, 'the status line');
+  } finally {
+    assert.equal(await second.quit(), 0);
+  }
+});
+
 test("two apps on one config directory: each keeps its drafts, neither wipes out the other's", async () => {
   const { home, general, random } = await setUp('twice');
   const env = { NATTER_HOME: home, NATTER_SERVER: t.wsUrl };
@@ -68,14 +88,14 @@ test("two apps on one config directory: each keeps its drafts, neither wipes out
   const saved = JSON.parse(readFileSync(join(home, 'composer.json'), 'utf8')) as { drafts: Record<string, string> };
   assert.deepEqual(saved.drafts, { [general]: 'half written in a', [random]: 'half written in b' });
 
-  // The next start has both.
+  // The next start has both, and opens #random, where the second app was last.
   const next = new Screen(env);
   try {
-    await next.waitFor((s) => inGeneral(s) && /> half written in a/.test(s), "#general with the first app's draft");
+    await next.waitFor((s) => inRandom(s) && /> half written in b/.test(s), "#random with the second app's draft");
     await next.type(
-      '\u001b2',
-      (s) => inRandom(s) && /> half written in b/.test(s),
-      "#random with the second app's draft",
+      '\u001b1',
+      (s) => inGeneral(s) && /> half written in a/.test(s),
+      "#general with the first app's draft",
     );
   } finally {
     assert.equal(await next.quit(), 0);
