@@ -36,12 +36,16 @@ export class Controller {
   private held: AnyEvent[] | null = null;
   /** Reloads under way; held events are applied when the last one is done. */
   private reloads = 0;
+  /** The conversation to open at the start instead of the sidebar's first (the one open when the app was last used). */
+  private startWith: string | null;
 
   constructor(
     readonly client: Natter,
     private readonly dispatch: (a: Action) => void,
     private readonly getState: () => State,
+    options: { open?: string | null } = {},
   ) {
+    this.startWith = options.open ?? null;
     client.on('state', (s) => {
       const url = client.url;
       if (s.status === 'connected') {
@@ -87,8 +91,10 @@ export class Controller {
   /**
    * Loads servers, channels and conversations; refreshes the open
    * conversation's latest page. With none open (the app starting), it opens
-   * the first of the sidebar, its latest page fetched before the lists are
-   * shown, so that the lists and the messages are drawn in one frame.
+   * the conversation it was told to start with if it still has it (not left
+   * or deleted meanwhile), else the first of the sidebar, its latest page
+   * fetched before the lists are shown, so that the lists and the messages
+   * are drawn in one frame.
    */
   async reload(): Promise<void> {
     this.held ??= [];
@@ -117,7 +123,14 @@ export class Controller {
       }));
       const loaded: Action = { type: 'loaded', servers: withChannels, conversations, invitations };
       const before = this.getState();
-      const id = before.active === null ? sidebarOrder(reduce(before, loaded))[0] : undefined;
+      let id: string | undefined;
+      if (before.active === null) {
+        const next = reduce(before, loaded);
+        const wanted = this.startWith;
+        id = wanted !== null && next.conversations[wanted] ? wanted : sidebarOrder(next)[0];
+        // Only the start: later, with nothing open, the first of the sidebar opens as before.
+        this.startWith = null;
+      }
       if (id) first = { id, page: await this.latestPage(id) };
       this.dispatch(loaded);
     } catch (err) {

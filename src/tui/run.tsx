@@ -75,7 +75,8 @@ export async function runTui(g: Globals): Promise<void> {
       // One person's client: back within 2 s of the server.
       backoff: { initialMs: 250, maxMs: 2000 },
     });
-    const controller = new Controller(client, store.dispatch, store.get);
+    // The conversation open when the app was last used opens again.
+    const controller = new Controller(client, store.dispatch, store.get, { open: drafts.saved.open });
     // One notice for them all, kept while the first conversation opens; F1 lists every one.
     const firstWarning = warnings[0];
     if (firstWarning !== undefined) {

@@ -271,6 +271,49 @@ test('at the start the first conversation opens with the lists, in one go, a mes
   );
 });
 
+test('at the start the conversation open last time opens again; one deleted since, or none, opens the first', async (ctx) => {
+  const me = await new HttpApi(t.httpUrl).call('register', { username: uniqueName('tl'), password: PASSWORD });
+  const c = await connectAs(t.wsUrl, me.token);
+  ctx.after(() => c.close());
+  const { server, channels } = await c.request('servers.create', { name: 'last' });
+  const general = channels[0]?.id ?? '';
+  const { channel: random } = await c.request('channels.create', { serverId: server.id, name: 'random' });
+  const { channel: gone } = await c.request('channels.create', { serverId: server.id, name: 'gone' });
+  await c.request('messages.send', { conversationId: general, body: 'in general', nonce: 'last-0' });
+  await c.request('messages.send', { conversationId: random.id, body: 'in random', nonce: 'last-1' });
+  await c.request('channels.delete', { channelId: gone.id });
+
+  /** A controller starting as the app does, told to open `open`; resolves with the state once something is open. */
+  async function start(open: string | null): Promise<State> {
+    let state: State = initialState(t.wsUrl);
+    const client = createNatter({ url: t.wsUrl, token: me.token });
+    ctx.after(() => client.close());
+    new Controller(
+      client,
+      (a: Action) => {
+        state = reduce(state, a);
+      },
+      () => state,
+      { open },
+    );
+    await client.start();
+    await until(
+      () => state.active !== null && (state.views[state.active]?.lines.length ?? 0) > 0,
+      'a conversation open',
+    );
+    return state;
+  }
+
+  const again = await start(random.id);
+  assert.equal(again.active, random.id, '#random, open last time, opens again');
+  assert.deepEqual(
+    again.views[random.id]?.lines.map((l) => l.body),
+    ['in random'],
+  );
+  assert.equal((await start(gone.id)).active, general, 'a deleted channel: the first of the sidebar');
+  assert.equal((await start(null)).active, general, 'nothing saved: the first of the sidebar');
+});
+
 test('case 42: a seq that jumps ahead live makes the client fetch what it missed', async () => {
   const me = await new HttpApi(t.httpUrl).call('register', { username: uniqueName('gap'), password: PASSWORD });
   const other = await new HttpApi(t.httpUrl).call('register', { username: uniqueName('gapb'), password: PASSWORD });
