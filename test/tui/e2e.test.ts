@@ -171,8 +171,10 @@ test('first run: the login screen logs in, keeps the session, and refuses a wron
     await screen.type('\r', /› Password/, 'the password field focused');
     const wrong = 'not the password';
     await screen.type(wrong, dots(wrong.length), 'the wrong password typed');
-    await screen.type('\r', /wrong username or password/, 'the error in words');
-    for (let n = wrong.length - 1; n >= 0; n--) await screen.type('\u007f', dots(n), `${n} characters left`);
+    const refused = await screen.type('\r', /wrong username or password/, 'the error in words');
+    // The wrong password is emptied, the cursor on it, for typing again.
+    assert.match(refused, /› Password {2}(?!•)/, 'the password field empty and focused');
+    assert.match(refused, /Username {2}carol/, 'the username kept');
     await screen.type(PASSWORD, dots(PASSWORD.length), 'the right password typed');
     await screen.type('\r', /connected/, 'the chat screen');
   } finally {
