@@ -165,7 +165,10 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
   const colors = useMemo(
     () =>
       conversationColors(
-        [...members.map((m) => m.user.id), ...(view?.lines ?? []).map((l) => l.author.id)],
+        [
+          ...members.map((m) => m.user.id),
+          ...(view?.lines ?? []).flatMap((l) => (l.kind === 'info' ? [] : l.author.id)),
+        ],
         state.me?.id ?? null,
       ),
     [members, view?.lines, state.me?.id],

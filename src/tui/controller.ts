@@ -68,7 +68,7 @@ export class Controller {
         return;
       }
       const before = this.getState();
-      this.dispatch({ type: 'event', event });
+      this.dispatch({ type: 'event', event, at: Date.now() });
       if (event.event === 'message.created') {
         const { message } = event.data;
         this.fillGap(before, message.conversationId, message.seq);
@@ -140,7 +140,7 @@ export class Controller {
       if (this.reloads === 0) {
         const held = this.held ?? [];
         this.held = null;
-        for (const event of held) this.dispatch({ type: 'event', event });
+        for (const event of held) this.dispatch({ type: 'event', event, at: Date.now() });
       }
     }
     const state = this.getState();

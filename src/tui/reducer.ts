@@ -1,4 +1,5 @@
 import type { AnyEvent, ConversationSummary, Message } from '../protocol/index.js';
+import { eventNotes } from './info-lines.js';
 import {
   type Action,
   type Alert,
@@ -101,21 +102,34 @@ const EMPTY_VIEW: ConversationView = { lines: [], hasMoreBefore: true, loading: 
 
 /**
  * Puts stored lines in seq order (dropping duplicates by id), the ones still
- * being sent after them, and each refused one where it was written (by time),
- * so what came after it shows below it, not hidden under it.
+ * being sent after them, each refused one where it was written (by time),
+ * so what came after it shows below it, not hidden under it, and each info
+ * line right after the message it followed (in the order they came).
  */
 function mergeLines(existing: readonly Line[], incoming: readonly Line[]): Line[] {
   const stored = new Map<string, Line>();
   for (const l of existing) if (l.id) stored.set(l.id, l);
   for (const l of incoming) if (l.id) stored.set(l.id, l);
   const nonces = new Set([...stored.values()].map((l) => l.nonce).filter((n) => n !== null));
-  const unsent = existing.filter((l) => l.id === null && !(l.nonce && nonces.has(l.nonce)));
+  const unsent = existing.filter((l) => l.id === null && l.kind !== 'info' && !(l.nonce && nonces.has(l.nonce)));
   const lines = [...stored.values()].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
   for (const f of unsent.filter((l) => l.failed !== null)) {
     const after = lines.findIndex((l) => l.id !== null && l.createdAt > f.createdAt);
     lines.splice(after === -1 ? lines.length : after, 0, f);
   }
+  for (const i of existing.filter((l) => l.kind === 'info')) {
+    const next = lines.findIndex((l) => l.seq !== null && l.seq > (i.after ?? 0));
+    lines.splice(next === -1 ? lines.length : next, 0, i);
+  }
   return [...lines, ...unsent.filter((l) => l.failed === null)];
+}
+
+/**
+ * Whether a line stays with stored messages from seq `oldest` on: every line
+ * but an info line about an earlier time (it goes with the messages around it).
+ */
+function keptFrom(l: Line, oldest: number): boolean {
+  return l.kind !== 'info' || (l.after ?? 0) >= oldest - 1;
 }
 
 /**
@@ -145,10 +159,14 @@ export function trimmed(view: ConversationView, open: boolean): ConversationView
     if (firstUnread !== -1) drop = Math.min(drop, firstUnread);
   }
   if (drop <= 0) return view;
-  // Refused and pending lines are never dropped: only stored ones, oldest first.
+  // Refused and pending lines are never dropped: only stored ones, oldest first, and the info lines among them.
   const oldestKept = stored[drop];
   const keepFrom = oldestKept?.seq ?? Number.POSITIVE_INFINITY;
-  return { ...view, lines: view.lines.filter((l) => l.id === null || (l.seq ?? 0) >= keepFrom), hasMoreBefore: true };
+  return {
+    ...view,
+    lines: view.lines.filter((l) => (l.id === null ? keptFrom(l, keepFrom) : (l.seq ?? 0) >= keepFrom)),
+    hasMoreBefore: true,
+  };
 }
 
 function withView(state: State, id: string, fn: (v: ConversationView) => ConversationView): State {
@@ -223,7 +241,7 @@ export function reduce(state: State, action: Action): State {
       return { ...next, serverOrder, active, invitations };
     }
     case 'event':
-      return applyEvent(state, action.event);
+      return noted(state, applyEvent(state, action.event), action.event, action.at);
     case 'history-failed':
       return withView(state, action.conversationId, (v) => ({ ...v, loading: false, owed: 0 }));
     case 'history-loading':
@@ -246,7 +264,7 @@ export function reduce(state: State, action: Action): State {
       const replaces = action.direction === 'latest' && !joins;
       const merged = replaces
         ? mergeLines(
-            view.lines.filter((l) => l.id === null),
+            view.lines.filter((l) => l.id === null && keptFrom(l, firstLoaded ?? 0)),
             lines,
           )
         : mergeLines(view.lines, lines);
@@ -479,6 +497,64 @@ function payOwed(state: State, view: ConversationView): ConversationView {
   };
   const to = scrollView({ ...view, owed: 0 }, owed, geometry, true);
   return { ...view, scrollBack: to.scrollBack, owed: to.owed };
+}
+
+/** Writes the info lines of an event (see {@link eventNotes}) into the loaded views of the conversations it concerns. */
+function noted(before: State, after: State, e: AnyEvent, at: number | undefined): State {
+  let next = after;
+  eventNotes(before, e).forEach((n, i) => {
+    for (const id of n.conversationIds)
+      next = addInfo(next, id, n.text, n.time ?? at, e.cursor ? `${e.cursor}:${i}` : null);
+  });
+  return next;
+}
+
+/**
+ * An info line, after the newest message of the conversation. It counts as
+ * nothing unread; scrolled up, the window moves up by its rows, so the
+ * screen stays put. A view keeps at most {@link KEPT_LINES} of them.
+ */
+function addInfo(state: State, conversationId: string, text: string, at: number | undefined, id: string | null): State {
+  const lastSeq = state.conversations[conversationId]?.lastSeq ?? 0;
+  return withView(state, conversationId, (v) => {
+    const keys = new Set(v.lines.map((l) => l.key));
+    // The same event again (a replay) adds nothing.
+    if (id !== null && keys.has(`info:${id}`)) return v;
+    let n = v.lines.length;
+    while (keys.has(`info:${n}`)) n++;
+    const newest = v.lines.reduce((m, l) => (l.seq !== null && l.seq > m ? l.seq : m), 0);
+    const line: Line = {
+      key: `info:${id ?? n}`,
+      id: null,
+      seq: null,
+      author: { id: '', username: '', displayName: null },
+      bot: false,
+      kind: 'info',
+      body: text,
+      createdAt: at ?? v.lines.at(-1)?.createdAt ?? 0,
+      editedAt: null,
+      deletedAt: null,
+      nonce: null,
+      pending: false,
+      failed: null,
+      mentionsMe: false,
+      after: Math.max(lastSeq, newest),
+    };
+    let lines = mergeLines([...v.lines, line], []);
+    const infos = lines.filter((l) => l.kind === 'info');
+    if (infos.length > KEPT_LINES) {
+      const gone = new Set(infos.slice(0, infos.length - KEPT_LINES));
+      lines = lines.filter((l) => !gone.has(l));
+    }
+    if (v.scrollBack === 0 || !state.layout) return { ...v, lines };
+    // Scrolled up: it comes in below the window, which moves up by its rows (and a day separator's).
+    const prev = lines[lines.indexOf(line) - 1];
+    const { width, timeFormat } = state.layout;
+    const rows =
+      messageRows(line, { meId: state.me?.id ?? null, width, timeFormat }).length +
+      (prev && sameDay(prev.createdAt, line.createdAt) ? 0 : 1);
+    return { ...v, lines, scrollBack: v.scrollBack + rows };
+  });
 }
 
 /** A stored message arrives (live, or as the reply to my send). */

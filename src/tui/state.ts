@@ -47,17 +47,25 @@ export type ServerEntry = {
   expanded: boolean;
 };
 
-/** A line of the message list: a stored message, or one of mine still waiting for its acknowledgement. */
+/**
+ * A line of the message list: a stored message, one of mine still waiting
+ * for its acknowledgement, or an info line (`info`: someone joined, left or
+ * was kicked, the topic changed) that the app writes itself from an event.
+ */
 export type Line = {
-  /** Stable React key: the message id, or `pending:<nonce>`. */
+  /** Stable React key: the message id, `pending:<nonce>`, or `info:…`. */
   key: string;
   id: string | null;
   seq: number | null;
   author: UserRef;
   /** Sent over a bot token (shown with a `bot` tag after the name). */
   bot: boolean;
-  /** `text`, or `action`: the body is what the author does, shown as `* alice waves`. */
-  kind: MessageKind;
+  /**
+   * `text`; `action`: the body is what the author does, shown as `* alice waves`;
+   * `info`: the body is what happened (`bob was kicked`), shown dim as `-- bob was kicked`.
+   * An info line is not on the server: no id, no seq, never unread, never selected.
+   */
+  kind: MessageKind | 'info';
   body: string;
   createdAt: number;
   editedAt: number | null;
@@ -68,6 +76,11 @@ export type Line = {
   failed: string | null;
   /** Mentions the viewer. */
   mentionsMe: boolean;
+  /**
+   * An info line's place: the seq of the newest message when it happened
+   * (0 before any). It stays right after that message as pages load and go.
+   */
+  after?: number;
 };
 
 /**
@@ -216,7 +229,8 @@ export type Action =
       conversations: ConversationSummary[];
       invitations: GroupInvitation[];
     }
-  | { type: 'event'; event: AnyEvent }
+  /** `at`: when it arrived (the app's clock), the time of the info lines it adds. */
+  | { type: 'event'; event: AnyEvent; at?: number }
   | {
       type: 'history';
       conversationId: string;

@@ -124,6 +124,41 @@ test('selection mode: Ctrl-Up selects the newest message, Up/Down (and k/j) move
   assert.equal(store.get().selected?.seq, 3);
 });
 
+test('selection mode: an info line (someone left) is never selected, by keys or by a click', async (ctx) => {
+  const { alice, bob, general } = await acme([
+    { by: 'alice', body: 'one' },
+    { by: 'bob', body: 'two' },
+  ]);
+  const { store, controller, intents } = await chat(ctx, alice.token);
+  await controller.open(general);
+  await waitFor(() => store.get().views[general]?.lines.length === 2, { what: 'the history' });
+  await waitFor(() => (store.get().members[store.get().conversations[general]?.serverId ?? ''] ?? []).length === 2, {
+    what: 'the member list',
+  });
+  const b = await connectAs(t.wsUrl, bob.token);
+  await b.request('servers.leave', { serverId: store.get().conversations[general]?.serverId ?? '' });
+  b.close();
+  const info = await waitFor(() => store.get().views[general]?.lines.find((l) => l.kind === 'info'), {
+    what: 'the info line',
+  });
+  assert.equal(info.body, `${bob.user.username} left`);
+  assert.equal(store.get().views[general]?.lines.at(-1), info, 'below the messages');
+
+  // The newest message is selected, not the line below it; j stays on it.
+  press(intents, '', { upArrow: true, ctrl: true });
+  assert.equal(store.get().selected?.seq, 2);
+  press(intents, 'j');
+  assert.equal(store.get().selected?.seq, 2);
+  press(intents, '', { escape: true });
+  assert.equal(store.get().selected, null);
+  // The info line is the bottom row of the list; message 2 the row above it.
+  const bottom = intents.layout.listTop + intents.layout.listHeight - 1;
+  intents.mouse({ button: 'left', x: 60, y: bottom, press: true });
+  assert.equal(store.get().selected, null, 'a click on the info line selects nothing');
+  intents.mouse({ button: 'left', x: 60, y: bottom - 1, press: true });
+  assert.equal(store.get().selected?.seq, 2, 'a click on the message above selects it');
+});
+
 test('selection mode: e edits my message through the composer; on another’s it says why not; r quotes and mentions; c copies with OSC 52', async (ctx) => {
   const { alice, general } = await acme([
     { by: 'bob', body: 'first line of bob\nsecond line' },

@@ -1000,3 +1000,282 @@ describe('a resize while scrolled up', () => {
     assert.equal(reduce(s, { type: 'layout', width: 60, timeFormat: '24h', height: 35 }).views.c1?.scrollBack, 137);
   });
 });
+
+describe('info lines: what happens in a conversation, written by the app', () => {
+  const AT = Date.UTC(2024, 2, 5, 12, 0);
+  const carol = { id: 'carol', username: 'carol', displayName: null, status: null, bio: null, createdAt: 0 };
+  const bobUser = { ...BOB, status: null, bio: null, createdAt: 0 };
+  let cursor = 0;
+  /** An event as the server streams it: with a cursor, at `at` on the app's clock. */
+  function live<N extends EventMessage['event']>(event: N, data: EventMessage<N>['data'], at = AT): Action {
+    cursor += 1;
+    return { type: 'event', event: { event, data, cursor: String(cursor) } as AnyEvent, at };
+  }
+  const infos = (s: State, id = 'c1') =>
+    (s.views[id]?.lines ?? []).filter((l) => l.kind === 'info').map((l) => [l.body, l.createdAt]);
+  const order = (s: State, id = 'c1') =>
+    (s.views[id]?.lines ?? []).map((l) => (l.kind === 'info' ? l.body : `#${l.seq}`));
+  /** c1 open with messages 1 and 2, c2 loaded but not open, g1 with its members; acme's members known. */
+  function here(): State {
+    let s = reduce(loaded(), { type: 'open', conversationId: 'c1' });
+    s = reduce(s, { type: 'layout', width: 60, timeFormat: '24h' });
+    s = reduce(s, {
+      type: 'history',
+      conversationId: 'c1',
+      messages: [msg('c1', 1), msg('c1', 2)],
+      hasMore: false,
+      direction: 'latest',
+    });
+    s = reduce(s, { type: 'history', conversationId: 'c2', messages: [], hasMore: false, direction: 'latest' });
+    s = reduce(s, {
+      type: 'members',
+      scopeId: 's1',
+      members: [
+        { user: { id: 'me', username: 'alice', displayName: null }, role: 'owner' },
+        { user: BOB, role: 'member' },
+      ],
+    });
+    return s;
+  }
+
+  test('joined, left, kicked and banned show in every loaded channel of the server, at their time, and count as nothing unread', () => {
+    const before = here();
+    let s = reduce(
+      before,
+      live('member.joined', {
+        serverId: 's1',
+        member: { user: carol, role: 'member', joinedAt: AT - 5, online: true },
+      }),
+    );
+    s = reduce(s, live('member.left', { serverId: 's1', userId: 'carol', reason: 'left' }));
+    s = reduce(s, live('member.left', { serverId: 's1', userId: 'bob', reason: 'kicked' }, AT + 1));
+    s = reduce(
+      s,
+      live('member.joined', {
+        serverId: 's1',
+        member: { user: bobUser, role: 'member', joinedAt: AT + 2, online: true },
+      }),
+    );
+    s = reduce(s, live('member.left', { serverId: 's1', userId: 'bob', reason: 'banned' }, AT + 3));
+    const expected = [
+      ['carol joined', AT - 5],
+      ['carol left', AT],
+      ['bob was kicked', AT + 1],
+      ['bob joined', AT + 2],
+      ['bob was banned', AT + 3],
+    ];
+    assert.deepEqual(infos(s, 'c1'), expected, 'the open channel');
+    assert.deepEqual(infos(s, 'c2'), expected, 'another loaded channel of the server');
+    assert.deepEqual(order(s), ['#1', '#2', ...expected.map(([t]) => t)], 'after the messages');
+    for (const l of s.views.c1?.lines.filter((l) => l.kind === 'info') ?? []) {
+      assert.deepEqual([l.id, l.seq, l.mentionsMe, l.pending], [null, null, false, false]);
+    }
+    for (const id of ['c1', 'c2']) {
+      const c = s.conversations[id];
+      assert.deepEqual(
+        [c?.unread, c?.mentions, c?.lastSeq],
+        [before.conversations[id]?.unread, 0, before.conversations[id]?.lastSeq],
+      );
+    }
+    assert.deepEqual([s.bell, s.alert, s.notice], [0, null, null], 'no bell, no notification');
+    // The member list follows, as before.
+    assert.deepEqual(
+      s.members.s1?.map((m) => m.user.username),
+      ['alice'],
+    );
+    // A conversation whose messages were never loaded gets nothing (it shows none of its messages either).
+    assert.equal(s.views.g1, undefined);
+  });
+
+  test('someone who left is named from a loaded message of theirs when the member list is not known', () => {
+    let s = here();
+    s = { ...s, members: {} };
+    s = reduce(s, live('member.left', { serverId: 's1', userId: 'bob', reason: 'left' }));
+    s = reduce(s, live('member.left', { serverId: 's1', userId: 'nobody-known', reason: 'kicked' }));
+    assert.deepEqual(
+      infos(s).map(([t]) => t),
+      ['bob left', 'a member was kicked'],
+    );
+  });
+
+  test('a role, a topic, a channel name, a server name: each change is a line where it shows; the same again is none', () => {
+    let s = here();
+    s = reduce(
+      s,
+      live('member.updated', { serverId: 's1', member: { user: bobUser, role: 'admin', joinedAt: 1, online: true } }),
+    );
+    s = reduce(
+      s,
+      live('member.updated', { serverId: 's1', member: { user: bobUser, role: 'admin', joinedAt: 1, online: true } }),
+    );
+    const channel = { id: 'c1', serverId: 's1', name: 'general', topic: 'ship it', createdAt: 0, lastSeq: 2 };
+    s = reduce(s, live('channel.updated', { channel }));
+    s = reduce(s, live('channel.updated', { channel }));
+    s = reduce(s, live('channel.updated', { channel: { ...channel, name: 'lobby', topic: null } }));
+    s = reduce(
+      s,
+      live('server.updated', {
+        server: {
+          id: 's1',
+          name: 'acme2',
+          description: null,
+          ownerId: 'me',
+          createdAt: 0,
+          memberCount: 2,
+          role: 'owner',
+        },
+      }),
+    );
+    assert.deepEqual(
+      infos(s, 'c1').map(([t]) => t),
+      [
+        'bob is now an admin',
+        'the topic is now: ship it',
+        'the channel is now #lobby',
+        'the topic was cleared',
+        'the server is now called acme2',
+      ],
+    );
+    assert.deepEqual(
+      infos(s, 'c2').map(([t]) => t),
+      ['bob is now an admin', 'the server is now called acme2'],
+      "a channel's topic is its own",
+    );
+    assert.equal(s.conversations.c1?.name, 'lobby', 'the sidebar follows, as before');
+  });
+
+  test("a group's members who came and went, and its new name, show in the group", () => {
+    let s = reduce(here(), { type: 'open', conversationId: 'g1' });
+    s = reduce(s, { type: 'history', conversationId: 'g1', messages: [], hasMore: false, direction: 'latest' });
+    const me = { id: 'me', username: 'alice', displayName: null };
+    s = reduce(s, { type: 'members', scopeId: 'g1', members: [me, BOB].map((user) => ({ user, role: null })) });
+    const group = { id: 'g1', name: 'friends', members: [me, BOB], invited: [], createdAt: 0, lastSeq: 0 };
+    s = reduce(s, live('group.updated', { group: { ...group, members: [me, BOB, carol] } }));
+    s = reduce(s, live('group.updated', { group: { ...group, name: 'pals', members: [me, carol] } }));
+    assert.deepEqual(
+      infos(s, 'g1').map(([t]) => t),
+      ['carol joined', 'the group is now +pals', 'bob left'],
+    );
+    assert.deepEqual(
+      s.members.g1?.map((m) => m.user.username),
+      ['alice', 'carol'],
+    );
+    assert.deepEqual(infos(s, 'c1'), [], 'nowhere else');
+  });
+
+  test('the same event again (a replay) adds no second line', () => {
+    const kicked = live('member.left', { serverId: 's1', userId: 'bob', reason: 'kicked' });
+    const s = reduce(reduce(here(), kicked), kicked);
+    assert.deepEqual(
+      infos(s).map(([t]) => t),
+      ['bob was kicked'],
+    );
+  });
+
+  test('an info line stays after the message it followed: messages after it, older pages, the latest page again', () => {
+    let s = reduce(loaded(), { type: 'open', conversationId: 'c1' });
+    const all = Array.from({ length: 120 }, (_, i) => msg('c1', i + 1));
+    s = reduce(s, {
+      type: 'history',
+      conversationId: 'c1',
+      messages: all.slice(60, 100),
+      hasMore: true,
+      direction: 'latest',
+    });
+    s = reduce(
+      s,
+      live('channel.updated', {
+        channel: { id: 'c1', serverId: 's1', name: 'general', topic: 't1', createdAt: 0, lastSeq: 100 },
+      }),
+    );
+    // The app's clock is ahead of the server's (the line's time is after the later messages'): that does not move it.
+    for (const m of all.slice(100, 110)) s = reduce(s, ev('message.created', { message: m }));
+    s = reduce(s, {
+      type: 'history',
+      conversationId: 'c1',
+      messages: all.slice(10, 60),
+      hasMore: true,
+      direction: 'before',
+    });
+    s = reduce(s, {
+      type: 'history',
+      conversationId: 'c1',
+      messages: all.slice(60, 110),
+      hasMore: true,
+      direction: 'latest',
+    });
+    const o = order(s);
+    assert.equal(o.indexOf('the topic is now: t1'), o.indexOf('#100') + 1);
+    assert.equal(o.at(-1), '#110');
+    assert.equal(o.filter((x) => x.startsWith('the topic')).length, 1);
+    // After a gap the latest page replaces the view: a line about an earlier time goes with what was shown.
+    s = reduce(s, {
+      type: 'history',
+      conversationId: 'c1',
+      messages: [msg('c1', 500)],
+      hasMore: true,
+      direction: 'latest',
+    });
+    assert.deepEqual(order(s), ['#500']);
+  });
+
+  test('a line in a conversation with no message yet is found when the messages come in', () => {
+    let s = reduce(loaded(), { type: 'members', scopeId: 's1', members: [{ user: BOB, role: 'member' }] });
+    s = reduce(s, { type: 'history-loading', conversationId: 'c2' });
+    s = reduce(s, live('member.left', { serverId: 's1', userId: 'bob', reason: 'left' }));
+    s = reduce(s, { type: 'history', conversationId: 'c2', messages: [], hasMore: false, direction: 'latest' });
+    s = reduce(s, ev('message.created', { message: msg('c2', 1) }));
+    assert.deepEqual(order(s, 'c2'), ['bob left', '#1']);
+  });
+
+  test('trimmed to the newest messages, info lines go with the messages around them', () => {
+    let s = reduce(loaded(), { type: 'open', conversationId: 'c1' });
+    s = reduce(s, { type: 'layout', width: 60, timeFormat: '24h' });
+    const all = Array.from({ length: KEPT_LINES + 100 }, (_, i) => msg('c1', i + 1));
+    s = reduce(s, {
+      type: 'history',
+      conversationId: 'c1',
+      messages: all.slice(0, 50),
+      hasMore: false,
+      direction: 'latest',
+    });
+    s = reduce(s, live('member.left', { serverId: 's1', userId: 'bob', reason: 'kicked' }));
+    s = reduce(s, {
+      type: 'history',
+      conversationId: 'c1',
+      messages: all.slice(50, 300),
+      hasMore: false,
+      direction: 'gap',
+    });
+    s = reduce(s, live('member.left', { serverId: 's1', userId: 'bob', reason: 'banned' }));
+    for (const m of all.slice(300)) s = reduce(s, ev('message.created', { message: m }));
+    const o = order(s);
+    assert.equal(o.filter((x) => x.startsWith('#')).length, KEPT_LINES);
+    assert.deepEqual(
+      o.filter((x) => !x.startsWith('#')),
+      ['bob was banned'],
+      'the line among dropped messages went with them',
+    );
+    assert.equal(o.indexOf('bob was banned'), o.indexOf('#300') + 1);
+  });
+
+  test('scrolled up, an info line below moves the window up by its rows; it is not a new message below', () => {
+    let s = reduce(loaded(), { type: 'open', conversationId: 'c1' });
+    s = reduce(s, { type: 'layout', width: 60, timeFormat: '24h' });
+    const messages = Array.from({ length: 30 }, (_, i) => msg('c1', i + 1, { createdAt: AT - 1000 + i }));
+    s = reduce(s, { type: 'history', conversationId: 'c1', messages, hasMore: false, direction: 'latest' });
+    s = reduce(s, { type: 'scroll', conversationId: 'c1', scrollBack: 10 });
+    const long = `a topic ${'that goes on '.repeat(8)}`.trim();
+    s = reduce(
+      s,
+      live('channel.updated', {
+        channel: { id: 'c1', serverId: 's1', name: 'general', topic: long, createdAt: 0, lastSeq: 30 },
+      }),
+    );
+    assert.ok(s.views.c1 && s.views.c1.scrollBack > 11, 'a wrapped line moves it by each of its rows');
+    const rows = (s.views.c1?.scrollBack ?? 0) - 10;
+    s = reduce(s, live('member.left', { serverId: 's1', userId: 'bob', reason: 'left' }));
+    assert.equal(s.views.c1?.scrollBack, 10 + rows + 1);
+    assert.equal(s.views.c1?.newBelow, 0);
+  });
+});

@@ -62,6 +62,7 @@ export function messageRows(
     selected?: boolean;
   },
 ): Row[] {
+  if (line.kind === 'info') return infoRows(line, opts);
   const width = Math.max(10, opts.width);
   const time = formatTime(line.createdAt, opts.timeFormat);
   const name = truncate(sanitize(line.author.username, { multiline: false }), Math.max(6, Math.floor(width / 4)));
@@ -126,6 +127,26 @@ export function messageRows(
   return rows.map((segments, i) => ({
     key: `${line.key}:${i}`,
     segments: opts.selected ? segments.map((s) => ({ ...s, inverse: true })) : segments,
+  }));
+}
+
+/**
+ * Rows of an info line, dim like weechat's network lines: the time, `--`,
+ * then what happened (`12:04 -- bob was kicked`), wrapped under its text.
+ * It is never selected, focused or marked as a mention.
+ */
+function infoRows(line: Line, opts: { width: number; timeFormat?: TimeFormat }): Row[] {
+  const width = Math.max(10, opts.width);
+  const prefix = `${formatTime(line.createdAt, opts.timeFormat)} --`;
+  const indent = Math.min(textWidth(prefix) + 1, Math.floor(width / 3));
+  const texts = wrapText(sanitize(line.body, { multiline: false }), width - textWidth(prefix) - 1, width - indent);
+  return texts.map((text, i) => ({
+    key: `${line.key}:${i}`,
+    segments: [
+      i === 0 ? { text: prefix, dim: true } : { text: ' '.repeat(indent - 1) },
+      { text: ' ' },
+      { text, dim: true, color: 'muted' },
+    ],
   }));
 }
 
@@ -259,7 +280,7 @@ export function layoutMessages(input: MessageLayoutInput): MessageLayout {
   const colors =
     input.colors ??
     conversationColors(
-      input.lines.map((l) => l.author.id),
+      input.lines.filter((l) => l.kind !== 'info').map((l) => l.author.id),
       input.meId,
     );
   const opts = { meId: input.meId, meUsername: input.meUsername ?? null, width, timeFormat: input.timeFormat, colors };

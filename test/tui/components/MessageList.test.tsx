@@ -232,6 +232,42 @@ describe('MessageList', () => {
     assert.match(out, /ev␛\[31mil/);
   });
 
+  test('an info line reads "09:05 -- bob was kicked", dim, wrapped under its text, its text sanitized; it takes no name colour', () => {
+    const info = (body: string): Line =>
+      line(body, { id: null, seq: null, kind: 'info', author: { id: '', username: '', displayName: null } });
+    const out = frame({
+      lines: [line('spam'), info('bob was kicked'), info('the topic is now: \u001b]0;owned\u0007 ok')],
+    });
+    assert.match(out, /09:05 bob spam\n09:05 -- bob was kicked\n09:05 -- the topic is now: ␛\]0;owned␇ ok/);
+    assert.doesNotMatch(out, /[\u001b\u0007]/);
+    const rows = messageRows(info(`the topic is now: ${'word '.repeat(20).trim()}`), { meId: 'u-me', width: 40 });
+    assert.ok(rows.length > 1);
+    for (const r of rows) {
+      const text = r.segments.map((seg) => seg.text).join('');
+      assert.ok(textWidth(text) <= 40, text);
+      assert.ok(
+        r.segments.every((seg) => seg.text.trim() === '' || seg.dim),
+        'every row dim',
+      );
+    }
+    assert.match(
+      rows[1]?.segments.map((seg) => seg.text).join('') ?? '',
+      /^ {9}word/,
+      'under the text, past "09:05 --"',
+    );
+    assert.deepEqual(
+      rows[0]?.segments.map((seg) => seg.color),
+      [undefined, undefined, 'muted'],
+    );
+    // Info lines take no colour from the palette: the people of the conversation keep theirs.
+    const people = [line('d', { author: { id: 'u-d', username: 'dave', displayName: null } }), line('b')];
+    const colours = (lines: Line[]) =>
+      layoutMessages({ ...base, lines }).rows.flatMap((r) =>
+        r.segments.filter((seg) => seg.bold).map((seg) => seg.color),
+      );
+    assert.deepEqual(colours([...people, info('carol joined')]), colours(people));
+  });
+
   test('mentions of the viewer are highlighted', () => {
     const rows = messageRows(line('hey @Me and @meta', { mentionsMe: true }), {
       meId: 'u-me',

@@ -1,0 +1,100 @@
+import type { AnyEvent } from '../protocol/index.js';
+import type { State } from './state.js';
+
+/**
+ * What an event says in the conversations it concerns, as info lines: who
+ * joined, left, was kicked or banned, a new role, a new topic or name. Text
+ * as the server sent it (the message list sanitizes it, as it does bodies);
+ * `time` when the event carries one. Read from the state before the event,
+ * which still knows the old topic, the old members and the departed's name.
+ */
+export type Note = { conversationIds: string[]; text: string; time?: number };
+
+const ROLE_WORDS: Record<string, string> = { owner: 'the owner', admin: 'an admin', member: 'a member' };
+
+/** The notes of `e`; none for events that change nothing people see happen in a conversation. */
+export function eventNotes(state: State, e: AnyEvent): Note[] {
+  switch (e.event) {
+    case 'member.joined': {
+      const { serverId, member } = e.data;
+      // Already there: a replay of what the list knows.
+      if (state.members[serverId]?.some((m) => m.user.id === member.user.id)) return [];
+      return note(channelsOf(state, serverId), `${member.user.username} joined`, member.joinedAt);
+    }
+    case 'member.left': {
+      const { serverId, userId, reason } = e.data;
+      if (userId === state.me?.id) return [];
+      const where = channelsOf(state, serverId);
+      const name = memberName(state, serverId, userId, where);
+      return note(where, reason === 'left' ? `${name} left` : `${name} was ${reason}`);
+    }
+    case 'member.updated': {
+      const { serverId, member } = e.data;
+      const was = state.members[serverId]?.find((m) => m.user.id === member.user.id);
+      if (!was || was.role === member.role) return [];
+      return note(
+        channelsOf(state, serverId),
+        `${member.user.username} is now ${ROLE_WORDS[member.role] ?? member.role}`,
+      );
+    }
+    case 'channel.updated': {
+      const { channel } = e.data;
+      const was = state.conversations[channel.id];
+      if (!was) return [];
+      const here = [channel.id];
+      return [
+        ...(was.name !== channel.name ? note(here, `the channel is now #${channel.name}`) : []),
+        ...(was.topic !== channel.topic
+          ? note(here, channel.topic ? `the topic is now: ${channel.topic}` : 'the topic was cleared')
+          : []),
+      ];
+    }
+    case 'server.updated': {
+      const { server } = e.data;
+      const was = state.servers[server.id];
+      if (!was || was.name === server.name) return [];
+      return note(channelsOf(state, server.id), `the server is now called ${server.name}`);
+    }
+    case 'group.updated': {
+      const { group } = e.data;
+      const was = state.conversations[group.id];
+      if (!was) return [];
+      const here = [group.id];
+      const before = state.members[group.id];
+      const now = new Set(group.members.map((u) => u.id));
+      const had = new Set(before?.map((m) => m.user.id));
+      return [
+        ...(was.name !== group.name ? note(here, `the group is now +${group.name}`) : []),
+        // Who came and went, when the members before are known.
+        ...(before
+          ? [
+              ...group.members.filter((u) => !had.has(u.id)).flatMap((u) => note(here, `${u.username} joined`)),
+              ...before.filter((m) => !now.has(m.user.id)).flatMap((m) => note(here, `${m.user.username} left`)),
+            ]
+          : []),
+      ];
+    }
+    default:
+      return [];
+  }
+}
+
+function note(conversationIds: string[], text: string, time?: number): Note[] {
+  return conversationIds.length === 0 ? [] : [{ conversationIds, text, ...(time !== undefined ? { time } : {}) }];
+}
+
+/** A server's channels that have messages loaded: only those show lines. */
+function channelsOf(state: State, serverId: string): string[] {
+  return (state.servers[serverId]?.channelIds ?? []).filter((id) => state.views[id]);
+}
+
+/** Someone who is gone: their name from the member list, or from a loaded message of theirs. */
+function memberName(state: State, serverId: string, userId: string, where: readonly string[]): string {
+  const member = state.members[serverId]?.find((m) => m.user.id === userId);
+  if (member) return member.user.username;
+  for (const id of where) {
+    const line = state.views[id]?.lines.find((l) => l.kind !== 'info' && l.author.id === userId);
+    if (line) return line.author.username;
+  }
+  return 'a member';
+}
