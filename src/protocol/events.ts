@@ -106,8 +106,15 @@ export const events = {
   },
   'member.left': {
     stream: true,
-    summary: 'Someone left a server I am in, or was kicked or banned from it.',
-    data: z.object({ serverId: Id, userId: Id, reason: z.enum(['left', 'kicked', 'banned']) }),
+    summary:
+      'Someone left a server I am in, or was kicked or banned from it: `by` who kicked or banned them, `note` the ban reason given (null: none).',
+    data: z.object({
+      serverId: Id,
+      userId: Id,
+      reason: z.enum(['left', 'kicked', 'banned']),
+      by: UserRef.optional(),
+      note: z.string().nullable().optional(),
+    }),
   },
   'channel.created': {
     stream: true,
@@ -116,8 +123,8 @@ export const events = {
   },
   'channel.updated': {
     stream: true,
-    summary: 'A channel was renamed or its topic changed.',
-    data: z.object({ channel: ChannelInfo }),
+    summary: 'A channel was renamed or its topic changed, `by` whom.',
+    data: z.object({ channel: ChannelInfo, by: UserRef.optional() }),
   },
   'channel.deleted': {
     stream: true,

@@ -22,11 +22,14 @@ export function eventNotes(state: State, e: AnyEvent): Note[] {
       return note(channelsOf(state, serverId), `${member.user.username} joined`, member.joinedAt);
     }
     case 'member.left': {
-      const { serverId, userId, reason } = e.data;
+      const { serverId, userId, reason, by, note: why } = e.data;
       if (userId === state.me?.id) return [];
       const where = channelsOf(state, serverId);
       const name = memberName(state, serverId, userId, where);
-      return note(where, reason === 'left' ? `${name} left` : `${name} was ${reason}`);
+      if (reason === 'left') return note(where, `${name} left`);
+      // A server from before `by` and `note` sends neither.
+      const who = by ? ` by ${by.id === state.me?.id ? 'you' : by.username}` : '';
+      return note(where, `${name} was ${reason}${who}${why ? ` (${why})` : ''}`);
     }
     case 'member.updated': {
       const { serverId, member } = e.data;
@@ -38,15 +41,16 @@ export function eventNotes(state: State, e: AnyEvent): Note[] {
       );
     }
     case 'channel.updated': {
-      const { channel } = e.data;
+      const { channel, by } = e.data;
       const was = state.conversations[channel.id];
       if (!was) return [];
       const here = [channel.id];
+      const who = by ? (by.id === state.me?.id ? 'you' : by.username) : null;
       return [
-        ...(was.name !== channel.name ? note(here, `the channel is now #${channel.name}`) : []),
-        ...(was.topic !== channel.topic
-          ? note(here, channel.topic ? `the topic is now: ${channel.topic}` : 'the topic was cleared')
+        ...(was.name !== channel.name
+          ? note(here, who ? `${who} renamed the channel #${channel.name}` : `the channel is now #${channel.name}`)
           : []),
+        ...(was.topic !== channel.topic ? note(here, topicText(who, channel.topic)) : []),
       ];
     }
     case 'server.updated': {
@@ -77,6 +81,12 @@ export function eventNotes(state: State, e: AnyEvent): Note[] {
     default:
       return [];
   }
+}
+
+/** A topic change in words: who set or cleared it, when the event says. */
+function topicText(who: string | null, topic: string | null): string {
+  if (topic) return who ? `${who} set the topic: ${topic}` : `the topic is now: ${topic}`;
+  return who ? `${who} cleared the topic` : 'the topic was cleared';
 }
 
 function note(conversationIds: string[], text: string, time?: number): Note[] {

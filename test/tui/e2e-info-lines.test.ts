@@ -57,10 +57,10 @@ test('the owner kicks and bans bob and sets the topic; who joins and leaves show
     await screen.type('\u0014', /[●○] bob/, 'bob in the member list');
 
     await screen.type('/topic no spam please', /> \/topic no spam please/, 'the command in the composer');
-    await screen.type('\r', /\d\d:\d\d -- the topic is now: no spam please/, 'the topic line');
+    await screen.type('\r', /\d\d:\d\d -- you set the topic: no spam please/, 'the topic line');
 
     await screen.type('/kick bob', /> \/kick bob/, 'the kick in the composer');
-    let shown = await screen.type('\r', /\d\d:\d\d -- bob was kicked/, 'the kick line');
+    let shown = await screen.type('\r', /\d\d:\d\d -- bob was kicked by you/, 'the kick line');
     await screen.waitFor((s) => !/[●○] bob/.test(s), 'bob gone from the member list');
 
     // He comes back with the invite, carol comes and goes.
@@ -72,20 +72,20 @@ test('the owner kicks and bans bob and sets the topic; who joins and leaves show
     await screen.waitFor(/more cheap watches/, "bob's second message");
 
     await screen.type('/ban bob spam', /> \/ban bob spam/, 'the ban in the composer');
-    shown = await screen.type('\r', /\d\d:\d\d -- bob was banned/, 'the ban line');
+    shown = await screen.type('\r', /\d\d:\d\d -- bob was banned by you \(spam\)/, 'the ban line');
     await screen.waitFor((s) => !/[●○] bob/.test(s), 'bob gone from the member list again');
     shown = await screen.text();
     assert.deepEqual(infoLines(shown), [
-      '-- the topic is now: no spam please',
-      '-- bob was kicked',
+      '-- you set the topic: no spam please',
+      '-- bob was kicked by you',
       '-- bob joined',
       '-- carol joined',
       '-- carol left',
-      '-- bob was banned',
+      '-- bob was banned by you (spam)',
     ]);
     // In time order among the messages.
     const at = (pattern: RegExp) => shown.search(pattern);
-    assert.ok(at(/buy cheap watches/) < at(/-- the topic is now/));
+    assert.ok(at(/buy cheap watches/) < at(/-- you set the topic/));
     assert.ok(at(/-- carol left/) < at(/more cheap watches/));
     assert.ok(at(/more cheap watches/) < at(/-- bob was banned/));
   } finally {

@@ -1098,6 +1098,27 @@ describe('info lines: what happens in a conversation, written by the app', () =>
     );
   });
 
+  test('who kicked, banned or changed the topic, and why a ban was given, when the server says; "you" when it was me', () => {
+    let s = here();
+    const carol = { id: 'carol', username: 'carol', displayName: null };
+    const me = { id: ME.id, username: ME.username, displayName: null };
+    s = reduce(s, live('member.left', { serverId: 's1', userId: 'bob', reason: 'kicked', by: carol, note: null }));
+    s = reduce(s, live('member.left', { serverId: 's1', userId: 'bob', reason: 'banned', by: me, note: 'spam' }));
+    const channel = { id: 'c1', serverId: 's1', name: 'general', topic: 'ship it', createdAt: 0, lastSeq: 2 };
+    s = reduce(s, live('channel.updated', { channel, by: carol }));
+    s = reduce(s, live('channel.updated', { channel: { ...channel, name: 'lobby', topic: null }, by: me }));
+    assert.deepEqual(
+      infos(s, 'c1').map(([t]) => t),
+      [
+        'bob was kicked by carol',
+        'bob was banned by you (spam)',
+        'carol set the topic: ship it',
+        'you renamed the channel #lobby',
+        'you cleared the topic',
+      ],
+    );
+  });
+
   test('a role, a topic, a channel name, a server name: each change is a line where it shows; the same again is none', () => {
     let s = here();
     s = reduce(

@@ -6,7 +6,7 @@ import { serverScope } from '../event-log.js';
 import { spendWrite } from '../limits.js';
 import { PagedList, pageSize } from '../pages.js';
 import { limitReached } from '../quotas.js';
-import { sizeOf, toChannel } from '../views.js';
+import { sizeOf, toChannel, toUserRef } from '../views.js';
 
 const CHANNELS = new PagedList('channels', ['s', 's']);
 
@@ -49,7 +49,9 @@ export const updateChannel: Handler<'channels.update'> = (ctx, { channelId, name
     const next = { ...conv, name: name ?? conv.name, topic: topic === undefined ? conv.topic : topic || null };
     ctx.chat.updateConversation(conv.id, next.name, next.topic);
     const channel = toChannel(next);
-    ctx.events.append(after, [serverScope(serverId)], 'channel.updated', { channel }, ctx.clock());
+    const actor = ctx.chat.user(ctx.session.userId);
+    const data = actor ? { channel, by: toUserRef(actor) } : { channel };
+    ctx.events.append(after, [serverScope(serverId)], 'channel.updated', data, ctx.clock());
     return { channel };
   });
 };

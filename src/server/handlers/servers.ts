@@ -8,7 +8,7 @@ import { newId } from '../ids.js';
 import { spendWrite } from '../limits.js';
 import { PagedList, pageSize } from '../pages.js';
 import { limitReached } from '../quotas.js';
-import { sizeOf, toChannel, toMember, toServerInfo } from '../views.js';
+import { sizeOf, toChannel, toMember, toServerInfo, toUserRef } from '../views.js';
 import type { AfterCommit } from '../writer.js';
 
 const SERVERS = new PagedList('servers', ['s', 's']);
@@ -122,11 +122,15 @@ export function removeMember(
   serverId: string,
   userId: string,
   reason: 'left' | 'kicked' | 'banned',
+  note: string | null = null,
 ): void {
   ctx.chat.removeMember(serverId, userId);
   after.push(() => ctx.hub.unsubscribeUser(userId, serverScope(serverId)));
   const now = ctx.clock();
-  ctx.events.append(after, [serverScope(serverId)], 'member.left', { serverId, userId, reason }, now);
+  // Kicked or banned: the members are told by whom (and why, when a ban says).
+  const actor = reason === 'left' ? undefined : ctx.chat.user(ctx.session.userId);
+  const data = actor ? { serverId, userId, reason, by: toUserRef(actor), note } : { serverId, userId, reason };
+  ctx.events.append(after, [serverScope(serverId)], 'member.left', data, now);
   ctx.events.append(after, [userScope(userId)], 'server.removed', { serverId, reason }, now);
 }
 
@@ -274,7 +278,7 @@ export const addBan: Handler<'bans.add'> = (ctx, { serverId, userId, reason }) =
     const target = assertCanRemove(ctx, serverId, userId, 'ban');
     if (!ctx.chat.user(userId)) throw new NatterError('not_found', 'no such user', { field: 'params.userId' });
     ctx.chat.addBan(serverId, userId, ctx.session.userId, reason || null, ctx.clock());
-    if (target) removeMember(ctx, after, serverId, userId, 'banned');
+    if (target) removeMember(ctx, after, serverId, userId, 'banned', reason || null);
     return {};
   });
 };
