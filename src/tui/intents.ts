@@ -144,8 +144,8 @@ export class ChatIntents {
   private readonly onQuit: () => void;
   private readonly composerFile: ComposerFile | undefined;
   private readonly write: ((data: string) => void) | undefined;
-  /** A delete asked for in selection mode, waiting for `y`. */
-  private confirming: { conversationId: string; seq: number; messageId: string } | null = null;
+  /** A question on the notice line waiting for `y` (a delete in selection mode, `/transfer`): what `y` does, what any other key says. */
+  private confirming: { question: string; yes: () => void; no: string } | null = null;
   private composerState: ComposerState;
   private readonly listeners = new Set<() => void>();
   private tabCycle: { base: string; index: number } | null = null;
@@ -229,7 +229,7 @@ export class ChatIntents {
       return;
     }
     if (this.confirming) {
-      // "y" deletes; any other key keeps the message, and then does what it does.
+      // "y" carries it out; any other key says no, and then does what it does.
       if (this.confirmKey(input, key)) return;
     }
     if (state.selected) {
@@ -663,6 +663,9 @@ export class ChatIntents {
           ? await this.controller.request('messages.edit', { messageId, body: intent.body }, `edited #${intent.seq}`)
           : await this.controller.request('messages.delete', { messageId }, `deleted #${intent.seq}`);
       }
+      case 'confirm':
+        this.ask(intent.question, intent.no, () => void this.carryOut(intent.yes));
+        return true;
       case 'search':
         this.openSearch(intent.query);
         return true;
@@ -929,35 +932,41 @@ export class ChatIntents {
   }
 
   private askDelete(conversationId: string, seq: number, messageId: string, author: string): void {
-    this.confirming = { conversationId, seq, messageId };
-    this.store.dispatch({
-      type: 'notice',
-      text: `delete message #${seq} by ${author}? y deletes it, any other key keeps it`,
-      level: 'info',
-    });
+    this.ask(
+      `delete message #${seq} by ${author}? y deletes it, any other key keeps it`,
+      `kept message #${seq}`,
+      () => {
+        void this.controller.request('messages.delete', { messageId }, `deleted message #${seq}`).then((ok) => {
+          // The selection goes to the message before the deleted one (or after it, at the top).
+          const state = this.store.get();
+          if (!ok || state.selected?.seq !== seq || state.active !== conversationId) return;
+          const list = this.selectable();
+          const before = list.filter((m) => m.seq < seq).at(-1);
+          const after = list.find((m) => m.seq > seq);
+          this.select((before ?? after)?.seq ?? null);
+        });
+      },
+    );
   }
 
-  /** The key after "delete message #N?": `y` deletes, anything else keeps it. */
+  /** Puts `question` on the notice line; the next key answers it: `y` calls `yes`, any other key shows `no`. */
+  private ask(question: string, no: string, yes: () => void): void {
+    this.confirming = { question, no, yes };
+    this.store.dispatch({ type: 'notice', text: question, level: 'info' });
+  }
+
+  /** The key after a question: `y` carries it out, anything else says no. True when the key only answered. */
   private confirmKey(input: string, key: AppKey): boolean {
     const asked = this.confirming;
     this.confirming = null;
-    if (!asked) return false;
+    // A question no longer on screen (its time ran out, or another notice took its place) is not answered.
+    if (!asked || this.store.get().notice?.text !== asked.question) return false;
     if ((input === 'y' || input === 'Y') && !key.ctrl && !key.meta) {
-      void this.controller
-        .request('messages.delete', { messageId: asked.messageId }, `deleted message #${asked.seq}`)
-        .then((ok) => {
-          // The selection goes to the message before the deleted one (or after it, at the top).
-          const state = this.store.get();
-          if (!ok || state.selected?.seq !== asked.seq || state.active !== asked.conversationId) return;
-          const list = this.selectable();
-          const before = list.filter((m) => m.seq < asked.seq).at(-1);
-          const after = list.find((m) => m.seq > asked.seq);
-          this.select((before ?? after)?.seq ?? null);
-        });
+      asked.yes();
       return true;
     }
-    this.store.dispatch({ type: 'notice', text: `kept message #${asked.seq}`, level: 'info' });
-    // Esc and the selection's own letters only answer; another key also does what it does.
+    this.store.dispatch({ type: 'notice', text: asked.no, level: 'info' });
+    // Esc, Enter and letters only answer; another key also does what it does.
     return key.escape || key.return || /^[a-zA-Z]$/.test(input);
   }
 

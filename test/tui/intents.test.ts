@@ -524,3 +524,47 @@ test('the member list on a narrow terminal: turning it on says why it does not s
   store.dispatch({ type: 'settled', about: 'members-width' });
   assert.equal(store.get().notice, null);
 });
+
+test('/transfer asks first: n or Esc keeps the server, another key also does what it does, y gives it away', async (ctx) => {
+  const { alice, bob, general } = await acme([{ by: 'bob', body: 'hi' }]);
+  const { store, controller, intents } = await chat(ctx, alice.token);
+  await controller.open(general);
+  const serverId = store.get().conversations[general]?.serverId ?? '';
+  const place = store.get().servers[serverId]?.name ?? '';
+  const myRole = async () => (await controller.client.request('servers.get', { serverId })).server.role;
+  const transfer = () => {
+    press(intents, `/transfer ${bob.user.username}`);
+    press(intents, '\r', { return: true });
+    assert.equal(
+      store.get().notice?.text,
+      `give ${place} to ${bob.user.username}? You will no longer own it. y: yes, any other key: no`,
+    );
+  };
+
+  transfer();
+  press(intents, 'n');
+  assert.equal(store.get().notice?.text, `${place} is still yours`);
+  assert.equal(intents.text, '', 'the answer is not typed');
+  transfer();
+  press(intents, '', { escape: true, meta: true });
+  assert.equal(store.get().notice?.text, `${place} is still yours`);
+  transfer();
+  press(intents, '1');
+  assert.equal(store.get().notice?.text, `${place} is still yours`);
+  assert.equal(intents.text, '1', 'a key that is not an answer is typed too');
+  press(intents, '', { backspace: true });
+  assert.equal(await myRole(), 'owner');
+
+  // A question that left the notice line (its time ran out, another notice came) is not answered.
+  transfer();
+  store.dispatch({ type: 'notice', text: 'something else happened', level: 'info' });
+  press(intents, 'y');
+  assert.equal(intents.text, 'y', 'y is typed, not taken as yes');
+  press(intents, '', { backspace: true });
+  assert.equal(await myRole(), 'owner');
+
+  transfer();
+  press(intents, 'y');
+  await waitFor(() => store.get().notice?.text === `${bob.user.username} now owns ${place}`, { what: 'the transfer' });
+  assert.equal(await myRole(), 'admin');
+});
