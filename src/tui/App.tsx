@@ -193,6 +193,7 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
         <Box width={columns} height={rows} flexDirection="column">
           <QuickSwitcher
             query={switcher.query}
+            cursor={switcher.cursor}
             items={filtered}
             selected={switcher.selected}
             width={Math.min(columns, 70)}
@@ -207,6 +208,7 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
         <Box width={columns} height={rows} flexDirection="column">
           <SearchOverlay
             query={state.overlay.query}
+            cursor={state.overlay.cursor}
             hits={state.overlay.hits}
             selected={state.overlay.selected}
             loading={state.overlay.loading}
