@@ -15,7 +15,7 @@ import type { ComposerFile } from './composer-file.js';
 import type { Config } from './config.js';
 import type { Controller } from './controller.js';
 import { ChatIntents, MEMBERS_MIN_COLUMNS, switcherMatches } from './intents.js';
-import { describeBindings } from './keys.js';
+import { keyHelp } from './keys.js';
 import { Notifier } from './notify.js';
 import { sidebarOrder, typingIn } from './reducer.js';
 import type { Store } from './store.js';
@@ -227,7 +227,7 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
       return (
         <Box width={columns} height={rows} flexDirection="column">
           <HelpOverlay
-            keys={describeBindings(config.keys).map((b) => ({ keys: b.keys.join(', '), action: b.description }))}
+            keys={keyHelp(config.keys)}
             problems={configWarnings}
             commands={COMMANDS.map((c) => ({
               name: c.name,

@@ -468,11 +468,11 @@ test('F1 opens the help and it stays open until a key closes it; a message may s
   try {
     await screen.waitFor((s) => /#general/.test(s) && /connected/.test(s), 'the chat screen');
     // F1 as xterm sends it; the help is still there once the next frames are drawn (a later key closes it).
-    await screen.type('\u001bOP', /Keys[\s\S]*Ctrl-C\s+Quit/, 'the help');
+    await screen.type('\u001bOP', /General[\s\S]*Ctrl-C\s+Quit/, 'the help');
     const sent = m.nextEvent('message.created', (d) => d.message.body === 'x');
     await m.request('messages.send', { conversationId: general, body: 'x', nonce: 'help-0' });
     await sent;
-    await screen.waitFor(/Keys[\s\S]*Ctrl-C\s+Quit/, 'the help, still open after a redraw');
+    await screen.waitFor(/General[\s\S]*Ctrl-C\s+Quit/, 'the help, still open after a redraw');
     await screen.type('\u001b', (s) => !/Ctrl-C\s+Quit/.test(s) && /mia x/.test(s), 'Esc closes it');
     const asked = m.nextEvent('message.created', (d) => d.message.body === '? anyone here');
     await screen.type('? anyone here', /> \? anyone here/, 'a question mark typed first');
