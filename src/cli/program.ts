@@ -257,11 +257,18 @@ function serverCommand(): Command {
     .description('delete a server with its channels and messages (owner only)')
     .argument('<server>')
     .action(lazy(server, (m) => m.remove));
+  const transfer = new Command('transfer')
+    .description('give a server to another member (owner only; you become an admin); asks first on a terminal')
+    .argument('<server>')
+    .argument('<username>')
+    .option('--yes', 'do not ask (needed when stdin is not a terminal)')
+    .action(lazy(server, (m) => m.transfer));
   return new Command('server')
-    .description('create, edit and delete servers')
+    .description('create, edit, delete and transfer servers')
     .addCommand(create)
     .addCommand(edit)
-    .addCommand(remove);
+    .addCommand(remove)
+    .addCommand(transfer);
 }
 
 function inviteCommand(): Command {

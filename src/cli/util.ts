@@ -182,6 +182,28 @@ export function promptHidden(prompt: string): Promise<string> {
   });
 }
 
+/**
+ * Asks a yes-or-no question on the terminal (stderr), reading one line: true
+ * for `y` or `yes`, false for anything else or the end of input; Ctrl-C
+ * interrupts (exit 130).
+ */
+export async function askYes(question: string): Promise<boolean> {
+  const { createInterface } = await import('node:readline');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await new Promise<boolean>((resolve, reject) => {
+      rl.on('SIGINT', () => {
+        process.stderr.write('\n');
+        reject(new CliError(130, 'interrupted', 'interrupted'));
+      });
+      rl.on('close', () => resolve(false));
+      rl.question(question, (answer) => resolve(/^\s*y(es)?\s*$/i.test(answer)));
+    });
+  } finally {
+    rl.close();
+  }
+}
+
 export type PasswordOptions = { passwordStdin?: boolean };
 
 /**

@@ -15,7 +15,7 @@ import type { ComposerFile } from './composer-file.js';
 import type { Config } from './config.js';
 import type { Controller } from './controller.js';
 import { ChatIntents, MEMBERS_MIN_COLUMNS, switcherMatches } from './intents.js';
-import { describeBindings } from './keys.js';
+import { keyHelp } from './keys.js';
 import { Notifier } from './notify.js';
 import { sidebarOrder, typingIn } from './reducer.js';
 import type { Store } from './store.js';
@@ -193,6 +193,7 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
         <Box width={columns} height={rows} flexDirection="column">
           <QuickSwitcher
             query={switcher.query}
+            cursor={switcher.cursor}
             items={filtered}
             selected={switcher.selected}
             width={Math.min(columns, 70)}
@@ -207,6 +208,7 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
         <Box width={columns} height={rows} flexDirection="column">
           <SearchOverlay
             query={state.overlay.query}
+            cursor={state.overlay.cursor}
             hits={state.overlay.hits}
             selected={state.overlay.selected}
             loading={state.overlay.loading}
@@ -225,7 +227,7 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
       return (
         <Box width={columns} height={rows} flexDirection="column">
           <HelpOverlay
-            keys={describeBindings(config.keys).map((b) => ({ keys: b.keys.join(', '), action: b.description }))}
+            keys={keyHelp(config.keys)}
             problems={configWarnings}
             commands={COMMANDS.map((c) => ({
               name: c.name,

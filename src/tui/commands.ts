@@ -33,6 +33,11 @@ export type Intent =
   | { type: 'help' }
   /** Leave the app. */
   | { type: 'quit' }
+  /**
+   * Ask `question` on the notice line before `yes`, which cannot be undone (`/transfer`): `y` carries it
+   * out; any other key says `no` instead.
+   */
+  | { type: 'confirm'; question: string; no: string; yes: Intent }
   /** Show `message` on the notice line (`/help kick`, `/channel topic` with no text). */
   | { type: 'info'; message: string }
   /** A usage error, in words, for the notice line; the composer keeps the text. */
@@ -647,12 +652,23 @@ export const COMMANDS: readonly Command[] = [
     name: 'transfer',
     aliases: [],
     usage: '/transfer USER',
-    description: "Give the open channel's server to another member (you stay as an admin).",
+    description: "Give the open channel's server to another member (you stay as an admin); asks first.",
     userArgs: { first: 1 },
-    run: (args, ctx) =>
-      aboutMember('transfer', args, ctx, 0, (serverId, place, user) =>
+    run: (args, ctx) => {
+      const give = aboutMember('transfer', args, ctx, 0, (serverId, place, user) =>
         request('servers.transfer', { serverId, userId: user.id }, `${user.username} now owns ${place}`),
-      ),
+      );
+      const server = activeServer(ctx);
+      if (give.type !== 'request-user' || 'error' in server) return give;
+      // The owner cannot take it back: only the new owner can give it again.
+      const place = where(ctx, server.serverId);
+      return {
+        type: 'confirm',
+        question: `give ${place} to ${give.username}? You will no longer own it. y: yes, any other key: no`,
+        no: `${place} is still yours`,
+        yes: give,
+      };
+    },
   },
   {
     name: 'rename-group',

@@ -146,6 +146,26 @@ export type EditorInkKey = {
 };
 
 /**
+ * The composer's line-editing keys in words, as {@link composerKeyOf} reads
+ * them, for the help. Keys are named as config.json names them where an
+ * action could be bound to them (the help leaves out those an action takes).
+ */
+export const COMPOSER_KEYS: readonly { readonly keys: readonly string[]; readonly does: string }[] = [
+  { keys: ['Left', 'Right', 'Ctrl-B', 'Ctrl-F'], does: 'Move by character (an emoji or accented letter is one)' },
+  { keys: ['Alt-B', 'Alt-F', 'Ctrl-Left', 'Ctrl-Right', 'Alt-Left', 'Alt-Right'], does: 'Move by word' },
+  { keys: ['Home', 'End', 'Ctrl-A', 'Ctrl-E'], does: 'Start or end of the line' },
+  { keys: ['Backspace', 'Ctrl-D'], does: 'Erase the character before, or at, the cursor' },
+  { keys: ['Ctrl-W', 'Alt-Backspace', 'Alt-D'], does: 'Cut the word before, or after, the cursor' },
+  {
+    keys: ['Ctrl-U', 'Ctrl-K'],
+    does: 'Cut to the start, or the end, of the line (at its start or end: join the line above or below)',
+  },
+  { keys: ['Ctrl-Y'], does: 'Paste what was cut last' },
+  { keys: ['Up', 'Down'], does: 'Move between the lines; on the first or last, walk through what you sent' },
+  { keys: ['Ctrl-P', 'Ctrl-N'], does: 'Walk through what you sent' },
+];
+
+/**
  * The composer's keys, as readline has them: Left/Right (Ctrl-B/F), by word
  * with Alt-B/F or Ctrl/Alt-Left/Right, Home/End (Ctrl-A/E), Backspace (and
  * the Delete key, which most terminals send alike), Ctrl-D the character at

@@ -24,6 +24,7 @@ import {
 } from './composer-state.js';
 import type { Config } from './config.js';
 import { type Controller, errorText } from './controller.js';
+import { type Editor, edit, editorOf, insert } from './editor.js';
 import { NO_KEY } from './key-chunks.js';
 import { type InkKey, type KeyAction, matchKey } from './keys.js';
 import type { MouseEvent } from './mouse.js';
@@ -114,12 +115,20 @@ export function switcherMatches(state: State, query: string): SwitcherItem[] {
   return found;
 }
 
-/** The line-editing keys of an overlay's query (Backspace, Ctrl-W, Ctrl-U): the new query, or null for other keys. */
-export function queryKey(query: string, input: string, key: AppKey): string | null {
-  if ((key.ctrl && input === 'w') || (key.meta && (key.backspace || key.delete))) return query.replace(/\S*\s*$/, '');
-  if (key.ctrl && input === 'u') return '';
-  if (key.backspace || key.delete || (key.ctrl && input === 'h')) return [...query].slice(0, -1).join('');
-  return null;
+/**
+ * The line-editing keys of an overlay's query, the composer's own (Left/Right, Alt-B/F, Home/End, Ctrl-A/E,
+ * Backspace, Ctrl-D, Ctrl-W/U/K, Alt-D): the query edited, or null for other keys (Up, Enter, typed text).
+ */
+export function queryKey(query: Editor, input: string, key: AppKey): Editor | null {
+  const k = composerKeyOf(input, key);
+  // Nothing is cut to paste back here: Ctrl-Y has nothing to give.
+  if (k?.kind !== 'edit' || k.op === 'yank') return null;
+  return edit(query, k.op).editor;
+}
+
+/** An overlay's query as an editor: the cursor where it was left, or at the end. */
+function queryEditor(o: { query: string; cursor?: number }): Editor {
+  return editorOf(o.query, o.cursor ?? o.query.length);
 }
 
 export type ChatIntentsOptions = {
@@ -144,8 +153,8 @@ export class ChatIntents {
   private readonly onQuit: () => void;
   private readonly composerFile: ComposerFile | undefined;
   private readonly write: ((data: string) => void) | undefined;
-  /** A delete asked for in selection mode, waiting for `y`. */
-  private confirming: { conversationId: string; seq: number; messageId: string } | null = null;
+  /** A question on the notice line waiting for `y` (a delete in selection mode, `/transfer`): what `y` does, what any other key says. */
+  private confirming: { question: string; yes: () => void; no: string } | null = null;
   private composerState: ComposerState;
   private readonly listeners = new Set<() => void>();
   private tabCycle: { base: string; index: number } | null = null;
@@ -229,7 +238,7 @@ export class ChatIntents {
       return;
     }
     if (this.confirming) {
-      // "y" deletes; any other key keeps the message, and then does what it does.
+      // "y" carries it out; any other key says no, and then does what it does.
       if (this.confirmKey(input, key)) return;
     }
     if (state.selected) {
@@ -408,7 +417,11 @@ export class ChatIntents {
     else if (id) void this.controller.open(id);
   }
 
-  private switcherKey(switcher: { query: string; selected: number }, input: string, key: AppKey): void {
+  private switcherKey(
+    switcher: { query: string; cursor?: number; selected: number },
+    input: string,
+    key: AppKey,
+  ): void {
     const state = this.store.get();
     const close = () => this.store.dispatch({ type: 'overlay', overlay: null });
     if (key.escape) {
@@ -431,21 +444,30 @@ export class ChatIntents {
       this.store.dispatch({ type: 'overlay', overlay: { kind: 'switcher', ...switcher, selected } });
       return;
     }
-    const query = queryKey(switcher.query, input, key);
-    if (query !== null) {
-      this.store.dispatch({ type: 'overlay', overlay: { kind: 'switcher', query, selected: 0 } });
+    const edited = queryKey(queryEditor(switcher), input, key);
+    if (edited !== null) {
+      // A move of the cursor keeps the chosen match; an edit starts from the best one.
+      const selected = edited.text === switcher.query ? switcher.selected : 0;
+      this.store.dispatch({
+        type: 'overlay',
+        overlay: { kind: 'switcher', query: edited.text, cursor: edited.cursor, selected },
+      });
       return;
     }
     if (input && !key.ctrl && !key.meta) {
       // Fast typing can bring the Enter in the same chunk as the letters.
       const cr = input.indexOf('\r');
-      const query = switcher.query + (cr === -1 ? input : input.slice(0, cr)).replace(/[\u0000-\u001f\u007f]/g, '');
+      const typed = (cr === -1 ? input : input.slice(0, cr)).replace(/[\u0000-\u001f\u007f]/g, '');
+      const query = insert(queryEditor(switcher), typed);
       if (cr !== -1) {
-        this.go(switcherMatches(state, query)[0]?.id ?? null);
+        this.go(switcherMatches(state, query.text)[0]?.id ?? null);
         close();
         return;
       }
-      this.store.dispatch({ type: 'overlay', overlay: { kind: 'switcher', query, selected: 0 } });
+      this.store.dispatch({
+        type: 'overlay',
+        overlay: { kind: 'switcher', query: query.text, cursor: query.cursor, selected: 0 },
+      });
       return;
     }
   }
@@ -495,16 +517,17 @@ export class ChatIntents {
       else if (!isBlank(o.query)) void this.runSearch(o);
       return;
     }
-    const query = queryKey(o.query, input, key);
-    if (query !== null) {
-      overlay({ ...o, query });
+    const edited = queryKey(queryEditor(o), input, key);
+    if (edited !== null) {
+      overlay({ ...o, query: edited.text, cursor: edited.cursor });
       return;
     }
     if (input && !key.ctrl && !key.meta) {
       // Fast typing can bring the Enter in the same chunk as the letters.
       const cr = input.indexOf('\r');
       const typed = (cr === -1 ? input : input.slice(0, cr)).replace(/[\u0000-\u001f\u007f]/g, '');
-      const next = { ...o, query: o.query + typed };
+      const query = insert(queryEditor(o), typed);
+      const next = { ...o, query: query.text, cursor: query.cursor };
       overlay(next);
       if (cr !== -1 && !isBlank(next.query)) void this.runSearch(next);
     }
@@ -663,6 +686,9 @@ export class ChatIntents {
           ? await this.controller.request('messages.edit', { messageId, body: intent.body }, `edited #${intent.seq}`)
           : await this.controller.request('messages.delete', { messageId }, `deleted #${intent.seq}`);
       }
+      case 'confirm':
+        this.ask(intent.question, intent.no, () => void this.carryOut(intent.yes));
+        return true;
       case 'search':
         this.openSearch(intent.query);
         return true;
@@ -929,35 +955,41 @@ export class ChatIntents {
   }
 
   private askDelete(conversationId: string, seq: number, messageId: string, author: string): void {
-    this.confirming = { conversationId, seq, messageId };
-    this.store.dispatch({
-      type: 'notice',
-      text: `delete message #${seq} by ${author}? y deletes it, any other key keeps it`,
-      level: 'info',
-    });
+    this.ask(
+      `delete message #${seq} by ${author}? y deletes it, any other key keeps it`,
+      `kept message #${seq}`,
+      () => {
+        void this.controller.request('messages.delete', { messageId }, `deleted message #${seq}`).then((ok) => {
+          // The selection goes to the message before the deleted one (or after it, at the top).
+          const state = this.store.get();
+          if (!ok || state.selected?.seq !== seq || state.active !== conversationId) return;
+          const list = this.selectable();
+          const before = list.filter((m) => m.seq < seq).at(-1);
+          const after = list.find((m) => m.seq > seq);
+          this.select((before ?? after)?.seq ?? null);
+        });
+      },
+    );
   }
 
-  /** The key after "delete message #N?": `y` deletes, anything else keeps it. */
+  /** Puts `question` on the notice line; the next key answers it: `y` calls `yes`, any other key shows `no`. */
+  private ask(question: string, no: string, yes: () => void): void {
+    this.confirming = { question, no, yes };
+    this.store.dispatch({ type: 'notice', text: question, level: 'info' });
+  }
+
+  /** The key after a question: `y` carries it out, anything else says no. True when the key only answered. */
   private confirmKey(input: string, key: AppKey): boolean {
     const asked = this.confirming;
     this.confirming = null;
-    if (!asked) return false;
+    // A question no longer on screen (its time ran out, or another notice took its place) is not answered.
+    if (!asked || this.store.get().notice?.text !== asked.question) return false;
     if ((input === 'y' || input === 'Y') && !key.ctrl && !key.meta) {
-      void this.controller
-        .request('messages.delete', { messageId: asked.messageId }, `deleted message #${asked.seq}`)
-        .then((ok) => {
-          // The selection goes to the message before the deleted one (or after it, at the top).
-          const state = this.store.get();
-          if (!ok || state.selected?.seq !== asked.seq || state.active !== asked.conversationId) return;
-          const list = this.selectable();
-          const before = list.filter((m) => m.seq < asked.seq).at(-1);
-          const after = list.find((m) => m.seq > asked.seq);
-          this.select((before ?? after)?.seq ?? null);
-        });
+      asked.yes();
       return true;
     }
-    this.store.dispatch({ type: 'notice', text: `kept message #${asked.seq}`, level: 'info' });
-    // Esc and the selection's own letters only answer; another key also does what it does.
+    this.store.dispatch({ type: 'notice', text: asked.no, level: 'info' });
+    // Esc, Enter and letters only answer; another key also does what it does.
     return key.escape || key.return || /^[a-zA-Z]$/.test(input);
   }
 

@@ -1,4 +1,6 @@
-/** Everything a key can do in the terminal app, in the order the help overlay lists them (and matching tries them). */
+import { COMPOSER_KEYS } from './composer-state.js';
+
+/** Everything a key can do in the terminal app, in the order matching tries them (the help groups them: {@link keyHelp}). */
 export const KEY_ACTIONS = [
   'quit',
   'switcher',
@@ -360,8 +362,7 @@ const DESCRIPTIONS: Record<KeyAction, string> = {
   newline: 'New line in the message',
   send: 'Send the message or command',
   editLast: 'Edit your last message',
-  select:
-    'Select a message, newest first: Up/Down (k/j) move, e edits, d deletes, r replies with a quote, c copies; Esc ends',
+  select: 'Select a message, newest first (its keys are below)',
   complete:
     'Complete a name (with or without @; first in the message: "bob: "), #channel or /command (again: next match)',
   close: 'Close the overlay; cancel an edit (the draft comes back); end a selection',
@@ -404,4 +405,105 @@ export function bindingConflicts(bindings: Bindings): string[] {
     }
   }
   return out;
+}
+
+/** One heading of the key help, and its rows: the keys in words, and what they do. */
+export type KeyHelpGroup = { title: string; rows: { keys: string; action: string }[] };
+
+/** The keys of a selected message, as the app reads them in selection mode (not configurable). */
+const SELECTION_KEYS: readonly { keys: string; action: string }[] = [
+  {
+    keys: 'Up, Down, k, j',
+    action: 'The previous or next message (above the oldest loaded one, older ones are fetched)',
+  },
+  { keys: 'PageUp, PageDown', action: 'A screen of messages up or down' },
+  { keys: 'Home, End, g, G', action: 'The oldest loaded message, the newest' },
+  { keys: 'e', action: 'Edit it (your own): /edit N … comes into the composer' },
+  { keys: 'd, Delete', action: 'Delete it, after a y to confirm' },
+  { keys: 'r', action: 'Reply: a quote of its first line, mentioning its author' },
+  { keys: 'c, y', action: 'Copy its text to the clipboard (OSC 52)' },
+  { keys: 'Esc, Enter, q', action: 'Back to the composer (other text: typed there)' },
+];
+
+/** The keys of the switcher and search overlays (not configurable). */
+const QUERY_KEYS: readonly { keys: string; action: string }[] = [
+  { keys: 'Up, Down, PageUp, PageDown', action: 'Choose' },
+  { keys: 'Enter', action: 'Go there (search: search first, then go to the chosen result)' },
+  {
+    keys: 'Left, Right, Alt-B, Alt-F, Home, End, Ctrl-A, Ctrl-E, Backspace, Ctrl-D, Ctrl-W, Ctrl-U, Ctrl-K',
+    action: 'Edit the query where the cursor is, as in the composer',
+  },
+  { keys: 'Esc', action: 'Close' },
+];
+
+/**
+ * A composer key as the help shows it, given the key map: left out when an
+ * action always takes it; marked when an action takes it from an empty
+ * composer (or, for Ctrl-K, with nothing after the cursor).
+ */
+function composerKeyLabel(label: string, bindings: Bindings): string | null {
+  const parsed = parseBinding(label);
+  // Ctrl-Left, Alt-Left…: no action can have them.
+  if (!parsed.ok) return label;
+  let shared: { action: KeyAction; b: Binding } | null = null;
+  for (const action of KEY_ACTIONS) {
+    for (const b of bindings[action]) {
+      if (!same(b, parsed.binding)) continue;
+      if (!onlyWhenEmpty(action, b)) return null;
+      shared ??= { action, b };
+    }
+  }
+  if (!shared) return label;
+  return shared.action === 'switcher' && shared.b.ctrl && shared.b.key === 'k'
+    ? `${label} (text after the cursor)`
+    : `${label} (composer not empty)`;
+}
+
+/**
+ * Every key of the app in words, under headings, for the help overlay: the
+ * key map's actions (as configured), the composer's line editing (without
+ * the keys an action takes from it), a selected message's keys, and the
+ * switcher's and search's.
+ */
+export function keyHelp(bindings: Bindings = DEFAULT_BINDINGS): KeyHelpGroup[] {
+  const described = new Map(describeBindings(bindings).map((h) => [h.action, h]));
+  const row = (action: KeyAction, does?: string) => {
+    const h = described.get(action);
+    return { keys: h && h.keys.length > 0 ? h.keys.join(', ') : '(no key)', action: does ?? DESCRIPTIONS[action] };
+  };
+  const rows = (actions: readonly KeyAction[]) => actions.map((a) => row(a));
+  const editing = COMPOSER_KEYS.flatMap((k) => {
+    const keys = k.keys.flatMap((label) => composerKeyLabel(label, bindings) ?? []);
+    return keys.length === 0 ? [] : [{ keys: keys.join(', '), action: k.does }];
+  });
+  return [
+    { title: 'General', rows: rows(['help', 'close', 'quit', 'reconnect']) },
+    {
+      title: 'Conversations',
+      rows: [
+        ...rows([
+          'switcher',
+          'search',
+          'prevConversation',
+          'nextConversation',
+          'nextUnread',
+          'nextMention',
+          'nextActivity',
+        ]),
+        { keys: 'Alt-1 … Alt-9', action: 'The first to ninth conversation of the sidebar' },
+        ...rows(['toggleServer', 'toggleMembers']),
+      ],
+    },
+    { title: 'Scrolling', rows: rows(['pageUp', 'pageDown', 'scrollHome', 'scrollEnd']) },
+    {
+      title: 'Composer',
+      rows: [
+        ...rows(['send', 'newline', 'complete', 'editLast']),
+        row('close', 'Cancel an edit of a sent message: your draft comes back'),
+        ...editing,
+      ],
+    },
+    { title: 'Selected message', rows: [row('select'), ...SELECTION_KEYS] },
+    { title: 'Switcher and search', rows: [...QUERY_KEYS] },
+  ];
 }

@@ -138,6 +138,8 @@ export type ConversationView = {
 export type SearchOverlayState = {
   kind: 'search';
   query: string;
+  /** Where typing goes in the query (an index into it); its end when absent. */
+  cursor?: number;
   hits: SearchHit[] | null;
   /** The query the hits are for (typing after a search makes Enter search again). */
   searched: string | null;
@@ -150,7 +152,8 @@ export type SearchOverlayState = {
 };
 
 export type Overlay =
-  | { kind: 'switcher'; query: string; selected: number }
+  /** The Ctrl-K switcher: the query, where typing goes in it (its end when absent), the chosen match. */
+  | { kind: 'switcher'; query: string; cursor?: number; selected: number }
   | { kind: 'help'; offset: number }
   | SearchOverlayState;
 

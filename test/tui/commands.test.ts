@@ -477,7 +477,9 @@ describe('moderation and group commands people type', () => {
     ];
     for (const [text, op, params, notice] of cases) {
       const calls: [string, unknown][] = [];
-      const intent = parseCommand(text, ctx());
+      const parsed = parseCommand(text, ctx());
+      // /transfer cannot be undone: it asks first, then does the same.
+      const intent = parsed.type === 'confirm' ? parsed.yes : parsed;
       if (intent.type !== 'request-user') return assert.fail(`${text}: ${intent.type}`);
       const done = await runRequest(intent, fake({ 'users.get': bobUser, [op]: {} }, calls));
       assert.equal(done.notice, notice, text);
@@ -493,6 +495,13 @@ describe('moderation and group commands people type', () => {
     assert.equal(error(parseCommand('/role bob king', ctx())), 'the role is admin or member');
     assert.equal(error(parseCommand('/unban', ctx())), 'usage: /unban USER');
     assert.equal(error(parseCommand('/transfer bob', ctx(null))), 'open a channel of the server first');
+    assert.equal(error(parseCommand('/transfer', ctx())), 'usage: /transfer USER');
+    const asked = parseCommand('/transfer @bob', ctx());
+    assert.equal(asked.type, 'confirm');
+    if (asked.type === 'confirm') {
+      assert.equal(asked.question, 'give acme to bob? You will no longer own it. y: yes, any other key: no');
+      assert.equal(asked.no, 'acme is still yours');
+    }
   });
 
   test('/whois shows a profile in one line; /topic is /channel topic; /rename-group renames the open group', async () => {

@@ -298,6 +298,43 @@ test('with CI and NO_COLOR in the environment the cursor still shows (inverse vi
   }
 });
 
+test('the search query has a cursor: an inverse cell where typing goes, which Left moves, and typing there edits mid-line', async () => {
+  const api = new HttpApi(t.httpUrl);
+  const omar = await api.call('register', { username: 'omar', password: PASSWORD });
+  const o = await connectAs(t.wsUrl, omar.token);
+  const { channels } = await o.request('servers.create', { name: 'finds' });
+  await o.request('messages.send', { conversationId: channels[0]?.id ?? '', body: 'hello world', nonce: 'find-0' });
+  o.close();
+  const screen = new Screen({ NATTER_HOME: savedLogin('omar', omar), NATTER_SERVER: t.wsUrl });
+  try {
+    await screen.waitFor((s) => /hello world/.test(s) && /connected/.test(s), 'the chat screen');
+    await screen.type('\u0006', /Search:/, 'the search overlay (Ctrl-F)');
+    await screen.type('wrld', /Search: wrld/, 'the query');
+    let seen: unknown = null;
+    /** The one inverse cell of the query's row, once it is on `char`. */
+    const cursorOn = async (query: RegExp, char: string, what: string) =>
+      waitFor(
+        async () => {
+          const row = (await screen.text()).split('\n').findIndex((line) => query.test(line));
+          const inverse = (await screen.styles()).inverse.filter((c) => c.row === row);
+          seen = inverse;
+          return row >= 0 && inverse.length === 1 && inverse[0]?.char === char ? inverse[0] : undefined;
+        },
+        { what, intervalMs: 50, detail: () => `inverse cells: ${JSON.stringify(seen)}` },
+      );
+    const atEnd = await cursorOn(/Search: wrld/, ' ', 'the cursor after "wrld"');
+    await screen.type('\u001b[D'.repeat(3), /Search: wrld/, 'Left three times');
+    const onR = await cursorOn(/Search: wrld/, 'r', 'the cursor on the "r"');
+    assert.equal(onR.col, atEnd.col - 3);
+    await screen.type('o', /Search: world/, 'the letter typed where the cursor is');
+    const still = await cursorOn(/Search: world/, 'r', 'the cursor still on the "r", one column on');
+    assert.equal(still.col, onR.col + 1);
+    await screen.type('\r', (s) => /1 found/.test(s) && /omar: hello world/.test(s), 'the search for "world"');
+  } finally {
+    assert.equal(await screen.quit(), 0);
+  }
+});
+
 test('selection mode in the terminal: Ctrl-Up marks the newest message and names it, Up moves, d then y deletes it', async () => {
   const api = new HttpApi(t.httpUrl);
   const judy = await api.call('register', { username: 'judy', password: PASSWORD });
@@ -431,11 +468,11 @@ test('F1 opens the help and it stays open until a key closes it; a message may s
   try {
     await screen.waitFor((s) => /#general/.test(s) && /connected/.test(s), 'the chat screen');
     // F1 as xterm sends it; the help is still there once the next frames are drawn (a later key closes it).
-    await screen.type('\u001bOP', /Keys[\s\S]*Ctrl-C\s+Quit/, 'the help');
+    await screen.type('\u001bOP', /General[\s\S]*Ctrl-C\s+Quit/, 'the help');
     const sent = m.nextEvent('message.created', (d) => d.message.body === 'x');
     await m.request('messages.send', { conversationId: general, body: 'x', nonce: 'help-0' });
     await sent;
-    await screen.waitFor(/Keys[\s\S]*Ctrl-C\s+Quit/, 'the help, still open after a redraw');
+    await screen.waitFor(/General[\s\S]*Ctrl-C\s+Quit/, 'the help, still open after a redraw');
     await screen.type('\u001b', (s) => !/Ctrl-C\s+Quit/.test(s) && /mia x/.test(s), 'Esc closes it');
     const asked = m.nextEvent('message.created', (d) => d.message.body === '? anyone here');
     await screen.type('? anyone here', /> \? anyone here/, 'a question mark typed first');

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { DEFAULT_CONFIG } from '../../src/tui/config.js';
 import { Controller } from '../../src/tui/controller.js';
+import { type Editor, editorOf } from '../../src/tui/editor.js';
 import { type AppKey, ChatIntents, queryKey, switcherMatches } from '../../src/tui/intents.js';
 import { initialState } from '../../src/tui/reducer.js';
 import { Store } from '../../src/tui/store.js';
@@ -404,13 +405,62 @@ test('/delete and /edit reach a message that is not loaded, by its number', asyn
   await waitFor(() => /there is no message #999 here/.test(store.get().notice?.text ?? ''), { what: 'no such' });
 });
 
-test('the switcher’s and search’s query take Ctrl-W and Ctrl-U as the composer does', () => {
+test('the switcher’s and search’s query edit as the composer does, at the cursor', () => {
   const key = (k: Partial<AppKey>) => ({ ...NO_KEY, ...k });
-  assert.equal(queryKey('gen', 'u', key({ ctrl: true })), '');
-  assert.equal(queryKey('acme gen', 'w', key({ ctrl: true })), 'acme ');
-  assert.equal(queryKey('acme gen ', 'w', key({ ctrl: true })), 'acme ');
-  assert.equal(queryKey('ab👍🏽', '', key({ backspace: true })), 'ab👍', 'Backspace takes a code point');
-  assert.equal(queryKey('gen', 'x', key({})), null, 'typing is not an edit');
+  /** `text` with the cursor at `|`. */
+  const q = (text: string) => editorOf(text.replace('|', ''), text.indexOf('|'));
+  const shown = (e: Editor | null) => (e === null ? null : `${e.text.slice(0, e.cursor)}|${e.text.slice(e.cursor)}`);
+  assert.equal(shown(queryKey(q('acme gen|'), 'u', key({ ctrl: true }))), '|');
+  assert.equal(shown(queryKey(q('acme gen|'), 'w', key({ ctrl: true }))), 'acme |');
+  assert.equal(shown(queryKey(q('acme gen |'), 'w', key({ ctrl: true }))), 'acme |');
+  assert.equal(shown(queryKey(q('ab👍🏽|'), '', key({ delete: true }))), 'ab|', 'Backspace takes a whole character');
+  // Mid-line: the moves, and every edit where the cursor is.
+  assert.equal(shown(queryKey(q('acme gen|'), '', key({ leftArrow: true }))), 'acme ge|n');
+  assert.equal(shown(queryKey(q('acme| gen'), '', key({ rightArrow: true }))), 'acme |gen');
+  assert.equal(shown(queryKey(q('acme gen|'), 'b', key({ meta: true }))), 'acme |gen');
+  assert.equal(shown(queryKey(q('|acme gen'), 'f', key({ meta: true }))), 'acme| gen');
+  assert.equal(shown(queryKey(q('acme gen|'), '', key({ leftArrow: true, ctrl: true }))), 'acme |gen');
+  assert.equal(shown(queryKey(q('acme g|en'), 'a', key({ ctrl: true }))), '|acme gen');
+  assert.equal(shown(queryKey(q('acme g|en'), 'e', key({ ctrl: true }))), 'acme gen|');
+  assert.equal(shown(queryKey(q('acme g|en'), '', key({ home: true }))), '|acme gen');
+  assert.equal(shown(queryKey(q('acme g|en'), '', key({ end: true }))), 'acme gen|');
+  assert.equal(shown(queryKey(q('acme g|en'), '', key({ backspace: true }))), 'acme |en');
+  assert.equal(shown(queryKey(q('acme g|en'), 'd', key({ ctrl: true }))), 'acme g|n');
+  assert.equal(shown(queryKey(q('acme g|en'), 'w', key({ ctrl: true }))), 'acme |en');
+  assert.equal(shown(queryKey(q('acme g|en'), 'u', key({ ctrl: true }))), '|en');
+  assert.equal(shown(queryKey(q('acme g|en'), 'k', key({ ctrl: true }))), 'acme g|');
+  assert.equal(queryKey(q('gen|'), 'x', key({})), null, 'typing is not an edit');
+  assert.equal(queryKey(q('gen|'), '', key({ upArrow: true })), null, 'Up chooses, it does not edit');
+});
+
+test('the switcher’s and search’s query: typing goes where the cursor is, and the search is for what is shown', async (ctx) => {
+  const { alice, general } = await acme([{ by: 'bob', body: 'the haystack has one needle' }]);
+  const { store, intents } = await chat(ctx, alice.token);
+  const overlay = () => store.get().overlay;
+
+  press(intents, 'k', { ctrl: true });
+  press(intents, 'genral');
+  for (let i = 0; i < 3; i++) press(intents, '', { leftArrow: true });
+  press(intents, 'e');
+  assert.deepEqual(overlay(), { kind: 'switcher', query: 'general', cursor: 4, selected: 0 });
+  press(intents, '\r', { return: true });
+  await waitFor(() => store.get().active === general, { what: '#general open' });
+
+  press(intents, 'f', { ctrl: true });
+  press(intents, 'hay needle');
+  press(intents, 'a', { ctrl: true });
+  press(intents, 'f', { meta: true });
+  press(intents, 'stack');
+  const typed = overlay();
+  assert.equal(typed?.kind === 'search' ? `${typed.query}@${typed.cursor}` : null, 'haystack needle@8');
+  press(intents, '\r', { return: true });
+  await waitFor(
+    () => {
+      const o = overlay();
+      return o?.kind === 'search' && o.searched === 'haystack needle' && o.hits?.length === 1;
+    },
+    { what: 'the search for "haystack needle", as edited' },
+  );
 });
 
 test('Tab never offers my own name', async (ctx) => {
@@ -523,4 +573,48 @@ test('the member list on a narrow terminal: turning it on says why it does not s
   intents.runKey('toggleMembers');
   store.dispatch({ type: 'settled', about: 'members-width' });
   assert.equal(store.get().notice, null);
+});
+
+test('/transfer asks first: n or Esc keeps the server, another key also does what it does, y gives it away', async (ctx) => {
+  const { alice, bob, general } = await acme([{ by: 'bob', body: 'hi' }]);
+  const { store, controller, intents } = await chat(ctx, alice.token);
+  await controller.open(general);
+  const serverId = store.get().conversations[general]?.serverId ?? '';
+  const place = store.get().servers[serverId]?.name ?? '';
+  const myRole = async () => (await controller.client.request('servers.get', { serverId })).server.role;
+  const transfer = () => {
+    press(intents, `/transfer ${bob.user.username}`);
+    press(intents, '\r', { return: true });
+    assert.equal(
+      store.get().notice?.text,
+      `give ${place} to ${bob.user.username}? You will no longer own it. y: yes, any other key: no`,
+    );
+  };
+
+  transfer();
+  press(intents, 'n');
+  assert.equal(store.get().notice?.text, `${place} is still yours`);
+  assert.equal(intents.text, '', 'the answer is not typed');
+  transfer();
+  press(intents, '', { escape: true, meta: true });
+  assert.equal(store.get().notice?.text, `${place} is still yours`);
+  transfer();
+  press(intents, '1');
+  assert.equal(store.get().notice?.text, `${place} is still yours`);
+  assert.equal(intents.text, '1', 'a key that is not an answer is typed too');
+  press(intents, '', { backspace: true });
+  assert.equal(await myRole(), 'owner');
+
+  // A question that left the notice line (its time ran out, another notice came) is not answered.
+  transfer();
+  store.dispatch({ type: 'notice', text: 'something else happened', level: 'info' });
+  press(intents, 'y');
+  assert.equal(intents.text, 'y', 'y is typed, not taken as yes');
+  press(intents, '', { backspace: true });
+  assert.equal(await myRole(), 'owner');
+
+  transfer();
+  press(intents, 'y');
+  await waitFor(() => store.get().notice?.text === `${bob.user.username} now owns ${place}`, { what: 'the transfer' });
+  assert.equal(await myRole(), 'admin');
 });

@@ -9,6 +9,7 @@ import {
   functionKey,
   type InkKey,
   KEY_ACTIONS,
+  keyHelp,
   matchKey,
   matchRawInput,
   parseBinding,
@@ -215,5 +216,66 @@ describe('describeBindings', () => {
     assert.equal(formatBinding(binding('ctrl+alt+x')), 'Ctrl-Alt-X');
     assert.equal(functionKey('\u001b[24~'), 'f12');
     assert.equal(functionKey('x'), null);
+  });
+});
+
+describe('keyHelp', () => {
+  const group = (help: ReturnType<typeof keyHelp>, title: string) =>
+    help.find((g) => g.title === title)?.rows.map((r) => r.keys) ?? [];
+
+  test('every key under a heading: the actions, the composer’s editing, a selected message’s, the overlays’', () => {
+    const help = keyHelp();
+    assert.deepEqual(
+      help.map((g) => g.title),
+      ['General', 'Conversations', 'Scrolling', 'Composer', 'Selected message', 'Switcher and search'],
+    );
+    // Each action of the key map, with its keys as describeBindings words them.
+    const shown = help.flatMap((g) => g.rows.map((r) => r.keys));
+    for (const h of describeBindings()) assert.ok(shown.includes(h.keys.join(', ')), `${h.action}: ${h.keys}`);
+    assert.deepEqual(group(help, 'Composer'), [
+      'Enter',
+      'Alt-Enter, Ctrl-J',
+      'Tab',
+      'Alt-E',
+      'Esc',
+      'Left, Right, Ctrl-B, Ctrl-F (composer not empty)',
+      'Alt-B, Alt-F (composer not empty), Ctrl-Left, Ctrl-Right, Alt-Left, Alt-Right',
+      'Home (composer not empty), End (composer not empty), Ctrl-A, Ctrl-E',
+      'Backspace, Ctrl-D',
+      'Ctrl-W, Alt-Backspace, Alt-D',
+      'Ctrl-U, Ctrl-K (text after the cursor)',
+      'Ctrl-Y',
+      'Up, Down',
+      'Ctrl-P, Ctrl-N',
+    ]);
+    assert.deepEqual(group(help, 'Selected message'), [
+      'Ctrl-Up, Alt-K',
+      'Up, Down, k, j',
+      'PageUp, PageDown',
+      'Home, End, g, G',
+      'e',
+      'd, Delete',
+      'r',
+      'c, y',
+      'Esc, Enter, q',
+    ]);
+    assert.ok(group(help, 'Conversations').includes('Alt-1 … Alt-9'));
+  });
+
+  test('follows the key map: rebound actions show their keys, and a composer key an action took is left out', () => {
+    const bindings: Bindings = {
+      ...DEFAULT_BINDINGS,
+      select: [binding('ctrl+o')],
+      newline: [binding('alt+enter')],
+      switcher: [binding('ctrl+g')],
+      toggleMembers: [binding('ctrl+w')],
+    };
+    const help = keyHelp(bindings);
+    assert.equal(group(help, 'Selected message')[0], 'Ctrl-O');
+    const composer = group(help, 'Composer');
+    assert.ok(composer.includes('Alt-Enter'));
+    assert.ok(composer.includes('Alt-Backspace, Alt-D'), 'Ctrl-W toggles the member list now');
+    assert.ok(composer.includes('Ctrl-U, Ctrl-K'), 'Ctrl-K no longer opens the switcher');
+    assert.ok(group(help, 'Conversations').includes('Ctrl-W'));
   });
 });

@@ -1,8 +1,8 @@
-import { listServers, resolveServer, resolveServerNamed } from '../resolve.js';
+import { listServers, resolveServer, resolveServerNamed, resolveUser } from '../resolve.js';
 import { act } from '../session.js';
-import { clean, usageError, warnSameName } from '../util.js';
+import { askYes, CliError, clean, EXIT, usageError, warnSameName } from '../util.js';
 
-// `natter server create|edit|delete`
+// `natter server create|edit|delete|transfer`
 
 export const create = act(async (ctx, name: string) => {
   const o = ctx.opts as { description?: string };
@@ -35,4 +35,29 @@ export const remove = act(async (ctx, ref: string) => {
   const { server, name } = await resolveServerNamed(ctx.s, ref);
   await ctx.s.request('servers.delete', { serverId: server.id });
   ctx.out({ ok: true, serverId: server.id }, () => `deleted server ${clean(name)}`);
+});
+
+/**
+ * `natter server transfer <server> <username> [--yes]`: the owner cannot take
+ * the server back, so on a terminal it asks first; without one, it needs
+ * `--yes` and says so rather than giving the server away unasked.
+ */
+export const transfer = act(async (ctx, ref: string, username: string) => {
+  const o = ctx.opts as { yes?: boolean };
+  if (!o.yes && !process.stdin.isTTY) {
+    throw usageError(
+      `giving ${clean(ref)} to ${clean(username)} cannot be undone, and there is no terminal to ask on: add --yes to confirm`,
+    );
+  }
+  const { server, name: place } = await resolveServerNamed(ctx.s, ref);
+  const user = await resolveUser(ctx.s, username);
+  // Only the owner can give it (anyone else is refused by the server): only the owner is asked.
+  if (!o.yes && server.role === 'owner') {
+    const yes = await askYes(
+      `give ${clean(place)} to ${clean(user.username)}? You will no longer own it. y: yes, any other answer: no [y/N] `,
+    );
+    if (!yes) throw new CliError(EXIT.refused, 'cancelled', `${clean(place)} is still yours`);
+  }
+  const res = await ctx.s.request('servers.transfer', { serverId: server.id, userId: user.id });
+  ctx.out(res, () => `${clean(user.username)} now owns ${clean(place)}; you are an admin of it`);
 });

@@ -1,12 +1,13 @@
 import { Box, Text } from 'ink';
 import type { Row } from '../view/segments.js';
-import { padEnd, textWidth, truncate } from '../view/text-width.js';
+import { padEnd, textWidth } from '../view/text-width.js';
 import { wrapText } from '../view/wrap.js';
 import { StyledRow } from './StyledRow.js';
 
 /** Props of {@link HelpOverlay}. */
 export type HelpOverlayProps = {
-  readonly keys: readonly { keys: string; action: string }[];
+  /** The keys under headings (`keyHelp` of keys.ts), each a table of its own. */
+  readonly keys: readonly { title: string; rows: readonly { keys: string; action: string }[] }[];
   readonly commands: readonly { name: string; usage: string; description: string }[];
   /** What was wrong with config.json (each setting keeps its default), listed first. */
   readonly problems?: readonly string[];
@@ -18,7 +19,35 @@ export type HelpOverlayProps = {
   readonly offset?: number;
 };
 
-/** The rows of the help text: a Keys table, then a Commands table, in two aligned columns. */
+/**
+ * A list of keys (`Ctrl-K (nothing after the cursor), Ctrl-G`) wrapped to
+ * `width` columns, breaking after a comma where it can: a key is never split
+ * unless it is wider than the column.
+ */
+function wrapKeys(text: string, width: number): string[] {
+  const rows: string[] = [];
+  let row = '';
+  const items = text.split(', ');
+  items.forEach((item, i) => {
+    const piece = i < items.length - 1 ? `${item},` : item;
+    const joined = row === '' ? piece : `${row} ${piece}`;
+    if (textWidth(joined) <= width) {
+      row = joined;
+      return;
+    }
+    if (row !== '') rows.push(row);
+    const parts = wrapText(piece, width);
+    rows.push(...parts.slice(0, -1));
+    row = parts.at(-1) ?? '';
+  });
+  rows.push(row);
+  return rows;
+}
+
+/**
+ * The rows of the help text: a table of keys under each heading, then the
+ * commands, in two aligned columns that both wrap (nothing is cut off).
+ */
 export function helpRows(props: Omit<HelpOverlayProps, 'height'>): Row[] {
   const inner = Math.max(10, props.width - 4);
   const rows: Row[] = [];
@@ -33,40 +62,44 @@ export function helpRows(props: Omit<HelpOverlayProps, 'height'>): Row[] {
       });
     });
   }
-  const table = (title: string, pairs: [string, string][], key: string) => {
+  /** The left column's width for these first cells: the widest, up to two fifths of the room. */
+  const leftOf = (cells: string[]) =>
+    Math.min(Math.max(0, ...cells.map((l) => textWidth(l))), Math.max(8, Math.floor((inner * 2) / 5)));
+  const table = (title: string, pairs: [string, string][], key: string, left: number) => {
     if (pairs.length === 0) return;
     if (rows.length > 0) rows.push({ key: `${key}:gap`, segments: [{ text: '' }] });
     rows.push({ key, segments: [{ text: title, bold: true, underline: true }] });
-    const left = Math.min(Math.max(...pairs.map(([l]) => textWidth(l))), Math.max(8, Math.floor(inner / 2)));
     pairs.forEach(([l, r], i) => {
-      // Descriptions wrap under themselves: nothing is cut off, however narrow the terminal.
+      // Both columns wrap under themselves: nothing is cut off, however narrow the terminal.
+      const keys = wrapKeys(l, left);
       const lines = wrapText(r, Math.max(1, inner - left - 2));
-      lines.forEach((line, k) => {
+      for (let k = 0; k < Math.max(keys.length, lines.length); k++) {
         rows.push({
           key: `${key}:${i}:${k}`,
-          segments: [
-            { text: k === 0 ? padEnd(truncate(l, left), left) : ' '.repeat(left), color: 'accent' },
-            { text: '  ' },
-            { text: line },
-          ],
+          segments: [{ text: padEnd(keys[k] ?? '', left), color: 'accent' }, { text: '  ' }, { text: lines[k] ?? '' }],
         });
-      });
+      }
     });
   };
-  table(
-    'Keys',
-    props.keys.map((k) => [k.keys, k.action]),
-    'keys',
-  );
-  table(
-    'Commands',
-    props.commands.map((c) => [`/${c.name}${c.usage ? ` ${c.usage}` : ''}`, c.description]),
-    'commands',
-  );
+  // Every table of keys has the same columns, so they read as one list.
+  const keyLeft = leftOf(props.keys.flatMap((g) => g.rows.map((r) => r.keys)));
+  props.keys.forEach((group, g) => {
+    table(
+      group.title,
+      group.rows.map((k) => [k.keys, k.action]),
+      `keys:${g}`,
+      keyLeft,
+    );
+  });
+  const commands: [string, string][] = props.commands.map((c) => [
+    `/${c.name}${c.usage ? ` ${c.usage}` : ''}`,
+    c.description,
+  ]);
+  table('Commands', commands, 'commands', leftOf(commands.map(([l]) => l)));
   return rows;
 }
 
-/** The F1 / `/help` overlay: key bindings and commands, cut to fit with a note when the terminal is too short. */
+/** The F1 / `/help` overlay: keys under headings and commands, scrolled with a note when the terminal is too short. */
 export function HelpOverlay(props: HelpOverlayProps) {
   const rows = helpRows(props);
   const room = Math.max(1, props.height - 3);

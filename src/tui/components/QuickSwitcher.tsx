@@ -4,6 +4,7 @@ import { sanitize } from '../sanitize.js';
 import { fuzzyFilter, fuzzyMatch } from '../view/fuzzy.js';
 import type { Segment } from '../view/segments.js';
 import { padEnd, textWidth, truncate } from '../view/text-width.js';
+import { QueryLine } from './QueryLine.js';
 import { badgeText } from './Sidebar.js';
 import { StyledRow } from './StyledRow.js';
 
@@ -20,6 +21,8 @@ export type SwitcherItem = {
 /** Props of {@link QuickSwitcher}. */
 export type QuickSwitcherProps = {
   readonly query: string;
+  /** Where typing goes in the query (an index into it); its end when omitted. */
+  readonly cursor?: number;
   /** Every candidate: they are filtered and ranked here with `fuzzyFilter(items, query)`. */
   readonly items: readonly SwitcherItem[];
   /** Index into the filtered list (the app resolves it with the same `fuzzyFilter` call). */
@@ -55,14 +58,9 @@ export function QuickSwitcher(props: QuickSwitcherProps) {
   const matches = fuzzyFilter(clean, props.query);
   const selected = Math.min(Math.max(0, props.selected), Math.max(0, matches.length - 1));
   const start = Math.min(Math.max(0, selected - listHeight + 1), Math.max(0, matches.length - listHeight));
-  const query = sanitize(props.query, { multiline: false });
   return (
     <Box flexDirection="column" width={props.width} borderStyle="round" paddingX={1}>
-      <Text wrap="truncate-start">
-        <Text bold>Go to: </Text>
-        {query}
-        <Text inverse> </Text>
-      </Text>
+      <QueryLine label="Go to: " query={props.query} cursor={props.cursor} width={inner} />
       {matches.length === 0 ? (
         <Text dimColor italic>
           no matches

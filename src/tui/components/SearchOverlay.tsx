@@ -4,11 +4,14 @@ import { sanitize } from '../sanitize.js';
 import type { Segment } from '../view/segments.js';
 import { textWidth, truncate } from '../view/text-width.js';
 import { formatTime, type TimeFormat } from '../view/time.js';
+import { QueryLine } from './QueryLine.js';
 import { StyledRow } from './StyledRow.js';
 
 /** Props of {@link SearchOverlay}. */
 export type SearchOverlayProps = {
   readonly query: string;
+  /** Where typing goes in the query (an index into it); its end when omitted. */
+  readonly cursor?: number;
   /** The results of the last search, or null before one ran. */
   readonly hits: readonly SearchHit[] | null;
   readonly selected: number;
@@ -97,11 +100,7 @@ export function SearchOverlay(props: SearchOverlayProps) {
           : `${hits.length}${props.more ? '+' : ''} found · ↑↓ choose · Enter go there · Esc close`;
   return (
     <Box flexDirection="column" width={props.width} borderStyle="round" paddingX={1}>
-      <Text wrap="truncate-start">
-        <Text bold>Search: </Text>
-        {sanitize(props.query, { multiline: false })}
-        <Text inverse> </Text>
-      </Text>
+      <QueryLine label="Search: " query={props.query} cursor={props.cursor} width={inner} />
       {props.error !== null ? (
         <Text color={color ? 'red' : undefined} wrap="truncate-end">
           ✗ {sanitize(props.error, { multiline: false })}

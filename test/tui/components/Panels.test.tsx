@@ -3,9 +3,12 @@ import { describe, test } from 'node:test';
 import { render } from 'ink-testing-library';
 import type { ReactElement } from 'react';
 import type { PublicUser } from '../../../src/protocol/index.js';
-import { HelpOverlay } from '../../../src/tui/components/HelpOverlay.js';
+import { COMMANDS } from '../../../src/tui/commands.js';
+import { HelpOverlay, helpRows } from '../../../src/tui/components/HelpOverlay.js';
 import { LoginScreen, type LoginScreenProps } from '../../../src/tui/components/LoginScreen.js';
 import { MemberList } from '../../../src/tui/components/MemberList.js';
+import { keyHelp } from '../../../src/tui/keys.js';
+import { textWidth } from '../../../src/tui/view/text-width.js';
 
 /** The first frame: ink-testing-library's render draws it synchronously. */
 function frame(el: ReactElement): string {
@@ -26,8 +29,13 @@ const user = (username: string): PublicUser => ({
 
 describe('HelpOverlay', () => {
   const keys = [
-    { keys: 'Ctrl-K', action: 'switch conversation' },
-    { keys: 'PgUp/PgDn', action: 'scroll' },
+    {
+      title: 'Keys',
+      rows: [
+        { keys: 'Ctrl-K', action: 'switch conversation' },
+        { keys: 'PgUp/PgDn', action: 'scroll' },
+      ],
+    },
   ];
   const commands = [
     { name: 'join', usage: '<channel>', description: 'join a channel' },
@@ -47,7 +55,15 @@ describe('HelpOverlay', () => {
 
   test('a long description wraps under itself in a narrow terminal: nothing is cut with "…"', async () => {
     const long = [
-      { keys: 'Ctrl-Up, Alt-K', action: 'Select a message, newest first: Up/Down move, e edits, d deletes, r replies' },
+      {
+        title: 'Keys',
+        rows: [
+          {
+            keys: 'Ctrl-Up, Alt-K',
+            action: 'Select a message, newest first: Up/Down move, e edits, d deletes, r replies',
+          },
+        ],
+      },
     ];
     const out = frame(<HelpOverlay keys={long} commands={[]} width={40} height={20} />);
     assert.doesNotMatch(out, /…/);
@@ -58,12 +74,92 @@ describe('HelpOverlay', () => {
     assert.match(words, /Select a message, newest first: Up\/Down move, e edits, d deletes, r replies/);
   });
 
+  test('a long list of keys wraps after a comma, never inside a key, and every key is shown', async () => {
+    const many = [
+      {
+        title: 'Composer',
+        rows: [{ keys: 'Alt-B, Alt-F, Ctrl-Left, Ctrl-Right, Alt-Left, Alt-Right', action: 'Move by word' }],
+      },
+    ];
+    const out = frame(<HelpOverlay keys={many} commands={[]} width={40} height={20} />);
+    assert.doesNotMatch(out, /…/);
+    const left = out
+      .split('\n')
+      .map((row) => /^│ (.*?)(?: {2}|│)/.exec(row)?.[1]?.trim() ?? '')
+      .filter((cell) => /^(Alt|Ctrl)-/.test(cell));
+    assert.ok(left.length > 1, `wrapped: ${JSON.stringify(left)}`);
+    assert.deepEqual(left.join(' ').split(/,? /), [
+      'Alt-B',
+      'Alt-F',
+      'Ctrl-Left',
+      'Ctrl-Right',
+      'Alt-Left',
+      'Alt-Right',
+    ]);
+  });
+
   test('scrolls when the terminal is too short, saying what is above and below', async () => {
     const top = frame(<HelpOverlay keys={keys} commands={commands} width={60} height={6} />);
     assert.match(top, /more below/);
     assert.ok(top.split('\n').length <= 8);
     const end = frame(<HelpOverlay keys={keys} commands={commands} width={60} height={6} offset={999} />);
     assert.match(end, /above {2}end of help/);
+  });
+});
+
+describe('the help as the app shows it (F1)', () => {
+  const keys = keyHelp();
+  const commands = COMMANDS.map((c) => ({
+    name: c.name,
+    usage: c.usage.replace(/^\/\S+\s*/, ''),
+    description: c.description,
+  }));
+
+  test('at 80x24: fits the screen, headings first, and scrolls to the rest', () => {
+    const out = frame(<HelpOverlay keys={keys} commands={commands} width={80} height={23} />);
+    const rows = out.split('\n');
+    assert.ok(rows.length <= 23, `${rows.length} rows`);
+    for (const row of rows) assert.ok(textWidth(row) <= 80, row);
+    assert.match(out, /General/);
+    assert.match(out, /F1 +Show keys and commands/);
+    assert.match(out, /more below/);
+    const end = frame(<HelpOverlay keys={keys} commands={commands} width={80} height={23} offset={9999} />);
+    assert.match(end, /\/quit +Leave natter/);
+    assert.match(end, /end of help/);
+  });
+
+  test('every heading, and every key whole: the composer’s editing, a selected message’s, the overlays’', () => {
+    const rows = helpRows({ keys, commands, width: 80 });
+    const headings = rows.filter((r) => r.segments[0]?.underline).map((r) => r.segments[0]?.text);
+    assert.deepEqual(headings, [
+      'General',
+      'Conversations',
+      'Scrolling',
+      'Composer',
+      'Selected message',
+      'Switcher and search',
+      'Commands',
+    ]);
+    // The key cells of one entry, wrapped over rows, read back as the whole list.
+    const cells = new Map<string, string[]>();
+    for (const r of rows) {
+      const entry = /^(keys:\d+:\d+):\d+$/.exec(r.key)?.[1];
+      const cell = r.segments[0]?.text.trim() ?? '';
+      if (entry && cell !== '') cells.set(entry, [...(cells.get(entry) ?? []), cell]);
+    }
+    const shown = [...cells.values()].map((parts) => parts.join(' '));
+    for (const g of keys) for (const r of g.rows) assert.ok(shown.includes(r.keys), `${g.title}: ${r.keys}`);
+    for (const k of [
+      'Alt-B, Alt-F (composer not empty), Ctrl-Left, Ctrl-Right, Alt-Left, Alt-Right',
+      'Ctrl-Y',
+      'Ctrl-P, Ctrl-N',
+      'Alt-Enter, Ctrl-J',
+      'Up, Down, k, j',
+      'Home, End, g, G',
+      'c, y',
+    ]) {
+      assert.ok(shown.includes(k), k);
+    }
   });
 });
 
