@@ -52,14 +52,19 @@ export class PasteReader {
 
 /**
  * Pasted text as it goes into the composer: line breaks of any system as
- * `\n`, Tabs kept, and other control characters (escape sequences a copied
- * terminal line may carry) left out.
+ * `\n`, the ones at its end dropped (a whole line copied carries one), Tabs
+ * kept, and left out what the server would refuse and nobody could see to
+ * fix: control characters (escape sequences a copied terminal line may
+ * carry), soft hyphens and zero-width spaces (copied from web pages), and
+ * text-direction controls.
  */
 export function pastedText(text: string): string {
   return text
     .replace(/\r\n?/g, '\n')
     .replace(/\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b[\]P^_][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b./g, '')
-    .replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+    .replace(/[\u0000-\u0008\u000b-\u001f\u007f\u00ad\u200b\u2060-\u2064\ufeff]/g, '')
+    .replace(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '')
+    .replace(/\n+$/, '');
 }
 
 /** Pasted text for a one-line field (a search, a name, a password): its lines joined by spaces, ends trimmed of breaks. */

@@ -22,6 +22,11 @@ test('a bracketed paste in several reads is put back together; its line breaks a
 
 test('pasted text keeps line breaks (of any system) and Tabs, and loses escape sequences and other control characters', () => {
   assert.equal(pastedText('a\r\nb\rc\nd'), 'a\nb\nc\nd');
+  // A whole line copied ends with its break: not sent as an empty row.
+  assert.equal(pastedText('whole line copied\n'), 'whole line copied');
+  assert.equal(pastedText('two\r\nlines\r\n\r\n'), 'two\nlines');
+  // What the server refuses and nobody could see in the composer: soft hyphens, zero-width spaces, bidi controls.
+  assert.equal(pastedText('in\u00adter\u00adna\u200btion\u2060al \u202eevil'), 'international evil');
   assert.equal(
     pastedText('\u001b[31mred\u001b[0m and \u001b]8;;http://x\u0007link\u001b]8;;\u0007\u0007'),
     'red and link',

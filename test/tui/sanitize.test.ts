@@ -20,9 +20,16 @@ describe('sanitize', () => {
     assert.equal(sanitize('abc\u202edef'), 'abc<U+202E>def');
   });
 
-  test('soft hyphens are left out: no terminal column is drawn that the layout did not count', () => {
+  test('invisible hints are left out: no terminal column is drawn that the layout did not count', () => {
     assert.equal(sanitize('co\u00adop\u00ader\u00adate'), 'cooperate');
     assert.equal(sanitize('\u00ad', { multiline: false }), '');
+    assert.equal(sanitize('zero\u200bwidth\u2060join\ufeff'), 'zerowidthjoin');
+    // A variation selector after a letter or a full stop goes; after an emoji or a keycap digit it stays.
+    assert.equal(sanitize('deploy\ufe0f.\ufe0f NOT'), 'deploy. NOT');
+    assert.equal(sanitize('\u2764\ufe0f 1\ufe0f\u20e3'), '\u2764\ufe0f 1\ufe0f\u20e3');
+    // Joiners of emoji sequences and tag sequences stay whole.
+    const family = '\u{1F468}\u200d\u{1F469}\u200d\u{1F467}';
+    assert.equal(sanitize(family), family);
   });
 
   test('ordinary text, emoji and accents pass through', () => {

@@ -61,6 +61,14 @@ function frame(props: Partial<MessageListProps>): string {
   return out;
 }
 
+test('a variation selector or zero-width space in a body hides nothing at the end of its row', () => {
+  const out = frame({
+    lines: [line('ok, I approve the deploy\ufe0f.\ufe0f.\ufe0f.\ufe0f NOT'), line('zero\u200bwidth END')],
+  });
+  assert.match(out, /approve the deploy\.\.\. NOT$/m);
+  assert.match(out, /zerowidth END$/m);
+});
+
 describe('MessageList', () => {
   test('shows time, author and body, and a day separator between days', async () => {
     const out = frame({ lines: [line('evening', { createdAt: MON }), line('morning')] });
