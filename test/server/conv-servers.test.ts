@@ -563,6 +563,24 @@ describe('invites', () => {
     assert.ok(!log.some((m) => m.event === 'member.joined'), 'no member.joined for a re-join');
   });
 
+  test('what was said before a member joined is not unread for them; what comes after is', async () => {
+    const owner = await newUser();
+    const s = await community(owner);
+    for (let i = 1; i <= 3; i++)
+      await owner.c.request('messages.send', { conversationId: s.generalId, body: `before ${i}`, nonce: `pre-${i}` });
+    const joiner = await newUser();
+    await joiner.c.request('invites.join', { code: s.code });
+    const general = async () =>
+      (await joiner.c.request('conversations.list', {})).conversations.find((c) => c.id === s.generalId);
+    assert.deepEqual(
+      [(await general())?.lastReadSeq, (await general())?.unread],
+      [3, 0],
+      'read up to the newest message at the join',
+    );
+    await owner.c.request('messages.send', { conversationId: s.generalId, body: 'after', nonce: 'post-1' });
+    assert.deepEqual([(await general())?.lastReadSeq, (await general())?.unread], [3, 1]);
+  });
+
   test('used-up, expired, revoked and unknown codes all get the same not_found', async () => {
     const owner = await newUser();
     const s = await community(owner);

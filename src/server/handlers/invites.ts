@@ -124,6 +124,8 @@ export const joinByInvite: Handler<'invites.join'> = (ctx, { code }) => {
         throw limitReached(`you are in ${cap} servers, the most allowed; leave one first`);
       }
       ctx.chat.addMember(serverId, userId, 'member', now);
+      // What was said before joining is there to read, not unread: each channel is read up to its newest.
+      for (const channel of channels) if (channel.lastSeq > 0) ctx.chat.markRead(userId, channel.id, channel.lastSeq);
       ctx.chat.useInvite(code);
       const info = toServerInfo(server, 'member', ctx.chat.memberCount(serverId));
       // Subscribed first: the joiner hears of their own arrival live, as a resume would replay it.
