@@ -438,9 +438,12 @@ export class ChatIntents {
       close();
       return;
     }
-    if (key.upArrow || key.downArrow) {
+    if (key.upArrow || key.downArrow || key.pageUp || key.pageDown) {
       const max = Math.max(0, matches.length - 1);
-      const selected = Math.max(0, Math.min(max, switcher.selected + (key.upArrow ? -1 : 1)));
+      // A page is the list's rows as the switcher draws them (at most 20 rows, 4 of them its frame and query).
+      const page = Math.max(1, Math.min(this.layout.rows, 20) - 4);
+      const step = key.upArrow ? -1 : key.downArrow ? 1 : key.pageUp ? -page : page;
+      const selected = Math.max(0, Math.min(max, switcher.selected + step));
       this.store.dispatch({ type: 'overlay', overlay: { kind: 'switcher', ...switcher, selected } });
       return;
     }
@@ -851,7 +854,8 @@ export class ChatIntents {
     const line = v?.lines.find((l) => l.seq === seq);
     if (!v || !line) return;
     const opts = this.layoutOptions();
-    const below = rowsBelow(v.lines, seq, opts) ?? 0;
+    // Counted as the list lays it out: the `── new ──` line too, when it is below.
+    const below = rowsBelow(v.lines, seq, { ...opts, newFrom: v.newFrom ?? null }) ?? 0;
     const tall = messageRows(line, opts).length;
     // Scrolled up, the bottom row says what is below: a row less for messages.
     const room = Math.max(1, this.layout.listHeight - 1);

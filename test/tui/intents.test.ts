@@ -618,3 +618,30 @@ test('/transfer asks first: n or Esc keeps the server, another key also does wha
   await waitFor(() => store.get().notice?.text === `${bob.user.username} now owns ${place}`, { what: 'the transfer' });
   assert.equal(await myRole(), 'admin');
 });
+
+test('the switcher: PageDown and PageUp move the choice a page of its list at a time, within the matches', async (ctx) => {
+  const { alice } = await acme([{ by: 'bob', body: 'hello' }]);
+  const a = await connectAs(t.wsUrl, alice.token);
+  const { server } = await a.request('servers.create', { name: uniqueName('many') });
+  for (let i = 0; i < 24; i++) await a.request('channels.create', { serverId: server.id, name: `room-${i}` });
+  a.close();
+  const { store, intents } = await chat(ctx, alice.token);
+  intents.layout = { ...intents.layout, rows: 24 };
+  intents.runKey('switcher');
+  const chosen = () => {
+    const o = store.get().overlay;
+    return o?.kind === 'switcher' ? o.selected : -1;
+  };
+  const total = switcherMatches(store.get(), '').length;
+  assert.ok(total > 20, `${total} matches`);
+  press(intents, '', { pageDown: true });
+  assert.equal(chosen(), 16, 'a page of the 16 rows the switcher shows at 24 rows');
+  press(intents, '', { pageDown: true });
+  press(intents, '', { pageDown: true });
+  assert.equal(chosen(), total - 1, 'no further than the last');
+  press(intents, '', { pageUp: true });
+  assert.equal(chosen(), total - 17);
+  press(intents, '', { pageUp: true });
+  press(intents, '', { pageUp: true });
+  assert.equal(chosen(), 0);
+});

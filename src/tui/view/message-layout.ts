@@ -196,16 +196,31 @@ export function highlightWords(segments: readonly Segment[], words: readonly str
 export function rowsBelow(
   lines: readonly Line[],
   seq: number,
-  opts: { meId: string | null; meUsername?: string | null; width: number; timeFormat?: TimeFormat },
+  opts: {
+    meId: string | null;
+    meUsername?: string | null;
+    width: number;
+    timeFormat?: TimeFormat;
+    /** Where the `── new ──` line goes (see {@link MessageLayoutInput}): its row counts when it is below. */
+    newFrom?: number | null;
+  },
 ): number | null {
   const at = lines.findIndex((l) => l.seq === seq);
   if (at === -1) return null;
+  const newFrom = opts.newFrom ?? null;
   let rows = 0;
   for (let i = at + 1; i < lines.length; i++) {
     const line = lines[i];
     const prev = lines[i - 1];
     if (!line || !prev) continue;
     rows += messageRows(line, opts).length + (sameDay(prev.createdAt, line.createdAt) ? 0 : 1);
+    if (
+      newFrom !== null &&
+      line.seq !== null &&
+      line.seq >= newFrom &&
+      (line.seq === newFrom || (prev.seq !== null && prev.seq < newFrom))
+    )
+      rows += 1;
   }
   return rows;
 }

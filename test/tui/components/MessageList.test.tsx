@@ -12,7 +12,13 @@ import {
   OWN_NAME_COLOR,
   userColor,
 } from '../../../src/tui/view/colors.js';
-import { layoutMessages, messageRows, pageScroll, scrollView } from '../../../src/tui/view/message-layout.js';
+import {
+  layoutMessages,
+  messageRows,
+  pageScroll,
+  rowsBelow,
+  scrollView,
+} from '../../../src/tui/view/message-layout.js';
 import { textWidth } from '../../../src/tui/view/text-width.js';
 
 // Times are shown in local time; pin the zone so the expected strings hold everywhere.
@@ -60,6 +66,32 @@ function frame(props: Partial<MessageListProps>): string {
   r.unmount();
   return out;
 }
+
+test('rowsBelow counts what the list lays out under a message: tall ones, day separators, info lines and the new line', () => {
+  const info = (body: string, at: number): Line =>
+    line(body, {
+      id: null,
+      seq: null,
+      kind: 'info',
+      createdAt: at,
+      author: { id: '', username: '', displayName: null },
+    });
+  const lines: Line[] = [];
+  for (let i = 0; i < 12; i++) {
+    const at = i < 6 ? MON : TUE;
+    lines.push(line(i % 4 === 0 ? `tall ${'word '.repeat(30)}` : `short ${i}`, { createdAt: at }));
+    if (i % 3 === 1) lines.push(info(`someone ${i} joined`, at));
+  }
+  const seqs = lines.flatMap((l) => (l.seq === null ? [] : [l.seq]));
+  const newFrom = seqs[7] ?? null;
+  const opts = { meId: 'u-me', width: 40 };
+  const laid = layoutMessages({ ...base, ...opts, lines, height: 500, newFrom }).rows.map((r) => r.key);
+  for (const seq of seqs) {
+    const key = lines.find((l) => l.seq === seq)?.key ?? '';
+    const last = laid.findLastIndex((k) => k.startsWith(`${key}:`));
+    assert.equal(rowsBelow(lines, seq, { ...opts, newFrom }), laid.length - 1 - last, `rows below #${seq}`);
+  }
+});
 
 test('a variation selector or zero-width space in a body hides nothing at the end of its row', () => {
   const out = frame({
