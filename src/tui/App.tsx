@@ -11,6 +11,7 @@ import { QuickSwitcher } from './components/QuickSwitcher.js';
 import { SearchOverlay } from './components/SearchOverlay.js';
 import { Sidebar } from './components/Sidebar.js';
 import { StatusLine } from './components/StatusLine.js';
+import { Welcome } from './components/Welcome.js';
 import type { ComposerFile } from './composer-file.js';
 import type { Config } from './config.js';
 import type { Controller } from './controller.js';
@@ -275,20 +276,12 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
             }
             topic={active?.topic ?? null}
             onlineCount={onlineCount}
-            kind={active?.kind ?? 'channel'}
+            kind={active?.kind ?? null}
             width={mainWidth - 1}
             color={config.color}
           />
           {welcome ? (
-            <Box height={listHeight} flexDirection="column" justifyContent="flex-end">
-              <Text wrap="wrap">No conversations yet. To start:</Text>
-              <Text wrap="wrap">{'  /join CODE           join a server with an invite code someone gave you'}</Text>
-              <Text wrap="wrap">{'  /create-server NAME  start a server of your own (then /invite makes a code)'}</Text>
-              <Text wrap="wrap">{'  /dm USER MESSAGE     write to someone directly'}</Text>
-              <Text dimColor wrap="wrap">
-                F1 lists every key and command.
-              </Text>
-            </Box>
+            <Welcome height={listHeight} />
           ) : (
             <MessageList
               lines={view?.lines ?? []}

@@ -10,7 +10,8 @@ export type HeaderProps = {
   readonly topic: string | null;
   /** People online in the conversation; hidden when null. */
   readonly onlineCount: number | null;
-  readonly kind: ConversationKind;
+  /** What the title names (its sigil, `#`, `+` or `@`); null: no conversation is open, the title is plain. */
+  readonly kind: ConversationKind | null;
   /** Columns; the parent's width when omitted. */
   readonly width?: number;
   /** False under NO_COLOR. */
@@ -30,7 +31,7 @@ export function Header(props: HeaderProps) {
       <Box flexGrow={1} flexShrink={1} overflow="hidden">
         <Text wrap="truncate-end">
           <Text bold color={color ? theme.accent : undefined}>
-            {SIGIL[props.kind]}
+            {props.kind ? SIGIL[props.kind] : ''}
             {title}
           </Text>
           {topic ? <Text dimColor> — {topic}</Text> : null}

@@ -21,6 +21,8 @@ describe('Header', () => {
     assert.match(out, /^#general — release week +3 online$/);
     assert.match(frame(<Header title="bob" topic={null} onlineCount={null} kind="dm" width={60} />), /^@bob$/);
     assert.match(frame(<Header title="pals" topic={null} onlineCount={2} kind="group" width={60} />), /^\+pals/);
+    // No conversation open: the app's name, with no sigil (there is no #natter).
+    assert.match(frame(<Header title="natter" topic={null} onlineCount={null} kind={null} width={60} />), /^natter$/);
   });
 
   test('a long topic is cut, the count kept', async () => {
