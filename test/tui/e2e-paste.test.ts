@@ -29,8 +29,9 @@ test('bracketed paste: a pasted multi-line text is one message; lines typed fast
   const api = new HttpApi(t.httpUrl);
   const alice = await api.call('register', { username: 'pasta', password: PASSWORD });
   const a = await connectAs(t.wsUrl, alice.token);
-  const { channels } = await a.request('servers.create', { name: 'kitchen' });
+  const { server, channels } = await a.request('servers.create', { name: 'kitchen' });
   const general = channels[0]?.id ?? '';
+  await a.request('channels.create', { serverId: server.id, name: 'pantry' });
   await a.request('messages.send', { conversationId: general, body: 'water is boiling', nonce: 'p-0' });
   const home = join(dir, 'pasta');
   saveCredential(home, t.wsUrl, {
@@ -72,6 +73,10 @@ test('bracketed paste: a pasted multi-line text is one message; lines typed fast
     await screen.type('\u001b[D', /> \[\]/, 'the cursor between the brackets');
     await screen.type(`${PASTE_START}a\t`, /> \[\]/, 'half a paste: nothing shown yet');
     await screen.type(`b${PASTE_END}`, /> \[a {1,8}b\]/, 'the paste inside the brackets');
+
+    // Esc and Alt-2 pressed together arrive in one read (ESC ESC 2): Esc, then Alt-2 (the second channel).
+    await screen.type('\u001b\u001b2', /#pantry {2}kitchen/, '#pantry open');
+    assert.doesNotMatch(await screen.text(), /> .*2/, 'no 2 typed');
   } finally {
     assert.equal(await screen.quit(), 0);
   }
