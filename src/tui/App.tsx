@@ -1,4 +1,4 @@
-import { Box, Text, useApp, useStdout } from 'ink';
+import { Box, useApp, useStdout } from 'ink';
 import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import { COMMANDS } from './commands.js';
 import { Composer, composerRows } from './components/Composer.js';

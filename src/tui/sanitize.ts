@@ -20,7 +20,7 @@ export function sanitize(text: string, options: { multiline?: boolean } = {}): s
     before = ch;
     // Invisible characters the terminal and the layout count differently: each one drawn where the layout
     // counted none pushed a character off the end of its row.
-    if (ZERO_WIDTH.test(ch)) continue;
+    if (ZERO_WIDTH.has(cp)) continue;
     if (VARIATION_SELECTOR.test(ch) && !EMOJI_BASE.test(prev)) continue;
     if (ch === '\n') out += multiline ? '\n' : '\u2424';
     else if (ch === '\t') out += '  ';
@@ -38,7 +38,7 @@ const BIDI = new Set([0x061c, 0x200e, 0x200f, 0x202a, 0x202b, 0x202c, 0x202d, 0x
 
 // Soft hyphen, combining grapheme joiner, Mongolian vowel separator, zero-width space, word joiner and the
 // invisible operators, zero-width no-break space.
-const ZERO_WIDTH = /^[\u00ad\u034f\u180e\u200b\u2060-\u2064\ufeff]$/u;
+const ZERO_WIDTH = new Set([0xad, 0x34f, 0x180e, 0x200b, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0xfeff]);
 const VARIATION_SELECTOR = /^[\ufe00-\ufe0f\u{e0100}-\u{e01ef}]$/u;
 // What an emoji variation selector may follow: an emoji, or a keycap's digit, # or *.
 const EMOJI_BASE = /^\p{Emoji}$/u;
