@@ -11,6 +11,7 @@ import type {
   ResultOf,
 } from '../protocol/index.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
+import { parseServerList, ServersUnreachableError } from './servers.js';
 import { type MessageTransport, openTransport, type TlsOptions } from './transport.js';
 
 export type ClientOptions = TlsOptions & {
@@ -90,8 +91,30 @@ export class NatterClient extends EventEmitter<ClientEvents> {
    * Connects to `ws://host:port`, `wss://…`, `tcp://host:port` or `tls://…` and
    * waits for the server's hello. A `wss://` or `tls://` server's certificate
    * must verify (against `ca` when given), or this rejects with a `CertificateError`.
+   *
+   * `url` may be a list, comma-separated (`ws://a:7777,ws://b:7777`) or an
+   * array: each is tried in turn (each with the whole timeout) until one
+   * answers; `url` is then the one that did. When none answers this rejects
+   * with a {@link ServersUnreachableError} naming each and why (with a single
+   * URL, with its own error). An empty or bad entry rejects before any is tried.
    */
-  static async connect(url: string, options: ClientOptions = {}): Promise<NatterClient> {
+  static async connect(url: string | readonly string[], options: ClientOptions = {}): Promise<NatterClient> {
+    const urls = typeof url === 'string' ? parseServerList(url) : url;
+    if (urls.length === 0) throw new Error('no server given');
+    const failures: { url: string; error: Error }[] = [];
+    for (const one of urls) {
+      try {
+        return await NatterClient.connectOne(one, options);
+      } catch (err) {
+        failures.push({ url: one, error: err instanceof Error ? err : new Error(String(err)) });
+      }
+    }
+    const only = failures[0];
+    if (failures.length === 1 && only) throw only.error;
+    throw new ServersUnreachableError(failures);
+  }
+
+  private static async connectOne(url: string, options: ClientOptions): Promise<NatterClient> {
     const timeoutMs = options.timeoutMs ?? 10_000;
     const transport = await openTransport(url, timeoutMs, options.ca === undefined ? {} : { ca: options.ca });
     const early: string[] = [];

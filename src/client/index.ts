@@ -9,4 +9,5 @@ export {
   type PendingSend,
 } from './natter.js';
 export { allPages, type ListPage, patiently } from './pages.js';
+export { parseServerList, ServersUnreachableError } from './servers.js';
 export { CertificateError, type TlsOptions } from './transport.js';

@@ -14,6 +14,7 @@ import type {
   Self,
 } from '../protocol/index.js';
 import { NatterClient, waitForEvent } from './client.js';
+import { parseServerList } from './servers.js';
 import type { TlsOptions } from './transport.js';
 
 /** Where the connection stands. */
@@ -29,8 +30,12 @@ export type ConnectionState =
   | { status: 'closed'; error: string | null };
 
 export type NatterOptions = TlsOptions & {
-  /** `ws://host:7777`, `wss://…`, `tcp://host:7778` or `tls://…`. */
-  url: string;
+  /**
+   * `ws://host:7777`, `wss://…`, `tcp://host:7778` or `tls://…`; or the nodes
+   * of a cluster, comma-separated (`ws://a:7777,ws://b:7777`) or as an array:
+   * see {@link Natter} for how they are tried.
+   */
+  url: string | readonly string[];
   /** A session or bot token to authenticate with. */
   token?: string | null;
   /** The last cursor seen, to receive what was missed since. */
@@ -74,6 +79,12 @@ const FATAL_CLOSES = new Set<number>([CloseCode.sessionRevoked]);
  * backoff and jitter, resumes from its cursor so that no event is missed or
  * seen twice, and keeps unacknowledged sends in an outbox that it retries with
  * the same nonce (the server stores each nonce once).
+ *
+ * Given several servers, each attempt is a round over the list, in order,
+ * until one answers. After a lost connection the round starts at the server
+ * after the one that was lost, at once (another node is likely up), so a dead
+ * node is not the first one tried every time; the backoff waits between rounds
+ * in which none answered, not between servers.
  */
 export class Natter extends EventEmitter<NatterEvents> {
   private conn: NatterClient | null = null;
@@ -99,12 +110,18 @@ export class Natter extends EventEmitter<NatterEvents> {
   private readonly reconnect: boolean;
   private readonly initialMs: number;
   private readonly maxMs: number;
+  /** The servers to try, in order. */
+  readonly servers: readonly string[];
+  /** Where in `servers` the next round starts. */
+  private next = 0;
+  /** Where in `servers` the current (or last) connection is. */
+  private at = 0;
 
-  private constructor(
-    readonly url: string,
-    options: NatterOptions,
-  ) {
+  /** Throws when `options.url` has an empty or bad entry (see {@link parseServerList}). */
+  private constructor(options: NatterOptions) {
     super();
+    this.servers = typeof options.url === 'string' ? parseServerList(options.url) : [...options.url];
+    if (this.servers.length === 0) throw new Error('no server given');
     this.token = options.token ?? null;
     this.lastCursor = options.cursor ?? null;
     this.timeoutMs = options.timeoutMs ?? 10_000;
@@ -121,14 +138,14 @@ export class Natter extends EventEmitter<NatterEvents> {
    * listeners are attached before the replay arrives.
    */
   static async connect(options: NatterOptions): Promise<Natter> {
-    const n = new Natter(options.url, options);
+    const n = new Natter(options);
     await n.start();
     return n;
   }
 
   /** A client that is not connected yet: attach listeners, then `start()`. */
   static create(options: NatterOptions): Natter {
-    return new Natter(options.url, options);
+    return new Natter(options);
   }
 
   /**
@@ -175,6 +192,15 @@ export class Natter extends EventEmitter<NatterEvents> {
     this.attempt = Math.max(0, this.attempt - 1);
     this.retry();
     return true;
+  }
+
+  /**
+   * The server connected to; while not connected, the whole list
+   * (comma-separated), or the one server when there is only one.
+   */
+  get url(): string {
+    if (this.conn && this.current.status === 'connected') return this.conn.url;
+    return this.servers.join(',');
   }
 
   /** The logged-in user, once authenticated. */
@@ -265,10 +291,15 @@ export class Natter extends EventEmitter<NatterEvents> {
 
   private async open(): Promise<void> {
     this.setState({ status: 'connecting' });
-    const conn = await NatterClient.connect(this.url, {
-      timeoutMs: this.timeoutMs,
-      ...(this.ca === undefined ? {} : { ca: this.ca }),
-    });
+    const n = this.servers.length;
+    const order = this.servers.map((_, i) => (this.next + i) % n);
+    const conn = await NatterClient.connect(
+      order.map((i) => this.servers[i] ?? ''),
+      { timeoutMs: this.timeoutMs, ...(this.ca === undefined ? {} : { ca: this.ca }) },
+    );
+    const at = order.find((i) => this.servers[i] === conn.url) ?? this.next;
+    // Should this one fail before it is ready, the next round starts after it.
+    this.next = (at + 1) % n;
     if (this.stopped) {
       conn.close();
       return;
@@ -304,6 +335,8 @@ export class Natter extends EventEmitter<NatterEvents> {
       return;
     }
     this.conn = conn;
+    this.at = at;
+    this.next = at;
     this.attempt = 0;
     this.setState({ status: 'connected' });
     for (const w of this.waiters.splice(0)) w.resolve();
@@ -395,18 +428,28 @@ export class Natter extends EventEmitter<NatterEvents> {
       this.giveUp(`${reason || 'connection closed'} (${code})`);
       return;
     }
+    const error = `${reason || 'connection lost'} (${code})`;
+    if (this.servers.length > 1) {
+      // Another node is likely up: the next round starts at once, with the server after this one.
+      this.next = (this.at + 1) % this.servers.length;
+      this.scheduleRetry(error, undefined, 0);
+      return;
+    }
     // A restarting server says when to come back; the jitter spreads clients over that.
     const hint = conn.closingNotice?.reconnectAfterMs;
-    this.scheduleRetry(`${reason || 'connection lost'} (${code})`, hint);
+    this.scheduleRetry(error, hint);
   }
 
-  private scheduleRetry(error: string, hintMs?: number): void {
+  /** Waits, then makes one more round; `delayMs` when given, else the backoff (or the server's hint). */
+  private scheduleRetry(error: string, hintMs?: number, delayMs?: number): void {
     const ceiling = Math.min(this.maxMs, this.initialMs * 2 ** this.attempt);
     // The server's hint spreads a crowd of clients over a few seconds; it never makes one wait past its own ceiling.
     const delay =
-      hintMs !== undefined
-        ? Math.min(this.maxMs, hintMs + Math.round(Math.random() * this.initialMs))
-        : Math.round(Math.random() * ceiling);
+      delayMs !== undefined
+        ? delayMs
+        : hintMs !== undefined
+          ? Math.min(this.maxMs, hintMs + Math.round(Math.random() * this.initialMs))
+          : Math.round(Math.random() * ceiling);
     this.attempt++;
     this.setState({ status: 'reconnecting', attempt: this.attempt, retryInMs: delay, error });
     this.retryTimer = setTimeout(() => {
