@@ -1,22 +1,16 @@
+import { parseServerList } from '../client/servers.js';
 import { InvalidArgumentError } from './commander.js';
 
 // commander argParsers for the command definitions in program.ts. Only commander
 // here: these load on every run, --help and --version included.
 
-/** --server: ws://, wss://, tcp:// or tls:// URLs. */
+/** --server: a ws://, wss://, tcp:// or tls:// URL, or several separated by commas (tried in turn). */
 export function serverUrl(value: string): string {
-  let u: URL;
   try {
-    u = new URL(value);
-  } catch {
-    throw new InvalidArgumentError(
-      'expected a URL such as ws://127.0.0.1:7777, wss://chat.example or tcp://127.0.0.1:7778',
-    );
+    return parseServerList(value).join(',');
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
   }
-  if (!['ws:', 'wss:', 'tcp:', 'tls:'].includes(u.protocol)) {
-    throw new InvalidArgumentError('expected a ws://, wss://, tcp:// or tls:// URL');
-  }
-  return value;
 }
 
 /** A repeatable option that also takes comma-separated lists: each value adds to the ones before. */

@@ -38,9 +38,13 @@ export function readCa(g: Globals): string | undefined {
   return pem;
 }
 
-/** The client's TLS options for `url`: the `--ca` authorities for a wss:// or tls:// URL, else none. */
+/**
+ * The client's TLS options for `url` (one URL or a comma-separated list): the
+ * `--ca` authorities when it has a wss:// or tls:// URL, else none. The client
+ * uses them for each wss:// and tls:// server of a list.
+ */
 export function tlsOptions(url: string, ca: string | undefined): { ca?: string } {
-  return ca !== undefined && /^(wss|tls):/i.test(url) ? { ca } : {};
+  return ca !== undefined && /(^|,)\s*(wss|tls):/i.test(url) ? { ca } : {};
 }
 
 /**
@@ -48,7 +52,19 @@ export function tlsOptions(url: string, ca: string | undefined): { ca?: string }
  * server was not reached, or its certificate did not verify (then what to do).
  */
 export function connectionError(url: string, err: unknown): CliError {
-  const e = err as Error & { code?: string };
+  const e = err as Error & { code?: string; failures?: { url: string; error: Error & { code?: string } }[] };
+  if (e instanceof Error && e.name === 'ServersUnreachableError' && e.failures) {
+    // Several servers: why each did not answer, the same way as for one.
+    const each = e.failures.map(
+      (f) => `${f.url}: ${connectionError(f.url, f.error).message.replace(/^cannot reach the server at \S+: /, '')}`,
+    );
+    const untrusted = e.failures.every((f) => f.error.name === 'CertificateError');
+    return new CliError(
+      EXIT.unreachable,
+      untrusted ? 'untrusted_certificate' : 'unreachable',
+      `cannot reach any of the servers: ${each.join('; ')}`,
+    );
+  }
   if (e instanceof Error && e.name === 'CertificateError') {
     const hint =
       e.code === 'ERR_TLS_CERT_ALTNAME_INVALID'
@@ -69,13 +85,23 @@ export function defaultConfigDir(): string {
   return join(xdg && xdg !== '' ? xdg : join(homedir(), '.config'), 'natter');
 }
 
-/** The key a server's credentials are stored under: the URL without a trailing slash. */
+/**
+ * The key a server's credentials are stored under: the URL without a trailing
+ * slash. A list (a cluster, one account on all its nodes) is one key: each URL
+ * so, joined with commas, in the order given.
+ */
 export function serverKey(url: string): string {
-  try {
-    return new URL(url).href.replace(/\/+$/, '');
-  } catch {
-    return url;
-  }
+  return url
+    .split(',')
+    .map((one) => {
+      const u = one.trim();
+      try {
+        return new URL(u).href.replace(/\/+$/, '');
+      } catch {
+        return u;
+      }
+    })
+    .join(',');
 }
 
 // ---------------------------------------------------------------- credentials

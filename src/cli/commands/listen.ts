@@ -371,7 +371,8 @@ export const listen = act(async (ctx, refs: string[]) => {
       if (state.status === 'reconnecting') {
         note(`connection lost (${state.error}); reconnecting in ${(state.retryInMs / 1000).toFixed(1)} s`);
       } else if (state.status === 'connected') {
-        note('reconnected');
+        // With several servers, which one it is now.
+        note(client.servers.length > 1 ? `reconnected to ${client.url}` : 'reconnected');
       } else if (state.status === 'closed' && !stopping) {
         reject(new CliError(EXIT.auth, 'unauthenticated', `the server ended the session: ${state.error ?? 'closed'}`));
       }
