@@ -5,6 +5,7 @@ import { useEffect, useState } from 'react';
 import { connectionError, findToken, type Globals, readCa, saveCredential, tlsOptions } from '../cli/util.js';
 import { NatterClient } from '../client/client.js';
 import { Natter } from '../client/natter.js';
+import { parseServerList } from '../client/servers.js';
 import { App } from './App.js';
 import { composerFile } from './composer-file.js';
 import { loadConfig } from './config.js';
@@ -32,6 +33,8 @@ async function authenticate(
   username: string,
   password: string,
 ): Promise<LoginResult> {
+  // A mistyped server list is said as it is, not as a server out of reach.
+  parseServerList(url);
   let client: NatterClient;
   try {
     client = await NatterClient.connect(url, { timeoutMs: 10_000, ...tlsOptions(url, ca) });
