@@ -107,6 +107,20 @@ describe('the CLI', () => {
     assert.equal(login.code, 0, login.stderr);
   });
 
+  test('--ca applies to each wss:// and tls:// server of a list, whatever comes first', async () => {
+    // A plain ws:// node first (nothing listens on port 1), and one for other names: the next is tried.
+    const list = `ws://127.0.0.1:1,tls://127.0.0.2:${elsewhere.server.tcpPort},${wss}`;
+    const r = await natter(['--server', list, '--ca', CA_FILE, 'whoami'], {
+      NATTER_HOME: tempDir(),
+      NATTER_TOKEN: 'nts_x',
+    });
+    // Reached: the token is what is refused.
+    assert.equal(r.code, 3, r.stderr);
+    const c = await NatterClient.connect(list, { ca: readFileSync(CA_FILE) });
+    assert.equal(c.url, wss);
+    c.close();
+  });
+
   test('a certificate that does not verify: exit 4 (as for an unreachable server) and what to do, in words', async () => {
     for (const url of [wss, tls]) {
       const r = await natter(['whoami'], { NATTER_SERVER: url, NATTER_HOME: tempDir(), NATTER_TOKEN: 'nts_x' });
