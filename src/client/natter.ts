@@ -71,6 +71,9 @@ export type NatterEvents = {
 /** Outbox sends under way at once on one connection. */
 const OUTBOX_IN_FLIGHT = 8;
 
+/** The longest a client of a lost node waits before trying the next node of its list. */
+const SPREAD_MS = 250;
+
 /** Close codes after which reconnecting would not help. */
 const FATAL_CLOSES = new Set<number>([CloseCode.sessionRevoked]);
 
@@ -82,7 +85,8 @@ const FATAL_CLOSES = new Set<number>([CloseCode.sessionRevoked]);
  *
  * Given several servers, each attempt is a round over the list, in order,
  * until one answers. After a lost connection the round starts at the server
- * after the one that was lost, at once (another node is likely up), so a dead
+ * after the one that was lost, within a quarter of a second (another node is
+ * likely up; the wait spreads a lost node's clients), so a dead
  * node is not the first one tried every time; the backoff waits between rounds
  * in which none answered, not between servers.
  */
@@ -430,9 +434,10 @@ export class Natter extends EventEmitter<NatterEvents> {
     }
     const error = `${reason || 'connection lost'} (${code})`;
     if (this.servers.length > 1) {
-      // Another node is likely up: the next round starts at once, with the server after this one.
+      // Another node is likely up: the next round starts with the server after this one, within a quarter
+      // of a second, the clients of a lost node spread over it rather than arriving at the next one together.
       this.next = (this.at + 1) % this.servers.length;
-      this.scheduleRetry(error, undefined, 0);
+      this.scheduleRetry(error, undefined, Math.random() * Math.min(this.initialMs, SPREAD_MS));
       return;
     }
     // A restarting server says when to come back; the jitter spreads clients over that.
