@@ -254,8 +254,9 @@ function serverCommand(): Command {
     .option('--description <text>', 'new description')
     .action(lazy(server, (m) => m.edit, { name: '--name', description: '--description' }));
   const remove = new Command('delete')
-    .description('delete a server with its channels and messages (owner only)')
+    .description('delete a server with its channels and messages (owner only); asks first on a terminal')
     .argument('<server>')
+    .option('--yes', 'do not ask (needed when stdin is not a terminal)')
     .action(lazy(server, (m) => m.remove));
   const transfer = new Command('transfer')
     .description('give a server to another member (owner only; you become an admin); asks first on a terminal')

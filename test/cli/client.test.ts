@@ -384,7 +384,7 @@ describe('natter CLI: names, tokens and exit codes', () => {
     noStack(r);
     ok(await as('alice', ['channels', a.server.id]), 'by id');
     ok(await as('alice', ['send', `${b.server.id}/general`, 'by id']), 'send by server id');
-    ok(await as('alice', ['server', 'delete', b.server.id]), 'delete');
+    ok(await as('alice', ['server', 'delete', b.server.id, '--yes']), 'delete');
     ok(await as('alice', ['channels', 'TWIN']), 'no longer ambiguous');
   });
 

@@ -153,7 +153,7 @@ describe('two servers of the same name', () => {
     const fresh = ok(await natter(['server', 'create', 'fresh'], alice.env), 'server create fresh');
     assert.equal(fresh.stderr, '', 'no warning for a name of its own');
     ok(
-      await natter(['server', 'delete', `acme~${fragment(made.id, ids.alices, ids.bobs)}`], alice.env),
+      await natter(['server', 'delete', `acme~${fragment(made.id, ids.alices, ids.bobs)}`, '--yes'], alice.env),
       'delete by its name',
     );
     const left = await alice.api.call('servers.list', {});

@@ -90,3 +90,35 @@ test('server transfer: asks on a terminal (no keeps it, y gives it), refuses in 
   assert.match(back.stdout, /^alice now owns acme; you are an admin of it$/m);
   assert.equal(await roleOf(alice), 'owner');
 });
+
+test('server delete: asks on a terminal (no keeps it, y deletes it), refuses in words without one unless --yes', async () => {
+  const carol = await register('carol');
+  const { server } = await carol.api.call('servers.create', { name: 'doomed' });
+  const { server: other } = await carol.api.call('servers.create', { name: 'scripted' });
+  const exists = async (id: string) => (await carol.api.call('servers.list', {})).servers.some((s) => s.id === id);
+  const question =
+    /delete doomed with all its channels and messages, for everyone\? y: yes, any other answer: no \[y\/N\]/;
+
+  const piped = await natter(['server', 'delete', 'doomed'], carol.env, 'y\n');
+  assert.equal(piped.code, 2, piped.stderr);
+  assert.match(
+    piped.stderr,
+    /^error: usage: deleting doomed takes all its channels and messages with it, and there is no terminal to ask on: add --yes to confirm$/m,
+  );
+  assert.equal(await exists(server.id), true);
+
+  const kept = await onTerminal(['server', 'delete', 'doomed'], carol.env, question, 'n\r');
+  assert.equal(kept.code, 1, kept.out);
+  assert.match(kept.out, /^error: cancelled: doomed is kept\r?$/m);
+  assert.equal(await exists(server.id), true);
+
+  const gone = await onTerminal(['server', 'delete', 'doomed'], carol.env, question, 'y\r');
+  assert.equal(gone.code, 0, gone.out);
+  assert.match(gone.out, /deleted server doomed/);
+  assert.equal(await exists(server.id), false);
+
+  // A script says --yes.
+  const scripted = await natter(['server', 'delete', 'scripted', '--yes'], carol.env);
+  assert.equal(scripted.code, 0, scripted.stderr);
+  assert.equal(await exists(other.id), false);
+});

@@ -31,8 +31,25 @@ export const edit = act(async (ctx, ref: string) => {
   ctx.out(res, () => `updated server ${clean(res.server.name)}`);
 });
 
+/**
+ * `natter server delete <server> [--yes]`: it takes every channel and message
+ * with it, so on a terminal it asks first; without one, it needs `--yes`.
+ */
 export const remove = act(async (ctx, ref: string) => {
+  const o = ctx.opts as { yes?: boolean };
+  if (!o.yes && !process.stdin.isTTY) {
+    throw usageError(
+      `deleting ${clean(ref)} takes all its channels and messages with it, and there is no terminal to ask on: add --yes to confirm`,
+    );
+  }
   const { server, name } = await resolveServerNamed(ctx.s, ref);
+  // Only the owner can delete it (anyone else is refused by the server): only the owner is asked.
+  if (!o.yes && server.role === 'owner') {
+    const yes = await askYes(
+      `delete ${clean(name)} with all its channels and messages, for everyone? y: yes, any other answer: no [y/N] `,
+    );
+    if (!yes) throw new CliError(EXIT.refused, 'cancelled', `${clean(name)} is kept`);
+  }
   await ctx.s.request('servers.delete', { serverId: server.id });
   ctx.out({ ok: true, serverId: server.id }, () => `deleted server ${clean(name)}`);
 });
