@@ -1,4 +1,5 @@
 import type { Key } from 'ink';
+import { BIDI, ZERO_WIDTH } from './sanitize.js';
 
 /**
  * Bracketed paste: asked for, the terminal wraps pasted text in `ESC[200~` …
@@ -62,8 +63,11 @@ export function pastedText(text: string): string {
   return text
     .replace(/\r\n?/g, '\n')
     .replace(/\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b[\]P^_][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b./g, '')
-    .replace(/[\u0000-\u0008\u000b-\u001f\u007f\u00ad\u200b\u2060-\u2064\ufeff]/g, '')
-    .replace(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '')
+    .replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '')
+    .replace(/[^\n\t -~]/gu, (ch) => {
+      const cp = ch.codePointAt(0) ?? 0;
+      return ZERO_WIDTH.has(cp) || BIDI.has(cp) ? '' : ch;
+    })
     .replace(/\n+$/, '');
 }
 

@@ -33,12 +33,16 @@ export function sanitize(text: string, options: { multiline?: boolean } = {}): s
   return out;
 }
 
-// Bidi embeddings, overrides, isolates and marks.
-const BIDI = new Set([0x061c, 0x200e, 0x200f, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069]);
+/** Bidi embeddings, overrides, isolates and marks, by code point. */
+export const BIDI: ReadonlySet<number> = new Set([
+  0x061c, 0x200e, 0x200f, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069,
+]);
 
 // Soft hyphen, combining grapheme joiner, Mongolian vowel separator, zero-width space, word joiner and the
 // invisible operators, zero-width no-break space.
-const ZERO_WIDTH = new Set([0xad, 0x34f, 0x180e, 0x200b, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0xfeff]);
+export const ZERO_WIDTH: ReadonlySet<number> = new Set([
+  0xad, 0x34f, 0x180e, 0x200b, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0xfeff,
+]);
 const VARIATION_SELECTOR = /^[\ufe00-\ufe0f\u{e0100}-\u{e01ef}]$/u;
 // What an emoji variation selector may follow: an emoji, or a keycap's digit, # or *.
 const EMOJI_BASE = /^\p{Emoji}$/u;
