@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import xterm from '@xterm/headless';
+import { saveCredential } from '../../src/cli/util.js';
 import { waitFor, within } from './wait.js';
 
 const BIN = fileURLToPath(new URL('../../bin/natter', import.meta.url));
@@ -96,4 +97,19 @@ export class Screen {
       throw err;
     }
   }
+}
+
+/** A registration's or login's reply: the parts a saved login keeps. */
+export type Registered = { token: string; user: { id: string; username: string }; session: { id: string } };
+
+/** Saves `reg`'s session for `url` in the config directory `home`, as logging in does: the app starts on the chat. */
+export function saveLogin(home: string, url: string, reg: Registered): string {
+  saveCredential(home, url, {
+    token: reg.token,
+    username: reg.user.username,
+    userId: reg.user.id,
+    sessionId: reg.session.id,
+    savedAt: Date.now(),
+  });
+  return home;
 }

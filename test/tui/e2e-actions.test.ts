@@ -3,10 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { saveCredential } from '../../src/cli/util.js';
 import type { NatterClient } from '../../src/client/index.js';
 import { connectAs, HttpApi, PASSWORD } from '../helpers/api.js';
-import { Screen } from '../helpers/screen.js';
+import { Screen, saveLogin } from '../helpers/screen.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 // Actions (`/me`) and bot messages in the real terminal app, end to end: bin/natter runs dist/ (npm run build first).
@@ -38,13 +37,7 @@ test('the terminal app: /me waves reaches others as an action and reads "* alice
   await b.request('messages.send', { conversationId: general, body: 'morning, alice', nonce: 'act-0' });
 
   const home = join(dir, 'alice');
-  saveCredential(home, t.wsUrl, {
-    token: alice.token,
-    username: alice.user.username,
-    userId: alice.user.id,
-    sessionId: alice.session.id,
-    savedAt: Date.now(),
-  });
+  saveLogin(home, t.wsUrl, alice);
   const screen = new Screen({ NATTER_HOME: home, NATTER_SERVER: t.wsUrl });
   try {
     await screen.waitFor(/morning, alice/, "acme's #general, open");

@@ -3,9 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { saveCredential } from '../../src/cli/util.js';
 import { connectAs, HttpApi, PASSWORD } from '../helpers/api.js';
-import { Screen } from '../helpers/screen.js';
+import { Screen, saveLogin } from '../helpers/screen.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 // Joins, leaves, kicks, bans and topic changes as dim lines in the real terminal app: bin/natter runs dist/ (npm run build first).
@@ -42,13 +41,7 @@ test('the owner kicks and bans bob and sets the topic; who joins and leaves show
   await b.request('messages.send', { conversationId: general, body: 'buy cheap watches', nonce: 'spam-1' });
 
   const home = join(dir, 'alice');
-  saveCredential(home, t.wsUrl, {
-    token: alice.token,
-    username: alice.user.username,
-    userId: alice.user.id,
-    sessionId: alice.session.id,
-    savedAt: Date.now(),
-  });
+  saveLogin(home, t.wsUrl, alice);
   const screen = new Screen({ NATTER_HOME: home, NATTER_SERVER: t.wsUrl });
   try {
     await screen.waitFor(/buy cheap watches/, "acme's #general, open");

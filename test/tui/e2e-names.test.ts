@@ -3,10 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { saveCredential } from '../../src/cli/util.js';
 import { idFragments } from '../../src/client/names.js';
 import { connectAs, HttpApi, PASSWORD } from '../helpers/api.js';
-import { Screen } from '../helpers/screen.js';
+import { Screen, saveLogin } from '../helpers/screen.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 // Servers and groups of the same name in the real terminal app: told apart in the sidebar, the header and Ctrl-K.
@@ -49,13 +48,7 @@ test('two servers named acme, and two groups named climbing, are told apart in t
   assert.notEqual(a, b);
 
   const home = join(dir, 'alice');
-  saveCredential(home, t.wsUrl, {
-    token: alice.token,
-    username: alice.user.username,
-    userId: alice.user.id,
-    sessionId: alice.session.id,
-    savedAt: Date.now(),
-  });
+  saveLogin(home, t.wsUrl, alice);
   const screen = new Screen({ NATTER_HOME: home, NATTER_SERVER: t.wsUrl });
   try {
     await screen.waitFor(/connected/, 'the status line');

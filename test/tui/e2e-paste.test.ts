@@ -3,9 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { saveCredential } from '../../src/cli/util.js';
 import { connectAs, HttpApi, PASSWORD } from '../helpers/api.js';
-import { Screen } from '../helpers/screen.js';
+import { Screen, saveLogin } from '../helpers/screen.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -34,13 +33,7 @@ test('bracketed paste: a pasted multi-line text is one message; lines typed fast
   await a.request('channels.create', { serverId: server.id, name: 'pantry' });
   await a.request('messages.send', { conversationId: general, body: 'water is boiling', nonce: 'p-0' });
   const home = join(dir, 'pasta');
-  saveCredential(home, t.wsUrl, {
-    token: alice.token,
-    username: alice.user.username,
-    userId: alice.user.id,
-    sessionId: alice.session.id,
-    savedAt: Date.now(),
-  });
+  saveLogin(home, t.wsUrl, alice);
   const bodies = async () =>
     (await a.request('messages.history', { conversationId: general })).messages.map((m) => m.body);
   const screen = new Screen({ NATTER_HOME: home, NATTER_SERVER: t.wsUrl });

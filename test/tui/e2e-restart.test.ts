@@ -3,9 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { saveCredential } from '../../src/cli/util.js';
 import { connectAs, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
-import { Screen } from '../helpers/screen.js';
+import { Screen, saveLogin } from '../helpers/screen.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 // What the terminal app keeps across restarts in composer.json, end to end: bin/natter runs dist/ (npm run build first).
@@ -32,13 +31,7 @@ async function setUp(name: string): Promise<{ home: string; general: string; ran
     await c.request('messages.send', { conversationId: general, body: 'said in general', nonce: `${name}-1` });
     await c.request('messages.send', { conversationId: random.id, body: 'said in random', nonce: `${name}-2` });
     const home = join(dir, name);
-    saveCredential(home, t.wsUrl, {
-      token: me.token,
-      username: me.user.username,
-      userId: me.user.id,
-      sessionId: me.session.id,
-      savedAt: Date.now(),
-    });
+    saveLogin(home, t.wsUrl, me);
     return { home, general, random: random.id };
   } finally {
     c.close();

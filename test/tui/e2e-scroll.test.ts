@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import xterm from '@xterm/headless';
-import { saveCredential } from '../../src/cli/util.js';
 import { patiently } from '../../src/client/index.js';
 import { connectAs, HttpApi, PASSWORD } from '../helpers/api.js';
+import { saveLogin } from '../helpers/screen.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { waitFor, within } from '../helpers/wait.js';
 
@@ -221,13 +221,7 @@ async function seed(name: string) {
   await a.request('read.mark', { conversationId: general, seq: MESSAGES });
   a.close();
   const home = join(dir, name);
-  saveCredential(home, t.wsUrl, {
-    token: alice.token,
-    username: alice.user.username,
-    userId: alice.user.id,
-    sessionId: alice.session.id,
-    savedAt: Date.now(),
-  });
+  saveLogin(home, t.wsUrl, alice);
   return { home, general, bob: b };
 }
 

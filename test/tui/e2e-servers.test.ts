@@ -4,9 +4,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { saveCredential } from '../../src/cli/util.js';
 import { connectAs, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
-import { Screen } from '../helpers/screen.js';
+import { Screen, saveLogin } from '../helpers/screen.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 // The terminal app given several servers (--server a,b): bin/natter runs dist/ (npm run build first).
@@ -45,13 +44,7 @@ test('the status line names the server of the list it is connected to, after a m
   c.close();
   const home = join(dir, 'home');
   // Logged in with the list: the credential is the list's.
-  saveCredential(home, list, {
-    token: me.token,
-    username: me.user.username,
-    userId: me.user.id,
-    sessionId: me.session.id,
-    savedAt: Date.now(),
-  });
+  saveLogin(home, list, me);
   const screen = new Screen({ NATTER_HOME: home, NATTER_SERVER: list });
   try {
     // The first of the list is down: connected to the second, and the status line says which.

@@ -3,10 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { saveCredential } from '../../src/cli/util.js';
 import { type NatterClient, patiently } from '../../src/client/index.js';
 import { connectAs, HttpApi, PASSWORD } from '../helpers/api.js';
-import { COLS, Screen } from '../helpers/screen.js';
+import { COLS, type Registered, Screen, saveLogin } from '../helpers/screen.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -14,20 +13,8 @@ let t: TestServer;
 let dir: string;
 
 /** A config directory holding `reg`'s session for `url` (the test server's), as `natter login` leaves it. */
-function savedLogin(
-  name: string,
-  reg: { token: string; user: { id: string; username: string }; session: { id: string } },
-  url = t.wsUrl,
-): string {
-  const home = join(dir, name);
-  saveCredential(home, url, {
-    token: reg.token,
-    username: reg.user.username,
-    userId: reg.user.id,
-    sessionId: reg.session.id,
-    savedAt: Date.now(),
-  });
-  return home;
+function savedLogin(name: string, reg: Registered, url = t.wsUrl): string {
+  return saveLogin(join(dir, name), url, reg);
 }
 before(async () => {
   t = await startTestServer();
