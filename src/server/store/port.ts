@@ -1,0 +1,115 @@
+import type { EventData, EventName } from '../../protocol/index.js';
+import type { ChatQueries } from '../db/chat.js';
+import type { SessionQueries } from '../db/sessions.js';
+import type { UserQueries } from '../db/users.js';
+import type { Scope } from '../event-log.js';
+
+/**
+ * The storage port: what handlers, access rules and background jobs see of
+ * the database, the same on every backend. Every method is asynchronous. The
+ * SQLite backend (store/sqlite) answers from better-sqlite3 without leaving
+ * the turn; the PostgreSQL backend (store/postgres) goes over the network.
+ *
+ * The method sets are those of the SQLite query classes (`db/chat.ts`,
+ * `db/users.ts`, `db/sessions.ts`): one list of names, two implementations.
+ */
+
+/** `T`'s methods, each returning a promise of what it returned. */
+export type Async<T> = {
+  [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+};
+
+/** Servers, members, bans, conversations, messages, mentions, read state, invites, blocks. */
+export type ChatStore = Async<Omit<ChatQueries, 'pending'>>;
+/** Accounts and username holds. */
+export type UserStore = Async<UserQueries>;
+/** Login sessions, bot tokens and the addresses accounts logged in from. */
+export type SessionStore = Async<SessionQueries>;
+
+/** A stored event as the bus carries it: its id, its audiences and its text (with its cursor). */
+export type StoredEvent = { id: number; scopes: readonly Scope[]; text: string };
+
+/** What a replay found: the serialized events, or `limited` when there were too many. */
+export type Replay = { texts: string[]; head: number; limited: boolean };
+
+/** Work to do once the transaction that holds a job has committed (fan-out, hub updates). */
+export type AfterCommit = (() => void)[];
+
+/**
+ * The resumable event stream. Inside a write, `append` records an event with
+ * the change it reports; its id (the cursor clients resume from) is visible to
+ * readers only once every smaller id is: ids become visible in commit order.
+ */
+export type EventStore = {
+  /**
+   * Records a stream event for `scopes` in the write under way, and pushes
+   * onto `after` its publication (with its id) to the store's `Publish`
+   * function: it goes out after the commit, in order with the job's other work.
+   */
+  append<N extends EventName>(
+    after: AfterCommit,
+    scopes: readonly Scope[],
+    event: N,
+    data: EventData<N>,
+    now: number,
+  ): Promise<void>;
+  /** Bytes of event payloads appended so far by this store (the daily write budget charges the difference a job makes). */
+  readonly appendedBytes: number;
+  /** The newest committed event id (0 when there is none). */
+  head(): Promise<number>;
+  /** Parses a client's cursor; `invalid_cursor` unless it is a decimal event id no later than the head. */
+  parseCursor(cursor: string): Promise<number>;
+  /**
+   * The events after `cursor` in `scopes` (each seen from its own starting
+   * event id): at most `cap` of them and `maxBytes` of text, else none and `limited`.
+   */
+  replay(scopes: readonly (readonly [string, number])[], cursor: number, cap: number, maxBytes: number): Promise<Replay>;
+  /** Every committed event with an id above `after`, oldest first, at most `limit` (the bus fills gaps with it). */
+  since(after: number, limit: number): Promise<StoredEvent[]>;
+  /** Deletes up to `limit` of the oldest events older than `before` (ms); returns how many. */
+  prune(before: number, limit: number): Promise<number>;
+};
+
+/** The daily write budget per user (bytes of events and rows a user may store per UTC day). */
+export type UsageStore = {
+  /** Adds `bytes` to the user's total for today, or throws `limit_reached` when that would pass the budget. */
+  charge(userId: string, bytes: number, now: number): Promise<void>;
+  /** Deletes totals of days before yesterday (returns how many rows). */
+  pruneBefore(now: number): Promise<number>;
+};
+
+/** The stores a write job works through: every statement in the batch's transaction. */
+export type TxStores = {
+  chat: ChatStore;
+  users: UserStore;
+  sessions: SessionStore;
+  events: EventStore;
+  usage: UsageStore;
+};
+
+/**
+ * A storage backend. Its own stores read committed data only; writes go
+ * through `write`, which groups the jobs queued together into one
+ * transaction (group commit), each job in its own savepoint, and runs their
+ * `after` work, in order, once that transaction has committed.
+ */
+export interface Store extends TxStores {
+  readonly backend: 'sqlite' | 'postgres';
+  /**
+   * Runs `fn` in the next write batch. Jobs of a batch run strictly one
+   * after another; a job that throws rolls back alone. Resolves once the
+   * batch has committed (acknowledged means durable).
+   */
+  write<T>(fn: (tx: TxStores, after: AfterCommit) => Promise<T>): Promise<T>;
+  /** Jobs waiting for the next batch. */
+  readonly queued: number;
+  /** Transactions committed, and jobs in them (for metrics and benchmarks). */
+  readonly stats: { commits: number; jobs: number };
+  /** Whether the database answers (for `/readyz`). */
+  ping(): Promise<boolean>;
+  /** Closes the connections (after the last write has settled). */
+  close(): Promise<void>;
+}
+
+/** Where a store hands each committed event (the hub, or the cluster bus). */
+export type Publish = (event: StoredEvent) => void;
