@@ -146,14 +146,14 @@ async function storage(): Promise<void> {
   stopAt = performance.now() + (WARMUP + SECONDS) * 1000;
   await new Promise((r) => setTimeout(r, WARMUP * 1000));
   const ackedBefore = acked;
-  const statsBefore = { ...services.writer.stats };
+  const statsBefore = { ...services.store.stats };
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   const elapsed = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const commits = services.writer.stats.commits - statsBefore.commits;
-  const jobs = services.writer.stats.jobs - statsBefore.jobs;
+  const commits = services.store.stats.commits - statsBefore.commits;
+  const jobs = services.store.stats.jobs - statsBefore.jobs;
   const committed = acked - ackedBefore;
   await done;
   console.log(

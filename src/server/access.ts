@@ -1,8 +1,8 @@
 import { NatterError } from '../protocol/index.js';
 import type { AuthedCtx } from './context.js';
-import type { ChatQueries } from './db/chat.js';
 import type { ConversationRow, MemberRow, MessageRow, ServerRow, UserRow } from './db/schema.js';
 import { conversationScope, type Scope, serverScope } from './event-log.js';
+import type { ChatStore } from './store/port.js';
 
 /**
  * Authorization, one place for every operation. Whatever the caller may not
@@ -25,20 +25,23 @@ export function noSuchMessage(): NatterError {
 }
 
 /** The server and the caller's role in it; `not_found` for non-members. */
-export function serverFor(ctx: AuthedCtx, serverId: string): { server: ServerRow; role: MemberRow['role'] } {
-  const role = ctx.chat.role(serverId, ctx.session.userId);
-  const server = role ? ctx.chat.server(serverId) : undefined;
+export async function serverFor(
+  ctx: AuthedCtx,
+  serverId: string,
+): Promise<{ server: ServerRow; role: MemberRow['role'] }> {
+  const role = await ctx.chat.role(serverId, ctx.session.userId);
+  const server = role ? await ctx.chat.server(serverId) : undefined;
   if (!role || !server) throw noSuchServer();
   return { server, role };
 }
 
 /** Like {@link serverFor}, and the caller must hold at least `min`. */
-export function serverWithRole(
+export async function serverWithRole(
   ctx: AuthedCtx,
   serverId: string,
   min: 'admin' | 'owner',
-): { server: ServerRow; role: MemberRow['role'] } {
-  const found = serverFor(ctx, serverId);
+): Promise<{ server: ServerRow; role: MemberRow['role'] }> {
+  const found = await serverFor(ctx, serverId);
   if (RANK[found.role] < RANK[min]) {
     throw new NatterError(
       'forbidden',
@@ -54,18 +57,18 @@ export function outranks(actorRole: MemberRow['role'], targetRole: MemberRow['ro
 }
 
 /** A conversation the caller can read, with their server role for channels; `not_found` otherwise. */
-export function readable(
+export async function readable(
   ctx: AuthedCtx,
   conversationId: string,
-): { conv: ConversationRow; role: MemberRow['role'] | null } {
-  const conv = ctx.chat.conversation(conversationId);
+): Promise<{ conv: ConversationRow; role: MemberRow['role'] | null }> {
+  const conv = await ctx.chat.conversation(conversationId);
   if (!conv) throw noSuchConversation();
   if (conv.kind === 'channel') {
-    const role = conv.serverId ? ctx.chat.role(conv.serverId, ctx.session.userId) : undefined;
+    const role = conv.serverId ? await ctx.chat.role(conv.serverId, ctx.session.userId) : undefined;
     if (!role) throw noSuchConversation();
     return { conv, role };
   }
-  if (!ctx.chat.isConversationMember(conv.id, ctx.session.userId)) throw noSuchConversation();
+  if (!(await ctx.chat.isConversationMember(conv.id, ctx.session.userId))) throw noSuchConversation();
   return { conv, role: null };
 }
 
@@ -77,35 +80,35 @@ export function readable(
  * With `conversationId`, that conversation alone, by the same rule as its
  * history: `not_found` when the caller cannot read it.
  */
-export function searchable(
+export async function searchable(
   ctx: AuthedCtx,
   conversationId: string | undefined,
-): { conv: ConversationRow | null; scopes: Scope[] } {
+): Promise<{ conv: ConversationRow | null; scopes: Scope[] }> {
   if (conversationId !== undefined) {
-    const { conv } = readable(ctx, conversationId);
+    const { conv } = await readable(ctx, conversationId);
     return { conv, scopes: [scopeOf(conv)] };
   }
-  return { conv: null, scopes: scopesOfUser(ctx.chat, ctx.session.userId) };
+  return { conv: null, scopes: await scopesOfUser(ctx.chat, ctx.session.userId) };
 }
 
 /** A message in a conversation the caller can read; `not_found` otherwise. */
-export function readableMessage(
+export async function readableMessage(
   ctx: AuthedCtx,
   messageId: string,
-): { message: MessageRow; conv: ConversationRow; role: MemberRow['role'] | null } {
-  const message = ctx.chat.message(messageId);
+): Promise<{ message: MessageRow; conv: ConversationRow; role: MemberRow['role'] | null }> {
+  const message = await ctx.chat.message(messageId);
   if (!message) throw noSuchMessage();
   try {
-    return { message, ...readable(ctx, message.conversationId) };
+    return { message, ...(await readable(ctx, message.conversationId)) };
   } catch {
     throw noSuchMessage();
   }
 }
 
 /** A group the caller is in; `not_found` otherwise (a group one is only invited to included). */
-export function myGroup(ctx: AuthedCtx, groupId: string): ConversationRow {
-  const conv = ctx.chat.conversation(groupId);
-  if (conv?.kind !== 'group' || !ctx.chat.isConversationMember(groupId, ctx.session.userId)) {
+export async function myGroup(ctx: AuthedCtx, groupId: string): Promise<ConversationRow> {
+  const conv = await ctx.chat.conversation(groupId);
+  if (conv?.kind !== 'group' || !(await ctx.chat.isConversationMember(groupId, ctx.session.userId))) {
     throw noSuchConversation();
   }
   return conv;
@@ -116,7 +119,7 @@ export function myGroup(ctx: AuthedCtx, groupId: string): ConversationRow {
  * It is the person's own choice (`groupAdds`): anyone, people who share a
  * server or a group with them, or nobody.
  */
-export function mayAddToGroup(ctx: AuthedCtx, user: Pick<UserRow, 'id' | 'groupAdds'>): boolean {
+export async function mayAddToGroup(ctx: AuthedCtx, user: Pick<UserRow, 'id' | 'groupAdds'>): Promise<boolean> {
   if (user.groupAdds === 'everyone') return true;
   if (user.groupAdds === 'contacts') return ctx.chat.shareServerOrGroup(ctx.session.userId, user.id);
   return false;
@@ -138,6 +141,9 @@ export function scopeOf(conv: ConversationRow): Scope {
 }
 
 /** Every scope a user belongs to (besides their own `u:` scope). */
-export function scopesOfUser(chat: ChatQueries, userId: string): Scope[] {
-  return [...chat.serverIdsOf(userId).map(serverScope), ...chat.conversationIdsOf(userId).map(conversationScope)];
+export async function scopesOfUser(chat: ChatStore, userId: string): Promise<Scope[]> {
+  return [
+    ...(await chat.serverIdsOf(userId)).map(serverScope),
+    ...(await chat.conversationIdsOf(userId)).map(conversationScope),
+  ];
 }

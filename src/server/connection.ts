@@ -83,6 +83,11 @@ export abstract class Connection {
   closed = false;
   /** The scopes (`u:`, `s:`, `c:`) whose events this connection receives; kept by the hub. */
   readonly scopes = new Set<string>();
+  /**
+   * Stored events held back while a resume reads what the connection missed
+   * (null otherwise): sent, once the replay has gone out, if newer than it.
+   */
+  held: { id: number; frame: OutgoingFrame }[] | null = null;
   /** Whether this connection makes its user appear online (one-shot scripts opt out). */
   present = true;
   /** Bytes allowed to wait for the peer before it counts as a slow consumer; 0 = no limit. */
@@ -146,6 +151,16 @@ export abstract class Connection {
     if (this.closed) return;
     this.write(text);
     this.checkQueue();
+  }
+
+  /**
+   * Ends holding stored events back: sends those newer than `head` (the last
+   * event the replay covered), in order, and then sends them as they come.
+   */
+  release(head: number): void {
+    const held = this.held;
+    this.held = null;
+    if (held) for (const h of held) if (h.id > head) this.sendFrame(h.frame);
   }
 
   /** Sends a message that goes to many connections (fan-out encodes it once for all of them). */

@@ -1,33 +1,36 @@
 import type { Operations, OpName, ParamsOf, ResultOf } from '../protocol/index.js';
 import type { Limits, ServerConfig } from './config.js';
 import type { AuthState, Connection } from './connection.js';
-import type { ChatQueries } from './db/chat.js';
-import type { Db } from './db/index.js';
-import type { SessionQueries } from './db/sessions.js';
-import type { UserQueries } from './db/users.js';
-import type { EventLog } from './event-log.js';
 import type { Hub } from './hub.js';
 import type { Logger } from './log.js';
 import type { PasswordHasher } from './passwords.js';
-import type { UsageMeter } from './quotas.js';
 import type { Clock, RateLimiter } from './rate-limit.js';
+import type {
+  AfterCommit,
+  ChatStore,
+  EventStore,
+  SessionStore,
+  Store,
+  TxStores,
+  UsageStore,
+  UserStore,
+} from './store/port.js';
 import type { AddressCounter } from './transports/common.js';
 import type { HostCheck } from './transports/hosts.js';
 import type { TrustedProxies } from './transports/proxy.js';
-import type { AfterCommit, Writer } from './writer.js';
 
 /** The long-lived parts of a running server, shared by every request. */
 export type Services = {
   config: ServerConfig;
-  db: Db;
-  users: UserQueries;
-  sessions: SessionQueries;
-  chat: ChatQueries;
-  /** Group-commit queue: every write that produces stream events goes through it. */
-  writer: Writer;
-  events: EventLog;
+  /** The storage backend; every write goes through `store.write` (group commit). */
+  store: Store;
+  /** Reads of committed data (the store's own stores; inside a write, the job's). */
+  users: UserStore;
+  sessions: SessionStore;
+  chat: ChatStore;
+  events: EventStore;
   /** The daily write budget per user. */
-  usage: UsageMeter;
+  usage: UsageStore;
   hub: Hub;
   /** Open sockets per client address, on every port (the per-address connection cap). */
   sockets: AddressCounter;
@@ -46,21 +49,36 @@ export type Services = {
 };
 
 /** What a handler gets: the services, the connection and who is on it. */
-export type Ctx = Services & {
+export interface Ctx extends Services {
   conn: Connection;
   session: AuthState | null;
   /**
-   * Runs `fn` in the next write batch (see `Writer.run`). For an authenticated
-   * request it first checks, inside the batch, that the session still exists:
-   * a write queued behind its own session's revocation is refused.
+   * Runs `fn` in the next write batch (see `Store.write`), with `tx`: this
+   * context whose stores work inside the batch's transaction. For an
+   * authenticated request it first checks, inside the batch, that the
+   * session still exists: a write queued behind its own session's
+   * revocation is refused.
    */
-  write<T>(fn: (after: AfterCommit) => T): Promise<T>;
+  write<T>(fn: (tx: this, after: AfterCommit) => Promise<T>): Promise<T>;
   /** Runs `fn` after the reply has been sent (e.g. closing the caller's own session). */
   afterReply(fn: () => void): void;
-};
+}
 
 /** Context of an operation that requires authentication. */
-export type AuthedCtx = Ctx & { session: AuthState };
+export interface AuthedCtx extends Ctx {
+  session: AuthState;
+}
+
+/** `ctx` with the stores of a write job in place of the committed-data ones. */
+export function inTransaction<C extends Ctx>(ctx: C, tx: TxStores): C {
+  const bound = Object.create(ctx) as C;
+  bound.chat = tx.chat;
+  bound.users = tx.users;
+  bound.sessions = tx.sessions;
+  bound.events = tx.events;
+  bound.usage = tx.usage;
+  return bound;
+}
 
 /** A handler for operation `N`. */
 export type Handler<N extends OpName> = (

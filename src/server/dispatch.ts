@@ -8,10 +8,11 @@ import {
   type Reply,
 } from '../protocol/index.js';
 import type { Connection } from './connection.js';
-import type { Ctx, Handler, Services } from './context.js';
+import { type Ctx, type Handler, inTransaction, type Services } from './context.js';
 import { handlers } from './handlers/index.js';
 import { READ_OPS, spend, UNMETERED_OPS } from './limits.js';
 import { PAGE_BYTES } from './pages.js';
+import type { AfterCommit } from './store/port.js';
 
 /** Undecodable frames in a row before the connection is closed. */
 const MAX_BAD_FRAMES = 3;
@@ -170,7 +171,9 @@ export class Dispatcher {
       conn.reply({ id: parsed.id, error: parsed.error.toBody() });
       return;
     }
-    const exclusive = operations[parsed.request.op].exclusive === true;
+    // A page read is answered before the next request starts, as when reads
+    // answered within the turn: the send-queue check then sees its reply.
+    const exclusive = operations[parsed.request.op].exclusive === true || READ_OPS.has(parsed.request.op);
     if (exclusive) conn.exclusiveRunning = true;
     conn.inFlight++;
     const finish = ({ reply, after }: Outcome) => {
@@ -250,23 +253,30 @@ export class Dispatcher {
       );
     }
     const session = conn.auth;
-    const { writer, sessions, limiters, events, usage, clock } = this.services;
+    const { store, limiters, clock } = this.services;
     if (session && READ_OPS.has(request.op)) spend(limiters.readPerUser, session.userId, 'reads; slow down');
-    const write: Ctx['write'] = session
-      ? (fn) =>
-          writer.run((afterCommit) => {
-            if (!sessions.exists(session.sessionId)) {
-              throw new NatterError('unauthenticated', 'this session was revoked; log in again');
-            }
-            if (UNMETERED_OPS.has(request.op)) return fn(afterCommit);
-            const before = events.appendedBytes;
-            const value = fn(afterCommit);
-            // Over the daily budget, the job throws here and rolls back whole.
-            usage.charge(session.userId, events.appendedBytes - before, clock());
-            return value;
-          })
-      : (fn) => writer.run(fn);
-    const ctx: Ctx = { ...this.services, conn, session, write, afterReply: (fn) => after.push(fn) };
+    const metered = session !== null && !UNMETERED_OPS.has(request.op);
+    const write = <T>(fn: (tx: Ctx, after: AfterCommit) => Promise<T>): Promise<T> =>
+      store.write(async (stores, afterCommit) => {
+        const tx = inTransaction(ctx, stores);
+        if (!session) return fn(tx, afterCommit);
+        if (!(await stores.sessions.exists(session.sessionId))) {
+          throw new NatterError('unauthenticated', 'this session was revoked; log in again');
+        }
+        if (!metered) return fn(tx, afterCommit);
+        const before = stores.events.appendedBytes;
+        const value = await fn(tx, afterCommit);
+        // Over the daily budget, the job throws here and rolls back whole.
+        await stores.usage.charge(session.userId, stores.events.appendedBytes - before, clock());
+        return value;
+      });
+    const ctx: Ctx = {
+      ...this.services,
+      conn,
+      session,
+      write: write as Ctx['write'],
+      afterReply: (fn) => after.push(fn),
+    };
     // The table maps each op to its own handler; the pairing is checked where the table is defined.
     const handler = handlers[request.op] as Handler<typeof request.op>;
     return (handler as (c: Ctx, p: unknown) => unknown)(ctx, request.params);

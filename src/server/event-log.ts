@@ -1,8 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { type EventData, type EventName, NatterError } from '../protocol/index.js';
 import type { Db } from './db/index.js';
-import type { Hub } from './hub.js';
-import type { AfterCommit } from './writer.js';
+import type { AfterCommit, Publish, Replay, StoredEvent } from './store/port.js';
 
 /** The audience of an event: `u:<userId>`, `s:<serverId>` or `c:<conversationId>`. */
 export type Scope = `u:${string}` | `s:${string}` | `c:${string}`;
@@ -14,8 +13,7 @@ export const conversationScope = (id: string): Scope => `c:${id}`;
 /** What one `event_scopes` row costs on disk, index included (for the daily write budget). */
 const SCOPE_ROW_BYTES = 80;
 
-/** What a replay found: the serialized events, or `limited` when there were too many. */
-export type Replay = { texts: string[]; head: number; limited: boolean };
+export type { Replay } from './store/port.js';
 
 /**
  * The resumable event stream. A stream event is stored (serialized once) in
@@ -34,10 +32,12 @@ export class EventLog {
     { id: number; payload: string }
   >;
   private readonly pruneStmt: Statement<[number, number]>;
+  private readonly sinceStmt: Statement<[number, number], { id: number; payload: string; scope: string | null }>;
+  private readonly scopesStmt: Statement<[number, number], { event_id: number; scope: string }>;
 
   constructor(
     db: Db,
-    private readonly hub: Hub,
+    private readonly publish: Publish,
   ) {
     const sqlite = db.$client;
     this.insert = sqlite.prepare('INSERT INTO events (payload, created_at, scope) VALUES (?, ?, ?) RETURNING id');
@@ -55,6 +55,10 @@ export class EventLog {
                       SELECT s.event_id FROM want w JOIN event_scopes s ON s.scope = w.scope WHERE s.event_id > w.since)
        ORDER BY e.id LIMIT @cap`,
     );
+    this.sinceStmt = sqlite.prepare('SELECT id, payload, scope FROM events WHERE id > ? ORDER BY id LIMIT ?');
+    this.scopesStmt = sqlite.prepare(
+      'SELECT event_id, scope FROM event_scopes WHERE event_id > ? AND event_id <= ? ORDER BY event_id',
+    );
     this.pruneStmt = sqlite.prepare(
       'DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < ? ORDER BY id LIMIT ?)',
     );
@@ -62,7 +66,7 @@ export class EventLog {
 
   /**
    * Records a stream event for `scopes` inside the current write transaction
-   * and queues its publication for after the commit. Returns its cursor.
+   * and queues its publication for after the commit.
    */
   append<N extends EventName>(
     after: AfterCommit,
@@ -70,7 +74,7 @@ export class EventLog {
     event: N,
     data: EventData<N>,
     now: number,
-  ): number {
+  ): void {
     const payload = JSON.stringify({ event, data });
     const distinct = scopes.length === 1 ? scopes : [...new Set(scopes)];
     // What the event stores: its text, and a row (with its index entry) per audience beyond one.
@@ -79,9 +83,8 @@ export class EventLog {
     const row = this.insert.get(payload, now, distinct.length === 1 ? (distinct[0] ?? null) : null);
     if (!row) throw new Error('event insert returned nothing');
     if (distinct.length > 1) for (const scope of distinct) this.insertScope.run(row.id, scope);
-    const text = withCursor(payload, row.id);
-    after.push(() => this.hub.publish(scopes, text));
-    return row.id;
+    const stored: StoredEvent = { id: row.id, scopes: distinct, text: withCursor(payload, row.id) };
+    after.push(() => this.publish(stored));
   }
 
   /** The newest event id (0 when there is none). */
@@ -125,6 +128,26 @@ export class EventLog {
     return { texts, head, limited: false };
   }
 
+  /** Every event with an id above `after`, oldest first, at most `limit`, with its audiences. */
+  since(after: number, limit: number): StoredEvent[] {
+    const rows = this.sinceStmt.all(after, limit);
+    const last = rows.at(-1);
+    if (!last) return [];
+    const shared = new Map<number, Scope[]>();
+    if (rows.some((r) => r.scope === null)) {
+      for (const s of this.scopesStmt.iterate(after, last.id)) {
+        const list = shared.get(s.event_id);
+        if (list) list.push(s.scope as Scope);
+        else shared.set(s.event_id, [s.scope as Scope]);
+      }
+    }
+    return rows.map((r) => ({
+      id: r.id,
+      scopes: r.scope === null ? (shared.get(r.id) ?? []) : [r.scope as Scope],
+      text: withCursor(r.payload, r.id),
+    }));
+  }
+
   /** Deletes up to `limit` of the oldest events older than `before` (ms); returns how many. */
   prune(before: number, limit: number): number {
     return this.pruneStmt.run(before, limit).changes;
@@ -132,6 +155,6 @@ export class EventLog {
 }
 
 /** Adds `"cursor":"<id>"` to a serialized `{"event":…,"data":…}` without parsing it again. */
-function withCursor(payload: string, id: number): string {
+export function withCursor(payload: string, id: number): string {
   return `${payload.slice(0, -1)},"cursor":"${id}"}`;
 }

@@ -1,6 +1,7 @@
 import type { EventData, EventName } from '../protocol/index.js';
 import { type AuthState, type Connection, OutgoingFrame } from './connection.js';
 import type { Scope } from './event-log.js';
+import type { StoredEvent } from './store/port.js';
 
 /**
  * Who is connected: every live connection, indexed by user, by session and by
@@ -164,6 +165,23 @@ export class Hub {
       return;
     }
     for (const conn of this.audience(scopes)) if (conn.auth?.userId !== except) conn.sendFrame(frame);
+  }
+
+  /**
+   * Delivers a committed stream event to the connections subscribed to its
+   * scopes; a connection still reading its replay holds it until then.
+   */
+  publishEvent(event: StoredEvent): void {
+    const frame = new OutgoingFrame(event.text);
+    const send = (conn: Connection) => {
+      if (conn.held) conn.held.push({ id: event.id, frame });
+      else conn.sendFrame(frame);
+    };
+    if (event.scopes.length === 1) {
+      for (const conn of this.byScope.get(event.scopes[0] as string) ?? EMPTY) send(conn);
+      return;
+    }
+    for (const conn of this.audience(event.scopes)) send(conn);
   }
 
   /** Sends an ephemeral (unstored) event to `scopes`, optionally leaving out one user's connections. */

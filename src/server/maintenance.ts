@@ -1,8 +1,7 @@
 import { CloseCode } from '../protocol/index.js';
 import type { Services } from './context.js';
-import { pruneUsernameHolds } from './db/username-keys.js';
 import { KNOWN_ADDRESS_MS } from './handlers/accounts.js';
-import type { AfterCommit } from './writer.js';
+import type { AfterCommit, TxStores } from './store/port.js';
 
 /** Rows deleted per write batch by the sweeps: small enough that no batch holds up the writer for long. */
 export const SWEEP_BATCH = 500;
@@ -13,10 +12,13 @@ export const SWEEP_BATCH = 500;
  * commit, so sends and other writes interleave with a long sweep instead of
  * waiting behind one big DELETE.
  */
-async function sweep(services: Services, batch: (after: AfterCommit) => number): Promise<number> {
+async function sweep(
+  services: Services,
+  batch: (tx: TxStores, after: AfterCommit) => Promise<number>,
+): Promise<number> {
   let total = 0;
   for (;;) {
-    const n = await services.writer.run(batch);
+    const n = await services.store.write(batch);
     total += n;
     if (n < SWEEP_BATCH) return total;
     await new Promise((resolve) => setImmediate(resolve));
@@ -40,27 +42,27 @@ export const DEAD_INVITE_MS = 7 * 24 * 3600 * 1000;
  */
 export async function runMaintenance(services: Services): Promise<MaintenanceReport> {
   const now = services.clock();
-  const { events, sessions, config, hub } = services;
-  const removed = await sweep(services, () => events.prune(now - config.eventRetentionMs, SWEEP_BATCH));
+  const { config, hub, store } = services;
+  const removed = await sweep(services, (tx) => tx.events.prune(now - config.eventRetentionMs, SWEEP_BATCH));
   // A session in use on an open connection is not idle, however long ago it connected.
   const live = hub.liveSessions();
   for (let i = 0; i < live.length; i += SWEEP_BATCH) {
     const ids = live.slice(i, i + SWEEP_BATCH);
-    await services.writer.run(() => {
-      for (const id of ids) sessions.touch(id, now);
+    await store.write(async (tx) => {
+      for (const id of ids) await tx.sessions.touch(id, now);
     });
   }
-  const expired = await sweep(services, (after) => {
-    const ids = sessions.expireIdle(now - config.sessionIdleMs, SWEEP_BATCH);
+  const expired = await sweep(services, async (tx, after) => {
+    const ids = await tx.sessions.expireIdle(now - config.sessionIdleMs, SWEEP_BATCH);
     after.push(() => hub.closeSessions(ids, CloseCode.sessionRevoked, 'session expired after a long time unused'));
     return ids.length;
   });
-  await sweep(services, () => sessions.forgetAddresses(now - KNOWN_ADDRESS_MS, SWEEP_BATCH));
+  await sweep(services, (tx) => tx.sessions.forgetAddresses(now - KNOWN_ADDRESS_MS, SWEEP_BATCH));
   // Invite codes that stopped working a week ago: a member following one is told alreadyMember until then.
-  const invites = await sweep(services, () => services.chat.pruneDeadInvites(now - DEAD_INVITE_MS, SWEEP_BATCH));
-  const holds = await sweep(services, () => pruneUsernameHolds(services.db, now - config.usernameHoldMs, SWEEP_BATCH));
-  const usage = await services.writer.run(() => services.usage.pruneBefore(now));
+  const invites = await sweep(services, (tx) => tx.chat.pruneDeadInvites(now - DEAD_INVITE_MS, SWEEP_BATCH));
+  const holds = await sweep(services, (tx) => tx.users.pruneHolds(now - config.usernameHoldMs, SWEEP_BATCH));
+  const usage = await store.write((tx) => tx.usage.pruneBefore(now));
   // Unknown users keep costing what most accounts cost, as accounts move to the configured cost.
-  services.passwords.setDummyCost(services.users.commonHashCost() ?? config.bcryptCost);
+  services.passwords.setDummyCost((await services.users.commonHashCost()) ?? config.bcryptCost);
   return { events: removed, sessions: expired, holds, usage, invites };
 }

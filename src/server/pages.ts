@@ -84,15 +84,15 @@ export class PagedList {
    * row, when present, says that there is a next page, which starts after the
    * last row kept. With `size`, the page also stops at {@link PAGE_BYTES}.
    */
-  page<R, T>(
+  async page<R, T>(
     rows: readonly R[],
     limit: number,
     keyOf: (row: R) => PageKey,
-    map: (rows: R[]) => T[],
+    map: (rows: R[]) => T[] | Promise<T[]>,
     size?: (item: T) => number,
-  ): Page<T> {
+  ): Promise<Page<T>> {
     let kept = rows.slice(0, limit);
-    let items = map(kept);
+    let items = await map(kept);
     let more = rows.length > limit;
     if (size) {
       const n = fitting(items, size);

@@ -9,18 +9,14 @@ import { scopesOfUser } from './access.js';
 import { Checkpointer } from './checkpointer.js';
 import { defaultConfig, LIMIT_NAMES, type ServerConfig, type ServerOverrides } from './config.js';
 import type { Services } from './context.js';
-import { ChatQueries } from './db/chat.js';
-import { closeDb, DB_FILE, openDb, permissionWarnings } from './db/index.js';
-import { sessionQueries } from './db/sessions.js';
-import { userQueries } from './db/users.js';
+import { DB_FILE, type Db, openDb, openReader, permissionWarnings } from './db/index.js';
 import { Dispatcher } from './dispatch.js';
-import { EventLog } from './event-log.js';
 import { Hub } from './hub.js';
 import { createLogger } from './log.js';
 import { runMaintenance } from './maintenance.js';
 import { PasswordHasher } from './passwords.js';
-import { UsageMeter } from './quotas.js';
 import { RateLimiter } from './rate-limit.js';
+import { SqliteStore } from './store/sqlite/store.js';
 import { AddressCounter, endAndCut, httpRefusal, remoteAddress, tooManyConnections } from './transports/common.js';
 import { HostCheck, parseAllowedHosts } from './transports/hosts.js';
 import { createHttpHandler } from './transports/http.js';
@@ -28,7 +24,6 @@ import { TrustedProxies } from './transports/proxy.js';
 import { createTcpServer } from './transports/tcp.js';
 import { HANDSHAKE_TIMEOUT_MS, ServerCertificate } from './transports/tls.js';
 import { attachWebSocket } from './transports/ws.js';
-import { Writer } from './writer.js';
 
 /** A started server. */
 export type RunningServer = {
@@ -40,6 +35,8 @@ export type RunningServer = {
   /** Whether HTTP, WebSocket and TCP are served over TLS. */
   tls: boolean;
   services: Services;
+  /** The SQLite writer's connection (for tests and tools that look inside the file). */
+  sqlite(): Db;
   /** Copies the WAL back into the database file, off the event loop. */
   checkpointer: Checkpointer;
   /**
@@ -101,17 +98,24 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   const limiter = (l: { capacity: number; refillMs: number }) => new RateLimiter(l.capacity, l.refillMs, clock);
   const hub = new Hub(config.presenceGraceMs);
   const sockets = new AddressCounter();
-  const chat = new ChatQueries(db);
-  const usage = new UsageMeter(db, config.quotas.writeBytesPerDay);
+  const store = new SqliteStore(
+    db,
+    openReader(config.dataDir, { busyTimeoutMs: config.busyTimeoutMs, onStatement: config.onStatement }),
+    {
+      publish: (event) => hub.publishEvent(event),
+      onAfterError: (err) => log.error('after a commit', err),
+      writeBytesPerDay: config.quotas.writeBytesPerDay,
+      commitWindowMs: config.commitWindowMs,
+    },
+  );
   const services: Services = {
     config,
-    db,
-    users: userQueries(db),
-    sessions: sessionQueries(db),
-    chat,
-    writer: new Writer(db, (err) => log.error('after a commit', err), [chat.pending, usage], config.commitWindowMs),
-    usage,
-    events: new EventLog(db, hub),
+    store,
+    users: store.users,
+    sessions: store.sessions,
+    chat: store.chat,
+    events: store.events,
+    usage: store.usage,
     hub,
     sockets,
     proxies,
@@ -127,11 +131,14 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   };
   // Unknown users are checked against a hash of the cost most accounts have, so
   // they answer as slowly as real ones even after --bcrypt-cost changed.
-  services.passwords.setDummyCost(services.users.commonHashCost() ?? config.bcryptCost);
+  services.passwords.setDummyCost((await services.users.commonHashCost()) ?? config.bcryptCost);
   // Presence is ephemeral: people who share a server, group or DM hear of it.
   hub.onPresence = (userId, online) => {
-    if (!db.$client.open) return;
-    hub.broadcast(scopesOfUser(chat, userId), 'presence', { userId, online }, userId);
+    if (!store.open) return;
+    scopesOfUser(store.chat, userId).then(
+      (scopes) => hub.broadcast(scopes, 'presence', { userId, online }, userId),
+      (err: unknown) => log.error('announcing presence', err),
+    );
   };
   let maintaining: Promise<unknown> = Promise.resolve();
   const maintain = () => {
@@ -185,7 +192,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     tcp?.close();
     await services.passwords.close();
     await checkpointer.stop();
-    closeDb(db);
+    await store.close();
     throw err;
   }
   const port = (http.address() as AddressInfo).port;
@@ -242,11 +249,21 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
       http.closeAllConnections();
       await services.passwords.close();
       await checkpointer.stop();
-      closeDb(db);
+      await store.close();
       log.info('natter stopped');
     })();
     return stopping;
   };
 
-  return { port, tcpPort, host: config.host, tls: certificate !== null, services, checkpointer, reloadTls, stop };
+  return {
+    port,
+    tcpPort,
+    host: config.host,
+    tls: certificate !== null,
+    services,
+    sqlite: () => db,
+    checkpointer,
+    reloadTls,
+    stop,
+  };
 }

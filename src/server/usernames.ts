@@ -10,9 +10,9 @@ type Users = Pick<Services, 'users'>;
  * undefined. Where accounts created before a change of the key rules share a
  * key, the one whose name is exactly the one typed wins, then the oldest.
  */
-export function findUser(ctx: Users, name: string): UserRow | undefined {
+export async function findUser(ctx: Users, name: string): Promise<UserRow | undefined> {
   const nfc = name.normalize('NFC');
-  const found = ctx.users.withKey(usernameKey(nfc));
+  const found = await ctx.users.withKey(usernameKey(nfc));
   return found.find((u) => u.username === nfc) ?? found[0];
 }
 
@@ -43,17 +43,17 @@ export const USERNAME_HOLDS_MAX = 5;
  * look-alike form: either key of the name is either key of theirs), and a name
  * released by someone else's rename less than `usernameHoldMs` ago.
  */
-export function assertUsernameFree(
+export async function assertUsernameFree(
   ctx: Users & Pick<Services, 'config' | 'clock'>,
   username: string,
   self: string | null,
-): UsernameKeys {
+): Promise<UsernameKeys> {
   const keys = keysOf(username);
   const all = [keys.usernameKey, ...(keys.usernameCapitalKey === null ? [] : [keys.usernameCapitalKey])];
   for (const key of all) {
-    if (ctx.users.withKey(key).some((u) => u.id !== self)) throw taken(username);
-    if (ctx.users.withCapitalKey(key).some((u) => u.id !== self)) throw taken(username);
-    const hold = ctx.users.hold(key);
+    if ((await ctx.users.withKey(key)).some((u) => u.id !== self)) throw taken(username);
+    if ((await ctx.users.withCapitalKey(key)).some((u) => u.id !== self)) throw taken(username);
+    const hold = await ctx.users.hold(key);
     if (hold && hold.userId !== self) {
       const until = hold.releasedAt + ctx.config.usernameHoldMs;
       if (until > ctx.clock()) {
@@ -74,18 +74,18 @@ export function assertUsernameFree(
  * name being given up for them (at most {@link USERNAME_HOLDS_MAX} names per
  * account: a further rename frees the oldest). Returns the new keys.
  */
-export function renameHolds(
+export async function renameHolds(
   ctx: Users & Pick<Services, 'config' | 'clock'>,
   user: UserRow,
   username: string,
-): UsernameKeys {
-  const keys = assertUsernameFree(ctx, username, user.id);
+): Promise<UsernameKeys> {
+  const keys = await assertUsernameFree(ctx, username, user.id);
   if (keys.usernameKey === user.usernameKey) return keys;
-  for (const key of [keys.usernameKey, keys.usernameCapitalKey]) if (key !== null) ctx.users.dropHold(key);
+  for (const key of [keys.usernameKey, keys.usernameCapitalKey]) if (key !== null) await ctx.users.dropHold(key);
   if (ctx.config.usernameHoldMs > 0) {
     // Held under the keys of the name as it is now (a key set apart as "<key>#<id>" when the key rules changed is no name).
-    ctx.users.putHold(keysOf(user.username), user.id, ctx.clock());
-    ctx.users.keepNewestHolds(user.id, USERNAME_HOLDS_MAX);
+    await ctx.users.putHold(keysOf(user.username), user.id, ctx.clock());
+    await ctx.users.keepNewestHolds(user.id, USERNAME_HOLDS_MAX);
   }
   return keys;
 }

@@ -11,11 +11,12 @@ import type {
   ServerInfo,
   UserRef,
 } from '../protocol/index.js';
-import type { ChatQueries, MemberWithUser } from './db/chat.js';
+import type { MemberWithUser } from './db/chat.js';
 import type { ConversationRow, InviteRow, MemberRow, MessageRow, ServerRow, UserRow } from './db/schema.js';
 import { toPublicUser } from './db/users.js';
 import type { Hub } from './hub.js';
 import { textBytes } from './pages.js';
+import type { ChatStore } from './store/port.js';
 
 /** Maps database rows to protocol shapes. Rows never go on the wire as they are. */
 
@@ -71,10 +72,10 @@ export function toInvite(row: InviteRow, creator: UserRef | undefined): InviteIn
 }
 
 /** Builds wire messages, looking up each author once. */
-export function toMessages(chat: ChatQueries, rows: readonly MessageRow[]): Message[] {
+export async function toMessages(chat: ChatStore, rows: readonly MessageRow[]): Promise<Message[]> {
   // One query for the authors of the page and one for its mentions, however many rows.
-  const authors = chat.userRefs([...new Set(rows.map((r) => r.authorId))]);
-  const mentions = chat.mentionsOf(rows.filter((r) => r.deletedAt === null).map((r) => r.id));
+  const authors = await chat.userRefs([...new Set(rows.map((r) => r.authorId))]);
+  const mentions = await chat.mentionsOf(rows.filter((r) => r.deletedAt === null).map((r) => r.id));
   return rows.map((row) => toMessage(row, authors.get(row.authorId) ?? GHOST, mentions.get(row.id) ?? []));
 }
 

@@ -14,7 +14,7 @@ describe('WAL checkpoints run off the event loop', () => {
   });
 
   test('the server connection never checkpoints; the worker copies the WAL back as messages commit', async () => {
-    const sqlite = t.server.services.db.$client;
+    const sqlite = t.server.sqlite().$client;
     assert.equal(sqlite.pragma('wal_autocheckpoint', { simple: true }), 0);
     const reg = await new HttpApi(t.httpUrl).call('register', { username: uniqueName('wal'), password: PASSWORD });
     const c = await connectAs(t.wsUrl, reg.token);

@@ -118,7 +118,7 @@ describe('bot tokens and secrets', () => {
 
   test('the database holds token hashes only, and runs with durable settings', async () => {
     const { token } = await newAccount();
-    const sqlite = t.server.services.db.$client;
+    const sqlite = t.server.sqlite().$client;
     const rows = sqlite.prepare('SELECT token_hash FROM sessions').all() as { token_hash: string }[];
     assert.ok(rows.length > 0);
     assert.ok(rows.every((r) => /^[0-9a-f]{64}$/.test(r.token_hash)));

@@ -590,8 +590,9 @@ describe('invites', () => {
     const revoked = (await owner.c.request('invites.create', { serverId: s.serverId })).invite.code;
     const first = await newUser();
     await first.c.request('invites.join', { code: usedUp });
-    t.server.services.db.$client
-      .prepare('UPDATE invites SET expires_at = ? WHERE code = ?')
+    t.server
+      .sqlite()
+      .$client.prepare('UPDATE invites SET expires_at = ? WHERE code = ?')
       .run(Date.now() - 1000, expired);
     await owner.c.request('invites.revoke', { serverId: s.serverId, code: revoked });
 
@@ -604,7 +605,7 @@ describe('invites', () => {
     assert.equal(errors[0]?.code, 'not_found');
     for (const e of errors) assert.deepEqual(e, errors[0]);
     assert.equal((await late.c.request('servers.list', {})).servers.length, 0);
-    const row = t.server.services.db.$client.prepare('SELECT uses FROM invites WHERE code = ?').get(usedUp) as
+    const row = t.server.sqlite().$client.prepare('SELECT uses FROM invites WHERE code = ?').get(usedUp) as
       | { uses: number }
       | undefined;
     assert.equal(row?.uses, 1, 'failed joins do not count');

@@ -24,7 +24,7 @@ async function count(): Promise<number> {
 }
 
 test('case 46: a full disk answers unavailable without acknowledging, and recovers when space returns', async () => {
-  const sqlite = t.server.services.db.$client;
+  const sqlite = t.server.sqlite().$client;
   // SQLite's own cap on the file size stands in for a full disk: writes past it fail with SQLITE_FULL.
   const pages = sqlite.pragma('page_count', { simple: true }) as number;
   sqlite.pragma(`max_page_count = ${pages}`);
@@ -74,7 +74,7 @@ test('case 46: a full disk answers unavailable without acknowledging, and recove
 });
 
 test('case 46: a read-only database answers unavailable and recovers', async () => {
-  const sqlite = t.server.services.db.$client;
+  const sqlite = t.server.sqlite().$client;
   const before = await count();
   sqlite.pragma('query_only = ON');
   try {
@@ -91,7 +91,7 @@ test('case 46: a read-only database answers unavailable and recovers', async () 
 });
 
 test('case 47: a database locked by another program answers unavailable at once (no busy wait); no crash', async () => {
-  const sqlite = t.server.services.db.$client;
+  const sqlite = t.server.sqlite().$client;
   assert.equal(sqlite.pragma('busy_timeout', { simple: true }), 0, 'the server does not wait for locks');
   const other = new Database(sqlite.name);
   other.exec('BEGIN IMMEDIATE');

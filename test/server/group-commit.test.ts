@@ -6,8 +6,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { ChatQueries } from '../../src/server/db/chat.js';
 import { closeDb, type Db, openDb } from '../../src/server/db/index.js';
 import { EventLog } from '../../src/server/event-log.js';
-import { Hub } from '../../src/server/hub.js';
-import { Writer } from '../../src/server/writer.js';
+import { SqliteWriter as Writer } from '../../src/server/store/sqlite/writer.js';
 import { databaseAt } from '../helpers/old-database.js';
 import { within } from '../helpers/wait.js';
 
@@ -26,7 +25,7 @@ function world(): World {
     },
     [chat.pending],
   );
-  const events = new EventLog(db, new Hub());
+  const events = new EventLog(db, () => {});
   const userId = 'u1';
   db.$client
     .prepare(
@@ -201,13 +200,15 @@ describe('event log: one audience in the event row, several in event_scopes', ()
   });
 
   test('replay finds both kinds, each from the event at which the user may see its scope', async () => {
-    const ids = await w.writer.run((after) => [
-      w.events.append(after, ['s:one'], 'member.left', { serverId: 'one', userId: 'x', reason: 'left' }, NOW),
-      w.events.append(after, ['u:a', 'u:b', 'u:a'], 'server.deleted', { serverId: 'two' }, NOW),
-      w.events.append(after, ['s:one'], 'member.left', { serverId: 'one', userId: 'y', reason: 'left' }, NOW),
-      w.events.append(after, ['u:b'], 'server.deleted', { serverId: 'three' }, NOW),
-    ]);
+    await w.writer.run((after) => {
+      w.events.append(after, ['s:one'], 'member.left', { serverId: 'one', userId: 'x', reason: 'left' }, NOW);
+      w.events.append(after, ['u:a', 'u:b', 'u:a'], 'server.deleted', { serverId: 'two' }, NOW);
+      w.events.append(after, ['s:one'], 'member.left', { serverId: 'one', userId: 'y', reason: 'left' }, NOW);
+      w.events.append(after, ['u:b'], 'server.deleted', { serverId: 'three' }, NOW);
+    });
     const sqlite = w.db.$client;
+    const ids = (sqlite.prepare('SELECT id FROM events ORDER BY id').all() as { id: number }[]).map((r) => r.id);
+    assert.equal(ids.length, 4);
     assert.deepEqual(
       sqlite.prepare('SELECT id, scope FROM events ORDER BY id').all(),
       ids.map((id, i) => ({ id, scope: [`s:one`, null, 's:one', 'u:b'][i] })),
@@ -286,7 +287,7 @@ describe('migration 0003: events of one audience move into the event row', () =>
           { event_id: two, scope: 'u:a' },
           { event_id: two, scope: 'u:b' },
         ]);
-        const events = new EventLog(db, new Hub());
+        const events = new EventLog(db, () => {});
         const replayed = (scopes: [string, number][]) =>
           events
             .replay(scopes, 0, 10, Number.POSITIVE_INFINITY)

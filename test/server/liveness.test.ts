@@ -158,7 +158,7 @@ describe('group commit', () => {
     const first = clients[0] as NatterClient;
     const { channels } = await first.request('servers.create', { name: 'batch' });
     const channelId = channels[0]?.id ?? '';
-    const before = { ...t.server.services.writer.stats };
+    const before = { ...t.server.services.store.stats };
     const sends = [];
     for (let i = 0; i < 200; i++) {
       const c = clients[i % clients.length] as NatterClient;
@@ -170,8 +170,8 @@ describe('group commit', () => {
       seqs,
       Array.from({ length: 200 }, (_, i) => i + 1),
     );
-    const commits = t.server.services.writer.stats.commits - before.commits;
-    const jobs = t.server.services.writer.stats.jobs - before.jobs;
+    const commits = t.server.services.store.stats.commits - before.commits;
+    const jobs = t.server.services.store.stats.jobs - before.jobs;
     assert.equal(jobs, 200);
     assert.ok(commits < jobs / 4, `${jobs} sends took ${commits} commits`);
     for (const c of clients) c.close();

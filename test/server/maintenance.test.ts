@@ -24,10 +24,10 @@ test('old events are pruned in batches through the writer; a cursor older than w
     c.close();
     const last = Date.now();
     await waitFor(() => Date.now() > last + 2, { what: 'the events to age' });
-    const jobs = s.server.services.writer.stats.jobs;
+    const jobs = s.server.services.store.stats.jobs;
     const report = await runMaintenance(s.server.services);
     assert.ok(report.events >= total, `${report.events} events pruned`);
-    assert.ok(s.server.services.writer.stats.jobs - jobs >= 3, 'several batches, each a job of its own');
+    assert.ok(s.server.services.store.stats.jobs - jobs >= 3, 'several batches, each a job of its own');
     // Messages stay; only the event stream is trimmed.
     assert.equal((await http.call('messages.history', { conversationId, limit: 1 })).messages[0]?.seq, total);
     // Resuming from before the pruned events: told to reload, nothing replayed.
@@ -54,10 +54,10 @@ test('invite codes that stopped working a week ago are deleted; live ones and re
     await http.call('invites.revoke', { serverId: server.id, code: recent });
     const old = (await http.call('invites.create', { serverId: server.id, expiresInSeconds: 60 })).invite.code;
     // It expired long ago.
-    s.server.services.db.$client.prepare('UPDATE invites SET expires_at = 1 WHERE code = ?').run(old);
+    s.server.sqlite().$client.prepare('UPDATE invites SET expires_at = 1 WHERE code = ?').run(old);
     const report = await runMaintenance(s.server.services);
     assert.equal(report.invites, 1);
-    const codes = (s.server.services.db.$client.prepare('SELECT code FROM invites').all() as { code: string }[]).map(
+    const codes = (s.server.sqlite().$client.prepare('SELECT code FROM invites').all() as { code: string }[]).map(
       (r) => r.code,
     );
     assert.deepEqual(codes.sort(), [live, recent].sort());

@@ -334,7 +334,7 @@ describe('a revoked session cannot act', () => {
       // A first write opens the commit window; the next two share the following batch.
       await owner.request('profile.update', { status: 'opening the window' });
       const revoked = admin.request('sessions.revoke', { sessionId: victimSession.id });
-      await until('the revocation queued', () => srv.server.services.writer.queued > 0);
+      await until('the revocation queued', () => srv.server.services.store.queued > 0);
       const late = victim.request('messages.send', { conversationId, body: 'raced', nonce: 'raced' });
       await revoked;
       await assert.rejects(late, (err: Error) => /unauthenticated|closed/.test(err.message) || 'code' in err);

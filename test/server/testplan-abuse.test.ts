@@ -103,7 +103,12 @@ async function failure(p: Promise<unknown>): Promise<ErrorBody> {
 }
 
 function count(srv: TestServer, sql: string, ...args: unknown[]): number {
-  return (srv.server.services.db.$client.prepare(sql).get(...args) as { n: number }).n;
+  return (
+    srv.server
+      .sqlite()
+      .$client.prepare(sql)
+      .get(...args) as { n: number }
+  ).n;
 }
 
 let nonces = 0;
@@ -630,7 +635,7 @@ test('case 18: logout closes every socket of the session before it answers (4004
   assert.equal((await otherSocket.request('whoami', {})).user.id, other.id);
 
   // Only hashes are stored: no raw token anywhere in the sessions table.
-  const sqlite = t.server.services.db.$client;
+  const sqlite = t.server.sqlite().$client;
   const dump = JSON.stringify(sqlite.prepare('SELECT * FROM sessions').all());
   for (const token of [u.token, second.token, third.token, other.token]) {
     assert.ok(!dump.includes(token.slice(4)), 'no raw token is stored');
@@ -660,7 +665,7 @@ test('case 18: a password change closes the other sessions’ sockets before it 
   );
   await new HttpApi(t.httpUrl).call('login', { username: u.username, password: 'a brand new secret' });
   assert.equal((await otherSocket.request('whoami', {})).user.id, other.id);
-  const dump = JSON.stringify(t.server.services.db.$client.prepare('SELECT * FROM sessions').all());
+  const dump = JSON.stringify(t.server.sqlite().$client.prepare('SELECT * FROM sessions').all());
   assert.ok(!dump.includes(changer.token.slice(4)));
 });
 
@@ -1045,7 +1050,7 @@ test('case 25: used and revoked invite codes answer exactly like random ones; co
     assert.ok(code.length * Math.log2(62) >= 64);
   }
   await o.request('invites.revoke', { serverId: server.id, code: revoked.code });
-  t.server.services.db.$client.prepare('UPDATE invites SET expires_at = 1 WHERE code = ?').run(expired.code);
+  t.server.sqlite().$client.prepare('UPDATE invites SET expires_at = 1 WHERE code = ?').run(expired.code);
   const first = await newUser(t, 'first');
   await (await as(t, 'ws', first.token)).call('invites.join', { code: once1.code });
   const prober = await newUser(t, 'probe');

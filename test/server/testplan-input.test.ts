@@ -1321,7 +1321,7 @@ describe('case 33: SQL metacharacters are data', () => {
       c.close();
 
       // Every table is still there, and the database is sound.
-      const sqlite = t.server.services.db.$client;
+      const sqlite = t.server.sqlite().$client;
       const tables = (sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[])
         .map((r) => r.name)
         .sort();

@@ -135,7 +135,7 @@ describe('a username released by a rename', () => {
       // Alice takes it back (in another case), and the hold is gone.
       const back = await alice.call('username.change', { username: `Alice${s}` });
       assert.equal(back.user.username, `Alice${s}`);
-      assert.equal(t.server.services.users.hold(usernameKey(`alice${s}`)), undefined);
+      assert.equal(await t.server.services.users.hold(usernameKey(`alice${s}`)), undefined);
       // Now alicia is the held one.
       const held = await rejection(bob.call('username.change', { username: `alicia${s}` }));
       assert.match(held.message, /released recently/);
@@ -162,11 +162,12 @@ describe('a username released by a rename', () => {
           /released recently/,
         );
     }
-    const me = t.server.services.users.byId((await renamer.call('whoami', {})).user.id);
+    const me = await t.server.services.users.byId((await renamer.call('whoami', {})).user.id);
     assert.ok(me);
     const held = (
-      t.server.services.db.$client
-        .prepare('SELECT username_key AS key FROM username_holds WHERE user_id = ? ORDER BY released_at, rowid')
+      t.server
+        .sqlite()
+        .$client.prepare('SELECT username_key AS key FROM username_holds WHERE user_id = ? ORDER BY released_at, rowid')
         .all(me.id) as { key: string }[]
     ).map((r) => r.key);
     assert.deepEqual(
@@ -190,7 +191,7 @@ describe('a username released by a rename', () => {
       await bob.call('register', { username: 'dave', password: PASSWORD });
       await alice.call('username.change', { username: 'caroline' });
       // The hold was recorded...
-      const hold = short.server.services.users.hold(usernameKey('carol'));
+      const hold = await short.server.services.users.hold(usernameKey('carol'));
       assert.ok(hold, 'a hold on the old name');
       // ...and once it is over, bob can take the name.
       const renamed = await eventually('the hold to end', async () => {
@@ -209,7 +210,7 @@ describe('a username released by a rename', () => {
   });
 
   test('expired holds are removed by the hourly maintenance in batches; current ones stay', async () => {
-    const db = t.server.services.db;
+    const db = t.server.sqlite();
     const sqlite = db.$client;
     const owner = await (await openApi(t, 'http')).call('register', {
       username: uniqueName('holder'),
@@ -230,7 +231,7 @@ describe('a username released by a rename', () => {
       ).n;
     assert.equal(count(), 0);
     assert.ok(report.holds >= 1234, `${report.holds} holds removed`);
-    assert.ok(t.server.services.users.hold('current-hold'), 'the current hold is kept');
+    assert.ok(await t.server.services.users.hold('current-hold'), 'the current hold is kept');
     sqlite.prepare("DELETE FROM username_holds WHERE username_key = 'current-hold'").run();
   });
 });
@@ -257,12 +258,14 @@ describe('username keys of an existing database', () => {
 
     const t2 = await startTestServer({}, dir);
     try {
-      const rows = t2.server.services.db.$client
-        .prepare('SELECT id, username_key AS key FROM users ORDER BY created_at')
+      const rows = t2.server
+        .sqlite()
+        .$client.prepare('SELECT id, username_key AS key FROM users ORDER BY created_at')
         .all() as { id: string; key: string }[];
       // The second key is filled in where it differs from the first.
-      const capitals = t2.server.services.db.$client
-        .prepare('SELECT username, username_capital_key AS capital FROM users ORDER BY created_at')
+      const capitals = t2.server
+        .sqlite()
+        .$client.prepare('SELECT username, username_capital_key AS capital FROM users ORDER BY created_at')
         .all() as { username: string; capital: string | null }[];
       assert.deepEqual(capitals, [
         { username: 'alice', capital: null },
@@ -276,8 +279,9 @@ describe('username keys of an existing database', () => {
         { id: 'old-bob', key: usernameKey('bob') },
         { id: 'old-hanoi', key: usernameKey('ΗΑΝΟΙ') },
       ]);
-      const version = t2.server.services.db.$client
-        .prepare("SELECT value FROM meta WHERE key = 'username_key_version'")
+      const version = t2.server
+        .sqlite()
+        .$client.prepare("SELECT value FROM meta WHERE key = 'username_key_version'")
         .get() as { value: string };
       assert.equal(version.value, USERNAME_KEY_VERSION);
 
@@ -313,8 +317,9 @@ describe('username keys of an existing database', () => {
 
       // A second start leaves the keys alone.
       const t3 = await startTestServer({}, dir);
-      const again = t3.server.services.db.$client
-        .prepare("SELECT username_key AS key FROM users WHERE id = 'old-aIice'")
+      const again = t3.server
+        .sqlite()
+        .$client.prepare("SELECT username_key AS key FROM users WHERE id = 'old-aIice'")
         .get();
       assert.deepEqual(again, { key: `${usernameKey('alice')}#old-aIice` });
       await t3.destroy();

@@ -71,6 +71,30 @@ export function openDb(
 }
 
 /**
+ * A second connection to the database `openDb` opened, for reads only. In WAL
+ * mode it sees what has committed and nothing of a write batch still open on
+ * the writer's connection.
+ */
+export function openReader(
+  dataDir: string,
+  options: { busyTimeoutMs?: number; onStatement?: ((sql: string) => void) | null } = {},
+): Db {
+  const onStatement = options.onStatement;
+  const sqlite = new Database(join(dataDir, DB_FILE), {
+    timeout: options.busyTimeoutMs ?? 5000,
+    ...(onStatement ? { verbose: (sql: unknown) => onStatement(String(sql)) } : {}),
+  });
+  try {
+    sqlite.pragma('query_only = ON');
+    sqlite.pragma('cache_size = -65536');
+    return drizzle(sqlite, { schema });
+  } catch (err) {
+    sqlite.close();
+    throw err;
+  }
+}
+
+/**
  * Creates `file`, empty and with mode 0600, unless it exists. SQLite would
  * create a database 0644; it gives the -wal, -shm and -journal files it
  * creates later the mode of the database file, so they are 0600 too.

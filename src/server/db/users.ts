@@ -2,6 +2,7 @@ import { and, asc, desc, eq, gt, lt, or, sql } from 'drizzle-orm';
 import type { PublicUser } from '../../protocol/index.js';
 import type { Db } from './index.js';
 import { type UserRow, usernameHolds, users } from './schema.js';
+import { pruneUsernameHolds } from './username-keys.js';
 
 /** The keys of a username: `usernameCapitalKey` is null when it equals `usernameKey`. */
 export type UsernameKeys = { usernameKey: string; usernameCapitalKey: string | null };
@@ -100,6 +101,8 @@ export function userQueries(db: Db) {
     dropHold: (key: string): void => {
       dropHold.run({ key });
     },
+    /** Deletes up to `limit` holds released before `before` (ms); returns how many. */
+    pruneHolds: (before: number, limit: number): number => pruneUsernameHolds(db, before, limit),
     insert: (row: UserRow): void => {
       db.insert(users).values(row).run();
     },

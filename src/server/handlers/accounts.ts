@@ -32,16 +32,16 @@ function assertNotAuthenticated(ctx: Ctx): void {
  * `maxSessionsPerUser`, the least recently used sessions make room: their ids
  * are returned so their connections can be closed after the commit.
  */
-function createSession(
+async function createSession(
   ctx: Ctx,
   user: UserRow,
   client: string | undefined,
-): { result: ResultOf<'login'>; evicted: string[] } {
+): Promise<{ result: ResultOf<'login'>; evicted: string[] }> {
   const now = ctx.clock();
   const token = newToken('session');
-  const over = ctx.sessions.count(user.id, 'session') + 1 - ctx.config.quotas.sessionsPerUser;
-  const evicted = over > 0 ? ctx.sessions.leastRecentlyUsed(user.id, over) : [];
-  for (const id of evicted) ctx.sessions.revoke(user.id, id, 'session');
+  const over = (await ctx.sessions.count(user.id, 'session')) + 1 - ctx.config.quotas.sessionsPerUser;
+  const evicted = over > 0 ? await ctx.sessions.leastRecentlyUsed(user.id, over) : [];
+  for (const id of evicted) await ctx.sessions.revoke(user.id, id, 'session');
   const row = {
     id: newId(),
     userId: user.id,
@@ -52,13 +52,13 @@ function createSession(
     createdAt: now,
     lastSeenAt: now,
   };
-  ctx.sessions.insert(row);
-  ctx.sessions.recordAddress(user.id, row.address, now);
+  await ctx.sessions.insert(row);
+  await ctx.sessions.recordAddress(user.id, row.address, now);
   const result = {
     token,
     session: toSessionInfo(row, row.id),
     user: toPublicUser(user),
-    cursor: String(ctx.events.head()),
+    cursor: String(await ctx.events.head()),
   };
   return { result, evicted };
 }
@@ -69,11 +69,11 @@ function createSession(
  * while the password was being checked is not attached: the session exists,
  * but nobody holds its token.
  */
-function attachSession(
+async function attachSession(
   ctx: Ctx,
   { result, evicted }: { result: ResultOf<'login'>; evicted: string[] },
   present: boolean,
-): ResultOf<'login'> {
+): Promise<ResultOf<'login'>> {
   if (evicted.length > 0)
     ctx.hub.closeSessions(evicted, CloseCode.sessionRevoked, 'too many sessions; this one was the oldest');
   if (ctx.conn.transport !== 'http') {
@@ -81,7 +81,7 @@ function attachSession(
     ctx.hub.authenticate(
       ctx.conn,
       { userId, sessionId: result.session.id, kind: 'session' },
-      scopesOfUser(ctx.chat, userId),
+      await scopesOfUser(ctx.chat, userId),
       present,
     );
   }
@@ -103,7 +103,7 @@ export const register: Handler<'register'> = async (ctx, { username, password, c
   const address = ctx.conn.address;
   const wait = ctx.limiters.registerPerAddress.take(address);
   if (wait > 0) throw rateLimited(wait, 'accounts created from this address');
-  const keys = assertUsernameFree(ctx, username, null);
+  const keys = await assertUsernameFree(ctx, username, null);
   assertStrongPassword(password, username, 'params.password');
   let passwordHash: string;
   try {
@@ -126,13 +126,13 @@ export const register: Handler<'register'> = async (ctx, { username, password, c
     updatedAt: now,
     groupAdds: 'invite',
   };
-  let created: ReturnType<typeof createSession>;
+  let created: Awaited<ReturnType<typeof createSession>>;
   try {
     // One job: the account and its first session exist together or not at all.
-    created = await ctx.write(() => {
-      assertUsernameFree(ctx, username, null);
-      ctx.users.insert(user);
-      return createSession(ctx, user, client);
+    created = await ctx.write(async (tx) => {
+      await assertUsernameFree(tx, username, null);
+      await tx.users.insert(user);
+      return createSession(tx, user, client);
     });
   } catch (err) {
     if (isUniqueViolation(err)) throw taken(username);
@@ -165,10 +165,10 @@ export const login: Handler<'login'> = async (ctx, { username, password, client,
   const address = ctx.conn.address;
   const limits = ctx.limiters;
   const pair = `${key}\n${address}`;
-  const user = findUser(ctx, username);
+  const user = await findUser(ctx, username);
   // Only an existing account can have been used from here (logged into in the last
   // KNOWN_ADDRESS_MS, even if that session has ended); an unknown name is treated alike.
-  const known = user !== undefined && ctx.sessions.usedFrom(user.id, address, ctx.clock() - KNOWN_ADDRESS_MS);
+  const known = user !== undefined && (await ctx.sessions.usedFrom(user.id, address, ctx.clock() - KNOWN_ADDRESS_MS));
   // Successful logins of the account, from anywhere: checked now, taken once one succeeds.
   const successWait = limits.loginPerAccount.retryAfter(key);
   if (successWait > 0) throw rateLimited(successWait, 'logins of this account');
@@ -197,14 +197,14 @@ export const login: Handler<'login'> = async (ctx, { username, password, client,
     throw new NatterError('invalid_credentials', 'wrong username or password');
   failures.refund();
   limits.loginPerAccount.take(key);
-  if (hashCost(hashUsed) !== ctx.passwords.cost) rehash(ctx, user.id, hashUsed, password);
-  const created = await ctx.write(() => {
+  if (hashCost(hashUsed) !== ctx.passwords.cost) void rehash(ctx, user.id, hashUsed, password);
+  const created = await ctx.write(async (tx) => {
     // The password may have changed while it was being checked: the old one no longer opens the account.
-    const current = ctx.users.byId(user.id);
+    const current = await tx.users.byId(user.id);
     if (!current || current.passwordHash !== hashUsed) {
       throw new NatterError('invalid_credentials', 'wrong username or password');
     }
-    return createSession(ctx, current, client);
+    return createSession(tx, current, client);
   });
   return attachSession(ctx, created, presence !== false);
 };
@@ -214,13 +214,13 @@ export const login: Handler<'login'> = async (ctx, { username, password, client,
  * new hash in the background, so that every account converges on one cost
  * (and wrong passwords take the same time for every account).
  */
-function rehash(ctx: Ctx, userId: string, old: string, password: string): void {
-  ctx.passwords
+async function rehash(ctx: Ctx, userId: string, old: string, password: string): Promise<void> {
+  await ctx.passwords
     .hash(password, ctx.conn.address)
     .then((passwordHash) =>
-      ctx.writer.run(() => {
-        const current = ctx.users.byId(userId);
-        if (current?.passwordHash === old) ctx.users.update(userId, { passwordHash });
+      ctx.store.write(async (tx) => {
+        const current = await tx.users.byId(userId);
+        if (current?.passwordHash === old) await tx.users.update(userId, { passwordHash });
       }),
     )
     .catch((err: unknown) => {
@@ -253,36 +253,44 @@ function charge(buckets: [RateLimiter, string][], also?: Charged, what = 'login 
   return { refund };
 }
 
-export const auth: Handler<'auth'> = (ctx, { token, cursor, presence }) => {
+export const auth: Handler<'auth'> = async (ctx, { token, cursor, presence }) => {
   assertNotAuthenticated(ctx);
-  const resolved = resolveToken(ctx, ctx.conn.address, token);
+  const resolved = await resolveToken(ctx, ctx.conn.address, token);
   const userId = resolved.user.id;
-  const from = cursor === undefined ? null : ctx.events.parseCursor(cursor);
-  const scopes = scopesOfUser(ctx.chat, userId);
-  let head = ctx.events.head();
-  // Replay and subscription happen in one synchronous step, so no event can fall
-  // between the two (missed) or land in both (duplicated).
-  if (from !== null && ctx.conn.transport !== 'http') {
-    const since: [string, number][] = [[userScope(userId), 0], ...ctx.chat.scopesSince(userId)];
-    // At most half the send queue: a client that never reads cannot make the server hold more.
-    const queueCap = ctx.config.maxQueuedBytes;
-    const replay = ctx.events.replay(
-      since,
-      from,
-      ctx.config.replayCap,
-      queueCap > 0 ? queueCap / 2 : Number.POSITIVE_INFINITY,
-    );
-    head = replay.head;
-    for (const text of replay.texts) ctx.conn.sendText(text);
-    ctx.conn.event('caught_up', { cursor: String(head), replayed: replay.texts.length, limited: replay.limited });
-  }
-  if (ctx.conn.transport !== 'http') {
+  const from = cursor === undefined ? null : await ctx.events.parseCursor(cursor);
+  const scopes = await scopesOfUser(ctx.chat, userId);
+  const live = ctx.conn.transport !== 'http';
+  // Subscribed first, holding stored events back: those committed while the
+  // replay is read are sent after it if it did not cover them, so none is
+  // missed (between the two) or duplicated (in both).
+  if (live) {
+    ctx.conn.held = [];
     ctx.hub.authenticate(
       ctx.conn,
       { userId, sessionId: resolved.row.id, kind: resolved.row.kind },
       scopes,
       presence !== false,
     );
+  }
+  let head = 0;
+  try {
+    head = await ctx.events.head();
+    if (from !== null && live) {
+      const since: [string, number][] = [[userScope(userId), 0], ...(await ctx.chat.scopesSince(userId))];
+      // At most half the send queue: a client that never reads cannot make the server hold more.
+      const queueCap = ctx.config.maxQueuedBytes;
+      const replay = await ctx.events.replay(
+        since,
+        from,
+        ctx.config.replayCap,
+        queueCap > 0 ? queueCap / 2 : Number.POSITIVE_INFINITY,
+      );
+      head = replay.head;
+      for (const text of replay.texts) ctx.conn.sendText(text);
+      ctx.conn.event('caught_up', { cursor: String(head), replayed: replay.texts.length, limited: replay.limited });
+    }
+  } finally {
+    ctx.conn.release(head);
   }
   return {
     session: resolved.row.kind === 'session' ? toSessionInfo(resolved.row, resolved.row.id) : null,
@@ -320,16 +328,16 @@ const TOUCH_EVERY_MS = 60_000;
  * Finds the session or bot token behind a secret token, throttling guessing
  * per address. Used by `auth`, HTTP Bearer and WebSocket upgrade headers.
  */
-export function resolveToken(
-  ctx: Pick<Services, 'sessions' | 'users' | 'limiters' | 'clock' | 'writer' | 'log' | 'config'>,
+export async function resolveToken(
+  ctx: Pick<Services, 'sessions' | 'users' | 'limiters' | 'clock' | 'store' | 'log' | 'config'>,
   address: string,
   token: string,
 ) {
   const limiter = ctx.limiters.authFailPerAddress;
   const wait = limiter.retryAfter(address);
   if (wait > 0) throw rateLimited(wait, 'invalid tokens from this address');
-  const row = ctx.sessions.byTokenHash(hashToken(token));
-  const user = row ? ctx.users.byId(row.userId) : undefined;
+  const row = await ctx.sessions.byTokenHash(hashToken(token));
+  const user = row ? await ctx.users.byId(row.userId) : undefined;
   const now = ctx.clock();
   // A login session unused for too long has expired (the hourly sweep deletes it); bot tokens do not expire.
   const expired = row?.kind === 'session' && now - (row.lastSeenAt ?? row.createdAt) > ctx.config.sessionIdleMs;
@@ -341,8 +349,8 @@ export function resolveToken(
     // Bookkeeping, not worth a commit of its own: it joins the next write batch,
     // so a storm of reconnects costs a few commits, not one fsync each.
     const id = row.id;
-    ctx.writer
-      .run(() => ctx.sessions.touch(id, now))
+    ctx.store
+      .write((tx) => tx.sessions.touch(id, now))
       .catch((err: unknown) => ctx.log.error('recording a session as seen', err));
     row.lastSeenAt = now;
   }
@@ -351,7 +359,7 @@ export function resolveToken(
 
 export const logout: Handler<'logout'> = async (ctx) => {
   const { userId, sessionId, kind } = ctx.session;
-  await ctx.write(() => ctx.sessions.revoke(userId, sessionId, kind));
+  await ctx.write(async (tx) => tx.sessions.revoke(userId, sessionId, kind));
   const conn = ctx.conn;
   ctx.afterReply(() => {
     // This connection stays open, logged out; the session's others are closed.
@@ -362,15 +370,15 @@ export const logout: Handler<'logout'> = async (ctx) => {
 };
 
 /** The caller's user row; gone only if the account vanished mid-request. */
-export function currentUser(ctx: AuthedCtx): UserRow {
-  const user = ctx.users.byId(ctx.session.userId);
+export async function currentUser(ctx: AuthedCtx): Promise<UserRow> {
+  const user = await ctx.users.byId(ctx.session.userId);
   if (!user) throw new NatterError('unauthenticated', 'this account no longer exists; log in again');
   return user;
 }
 
-export const whoami: Handler<'whoami'> = (ctx) => {
-  const user = currentUser(ctx);
-  const row = ctx.sessions.byId(ctx.session.sessionId);
+export const whoami: Handler<'whoami'> = async (ctx) => {
+  const user = await currentUser(ctx);
+  const row = await ctx.sessions.byId(ctx.session.sessionId);
   if (!row || row.userId !== user.id)
     throw new NatterError('unauthenticated', 'this session was revoked; log in again');
   return {
@@ -380,9 +388,9 @@ export const whoami: Handler<'whoami'> = (ctx) => {
   };
 };
 
-export const getUser: Handler<'users.get'> = (ctx, params) => {
+export const getUser: Handler<'users.get'> = async (ctx, params) => {
   spendLookups(ctx, 1);
-  const user = 'userId' in params ? ctx.users.byId(params.userId) : findUser(ctx, params.username);
+  const user = 'userId' in params ? await ctx.users.byId(params.userId) : await findUser(ctx, params.username);
   if (!user) throw new NatterError('not_found', 'no such user');
   return { user: toPublicUser(user) };
 };
@@ -391,7 +399,7 @@ export const changePassword: Handler<'password.change'> = async (
   ctx,
   { currentPassword, newPassword, revokeBotTokens },
 ) => {
-  const user = currentUser(ctx);
+  const user = await currentUser(ctx);
   // Its own bucket, per user: a stranger's failed logins never stop the owner changing their password.
   assertStrongPassword(newPassword, user.username, 'params.newPassword');
   // Charged before the check (so guesses sent in parallel are counted), given back when it was right.
@@ -409,17 +417,17 @@ export const changePassword: Handler<'password.change'> = async (
   attempt.refund();
   const passwordHash = await ctx.passwords.hash(newPassword, ctx.conn.address);
   const { sessionId, kind } = ctx.session;
-  const revoked = await ctx.write(() => {
+  const revoked = await ctx.write(async (tx) => {
     // Two changes at once: the second one's current password is no longer current.
-    const fresh = ctx.users.byId(user.id);
+    const fresh = await tx.users.byId(user.id);
     if (!fresh || fresh.passwordHash !== user.passwordHash) {
       throw new NatterError('conflict', 'the password was changed meanwhile; check it and try again');
     }
-    ctx.users.update(user.id, { passwordHash, updatedAt: ctx.clock() });
-    const rows = ctx.sessions.revokeOthers(user.id, 'session', kind === 'session' ? sessionId : null);
+    await tx.users.update(user.id, { passwordHash, updatedAt: tx.clock() });
+    const rows = await tx.sessions.revokeOthers(user.id, 'session', kind === 'session' ? sessionId : null);
     // Bot tokens go too unless asked otherwise: one minted with a stolen session must not survive.
     if (revokeBotTokens !== false)
-      rows.push(...ctx.sessions.revokeOthers(user.id, 'bot', kind === 'bot' ? sessionId : null));
+      rows.push(...(await tx.sessions.revokeOthers(user.id, 'bot', kind === 'bot' ? sessionId : null)));
     return rows;
   });
   ctx.hub.closeSessions(

@@ -15,66 +15,67 @@ function nameTaken(name: string): NatterError {
 }
 
 /** A channel of a server the caller administers; `not_found` if they cannot see it. */
-function adminChannel(ctx: AuthedCtx, channelId: string): ConversationRow {
-  const conv = ctx.chat.conversation(channelId);
+async function adminChannel(ctx: AuthedCtx, channelId: string): Promise<ConversationRow> {
+  const conv = await ctx.chat.conversation(channelId);
   if (conv?.kind !== 'channel' || !conv.serverId) throw noSuchConversation();
-  if (!ctx.chat.role(conv.serverId, ctx.session.userId)) throw noSuchConversation();
-  serverWithRole(ctx, conv.serverId, 'admin');
+  if (!(await ctx.chat.role(conv.serverId, ctx.session.userId))) throw noSuchConversation();
+  await serverWithRole(ctx, conv.serverId, 'admin');
   return conv;
 }
 
 export const createChannel: Handler<'channels.create'> = (ctx, { serverId, name, topic }) => {
   spendWrite(ctx);
-  return ctx.write((after) => {
-    serverWithRole(ctx, serverId, 'admin');
-    if (ctx.chat.channelByName(serverId, name)) throw nameTaken(name);
-    const cap = ctx.config.quotas.channelsPerServer;
-    if (ctx.chat.channelCount(serverId) >= cap) {
+  return ctx.write(async (tx, after) => {
+    await serverWithRole(tx, serverId, 'admin');
+    if (await tx.chat.channelByName(serverId, name)) throw nameTaken(name);
+    const cap = tx.config.quotas.channelsPerServer;
+    if ((await tx.chat.channelCount(serverId)) >= cap) {
       throw limitReached(`this server has ${cap} channels, the most allowed; delete one first`);
     }
-    const now = ctx.clock();
-    const row = ctx.chat.createConversation({ kind: 'channel', serverId, name, topic: topic || null }, now);
+    const now = tx.clock();
+    const row = await tx.chat.createConversation({ kind: 'channel', serverId, name, topic: topic || null }, now);
     const channel = toChannel(row);
-    ctx.events.append(after, [serverScope(serverId)], 'channel.created', { channel }, now);
+    await tx.events.append(after, [serverScope(serverId)], 'channel.created', { channel }, now);
     return { channel };
   });
 };
 
 export const updateChannel: Handler<'channels.update'> = (ctx, { channelId, name, topic }) => {
   spendWrite(ctx);
-  return ctx.write((after) => {
-    const conv = adminChannel(ctx, channelId);
+  return ctx.write(async (tx, after) => {
+    const conv = await adminChannel(tx, channelId);
     const serverId = conv.serverId ?? '';
-    if (name !== undefined && name !== conv.name && ctx.chat.channelByName(serverId, name)) throw nameTaken(name);
+    if (name !== undefined && name !== conv.name && (await tx.chat.channelByName(serverId, name)))
+      throw nameTaken(name);
     const next = { ...conv, name: name ?? conv.name, topic: topic === undefined ? conv.topic : topic || null };
-    ctx.chat.updateConversation(conv.id, next.name, next.topic);
+    await tx.chat.updateConversation(conv.id, next.name, next.topic);
     const channel = toChannel(next);
-    const actor = ctx.chat.user(ctx.session.userId);
+    const actor = await tx.chat.user(tx.session.userId);
     const data = actor ? { channel, by: toUserRef(actor) } : { channel };
-    ctx.events.append(after, [serverScope(serverId)], 'channel.updated', data, ctx.clock());
+    await tx.events.append(after, [serverScope(serverId)], 'channel.updated', data, tx.clock());
     return { channel };
   });
 };
 
 export const deleteChannel: Handler<'channels.delete'> = (ctx, { channelId }) => {
   spendWrite(ctx);
-  return ctx.write((after) => {
-    const conv = adminChannel(ctx, channelId);
+  return ctx.write(async (tx, after) => {
+    const conv = await adminChannel(tx, channelId);
     const serverId = conv.serverId ?? '';
-    if (ctx.chat.channelCount(serverId) <= 1) {
+    if ((await tx.chat.channelCount(serverId)) <= 1) {
       throw new NatterError('conflict', "a server's last channel cannot be deleted; create another first");
     }
-    ctx.chat.deleteConversation(conv.id);
-    ctx.events.append(after, [serverScope(serverId)], 'channel.deleted', { serverId, channelId }, ctx.clock());
+    await tx.chat.deleteConversation(conv.id);
+    await tx.events.append(after, [serverScope(serverId)], 'channel.deleted', { serverId, channelId }, tx.clock());
     return {};
   });
 };
 
-export const listChannels: Handler<'channels.list'> = (ctx, { serverId, after, limit }) => {
-  serverFor(ctx, serverId);
+export const listChannels: Handler<'channels.list'> = async (ctx, { serverId, after, limit }) => {
+  await serverFor(ctx, serverId);
   const n = pageSize(limit, PAGE_MAX.small);
-  const rows = ctx.chat.channelPage(serverId, CHANNELS.start(after), n + 1);
-  const page = CHANNELS.page(
+  const rows = await ctx.chat.channelPage(serverId, CHANNELS.start(after), n + 1);
+  const page = await CHANNELS.page(
     rows,
     n,
     (r) => [r.name ?? '', r.id],

@@ -12,11 +12,13 @@ const CONVERSATIONS = new PagedList('conversations', ['s']);
 const DMS = new PagedList('dms', ['n', 's']);
 
 /** Unread and mention counts of one conversation for the caller. */
-function readState(ctx: AuthedCtx, conv: ConversationRow, lastReadSeq: number): ReadState {
+async function readState(ctx: AuthedCtx, conv: ConversationRow, lastReadSeq: number): Promise<ReadState> {
   const counts =
     lastReadSeq >= conv.lastSeq
       ? undefined
-      : ctx.chat.unreadCounts(ctx.session.userId, [{ conversationId: conv.id, after: lastReadSeq }]).get(conv.id);
+      : (await ctx.chat.unreadCounts(ctx.session.userId, [{ conversationId: conv.id, after: lastReadSeq }])).get(
+          conv.id,
+        );
   return { conversationId: conv.id, lastReadSeq, unread: counts?.unread ?? 0, mentions: counts?.mentions ?? 0 };
 }
 
@@ -26,17 +28,20 @@ function readState(ctx: AuthedCtx, conv: ConversationRow, lastReadSeq: number): 
  * messages with their authors and mentions, the other person of each DM), so
  * a page costs the same few queries however many conversations it holds.
  */
-function summarize(ctx: AuthedCtx, convs: readonly ConversationRead[]): ConversationSummary[] {
+async function summarize(ctx: AuthedCtx, convs: readonly ConversationRead[]): Promise<ConversationSummary[]> {
   const me = ctx.session.userId;
   // A conversation read to its end has nothing to count (and is left out of the counts).
-  const counts = ctx.chat.unreadCounts(
+  const counts = await ctx.chat.unreadCounts(
     me,
     convs.filter((c) => c.lastReadSeq < c.lastSeq).map((c) => ({ conversationId: c.id, after: c.lastReadSeq })),
   );
   const lastMessages = new Map(
-    toMessages(ctx.chat, [...ctx.chat.lastMessages(convs.map((c) => c.id)).values()]).map((m) => [m.conversationId, m]),
+    (await toMessages(ctx.chat, [...(await ctx.chat.lastMessages(convs.map((c) => c.id))).values()])).map((m) => [
+      m.conversationId,
+      m,
+    ]),
   );
-  const dmMembers = ctx.chat.conversationMembersOf(convs.filter((c) => c.kind === 'dm').map((c) => c.id));
+  const dmMembers = await ctx.chat.conversationMembersOf(convs.filter((c) => c.kind === 'dm').map((c) => c.id));
   return convs.map((conv) => {
     const count = counts.get(conv.id);
     const other = conv.kind === 'dm' ? dmMembers.get(conv.id)?.find((u) => u.id !== me) : undefined;
@@ -56,11 +61,11 @@ function summarize(ctx: AuthedCtx, convs: readonly ConversationRead[]): Conversa
   });
 }
 
-export const listConversations: Handler<'conversations.list'> = (ctx, { after, limit }) => {
+export const listConversations: Handler<'conversations.list'> = async (ctx, { after, limit }) => {
   const n = pageSize(limit, PAGE_MAX.large);
   const start = CONVERSATIONS.start(after);
-  const rows = ctx.chat.conversationPage(ctx.session.userId, start === null ? null : (start[0] as string), n + 1);
-  const page = CONVERSATIONS.page(
+  const rows = await ctx.chat.conversationPage(ctx.session.userId, start === null ? null : (start[0] as string), n + 1);
+  const page = await CONVERSATIONS.page(
     rows,
     n,
     (c) => [c.id],
@@ -70,10 +75,10 @@ export const listConversations: Handler<'conversations.list'> = (ctx, { after, l
   return { conversations: page.items, next: page.next };
 };
 
-export const listDms: Handler<'dms.list'> = (ctx, { after, limit }) => {
+export const listDms: Handler<'dms.list'> = async (ctx, { after, limit }) => {
   const n = pageSize(limit, PAGE_MAX.large);
-  const rows = ctx.chat.dmsOf(ctx.session.userId, DMS.start(after), n + 1);
-  const page = DMS.page(
+  const rows = await ctx.chat.dmsOf(ctx.session.userId, DMS.start(after), n + 1);
+  const page = await DMS.page(
     rows,
     n,
     (c) => c.key,
@@ -83,16 +88,16 @@ export const listDms: Handler<'dms.list'> = (ctx, { after, limit }) => {
   return { dms: page.items, next: page.next };
 };
 
-export const markRead: Handler<'read.mark'> = (ctx, { conversationId, seq }) => {
-  const { conv } = readable(ctx, conversationId);
-  const current = ctx.chat.lastRead(ctx.session.userId, conv.id);
+export const markRead: Handler<'read.mark'> = async (ctx, { conversationId, seq }) => {
+  const { conv } = await readable(ctx, conversationId);
+  const current = await ctx.chat.lastRead(ctx.session.userId, conv.id);
   // Nothing moves (old or repeated marks): no write, no event. Only new messages can make a mark cost anything.
   if (Math.min(seq, conv.lastSeq) <= current) return readState(ctx, conv, current);
-  return ctx.write((after) => {
-    const fresh = readable(ctx, conversationId).conv;
-    const position = ctx.chat.markRead(ctx.session.userId, fresh.id, Math.min(seq, fresh.lastSeq));
-    const state = readState(ctx, fresh, position);
-    ctx.events.append(after, [userScope(ctx.session.userId)], 'read.updated', state, ctx.clock());
+  return ctx.write(async (tx, after) => {
+    const fresh = (await readable(tx, conversationId)).conv;
+    const position = await tx.chat.markRead(tx.session.userId, fresh.id, Math.min(seq, fresh.lastSeq));
+    const state = await readState(tx, fresh, position);
+    await tx.events.append(after, [userScope(tx.session.userId)], 'read.updated', state, tx.clock());
     return state;
   });
 };
@@ -102,12 +107,12 @@ const TYPING_TTL_MS = 6_000;
 /** Repeats within this time are not re-sent. */
 const TYPING_REPEAT_MS = 3_000;
 
-export const startTyping: Handler<'typing.start'> = (ctx, { conversationId }) => {
-  const { conv } = readable(ctx, conversationId);
+export const startTyping: Handler<'typing.start'> = async (ctx, { conversationId }) => {
+  const { conv } = await readable(ctx, conversationId);
   // A blocked DM hears no typing either way.
   if (conv.kind === 'dm' && conv.dmKey) {
     const peerId = conv.dmKey.split(':').find((id) => id !== ctx.session.userId);
-    if (peerId && ctx.chat.blockedEitherWay(ctx.session.userId, peerId)) return {};
+    if (peerId && (await ctx.chat.blockedEitherWay(ctx.session.userId, peerId))) return {};
   }
   const now = ctx.clock();
   const key = `${ctx.session.userId}:${conv.id}`;
@@ -117,7 +122,7 @@ export const startTyping: Handler<'typing.start'> = (ctx, { conversationId }) =>
     for (const [k, at] of ctx.typing) if (now - at > TYPING_TTL_MS) ctx.typing.delete(k);
   }
   ctx.typing.set(key, now);
-  const user = ctx.chat.user(ctx.session.userId);
+  const user = await ctx.chat.user(ctx.session.userId);
   ctx.hub.broadcast(
     [scopeOf(conv)],
     'typing',

@@ -32,38 +32,38 @@ function live(invite: InviteRow | undefined, now: number): invite is InviteRow {
 
 export const createInvite: Handler<'invites.create'> = (ctx, { serverId, maxUses, expiresInSeconds }) => {
   spendWrite(ctx);
-  return ctx.write(() => {
-    serverWithRole(ctx, serverId, 'admin');
-    const now = ctx.clock();
-    const cap = ctx.config.quotas.invitesPerServer;
-    if (ctx.chat.liveInviteCount(serverId, now) >= cap) {
+  return ctx.write(async (tx) => {
+    await serverWithRole(tx, serverId, 'admin');
+    const now = tx.clock();
+    const cap = tx.config.quotas.invitesPerServer;
+    if ((await tx.chat.liveInviteCount(serverId, now)) >= cap) {
       throw limitReached(`this server has ${cap} live invite codes, the most allowed; revoke some first`);
     }
     const row: InviteRow = {
       code: newCode(),
       serverId,
-      createdBy: ctx.session.userId,
+      createdBy: tx.session.userId,
       maxUses: maxUses ?? null,
       uses: 0,
       expiresAt: expiresInSeconds ? now + expiresInSeconds * 1000 : null,
       revokedAt: null,
       createdAt: now,
     };
-    ctx.chat.insertInvite(row);
-    return { invite: toInvite(row, ctx.chat.userRef(row.createdBy)) };
+    await tx.chat.insertInvite(row);
+    return { invite: toInvite(row, await tx.chat.userRef(row.createdBy)) };
   });
 };
 
-export const listInvites: Handler<'invites.list'> = (ctx, { serverId, after, limit }) => {
-  serverWithRole(ctx, serverId, 'admin');
+export const listInvites: Handler<'invites.list'> = async (ctx, { serverId, after, limit }) => {
+  await serverWithRole(ctx, serverId, 'admin');
   const n = pageSize(limit, PAGE_MAX.small);
-  const rows = ctx.chat.invitesOf(serverId, ctx.clock(), INVITES.start(after), n + 1);
-  const page = INVITES.page(
+  const rows = await ctx.chat.invitesOf(serverId, ctx.clock(), INVITES.start(after), n + 1);
+  const page = await INVITES.page(
     rows,
     n,
     (r) => [r.createdAt, r.code],
-    (kept) => {
-      const refs = ctx.chat.userRefs([...new Set(kept.map((i) => i.createdBy))]);
+    async (kept) => {
+      const refs = await ctx.chat.userRefs([...new Set(kept.map((i) => i.createdBy))]);
       return kept.map((i) => toInvite(i, refs.get(i.createdBy)));
     },
   );
@@ -72,9 +72,9 @@ export const listInvites: Handler<'invites.list'> = (ctx, { serverId, after, lim
 
 export const revokeInvite: Handler<'invites.revoke'> = (ctx, { serverId, code }) => {
   spendWrite(ctx);
-  return ctx.write(() => {
-    serverWithRole(ctx, serverId, 'admin');
-    if (!ctx.chat.revokeInvite(serverId, code, ctx.clock())) {
+  return ctx.write(async (tx) => {
+    await serverWithRole(tx, serverId, 'admin');
+    if (!(await tx.chat.revokeInvite(serverId, code, tx.clock()))) {
       throw new NatterError('not_found', 'no such invite code in this server', { field: 'params.code' });
     }
     return {};
@@ -100,47 +100,52 @@ export const joinByInvite: Handler<'invites.join'> = (ctx, { code }) => {
     limiter.refund(addressKey);
   };
   return ctx
-    .write((after) => {
-      const now = ctx.clock();
-      const invite = ctx.chat.invite(code);
-      const userId = ctx.session.userId;
+    .write(async (tx, after) => {
+      const now = tx.clock();
+      const invite = await tx.chat.invite(code);
+      const userId = tx.session.userId;
       // A member who follows a code of their own server is told so, whatever state the code is in.
-      const role = invite ? ctx.chat.role(invite.serverId, userId) : undefined;
-      const known = invite && role ? ctx.chat.server(invite.serverId) : undefined;
+      const role = invite ? await tx.chat.role(invite.serverId, userId) : undefined;
+      const known = invite && role ? await tx.chat.server(invite.serverId) : undefined;
       if (known && role) {
-        const channels = ctx.chat.channelsOf(known.id).map(toChannel);
-        return { server: toServerInfo(known, role, ctx.chat.memberCount(known.id)), channels, alreadyMember: true };
+        const channels = (await tx.chat.channelsOf(known.id)).map(toChannel);
+        return {
+          server: toServerInfo(known, role, await tx.chat.memberCount(known.id)),
+          channels,
+          alreadyMember: true,
+        };
       }
       if (!live(invite, now)) throw invalidInvite();
       const serverId = invite.serverId;
-      const server = ctx.chat.server(serverId);
+      const server = await tx.chat.server(serverId);
       if (!server) throw invalidInvite();
-      const channels = ctx.chat.channelsOf(serverId).map(toChannel);
-      if (ctx.chat.isBanned(serverId, userId)) {
+      const channels = (await tx.chat.channelsOf(serverId)).map(toChannel);
+      if (await tx.chat.isBanned(serverId, userId)) {
         throw new NatterError('forbidden', 'you are banned from this server');
       }
-      const cap = ctx.config.quotas.serversJoinedPerUser;
-      if (ctx.chat.serverCounts(userId).joined >= cap) {
+      const cap = tx.config.quotas.serversJoinedPerUser;
+      if ((await tx.chat.serverCounts(userId)).joined >= cap) {
         throw limitReached(`you are in ${cap} servers, the most allowed; leave one first`);
       }
-      ctx.chat.addMember(serverId, userId, 'member', now);
+      await tx.chat.addMember(serverId, userId, 'member', now);
       // What was said before joining is there to read, not unread: each channel is read up to its newest.
-      for (const channel of channels) if (channel.lastSeq > 0) ctx.chat.markRead(userId, channel.id, channel.lastSeq);
-      ctx.chat.useInvite(code);
-      const info = toServerInfo(server, 'member', ctx.chat.memberCount(serverId));
+      for (const channel of channels)
+        if (channel.lastSeq > 0) await tx.chat.markRead(userId, channel.id, channel.lastSeq);
+      await tx.chat.useInvite(code);
+      const info = toServerInfo(server, 'member', await tx.chat.memberCount(serverId));
       // Subscribed first: the joiner hears of their own arrival live, as a resume would replay it.
-      after.push(() => ctx.hub.subscribeUser(userId, serverScope(serverId)));
-      const joined = ctx.chat.memberWithUser(serverId, userId);
+      after.push(() => tx.hub.subscribeUser(userId, serverScope(serverId)));
+      const joined = await tx.chat.memberWithUser(serverId, userId);
       if (joined) {
-        ctx.events.append(
+        await tx.events.append(
           after,
           [serverScope(serverId)],
           'member.joined',
-          { serverId, member: toMember(joined, ctx.hub) },
+          { serverId, member: toMember(joined, tx.hub) },
           now,
         );
       }
-      ctx.events.append(after, [userScope(userId)], 'server.joined', { server: info, channels }, now);
+      await tx.events.append(after, [userScope(userId)], 'server.joined', { server: info, channels }, now);
       return { server: info, channels, alreadyMember: false };
     })
     .then(

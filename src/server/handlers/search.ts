@@ -32,10 +32,10 @@ export const SCOPES_IN_QUERY = 50;
  * many there are: the conversations, the members of the DMs among them, the
  * servers of the channels.
  */
-function searchConversations(ctx: AuthedCtx, ids: readonly string[]): Map<string, SearchConversation> {
-  const convs = [...ctx.chat.conversationsByIds(ids).values()];
-  const dmMembers = ctx.chat.conversationMembersOf(convs.filter((c) => c.kind === 'dm').map((c) => c.id));
-  const servers = ctx.chat.serversByIds([
+async function searchConversations(ctx: AuthedCtx, ids: readonly string[]): Promise<Map<string, SearchConversation>> {
+  const convs = [...(await ctx.chat.conversationsByIds(ids)).values()];
+  const dmMembers = await ctx.chat.conversationMembersOf(convs.filter((c) => c.kind === 'dm').map((c) => c.id));
+  const servers = await ctx.chat.serversByIds([
     ...new Set(convs.flatMap((c) => (c.kind === 'channel' && c.serverId !== null ? [c.serverId] : []))),
   ]);
   return new Map(
@@ -52,11 +52,13 @@ function searchConversations(ctx: AuthedCtx, ids: readonly string[]): Map<string
 }
 
 /** The hits of one page: each message as it is now, its conversation, and where its words matched. */
-function toHits(ctx: AuthedCtx, rows: SearchRow[]): SearchHit[] {
+async function toHits(ctx: AuthedCtx, rows: SearchRow[]): Promise<SearchHit[]> {
   const messages = new Map(
-    toMessages(ctx.chat, ctx.chat.messagesByIds(rows.map((r) => r.messageId))).map((m) => [m.id, m]),
+    (await toMessages(ctx.chat, await ctx.chat.messagesByIds(rows.map((r) => r.messageId)))).map((m) => [m.id, m]),
   );
-  const conversations = searchConversations(ctx, [...new Set([...messages.values()].map((m) => m.conversationId))]);
+  const conversations = await searchConversations(ctx, [
+    ...new Set([...messages.values()].map((m) => m.conversationId)),
+  ]);
   return rows.flatMap((r) => {
     // The index and the messages change in the same statement: a key always names a message.
     const message = messages.get(r.messageId);
@@ -66,16 +68,19 @@ function toHits(ctx: AuthedCtx, rows: SearchRow[]): SearchHit[] {
   });
 }
 
-export const searchMessages: Handler<'messages.search'> = (ctx, { query, conversationId, from, after, limit }) => {
+export const searchMessages: Handler<'messages.search'> = async (
+  ctx,
+  { query, conversationId, from, after, limit },
+) => {
   // A search by author says whether the name exists: it costs a look-up, like users.get.
   if (from !== undefined) spendLookups(ctx, 1);
   const n = pageSize(limit, LIMITS.searchPageMax);
   const start = SEARCH.start(after);
-  const { conv, scopes } = searchable(ctx, conversationId);
+  const { conv, scopes } = await searchable(ctx, conversationId);
   let authorId: string | undefined;
   if (from !== undefined) {
     const name = from.replace(/^@/, '').normalize('NFC');
-    const author = findUser(ctx, name);
+    const author = await findUser(ctx, name);
     if (!author) throw new NatterError('not_found', `no user named "${name}"`, { field: 'params.from' });
     authorId = author.id;
   }
@@ -88,8 +93,8 @@ export const searchMessages: Handler<'messages.search'> = (ctx, { query, convers
     scopes: conv === null && scopes.length <= SCOPES_IN_QUERY ? scopes : undefined,
   });
   const before = (start?.[0] as number | undefined) ?? Number.MAX_SAFE_INTEGER;
-  const found = ctx.chat.search(match, scopes, before, n + 1, SCAN_MAX);
-  const page = SEARCH.page(
+  const found = await ctx.chat.search(match, scopes, before, n + 1, SCAN_MAX);
+  const page = await SEARCH.page(
     found.hits,
     n,
     (h) => [h.key],

@@ -17,12 +17,14 @@ function closeRevoked(ctx: AuthedCtx, id: string, reason: string): void {
   }
 }
 
-export const listSessions: Handler<'sessions.list'> = (ctx) => ({
-  sessions: ctx.sessions.listForUser(ctx.session.userId, 'session').map((r) => toSessionInfo(r, ctx.session.sessionId)),
+export const listSessions: Handler<'sessions.list'> = async (ctx) => ({
+  sessions: (await ctx.sessions.listForUser(ctx.session.userId, 'session')).map((r) =>
+    toSessionInfo(r, ctx.session.sessionId),
+  ),
 });
 
 export const revokeSession: Handler<'sessions.revoke'> = async (ctx, { sessionId }) => {
-  const done = await ctx.write(() => ctx.sessions.revoke(ctx.session.userId, sessionId, 'session'));
+  const done = await ctx.write(async (tx) => tx.sessions.revoke(tx.session.userId, sessionId, 'session'));
   if (!done) {
     throw new NatterError('not_found', 'no such session (it may have ended already)', { field: 'params.sessionId' });
   }
@@ -31,15 +33,15 @@ export const revokeSession: Handler<'sessions.revoke'> = async (ctx, { sessionId
 };
 
 export const createToken: Handler<'tokens.create'> = (ctx, { name }) =>
-  ctx.write(() => {
-    const userId = ctx.session.userId;
-    const existing = ctx.sessions.listForUser(userId, 'bot');
+  ctx.write(async (tx) => {
+    const userId = tx.session.userId;
+    const existing = await tx.sessions.listForUser(userId, 'bot');
     if (existing.some((r) => r.name?.toLowerCase() === name.toLowerCase())) {
       throw new NatterError('conflict', `you already have a token named "${name}"; revoke it or pick another name`, {
         field: 'params.name',
       });
     }
-    const cap = ctx.config.quotas.botTokensPerUser;
+    const cap = tx.config.quotas.botTokensPerUser;
     if (existing.length >= cap) {
       throw new NatterError('limit_reached', `at most ${cap} bot tokens per account; revoke one first`);
     }
@@ -50,20 +52,20 @@ export const createToken: Handler<'tokens.create'> = (ctx, { name }) =>
       kind: 'bot' as const,
       tokenHash: hashToken(token),
       name,
-      address: ctx.conn.address,
-      createdAt: ctx.clock(),
+      address: tx.conn.address,
+      createdAt: tx.clock(),
       lastSeenAt: null,
     };
-    ctx.sessions.insert(row);
+    await tx.sessions.insert(row);
     return { token, botToken: toBotTokenInfo(row) };
   });
 
-export const listTokens: Handler<'tokens.list'> = (ctx) => ({
-  tokens: ctx.sessions.listForUser(ctx.session.userId, 'bot').map(toBotTokenInfo),
+export const listTokens: Handler<'tokens.list'> = async (ctx) => ({
+  tokens: (await ctx.sessions.listForUser(ctx.session.userId, 'bot')).map(toBotTokenInfo),
 });
 
 export const revokeToken: Handler<'tokens.revoke'> = async (ctx, { tokenId }) => {
-  const done = await ctx.write(() => ctx.sessions.revoke(ctx.session.userId, tokenId, 'bot'));
+  const done = await ctx.write(async (tx) => tx.sessions.revoke(tx.session.userId, tokenId, 'bot'));
   if (!done) {
     throw new NatterError('not_found', 'no such bot token (it may have been revoked already)', {
       field: 'params.tokenId',

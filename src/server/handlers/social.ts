@@ -9,23 +9,23 @@ import { toUserRef } from '../views.js';
 
 const BLOCKS = new PagedList('blocks', ['n', 's']);
 
-export const getSettings: Handler<'settings.get'> = (ctx) => {
-  const me = ctx.users.byId(ctx.session.userId);
+export const getSettings: Handler<'settings.get'> = async (ctx) => {
+  const me = await ctx.users.byId(ctx.session.userId);
   if (!me) throw new NatterError('unauthenticated', 'this account no longer exists; log in again');
   return { settings: { groupAdds: me.groupAdds } };
 };
 
 export const updateSettings: Handler<'settings.update'> = (ctx, { groupAdds }) => {
   spendWrite(ctx);
-  return ctx.write((after) => {
-    const userId = ctx.session.userId;
-    const me = ctx.users.byId(userId);
+  return ctx.write(async (tx, after) => {
+    const userId = tx.session.userId;
+    const me = await tx.users.byId(userId);
     if (!me) throw new NatterError('unauthenticated', 'this account no longer exists; log in again');
     const settings = { groupAdds: groupAdds ?? me.groupAdds };
     if (settings.groupAdds !== me.groupAdds) {
-      ctx.chat.setGroupAdds(userId, settings.groupAdds);
+      await tx.chat.setGroupAdds(userId, settings.groupAdds);
       // Told live to the user's other connections; not stored (a client reads settings when it starts).
-      after.push(() => ctx.hub.broadcast([userScope(userId)], 'settings.updated', { settings }));
+      after.push(() => tx.hub.broadcast([userScope(userId)], 'settings.updated', { settings }));
     }
     return { settings };
   });
@@ -34,46 +34,46 @@ export const updateSettings: Handler<'settings.update'> = (ctx, { groupAdds }) =
 export const addBlock: Handler<'blocks.add'> = (ctx, params) => {
   spendWrite(ctx);
   if ('username' in params) spendLookups(ctx, 1);
-  return ctx.write((after) => {
-    const me = ctx.session.userId;
-    const user = 'userId' in params ? ctx.chat.user(params.userId) : findUser(ctx, params.username);
+  return ctx.write(async (tx, after) => {
+    const me = tx.session.userId;
+    const user = 'userId' in params ? await tx.chat.user(params.userId) : await findUser(tx, params.username);
     const field = 'userId' in params ? 'params.userId' : 'params.username';
     if (!user) throw new NatterError('not_found', 'no such user', { field });
     if (user.id === me) throw new NatterError('bad_request', 'you cannot block yourself', { field });
-    const cap = ctx.config.quotas.blocksPerUser;
-    if (!ctx.chat.blocked(me, user.id) && ctx.chat.blockCount(me) >= cap) {
+    const cap = tx.config.quotas.blocksPerUser;
+    if (!(await tx.chat.blocked(me, user.id)) && (await tx.chat.blockCount(me)) >= cap) {
       throw limitReached(`you have blocked ${cap} users, the most allowed; unblock some first`);
     }
-    const now = ctx.clock();
-    const { createdAt, added } = ctx.chat.addBlock(me, user.id, now);
+    const now = tx.clock();
+    const { createdAt, added } = await tx.chat.addBlock(me, user.id, now);
     // Invitations they sent me and I have not answered are declined.
-    for (const groupId of ctx.chat.removeInvitesFrom(me, user.id)) {
-      ctx.events.append(after, [userScope(me)], 'group.invitation_closed', { groupId, outcome: 'declined' }, now);
+    for (const groupId of await tx.chat.removeInvitesFrom(me, user.id)) {
+      await tx.events.append(after, [userScope(me)], 'group.invitation_closed', { groupId, outcome: 'declined' }, now);
     }
     const ref = toUserRef(user);
     // Told live to the user's other connections; not stored (a client reads blocks.list when it starts).
-    if (added) after.push(() => ctx.hub.broadcast([userScope(me)], 'block.updated', { user: ref, blocked: true }));
+    if (added) after.push(() => tx.hub.broadcast([userScope(me)], 'block.updated', { user: ref, blocked: true }));
     return { block: { user: ref, createdAt } };
   });
 };
 
 export const removeBlock: Handler<'blocks.remove'> = (ctx, { userId }) => {
   spendWrite(ctx);
-  return ctx.write((after) => {
-    const me = ctx.session.userId;
-    if (!ctx.chat.removeBlock(me, userId)) {
+  return ctx.write(async (tx, after) => {
+    const me = tx.session.userId;
+    if (!(await tx.chat.removeBlock(me, userId))) {
       throw new NatterError('not_found', 'you have not blocked that user', { field: 'params.userId' });
     }
-    const user = ctx.chat.userRef(userId) ?? { id: userId, username: 'unknown', displayName: null };
-    after.push(() => ctx.hub.broadcast([userScope(me)], 'block.updated', { user, blocked: false }));
+    const user = (await tx.chat.userRef(userId)) ?? { id: userId, username: 'unknown', displayName: null };
+    after.push(() => tx.hub.broadcast([userScope(me)], 'block.updated', { user, blocked: false }));
     return {};
   });
 };
 
-export const listBlocks: Handler<'blocks.list'> = (ctx, { after, limit }) => {
+export const listBlocks: Handler<'blocks.list'> = async (ctx, { after, limit }) => {
   const n = pageSize(limit, PAGE_MAX.small);
-  const rows = ctx.chat.blocksOf(ctx.session.userId, BLOCKS.start(after), n + 1);
-  const page = BLOCKS.page(
+  const rows = await ctx.chat.blocksOf(ctx.session.userId, BLOCKS.start(after), n + 1);
+  const page = await BLOCKS.page(
     rows,
     n,
     (b) => [b.createdAt, b.user.id],

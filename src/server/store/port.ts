@@ -63,7 +63,12 @@ export type EventStore = {
    * The events after `cursor` in `scopes` (each seen from its own starting
    * event id): at most `cap` of them and `maxBytes` of text, else none and `limited`.
    */
-  replay(scopes: readonly (readonly [string, number])[], cursor: number, cap: number, maxBytes: number): Promise<Replay>;
+  replay(
+    scopes: readonly (readonly [string, number])[],
+    cursor: number,
+    cap: number,
+    maxBytes: number,
+  ): Promise<Replay>;
   /** Every committed event with an id above `after`, oldest first, at most `limit` (the bus fills gaps with it). */
   since(after: number, limit: number): Promise<StoredEvent[]>;
   /** Deletes up to `limit` of the oldest events older than `before` (ms); returns how many. */

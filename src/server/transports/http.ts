@@ -141,7 +141,7 @@ async function handle(
   const header = req.headers.authorization;
   if (header) {
     try {
-      const { row } = resolveToken(services, conn.address, bearerToken(header));
+      const { row } = await resolveToken(services, conn.address, bearerToken(header));
       conn.auth = { userId: row.userId, sessionId: row.id, kind: row.kind };
     } catch (err) {
       return sendError(

@@ -6,6 +6,7 @@ import { scopesOfUser } from '../access.js';
 import { Connection, type OutgoingFrame } from '../connection.js';
 import type { Services } from '../context.js';
 import type { Dispatcher } from '../dispatch.js';
+import type { Scope } from '../event-log.js';
 import { resolveToken } from '../handlers/accounts.js';
 import {
   bearerToken,
@@ -112,45 +113,54 @@ export function attachWebSocket(http: Server, services: Services, dispatcher: Di
     if (services.sockets.count(address) > config.maxConnectionsPerAddress) {
       return refuse(socket, tooManyConnections());
     }
-    let authState: Connection['auth'] = null;
-    const header = req.headers.authorization;
-    if (header) {
-      try {
-        const { row } = resolveToken(services, address, bearerToken(header));
-        authState = { userId: row.userId, sessionId: row.id, kind: row.kind };
-      } catch (err) {
-        return refuse(
-          socket,
-          err instanceof NatterError ? err : new NatterError('internal', 'could not check the token'),
-        );
-      }
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = new WsConnection(ws, socket, coalescer, address);
-      conn.maxQueuedBytes = config.maxQueuedBytes;
-      live.add(conn);
-      hub.add(conn);
-      if (authState) hub.authenticate(conn, authState, scopesOfUser(services.chat, authState.userId));
-      ws.on('message', (data, isBinary) => {
-        if (isBinary) {
-          conn.reply({
-            id: null,
-            error: { code: 'bad_request', message: 'binary frames are not supported; send JSON as text' },
-          });
-          return;
+    void (async () => {
+      let authState: Connection['auth'] = null;
+      let scopes: Scope[] = [];
+      const header = req.headers.authorization;
+      if (header) {
+        try {
+          const { row } = await resolveToken(services, address, bearerToken(header));
+          authState = { userId: row.userId, sessionId: row.id, kind: row.kind };
+          scopes = await scopesOfUser(services.chat, row.userId);
+        } catch (err) {
+          return refuse(
+            socket,
+            err instanceof NatterError ? err : new NatterError('internal', 'could not check the token'),
+          );
         }
-        dispatcher.onText(conn, data.toString());
+      }
+      // The client may have gone while its token was checked.
+      if (socket.destroyed) return;
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        const conn = new WsConnection(ws, socket, coalescer, address);
+        conn.maxQueuedBytes = config.maxQueuedBytes;
+        live.add(conn);
+        hub.add(conn);
+        if (authState) hub.authenticate(conn, authState, scopes);
+        ws.on('message', (data, isBinary) => {
+          if (isBinary) {
+            conn.reply({
+              id: null,
+              error: { code: 'bad_request', message: 'binary frames are not supported; send JSON as text' },
+            });
+            return;
+          }
+          dispatcher.onText(conn, data.toString());
+        });
+        ws.on('pong', () => {
+          conn.alive = true;
+        });
+        ws.on('error', (err) => log.error(`websocket from ${address}`, err.message));
+        ws.on('close', () => {
+          conn.markClosed();
+          live.delete(conn);
+        });
+        sendHello(conn, services);
+        startAuthDeadline(conn, config.authDeadlineMs);
       });
-      ws.on('pong', () => {
-        conn.alive = true;
-      });
-      ws.on('error', (err) => log.error(`websocket from ${address}`, err.message));
-      ws.on('close', () => {
-        conn.markClosed();
-        live.delete(conn);
-      });
-      sendHello(conn, services);
-      startAuthDeadline(conn, config.authDeadlineMs);
+    })().catch((err: unknown) => {
+      log.error(`websocket upgrade from ${address}`, err);
+      socket.destroy();
     });
   });
 

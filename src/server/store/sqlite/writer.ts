@@ -1,39 +1,37 @@
-import type { Db, Deferred } from './db/index.js';
-
-/** Work to do once the transaction that holds a job has committed (fan-out, hub updates). */
-export type AfterCommit = (() => void)[];
+import type { Db, Deferred } from '../../db/index.js';
+import type { AfterCommit } from '../port.js';
 
 type Job = {
-  fn: (after: AfterCommit) => unknown;
+  fn: (after: AfterCommit) => Promise<unknown>;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 };
 
 /**
- * Group commit. Writes queued in the same turn of the event loop run in one
- * SQLite transaction, each in its own savepoint (a failing job rolls back
+ * Group commit on SQLite. Writes queued in the same turn of the event loop
+ * run in one transaction, each in its own savepoint (a failing job rolls back
  * alone), and are committed with one fsync. Only after the commit are their
  * replies sent and their events published: acknowledged means durable, and
  * delivery never waits behind a per-message fsync.
+ *
+ * Jobs are asynchronous, but those of a batch run strictly one after another,
+ * and only they use this connection while the batch is open: every other
+ * read goes through the store's second, read-only connection, which sees
+ * committed data only (WAL).
  */
-export class Writer {
+export class SqliteWriter {
   private queue: Job[] = [];
   private scheduled = false;
+  private flushing = false;
   /** Transactions committed, and jobs in them (for metrics and benchmarks). */
   readonly stats = { commits: 0, jobs: 0 };
-
-  /** Runs a function inside a transaction; nested inside another, it is a savepoint. Built once: building one prepares statements. */
-  private readonly inTransaction: (fn: () => unknown) => unknown;
-  /**
-   * @param deferred what the queries defer to the end of a batch (sequence
-   *   numbers, read positions), written just before each commit
-   */
   /** When the last batch started (ms, monotonic). */
   private lastFlushAt = Number.NEGATIVE_INFINITY;
+  private readonly sql: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', () => void>;
 
   /**
    * @param deferred what the queries defer to the end of a batch (sequence
-   *   numbers, read positions), written just before each commit
+   *   numbers, read positions, usage), written just before each commit
    * @param commitWindowMs the least time between the starts of two batches.
    *   A write after a quiet spell commits at once; under steady load, writes
    *   wait up to this long to share a commit (each commit costs a WAL append
@@ -45,7 +43,19 @@ export class Writer {
     private readonly deferred: readonly Deferred[] = [],
     private readonly commitWindowMs = 0,
   ) {
-    this.inTransaction = db.$client.transaction((fn: () => unknown) => fn());
+    const sqlite = db.$client;
+    const statement = (text: string) => {
+      const st = sqlite.prepare(text);
+      return () => void st.run();
+    };
+    this.sql = {
+      begin: statement('BEGIN'),
+      commit: statement('COMMIT'),
+      rollback: statement('ROLLBACK'),
+      savepoint: statement('SAVEPOINT job'),
+      release: statement('RELEASE job'),
+      rollbackTo: statement('ROLLBACK TO job'),
+    };
   }
 
   /** Jobs waiting for the next batch. */
@@ -54,43 +64,64 @@ export class Writer {
   }
 
   /**
-   * Runs `fn` inside the next batch transaction. `fn` must be synchronous; it
-   * may push work onto `after`, which runs once the batch has committed, in order.
+   * Runs `fn` inside the next batch transaction. It may push work onto
+   * `after`, which runs once the batch has committed, in order.
    */
-  run<T>(fn: (after: AfterCommit) => T): Promise<T> {
+  run<T>(fn: (after: AfterCommit) => Promise<T> | T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        const wait = this.lastFlushAt + this.commitWindowMs - performance.now();
-        if (wait >= 1) setTimeout(() => this.flush(), wait);
-        else setImmediate(() => this.flush());
-      }
+      this.queue.push({
+        fn: fn as (after: AfterCommit) => Promise<unknown>,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+      });
+      this.schedule();
     });
   }
 
-  private flush(): void {
+  private schedule(): void {
+    if (this.scheduled || this.flushing || this.queue.length === 0) return;
+    this.scheduled = true;
+    const wait = this.lastFlushAt + this.commitWindowMs - performance.now();
+    if (wait >= 1) setTimeout(() => void this.flush(), wait);
+    else setImmediate(() => void this.flush());
+  }
+
+  private async flush(): Promise<void> {
     this.scheduled = false;
     const jobs = this.queue;
     this.queue = [];
     if (jobs.length === 0) return;
+    this.flushing = true;
     this.lastFlushAt = performance.now();
+    try {
+      await this.runBatch(jobs);
+    } finally {
+      this.flushing = false;
+      this.schedule();
+    }
+  }
+
+  private async runBatch(jobs: Job[]): Promise<void> {
     const outcomes: ({ ok: true; value: unknown; after: AfterCommit } | { ok: false; err: unknown })[] = [];
     const sqlite = this.db.$client;
     const deferred = this.deferred;
     try {
-      this.inTransaction(() => {
+      this.sql.begin();
+      try {
         for (const job of jobs) {
           const after: AfterCommit = [];
           for (const d of deferred) d.jobStart();
+          this.sql.savepoint();
           try {
-            // Nested, the same transaction function runs as a savepoint.
-            const value = this.inTransaction(() => job.fn(after));
+            const value = await job.fn(after);
+            this.sql.release();
             outcomes.push({ ok: true, value, after });
           } catch (err) {
             // On some errors (disk full, I/O) SQLite rolls back the whole transaction by
             // itself: then the batch is lost, and no later job may run outside it.
             if (!sqlite.inTransaction) throw new BatchLost(err);
+            this.sql.rollbackTo();
+            this.sql.release();
             for (const d of deferred) d.jobRollback();
             outcomes.push({ ok: false, err });
           }
@@ -98,7 +129,11 @@ export class Writer {
         // What the jobs deferred (one row per conversation, not per message) goes in
         // the same transaction: it commits with them or not at all.
         for (const d of deferred) d.flush();
-      });
+        this.sql.commit();
+      } catch (err) {
+        if (sqlite.inTransaction) this.sql.rollback();
+        throw err;
+      }
       for (const d of deferred) d.committedBatch?.();
     } catch (err) {
       // The batch, or its commit, failed (disk full, I/O error): nothing was saved.

@@ -1,0 +1,175 @@
+import { ChatQueries } from '../../db/chat.js';
+import { closeDb, type Db } from '../../db/index.js';
+import { sessionQueries } from '../../db/sessions.js';
+import { userQueries } from '../../db/users.js';
+import { EventLog } from '../../event-log.js';
+import { UsageMeter } from '../../quotas.js';
+import type {
+  AfterCommit,
+  Async,
+  ChatStore,
+  EventStore,
+  Publish,
+  SessionStore,
+  Store,
+  TxStores,
+  UsageStore,
+  UserStore,
+} from '../port.js';
+import { SqliteWriter } from './writer.js';
+
+/**
+ * The SQLite backend of the storage port: better-sqlite3 on two connections
+ * to one file, the writer's (group commit) and a read-only one. Every method
+ * answers within the turn; the promises only give both backends one shape.
+ */
+export class SqliteStore implements Store {
+  readonly backend = 'sqlite' as const;
+  readonly chat: ChatStore;
+  readonly users: UserStore;
+  readonly sessions: SessionStore;
+  readonly events: EventStore;
+  readonly usage: UsageStore;
+  /** What write jobs see: the same stores on the writer's connection. */
+  private readonly tx: TxStores;
+  private readonly writer: SqliteWriter;
+  private closed = false;
+
+  /**
+   * @param db the writer's connection (migrated), @param reader a read-only
+   * connection to the same file (`openReader`)
+   */
+  constructor(
+    readonly db: Db,
+    private readonly reader: Db,
+    options: {
+      publish: Publish;
+      onAfterError: (err: unknown) => void;
+      writeBytesPerDay: number;
+      commitWindowMs: number;
+    },
+  ) {
+    const chat = new ChatQueries(db);
+    const usage = new UsageMeter(db, options.writeBytesPerDay);
+    this.writer = new SqliteWriter(db, options.onAfterError, [chat.pending, usage], options.commitWindowMs);
+    const usageStore = asyncOf(usage, ['charge', 'pruneBefore']);
+    this.tx = {
+      chat: methodsOf<ChatStore>(chat),
+      users: asyncOf(userQueries(db)),
+      sessions: asyncOf(sessionQueries(db)),
+      events: eventStore(new EventLog(db, options.publish)),
+      usage: usageStore,
+    };
+    this.chat = methodsOf<ChatStore>(new ChatQueries(reader));
+    this.users = asyncOf(userQueries(reader));
+    this.sessions = asyncOf(sessionQueries(reader));
+    this.events = eventStore(new EventLog(reader, options.publish));
+    this.usage = usageStore;
+  }
+
+  write<T>(fn: (tx: TxStores, after: AfterCommit) => Promise<T>): Promise<T> {
+    return this.writer.run((after) => fn(this.tx, after));
+  }
+
+  get queued(): number {
+    return this.writer.queued;
+  }
+
+  get stats(): { commits: number; jobs: number } {
+    return this.writer.stats;
+  }
+
+  async ping(): Promise<boolean> {
+    return this.db.$client.open;
+  }
+
+  /** Whether the connections are still open. */
+  get open(): boolean {
+    return !this.closed && this.db.$client.open;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.reader.$client.open) this.reader.$client.close();
+    closeDb(this.db);
+  }
+}
+
+type Fn = (...args: unknown[]) => unknown;
+
+/** An object's functions (own properties, as `userQueries` builds them), each returning a promise. */
+function asyncOf<T extends object>(target: T, names?: readonly (keyof T & string)[]): Async<T> {
+  const out: Record<string, Fn> = {};
+  for (const name of names ?? (Object.keys(target) as (keyof T & string)[])) {
+    const fn = target[name];
+    if (typeof fn === 'function') out[name] = wrap(fn as Fn, target);
+  }
+  return out as Async<T>;
+}
+
+/** A class instance's public methods (those its prototype holds), each returning a promise. */
+function methodsOf<T>(target: object): T {
+  const out: Record<string, Fn> = {};
+  const proto = Object.getPrototypeOf(target) as Record<string, unknown>;
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    const fn = proto[name];
+    if (name !== 'constructor' && typeof fn === 'function') out[name] = wrap(fn as Fn, target);
+  }
+  return out as T;
+}
+
+function wrap(fn: Fn, self: unknown): Fn {
+  return (...args) => {
+    try {
+      return Promise.resolve(fn.apply(self, args));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  };
+}
+
+function eventStore(log: EventLog): EventStore {
+  return {
+    append: (after, scopes, event, data, now) => {
+      try {
+        log.append(after, scopes, event, data, now);
+        return Promise.resolve();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+    get appendedBytes() {
+      return log.appendedBytes;
+    },
+    head: () => Promise.resolve(log.head()),
+    parseCursor: (cursor) => {
+      try {
+        return Promise.resolve(log.parseCursor(cursor));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+    replay: (scopes, cursor, cap, maxBytes) => {
+      try {
+        return Promise.resolve(log.replay(scopes, cursor, cap, maxBytes));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+    since: (after, limit) => {
+      try {
+        return Promise.resolve(log.since(after, limit));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+    prune: (before, limit) => {
+      try {
+        return Promise.resolve(log.prune(before, limit));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+  };
+}
