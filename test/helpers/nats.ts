@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,11 +16,21 @@ export type TestNats = {
   url: string;
   /** Starts the server (again) on its port; resolves once it accepts connections. */
   start(): Promise<void>;
-  /** Kills the server at once (no lame-duck mode: clients see the socket drop); resolves once it has exited. */
+  /** Kills the server at once (SIGKILL: clients see the socket drop); resolves once it has exited. */
   stop(): Promise<void>;
-  /** Stops it for good and removes its files. */
+  /** Stops it for good (its files go with it). */
   dispose(): Promise<void>;
 };
+
+/**
+ * Runs the server (`$1`, with the config file in directory `$2`) under a
+ * shell that kills it and removes the directory as soon as its standard input
+ * closes: when `stop()` closes it, and when the test process ends however it
+ * ends (a run cut short by its timeout is killed before any `after` runs).
+ * An asynchronous list's input would be /dev/null, hence the copy on fd 3.
+ */
+const WATCHED =
+  'exec 3<&0; "$1" -c "$2/nats.conf" </dev/null & s=$!; (cat <&3 >/dev/null; kill -9 "$s"; rm -rf "$2") 2>/dev/null & wait "$s"';
 
 function binary(): string {
   const named = process.env.NATTER_TEST_NATS_SERVER;
@@ -53,12 +63,7 @@ function accepts(port: number): Promise<boolean> {
 /** A nats-server on a free port, not started until `start()` unless `started`. */
 export async function testNats(options: { started?: boolean; maxPayload?: number } = {}): Promise<TestNats> {
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'natter-nats-'));
-  const config = join(dir, 'nats.conf');
-  writeFileSync(
-    config,
-    `listen: 127.0.0.1:${port}\n${options.maxPayload ? `max_payload: ${options.maxPayload}\n` : ''}`,
-  );
+  const config = `listen: 127.0.0.1:${port}\n${options.maxPayload ? `max_payload: ${options.maxPayload}\n` : ''}`;
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
   const nats: TestNats = {
@@ -67,22 +72,21 @@ export async function testNats(options: { started?: boolean; maxPayload?: number
     async start() {
       if (child) return;
       let output = '';
-      const proc = spawn(binary(), ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const dir = mkdtempSync(join(tmpdir(), 'natter-nats-'));
+      writeFileSync(join(dir, 'nats.conf'), config);
+      const proc = spawn('sh', ['-c', WATCHED, 'sh', binary(), dir], { stdio: ['pipe', 'ignore', 'pipe'] });
       child = proc;
       proc.stderr?.on('data', (d: Buffer) => {
         output += d.toString();
       });
-      let failure: Error | null = null;
-      proc.once('error', (err) => {
-        failure = new Error(
-          `the cluster suite needs nats-server (apt-get install nats-server, or NATTER_TEST_NATS_SERVER): ${err.message}`,
-        );
-      });
-      exited = new Promise((resolve) => proc.once('close', () => resolve()));
+      exited = new Promise((resolve) => proc.once('exit', () => resolve()));
       await waitFor(
         async () => {
-          if (failure) throw failure;
-          if (proc.exitCode !== null) throw new Error(`nats-server exited with ${proc.exitCode}:\n${output}`);
+          if (proc.exitCode !== null) {
+            throw new Error(
+              `nats-server exited with ${proc.exitCode} (the cluster suite needs it: apt-get install nats-server, or NATTER_TEST_NATS_SERVER names it):\n${output}`,
+            );
+          }
           return accepts(port);
         },
         { what: `nats-server to accept connections on port ${port}`, detail: () => output },
@@ -92,13 +96,10 @@ export async function testNats(options: { started?: boolean; maxPayload?: number
       const proc = child;
       if (!proc) return;
       child = null;
-      proc.kill('SIGKILL');
+      proc.stdin?.end();
       await within(exited, 'nats-server to exit');
     },
-    async dispose() {
-      await nats.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    dispose: () => nats.stop(),
   };
   if (options.started !== false) await nats.start();
   return nats;
