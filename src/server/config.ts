@@ -86,6 +86,18 @@ export type ServerConfig = {
   /** Raw TCP (NDJSON) port; 0 picks a free one, `null` disables TCP. */
   tcpPort: number | null;
   dataDir: string;
+  /**
+   * A PostgreSQL URL (`postgres://user@host:port/db`): the database natter
+   * keeps everything in, instead of SQLite in `dataDir`. Null: SQLite.
+   */
+  database: string | null;
+  /**
+   * NATS servers (`nats://host:4222`, comma-separated for several): this
+   * natter is one node of a cluster sharing `database`. Null: it runs alone.
+   */
+  bus: string | null;
+  /** The cluster's name: the prefix of its NATS subjects (several clusters can share one NATS). */
+  cluster: string;
   /** bcrypt cost factor for new password hashes. */
   bcryptCost: number;
   /** Worker threads for password hashing. */
@@ -181,6 +193,9 @@ export function defaultConfig(): ServerConfig {
     port: 7777,
     tcpPort: 7778,
     dataDir: resolve('data'),
+    database: null,
+    bus: null,
+    cluster: 'natter',
     bcryptCost: 12,
     hashThreads: 1,
     hashNice: 10,

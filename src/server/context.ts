@@ -1,4 +1,6 @@
 import type { Operations, OpName, ParamsOf, ResultOf } from '../protocol/index.js';
+import type { Bus } from './bus/bus.js';
+import type { Fanout } from './bus/fanout.js';
 import type { Limits, ServerConfig } from './config.js';
 import type { AuthState, Connection } from './connection.js';
 import type { Hub } from './hub.js';
@@ -31,7 +33,12 @@ export type Services = {
   events: EventStore;
   /** The daily write budget per user. */
   usage: UsageStore;
+  /** This node's connections: who is connected, by user, session and scope. */
   hub: Hub;
+  /** How committed batches and other effects reach connections on every node. */
+  bus: Bus;
+  /** What handlers call to reach connections (through the bus, in the batch's order). */
+  fanout: Fanout;
   /** Open sockets per client address, on every port (the per-address connection cap). */
   sockets: AddressCounter;
   /** Reverse proxies believed about the client's address (`--trust-proxy`). */

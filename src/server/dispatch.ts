@@ -61,7 +61,7 @@ const REPLY_HOLD_BYTES = PAGE_BYTES;
  */
 export class Dispatcher {
   private readonly inFlight = new Set<Promise<unknown>>();
-  private draining = false;
+  private stopping = false;
   /** HTTP requests waiting for their turn, and whether a turn for them is scheduled. */
   private readonly httpQueue: { conn: Connection; request: ParsedRequest; done: (o: Outcome) => void }[] = [];
   private httpScheduled = false;
@@ -228,16 +228,21 @@ export class Dispatcher {
     return p;
   }
 
+  /** Whether the server is shutting down (no new requests are taken). */
+  get draining(): boolean {
+    return this.stopping;
+  }
+
   /** Stops taking requests and waits (up to `graceMs`) for those under way. */
   async drain(graceMs: number): Promise<void> {
-    this.draining = true;
+    this.stopping = true;
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
     await Promise.race([Promise.allSettled([...this.inFlight]), timeout]);
   }
 
   /** Checks access and runs the handler: its result, or a promise of it. */
   private handle(conn: Connection, request: ParsedRequest, after: (() => void)[]): unknown {
-    if (this.draining) throw new NatterError('unavailable', 'the server is shutting down; reconnect in a few seconds');
+    if (this.stopping) throw new NatterError('unavailable', 'the server is shutting down; reconnect in a few seconds');
     const spec = operations[request.op];
     if (spec.access !== 'none' && !conn.auth) {
       conn.unauthenticatedStrikes++;

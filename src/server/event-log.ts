@@ -28,7 +28,7 @@ export class EventLog {
   private readonly headStmt: Statement<[], { seq: number }>;
   private readonly oldestStmt: Statement<[], { id: number | null }>;
   private readonly replayStmt: Statement<
-    [{ scopes: string; cursor: number; cap: number }],
+    [{ scopes: string; cursor: number; upTo: number; cap: number }],
     { id: number; payload: string }
   >;
   private readonly pruneStmt: Statement<[number, number]>;
@@ -50,9 +50,10 @@ export class EventLog {
     this.replayStmt = sqlite.prepare(
       `WITH want(scope, since) AS (SELECT json_extract(value, '$[0]'), max(json_extract(value, '$[1]'), @cursor) FROM json_each(@scopes))
        SELECT e.id, e.payload FROM events e
-       WHERE e.id IN (SELECT x.id FROM want w JOIN events x ON x.scope = w.scope WHERE x.id > w.since
+       WHERE e.id IN (SELECT x.id FROM want w JOIN events x ON x.scope = w.scope WHERE x.id > w.since AND x.id <= @upTo
                       UNION ALL
-                      SELECT s.event_id FROM want w JOIN event_scopes s ON s.scope = w.scope WHERE s.event_id > w.since)
+                      SELECT s.event_id FROM want w JOIN event_scopes s ON s.scope = w.scope
+                      WHERE s.event_id > w.since AND s.event_id <= @upTo)
        ORDER BY e.id LIMIT @cap`,
     );
     this.sinceStmt = sqlite.prepare('SELECT id, payload, scope FROM events WHERE id > ? ORDER BY id LIMIT ?');
@@ -113,14 +114,20 @@ export class EventLog {
    * `limited` (the client reloads instead). Rows are read one at a time, so a
    * replay that is too large stops as soon as it is known to be.
    */
-  replay(scopes: readonly (readonly [string, number])[], cursor: number, cap: number, maxBytes: number): Replay {
-    const head = this.head();
+  replay(
+    scopes: readonly (readonly [string, number])[],
+    cursor: number,
+    upTo: number,
+    cap: number,
+    maxBytes: number,
+  ): Replay {
+    const head = Math.min(this.head(), upTo);
     // Events after the cursor were pruned: what is left would not be the whole story.
     const oldest = this.oldestStmt.get()?.id ?? head + 1;
     if (cursor < head && cursor < oldest - 1) return { texts: [], head, limited: true };
     const texts: string[] = [];
     let bytes = 0;
-    for (const r of this.replayStmt.iterate({ scopes: JSON.stringify(scopes), cursor, cap: cap + 1 })) {
+    for (const r of this.replayStmt.iterate({ scopes: JSON.stringify(scopes), cursor, upTo: head, cap: cap + 1 })) {
       bytes += Buffer.byteLength(r.payload);
       if (texts.length >= cap || bytes > maxBytes) return { texts: [], head, limited: true };
       texts.push(withCursor(r.payload, r.id));

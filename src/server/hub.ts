@@ -130,6 +130,24 @@ export class Hub {
     for (const conn of this.userConnections(userId)) this.unsubscribe(conn, scope);
   }
 
+  /**
+   * Makes every connection of `userId` receive exactly `scopes` (and the
+   * user's own): what the database says after effects may have been missed.
+   */
+  resubscribeUser(userId: string, scopes: Iterable<Scope>): void {
+    const wanted = new Set<string>(scopes);
+    wanted.add(`u:${userId}`);
+    for (const conn of this.userConnections(userId)) {
+      for (const scope of [...conn.scopes]) if (!wanted.has(scope)) this.unsubscribe(conn, scope);
+      for (const scope of wanted) if (!conn.scopes.has(scope)) this.subscribe(conn, scope);
+    }
+  }
+
+  /** Users with an authenticated connection here. */
+  users(): string[] {
+    return [...this.byUser.keys()];
+  }
+
   /** Stops sending `scope`'s events to anyone (the server or group is gone). */
   dropScope(scope: Scope): void {
     for (const conn of this.byScope.get(scope) ?? EMPTY) conn.scopes.delete(scope);

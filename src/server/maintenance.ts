@@ -54,7 +54,9 @@ export async function runMaintenance(services: Services): Promise<MaintenanceRep
   }
   const expired = await sweep(services, async (tx, after) => {
     const ids = await tx.sessions.expireIdle(now - config.sessionIdleMs, SWEEP_BATCH);
-    after.push(() => hub.closeSessions(ids, CloseCode.sessionRevoked, 'session expired after a long time unused'));
+    after.push(() =>
+      services.fanout.closeSessions(ids, CloseCode.sessionRevoked, 'session expired after a long time unused'),
+    );
     return ids.length;
   });
   await sweep(services, (tx) => tx.sessions.forgetAddresses(now - KNOWN_ADDRESS_MS, SWEEP_BATCH));

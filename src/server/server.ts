@@ -6,16 +6,22 @@ import { resolve } from 'node:path';
 import { VERSION } from '../package-info.js';
 import { CloseCode, USERNAME_KEY_VERSION } from '../protocol/index.js';
 import { scopesOfUser } from './access.js';
+import type { Bus, BusHooks } from './bus/bus.js';
+import { Fanout } from './bus/fanout.js';
+import { LocalBus } from './bus/local.js';
+import { NatsBus } from './bus/nats.js';
+import { hubTarget } from './bus/target.js';
 import { Checkpointer } from './checkpointer.js';
 import { defaultConfig, LIMIT_NAMES, type ServerConfig, type ServerOverrides } from './config.js';
 import type { Services } from './context.js';
 import { DB_FILE, type Db, openDb, openReader, permissionWarnings } from './db/index.js';
 import { Dispatcher } from './dispatch.js';
 import { Hub } from './hub.js';
-import { createLogger } from './log.js';
+import { createLogger, type Logger } from './log.js';
 import { runMaintenance } from './maintenance.js';
 import { PasswordHasher } from './passwords.js';
 import { RateLimiter } from './rate-limit.js';
+import type { Store, StoredEvent } from './store/port.js';
 import { SqliteStore } from './store/sqlite/store.js';
 import { AddressCounter, endAndCut, httpRefusal, remoteAddress, tooManyConnections } from './transports/common.js';
 import { HostCheck, parseAllowedHosts } from './transports/hosts.js';
@@ -37,8 +43,8 @@ export type RunningServer = {
   services: Services;
   /** The SQLite writer's connection (for tests and tools that look inside the file). */
   sqlite(): Db;
-  /** Copies the WAL back into the database file, off the event loop. */
-  checkpointer: Checkpointer;
+  /** Copies the WAL back into the database file, off the event loop (SQLite only). */
+  checkpointer: Checkpointer | null;
   /**
    * Reads the TLS certificate and key files again and serves them to new
    * connections; open ones keep theirs. When the files cannot be used the
@@ -75,39 +81,75 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   const proxies = new TrustedProxies(config.trustProxy);
   const hosts = new HostCheck(parseAllowedHosts(config.allowedHosts), config.host, () => certificate?.names ?? []);
   const log = createLogger(config.log);
-  const db = openDb(config.dataDir, {
-    busyTimeoutMs: config.busyTimeoutMs,
-    onStatement: config.onStatement,
-    onUsernameKeys: (done) => {
-      if (done.from === null && done.accounts === 0) return;
-      log.info(`username keys of ${done.accounts} account(s) recomputed under rules ${USERNAME_KEY_VERSION}`);
-      for (const s of done.sharing) {
-        log.info(
-          `account ${s.id} ("${s.username}") now has the key of the older account ${s.olderId}; it keeps working, and its name stays taken`,
-        );
-      }
-    },
-  });
-  for (const warning of permissionWarnings(config.dataDir)) log.warn(warning);
-  // Checkpoints run on their own thread; the event loop only appends to the WAL.
-  db.$client.pragma('wal_autocheckpoint = 0');
-  const checkpointer = new Checkpointer(resolve(config.dataDir, DB_FILE), 500, (message) =>
-    log.error('WAL checkpoint failed', message),
-  );
   const clock = () => Date.now();
   const limiter = (l: { capacity: number; refillMs: number }) => new RateLimiter(l.capacity, l.refillMs, clock);
   const hub = new Hub(config.presenceGraceMs);
   const sockets = new AddressCounter();
-  const store = new SqliteStore(
-    db,
-    openReader(config.dataDir, { busyTimeoutMs: config.busyTimeoutMs, onStatement: config.onStatement }),
-    {
-      publish: (event) => hub.publishEvent(event),
-      onAfterError: (err) => log.error('after a commit', err),
-      writeBytesPerDay: config.quotas.writeBytesPerDay,
-      commitWindowMs: config.commitWindowMs,
+  // The store hands committed events and after-commit effects to the bus, through the fan-out made below.
+  let fanout: Fanout | null = null;
+  const storeHooks = {
+    publish: (event: StoredEvent) => fanout?.publish(event),
+    effects: { begin: () => fanout?.begin(), end: () => fanout?.end() },
+    onAfterError: (err: unknown) => log.error('after a commit', err),
+    writeBytesPerDay: config.quotas.writeBytesPerDay,
+    commitWindowMs: config.commitWindowMs,
+  };
+  let sqlite: Db | null = null;
+  let checkpointer: Checkpointer | null = null;
+  let store: Store;
+  {
+    const db = openDb(config.dataDir, {
+      busyTimeoutMs: config.busyTimeoutMs,
+      onStatement: config.onStatement,
+      onUsernameKeys: (done) => {
+        if (done.from === null && done.accounts === 0) return;
+        log.info(`username keys of ${done.accounts} account(s) recomputed under rules ${USERNAME_KEY_VERSION}`);
+        for (const s of done.sharing) {
+          log.info(
+            `account ${s.id} ("${s.username}") now has the key of the older account ${s.olderId}; it keeps working, and its name stays taken`,
+          );
+        }
+      },
+    });
+    for (const warning of permissionWarnings(config.dataDir)) log.warn(warning);
+    // Checkpoints run on their own thread; the event loop only appends to the WAL.
+    db.$client.pragma('wal_autocheckpoint = 0');
+    checkpointer = new Checkpointer(resolve(config.dataDir, DB_FILE), 500, (message) =>
+      log.error('WAL checkpoint failed', message),
+    );
+    sqlite = db;
+    store = new SqliteStore(
+      db,
+      openReader(config.dataDir, { busyTimeoutMs: config.busyTimeoutMs, onStatement: config.onStatement }),
+      storeHooks,
+    );
+  }
+  const target = hubTarget(hub);
+  const busHooks: BusHooks = {
+    // Presence is ephemeral: people who share a server, group or DM hear of it.
+    onPresence: (userId, online) => {
+      scopesOfUser(store.chat, userId).then(
+        (scopes) => hub.broadcast(scopes, 'presence', { userId, online }, userId),
+        (err: unknown) => log.error('announcing presence', err),
+      );
     },
-  );
+    resync: () => resyncConnections(hub, store, log),
+  };
+  const start = await store.events.head();
+  const bus: Bus =
+    config.bus === null
+      ? new LocalBus({ target, hooks: busHooks, log, start })
+      : new NatsBus({
+          servers: config.bus.split(',').map((s) => s.trim().replace(/^nats:\/\//, '')),
+          cluster: config.cluster,
+          target,
+          since: (after, limit) => store.events.since(after, limit),
+          start,
+          hooks: busHooks,
+          log,
+        });
+  fanout = new Fanout(bus);
+  hub.onPresence = (userId, online) => bus.setPresence(userId, online);
   const services: Services = {
     config,
     store,
@@ -117,6 +159,8 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     events: store.events,
     usage: store.usage,
     hub,
+    bus,
+    fanout,
     sockets,
     proxies,
     hosts,
@@ -132,14 +176,6 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   // Unknown users are checked against a hash of the cost most accounts have, so
   // they answer as slowly as real ones even after --bcrypt-cost changed.
   services.passwords.setDummyCost((await services.users.commonHashCost()) ?? config.bcryptCost);
-  // Presence is ephemeral: people who share a server, group or DM hear of it.
-  hub.onPresence = (userId, online) => {
-    if (!store.open) return;
-    scopesOfUser(store.chat, userId).then(
-      (scopes) => hub.broadcast(scopes, 'presence', { userId, online }, userId),
-      (err: unknown) => log.error('announcing presence', err),
-    );
-  };
   let maintaining: Promise<unknown> = Promise.resolve();
   const maintain = () => {
     maintaining = runMaintenance(services).catch((err: unknown) => log.error('hourly maintenance', err));
@@ -191,7 +227,8 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     http.close();
     tcp?.close();
     await services.passwords.close();
-    await checkpointer.stop();
+    await checkpointer?.stop();
+    await bus.close();
     await store.close();
     throw err;
   }
@@ -248,7 +285,8 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
       }
       http.closeAllConnections();
       await services.passwords.close();
-      await checkpointer.stop();
+      await checkpointer?.stop();
+      await bus.close();
       await store.close();
       log.info('natter stopped');
     })();
@@ -261,9 +299,29 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     host: config.host,
     tls: certificate !== null,
     services,
-    sqlite: () => db,
+    sqlite: () => {
+      if (!sqlite) throw new Error('this server keeps its data in PostgreSQL, not SQLite');
+      return sqlite;
+    },
     checkpointer,
     reloadTls,
     stop,
   };
+}
+
+/**
+ * After the bus may have missed effects (a lost message, NATS down): every
+ * local connection gets the scopes the database says its user has, and those
+ * whose session or bot token is gone are closed.
+ */
+async function resyncConnections(hub: Hub, store: Store, log: Logger): Promise<void> {
+  try {
+    for (const userId of hub.users()) hub.resubscribeUser(userId, await scopesOfUser(store.chat, userId));
+    for (const id of hub.liveSessions()) {
+      if (!(await store.sessions.exists(id)))
+        hub.closeSessions([id], CloseCode.sessionRevoked, 'this session was revoked; log in again');
+    }
+  } catch (err) {
+    log.error('recomputing what local connections receive', err);
+  }
 }

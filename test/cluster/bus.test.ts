@@ -79,6 +79,9 @@ class Recorder implements LocalTarget {
   /** Ids of the stored events delivered, in order. */
   readonly ids: number[] = [];
 
+  publishEvent(event: StoredEvent): void {
+    this.publish(event.scopes, event.text);
+  }
   publish(scopes: readonly Scope[], text: string, except?: string): void {
     const cursor = /"cursor":"(\d+)"\}$/.exec(text)?.[1];
     if (cursor === undefined) {

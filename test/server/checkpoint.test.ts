@@ -26,7 +26,9 @@ describe('WAL checkpoints run off the event loop', () => {
           c.request('messages.send', { conversationId, body: `m${i}`, nonce: `wal-${i}` }),
         ),
       );
-      await waitFor(() => t.server.checkpointer.stats.checkpoints > 0, {
+      const checkpointer = t.server.checkpointer;
+      assert.ok(checkpointer, 'a SQLite server has a checkpoint thread');
+      await waitFor(() => checkpointer.stats.checkpoints > 0, {
         what: 'a checkpoint to copy the WAL back',
         intervalMs: 50,
       });

@@ -219,7 +219,7 @@ describe('event log: one audience in the event row, several in event_scopes', ()
     ]);
     const cursorsOf = (scopes: [string, number][], cursor: number) =>
       w.events
-        .replay(scopes, cursor, 100, Number.POSITIVE_INFINITY)
+        .replay(scopes, cursor, Number.MAX_SAFE_INTEGER, 100, Number.POSITIVE_INFINITY)
         .texts.map((t) => (JSON.parse(t) as { cursor: string }).cursor);
     const [e1, e2, e3, e4] = ids.map(String);
     assert.deepEqual(
@@ -254,7 +254,17 @@ describe('event log: one audience in the event row, several in event_scopes', ()
       ),
       [e3, e4],
     );
-    assert.equal(w.events.replay([['s:one', 0]], 0, 1, Number.POSITIVE_INFINITY).limited, true);
+    assert.equal(
+      w.events.replay([['s:one', 0]], 0, Number.MAX_SAFE_INTEGER, 1, Number.POSITIVE_INFINITY).limited,
+      true,
+    );
+    // Up to an id (what a node has delivered so far): nothing after it, and the head it reports is that id.
+    const upTo = w.events.replay([['s:one', 0]], 0, ids[0] ?? 0, 100, Number.POSITIVE_INFINITY);
+    assert.deepEqual(
+      upTo.texts.map((t) => (JSON.parse(t) as { cursor: string }).cursor),
+      [e1],
+    );
+    assert.equal(upTo.head, ids[0]);
   });
 });
 
@@ -290,7 +300,7 @@ describe('migration 0003: events of one audience move into the event row', () =>
         const events = new EventLog(db, () => {});
         const replayed = (scopes: [string, number][]) =>
           events
-            .replay(scopes, 0, 10, Number.POSITIVE_INFINITY)
+            .replay(scopes, 0, Number.MAX_SAFE_INTEGER, 10, Number.POSITIVE_INFINITY)
             .texts.map((t) => (JSON.parse(t) as { data: { serverId: string } }).data.serverId);
         assert.deepEqual(
           replayed([

@@ -520,6 +520,7 @@ describe('workers', () => {
     const s = await startTestServer();
     try {
       const checkpointer = s.server.checkpointer;
+      assert.ok(checkpointer, 'a SQLite server has a checkpoint thread');
       await checkpointer.thread.terminate();
       await waitFor(() => checkpointer.stats.restarts === 1, { what: 'a new checkpoint thread' });
       const u = await register(s);

@@ -40,6 +40,8 @@ export function publishEffect(event: StoredEvent): Effect {
  * the same method names.
  */
 export type LocalTarget = {
+  /** Delivers a committed stream event (a connection reading its replay holds it). */
+  publishEvent(event: StoredEvent): void;
   /** Writes serialized text to every connection of `scopes`, once each, leaving out `except`'s connections. */
   publish(scopes: readonly Scope[], text: string, except?: string): void;
   subscribeUser(userId: string, scope: Scope): void;
@@ -110,7 +112,7 @@ export interface Bus {
 export function applyEffect(target: LocalTarget, effect: Effect): void {
   switch (effect.kind) {
     case 'publish':
-      target.publish(effect.scopes, effect.text);
+      target.publishEvent(effect);
       return;
     case 'send':
       target.publish(effect.scopes, effect.text, effect.except);

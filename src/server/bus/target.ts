@@ -4,6 +4,7 @@ import type { LocalTarget } from './bus.js';
 /** The hub as the bus's target: its own methods, and closing all of a user's connections. */
 export function hubTarget(hub: Hub): LocalTarget {
   return {
+    publishEvent: (event) => hub.publishEvent(event),
     publish: (scopes, text, except) => hub.publish(scopes, text, except),
     subscribeUser: (userId, scope) => hub.subscribeUser(userId, scope),
     unsubscribeUser: (userId, scope) => hub.unsubscribeUser(userId, scope),

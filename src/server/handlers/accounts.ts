@@ -75,7 +75,7 @@ async function attachSession(
   present: boolean,
 ): Promise<ResultOf<'login'>> {
   if (evicted.length > 0)
-    ctx.hub.closeSessions(evicted, CloseCode.sessionRevoked, 'too many sessions; this one was the oldest');
+    ctx.fanout.closeSessions(evicted, CloseCode.sessionRevoked, 'too many sessions; this one was the oldest');
   if (ctx.conn.transport !== 'http') {
     const userId = result.user.id;
     ctx.hub.authenticate(
@@ -274,7 +274,9 @@ export const auth: Handler<'auth'> = async (ctx, { token, cursor, presence }) =>
   }
   let head = 0;
   try {
-    head = await ctx.events.head();
+    // Up to what this node has delivered: the bus brings the rest live (a node
+    // behind its peers would otherwise send those events twice).
+    head = Math.min(await ctx.events.head(), ctx.bus.status().lastApplied);
     if (from !== null && live) {
       const since: [string, number][] = [[userScope(userId), 0], ...(await ctx.chat.scopesSince(userId))];
       // At most half the send queue: a client that never reads cannot make the server hold more.
@@ -282,6 +284,7 @@ export const auth: Handler<'auth'> = async (ctx, { token, cursor, presence }) =>
       const replay = await ctx.events.replay(
         since,
         from,
+        head,
         ctx.config.replayCap,
         queueCap > 0 ? queueCap / 2 : Number.POSITIVE_INFINITY,
       );
@@ -364,7 +367,7 @@ export const logout: Handler<'logout'> = async (ctx) => {
   ctx.afterReply(() => {
     // This connection stays open, logged out; the session's others are closed.
     if (conn.transport !== 'http') ctx.hub.deauthenticate(conn);
-    ctx.hub.closeSessions([sessionId], CloseCode.sessionRevoked, 'logged out');
+    ctx.fanout.closeSessions([sessionId], CloseCode.sessionRevoked, 'logged out');
   });
   return {};
 };
@@ -430,7 +433,7 @@ export const changePassword: Handler<'password.change'> = async (
       rows.push(...(await tx.sessions.revokeOthers(user.id, 'bot', kind === 'bot' ? sessionId : null)));
     return rows;
   });
-  ctx.hub.closeSessions(
+  ctx.fanout.closeSessions(
     revoked.map((r) => r.id),
     CloseCode.sessionRevoked,
     'password changed',

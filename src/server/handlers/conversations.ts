@@ -123,7 +123,7 @@ export const startTyping: Handler<'typing.start'> = async (ctx, { conversationId
   }
   ctx.typing.set(key, now);
   const user = await ctx.chat.user(ctx.session.userId);
-  ctx.hub.broadcast(
+  ctx.fanout.broadcast(
     [scopeOf(conv)],
     'typing',
     {

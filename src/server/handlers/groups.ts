@@ -74,7 +74,7 @@ async function addOrInvite(
         await ctx.events.append(after, [userScope(user.id)], 'group.invitation_closed', closed, now);
       }
       await ctx.chat.addConversationMember(conv.id, user.id, now);
-      after.push(() => ctx.hub.subscribeUser(user.id, scope));
+      after.push(() => ctx.fanout.subscribeUser(user.id, scope));
       changed = true;
     } else if (await ctx.chat.addGroupInvite(conv.id, user.id, me, now)) {
       const invitation = {
@@ -110,7 +110,7 @@ export const createGroup: Handler<'groups.create'> = (ctx, { name, usernames }) 
     const now = tx.clock();
     const conv = await tx.chat.createConversation({ kind: 'group', name, createdBy: me }, now);
     await tx.chat.addConversationMember(conv.id, me, now);
-    after.push(() => tx.hub.subscribeUser(me, conversationScope(conv.id)));
+    after.push(() => tx.fanout.subscribeUser(me, conversationScope(conv.id)));
     await addOrInvite(tx, after, conv, others);
     return { group: await announce(tx, after, conv) };
   });
@@ -142,7 +142,7 @@ export const leaveGroup: Handler<'groups.leave'> = (ctx, { groupId }) => {
     const userId = tx.session.userId;
     const scope = conversationScope(conv.id);
     await tx.chat.removeConversationMember(conv.id, userId);
-    after.push(() => tx.hub.unsubscribeUser(userId, scope));
+    after.push(() => tx.fanout.unsubscribeUser(userId, scope));
     const now = tx.clock();
     await tx.events.append(after, [userScope(userId)], 'group.removed', { groupId }, now);
     if ((await tx.chat.conversationMembers(conv.id)).length === 0) {
@@ -157,7 +157,7 @@ export const leaveGroup: Handler<'groups.leave'> = (ctx, { groupId }) => {
         );
       }
       await tx.chat.deleteConversation(conv.id);
-      after.push(() => tx.hub.dropScope(scope));
+      after.push(() => tx.fanout.dropScope(scope));
     } else {
       await announce(tx, after, conv);
     }
@@ -226,7 +226,7 @@ export const acceptInvitation: Handler<'groups.accept'> = (ctx, { groupId }) => 
     const me = tx.session.userId;
     const conv = await answerInvitation(tx, after, groupId, 'accepted');
     await tx.chat.addConversationMember(conv.id, me, tx.clock());
-    after.push(() => tx.hub.subscribeUser(me, conversationScope(conv.id)));
+    after.push(() => tx.fanout.subscribeUser(me, conversationScope(conv.id)));
     return { group: await announce(tx, after, conv) };
   });
 };

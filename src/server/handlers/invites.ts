@@ -134,7 +134,7 @@ export const joinByInvite: Handler<'invites.join'> = (ctx, { code }) => {
       await tx.chat.useInvite(code);
       const info = toServerInfo(server, 'member', await tx.chat.memberCount(serverId));
       // Subscribed first: the joiner hears of their own arrival live, as a resume would replay it.
-      after.push(() => tx.hub.subscribeUser(userId, serverScope(serverId)));
+      after.push(() => tx.fanout.subscribeUser(userId, serverScope(serverId)));
       const joined = await tx.chat.memberWithUser(serverId, userId);
       if (joined) {
         await tx.events.append(

@@ -36,7 +36,7 @@ async function dmWith(ctx: AuthedCtx, after: AfterCommit, me: UserRow, username:
     [peer, me],
   ] as const) {
     await ctx.chat.addConversationMember(conv.id, user.id, now);
-    after.push(() => ctx.hub.subscribeUser(user.id, scope));
+    after.push(() => ctx.fanout.subscribeUser(user.id, scope));
     await ctx.events.append(
       after,
       [userScope(user.id)],

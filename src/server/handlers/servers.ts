@@ -58,7 +58,7 @@ export const createServer: Handler<'servers.create'> = (ctx, { name, description
     await tx.chat.insertServer(server);
     await tx.chat.addMember(server.id, userId, 'owner', now);
     const general = await tx.chat.createConversation({ kind: 'channel', serverId: server.id, name: 'general' }, now);
-    after.push(() => tx.hub.subscribeUser(userId, serverScope(server.id)));
+    after.push(() => tx.fanout.subscribeUser(userId, serverScope(server.id)));
     const result = { server: toServerInfo(server, 'owner', 1), channels: [toChannel(general)] };
     await tx.events.append(after, [userScope(userId)], 'server.joined', result, now);
     return result;
@@ -89,7 +89,7 @@ export const deleteServer: Handler<'servers.delete'> = (ctx, { serverId }) => {
     const memberScopes = (await tx.chat.memberIds(serverId)).map(userScope);
     await tx.chat.deleteServer(serverId);
     await tx.events.append(after, memberScopes, 'server.deleted', { serverId }, tx.clock());
-    after.push(() => tx.hub.dropScope(scope));
+    after.push(() => tx.fanout.dropScope(scope));
     return {};
   });
 };
@@ -125,7 +125,7 @@ export async function removeMember(
   note: string | null = null,
 ): Promise<void> {
   await ctx.chat.removeMember(serverId, userId);
-  after.push(() => ctx.hub.unsubscribeUser(userId, serverScope(serverId)));
+  after.push(() => ctx.fanout.unsubscribeUser(userId, serverScope(serverId)));
   const now = ctx.clock();
   // Kicked or banned: the members are told by whom (and why, when a ban says).
   const actor = reason === 'left' ? undefined : await ctx.chat.user(ctx.session.userId);

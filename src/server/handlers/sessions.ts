@@ -10,10 +10,10 @@ function closeRevoked(ctx: AuthedCtx, id: string, reason: string): void {
     const conn = ctx.conn;
     ctx.afterReply(() => {
       if (conn.transport !== 'http') ctx.hub.deauthenticate(conn);
-      ctx.hub.closeSessions([id], CloseCode.sessionRevoked, reason);
+      ctx.fanout.closeSessions([id], CloseCode.sessionRevoked, reason);
     });
   } else {
-    ctx.hub.closeSessions([id], CloseCode.sessionRevoked, reason);
+    ctx.fanout.closeSessions([id], CloseCode.sessionRevoked, reason);
   }
 }
 

@@ -25,7 +25,7 @@ export const updateSettings: Handler<'settings.update'> = (ctx, { groupAdds }) =
     if (settings.groupAdds !== me.groupAdds) {
       await tx.chat.setGroupAdds(userId, settings.groupAdds);
       // Told live to the user's other connections; not stored (a client reads settings when it starts).
-      after.push(() => tx.hub.broadcast([userScope(userId)], 'settings.updated', { settings }));
+      after.push(() => tx.fanout.send([userScope(userId)], 'settings.updated', { settings }));
     }
     return { settings };
   });
@@ -52,7 +52,7 @@ export const addBlock: Handler<'blocks.add'> = (ctx, params) => {
     }
     const ref = toUserRef(user);
     // Told live to the user's other connections; not stored (a client reads blocks.list when it starts).
-    if (added) after.push(() => tx.hub.broadcast([userScope(me)], 'block.updated', { user: ref, blocked: true }));
+    if (added) after.push(() => tx.fanout.send([userScope(me)], 'block.updated', { user: ref, blocked: true }));
     return { block: { user: ref, createdAt } };
   });
 };
@@ -65,7 +65,7 @@ export const removeBlock: Handler<'blocks.remove'> = (ctx, { userId }) => {
       throw new NatterError('not_found', 'you have not blocked that user', { field: 'params.userId' });
     }
     const user = (await tx.chat.userRef(userId)) ?? { id: userId, username: 'unknown', displayName: null };
-    after.push(() => tx.hub.broadcast([userScope(me)], 'block.updated', { user, blocked: false }));
+    after.push(() => tx.fanout.send([userScope(me)], 'block.updated', { user, blocked: false }));
     return {};
   });
 };

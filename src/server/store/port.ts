@@ -60,12 +60,15 @@ export type EventStore = {
   /** Parses a client's cursor; `invalid_cursor` unless it is a decimal event id no later than the head. */
   parseCursor(cursor: string): Promise<number>;
   /**
-   * The events after `cursor` in `scopes` (each seen from its own starting
-   * event id): at most `cap` of them and `maxBytes` of text, else none and `limited`.
+   * The events after `cursor` and up to `upTo` (the newest this node has
+   * delivered) in `scopes` (each seen from its own starting event id): at
+   * most `cap` of them and `maxBytes` of text, else none and `limited`.
+   * `head` is the last id the replay covers: `upTo`, or the head if older.
    */
   replay(
     scopes: readonly (readonly [string, number])[],
     cursor: number,
+    upTo: number,
     cap: number,
     maxBytes: number,
   ): Promise<Replay>;

@@ -28,7 +28,39 @@ class HttpConnection extends Connection {
 
 const API_PREFIX = '/api/v1/';
 
-/** The HTTP side: `POST /api/v1/<op>`, `GET /healthz`. WebSocket upgrades are handled elsewhere. */
+/** How long `/readyz` waits for the database to answer before saying it does not. */
+const READY_PING_MS = 1000;
+
+/**
+ * Whether this node can serve: the database answers (within a second) and
+ * the node is not shutting down. The bus is reported but does not decide:
+ * with NATS down a node keeps serving, reading new events from the database.
+ */
+async function readiness(services: Services, draining: () => boolean) {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), READY_PING_MS);
+  });
+  const database = await Promise.race([services.store.ping().catch(() => false), timeout]);
+  clearTimeout(timer);
+  const bus = services.bus.status();
+  const stopping = draining();
+  return {
+    ready: database && !stopping,
+    stopping,
+    database: { backend: services.store.backend, ok: database },
+    bus: {
+      transport: bus.transport,
+      connected: bus.connected,
+      mode: bus.mode,
+      lastApplied: bus.lastApplied,
+      lag: bus.lag,
+      nodes: bus.nodes,
+    },
+  };
+}
+
+/** The HTTP side: `POST /api/v1/<op>`, `GET /healthz`, `GET /readyz`. WebSocket upgrades are handled elsewhere. */
 export function createHttpHandler(services: Services, dispatcher: Dispatcher, startedAt: number) {
   /** API requests under way per client address. */
   const underWay = new Map<string, number>();
@@ -62,6 +94,20 @@ export function createHttpHandler(services: Services, dispatcher: Dispatcher, st
         protocol: PROTOCOL_VERSION,
         uptimeMs: Date.now() - startedAt,
       });
+      return;
+    }
+    if (path === '/readyz') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        sendError(res, null, methodNotAllowed('GET'));
+        return;
+      }
+      readiness(services, () => dispatcher.draining).then(
+        (body) => send(res, body.ready ? 200 : 503, body),
+        (err: unknown) => {
+          services.log.error('checking readiness', err);
+          send(res, 503, { ready: false });
+        },
+      );
       return;
     }
     if (!path.startsWith(API_PREFIX)) {

@@ -47,11 +47,19 @@ export class SqliteStore implements Store {
       onAfterError: (err: unknown) => void;
       writeBytesPerDay: number;
       commitWindowMs: number;
+      /** Called around each committed batch's after-commit work (the bus gathers its effects). */
+      effects?: { begin(): void; end(): void };
     },
   ) {
     const chat = new ChatQueries(db);
     const usage = new UsageMeter(db, options.writeBytesPerDay);
-    this.writer = new SqliteWriter(db, options.onAfterError, [chat.pending, usage], options.commitWindowMs);
+    this.writer = new SqliteWriter(
+      db,
+      options.onAfterError,
+      [chat.pending, usage],
+      options.commitWindowMs,
+      options.effects ?? null,
+    );
     const usageStore = asyncOf(usage, ['charge', 'pruneBefore']);
     this.tx = {
       chat: methodsOf<ChatStore>(chat),
@@ -150,9 +158,9 @@ function eventStore(log: EventLog): EventStore {
         return Promise.reject(err);
       }
     },
-    replay: (scopes, cursor, cap, maxBytes) => {
+    replay: (scopes, cursor, upTo, cap, maxBytes) => {
       try {
-        return Promise.resolve(log.replay(scopes, cursor, cap, maxBytes));
+        return Promise.resolve(log.replay(scopes, cursor, upTo, cap, maxBytes));
       } catch (err) {
         return Promise.reject(err);
       }

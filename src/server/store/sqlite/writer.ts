@@ -42,6 +42,7 @@ export class SqliteWriter {
     private readonly onAfterError: (err: unknown) => void,
     private readonly deferred: readonly Deferred[] = [],
     private readonly commitWindowMs = 0,
+    private readonly effects: { begin(): void; end(): void } | null = null,
   ) {
     const sqlite = db.$client;
     const statement = (text: string) => {
@@ -145,6 +146,19 @@ export class SqliteWriter {
     }
     this.stats.commits++;
     this.stats.jobs += jobs.length;
+    // What the batch's after-commit work hands the bus goes as one batch, in order.
+    this.effects?.begin();
+    try {
+      this.settle(jobs, outcomes);
+    } finally {
+      this.effects?.end();
+    }
+  }
+
+  private settle(
+    jobs: Job[],
+    outcomes: ({ ok: true; value: unknown; after: AfterCommit } | { ok: false; err: unknown })[],
+  ): void {
     jobs.forEach((job, i) => {
       const outcome = outcomes[i];
       if (!outcome?.ok) {
