@@ -186,3 +186,37 @@ test('connections the server ended while idle are replaced: the next read and wr
   assert.equal(sent.seq, 1);
   assert.equal((await within(store.chat.message('m'), 'a read afterwards'))?.seq, 1);
 });
+
+test('a job that never ends loses its batch at the job deadline; the writes after it go through', async () => {
+  const db = await database();
+  // Jobs may take five statement timeouts: one second here.
+  const { store, published } = await openTestStore(db, cleanup, { statementTimeoutMs: 200 });
+  const pool = testPool(db, cleanup);
+  await seedGroup(store, 'g', ['ann']);
+  const never = new Promise<never>(() => {});
+  const outcomes = await within(
+    Promise.allSettled([
+      store.write((tx, afterCommit) => sendIn(tx, afterCommit, 'g', 'u-ann', 'before')),
+      store.write(async (tx, afterCommit) => {
+        await sendIn(tx, afterCommit, 'g', 'u-ann', 'stuck');
+        return never;
+      }),
+    ]),
+    'the batch with the stuck job',
+  );
+  assert.deepEqual(
+    outcomes.map((o) => (o.status === 'rejected' && isUnavailable(o.reason) ? 'unavailable' : o.status)),
+    ['unavailable', 'unavailable'],
+  );
+  assert.deepEqual(published, []);
+  const next = await within(
+    store.write((tx, afterCommit) => sendIn(tx, afterCommit, 'g', 'u-ann', 'after')),
+    'a write after the stuck one',
+  );
+  assert.equal(next.seq, 1, 'nothing of the lost batch stayed');
+  const messages = await pool.query<{ id: string }>('SELECT id FROM messages');
+  assert.deepEqual(
+    messages.rows.map((r) => r.id),
+    ['after'],
+  );
+});

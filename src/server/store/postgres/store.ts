@@ -94,6 +94,7 @@ export class PostgresStore implements Store {
   readonly #maxBatchJobs: number;
   readonly #onAfterError: (err: unknown) => void;
   readonly #beforeCommit: (() => Promise<void>) | undefined;
+  readonly #jobDeadlineMs: number;
   #queue: Job[] = [];
   #scheduled = false;
   #running: Promise<void> | null = null;
@@ -114,7 +115,7 @@ export class PostgresStore implements Store {
     };
     const onConnectionError = options.onConnectionError ?? (() => {});
     this.#pool = new pg.Pool({ ...connection, max: options.poolSize ?? 10, application_name: 'natter' });
-    // A transaction left open (a job awaiting something that never comes) would hold its locks forever.
+    // A transaction left open (a natter that stopped mid-batch) would hold its locks for ever.
     this.#writePool = new pg.Pool({
       ...connection,
       max: 1,
@@ -129,6 +130,7 @@ export class PostgresStore implements Store {
     this.#maxBatchJobs = options.maxBatchJobs ?? 64;
     this.#onAfterError = options.onAfterError ?? (() => {});
     this.#beforeCommit = options.beforeCommit;
+    this.#jobDeadlineMs = 5 * statementTimeoutMs;
     this.chat = new PostgresChat(this.#pool);
     this.users = new PostgresUsers(this.#pool);
     this.sessions = new PostgresSessions(this.#pool);
@@ -258,10 +260,11 @@ export class PostgresStore implements Store {
     }
     const after: AfterCommit = [];
     try {
-      const value = await job.fn(tx, after);
+      const value = await this.#withDeadline(job.fn(tx, after));
       await client.query('RELEASE SAVEPOINT job');
       return { ok: true, value, after };
     } catch (err) {
+      if (err instanceof BatchLost) throw err;
       try {
         await client.query('ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job');
       } catch (lost) {
@@ -270,6 +273,25 @@ export class PostgresStore implements Store {
       batch.jobRollback();
       return { ok: false, err: storeError(err) };
     }
+  }
+
+  /**
+   * What a job's work gives, or, past `#jobDeadlineMs`, a lost batch: a job
+   * that never ends (awaiting something that never comes) must not hold the
+   * write connection, and every later write, for ever. Its connection is
+   * closed, which ends its transaction and its locks.
+   */
+  #withDeadline<T>(work: Promise<T>): Promise<T> {
+    // What the abandoned job does later fails on a closed connection; nobody is waiting for it.
+    work.catch(() => {});
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new BatchLost(unavailable(new Error(`a write job took more than ${this.#jobDeadlineMs} ms`)))),
+        this.#jobDeadlineMs,
+      );
+    });
+    return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
   }
 
   async ping(): Promise<boolean> {
