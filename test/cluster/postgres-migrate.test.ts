@@ -144,3 +144,42 @@ test('a failing migration leaves the database as it was and lets the next natter
   assert.deepEqual(await records(other), expectedRecords(POSTGRES_MIGRATIONS));
   assert.deepEqual((await migratePostgres(node)).applied, [], 'and a second start finds nothing to do');
 });
+
+test('the event counter starts where the id sequence of an older database stopped, pruned events included', async () => {
+  const db = await database();
+  const node = pool(db);
+  const root = mkdtempSync(join(tmpdir(), 'natter-pg-migrations-'));
+  cleanup.push(async () => rmSync(root, { recursive: true, force: true }));
+
+  // A database as the migrations before the counter left it, with events whose ids came from a sequence.
+  const older = join(root, 'migrations');
+  cpSync(POSTGRES_MIGRATIONS, older, { recursive: true });
+  const journal = journalOf(older);
+  const at = journal.entries.findIndex((e) => e.tag === '0003_event_counter');
+  assert.ok(at > 0, 'the counter has a migration of its own');
+  journal.entries = journal.entries.slice(0, at);
+  writeFileSync(join(older, 'meta/_journal.json'), JSON.stringify(journal));
+  await migratePostgres(node, older);
+  await node.query(`INSERT INTO events (payload, created_at) VALUES ('{}', 1), ('{}', 2), ('{}', 3), ('{}', 4)`);
+  // The newest were pruned: the largest id left is not the last one given out.
+  await node.query('DELETE FROM events WHERE id > 2');
+
+  const done = await migratePostgres(node);
+  assert.deepEqual(
+    done.applied,
+    journalOf(POSTGRES_MIGRATIONS)
+      .entries.slice(at)
+      .map((e) => e.tag),
+  );
+  const counter = await node.query<{ last: string }>('SELECT last FROM event_counter');
+  assert.deepEqual(
+    counter.rows.map((r) => Number(r.last)),
+    [4],
+    'one row, at the last id given out',
+  );
+  // Ids now come from the counter alone: an insert without one is refused.
+  await assert.rejects(
+    node.query(`INSERT INTO events (payload, created_at) VALUES ('{}', 5)`),
+    /null value in column "id"/,
+  );
+});

@@ -1,5 +1,16 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, check, customType, index, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  boolean,
+  check,
+  customType,
+  index,
+  pgTable,
+  primaryKey,
+  smallint,
+  text,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
 
 /*
  * The PostgreSQL schema: the tables, columns, keys and indexes of the SQLite
@@ -348,11 +359,14 @@ export const mentions = pgTable(
   ],
 );
 
-/** The event log behind resume; `id` is the cursor. */
+/**
+ * The event log behind resume; `id` is the cursor. Ids come from
+ * `event_counter`, not from a sequence: see there.
+ */
 export const events = pgTable(
   'events',
   {
-    id: int('id').primaryKey().generatedByDefaultAsIdentity(),
+    id: int('id').primaryKey(),
     payload: text('payload').notNull(),
     createdAt: int('created_at').notNull(),
     scope: text('scope'),
@@ -371,4 +385,24 @@ export const eventScopes = pgTable(
     scope: text('scope').notNull(),
   },
   (t) => [primaryKey({ columns: [t.scope, t.eventId] }), index('event_scopes_event').on(t.eventId)],
+);
+
+/**
+ * The newest event id handed out (PostgreSQL only; SQLite's is its
+ * `sqlite_sequence` row). One row, which a committing transaction updates
+ * (`last = last + n`) to take the ids of its events: the row stays locked
+ * until that transaction ends, so the next one to take ids waits for it, and
+ * ids become visible in the order they were given. A sequence would hand them
+ * out as transactions ask, and a reader could see id 2 committed while id 1,
+ * taken earlier by a slower transaction, was still to come. A rolled-back
+ * transaction gives its ids back. `last` never goes down (pruning events
+ * leaves it), so a cursor is never reused.
+ */
+export const eventCounter = pgTable(
+  'event_counter',
+  {
+    id: smallint('id').primaryKey().default(1),
+    last: int('last').notNull(),
+  },
+  (t) => [check('event_counter_one_row', sql`${t.id} = 1`)],
 );

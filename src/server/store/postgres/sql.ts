@@ -1,0 +1,143 @@
+import pg from 'pg';
+import { NatterError } from '../../../protocol/index.js';
+
+/**
+ * What the PostgreSQL stores run their statements on: the pool (reads of
+ * committed data) or the client that holds the write batch's transaction.
+ */
+export type Queryable = pg.Pool | pg.PoolClient;
+
+/** A row as the driver returns it: snake_case columns. */
+export type Raw = Record<string, unknown>;
+
+const INT8 = 20;
+
+/**
+ * Reads an int8 as a number, or throws when it is beyond 2^53 (a number
+ * there would be rounded: another id, another time). pg returns int8 as a
+ * string by default, since it cannot know the values stay small.
+ */
+function parseInt8(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`the database returned ${text}, an integer a number cannot hold`);
+  return n;
+}
+
+/** The type parsers of natter's connections: pg's, but int8 as an exact number. */
+export const pgTypes: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8 && format !== 'binary'
+      ? parseInt8
+      : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+/** What a request that could not reach the database is told. */
+export const UNAVAILABLE_MESSAGE =
+  'the server cannot reach its database right now; nothing was saved, try again in a moment';
+
+/** System errors of a connection that cannot be made or was lost. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/**
+ * SQLSTATEs that say the database cannot serve right now, not that the
+ * request was wrong: shutdown, a server not accepting connections, too many
+ * connections, out of disk or memory, a statement or lock timeout, a deadlock
+ * or serialization victim, a read-only server (a standby after a failover).
+ * Class 08 (connection exceptions) is matched as a class.
+ */
+const UNAVAILABLE_STATES = new Set([
+  '57P01', // admin_shutdown (pg_terminate_backend, a fast shutdown)
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (starting up, shutting down, recovering)
+  '57P05', // idle_session_timeout
+  '57014', // query_canceled (statement_timeout)
+  '55P03', // lock_not_available (lock_timeout)
+  '25P03', // idle_in_transaction_session_timeout
+  '53000', // insufficient_resources
+  '53100', // disk_full
+  '53200', // out_of_memory
+  '53300', // too_many_connections
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+  '25006', // read_only_sql_transaction
+]);
+
+/** pg's own errors (no code) when a connection is lost, cannot be made in time, or a query outlives its timeout. */
+const DRIVER_MESSAGES =
+  /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Client was closed|Cannot use a pool after calling end)/;
+
+/** Whether `err` says that the database could not be reached or could not serve (as opposed to a wrong statement). */
+export function isUnavailable(err: unknown): boolean {
+  if (err instanceof NatterError) return err.code === 'unavailable';
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (NETWORK_CODES.has(code) || UNAVAILABLE_STATES.has(code) || code.startsWith('08')) return true;
+  }
+  // Connecting to a name with several addresses fails with one error per address.
+  if (err instanceof AggregateError && err.errors.some(isUnavailable)) return true;
+  return DRIVER_MESSAGES.test(err.message);
+}
+
+/** The `unavailable` error for a request that could not reach the database. */
+export function unavailable(cause: unknown): NatterError {
+  return new NatterError('unavailable', UNAVAILABLE_MESSAGE, { cause });
+}
+
+/** `err` as the stores throw it: `unavailable` when the database could not be reached, else as it is. */
+export function storeError(err: unknown): unknown {
+  return err instanceof NatterError || !isUnavailable(err) ? err : unavailable(err);
+}
+
+/** Runs a statement and returns its rows. */
+export async function rows<R = Raw>(q: Queryable, text: string, values: readonly unknown[] = []): Promise<R[]> {
+  try {
+    return (await q.query(text, values as unknown[])).rows as R[];
+  } catch (err) {
+    throw storeError(err);
+  }
+}
+
+/** Runs a statement and returns its first row, if any. */
+export async function row<R = Raw>(
+  q: Queryable,
+  text: string,
+  values: readonly unknown[] = [],
+): Promise<R | undefined> {
+  return (await rows<R>(q, text, values))[0];
+}
+
+/** Runs a statement and returns how many rows it changed. */
+export async function changes(q: Queryable, text: string, values: readonly unknown[] = []): Promise<number> {
+  try {
+    return (await q.query(text, values as unknown[])).rowCount ?? 0;
+  } catch (err) {
+    throw storeError(err);
+  }
+}
+
+/**
+ * Collects the values of a statement whose text depends on its arguments (a
+ * page with or without a start): each call returns the placeholder of the
+ * value it was given. Only placeholders go into the text, never values.
+ */
+export function placeholders(): { (value: unknown): string; values: unknown[] } {
+  const values: unknown[] = [];
+  const add = (value: unknown): string => {
+    values.push(value);
+    return `$${values.length}`;
+  };
+  return Object.assign(add, { values });
+}

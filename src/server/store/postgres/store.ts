@@ -1,0 +1,340 @@
+import pg from 'pg';
+import type { AfterCommit, Publish, Store, TxStores } from '../port.js';
+import { Batch } from './batch.js';
+import { PostgresChat } from './chat.js';
+import { type AppendMeter, PostgresEvents } from './events.js';
+import { migratePostgres } from './migrate.js';
+import { PostgresSessions } from './sessions.js';
+import { isUnavailable, pgTypes, storeError, unavailable } from './sql.js';
+import { PostgresUsage } from './usage.js';
+import { PostgresUsers } from './users.js';
+
+/** How a PostgreSQL store connects, batches and reports. */
+export type PostgresStoreOptions = {
+  /** Where each committed event goes (the hub, or the cluster bus), after its commit, in id order. */
+  publish: Publish;
+  /**
+   * The least time between the starts of two batches (ms, as the SQLite
+   * `Writer`'s): under steady load, writes wait up to this long to share a
+   * commit. 0: a batch starts in the next turn of the event loop.
+   */
+  commitWindowMs?: number;
+  /** Hears what an `after` closure threw (the closures after it still run). */
+  onAfterError?: (err: unknown) => void;
+  /** Hears errors of idle connections (a restarted server, a dropped link); the pool replaces them. */
+  onConnectionError?: (err: unknown) => void;
+  /** Bytes each user may store per UTC day (the daily write budget); 0, the default: no budget. */
+  writeBytesPerDay?: number;
+  /** Connections for reads (default 10); writes have one of their own. */
+  poolSize?: number;
+  /** How long opening a connection, or waiting for a free one, may take before the request fails (default 1,000 ms). */
+  connectTimeoutMs?: number;
+  /** How long one statement may run (default 2,000 ms); the client gives up 500 ms after that if the server says nothing. */
+  statementTimeoutMs?: number;
+  /**
+   * Jobs per batch at most (default 64). Each job is a savepoint, a
+   * subtransaction: PostgreSQL keeps the ids of 64 subtransactions of a
+   * transaction in shared memory, and past that every other session reads
+   * them back from disk to take a snapshot.
+   */
+  maxBatchJobs?: number;
+  /**
+   * Runs after a batch's last job, once its event ids are taken, before its
+   * COMMIT: tests hold a batch there to show that no later batch's events
+   * become visible first.
+   */
+  beforeCommit?: () => Promise<void>;
+};
+
+type Job = {
+  fn: (tx: TxStores, after: AfterCommit) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+};
+
+type Outcome = { ok: true; value: unknown; after: AfterCommit } | { ok: false; err: unknown };
+
+/** Carries the error that lost a whole batch (its connection, its commit). */
+class BatchLost extends Error {
+  constructor(override readonly cause: unknown) {
+    super('the write batch was lost');
+  }
+}
+
+/**
+ * The PostgreSQL backend of the storage port. Reads go through a pool of
+ * connections and see committed data. Writes go through `write`: the jobs
+ * queued in one turn of the event loop run in one transaction on the write
+ * connection, one after another, each in its own savepoint, and commit
+ * together (group commit, as the SQLite `Writer` does); their `after` work
+ * runs once the commit is acknowledged. Several natters may share the
+ * database: conversation sequence numbers and event ids are taken under row
+ * locks held until each commit, so neither has holes or duplicates, and
+ * event ids become visible in the order they were given.
+ *
+ * A request that cannot reach the database fails with `unavailable` within
+ * about `connectTimeoutMs` (or `statementTimeoutMs` for a server that stops
+ * answering), rather than waiting.
+ */
+export class PostgresStore implements Store {
+  readonly backend = 'postgres' as const;
+  readonly chat: PostgresChat;
+  readonly users: PostgresUsers;
+  readonly sessions: PostgresSessions;
+  readonly events: PostgresEvents;
+  readonly usage: PostgresUsage;
+  readonly stats = { commits: 0, jobs: 0 };
+
+  readonly #pool: pg.Pool;
+  readonly #writePool: pg.Pool;
+  readonly #publish: Publish;
+  readonly #meter: AppendMeter = { bytes: 0 };
+  readonly #budget: number;
+  readonly #commitWindowMs: number;
+  readonly #maxBatchJobs: number;
+  readonly #onAfterError: (err: unknown) => void;
+  readonly #beforeCommit: (() => Promise<void>) | undefined;
+  readonly #jobDeadlineMs: number;
+  #queue: Job[] = [];
+  #scheduled = false;
+  #running: Promise<void> | null = null;
+  #lastBatchAt = Number.NEGATIVE_INFINITY;
+  #closing: Promise<void> | null = null;
+
+  /** Connects lazily: nothing is opened until the first request. {@link openPostgresStore} migrates first. */
+  constructor(url: string, options: PostgresStoreOptions) {
+    const statementTimeoutMs = options.statementTimeoutMs ?? 2_000;
+    const connection = {
+      connectionString: url,
+      types: pgTypes,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 1_000,
+      statement_timeout: statementTimeoutMs,
+      // A server that stops answering (stopped, or the network gone quiet) never says the statement timed out.
+      query_timeout: statementTimeoutMs + 500,
+      keepAlive: true,
+    };
+    const onConnectionError = options.onConnectionError ?? (() => {});
+    this.#pool = new pg.Pool({ ...connection, max: options.poolSize ?? 10, application_name: 'natter' });
+    // A transaction left open (a natter that stopped mid-batch) would hold its locks for ever.
+    this.#writePool = new pg.Pool({
+      ...connection,
+      max: 1,
+      application_name: 'natter writer',
+      idle_in_transaction_session_timeout: 5 * statementTimeoutMs,
+    });
+    this.#pool.on('error', onConnectionError);
+    this.#writePool.on('error', onConnectionError);
+    this.#publish = options.publish;
+    this.#budget = options.writeBytesPerDay ?? 0;
+    this.#commitWindowMs = options.commitWindowMs ?? 0;
+    this.#maxBatchJobs = options.maxBatchJobs ?? 64;
+    this.#onAfterError = options.onAfterError ?? (() => {});
+    this.#beforeCommit = options.beforeCommit;
+    this.#jobDeadlineMs = 5 * statementTimeoutMs;
+    this.chat = new PostgresChat(this.#pool);
+    this.users = new PostgresUsers(this.#pool);
+    this.sessions = new PostgresSessions(this.#pool);
+    this.events = new PostgresEvents(this.#pool, this.#publish, this.#meter);
+    this.usage = new PostgresUsage(this.#pool, this.#budget);
+  }
+
+  /** Whether the store still takes requests (`close` not called). */
+  get open(): boolean {
+    return this.#closing === null;
+  }
+
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  write<T>(fn: (tx: TxStores, after: AfterCommit) => Promise<T>): Promise<T> {
+    if (this.#closing) return Promise.reject(unavailable(new Error('the store is closed')));
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Starts the next batch once the one under way is over (one write connection, one transaction at a time). */
+  #schedule(): void {
+    if (this.#scheduled || this.#running || this.#queue.length === 0) return;
+    this.#scheduled = true;
+    const wait = this.#lastBatchAt + this.#commitWindowMs - performance.now();
+    if (wait >= 1) setTimeout(this.#start, wait);
+    else setImmediate(this.#start);
+  }
+
+  readonly #start = (): void => {
+    this.#scheduled = false;
+    const jobs = this.#queue.splice(0, this.#maxBatchJobs);
+    if (jobs.length === 0) return;
+    this.#lastBatchAt = performance.now();
+    this.#running = this.#runBatch(jobs).finally(() => {
+      this.#running = null;
+      this.#schedule();
+    });
+  };
+
+  /** Runs one batch to its end: committed (each job resolved or rejected on its own) or lost (every job rejected). */
+  async #runBatch(jobs: Job[]): Promise<void> {
+    // A checked-out client that loses its connection emits 'error'; its next query fails, which loses the batch.
+    const ignore = () => {};
+    let client: pg.PoolClient;
+    try {
+      client = await this.#begin(ignore);
+    } catch (err) {
+      for (const job of jobs) job.reject(storeError(err));
+      return;
+    }
+    const batch = new Batch();
+    const tx: TxStores = {
+      chat: new PostgresChat(client, batch),
+      users: new PostgresUsers(client),
+      sessions: new PostgresSessions(client),
+      events: new PostgresEvents(client, this.#publish, this.#meter, batch),
+      usage: new PostgresUsage(client, this.#budget),
+    };
+    const outcomes: Outcome[] = [];
+    try {
+      for (const job of jobs) outcomes.push(await this.#runJob(client, batch, tx, job));
+      await batch.flush(client);
+      await this.#beforeCommit?.();
+      await client.query('COMMIT');
+    } catch (err) {
+      // The connection, the batch's own writes or its commit failed: nothing was saved (or, when the
+      // connection went during the commit, nobody can tell), and nothing is published.
+      client.off('error', ignore);
+      client.release(true);
+      const cause = storeError(err instanceof BatchLost ? err.cause : err);
+      for (const job of jobs) job.reject(cause);
+      return;
+    }
+    client.off('error', ignore);
+    client.release();
+    this.stats.commits++;
+    this.stats.jobs += jobs.length;
+    jobs.forEach((job, i) => {
+      const outcome = outcomes[i];
+      if (!outcome?.ok) {
+        job.reject(outcome ? outcome.err : new Error('write outcome missing'));
+        return;
+      }
+      for (const fn of outcome.after) {
+        try {
+          fn();
+        } catch (err) {
+          this.#onAfterError(err);
+        }
+      }
+      job.resolve(outcome.value);
+    });
+  }
+
+  /**
+   * The write connection, in a transaction. An idle connection the server
+   * ended (a restart) may still be in the pool: nothing has happened yet, so
+   * a second connection is tried before the batch is given up.
+   */
+  async #begin(onError: (err: unknown) => void): Promise<pg.PoolClient> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.#writePool.connect();
+      client.on('error', onError);
+      try {
+        await client.query('BEGIN');
+        return client;
+      } catch (err) {
+        client.off('error', onError);
+        client.release(true);
+        if (attempt >= 2 || !isUnavailable(err)) throw err;
+      }
+    }
+  }
+
+  /** Runs one job in its own savepoint; a job that throws is rolled back alone, or the batch is lost. */
+  async #runJob(client: pg.PoolClient, batch: Batch, tx: TxStores, job: Job): Promise<Outcome> {
+    batch.jobStart();
+    try {
+      await client.query('SAVEPOINT job');
+    } catch (err) {
+      throw new BatchLost(err);
+    }
+    const after: AfterCommit = [];
+    try {
+      const value = await this.#withDeadline(job.fn(tx, after));
+      await client.query('RELEASE SAVEPOINT job');
+      return { ok: true, value, after };
+    } catch (err) {
+      if (err instanceof BatchLost) throw err;
+      try {
+        await client.query('ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job');
+      } catch (lost) {
+        throw new BatchLost(lost);
+      }
+      batch.jobRollback();
+      return { ok: false, err: storeError(err) };
+    }
+  }
+
+  /**
+   * What a job's work gives, or, past `#jobDeadlineMs`, a lost batch: a job
+   * that never ends (awaiting something that never comes) must not hold the
+   * write connection, and every later write, for ever. Its connection is
+   * closed, which ends its transaction and its locks.
+   */
+  #withDeadline<T>(work: Promise<T>): Promise<T> {
+    // What the abandoned job does later fails on a closed connection; nobody is waiting for it.
+    work.catch(() => {});
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new BatchLost(unavailable(new Error(`a write job took more than ${this.#jobDeadlineMs} ms`)))),
+        this.#jobDeadlineMs,
+      );
+    });
+    return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.#pool.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      // Jobs already queued still run; `write` refuses new ones.
+      while (this.#running || this.#scheduled || this.#queue.length > 0) {
+        await (this.#running ?? new Promise((resolve) => setImmediate(resolve)));
+      }
+      await Promise.all([this.#pool.end(), this.#writePool.end()]);
+    })();
+    return this.#closing;
+  }
+}
+
+/**
+ * Opens natter's PostgreSQL database at `url` (a `postgres://` URL): applies
+ * the pending migrations (once, whatever the number of natters starting
+ * together: see `migratePostgres`) and returns the store. A database that
+ * cannot be reached or migrated throws the driver's error, which says why.
+ */
+export async function openPostgresStore(url: string, options: PostgresStoreOptions): Promise<PostgresStore> {
+  // Migrations may wait for another natter's, and take long: no statement timeout here.
+  const migrator = new pg.Pool({
+    connectionString: url,
+    max: 1,
+    types: pgTypes,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 1_000,
+    application_name: 'natter migrate',
+  });
+  migrator.on('error', () => {});
+  try {
+    await migratePostgres(migrator);
+  } finally {
+    await migrator.end();
+  }
+  return new PostgresStore(url, options);
+}

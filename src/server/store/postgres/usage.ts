@@ -1,0 +1,54 @@
+import { formatBytes, limitReached } from '../../quotas.js';
+import type { UsageStore } from '../port.js';
+import { changes, type Queryable, row } from './sql.js';
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The daily write budget in PostgreSQL. SQLite's `UsageMeter` keeps the
+ * totals in memory (one writer sees every write); here several natters charge
+ * the same users, so each charge adds to the stored total in the write job,
+ * under the row's lock, and only when the sum stays within the budget: the
+ * job that would pass it throws `limit_reached` and rolls back alone, and two
+ * natters cannot both slip under the budget.
+ */
+export class PostgresUsage implements UsageStore {
+  readonly #q: Queryable;
+  readonly #budget: number;
+
+  /** @param budget bytes allowed per user per day; 0 = no budget */
+  constructor(q: Queryable, budget: number) {
+    this.#q = q;
+    this.#budget = budget;
+  }
+
+  async charge(userId: string, bytes: number, now: number): Promise<void> {
+    if (this.#budget <= 0 || bytes <= 0) return;
+    const day = Math.floor(now / DAY_MS);
+    // No row for an account that no longer exists, as on SQLite.
+    const added = await row(
+      this.#q,
+      `INSERT INTO usage (user_id, day, bytes)
+       SELECT $1::text, $2::int8, $3::int8 WHERE $3::int8 <= $4::int8 AND EXISTS (SELECT 1 FROM users WHERE id = $1)
+       ON CONFLICT (user_id, day) DO UPDATE SET bytes = usage.bytes + excluded.bytes
+         WHERE usage.bytes + excluded.bytes <= $4::int8
+       RETURNING bytes`,
+      [userId, day, bytes, this.#budget],
+    );
+    if (added) return;
+    const stored =
+      (await row<{ bytes: number }>(this.#q, 'SELECT bytes FROM usage WHERE user_id = $1 AND day = $2', [userId, day]))
+        ?.bytes ?? 0;
+    if (stored + bytes <= this.#budget) return;
+    const reset = (day + 1) * DAY_MS - now;
+    const hours = Math.max(1, Math.ceil(reset / 3_600_000));
+    throw limitReached(
+      `you have stored ${formatBytes(stored)} today, and this would pass the daily limit of ${formatBytes(this.#budget)}; it resets at midnight UTC (in about ${hours} h)`,
+      reset,
+    );
+  }
+
+  async pruneBefore(now: number): Promise<number> {
+    return changes(this.#q, 'DELETE FROM usage WHERE day < $1', [Math.floor(now / DAY_MS) - 1]);
+  }
+}
