@@ -97,6 +97,23 @@ function serveCommand(): Command {
     )
     .addOption(new Option('--data <dir>', 'data directory (database lives here)').env('NATTER_DATA').default('./data'))
     .addOption(
+      new Option(
+        '--database <url>',
+        'keep everything in PostgreSQL instead of SQLite in --data (postgres://user@host:5432/db)',
+      ).env('NATTER_DATABASE'),
+    )
+    .addOption(
+      new Option(
+        '--bus <nats-url>',
+        'join a cluster: nodes sharing --database exchange events over NATS (nats://host:4222, comma-separated)',
+      ).env('NATTER_BUS'),
+    )
+    .addOption(
+      new Option('--cluster <name>', 'the cluster name (NATS subjects; several clusters may share one NATS)')
+        .env('NATTER_CLUSTER')
+        .default('natter'),
+    )
+    .addOption(
       new Option('--bcrypt-cost <n>', 'bcrypt cost for new password hashes')
         .env('NATTER_BCRYPT_COST')
         .default(12)

@@ -186,6 +186,46 @@ export type ServerOverrides = Partial<Omit<ServerConfig, 'limits' | 'quotas'>> &
   quotas?: Partial<Quotas>;
 };
 
+/**
+ * Checks the storage and cluster settings before anything is opened:
+ * `database` a PostgreSQL URL, `bus` NATS addresses, and a bus only with a
+ * shared database (nodes that each had their own SQLite file would not be a cluster).
+ */
+export function checkClusterSettings(config: Pick<ServerConfig, 'database' | 'bus' | 'cluster'>): void {
+  if (config.database !== null) {
+    let url: URL | null = null;
+    try {
+      url = new URL(config.database);
+    } catch {
+      url = null;
+    }
+    if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') || url.pathname.length <= 1) {
+      throw new ConfigError(
+        `--database takes a PostgreSQL URL such as postgres://natter@127.0.0.1:5432/natter, not "${config.database}"`,
+      );
+    }
+  }
+  if (config.bus !== null) {
+    if (config.database === null) {
+      throw new ConfigError(
+        '--bus joins a cluster, whose nodes share one PostgreSQL database: give --database postgres://… too',
+      );
+    }
+    for (const part of config.bus.split(',')) {
+      if (!/^(nats:\/\/)?[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/.test(part.trim())) {
+        throw new ConfigError(
+          `--bus takes NATS addresses such as nats://127.0.0.1:4222 (comma-separated for several), not "${part.trim()}"`,
+        );
+      }
+    }
+  }
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(config.cluster)) {
+    throw new ConfigError(
+      `--cluster takes a name of letters, digits, "-" and "_" (at most 64), not "${config.cluster}"`,
+    );
+  }
+}
+
 /** The defaults, as documented in docs/operations.md. */
 export function defaultConfig(): ServerConfig {
   return {

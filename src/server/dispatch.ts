@@ -21,15 +21,6 @@ const MAX_UNAUTHENTICATED = 5;
 /** Rate-limited requests in a row before the connection is closed (the client ignores retryAfterMs). */
 const MAX_RATE_LIMITED = 20;
 
-/** SQLite errors that mean "cannot write right now", not "bug". */
-const UNAVAILABLE_SQLITE = new Set([
-  'SQLITE_FULL',
-  'SQLITE_READONLY',
-  'SQLITE_BUSY',
-  'SQLITE_IOERR',
-  'SQLITE_CANTOPEN',
-]);
-
 /** A reply and what must happen once it has been written. */
 export type Outcome = { reply: Reply; after: (() => void)[] };
 
@@ -294,9 +285,7 @@ export class Dispatcher {
   private toError(err: unknown, op: string): NatterError {
     if (err instanceof NatterError) return err;
     const code = err instanceof Error && 'code' in err ? String(err.code) : '';
-    // Extended codes (SQLITE_IOERR_WRITE) share their primary code's meaning.
-    const primary = code.split('_').slice(0, 2).join('_');
-    if (UNAVAILABLE_SQLITE.has(primary)) {
+    if (this.services.store.classify(err) === 'unavailable') {
       this.services.log.error(`"${op}" could not write to the database (${code})`, err);
       return new NatterError(
         'unavailable',

@@ -12,7 +12,14 @@ import { LocalBus } from './bus/local.js';
 import { NatsBus } from './bus/nats.js';
 import { hubTarget } from './bus/target.js';
 import { Checkpointer } from './checkpointer.js';
-import { defaultConfig, LIMIT_NAMES, type ServerConfig, type ServerOverrides } from './config.js';
+import {
+  ConfigError,
+  checkClusterSettings,
+  defaultConfig,
+  LIMIT_NAMES,
+  type ServerConfig,
+  type ServerOverrides,
+} from './config.js';
 import type { Services } from './context.js';
 import { DB_FILE, type Db, openDb, openReader, permissionWarnings } from './db/index.js';
 import { Dispatcher } from './dispatch.js';
@@ -22,6 +29,7 @@ import { runMaintenance } from './maintenance.js';
 import { PasswordHasher } from './passwords.js';
 import { RateLimiter } from './rate-limit.js';
 import type { Store, StoredEvent } from './store/port.js';
+import { describeDatabase, openPostgresStore } from './store/postgres/store.js';
 import { SqliteStore } from './store/sqlite/store.js';
 import { AddressCounter, endAndCut, httpRefusal, remoteAddress, tooManyConnections } from './transports/common.js';
 import { HostCheck, parseAllowedHosts } from './transports/hosts.js';
@@ -77,6 +85,7 @@ export function makeConfig(overrides: ServerOverrides = {}): ServerConfig {
 export async function startServer(overrides: ServerOverrides = {}): Promise<RunningServer> {
   const config = makeConfig(overrides);
   config.dataDir = resolve(config.dataDir);
+  checkClusterSettings(config);
   const certificate = config.tls ? new ServerCertificate(config.tls) : null;
   const proxies = new TrustedProxies(config.trustProxy);
   const hosts = new HostCheck(parseAllowedHosts(config.allowedHosts), config.host, () => certificate?.names ?? []);
@@ -97,7 +106,17 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   let sqlite: Db | null = null;
   let checkpointer: Checkpointer | null = null;
   let store: Store;
-  {
+  if (config.database !== null) {
+    const url = config.database;
+    store = await openPostgresStore(url, {
+      ...storeHooks,
+      onConnectionError: (err) => log.warn(`PostgreSQL connection lost: ${(err as Error).message}`),
+    }).catch((err: unknown) => {
+      throw new ConfigError(
+        `cannot use the database ${describeDatabase(url)}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    });
+  } else {
     const db = openDb(config.dataDir, {
       busyTimeoutMs: config.busyTimeoutMs,
       onStatement: config.onStatement,
@@ -238,7 +257,8 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   const [web, socket, line] = certificate ? ['https', 'wss', 'tls'] : ['http', 'ws', 'tcp'];
   log.info(
     `natter ${VERSION} listening on ${web}://${hostForUrl}:${port} (WebSocket ${socket}://${hostForUrl}:${port})` +
-      `${tcpPort === null ? ', TCP off' : `, ${line}://${hostForUrl}:${tcpPort}`}; data in ${resolve(config.dataDir, DB_FILE)}`,
+      `${tcpPort === null ? ', TCP off' : `, ${line}://${hostForUrl}:${tcpPort}`}; data in ${config.database === null ? resolve(config.dataDir, DB_FILE) : describeDatabase(config.database)}` +
+      (config.bus === null ? '' : `; cluster "${config.cluster}" over NATS ${config.bus}`),
   );
   if (certificate) {
     log.info(`TLS ${certificate.summary}`);

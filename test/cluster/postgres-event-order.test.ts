@@ -48,8 +48,8 @@ class Reader {
         const ids =
           how === 'since'
             ? (await store.events.since(this.cursor, 1000)).map((e) => e.id)
-            : (await store.events.replay(scopes, this.cursor, 1000, 10_000_000)).texts.map((t) =>
-                Number((JSON.parse(t) as { cursor: string }).cursor),
+            : (await store.events.replay(scopes, this.cursor, Number.MAX_SAFE_INTEGER, 1000, 10_000_000)).texts.map(
+                (t) => Number((JSON.parse(t) as { cursor: string }).cursor),
               );
         this.polls++;
         for (const id of ids) {

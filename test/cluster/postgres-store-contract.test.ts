@@ -828,14 +828,15 @@ async function script(b: Backend): Promise<void> {
   const annScopes = await r.chat.scopesSince('u-ann');
   await recUnordered(b, 'scopes of ann', Promise.resolve(annScopes));
   const mine: [string, number][] = [['u:u-ann', 0], ...annScopes];
-  await rec(b, 'events.replay', r.events.replay(mine, 0, 100, 1_000_000));
-  await rec(b, 'events.replay from a cursor', r.events.replay(mine, 4, 100, 1_000_000));
-  await rec(b, 'events.replay over the cap', r.events.replay(mine, 0, 2, 1_000_000));
-  await rec(b, 'events.replay over the bytes', r.events.replay(mine, 0, 100, 50));
-  await rec(b, 'events.replay of nothing', r.events.replay([], 0, 100, 1000));
+  await rec(b, 'events.replay', r.events.replay(mine, 0, Number.MAX_SAFE_INTEGER, 100, 1_000_000));
+  await rec(b, 'events.replay from a cursor', r.events.replay(mine, 4, Number.MAX_SAFE_INTEGER, 100, 1_000_000));
+  await rec(b, 'events.replay over the cap', r.events.replay(mine, 0, Number.MAX_SAFE_INTEGER, 2, 1_000_000));
+  await rec(b, 'events.replay over the bytes', r.events.replay(mine, 0, Number.MAX_SAFE_INTEGER, 100, 50));
+  await rec(b, 'events.replay up to an id', r.events.replay(mine, 0, 3, 100, 1_000_000));
+  await rec(b, 'events.replay of nothing', r.events.replay([], 0, Number.MAX_SAFE_INTEGER, 100, 1000));
   await w('events.prune', (tx) => tx.events.prune(T + 103, 2));
-  await rec(b, 'events.replay after pruning', r.events.replay(mine, 0, 100, 1_000_000));
-  await rec(b, 'events.replay from the head', r.events.replay(mine, head, 100, 1_000_000));
+  await rec(b, 'events.replay after pruning', r.events.replay(mine, 0, Number.MAX_SAFE_INTEGER, 100, 1_000_000));
+  await rec(b, 'events.replay from the head', r.events.replay(mine, head, Number.MAX_SAFE_INTEGER, 100, 1_000_000));
   await rec(b, 'events.head after pruning', r.events.head());
   await w('events.appendedBytes counts what a job appends', async (tx, afterCommit) => {
     const before = tx.events.appendedBytes;

@@ -5,6 +5,9 @@ export type ServeOptions = {
   port: number;
   tcpPort: number;
   data: string;
+  database?: string;
+  bus?: string;
+  cluster: string;
   bcryptCost: number;
   hashNice: number;
   commitWindow: number;
@@ -87,6 +90,10 @@ export async function serve(opts: ServeOptions): Promise<void> {
       port: opts.port,
       tcpPort: opts.tcpPort === 0 ? null : opts.tcpPort,
       dataDir: opts.data,
+      // An empty NATTER_DATABASE or NATTER_BUS is no setting.
+      database: opts.database || null,
+      bus: opts.bus || null,
+      cluster: opts.cluster,
       bcryptCost: opts.bcryptCost,
       hashNice: opts.hashNice,
       commitWindowMs: opts.commitWindow,

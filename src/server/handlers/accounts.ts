@@ -88,10 +88,6 @@ async function attachSession(
   return result;
 }
 
-function isUniqueViolation(err: unknown): boolean {
-  return err instanceof Error && 'code' in err && err.code === 'SQLITE_CONSTRAINT_UNIQUE';
-}
-
 function taken(username: string): NatterError {
   return new NatterError('conflict', `username "${username}" is taken (or too close to one that is); choose another`, {
     field: 'params.username',
@@ -135,7 +131,7 @@ export const register: Handler<'register'> = async (ctx, { username, password, c
       return createSession(tx, user, client);
     });
   } catch (err) {
-    if (isUniqueViolation(err)) throw taken(username);
+    if (ctx.store.classify(err) === 'unique') throw taken(username);
     throw err;
   }
   // Only a committed account logs the connection in.

@@ -113,6 +113,12 @@ export interface Store extends TxStores {
   readonly queued: number;
   /** Transactions committed, and jobs in them (for metrics and benchmarks). */
   readonly stats: { commits: number; jobs: number };
+  /**
+   * What a database error means: `unique` (a unique key is taken: a race
+   * the checks before the write could not see), `unavailable` (the database
+   * cannot write or be reached right now), or null (a bug).
+   */
+  classify(err: unknown): 'unique' | 'unavailable' | null;
   /** Whether the database answers (for `/readyz`). */
   ping(): Promise<boolean>;
   /** Closes the connections (after the last write has settled). */

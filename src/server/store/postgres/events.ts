@@ -79,6 +79,7 @@ export class PostgresEvents implements EventStore {
   async replay(
     scopes: readonly (readonly [string, number])[],
     cursor: number,
+    upTo: number,
     cap: number,
     maxBytes: number,
   ): Promise<Replay> {
@@ -88,14 +89,15 @@ export class PostgresEvents implements EventStore {
          SELECT w.scope, greatest(w.since, $3) FROM unnest($1::text[], $2::int8[]) AS w(scope, since)),
        picked AS (
          SELECT e.id, e.payload FROM events e
-         WHERE e.id IN (SELECT x.id FROM want w JOIN events x ON x.scope = w.scope AND x.id > w.since
+         WHERE e.id IN (SELECT x.id FROM want w JOIN events x ON x.scope = w.scope AND x.id > w.since AND x.id <= $5
                         UNION ALL
-                        SELECT s.event_id FROM want w JOIN event_scopes s ON s.scope = w.scope AND s.event_id > w.since)
+                        SELECT s.event_id FROM want w JOIN event_scopes s ON s.scope = w.scope
+                        AND s.event_id > w.since AND s.event_id <= $5)
          ORDER BY e.id LIMIT $4)
-       SELECT (SELECT last FROM event_counter) AS head, (SELECT min(id) FROM events) AS oldest, p.id, p.payload
+       SELECT least((SELECT last FROM event_counter), $5) AS head, (SELECT min(id) FROM events) AS oldest, p.id, p.payload
        FROM (SELECT 1) one LEFT JOIN picked p ON true
        ORDER BY p.id`,
-      [scopes.map(([scope]) => scope), scopes.map(([, since]) => since), cursor, cap + 1],
+      [scopes.map(([scope]) => scope), scopes.map(([, since]) => since), cursor, cap + 1, upTo],
     );
     const first = found[0];
     const head = first?.head ?? 0;

@@ -10,6 +10,17 @@ import { PostgresUsage } from './usage.js';
 import { PostgresUsers } from './users.js';
 
 /** How a PostgreSQL store connects, batches and reports. */
+/** A PostgreSQL URL as logs may show it: scheme, user, host, port and database, never a password. */
+export function describeDatabase(url: string): string {
+  try {
+    const u = new URL(url);
+    const user = u.username ? `${decodeURIComponent(u.username)}@` : '';
+    return `postgres://${user}${u.host}${u.pathname}`;
+  } catch {
+    return 'postgres://(unreadable URL)';
+  }
+}
+
 export type PostgresStoreOptions = {
   /** Where each committed event goes (the hub, or the cluster bus), after its commit, in id order. */
   publish: Publish;
@@ -44,6 +55,8 @@ export type PostgresStoreOptions = {
    * become visible first.
    */
   beforeCommit?: () => Promise<void>;
+  /** Called around each committed batch's after-commit work (the bus gathers its effects). */
+  effects?: { begin(): void; end(): void };
 };
 
 type Job = {
@@ -93,6 +106,7 @@ export class PostgresStore implements Store {
   readonly #commitWindowMs: number;
   readonly #maxBatchJobs: number;
   readonly #onAfterError: (err: unknown) => void;
+  readonly #effects: { begin(): void; end(): void } | null;
   readonly #beforeCommit: (() => Promise<void>) | undefined;
   readonly #jobDeadlineMs: number;
   #queue: Job[] = [];
@@ -129,6 +143,7 @@ export class PostgresStore implements Store {
     this.#commitWindowMs = options.commitWindowMs ?? 0;
     this.#maxBatchJobs = options.maxBatchJobs ?? 64;
     this.#onAfterError = options.onAfterError ?? (() => {});
+    this.#effects = options.effects ?? null;
     this.#beforeCommit = options.beforeCommit;
     this.#jobDeadlineMs = 5 * statementTimeoutMs;
     this.chat = new PostgresChat(this.#pool);
@@ -213,21 +228,27 @@ export class PostgresStore implements Store {
     client.release();
     this.stats.commits++;
     this.stats.jobs += jobs.length;
-    jobs.forEach((job, i) => {
-      const outcome = outcomes[i];
-      if (!outcome?.ok) {
-        job.reject(outcome ? outcome.err : new Error('write outcome missing'));
-        return;
-      }
-      for (const fn of outcome.after) {
-        try {
-          fn();
-        } catch (err) {
-          this.#onAfterError(err);
+    // What the batch's after-commit work hands the bus goes as one batch, in order.
+    this.#effects?.begin();
+    try {
+      jobs.forEach((job, i) => {
+        const outcome = outcomes[i];
+        if (!outcome?.ok) {
+          job.reject(outcome ? outcome.err : new Error('write outcome missing'));
+          return;
         }
-      }
-      job.resolve(outcome.value);
-    });
+        for (const fn of outcome.after) {
+          try {
+            fn();
+          } catch (err) {
+            this.#onAfterError(err);
+          }
+        }
+        job.resolve(outcome.value);
+      });
+    } finally {
+      this.#effects?.end();
+    }
   }
 
   /**
@@ -292,6 +313,11 @@ export class PostgresStore implements Store {
       );
     });
     return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+  }
+
+  classify(err: unknown): 'unique' | 'unavailable' | null {
+    if (err instanceof Error && (err as { code?: unknown }).code === '23505') return 'unique';
+    return isUnavailable(err) ? 'unavailable' : null;
   }
 
   async ping(): Promise<boolean> {

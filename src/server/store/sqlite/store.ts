@@ -87,6 +87,13 @@ export class SqliteStore implements Store {
     return this.writer.stats;
   }
 
+  classify(err: unknown): 'unique' | 'unavailable' | null {
+    const code = err instanceof Error && 'code' in err ? String(err.code) : '';
+    if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return 'unique';
+    // Extended codes (SQLITE_IOERR_WRITE) share their primary code's meaning.
+    return UNAVAILABLE.has(code.split('_').slice(0, 2).join('_')) ? 'unavailable' : null;
+  }
+
   async ping(): Promise<boolean> {
     return this.db.$client.open;
   }
@@ -103,6 +110,9 @@ export class SqliteStore implements Store {
     closeDb(this.db);
   }
 }
+
+/** SQLite errors that mean "cannot write right now", not "bug". */
+const UNAVAILABLE = new Set(['SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_BUSY', 'SQLITE_IOERR', 'SQLITE_CANTOPEN']);
 
 type Fn = (...args: unknown[]) => unknown;
 
