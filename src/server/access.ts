@@ -114,6 +114,89 @@ export async function myGroup(ctx: AuthedCtx, groupId: string): Promise<Conversa
   return conv;
 }
 
+/** Can `userId` read `conv`? */
+export async function canRead(ctx: AuthedCtx, conv: ConversationRow, userId: string): Promise<boolean> {
+  if (conv.kind === 'channel')
+    return conv.serverId !== null && (await ctx.chat.role(conv.serverId, userId)) !== undefined;
+  return ctx.chat.isConversationMember(conv.id, userId);
+}
+
+/** In a DM, a block either way stops new messages and edits. */
+export async function assertDmOpen(ctx: AuthedCtx, conv: ConversationRow): Promise<void> {
+  if (conv.kind !== 'dm' || !conv.dmKey) return;
+  const me = ctx.session.userId;
+  const peerId = conv.dmKey.split(':').find((id) => id !== me);
+  if (peerId && (await ctx.chat.blockedEitherWay(me, peerId))) {
+    throw notAccepting((await ctx.chat.userRef(peerId))?.username ?? 'unknown', 'params.conversationId');
+  }
+}
+
+/** A channel of a server the caller administers; `not_found` if they cannot see it. */
+export async function adminChannel(ctx: AuthedCtx, channelId: string): Promise<ConversationRow> {
+  const conv = await ctx.chat.conversation(channelId);
+  if (conv?.kind !== 'channel' || !conv.serverId) throw noSuchConversation();
+  if (!(await ctx.chat.role(conv.serverId, ctx.session.userId))) throw noSuchConversation();
+  await serverWithRole(ctx, conv.serverId, 'admin');
+  return conv;
+}
+
+/** Checks that the caller may remove `userId` from the server. */
+export async function assertCanRemove(
+  ctx: AuthedCtx,
+  serverId: string,
+  userId: string,
+  verb: string,
+): Promise<MemberRow['role'] | undefined> {
+  const { role } = await serverWithRole(ctx, serverId, 'admin');
+  if (userId === ctx.session.userId)
+    throw new NatterError('bad_request', `you cannot ${verb} yourself`, { field: 'params.userId' });
+  const target = await ctx.chat.role(serverId, userId);
+  if (!outranks(role, target)) {
+    throw new NatterError('forbidden', `you cannot ${verb} ${target === 'owner' ? 'the owner' : 'another admin'}`);
+  }
+  return target;
+}
+
+/** A member may edit only their own messages, and only while they exist. */
+export function assertMayEdit(ctx: AuthedCtx, message: MessageRow): void {
+  if (message.deletedAt !== null) throw noSuchMessage();
+  if (message.authorId !== ctx.session.userId)
+    throw new NatterError('forbidden', 'you can only edit your own messages');
+}
+
+/** Authors delete their own messages; in a channel, the server's admins and owner delete anyone's. */
+export function assertMayDelete(
+  ctx: AuthedCtx,
+  message: MessageRow,
+  conv: ConversationRow,
+  role: MemberRow['role'] | null,
+): void {
+  const mine = message.authorId === ctx.session.userId;
+  const moderator = conv.kind === 'channel' && (role === 'owner' || role === 'admin');
+  if (!mine && !moderator) throw new NatterError('forbidden', 'you can only delete your own messages');
+}
+
+/** Nobody banned from a server joins it, whatever invite they hold. */
+export async function assertNotBanned(ctx: AuthedCtx, serverId: string, userId: string): Promise<void> {
+  if (await ctx.chat.isBanned(serverId, userId)) throw new NatterError('forbidden', 'you are banned from this server');
+}
+
+/** The owner cannot leave their server: they transfer it or delete it first. */
+export function assertMayLeave(role: MemberRow['role']): void {
+  if (role === 'owner') {
+    throw new NatterError(
+      'conflict',
+      'the owner cannot leave: transfer ownership to another member first, or delete the server',
+    );
+  }
+}
+
+/** The owner's role never changes by `members.role`: ownership moves by transfer only. */
+export function assertRoleMayChange(current: MemberRow['role']): void {
+  if (current === 'owner')
+    throw new NatterError('bad_request', "the owner's role cannot change; transfer ownership instead");
+}
+
 /**
  * May the caller put `user` in a group directly (else it is an invitation)?
  * It is the person's own choice (`groupAdds`): anyone, people who share a

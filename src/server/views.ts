@@ -1,4 +1,5 @@
 import type {
+  BotTokenInfo,
   ChannelInfo,
   ConversationSummary,
   GroupInfo,
@@ -9,11 +10,11 @@ import type {
   SearchConversation,
   SearchHit,
   ServerInfo,
+  SessionInfo,
   UserRef,
 } from '../protocol/index.js';
 import type { MemberWithUser } from './db/chat.js';
-import type { ConversationRow, InviteRow, MemberRow, MessageRow, ServerRow, UserRow } from './db/schema.js';
-import { toPublicUser } from './db/users.js';
+import type { ConversationRow, InviteRow, MemberRow, MessageRow, ServerRow, SessionRow, UserRow } from './db/schema.js';
 import type { Hub } from './hub.js';
 import { textBytes } from './pages.js';
 import type { ChatStore } from './store/port.js';
@@ -139,3 +140,32 @@ export const sizeOf = {
     200 + textBytes(g.name) + [...g.members, ...g.invited].reduce((n, u) => n + 100 + textBytes(u.displayName), 0),
   ban: (b: { reason: string | null }): number => 400 + textBytes(b.reason),
 };
+
+/** Maps a row to its wire form; the password hash never goes on the wire. */
+export function toPublicUser(row: UserRow): PublicUser {
+  return {
+    id: row.id,
+    username: row.username,
+    displayName: row.displayName,
+    status: row.status,
+    bio: row.bio,
+    createdAt: row.createdAt,
+  };
+}
+
+/** Wire form of a login session row. */
+export function toSessionInfo(row: SessionRow, currentId: string | null): SessionInfo {
+  return {
+    id: row.id,
+    client: row.name,
+    address: row.address,
+    createdAt: row.createdAt,
+    lastSeenAt: row.lastSeenAt ?? row.createdAt,
+    current: row.id === currentId,
+  };
+}
+
+/** Wire form of a bot token row (never the secret). */
+export function toBotTokenInfo(row: SessionRow): BotTokenInfo {
+  return { id: row.id, name: row.name ?? '', createdAt: row.createdAt, lastUsedAt: row.lastSeenAt };
+}

@@ -1,23 +1,10 @@
 import { and, asc, desc, eq, gt, lt, or, sql } from 'drizzle-orm';
-import type { PublicUser } from '../../protocol/index.js';
 import type { Db } from './index.js';
 import { type UserRow, usernameHolds, users } from './schema.js';
 import { pruneUsernameHolds } from './username-keys.js';
 
 /** The keys of a username: `usernameCapitalKey` is null when it equals `usernameKey`. */
 export type UsernameKeys = { usernameKey: string; usernameCapitalKey: string | null };
-
-/** Maps a row to its wire form; the password hash never leaves this module's callers. */
-export function toPublicUser(row: UserRow): PublicUser {
-  return {
-    id: row.id,
-    username: row.username,
-    displayName: row.displayName,
-    status: row.status,
-    bio: row.bio,
-    createdAt: row.createdAt,
-  };
-}
 
 /** Prepared queries on users. */
 export function userQueries(db: Db) {

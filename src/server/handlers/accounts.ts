@@ -2,7 +2,6 @@ import { CloseCode, LIMITS, NatterError, type ResultOf, usernameKey, utf8Bytes }
 import { scopesOfUser } from '../access.js';
 import type { AuthedCtx, Ctx, Handler, Services } from '../context.js';
 import type { UserRow } from '../db/schema.js';
-import { toPublicUser } from '../db/users.js';
 import { userScope } from '../event-log.js';
 import { newId } from '../ids.js';
 import { rateLimited, spendLookups } from '../limits.js';
@@ -11,7 +10,7 @@ import { hashCost } from '../passwords.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { hashToken, newToken } from '../tokens.js';
 import { assertUsernameFree, findUser } from '../usernames.js';
-import { toBotTokenInfo, toSessionInfo } from './session-info.js';
+import { toBotTokenInfo, toPublicUser, toSessionInfo } from '../views.js';
 
 /** How long an address an account logged in from counts as the owner's (for the login throttles). */
 export const KNOWN_ADDRESS_MS = 90 * 24 * 3600 * 1000;

@@ -1,7 +1,6 @@
 import { NatterError, PAGE_MAX } from '../../protocol/index.js';
-import { noSuchConversation, serverFor, serverWithRole } from '../access.js';
-import type { AuthedCtx, Handler } from '../context.js';
-import type { ConversationRow } from '../db/schema.js';
+import { adminChannel, serverFor, serverWithRole } from '../access.js';
+import type { Handler } from '../context.js';
 import { serverScope } from '../event-log.js';
 import { spendWrite } from '../limits.js';
 import { PagedList, pageSize } from '../pages.js';
@@ -12,15 +11,6 @@ const CHANNELS = new PagedList('channels', ['s', 's']);
 
 function nameTaken(name: string): NatterError {
   return new NatterError('conflict', `there is already a channel named "${name}"`, { field: 'params.name' });
-}
-
-/** A channel of a server the caller administers; `not_found` if they cannot see it. */
-async function adminChannel(ctx: AuthedCtx, channelId: string): Promise<ConversationRow> {
-  const conv = await ctx.chat.conversation(channelId);
-  if (conv?.kind !== 'channel' || !conv.serverId) throw noSuchConversation();
-  if (!(await ctx.chat.role(conv.serverId, ctx.session.userId))) throw noSuchConversation();
-  await serverWithRole(ctx, conv.serverId, 'admin');
-  return conv;
 }
 
 export const createChannel: Handler<'channels.create'> = (ctx, { serverId, name, topic }) => {

@@ -3,10 +3,9 @@ import { readable, scopeOf } from '../access.js';
 import type { AuthedCtx, Handler } from '../context.js';
 import type { ConversationRead } from '../db/chat.js';
 import type { ConversationRow } from '../db/schema.js';
-import { toPublicUser } from '../db/users.js';
 import { userScope } from '../event-log.js';
 import { PagedList, pageSize } from '../pages.js';
-import { sizeOf, toMessages } from '../views.js';
+import { sizeOf, toMessages, toPublicUser } from '../views.js';
 
 const CONVERSATIONS = new PagedList('conversations', ['s']);
 const DMS = new PagedList('dms', ['n', 's']);

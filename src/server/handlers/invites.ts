@@ -1,6 +1,6 @@
 import { customAlphabet } from 'nanoid';
 import { NatterError, PAGE_MAX } from '../../protocol/index.js';
-import { serverWithRole } from '../access.js';
+import { assertNotBanned, serverWithRole } from '../access.js';
 import type { Handler } from '../context.js';
 import type { InviteRow } from '../db/schema.js';
 import { serverScope, userScope } from '../event-log.js';
@@ -120,9 +120,7 @@ export const joinByInvite: Handler<'invites.join'> = (ctx, { code }) => {
       const server = await tx.chat.server(serverId);
       if (!server) throw invalidInvite();
       const channels = (await tx.chat.channelsOf(serverId)).map(toChannel);
-      if (await tx.chat.isBanned(serverId, userId)) {
-        throw new NatterError('forbidden', 'you are banned from this server');
-      }
+      await assertNotBanned(tx, serverId, userId);
       const cap = tx.config.quotas.serversJoinedPerUser;
       if ((await tx.chat.serverCounts(userId)).joined >= cap) {
         throw limitReached(`you are in ${cap} servers, the most allowed; leave one first`);

@@ -1,5 +1,14 @@
 import { LIMITS, mentionedNames, NatterError } from '../../protocol/index.js';
-import { notAccepting, readable, readableMessage, scopeOf } from '../access.js';
+import {
+  assertDmOpen,
+  assertMayDelete,
+  assertMayEdit,
+  canRead,
+  notAccepting,
+  readable,
+  readableMessage,
+  scopeOf,
+} from '../access.js';
 import type { AuthedCtx, Handler } from '../context.js';
 import type { ConversationRow, MessageRow, UserRow } from '../db/schema.js';
 import { conversationScope, userScope } from '../event-log.js';
@@ -8,14 +17,7 @@ import { spend, spendLookups, spendWrite } from '../limits.js';
 import { fitting } from '../pages.js';
 import type { AfterCommit } from '../store/port.js';
 import { findUser } from '../usernames.js';
-import { sizeOf, toMessage, toMessages, toUserRef } from '../views.js';
-
-/** Can `userId` read `conv`? */
-export async function canRead(ctx: AuthedCtx, conv: ConversationRow, userId: string): Promise<boolean> {
-  if (conv.kind === 'channel')
-    return conv.serverId !== null && (await ctx.chat.role(conv.serverId, userId)) !== undefined;
-  return ctx.chat.isConversationMember(conv.id, userId);
-}
+import { sizeOf, toMessage, toMessages, toPublicUser, toUserRef } from '../views.js';
 
 /** The DM between the caller and `username`, opened (and announced to both) if it does not exist yet. */
 async function dmWith(ctx: AuthedCtx, after: AfterCommit, me: UserRow, username: string): Promise<ConversationRow> {
@@ -41,22 +43,11 @@ async function dmWith(ctx: AuthedCtx, after: AfterCommit, me: UserRow, username:
       after,
       [userScope(user.id)],
       'dm.opened',
-      { conversationId: conv.id, peer: publicOf(other) },
+      { conversationId: conv.id, peer: toPublicUser(other) },
       now,
     );
   }
   return conv;
-}
-
-function publicOf(u: UserRow) {
-  return {
-    id: u.id,
-    username: u.username,
-    displayName: u.displayName,
-    status: u.status,
-    bio: u.bio,
-    createdAt: u.createdAt,
-  };
 }
 
 /**
@@ -76,16 +67,6 @@ async function recordMentions(ctx: AuthedCtx, conv: ConversationRow, row: Messag
   const kept = ids.filter((id) => !blockers.has(id));
   for (const id of kept) await ctx.chat.insertMention(row.id, id, conv.id, row.seq);
   return kept;
-}
-
-/** In a DM, a block either way stops new messages and edits. */
-async function assertDmOpen(ctx: AuthedCtx, conv: ConversationRow): Promise<void> {
-  if (conv.kind !== 'dm' || !conv.dmKey) return;
-  const me = ctx.session.userId;
-  const peerId = conv.dmKey.split(':').find((id) => id !== me);
-  if (peerId && (await ctx.chat.blockedEitherWay(me, peerId))) {
-    throw notAccepting((await ctx.chat.userRef(peerId))?.username ?? 'unknown', 'params.conversationId');
-  }
 }
 
 async function me(ctx: AuthedCtx): Promise<UserRow> {
@@ -141,9 +122,7 @@ export const editMessage: Handler<'messages.edit'> = (ctx, { messageId, body }) 
   spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const { message, conv } = await readableMessage(tx, messageId);
-    if (message.deletedAt !== null) throw new NatterError('not_found', 'no such message');
-    if (message.authorId !== tx.session.userId)
-      throw new NatterError('forbidden', 'you can only edit your own messages');
+    assertMayEdit(tx, message);
     await assertDmOpen(tx, conv);
     const now = tx.clock();
     await tx.chat.editMessage(message.id, body, now);
@@ -159,9 +138,7 @@ export const deleteMessage: Handler<'messages.delete'> = (ctx, { messageId }) =>
   spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const { message, conv, role } = await readableMessage(tx, messageId);
-    const mine = message.authorId === tx.session.userId;
-    const moderator = conv.kind === 'channel' && (role === 'owner' || role === 'admin');
-    if (!mine && !moderator) throw new NatterError('forbidden', 'you can only delete your own messages');
+    assertMayDelete(tx, message, conv, role);
     if (message.deletedAt !== null) return { message: (await toMessages(tx.chat, [message]))[0] ?? never() };
     const now = tx.clock();
     await tx.chat.deleteMessage(message.id, now);

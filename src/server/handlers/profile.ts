@@ -2,11 +2,11 @@ import { NatterError, type PublicUser } from '../../protocol/index.js';
 import { scopesOfUser } from '../access.js';
 import type { AuthedCtx, Handler } from '../context.js';
 import type { UserRow } from '../db/schema.js';
-import { toPublicUser } from '../db/users.js';
 import { userScope } from '../event-log.js';
 import { spendWrite } from '../limits.js';
 import type { AfterCommit } from '../store/port.js';
 import { renameHolds } from '../usernames.js';
+import { toPublicUser } from '../views.js';
 import { currentUser } from './accounts.js';
 
 /** Empty text means "clear the field". */

@@ -1,15 +1,14 @@
 import { NatterError, PAGE_MAX } from '../../protocol/index.js';
-import { outranks, serverFor, serverWithRole } from '../access.js';
+import { assertCanRemove, assertMayLeave, assertRoleMayChange, serverFor, serverWithRole } from '../access.js';
 import type { AuthedCtx, Handler } from '../context.js';
 import type { MemberRow, ServerRow } from '../db/schema.js';
-import { toPublicUser } from '../db/users.js';
 import { serverScope, userScope } from '../event-log.js';
 import { newId } from '../ids.js';
 import { spendWrite } from '../limits.js';
 import { PagedList, pageSize } from '../pages.js';
 import { limitReached } from '../quotas.js';
 import type { AfterCommit } from '../store/port.js';
-import { sizeOf, toChannel, toMember, toServerInfo, toUserRef } from '../views.js';
+import { sizeOf, toChannel, toMember, toPublicUser, toServerInfo, toUserRef } from '../views.js';
 
 const SERVERS = new PagedList('servers', ['s', 's']);
 const MEMBERS = new PagedList('members', ['n', 's', 's']);
@@ -138,12 +137,7 @@ export const leaveServer: Handler<'servers.leave'> = (ctx, { serverId }) => {
   spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const { role } = await serverFor(tx, serverId);
-    if (role === 'owner') {
-      throw new NatterError(
-        'conflict',
-        'the owner cannot leave: transfer ownership to another member first, or delete the server',
-      );
-    }
+    assertMayLeave(role);
     await removeMember(tx, after, serverId, tx.session.userId, 'left');
     return {};
   });
@@ -233,8 +227,7 @@ export const setRole: Handler<'members.role'> = (ctx, { serverId, userId, role }
     await serverWithRole(tx, serverId, 'owner');
     const current = await tx.chat.role(serverId, userId);
     if (!current) throw new NatterError('not_found', 'no such member', { field: 'params.userId' });
-    if (current === 'owner')
-      throw new NatterError('bad_request', "the owner's role cannot change; transfer ownership instead");
+    assertRoleMayChange(current);
     if (current !== role) {
       await tx.chat.setRole(serverId, userId, role);
       await announceMember(tx, after, serverId, userId);
@@ -244,23 +237,6 @@ export const setRole: Handler<'members.role'> = (ctx, { serverId, userId, role }
     return { member: toMember(m, tx.hub) };
   });
 };
-
-/** Checks that the caller may remove `userId` from the server. */
-async function assertCanRemove(
-  ctx: AuthedCtx,
-  serverId: string,
-  userId: string,
-  verb: string,
-): Promise<MemberRow['role'] | undefined> {
-  const { role } = await serverWithRole(ctx, serverId, 'admin');
-  if (userId === ctx.session.userId)
-    throw new NatterError('bad_request', `you cannot ${verb} yourself`, { field: 'params.userId' });
-  const target = await ctx.chat.role(serverId, userId);
-  if (!outranks(role, target)) {
-    throw new NatterError('forbidden', `you cannot ${verb} ${target === 'owner' ? 'the owner' : 'another admin'}`);
-  }
-  return target;
-}
 
 export const kickMember: Handler<'members.kick'> = (ctx, { serverId, userId }) => {
   spendWrite(ctx);

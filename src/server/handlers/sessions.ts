@@ -2,7 +2,7 @@ import { CloseCode, NatterError } from '../../protocol/index.js';
 import type { AuthedCtx, Handler } from '../context.js';
 import { newId } from '../ids.js';
 import { hashToken, newToken } from '../tokens.js';
-import { toBotTokenInfo, toSessionInfo } from './session-info.js';
+import { toBotTokenInfo, toSessionInfo } from '../views.js';
 
 /** Closes the connections of a revoked session; the caller's own connection only after its reply. */
 function closeRevoked(ctx: AuthedCtx, id: string, reason: string): void {
