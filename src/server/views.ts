@@ -15,7 +15,6 @@ import type {
 } from '../protocol/index.js';
 import type { MemberWithUser } from './db/chat.js';
 import type { ConversationRow, InviteRow, MemberRow, MessageRow, ServerRow, SessionRow, UserRow } from './db/schema.js';
-import type { Hub } from './hub.js';
 import { textBytes } from './pages.js';
 import type { ChatStore } from './store/port.js';
 
@@ -51,8 +50,9 @@ export function toChannel(row: ConversationRow): ChannelInfo {
   };
 }
 
-export function toMember(m: MemberWithUser, hub: Hub): MemberInfo {
-  return { user: toPublicUser(m.user), role: m.role, joinedAt: m.joinedAt, online: hub.isOnline(m.userId) };
+/** A member as the protocol shows them; `presence` says who is online (the bus: on any node). */
+export function toMember(m: MemberWithUser, presence: { isOnline(userId: string): boolean }): MemberInfo {
+  return { user: toPublicUser(m.user), role: m.role, joinedAt: m.joinedAt, online: presence.isOnline(m.userId) };
 }
 
 /** A group with its members and pending invitations, as names only (events about a group stay small). */

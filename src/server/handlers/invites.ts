@@ -139,7 +139,7 @@ export const joinByInvite: Handler<'invites.join'> = (ctx, { code }) => {
           after,
           [serverScope(serverId)],
           'member.joined',
-          { serverId, member: toMember(joined, tx.hub) },
+          { serverId, member: toMember(joined, tx.bus) },
           now,
         );
       }

@@ -173,7 +173,7 @@ async function announceMember(ctx: AuthedCtx, after: AfterCommit, serverId: stri
     after,
     [serverScope(serverId)],
     'member.updated',
-    { serverId, member: toMember(m, ctx.hub) },
+    { serverId, member: toMember(m, ctx.bus) },
     ctx.clock(),
   );
 }
@@ -186,7 +186,7 @@ export const listMembers: Handler<'members.list'> = async (ctx, { serverId, afte
     rows,
     n,
     (r) => r.key,
-    (kept) => kept.map((m) => toMember(m, ctx.hub)),
+    (kept) => kept.map((m) => toMember(m, ctx.bus)),
     sizeOf.member,
   );
   return { members: page.items, next: page.next };
@@ -197,7 +197,16 @@ export const onlineMembers: Handler<'members.online'> = async (ctx, { serverId, 
   await serverFor(ctx, serverId);
   const n = pageSize(limit, PAGE_MAX.medium);
   const start = ONLINE.start(after);
-  const ids = [...ctx.hub.onlineIn(serverScope(serverId))];
+  // Online here (from the connections), and, in a cluster, members online on other nodes.
+  const online = ctx.hub.onlineIn(serverScope(serverId));
+  if (ctx.bus.status().transport !== 'local') {
+    const elsewhere = [...ctx.bus.onlineUsers()].filter((id) => !online.has(id));
+    if (elsewhere.length > 0) {
+      const members = new Set(await ctx.chat.memberIds(serverId));
+      for (const id of elsewhere) if (members.has(id)) online.add(id);
+    }
+  }
+  const ids = [...online];
   const refs = [...(await ctx.chat.userRefs(ids)).values()]
     .map((u) => ({ u, key: [u.username.toLowerCase(), u.id] as const }))
     .filter(
@@ -234,7 +243,7 @@ export const setRole: Handler<'members.role'> = (ctx, { serverId, userId, role }
     }
     const m = await tx.chat.memberWithUser(serverId, userId);
     if (!m) throw new NatterError('not_found', 'no such member');
-    return { member: toMember(m, tx.hub) };
+    return { member: toMember(m, tx.bus) };
   });
 };
 
