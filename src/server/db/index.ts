@@ -14,7 +14,8 @@ export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Data
 export const DB_FILE = 'natter.db';
 
 // src/server/db and dist/server/db are both three levels below the package root.
-const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../drizzle/sqlite');
+/** The committed SQLite migrations (drizzle-kit's output for drizzle.config.ts). */
+export const SQLITE_MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../drizzle/sqlite');
 
 /**
  * Opens (creating if needed) the database in `dataDir`, sets the pragmas natter
@@ -59,7 +60,7 @@ export function openDb(
     if (check !== 'ok')
       throw new Error(`database ${join(dataDir, DB_FILE)} failed its integrity check: ${String(check)}`);
     const db = drizzle(sqlite, { schema });
-    migrate(db, { migrationsFolder: MIGRATIONS });
+    migrate(db, { migrationsFolder: SQLITE_MIGRATIONS });
     migrateSearchText(db);
     const keys = migrateUsernameKeys(db);
     if (keys) options.onUsernameKeys?.(keys);
