@@ -45,6 +45,7 @@ function lazy<M, A extends unknown[]>(
 
 const serve = () => import('./commands/serve.js');
 const backup = () => import('./commands/backup.js');
+const migrateData = () => import('./commands/migrate-data.js');
 const credentials = () => import('./credential-commands.js');
 const logout = () => import('./commands/logout.js');
 const whoami = () => import('./commands/whoami.js');
@@ -198,6 +199,26 @@ function backupCommand(): Command {
     .argument('<file>', 'where to write the copy (replaced only once the copy is complete and checked)')
     .addOption(new Option('--data <dir>', 'the data directory of the server').env('NATTER_DATA').default('./data'))
     .action(lazy(backup, (m) => m.backup));
+}
+
+function migrateDataCommand(): Command {
+  return new Command('migrate-data')
+    .description('move a SQLite installation into an empty PostgreSQL database, in one transaction, checked')
+    .requiredOption('--from <dir>', 'the data directory of the SQLite server (or a database file natter backup wrote)')
+    .requiredOption('--to <url>', 'the empty PostgreSQL database: postgres://user@host:5432/db')
+    .addHelpText(
+      'after',
+      `
+Reads one consistent snapshot of the SQLite database (the server may run; stop
+it first for the final move), applies natter's PostgreSQL migrations, refuses a
+database that holds any rows, copies every table in one transaction, checks
+that each holds as many rows as in SQLite, and commits; on any failure nothing
+is kept. Passwords, sessions, bot tokens, histories and event cursors carry
+over. Give the PostgreSQL password in PGPASSWORD or ~/.pgpass rather than in
+the URL. Exit codes: 0 moved, 1 refused or failed, 2 usage, 4 PostgreSQL
+unreachable. See docs/operations.md.`,
+    )
+    .action(lazy(migrateData, (m) => m.migrateDataCommand));
 }
 
 /** `register` and `login`: both take a password, log in and keep the token in the config dir. */
@@ -429,6 +450,7 @@ function commands(): Command[] {
   return [
     serveCommand(),
     backupCommand(),
+    migrateDataCommand(),
     credentialCommand('register', 'create an account and log in (the token is kept in the config dir)'),
     credentialCommand('login', 'log in and keep the session token in the config dir'),
     new Command('logout').description('revoke the session and forget its token').action(lazy(logout, (m) => m.logout)),
