@@ -98,6 +98,19 @@ test('natter migrate-data refuses a database an older natter left, saying how to
   }
 });
 
+test('natter migrate-data refuses a database a newer natter wrote', async () => {
+  const dir = tempDir();
+  const db = openDb(dir);
+  db.$client.prepare("INSERT INTO __drizzle_migrations (hash, created_at) VALUES ('from-the-future', ?)").run(9e12);
+  closeDb(db);
+  const r = await natter(['migrate-data', '--from', dir, '--to', NOWHERE], {});
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /^error: version: the database in --from \S+ was written by a newer natter than this one: run that version's natter migrate-data\n$/,
+  );
+});
+
 test('natter migrate-data with a PostgreSQL it cannot reach exits 4, naming --to without its password', async () => {
   const r = await natter(['migrate-data', '--from', natterDataDir(), '--to', NOWHERE], {});
   assert.equal(r.code, 4, r.stderr);

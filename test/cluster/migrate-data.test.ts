@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { NatterError, type OpName, type ParamsIn, type ResultOf } from '../../src/protocol/index.js';
+import { backupDatabase } from '../../src/server/db/backup.js';
 import { migratePostgres } from '../../src/server/store/postgres/migrate.js';
 import { HttpApi, PASSWORD } from '../helpers/api.js';
 import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
@@ -343,6 +345,36 @@ test('natter migrate-data reads one snapshot of a server that keeps writing: the
     'SELECT (SELECT last FROM event_counter)::text AS last, max(id)::text AS top, count(*)::text AS n FROM events',
   );
   assert.equal(events.rows[0]?.last, events.rows[0]?.top);
+});
+
+test('natter migrate-data moves a database file natter backup wrote, and says what it moved in --json', async () => {
+  const t = await sqliteServer();
+  const reg = await new HttpApi(t.httpUrl).call('register', { username: 'archivist', password: PASSWORD });
+  const call = as(t.httpUrl, reg.token);
+  const channel = (await call('servers.create', { name: 'archive' })).channels[0]?.id ?? '';
+  for (let i = 1; i <= 3; i++)
+    await call('messages.send', { conversationId: channel, body: `kept ${i}`, nonce: `k${i}` });
+  const file = join(t.dataDir, 'copy.db');
+  await backupDatabase(t.dataDir, file);
+  const { db, pool } = await database();
+  const moved = await natter(['--json', 'migrate-data', '--from', file, '--to', db.url]);
+  assert.equal(moved.code, 0, moved.stderr);
+  const summary = JSON.parse(moved.stdout) as {
+    from: string;
+    to: string;
+    tables: { table: string; rows: number }[];
+    searchRows: number;
+    eventCounter: number;
+  };
+  assert.equal(summary.from, file);
+  assert.equal(summary.to, db.url.replace(/^postgres:\/\/([^:@]+)(:[^@]*)?@/, 'postgres://$1@'));
+  assert.equal(summary.tables.find((x) => x.table === 'messages')?.rows, 3);
+  assert.equal(summary.searchRows, 3);
+  const counter = await pool.query<{ last: string; top: string }>(
+    'SELECT (SELECT last FROM event_counter)::text AS last, max(id)::text AS top FROM events',
+  );
+  assert.equal(String(summary.eventCounter), counter.rows[0]?.last);
+  assert.equal(counter.rows[0]?.last, counter.rows[0]?.top);
 });
 
 test('natter migrate-data refuses a database that holds rows, naming the tables, and changes nothing in it', async () => {
