@@ -4,9 +4,12 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { NatterError, type OpName, type ParamsIn, type ResultOf } from '../../src/protocol/index.js';
 import { backupDatabase } from '../../src/server/db/backup.js';
+import { DB_FILE } from '../../src/server/db/index.js';
+import { migrateData } from '../../src/server/store/migrate-data.js';
 import { migratePostgres } from '../../src/server/store/postgres/migrate.js';
 import { HttpApi, PASSWORD } from '../helpers/api.js';
 import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
@@ -375,6 +378,47 @@ test('natter migrate-data moves a database file natter backup wrote, and says wh
   );
   assert.equal(String(summary.eventCounter), counter.rows[0]?.last);
   assert.equal(counter.rows[0]?.last, counter.rows[0]?.top);
+});
+
+test('a move in batches of two keeps every row, and the messages in the order SQLite indexed them', async () => {
+  const t = await sqliteServer();
+  const reg = await new HttpApi(t.httpUrl).call('register', { username: 'batcher', password: PASSWORD });
+  const call = as(t.httpUrl, reg.token);
+  const channel = (await call('servers.create', { name: 'batches' })).channels[0]?.id ?? '';
+  const ids: string[] = [];
+  for (let i = 1; i <= 7; i++) {
+    ids.push((await call('messages.send', { conversationId: channel, body: `batch ${i}`, nonce: `b${i}` })).message.id);
+  }
+  await call('messages.delete', { messageId: ids[2] ?? '' });
+  await call('messages.edit', { messageId: ids[0] ?? '', body: 'batch one, edited' });
+  await t.stop();
+  // Index keys in another order than the rows (as a database indexed after the fact has them): the keys decide.
+  const sqlite = new Database(join(t.dataDir, DB_FILE));
+  sqlite.exec('UPDATE message_search_rows SET key = 1000 - key');
+  const indexed = (
+    sqlite.prepare('SELECT message_id AS id FROM message_search_rows ORDER BY key').all() as { id: string }[]
+  ).map((r) => r.id);
+  sqlite.close();
+
+  const { db, pool } = await database();
+  const progress: string[] = [];
+  const summary = await migrateData({
+    from: t.dataDir,
+    to: db.url,
+    batchRows: 2,
+    onProgress: (table, done, total) => {
+      if (table === 'messages') progress.push(`${done}/${total}`);
+    },
+  });
+  assert.deepEqual(progress, ['2/7', '4/7', '6/7', '7/7']);
+  assert.equal(summary.tables.find((x) => x.table === 'messages')?.rows, 7);
+  const search = await pool.query<{ id: string }>('SELECT message_id AS id FROM message_search_rows ORDER BY key');
+  assert.deepEqual(
+    search.rows.map((r) => r.id),
+    indexed,
+  );
+  assert.equal(indexed.length, 6);
+  assert.deepEqual(indexed, ids.filter((_, i) => i !== 2).reverse());
 });
 
 test('natter migrate-data refuses a database that holds rows, naming the tables, and changes nothing in it', async () => {

@@ -644,15 +644,23 @@ async function copyTable(
   let batch: unknown[][] = table.columns.map(() => []);
   let size = 0;
   let text = 0;
-  const flush = async () => {
+  // While PostgreSQL inserts one batch, the next is read from SQLite: two batches in memory at most.
+  let inserting: Promise<void> = Promise.resolve();
+  const send = async () => {
+    await inserting;
+    stopIfAborted(o);
     if (size === 0) return;
-    await client.query(insert, batch);
-    done += size;
+    const values = batch;
+    const rows = size;
     batch = table.columns.map(() => []);
     size = 0;
     text = 0;
-    o.onProgress?.(table.name, done, total);
-    stopIfAborted(o);
+    inserting = client.query(insert, values).then(() => {
+      done += rows;
+      o.onProgress?.(table.name, done, total);
+    });
+    // Awaited by the next send; until then a failure must not count as unhandled.
+    inserting.catch(() => {});
   };
   for (const source of table.sources) {
     for (const values of sqlite.prepare(source).raw(true).iterate() as Iterable<unknown[]>) {
@@ -662,9 +670,10 @@ async function copyTable(
         batch[i]?.push(v);
       }
       size++;
-      if (size >= o.batchRows || text >= BATCH_TEXT) await flush();
+      if (size >= o.batchRows || text >= BATCH_TEXT) await send();
     }
   }
-  await flush();
+  await send();
+  await inserting;
   return done;
 }
