@@ -14,14 +14,22 @@ import type { TestDatabase } from './postgres.js';
 /** A PostgreSQL store of a test, with the events it published, in order. */
 export type TestStore = { store: PostgresStore; published: StoredEvent[] };
 
-/** Opens (migrating) a store on `db` that records what it publishes; `cleanup` gets its closing. */
+/**
+ * Opens (migrating) a store on `db` that records what it publishes; `cleanup`
+ * gets its closing. Statements may run for a minute unless the test sets its
+ * own timeout: a busy machine must not turn a lock wait into `unavailable`.
+ */
 export async function openTestStore(
   db: TestDatabase,
   cleanup: (() => Promise<void>)[],
   options: Partial<PostgresStoreOptions> = {},
 ): Promise<TestStore> {
   const published: StoredEvent[] = [];
-  const store = await openPostgresStore(db.url, { publish: (e) => published.push(e), ...options });
+  const store = await openPostgresStore(db.url, {
+    publish: (e) => published.push(e),
+    statementTimeoutMs: 60_000,
+    ...options,
+  });
   cleanup.push(() => store.close());
   return { store, published };
 }
