@@ -5,6 +5,11 @@
  *   taskset -c 0 node --import tsx bench/durable.ts --mode storage [--users 50] [--inflight 40] [--seconds 5]
  *   node --import tsx bench/durable.ts --mode e2e [--clients 50] [--inflight 40] [--seconds 5]
  *   node --import tsx bench/durable.ts            (both, each pinned as above)
+ *   … --database postgres://postgres@127.0.0.1:5432/postgres
+ *
+ * With --database (a PostgreSQL server and a role that may create databases),
+ * each run stores in a database of its own on that server, created empty and
+ * dropped at the end, instead of SQLite in a temporary data directory.
  *
  * storage: in one process, the real server (`startServer` on a fresh data
  * directory, listeners on free ports but unused) and its real `Dispatcher`:
@@ -26,6 +31,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { defaultConfig } from '../src/server/config.js';
 import { Connection } from '../src/server/connection.js';
 import { Dispatcher } from '../src/server/dispatch.js';
@@ -39,6 +45,7 @@ const { values } = parseArgs({
     inflight: { type: 'string', default: '40' },
     seconds: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1' },
+    database: { type: 'string' },
   },
 });
 const INFLIGHT = Number(values.inflight);
@@ -64,6 +71,25 @@ class MemoryConnection extends Connection {
   }
 }
 
+/** A fresh database on the --database server for one run (and how to drop it), or null for SQLite. */
+async function benchDatabase(): Promise<{ url: string; drop(): Promise<void> } | null> {
+  if (!values.database) return null;
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: values.database });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  const name = `natter_bench_${process.pid}_${Date.now()}`;
+  await admin(`CREATE DATABASE ${name}`);
+  const url = new URL(values.database);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
 /** The numeric id of a reply line (`{"id":N,...}`), or -1 for an event. */
 function replyId(text: string): number {
   if (!text.startsWith('{"id":')) return -1;
@@ -77,7 +103,16 @@ function sendLine(id: number, conversationId: string, n: number): string {
 async function storage(): Promise<void> {
   const USERS = Number(values.users);
   const dataDir = mkdtempSync(join(tmpdir(), 'natter-durable-'));
-  const server = await startServer({ dataDir, port: 0, tcpPort: null, bcryptCost: 4, log: false, limits });
+  const db = await benchDatabase();
+  const server = await startServer({
+    dataDir,
+    port: 0,
+    tcpPort: null,
+    bcryptCost: 4,
+    log: false,
+    limits,
+    database: db?.url ?? null,
+  });
   const { services } = server;
   const dispatcher = new Dispatcher(services);
 
@@ -159,6 +194,7 @@ async function storage(): Promise<void> {
   console.log(
     JSON.stringify({
       bench: 'durable-storage',
+      backend: db ? 'postgres' : 'sqlite',
       users: USERS,
       inflightPerUser: INFLIGHT,
       seconds: Number(elapsed.toFixed(2)),
@@ -171,6 +207,7 @@ async function storage(): Promise<void> {
     }),
   );
   await server.stop();
+  await db?.drop();
   rmSync(dataDir, { recursive: true, force: true });
 }
 
@@ -222,7 +259,8 @@ async function e2e(): Promise<void> {
     console.error('taskset not available: running unpinned');
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'natter-durable-'));
-  const settings = { dataDir, port: 0, tcpPort: 0, bcryptCost: 4, limits };
+  const db = await benchDatabase();
+  const settings = { dataDir, port: 0, tcpPort: 0, bcryptCost: 4, limits, database: db?.url ?? null };
   const script = new URL('./server-process.ts', import.meta.url).pathname;
   const server = spawn('taskset', ['-c', '0', process.execPath, '--import', 'tsx', script, JSON.stringify(settings)], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -310,6 +348,7 @@ async function e2e(): Promise<void> {
   console.log(
     JSON.stringify({
       bench: 'durable-e2e',
+      backend: db ? 'postgres' : 'sqlite',
       clients: CLIENTS,
       inflightPerClient: INFLIGHT,
       seconds: Number(elapsed.toFixed(2)),
@@ -322,6 +361,7 @@ async function e2e(): Promise<void> {
   for (const lane of lanes) lane.client.socket.destroy();
   server.kill('SIGTERM');
   await new Promise((r) => server.on('exit', r));
+  await db?.drop();
   rmSync(dataDir, { recursive: true, force: true });
 }
 

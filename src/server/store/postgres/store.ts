@@ -211,7 +211,13 @@ export class PostgresStore implements Store {
     };
     const outcomes: Outcome[] = [];
     try {
-      for (const job of jobs) outcomes.push(await this.#runJob(client, batch, tx, job));
+      // `BEGIN` set the first job's savepoint; each later job needs a fresh one unless the last rolled back to it.
+      let marked = true;
+      for (const job of jobs) {
+        const outcome = await this.#runJob(client, batch, tx, job, marked);
+        outcomes.push(outcome);
+        marked = !outcome.ok;
+      }
       await batch.flush(client);
       await this.#beforeCommit?.();
       await client.query('COMMIT');
@@ -252,7 +258,8 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * The write connection, in a transaction. An idle connection the server
+   * The write connection, in a transaction, with the first job's savepoint
+   * set (one round trip for both). An idle connection the server
    * ended (a restart) may still be in the pool: nothing has happened yet, so
    * a second connection is tried before the batch is given up.
    */
@@ -261,7 +268,7 @@ export class PostgresStore implements Store {
       const client = await this.#writePool.connect();
       client.on('error', onError);
       try {
-        await client.query('BEGIN');
+        await client.query('BEGIN; SAVEPOINT job');
         return client;
       } catch (err) {
         client.off('error', onError);
@@ -271,23 +278,31 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** Runs one job in its own savepoint; a job that throws is rolled back alone, or the batch is lost. */
-  async #runJob(client: pg.PoolClient, batch: Batch, tx: TxStores, job: Job): Promise<Outcome> {
+  /**
+   * Runs one job in its own savepoint; a job that throws is rolled back alone,
+   * or the batch is lost. `marked`: the savepoint is already set (the batch's
+   * first job, or one after a job rolled back to it); otherwise the last job's
+   * is released and a new one set, in one round trip. The last job's savepoint
+   * is not released: COMMIT ends it with the transaction.
+   */
+  async #runJob(client: pg.PoolClient, batch: Batch, tx: TxStores, job: Job, marked: boolean): Promise<Outcome> {
     batch.jobStart();
-    try {
-      await client.query('SAVEPOINT job');
-    } catch (err) {
-      throw new BatchLost(err);
+    if (!marked) {
+      try {
+        await client.query('RELEASE SAVEPOINT job; SAVEPOINT job');
+      } catch (err) {
+        throw new BatchLost(err);
+      }
     }
     const after: AfterCommit = [];
     try {
       const value = await this.#withDeadline(job.fn(tx, after));
-      await client.query('RELEASE SAVEPOINT job');
       return { ok: true, value, after };
     } catch (err) {
       if (err instanceof BatchLost) throw err;
       try {
-        await client.query('ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job');
+        // The savepoint stays, ready for the next job.
+        await client.query('ROLLBACK TO SAVEPOINT job');
       } catch (lost) {
         throw new BatchLost(lost);
       }
