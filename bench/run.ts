@@ -2,6 +2,18 @@
  * Runs one benchmark workload against natter and its peers, side by side.
  *
  *   node --import tsx bench/run.ts --workload w3 --rate 0.5 [--targets natter,ngircd,relay] [--runs 3]
+ *   node --import tsx bench/run.ts --workload w3 --rate 0.2 --targets natter-cluster
+ *   node --import tsx bench/run.ts --workload w3 --targets natter --natter-root ../natter-before
+ *
+ * natter-cluster: three nodes (`--nodes`) on one PostgreSQL database and one
+ * NATS server (`--database`, a role that may create databases, and `--bus`;
+ * by default the local ones), every node, PostgreSQL and NATS pinned to core
+ * 0 for the run; the fixture is moved into a fresh database with
+ * migrate-data, and client i talks to node i % 3.
+ *
+ * --natter-root: the natter servers are run from another checkout (another
+ * commit, with its dependencies installed), so that two commits are measured
+ * side by side on the same machine; results record that checkout's commit.
  *
  * Each run starts the server pinned to core 0 (`taskset -c 0`) on fresh data,
  * runs the load generator pinned to core 1 (`taskset -c 1`), stops the server
@@ -15,6 +27,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -23,6 +36,8 @@ import { connect } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { migrateData } from '../src/server/store/migrate-data.js';
 import type { Job } from './load/generator.js';
 import { sleep } from './load/measure.js';
 import { createFixture } from './load/natter.js';
@@ -32,7 +47,7 @@ const ROOT = join(HERE, '..');
 const CACHE = join(HERE, '.cache');
 const RESULTS = join(HERE, 'results');
 const HOST = '127.0.0.1';
-const PORTS = { natter: 27771, ngircd: 26667, relay: 27790 } as const;
+const PORTS = { natter: 27771, 'natter-cluster': 27781, ngircd: 26667, relay: 27790 } as const;
 type Target = keyof typeof PORTS;
 
 const { values: args } = parseArgs({
@@ -45,8 +60,17 @@ const { values: args } = parseArgs({
     seconds: { type: 'string' },
     'seed-messages': { type: 'string', default: '1000000' },
     dry: { type: 'boolean', default: false },
+    'natter-root': { type: 'string' },
+    nodes: { type: 'string', default: '3' },
+    database: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+    bus: { type: 'string', default: 'nats://127.0.0.1:4222' },
   },
 });
+/** The checkout whose natter is measured: this one, or --natter-root. */
+const NATTER_ROOT = args['natter-root'] ? join(process.cwd(), args['natter-root']) : ROOT;
+if (args['natter-root'] && !existsSync(join(NATTER_ROOT, 'bench', 'server-process.ts'))) {
+  throw new Error(`--natter-root ${NATTER_ROOT} is not a natter checkout (no bench/server-process.ts)`);
+}
 
 type Workload = {
   /** Which targets can run it (natter-only features have no IRC equivalent). */
@@ -87,7 +111,10 @@ function workload(name: string): Workload {
     case 'w2-logins':
       return { targets: ['natter'], job: { ...base, mode: 'fanout', clients, roomSize: 100, rate, logins: 4 } };
     case 'w3':
-      return { targets: ['natter', 'ngircd', 'relay'], job: { ...base, mode: 'fanout', clients, roomSize: 100, rate } };
+      return {
+        targets: ['natter', 'ngircd', 'relay', 'natter-cluster'],
+        job: { ...base, mode: 'fanout', clients, roomSize: 100, rate },
+      };
     case 'w4':
       return {
         targets: ['natter', 'ngircd', 'relay'],
@@ -127,14 +154,24 @@ function workload(name: string): Workload {
 
 const name = args.workload ?? '';
 const w = workload(name);
-const targets = (args.targets?.split(',') as Target[] | undefined) ?? w.targets;
+const targets = (args.targets?.split(',') as Target[] | undefined) ?? w.targets.filter((t) => t !== 'natter-cluster');
+for (const t of targets) {
+  if (!w.targets.includes(t))
+    throw new Error(`workload ${name} does not run on target "${t}" (${w.targets.join(', ')})`);
+}
 
 // ---- servers -------------------------------------------------------------
 
 type Running = { proc: ChildProcess; pid: number; dir: string };
 
-function pinned(core: number, cmd: string, argv: string[], stdio: 'pipe' | 'ignore' = 'pipe'): ChildProcess {
-  return spawn('taskset', ['-c', String(core), cmd, ...argv], { stdio: ['ignore', stdio, stdio], cwd: ROOT });
+function pinned(
+  core: number,
+  cmd: string,
+  argv: string[],
+  stdio: 'pipe' | 'ignore' = 'pipe',
+  cwd: string = ROOT,
+): ChildProcess {
+  return spawn('taskset', ['-c', String(core), cmd, ...argv], { stdio: ['ignore', stdio, stdio], cwd });
 }
 
 function listening(port: number): Promise<boolean> {
@@ -170,12 +207,12 @@ async function ensureFree(port: number): Promise<void> {
   if (await listening(port)) throw new Error(`port ${port} is already in use; stop whatever listens there first`);
 }
 
-function natterConfig(dataDir: string, bcryptCost: number, hashThreads: number) {
+function natterConfig(dataDir: string, bcryptCost: number, hashThreads: number, port: number = PORTS.natter) {
   const open = { capacity: 1_000_000, refillMs: 1 };
   return {
     dataDir,
     host: HOST,
-    port: PORTS.natter,
+    port,
     tcpPort: null,
     bcryptCost,
     hashThreads,
@@ -191,17 +228,105 @@ async function startNatter(dataDir: string, core: number | null, bcryptCost = 12
   const argv = [
     '--import',
     'tsx',
-    join(HERE, 'server-process.ts'),
+    join(NATTER_ROOT, 'bench', 'server-process.ts'),
     JSON.stringify(natterConfig(dataDir, bcryptCost, core === null ? 2 : 1)),
   ];
   const proc =
     core === null
-      ? spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT })
-      : pinned(core, process.execPath, argv);
+      ? spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: NATTER_ROOT })
+      : pinned(core, process.execPath, argv, 'pipe', NATTER_ROOT);
   proc.stderr?.resume();
   proc.stdout?.resume();
   await waitForPort(PORTS.natter, proc, 'natter');
   return { proc, pid: proc.pid ?? 0, dir: dataDir };
+}
+
+/** A cluster under way: its nodes, its database, and how to put the services' CPU affinity back. */
+type Cluster = { nodes: Running[]; dropDatabase(): Promise<void>; unpin(): void };
+
+/** PIDs of the running processes with this name (`postgres`, `nats-server`). */
+function pidsNamed(comm: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === comm) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/** Pins every thread of these processes to `cores` (a taskset list); false when taskset refused. */
+function setAffinity(pids: number[], cores: string): boolean {
+  let ok = true;
+  for (const pid of pids) {
+    try {
+      execFileSync('taskset', ['-a', '-cp', cores, String(pid)], { stdio: 'ignore' });
+    } catch {
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+/**
+ * Starts `--nodes` natter nodes on a fresh PostgreSQL database holding the
+ * fixture (moved there by migrate-data from the cached SQLite one) and the
+ * NATS server at `--bus`, every node and both services pinned to core 0.
+ */
+async function startCluster(dir: string, fixtureData: string): Promise<Cluster> {
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: args.database });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  const dbName = `natter_bench_${process.pid}_${Date.now()}`;
+  await admin(`CREATE DATABASE ${dbName}`);
+  const url = new URL(args.database ?? '');
+  url.pathname = `/${dbName}`;
+  const dropDatabase = () => admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  const services = [...pidsNamed('postgres'), ...pidsNamed('nats-server')];
+  const all = `0-${cpus().length - 1}`;
+  const unpin = () => {
+    // New PostgreSQL backends fork from the postmaster, so pinning it pins them; put everything back after.
+    setAffinity([...pidsNamed('postgres'), ...pidsNamed('nats-server')], all);
+  };
+  try {
+    await migrateData({ from: fixtureData, to: url.toString() });
+    if (!setAffinity(services, '0'))
+      console.error('could not pin PostgreSQL and NATS to core 0 (not root?): they float');
+    const cluster = `bench${process.pid}`;
+    const nodes: Running[] = [];
+    for (let n = 0; n < Number(args.nodes); n++) {
+      const port = PORTS['natter-cluster'] + n;
+      await ensureFree(port);
+      const nodeDir = join(dir, `node${n}`);
+      mkdirSync(nodeDir, { recursive: true });
+      const config = {
+        ...natterConfig(nodeDir, 12, 1, port),
+        database: url.toString(),
+        bus: args.bus,
+        cluster,
+      };
+      const argv = ['--import', 'tsx', join(NATTER_ROOT, 'bench', 'server-process.ts'), JSON.stringify(config)];
+      const proc = pinned(0, process.execPath, argv, 'pipe', NATTER_ROOT);
+      proc.stderr?.resume();
+      proc.stdout?.resume();
+      await waitForPort(port, proc, `natter node ${n}`);
+      nodes.push({ proc, pid: proc.pid ?? 0, dir: nodeDir });
+    }
+    return { nodes, dropDatabase, unpin };
+  } catch (err) {
+    unpin();
+    await dropDatabase();
+    throw err;
+  }
 }
 
 async function startNgircd(dir: string): Promise<Running> {
@@ -306,8 +431,9 @@ async function natterFixture(clients: number, roomSize: number, seed: number | u
 
 function commit(): string {
   try {
-    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const cwd = NATTER_ROOT;
+    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd, encoding: 'utf8' }).trim();
     return dirty ? `${sha}+dirty` : sha;
   } catch {
     return 'unknown';
@@ -330,9 +456,15 @@ const machine = {
 async function runOnce(target: Target, run: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), `natter-bench-${target}-`));
   let server: Running | undefined;
+  let cluster: Cluster | undefined;
   let fixture: string | undefined;
   try {
-    if (target === 'natter') {
+    if (target === 'natter-cluster') {
+      const fxDir = await natterFixture(w.job.clients, w.job.roomSize, w.seed);
+      fixture = join(fxDir, 'fixture.json');
+      cluster = await startCluster(dir, join(fxDir, 'data'));
+      server = cluster.nodes[0];
+    } else if (target === 'natter') {
       const fxDir = await natterFixture(w.job.clients, w.job.roomSize, w.seed);
       cpSync(join(fxDir, 'data'), join(dir, 'data'), { recursive: true });
       fixture = join(fxDir, 'fixture.json');
@@ -342,13 +474,21 @@ async function runOnce(target: Target, run: number): Promise<void> {
     } else {
       server = await startRelay(dir);
     }
+    if (!server) throw new Error('no server started');
     await sleep(500);
     const job: Job = {
       ...w.job,
-      target,
+      target: target === 'natter-cluster' ? 'natter' : target,
       host: HOST,
       port: PORTS[target],
       serverPid: server.pid,
+      ...(cluster
+        ? {
+            ports: cluster.nodes.map((_, n) => PORTS['natter-cluster'] + n),
+            serverPids: cluster.nodes.map((node) => node.pid),
+            dependencies: ['postgres', 'nats-server'],
+          }
+        : {}),
       ...(fixture ? { fixture } : {}),
     };
     const gen = pinned(1, process.execPath, [
@@ -368,7 +508,7 @@ async function runOnce(target: Target, run: number): Promise<void> {
     const code = await new Promise<number | null>((resolve) => gen.once('exit', resolve));
     if (code !== 0) throw new Error(`load generator failed (${code}): ${err.trim()}`);
     const result = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { valid?: boolean; invalid?: string };
-    const { host: _h, port: _p, serverPid: _s, fixture: _f, ...params } = job;
+    const { host: _h, port: _p, serverPid: _s, fixture: _f, ports: _ps, serverPids: _sp, ...params } = job;
     const line = {
       date: new Date().toISOString(),
       commit: commit(),
@@ -376,7 +516,11 @@ async function runOnce(target: Target, run: number): Promise<void> {
       workload: name,
       target,
       run,
-      params: { ...params, ...(w.seed ? { seedMessages: w.seed } : {}) },
+      params: {
+        ...params,
+        ...(w.seed ? { seedMessages: w.seed } : {}),
+        ...(cluster ? { nodes: cluster.nodes.length } : {}),
+      },
       valid: result.valid ?? false,
       result,
     };
@@ -387,7 +531,11 @@ async function runOnce(target: Target, run: number): Promise<void> {
     console.log(`${name} ${target} run ${run}: ${result.valid ? 'valid' : `INVALID (${result.invalid})`}`);
     console.log(JSON.stringify(result));
   } finally {
-    if (server) await stop(server);
+    if (cluster) {
+      for (const node of cluster.nodes) await stop(node);
+      cluster.unpin();
+      await cluster.dropDatabase();
+    } else if (server) await stop(server);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -12,7 +12,17 @@ import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Adapter, BenchClient } from './adapter.js';
 import { ircAdapter } from './irc.js';
-import { Histogram, makeBody, parseBody, pool, processCpuMs, processRssKiB, round, sleep } from './measure.js';
+import {
+  Histogram,
+  makeBody,
+  namedProcessesCpuMs,
+  parseBody,
+  pool,
+  processCpuMs,
+  processRssKiB,
+  round,
+  sleep,
+} from './measure.js';
 import { type NatterFixture, natterAdapter } from './natter.js';
 import { relayAdapter } from './relay.js';
 
@@ -20,9 +30,18 @@ export type Job = {
   target: 'natter' | 'ngircd' | 'relay';
   host: string;
   port: number;
+  /** natter as a cluster: every node's port; client i connects to `ports[i % ports.length]`. */
+  ports?: number[];
   /** natter: the fixture file (tokens and channels). */
   fixture?: string;
   serverPid: number;
+  /** Every server process whose CPU and memory count (a cluster's nodes); default: `serverPid` alone. */
+  serverPids?: number[];
+  /**
+   * Names of processes the servers depend on (`postgres`, `nats-server`):
+   * their CPU in the window is reported beside the servers' own.
+   */
+  dependencies?: string[];
   mode: 'idle' | 'reconnect' | 'fanout';
   clients: number;
   roomSize: number;
@@ -48,11 +67,18 @@ export type Job = {
 };
 
 const job = JSON.parse(process.argv[2] ?? '{}') as Job;
+const serverPids = job.serverPids ?? [job.serverPid];
+/** The servers' CPU time so far (ms), every node of a cluster together. */
+const serversCpuMs = () => serverPids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
+/** The servers' resident memory (KiB), summed. */
+const serversRssKiB = () => serverPids.reduce((sum, pid) => sum + processRssKiB(pid), 0);
+const dependenciesCpuMs = () => namedProcessesCpuMs(job.dependencies ?? []);
 
 function adapterFor(j: Job): Adapter {
   if (j.target === 'natter') {
     const fx = JSON.parse(readFileSync(j.fixture ?? '', 'utf8')) as NatterFixture;
-    return natterAdapter({ ...fx, url: `ws://${j.host}:${j.port}` });
+    const urls = (j.ports ?? [j.port]).map((port) => `ws://${j.host}:${port}`);
+    return natterAdapter({ ...fx, url: urls[0] ?? '', urls });
   }
   if (j.target === 'ngircd') return ircAdapter(j.host, j.port);
   return relayAdapter(`ws://${j.host}:${j.port}`);
@@ -327,8 +353,9 @@ async function fanout(): Promise<unknown> {
   measuring = true;
   lag.enable();
   const cpu = selfCpu();
-  const serverCpu0 = processCpuMs(job.serverPid);
-  const rss0 = processRssKiB(job.serverPid);
+  const serverCpu0 = serversCpuMs();
+  const dependencyCpu0 = dependenciesCpuMs();
+  const rss0 = serversRssKiB();
   const m0 = performance.now();
   let windowStart = m0;
   let windowCpu0 = serverCpu0;
@@ -336,13 +363,13 @@ async function fanout(): Promise<unknown> {
     windowMs > 0
       ? setInterval(() => {
           const now = performance.now();
-          const cpuNow = processCpuMs(job.serverPid);
+          const cpuNow = serversCpuMs();
           windows.push({
             atS: round((now - m0) / 1000, 0),
             p50: windowHist.quantile(0.5),
             p99: windowHist.quantile(0.99),
             deliveries: windowHist.count,
-            serverRssKiB: processRssKiB(job.serverPid),
+            serverRssKiB: serversRssKiB(),
             serverCpu: round((cpuNow - windowCpu0) / (now - windowStart), 3),
           });
           windowHist = new Histogram();
@@ -352,7 +379,8 @@ async function fanout(): Promise<unknown> {
       : undefined;
   await sleep(seconds * 1000);
   const measureMs = performance.now() - m0;
-  const serverCpuMs = processCpuMs(job.serverPid) - serverCpu0;
+  const serverCpuMs = serversCpuMs() - serverCpu0;
+  const dependencyCpuMs = dependenciesCpuMs() - dependencyCpu0;
   const deliveriesInWindow = receivedInWindow;
   measuring = false;
   const generator = verdict(cpu());
@@ -362,7 +390,7 @@ async function fanout(): Promise<unknown> {
   stopSide = true;
   await sleep(drainS * 1000);
   clearInterval(tick);
-  const rss1 = processRssKiB(job.serverPid);
+  const rss1 = serversRssKiB();
   for (const c of clients) c?.close();
 
   const result: Record<string, unknown> = {
@@ -377,6 +405,13 @@ async function fanout(): Promise<unknown> {
     serverCpu: round(serverCpuMs / measureMs, 3),
     serverCpuMsPer1000: round((serverCpuMs * 1000) / Math.max(1, deliveriesInWindow), 2),
     serverRssKiB: { start: rss0, end: rss1 },
+    ...(job.dependencies?.length
+      ? {
+          dependencies: job.dependencies,
+          dependencyCpu: round(dependencyCpuMs / measureMs, 3),
+          dependencyCpuMsPer1000: round((dependencyCpuMs * 1000) / Math.max(1, deliveriesInWindow), 2),
+        }
+      : {}),
     ...generator,
   };
   if (job.logins) {

@@ -2,7 +2,7 @@
  * What the load generator measures with: message bodies that carry their send
  * time, a latency histogram, and the CPU and memory of a process read from /proc.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Every benchmark message body is exactly this many bytes, whatever the protocol. */
 export const BODY_BYTES = 75;
@@ -68,6 +68,30 @@ export function processCpuMs(pid: number): number {
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   return ((utime + stime) * 1000) / TICKS_PER_SECOND;
+}
+
+/**
+ * CPU time (ms) of every running process with one of these names (as
+ * /proc/PID/comm shows it), with what their exited children used: PostgreSQL's
+ * backends, say, which come and go under the postmaster.
+ */
+export function namedProcessesCpuMs(names: readonly string[]): number {
+  if (names.length === 0) return 0;
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (!names.includes(comm)) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime, stime, cutime, cstime
+      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    } catch {
+      // The process ended while the list was read.
+    }
+  }
+  return (ticks * 1000) / TICKS_PER_SECOND;
 }
 
 /** Resident set size of a process, in KiB. */

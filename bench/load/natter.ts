@@ -115,7 +115,12 @@ export async function createFixture(url: string, clients: number, roomSize: numb
   return { url, tokens, channels, servers };
 }
 
-export function natterAdapter(fx: NatterFixture): Adapter {
+/**
+ * natter's clients for the load generator. With `urls` (a cluster's nodes),
+ * client i talks to `urls[i % urls.length]`.
+ */
+export function natterAdapter(fx: NatterFixture & { urls?: string[] }): Adapter {
+  const urlOf = (i: number) => (fx.urls?.length ? (fx.urls[i % fx.urls.length] ?? fx.url) : fx.url);
   // A nonce is an idempotency key per user: a client that reconnects must not
   // reuse one, or natter (rightly) answers with the original and stores nothing.
   let connections = 0;
@@ -125,7 +130,7 @@ export function natterAdapter(fx: NatterFixture): Adapter {
       const token = fx.tokens[i];
       const channel = fx.channels[room];
       if (!token || !channel) throw new Error(`no fixture for client ${i} in room ${room}`);
-      const rpc = await Rpc.open(fx.url, token);
+      const rpc = await Rpc.open(urlOf(i), token);
       const ws = rpc.ws;
       // Replies to sends are not awaited (open loop): drop the request/reply listener.
       ws.removeAllListeners('message');
@@ -151,11 +156,11 @@ export function natterAdapter(fx: NatterFixture): Adapter {
       return client;
     },
     async reconnect(i) {
-      const rpc = await Rpc.open(fx.url, fx.tokens[i]);
+      const rpc = await Rpc.open(urlOf(i), fx.tokens[i]);
       await rpc.close();
     },
     async login(i) {
-      const rpc = await Rpc.open(fx.url);
+      const rpc = await Rpc.open(urlOf(i));
       await rpc.call('login', { username: `b${i}`, password: BENCH_PASSWORD, client: 'natter-bench', presence: false });
       await rpc.close();
     },
@@ -164,7 +169,7 @@ export function natterAdapter(fx: NatterFixture): Adapter {
       return async (i: number, room: number, beforeSeq?: number) => {
         let rpc = conns.get(i);
         if (!rpc) {
-          rpc = Rpc.open(fx.url, fx.tokens[i]);
+          rpc = Rpc.open(urlOf(i), fx.tokens[i]);
           conns.set(i, rpc);
         }
         const params: Record<string, unknown> = { conversationId: fx.channels[room], limit: 50 };
