@@ -2,6 +2,7 @@ import { NatterError } from '../protocol/index.js';
 import type { AuthedCtx } from './context.js';
 import type { ConversationRow, MemberRow, MessageRow, ServerRow, UserRow } from './db/schema.js';
 import { conversationScope, type Scope, serverScope } from './event-log.js';
+import type { Hub } from './hub.js';
 import type { ChatStore } from './store/port.js';
 
 /**
@@ -221,6 +222,38 @@ export function notAccepting(username: string, field: string): NatterError {
 /** Who receives a conversation's events. */
 export function scopeOf(conv: ConversationRow): Scope {
   return conv.kind === 'channel' && conv.serverId ? serverScope(conv.serverId) : conversationScope(conv.id);
+}
+
+/** How many times {@link settleScopes} reads before it leaves a user's connections as effects made them. */
+const SETTLE_TRIES = 8;
+
+/**
+ * Reads the scopes `userId` belongs to and hands them to `apply` (which
+ * subscribes connections to them), unless something changed the user's
+ * subscriptions on this node while the read was under way (`hub.scopeVersion`):
+ * then the read may predate a join or a removal whose effect already came, and
+ * applying it would undo that effect (a removed member still receiving the
+ * server's events), so it reads again. Used right after a connection is
+ * authenticated with scopes read before (a join committed in between would
+ * otherwise be missed until the next connection) and after the bus may have
+ * missed effects. Returns false when effects kept coming for every try; the
+ * connections then keep what those effects gave them.
+ */
+export async function settleScopes(
+  hub: Pick<Hub, 'scopeVersion'>,
+  userId: string,
+  read: () => Promise<Scope[]>,
+  apply: (scopes: Scope[]) => void,
+): Promise<boolean> {
+  for (let attempt = 0; attempt < SETTLE_TRIES; attempt++) {
+    const version = hub.scopeVersion(userId);
+    const scopes = await read();
+    if (hub.scopeVersion(userId) === version) {
+      apply(scopes);
+      return true;
+    }
+  }
+  return false;
 }
 
 /** Every scope a user belongs to (besides their own `u:` scope). */

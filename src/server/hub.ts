@@ -17,6 +17,10 @@ export class Hub {
   private readonly present = new Map<string, number>();
   /** Users whose last present connection closed recently: still shown online until the timer fires. */
   private readonly lingering = new Map<string, { timer: NodeJS.Timeout; scopes: ReadonlySet<string> }>();
+  /** Per user with connections here: how many effects changed their connections' scopes. */
+  private readonly scopeChanges = new Map<string, number>();
+  /** Scopes dropped for everyone (a server or group deleted). */
+  private scopeDrops = 0;
   /** Called when a user comes online or goes offline (after the grace period). */
   onPresence: (userId: string, online: boolean) => void = () => {};
 
@@ -120,14 +124,39 @@ export class Hub {
     return this.byUser.get(userId) ?? EMPTY;
   }
 
+  /**
+   * A number that changes whenever something changes which scopes
+   * `userId`'s connections receive (a join, a removal, a resubscription, a
+   * deleted server or group). A read of the user's scopes that began before
+   * such a change may be older than it: see `settleScopes` in access.ts.
+   */
+  scopeVersion(userId: string): number {
+    return (this.scopeChanges.get(userId) ?? 0) + this.scopeDrops;
+  }
+
+  private changed(userId: string): void {
+    if (this.byUser.has(userId)) this.scopeChanges.set(userId, (this.scopeChanges.get(userId) ?? 0) + 1);
+  }
+
   /** Starts sending `scope`'s events to every connection of `userId`. */
   subscribeUser(userId: string, scope: Scope): void {
+    this.changed(userId);
     for (const conn of this.userConnections(userId)) this.subscribe(conn, scope);
   }
 
   /** Stops sending `scope`'s events to every connection of `userId`, at once. */
   unsubscribeUser(userId: string, scope: Scope): void {
+    this.changed(userId);
     for (const conn of this.userConnections(userId)) this.unsubscribe(conn, scope);
+  }
+
+  /** Makes an authenticated `conn` receive exactly `scopes` (and its user's own). */
+  setScopes(conn: Connection, scopes: Iterable<Scope>): void {
+    if (!conn.auth || !this.all.has(conn)) return;
+    const wanted = new Set<string>(scopes);
+    wanted.add(`u:${conn.auth.userId}`);
+    for (const scope of [...conn.scopes]) if (!wanted.has(scope)) this.unsubscribe(conn, scope);
+    for (const scope of wanted) if (!conn.scopes.has(scope)) this.subscribe(conn, scope);
   }
 
   /**
@@ -135,12 +164,9 @@ export class Hub {
    * user's own): what the database says after effects may have been missed.
    */
   resubscribeUser(userId: string, scopes: Iterable<Scope>): void {
-    const wanted = new Set<string>(scopes);
-    wanted.add(`u:${userId}`);
-    for (const conn of this.userConnections(userId)) {
-      for (const scope of [...conn.scopes]) if (!wanted.has(scope)) this.unsubscribe(conn, scope);
-      for (const scope of wanted) if (!conn.scopes.has(scope)) this.subscribe(conn, scope);
-    }
+    this.changed(userId);
+    const list = [...scopes];
+    for (const conn of this.userConnections(userId)) this.setScopes(conn, list);
   }
 
   /** Users with an authenticated connection here. */
@@ -150,6 +176,7 @@ export class Hub {
 
   /** Stops sending `scope`'s events to anyone (the server or group is gone). */
   dropScope(scope: Scope): void {
+    this.scopeDrops++;
     for (const conn of this.byScope.get(scope) ?? EMPTY) conn.scopes.delete(scope);
     this.byScope.delete(scope);
   }
@@ -246,6 +273,7 @@ export class Hub {
     for (const scope of scopes) removeFrom(this.byScope, scope, conn);
     conn.scopes.clear();
     removeFrom(this.byUser, auth.userId, conn);
+    if (!this.byUser.has(auth.userId)) this.scopeChanges.delete(auth.userId);
     removeFrom(this.bySession, auth.sessionId, conn);
     if (conn.present) this.depart(auth.userId, scopes);
   }

@@ -5,7 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { VERSION } from '../package-info.js';
 import { CloseCode, USERNAME_KEY_VERSION } from '../protocol/index.js';
-import { scopesOfUser } from './access.js';
+import { scopesOfUser, settleScopes } from './access.js';
 import type { Bus, BusHooks } from './bus/bus.js';
 import { Fanout } from './bus/fanout.js';
 import { LocalBus } from './bus/local.js';
@@ -336,7 +336,14 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
  */
 async function resyncConnections(hub: Hub, store: Store, log: Logger): Promise<void> {
   try {
-    for (const userId of hub.users()) hub.resubscribeUser(userId, await scopesOfUser(store.chat, userId));
+    for (const userId of hub.users()) {
+      await settleScopes(
+        hub,
+        userId,
+        () => scopesOfUser(store.chat, userId),
+        (scopes) => hub.resubscribeUser(userId, scopes),
+      );
+    }
     for (const id of hub.liveSessions()) {
       if (!(await store.sessions.exists(id)))
         hub.closeSessions([id], CloseCode.sessionRevoked, 'this session was revoked; log in again');

@@ -1,5 +1,6 @@
 import { CloseCode, LIMITS, NatterError, type ResultOf, usernameKey, utf8Bytes } from '../../protocol/index.js';
-import { scopesOfUser } from '../access.js';
+import { scopesOfUser, settleScopes } from '../access.js';
+import type { Connection } from '../connection.js';
 import type { AuthedCtx, Ctx, Handler, Services } from '../context.js';
 import type { UserRow } from '../db/schema.js';
 import { userScope } from '../event-log.js';
@@ -77,12 +78,14 @@ async function attachSession(
     ctx.fanout.closeSessions(evicted, CloseCode.sessionRevoked, 'too many sessions; this one was the oldest');
   if (ctx.conn.transport !== 'http') {
     const userId = result.user.id;
-    ctx.hub.authenticate(
-      ctx.conn,
+    const conn = ctx.conn;
+    const authenticated = ctx.hub.authenticate(
+      conn,
       { userId, sessionId: result.session.id, kind: 'session' },
       await scopesOfUser(ctx.chat, userId),
       present,
     );
+    if (authenticated) await settleConnection(ctx, conn, userId);
   }
   return result;
 }
@@ -269,6 +272,8 @@ export const auth: Handler<'auth'> = async (ctx, { token, cursor, presence }) =>
   }
   let head = 0;
   try {
+    // A join or removal committed while the scopes were read is in the replay's scopes and head below.
+    if (live) await settleConnection(ctx, ctx.conn, userId);
     // Up to what this node has delivered: the bus brings the rest live (a node
     // behind its peers would otherwise send those events twice).
     head = Math.min(await ctx.events.head(), ctx.bus.status().lastApplied);
@@ -296,6 +301,19 @@ export const auth: Handler<'auth'> = async (ctx, { token, cursor, presence }) =>
     cursor: String(head),
   };
 };
+
+/**
+ * Gives a connection just authenticated, with scopes read before, the scopes
+ * its user has now (see `settleScopes`).
+ */
+async function settleConnection(ctx: Pick<Services, 'hub' | 'chat'>, conn: Connection, userId: string): Promise<void> {
+  await settleScopes(
+    ctx.hub,
+    userId,
+    () => scopesOfUser(ctx.chat, userId),
+    (scopes) => ctx.hub.setScopes(conn, scopes),
+  );
+}
 
 /**
  * Checks a presented password. No account has a password over 72 bytes, and

@@ -2,7 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex, Writable } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { NatterError } from '../../protocol/index.js';
-import { scopesOfUser } from '../access.js';
+import { scopesOfUser, settleScopes } from '../access.js';
 import { Connection, type OutgoingFrame } from '../connection.js';
 import type { Services } from '../context.js';
 import type { Dispatcher } from '../dispatch.js';
@@ -136,7 +136,15 @@ export function attachWebSocket(http: Server, services: Services, dispatcher: Di
         conn.maxQueuedBytes = config.maxQueuedBytes;
         live.add(conn);
         hub.add(conn);
-        if (authState) hub.authenticate(conn, authState, scopes);
+        if (authState && hub.authenticate(conn, authState, scopes)) {
+          const userId = authState.userId;
+          settleScopes(
+            hub,
+            userId,
+            () => scopesOfUser(services.chat, userId),
+            (now) => hub.setScopes(conn, now),
+          ).catch((err: unknown) => log.error(`reading the scopes of a websocket from ${address}`, err));
+        }
         ws.on('message', (data, isBinary) => {
           if (isBinary) {
             conn.reply({
