@@ -39,6 +39,17 @@ import { changes, placeholders, type Queryable, type Raw, row, rows } from './sq
  */
 const NONCE_LOCKS = 0x6e6f6e63;
 
+/**
+ * The first key of the advisory locks taken, inside a write, before a count
+ * that a cap is checked against ("caps" in ASCII); the second is a hash of
+ * what is counted. Two natters creating servers for one user at the same
+ * moment would otherwise both count below the cap (each job reads committed
+ * rows only) and both create: with the lock the second waits until the first
+ * has committed, then counts its row. One natter's jobs run one after another,
+ * so SQLite needs none.
+ */
+const CAP_LOCKS = 0x63617073;
+
 /** A number of a page key that the client sent back: an integer, or the cursor is not one a list gave out. */
 function keyNumber(v: string | number | undefined): number {
   if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
@@ -181,6 +192,7 @@ export class PostgresChat implements ChatStore {
   }
 
   async serverCounts(userId: string): Promise<{ owned: number; joined: number }> {
+    await this.#capLock(`servers\n${userId}`);
     const r = await row<{ owned: number; joined: number }>(
       this.#q,
       `SELECT (SELECT count(*) FROM servers WHERE owner_id = $1) AS owned, (SELECT count(*) FROM members WHERE user_id = $1) AS joined`,
@@ -391,6 +403,7 @@ export class PostgresChat implements ChatStore {
   }
 
   async channelCount(serverId: string): Promise<number> {
+    await this.#capLock(`channels\n${serverId}`);
     return (
       (
         await row<{ n: number }>(
@@ -552,6 +565,7 @@ export class PostgresChat implements ChatStore {
   }
 
   async groupsCreatedBy(userId: string): Promise<number> {
+    await this.#capLock(`groups\n${userId}`);
     return (
       (
         await row<{ n: number }>(
@@ -632,6 +646,11 @@ export class PostgresChat implements ChatStore {
     }
     const r = await row(this.#q, 'SELECT * FROM messages WHERE author_id = $1 AND nonce = $2', [authorId, nonce]);
     return r && toMessage(r);
+  }
+
+  /** Inside a write: waits for, then holds until the batch ends, the lock on what `key` names (see {@link CAP_LOCKS}). */
+  async #capLock(key: string): Promise<void> {
+    if (this.#batch) await rows(this.#q, 'SELECT pg_advisory_xact_lock($1, hashtext($2))', [CAP_LOCKS, key]);
   }
 
   async editMessage(id: string, body: string, now: number): Promise<void> {
@@ -874,6 +893,7 @@ export class PostgresChat implements ChatStore {
   }
 
   async liveInviteCount(serverId: string, now: number): Promise<number> {
+    await this.#capLock(`invites\n${serverId}`);
     return (
       (
         await row<{ n: number }>(
@@ -964,6 +984,7 @@ export class PostgresChat implements ChatStore {
   }
 
   async blockCount(userId: string): Promise<number> {
+    await this.#capLock(`blocks\n${userId}`);
     return (await row<{ n: number }>(this.#q, 'SELECT count(*) AS n FROM blocks WHERE user_id = $1', [userId]))?.n ?? 0;
   }
 

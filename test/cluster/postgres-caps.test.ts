@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import pg from 'pg';
+import { NatterError } from '../../src/protocol/index.js';
+import { HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
+import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+// Caps are counted inside the write that creates: two natters sharing one
+// database, each counting committed rows only, must not both slip under a cap.
+
+const CAP = 3;
+let db: TestDatabase;
+let nodes: TestServer[] = [];
+before(async () => {
+  db = await freshDatabase();
+  const quotas = { serversOwnedPerUser: CAP, channelsPerServer: CAP, blocksPerUser: CAP };
+  nodes = [await startTestServer({ database: db.url, quotas }), await startTestServer({ database: db.url, quotas })];
+});
+after(async () => {
+  for (const node of nodes) await node.destroy();
+  await db.drop();
+});
+
+/** Fires `n` calls at once, alternating between the two nodes; returns how many succeeded and the codes of those refused. */
+async function race(n: number, call: (api: HttpApi, i: number) => Promise<unknown>, apis: HttpApi[]) {
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: n }, (_, i) => call(apis[i % apis.length] as HttpApi, i)),
+  );
+  const refused = outcomes.flatMap((o) =>
+    o.status === 'rejected' ? [o.reason instanceof NatterError ? o.reason.code : String(o.reason)] : [],
+  );
+  return { ok: outcomes.filter((o) => o.status === 'fulfilled').length, refused };
+}
+
+/** One account, logged in on both nodes. */
+async function accountOnBothNodes(): Promise<{ apis: HttpApi[]; userId: string }> {
+  const first = new HttpApi(nodes[0]?.httpUrl ?? '');
+  const username = uniqueName('cap');
+  const { user } = await first.call('register', { username, password: PASSWORD });
+  const second = new HttpApi(nodes[1]?.httpUrl ?? '');
+  await second.call('login', { username, password: PASSWORD });
+  return { apis: [first, second], userId: user.id };
+}
+
+async function count(sql: string, values: unknown[]): Promise<number> {
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    return Number((await client.query(sql, values)).rows[0]?.n);
+  } finally {
+    await client.end();
+  }
+}
+
+test('servers created at once through two nodes stop at the cap of servers owned', async () => {
+  const { apis, userId } = await accountOnBothNodes();
+  const { ok, refused } = await race(10, (api, i) => api.call('servers.create', { name: `race ${i}` }), apis);
+  assert.equal(ok, CAP);
+  assert.deepEqual(refused, Array(10 - CAP).fill('limit_reached'));
+  assert.equal(await count('SELECT count(*) AS n FROM servers WHERE owner_id = $1', [userId]), CAP);
+});
+
+test('channels created at once through two nodes stop at the cap of channels per server', async () => {
+  const { apis } = await accountOnBothNodes();
+  const owner = apis[0] as HttpApi;
+  const { server } = await owner.call('servers.create', { name: 'channel race' });
+  // The server starts with one channel.
+  const { ok, refused } = await race(
+    8,
+    (api, i) => api.call('channels.create', { serverId: server.id, name: `race-${i}` }),
+    apis,
+  );
+  assert.equal(ok, CAP - 1);
+  assert.deepEqual(refused, Array(8 - (CAP - 1)).fill('limit_reached'));
+  assert.equal(
+    await count("SELECT count(*) AS n FROM conversations WHERE server_id = $1 AND kind = 'channel'", [server.id]),
+    CAP,
+  );
+});
+
+test('blocks added at once through two nodes stop at the cap of blocks', async () => {
+  const { apis, userId } = await accountOnBothNodes();
+  const others: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const username = uniqueName('target');
+    await new HttpApi(nodes[0]?.httpUrl ?? '').call('register', { username, password: PASSWORD });
+    others.push(username);
+  }
+  const { ok, refused } = await race(8, (api, i) => api.call('blocks.add', { username: others[i] ?? '' }), apis);
+  assert.equal(ok, CAP);
+  assert.deepEqual(refused, Array(8 - CAP).fill('limit_reached'));
+  assert.equal(await count('SELECT count(*) AS n FROM blocks WHERE user_id = $1', [userId]), CAP);
+});
