@@ -14,7 +14,7 @@ let db: TestDatabase;
 let nodes: TestServer[] = [];
 before(async () => {
   db = await freshDatabase();
-  const quotas = { serversOwnedPerUser: CAP, channelsPerServer: CAP, blocksPerUser: CAP };
+  const quotas = { serversOwnedPerUser: CAP, channelsPerServer: CAP, blocksPerUser: CAP, botTokensPerUser: CAP };
   nodes = [await startTestServer({ database: db.url, quotas }), await startTestServer({ database: db.url, quotas })];
 });
 after(async () => {
@@ -91,4 +91,12 @@ test('blocks added at once through two nodes stop at the cap of blocks', async (
   assert.equal(ok, CAP);
   assert.deepEqual(refused, Array(8 - CAP).fill('limit_reached'));
   assert.equal(await count('SELECT count(*) AS n FROM blocks WHERE user_id = $1', [userId]), CAP);
+});
+
+test('bot tokens made at once through two nodes stop at the cap of bot tokens', async () => {
+  const { apis, userId } = await accountOnBothNodes();
+  const { ok, refused } = await race(8, (api, i) => api.call('tokens.create', { name: `bot-${i}` }), apis);
+  assert.equal(ok, CAP);
+  assert.deepEqual(refused, Array(8 - CAP).fill('limit_reached'));
+  assert.equal(await count("SELECT count(*) AS n FROM sessions WHERE user_id = $1 AND kind = 'bot'", [userId]), CAP);
 });

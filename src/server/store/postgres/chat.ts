@@ -22,7 +22,7 @@ import type { ChatStore } from '../port.js';
 import type { Batch } from './batch.js';
 import { toConversation, toGroupInvite, toInvite, toMessage, toServer, toUser, toUserRef } from './rows.js';
 import { highlight, parseMatch, prefixQuery } from './search.js';
-import { changes, placeholders, type Queryable, type Raw, row, rows } from './sql.js';
+import { capLock, changes, placeholders, type Queryable, type Raw, row, rows } from './sql.js';
 
 /*
  * Text order: SQLite compares text byte by byte, and its lower() folds ASCII
@@ -38,17 +38,6 @@ import { changes, placeholders, type Queryable, type Raw, row, rows } from './sq
  * meet those keyed by one (the migration lock).
  */
 const NONCE_LOCKS = 0x6e6f6e63;
-
-/**
- * The first key of the advisory locks taken, inside a write, before a count
- * that a cap is checked against ("caps" in ASCII); the second is a hash of
- * what is counted. Two natters creating servers for one user at the same
- * moment would otherwise both count below the cap (each job reads committed
- * rows only) and both create: with the lock the second waits until the first
- * has committed, then counts its row. One natter's jobs run one after another,
- * so SQLite needs none.
- */
-const CAP_LOCKS = 0x63617073;
 
 /** A number of a page key that the client sent back: an integer, or the cursor is not one a list gave out. */
 function keyNumber(v: string | number | undefined): number {
@@ -648,9 +637,9 @@ export class PostgresChat implements ChatStore {
     return r && toMessage(r);
   }
 
-  /** Inside a write: waits for, then holds until the batch ends, the lock on what `key` names (see {@link CAP_LOCKS}). */
+  /** Inside a write: the lock on what a cap counts (see `capLock`). */
   async #capLock(key: string): Promise<void> {
-    if (this.#batch) await rows(this.#q, 'SELECT pg_advisory_xact_lock($1, hashtext($2))', [CAP_LOCKS, key]);
+    if (this.#batch) await capLock(this.#q, key);
   }
 
   async editMessage(id: string, body: string, now: number): Promise<void> {

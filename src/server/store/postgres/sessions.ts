@@ -1,7 +1,7 @@
 import type { SessionRow } from '../../db/schema.js';
 import type { SessionStore } from '../port.js';
 import { toSession } from './rows.js';
-import { changes, placeholders, type Queryable, row, rows } from './sql.js';
+import { capLock, changes, placeholders, type Queryable, row, rows } from './sql.js';
 
 /**
  * Login sessions, bot tokens and login addresses in PostgreSQL: the queries
@@ -9,9 +9,12 @@ import { changes, placeholders, type Queryable, row, rows } from './sql.js';
  */
 export class PostgresSessions implements SessionStore {
   readonly #q: Queryable;
+  readonly #inWrite: boolean;
 
-  constructor(q: Queryable) {
+  /** @param inWrite `q` holds a write batch's transaction (caps are counted under a lock there) */
+  constructor(q: Queryable, inWrite = false) {
     this.#q = q;
+    this.#inWrite = inWrite;
   }
 
   async byId(id: string): Promise<SessionRow | undefined> {
@@ -56,6 +59,7 @@ export class PostgresSessions implements SessionStore {
   }
 
   async count(userId: string, kind: SessionRow['kind']): Promise<number> {
+    if (this.#inWrite) await capLock(this.#q, `${kind}s\n${userId}`);
     return (
       (
         await row<{ n: number }>(this.#q, 'SELECT count(*) AS n FROM sessions WHERE user_id = $1 AND kind = $2', [
@@ -110,6 +114,8 @@ export class PostgresSessions implements SessionStore {
   }
 
   async listForUser(userId: string, kind: SessionRow['kind']): Promise<SessionRow[]> {
+    // Bot tokens are capped (and their names unique per account) by what this list holds.
+    if (this.#inWrite) await capLock(this.#q, `${kind}s\n${userId}`);
     return (
       await rows(
         this.#q,

@@ -159,3 +159,23 @@ export function placeholders(): { (value: unknown): string; values: unknown[] } 
   };
   return Object.assign(add, { values });
 }
+
+/**
+ * The first key of the advisory locks taken, inside a write, before a count
+ * that a cap is checked against ("caps" in ASCII); the second is a hash of
+ * what is counted. Two natters creating servers for one user at the same
+ * moment would otherwise both count below the cap (each job reads committed
+ * rows only) and both create: with the lock the second waits until the first
+ * has committed, then counts its row. One natter's jobs run one after another,
+ * so SQLite needs none.
+ */
+const CAP_LOCKS = 0x63617073;
+
+/**
+ * Inside a write: waits for, then holds until the transaction ends, the lock
+ * on what `key` names (`servers\n<user id>`, …), before the count of it that
+ * a cap is checked against.
+ */
+export async function capLock(q: Queryable, key: string): Promise<void> {
+  await rows(q, 'SELECT pg_advisory_xact_lock($1, hashtext($2))', [CAP_LOCKS, key]);
+}

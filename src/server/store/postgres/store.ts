@@ -205,7 +205,7 @@ export class PostgresStore implements Store {
     const tx: TxStores = {
       chat: new PostgresChat(client, batch),
       users: new PostgresUsers(client),
-      sessions: new PostgresSessions(client),
+      sessions: new PostgresSessions(client, true),
       events: new PostgresEvents(client, this.#publish, this.#meter, batch),
       usage: new PostgresUsage(client, this.#budget),
     };
