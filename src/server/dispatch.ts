@@ -292,6 +292,14 @@ export class Dispatcher {
         'the server cannot write to its database right now; nothing was saved, try again later',
       );
     }
+    if (this.services.store.classify(err) === 'unique') {
+      // A duplicate the checks before the write did not see: another node made the same thing at the same moment.
+      this.services.log.error(`"${op}" met a duplicate another request created at the same moment`, err);
+      return new NatterError(
+        'conflict',
+        'someone made the same change at the same moment, so this one was not saved; look again and retry',
+      );
+    }
     this.services.log.error(`"${op}" failed`, err);
     return new NatterError(
       'internal',

@@ -405,6 +405,8 @@ export class PostgresChat implements ChatStore {
   }
 
   async channelByName(serverId: string, name: string): Promise<ConversationRow | undefined> {
+    // Channel names are unique per server: checked under the lock the channel count takes.
+    await this.#capLock(`channels\n${serverId}`);
     const r = await row(
       this.#q,
       "SELECT * FROM conversations WHERE server_id = $1 AND kind = 'channel' AND name = $2",
@@ -414,6 +416,8 @@ export class PostgresChat implements ChatStore {
   }
 
   async dmByKey(key: string): Promise<ConversationRow | undefined> {
+    // Two people opening their DM on two natters at once: the second waits, then finds the first's.
+    await this.#capLock(`dm\n${key}`);
     const r = await row(this.#q, 'SELECT * FROM conversations WHERE dm_key = $1', [key]);
     return r && toConversation(r);
   }
@@ -637,7 +641,7 @@ export class PostgresChat implements ChatStore {
     return r && toMessage(r);
   }
 
-  /** Inside a write: the lock on what a cap counts (see `capLock`). */
+  /** Inside a write: the lock on what is about to be checked (see `capLock`). */
   async #capLock(key: string): Promise<void> {
     if (this.#batch) await capLock(this.#q, key);
   }

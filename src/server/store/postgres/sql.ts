@@ -161,20 +161,21 @@ export function placeholders(): { (value: unknown): string; values: unknown[] } 
 }
 
 /**
- * The first key of the advisory locks taken, inside a write, before a count
- * that a cap is checked against ("caps" in ASCII); the second is a hash of
- * what is counted. Two natters creating servers for one user at the same
- * moment would otherwise both count below the cap (each job reads committed
- * rows only) and both create: with the lock the second waits until the first
- * has committed, then counts its row. One natter's jobs run one after another,
- * so SQLite needs none.
+ * The first key of the advisory locks taken inside a write before a check
+ * that another natter could pass at the same moment ("caps" in ASCII): a
+ * count that a cap is checked against, a name that must be free, a DM that
+ * may already exist. The second key is a hash of what is checked. Each job
+ * reads committed rows only, so two natters creating at once would both pass
+ * (both under the cap, both finding the name free); with the lock the second
+ * waits until the first has committed, then sees its row. One natter's jobs
+ * run one after another, so SQLite needs none.
  */
 const CAP_LOCKS = 0x63617073;
 
 /**
  * Inside a write: waits for, then holds until the transaction ends, the lock
- * on what `key` names (`servers\n<user id>`, …), before the count of it that
- * a cap is checked against.
+ * on what `key` names (`servers\n<user id>`, `dm\n<key>`, …), before it is
+ * checked (see {@link CAP_LOCKS}).
  */
 export async function capLock(q: Queryable, key: string): Promise<void> {
   await rows(q, 'SELECT pg_advisory_xact_lock($1, hashtext($2))', [CAP_LOCKS, key]);

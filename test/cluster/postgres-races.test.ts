@@ -6,8 +6,9 @@ import { HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
-// Caps are counted inside the write that creates: two natters sharing one
-// database, each counting committed rows only, must not both slip under a cap.
+// Checks made inside the write that creates: two natters sharing one
+// database, each reading committed rows only, must not both slip under a cap,
+// both find a name free, or both open the same DM.
 
 const CAP = 3;
 let db: TestDatabase;
@@ -99,4 +100,35 @@ test('bot tokens made at once through two nodes stop at the cap of bot tokens', 
   assert.equal(ok, CAP);
   assert.deepEqual(refused, Array(8 - CAP).fill('limit_reached'));
   assert.equal(await count("SELECT count(*) AS n FROM sessions WHERE user_id = $1 AND kind = 'bot'", [userId]), CAP);
+});
+
+test('channels with one name created at once through two nodes: one is made, the others are told the name is taken', async () => {
+  const { apis } = await accountOnBothNodes();
+  const owner = apis[0] as HttpApi;
+  const { server } = await owner.call('servers.create', { name: 'name race' });
+  const { ok, refused } = await race(
+    6,
+    (api) => api.call('channels.create', { serverId: server.id, name: 'same' }),
+    apis,
+  );
+  assert.equal(ok, 1);
+  assert.deepEqual(refused, Array(5).fill('conflict'));
+});
+
+test('two people sending each other their first DM at once through two nodes share one DM with both messages', async () => {
+  for (let round = 0; round < 5; round++) {
+    const ann = new HttpApi(nodes[0]?.httpUrl ?? '');
+    const ben = new HttpApi(nodes[1]?.httpUrl ?? '');
+    const annName = uniqueName('ann');
+    const benName = uniqueName('ben');
+    await ann.call('register', { username: annName, password: PASSWORD });
+    await ben.call('register', { username: benName, password: PASSWORD });
+    const [a, b] = await Promise.all([
+      ann.call('messages.send', { to: benName, body: 'hi ben', nonce: uniqueName('n') }),
+      ben.call('messages.send', { to: annName, body: 'hi ann', nonce: uniqueName('n') }),
+    ]);
+    assert.equal(a.message.conversationId, b.message.conversationId, `round ${round}: one DM`);
+    const { messages } = await ann.call('messages.history', { conversationId: a.message.conversationId });
+    assert.deepEqual(messages.map((m) => m.body).sort(), ['hi ann', 'hi ben']);
+  }
 });
