@@ -62,6 +62,14 @@ export function inviteLifetime(value: string): number {
   return seconds;
 }
 
+/** `--node-timeout`: a duration from 3s to 1h, in milliseconds. */
+export function nodeTimeout(value: string): number {
+  const seconds = duration(value);
+  if (seconds < 3) throw new InvalidArgumentError('a node timeout is at least 3s');
+  if (seconds > 3600) throw new InvalidArgumentError('a node timeout is at most 1h');
+  return seconds * 1000;
+}
+
 /** `--username-hold`, `--session-idle`: a duration such as `12h`, `30d` or `2w`, in milliseconds (what the server takes). */
 export function durationMs(value: string): number {
   return duration(value) * 1000;

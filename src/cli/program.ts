@@ -6,6 +6,7 @@ import {
   inviteLifetime,
   list,
   niceValue,
+  nodeTimeout,
   nonNegativeInt,
   port,
   positiveInt,
@@ -113,6 +114,15 @@ function serveCommand(): Command {
       new Option('--cluster <name>', 'the cluster name (NATS subjects; several clusters may share one NATS)')
         .env('NATTER_CLUSTER')
         .default('natter'),
+    )
+    .addOption(
+      new Option(
+        '--node-timeout <duration>',
+        'a cluster node not heard from this long is gone, its users shown offline: 10s, 1m',
+      )
+        .env('NATTER_NODE_TIMEOUT')
+        .default(30_000, '30s')
+        .argParser(nodeTimeout),
     )
     .addOption(
       new Option('--bcrypt-cost <n>', 'bcrypt cost for new password hashes')

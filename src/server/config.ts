@@ -98,6 +98,8 @@ export type ServerConfig = {
   bus: string | null;
   /** The cluster's name: the prefix of its NATS subjects (several clusters can share one NATS). */
   cluster: string;
+  /** A cluster node not heard from this long is gone, and its users offline unless online elsewhere. */
+  nodeTimeoutMs: number;
   /** bcrypt cost factor for new password hashes. */
   bcryptCost: number;
   /** Worker threads for password hashing. */
@@ -236,6 +238,7 @@ export function defaultConfig(): ServerConfig {
     database: null,
     bus: null,
     cluster: 'natter',
+    nodeTimeoutMs: 30_000,
     bcryptCost: 12,
     hashThreads: 1,
     hashNice: 10,

@@ -166,6 +166,9 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
           start,
           hooks: busHooks,
           log,
+          livenessMs: config.nodeTimeoutMs,
+          // At least three heartbeats per timeout, so one lost message does not make a node look gone.
+          heartbeatMs: Math.min(5_000, Math.floor(config.nodeTimeoutMs / 3)),
         });
   fanout = new Fanout(bus);
   hub.onPresence = (userId, online) => bus.setPresence(userId, online);

@@ -59,3 +59,14 @@ test('natter serve with a PostgreSQL database it cannot reach says so and exits,
   assert.match(r.stderr, /cannot use the database postgres:\/\/u@127\.0\.0\.1:1\/db/);
   assert.doesNotMatch(r.stderr, /secret/);
 });
+
+test('natter serve refuses a --node-timeout that is not a duration from 3s to 1h, saying so', async () => {
+  const data = tempDir();
+  const base = ['serve', '--data', data, '--port', '0', '--database', 'postgres://u@127.0.0.1:1/db'];
+  const short = await natter([...base, '--node-timeout', '1s'], {});
+  assert.equal(short.code, 2, short.stderr);
+  assert.match(short.stderr, /a node timeout is at least 3s/);
+  const bare = await natter([...base, '--node-timeout', '10'], {});
+  assert.equal(bare.code, 2, bare.stderr);
+  assert.match(bare.stderr, /expected a duration such as 30m, 1h, 7d or 2w/);
+});

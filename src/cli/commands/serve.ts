@@ -8,6 +8,7 @@ export type ServeOptions = {
   database?: string;
   bus?: string;
   cluster: string;
+  nodeTimeout: number;
   bcryptCost: number;
   hashNice: number;
   commitWindow: number;
@@ -94,6 +95,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       database: opts.database || null,
       bus: opts.bus || null,
       cluster: opts.cluster,
+      nodeTimeoutMs: opts.nodeTimeout,
       bcryptCost: opts.bcryptCost,
       hashNice: opts.hashNice,
       commitWindowMs: opts.commitWindow,
