@@ -88,6 +88,8 @@ export abstract class Connection {
    * (null otherwise): sent, once the replay has gone out, if newer than it.
    */
   held: { id: number; frame: OutgoingFrame }[] | null = null;
+  /** Stored events up to this id are not sent: the client has them (its resume cursor, or the replay's end). */
+  seenThrough = 0;
   /** Whether this connection makes its user appear online (one-shot scripts opt out). */
   present = true;
   /** Bytes allowed to wait for the peer before it counts as a slow consumer; 0 = no limit. */
@@ -155,12 +157,20 @@ export abstract class Connection {
 
   /**
    * Ends holding stored events back: sends those newer than `head` (the last
-   * event the replay covered), in order, and then sends them as they come.
+   * event the replay covered, or the client's cursor when this node has not
+   * delivered that far yet), in order, and then those newer than it as they come.
    */
   release(head: number): void {
     const held = this.held;
     this.held = null;
+    this.seenThrough = head;
     if (held) for (const h of held) if (h.id > head) this.sendFrame(h.frame);
+  }
+
+  /** Sends a committed stream event, unless the client has it already (see {@link seenThrough}). */
+  sendStored(id: number, frame: OutgoingFrame): void {
+    if (this.held) this.held.push({ id, frame });
+    else if (id > this.seenThrough) this.sendFrame(frame);
   }
 
   /** Sends a message that goes to many connections (fan-out encodes it once for all of them). */

@@ -218,10 +218,7 @@ export class Hub {
    */
   publishEvent(event: StoredEvent): void {
     const frame = new OutgoingFrame(event.text);
-    const send = (conn: Connection) => {
-      if (conn.held) conn.held.push({ id: event.id, frame });
-      else conn.sendFrame(frame);
-    };
+    const send = (conn: Connection) => conn.sendStored(event.id, frame);
     if (event.scopes.length === 1) {
       for (const conn of this.byScope.get(event.scopes[0] as string) ?? EMPTY) send(conn);
       return;

@@ -288,7 +288,9 @@ export const auth: Handler<'auth'> = async (ctx, { token, cursor, presence }) =>
         ctx.config.replayCap,
         queueCap > 0 ? queueCap / 2 : Number.POSITIVE_INFINITY,
       );
-      head = replay.head;
+      // A node that has not yet delivered up to the client's cursor replays nothing, and
+      // what it delivers up to the cursor the client already has: the connection skips it.
+      head = Math.max(replay.head, from);
       for (const text of replay.texts) ctx.conn.sendText(text);
       ctx.conn.event('caught_up', { cursor: String(head), replayed: replay.texts.length, limited: replay.limited });
     }
