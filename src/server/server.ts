@@ -163,6 +163,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
           cluster: config.cluster,
           target,
           since: (after, limit) => store.events.since(after, limit),
+          head: () => store.events.head(),
           start,
           hooks: busHooks,
           log,

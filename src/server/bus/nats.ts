@@ -23,6 +23,12 @@ export type NatsBusOptions = {
   since: (after: number, limit: number) => Promise<StoredEvent[]>;
   /** The newest event id this node has accounted for at start (the store's head). */
   start: number;
+  /**
+   * The newest committed event id (the store's head), read with every
+   * heartbeat: a node that committed and then could not publish (killed, or
+   * cut off from NATS) sends no later message to show the gap.
+   */
+  head?: () => Promise<number>;
   hooks?: BusHooks;
   log: Logger;
   /** Time between heartbeats (default 5 s). */
@@ -90,6 +96,9 @@ export class NatsBus implements Bus {
   /** Cuts short the wait between two attempts to reach NATS (on close). */
   private wake: (() => void) | null = null;
   private readonly warned = new Set<string>();
+  private readonly head: (() => Promise<number>) | null;
+  /** A read of the head is under way. */
+  private reading = false;
 
   constructor(options: NatsBusOptions) {
     const cluster = options.cluster ?? 'natter';
@@ -104,6 +113,7 @@ export class NatsBus implements Bus {
     this.heartbeatMs = options.heartbeatMs ?? 5_000;
     this.livenessMs = options.livenessMs ?? 30_000;
     this.reconnectWaitMs = options.reconnectWaitMs ?? 1_000;
+    this.head = options.head ?? null;
     const hooks = options.hooks ?? {};
     const onPresence = hooks.onPresence ?? (() => {});
     this.presence = new ClusterPresence((userId, online) => {
@@ -125,7 +135,10 @@ export class NatsBus implements Bus {
     });
     // Until NATS answers, new events come from the database.
     this.stream.startPolling();
-    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.heartbeatMs);
+    this.heartbeatTimer = setInterval(() => {
+      this.heartbeat();
+      this.checkHead();
+    }, this.heartbeatMs);
     this.heartbeatTimer.unref();
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(10, Math.min(this.heartbeatMs, this.livenessMs / 4)));
     this.sweepTimer.unref();
@@ -452,6 +465,27 @@ export class NatsBus implements Bus {
         this.forget(node, `was not heard from for ${Math.round((now - peer.heardAt) / 1000)} s`);
       }
     }
+  }
+
+  /**
+   * Reads the database's newest event id: events committed by a node that
+   * could not publish them are then read from the database like any gap.
+   * (While polling, the database is read anyway.)
+   */
+  private checkHead(): void {
+    const head = this.head;
+    if (!head || this.reading || !this.connected) return;
+    this.reading = true;
+    head().then(
+      (id) => {
+        this.reading = false;
+        if (!this.closing) this.stream.learn(id);
+      },
+      () => {
+        // The database does not answer: requests say so, and the next heartbeat asks again.
+        this.reading = false;
+      },
+    );
   }
 
   /** Publishes this node's heartbeat: its last batch seq, the newest event it knows, its online users. */
