@@ -228,7 +228,7 @@ describe('people on different nodes', () => {
     );
   });
 
-  test('a node that has not yet delivered up to the client’s cursor sends nothing twice', async () => {
+  test('a node that has not yet delivered up to the client’s cursor sends nothing twice', async (t) => {
     // A fourth node whose NATS never answers reads the database every 250 ms, so it
     // runs behind the others: a client resuming there with a cursor from a node that
     // already delivered further must get nothing at or below that cursor.
@@ -255,7 +255,10 @@ describe('people on different nodes', () => {
         clients.push(resumed.client);
         const res = await fetch(`${lagging.httpUrl}/readyz`);
         const status = (await res.json()) as { bus: { lastApplied: number } };
-        if (status.bus.lastApplied < cursor) behind++;
+        if (status.bus.lastApplied < cursor) {
+          behind++;
+          t.diagnostic(`the lagging node was behind the cursor in round ${round + 1}`);
+        }
         const { message: after } = await alice.client.request('messages.send', {
           conversationId: channelId,
           body: `after ${round}`,
