@@ -304,6 +304,20 @@ export const LIMIT_NAMES = [
   'inviteFail',
 ] as const satisfies readonly (keyof Limits)[];
 
+/**
+ * The limits whose tokens are given back when an attempt turns out not to
+ * count (a right password, a server too busy to check, a valid invite code).
+ */
+export const REFUNDED_LIMITS: ReadonlySet<keyof Limits> = new Set<keyof Limits>([
+  'loginFailPerAccountAddress',
+  'loginFailPerAccount',
+  'loginFailPerAddress',
+  'loginPerAccountAddress',
+  'passwordChangePerUser',
+  'registerPerAddress',
+  'inviteFail',
+]);
+
 export const QUOTA_NAMES = [
   'serversOwnedPerUser',
   'serversJoinedPerUser',

@@ -26,7 +26,15 @@ async function sweep(
 }
 
 /** What one maintenance pass removed. */
-export type MaintenanceReport = { events: number; sessions: number; holds: number; usage: number; invites: number };
+export type MaintenanceReport = {
+  events: number;
+  sessions: number;
+  holds: number;
+  usage: number;
+  invites: number;
+  /** Shared rate-limit buckets full again (PostgreSQL; always 0 on SQLite, whose buckets live in memory). */
+  rateBuckets: number;
+};
 
 /** How long a dead invite code (revoked, expired, used up) is kept before it is deleted. */
 export const DEAD_INVITE_MS = 7 * 24 * 3600 * 1000;
@@ -36,22 +44,15 @@ export const DEAD_INVITE_MS = 7 * 24 * 3600 * 1000;
  * than what is left gets `limited` on resume), login sessions unused for
  * longer than `sessionIdleMs` (their connections, if any, are closed),
  * username holds past `usernameHoldMs`, daily write totals of past days,
- * addresses not logged in from for 90 days, and invite codes dead for a week;
- * then the cost of the dummy hash unknown users are checked against follows
- * the cost most accounts now have.
+ * addresses not logged in from for 90 days, invite codes dead for a week,
+ * and shared rate-limit buckets full again; then the cost of the dummy hash
+ * unknown users are checked against follows the cost most accounts now have.
  */
 export async function runMaintenance(services: Services): Promise<MaintenanceReport> {
   const now = services.clock();
-  const { config, hub, store } = services;
+  const { config, store } = services;
   const removed = await sweep(services, (tx) => tx.events.prune(now - config.eventRetentionMs, SWEEP_BATCH));
-  // A session in use on an open connection is not idle, however long ago it connected.
-  const live = hub.liveSessions();
-  for (let i = 0; i < live.length; i += SWEEP_BATCH) {
-    const ids = live.slice(i, i + SWEEP_BATCH);
-    await store.write(async (tx) => {
-      for (const id of ids) await tx.sessions.touch(id, now);
-    });
-  }
+  await touchLiveSessions(services, now);
   const expired = await sweep(services, async (tx, after) => {
     const ids = await tx.sessions.expireIdle(now - config.sessionIdleMs, SWEEP_BATCH);
     after.push(() =>
@@ -64,7 +65,31 @@ export async function runMaintenance(services: Services): Promise<MaintenanceRep
   const invites = await sweep(services, (tx) => tx.chat.pruneDeadInvites(now - DEAD_INVITE_MS, SWEEP_BATCH));
   const holds = await sweep(services, (tx) => tx.users.pruneHolds(now - config.usernameHoldMs, SWEEP_BATCH));
   const usage = await store.write((tx) => tx.usage.pruneBefore(now));
-  // Unknown users keep costing what most accounts cost, as accounts move to the configured cost.
-  services.passwords.setDummyCost((await services.users.commonHashCost()) ?? config.bcryptCost);
-  return { events: removed, sessions: expired, holds, usage, invites };
+  // A bucket untouched for its capacity times its refill is full, the same as no bucket.
+  const full = Math.max(...Object.values(config.limits).map((l) => l.capacity * l.refillMs));
+  let rateBuckets = 0;
+  for (;;) {
+    const n = await store.pruneLimits(now - full, SWEEP_BATCH);
+    rateBuckets += n;
+    if (n < SWEEP_BATCH) break;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await followDummyCost(services);
+  return { events: removed, sessions: expired, holds, usage, invites, rateBuckets };
+}
+
+/** A session in use on an open connection is not idle, however long ago it connected. */
+async function touchLiveSessions(services: Services, now: number): Promise<void> {
+  const live = services.hub.liveSessions();
+  for (let i = 0; i < live.length; i += SWEEP_BATCH) {
+    const ids = live.slice(i, i + SWEEP_BATCH);
+    await services.store.write(async (tx) => {
+      for (const id of ids) await tx.sessions.touch(id, now);
+    });
+  }
+}
+
+/** Unknown users keep costing what most accounts cost, as accounts move to the configured cost. */
+async function followDummyCost(services: Services): Promise<void> {
+  services.passwords.setDummyCost((await services.users.commonHashCost()) ?? services.config.bcryptCost);
 }

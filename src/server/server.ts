@@ -17,6 +17,7 @@ import {
   checkClusterSettings,
   defaultConfig,
   LIMIT_NAMES,
+  REFUNDED_LIMITS,
   type ServerConfig,
   type ServerOverrides,
 } from './config.js';
@@ -27,7 +28,6 @@ import { Hub } from './hub.js';
 import { createLogger, type Logger } from './log.js';
 import { runMaintenance } from './maintenance.js';
 import { PasswordHasher } from './passwords.js';
-import { RateLimiter } from './rate-limit.js';
 import type { Store, StoredEvent } from './store/port.js';
 import { describeDatabase, openPostgresStore } from './store/postgres/store.js';
 import { SqliteStore } from './store/sqlite/store.js';
@@ -91,7 +91,6 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   const hosts = new HostCheck(parseAllowedHosts(config.allowedHosts), config.host, () => certificate?.names ?? []);
   const log = createLogger(config.log);
   const clock = () => Date.now();
-  const limiter = (l: { capacity: number; refillMs: number }) => new RateLimiter(l.capacity, l.refillMs, clock);
   const hub = new Hub(config.presenceGraceMs);
   const sockets = new AddressCounter();
   // The store hands committed events and after-commit effects to the bus, through the fan-out made below.
@@ -185,8 +184,9 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     hosts,
     clock,
     passwords: new PasswordHasher(config.bcryptCost, config.hashThreads, undefined, undefined, config.hashNice),
+    // In memory on SQLite; shared through the database on PostgreSQL.
     limiters: Object.fromEntries(
-      LIMIT_NAMES.map((name) => [name, limiter(config.limits[name])]),
+      LIMIT_NAMES.map((name) => [name, store.limiter(name, config.limits[name], clock, REFUNDED_LIMITS.has(name))]),
     ) as Services['limiters'],
     log,
     version: VERSION,

@@ -1,8 +1,10 @@
 import type { EventData, EventName } from '../../protocol/index.js';
+import type { Limit } from '../config.js';
 import type { ChatQueries } from '../db/chat.js';
 import type { SessionQueries } from '../db/sessions.js';
 import type { UserQueries } from '../db/users.js';
 import type { Scope } from '../event-log.js';
+import type { Clock, Limiter } from '../rate-limit.js';
 
 /**
  * The storage port: what handlers, access rules and background jobs see of
@@ -121,6 +123,18 @@ export interface Store extends TxStores {
   classify(err: unknown): 'unique' | 'unavailable' | null;
   /** Whether the database answers (for `/readyz`). */
   ping(): Promise<boolean>;
+  /**
+   * The token buckets of the rate limit `name`: in this process's memory on
+   * SQLite (one natter), in the database on PostgreSQL, shared by every
+   * natter on it, so N natters do not allow N times the attempts. Only a
+   * limiter made with `refunds` may be given tokens back.
+   */
+  limiter(name: string, limit: Limit, clock: Clock, refunds: boolean): Limiter;
+  /**
+   * Forgets up to `limit` shared rate-limit buckets last used before
+   * `before` (full again by then); 0 where the buckets live in memory.
+   */
+  pruneLimits(before: number, limit: number): Promise<number>;
   /** Closes the connections (after the last write has settled). */
   close(): Promise<void>;
 }

@@ -1,9 +1,12 @@
 import pg from 'pg';
+import type { Limit } from '../../config.js';
+import type { Clock, Limiter } from '../../rate-limit.js';
 import type { AfterCommit, Publish, Store, TxStores } from '../port.js';
 import { Batch } from './batch.js';
 import { PostgresChat } from './chat.js';
 import { type AppendMeter, PostgresEvents } from './events.js';
 import { migratePostgres } from './migrate.js';
+import { postgresLimiter, pruneRateBuckets } from './rate-buckets.js';
 import { PostgresSessions } from './sessions.js';
 import { isUnavailable, pgTypes, storeError, unavailable } from './sql.js';
 import { PostgresUsage } from './usage.js';
@@ -327,6 +330,15 @@ export class PostgresStore implements Store {
     } catch {
       return false;
     }
+  }
+
+  /** The limit's buckets in `rate_buckets`, taken and refunded on the read pool, one statement each. */
+  limiter(name: string, limit: Limit, clock: Clock, refunds: boolean): Limiter {
+    return postgresLimiter(name, limit, this.#pool, clock, refunds);
+  }
+
+  pruneLimits(before: number, limit: number): Promise<number> {
+    return pruneRateBuckets(this.#pool, before, limit);
   }
 
   close(): Promise<void> {
