@@ -1,7 +1,7 @@
 import { CloseCode } from '../protocol/index.js';
 import type { Services } from './context.js';
 import { KNOWN_ADDRESS_MS } from './handlers/accounts.js';
-import type { AfterCommit, TxStores } from './store/port.js';
+import type { AfterCommit, Lease, TxStores } from './store/port.js';
 
 /** Rows deleted per write batch by the sweeps: small enough that no batch holds up the writer for long. */
 export const SWEEP_BATCH = 500;
@@ -47,6 +47,7 @@ export const DEAD_INVITE_MS = 7 * 24 * 3600 * 1000;
  * addresses not logged in from for 90 days, invite codes dead for a week,
  * and shared rate-limit buckets full again; then the cost of the dummy hash
  * unknown users are checked against follows the cost most accounts now have.
+ * On PostgreSQL one natter of a cluster runs it (see {@link Maintenance}).
  */
 export async function runMaintenance(services: Services): Promise<MaintenanceReport> {
   const now = services.clock();
@@ -78,7 +79,11 @@ export async function runMaintenance(services: Services): Promise<MaintenanceRep
   return { events: removed, sessions: expired, holds, usage, invites, rateBuckets };
 }
 
-/** A session in use on an open connection is not idle, however long ago it connected. */
+/**
+ * A session in use on an open connection is not idle, however long ago it
+ * connected: each natter renews those of its own connections, since the one
+ * that expires idle sessions sees only its own.
+ */
 async function touchLiveSessions(services: Services, now: number): Promise<void> {
   const live = services.hub.liveSessions();
   for (let i = 0; i < live.length; i += SWEEP_BATCH) {
@@ -89,7 +94,80 @@ async function touchLiveSessions(services: Services, now: number): Promise<void>
   }
 }
 
-/** Unknown users keep costing what most accounts cost, as accounts move to the configured cost. */
+/** Unknown users keep costing what most accounts cost, as accounts move to the configured cost (each natter's own hasher). */
 async function followDummyCost(services: Services): Promise<void> {
   services.passwords.setDummyCost((await services.users.commonHashCost()) ?? services.config.bcryptCost);
+}
+
+/**
+ * Runs the maintenance every `maintenanceIntervalMs`, from `start()` on, on
+ * the natter that holds the store's `maintenance` lease: on SQLite always
+ * this one; on PostgreSQL the one natter of those sharing the database that
+ * holds its advisory lock. The others only renew their own connections'
+ * sessions and follow the dummy hash cost, and ask for the lease at each
+ * interval: when its holder stops or dies, the next to ask takes it and runs
+ * the sweeps at once. A pass still under way when the next is due makes
+ * that one wait for the interval after.
+ */
+export class Maintenance {
+  /** Times this natter asked for the lease, sweeps it ran, and whether it held the lease at its last look. */
+  readonly stats = { passes: 0, runs: 0, holding: false };
+  readonly #lease: Lease;
+  #timer: NodeJS.Timeout | null = null;
+  #running: Promise<void> | null = null;
+  #stopped = false;
+  /** What the log last said about who runs the sweeps. */
+  #said: boolean | null = null;
+
+  constructor(private readonly services: Services) {
+    this.#lease = services.store.lease('maintenance');
+  }
+
+  /** Runs a pass now and then every interval. */
+  start(): void {
+    this.#tick();
+    this.#timer = setInterval(() => this.#tick(), this.services.config.maintenanceIntervalMs);
+    this.#timer.unref();
+  }
+
+  /** Stops the timer, waits for a pass under way and gives the lease up. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#running;
+    await this.#lease.release();
+    this.stats.holding = false;
+  }
+
+  #tick(): void {
+    if (this.#running || this.#stopped) return;
+    this.#running = this.#pass()
+      .catch((err: unknown) => this.services.log.error('hourly maintenance', err))
+      .finally(() => {
+        this.#running = null;
+      });
+  }
+
+  async #pass(): Promise<void> {
+    const { services } = this;
+    const holding = await this.#lease.hold();
+    if (holding !== this.#said && services.store.backend === 'postgres') {
+      this.#said = holding;
+      services.log.info(
+        holding
+          ? 'maintenance: this natter runs the sweeps for every natter on the database'
+          : 'maintenance: another natter runs the sweeps',
+      );
+    }
+    this.stats.holding = holding;
+    this.stats.passes++;
+    if (this.#stopped) return;
+    if (holding) {
+      await runMaintenance(services);
+      this.stats.runs++;
+    } else {
+      await touchLiveSessions(services, services.clock());
+      await followDummyCost(services);
+    }
+  }
 }

@@ -135,8 +135,26 @@ export interface Store extends TxStores {
    * `before` (full again by then); 0 where the buckets live in memory.
    */
   pruneLimits(before: number, limit: number): Promise<number>;
+  /**
+   * The lease of the background job `job`: on PostgreSQL, the natter that
+   * holds it is the one of the cluster that runs the job; on SQLite (one
+   * natter) it is always held.
+   */
+  lease(job: string): Lease;
   /** Closes the connections (after the last write has settled). */
   close(): Promise<void>;
+}
+
+/**
+ * Who of the natters sharing a database runs a background job. Whoever
+ * holds the lease keeps it until it stops or loses its database
+ * connection; then the next natter to ask takes it.
+ */
+export interface Lease {
+  /** Whether this natter holds the lease now: takes it when nobody holds it, keeps it while it does. */
+  hold(): Promise<boolean>;
+  /** Gives the lease up (at stop), for another natter to take. */
+  release(): Promise<void>;
 }
 
 /** Where a store hands each committed event (the hub, or the cluster bus). */

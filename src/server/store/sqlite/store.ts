@@ -11,6 +11,7 @@ import type {
   Async,
   ChatStore,
   EventStore,
+  Lease,
   Publish,
   SessionStore,
   Store,
@@ -112,6 +113,11 @@ export class SqliteStore implements Store {
 
   pruneLimits(): Promise<number> {
     return Promise.resolve(0);
+  }
+
+  /** One natter uses the file: it runs every job. */
+  lease(): Lease {
+    return { hold: () => Promise.resolve(true), release: () => Promise.resolve() };
   }
 
   async close(): Promise<void> {
