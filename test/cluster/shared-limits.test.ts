@@ -39,6 +39,8 @@ async function twoNatters(limits: Partial<Limits>): Promise<{ db: TestDatabase; 
 
 function pool(db: TestDatabase): pg.Pool {
   const p = new pg.Pool({ connectionString: db.url, max: 4, types: pgTypes });
+  // pool.end() resolves before its connections have closed: dropping the database then ends them with an error.
+  p.on('error', () => {});
   cleanup.push(() => p.end());
   return p;
 }
@@ -211,4 +213,22 @@ test('a limit without refunds answers a client past it from memory until it refi
     [1],
   );
   await assert.rejects(one.refund('u'), /the limit sendPerUser was made without refunds/);
+});
+
+test('a limiter that cannot reach the database refuses with unavailable instead of letting the attempt through', async () => {
+  // A port nothing listens on.
+  const gone = new pg.Pool({
+    connectionString: 'postgres://postgres@127.0.0.1:1/natter',
+    connectionTimeoutMillis: 1000,
+  });
+  gone.on('error', () => {});
+  cleanup.push(() => gone.end());
+  for (const refunds of [false, true]) {
+    const limiter = new PostgresRateLimiter('sendPerUser', 5, 1000, gone, () => 0, refunds);
+    const err = await limiter.take('u').then(
+      (wait) => new Error(`the take answered ${wait}`),
+      (e: unknown) => e,
+    );
+    assert.equal((err as { code?: unknown }).code, 'unavailable', String(err));
+  }
 });
