@@ -160,6 +160,12 @@ export type ServerConfig = {
   /** A user whose last connection closed shows as offline only after this long (a reconnect in between is not news). */
   presenceGraceMs: number;
   /**
+   * Time between two maintenance sweeps (one hour). On PostgreSQL one natter
+   * of those sharing the database runs them; the others ask this often
+   * whether it is still there.
+   */
+  maintenanceIntervalMs: number;
+  /**
    * Least time between two write batches (group commits). Under steady load,
    * writes wait up to this long to share one commit and its fsync; after a
    * quiet spell a write commits at once.
@@ -284,6 +290,7 @@ export function defaultConfig(): ServerConfig {
     eventRetentionMs: 30 * 24 * 3600 * 1000,
     usernameHoldMs: 30 * 24 * 3600 * 1000,
     presenceGraceMs: 5_000,
+    maintenanceIntervalMs: 3_600_000,
     commitWindowMs: 10,
     busyTimeoutMs: 0,
     log: true,
@@ -306,6 +313,20 @@ export const LIMIT_NAMES = [
   'lookupPerUser',
   'inviteFail',
 ] as const satisfies readonly (keyof Limits)[];
+
+/**
+ * The limits whose tokens are given back when an attempt turns out not to
+ * count (a right password, a server too busy to check, a valid invite code).
+ */
+export const REFUNDED_LIMITS: ReadonlySet<keyof Limits> = new Set<keyof Limits>([
+  'loginFailPerAccountAddress',
+  'loginFailPerAccount',
+  'loginFailPerAddress',
+  'loginPerAccountAddress',
+  'passwordChangePerUser',
+  'registerPerAddress',
+  'inviteFail',
+]);
 
 export const QUOTA_NAMES = [
   'serversOwnedPerUser',

@@ -6,7 +6,7 @@ import type { AuthState, Connection } from './connection.js';
 import type { Hub } from './hub.js';
 import type { Logger } from './log.js';
 import type { PasswordHasher } from './passwords.js';
-import type { Clock, RateLimiter } from './rate-limit.js';
+import type { Clock, Limiter } from './rate-limit.js';
 import type {
   AfterCommit,
   ChatStore,
@@ -47,8 +47,8 @@ export type Services = {
   hosts: HostCheck;
   clock: Clock;
   passwords: PasswordHasher;
-  /** One token-bucket limiter per configured limit. */
-  limiters: { [K in keyof Limits]: RateLimiter };
+  /** One token-bucket limiter per configured limit (in memory on SQLite, shared through the database on PostgreSQL). */
+  limiters: { [K in keyof Limits]: Limiter };
   log: Logger;
   version: string;
   /** When each `user:conversation` pair last announced typing (ephemeral, never stored). */

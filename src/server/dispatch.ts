@@ -250,7 +250,9 @@ export class Dispatcher {
     }
     const session = conn.auth;
     const { store, limiters, clock } = this.services;
-    if (session && READ_OPS.has(request.op)) spend(limiters.readPerUser, session.userId, 'reads; slow down');
+    // A read waits for its token before it reads anything.
+    const spent =
+      session && READ_OPS.has(request.op) ? spend(limiters.readPerUser, session.userId, 'reads; slow down') : null;
     const metered = session !== null && !UNMETERED_OPS.has(request.op);
     const write = <T>(fn: (tx: Ctx, after: AfterCommit) => Promise<T>): Promise<T> =>
       store.write(async (stores, afterCommit) => {
@@ -275,7 +277,8 @@ export class Dispatcher {
     };
     // The table maps each op to its own handler; the pairing is checked where the table is defined.
     const handler = handlers[request.op] as Handler<typeof request.op>;
-    return (handler as (c: Ctx, p: unknown) => unknown)(ctx, request.params);
+    const run = () => (handler as (c: Ctx, p: unknown) => unknown)(ctx, request.params);
+    return spent ? spent.then(run) : run();
   }
 
   private failed(request: ParsedRequest, err: unknown): Outcome {

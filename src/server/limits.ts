@@ -1,6 +1,6 @@
 import { NatterError, type OpName } from '../protocol/index.js';
 import type { Ctx } from './context.js';
-import type { RateLimiter } from './rate-limit.js';
+import type { Limiter } from './rate-limit.js';
 
 /** The `rate_limited` error for a wait of `waitMs`. */
 export function rateLimited(waitMs: number, what: string): NatterError {
@@ -14,9 +14,9 @@ export function inWords(ms: number): string {
   return `${Math.ceil(ms / 60_000)} min`;
 }
 
-/** Takes a token from `limiter` for `key`, or throws `rate_limited`. */
-export function spend(limiter: RateLimiter, key: string, what: string, cost = 1): void {
-  const wait = limiter.take(key, cost);
+/** Takes `cost` tokens from `limiter` for `key`, or rejects with `rate_limited`: await it before the work it guards. */
+export async function spend(limiter: Limiter, key: string, what: string, cost = 1): Promise<void> {
+  const wait = await limiter.take(key, cost);
   if (wait > 0) throw rateLimited(wait, what);
 }
 
@@ -26,13 +26,13 @@ export function spend(limiter: RateLimiter, key: string, what: string, cost = 1)
  * whether a name exists (a DM by name, a group add, a block by name) costs
  * the same, so none of them lists accounts faster.
  */
-export function spendLookups(ctx: Ctx & { session: { userId: string } }, names: number): void {
-  if (names > 0) spend(ctx.limiters.lookupPerUser, ctx.session.userId, 'user look-ups; slow down', names);
+export async function spendLookups(ctx: Ctx & { session: { userId: string } }, names: number): Promise<void> {
+  if (names > 0) await spend(ctx.limiters.lookupPerUser, ctx.session.userId, 'user look-ups; slow down', names);
 }
 
 /** Counts one write (other than a message) against the caller. */
-export function spendWrite(ctx: Ctx & { session: { userId: string } }): void {
-  spend(ctx.limiters.writePerUser, ctx.session.userId, 'changes; slow down');
+export function spendWrite(ctx: Ctx & { session: { userId: string } }): Promise<void> {
+  return spend(ctx.limiters.writePerUser, ctx.session.userId, 'changes; slow down');
 }
 
 /**

@@ -1,7 +1,7 @@
 import { CloseCode } from '../protocol/index.js';
 import type { Services } from './context.js';
 import { KNOWN_ADDRESS_MS } from './handlers/accounts.js';
-import type { AfterCommit, TxStores } from './store/port.js';
+import type { AfterCommit, Lease, TxStores } from './store/port.js';
 
 /** Rows deleted per write batch by the sweeps: small enough that no batch holds up the writer for long. */
 export const SWEEP_BATCH = 500;
@@ -26,7 +26,15 @@ async function sweep(
 }
 
 /** What one maintenance pass removed. */
-export type MaintenanceReport = { events: number; sessions: number; holds: number; usage: number; invites: number };
+export type MaintenanceReport = {
+  events: number;
+  sessions: number;
+  holds: number;
+  usage: number;
+  invites: number;
+  /** Shared rate-limit buckets full again (PostgreSQL; always 0 on SQLite, whose buckets live in memory). */
+  rateBuckets: number;
+};
 
 /** How long a dead invite code (revoked, expired, used up) is kept before it is deleted. */
 export const DEAD_INVITE_MS = 7 * 24 * 3600 * 1000;
@@ -36,22 +44,16 @@ export const DEAD_INVITE_MS = 7 * 24 * 3600 * 1000;
  * than what is left gets `limited` on resume), login sessions unused for
  * longer than `sessionIdleMs` (their connections, if any, are closed),
  * username holds past `usernameHoldMs`, daily write totals of past days,
- * addresses not logged in from for 90 days, and invite codes dead for a week;
- * then the cost of the dummy hash unknown users are checked against follows
- * the cost most accounts now have.
+ * addresses not logged in from for 90 days, invite codes dead for a week,
+ * and shared rate-limit buckets full again; then the cost of the dummy hash
+ * unknown users are checked against follows the cost most accounts now have.
+ * On PostgreSQL one natter of a cluster runs it (see {@link Maintenance}).
  */
 export async function runMaintenance(services: Services): Promise<MaintenanceReport> {
   const now = services.clock();
-  const { config, hub, store } = services;
+  const { config, store } = services;
   const removed = await sweep(services, (tx) => tx.events.prune(now - config.eventRetentionMs, SWEEP_BATCH));
-  // A session in use on an open connection is not idle, however long ago it connected.
-  const live = hub.liveSessions();
-  for (let i = 0; i < live.length; i += SWEEP_BATCH) {
-    const ids = live.slice(i, i + SWEEP_BATCH);
-    await store.write(async (tx) => {
-      for (const id of ids) await tx.sessions.touch(id, now);
-    });
-  }
+  await touchLiveSessions(services, now);
   const expired = await sweep(services, async (tx, after) => {
     const ids = await tx.sessions.expireIdle(now - config.sessionIdleMs, SWEEP_BATCH);
     after.push(() =>
@@ -64,7 +66,108 @@ export async function runMaintenance(services: Services): Promise<MaintenanceRep
   const invites = await sweep(services, (tx) => tx.chat.pruneDeadInvites(now - DEAD_INVITE_MS, SWEEP_BATCH));
   const holds = await sweep(services, (tx) => tx.users.pruneHolds(now - config.usernameHoldMs, SWEEP_BATCH));
   const usage = await store.write((tx) => tx.usage.pruneBefore(now));
-  // Unknown users keep costing what most accounts cost, as accounts move to the configured cost.
-  services.passwords.setDummyCost((await services.users.commonHashCost()) ?? config.bcryptCost);
-  return { events: removed, sessions: expired, holds, usage, invites };
+  // A bucket untouched for its capacity times its refill is full, the same as no bucket.
+  const full = Math.max(...Object.values(config.limits).map((l) => l.capacity * l.refillMs));
+  let rateBuckets = 0;
+  for (;;) {
+    const n = await store.pruneLimits(now - full, SWEEP_BATCH);
+    rateBuckets += n;
+    if (n < SWEEP_BATCH) break;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await followDummyCost(services);
+  return { events: removed, sessions: expired, holds, usage, invites, rateBuckets };
+}
+
+/**
+ * A session in use on an open connection is not idle, however long ago it
+ * connected: each natter renews those of its own connections, since the one
+ * that expires idle sessions sees only its own.
+ */
+async function touchLiveSessions(services: Services, now: number): Promise<void> {
+  const live = services.hub.liveSessions();
+  for (let i = 0; i < live.length; i += SWEEP_BATCH) {
+    const ids = live.slice(i, i + SWEEP_BATCH);
+    await services.store.write(async (tx) => {
+      for (const id of ids) await tx.sessions.touch(id, now);
+    });
+  }
+}
+
+/** Unknown users keep costing what most accounts cost, as accounts move to the configured cost (each natter's own hasher). */
+async function followDummyCost(services: Services): Promise<void> {
+  services.passwords.setDummyCost((await services.users.commonHashCost()) ?? services.config.bcryptCost);
+}
+
+/**
+ * Runs the maintenance every `maintenanceIntervalMs`, from `start()` on, on
+ * the natter that holds the store's `maintenance` lease: on SQLite always
+ * this one; on PostgreSQL the one natter of those sharing the database that
+ * holds its advisory lock. The others only renew their own connections'
+ * sessions and follow the dummy hash cost, and ask for the lease at each
+ * interval: when its holder stops or dies, the next to ask takes it and runs
+ * the sweeps at once. A pass still under way when the next is due makes
+ * that one wait for the interval after.
+ */
+export class Maintenance {
+  /** Times this natter asked for the lease, sweeps it ran, and whether it held the lease at its last look. */
+  readonly stats = { passes: 0, runs: 0, holding: false };
+  readonly #lease: Lease;
+  #timer: NodeJS.Timeout | null = null;
+  #running: Promise<void> | null = null;
+  #stopped = false;
+  /** What the log last said about who runs the sweeps. */
+  #said: boolean | null = null;
+
+  constructor(private readonly services: Services) {
+    this.#lease = services.store.lease('maintenance');
+  }
+
+  /** Runs a pass now and then every interval. */
+  start(): void {
+    this.#tick();
+    this.#timer = setInterval(() => this.#tick(), this.services.config.maintenanceIntervalMs);
+    this.#timer.unref();
+  }
+
+  /** Stops the timer, waits for a pass under way and gives the lease up. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#running;
+    await this.#lease.release();
+    this.stats.holding = false;
+  }
+
+  #tick(): void {
+    if (this.#running || this.#stopped) return;
+    this.#running = this.#pass()
+      .catch((err: unknown) => this.services.log.error('hourly maintenance', err))
+      .finally(() => {
+        this.#running = null;
+      });
+  }
+
+  async #pass(): Promise<void> {
+    const { services } = this;
+    const holding = await this.#lease.hold();
+    if (holding !== this.#said && services.store.backend === 'postgres') {
+      this.#said = holding;
+      services.log.info(
+        holding
+          ? 'maintenance: this natter runs the sweeps for every natter on the database'
+          : 'maintenance: another natter runs the sweeps',
+      );
+    }
+    this.stats.holding = holding;
+    this.stats.passes++;
+    if (this.#stopped) return;
+    if (holding) {
+      await runMaintenance(services);
+      this.stats.runs++;
+    } else {
+      await touchLiveSessions(services, services.clock());
+      await followDummyCost(services);
+    }
+  }
 }

@@ -17,6 +17,7 @@ import {
   checkClusterSettings,
   defaultConfig,
   LIMIT_NAMES,
+  REFUNDED_LIMITS,
   type ServerConfig,
   type ServerOverrides,
 } from './config.js';
@@ -25,9 +26,8 @@ import { DB_FILE, type Db, openDb, openReader, permissionWarnings } from './db/i
 import { Dispatcher } from './dispatch.js';
 import { Hub } from './hub.js';
 import { createLogger, type Logger } from './log.js';
-import { runMaintenance } from './maintenance.js';
+import { Maintenance } from './maintenance.js';
 import { PasswordHasher } from './passwords.js';
-import { RateLimiter } from './rate-limit.js';
 import type { Store, StoredEvent } from './store/port.js';
 import { describeDatabase, openPostgresStore } from './store/postgres/store.js';
 import { SqliteStore } from './store/sqlite/store.js';
@@ -53,6 +53,8 @@ export type RunningServer = {
   sqlite(): Db;
   /** Copies the WAL back into the database file, off the event loop (SQLite only). */
   checkpointer: Checkpointer | null;
+  /** The maintenance sweeps: passes run by this natter, and whether it holds their lease. */
+  maintenance: Maintenance['stats'];
   /**
    * Reads the TLS certificate and key files again and serves them to new
    * connections; open ones keep theirs. When the files cannot be used the
@@ -91,7 +93,6 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   const hosts = new HostCheck(parseAllowedHosts(config.allowedHosts), config.host, () => certificate?.names ?? []);
   const log = createLogger(config.log);
   const clock = () => Date.now();
-  const limiter = (l: { capacity: number; refillMs: number }) => new RateLimiter(l.capacity, l.refillMs, clock);
   const hub = new Hub(config.presenceGraceMs);
   const sockets = new AddressCounter();
   // The store hands committed events and after-commit effects to the bus, through the fan-out made below.
@@ -189,8 +190,9 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     hosts,
     clock,
     passwords: new PasswordHasher(config.bcryptCost, config.hashThreads, undefined, undefined, config.hashNice),
+    // In memory on SQLite; shared through the database on PostgreSQL.
     limiters: Object.fromEntries(
-      LIMIT_NAMES.map((name) => [name, limiter(config.limits[name])]),
+      LIMIT_NAMES.map((name) => [name, store.limiter(name, config.limits[name], clock, REFUNDED_LIMITS.has(name))]),
     ) as Services['limiters'],
     log,
     version: VERSION,
@@ -199,10 +201,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   // Unknown users are checked against a hash of the cost most accounts have, so
   // they answer as slowly as real ones even after --bcrypt-cost changed.
   services.passwords.setDummyCost((await services.users.commonHashCost()) ?? config.bcryptCost);
-  let maintaining: Promise<unknown> = Promise.resolve();
-  const maintain = () => {
-    maintaining = runMaintenance(services).catch((err: unknown) => log.error('hourly maintenance', err));
-  };
+  const maintenance = new Maintenance(services);
   const dispatcher = new Dispatcher(services);
   const startedAt = Date.now();
   const httpOptions = {
@@ -290,19 +289,17 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   };
 
   // Housekeeping starts once the server is up (a failed start leaves nothing running).
-  maintain();
-  const maintenance = setInterval(maintain, 3_600_000);
-  maintenance.unref();
+  maintenance.start();
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      clearInterval(maintenance);
       http.close();
       tcp?.close();
       ws.close();
       await dispatcher.drain(config.shutdownGraceMs);
-      await maintaining;
+      // Waits for a pass under way, then lets another natter take the sweeps over.
+      await maintenance.stop();
       // Spread reconnects over a few seconds so clients do not stampede the restarted server.
       for (const conn of services.hub.connections()) {
         conn.close(CloseCode.serviceRestart, 'server restarting', 1000 + Math.floor(Math.random() * 4000));
@@ -328,6 +325,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
       return sqlite;
     },
     checkpointer,
+    maintenance: maintenance.stats,
     reloadTls,
     stop,
   };

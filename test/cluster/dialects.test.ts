@@ -51,6 +51,11 @@ const ALLOWED: Allowed[] = [
       "PostgreSQL's event ids: a one-row counter whose row lock orders them by commit (a sequence would not); SQLite keeps its counter in sqlite_sequence",
   },
   {
+    fact: 'table rate_buckets',
+    reason:
+      'the rate limits natters sharing a PostgreSQL database share; one natter on SQLite keeps its buckets in memory',
+  },
+  {
     fact: 'index events.events_scope',
     reason: "SQLite's index holds the rowid (events.id) after its columns; PostgreSQL's must name it to serve replay",
   },

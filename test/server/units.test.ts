@@ -11,18 +11,35 @@ import { MARK_CLOSE, MARK_OPEN, matchExpression, matchRanges } from '../../src/s
 import { LineReader } from '../../src/server/transports/tcp.js';
 
 describe('RateLimiter', () => {
-  test('allows a burst of `capacity`, then refills one per interval', () => {
+  test('allows a burst of `capacity`, then refills one per interval', async () => {
     let now = 0;
     const l = new RateLimiter(3, 1000, () => now);
-    assert.deepEqual([l.take('k'), l.take('k'), l.take('k')], [0, 0, 0]);
-    assert.equal(l.take('k'), 1000);
+    assert.deepEqual(await Promise.all([l.take('k'), l.take('k'), l.take('k')]), [0, 0, 0]);
+    assert.equal(await l.take('k'), 1000);
     now = 400;
-    assert.equal(l.retryAfter('k'), 600);
+    assert.equal(await l.retryAfter('k'), 600);
     now = 1000;
-    assert.equal(l.take('k'), 0);
-    assert.equal(l.take('other'), 0, 'keys are independent');
-    l.reset('k');
-    assert.equal(l.retryAfter('k'), 0);
+    assert.equal(await l.take('k'), 0);
+    assert.equal(await l.take('other'), 0, 'keys are independent');
+  });
+
+  test('a refund gives one token back, never past the capacity', async () => {
+    let now = 0;
+    const l = new RateLimiter(2, 1000, () => now);
+    await l.take('k');
+    await l.take('k');
+    assert.equal(await l.take('k'), 1000);
+    await l.refund('k');
+    assert.equal(await l.take('k'), 0, 'the refunded token');
+    now = 5000;
+    await l.refund('k');
+    assert.deepEqual(await Promise.all([l.take('k'), l.take('k'), l.take('k')]), [0, 0, 1000], 'still 2 at most');
+  });
+
+  test('takes made in one turn are counted in the order they were made', () => {
+    const l = new RateLimiter(1, 1000, () => 0);
+    assert.equal(l.takeNow('k'), 0);
+    assert.equal(l.takeNow('k'), 1000);
   });
 });
 

@@ -8,7 +8,7 @@ import { newId } from '../ids.js';
 import { rateLimited, spendLookups } from '../limits.js';
 import { assertStrongPassword } from '../password-rules.js';
 import { hashCost } from '../passwords.js';
-import type { RateLimiter } from '../rate-limit.js';
+import type { Limiter } from '../rate-limit.js';
 import { hashToken, newToken } from '../tokens.js';
 import { assertUsernameFree, findUser } from '../usernames.js';
 import { toBotTokenInfo, toPublicUser, toSessionInfo } from '../views.js';
@@ -99,7 +99,7 @@ function taken(username: string): NatterError {
 export const register: Handler<'register'> = async (ctx, { username, password, client, presence }) => {
   assertNotAuthenticated(ctx);
   const address = ctx.conn.address;
-  const wait = ctx.limiters.registerPerAddress.take(address);
+  const wait = await ctx.limiters.registerPerAddress.take(address);
   if (wait > 0) throw rateLimited(wait, 'accounts created from this address');
   const keys = await assertUsernameFree(ctx, username, null);
   assertStrongPassword(password, username, 'params.password');
@@ -108,7 +108,7 @@ export const register: Handler<'register'> = async (ctx, { username, password, c
     passwordHash = await ctx.passwords.hash(password, address);
   } catch (err) {
     // The server was too busy to hash: this attempt does not count.
-    ctx.limiters.registerPerAddress.refund(address);
+    await ctx.limiters.registerPerAddress.refund(address);
     throw err;
   }
   const now = ctx.clock();
@@ -168,10 +168,10 @@ export const login: Handler<'login'> = async (ctx, { username, password, client,
   // KNOWN_ADDRESS_MS, even if that session has ended); an unknown name is treated alike.
   const known = user !== undefined && (await ctx.sessions.usedFrom(user.id, address, ctx.clock() - KNOWN_ADDRESS_MS));
   // Successful logins of the account, from anywhere: checked now, taken once one succeeds.
-  const successWait = limits.loginPerAccount.retryAfter(key);
+  const successWait = await limits.loginPerAccount.retryAfter(key);
   if (successWait > 0) throw rateLimited(successWait, 'logins of this account');
-  const attempts = charge([[limits.loginPerAccountAddress, pair]]);
-  const failures = charge(
+  const attempts = await charge([[limits.loginPerAccountAddress, pair]]);
+  const failures = await charge(
     known
       ? [[limits.loginFailPerAccountAddress, pair]]
       : [
@@ -187,14 +187,14 @@ export const login: Handler<'login'> = async (ctx, { username, password, client,
     ok = await checkPassword(ctx, password, user, address, known);
   } catch (err) {
     // Not checked (the server was busy): it does not count.
-    failures.refund();
-    attempts.refund();
+    await failures.refund();
+    await attempts.refund();
     throw err;
   }
   if (!user || !ok || hashUsed === undefined)
     throw new NatterError('invalid_credentials', 'wrong username or password');
-  failures.refund();
-  limits.loginPerAccount.take(key);
+  await failures.refund();
+  await limits.loginPerAccount.take(key);
   if (hashCost(hashUsed) !== ctx.passwords.cost) void rehash(ctx, user.id, hashUsed, password);
   const created = await ctx.write(async (tx) => {
     // The password may have changed while it was being checked: the old one no longer opens the account.
@@ -227,23 +227,33 @@ async function rehash(ctx: Ctx, userId: string, old: string, password: string): 
 }
 
 /** Tokens taken from several buckets, to give back together. */
-type Charged = { refund(): void };
+type Charged = { refund(): Promise<void> };
 
 /**
- * Takes one token from each bucket, or none: when one is empty, those already
- * taken (and `also`) are given back and the attempt is `rate_limited`.
+ * Takes one token from each bucket, or none: when one is empty (or the
+ * shared buckets cannot be reached), those already taken (and `also`) are
+ * given back and the attempt is `rate_limited` (or `unavailable`). The
+ * buckets are taken one after another: the attempt does its work only once
+ * every one has said yes.
  */
-function charge(buckets: [RateLimiter, string][], also?: Charged, what = 'login attempts'): Charged {
-  const taken: [RateLimiter, string][] = [];
-  const refund = () => {
-    for (const [limiter, key] of taken) limiter.refund(key);
-    taken.length = 0;
+async function charge(buckets: [Limiter, string][], also?: Charged, what = 'login attempts'): Promise<Charged> {
+  const taken: [Limiter, string][] = [];
+  const refund = async () => {
+    const giving = taken.splice(0);
+    for (const [limiter, key] of giving) await limiter.refund(key);
   };
   for (const [limiter, key] of buckets) {
-    const wait = limiter.take(key);
+    let wait: number;
+    try {
+      wait = await limiter.take(key);
+    } catch (err) {
+      await refund().catch(() => {});
+      await also?.refund().catch(() => {});
+      throw err;
+    }
     if (wait > 0) {
-      refund();
-      also?.refund();
+      await refund();
+      await also?.refund();
       throw rateLimited(wait, what);
     }
     taken.push([limiter, key]);
@@ -352,7 +362,7 @@ export async function resolveToken(
   token: string,
 ) {
   const limiter = ctx.limiters.authFailPerAddress;
-  const wait = limiter.retryAfter(address);
+  const wait = await limiter.retryAfter(address);
   if (wait > 0) throw rateLimited(wait, 'invalid tokens from this address');
   const row = await ctx.sessions.byTokenHash(hashToken(token));
   const user = row ? await ctx.users.byId(row.userId) : undefined;
@@ -360,7 +370,7 @@ export async function resolveToken(
   // A login session unused for too long has expired (the hourly sweep deletes it); bot tokens do not expire.
   const expired = row?.kind === 'session' && now - (row.lastSeenAt ?? row.createdAt) > ctx.config.sessionIdleMs;
   if (!row || !user || expired) {
-    limiter.take(address);
+    await limiter.take(address);
     throw new NatterError('unauthenticated', 'this token is invalid, expired or was revoked; log in again');
   }
   if (row.lastSeenAt === null || now - row.lastSeenAt > TOUCH_EVERY_MS) {
@@ -407,7 +417,7 @@ export const whoami: Handler<'whoami'> = async (ctx) => {
 };
 
 export const getUser: Handler<'users.get'> = async (ctx, params) => {
-  spendLookups(ctx, 1);
+  await spendLookups(ctx, 1);
   const user = 'userId' in params ? await ctx.users.byId(params.userId) : await findUser(ctx, params.username);
   if (!user) throw new NatterError('not_found', 'no such user');
   return { user: toPublicUser(user) };
@@ -421,18 +431,18 @@ export const changePassword: Handler<'password.change'> = async (
   // Its own bucket, per user: a stranger's failed logins never stop the owner changing their password.
   assertStrongPassword(newPassword, user.username, 'params.newPassword');
   // Charged before the check (so guesses sent in parallel are counted), given back when it was right.
-  const attempt = charge([[ctx.limiters.passwordChangePerUser, user.id]], undefined, 'wrong passwords');
+  const attempt = await charge([[ctx.limiters.passwordChangePerUser, user.id]], undefined, 'wrong passwords');
   let right: boolean;
   try {
     right = await checkPassword(ctx, currentPassword, user, ctx.conn.address, true);
   } catch (err) {
-    attempt.refund();
+    await attempt.refund();
     throw err;
   }
   if (!right) {
     throw new NatterError('invalid_credentials', 'the current password is wrong', { field: 'params.currentPassword' });
   }
-  attempt.refund();
+  await attempt.refund();
   const passwordHash = await ctx.passwords.hash(newPassword, ctx.conn.address);
   const { sessionId, kind } = ctx.session;
   const revoked = await ctx.write(async (tx) => {

@@ -13,8 +13,8 @@ function nameTaken(name: string): NatterError {
   return new NatterError('conflict', `there is already a channel named "${name}"`, { field: 'params.name' });
 }
 
-export const createChannel: Handler<'channels.create'> = (ctx, { serverId, name, topic }) => {
-  spendWrite(ctx);
+export const createChannel: Handler<'channels.create'> = async (ctx, { serverId, name, topic }) => {
+  await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     await serverWithRole(tx, serverId, 'admin');
     if (await tx.chat.channelByName(serverId, name)) throw nameTaken(name);
@@ -30,8 +30,8 @@ export const createChannel: Handler<'channels.create'> = (ctx, { serverId, name,
   });
 };
 
-export const updateChannel: Handler<'channels.update'> = (ctx, { channelId, name, topic }) => {
-  spendWrite(ctx);
+export const updateChannel: Handler<'channels.update'> = async (ctx, { channelId, name, topic }) => {
+  await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const conv = await adminChannel(tx, channelId);
     const serverId = conv.serverId ?? '';
@@ -47,8 +47,8 @@ export const updateChannel: Handler<'channels.update'> = (ctx, { channelId, name
   });
 };
 
-export const deleteChannel: Handler<'channels.delete'> = (ctx, { channelId }) => {
-  spendWrite(ctx);
+export const deleteChannel: Handler<'channels.delete'> = async (ctx, { channelId }) => {
+  await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const conv = await adminChannel(tx, channelId);
     const serverId = conv.serverId ?? '';

@@ -95,9 +95,9 @@ async function addOrInvite(
   return changed;
 }
 
-export const createGroup: Handler<'groups.create'> = (ctx, { name, usernames }) => {
-  spendWrite(ctx);
-  spendLookups(ctx, new Set(usernames).size);
+export const createGroup: Handler<'groups.create'> = async (ctx, { name, usernames }) => {
+  await spendWrite(ctx);
+  await spendLookups(ctx, new Set(usernames).size);
   return ctx.write(async (tx, after) => {
     const me = tx.session.userId;
     if ((await tx.chat.groupsCreatedBy(me)) >= tx.config.quotas.groupsCreatedPerUser) {
@@ -116,9 +116,9 @@ export const createGroup: Handler<'groups.create'> = (ctx, { name, usernames }) 
   });
 };
 
-export const addToGroup: Handler<'groups.add'> = (ctx, { groupId, usernames }) => {
-  spendWrite(ctx);
-  spendLookups(ctx, new Set(usernames).size);
+export const addToGroup: Handler<'groups.add'> = async (ctx, { groupId, usernames }) => {
+  await spendWrite(ctx);
+  await spendLookups(ctx, new Set(usernames).size);
   return ctx.write(async (tx, after) => {
     const conv = await myGroup(tx, groupId);
     const changed = await addOrInvite(tx, after, conv, await resolveUsers(tx, usernames));
@@ -126,8 +126,8 @@ export const addToGroup: Handler<'groups.add'> = (ctx, { groupId, usernames }) =
   });
 };
 
-export const renameGroup: Handler<'groups.rename'> = (ctx, { groupId, name }) => {
-  spendWrite(ctx);
+export const renameGroup: Handler<'groups.rename'> = async (ctx, { groupId, name }) => {
+  await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const conv = await myGroup(tx, groupId);
     await tx.chat.updateConversation(conv.id, name, conv.topic);
@@ -135,8 +135,8 @@ export const renameGroup: Handler<'groups.rename'> = (ctx, { groupId, name }) =>
   });
 };
 
-export const leaveGroup: Handler<'groups.leave'> = (ctx, { groupId }) => {
-  spendWrite(ctx);
+export const leaveGroup: Handler<'groups.leave'> = async (ctx, { groupId }) => {
+  await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const conv = await myGroup(tx, groupId);
     const userId = tx.session.userId;
@@ -220,8 +220,8 @@ async function answerInvitation(
   return conv;
 }
 
-export const acceptInvitation: Handler<'groups.accept'> = (ctx, { groupId }) => {
-  spendWrite(ctx);
+export const acceptInvitation: Handler<'groups.accept'> = async (ctx, { groupId }) => {
+  await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const me = tx.session.userId;
     const conv = await answerInvitation(tx, after, groupId, 'accepted');
@@ -231,8 +231,8 @@ export const acceptInvitation: Handler<'groups.accept'> = (ctx, { groupId }) => 
   });
 };
 
-export const declineInvitation: Handler<'groups.decline'> = (ctx, { groupId }) => {
-  spendWrite(ctx);
+export const declineInvitation: Handler<'groups.decline'> = async (ctx, { groupId }) => {
+  await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     await announce(tx, after, await answerInvitation(tx, after, groupId, 'declined'));
     return {};

@@ -30,8 +30,8 @@ function live(invite: InviteRow | undefined, now: number): invite is InviteRow {
   );
 }
 
-export const createInvite: Handler<'invites.create'> = (ctx, { serverId, maxUses, expiresInSeconds }) => {
-  spendWrite(ctx);
+export const createInvite: Handler<'invites.create'> = async (ctx, { serverId, maxUses, expiresInSeconds }) => {
+  await spendWrite(ctx);
   return ctx.write(async (tx) => {
     await serverWithRole(tx, serverId, 'admin');
     const now = tx.clock();
@@ -70,8 +70,8 @@ export const listInvites: Handler<'invites.list'> = async (ctx, { serverId, afte
   return { invites: page.items, next: page.next };
 };
 
-export const revokeInvite: Handler<'invites.revoke'> = (ctx, { serverId, code }) => {
-  spendWrite(ctx);
+export const revokeInvite: Handler<'invites.revoke'> = async (ctx, { serverId, code }) => {
+  await spendWrite(ctx);
   return ctx.write(async (tx) => {
     await serverWithRole(tx, serverId, 'admin');
     if (!(await tx.chat.revokeInvite(serverId, code, tx.clock()))) {
@@ -81,23 +81,26 @@ export const revokeInvite: Handler<'invites.revoke'> = (ctx, { serverId, code })
   });
 };
 
-export const joinByInvite: Handler<'invites.join'> = (ctx, { code }) => {
-  spendWrite(ctx);
+export const joinByInvite: Handler<'invites.join'> = async (ctx, { code }) => {
+  await spendWrite(ctx);
   const limiter = ctx.limiters.inviteFail;
   const userKey = `u:${ctx.session.userId}`;
   const addressKey = `a:${ctx.conn.address}`;
   // Tokens are taken before the attempt (so pipelined guesses are counted) and
   // given back unless the code turned out to be invalid.
-  const waitUser = limiter.take(userKey);
+  const waitUser = await limiter.take(userKey);
   if (waitUser > 0) throw rateLimited(waitUser, 'invalid invite codes');
-  const waitAddress = limiter.take(addressKey);
+  const waitAddress = await limiter.take(addressKey).catch(async (err: unknown) => {
+    await limiter.refund(userKey).catch(() => {});
+    throw err;
+  });
   if (waitAddress > 0) {
-    limiter.refund(userKey);
+    await limiter.refund(userKey);
     throw rateLimited(waitAddress, 'invalid invite codes');
   }
-  const refund = () => {
-    limiter.refund(userKey);
-    limiter.refund(addressKey);
+  const refund = async () => {
+    await limiter.refund(userKey);
+    await limiter.refund(addressKey);
   };
   return ctx
     .write(async (tx, after) => {
@@ -147,12 +150,13 @@ export const joinByInvite: Handler<'invites.join'> = (ctx, { code }) => {
       return { server: info, channels, alreadyMember: false };
     })
     .then(
-      (result) => {
-        refund();
+      async (result) => {
+        // Joined and committed: a refund the database missed costs the joiner a token, not the answer.
+        await refund().catch(() => {});
         return result;
       },
-      (err: unknown) => {
-        if (!(err instanceof NatterError && err.code === 'not_found')) refund();
+      async (err: unknown) => {
+        if (!(err instanceof NatterError && err.code === 'not_found')) await refund().catch(() => {});
         throw err;
       },
     );

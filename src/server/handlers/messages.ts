@@ -75,10 +75,10 @@ async function me(ctx: AuthedCtx): Promise<UserRow> {
   return user;
 }
 
-export const sendMessage: Handler<'messages.send'> = (ctx, params) => {
-  spend(ctx.limiters.sendPerUser, ctx.session.userId, 'messages; slow down');
+export const sendMessage: Handler<'messages.send'> = async (ctx, params) => {
+  await spend(ctx.limiters.sendPerUser, ctx.session.userId, 'messages; slow down');
   // A DM by name says whether the name exists: it costs a look-up, like users.get.
-  if ('to' in params) spendLookups(ctx, 1);
+  if ('to' in params) await spendLookups(ctx, 1);
   return ctx.write(async (tx, after) => {
     const author = await tx.chat.userRef(tx.session.userId);
     if (!author) throw new NatterError('unauthenticated', 'this account no longer exists; log in again');
@@ -118,8 +118,8 @@ function never(): never {
   throw new Error('message vanished inside its transaction');
 }
 
-export const editMessage: Handler<'messages.edit'> = (ctx, { messageId, body }) => {
-  spendWrite(ctx);
+export const editMessage: Handler<'messages.edit'> = async (ctx, { messageId, body }) => {
+  await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const { message, conv } = await readableMessage(tx, messageId);
     assertMayEdit(tx, message);
@@ -134,8 +134,8 @@ export const editMessage: Handler<'messages.edit'> = (ctx, { messageId, body }) 
   });
 };
 
-export const deleteMessage: Handler<'messages.delete'> = (ctx, { messageId }) => {
-  spendWrite(ctx);
+export const deleteMessage: Handler<'messages.delete'> = async (ctx, { messageId }) => {
+  await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const { message, conv, role } = await readableMessage(tx, messageId);
     assertMayDelete(tx, message, conv, role);

@@ -15,7 +15,7 @@ function orNull(value: string | null): string | null {
 }
 
 export const updateProfile: Handler<'profile.update'> = async (ctx, params) => {
-  spendWrite(ctx);
+  await spendWrite(ctx);
   const user = await currentUser(ctx);
   const patch: Partial<UserRow> = {};
   if (params.displayName !== undefined) patch.displayName = orNull(params.displayName);
@@ -42,8 +42,8 @@ async function saveAndAnnounce(
   return wire;
 }
 
-export const changeUsername: Handler<'username.change'> = (ctx, { username }) => {
-  spendWrite(ctx);
+export const changeUsername: Handler<'username.change'> = async (ctx, { username }) => {
+  await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const user = await currentUser(tx);
     const keys = await renameHolds(tx, user, username);

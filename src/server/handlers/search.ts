@@ -73,7 +73,7 @@ export const searchMessages: Handler<'messages.search'> = async (
   { query, conversationId, from, after, limit },
 ) => {
   // A search by author says whether the name exists: it costs a look-up, like users.get.
-  if (from !== undefined) spendLookups(ctx, 1);
+  if (from !== undefined) await spendLookups(ctx, 1);
   const n = pageSize(limit, LIMITS.searchPageMax);
   const start = SEARCH.start(after);
   const { conv, scopes } = await searchable(ctx, conversationId);

@@ -33,8 +33,8 @@ async function announceServer(ctx: AuthedCtx, after: AfterCommit, serverId: stri
   );
 }
 
-export const createServer: Handler<'servers.create'> = (ctx, { name, description }) => {
-  spendWrite(ctx);
+export const createServer: Handler<'servers.create'> = async (ctx, { name, description }) => {
+  await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const now = tx.clock();
     const userId = tx.session.userId;
@@ -64,8 +64,8 @@ export const createServer: Handler<'servers.create'> = (ctx, { name, description
   });
 };
 
-export const updateServer: Handler<'servers.update'> = (ctx, { serverId, name, description }) => {
-  spendWrite(ctx);
+export const updateServer: Handler<'servers.update'> = async (ctx, { serverId, name, description }) => {
+  await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const { server, role } = await serverWithRole(tx, serverId, 'admin');
     const next = {
@@ -79,8 +79,8 @@ export const updateServer: Handler<'servers.update'> = (ctx, { serverId, name, d
   });
 };
 
-export const deleteServer: Handler<'servers.delete'> = (ctx, { serverId }) => {
-  spendWrite(ctx);
+export const deleteServer: Handler<'servers.delete'> = async (ctx, { serverId }) => {
+  await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     await serverWithRole(tx, serverId, 'owner');
     const scope = serverScope(serverId);
@@ -133,8 +133,8 @@ export async function removeMember(
   await ctx.events.append(after, [userScope(userId)], 'server.removed', { serverId, reason }, now);
 }
 
-export const leaveServer: Handler<'servers.leave'> = (ctx, { serverId }) => {
-  spendWrite(ctx);
+export const leaveServer: Handler<'servers.leave'> = async (ctx, { serverId }) => {
+  await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const { role } = await serverFor(tx, serverId);
     assertMayLeave(role);
@@ -143,8 +143,8 @@ export const leaveServer: Handler<'servers.leave'> = (ctx, { serverId }) => {
   });
 };
 
-export const transferServer: Handler<'servers.transfer'> = (ctx, { serverId, userId }) => {
-  spendWrite(ctx);
+export const transferServer: Handler<'servers.transfer'> = async (ctx, { serverId, userId }) => {
+  await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const { server } = await serverWithRole(tx, serverId, 'owner');
     if (userId === tx.session.userId)
@@ -230,8 +230,8 @@ export const onlineMembers: Handler<'members.online'> = async (ctx, { serverId, 
   return { users: page.items, next: page.next };
 };
 
-export const setRole: Handler<'members.role'> = (ctx, { serverId, userId, role }) => {
-  spendWrite(ctx);
+export const setRole: Handler<'members.role'> = async (ctx, { serverId, userId, role }) => {
+  await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     await serverWithRole(tx, serverId, 'owner');
     const current = await tx.chat.role(serverId, userId);
@@ -247,8 +247,8 @@ export const setRole: Handler<'members.role'> = (ctx, { serverId, userId, role }
   });
 };
 
-export const kickMember: Handler<'members.kick'> = (ctx, { serverId, userId }) => {
-  spendWrite(ctx);
+export const kickMember: Handler<'members.kick'> = async (ctx, { serverId, userId }) => {
+  await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const target = await assertCanRemove(tx, serverId, userId, 'kick');
     if (!target) throw new NatterError('not_found', 'no such member', { field: 'params.userId' });
@@ -257,8 +257,8 @@ export const kickMember: Handler<'members.kick'> = (ctx, { serverId, userId }) =
   });
 };
 
-export const addBan: Handler<'bans.add'> = (ctx, { serverId, userId, reason }) => {
-  spendWrite(ctx);
+export const addBan: Handler<'bans.add'> = async (ctx, { serverId, userId, reason }) => {
+  await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const target = await assertCanRemove(tx, serverId, userId, 'ban');
     if (!(await tx.chat.user(userId))) throw new NatterError('not_found', 'no such user', { field: 'params.userId' });
@@ -268,8 +268,8 @@ export const addBan: Handler<'bans.add'> = (ctx, { serverId, userId, reason }) =
   });
 };
 
-export const removeBan: Handler<'bans.remove'> = (ctx, { serverId, userId }) => {
-  spendWrite(ctx);
+export const removeBan: Handler<'bans.remove'> = async (ctx, { serverId, userId }) => {
+  await spendWrite(ctx);
   return ctx.write(async (tx) => {
     await serverWithRole(tx, serverId, 'admin');
     if (!(await tx.chat.removeBan(serverId, userId)))

@@ -15,8 +15,8 @@ export const getSettings: Handler<'settings.get'> = async (ctx) => {
   return { settings: { groupAdds: me.groupAdds } };
 };
 
-export const updateSettings: Handler<'settings.update'> = (ctx, { groupAdds }) => {
-  spendWrite(ctx);
+export const updateSettings: Handler<'settings.update'> = async (ctx, { groupAdds }) => {
+  await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const userId = tx.session.userId;
     const me = await tx.users.byId(userId);
@@ -31,9 +31,9 @@ export const updateSettings: Handler<'settings.update'> = (ctx, { groupAdds }) =
   });
 };
 
-export const addBlock: Handler<'blocks.add'> = (ctx, params) => {
-  spendWrite(ctx);
-  if ('username' in params) spendLookups(ctx, 1);
+export const addBlock: Handler<'blocks.add'> = async (ctx, params) => {
+  await spendWrite(ctx);
+  if ('username' in params) await spendLookups(ctx, 1);
   return ctx.write(async (tx, after) => {
     const me = tx.session.userId;
     const user = 'userId' in params ? await tx.chat.user(params.userId) : await findUser(tx, params.username);
@@ -57,8 +57,8 @@ export const addBlock: Handler<'blocks.add'> = (ctx, params) => {
   });
 };
 
-export const removeBlock: Handler<'blocks.remove'> = (ctx, { userId }) => {
-  spendWrite(ctx);
+export const removeBlock: Handler<'blocks.remove'> = async (ctx, { userId }) => {
+  await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const me = tx.session.userId;
     if (!(await tx.chat.removeBlock(me, userId))) {

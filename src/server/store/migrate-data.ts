@@ -16,10 +16,10 @@ import { describeDatabase } from './postgres/store.js';
  * `natter migrate-data`: a whole SQLite installation into an empty PostgreSQL
  * database, in one transaction. What is copied, and how, comes from the
  * PostgreSQL schema (store/postgres/schema.ts): every table, in the order its
- * foreign keys need, every column converted by its PostgreSQL type. Two
- * tables are not copied but made: `message_search_rows`, which PostgreSQL's
- * triggers fill as the messages arrive, and `event_counter`, set from
- * SQLite's `sqlite_sequence`.
+ * foreign keys need, every column converted by its PostgreSQL type. Three
+ * tables are not copied: `message_search_rows`, which PostgreSQL's triggers
+ * fill as the messages arrive, `event_counter`, set from SQLite's
+ * `sqlite_sequence`, and `rate_buckets`, left empty.
  */
 
 /** Why a move failed: the command line maps each to its exit code and prefix. */
@@ -93,10 +93,11 @@ export type MigrateDataSummary = {
 /** A count that differs after the copy. */
 export type CountMismatch = { table: string; expected: number; found: number | null };
 
-/** Tables of the PostgreSQL schema that are made rather than copied, and how. */
+/** Tables of the PostgreSQL schema that are not copied, and what becomes of them. */
 export const MADE_NOT_COPIED: Readonly<Record<string, string>> = {
   message_search_rows: "filled by PostgreSQL's triggers as each message is inserted (one row per message not deleted)",
   event_counter: 'set to the newest event id SQLite handed out (its sqlite_sequence row for events)',
+  rate_buckets: "left empty: SQLite's rate limits live in the server's memory, so every bucket starts full",
 };
 
 /** The PostgreSQL types the copy converts to, and the array type each batch is sent as. */
@@ -357,7 +358,11 @@ function sourceCounts(sqlite: Database.Database, plan: readonly TablePlan[]): Ma
   return counts;
 }
 
-/** The tables of PostgreSQL's public schema that hold rows (an `event_counter` past 0 counts as one). */
+/**
+ * The tables of PostgreSQL's public schema that hold rows (an `event_counter`
+ * past 0 counts as one; `rate_buckets`, throttles a natter started on the
+ * empty database may have filled, does not).
+ */
 async function tablesWithRows(client: pg.PoolClient): Promise<string[]> {
   const tables = await client.query<{ name: string }>(
     `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -365,6 +370,7 @@ async function tablesWithRows(client: pg.PoolClient): Promise<string[]> {
   );
   const out: string[] = [];
   for (const { name } of tables.rows) {
+    if (name === 'rate_buckets') continue;
     const where = name === 'event_counter' ? ' WHERE last <> 0' : '';
     const r = await client.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM public.${q(name)}${where}) AS any`);
     if (r.rows[0]?.any) out.push(name);

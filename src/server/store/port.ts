@@ -1,8 +1,10 @@
 import type { EventData, EventName } from '../../protocol/index.js';
+import type { Limit } from '../config.js';
 import type { ChatQueries } from '../db/chat.js';
 import type { SessionQueries } from '../db/sessions.js';
 import type { UserQueries } from '../db/users.js';
 import type { Scope } from '../event-log.js';
+import type { Clock, Limiter } from '../rate-limit.js';
 
 /**
  * The storage port: what handlers, access rules and background jobs see of
@@ -121,8 +123,38 @@ export interface Store extends TxStores {
   classify(err: unknown): 'unique' | 'unavailable' | null;
   /** Whether the database answers (for `/readyz`). */
   ping(): Promise<boolean>;
+  /**
+   * The token buckets of the rate limit `name`: in this process's memory on
+   * SQLite (one natter), in the database on PostgreSQL, shared by every
+   * natter on it, so N natters do not allow N times the attempts. Only a
+   * limiter made with `refunds` may be given tokens back.
+   */
+  limiter(name: string, limit: Limit, clock: Clock, refunds: boolean): Limiter;
+  /**
+   * Forgets up to `limit` shared rate-limit buckets last used before
+   * `before` (full again by then); 0 where the buckets live in memory.
+   */
+  pruneLimits(before: number, limit: number): Promise<number>;
+  /**
+   * The lease of the background job `job`: on PostgreSQL, the natter that
+   * holds it is the one of the cluster that runs the job; on SQLite (one
+   * natter) it is always held.
+   */
+  lease(job: string): Lease;
   /** Closes the connections (after the last write has settled). */
   close(): Promise<void>;
+}
+
+/**
+ * Who of the natters sharing a database runs a background job. Whoever
+ * holds the lease keeps it until it stops or loses its database
+ * connection; then the next natter to ask takes it.
+ */
+export interface Lease {
+  /** Whether this natter holds the lease now: takes it when nobody holds it, keeps it while it does. */
+  hold(): Promise<boolean>;
+  /** Gives the lease up (at stop), for another natter to take. */
+  release(): Promise<void>;
 }
 
 /** Where a store hands each committed event (the hub, or the cluster bus). */

@@ -4,6 +4,7 @@ import {
   boolean,
   check,
   customType,
+  doublePrecision,
   index,
   pgTable,
   primaryKey,
@@ -406,3 +407,19 @@ export const eventCounter = pgTable(
   },
   (t) => [check('event_counter_one_row', sql`${t.id} = 1`)],
 );
+
+/**
+ * The shared rate limits (PostgreSQL only: one natter on SQLite keeps its
+ * buckets in memory). One row per bucket, keyed `limit:key`
+ * (`loginFailPerAddress:203.0.113.7`): the tokens it held at `at` (the
+ * natter's clock, ms), and `wait`, the answer of its last take (0: taken,
+ * else the ms to wait). Made UNLOGGED by its migration: no WAL, so a take
+ * commits without a disk flush; PostgreSQL empties it after a crash, which
+ * refills every bucket. See store/postgres/rate-buckets.ts.
+ */
+export const rateBuckets = pgTable('rate_buckets', {
+  key: text('key').primaryKey(),
+  tokens: doublePrecision('tokens').notNull(),
+  at: int('at').notNull(),
+  wait: int('wait').notNull(),
+});

@@ -1,9 +1,13 @@
 import pg from 'pg';
-import type { AfterCommit, Publish, Store, TxStores } from '../port.js';
+import type { Limit } from '../../config.js';
+import type { Clock, Limiter } from '../../rate-limit.js';
+import type { AfterCommit, Lease, Publish, Store, TxStores } from '../port.js';
 import { Batch } from './batch.js';
 import { PostgresChat } from './chat.js';
 import { type AppendMeter, PostgresEvents } from './events.js';
+import { JOB_LOCKS, PostgresLease } from './lease.js';
 import { migratePostgres } from './migrate.js';
+import { postgresLimiter, pruneRateBuckets } from './rate-buckets.js';
 import { PostgresSessions } from './sessions.js';
 import { isUnavailable, pgTypes, storeError, unavailable } from './sql.js';
 import { PostgresUsage } from './usage.js';
@@ -109,6 +113,9 @@ export class PostgresStore implements Store {
   readonly #effects: { begin(): void; end(): void } | null;
   readonly #beforeCommit: (() => Promise<void>) | undefined;
   readonly #jobDeadlineMs: number;
+  readonly #url: string;
+  readonly #connectTimeoutMs: number;
+  readonly #statementTimeoutMs: number;
   #queue: Job[] = [];
   #scheduled = false;
   #running: Promise<void> | null = null;
@@ -146,6 +153,9 @@ export class PostgresStore implements Store {
     this.#effects = options.effects ?? null;
     this.#beforeCommit = options.beforeCommit;
     this.#jobDeadlineMs = 5 * statementTimeoutMs;
+    this.#url = url;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 1_000;
+    this.#statementTimeoutMs = statementTimeoutMs;
     this.chat = new PostgresChat(this.#pool);
     this.users = new PostgresUsers(this.#pool);
     this.sessions = new PostgresSessions(this.#pool);
@@ -342,6 +352,25 @@ export class PostgresStore implements Store {
     } catch {
       return false;
     }
+  }
+
+  /** The limit's buckets in `rate_buckets`, taken and refunded on the read pool, one statement each. */
+  limiter(name: string, limit: Limit, clock: Clock, refunds: boolean): Limiter {
+    return postgresLimiter(name, limit, this.#pool, clock, refunds);
+  }
+
+  pruneLimits(before: number, limit: number): Promise<number> {
+    return pruneRateBuckets(this.#pool, before, limit);
+  }
+
+  /** The job's advisory lock, held on a connection of its own (see `PostgresLease`). */
+  lease(job: string): Lease {
+    const key = JOB_LOCKS[job];
+    if (key === undefined) throw new Error(`no lock key for the background job "${job}"`);
+    return new PostgresLease(this.#url, key, {
+      connectTimeoutMs: this.#connectTimeoutMs,
+      statementTimeoutMs: this.#statementTimeoutMs,
+    });
   }
 
   close(): Promise<void> {

@@ -1,14 +1,17 @@
+import type { Limit } from '../../config.js';
 import { ChatQueries } from '../../db/chat.js';
 import { closeDb, type Db } from '../../db/index.js';
 import { sessionQueries } from '../../db/sessions.js';
 import { userQueries } from '../../db/users.js';
 import { EventLog } from '../../event-log.js';
 import { UsageMeter } from '../../quotas.js';
+import { type Clock, type Limiter, RateLimiter } from '../../rate-limit.js';
 import type {
   AfterCommit,
   Async,
   ChatStore,
   EventStore,
+  Lease,
   Publish,
   SessionStore,
   Store,
@@ -101,6 +104,20 @@ export class SqliteStore implements Store {
   /** Whether the connections are still open. */
   get open(): boolean {
     return !this.closed && this.db.$client.open;
+  }
+
+  /** In memory: one natter uses the file, so its buckets need be nowhere else (and cost no query). */
+  limiter(_name: string, limit: Limit, clock: Clock): Limiter {
+    return new RateLimiter(limit.capacity, limit.refillMs, clock);
+  }
+
+  pruneLimits(): Promise<number> {
+    return Promise.resolve(0);
+  }
+
+  /** One natter uses the file: it runs every job. */
+  lease(): Lease {
+    return { hold: () => Promise.resolve(true), release: () => Promise.resolve() };
   }
 
   async close(): Promise<void> {
