@@ -1,9 +1,11 @@
 import { NatterError } from '../protocol/index.js';
-import type { AuthedCtx } from './context.js';
+import type { AuthedCtx, Services } from './context.js';
 import type { ConversationRow, MemberRow, MessageRow, ServerRow, UserRow } from './db/schema.js';
 import { conversationScope, type Scope, serverScope } from './event-log.js';
 import type { Hub } from './hub.js';
+import { rateLimited } from './limits.js';
 import type { ChatStore } from './store/port.js';
+import { hashToken } from './tokens.js';
 
 /**
  * Authorization, one place for every operation. Whatever the caller may not
@@ -262,4 +264,41 @@ export async function scopesOfUser(chat: ChatStore, userId: string): Promise<Sco
     ...(await chat.serverIdsOf(userId)).map(serverScope),
     ...(await chat.conversationIdsOf(userId)).map(conversationScope),
   ];
+}
+
+/** Minimum time between two writes of a session's last-seen time. */
+const TOUCH_EVERY_MS = 60_000;
+
+/**
+ * Finds the session or bot token behind a secret token, throttling guessing
+ * per address: the one check of a token, for `auth`, HTTP Bearer headers and
+ * WebSocket upgrade headers alike.
+ */
+export async function resolveToken(
+  ctx: Pick<Services, 'sessions' | 'users' | 'limiters' | 'clock' | 'store' | 'log' | 'config'>,
+  address: string,
+  token: string,
+) {
+  const limiter = ctx.limiters.authFailPerAddress;
+  const wait = await limiter.retryAfter(address);
+  if (wait > 0) throw rateLimited(wait, 'invalid tokens from this address');
+  const row = await ctx.sessions.byTokenHash(hashToken(token));
+  const user = row ? await ctx.users.byId(row.userId) : undefined;
+  const now = ctx.clock();
+  // A login session unused for too long has expired (the hourly sweep deletes it); bot tokens do not expire.
+  const expired = row?.kind === 'session' && now - (row.lastSeenAt ?? row.createdAt) > ctx.config.sessionIdleMs;
+  if (!row || !user || expired) {
+    await limiter.take(address);
+    throw new NatterError('unauthenticated', 'this token is invalid, expired or was revoked; log in again');
+  }
+  if (row.lastSeenAt === null || now - row.lastSeenAt > TOUCH_EVERY_MS) {
+    // Bookkeeping, not worth a commit of its own: it joins the next write batch,
+    // so a storm of reconnects costs a few commits, not one fsync each.
+    const id = row.id;
+    ctx.store
+      .write((tx) => tx.sessions.touch(id, now))
+      .catch((err: unknown) => ctx.log.error('recording a session as seen', err));
+    row.lastSeenAt = now;
+  }
+  return { row, user };
 }

@@ -1,5 +1,5 @@
 import { CloseCode, LIMITS, NatterError, type ResultOf, usernameKey, utf8Bytes } from '../../protocol/index.js';
-import { scopesOfUser, settleScopes } from '../access.js';
+import { resolveToken, scopesOfUser, settleScopes } from '../access.js';
 import type { Connection } from '../connection.js';
 import type { AuthedCtx, Ctx, Handler, Services } from '../context.js';
 import type { UserRow } from '../db/schema.js';
@@ -347,42 +347,6 @@ async function checkPassword(
   if (utf8Bytes(password) > LIMITS.passwordMaxBytes) return false;
   if (!user) return ctx.passwords.verifyDummy(password, address);
   return ctx.passwords.verify(password, user.passwordHash, address, owner);
-}
-
-/** Minimum time between two writes of a session's last-seen time. */
-const TOUCH_EVERY_MS = 60_000;
-
-/**
- * Finds the session or bot token behind a secret token, throttling guessing
- * per address. Used by `auth`, HTTP Bearer and WebSocket upgrade headers.
- */
-export async function resolveToken(
-  ctx: Pick<Services, 'sessions' | 'users' | 'limiters' | 'clock' | 'store' | 'log' | 'config'>,
-  address: string,
-  token: string,
-) {
-  const limiter = ctx.limiters.authFailPerAddress;
-  const wait = await limiter.retryAfter(address);
-  if (wait > 0) throw rateLimited(wait, 'invalid tokens from this address');
-  const row = await ctx.sessions.byTokenHash(hashToken(token));
-  const user = row ? await ctx.users.byId(row.userId) : undefined;
-  const now = ctx.clock();
-  // A login session unused for too long has expired (the hourly sweep deletes it); bot tokens do not expire.
-  const expired = row?.kind === 'session' && now - (row.lastSeenAt ?? row.createdAt) > ctx.config.sessionIdleMs;
-  if (!row || !user || expired) {
-    await limiter.take(address);
-    throw new NatterError('unauthenticated', 'this token is invalid, expired or was revoked; log in again');
-  }
-  if (row.lastSeenAt === null || now - row.lastSeenAt > TOUCH_EVERY_MS) {
-    // Bookkeeping, not worth a commit of its own: it joins the next write batch,
-    // so a storm of reconnects costs a few commits, not one fsync each.
-    const id = row.id;
-    ctx.store
-      .write((tx) => tx.sessions.touch(id, now))
-      .catch((err: unknown) => ctx.log.error('recording a session as seen', err));
-    row.lastSeenAt = now;
-  }
-  return { row, user };
 }
 
 export const logout: Handler<'logout'> = async (ctx) => {

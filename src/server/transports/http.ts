@@ -8,10 +8,10 @@ import {
   type Reply,
   RequestId,
 } from '../../protocol/index.js';
+import { resolveToken } from '../access.js';
 import { Connection } from '../connection.js';
 import type { Services } from '../context.js';
 import type { Dispatcher } from '../dispatch.js';
-import { resolveToken } from '../handlers/accounts.js';
 import { bearerToken, remoteAddress, tooManyConnections } from './common.js';
 
 /** One HTTP request, seen as a connection that lives for one reply. Events are not delivered over HTTP. */

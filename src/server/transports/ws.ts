@@ -2,12 +2,11 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex, Writable } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { NatterError } from '../../protocol/index.js';
-import { scopesOfUser, settleScopes } from '../access.js';
+import { resolveToken, scopesOfUser, settleScopes } from '../access.js';
 import { Connection, type OutgoingFrame } from '../connection.js';
 import type { Services } from '../context.js';
 import type { Dispatcher } from '../dispatch.js';
 import type { Scope } from '../event-log.js';
-import { resolveToken } from '../handlers/accounts.js';
 import {
   bearerToken,
   CLOSE_DRAIN_MS,
