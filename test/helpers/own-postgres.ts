@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,7 +14,7 @@ const run = promisify(execFile);
  * again on the same port: a new cluster made with initdb in a temporary
  * directory, trust authentication for `postgres` on 127.0.0.1 only.
  * NATTER_TEST_PG_BIN names the directory of initdb and pg_ctl (by default
- * the Debian package's for PostgreSQL 15). PostgreSQL refuses to run as
+ * the newest under /usr/lib/postgresql, where Debian puts them; else PATH). PostgreSQL refuses to run as
  * root, so a root test process runs them as the `postgres` user.
  */
 export type OwnPostgres = {
@@ -32,7 +32,14 @@ export type OwnPostgres = {
 function binDir(): string {
   const named = process.env.NATTER_TEST_PG_BIN;
   if (named) return named;
-  return '/usr/lib/postgresql/15/bin';
+  // Debian keeps each major version's server programs off PATH, in /usr/lib/postgresql/<major>/bin: the newest.
+  const root = '/usr/lib/postgresql';
+  const majors = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => /^\d+$/.test(v) && existsSync(join(root, v, 'bin', 'initdb')))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  return majors[0] === undefined ? '' : join(root, majors[0], 'bin');
 }
 
 function tool(name: string): string {
