@@ -1321,16 +1321,13 @@ describe('case 33: SQL metacharacters are data', () => {
       c.close();
 
       // Every table is still there, and the database is sound.
-      const sqlite = t.server.sqlite().$client;
-      const tables = (sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[])
-        .map((r) => r.name)
-        .sort();
+      const tables = await t.sql.tables();
       for (const name of ['users', 'sessions', 'servers', 'members', 'bans', 'conversations', 'messages', 'events']) {
         assert.ok(tables.includes(name), `table ${name} is gone: ${tables.join(', ')}`);
       }
-      const users = sqlite.prepare('SELECT count(*) AS n FROM users').get() as { n: number };
-      assert.ok(users.n > 2);
-      assert.equal(sqlite.pragma('integrity_check', { simple: true }), 'ok');
+      const users = await t.sql.get<{ n: number }>('SELECT count(*) AS n FROM users');
+      assert.ok(Number(users?.n) > 2);
+      assert.equal(await t.sql.integrity(), 'ok');
       await assertServerFine();
     });
   }
