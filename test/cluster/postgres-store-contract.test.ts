@@ -10,7 +10,7 @@ import { NatterError, searchTerms } from '../../src/protocol/index.js';
 import { openDb, openReader } from '../../src/server/db/index.js';
 import type { MessageRow } from '../../src/server/db/schema.js';
 import type { Scope } from '../../src/server/event-log.js';
-import { matchExpression, type SearchFilter } from '../../src/server/search.js';
+import type { SearchFilter } from '../../src/server/search.js';
 import type { AfterCommit, StoredEvent, TxStores } from '../../src/server/store/port.js';
 import { PostgresChat } from '../../src/server/store/postgres/chat.js';
 import { PostgresEvents } from '../../src/server/store/postgres/events.js';
@@ -675,12 +675,7 @@ async function script(b: Backend): Promise<void> {
     before = Number.MAX_SAFE_INTEGER,
     want = 10,
     scanMax = 2000,
-  ) =>
-    rec(
-      b,
-      `chat.search ${label}`,
-      r.chat.search(matchExpression(searchTerms(query), filter), scopes, before, want, scanMax),
-    );
+  ) => rec(b, `chat.search ${label}`, r.chat.search(searchTerms(query), filter, scopes, before, want, scanMax));
   const everything = ['s:s-acme', 'c:d-ab', 'c:d-ac', `c:${climbers}`];
   await search('one word', 'deploy', {}, everything);
   await search('a prefix', 'deplo', {}, everything);
