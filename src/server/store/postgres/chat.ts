@@ -22,7 +22,7 @@ import type { ChatStore } from '../port.js';
 import type { Batch } from './batch.js';
 import { toConversation, toGroupInvite, toInvite, toMessage, toServer, toUser, toUserRef } from './rows.js';
 import { highlight, prefixQuery } from './search.js';
-import { changes, placeholders, type Queryable, type Raw, row, rows } from './sql.js';
+import { changes, holdsNul, placeholders, type Queryable, type Raw, row, rows } from './sql.js';
 
 /*
  * Text order: SQLite compares text byte by byte, and its lower() folds ASCII
@@ -856,6 +856,7 @@ export class PostgresChat implements ChatStore {
   }
 
   async invite(code: string): Promise<InviteRow | undefined> {
+    if (holdsNul(code)) return undefined;
     const r = await row(this.#q, 'SELECT * FROM invites WHERE code = $1', [code]);
     return r && toInvite(r);
   }
@@ -902,6 +903,7 @@ export class PostgresChat implements ChatStore {
   }
 
   async revokeInvite(serverId: string, code: string, now: number): Promise<boolean> {
+    if (holdsNul(code)) return false;
     return (
       (await changes(
         this.#q,
