@@ -392,6 +392,75 @@ describe('resume after a disconnect', () => {
   });
 });
 
+describe('resume while messages keep coming', () => {
+  test('events that commit while a resume is read come after the auth reply: none missed, none twice', async () => {
+    const alice = await newUser('rw');
+    const bob = await newUser('rx');
+    const { channelId } = await shareServer(alice, [bob]);
+    const bobConn = await sender(t.tcpUrl, bob.token);
+    const fresh = await connectFresh(t, 'tcp', alice.token);
+    fresh.conn.close();
+    const start = fresh.cursor;
+    // Eight sends in flight at all times, so batches commit while each resume reads its replay.
+    const acked: { id: string; seq: number }[] = [];
+    let running = true;
+    let i = 0;
+    const lane = async () => {
+      const overdue = deadline('the sends to be stopped', 4 * DEADLINE_MS);
+      while (running) {
+        overdue();
+        const n = i++;
+        const { message } = await bobConn.request('messages.send', {
+          conversationId: channelId,
+          body: `flow ${n}`,
+          nonce: `flow-${n}-${randomUUID()}`,
+        });
+        acked.push({ id: message.id, seq: message.seq });
+      }
+    };
+    const lanes = Array.from({ length: 8 }, lane);
+
+    let cursor = start;
+    const received: string[] = [];
+    for (let round = 0; round < 12; round++) {
+      // resume() checks the order: the replay, caught_up, the reply, and no stream event in between.
+      const r = await resume(t, round % 2 === 0 ? 'ws' : 'tcp', alice.token, cursor);
+      await r.conn.waitFor(() => createdIds(r.conn.messages.filter(isStream), channelId).length > r.replayed.length);
+      r.conn.close();
+      const stream = r.conn.messages.filter(isStream);
+      assertIncreasing(
+        stream.map((e) => e.cursor),
+        cursor,
+      );
+      received.push(...createdIds(stream, channelId));
+      cursor = lastCursor(stream, cursor);
+    }
+    running = false;
+    await Promise.all(lanes);
+    const final = await resume(t, 'ws', alice.token, cursor);
+    received.push(...createdIds(final.replayed, channelId));
+    final.conn.close();
+
+    const counts = new Map<string, number>();
+    for (const id of received) counts.set(id, (counts.get(id) ?? 0) + 1);
+    assert.deepEqual(
+      [...counts].filter(([, n]) => n > 1),
+      [],
+      'no message delivered twice',
+    );
+    assert.deepEqual(
+      acked.filter((m) => !counts.has(m.id)).map((m) => m.seq),
+      [],
+      'no acknowledged message missing',
+    );
+    assert.deepEqual(
+      received,
+      [...acked].sort((a, b) => a.seq - b.seq).map((m) => m.id),
+      'received in seq order',
+    );
+  });
+});
+
 describe('resume across a restart', () => {
   test('zero loss, zero duplicates, and seqs continue after the restart', async () => {
     const own = await startTestServer();

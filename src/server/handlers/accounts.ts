@@ -287,9 +287,12 @@ export const auth: Handler<'auth'> = async (ctx, { token, cursor, presence }) =>
       for (const text of replay.texts) ctx.conn.sendText(text);
       ctx.conn.event('caught_up', { cursor: String(head), replayed: replay.texts.length, limited: replay.limited });
     }
-  } finally {
+  } catch (err) {
     ctx.conn.release(head);
+    throw err;
   }
+  // What committed meanwhile goes out after the reply (docs/protocol.md, Resume): the replay, caught_up, the reply, then live events.
+  ctx.afterReply(() => ctx.conn.release(head));
   return {
     session: resolved.row.kind === 'session' ? toSessionInfo(resolved.row, resolved.row.id) : null,
     user: toPublicUser(resolved.user),
