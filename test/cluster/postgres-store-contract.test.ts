@@ -839,6 +839,21 @@ async function script(b: Backend): Promise<void> {
     return tx.events.appendedBytes - before;
   });
 
+  // The head a write hands out (register, login) counts the events its batch appended before it: two jobs of one batch.
+  const committed = await r.events.head();
+  const heads: number[] = [];
+  await Promise.all([
+    b.write(async (tx, afterCommit) => {
+      await tx.events.headOnCommit(afterCommit, (h) => heads.push(h));
+    }),
+    b.write(async (tx, afterCommit) => {
+      await tx.events.append(afterCommit, ['u:u-ann'], 'user.updated', { what: 'head' } as never, at);
+      await tx.events.headOnCommit(afterCommit, (h) => heads.push(h));
+    }),
+  ]);
+  assert.deepEqual(heads, [committed, committed + 1], `${b.name}: the head at each job's place in the batch`);
+  await rec(b, 'events.headOnCommit', Promise.resolve(heads));
+
   // Deletions, and what they take along
   await w('chat.deleteConversation', (tx) => tx.chat.deleteConversation('d-ac'));
   await w('chat.deleteServer', (tx) => tx.chat.deleteServer('s-beta'));

@@ -8,6 +8,7 @@ import { rateLimited, spendLookups } from '../limits.js';
 import { assertStrongPassword } from '../password-rules.js';
 import { hashCost } from '../passwords.js';
 import type { RateLimiter } from '../rate-limit.js';
+import type { AfterCommit } from '../store/port.js';
 import { hashToken, newToken } from '../tokens.js';
 import { assertUsernameFree, findUser } from '../usernames.js';
 import { toBotTokenInfo, toPublicUser, toSessionInfo } from '../views.js';
@@ -33,6 +34,7 @@ function assertNotAuthenticated(ctx: Ctx): void {
  */
 async function createSession(
   ctx: Ctx,
+  after: AfterCommit,
   user: UserRow,
   client: string | undefined,
 ): Promise<{ result: ResultOf<'login'>; evicted: string[] }> {
@@ -57,8 +59,12 @@ async function createSession(
     token,
     session: toSessionInfo(row, row.id),
     user: toPublicUser(user),
-    cursor: String(await ctx.events.head()),
+    cursor: '0',
   };
+  // The head as the batch commits, the events it holds so far included.
+  await ctx.events.headOnCommit(after, (head) => {
+    result.cursor = String(head);
+  });
   return { result, evicted };
 }
 
@@ -124,10 +130,10 @@ export const register: Handler<'register'> = async (ctx, { username, password, c
   let created: Awaited<ReturnType<typeof createSession>>;
   try {
     // One job: the account and its first session exist together or not at all.
-    created = await ctx.write(async (tx) => {
+    created = await ctx.write(async (tx, after) => {
       await assertUsernameFree(tx, username, null);
       await tx.users.insert(user);
-      return createSession(tx, user, client);
+      return createSession(tx, after, user, client);
     });
   } catch (err) {
     if (ctx.store.classify(err) === 'unique') throw taken(username);
@@ -193,13 +199,13 @@ export const login: Handler<'login'> = async (ctx, { username, password, client,
   failures.refund();
   limits.loginPerAccount.take(key);
   if (hashCost(hashUsed) !== ctx.passwords.cost) void rehash(ctx, user.id, hashUsed, password);
-  const created = await ctx.write(async (tx) => {
+  const created = await ctx.write(async (tx, after) => {
     // The password may have changed while it was being checked: the old one no longer opens the account.
     const current = await tx.users.byId(user.id);
     if (!current || current.passwordHash !== hashUsed) {
       throw new NatterError('invalid_credentials', 'wrong username or password');
     }
-    return createSession(tx, current, client);
+    return createSession(tx, after, current, client);
   });
   return attachSession(ctx, created, presence !== false);
 };

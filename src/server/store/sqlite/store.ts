@@ -161,6 +161,12 @@ function eventStore(log: EventLog): EventStore {
       return log.appendedBytes;
     },
     head: () => Promise.resolve(log.head()),
+    headOnCommit: (after, set) => {
+      // The batch's events took their ids as they were appended: the head is known now.
+      const head = log.head();
+      after.push(() => set(head));
+      return Promise.resolve();
+    },
     parseCursor: (cursor) => {
       try {
         return Promise.resolve(log.parseCursor(cursor));
