@@ -78,7 +78,8 @@ export async function startTestServer(overrides: ServerOverrides = {}, dataDir?:
     }
     throw err;
   }
-  const sql = database ? postgresSql(database.url) : sqliteSql(server.sqlite().$client);
+  const url = database?.url ?? overrides.database ?? null;
+  const sql = url === null ? sqliteSql(server.sqlite().$client) : postgresSql(url);
   const stop = async () => {
     await server.stop();
     await sql.close();
