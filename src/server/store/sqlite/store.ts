@@ -2,8 +2,6 @@ import { ChatQueries } from '../../db/chat.js';
 import { closeDb, type Db } from '../../db/index.js';
 import { sessionQueries } from '../../db/sessions.js';
 import { userQueries } from '../../db/users.js';
-import { EventLog } from '../../event-log.js';
-import { UsageMeter } from '../../quotas.js';
 import type {
   AfterCommit,
   Async,
@@ -16,6 +14,8 @@ import type {
   UsageStore,
   UserStore,
 } from '../port.js';
+import { EventLog } from './event-log.js';
+import { UsageMeter } from './usage.js';
 import { SqliteWriter } from './writer.js';
 
 /**
