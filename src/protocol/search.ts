@@ -12,9 +12,14 @@
 const WORD_CHAR = /[\p{L}\p{N}\p{Co}]/u;
 /** The last run of word characters of a chunk: the word a prefix match extends. */
 const LAST_WORD = /[\p{L}\p{N}\p{Co}]+(?=[^\p{L}\p{N}\p{Co}]*$)/u;
-/** Whitespace and the blank braille cell, which shows nothing (as for blank messages). */
-const SPACES = /[\s\u2800]+/u;
-const ENDS_WITH_SPACE = /[\s\u2800]$/u;
+/**
+ * Whitespace, the blank braille cell, which shows nothing (as for blank
+ * messages), and control characters, which no stored text holds besides
+ * newline and tab (and which neither backend's index can be asked for: SQLite
+ * reads U+0000 as the end of the query, PostgreSQL refuses it).
+ */
+const SPACES = /[\s\u2800\p{Cc}]+/u;
+const ENDS_WITH_SPACE = /[\s\u2800\p{Cc}]$/u;
 
 /** The last word is matched as a prefix only from this many characters on. */
 export const PREFIX_MIN = 3;

@@ -67,7 +67,10 @@ export class PagedList {
       name === this.name &&
       key.length === this.shape.length &&
       key.every((v, i) =>
-        this.shape[i] === 's' ? typeof v === 'string' : typeof v === 'number' && Number.isFinite(v),
+        // No stored text holds U+0000 (PostgreSQL's cannot), so no key given out does.
+        this.shape[i] === 's'
+          ? typeof v === 'string' && !v.includes('\u0000')
+          : typeof v === 'number' && Number.isFinite(v),
       );
     if (!ok) {
       throw new NatterError(

@@ -1,20 +1,11 @@
 import type { SearchTerms } from '../protocol/index.js';
 
 /**
- * The FTS5 side of `messages.search`: the query text the index is asked, and
- * the positions of the words it matched. The index and the triggers that keep
- * it are in drizzle/sqlite/0007_message_search.sql.
+ * `messages.search` on every backend: the text a message is indexed as, the
+ * phrases a query looks for and the positions of the words it matched. Each
+ * backend turns the phrases into its own query (FTS5's in db/fts.ts, a
+ * `tsquery` in store/postgres/search.ts).
  */
-
-/**
- * An FTS5 string: in double quotes, each `"` doubled. Inside one, nothing is
- * syntax (`*`, `-`, `:`, `(`, `AND`, `OR`, `NOT`, `NEAR` are text the tokenizer
- * splits into words like any other), so no query a person types can be an
- * FTS5 syntax error or change what is searched.
- */
-export function quoted(text: string): string {
-  return `"${text.replaceAll('"', '""')}"`;
-}
 
 /**
  * Scripts written without spaces between words (Chinese, Japanese, Thai…)
@@ -61,15 +52,6 @@ export function indexedText(body: string): string | null {
   return UNSPACED.test(body) ? searchTextMap(body).text : null;
 }
 
-/**
- * An id as the index holds it: its UTF-8 bytes in hex, one token that the
- * tokenizer neither splits (ids may hold `-` and `_`) nor folds (ids are
- * case-sensitive).
- */
-export function idToken(id: string): string {
-  return quoted(Buffer.from(id, 'utf8').toString('hex'));
-}
-
 /** What a search keeps to, besides its words. */
 export type SearchFilter = {
   /** One conversation. */
@@ -80,27 +62,24 @@ export type SearchFilter = {
   scopes?: readonly string[] | undefined;
 };
 
+/** A word of a query as the index is asked for it: a phrase of its tokens, the last one a prefix when `prefix`. */
+export type SearchPhrase = { text: string; prefix: boolean };
+
 /**
- * The FTS5 query for `terms`: every word in the message's text (the last one
- * as a prefix when `terms.prefix`), and the filter's ids in their own columns,
- * so the index itself skips the messages of other conversations, authors or
- * audiences.
+ * The phrases a message must hold for `terms`: each word as the index holds
+ * it (see {@link searchText}), the last one a prefix when `terms.prefix`. A
+ * word of an unspaced script is the phrase of its characters, which matches
+ * anywhere already: it is never a prefix.
  */
-export function matchExpression(terms: SearchTerms, filter: SearchFilter = {}): string {
+export function searchPhrases(terms: SearchTerms): SearchPhrase[] {
   const last = terms.words.length - 1;
-  // A word in an unspaced script is the phrase of its characters; it matches anywhere already, no prefix needed.
-  const words = terms.words.map((w) => searchText(w));
-  const phrases = words.map((w, i) =>
-    terms.prefix && i === last && w === terms.words[i] ? `${quoted(w)} *` : quoted(w),
-  );
-  const parts = [`body : (${phrases.join(' AND ')})`];
-  if (filter.conversationId !== undefined) parts.push(`conversation : ${idToken(filter.conversationId)}`);
-  if (filter.authorId !== undefined) parts.push(`author : ${idToken(filter.authorId)}`);
-  if (filter.scopes !== undefined) parts.push(`scope : (${filter.scopes.map(idToken).join(' OR ')})`);
-  return parts.join(' AND ');
+  return terms.words.map((word, i) => {
+    const text = searchText(word);
+    return { text, prefix: terms.prefix && i === last && text === word };
+  });
 }
 
-/** What `highlight()` is asked to put before and after each match: control characters no message can hold. */
+/** What FTS5's `highlight()` (and PostgreSQL's marking, store/postgres/search.ts) is asked to put before and after each match: control characters no message can hold. */
 export const MARK_OPEN = '\u0001';
 export const MARK_CLOSE = '\u0002';
 

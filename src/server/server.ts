@@ -11,7 +11,6 @@ import { Fanout } from './bus/fanout.js';
 import { LocalBus } from './bus/local.js';
 import { NatsBus } from './bus/nats.js';
 import { hubTarget } from './bus/target.js';
-import { Checkpointer } from './checkpointer.js';
 import {
   ConfigError,
   checkClusterSettings,
@@ -30,6 +29,7 @@ import { Maintenance } from './maintenance.js';
 import { PasswordHasher } from './passwords.js';
 import type { Store, StoredEvent } from './store/port.js';
 import { describeDatabase, openPostgresStore } from './store/postgres/store.js';
+import { type Checkpointer, checkpointOffTheLoop } from './store/sqlite/checkpointer.js';
 import { SqliteStore } from './store/sqlite/store.js';
 import { AddressCounter, endAndCut, httpRefusal, remoteAddress, tooManyConnections } from './transports/common.js';
 import { HostCheck, parseAllowedHosts } from './transports/hosts.js';
@@ -133,8 +133,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     });
     for (const warning of permissionWarnings(config.dataDir)) log.warn(warning);
     // Checkpoints run on their own thread; the event loop only appends to the WAL.
-    db.$client.pragma('wal_autocheckpoint = 0');
-    checkpointer = new Checkpointer(resolve(config.dataDir, DB_FILE), 500, (message) =>
+    checkpointer = checkpointOffTheLoop(db, resolve(config.dataDir, DB_FILE), (message) =>
       log.error('WAL checkpoint failed', message),
     );
     sqlite = db;

@@ -10,7 +10,7 @@ import { NatterError, searchTerms } from '../../src/protocol/index.js';
 import { openDb, openReader } from '../../src/server/db/index.js';
 import type { MessageRow } from '../../src/server/db/schema.js';
 import type { Scope } from '../../src/server/event-log.js';
-import { matchExpression, type SearchFilter } from '../../src/server/search.js';
+import type { SearchFilter } from '../../src/server/search.js';
 import type { AfterCommit, StoredEvent, TxStores } from '../../src/server/store/port.js';
 import { PostgresChat } from '../../src/server/store/postgres/chat.js';
 import { PostgresEvents } from '../../src/server/store/postgres/events.js';
@@ -675,12 +675,7 @@ async function script(b: Backend): Promise<void> {
     before = Number.MAX_SAFE_INTEGER,
     want = 10,
     scanMax = 2000,
-  ) =>
-    rec(
-      b,
-      `chat.search ${label}`,
-      r.chat.search(matchExpression(searchTerms(query), filter), scopes, before, want, scanMax),
-    );
+  ) => rec(b, `chat.search ${label}`, r.chat.search(searchTerms(query), filter, scopes, before, want, scanMax));
   const everything = ['s:s-acme', 'c:d-ab', 'c:d-ac', `c:${climbers}`];
   await search('one word', 'deploy', {}, everything);
   await search('a prefix', 'deplo', {}, everything);
@@ -843,6 +838,21 @@ async function script(b: Backend): Promise<void> {
     await tx.events.append(afterCommit, ['u:u-ann', 's:s-acme'], 'user.updated', { what: 'counted' } as never, at);
     return tx.events.appendedBytes - before;
   });
+
+  // The head a write hands out (register, login) counts the events its batch appended before it: two jobs of one batch.
+  const committed = await r.events.head();
+  const heads: number[] = [];
+  await Promise.all([
+    b.write(async (tx, afterCommit) => {
+      await tx.events.headOnCommit(afterCommit, (h) => heads.push(h));
+    }),
+    b.write(async (tx, afterCommit) => {
+      await tx.events.append(afterCommit, ['u:u-ann'], 'user.updated', { what: 'head' } as never, at);
+      await tx.events.headOnCommit(afterCommit, (h) => heads.push(h));
+    }),
+  ]);
+  assert.deepEqual(heads, [committed, committed + 1], `${b.name}: the head at each job's place in the batch`);
+  await rec(b, 'events.headOnCommit', Promise.resolve(heads));
 
   // Deletions, and what they take along
   await w('chat.deleteConversation', (tx) => tx.chat.deleteConversation('d-ac'));

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { connectClient, PASSWORD } from './api.js';
+import { postgresSql, sqliteSql, type TestSql } from './backend.js';
 import { within } from './wait.js';
 
 const BIN = fileURLToPath(new URL('../../bin/natter', import.meta.url));
@@ -12,15 +13,16 @@ const BIN = fileURLToPath(new URL('../../bin/natter', import.meta.url));
 /** Live server processes, so a failing run can still kill them. */
 export const children = new Set<ChildProcess>();
 
-/** Starts the real server process on `dir` with the send limit lifted; resolves with its WebSocket URL. */
-export function serveProcess(dir: string): Promise<{ child: ChildProcess; url: string }> {
+/**
+ * Starts the real server process on `dir` (and on the PostgreSQL `database`
+ * when given) with the send limit lifted; resolves with its WebSocket URL.
+ */
+export function serveProcess(dir: string, database?: string): Promise<{ child: ChildProcess; url: string }> {
   const limitsFile = join(dir, 'limits.json');
   writeFileSync(limitsFile, JSON.stringify({ sendPerUser: { capacity: 1_000_000, refillMs: 1 } }));
-  const child = spawn(
-    BIN,
-    ['serve', '--port', '0', '--tcp-port', '0', '--data', dir, '--bcrypt-cost', '4', '--limits', limitsFile],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const args = ['serve', '--port', '0', '--tcp-port', '0', '--data', dir, '--bcrypt-cost', '4', '--limits', limitsFile];
+  if (database !== undefined) args.push('--database', database);
+  const child = spawn(BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   children.add(child);
   child.on('exit', () => children.delete(child));
   let err = '';
@@ -49,14 +51,16 @@ function killHard(child: ChildProcess): Promise<void> {
  * of the server partway through, then a restart. At the end every send is
  * retried with its nonce and the database is checked: every acknowledged
  * message present exactly once with its id and seq, sequence numbers 1..n
- * with no hole, no nonce twice, integrity_check ok. Throws on any violation;
- * returns what it did.
+ * with no hole, no nonce twice, the backend's integrity check ok. The server
+ * keeps its data in `dir` (SQLite), or in the PostgreSQL `database` when
+ * given. Throws on any violation; returns what it did.
  */
 export async function crashDrill(
   dir: string,
   rounds: number,
+  database?: string,
 ): Promise<{ sent: number; acked: number; rounds: number }> {
-  let { child, url } = await serveProcess(dir);
+  let { child, url } = await serveProcess(dir, database);
   let c = await connectClient(url);
   const reg = await c.request('register', { username: 'crashtest', password: PASSWORD });
   const { channels } = await c.request('servers.create', { name: 'crash' });
@@ -84,7 +88,7 @@ export async function crashDrill(
     if (!killing) killing = killHard(child);
     await killing;
     c.close();
-    ({ child, url } = await serveProcess(dir));
+    ({ child, url } = await serveProcess(dir, database));
   }
 
   c = await connectClient(url);
@@ -102,12 +106,14 @@ export async function crashDrill(
   child.kill('SIGTERM');
   await within(exited, 'the server process to exit on SIGTERM');
 
-  const db = new Database(join(dir, 'natter.db'), { readonly: true });
+  const sqlite = database === undefined ? new Database(join(dir, 'natter.db'), { readonly: true }) : null;
+  const sql: TestSql = sqlite ? sqliteSql(sqlite) : postgresSql(database ?? '');
   try {
-    assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
-    const rows = db
-      .prepare('SELECT id, seq, nonce FROM messages WHERE conversation_id = ? ORDER BY seq')
-      .all(conversationId) as { id: string; seq: number; nonce: string }[];
+    assert.equal(await sql.integrity(), 'ok');
+    const rows = await sql.all<{ id: string; seq: number; nonce: string }>(
+      'SELECT id, seq, nonce FROM messages WHERE conversation_id = ? ORDER BY seq',
+      conversationId,
+    );
     assert.equal(new Set(rows.map((r) => r.nonce)).size, rows.length, 'no nonce stored twice');
     assert.equal(rows.length, sentNonces.length, 'after the retries every send is stored exactly once');
     assert.deepEqual(
@@ -118,7 +124,8 @@ export async function crashDrill(
     const byNonce = new Map(rows.map((r) => [r.nonce, r]));
     for (const [nonce, ack] of acked) assert.equal(byNonce.get(nonce)?.id, ack.id, `acknowledged ${nonce} is there`);
   } finally {
-    db.close();
+    await sql.close();
+    sqlite?.close();
   }
   return { sent: sentNonces.length, acked: acked.size, rounds };
 }

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServerConfig, ServerOverrides } from '../../src/server/config.js';
 import { type RunningServer, startServer } from '../../src/server/server.js';
+import { postgresSql, sqliteSql, TEST_BACKEND, type TestSql } from './backend.js';
+import { freshDatabase, type TestDatabase } from './postgres.js';
 
 /** Limits loose enough that only tests aimed at throttling meet them. */
 export const LOOSE_LIMITS: ServerConfig['limits'] = {
@@ -27,38 +29,76 @@ export type TestServer = {
   wsUrl: string;
   tcpUrl: string;
   httpUrl: string;
+  /** The PostgreSQL database the server keeps its data in, or null on SQLite (`dataDir`). */
+  database: TestDatabase | null;
+  /** Plain SQL on the server's database, whichever the backend (open until the server stops). */
+  sql: TestSql;
   /** Stops the server (the data directory stays). */
   stop(): Promise<void>;
-  /** Stops the server and deletes its data directory. */
+  /** Stops the server and deletes its data directory (and its PostgreSQL database). */
   destroy(): Promise<void>;
 };
 
-/** Starts a real server on free ports with a fresh (or the given) data directory and a cheap bcrypt cost. */
+/** The PostgreSQL database of each data directory, so a server restarted on a directory finds its data again. */
+const databases = new Map<string, TestDatabase>();
+
+/**
+ * Starts a real server on free ports with a fresh (or the given) data directory and a cheap bcrypt cost.
+ * With NATTER_TEST_DATABASE=postgres (test/helpers/backend.ts) and no `database` override, the server keeps
+ * its data in a fresh PostgreSQL database, the same one each time it is started on the same directory.
+ */
 export async function startTestServer(overrides: ServerOverrides = {}, dataDir?: string): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'natter-test-'));
-  const server = await startServer({
-    port: 0,
-    tcpPort: 0,
-    dataDir: dir,
-    bcryptCost: 4,
-    // Tests run beside other work: the hashing threads get their share of the CPU, not what is left.
-    hashNice: 0,
-    log: false,
-    shutdownGraceMs: 1000,
-    // Presence changes at once in tests, unless a test asks for a grace period.
-    presenceGraceMs: 0,
-    ...overrides,
-    limits: { ...LOOSE_LIMITS, ...overrides.limits },
-  });
+  let database: TestDatabase | null = null;
+  if (TEST_BACKEND === 'postgres' && overrides.database === undefined) {
+    database = databases.get(dir) ?? (await freshDatabase());
+    databases.set(dir, database);
+  }
+  let server: RunningServer;
+  try {
+    server = await startServer({
+      port: 0,
+      tcpPort: 0,
+      dataDir: dir,
+      ...(database ? { database: database.url } : {}),
+      bcryptCost: 4,
+      // Tests run beside other work: the hashing threads get their share of the CPU, not what is left.
+      hashNice: 0,
+      log: false,
+      shutdownGraceMs: 1000,
+      // Presence changes at once in tests, unless a test asks for a grace period.
+      presenceGraceMs: 0,
+      ...overrides,
+      limits: { ...LOOSE_LIMITS, ...overrides.limits },
+    });
+  } catch (err) {
+    if (database && dataDir === undefined) {
+      databases.delete(dir);
+      await database.drop();
+    }
+    throw err;
+  }
+  const url = database?.url ?? overrides.database ?? null;
+  const sql = url === null ? sqliteSql(server.sqlite().$client) : postgresSql(url);
+  const stop = async () => {
+    await server.stop();
+    await sql.close();
+  };
   return {
     server,
     dataDir: dir,
     wsUrl: `ws://127.0.0.1:${server.port}`,
     tcpUrl: `tcp://127.0.0.1:${server.tcpPort}`,
     httpUrl: `http://127.0.0.1:${server.port}`,
-    stop: () => server.stop(),
+    database,
+    sql,
+    stop,
     async destroy() {
-      await server.stop();
+      await stop();
+      if (database) {
+        databases.delete(dir);
+        await database.drop();
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };

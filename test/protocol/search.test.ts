@@ -10,6 +10,11 @@ test('words are what lies between spaces and holds a letter or a digit, each onc
   assert.deepEqual(searchTerms('e-mail "quoted" v1.2'), { words: ['e-mail', '"quoted"', 'v1.2'], prefix: false });
   assert.deepEqual(searchTerms('tab\there\u2800braille'), { words: ['tab', 'here', 'braille'], prefix: true });
   assert.deepEqual(searchTerms('日本語 テキスト'), { words: ['日本語', 'テキスト'], prefix: true });
+  assert.deepEqual(searchTerms('nul\u0000bell\u0007esc\u001b[1m'), {
+    words: ['nul', 'bell', 'esc', '[1m'],
+    prefix: false,
+  });
+  assert.deepEqual(searchTerms('ends\u0000'), { words: ['ends'], prefix: false });
 });
 
 test('the last word is a prefix from three characters on, unless the query ends with a space', () => {

@@ -392,6 +392,65 @@ describe('resume after a disconnect', () => {
   });
 });
 
+describe('resume while messages keep coming', () => {
+  test('events that commit while a resume is read come after the auth reply: none missed, none twice, 24 times', async () => {
+    const alice = await newUser('rw');
+    const bob = await newUser('rx');
+    const { channelId } = await shareServer(alice, [bob]);
+    const bobConn = await sender(t.tcpUrl, bob.token);
+    const fresh = await connectFresh(t, 'tcp', alice.token);
+    fresh.conn.close();
+    // A long replay (400 events, 1 MB) keeps each resume reading while new sends commit.
+    const long = 'word '.repeat(500);
+    for (let i = 0; i < 400; i += 50) {
+      await Promise.all(
+        Array.from({ length: 50 }, (_, j) =>
+          bobConn.request('messages.send', { conversationId: channelId, body: `${i + j} ${long}`, nonce: nonce() }),
+        ),
+      );
+    }
+    // One send after another: each commits in a batch of its own, so commits come often and some
+    // land while a resume reads its replay (its events are then held and must follow the reply).
+    let running = true;
+    let sent = 400;
+    const sendAll = async () => {
+      const overdue = deadline('the sends to be stopped', 4 * DEADLINE_MS);
+      while (running) {
+        overdue();
+        const n = sent++;
+        await bobConn.request('messages.send', { conversationId: channelId, body: `flow ${n}`, nonce: nonce() });
+      }
+    };
+    const sending = sendAll();
+    try {
+      for (let round = 0; round < 24; round++) {
+        // resume() checks the order: the replay, caught_up, the reply, and no stream event in between.
+        const r = await resume(t, round % 2 === 0 ? 'ws' : 'tcp', alice.token, fresh.cursor);
+        const seen = r.replayed.length;
+        // Then, live, at least a few more sends.
+        await r.conn.waitFor(() => r.conn.messages.filter(isStream).length >= seen + 3);
+        r.conn.close();
+        const stream = r.conn.messages.filter(isStream);
+        assertIncreasing(
+          stream.map((e) => e.cursor),
+          fresh.cursor,
+        );
+        const seqs = stream
+          .filter((e) => e.event === 'message.created')
+          .map((e) => dataOf(e, 'message.created').message.seq);
+        assert.deepEqual(
+          seqs,
+          Array.from({ length: seqs.length }, (_, k) => k + 1),
+          `round ${round}: every message from the first on, once each, in order`,
+        );
+      }
+    } finally {
+      running = false;
+      await sending;
+    }
+  });
+});
+
 describe('resume across a restart', () => {
   test('zero loss, zero duplicates, and seqs continue after the restart', async () => {
     const own = await startTestServer();

@@ -590,10 +590,7 @@ describe('invites', () => {
     const revoked = (await owner.c.request('invites.create', { serverId: s.serverId })).invite.code;
     const first = await newUser();
     await first.c.request('invites.join', { code: usedUp });
-    t.server
-      .sqlite()
-      .$client.prepare('UPDATE invites SET expires_at = ? WHERE code = ?')
-      .run(Date.now() - 1000, expired);
+    await t.sql.run('UPDATE invites SET expires_at = ? WHERE code = ?', Date.now() - 1000, expired);
     await owner.c.request('invites.revoke', { serverId: s.serverId, code: revoked });
 
     const late = await newUser();
@@ -605,9 +602,7 @@ describe('invites', () => {
     assert.equal(errors[0]?.code, 'not_found');
     for (const e of errors) assert.deepEqual(e, errors[0]);
     assert.equal((await late.c.request('servers.list', {})).servers.length, 0);
-    const row = t.server.sqlite().$client.prepare('SELECT uses FROM invites WHERE code = ?').get(usedUp) as
-      | { uses: number }
-      | undefined;
+    const row = await t.sql.get<{ uses: number }>('SELECT uses FROM invites WHERE code = ?', usedUp);
     assert.equal(row?.uses, 1, 'failed joins do not count');
     assert.equal((await owner.c.request('servers.get', { serverId: s.serverId })).server.memberCount, 2);
   });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { ChatQueries } from '../../src/server/db/chat.js';
 import { closeDb, type Db, openDb } from '../../src/server/db/index.js';
-import { EventLog } from '../../src/server/event-log.js';
+import { EventLog } from '../../src/server/store/sqlite/event-log.js';
 import { SqliteWriter as Writer } from '../../src/server/store/sqlite/writer.js';
 import { databaseAt } from '../helpers/old-database.js';
 import { within } from '../helpers/wait.js';

@@ -102,13 +102,9 @@ async function failure(p: Promise<unknown>): Promise<ErrorBody> {
   return body;
 }
 
-function count(srv: TestServer, sql: string, ...args: unknown[]): number {
-  return (
-    srv.server
-      .sqlite()
-      .$client.prepare(sql)
-      .get(...args) as { n: number }
-  ).n;
+/** The `n` a counting statement answers, on the server's database. */
+async function count(srv: TestServer, sql: string, ...args: unknown[]): Promise<number> {
+  return Number((await srv.sql.get<{ n: number }>(sql, ...args))?.n);
 }
 
 let nonces = 0;
@@ -217,8 +213,8 @@ async function othersServed(srv: TestServer, other?: User): Promise<void> {
 /* ------------------------------------------------------------------ 12 */
 
 test('case 12: commands before auth are unauthenticated; the fifth refusal closes with 4003 (ws, tcp, http)', async () => {
-  const servers = count(t, 'SELECT COUNT(*) AS n FROM servers');
-  const messages = count(t, 'SELECT COUNT(*) AS n FROM messages');
+  const servers = await count(t, 'SELECT COUNT(*) AS n FROM servers');
+  const messages = await count(t, 'SELECT COUNT(*) AS n FROM messages');
   const attempts = [
     { op: 'servers.create', params: { name: 'sneaky' } },
     { op: 'messages.send', params: { conversationId: randomId(), body: 'hi', nonce: nonce() } },
@@ -262,8 +258,8 @@ test('case 12: commands before auth are unauthenticated; the fifth refusal close
   }
   assert.equal((await httpPost(t.httpUrl, 'ping', {})).status, 200);
 
-  assert.equal(count(t, 'SELECT COUNT(*) AS n FROM servers'), servers, 'nothing was created');
-  assert.equal(count(t, 'SELECT COUNT(*) AS n FROM messages'), messages, 'nothing was sent');
+  assert.equal(await count(t, 'SELECT COUNT(*) AS n FROM servers'), servers, 'nothing was created');
+  assert.equal(await count(t, 'SELECT COUNT(*) AS n FROM messages'), messages, 'nothing was sent');
   await othersServed(t);
 });
 
@@ -509,7 +505,7 @@ test('case 16: passwords over 72 UTF-8 bytes are refused; 72 bytes round-trip, n
       const err = await failure(api.call('register', { username, password: tooLong }));
       assert.equal(err.code, 'bad_request', `${transport}: ${Buffer.byteLength(tooLong)} bytes`);
       assert.equal(err.field, 'params.password');
-      assert.equal(count(t, 'SELECT COUNT(*) AS n FROM users WHERE username = ?', username), 0, 'no account');
+      assert.equal(await count(t, 'SELECT COUNT(*) AS n FROM users WHERE username = ?', username), 0, 'no account');
       api.close();
     }
     const api = await openApi(t, transport);
@@ -635,13 +631,16 @@ test('case 18: logout closes every socket of the session before it answers (4004
   assert.equal((await otherSocket.request('whoami', {})).user.id, other.id);
 
   // Only hashes are stored: no raw token anywhere in the sessions table.
-  const sqlite = t.server.sqlite().$client;
-  const dump = JSON.stringify(sqlite.prepare('SELECT * FROM sessions').all());
+  const dump = JSON.stringify(await t.sql.all('SELECT * FROM sessions'));
   for (const token of [u.token, second.token, third.token, other.token]) {
     assert.ok(!dump.includes(token.slice(4)), 'no raw token is stored');
   }
-  assert.equal(count(t, 'SELECT COUNT(*) AS n FROM sessions WHERE token_hash = ?', hashOf(second.token)), 1);
-  assert.equal(count(t, 'SELECT COUNT(*) AS n FROM sessions WHERE token_hash = ?', hashOf(u.token)), 0, 'revoked');
+  assert.equal(await count(t, 'SELECT COUNT(*) AS n FROM sessions WHERE token_hash = ?', hashOf(second.token)), 1);
+  assert.equal(
+    await count(t, 'SELECT COUNT(*) AS n FROM sessions WHERE token_hash = ?', hashOf(u.token)),
+    0,
+    'revoked',
+  );
 });
 
 test('case 18: a password change closes the other sessions’ sockets before it answers (4004) and kills their tokens', async () => {
@@ -665,7 +664,7 @@ test('case 18: a password change closes the other sessions’ sockets before it 
   );
   await new HttpApi(t.httpUrl).call('login', { username: u.username, password: 'a brand new secret' });
   assert.equal((await otherSocket.request('whoami', {})).user.id, other.id);
-  const dump = JSON.stringify(t.server.sqlite().$client.prepare('SELECT * FROM sessions').all());
+  const dump = JSON.stringify(await t.sql.all('SELECT * FROM sessions'));
   assert.ok(!dump.includes(changer.token.slice(4)));
 });
 
@@ -730,7 +729,7 @@ test('case 19: auth, login or register on an authenticated socket is already_aut
       (await failure(c.request('register', { username: name, password: PASSWORD }))).code,
       'already_authenticated',
     );
-    assert.equal(count(t, 'SELECT COUNT(*) AS n FROM users WHERE username = ?', name), 0);
+    assert.equal(await count(t, 'SELECT COUNT(*) AS n FROM users WHERE username = ?', name), 0);
     assert.equal((await c.request('whoami', {})).user.id, u.id, `${transport}: still the same user`);
   }
 });
@@ -828,7 +827,7 @@ test('case 20: a channel of a server one is not in is not_found, like a missing 
     if (e.event === 'message.created' || e.event === 'typing') leaked++;
   };
   fx.bobSocket.on('event', onEvent);
-  const messages = count(t, 'SELECT COUNT(*) AS n FROM messages');
+  const messages = await count(t, 'SELECT COUNT(*) AS n FROM messages');
   for (const transport of TRANSPORTS) {
     const eve = await as(t, transport, fx.eve.token);
     const fake = randomId();
@@ -847,7 +846,7 @@ test('case 20: a channel of a server one is not in is not_found, like a missing 
   await settled(fx.bobSocket);
   fx.bobSocket.off('event', onEvent);
   assert.equal(leaked, 0, 'the member saw nothing');
-  assert.equal(count(t, 'SELECT COUNT(*) AS n FROM messages'), messages, 'nothing written');
+  assert.equal(await count(t, 'SELECT COUNT(*) AS n FROM messages'), messages, 'nothing written');
   await assertUntouched(fx);
   await fx.bobSocket.request('messages.send', { conversationId: fx.channelId, body: 'still fine', nonce: nonce() });
 });
@@ -959,7 +958,7 @@ test('case 23: a kicked or banned user with the socket open is refused at once a
   const [kr, br] = await Promise.all(removed);
   assert.equal(kr?.data.reason, 'kicked');
   assert.equal(br?.data.reason, 'banned');
-  const messages = count(t, 'SELECT COUNT(*) AS n FROM messages WHERE conversation_id = ?', channelId);
+  const messages = await count(t, 'SELECT COUNT(*) AS n FROM messages WHERE conversation_id = ?', channelId);
   for (const c of [k, b]) {
     assert.equal(
       (await failure(c.request('messages.send', { conversationId: channelId, body: 'still here?', nonce: nonce() })))
@@ -969,7 +968,7 @@ test('case 23: a kicked or banned user with the socket open is refused at once a
     assert.equal((await failure(c.request('messages.history', { conversationId: channelId }))).code, 'not_found');
     assert.equal((await failure(c.request('typing.start', { conversationId: channelId }))).code, 'not_found');
   }
-  assert.equal(count(t, 'SELECT COUNT(*) AS n FROM messages WHERE conversation_id = ?', channelId), messages);
+  assert.equal(await count(t, 'SELECT COUNT(*) AS n FROM messages WHERE conversation_id = ?', channelId), messages);
   await o.request('messages.send', { conversationId: channelId, body: 'members only', nonce: nonce() });
   await o.request('typing.start', { conversationId: channelId });
   // Both went out to the server's members before they were answered; anything that reached k or b is in by now.
@@ -1003,16 +1002,17 @@ test('case 24: a plain member deleting another’s message, kicking, banning or 
   });
   for (const transport of TRANSPORTS) {
     const m = await as(t, transport, member.token);
-    const attempts: [string, Promise<unknown>][] = [
-      ['delete owner message', m.call('messages.delete', { messageId: msg.message.id })],
-      ['delete member message', m.call('messages.delete', { messageId: msg2.message.id })],
-      ['edit owner message', m.call('messages.edit', { messageId: msg.message.id, body: 'defaced' })],
-      ['kick', m.call('members.kick', { serverId: server.id, userId: member2.id })],
-      ['ban', m.call('bans.add', { serverId: server.id, userId: member2.id, reason: 'mine' })],
-      ['edit channel', m.call('channels.update', { channelId, topic: 'defaced', name: 'mine' })],
+    // All six at once; each failure is caught as it comes, whichever is answered first.
+    const attempts: [string, Promise<ErrorBody>][] = [
+      ['delete owner message', failure(m.call('messages.delete', { messageId: msg.message.id }))],
+      ['delete member message', failure(m.call('messages.delete', { messageId: msg2.message.id }))],
+      ['edit owner message', failure(m.call('messages.edit', { messageId: msg.message.id, body: 'defaced' }))],
+      ['kick', failure(m.call('members.kick', { serverId: server.id, userId: member2.id }))],
+      ['ban', failure(m.call('bans.add', { serverId: server.id, userId: member2.id, reason: 'mine' }))],
+      ['edit channel', failure(m.call('channels.update', { channelId, topic: 'defaced', name: 'mine' }))],
     ];
     for (const [what, p] of attempts) {
-      assert.equal((await failure(p)).code, 'forbidden', `${transport}: ${what}`);
+      assert.equal((await p).code, 'forbidden', `${transport}: ${what}`);
     }
   }
   const got = await o.request('servers.get', { serverId: server.id });
@@ -1050,7 +1050,7 @@ test('case 25: used and revoked invite codes answer exactly like random ones; co
     assert.ok(code.length * Math.log2(62) >= 64);
   }
   await o.request('invites.revoke', { serverId: server.id, code: revoked.code });
-  t.server.sqlite().$client.prepare('UPDATE invites SET expires_at = 1 WHERE code = ?').run(expired.code);
+  await t.sql.run('UPDATE invites SET expires_at = 1 WHERE code = ?', expired.code);
   const first = await newUser(t, 'first');
   await (await as(t, 'ws', first.token)).call('invites.join', { code: once1.code });
   const prober = await newUser(t, 'probe');
@@ -1062,7 +1062,7 @@ test('case 25: used and revoked invite codes answer exactly like random ones; co
       assert.deepEqual(await failure(api.call('invites.join', { code })), random, `${transport}: ${code}`);
     }
   }
-  assert.equal(count(t, 'SELECT COUNT(*) AS n FROM members WHERE user_id = ?', prober.id), 0);
+  assert.equal(await count(t, 'SELECT COUNT(*) AS n FROM members WHERE user_id = ?', prober.id), 0);
 });
 
 test('case 25: 30 random invite codes from one address: uniform not_found, then rate_limited (ws, tcp, http)', async () => {
@@ -1097,7 +1097,7 @@ test('case 25: 30 random invite codes from one address: uniform not_found, then 
     const r = await httpPost(srv.httpUrl, 'invites.join', { code: randomCode() }, httpGuesser.token);
     assert.equal(r.status, 429);
     assert.ok(Number(r.headers.get('retry-after')) >= 1);
-    assert.equal(count(srv, 'SELECT COUNT(*) AS n FROM members'), 1, 'nobody joined');
+    assert.equal(await count(srv, 'SELECT COUNT(*) AS n FROM members'), 1, 'nobody joined');
     // The owner (no failures) is unaffected.
     await o.request('messages.send', { conversationId: channels[0]?.id ?? '', body: 'calm here', nonce: nonce() });
     assert.ok(invite.code.length >= 12);
@@ -1128,11 +1128,11 @@ test('case 26: joining twice is idempotent (one membership row); a banned user i
   for (const transport of TRANSPORTS) {
     const api = await as(t, transport, joiner.token);
     results.push(await api.call('invites.join', { code: invite.code }));
-    assert.equal(rows(joiner.id), 1, `${transport}: one membership row`);
+    assert.equal(await rows(joiner.id), 1, `${transport}: one membership row`);
     const b = await as(t, transport, banned.token);
     const err = await failure(b.call('invites.join', { code: invite.code }));
     assert.equal(err.code, 'forbidden', `${transport}: banned`);
-    assert.equal(rows(banned.id), 0);
+    assert.equal(await rows(banned.id), 0);
   }
   assert.deepEqual(
     results.map((r) => r.alreadyMember),
@@ -1186,7 +1186,7 @@ test('case 34: a message flood is rate_limited with retryAfterMs, sustained floo
       // The bystander is unaffected: it sends and is served.
       await calm.request('messages.send', { conversationId, body: 'still talking', nonce: nonce() });
       // Writes commit in order: the flooder's accepted sends are in by now.
-      const stored = count(
+      const stored = await count(
         srv,
         'SELECT COUNT(*) AS n FROM messages m JOIN users u ON u.id = m.author_id WHERE u.username = ?',
         flooder.username,

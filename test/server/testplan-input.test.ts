@@ -1016,6 +1016,53 @@ describe('case 27: hostile usernames', () => {
   }
 });
 
+describe('case 27: U+0000 in what is looked up', () => {
+  // No stored text holds U+0000 (PostgreSQL's text cannot): a look-up by it finds nothing, on every backend.
+  const nul = 'x\u0000y';
+  const cursor = (key: unknown[]) => Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
+
+  for (const transport of TRANSPORTS) {
+    test(`case 27: a name, code, search or page cursor holding U+0000 finds nothing or is refused as bad input (${transport})`, async () => {
+      const o = await owner('c27n');
+      const c = await openCaller(transport, o.token);
+      assertError(await c.call('users.get', { username: nul }), 'not_found', undefined, 'users.get');
+      const dm = await c.call('messages.send', { to: nul, body: 'hi', nonce: `c27n-${transport}` });
+      assertError(dm, 'not_found', undefined, 'dm');
+      const grp = await c.call('groups.create', { name: 'g', usernames: [nul] });
+      assertError(grp, 'not_found', undefined, 'groups.create');
+      const from = await c.call('messages.search', { query: 'hello', from: nul });
+      assertError(from, 'not_found', 'params.from', 'search from');
+      assertError(await c.call('invites.join', { code: nul }), 'not_found', undefined, 'invites.join');
+      const revoke = await c.call('invites.revoke', { serverId: o.serverId, code: nul });
+      assertError(revoke, 'not_found', undefined, 'invites.revoke');
+      // In a query, U+0000 separates words as a space does.
+      await o.http.call('messages.send', {
+        conversationId: o.channelId,
+        body: 'nul split words',
+        nonce: `c27n-m-${transport}`,
+      });
+      const found = resultOf<{ hits: { message: { body: string } }[] }>(
+        await c.call('messages.search', { query: 'split\u0000words', conversationId: o.channelId }),
+        'search',
+      );
+      assert.deepEqual(
+        found.hits.map((h) => h.message.body),
+        ['nul split words'],
+      );
+      const lists: [string, Record<string, unknown>, unknown[]][] = [
+        ['servers.list', {}, ['servers', nul, nul]],
+        ['members.list', { serverId: o.serverId }, ['members', 1, nul, nul]],
+        ['invites.list', { serverId: o.serverId }, ['invites', 1, nul]],
+      ];
+      for (const [op, params, key] of lists) {
+        assertError(await c.call(op, { ...params, after: cursor(key) }), 'bad_request', 'params.after', op);
+      }
+      c.close();
+      await assertServerFine();
+    });
+  }
+});
+
 describe('case 28: look-alike usernames', () => {
   // Base names made only of letters that have Cyrillic twins, one per transport (one database).
   const bases: Record<TransportName, { base: string; accented: string }> = {
@@ -1321,16 +1368,13 @@ describe('case 33: SQL metacharacters are data', () => {
       c.close();
 
       // Every table is still there, and the database is sound.
-      const sqlite = t.server.sqlite().$client;
-      const tables = (sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[])
-        .map((r) => r.name)
-        .sort();
+      const tables = await t.sql.tables();
       for (const name of ['users', 'sessions', 'servers', 'members', 'bans', 'conversations', 'messages', 'events']) {
         assert.ok(tables.includes(name), `table ${name} is gone: ${tables.join(', ')}`);
       }
-      const users = sqlite.prepare('SELECT count(*) AS n FROM users').get() as { n: number };
-      assert.ok(users.n > 2);
-      assert.equal(sqlite.pragma('integrity_check', { simple: true }), 'ok');
+      const users = await t.sql.get<{ n: number }>('SELECT count(*) AS n FROM users');
+      assert.ok(Number(users?.n) > 2);
+      assert.equal(await t.sql.integrity(), 'ok');
       await assertServerFine();
     });
   }

@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { searchTerms } from '../../src/protocol/index.js';
+import { matchExpression } from '../../src/server/db/fts.js';
 import { closeDb, openDb } from '../../src/server/db/index.js';
 import { newId } from '../../src/server/ids.js';
 import { RateLimiter } from '../../src/server/rate-limit.js';
-import { MARK_CLOSE, MARK_OPEN, matchExpression, matchRanges } from '../../src/server/search.js';
+import { MARK_CLOSE, MARK_OPEN, matchRanges } from '../../src/server/search.js';
 import { LineReader } from '../../src/server/transports/tcp.js';
 
 describe('RateLimiter', () => {

@@ -1,8 +1,9 @@
 import type { Statement } from 'better-sqlite3';
-import type { UserRef } from '../../protocol/index.js';
+import type { SearchTerms, UserRef } from '../../protocol/index.js';
 import { newId } from '../ids.js';
 import type { PageKey } from '../pages.js';
-import { indexedText, MARK_CLOSE, MARK_OPEN } from '../search.js';
+import { indexedText, MARK_CLOSE, MARK_OPEN, type SearchFilter } from '../search.js';
+import { matchExpression } from './fts.js';
 import type { Db, Deferred } from './index.js';
 import type {
   ConversationRow,
@@ -885,15 +886,17 @@ export class ChatQueries {
   }
 
   /**
-   * Walks the full-text index's matches for `match` (an FTS5 query), newest
-   * first (largest key first) from below the key `before`, and keeps those
-   * whose scope is one of `scopes`, with FTS5's `highlight()` marks around the
-   * words that matched. It stops once it holds `want` of them or has looked
-   * at `scanMax` matches: `last` is the key of the last match looked at, and
-   * `end` says that the index had no more.
+   * Walks the full-text index's matches for `terms` within `filter` (as one
+   * FTS5 query, `matchExpression`), newest first (largest key first) from
+   * below the key `before`, and keeps those whose scope is one of `scopes`,
+   * with FTS5's `highlight()` marks around the words that matched. It stops
+   * once it holds `want` of them or has looked at `scanMax` matches: `last` is
+   * the key of the last match looked at, and `end` says that the index had no
+   * more.
    */
   search(
-    match: string,
+    terms: SearchTerms,
+    filter: SearchFilter,
     scopes: readonly string[],
     before: number,
     want: number,
@@ -909,7 +912,7 @@ export class ChatQueries {
        WHERE message_search MATCH @match AND s.rowid < @before
        ORDER BY s.rowid DESC`,
     ).iterate({
-      match,
+      match: matchExpression(terms, filter),
       scopes: JSON.stringify(scopes),
       before,
       open: MARK_OPEN,

@@ -9,6 +9,7 @@ import { rateLimited, spendLookups } from '../limits.js';
 import { assertStrongPassword } from '../password-rules.js';
 import { hashCost } from '../passwords.js';
 import type { Limiter } from '../rate-limit.js';
+import type { AfterCommit } from '../store/port.js';
 import { hashToken, newToken } from '../tokens.js';
 import { assertUsernameFree, findUser } from '../usernames.js';
 import { toBotTokenInfo, toPublicUser, toSessionInfo } from '../views.js';
@@ -34,6 +35,7 @@ function assertNotAuthenticated(ctx: Ctx): void {
  */
 async function createSession(
   ctx: Ctx,
+  after: AfterCommit,
   user: UserRow,
   client: string | undefined,
 ): Promise<{ result: ResultOf<'login'>; evicted: string[] }> {
@@ -58,8 +60,12 @@ async function createSession(
     token,
     session: toSessionInfo(row, row.id),
     user: toPublicUser(user),
-    cursor: String(await ctx.events.head()),
+    cursor: '0',
   };
+  // The head as the batch commits, the events it holds so far included.
+  await ctx.events.headOnCommit(after, (head) => {
+    result.cursor = String(head);
+  });
   return { result, evicted };
 }
 
@@ -127,10 +133,10 @@ export const register: Handler<'register'> = async (ctx, { username, password, c
   let created: Awaited<ReturnType<typeof createSession>>;
   try {
     // One job: the account and its first session exist together or not at all.
-    created = await ctx.write(async (tx) => {
+    created = await ctx.write(async (tx, after) => {
       await assertUsernameFree(tx, username, null);
       await tx.users.insert(user);
-      return createSession(tx, user, client);
+      return createSession(tx, after, user, client);
     });
   } catch (err) {
     if (ctx.store.classify(err) === 'unique') throw taken(username);
@@ -196,13 +202,13 @@ export const login: Handler<'login'> = async (ctx, { username, password, client,
   await failures.refund();
   await limits.loginPerAccount.take(key);
   if (hashCost(hashUsed) !== ctx.passwords.cost) void rehash(ctx, user.id, hashUsed, password);
-  const created = await ctx.write(async (tx) => {
+  const created = await ctx.write(async (tx, after) => {
     // The password may have changed while it was being checked: the old one no longer opens the account.
     const current = await tx.users.byId(user.id);
     if (!current || current.passwordHash !== hashUsed) {
       throw new NatterError('invalid_credentials', 'wrong username or password');
     }
-    return createSession(tx, current, client);
+    return createSession(tx, after, current, client);
   });
   return attachSession(ctx, created, presence !== false);
 };
@@ -304,9 +310,12 @@ export const auth: Handler<'auth'> = async (ctx, { token, cursor, presence }) =>
       for (const text of replay.texts) ctx.conn.sendText(text);
       ctx.conn.event('caught_up', { cursor: String(head), replayed: replay.texts.length, limited: replay.limited });
     }
-  } finally {
+  } catch (err) {
     ctx.conn.release(head);
+    throw err;
   }
+  // What committed meanwhile goes out after the reply (docs/protocol.md, Resume): the replay, caught_up, the reply, then live events.
+  ctx.afterReply(() => ctx.conn.release(head));
   return {
     session: resolved.row.kind === 'session' ? toSessionInfo(resolved.row, resolved.row.id) : null,
     user: toPublicUser(resolved.user),

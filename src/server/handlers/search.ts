@@ -4,7 +4,7 @@ import type { AuthedCtx, Handler } from '../context.js';
 import type { SearchRow } from '../db/chat.js';
 import { spendLookups } from '../limits.js';
 import { PagedList, pageSize } from '../pages.js';
-import { matchExpression, matchRanges } from '../search.js';
+import { matchRanges } from '../search.js';
 import { findUser } from '../usernames.js';
 import { sizeOf, toMessages, toSearchConversation } from '../views.js';
 
@@ -87,13 +87,13 @@ export const searchMessages: Handler<'messages.search'> = async (
   const terms = searchTerms(query);
   // Only punctuation (`"`, `*`, `-`): no word to look for, so nothing is found.
   if (terms.words.length === 0 || scopes.length === 0) return { hits: [], next: null };
-  const match = matchExpression(terms, {
+  const filter = {
     conversationId: conv?.id,
     authorId,
     scopes: conv === null && scopes.length <= SCOPES_IN_QUERY ? scopes : undefined,
-  });
+  };
   const before = (start?.[0] as number | undefined) ?? Number.MAX_SAFE_INTEGER;
-  const found = await ctx.chat.search(match, scopes, before, n + 1, SCAN_MAX);
+  const found = await ctx.chat.search(terms, filter, scopes, before, n + 1, SCAN_MAX);
   const page = await SEARCH.page(
     found.hits,
     n,

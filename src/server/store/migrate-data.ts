@@ -6,6 +6,7 @@ import { getTableConfig, PgTable } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import { USERNAME_KEY_VERSION } from '../../protocol/text.js';
 import { DB_FILE, SQLITE_MIGRATIONS } from '../db/index.js';
+import { columnNames, lastEventId, tableNames } from '../db/inspect.js';
 import { USERNAME_KEY_META } from '../db/username-keys.js';
 import { migratePostgres } from './postgres/migrate.js';
 import * as postgresSchema from './postgres/schema.js';
@@ -96,7 +97,7 @@ export type CountMismatch = { table: string; expected: number; found: number | n
 /** Tables of the PostgreSQL schema that are not copied, and what becomes of them. */
 export const MADE_NOT_COPIED: Readonly<Record<string, string>> = {
   message_search_rows: "filled by PostgreSQL's triggers as each message is inserted (one row per message not deleted)",
-  event_counter: 'set to the newest event id SQLite handed out (its sqlite_sequence row for events)',
+  event_counter: 'set to the newest event id SQLite handed out (its AUTOINCREMENT counter for events)',
   rate_buckets: "left empty: SQLite's rate limits live in the server's memory, so every bucket starts full",
 };
 
@@ -252,11 +253,7 @@ function openSource(from: string): { sqlite: Database.Database; file: string } {
     // Another program may be writing (a running server): wait for its locks a while rather than fail.
     sqlite = new Database(file, { readonly: true, fileMustExist: true, timeout: 5000 });
     sqlite.defaultSafeIntegers(true);
-    const names = new Set(
-      (sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map(
-        (r) => r.name,
-      ),
-    );
+    const names = tableNames(sqlite);
     if (!names.has('users') || !names.has('__drizzle_migrations') || !names.has('events')) {
       throw new MigrateDataError('usage', `--from ${from}: ${file} is a SQLite database, but not natter's`);
     }
@@ -335,16 +332,10 @@ function converter(table: string, column: string, type: CopiedType): (v: unknown
 /** Rows of SQLite counted in the read transaction: what PostgreSQL must hold after the copy. */
 function sourceCounts(sqlite: Database.Database, plan: readonly TablePlan[]): Map<string, number> {
   const counts = new Map<string, number>();
-  const present = new Set(
-    (sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map(
-      (r) => r.name,
-    ),
-  );
+  const present = tableNames(sqlite);
   for (const t of plan) {
     if (!present.has(t.name)) throw new MigrateDataError('failed', `the SQLite database has no table ${t.name}`);
-    const columns = (sqlite.prepare('SELECT name FROM pragma_table_info(?)').all(t.name) as { name: string }[])
-      .map((c) => c.name)
-      .sort();
+    const columns = columnNames(sqlite, t.name);
     const wanted = t.columns.map((c) => c.name).sort();
     if (columns.join() !== wanted.join()) {
       throw new MigrateDataError(
@@ -447,11 +438,7 @@ export async function migrateData(options: MigrateDataOptions): Promise<MigrateD
     const plan = copyPlan();
     const expected = sourceCounts(sqlite, plan);
     const live = sqlite.prepare('SELECT count(*) AS n FROM messages WHERE deleted_at IS NULL').get() as { n: bigint };
-    const sequence = sqlite.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'").get() as
-      | { seq: bigint }
-      | undefined;
-    const newest = sqlite.prepare('SELECT max(id) AS id FROM events').get() as { id: bigint | null };
-    const counter = Math.max(Number(sequence?.seq ?? 0n), Number(newest.id ?? 0n));
+    const counter = lastEventId(sqlite);
     const pool = new pg.Pool({
       connectionString: options.to,
       max: 1,

@@ -57,8 +57,19 @@ export type EventStore = {
   ): Promise<void>;
   /** Bytes of event payloads appended so far by this store (the daily write budget charges the difference a job makes). */
   readonly appendedBytes: number;
-  /** The newest committed event id (0 when there is none). */
+  /**
+   * The newest committed event id (0 when there is none). Inside a write it
+   * is what had committed before, on every backend the same or older than the
+   * batch's own events: for the cursor a write hands out, see `headOnCommit`.
+   */
   head(): Promise<number>;
+  /**
+   * Inside a write: pushes onto `after` a call of `set` with the head of the
+   * stream at this point of the batch, the events the batch appended so far
+   * included (the cursor `register` and `login` answer with). A batch's
+   * event ids may be known only once it commits (PostgreSQL), hence `after`.
+   */
+  headOnCommit(after: AfterCommit, set: (head: number) => void): Promise<void>;
   /** Parses a client's cursor; `invalid_cursor` unless it is a decimal event id no later than the head. */
   parseCursor(cursor: string): Promise<number>;
   /**

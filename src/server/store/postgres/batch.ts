@@ -24,6 +24,15 @@ export class Batch {
   readonly events: PendingEvent[] = [];
   readonly reads = new Map<string, { userId: string; conversationId: string; seq: number }>();
   readonly #joins: Join[] = [];
+  /** Whether a job asked for the head before the batch's first event (`headAfterLastEvent`). */
+  #headWanted = false;
+  /**
+   * Once the batch has flushed: the newest event id committed before its
+   * own, which all come after it (its events took theirs under the counter's
+   * lock). For a batch without events it is the counter read before COMMIT:
+   * later ones are not in it, so a cursor from it replays them, never skips.
+   */
+  before = 0;
   #undo: (() => void)[] = [];
   #eventsAtStart = 0;
   #joinsAtStart = 0;
@@ -56,6 +65,17 @@ export class Batch {
    */
   joined(table: Join['table'], on: string, userId: string): void {
     this.#joins.push({ table, on, userId, eventsBefore: this.events.length });
+  }
+
+  /**
+   * The last event appended so far (its id is known once the batch has
+   * flushed), or undefined when there is none yet, and then the head is
+   * {@link before}.
+   */
+  headAfterLastEvent(): PendingEvent | undefined {
+    const last = this.events.at(-1);
+    if (!last) this.#headWanted = true;
+    return last;
   }
 
   /** Moves a read position forward when the batch commits. */
@@ -95,7 +115,13 @@ export class Batch {
       );
     }
     const n = this.events.length;
-    if (n === 0) return;
+    if (n === 0) {
+      if (this.#headWanted) {
+        const counter = await rows<{ last: number }>(client, 'SELECT last FROM event_counter');
+        this.before = counter[0]?.last ?? 0;
+      }
+      return;
+    }
     // One audience (every message): it goes in the event row. Several: one event_scopes row each.
     const single = this.events.map((e) => (e.scopes.length === 1 ? (e.scopes[0] ?? null) : null));
     const multi = this.events.flatMap((e, i) => (e.scopes.length > 1 ? e.scopes.map((s) => [i + 1, s] as const) : []));
@@ -141,6 +167,7 @@ export class Batch {
     const last = taken[0]?.last;
     if (last === undefined) throw new Error('event_counter has no row: the PostgreSQL migrations were not applied');
     const base = last - n;
+    this.before = base;
     this.events.forEach((e, i) => {
       e.id = base + i + 1;
     });

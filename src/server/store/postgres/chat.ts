@@ -1,4 +1,4 @@
-import { NatterError, type UserRef } from '../../../protocol/index.js';
+import { NatterError, type SearchTerms, type UserRef } from '../../../protocol/index.js';
 import {
   COUNT_MAX,
   type ConversationRead,
@@ -17,12 +17,12 @@ import type {
 } from '../../db/schema.js';
 import { newId } from '../../ids.js';
 import type { PageKey } from '../../pages.js';
-import { indexedText, searchText } from '../../search.js';
+import { indexedText, type SearchFilter, searchPhrases, searchText } from '../../search.js';
 import type { ChatStore } from '../port.js';
 import type { Batch } from './batch.js';
 import { toConversation, toGroupInvite, toInvite, toMessage, toServer, toUser, toUserRef } from './rows.js';
-import { highlight, parseMatch, prefixQuery } from './search.js';
-import { capLock, changes, placeholders, type Queryable, type Raw, row, rows } from './sql.js';
+import { highlight, prefixQuery } from './search.js';
+import { capLock, changes, holdsNul, placeholders, type Queryable, type Raw, row, rows } from './sql.js';
 
 /*
  * Text order: SQLite compares text byte by byte, and its lower() folds ASCII
@@ -718,8 +718,8 @@ export class PostgresChat implements ChatStore {
   }
 
   /**
-   * Looks through the index's matches for `match` (the FTS5 query the
-   * handler builds, read back by `parseMatch`), newest first (largest key
+   * Looks through the index's matches for `terms` within `filter` (each word
+   * a `tsquery`, see store/postgres/search.ts), newest first (largest key
    * first) from below the key `before`, and keeps those whose scope is one of
    * `scopes`, with the words that matched marked. It stops once it holds
    * `want` of them or has looked at `scanMax` matches: `last` is the key of
@@ -727,30 +727,31 @@ export class PostgresChat implements ChatStore {
    * One statement, so one snapshot: the bodies marked are those of the keys.
    */
   async search(
-    match: string,
+    terms: SearchTerms,
+    filter: SearchFilter,
     scopes: readonly string[],
     before: number,
     want: number,
     scanMax: number,
   ): Promise<{ hits: SearchRow[]; last: number | null; end: boolean }> {
-    const query = parseMatch(match);
+    const phrases = searchPhrases(terms);
     const p = placeholders();
-    const words = query.phrases.map((w) =>
+    const words = phrases.map((w) =>
       w.prefix
         ? `to_tsquery('natter_search', ${p(prefixQuery(w.text))})`
         : `phraseto_tsquery('natter_search', ${p(w.text)})`,
     );
     const filters = [
-      query.conversationId === undefined ? '' : `AND m.conversation_id = ${p(query.conversationId)}`,
-      query.authorId === undefined ? '' : `AND m.author_id = ${p(query.authorId)}`,
-      query.scopes === undefined ? '' : `AND r.scope = ANY(${p(query.scopes)}::text[])`,
+      filter.conversationId === undefined ? '' : `AND m.conversation_id = ${p(filter.conversationId)}`,
+      filter.authorId === undefined ? '' : `AND m.author_id = ${p(filter.authorId)}`,
+      filter.scopes === undefined ? '' : `AND r.scope = ANY(${p([...filter.scopes])}::text[])`,
     ].join(' ');
     const wanted = p(want);
     const found = await rows<{ key: number; message_id: string; readable: boolean; body: string | null }>(
       this.#q,
       `WITH scan AS (
          SELECT r.key, r.message_id, r.scope = ANY(${p(scopes)}::text[]) AS readable
-         FROM message_search_rows r ${query.conversationId === undefined && query.authorId === undefined ? '' : 'JOIN messages m ON m.id = r.message_id'}
+         FROM message_search_rows r ${filter.conversationId === undefined && filter.authorId === undefined ? '' : 'JOIN messages m ON m.id = r.message_id'}
          WHERE r.document @@ (${words.join(' && ')}) AND r.key < ${p(before)} ${filters}
          ORDER BY r.key DESC LIMIT ${p(scanMax)}),
        counted AS (SELECT s.*, count(*) FILTER (WHERE s.readable) OVER (ORDER BY s.key DESC) AS nth FROM scan s)
@@ -766,7 +767,7 @@ export class PostgresChat implements ChatStore {
       scanned++;
       last = r.key;
       if (r.readable && r.body !== null) {
-        hits.push({ key: r.key, messageId: r.message_id, marked: highlight(searchText(r.body), query.phrases) });
+        hits.push({ key: r.key, messageId: r.message_id, marked: highlight(searchText(r.body), phrases) });
       }
       if (hits.length >= want || scanned >= scanMax) return { hits, last, end: false };
     }
@@ -867,6 +868,7 @@ export class PostgresChat implements ChatStore {
   }
 
   async invite(code: string): Promise<InviteRow | undefined> {
+    if (holdsNul(code)) return undefined;
     const r = await row(this.#q, 'SELECT * FROM invites WHERE code = $1', [code]);
     return r && toInvite(r);
   }
@@ -914,6 +916,7 @@ export class PostgresChat implements ChatStore {
   }
 
   async revokeInvite(serverId: string, code: string, now: number): Promise<boolean> {
+    if (holdsNul(code)) return false;
     return (
       (await changes(
         this.#q,

@@ -51,9 +51,24 @@ export class PostgresEvents implements EventStore {
     after.push(() => publish({ id: pending.id, scopes: distinct, text: withCursor(payload, pending.id) }));
   }
 
-  /** The newest committed event id (0 when there is none): the counter, which pruning leaves alone. */
+  /**
+   * The newest committed event id (0 when there is none): the counter, which
+   * pruning leaves alone. Inside a batch, what had committed before it.
+   */
   async head(): Promise<number> {
     return (await row<{ last: number }>(this.#q, 'SELECT last FROM event_counter'))?.last ?? 0;
+  }
+
+  /**
+   * The head at this point of the batch: the id its last event appended so
+   * far takes at the commit, or, with none yet, the newest id committed
+   * before the batch's (see `Batch.flush`).
+   */
+  async headOnCommit(after: AfterCommit, set: (head: number) => void): Promise<void> {
+    const batch = this.#batch;
+    if (!batch) throw new Error('the head at a commit is asked inside a write batch only');
+    const last = batch.headAfterLastEvent();
+    after.push(() => set(last ? last.id : batch.before));
   }
 
   async parseCursor(cursor: string): Promise<number> {

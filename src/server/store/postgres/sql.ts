@@ -96,9 +96,32 @@ export function unavailable(cause: unknown): NatterError {
   return new NatterError('unavailable', UNAVAILABLE_MESSAGE, { cause });
 }
 
-/** `err` as the stores throw it: `unavailable` when the database could not be reached, else as it is. */
+/**
+ * Whether `text` holds U+0000, which PostgreSQL's text cannot: no stored
+ * value holds it, so a look-up by such a value finds nothing (without asking
+ * the database, which would refuse the statement).
+ */
+export function holdsNul(text: string): boolean {
+  return text.includes('\u0000');
+}
+
+/** What a statement that was handed a U+0000 anyway is answered (SQLSTATE 22021, `character_not_in_repertoire`). */
+function nulRefused(cause: unknown): NatterError {
+  return new NatterError(
+    'bad_request',
+    'text with the character U+0000 (NUL) cannot be saved or looked up; remove it and try again',
+    { cause },
+  );
+}
+
+/**
+ * `err` as the stores throw it: `unavailable` when the database could not be
+ * reached, `bad_request` for text PostgreSQL cannot hold, else as it is.
+ */
 export function storeError(err: unknown): unknown {
-  return err instanceof NatterError || !isUnavailable(err) ? err : unavailable(err);
+  if (err instanceof NatterError) return err;
+  if (err instanceof Error && (err as { code?: unknown }).code === '22021') return nulRefused(err);
+  return isUnavailable(err) ? unavailable(err) : err;
 }
 
 /** Names of the statement texts run so far: one name per distinct text, the same on every connection. */

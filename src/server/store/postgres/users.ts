@@ -2,7 +2,7 @@ import type { UserRow } from '../../db/schema.js';
 import type { UsernameKeys } from '../../db/users.js';
 import type { UserStore } from '../port.js';
 import { type HoldRow, toHold, toUser } from './rows.js';
-import { changes, type Queryable, row, rows } from './sql.js';
+import { changes, holdsNul, type Queryable, row, rows } from './sql.js';
 
 /** The columns `update` may set, by their field name. */
 const COLUMNS: Record<keyof Omit<UserRow, 'id' | 'createdAt'>, string> = {
@@ -41,12 +41,14 @@ export class PostgresUsers implements UserStore {
   }
 
   async byUsernameKey(key: string): Promise<UserRow | undefined> {
+    if (holdsNul(key)) return undefined;
     const r = await row(this.#q, 'SELECT * FROM users WHERE username_key = $1', [key]);
     return r && toUser(r);
   }
 
   /** Accounts under `key`, including those set apart as `<key>#<id>`, oldest first. */
   async withKey(key: string): Promise<UserRow[]> {
+    if (holdsNul(key)) return [];
     // Byte order, as SQLite compares: every `<key>#…` sorts between `<key>#` and `<key>$`.
     return (
       await rows(

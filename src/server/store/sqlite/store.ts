@@ -3,8 +3,6 @@ import { ChatQueries } from '../../db/chat.js';
 import { closeDb, type Db } from '../../db/index.js';
 import { sessionQueries } from '../../db/sessions.js';
 import { userQueries } from '../../db/users.js';
-import { EventLog } from '../../event-log.js';
-import { UsageMeter } from '../../quotas.js';
 import { type Clock, type Limiter, RateLimiter } from '../../rate-limit.js';
 import type {
   AfterCommit,
@@ -19,6 +17,8 @@ import type {
   UsageStore,
   UserStore,
 } from '../port.js';
+import { EventLog } from './event-log.js';
+import { UsageMeter } from './usage.js';
 import { SqliteWriter } from './writer.js';
 
 /**
@@ -178,6 +178,12 @@ function eventStore(log: EventLog): EventStore {
       return log.appendedBytes;
     },
     head: () => Promise.resolve(log.head()),
+    headOnCommit: (after, set) => {
+      // The batch's events took their ids as they were appended: the head is known now.
+      const head = log.head();
+      after.push(() => set(head));
+      return Promise.resolve();
+    },
     parseCursor: (cursor) => {
       try {
         return Promise.resolve(log.parseCursor(cursor));

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import type { Db } from '../../db/index.js';
 
 // Plain CommonJS run with `eval`, like the password worker: the same code runs
 // from compiled output and from sources under tsx.
@@ -90,4 +91,13 @@ export class Checkpointer {
     this.worker.postMessage('stop');
     await this.exited;
   }
+}
+
+/**
+ * Turns off the automatic checkpoints of the server's connection `db` to
+ * `file` and starts a {@link Checkpointer} that runs them every 500 ms instead.
+ */
+export function checkpointOffTheLoop(db: Db, file: string, onError: (message: string) => void): Checkpointer {
+  db.$client.pragma('wal_autocheckpoint = 0');
+  return new Checkpointer(file, 500, onError);
 }
