@@ -6,10 +6,13 @@
  *   node --import tsx bench/durable.ts --mode e2e [--clients 50] [--inflight 40] [--seconds 5]
  *   node --import tsx bench/durable.ts            (both, each pinned as above)
  *   … --database postgres://postgres@127.0.0.1:5432/postgres
+ *   node --import tsx bench/durable.ts --mode e2e --natter-root ../natter-before
  *
  * With --database (a PostgreSQL server and a role that may create databases),
  * each run stores in a database of its own on that server, created empty and
  * dropped at the end, instead of SQLite in a temporary data directory.
+ * With --natter-root (e2e), the server is that other checkout's, so two
+ * commits' servers are measured by the same clients.
  *
  * storage: in one process, the real server (`startServer` on a fresh data
  * directory, listeners on free ports but unused) and its real `Dispatcher`:
@@ -36,6 +39,7 @@ import { defaultConfig } from '../src/server/config.js';
 import { Connection } from '../src/server/connection.js';
 import { Dispatcher } from '../src/server/dispatch.js';
 import { startServer } from '../src/server/server.js';
+import { processCpuMs } from './load/measure.js';
 
 const { values } = parseArgs({
   options: {
@@ -46,6 +50,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1' },
     database: { type: 'string' },
+    'natter-root': { type: 'string' },
   },
 });
 const INFLIGHT = Number(values.inflight);
@@ -261,7 +266,11 @@ async function e2e(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'natter-durable-'));
   const db = await benchDatabase();
   const settings = { dataDir, port: 0, tcpPort: 0, bcryptCost: 4, limits, database: db?.url ?? null };
-  const script = new URL('./server-process.ts', import.meta.url).pathname;
+  // --natter-root: the server of another checkout (another commit), measured by this script's clients.
+  const root = values['natter-root'];
+  const script = root
+    ? join(process.cwd(), root, 'bench', 'server-process.ts')
+    : new URL('./server-process.ts', import.meta.url).pathname;
   const server = spawn('taskset', ['-c', '0', process.execPath, '--import', 'tsx', script, JSON.stringify(settings)], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -337,8 +346,10 @@ async function e2e(): Promise<void> {
   await new Promise((r) => setTimeout(r, WARMUP * 1000));
   measuring = true;
   const t0 = performance.now();
+  const serverCpu0 = processCpuMs(server.pid ?? 0);
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   measuring = false;
+  const serverCpuMs = processCpuMs(server.pid ?? 0) - serverCpu0;
   const elapsed = (performance.now() - t0) / 1000;
   const count = acked;
   await done;
@@ -353,6 +364,9 @@ async function e2e(): Promise<void> {
       inflightPerClient: INFLIGHT,
       seconds: Number(elapsed.toFixed(2)),
       ackedPerSecond: Math.round(count / elapsed),
+      // The server's CPU (user + system) per acknowledged message, and its share of its core.
+      serverCpuPerMessageUs: Math.round((serverCpuMs * 1000) / Math.max(count, 1)),
+      serverCpu: Number((serverCpuMs / (elapsed * 1000)).toFixed(3)),
       p50ms: pct(50),
       p99ms: pct(99),
       errors,

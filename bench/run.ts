@@ -7,8 +7,10 @@
  *
  * natter-cluster: three nodes (`--nodes`) on one PostgreSQL database and one
  * NATS server (`--database`, a role that may create databases, and `--bus`;
- * by default the local ones), every node, PostgreSQL and NATS pinned to core
- * 0 for the run; the fixture is moved into a fresh database with
+ * by default the local ones). The nodes, PostgreSQL and NATS share both
+ * cores (a cluster is several processes), the load generator alone is pinned
+ * (core 1); with --pin-cluster the nodes run on core 0 and PostgreSQL and
+ * NATS on core 1 instead. The fixture is moved into a fresh database with
  * migrate-data, and client i talks to node i % 3.
  *
  * --natter-root: the natter servers are run from another checkout (another
@@ -61,6 +63,7 @@ const { values: args } = parseArgs({
     'seed-messages': { type: 'string', default: '1000000' },
     dry: { type: 'boolean', default: false },
     'natter-root': { type: 'string' },
+    'pin-cluster': { type: 'boolean', default: false },
     nodes: { type: 'string', default: '3' },
     database: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     bus: { type: 'string', default: 'nats://127.0.0.1:4222' },
@@ -274,7 +277,7 @@ function setAffinity(pids: number[], cores: string): boolean {
 /**
  * Starts `--nodes` natter nodes on a fresh PostgreSQL database holding the
  * fixture (moved there by migrate-data from the cached SQLite one) and the
- * NATS server at `--bus`, every node and both services pinned to core 0.
+ * NATS server at `--bus` (pinned as `--pin-cluster` says).
  */
 async function startCluster(dir: string, fixtureData: string): Promise<Cluster> {
   const admin = async (sql: string) => {
@@ -299,8 +302,8 @@ async function startCluster(dir: string, fixtureData: string): Promise<Cluster> 
   };
   try {
     await migrateData({ from: fixtureData, to: url.toString() });
-    if (!setAffinity(services, '0'))
-      console.error('could not pin PostgreSQL and NATS to core 0 (not root?): they float');
+    if (args['pin-cluster'] && !setAffinity(services, '1'))
+      console.error('could not pin PostgreSQL and NATS to core 1 (not root?): they float');
     const cluster = `bench${process.pid}`;
     const nodes: Running[] = [];
     for (let n = 0; n < Number(args.nodes); n++) {
@@ -315,7 +318,9 @@ async function startCluster(dir: string, fixtureData: string): Promise<Cluster> 
         cluster,
       };
       const argv = ['--import', 'tsx', join(NATTER_ROOT, 'bench', 'server-process.ts'), JSON.stringify(config)];
-      const proc = pinned(0, process.execPath, argv, 'pipe', NATTER_ROOT);
+      const proc = args['pin-cluster']
+        ? pinned(0, process.execPath, argv, 'pipe', NATTER_ROOT)
+        : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: NATTER_ROOT });
       proc.stderr?.resume();
       proc.stdout?.resume();
       await waitForPort(port, proc, `natter node ${n}`);
