@@ -653,3 +653,46 @@ test('with NATS unreachable at start, and while it restarts, nodes deliver by re
     `the state changes are logged:\n${a.logged.join('\n')}`,
   );
 });
+
+test('while NATS is down for longer than the liveness timeout no node forgets another: presence stays as it was', async () => {
+  const nats = await testNats({ started: true });
+  servers.push(nats);
+  const source = new EventSource();
+  const cluster = newCluster();
+  const LIVENESS_MS = 1_000;
+  const b = startNode('b', source, cluster, nats.url, { livenessMs: LIVENESS_MS });
+  const c = startNode('c', source, cluster, nats.url, { livenessMs: LIVENESS_MS });
+  await connected([b, c]);
+  c.bus.setPresence('amy', true);
+  await waitFor(() => b.bus.isOnline('amy'), { what: 'b to see amy online on c', detail: () => describe([b, c]) });
+
+  await nats.stop();
+  await waitFor(() => !b.bus.status().connected && !c.bus.status().connected, {
+    what: 'both nodes to notice NATS is gone',
+    detail: () => describe([b, c]),
+  });
+  // Silence much longer than the timeout (a lower bound: a slow machine only makes it longer).
+  const downAt = performance.now();
+  await waitFor(() => performance.now() - downAt > 4 * LIVENESS_MS, { what: 'four liveness timeouts to pass' });
+  assert.ok(b.bus.isOnline('amy'), 'amy is still online for b');
+  assert.equal(b.bus.status().nodes, 1, 'b still counts c');
+  assert.deepEqual(
+    b.presence.filter(([u]) => u === 'amy'),
+    [['amy', true]],
+    'no offline report for amy',
+  );
+  assert.ok(!b.logged.some((l) => l.includes('was not heard from')), `nothing forgotten:\n${b.logged.join('\n')}`);
+
+  await nats.start();
+  await waitFor(() => b.bus.status().connected && c.bus.status().connected, {
+    what: 'both nodes back on NATS',
+    detail: () => describe([b, c]),
+  });
+  // Back on NATS, c is heard again within its heartbeats, and amy never went offline.
+  await waitFor(() => b.logged.some((l) => l.includes('events by push')), { what: 'b back to push' });
+  assert.ok(b.bus.isOnline('amy'));
+  assert.deepEqual(
+    b.presence.filter(([u]) => u === 'amy'),
+    [['amy', true]],
+  );
+});

@@ -457,9 +457,18 @@ export class NatsBus implements Bus {
     this.log.info(`bus: node ${node} ${why}; ${users} users it held are offline unless online elsewhere`);
   }
 
-  /** Nodes not heard from for `livenessMs` are gone. */
+  /**
+   * Nodes not heard from for `livenessMs` are gone. While this node is cut
+   * off from NATS it hears nobody, which says nothing of the others: their
+   * users stay as they were, and each node gets a full `livenessMs` to be
+   * heard again once NATS is back.
+   */
   private sweep(): void {
     const now = performance.now();
+    if (!this.connected) {
+      for (const peer of this.peers.values()) peer.heardAt = now;
+      return;
+    }
     for (const [node, peer] of this.peers) {
       if (now - peer.heardAt > this.livenessMs) {
         this.forget(node, `was not heard from for ${Math.round((now - peer.heardAt) / 1000)} s`);
