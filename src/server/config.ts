@@ -11,6 +11,14 @@ export class ConfigError extends Error {
   }
 }
 
+/** The server cannot start because its PostgreSQL database cannot be reached (an outage, not a wrong setting). */
+export class DatabaseUnreachable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DatabaseUnreachable';
+  }
+}
+
 /** The certificate and key files natter serves TLS with. */
 export type TlsFiles = { certFile: string; keyFile: string };
 

@@ -14,6 +14,7 @@ import { hubTarget } from './bus/target.js';
 import {
   ConfigError,
   checkClusterSettings,
+  DatabaseUnreachable,
   defaultConfig,
   LIMIT_NAMES,
   REFUNDED_LIMITS,
@@ -28,7 +29,8 @@ import { createLogger, type Logger } from './log.js';
 import { Maintenance } from './maintenance.js';
 import { PasswordHasher } from './passwords.js';
 import type { Store, StoredEvent } from './store/port.js';
-import { describeDatabase, openPostgresStore } from './store/postgres/store.js';
+import { isUnavailable } from './store/postgres/sql.js';
+import { describeDatabase, NodePresence, nodeTag, openPostgresStore } from './store/postgres/store.js';
 import { type Checkpointer, checkpointOffTheLoop } from './store/sqlite/checkpointer.js';
 import { SqliteStore } from './store/sqlite/store.js';
 import { AddressCounter, endAndCut, httpRefusal, remoteAddress, tooManyConnections } from './transports/common.js';
@@ -106,17 +108,36 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   };
   let sqlite: Db | null = null;
   let checkpointer: Checkpointer | null = null;
+  let nodePresence: NodePresence | null = null;
   let store: Store;
   if (config.database !== null) {
     const url = config.database;
-    store = await openPostgresStore(url, {
+    const opened = await openPostgresStore(url, {
       ...storeHooks,
       onConnectionError: (err) => log.warn(`PostgreSQL connection lost: ${(err as Error).message}`),
     }).catch((err: unknown) => {
-      throw new ConfigError(
-        `cannot use the database ${describeDatabase(url)}: ${err instanceof Error ? err.message : String(err)}`,
-      );
+      const why = `cannot use the database ${describeDatabase(url)}: ${err instanceof Error ? err.message : String(err)}`;
+      // Unreachable is an outage, not a wrong setting.
+      throw isUnavailable(err)
+        ? new DatabaseUnreachable(`${why} (is PostgreSQL running and reachable from here?)`)
+        : new ConfigError(why);
     });
+    store = opened;
+    const tag = nodeTag(config.bus === null ? null : config.cluster);
+    nodePresence = new NodePresence(url, tag);
+    try {
+      let conflict = nodeConflict(tag, await nodePresence.announce());
+      // A natter that has just stopped, or was killed, may still be listed for a moment.
+      for (let look = 0; conflict !== null && look < 3; look++) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        conflict = nodeConflict(tag, await nodePresence.others());
+      }
+      if (conflict) throw new ConfigError(`${conflict} (docs/scaling.md)`);
+    } catch (err) {
+      await nodePresence.close();
+      await opened.close();
+      throw err;
+    }
   } else {
     const db = openDb(config.dataDir, {
       busyTimeoutMs: config.busyTimeoutMs,
@@ -251,6 +272,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     await checkpointer?.stop();
     await bus.close();
     await store.close();
+    await nodePresence?.close();
     throw err;
   }
   const port = (http.address() as AddressInfo).port;
@@ -308,6 +330,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
       await checkpointer?.stop();
       await bus.close();
       await store.close();
+      await nodePresence?.close();
       log.info('natter stopped');
     })();
     return stopping;
@@ -352,4 +375,22 @@ async function resyncConnections(hub: Hub, store: Store, log: Logger): Promise<v
   } catch (err) {
     log.error('recomputing what local connections receive', err);
   }
+}
+
+/**
+ * Why a natter tagged `mine` must not serve a database that the natters
+ * tagged `others` serve (see `nodeTag`), or null when it may: the nodes
+ * sharing a database must share one bus and one cluster name, or each would
+ * deliver only part of what the others commit, and no later than its next
+ * look at the database.
+ */
+export function nodeConflict(mine: string, others: readonly string[]): string | null {
+  const other = others.find((tag) => tag !== mine || tag === 'alone');
+  if (other === undefined) return null;
+  const them = other === 'alone' ? 'a natter serve without --bus' : `a node of the cluster "${other.slice(2)}"`;
+  const fix =
+    mine === 'alone'
+      ? 'every node sharing a database needs --bus (the same NATS) and the same --cluster'
+      : 'nodes sharing a database need the same --bus and the same --cluster';
+  return `${them} already serves this database: ${fix}; stop it or start this one to match`;
 }

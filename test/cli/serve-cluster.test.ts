@@ -55,8 +55,11 @@ test('natter serve with a PostgreSQL database it cannot reach says so and exits,
     ['serve', '--data', data, '--port', '0', '--database', 'postgres://u:secret@127.0.0.1:1/db'],
     {},
   );
-  assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /cannot use the database postgres:\/\/u@127\.0\.0\.1:1\/db/);
+  assert.equal(r.code, 4, r.stderr);
+  assert.match(
+    r.stderr,
+    /unreachable: cannot use the database postgres:\/\/u@127\.0\.0\.1:1\/db: .*\(is PostgreSQL running and reachable from here\?\)/,
+  );
   assert.doesNotMatch(r.stderr, /secret/);
 });
 

@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { NatterError } from '../../src/protocol/index.js';
 import { HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
+import { type TestNats, testNats } from '../helpers/nats.js';
 import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -13,13 +14,17 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 const CAP = 3;
 let db: TestDatabase;
 let nodes: TestServer[] = [];
+let bus: TestNats;
 before(async () => {
   db = await freshDatabase();
+  bus = await testNats({ started: true });
   const quotas = { serversOwnedPerUser: CAP, channelsPerServer: CAP, blocksPerUser: CAP, botTokensPerUser: CAP };
-  nodes = [await startTestServer({ database: db.url, quotas }), await startTestServer({ database: db.url, quotas })];
+  const cluster = { database: db.url, bus: bus.url, cluster: db.name, quotas };
+  nodes = [await startTestServer(cluster), await startTestServer(cluster)];
 });
 after(async () => {
   for (const node of nodes) await node.destroy();
+  await bus.dispose();
   await db.drop();
 });
 

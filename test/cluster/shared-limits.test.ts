@@ -7,6 +7,7 @@ import { migratePostgres } from '../../src/server/store/postgres/migrate.js';
 import { PostgresRateLimiter } from '../../src/server/store/postgres/rate-buckets.js';
 import { pgTypes } from '../../src/server/store/postgres/sql.js';
 import { connectAs, connectClient, HttpApi, PASSWORD, rejection, uniqueName } from '../helpers/api.js';
+import { type TestNats, testNats } from '../helpers/nats.js';
 import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -27,12 +28,24 @@ async function database(): Promise<TestDatabase> {
   return db;
 }
 
+/** The NATS of this file's natters: nodes sharing a database must share a bus (started on first use). */
+let bus: TestNats | null = null;
+async function busUrl(): Promise<string> {
+  if (!bus) {
+    const nats = await testNats({ started: true });
+    cleanup.unshift(() => nats.dispose());
+    bus = nats;
+  }
+  return bus.url;
+}
+
 /** Two natters on one fresh database, with `limits`. */
 async function twoNatters(limits: Partial<Limits>): Promise<{ db: TestDatabase; a: TestServer; b: TestServer }> {
   const db = await database();
-  const a = await startTestServer({ database: db.url, limits });
+  const cluster = { database: db.url, bus: await busUrl(), cluster: db.name };
+  const a = await startTestServer({ ...cluster, limits });
   cleanup.push(() => a.destroy());
-  const b = await startTestServer({ database: db.url, limits });
+  const b = await startTestServer({ ...cluster, limits });
   cleanup.push(() => b.destroy());
   return { db, a, b };
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import pg from 'pg';
+import { type TestNats, testNats } from '../helpers/nats.js';
 import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { ServeProcess } from '../helpers/serve-process.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -27,8 +28,24 @@ async function database(): Promise<TestDatabase> {
   return db;
 }
 
+/** The NATS of this file's natters: nodes sharing a database must share a bus (started on first use). */
+let bus: TestNats | null = null;
+async function busUrl(): Promise<string> {
+  if (!bus) {
+    const nats = await testNats({ started: true });
+    cleanup.unshift(() => nats.dispose());
+    bus = nats;
+  }
+  return bus.url;
+}
+
 async function natter(db: TestDatabase): Promise<TestServer> {
-  const t = await startTestServer({ database: db.url, maintenanceIntervalMs: 50 });
+  const t = await startTestServer({
+    database: db.url,
+    bus: await busUrl(),
+    cluster: db.name,
+    maintenanceIntervalMs: 50,
+  });
   cleanup.push(() => t.destroy());
   return t;
 }
@@ -77,7 +94,20 @@ test('when the natter running the sweeps dies, another takes them over', async (
   const db = await database();
   const dataDir = mkdtempSync(join(tmpdir(), 'natter-maintenance-'));
   cleanup.push(async () => rmSync(dataDir, { recursive: true, force: true }));
-  const first = ServeProcess.spawn(['--data', dataDir, '--port', '0', '--tcp-port', '0', '--database', db.url]);
+  const first = ServeProcess.spawn([
+    '--data',
+    dataDir,
+    '--port',
+    '0',
+    '--tcp-port',
+    '0',
+    '--database',
+    db.url,
+    '--bus',
+    await busUrl(),
+    '--cluster',
+    db.name,
+  ]);
   cleanup.push(async () => first.kill());
   await first.listening();
   await first.logged(/maintenance: this natter runs the sweeps for every natter on the database/);

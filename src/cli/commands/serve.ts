@@ -1,4 +1,4 @@
-import { usageError } from '../errors.js';
+import { CliError, EXIT, usageError } from '../errors.js';
 
 export type ServeOptions = {
   host: string;
@@ -34,7 +34,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     );
   }
   const { startServer } = await import('../../server/server.js');
-  const { ConfigError, parseLimits, defaultConfig } = await import('../../server/config.js');
+  const { ConfigError, DatabaseUnreachable, parseLimits, defaultConfig } = await import('../../server/config.js');
   let limits = defaultConfig().limits;
   let quotas = defaultConfig().quotas;
   if (opts.limits) {
@@ -108,6 +108,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     });
   } catch (err) {
     if (err instanceof ConfigError) throw usageError(err.message);
+    if (err instanceof DatabaseUnreachable) throw new CliError(EXIT.unreachable, 'unreachable', err.message);
     throw err;
   }
   if (stopAfterStart) stop(server);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Limit } from '../../config.js';
 import type { Clock, Limiter } from '../../rate-limit.js';
@@ -382,6 +383,98 @@ export class PostgresStore implements Store {
       await Promise.all([this.#pool.end(), this.#writePool.end()]);
     })();
     return this.#closing;
+  }
+}
+
+/** The `application_name` prefix of the connection each natter serving a database keeps open for its life. */
+const NODE_PREFIX = 'natter node ';
+
+/**
+ * What a serving natter says of itself in its node connection's name: the
+ * cluster it belongs to (`c:<name>`, a long name shortened with a hash, since
+ * PostgreSQL keeps 63 bytes of a name), or `alone` without a bus.
+ */
+export function nodeTag(cluster: string | null): string {
+  if (cluster === null) return 'alone';
+  const name =
+    cluster.length <= 40
+      ? cluster
+      : `${cluster.slice(0, 30)}~${createHash('sha256').update(cluster).digest('hex').slice(0, 8)}`;
+  return `c:${name}`;
+}
+
+/**
+ * A connection a serving natter keeps open for as long as it runs, named
+ * after its {@link nodeTag}, so that a natter starting on the same database
+ * can see who else serves it, and how (see `natter serve`'s check that every
+ * node shares one bus and one cluster name). Reconnects after a lost
+ * connection, once a second at most, until closed.
+ */
+export class NodePresence {
+  #client: pg.Client | null = null;
+  #closed = false;
+  #retry: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly url: string,
+    private readonly tag: string,
+    private readonly connectTimeoutMs = 1_000,
+  ) {}
+
+  /**
+   * Opens the connection and lists the tags of the other natters serving the
+   * database now, one per natter.
+   */
+  async announce(): Promise<string[]> {
+    await this.#open();
+    return this.others();
+  }
+
+  /** The tags of the other natters serving the database now (after {@link announce}). */
+  async others(): Promise<string[]> {
+    const client = this.#client;
+    if (!client) throw new Error('the node connection is not open');
+    const r = await client.query<{ name: string }>(
+      `SELECT application_name AS name FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid() AND starts_with(application_name, $1)`,
+      [NODE_PREFIX],
+    );
+    return r.rows.map((row) => row.name.slice(NODE_PREFIX.length));
+  }
+
+  async #open(): Promise<pg.Client> {
+    const client = new pg.Client({
+      connectionString: this.url,
+      connectionTimeoutMillis: this.connectTimeoutMs,
+      keepAlive: true,
+      application_name: `${NODE_PREFIX}${this.tag}`,
+    });
+    const lost = () => {
+      if (this.#client !== client) return;
+      this.#client = null;
+      if (!this.#closed) this.#retry = setTimeout(() => this.#reopen(), 1_000).unref();
+    };
+    client.on('error', lost);
+    client.on('end', lost);
+    await client.connect();
+    this.#client = client;
+    return client;
+  }
+
+  #reopen(): void {
+    this.#retry = null;
+    if (this.#closed) return;
+    this.#open().catch(() => {
+      if (!this.#closed) this.#retry = setTimeout(() => this.#reopen(), 1_000).unref();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#retry) clearTimeout(this.#retry);
+    const client = this.#client;
+    this.#client = null;
+    if (client) await client.end().catch(() => {});
   }
 }
 
