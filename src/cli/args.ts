@@ -46,11 +46,11 @@ export function commitWindow(value: string): number {
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
 
-/** `90s`, `30m`, `1h`, `7d`, `2w` -> seconds. */
-export function duration(value: string): number {
+/** `90s`, `30m`, `1h`, `7d`, `2w` -> seconds; `examples` go in the message for anything else. */
+export function duration(value: string, examples = '30m, 1h, 7d or 2w'): number {
   const m = /^(\d+)\s*([smhdw])$/.exec(value.trim());
   const unit = m?.[2];
-  if (!m || !unit) throw new InvalidArgumentError('expected a duration such as 30m, 1h, 7d or 2w');
+  if (!m || !unit) throw new InvalidArgumentError(`expected a duration such as ${examples}`);
   return Number(m[1]) * (UNITS[unit] ?? 1);
 }
 
@@ -64,7 +64,7 @@ export function inviteLifetime(value: string): number {
 
 /** `--node-timeout`: a duration from 3s to 1h, in milliseconds. */
 export function nodeTimeout(value: string): number {
-  const seconds = duration(value);
+  const seconds = duration(value, '30s, 10s or 2m');
   if (seconds < 3) throw new InvalidArgumentError('a node timeout is at least 3s');
   if (seconds > 3600) throw new InvalidArgumentError('a node timeout is at most 1h');
   return seconds * 1000;

@@ -97,7 +97,11 @@ function serveCommand(): Command {
         .default(7778)
         .argParser(port),
     )
-    .addOption(new Option('--data <dir>', 'data directory (database lives here)').env('NATTER_DATA').default('./data'))
+    .addOption(
+      new Option('--data <dir>', 'data directory (the SQLite database lives here; unused with --database)')
+        .env('NATTER_DATA')
+        .default('./data'),
+    )
     .addOption(
       new Option(
         '--database <url>',

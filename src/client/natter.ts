@@ -432,7 +432,8 @@ export class Natter extends EventEmitter<NatterEvents> {
       this.giveUp(`${reason || 'connection closed'} (${code})`);
       return;
     }
-    const error = `${reason || 'connection lost'} (${code})`;
+    // 1006 says only that no close frame came (and TCP has no codes): the reason says it in words.
+    const error = code === 1006 ? reason || 'the connection dropped' : `${reason || 'connection lost'} (${code})`;
     if (this.servers.length > 1) {
       // Another node is likely up: the next round starts with the server after this one, within a quarter
       // of a second, the clients of a lost node spread over it rather than arriving at the next one together.

@@ -197,7 +197,7 @@ async function openLines(
       let buffered = '';
       const h = handlers();
       // TCP has no close codes: 1006 as on a WebSocket that dropped; the server's `closing` event says more.
-      let closeInfo = { code: 1006, reason: 'connection lost' };
+      let closeInfo = { code: 1006, reason: 'the connection dropped' };
       let heard = performance.now();
       socket.setEncoding('utf8');
       socket.on('data', (chunk: string) => {

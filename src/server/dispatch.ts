@@ -50,8 +50,23 @@ const REPLY_HOLD_BYTES = PAGE_BYTES;
  * are still waiting to be read (so what it asks for cannot pile up in memory).
  * A full inbox stops the transport reading from the socket.
  */
+
+/** A request's place in its connection's order of writes: what comes before it, and how it lets the next one go. */
+type WriteTurn = { before: Promise<void>; release: () => void };
+const DONE: Promise<void> = Promise.resolve();
+
 export class Dispatcher {
   private readonly inFlight = new Set<Promise<unknown>>();
+  /**
+   * Per connection, what its latest request resolves once it has queued its
+   * first write, or has ended without one: the next request's first write
+   * waits for it. Requests of one connection run concurrently, and whatever
+   * they await before writing (a shared rate limit, a read on PostgreSQL)
+   * can answer in any order; their writes still reach the store in the order
+   * the requests came, so two messages sent one after the other are numbered
+   * in that order.
+   */
+  private readonly writeTurns = new WeakMap<Connection, Promise<void>>();
   private stopping = false;
   /** HTTP requests waiting for their turn, and whether a turn for them is scheduled. */
   private readonly httpQueue: { conn: Connection; request: ParsedRequest; done: (o: Outcome) => void }[] = [];
@@ -203,17 +218,23 @@ export class Dispatcher {
    */
   execute(conn: Connection, request: ParsedRequest): Outcome | Promise<Outcome> {
     const after: (() => void)[] = [];
+    const turn = this.takeWriteTurn(conn);
     let result: unknown;
     try {
-      result = this.handle(conn, request, after);
+      result = this.handle(conn, request, after, turn);
     } catch (err) {
+      turn.release();
       return this.failed(request, err);
     }
-    if (!(result instanceof Promise)) return { reply: { id: request.id, result }, after };
+    if (!(result instanceof Promise)) {
+      turn.release();
+      return { reply: { id: request.id, result }, after };
+    }
     const p = result.then(
       (value): Outcome => ({ reply: { id: request.id, result: value }, after }),
       (err: unknown) => this.failed(request, err),
     );
+    void p.finally(turn.release);
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
     return p;
@@ -231,8 +252,19 @@ export class Dispatcher {
     await Promise.race([Promise.allSettled([...this.inFlight]), timeout]);
   }
 
+  /** This request's place among its connection's writes (see {@link writeTurns}). */
+  private takeWriteTurn(conn: Connection): WriteTurn {
+    const before = this.writeTurns.get(conn) ?? DONE;
+    let release: () => void = () => {};
+    const mine = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.writeTurns.set(conn, mine);
+    return { before, release };
+  }
+
   /** Checks access and runs the handler: its result, or a promise of it. */
-  private handle(conn: Connection, request: ParsedRequest, after: (() => void)[]): unknown {
+  private handle(conn: Connection, request: ParsedRequest, after: (() => void)[], turn: WriteTurn): unknown {
     if (this.stopping) throw new NatterError('unavailable', 'the server is shutting down; reconnect in a few seconds');
     const spec = operations[request.op];
     if (spec.access !== 'none' && !conn.auth) {
@@ -254,7 +286,18 @@ export class Dispatcher {
     const spent =
       session && READ_OPS.has(request.op) ? spend(limiters.readPerUser, session.userId, 'reads; slow down') : null;
     const metered = session !== null && !UNMETERED_OPS.has(request.op);
-    const write = <T>(fn: (tx: Ctx, after: AfterCommit) => Promise<T>): Promise<T> =>
+    let queued = false;
+    const write = <T>(fn: (tx: Ctx, after: AfterCommit) => Promise<T>): Promise<T> => {
+      if (queued) return queue(fn);
+      queued = true;
+      // The first write waits for the connection's earlier requests to have queued theirs.
+      return turn.before.then(() => {
+        const p = queue(fn);
+        turn.release();
+        return p;
+      });
+    };
+    const queue = <T>(fn: (tx: Ctx, after: AfterCommit) => Promise<T>): Promise<T> =>
       store.write(async (stores, afterCommit) => {
         const tx = inTransaction(ctx, stores);
         if (!session) return fn(tx, afterCommit);

@@ -71,5 +71,5 @@ test('natter serve refuses a --node-timeout that is not a duration from 3s to 1h
   assert.match(short.stderr, /a node timeout is at least 3s/);
   const bare = await natter([...base, '--node-timeout', '10'], {});
   assert.equal(bare.code, 2, bare.stderr);
-  assert.match(bare.stderr, /expected a duration such as 30m, 1h, 7d or 2w/);
+  assert.match(bare.stderr, /expected a duration such as 30s, 10s or 2m/);
 });

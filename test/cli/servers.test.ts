@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { natter, type Result, removeTempDirs, tempDir } from './helpers.js';
+import { Listener, natter, type Result, removeTempDirs, tempDir } from './helpers.js';
 
 // --server with several URLs (the nodes of one cluster), end to end: bin/natter runs dist/ (npm run build first).
 
@@ -59,6 +59,14 @@ test('a list with a dead node first: login keeps one credential for the list, an
   // The live server alone is another key: not logged in there.
   const alone = await natter(['--server', t.wsUrl, 'whoami'], { NATTER_HOME: home });
   assert.equal(alone.code, 3, alone.stderr);
+
+  // listen says which server of the list it reached.
+  const listener = await Listener.start(['acme/general'], env);
+  try {
+    assert.match(listener.stderr, new RegExp(`listening on ${t.wsUrl} \\(of ${dead},${t.wsUrl}\\) as ${name} `));
+  } finally {
+    await listener.stop();
+  }
 });
 
 test('a bad entry in the list is a usage error (exit 2) that names it', async () => {

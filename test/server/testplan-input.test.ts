@@ -806,6 +806,25 @@ describe('case 9: how lines and frames are cut', () => {
     await assertServerFine();
   });
 
+  test('case 9: forty sends in one segment are stored in the order they were sent, each once (tcp)', async () => {
+    const o = await owner('c9p');
+    const tcp = await RawTcp.open(t.tcpUrl);
+    tcp.write(`${JSON.stringify({ id: 'auth', op: 'auth', params: { token: o.token } })}\n`);
+    assert.ok((await tcp.reply('auth')).result);
+    const sent = Array.from({ length: 40 }, (_, i) => `pipelined ${i}`);
+    tcp.write(
+      sent
+        .map(
+          (body, i) =>
+            `${JSON.stringify({ id: `p${i}`, op: 'messages.send', params: { conversationId: o.channelId, body, nonce: `c9p-${i}` } })}\n`,
+        )
+        .join(''),
+    );
+    for (let i = 0; i < sent.length; i++) assert.ok((await tcp.reply(`p${i}`)).result, `send ${i}`);
+    assert.deepEqual(await bodies(o), sent);
+    tcp.close();
+  });
+
   test('case 9: a message in several fragments, cut inside a character (ws)', async () => {
     const o = await owner('c9w');
     const ws = await RawWs.open(t.wsUrl);

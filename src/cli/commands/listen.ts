@@ -386,6 +386,8 @@ export const listen = act(async (ctx, refs: string[]) => {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  note(`listening on ${serverKey(ctx.g.server)} as ${clean(client.user?.username)} (Ctrl-C to stop)`);
+  // With a list of servers, the one this connection reached.
+  const where = client.servers.length > 1 ? `${client.url} (of ${serverKey(ctx.g.server)})` : serverKey(ctx.g.server);
+  note(`listening on ${where} as ${clean(client.user?.username)} (Ctrl-C to stop)`);
   await finished;
 });
