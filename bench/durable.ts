@@ -34,12 +34,12 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { defaultConfig } from '../src/server/config.js';
 import { Connection } from '../src/server/connection.js';
 import { Dispatcher } from '../src/server/dispatch.js';
 import { startServer } from '../src/server/server.js';
 import { processCpuMs } from './load/measure.js';
+import { type BenchDatabase, benchDatabase } from './postgres.js';
 
 const { values } = parseArgs({
   options: {
@@ -77,22 +77,8 @@ class MemoryConnection extends Connection {
 }
 
 /** A fresh database on the --database server for one run (and how to drop it), or null for SQLite. */
-async function benchDatabase(): Promise<{ url: string; drop(): Promise<void> } | null> {
-  if (!values.database) return null;
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: values.database });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  const name = `natter_bench_${process.pid}_${Date.now()}`;
-  await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(values.database);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+function runDatabase(): Promise<BenchDatabase | null> {
+  return values.database ? benchDatabase(values.database) : Promise.resolve(null);
 }
 
 /** The numeric id of a reply line (`{"id":N,...}`), or -1 for an event. */
@@ -108,7 +94,7 @@ function sendLine(id: number, conversationId: string, n: number): string {
 async function storage(): Promise<void> {
   const USERS = Number(values.users);
   const dataDir = mkdtempSync(join(tmpdir(), 'natter-durable-'));
-  const db = await benchDatabase();
+  const db = await runDatabase();
   const server = await startServer({
     dataDir,
     port: 0,
@@ -264,7 +250,7 @@ async function e2e(): Promise<void> {
     console.error('taskset not available: running unpinned');
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'natter-durable-'));
-  const db = await benchDatabase();
+  const db = await runDatabase();
   const settings = { dataDir, port: 0, tcpPort: 0, bcryptCost: 4, limits, database: db?.url ?? null };
   // --natter-root: the server of another checkout (another commit), measured by this script's clients.
   const root = values['natter-root'];

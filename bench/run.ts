@@ -38,11 +38,11 @@ import { connect } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { migrateData } from '../src/server/store/migrate-data.js';
 import type { Job } from './load/generator.js';
 import { sleep } from './load/measure.js';
 import { createFixture } from './load/natter.js';
+import { benchDatabase } from './postgres.js';
 
 const HERE = dirname(new URL(import.meta.url).pathname);
 const ROOT = join(HERE, '..');
@@ -280,20 +280,9 @@ function setAffinity(pids: number[], cores: string): boolean {
  * NATS server at `--bus` (pinned as `--pin-cluster` says).
  */
 async function startCluster(dir: string, fixtureData: string): Promise<Cluster> {
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: args.database });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  const dbName = `natter_bench_${process.pid}_${Date.now()}`;
-  await admin(`CREATE DATABASE ${dbName}`);
-  const url = new URL(args.database ?? '');
-  url.pathname = `/${dbName}`;
-  const dropDatabase = () => admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  const db = await benchDatabase(args.database ?? '');
+  const url = new URL(db.url);
+  const dropDatabase = () => db.drop();
   const services = [...pidsNamed('postgres'), ...pidsNamed('nats-server')];
   const all = `0-${cpus().length - 1}`;
   const unpin = () => {
