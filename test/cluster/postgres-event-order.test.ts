@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { PostgresStore } from '../../src/server/store/postgres/store.js';
-import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { type Cleanup, databaseFor, type TestDatabase } from '../helpers/postgres.js';
 import { gate, openTestStore, seedGroup, sendIn, testPool } from '../helpers/postgres-store.js';
 import { waitFor, within } from '../helpers/wait.js';
 
@@ -13,16 +13,12 @@ import { waitFor, within } from '../helpers/wait.js';
  * send to it at once. Each natter is a store with its own pool.
  */
 
-const cleanup: (() => Promise<void>)[] = [];
+const cleanup: Cleanup = [];
 after(async () => {
   for (const step of cleanup.reverse()) await step();
 });
 
-async function database(): Promise<TestDatabase> {
-  const db = await freshDatabase();
-  cleanup.push(() => db.drop());
-  return db;
-}
+const database = () => databaseFor(cleanup);
 
 /**
  * A client of the stream on its own store: it polls `since` (or `replay`,

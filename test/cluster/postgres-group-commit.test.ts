@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { type Cleanup, databaseFor, type TestDatabase } from '../helpers/postgres.js';
 import { gate, isUnavailable, openTestStore, seedGroup, sendIn, testPool } from '../helpers/postgres-store.js';
 import { waitFor, within } from '../helpers/wait.js';
 
@@ -12,16 +12,12 @@ import { waitFor, within } from '../helpers/wait.js';
  * publishes nothing.
  */
 
-const cleanup: (() => Promise<void>)[] = [];
+const cleanup: Cleanup = [];
 after(async () => {
   for (const step of cleanup.reverse()) await step();
 });
 
-async function database(): Promise<TestDatabase> {
-  const db = await freshDatabase();
-  cleanup.push(() => db.drop());
-  return db;
-}
+const database = () => databaseFor(cleanup);
 
 test('a job that throws rolls back alone: its message, number, events and read position go, the batch commits the rest', async () => {
   const db = await database();

@@ -9,7 +9,7 @@ import { PgTable } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import { MIGRATION_LOCK, migratePostgres, POSTGRES_MIGRATIONS } from '../../src/server/store/postgres/migrate.js';
 import * as schema from '../../src/server/store/postgres/schema.js';
-import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { type Cleanup, databaseFor, type TestDatabase } from '../helpers/postgres.js';
 import { waitFor, within } from '../helpers/wait.js';
 
 /**
@@ -53,16 +53,12 @@ async function waitingForLock(client: pg.Client): Promise<number> {
   return r.rows[0]?.n ?? 0;
 }
 
-const cleanup: (() => Promise<void>)[] = [];
+const cleanup: Cleanup = [];
 after(async () => {
   for (const step of cleanup.reverse()) await step();
 });
 
-async function database(): Promise<TestDatabase> {
-  const db = await freshDatabase();
-  cleanup.push(() => db.drop());
-  return db;
-}
+const database = () => databaseFor(cleanup);
 
 function pool(db: TestDatabase): pg.Pool {
   const p = new pg.Pool({ connectionString: db.url, max: 2 });

@@ -7,8 +7,8 @@ import { migratePostgres } from '../../src/server/store/postgres/migrate.js';
 import { PostgresRateLimiter } from '../../src/server/store/postgres/rate-buckets.js';
 import { pgTypes } from '../../src/server/store/postgres/sql.js';
 import { connectAs, connectClient, HttpApi, PASSWORD, rejection, uniqueName } from '../helpers/api.js';
-import { type TestNats, testNats } from '../helpers/nats.js';
-import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { sharedBus } from '../helpers/nats.js';
+import { type Cleanup, databaseFor, type TestDatabase } from '../helpers/postgres.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -17,27 +17,15 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
  * not twice as much, however the attempts are spread over them.
  */
 
-const cleanup: (() => Promise<void>)[] = [];
+const cleanup: Cleanup = [];
 after(async () => {
   for (const step of cleanup.reverse()) await step();
 });
 
-async function database(): Promise<TestDatabase> {
-  const db = await freshDatabase();
-  cleanup.push(() => db.drop());
-  return db;
-}
+const database = () => databaseFor(cleanup);
 
-/** The NATS of this file's natters: nodes sharing a database must share a bus (started on first use). */
-let bus: TestNats | null = null;
-async function busUrl(): Promise<string> {
-  if (!bus) {
-    const nats = await testNats({ started: true });
-    cleanup.unshift(() => nats.dispose());
-    bus = nats;
-  }
-  return bus.url;
-}
+/** The NATS of this file's natters: nodes sharing a database must share a bus. */
+const busUrl = sharedBus(cleanup);
 
 /** Two natters on one fresh database, with `limits`. */
 async function twoNatters(limits: Partial<Limits>): Promise<{ db: TestDatabase; a: TestServer; b: TestServer }> {

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import pg from 'pg';
-import { type TestNats, testNats } from '../helpers/nats.js';
-import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { sharedBus } from '../helpers/nats.js';
+import { type Cleanup, databaseFor, type TestDatabase } from '../helpers/postgres.js';
 import { ServeProcess } from '../helpers/serve-process.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
@@ -17,27 +17,15 @@ import { waitFor } from '../helpers/wait.js';
  * natters here look for the lock every 50 ms instead of every hour.
  */
 
-const cleanup: (() => Promise<void>)[] = [];
+const cleanup: Cleanup = [];
 after(async () => {
   for (const step of cleanup.reverse()) await step();
 });
 
-async function database(): Promise<TestDatabase> {
-  const db = await freshDatabase();
-  cleanup.push(() => db.drop());
-  return db;
-}
+const database = () => databaseFor(cleanup);
 
-/** The NATS of this file's natters: nodes sharing a database must share a bus (started on first use). */
-let bus: TestNats | null = null;
-async function busUrl(): Promise<string> {
-  if (!bus) {
-    const nats = await testNats({ started: true });
-    cleanup.unshift(() => nats.dispose());
-    bus = nats;
-  }
-  return bus.url;
-}
+/** The NATS of this file's natters: nodes sharing a database must share a bus. */
+const busUrl = sharedBus(cleanup);
 
 async function natter(db: TestDatabase): Promise<TestServer> {
   const t = await startTestServer({

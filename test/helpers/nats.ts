@@ -104,3 +104,19 @@ export async function testNats(options: { started?: boolean; maxPayload?: number
   if (options.started !== false) await nats.start();
   return nats;
 }
+
+/**
+ * The NATS server a test file's natters share, started at the first call;
+ * it is stopped after every other step of `cleanup` (the natters first).
+ * Natters that share a database must share a bus.
+ */
+export function sharedBus(cleanup: (() => Promise<void>)[]): () => Promise<string> {
+  let bus: Promise<TestNats> | null = null;
+  return async () => {
+    bus ??= testNats({ started: true }).then((nats) => {
+      cleanup.unshift(() => nats.dispose());
+      return nats;
+    });
+    return (await bus).url;
+  };
+}

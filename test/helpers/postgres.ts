@@ -40,3 +40,13 @@ export async function freshDatabase(): Promise<TestDatabase> {
     drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
 }
+
+/** Clean-up steps of a test file, run last added first by its `after`. */
+export type Cleanup = (() => Promise<void>)[];
+
+/** A fresh database whose drop is one of `cleanup`'s steps. */
+export async function databaseFor(cleanup: Cleanup): Promise<TestDatabase> {
+  const db = await freshDatabase();
+  cleanup.push(() => db.drop());
+  return db;
+}
