@@ -191,6 +191,35 @@ test('limiters on two pools: parallel takes stop at the capacity, refunds and re
   );
 });
 
+test('takes made in one turn are answered as if made one by one: in order per key, costs mixed, keys apart', async () => {
+  const db = await database();
+  const setup = pool(db);
+  await migratePostgres(setup);
+  let statements = 0;
+  const counted = pool(db);
+  counted.on('acquire', () => statements++);
+  const now = 1_000_000;
+  const limiter = new PostgresRateLimiter('lookupPerUser', 5, 1000, counted, () => now, true);
+  // One by one, 5 tokens: 2 (3 left), 2 (1 left), 2 refused (waits 1 s), 1 (0 left), 1 refused, 3 refused.
+  const waits = await Promise.all([
+    limiter.take('u', 2),
+    limiter.take('u', 2),
+    limiter.take('u', 2),
+    limiter.take('u', 1),
+    limiter.take('u', 1),
+    limiter.take('v', 1),
+    limiter.take('u', 3),
+    limiter.take('v', 5),
+  ]);
+  assert.deepEqual(waits, [0, 0, 1000, 0, 1000, 0, 3000, 1000]);
+  assert.ok(statements <= 3, `the takes went to the database in ${statements} statements`);
+  const left = await setup.query<{ key: string; tokens: number }>('SELECT key, tokens FROM rate_buckets ORDER BY key');
+  assert.deepEqual(left.rows, [
+    { key: 'lookupPerUser:u', tokens: 0 },
+    { key: 'lookupPerUser:v', tokens: 4 },
+  ]);
+});
+
 test('a limit without refunds answers a client past it from memory until it refills, and is never given tokens back', async () => {
   const db = await database();
   const setup = pool(db);

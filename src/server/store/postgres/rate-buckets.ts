@@ -1,6 +1,6 @@
 import type { Limit } from '../../config.js';
 import { type Clock, type Limiter, RateLimiter } from '../../rate-limit.js';
-import { changes, type Queryable, row } from './sql.js';
+import { changes, type Queryable, row, rows } from './sql.js';
 
 /*
  * Rate limits shared by every natter on one PostgreSQL database: each bucket
@@ -18,22 +18,39 @@ import { changes, type Queryable, row } from './sql.js';
  * refills of 100 ms and more.
  */
 
-/**
- * One take: the bucket refilled to now (`level`), then `cost` taken when it
- * holds that many. `wait` keeps the answer (0: taken; else the ms until it
- * would hold enough), since RETURNING sees only the row as it is after the
- * statement. A new key starts full, minus the cost.
- * $1 key, $2 capacity, $3 refill ms, $4 now, $5 cost (at most the capacity).
- */
+/** A bucket's level now: refilled since it was last used, never past the capacity. $2 capacity, $3 refill ms, $4 now. */
 const LEVEL = 'least($2::float8, b.tokens + greatest(0, $4::bigint - b.at)::float8 / $3::float8)';
+
+/**
+ * The takes of one turn of the event loop, one row per key: `n` takes of
+ * `cost` each, of which as many as the bucket holds are granted, in order.
+ * A key without a row starts full (inserted); one with a row is refilled to
+ * now, then taken from under the row's lock. `wait` holds how many were
+ * granted (RETURNING sees only the row as it is after the statement), and
+ * `tokens` what is left. A key another natter inserted while this statement
+ * ran is in neither answer: its takes are sent again.
+ * $1 keys, $2 capacity, $3 refill ms, $4 now, $5 costs (each at most the capacity), $6 counts.
+ */
+const GRANTED = `least(r.n, floor(${LEVEL} / r.cost))`;
 const TAKE = `
-  INSERT INTO rate_buckets AS b (key, tokens, at, wait)
-  VALUES ($1, $2::float8 - $5::float8, $4::bigint, 0)
-  ON CONFLICT (key) DO UPDATE SET
-    tokens = CASE WHEN ${LEVEL} >= $5::float8 THEN ${LEVEL} - $5::float8 ELSE ${LEVEL} END,
-    wait = CASE WHEN ${LEVEL} >= $5::float8 THEN 0 ELSE ceil(($5::float8 - ${LEVEL}) * $3::float8)::bigint END,
-    at = greatest(b.at, $4::bigint)
-  RETURNING tokens, wait`;
+  WITH r AS (SELECT * FROM unnest($1::text[], $5::float8[], $6::int4[]) AS r(key, cost, n)),
+  fresh AS (
+    INSERT INTO rate_buckets (key, tokens, at, wait)
+    SELECT r.key, $2::float8 - least(r.n, floor($2::float8 / r.cost)) * r.cost, $4::bigint, least(r.n, floor($2::float8 / r.cost))
+    FROM r ORDER BY r.key
+    ON CONFLICT (key) DO NOTHING
+    RETURNING key, tokens, wait),
+  used AS (
+    UPDATE rate_buckets b SET
+      tokens = ${LEVEL} - ${GRANTED} * r.cost,
+      wait = ${GRANTED},
+      at = greatest(b.at, $4::bigint)
+    FROM r WHERE b.key = r.key
+    RETURNING b.key, b.tokens, b.wait)
+  SELECT key, tokens, wait FROM fresh UNION ALL SELECT key, tokens, wait FROM used`;
+
+/** A take waiting for the turn's statement. */
+type Take = { key: string; cost: number; resolve: (wait: number) => void; reject: (err: unknown) => void };
 
 /** A refund: one token back, never past the capacity. $1 key, $2 capacity, $3 refill ms, $4 now. */
 const REFUND = `
@@ -57,6 +74,9 @@ const REFUND = `
  */
 export class PostgresRateLimiter implements Limiter {
   readonly #local: RateLimiter | null;
+  /** Takes waiting for the next statement, which takes them all at once (one row per key and cost). */
+  #queued: Take[] = [];
+  #scheduled = false;
 
   constructor(
     readonly name: string,
@@ -87,17 +107,77 @@ export class PostgresRateLimiter implements Limiter {
     const n = Math.min(cost, this.capacity);
     const local = this.#local?.waitNow(key, n) ?? 0;
     if (local > 0) return local;
-    const r = await row<{ tokens: number; wait: number }>(this.db, TAKE, [
-      this.#key(key),
+    return new Promise<number>((resolve, reject) => {
+      this.#queued.push({ key, cost: n, resolve, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(this.#flush);
+      }
+    });
+  }
+
+  /**
+   * Sends the queued takes as one statement. A key's takes go together when
+   * they cost the same; one that costs otherwise (and those after it) waits
+   * for the next statement, so each key's takes are answered in order.
+   */
+  readonly #flush = (): void => {
+    this.#scheduled = false;
+    const groups = new Map<string, Take[]>();
+    const later: Take[] = [];
+    const held = new Set<string>();
+    for (const t of this.#queued) {
+      const group = groups.get(t.key);
+      if (held.has(t.key) || (group && group[0]?.cost !== t.cost)) {
+        held.add(t.key);
+        later.push(t);
+      } else if (group) group.push(t);
+      else groups.set(t.key, [t]);
+    }
+    this.#queued = later;
+    const batch = [...groups.values()];
+    rows<{ key: string; tokens: number; wait: number }>(this.db, TAKE, [
+      batch.map((g) => this.#key(g[0]?.key ?? '')),
       this.capacity,
       this.refillMs,
       this.clock(),
-      n,
-    ]);
-    if (!r) throw new Error('a rate-limit take returned no row');
-    this.#local?.set(key, r.tokens);
-    return r.wait;
-  }
+      batch.map((g) => g[0]?.cost ?? 1),
+      batch.map((g) => g.length),
+    ]).then(
+      (answers) => {
+        const byKey = new Map(answers.map((a) => [a.key, a]));
+        const again: Take[] = [];
+        for (const group of batch) {
+          const first = group[0];
+          if (!first) continue;
+          const a = byKey.get(this.#key(first.key));
+          if (!a) {
+            again.push(...group);
+            continue;
+          }
+          this.#local?.set(first.key, a.tokens);
+          const refused = Math.max(1, Math.ceil((first.cost - a.tokens) * this.refillMs));
+          group.forEach((t, i) => {
+            t.resolve(i < a.wait ? 0 : refused);
+          });
+        }
+        if (again.length > 0 || this.#queued.length > 0) {
+          this.#queued = [...again, ...this.#queued];
+          if (!this.#scheduled) {
+            this.#scheduled = true;
+            setImmediate(this.#flush);
+          }
+        }
+      },
+      (err) => {
+        for (const group of batch) for (const t of group) t.reject(err);
+        if (this.#queued.length > 0 && !this.#scheduled) {
+          this.#scheduled = true;
+          setImmediate(this.#flush);
+        }
+      },
+    );
+  };
 
   async refund(key: string): Promise<void> {
     if (!this.refunds) throw new Error(`the limit ${this.name} was made without refunds`);
