@@ -64,9 +64,14 @@ export interface Ctx extends Services {
    * context whose stores work inside the batch's transaction. For an
    * authenticated request it first checks, inside the batch, that the
    * session still exists: a write queued behind its own session's
-   * revocation is refused.
+   * revocation is refused. `send`: the job is the send of a message to
+   * that conversation with that nonce (see `SendHint`), which lets the store
+   * read what it needs ahead, together with the other sends queued with it.
    */
-  write<T>(fn: (tx: this, after: AfterCommit) => Promise<T>): Promise<T>;
+  write<T>(
+    fn: (tx: this, after: AfterCommit) => Promise<T>,
+    send?: { conversationId: string; nonce: string },
+  ): Promise<T>;
   /** Runs `fn` after the reply has been sent (e.g. closing the caller's own session). */
   afterReply(fn: () => void): void;
 }

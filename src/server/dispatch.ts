@@ -287,30 +287,34 @@ export class Dispatcher {
       session && READ_OPS.has(request.op) ? spend(limiters.readPerUser, session.userId, 'reads; slow down') : null;
     const metered = session !== null && !UNMETERED_OPS.has(request.op);
     let queued = false;
-    const write = <T>(fn: (tx: Ctx, after: AfterCommit) => Promise<T>): Promise<T> => {
-      if (queued) return queue(fn);
+    type Send = { conversationId: string; nonce: string };
+    const write = <T>(fn: (tx: Ctx, after: AfterCommit) => Promise<T>, send?: Send): Promise<T> => {
+      if (queued) return queue(fn, send);
       queued = true;
       // The first write waits for the connection's earlier requests to have queued theirs.
       return turn.before.then(() => {
-        const p = queue(fn);
+        const p = queue(fn, send);
         turn.release();
         return p;
       });
     };
-    const queue = <T>(fn: (tx: Ctx, after: AfterCommit) => Promise<T>): Promise<T> =>
-      store.write(async (stores, afterCommit) => {
-        const tx = inTransaction(ctx, stores);
-        if (!session) return fn(tx, afterCommit);
-        if (!(await stores.sessions.exists(session.sessionId))) {
-          throw new NatterError('unauthenticated', 'this session was revoked; log in again');
-        }
-        if (!metered) return fn(tx, afterCommit);
-        const before = stores.events.appendedBytes;
-        const value = await fn(tx, afterCommit);
-        // Over the daily budget, the job throws here and rolls back whole.
-        await stores.usage.charge(session.userId, stores.events.appendedBytes - before, clock());
-        return value;
-      });
+    const queue = <T>(fn: (tx: Ctx, after: AfterCommit) => Promise<T>, send?: Send): Promise<T> =>
+      store.write(
+        async (stores, afterCommit) => {
+          const tx = inTransaction(ctx, stores);
+          if (!session) return fn(tx, afterCommit);
+          if (!(await stores.sessions.exists(session.sessionId))) {
+            throw new NatterError('unauthenticated', 'this session was revoked; log in again');
+          }
+          if (!metered) return fn(tx, afterCommit);
+          const before = stores.events.appendedBytes;
+          const value = await fn(tx, afterCommit);
+          // Over the daily budget, the job throws here and rolls back whole.
+          await stores.usage.charge(session.userId, stores.events.appendedBytes - before, clock());
+          return value;
+        },
+        send && session ? { ...send, sessionId: session.sessionId, userId: session.userId, at: clock() } : undefined,
+      );
     const ctx: Ctx = {
       ...this.services,
       conn,

@@ -79,39 +79,42 @@ export const sendMessage: Handler<'messages.send'> = async (ctx, params) => {
   await spend(ctx.limiters.sendPerUser, ctx.session.userId, 'messages; slow down');
   // A DM by name says whether the name exists: it costs a look-up, like users.get.
   if ('to' in params) await spendLookups(ctx, 1);
-  return ctx.write(async (tx, after) => {
-    const author = await tx.chat.userRef(tx.session.userId);
-    if (!author) throw new NatterError('unauthenticated', 'this account no longer exists; log in again');
-    // A retry of a send that already went through: the original, nothing new.
-    const original = await tx.chat.messageByNonce(author.id, params.nonce);
-    if (original) return { message: (await toMessages(tx.chat, [original]))[0] ?? never(), duplicate: true };
-    const conv =
-      'conversationId' in params
-        ? (await readable(tx, params.conversationId)).conv
-        : await dmWith(tx, after, await me(tx), params.to);
-    await assertDmOpen(tx, conv);
-    const now = tx.clock();
-    const row: MessageRow = {
-      id: newId(),
-      conversationId: conv.id,
-      seq: await tx.chat.nextSeq(conv.id, now),
-      authorId: author.id,
-      body: params.body,
-      createdAt: now,
-      editedAt: null,
-      deletedAt: null,
-      nonce: params.nonce,
-      kind: params.kind ?? 'text',
-      // Written by a program: the connection authenticated with a bot token.
-      bot: tx.session.kind === 'bot',
-    };
-    await tx.chat.insertMessage(row);
-    const message = toMessage(row, author, await recordMentions(tx, conv, row));
-    // What I wrote, I have read (written once per conversation when the batch commits).
-    await tx.chat.markReadOnCommit(author.id, conv.id, row.seq);
-    await tx.events.append(after, [scopeOf(conv)], 'message.created', { message }, now);
-    return { message, duplicate: false };
-  });
+  return ctx.write(
+    async (tx, after) => {
+      const author = await tx.chat.userRef(tx.session.userId);
+      if (!author) throw new NatterError('unauthenticated', 'this account no longer exists; log in again');
+      // A retry of a send that already went through: the original, nothing new.
+      const original = await tx.chat.messageByNonce(author.id, params.nonce);
+      if (original) return { message: (await toMessages(tx.chat, [original]))[0] ?? never(), duplicate: true };
+      const conv =
+        'conversationId' in params
+          ? (await readable(tx, params.conversationId)).conv
+          : await dmWith(tx, after, await me(tx), params.to);
+      await assertDmOpen(tx, conv);
+      const now = tx.clock();
+      const row: MessageRow = {
+        id: newId(),
+        conversationId: conv.id,
+        seq: await tx.chat.nextSeq(conv.id, now),
+        authorId: author.id,
+        body: params.body,
+        createdAt: now,
+        editedAt: null,
+        deletedAt: null,
+        nonce: params.nonce,
+        kind: params.kind ?? 'text',
+        // Written by a program: the connection authenticated with a bot token.
+        bot: tx.session.kind === 'bot',
+      };
+      await tx.chat.insertMessage(row);
+      const message = toMessage(row, author, await recordMentions(tx, conv, row));
+      // What I wrote, I have read (written once per conversation when the batch commits).
+      await tx.chat.markReadOnCommit(author.id, conv.id, row.seq);
+      await tx.events.append(after, [scopeOf(conv)], 'message.created', { message }, now);
+      return { message, duplicate: false };
+    },
+    'conversationId' in params ? { conversationId: params.conversationId, nonce: params.nonce } : undefined,
+  );
 };
 
 function never(): never {

@@ -99,6 +99,24 @@ export type UsageStore = {
   pruneBefore(now: number): Promise<number>;
 };
 
+/**
+ * What a message send queued as a write job is about to read, told before it
+ * runs: a backend may read it for a whole run of queued sends at once
+ * (PostgreSQL then takes a handful of statements for the run instead of a
+ * dozen for each send). A hint only saves work: the job reads the same data
+ * through the same methods, hinted or not, and sees the same answers.
+ */
+export type SendHint = {
+  /** The session the job checks, or null when the write is not a session's. */
+  sessionId: string | null;
+  /** The author. */
+  userId: string;
+  conversationId: string;
+  nonce: string;
+  /** When the job was queued (ms): the day its write budget is charged to. */
+  at: number;
+};
+
 /** The stores a write job works through: every statement in the batch's transaction. */
 export type TxStores = {
   chat: ChatStore;
@@ -119,9 +137,10 @@ export interface Store extends TxStores {
   /**
    * Runs `fn` in the next write batch. Jobs of a batch run strictly one
    * after another; a job that throws rolls back alone. Resolves once the
-   * batch has committed (acknowledged means durable).
+   * batch has committed (acknowledged means durable). `hint`: what the job
+   * will read, when it is a message send (see {@link SendHint}).
    */
-  write<T>(fn: (tx: TxStores, after: AfterCommit) => Promise<T>): Promise<T>;
+  write<T>(fn: (tx: TxStores, after: AfterCommit) => Promise<T>, hint?: SendHint): Promise<T>;
   /** Jobs waiting for the next batch. */
   readonly queued: number;
   /** Transactions committed, and jobs in them (for metrics and benchmarks). */

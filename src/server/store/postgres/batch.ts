@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { ReadAhead } from './read-ahead.js';
 import { rows } from './sql.js';
 
 /** An event appended in the batch under way; `id` is 0 until the batch takes its ids, just before its commit. */
@@ -33,12 +34,17 @@ export class Batch {
    * later ones are not in it, so a cursor from it replays them, never skips.
    */
   before = 0;
+  /** What the run of sends under way read ahead (see {@link ReadAhead}), if any. */
+  ahead: ReadAhead | null = null;
+  /** The index of the job under way in the batch. */
+  job = -1;
   #undo: (() => void)[] = [];
   #eventsAtStart = 0;
   #joinsAtStart = 0;
 
   /** A job is about to run in its own savepoint. */
   jobStart(): void {
+    this.job++;
     this.#undo = [];
     this.#eventsAtStart = this.events.length;
     this.#joinsAtStart = this.#joins.length;
@@ -48,8 +54,19 @@ export class Batch {
   jobRollback(): void {
     for (let i = this.#undo.length - 1; i >= 0; i--) this.#undo[i]?.();
     this.#undo = [];
+    this.ahead?.dropJob(this.job);
     this.events.length = this.#eventsAtStart;
     this.#joins.length = this.#joinsAtStart;
+  }
+
+  /** Runs `fn` if the job under way rolls back. */
+  readonly onRollback = (fn: () => void): void => {
+    this.#undo.push(fn);
+  };
+
+  /** What the run of sends read ahead, while it still answers. */
+  get live(): ReadAhead | null {
+    return this.ahead?.live ? this.ahead : null;
   }
 
   /** Adds an event; its id is filled in before the commit. */

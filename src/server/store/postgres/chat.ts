@@ -20,6 +20,7 @@ import type { PageKey } from '../../pages.js';
 import { indexedText, type SearchFilter, searchPhrases, searchText } from '../../search.js';
 import type { ChatStore } from '../port.js';
 import type { Batch } from './batch.js';
+import { NONCE_LOCKS, nonceKey } from './read-ahead.js';
 import { toConversation, toGroupInvite, toInvite, toMessage, toServer, toUser, toUserRef } from './rows.js';
 import { highlight, prefixQuery } from './search.js';
 import { capLock, changes, holdsNul, placeholders, type Queryable, type Raw, row, rows } from './sql.js';
@@ -31,13 +32,6 @@ import { capLock, changes, holdsNul, placeholders, type Queryable, type Raw, row
  * order), and lower() of C-collated text folds ASCII only, so lists come in
  * the same order, with the same page keys, on both backends.
  */
-
-/**
- * The first key of the advisory locks on (author, nonce) pairs ("nonc" in
- * ASCII); the second is a hash of the pair. Locks keyed by two integers never
- * meet those keyed by one (the migration lock).
- */
-const NONCE_LOCKS = 0x6e6f6e63;
 
 /** A number of a page key that the client sent back: an integer, or the cursor is not one a list gave out. */
 function keyNumber(v: string | number | undefined): number {
@@ -111,6 +105,8 @@ export class PostgresChat implements ChatStore {
   }
 
   async role(serverId: string, userId: string): Promise<MemberRow['role'] | undefined> {
+    const ahead = this.#batch?.live?.role(serverId, userId);
+    if (ahead !== undefined) return ahead ?? undefined;
     const r = await row<{ role: MemberRow['role'] }>(
       this.#q,
       'SELECT role FROM members WHERE server_id = $1 AND user_id = $2',
@@ -310,6 +306,8 @@ export class PostgresChat implements ChatStore {
   }
 
   async userRef(id: string): Promise<UserRef | undefined> {
+    const ahead = this.#batch?.live?.users.get(id);
+    if (ahead !== undefined) return ahead ?? undefined;
     const r = await row(this.#q, 'SELECT id, username, display_name FROM users WHERE id = $1', [id]);
     return r && toUserRef(r);
   }
@@ -317,6 +315,9 @@ export class PostgresChat implements ChatStore {
   // Conversations
 
   async conversation(id: string): Promise<ConversationRow | undefined> {
+    const ahead = this.#batch?.live?.conversations.get(id);
+    // A copy: the batch's own moves forward with each number taken.
+    if (ahead !== undefined) return ahead === null ? undefined : { ...ahead };
     const r = await row(this.#q, 'SELECT * FROM conversations WHERE id = $1', [id]);
     return r && toConversation(r);
   }
@@ -423,6 +424,8 @@ export class PostgresChat implements ChatStore {
   }
 
   async isConversationMember(conversationId: string, userId: string): Promise<boolean> {
+    const ahead = this.#batch?.live?.conversationMember(conversationId, userId);
+    if (ahead !== undefined) return ahead;
     return (
       (await row(this.#q, 'SELECT 1 AS x FROM conversation_members WHERE conversation_id = $1 AND user_id = $2', [
         conversationId,
@@ -591,6 +594,8 @@ export class PostgresChat implements ChatStore {
    */
   async nextSeq(conversationId: string, now: number): Promise<number> {
     if (!this.#batch) throw new Error('sequence numbers are assigned inside a write batch only');
+    const ahead = this.#batch.live?.nextSeq(conversationId, now, this.#batch.job, this.#batch.onRollback);
+    if (ahead !== undefined) return ahead;
     const r = await row<{ last_seq: number }>(
       this.#q,
       'UPDATE conversations SET last_seq = last_seq + 1, last_message_at = $2 WHERE id = $1 RETURNING last_seq',
@@ -601,6 +606,7 @@ export class PostgresChat implements ChatStore {
   }
 
   async insertMessage(m: MessageRow): Promise<void> {
+    if (this.#batch?.live?.insertMessage(m, this.#batch.job, this.#batch.onRollback)) return;
     await changes(
       this.#q,
       `INSERT INTO messages (id, conversation_id, seq, author_id, body, created_at, edited_at, deleted_at, nonce, kind, bot, search_text)
@@ -635,7 +641,10 @@ export class PostgresChat implements ChatStore {
    */
   async messageByNonce(authorId: string, nonce: string): Promise<MessageRow | undefined> {
     if (this.#batch) {
-      await rows(this.#q, 'SELECT pg_advisory_xact_lock($1, hashtext($2))', [NONCE_LOCKS, `${authorId}\n${nonce}`]);
+      // Read ahead: the pair's lock is held, and the message (if any) known.
+      const ahead = this.#batch.live?.nonces.get(nonceKey(authorId, nonce));
+      if (ahead !== undefined) return ahead ?? undefined;
+      await rows(this.#q, 'SELECT pg_advisory_xact_lock($1, hashtext($2))', [NONCE_LOCKS, nonceKey(authorId, nonce)]);
     }
     const r = await row(this.#q, 'SELECT * FROM messages WHERE author_id = $1 AND nonce = $2', [authorId, nonce]);
     return r && toMessage(r);
@@ -936,6 +945,8 @@ export class PostgresChat implements ChatStore {
   }
 
   async blockedEitherWay(a: string, b: string): Promise<boolean> {
+    const ahead = this.#batch?.live?.blocked(a, b);
+    if (ahead !== undefined) return ahead;
     return (
       (await row(
         this.#q,

@@ -1,5 +1,6 @@
 import type { SessionRow } from '../../db/schema.js';
 import type { SessionStore } from '../port.js';
+import type { Batch } from './batch.js';
 import { toSession } from './rows.js';
 import { capLock, changes, placeholders, type Queryable, row, rows } from './sql.js';
 
@@ -10,11 +11,13 @@ import { capLock, changes, placeholders, type Queryable, row, rows } from './sql
 export class PostgresSessions implements SessionStore {
   readonly #q: Queryable;
   readonly #inWrite: boolean;
+  readonly #batch: Batch | null;
 
-  /** @param inWrite `q` holds a write batch's transaction (caps are counted under a lock there) */
-  constructor(q: Queryable, inWrite = false) {
+  /** @param batch `q` holds this write batch's transaction (caps are counted under a lock there) */
+  constructor(q: Queryable, batch: Batch | null = null) {
     this.#q = q;
-    this.#inWrite = inWrite;
+    this.#inWrite = batch !== null;
+    this.#batch = batch;
   }
 
   async byId(id: string): Promise<SessionRow | undefined> {
@@ -24,6 +27,8 @@ export class PostgresSessions implements SessionStore {
 
   /** Does the session or bot token still exist (inside a write batch: as the batch sees it)? */
   async exists(id: string): Promise<boolean> {
+    const ahead = this.#batch?.live?.sessions.get(id);
+    if (ahead !== undefined) return ahead;
     return (await row(this.#q, 'SELECT 1 AS x FROM sessions WHERE id = $1', [id])) !== undefined;
   }
 

@@ -2,15 +2,16 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Limit } from '../../config.js';
 import type { Clock, Limiter } from '../../rate-limit.js';
-import type { AfterCommit, Lease, Publish, Store, TxStores } from '../port.js';
+import type { AfterCommit, Lease, Publish, SendHint, Store, TxStores } from '../port.js';
 import { Batch } from './batch.js';
 import { PostgresChat } from './chat.js';
 import { type AppendMeter, PostgresEvents } from './events.js';
 import { JOB_LOCKS, PostgresLease } from './lease.js';
 import { migratePostgres } from './migrate.js';
 import { postgresLimiter, pruneRateBuckets } from './rate-buckets.js';
+import { hintUsable, ReadAhead } from './read-ahead.js';
 import { PostgresSessions } from './sessions.js';
-import { isUnavailable, pgTypes, storeError, unavailable } from './sql.js';
+import { isUnavailable, pgTypes, type Queryable, storeError, unavailable } from './sql.js';
 import { PostgresUsage } from './usage.js';
 import { PostgresUsers } from './users.js';
 
@@ -48,12 +49,16 @@ export type PostgresStoreOptions = {
   /** How long one statement may run (default 2,000 ms); the client gives up 500 ms after that if the server says nothing. */
   statementTimeoutMs?: number;
   /**
-   * Jobs per batch at most (default 64). Each job is a savepoint, a
-   * subtransaction: PostgreSQL keeps the ids of 64 subtransactions of a
-   * transaction in shared memory, and past that every other session reads
-   * them back from disk to take a snapshot.
+   * Jobs per batch at most that are not hinted sends (default 64). Each such
+   * job is a savepoint, a subtransaction: PostgreSQL keeps the ids of 64
+   * subtransactions of a transaction in shared memory, and past that every
+   * other session reads them back from disk to take a snapshot. A hinted send
+   * takes a savepoint only when it runs a statement of its own (a mention),
+   * so a batch takes up to {@link maxBatchSends} of them besides.
    */
   maxBatchJobs?: number;
+  /** Jobs per batch at most, hinted sends included (default 512). */
+  maxBatchSends?: number;
   /**
    * Runs after a batch's last job, once its event ids are taken, before its
    * COMMIT: tests hold a batch there to show that no later batch's events
@@ -66,11 +71,33 @@ export type PostgresStoreOptions = {
 
 type Job = {
   fn: (tx: TxStores, after: AfterCommit) => Promise<unknown>;
+  /** What the job will read, when it is a send that can be read ahead. */
+  hint: SendHint | null;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 };
 
+/**
+ * The savepoint `job` of a batch's transaction: none, set where the job
+ * about to run starts (`fresh`: rolling back to it undoes that job alone),
+ * or set earlier (`stale`: work of other jobs, or statements of the batch's
+ * own, came after it).
+ */
+type Savepoint = 'none' | 'fresh' | 'stale';
+
 type Outcome = { ok: true; value: unknown; after: AfterCommit } | { ok: false; err: unknown };
+
+/** A batch under way: its client, its deferred state, its savepoint and the job running. */
+type BatchState = {
+  client: pg.PoolClient;
+  batch: Batch;
+  savepoint: Savepoint;
+  /** The job running: whether it is a hinted send, and whether its savepoint is set. */
+  current: { hinted: boolean; marked: boolean } | null;
+};
+
+/** Statements that only read (or lock), and writes no read ahead answers for (mentions): the reads ahead stay true. */
+const READ_ONLY = /^\s*(SELECT\b|INSERT INTO mentions\b)/i;
 
 /** Carries the error that lost a whole batch (its connection, its commit). */
 class BatchLost extends Error {
@@ -110,6 +137,7 @@ export class PostgresStore implements Store {
   readonly #budget: number;
   readonly #commitWindowMs: number;
   readonly #maxBatchJobs: number;
+  readonly #maxBatchSends: number;
   readonly #onAfterError: (err: unknown) => void;
   readonly #effects: { begin(): void; end(): void } | null;
   readonly #beforeCommit: (() => Promise<void>) | undefined;
@@ -150,6 +178,7 @@ export class PostgresStore implements Store {
     this.#budget = options.writeBytesPerDay ?? 0;
     this.#commitWindowMs = options.commitWindowMs ?? 0;
     this.#maxBatchJobs = options.maxBatchJobs ?? 64;
+    this.#maxBatchSends = Math.max(this.#maxBatchJobs, options.maxBatchSends ?? 512);
     this.#onAfterError = options.onAfterError ?? (() => {});
     this.#effects = options.effects ?? null;
     this.#beforeCommit = options.beforeCommit;
@@ -173,10 +202,11 @@ export class PostgresStore implements Store {
     return this.#queue.length;
   }
 
-  write<T>(fn: (tx: TxStores, after: AfterCommit) => Promise<T>): Promise<T> {
+  write<T>(fn: (tx: TxStores, after: AfterCommit) => Promise<T>, hint?: SendHint): Promise<T> {
     if (this.#closing) return Promise.reject(unavailable(new Error('the store is closed')));
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      const usable = hint !== undefined && hintUsable(hint) ? hint : null;
+      this.#queue.push({ fn, hint: usable, resolve: resolve as (value: unknown) => void, reject });
       this.#schedule();
     });
   }
@@ -192,7 +222,7 @@ export class PostgresStore implements Store {
 
   readonly #start = (): void => {
     this.#scheduled = false;
-    const jobs = this.#queue.splice(0, this.#maxBatchJobs);
+    const jobs = this.#queue.splice(0, this.#batchLength());
     if (jobs.length === 0) return;
     this.#lastBatchAt = performance.now();
     this.#running = this.#runBatch(jobs).finally(() => {
@@ -200,6 +230,18 @@ export class PostgresStore implements Store {
       this.#schedule();
     });
   };
+
+  /** How many of the queued jobs the next batch takes (see `maxBatchJobs`). */
+  #batchLength(): number {
+    let others = 0;
+    let n = 0;
+    for (const job of this.#queue) {
+      if (n >= this.#maxBatchSends) break;
+      if (!job.hint && ++others > this.#maxBatchJobs) break;
+      n++;
+    }
+    return n;
+  }
 
   /** Runs one batch to its end: committed (each job resolved or rejected on its own) or lost (every job rejected). */
   async #runBatch(jobs: Job[]): Promise<void> {
@@ -213,22 +255,30 @@ export class PostgresStore implements Store {
       return;
     }
     const batch = new Batch();
+    const state: BatchState = { client, batch, savepoint: 'fresh', current: null };
+    const q = this.#statements(state);
     const tx: TxStores = {
-      chat: new PostgresChat(client, batch),
-      users: new PostgresUsers(client),
-      sessions: new PostgresSessions(client, true),
-      events: new PostgresEvents(client, this.#publish, this.#meter, batch),
-      usage: new PostgresUsage(client, this.#budget),
+      chat: new PostgresChat(q, batch),
+      users: new PostgresUsers(q),
+      sessions: new PostgresSessions(q, batch),
+      events: new PostgresEvents(q, this.#publish, this.#meter, batch),
+      usage: new PostgresUsage(q, this.#budget, batch),
     };
     const outcomes: Outcome[] = [];
     try {
-      // `BEGIN` set the first job's savepoint; each later job needs a fresh one unless the last rolled back to it.
-      let marked = true;
-      for (const job of jobs) {
-        const outcome = await this.#runJob(client, batch, tx, job, marked);
-        outcomes.push(outcome);
-        marked = !outcome.ok;
+      for (let i = 0; i < jobs.length; i++) {
+        const job = jobs[i] as Job;
+        if (job.hint) {
+          // The first send of a run: read ahead for it and the sends queued right after it.
+          if (!batch.ahead) await this.#readAhead(state, jobs, i);
+        } else if (batch.ahead) {
+          // The run is over: what it kept goes to the database before this job reads anything.
+          await this.#writeBehind(state);
+          batch.ahead = null;
+        }
+        outcomes.push(await this.#runJob(state, tx, job));
       }
+      if (batch.ahead) await this.#writeBehind(state);
       await batch.flush(client);
       await this.#beforeCommit?.();
       await client.query('COMMIT');
@@ -290,35 +340,114 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Runs one job in its own savepoint; a job that throws is rolled back alone,
-   * or the batch is lost. `marked`: the savepoint is already set (the batch's
-   * first job, or one after a job rolled back to it); otherwise the last job's
-   * is released and a new one set, in one round trip. The last job's savepoint
-   * is not released: COMMIT ends it with the transaction.
+   * Reads ahead for the run of hinted sends starting at `jobs[from]`: the
+   * batch's own statements, outside any job's savepoint. A failure loses the
+   * batch.
    */
-  async #runJob(client: pg.PoolClient, batch: Batch, tx: TxStores, job: Job, marked: boolean): Promise<Outcome> {
-    batch.jobStart();
-    if (!marked) {
+  async #readAhead(state: BatchState, jobs: readonly Job[], from: number): Promise<void> {
+    const hints: SendHint[] = [];
+    for (let i = from; i < jobs.length; i++) {
+      const hint = jobs[i]?.hint;
+      if (!hint) break;
+      hints.push(hint);
+    }
+    state.savepoint = state.savepoint === 'none' ? 'none' : 'stale';
+    try {
+      state.batch.ahead = await ReadAhead.read(state.client, hints, this.#budget);
+    } catch (err) {
+      throw new BatchLost(err);
+    }
+  }
+
+  /** Writes what the run's jobs before job `beforeJob` (all of them without it) kept; a failure loses the batch. */
+  async #writeBehind(state: BatchState, beforeJob?: number): Promise<void> {
+    const ahead = state.batch.ahead;
+    if (!ahead?.pending) return;
+    if (state.savepoint === 'fresh') state.savepoint = 'stale';
+    try {
+      await ahead.write(state.client, beforeJob);
+    } catch (err) {
+      throw new BatchLost(err);
+    }
+  }
+
+  /** Sets the savepoint `job` where the job under way starts, in one round trip; a failure loses the batch. */
+  async #markJob(state: BatchState): Promise<void> {
+    if (state.savepoint !== 'fresh') {
       try {
-        await client.query('RELEASE SAVEPOINT job; SAVEPOINT job');
+        await state.client.query(state.savepoint === 'none' ? 'SAVEPOINT job' : 'RELEASE SAVEPOINT job; SAVEPOINT job');
       } catch (err) {
         throw new BatchLost(err);
       }
     }
+    state.savepoint = 'stale';
+    if (state.current) state.current.marked = true;
+  }
+
+  /**
+   * What the job stores run their statements on: the batch's client, but a
+   * send that reaches for a statement of its own first has the writes the
+   * run kept for earlier jobs written, its savepoint set, then its own kept
+   * writes written inside it; a statement that writes (but for a mention)
+   * stops the reads ahead from answering (see `ReadAhead`). Jobs that are
+   * not sends set their savepoint before they start.
+   */
+  #statements(state: BatchState): Queryable {
+    const client = state.client;
+    const prepare = async (text: string): Promise<void> => {
+      const current = state.current;
+      const ahead = state.batch.ahead;
+      if (!current?.hinted || !ahead) return;
+      if (!current.marked) {
+        await this.#writeBehind(state, state.batch.job);
+        await this.#markJob(state);
+      }
+      if (ahead.pending) await ahead.write(client);
+      if (ahead.live && !READ_ONLY.test(text)) ahead.live = false;
+    };
+    // One at a time: two statements of one job never prepare at once.
+    let gate: Promise<void> = Promise.resolve();
+    const query = (config: pg.QueryConfig) => {
+      const ready = gate.then(() => prepare(config.text));
+      gate = ready.catch(() => {});
+      return ready.then(() => client.query(config));
+    };
+    return { query } as unknown as Queryable;
+  }
+
+  /**
+   * Runs one job; a job that throws is rolled back alone, or the batch is
+   * lost. A job that is not a hinted send runs in its own savepoint, set
+   * before it starts (when the one set last marks where it starts, it is
+   * used as it is); a hinted send sets one only before a statement of its
+   * own, and otherwise rolls back by forgetting what it kept. The last
+   * savepoint is not released: COMMIT ends it with the transaction.
+   */
+  async #runJob(state: BatchState, tx: TxStores, job: Job): Promise<Outcome> {
+    const { client, batch } = state;
+    batch.jobStart();
+    state.current = { hinted: job.hint !== null, marked: false };
+    if (!job.hint) await this.#markJob(state);
     const after: AfterCommit = [];
     try {
       const value = await this.#withDeadline(job.fn(tx, after));
+      if (state.savepoint === 'fresh') state.savepoint = 'stale';
       return { ok: true, value, after };
     } catch (err) {
       if (err instanceof BatchLost) throw err;
-      try {
-        // The savepoint stays, ready for the next job.
-        await client.query('ROLLBACK TO SAVEPOINT job');
-      } catch (lost) {
-        throw new BatchLost(lost);
+      if (state.current.marked) {
+        try {
+          // The savepoint stays, ready for the next job.
+          await client.query('ROLLBACK TO SAVEPOINT job');
+        } catch (lost) {
+          throw new BatchLost(lost);
+        }
+        state.savepoint = 'fresh';
       }
       batch.jobRollback();
       return { ok: false, err: storeError(err) };
+    } finally {
+      state.current = null;
     }
   }
 

@@ -1,5 +1,7 @@
 import { formatBytes, limitReached } from '../../quotas.js';
 import type { UsageStore } from '../port.js';
+import type { Batch } from './batch.js';
+import { budgetDay } from './read-ahead.js';
 import { changes, type Queryable, row } from './sql.js';
 
 const DAY_MS = 86_400_000;
@@ -15,16 +17,25 @@ const DAY_MS = 86_400_000;
 export class PostgresUsage implements UsageStore {
   readonly #q: Queryable;
   readonly #budget: number;
+  readonly #batch: Batch | null;
 
-  /** @param budget bytes allowed per user per day; 0 = no budget */
-  constructor(q: Queryable, budget: number) {
+  /**
+   * @param budget bytes allowed per user per day; 0 = no budget
+   * @param batch the write batch `q` holds the transaction of
+   */
+  constructor(q: Queryable, budget: number, batch: Batch | null = null) {
     this.#q = q;
     this.#budget = budget;
+    this.#batch = batch;
   }
 
   async charge(userId: string, bytes: number, now: number): Promise<void> {
     if (this.#budget <= 0 || bytes <= 0) return;
-    const day = Math.floor(now / DAY_MS);
+    const day = budgetDay(now);
+    const batch = this.#batch;
+    const ahead = batch?.live?.charge(userId, day, bytes, this.#budget, batch.job, batch.onRollback);
+    if (ahead === 'charged' || ahead === 'none') return;
+    if (ahead !== undefined) throw this.#over(ahead.stored, day, now);
     // No row for an account that no longer exists, as on SQLite.
     const added = await row(
       this.#q,
@@ -40,9 +51,14 @@ export class PostgresUsage implements UsageStore {
       (await row<{ bytes: number }>(this.#q, 'SELECT bytes FROM usage WHERE user_id = $1 AND day = $2', [userId, day]))
         ?.bytes ?? 0;
     if (stored + bytes <= this.#budget) return;
+    throw this.#over(stored, day, now);
+  }
+
+  /** What a charge that would pass the budget is answered. */
+  #over(stored: number, day: number, now: number): Error {
     const reset = (day + 1) * DAY_MS - now;
     const hours = Math.max(1, Math.ceil(reset / 3_600_000));
-    throw limitReached(
+    return limitReached(
       `you have stored ${formatBytes(stored)} today, and this would pass the daily limit of ${formatBytes(this.#budget)}; it resets at midnight UTC (in about ${hours} h)`,
       reset,
     );
