@@ -1,14 +1,17 @@
+import type pg from 'pg';
 import type { Limit } from '../../config.js';
 import { type Clock, type Limiter, RateLimiter } from '../../rate-limit.js';
-import { changes, type Queryable, row, rows } from './sql.js';
+import { changes, type Queryable, row, storeError } from './sql.js';
 
 /*
  * Rate limits shared by every natter on one PostgreSQL database: each bucket
  * is a row of `rate_buckets` (an UNLOGGED table: no WAL, so a take commits
  * without a disk flush; a crash of PostgreSQL empties it, which only refills
- * every bucket). Each take is one statement that refills and takes under the
- * row's lock, so takes on several natters at once never hand out more than
- * the bucket holds.
+ * every bucket). The takes a natter makes in one turn of its event loop go
+ * together: the buckets are refilled and taken from under their row locks,
+ * taken in key order, so takes on several natters at once never hand out more
+ * than a bucket holds and never wait for each other in a circle. (`wait` is
+ * no longer written by takes; the column stays.)
  *
  * Time is the natter's clock (the `clock` the in-memory limiter uses too),
  * sent with each statement; `at` only moves forward, so a natter whose clock
@@ -18,39 +21,36 @@ import { changes, type Queryable, row, rows } from './sql.js';
  * refills of 100 ms and more.
  */
 
-/** A bucket's level now: refilled since it was last used, never past the capacity. $2 capacity, $3 refill ms, $4 now. */
-const LEVEL = 'least($2::float8, b.tokens + greatest(0, $4::bigint - b.at)::float8 / $3::float8)';
+/**
+ * The buckets of keys not seen before, made full, in key order. Run on its
+ * own (committed at once, holding nothing) before the takes' transaction, so
+ * a natter never waits for another's new row while it holds locks of its own.
+ * $1 keys, $2 capacity, $3 now.
+ */
+const MAKE = `
+  INSERT INTO rate_buckets (key, tokens, at, wait)
+  SELECT k, $2::float8, $3::bigint, 0 FROM unnest($1::text[]) AS k ORDER BY k COLLATE "C"
+  ON CONFLICT (key) DO NOTHING`;
 
 /**
- * The takes of one turn of the event loop, one row per key: `n` takes of
- * `cost` each, of which as many as the bucket holds are granted, in order.
- * A key without a row starts full (inserted); one with a row is refilled to
- * now, then taken from under the row's lock. `wait` holds how many were
- * granted (RETURNING sees only the row as it is after the statement), and
- * `tokens` what is left. A key another natter inserted while this statement
- * ran is in neither answer: its takes are sent again.
- * $1 keys, $2 capacity, $3 refill ms, $4 now, $5 costs (each at most the capacity), $6 counts.
+ * The buckets of the takes, locked in key order (every natter locks in the
+ * same order, so two flushes never wait for each other in a circle). $1 keys.
  */
-const GRANTED = `least(r.n, floor(${LEVEL} / r.cost))`;
-const TAKE = `
-  WITH r AS (SELECT * FROM unnest($1::text[], $5::float8[], $6::int4[]) AS r(key, cost, n)),
-  fresh AS (
-    INSERT INTO rate_buckets (key, tokens, at, wait)
-    SELECT r.key, $2::float8 - least(r.n, floor($2::float8 / r.cost)) * r.cost, $4::bigint, least(r.n, floor($2::float8 / r.cost))
-    FROM r ORDER BY r.key
-    ON CONFLICT (key) DO NOTHING
-    RETURNING key, tokens, wait),
-  used AS (
-    UPDATE rate_buckets b SET
-      tokens = ${LEVEL} - ${GRANTED} * r.cost,
-      wait = ${GRANTED},
-      at = greatest(b.at, $4::bigint)
-    FROM r WHERE b.key = r.key
-    RETURNING b.key, b.tokens, b.wait)
-  SELECT key, tokens, wait FROM fresh UNION ALL SELECT key, tokens, wait FROM used`;
+const LOCK = 'SELECT key, tokens, at FROM rate_buckets WHERE key = ANY($1::text[]) ORDER BY key COLLATE "C" FOR UPDATE';
+
+/** What the takes left in each bucket. $1 keys, $2 tokens, $3 now. */
+const STORE = `
+  UPDATE rate_buckets b SET tokens = s.tokens, at = greatest(b.at, $3::bigint)
+  FROM unnest($1::text[], $2::float8[]) AS s(key, tokens) WHERE b.key = s.key`;
+
+/** SQLSTATEs after which a flush is tried again: its transaction was chosen to end a deadlock, or could not be serialized. */
+const RETRY_STATES = new Set(['40P01', '40001']);
 
 /** A take waiting for the turn's statement. */
 type Take = { key: string; cost: number; resolve: (wait: number) => void; reject: (err: unknown) => void };
+
+/** A bucket's level now: refilled since it was last used, never past the capacity. $2 capacity, $3 refill ms, $4 now. */
+const LEVEL = 'least($2::float8, b.tokens + greatest(0, $4::bigint - b.at)::float8 / $3::float8)';
 
 /** A refund: one token back, never past the capacity. $1 key, $2 capacity, $3 refill ms, $4 now. */
 const REFUND = `
@@ -74,9 +74,11 @@ const REFUND = `
  */
 export class PostgresRateLimiter implements Limiter {
   readonly #local: RateLimiter | null;
-  /** Takes waiting for the next statement, which takes them all at once (one row per key and cost). */
+  /** Takes waiting for the next flush, which takes them all at once (one row per key and cost). */
   #queued: Take[] = [];
   #scheduled = false;
+  /** Whether a flush is under way: one at a time, so a key's takes keep their order. */
+  #flushing = false;
 
   constructor(
     readonly name: string,
@@ -109,20 +111,20 @@ export class PostgresRateLimiter implements Limiter {
     if (local > 0) return local;
     return new Promise<number>((resolve, reject) => {
       this.#queued.push({ key, cost: n, resolve, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(this.#flush);
-      }
+      this.#schedule();
     });
   }
 
   /**
-   * Sends the queued takes as one statement. A key's takes go together when
-   * they cost the same; one that costs otherwise (and those after it) waits
-   * for the next statement, so each key's takes are answered in order.
+   * Takes the queued takes together, one flush at a time (a take made while
+   * one is under way waits for the next). A key's takes go together when they
+   * cost the same; one that costs otherwise, and those after it, wait for the
+   * next flush, so each key's takes are answered in order, as if made one by
+   * one.
    */
   readonly #flush = (): void => {
     this.#scheduled = false;
+    if (this.#flushing || this.#queued.length === 0) return;
     const groups = new Map<string, Take[]>();
     const later: Take[] = [];
     const held = new Set<string>();
@@ -136,48 +138,98 @@ export class PostgresRateLimiter implements Limiter {
     }
     this.#queued = later;
     const batch = [...groups.values()];
-    rows<{ key: string; tokens: number; wait: number }>(this.db, TAKE, [
-      batch.map((g) => this.#key(g[0]?.key ?? '')),
-      this.capacity,
-      this.refillMs,
-      this.clock(),
-      batch.map((g) => g[0]?.cost ?? 1),
-      batch.map((g) => g.length),
-    ]).then(
-      (answers) => {
-        const byKey = new Map(answers.map((a) => [a.key, a]));
-        const again: Take[] = [];
-        for (const group of batch) {
-          const first = group[0];
-          if (!first) continue;
-          const a = byKey.get(this.#key(first.key));
-          if (!a) {
-            again.push(...group);
-            continue;
-          }
-          this.#local?.set(first.key, a.tokens);
-          const refused = Math.max(1, Math.ceil((first.cost - a.tokens) * this.refillMs));
-          group.forEach((t, i) => {
-            t.resolve(i < a.wait ? 0 : refused);
+    this.#flushing = true;
+    this.#takeAll(batch)
+      .then(
+        (left) => {
+          batch.forEach((group, i) => {
+            const first = group[0];
+            const level = left[i];
+            if (!first || level === undefined) return;
+            // Granted in order while the bucket holds their cost; the rest wait for it to hold one more.
+            const granted = Math.min(group.length, Math.floor(level / first.cost));
+            const tokens = level - granted * first.cost;
+            this.#local?.set(first.key, tokens);
+            const refused = Math.max(1, Math.ceil((first.cost - tokens) * this.refillMs));
+            group.forEach((t, j) => {
+              t.resolve(j < granted ? 0 : refused);
+            });
           });
-        }
-        if (again.length > 0 || this.#queued.length > 0) {
-          this.#queued = [...again, ...this.#queued];
-          if (!this.#scheduled) {
-            this.#scheduled = true;
-            setImmediate(this.#flush);
-          }
-        }
-      },
-      (err) => {
-        for (const group of batch) for (const t of group) t.reject(err);
-        if (this.#queued.length > 0 && !this.#scheduled) {
-          this.#scheduled = true;
-          setImmediate(this.#flush);
-        }
-      },
-    );
+        },
+        (err) => {
+          for (const group of batch) for (const t of group) t.reject(storeError(err));
+        },
+      )
+      .finally(() => {
+        this.#flushing = false;
+        this.#schedule();
+      });
   };
+
+  #schedule(): void {
+    if (this.#scheduled || this.#flushing || this.#queued.length === 0) return;
+    this.#scheduled = true;
+    setImmediate(this.#flush);
+  }
+
+  /**
+   * Takes `batch` (each group: one key, its takes of one cost) and returns
+   * each bucket's level before them, refilled to now. New buckets are made
+   * first; then, in one short transaction, the buckets are locked in key
+   * order, read, and left holding what the takes did not use. A transaction
+   * chosen to end a deadlock (which the key order rules out between natters,
+   * but not with other writers) is tried again.
+   */
+  async #takeAll(batch: Take[][]): Promise<number[]> {
+    const keys = batch.map((g) => this.#key(g[0]?.key ?? ''));
+    const now = this.clock();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await changes(this.db, MAKE, [keys, this.capacity, now]);
+        return await this.#inTransaction(async (client) => {
+          const rows = await client.query<{ key: string; tokens: number; at: number }>(LOCK, [keys]);
+          const stored = new Map(rows.rows.map((r) => [r.key, r]));
+          const levels: number[] = [];
+          const left: number[] = [];
+          batch.forEach((group, i) => {
+            const row = stored.get(keys[i] ?? '');
+            const first = group[0];
+            // A bucket deleted since it was made (the maintenance's pruning): full, as a missing row is.
+            const level = row
+              ? Math.min(this.capacity, row.tokens + Math.max(0, now - row.at) / this.refillMs)
+              : this.capacity;
+            levels.push(level);
+            const granted = first ? Math.min(group.length, Math.floor(level / first.cost)) : 0;
+            left.push(level - granted * (first?.cost ?? 0));
+          });
+          await client.query(STORE, [keys, left, now]);
+          return levels;
+        });
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        if (attempt < 3 && typeof code === 'string' && RETRY_STATES.has(code)) continue;
+        throw err;
+      }
+    }
+  }
+
+  /** Runs `fn` in a transaction on a connection of its own (the pool's, or the one client this limiter was given). */
+  async #inTransaction<T>(fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
+    const pool = this.db as pg.Pool;
+    const client = typeof pool.connect === 'function' && !('release' in this.db) ? await pool.connect() : null;
+    const c = (client ?? this.db) as pg.ClientBase;
+    try {
+      await c.query('BEGIN');
+      const value = await fn(c);
+      await c.query('COMMIT');
+      return value;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client?.release();
+    }
+  }
 
   async refund(key: string): Promise<void> {
     if (!this.refunds) throw new Error(`the limit ${this.name} was made without refunds`);
