@@ -115,6 +115,8 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     const opened = await openPostgresStore(url, {
       ...storeHooks,
       onConnectionError: (err) => log.warn(`PostgreSQL connection lost: ${(err as Error).message}`),
+      onReadAheadError: (err) =>
+        log.warn(`sends read one by one in a write batch: reading ahead failed (${(err as Error).message})`),
     }).catch((err: unknown) => {
       const why = `cannot use the database ${describeDatabase(url)}: ${err instanceof Error ? err.message : String(err)}`;
       // Unreachable is an outage, not a wrong setting.

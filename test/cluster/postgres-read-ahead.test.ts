@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { NatterError } from '../../src/protocol/index.js';
 import type { SendHint, TxStores } from '../../src/server/store/port.js';
 import type { PostgresStore } from '../../src/server/store/postgres/store.js';
 import { type Cleanup, databaseFor } from '../helpers/postgres.js';
-import { openTestStore, seedGroup, sendIn, testPool } from '../helpers/postgres-store.js';
-import { within } from '../helpers/wait.js';
+import { gate, openTestStore, seedGroup, sendIn, testPool } from '../helpers/postgres-store.js';
+import { waitFor, within } from '../helpers/wait.js';
 
 /**
  * Sends queued with a hint (what they will read) are read ahead together on
@@ -20,11 +21,17 @@ after(async () => {
   for (const step of cleanup.reverse()) await step();
 });
 
-function hint(userId: string, nonce: string, conversationId = 'g'): SendHint {
-  return { sessionId: null, userId, conversationId, nonce, at: Date.now() };
+function hint(userId: string, nonce: string, conversationId = 'g', sessionId: string | null = null): SendHint {
+  return { sessionId, userId, conversationId, nonce, at: Date.now() };
 }
 
 type SendOptions = {
+  /** The conversation (default `g`). */
+  conversationId?: string;
+  /** The session the send checks, as the dispatcher does for a connection's writes. */
+  sessionId?: string;
+  /** Bytes charged to the author's daily budget after the send, as the dispatcher charges a send's event. */
+  charge?: number;
   /** Runs inside the job after the checks and before the message is numbered and stored. */
   before?: (tx: TxStores) => Promise<void>;
   /** Runs after the message is stored (and may throw: the job then rolls back). */
@@ -37,23 +44,31 @@ type SendOptions = {
  * event. Resolves to the number, to `duplicate N`, or rejects.
  */
 function hintedSend(store: PostgresStore, author: string, id: string, options: SendOptions = {}) {
+  const conversationId = options.conversationId ?? 'g';
+  const sessionId = options.sessionId ?? null;
   return store.write(
     async (tx, afterCommit) => {
+      if (sessionId !== null && !(await tx.sessions.exists(sessionId))) throw new Error('the session was revoked');
+      if (!(await tx.chat.userRef(author))) throw new Error('no such author');
       const original = await tx.chat.messageByNonce(author, id);
       if (original) return `duplicate ${original.seq}`;
-      const conv = await tx.chat.conversation('g');
+      const conv = await tx.chat.conversation(conversationId);
       if (!conv || !(await tx.chat.isConversationMember(conv.id, author))) throw new Error(`${author} is not a member`);
       await options.before?.(tx);
-      const row = await sendIn(tx, afterCommit, 'g', author, id);
+      const row = await sendIn(tx, afterCommit, conversationId, author, id);
       await options.after?.(tx);
+      if (options.charge !== undefined) await tx.usage.charge(author, options.charge, Date.now());
       return row.seq;
     },
-    hint(author, id),
+    hint(author, id, conversationId, sessionId),
   );
 }
 
+/** A job's value, or its error: natter's code when it has one, else the message. */
 function outcome(o: PromiseSettledResult<unknown>): unknown {
-  return o.status === 'fulfilled' ? o.value : (o.reason as Error).message;
+  if (o.status === 'fulfilled') return o.value;
+  const err = o.reason as Error & { code?: unknown };
+  return err instanceof NatterError ? err.code : err.message;
 }
 
 test('a send queued after a job that removes its author reads the membership again, in the same batch', async () => {
@@ -192,4 +207,148 @@ test('two natters sending to one conversation at once: every number once, no hol
     [...numbers].sort((x, y) => x - y),
     Array.from({ length: 404 }, (_, i) => i + 1),
   );
+});
+
+test('a run of a hundred sends with sessions and a write budget takes a handful of statements, and a revocation between them counts', async () => {
+  const db = await databaseFor(cleanup);
+  const { store } = await openTestStore(db, cleanup, { writeBytesPerDay: 1_000 });
+  await seedGroup(store, 'g', ['ann', 'bob']);
+  const pool = testPool(db, cleanup);
+  for (const [id, user] of [
+    ['s-ann', 'u-ann'],
+    ['s-bob', 'u-bob'],
+  ]) {
+    await pool.query(
+      "INSERT INTO sessions (id, user_id, kind, token_hash, created_at) VALUES ($1, $2, 'session', $1, 1)",
+      [id, user],
+    );
+  }
+  const before = { ...store.stats };
+  const sends: Promise<unknown>[] = [];
+  for (let i = 0; i < 50; i++) {
+    // 100 bytes a send: ten of each author's fit in the day's 1,000.
+    sends.push(hintedSend(store, 'u-ann', `a${i}`, { sessionId: 's-ann', charge: 100 }));
+    sends.push(hintedSend(store, 'u-bob', `b${i}`, { sessionId: 's-bob', charge: 100 }));
+    if (i === 5) sends.push(store.write((tx) => tx.sessions.revoke('u-bob', 's-bob', 'session')));
+  }
+  const outcomes = (await within(Promise.allSettled(sends), 'the sends')).map(outcome);
+  assert.equal(store.stats.commits, before.commits + 1, 'one batch');
+  assert.deepEqual(outcomes.slice(0, 12), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], 'six of each before the revocation');
+  assert.equal(outcomes[12], true, 'the session deleted');
+  const after = outcomes.slice(13);
+  assert.deepEqual(
+    after.filter((_, i) => i % 2 === 1),
+    Array.from({ length: 44 }, () => 'the session was revoked'),
+    "bob's sends after the revocation are refused",
+  );
+  assert.deepEqual(
+    after.filter((_, i) => i % 2 === 0),
+    [13, 14, 15, 16, ...Array.from({ length: 40 }, () => 'limit_reached')],
+    "ann's sends stop at her budget: ten in all",
+  );
+  const stored = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM messages WHERE conversation_id = 'g'");
+  assert.equal(stored.rows[0]?.n, 16);
+  const usage = await pool.query<{ user_id: string; bytes: number }>(
+    'SELECT user_id, bytes FROM usage ORDER BY user_id',
+  );
+  assert.deepEqual(usage.rows, [
+    { user_id: 'u-ann', bytes: 1_000 },
+    { user_id: 'u-bob', bytes: 600 },
+  ]);
+  const statements = store.stats.statements - before.statements;
+  assert.ok(statements < 30, `101 jobs took ${statements} statements`);
+});
+
+test('a run whose reading ahead cannot get a lock goes statement by statement: only the send that waits fails', async () => {
+  const db = await databaseFor(cleanup);
+  const failures: unknown[] = [];
+  const { store } = await openTestStore(db, cleanup, {
+    statementTimeoutMs: 1_000,
+    onReadAheadError: (err) => failures.push(err),
+  });
+  await seedGroup(store, 'g0', ['carol']);
+  await seedGroup(store, 'g1', ['bob']);
+  await seedGroup(store, 'g2', ['ann']);
+  // Another writer holds g1 (as a natter taking a number there would).
+  const holder = await testPool(db, cleanup).connect();
+  cleanup.push(async () => holder.release());
+  await holder.query("BEGIN; SELECT 1 FROM conversations WHERE id = 'g1' FOR UPDATE");
+  try {
+    const outcomes = await within(
+      Promise.allSettled([
+        store.write((tx, afterCommit) => sendIn(tx, afterCommit, 'g2', 'u-ann', 'plain').then((r) => r.seq)),
+        hintedSend(store, 'u-bob', 'waits', { conversationId: 'g1' }),
+        hintedSend(store, 'u-carol', 'free', { conversationId: 'g0' }),
+      ]),
+      'the batch',
+    );
+    assert.deepEqual(
+      outcomes.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as { code?: string }).code)),
+      [1, 'unavailable', 1],
+      'the job before the run and the send that waits for nothing are stored',
+    );
+    assert.equal(failures.length, 1, 'the failed reading ahead was reported');
+  } finally {
+    await holder.query('ROLLBACK');
+  }
+  const pool = testPool(db, cleanup);
+  const stored = await pool.query<{ id: string }>('SELECT id FROM messages ORDER BY id');
+  assert.deepEqual(
+    stored.rows.map((r) => r.id),
+    ['free', 'plain'],
+  );
+});
+
+test('a send that will be refused locks nothing: another natter sends to that conversation while its batch is held', async () => {
+  const db = await databaseFor(cleanup);
+  const held = gate();
+  let hold = false;
+  let waiting = false;
+  const { store: a } = await openTestStore(db, cleanup, {
+    beforeCommit: () => {
+      if (!hold) return Promise.resolve();
+      waiting = true;
+      return held.opened;
+    },
+  });
+  const { store: b } = await openTestStore(db, cleanup, { statementTimeoutMs: 5_000 });
+  await seedGroup(a, 'g', ['ann']);
+  await seedGroup(a, 'elsewhere', ['mallory']);
+  hold = true;
+  const commitsBefore = a.stats.commits;
+  const refused = hintedSend(a, 'u-mallory', 'not mine');
+  // Natter a's batch ran its job and waits before its commit, holding whatever it locked.
+  await waitFor(() => waiting, { what: 'the held batch to have run its job' });
+  let sent: unknown;
+  try {
+    sent = await within(hintedSend(b, 'u-ann', 'meanwhile'), 'the send on the other natter').catch(
+      (e: Error) => e.message,
+    );
+  } finally {
+    held.open();
+  }
+  assert.equal(sent, 1, 'stored while the refused send was held before its commit');
+  await assert.rejects(refused, /u-mallory is not a member/);
+  assert.equal(a.stats.commits, commitsBefore + 1);
+});
+
+test('sends that each run statements of their own are spread over batches of at most 64 savepoints, in order', async () => {
+  const db = await databaseFor(cleanup);
+  const { store } = await openTestStore(db, cleanup);
+  await seedGroup(store, 'g', ['ann']);
+  const before = { ...store.stats };
+  const sends = Array.from({ length: 150 }, (_, i) =>
+    hintedSend(store, 'u-ann', `m${i}`, {
+      // A look-up of its own, as a mention makes: a savepoint each.
+      before: async (tx) => {
+        await tx.users.byId('u-ann');
+      },
+    }),
+  );
+  const outcomes = (await within(Promise.allSettled(sends), 'the sends')).map(outcome);
+  assert.deepEqual(
+    outcomes,
+    Array.from({ length: 150 }, (_, i) => i + 1),
+  );
+  assert.ok(store.stats.commits - before.commits >= 3, `${store.stats.commits - before.commits} commits for 150`);
 });

@@ -104,7 +104,8 @@ export type UsageStore = {
  * runs: a backend may read it for a whole run of queued sends at once
  * (PostgreSQL then takes a handful of statements for the run instead of a
  * dozen for each send). A hint only saves work: the job reads the same data
- * through the same methods, hinted or not, and sees the same answers.
+ * through the same methods, hinted or not; what it reads is as of the start
+ * of its run, with the rows its checks stand on locked until the commit.
  */
 export type SendHint = {
   /** The session the job checks, or null when the write is not a session's. */

@@ -20,7 +20,7 @@ import type { PageKey } from '../../pages.js';
 import { indexedText, type SearchFilter, searchPhrases, searchText } from '../../search.js';
 import type { ChatStore } from '../port.js';
 import type { Batch } from './batch.js';
-import { NONCE_LOCKS, nonceKey } from './read-ahead.js';
+import { nonceKey } from './read-ahead.js';
 import { toConversation, toGroupInvite, toInvite, toMessage, toServer, toUser, toUserRef } from './rows.js';
 import { highlight, prefixQuery } from './search.js';
 import { capLock, changes, holdsNul, placeholders, type Queryable, type Raw, row, rows } from './sql.js';
@@ -634,17 +634,18 @@ export class PostgresChat implements ChatStore {
   }
 
   /**
-   * The message `authorId` sent with `nonce`. Inside a write it first takes a
-   * lock on the pair until the batch ends: the same send retried on another
+   * The message `authorId` sent with `nonce`. Inside a write it first locks
+   * the author's row until the batch ends: the same send retried on another
    * natter at the same moment waits here until the first commits, then finds
    * it (one natter's jobs run one after another, so SQLite needs no lock).
+   * Reads ahead (`ReadAhead`) take the same lock.
    */
   async messageByNonce(authorId: string, nonce: string): Promise<MessageRow | undefined> {
     if (this.#batch) {
-      // Read ahead: the pair's lock is held, and the message (if any) known.
+      // Read ahead: the author's row is locked, and the message (if any) known.
       const ahead = this.#batch.live?.nonces.get(nonceKey(authorId, nonce));
       if (ahead !== undefined) return ahead ?? undefined;
-      await rows(this.#q, 'SELECT pg_advisory_xact_lock($1, hashtext($2))', [NONCE_LOCKS, nonceKey(authorId, nonce)]);
+      await rows(this.#q, 'SELECT 1 AS x FROM users WHERE id = $1 FOR NO KEY UPDATE', [authorId]);
     }
     const r = await row(this.#q, 'SELECT * FROM messages WHERE author_id = $1 AND nonce = $2', [authorId, nonce]);
     return r && toMessage(r);

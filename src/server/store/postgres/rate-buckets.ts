@@ -1,7 +1,6 @@
-import type pg from 'pg';
 import type { Limit } from '../../config.js';
 import { type Clock, type Limiter, RateLimiter } from '../../rate-limit.js';
-import { changes, type Queryable, row, storeError } from './sql.js';
+import { changes, type Queryable, row, rows, storeError } from './sql.js';
 
 /*
  * Rate limits shared by every natter on one PostgreSQL database: each bucket
@@ -21,9 +20,12 @@ import { changes, type Queryable, row, storeError } from './sql.js';
  * refills of 100 ms and more.
  */
 
+/** A bucket's level now: refilled since it was last used, never past the capacity. $2 capacity, $3 refill ms, $4 now. */
+const LEVEL = 'least($2::float8, b.tokens + greatest(0, $4::bigint - b.at)::float8 / $3::float8)';
+
 /**
  * The buckets of keys not seen before, made full, in key order. Run on its
- * own (committed at once, holding nothing) before the takes' transaction, so
+ * own (committed at once, holding nothing) before the take, so
  * a natter never waits for another's new row while it holds locks of its own.
  * $1 keys, $2 capacity, $3 now.
  */
@@ -33,24 +35,31 @@ const MAKE = `
   ON CONFLICT (key) DO NOTHING`;
 
 /**
- * The buckets of the takes, locked in key order (every natter locks in the
- * same order, so two flushes never wait for each other in a circle). $1 keys.
+ * The takes of a flush, one row per key: `n` takes of `cost` each, of which
+ * as many as the bucket holds are granted, in order. The buckets are locked
+ * in key order by the subquery `l` (every natter locks in the same order, so
+ * two flushes never wait for each other in a circle), then each is refilled
+ * to now and taken from. `wait` records how many were granted (RETURNING sees
+ * only the row as it is after the statement) and `tokens` what is left. A key
+ * without a row (made by MAKE, then pruned) is in no answer.
+ * $1 keys, $2 capacity, $3 refill ms, $4 now, $5 costs (each at most the capacity), $6 counts.
  */
-const LOCK = 'SELECT key, tokens, at FROM rate_buckets WHERE key = ANY($1::text[]) ORDER BY key COLLATE "C" FOR UPDATE';
+const GRANTED = `least(r.n, floor(${LEVEL} / r.cost))`;
+const TAKE = `
+  WITH r AS (SELECT * FROM unnest($1::text[], $5::float8[], $6::int4[]) AS r(key, cost, n))
+  UPDATE rate_buckets b SET tokens = ${LEVEL} - ${GRANTED} * r.cost, wait = ${GRANTED}, at = greatest(b.at, $4::bigint)
+  FROM r, (SELECT key FROM rate_buckets WHERE key = ANY($1::text[]) ORDER BY key COLLATE "C" FOR UPDATE) AS l
+  WHERE b.key = r.key AND l.key = r.key
+  RETURNING b.key, b.tokens, b.wait`;
 
-/** What the takes left in each bucket. $1 keys, $2 tokens, $3 now. */
-const STORE = `
-  UPDATE rate_buckets b SET tokens = s.tokens, at = greatest(b.at, $3::bigint)
-  FROM unnest($1::text[], $2::float8[]) AS s(key, tokens) WHERE b.key = s.key`;
+/** Keys a limiter remembers having in the database at most; past that it forgets them all and makes them again. */
+const KNOWN_MAX = 100_000;
 
 /** SQLSTATEs after which a flush is tried again: its transaction was chosen to end a deadlock, or could not be serialized. */
 const RETRY_STATES = new Set(['40P01', '40001']);
 
 /** A take waiting for the turn's statement. */
 type Take = { key: string; cost: number; resolve: (wait: number) => void; reject: (err: unknown) => void };
-
-/** A bucket's level now: refilled since it was last used, never past the capacity. $2 capacity, $3 refill ms, $4 now. */
-const LEVEL = 'least($2::float8, b.tokens + greatest(0, $4::bigint - b.at)::float8 / $3::float8)';
 
 /** A refund: one token back, never past the capacity. $1 key, $2 capacity, $3 refill ms, $4 now. */
 const REFUND = `
@@ -79,6 +88,8 @@ export class PostgresRateLimiter implements Limiter {
   #scheduled = false;
   /** Whether a flush is under way: one at a time, so a key's takes keep their order. */
   #flushing = false;
+  /** Keys whose buckets this limiter has seen in the database (so a flush of them only takes). */
+  readonly #known = new Set<string>();
 
   constructor(
     readonly name: string,
@@ -141,14 +152,13 @@ export class PostgresRateLimiter implements Limiter {
     this.#flushing = true;
     this.#takeAll(batch)
       .then(
-        (left) => {
+        (answers) => {
           batch.forEach((group, i) => {
             const first = group[0];
-            const level = left[i];
-            if (!first || level === undefined) return;
-            // Granted in order while the bucket holds their cost; the rest wait for it to hold one more.
-            const granted = Math.min(group.length, Math.floor(level / first.cost));
-            const tokens = level - granted * first.cost;
+            const answer = answers[i];
+            if (!first || answer === undefined) return;
+            // Granted in order while the bucket held their cost; the rest wait for it to hold one more.
+            const { tokens, granted } = answer;
             this.#local?.set(first.key, tokens);
             const refused = Math.max(1, Math.ceil((first.cost - tokens) * this.refillMs));
             group.forEach((t, j) => {
@@ -174,61 +184,47 @@ export class PostgresRateLimiter implements Limiter {
 
   /**
    * Takes `batch` (each group: one key, its takes of one cost) and returns
-   * each bucket's level before them, refilled to now. New buckets are made
-   * first; then, in one short transaction, the buckets are locked in key
-   * order, read, and left holding what the takes did not use. A transaction
-   * chosen to end a deadlock (which the key order rules out between natters,
-   * but not with other writers) is tried again.
+   * each bucket's level left and how many of the group were granted. The
+   * buckets of keys not known to be in the database are made first; a key
+   * the take found no row for (pruned since) is made and taken again. A
+   * statement PostgreSQL ended to break a deadlock is tried again.
    */
-  async #takeAll(batch: Take[][]): Promise<number[]> {
+  async #takeAll(batch: Take[][]): Promise<{ tokens: number; granted: number }[]> {
     const keys = batch.map((g) => this.#key(g[0]?.key ?? ''));
     const now = this.clock();
+    const answers = new Map<string, { tokens: number; granted: number }>();
     for (let attempt = 1; ; attempt++) {
+      const missing = keys.filter((k) => !answers.has(k));
+      const todo = batch.filter((_, i) => !answers.has(keys[i] ?? ''));
       try {
-        await changes(this.db, MAKE, [keys, this.capacity, now]);
-        return await this.#inTransaction(async (client) => {
-          const rows = await client.query<{ key: string; tokens: number; at: number }>(LOCK, [keys]);
-          const stored = new Map(rows.rows.map((r) => [r.key, r]));
-          const levels: number[] = [];
-          const left: number[] = [];
-          batch.forEach((group, i) => {
-            const row = stored.get(keys[i] ?? '');
-            const first = group[0];
-            // A bucket deleted since it was made (the maintenance's pruning): full, as a missing row is.
-            const level = row
-              ? Math.min(this.capacity, row.tokens + Math.max(0, now - row.at) / this.refillMs)
-              : this.capacity;
-            levels.push(level);
-            const granted = first ? Math.min(group.length, Math.floor(level / first.cost)) : 0;
-            left.push(level - granted * (first?.cost ?? 0));
-          });
-          await client.query(STORE, [keys, left, now]);
-          return levels;
-        });
+        const unknown = missing.filter((k) => !this.#known.has(k));
+        if (unknown.length > 0 || attempt > 1) await changes(this.db, MAKE, [missing, this.capacity, now]);
+        const taken = await rows<{ key: string; tokens: number; wait: number }>(this.db, TAKE, [
+          missing,
+          this.capacity,
+          this.refillMs,
+          now,
+          todo.map((g) => g[0]?.cost ?? 1),
+          todo.map((g) => g.length),
+        ]);
+        if (this.#known.size + missing.length > KNOWN_MAX) this.#known.clear();
+        for (const t of taken) {
+          answers.set(t.key, { tokens: t.tokens, granted: t.wait });
+          this.#known.add(t.key);
+        }
+        for (const k of missing) if (!answers.has(k)) this.#known.delete(k);
+        if (answers.size === keys.length || attempt >= 3) break;
       } catch (err) {
-        const code = (err as { code?: unknown }).code;
+        const code = (err as { cause?: { code?: unknown } }).cause?.code;
         if (attempt < 3 && typeof code === 'string' && RETRY_STATES.has(code)) continue;
         throw err;
       }
     }
-  }
-
-  /** Runs `fn` in a transaction on a connection of its own (the pool's, or the one client this limiter was given). */
-  async #inTransaction<T>(fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
-    const pool = this.db as pg.Pool;
-    const client = typeof pool.connect === 'function' && !('release' in this.db) ? await pool.connect() : null;
-    const c = (client ?? this.db) as pg.ClientBase;
-    try {
-      await c.query('BEGIN');
-      const value = await fn(c);
-      await c.query('COMMIT');
-      return value;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client?.release();
-    }
+    return keys.map((k) => {
+      const a = answers.get(k);
+      if (!a) throw new Error(`no rate-limit bucket for ${k} after making it three times`);
+      return a;
+    });
   }
 
   async refund(key: string): Promise<void> {

@@ -8,20 +8,18 @@ import { holdsNul, rows } from './sql.js';
 
 const DAY_MS = 86_400_000;
 
-/**
- * The first key of the advisory locks on (author, nonce) pairs ("nonc" in
- * ASCII); the second is a hash of the pair (see {@link nonceKey}). Locks keyed
- * by two integers never meet those keyed by one (the migration lock).
- */
-export const NONCE_LOCKS = 0x6e6f6e63;
-
-/** The key of the lock on an (author, nonce) pair, and of that pair in the maps below. */
+/** The key of an (author, nonce) pair in the maps below. */
 export function nonceKey(authorId: string, nonce: string): string {
   return `${authorId}\n${nonce}`;
 }
 
 function pair(a: string, b: string): string {
   return `${a}\n${b}`;
+}
+
+/** The key of a block between two users, whichever blocked whom. */
+function blockKey(a: string, b: string): string {
+  return a < b ? pair(a, b) : pair(b, a);
 }
 
 /** A pair's two halves (the first never holds a line break: ids and user ids do not). */
@@ -42,21 +40,15 @@ export function hintUsable(hint: SendHint): boolean {
 
 /**
  * What a run of queued message sends reads, read for all of them at once at
- * the start of the run, and the writes they make, kept until a statement
- * needs them in the database or the run ends (see `PostgresStore`).
- *
- * The rows read are locked as the sends' own statements would lock them:
- * each (author, nonce) pair's advisory lock, and each conversation's row
- * (`FOR NO KEY UPDATE`, as the update of its last number takes), so what is
- * read stays true until the commit: another natter sending to the same
- * conversation, or the same send retried there, waits as it does for a send
- * made statement by statement. Locks are taken in one order (sorted keys),
- * so two runs never wait for each other in a circle.
+ * the start of the run (see {@link ReadAhead.read} for what is locked, and
+ * in which order), and the writes they make, kept until a statement needs
+ * them in the database or the run ends (see `PostgresStore`).
  *
  * A map answers only for the keys it was asked; any other question goes to
- * the database. Once a job writes through a statement of its own (anything
- * but a mention), the maps could be out of date and stop answering
- * (`live` false) for the rest of the batch.
+ * the database. Numbers are taken, and messages kept, only in conversations
+ * whose rows the run locked. Once a job writes through a statement of its
+ * own (anything but a mention), the maps could be out of date and stop
+ * answering (`live` false) for the rest of the batch.
  */
 export class ReadAhead {
   live = true;
@@ -74,6 +66,8 @@ export class ReadAhead {
   readonly blocks = new Map<string, boolean>();
   /** (user, day) → bytes stored, counting the charges kept below; null: no such account. Rows locked. */
   readonly usage = new Map<string, number | null>();
+  /** The conversations whose rows are locked: numbers are taken, and messages kept, for these only. */
+  readonly #locked = new Set<string>();
 
   /** Writes kept until they are needed in the database, each with the index of the job that made it. */
   #messages: { row: MessageRow; job: number }[] = [];
@@ -86,46 +80,40 @@ export class ReadAhead {
   }
 
   /**
-   * Reads (and locks) what the sends of `hints` will read, on `client`, in
-   * the batch's transaction: one statement for the nonce locks, one each for
-   * sessions, authors, earlier sends by nonce, conversations, memberships and
-   * blocks together, and, with a write budget, the authors' budget rows.
+   * Reads what the sends of `hints` will read, on `client`, in the batch's
+   * transaction, locking as the sends' own statements would, and no more:
+   *
+   * 1. the authors' rows, `FOR NO KEY UPDATE` in id order: what a send
+   *    locks before it looks its nonce up, so the same send retried on two
+   *    natters at once is stored once (a user's sends on several natters
+   *    take turns); then the messages already sent with the nonces;
+   * 2. the sessions and the memberships (`FOR KEY SHARE`: a revocation, a
+   *    kick or a leave on another natter waits for this batch's commit rather
+   *    than slipping in between the read and the sends), the conversations
+   *    and the blocks between DM peers, without locks;
+   * 3. only then, for the sends that pass those checks, their conversations
+   *    again, `FOR NO KEY UPDATE` in id order (the lock taking a number
+   *    holds), so a send that will be refused locks nothing another natter
+   *    waits for; and with a write budget, their authors' rows of the day.
+   *
+   * Statements with nothing to read are not sent.
    */
   static async read(client: pg.PoolClient, hints: readonly SendHint[], budget: number): Promise<ReadAhead> {
     const ahead = new ReadAhead();
-    const nonceKeys = [...new Set(hints.map((h) => nonceKey(h.userId, h.nonce)))].sort();
-    const sessionIds = [...new Set(hints.flatMap((h) => (h.sessionId === null ? [] : [h.sessionId])))];
     const userIds = [...new Set(hints.map((h) => h.userId))];
-    const conversationIds = [...new Set(hints.map((h) => h.conversationId))].sort();
+    const sessionIds = [...new Set(hints.flatMap((h) => (h.sessionId === null ? [] : [h.sessionId])))];
+    const conversationIds = [...new Set(hints.map((h) => h.conversationId))];
+    const nonceKeys = [...new Set(hints.map((h) => nonceKey(h.userId, h.nonce)))];
 
-    // Locks first: the pairs, then the conversations, each in sorted order.
-    await rows(client, 'SELECT pg_advisory_xact_lock($1, hashtext(k)) FROM unnest($2::text[]) AS k', [
-      NONCE_LOCKS,
-      nonceKeys,
-    ]);
-    for (const key of nonceKeys) ahead.nonces.set(key, null);
+    for (const id of userIds) ahead.users.set(id, null);
     for (const r of await rows(
       client,
-      'SELECT * FROM conversations WHERE id = ANY($1::text[]) ORDER BY id COLLATE "C" FOR NO KEY UPDATE',
-      [conversationIds],
+      'SELECT id, username, display_name FROM users WHERE id = ANY($1::text[]) ORDER BY id COLLATE "C" FOR NO KEY UPDATE',
+      [userIds],
     )) {
-      const conv = toConversation(r);
-      ahead.conversations.set(conv.id, conv);
-    }
-    for (const id of conversationIds) if (!ahead.conversations.has(id)) ahead.conversations.set(id, null);
-
-    for (const id of sessionIds) ahead.sessions.set(id, false);
-    for (const r of await rows<{ id: string }>(client, 'SELECT id FROM sessions WHERE id = ANY($1::text[])', [
-      sessionIds,
-    ])) {
-      ahead.sessions.set(r.id, true);
-    }
-    for (const id of userIds) ahead.users.set(id, null);
-    for (const r of await rows(client, 'SELECT id, username, display_name FROM users WHERE id = ANY($1::text[])', [
-      userIds,
-    ])) {
       ahead.users.set(r.id as string, toUserRef(r));
     }
+    for (const key of nonceKeys) ahead.nonces.set(key, null);
     const byNonce = nonceKeys.map(halves);
     for (const r of await rows(
       client,
@@ -135,6 +123,22 @@ export class ReadAhead {
     )) {
       const m = toMessage(r);
       if (m.nonce !== null) ahead.nonces.set(nonceKey(m.authorId, m.nonce), m);
+    }
+
+    if (sessionIds.length > 0) {
+      for (const id of sessionIds) ahead.sessions.set(id, false);
+      for (const r of await rows<{ id: string }>(
+        client,
+        'SELECT id FROM sessions WHERE id = ANY($1::text[]) FOR KEY SHARE',
+        [sessionIds],
+      )) {
+        ahead.sessions.set(r.id, true);
+      }
+    }
+    for (const id of conversationIds) ahead.conversations.set(id, null);
+    for (const r of await rows(client, 'SELECT * FROM conversations WHERE id = ANY($1::text[])', [conversationIds])) {
+      const conv = toConversation(r);
+      ahead.conversations.set(conv.id, conv);
     }
 
     // What the sends' authorization reads, by the kind of each conversation.
@@ -150,54 +154,99 @@ export class ReadAhead {
       }
       members.add(pair(conv.id, h.userId));
       const peer = conv.kind === 'dm' ? conv.dmKey?.split(':').find((id) => id !== h.userId) : undefined;
-      if (peer) blocks.add([h.userId, peer].sort().join('\n'));
+      if (peer) blocks.add(blockKey(h.userId, peer));
     }
     const split = (keys: Set<string>) => {
       const pairs = [...keys].map(halves);
       return [pairs.map(([a]) => a), pairs.map(([, b]) => b)];
     };
-    if (roles.size + members.size + blocks.size > 0) {
-      const found = await rows<{ k: string; a: string; b: string; c: string | null }>(
-        client,
-        `SELECT 'r' AS k, m.server_id AS a, m.user_id AS b, m.role AS c
-           FROM members m JOIN unnest($1::text[], $2::text[]) AS p(s, u) ON m.server_id = p.s AND m.user_id = p.u
-         UNION ALL
-         SELECT 'c', m.conversation_id, m.user_id, NULL
-           FROM conversation_members m JOIN unnest($3::text[], $4::text[]) AS p(c, u)
-           ON m.conversation_id = p.c AND m.user_id = p.u
-         UNION ALL
-         SELECT 'b', b.user_id, b.blocked_id, NULL
-           FROM blocks b JOIN unnest($5::text[], $6::text[]) AS p(x, y)
-           ON (b.user_id = p.x AND b.blocked_id = p.y) OR (b.user_id = p.y AND b.blocked_id = p.x)`,
-        [...split(roles), ...split(members), ...split(blocks)],
-      );
+    if (roles.size > 0) {
       for (const key of roles) ahead.roles.set(key, null);
+      for (const r of await rows<{ server_id: string; user_id: string; role: MemberRow['role'] }>(
+        client,
+        `SELECT m.server_id, m.user_id, m.role FROM members m
+         JOIN unnest($1::text[], $2::text[]) AS p(s, u) ON m.server_id = p.s AND m.user_id = p.u
+         FOR KEY SHARE OF m`,
+        split(roles),
+      )) {
+        ahead.roles.set(pair(r.server_id, r.user_id), r.role);
+      }
+    }
+    if (members.size > 0) {
       for (const key of members) ahead.conversationMembers.set(key, false);
+      for (const r of await rows<{ conversation_id: string; user_id: string }>(
+        client,
+        `SELECT m.conversation_id, m.user_id FROM conversation_members m
+         JOIN unnest($1::text[], $2::text[]) AS p(c, u) ON m.conversation_id = p.c AND m.user_id = p.u
+         FOR KEY SHARE OF m`,
+        split(members),
+      )) {
+        ahead.conversationMembers.set(pair(r.conversation_id, r.user_id), true);
+      }
+    }
+    if (blocks.size > 0) {
       for (const key of blocks) ahead.blocks.set(key, false);
-      for (const r of found) {
-        if (r.k === 'r') ahead.roles.set(pair(r.a, r.b), r.c as MemberRow['role']);
-        else if (r.k === 'c') ahead.conversationMembers.set(pair(r.a, r.b), true);
-        else ahead.blocks.set([r.a, r.b].sort().join('\n'), true);
+      for (const r of await rows<{ user_id: string; blocked_id: string }>(
+        client,
+        `SELECT b.user_id, b.blocked_id FROM blocks b JOIN unnest($1::text[], $2::text[]) AS p(x, y)
+         ON (b.user_id = p.x AND b.blocked_id = p.y) OR (b.user_id = p.y AND b.blocked_id = p.x)`,
+        split(blocks),
+      )) {
+        ahead.blocks.set(blockKey(r.user_id, r.blocked_id), true);
       }
     }
 
-    if (budget > 0) {
-      const budgetKeys = [...new Set(hints.map((h) => pair(h.userId, String(budgetDay(h.at)))))].sort();
-      const split = budgetKeys.map(halves);
+    // The sends that will go through, by what was read: their conversations are locked, and read again.
+    const passing = hints.filter((h) => ahead.#passes(h));
+    const toLock = [...new Set(passing.map((h) => h.conversationId))];
+    if (toLock.length > 0) {
+      for (const r of await rows(
+        client,
+        'SELECT * FROM conversations WHERE id = ANY($1::text[]) ORDER BY id COLLATE "C" FOR NO KEY UPDATE',
+        [toLock],
+      )) {
+        const conv = toConversation(r);
+        ahead.conversations.set(conv.id, conv);
+        ahead.#locked.add(conv.id);
+      }
+    }
+    if (budget > 0 && passing.length > 0) {
+      const budgetKeys = [...new Set(passing.map((h) => pair(h.userId, String(budgetDay(h.at)))))].sort();
+      const days = budgetKeys.map(halves);
       // Each author's row of the day, made if missing and locked, as a charge would lock it.
       const stored = await rows<{ user_id: string; day: number; bytes: number }>(
         client,
         `INSERT INTO usage (user_id, day, bytes)
          SELECT k.user_id, k.day, 0 FROM unnest($1::text[], $2::int8[]) AS k(user_id, day)
          WHERE EXISTS (SELECT 1 FROM users WHERE id = k.user_id)
+         ORDER BY k.user_id COLLATE "C", k.day
          ON CONFLICT (user_id, day) DO UPDATE SET bytes = usage.bytes
          RETURNING user_id, day, bytes`,
-        [split.map(([u]) => u), split.map(([, d]) => Number(d))],
+        [days.map(([u]) => u), days.map(([, d]) => Number(d))],
       );
       for (const key of budgetKeys) ahead.usage.set(key, null);
       for (const r of stored) ahead.usage.set(pair(r.user_id, String(r.day)), r.bytes);
     }
     return ahead;
+  }
+
+  /** What reads ahead answers nothing: the run's sends run statement by statement (after reading ahead failed). */
+  static none(): ReadAhead {
+    const ahead = new ReadAhead();
+    ahead.live = false;
+    return ahead;
+  }
+
+  /** Whether the send of `h` passes the checks the read rows answer (its session, author, conversation, membership, blocks). */
+  #passes(h: SendHint): boolean {
+    if (h.sessionId !== null && this.sessions.get(h.sessionId) !== true) return false;
+    if (!this.users.get(h.userId)) return false;
+    const conv = this.conversations.get(h.conversationId);
+    if (!conv) return false;
+    if (conv.kind === 'channel') return conv.serverId !== null && !!this.roles.get(pair(conv.serverId, h.userId));
+    if (this.conversationMembers.get(pair(conv.id, h.userId)) !== true) return false;
+    const peer = conv.kind === 'dm' ? conv.dmKey?.split(':').find((id) => id !== h.userId) : undefined;
+    return !peer || this.blocks.get(blockKey(h.userId, peer)) !== true;
   }
 
   role(serverId: string, userId: string): MemberRow['role'] | null | undefined {
@@ -209,7 +258,7 @@ export class ReadAhead {
   }
 
   blocked(a: string, b: string): boolean | undefined {
-    return this.blocks.get([a, b].sort().join('\n'));
+    return this.blocks.get(blockKey(a, b));
   }
 
   /**
@@ -219,7 +268,7 @@ export class ReadAhead {
    */
   nextSeq(conversationId: string, now: number, job: number, undo: (fn: () => void) => void): number | undefined {
     const conv = this.conversations.get(conversationId);
-    if (!conv) return undefined;
+    if (!conv || !this.#locked.has(conversationId)) return undefined;
     const before = { lastSeq: conv.lastSeq, lastMessageAt: conv.lastMessageAt };
     conv.lastSeq += 1;
     conv.lastMessageAt = now;
@@ -236,7 +285,7 @@ export class ReadAhead {
    * read ahead (so the insert cannot fail on either); false otherwise.
    */
   insertMessage(m: MessageRow, job: number, undo: (fn: () => void) => void): boolean {
-    if (!this.conversations.get(m.conversationId)) return false;
+    if (!this.#locked.has(m.conversationId)) return false;
     const key = m.nonce === null ? null : nonceKey(m.authorId, m.nonce);
     if (key !== null && this.nonces.get(key) !== null) return false;
     this.#messages.push({ row: m, job });

@@ -38,6 +38,11 @@ export type PostgresStoreOptions = {
   commitWindowMs?: number;
   /** Hears what an `after` closure threw (the closures after it still run). */
   onAfterError?: (err: unknown) => void;
+  /**
+   * Hears why reading ahead for a run of sends failed (a lock not had in time,
+   * a deadlock); the run's sends then went statement by statement.
+   */
+  onReadAheadError?: (err: unknown) => void;
   /** Hears errors of idle connections (a restarted server, a dropped link); the pool replaces them. */
   onConnectionError?: (err: unknown) => void;
   /** Bytes each user may store per UTC day (the daily write budget); 0, the default: no budget. */
@@ -94,6 +99,8 @@ type BatchState = {
   savepoint: Savepoint;
   /** The job running: whether it is a hinted send, and whether its savepoint is set. */
   current: { hinted: boolean; marked: boolean } | null;
+  /** Savepoints set so far in the batch's transaction (each a subtransaction; see `maxBatchJobs`). */
+  savepoints: number;
 };
 
 /** Statements that only read (or lock), and writes no read ahead answers for (mentions): the reads ahead stay true. */
@@ -128,7 +135,8 @@ export class PostgresStore implements Store {
   readonly sessions: PostgresSessions;
   readonly events: PostgresEvents;
   readonly usage: PostgresUsage;
-  readonly stats = { commits: 0, jobs: 0 };
+  /** Commits and jobs (as every store counts them), and statements sent on the write connection (round trips). */
+  readonly stats = { commits: 0, jobs: 0, statements: 0 };
 
   readonly #pool: pg.Pool;
   readonly #writePool: pg.Pool;
@@ -139,6 +147,7 @@ export class PostgresStore implements Store {
   readonly #maxBatchJobs: number;
   readonly #maxBatchSends: number;
   readonly #onAfterError: (err: unknown) => void;
+  readonly #onReadAheadError: (err: unknown) => void;
   readonly #effects: { begin(): void; end(): void } | null;
   readonly #beforeCommit: (() => Promise<void>) | undefined;
   readonly #jobDeadlineMs: number;
@@ -174,12 +183,20 @@ export class PostgresStore implements Store {
     });
     this.#pool.on('error', onConnectionError);
     this.#writePool.on('error', onConnectionError);
+    this.#writePool.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as { query: unknown }).query = (...args: unknown[]) => {
+        this.stats.statements++;
+        return query(...args);
+      };
+    });
     this.#publish = options.publish;
     this.#budget = options.writeBytesPerDay ?? 0;
     this.#commitWindowMs = options.commitWindowMs ?? 0;
     this.#maxBatchJobs = options.maxBatchJobs ?? 64;
     this.#maxBatchSends = Math.max(this.#maxBatchJobs, options.maxBatchSends ?? 512);
     this.#onAfterError = options.onAfterError ?? (() => {});
+    this.#onReadAheadError = options.onReadAheadError ?? (() => {});
     this.#effects = options.effects ?? null;
     this.#beforeCommit = options.beforeCommit;
     this.#jobDeadlineMs = 5 * statementTimeoutMs;
@@ -255,7 +272,7 @@ export class PostgresStore implements Store {
       return;
     }
     const batch = new Batch();
-    const state: BatchState = { client, batch, savepoint: 'fresh', current: null };
+    const state: BatchState = { client, batch, savepoint: 'fresh', current: null, savepoints: 1 };
     const q = this.#statements(state);
     const tx: TxStores = {
       chat: new PostgresChat(q, batch),
@@ -268,6 +285,11 @@ export class PostgresStore implements Store {
     try {
       for (let i = 0; i < jobs.length; i++) {
         const job = jobs[i] as Job;
+        if (state.savepoints >= this.#maxBatchJobs) {
+          // As many subtransactions as PostgreSQL keeps in memory: the rest wait for the next batch, first in line.
+          this.#queue.unshift(...jobs.splice(i));
+          break;
+        }
         if (job.hint) {
           // The first send of a run: read ahead for it and the sends queued right after it.
           if (!batch.ahead) await this.#readAhead(state, jobs, i);
@@ -351,11 +373,27 @@ export class PostgresStore implements Store {
       if (!hint) break;
       hints.push(hint);
     }
-    state.savepoint = state.savepoint === 'none' ? 'none' : 'stale';
+    if (state.savepoint === 'fresh') state.savepoint = 'stale';
+    const { client } = state;
     try {
-      state.batch.ahead = await ReadAhead.read(state.client, hints, this.#budget);
+      await client.query('SAVEPOINT ahead');
     } catch (err) {
       throw new BatchLost(err);
+    }
+    state.savepoints++;
+    try {
+      state.batch.ahead = await ReadAhead.read(client, hints, this.#budget);
+      await client.query('RELEASE SAVEPOINT ahead');
+    } catch (err) {
+      if (err instanceof BatchLost) throw err;
+      // A lock that could not be had in time, or a deadlock: the run goes statement by statement, each send on its own.
+      try {
+        await client.query('ROLLBACK TO SAVEPOINT ahead; RELEASE SAVEPOINT ahead');
+      } catch (lost) {
+        throw new BatchLost(lost);
+      }
+      this.#onReadAheadError(err);
+      state.batch.ahead = ReadAhead.none();
     }
   }
 
@@ -379,6 +417,7 @@ export class PostgresStore implements Store {
       } catch (err) {
         throw new BatchLost(err);
       }
+      state.savepoints++;
     }
     state.savepoint = 'stale';
     if (state.current) state.current.marked = true;
