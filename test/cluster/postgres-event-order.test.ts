@@ -318,5 +318,9 @@ test('a send retried on two natters at the same moment stores one message; the r
     ['first'],
   );
   assert.equal(a.published.length + b.published.length, 1, 'one event');
-  assert.match(waiting, /pg_advisory_xact_lock/, "B waited at its look-up, for A's commit");
+  assert.match(
+    waiting,
+    /FROM users WHERE id = \$1 FOR NO KEY UPDATE/,
+    "B waited at its look-up (the author's row), for A's commit",
+  );
 });
