@@ -353,3 +353,50 @@ test('sends that each run statements of their own are spread over batches of at 
   );
   assert.ok(store.stats.commits - before.commits >= 3, `${store.stats.commits - before.commits} commits for 150`);
 });
+
+test('a send that starts a run after other jobs counts the two savepoints it may set: a batch never passes maxBatchJobs', async () => {
+  const db = await databaseFor(cleanup);
+  const { store } = await openTestStore(db, cleanup, { maxBatchJobs: 4 });
+  await seedGroup(store, 'g', ['ann']);
+  const before = { ...store.stats };
+  const plain = (id: string) =>
+    store.write((tx, afterCommit) => sendIn(tx, afterCommit, 'g', 'u-ann', id).then((r) => r.seq));
+  const outcomes = (
+    await within(
+      Promise.allSettled([
+        // The first job uses the savepoint BEGIN set; the next two set one each: three.
+        plain('p1'),
+        plain('p2'),
+        plain('p3'),
+        // Reading ahead sets one and its own statement another: five, past four, so it waits for the next batch.
+        hintedSend(store, 'u-ann', 'h1', {
+          before: async (tx) => {
+            await tx.users.byId('u-ann');
+          },
+        }),
+      ]),
+      'the jobs',
+    )
+  ).map(outcome);
+  assert.deepEqual(outcomes, [1, 2, 3, 4]);
+  assert.equal(store.stats.commits, before.commits + 2, 'the send went in a batch of its own');
+});
+
+test('with maxBatchJobs 1, every job still commits, one batch each', async () => {
+  const db = await databaseFor(cleanup);
+  const { store } = await openTestStore(db, cleanup, { maxBatchJobs: 1 });
+  await seedGroup(store, 'g', ['ann']);
+  const before = { ...store.stats };
+  const outcomes = (
+    await within(
+      Promise.allSettled([
+        hintedSend(store, 'u-ann', 'a'),
+        hintedSend(store, 'u-ann', 'b'),
+        hintedSend(store, 'u-ann', 'c'),
+      ]),
+      'the sends',
+    )
+  ).map(outcome);
+  assert.deepEqual(outcomes, [1, 2, 3]);
+  assert.ok(store.stats.commits - before.commits >= 1);
+});

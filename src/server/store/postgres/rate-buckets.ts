@@ -1,6 +1,6 @@
 import type { Limit } from '../../config.js';
 import { type Clock, type Limiter, RateLimiter } from '../../rate-limit.js';
-import { changes, type Queryable, row, rows, storeError } from './sql.js';
+import { changes, type Queryable, row, rows, storeError, unavailable } from './sql.js';
 
 /*
  * Rate limits shared by every natter on one PostgreSQL database: each bucket
@@ -157,6 +157,10 @@ export class PostgresRateLimiter implements Limiter {
             const first = group[0];
             const answer = answers[i];
             if (!first || answer === undefined) return;
+            if ('error' in answer) {
+              for (const t of group) t.reject(storeError(answer.error));
+              return;
+            }
             // Granted in order while the bucket held their cost; the rest wait for it to hold one more.
             const { tokens, granted } = answer;
             this.#local?.set(first.key, tokens);
@@ -189,10 +193,11 @@ export class PostgresRateLimiter implements Limiter {
    * the take found no row for (pruned since) is made and taken again. A
    * statement PostgreSQL ended to break a deadlock is tried again.
    */
-  async #takeAll(batch: Take[][]): Promise<{ tokens: number; granted: number }[]> {
+  async #takeAll(batch: Take[][]): Promise<({ tokens: number; granted: number } | { error: unknown })[]> {
     const keys = batch.map((g) => this.#key(g[0]?.key ?? ''));
     const now = this.clock();
     const answers = new Map<string, { tokens: number; granted: number }>();
+    let failure: unknown = null;
     for (let attempt = 1; ; attempt++) {
       const missing = keys.filter((k) => !answers.has(k));
       const todo = batch.filter((_, i) => !answers.has(keys[i] ?? ''));
@@ -217,14 +222,17 @@ export class PostgresRateLimiter implements Limiter {
       } catch (err) {
         const code = (err as { cause?: { code?: unknown } }).cause?.code;
         if (attempt < 3 && typeof code === 'string' && RETRY_STATES.has(code)) continue;
-        throw err;
+        failure = err;
+        break;
       }
     }
-    return keys.map((k) => {
-      const a = answers.get(k);
-      if (!a) throw new Error(`no rate-limit bucket for ${k} after making it three times`);
-      return a;
-    });
+    // Takes answered by an earlier attempt stand (their tokens are spent); the others fail.
+    return keys.map(
+      (k) =>
+        answers.get(k) ?? {
+          error: failure ?? unavailable(new Error(`the rate-limit bucket ${k} vanished each time it was made`)),
+        },
+    );
   }
 
   async refund(key: string): Promise<void> {
@@ -254,8 +262,11 @@ export function postgresLimiter(
  * caller passes a time at least that long ago for every limit.
  */
 export function pruneRateBuckets(db: Queryable, before: number, limit: number): Promise<number> {
-  return changes(db, 'DELETE FROM rate_buckets WHERE key IN (SELECT key FROM rate_buckets WHERE at < $1 LIMIT $2)', [
-    before,
-    limit,
-  ]);
+  // Buckets a take holds are skipped (they are in use); one a take used while this waited is kept (`at` again).
+  return changes(
+    db,
+    `DELETE FROM rate_buckets WHERE at < $1 AND key IN (
+       SELECT key FROM rate_buckets WHERE at < $1 ORDER BY key COLLATE "C" LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+    [before, limit],
+  );
 }

@@ -200,6 +200,8 @@ export class ReadAhead {
     const passing = hints.filter((h) => ahead.#passes(h));
     const toLock = [...new Set(passing.map((h) => h.conversationId))];
     if (toLock.length > 0) {
+      // One deleted since it was read: gone for the sends too.
+      for (const id of toLock) ahead.conversations.set(id, null);
       for (const r of await rows(
         client,
         'SELECT * FROM conversations WHERE id = ANY($1::text[]) ORDER BY id COLLATE "C" FOR NO KEY UPDATE',

@@ -286,7 +286,9 @@ export class PostgresStore implements Store {
     try {
       for (let i = 0; i < jobs.length; i++) {
         const job = jobs[i] as Job;
-        if (state.savepoints >= this.#maxBatchJobs) {
+        // A send that starts a run may set two: the run's and its own.
+        const need = job.hint && !batch.ahead ? 2 : 1;
+        if (i > 0 && state.savepoints + need > this.#maxBatchJobs) {
           // As many subtransactions as PostgreSQL keeps in memory: the rest wait for the next batch, first in line.
           this.#queue.unshift(...jobs.splice(i));
           break;
