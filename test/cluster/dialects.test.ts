@@ -287,6 +287,8 @@ test('both dialects migrate from empty to the same tables, columns, keys and ind
   const database = await freshDatabase();
   cleanup.push(() => database.drop());
   const pool = new pg.Pool({ connectionString: database.url, max: 1 });
+  // pool.end() resolves before its connections have closed: dropping the database then ends them with an error.
+  pool.on('error', () => {});
   cleanup.push(() => pool.end());
   await migratePostgres(pool);
   const postgres = await postgresFacts(pool);

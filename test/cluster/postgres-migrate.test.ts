@@ -62,6 +62,8 @@ const database = () => databaseFor(cleanup);
 
 function pool(db: TestDatabase): pg.Pool {
   const p = new pg.Pool({ connectionString: db.url, max: 2 });
+  // pool.end() resolves before its connections have closed: dropping the database then ends them with an error.
+  p.on('error', () => {});
   cleanup.push(() => p.end());
   return p;
 }
@@ -71,6 +73,7 @@ test('three natters migrating one fresh database at once apply each migration ex
   const nodes = [pool(db), pool(db), pool(db)];
   // Hold the lock first, so that all three are surely under way, and waiting, before any may migrate.
   const holder = new pg.Client({ connectionString: db.url });
+  holder.on('error', () => {});
   await holder.connect();
   cleanup.push(() => holder.end());
   await holder.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
