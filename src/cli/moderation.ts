@@ -9,9 +9,10 @@ export function moderationAction(name: 'kick' | 'ban' | 'unban') {
     const user = await resolveUser(ctx.s, username);
     const ids = { serverId: server.id, userId: user.id };
     const reason = (ctx.opts as { reason?: string }).reason;
-    if (name === 'kick') await ctx.s.request('members.kick', ids);
-    else if (name === 'ban') await ctx.s.request('bans.add', { ...ids, ...(reason !== undefined ? { reason } : {}) });
-    else await ctx.s.request('bans.remove', ids);
+    const why = reason !== undefined ? { reason } : {};
+    if (name === 'kick') await ctx.s.request('members.kick', { ...ids, ...why });
+    else if (name === 'ban') await ctx.s.request('bans.add', { ...ids, ...why });
+    else await ctx.s.request('bans.remove', { ...ids, ...why });
     const past = { kick: 'kicked', ban: 'banned', unban: 'unbanned' }[name];
     ctx.out(
       { ok: true, ...ids },

@@ -52,6 +52,7 @@ const logout = () => import('./commands/logout.js');
 const whoami = () => import('./commands/whoami.js');
 const passwd = () => import('./commands/passwd.js');
 const sessions = () => import('./commands/sessions.js');
+const audit = () => import('./commands/audit.js');
 const token = () => import('./commands/token.js');
 const profile = () => import('./commands/profile.js');
 const rename = () => import('./commands/rename.js');
@@ -156,6 +157,12 @@ function serveCommand(): Command {
       )
         .env('NATTER_USERNAME_HOLD')
         .default(30 * 86_400_000, '30d')
+        .argParser(durationMs),
+    )
+    .addOption(
+      new Option('--audit-retention <duration>', "how long servers' audit log entries are kept: 30d, 12w, 365d")
+        .env('NATTER_AUDIT_RETENTION')
+        .default(90 * 86_400_000, '90d')
         .argParser(durationMs),
     )
     .addOption(
@@ -381,7 +388,12 @@ function channelCommand(): Command {
 /** `kick`, `ban` and `unban`: one shape, three requests. */
 function moderationCommand(name: 'kick' | 'ban' | 'unban', description: string): Command {
   const cmd = new Command(name).description(description).argument('<server>').argument('<username>');
-  if (name === 'ban') cmd.option('--reason <text>', 'why (shown in the ban list)');
+  cmd.option(
+    '--reason <text>',
+    name === 'ban'
+      ? "why (shown in the ban list and kept in the server's audit log)"
+      : "why (kept in the server's audit log)",
+  );
   return cmd.action(lazy(moderation, (m) => m.moderationAction(name), { reason: '--reason' }));
 }
 
@@ -508,15 +520,38 @@ function commands(): Command[] {
     moderationCommand('ban', 'ban a user from a server'),
     moderationCommand('unban', 'lift a ban'),
     new Command('bans')
-      .description("a server's bans (owner and admins)")
+      .description("a server's bans (moderators and up)")
       .argument('<server>')
       .action(lazy(bans, (m) => m.bans)),
     new Command('role')
-      .description("set a member's role (owner only)")
+      .description("set a member's role: admin (owner only), moderator or member (owner and admins)")
       .argument('<server>')
       .argument('<username>')
-      .addArgument(new Argument('<role>').choices(['admin', 'member']))
-      .action(lazy(role, (m) => m.role)),
+      .addArgument(new Argument('<role>').choices(['admin', 'moderator', 'member']))
+      .option('--reason <text>', "why (kept in the server's audit log)")
+      .action(lazy(role, (m) => m.role, { reason: '--reason' })),
+    new Command('audit')
+      .description("a server's audit log, newest first: who kicked, banned, deleted, changed what (moderators and up)")
+      .argument('<server>')
+      .addOption(
+        new Option('--action <action>', 'only this kind of entry').choices([
+          'member.kick',
+          'member.ban',
+          'member.unban',
+          'member.role',
+          'message.delete',
+          'channel.create',
+          'channel.update',
+          'channel.delete',
+          'invite.create',
+          'invite.revoke',
+          'server.update',
+          'server.transfer',
+        ]),
+      )
+      .option('--actor <username>', 'only what this person did')
+      .addOption(new Option('--limit <n>', 'at most this many entries (default 50)').argParser(positiveInt))
+      .action(lazy(audit, (m) => m.audit, { actor: '--actor' })),
     new Command('groups').description('list the groups you are in').action(lazy(groups, (m) => m.groups)),
     groupCommand(),
     new Command('dms').description('your direct-message conversations').action(lazy(dms, (m) => m.dms)),
@@ -545,10 +580,11 @@ function commands(): Command[] {
       .argument('<text...>')
       .action(lazy(edit, (m) => m.edit)),
     new Command('delete')
-      .description('delete a message, by its number')
+      .description("delete a message, by its number (moderators: someone else's, in a server's channel)")
       .argument('<target>')
       .argument('<seq>')
-      .action(lazy(del, (m) => m.remove)),
+      .option('--reason <text>', "why, when it is someone else's message (kept in the server's audit log)")
+      .action(lazy(del, (m) => m.remove, { reason: '--reason' })),
     new Command('read')
       .description('mark a conversation read (up to its latest message, or --seq)')
       .argument('<target>')

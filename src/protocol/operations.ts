@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import {
+  AuditAction,
+  AuditEntry,
   BanInfo,
   BanReason,
   Bio,
@@ -22,6 +24,7 @@ import {
   Message,
   MessageBody,
   MessageKind,
+  ModerationReason,
   NewPassword,
   Nonce,
   PageCursor,
@@ -119,6 +122,8 @@ const UserByIdOrName = z.union([
   z.strictObject({ username: z.string().min(1).max(256) }),
 ]);
 const ServerAndUser = z.strictObject({ serverId: Id, userId: Id });
+/** A moderator's action on a member, with why (kept in the audit log). */
+const ServerUserReason = z.strictObject({ serverId: Id, userId: Id, reason: ModerationReason.nullable().optional() });
 const Usernames = z.array(z.string().min(1).max(256)).min(1).max(LIMITS.groupMembersMax);
 
 /** The operation table: every request a client can make, by name. */
@@ -300,7 +305,8 @@ export const operations = {
   }),
   'members.list': op({
     access: 'user',
-    summary: "A server's members with role and presence, owner first, then admins, then by name; paged.",
+    summary:
+      "A server's members with role and presence, owner first, then admins, moderators, members, each by name; paged.",
     params: paged({ serverId: Id }, PAGE_MAX.medium),
     result: z.object({ members: z.array(MemberInfo), next: Next }),
   }),
@@ -312,33 +318,47 @@ export const operations = {
   }),
   'members.role': op({
     access: 'user',
-    summary: 'Make a member an admin or a plain member (owner only).',
-    params: z.strictObject({ serverId: Id, userId: Id, role: z.enum(['admin', 'member']) }),
+    summary: "Set a member's role: admin (owner only), moderator or member (owner, and admins for those below them).",
+    params: z.strictObject({
+      serverId: Id,
+      userId: Id,
+      role: z.enum(['admin', 'moderator', 'member']),
+      reason: ModerationReason.nullable().optional(),
+    }),
     result: z.object({ member: MemberInfo }),
   }),
   'members.kick': op({
     access: 'user',
-    summary: 'Remove a member (admins remove members; the owner removes anyone). They may rejoin with an invite.',
-    params: ServerAndUser,
+    summary:
+      'Remove a member (moderators remove members, admins also moderators, the owner anyone). They may rejoin with an invite.',
+    params: ServerUserReason,
     result: Ok,
   }),
   'bans.add': op({
     access: 'user',
-    summary: 'Ban a user: removed at once, and refused by every invite until unbanned (owner and admins).',
+    summary:
+      'Ban a user: removed at once, and refused by every invite until unbanned (moderators and up, on those below them).',
     params: z.strictObject({ serverId: Id, userId: Id, reason: BanReason.nullable().optional() }),
     result: Ok,
   }),
   'bans.remove': op({
     access: 'user',
-    summary: 'Lift a ban (owner and admins).',
-    params: ServerAndUser,
+    summary: 'Lift a ban (moderators and up).',
+    params: ServerUserReason,
     result: Ok,
   }),
   'bans.list': op({
     access: 'user',
-    summary: "A server's bans, oldest first (owner and admins); paged.",
+    summary: "A server's bans, oldest first (moderators and up); paged.",
     params: paged({ serverId: Id }, PAGE_MAX.small),
     result: z.object({ bans: z.array(BanInfo), next: Next }),
+  }),
+  'audit.list': op({
+    access: 'user',
+    summary:
+      "A server's audit log, newest first (moderators and up): every moderation and administrative action, by action or by actor; paged.",
+    params: paged({ serverId: Id, action: AuditAction.optional(), actorId: Id.optional() }, PAGE_MAX.medium),
+    result: z.object({ entries: z.array(AuditEntry), next: Next }),
   }),
   'channels.create': op({
     access: 'user',
@@ -510,8 +530,9 @@ export const operations = {
   }),
   'messages.delete': op({
     access: 'user',
-    summary: 'Delete one of my messages; server owners and admins may delete any message in their server.',
-    params: z.strictObject({ messageId: Id }),
+    summary:
+      "Delete one of my messages; in a server's channels, moderators and up delete those of members below them (with a reason, kept in the audit log).",
+    params: z.strictObject({ messageId: Id, reason: ModerationReason.nullable().optional() }),
     result: z.object({ message: Message }),
   }),
   'messages.history': op({

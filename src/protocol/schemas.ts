@@ -88,6 +88,8 @@ export const Description = multilineText(LIMITS.descriptionMax, 'description');
 export const Topic = lineText(LIMITS.topicMax, 'topic');
 export const GroupName = nonEmpty(lineText(LIMITS.groupNameMax, 'group name'), 'group name');
 export const BanReason = lineText(LIMITS.banReasonMax, 'ban reason');
+/** Why a moderator acted (a kick, a role change, a deletion): kept in the server's audit log. */
+export const ModerationReason = lineText(LIMITS.banReasonMax, 'reason');
 /** A channel name; made canonical (lower case, spaces to dashes) before it is checked. */
 export const ChannelName = z
   .string()
@@ -212,7 +214,7 @@ export const Message = z.object({
 });
 export type Message = z.infer<typeof Message>;
 
-export const Role = z.enum(['owner', 'admin', 'member']);
+export const Role = z.enum(['owner', 'admin', 'moderator', 'member']);
 export type Role = z.infer<typeof Role>;
 
 /** A community: members, channels, invite codes. */
@@ -262,6 +264,40 @@ export const InviteInfo = z.object({
 export type InviteInfo = z.infer<typeof InviteInfo>;
 
 /** A ban in a server. */
+/** What an audit log entry records. */
+export const AuditAction = z.enum([
+  'member.kick',
+  'member.ban',
+  'member.unban',
+  'member.role',
+  'message.delete',
+  'channel.create',
+  'channel.update',
+  'channel.delete',
+  'invite.create',
+  'invite.revoke',
+  'server.update',
+  'server.transfer',
+]);
+export type AuditAction = z.infer<typeof AuditAction>;
+
+/** One entry of a server's audit log: who did what to whom, why and when. */
+export const AuditEntry = z.object({
+  id: z.number().int().positive(),
+  action: AuditAction,
+  /** Who acted; null for the server itself. */
+  actor: UserRef.nullable(),
+  /** Whom it was done to, if a person. */
+  targetUser: UserRef.nullable(),
+  /** What it was done to otherwise: a message id, a channel id, an invite code. */
+  targetId: z.string().nullable(),
+  reason: z.string().nullable(),
+  /** What changed, by action: a role's `from` and `to`, a channel's `name`, a server's `name`. */
+  details: z.record(z.string(), z.unknown()).nullable(),
+  createdAt: Timestamp,
+});
+export type AuditEntry = z.infer<typeof AuditEntry>;
+
 export const BanInfo = z.object({
   user: UserRef,
   bannedBy: UserRef,

@@ -13,7 +13,7 @@ import { hashToken } from './tokens.js';
  * probing ids tells nothing. `forbidden` is only for members who lack a role.
  */
 
-const RANK: Record<MemberRow['role'], number> = { member: 0, admin: 1, owner: 2 };
+const RANK: Record<MemberRow['role'], number> = { member: 0, moderator: 1, admin: 2, owner: 3 };
 
 export function noSuchServer(): NatterError {
   return new NatterError('not_found', 'no such server (or you are not a member)');
@@ -42,19 +42,17 @@ export async function serverFor(
 export async function serverWithRole(
   ctx: AuthedCtx,
   serverId: string,
-  min: 'admin' | 'owner',
+  min: 'moderator' | 'admin' | 'owner',
 ): Promise<{ server: ServerRow; role: MemberRow['role'] }> {
   const found = await serverFor(ctx, serverId);
   if (RANK[found.role] < RANK[min]) {
-    throw new NatterError(
-      'forbidden',
-      min === 'owner' ? 'only the server owner can do this' : 'only server admins can do this',
-    );
+    const who = { owner: 'the server owner', admin: 'server admins', moderator: 'server moderators' }[min];
+    throw new NatterError('forbidden', `only ${who} can do this`);
   }
   return found;
 }
 
-/** May `actor` (with role `actorRole`) kick or ban someone whose role is `targetRole`? */
+/** May `actor` (with role `actorRole`) act on someone whose role is `targetRole` (kick, ban, delete their messages, change their role)? */
 export function outranks(actorRole: MemberRow['role'], targetRole: MemberRow['role'] | undefined): boolean {
   return targetRole === undefined || RANK[actorRole] > RANK[targetRole];
 }
@@ -150,13 +148,11 @@ export async function assertCanRemove(
   userId: string,
   verb: string,
 ): Promise<MemberRow['role'] | undefined> {
-  const { role } = await serverWithRole(ctx, serverId, 'admin');
+  const { role } = await serverWithRole(ctx, serverId, 'moderator');
   if (userId === ctx.session.userId)
     throw new NatterError('bad_request', `you cannot ${verb} yourself`, { field: 'params.userId' });
   const target = await ctx.chat.role(serverId, userId);
-  if (!outranks(role, target)) {
-    throw new NatterError('forbidden', `you cannot ${verb} ${target === 'owner' ? 'the owner' : 'another admin'}`);
-  }
+  if (!outranks(role, target)) throw new NatterError('forbidden', `you cannot ${verb} ${rankName(target)}`);
   return target;
 }
 
@@ -167,16 +163,58 @@ export function assertMayEdit(ctx: AuthedCtx, message: MessageRow): void {
     throw new NatterError('forbidden', 'you can only edit your own messages');
 }
 
-/** Authors delete their own messages; in a channel, the server's admins and owner delete anyone's. */
+/** Who `role` is, in a refusal: "the owner", "an admin", "another moderator". */
+function rankName(role: MemberRow['role'] | undefined): string {
+  if (role === 'owner') return 'the owner';
+  if (role === 'admin') return 'an admin';
+  if (role === 'moderator') return 'a moderator';
+  return 'this member';
+}
+
+/**
+ * Authors delete their own messages; in a channel, the server's moderators,
+ * admins and owner delete those of people below them (`authorRole`: the
+ * author's role there now, undefined when they left). Returns whether it is
+ * a moderator's deletion (someone else's message), which the audit log keeps.
+ */
 export function assertMayDelete(
   ctx: AuthedCtx,
   message: MessageRow,
   conv: ConversationRow,
   role: MemberRow['role'] | null,
-): void {
-  const mine = message.authorId === ctx.session.userId;
-  const moderator = conv.kind === 'channel' && (role === 'owner' || role === 'admin');
-  if (!mine && !moderator) throw new NatterError('forbidden', 'you can only delete your own messages');
+  authorRole: MemberRow['role'] | undefined,
+): boolean {
+  if (message.authorId === ctx.session.userId) return false;
+  if (conv.kind !== 'channel' || role === null || RANK[role] < RANK.moderator)
+    throw new NatterError('forbidden', 'you can only delete your own messages');
+  if (!outranks(role, authorRole))
+    throw new NatterError('forbidden', `you cannot delete a message of ${rankName(authorRole)}`);
+  return true;
+}
+
+/**
+ * Checks that the caller may give `userId` the role `role`: the owner gives
+ * any; an admin makes members moderators and moderators members, never
+ * touching admins; the owner's role changes by transfer only. Returns the
+ * member's current role.
+ */
+export async function assertMaySetRole(
+  ctx: AuthedCtx,
+  serverId: string,
+  userId: string,
+  role: 'admin' | 'moderator' | 'member',
+): Promise<MemberRow['role']> {
+  const { role: mine } = await serverWithRole(ctx, serverId, 'admin');
+  const current = await ctx.chat.role(serverId, userId);
+  if (!current) throw new NatterError('not_found', 'no such member', { field: 'params.userId' });
+  assertRoleMayChange(current);
+  if (mine !== 'owner') {
+    if (role === 'admin') throw new NatterError('forbidden', 'only the server owner can make admins');
+    if (userId === ctx.session.userId) throw new NatterError('forbidden', 'you cannot change your own role');
+    if (!outranks(mine, current))
+      throw new NatterError('forbidden', `you cannot change the role of ${rankName(current)}`);
+  }
+  return current;
 }
 
 /** Nobody banned from a server joins it, whatever invite they hold. */

@@ -160,6 +160,8 @@ export type ServerConfig = {
   maxQueuedBytes: number;
   /** Stream events older than this are pruned; a cursor older than that gets `limited`. */
   eventRetentionMs: number;
+  /** How long servers' audit log entries are kept (`--audit-retention`). */
+  auditRetentionMs: number;
   /**
    * A username given up by a rename is kept this long for its previous owner
    * (who may take it back); until then nobody else can take it. 0: not kept.
@@ -296,6 +298,7 @@ export function defaultConfig(): ServerConfig {
     replayCap: 1000,
     maxQueuedBytes: 4 * 1024 * 1024,
     eventRetentionMs: 30 * 24 * 3600 * 1000,
+    auditRetentionMs: 90 * 24 * 3600 * 1000,
     usernameHoldMs: 30 * 24 * 3600 * 1000,
     presenceGraceMs: 5_000,
     maintenanceIntervalMs: 3_600_000,

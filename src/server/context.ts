@@ -9,6 +9,7 @@ import type { PasswordHasher } from './passwords.js';
 import type { Clock, Limiter } from './rate-limit.js';
 import type {
   AfterCommit,
+  AuditStore,
   ChatStore,
   EventStore,
   SessionStore,
@@ -33,6 +34,8 @@ export type Services = {
   events: EventStore;
   /** The daily write budget per user. */
   usage: UsageStore;
+  /** Servers' audit logs. */
+  audit: AuditStore;
   /** This node's connections: who is connected, by user, session and scope. */
   hub: Hub;
   /** How committed batches and other effects reach connections on every node. */
@@ -89,6 +92,7 @@ export function inTransaction<C extends Ctx>(ctx: C, tx: TxStores): C {
   bound.sessions = tx.sessions;
   bound.events = tx.events;
   bound.usage = tx.usage;
+  bound.audit = tx.audit;
   return bound;
 }
 

@@ -41,6 +41,7 @@ export function spendWrite(ctx: Ctx & { session: { userId: string } }): Promise<
  * without end.
  */
 export const READ_OPS: ReadonlySet<OpName> = new Set<OpName>([
+  'audit.list',
   'messages.history',
   'messages.search',
   'conversations.list',

@@ -32,6 +32,8 @@ export type MaintenanceReport = {
   holds: number;
   usage: number;
   invites: number;
+  /** Audit log entries past `auditRetentionMs`. */
+  audit: number;
   /** Shared rate-limit buckets full again (PostgreSQL; always 0 on SQLite, whose buckets live in memory). */
   rateBuckets: number;
 };
@@ -45,6 +47,7 @@ export const DEAD_INVITE_MS = 7 * 24 * 3600 * 1000;
  * longer than `sessionIdleMs` (their connections, if any, are closed),
  * username holds past `usernameHoldMs`, daily write totals of past days,
  * addresses not logged in from for 90 days, invite codes dead for a week,
+ * servers' audit log entries past `auditRetentionMs`,
  * and shared rate-limit buckets full again; then the cost of the dummy hash
  * unknown users are checked against follows the cost most accounts now have.
  * On PostgreSQL one natter of a cluster runs it (see {@link Maintenance}).
@@ -65,6 +68,7 @@ export async function runMaintenance(services: Services): Promise<MaintenanceRep
   // Invite codes that stopped working a week ago: a member following one is told alreadyMember until then.
   const invites = await sweep(services, (tx) => tx.chat.pruneDeadInvites(now - DEAD_INVITE_MS, SWEEP_BATCH));
   const holds = await sweep(services, (tx) => tx.users.pruneHolds(now - config.usernameHoldMs, SWEEP_BATCH));
+  const audit = await sweep(services, (tx) => tx.audit.prune(now - config.auditRetentionMs, SWEEP_BATCH));
   const usage = await store.write((tx) => tx.usage.pruneBefore(now));
   // A bucket untouched for its capacity times its refill is full, the same as no bucket.
   const full = Math.max(...Object.values(config.limits).map((l) => l.capacity * l.refillMs));
@@ -76,7 +80,7 @@ export async function runMaintenance(services: Services): Promise<MaintenanceRep
     await new Promise((resolve) => setImmediate(resolve));
   }
   await followDummyCost(services);
-  return { events: removed, sessions: expired, holds, usage, invites, rateBuckets };
+  return { events: removed, sessions: expired, holds, usage, invites, audit, rateBuckets };
 }
 
 /**

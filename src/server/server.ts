@@ -204,6 +204,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     chat: store.chat,
     events: store.events,
     usage: store.usage,
+    audit: store.audit,
     hub,
     bus,
     fanout,

@@ -139,6 +139,8 @@ export const sizeOf = {
   group: (g: GroupInfo): number =>
     200 + textBytes(g.name) + [...g.members, ...g.invited].reduce((n, u) => n + 100 + textBytes(u.displayName), 0),
   ban: (b: { reason: string | null }): number => 400 + textBytes(b.reason),
+  audit: (e: { reason: string | null; details: Record<string, unknown> | null }): number =>
+    500 + textBytes(e.reason) + (e.details ? textBytes(JSON.stringify(e.details)) : 0),
 };
 
 /** Maps a row to its wire form; the password hash never goes on the wire. */

@@ -632,19 +632,18 @@ export const COMMANDS: readonly Command[] = [
   {
     name: 'role',
     aliases: [],
-    usage: '/role USER admin|member',
-    description: "Make someone an admin of the open channel's server, or a member again (the owner only).",
+    usage: '/role USER admin|moderator|member',
+    description:
+      "Set someone's role in the open channel's server: admin (the owner only), moderator or member (the owner and admins).",
     userArgs: { first: 1 },
     run: (args, ctx) => {
-      const role = args.words[1];
-      if (args.words.length === 2 && role !== 'admin' && role !== 'member')
-        return { type: 'error', message: 'the role is admin or member' };
+      const word = args.words[1];
+      if (args.words.length === 2 && word !== 'admin' && word !== 'moderator' && word !== 'member')
+        return { type: 'error', message: 'the role is admin, moderator or member' };
+      const role = word === 'admin' || word === 'moderator' ? word : 'member';
+      const named = { admin: 'an admin', moderator: 'a moderator', member: 'a member' }[role];
       return aboutMember('role', args, ctx, 1, (serverId, place, user) =>
-        request(
-          'members.role',
-          { serverId, userId: user.id, role: role === 'admin' ? 'admin' : 'member' },
-          `${user.username} is now ${role === 'admin' ? 'an admin' : 'a member'} of ${place}`,
-        ),
+        request('members.role', { serverId, userId: user.id, role }, `${user.username} is now ${named} of ${place}`),
       );
     },
   },

@@ -12,6 +12,7 @@ import type { MessageRow } from '../../src/server/db/schema.js';
 import type { Scope } from '../../src/server/event-log.js';
 import type { SearchFilter } from '../../src/server/search.js';
 import type { AfterCommit, StoredEvent, TxStores } from '../../src/server/store/port.js';
+import { PostgresAudit } from '../../src/server/store/postgres/audit.js';
 import { PostgresChat } from '../../src/server/store/postgres/chat.js';
 import { PostgresEvents } from '../../src/server/store/postgres/events.js';
 import * as pgSchema from '../../src/server/store/postgres/schema.js';
@@ -111,6 +112,7 @@ function notingAll(stores: TxStores): TxStores {
     sessions: noting('sessions', stores.sessions),
     events: noting('events', stores.events),
     usage: noting('usage', stores.usage),
+    audit: noting('audit', stores.audit),
   };
 }
 
@@ -809,6 +811,35 @@ async function script(b: Backend): Promise<void> {
   await w('usage.charge yesterday', (tx) => tx.usage.charge('u-bob', 10, at - 2 * 86_400_000));
   await w('usage.pruneBefore', (tx) => tx.usage.pruneBefore(at));
 
+  // Audit logs
+  const entry = (action: string, actorId: string | null, at: number, reason: string | null = null) => ({
+    serverId: 's-acme',
+    action,
+    actorId,
+    targetUserId: 'u-bob',
+    targetId: null,
+    reason,
+    details: action === 'member.role' ? JSON.stringify({ from: 'member', to: 'moderator' }) : null,
+    createdAt: at,
+  });
+  await w('audit.add', async (tx) => {
+    await tx.audit.add(entry('member.kick', 'u-ann', T + 1, 'spam'));
+    await tx.audit.add(entry('member.role', 'u-ann', T + 2));
+    await tx.audit.add(entry('member.kick', null, T + 3));
+    await tx.audit.add({ ...entry('member.kick', 'u-cat', T + 4), serverId: 's-beta' });
+  });
+  const strip = (rows: { id: number }[]) => rows.map(({ id: _id, ...rest }) => rest);
+  await rec(b, 'audit.page', r.audit.page('s-acme', { action: null, actorId: null }, null, 10).then(strip));
+  await rec(
+    b,
+    'audit.page action',
+    r.audit.page('s-acme', { action: 'member.kick', actorId: null }, null, 10).then(strip),
+  );
+  await rec(b, 'audit.page actor', r.audit.page('s-acme', { action: null, actorId: 'u-ann' }, null, 1).then(strip));
+  const newest = (await r.audit.page('s-acme', { action: null, actorId: null }, null, 1))[0]?.id ?? 0;
+  await rec(b, 'audit.page before', r.audit.page('s-acme', { action: null, actorId: null }, newest, 10).then(strip));
+  await w('audit.prune', (tx) => tx.audit.prune(T + 2, 500));
+
   // Events: head, cursors, replay, pruning
   const head = (await rec(b, 'events.head', r.events.head())) as number;
   await rec(b, 'events.parseCursor', r.events.parseCursor(String(head)));
@@ -881,6 +912,7 @@ const TABLES = [
   'mentions',
   'events',
   'event_scopes',
+  'audit_log',
 ];
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -953,6 +985,7 @@ test('the PostgreSQL stores answer every call of the script as the SQLite query 
     ...methodsOf(PostgresSessions.prototype).map((m) => `sessions.${m}`),
     ...methodsOf(PostgresEvents.prototype).map((m) => `events.${m}`),
     ...methodsOf(PostgresUsage.prototype).map((m) => `usage.${m}`),
+    ...methodsOf(PostgresAudit.prototype).map((m) => `audit.${m}`),
   ];
   assert.ok(expected.length > 100, 'the method lists were read');
   const missing = expected.filter((m) => !called.has(m) && NOT_COMPARED[m] === undefined);

@@ -81,6 +81,7 @@ const CASES: readonly Case[] = [
   row('bans.add', 'server', (x) => ({ serverId: x.serverId, userId: x.userId, reason: 'because' })),
   row('bans.remove', 'server', (x) => ({ serverId: x.serverId, userId: x.userId })),
   row('bans.list', 'server', (x) => ({ serverId: x.serverId })),
+  row('audit.list', 'server', (x) => ({ serverId: x.serverId })),
   row('channels.create', 'server', (x) => ({ serverId: x.serverId, name: 'intruders' })),
   row('channels.list', 'server', (x) => ({ serverId: x.serverId })),
   row('channels.update', 'channel', (x) => ({ channelId: x.channelId, topic: 'defaced' })),
@@ -424,7 +425,16 @@ describe('cross-tenant ids are not_found, the same as ids that do not exist', ()
 });
 
 describe('a member without the role gets forbidden, not not_found', () => {
-  type Roles = { owner: User; admin: User; admin2: User; member: User; member2: User; banned: User };
+  type Roles = {
+    owner: User;
+    admin: User;
+    admin2: User;
+    mod: User;
+    mod2: User;
+    member: User;
+    member2: User;
+    banned: User;
+  };
   type Place = { serverId: string; channelId: string; code: string; ownerMsgId: string; name: string };
   let r: Roles;
   let p: Place;
@@ -434,6 +444,8 @@ describe('a member without the role gets forbidden, not not_found', () => {
       owner: await newUser('own'),
       admin: await newUser('adm'),
       admin2: await newUser('adm'),
+      mod: await newUser('mod'),
+      mod2: await newUser('mod'),
       member: await newUser('mem'),
       member2: await newUser('mem'),
       banned: await newUser('ban'),
@@ -444,16 +456,20 @@ describe('a member without the role gets forbidden, not not_found', () => {
     const channelId = created.channels[0]?.id;
     assert.ok(channelId);
     const code = (await r.owner.c.request('invites.create', { serverId })).invite.code;
-    for (const u of [r.admin, r.admin2, r.member, r.member2]) await u.c.request('invites.join', { code });
+    for (const u of [r.admin, r.admin2, r.mod, r.mod2, r.member, r.member2])
+      await u.c.request('invites.join', { code });
     for (const u of [r.admin, r.admin2]) {
       await r.owner.c.request('members.role', { serverId, userId: u.id, role: 'admin' });
+    }
+    for (const u of [r.mod, r.mod2]) {
+      await r.owner.c.request('members.role', { serverId, userId: u.id, role: 'moderator' });
     }
     await r.owner.c.request('bans.add', { serverId, userId: r.banned.id });
     const msg = await r.owner.c.request('messages.send', { conversationId: channelId, body: 'rules', nonce: nonce() });
     p = { serverId, channelId, code, ownerMsgId: msg.message.id, name };
   });
 
-  type Who = 'member' | 'admin';
+  type Who = 'member' | 'moderator' | 'admin';
   type Attempt = { who: Who; op: OpName; what: string; params: () => unknown };
   function attempt<N extends OpName>(who: Who, op: N, what: string, params: () => ParamsIn<N>): Attempt {
     return { who, op, what, params };
@@ -475,6 +491,12 @@ describe('a member without the role gets forbidden, not not_found', () => {
     attempt('member', 'bans.add', 'ban a member', () => ({ serverId: p.serverId, userId: r.member2.id })),
     attempt('member', 'bans.remove', 'unban', () => ({ serverId: p.serverId, userId: r.banned.id })),
     attempt('member', 'bans.list', 'list bans', () => ({ serverId: p.serverId })),
+    attempt('member', 'audit.list', 'read the audit log', () => ({ serverId: p.serverId })),
+    attempt('member', 'members.role', 'make someone a moderator', () => ({
+      serverId: p.serverId,
+      userId: r.member2.id,
+      role: 'moderator',
+    })),
     attempt('member', 'channels.create', 'create a channel', () => ({ serverId: p.serverId, name: 'mine' })),
     attempt('member', 'channels.update', 'set a topic', () => ({ channelId: p.channelId, topic: 'mine' })),
     attempt('member', 'channels.delete', 'delete a channel', () => ({ channelId: p.channelId })),
@@ -501,11 +523,37 @@ describe('a member without the role gets forbidden, not not_found', () => {
     attempt('admin', 'bans.add', 'ban the owner', () => ({ serverId: p.serverId, userId: r.owner.id })),
     attempt('admin', 'messages.edit', "edit the owner's message", () => ({ messageId: p.ownerMsgId, body: 'x' })),
     attempt('admin', 'servers.delete', 'delete the server', () => ({ serverId: p.serverId })),
+    attempt('admin', 'members.role', 'change their own role', () => ({
+      serverId: p.serverId,
+      userId: r.admin.id,
+      role: 'moderator',
+    })),
+    attempt('admin', 'messages.delete', "delete the owner's message", () => ({ messageId: p.ownerMsgId })),
+    attempt('moderator', 'members.kick', 'kick another moderator', () => ({ serverId: p.serverId, userId: r.mod2.id })),
+    attempt('moderator', 'members.kick', 'kick an admin', () => ({ serverId: p.serverId, userId: r.admin.id })),
+    attempt('moderator', 'bans.add', 'ban an admin', () => ({ serverId: p.serverId, userId: r.admin.id })),
+    attempt('moderator', 'bans.add', 'ban another moderator', () => ({ serverId: p.serverId, userId: r.mod2.id })),
+    attempt('moderator', 'members.role', 'make a member a moderator', () => ({
+      serverId: p.serverId,
+      userId: r.member.id,
+      role: 'moderator',
+    })),
+    attempt('moderator', 'members.role', 'demote another moderator', () => ({
+      serverId: p.serverId,
+      userId: r.mod2.id,
+      role: 'member',
+    })),
+    attempt('moderator', 'messages.delete', "delete the owner's message", () => ({ messageId: p.ownerMsgId })),
+    attempt('moderator', 'channels.create', 'create a channel', () => ({ serverId: p.serverId, name: 'mods' })),
+    attempt('moderator', 'channels.update', 'set a topic', () => ({ channelId: p.channelId, topic: 'mods rule' })),
+    attempt('moderator', 'invites.create', 'create an invite', () => ({ serverId: p.serverId })),
+    attempt('moderator', 'invites.list', 'list invites', () => ({ serverId: p.serverId })),
+    attempt('moderator', 'servers.update', 'rename the server', () => ({ serverId: p.serverId, name: 'Mods' })),
   ];
 
   for (const a of ATTEMPTS) {
     test(`${a.who}: ${a.op} (${a.what})`, async () => {
-      const u = a.who === 'member' ? r.member : r.admin;
+      const u = a.who === 'member' ? r.member : a.who === 'moderator' ? r.mod : r.admin;
       const err = await failure(u.c.request(a.op, a.params() as never));
       assert.equal(err.code, 'forbidden');
     });
@@ -524,6 +572,8 @@ describe('a member without the role gets forbidden, not not_found', () => {
       [r.owner.id]: 'owner',
       [r.admin.id]: 'admin',
       [r.admin2.id]: 'admin',
+      [r.mod.id]: 'moderator',
+      [r.mod2.id]: 'moderator',
       [r.member.id]: 'member',
       [r.member2.id]: 'member',
     });
@@ -540,6 +590,12 @@ describe('a member without the role gets forbidden, not not_found', () => {
     assert.deepEqual(
       h.messages.map((m) => [m.id, m.body, m.deletedAt]),
       [[p.ownerMsgId, 'rules', null]],
+    );
+    const log = await r.owner.c.request('audit.list', { serverId: p.serverId });
+    assert.deepEqual(
+      log.entries.map((e) => e.action),
+      ['member.ban', 'member.role', 'member.role', 'member.role', 'member.role', 'invite.create'],
+      'the refused attempts left nothing in the audit log',
     );
   });
 });

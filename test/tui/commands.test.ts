@@ -492,7 +492,7 @@ describe('moderation and group commands people type', () => {
         text,
       );
     }
-    assert.equal(error(parseCommand('/role bob king', ctx())), 'the role is admin or member');
+    assert.equal(error(parseCommand('/role bob king', ctx())), 'the role is admin, moderator or member');
     assert.equal(error(parseCommand('/unban', ctx())), 'usage: /unban USER');
     assert.equal(error(parseCommand('/transfer bob', ctx(null))), 'open a channel of the server first');
     assert.equal(error(parseCommand('/transfer', ctx())), 'usage: /transfer USER');

@@ -7,6 +7,10 @@ import { clean } from '../util.js';
 export const remove = act(async (ctx, ref: string, seq: string) => {
   const t = await resolveTarget(ctx.s, ref);
   const m = await messageAt(ctx, t, seq);
-  const { message } = await ctx.s.request('messages.delete', { messageId: m.id });
+  const { reason } = ctx.opts as { reason?: string };
+  const { message } = await ctx.s.request('messages.delete', {
+    messageId: m.id,
+    ...(reason !== undefined ? { reason } : {}),
+  });
   ctx.out({ target: targetJson(t), message }, () => `deleted #${message.seq} in ${clean(t.label)}`);
 });

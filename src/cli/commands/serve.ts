@@ -13,6 +13,7 @@ export type ServeOptions = {
   hashNice: number;
   commitWindow: number;
   usernameHold: number;
+  auditRetention: number;
   sessionIdle: number;
   allowOrigin: string[];
   allowHost: string[];
@@ -100,6 +101,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       hashNice: opts.hashNice,
       commitWindowMs: opts.commitWindow,
       usernameHoldMs: opts.usernameHold,
+      auditRetentionMs: opts.auditRetention,
       allowedOrigins: typeof opts.allowOrigin === 'string' ? [opts.allowOrigin] : opts.allowOrigin,
       allowedHosts: opts.allowHost,
       tls: cert !== undefined && key !== undefined ? { certFile: cert, keyFile: key } : null,

@@ -385,7 +385,7 @@ export class ChatQueries {
   membersOf(serverId: string, after: PageKey | null, limit: number): (MemberWithUser & { key: PageKey })[] {
     return this.many(
       `SELECT * FROM (
-         SELECT m.role, m.joined_at, CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END AS rank,
+         SELECT m.role, m.joined_at, CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'moderator' THEN 2 ELSE 3 END AS rank,
                 lower(u.username) AS k, u.*
          FROM members m JOIN users u ON u.id = m.user_id WHERE m.server_id = ?)
        WHERE ? IS NULL OR (rank, k, id) > (?, ?, ?)

@@ -159,7 +159,7 @@ export const members = sqliteTable(
     userId: text('user_id')
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
-    role: text('role', { enum: ['owner', 'admin', 'member'] }).notNull(),
+    role: text('role', { enum: ['owner', 'admin', 'moderator', 'member'] }).notNull(),
     joinedAt: integer('joined_at').notNull(),
     /** The newest event id when the member joined: resume replays only later events of the server to them. */
     sinceEvent: integer('since_event').notNull().default(0),
@@ -183,6 +183,37 @@ export const bans = sqliteTable(
     createdAt: integer('created_at').notNull(),
   },
   (t) => [primaryKey({ columns: [t.serverId, t.userId] })],
+);
+
+/**
+ * A server's audit log: every moderation and administrative action, written
+ * in the transaction of the action itself. `actorId` is who acted (null for
+ * the server itself); `targetUserId` whom it was done to, `targetId` what
+ * (a message, a channel, an invite code); `details` a JSON object of the
+ * change (a role before and after, a channel's name). Kept for
+ * `auditRetentionMs`, then pruned.
+ */
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    serverId: text('server_id')
+      .notNull()
+      .references(() => servers.id, { onDelete: 'cascade' }),
+    action: text('action').notNull(),
+    actorId: text('actor_id').references(() => users.id, { onDelete: 'set null' }),
+    targetUserId: text('target_user_id').references(() => users.id, { onDelete: 'set null' }),
+    targetId: text('target_id'),
+    reason: text('reason'),
+    details: text('details'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    index('audit_log_server').on(t.serverId, t.id),
+    index('audit_log_server_action').on(t.serverId, t.action, t.id),
+    index('audit_log_server_actor').on(t.serverId, t.actorId, t.id),
+    index('audit_log_created').on(t.createdAt),
+  ],
 );
 
 /**
@@ -402,6 +433,7 @@ export const eventScopes = sqliteTable(
 );
 
 export type ServerRow = typeof servers.$inferSelect;
+export type AuditRow = typeof auditLog.$inferSelect;
 export type MemberRow = typeof members.$inferSelect;
 export type ConversationRow = typeof conversations.$inferSelect;
 /** A message as the server works with it (the search index's copy of its text stays in the database). */

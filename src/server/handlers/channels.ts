@@ -6,6 +6,7 @@ import { spendWrite } from '../limits.js';
 import { PagedList, pageSize } from '../pages.js';
 import { limitReached } from '../quotas.js';
 import { sizeOf, toChannel, toUserRef } from '../views.js';
+import { audit } from './audit.js';
 
 const CHANNELS = new PagedList('channels', ['s', 's']);
 
@@ -25,6 +26,7 @@ export const createChannel: Handler<'channels.create'> = async (ctx, { serverId,
     const now = tx.clock();
     const row = await tx.chat.createConversation({ kind: 'channel', serverId, name, topic: topic || null }, now);
     const channel = toChannel(row);
+    await audit(tx, serverId, 'channel.create', { targetId: row.id, details: { name } });
     await tx.events.append(after, [serverScope(serverId)], 'channel.created', { channel }, now);
     return { channel };
   });
@@ -39,6 +41,11 @@ export const updateChannel: Handler<'channels.update'> = async (ctx, { channelId
       throw nameTaken(name);
     const next = { ...conv, name: name ?? conv.name, topic: topic === undefined ? conv.topic : topic || null };
     await tx.chat.updateConversation(conv.id, next.name, next.topic);
+    const changed: Record<string, unknown> = {};
+    if (next.name !== conv.name) changed.name = { from: conv.name, to: next.name };
+    if (next.topic !== conv.topic) changed.topic = { from: conv.topic, to: next.topic };
+    if (Object.keys(changed).length > 0)
+      await audit(tx, serverId, 'channel.update', { targetId: conv.id, details: changed });
     const channel = toChannel(next);
     const actor = await tx.chat.user(tx.session.userId);
     const data = actor ? { channel, by: toUserRef(actor) } : { channel };
@@ -56,6 +63,7 @@ export const deleteChannel: Handler<'channels.delete'> = async (ctx, { channelId
       throw new NatterError('conflict', "a server's last channel cannot be deleted; create another first");
     }
     await tx.chat.deleteConversation(conv.id);
+    await audit(tx, serverId, 'channel.delete', { targetId: conv.id, details: { name: conv.name } });
     await tx.events.append(after, [serverScope(serverId)], 'channel.deleted', { serverId, channelId }, tx.clock());
     return {};
   });

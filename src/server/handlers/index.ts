@@ -1,6 +1,7 @@
 import type { OpName } from '../../protocol/index.js';
 import type { Handler } from '../context.js';
 import { auth, changePassword, getUser, login, logout, register, whoami } from './accounts.js';
+import { listAudit } from './audit.js';
 import { createChannel, deleteChannel, listChannels, updateChannel } from './channels.js';
 import { listConversations, listDms, markRead, startTyping } from './conversations.js';
 import {
@@ -69,6 +70,7 @@ export const handlers: { [N in OpName]: Handler<N> } = {
   'bans.add': addBan,
   'bans.remove': removeBan,
   'bans.list': listBans,
+  'audit.list': listAudit,
   'channels.create': createChannel,
   'channels.update': updateChannel,
   'channels.delete': deleteChannel,

@@ -8,6 +8,7 @@ import { rateLimited, spendWrite } from '../limits.js';
 import { PagedList, pageSize } from '../pages.js';
 import { limitReached } from '../quotas.js';
 import { toChannel, toInvite, toMember, toServerInfo } from '../views.js';
+import { audit } from './audit.js';
 
 const INVITES = new PagedList('invites', ['n', 's']);
 
@@ -30,6 +31,15 @@ function live(invite: InviteRow | undefined, now: number): invite is InviteRow {
   );
 }
 
+/**
+ * An invite code as the audit log names it: its first characters, enough to
+ * tell codes apart in `invites.list`, not enough to join with (moderators
+ * read the log; only admins see codes).
+ */
+function inviteLabel(code: string): string {
+  return `${code.slice(0, 4)}…`;
+}
+
 export const createInvite: Handler<'invites.create'> = async (ctx, { serverId, maxUses, expiresInSeconds }) => {
   await spendWrite(ctx);
   return ctx.write(async (tx) => {
@@ -50,6 +60,10 @@ export const createInvite: Handler<'invites.create'> = async (ctx, { serverId, m
       createdAt: now,
     };
     await tx.chat.insertInvite(row);
+    await audit(tx, serverId, 'invite.create', {
+      targetId: inviteLabel(row.code),
+      details: { maxUses: row.maxUses, expiresAt: row.expiresAt },
+    });
     return { invite: toInvite(row, await tx.chat.userRef(row.createdBy)) };
   });
 };
@@ -77,6 +91,7 @@ export const revokeInvite: Handler<'invites.revoke'> = async (ctx, { serverId, c
     if (!(await tx.chat.revokeInvite(serverId, code, tx.clock()))) {
       throw new NatterError('not_found', 'no such invite code in this server', { field: 'params.code' });
     }
+    await audit(tx, serverId, 'invite.revoke', { targetId: inviteLabel(code) });
     return {};
   });
 };

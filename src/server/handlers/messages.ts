@@ -18,6 +18,7 @@ import { fitting } from '../pages.js';
 import type { AfterCommit } from '../store/port.js';
 import { findUser } from '../usernames.js';
 import { sizeOf, toMessage, toMessages, toPublicUser, toUserRef } from '../views.js';
+import { audit } from './audit.js';
 
 /** The DM between the caller and `username`, opened (and announced to both) if it does not exist yet. */
 async function dmWith(ctx: AuthedCtx, after: AfterCommit, me: UserRow, username: string): Promise<ConversationRow> {
@@ -137,14 +138,23 @@ export const editMessage: Handler<'messages.edit'> = async (ctx, { messageId, bo
   });
 };
 
-export const deleteMessage: Handler<'messages.delete'> = async (ctx, { messageId }) => {
+export const deleteMessage: Handler<'messages.delete'> = async (ctx, { messageId, reason }) => {
   await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const { message, conv, role } = await readableMessage(tx, messageId);
-    assertMayDelete(tx, message, conv, role);
+    const authorRole = conv.serverId === null ? undefined : await tx.chat.role(conv.serverId, message.authorId);
+    const moderated = assertMayDelete(tx, message, conv, role, authorRole);
     if (message.deletedAt !== null) return { message: (await toMessages(tx.chat, [message]))[0] ?? never() };
     const now = tx.clock();
     await tx.chat.deleteMessage(message.id, now);
+    if (moderated && conv.serverId !== null) {
+      await audit(tx, conv.serverId, 'message.delete', {
+        targetUserId: message.authorId,
+        targetId: message.id,
+        reason,
+        details: { conversationId: conv.id, seq: message.seq },
+      });
+    }
     const tombstone = (await toMessages(tx.chat, [{ ...message, body: '', deletedAt: now }]))[0] ?? never();
     await tx.events.append(after, [scopeOf(conv)], 'message.deleted', { message: tombstone }, now);
     return { message: tombstone };

@@ -1,5 +1,5 @@
 import { NatterError, PAGE_MAX } from '../../protocol/index.js';
-import { assertCanRemove, assertMayLeave, assertRoleMayChange, serverFor, serverWithRole } from '../access.js';
+import { assertCanRemove, assertMayLeave, assertMaySetRole, serverFor, serverWithRole } from '../access.js';
 import type { AuthedCtx, Handler } from '../context.js';
 import type { MemberRow, ServerRow } from '../db/schema.js';
 import { serverScope, userScope } from '../event-log.js';
@@ -9,6 +9,7 @@ import { PagedList, pageSize } from '../pages.js';
 import { limitReached } from '../quotas.js';
 import type { AfterCommit } from '../store/port.js';
 import { sizeOf, toChannel, toMember, toPublicUser, toServerInfo, toUserRef } from '../views.js';
+import { audit } from './audit.js';
 
 const SERVERS = new PagedList('servers', ['s', 's']);
 const MEMBERS = new PagedList('members', ['n', 's', 's']);
@@ -74,6 +75,11 @@ export const updateServer: Handler<'servers.update'> = async (ctx, { serverId, n
       description: description === undefined ? server.description : description || null,
     };
     await tx.chat.updateServer(serverId, next.name, next.description, next.ownerId, tx.clock());
+    const changed: Record<string, unknown> = {};
+    if (next.name !== server.name) changed.name = { from: server.name, to: next.name };
+    if (next.description !== server.description)
+      changed.description = { from: server.description, to: next.description };
+    if (Object.keys(changed).length > 0) await audit(tx, serverId, 'server.update', { details: changed });
     await announceServer(tx, after, serverId);
     return { server: await infoFor(tx, next, role) };
   });
@@ -158,6 +164,7 @@ export const transferServer: Handler<'servers.transfer'> = async (ctx, { serverI
     await tx.chat.setRole(serverId, userId, 'owner');
     await tx.chat.setRole(serverId, tx.session.userId, 'admin');
     await tx.chat.updateServer(serverId, server.name, server.description, userId, tx.clock());
+    await audit(tx, serverId, 'server.transfer', { targetUserId: userId });
     await announceMember(tx, after, serverId, userId);
     await announceMember(tx, after, serverId, tx.session.userId);
     await announceServer(tx, after, serverId);
@@ -230,15 +237,13 @@ export const onlineMembers: Handler<'members.online'> = async (ctx, { serverId, 
   return { users: page.items, next: page.next };
 };
 
-export const setRole: Handler<'members.role'> = async (ctx, { serverId, userId, role }) => {
+export const setRole: Handler<'members.role'> = async (ctx, { serverId, userId, role, reason }) => {
   await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
-    await serverWithRole(tx, serverId, 'owner');
-    const current = await tx.chat.role(serverId, userId);
-    if (!current) throw new NatterError('not_found', 'no such member', { field: 'params.userId' });
-    assertRoleMayChange(current);
+    const current = await assertMaySetRole(tx, serverId, userId, role);
     if (current !== role) {
       await tx.chat.setRole(serverId, userId, role);
+      await audit(tx, serverId, 'member.role', { targetUserId: userId, reason, details: { from: current, to: role } });
       await announceMember(tx, after, serverId, userId);
     }
     const m = await tx.chat.memberWithUser(serverId, userId);
@@ -247,12 +252,13 @@ export const setRole: Handler<'members.role'> = async (ctx, { serverId, userId, 
   });
 };
 
-export const kickMember: Handler<'members.kick'> = async (ctx, { serverId, userId }) => {
+export const kickMember: Handler<'members.kick'> = async (ctx, { serverId, userId, reason }) => {
   await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const target = await assertCanRemove(tx, serverId, userId, 'kick');
     if (!target) throw new NatterError('not_found', 'no such member', { field: 'params.userId' });
-    await removeMember(tx, after, serverId, userId, 'kicked');
+    await audit(tx, serverId, 'member.kick', { targetUserId: userId, reason });
+    await removeMember(tx, after, serverId, userId, 'kicked', reason || null);
     return {};
   });
 };
@@ -263,23 +269,25 @@ export const addBan: Handler<'bans.add'> = async (ctx, { serverId, userId, reaso
     const target = await assertCanRemove(tx, serverId, userId, 'ban');
     if (!(await tx.chat.user(userId))) throw new NatterError('not_found', 'no such user', { field: 'params.userId' });
     await tx.chat.addBan(serverId, userId, tx.session.userId, reason || null, tx.clock());
+    await audit(tx, serverId, 'member.ban', { targetUserId: userId, reason });
     if (target) await removeMember(tx, after, serverId, userId, 'banned', reason || null);
     return {};
   });
 };
 
-export const removeBan: Handler<'bans.remove'> = async (ctx, { serverId, userId }) => {
+export const removeBan: Handler<'bans.remove'> = async (ctx, { serverId, userId, reason }) => {
   await spendWrite(ctx);
   return ctx.write(async (tx) => {
-    await serverWithRole(tx, serverId, 'admin');
+    await serverWithRole(tx, serverId, 'moderator');
     if (!(await tx.chat.removeBan(serverId, userId)))
       throw new NatterError('not_found', 'that user is not banned here');
+    await audit(tx, serverId, 'member.unban', { targetUserId: userId, reason });
     return {};
   });
 };
 
 export const listBans: Handler<'bans.list'> = async (ctx, { serverId, after, limit }) => {
-  await serverWithRole(ctx, serverId, 'admin');
+  await serverWithRole(ctx, serverId, 'moderator');
   const n = pageSize(limit, PAGE_MAX.small);
   const rows = await ctx.chat.bansOf(serverId, BANS.start(after), n + 1);
   const page = await BANS.page(

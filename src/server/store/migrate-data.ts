@@ -569,6 +569,19 @@ async function copyAll(
       doing = `copying ${table.name} into --to ${o.to} failed`;
       moved.push({ table: table.name, rows: await copyTable(client, sqlite, table, o) });
     }
+    // Identity columns hand out the next id from their own sequence: past the ids copied (the audit log's).
+    doing = `moving the id sequences of --to ${o.to} past the copied ids failed`;
+    const identities = await client.query<{ table_name: string; column_name: string }>(
+      "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' AND is_identity = 'YES'",
+    );
+    const copied = new Set(plan.map((t) => t.name));
+    for (const { table_name: t, column_name: c } of identities.rows) {
+      if (!copied.has(t)) continue;
+      await client.query(
+        `SELECT setval(pg_get_serial_sequence($1, $2), coalesce(max(${q(c)}), 0) + 1, false) FROM ${q(t)}`,
+        [t, c],
+      );
+    }
     doing = `setting the event counter of --to ${o.to} failed`;
     const set = await client.query('UPDATE event_counter SET last = $1', [o.counter]);
     if (set.rowCount !== 1) throw new MigrateDataError('failed', `${doing}: event_counter has no row`);

@@ -1,5 +1,6 @@
 import type { EventData, EventName } from '../../protocol/index.js';
 import type { Limit } from '../config.js';
+import type { AuditQueries } from '../db/audit.js';
 import type { ChatQueries } from '../db/chat.js';
 import type { SessionQueries } from '../db/sessions.js';
 import type { UserQueries } from '../db/users.js';
@@ -27,6 +28,8 @@ export type ChatStore = Async<Omit<ChatQueries, 'pending'>>;
 export type UserStore = Async<UserQueries>;
 /** Login sessions, bot tokens and the addresses accounts logged in from. */
 export type SessionStore = Async<SessionQueries>;
+/** Servers' audit logs. */
+export type AuditStore = Async<AuditQueries>;
 
 /** A stored event as the bus carries it: its id, its audiences and its text (with its cursor). */
 export type StoredEvent = { id: number; scopes: readonly Scope[]; text: string };
@@ -125,6 +128,7 @@ export type TxStores = {
   sessions: SessionStore;
   events: EventStore;
   usage: UsageStore;
+  audit: AuditStore;
 };
 
 /**

@@ -18,6 +18,7 @@ export type MemberListProps = {
 const HEADINGS = [
   ['owner', 'Owner'],
   ['admin', 'Admins'],
+  ['moderator', 'Moderators'],
   ['member', 'Members'],
 ] as const;
 
@@ -29,7 +30,7 @@ export function memberRows(props: Omit<MemberListProps, 'height'>): Row[] {
   for (const [role, heading] of HEADINGS) {
     // Unknown roles (and a group's null) count as members.
     const people = props.members
-      .filter((m) => (m.role === 'owner' || m.role === 'admin' ? m.role : 'member') === role)
+      .filter((m) => (m.role === 'owner' || m.role === 'admin' || m.role === 'moderator' ? m.role : 'member') === role)
       .sort(
         (a, b) =>
           Number(isOnline(b.user.id)) - Number(isOnline(a.user.id)) ||

@@ -207,7 +207,7 @@ export class PostgresChat implements ChatStore {
     const found = await rows(
       this.#q,
       `SELECT * FROM (
-         SELECT m.role, m.joined_at, CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END AS rank,
+         SELECT m.role, m.joined_at, CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'moderator' THEN 2 ELSE 3 END AS rank,
                 lower(u.username COLLATE "C") AS k, u.*
          FROM members m JOIN users u ON u.id = m.user_id WHERE m.server_id = ${p(serverId)}) x
        ${after === null ? '' : `WHERE (x.rank, x.k, x.id COLLATE "C") > (${p(keyNumber(after[0]))}::int, ${p(keyText(after[1]))}, ${p(keyText(after[2]))})`}

@@ -168,7 +168,7 @@ export const members = pgTable(
     userId: text('user_id')
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
-    role: text('role', { enum: ['owner', 'admin', 'member'] }).notNull(),
+    role: text('role', { enum: ['owner', 'admin', 'moderator', 'member'] }).notNull(),
     joinedAt: int('joined_at').notNull(),
     sinceEvent: int('since_event').notNull().default(0),
   },
@@ -192,6 +192,30 @@ export const bans = pgTable(
     createdAt: int('created_at').notNull(),
   },
   (t) => [primaryKey({ columns: [t.serverId, t.userId] })],
+);
+
+/** A server's audit log. */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: int('id').primaryKey().generatedByDefaultAsIdentity(),
+    serverId: text('server_id')
+      .notNull()
+      .references(() => servers.id, { onDelete: 'cascade' }),
+    action: text('action').notNull(),
+    actorId: text('actor_id').references(() => users.id, { onDelete: 'set null' }),
+    targetUserId: text('target_user_id').references(() => users.id, { onDelete: 'set null' }),
+    targetId: text('target_id'),
+    reason: text('reason'),
+    details: text('details'),
+    createdAt: int('created_at').notNull(),
+  },
+  (t) => [
+    index('audit_log_server').on(t.serverId, t.id),
+    index('audit_log_server_action').on(t.serverId, t.action, t.id),
+    index('audit_log_server_actor').on(t.serverId, t.actorId, t.id),
+    index('audit_log_created').on(t.createdAt),
+  ],
 );
 
 /** Channels, private groups and direct conversations. */

@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { Limit } from '../../config.js';
 import type { Clock, Limiter } from '../../rate-limit.js';
 import type { AfterCommit, Lease, Publish, SendHint, Store, TxStores } from '../port.js';
+import { PostgresAudit } from './audit.js';
 import { Batch } from './batch.js';
 import { PostgresChat } from './chat.js';
 import { type AppendMeter, PostgresEvents } from './events.js';
@@ -135,6 +136,7 @@ export class PostgresStore implements Store {
   readonly sessions: PostgresSessions;
   readonly events: PostgresEvents;
   readonly usage: PostgresUsage;
+  readonly audit: PostgresAudit;
   readonly stats = { commits: 0, jobs: 0 };
   /** Statements sent on the write connection (its round trips), for tests and benchmarks. */
   statements = 0;
@@ -209,6 +211,7 @@ export class PostgresStore implements Store {
     this.sessions = new PostgresSessions(this.#pool);
     this.events = new PostgresEvents(this.#pool, this.#publish, this.#meter);
     this.usage = new PostgresUsage(this.#pool, this.#budget);
+    this.audit = new PostgresAudit(this.#pool);
   }
 
   /** Whether the store still takes requests (`close` not called). */
@@ -281,6 +284,7 @@ export class PostgresStore implements Store {
       sessions: new PostgresSessions(q, batch),
       events: new PostgresEvents(q, this.#publish, this.#meter, batch),
       usage: new PostgresUsage(q, this.#budget, batch),
+      audit: new PostgresAudit(q),
     };
     const outcomes: Outcome[] = [];
     try {

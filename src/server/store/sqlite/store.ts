@@ -1,4 +1,5 @@
 import type { Limit } from '../../config.js';
+import { auditQueries } from '../../db/audit.js';
 import { ChatQueries } from '../../db/chat.js';
 import { closeDb, type Db } from '../../db/index.js';
 import { sessionQueries } from '../../db/sessions.js';
@@ -7,6 +8,7 @@ import { type Clock, type Limiter, RateLimiter } from '../../rate-limit.js';
 import type {
   AfterCommit,
   Async,
+  AuditStore,
   ChatStore,
   EventStore,
   Lease,
@@ -33,6 +35,7 @@ export class SqliteStore implements Store {
   readonly sessions: SessionStore;
   readonly events: EventStore;
   readonly usage: UsageStore;
+  readonly audit: AuditStore;
   /** What write jobs see: the same stores on the writer's connection. */
   private readonly tx: TxStores;
   private readonly writer: SqliteWriter;
@@ -70,12 +73,14 @@ export class SqliteStore implements Store {
       sessions: asyncOf(sessionQueries(db)),
       events: eventStore(new EventLog(db, options.publish)),
       usage: usageStore,
+      audit: asyncOf(auditQueries(db)),
     };
     this.chat = methodsOf<ChatStore>(new ChatQueries(reader));
     this.users = asyncOf(userQueries(reader));
     this.sessions = asyncOf(sessionQueries(reader));
     this.events = eventStore(new EventLog(reader, options.publish));
     this.usage = usageStore;
+    this.audit = asyncOf(auditQueries(reader));
   }
 
   write<T>(fn: (tx: TxStores, after: AfterCommit) => Promise<T>): Promise<T> {

@@ -1,0 +1,62 @@
+import { allPages } from '../../client/pages.js';
+import type { AuditAction, AuditEntry } from '../../protocol/index.js';
+import { resolveServer, resolveUser } from '../resolve.js';
+import { act } from '../session.js';
+import { fmtTime, table } from '../util.js';
+
+type AuditOpts = { action?: AuditAction; actor?: string; limit?: number };
+
+/** What an entry changed, in a few words: `member → moderator`, `#general → #lobby`. */
+function change(e: AuditEntry): string {
+  const d = e.details;
+  if (!d) return e.targetId ?? '';
+  const moved = (v: unknown) => {
+    const { from, to } = (v ?? {}) as { from?: unknown; to?: unknown };
+    return `${String(from ?? '-')} → ${String(to ?? '-')}`;
+  };
+  if (e.action === 'member.role') return moved(d);
+  if (e.action === 'channel.update' || e.action === 'server.update') {
+    return Object.entries(d)
+      .map(([k, v]) => `${k}: ${moved(v)}`)
+      .join('; ');
+  }
+  if (e.action === 'channel.create' || e.action === 'channel.delete') return `#${String(d.name ?? e.targetId)}`;
+  if (e.action === 'message.delete') return `message #${String(d.seq ?? '?')}`;
+  return e.targetId ?? '';
+}
+
+/** `natter audit <server> [--action A] [--actor USER] [--limit N]` */
+export const audit = act(async (ctx, ref: string) => {
+  const opts = ctx.opts as AuditOpts;
+  const server = await resolveServer(ctx.s, ref);
+  const actorId = opts.actor === undefined ? undefined : (await resolveUser(ctx.s, opts.actor)).id;
+  const wanted = opts.limit ?? 50;
+  let got = 0;
+  const entries = await allPages(async (after) => {
+    const r = await ctx.s.request('audit.list', {
+      serverId: server.id,
+      ...(opts.action ? { action: opts.action } : {}),
+      ...(actorId ? { actorId } : {}),
+      limit: Math.min(200, wanted - got),
+      after,
+    });
+    got += r.entries.length;
+    // Enough: no further page.
+    return { items: r.entries, next: got >= wanted ? null : r.next };
+  });
+  ctx.out({ serverId: server.id, entries }, () =>
+    entries.length === 0
+      ? 'no entries'
+      : table(
+          ['WHEN', 'BY', 'ACTION', 'TARGET', 'CHANGE', 'REASON'],
+          entries.map((e) => [
+            fmtTime(e.createdAt),
+            e.actor?.username ?? '(server)',
+            e.action,
+            e.targetUser?.username ?? '',
+            change(e),
+            e.reason ?? '',
+          ]),
+        ),
+  );
+});
