@@ -107,10 +107,12 @@ export const events = {
   'member.left': {
     stream: true,
     summary:
-      'Someone left a server I am in, or was kicked or banned from it: `by` who kicked or banned them, `note` the ban reason given (null: none).',
+      'Someone left a server I am in, or was kicked or banned from it: `user` who, `by` who kicked or banned them, `note` the reason given (null: none).',
     data: z.object({
       serverId: Id,
       userId: Id,
+      /** Who left (absent from servers before this field). */
+      user: UserRef.optional(),
       reason: z.enum(['left', 'kicked', 'banned']),
       by: UserRef.optional(),
       note: z.string().nullable().optional(),

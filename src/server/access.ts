@@ -207,6 +207,7 @@ export async function assertMaySetRole(
   const { role: mine } = await serverWithRole(ctx, serverId, 'admin');
   const current = await ctx.chat.role(serverId, userId);
   if (!current) throw new NatterError('not_found', 'no such member', { field: 'params.userId' });
+  if (current === 'owner' && mine !== 'owner') throw new NatterError('forbidden', "you cannot change the owner's role");
   assertRoleMayChange(current);
   if (mine !== 'owner') {
     if (role === 'admin') throw new NatterError('forbidden', 'only the server owner can make admins');

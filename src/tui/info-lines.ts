@@ -10,7 +10,12 @@ import type { State } from './state.js';
  */
 export type Note = { conversationIds: string[]; text: string; time?: number };
 
-const ROLE_WORDS: Record<string, string> = { owner: 'the owner', admin: 'an admin', member: 'a member' };
+const ROLE_WORDS: Record<string, string> = {
+  owner: 'the owner',
+  admin: 'an admin',
+  moderator: 'a moderator',
+  member: 'a member',
+};
 
 /** The notes of `e`; none for events that change nothing people see happen in a conversation. */
 export function eventNotes(state: State, e: AnyEvent): Note[] {

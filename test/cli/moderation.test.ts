@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { natter, type Result, removeTempDirs, tempDir } from './helpers.js';
+import { Listener, natter, type Result, removeTempDirs, tempDir } from './helpers.js';
 
 // Moderator commands end to end: bin/natter runs dist/ (npm run build first).
 
@@ -42,13 +42,20 @@ test('role moderator, kick and delete with reasons, then audit as a table and as
   ok(await natter(['send', `${server}/general`, 'buy cheap stuff'], member.env), 'send');
   const del = ok(await natter(['delete', `${server}/general`, '1', '--reason', 'spam'], mod.env), 'delete');
   assert.match(del.stdout, /deleted #1/);
+  // The owner listens from after the member joined: the line names them, who kicked them, and why.
+  const listening = await Listener.start([], owner.env, 'owner listen');
   ok(await natter(['kick', server, member.name, '--reason', 'spam again'], mod.env), 'kick');
+  await listening.until(
+    () => listening.lines.some((l) => l.includes(`${server}: ${member.name} was kicked by ${mod.name}: spam again`)),
+    'the kick line',
+  );
+  await listening.stop();
 
   const table = ok(await natter(['audit', server], mod.env), 'audit').stdout;
   const lines = table.trim().split('\n');
   assert.match(lines[0] ?? '', /^WHEN\s+BY\s+ACTION\s+TARGET\s+CHANGE\s+REASON$/);
   assert.match(lines[1] ?? '', new RegExp(`${mod.name}\\s+member\\.kick\\s+${member.name}\\s+spam again$`));
-  assert.match(lines[2] ?? '', new RegExp(`${mod.name}\\s+message\\.delete\\s+${member.name}\\s+message #1\\s+spam$`));
+  assert.match(lines[2] ?? '', new RegExp(`${mod.name}\\s+message\\.delete\\s+${member.name}\\s+#general #1\\s+spam$`));
   assert.match(
     lines[3] ?? '',
     new RegExp(`${owner.name}\\s+member\\.role\\s+${mod.name}\\s+member → moderator\\s+trusted$`),
@@ -56,16 +63,22 @@ test('role moderator, kick and delete with reasons, then audit as a table and as
 
   const json = JSON.parse(
     ok(await natter(['audit', server, '--action', 'member.kick', '--json'], owner.env), 'audit --json').stdout,
-  ) as { entries: { action: string; reason: string; actor: { username: string } }[] };
+  ) as { entries: { action: string; reason: string; actor: { username: string } }[]; more: boolean };
   assert.deepEqual(
     json.entries.map((e) => [e.action, e.actor.username, e.reason]),
     [['member.kick', mod.name, 'spam again']],
   );
+  assert.equal(json.more, false);
   const byOwner = ok(
     await natter(['audit', server, '--actor', owner.name, '--limit', '1'], owner.env),
     'audit --actor',
   );
   assert.equal(byOwner.stdout.trim().split('\n').length, 2, 'a heading and one entry');
+  assert.match(byOwner.stderr, /showing the newest 1 entries; there are older ones/, 'the owner also made the invite');
+  const limited = JSON.parse(
+    ok(await natter(['audit', server, '--limit', '1', '--json'], owner.env), 'audit --limit --json').stdout,
+  ) as { entries: unknown[]; more: boolean };
+  assert.deepEqual([limited.entries.length, limited.more], [1, true]);
 
   // The kicked member rejoins and is refused the log, in words.
   ok(await natter(['join', invite], member.env), 'rejoin');

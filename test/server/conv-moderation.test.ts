@@ -140,7 +140,7 @@ describe('moderators', () => {
         actor: mod.id,
         target: member.id,
         reason: 'insults',
-        details: { conversationId: channelId, seq: rude.seq },
+        details: { conversationId: channelId, channel: 'general', seq: rude.seq },
       },
     ]);
     assert.equal(deletions[0]?.targetId, rude.id);
@@ -166,6 +166,7 @@ describe('moderators', () => {
       refusal(mod.api.call('messages.delete', { messageId: adminMsg.message.id })),
       refusal(mod.api.call('members.role', { serverId, userId: member.id, role: 'moderator' })),
       refusal(admin.api.call('members.role', { serverId, userId: member.id, role: 'admin' })),
+      refusal(admin.api.call('members.role', { serverId, userId: owner.id, role: 'member' })),
     ]);
     assert.deepEqual(
       attempts.map((e) => [e.code, e.message]),
@@ -176,6 +177,7 @@ describe('moderators', () => {
         ['forbidden', 'you cannot delete a message of an admin'],
         ['forbidden', 'only server admins can do this'],
         ['forbidden', 'only the server owner can make admins'],
+        ['forbidden', "you cannot change the owner's role"],
       ],
     );
     assert.equal((await log(owner, serverId)).length, before, 'no entry for a refused action');

@@ -21,7 +21,9 @@ function change(e: AuditEntry): string {
       .join('; ');
   }
   if (e.action === 'channel.create' || e.action === 'channel.delete') return `#${String(d.name ?? e.targetId)}`;
-  if (e.action === 'message.delete') return `message #${String(d.seq ?? '?')}`;
+  if (e.action === 'message.delete') {
+    return d.channel ? `#${String(d.channel)} #${String(d.seq ?? '?')}` : `message #${String(d.seq ?? '?')}`;
+  }
   return e.targetId ?? '';
 }
 
@@ -32,6 +34,7 @@ export const audit = act(async (ctx, ref: string) => {
   const actorId = opts.actor === undefined ? undefined : (await resolveUser(ctx.s, opts.actor)).id;
   const wanted = opts.limit ?? 50;
   let got = 0;
+  let more = false;
   const entries = await allPages(async (after) => {
     const r = await ctx.s.request('audit.list', {
       serverId: server.id,
@@ -41,10 +44,19 @@ export const audit = act(async (ctx, ref: string) => {
       after,
     });
     got += r.entries.length;
-    // Enough: no further page.
-    return { items: r.entries, next: got >= wanted ? null : r.next };
+    // Enough: no further page, but say there is more.
+    if (got >= wanted) {
+      more = r.next !== null;
+      return { items: r.entries, next: null };
+    }
+    return { items: r.entries, next: r.next };
   });
-  ctx.out({ serverId: server.id, entries }, () =>
+  if (more && !ctx.g.json) {
+    process.stderr.write(
+      `natter: showing the newest ${entries.length} entries; there are older ones (--limit shows more)\n`,
+    );
+  }
+  ctx.out({ serverId: server.id, entries, more }, () =>
     entries.length === 0
       ? 'no entries'
       : table(

@@ -44,6 +44,8 @@ type Data = Record<string, unknown> & {
   user?: { id: string; username: string };
   userId?: string;
   reason?: string;
+  by?: { id: string; username: string };
+  note?: string | null;
   online?: boolean;
   lastReadSeq?: number;
 };
@@ -196,10 +198,14 @@ function describe(ev: EventMessage, names: Names): string | null {
       return line(`${clean(names.server(d.serverId))}: ${clean(d.member?.user.username)} joined`);
     case 'member.updated':
       return line(`${clean(names.server(d.serverId))}: ${clean(d.member?.user.username)} is now ${d.member?.role}`);
-    case 'member.left':
+    case 'member.left': {
+      const who = d.user?.username ?? names.user(d.userId);
+      const by = d.by ? ` by ${d.by.username}` : '';
+      const why = d.note ? `: ${d.note}` : '';
       return line(
-        `${clean(names.server(d.serverId))}: ${clean(names.user(d.userId))} ${d.reason === 'left' ? 'left' : `was ${d.reason}`}`,
+        `${clean(names.server(d.serverId))}: ${clean(who)} ${d.reason === 'left' ? 'left' : `was ${d.reason}${clean(by)}${clean(why)}`}`,
       );
+    }
     case 'channel.created':
       return line(`${clean(names.server(d.channel?.serverId))}: channel #${clean(d.channel?.name)} created`);
     case 'channel.updated':

@@ -152,7 +152,7 @@ export const deleteMessage: Handler<'messages.delete'> = async (ctx, { messageId
         targetUserId: message.authorId,
         targetId: message.id,
         reason,
-        details: { conversationId: conv.id, seq: message.seq },
+        details: { conversationId: conv.id, channel: conv.name, seq: message.seq },
       });
     }
     const tombstone = (await toMessages(tx.chat, [{ ...message, body: '', deletedAt: now }]))[0] ?? never();

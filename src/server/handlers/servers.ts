@@ -134,7 +134,11 @@ export async function removeMember(
   const now = ctx.clock();
   // Kicked or banned: the members are told by whom (and why, when a ban says).
   const actor = reason === 'left' ? undefined : await ctx.chat.user(ctx.session.userId);
-  const data = actor ? { serverId, userId, reason, by: toUserRef(actor), note } : { serverId, userId, reason };
+  const who = await ctx.chat.userRef(userId);
+  const named = who ? { user: who } : {};
+  const data = actor
+    ? { serverId, userId, ...named, reason, by: toUserRef(actor), note }
+    : { serverId, userId, ...named, reason };
   await ctx.events.append(after, [serverScope(serverId)], 'member.left', data, now);
   await ctx.events.append(after, [userScope(userId)], 'server.removed', { serverId, reason }, now);
 }
