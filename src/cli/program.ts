@@ -534,6 +534,7 @@ function commands(): Command[] {
       .description("a server's audit log, newest first: who kicked, banned, deleted, changed what (moderators and up)")
       .argument('<server>')
       .addOption(
+        // AuditAction's values, written out: the CLI does not load zod to print its help (test/cli/moderation.test.ts checks they match).
         new Option('--action <action>', 'only this kind of entry').choices([
           'member.kick',
           'member.ban',

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { AuditAction } from '../../src/protocol/index.js';
 import { HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { Listener, natter, type Result, removeTempDirs, tempDir } from './helpers.js';
@@ -88,4 +89,13 @@ test('role moderator, kick and delete with reasons, then audit as a table and as
   const badAction = await natter(['audit', server, '--action', 'member.hug'], owner.env);
   assert.equal(badAction.code, 2);
   assert.match(badAction.stderr, /member\.hug/);
+});
+
+test('audit --action offers exactly the actions the audit log records', async () => {
+  const help = ok(await natter(['audit', '--help'], { NATTER_HOME: tempDir() }), 'audit --help').stdout;
+  const choices = /choices: ([^)]*)\)/.exec(help.replace(/\s+/g, ' '))?.[1] ?? '';
+  assert.deepEqual(
+    [...choices.matchAll(/"([^"]+)"/g)].map((m) => m[1]),
+    [...AuditAction.options],
+  );
 });

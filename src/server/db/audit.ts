@@ -7,7 +7,8 @@ export type AuditEntry = Omit<AuditRow, 'id'>;
 /** Which entries a page of the audit log holds: one action, one actor, or all. */
 export type AuditFilter = { action: string | null; actorId: string | null };
 
-function toAudit(r: Record<string, unknown>): AuditRow {
+/** An `audit_log` row as both backends' drivers return it (snake_case columns). */
+export function toAudit(r: Record<string, unknown>): AuditRow {
   return {
     id: r.id as number,
     serverId: r.server_id as string,

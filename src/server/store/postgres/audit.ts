@@ -1,21 +1,7 @@
-import type { AuditEntry, AuditFilter } from '../../db/audit.js';
+import { type AuditEntry, type AuditFilter, toAudit } from '../../db/audit.js';
 import type { AuditRow } from '../../db/schema.js';
 import type { AuditStore } from '../port.js';
-import { changes, type Queryable, type Raw, rows } from './sql.js';
-
-function toAudit(r: Raw): AuditRow {
-  return {
-    id: r.id as number,
-    serverId: r.server_id as string,
-    action: r.action as string,
-    actorId: (r.actor_id as string | null) ?? null,
-    targetUserId: (r.target_user_id as string | null) ?? null,
-    targetId: (r.target_id as string | null) ?? null,
-    reason: (r.reason as string | null) ?? null,
-    details: (r.details as string | null) ?? null,
-    createdAt: r.created_at as number,
-  };
-}
+import { changes, type Queryable, rows } from './sql.js';
 
 /** Servers' audit logs in PostgreSQL: the queries of the SQLite `auditQueries` (db/audit.ts). */
 export class PostgresAudit implements AuditStore {
