@@ -54,7 +54,7 @@ export class ReadAhead {
   live = true;
   readonly sessions = new Map<string, boolean>();
   readonly users = new Map<string, UserRef | null>();
-  /** Messages by (author, nonce) pair: the one stored, or null; the pair's lock is held. */
+  /** Messages by (author, nonce) pair: the one stored, or null; the author's row is locked. */
   readonly nonces = new Map<string, MessageRow | null>();
   /** Conversations as the batch has them (last numbers included); their rows are locked. */
   readonly conversations = new Map<string, ConversationRow | null>();
