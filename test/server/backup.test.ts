@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { connectAs, HttpApi, PASSWORD } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { DEADLINE_MS, deadline, waitFor } from '../helpers/wait.js';
+import { DEADLINE_MS, deadline, waitFor, within } from '../helpers/wait.js';
 
 const BIN = fileURLToPath(new URL('../../bin/natter', import.meta.url));
 const run = promisify(execFile);
@@ -37,13 +37,13 @@ test('case 48: an online backup taken during sends restores into a server with t
   let extra = 0;
   const writer = (async () => {
     const overdue = deadline('the backup to finish while sends keep coming', 4 * DEADLINE_MS);
+    // Each pass is bounded twice: the loop by `overdue`, each send by its own deadline.
     while (!stop) {
       overdue();
-      await c.request('messages.send', {
-        conversationId: channelId,
-        body: `during ${extra}`,
-        nonce: `during-${extra}`,
-      });
+      await within(
+        c.request('messages.send', { conversationId: channelId, body: `during ${extra}`, nonce: `during-${extra}` }),
+        'a send during the backup',
+      );
       extra++;
     }
   })();

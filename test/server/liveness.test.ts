@@ -91,6 +91,7 @@ describe('slow consumers and dead peers', () => {
     const body = 'x'.repeat(4000);
     let sent = 0;
     const overdue = deadline('the server to cut off the slow client', 4 * DEADLINE_MS);
+    // Each pass is bounded twice: the loop by `overdue`, each batch of sends by its own deadline.
     while (!conn.closed) {
       overdue();
       assert.ok(sent < 20_000, `the slow client was not cut off after ${sent} messages`);
@@ -98,7 +99,7 @@ describe('slow consumers and dead peers', () => {
       for (let j = 0; j < 50; j++, sent++) {
         batch.push(alice.request('messages.send', { conversationId: channelId, body, nonce: `flood-${sent}` }));
       }
-      await Promise.all(batch);
+      await within(Promise.all(batch), 'a batch of sends to the slow client');
     }
     await cutOff;
     // Nothing more is queued for a connection that was cut off.

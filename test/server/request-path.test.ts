@@ -474,12 +474,16 @@ describe('slow consumers on TCP', () => {
       // Sends until the server gives up on the slow reader.
       let i = 0;
       const overdue = deadline('the server to give up on the slow reader', 4 * DEADLINE_MS);
+      // Each pass is bounded twice: the loop by `overdue`, each batch of sends by its own deadline.
       while (!conn.closed) {
         overdue();
-        await Promise.all(
-          Array.from({ length: 50 }, () =>
-            owner.request('messages.send', { conversationId, body: 'x'.repeat(3000), nonce: `s${i++}` }),
+        await within(
+          Promise.all(
+            Array.from({ length: 50 }, () =>
+              owner.request('messages.send', { conversationId, body: 'x'.repeat(3000), nonce: `s${i++}` }),
+            ),
           ),
+          'a batch of sends to the slow reader',
         );
         if (i > 20_000) throw new Error('the slow reader was never cut off');
       }
