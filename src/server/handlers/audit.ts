@@ -3,7 +3,7 @@ import { serverWithRole } from '../access.js';
 import type { AuthedCtx, Handler } from '../context.js';
 import type { AuditRow } from '../db/schema.js';
 import { PagedList, pageSize } from '../pages.js';
-import { sizeOf, toUserRef } from '../views.js';
+import { sizeOf } from '../views.js';
 
 const AUDIT = new PagedList('audit', ['n']);
 
@@ -37,14 +37,25 @@ export async function audit(
   });
 }
 
+/**
+ * What an update changed, as the log keeps it: each of `keys` whose value
+ * differs, with its `from` and `to`; null when nothing changed (nothing to log).
+ */
+export function changedFields<T extends object>(
+  before: T,
+  after: T,
+  keys: readonly (keyof T & string)[],
+): Record<string, { from: unknown; to: unknown }> | null {
+  const changed: Record<string, { from: unknown; to: unknown }> = {};
+  for (const key of keys) if (before[key] !== after[key]) changed[key] = { from: before[key], to: after[key] };
+  return Object.keys(changed).length > 0 ? changed : null;
+}
+
 async function toEntries(ctx: AuthedCtx, rows: AuditRow[]): Promise<AuditEntry[]> {
   const ids = [...new Set(rows.flatMap((r) => [r.actorId, r.targetUserId]).filter((id): id is string => id !== null))];
-  const users = await ctx.chat.usersByIds(ids);
-  const ref = (id: string | null) => {
-    if (id === null) return null;
-    const u = users.get(id);
-    return u ? toUserRef(u) : { id, username: 'unknown', displayName: null };
-  };
+  const refs = await ctx.chat.userRefs(ids);
+  const ref = (id: string | null) =>
+    id === null ? null : (refs.get(id) ?? { id, username: 'unknown', displayName: null });
   return rows.map((r) => ({
     id: r.id,
     action: r.action as AuditAction,

@@ -6,7 +6,7 @@ import { spendWrite } from '../limits.js';
 import { PagedList, pageSize } from '../pages.js';
 import { limitReached } from '../quotas.js';
 import { sizeOf, toChannel, toUserRef } from '../views.js';
-import { audit } from './audit.js';
+import { audit, changedFields } from './audit.js';
 
 const CHANNELS = new PagedList('channels', ['s', 's']);
 
@@ -41,11 +41,8 @@ export const updateChannel: Handler<'channels.update'> = async (ctx, { channelId
       throw nameTaken(name);
     const next = { ...conv, name: name ?? conv.name, topic: topic === undefined ? conv.topic : topic || null };
     await tx.chat.updateConversation(conv.id, next.name, next.topic);
-    const changed: Record<string, unknown> = {};
-    if (next.name !== conv.name) changed.name = { from: conv.name, to: next.name };
-    if (next.topic !== conv.topic) changed.topic = { from: conv.topic, to: next.topic };
-    if (Object.keys(changed).length > 0)
-      await audit(tx, serverId, 'channel.update', { targetId: conv.id, details: changed });
+    const changed = changedFields(conv, next, ['name', 'topic']);
+    if (changed) await audit(tx, serverId, 'channel.update', { targetId: conv.id, details: changed });
     const channel = toChannel(next);
     const actor = await tx.chat.user(tx.session.userId);
     const data = actor ? { channel, by: toUserRef(actor) } : { channel };

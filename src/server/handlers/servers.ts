@@ -9,7 +9,7 @@ import { PagedList, pageSize } from '../pages.js';
 import { limitReached } from '../quotas.js';
 import type { AfterCommit } from '../store/port.js';
 import { sizeOf, toChannel, toMember, toPublicUser, toServerInfo, toUserRef } from '../views.js';
-import { audit } from './audit.js';
+import { audit, changedFields } from './audit.js';
 
 const SERVERS = new PagedList('servers', ['s', 's']);
 const MEMBERS = new PagedList('members', ['n', 's', 's']);
@@ -75,11 +75,8 @@ export const updateServer: Handler<'servers.update'> = async (ctx, { serverId, n
       description: description === undefined ? server.description : description || null,
     };
     await tx.chat.updateServer(serverId, next.name, next.description, next.ownerId, tx.clock());
-    const changed: Record<string, unknown> = {};
-    if (next.name !== server.name) changed.name = { from: server.name, to: next.name };
-    if (next.description !== server.description)
-      changed.description = { from: server.description, to: next.description };
-    if (Object.keys(changed).length > 0) await audit(tx, serverId, 'server.update', { details: changed });
+    const changed = changedFields(server, next, ['name', 'description']);
+    if (changed) await audit(tx, serverId, 'server.update', { details: changed });
     await announceServer(tx, after, serverId);
     return { server: await infoFor(tx, next, role) };
   });

@@ -10,7 +10,7 @@ const DAY_MS = 86_400_000;
 
 /** The key of an (author, nonce) pair in the maps below. */
 export function nonceKey(authorId: string, nonce: string): string {
-  return `${authorId}\n${nonce}`;
+  return pair(authorId, nonce);
 }
 
 function pair(a: string, b: string): string {
@@ -239,7 +239,13 @@ export class ReadAhead {
     return ahead;
   }
 
-  /** Whether the send of `h` passes the checks the read rows answer (its session, author, conversation, membership, blocks). */
+  /**
+   * Whether the send of `h` looks like it will pass the checks the read rows
+   * answer (its session, author, conversation, membership, blocks). It only
+   * decides which conversations to lock: whether the send goes through is
+   * decided by the handler's access rules (access.ts), which read the same
+   * rows through the stores.
+   */
   #passes(h: SendHint): boolean {
     if (h.sessionId !== null && this.sessions.get(h.sessionId) !== true) return false;
     if (!this.users.get(h.userId)) return false;

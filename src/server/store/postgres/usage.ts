@@ -65,6 +65,6 @@ export class PostgresUsage implements UsageStore {
   }
 
   async pruneBefore(now: number): Promise<number> {
-    return changes(this.#q, 'DELETE FROM usage WHERE day < $1', [Math.floor(now / DAY_MS) - 1]);
+    return changes(this.#q, 'DELETE FROM usage WHERE day < $1', [budgetDay(now) - 1]);
   }
 }
