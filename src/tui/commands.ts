@@ -317,31 +317,25 @@ function leave(_args: Args, ctx: CommandContext): Intent {
   return request('servers.leave', { serverId: a.serverId }, `left ${where(ctx, a.serverId)}`);
 }
 
-function moderate(kind: 'kick' | 'ban', args: Args, ctx: CommandContext): Intent {
+/** `/kick`, `/ban` and `/unban USER [REASON]`: the reason goes to the server's audit log (and a ban's to its list). */
+function moderate(kind: 'kick' | 'ban' | 'unban', args: Args, ctx: CommandContext): Intent {
   const server = activeServer(ctx);
   if ('error' in server) return server.error;
   const name = args.words[0];
-  if (name === undefined || (kind === 'kick' && args.words.length > 1) || username(name) === '') return usage(kind);
+  if (name === undefined || username(name) === '') return usage(kind);
   const serverId = server.serverId;
   const place = where(ctx, serverId);
-  if (kind === 'kick') {
-    return {
-      type: 'request-user',
-      username: username(name),
-      withUser: (user) =>
-        request('members.kick', { serverId, userId: user.id }, `removed ${user.username} from ${place}`),
-    };
-  }
   const reason = args.rest(1);
+  const why = reason === '' ? {} : { reason };
   return {
     type: 'request-user',
     username: username(name),
-    withUser: (user) =>
-      request(
-        'bans.add',
-        { serverId, userId: user.id, ...(reason === '' ? {} : { reason }) },
-        `banned ${user.username} from ${place}`,
-      ),
+    withUser: (user) => {
+      const params = { serverId, userId: user.id, ...why };
+      if (kind === 'kick') return request('members.kick', params, `removed ${user.username} from ${place}`);
+      if (kind === 'ban') return request('bans.add', params, `banned ${user.username} from ${place}`);
+      return request('bans.remove', params, `lifted ${user.username}'s ban from ${place}`);
+    },
   };
 }
 
@@ -605,7 +599,7 @@ export const COMMANDS: readonly Command[] = [
   {
     name: 'kick',
     aliases: [],
-    usage: '/kick USER',
+    usage: '/kick USER [REASON]',
     description: "Remove someone from the open channel's server (they may rejoin with an invite).",
     userArgs: { first: 1 },
     run: (args, ctx) => moderate('kick', args, ctx),
@@ -621,13 +615,10 @@ export const COMMANDS: readonly Command[] = [
   {
     name: 'unban',
     aliases: [],
-    usage: '/unban USER',
+    usage: '/unban USER [REASON]',
     description: "Lift someone's ban from the open channel's server.",
     userArgs: { first: 1 },
-    run: (args, ctx) =>
-      aboutMember('unban', args, ctx, 0, (serverId, place, user) =>
-        request('bans.remove', { serverId, userId: user.id }, `lifted ${user.username}'s ban from ${place}`),
-      ),
+    run: (args, ctx) => moderate('unban', args, ctx),
   },
   {
     name: 'role',

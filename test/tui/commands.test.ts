@@ -268,8 +268,10 @@ describe('parseCommand: moderation by username', () => {
     assert.equal(req(next).op, 'members.kick');
     assert.deepEqual(req(next).params, { serverId: 'srv1', userId: 'usr_bob' });
     assert.equal(req(next).success, 'removed Bob from acme');
-    assert.equal(error(parseCommand('/kick', ctx())), 'usage: /kick USER');
-    assert.equal(error(parseCommand('/kick bob now', ctx())), 'usage: /kick USER');
+    assert.equal(error(parseCommand('/kick', ctx())), 'usage: /kick USER [REASON]');
+    const because = parseCommand('/kick bob spam links', ctx());
+    if (because.type !== 'request-user') return assert.fail(because.type);
+    assert.deepEqual(req(because.withUser(bob)).params, { serverId: 'srv1', userId: 'usr_bob', reason: 'spam links' });
   });
 
   test('/ban USER [reason]', () => {
@@ -354,7 +356,7 @@ describe('parseCommand: help and quit', () => {
     assert.deepEqual(parseCommand('/help', ctx(null)), { type: 'help' });
     assert.deepEqual(parseCommand('/help /kick', ctx()), {
       type: 'info',
-      message: "/kick USER: Remove someone from the open channel's server (they may rejoin with an invite).",
+      message: "/kick USER [REASON]: Remove someone from the open channel's server (they may rejoin with an invite).",
     });
     assert.match(error(parseCommand('/help nope', ctx())), /unknown command \/nope/);
   });
@@ -493,7 +495,14 @@ describe('moderation and group commands people type', () => {
       );
     }
     assert.equal(error(parseCommand('/role bob king', ctx())), 'the role is admin, moderator or member');
-    assert.equal(error(parseCommand('/unban', ctx())), 'usage: /unban USER');
+    assert.equal(error(parseCommand('/unban', ctx())), 'usage: /unban USER [REASON]');
+    const appeal = parseCommand('/unban bob appeal accepted', ctx());
+    if (appeal.type !== 'request-user') return assert.fail(appeal.type);
+    assert.deepEqual(req(appeal.withUser(bob)).params, {
+      serverId: 'srv1',
+      userId: 'usr_bob',
+      reason: 'appeal accepted',
+    });
     assert.equal(error(parseCommand('/transfer bob', ctx(null))), 'open a channel of the server first');
     assert.equal(error(parseCommand('/transfer', ctx())), 'usage: /transfer USER');
     const asked = parseCommand('/transfer @bob', ctx());
