@@ -46,6 +46,18 @@ const ALLOWED: Allowed[] = [
     reason: 'SQLite has no boolean type: drizzle stores a boolean as integer 0 or 1',
   },
   {
+    fact: 'column held_messages.bot',
+    reason: 'SQLite has no boolean type: drizzle stores a boolean as integer 0 or 1',
+  },
+  {
+    fact: 'column automod_rules.enabled',
+    reason: 'SQLite has no boolean type: drizzle stores a boolean as integer 0 or 1',
+  },
+  {
+    fact: 'column users.operator',
+    reason: 'SQLite has no boolean type: drizzle stores a boolean as integer 0 or 1',
+  },
+  {
     fact: 'table event_counter',
     reason:
       "PostgreSQL's event ids: a one-row counter whose row lock orders them by commit (a sequence would not); SQLite keeps its counter in sqlite_sequence",

@@ -32,6 +32,7 @@ function server(r: Raw): ServerRow {
     ownerId: r.owner_id as string,
     createdAt: r.created_at as number,
     updatedAt: r.updated_at as number,
+    automodRev: (r.automod_rev as number | undefined) ?? 0,
   };
 }
 
@@ -47,6 +48,7 @@ function conversation(r: Raw): ConversationRow {
     lastMessageAt: (r.last_message_at as number | null) ?? null,
     createdAt: r.created_at as number,
     createdBy: (r.created_by as string | null) ?? null,
+    slowmodeSeconds: (r.slowmode_seconds as number | undefined) ?? 0,
   };
 }
 
@@ -79,6 +81,7 @@ function user(r: Raw): UserRow {
     createdAt: r.created_at as number,
     updatedAt: r.updated_at as number,
     groupAdds: r.group_adds as UserRow['groupAdds'],
+    operator: r.operator === 1,
   };
 }
 
@@ -270,7 +273,7 @@ export class ChatQueries {
     return out;
   }
 
-  insertServer(row: ServerRow): void {
+  insertServer(row: Omit<ServerRow, 'automodRev'>): void {
     this.run(
       'INSERT INTO servers (id, name, description, owner_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
       row.id,
@@ -315,6 +318,7 @@ export class ChatQueries {
         userId: r.user_id as string,
         role: r.role as MemberRow['role'],
         joinedAt: r.joined_at as number,
+        timeoutUntil: (r.timeout_until as number | null) ?? null,
       }
     );
   }
@@ -385,7 +389,7 @@ export class ChatQueries {
   membersOf(serverId: string, after: PageKey | null, limit: number): (MemberWithUser & { key: PageKey })[] {
     return this.many(
       `SELECT * FROM (
-         SELECT m.role, m.joined_at, CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'moderator' THEN 2 ELSE 3 END AS rank,
+         SELECT m.role, m.joined_at, m.timeout_until, CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'moderator' THEN 2 ELSE 3 END AS rank,
                 lower(u.username) AS k, u.*
          FROM members m JOIN users u ON u.id = m.user_id WHERE m.server_id = ?)
        WHERE ? IS NULL OR (rank, k, id) > (?, ?, ?)
@@ -401,6 +405,7 @@ export class ChatQueries {
       userId: r.id as string,
       role: r.role as MemberRow['role'],
       joinedAt: r.joined_at as number,
+      timeoutUntil: (r.timeout_until as number | null) ?? null,
       user: user(r),
       key: [r.rank as number, r.k as string, r.id as string],
     }));
@@ -408,11 +413,20 @@ export class ChatQueries {
 
   memberWithUser(serverId: string, userId: string): MemberWithUser | undefined {
     const r = this.one(
-      'SELECT m.role, m.joined_at, u.* FROM members m JOIN users u ON u.id = m.user_id WHERE m.server_id = ? AND m.user_id = ?',
+      'SELECT m.role, m.joined_at, m.timeout_until, u.* FROM members m JOIN users u ON u.id = m.user_id WHERE m.server_id = ? AND m.user_id = ?',
       serverId,
       userId,
     );
-    return r && { serverId, userId, role: r.role as MemberRow['role'], joinedAt: r.joined_at as number, user: user(r) };
+    return (
+      r && {
+        serverId,
+        userId,
+        role: r.role as MemberRow['role'],
+        joinedAt: r.joined_at as number,
+        timeoutUntil: (r.timeout_until as number | null) ?? null,
+        user: user(r),
+      }
+    );
   }
 
   isBanned(serverId: string, userId: string): boolean {
@@ -533,6 +547,7 @@ export class ChatQueries {
   ): ConversationRow {
     const row: ConversationRow = {
       id: newId(),
+      slowmodeSeconds: 0,
       serverId: null,
       name: null,
       topic: null,
@@ -547,7 +562,7 @@ export class ChatQueries {
     return row;
   }
 
-  insertConversation(row: ConversationRow): void {
+  insertConversation(row: Omit<ConversationRow, 'slowmodeSeconds'>): void {
     this.run(
       `INSERT INTO conversations (id, kind, server_id, name, topic, dm_key, last_seq, last_message_at, created_at, created_by)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -24,6 +24,11 @@ export const users = sqliteTable(
     groupAdds: text('group_adds', { enum: ['everyone', 'contacts', 'invite'] })
       .notNull()
       .default('invite'),
+    /**
+     * An instance operator: handles reports made in DMs and groups and may act
+     * across the instance. Granted on the server's host (`natter admin grant`).
+     */
+    operator: integer('operator', { mode: 'boolean' }).notNull().default(false),
   },
   (t) => [
     uniqueIndex('users_username_key').on(t.usernameKey),
@@ -146,6 +151,12 @@ export const servers = sqliteTable(
       .references(() => users.id),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
+    /**
+     * Bumped by every change to the server's automatic moderation rules: a
+     * node keeps the rules compiled, and a send that reads a newer number
+     * (with the sender's role) compiles them again.
+     */
+    automodRev: integer('automod_rev').notNull().default(0),
   },
   (t) => [index('servers_owner').on(t.ownerId)],
 );
@@ -163,6 +174,8 @@ export const members = sqliteTable(
     joinedAt: integer('joined_at').notNull(),
     /** The newest event id when the member joined: resume replays only later events of the server to them. */
     sinceEvent: integer('since_event').notNull().default(0),
+    /** Timed out until then (ms): no sending or editing in the server's channels. Null, or past: not timed out. */
+    timeoutUntil: integer('timeout_until'),
   },
   (t) => [primaryKey({ columns: [t.serverId, t.userId] }), index('members_user').on(t.userId)],
 );
@@ -217,6 +230,109 @@ export const auditLog = sqliteTable(
 );
 
 /**
+ * A server's automatic moderation rules, checked on every send and edit in
+ * its channels. `kind`: `keyword`, `regex`, `preset` (the built-in profanity
+ * list), `mentions` (too many distinct mentions) or `flood` (too many
+ * messages too fast). `config`, `actions`, `exemptRoles` and
+ * `exemptChannels` are JSON (see src/server/automod/rules.ts); keywords are
+ * stored as written, and normalised when the rules are compiled.
+ */
+export const automodRules = sqliteTable(
+  'automod_rules',
+  {
+    id: text('id').primaryKey(),
+    serverId: text('server_id')
+      .notNull()
+      .references(() => servers.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    kind: text('kind', { enum: ['keyword', 'regex', 'preset', 'mentions', 'flood'] }).notNull(),
+    config: text('config').notNull(),
+    actions: text('actions').notNull(),
+    exemptRoles: text('exempt_roles').notNull().default('[]'),
+    exemptChannels: text('exempt_channels').notNull().default('[]'),
+    enabled: integer('enabled', { mode: 'boolean' }).notNull().default(true),
+    createdBy: text('created_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('automod_rules_server_name').on(t.serverId, t.name)],
+);
+
+/**
+ * Messages a rule (or the classifier) held for review: stored, seen by the
+ * server's moderators only, with no number in the channel until one approves
+ * it (it is then posted as sent at that time) or rejects it (it is removed).
+ * `(authorId, nonce)` is unique so a retried send finds its held original.
+ */
+export const heldMessages = sqliteTable(
+  'held_messages',
+  {
+    id: text('id').primaryKey(),
+    serverId: text('server_id')
+      .notNull()
+      .references(() => servers.id, { onDelete: 'cascade' }),
+    conversationId: text('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    authorId: text('author_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    body: text('body').notNull(),
+    kind: text('kind', { enum: ['text', 'action'] })
+      .notNull()
+      .default('text'),
+    bot: integer('bot', { mode: 'boolean' }).notNull().default(false),
+    nonce: text('nonce'),
+    /** What held it: a rule's name, or `classifier`. */
+    heldBy: text('held_by').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    index('held_messages_server').on(t.serverId, t.createdAt),
+    uniqueIndex('held_messages_author_nonce').on(t.authorId, t.nonce),
+  ],
+);
+
+/**
+ * Reports of a message or a user. In a server (`serverId`), they go to its
+ * moderators; from a DM or a group (`serverId` null), to the instance
+ * operators. `snapshot` is the reported message's text when it was reported.
+ * `targetKey` (`m:<message>` or `u:<user>` with the server, if any) keeps
+ * one open report per reporter and target.
+ */
+export const reports = sqliteTable(
+  'reports',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    serverId: text('server_id').references(() => servers.id, { onDelete: 'cascade' }),
+    conversationId: text('conversation_id').references(() => conversations.id, { onDelete: 'set null' }),
+    messageId: text('message_id'),
+    messageSeq: integer('message_seq'),
+    targetUserId: text('target_user_id').references(() => users.id, { onDelete: 'set null' }),
+    targetKey: text('target_key').notNull(),
+    reporterId: text('reporter_id').references(() => users.id, { onDelete: 'set null' }),
+    reason: text('reason', { enum: ['spam', 'harassment', 'inappropriate', 'illegal', 'other'] }).notNull(),
+    details: text('details'),
+    snapshot: text('snapshot'),
+    status: text('status', { enum: ['open', 'resolved'] })
+      .notNull()
+      .default('open'),
+    /** How it was resolved: `delete`, `timeout`, `kick`, `ban` or `none`. */
+    resolution: text('resolution'),
+    resolvedBy: text('resolved_by').references(() => users.id, { onDelete: 'set null' }),
+    note: text('note'),
+    createdAt: integer('created_at').notNull(),
+    resolvedAt: integer('resolved_at'),
+  },
+  (t) => [
+    index('reports_server_status').on(t.serverId, t.status, t.id),
+    index('reports_status').on(t.status, t.id),
+    index('reports_reporter').on(t.reporterId, t.createdAt),
+    uniqueIndex('reports_open_target').on(t.reporterId, t.targetKey).where(sql`${t.status} = 'open'`),
+  ],
+);
+
+/**
  * Everything messages are posted to: a server's channels, private groups and
  * direct conversations. `lastSeq` is the newest message's sequence number.
  */
@@ -235,6 +351,8 @@ export const conversations = sqliteTable(
     createdAt: integer('created_at').notNull(),
     /** Who created it (groups: the per-user cap on groups created); null for rows older than the column. */
     createdBy: text('created_by'),
+    /** Channels: slow mode, the seconds a member waits between two messages (0: off; moderators exempt). */
+    slowmodeSeconds: integer('slowmode_seconds').notNull().default(0),
   },
   (t) => [
     index('conversations_server').on(t.serverId),
@@ -348,6 +466,8 @@ export const messages = sqliteTable(
     uniqueIndex('messages_conversation_seq').on(t.conversationId, t.seq),
     // A retried send (same author, same nonce) finds the original.
     uniqueIndex('messages_author_nonce').on(t.authorId, t.nonce),
+    // Slow mode and flood rules count an author's latest messages.
+    index('messages_author_created').on(t.authorId, t.createdAt),
   ],
 );
 
@@ -440,3 +560,6 @@ export type ConversationRow = typeof conversations.$inferSelect;
 export type MessageRow = Omit<typeof messages.$inferSelect, 'searchText'>;
 export type InviteRow = typeof invites.$inferSelect;
 export type GroupInviteRow = typeof groupInvites.$inferSelect;
+export type AutomodRuleRow = typeof automodRules.$inferSelect;
+export type HeldMessageRow = typeof heldMessages.$inferSelect;
+export type ReportRow = typeof reports.$inferSelect;

@@ -3,6 +3,9 @@ import type { Db } from './index.js';
 import { type UserRow, usernameHolds, users } from './schema.js';
 import { pruneUsernameHolds } from './username-keys.js';
 
+/** A new account's row: `operator` is false unless given. */
+export type NewUser = Omit<UserRow, 'operator'> & Partial<Pick<UserRow, 'operator'>>;
+
 /** The keys of a username: `usernameCapitalKey` is null when it equals `usernameKey`. */
 export type UsernameKeys = { usernameKey: string; usernameCapitalKey: string | null };
 
@@ -90,7 +93,7 @@ export function userQueries(db: Db) {
     },
     /** Deletes up to `limit` holds released before `before` (ms); returns how many. */
     pruneHolds: (before: number, limit: number): number => pruneUsernameHolds(db, before, limit),
-    insert: (row: UserRow): void => {
+    insert: (row: NewUser): void => {
       db.insert(users).values(row).run();
     },
     update: (id: string, patch: Partial<Omit<UserRow, 'id' | 'createdAt'>>): UserRow | undefined =>

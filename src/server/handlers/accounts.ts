@@ -120,6 +120,7 @@ export const register: Handler<'register'> = async (ctx, { username, password, c
   const now = ctx.clock();
   const user: UserRow = {
     id: newId(),
+    operator: false,
     username,
     ...keys,
     passwordHash,

@@ -49,6 +49,7 @@ export const createServer: Handler<'servers.create'> = async (ctx, { name, descr
     }
     const server: ServerRow = {
       id: newId(),
+      automodRev: 0,
       name,
       description: description || null,
       ownerId: userId,

@@ -78,7 +78,7 @@ export class PostgresChat implements ChatStore {
     return out;
   }
 
-  async insertServer(s: ServerRow): Promise<void> {
+  async insertServer(s: Omit<ServerRow, 'automodRev'>): Promise<void> {
     await changes(
       this.#q,
       'INSERT INTO servers (id, name, description, owner_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)',
@@ -123,6 +123,7 @@ export class PostgresChat implements ChatStore {
         userId: r.user_id as string,
         role: r.role as MemberRow['role'],
         joinedAt: r.joined_at as number,
+        timeoutUntil: (r.timeout_until as number | null) ?? null,
       }
     );
   }
@@ -207,7 +208,7 @@ export class PostgresChat implements ChatStore {
     const found = await rows(
       this.#q,
       `SELECT * FROM (
-         SELECT m.role, m.joined_at, CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'moderator' THEN 2 ELSE 3 END AS rank,
+         SELECT m.role, m.joined_at, m.timeout_until, CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'moderator' THEN 2 ELSE 3 END AS rank,
                 lower(u.username COLLATE "C") AS k, u.*
          FROM members m JOIN users u ON u.id = m.user_id WHERE m.server_id = ${p(serverId)}) x
        ${after === null ? '' : `WHERE (x.rank, x.k, x.id COLLATE "C") > (${p(keyNumber(after[0]))}::int, ${p(keyText(after[1]))}, ${p(keyText(after[2]))})`}
@@ -219,6 +220,7 @@ export class PostgresChat implements ChatStore {
       userId: r.id as string,
       role: r.role as MemberRow['role'],
       joinedAt: r.joined_at as number,
+      timeoutUntil: (r.timeout_until as number | null) ?? null,
       user: toUser(r),
       key: [r.rank as number, r.k as string, r.id as string],
     }));
@@ -227,11 +229,18 @@ export class PostgresChat implements ChatStore {
   async memberWithUser(serverId: string, userId: string): Promise<MemberWithUser | undefined> {
     const r = await row(
       this.#q,
-      'SELECT m.role, m.joined_at, u.* FROM members m JOIN users u ON u.id = m.user_id WHERE m.server_id = $1 AND m.user_id = $2',
+      'SELECT m.role, m.joined_at, m.timeout_until, u.* FROM members m JOIN users u ON u.id = m.user_id WHERE m.server_id = $1 AND m.user_id = $2',
       [serverId, userId],
     );
     return (
-      r && { serverId, userId, role: r.role as MemberRow['role'], joinedAt: r.joined_at as number, user: toUser(r) }
+      r && {
+        serverId,
+        userId,
+        role: r.role as MemberRow['role'],
+        joinedAt: r.joined_at as number,
+        timeoutUntil: (r.timeout_until as number | null) ?? null,
+        user: toUser(r),
+      }
     );
   }
 
@@ -338,6 +347,7 @@ export class PostgresChat implements ChatStore {
   ): Promise<ConversationRow> {
     const c: ConversationRow = {
       id: newId(),
+      slowmodeSeconds: 0,
       serverId: null,
       name: null,
       topic: null,
@@ -352,7 +362,7 @@ export class PostgresChat implements ChatStore {
     return c;
   }
 
-  async insertConversation(c: ConversationRow): Promise<void> {
+  async insertConversation(c: Omit<ConversationRow, 'slowmodeSeconds'>): Promise<void> {
     await changes(
       this.#q,
       `INSERT INTO conversations (id, kind, server_id, name, topic, dm_key, last_seq, last_message_at, created_at, created_by)

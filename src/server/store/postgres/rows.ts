@@ -29,6 +29,7 @@ export function toServer(r: Raw): ServerRow {
     ownerId: text(r.owner_id),
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
+    automodRev: num(r.automod_rev ?? 0),
   };
 }
 
@@ -44,6 +45,7 @@ export function toConversation(r: Raw): ConversationRow {
     lastMessageAt: numOrNull(r.last_message_at),
     createdAt: num(r.created_at),
     createdBy: textOrNull(r.created_by),
+    slowmodeSeconds: num(r.slowmode_seconds ?? 0),
   };
 }
 
@@ -76,6 +78,7 @@ export function toUser(r: Raw): UserRow {
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
     groupAdds: r.group_adds as UserRow['groupAdds'],
+    operator: r.operator === true,
   };
 }
 

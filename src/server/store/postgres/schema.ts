@@ -48,6 +48,7 @@ export const users = pgTable(
     groupAdds: text('group_adds', { enum: ['everyone', 'contacts', 'invite'] })
       .notNull()
       .default('invite'),
+    operator: boolean('operator').notNull().default(false),
   },
   (t) => [
     uniqueIndex('users_username_key').on(t.usernameKey),
@@ -154,6 +155,7 @@ export const servers = pgTable(
       .references(() => users.id),
     createdAt: int('created_at').notNull(),
     updatedAt: int('updated_at').notNull(),
+    automodRev: int('automod_rev').notNull().default(0),
   },
   (t) => [index('servers_owner').on(t.ownerId)],
 );
@@ -171,6 +173,7 @@ export const members = pgTable(
     role: text('role', { enum: ['owner', 'admin', 'moderator', 'member'] }).notNull(),
     joinedAt: int('joined_at').notNull(),
     sinceEvent: int('since_event').notNull().default(0),
+    timeoutUntil: int('timeout_until'),
   },
   (t) => [primaryKey({ columns: [t.serverId, t.userId] }), index('members_user').on(t.userId)],
 );
@@ -218,6 +221,89 @@ export const auditLog = pgTable(
   ],
 );
 
+/** Servers' automatic moderation rules. */
+export const automodRules = pgTable(
+  'automod_rules',
+  {
+    id: text('id').primaryKey(),
+    serverId: text('server_id')
+      .notNull()
+      .references(() => servers.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    kind: text('kind', { enum: ['keyword', 'regex', 'preset', 'mentions', 'flood'] }).notNull(),
+    config: text('config').notNull(),
+    actions: text('actions').notNull(),
+    exemptRoles: text('exempt_roles').notNull().default('[]'),
+    exemptChannels: text('exempt_channels').notNull().default('[]'),
+    enabled: boolean('enabled').notNull().default(true),
+    createdBy: text('created_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: int('created_at').notNull(),
+    updatedAt: int('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('automod_rules_server_name').on(t.serverId, t.name)],
+);
+
+/** Messages held for a moderator's review. */
+export const heldMessages = pgTable(
+  'held_messages',
+  {
+    id: text('id').primaryKey(),
+    serverId: text('server_id')
+      .notNull()
+      .references(() => servers.id, { onDelete: 'cascade' }),
+    conversationId: text('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    authorId: text('author_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    body: text('body').notNull(),
+    kind: text('kind', { enum: ['text', 'action'] })
+      .notNull()
+      .default('text'),
+    bot: boolean('bot').notNull().default(false),
+    nonce: text('nonce'),
+    heldBy: text('held_by').notNull(),
+    createdAt: int('created_at').notNull(),
+  },
+  (t) => [
+    index('held_messages_server').on(t.serverId, t.createdAt),
+    uniqueIndex('held_messages_author_nonce').on(t.authorId, t.nonce),
+  ],
+);
+
+/** Reports of messages and users. */
+export const reports = pgTable(
+  'reports',
+  {
+    id: int('id').primaryKey().generatedByDefaultAsIdentity(),
+    serverId: text('server_id').references(() => servers.id, { onDelete: 'cascade' }),
+    conversationId: text('conversation_id').references(() => conversations.id, { onDelete: 'set null' }),
+    messageId: text('message_id'),
+    messageSeq: int('message_seq'),
+    targetUserId: text('target_user_id').references(() => users.id, { onDelete: 'set null' }),
+    targetKey: text('target_key').notNull(),
+    reporterId: text('reporter_id').references(() => users.id, { onDelete: 'set null' }),
+    reason: text('reason', { enum: ['spam', 'harassment', 'inappropriate', 'illegal', 'other'] }).notNull(),
+    details: text('details'),
+    snapshot: text('snapshot'),
+    status: text('status', { enum: ['open', 'resolved'] })
+      .notNull()
+      .default('open'),
+    resolution: text('resolution'),
+    resolvedBy: text('resolved_by').references(() => users.id, { onDelete: 'set null' }),
+    note: text('note'),
+    createdAt: int('created_at').notNull(),
+    resolvedAt: int('resolved_at'),
+  },
+  (t) => [
+    index('reports_server_status').on(t.serverId, t.status, t.id),
+    index('reports_status').on(t.status, t.id),
+    index('reports_reporter').on(t.reporterId, t.createdAt),
+    uniqueIndex('reports_open_target').on(t.reporterId, t.targetKey).where(sql`${t.status} = 'open'`),
+  ],
+);
+
 /** Channels, private groups and direct conversations. */
 export const conversations = pgTable(
   'conversations',
@@ -232,6 +318,7 @@ export const conversations = pgTable(
     lastMessageAt: int('last_message_at'),
     createdAt: int('created_at').notNull(),
     createdBy: text('created_by'),
+    slowmodeSeconds: int('slowmode_seconds').notNull().default(0),
   },
   (t) => [
     index('conversations_server').on(t.serverId),
@@ -338,6 +425,7 @@ export const messages = pgTable(
   (t) => [
     uniqueIndex('messages_conversation_seq').on(t.conversationId, t.seq),
     uniqueIndex('messages_author_nonce').on(t.authorId, t.nonce),
+    index('messages_author_created').on(t.authorId, t.createdAt),
   ],
 );
 

@@ -1,5 +1,5 @@
 import type { UserRow } from '../../db/schema.js';
-import type { UsernameKeys } from '../../db/users.js';
+import type { NewUser, UsernameKeys } from '../../db/users.js';
 import type { UserStore } from '../port.js';
 import { type HoldRow, toHold, toUser } from './rows.js';
 import { changes, holdsNul, type Queryable, row, rows } from './sql.js';
@@ -15,6 +15,7 @@ const COLUMNS: Record<keyof Omit<UserRow, 'id' | 'createdAt'>, string> = {
   bio: 'bio',
   updatedAt: 'updated_at',
   groupAdds: 'group_adds',
+  operator: 'operator',
 };
 
 /** Accounts and username holds in PostgreSQL: the queries of the SQLite `userQueries` (db/users.ts). */
@@ -118,12 +119,12 @@ export class PostgresUsers implements UserStore {
     );
   }
 
-  async insert(u: UserRow): Promise<void> {
+  async insert(u: NewUser): Promise<void> {
     await changes(
       this.#q,
       `INSERT INTO users (id, username, username_key, username_capital_key, password_hash, display_name, status, bio,
-         created_at, updated_at, group_adds)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+         created_at, updated_at, group_adds, operator)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
       [
         u.id,
         u.username,
@@ -136,6 +137,7 @@ export class PostgresUsers implements UserStore {
         u.createdAt,
         u.updatedAt,
         u.groupAdds,
+        u.operator ?? false,
       ],
     );
   }
