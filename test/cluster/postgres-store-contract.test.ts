@@ -282,6 +282,19 @@ async function script(b: Backend): Promise<void> {
   );
   await w('users.update nothing', (tx) => tx.users.update('u-cat', {}));
   await w('users.update missing', (tx) => tx.users.update('nobody', { bio: 'x' }));
+  await rec(b, 'users.operators none', r.users.operators());
+  // Granted out of name order, and once more (no change the second time); then one revoked.
+  await w('users.setOperator', async (tx) => [
+    await tx.users.setOperator('u-eve', true),
+    await tx.users.setOperator('u-abe', true),
+    await tx.users.setOperator('u-azs', true),
+    await tx.users.setOperator('u-eve', true),
+    await tx.users.setOperator('u-cat', false),
+    await tx.users.setOperator('nobody', true),
+  ]);
+  await rec(b, 'users.operators', r.users.operators());
+  await w('users.setOperator revoke', (tx) => tx.users.setOperator('u-abe', false));
+  await rec(b, 'users.operators after revoking', r.users.operators());
   await w('holds', async (tx) => {
     await tx.users.putHold({ usernameKey: 'old1', usernameCapitalKey: null }, 'u-bob', T + 11);
     await tx.users.putHold({ usernameKey: 'old2', usernameCapitalKey: 'OLD2' }, 'u-bob', T + 12);
@@ -913,6 +926,9 @@ const TABLES = [
   'events',
   'event_scopes',
   'audit_log',
+  'automod_rules',
+  'held_messages',
+  'reports',
 ];
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -960,6 +976,7 @@ test('the PostgreSQL stores answer every call of the script as the SQLite query 
         .map((row) => {
           const { document: _document, ...rest } = row;
           if (name === 'messages') rest.bot = rest.bot === true || rest.bot === 1;
+          if (name === 'users') rest.operator = rest.operator === true || rest.operator === 1;
           return normalize(b, rest);
         })
         // Made-up ids sort anywhere: compare the rows as a set.
