@@ -62,6 +62,24 @@ export function inviteLifetime(value: string): number {
   return seconds;
 }
 
+/** `natter timeout`: how long, from 1s to 28d, in seconds. */
+export function timeoutLength(value: string): number {
+  const seconds = duration(value, '10m, 1h or 7d');
+  if (seconds < 1) throw new InvalidArgumentError('a timeout lasts at least 1s');
+  if (seconds > 28 * 86_400) throw new InvalidArgumentError('a timeout lasts at most 28d');
+  return seconds;
+}
+
+/** `natter slowmode`: seconds between two messages (`30`, `30s`, `5m`), up to 6h; `0` or `off` turns it off. */
+export function slowmodeLength(value: string): number {
+  const v = value.trim().toLowerCase();
+  if (v === 'off') return 0;
+  const seconds = /^\d+$/.test(v) ? Number(v) : duration(v, '30 (seconds), 30s, 5m, 1h, or off');
+  if (!Number.isSafeInteger(seconds) || seconds > 6 * 3600)
+    throw new InvalidArgumentError('slow mode is at most 6h (21600 seconds) between two messages');
+  return seconds;
+}
+
 /** `--node-timeout`: a duration from 3s to 1h, in milliseconds. */
 export function nodeTimeout(value: string): number {
   const seconds = duration(value, '30s, 10s or 2m');

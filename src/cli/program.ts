@@ -11,6 +11,8 @@ import {
   port,
   positiveInt,
   serverUrl,
+  slowmodeLength,
+  timeoutLength,
 } from './args.js';
 import { Argument, Command, Option } from './commander.js';
 import { type FieldOptions, namingOption, usageError } from './errors.js';
@@ -70,6 +72,7 @@ const channel = () => import('./commands/channel.js');
 const moderation = () => import('./moderation.js');
 const bans = () => import('./commands/bans.js');
 const role = () => import('./commands/role.js');
+const timeouts = () => import('./commands/timeout.js');
 const groups = () => import('./commands/groups.js');
 const group = () => import('./commands/group.js');
 const dms = () => import('./commands/dms.js');
@@ -569,6 +572,25 @@ function commands(): Command[] {
       .addArgument(new Argument('<role>').choices(['admin', 'moderator', 'member']))
       .option('--reason <text>', "why (kept in the server's audit log)")
       .action(lazy(role, (m) => m.role, { reason: '--reason' })),
+    new Command('timeout')
+      .description('stop a member from sending or editing in a server for a while (moderators and up)')
+      .argument('<server>')
+      .argument('<username>')
+      .argument('<duration>', 'how long: 10m, 1h, 7d (at most 28d)', timeoutLength)
+      .option('--reason <text>', "why (shown to the server's members and kept in its audit log)")
+      .action(lazy(timeouts, (m) => m.timeout, { reason: '--reason' })),
+    new Command('untimeout')
+      .description("lift a member's timeout early (moderators and up)")
+      .argument('<server>')
+      .argument('<username>')
+      .option('--reason <text>', "why (kept in the server's audit log)")
+      .action(lazy(timeouts, (m) => m.untimeout, { reason: '--reason' })),
+    new Command('slowmode')
+      .description('show or set slow mode: how long members wait between two messages in a channel (moderators and up)')
+      .argument('<server/channel>')
+      .argument('[seconds]', '30, 30s, 5m, 1h (at most 6h), or off', slowmodeLength)
+      .option('--reason <text>', "why (kept in the server's audit log)")
+      .action(lazy(timeouts, (m) => m.slowmode, { reason: '--reason' })),
     new Command('audit')
       .description("a server's audit log, newest first: who kicked, banned, deleted, changed what (moderators and up)")
       .argument('<server>')
@@ -579,9 +601,12 @@ function commands(): Command[] {
           'member.ban',
           'member.unban',
           'member.role',
+          'member.timeout',
+          'member.untimeout',
           'message.delete',
           'channel.create',
           'channel.update',
+          'channel.slowmode',
           'channel.delete',
           'invite.create',
           'invite.revoke',

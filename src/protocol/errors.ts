@@ -22,6 +22,8 @@ export const ErrorCode = z.enum([
   'conflict',
   'rate_limited',
   'limit_reached',
+  'timed_out',
+  'slow_mode',
   'payload_too_large',
   'unsupported_media_type',
   'invalid_cursor',
@@ -45,6 +47,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   conflict: 409,
   rate_limited: 429,
   limit_reached: 403,
+  timed_out: 403,
+  slow_mode: 429,
   payload_too_large: 413,
   unsupported_media_type: 415,
   invalid_cursor: 400,
@@ -58,7 +62,10 @@ export const ErrorBody = z.object({
   message: z.string(),
   /** For `bad_request`: the offending field, as a dotted path (`params.username`). */
   field: z.string().optional(),
-  /** For `rate_limited` (and a daily `limit_reached`): how long to wait before trying again. */
+  /**
+   * For `rate_limited` (and a daily `limit_reached`): how long to wait before
+   * trying again; for `timed_out` and `slow_mode`: until the member may send again.
+   */
   retryAfterMs: z.number().int().nonnegative().optional(),
 });
 export type ErrorBody = z.infer<typeof ErrorBody>;

@@ -104,6 +104,18 @@ export const events = {
     summary: "A member's role changed.",
     data: z.object({ serverId: Id, member: MemberInfo }),
   },
+  'member.timeout': {
+    stream: true,
+    summary:
+      'A member of a server I am in was timed out until `until` (null: the timeout was lifted), `by` whom, with `note` the reason given (null: none).',
+    data: z.object({
+      serverId: Id,
+      user: UserRef,
+      until: Timestamp.nullable(),
+      by: UserRef,
+      note: z.string().nullable(),
+    }),
+  },
   'member.left': {
     stream: true,
     summary:

@@ -334,6 +334,24 @@ export const operations = {
     params: ServerUserReason,
     result: Ok,
   }),
+  'members.timeout': op({
+    access: 'user',
+    summary:
+      'Time a member out for `seconds` (up to 28 days): until then they cannot send or edit in the server (moderators and up, on those below them). A new timeout replaces the current one.',
+    params: z.strictObject({
+      serverId: Id,
+      userId: Id,
+      seconds: z.number().int().min(1).max(LIMITS.timeoutMaxSeconds),
+      reason: ModerationReason.nullable().optional(),
+    }),
+    result: z.object({ member: MemberInfo }),
+  }),
+  'members.untimeout': op({
+    access: 'user',
+    summary: "Lift a member's timeout early (moderators and up, on those below them).",
+    params: ServerUserReason,
+    result: z.object({ member: MemberInfo }),
+  }),
   'bans.add': op({
     access: 'user',
     summary:
@@ -370,6 +388,17 @@ export const operations = {
     access: 'user',
     summary: 'Rename a channel or set its topic (owner and admins).',
     params: z.strictObject({ channelId: Id, name: ChannelName.optional(), topic: Topic.nullable().optional() }),
+    result: z.object({ channel: ChannelInfo }),
+  }),
+  'channels.slowmode': op({
+    access: 'user',
+    summary:
+      'Set slow mode on a channel: members wait `seconds` between two messages (0 turns it off; moderators and up are exempt; moderators and up may set it).',
+    params: z.strictObject({
+      channelId: Id,
+      seconds: z.number().int().min(0).max(LIMITS.slowmodeMaxSeconds),
+      reason: ModerationReason.nullable().optional(),
+    }),
     result: z.object({ channel: ChannelInfo }),
   }),
   'channels.delete': op({

@@ -244,6 +244,8 @@ export const ChannelInfo = z.object({
   createdAt: Timestamp,
   /** Sequence number of the newest message, 0 when empty. */
   lastSeq: z.number().int().nonnegative(),
+  /** Slow mode: seconds a member waits between two messages (absent or 0: off). */
+  slowmode: z.number().int().nonnegative().optional(),
 });
 export type ChannelInfo = z.infer<typeof ChannelInfo>;
 
@@ -253,6 +255,8 @@ export const MemberInfo = z.object({
   role: Role,
   joinedAt: Timestamp,
   online: z.boolean(),
+  /** Timed out until then: cannot send or edit in the server's channels (absent: not timed out). */
+  timeoutUntil: Timestamp.optional(),
 });
 export type MemberInfo = z.infer<typeof MemberInfo>;
 
@@ -275,9 +279,12 @@ export const AuditAction = z.enum([
   'member.ban',
   'member.unban',
   'member.role',
+  'member.timeout',
+  'member.untimeout',
   'message.delete',
   'channel.create',
   'channel.update',
+  'channel.slowmode',
   'channel.delete',
   'invite.create',
   'invite.revoke',
@@ -371,6 +378,8 @@ export const ConversationSummary = z.object({
   /** Of those, the ones that mention the caller. */
   mentions: z.number().int().nonnegative(),
   lastMessage: Message.nullable(),
+  /** For a channel in slow mode: the seconds a member waits between two messages there. */
+  slowmode: z.number().int().nonnegative().optional(),
 });
 export type ConversationSummary = z.infer<typeof ConversationSummary>;
 

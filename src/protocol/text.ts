@@ -34,6 +34,10 @@ export const LIMITS = {
   /** Most people one message notifies with `@name`; further mentions stay text. */
   mentionsMax: 50,
   banReasonMax: 256,
+  /** Longest timeout: 28 days, in seconds. */
+  timeoutMaxSeconds: 28 * 86_400,
+  /** Longest slow mode: 6 hours between two messages, in seconds. */
+  slowmodeMaxSeconds: 6 * 3_600,
   /** Longest search query, in characters. */
   searchQueryMax: 256,
   /** Most different words a search query may hold (each is one more list the index merges). */

@@ -1,5 +1,6 @@
 import { NatterError } from '../protocol/index.js';
 import type { AuthedCtx, Services } from './context.js';
+import type { SendGate } from './db/chat.js';
 import type { ConversationRow, MemberRow, MessageRow, ServerRow, UserRow } from './db/schema.js';
 import { conversationScope, type Scope, serverScope } from './event-log.js';
 import type { Hub } from './hub.js';
@@ -134,11 +135,71 @@ export async function assertDmOpen(ctx: AuthedCtx, conv: ConversationRow): Promi
 
 /** A channel of a server the caller administers; `not_found` if they cannot see it. */
 export async function adminChannel(ctx: AuthedCtx, channelId: string): Promise<ConversationRow> {
+  return channelWithRole(ctx, channelId, 'admin');
+}
+
+/** A channel of a server where the caller holds at least `min`; `not_found` if they cannot see it. */
+export async function channelWithRole(
+  ctx: AuthedCtx,
+  channelId: string,
+  min: 'moderator' | 'admin',
+): Promise<ConversationRow> {
   const conv = await ctx.chat.conversation(channelId);
   if (conv?.kind !== 'channel' || !conv.serverId) throw noSuchConversation();
   if (!(await ctx.chat.role(conv.serverId, ctx.session.userId))) throw noSuchConversation();
-  await serverWithRole(ctx, conv.serverId, 'admin');
+  await serverWithRole(ctx, conv.serverId, min);
   return conv;
+}
+
+/** "12 s", "4 min", "3 h 20 min", "2 days": a wait as a person reads it. */
+export function waitWords(ms: number): string {
+  const s = Math.max(1, Math.ceil(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const min = Math.ceil(s / 60);
+  if (min < 60) return `${min} min`;
+  const h = Math.floor(min / 60);
+  if (h < 48) return min % 60 === 0 ? `${h} h` : `${h} h ${min % 60} min`;
+  return `${Math.round(h / 24)} days`;
+}
+
+/**
+ * May the caller write (send, or edit with `send` false) in `conv` now? In a
+ * server's channel, not while timed out; a send, not sooner than the
+ * channel's slow mode allows after their last message (moderators and up
+ * are exempt from slow mode, not from a timeout). Returns the author's gate
+ * in a channel (undefined elsewhere), which automatic moderation reads next.
+ */
+export async function assertMayWrite(
+  ctx: AuthedCtx,
+  conv: ConversationRow,
+  role: MemberRow['role'] | null,
+  now: number,
+  send: boolean,
+): Promise<SendGate | undefined> {
+  if (conv.kind !== 'channel' || conv.serverId === null) return undefined;
+  const gate = await ctx.chat.sendGate(conv.serverId, ctx.session.userId);
+  if (!gate) throw noSuchConversation();
+  if (gate.timeoutUntil !== null && gate.timeoutUntil > now) {
+    const wait = gate.timeoutUntil - now;
+    throw new NatterError(
+      'timed_out',
+      `you are timed out in this server until ${new Date(gate.timeoutUntil).toISOString().slice(0, 16).replace('T', ' ')} UTC; you can write again in ${waitWords(wait)}`,
+      { retryAfterMs: wait },
+    );
+  }
+  if (send && conv.slowmodeSeconds > 0 && (role === null || RANK[role] < RANK.moderator)) {
+    const windowMs = conv.slowmodeSeconds * 1000;
+    const last = await ctx.chat.lastSentSince(ctx.session.userId, conv.id, now - windowMs + 1);
+    if (last !== undefined) {
+      const wait = last + windowMs - now;
+      throw new NatterError(
+        'slow_mode',
+        `#${conv.name} is in slow mode (one message every ${waitWords(windowMs)}); you can send again in ${waitWords(wait)}`,
+        { retryAfterMs: wait },
+      );
+    }
+  }
+  return gate;
 }
 
 /** Checks that the caller may remove `userId` from the server. */

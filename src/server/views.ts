@@ -48,12 +48,22 @@ export function toChannel(row: ConversationRow): ChannelInfo {
     topic: row.topic,
     createdAt: row.createdAt,
     lastSeq: row.lastSeq,
+    ...(row.slowmodeSeconds > 0 ? { slowmode: row.slowmodeSeconds } : {}),
   };
 }
 
-/** A member as the protocol shows them; `presence` says who is online (the bus: on any node). */
-export function toMember(m: MemberWithUser, presence: { isOnline(userId: string): boolean }): MemberInfo {
-  return { user: toPublicUser(m.user), role: m.role, joinedAt: m.joinedAt, online: presence.isOnline(m.userId) };
+/**
+ * A member as the protocol shows them; `presence` says who is online (the
+ * bus: on any node); `now` whether a timeout still runs.
+ */
+export function toMember(m: MemberWithUser, presence: { isOnline(userId: string): boolean }, now: number): MemberInfo {
+  return {
+    user: toPublicUser(m.user),
+    role: m.role,
+    joinedAt: m.joinedAt,
+    online: presence.isOnline(m.userId),
+    ...(m.timeoutUntil !== null && m.timeoutUntil > now ? { timeoutUntil: m.timeoutUntil } : {}),
+  };
 }
 
 /** A group with its members and pending invitations, as names only (events about a group stay small). */

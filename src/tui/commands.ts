@@ -339,6 +339,63 @@ function moderate(kind: 'kick' | 'ban' | 'unban', args: Args, ctx: CommandContex
   };
 }
 
+const SPAN = /^(\d{1,7})([smhdw]?)$/;
+const SPAN_UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+
+/** `90s`, `10m`, `2h`, `7d`, `1w` (and plain seconds) -> seconds; null for anything else. */
+function parseSpan(word: string | undefined): number | null {
+  const m = SPAN.exec(word?.trim().toLowerCase() ?? '');
+  if (!m) return null;
+  return Number(m[1]) * (SPAN_UNITS[m[2] ?? ''] ?? 1);
+}
+
+/** `/timeout USER DURATION [REASON]`: a member of the open channel's server is paused for up to 28 days. */
+function timeoutCommand(args: Args, ctx: CommandContext): Intent {
+  const server = activeServer(ctx);
+  if ('error' in server) return server.error;
+  const who = args.words[0];
+  if (who === undefined || username(who) === '' || args.words[1] === undefined) return usage('timeout');
+  const seconds = parseSpan(args.words[1]);
+  if (seconds === null) return { type: 'error', message: 'the duration is like 10m, 1h or 7d' };
+  if (seconds < 1 || seconds > 28 * 86_400) return { type: 'error', message: 'a timeout lasts from 1s to 28d' };
+  const reason = args.rest(2);
+  const place = where(ctx, server.serverId);
+  return {
+    type: 'request-user',
+    username: username(who),
+    withUser: (user) =>
+      request(
+        'members.timeout',
+        { serverId: server.serverId, userId: user.id, seconds, ...(reason === '' ? {} : { reason }) },
+        `timed out ${user.username} in ${place} for ${args.words[1]}`,
+      ),
+  };
+}
+
+/** `/slowmode [SECONDS|off]`: shows or sets the open channel's slow mode. */
+function slowmodeCommand(args: Args, ctx: CommandContext): Intent {
+  const channel = activeChannel(ctx);
+  if ('error' in channel) return channel.error;
+  const word = args.words[0];
+  if (word === undefined) {
+    const now = channel.slowmode ?? 0;
+    return {
+      type: 'info',
+      message:
+        now > 0 ? `#${channel.name}: one message every ${now} s per member` : `#${channel.name}: slow mode is off`,
+    };
+  }
+  if (args.words.length > 1) return usage('slowmode');
+  const seconds = word.toLowerCase() === 'off' ? 0 : parseSpan(word);
+  if (seconds === null) return { type: 'error', message: 'slow mode is like 30, 30s, 5m or off' };
+  if (seconds > 6 * 3600) return { type: 'error', message: 'slow mode is at most 6h between two messages' };
+  return request(
+    'channels.slowmode',
+    { channelId: channel.id, seconds },
+    seconds === 0 ? `slow mode is off in #${channel.name}` : `slow mode in #${channel.name}: one message every ${word}`,
+  );
+}
+
 /**
  * A command about one member of the open channel's server (`/unban USER`,
  * `/role USER ROLE`, `/transfer USER`): takes the username and `extra` more
@@ -619,6 +676,48 @@ export const COMMANDS: readonly Command[] = [
     description: "Lift someone's ban from the open channel's server.",
     userArgs: { first: 1 },
     run: (args, ctx) => moderate('unban', args, ctx),
+  },
+  {
+    name: 'timeout',
+    aliases: ['mute'],
+    usage: '/timeout USER DURATION [REASON]',
+    description:
+      "Stop someone from writing in the open channel's server for a while: 10m, 1h, 7d (at most 28d). Moderators and up.",
+    userArgs: { first: 1 },
+    run: timeoutCommand,
+  },
+  {
+    name: 'untimeout',
+    aliases: ['unmute'],
+    usage: '/untimeout USER [REASON]',
+    description: "Lift someone's timeout in the open channel's server.",
+    userArgs: { first: 1 },
+    run: (args, ctx) => {
+      const server = activeServer(ctx);
+      if ('error' in server) return server.error;
+      const who = args.words[0];
+      if (who === undefined || username(who) === '') return usage('untimeout');
+      const reason = args.rest(1);
+      const place = where(ctx, server.serverId);
+      return {
+        type: 'request-user',
+        username: username(who),
+        withUser: (user) =>
+          request(
+            'members.untimeout',
+            { serverId: server.serverId, userId: user.id, ...(reason === '' ? {} : { reason }) },
+            `${user.username} may write in ${place} again`,
+          ),
+      };
+    },
+  },
+  {
+    name: 'slowmode',
+    aliases: [],
+    usage: '/slowmode [SECONDS|off]',
+    description:
+      "Show the open channel's slow mode, or set it: members wait this long between two messages (30, 5m, at most 6h). Moderators and up.",
+    run: slowmodeCommand,
   },
   {
     name: 'role',

@@ -59,6 +59,7 @@ function entryOf(c: ConversationSummary): ConversationEntry {
     lastReadSeq: c.lastReadSeq,
     unread: c.unread,
     mentions: c.mentions,
+    ...(c.slowmode ? { slowmode: c.slowmode } : {}),
   };
 }
 
@@ -648,6 +649,7 @@ function applyEvent(state: State, e: AnyEvent): State {
           unread: 0,
           mentions: 0,
           highlighted: 0,
+          ...(ch.slowmode ? { slowmode: ch.slowmode } : {}),
         };
       }
       const next = { ...state, conversations };
@@ -709,6 +711,7 @@ function applyEvent(state: State, e: AnyEvent): State {
             unread: 0,
             mentions: 0,
             highlighted: 0,
+            ...(channel.slowmode ? { slowmode: channel.slowmode } : {}),
           },
         },
       };
@@ -717,7 +720,12 @@ function applyEvent(state: State, e: AnyEvent): State {
     }
     case 'channel.updated': {
       const { channel } = e.data;
-      const next = withConversation(state, channel.id, (c) => ({ ...c, name: channel.name, topic: channel.topic }));
+      const next = withConversation(state, channel.id, ({ slowmode: _was, ...c }) => ({
+        ...c,
+        name: channel.name,
+        topic: channel.topic,
+        ...(channel.slowmode ? { slowmode: channel.slowmode } : {}),
+      }));
       const s = next.servers[channel.serverId];
       return s
         ? { ...next, servers: { ...next.servers, [s.id]: { ...s, channelIds: sortChannels(next, s.channelIds) } } }

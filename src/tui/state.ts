@@ -36,6 +36,8 @@ export type ConversationEntry = {
   mentions: number;
   /** Of `mentions`, those by a highlight word only, counted here while the app runs: kept when the server's counts come again. */
   highlighted?: number;
+  /** A channel's slow mode: seconds a member waits between two messages (absent: off). */
+  slowmode?: number;
 };
 
 /** A server in the sidebar, with its channels (conversation ids, by name). */

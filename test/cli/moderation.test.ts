@@ -99,3 +99,103 @@ test('audit --action offers exactly the actions the audit log records', async ()
     [...AuditAction.options],
   );
 });
+
+test('timeout, untimeout and slowmode: the member is refused in words that say when, listeners see it, members and audit show it', async () => {
+  const [owner, mod, member] = await Promise.all([person('to'), person('tm'), person('tx')]);
+  const server = uniqueName('calm');
+  ok(await natter(['server', 'create', server], owner.env), 'server create');
+  const invite = (
+    JSON.parse(ok(await natter(['invite', 'create', server, '--json'], owner.env), 'invite').stdout) as {
+      invite: { code: string };
+    }
+  ).invite.code;
+  for (const p of [mod, member]) ok(await natter(['join', invite], p.env), `join ${p.name}`);
+  ok(await natter(['role', server, mod.name, 'moderator'], owner.env), 'role');
+
+  const listening = await Listener.start([], owner.env, 'owner listen');
+  const put = ok(await natter(['timeout', server, member.name, '10m', '--reason', 'heated'], mod.env), 'timeout');
+  assert.match(
+    put.stdout,
+    new RegExp(`^${member.name} is timed out in ${server} for 10 min, until \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d$`, 'm'),
+  );
+  await listening.until(
+    () =>
+      listening.lines.some(
+        (l) => l.includes(`${server}: ${member.name} was timed out until`) && l.endsWith(`by ${mod.name}: heated`),
+      ),
+    'the timeout line',
+  );
+  const refused = await natter(['send', `${server}/general`, 'but why'], member.env);
+  assert.equal(refused.code, 1);
+  assert.match(
+    refused.stderr,
+    /^error: timed_out: you are timed out in this server until .* UTC; you can write again in 10 min/m,
+  );
+  const listed = ok(await natter(['members', server], owner.env), 'members').stdout;
+  assert.match(listed, new RegExp(`${member.name}\\s+member, timed out until \\d{4}-`));
+  const lifted = ok(await natter(['untimeout', server, member.name, '--reason', 'calmer now'], mod.env), 'untimeout');
+  assert.match(lifted.stdout, new RegExp(`${member.name} may write in ${server} again`));
+  await listening.until(
+    () =>
+      listening.lines.some((l) =>
+        l.includes(`${member.name} may write again (timeout lifted by ${mod.name}): calmer now`),
+      ),
+    'the lift line',
+  );
+  await listening.stop();
+  ok(await natter(['send', `${server}/general`, 'sorry'], member.env), 'send after the lift');
+  const notTimed = await natter(['untimeout', server, member.name], mod.env);
+  assert.equal(notTimed.code, 1);
+  assert.match(notTimed.stderr, /^error: conflict: that member is not timed out/m);
+
+  for (const [value, words] of [
+    ['0s', /a timeout lasts at least 1s/],
+    ['29d', /a timeout lasts at most 28d/],
+    ['soon', /expected a duration such as 10m, 1h or 7d/],
+  ] as const) {
+    const bad = await natter(['timeout', server, member.name, value], mod.env);
+    assert.equal(bad.code, 2, value);
+    assert.match(bad.stderr, words);
+  }
+
+  assert.match(
+    ok(await natter(['slowmode', `${server}/general`], mod.env), 'show').stdout,
+    /slow mode in .*\/#general is off/,
+  );
+  const set = ok(await natter(['slowmode', `${server}/general`, '5m', '--reason', 'raid'], mod.env), 'slowmode 5m');
+  assert.match(set.stdout, new RegExp(`slow mode in ${server}/#general: one message every 5 min per member`));
+  // "sorry", a moment ago, was their message of these five minutes.
+  const slowed = await natter(['send', `${server}/general`, 'two'], member.env);
+  assert.equal(slowed.code, 1);
+  assert.match(
+    slowed.stderr,
+    /^error: slow_mode: #general is in slow mode \(one message every 5 min\); you can send again in 5 min/m,
+  );
+  assert.match(ok(await natter(['slowmode', `${server}/general`, 'off'], mod.env), 'off').stdout, /is off/);
+  ok(await natter(['send', `${server}/general`, 'two'], member.env), 'send with slow mode off');
+  const tooSlow = await natter(['slowmode', `${server}/general`, '7h'], mod.env);
+  assert.equal(tooSlow.code, 2);
+  assert.match(tooSlow.stderr, /slow mode is at most 6h/);
+  const noChannel = await natter(['slowmode', server, '30'], mod.env);
+  assert.equal(noChannel.code, 2);
+  assert.match(noChannel.stderr, /expected SERVER\/CHANNEL, such as acme\/general/);
+  const byMember = await natter(['slowmode', `${server}/general`, '30'], member.env);
+  assert.equal(byMember.code, 1);
+  assert.match(byMember.stderr, /^error: forbidden: only server moderators can do this/m);
+
+  const audit = ok(await natter(['audit', server], owner.env), 'audit')
+    .stdout.trim()
+    .split('\n');
+  assert.match(audit[1] ?? '', new RegExp(`${mod.name}\\s+channel\\.slowmode\\s+#general slow mode 300 s → off$`));
+  assert.match(
+    audit[2] ?? '',
+    new RegExp(`${mod.name}\\s+channel\\.slowmode\\s+#general slow mode off → 300 s\\s+raid$`),
+  );
+  assert.match(audit[3] ?? '', new RegExp(`${mod.name}\\s+member\\.untimeout\\s+${member.name}\\s+calmer now$`));
+  assert.match(
+    audit[4] ?? '',
+    new RegExp(
+      `${mod.name}\\s+member\\.timeout\\s+${member.name}\\s+until \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+heated$`,
+    ),
+  );
+});

@@ -289,6 +289,51 @@ describe('parseCommand: moderation by username', () => {
   });
 });
 
+describe('parseCommand: timeouts and slow mode', () => {
+  test('/timeout USER DURATION [REASON] times out by id for that many seconds; /untimeout lifts it', () => {
+    const i = parseCommand('/timeout @bob 10m heated words', ctx());
+    if (i.type !== 'request-user') return assert.fail(i.type);
+    assert.equal(i.username, 'bob');
+    const next = i.withUser(bob);
+    assert.equal(req(next).op, 'members.timeout');
+    assert.deepEqual(req(next).params, { serverId: 'srv1', userId: 'usr_bob', seconds: 600, reason: 'heated words' });
+    assert.equal(req(next).success, 'timed out Bob in acme for 10m');
+    const week = parseCommand('/mute bob 1w', ctx());
+    if (week.type !== 'request-user') return assert.fail(week.type);
+    assert.deepEqual(req(week.withUser(bob)).params, { serverId: 'srv1', userId: 'usr_bob', seconds: 604_800 });
+    assert.equal(error(parseCommand('/timeout bob', ctx())), 'usage: /timeout USER DURATION [REASON]');
+    assert.equal(error(parseCommand('/timeout bob soon', ctx())), 'the duration is like 10m, 1h or 7d');
+    assert.equal(error(parseCommand('/timeout bob 29d', ctx())), 'a timeout lasts from 1s to 28d');
+    assert.equal(error(parseCommand('/timeout bob 0', ctx())), 'a timeout lasts from 1s to 28d');
+    assert.equal(error(parseCommand('/timeout bob 1h', ctx(dm))), 'open a channel of the server first');
+    const lift = parseCommand('/untimeout bob said sorry', ctx());
+    if (lift.type !== 'request-user') return assert.fail(lift.type);
+    assert.equal(req(lift.withUser(bob)).op, 'members.untimeout');
+    assert.deepEqual(req(lift.withUser(bob)).params, { serverId: 'srv1', userId: 'usr_bob', reason: 'said sorry' });
+    assert.equal(req(lift.withUser(bob)).success, 'Bob may write in acme again');
+    assert.equal(error(parseCommand('/untimeout', ctx())), 'usage: /untimeout USER [REASON]');
+  });
+
+  test('/slowmode shows, sets and turns off the open channel’s slow mode', () => {
+    assert.deepEqual(parseCommand('/slowmode', ctx()), { type: 'info', message: '#general: slow mode is off' });
+    assert.deepEqual(parseCommand('/slowmode', ctx(entry({ slowmode: 30 }))), {
+      type: 'info',
+      message: '#general: one message every 30 s per member',
+    });
+    const set = parseCommand('/slowmode 5m', ctx());
+    assert.equal(req(set).op, 'channels.slowmode');
+    assert.deepEqual(req(set).params, { channelId: 'conv1', seconds: 300 });
+    assert.equal(req(set).success, 'slow mode in #general: one message every 5m');
+    assert.deepEqual(req(parseCommand('/slowmode 45', ctx())).params, { channelId: 'conv1', seconds: 45 });
+    assert.deepEqual(req(parseCommand('/slowmode off', ctx())).params, { channelId: 'conv1', seconds: 0 });
+    assert.equal(req(parseCommand('/slowmode off', ctx())).success, 'slow mode is off in #general');
+    assert.equal(error(parseCommand('/slowmode 7h', ctx())), 'slow mode is at most 6h between two messages');
+    assert.equal(error(parseCommand('/slowmode fast', ctx())), 'slow mode is like 30, 30s, 5m or off');
+    assert.equal(error(parseCommand('/slowmode 5 m', ctx())), 'usage: /slowmode [SECONDS|off]');
+    assert.equal(error(parseCommand('/slowmode 30', ctx(group))), 'open the channel first');
+  });
+});
+
 describe('parseCommand: profile', () => {
   test('/nick sets or clears the display name', () => {
     const i = parseCommand('/nick Alice Liddell', ctx(null));

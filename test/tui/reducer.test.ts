@@ -897,6 +897,14 @@ describe('every event the app follows', () => {
     assert.deepEqual(s.servers.s1?.channelIds, ['c1', 'c2'], 'sorted by name again');
   });
 
+  test('channel.updated sets and clears slow mode', () => {
+    const channel = { id: 'c1', serverId: 's1', name: 'general', topic: null, createdAt: 0, lastSeq: 2 };
+    const slow = reduce(loaded(), ev('channel.updated', { channel: { ...channel, slowmode: 30 } }));
+    assert.equal(slow.conversations.c1?.slowmode, 30);
+    const off = reduce(slow, ev('channel.updated', { channel }));
+    assert.equal(off.conversations.c1?.slowmode, undefined);
+  });
+
   test('group.updated renames a group and sets its members; a new one appears', () => {
     let s = reduce(
       loaded(),

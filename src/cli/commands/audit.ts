@@ -21,6 +21,11 @@ function change(e: AuditEntry): string {
       .join('; ');
   }
   if (e.action === 'channel.create' || e.action === 'channel.delete') return `#${String(d.name ?? e.targetId)}`;
+  if (e.action === 'member.timeout') return `until ${fmtTime(Number(d.until))}`;
+  if (e.action === 'channel.slowmode') {
+    const secs = (v: unknown) => (v ? `${String(v)} s` : 'off');
+    return `#${String(d.channel ?? e.targetId)} slow mode ${secs(d.from)} → ${secs(d.to)}`;
+  }
   if (e.action === 'message.delete') {
     return d.channel ? `#${String(d.channel)} #${String(d.seq ?? '?')}` : `message #${String(d.seq ?? '?')}`;
   }

@@ -20,6 +20,7 @@ import {
   EXIT,
   findToken,
   fmtClock,
+  fmtTime,
   readCa,
   serverKey,
   tlsOptions,
@@ -46,6 +47,7 @@ type Data = Record<string, unknown> & {
   reason?: string;
   by?: { id: string; username: string };
   note?: string | null;
+  until?: number | null;
   online?: boolean;
   lastReadSeq?: number;
 };
@@ -205,6 +207,15 @@ function describe(ev: EventMessage, names: Names): string | null {
       return line(
         `${clean(names.server(d.serverId))}: ${clean(who)} ${d.reason === 'left' ? 'left' : `was ${d.reason}${clean(by)}${clean(why)}`}`,
       );
+    }
+    case 'member.timeout': {
+      const by = d.by ? ` by ${d.by.username}` : '';
+      const why = d.note ? `: ${d.note}` : '';
+      const what =
+        d.until === null || d.until === undefined
+          ? `may write again (timeout lifted${by})`
+          : `was timed out until ${fmtTime(d.until)}${by}`;
+      return line(`${clean(names.server(d.serverId))}: ${clean(d.user?.username)} ${clean(what)}${clean(why)}`);
     }
     case 'channel.created':
       return line(`${clean(names.server(d.channel?.serverId))}: channel #${clean(d.channel?.name)} created`);

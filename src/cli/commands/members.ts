@@ -16,7 +16,7 @@ export const members = act(async (ctx, ref: string) => {
       members.map((m) => [
         m.user.username,
         m.user.displayName ?? '',
-        m.role,
+        m.timeoutUntil === undefined ? m.role : `${m.role}, timed out until ${fmtTime(m.timeoutUntil)}`,
         m.online ? 'yes' : 'no',
         fmtTime(m.joinedAt),
       ]),

@@ -142,6 +142,9 @@ export type SearchRow = { key: number; messageId: string; marked: string };
 /** A member row joined with its user. */
 export type MemberWithUser = Omit<MemberRow, 'sinceEvent'> & { user: UserRow };
 
+/** What a send in a server's channel checks about its author besides the role (see `sendGate`). */
+export type SendGate = { timeoutUntil: number | null; automodRev: number };
+
 /** A conversation with how far one user has read it. */
 export type ConversationRead = ConversationRow & { lastReadSeq: number };
 
@@ -336,6 +339,58 @@ export class ChatQueries {
 
   setRole(serverId: string, userId: string, role: MemberRow['role']): void {
     this.run('UPDATE members SET role = ? WHERE server_id = ? AND user_id = ?', role, serverId, userId);
+  }
+
+  /**
+   * What a send in one of the server's channels checks about its author
+   * besides their role: until when they are timed out (null: never was, or
+   * lifted) and the server's automatic moderation rules' revision. Undefined
+   * when they are not a member.
+   */
+  sendGate(serverId: string, userId: string): SendGate | undefined {
+    const r = this.one(
+      `SELECT m.timeout_until, s.automod_rev FROM members m JOIN servers s ON s.id = m.server_id
+       WHERE m.server_id = ? AND m.user_id = ?`,
+      serverId,
+      userId,
+    );
+    return r && { timeoutUntil: (r.timeout_until as number | null) ?? null, automodRev: r.automod_rev as number };
+  }
+
+  /** Times a member out until `until` (ms), or lifts their timeout (null); false when they are not a member. */
+  setTimeoutUntil(serverId: string, userId: string, until: number | null): boolean {
+    return (
+      this.run('UPDATE members SET timeout_until = ? WHERE server_id = ? AND user_id = ?', until, serverId, userId) > 0
+    );
+  }
+
+  /** Sets a channel's slow mode (seconds between two messages of a member; 0: off). */
+  setSlowmode(conversationId: string, seconds: number): void {
+    this.run('UPDATE conversations SET slowmode_seconds = ? WHERE id = ?', seconds, conversationId);
+  }
+
+  /** When `authorId` last wrote in the conversation at or after `since` (ms); undefined when not since then. */
+  lastSentSince(authorId: string, conversationId: string, since: number): number | undefined {
+    const r = this.one(
+      `SELECT max(created_at) AS at FROM messages
+       WHERE author_id = ? AND created_at >= ? AND conversation_id = ?`,
+      authorId,
+      since,
+      conversationId,
+    );
+    return (r?.at as number | null) ?? undefined;
+  }
+
+  /** How many messages `authorId` wrote in the server's channels at or after `since` (ms). */
+  sentInServerSince(authorId: string, serverId: string, since: number): number {
+    const r = this.one(
+      `SELECT count(*) AS n FROM messages m JOIN conversations c ON c.id = m.conversation_id
+       WHERE m.author_id = ? AND m.created_at >= ? AND c.server_id = ?`,
+      authorId,
+      since,
+      serverId,
+    );
+    return (r?.n as number) ?? 0;
   }
 
   removeMember(serverId: string, userId: string): boolean {

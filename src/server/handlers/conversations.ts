@@ -56,6 +56,7 @@ async function summarize(ctx: AuthedCtx, convs: readonly ConversationRead[]): Pr
       unread: count?.unread ?? 0,
       mentions: count?.mentions ?? 0,
       lastMessage: lastMessages.get(conv.id) ?? null,
+      ...(conv.slowmodeSeconds > 0 ? { slowmode: conv.slowmodeSeconds } : {}),
     };
   });
 }

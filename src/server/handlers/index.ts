@@ -16,6 +16,7 @@ import {
 } from './groups.js';
 import { createInvite, joinByInvite, listInvites, revokeInvite } from './invites.js';
 import { deleteMessage, editMessage, history, sendMessage } from './messages.js';
+import { setSlowmode, timeoutMember, untimeoutMember } from './moderation.js';
 import { changeUsername, updateProfile } from './profile.js';
 import { searchMessages } from './search.js';
 import {
@@ -67,12 +68,15 @@ export const handlers: { [N in OpName]: Handler<N> } = {
   'members.online': onlineMembers,
   'members.role': setRole,
   'members.kick': kickMember,
+  'members.timeout': timeoutMember,
+  'members.untimeout': untimeoutMember,
   'bans.add': addBan,
   'bans.remove': removeBan,
   'bans.list': listBans,
   'audit.list': listAudit,
   'channels.create': createChannel,
   'channels.update': updateChannel,
+  'channels.slowmode': setSlowmode,
   'channels.delete': deleteChannel,
   'channels.list': listChannels,
   'invites.create': createInvite,

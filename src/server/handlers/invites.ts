@@ -157,7 +157,7 @@ export const joinByInvite: Handler<'invites.join'> = async (ctx, { code }) => {
           after,
           [serverScope(serverId)],
           'member.joined',
-          { serverId, member: toMember(joined, tx.bus) },
+          { serverId, member: toMember(joined, tx.bus, tx.clock()) },
           now,
         );
       }

@@ -3,6 +3,7 @@ import {
   assertDmOpen,
   assertMayDelete,
   assertMayEdit,
+  assertMayWrite,
   canRead,
   notAccepting,
   readable,
@@ -87,12 +88,13 @@ export const sendMessage: Handler<'messages.send'> = async (ctx, params) => {
       // A retry of a send that already went through: the original, nothing new.
       const original = await tx.chat.messageByNonce(author.id, params.nonce);
       if (original) return { message: (await toMessages(tx.chat, [original]))[0] ?? never(), duplicate: true };
-      const conv =
+      const { conv, role } =
         'conversationId' in params
-          ? (await readable(tx, params.conversationId)).conv
-          : await dmWith(tx, after, await me(tx), params.to);
+          ? await readable(tx, params.conversationId)
+          : { conv: await dmWith(tx, after, await me(tx), params.to), role: null };
       await assertDmOpen(tx, conv);
       const now = tx.clock();
+      await assertMayWrite(tx, conv, role, now, true);
       const row: MessageRow = {
         id: newId(),
         conversationId: conv.id,
@@ -125,10 +127,11 @@ function never(): never {
 export const editMessage: Handler<'messages.edit'> = async (ctx, { messageId, body }) => {
   await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
-    const { message, conv } = await readableMessage(tx, messageId);
+    const { message, conv, role } = await readableMessage(tx, messageId);
     assertMayEdit(tx, message);
     await assertDmOpen(tx, conv);
     const now = tx.clock();
+    await assertMayWrite(tx, conv, role, now, false);
     await tx.chat.editMessage(message.id, body, now);
     await tx.chat.clearMentions(message.id);
     const row = { ...message, body, editedAt: now };

@@ -182,7 +182,7 @@ async function announceMember(ctx: AuthedCtx, after: AfterCommit, serverId: stri
     after,
     [serverScope(serverId)],
     'member.updated',
-    { serverId, member: toMember(m, ctx.bus) },
+    { serverId, member: toMember(m, ctx.bus, ctx.clock()) },
     ctx.clock(),
   );
 }
@@ -195,7 +195,7 @@ export const listMembers: Handler<'members.list'> = async (ctx, { serverId, afte
     rows,
     n,
     (r) => r.key,
-    (kept) => kept.map((m) => toMember(m, ctx.bus)),
+    (kept) => kept.map((m) => toMember(m, ctx.bus, ctx.clock())),
     sizeOf.member,
   );
   return { members: page.items, next: page.next };
@@ -250,7 +250,7 @@ export const setRole: Handler<'members.role'> = async (ctx, { serverId, userId, 
     }
     const m = await tx.chat.memberWithUser(serverId, userId);
     if (!m) throw new NatterError('not_found', 'no such member');
-    return { member: toMember(m, tx.bus) };
+    return { member: toMember(m, tx.bus, tx.clock()) };
   });
 };
 

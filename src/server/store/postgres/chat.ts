@@ -4,6 +4,7 @@ import {
   type ConversationRead,
   type MemberWithUser,
   type SearchRow,
+  type SendGate,
   type UnreadCounts,
 } from '../../db/chat.js';
 import type {
@@ -113,6 +114,52 @@ export class PostgresChat implements ChatStore {
       [serverId, userId],
     );
     return r?.role;
+  }
+
+  async sendGate(serverId: string, userId: string): Promise<SendGate | undefined> {
+    const ahead = this.#batch?.live?.gate(serverId, userId);
+    if (ahead !== undefined) return ahead ?? undefined;
+    const r = await row<{ timeout_until: number | null; automod_rev: number }>(
+      this.#q,
+      `SELECT m.timeout_until, s.automod_rev FROM members m JOIN servers s ON s.id = m.server_id
+       WHERE m.server_id = $1 AND m.user_id = $2`,
+      [serverId, userId],
+    );
+    return r && { timeoutUntil: r.timeout_until ?? null, automodRev: r.automod_rev };
+  }
+
+  async setTimeoutUntil(serverId: string, userId: string, until: number | null): Promise<boolean> {
+    return (
+      (await changes(this.#q, 'UPDATE members SET timeout_until = $1 WHERE server_id = $2 AND user_id = $3', [
+        until,
+        serverId,
+        userId,
+      ])) > 0
+    );
+  }
+
+  async setSlowmode(conversationId: string, seconds: number): Promise<void> {
+    await changes(this.#q, 'UPDATE conversations SET slowmode_seconds = $1 WHERE id = $2', [seconds, conversationId]);
+  }
+
+  async lastSentSince(authorId: string, conversationId: string, since: number): Promise<number | undefined> {
+    const r = await row<{ at: number | null }>(
+      this.#q,
+      `SELECT max(created_at) AS at FROM messages
+       WHERE author_id = $1 AND created_at >= $2 AND conversation_id = $3`,
+      [authorId, since, conversationId],
+    );
+    return r?.at ?? undefined;
+  }
+
+  async sentInServerSince(authorId: string, serverId: string, since: number): Promise<number> {
+    const r = await row<{ n: number }>(
+      this.#q,
+      `SELECT count(*) AS n FROM messages m JOIN conversations c ON c.id = m.conversation_id
+       WHERE m.author_id = $1 AND m.created_at >= $2 AND c.server_id = $3`,
+      [authorId, since, serverId],
+    );
+    return r?.n ?? 0;
   }
 
   async member(serverId: string, userId: string): Promise<Omit<MemberRow, 'sinceEvent'> | undefined> {

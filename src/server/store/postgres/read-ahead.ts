@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { UserRef } from '../../../protocol/index.js';
+import type { SendGate } from '../../db/chat.js';
 import type { ConversationRow, MemberRow, MessageRow } from '../../db/schema.js';
 import { indexedText } from '../../search.js';
 import type { SendHint } from '../port.js';
@@ -60,6 +61,8 @@ export class ReadAhead {
   readonly conversations = new Map<string, ConversationRow | null>();
   /** (server, user) → role, or null when not a member. */
   readonly roles = new Map<string, MemberRow['role'] | null>();
+  /** (server, user) → what else a send checks about a member (timeout, rules' revision), or null when not a member. */
+  readonly gates = new Map<string, SendGate | null>();
   /** (conversation, user) → member or not. */
   readonly conversationMembers = new Map<string, boolean>();
   /** (user, user), in sorted order → a block either way. */
@@ -161,15 +164,27 @@ export class ReadAhead {
       return [pairs.map(([a]) => a), pairs.map(([, b]) => b)];
     };
     if (roles.size > 0) {
-      for (const key of roles) ahead.roles.set(key, null);
-      for (const r of await rows<{ server_id: string; user_id: string; role: MemberRow['role'] }>(
+      for (const key of roles) {
+        ahead.roles.set(key, null);
+        ahead.gates.set(key, null);
+      }
+      for (const r of await rows<{
+        server_id: string;
+        user_id: string;
+        role: MemberRow['role'];
+        timeout_until: number | null;
+        automod_rev: number;
+      }>(
         client,
-        `SELECT m.server_id, m.user_id, m.role FROM members m
+        `SELECT m.server_id, m.user_id, m.role, m.timeout_until, s.automod_rev FROM members m
          JOIN unnest($1::text[], $2::text[]) AS p(s, u) ON m.server_id = p.s AND m.user_id = p.u
+         JOIN servers s ON s.id = m.server_id
          FOR KEY SHARE OF m`,
         split(roles),
       )) {
-        ahead.roles.set(pair(r.server_id, r.user_id), r.role);
+        const key = pair(r.server_id, r.user_id);
+        ahead.roles.set(key, r.role);
+        ahead.gates.set(key, { timeoutUntil: r.timeout_until ?? null, automodRev: r.automod_rev });
       }
     }
     if (members.size > 0) {
@@ -259,6 +274,11 @@ export class ReadAhead {
 
   role(serverId: string, userId: string): MemberRow['role'] | null | undefined {
     return this.roles.get(pair(serverId, userId));
+  }
+
+  gate(serverId: string, userId: string): SendGate | null | undefined {
+    const gate = this.gates.get(pair(serverId, userId));
+    return gate ? { ...gate } : gate;
   }
 
   conversationMember(conversationId: string, userId: string): boolean | undefined {
