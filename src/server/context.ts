@@ -12,6 +12,7 @@ import type {
   AuditStore,
   ChatStore,
   EventStore,
+  ReportStore,
   SessionStore,
   Store,
   TxStores,
@@ -36,6 +37,8 @@ export type Services = {
   usage: UsageStore;
   /** Servers' audit logs. */
   audit: AuditStore;
+  /** Reports of messages and users. */
+  reports: ReportStore;
   /** This node's connections: who is connected, by user, session and scope. */
   hub: Hub;
   /** How committed batches and other effects reach connections on every node. */
@@ -93,6 +96,7 @@ export function inTransaction<C extends Ctx>(ctx: C, tx: TxStores): C {
   bound.events = tx.events;
   bound.usage = tx.usage;
   bound.audit = tx.audit;
+  bound.reports = tx.reports;
   return bound;
 }
 

@@ -205,6 +205,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     events: store.events,
     usage: store.usage,
     audit: store.audit,
+    reports: store.reports,
     hub,
     bus,
     fanout,

@@ -8,6 +8,7 @@ import { PgTable } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import { NatterError, searchTerms } from '../../src/protocol/index.js';
 import { openDb, openReader } from '../../src/server/db/index.js';
+import type { NewReport, ReportFilter } from '../../src/server/db/reports.js';
 import type { MessageRow } from '../../src/server/db/schema.js';
 import type { Scope } from '../../src/server/event-log.js';
 import type { SearchFilter } from '../../src/server/search.js';
@@ -15,6 +16,7 @@ import type { AfterCommit, StoredEvent, TxStores } from '../../src/server/store/
 import { PostgresAudit } from '../../src/server/store/postgres/audit.js';
 import { PostgresChat } from '../../src/server/store/postgres/chat.js';
 import { PostgresEvents } from '../../src/server/store/postgres/events.js';
+import { PostgresReports } from '../../src/server/store/postgres/reports.js';
 import * as pgSchema from '../../src/server/store/postgres/schema.js';
 import { PostgresSessions } from '../../src/server/store/postgres/sessions.js';
 import { pgTypes } from '../../src/server/store/postgres/sql.js';
@@ -113,6 +115,7 @@ function notingAll(stores: TxStores): TxStores {
     events: noting('events', stores.events),
     usage: noting('usage', stores.usage),
     audit: noting('audit', stores.audit),
+    reports: noting('reports', stores.reports),
   };
 }
 
@@ -853,6 +856,86 @@ async function script(b: Backend): Promise<void> {
   await rec(b, 'audit.page before', r.audit.page('s-acme', { action: null, actorId: null }, newest, 10).then(strip));
   await w('audit.prune', (tx) => tx.audit.prune(T + 2, 500));
 
+  // Reports: a message in a channel, a user in a server, a message in a DM (the operators' queue)
+  const report = (over: Partial<NewReport>): NewReport => ({
+    serverId: 's-acme',
+    conversationId: 'ch-gen',
+    messageId: 'm03',
+    messageSeq: 3,
+    targetUserId: 'u-cat',
+    targetKey: 'm:m03',
+    reporterId: 'u-dan',
+    reason: 'spam',
+    details: null,
+    snapshot: 'the deploy went fine',
+    createdAt: T + 20,
+    ...over,
+  });
+  const reportIds = (await w('reports.insert', async (tx) => [
+    await tx.reports.insert(report({ details: 'again and again' })),
+    await tx.reports.insert(
+      report({ conversationId: null, messageId: null, messageSeq: null, snapshot: null, targetKey: 'u:u-cat:s-acme' }),
+    ),
+    await tx.reports.insert(
+      report({
+        serverId: null,
+        conversationId: 'd-ab',
+        messageId: 'm05',
+        messageSeq: 1,
+        targetUserId: 'u-bob',
+        targetKey: 'm:m05',
+        reporterId: 'u-ann',
+        reason: 'harassment',
+        snapshot: 'a private cafe word',
+        createdAt: T + 21,
+      }),
+    ),
+    await tx.reports.insert(report({ reporterId: 'u-abe', targetUserId: 'u-ann', targetKey: 'u:u-ann:s-acme' })),
+  ])) as number[];
+  const [firstReport = 0, , thirdReport = 0] = reportIds;
+  await rec(
+    b,
+    'reports.byId',
+    r.reports.byId(firstReport).then((x) => x && { ...x, id: 0 }),
+  );
+  await rec(b, 'reports.byId missing', r.reports.byId(999_999));
+  await w('reports.openFor', async (tx) => [
+    (await tx.reports.openFor('u-dan', 'm:m03')) !== undefined,
+    await tx.reports.openFor('u-dan', 'm:m04'),
+  ]);
+  await w('reports.openCount', async (tx) => [
+    await tx.reports.openCount('u-dan'),
+    await tx.reports.openCount('u-eve'),
+  ]);
+  await w('reports.resolve', async (tx) => [
+    await tx.reports.resolve(firstReport, {
+      resolution: 'delete',
+      resolvedBy: 'u-bob',
+      note: 'gone',
+      resolvedAt: T + 30,
+    }),
+    await tx.reports.resolve(firstReport, { resolution: 'none', resolvedBy: 'u-ann', note: null, resolvedAt: T + 31 }),
+    await tx.reports.resolve(999_999, { resolution: 'none', resolvedBy: 'u-ann', note: null, resolvedAt: T + 31 }),
+  ]);
+  await w('reports.insert again once resolved', (tx) => tx.reports.insert(report({ createdAt: T + 32 })).then(() => 1));
+  // Last: PostgreSQL's identity spends an id on a refused insert, SQLite's AUTOINCREMENT does not.
+  await w('reports.insert the same open target', (tx) => tx.reports.insert(report({})));
+  const stripIds = (rows: { id: number }[]) => rows.map(({ id: _id, ...rest }) => rest);
+  const page = (filter: ReportFilter, before: number | null, limit = 10) =>
+    r.reports.page(filter, before, limit).then(stripIds);
+  await rec(b, 'reports.page', page({ serverId: 's-acme', status: null, viewer: 'u-bob' }, null));
+  await rec(b, 'reports.page open', page({ serverId: 's-acme', status: 'open', viewer: 'u-bob' }, null));
+  await rec(b, 'reports.page resolved', page({ serverId: 's-acme', status: 'resolved', viewer: 'u-bob' }, null));
+  await rec(
+    b,
+    'reports.page hides those about the viewer',
+    page({ serverId: 's-acme', status: null, viewer: 'u-ann' }, null),
+  );
+  await rec(b, 'reports.page before', page({ serverId: 's-acme', status: null, viewer: 'u-bob' }, thirdReport, 1));
+  await rec(b, 'reports.page of the instance', page({ serverId: null, status: 'open', viewer: 'u-eve' }, null));
+  await rec(b, 'reports.moderators', r.reports.moderators('s-acme'));
+  await rec(b, 'reports.moderators none', r.reports.moderators('nowhere'));
+
   // Events: head, cursors, replay, pruning
   const head = (await rec(b, 'events.head', r.events.head())) as number;
   await rec(b, 'events.parseCursor', r.events.parseCursor(String(head)));
@@ -1003,6 +1086,7 @@ test('the PostgreSQL stores answer every call of the script as the SQLite query 
     ...methodsOf(PostgresEvents.prototype).map((m) => `events.${m}`),
     ...methodsOf(PostgresUsage.prototype).map((m) => `usage.${m}`),
     ...methodsOf(PostgresAudit.prototype).map((m) => `audit.${m}`),
+    ...methodsOf(PostgresReports.prototype).map((m) => `reports.${m}`),
   ];
   assert.ok(expected.length > 100, 'the method lists were read');
   const missing = expected.filter((m) => !called.has(m) && NOT_COMPARED[m] === undefined);

@@ -297,8 +297,11 @@ export const heldMessages = sqliteTable(
  * Reports of a message or a user. In a server (`serverId`), they go to its
  * moderators; from a DM or a group (`serverId` null), to the instance
  * operators. `snapshot` is the reported message's text when it was reported.
- * `targetKey` (`m:<message>` or `u:<user>` with the server, if any) keeps
- * one open report per reporter and target.
+ * `targetKey` keeps one open report per reporter and target: `m:<message id>`
+ * for a message (ids are unique across the instance, so the server goes
+ * without saying), `u:<user id>:<server id>` for a user reported in a server,
+ * `u:<user id>` for a user reported to the operators (db/reports.ts makes them;
+ * ids never hold a colon).
  */
 export const reports = sqliteTable(
   'reports',

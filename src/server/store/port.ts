@@ -2,6 +2,7 @@ import type { EventData, EventName } from '../../protocol/index.js';
 import type { Limit } from '../config.js';
 import type { AuditQueries } from '../db/audit.js';
 import type { ChatQueries } from '../db/chat.js';
+import type { ReportQueries } from '../db/reports.js';
 import type { SessionQueries } from '../db/sessions.js';
 import type { UserQueries } from '../db/users.js';
 import type { Scope } from '../event-log.js';
@@ -14,7 +15,8 @@ import type { Clock, Limiter } from '../rate-limit.js';
  * the turn; the PostgreSQL backend (store/postgres) goes over the network.
  *
  * The method sets are those of the SQLite query classes (`db/chat.ts`,
- * `db/users.ts`, `db/sessions.ts`): one list of names, two implementations.
+ * `db/users.ts`, `db/sessions.ts`, `db/audit.ts`, `db/reports.ts`): one list of
+ * names, two implementations.
  */
 
 /** `T`'s methods, each returning a promise of what it returned. */
@@ -30,6 +32,8 @@ export type UserStore = Async<UserQueries>;
 export type SessionStore = Async<SessionQueries>;
 /** Servers' audit logs. */
 export type AuditStore = Async<AuditQueries>;
+/** Reports of messages and users, for servers' moderators and the instance's operators. */
+export type ReportStore = Async<ReportQueries>;
 
 /** A stored event as the bus carries it: its id, its audiences and its text (with its cursor). */
 export type StoredEvent = { id: number; scopes: readonly Scope[]; text: string };
@@ -129,6 +133,7 @@ export type TxStores = {
   events: EventStore;
   usage: UsageStore;
   audit: AuditStore;
+  reports: ReportStore;
 };
 
 /**

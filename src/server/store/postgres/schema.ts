@@ -272,7 +272,7 @@ export const heldMessages = pgTable(
   ],
 );
 
-/** Reports of messages and users. */
+/** Reports of messages and users (`targetKey`: see db/schema.ts). */
 export const reports = pgTable(
   'reports',
   {

@@ -11,6 +11,7 @@ import { JOB_LOCKS, PostgresLease } from './lease.js';
 import { migratePostgres } from './migrate.js';
 import { postgresLimiter, pruneRateBuckets } from './rate-buckets.js';
 import { hintUsable, ReadAhead } from './read-ahead.js';
+import { PostgresReports } from './reports.js';
 import { PostgresSessions } from './sessions.js';
 import { isUnavailable, pgTypes, type Queryable, storeError, unavailable } from './sql.js';
 import { PostgresUsage } from './usage.js';
@@ -137,6 +138,7 @@ export class PostgresStore implements Store {
   readonly events: PostgresEvents;
   readonly usage: PostgresUsage;
   readonly audit: PostgresAudit;
+  readonly reports: PostgresReports;
   readonly stats = { commits: 0, jobs: 0 };
   /** Statements sent on the write connection (its round trips), for tests and benchmarks. */
   statements = 0;
@@ -212,6 +214,7 @@ export class PostgresStore implements Store {
     this.events = new PostgresEvents(this.#pool, this.#publish, this.#meter);
     this.usage = new PostgresUsage(this.#pool, this.#budget);
     this.audit = new PostgresAudit(this.#pool);
+    this.reports = new PostgresReports(this.#pool);
   }
 
   /** Whether the store still takes requests (`close` not called). */
@@ -285,6 +288,7 @@ export class PostgresStore implements Store {
       events: new PostgresEvents(q, this.#publish, this.#meter, batch),
       usage: new PostgresUsage(q, this.#budget, batch),
       audit: new PostgresAudit(q),
+      reports: new PostgresReports(q, true),
     };
     const outcomes: Outcome[] = [];
     try {

@@ -2,6 +2,7 @@ import type { Limit } from '../../config.js';
 import { auditQueries } from '../../db/audit.js';
 import { ChatQueries } from '../../db/chat.js';
 import { closeDb, type Db } from '../../db/index.js';
+import { reportQueries } from '../../db/reports.js';
 import { sessionQueries } from '../../db/sessions.js';
 import { userQueries } from '../../db/users.js';
 import { type Clock, type Limiter, RateLimiter } from '../../rate-limit.js';
@@ -13,6 +14,7 @@ import type {
   EventStore,
   Lease,
   Publish,
+  ReportStore,
   SessionStore,
   Store,
   TxStores,
@@ -36,6 +38,7 @@ export class SqliteStore implements Store {
   readonly events: EventStore;
   readonly usage: UsageStore;
   readonly audit: AuditStore;
+  readonly reports: ReportStore;
   /** What write jobs see: the same stores on the writer's connection. */
   private readonly tx: TxStores;
   private readonly writer: SqliteWriter;
@@ -74,6 +77,7 @@ export class SqliteStore implements Store {
       events: eventStore(new EventLog(db, options.publish)),
       usage: usageStore,
       audit: asyncOf(auditQueries(db)),
+      reports: asyncOf(reportQueries(db)),
     };
     this.chat = methodsOf<ChatStore>(new ChatQueries(reader));
     this.users = asyncOf(userQueries(reader));
@@ -81,6 +85,7 @@ export class SqliteStore implements Store {
     this.events = eventStore(new EventLog(reader, options.publish));
     this.usage = usageStore;
     this.audit = asyncOf(auditQueries(reader));
+    this.reports = asyncOf(reportQueries(reader));
   }
 
   write<T>(fn: (tx: TxStores, after: AfterCommit) => Promise<T>): Promise<T> {
