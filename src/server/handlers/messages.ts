@@ -1,4 +1,4 @@
-import { LIMITS, mentionedNames, NatterError } from '../../protocol/index.js';
+import { LIMITS, type Message, mentionedNames, NatterError } from '../../protocol/index.js';
 import {
   assertDmOpen,
   assertMayDelete,
@@ -141,27 +141,56 @@ export const editMessage: Handler<'messages.edit'> = async (ctx, { messageId, bo
   });
 };
 
+/**
+ * Deletes `message` of `conv` for everyone who reads it: its tombstone keeps
+ * its number, readers get `message.deleted`, and a moderator's deletion of
+ * someone else's channel message (`moderated`) goes to the server's audit log
+ * with `reason`. A message deleted already is returned as it is, and nothing
+ * is sent. Whoever calls it has checked that the caller may delete it.
+ */
+export async function removeMessage(
+  ctx: AuthedCtx,
+  after: AfterCommit,
+  message: MessageRow,
+  conv: ConversationRow,
+  moderated: boolean,
+  reason: string | null | undefined,
+): Promise<Message> {
+  if (message.deletedAt !== null) return (await toMessages(ctx.chat, [message]))[0] ?? never();
+  const now = ctx.clock();
+  await ctx.chat.deleteMessage(message.id, now);
+  if (moderated && conv.serverId !== null) {
+    await audit(ctx, conv.serverId, 'message.delete', {
+      targetUserId: message.authorId,
+      targetId: message.id,
+      reason,
+      details: { conversationId: conv.id, channel: conv.name, seq: message.seq },
+    });
+  }
+  const tombstone = (await toMessages(ctx.chat, [{ ...message, body: '', deletedAt: now }]))[0] ?? never();
+  await ctx.events.append(after, [scopeOf(conv)], 'message.deleted', { message: tombstone }, now);
+  return tombstone;
+}
+
+/**
+ * The caller deletes a message they can read: their own, or as a moderator
+ * (and up) someone's below them in a server's channel (see `assertMayDelete`).
+ */
+export async function deleteAs(
+  ctx: AuthedCtx,
+  after: AfterCommit,
+  messageId: string,
+  reason: string | null | undefined,
+): Promise<Message> {
+  const { message, conv, role } = await readableMessage(ctx, messageId);
+  const authorRole = conv.serverId === null ? undefined : await ctx.chat.role(conv.serverId, message.authorId);
+  const moderated = assertMayDelete(ctx, message, conv, role, authorRole);
+  return removeMessage(ctx, after, message, conv, moderated, reason);
+}
+
 export const deleteMessage: Handler<'messages.delete'> = async (ctx, { messageId, reason }) => {
   await spendWrite(ctx);
-  return ctx.write(async (tx, after) => {
-    const { message, conv, role } = await readableMessage(tx, messageId);
-    const authorRole = conv.serverId === null ? undefined : await tx.chat.role(conv.serverId, message.authorId);
-    const moderated = assertMayDelete(tx, message, conv, role, authorRole);
-    if (message.deletedAt !== null) return { message: (await toMessages(tx.chat, [message]))[0] ?? never() };
-    const now = tx.clock();
-    await tx.chat.deleteMessage(message.id, now);
-    if (moderated && conv.serverId !== null) {
-      await audit(tx, conv.serverId, 'message.delete', {
-        targetUserId: message.authorId,
-        targetId: message.id,
-        reason,
-        details: { conversationId: conv.id, channel: conv.name, seq: message.seq },
-      });
-    }
-    const tombstone = (await toMessages(tx.chat, [{ ...message, body: '', deletedAt: now }]))[0] ?? never();
-    await tx.events.append(after, [scopeOf(conv)], 'message.deleted', { message: tombstone }, now);
-    return { message: tombstone };
-  });
+  return ctx.write(async (tx, after) => ({ message: await deleteAs(tx, after, messageId, reason) }));
 };
 
 export const history: Handler<'messages.history'> = async (ctx, { conversationId, before, after, limit }) => {

@@ -8,7 +8,7 @@ import { toChannel, toMember, toUserRef } from '../views.js';
 import { audit } from './audit.js';
 
 /** Sets or lifts (`until` null) a member's timeout, logs it and tells the server; returns the member as it is now. */
-async function setTimeoutOf(
+export async function setTimeoutOf(
   ctx: AuthedCtx,
   after: AfterCommit,
   serverId: string,
@@ -39,13 +39,23 @@ async function setTimeoutOf(
   return { member: toMember(m, ctx.bus, now) };
 }
 
+/** The caller times a member below them out for `seconds` (see `assertCanRemove`); returns the member as it is now. */
+export async function timeOut(
+  ctx: AuthedCtx,
+  after: AfterCommit,
+  serverId: string,
+  userId: string,
+  seconds: number,
+  reason: string | null | undefined,
+) {
+  const target = await assertCanRemove(ctx, serverId, userId, 'time out');
+  if (!target) throw new NatterError('not_found', 'no such member', { field: 'params.userId' });
+  return setTimeoutOf(ctx, after, serverId, userId, ctx.clock() + seconds * 1000, reason);
+}
+
 export const timeoutMember: Handler<'members.timeout'> = async (ctx, { serverId, userId, seconds, reason }) => {
   await spendWrite(ctx);
-  return ctx.write(async (tx, after) => {
-    const target = await assertCanRemove(tx, serverId, userId, 'time out');
-    if (!target) throw new NatterError('not_found', 'no such member', { field: 'params.userId' });
-    return setTimeoutOf(tx, after, serverId, userId, tx.clock() + seconds * 1000, reason);
-  });
+  return ctx.write((tx, after) => timeOut(tx, after, serverId, userId, seconds, reason));
 };
 
 export const untimeoutMember: Handler<'members.untimeout'> = async (ctx, { serverId, userId, reason }) => {

@@ -254,13 +254,39 @@ export const setRole: Handler<'members.role'> = async (ctx, { serverId, userId, 
   });
 };
 
+/** The caller kicks a member below them (see `assertCanRemove`), logged with `reason`. */
+export async function kick(
+  ctx: AuthedCtx,
+  after: AfterCommit,
+  serverId: string,
+  userId: string,
+  reason: string | null | undefined,
+): Promise<void> {
+  const target = await assertCanRemove(ctx, serverId, userId, 'kick');
+  if (!target) throw new NatterError('not_found', 'no such member', { field: 'params.userId' });
+  await audit(ctx, serverId, 'member.kick', { targetUserId: userId, reason });
+  await removeMember(ctx, after, serverId, userId, 'kicked', reason || null);
+}
+
+/** The caller bans a user (removed at once when a member below them), logged with `reason`. */
+export async function ban(
+  ctx: AuthedCtx,
+  after: AfterCommit,
+  serverId: string,
+  userId: string,
+  reason: string | null | undefined,
+): Promise<void> {
+  const target = await assertCanRemove(ctx, serverId, userId, 'ban');
+  if (!(await ctx.chat.user(userId))) throw new NatterError('not_found', 'no such user', { field: 'params.userId' });
+  await ctx.chat.addBan(serverId, userId, ctx.session.userId, reason || null, ctx.clock());
+  await audit(ctx, serverId, 'member.ban', { targetUserId: userId, reason });
+  if (target) await removeMember(ctx, after, serverId, userId, 'banned', reason || null);
+}
+
 export const kickMember: Handler<'members.kick'> = async (ctx, { serverId, userId, reason }) => {
   await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
-    const target = await assertCanRemove(tx, serverId, userId, 'kick');
-    if (!target) throw new NatterError('not_found', 'no such member', { field: 'params.userId' });
-    await audit(tx, serverId, 'member.kick', { targetUserId: userId, reason });
-    await removeMember(tx, after, serverId, userId, 'kicked', reason || null);
+    await kick(tx, after, serverId, userId, reason);
     return {};
   });
 };
@@ -268,11 +294,7 @@ export const kickMember: Handler<'members.kick'> = async (ctx, { serverId, userI
 export const addBan: Handler<'bans.add'> = async (ctx, { serverId, userId, reason }) => {
   await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
-    const target = await assertCanRemove(tx, serverId, userId, 'ban');
-    if (!(await tx.chat.user(userId))) throw new NatterError('not_found', 'no such user', { field: 'params.userId' });
-    await tx.chat.addBan(serverId, userId, tx.session.userId, reason || null, tx.clock());
-    await audit(tx, serverId, 'member.ban', { targetUserId: userId, reason });
-    if (target) await removeMember(tx, after, serverId, userId, 'banned', reason || null);
+    await ban(tx, after, serverId, userId, reason);
     return {};
   });
 };
