@@ -612,6 +612,7 @@ function commands(): Command[] {
           'invite.revoke',
           'server.update',
           'server.transfer',
+          'report.resolve',
         ]),
       )
       .option('--actor <username>', 'only what this person did')

@@ -9,6 +9,10 @@ import {
   Message,
   PublicUser,
   ReadState,
+  Report,
+  ReportAction,
+  ReportId,
+  ReportReason,
   ServerInfo,
   Settings,
   Timestamp,
@@ -185,6 +189,33 @@ export const events = {
     stream: true,
     summary: 'My read position in a conversation moved (on any of my clients).',
     data: ReadState,
+  },
+  'report.created': {
+    stream: true,
+    summary:
+      "Someone reported a message or a user: sent to the server's moderators, admins and owner (for a report from a DM or a group, or about a user outside any server: to the instance's operators), never to the person reported.",
+    data: z.object({ report: Report }),
+  },
+  'report.resolved': {
+    stream: true,
+    summary:
+      'A report was resolved: sent to those who got it as `report.created` (the resolver included), so that their count of open reports drops.',
+    data: z.object({ report: Report }),
+  },
+  'report.handled': {
+    stream: true,
+    summary:
+      "A report I made was handled: what was done (`outcome`), never by whom nor the resolver's note. Sent to the reporter only.",
+    data: z.object({
+      reportId: ReportId,
+      serverId: Id.nullable(),
+      conversationId: Id.nullable(),
+      seq: z.number().int().positive().nullable(),
+      targetUser: UserRef.nullable(),
+      reason: ReportReason,
+      outcome: ReportAction,
+      resolvedAt: Timestamp,
+    }),
   },
   presence: {
     stream: false,

@@ -31,6 +31,12 @@ import {
   PresentedPassword,
   PublicUser,
   ReadState,
+  Report,
+  ReportAction,
+  ReportDetails,
+  ReportId,
+  ReportNote,
+  ReportReason,
   SearchHit,
   SearchQuery,
   Self,
@@ -377,6 +383,46 @@ export const operations = {
       "A server's audit log, newest first (moderators and up): every moderation and administrative action, by action or by actor; paged.",
     params: paged({ serverId: Id, action: AuditAction.optional(), actorId: Id.optional() }, PAGE_MAX.medium),
     result: z.object({ entries: z.array(AuditEntry), next: Next }),
+  }),
+  'reports.create': op({
+    access: 'user',
+    summary:
+      "Report a message I can read (by conversation and number, or by id) or a user (in a server we are both in, or to the instance's operators). In a server it goes to the moderators, from a DM or a group to the instance's operators; the message's text is kept as it is now.",
+    params: z.union([
+      z.strictObject({
+        conversationId: Id,
+        seq: Seq,
+        reason: ReportReason,
+        details: ReportDetails.nullable().optional(),
+      }),
+      z.strictObject({ messageId: Id, reason: ReportReason, details: ReportDetails.nullable().optional() }),
+      z.strictObject({
+        userId: Id,
+        serverId: Id.nullable().optional(),
+        reason: ReportReason,
+        details: ReportDetails.nullable().optional(),
+      }),
+    ]),
+    result: z.object({ report: Report }),
+  }),
+  'reports.list': op({
+    access: 'user',
+    summary:
+      "A server's reports (moderators and up), or without `serverId` the instance operators' queue; `open` (the default), `resolved` or `all`, newest first; paged.",
+    params: paged({ serverId: Id.optional(), status: z.enum(['open', 'resolved', 'all']).optional() }, PAGE_MAX.medium),
+    result: z.object({ reports: z.array(Report), next: Next }),
+  }),
+  'reports.resolve': op({
+    access: 'user',
+    summary:
+      'Resolve an open report: delete the message, time its author out (`seconds`), kick or ban them, or do nothing; with a note for the other moderators. The action takes the rights it always does.',
+    params: z.strictObject({
+      reportId: ReportId,
+      action: ReportAction,
+      seconds: z.number().int().min(1).max(LIMITS.timeoutMaxSeconds).optional(),
+      note: ReportNote.nullable().optional(),
+    }),
+    result: z.object({ report: Report }),
   }),
   'channels.create': op({
     access: 'user',

@@ -290,6 +290,7 @@ export const AuditAction = z.enum([
   'invite.revoke',
   'server.update',
   'server.transfer',
+  'report.resolve',
 ]);
 export type AuditAction = z.infer<typeof AuditAction>;
 
@@ -416,3 +417,64 @@ export const SearchHit = z.object({
   matches: z.array(z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()])),
 });
 export type SearchHit = z.infer<typeof SearchHit>;
+
+/** Why someone reported a message or a user. */
+export const ReportReason = z.enum(['spam', 'harassment', 'inappropriate', 'illegal', 'other']);
+export type ReportReason = z.infer<typeof ReportReason>;
+
+/**
+ * What was done about a report: the message deleted for everyone, its
+ * author (or the user reported) timed out, kicked or banned from the
+ * server, or nothing.
+ */
+export const ReportAction = z.enum(['delete', 'timeout', 'kick', 'ban', 'none']);
+export type ReportAction = z.infer<typeof ReportAction>;
+
+/** A report waits as `open` until a moderator or operator resolves it. */
+export const ReportStatus = z.enum(['open', 'resolved']);
+export type ReportStatus = z.infer<typeof ReportStatus>;
+
+/** What a reporter adds in their own words. */
+export const ReportDetails = multilineText(LIMITS.reportDetailsMax, 'details');
+/** How a report was handled, in the resolver's words: for the other moderators (or operators) only. */
+export const ReportNote = multilineText(LIMITS.reportNoteMax, 'note');
+
+/** A report's id: numbered from 1 across the instance. */
+export const ReportId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+/**
+ * A report of a message or a user, as the moderators (or operators) who
+ * handle it see it, and as its reporter does when they make it. The person
+ * reported never sees it.
+ */
+export const Report = z.object({
+  id: ReportId,
+  /** The server whose moderators handle it; null: the instance's operators (a DM or a group, or a user outside any server). */
+  serverId: Id.nullable(),
+  /**
+   * Where the reported message is: a channel or a group, with its name, or
+   * a DM (no name: its two people are the reporter and the author). Null
+   * for a report about a user, and once the conversation is gone.
+   */
+  conversation: z.object({ id: Id, kind: ConversationKind, name: z.string().nullable() }).nullable(),
+  /** The reported message and its number in the conversation; null for a report about a user. */
+  messageId: Id.nullable(),
+  seq: z.number().int().positive().nullable(),
+  /** Who is reported: the message's author, or the user reported. */
+  targetUser: UserRef.nullable(),
+  /** Who reported it. */
+  reporter: UserRef.nullable(),
+  reason: ReportReason,
+  details: z.string().nullable(),
+  /** The message's text when it was reported: later edits and deletions do not change it. */
+  snapshot: z.string().nullable(),
+  status: ReportStatus,
+  /** What was done, once resolved. */
+  resolution: ReportAction.nullable(),
+  resolvedBy: UserRef.nullable(),
+  /** The resolver's note. */
+  note: z.string().nullable(),
+  createdAt: Timestamp,
+  resolvedAt: Timestamp.nullable(),
+});
+export type Report = z.infer<typeof Report>;

@@ -34,6 +34,9 @@ export const LIMITS = {
   /** Most people one message notifies with `@name`; further mentions stay text. */
   mentionsMax: 50,
   banReasonMax: 256,
+  /** What a reporter adds in their own words, and a moderator's note on a report. */
+  reportDetailsMax: 1000,
+  reportNoteMax: 1000,
   /** Longest timeout: 28 days, in seconds. */
   timeoutMaxSeconds: 28 * 86_400,
   /** Longest slow mode: 6 hours between two messages, in seconds. */

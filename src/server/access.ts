@@ -1,7 +1,8 @@
 import { NatterError } from '../protocol/index.js';
 import type { AuthedCtx, Services } from './context.js';
 import type { SendGate } from './db/chat.js';
-import type { ConversationRow, MemberRow, MessageRow, ServerRow, UserRow } from './db/schema.js';
+import { messageTargetKey, type ReportView, userTargetKey } from './db/reports.js';
+import type { ConversationRow, MemberRow, MessageRow, ReportRow, ServerRow, UserRow } from './db/schema.js';
 import { conversationScope, type Scope, serverScope } from './event-log.js';
 import type { Hub } from './hub.js';
 import { rateLimited } from './limits.js';
@@ -319,6 +320,142 @@ export function notAccepting(username: string, field: string): NatterError {
   return new NatterError('forbidden', `@${username} and you cannot reach each other (one of you blocked the other)`, {
     field,
   });
+}
+
+// Reports. What a report names, the caller must be able to read or share a
+// place with; whatever they cannot is `not_found`, worded as for what does not
+// exist. A report is handled by its server's moderators, admins and owner, or
+// (from a DM or a group, or about a user outside any server) by the
+// instance's operators; never by the person it is about, who cannot see it.
+
+/** What a new report is about: its server (null: the operators'), the message if any, whom, and its key. */
+export type ReportTarget = Pick<
+  ReportRow,
+  'serverId' | 'conversationId' | 'messageId' | 'messageSeq' | 'targetUserId' | 'targetKey' | 'snapshot'
+>;
+
+export function noSuchReport(): NatterError {
+  return new NatterError('not_found', 'no such report', { field: 'params.reportId' });
+}
+
+/** Is the caller one of the instance's operators (`natter admin grant`)? Read from the database each time. */
+export async function isOperator(ctx: AuthedCtx): Promise<boolean> {
+  return (await ctx.users.byId(ctx.session.userId))?.operator === true;
+}
+
+/**
+ * A message the caller may report: one they can read (by conversation and
+ * number, or by id), not deleted, not their own. In a channel the report
+ * goes to the server's moderators, in a DM or a group to the operators.
+ */
+export async function reportableMessage(
+  ctx: AuthedCtx,
+  by: { conversationId: string; seq: number } | { messageId: string },
+): Promise<ReportTarget> {
+  let message: MessageRow | undefined;
+  let conv: ConversationRow;
+  const field = 'messageId' in by ? 'params.messageId' : 'params.seq';
+  if ('messageId' in by) {
+    ({ message, conv } = await readableMessage(ctx, by.messageId));
+  } else {
+    ({ conv } = await readable(ctx, by.conversationId));
+    const [found] = by.seq >= 1 ? await ctx.chat.after(conv.id, by.seq - 1, 1) : [];
+    message = found?.seq === by.seq ? found : undefined;
+    if (!message) throw new NatterError('not_found', `no message #${by.seq} here`, { field });
+  }
+  if (message.deletedAt !== null) {
+    throw new NatterError(
+      'not_found',
+      `message #${message.seq} was deleted: there is nothing left to report (you can report its author)`,
+      { field },
+    );
+  }
+  if (message.authorId === ctx.session.userId) {
+    throw new NatterError('bad_request', 'you cannot report your own message', { field });
+  }
+  return {
+    serverId: conv.kind === 'channel' ? conv.serverId : null,
+    conversationId: conv.id,
+    messageId: message.id,
+    messageSeq: message.seq,
+    targetUserId: message.authorId,
+    targetKey: messageTargetKey(message.id),
+    snapshot: message.body,
+  };
+}
+
+/**
+ * A user the caller may report: in a server, a member of it (the caller
+ * being one too), for its moderators; without one, someone they share a
+ * server, a group or a direct conversation with, for the operators. Never
+ * themself.
+ */
+export async function reportableUser(ctx: AuthedCtx, userId: string, serverId: string | null): Promise<ReportTarget> {
+  const me = ctx.session.userId;
+  if (userId === me) throw new NatterError('bad_request', 'you cannot report yourself', { field: 'params.userId' });
+  if (serverId !== null) {
+    await serverFor(ctx, serverId);
+    if (!(await ctx.chat.role(serverId, userId))) {
+      throw new NatterError('not_found', 'no such member', { field: 'params.userId' });
+    }
+  } else {
+    const known =
+      (await ctx.chat.shareServerOrGroup(me, userId)) ||
+      (await ctx.chat.dmByKey([me, userId].sort().join(':'))) !== undefined;
+    if (!known) {
+      throw new NatterError(
+        'not_found',
+        'no such user among the people you share a server, a group or a direct conversation with',
+        { field: 'params.userId' },
+      );
+    }
+  }
+  return {
+    serverId,
+    conversationId: null,
+    messageId: null,
+    messageSeq: null,
+    targetUserId: userId,
+    targetKey: userTargetKey(userId, serverId),
+    snapshot: null,
+  };
+}
+
+/**
+ * Whose reports the caller may read: a server's (moderators and up), or
+ * without one the instance's queue (operators; `forbidden` for others, who
+ * know they are not one).
+ */
+export async function assertMayReadReports(ctx: AuthedCtx, serverId: string | null): Promise<void> {
+  if (serverId !== null) await serverWithRole(ctx, serverId, 'moderator');
+  else if (!(await isOperator(ctx))) {
+    throw new NatterError('forbidden', "only the instance's operators handle reports from DMs and groups");
+  }
+}
+
+/**
+ * A report the caller may resolve: of a server where they are a moderator
+ * or up, or of the instance's queue when they are an operator; and not about
+ * them. Any other is `not_found`, as a report that does not exist.
+ */
+export async function handleableReport(ctx: AuthedCtx, reportId: number): Promise<ReportView> {
+  const report = await ctx.reports.byId(reportId);
+  if (!report || report.targetUserId === ctx.session.userId) throw noSuchReport();
+  const allowed =
+    report.serverId === null
+      ? await isOperator(ctx)
+      : RANK[(await ctx.chat.role(report.serverId, ctx.session.userId)) ?? 'member'] >= RANK.moderator;
+  if (!allowed) throw noSuchReport();
+  return report;
+}
+
+/** Who hears of a report: its server's moderators and up, or the operators; never the person it is about. */
+export async function reportAudience(ctx: AuthedCtx, report: Pick<ReportRow, 'serverId' | 'targetUserId'>) {
+  const ids =
+    report.serverId === null
+      ? (await ctx.users.operators()).map((u) => u.id)
+      : await ctx.reports.moderators(report.serverId);
+  return ids.filter((id) => id !== report.targetUserId);
 }
 
 /** Who receives a conversation's events. */

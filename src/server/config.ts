@@ -58,6 +58,8 @@ export type Limits = {
   lookupPerUser: Limit;
   /** Failed invite-code joins per user and per address (guessing codes). */
   inviteFail: Limit;
+  /** Reports made per user (`reports.create`), whatever their outcome. */
+  reportPerUser: Limit;
 };
 
 /**
@@ -84,6 +86,8 @@ export type Quotas = {
   botTokensPerUser: number;
   /** Bytes of events one user's writes may store per day (UTC), messages included; 0 = no budget. */
   writeBytesPerDay: number;
+  /** Reports one user may have open (not yet handled by moderators or operators) at once. */
+  openReportsPerUser: number;
 };
 
 /** Everything the server can be told at start. */
@@ -282,6 +286,8 @@ export function defaultConfig(): ServerConfig {
       readPerUser: { capacity: 200, refillMs: 100 },
       lookupPerUser: { capacity: 60, refillMs: 500 },
       inviteFail: { capacity: 5, refillMs: 12_000 },
+      // 10 at once, then 10 an hour.
+      reportPerUser: { capacity: 10, refillMs: 360_000 },
     },
     quotas: {
       serversOwnedPerUser: 100,
@@ -293,6 +299,7 @@ export function defaultConfig(): ServerConfig {
       sessionsPerUser: 100,
       botTokensPerUser: 50,
       writeBytesPerDay: 50 * 1024 * 1024,
+      openReportsPerUser: 50,
     },
     sessionIdleMs: 90 * 24 * 3600 * 1000,
     replayCap: 1000,
@@ -323,6 +330,7 @@ export const LIMIT_NAMES = [
   'readPerUser',
   'lookupPerUser',
   'inviteFail',
+  'reportPerUser',
 ] as const satisfies readonly (keyof Limits)[];
 
 /**
@@ -349,6 +357,7 @@ export const QUOTA_NAMES = [
   'sessionsPerUser',
   'botTokensPerUser',
   'writeBytesPerDay',
+  'openReportsPerUser',
 ] as const satisfies readonly (keyof Quotas)[];
 
 /** What a limits file changes: rate limits, and caps under `"quotas"`. */

@@ -42,6 +42,7 @@ export function spendWrite(ctx: Ctx & { session: { userId: string } }): Promise<
  */
 export const READ_OPS: ReadonlySet<OpName> = new Set<OpName>([
   'audit.list',
+  'reports.list',
   'messages.history',
   'messages.search',
   'conversations.list',

@@ -152,6 +152,8 @@ export const sizeOf = {
   ban: (b: { reason: string | null }): number => 400 + textBytes(b.reason),
   audit: (e: { reason: string | null; details: Record<string, unknown> | null }): number =>
     500 + textBytes(e.reason) + (e.details ? textBytes(JSON.stringify(e.details)) : 0),
+  report: (r: { details: string | null; snapshot: string | null; note: string | null }): number =>
+    800 + textBytes(r.details) + textBytes(r.snapshot) + textBytes(r.note),
 };
 
 /** Maps a row to its wire form; the password hash never goes on the wire. */

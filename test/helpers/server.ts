@@ -21,6 +21,7 @@ export const LOOSE_LIMITS: ServerConfig['limits'] = {
   readPerUser: { capacity: 10_000, refillMs: 1 },
   lookupPerUser: { capacity: 10_000, refillMs: 1 },
   inviteFail: { capacity: 1000, refillMs: 1 },
+  reportPerUser: { capacity: 1000, refillMs: 1 },
 };
 
 export type TestServer = {

@@ -58,6 +58,8 @@ type Ids = {
   userId: string;
   /** A username that is not in the group (usernames are public too). */
   username: string;
+  /** A report of the channel message, open. */
+  reportId: number;
 };
 
 type Case = { op: OpName; on: string; params: (x: Ids) => unknown };
@@ -82,6 +84,15 @@ const CASES: readonly Case[] = [
   row('bans.remove', 'server', (x) => ({ serverId: x.serverId, userId: x.userId })),
   row('bans.list', 'server', (x) => ({ serverId: x.serverId })),
   row('audit.list', 'server', (x) => ({ serverId: x.serverId })),
+  row('reports.list', 'server', (x) => ({ serverId: x.serverId })),
+  row('reports.resolve', 'report', (x) => ({ reportId: x.reportId, action: 'none' })),
+  row('reports.create', 'channel message', (x) => ({ messageId: x.channelMsgId, reason: 'spam' })),
+  row('reports.create', 'group message', (x) => ({ messageId: x.groupMsgId, reason: 'spam' })),
+  row('reports.create', 'dm message', (x) => ({ messageId: x.dmMsgId, reason: 'spam' })),
+  row('reports.create', 'channel', (x) => ({ conversationId: x.channelId, seq: 1, reason: 'spam' })),
+  row('reports.create', 'group', (x) => ({ conversationId: x.groupId, seq: 1, reason: 'spam' })),
+  row('reports.create', 'dm', (x) => ({ conversationId: x.dmId, seq: 1, reason: 'spam' })),
+  row('reports.create', 'server', (x) => ({ userId: x.userId, serverId: x.serverId, reason: 'spam' })),
   row('channels.create', 'server', (x) => ({ serverId: x.serverId, name: 'intruders' })),
   row('channels.list', 'server', (x) => ({ serverId: x.serverId })),
   row('channels.update', 'channel', (x) => ({ channelId: x.channelId, topic: 'defaced' })),
@@ -223,6 +234,7 @@ before(async () => {
     nonce: nonce(),
   });
   const dmMsg = await alice.c.request('messages.send', { to: bob.username, body: 'dm secret', nonce: nonce() });
+  const { report } = await bob.c.request('reports.create', { messageId: channelMsg.message.id, reason: 'other' });
   const ids: Ids = {
     serverId,
     channelId,
@@ -235,6 +247,7 @@ before(async () => {
     revokedCode,
     userId: bob.id,
     username: carol.username,
+    reportId: report.id,
   };
   const fake: Ids = {
     serverId: randomId(),
@@ -248,6 +261,7 @@ before(async () => {
     revokedCode: randomCode(),
     userId: bob.id,
     username: carol.username,
+    reportId: 9_999_999,
   };
   fx = { alice, bob, carol, eve, ids, fake, serverName, groupName };
 });

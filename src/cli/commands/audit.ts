@@ -26,6 +26,10 @@ function change(e: AuditEntry): string {
     const secs = (v: unknown) => (v ? `${String(v)} s` : 'off');
     return `#${String(d.channel ?? e.targetId)} slow mode ${secs(d.from)} → ${secs(d.to)}`;
   }
+  if (e.action === 'report.resolve') {
+    const seconds = d.seconds === undefined ? '' : ` ${String(d.seconds)} s`;
+    return `report #${String(d.report ?? e.targetId)} ${String(d.reason ?? '')}: ${String(d.action ?? '?')}${seconds}`;
+  }
   if (e.action === 'message.delete') {
     return d.channel ? `#${String(d.channel)} #${String(d.seq ?? '?')}` : `message #${String(d.seq ?? '?')}`;
   }

@@ -18,6 +18,7 @@ import { createInvite, joinByInvite, listInvites, revokeInvite } from './invites
 import { deleteMessage, editMessage, history, sendMessage } from './messages.js';
 import { setSlowmode, timeoutMember, untimeoutMember } from './moderation.js';
 import { changeUsername, updateProfile } from './profile.js';
+import { createReport, listReports, resolveReport } from './reports.js';
 import { searchMessages } from './search.js';
 import {
   addBan,
@@ -74,6 +75,9 @@ export const handlers: { [N in OpName]: Handler<N> } = {
   'bans.remove': removeBan,
   'bans.list': listBans,
   'audit.list': listAudit,
+  'reports.create': createReport,
+  'reports.list': listReports,
+  'reports.resolve': resolveReport,
   'channels.create': createChannel,
   'channels.update': updateChannel,
   'channels.slowmode': setSlowmode,
