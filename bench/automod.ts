@@ -148,7 +148,9 @@ function checkAll(rules: CompiledRules, n: number): number {
 function commit(): string {
   try {
     const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench', ':!bench/results'], {
+      encoding: 'utf8',
+    }).trim();
     return dirty ? `${sha}+dirty` : sha;
   } catch {
     return 'unknown';
