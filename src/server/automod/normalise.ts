@@ -334,8 +334,89 @@ function symbolInWord(chars: string[], classes: Uint8Array, start: number, end: 
   return before && after ? (LEET_SYMBOLS[ch] ?? ch) : ch;
 }
 
+// The same steps for text that is all ASCII, as most chat is: one pass over char codes, no tables of strings.
+const NON_ASCII = /[^\u0000-\u007f]/;
+/** Per ASCII code: 0 other, 1 letter, 2 digit, 3 symbol standing for a letter, 4 white space. */
+const ASCII_CLASS = new Uint8Array(128);
+/** Per ASCII code: what it is as a letter (lower case, or the letter a digit or symbol stands for). */
+const ASCII_AS_LETTER = new Uint16Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  const low = ch.toLowerCase();
+  ASCII_AS_LETTER[c] = (LEET_DIGITS[ch] ?? LEET_SYMBOLS[ch] ?? low).charCodeAt(0);
+  if (low >= 'a' && low <= 'z') ASCII_CLASS[c] = LETTER_CLASS;
+  else if (ch >= '0' && ch <= '9') ASCII_CLASS[c] = DIGIT_CLASS;
+  else if (LEET_SYMBOLS[ch] !== undefined) ASCII_CLASS[c] = SYMBOL_CLASS;
+  else if (c === 9 || c === 10 || c === 13 || c === 32) ASCII_CLASS[c] = 4;
+}
+const AT = 64;
+const DOLLAR = 36;
+const SPACE_CODE = 32;
+
+function normaliseAscii(s: string): string {
+  const n = s.length;
+  const out = new Uint16Array(n);
+  let len = 0;
+  let last = -1;
+  let wordEnd = 0;
+  let wordStart = 0;
+  let letters = false;
+  for (let k = 0; k < n; k++) {
+    const c = s.charCodeAt(k);
+    const cls = ASCII_CLASS[c] ?? OTHER;
+    let code = c;
+    let letter = false;
+    if (cls === OTHER || cls === 4) {
+      if (cls === 4) code = SPACE_CODE;
+    } else {
+      if (k >= wordEnd) {
+        // The start of a word: find its end, and whether it has letters.
+        wordStart = k;
+        letters = false;
+        for (wordEnd = k; wordEnd < n; wordEnd++) {
+          const w = ASCII_CLASS[s.charCodeAt(wordEnd)] ?? OTHER;
+          if (w === OTHER || w === 4) break;
+          if (w === LETTER_CLASS) letters = true;
+        }
+      }
+      if (!letters) {
+        // Digits and symbols only (`2024`, `$5`): as written.
+      } else if (cls === LETTER_CLASS) {
+        code = ASCII_AS_LETTER[c] ?? c;
+        letter = true;
+      } else if (cls === DIGIT_CLASS) {
+        code = ASCII_AS_LETTER[c] ?? c;
+        letter = code !== c;
+      } else if (c === AT ? k > wordStart : c === DOLLAR || asciiBetween(s, wordStart, wordEnd, k)) {
+        code = ASCII_AS_LETTER[c] ?? c;
+        letter = true;
+      }
+    }
+    // Step 5: a repeated letter, or white space, stands for one.
+    if (code === last && (letter || code === SPACE_CODE)) continue;
+    last = code;
+    out[len++] = code;
+  }
+  let text = '';
+  for (let at = 0; at < len; at += 8192) {
+    // apply takes the typed array as it is; spreading it would go through its iterator.
+    text += String.fromCharCode.apply(null, out.subarray(at, Math.min(len, at + 8192)) as unknown as number[]);
+  }
+  return text;
+}
+
+/** Is there a letter or digit before `k` and one after it, inside the word `start..end` (ASCII)? */
+function asciiBetween(s: string, start: number, end: number, k: number): boolean {
+  let before = false;
+  for (let b = k - 1; b >= start && !before; b--) before = ASCII_CLASS[s.charCodeAt(b)] !== SYMBOL_CLASS;
+  let after = false;
+  for (let a = k + 1; a < end && !after; a++) after = ASCII_CLASS[s.charCodeAt(a)] !== SYMBOL_CLASS;
+  return before && after;
+}
+
 /** `s` in the normalised form keywords are compared in (see the top of this file). */
 export function normalise(s: string): string {
+  if (!NON_ASCII.test(s)) return normaliseAscii(s);
   return words(fold(s, null), null).text;
 }
 

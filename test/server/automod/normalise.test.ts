@@ -60,6 +60,24 @@ describe('normalise', () => {
     assert.equal(normalise('a \t\n  b\u00a0c'), 'a b c');
   });
 
+  test('ASCII text, which takes a faster path, comes out as the general path makes it', () => {
+    // normaliseWithMap always takes the general path; normalise takes the ASCII one for ASCII text.
+    const alphabet = 'aAbBeEiIoOsStTxz0123456789@$!|+ \t\n.,?-_*#';
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 48271) % 2147483647;
+      return seed;
+    };
+    for (let n = 0; n < 3000; n++) {
+      let s = '';
+      const length = next() % 24;
+      for (let i = 0; i < length; i++) s += alphabet[next() % alphabet.length];
+      assert.equal(normalise(s), normaliseWithMap(s).text, JSON.stringify(s));
+    }
+    const long = 'ab$1! '.repeat(3000);
+    assert.equal(normalise(long), normaliseWithMap(long).text);
+  });
+
   test('a match in the normalised text maps back to what was written', () => {
     const written = 'well FUUUUCK this';
     const n = normaliseWithMap(written);
