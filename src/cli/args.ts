@@ -30,6 +30,13 @@ export function positiveInt(value: string): number {
   return n;
 }
 
+/** A report's number: `12` or `#12`. */
+export function reportNumber(value: string): number {
+  const n = Number(value.replace(/^#/, ''));
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a report number, such as 12');
+  return n;
+}
+
 export function nonNegativeInt(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number, 0 or more');

@@ -10,6 +10,7 @@ import {
   nonNegativeInt,
   port,
   positiveInt,
+  reportNumber,
   serverUrl,
   slowmodeLength,
   timeoutLength,
@@ -56,6 +57,7 @@ const whoami = () => import('./commands/whoami.js');
 const passwd = () => import('./commands/passwd.js');
 const sessions = () => import('./commands/sessions.js');
 const audit = () => import('./commands/audit.js');
+const reports = () => import('./commands/report.js');
 const token = () => import('./commands/token.js');
 const profile = () => import('./commands/profile.js');
 const rename = () => import('./commands/rename.js');
@@ -438,6 +440,59 @@ function moderationCommand(name: 'kick' | 'ban' | 'unban', description: string):
   return cmd.action(lazy(moderation, (m) => m.moderationAction(name), { reason: '--reason' }));
 }
 
+/** `report`: a message by its number, or a user. */
+function reportCommand(): Command {
+  return (
+    new Command('report')
+      .description(
+        "report a message to the server's moderators (in a DM or a group: to the instance's operators), or a user",
+      )
+      .argument('<target>', 'server/channel, @username (a DM) or +group with a message number; or @username alone')
+      .argument('[seq]', 'the number of the message')
+      .addOption(
+        // ReportReason's values, written out: the CLI does not load zod to print its help (test/cli/reports.test.ts checks they match).
+        new Option('--reason <reason>', 'why')
+          .choices(['spam', 'harassment', 'inappropriate', 'illegal', 'other'])
+          .makeOptionMandatory(),
+      )
+      .option('--details <text>', 'more, in your own words (up to 1000 characters)')
+      // Not --server: that one names the natter server to connect to, for every command.
+      .option('--in <server>', "a user: report them to this server's moderators (else to the instance's operators)")
+      .action(lazy(reports, (m) => m.report, { details: '--details', serverId: '--in', reason: '--reason' }))
+  );
+}
+
+/** `reports`: a server's queue or the operators', and `reports resolve`. */
+function reportsCommand(): Command {
+  const resolve = new Command('resolve')
+    .description('resolve a report: delete the message, time out, kick or ban its author, or nothing')
+    .argument('<id>', 'the report number', reportNumber)
+    .addOption(
+      new Option('--action <action>', 'what to do')
+        .choices(['delete', 'timeout', 'kick', 'ban', 'none'])
+        .makeOptionMandatory(),
+    )
+    .addOption(
+      new Option('--duration <duration>', 'with --action timeout: how long, 10m, 1h, 7d (at most 28d)').argParser(
+        timeoutLength,
+      ),
+    )
+    .option('--note <text>', 'for the other moderators (the reporter is told what was done, never the note)')
+    .action(lazy(reports, (m) => m.resolve, { note: '--note', seconds: '--duration', action: '--action' }));
+  return new Command('reports')
+    .description("a server's reports, newest first (moderators and up); --instance: the operators' queue")
+    .argument('[server]')
+    .option('--instance', "the instance operators' queue: reports from DMs and groups, and of users outside any server")
+    .addOption(
+      new Option('--status <status>', 'which: open, resolved or all')
+        .choices(['open', 'resolved', 'all'])
+        .default('open'),
+    )
+    .addOption(new Option('--limit <n>', 'at most this many (default 50)').argParser(positiveInt))
+    .addCommand(resolve)
+    .action(lazy(reports, (m) => m.reports));
+}
+
 function groupCommand(): Command {
   const create = new Command('create')
     .description('create a private group with these people')
@@ -618,6 +673,8 @@ function commands(): Command[] {
       .option('--actor <username>', 'only what this person did')
       .addOption(new Option('--limit <n>', 'at most this many entries (default 50)').argParser(positiveInt))
       .action(lazy(audit, (m) => m.audit, { actor: '--actor' })),
+    reportCommand(),
+    reportsCommand(),
     new Command('groups').description('list the groups you are in').action(lazy(groups, (m) => m.groups)),
     groupCommand(),
     new Command('dms').description('your direct-message conversations').action(lazy(dms, (m) => m.dms)),

@@ -305,6 +305,14 @@ export function warnSameName(what: 'server' | 'group', made: Named, before: read
   if (same) process.stderr.write(`natter: warning: ${same.warning}; this one is ${same.name}\n`);
 }
 
+/** "10 min", "2 h", "3 days": a length of time in seconds as people say it. */
+export function spanWords(seconds: number): string {
+  if (seconds % 86_400 === 0) return seconds === 86_400 ? '1 day' : `${seconds / 86_400} days`;
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
+}
+
 /** `alice (Alice)` or `alice`. */
 export function who(user: { username: string; displayName: string | null }): string {
   return user.displayName ? `${user.username} (${user.displayName})` : user.username;

@@ -1,7 +1,8 @@
 import { distinctNames } from '../../client/names.js';
 import type { Natter } from '../../client/natter.js';
-import type { EventMessage, Message } from '../../protocol/index.js';
+import type { EventMessage, Message, Report, ReportAction } from '../../protocol/index.js';
 import { authorLabel, saying } from '../message-line.js';
+import { outcomeWords, reportPlace } from '../report-words.js';
 import {
   listConversations,
   listDms,
@@ -50,6 +51,9 @@ type Data = Record<string, unknown> & {
   until?: number | null;
   online?: boolean;
   lastReadSeq?: number;
+  report?: Report;
+  reportId?: number;
+  targetUser?: { id: string; username: string } | null;
 };
 
 /**
@@ -138,6 +142,7 @@ function convOf(ev: EventMessage): string | undefined {
   return (
     d.message?.conversationId ??
     d.conversationId ??
+    d.report?.conversation?.id ??
     d.channel?.id ??
     d.channelId ??
     d.group?.id ??
@@ -150,7 +155,13 @@ function convOf(ev: EventMessage): string | undefined {
 function serverOf(ev: EventMessage, names: Names): string | undefined {
   const d = ev.data as Data;
   const conv = convOf(ev);
-  return d.server?.id ?? d.serverId ?? d.channel?.serverId ?? (conv ? names.channels.get(conv)?.serverId : undefined);
+  return (
+    d.server?.id ??
+    d.serverId ??
+    d.report?.serverId ??
+    d.channel?.serverId ??
+    (conv ? names.channels.get(conv)?.serverId : undefined)
+  );
 }
 
 /** What to let through when targets are given. */
@@ -251,9 +262,35 @@ function describe(ev: EventMessage, names: Names): string | null {
       return line(`${clean(where)}: ${clean(d.user?.username)} is typing`);
     case 'user.updated':
       return line(`${clean(d.user?.username)} updated their profile`);
+    case 'report.created': {
+      const r = d.report;
+      if (!r) return null;
+      const about =
+        r.seq === null ? `@${clean(r.targetUser?.username)}` : `${reportPlace(r)} (${clean(r.targetUser?.username)})`;
+      return line(
+        `${queue(r.serverId, names)}: new report #${r.id} by ${clean(r.reporter?.username)} on ${about}: ${r.reason}`,
+      );
+    }
+    case 'report.resolved': {
+      const r = d.report;
+      if (!r) return null;
+      const by = r.resolvedBy ? ` by ${clean(r.resolvedBy.username)}` : '';
+      return line(
+        `${queue(r.serverId, names)}: report #${r.id} resolved${by}: ${outcomeWords(r.resolution ?? 'none', r.targetUser?.username)}`,
+      );
+    }
+    case 'report.handled':
+      return line(
+        `your report #${d.reportId} (${clean(d.reason)}) was handled: ${outcomeWords((d.outcome ?? 'none') as ReportAction, d.targetUser?.username)}`,
+      );
     default:
       return null;
   }
+}
+
+/** Whose queue a report is in: its server, or the instance's operators. */
+function queue(serverId: string | null, names: Names): string {
+  return serverId === null ? 'operators' : clean(names.server(serverId));
 }
 
 /** Names for what the caller can see now. */

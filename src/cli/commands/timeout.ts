@@ -1,17 +1,9 @@
 import { usageError } from '../errors.js';
 import { resolveChannel, resolveServerNamed, resolveUser } from '../resolve.js';
 import { act } from '../session.js';
-import { clean, fmtTime } from '../util.js';
+import { clean, fmtTime, spanWords } from '../util.js';
 
 type ReasonOpts = { reason?: string };
-
-/** "10 min", "2 h", "3 days": a length of time as people say it. */
-function span(seconds: number): string {
-  if (seconds % 86_400 === 0) return seconds === 86_400 ? '1 day' : `${seconds / 86_400} days`;
-  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
-  if (seconds % 60 === 0) return `${seconds / 60} min`;
-  return `${seconds} s`;
-}
 
 /** `natter timeout <server> <username> <duration> [--reason T]` */
 export const timeout = act(async (ctx, ref: string, username: string, seconds: number) => {
@@ -27,7 +19,7 @@ export const timeout = act(async (ctx, ref: string, username: string, seconds: n
   ctx.out(
     { serverId: server.id, member },
     () =>
-      `${clean(member.user.username)} is timed out in ${clean(place)} for ${span(seconds)}, until ${fmtTime(member.timeoutUntil)}`,
+      `${clean(member.user.username)} is timed out in ${clean(place)} for ${spanWords(seconds)}, until ${fmtTime(member.timeoutUntil)}`,
   );
 });
 
@@ -53,7 +45,7 @@ export const slowmode = act(async (ctx, target: string, seconds: number | undefi
   const { channel: current, serverName } = await resolveChannel(ctx.s, target.slice(0, slash), target.slice(slash + 1));
   const where = `${clean(serverName)}/#${clean(current.name)}`;
   const say = (s: number | undefined) =>
-    s ? `slow mode in ${where}: one message every ${span(s)} per member` : `slow mode in ${where} is off`;
+    s ? `slow mode in ${where}: one message every ${spanWords(s)} per member` : `slow mode in ${where} is off`;
   if (seconds === undefined) {
     ctx.out({ channel: current }, () => say(current.slowmode));
     return;
