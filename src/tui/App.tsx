@@ -328,7 +328,7 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
             hint={
               selectedLine
                 ? mainWidth >= 80
-                  ? `#${selectedLine.seq} ${selectedLine.author.username} · e edit · d delete · r reply · c copy · Esc`
+                  ? `#${selectedLine.seq} ${selectedLine.author.username} · e edit · d delete · r reply · c copy · ! report · Esc`
                   : `#${selectedLine.seq} ${selectedLine.author.username} · e/d/r/c · Esc`
                 : state.connection.status === 'reconnecting'
                   ? 'Ctrl-R: now'

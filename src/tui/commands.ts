@@ -23,6 +23,11 @@ export type Intent =
   | { type: 'edit'; conversationId: string; seq: number; body: string }
   /** Delete message number `seq` of `conversationId` (the app finds its id, then `messages.delete`). */
   | { type: 'delete'; conversationId: string; seq: number }
+  /**
+   * Report message number `seq` of `conversationId` (null: the newest loaded message of someone else there):
+   * the app finds its id, then `reports.create`. `to` says whom the report goes to, for the notice.
+   */
+  | ReportIntent
   /** Open the search overlay with `query` (searched at once when it is not empty). */
   | { type: 'search'; query: string }
   /** While waiting to reconnect, try now. */
@@ -44,6 +49,20 @@ export type Intent =
   | { type: 'error'; message: string }
   /** Nothing to do (empty or blank input). */
   | { type: 'none' };
+
+/** See {@link Intent}: a report of a message of the open conversation. */
+export type ReportIntent = {
+  type: 'report';
+  conversationId: string;
+  seq: number | null;
+  reason: ReportReasonWord;
+  details: string | null;
+  to: string;
+};
+
+/** The reasons a report gives (the protocol's `ReportReason`, spelled out so that parsing loads no schema). */
+export const REPORT_REASONS = ['spam', 'harassment', 'inappropriate', 'illegal', 'other'] as const;
+export type ReportReasonWord = (typeof REPORT_REASONS)[number];
 
 /** One protocol request, its params typed by its operation. */
 export type RequestOf<N extends OpName> = {
@@ -477,6 +496,62 @@ function del(args: Args, ctx: CommandContext): Intent {
   return { type: 'delete', conversationId: ctx.active.id, seq };
 }
 
+/** Whom a report made in `ctx.active` goes to: the server's moderators, or (a DM, a group) the instance's operators. */
+function reportedTo(ctx: CommandContext): string {
+  const a = ctx.active;
+  return a?.kind === 'channel' && a.serverId
+    ? `the moderators of ${where(ctx, a.serverId)}`
+    : "the instance's operators";
+}
+
+/**
+ * `/report [#SEQ] REASON [DETAILS]`: a message of the open conversation, by
+ * its number, else the newest loaded one of someone else (a selected
+ * message's `!` key writes its number in); `/report @USER REASON [DETAILS]`:
+ * a person, to the open channel's server (elsewhere, to the operators).
+ */
+function report(args: Args, ctx: CommandContext): Intent {
+  const first = args.words[0];
+  if (first === undefined) return usage('report');
+  const person = first.startsWith('@') ? username(first) : null;
+  const seq = person === null ? parseSeq(first) : null;
+  const at = person !== null || seq !== null ? 1 : 0;
+  const reasonWord = args.words[at]?.toLowerCase();
+  if (person === '' || reasonWord === undefined) return usage('report');
+  const reason = REPORT_REASONS.find((r) => r === reasonWord);
+  if (!reason) return { type: 'error', message: 'the reason is spam, harassment, inappropriate, illegal or other' };
+  const details = args.rest(at + 1);
+  const a = ctx.active;
+  if (person !== null) {
+    const serverId = a?.kind === 'channel' ? a.serverId : null;
+    const to = reportedTo(ctx);
+    return {
+      type: 'request-user',
+      username: person,
+      withUser: (user) =>
+        request(
+          'reports.create',
+          {
+            userId: user.id,
+            ...(serverId ? { serverId } : {}),
+            reason,
+            ...(details === '' ? {} : { details }),
+          },
+          ({ report: made }) => `reported ${user.username} to ${to} (${reason}): report #${made.id}`,
+        ),
+    };
+  }
+  if (a === null) return { type: 'error', message: 'open a conversation first' };
+  return {
+    type: 'report',
+    conversationId: a.id,
+    seq,
+    reason,
+    details: details === '' ? null : details,
+    to: reportedTo(ctx),
+  };
+}
+
 function help(args: Args): Intent {
   const name = args.words[0]?.replace(/^\//, '').toLowerCase();
   if (name === undefined) return { type: 'help' };
@@ -838,6 +913,15 @@ export const COMMANDS: readonly Command[] = [
     usage: '/delete SEQ',
     description: 'Delete message number SEQ (yours, or any in a server you administer).',
     run: del,
+  },
+  {
+    name: 'report',
+    aliases: [],
+    usage: '/report [#SEQ|@USER] REASON [DETAILS]',
+    description:
+      "Report a message of the open conversation (number SEQ; without it, the newest one of someone else; a selected message's ! key fills in its number), or a person, to the server's moderators (from a DM or a group: the instance's operators). REASON: spam, harassment, inappropriate, illegal or other.",
+    userArgs: { first: 1 },
+    run: report,
   },
   {
     name: 'me',

@@ -7,7 +7,7 @@
  */
 import { isBlank } from '../protocol/blank.js';
 import type { SearchHit } from '../protocol/index.js';
-import { COMMANDS, type Intent, parseCommand, runRequest } from './commands.js';
+import { COMMANDS, type Intent, parseCommand, type ReportIntent, runRequest } from './commands.js';
 import { complete } from './completion.js';
 import type { SwitcherItem } from './components/QuickSwitcher.js';
 import { scrollOffset, sidebarRows } from './components/Sidebar.js';
@@ -689,6 +689,8 @@ export class ChatIntents {
           ? await this.controller.request('messages.edit', { messageId, body: intent.body }, `edited #${intent.seq}`)
           : await this.controller.request('messages.delete', { messageId }, `deleted #${intent.seq}`);
       }
+      case 'report':
+        return this.report(intent);
       case 'confirm':
         this.ask(intent.question, intent.no, () => void this.carryOut(intent.yes));
         return true;
@@ -727,6 +729,64 @@ export class ChatIntents {
       case 'error':
         notice(intent.message, 'error');
         return false;
+    }
+  }
+
+  /**
+   * `/report`: the message numbered, looked up by its number when it is not
+   * loaded here; without a number, the newest loaded message of someone else.
+   */
+  private async report(intent: ReportIntent): Promise<boolean> {
+    const state = this.store.get();
+    const notice = (text: string, level: 'info' | 'error') => this.store.dispatch({ type: 'notice', text, level });
+    const lines = state.views[intent.conversationId]?.lines ?? [];
+    let target: { id: string; seq: number } | null = null;
+    if (intent.seq === null) {
+      const last = [...lines]
+        .reverse()
+        .find((l) => l.id !== null && l.seq !== null && l.deletedAt === null && l.author.id !== state.me?.id);
+      if (!last?.id || last.seq === null) {
+        notice(
+          'nothing of anyone else to report here: select a message (Ctrl-Up) and press !, or /report #SEQ REASON',
+          'error',
+        );
+        return false;
+      }
+      target = { id: last.id, seq: last.seq };
+    } else {
+      const seq = intent.seq;
+      const loaded = lines.find((l) => l.seq === seq && l.id !== null && l.deletedAt === null)?.id;
+      if (loaded) target = { id: loaded, seq };
+      else {
+        try {
+          const page = await this.controller.client.request('messages.history', {
+            conversationId: intent.conversationId,
+            after: seq - 1,
+            limit: 1,
+          });
+          const found = page.messages[0];
+          target = found?.seq === seq && found.deletedAt === null ? { id: found.id, seq } : null;
+        } catch (err) {
+          notice(errorText(err), 'error');
+          return false;
+        }
+      }
+      if (target === null) {
+        notice(`there is no message #${seq} here (or it was deleted)`, 'error');
+        return false;
+      }
+    }
+    try {
+      const { report } = await this.controller.client.request('reports.create', {
+        messageId: target.id,
+        reason: intent.reason,
+        ...(intent.details === null ? {} : { details: intent.details }),
+      });
+      notice(`reported #${target.seq} to ${intent.to} (${intent.reason}): report #${report.id}`, 'info');
+      return true;
+    } catch (err) {
+      notice(errorText(err), 'error');
+      return false;
     }
   }
 
@@ -932,6 +992,18 @@ export class ChatIntents {
       const who = here.line.author.username;
       const reply = `${here.line.kind === 'action' ? `> * ${who} ${quoted}` : `> ${who}: ${quoted}`}\n${mine ? '' : `@${who} `}`;
       this.setComposer((c) => withText(c, reply + c.editor.text));
+    } else if (input === '!') {
+      if (mine) {
+        this.store.dispatch({
+          type: 'notice',
+          text: 'that message is yours: there is nothing to report',
+          level: 'error',
+        });
+        return;
+      }
+      // The reason comes next, typed in the composer: /report #SEQ spam.
+      this.select(null);
+      this.setComposer((c) => withText(c, `/report #${seq} `));
     } else if (input === 'c' || input === 'y') {
       this.copy(seq, here.line.body);
     } else if (input !== '' && !key.ctrl && !key.meta && !/[\u0000-\u001f\u007f]/.test(input)) {

@@ -422,6 +422,7 @@ const SELECTION_KEYS: readonly { keys: string; action: string }[] = [
   { keys: 'd, Delete', action: 'Delete it, after a y to confirm' },
   { keys: 'r', action: 'Reply: a quote of its first line, mentioning its author' },
   { keys: 'c, y', action: 'Copy its text to the clipboard (OSC 52)' },
+  { keys: '!', action: "Report it (someone else's): /report #N comes into the composer; type the reason" },
   { keys: 'Esc, Enter, q', action: 'Back to the composer (other text: typed there)' },
 ];
 

@@ -8,6 +8,7 @@ import {
   type Intent,
   parseCommand,
   parseDuration,
+  REPORT_REASONS,
   type Requester,
   type RequestIntent,
   runRequest,
@@ -393,6 +394,82 @@ describe('parseCommand: messages by number', () => {
     assert.deepEqual(parseCommand('//me waves', ctx()), { type: 'send', body: '/me waves' });
     assert.equal(error(parseCommand('/me', ctx())), 'usage: /me ACTION');
     assert.equal(error(parseCommand('/me   ', ctx())), 'usage: /me ACTION');
+  });
+});
+
+describe('parseCommand: reports', () => {
+  test('/report [#SEQ] REASON [DETAILS] reports a message of the open conversation; the app finds it', () => {
+    assert.deepEqual(parseCommand('/report #12 spam the same  link\neverywhere', ctx()), {
+      type: 'report',
+      conversationId: 'conv1',
+      seq: 12,
+      reason: 'spam',
+      details: 'the same  link\neverywhere',
+      to: 'the moderators of acme',
+    });
+    assert.deepEqual(parseCommand('/report 3 Harassment', ctx(dm)), {
+      type: 'report',
+      conversationId: 'dm1',
+      seq: 3,
+      reason: 'harassment',
+      details: null,
+      to: "the instance's operators",
+    });
+    // Without a number: the newest message of someone else here (the app picks it).
+    assert.deepEqual(parseCommand('/report illegal', ctx(group)), {
+      type: 'report',
+      conversationId: 'grp1',
+      seq: null,
+      reason: 'illegal',
+      details: null,
+      to: "the instance's operators",
+    });
+    assert.equal(error(parseCommand('/report', ctx())), 'usage: /report [#SEQ|@USER] REASON [DETAILS]');
+    assert.equal(error(parseCommand('/report #12', ctx())), 'usage: /report [#SEQ|@USER] REASON [DETAILS]');
+    assert.equal(
+      error(parseCommand('/report #12 rude', ctx())),
+      'the reason is spam, harassment, inappropriate, illegal or other',
+    );
+    assert.equal(
+      error(parseCommand('/report because it is rude', ctx())),
+      'the reason is spam, harassment, inappropriate, illegal or other',
+    );
+    assert.equal(error(parseCommand('/report spam', ctx(null))), 'open a conversation first');
+  });
+
+  test("/report @USER REASON [DETAILS] reports a person: to the open channel's server, elsewhere to the operators", () => {
+    const i = parseCommand('/report @bob harassment follows me around', ctx());
+    if (i.type !== 'request-user') return assert.fail(i.type);
+    assert.equal(i.username, 'bob');
+    const next = i.withUser(bob);
+    assert.equal(req(next).op, 'reports.create');
+    assert.deepEqual(req(next).params, {
+      userId: 'usr_bob',
+      serverId: 'srv1',
+      reason: 'harassment',
+      details: 'follows me around',
+    });
+    assert.equal(
+      successOf(next, { report: { id: 7 } }),
+      'reported Bob to the moderators of acme (harassment): report #7',
+    );
+    for (const where of [dm, group, null]) {
+      const elsewhere = parseCommand('/report @bob spam', ctx(where));
+      if (elsewhere.type !== 'request-user') return assert.fail(elsewhere.type);
+      const made = elsewhere.withUser(bob);
+      assert.deepEqual(req(made).params, { userId: 'usr_bob', reason: 'spam' });
+      assert.equal(
+        successOf(made, { report: { id: 8 } }),
+        "reported Bob to the instance's operators (spam): report #8",
+      );
+    }
+    assert.equal(error(parseCommand('/report @bob', ctx())), 'usage: /report [#SEQ|@USER] REASON [DETAILS]');
+    assert.equal(error(parseCommand('/report @ spam', ctx())), 'usage: /report [#SEQ|@USER] REASON [DETAILS]');
+  });
+
+  test("the reasons are the protocol's", async () => {
+    const { ReportReason } = await import('../../src/protocol/index.js');
+    assert.deepEqual([...REPORT_REASONS], [...ReportReason.options]);
   });
 });
 

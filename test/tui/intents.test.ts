@@ -645,3 +645,59 @@ test('the switcher: PageDown and PageUp move the choice a page of its list at a 
   press(intents, '', { pageUp: true });
   assert.equal(chosen(), 0);
 });
+
+test('reports: ! on a selected message writes /report #N, Enter with a reason reports it; without a number, the newest of someone else', async (ctx) => {
+  const { bob, general } = await acme([
+    { by: 'alice', body: 'hello all' },
+    { by: 'bob', body: 'buy cheap watches' },
+    { by: 'bob', body: 'and more watches' },
+    { by: 'alice', body: 'please stop' },
+  ]);
+  const { store, controller, intents } = await chat(ctx, bob.token);
+  await controller.open(general);
+  await waitFor(() => store.get().views[general]?.lines.length === 4, { what: 'the history' });
+
+  // bob's own message is not his to report.
+  press(intents, '', { upArrow: true, ctrl: true });
+  press(intents, '', { upArrow: true });
+  press(intents, '!');
+  assert.match(store.get().notice?.text ?? '', /that message is yours: there is nothing to report/);
+  // alice's first message, selected: ! brings the command, the reason is typed, Enter reports.
+  press(intents, 'g');
+  press(intents, '!');
+  assert.equal(store.get().selected, null);
+  assert.equal(intents.text, '/report #1 ');
+  press(intents, 'harassment rude');
+  press(intents, '\r', { return: true });
+  await waitFor(
+    () => /reported #1 to the moderators of .* \(harassment\): report #\d+/.test(store.get().notice?.text ?? ''),
+    {
+      what: 'the report confirmed',
+    },
+  );
+  // Without a number: alice's "please stop", the newest message of someone else.
+  intents.setText('/report spam');
+  intents.submit();
+  await waitFor(() => /reported #4 to the moderators/.test(store.get().notice?.text ?? ''), {
+    what: 'the second report',
+  });
+  // A second report of it is refused in the server's words, and the line comes back to be fixed.
+  intents.setText('/report #4 other');
+  intents.submit();
+  await waitFor(() => /you already reported this message/.test(store.get().notice?.text ?? ''), {
+    what: 'the refusal',
+  });
+  assert.equal(intents.text, '/report #4 other');
+
+  const stored = await t.sql.all<{ message_seq: number; reason: string; details: string | null; snapshot: string }>(
+    'SELECT message_seq, reason, details, snapshot FROM reports WHERE reporter_id = ? ORDER BY id',
+    bob.user.id,
+  );
+  assert.deepEqual(
+    stored.map((r) => [Number(r.message_seq), r.reason, r.details, r.snapshot]),
+    [
+      [1, 'harassment', 'rude', 'hello all'],
+      [4, 'spam', null, 'please stop'],
+    ],
+  );
+});

@@ -257,6 +257,7 @@ describe('keyHelp', () => {
       'd, Delete',
       'r',
       'c, y',
+      '!',
       'Esc, Enter, q',
     ]);
     assert.ok(group(help, 'Conversations').includes('Alt-1 … Alt-9'));
