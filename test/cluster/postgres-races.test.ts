@@ -9,7 +9,8 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 
 // Checks made inside the write that creates: two natters sharing one
 // database, each reading committed rows only, must not both slip under a cap,
-// both find a name free, or both open the same DM.
+// both find a name free, both open the same DM, both open a report of one
+// thing, or both resolve one report.
 
 const CAP = 3;
 let db: TestDatabase;
@@ -18,7 +19,13 @@ let bus: TestNats;
 before(async () => {
   db = await freshDatabase();
   bus = await testNats({ started: true });
-  const quotas = { serversOwnedPerUser: CAP, channelsPerServer: CAP, blocksPerUser: CAP, botTokensPerUser: CAP };
+  const quotas = {
+    serversOwnedPerUser: CAP,
+    channelsPerServer: CAP,
+    blocksPerUser: CAP,
+    botTokensPerUser: CAP,
+    openReportsPerUser: CAP,
+  };
   const cluster = { database: db.url, bus: bus.url, cluster: db.name, quotas };
   nodes = [await startTestServer(cluster), await startTestServer(cluster)];
 });
@@ -136,4 +143,77 @@ test('two people sending each other their first DM at once through two nodes sha
     const { messages } = await ann.call('messages.history', { conversationId: a.message.conversationId });
     assert.deepEqual(messages.map((m) => m.body).sort(), ['hi ann', 'hi ben']);
   }
+});
+
+/** A server of its own on the first node with a moderator and a reporter (both also on the second), and messages of a third. */
+async function reportScene(messages: number) {
+  const mod = await accountOnBothNodes();
+  const reporter = await accountOnBothNodes();
+  const author = new HttpApi(nodes[0]?.httpUrl ?? '');
+  await author.call('register', { username: uniqueName('author'), password: PASSWORD });
+  const owner = mod.apis[0] as HttpApi;
+  const { server, channels } = await owner.call('servers.create', { name: 'report race' });
+  const { code } = (await owner.call('invites.create', { serverId: server.id })).invite;
+  await (reporter.apis[0] as HttpApi).call('invites.join', { code });
+  await author.call('invites.join', { code });
+  const ids: string[] = [];
+  for (let i = 0; i < messages; i++) {
+    const sent = await author.call('messages.send', {
+      conversationId: channels[0]?.id ?? '',
+      body: `junk ${i}`,
+      nonce: uniqueName('n'),
+    });
+    ids.push(sent.message.id);
+  }
+  return { mod, reporter, serverId: server.id, ids };
+}
+
+test('reports of one message at once through two nodes: one is open, the others are told it is already reported', async () => {
+  const { reporter, ids } = await reportScene(1);
+  const { ok, refused } = await race(
+    8,
+    (api) => api.call('reports.create', { messageId: ids[0] ?? '', reason: 'spam' }),
+    reporter.apis,
+  );
+  assert.equal(ok, 1);
+  assert.deepEqual(refused, Array(7).fill('conflict'));
+  assert.equal(
+    await count("SELECT count(*) AS n FROM reports WHERE reporter_id = $1 AND status = 'open'", [reporter.userId]),
+    1,
+  );
+});
+
+test('reports made at once through two nodes stop at the cap of open reports', async () => {
+  const { reporter, ids } = await reportScene(8);
+  const { ok, refused } = await race(
+    8,
+    (api, i) => api.call('reports.create', { messageId: ids[i] ?? '', reason: 'spam' }),
+    reporter.apis,
+  );
+  assert.equal(ok, CAP);
+  assert.deepEqual(refused, Array(8 - CAP).fill('limit_reached'));
+  assert.equal(await count('SELECT count(*) AS n FROM reports WHERE reporter_id = $1', [reporter.userId]), CAP);
+});
+
+test('one report resolved at once through two nodes: one resolution, one ban, one audit entry', async () => {
+  const { mod, reporter, serverId, ids } = await reportScene(1);
+  const { report } = await (reporter.apis[0] as HttpApi).call('reports.create', {
+    messageId: ids[0] ?? '',
+    reason: 'spam',
+  });
+  const { ok, refused } = await race(
+    6,
+    (api) => api.call('reports.resolve', { reportId: report.id, action: 'ban' }),
+    mod.apis,
+  );
+  assert.equal(ok, 1);
+  assert.deepEqual(refused, Array(5).fill('conflict'));
+  assert.equal(
+    await count("SELECT count(*) AS n FROM audit_log WHERE server_id = $1 AND action = 'report.resolve'", [serverId]),
+    1,
+  );
+  assert.equal(
+    await count("SELECT count(*) AS n FROM audit_log WHERE server_id = $1 AND action = 'member.ban'", [serverId]),
+    1,
+  );
 });

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AuditEntry, Message, NatterError, Report } from '../../src/protocol/index.js';
+import type { TxStores } from '../../src/server/store/port.js';
+import { PostgresReports } from '../../src/server/store/postgres/reports.js';
 import { HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { RawTcp, RawWs } from '../helpers/raw.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -74,6 +76,26 @@ async function makeOperator(u: User): Promise<void> {
 
 async function log(u: User, serverId: string, action: AuditEntry['action']) {
   return (await u.api.call('audit.list', { serverId, action })).entries;
+}
+
+/** Makes the stores' look-up of an open report find nothing (as a racing natter's would) until undone. */
+function blindOpenFor(): () => void {
+  const store = t.server.services.store;
+  if (store.backend === 'postgres') {
+    const proto = PostgresReports.prototype;
+    const original = proto.openFor;
+    proto.openFor = async () => undefined;
+    return () => {
+      proto.openFor = original;
+    };
+  }
+  // The SQLite store's write jobs use one set of stores, kept in its private `tx`.
+  const tx = (store as unknown as { tx: TxStores }).tx;
+  const original = tx.reports.openFor;
+  tx.reports.openFor = async () => undefined;
+  return () => {
+    tx.reports.openFor = original;
+  };
 }
 
 type Frame = { id?: unknown; event?: string; data?: Record<string, unknown>; cursor?: string; result?: unknown };
@@ -262,6 +284,22 @@ describe('making a report', () => {
         .status,
       'open',
     );
+  });
+
+  test('a duplicate no check saw (two natters racing) is refused by the unique index as conflict, not as an error', async () => {
+    const s = await staffedServer('ri');
+    const sent = (await say(s.mallory, s.channelId, 'twice')).message;
+    await s.bob.api.call('reports.create', { messageId: sent.id, reason: 'spam' });
+    // What a report racing on another natter sees: no open report yet.
+    const restore = blindOpenFor();
+    try {
+      const race = await refusal(s.bob.api.call('reports.create', { messageId: sent.id, reason: 'spam' }));
+      assert.equal(race.code, 'conflict');
+      assert.match(race.message, /you already reported this message, and your report of it is still open/);
+    } finally {
+      restore();
+    }
+    assert.equal((await s.mod.api.call('reports.list', { serverId: s.serverId })).reports.length, 1);
   });
 
   test('nobody reports themself', async () => {
