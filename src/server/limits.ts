@@ -83,4 +83,6 @@ export const UNMETERED_OPS: ReadonlySet<OpName> = new Set<OpName>([
   'groups.leave',
   'groups.decline',
   'messages.delete',
+  // Someone being harassed can always report it; reports have a rate limit and a cap of their own.
+  'reports.create',
 ]);

@@ -6,6 +6,7 @@ import { PostgresReports } from '../../src/server/store/postgres/reports.js';
 import { HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { RawTcp, RawWs } from '../helpers/raw.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { deadline } from '../helpers/wait.js';
 
 /**
  * Reports: anyone reports a message they can read or a user they share a
@@ -757,6 +758,38 @@ describe('abuse', () => {
       // (Reports about the owner's messages: the owner never sees them.)
       const stored = await s2.sql.get<{ n: number }>('SELECT count(*) AS n FROM reports');
       assert.equal(Number(stored?.n), 3);
+    } finally {
+      await s2.destroy();
+    }
+  });
+
+  test("a day's write budget spent does not stop anyone reporting", async () => {
+    const s2 = await startTestServer({ quotas: { writeBytesPerDay: 4000 } });
+    try {
+      const [alice, bob, op] = [await newUser('rwa', s2), await newUser('rwb', s2), await newUser('rwo', s2)];
+      // An operator to tell: the report then stores an event, which a write budget would count.
+      await s2.server.services.store.write((tx) => tx.users.setOperator(op.id, true));
+      const insult = (await bob.api.call('messages.send', { to: alice.username, body: 'get lost', nonce: 'rw-0' }))
+        .message;
+      // Sends, shorter and shorter, until not even a one-character message fits.
+      const check = deadline('alice to spend her write budget');
+      let n = 0;
+      for (const size of [500, 50, 1]) {
+        for (;;) {
+          check();
+          const refused = await alice.api
+            .call('messages.send', { to: bob.username, body: 'x'.repeat(size), nonce: `rw-${++n}` })
+            .then(
+              () => null,
+              (err: NatterError) => err,
+            );
+          if (refused === null) continue;
+          assert.equal(refused.code, 'limit_reached');
+          break;
+        }
+      }
+      const { report } = await alice.api.call('reports.create', { messageId: insult.id, reason: 'harassment' });
+      assert.equal(report.snapshot, 'get lost');
     } finally {
       await s2.destroy();
     }
