@@ -58,6 +58,9 @@ type Ids = {
   userId: string;
   /** A username that is not in the group (usernames are public too). */
   username: string;
+  /** An automatic moderation rule of the server, and a message it holds. */
+  ruleId: string;
+  heldId: string;
 };
 
 type Case = { op: OpName; on: string; params: (x: Ids) => unknown };
@@ -82,6 +85,17 @@ const CASES: readonly Case[] = [
   row('bans.remove', 'server', (x) => ({ serverId: x.serverId, userId: x.userId })),
   row('bans.list', 'server', (x) => ({ serverId: x.serverId })),
   row('audit.list', 'server', (x) => ({ serverId: x.serverId })),
+  row('members.timeout', 'server', (x) => ({ serverId: x.serverId, userId: x.userId, seconds: 60 })),
+  row('members.untimeout', 'server', (x) => ({ serverId: x.serverId, userId: x.userId })),
+  row('channels.slowmode', 'channel', (x) => ({ channelId: x.channelId, seconds: 30 })),
+  row('automod.list', 'server', (x) => ({ serverId: x.serverId })),
+  row('automod.create', 'server', (x) => ({
+    serverId: x.serverId,
+    rule: { name: 'intruder', kind: 'keyword', config: { keywords: ['hello'] }, actions: [{ block: {} }] },
+  })),
+  row('automod.update', 'rule', (x) => ({ ruleId: x.ruleId, enabled: false })),
+  row('held.list', 'server', (x) => ({ serverId: x.serverId })),
+  row('held.approve', 'held message', (x) => ({ heldId: x.heldId })),
   row('channels.create', 'server', (x) => ({ serverId: x.serverId, name: 'intruders' })),
   row('channels.list', 'server', (x) => ({ serverId: x.serverId })),
   row('channels.update', 'channel', (x) => ({ channelId: x.channelId, topic: 'defaced' })),
@@ -114,6 +128,8 @@ const CASES: readonly Case[] = [
   row('messages.delete', 'channel message', (x) => ({ messageId: x.channelMsgId })),
   row('messages.delete', 'group message', (x) => ({ messageId: x.groupMsgId })),
   row('messages.delete', 'dm message', (x) => ({ messageId: x.dmMsgId })),
+  row('held.reject', 'held message', (x) => ({ heldId: x.heldId })),
+  row('automod.delete', 'rule', (x) => ({ ruleId: x.ruleId })),
   row('servers.leave', 'server', (x) => ({ serverId: x.serverId })),
   row('groups.leave', 'group', (x) => ({ groupId: x.groupId })),
   row('channels.delete', 'channel', (x) => ({ channelId: x.channelId })),
@@ -223,6 +239,15 @@ before(async () => {
     nonce: nonce(),
   });
   const dmMsg = await alice.c.request('messages.send', { to: bob.username, body: 'dm secret', nonce: nonce() });
+  const { rule } = await alice.c.request('automod.create', {
+    serverId,
+    rule: { name: 'review', kind: 'keyword', config: { keywords: ['hold me'] }, actions: ['hold'] },
+  });
+  await rejection(
+    bob.c.request('messages.send', { conversationId: channelId, body: 'please hold me', nonce: nonce() }),
+  );
+  const [held] = (await alice.c.request('held.list', { serverId })).messages;
+  assert.ok(held, 'a held message');
   const ids: Ids = {
     serverId,
     channelId,
@@ -235,6 +260,8 @@ before(async () => {
     revokedCode,
     userId: bob.id,
     username: carol.username,
+    ruleId: rule.id,
+    heldId: held.id,
   };
   const fake: Ids = {
     serverId: randomId(),
@@ -248,6 +275,8 @@ before(async () => {
     revokedCode: randomCode(),
     userId: bob.id,
     username: carol.username,
+    ruleId: randomId(),
+    heldId: randomId(),
   };
   fx = { alice, bob, carol, eve, ids, fake, serverName, groupName };
 });
@@ -285,15 +314,25 @@ describe('nothing a non-member tried had any effect', () => {
     assert.equal(got.server.name, fx.serverName);
     assert.equal(got.server.ownerId, alice.id);
     assert.deepEqual(
-      got.channels.map((ch) => [ch.id, ch.topic]),
-      [[ids.channelId, null]],
+      got.channels.map((ch) => [ch.id, ch.topic, ch.slowmode]),
+      [[ids.channelId, null, undefined]],
+    );
+    const { rules } = await alice.c.request('automod.list', { serverId: ids.serverId });
+    assert.deepEqual(
+      rules.map((r) => [r.id, r.name, r.enabled]),
+      [[ids.ruleId, 'review', true]],
+    );
+    const { messages: held } = await alice.c.request('held.list', { serverId: ids.serverId });
+    assert.deepEqual(
+      held.map((h) => h.id),
+      [ids.heldId],
     );
     const members = await alice.c.request('members.list', { serverId: ids.serverId });
     assert.deepEqual(
-      members.members.map((m) => [m.user.id, m.role]),
+      members.members.map((m) => [m.user.id, m.role, m.timeoutUntil]),
       [
-        [alice.id, 'owner'],
-        [bob.id, 'member'],
+        [alice.id, 'owner', undefined],
+        [bob.id, 'member', undefined],
       ],
     );
     assert.equal((await alice.c.request('bans.list', { serverId: ids.serverId })).bans.length, 0);

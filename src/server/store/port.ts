@@ -1,6 +1,7 @@
 import type { EventData, EventName } from '../../protocol/index.js';
 import type { Limit } from '../config.js';
 import type { AuditQueries } from '../db/audit.js';
+import type { AutomodQueries } from '../db/automod.js';
 import type { ChatQueries } from '../db/chat.js';
 import type { SessionQueries } from '../db/sessions.js';
 import type { UserQueries } from '../db/users.js';
@@ -30,6 +31,8 @@ export type UserStore = Async<UserQueries>;
 export type SessionStore = Async<SessionQueries>;
 /** Servers' audit logs. */
 export type AuditStore = Async<AuditQueries>;
+/** Automatic moderation rules, held messages and who moderates a server. */
+export type AutomodStore = Async<AutomodQueries>;
 
 /** A stored event as the bus carries it: its id, its audiences and its text (with its cursor). */
 export type StoredEvent = { id: number; scopes: readonly Scope[]; text: string };
@@ -129,6 +132,7 @@ export type TxStores = {
   events: EventStore;
   usage: UsageStore;
   audit: AuditStore;
+  automod: AutomodStore;
 };
 
 /**

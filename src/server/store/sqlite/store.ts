@@ -1,5 +1,6 @@
 import type { Limit } from '../../config.js';
 import { auditQueries } from '../../db/audit.js';
+import { automodQueries } from '../../db/automod.js';
 import { ChatQueries } from '../../db/chat.js';
 import { closeDb, type Db } from '../../db/index.js';
 import { sessionQueries } from '../../db/sessions.js';
@@ -9,6 +10,7 @@ import type {
   AfterCommit,
   Async,
   AuditStore,
+  AutomodStore,
   ChatStore,
   EventStore,
   Lease,
@@ -36,6 +38,7 @@ export class SqliteStore implements Store {
   readonly events: EventStore;
   readonly usage: UsageStore;
   readonly audit: AuditStore;
+  readonly automod: AutomodStore;
   /** What write jobs see: the same stores on the writer's connection. */
   private readonly tx: TxStores;
   private readonly writer: SqliteWriter;
@@ -74,6 +77,7 @@ export class SqliteStore implements Store {
       events: eventStore(new EventLog(db, options.publish)),
       usage: usageStore,
       audit: asyncOf(auditQueries(db)),
+      automod: asyncOf(automodQueries(db)),
     };
     this.chat = methodsOf<ChatStore>(new ChatQueries(reader));
     this.users = asyncOf(userQueries(reader));
@@ -81,6 +85,7 @@ export class SqliteStore implements Store {
     this.events = eventStore(new EventLog(reader, options.publish));
     this.usage = usageStore;
     this.audit = asyncOf(auditQueries(reader));
+    this.automod = asyncOf(automodQueries(reader));
   }
 
   write<T>(fn: (tx: TxStores, after: AfterCommit) => Promise<T>): Promise<T> {
