@@ -157,6 +157,8 @@ export const events = {
       conversationId: Id,
       outcome: z.enum(['approved', 'rejected']),
       seq: z.number().int().positive().nullable(),
+      /** The nonce the author sent it with: their client finds its line by it. */
+      nonce: z.string().nullable(),
       by: UserRef,
       note: z.string().nullable(),
     }),

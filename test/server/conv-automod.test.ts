@@ -305,6 +305,16 @@ describe('alerts and timeouts', () => {
         ['automod', p.bob.id, `a message by @${p.bob.username} in #general matched "threats" (blocked)`],
       ],
     );
+    // The notices name bob as their author, but they are not his to change or remove.
+    const notice = notices[0];
+    assert.ok(notice);
+    const edit = await refusal(p.bob.api.call('messages.edit', { messageId: notice.id, body: 'nothing happened' }));
+    assert.equal(edit.code, 'forbidden');
+    assert.match(edit.message, /an automatic moderation notice cannot be edited/);
+    const del = await refusal(p.bob.api.call('messages.delete', { messageId: notice.id }));
+    assert.equal(del.code, 'forbidden');
+    assert.match(del.message, /only moderators can delete an automatic moderation notice/);
+    assert.equal((await p.mod.api.call('messages.delete', { messageId: notice.id })).message.deletedAt !== null, true);
     const timedOut = await refusal(say(p.bob, p.channelId, 'hello?'));
     assert.equal(timedOut.code, 'timed_out');
     const { members } = await p.owner.api.call('members.list', { serverId: p.serverId });

@@ -248,7 +248,16 @@ async function announceResolved(
     after,
     [...audience].map(userScope),
     'held.resolved',
-    { serverId: held.serverId, heldId: held.id, conversationId: held.conversationId, outcome, seq, by, note },
+    {
+      serverId: held.serverId,
+      heldId: held.id,
+      conversationId: held.conversationId,
+      outcome,
+      seq,
+      nonce: held.nonce,
+      by,
+      note,
+    },
     ctx.clock(),
   );
 }
