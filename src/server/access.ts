@@ -221,8 +221,7 @@ export async function assertCanRemove(
 export function assertMayEdit(ctx: AuthedCtx, message: MessageRow): void {
   if (message.deletedAt !== null) throw noSuchMessage();
   // A rule's notice names the person it is about as its author; it is the server's words, not theirs.
-  if (message.kind === 'automod')
-    throw new NatterError('forbidden', 'an automatic moderation notice cannot be edited');
+  if (message.kind === 'automod') throw new NatterError('forbidden', 'an automatic moderation notice cannot be edited');
   if (message.authorId !== ctx.session.userId)
     throw new NatterError('forbidden', 'you can only edit your own messages');
 }
