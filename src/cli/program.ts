@@ -477,7 +477,8 @@ function automodCommand(): Command {
       (v: string, p: string[]) => [...p, v],
       [],
     )
-    .action(lazy(automod, (m) => m.add));
+    .option('--reason <text>', "why (kept in the server's audit log)")
+    .action(lazy(automod, (m) => m.add, { reason: '--reason' }));
   return new Command('automod')
     .description("a server's automatic moderation rules (admins add and remove them; moderators list them)")
     .addCommand(
@@ -492,21 +493,24 @@ function automodCommand(): Command {
         .description('remove a rule')
         .argument('<server>')
         .argument('<name>')
-        .action(lazy(automod, (m) => m.remove)),
+        .option('--reason <text>', "why (kept in the server's audit log)")
+        .action(lazy(automod, (m) => m.remove, { reason: '--reason' })),
     )
     .addCommand(
       new Command('enable')
         .description('turn a rule back on')
         .argument('<server>')
         .argument('<name>')
-        .action(lazy(automod, (m) => m.toggle(true))),
+        .option('--reason <text>', "why (kept in the server's audit log)")
+        .action(lazy(automod, (m) => m.toggle(true), { reason: '--reason' })),
     )
     .addCommand(
       new Command('disable')
         .description('turn a rule off, keeping it')
         .argument('<server>')
         .argument('<name>')
-        .action(lazy(automod, (m) => m.toggle(false))),
+        .option('--reason <text>', "why (kept in the server's audit log)")
+        .action(lazy(automod, (m) => m.toggle(false), { reason: '--reason' })),
     );
 }
 

@@ -390,7 +390,11 @@ export const operations = {
     access: 'user',
     summary:
       'Add an automatic moderation rule to a server (owner and admins): keywords, regexes, the profanity preset, mention spam or flood, with what to do (block, hold, alert, timeout).',
-    params: z.strictObject({ serverId: Id, rule: z.record(z.string(), z.unknown()) }),
+    params: z.strictObject({
+      serverId: Id,
+      rule: z.record(z.string(), z.unknown()),
+      reason: ModerationReason.nullable().optional(),
+    }),
     result: z.object({ rule: AutomodRule }),
   }),
   'automod.update': op({
@@ -400,13 +404,14 @@ export const operations = {
       ruleId: Id,
       rule: z.record(z.string(), z.unknown()).optional(),
       enabled: z.boolean().optional(),
+      reason: ModerationReason.nullable().optional(),
     }),
     result: z.object({ rule: AutomodRule }),
   }),
   'automod.delete': op({
     access: 'user',
     summary: 'Remove a rule (owner and admins).',
-    params: z.strictObject({ ruleId: Id }),
+    params: z.strictObject({ ruleId: Id, reason: ModerationReason.nullable().optional() }),
     result: Ok,
   }),
   'held.list': op({

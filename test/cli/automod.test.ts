@@ -77,7 +77,14 @@ test('automod add blocks in the words given; list shows the rules; disable, enab
   ok(await natter(['send', `${server}/general`, 'cheap sp4m here'], member.env), 'send while disabled');
   assert.match(ok(await natter(['automod', 'enable', server, 'keywords'], owner.env), 'enable').stdout, /is on/);
   assert.equal((await natter(['send', `${server}/general`, 'scam'], member.env)).code, 1);
-  ok(await natter(['automod', 'remove', server, 'keywords'], owner.env), 'remove');
+  ok(await natter(['automod', 'remove', server, 'keywords', '--reason', 'too broad'], owner.env), 'remove');
+  const removal = JSON.parse(
+    ok(await natter(['audit', server, '--action', 'automod.delete', '--json'], owner.env), 'audit').stdout,
+  ) as { entries: { reason: string; details: { name: string } }[] };
+  assert.deepEqual(
+    removal.entries.map((e) => [e.details.name, e.reason]),
+    [['keywords', 'too broad']],
+  );
   ok(await natter(['send', `${server}/general`, 'scam'], member.env), 'send after removal');
   const gone = await natter(['automod', 'remove', server, 'keywords'], owner.env);
   assert.equal(gone.code, 1);

@@ -21,7 +21,14 @@ export type AddOptions = {
   timeout?: number;
   exemptRole: string[];
   exemptChannel: string[];
+  reason?: string;
 };
+
+/** `--reason`, for the audit log, when given. */
+function why(opts: unknown): { reason?: string } {
+  const { reason } = opts as { reason?: string };
+  return reason === undefined ? {} : { reason };
+}
 
 /** Which option of `automod add` a field of the rule comes from, to name it in a refusal. */
 const OPTION_OF: [RegExp, string][] = [
@@ -112,7 +119,7 @@ export const add = act(async (ctx, ref: string) => {
   const rule = { name, kind, config, actions, exemptRoles: o.exemptRole, exemptChannels };
   let made: AutomodRule;
   try {
-    made = (await ctx.s.request('automod.create', { serverId: server.id, rule })).rule;
+    made = (await ctx.s.request('automod.create', { serverId: server.id, rule, ...why(o) })).rule;
   } catch (err) {
     throw namingRuleOption(err);
   }
@@ -185,7 +192,7 @@ async function ruleNamed(s: Session, ref: string, name: string): Promise<Automod
 /** `natter automod remove <server> <name>` */
 export const remove = act(async (ctx, ref: string, name: string) => {
   const rule = await ruleNamed(ctx.s, ref, name);
-  await ctx.s.request('automod.delete', { ruleId: rule.id });
+  await ctx.s.request('automod.delete', { ruleId: rule.id, ...why(ctx.opts) });
   ctx.out({ ok: true, ruleId: rule.id }, () => `removed rule "${clean(rule.name)}" from ${clean(ref)}`);
 });
 
@@ -193,7 +200,7 @@ export const remove = act(async (ctx, ref: string, name: string) => {
 export function toggle(enabled: boolean) {
   return act(async (ctx, ref: string, name: string) => {
     const rule = await ruleNamed(ctx.s, ref, name);
-    const { rule: changed } = await ctx.s.request('automod.update', { ruleId: rule.id, enabled });
+    const { rule: changed } = await ctx.s.request('automod.update', { ruleId: rule.id, enabled, ...why(ctx.opts) });
     ctx.out({ rule: changed }, () => `rule "${clean(changed.name)}" is ${enabled ? 'on' : 'off'} in ${clean(ref)}`);
   });
 }

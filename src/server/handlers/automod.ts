@@ -106,7 +106,7 @@ export const listRules: Handler<'automod.list'> = async (ctx, { serverId }) => {
   return { rules: await toRules(ctx, await ctx.automod.rules(serverId)) };
 };
 
-export const createRule: Handler<'automod.create'> = async (ctx, { serverId, rule }) => {
+export const createRule: Handler<'automod.create'> = async (ctx, { serverId, rule, reason }) => {
   await spendWrite(ctx);
   return ctx.write(async (tx) => {
     await serverWithRole(tx, serverId, 'admin');
@@ -135,12 +135,16 @@ export const createRule: Handler<'automod.create'> = async (ctx, { serverId, rul
     };
     await tx.automod.insertRule(row);
     await tx.automod.bumpRevision(serverId);
-    await audit(tx, serverId, 'automod.create', { targetId: row.id, details: { name: row.name, kind: row.kind } });
+    await audit(tx, serverId, 'automod.create', {
+      targetId: row.id,
+      reason,
+      details: { name: row.name, kind: row.kind },
+    });
     return { rule: await oneRule(tx, row) };
   });
 };
 
-export const updateRule: Handler<'automod.update'> = async (ctx, { ruleId, rule, enabled }) => {
+export const updateRule: Handler<'automod.update'> = async (ctx, { ruleId, rule, enabled, reason }) => {
   if (rule === undefined && enabled === undefined) {
     throw new NatterError('bad_request', 'give a new rule definition, or whether it is enabled', {
       field: 'params.rule',
@@ -165,6 +169,7 @@ export const updateRule: Handler<'automod.update'> = async (ctx, { ruleId, rule,
     await tx.automod.bumpRevision(row.serverId);
     await audit(tx, row.serverId, 'automod.update', {
       targetId: row.id,
+      reason,
       details: {
         name: next.name,
         ...(next.name !== row.name ? { renamed: { from: row.name, to: next.name } } : {}),
@@ -176,13 +181,17 @@ export const updateRule: Handler<'automod.update'> = async (ctx, { ruleId, rule,
   });
 };
 
-export const deleteRule: Handler<'automod.delete'> = async (ctx, { ruleId }) => {
+export const deleteRule: Handler<'automod.delete'> = async (ctx, { ruleId, reason }) => {
   await spendWrite(ctx);
   return ctx.write(async (tx) => {
     const row = await adminRule(tx, ruleId);
     await tx.automod.deleteRule(row.id);
     await tx.automod.bumpRevision(row.serverId);
-    await audit(tx, row.serverId, 'automod.delete', { targetId: row.id, details: { name: row.name, kind: row.kind } });
+    await audit(tx, row.serverId, 'automod.delete', {
+      targetId: row.id,
+      reason,
+      details: { name: row.name, kind: row.kind },
+    });
     return {};
   });
 };
