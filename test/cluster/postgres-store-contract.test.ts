@@ -906,7 +906,10 @@ async function script(b: Backend): Promise<void> {
   await rec(b, 'automod.heldByNonce none', r.automod.heldByNonce('u-bob', 'n-h-b'));
   await rec(b, 'automod.heldPage', r.automod.heldPage('s-acme', null, 2));
   await rec(b, 'automod.heldPage after', r.automod.heldPage('s-acme', [T + 5, 'h-a'], 10));
+  await rec(b, 'automod.heldCount', r.automod.heldCount('s-acme', 'u-cat'));
   await w('automod.deleteHeld', (tx) => tx.automod.deleteHeld('h-c'));
+  await rec(b, 'automod.heldCount after', r.automod.heldCount('s-acme', 'u-cat'));
+  await rec(b, 'automod.heldCount none', r.automod.heldCount('s-acme', 'u-bob'));
   await rec(b, 'automod.moderatorIds', r.automod.moderatorIds('s-acme'));
 
   // Events: head, cursors, replay, pruning

@@ -273,6 +273,35 @@ describe('holding', () => {
   });
 });
 
+describe('the review queue', () => {
+  test('a member with 20 messages waiting is blocked, not held again: holding cannot flood the moderators', async () => {
+    const p = await place('hc');
+    await rule(p, { name: 'everything', kind: 'regex', config: { patterns: ['.'] }, actions: ['hold'] });
+    const now = t.server.services.clock();
+    for (let i = 0; i < 20; i++) {
+      await t.sql.run(
+        `INSERT INTO held_messages (id, server_id, conversation_id, author_id, body, kind, bot, nonce, held_by, created_at)
+         VALUES (?, ?, ?, ?, ?, 'text', false, ?, 'everything', ?)`,
+        `waiting-${p.bob.id}-${i}`,
+        p.serverId,
+        p.channelId,
+        p.bob.id,
+        `waiting ${i}`,
+        `w-${i}`,
+        now + i,
+      );
+    }
+    const refused = await refusal(say(p.bob, p.channelId, 'one more'));
+    assert.equal(refused.code, 'blocked');
+    assert.match(refused.message, /you have 20 messages waiting for a moderator's review here/);
+    assert.equal((await p.mod.api.call('held.list', { serverId: p.serverId, limit: 50 })).messages.length, 20);
+    const [flag] = await audit(p.owner, p.serverId, 'automod.flag');
+    assert.deepEqual(flag?.details?.actions, ['block']);
+    // Someone else is held as before.
+    assert.equal((await refusal(say(p.mod, p.channelId, 'mine'))).code, 'held');
+  });
+});
+
 describe('alerts and timeouts', () => {
   test('an alert posts a notice in the moderators’ channel, quoting only what was posted anyway; a timeout rule times the author out', async () => {
     const p = await place('al');

@@ -177,6 +177,29 @@ export function heldError(heldBy: string): NatterError {
   );
 }
 
+/** The most messages of one person that may wait for review in a server; past it, a hold blocks. */
+export const HELD_PER_AUTHOR = 20;
+
+/**
+ * When the author already has {@link HELD_PER_AUTHOR} messages waiting in
+ * the server, a hold becomes a block (holding cannot be a way to fill the
+ * moderators' queue): the verdict is changed in place.
+ */
+export async function capHold(ctx: AuthedCtx, m: Moderation, serverId: string): Promise<void> {
+  const hold = m.verdict.hold;
+  if (!hold || m.verdict.block) return;
+  if ((await ctx.automod.heldCount(serverId, ctx.session.userId)) < HELD_PER_AUTHOR) return;
+  m.verdict = {
+    ...m.verdict,
+    hold: null,
+    block: {
+      ruleId: hold.ruleId,
+      name: hold.name,
+      message: `you have ${HELD_PER_AUTHOR} messages waiting for a moderator's review here; wait until they are looked at`,
+    },
+  };
+}
+
 /** Keeps a send the verdict holds, and tells the server's moderators. Returns the held row's id. */
 export async function holdMessage(
   ctx: AuthedCtx,

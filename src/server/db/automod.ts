@@ -73,6 +73,7 @@ export function automodQueries(db: Db) {
      ORDER BY created_at, id LIMIT ?`,
   );
   const deleteHeld = sqlite.prepare('DELETE FROM held_messages WHERE id = ?');
+  const heldCount = sqlite.prepare('SELECT count(*) AS n FROM held_messages WHERE server_id = ? AND author_id = ?');
   const moderators = sqlite.prepare(
     "SELECT user_id FROM members WHERE server_id = ? AND role IN ('owner', 'admin', 'moderator') ORDER BY user_id",
   );
@@ -153,6 +154,9 @@ export function automodQueries(db: Db) {
         >[]
       ).map(toHeld),
     deleteHeld: (id: string): boolean => deleteHeld.run(id).changes > 0,
+    /** How many of `authorId`'s messages wait for review in the server. */
+    heldCount: (serverId: string, authorId: string): number =>
+      (heldCount.get(serverId, authorId) as { n: number }).n,
     /** The ids of a server's moderators, admins and owner. */
     moderatorIds: (serverId: string): string[] =>
       (moderators.all(serverId) as { user_id: string }[]).map((r) => r.user_id),

@@ -13,6 +13,7 @@ import {
 import {
   blockedError,
   type ClassifierOutcome,
+  capHold,
   classifierMatch,
   heldError,
   holdMessage,
@@ -145,6 +146,7 @@ export const sendMessage: Handler<'messages.send'> = async (ctx, params) => {
         bot: tx.session.kind === 'bot',
       } as const;
       if (checked && moderation && (moderation.verdict.block || moderation.verdict.hold)) {
+        await capHold(tx, moderation, conv.serverId ?? '');
         const hold = moderation.verdict.block ? null : moderation.verdict.hold;
         if (hold) await holdMessage(tx, after, moderation, fields, conv);
         await reportModeration(tx, after, moderation, checked, null);

@@ -108,6 +108,18 @@ export class PostgresAutomod implements AutomodStore {
     return (await changes(this.#q, 'DELETE FROM held_messages WHERE id = $1', [id])) > 0;
   }
 
+  async heldCount(serverId: string, authorId: string): Promise<number> {
+    return (
+      (
+        await row<{ n: number }>(
+          this.#q,
+          'SELECT count(*) AS n FROM held_messages WHERE server_id = $1 AND author_id = $2',
+          [serverId, authorId],
+        )
+      )?.n ?? 0
+    );
+  }
+
   async moderatorIds(serverId: string): Promise<string[]> {
     return (
       await rows<{ user_id: string }>(
