@@ -155,8 +155,7 @@ export function automodQueries(db: Db) {
       ).map(toHeld),
     deleteHeld: (id: string): boolean => deleteHeld.run(id).changes > 0,
     /** How many of `authorId`'s messages wait for review in the server. */
-    heldCount: (serverId: string, authorId: string): number =>
-      (heldCount.get(serverId, authorId) as { n: number }).n,
+    heldCount: (serverId: string, authorId: string): number => (heldCount.get(serverId, authorId) as { n: number }).n,
     /** The ids of a server's moderators, admins and owner. */
     moderatorIds: (serverId: string): string[] =>
       (moderators.all(serverId) as { user_id: string }[]).map((r) => r.user_id),
