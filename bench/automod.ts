@@ -2,7 +2,7 @@
  * Automatic moderation: what checking one message costs, in µs of CPU on the
  * event loop, for a server's rules compiled once (src/server/automod/engine.ts).
  *
- *   node --import tsx bench/automod.ts [--rounds 7] [--messages 20000] [--results bench/results/automod.jsonl]
+ *   node --import tsx bench/automod.ts [--rounds 7] [--messages 20000] [--results bench/results/automod/runs.jsonl]
  *
  * The messages are a fixed corpus of chat lines made from a seeded generator:
  * short and long, some with links, mentions, accents and emoji, about 2% with a

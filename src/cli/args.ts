@@ -69,6 +69,23 @@ export function inviteLifetime(value: string): number {
   return seconds;
 }
 
+/** `--moderation-threshold`: a score from 0 to 1. */
+export function score(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1)
+    throw new InvalidArgumentError('expected a score from 0 to 1, such as 0.8');
+  return n;
+}
+
+/** `automod add --flood`: `5/10s` (more than 5 messages within 10 seconds), `10/1m`. */
+export function floodLimit(value: string): { messages: number; seconds: number } {
+  const m = /^(\d+)\s*\/\s*(\d+\s*[smhdw]?)$/.exec(value.trim());
+  if (!m?.[1] || !m[2]) throw new InvalidArgumentError('expected messages/time, such as 5/10s or 10/1m');
+  const time = m[2].trim();
+  const seconds = /^\d+$/.test(time) ? Number(time) : duration(time, '10s or 1m');
+  return { messages: Number(m[1]), seconds };
+}
+
 /** `natter timeout`: how long, from 1s to 28d, in seconds. */
 export function timeoutLength(value: string): number {
   const seconds = duration(value, '10m, 1h or 7d');

@@ -8,9 +8,11 @@ export function authorLabel(m: Pick<Message, 'author' | 'bot'>): string {
 
 /**
  * A message as a line says it, given its body already made safe (and
- * indented, or highlighted, as the command wants): `alice: hello`, or for an
- * action (`/me`) `* alice waves`.
+ * indented, or highlighted, as the command wants): `alice: hello`, for an
+ * action (`/me`) `* alice waves`, and for an automatic moderation notice
+ * `⚑ automod: …` (its body names the person it is about).
  */
 export function saying(m: Pick<Message, 'author' | 'bot' | 'kind'>, body: string): string {
+  if (m.kind === 'automod') return `⚑ automod: ${body}`;
   return m.kind === 'action' ? `* ${authorLabel(m)} ${body}` : `${authorLabel(m)}: ${body}`;
 }

@@ -3,6 +3,7 @@ import {
   bcryptCost,
   commitWindow,
   durationMs,
+  floodLimit,
   inviteLifetime,
   list,
   niceValue,
@@ -11,6 +12,7 @@ import {
   port,
   positiveInt,
   reportNumber,
+  score,
   serverUrl,
   slowmodeLength,
   timeoutLength,
@@ -75,6 +77,7 @@ const moderation = () => import('./moderation.js');
 const bans = () => import('./commands/bans.js');
 const role = () => import('./commands/role.js');
 const timeouts = () => import('./commands/timeout.js');
+const automod = () => import('./commands/automod.js');
 const groups = () => import('./commands/groups.js');
 const group = () => import('./commands/group.js');
 const dms = () => import('./commands/dms.js');
@@ -173,6 +176,36 @@ function serveCommand(): Command {
         .env('NATTER_AUDIT_RETENTION')
         .default(90 * 86_400_000, '90d')
         .argParser(durationMs),
+    )
+    .addOption(
+      new Option(
+        '--moderation-webhook <url>',
+        "a message classifier to ask about every message in servers' channels (POST, JSON; docs/moderation.md)",
+      ).env('NATTER_MODERATION_WEBHOOK'),
+    )
+    .addOption(
+      new Option('--moderation-threshold <score>', 'from this score (0 to 1) a message is flagged')
+        .env('NATTER_MODERATION_THRESHOLD')
+        .default(0.8)
+        .argParser(score),
+    )
+    .addOption(
+      new Option('--moderation-action <action>', 'what a flagged message gets')
+        .choices(['block', 'hold', 'alert'])
+        .env('NATTER_MODERATION_ACTION')
+        .default('hold'),
+    )
+    .addOption(
+      new Option('--moderation-fallback <fallback>', 'what a message gets while the classifier cannot answer')
+        .choices(['allow', 'hold'])
+        .env('NATTER_MODERATION_FALLBACK')
+        .default('allow'),
+    )
+    .addOption(
+      new Option('--moderation-timeout <ms>', 'how long one call to the classifier may take, in milliseconds')
+        .env('NATTER_MODERATION_TIMEOUT')
+        .default(500)
+        .argParser(positiveInt),
     )
     .addOption(
       new Option(
@@ -493,6 +526,108 @@ function reportsCommand(): Command {
     .action(lazy(reports, (m) => m.reports));
 }
 
+/** `automod list|add|remove|enable|disable`: a server's automatic moderation rules. */
+function automodCommand(): Command {
+  const add = new Command('add')
+    .description(
+      'add a rule: what it matches (one of --keyword, --regex, --preset, --mentions, --flood) and what it does',
+    )
+    .argument('<server>')
+    .option('--name <name>', 'what to call it (default: its kind)')
+    .option('--keyword <words>', 'keywords, comma-separated: word, word*, *word, *word* (repeatable)', list, [])
+    .option('--allow <words>', 'words never matched, comma-separated (with --keyword or --preset)', list, [])
+    .option(
+      '--regex <pattern>',
+      'a regular expression, RE2 syntax, case-insensitive (repeatable)',
+      (v: string, p: string[]) => [...p, v],
+      [],
+    )
+    .addOption(new Option('--preset <preset>', 'a built-in word list').choices(['profanity']))
+    .option('--mentions <n>', 'messages that mention more than N different people', positiveInt)
+    .option('--flood <n/time>', 'more than N messages from one person within a time: 5/10s, 10/1m', floodLimit)
+    .addOption(
+      new Option('--action <action>', 'what happens to a matching message (repeatable)')
+        .choices(['block', 'hold', 'alert', 'timeout'])
+        .argParser((v: string, p: string[]) => [...p, v])
+        .default([]),
+    )
+    .option('--message <text>', "with --action block: what the sender is told instead of the server's words")
+    .option('--alert-channel <channel>', 'with --action alert: the channel the moderators read')
+    .option(
+      '--timeout <duration>',
+      'with --action timeout: how long the sender is timed out (10m, 1h, 7d)',
+      timeoutLength,
+    )
+    .addOption(
+      new Option('--exempt-role <role>', 'a role the rule leaves alone (repeatable)')
+        .choices(['member', 'moderator', 'admin', 'owner'])
+        .argParser((v: string, p: string[]) => [...p, v])
+        .default([]),
+    )
+    .option(
+      '--exempt-channel <channel>',
+      'a channel the rule leaves alone (repeatable)',
+      (v: string, p: string[]) => [...p, v],
+      [],
+    )
+    .option('--reason <text>', "why (kept in the server's audit log)")
+    .action(lazy(automod, (m) => m.add, { reason: '--reason' }));
+  return new Command('automod')
+    .description("a server's automatic moderation rules (admins add and remove them; moderators list them)")
+    .addCommand(
+      new Command('list')
+        .description('the rules, what each matches and does')
+        .argument('<server>')
+        .action(lazy(automod, (m) => m.list)),
+    )
+    .addCommand(add)
+    .addCommand(
+      new Command('remove')
+        .description('remove a rule')
+        .argument('<server>')
+        .argument('<name>')
+        .option('--reason <text>', "why (kept in the server's audit log)")
+        .action(lazy(automod, (m) => m.remove, { reason: '--reason' })),
+    )
+    .addCommand(
+      new Command('enable')
+        .description('turn a rule back on')
+        .argument('<server>')
+        .argument('<name>')
+        .option('--reason <text>', "why (kept in the server's audit log)")
+        .action(lazy(automod, (m) => m.toggle(true), { reason: '--reason' })),
+    )
+    .addCommand(
+      new Command('disable')
+        .description('turn a rule off, keeping it')
+        .argument('<server>')
+        .argument('<name>')
+        .option('--reason <text>', "why (kept in the server's audit log)")
+        .action(lazy(automod, (m) => m.toggle(false), { reason: '--reason' })),
+    );
+}
+
+/** `hold list|approve|reject`: messages held for review. */
+function holdCommand(): Command {
+  const decide = (name: 'approve' | 'reject', description: string) =>
+    new Command(name)
+      .description(description)
+      .argument('<server>')
+      .argument('<id>', 'the held message: its id, or its start as `natter hold list` shows it')
+      .option('--reason <text>', "why (told to its author and kept in the server's audit log)")
+      .action(lazy(automod, (m) => m.holdDecide(name), { reason: '--reason' }));
+  return new Command('hold')
+    .description('messages held for review by the automatic moderation rules (moderators and up)')
+    .addCommand(
+      new Command('list')
+        .description('the held messages, oldest first')
+        .argument('<server>')
+        .action(lazy(automod, (m) => m.holdList)),
+    )
+    .addCommand(decide('approve', 'post a held message, as sent now by its author'))
+    .addCommand(decide('reject', 'throw a held message away; its author is told'));
+}
+
 function groupCommand(): Command {
   const create = new Command('create')
     .description('create a private group with these people')
@@ -613,6 +748,8 @@ function commands(): Command[] {
       .argument('<server>')
       .action(lazy(channels, (m) => m.channels)),
     channelCommand(),
+    automodCommand(),
+    holdCommand(),
     moderationCommand('kick', 'remove a member from a server (they may rejoin)'),
     moderationCommand('ban', 'ban a user from a server'),
     moderationCommand('unban', 'lift a ban'),
@@ -668,6 +805,12 @@ function commands(): Command[] {
           'server.update',
           'server.transfer',
           'report.resolve',
+          'automod.create',
+          'automod.update',
+          'automod.delete',
+          'automod.flag',
+          'held.approve',
+          'held.reject',
         ]),
       )
       .option('--actor <username>', 'only what this person did')

@@ -4,6 +4,7 @@ import {
   Cursor,
   GroupInfo,
   GroupInvitation,
+  HeldMessage,
   Id,
   MemberInfo,
   Message,
@@ -111,11 +112,57 @@ export const events = {
   'member.timeout': {
     stream: true,
     summary:
-      'A member of a server I am in was timed out until `until` (null: the timeout was lifted), `by` whom, with `note` the reason given (null: none).',
+      'A member of a server I am in was timed out until `until` (null: the timeout was lifted), `by` whom (null: by the automatic moderation rule `rule`), with `note` the reason given (null: none).',
     data: z.object({
       serverId: Id,
       user: UserRef,
       until: Timestamp.nullable(),
+      by: UserRef.nullable(),
+      /** The automatic moderation rule that timed them out, when it was one. */
+      rule: z.string().optional(),
+      note: z.string().nullable(),
+    }),
+  },
+  'automod.flagged': {
+    stream: true,
+    summary:
+      "To a server's moderators: a message matched its automatic moderation rules (or the classifier), and what was done.",
+    data: z.object({
+      serverId: Id,
+      conversationId: Id,
+      /** The channel's name. */
+      channel: z.string(),
+      user: UserRef,
+      /** The rules that matched (`classifier` for the classifier), each with what matched. */
+      rules: z.array(z.object({ name: z.string(), trigger: z.string() })),
+      /** What was done: `block`ed, `hold` (see `heldId`), `alert` only (posted as `seq`), `timeout`. */
+      actions: z.array(z.enum(['block', 'hold', 'alert', 'timeout'])),
+      /** The text as sent, or as an edit would have made it. */
+      body: z.string(),
+      /** The message, when it was posted (an alert) or edited. */
+      seq: z.number().int().positive().nullable(),
+      heldId: Id.nullable(),
+      /** Whether it was an edit of message `seq`. */
+      edit: z.boolean(),
+    }),
+  },
+  'message.held': {
+    stream: true,
+    summary: "To a server's moderators: a message was held for review.",
+    data: z.object({ held: HeldMessage }),
+  },
+  'held.resolved': {
+    stream: true,
+    summary:
+      'A held message was approved (and posted as `seq`) or rejected, `by` whom: to the moderators, and to its author.',
+    data: z.object({
+      serverId: Id,
+      heldId: Id,
+      conversationId: Id,
+      outcome: z.enum(['approved', 'rejected']),
+      seq: z.number().int().positive().nullable(),
+      /** The nonce the author sent it with: their client finds its line by it. */
+      nonce: z.string().nullable(),
       by: UserRef,
       note: z.string().nullable(),
     }),

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   AuditAction,
   AuditEntry,
+  AutomodRule,
   BanInfo,
   BanReason,
   Bio,
@@ -18,6 +19,7 @@ import {
   GroupInfo,
   GroupInvitation,
   GroupName,
+  HeldMessage,
   Id,
   InviteInfo,
   MemberInfo,
@@ -423,6 +425,58 @@ export const operations = {
       note: ReportNote.nullable().optional(),
     }),
     result: z.object({ report: Report }),
+  }),
+  'automod.list': op({
+    access: 'user',
+    summary: "A server's automatic moderation rules, in the order they were made (moderators and up).",
+    params: z.strictObject({ serverId: Id }),
+    result: z.object({ rules: z.array(AutomodRule) }),
+  }),
+  'automod.create': op({
+    access: 'user',
+    summary:
+      'Add an automatic moderation rule to a server (owner and admins): keywords, regexes, the profanity preset, mention spam or flood, with what to do (block, hold, alert, timeout).',
+    params: z.strictObject({
+      serverId: Id,
+      rule: z.record(z.string(), z.unknown()),
+      reason: ModerationReason.nullable().optional(),
+    }),
+    result: z.object({ rule: AutomodRule }),
+  }),
+  'automod.update': op({
+    access: 'user',
+    summary: 'Change a rule (a whole new definition), or turn it on or off (owner and admins).',
+    params: z.strictObject({
+      ruleId: Id,
+      rule: z.record(z.string(), z.unknown()).optional(),
+      enabled: z.boolean().optional(),
+      reason: ModerationReason.nullable().optional(),
+    }),
+    result: z.object({ rule: AutomodRule }),
+  }),
+  'automod.delete': op({
+    access: 'user',
+    summary: 'Remove a rule (owner and admins).',
+    params: z.strictObject({ ruleId: Id, reason: ModerationReason.nullable().optional() }),
+    result: Ok,
+  }),
+  'held.list': op({
+    access: 'user',
+    summary: 'The messages held for review in a server, oldest first (moderators and up); paged.',
+    params: paged({ serverId: Id }, PAGE_MAX.small),
+    result: z.object({ messages: z.array(HeldMessage), next: Next }),
+  }),
+  'held.approve': op({
+    access: 'user',
+    summary: 'Post a held message in its channel, as sent now by its author (moderators and up).',
+    params: z.strictObject({ heldId: Id, reason: ModerationReason.nullable().optional() }),
+    result: z.object({ message: Message }),
+  }),
+  'held.reject': op({
+    access: 'user',
+    summary: 'Throw a held message away (moderators and up); its author is told.',
+    params: z.strictObject({ heldId: Id, reason: ModerationReason.nullable().optional() }),
+    result: Ok,
   }),
   'channels.create': op({
     access: 'user',

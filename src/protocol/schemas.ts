@@ -193,6 +193,15 @@ export const MessageKind = z.enum(['text', 'action']);
 export type MessageKind = z.infer<typeof MessageKind>;
 
 /**
+ * What a stored message is: one a person sent (`text`, `action`), or
+ * `automod`, the server's notice in a moderators' channel that a message
+ * matched an automatic moderation rule (its author is the person whose
+ * message it is about). Clients send only `text` and `action`.
+ */
+export const StoredMessageKind = z.enum(['text', 'action', 'automod']);
+export type StoredMessageKind = z.infer<typeof StoredMessageKind>;
+
+/**
  * A message. Its identity: a server `id`, its place in its conversation
  * (`seq`, strictly increasing, never reused), and the `nonce` the sender chose
  * so that a retried send is recognised and not stored twice.
@@ -204,8 +213,8 @@ export const Message = z.object({
   author: UserRef,
   /** True when it was sent over a bot token (`tokens.create`): a program wrote it, not the person. */
   bot: z.boolean(),
-  /** `text`, or `action` (shown as `* alice waves`); an edit keeps it. */
-  kind: MessageKind,
+  /** `text`, `action` (shown as `* alice waves`; an edit keeps it), or `automod` (a notice: see StoredMessageKind). */
+  kind: StoredMessageKind,
   body: z.string(),
   createdAt: Timestamp,
   /** Set when the author edited the message. */
@@ -274,6 +283,43 @@ export type InviteInfo = z.infer<typeof InviteInfo>;
 
 /** A ban in a server. */
 /** What an audit log entry records. */
+/**
+ * A server's automatic moderation rule as its moderators read it.
+ * `config`, `actions`, `exemptRoles` and `exemptChannels` are as written in
+ * `automod.create` (docs/moderation.md); `kind` says what `config` holds.
+ */
+export const AutomodRule = z.object({
+  id: Id,
+  serverId: Id,
+  name: z.string(),
+  kind: z.enum(['keyword', 'regex', 'preset', 'mentions', 'flood']),
+  config: z.record(z.string(), z.unknown()),
+  actions: z.array(z.unknown()),
+  exemptRoles: z.array(z.string()),
+  exemptChannels: z.array(z.string()),
+  enabled: z.boolean(),
+  createdBy: UserRef.nullable(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type AutomodRule = z.infer<typeof AutomodRule>;
+
+/** A message held for review: stored, shown to moderators only, until one approves or rejects it. */
+export const HeldMessage = z.object({
+  id: Id,
+  serverId: Id,
+  conversationId: Id,
+  /** The channel's name. */
+  channel: z.string(),
+  author: UserRef,
+  body: z.string(),
+  kind: MessageKind,
+  /** What held it: a rule's name, or `classifier`. */
+  heldBy: z.string(),
+  createdAt: Timestamp,
+});
+export type HeldMessage = z.infer<typeof HeldMessage>;
+
 export const AuditAction = z.enum([
   'member.kick',
   'member.ban',
@@ -291,6 +337,12 @@ export const AuditAction = z.enum([
   'server.update',
   'server.transfer',
   'report.resolve',
+  'automod.create',
+  'automod.update',
+  'automod.delete',
+  'automod.flag',
+  'held.approve',
+  'held.reject',
 ]);
 export type AuditAction = z.infer<typeof AuditAction>;
 

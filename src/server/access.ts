@@ -221,6 +221,8 @@ export async function assertCanRemove(
 /** A member may edit only their own messages, and only while they exist. */
 export function assertMayEdit(ctx: AuthedCtx, message: MessageRow): void {
   if (message.deletedAt !== null) throw noSuchMessage();
+  // A rule's notice names the person it is about as its author; it is the server's words, not theirs.
+  if (message.kind === 'automod') throw new NatterError('forbidden', 'an automatic moderation notice cannot be edited');
   if (message.authorId !== ctx.session.userId)
     throw new NatterError('forbidden', 'you can only edit your own messages');
 }
@@ -246,9 +248,15 @@ export function assertMayDelete(
   role: MemberRow['role'] | null,
   authorRole: MemberRow['role'] | undefined,
 ): boolean {
-  if (message.authorId === ctx.session.userId) return false;
+  // An automatic moderation notice is not its named author's to delete: moderators remove it.
+  if (message.authorId === ctx.session.userId && message.kind !== 'automod') return false;
   if (conv.kind !== 'channel' || role === null || RANK[role] < RANK.moderator)
-    throw new NatterError('forbidden', 'you can only delete your own messages');
+    throw new NatterError(
+      'forbidden',
+      message.kind === 'automod'
+        ? 'only moderators can delete an automatic moderation notice'
+        : 'you can only delete your own messages',
+    );
   if (!outranks(role, authorRole))
     throw new NatterError('forbidden', `you cannot delete a message of ${rankName(authorRole)}`);
   return true;

@@ -167,6 +167,19 @@ export type ServerConfig = {
   /** How long servers' audit log entries are kept (`--audit-retention`). */
   auditRetentionMs: number;
   /**
+   * The external message classifier (`--moderation-webhook`): where to POST
+   * each message of a server's channels, from what score it is flagged and
+   * what is then done, what a message gets while it cannot answer, and how
+   * long one call may take. Null: none.
+   */
+  moderationWebhook: {
+    url: string;
+    threshold: number;
+    action: 'block' | 'hold' | 'alert';
+    fallback: 'allow' | 'hold';
+    timeoutMs: number;
+  } | null;
+  /**
    * A username given up by a rename is kept this long for its previous owner
    * (who may take it back); until then nobody else can take it. 0: not kept.
    */
@@ -306,6 +319,7 @@ export function defaultConfig(): ServerConfig {
     maxQueuedBytes: 4 * 1024 * 1024,
     eventRetentionMs: 30 * 24 * 3600 * 1000,
     auditRetentionMs: 90 * 24 * 3600 * 1000,
+    moderationWebhook: null,
     usernameHoldMs: 30 * 24 * 3600 * 1000,
     presenceGraceMs: 5_000,
     maintenanceIntervalMs: 3_600_000,

@@ -1,4 +1,6 @@
 import type { Operations, OpName, ParamsOf, ResultOf } from '../protocol/index.js';
+import type { ClassifierPolicy, RuleCache } from './automod/apply.js';
+import type { ClassifierClient } from './automod/classifier.js';
 import type { Bus } from './bus/bus.js';
 import type { Fanout } from './bus/fanout.js';
 import type { Limits, ServerConfig } from './config.js';
@@ -10,6 +12,7 @@ import type { Clock, Limiter } from './rate-limit.js';
 import type {
   AfterCommit,
   AuditStore,
+  AutomodStore,
   ChatStore,
   EventStore,
   ReportStore,
@@ -39,6 +42,12 @@ export type Services = {
   audit: AuditStore;
   /** Reports of messages and users. */
   reports: ReportStore;
+  /** Automatic moderation rules and held messages. */
+  automod: AutomodStore;
+  /** Servers' automatic moderation rules, compiled (on this node). */
+  ruleCache: RuleCache;
+  /** The external message classifier (`--moderation-webhook`), with its policy; null when none is configured. */
+  classifier: { client: ClassifierClient; policy: ClassifierPolicy } | null;
   /** This node's connections: who is connected, by user, session and scope. */
   hub: Hub;
   /** How committed batches and other effects reach connections on every node. */
@@ -97,6 +106,7 @@ export function inTransaction<C extends Ctx>(ctx: C, tx: TxStores): C {
   bound.usage = tx.usage;
   bound.audit = tx.audit;
   bound.reports = tx.reports;
+  bound.automod = tx.automod;
   return bound;
 }
 

@@ -43,6 +43,8 @@ export function spendWrite(ctx: Ctx & { session: { userId: string } }): Promise<
 export const READ_OPS: ReadonlySet<OpName> = new Set<OpName>([
   'audit.list',
   'reports.list',
+  'automod.list',
+  'held.list',
   'messages.history',
   'messages.search',
   'conversations.list',

@@ -6,6 +6,8 @@ import { resolve } from 'node:path';
 import { VERSION } from '../package-info.js';
 import { CloseCode, USERNAME_KEY_VERSION } from '../protocol/index.js';
 import { scopesOfUser, settleScopes } from './access.js';
+import { RuleCache } from './automod/apply.js';
+import { ClassifierClient } from './automod/classifier.js';
 import type { Bus, BusHooks } from './bus/bus.js';
 import { Fanout } from './bus/fanout.js';
 import { LocalBus } from './bus/local.js';
@@ -206,6 +208,9 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     usage: store.usage,
     audit: store.audit,
     reports: store.reports,
+    automod: store.automod,
+    ruleCache: new RuleCache(),
+    classifier: classifierOf(config, log),
     hub,
     bus,
     fanout,
@@ -362,6 +367,16 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
  * local connection gets the scopes the database says its user has, and those
  * whose session or bot token is gone are closed.
  */
+/** The classifier `--moderation-webhook` names, with its policy; null without one. */
+function classifierOf(config: ServerConfig, log: Logger): Services['classifier'] {
+  const hook = config.moderationWebhook;
+  if (!hook) return null;
+  return {
+    client: new ClassifierClient({ url: hook.url, fallback: hook.fallback, timeoutMs: hook.timeoutMs, log }),
+    policy: { threshold: hook.threshold, action: hook.action },
+  };
+}
+
 async function resyncConnections(hub: Hub, store: Store, log: Logger): Promise<void> {
   try {
     for (const userId of hub.users()) {

@@ -1,4 +1,4 @@
-import { plainMessage } from '../cli/errors.js';
+import { isNatterError, plainMessage } from '../cli/errors.js';
 import type { Natter } from '../client/natter.js';
 import { newNonce } from '../client/natter.js';
 import { allPages, patiently } from '../client/pages.js';
@@ -338,6 +338,11 @@ export class Controller {
         return true;
       },
       (err: unknown) => {
+        // Held for review: kept on the server, and posted if a moderator approves it; not to be typed again.
+        if (isNatterError(err) && err.code === 'held') {
+          this.dispatch({ type: 'send-held', nonce, conversationId, note: plainMessage(err) });
+          return true;
+        }
         this.dispatch({ type: 'send-failed', nonce, conversationId, error: errorText(err) });
         return false;
       },

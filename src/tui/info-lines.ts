@@ -56,7 +56,40 @@ export function eventNotes(state: State, e: AnyEvent): Note[] {
           ? note(here, who ? `${who} renamed the channel #${channel.name}` : `the channel is now #${channel.name}`)
           : []),
         ...(was.topic !== channel.topic ? note(here, topicText(who, channel.topic)) : []),
+        ...((was.slowmode ?? 0) !== (channel.slowmode ?? 0)
+          ? note(
+              here,
+              `${who ?? 'a moderator'} ${channel.slowmode ? `set slow mode: one message every ${channel.slowmode} s` : 'turned slow mode off'}`,
+            )
+          : []),
       ];
+    }
+    case 'member.timeout': {
+      const { serverId, user, until, by, rule, note: why } = e.data;
+      const name = user.id === state.me?.id ? 'you' : user.username;
+      const who = by ? (by.id === state.me?.id ? 'you' : by.username) : rule ? `the rule "${rule}"` : 'a moderator';
+      const reason = why ? ` (${why})` : '';
+      const text =
+        until === null
+          ? `${who} lifted ${user.id === state.me?.id ? 'your' : `${user.username}'s`} timeout${reason}`
+          : `${name} ${name === 'you' ? 'are' : 'is'} timed out until ${clock(until)} by ${who}${reason}`;
+      return note(channelsOf(state, serverId), text);
+    }
+    case 'automod.flagged': {
+      const { conversationId, user, rules, actions, edit } = e.data;
+      if (!state.views[conversationId]) return [];
+      const did = actions.includes('block') ? 'blocked' : actions.includes('hold') ? 'held' : 'flagged';
+      const names = rules.map((r) => `"${r.name}"`).join(', ');
+      return note(
+        [conversationId],
+        `automod ${did} ${edit ? 'an edit by' : 'a message by'} ${user.username}: ${names}`,
+      );
+    }
+    case 'held.resolved': {
+      const { conversationId, outcome, by, note: why } = e.data;
+      if (!state.views[conversationId]) return [];
+      const who = by.id === state.me?.id ? 'you' : by.username;
+      return note([conversationId], `${who} ${outcome} a held message${why ? ` (${why})` : ''}`);
     }
     case 'server.updated': {
       const { server } = e.data;
@@ -92,6 +125,12 @@ export function eventNotes(state: State, e: AnyEvent): Note[] {
 function topicText(who: string | null, topic: string | null): string {
   if (topic) return who ? `${who} set the topic: ${topic}` : `the topic is now: ${topic}`;
   return who ? `${who} cleared the topic` : 'the topic was cleared';
+}
+
+/** `14:05` in local time. */
+function clock(ms: number): string {
+  const d = new Date(ms);
+  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
 }
 
 function note(conversationIds: string[], text: string, time?: number): Note[] {

@@ -86,7 +86,7 @@ export function lineOf(m: Message, meId: string | null, highlights: readonly str
     author: m.author,
     // A server from before actions and bot marks sends neither: its messages are text, by people.
     bot: m.bot === true,
-    kind: m.kind === 'action' ? 'action' : 'text',
+    kind: m.kind === 'action' || m.kind === 'automod' ? m.kind : 'text',
     body: m.body,
     createdAt: m.createdAt,
     editedAt: m.editedAt,
@@ -364,6 +364,13 @@ export function reduce(state: State, action: Action): State {
         lines: mergeLines(
           v.lines.map((l) => (l.nonce === action.nonce && l.id === null ? { ...l, failed: action.error } : l)),
           [],
+        ),
+      }));
+    case 'send-held':
+      return withView(state, action.conversationId, (v) => ({
+        ...v,
+        lines: v.lines.map((l) =>
+          l.nonce === action.nonce && l.id === null ? { ...l, pending: false, held: action.note } : l,
         ),
       }));
     case 'dismiss-failed':
@@ -853,6 +860,16 @@ function applyEvent(state: State, e: AnyEvent): State {
         members: { ...state.members, [serverId]: [...rest, { user: member.user, role: member.role }] },
         online: { ...state.online, [member.user.id]: member.online },
       };
+    }
+    case 'held.resolved': {
+      // Rejected: my held line goes (the note says so); approved, message.created takes its place by its nonce.
+      const { conversationId, outcome, nonce } = e.data;
+      if (outcome !== 'rejected' || nonce === null) return state;
+      return withView(state, conversationId, (v) =>
+        v.lines.some((l) => l.id === null && l.nonce === nonce && l.held !== undefined)
+          ? { ...v, lines: v.lines.filter((l) => !(l.id === null && l.nonce === nonce && l.held !== undefined)) }
+          : v,
+      );
     }
     case 'member.left': {
       const { serverId, userId } = e.data;

@@ -8,6 +8,7 @@ import type {
   PublicUser,
   SearchHit,
   ServerInfo,
+  StoredMessageKind,
   UserRef,
 } from '../protocol/index.js';
 import type { TimeFormat } from './view/time.js';
@@ -66,8 +67,9 @@ export type Line = {
    * `text`; `action`: the body is what the author does, shown as `* alice waves`;
    * `info`: the body is what happened (`bob was kicked`), shown dim as `-- bob was kicked`.
    * An info line is not on the server: no id, no seq, never unread, never selected.
+   * `automod`: a notice an automatic moderation rule posted (its author is the person it is about).
    */
-  kind: MessageKind | 'info';
+  kind: StoredMessageKind | 'info';
   body: string;
   createdAt: number;
   editedAt: number | null;
@@ -76,6 +78,8 @@ export type Line = {
   pending: boolean;
   /** Why a pending send failed (shown in place, the text kept). */
   failed: string | null;
+  /** A send the server's rules hold for a moderator's review: why, as the server said. Posted if approved. */
+  held?: string;
   /** Mentions the viewer. */
   mentionsMe: boolean;
   /**
@@ -251,6 +255,7 @@ export type Action =
   | { type: 'pending'; conversationId: string; nonce: string; body: string; kind: MessageKind; at: number }
   | { type: 'sent'; nonce: string; message: Message }
   | { type: 'send-failed'; nonce: string; conversationId: string; error: string }
+  | { type: 'send-held'; nonce: string; conversationId: string; note: string }
   /** Takes the refused messages (`✗ not sent`) of a conversation off the screen (Esc). */
   | { type: 'dismiss-failed'; conversationId: string }
   /**

@@ -49,3 +49,40 @@ test('--hash-nice (and NATTER_HASH_NICE) sets the hashing threads’ nice value,
   const { niceValue } = await import('../../src/cli/args.js');
   for (const bad of ['20', '-1', 'high', '2.5']) assert.throws(() => niceValue(bad), /nice value from 0 to 19/, bad);
 });
+
+test('the classifier flags: defaults, the environment, and refusals in words', async () => {
+  const none = await serveOptions([]);
+  assert.deepEqual(
+    [
+      none.moderationWebhook,
+      none.moderationThreshold,
+      none.moderationAction,
+      none.moderationFallback,
+      none.moderationTimeout,
+    ],
+    [undefined, 0.8, 'hold', 'allow', 500],
+  );
+  const given = await serveOptions(
+    [
+      '--moderation-webhook',
+      'http://127.0.0.1:9000/score',
+      '--moderation-threshold',
+      '0.65',
+      '--moderation-action',
+      'block',
+    ],
+    { NATTER_MODERATION_FALLBACK: 'hold', NATTER_MODERATION_TIMEOUT: '250' },
+  );
+  assert.deepEqual(
+    [
+      given.moderationWebhook,
+      given.moderationThreshold,
+      given.moderationAction,
+      given.moderationFallback,
+      given.moderationTimeout,
+    ],
+    ['http://127.0.0.1:9000/score', 0.65, 'block', 'hold', 250],
+  );
+  const { score } = await import('../../src/cli/args.js');
+  for (const bad of ['1.5', '-0.1', 'high', '']) assert.throws(() => score(bad), /a score from 0 to 1/, bad);
+});

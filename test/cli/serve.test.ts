@@ -81,6 +81,17 @@ describe('natter binary', () => {
     const bad = await natter(['serve', '--port', 'seventy']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /port number/);
+    for (const url of ['ftp://example.com/score', 'not a url']) {
+      const hook = await natter(['serve', '--port', '0', '--tcp-port', '0', '--moderation-webhook', url]);
+      assert.equal(hook.code, 2, url);
+      assert.match(hook.stderr, /--moderation-webhook must be an http:\/\/ or https:\/\/ URL/);
+    }
+    const threshold = await natter(['serve', '--moderation-threshold', '2']);
+    assert.equal(threshold.code, 2);
+    assert.match(threshold.stderr, /expected a score from 0 to 1, such as 0\.8/);
+    const action = await natter(['serve', '--moderation-action', 'shout']);
+    assert.equal(action.code, 2);
+    assert.match(action.stderr, /Allowed choices are block, hold, alert/);
   });
 
   test('a mistyped command suggests the right one; "help COMMAND" and "version" work as words', async () => {

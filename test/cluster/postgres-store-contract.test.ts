@@ -116,6 +116,7 @@ function notingAll(stores: TxStores): TxStores {
     usage: noting('usage', stores.usage),
     audit: noting('audit', stores.audit),
     reports: noting('reports', stores.reports),
+    automod: noting('automod', stores.automod),
   };
 }
 
@@ -935,6 +936,76 @@ async function script(b: Backend): Promise<void> {
   await rec(b, 'reports.page of the instance', page({ serverId: null, status: 'open', viewer: 'u-eve' }, null));
   await rec(b, 'reports.moderators', r.reports.moderators('s-acme'));
   await rec(b, 'reports.moderators none', r.reports.moderators('nowhere'));
+  // Timeouts, slow mode and what sends count
+  await w('chat.setTimeoutUntil', (tx) => tx.chat.setTimeoutUntil('s-acme', 'u-cat', T + 60_000));
+  await w('chat.setTimeoutUntil not a member', (tx) => tx.chat.setTimeoutUntil('s-acme', 'u-eve', T));
+  await rec(b, 'chat.sendGate', r.chat.sendGate('s-acme', 'u-cat'));
+  await rec(b, 'chat.sendGate none', r.chat.sendGate('s-acme', 'u-eve'));
+  await w('chat.setSlowmode', (tx) => tx.chat.setSlowmode('ch-gen', 30));
+  await rec(b, 'chat.conversation slowed', r.chat.conversation('ch-gen'));
+  await rec(b, 'chat.lastSentSince', r.chat.lastSentSince('u-bob', 'ch-gen', 0));
+  await rec(b, 'chat.lastSentSince none', r.chat.lastSentSince('u-bob', 'ch-gen', Number.MAX_SAFE_INTEGER));
+  await rec(b, 'chat.sentInServerSince', r.chat.sentInServerSince('u-bob', 's-acme', 0));
+  await rec(b, 'chat.sentInServerSince none', r.chat.sentInServerSince('u-eve', 's-acme', 0));
+
+  // Automatic moderation: rules, held messages, moderators
+  const rule = (id: string, name: string, at: number) => ({
+    id,
+    serverId: 's-acme',
+    name,
+    kind: 'keyword' as const,
+    config: JSON.stringify({ keywords: ['spam*'], allow: [] }),
+    actions: JSON.stringify([{ block: { message: 'no spam' } }]),
+    exemptRoles: '[]',
+    exemptChannels: '[]',
+    enabled: true,
+    createdBy: 'u-ann',
+    createdAt: at,
+    updatedAt: at,
+  });
+  await w('automod.insertRule', async (tx) => {
+    await tx.automod.insertRule(rule('r-2', 'second', T + 2));
+    await tx.automod.insertRule(rule('r-1', 'first', T + 1));
+    await tx.automod.bumpRevision('s-acme');
+  });
+  await rec(b, 'automod.rules', r.automod.rules('s-acme'));
+  await rec(b, 'automod.rule', r.automod.rule('r-1'));
+  await rec(b, 'automod.ruleNamed', r.automod.ruleNamed('s-acme', 'second'));
+  await rec(b, 'automod.ruleNamed none', r.automod.ruleNamed('s-acme', 'third'));
+  await w('automod.updateRule', (tx) =>
+    tx.automod.updateRule('r-1', { ...rule('r-1', 'renamed', T + 1), enabled: false, updatedAt: T + 9 }),
+  );
+  await w('automod.deleteRule', (tx) => tx.automod.deleteRule('r-2'));
+  await w('automod.deleteRule again', (tx) => tx.automod.deleteRule('r-2'));
+  await rec(b, 'automod.rules after', r.automod.rules('s-acme'));
+  await rec(b, 'chat.sendGate after a rule change', r.chat.sendGate('s-acme', 'u-ann'));
+  const held = (id: string, at: number) => ({
+    id,
+    serverId: 's-acme',
+    conversationId: 'ch-gen',
+    authorId: 'u-cat',
+    body: `held ${id}`,
+    kind: 'text' as const,
+    bot: false,
+    nonce: `n-${id}`,
+    heldBy: 'first',
+    createdAt: at,
+  });
+  await w('automod.insertHeld', async (tx) => {
+    await tx.automod.insertHeld(held('h-b', T + 5));
+    await tx.automod.insertHeld(held('h-a', T + 5));
+    await tx.automod.insertHeld(held('h-c', T + 4));
+  });
+  await rec(b, 'automod.held', r.automod.held('h-a'));
+  await rec(b, 'automod.heldByNonce', r.automod.heldByNonce('u-cat', 'n-h-b'));
+  await rec(b, 'automod.heldByNonce none', r.automod.heldByNonce('u-bob', 'n-h-b'));
+  await rec(b, 'automod.heldPage', r.automod.heldPage('s-acme', null, 2));
+  await rec(b, 'automod.heldPage after', r.automod.heldPage('s-acme', [T + 5, 'h-a'], 10));
+  await rec(b, 'automod.heldCount', r.automod.heldCount('s-acme', 'u-cat'));
+  await w('automod.deleteHeld', (tx) => tx.automod.deleteHeld('h-c'));
+  await rec(b, 'automod.heldCount after', r.automod.heldCount('s-acme', 'u-cat'));
+  await rec(b, 'automod.heldCount none', r.automod.heldCount('s-acme', 'u-bob'));
+  await rec(b, 'automod.moderatorIds', r.automod.moderatorIds('s-acme'));
 
   // Events: head, cursors, replay, pruning
   const head = (await rec(b, 'events.head', r.events.head())) as number;
@@ -1060,6 +1131,8 @@ test('the PostgreSQL stores answer every call of the script as the SQLite query 
           const { document: _document, ...rest } = row;
           if (name === 'messages') rest.bot = rest.bot === true || rest.bot === 1;
           if (name === 'users') rest.operator = rest.operator === true || rest.operator === 1;
+          if (name === 'held_messages') rest.bot = rest.bot === true || rest.bot === 1;
+          if (name === 'automod_rules') rest.enabled = rest.enabled === true || rest.enabled === 1;
           return normalize(b, rest);
         })
         // Made-up ids sort anywhere: compare the rows as a set.

@@ -60,6 +60,9 @@ type Ids = {
   username: string;
   /** A report of the channel message, open. */
   reportId: number;
+  /** An automatic moderation rule of the server, and a message it holds. */
+  ruleId: string;
+  heldId: string;
 };
 
 type Case = { op: OpName; on: string; params: (x: Ids) => unknown };
@@ -93,6 +96,17 @@ const CASES: readonly Case[] = [
   row('reports.create', 'group', (x) => ({ conversationId: x.groupId, seq: 1, reason: 'spam' })),
   row('reports.create', 'dm', (x) => ({ conversationId: x.dmId, seq: 1, reason: 'spam' })),
   row('reports.create', 'server', (x) => ({ userId: x.userId, serverId: x.serverId, reason: 'spam' })),
+  row('members.timeout', 'server', (x) => ({ serverId: x.serverId, userId: x.userId, seconds: 60 })),
+  row('members.untimeout', 'server', (x) => ({ serverId: x.serverId, userId: x.userId })),
+  row('channels.slowmode', 'channel', (x) => ({ channelId: x.channelId, seconds: 30 })),
+  row('automod.list', 'server', (x) => ({ serverId: x.serverId })),
+  row('automod.create', 'server', (x) => ({
+    serverId: x.serverId,
+    rule: { name: 'intruder', kind: 'keyword', config: { keywords: ['hello'] }, actions: [{ block: {} }] },
+  })),
+  row('automod.update', 'rule', (x) => ({ ruleId: x.ruleId, enabled: false })),
+  row('held.list', 'server', (x) => ({ serverId: x.serverId })),
+  row('held.approve', 'held message', (x) => ({ heldId: x.heldId })),
   row('channels.create', 'server', (x) => ({ serverId: x.serverId, name: 'intruders' })),
   row('channels.list', 'server', (x) => ({ serverId: x.serverId })),
   row('channels.update', 'channel', (x) => ({ channelId: x.channelId, topic: 'defaced' })),
@@ -125,6 +139,8 @@ const CASES: readonly Case[] = [
   row('messages.delete', 'channel message', (x) => ({ messageId: x.channelMsgId })),
   row('messages.delete', 'group message', (x) => ({ messageId: x.groupMsgId })),
   row('messages.delete', 'dm message', (x) => ({ messageId: x.dmMsgId })),
+  row('held.reject', 'held message', (x) => ({ heldId: x.heldId })),
+  row('automod.delete', 'rule', (x) => ({ ruleId: x.ruleId })),
   row('servers.leave', 'server', (x) => ({ serverId: x.serverId })),
   row('groups.leave', 'group', (x) => ({ groupId: x.groupId })),
   row('channels.delete', 'channel', (x) => ({ channelId: x.channelId })),
@@ -235,6 +251,15 @@ before(async () => {
   });
   const dmMsg = await alice.c.request('messages.send', { to: bob.username, body: 'dm secret', nonce: nonce() });
   const { report } = await bob.c.request('reports.create', { messageId: channelMsg.message.id, reason: 'other' });
+  const { rule } = await alice.c.request('automod.create', {
+    serverId,
+    rule: { name: 'review', kind: 'keyword', config: { keywords: ['hold me'] }, actions: ['hold'] },
+  });
+  await rejection(
+    bob.c.request('messages.send', { conversationId: channelId, body: 'please hold me', nonce: nonce() }),
+  );
+  const [held] = (await alice.c.request('held.list', { serverId })).messages;
+  assert.ok(held, 'a held message');
   const ids: Ids = {
     serverId,
     channelId,
@@ -248,6 +273,8 @@ before(async () => {
     userId: bob.id,
     username: carol.username,
     reportId: report.id,
+    ruleId: rule.id,
+    heldId: held.id,
   };
   const fake: Ids = {
     serverId: randomId(),
@@ -262,6 +289,8 @@ before(async () => {
     userId: bob.id,
     username: carol.username,
     reportId: 9_999_999,
+    ruleId: randomId(),
+    heldId: randomId(),
   };
   fx = { alice, bob, carol, eve, ids, fake, serverName, groupName };
 });
@@ -299,15 +328,25 @@ describe('nothing a non-member tried had any effect', () => {
     assert.equal(got.server.name, fx.serverName);
     assert.equal(got.server.ownerId, alice.id);
     assert.deepEqual(
-      got.channels.map((ch) => [ch.id, ch.topic]),
-      [[ids.channelId, null]],
+      got.channels.map((ch) => [ch.id, ch.topic, ch.slowmode]),
+      [[ids.channelId, null, undefined]],
+    );
+    const { rules } = await alice.c.request('automod.list', { serverId: ids.serverId });
+    assert.deepEqual(
+      rules.map((r) => [r.id, r.name, r.enabled]),
+      [[ids.ruleId, 'review', true]],
+    );
+    const { messages: held } = await alice.c.request('held.list', { serverId: ids.serverId });
+    assert.deepEqual(
+      held.map((h) => h.id),
+      [ids.heldId],
     );
     const members = await alice.c.request('members.list', { serverId: ids.serverId });
     assert.deepEqual(
-      members.members.map((m) => [m.user.id, m.role]),
+      members.members.map((m) => [m.user.id, m.role, m.timeoutUntil]),
       [
-        [alice.id, 'owner'],
-        [bob.id, 'member'],
+        [alice.id, 'owner', undefined],
+        [bob.id, 'member', undefined],
       ],
     );
     assert.equal((await alice.c.request('bans.list', { serverId: ids.serverId })).bans.length, 0);

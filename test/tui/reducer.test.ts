@@ -1127,6 +1127,104 @@ describe('info lines: what happens in a conversation, written by the app', () =>
     );
   });
 
+  test('timeouts, slow mode, automod flags and held messages decided are lines where they happened', () => {
+    let s = here();
+    const carol = { id: 'carol', username: 'carol', displayName: null };
+    const bob = { id: 'bob', username: 'bob', displayName: null };
+    const until = new Date(2026, 11, 1, 14, 5).getTime();
+    s = reduce(s, live('member.timeout', { serverId: 's1', user: bob, until, by: carol, note: 'cool down' }));
+    s = reduce(s, live('member.timeout', { serverId: 's1', user: bob, until: null, by: carol, note: null }));
+    s = reduce(s, live('member.timeout', { serverId: 's1', user: bob, until, by: null, rule: 'flood', note: null }));
+    const channel = { id: 'c1', serverId: 's1', name: 'general', topic: null, createdAt: 0, lastSeq: 2 };
+    s = reduce(s, live('channel.updated', { channel: { ...channel, slowmode: 30 }, by: carol }));
+    s = reduce(s, live('channel.updated', { channel, by: carol }));
+    s = reduce(
+      s,
+      live('automod.flagged', {
+        serverId: 's1',
+        conversationId: 'c1',
+        channel: 'general',
+        user: bob,
+        rules: [{ name: 'no spam', trigger: 'spam*' }],
+        actions: ['block'],
+        body: 'spam',
+        seq: null,
+        heldId: null,
+        edit: false,
+      }),
+    );
+    s = reduce(
+      s,
+      live('held.resolved', {
+        serverId: 's1',
+        heldId: 'h1',
+        conversationId: 'c1',
+        outcome: 'rejected',
+        seq: null,
+        nonce: 'n-other',
+        by: carol,
+        note: 'spam',
+      }),
+    );
+    assert.deepEqual(
+      infos(s, 'c1').map(([t]) => t),
+      [
+        'bob is timed out until 14:05 by carol (cool down)',
+        "carol lifted bob's timeout",
+        'bob is timed out until 14:05 by the rule "flood"',
+        'carol set slow mode: one message every 30 s',
+        'carol turned slow mode off',
+        'automod blocked a message by bob: "no spam"',
+        'carol rejected a held message (spam)',
+      ],
+    );
+    assert.equal(s.conversations.c1?.slowmode, undefined);
+  });
+
+  test('my send held for review stays as held, not as failed; approved, the message takes its place; rejected, it goes', () => {
+    let s = reduce(loaded(), { type: 'open', conversationId: 'c1' });
+    s = reduce(s, {
+      type: 'history',
+      conversationId: 'c1',
+      messages: [msg('c1', 1)],
+      hasMore: false,
+      direction: 'latest',
+    });
+    for (const nonce of ['h1', 'h2']) {
+      s = reduce(s, { type: 'pending', conversationId: 'c1', nonce, body: `see ${nonce}`, kind: 'text', at: 1001 });
+      s = reduce(s, { type: 'send-held', conversationId: 'c1', nonce, note: 'held for review (rule "links")' });
+    }
+    assert.deepEqual(
+      s.views.c1?.lines.map((l) => [l.body, l.pending, l.failed, l.held]),
+      [
+        ['m1', false, null, undefined],
+        ['see h1', false, null, 'held for review (rule "links")'],
+        ['see h2', false, null, 'held for review (rule "links")'],
+      ],
+    );
+    // Esc takes refused lines away, not held ones.
+    s = reduce(s, { type: 'dismiss-failed', conversationId: 'c1' });
+    assert.equal(s.views.c1?.lines.length, 3);
+    s = reduce(s, ev('message.created', { message: msg('c1', 2, { body: 'see h1', nonce: 'h1' }) }));
+    const resolved = {
+      serverId: 's1',
+      heldId: 'x',
+      conversationId: 'c1',
+      seq: null,
+      nonce: 'h2',
+      by: { id: 'carol', username: 'carol', displayName: null },
+      note: null,
+    };
+    s = reduce(s, ev('held.resolved', { ...resolved, outcome: 'rejected' as const }));
+    assert.deepEqual(
+      s.views.c1?.lines.filter((l) => l.kind !== 'info').map((l) => [l.body, l.id, l.held]),
+      [
+        ['m1', 'c1-1', undefined],
+        ['see h1', 'c1-2', undefined],
+      ],
+    );
+  });
+
   test('a role, a topic, a channel name, a server name: each change is a line where it shows; the same again is none', () => {
     let s = here();
     s = reduce(

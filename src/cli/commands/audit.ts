@@ -22,6 +22,14 @@ function change(e: AuditEntry): string {
   }
   if (e.action === 'channel.create' || e.action === 'channel.delete') return `#${String(d.name ?? e.targetId)}`;
   if (e.action === 'member.timeout') return `until ${fmtTime(Number(d.until))}`;
+  if (e.action === 'automod.flag') {
+    const rules = Array.isArray(d.rules) ? (d.rules as { name?: unknown }[]).map((r) => `"${String(r.name)}"`) : [];
+    const did = Array.isArray(d.actions) ? (d.actions as unknown[]).map(String).join(', ') : '';
+    return `#${String(d.channel ?? '')} ${rules.join(', ')} → ${did}`;
+  }
+  if (e.action.startsWith('automod.')) return `rule "${String(d.name ?? '')}"`;
+  if (e.action === 'held.approve') return `#${String(d.channel ?? '')} #${String(d.seq ?? '?')}`;
+  if (e.action === 'held.reject') return `#${String(d.channel ?? '')}`;
   if (e.action === 'channel.slowmode') {
     const secs = (v: unknown) => (v ? `${String(v)} s` : 'off');
     return `#${String(d.channel ?? e.targetId)} slow mode ${secs(d.from)} → ${secs(d.to)}`;

@@ -219,8 +219,32 @@ function describe(ev: EventMessage, names: Names): string | null {
         `${clean(names.server(d.serverId))}: ${clean(who)} ${d.reason === 'left' ? 'left' : `was ${d.reason}${clean(by)}${clean(why)}`}`,
       );
     }
-    case 'member.timeout': {
+    case 'automod.flagged': {
+      const rules = (d.rules as { name: string; trigger: string }[] | undefined) ?? [];
+      const did = ((d.actions as string[] | undefined) ?? []).join(', ') || 'flagged';
+      const which = rules.map((r) => `"${r.name}" (${r.trigger})`).join(', ');
+      const body = typeof d.body === 'string' ? d.body : '';
+      return line(
+        `${clean(names.server(d.serverId))}: automod ${clean(did)}: ${clean(d.user?.username)} in #${clean(String(d.channel ?? ''))}${d.edit ? ' (edit)' : ''} matched ${clean(which)}: ${clean(body)}`,
+      );
+    }
+    case 'message.held': {
+      const held = d.held as
+        | { id: string; channel: string; author: { username: string }; heldBy: string; body: string }
+        | undefined;
+      if (!held) return null;
+      return line(
+        `${clean(names.server(d.serverId ?? (d.held as { serverId?: string }).serverId))}: held for review (${clean(held.heldBy)}): ${clean(held.author.username)} in #${clean(held.channel)}: ${clean(held.body)} (natter hold approve|reject … ${held.id.slice(0, 6)})`,
+      );
+    }
+    case 'held.resolved': {
       const by = d.by ? ` by ${d.by.username}` : '';
+      const why = d.note ? `: ${d.note}` : '';
+      const what = d.outcome === 'approved' ? `approved${by} and posted as #${String(d.seq)}` : `rejected${by}`;
+      return line(`${clean(names.server(d.serverId))}: a held message was ${clean(what)}${clean(why)}`);
+    }
+    case 'member.timeout': {
+      const by = d.by ? ` by ${d.by.username}` : d.rule ? ` by the rule "${String(d.rule)}"` : '';
       const why = d.note ? `: ${d.note}` : '';
       const what =
         d.until === null || d.until === undefined

@@ -14,6 +14,11 @@ export type ServeOptions = {
   commitWindow: number;
   usernameHold: number;
   auditRetention: number;
+  moderationWebhook?: string;
+  moderationThreshold: number;
+  moderationAction: 'block' | 'hold' | 'alert';
+  moderationFallback: 'allow' | 'hold';
+  moderationTimeout: number;
   sessionIdle: number;
   allowOrigin: string[];
   allowHost: string[];
@@ -23,6 +28,20 @@ export type ServeOptions = {
   limits?: string;
   quiet?: boolean;
 };
+
+/** `--moderation-webhook`: an http:// or https:// URL. */
+function webhookUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw usageError(`--moderation-webhook must be an http:// or https:// URL, not "${value}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw usageError(`--moderation-webhook must be an http:// or https:// URL, not ${url.protocol}`);
+  }
+  return url.href;
+}
 
 /** `natter serve`: run the server in the foreground until SIGINT/SIGTERM; with TLS, SIGHUP reloads the certificate. */
 export async function serve(opts: ServeOptions): Promise<void> {
@@ -102,6 +121,16 @@ export async function serve(opts: ServeOptions): Promise<void> {
       commitWindowMs: opts.commitWindow,
       usernameHoldMs: opts.usernameHold,
       auditRetentionMs: opts.auditRetention,
+      // An empty NATTER_MODERATION_WEBHOOK is no setting.
+      moderationWebhook: opts.moderationWebhook
+        ? {
+            url: webhookUrl(opts.moderationWebhook),
+            threshold: opts.moderationThreshold,
+            action: opts.moderationAction,
+            fallback: opts.moderationFallback,
+            timeoutMs: opts.moderationTimeout,
+          }
+        : null,
       allowedOrigins: typeof opts.allowOrigin === 'string' ? [opts.allowOrigin] : opts.allowOrigin,
       allowedHosts: opts.allowHost,
       tls: cert !== undefined && key !== undefined ? { certFile: cert, keyFile: key } : null,

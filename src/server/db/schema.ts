@@ -452,7 +452,7 @@ export const messages = sqliteTable(
     deletedAt: integer('deleted_at'),
     nonce: text('nonce'),
     /** `text`, or `action` (`/me waves`); messages from before actions existed are text. */
-    kind: text('kind', { enum: ['text', 'action'] })
+    kind: text('kind', { enum: ['text', 'action', 'automod'] })
       .notNull()
       .default('text'),
     /** Sent over a bot token. */

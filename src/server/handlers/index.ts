@@ -2,6 +2,7 @@ import type { OpName } from '../../protocol/index.js';
 import type { Handler } from '../context.js';
 import { auth, changePassword, getUser, login, logout, register, whoami } from './accounts.js';
 import { listAudit } from './audit.js';
+import { approveHeld, createRule, deleteRule, listHeld, listRules, rejectHeld, updateRule } from './automod.js';
 import { createChannel, deleteChannel, listChannels, updateChannel } from './channels.js';
 import { listConversations, listDms, markRead, startTyping } from './conversations.js';
 import {
@@ -78,6 +79,13 @@ export const handlers: { [N in OpName]: Handler<N> } = {
   'reports.create': createReport,
   'reports.list': listReports,
   'reports.resolve': resolveReport,
+  'automod.list': listRules,
+  'automod.create': createRule,
+  'automod.update': updateRule,
+  'automod.delete': deleteRule,
+  'held.list': listHeld,
+  'held.approve': approveHeld,
+  'held.reject': rejectHeld,
   'channels.create': createChannel,
   'channels.update': updateChannel,
   'channels.slowmode': setSlowmode,

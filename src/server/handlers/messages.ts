@@ -10,6 +10,16 @@ import {
   readableMessage,
   scopeOf,
 } from '../access.js';
+import {
+  blockedError,
+  type ClassifierOutcome,
+  capHold,
+  classifierMatch,
+  heldError,
+  holdMessage,
+  moderate,
+  reportModeration,
+} from '../automod/apply.js';
 import type { AuthedCtx, Handler } from '../context.js';
 import type { ConversationRow, MessageRow, UserRow } from '../db/schema.js';
 import { conversationScope, userScope } from '../event-log.js';
@@ -57,7 +67,7 @@ async function dmWith(ctx: AuthedCtx, after: AfterCommit, me: UserRow, username:
  * have not blocked its author (a blocked user cannot notify anyone); returns
  * their ids.
  */
-async function recordMentions(ctx: AuthedCtx, conv: ConversationRow, row: MessageRow): Promise<string[]> {
+export async function recordMentions(ctx: AuthedCtx, conv: ConversationRow, row: MessageRow): Promise<string[]> {
   const ids: string[] = [];
   for (const name of mentionedNames(row.body)) {
     // A message notifies at most this many: a mention bomb stays text (and every page of history stays small).
@@ -77,12 +87,35 @@ async function me(ctx: AuthedCtx): Promise<UserRow> {
   return user;
 }
 
+/**
+ * Asks the classifier (`--moderation-webhook`) about a message to a
+ * server's channel, before the write: a call over the network never holds
+ * a write batch. Moderators and up are not asked about; neither is anyone
+ * who is not a member (the write refuses them anyway).
+ */
+async function classify(ctx: AuthedCtx, conversationId: string, body: string): Promise<ClassifierOutcome> {
+  if (!ctx.classifier) return null;
+  const conv = await ctx.chat.conversation(conversationId);
+  if (conv?.kind !== 'channel' || conv.serverId === null) return null;
+  const role = await ctx.chat.role(conv.serverId, ctx.session.userId);
+  if (role !== 'member') return null;
+  const author = await ctx.chat.userRef(ctx.session.userId);
+  if (!author) return null;
+  const verdict = await ctx.classifier.client.classify({
+    text: body,
+    author: { id: author.id, username: author.username },
+    conversation: { id: conv.id, kind: conv.kind, serverId: conv.serverId, name: conv.name },
+  });
+  return classifierMatch(verdict, ctx.classifier.policy);
+}
+
 export const sendMessage: Handler<'messages.send'> = async (ctx, params) => {
   await spend(ctx.limiters.sendPerUser, ctx.session.userId, 'messages; slow down');
   // A DM by name says whether the name exists: it costs a look-up, like users.get.
   if ('to' in params) await spendLookups(ctx, 1);
-  return ctx.write(
-    async (tx, after) => {
+  const classified = 'conversationId' in params ? await classify(ctx, params.conversationId, params.body) : null;
+  const outcome = await ctx.write(
+    async (tx, after): Promise<Sent | { refused: NatterError }> => {
       const author = await tx.chat.userRef(tx.session.userId);
       if (!author) throw new NatterError('unauthenticated', 'this account no longer exists; log in again');
       // A retry of a send that already went through: the original, nothing new.
@@ -94,31 +127,54 @@ export const sendMessage: Handler<'messages.send'> = async (ctx, params) => {
           : { conv: await dmWith(tx, after, await me(tx), params.to), role: null };
       await assertDmOpen(tx, conv);
       const now = tx.clock();
-      await assertMayWrite(tx, conv, role, now, true);
-      const row: MessageRow = {
-        id: newId(),
+      const gate = await assertMayWrite(tx, conv, role, now, true);
+      // A send retried after its message was held: held still (where rules or the classifier may hold).
+      if (gate && (gate.automodRev > 0 || tx.classifier !== null)) {
+        const held = await tx.automod.heldByNonce(author.id, params.nonce);
+        if (held) return { refused: heldError(held.heldBy) };
+      }
+      const checked = gate && role ? { conv, role, gate, body: params.body, editing: null, classified, now } : null;
+      const moderation = checked ? await moderate(tx, after, checked) : null;
+      const fields = {
         conversationId: conv.id,
-        seq: await tx.chat.nextSeq(conv.id, now),
         authorId: author.id,
         body: params.body,
         createdAt: now,
-        editedAt: null,
-        deletedAt: null,
         nonce: params.nonce,
         kind: params.kind ?? 'text',
         // Written by a program: the connection authenticated with a bot token.
         bot: tx.session.kind === 'bot',
+      } as const;
+      if (checked && moderation && (moderation.verdict.block || moderation.verdict.hold)) {
+        await capHold(tx, moderation, conv.serverId ?? '');
+        const hold = moderation.verdict.block ? null : moderation.verdict.hold;
+        if (hold) await holdMessage(tx, after, moderation, fields, conv);
+        await reportModeration(tx, after, moderation, checked, null);
+        return { refused: hold ? heldError(hold.name) : blockedError(moderation, false) };
+      }
+      const row: MessageRow = {
+        id: newId(),
+        seq: await tx.chat.nextSeq(conv.id, now),
+        editedAt: null,
+        deletedAt: null,
+        ...fields,
       };
       await tx.chat.insertMessage(row);
       const message = toMessage(row, author, await recordMentions(tx, conv, row));
       // What I wrote, I have read (written once per conversation when the batch commits).
       await tx.chat.markReadOnCommit(author.id, conv.id, row.seq);
       await tx.events.append(after, [scopeOf(conv)], 'message.created', { message }, now);
+      if (checked && moderation) await reportModeration(tx, after, moderation, checked, row.seq);
       return { message, duplicate: false };
     },
     'conversationId' in params ? { conversationId: params.conversationId, nonce: params.nonce } : undefined,
   );
+  // Blocked or held: what the rules did is committed; the send itself is refused.
+  if ('refused' in outcome) throw outcome.refused;
+  return outcome;
 };
+
+type Sent = { message: Message; duplicate: boolean };
 
 function never(): never {
   throw new Error('message vanished inside its transaction');
@@ -126,19 +182,31 @@ function never(): never {
 
 export const editMessage: Handler<'messages.edit'> = async (ctx, { messageId, body }) => {
   await spendWrite(ctx);
-  return ctx.write(async (tx, after) => {
+  const before = ctx.classifier ? await ctx.chat.message(messageId) : undefined;
+  const classified = before ? await classify(ctx, before.conversationId, body) : null;
+  const outcome = await ctx.write(async (tx, after): Promise<{ message: Message } | { refused: NatterError }> => {
     const { message, conv, role } = await readableMessage(tx, messageId);
     assertMayEdit(tx, message);
     await assertDmOpen(tx, conv);
     const now = tx.clock();
-    await assertMayWrite(tx, conv, role, now, false);
+    const gate = await assertMayWrite(tx, conv, role, now, false);
+    const checked = gate && role ? { conv, role, gate, body, editing: message, classified, now } : null;
+    const moderation = checked ? await moderate(tx, after, checked) : null;
+    // An edit cannot wait for review: what a rule would hold or block is not saved.
+    if (checked && moderation && (moderation.verdict.block || moderation.verdict.hold)) {
+      await reportModeration(tx, after, moderation, checked, null);
+      return { refused: blockedError(moderation, true) };
+    }
     await tx.chat.editMessage(message.id, body, now);
     await tx.chat.clearMentions(message.id);
     const row = { ...message, body, editedAt: now };
     const updated = toMessage(row, toUserRef(await me(tx)), await recordMentions(tx, conv, row));
     await tx.events.append(after, [scopeOf(conv)], 'message.updated', { message: updated }, now);
+    if (checked && moderation) await reportModeration(tx, after, moderation, checked, message.seq);
     return { message: updated };
   });
+  if ('refused' in outcome) throw outcome.refused;
+  return outcome;
 };
 
 /**

@@ -1,6 +1,7 @@
 import type { EventData, EventName } from '../../protocol/index.js';
 import type { Limit } from '../config.js';
 import type { AuditQueries } from '../db/audit.js';
+import type { AutomodQueries } from '../db/automod.js';
 import type { ChatQueries } from '../db/chat.js';
 import type { ReportQueries } from '../db/reports.js';
 import type { SessionQueries } from '../db/sessions.js';
@@ -34,6 +35,8 @@ export type SessionStore = Async<SessionQueries>;
 export type AuditStore = Async<AuditQueries>;
 /** Reports of messages and users, for servers' moderators and the instance's operators. */
 export type ReportStore = Async<ReportQueries>;
+/** Automatic moderation rules, held messages and who moderates a server. */
+export type AutomodStore = Async<AutomodQueries>;
 
 /** A stored event as the bus carries it: its id, its audiences and its text (with its cursor). */
 export type StoredEvent = { id: number; scopes: readonly Scope[]; text: string };
@@ -134,6 +137,7 @@ export type TxStores = {
   usage: UsageStore;
   audit: AuditStore;
   reports: ReportStore;
+  automod: AutomodStore;
 };
 
 /**

@@ -45,10 +45,13 @@ async function readiness(services: Services, draining: () => boolean) {
   clearTimeout(timer);
   const bus = services.bus.status();
   const stopping = draining();
+  const classifier = services.classifier?.client.status();
   return {
     ready: database && !stopping,
     stopping,
     database: { backend: services.store.backend, ok: database },
+    // An open breaker does not make natter unready: messages get the fallback meanwhile.
+    ...(classifier ? { classifier } : {}),
     bus: {
       transport: bus.transport,
       connected: bus.connected,

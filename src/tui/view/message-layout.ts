@@ -70,20 +70,21 @@ export function messageRows(
   const deleted = line.deletedAt !== null;
   // An action reads `* alice waves`: a star where the name goes, the name leading the text.
   const action = !deleted && line.kind === 'action';
-  const who: Segment[] = [
-    { text: name, bold: true, color: nameColor },
-    ...(line.bot ? [{ text: ' ' }, { text: 'bot', dim: true }] : []),
-  ];
+  // A rule's notice is the server speaking: `⚑ automod`, never its named author's words.
+  const automod = line.kind === 'automod';
+  const who: Segment[] = automod
+    ? [{ text: '⚑ automod', bold: true, color: 'error' }]
+    : [{ text: name, bold: true, color: nameColor }, ...(line.bot ? [{ text: ' ' }, { text: 'bot', dim: true }] : [])];
   const author: Segment[] = action ? [{ text: '*', bold: true, color: nameColor }, { text: ' ' }, ...who] : who;
   const prefixWidth = timeWidth(opts.timeFormat) + 1 + author.reduce((w, s) => w + textWidth(s.text), 0) + 1;
   const indent = Math.min(prefixWidth, Math.floor(width / 3));
   const body = deleted ? 'message deleted' : sanitize(line.body, { multiline: true });
-  const kindStyle: Omit<Segment, 'text'> = action ? { italic: true } : {};
+  const kindStyle: Omit<Segment, 'text'> = action ? { italic: true } : automod ? { dim: true } : {};
   const bodyStyle: Omit<Segment, 'text'> = deleted
     ? { dim: true, italic: true }
     : line.failed !== null
       ? { ...kindStyle, color: 'error' }
-      : line.pending
+      : line.pending || line.held !== undefined
         ? { ...kindStyle, dim: true }
         : kindStyle;
   const texts = wrapText(body, width - prefixWidth, width - indent);
@@ -108,7 +109,7 @@ export function messageRows(
     return [...lead, ...(opts.focus && !deleted ? highlightWords(body, opts.focus) : body)];
   });
   const suffix: Segment | null =
-    line.failed === null && line.pending
+    line.failed === null && line.pending && line.held === undefined
       ? { text: 'sending…', dim: true, italic: true }
       : !deleted && line.editedAt !== null
         ? { text: '(edited)', dim: true }
@@ -118,6 +119,11 @@ export function messageRows(
     const used = last.reduce((w, s) => w + textWidth(s.text), 0);
     if (used + 1 + textWidth(suffix.text) <= width) last.push({ text: ' ' }, suffix);
     else rows.push([{ text: ' '.repeat(indent) }, suffix]);
+  }
+  if (line.failed === null && line.held !== undefined) {
+    const why = `⏳ ${sanitize(line.held, { multiline: false })}`;
+    for (const text of wrapText(why, width - indent))
+      rows.push([{ text: ' '.repeat(indent) }, { text, dim: true, italic: true }]);
   }
   if (line.failed !== null) {
     const why = `✗ not sent: ${sanitize(line.failed, { multiline: false })}`;

@@ -9,6 +9,7 @@ import {
   type ClassifierRequest,
 } from '../../../src/server/automod/classifier.js';
 import type { Logger } from '../../../src/server/log.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const servers: Server[] = [];
 after(() => {
@@ -198,6 +199,32 @@ describe('classifier client', () => {
     assert.equal(c.state(), 'closed');
     assert.deepEqual(changes, ['closed->open', 'open->half-open', 'half-open->closed']);
     assert.match(h.lines.at(-1) ?? '', /^info: the classifier at .* answers again$/);
+  });
+
+  test('while the probe waits for its answer, other messages get the fallback without a call', async () => {
+    const h = harness();
+    let healthy = false;
+    const waiting: ServerResponse[] = [];
+    const url = await serve((_req, _body, res) => {
+      if (healthy) waiting.push(res);
+      else answer(res, 500, '');
+    });
+    const c = client(url, { failureThreshold: 1, coolDownMs: 1_000, now: h.now, timeoutMs: 60_000 });
+    await c.classify(message);
+    assert.equal(c.state(), 'open');
+    healthy = true;
+    h.advance(1_000);
+    const probe = c.classify(message);
+    await waitFor(() => waiting.length === 1, { what: 'the probe to reach the classifier' });
+    assert.equal(c.state(), 'half-open');
+    const meanwhile = await c.classify(message);
+    assert.ok(meanwhile.source === 'fallback' && meanwhile.reason === 'open');
+    assert.equal(waiting.length, 1);
+    const res = waiting[0];
+    assert.ok(res);
+    answer(res, 200, '{"score": 0}');
+    assert.deepEqual(await probe, { source: 'service', score: 0 });
+    assert.equal(c.state(), 'closed');
   });
 
   test('a failed probe re-opens the breaker', async () => {

@@ -231,6 +231,25 @@ describe('MessageList', () => {
     assert.match(frame({ lines: [line('', { kind: 'action', deletedAt: TUE })] }), /09:05 bob message deleted/);
   });
 
+  test('an automod notice reads "⚑ automod", not as its named author; a held send says it waits for review', async () => {
+    const out = frame({
+      lines: [
+        line('#3 by @bob in #general matched "watch" (posted): hi', { kind: 'automod' }),
+        line('see example dot com', {
+          id: null,
+          seq: null,
+          held: 'your message is held for review by the server\'s moderators (rule "links")',
+        }),
+      ],
+      width: 100,
+    });
+    assert.match(out, /^09:05 ⚑ automod #3 by @bob in #general matched "watch" \(posted\): hi$/m);
+    assert.doesNotMatch(out, /09:05 bob #3/);
+    assert.match(out, /^09:05 bob see example dot com$/m);
+    assert.match(out, /⏳ your message is held for review by the server's moderators \(rule "links"\)/);
+    assert.doesNotMatch(out, /sending…|not sent/);
+  });
+
   test('a bot token\'s message has a dim "bot" after the name, action or not', async () => {
     const out = frame({
       lines: [line('deploy finished', { bot: true }), line('beeps', { bot: true, kind: 'action' }), line('hi bob')],

@@ -415,7 +415,7 @@ export const messages = pgTable(
     editedAt: int('edited_at'),
     deletedAt: int('deleted_at'),
     nonce: text('nonce'),
-    kind: text('kind', { enum: ['text', 'action'] })
+    kind: text('kind', { enum: ['text', 'action', 'automod'] })
       .notNull()
       .default('text'),
     bot: boolean('bot').notNull().default(false),

@@ -4,6 +4,7 @@ import type { Limit } from '../../config.js';
 import type { Clock, Limiter } from '../../rate-limit.js';
 import type { AfterCommit, Lease, Publish, SendHint, Store, TxStores } from '../port.js';
 import { PostgresAudit } from './audit.js';
+import { PostgresAutomod } from './automod.js';
 import { Batch } from './batch.js';
 import { PostgresChat } from './chat.js';
 import { type AppendMeter, PostgresEvents } from './events.js';
@@ -139,6 +140,7 @@ export class PostgresStore implements Store {
   readonly usage: PostgresUsage;
   readonly audit: PostgresAudit;
   readonly reports: PostgresReports;
+  readonly automod: PostgresAutomod;
   readonly stats = { commits: 0, jobs: 0 };
   /** Statements sent on the write connection (its round trips), for tests and benchmarks. */
   statements = 0;
@@ -215,6 +217,7 @@ export class PostgresStore implements Store {
     this.usage = new PostgresUsage(this.#pool, this.#budget);
     this.audit = new PostgresAudit(this.#pool);
     this.reports = new PostgresReports(this.#pool);
+    this.automod = new PostgresAutomod(this.#pool);
   }
 
   /** Whether the store still takes requests (`close` not called). */
@@ -289,6 +292,7 @@ export class PostgresStore implements Store {
       usage: new PostgresUsage(q, this.#budget, batch),
       audit: new PostgresAudit(q),
       reports: new PostgresReports(q, true),
+      automod: new PostgresAutomod(q),
     };
     const outcomes: Outcome[] = [];
     try {

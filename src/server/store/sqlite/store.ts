@@ -1,5 +1,6 @@
 import type { Limit } from '../../config.js';
 import { auditQueries } from '../../db/audit.js';
+import { automodQueries } from '../../db/automod.js';
 import { ChatQueries } from '../../db/chat.js';
 import { closeDb, type Db } from '../../db/index.js';
 import { reportQueries } from '../../db/reports.js';
@@ -10,6 +11,7 @@ import type {
   AfterCommit,
   Async,
   AuditStore,
+  AutomodStore,
   ChatStore,
   EventStore,
   Lease,
@@ -39,6 +41,7 @@ export class SqliteStore implements Store {
   readonly usage: UsageStore;
   readonly audit: AuditStore;
   readonly reports: ReportStore;
+  readonly automod: AutomodStore;
   /** What write jobs see: the same stores on the writer's connection. */
   private readonly tx: TxStores;
   private readonly writer: SqliteWriter;
@@ -78,6 +81,7 @@ export class SqliteStore implements Store {
       usage: usageStore,
       audit: asyncOf(auditQueries(db)),
       reports: asyncOf(reportQueries(db)),
+      automod: asyncOf(automodQueries(db)),
     };
     this.chat = methodsOf<ChatStore>(new ChatQueries(reader));
     this.users = asyncOf(userQueries(reader));
@@ -86,6 +90,7 @@ export class SqliteStore implements Store {
     this.usage = usageStore;
     this.audit = asyncOf(auditQueries(reader));
     this.reports = asyncOf(reportQueries(reader));
+    this.automod = asyncOf(automodQueries(reader));
   }
 
   write<T>(fn: (tx: TxStores, after: AfterCommit) => Promise<T>): Promise<T> {
