@@ -462,7 +462,7 @@ export async function reportAudience(ctx: AuthedCtx, report: Pick<ReportRow, 'se
   const ids =
     report.serverId === null
       ? (await ctx.users.operators()).map((u) => u.id)
-      : await ctx.reports.moderators(report.serverId);
+      : await ctx.automod.moderatorIds(report.serverId);
   return ids.filter((id) => id !== report.targetUserId);
 }
 

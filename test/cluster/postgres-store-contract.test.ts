@@ -934,8 +934,6 @@ async function script(b: Backend): Promise<void> {
   );
   await rec(b, 'reports.page before', page({ serverId: 's-acme', status: null, viewer: 'u-bob' }, thirdReport, 1));
   await rec(b, 'reports.page of the instance', page({ serverId: null, status: 'open', viewer: 'u-eve' }, null));
-  await rec(b, 'reports.moderators', r.reports.moderators('s-acme'));
-  await rec(b, 'reports.moderators none', r.reports.moderators('nowhere'));
   // Timeouts, slow mode and what sends count
   await w('chat.setTimeoutUntil', (tx) => tx.chat.setTimeoutUntil('s-acme', 'u-cat', T + 60_000));
   await w('chat.setTimeoutUntil not a member', (tx) => tx.chat.setTimeoutUntil('s-acme', 'u-eve', T));

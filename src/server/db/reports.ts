@@ -93,9 +93,6 @@ export function reportQueries(db: Db) {
        AND (r.target_user_id IS NULL OR r.target_user_id <> ?)
      ORDER BY r.id DESC LIMIT ?`,
   );
-  const moderators = sqlite.prepare<[string], { user_id: string }>(
-    "SELECT user_id FROM members WHERE server_id = ? AND role IN ('owner', 'admin', 'moderator') ORDER BY user_id",
-  );
   return {
     /** Records a report in the write under way; returns its id. */
     insert: (report: NewReport): number => {
@@ -141,8 +138,6 @@ export function reportQueries(db: Db) {
               limit,
             )) as Record<string, unknown>[]
       ).map(toReport),
-    /** The server's moderators, admins and owner (whom its reports go to), by id. */
-    moderators: (serverId: string): string[] => moderators.all(serverId).map((r) => r.user_id),
   };
 }
 

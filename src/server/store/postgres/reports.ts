@@ -113,15 +113,4 @@ export class PostgresReports implements ReportStore {
           );
     return found.map(toReport);
   }
-
-  async moderators(serverId: string): Promise<string[]> {
-    return (
-      await rows<{ user_id: string }>(
-        this.#q,
-        `SELECT user_id FROM members WHERE server_id = $1 AND role IN ('owner', 'admin', 'moderator')
-         ORDER BY user_id COLLATE "C"`,
-        [serverId],
-      )
-    ).map((r) => r.user_id);
-  }
 }
