@@ -283,6 +283,19 @@ async function script(b: Backend): Promise<void> {
   );
   await w('users.update nothing', (tx) => tx.users.update('u-cat', {}));
   await w('users.update missing', (tx) => tx.users.update('nobody', { bio: 'x' }));
+  await rec(b, 'users.operators none', r.users.operators());
+  // Granted out of name order, and once more (no change the second time); then one revoked.
+  await w('users.setOperator', async (tx) => [
+    await tx.users.setOperator('u-eve', true),
+    await tx.users.setOperator('u-abe', true),
+    await tx.users.setOperator('u-azs', true),
+    await tx.users.setOperator('u-eve', true),
+    await tx.users.setOperator('u-cat', false),
+    await tx.users.setOperator('nobody', true),
+  ]);
+  await rec(b, 'users.operators', r.users.operators());
+  await w('users.setOperator revoke', (tx) => tx.users.setOperator('u-abe', false));
+  await rec(b, 'users.operators after revoking', r.users.operators());
   await w('holds', async (tx) => {
     await tx.users.putHold({ usernameKey: 'old1', usernameCapitalKey: null }, 'u-bob', T + 11);
     await tx.users.putHold({ usernameKey: 'old2', usernameCapitalKey: 'OLD2' }, 'u-bob', T + 12);

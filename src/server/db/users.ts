@@ -60,6 +60,15 @@ export function userQueries(db: Db) {
   const dropHold = db.$client.prepare(
     'DELETE FROM username_holds WHERE username_key = @key OR username_capital_key = @key',
   );
+  const setOperator = db.$client.prepare(
+    'UPDATE users SET operator = @operator WHERE id = @id AND operator <> @operator',
+  );
+  const operators = db
+    .select()
+    .from(users)
+    .where(eq(users.operator, true))
+    .orderBy(asc(users.usernameKey), asc(users.id))
+    .prepare();
   return {
     /** The bcrypt cost most stored password hashes were made with, or null when there are none. */
     commonHashCost: (): number | null => {
@@ -98,6 +107,15 @@ export function userQueries(db: Db) {
     },
     update: (id: string, patch: Partial<Omit<UserRow, 'id' | 'createdAt'>>): UserRow | undefined =>
       db.update(users).set(patch).where(eq(users.id, id)).returning().get(),
+    /**
+     * Makes an account an instance operator (`operator` true) or no longer
+     * one, in one statement; false when it already was so (or there is no
+     * such account), and nothing changed.
+     */
+    setOperator: (id: string, operator: boolean): boolean =>
+      setOperator.run({ id, operator: operator ? 1 : 0 }).changes === 1,
+    /** The instance operators, by username key. */
+    operators: (): UserRow[] => operators.all(),
   };
 }
 export type UserQueries = ReturnType<typeof userQueries>;

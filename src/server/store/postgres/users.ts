@@ -142,6 +142,24 @@ export class PostgresUsers implements UserStore {
     );
   }
 
+  /**
+   * Makes an account an instance operator (`operator` true) or no longer
+   * one, in one statement; false when it already was so (or there is no
+   * such account), and nothing changed.
+   */
+  async setOperator(id: string, operator: boolean): Promise<boolean> {
+    return (
+      (await changes(this.#q, 'UPDATE users SET operator = $2 WHERE id = $1 AND operator <> $2', [id, operator])) === 1
+    );
+  }
+
+  /** The instance operators, by username key (in byte order, as SQLite sorts). */
+  async operators(): Promise<UserRow[]> {
+    return (
+      await rows(this.#q, 'SELECT * FROM users WHERE operator ORDER BY username_key COLLATE "C", id COLLATE "C"')
+    ).map(toUser);
+  }
+
   /** Sets the fields of `patch` that are not undefined (none is an error, as in drizzle); returns the row as it is now. */
   async update(id: string, patch: Partial<Omit<UserRow, 'id' | 'createdAt'>>): Promise<UserRow | undefined> {
     const set: string[] = [];
