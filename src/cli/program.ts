@@ -49,6 +49,7 @@ function lazy<M, A extends unknown[]>(
 }
 
 const serve = () => import('./commands/serve.js');
+const admin = () => import('./commands/admin.js');
 const backup = () => import('./commands/backup.js');
 const migrateData = () => import('./commands/migrate-data.js');
 const credentials = () => import('./credential-commands.js');
@@ -88,6 +89,16 @@ const read = () => import('./commands/read.js');
 const listen = () => import('./commands/listen.js');
 const tui = () => import('./commands/tui.js');
 
+/** `--data`: where natter serve keeps its SQLite database (and the commands that work on it look). */
+function dataOption(description: string): Option {
+  return new Option('--data <dir>', description).env('NATTER_DATA').default('./data');
+}
+
+/** `--database`: the PostgreSQL database natter serve keeps everything in, instead of SQLite in --data. */
+function databaseOption(description: string): Option {
+  return new Option('--database <url>', description).env('NATTER_DATABASE');
+}
+
 function serveCommand(): Command {
   return new Command('serve')
     .description('run the natter server (HTTP + WebSocket, and NDJSON over TCP)')
@@ -104,16 +115,9 @@ function serveCommand(): Command {
         .default(7778)
         .argParser(port),
     )
+    .addOption(dataOption('data directory (the SQLite database lives here; unused with --database)'))
     .addOption(
-      new Option('--data <dir>', 'data directory (the SQLite database lives here; unused with --database)')
-        .env('NATTER_DATA')
-        .default('./data'),
-    )
-    .addOption(
-      new Option(
-        '--database <url>',
-        'keep everything in PostgreSQL instead of SQLite in --data (postgres://user@host:5432/db)',
-      ).env('NATTER_DATABASE'),
+      databaseOption('keep everything in PostgreSQL instead of SQLite in --data (postgres://user@host:5432/db)'),
     )
     .addOption(
       new Option(
@@ -256,6 +260,40 @@ function backupCommand(): Command {
     .argument('<file>', 'where to write the copy (replaced only once the copy is complete and checked)')
     .addOption(new Option('--data <dir>', 'the data directory of the server').env('NATTER_DATA').default('./data'))
     .action(lazy(backup, (m) => m.backup));
+}
+
+/** `natter admin`: instance operators, named on the server's own database (not over the network). */
+function adminCommand(): Command {
+  const withDatabase = (cmd: Command): Command =>
+    cmd
+      .addOption(dataOption('the data directory natter serve runs with (its SQLite database)'))
+      .addOption(databaseOption("natter serve's PostgreSQL database instead (postgres://user@host:5432/db)"));
+  const grant = withDatabase(
+    new Command('grant')
+      .description('make someone an instance operator: they handle reports from DMs and groups, across the server')
+      .argument('<username>'),
+  ).action(lazy(admin, (m) => m.change(true)));
+  const revoke = withDatabase(
+    new Command('revoke').description('make an instance operator an ordinary user again').argument('<username>'),
+  ).action(lazy(admin, (m) => m.change(false)));
+  const list = withDatabase(new Command('list').description("the natter server's instance operators")).action(
+    lazy(admin, (m) => m.list),
+  );
+  return new Command('admin')
+    .description("instance operators, named on the server's host in its own database (while it runs or not)")
+    .addCommand(grant)
+    .addCommand(revoke)
+    .addCommand(list)
+    .addHelpText(
+      'after',
+      `
+Run these on the server's host, as the account natter serve runs as, with the
+--data (or --database) it runs with: they change the server's database
+directly, never over the network, and a running server sees the change at
+once. Exit codes: 0 done (also when nothing needed changing), 1 refused (no
+such user, a database of an older natter), 2 usage (no database there),
+4 PostgreSQL unreachable. See docs/operations.md.`,
+    );
 }
 
 function migrateDataCommand(): Command {
@@ -615,6 +653,7 @@ function commands(): Command[] {
     serveCommand(),
     backupCommand(),
     migrateDataCommand(),
+    adminCommand(),
     credentialCommand('register', 'create an account and log in (the token is kept in the config dir)'),
     credentialCommand('login', 'log in and keep the session token in the config dir'),
     new Command('logout').description('revoke the session and forget its token').action(lazy(logout, (m) => m.logout)),

@@ -143,8 +143,13 @@ export const PublicUser = z.object({
 });
 export type PublicUser = z.infer<typeof PublicUser>;
 
-/** The caller's own account. */
-export const Self = PublicUser;
+/**
+ * The caller's own account: what others see, and `operator: true` when the
+ * caller is one of the natter server's instance operators (named on the
+ * server's host with `natter admin grant`). Absent otherwise, and never shown
+ * to anyone else: who operates the instance is nobody else's business.
+ */
+export const Self = PublicUser.extend({ operator: z.literal(true).optional() });
 export type Self = z.infer<typeof Self>;
 
 /** A login session: one per `register`/`login`. */

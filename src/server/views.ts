@@ -9,6 +9,7 @@ import type {
   PublicUser,
   SearchConversation,
   SearchHit,
+  Self,
   ServerInfo,
   SessionInfo,
   UserRef,
@@ -163,6 +164,11 @@ export function toPublicUser(row: UserRow): PublicUser {
     bio: row.bio,
     createdAt: row.createdAt,
   };
+}
+
+/** The caller's own account: as others see it, and whether they are an instance operator (never shown to others). */
+export function toSelf(row: UserRow): Self {
+  return row.operator ? { ...toPublicUser(row), operator: true } : toPublicUser(row);
 }
 
 /** Wire form of a login session row. */

@@ -1,5 +1,6 @@
 import { act } from '../session.js';
 import { fmtTime, table } from '../util.js';
+import { OPERATOR } from './whoami.js';
 
 /** `natter profile [--display-name X] [--status X] [--bio X]` */
 export const profile = act(async (ctx) => {
@@ -21,6 +22,7 @@ export const profile = act(async (ctx) => {
         ['status', user.status ?? '-'],
         ['bio', user.bio ?? '-'],
         ['since', fmtTime(user.createdAt)],
+        ...(user.operator ? [['operator', OPERATOR]] : []),
       ],
     )
       .split('\n')

@@ -1,6 +1,9 @@
 import { act } from '../session.js';
 import { fmtTime, serverKey, table, who } from '../util.js';
 
+/** What `whoami` and `profile` say of an instance operator (only ever shown to themself). */
+export const OPERATOR = 'yes: you are an operator of this natter server';
+
 /** `natter whoami` */
 export const whoami = act(async (ctx) => {
   const res = await ctx.s.request('whoami', {});
@@ -11,6 +14,7 @@ export const whoami = act(async (ctx) => {
       ['server', serverKey(ctx.g.server)],
     ];
     if (res.user.status) rows.push(['status', res.user.status]);
+    if (res.user.operator) rows.push(['operator', OPERATOR]);
     if (res.session) rows.push(['session', `${res.session.id} (since ${fmtTime(res.session.createdAt)})`]);
     if (res.botToken) rows.push(['bot token', `${res.botToken.name} (${res.botToken.id})`]);
     if (ctx.s.tokenSource === 'env') rows.push(['token from', 'NATTER_TOKEN']);

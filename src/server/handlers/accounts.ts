@@ -12,7 +12,7 @@ import type { Limiter } from '../rate-limit.js';
 import type { AfterCommit } from '../store/port.js';
 import { hashToken, newToken } from '../tokens.js';
 import { assertUsernameFree, findUser } from '../usernames.js';
-import { toBotTokenInfo, toPublicUser, toSessionInfo } from '../views.js';
+import { toBotTokenInfo, toPublicUser, toSelf, toSessionInfo } from '../views.js';
 
 /** How long an address an account logged in from counts as the owner's (for the login throttles). */
 export const KNOWN_ADDRESS_MS = 90 * 24 * 3600 * 1000;
@@ -59,7 +59,7 @@ async function createSession(
   const result = {
     token,
     session: toSessionInfo(row, row.id),
-    user: toPublicUser(user),
+    user: toSelf(user),
     cursor: '0',
   };
   // The head as the batch commits, the events it holds so far included.
@@ -319,7 +319,7 @@ export const auth: Handler<'auth'> = async (ctx, { token, cursor, presence }) =>
   ctx.afterReply(() => ctx.conn.release(head));
   return {
     session: resolved.row.kind === 'session' ? toSessionInfo(resolved.row, resolved.row.id) : null,
-    user: toPublicUser(resolved.user),
+    user: toSelf(resolved.user),
     cursor: String(head),
   };
 };
@@ -384,7 +384,7 @@ export const whoami: Handler<'whoami'> = async (ctx) => {
   if (!row || row.userId !== user.id)
     throw new NatterError('unauthenticated', 'this session was revoked; log in again');
   return {
-    user: toPublicUser(user),
+    user: toSelf(user),
     session: row.kind === 'session' ? toSessionInfo(row, row.id) : null,
     botToken: row.kind === 'bot' ? toBotTokenInfo(row) : null,
   };

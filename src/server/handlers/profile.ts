@@ -1,4 +1,4 @@
-import { NatterError, type PublicUser } from '../../protocol/index.js';
+import { NatterError, type Self } from '../../protocol/index.js';
 import { scopesOfUser } from '../access.js';
 import type { AuthedCtx, Handler } from '../context.js';
 import type { UserRow } from '../db/schema.js';
@@ -6,7 +6,7 @@ import { userScope } from '../event-log.js';
 import { spendWrite } from '../limits.js';
 import type { AfterCommit } from '../store/port.js';
 import { renameHolds } from '../usernames.js';
-import { toPublicUser } from '../views.js';
+import { toPublicUser, toSelf } from '../views.js';
 import { currentUser } from './accounts.js';
 
 /** Empty text means "clear the field". */
@@ -21,25 +21,27 @@ export const updateProfile: Handler<'profile.update'> = async (ctx, params) => {
   if (params.displayName !== undefined) patch.displayName = orNull(params.displayName);
   if (params.status !== undefined) patch.status = orNull(params.status);
   if (params.bio !== undefined) patch.bio = orNull(params.bio?.trim() ?? null);
-  if (Object.keys(patch).length === 0) return { user: toPublicUser(user) };
+  if (Object.keys(patch).length === 0) return { user: toSelf(user) };
   return ctx.write(async (tx, after) => ({
     user: await saveAndAnnounce(tx, after, user.id, { ...patch, updatedAt: tx.clock() }),
   }));
 };
 
-/** Saves a change to the caller's account and tells them and everyone who shares a conversation with them. */
+/**
+ * Saves a change to the caller's account and tells them and everyone who
+ * shares a conversation with them (as others see it); returns it as the caller sees it.
+ */
 async function saveAndAnnounce(
   ctx: AuthedCtx,
   after: AfterCommit,
   userId: string,
   patch: Partial<UserRow>,
-): Promise<PublicUser> {
+): Promise<Self> {
   const updated = await ctx.users.update(userId, patch);
   if (!updated) throw new NatterError('unauthenticated', 'this account no longer exists; log in again');
-  const wire = toPublicUser(updated);
   const scopes = [userScope(userId), ...(await scopesOfUser(ctx.chat, userId))];
-  await ctx.events.append(after, scopes, 'user.updated', { user: wire }, ctx.clock());
-  return wire;
+  await ctx.events.append(after, scopes, 'user.updated', { user: toPublicUser(updated) }, ctx.clock());
+  return toSelf(updated);
 }
 
 export const changeUsername: Handler<'username.change'> = async (ctx, { username }) => {

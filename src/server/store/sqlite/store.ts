@@ -144,7 +144,7 @@ const UNAVAILABLE = new Set(['SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_BUSY', 'S
 type Fn = (...args: unknown[]) => unknown;
 
 /** An object's functions (own properties, as `userQueries` builds them), each returning a promise. */
-function asyncOf<T extends object>(target: T, names?: readonly (keyof T & string)[]): Async<T> {
+export function asyncOf<T extends object>(target: T, names?: readonly (keyof T & string)[]): Async<T> {
   const out: Record<string, Fn> = {};
   for (const name of names ?? (Object.keys(target) as (keyof T & string)[])) {
     const fn = target[name];
