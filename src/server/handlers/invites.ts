@@ -191,10 +191,11 @@ export async function joinWithCode(
   if ((await tx.chat.serverCounts(userId)).joined >= cap) {
     throw limitReached(`you are in ${cap} servers, the most allowed; leave one first`);
   }
+  // Counted by the statement that checks it: another natter may have taken the last use meanwhile.
+  if (!(await tx.chat.useInvite(code, now))) throw invalidInvite(field);
   await tx.chat.addMember(serverId, userId, 'member', now);
   // What was said before joining is there to read, not unread: each channel is read up to its newest.
   for (const channel of channels) if (channel.lastSeq > 0) await tx.chat.markRead(userId, channel.id, channel.lastSeq);
-  await tx.chat.useInvite(code);
   const info = toServerInfo(server, 'member', await tx.chat.memberCount(serverId));
   // Subscribed first: the joiner hears of their own arrival live, as a resume would replay it.
   after.push(() => tx.fanout.subscribeUser(userId, serverScope(serverId)));
