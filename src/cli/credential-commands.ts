@@ -1,18 +1,64 @@
+import type { ResultOf } from '../protocol/index.js';
+import { CliError, EXIT } from './errors.js';
 import { act } from './session.js';
 import { clean, type PasswordOptions, readPassword, saveCredential, serverKey } from './util.js';
 
 const CLIENT = 'natter-cli';
 
+/** `register`'s options. */
+type RegisterOptions = PasswordOptions & { invite?: string };
+
+/** What `register` says when the server takes accounts only with a code and none was given. */
+function inviteNeeded(server: string): CliError {
+  return new CliError(
+    EXIT.refused,
+    'forbidden',
+    `${serverKey(server)} takes new accounts only with an invite code: pass --invite CODE (ask someone on it for a code to one of its servers)`,
+  );
+}
+
+/**
+ * Before `register` asks for a password: refuses at once what the server's
+ * `hello` says it will refuse (older servers say nothing: they take anyone).
+ */
+function checkRegistration(mode: string | undefined, invite: string | undefined, server: string): void {
+  if (mode === 'closed') {
+    throw new CliError(EXIT.refused, 'forbidden', `${serverKey(server)} is not accepting new accounts`);
+  }
+  if (mode === 'invite' && invite === undefined) throw inviteNeeded(server);
+}
+
 /** The action of `natter register|login <username>`: both take a password, log in and keep the token in the config dir. */
 export function credentialAction(name: 'register' | 'login') {
   return act(async (ctx, username: string) => {
-    const opts = ctx.opts as PasswordOptions;
+    const opts = ctx.opts as RegisterOptions;
+    const invite = name === 'register' ? opts.invite : undefined;
+    if (name === 'register') {
+      checkRegistration((await ctx.s.connect()).hello.registration, invite, ctx.g.server);
+      // A password typed at a prompt may take longer than the server waits for a login (10 s):
+      // the request goes on a connection opened after it.
+      if (!opts.passwordStdin && !process.env.NATTER_PASSWORD) ctx.s.close();
+    }
     const password = await readPassword(opts, {
       prompt: 'Password',
       envVar: 'NATTER_PASSWORD',
       confirm: name === 'register',
     });
-    const res = await ctx.s.raw(name, { username, password, client: CLIENT, presence: false });
+    const res =
+      name === 'register'
+        ? await ctx.s
+            .raw('register', {
+              username,
+              password,
+              client: CLIENT,
+              presence: false,
+              ...(invite === undefined ? {} : { invite }),
+            })
+            .catch((err: unknown) => {
+              const field = (err as { field?: unknown }).field;
+              throw invite === undefined && field === 'params.invite' ? inviteNeeded(ctx.g.server) : err;
+            })
+        : await ctx.s.raw('login', { username, password, client: CLIENT, presence: false });
     saveCredential(ctx.g.configDir, ctx.g.server, {
       token: res.token,
       username: res.user.username,
@@ -20,10 +66,11 @@ export function credentialAction(name: 'register' | 'login') {
       sessionId: res.session.id,
       savedAt: Date.now(),
     });
+    const joined = (res as ResultOf<'register'>).joined;
     ctx.out(
-      { server: serverKey(ctx.g.server), user: res.user, session: res.session },
+      { server: serverKey(ctx.g.server), user: res.user, session: res.session, ...(joined ? { joined } : {}) },
       () =>
-        `${name === 'register' ? 'registered and logged in' : 'logged in'} as ${clean(res.user.username)} on ${serverKey(ctx.g.server)}`,
+        `${name === 'register' ? 'registered and logged in' : 'logged in'} as ${clean(res.user.username)} on ${serverKey(ctx.g.server)}${joined ? `; joined ${clean(joined.server.name)}` : ''}`,
     );
   });
 }

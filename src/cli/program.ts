@@ -217,6 +217,15 @@ function serveCommand(): Command {
         .argParser(durationMs),
     )
     .addOption(
+      new Option(
+        '--registration <mode>',
+        'who may create an account: open (anyone), invite (only with an invite code of one of its servers, which they join) or closed (nobody)',
+      )
+        .env('NATTER_REGISTRATION')
+        .choices(['open', 'invite', 'closed'])
+        .default('open'),
+    )
+    .addOption(
       new Option('--allow-origin <origin...>', 'extra Origins allowed to open WebSockets (e.g. https://chat.example)')
         .env('NATTER_ALLOW_ORIGIN')
         .default([]),
@@ -320,11 +329,17 @@ unreachable. See docs/operations.md.`,
 
 /** `register` and `login`: both take a password, log in and keep the token in the config dir. */
 function credentialCommand(name: 'register' | 'login', description: string): Command {
-  return new Command(name)
+  const cmd = new Command(name)
     .description(description)
     .argument('<username>')
-    .option('--password-stdin', 'read the password from the first line of stdin (else NATTER_PASSWORD, else a prompt)')
-    .action(lazy(credentials, (m) => m.credentialAction(name)));
+    .option('--password-stdin', 'read the password from the first line of stdin (else NATTER_PASSWORD, else a prompt)');
+  if (name === 'login') return cmd.action(lazy(credentials, (m) => m.credentialAction(name)));
+  return cmd
+    .option(
+      '--invite <code>',
+      "an invite code of one of the server's communities: the account joins it (needed where the server takes accounts by invite only)",
+    )
+    .action(lazy(credentials, (m) => m.credentialAction(name), { invite: '--invite' }));
 }
 
 function passwdCommand(): Command {

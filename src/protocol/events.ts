@@ -10,6 +10,7 @@ import {
   Message,
   PublicUser,
   ReadState,
+  RegistrationMode,
   Report,
   ReportAction,
   ReportId,
@@ -33,6 +34,8 @@ export const events = {
       protocol: z.number().int(),
       server: z.object({ name: z.literal('natter'), version: z.string() }),
       authenticated: z.boolean(),
+      /** Who may create an account here; absent from older servers, which take anyone (`open`). */
+      registration: RegistrationMode.optional(),
       limits: z.object({
         maxFrameBytes: z.number().int(),
         authDeadlineMs: z.number().int(),

@@ -36,6 +36,7 @@ const FIELD_WORDS: Record<string, string> = {
   before: 'the position to stop before ("before")',
   seq: 'message number',
   code: 'invite code',
+  invite: 'invite code',
   name: 'name',
   body: 'message',
   kind: 'message kind',

@@ -21,6 +21,7 @@ import {
   GroupName,
   HeldMessage,
   Id,
+  InviteCode,
   InviteInfo,
   MemberInfo,
   Message,
@@ -33,6 +34,7 @@ import {
   PresentedPassword,
   PublicUser,
   ReadState,
+  RegistrationMode,
   Report,
   ReportAction,
   ReportDetails,
@@ -102,6 +104,20 @@ const LoginResult = z.object({
   cursor: Cursor,
 });
 
+/**
+ * What `register` returns: a login, and with an invite code the server the
+ * new account joined (as `invites.join` answers).
+ */
+const RegisterResult = LoginResult.extend({
+  joined: z.object({ server: ServerInfo, channels: z.array(ChannelInfo) }).optional(),
+});
+
+/**
+ * How this server takes new accounts; absent from servers older than the
+ * setting, which take anyone (`open`).
+ */
+const Registration = RegistrationMode.optional();
+
 const ServerId = z.strictObject({ serverId: Id });
 
 /** Most items a page of a list may hold, by kind of item (bigger items, smaller pages). */
@@ -144,6 +160,7 @@ export const operations = {
       protocol: z.number().int(),
       server: z.object({ name: z.literal('natter'), version: z.string() }),
       authenticated: z.boolean(),
+      registration: Registration,
     }),
   }),
   ping: op({
@@ -155,14 +172,16 @@ export const operations = {
   register: op({
     access: 'none',
     exclusive: true,
-    summary: 'Create an account and log this connection in.',
+    summary:
+      "Create an account and log this connection in; with `invite` (a code of one of the server's communities), also join that community. Servers in `invite` mode require one, `closed` ones refuse.",
     params: z.strictObject({
       username: Username,
       password: NewPassword,
       client: ClientName.optional(),
       presence: z.boolean().optional(),
+      invite: InviteCode.optional(),
     }),
-    result: LoginResult,
+    result: RegisterResult,
   }),
   login: op({
     access: 'none',
@@ -545,7 +564,7 @@ export const operations = {
     access: 'user',
     summary:
       'Join a server with an invite code. A member is answered `alreadyMember: true` whatever state the code is in; banned users are refused; for others, unknown, expired, used-up and revoked codes all get the same `not_found`.',
-    params: z.strictObject({ code: z.string().min(1).max(64) }),
+    params: z.strictObject({ code: InviteCode }),
     result: z.object({ server: ServerInfo, channels: z.array(ChannelInfo), alreadyMember: z.boolean() }),
   }),
   'groups.create': op({

@@ -129,6 +129,17 @@ export const SearchQuery = z
 /** A sequence number within a conversation. */
 export const Seq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
+/**
+ * Who may create an account on a natter server (`natter serve --registration`):
+ * anyone (`open`), only with an invite code of one of its servers (`invite`), or
+ * nobody (`closed`). The `hello` event says which, before anyone is asked anything.
+ */
+export const RegistrationMode = z.enum(['open', 'invite', 'closed']);
+export type RegistrationMode = z.infer<typeof RegistrationMode>;
+
+/** An invite code as typed (`invites.join`, `register`). */
+export const InviteCode = z.string().min(1).max(64);
+
 /** A secret bearer token as issued by `register`, `login` or `tokens.create`. */
 export const Token = z.string().min(1).max(256);
 

@@ -289,7 +289,7 @@ export async function assertMaySetRole(
 }
 
 /** Nobody banned from a server joins it, whatever invite they hold. */
-export async function assertNotBanned(ctx: AuthedCtx, serverId: string, userId: string): Promise<void> {
+export async function assertNotBanned(ctx: Pick<Services, 'chat'>, serverId: string, userId: string): Promise<void> {
   if (await ctx.chat.isBanned(serverId, userId)) throw new NatterError('forbidden', 'you are banned from this server');
 }
 

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import type { RegistrationMode } from '../protocol/schemas.js';
 
 /**
  * A setting that cannot be used (a file that does not hold a certificate, an
@@ -158,6 +159,12 @@ export type ServerConfig = {
   quotas: Quotas;
   /** A login session unused for this long expires (bot tokens do not). */
   sessionIdleMs: number;
+  /**
+   * Who may create an account (`--registration`): anyone (`open`), only with
+   * a live invite code of one of this natter's servers, joining it (`invite`),
+   * or nobody (`closed`). The `hello` event says which.
+   */
+  registration: RegistrationMode;
   /** Most stream events replayed on resume; past it the client is told to resync. */
   replayCap: number;
   /** Bytes queued for a connection before it is dropped as a slow consumer. */
@@ -315,6 +322,7 @@ export function defaultConfig(): ServerConfig {
       openReportsPerUser: 50,
     },
     sessionIdleMs: 90 * 24 * 3600 * 1000,
+    registration: 'open',
     replayCap: 1000,
     maxQueuedBytes: 4 * 1024 * 1024,
     eventRetentionMs: 30 * 24 * 3600 * 1000,

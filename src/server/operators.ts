@@ -1,14 +1,11 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
-import { drizzle } from 'drizzle-orm/better-sqlite3';
 import pg from 'pg';
 import { NatterError } from '../protocol/error-class.js';
 import { ConfigError, checkClusterSettings } from './config.js';
-import { DB_FILE, type Db } from './db/index.js';
-import { columnNames, tableNames } from './db/inspect.js';
+import { type ExistingDb, openExistingDb, sqliteTrouble } from './db/existing.js';
+import { DB_FILE } from './db/index.js';
 import type { UserRow } from './db/schema.js';
-import * as schema from './db/schema.js';
 import { userQueries } from './db/users.js';
 import type { UserStore } from './store/port.js';
 import { isUnavailable, pgTypes } from './store/postgres/sql.js';
@@ -103,33 +100,27 @@ function openSqlite(dataDir: string): InstanceDatabase {
       `${file} belongs to another account (uid ${owner}): run natter admin as the account natter serve runs as (sudo -u <that account> natter admin …), so that the files SQLite makes beside the database stay the server's`,
     );
   }
-  let sqlite: Database.Database | null = null;
+  let opened: ExistingDb;
   try {
-    // The server holds its write lock for a batch at a time: wait for it rather than fail.
-    sqlite = new Database(file, { fileMustExist: true, timeout: WAIT_MS });
-    // As the server's own connection: a change acknowledged here survives a power loss.
-    sqlite.pragma('synchronous = FULL');
-    const tables = tableNames(sqlite);
-    if (!tables.has('users') || !tables.has('__drizzle_migrations')) {
-      throw new InstanceAdminError('no_database', `${file} is a SQLite database, but not natter's`);
-    }
-    if (!columnNames(sqlite, 'users').includes('operator')) {
-      throw olderNatter(file, `natter serve --data ${dataDir}`);
-    }
-    const db = drizzle(sqlite, { schema }) as Db;
-    const opened = sqlite;
-    return {
-      where: file,
-      users: asyncOf(userQueries(db)),
-      explain: (err) => sqliteError(err, file, 'failed'),
-      close: async () => {
-        opened.close();
-      },
-    };
+    // The server holds its write lock for a batch at a time: a change waits for it rather than fail.
+    opened = openExistingDb(file, WAIT_MS);
   } catch (err) {
-    sqlite?.close();
     throw sqliteError(err, file, 'no_database');
   }
+  if (!opened.ok) {
+    throw opened.wrong === 'older'
+      ? olderNatter(file, `natter serve --data ${dataDir}`)
+      : new InstanceAdminError('no_database', `${file} is a SQLite database, but not natter's`);
+  }
+  const db = opened.db;
+  return {
+    where: file,
+    users: asyncOf(userQueries(db)),
+    explain: (err) => sqliteError(err, file, 'failed'),
+    close: async () => {
+      db.$client.close();
+    },
+  };
 }
 
 /**
@@ -138,15 +129,15 @@ function openSqlite(dataDir: string): InstanceDatabase {
  */
 function sqliteError(err: unknown, file: string, otherwise: InstanceAdminErrorCode): unknown {
   if (err instanceof InstanceAdminError) return err;
-  const code = String((err as { code?: unknown }).code ?? '');
-  if (code.startsWith('SQLITE_BUSY')) {
+  const trouble = sqliteTrouble(err);
+  if (trouble === 'busy') {
     return new InstanceAdminError(
       'unreachable',
       `${file} stayed locked by another program for ${WAIT_MS / 1000} s; nothing was changed, try again`,
       { cause: err },
     );
   }
-  if (!code.startsWith('SQLITE_')) return err;
+  if (trouble === null) return err;
   return new InstanceAdminError(otherwise, `cannot use ${file}: ${(err as Error).message}; nothing was changed`, {
     cause: err,
   });

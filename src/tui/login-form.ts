@@ -5,10 +5,17 @@
  * Enter).
  */
 import type { Key } from 'ink';
+import type { RegistrationMode } from '../protocol/schemas.js';
 import { NO_KEY } from './key-chunks.js';
 
-/** A field of the login form; `repeat` (the password again) only when registering. */
-export type LoginField = 'server' | 'username' | 'password' | 'repeat';
+/**
+ * A field of the login form; `repeat` (the password again) only when
+ * registering, and `invite` when registering on a server that takes new
+ * accounts by invite only.
+ */
+export type LoginField = 'server' | 'username' | 'password' | 'repeat' | 'invite';
+
+export type { RegistrationMode };
 
 export type LoginForm = {
   readonly mode: 'login' | 'register';
@@ -16,54 +23,117 @@ export type LoginForm = {
   readonly username: string;
   readonly password: string;
   readonly repeat: string;
+  /** An invite code of one of the server's communities (registering where the server asks for one). */
+  readonly invite: string;
   readonly field: LoginField;
   /** What to tell the person about the form itself (passwords that differ), or null. */
   readonly problem: string | null;
+  /** Who may register on `server`, as its `hello` said (asked when the form turns to registering), or null. */
+  readonly registration: { readonly server: string; readonly mode: RegistrationMode } | null;
 };
 
 /** What the keys asked for besides editing: send the form, or leave. */
 export type LoginOutcome = { form: LoginForm; submit: boolean; quit: boolean };
 
 export function initialLoginForm(server: string): LoginForm {
-  return { mode: 'login', server, username: '', password: '', repeat: '', field: 'username', problem: null };
+  return {
+    mode: 'login',
+    server,
+    username: '',
+    password: '',
+    repeat: '',
+    invite: '',
+    field: 'username',
+    problem: null,
+    registration: null,
+  };
 }
 
-/** The fields shown in `mode`, top to bottom. */
-export function loginFields(mode: LoginForm['mode']): LoginField[] {
-  return mode === 'register' ? ['server', 'username', 'password', 'repeat'] : ['server', 'username', 'password'];
+/** Who may register on the server the form names now, when its `hello` has said so; else null. */
+export function registrationOf(form: LoginForm): RegistrationMode | null {
+  return form.registration !== null && form.registration.server === form.server ? form.registration.mode : null;
 }
 
 /**
- * The form after the server refused it (a wrong password, a name taken): the passwords are emptied and typed again, the cursor
- * on the password; what was typed in the other fields stays.
+ * The fields shown in `mode`, top to bottom: the invite code last, when
+ * registering on a server that takes new accounts by invite only.
  */
-export function afterRefusal(form: LoginForm): LoginForm {
+export function loginFields(mode: LoginForm['mode'], registration: RegistrationMode | null = null): LoginField[] {
+  if (mode === 'login') return ['server', 'username', 'password'];
+  return registration === 'invite'
+    ? ['server', 'username', 'password', 'repeat', 'invite']
+    : ['server', 'username', 'password', 'repeat'];
+}
+
+function fieldsOf(form: LoginForm): LoginField[] {
+  return loginFields(form.mode, registrationOf(form));
+}
+
+/**
+ * The form once the server at `server` has said who may register there
+ * (its `hello`). Kept only while the form still names that server: a
+ * person who changed the address meanwhile is asking about another one.
+ */
+export function withRegistration(form: LoginForm, server: string, mode: RegistrationMode): LoginForm {
+  if (form.server !== server) return form;
+  const next = { ...form, registration: { server, mode } };
+  // The invite field went away under the cursor (the server stopped asking for codes): back to the password.
+  return fieldsOf(next).includes(next.field) ? next : { ...next, field: 'password' };
+}
+
+/**
+ * The form after the server refused it. A wrong password or a name taken:
+ * the passwords are emptied and typed again, the cursor on the password; what
+ * was typed in the other fields stays. A refusal about the invite code
+ * (`field` is `params.invite`: a code is needed, or this one cannot be used)
+ * says the server wants one: the invite field shows, the cursor on it, the
+ * passwords kept.
+ */
+export function afterRefusal(form: LoginForm, field?: string): LoginForm {
+  if (field === 'params.invite' && form.mode === 'register') {
+    return { ...form, registration: { server: form.server, mode: 'invite' }, field: 'invite', problem: null };
+  }
   return { ...form, password: '', repeat: '', field: 'password', problem: null };
 }
 
 function move(form: LoginForm, step: number): LoginForm {
-  const fields = loginFields(form.mode);
+  const fields = fieldsOf(form);
   const i = fields.indexOf(form.field) + step;
   return { ...form, field: fields[(i + fields.length) % fields.length] ?? 'username' };
 }
 
 function toggleMode(form: LoginForm): LoginForm {
   const mode = form.mode === 'login' ? 'register' : 'login';
-  // Leaving register mode from its last field lands on the password.
-  const field = mode === 'login' && form.field === 'repeat' ? 'password' : form.field;
+  // Leaving register mode from one of its own fields lands on the password.
+  const field = mode === 'login' && (form.field === 'repeat' || form.field === 'invite') ? 'password' : form.field;
   return { ...form, mode, field, repeat: '', problem: null };
 }
 
 /** Enter: the next field, or (on the last) a submit if the form is complete. */
 function enter(form: LoginForm): LoginOutcome {
-  const fields = loginFields(form.mode);
+  const fields = fieldsOf(form);
   if (form.field !== fields[fields.length - 1]) return { form: move(form, 1), submit: false, quit: false };
+  const registration = form.mode === 'register' ? registrationOf(form) : null;
+  if (registration === 'closed') {
+    return fail(form, 'this server is not accepting new accounts; Ctrl-R to log in instead');
+  }
   if (form.username.trim() === '') return fail({ ...form, field: 'username' }, 'type a username');
   if (form.password === '') return fail({ ...form, field: 'password' }, 'type a password');
   if (form.mode === 'register' && form.repeat !== form.password) {
     return fail({ ...form, repeat: '', field: 'repeat' }, 'the two passwords differ; type it again');
   }
+  if (registration === 'invite' && form.invite.trim() === '') {
+    return fail(
+      { ...form, field: 'invite' },
+      'type an invite code: this server takes new accounts only with one (ask someone on it)',
+    );
+  }
   return { form: { ...form, problem: null }, submit: true, quit: false };
+}
+
+/** The invite code to send with the form: the typed one where the server asks for one, else none. */
+export function inviteToSend(form: LoginForm): string | null {
+  return form.mode === 'register' && registrationOf(form) === 'invite' ? form.invite.trim() : null;
 }
 
 function fail(form: LoginForm, problem: string): LoginOutcome {

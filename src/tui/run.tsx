@@ -11,6 +11,7 @@ import { composerFile } from './composer-file.js';
 import { loadConfig } from './config.js';
 import { Controller, errorText } from './controller.js';
 import { Login, type LoginResult } from './Login.js';
+import type { RegistrationMode } from './login-form.js';
 import { MOUSE_OFF, MOUSE_ON } from './mouse.js';
 import { PASTE_OFF, PASTE_ON } from './paste.js';
 import { initialState } from './reducer.js';
@@ -25,13 +26,22 @@ type Chat = {
   outcome: Promise<unknown>;
 };
 
-/** Logs in or registers on a one-off connection and returns the session. */
+/** Asks the server at `url` who may register there (its `hello`; older servers say nothing: anyone). */
+async function registrationAt(ca: string | undefined, url: string): Promise<RegistrationMode> {
+  parseServerList(url);
+  const client = await NatterClient.connect(url, { timeoutMs: 10_000, ...tlsOptions(url, ca) });
+  client.close();
+  return client.hello.registration ?? 'open';
+}
+
+/** Logs in or registers (with `invite`, a code, when given) on a one-off connection and returns the session. */
 async function authenticate(
   ca: string | undefined,
   mode: 'login' | 'register',
   url: string,
   username: string,
   password: string,
+  invite: string | null,
 ): Promise<LoginResult> {
   // A mistyped server list is said as it is, not as a server out of reach.
   parseServerList(url);
@@ -42,7 +52,11 @@ async function authenticate(
     throw new Error(connectionError(url, err).message);
   }
   try {
-    const res = await client.request(mode, { username, password, client: 'natter-tui', presence: false });
+    const params = { username, password, client: 'natter-tui', presence: false };
+    const res =
+      mode === 'register' && invite !== null
+        ? await client.request('register', { ...params, invite })
+        : await client.request(mode, params);
     return { token: res.token, username: res.user.username, userId: res.user.id, sessionId: res.session.id, url };
   } finally {
     client.close();
@@ -146,7 +160,8 @@ export async function runTui(g: Globals): Promise<void> {
           initialUrl={g.server}
           notice={loginNotice}
           color={config.color}
-          submit={(mode, url, username, password) => authenticate(ca, mode, url, username, password)}
+          submit={(mode, url, username, password, invite) => authenticate(ca, mode, url, username, password, invite)}
+          probe={(url) => registrationAt(ca, url)}
           onDone={(r) => {
             saveCredential(g.configDir, r.url, {
               token: r.token,

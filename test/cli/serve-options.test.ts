@@ -86,3 +86,9 @@ test('the classifier flags: defaults, the environment, and refusals in words', a
   const { score } = await import('../../src/cli/args.js');
   for (const bad of ['1.5', '-0.1', 'high', '']) assert.throws(() => score(bad), /a score from 0 to 1/, bad);
 });
+
+test('--registration (and NATTER_REGISTRATION) takes open, invite or closed, open unless given', async () => {
+  assert.equal((await serveOptions([])).registration, 'open');
+  assert.equal((await serveOptions(['--registration', 'invite'])).registration, 'invite');
+  assert.equal((await serveOptions([], { NATTER_REGISTRATION: 'closed' })).registration, 'closed');
+});

@@ -217,3 +217,29 @@ test('one report resolved at once through two nodes: one resolution, one ban, on
     1,
   );
 });
+
+test("an invite code's last uses, taken at once through two nodes by joins and by registrations, stop at its uses", async () => {
+  const { apis } = await accountOnBothNodes();
+  const owner = apis[0] as HttpApi;
+  const { server } = await owner.call('servers.create', { name: 'invite race' });
+  const { invite } = await owner.call('invites.create', { serverId: server.id, maxUses: CAP });
+  const joiners = await Promise.all(
+    Array.from({ length: 5 }, async (_, i) => {
+      const api = new HttpApi(nodes[i % 2]?.httpUrl ?? '');
+      await api.call('register', { username: uniqueName('inv'), password: PASSWORD });
+      return api;
+    }),
+  );
+  const { ok, refused } = await race(
+    10,
+    (api, i) =>
+      i < 5
+        ? (joiners[i] as HttpApi).call('invites.join', { code: invite.code })
+        : api.call('register', { username: uniqueName('inv-new'), password: PASSWORD, invite: invite.code }),
+    [new HttpApi(nodes[0]?.httpUrl ?? ''), new HttpApi(nodes[1]?.httpUrl ?? '')],
+  );
+  assert.equal(ok, CAP);
+  assert.deepEqual(refused, Array(10 - CAP).fill('not_found'));
+  assert.equal(await count('SELECT uses AS n FROM invites WHERE code = $1', [invite.code]), CAP);
+  assert.equal(await count('SELECT count(*) AS n FROM members WHERE server_id = $1', [server.id]), CAP + 1);
+});

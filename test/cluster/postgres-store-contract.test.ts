@@ -744,11 +744,17 @@ async function script(b: Backend): Promise<void> {
     (x) => [x.createdAt, x.code],
   );
   await rec(b, 'chat.liveInviteCount', r.chat.liveInviteCount('s-acme', T + 60));
-  await w('chat.useInvite', async (tx) => {
-    await tx.chat.useInvite('inv-a');
-    await tx.chat.useInvite('inv-a');
-    return tx.chat.invite('inv-a');
-  });
+  await w('chat.useInvite', async (tx) => [
+    // Two uses left, then none; an expired, a revoked and an unknown code count nothing.
+    await tx.chat.useInvite('inv-a', T + 40),
+    await tx.chat.useInvite('inv-a', T + 40),
+    await tx.chat.useInvite('inv-a', T + 40),
+    await tx.chat.useInvite('inv-c', T + 60),
+    await tx.chat.useInvite('inv-f', T + 40),
+    await tx.chat.useInvite('nope', T + 40),
+    await tx.chat.invite('inv-a'),
+    await tx.chat.invite('inv-c'),
+  ]);
   await w('chat.revokeInvite', async (tx) => [
     await tx.chat.revokeInvite('s-acme', 'inv-e', T + 7),
     await tx.chat.revokeInvite('s-acme', 'inv-e', T + 8),

@@ -2,7 +2,17 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Key } from 'ink';
 import { NO_KEY } from '../../src/tui/key-chunks.js';
-import { afterRefusal, initialLoginForm, type LoginForm, loginKeys } from '../../src/tui/login-form.js';
+import {
+  afterRefusal,
+  initialLoginForm,
+  inviteToSend,
+  type LoginForm,
+  loginFields,
+  loginKeys,
+  type RegistrationMode,
+  registrationOf,
+  withRegistration,
+} from '../../src/tui/login-form.js';
 
 const NONE: Key = NO_KEY;
 
@@ -84,8 +94,85 @@ test('after the server refuses the form, the passwords are emptied and the curso
     username: 'carol',
     password: 'hunter22',
     repeat: 'hunter22',
+    invite: '',
     field: 'repeat',
     problem: null,
+    registration: null,
   };
   assert.deepEqual(afterRefusal(typed), { ...typed, password: '', repeat: '', field: 'password' });
+});
+
+describe('the invite code, where the server takes new accounts only with one', () => {
+  const CTRL_R: Key = { ...NONE, ctrl: true };
+  /** The form in register mode on ws://x, the server having said `mode` (or nothing yet). */
+  function registering(mode?: RegistrationMode): LoginForm {
+    const form = loginKeys(initialLoginForm('ws://x'), 'r', CTRL_R).form;
+    return mode === undefined ? form : withRegistration(form, 'ws://x', mode);
+  }
+
+  test('the invite field shows once the server says invite, last, and only in register mode', () => {
+    assert.deepEqual(loginFields('register', null), ['server', 'username', 'password', 'repeat']);
+    assert.deepEqual(loginFields('register', 'open'), ['server', 'username', 'password', 'repeat']);
+    assert.deepEqual(loginFields('register', 'invite'), ['server', 'username', 'password', 'repeat', 'invite']);
+    assert.deepEqual(loginFields('login', 'invite'), ['server', 'username', 'password']);
+    const form = registering('invite');
+    assert.equal(registrationOf(form), 'invite');
+    assert.equal(registrationOf(loginKeys(form, 'r', CTRL_R).form), 'invite', 'kept across login and back');
+  });
+
+  test('Enter on the repeated password goes on to the invite code; the code is sent, trimmed, with the form', () => {
+    const out = feed(registering('invite'), 'erin\rpass-word-1\rpass-word-1\r');
+    assert.equal(out.submit, false);
+    assert.equal(out.form.field, 'invite');
+    const sent = feed(out.form, ' k7Hq2XpL9mZt \r');
+    assert.equal(sent.submit, true);
+    assert.equal(sent.form.invite, ' k7Hq2XpL9mZt ');
+    assert.equal(inviteToSend(sent.form), 'k7Hq2XpL9mZt');
+    // Elsewhere no code is sent: logging in, or registering where anyone may.
+    assert.equal(inviteToSend(loginKeys(sent.form, 'r', CTRL_R).form), null);
+    assert.equal(inviteToSend(withRegistration(sent.form, 'ws://x', 'open')), null);
+  });
+
+  test('an empty code is not sent, with the reason, the cursor on it', () => {
+    const out = feed(registering('invite'), 'erin\rpass-word-1\rpass-word-1\r\r');
+    assert.equal(out.submit, false);
+    assert.equal(out.form.field, 'invite');
+    assert.equal(
+      out.form.problem,
+      'type an invite code: this server takes new accounts only with one (ask someone on it)',
+    );
+  });
+
+  test('an answer about another address than the one typed now is not taken; one that drops the field moves the cursor', () => {
+    const elsewhere = withRegistration({ ...registering(), server: 'ws://y' }, 'ws://x', 'invite');
+    assert.equal(elsewhere.registration, null);
+    const onInvite = { ...registering('invite'), field: 'invite' as const };
+    const reopened = withRegistration(onInvite, 'ws://x', 'open');
+    assert.equal(reopened.field, 'password');
+    // The address changed after the answer: the answer no longer counts, the field goes.
+    assert.equal(registrationOf({ ...registering('invite'), server: 'ws://x:7000' }), null);
+  });
+
+  test('a closed server: the form says so instead of sending', () => {
+    const out = feed(registering('closed'), 'erin\rpass-word-1\rpass-word-1\r');
+    assert.equal(out.submit, false);
+    assert.equal(out.form.problem, 'this server is not accepting new accounts; Ctrl-R to log in instead');
+  });
+
+  test('refused for the code (needed, or unusable): the invite field shows with the cursor on it, the passwords kept', () => {
+    const sent = feed(registering(), 'erin\rpass-word-1\rpass-word-1\r');
+    assert.equal(sent.submit, true, 'not known to need a code: sent without one');
+    const refused = afterRefusal(sent.form, 'params.invite');
+    assert.equal(refused.field, 'invite');
+    assert.equal(registrationOf(refused), 'invite');
+    assert.deepEqual([refused.password, refused.repeat], ['pass-word-1', 'pass-word-1']);
+    const again = feed(refused, 'k7Hq2XpL9mZt\r');
+    assert.equal(again.submit, true);
+    assert.equal(inviteToSend(again.form), 'k7Hq2XpL9mZt');
+  });
+
+  test('leaving register mode from the invite field lands on the password', () => {
+    const onInvite = { ...registering('invite'), field: 'invite' as const };
+    assert.equal(loginKeys(onInvite, 'r', CTRL_R).form.field, 'password');
+  });
 });

@@ -20,6 +20,7 @@ export type ServeOptions = {
   moderationFallback: 'allow' | 'hold';
   moderationTimeout: number;
   sessionIdle: number;
+  registration: 'open' | 'invite' | 'closed';
   allowOrigin: string[];
   allowHost: string[];
   tlsCert?: string;
@@ -107,6 +108,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       limits,
       quotas,
       sessionIdleMs: opts.sessionIdle,
+      registration: opts.registration,
       host: opts.host,
       port: opts.port,
       tcpPort: opts.tcpPort === 0 ? null : opts.tcpPort,

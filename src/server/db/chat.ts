@@ -1165,8 +1165,21 @@ export class ChatQueries {
     );
   }
 
-  useInvite(code: string): void {
-    this.run('UPDATE invites SET uses = uses + 1 WHERE code = ?', code);
+  /**
+   * Counts one use of a code that still works at `now` (not revoked, not
+   * expired, uses left); false, and nothing counted, for one that does not.
+   * The statement that counts is the one that checks, so two writers cannot
+   * both take a code's last use.
+   */
+  useInvite(code: string, now: number): boolean {
+    return (
+      this.run(
+        `UPDATE invites SET uses = uses + 1 WHERE code = ? AND revoked_at IS NULL
+           AND (expires_at IS NULL OR expires_at > ?) AND (max_uses IS NULL OR uses < max_uses)`,
+        code,
+        now,
+      ) === 1
+    );
   }
 
   revokeInvite(serverId: string, code: string, now: number): boolean {

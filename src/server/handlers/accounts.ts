@@ -1,4 +1,12 @@
-import { CloseCode, LIMITS, NatterError, type ResultOf, usernameKey, utf8Bytes } from '../../protocol/index.js';
+import {
+  CloseCode,
+  LIMITS,
+  NatterError,
+  type ParamsOf,
+  type ResultOf,
+  usernameKey,
+  utf8Bytes,
+} from '../../protocol/index.js';
 import { resolveToken, scopesOfUser, settleScopes } from '../access.js';
 import type { Connection } from '../connection.js';
 import type { AuthedCtx, Ctx, Handler, Services } from '../context.js';
@@ -13,6 +21,7 @@ import type { AfterCommit } from '../store/port.js';
 import { hashToken, newToken } from '../tokens.js';
 import { assertUsernameFree, findUser } from '../usernames.js';
 import { toBotTokenInfo, toPublicUser, toSelf, toSessionInfo } from '../views.js';
+import { assertInviteUsable, joinWithCode, limitGuesses } from './invites.js';
 
 /** How long an address an account logged in from counts as the owner's (for the login throttles). */
 export const KNOWN_ADDRESS_MS = 90 * 24 * 3600 * 1000;
@@ -102,11 +111,51 @@ function taken(username: string): NatterError {
   });
 }
 
-export const register: Handler<'register'> = async (ctx, { username, password, client, presence }) => {
+/**
+ * Refuses, before any work, an account the server's registration mode
+ * (`--registration`) does not allow: none when `closed`, none without an
+ * invite code in `invite` mode.
+ */
+function assertRegistrationAllowed(ctx: Ctx, invite: string | undefined): void {
+  const mode = ctx.config.registration;
+  if (mode === 'closed') throw new NatterError('forbidden', 'this natter server is not accepting new accounts');
+  if (mode === 'invite' && invite === undefined) {
+    throw new NatterError(
+      'forbidden',
+      'this natter server takes new accounts only with an invite code: ask someone on it for a code to one of its servers',
+      { field: 'params.invite' },
+    );
+  }
+}
+
+export const register: Handler<'register'> = async (ctx, params) => {
   assertNotAuthenticated(ctx);
+  assertRegistrationAllowed(ctx, params.invite);
   const address = ctx.conn.address;
   const wait = await ctx.limiters.registerPerAddress.take(address);
   if (wait > 0) throw rateLimited(wait, 'accounts created from this address');
+  const invite = params.invite;
+  if (invite === undefined) return createAccount(ctx, params, null);
+  // The code is checked first, before the name or the password: where accounts are by
+  // invite only, a stranger without a code learns nothing, and costs no password hash.
+  // Codes tried here count as guesses with those of invites.join.
+  return limitGuesses(ctx, [`a:${address}`], async () => {
+    await assertInviteUsable(ctx, invite, 'params.invite');
+    return createAccount(ctx, params, invite);
+  });
+};
+
+/**
+ * Makes the account of a `register` and logs the connection in; with an
+ * invite code, the account joins that code's server in the same write job
+ * (a code that fails there leaves no account).
+ */
+async function createAccount(
+  ctx: Ctx,
+  { username, password, client, presence }: ParamsOf<'register'>,
+  invite: string | null,
+): Promise<ResultOf<'register'>> {
+  const address = ctx.conn.address;
   const keys = await assertUsernameFree(ctx, username, null);
   assertStrongPassword(password, username, 'params.password');
   let passwordHash: string;
@@ -131,21 +180,24 @@ export const register: Handler<'register'> = async (ctx, { username, password, c
     updatedAt: now,
     groupAdds: 'invite',
   };
-  let created: Awaited<ReturnType<typeof createSession>>;
+  let created: Awaited<ReturnType<typeof createSession>> & { joined: ResultOf<'invites.join'> | null };
   try {
-    // One job: the account and its first session exist together or not at all.
+    // One job: the account, its server and its first session exist together or not at all.
     created = await ctx.write(async (tx, after) => {
       await assertUsernameFree(tx, username, null);
       await tx.users.insert(user);
-      return createSession(tx, after, user, client);
+      const joined = invite === null ? null : await joinWithCode(tx, after, user.id, invite, 'params.invite');
+      return { ...(await createSession(tx, after, user, client)), joined };
     });
   } catch (err) {
     if (ctx.store.classify(err) === 'unique') throw taken(username);
     throw err;
   }
   // Only a committed account logs the connection in.
-  return attachSession(ctx, created, presence !== false);
-};
+  const result = await attachSession(ctx, created, presence !== false);
+  const joined = created.joined;
+  return joined ? { ...result, joined: { server: joined.server, channels: joined.channels } } : result;
+}
 
 /**
  * Login throttling. Nobody can lock an account's owner out, and nobody can

@@ -13,6 +13,7 @@ export const hello: Handler<'hello'> = (ctx, { protocol }) => {
     protocol: PROTOCOL_VERSION,
     server: { name: 'natter', version: ctx.version },
     authenticated: ctx.session !== null,
+    registration: ctx.config.registration,
   };
 };
 

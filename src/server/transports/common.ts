@@ -23,6 +23,7 @@ export function sendHello(conn: Connection, services: Services): void {
     protocol: PROTOCOL_VERSION,
     server: { name: 'natter', version: services.version },
     authenticated: conn.auth !== null,
+    registration: services.config.registration,
     limits: {
       maxFrameBytes: services.config.maxFrameBytes,
       authDeadlineMs: services.config.authDeadlineMs,

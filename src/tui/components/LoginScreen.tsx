@@ -1,5 +1,5 @@
 import { Box, Text } from 'ink';
-import { type LoginField, loginFields } from '../login-form.js';
+import { type LoginField, loginFields, type RegistrationMode } from '../login-form.js';
 import { sanitize } from '../sanitize.js';
 
 export type { LoginField };
@@ -12,6 +12,10 @@ export type LoginScreenProps = {
   readonly password: string;
   /** The password typed again (register mode); masked like it. */
   readonly repeat?: string;
+  /** The invite code (register mode, on a server that takes accounts by invite only). */
+  readonly invite?: string;
+  /** Who may register on the server, as it said, or null (not asked yet, or no answer). */
+  readonly registration?: RegistrationMode | null;
   readonly serverUrl: string;
   /** The field being edited. */
   readonly field: LoginField;
@@ -34,6 +38,14 @@ const LABELS: Record<LoginField, string> = {
   username: 'Username',
   password: 'Password',
   repeat: 'Repeat  ',
+  invite: 'Invite  ',
+};
+
+/** What register mode says of a server that does not take just anyone. */
+const REGISTRATION_NOTES: Record<RegistrationMode, string | null> = {
+  open: null,
+  invite: 'this server takes new accounts only with an invite code of one of its servers',
+  closed: 'this server is not accepting new accounts',
 };
 
 /** The login / register form: three fields, the focused one marked with a cursor, the password masked. */
@@ -46,7 +58,9 @@ export function LoginScreen(props: LoginScreenProps) {
     username: sanitize(props.username, { multiline: false }),
     password: '•'.repeat([...props.password].length),
     repeat: '•'.repeat([...(props.repeat ?? '')].length),
+    invite: sanitize(props.invite ?? '', { multiline: false }),
   };
+  const note = props.mode === 'register' && props.registration ? REGISTRATION_NOTES[props.registration] : null;
   const verb = props.mode === 'login' ? 'log in' : 'register';
   return (
     <Box flexDirection="column" width={width} borderStyle="round" paddingX={1}>
@@ -57,7 +71,12 @@ export function LoginScreen(props: LoginScreenProps) {
           {sanitize(props.info, { multiline: false })}
         </Text>
       ) : null}
-      {loginFields(props.mode).map((f) => {
+      {note ? (
+        <Text color={color ? 'yellow' : undefined} wrap="wrap">
+          {note}
+        </Text>
+      ) : null}
+      {loginFields(props.mode, props.registration ?? null).map((f) => {
         const focused = f === props.field && !props.busy;
         return (
           <Text key={f} wrap="truncate-end">

@@ -237,6 +237,17 @@ describe('LoginScreen', () => {
     assert.ok(words.includes(hint.split(/\s+/).join(' ')), words);
   });
 
+  test('register mode on a server that takes accounts by invite only: says so, and asks for the code', async () => {
+    const out = frame(
+      <LoginScreen {...base} mode="register" field="invite" invite="k7Hq2XpL9mZt" registration="invite" />,
+    );
+    assert.match(out, /takes new accounts only with an invite code/);
+    assert.match(out, /› Invite +k7Hq2XpL9mZt/);
+    assert.doesNotMatch(frame(<LoginScreen {...base} mode="register" registration="open" />), /Invite/);
+    assert.doesNotMatch(frame(<LoginScreen {...base} registration="invite" />), /Invite/, 'not to log in');
+    assert.match(frame(<LoginScreen {...base} mode="register" registration="closed" />), /not accepting new accounts/);
+  });
+
   test('register mode, an error from the server, busy', async () => {
     const out = frame(<LoginScreen {...base} mode="register" field="username" error={'name taken\u001b[2J'} busy />);
     assert.match(out, /create an account/);

@@ -978,8 +978,22 @@ export class PostgresChat implements ChatStore {
     );
   }
 
-  async useInvite(code: string): Promise<void> {
-    await changes(this.#q, 'UPDATE invites SET uses = uses + 1 WHERE code = $1', [code]);
+  /**
+   * Counts one use of a code that still works at `now`; false for one that
+   * does not. The UPDATE locks the row and, when another transaction changed
+   * it meanwhile, checks its WHERE again on the committed row: two natters
+   * cannot both take a code's last use.
+   */
+  async useInvite(code: string, now: number): Promise<boolean> {
+    if (holdsNul(code)) return false;
+    return (
+      (await changes(
+        this.#q,
+        `UPDATE invites SET uses = uses + 1 WHERE code = $1 AND revoked_at IS NULL
+           AND (expires_at IS NULL OR expires_at > $2) AND (max_uses IS NULL OR uses < max_uses)`,
+        [code, now],
+      )) === 1
+    );
   }
 
   async revokeInvite(serverId: string, code: string, now: number): Promise<boolean> {
