@@ -99,8 +99,15 @@ export const events = {
   },
   'server.removed': {
     stream: true,
-    summary: 'I am no longer a member of a server: I left, was kicked or was banned; sent to all my connections.',
-    data: z.object({ serverId: Id, reason: z.enum(['left', 'kicked', 'banned']) }),
+    summary:
+      'I am no longer a member of a server: I left, was kicked or was banned (`by` whom, with `note` the reason given); sent to all my connections.',
+    data: z.object({
+      serverId: Id,
+      reason: z.enum(['left', 'kicked', 'banned']),
+      /** Who kicked or banned me (absent when I left, and from servers before this field). */
+      by: UserRef.optional(),
+      note: z.string().nullable().optional(),
+    }),
   },
   'member.joined': {
     stream: true,

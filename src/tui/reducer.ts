@@ -688,10 +688,12 @@ function applyEvent(state: State, e: AnyEvent): State {
       if (!s) return state;
       const servers = { ...state.servers };
       delete servers[serverId];
+      const by = e.event === 'server.removed' && e.data.by ? ` by ${e.data.by.username}` : '';
+      const why = e.event === 'server.removed' && e.data.note ? ` (${e.data.note})` : '';
       const reason =
         e.event === 'server.deleted'
           ? 'was deleted'
-          : `: you ${e.data.reason === 'left' ? 'left' : `were ${e.data.reason}`}`;
+          : `: you ${e.data.reason === 'left' ? 'left' : `were ${e.data.reason}${by}${why}`}`;
       const next = withoutConversations(
         { ...state, servers, serverOrder: state.serverOrder.filter((id) => id !== serverId) },
         s.channelIds,

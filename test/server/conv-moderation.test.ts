@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { AuditEntry, NatterError } from '../../src/protocol/index.js';
 import { runMaintenance } from '../../src/server/maintenance.js';
 import { HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
+import { RawTcp } from '../helpers/raw.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -78,7 +79,18 @@ describe('moderators', () => {
       reason: 'helps a lot',
     });
     assert.equal(made.member.role, 'moderator');
+    // The spammer is connected: they are told who removed them, and why.
+    const line = await RawTcp.open(t.tcpUrl);
+    line.write(`${JSON.stringify({ id: 'auth', op: 'auth', params: { token: spammer.api.token } })}\n`);
+    await line.reply('auth');
     await mod.api.call('members.kick', { serverId, userId: spammer.id, reason: 'spam links' });
+    const removed = (await line.waitFor(
+      (m) => (m as { event?: string }).event === 'server.removed',
+      undefined,
+      'server.removed',
+    )) as { data: { reason: string; by?: { id: string }; note?: string | null } };
+    line.close();
+    assert.deepEqual([removed.data.reason, removed.data.by?.id, removed.data.note], ['kicked', mod.id, 'spam links']);
     await mod.api.call('bans.add', { serverId, userId: troll.id, reason: 'trolling' });
     assert.deepEqual(
       (await mod.api.call('bans.list', { serverId })).bans.map((b) => [b.user.id, b.reason]),

@@ -264,6 +264,11 @@ describe('reduce', () => {
     assert.match(s.notice?.text ?? '', /acme: you were kicked/);
   });
 
+  test('being banned says by whom and why, when the server says', () => {
+    const s = reduce(loaded(), ev('server.removed', { serverId: 's1', reason: 'banned', by: BOB, note: 'spam links' }));
+    assert.equal(s.notice?.text, 'acme: you were banned by bob (spam links)');
+  });
+
   test('joining, channel changes, groups and DMs appear in the sidebar', () => {
     let s = loaded();
     s = reduce(

@@ -206,7 +206,9 @@ function describe(ev: EventMessage, names: Names): string | null {
     case 'server.deleted':
       return line(`server ${clean(names.server(d.serverId))} was deleted`);
     case 'server.removed':
-      return line(`you are no longer in ${clean(names.server(d.serverId))} (${d.reason})`);
+      return line(
+        `you are no longer in ${clean(names.server(d.serverId))} (${d.reason}${d.by ? ` by ${clean(d.by.username)}` : ''}${d.note ? `: ${clean(d.note)}` : ''})`,
+      );
     case 'member.joined':
       return line(`${clean(names.server(d.serverId))}: ${clean(d.member?.user.username)} joined`);
     case 'member.updated':

@@ -138,7 +138,9 @@ export async function removeMember(
     ? { serverId, userId, ...named, reason, by: toUserRef(actor), note }
     : { serverId, userId, ...named, reason };
   await ctx.events.append(after, [serverScope(serverId)], 'member.left', data, now);
-  await ctx.events.append(after, [userScope(userId)], 'server.removed', { serverId, reason }, now);
+  // The person removed is told too: by whom and why.
+  const told = actor ? { serverId, reason, by: toUserRef(actor), note } : { serverId, reason };
+  await ctx.events.append(after, [userScope(userId)], 'server.removed', told, now);
 }
 
 export const leaveServer: Handler<'servers.leave'> = async (ctx, { serverId }) => {
