@@ -639,7 +639,12 @@ describe('replay respects visibility', () => {
     );
     const [removed, created] = r.replayed;
     assert.ok(removed && created);
-    assert.deepEqual(dataOf(removed, 'server.removed'), { serverId: kickedFrom.serverId, reason: 'kicked' });
+    assert.deepEqual(dataOf(removed, 'server.removed'), {
+      serverId: kickedFrom.serverId,
+      reason: 'kicked',
+      by: { id: bob.id, username: bob.username, displayName: null },
+      note: null,
+    });
     assert.equal(dataOf(created, 'message.created').message.id, visible.message.id);
     assert.equal(r.caughtUp.replayed, 2);
     const text = JSON.stringify(r.conn.messages);
