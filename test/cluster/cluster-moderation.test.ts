@@ -112,3 +112,37 @@ test('in a slow channel, sends of one member through two nodes at once store exa
     for (const tcp of lines) tcp.close();
   }
 });
+
+test('a rule added through one node holds on the other at its next send; a flood counts the sends through both', async () => {
+  const owner = await user(east, 'cr-own');
+  const bob = await user(east, 'cr-bob');
+  const bobWest = new HttpApi(west.httpUrl);
+  bobWest.token = bob.token;
+  const ownerWest = new HttpApi(west.httpUrl);
+  ownerWest.token = owner.api.token;
+  const { server, channels } = await owner.api.call('servers.create', { name: 'cluster rules' });
+  const channelId = channels[0]?.id ?? '';
+  const { code } = (await owner.api.call('invites.create', { serverId: server.id })).invite;
+  await bob.api.call('invites.join', { code });
+  let n = 0;
+  const send = (api: HttpApi, body: string) =>
+    api.call('messages.send', { conversationId: channelId, body, nonce: `cr-${++n}` });
+  // West compiles the server's rules (none) on this first send.
+  await send(bobWest, 'promo one');
+  const { rule } = await owner.api.call('automod.create', {
+    serverId: server.id,
+    rule: { name: 'ads', kind: 'keyword', config: { keywords: ['promo*'] }, actions: [{ block: {} }] },
+  });
+  assert.equal((await refusal(send(bobWest, 'promo two'))).code, 'blocked');
+  await ownerWest.call('automod.update', { ruleId: rule.id, enabled: false });
+  assert.equal((await send(bob.api, 'promo three')).message.body, 'promo three');
+  await owner.api.call('automod.create', {
+    serverId: server.id,
+    rule: { name: 'flood', kind: 'flood', config: { messages: 4, seconds: 300 }, actions: [{ block: {} }] },
+  });
+  // Two sent already; two more through either node make four, the fifth is a flood wherever it comes.
+  await send(bob.api, 'three');
+  await send(bobWest, 'four');
+  assert.equal((await refusal(send(bob.api, 'five'))).code, 'blocked');
+  assert.equal((await refusal(send(bobWest, 'five again'))).code, 'blocked');
+});
