@@ -17,7 +17,7 @@ import {
   slowmodeLength,
   timeoutLength,
 } from './args.js';
-import { Argument, Command, Option } from './commander.js';
+import { Argument, Command, InvalidArgumentError, Option } from './commander.js';
 import { type FieldOptions, namingOption, usageError } from './errors.js';
 
 /**
@@ -541,6 +541,16 @@ function reportsCommand(): Command {
     .action(lazy(reports, (m) => m.reports));
 }
 
+/** A repeatable option whose every value is one of `choices`. */
+function oneOfEach(...choices: string[]) {
+  return (value: string, previous: string[]): string[] => {
+    if (!choices.includes(value)) {
+      throw new InvalidArgumentError(`"${value}" is not one of ${choices.join(', ')}`);
+    }
+    return [...previous, value];
+  };
+}
+
 /** `automod list|add|remove|enable|disable`: a server's automatic moderation rules. */
 function automodCommand(): Command {
   const add = new Command('add')
@@ -561,9 +571,8 @@ function automodCommand(): Command {
     .option('--mentions <n>', 'messages that mention more than N different people', positiveInt)
     .option('--flood <n/time>', 'more than N messages from one person within a time: 5/10s, 10/1m', floodLimit)
     .addOption(
-      new Option('--action <action>', 'what happens to a matching message (repeatable)')
-        .choices(['block', 'hold', 'alert', 'timeout'])
-        .argParser((v: string, p: string[]) => [...p, v])
+      new Option('--action <action>', 'what happens to a matching message: block, hold, alert, timeout (repeatable)')
+        .argParser(oneOfEach('block', 'hold', 'alert', 'timeout'))
         .default([]),
     )
     .option('--message <text>', "with --action block: what the sender is told instead of the server's words")
@@ -574,9 +583,11 @@ function automodCommand(): Command {
       timeoutLength,
     )
     .addOption(
-      new Option('--exempt-role <role>', 'a role the rule leaves alone (repeatable)')
-        .choices(['member', 'moderator', 'admin', 'owner'])
-        .argParser((v: string, p: string[]) => [...p, v])
+      new Option(
+        '--exempt-role <role>',
+        'a role the rule leaves alone, with the roles above it: moderator, admin, owner',
+      )
+        .argParser(oneOfEach('member', 'moderator', 'admin', 'owner'))
         .default([]),
     )
     .option(

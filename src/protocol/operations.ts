@@ -471,7 +471,8 @@ export const operations = {
       enabled: z.boolean().optional(),
       reason: ModerationReason.nullable().optional(),
     }),
-    result: z.object({ rule: AutomodRule }),
+    /** `changed`: false when the rule already was so (nothing was written or logged). */
+    result: z.object({ rule: AutomodRule, changed: z.boolean() }),
   }),
   'automod.delete': op({
     access: 'user',

@@ -74,6 +74,11 @@ test('automod add blocks in the words given; list shows the rules; disable, enab
   assert.match(byMember.stderr, /^error: forbidden: only server moderators can do this/m);
 
   ok(await natter(['automod', 'disable', server, 'keywords'], owner.env), 'disable');
+  const again = ok(await natter(['automod', 'disable', server, 'keywords'], owner.env), 'disable again');
+  assert.match(again.stdout, /rule "keywords" was already off in .*; nothing changed/);
+  const updates = ok(await natter(['audit', server, '--action', 'automod.update'], owner.env), 'audit').stdout;
+  assert.equal(updates.trim().split('\n').length, 2, 'one entry: the second disable changed nothing');
+  assert.match(updates, /rule "keywords": on → off/);
   ok(await natter(['send', `${server}/general`, 'cheap sp4m here'], member.env), 'send while disabled');
   assert.match(ok(await natter(['automod', 'enable', server, 'keywords'], owner.env), 'enable').stdout, /is on/);
   assert.equal((await natter(['send', `${server}/general`, 'scam'], member.env)).code, 1);
@@ -107,6 +112,11 @@ test('a bad rule is refused naming the option; options that do not go together a
     [['--mentions', '3', '--action', 'hold', '--allow', 'x'], /--allow goes with --keyword or --preset/],
     [['--flood', 'lots', '--action', 'block'], /expected messages\/time, such as 5\/10s or 10\/1m/],
     [['--preset', 'rude', '--action', 'block'], /rude/],
+    [['--keyword', 'x1', '--action', 'explode'], /"explode" is not one of block, hold, alert, timeout/],
+    [
+      ['--keyword', 'x1', '--action', 'block', '--exempt-role', 'boss'],
+      /"boss" is not one of member, moderator, admin, owner/,
+    ],
   ] as const) {
     const r = await natter(['automod', 'add', server, ...args], owner.env);
     assert.equal(r.code, 2, args.join(' '));
@@ -186,6 +196,13 @@ test('held messages: the sender is told, moderators see them listed and live, ap
   const [waiting] = (JSON.parse(second) as { messages: { id: string }[] }).messages;
   ok(await natter(['hold', 'reject', server, waiting?.id ?? '', '--reason', 'spam'], owner.env), 'reject');
   assert.match(ok(await natter(['hold', 'list', server], owner.env), 'hold list').stdout, /nothing is held/);
+  // The list names the channels a rule uses, and says when one was deleted since.
+  assert.match(
+    ok(await natter(['automod', 'list', server], owner.env), 'list').stdout,
+    /links\s+regex\s+yes\s+regex https\?:\/\/ → hold \+ alert #mod-log/,
+  );
+  ok(await natter(['channel', 'delete', server, 'mod-log'], owner.env), 'channel delete');
+  assert.match(ok(await natter(['automod', 'list', server], owner.env), 'list').stdout, /alert #\? \(deleted\)/);
   const unknown = await natter(['hold', 'approve', server, 'zzzzzz'], owner.env);
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /no held message zzzzzz/);

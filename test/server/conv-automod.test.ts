@@ -274,6 +274,29 @@ describe('holding', () => {
 });
 
 describe('the review queue', () => {
+  test('a moderator decides only on held messages of those below them; the owner decides on their own', async () => {
+    const p = await place('hk');
+    await rule(p, { name: 'links', kind: 'regex', config: { patterns: ['https?://'] }, actions: ['hold'] });
+    assert.equal((await refusal(say(p.owner, p.channelId, 'owner https://o.example'))).code, 'held');
+    assert.equal((await refusal(say(p.mod, p.channelId, 'mod https://m.example'))).code, 'held');
+    const held = (await p.owner.api.call('held.list', { serverId: p.serverId })).messages;
+    const byOwner = held.find((h) => h.author.id === p.owner.id);
+    const byMod = held.find((h) => h.author.id === p.mod.id);
+    assert.ok(byOwner && byMod);
+    const up = await refusal(p.mod.api.call('held.reject', { heldId: byOwner.id }));
+    assert.equal(up.code, 'forbidden');
+    assert.match(up.message, /someone of your rank or above/);
+    const own = await refusal(p.mod.api.call('held.approve', { heldId: byMod.id }));
+    assert.equal(own.code, 'forbidden');
+    assert.match(own.message, /your own held message/);
+    assert.equal((await p.owner.api.call('held.approve', { heldId: byMod.id })).message.body, 'mod https://m.example');
+    assert.equal(
+      (await p.owner.api.call('held.approve', { heldId: byOwner.id })).message.body,
+      'owner https://o.example',
+    );
+    assert.deepEqual(await audit(p.owner, p.serverId, 'held.reject'), [], 'the refused rejection left nothing');
+  });
+
   test('a member with 20 messages waiting is blocked, not held again: holding cannot flood the moderators', async () => {
     const p = await place('hc');
     await rule(p, { name: 'everything', kind: 'regex', config: { patterns: ['.'] }, actions: ['hold'] });

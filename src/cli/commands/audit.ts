@@ -27,6 +27,16 @@ function change(e: AuditEntry): string {
     const did = Array.isArray(d.actions) ? (d.actions as unknown[]).map(String).join(', ') : '';
     return `#${String(d.channel ?? '')} ${rules.join(', ')} → ${did}`;
   }
+  if (e.action === 'automod.update') {
+    const enabled = d.enabled as { from?: unknown; to?: unknown } | undefined;
+    const renamed = d.renamed as { from?: unknown; to?: unknown } | undefined;
+    const parts = [
+      ...(renamed ? [`renamed "${String(renamed.from)}" → "${String(renamed.to)}"`] : []),
+      ...(enabled ? [enabled.to ? 'off → on' : 'on → off'] : []),
+      ...(d.definition ? ['definition changed'] : []),
+    ];
+    return `rule "${String(d.name ?? '')}"${parts.length > 0 ? `: ${parts.join('; ')}` : ''}`;
+  }
   if (e.action.startsWith('automod.')) return `rule "${String(d.name ?? '')}"`;
   if (e.action === 'held.approve') return `#${String(d.channel ?? '')} #${String(d.seq ?? '?')}`;
   if (e.action === 'held.reject') return `#${String(d.channel ?? '')}`;

@@ -7,6 +7,14 @@ import { clean, fmtTime, table } from '../util.js';
 
 // `natter automod list|add|remove|enable|disable` and `natter hold list|approve|reject`.
 
+/** `30 s`, `10 min`, `2 h`, `7 days`. */
+function span(seconds: number): string {
+  if (seconds % 86_400 === 0) return seconds === 86_400 ? '1 day' : `${seconds / 86_400} days`;
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
+}
+
 export type AddOptions = {
   name?: string;
   keyword: string[];
@@ -126,8 +134,16 @@ export const add = act(async (ctx, ref: string) => {
   ctx.out({ rule: made }, () => `added rule "${clean(made.name)}" to ${clean(ref)}: ${describe(made)}`);
 });
 
+/** A channel id as the rules name it: `#mod-log`, or `#? (deleted)` for one that is gone. */
+type ChannelNames = ReadonlyMap<string, string>;
+
+function channelName(names: ChannelNames, id: unknown): string {
+  const name = names.get(String(id));
+  return name === undefined ? '#? (deleted)' : `#${name}`;
+}
+
 /** What a rule matches and does, in a few words. */
-function describe(r: AutomodRule): string {
+function describe(r: AutomodRule, names: ChannelNames = new Map()): string {
   const c = r.config as Record<string, unknown>;
   const list = (v: unknown) => (Array.isArray(v) ? v.map(String).join(', ') : '');
   const what =
@@ -145,7 +161,8 @@ function describe(r: AutomodRule): string {
       if (a === 'hold') return 'hold';
       const [key, value] = Object.entries(a as Record<string, Record<string, unknown>>)[0] ?? [];
       if (key === 'block') return value?.message ? `block ("${String(value.message)}")` : 'block';
-      if (key === 'timeout') return `timeout ${String(value?.seconds)} s`;
+      if (key === 'timeout') return `timeout ${span(Number(value?.seconds))}`;
+      if (key === 'alert') return `alert ${channelName(names, value?.channelId)}`;
       return String(key);
     })
     .join(' + ');
@@ -156,6 +173,8 @@ function describe(r: AutomodRule): string {
 export const list = act(async (ctx, ref: string) => {
   const server = await resolveServer(ctx.s, ref);
   const { rules } = await ctx.s.request('automod.list', { serverId: server.id });
+  const { channels } = await ctx.s.request('servers.get', { serverId: server.id });
+  const names: ChannelNames = new Map(channels.map((c) => [c.id, c.name]));
   ctx.out({ serverId: server.id, rules }, () =>
     rules.length === 0
       ? 'no rules'
@@ -165,10 +184,11 @@ export const list = act(async (ctx, ref: string) => {
             r.name,
             r.kind,
             r.enabled ? 'yes' : 'no',
-            describe(r),
-            [...r.exemptRoles, ...(r.exemptChannels.length > 0 ? [`${r.exemptChannels.length} channel(s)`] : [])].join(
-              ', ',
-            ),
+            describe(r, names),
+            [
+              ...r.exemptRoles.map((role) => (role === 'owner' ? role : `${role}+`)),
+              ...r.exemptChannels.map((id) => channelName(names, id)),
+            ].join(', '),
           ]),
         ),
   );
@@ -200,8 +220,12 @@ export const remove = act(async (ctx, ref: string, name: string) => {
 export function toggle(enabled: boolean) {
   return act(async (ctx, ref: string, name: string) => {
     const rule = await ruleNamed(ctx.s, ref, name);
-    const { rule: changed } = await ctx.s.request('automod.update', { ruleId: rule.id, enabled, ...why(ctx.opts) });
-    ctx.out({ rule: changed }, () => `rule "${clean(changed.name)}" is ${enabled ? 'on' : 'off'} in ${clean(ref)}`);
+    const r = await ctx.s.request('automod.update', { ruleId: rule.id, enabled, ...why(ctx.opts) });
+    ctx.out(
+      { rule: r.rule, changed: r.changed },
+      () =>
+        `rule "${clean(r.rule.name)}" ${r.changed ? 'is' : 'was already'} ${enabled ? 'on' : 'off'} in ${clean(ref)}${r.changed ? '' : '; nothing changed'}`,
+    );
   });
 }
 

@@ -274,8 +274,7 @@ function presetFinder(allowWritten: readonly string[]): (s: Subject) => Found | 
     if (typeof k !== 'string') allow.push(k);
   }
   const matcher = profanityMatcher();
-  return (subject) => {
-    const text = subject.text;
+  const scan = (text: string): Found | null => {
     for (const m of matcher.getAllMatches(text, true)) {
       // Obscenity's end index is inclusive, and may point at the first half of a surrogate pair.
       let end = m.endIndex + 1;
@@ -288,6 +287,14 @@ function presetFinder(allowWritten: readonly string[]): (s: Subject) => Found | 
       return { trigger: term ?? 'profanity', excerpt: shorten(text.slice(m.startIndex, end)) };
     }
     return null;
+  };
+  return (subject) => {
+    const found = scan(subject.text);
+    if (found) return found;
+    // Letters the list's own handling does not know (mathematical script, Fraktur, double-struck,
+    // monospace): their compatibility forms are plain letters.
+    const plain = subject.text.normalize('NFKC');
+    return plain === subject.text ? null : scan(plain);
   };
 }
 
@@ -319,10 +326,15 @@ function finderOf(rule: RuleDefinition): CompiledRule['find'] | null {
   }
 }
 
+const RANK: Record<MemberRole, number> = { member: 0, moderator: 1, admin: 2, owner: 3 };
+
+/** A rule that leaves a role alone leaves the roles above it alone too: exempting moderators exempts admins and the owner. */
 const exempt = (
   r: Pick<CompiledRule, 'exemptRoles' | 'exemptChannels'>,
   ctx: Pick<CheckContext, 'channelId' | 'role'>,
-) => r.exemptRoles.has(ctx.role) || r.exemptChannels.has(ctx.channelId);
+) =>
+  [...r.exemptRoles].some((role) => RANK[ctx.role] >= (RANK[role as MemberRole] ?? Number.POSITIVE_INFINITY)) ||
+  r.exemptChannels.has(ctx.channelId);
 
 /**
  * Compiles a server's rule rows. Disabled rows are left out; rows that no

@@ -1,5 +1,5 @@
 import { type AutomodRule, type HeldMessage, NatterError, PAGE_MAX } from '../../protocol/index.js';
-import { noSuchServer, serverWithRole } from '../access.js';
+import { noSuchServer, outranks, serverWithRole } from '../access.js';
 import { AUTOMOD_LIMITS, parseRule, type RuleDefinition, ruleColumns } from '../automod/rules.js';
 import type { AuthedCtx, Handler } from '../context.js';
 import type { AutomodRuleRow, HeldMessageRow, MessageRow } from '../db/schema.js';
@@ -165,6 +165,11 @@ export const updateRule: Handler<'automod.update'> = async (ctx, { ruleId, rule,
       enabled: enabled ?? row.enabled,
       updatedAt: tx.clock(),
     };
+    // Nothing changes (on again, the same definition): nothing is written, nothing logged.
+    const same = (['name', 'kind', 'config', 'actions', 'exemptRoles', 'exemptChannels', 'enabled'] as const).every(
+      (k) => next[k] === row[k],
+    );
+    if (same) return { rule: await oneRule(tx, row), changed: false };
     await tx.automod.updateRule(row.id, next);
     await tx.automod.bumpRevision(row.serverId);
     await audit(tx, row.serverId, 'automod.update', {
@@ -177,7 +182,7 @@ export const updateRule: Handler<'automod.update'> = async (ctx, { ruleId, rule,
         ...(checked ? { definition: 'changed' } : {}),
       },
     });
-    return { rule: await oneRule(tx, next) };
+    return { rule: await oneRule(tx, next), changed: true };
   });
 };
 
@@ -231,13 +236,27 @@ export const listHeld: Handler<'held.list'> = async (ctx, { serverId, after, lim
   return { messages: page.items, next: page.next };
 };
 
-/** The held message a moderator of its server acts on; `not_found` for anyone else. */
+/**
+ * The held message a moderator of its server decides on: `not_found` for
+ * anyone outside the server, `forbidden` for members, and for a message of
+ * someone of the caller's rank or above (a moderator does not decide for an
+ * admin; the owner decides on their own, having nobody above them).
+ */
 async function moderatedHeld(ctx: AuthedCtx, heldId: string): Promise<HeldMessageRow> {
   const held = await ctx.automod.held(heldId);
   if (!held) throw noSuchHeld();
   const role = await ctx.chat.role(held.serverId, ctx.session.userId);
   if (!role) throw noSuchHeld();
   await serverWithRole(ctx, held.serverId, 'moderator');
+  const authorRole = await ctx.chat.role(held.serverId, held.authorId);
+  if (role !== 'owner' && !outranks(role, authorRole)) {
+    throw new NatterError(
+      'forbidden',
+      held.authorId === ctx.session.userId
+        ? 'you cannot decide on your own held message; someone above you does'
+        : 'you cannot decide on a held message of someone of your rank or above',
+    );
+  }
   return held;
 }
 

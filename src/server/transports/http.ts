@@ -45,7 +45,11 @@ async function readiness(services: Services, draining: () => boolean) {
   clearTimeout(timer);
   const bus = services.bus.status();
   const stopping = draining();
-  const classifier = services.classifier?.client.status();
+  const status = services.classifier?.client.status();
+  const classifier = status && {
+    ...status,
+    retryInMs: status.retryInMs === null ? null : Math.ceil(status.retryInMs),
+  };
   return {
     ready: database && !stopping,
     stopping,

@@ -137,6 +137,13 @@ describe('the profanity preset', () => {
     assert.equal(preset.check('ѕhit', ctx)[0]?.trigger, 'shit');
   });
 
+  test('catches mathematical, Fraktur, double-struck and monospace letters, whole words or one letter', () => {
+    for (const text of ['𝒻𝓊𝒸𝓀', '𝔣𝔲𝔠𝔨', '𝕗𝕦𝕔𝕜', '𝚏𝚞𝚌𝚔', '𝖋𝖚𝖈𝖐', '𝓈𝒽𝒾𝓉', '𝒻uck off']) {
+      assert.equal(preset.check(text, ctx)[0]?.kind, 'preset', text);
+    }
+    assert.deepEqual(preset.check('𝒽𝑒𝓁𝓁𝑜 𝓉𝒽𝑒𝓇𝑒', ctx), [], 'fancy letters alone are not profanity');
+  });
+
   test('leaves ordinary words alone, shiitake and cumin included', () => {
     for (const text of ['shiitake risotto', 'Shiitakes are mushrooms', 'a pinch of cumin', 'assassin', 'class']) {
       assert.deepEqual(preset.check(text, ctx), [], text);
@@ -201,6 +208,14 @@ describe('compiled rules', () => {
     assert.deepEqual(names(rules.check('cat', { ...ctx, role: 'moderator' })), ['channels']);
     assert.deepEqual(names(rules.check('cat', { ...ctx, channelId: 'pets' })), ['roles']);
     assert.deepEqual(rules.check('cat', { ...ctx, role: 'admin', channelId: 'pets' }), []);
+  });
+
+  test('exempting a role exempts the roles above it', () => {
+    const rules = compileRules([row('keyword', { keywords: ['cat'] }, { name: 'staff', exemptRoles: ['moderator'] })]);
+    assert.deepEqual(names(rules.check('cat', ctx)), ['staff']);
+    for (const role of ['moderator', 'admin', 'owner'] as const) {
+      assert.deepEqual(rules.check('cat', { ...ctx, role }), [], role);
+    }
   });
 
   test('a stored row that no longer validates is left out and reported', () => {
