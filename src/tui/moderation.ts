@@ -111,7 +111,11 @@ export function withLoaded(m: ModerationState, queues: readonly LoadedQueue[]): 
   const status = { ...m.queues };
   for (const q of queues) {
     if (q.error !== null) {
-      status[q.scope] = { ...(status[q.scope] ?? { moreHeld: false, moreReports: false }), loading: false, error: q.error };
+      status[q.scope] = {
+        ...(status[q.scope] ?? { moreHeld: false, moreReports: false }),
+        loading: false,
+        error: q.error,
+      };
       continue;
     }
     for (const h of Object.values(held)) if (h.serverId === q.scope) delete held[h.id];
@@ -182,4 +186,11 @@ export function itemText(item: ModerationItem, names: ReadonlyMap<string, string
     why: `report #${r.id} ${r.reason}${r.reporter ? ` by ${one(r.reporter.username)}` : ''}${details}`,
     at: r.createdAt,
   };
+}
+
+/** The index of the overlay's chosen item among `items`: its key's, or, that item gone, the one now in its place. */
+export function selectedIndex(items: readonly ModerationItem[], o: { selected: string | null; index: number }): number {
+  const at = o.selected === null ? -1 : items.findIndex((i) => i.key === o.selected);
+  if (at !== -1) return at;
+  return Math.max(0, Math.min(o.index, items.length - 1));
 }

@@ -1,6 +1,15 @@
 import type { AnyEvent, ConversationSummary, Message } from '../protocol/index.js';
 import { eventNotes } from './info-lines.js';
-import { heldKey, NO_MODERATION, reportKey, withHeld, withLoaded, withLoading, withoutItem, withReport } from './moderation.js';
+import {
+  heldKey,
+  NO_MODERATION,
+  reportKey,
+  withHeld,
+  withLoaded,
+  withLoading,
+  withoutItem,
+  withReport,
+} from './moderation.js';
 import {
   type Action,
   type Alert,
@@ -887,12 +896,15 @@ function applyEvent(state: State, e: AnyEvent): State {
       const { held } = e.data;
       const moderation = withHeld(state.moderation, held);
       if (!moderation) return state;
-      return review({ ...state, moderation }, {
-        conversationId: held.conversationId,
-        from: held.author.username,
-        where: `#${held.channel} (${state.servers[held.serverId]?.name ?? '?'})`,
-        text: held.body,
-      });
+      return review(
+        { ...state, moderation },
+        {
+          conversationId: held.conversationId,
+          from: held.author.username,
+          where: `#${held.channel} (${state.servers[held.serverId]?.name ?? '?'})`,
+          text: held.body,
+        },
+      );
     }
     case 'report.created': {
       const { report } = e.data;
@@ -900,12 +912,15 @@ function applyEvent(state: State, e: AnyEvent): State {
       if (!moderation) return state;
       const c = report.conversation;
       const server = report.serverId ? state.servers[report.serverId]?.name : undefined;
-      return review({ ...state, moderation }, {
-        conversationId: c?.id ?? null,
-        from: report.reporter?.username ?? 'someone',
-        where: c?.kind === 'channel' ? `#${c.name ?? '?'}${server ? ` (${server})` : ''}` : (server ?? 'operators'),
-        text: `report #${report.id} (${report.reason}) about ${report.targetUser?.username ?? 'someone'}${report.snapshot ? `: ${report.snapshot}` : ''}`,
-      });
+      return review(
+        { ...state, moderation },
+        {
+          conversationId: c?.id ?? null,
+          from: report.reporter?.username ?? 'someone',
+          where: c?.kind === 'channel' ? `#${c.name ?? '?'}${server ? ` (${server})` : ''}` : (server ?? 'operators'),
+          text: `report #${report.id} (${report.reason}) about ${report.targetUser?.username ?? 'someone'}${report.snapshot ? `: ${report.snapshot}` : ''}`,
+        },
+      );
     }
     case 'report.resolved': {
       const moderation = withoutItem(state.moderation, reportKey(e.data.report.id));

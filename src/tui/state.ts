@@ -159,8 +159,12 @@ export type SearchOverlayState = {
   error: string | null;
 };
 
-/** The moderation overlay: the item chosen, by its key (`held:ID`, `report:ID`), so that items coming and going do not move it. */
-export type ModerationOverlayState = { kind: 'moderation'; selected: string | null };
+/**
+ * The moderation overlay: the item chosen, by its key (`held:ID`,
+ * `report:ID`), so that items coming and going do not move it, and where it
+ * was (`index`), for when it goes: the item that takes its place is chosen.
+ */
+export type ModerationOverlayState = { kind: 'moderation'; selected: string | null; index: number };
 
 export type Overlay =
   /** The Ctrl-K switcher: the query, where typing goes in it (its end when absent), the chosen match. */
