@@ -151,7 +151,8 @@ export function moreCommand(scope: string, kind: 'held' | 'reports', names: Read
 /** An item in words, every server string sanitized: where, who, what, why and when (a timestamp). */
 export type ItemText = { where: string; who: string; what: string; why: string; at: number };
 
-const one = (text: string) => sanitize(text, { multiline: false }).replace(/\s+/g, ' ').trim();
+/** One row's worth of server text: line breaks and runs of spaces as one space, then sanitized. */
+const one = (text: string) => sanitize(text.replace(/\s+/g, ' ').trim(), { multiline: false });
 
 /** How an item reads on screen (see {@link ItemText}). */
 export function itemText(item: ModerationItem, names: ReadonlyMap<string, string>): ItemText {
