@@ -6,6 +6,7 @@ import { Header } from './components/Header.js';
 import { HelpOverlay } from './components/HelpOverlay.js';
 import { MemberList } from './components/MemberList.js';
 import { MessageList } from './components/MessageList.js';
+import { ModerationOverlay } from './components/ModerationOverlay.js';
 import { NoticeLine, noticeRows } from './components/NoticeLine.js';
 import { QuickSwitcher } from './components/QuickSwitcher.js';
 import { SearchOverlay } from './components/SearchOverlay.js';
@@ -17,6 +18,7 @@ import type { Config } from './config.js';
 import type { Controller } from './controller.js';
 import { ChatIntents, MEMBERS_MIN_COLUMNS, switcherMatches } from './intents.js';
 import { keyHelp } from './keys.js';
+import { moderationItems, reviewScopes, selectedIndex, waitingBadge } from './moderation.js';
 import { Notifier } from './notify.js';
 import { sidebarOrder, typingIn } from './reducer.js';
 import type { Store } from './store.js';
@@ -224,6 +226,25 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
         </Box>
       );
     }
+    if (state.overlay?.kind === 'moderation') {
+      const items = moderationItems(state);
+      return (
+        <Box width={columns} height={rows} flexDirection="column">
+          <ModerationOverlay
+            items={items}
+            selected={selectedIndex(items, state.overlay)}
+            queues={reviewScopes(state).map((scope) => ({ scope, status: state.moderation.queues[scope] }))}
+            names={names}
+            notice={state.notice}
+            noticeColors={config.color ? { info: config.theme.muted, error: config.theme.error } : undefined}
+            width={Math.min(columns, 130)}
+            height={Math.min(rows, 40)}
+            timeFormat={config.timeFormat}
+            color={config.color}
+          />
+        </Box>
+      );
+    }
     if (state.overlay?.kind === 'help') {
       return (
         <Box width={columns} height={rows} flexDirection="column">
@@ -325,6 +346,7 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
             now={now}
             width={mainWidth - 1}
             color={config.color}
+            waiting={waitingBadge(state)}
             hint={
               selectedLine
                 ? mainWidth >= 80

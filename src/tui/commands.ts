@@ -36,6 +36,8 @@ export type Intent =
   | { type: 'names' }
   /** Open the help overlay. */
   | { type: 'help' }
+  /** Open the moderation overlay: what waits for my review. */
+  | { type: 'moderation' }
   /** Leave the app. */
   | { type: 'quit' }
   /**
@@ -979,6 +981,14 @@ export const COMMANDS: readonly Command[] = [
     usage: '/search [WORDS]',
     description: 'Search the messages you can read (Ctrl-F); choose a result to go there.',
     run: (args) => ({ type: 'search', query: args.rest(0) }),
+  },
+  {
+    name: 'mod',
+    aliases: ['moderation'],
+    usage: '/mod',
+    description:
+      'Show what waits for your review (moderators, operators): held messages and open reports; approve, reject or act on them.',
+    run: () => ({ type: 'moderation' }),
   },
   {
     name: 'help',

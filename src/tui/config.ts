@@ -52,6 +52,8 @@ export type Notifications = {
   bell: boolean;
   onMention: boolean;
   onDirectMessage: boolean;
+  /** A message held or a report made, for me to review (a moderator, an operator). */
+  onReview: boolean;
   /** Words that count as a mention of me, whole words in any case and accents. */
   highlights: string[];
   /** A shell command run for each notification, with the details in NATTER_* variables; null: none. */
@@ -70,7 +72,15 @@ export const DEFAULT_CONFIG: Config = {
   theme: DEFAULT_THEME,
   color: true,
   timeFormat: '24h',
-  notifications: { bell: true, onMention: true, onDirectMessage: true, highlights: [], command: null, desktop: 'off' },
+  notifications: {
+    bell: true,
+    onMention: true,
+    onDirectMessage: true,
+    onReview: true,
+    highlights: [],
+    command: null,
+    desktop: 'off',
+  },
   keys: DEFAULT_BINDINGS,
   mouse: true,
 };

@@ -3,8 +3,9 @@ import type { Natter } from '../client/natter.js';
 import { newNonce } from '../client/natter.js';
 import { allPages, patiently } from '../client/pages.js';
 import type { AnyEvent, MemberInfo, Message, MessageKind, OpName, ParamsIn } from '../protocol/index.js';
+import { reviewScopes } from './moderation.js';
 import { reduce, sidebarOrder } from './reducer.js';
-import type { Action, State } from './state.js';
+import { type Action, INSTANCE_QUEUE, type LoadedQueue, MODERATION_PAGE, type State } from './state.js';
 
 /** A page of history as the server sends it. */
 type HistoryPage = { messages: Message[]; hasMore: boolean };
@@ -69,6 +70,13 @@ export class Controller {
       }
       const before = this.getState();
       this.dispatch({ type: 'event', event, at: Date.now() });
+      // Made a moderator (or a member again): the queues I review change.
+      if (
+        event.event === 'member.updated' &&
+        event.data.member.user.id === before.me?.id &&
+        before.servers[event.data.serverId]?.role !== event.data.member.role
+      )
+        void this.loadModeration();
       if (event.event === 'message.created') {
         const { message } = event.data;
         this.fillGap(before, message.conversationId, message.seq);
@@ -102,7 +110,11 @@ export class Controller {
     let first: { id: string; page: HistoryPage | null } | null = null;
     try {
       const me = this.client.user;
-      if (me) this.dispatch({ type: 'authenticated', me: { id: me.id, username: me.username } });
+      if (me)
+        this.dispatch({
+          type: 'authenticated',
+          me: { id: me.id, username: me.username, ...(me.operator === true ? { operator: true } : {}) },
+        });
       const [servers, conversations, invitations] = await Promise.all([
         allPages(async (after) => {
           const r = await this.client.request('servers.list', { after });
@@ -131,21 +143,82 @@ export class Controller {
         // Only the start: later, with nothing open, the first of the sidebar opens as before.
         this.startWith = null;
       }
-      if (id) first = { id, page: await this.latestPage(id) };
+      // What waits for review, in the same go: events held meanwhile apply after it, so none is lost or counted twice.
+      const scopes = reviewScopes(reduce(before, loaded));
+      if (scopes.length > 0) this.dispatch({ type: 'moderation-loading', scopes });
+      const [page, queues] = await Promise.all([
+        id ? this.latestPage(id) : null,
+        Promise.all(scopes.map((scope) => this.queue(scope))),
+      ]);
+      if (id) first = { id, page };
       this.dispatch(loaded);
+      if (queues.length > 0) this.dispatch({ type: 'moderation-loaded', queues });
     } catch (err) {
       this.fail(err);
     } finally {
-      this.reloads--;
-      if (this.reloads === 0) {
-        const held = this.held ?? [];
-        this.held = null;
-        for (const event of held) this.dispatch({ type: 'event', event, at: Date.now() });
-      }
+      this.release();
     }
     const state = this.getState();
     if (state.active) await this.loadLatest(state.active);
     else if (first) await this.open(first.id, first.page);
+  }
+
+  /** The end of a reload: once none is under way, the events held meanwhile are applied. */
+  private release(): void {
+    this.reloads--;
+    if (this.reloads === 0) {
+      const held = this.held ?? [];
+      this.held = null;
+      for (const event of held) this.dispatch({ type: 'event', event, at: Date.now() });
+    }
+  }
+
+  /**
+   * Loads again the queues I review (the moderation overlay opening): the
+   * first page of held messages and of open reports of each. Events that
+   * come meanwhile apply after the lists, as in {@link reload}.
+   */
+  async loadModeration(): Promise<void> {
+    const scopes = reviewScopes(this.getState());
+    if (scopes.length === 0) return;
+    this.held ??= [];
+    this.reloads++;
+    try {
+      this.dispatch({ type: 'moderation-loading', scopes });
+      const queues = await Promise.all(scopes.map((scope) => this.queue(scope)));
+      this.dispatch({ type: 'moderation-loaded', queues });
+    } finally {
+      this.release();
+    }
+  }
+
+  /** The first page of one queue's held messages and open reports; a refusal is its error, in words. */
+  private async queue(scope: string): Promise<LoadedQueue> {
+    try {
+      // Told to slow down (the start's reads come at once), it waits as asked, as history does.
+      if (scope === INSTANCE_QUEUE) {
+        const r = await patiently(() =>
+          this.client.request('reports.list', { status: 'open', limit: MODERATION_PAGE }),
+        );
+        return { scope, held: [], reports: r.reports, moreHeld: false, moreReports: r.next !== null, error: null };
+      }
+      const [held, reports] = await Promise.all([
+        patiently(() => this.client.request('held.list', { serverId: scope, limit: MODERATION_PAGE })),
+        patiently(() =>
+          this.client.request('reports.list', { serverId: scope, status: 'open', limit: MODERATION_PAGE }),
+        ),
+      ]);
+      return {
+        scope,
+        held: held.messages,
+        reports: reports.reports,
+        moreHeld: held.next !== null,
+        moreReports: reports.next !== null,
+        error: null,
+      };
+    } catch (err) {
+      return { scope, held: [], reports: [], moreHeld: false, moreReports: false, error: errorText(err) };
+    }
   }
 
   /** Opens a conversation: shows what is loaded at once, fetches the latest page, marks it read. */

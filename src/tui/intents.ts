@@ -27,11 +27,25 @@ import { type Controller, errorText } from './controller.js';
 import { type Editor, edit, editorOf, insert } from './editor.js';
 import { NO_KEY } from './key-chunks.js';
 import { type InkKey, type KeyAction, matchKey } from './keys.js';
+import {
+  itemText,
+  type ModerationItem,
+  moderationItems,
+  queueName,
+  reviewScopes,
+  selectedIndex,
+} from './moderation.js';
 import type { MouseEvent } from './mouse.js';
 import { pastedLine, pastedText } from './paste.js';
 import { nextActivity, nextMatching, sidebarOrder } from './reducer.js';
 import { sanitize } from './sanitize.js';
-import { type Line, NEW_FROM_REACH, type SearchOverlayState, type State } from './state.js';
+import {
+  type Line,
+  type ModerationOverlayState,
+  NEW_FROM_REACH,
+  type SearchOverlayState,
+  type State,
+} from './state.js';
 import type { Store } from './store.js';
 import { fuzzyFilter } from './view/fuzzy.js';
 import { layoutMessages, messageRows, pageScroll, rowsBelow, scrollView } from './view/message-layout.js';
@@ -230,6 +244,15 @@ export class ChatIntents {
       this.helpKey(overlay.offset, input, key);
       return;
     }
+    if (overlay?.kind === 'moderation') {
+      if (!key.ctrl && !key.meta && !key.escape && [...input].length > 1 && !/[\r\n]/.test(input)) {
+        // Letters that came in one read are keys of their own here: each acts.
+        for (const ch of input) this.key(ch, key);
+        return;
+      }
+      this.moderationKey(overlay, input, key);
+      return;
+    }
     // Keys that came in one read ("kkk" from a held key): one at a time while a message is selected or a
     // question waits, where every letter is a key of its own.
     const single = !key.ctrl && !key.meta && !key.escape && [...input].length > 1 && !/[\r\n]/.test(input);
@@ -329,6 +352,9 @@ export class ChatIntents {
         return;
       case 'search':
         this.openSearch('');
+        return;
+      case 'moderation':
+        this.openModeration();
         return;
       case 'reconnect':
         this.reconnectNow();
@@ -720,6 +746,8 @@ export class ChatIntents {
       case 'help':
         this.store.dispatch({ type: 'overlay', overlay: { kind: 'help', offset: 0 } });
         return true;
+      case 'moderation':
+        return this.openModeration();
       case 'quit':
         this.quit();
         return true;
@@ -1240,8 +1268,16 @@ export class ChatIntents {
   /** Goes to a hit: its conversation, scrolled so the message is in the middle, its matched words marked. */
   async goToHit(hit: SearchHit): Promise<void> {
     this.store.dispatch({ type: 'overlay', overlay: null });
-    const id = hit.conversation.id;
-    const seq = hit.message.seq;
+    const chars = [...hit.message.body];
+    await this.goTo(
+      hit.conversation.id,
+      hit.message.seq,
+      hit.matches.map(([a, b]) => chars.slice(a, b).join('')),
+    );
+  }
+
+  /** Opens conversation `id` scrolled so message `seq` is in the middle, marked (with `words` highlighted). */
+  private async goTo(id: string, seq: number, words: string[]): Promise<void> {
     if (!(await this.controller.openAt(id, seq))) {
       this.store.dispatch({ type: 'notice', text: `message #${seq} could not be loaded here`, level: 'error' });
       return;
@@ -1249,8 +1285,6 @@ export class ChatIntents {
     const v = this.store.get().views[id];
     const opts = this.layoutOptions();
     const below = v ? rowsBelow(v.lines, seq, opts) : null;
-    const chars = [...hit.message.body];
-    const words = hit.matches.map(([a, b]) => chars.slice(a, b).join(''));
     // The message in the middle of the window; one taller than the window shows from its first row.
     const line = v?.lines.find((l) => l.seq === seq);
     const tall = line ? messageRows(line, opts).length : 1;
@@ -1260,5 +1294,164 @@ export class ChatIntents {
       tall >= room ? (below ?? 0) + tall - room : (below ?? 0) - Math.floor((room - tall) / 2),
     );
     this.store.dispatch({ type: 'focus', conversationId: id, seq, words, scrollBack });
+  }
+
+  // ── Moderation ───────────────────────────────────────────────────────────
+
+  /**
+   * `/mod`, Alt-R: the moderation overlay, its queues loaded again. For
+   * someone who reviews nothing it only says so; false then.
+   */
+  openModeration(): boolean {
+    const state = this.store.get();
+    if (reviewScopes(state).length === 0) {
+      this.store.dispatch({
+        type: 'notice',
+        text: "nothing to review: held messages and reports go to a server's moderators, admins and owner, and the instance's operators",
+        level: 'info',
+      });
+      return false;
+    }
+    const first = moderationItems(state)[0];
+    this.store.dispatch({ type: 'overlay', overlay: { kind: 'moderation', selected: first?.key ?? null, index: 0 } });
+    void this.controller.loadModeration();
+    return true;
+  }
+
+  /** Keys in the moderation overlay: choose, go there, and act on the chosen item; kicks and bans ask first. */
+  private moderationKey(o: ModerationOverlayState, input: string, key: AppKey): void {
+    if (key.ctrl && input === 'c') {
+      this.quit();
+      return;
+    }
+    // A kick or a ban waits for its `y` on the notice line.
+    if (this.confirming && this.confirmKey(input, key)) return;
+    const state = this.store.get();
+    if (key.escape) {
+      this.store.dispatch({ type: 'overlay', overlay: null });
+      this.store.dispatch({ type: 'clear-notice' });
+      return;
+    }
+    const items = moderationItems(state);
+    const at = selectedIndex(items, o);
+    const choose = (index: number) => {
+      const i = Math.max(0, Math.min(items.length - 1, index));
+      this.store.dispatch({
+        type: 'overlay',
+        overlay: { kind: 'moderation', selected: items[i]?.key ?? null, index: i },
+      });
+    };
+    if (key.upArrow || input === 'k') choose(at - 1);
+    else if (key.downArrow || input === 'j') choose(at + 1);
+    else if (key.pageUp || key.pageDown) choose(at + (key.pageUp ? -10 : 10));
+    else if (key.home || input === 'g') choose(0);
+    else if (key.end || input === 'G') choose(items.length - 1);
+    else {
+      const item = items[at];
+      if (item && !key.ctrl && !key.meta) {
+        if (key.return) void this.goToItem(item);
+        else this.moderate(item, input);
+      }
+    }
+  }
+
+  /** Enter on an item: its conversation, at the message (a held one is not in it yet: the channel opens at its newest). */
+  private async goToItem(item: ModerationItem): Promise<void> {
+    const state = this.store.get();
+    const notice = (text: string, level: 'info' | 'error') => this.store.dispatch({ type: 'notice', text, level });
+    if (item.kind === 'held') {
+      this.store.dispatch({ type: 'overlay', overlay: null });
+      await this.controller.openNew(item.held.conversationId);
+      notice(
+        `${sanitize(item.held.author.username, { multiline: false })}'s message is held: it shows here once approved`,
+        'info',
+      );
+      return;
+    }
+    const r = item.report;
+    if (r.conversation === null || r.seq === null) {
+      notice(`report #${r.id} is about a person, not a message: there is nothing to open`, 'info');
+      return;
+    }
+    if (!state.conversations[r.conversation.id]) {
+      notice(`you are not in that conversation: report #${r.id} keeps the text as it was reported`, 'info');
+      return;
+    }
+    this.store.dispatch({ type: 'overlay', overlay: null });
+    await this.goTo(r.conversation.id, r.seq, []);
+  }
+
+  /** A key on the chosen item: a, r for a held message; d, t, K, b, n for a report. */
+  private moderate(item: ModerationItem, input: string): void {
+    const state = this.store.get();
+    const notice = (text: string, level: 'info' | 'error') => this.store.dispatch({ type: 'notice', text, level });
+    const names = shownNames(state);
+    const t = itemText(item, names);
+    const done = (ok: boolean) => {
+      if (ok) this.store.dispatch({ type: 'moderation-done', key: item.key });
+    };
+    if (item.kind === 'held') {
+      const heldId = item.held.id;
+      if (input === 'a')
+        void this.controller
+          .request('held.approve', { heldId }, `approved ${t.who}'s message in ${t.where}: posted`)
+          .then(done);
+      else if (input === 'r')
+        void this.controller
+          .request('held.reject', { heldId }, `rejected ${t.who}'s message in ${t.where}; ${t.who} is told`)
+          .then(done);
+      else if (/^[dtKbn]$/.test(input)) notice('a held message: a approves it, r rejects it', 'info');
+      return;
+    }
+    const r = item.report;
+    const resolve = (
+      action: 'delete' | 'timeout' | 'kick' | 'ban' | 'none',
+      success: string,
+      seconds?: number,
+    ): void => {
+      void this.controller
+        .request('reports.resolve', { reportId: r.id, action, ...(seconds ? { seconds } : {}) }, success)
+        .then(done);
+    };
+    const inServer = r.serverId !== null;
+    const server = r.serverId ? queueName(r.serverId, names) : '';
+    if (['t', 'K', 'b'].includes(input) && !inServer) {
+      notice(`report #${r.id} is not in a server: d deletes the message, n closes it with nothing done`, 'error');
+      return;
+    }
+    if (['t', 'K', 'b'].includes(input) && r.targetUser === null) {
+      notice(`report #${r.id}: the person reported is gone; d or n`, 'error');
+      return;
+    }
+    switch (input) {
+      case 'd':
+        if (r.messageId === null) notice(`report #${r.id} is about a person: there is no message to delete`, 'error');
+        else resolve('delete', `report #${r.id} resolved: the message was deleted`);
+        return;
+      case 't':
+        resolve('timeout', `report #${r.id} resolved: ${t.who} is timed out in ${server} for 10 min`, 600);
+        return;
+      case 'K':
+        this.ask(
+          `kick ${t.who} from ${server} (report #${r.id})? y: yes, any other key: no`,
+          `${t.who} stays (report #${r.id} still open)`,
+          () => resolve('kick', `report #${r.id} resolved: ${t.who} was kicked from ${server}`),
+        );
+        return;
+      case 'b':
+        this.ask(
+          `ban ${t.who} from ${server} (report #${r.id})? y: yes, any other key: no`,
+          `${t.who} is not banned (report #${r.id} still open)`,
+          () => resolve('ban', `report #${r.id} resolved: ${t.who} was banned from ${server}`),
+        );
+        return;
+      case 'n':
+        resolve('none', `report #${r.id} resolved: nothing done`);
+        return;
+      case 'a':
+      case 'r':
+        notice('a report: d deletes the message, t times out 10 min, K kicks, b bans, n does nothing', 'info');
+        return;
+    }
   }
 }

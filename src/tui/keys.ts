@@ -5,6 +5,7 @@ export const KEY_ACTIONS = [
   'quit',
   'switcher',
   'search',
+  'moderation',
   'help',
   'prevConversation',
   'nextConversation',
@@ -150,12 +151,14 @@ function chord(text: string): Binding {
  * since most terminals send Alt-Enter but not Shift-Enter. Up, Down, Ctrl-P
  * and Ctrl-N belong to the composer (lines, then what was sent), so the
  * conversations are Alt-Up / Alt-Down; Ctrl-G opens the switcher whatever
- * the composer holds. `?` is not a key: a message may start with it.
+ * the composer holds. Alt-R (review) opens what waits for a moderator.
+ * `?` is not a key: a message may start with it.
  */
 export const DEFAULT_BINDINGS: Bindings = {
   quit: [chord('ctrl+c')],
   switcher: [chord('ctrl+k'), chord('ctrl+g')],
   search: [chord('ctrl+f'), chord('alt+s')],
+  moderation: [chord('alt+r')],
   help: [chord('f1')],
   prevConversation: [chord('alt+up')],
   nextConversation: [chord('alt+down')],
@@ -349,6 +352,7 @@ const DESCRIPTIONS: Record<KeyAction, string> = {
   quit: 'Quit',
   switcher: 'Switch conversation (type to filter)',
   search: 'Search messages (Enter: search, then go to the chosen one)',
+  moderation: 'What waits for your review (moderators, operators): held messages and open reports',
   help: 'Show keys and commands',
   prevConversation: 'Previous conversation',
   nextConversation: 'Next conversation',
@@ -424,6 +428,19 @@ const SELECTION_KEYS: readonly { keys: string; action: string }[] = [
   { keys: 'c, y', action: 'Copy its text to the clipboard (OSC 52)' },
   { keys: '!', action: "Report it (someone else's): /report #N comes into the composer; type the reason" },
   { keys: 'Esc, Enter, q', action: 'Back to the composer (other text: typed there)' },
+];
+
+/** The keys of the moderation overlay (not configurable). */
+const MODERATION_KEYS: readonly { keys: string; action: string }[] = [
+  { keys: 'Up, Down, k, j, PageUp, PageDown, Home, End', action: 'Choose a held message or a report' },
+  { keys: 'Enter', action: 'Open its conversation at the message' },
+  { keys: 'a, r', action: 'A held message: approve it (it is posted), reject it' },
+  {
+    keys: 'd, t, n',
+    action: 'A report: delete the message, time its author out for 10 min, close it with nothing done',
+  },
+  { keys: 'K, b', action: 'A report: kick, ban its author (after a y to confirm)' },
+  { keys: 'Esc', action: 'Close' },
 ];
 
 /** The keys of the switcher and search overlays (not configurable). */
@@ -506,5 +523,6 @@ export function keyHelp(bindings: Bindings = DEFAULT_BINDINGS): KeyHelpGroup[] {
     },
     { title: 'Selected message', rows: [row('select'), ...SELECTION_KEYS] },
     { title: 'Switcher and search', rows: [...QUERY_KEYS] },
+    { title: 'Moderation', rows: [row('moderation'), ...MODERATION_KEYS] },
   ];
 }

@@ -1,18 +1,19 @@
 /**
  * Notifications: when a mention, a highlight word, a direct message or a
- * group invitation arrives outside the open conversation, the terminal bell
+ * group invitation arrives outside the open conversation, or a message held
+ * or a report made waits for my review (a moderator's, an operator's), the terminal bell
  * rings, a desktop notification goes through the terminal (OSC 9 or OSC 777)
  * and the command of the config runs, each as the config says.
  *
  * The command gets the details in its environment, never in its command
  * line, so nothing a sender writes can become shell syntax:
- * NATTER_REASON (mention, dm, invitation), NATTER_FROM, NATTER_WHERE,
+ * NATTER_REASON (mention, dm, invitation, review), NATTER_FROM, NATTER_WHERE,
  * NATTER_CONVERSATION, NATTER_TEXT, and NATTER_MORE (how many notifications
  * came while the previous command was still running and were folded into this
- * one), with NATTER_MORE_MENTIONS, NATTER_MORE_DMS and NATTER_MORE_INVITATIONS
- * counting them by kind. One command runs at a time; a folded run describes
- * the latest mention among what it folds (else the latest direct message,
- * else the latest invitation).
+ * one), with NATTER_MORE_MENTIONS, NATTER_MORE_DMS, NATTER_MORE_REVIEWS and
+ * NATTER_MORE_INVITATIONS counting them by kind. One command runs at a time; a
+ * folded run describes the latest mention among what it folds (else the latest
+ * direct message, else the latest thing to review, else the latest invitation).
  */
 import { spawn } from 'node:child_process';
 import type { Notifications } from './config.js';
@@ -60,14 +61,14 @@ export function desktopSequence(kind: 'osc9' | 'osc777', alert: Alert, inTmux: b
 }
 
 type Reason = Alert['reason'];
-/** Which alert a folded run describes: a mention before a direct message before an invitation. */
-const RANK: Record<Reason, number> = { mention: 2, dm: 1, invitation: 0 };
+/** Which alert a folded run describes: a mention before a direct message before a review before an invitation. */
+const RANK: Record<Reason, number> = { mention: 3, dm: 2, review: 1, invitation: 0 };
 
 /** Notifications folded into one run of the command: the one it describes, and how many of each kind in all. */
 type Folded = { alert: Alert; counts: Record<Reason, number> };
 
 function fold(into: Folded | null, alert: Alert): Folded {
-  if (!into) return { alert, counts: { mention: 0, dm: 0, invitation: 0, [alert.reason]: 1 } };
+  if (!into) return { alert, counts: { mention: 0, dm: 0, review: 0, invitation: 0, [alert.reason]: 1 } };
   return {
     alert: RANK[alert.reason] >= RANK[into.alert.reason] ? alert : into.alert,
     counts: { ...into.counts, [alert.reason]: into.counts[alert.reason] + 1 },
@@ -94,7 +95,8 @@ export class Notifier {
     const alert = state.alert;
     if (!alert) return;
     const c = this.options.config;
-    const wanted = alert.reason === 'mention' ? c.onMention : c.onDirectMessage;
+    const wanted =
+      alert.reason === 'mention' ? c.onMention : alert.reason === 'review' ? c.onReview : c.onDirectMessage;
     if (!wanted) return;
     if (c.bell) this.options.write('\u0007');
     if (c.desktop !== 'off') this.options.write(desktopSequence(c.desktop, alert, Boolean(this.options.env.TMUX)));
@@ -121,10 +123,11 @@ export class Notifier {
       NATTER_WHERE: clean(alert.where, TITLE_MAX, false),
       NATTER_CONVERSATION: alert.conversationId ?? '',
       NATTER_TEXT: clean(alert.text, TEXT_MAX, true),
-      NATTER_MORE: String(besides('mention') + besides('dm') + besides('invitation')),
+      NATTER_MORE: String(besides('mention') + besides('dm') + besides('review') + besides('invitation')),
       NATTER_MORE_MENTIONS: String(besides('mention')),
       NATTER_MORE_DMS: String(besides('dm')),
       NATTER_MORE_INVITATIONS: String(besides('invitation')),
+      NATTER_MORE_REVIEWS: String(besides('review')),
     };
     const done = () => {
       this.running = false;

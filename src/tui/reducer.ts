@@ -1,6 +1,16 @@
 import type { AnyEvent, ConversationSummary, Message } from '../protocol/index.js';
 import { eventNotes } from './info-lines.js';
 import {
+  heldKey,
+  NO_MODERATION,
+  reportKey,
+  withHeld,
+  withLoaded,
+  withLoading,
+  withoutItem,
+  withReport,
+} from './moderation.js';
+import {
   type Action,
   type Alert,
   type ConversationEntry,
@@ -40,6 +50,7 @@ export function initialState(url: string): State {
     invitations: {},
     selected: null,
     layout: null,
+    moderation: NO_MODERATION,
   };
 }
 
@@ -446,6 +457,14 @@ export function reduce(state: State, action: Action): State {
       };
     case 'overlay':
       return { ...state, overlay: action.overlay };
+    case 'moderation-loading':
+      return { ...state, moderation: withLoading(state.moderation, action.scopes) };
+    case 'moderation-loaded':
+      return { ...state, moderation: withLoaded(state.moderation, action.queues) };
+    case 'moderation-done': {
+      const moderation = withoutItem(state.moderation, action.key);
+      return moderation === state.moderation ? state : { ...state, moderation };
+    }
     case 'toggle-members':
       return { ...state, showMembers: !state.showMembers };
     case 'toggle-server': {
@@ -623,6 +642,11 @@ function addMessage(state: State, message: Message): State {
     next = { ...next, bell: next.bell + 1, bellReason: reason, alert };
   }
   return next;
+}
+
+/** Something new to review: the bell rings (the notifier decides, by the config, what it does). */
+function review(state: State, what: Omit<Alert, 'reason'>): State {
+  return { ...state, bell: state.bell + 1, bellReason: 'review', alert: { reason: 'review', ...what } };
 }
 
 function replaceLine(state: State, message: Message): State {
@@ -854,6 +878,10 @@ function applyEvent(state: State, e: AnyEvent): State {
     case 'member.joined':
     case 'member.updated': {
       const { serverId, member } = e.data;
+      // My own role changed (made a moderator, or a member again): what I review follows.
+      const mine = state.servers[serverId];
+      if (member.user.id === state.me?.id && mine && mine.role !== member.role)
+        state = { ...state, servers: { ...state.servers, [serverId]: { ...mine, role: member.role } } };
       const list = state.members[serverId];
       if (!list) return state;
       const rest = list.filter((m) => m.user.id !== member.user.id);
@@ -863,7 +891,45 @@ function applyEvent(state: State, e: AnyEvent): State {
         online: { ...state.online, [member.user.id]: member.online },
       };
     }
+    case 'message.held': {
+      // Keyed by id: the same event again (a replay, or one the list already had) adds nothing and rings nothing.
+      const { held } = e.data;
+      const moderation = withHeld(state.moderation, held);
+      if (!moderation) return state;
+      return review(
+        { ...state, moderation },
+        {
+          conversationId: held.conversationId,
+          from: held.author.username,
+          where: `#${held.channel} (${state.servers[held.serverId]?.name ?? '?'})`,
+          text: held.body,
+        },
+      );
+    }
+    case 'report.created': {
+      const { report } = e.data;
+      const moderation = withReport(state.moderation, report);
+      if (!moderation) return state;
+      const c = report.conversation;
+      const server = report.serverId ? state.servers[report.serverId]?.name : undefined;
+      return review(
+        { ...state, moderation },
+        {
+          conversationId: c?.id ?? null,
+          from: report.reporter?.username ?? 'someone',
+          where: c?.kind === 'channel' ? `#${c.name ?? '?'}${server ? ` (${server})` : ''}` : (server ?? 'operators'),
+          text: `report #${report.id} (${report.reason}) about ${report.targetUser?.username ?? 'someone'}${report.snapshot ? `: ${report.snapshot}` : ''}`,
+        },
+      );
+    }
+    case 'report.resolved': {
+      const moderation = withoutItem(state.moderation, reportKey(e.data.report.id));
+      return moderation === state.moderation ? state : { ...state, moderation };
+    }
     case 'held.resolved': {
+      // Off the moderators' list, whoever resolved it.
+      const moderation = withoutItem(state.moderation, heldKey(e.data.heldId));
+      if (moderation !== state.moderation) state = { ...state, moderation };
       // Rejected: my held line goes (the note says so); approved, message.created takes its place by its nonce.
       const { conversationId, outcome, nonce } = e.data;
       if (outcome !== 'rejected' || nonce === null) return state;

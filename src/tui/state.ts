@@ -3,9 +3,11 @@ import type {
   ConversationKind,
   ConversationSummary,
   GroupInvitation,
+  HeldMessage,
   Message,
   MessageKind,
   PublicUser,
+  Report,
   SearchHit,
   ServerInfo,
   StoredMessageKind,
@@ -157,18 +159,67 @@ export type SearchOverlayState = {
   error: string | null;
 };
 
+/**
+ * The moderation overlay: the item chosen, by its key (`held:ID`,
+ * `report:ID`), so that items coming and going do not move it, and where it
+ * was (`index`), for when it goes: the item that takes its place is chosen.
+ */
+export type ModerationOverlayState = { kind: 'moderation'; selected: string | null; index: number };
+
 export type Overlay =
   /** The Ctrl-K switcher: the query, where typing goes in it (its end when absent), the chosen match. */
   | { kind: 'switcher'; query: string; cursor?: number; selected: number }
   | { kind: 'help'; offset: number }
-  | SearchOverlayState;
+  | SearchOverlayState
+  | ModerationOverlayState;
+
+/** The queue of the instance's operators (reports from DMs and groups), beside the servers' queues. */
+export const INSTANCE_QUEUE = 'instance';
+
+/** Held messages and open reports a page of each loads per queue. */
+export const MODERATION_PAGE = 50;
+
+/** How one queue (a server's, or {@link INSTANCE_QUEUE}) was last loaded. */
+export type QueueStatus = {
+  loading: boolean;
+  /** Why the last load failed, in words, or null. */
+  error: string | null;
+  /** The server has more held messages, or more open reports, than the first page loaded. */
+  moreHeld: boolean;
+  moreReports: boolean;
+};
+
+/**
+ * What waits for my review: held messages and open reports, keyed by id (an
+ * event seen twice, a replay, changes nothing), and how each queue loaded.
+ * Only the queues of servers I moderate (and the instance's, for an
+ * operator) are shown or counted: see `moderation.ts`.
+ */
+export type ModerationState = {
+  held: Record<string, HeldMessage>;
+  /** Open reports, by id. */
+  reports: Record<string, Report>;
+  queues: Record<string, QueueStatus>;
+};
+
+/** A queue's items as loaded (`moderation-loaded`): they replace what was known of that queue. */
+export type LoadedQueue = {
+  /** A server id, or {@link INSTANCE_QUEUE}. */
+  scope: string;
+  held: HeldMessage[];
+  reports: Report[];
+  moreHeld: boolean;
+  moreReports: boolean;
+  error: string | null;
+};
 
 /** Seconds (ticks of the app's clock) a notice stays: an error longer, to be read. */
 export const NOTICE_TICKS = { info: 8, error: 20 } as const;
 
 /** Everything the terminal app shows, as plain data. */
 export type State = {
-  me: { id: string; username: string } | null;
+  /** Who I am; `operator`: one of the instance's operators, who handle reports from DMs and groups. */
+  me: { id: string; username: string; operator?: boolean } | null;
   connection: ConnectionView;
   servers: Record<string, ServerEntry>;
   /** Server ids, by name. */
@@ -191,10 +242,10 @@ export type State = {
    * {@link NOTICE_TICKS} ticks of the app's clock; `ticks` counts them.
    */
   notice: { text: string; level: 'info' | 'error'; ticks?: number; app?: boolean; about?: NoticeTopic } | null;
-  /** Set when something deserves the terminal bell (a mention or DM outside the open conversation). */
+  /** Set when something deserves the terminal bell (a mention or DM outside the open conversation, something to review). */
   bell: number;
   /** What rang the bell last. */
-  bellReason: 'mention' | 'dm' | 'invitation' | null;
+  bellReason: Alert['reason'] | null;
   /** What rang the bell last, for notifications: who, where, and what they wrote. */
   alert: Alert | null;
   /** Words that count as a mention of me (the config's highlight words). */
@@ -211,11 +262,14 @@ export type State = {
    * and its height in rows when known, to place the window when older messages come in.
    */
   layout: { width: number; timeFormat: TimeFormat; height?: number } | null;
+  /** Held messages and open reports waiting for me (a moderator, an operator). */
+  moderation: ModerationState;
 };
 
 /** A notification's details (see `State.alert`). */
 export type Alert = {
-  reason: 'mention' | 'dm' | 'invitation';
+  /** `review`: a message held or a report made, for me to look at (a moderator, an operator). */
+  reason: 'mention' | 'dm' | 'invitation' | 'review';
   conversationId: string | null;
   /** Who: a username. */
   from: string;
@@ -231,7 +285,7 @@ export type Invitation = { groupId: string; name: string; from: string };
 /** Everything that can happen to the state. */
 export type Action =
   | { type: 'connection'; connection: ConnectionView }
-  | { type: 'authenticated'; me: { id: string; username: string } }
+  | { type: 'authenticated'; me: { id: string; username: string; operator?: boolean } }
   | {
       type: 'loaded';
       servers: (ServerInfo & { channelIds: string[] })[];
@@ -277,6 +331,12 @@ export type Action =
       online?: Record<string, boolean>;
     }
   | { type: 'overlay'; overlay: Overlay | null }
+  /** The queues named are being loaded (what is known of them stays shown meanwhile). */
+  | { type: 'moderation-loading'; scopes: string[] }
+  /** Queues loaded: each replaces what was known of it. */
+  | { type: 'moderation-loaded'; queues: LoadedQueue[] }
+  /** A held message or a report I dealt with is off my list (its event, which follows, then changes nothing). */
+  | { type: 'moderation-done'; key: string }
   | { type: 'toggle-members' }
   | { type: 'toggle-server'; serverId: string }
   /** `app`: about the app itself (its config), not the open conversation: kept when another one opens. */

@@ -63,6 +63,7 @@ describe('loadConfig', () => {
       bell: false,
       onMention: true,
       onDirectMessage: true,
+      onReview: true,
       highlights: ['deploy', 'outage'],
       command: 'notify-send natter',
       desktop: 'osc777',

@@ -259,8 +259,8 @@ test('at the start the first conversation opens with the lists, in one go, a mes
   assert.equal(state.active, channelId);
   assert.deepEqual(
     (withLists ?? []).filter((t) => t !== 'event'),
-    ['loaded', 'open', 'history', 'end'],
-    'the lists, the opening and the first page in one go',
+    ['loaded', 'moderation-loaded', 'open', 'history', 'end'],
+    'the lists, what waits for review in the server I own, the opening and the first page in one go',
   );
   // Each message once, in order, down to the newest.
   const seqs = state.views[channelId]?.lines.map((l) => l.seq) ?? [];
@@ -395,7 +395,8 @@ test('opening a group after a start lists its members (for the member panel and 
 
 /** A server whose read budget is `capacity` reads, one back every `refillMs`; alice's channel holds 80 messages. */
 async function readBudgetServer(ctx: { after(fn: () => Promise<void> | void): void }, refillMs: number) {
-  const own = await startTestServer({ limits: { readPerUser: { capacity: 8, refillMs } } });
+  // Enough for the start (lists, the first page, the queues of the server I own, members); the rest is spent below.
+  const own = await startTestServer({ limits: { readPerUser: { capacity: 12, refillMs } } });
   ctx.after(() => own.destroy());
   const me = await new HttpApi(own.httpUrl).call('register', { username: uniqueName('rb'), password: PASSWORD });
   const c = await connectAs(own.wsUrl, me.token);

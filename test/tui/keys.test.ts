@@ -227,7 +227,7 @@ describe('keyHelp', () => {
     const help = keyHelp();
     assert.deepEqual(
       help.map((g) => g.title),
-      ['General', 'Conversations', 'Scrolling', 'Composer', 'Selected message', 'Switcher and search'],
+      ['General', 'Conversations', 'Scrolling', 'Composer', 'Selected message', 'Switcher and search', 'Moderation'],
     );
     // Each action of the key map, with its keys as describeBindings words them.
     const shown = help.flatMap((g) => g.rows.map((r) => r.keys));

@@ -11,6 +11,8 @@ export type StatusLineProps = {
   readonly typing: readonly string[];
   /** For the reconnect countdown. */
   readonly now: number;
+  /** How many held messages and reports wait for my review (`3`, `50+`), or null: none, or I review nothing. */
+  readonly waiting?: string | null;
   /** Dim text on the right, e.g. `Ctrl-K switch · F1 help`. */
   readonly hint?: string;
   /** Columns; the parent's width when omitted. */
@@ -19,7 +21,7 @@ export type StatusLineProps = {
   readonly color?: boolean;
 };
 
-/** The bottom line: connection state and address, who is typing, and a key hint on the right. */
+/** The bottom line: connection state and address, who is typing, what waits for review (`⚑ 3`), and a key hint on the right. */
 export function StatusLine(props: StatusLineProps) {
   const c = connectionText(props.connection, props.now);
   const typing = typingText(props.typing);
@@ -38,6 +40,13 @@ export function StatusLine(props: StatusLineProps) {
           ) : null}
         </Text>
       </Box>
+      {props.waiting ? (
+        <Box flexShrink={0} marginLeft={1}>
+          <Text bold color={color ? 'yellow' : undefined}>
+            ⚑ {props.waiting}
+          </Text>
+        </Box>
+      ) : null}
       {props.hint ? (
         <Box flexShrink={0} marginLeft={1}>
           {/* The connection keeps a dozen columns; the hint gets the rest. */}

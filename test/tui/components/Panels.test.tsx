@@ -138,6 +138,7 @@ describe('the help as the app shows it (F1)', () => {
       'Composer',
       'Selected message',
       'Switcher and search',
+      'Moderation',
       'Commands',
     ]);
     // The key cells of one entry, wrapped over rows, read back as the whole list.
