@@ -457,6 +457,21 @@ export async function handleableReport(ctx: AuthedCtx, reportId: number): Promis
   return report;
 }
 
+/**
+ * A report about someone in a server is resolved by someone above them: a
+ * moderator resolves reports about members, an admin also about moderators,
+ * the owner also about admins (reports about the owner go to the instance's
+ * operators). Someone no longer in the server is anyone's.
+ */
+export async function assertMayResolve(ctx: AuthedCtx, report: Pick<ReportRow, 'serverId' | 'targetUserId'>) {
+  if (report.serverId === null || report.targetUserId === null) return;
+  const target = await ctx.chat.role(report.serverId, report.targetUserId);
+  const mine = await ctx.chat.role(report.serverId, ctx.session.userId);
+  if (target !== undefined && (mine === undefined || !outranks(mine, target))) {
+    throw new NatterError('forbidden', `a report about ${rankName(target)} is for someone above them to resolve`);
+  }
+}
+
 /** Who hears of a report: its server's moderators and up, or the operators; never the person it is about. */
 export async function reportAudience(ctx: AuthedCtx, report: Pick<ReportRow, 'serverId' | 'targetUserId'>) {
   const ids =

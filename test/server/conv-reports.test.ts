@@ -724,6 +724,62 @@ describe('resolving a report', () => {
   });
 });
 
+describe('reports about the staff', () => {
+  test('a report about an admin is for the owner to resolve, not a moderator; one about a moderator, for an admin', async () => {
+    const s = await staffedServer('rs');
+    const byAdmin = await say(s.admin, s.channelId, 'admin says something');
+    const byMod = await say(s.mod, s.channelId, 'mod says something');
+    const aboutAdmin = (
+      await s.bob.api.call('reports.create', { conversationId: s.channelId, seq: byAdmin.message.seq, reason: 'other' })
+    ).report;
+    const aboutMod = (
+      await s.bob.api.call('reports.create', { conversationId: s.channelId, seq: byMod.message.seq, reason: 'other' })
+    ).report;
+    const refused = await refusal(s.mod.api.call('reports.resolve', { reportId: aboutAdmin.id, action: 'none' }));
+    assert.equal(refused.code, 'forbidden');
+    assert.match(refused.message, /a report about an admin is for someone above them to resolve/);
+    assert.equal(
+      (await refusal(s.mod.api.call('reports.resolve', { reportId: aboutMod.id, action: 'none' }))).code,
+      'not_found',
+      'the moderator reported does not see it',
+    );
+    assert.equal(
+      (await s.admin.api.call('reports.resolve', { reportId: aboutMod.id, action: 'none' })).report.status,
+      'resolved',
+    );
+    assert.equal(
+      (await s.owner.api.call('reports.resolve', { reportId: aboutAdmin.id, action: 'none' })).report.status,
+      'resolved',
+    );
+    assert.deepEqual(
+      (await log(s.owner, s.serverId, 'report.resolve')).map((e) => e.actor?.id),
+      [s.owner.id, s.admin.id],
+    );
+  });
+
+  test('a report about the owner goes to the instance operators, who may delete the message', async () => {
+    const s = await staffedServer('ro');
+    const operator = await newUser('ro-op');
+    await makeOperator(operator);
+    const byOwner = await say(s.owner, s.channelId, 'owner says something awful');
+    const { report } = await s.bob.api.call('reports.create', {
+      conversationId: s.channelId,
+      seq: byOwner.message.seq,
+      reason: 'harassment',
+    });
+    assert.equal(report.serverId, null);
+    assert.deepEqual((await s.admin.api.call('reports.list', { serverId: s.serverId })).reports, []);
+    const queue = (await operator.api.call('reports.list', {})).reports;
+    assert.equal(queue[0]?.id, report.id, 'the newest in the operators’ queue');
+    const kick = await refusal(operator.api.call('reports.resolve', { reportId: report.id, action: 'kick' }));
+    assert.equal(kick.code, 'bad_request');
+    assert.match(kick.message, /about a server's owner/);
+    await operator.api.call('reports.resolve', { reportId: report.id, action: 'delete' });
+    const { messages } = await s.admin.api.call('messages.history', { conversationId: s.channelId });
+    assert.notEqual(messages.find((m) => m.id === byOwner.message.id)?.deletedAt, null);
+  });
+});
+
 describe('abuse', () => {
   test('reports are rate limited per user', async () => {
     const s2 = await startTestServer({ limits: { reportPerUser: { capacity: 3, refillMs: 3_600_000 } } });

@@ -8,6 +8,7 @@ import {
 } from '../../protocol/index.js';
 import {
   assertMayReadReports,
+  assertMayResolve,
   handleableReport,
   reportAudience,
   reportableMessage,
@@ -97,10 +98,18 @@ export const createReport: Handler<'reports.create'> = async (ctx, params) => {
   try {
     return await ctx.write(async (tx, after) => {
       const me = tx.session.userId;
-      const target =
+      let target =
         'userId' in params
           ? await reportableUser(tx, params.userId, params.serverId ?? null)
           : await reportableMessage(tx, params);
+      // Nobody in a server is above its owner: a report about them goes to the instance's operators.
+      if (
+        target.serverId !== null &&
+        target.targetUserId !== null &&
+        (await tx.chat.role(target.serverId, target.targetUserId)) === 'owner'
+      ) {
+        target = { ...target, serverId: null };
+      }
       const open = await tx.reports.openFor(me, target.targetKey);
       if (open !== undefined) throw alreadyReported(what, open);
       const cap = tx.config.quotas.openReportsPerUser;
@@ -176,7 +185,12 @@ function assertActionFits(report: ReportView, action: ReportAction, seconds: num
     );
   }
   if ((action === 'timeout' || action === 'kick' || action === 'ban') && report.serverId === null) {
-    const from = report.messageId === null ? 'is about a user outside any server' : 'comes from a DM or a group';
+    const from =
+      report.conversationKind === 'channel'
+        ? "is about a server's owner, whom nobody in the server is above"
+        : report.messageId === null
+          ? 'is about a user outside any server'
+          : 'comes from a DM or a group';
     throw new NatterError(
       'bad_request',
       `report #${report.id} ${from}: there is no server to ${action === 'timeout' ? 'time them out in' : `${action} them from`}; resolve it with delete or none`,
@@ -225,6 +239,7 @@ export const resolveReport: Handler<'reports.resolve'> = async (ctx, { reportId,
   await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const report = await handleableReport(tx, reportId);
+    await assertMayResolve(tx, report);
     if (report.status !== 'open') {
       throw new NatterError(
         'conflict',
