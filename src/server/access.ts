@@ -17,6 +17,11 @@ import { hashToken } from './tokens.js';
 
 const RANK: Record<MemberRow['role'], number> = { member: 0, moderator: 1, admin: 2, owner: 3 };
 
+/** Whether `role` is `min` or above it. */
+export function atLeast(role: MemberRow['role'], min: MemberRow['role']): boolean {
+  return RANK[role] >= RANK[min];
+}
+
 export function noSuchServer(): NatterError {
   return new NatterError('not_found', 'no such server (or you are not a member)');
 }

@@ -3,17 +3,9 @@ import type { AutomodRule, HeldMessage } from '../../protocol/index.js';
 import { CliError, isNatterError, refusalExit, usageError } from '../errors.js';
 import { resolveChannel, resolveServer, resolveServerNamed } from '../resolve.js';
 import { act, type Session } from '../session.js';
-import { clean, fmtTime, table } from '../util.js';
+import { clean, fmtTime, spanWords, table } from '../util.js';
 
 // `natter automod list|add|remove|enable|disable` and `natter hold list|approve|reject`.
-
-/** `30 s`, `10 min`, `2 h`, `7 days`. */
-function span(seconds: number): string {
-  if (seconds % 86_400 === 0) return seconds === 86_400 ? '1 day' : `${seconds / 86_400} days`;
-  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
-  if (seconds % 60 === 0) return `${seconds / 60} min`;
-  return `${seconds} s`;
-}
 
 export type AddOptions = {
   name?: string;
@@ -161,7 +153,7 @@ function describe(r: AutomodRule, names: ChannelNames = new Map()): string {
       if (a === 'hold') return 'hold';
       const [key, value] = Object.entries(a as Record<string, Record<string, unknown>>)[0] ?? [];
       if (key === 'block') return value?.message ? `block ("${String(value.message)}")` : 'block';
-      if (key === 'timeout') return `timeout ${span(Number(value?.seconds))}`;
+      if (key === 'timeout') return `timeout ${spanWords(Number(value?.seconds))}`;
       if (key === 'alert') return `alert ${channelName(names, value?.channelId)}`;
       return String(key);
     })

@@ -1,4 +1,5 @@
 import { NatterError } from '../../protocol/index.js';
+import { atLeast } from '../access.js';
 import type { AuthedCtx } from '../context.js';
 import type { SendGate } from '../db/chat.js';
 import type { ConversationRow, MemberRow, MessageRow } from '../db/schema.js';
@@ -71,8 +72,6 @@ export function classifierMatch(verdict: ClassifierVerdict, policy: ClassifierPo
   return null;
 }
 
-const RANK: Record<MemberRow['role'], number> = { member: 0, moderator: 1, admin: 2, owner: 3 };
-
 /** What the checks of one send or edit found, and what is left to do once the message is (or is not) stored. */
 export type Moderation = {
   matches: AutomodMatch[];
@@ -130,7 +129,7 @@ export async function moderate(ctx: AuthedCtx, after: AfterCommit, c: Checked): 
   const verdict = combineActions(matches);
   let timedOut = false;
   // A rule times out members and moderators; admins and the owner are only ever acted on by people above them.
-  if (verdict.timeoutSeconds > 0 && RANK[c.role] < RANK.admin) {
+  if (verdict.timeoutSeconds > 0 && !atLeast(c.role, 'admin')) {
     const until = c.now + verdict.timeoutSeconds * 1000;
     if (c.gate.timeoutUntil === null || c.gate.timeoutUntil < until) {
       await ctx.chat.setTimeoutUntil(serverId, ctx.session.userId, until);
