@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { NatterError } from '../../src/protocol/index.js';
-import { HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
+import { HttpApi, PASSWORD, rejection, uniqueName } from '../helpers/api.js';
 import { type TestNats, testNats } from '../helpers/nats.js';
 import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { RawTcp } from '../helpers/raw.js';
@@ -37,13 +36,6 @@ async function user(t: TestServer, prefix: string) {
   return { api, id: reg.user.id, token: reg.token };
 }
 
-async function refusal(p: Promise<unknown>): Promise<NatterError> {
-  return p.then(
-    () => assert.fail('expected a refusal'),
-    (err: NatterError) => err,
-  );
-}
-
 test('a timeout set through one node is enforced by the other; lifted there, the member writes through both', async () => {
   const owner = await user(east, 'cm-own');
   const bob = await user(east, 'cm-bob');
@@ -54,7 +46,7 @@ test('a timeout set through one node is enforced by the other; lifted there, the
   const { code } = (await owner.api.call('invites.create', { serverId: server.id })).invite;
   await bobWest.call('invites.join', { code });
   await owner.api.call('members.timeout', { serverId: server.id, userId: bob.id, seconds: 3600 });
-  const refused = await refusal(bobWest.call('messages.send', { conversationId: channelId, body: 'x', nonce: 'w1' }));
+  const refused = await rejection(bobWest.call('messages.send', { conversationId: channelId, body: 'x', nonce: 'w1' }));
   assert.equal(refused.code, 'timed_out');
   const ownerWest = new HttpApi(west.httpUrl);
   ownerWest.token = owner.api.token;
@@ -87,7 +79,7 @@ test('in a slow channel, sends of one member through two nodes at once store exa
   );
   try {
     const per = 15;
-    const batches = lines.map((tcp, node) =>
+    const batches = lines.map((_tcp, node) =>
       Array.from({ length: per }, (_, i) => ({
         id: `n${node}-${i}`,
         op: 'messages.send',
@@ -133,7 +125,7 @@ test('a rule added through one node holds on the other at its next send; a flood
     serverId: server.id,
     rule: { name: 'ads', kind: 'keyword', config: { keywords: ['promo*'] }, actions: [{ block: {} }] },
   });
-  assert.equal((await refusal(send(bobWest, 'promo two'))).code, 'blocked');
+  assert.equal((await rejection(send(bobWest, 'promo two'))).code, 'blocked');
   await ownerWest.call('automod.update', { ruleId: rule.id, enabled: false });
   assert.equal((await send(bob.api, 'promo three')).message.body, 'promo three');
   await owner.api.call('automod.create', {
@@ -143,6 +135,6 @@ test('a rule added through one node holds on the other at its next send; a flood
   // Two sent already; two more through either node make four, the fifth is a flood wherever it comes.
   await send(bob.api, 'three');
   await send(bobWest, 'four');
-  assert.equal((await refusal(send(bob.api, 'five'))).code, 'blocked');
-  assert.equal((await refusal(send(bobWest, 'five again'))).code, 'blocked');
+  assert.equal((await rejection(send(bob.api, 'five'))).code, 'blocked');
+  assert.equal((await rejection(send(bobWest, 'five again'))).code, 'blocked');
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { PostgresStore } from '../../src/server/store/postgres/store.js';
-import { type Cleanup, databaseFor, type TestDatabase } from '../helpers/postgres.js';
+import { type Cleanup, databaseFor } from '../helpers/postgres.js';
 import { gate, openTestStore, seedGroup, sendIn, testPool } from '../helpers/postgres-store.js';
 import { waitFor, within } from '../helpers/wait.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AuditEntry, Message, NatterError } from '../../src/protocol/index.js';
-import { HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
+import { HttpApi, PASSWORD, rejection, uniqueName } from '../helpers/api.js';
 import { RawTcp } from '../helpers/raw.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -38,13 +38,6 @@ async function place(prefix: string): Promise<Place> {
   for (const p of [mod, bob]) await p.api.call('invites.join', { code });
   await owner.api.call('members.role', { serverId: server.id, userId: mod.id, role: 'moderator' });
   return { serverId: server.id, channelId: channels[0]?.id ?? '', owner, mod, bob };
-}
-
-async function refusal(p: Promise<unknown>): Promise<NatterError> {
-  return p.then(
-    () => assert.fail('expected a refusal'),
-    (err: NatterError) => err,
-  );
 }
 
 let n = 0;
@@ -91,7 +84,7 @@ describe('blocking', () => {
     const bobLine = await tcpAs(p.bob.token);
     try {
       for (const body of ['buy SP4MMY pills', 'ｓｃａｍ alert', 'this is a ѕсаm']) {
-        const refused = await refusal(say(p.bob, p.channelId, body));
+        const refused = await rejection(say(p.bob, p.channelId, body));
         assert.equal(refused.code, 'blocked', body);
         assert.equal(refused.message, 'no spam here');
       }
@@ -137,7 +130,7 @@ describe('blocking', () => {
     const p = await place('be');
     await rule(p, { name: 'slurs', kind: 'preset', config: { preset: 'profanity' }, actions: [{ block: {} }] });
     const sent = await say(p.bob, p.channelId, 'what a nice day');
-    const refused = await refusal(
+    const refused = await rejection(
       p.bob.api.call('messages.edit', { messageId: sent.message.id, body: 'what a f4cking day' }),
     );
     assert.equal(refused.code, 'blocked');
@@ -168,15 +161,15 @@ describe('blocking', () => {
     });
     await rule(p, { name: 'mention bombs', kind: 'mentions', config: { max: 2 }, actions: [{ block: {} }] });
     await rule(p, { name: 'flood', kind: 'flood', config: { messages: 3, seconds: 60 }, actions: [{ block: {} }] });
-    assert.equal((await refusal(say(p.bob, p.channelId, 'DARNIT'))).code, 'blocked');
+    assert.equal((await rejection(say(p.bob, p.channelId, 'DARNIT'))).code, 'blocked');
     await say(p.mod, p.channelId, 'darn it, moderators may');
     await say(p.bob, offTopic.id, 'darn, off topic');
     const names = `@${p.owner.username} @${p.mod.username} @${p.bob.username}`;
-    assert.equal((await refusal(say(p.bob, offTopic.id, `hey ${names}`))).code, 'blocked');
+    assert.equal((await rejection(say(p.bob, offTopic.id, `hey ${names}`))).code, 'blocked');
     await say(p.bob, offTopic.id, `hey @${p.owner.username} @${p.mod.username}`);
     // Bob sent two messages in the last minute; the third goes, the fourth is a flood.
     await say(p.bob, p.channelId, 'three');
-    const flood = await refusal(say(p.bob, p.channelId, 'four'));
+    const flood = await rejection(say(p.bob, p.channelId, 'four'));
     assert.equal(flood.code, 'blocked');
     assert.match(flood.message, /blocked by the server's rules/);
     // A minute later, he may speak again.
@@ -190,7 +183,7 @@ describe('blocking', () => {
     const long = `${'a'.repeat(3000)}!`;
     // RE2 has no backtracking: the answer comes, whatever the input.
     assert.equal((await say(p.bob, p.channelId, long)).message.body, long);
-    assert.equal((await refusal(say(p.bob, p.channelId, 'aaaa'))).code, 'blocked');
+    assert.equal((await rejection(say(p.bob, p.channelId, 'aaaa'))).code, 'blocked');
   });
 });
 
@@ -202,10 +195,10 @@ describe('holding', () => {
     const bobLine = await tcpAs(p.bob.token);
     try {
       const nonce = `held-${Date.now()}`;
-      const held = await refusal(say(p.bob, p.channelId, 'see http://example.com', nonce));
+      const held = await rejection(say(p.bob, p.channelId, 'see http://example.com', nonce));
       assert.equal(held.code, 'held');
       assert.match(held.message, /held for review by the server's moderators \(rule "links"\)/);
-      const again = await refusal(say(p.bob, p.channelId, 'see http://example.com', nonce));
+      const again = await rejection(say(p.bob, p.channelId, 'see http://example.com', nonce));
       assert.equal(again.code, 'held');
       const seen = (await modLine.waitFor(eventNamed('message.held'), undefined, 'the held event')) as EventLine;
       const heldInfo = seen.data?.held as { id: string; body: string; heldBy: string; channel: string };
@@ -218,8 +211,8 @@ describe('holding', () => {
         [[heldInfo.id, p.bob.id, 'see http://example.com']],
       );
       assert.deepEqual(await history(p.owner, p.channelId), [], 'nobody sees it in the channel');
-      assert.equal((await refusal(p.bob.api.call('held.list', { serverId: p.serverId }))).code, 'forbidden');
-      assert.equal((await refusal(p.bob.api.call('held.approve', { heldId: heldInfo.id }))).code, 'forbidden');
+      assert.equal((await rejection(p.bob.api.call('held.list', { serverId: p.serverId }))).code, 'forbidden');
+      assert.equal((await rejection(p.bob.api.call('held.approve', { heldId: heldInfo.id }))).code, 'forbidden');
 
       const { message } = await p.mod.api.call('held.approve', { heldId: heldInfo.id, reason: 'a known site' });
       assert.equal(message.seq, 1);
@@ -236,7 +229,7 @@ describe('holding', () => {
       // The retry after approval is the posted message.
       const retried = await say(p.bob, p.channelId, 'see http://example.com', nonce);
       assert.equal(retried.message.seq, 1);
-      assert.equal((await refusal(p.mod.api.call('held.approve', { heldId: heldInfo.id }))).code, 'not_found');
+      assert.equal((await rejection(p.mod.api.call('held.approve', { heldId: heldInfo.id }))).code, 'not_found');
     } finally {
       modLine.close();
       bobLine.close();
@@ -251,7 +244,7 @@ describe('holding', () => {
     await rule(p, { name: 'caps', kind: 'regex', config: { patterns: ['[A-Z]{8,}'] }, actions: ['hold'] });
     const bobLine = await tcpAs(p.bob.token);
     try {
-      await refusal(say(p.bob, p.channelId, 'WHY IS NOBODY ANSWERING'));
+      await rejection(say(p.bob, p.channelId, 'WHY IS NOBODY ANSWERING'));
       const [heldMsg] = (await p.owner.api.call('held.list', { serverId: p.serverId })).messages;
       assert.ok(heldMsg);
       await p.owner.api.call('held.reject', { heldId: heldMsg.id, reason: 'shouting' });
@@ -261,7 +254,7 @@ describe('holding', () => {
       assert.deepEqual((await p.owner.api.call('held.list', { serverId: p.serverId })).messages, []);
       assert.deepEqual(await history(p.owner, p.channelId), []);
       const sent = await say(p.bob, p.channelId, 'sorry');
-      const edit = await refusal(
+      const edit = await rejection(
         p.bob.api.call('messages.edit', { messageId: sent.message.id, body: 'SORRY EVERYBODY' }),
       );
       assert.equal(edit.code, 'blocked');
@@ -277,16 +270,16 @@ describe('the review queue', () => {
   test('a moderator decides only on held messages of those below them; the owner decides on their own', async () => {
     const p = await place('hk');
     await rule(p, { name: 'links', kind: 'regex', config: { patterns: ['https?://'] }, actions: ['hold'] });
-    assert.equal((await refusal(say(p.owner, p.channelId, 'owner https://o.example'))).code, 'held');
-    assert.equal((await refusal(say(p.mod, p.channelId, 'mod https://m.example'))).code, 'held');
+    assert.equal((await rejection(say(p.owner, p.channelId, 'owner https://o.example'))).code, 'held');
+    assert.equal((await rejection(say(p.mod, p.channelId, 'mod https://m.example'))).code, 'held');
     const held = (await p.owner.api.call('held.list', { serverId: p.serverId })).messages;
     const byOwner = held.find((h) => h.author.id === p.owner.id);
     const byMod = held.find((h) => h.author.id === p.mod.id);
     assert.ok(byOwner && byMod);
-    const up = await refusal(p.mod.api.call('held.reject', { heldId: byOwner.id }));
+    const up = await rejection(p.mod.api.call('held.reject', { heldId: byOwner.id }));
     assert.equal(up.code, 'forbidden');
     assert.match(up.message, /someone of your rank or above/);
-    const own = await refusal(p.mod.api.call('held.approve', { heldId: byMod.id }));
+    const own = await rejection(p.mod.api.call('held.approve', { heldId: byMod.id }));
     assert.equal(own.code, 'forbidden');
     assert.match(own.message, /your own held message/);
     assert.equal((await p.owner.api.call('held.approve', { heldId: byMod.id })).message.body, 'mod https://m.example');
@@ -314,14 +307,14 @@ describe('the review queue', () => {
         now + i,
       );
     }
-    const refused = await refusal(say(p.bob, p.channelId, 'one more'));
+    const refused = await rejection(say(p.bob, p.channelId, 'one more'));
     assert.equal(refused.code, 'blocked');
     assert.match(refused.message, /you have 20 messages waiting for a moderator's review here/);
     assert.equal((await p.mod.api.call('held.list', { serverId: p.serverId, limit: 50 })).messages.length, 20);
     const [flag] = await audit(p.owner, p.serverId, 'automod.flag');
     assert.deepEqual(flag?.details?.actions, ['block']);
     // Someone else is held as before.
-    assert.equal((await refusal(say(p.mod, p.channelId, 'mine'))).code, 'held');
+    assert.equal((await rejection(say(p.mod, p.channelId, 'mine'))).code, 'held');
   });
 });
 
@@ -343,7 +336,7 @@ describe('alerts and timeouts', () => {
     });
     const posted = await say(p.bob, p.channelId, 'anyone into cryptocurrency?');
     assert.equal(posted.message.seq, 1);
-    const blocked = await refusal(say(p.bob, p.channelId, 'i will kill you'));
+    const blocked = await rejection(say(p.bob, p.channelId, 'i will kill you'));
     assert.equal(blocked.code, 'blocked');
     const notices = await history(p.owner, mods.id);
     assert.deepEqual(
@@ -360,19 +353,19 @@ describe('alerts and timeouts', () => {
     // The notices name bob as their author, but they are not his to change or remove.
     const notice = notices[0];
     assert.ok(notice);
-    const edit = await refusal(p.bob.api.call('messages.edit', { messageId: notice.id, body: 'nothing happened' }));
+    const edit = await rejection(p.bob.api.call('messages.edit', { messageId: notice.id, body: 'nothing happened' }));
     assert.equal(edit.code, 'forbidden');
     assert.match(edit.message, /an automatic moderation notice cannot be edited/);
-    const del = await refusal(p.bob.api.call('messages.delete', { messageId: notice.id }));
+    const del = await rejection(p.bob.api.call('messages.delete', { messageId: notice.id }));
     assert.equal(del.code, 'forbidden');
     assert.match(del.message, /only moderators can delete an automatic moderation notice/);
     assert.equal((await p.mod.api.call('messages.delete', { messageId: notice.id })).message.deletedAt !== null, true);
-    const timedOut = await refusal(say(p.bob, p.channelId, 'hello?'));
+    const timedOut = await rejection(say(p.bob, p.channelId, 'hello?'));
     assert.equal(timedOut.code, 'timed_out');
     const { members } = await p.owner.api.call('members.list', { serverId: p.serverId });
     assert.ok(members.find((m) => m.user.id === p.bob.id)?.timeoutUntil);
     // Admins and the owner are never timed out by a rule (only by someone above them).
-    await refusal(say(p.owner, p.channelId, 'i will kill you (a quote)'));
+    await rejection(say(p.owner, p.channelId, 'i will kill you (a quote)'));
     assert.equal((await say(p.owner, p.channelId, 'still here')).message.body, 'still here');
   });
 });
@@ -383,11 +376,11 @@ describe('managing rules', () => {
     const stranger = await newUser('mr-s');
     const definition = { name: 'no ads', kind: 'keyword', config: { keywords: ['promo'] }, actions: [{ block: {} }] };
     assert.equal(
-      (await refusal(p.mod.api.call('automod.create', { serverId: p.serverId, rule: definition }))).code,
+      (await rejection(p.mod.api.call('automod.create', { serverId: p.serverId, rule: definition }))).code,
       'forbidden',
     );
-    assert.equal((await refusal(p.bob.api.call('automod.list', { serverId: p.serverId }))).code, 'forbidden');
-    assert.equal((await refusal(stranger.api.call('automod.list', { serverId: p.serverId }))).code, 'not_found');
+    assert.equal((await rejection(p.bob.api.call('automod.list', { serverId: p.serverId }))).code, 'forbidden');
+    assert.equal((await rejection(stranger.api.call('automod.list', { serverId: p.serverId }))).code, 'not_found');
     const made = await rule(p, definition);
     assert.equal(made.enabled, true);
     assert.equal(made.createdBy?.id, p.owner.id);
@@ -396,7 +389,7 @@ describe('managing rules', () => {
       listed.map((r) => [r.name, r.kind, r.config]),
       [['no ads', 'keyword', { keywords: ['promo'], allow: [] }]],
     );
-    assert.equal((await refusal(say(p.bob, p.channelId, 'promo inside'))).code, 'blocked');
+    assert.equal((await rejection(say(p.bob, p.channelId, 'promo inside'))).code, 'blocked');
     await p.owner.api.call('automod.update', { ruleId: made.id, enabled: false });
     assert.equal((await say(p.bob, p.channelId, 'promo inside')).message.body, 'promo inside');
     const changed = await p.owner.api.call('automod.update', {
@@ -405,9 +398,9 @@ describe('managing rules', () => {
       enabled: true,
     });
     assert.equal(changed.rule.name, 'no ads at all');
-    assert.equal((await refusal(say(p.bob, p.channelId, 'promotions!'))).code, 'blocked');
-    assert.equal((await refusal(stranger.api.call('automod.delete', { ruleId: made.id }))).code, 'not_found');
-    assert.equal((await refusal(p.mod.api.call('automod.delete', { ruleId: made.id }))).code, 'forbidden');
+    assert.equal((await rejection(say(p.bob, p.channelId, 'promotions!'))).code, 'blocked');
+    assert.equal((await rejection(stranger.api.call('automod.delete', { ruleId: made.id }))).code, 'not_found');
+    assert.equal((await rejection(p.mod.api.call('automod.delete', { ruleId: made.id }))).code, 'forbidden');
     await p.owner.api.call('automod.delete', { ruleId: made.id });
     assert.equal((await say(p.bob, p.channelId, 'promotions!')).message.body, 'promotions!');
     assert.deepEqual(
@@ -421,7 +414,7 @@ describe('managing rules', () => {
     const p = await place('rv');
     const other = await p.owner.api.call('servers.create', { name: uniqueName('Other') });
     const bad = async (definition: Record<string, unknown>) =>
-      refusal(p.owner.api.call('automod.create', { serverId: p.serverId, rule: definition }));
+      rejection(p.owner.api.call('automod.create', { serverId: p.serverId, rule: definition }));
     const regex = await bad({ name: 'r', kind: 'regex', config: { patterns: ['ok', '(unclosed'] }, actions: ['hold'] });
     assert.equal(regex.code, 'bad_request');
     assert.equal(regex.field, 'params.rule.config.patterns.1');
@@ -457,7 +450,7 @@ describe('managing rules', () => {
     for (let i = 0; i < 20; i++) {
       await rule(p, { name: `rule ${i}`, kind: 'keyword', config: { keywords: [`word${i}`] }, actions: ['hold'] });
     }
-    const dup = await refusal(
+    const dup = await rejection(
       p.owner.api.call('automod.create', {
         serverId: p.serverId,
         rule: { name: 'rule 3', kind: 'keyword', config: { keywords: ['x1'] }, actions: ['hold'] },

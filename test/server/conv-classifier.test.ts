@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
-import type { NatterError } from '../../src/protocol/index.js';
 import type { ServerConfig } from '../../src/server/config.js';
-import { HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
+import { HttpApi, PASSWORD, rejection, uniqueName } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -70,13 +69,6 @@ async function people(t: TestServer) {
   return { owner, bob, serverId: server.id, channelId: channels[0]?.id ?? '' };
 }
 
-async function refusal(p: Promise<unknown>): Promise<NatterError> {
-  return p.then(
-    () => assert.fail('expected a refusal'),
-    (err: NatterError) => err,
-  );
-}
-
 let n = 0;
 const nonce = () => `cl-${++n}-${Date.now()}`;
 
@@ -95,7 +87,7 @@ test('a score over the threshold holds the message; below it the message is post
     (await bob.api.call('messages.send', { conversationId: channelId, body: 'nice', nonce: nonce() })).message.seq,
     1,
   );
-  const held = await refusal(
+  const held = await rejection(
     bob.api.call('messages.send', { conversationId: channelId, body: 'you are awful', nonce: nonce() }),
   );
   assert.equal(held.code, 'held');
@@ -145,7 +137,7 @@ test('a failing classifier with fallback hold holds messages; after five failure
   const t = await natterWith({ url: svc.url, threshold: 0.5, action: 'block', fallback: 'hold', timeoutMs: 2000 });
   const { owner, bob, serverId, channelId } = await people(t);
   for (let i = 0; i < 7; i++) {
-    const r = await refusal(
+    const r = await rejection(
       bob.api.call('messages.send', { conversationId: channelId, body: `msg ${i}`, nonce: nonce() }),
     );
     assert.equal(r.code, 'held', `message ${i}`);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { AuditEntry, NatterError } from '../../src/protocol/index.js';
+import type { AuditEntry } from '../../src/protocol/index.js';
 import { runMaintenance } from '../../src/server/maintenance.js';
-import { HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
+import { HttpApi, PASSWORD, rejection, uniqueName } from '../helpers/api.js';
 import { RawTcp } from '../helpers/raw.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -52,13 +52,6 @@ function brief(e: AuditEntry) {
     reason: e.reason,
     details: e.details,
   };
-}
-
-async function refusal(p: Promise<unknown>): Promise<NatterError> {
-  return p.then(
-    () => assert.fail('expected a refusal'),
-    (err: NatterError) => err,
-  );
 }
 
 describe('moderators', () => {
@@ -172,13 +165,13 @@ describe('moderators', () => {
     const adminMsg = await admin.api.call('messages.send', { conversationId: channelId, body: 'rules', nonce: 'r1' });
     const before = (await log(owner, serverId)).length;
     const attempts = await Promise.all([
-      refusal(mod.api.call('members.kick', { serverId, userId: mod2.id })),
-      refusal(mod.api.call('members.kick', { serverId, userId: admin.id })),
-      refusal(mod.api.call('bans.add', { serverId, userId: owner.id })),
-      refusal(mod.api.call('messages.delete', { messageId: adminMsg.message.id })),
-      refusal(mod.api.call('members.role', { serverId, userId: member.id, role: 'moderator' })),
-      refusal(admin.api.call('members.role', { serverId, userId: member.id, role: 'admin' })),
-      refusal(admin.api.call('members.role', { serverId, userId: owner.id, role: 'member' })),
+      rejection(mod.api.call('members.kick', { serverId, userId: mod2.id })),
+      rejection(mod.api.call('members.kick', { serverId, userId: admin.id })),
+      rejection(mod.api.call('bans.add', { serverId, userId: owner.id })),
+      rejection(mod.api.call('messages.delete', { messageId: adminMsg.message.id })),
+      rejection(mod.api.call('members.role', { serverId, userId: member.id, role: 'moderator' })),
+      rejection(admin.api.call('members.role', { serverId, userId: member.id, role: 'admin' })),
+      rejection(admin.api.call('members.role', { serverId, userId: owner.id, role: 'member' })),
     ]);
     assert.deepEqual(
       attempts.map((e) => [e.code, e.message]),
@@ -195,7 +188,7 @@ describe('moderators', () => {
     assert.equal((await log(owner, serverId)).length, before, 'no entry for a refused action');
     // An admin acts on moderators; once demoted, a moderator cannot read the log.
     await admin.api.call('members.role', { serverId, userId: mod.id, role: 'member', reason: 'inactive' });
-    assert.equal((await refusal(log(mod, serverId))).code, 'forbidden');
+    assert.equal((await rejection(log(mod, serverId))).code, 'forbidden');
     await admin.api.call('members.kick', { serverId, userId: mod2.id });
     assert.deepEqual(
       (await log(owner, serverId)).slice(0, 2).map((e) => [e.action, e.actor?.id, e.targetUser?.id, e.reason]),
@@ -268,7 +261,7 @@ describe('the audit log', () => {
     const creations = await log(owner, serverId, { action: 'channel.create' });
     assert.equal(creations.length, 7);
     assert.deepEqual(await log(owner, serverId, { action: 'member.ban' }), []);
-    const bad = await refusal(owner.api.call('audit.list', { serverId, after: 'bm90IGEgY3Vyc29y' }));
+    const bad = await rejection(owner.api.call('audit.list', { serverId, after: 'bm90IGEgY3Vyc29y' }));
     assert.equal(bad.code, 'bad_request');
   });
 

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { AuditEntry, Message, NatterError, Report } from '../../src/protocol/index.js';
 import type { TxStores } from '../../src/server/store/port.js';
 import { PostgresReports } from '../../src/server/store/postgres/reports.js';
-import { HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
+import { HttpApi, PASSWORD, rejection, uniqueName } from '../helpers/api.js';
 import { RawTcp, RawWs } from '../helpers/raw.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { deadline } from '../helpers/wait.js';
@@ -53,13 +53,6 @@ async function staffedServer(prefix: string) {
   await owner.api.call('members.role', { serverId, userId: admin.id, role: 'admin' });
   await owner.api.call('members.role', { serverId, userId: mod.id, role: 'moderator' });
   return { owner, admin, mod, bob, mallory, serverId, channelId };
-}
-
-async function refusal(p: Promise<unknown>): Promise<NatterError> {
-  return p.then(
-    () => assert.fail('expected a refusal'),
-    (err: NatterError) => err,
-  );
 }
 
 let n = 0;
@@ -229,7 +222,7 @@ describe('making a report', () => {
       // Carol made a report and gets no report.created (she is no operator); bob, reported, none either.
       await barrier(carolLive);
       assert.deepEqual(reportEvents(carolLive), []);
-      const notOperator = await refusal(alice.api.call('reports.list', {}));
+      const notOperator = await rejection(alice.api.call('reports.list', {}));
       assert.equal(notOperator.code, 'forbidden');
     } finally {
       opLive.close();
@@ -249,7 +242,7 @@ describe('making a report', () => {
     const [deleted] = (await s.mod.api.call('reports.list', { serverId: s.serverId })).reports;
     assert.equal(deleted?.snapshot, 'the original insult');
     // A deleted message itself cannot be reported any more; its author can.
-    const late = await refusal(s.owner.api.call('reports.create', { messageId: sent.id, reason: 'spam' }));
+    const late = await rejection(s.owner.api.call('reports.create', { messageId: sent.id, reason: 'spam' }));
     assert.equal(late.code, 'not_found');
     assert.match(late.message, /was deleted: there is nothing left to report \(you can report its author\)/);
   });
@@ -258,7 +251,7 @@ describe('making a report', () => {
     const s = await staffedServer('rd');
     const sent = (await say(s.mallory, s.channelId, 'spam spam')).message;
     const { report } = await s.bob.api.call('reports.create', { messageId: sent.id, reason: 'spam' });
-    const twice = await refusal(
+    const twice = await rejection(
       s.bob.api.call('reports.create', { conversationId: s.channelId, seq: sent.seq, reason: 'other' }),
     );
     assert.equal(twice.code, 'conflict');
@@ -269,7 +262,7 @@ describe('making a report', () => {
     // Someone else may report it too; and bob may report its author.
     await s.admin.api.call('reports.create', { messageId: sent.id, reason: 'spam' });
     const user = await s.bob.api.call('reports.create', { userId: s.mallory.id, serverId: s.serverId, reason: 'spam' });
-    const userTwice = await refusal(
+    const userTwice = await rejection(
       s.bob.api.call('reports.create', { userId: s.mallory.id, serverId: s.serverId, reason: 'spam' }),
     );
     assert.equal(userTwice.code, 'conflict');
@@ -294,7 +287,7 @@ describe('making a report', () => {
     // What a report racing on another natter sees: no open report yet.
     const restore = blindOpenFor();
     try {
-      const race = await refusal(s.bob.api.call('reports.create', { messageId: sent.id, reason: 'spam' }));
+      const race = await rejection(s.bob.api.call('reports.create', { messageId: sent.id, reason: 'spam' }));
       assert.equal(race.code, 'conflict');
       assert.match(race.message, /you already reported this message, and your report of it is still open/);
     } finally {
@@ -306,16 +299,16 @@ describe('making a report', () => {
   test('nobody reports themself', async () => {
     const s = await staffedServer('rf');
     const mine = (await say(s.bob, s.channelId, 'my own words')).message;
-    const own = await refusal(s.bob.api.call('reports.create', { messageId: mine.id, reason: 'spam' }));
+    const own = await rejection(s.bob.api.call('reports.create', { messageId: mine.id, reason: 'spam' }));
     assert.equal(own.code, 'bad_request');
     assert.match(own.message, /you cannot report your own message/);
     assert.equal(own.field, 'params.messageId');
-    const bySeq = await refusal(
+    const bySeq = await rejection(
       s.bob.api.call('reports.create', { conversationId: s.channelId, seq: mine.seq, reason: 'spam' }),
     );
     assert.equal(bySeq.field, 'params.seq');
     for (const serverId of [s.serverId, undefined]) {
-      const me = await refusal(
+      const me = await rejection(
         s.bob.api.call('reports.create', { userId: s.bob.id, ...(serverId ? { serverId } : {}), reason: 'other' }),
       );
       assert.equal(me.code, 'bad_request');
@@ -329,8 +322,8 @@ describe('making a report', () => {
     const sent = (await say(s.mallory, s.channelId, 'members only')).message;
     // Each call made once the one before has been answered.
     const same = async (a: () => Promise<unknown>, b: () => Promise<unknown>, what: string) => {
-      const x = await refusal(a());
-      const y = await refusal(b());
+      const x = await rejection(a());
+      const y = await rejection(b());
       assert.equal(x.code, 'not_found', what);
       assert.deepEqual([x.code, x.message, x.field], [y.code, y.message, y.field], what);
     };
@@ -365,7 +358,7 @@ describe('making a report', () => {
       () => s.bob.api.call('reports.create', { userId: 'no-such-user', serverId: s.serverId, reason: 'spam' }),
       'a user who is not a member of the server',
     );
-    const noSeq = await refusal(
+    const noSeq = await rejection(
       s.bob.api.call('reports.create', { conversationId: s.channelId, seq: 999, reason: 'spam' }),
     );
     assert.equal(noSeq.code, 'not_found');
@@ -379,9 +372,11 @@ describe('making a report', () => {
   test('reasons, details and notes are checked: a known reason, at most 1,000 characters', async () => {
     const s = await staffedServer('rv');
     const sent = (await say(s.mallory, s.channelId, 'meh')).message;
-    const badReason = await refusal(s.bob.api.call('reports.create', { messageId: sent.id, reason: 'rude' as 'spam' }));
+    const badReason = await rejection(
+      s.bob.api.call('reports.create', { messageId: sent.id, reason: 'rude' as 'spam' }),
+    );
     assert.equal(badReason.code, 'bad_request');
-    const long = await refusal(
+    const long = await rejection(
       s.bob.api.call('reports.create', { messageId: sent.id, reason: 'other', details: 'x'.repeat(1001) }),
     );
     assert.equal(long.code, 'bad_request');
@@ -392,15 +387,15 @@ describe('making a report', () => {
       reason: 'other',
       details: 'y'.repeat(1000),
     });
-    const note = await refusal(
+    const note = await rejection(
       s.mod.api.call('reports.resolve', { reportId: report.id, action: 'none', note: 'z'.repeat(1001) }),
     );
     assert.equal(note.code, 'bad_request');
     assert.equal(note.field, 'params.note');
-    const noSeconds = await refusal(s.mod.api.call('reports.resolve', { reportId: report.id, action: 'timeout' }));
+    const noSeconds = await rejection(s.mod.api.call('reports.resolve', { reportId: report.id, action: 'timeout' }));
     assert.equal(noSeconds.code, 'bad_request');
     assert.equal(noSeconds.field, 'params.seconds');
-    const stray = await refusal(
+    const stray = await rejection(
       s.mod.api.call('reports.resolve', { reportId: report.id, action: 'kick', seconds: 60 }),
     );
     assert.equal(stray.field, 'params.seconds');
@@ -462,9 +457,9 @@ describe('who hears of a report', () => {
         [report.id],
         'the moderator does not see the report about them',
       );
-      const handle = await refusal(s.mod.api.call('reports.resolve', { reportId: aboutMod.id, action: 'none' }));
+      const handle = await rejection(s.mod.api.call('reports.resolve', { reportId: aboutMod.id, action: 'none' }));
       assert.equal(handle.code, 'not_found');
-      const nothing = await refusal(s.mod.api.call('reports.resolve', { reportId: 987_654, action: 'none' }));
+      const nothing = await rejection(s.mod.api.call('reports.resolve', { reportId: 987_654, action: 'none' }));
       assert.deepEqual([handle.message, handle.field], [nothing.message, nothing.field]);
     } finally {
       for (const raw of [modTcp, ownerWs, bobTcp, malloryWs]) raw.close();
@@ -474,14 +469,14 @@ describe('who hears of a report', () => {
   test('members cannot read the reports, outsiders do not find the server', async () => {
     const s = await staffedServer('rr');
     const outsider = await newUser('rro');
-    assert.equal((await refusal(s.bob.api.call('reports.list', { serverId: s.serverId }))).code, 'forbidden');
-    assert.equal((await refusal(outsider.api.call('reports.list', { serverId: s.serverId }))).code, 'not_found');
+    assert.equal((await rejection(s.bob.api.call('reports.list', { serverId: s.serverId }))).code, 'forbidden');
+    assert.equal((await rejection(outsider.api.call('reports.list', { serverId: s.serverId }))).code, 'not_found');
     const sent = (await say(s.mallory, s.channelId, 'x')).message;
     const { report } = await s.bob.api.call('reports.create', { messageId: sent.id, reason: 'spam' });
     // Neither a member (the reporter included) nor an outsider may resolve it: it is not theirs to find.
     for (const u of [s.bob, outsider]) {
       assert.equal(
-        (await refusal(u.api.call('reports.resolve', { reportId: report.id, action: 'none' }))).code,
+        (await rejection(u.api.call('reports.resolve', { reportId: report.id, action: 'none' }))).code,
         'not_found',
       );
     }
@@ -524,7 +519,7 @@ describe('the queue', () => {
     assert.equal(resolved?.resolvedBy?.id, s.mod.id);
     assert.equal(resolved?.note, 'fine');
     assert.ok(resolved?.resolvedAt !== null);
-    const wrong = await refusal(s.mod.api.call('reports.list', { serverId: s.serverId, after: 'bm9wZQ' }));
+    const wrong = await rejection(s.mod.api.call('reports.list', { serverId: s.serverId, after: 'bm9wZQ' }));
     assert.equal(wrong.field, 'params.after');
   });
 });
@@ -596,7 +591,7 @@ describe('resolving a report', () => {
         'the reporter, a member, gets no report.resolved',
       );
 
-      const twice = await refusal(s.admin.api.call('reports.resolve', { reportId: report.id, action: 'none' }));
+      const twice = await rejection(s.admin.api.call('reports.resolve', { reportId: report.id, action: 'none' }));
       assert.equal(twice.code, 'conflict');
       assert.match(twice.message, /was already resolved \(delete\)/);
       assert.equal((await log(s.owner, s.serverId, 'report.resolve')).length, 1);
@@ -621,13 +616,13 @@ describe('resolving a report', () => {
     const { members } = await s.owner.api.call('members.list', { serverId: s.serverId });
     const timed = members.find((m) => m.user.id === s.mallory.id);
     assert.ok(timed?.timeoutUntil !== undefined && timed.timeoutUntil >= before + 600_000);
-    assert.equal((await refusal(say(s.mallory, s.channelId, 'let me speak'))).code, 'timed_out');
+    assert.equal((await rejection(say(s.mallory, s.channelId, 'let me speak'))).code, 'timed_out');
     const [timeout] = await log(s.owner, s.serverId, 'member.timeout');
     assert.equal(timeout?.reason, `report #${r1.id}: harassment`);
 
     const r2 = await report(carol);
     await s.mod.api.call('reports.resolve', { reportId: r2.id, action: 'kick' });
-    assert.equal((await refusal(carol.api.call('servers.get', { serverId: s.serverId }))).code, 'not_found');
+    assert.equal((await rejection(carol.api.call('servers.get', { serverId: s.serverId }))).code, 'not_found');
     assert.equal((await log(s.owner, s.serverId, 'member.kick'))[0]?.targetUser?.id, carol.id);
 
     const r3 = await report(dave);
@@ -637,7 +632,7 @@ describe('resolving a report', () => {
       bans.map((b) => [b.user.id, b.reason]),
       [[dave.id, `report #${r3.id}: harassment`]],
     );
-    assert.equal((await refusal(dave.api.call('invites.join', { code }))).code, 'forbidden');
+    assert.equal((await rejection(dave.api.call('invites.join', { code }))).code, 'forbidden');
 
     const resolutions = await log(s.owner, s.serverId, 'report.resolve');
     assert.deepEqual(
@@ -655,10 +650,10 @@ describe('resolving a report', () => {
     const said = (await say(s.admin, s.channelId, 'admin being rude')).message;
     const { report } = await s.bob.api.call('reports.create', { messageId: said.id, reason: 'harassment' });
     for (const action of ['ban', 'kick', 'delete'] as const) {
-      const refused = await refusal(s.mod.api.call('reports.resolve', { reportId: report.id, action }));
+      const refused = await rejection(s.mod.api.call('reports.resolve', { reportId: report.id, action }));
       assert.equal(refused.code, 'forbidden', action);
     }
-    const timeout = await refusal(
+    const timeout = await rejection(
       s.mod.api.call('reports.resolve', { reportId: report.id, action: 'timeout', seconds: 60 }),
     );
     assert.equal(timeout.code, 'forbidden');
@@ -682,18 +677,18 @@ describe('resolving a report', () => {
       const insult = (await dm(bob, alice, 'a threat')).message;
       const { report } = await alice.api.call('reports.create', { messageId: insult.id, reason: 'illegal' });
       for (const action of ['kick', 'ban'] as const) {
-        const refused = await refusal(op.api.call('reports.resolve', { reportId: report.id, action }));
+        const refused = await rejection(op.api.call('reports.resolve', { reportId: report.id, action }));
         assert.equal(refused.code, 'bad_request', action);
         assert.equal(refused.field, 'params.action');
         assert.match(refused.message, /comes from a DM or a group: there is no server/);
       }
       assert.equal(
-        (await refusal(op.api.call('reports.resolve', { reportId: report.id, action: 'timeout', seconds: 60 }))).code,
+        (await rejection(op.api.call('reports.resolve', { reportId: report.id, action: 'timeout', seconds: 60 }))).code,
         'bad_request',
       );
       // Only operators find the instance's reports.
       assert.equal(
-        (await refusal(notOp.api.call('reports.resolve', { reportId: report.id, action: 'none' }))).code,
+        (await rejection(notOp.api.call('reports.resolve', { reportId: report.id, action: 'none' }))).code,
         'not_found',
       );
       await op.api.call('reports.resolve', { reportId: report.id, action: 'delete', note: 'threat removed' });
@@ -709,7 +704,7 @@ describe('resolving a report', () => {
       assert.equal((handled.data as { outcome: string }).outcome, 'delete');
 
       const user = (await alice.api.call('reports.create', { userId: bob.id, reason: 'harassment' })).report;
-      const nothing = await refusal(op.api.call('reports.resolve', { reportId: user.id, action: 'delete' }));
+      const nothing = await rejection(op.api.call('reports.resolve', { reportId: user.id, action: 'delete' }));
       assert.equal(nothing.code, 'bad_request');
       assert.match(nothing.message, /is about a user, not a message: there is nothing to delete/);
       assert.equal(
@@ -735,11 +730,11 @@ describe('reports about the staff', () => {
     const aboutMod = (
       await s.bob.api.call('reports.create', { conversationId: s.channelId, seq: byMod.message.seq, reason: 'other' })
     ).report;
-    const refused = await refusal(s.mod.api.call('reports.resolve', { reportId: aboutAdmin.id, action: 'none' }));
+    const refused = await rejection(s.mod.api.call('reports.resolve', { reportId: aboutAdmin.id, action: 'none' }));
     assert.equal(refused.code, 'forbidden');
     assert.match(refused.message, /a report about an admin is for someone above them to resolve/);
     assert.equal(
-      (await refusal(s.mod.api.call('reports.resolve', { reportId: aboutMod.id, action: 'none' }))).code,
+      (await rejection(s.mod.api.call('reports.resolve', { reportId: aboutMod.id, action: 'none' }))).code,
       'not_found',
       'the moderator reported does not see it',
     );
@@ -771,7 +766,7 @@ describe('reports about the staff', () => {
     assert.deepEqual((await s.admin.api.call('reports.list', { serverId: s.serverId })).reports, []);
     const queue = (await operator.api.call('reports.list', {})).reports;
     assert.equal(queue[0]?.id, report.id, 'the newest in the operators’ queue');
-    const kick = await refusal(operator.api.call('reports.resolve', { reportId: report.id, action: 'kick' }));
+    const kick = await rejection(operator.api.call('reports.resolve', { reportId: report.id, action: 'kick' }));
     assert.equal(kick.code, 'bad_request');
     assert.match(kick.message, /about a server's owner/);
     await operator.api.call('reports.resolve', { reportId: report.id, action: 'delete' });
@@ -798,9 +793,9 @@ describe('abuse', () => {
       }
       for (const id of ids.slice(0, 2)) await bob.api.call('reports.create', { messageId: id, reason: 'spam' });
       // Refusals count too: a probe for what does not exist costs as much as a report.
-      const probe = await refusal(bob.api.call('reports.create', { messageId: 'nothing-here', reason: 'spam' }));
+      const probe = await rejection(bob.api.call('reports.create', { messageId: 'nothing-here', reason: 'spam' }));
       assert.equal(probe.code, 'not_found');
-      const limited = await refusal(bob.api.call('reports.create', { messageId: ids[2] ?? '', reason: 'spam' }));
+      const limited = await rejection(bob.api.call('reports.create', { messageId: ids[2] ?? '', reason: 'spam' }));
       assert.equal(limited.code, 'rate_limited');
       assert.ok(
         limited.retryAfterMs !== undefined && limited.retryAfterMs > 0 && limited.retryAfterMs <= 3_600_000,
@@ -869,7 +864,7 @@ describe('abuse', () => {
       }
       const first = (await bob.api.call('reports.create', { messageId: ids[0] ?? '', reason: 'spam' })).report;
       await bob.api.call('reports.create', { messageId: ids[1] ?? '', reason: 'spam' });
-      const capped = await refusal(bob.api.call('reports.create', { messageId: ids[2] ?? '', reason: 'spam' }));
+      const capped = await rejection(bob.api.call('reports.create', { messageId: ids[2] ?? '', reason: 'spam' }));
       assert.equal(capped.code, 'limit_reached');
       assert.match(capped.message, /you have 2 open reports, the most allowed/);
       // The owner handles one: bob may report again.

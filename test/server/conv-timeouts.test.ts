@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { AuditEntry, Message, NatterError } from '../../src/protocol/index.js';
-import { HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
+import type { AuditEntry, Message } from '../../src/protocol/index.js';
+import { HttpApi, PASSWORD, rejection, uniqueName } from '../helpers/api.js';
 import { RawTcp } from '../helpers/raw.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -35,13 +35,6 @@ async function serverWith(owner: User, people: User[]): Promise<{ serverId: stri
   const { code } = (await owner.api.call('invites.create', { serverId: server.id })).invite;
   for (const p of people) await p.api.call('invites.join', { code });
   return { serverId: server.id, channelId: channels[0]?.id ?? '' };
-}
-
-async function refusal(p: Promise<unknown>): Promise<NatterError> {
-  return p.then(
-    () => assert.fail('expected a refusal'),
-    (err: NatterError) => err,
-  );
 }
 
 let n = 0;
@@ -98,14 +91,14 @@ describe('timeouts', () => {
       assert.equal(seen.data.note, 'cool down');
       assert.equal(seen.data.until, timed.timeoutUntil);
 
-      const sent = await refusal(say(bob, channelId, 'let me talk'));
+      const sent = await rejection(say(bob, channelId, 'let me talk'));
       assert.equal(sent.code, 'timed_out');
       assert.ok(
         sent.retryAfterMs !== undefined && sent.retryAfterMs > 590_000 && sent.retryAfterMs <= 600_000,
         `${sent.retryAfterMs}`,
       );
       assert.match(sent.message, /timed out in this server until .* UTC; you can write again in 10 min/);
-      const edited = await refusal(bob.api.call('messages.edit', { messageId: earlier.id, body: 'changed' }));
+      const edited = await rejection(bob.api.call('messages.edit', { messageId: earlier.id, body: 'changed' }));
       assert.equal(edited.code, 'timed_out');
       // Their direct messages are theirs: a server's timeout stays in the server.
       const dm = await bob.api.call('messages.send', { to: carol.username, body: 'psst', nonce: `tm-dm-${n}` });
@@ -123,7 +116,7 @@ describe('timeouts', () => {
       )) as { data: { note: string } };
       assert.equal(liftSeen.data.note, 'apologised');
       assert.equal((await say(bob, channelId, 'thanks')).message.body, 'thanks');
-      const again = await refusal(mod.api.call('members.untimeout', { serverId, userId: bob.id }));
+      const again = await rejection(mod.api.call('members.untimeout', { serverId, userId: bob.id }));
       assert.equal(again.code, 'conflict');
 
       const [lift] = await log(owner, serverId, 'member.untimeout');
@@ -142,7 +135,7 @@ describe('timeouts', () => {
     const [owner, bob] = await Promise.all([newUser('te-own'), newUser('te-bob')]);
     const { serverId, channelId } = await serverWith(owner, [bob]);
     await owner.api.call('members.timeout', { serverId, userId: bob.id, seconds: 60 });
-    assert.equal((await refusal(say(bob, channelId))).code, 'timed_out');
+    assert.equal((await rejection(say(bob, channelId))).code, 'timed_out');
     await t.sql.run(
       'UPDATE members SET timeout_until = ? WHERE server_id = ? AND user_id = ?',
       t.server.services.clock() - 1,
@@ -151,7 +144,7 @@ describe('timeouts', () => {
     );
     assert.equal((await say(bob, channelId, 'free again')).message.body, 'free again');
     assert.equal((await member(owner, serverId, bob.id)).timeoutUntil, undefined);
-    assert.equal((await refusal(owner.api.call('members.untimeout', { serverId, userId: bob.id }))).code, 'conflict');
+    assert.equal((await rejection(owner.api.call('members.untimeout', { serverId, userId: bob.id }))).code, 'conflict');
   });
 
   test('who may time out whom: moderators on members, admins on moderators, the owner on admins; nobody on themself', async () => {
@@ -168,7 +161,7 @@ describe('timeouts', () => {
     await owner.api.call('members.role', { serverId, userId: mod.id, role: 'moderator' });
     await owner.api.call('members.role', { serverId, userId: mod2.id, role: 'moderator' });
     const timeout = (u: User, userId: string, seconds = 60) =>
-      refusal(u.api.call('members.timeout', { serverId, userId, seconds }));
+      rejection(u.api.call('members.timeout', { serverId, userId, seconds }));
 
     assert.equal((await timeout(bob, mod.id)).code, 'forbidden');
     assert.equal((await timeout(mod, mod2.id)).code, 'forbidden');
@@ -185,12 +178,12 @@ describe('timeouts', () => {
 
     // An admin times a moderator out: a moderator is not exempt from a timeout.
     await admin.api.call('members.timeout', { serverId, userId: mod.id, seconds: 28 * 86_400 });
-    assert.equal((await refusal(say(mod, channelId))).code, 'timed_out');
-    assert.match((await refusal(say(mod, channelId))).message, /in 28 days/);
+    assert.equal((await rejection(say(mod, channelId))).code, 'timed_out');
+    assert.match((await rejection(say(mod, channelId))).message, /in 28 days/);
     // A moderator cannot lift a timeout an admin put on another moderator.
-    assert.equal((await refusal(mod2.api.call('members.untimeout', { serverId, userId: mod.id }))).code, 'forbidden');
+    assert.equal((await rejection(mod2.api.call('members.untimeout', { serverId, userId: mod.id }))).code, 'forbidden');
     await owner.api.call('members.timeout', { serverId, userId: admin.id, seconds: 60 });
-    assert.equal((await refusal(say(admin, channelId))).code, 'timed_out');
+    assert.equal((await rejection(say(admin, channelId))).code, 'timed_out');
   });
 
   test('sends of a timed-out member arriving together are all refused, and take no numbers', async () => {
@@ -239,7 +232,7 @@ describe('slow mode', () => {
     const other = (await owner.api.call('channels.create', { serverId, name: 'fast' })).channel.id;
 
     assert.equal(
-      (await refusal(bob.api.call('channels.slowmode', { channelId, seconds: 30 }))).code,
+      (await rejection(bob.api.call('channels.slowmode', { channelId, seconds: 30 }))).code,
       'forbidden',
       'members cannot set slow mode',
     );
@@ -249,7 +242,7 @@ describe('slow mode', () => {
     assert.equal(listed?.slowmode, 3600);
 
     const sent = await say(bob, channelId, 'one');
-    const slowed = await refusal(say(bob, channelId, 'two'));
+    const slowed = await rejection(say(bob, channelId, 'two'));
     assert.equal(slowed.code, 'slow_mode');
     assert.ok(
       slowed.retryAfterMs !== undefined && slowed.retryAfterMs > 3_500_000 && slowed.retryAfterMs <= 3_600_000,
@@ -270,7 +263,7 @@ describe('slow mode', () => {
     // An hour later.
     await t.sql.run('UPDATE messages SET created_at = created_at - 3600000 WHERE id = ?', sent.message.id);
     assert.equal((await say(bob, channelId, 'an hour later')).message.body, 'an hour later');
-    assert.equal((await refusal(say(bob, channelId, 'too soon'))).code, 'slow_mode');
+    assert.equal((await rejection(say(bob, channelId, 'too soon'))).code, 'slow_mode');
 
     await mod.api.call('channels.slowmode', { channelId, seconds: 0 });
     await say(bob, channelId, 'free 1');
@@ -318,11 +311,14 @@ describe('slow mode', () => {
     const { channelId } = await serverWith(owner, []);
     for (const seconds of [-1, 21_601, 1.5]) {
       assert.equal(
-        (await refusal(owner.api.call('channels.slowmode', { channelId, seconds }))).code,
+        (await rejection(owner.api.call('channels.slowmode', { channelId, seconds }))).code,
         'bad_request',
         `${seconds}`,
       );
     }
-    assert.equal((await refusal(stranger.api.call('channels.slowmode', { channelId, seconds: 5 }))).code, 'not_found');
+    assert.equal(
+      (await rejection(stranger.api.call('channels.slowmode', { channelId, seconds: 5 }))).code,
+      'not_found',
+    );
   });
 });
