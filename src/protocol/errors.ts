@@ -26,6 +26,9 @@ export const ErrorCode = z.enum([
   'slow_mode',
   'blocked',
   'held',
+  'too_large',
+  'invalid_file',
+  'quota_exceeded',
   'payload_too_large',
   'unsupported_media_type',
   'invalid_cursor',
@@ -53,6 +56,9 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   slow_mode: 429,
   blocked: 403,
   held: 403,
+  too_large: 413,
+  invalid_file: 422,
+  quota_exceeded: 403,
   payload_too_large: 413,
   unsupported_media_type: 415,
   invalid_cursor: 400,
@@ -68,7 +74,8 @@ export const ErrorBody = z.object({
   field: z.string().optional(),
   /**
    * For `rate_limited` (and a daily `limit_reached`): how long to wait before
-   * trying again; for `timed_out` and `slow_mode`: until the member may send again.
+   * trying again; for `timed_out` and `slow_mode`: until the member may send again;
+   * for a daily `quota_exceeded`: until the day's upload allowance starts again.
    */
   retryAfterMs: z.number().int().nonnegative().optional(),
 });

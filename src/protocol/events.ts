@@ -41,6 +41,19 @@ export const events = {
         authDeadlineMs: z.number().int(),
         heartbeatMs: z.number().int(),
       }),
+      /**
+       * Where files go up and come down: `httpPort`, the HTTP port of this
+       * server (TCP clients reach it on the same host), or `httpUrl` when the
+       * server was told its public address; and the largest file it takes.
+       * Absent from servers without files.
+       */
+      media: z
+        .object({
+          httpPort: z.number().int().optional(),
+          httpUrl: z.string().optional(),
+          maxFileBytes: z.number().int(),
+        })
+        .optional(),
     }),
   },
   ping: {

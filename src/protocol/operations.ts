@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import {
+  Attachment,
+  AttachmentPurpose,
   AuditAction,
   AuditEntry,
   AutomodRule,
@@ -120,6 +122,12 @@ const Registration = RegistrationMode.optional();
 
 const ServerId = z.strictObject({ serverId: Id });
 
+/** A file's name as sent: made safe by the server (directories and control characters removed). */
+const FileName = z.string().min(1, 'a file name is needed').max(1024);
+
+/** Uploaded files attached to a message, in order. */
+const AttachmentIds = z.array(Id).min(1).max(10);
+
 /** Most items a page of a list may hold, by kind of item (bigger items, smaller pages). */
 export const PAGE_MAX = { small: 500, medium: 200, large: 100 } as const;
 
@@ -224,11 +232,14 @@ export const operations = {
   }),
   'profile.update': op({
     access: 'user',
-    summary: 'Change display name, status text or bio; `null` clears a field, an absent field is left as is.',
+    summary:
+      'Change display name, status text, bio or profile picture; `null` clears a field, an absent field is left as is.',
     params: z.strictObject({
       displayName: DisplayName.nullable().optional(),
       status: StatusText.nullable().optional(),
       bio: Bio.nullable().optional(),
+      /** An uploaded image (`attachments.create` with purpose `avatar`); `null` removes the picture. */
+      avatar: Id.nullable().optional(),
     }),
     result: z.object({ user: Self }),
   }),
@@ -292,11 +303,13 @@ export const operations = {
   }),
   'servers.update': op({
     access: 'user',
-    summary: "Change a server's name or description (owner and admins).",
+    summary: "Change a server's name, description or icon (owner and admins).",
     params: z.strictObject({
       serverId: Id,
       name: ServerName.optional(),
       description: Description.nullable().optional(),
+      /** An uploaded image (`attachments.create` with purpose `server-icon`); `null` removes the icon. */
+      icon: Id.nullable().optional(),
     }),
     result: z.object({ server: ServerInfo }),
   }),
@@ -661,13 +674,48 @@ export const operations = {
     params: paged({}, PAGE_MAX.large),
     result: z.object({ conversations: z.array(ConversationSummary), next: Next }),
   }),
+  'attachments.create': op({
+    access: 'user',
+    summary:
+      'Ask to upload a file: checks its size and your quotas and returns a slot: `PUT` the exact bytes to `upload.url` with `Authorization: Bearer <upload.token>` before `upload.expiresAt`. Then attach it with `messages.send`, `profile.update {avatar}` or `servers.update {icon}` within an hour, or it is deleted.',
+    params: z.strictObject({
+      name: FileName,
+      size: z.number().int().nonnegative(),
+      /** What the uploader says it is; checked against the content, never trusted. */
+      type: z.string().min(1).max(255).optional(),
+      purpose: AttachmentPurpose.optional(),
+    }),
+    result: z.object({
+      attachment: Attachment.extend({ purpose: AttachmentPurpose }),
+      upload: z.object({ url: z.string(), token: z.string(), expiresAt: Timestamp }),
+    }),
+  }),
+  'attachments.get': op({
+    access: 'user',
+    summary:
+      "A file I can see: one posted where I can read, anyone's profile picture or server icon, or one of my uploads not yet attached.",
+    params: z.strictObject({ attachmentId: Id }),
+    result: z.object({ attachment: Attachment }),
+  }),
   'messages.send': op({
     access: 'user',
     summary:
-      'Send a message (`kind` `action` for a `/me` action) to a conversation, or to a username (which opens the DM on the first message). Replied to once committed; a retry with the same nonce returns the original.',
+      'Send a message (`kind` `action` for a `/me` action) to a conversation, or to a username (which opens the DM on the first message), with up to 10 uploaded files (`attachments.create`); it needs text, files or both. Replied to once committed; a retry with the same nonce returns the original.',
     params: z.union([
-      z.strictObject({ conversationId: Id, body: MessageBody, nonce: Nonce, kind: MessageKind.optional() }),
-      z.strictObject({ to: z.string().min(1).max(256), body: MessageBody, nonce: Nonce, kind: MessageKind.optional() }),
+      z.strictObject({
+        conversationId: Id,
+        body: MessageBody.optional(),
+        nonce: Nonce,
+        kind: MessageKind.optional(),
+        attachments: AttachmentIds.optional(),
+      }),
+      z.strictObject({
+        to: z.string().min(1).max(256),
+        body: MessageBody.optional(),
+        nonce: Nonce,
+        kind: MessageKind.optional(),
+        attachments: AttachmentIds.optional(),
+      }),
     ]),
     result: z.object({ message: Message, duplicate: z.boolean() }),
   }),

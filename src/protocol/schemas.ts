@@ -143,6 +143,41 @@ export const InviteCode = z.string().min(1).max(64);
 /** A secret bearer token as issued by `register`, `login` or `tokens.create`. */
 export const Token = z.string().min(1).max(256);
 
+/**
+ * What an uploaded file is for: a message's attachment, a profile picture,
+ * or a server's icon (`attachments.create`).
+ */
+export const AttachmentPurpose = z.enum(['message', 'avatar', 'server-icon']);
+export type AttachmentPurpose = z.infer<typeof AttachmentPurpose>;
+
+/**
+ * An uploaded file as clients see it. `url` is where to download it (`GET`,
+ * relative to the server's HTTP address, with the session token); `type` is
+ * what its content is (sniffed, never taken from the uploader);
+ * `thumbnailUrl` a small WebP of an image (null when there is none).
+ */
+export const Attachment = z.object({
+  id: Id,
+  /** The file's name, made safe: no directories, no control characters. */
+  name: z.string(),
+  /** Bytes. */
+  size: z.number().int().nonnegative(),
+  /** MIME type found in the content; `application/octet-stream` when unknown. */
+  type: z.string(),
+  url: z.string(),
+  thumbnailUrl: z.string().nullable(),
+  /** Images: pixels. */
+  width: z.number().int().positive().optional(),
+  height: z.number().int().positive().optional(),
+  /** Audio and video: length in milliseconds. */
+  durationMs: z.number().int().nonnegative().optional(),
+});
+export type Attachment = z.infer<typeof Attachment>;
+
+/** A profile picture or server icon: a 256-pixel square WebP. */
+export const Picture = z.object({ id: Id, url: z.string() });
+export type Picture = z.infer<typeof Picture>;
+
 /** What anyone who can see a user sees of them. */
 export const PublicUser = z.object({
   id: Id,
@@ -151,6 +186,8 @@ export const PublicUser = z.object({
   status: z.string().nullable(),
   bio: z.string().nullable(),
   createdAt: Timestamp,
+  /** Their profile picture; absent when they have none. */
+  avatar: Picture.optional(),
 });
 export type PublicUser = z.infer<typeof PublicUser>;
 
@@ -236,6 +273,8 @@ export const Message = z.object({
   nonce: z.string().nullable(),
   /** Ids of the users the message mentions with `@username`. */
   mentions: z.array(Id),
+  /** Files sent with it, in the order given; absent when none (and once deleted). */
+  attachments: z.array(Attachment).optional(),
 });
 export type Message = z.infer<typeof Message>;
 
@@ -252,6 +291,8 @@ export const ServerInfo = z.object({
   memberCount: z.number().int().nonnegative(),
   /** The caller's role in it. */
   role: Role,
+  /** Its icon; absent when it has none. */
+  icon: Picture.optional(),
 });
 export type ServerInfo = z.infer<typeof ServerInfo>;
 
@@ -328,6 +369,8 @@ export const HeldMessage = z.object({
   /** What held it: a rule's name, or `classifier`. */
   heldBy: z.string(),
   createdAt: Timestamp,
+  /** The files sent with it; absent when none. */
+  attachments: z.array(Attachment).optional(),
 });
 export type HeldMessage = z.infer<typeof HeldMessage>;
 

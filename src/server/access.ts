@@ -2,7 +2,15 @@ import { NatterError } from '../protocol/index.js';
 import type { AuthedCtx, Services } from './context.js';
 import type { SendGate } from './db/chat.js';
 import { messageTargetKey, type ReportView, userTargetKey } from './db/reports.js';
-import type { ConversationRow, MemberRow, MessageRow, ReportRow, ServerRow, UserRow } from './db/schema.js';
+import type {
+  AttachmentRow,
+  ConversationRow,
+  MemberRow,
+  MessageRow,
+  ReportRow,
+  ServerRow,
+  UserRow,
+} from './db/schema.js';
 import { conversationScope, type Scope, serverScope } from './event-log.js';
 import type { Hub } from './hub.js';
 import { rateLimited } from './limits.js';
@@ -123,10 +131,28 @@ export async function myGroup(ctx: AuthedCtx, groupId: string): Promise<Conversa
 }
 
 /** Can `userId` read `conv`? */
-export async function canRead(ctx: AuthedCtx, conv: ConversationRow, userId: string): Promise<boolean> {
+export async function canRead(ctx: { chat: ChatStore }, conv: ConversationRow, userId: string): Promise<boolean> {
   if (conv.kind === 'channel')
     return conv.serverId !== null && (await ctx.chat.role(conv.serverId, userId)) !== undefined;
   return ctx.chat.isConversationMember(conv.id, userId);
+}
+
+/**
+ * Whether `userId` may see and download an uploaded file: a profile picture
+ * or server icon in use, anyone logged in; a message's file, whoever can read
+ * the conversation it was posted in, now; an upload not (or no longer) in use,
+ * its owner only. Whoever may not gets `not_found`, as for a file that does
+ * not exist: a DM's file never leaks through its id.
+ */
+export async function mayReadAttachment(
+  ctx: { chat: ChatStore },
+  file: AttachmentRow,
+  userId: string,
+): Promise<boolean> {
+  if (file.purpose !== 'message') return file.expiresAt === null || file.ownerId === userId;
+  if (file.conversationId === null) return file.ownerId === userId && file.messageId === null;
+  const conv = await ctx.chat.conversation(file.conversationId);
+  return conv !== undefined && (await canRead(ctx, conv, userId));
 }
 
 /** In a DM, a block either way stops new messages and edits. */

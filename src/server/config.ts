@@ -89,6 +89,12 @@ export type Quotas = {
   writeBytesPerDay: number;
   /** Reports one user may have open (not yet handled by moderators or operators) at once. */
   openReportsPerUser: number;
+  /** Largest file one may upload, in bytes. */
+  fileBytesMax: number;
+  /** Bytes of files one user may ask to upload per UTC day. */
+  uploadBytesPerDay: number;
+  /** Bytes of files one server's channels (and its icon) may hold in all. */
+  serverMediaBytes: number;
 };
 
 /** Everything the server can be told at start. */
@@ -153,6 +159,22 @@ export type ServerConfig = {
    * (HTTP) and PROXY protocol header (TCP) name the real client.
    */
   trustProxy: string[];
+  /**
+   * Where uploaded files are kept (`media/` under `dataDir` when null). In a
+   * cluster every node must see the same directory (a shared mount).
+   */
+  mediaDir: string | null;
+  /**
+   * The address clients reach this server's HTTP side at (`https://chat.example.org`),
+   * told to TCP clients for uploads and downloads; null: the same host, `port`.
+   */
+  publicUrl: string | null;
+  /** How long an upload slot's token works (`attachments.create` to the PUT). */
+  uploadSlotMs: number;
+  /** An uploaded file not put to use (attached, made an avatar or icon) this long after its slot was made is deleted. */
+  unattachedMs: number;
+  /** Largest image (width × height) decoded for thumbnails and pictures: bigger ones are refused (decompression bombs). */
+  imageMaxPixels: number;
   /** How long a graceful shutdown waits for in-flight requests. */
   shutdownGraceMs: number;
   limits: Limits;
@@ -292,6 +314,11 @@ export function defaultConfig(): ServerConfig {
     tls: null,
     trustProxy: [],
     shutdownGraceMs: 5_000,
+    mediaDir: null,
+    publicUrl: null,
+    uploadSlotMs: 15 * 60_000,
+    unattachedMs: 3_600_000,
+    imageMaxPixels: 40_000_000,
     limits: {
       loginFailPerAccountAddress: { capacity: 5, refillMs: 60_000 },
       loginFailPerAccount: { capacity: 30, refillMs: 120_000 },
@@ -320,6 +347,9 @@ export function defaultConfig(): ServerConfig {
       botTokensPerUser: 50,
       writeBytesPerDay: 50 * 1024 * 1024,
       openReportsPerUser: 50,
+      fileBytesMax: 10 * 1024 * 1024,
+      uploadBytesPerDay: 100 * 1024 * 1024,
+      serverMediaBytes: 5 * 1024 * 1024 * 1024,
     },
     sessionIdleMs: 90 * 24 * 3600 * 1000,
     registration: 'open',
@@ -380,6 +410,9 @@ export const QUOTA_NAMES = [
   'botTokensPerUser',
   'writeBytesPerDay',
   'openReportsPerUser',
+  'fileBytesMax',
+  'uploadBytesPerDay',
+  'serverMediaBytes',
 ] as const satisfies readonly (keyof Quotas)[];
 
 /** What a limits file changes: rate limits, and caps under `"quotas"`. */

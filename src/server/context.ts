@@ -15,6 +15,7 @@ import type {
   AutomodStore,
   ChatStore,
   EventStore,
+  MediaStore,
   ReportStore,
   SessionStore,
   Store,
@@ -44,6 +45,8 @@ export type Services = {
   reports: ReportStore;
   /** Automatic moderation rules and held messages. */
   automod: AutomodStore;
+  /** Uploaded files' rows, pictures and upload totals (the bytes are in `blobs`). */
+  media: MediaStore;
   /** Servers' automatic moderation rules, compiled (on this node). */
   ruleCache: RuleCache;
   /** The external message classifier (`--moderation-webhook`), with its policy; null when none is configured. */
@@ -107,6 +110,7 @@ export function inTransaction<C extends Ctx>(ctx: C, tx: TxStores): C {
   bound.audit = tx.audit;
   bound.reports = tx.reports;
   bound.automod = tx.automod;
+  bound.media = tx.media;
   return bound;
 }
 

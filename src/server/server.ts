@@ -209,6 +209,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     audit: store.audit,
     reports: store.reports,
     automod: store.automod,
+    media: store.media,
     ruleCache: new RuleCache(),
     classifier: classifierOf(config, log),
     hub,

@@ -1,4 +1,5 @@
 import type {
+  Attachment,
   BotTokenInfo,
   ChannelInfo,
   ConversationSummary,
@@ -6,6 +7,7 @@ import type {
   InviteInfo,
   MemberInfo,
   Message,
+  Picture,
   PublicUser,
   SearchConversation,
   SearchHit,
@@ -15,9 +17,18 @@ import type {
   UserRef,
 } from '../protocol/index.js';
 import type { MemberWithUser } from './db/chat.js';
-import type { ConversationRow, InviteRow, MemberRow, MessageRow, ServerRow, SessionRow, UserRow } from './db/schema.js';
+import type {
+  AttachmentRow,
+  ConversationRow,
+  InviteRow,
+  MemberRow,
+  MessageRow,
+  ServerRow,
+  SessionRow,
+  UserRow,
+} from './db/schema.js';
 import { textBytes } from './pages.js';
-import type { ChatStore } from './store/port.js';
+import type { ChatStore, MediaStore } from './store/port.js';
 
 /** Maps database rows to protocol shapes. Rows never go on the wire as they are. */
 
@@ -37,6 +48,32 @@ export function toServerInfo(row: ServerRow, role: MemberRow['role'], memberCoun
     createdAt: row.createdAt,
     memberCount,
     role,
+    ...(row.iconId ? { icon: toPicture(row.iconId) } : {}),
+  };
+}
+
+/** Where a file is downloaded (`GET`, relative to the server's HTTP address). */
+export function mediaUrl(id: string, name: string): string {
+  return `/media/v1/${id}/${encodeURIComponent(name)}`;
+}
+
+/** A profile picture or server icon: always a 256-pixel WebP. */
+export function toPicture(id: string): Picture {
+  return { id, url: mediaUrl(id, 'picture.webp') };
+}
+
+/** An uploaded file as clients see it. */
+export function toAttachment(row: AttachmentRow): Attachment {
+  return {
+    id: row.id,
+    name: row.name,
+    size: row.size,
+    type: row.type,
+    url: mediaUrl(row.id, row.name),
+    thumbnailUrl: row.thumbSha256 ? `/media/v1/thumbs/${row.id}` : null,
+    ...(row.width !== null ? { width: row.width } : {}),
+    ...(row.height !== null ? { height: row.height } : {}),
+    ...(row.durationMs !== null ? { durationMs: row.durationMs } : {}),
   };
 }
 
@@ -84,14 +121,26 @@ export function toInvite(row: InviteRow, creator: UserRef | undefined): InviteIn
 }
 
 /** Builds wire messages, looking up each author once. */
-export async function toMessages(chat: ChatStore, rows: readonly MessageRow[]): Promise<Message[]> {
-  // One query for the authors of the page and one for its mentions, however many rows.
-  const authors = await chat.userRefs([...new Set(rows.map((r) => r.authorId))]);
-  const mentions = await chat.mentionsOf(rows.filter((r) => r.deletedAt === null).map((r) => r.id));
-  return rows.map((row) => toMessage(row, authors.get(row.authorId) ?? GHOST, mentions.get(row.id) ?? []));
+export async function toMessages(
+  stores: { chat: ChatStore; media: MediaStore },
+  rows: readonly MessageRow[],
+): Promise<Message[]> {
+  // One query for the authors of the page, one for its mentions and one for its files, however many rows.
+  const authors = await stores.chat.userRefs([...new Set(rows.map((r) => r.authorId))]);
+  const live = rows.filter((r) => r.deletedAt === null).map((r) => r.id);
+  const mentions = await stores.chat.mentionsOf(live);
+  const files = await stores.media.ofMessages(live);
+  return rows.map((row) =>
+    toMessage(row, authors.get(row.authorId) ?? GHOST, mentions.get(row.id) ?? [], files.get(row.id) ?? []),
+  );
 }
 
-export function toMessage(row: MessageRow, author: UserRef, mentions: string[]): Message {
+export function toMessage(
+  row: MessageRow,
+  author: UserRef,
+  mentions: string[],
+  files: readonly AttachmentRow[] = [],
+): Message {
   return {
     id: row.id,
     conversationId: row.conversationId,
@@ -105,6 +154,7 @@ export function toMessage(row: MessageRow, author: UserRef, mentions: string[]):
     deletedAt: row.deletedAt,
     nonce: row.nonce,
     mentions: row.deletedAt === null ? mentions : [],
+    ...(row.deletedAt === null && files.length > 0 ? { attachments: files.map(toAttachment) } : {}),
   };
 }
 
@@ -165,6 +215,7 @@ export function toPublicUser(row: UserRow): PublicUser {
     status: row.status,
     bio: row.bio,
     createdAt: row.createdAt,
+    ...(row.avatarId ? { avatar: toPicture(row.avatarId) } : {}),
   };
 }
 

@@ -117,6 +117,7 @@ function notingAll(stores: TxStores): TxStores {
     audit: noting('audit', stores.audit),
     reports: noting('reports', stores.reports),
     automod: noting('automod', stores.automod),
+    media: noting('media', stores.media),
   };
 }
 

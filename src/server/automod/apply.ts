@@ -2,11 +2,11 @@ import { NatterError } from '../../protocol/index.js';
 import { atLeast } from '../access.js';
 import type { AuthedCtx } from '../context.js';
 import type { SendGate } from '../db/chat.js';
-import type { ConversationRow, MemberRow, MessageRow } from '../db/schema.js';
+import type { AttachmentRow, ConversationRow, MemberRow, MessageRow } from '../db/schema.js';
 import { serverScope, userScope } from '../event-log.js';
 import { newId } from '../ids.js';
 import type { AfterCommit, AutomodStore } from '../store/port.js';
-import { toMessage } from '../views.js';
+import { toAttachment, toMessage } from '../views.js';
 import type { ClassifierVerdict } from './classifier.js';
 import {
   type AutomodMatch,
@@ -206,8 +206,11 @@ export async function holdMessage(
   m: Moderation,
   row: Pick<MessageRow, 'conversationId' | 'authorId' | 'body' | 'kind' | 'bot' | 'nonce' | 'createdAt'>,
   conv: ConversationRow,
+  files: readonly AttachmentRow[] = [],
 ): Promise<string> {
   const serverId = conv.serverId ?? '';
+  // Its files wait with it (no expiry) until a moderator decides.
+  for (const f of files) await ctx.media.expireAt(f.id, null);
   const held = {
     id: newId(),
     serverId,
@@ -219,6 +222,7 @@ export async function holdMessage(
     nonce: row.nonce,
     heldBy: m.verdict.hold?.name ?? 'classifier',
     createdAt: row.createdAt,
+    attachments: JSON.stringify(files.map((f) => f.id)),
   };
   await ctx.automod.insertHeld(held);
   m.heldId = held.id;
@@ -240,6 +244,7 @@ export async function holdMessage(
           kind: held.kind,
           heldBy: held.heldBy,
           createdAt: held.createdAt,
+          ...(files.length > 0 ? { attachments: files.map(toAttachment) } : {}),
         },
       },
       row.createdAt,

@@ -19,6 +19,9 @@ export function toAutomodRule(r: Record<string, unknown>): AutomodRuleRow {
   };
 }
 
+/** A held message to record: its files (a JSON array of ids) only when it has some. */
+export type NewHeld = Omit<HeldMessageRow, 'attachments'> & { attachments?: string };
+
 /** A `held_messages` row as both backends' drivers return it. */
 export function toHeld(r: Record<string, unknown>): HeldMessageRow {
   return {
@@ -32,6 +35,7 @@ export function toHeld(r: Record<string, unknown>): HeldMessageRow {
     nonce: (r.nonce as string | null) ?? null,
     heldBy: r.held_by as string,
     createdAt: r.created_at as number,
+    attachments: (r.attachments as string | null | undefined) ?? '[]',
   };
 }
 
@@ -63,8 +67,9 @@ export function automodQueries(db: Db) {
   const bump = sqlite.prepare('UPDATE servers SET automod_rev = automod_rev + 1 WHERE id = ?');
   const ruleByName = sqlite.prepare('SELECT id FROM automod_rules WHERE server_id = ? AND name = ?');
   const insertHeld = sqlite.prepare(
-    `INSERT INTO held_messages (id, server_id, conversation_id, author_id, body, kind, bot, nonce, held_by, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO held_messages (id, server_id, conversation_id, author_id, body, kind, bot, nonce, held_by, created_at,
+       attachments)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const held = sqlite.prepare('SELECT * FROM held_messages WHERE id = ?');
   const heldByNonce = sqlite.prepare('SELECT * FROM held_messages WHERE author_id = ? AND nonce = ?');
@@ -122,7 +127,7 @@ export function automodQueries(db: Db) {
     bumpRevision: (serverId: string): void => {
       bump.run(serverId);
     },
-    insertHeld: (row: HeldMessageRow): void => {
+    insertHeld: (row: NewHeld): void => {
       insertHeld.run(
         row.id,
         row.serverId,
@@ -134,6 +139,7 @@ export function automodQueries(db: Db) {
         row.nonce,
         row.heldBy,
         row.createdAt,
+        row.attachments ?? '[]',
       );
     },
     held: (id: string): HeldMessageRow | undefined => {

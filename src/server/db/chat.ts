@@ -33,6 +33,7 @@ function server(r: Raw): ServerRow {
     createdAt: r.created_at as number,
     updatedAt: r.updated_at as number,
     automodRev: (r.automod_rev as number | undefined) ?? 0,
+    iconId: (r.icon_id as string | null | undefined) ?? null,
   };
 }
 
@@ -78,6 +79,7 @@ function user(r: Raw): UserRow {
     displayName: (r.display_name as string | null) ?? null,
     status: (r.status as string | null) ?? null,
     bio: (r.bio as string | null) ?? null,
+    avatarId: (r.avatar_id as string | null | undefined) ?? null,
     createdAt: r.created_at as number,
     updatedAt: r.updated_at as number,
     groupAdds: r.group_adds as UserRow['groupAdds'],
@@ -276,7 +278,7 @@ export class ChatQueries {
     return out;
   }
 
-  insertServer(row: Omit<ServerRow, 'automodRev'>): void {
+  insertServer(row: Omit<ServerRow, 'automodRev' | 'iconId'>): void {
     this.run(
       'INSERT INTO servers (id, name, description, owner_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
       row.id,

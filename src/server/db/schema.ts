@@ -29,6 +29,8 @@ export const users = sqliteTable(
      * across the instance. Granted on the server's host (`natter admin grant`).
      */
     operator: integer('operator', { mode: 'boolean' }).notNull().default(false),
+    /** The profile picture: an `attachments` row of purpose `avatar` (null: none). */
+    avatarId: text('avatar_id'),
   },
   (t) => [
     uniqueIndex('users_username_key').on(t.usernameKey),
@@ -157,6 +159,8 @@ export const servers = sqliteTable(
      * (with the sender's role) compiles them again.
      */
     automodRev: integer('automod_rev').notNull().default(0),
+    /** The icon: an `attachments` row of purpose `server-icon` (null: none). */
+    iconId: text('icon_id'),
   },
   (t) => [index('servers_owner').on(t.ownerId)],
 );
@@ -286,6 +290,8 @@ export const heldMessages = sqliteTable(
     /** What held it: a rule's name, or `classifier`. */
     heldBy: text('held_by').notNull(),
     createdAt: integer('created_at').notNull(),
+    /** Ids of the files sent with it (JSON array), kept for it until it is approved or rejected. */
+    attachments: text('attachments').notNull().default('[]'),
   },
   (t) => [
     index('held_messages_server').on(t.serverId, t.createdAt),
@@ -555,7 +561,71 @@ export const eventScopes = sqliteTable(
   (t) => [primaryKey({ columns: [t.scope, t.eventId] }), index('event_scopes_event').on(t.eventId)],
 );
 
+/**
+ * Uploaded files. A row is made by `attachments.create` (a slot: `tokenHash`
+ * set, `sha256` null), completed by the upload (`sha256` and what the
+ * content is), and put to use by a message (`messageId`, with where it was
+ * posted), a profile or a server. `expiresAt` is when an unused row goes
+ * (the slot's hour); null once in use. The bytes live in the blob store under
+ * `sha256` (and the thumbnail under `thumbSha256`), shared by every row with
+ * the same content: a blob no row names is swept.
+ */
+export const attachments = sqliteTable(
+  'attachments',
+  {
+    id: text('id').primaryKey(),
+    ownerId: text('owner_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    purpose: text('purpose', { enum: ['message', 'avatar', 'server-icon'] }).notNull(),
+    name: text('name').notNull(),
+    size: integer('size').notNull(),
+    /** The content's type once uploaded (sniffed); before, what the uploader said or octet-stream. */
+    type: text('type').notNull(),
+    /** SHA-256 (hex) of the upload token; null once the upload is done. */
+    tokenHash: text('token_hash'),
+    /** The upload token works until then. */
+    uploadBy: integer('upload_by').notNull(),
+    sha256: text('sha256'),
+    thumbSha256: text('thumb_sha256'),
+    width: integer('width'),
+    height: integer('height'),
+    durationMs: integer('duration_ms'),
+    createdAt: integer('created_at').notNull(),
+    uploadedAt: integer('uploaded_at'),
+    expiresAt: integer('expires_at'),
+    messageId: text('message_id').references(() => messages.id, { onDelete: 'cascade' }),
+    conversationId: text('conversation_id').references(() => conversations.id, { onDelete: 'cascade' }),
+    /** The server whose total it counts in: posted in one of its channels, or its icon. */
+    serverId: text('server_id').references(() => servers.id, { onDelete: 'cascade' }),
+    /** Its place among the message's files. */
+    position: integer('position').notNull().default(0),
+  },
+  (t) => [
+    index('attachments_message').on(t.messageId, t.position),
+    index('attachments_owner').on(t.ownerId, t.createdAt),
+    index('attachments_server').on(t.serverId, t.size),
+    index('attachments_expires').on(t.expiresAt),
+    index('attachments_sha256').on(t.sha256),
+    index('attachments_thumb').on(t.thumbSha256),
+  ],
+);
+
+/** Bytes of uploads each user asked for per UTC day (`day`: days since the epoch), against the daily upload quota. */
+export const uploadUsage = sqliteTable(
+  'upload_usage',
+  {
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    day: integer('day').notNull(),
+    bytes: integer('bytes').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.day] })],
+);
+
 export type ServerRow = typeof servers.$inferSelect;
+export type AttachmentRow = typeof attachments.$inferSelect;
 export type AuditRow = typeof auditLog.$inferSelect;
 export type MemberRow = typeof members.$inferSelect;
 export type ConversationRow = typeof conversations.$inferSelect;

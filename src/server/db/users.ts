@@ -4,7 +4,7 @@ import { type UserRow, usernameHolds, users } from './schema.js';
 import { pruneUsernameHolds } from './username-keys.js';
 
 /** A new account's row: `operator` is false unless given. */
-export type NewUser = Omit<UserRow, 'operator'> & Partial<Pick<UserRow, 'operator'>>;
+export type NewUser = Omit<UserRow, 'operator' | 'avatarId'> & Partial<Pick<UserRow, 'operator' | 'avatarId'>>;
 
 /** The keys of a username: `usernameCapitalKey` is null when it equals `usernameKey`. */
 export type UsernameKeys = { usernameKey: string; usernameCapitalKey: string | null };

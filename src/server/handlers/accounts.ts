@@ -170,6 +170,7 @@ async function createAccount(
   const user: UserRow = {
     id: newId(),
     operator: false,
+    avatarId: null,
     username,
     ...keys,
     passwordHash,

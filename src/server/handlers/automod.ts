@@ -2,13 +2,14 @@ import { type AutomodRule, type HeldMessage, NatterError, PAGE_MAX } from '../..
 import { noSuchServer, outranks, serverWithRole } from '../access.js';
 import { AUTOMOD_LIMITS, parseRule, type RuleDefinition, ruleColumns } from '../automod/rules.js';
 import type { AuthedCtx, Handler } from '../context.js';
-import type { AutomodRuleRow, HeldMessageRow, MessageRow } from '../db/schema.js';
+import type { AttachmentRow, AutomodRuleRow, HeldMessageRow, MessageRow } from '../db/schema.js';
 import { serverScope, userScope } from '../event-log.js';
 import { newId } from '../ids.js';
 import { spendWrite } from '../limits.js';
 import { PagedList, pageSize } from '../pages.js';
 import type { AfterCommit } from '../store/port.js';
-import { toMessage } from '../views.js';
+import { toAttachment, toMessage } from '../views.js';
+import { assertServerRoom } from './attachments.js';
 import { audit } from './audit.js';
 import { recordMentions } from './messages.js';
 
@@ -201,9 +202,28 @@ export const deleteRule: Handler<'automod.delete'> = async (ctx, { ruleId, reaso
   });
 };
 
+/** The files a held message keeps for it, in order (those deleted since are left out). */
+async function heldFiles(ctx: AuthedCtx, held: HeldMessageRow): Promise<AttachmentRow[]> {
+  let ids: unknown;
+  try {
+    ids = JSON.parse(held.attachments);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(ids)) return [];
+  const rows: AttachmentRow[] = [];
+  for (const id of ids) {
+    const row = typeof id === 'string' ? await ctx.media.byId(id) : undefined;
+    if (row && row.messageId === null) rows.push(row);
+  }
+  return rows;
+}
+
 async function toHeldMessages(ctx: AuthedCtx, rows: readonly HeldMessageRow[]): Promise<HeldMessage[]> {
   const refs = await ctx.chat.userRefs([...new Set(rows.map((r) => r.authorId))]);
   const convs = await ctx.chat.conversationsByIds([...new Set(rows.map((r) => r.conversationId))]);
+  const files = new Map<string, AttachmentRow[]>();
+  for (const r of rows) if (r.attachments !== '[]') files.set(r.id, await heldFiles(ctx, r));
   return rows.map((r) => ({
     id: r.id,
     serverId: r.serverId,
@@ -214,6 +234,7 @@ async function toHeldMessages(ctx: AuthedCtx, rows: readonly HeldMessageRow[]): 
     kind: r.kind,
     heldBy: r.heldBy,
     createdAt: r.createdAt,
+    ...(files.get(r.id)?.length ? { attachments: (files.get(r.id) ?? []).map(toAttachment) } : {}),
   }));
 }
 
@@ -314,9 +335,25 @@ export const approveHeld: Handler<'held.approve'> = async (ctx, { heldId, reason
       kind: held.kind,
       bot: held.bot,
     };
+    const files = await heldFiles(tx, held);
+    await assertServerRoom(
+      tx,
+      held.serverId,
+      files.reduce((n, f) => n + f.size, 0),
+    );
     await tx.automod.deleteHeld(held.id);
     await tx.chat.insertMessage(row);
-    const message = toMessage(row, author, await recordMentions(tx, conv, row));
+    const attached = { messageId: row.id, conversationId: conv.id, serverId: held.serverId };
+    await tx.media.attach(
+      files.map((f) => f.id),
+      attached,
+    );
+    const message = toMessage(
+      row,
+      author,
+      await recordMentions(tx, conv, row),
+      files.map((f, position) => ({ ...f, ...attached, position, expiresAt: null })),
+    );
     await tx.events.append(after, [serverScope(held.serverId)], 'message.created', { message }, now);
     await audit(tx, held.serverId, 'held.approve', {
       targetUserId: held.authorId,
@@ -333,6 +370,8 @@ export const rejectHeld: Handler<'held.reject'> = async (ctx, { heldId, reason }
   await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const held = await moderatedHeld(tx, heldId);
+    // Its files go with it (their bytes are swept once nothing names them).
+    for (const f of await heldFiles(tx, held)) await tx.media.remove(f.id);
     await tx.automod.deleteHeld(held.id);
     const conv = await tx.chat.conversation(held.conversationId);
     await audit(tx, held.serverId, 'held.reject', {

@@ -35,7 +35,7 @@ async function summarize(ctx: AuthedCtx, convs: readonly ConversationRead[]): Pr
     convs.filter((c) => c.lastReadSeq < c.lastSeq).map((c) => ({ conversationId: c.id, after: c.lastReadSeq })),
   );
   const lastMessages = new Map(
-    (await toMessages(ctx.chat, [...(await ctx.chat.lastMessages(convs.map((c) => c.id))).values()])).map((m) => [
+    (await toMessages(ctx, [...(await ctx.chat.lastMessages(convs.map((c) => c.id))).values()])).map((m) => [
       m.conversationId,
       m,
     ]),

@@ -1,6 +1,7 @@
 import type { OpName } from '../../protocol/index.js';
 import type { Handler } from '../context.js';
 import { auth, changePassword, getUser, login, logout, register, whoami } from './accounts.js';
+import { createAttachment, getAttachment } from './attachments.js';
 import { listAudit } from './audit.js';
 import { approveHeld, createRule, deleteRule, listHeld, listRules, rejectHeld, updateRule } from './automod.js';
 import { createChannel, deleteChannel, listChannels, updateChannel } from './channels.js';
@@ -110,6 +111,8 @@ export const handlers: { [N in OpName]: Handler<N> } = {
   'blocks.list': listBlocks,
   'dms.list': listDms,
   'conversations.list': listConversations,
+  'attachments.create': createAttachment,
+  'attachments.get': getAttachment,
   'messages.send': sendMessage,
   'messages.edit': editMessage,
   'messages.delete': deleteMessage,

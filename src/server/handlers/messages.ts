@@ -29,6 +29,7 @@ import { fitting } from '../pages.js';
 import type { AfterCommit } from '../store/port.js';
 import { findUser } from '../usernames.js';
 import { sizeOf, toMessage, toMessages, toPublicUser, toUserRef } from '../views.js';
+import { assertServerRoom, messageUploads } from './attachments.js';
 import { audit } from './audit.js';
 
 /** The DM between the caller and `username`, opened (and announced to both) if it does not exist yet. */
@@ -110,17 +111,22 @@ async function classify(ctx: AuthedCtx, conversationId: string, body: string): P
 }
 
 export const sendMessage: Handler<'messages.send'> = async (ctx, params) => {
+  const body = params.body ?? '';
+  if (body === '' && !params.attachments) {
+    throw new NatterError('bad_request', 'a message needs text, a file, or both', { field: 'params.body' });
+  }
   await spend(ctx.limiters.sendPerUser, ctx.session.userId, 'messages; slow down');
   // A DM by name says whether the name exists: it costs a look-up, like users.get.
   if ('to' in params) await spendLookups(ctx, 1);
-  const classified = 'conversationId' in params ? await classify(ctx, params.conversationId, params.body) : null;
+  const classified =
+    'conversationId' in params && body !== '' ? await classify(ctx, params.conversationId, body) : null;
   const outcome = await ctx.write(
     async (tx, after): Promise<Sent | { refused: NatterError }> => {
       const author = await tx.chat.userRef(tx.session.userId);
       if (!author) throw new NatterError('unauthenticated', 'this account no longer exists; log in again');
       // A retry of a send that already went through: the original, nothing new.
       const original = await tx.chat.messageByNonce(author.id, params.nonce);
-      if (original) return { message: (await toMessages(tx.chat, [original]))[0] ?? never(), duplicate: true };
+      if (original) return { message: (await toMessages(tx, [original]))[0] ?? never(), duplicate: true };
       const { conv, role } =
         'conversationId' in params
           ? await readable(tx, params.conversationId)
@@ -128,17 +134,25 @@ export const sendMessage: Handler<'messages.send'> = async (ctx, params) => {
       await assertDmOpen(tx, conv);
       const now = tx.clock();
       const gate = await assertMayWrite(tx, conv, role, now, true);
+      const files = params.attachments ? await messageUploads(tx, params.attachments) : [];
+      if (conv.serverId !== null) {
+        await assertServerRoom(
+          tx,
+          conv.serverId,
+          files.reduce((n, f) => n + f.size, 0),
+        );
+      }
       // A send retried after its message was held: held still (where rules or the classifier may hold).
       if (gate && (gate.automodRev > 0 || tx.classifier !== null)) {
         const held = await tx.automod.heldByNonce(author.id, params.nonce);
         if (held) return { refused: heldError(held.heldBy) };
       }
-      const checked = gate && role ? { conv, role, gate, body: params.body, editing: null, classified, now } : null;
+      const checked = gate && role ? { conv, role, gate, body, editing: null, classified, now } : null;
       const moderation = checked ? await moderate(tx, after, checked) : null;
       const fields = {
         conversationId: conv.id,
         authorId: author.id,
-        body: params.body,
+        body,
         createdAt: now,
         nonce: params.nonce,
         kind: params.kind ?? 'text',
@@ -148,7 +162,7 @@ export const sendMessage: Handler<'messages.send'> = async (ctx, params) => {
       if (checked && moderation && (moderation.verdict.block || moderation.verdict.hold)) {
         await capHold(tx, moderation, conv.serverId ?? '');
         const hold = moderation.verdict.block ? null : moderation.verdict.hold;
-        if (hold) await holdMessage(tx, after, moderation, fields, conv);
+        if (hold) await holdMessage(tx, after, moderation, fields, conv, files);
         await reportModeration(tx, after, moderation, checked, null);
         return { refused: hold ? heldError(hold.name) : blockedError(moderation, false) };
       }
@@ -160,7 +174,28 @@ export const sendMessage: Handler<'messages.send'> = async (ctx, params) => {
         ...fields,
       };
       await tx.chat.insertMessage(row);
-      const message = toMessage(row, author, await recordMentions(tx, conv, row));
+      const attached = { messageId: row.id, conversationId: conv.id, serverId: conv.serverId };
+      if (
+        files.length > 0 &&
+        !(await tx.media.attach(
+          files.map((f) => f.id),
+          attached,
+        ))
+      ) {
+        throw new NatterError(
+          'conflict',
+          'a file was attached to another message at the same moment; upload it again',
+          {
+            field: 'params.attachments',
+          },
+        );
+      }
+      const message = toMessage(
+        row,
+        author,
+        await recordMentions(tx, conv, row),
+        files.map((f, position) => ({ ...f, ...attached, position, expiresAt: null })),
+      );
       // What I wrote, I have read (written once per conversation when the batch commits).
       await tx.chat.markReadOnCommit(author.id, conv.id, row.seq);
       await tx.events.append(after, [scopeOf(conv)], 'message.created', { message }, now);
@@ -224,9 +259,11 @@ export async function removeMessage(
   moderated: boolean,
   reason: string | null | undefined,
 ): Promise<Message> {
-  if (message.deletedAt !== null) return (await toMessages(ctx.chat, [message]))[0] ?? never();
+  if (message.deletedAt !== null) return (await toMessages(ctx, [message]))[0] ?? never();
   const now = ctx.clock();
   await ctx.chat.deleteMessage(message.id, now);
+  // Its files go with it: their bytes are swept once nothing else names them.
+  await ctx.media.detachMessage(message.id);
   if (moderated && conv.serverId !== null) {
     await audit(ctx, conv.serverId, 'message.delete', {
       targetUserId: message.authorId,
@@ -235,7 +272,7 @@ export async function removeMessage(
       details: { conversationId: conv.id, channel: conv.name, seq: message.seq },
     });
   }
-  const tombstone = (await toMessages(ctx.chat, [{ ...message, body: '', deletedAt: now }]))[0] ?? never();
+  const tombstone = (await toMessages(ctx, [{ ...message, body: '', deletedAt: now }]))[0] ?? never();
   await ctx.events.append(after, [scopeOf(conv)], 'message.deleted', { message: tombstone }, now);
   return tombstone;
 }
@@ -276,7 +313,7 @@ export const history: Handler<'messages.history'> = async (ctx, { conversationId
     hasMore = rows.length > n;
     rows = rows.slice(-n);
   }
-  let messages = await toMessages(ctx.chat, rows);
+  let messages = await toMessages(ctx, rows);
   // A page stops at PAGE_BYTES: it keeps the messages nearest to where it starts
   // (after `after`, or before `before`/the end), and says there is more.
   if (after !== undefined) {

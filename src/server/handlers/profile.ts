@@ -8,6 +8,7 @@ import type { AfterCommit } from '../store/port.js';
 import { renameHolds } from '../usernames.js';
 import { toPublicUser, toSelf } from '../views.js';
 import { currentUser } from './accounts.js';
+import { pictureUpload } from './attachments.js';
 
 /** Empty text means "clear the field". */
 function orNull(value: string | null): string | null {
@@ -21,10 +22,21 @@ export const updateProfile: Handler<'profile.update'> = async (ctx, params) => {
   if (params.displayName !== undefined) patch.displayName = orNull(params.displayName);
   if (params.status !== undefined) patch.status = orNull(params.status);
   if (params.bio !== undefined) patch.bio = orNull(params.bio?.trim() ?? null);
-  if (Object.keys(patch).length === 0) return { user: toSelf(user) };
-  return ctx.write(async (tx, after) => ({
-    user: await saveAndAnnounce(tx, after, user.id, { ...patch, updatedAt: tx.clock() }),
-  }));
+  if (Object.keys(patch).length === 0 && params.avatar === undefined) return { user: toSelf(user) };
+  return ctx.write(async (tx, after) => {
+    if (params.avatar !== undefined) {
+      const current = await currentUser(tx);
+      if (params.avatar === current.avatarId) return { user: toSelf(current) };
+      if (params.avatar !== null) {
+        await pictureUpload(tx, params.avatar, 'avatar', 'params.avatar');
+        await tx.media.keep(params.avatar, null);
+      }
+      // The picture it replaces goes (its bytes with the next sweep).
+      if (current.avatarId !== null) await tx.media.remove(current.avatarId);
+      patch.avatarId = params.avatar;
+    }
+    return { user: await saveAndAnnounce(tx, after, user.id, { ...patch, updatedAt: tx.clock() }) };
+  });
 };
 
 /**

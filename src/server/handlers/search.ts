@@ -54,7 +54,7 @@ async function searchConversations(ctx: AuthedCtx, ids: readonly string[]): Prom
 /** The hits of one page: each message as it is now, its conversation, and where its words matched. */
 async function toHits(ctx: AuthedCtx, rows: SearchRow[]): Promise<SearchHit[]> {
   const messages = new Map(
-    (await toMessages(ctx.chat, await ctx.chat.messagesByIds(rows.map((r) => r.messageId)))).map((m) => [m.id, m]),
+    (await toMessages(ctx, await ctx.chat.messagesByIds(rows.map((r) => r.messageId)))).map((m) => [m.id, m]),
   );
   const conversations = await searchConversations(ctx, [
     ...new Set([...messages.values()].map((m) => m.conversationId)),

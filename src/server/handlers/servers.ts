@@ -9,6 +9,7 @@ import { PagedList, pageSize } from '../pages.js';
 import { limitReached } from '../quotas.js';
 import type { AfterCommit } from '../store/port.js';
 import { sizeOf, toChannel, toMember, toPublicUser, toServerInfo, toUserRef } from '../views.js';
+import { assertServerRoom, pictureUpload } from './attachments.js';
 import { audit, changedFields } from './audit.js';
 
 const SERVERS = new PagedList('servers', ['s', 's']);
@@ -50,6 +51,7 @@ export const createServer: Handler<'servers.create'> = async (ctx, { name, descr
     const server: ServerRow = {
       id: newId(),
       automodRev: 0,
+      iconId: null,
       name,
       description: description || null,
       ownerId: userId,
@@ -66,7 +68,7 @@ export const createServer: Handler<'servers.create'> = async (ctx, { name, descr
   });
 };
 
-export const updateServer: Handler<'servers.update'> = async (ctx, { serverId, name, description }) => {
+export const updateServer: Handler<'servers.update'> = async (ctx, { serverId, name, description, icon }) => {
   await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const { server, role } = await serverWithRole(tx, serverId, 'admin');
@@ -74,9 +76,20 @@ export const updateServer: Handler<'servers.update'> = async (ctx, { serverId, n
       ...server,
       name: name ?? server.name,
       description: description === undefined ? server.description : description || null,
+      iconId: icon === undefined ? server.iconId : icon,
     };
+    if (next.iconId !== server.iconId) {
+      if (next.iconId !== null) {
+        const file = await pictureUpload(tx, next.iconId, 'server-icon', 'params.icon');
+        await assertServerRoom(tx, serverId, file.size);
+        await tx.media.keep(file.id, serverId);
+      }
+      // The icon it replaces goes (its bytes with the next sweep).
+      if (server.iconId !== null) await tx.media.remove(server.iconId);
+      await tx.media.setIcon(serverId, next.iconId);
+    }
     await tx.chat.updateServer(serverId, next.name, next.description, next.ownerId, tx.clock());
-    const changed = changedFields(server, next, ['name', 'description']);
+    const changed = changedFields(server, next, ['name', 'description', 'iconId']);
     if (changed) await audit(tx, serverId, 'server.update', { details: changed });
     await announceServer(tx, after, serverId);
     return { server: await infoFor(tx, next, role) };

@@ -3,6 +3,7 @@ import type { Limit } from '../config.js';
 import type { AuditQueries } from '../db/audit.js';
 import type { AutomodQueries } from '../db/automod.js';
 import type { ChatQueries } from '../db/chat.js';
+import type { MediaQueries } from '../db/media.js';
 import type { ReportQueries } from '../db/reports.js';
 import type { SessionQueries } from '../db/sessions.js';
 import type { UserQueries } from '../db/users.js';
@@ -37,6 +38,9 @@ export type AuditStore = Async<AuditQueries>;
 export type ReportStore = Async<ReportQueries>;
 /** Automatic moderation rules, held messages and who moderates a server. */
 export type AutomodStore = Async<AutomodQueries>;
+
+/** Uploaded files' rows, profile pictures, server icons, and the daily upload totals (the bytes are in the BlobStore). */
+export type MediaStore = Async<MediaQueries>;
 
 /** A stored event as the bus carries it: its id, its audiences and its text (with its cursor). */
 export type StoredEvent = { id: number; scopes: readonly Scope[]; text: string };
@@ -138,6 +142,7 @@ export type TxStores = {
   audit: AuditStore;
   reports: ReportStore;
   automod: AutomodStore;
+  media: MediaStore;
 };
 
 /**

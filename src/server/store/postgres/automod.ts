@@ -1,4 +1,4 @@
-import { type RuleChange, toAutomodRule, toHeld } from '../../db/automod.js';
+import { type NewHeld, type RuleChange, toAutomodRule, toHeld } from '../../db/automod.js';
 import type { AutomodRuleRow, HeldMessageRow } from '../../db/schema.js';
 import type { AutomodStore } from '../port.js';
 import { changes, type Queryable, row, rows } from './sql.js';
@@ -73,12 +73,25 @@ export class PostgresAutomod implements AutomodStore {
     await changes(this.#q, 'UPDATE servers SET automod_rev = automod_rev + 1 WHERE id = $1', [serverId]);
   }
 
-  async insertHeld(h: HeldMessageRow): Promise<void> {
+  async insertHeld(h: NewHeld): Promise<void> {
     await changes(
       this.#q,
-      `INSERT INTO held_messages (id, server_id, conversation_id, author_id, body, kind, bot, nonce, held_by, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [h.id, h.serverId, h.conversationId, h.authorId, h.body, h.kind, h.bot, h.nonce, h.heldBy, h.createdAt],
+      `INSERT INTO held_messages (id, server_id, conversation_id, author_id, body, kind, bot, nonce, held_by, created_at,
+         attachments)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [
+        h.id,
+        h.serverId,
+        h.conversationId,
+        h.authorId,
+        h.body,
+        h.kind,
+        h.bot,
+        h.nonce,
+        h.heldBy,
+        h.createdAt,
+        h.attachments ?? '[]',
+      ],
     );
   }
 

@@ -79,7 +79,7 @@ export class PostgresChat implements ChatStore {
     return out;
   }
 
-  async insertServer(s: Omit<ServerRow, 'automodRev'>): Promise<void> {
+  async insertServer(s: Omit<ServerRow, 'automodRev' | 'iconId'>): Promise<void> {
     await changes(
       this.#q,
       'INSERT INTO servers (id, name, description, owner_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)',

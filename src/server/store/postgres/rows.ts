@@ -30,6 +30,7 @@ export function toServer(r: Raw): ServerRow {
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
     automodRev: num(r.automod_rev ?? 0),
+    iconId: (r.icon_id as string | null | undefined) ?? null,
   };
 }
 
@@ -79,6 +80,7 @@ export function toUser(r: Raw): UserRow {
     updatedAt: num(r.updated_at),
     groupAdds: r.group_adds as UserRow['groupAdds'],
     operator: r.operator === true,
+    avatarId: (r.avatar_id as string | null | undefined) ?? null,
   };
 }
 

@@ -49,6 +49,7 @@ export const users = pgTable(
       .notNull()
       .default('invite'),
     operator: boolean('operator').notNull().default(false),
+    avatarId: text('avatar_id'),
   },
   (t) => [
     uniqueIndex('users_username_key').on(t.usernameKey),
@@ -156,6 +157,7 @@ export const servers = pgTable(
     createdAt: int('created_at').notNull(),
     updatedAt: int('updated_at').notNull(),
     automodRev: int('automod_rev').notNull().default(0),
+    iconId: text('icon_id'),
   },
   (t) => [index('servers_owner').on(t.ownerId)],
 );
@@ -265,6 +267,7 @@ export const heldMessages = pgTable(
     nonce: text('nonce'),
     heldBy: text('held_by').notNull(),
     createdAt: int('created_at').notNull(),
+    attachments: text('attachments').notNull().default('[]'),
   },
   (t) => [
     index('held_messages_server').on(t.serverId, t.createdAt),
@@ -535,3 +538,53 @@ export const rateBuckets = pgTable('rate_buckets', {
   at: int('at').notNull(),
   wait: int('wait').notNull(),
 });
+
+/** Uploaded files (see db/schema.ts). */
+export const attachments = pgTable(
+  'attachments',
+  {
+    id: text('id').primaryKey(),
+    ownerId: text('owner_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    purpose: text('purpose', { enum: ['message', 'avatar', 'server-icon'] }).notNull(),
+    name: text('name').notNull(),
+    size: int('size').notNull(),
+    type: text('type').notNull(),
+    tokenHash: text('token_hash'),
+    uploadBy: int('upload_by').notNull(),
+    sha256: text('sha256'),
+    thumbSha256: text('thumb_sha256'),
+    width: int('width'),
+    height: int('height'),
+    durationMs: int('duration_ms'),
+    createdAt: int('created_at').notNull(),
+    uploadedAt: int('uploaded_at'),
+    expiresAt: int('expires_at'),
+    messageId: text('message_id').references(() => messages.id, { onDelete: 'cascade' }),
+    conversationId: text('conversation_id').references(() => conversations.id, { onDelete: 'cascade' }),
+    serverId: text('server_id').references(() => servers.id, { onDelete: 'cascade' }),
+    position: int('position').notNull().default(0),
+  },
+  (t) => [
+    index('attachments_message').on(t.messageId, t.position),
+    index('attachments_owner').on(t.ownerId, t.createdAt),
+    index('attachments_server').on(t.serverId, t.size),
+    index('attachments_expires').on(t.expiresAt),
+    index('attachments_sha256').on(t.sha256),
+    index('attachments_thumb').on(t.thumbSha256),
+  ],
+);
+
+/** Bytes of uploads asked for per user and UTC day (see db/schema.ts). */
+export const uploadUsage = pgTable(
+  'upload_usage',
+  {
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    day: int('day').notNull(),
+    bytes: int('bytes').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.day] })],
+);

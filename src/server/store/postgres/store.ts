@@ -9,6 +9,7 @@ import { Batch } from './batch.js';
 import { PostgresChat } from './chat.js';
 import { type AppendMeter, PostgresEvents } from './events.js';
 import { JOB_LOCKS, PostgresLease } from './lease.js';
+import { PostgresMedia } from './media.js';
 import { migratePostgres } from './migrate.js';
 import { postgresLimiter, pruneRateBuckets } from './rate-buckets.js';
 import { hintUsable, ReadAhead } from './read-ahead.js';
@@ -141,6 +142,7 @@ export class PostgresStore implements Store {
   readonly audit: PostgresAudit;
   readonly reports: PostgresReports;
   readonly automod: PostgresAutomod;
+  readonly media: PostgresMedia;
   readonly stats = { commits: 0, jobs: 0 };
   /** Statements sent on the write connection (its round trips), for tests and benchmarks. */
   statements = 0;
@@ -218,6 +220,7 @@ export class PostgresStore implements Store {
     this.audit = new PostgresAudit(this.#pool);
     this.reports = new PostgresReports(this.#pool);
     this.automod = new PostgresAutomod(this.#pool);
+    this.media = new PostgresMedia(this.#pool);
   }
 
   /** Whether the store still takes requests (`close` not called). */
@@ -293,6 +296,7 @@ export class PostgresStore implements Store {
       audit: new PostgresAudit(q),
       reports: new PostgresReports(q, true),
       automod: new PostgresAutomod(q),
+      media: new PostgresMedia(q, true),
     };
     const outcomes: Outcome[] = [];
     try {

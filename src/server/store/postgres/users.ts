@@ -16,6 +16,7 @@ const COLUMNS: Record<keyof Omit<UserRow, 'id' | 'createdAt'>, string> = {
   updatedAt: 'updated_at',
   groupAdds: 'group_adds',
   operator: 'operator',
+  avatarId: 'avatar_id',
 };
 
 /** Accounts and username holds in PostgreSQL: the queries of the SQLite `userQueries` (db/users.ts). */

@@ -3,6 +3,7 @@ import { auditQueries } from '../../db/audit.js';
 import { automodQueries } from '../../db/automod.js';
 import { ChatQueries } from '../../db/chat.js';
 import { closeDb, type Db } from '../../db/index.js';
+import { mediaQueries } from '../../db/media.js';
 import { reportQueries } from '../../db/reports.js';
 import { sessionQueries } from '../../db/sessions.js';
 import { userQueries } from '../../db/users.js';
@@ -15,6 +16,7 @@ import type {
   ChatStore,
   EventStore,
   Lease,
+  MediaStore,
   Publish,
   ReportStore,
   SessionStore,
@@ -42,6 +44,7 @@ export class SqliteStore implements Store {
   readonly audit: AuditStore;
   readonly reports: ReportStore;
   readonly automod: AutomodStore;
+  readonly media: MediaStore;
   /** What write jobs see: the same stores on the writer's connection. */
   private readonly tx: TxStores;
   private readonly writer: SqliteWriter;
@@ -82,6 +85,7 @@ export class SqliteStore implements Store {
       audit: asyncOf(auditQueries(db)),
       reports: asyncOf(reportQueries(db)),
       automod: asyncOf(automodQueries(db)),
+      media: asyncOf(mediaQueries(db)),
     };
     this.chat = methodsOf<ChatStore>(new ChatQueries(reader));
     this.users = asyncOf(userQueries(reader));
@@ -91,6 +95,7 @@ export class SqliteStore implements Store {
     this.audit = asyncOf(auditQueries(reader));
     this.reports = asyncOf(reportQueries(reader));
     this.automod = asyncOf(automodQueries(reader));
+    this.media = asyncOf(mediaQueries(reader));
   }
 
   write<T>(fn: (tx: TxStores, after: AfterCommit) => Promise<T>): Promise<T> {
