@@ -16,6 +16,7 @@ import type { AfterCommit, StoredEvent, TxStores } from '../../src/server/store/
 import { PostgresAudit } from '../../src/server/store/postgres/audit.js';
 import { PostgresChat } from '../../src/server/store/postgres/chat.js';
 import { PostgresEvents } from '../../src/server/store/postgres/events.js';
+import { PostgresMedia } from '../../src/server/store/postgres/media.js';
 import { PostgresReports } from '../../src/server/store/postgres/reports.js';
 import * as pgSchema from '../../src/server/store/postgres/schema.js';
 import { PostgresSessions } from '../../src/server/store/postgres/sessions.js';
@@ -1012,6 +1013,84 @@ async function script(b: Backend): Promise<void> {
   await rec(b, 'automod.heldCount none', r.automod.heldCount('s-acme', 'u-bob'));
   await rec(b, 'automod.moderatorIds', r.automod.moderatorIds('s-acme'));
 
+  // Uploaded files: slots, uploads, attachments, pictures, totals
+  const slot = (id: string, owner: string, purpose: 'message' | 'avatar' | 'server-icon', size: number, at: number) => ({
+    id,
+    ownerId: owner,
+    purpose,
+    name: `${id}.bin`,
+    size,
+    type: 'application/octet-stream',
+    tokenHash: `hash-${id}`,
+    uploadBy: at + 900_000,
+    createdAt: at,
+    expiresAt: at + 3_600_000,
+  });
+  const content = (sha: string, at: number) => ({
+    sha256: sha,
+    thumbSha256: sha === 'sha-img' ? 'sha-thumb' : null,
+    type: sha === 'sha-img' ? 'image/png' : 'audio/ogg',
+    width: sha === 'sha-img' ? 640 : null,
+    height: sha === 'sha-img' ? 480 : null,
+    durationMs: sha === 'sha-img' ? null : 42_000,
+    uploadedAt: at,
+  });
+  await w('media.insert', async (tx) => {
+    await tx.media.insert(slot('f-1', 'u-bob', 'message', 1000, T + 10));
+    await tx.media.insert(slot('f-2', 'u-bob', 'message', 2000, T + 11));
+    await tx.media.insert(slot('f-3', 'u-cat', 'message', 3000, T + 12));
+    await tx.media.insert(slot('f-av', 'u-ann', 'avatar', 500, T + 13));
+    await tx.media.insert(slot('f-ic', 'u-ann', 'server-icon', 700, T + 14));
+    await tx.media.insert(slot('f-old', 'u-cat', 'message', 10, T));
+  });
+  await rec(b, 'media.byId slot', r.media.byId('f-1'));
+  await rec(b, 'media.byId none', r.media.byId('f-none'));
+  await w('media.complete', async (tx) => [
+    await tx.media.complete('f-1', content('sha-img', T + 20)),
+    await tx.media.complete('f-2', content('sha-audio', T + 21)),
+    await tx.media.complete('f-3', content('sha-img', T + 22)),
+    await tx.media.complete('f-av', content('sha-img', T + 23)),
+    await tx.media.complete('f-1', content('sha-audio', T + 24)),
+    await tx.media.complete('f-none', content('sha-audio', T + 24)),
+  ]);
+  await w('media.attach', async (tx) => [
+    await tx.media.attach(['f-2', 'f-1'], { messageId: 'm02', conversationId: 'ch-gen', serverId: 's-acme' }),
+    await tx.media.attach(['f-3'], { messageId: 'm05', conversationId: 'd-ab', serverId: null }),
+    await tx.media.attach(['f-1'], { messageId: 'm03', conversationId: 'ch-gen', serverId: 's-acme' }),
+  ]);
+  await rec(b, 'media.ofMessages', r.media.ofMessages(['m02', 'm05', 'm01']).then((m) => [...m.entries()].sort()));
+  await rec(b, 'media.ofMessages none', r.media.ofMessages([]).then((m) => [...m.entries()]));
+  await w('media.keep and pictures', async (tx) => {
+    await tx.media.keep('f-av', null);
+    await tx.media.setAvatar('u-ann', 'f-av');
+    await tx.media.keep('f-ic', 's-acme');
+    await tx.media.setIcon('s-acme', 'f-ic');
+    await tx.media.expireAt('f-old', T + 5);
+  });
+  await rec(b, 'media.byId kept', r.media.byId('f-av'));
+  await rec(b, 'users.byId with a picture', r.users.byId('u-ann'));
+  await rec(b, 'chat.server with an icon', r.chat.server('s-acme'));
+  await rec(b, 'media.serverBytes', r.media.serverBytes('s-acme'));
+  await rec(b, 'media.serverBytes none', r.media.serverBytes('s-none'));
+  await rec(b, 'media.expired', r.media.expired(T + 3_600_000, 10));
+  await rec(b, 'media.expired limited', r.media.expired(T + 3_600_000 + 20, 1));
+  await rec(b, 'media.referenced', r.media.referenced(['sha-img', 'sha-thumb', 'sha-gone']).then((s) => [...s].sort()));
+  await rec(b, 'media.totals', r.media.totals());
+  await w('media.addUsage', async (tx) => {
+    await tx.media.addUsage('u-bob', 100, 5000);
+    await tx.media.addUsage('u-bob', 100, 1000);
+    await tx.media.addUsage('u-bob', 99, 10);
+    await tx.media.addUsage('u-bob', 100, -2000);
+    await tx.media.addUsage('u-cat', 100, -50);
+  });
+  await rec(b, 'media.usageOn', r.media.usageOn('u-bob', 100));
+  await rec(b, 'media.usageOn none', r.media.usageOn('u-cat', 100));
+  await w('media.pruneUsage', (tx) => tx.media.pruneUsage(100));
+  await rec(b, 'media.usageOn pruned', r.media.usageOn('u-bob', 99));
+  await w('media.detachMessage', (tx) => tx.media.detachMessage('m02'));
+  await w('media.remove', (tx) => tx.media.remove('f-old'));
+  await rec(b, 'media.referenced after', r.media.referenced(['sha-img', 'sha-audio']).then((s) => [...s].sort()));
+
   // Events: head, cursors, replay, pruning
   const head = (await rec(b, 'events.head', r.events.head())) as number;
   await rec(b, 'events.parseCursor', r.events.parseCursor(String(head)));
@@ -1088,6 +1167,8 @@ const TABLES = [
   'automod_rules',
   'held_messages',
   'reports',
+  'attachments',
+  'upload_usage',
 ];
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -1165,6 +1246,7 @@ test('the PostgreSQL stores answer every call of the script as the SQLite query 
     ...methodsOf(PostgresUsage.prototype).map((m) => `usage.${m}`),
     ...methodsOf(PostgresAudit.prototype).map((m) => `audit.${m}`),
     ...methodsOf(PostgresReports.prototype).map((m) => `reports.${m}`),
+    ...methodsOf(PostgresMedia.prototype).map((m) => `media.${m}`),
   ];
   assert.ok(expected.length > 100, 'the method lists were read');
   const missing = expected.filter((m) => !called.has(m) && NOT_COMPARED[m] === undefined);
