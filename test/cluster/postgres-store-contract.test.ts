@@ -1014,7 +1014,13 @@ async function script(b: Backend): Promise<void> {
   await rec(b, 'automod.moderatorIds', r.automod.moderatorIds('s-acme'));
 
   // Uploaded files: slots, uploads, attachments, pictures, totals
-  const slot = (id: string, owner: string, purpose: 'message' | 'avatar' | 'server-icon', size: number, at: number) => ({
+  const slot = (
+    id: string,
+    owner: string,
+    purpose: 'message' | 'avatar' | 'server-icon',
+    size: number,
+    at: number,
+  ) => ({
     id,
     ownerId: owner,
     purpose,
@@ -1058,8 +1064,16 @@ async function script(b: Backend): Promise<void> {
     await tx.media.attach(['f-3'], { messageId: 'm05', conversationId: 'd-ab', serverId: null }),
     await tx.media.attach(['f-1'], { messageId: 'm03', conversationId: 'ch-gen', serverId: 's-acme' }),
   ]);
-  await rec(b, 'media.ofMessages', r.media.ofMessages(['m02', 'm05', 'm01']).then((m) => [...m.entries()].sort()));
-  await rec(b, 'media.ofMessages none', r.media.ofMessages([]).then((m) => [...m.entries()]));
+  await rec(
+    b,
+    'media.ofMessages',
+    r.media.ofMessages(['m02', 'm05', 'm01']).then((m) => [...m.entries()].sort()),
+  );
+  await rec(
+    b,
+    'media.ofMessages none',
+    r.media.ofMessages([]).then((m) => [...m.entries()]),
+  );
   await w('media.keep and pictures', async (tx) => {
     await tx.media.keep('f-av', null);
     await tx.media.setAvatar('u-ann', 'f-av');
@@ -1074,7 +1088,11 @@ async function script(b: Backend): Promise<void> {
   await rec(b, 'media.serverBytes none', r.media.serverBytes('s-none'));
   await rec(b, 'media.expired', r.media.expired(T + 3_600_000, 10));
   await rec(b, 'media.expired limited', r.media.expired(T + 3_600_000 + 20, 1));
-  await rec(b, 'media.referenced', r.media.referenced(['sha-img', 'sha-thumb', 'sha-gone']).then((s) => [...s].sort()));
+  await rec(
+    b,
+    'media.referenced',
+    r.media.referenced(['sha-img', 'sha-thumb', 'sha-gone']).then((s) => [...s].sort()),
+  );
   await rec(b, 'media.totals', r.media.totals());
   await w('media.addUsage', async (tx) => {
     await tx.media.addUsage('u-bob', 100, 5000);
@@ -1089,7 +1107,11 @@ async function script(b: Backend): Promise<void> {
   await rec(b, 'media.usageOn pruned', r.media.usageOn('u-bob', 99));
   await w('media.detachMessage', (tx) => tx.media.detachMessage('m02'));
   await w('media.remove', (tx) => tx.media.remove('f-old'));
-  await rec(b, 'media.referenced after', r.media.referenced(['sha-img', 'sha-audio']).then((s) => [...s].sort()));
+  await rec(
+    b,
+    'media.referenced after',
+    r.media.referenced(['sha-img', 'sha-audio']).then((s) => [...s].sort()),
+  );
 
   // Events: head, cursors, replay, pruning
   const head = (await rec(b, 'events.head', r.events.head())) as number;
