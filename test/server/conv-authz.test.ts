@@ -63,6 +63,8 @@ type Ids = {
   /** An automatic moderation rule of the server, and a message it holds. */
   ruleId: string;
   heldId: string;
+  /** Alice's upload, not yet used (only she may see it). */
+  attachmentId: string;
 };
 
 type Case = { op: OpName; on: string; params: (x: Ids) => unknown };
@@ -145,6 +147,7 @@ const CASES: readonly Case[] = [
   row('groups.leave', 'group', (x) => ({ groupId: x.groupId })),
   row('channels.delete', 'channel', (x) => ({ channelId: x.channelId })),
   row('servers.delete', 'server', (x) => ({ serverId: x.serverId })),
+  row('attachments.get', "someone's upload", (x) => ({ attachmentId: x.attachmentId })),
 ];
 
 /** Account operations (docs/protocol.md) and the conversation operations that name nothing. */
@@ -172,6 +175,7 @@ const ACCOUNT_OPS = [
   'blocks.list',
 ];
 const NO_ID_OPS = [
+  'attachments.create',
   'servers.create',
   'servers.list',
   'groups.create',
@@ -275,6 +279,7 @@ before(async () => {
     reportId: report.id,
     ruleId: rule.id,
     heldId: held.id,
+    attachmentId: (await alice.c.request('attachments.create', { name: 'plans.txt', size: 12 })).attachment.id,
   };
   const fake: Ids = {
     serverId: randomId(),
@@ -291,6 +296,7 @@ before(async () => {
     reportId: 9_999_999,
     ruleId: randomId(),
     heldId: randomId(),
+    attachmentId: randomId(),
   };
   fx = { alice, bob, carol, eve, ids, fake, serverName, groupName };
 });
