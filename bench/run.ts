@@ -113,6 +113,11 @@ function workload(name: string): Workload {
       };
     case 'w2-logins':
       return { targets: ['natter'], job: { ...base, mode: 'fanout', clients, roomSize: 100, rate, logins: 4 } };
+    case 'w3-uploads':
+      return {
+        targets: ['natter'],
+        job: { ...base, mode: 'fanout', clients, roomSize: 100, rate, uploads: 20, uploadBytes: 1024 * 1024 },
+      };
     case 'w3':
       return {
         targets: ['natter', 'ngircd', 'relay', 'natter-cluster'],
@@ -151,7 +156,7 @@ function workload(name: string): Workload {
         },
       };
     default:
-      throw new Error(`unknown workload "${name}" (w1, w2, w2-logins, w3, w4, w5, w6)`);
+      throw new Error(`unknown workload "${name}" (w1, w2, w2-logins, w3, w3-uploads, w4, w5, w6)`);
   }
 }
 
@@ -222,7 +227,16 @@ function natterConfig(dataDir: string, bcryptCost: number, hashThreads: number, 
     // A loopback test: every client shares one address.
     maxConnectionsPerAddress: 1_000_000,
     // Creating accounts, joining and logging in as fast as possible is the test, not an attack.
-    limits: { registerPerAddress: open, loginPerAccount: open, loginPerAddress: open, inviteFail: open },
+    limits: {
+      registerPerAddress: open,
+      loginPerAccount: open,
+      loginPerAddress: open,
+      inviteFail: open,
+      // Upload slots are writes: the uploads side load asks for them as fast as it can.
+      writePerUser: open,
+    },
+    // The uploads side load stores far more than a person's day: no daily allowance here.
+    quotas: { uploadBytesPerDay: Number.MAX_SAFE_INTEGER, serverMediaBytes: Number.MAX_SAFE_INTEGER },
   };
 }
 

@@ -20,4 +20,6 @@ export interface Adapter {
   login?(i: number): Promise<void>;
   /** Asks for a page of history in `room`: the latest, or before `beforeSeq`; resolves with the oldest seq (natter only). */
   history?(i: number, room: number, beforeSeq?: number): Promise<number>;
+  /** Uploads `bytes` as client `i`: an upload slot, then the bytes over HTTP (natter only). */
+  upload?(i: number, bytes: Buffer): Promise<void>;
 }

@@ -8,6 +8,7 @@
  * - `fanout`: every client sends `rate` messages/s to its room on a fixed tick,
  *   optionally with password logins, history reads or client churn beside it (W2-W6).
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Adapter, BenchClient } from './adapter.js';
@@ -58,6 +59,9 @@ export type Job = {
   concurrency?: number;
   /** fanout: parallel password-login loops (natter). */
   logins?: number;
+  /** fanout: parallel upload loops (natter), each uploading files of `uploadBytes` one after another. */
+  uploads?: number;
+  uploadBytes?: number;
   /** fanout: history readers in room 0, each paging `depth` pages back in turn (natter). */
   history?: { readers: number; depth: number; pauseMs: number };
   /** fanout: fraction of clients that disconnect and reconnect each second. */
@@ -313,6 +317,34 @@ async function fanout(): Promise<unknown> {
       })(),
     );
   }
+  let uploads = 0;
+  let uploadErrors = 0;
+  let lastUploadError = '';
+  const uploadHist = new Histogram();
+  for (let k = 0; k < (job.uploads ?? 0); k++) {
+    // Every upload differs (a counter in its first bytes): each is hashed and stored, none deduplicated.
+    const bytes = randomBytes(job.uploadBytes ?? 1024 * 1024);
+    side.push(
+      (async () => {
+        let n = 0;
+        while (!stopSide) {
+          bytes.writeUInt32BE(n++, 0);
+          const s = performance.now();
+          try {
+            await adapter.upload?.(k, bytes);
+            if (measuring) {
+              uploads++;
+              uploadHist.add(performance.now() - s);
+            }
+          } catch (err) {
+            uploadErrors++;
+            lastUploadError = String(err);
+            await sleep(100);
+          }
+        }
+      })(),
+    );
+  }
   const pages = Array.from({ length: (job.history?.depth ?? 0) + 1 }, () => new Histogram());
   for (let r = 0; r < (job.history?.readers ?? 0); r++) {
     const h = job.history ?? { readers: 0, depth: 0, pauseMs: 0 };
@@ -419,6 +451,15 @@ async function fanout(): Promise<unknown> {
       perS: round((logins * 1000) / measureMs, 2),
       errors: loginErrors,
       latencyMs: loginHist.summary(),
+    };
+  }
+  if (job.uploads) {
+    result.uploads = {
+      perS: round((uploads * 1000) / measureMs, 2),
+      mibPerS: round((uploads * (job.uploadBytes ?? 0) * 1000) / measureMs / (1024 * 1024), 1),
+      errors: uploadErrors,
+      ...(lastUploadError ? { lastError: lastUploadError } : {}),
+      latencyMs: uploadHist.summary(),
     };
   }
   if (job.history) result.historyMs = pages.map((h, d) => ({ page: d, ...h.summary() }));

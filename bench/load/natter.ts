@@ -3,6 +3,7 @@
  * server membership through invite codes, and WebSocket clients that
  * authenticate with their session token on the upgrade request.
  */
+import { request } from 'node:http';
 import WebSocket from 'ws';
 import type { Adapter, BenchClient } from './adapter.js';
 import { pool } from './measure.js';
@@ -164,6 +165,21 @@ export function natterAdapter(fx: NatterFixture & { urls?: string[] }): Adapter 
       await rpc.call('login', { username: `b${i}`, password: BENCH_PASSWORD, client: 'natter-bench', presence: false });
       await rpc.close();
     },
+    upload: (() => {
+      const conns = new Map<number, Promise<Rpc>>();
+      return async (i: number, bytes: Buffer) => {
+        let rpc = conns.get(i);
+        if (!rpc) {
+          rpc = Rpc.open(urlOf(i), fx.tokens[i]);
+          conns.set(i, rpc);
+        }
+        const slot = await (await rpc).call<{ upload: { url: string; token: string } }>('attachments.create', {
+          name: 'bench.bin',
+          size: bytes.length,
+        });
+        await put(new URL(slot.upload.url, urlOf(i).replace(/^ws/, 'http')), slot.upload.token, bytes);
+      };
+    })(),
     history: (() => {
       const conns = new Map<number, Promise<Rpc>>();
       return async (i: number, room: number, beforeSeq?: number) => {
@@ -179,4 +195,25 @@ export function natterAdapter(fx: NatterFixture & { urls?: string[] }): Adapter 
       };
     })(),
   };
+}
+
+/** PUTs `bytes` to an upload URL with its token; rejects unless the server answers 200. */
+function put(url: URL, token: string, bytes: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${token}`, 'content-length': bytes.length },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve() : reject(new Error(`upload answered ${res.statusCode}`)),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(bytes);
+  });
 }
