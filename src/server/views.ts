@@ -181,7 +181,12 @@ export const sizeOf = {
   user: (u: { displayName: string | null; status?: string | null; bio?: string | null; username: string }): number =>
     200 + textBytes(u.username) + textBytes(u.displayName) + textBytes(u.status) + textBytes(u.bio),
   message: (m: Message): number =>
-    400 + textBytes(m.body) + textBytes(m.author.username) + textBytes(m.author.displayName) + m.mentions.length * 25,
+    400 +
+    textBytes(m.body) +
+    textBytes(m.author.username) +
+    textBytes(m.author.displayName) +
+    m.mentions.length * 25 +
+    (m.attachments ?? []).reduce((n, a) => n + 250 + 2 * textBytes(a.name) + textBytes(a.type), 0),
   summary: (c: ConversationSummary): number =>
     500 +
     textBytes(c.name) +

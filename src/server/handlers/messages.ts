@@ -235,7 +235,8 @@ export const editMessage: Handler<'messages.edit'> = async (ctx, { messageId, bo
     await tx.chat.editMessage(message.id, body, now);
     await tx.chat.clearMentions(message.id);
     const row = { ...message, body, editedAt: now };
-    const updated = toMessage(row, toUserRef(await me(tx)), await recordMentions(tx, conv, row));
+    const files = (await tx.media.ofMessages([message.id])).get(message.id);
+    const updated = toMessage(row, toUserRef(await me(tx)), await recordMentions(tx, conv, row), files);
     await tx.events.append(after, [scopeOf(conv)], 'message.updated', { message: updated }, now);
     if (checked && moderation) await reportModeration(tx, after, moderation, checked, message.seq);
     return { message: updated };
