@@ -199,6 +199,9 @@ export async function capHold(ctx: AuthedCtx, m: Moderation, serverId: string): 
   };
 }
 
+/** How long a held message's files are kept for it. */
+export const HELD_FILES_MS = 30 * 86_400_000;
+
 /** Keeps a send the verdict holds, and tells the server's moderators. Returns the held row's id. */
 export async function holdMessage(
   ctx: AuthedCtx,
@@ -209,8 +212,12 @@ export async function holdMessage(
   files: readonly AttachmentRow[] = [],
 ): Promise<string> {
   const serverId = conv.serverId ?? '';
-  // Its files wait with it (no expiry) until a moderator decides.
-  for (const f of files) await ctx.media.expireAt(f.id, null);
+  // Its files wait with it, counted in the server's total, until a moderator
+  // decides, or for HELD_FILES_MS at most (a message held that long is approved without them).
+  for (const f of files) {
+    await ctx.media.keep(f.id, serverId);
+    await ctx.media.expireAt(f.id, row.createdAt + HELD_FILES_MS);
+  }
   const held = {
     id: newId(),
     serverId,

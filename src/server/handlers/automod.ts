@@ -9,7 +9,6 @@ import { spendWrite } from '../limits.js';
 import { PagedList, pageSize } from '../pages.js';
 import type { AfterCommit } from '../store/port.js';
 import { toAttachment, toMessage } from '../views.js';
-import { assertServerRoom } from './attachments.js';
 import { audit } from './audit.js';
 import { recordMentions } from './messages.js';
 
@@ -335,12 +334,8 @@ export const approveHeld: Handler<'held.approve'> = async (ctx, { heldId, reason
       kind: held.kind,
       bot: held.bot,
     };
+    // Its files were counted in the server's total when it was held.
     const files = await heldFiles(tx, held);
-    await assertServerRoom(
-      tx,
-      held.serverId,
-      files.reduce((n, f) => n + f.size, 0),
-    );
     await tx.automod.deleteHeld(held.id);
     await tx.chat.insertMessage(row);
     const attached = { messageId: row.id, conversationId: conv.id, serverId: held.serverId };
