@@ -290,6 +290,33 @@ export function checkClusterSettings(config: Pick<ServerConfig, 'database' | 'bu
   }
 }
 
+/**
+ * `publicUrl` (`--public-url`): an http:// or https:// URL with a host and
+ * nothing after it but a path (no query, fragment or credentials); null is fine.
+ */
+export function checkPublicUrl(value: string | null): void {
+  if (value === null) return;
+  let url: URL | null;
+  try {
+    url = new URL(value);
+  } catch {
+    url = null;
+  }
+  if (
+    !url ||
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    url.hostname === '' ||
+    url.search !== '' ||
+    url.hash !== '' ||
+    url.username !== '' ||
+    url.password !== ''
+  ) {
+    throw new ConfigError(
+      `--public-url takes the address clients reach this server's HTTP side at, such as https://chat.example.org, not "${value}"`,
+    );
+  }
+}
+
 /** The defaults, as documented in docs/operations.md. */
 export function defaultConfig(): ServerConfig {
   return {

@@ -7,6 +7,8 @@ import type { Limits, ServerConfig } from './config.js';
 import type { AuthState, Connection } from './connection.js';
 import type { Hub } from './hub.js';
 import type { Logger } from './log.js';
+import type { BlobStore } from './media/blob-store.js';
+import type { Uploads } from './media/upload.js';
 import type { PasswordHasher } from './passwords.js';
 import type { Clock, Limiter } from './rate-limit.js';
 import type {
@@ -47,6 +49,10 @@ export type Services = {
   automod: AutomodStore;
   /** Uploaded files' rows, pictures and upload totals (the bytes are in `blobs`). */
   media: MediaStore;
+  /** The bytes of uploaded files, by SHA-256 (`media/` under the data directory, or `mediaDir`). */
+  blobs: BlobStore;
+  /** Uploads under way on this node (one at a time per slot, a few per account). */
+  uploads: Uploads;
   /** Servers' automatic moderation rules, compiled (on this node). */
   ruleCache: RuleCache;
   /** The external message classifier (`--moderation-webhook`), with its policy; null when none is configured. */
@@ -69,6 +75,8 @@ export type Services = {
   limiters: { [K in keyof Limits]: Limiter };
   log: Logger;
   version: string;
+  /** The HTTP port this natter listens on (where TCP clients upload and download files without `publicUrl`). */
+  httpPort(): number;
   /** When each `user:conversation` pair last announced typing (ephemeral, never stored). */
   typing: Map<string, number>;
 };

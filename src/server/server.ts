@@ -16,6 +16,7 @@ import { hubTarget } from './bus/target.js';
 import {
   ConfigError,
   checkClusterSettings,
+  checkPublicUrl,
   DatabaseUnreachable,
   defaultConfig,
   LIMIT_NAMES,
@@ -29,6 +30,8 @@ import { Dispatcher } from './dispatch.js';
 import { Hub } from './hub.js';
 import { createLogger, type Logger } from './log.js';
 import { Maintenance } from './maintenance.js';
+import { FsBlobStore } from './media/blob-store.js';
+import { Uploads } from './media/upload.js';
 import { PasswordHasher } from './passwords.js';
 import type { Store, StoredEvent } from './store/port.js';
 import { isUnavailable } from './store/postgres/sql.js';
@@ -91,13 +94,17 @@ export function makeConfig(overrides: ServerOverrides = {}): ServerConfig {
 export async function startServer(overrides: ServerOverrides = {}): Promise<RunningServer> {
   const config = makeConfig(overrides);
   config.dataDir = resolve(config.dataDir);
+  if (config.mediaDir !== null) config.mediaDir = resolve(config.mediaDir);
   checkClusterSettings(config);
+  checkPublicUrl(config.publicUrl);
   const certificate = config.tls ? new ServerCertificate(config.tls) : null;
   const proxies = new TrustedProxies(config.trustProxy);
   const hosts = new HostCheck(parseAllowedHosts(config.allowedHosts), config.host, () => certificate?.names ?? []);
   const log = createLogger(config.log);
   const clock = () => Date.now();
   const hub = new Hub(config.presenceGraceMs);
+  /** The HTTP port once bound (`hello.media` tells TCP clients). */
+  let boundPort = config.port;
   const sockets = new AddressCounter();
   // The store hands committed events and after-commit effects to the bus, through the fan-out made below.
   let fanout: Fanout | null = null;
@@ -210,6 +217,8 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     reports: store.reports,
     automod: store.automod,
     media: store.media,
+    blobs: new FsBlobStore(config.mediaDir ?? resolve(config.dataDir, 'media')),
+    uploads: new Uploads(),
     ruleCache: new RuleCache(),
     classifier: classifierOf(config, log),
     hub,
@@ -227,6 +236,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     log,
     version: VERSION,
     typing: new Map(),
+    httpPort: () => boundPort,
   };
   // Unknown users are checked against a hash of the cost most accounts have, so
   // they answer as slowly as real ones even after --bcrypt-cost changed.
@@ -238,7 +248,9 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     // Check the header and request deadlines every 2 s (Node's default is 30 s), so a
     // client that trickles its headers is dropped near the 10 s it is allowed.
     maxHeaderSize: 16 * 1024,
-    requestTimeout: 30_000,
+    // A whole request may take as long as an upload slot lasts (a large file on a slow
+    // link); an API body has its own 30 s (transports/http.ts) and headers their 10 s.
+    requestTimeout: config.uploadSlotMs,
     headersTimeout: 10_000,
     connectionsCheckingInterval: 2_000,
   };
@@ -286,6 +298,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     throw err;
   }
   const port = (http.address() as AddressInfo).port;
+  boundPort = port;
   const tcpPort = tcp ? (tcp.address() as AddressInfo).port : null;
   const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
   const [web, socket, line] = certificate ? ['https', 'wss', 'tls'] : ['http', 'ws', 'tcp'];

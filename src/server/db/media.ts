@@ -7,11 +7,15 @@ export type NewAttachment = Pick<
   'id' | 'ownerId' | 'purpose' | 'name' | 'size' | 'type' | 'tokenHash' | 'uploadBy' | 'createdAt' | 'expiresAt'
 >;
 
-/** What an upload found in the bytes it stored, recorded when it completes. */
+/**
+ * What an upload found in the bytes it stored, recorded when it completes;
+ * `name` and `size` when what is stored is not what was sent (a profile
+ * picture or server icon is stored as the WebP made from it).
+ */
 export type UploadedContent = Pick<
   AttachmentRow,
   'sha256' | 'thumbSha256' | 'type' | 'width' | 'height' | 'durationMs' | 'uploadedAt'
->;
+> & { name?: string; size?: number };
 
 /** Where a message's files now belong (`attach`). */
 export type AttachedTo = { messageId: string; conversationId: string; serverId: string | null };
@@ -77,7 +81,8 @@ export function mediaQueries(db: Db) {
   const byId = sqlite.prepare('SELECT * FROM attachments WHERE id = ?');
   const complete = sqlite.prepare(
     `UPDATE attachments SET sha256 = @sha256, thumb_sha256 = @thumbSha256, type = @type, width = @width,
-       height = @height, duration_ms = @durationMs, uploaded_at = @uploadedAt, token_hash = NULL
+       height = @height, duration_ms = @durationMs, uploaded_at = @uploadedAt, token_hash = NULL,
+       name = coalesce(@name, name), size = coalesce(@size, size)
      WHERE id = @id AND sha256 IS NULL AND token_hash IS NOT NULL`,
   );
   const remove = sqlite.prepare('DELETE FROM attachments WHERE id = ?');
@@ -123,7 +128,8 @@ export function mediaQueries(db: Db) {
      * Records what an upload stored; false when the slot is gone or was
      * completed already (two uploads to one slot: the first wins).
      */
-    complete: (id: string, content: UploadedContent): boolean => complete.run({ id, ...content }).changes === 1,
+    complete: (id: string, content: UploadedContent): boolean =>
+      complete.run({ id, ...content, name: content.name ?? null, size: content.size ?? null }).changes === 1,
     /** Deletes one row (its blob goes with the next sweep if nothing else names it). */
     remove: (id: string): void => {
       remove.run(id);

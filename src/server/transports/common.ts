@@ -29,6 +29,13 @@ export function sendHello(conn: Connection, services: Services): void {
       authDeadlineMs: services.config.authDeadlineMs,
       heartbeatMs: services.config.heartbeatMs,
     },
+    media: {
+      // A TCP client reaches the HTTP side on the same host, this port, unless told the public address.
+      ...(services.config.publicUrl === null
+        ? { httpPort: services.httpPort() }
+        : { httpUrl: services.config.publicUrl.replace(/\/+$/, '') }),
+      maxFileBytes: services.config.quotas.fileBytesMax,
+    },
   });
 }
 

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   decodeJson,
   HTTP_STATUS,
+  Id,
   NatterError,
   PROTOCOL_VERSION,
   parseRequest,
@@ -12,6 +13,8 @@ import { resolveToken } from '../access.js';
 import { Connection } from '../connection.js';
 import type { Services } from '../context.js';
 import type { Dispatcher } from '../dispatch.js';
+import { type MediaTarget, serveDownload } from '../media/download.js';
+import { receiveUpload, UPLOAD_IDLE_MS } from '../media/upload.js';
 import { bearerToken, remoteAddress, tooManyConnections } from './common.js';
 
 /** One HTTP request, seen as a connection that lives for one reply. Events are not delivered over HTTP. */
@@ -27,6 +30,10 @@ class HttpConnection extends Connection {
 }
 
 const API_PREFIX = '/api/v1/';
+const MEDIA_PREFIX = '/media/v1/';
+
+/** How long an API request's body may take to arrive (uploads have their own, longer, rules). */
+export const BODY_DEADLINE_MS = 30_000;
 
 /** How long `/readyz` waits for the database to answer before saying it does not. */
 const READY_PING_MS = 1000;
@@ -67,10 +74,38 @@ async function readiness(services: Services, draining: () => boolean) {
   };
 }
 
-/** The HTTP side: `POST /api/v1/<op>`, `GET /healthz`, `GET /readyz`. WebSocket upgrades are handled elsewhere. */
+/**
+ * The HTTP side: `POST /api/v1/<op>`, files under `/media/v1/`, `GET /healthz`,
+ * `GET /readyz`. WebSocket upgrades are handled elsewhere.
+ */
 export function createHttpHandler(services: Services, dispatcher: Dispatcher, startedAt: number) {
-  /** API requests under way per client address. */
+  /** API and media requests under way per client address. */
   const underWay = new Map<string, number>();
+  /**
+   * Counts a request against its address's cap until its response closes;
+   * false (and the refusal sent) when the address has too many under way.
+   */
+  const admit = (req: IncomingMessage, res: ServerResponse, address: string, id: RequestId | null): boolean => {
+    const n = (underWay.get(address) ?? 0) + 1;
+    if (n > services.config.maxHttpRequestsPerAddress) {
+      refuseBody(req, res);
+      sendError(
+        res,
+        id,
+        new NatterError('rate_limited', 'too many requests under way from this address; wait for their replies', {
+          retryAfterMs: 1000,
+        }),
+      );
+      return false;
+    }
+    underWay.set(address, n);
+    res.once('close', () => {
+      const left = (underWay.get(address) ?? 1) - 1;
+      if (left > 0) underWay.set(address, left);
+      else underWay.delete(address);
+    });
+    return true;
+  };
   return (req: IncomingMessage, res: ServerResponse): void => {
     // Every socket counts toward the per-address cap (it could be upgraded later);
     // over it, its requests are refused. A trusted proxy's sockets carry many clients:
@@ -117,6 +152,11 @@ export function createHttpHandler(services: Services, dispatcher: Dispatcher, st
       );
       return;
     }
+    if (path.startsWith(MEDIA_PREFIX)) {
+      const address = services.proxies.clientOf(req);
+      if (admit(req, res, address, null)) media(services, req, res, address, path.slice(MEDIA_PREFIX.length));
+      return;
+    }
     if (!path.startsWith(API_PREFIX)) {
       sendError(res, null, new NatterError('not_found', 'nothing here: the API is POST /api/v1/<operation>'));
       return;
@@ -129,29 +169,7 @@ export function createHttpHandler(services: Services, dispatcher: Dispatcher, st
     const rawId = req.headers['x-request-id'];
     const idParse = RequestId.safeParse(rawId);
     const id = idParse.success ? idParse.data : 0;
-    const address = services.proxies.clientOf(req);
-    const n = (underWay.get(address) ?? 0) + 1;
-    if (n > services.config.maxHttpRequestsPerAddress) {
-      req.resume();
-      sendError(
-        res,
-        id,
-        new NatterError('rate_limited', 'too many requests under way from this address; wait for their replies', {
-          retryAfterMs: 1000,
-        }),
-      );
-      return;
-    }
-    underWay.set(address, n);
-    let counted = true;
-    const done = () => {
-      if (!counted) return;
-      counted = false;
-      const left = (underWay.get(address) ?? 1) - 1;
-      if (left > 0) underWay.set(address, left);
-      else underWay.delete(address);
-    };
-    res.once('close', done);
+    if (!admit(req, res, services.proxies.clientOf(req), id)) return;
     readBody(req, services.config.maxFrameBytes).then(
       (body) => {
         // A browser may POST text/plain or a form to any site without asking
@@ -163,6 +181,7 @@ export function createHttpHandler(services: Services, dispatcher: Dispatcher, st
         void handle(services, dispatcher, req, res, id, op, body);
       },
       (err: unknown) => {
+        refuseBody(req, res);
         sendError(
           res,
           id,
@@ -171,6 +190,63 @@ export function createHttpHandler(services: Services, dispatcher: Dispatcher, st
       },
     );
   };
+}
+
+/**
+ * `/media/v1/…`: `PUT uploads/<id>` (media/upload.ts), `GET`/`HEAD
+ * <id>/<name>` and `thumbs/<id>` (media/download.ts).
+ */
+function media(services: Services, req: IncomingMessage, res: ServerResponse, address: string, rest: string): void {
+  route(services, req, res, address, rest).catch((err: unknown) => {
+    if (!(err instanceof NatterError)) services.log.error(`${req.method} ${MEDIA_PREFIX}${rest}`, err);
+    refuseBody(req, res);
+    sendError(
+      res,
+      null,
+      err instanceof NatterError ? err : new NatterError('internal', 'the file could not be handled'),
+    );
+  });
+}
+
+async function route(
+  services: Services,
+  req: IncomingMessage,
+  res: ServerResponse,
+  address: string,
+  rest: string,
+): Promise<void> {
+  const parts = rest.split('/');
+  const validId = (s: string | undefined): s is string => Id.safeParse(s).success;
+  if (parts[0] === 'uploads' && parts.length === 2) {
+    const id = parts[1];
+    if (req.method !== 'PUT') throw methodNotAllowed('PUT');
+    if (!validId(id)) throw new NatterError('not_found', 'no upload slot with this id and token');
+    // A slow link may take minutes over a large file, but not stall: silent for too long, it is cut off.
+    req.setTimeout(UPLOAD_IDLE_MS, () => req.destroy());
+    try {
+      send(res, 200, await receiveUpload(services, req, address, id));
+    } finally {
+      req.socket?.setTimeout(0);
+    }
+    return;
+  }
+  let target: MediaTarget | null = null;
+  if (parts[0] === 'thumbs' && parts.length === 2 && validId(parts[1])) target = { id: parts[1], thumb: true };
+  else if (parts.length === 2 && validId(parts[0])) target = { id: parts[0], thumb: false };
+  if (!target) throw new NatterError('not_found', 'no such file');
+  if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed('GET or HEAD');
+  await serveDownload(services, req, res, address, target);
+}
+
+/**
+ * Before answering a request whose body has not been read: the connection
+ * closes after the answer, rather than reading (perhaps megabytes of) a body
+ * nobody wants to keep it alive.
+ */
+function refuseBody(req: IncomingMessage, res: ServerResponse): void {
+  if (req.complete || res.headersSent) return;
+  res.setHeader('Connection', 'close');
+  req.resume();
 }
 
 async function handle(
@@ -244,6 +320,14 @@ function readBody(req: IncomingMessage, max: number): Promise<string> {
     }
     const chunks: Buffer[] = [];
     let size = 0;
+    // The server's own request deadline is long, for uploads: an API body that trickles in is cut off here.
+    const deadline = setTimeout(() => {
+      reject(
+        new NatterError('bad_request', `the request body took longer than ${BODY_DEADLINE_MS / 1000} s to arrive`),
+      );
+      req.pause();
+    }, BODY_DEADLINE_MS);
+    req.once('close', () => clearTimeout(deadline));
     req.on('data', (chunk: Buffer) => {
       if (size > max) return;
       size += chunk.length;
@@ -257,6 +341,7 @@ function readBody(req: IncomingMessage, max: number): Promise<string> {
       chunks.push(chunk);
     });
     req.on('end', () => {
+      clearTimeout(deadline);
       try {
         resolve(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks)));
       } catch {

@@ -39,9 +39,20 @@ export class PostgresMedia implements MediaStore {
     const n = await changes(
       this.#q,
       `UPDATE attachments SET sha256 = $2, thumb_sha256 = $3, type = $4, width = $5, height = $6, duration_ms = $7,
-         uploaded_at = $8, token_hash = NULL
+         uploaded_at = $8, token_hash = NULL, name = coalesce($9, name), size = coalesce($10::bigint, size)
        WHERE id = $1 AND sha256 IS NULL AND token_hash IS NOT NULL`,
-      [id, c.sha256, c.thumbSha256, c.type, c.width, c.height, c.durationMs, c.uploadedAt],
+      [
+        id,
+        c.sha256,
+        c.thumbSha256,
+        c.type,
+        c.width,
+        c.height,
+        c.durationMs,
+        c.uploadedAt,
+        c.name ?? null,
+        c.size ?? null,
+      ],
     );
     return n === 1;
   }
