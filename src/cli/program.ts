@@ -257,6 +257,18 @@ function serveCommand(): Command {
     )
     .addOption(
       new Option(
+        '--media-dir <dir>',
+        'where uploaded files are kept (default: media/ under --data; shared by a cluster)',
+      ).env('NATTER_MEDIA_DIR'),
+    )
+    .addOption(
+      new Option(
+        '--public-url <url>',
+        "the address clients reach this server's HTTP side at (https://chat.example.org), told to TCP clients for files",
+      ).env('NATTER_PUBLIC_URL'),
+    )
+    .addOption(
+      new Option(
         '--limits <file>',
         'JSON file of rate limits and caps to change, e.g. {"sendPerUser": {"capacity": 20, "refillMs": 100}, "quotas": {"serversOwnedPerUser": 10}}',
       ).env('NATTER_LIMITS'),

@@ -26,6 +26,8 @@ export type ServeOptions = {
   tlsCert?: string;
   tlsKey?: string;
   trustProxy: string[];
+  mediaDir?: string;
+  publicUrl?: string;
   limits?: string;
   quiet?: boolean;
 };
@@ -137,6 +139,9 @@ export async function serve(opts: ServeOptions): Promise<void> {
       allowedHosts: opts.allowHost,
       tls: cert !== undefined && key !== undefined ? { certFile: cert, keyFile: key } : null,
       trustProxy: opts.trustProxy,
+      // Empty NATTER_MEDIA_DIR or NATTER_PUBLIC_URL: no setting.
+      mediaDir: opts.mediaDir || null,
+      publicUrl: opts.publicUrl || null,
       log: !opts.quiet,
     });
   } catch (err) {
