@@ -1,6 +1,8 @@
 import { CloseCode } from '../protocol/index.js';
 import type { Services } from './context.js';
+import { dayOf } from './db/media.js';
 import { KNOWN_ADDRESS_MS } from './handlers/accounts.js';
+import { BLOB_GRACE_MS, sweepBlobs, TEMP_MAX_AGE_MS } from './media/sweep.js';
 import type { AfterCommit, Lease, TxStores } from './store/port.js';
 
 /** Rows deleted per write batch by the sweeps: small enough that no batch holds up the writer for long. */
@@ -36,6 +38,14 @@ export type MaintenanceReport = {
   audit: number;
   /** Shared rate-limit buckets full again (PostgreSQL; always 0 on SQLite, whose buckets live in memory). */
   rateBuckets: number;
+  /** Uploads not put to use in time (their rows; their blobs go with `blobs`). */
+  files: number;
+  /** Daily upload totals of days before yesterday. */
+  uploadUsage: number;
+  /** Temporary files of uploads that never finished. */
+  temps: number;
+  /** Blobs no row names, past their grace period. */
+  blobs: number;
 };
 
 /** How long a dead invite code (revoked, expired, used up) is kept before it is deleted. */
@@ -48,7 +58,8 @@ export const DEAD_INVITE_MS = 7 * 24 * 3600 * 1000;
  * username holds past `usernameHoldMs`, daily write totals of past days,
  * addresses not logged in from for 90 days, invite codes dead for a week,
  * servers' audit log entries past `auditRetentionMs`,
- * and shared rate-limit buckets full again; then the cost of the dummy hash
+ * shared rate-limit buckets full again, and files (uploads not put to use,
+ * upload totals, unfinished temporary files, blobs no row names); then the cost of the dummy hash
  * unknown users are checked against follows the cost most accounts now have.
  * On PostgreSQL one natter of a cluster runs it (see {@link Maintenance}).
  */
@@ -70,6 +81,7 @@ export async function runMaintenance(services: Services): Promise<MaintenanceRep
   const holds = await sweep(services, (tx) => tx.users.pruneHolds(now - config.usernameHoldMs, SWEEP_BATCH));
   const audit = await sweep(services, (tx) => tx.audit.prune(now - config.auditRetentionMs, SWEEP_BATCH));
   const usage = await store.write((tx) => tx.usage.pruneBefore(now));
+  const media = await sweepMedia(services, now);
   // A bucket untouched for its capacity times its refill is full, the same as no bucket.
   const full = Math.max(...Object.values(config.limits).map((l) => l.capacity * l.refillMs));
   let rateBuckets = 0;
@@ -80,7 +92,31 @@ export async function runMaintenance(services: Services): Promise<MaintenanceRep
     await new Promise((resolve) => setImmediate(resolve));
   }
   await followDummyCost(services);
-  return { events: removed, sessions: expired, holds, usage, invites, audit, rateBuckets };
+  return { events: removed, sessions: expired, holds, usage, invites, audit, rateBuckets, ...media };
+}
+
+/**
+ * Files: rows of uploads not put to use before their `expires_at` (slots
+ * never uploaded to, files never attached), upload totals of days before
+ * yesterday, temporary files of uploads that never finished, and then the
+ * blobs no row names any more, whatever removed the rows (this sweep, a
+ * deleted message, channel or server, a replaced picture): deleting a row
+ * never touches bytes, the sweep does, safely against uploads committing at
+ * the same moment (media/sweep.ts).
+ */
+async function sweepMedia(
+  services: Services,
+  now: number,
+): Promise<Pick<MaintenanceReport, 'files' | 'uploadUsage' | 'temps' | 'blobs'>> {
+  const files = await sweep(services, async (tx) => {
+    const ids = await tx.media.expired(now, SWEEP_BATCH);
+    for (const id of ids) await tx.media.remove(id);
+    return ids.length;
+  });
+  const uploadUsage = await services.store.write((tx) => tx.media.pruneUsage(dayOf(now) - 1));
+  const temps = await services.blobs.removeTemps(now - TEMP_MAX_AGE_MS);
+  const blobs = await sweepBlobs(services.blobs, services.media, now - BLOB_GRACE_MS);
+  return { files, uploadUsage, temps, blobs };
 }
 
 /**
