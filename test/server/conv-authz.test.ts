@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { NatterClient } from '../../src/client/index.js';
 import { NatterError, OP_NAMES, type OpName, type ParamsIn } from '../../src/protocol/index.js';
 import { connectAs, HttpApi, PASSWORD, rejection, uniqueName } from '../helpers/api.js';
+import { upload } from '../helpers/media.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -63,8 +64,11 @@ type Ids = {
   /** An automatic moderation rule of the server, and a message it holds. */
   ruleId: string;
   heldId: string;
-  /** Alice's upload, not yet used (only she may see it). */
-  attachmentId: string;
+  /** Files posted in the channel, the group and the DM, and an upload of alice's not used yet. */
+  channelFileId: string;
+  groupFileId: string;
+  dmFileId: string;
+  uploadId: string;
 };
 
 type Case = { op: OpName; on: string; params: (x: Ids) => unknown };
@@ -109,6 +113,10 @@ const CASES: readonly Case[] = [
   row('automod.update', 'rule', (x) => ({ ruleId: x.ruleId, enabled: false })),
   row('held.list', 'server', (x) => ({ serverId: x.serverId })),
   row('held.approve', 'held message', (x) => ({ heldId: x.heldId })),
+  row('attachments.get', 'channel file', (x) => ({ attachmentId: x.channelFileId })),
+  row('attachments.get', 'group file', (x) => ({ attachmentId: x.groupFileId })),
+  row('attachments.get', 'dm file', (x) => ({ attachmentId: x.dmFileId })),
+  row('attachments.get', 'unused upload', (x) => ({ attachmentId: x.uploadId })),
   row('channels.create', 'server', (x) => ({ serverId: x.serverId, name: 'intruders' })),
   row('channels.list', 'server', (x) => ({ serverId: x.serverId })),
   row('channels.update', 'channel', (x) => ({ channelId: x.channelId, topic: 'defaced' })),
@@ -147,7 +155,6 @@ const CASES: readonly Case[] = [
   row('groups.leave', 'group', (x) => ({ groupId: x.groupId })),
   row('channels.delete', 'channel', (x) => ({ channelId: x.channelId })),
   row('servers.delete', 'server', (x) => ({ serverId: x.serverId })),
-  row('attachments.get', "someone's upload", (x) => ({ attachmentId: x.attachmentId })),
 ];
 
 /** Account operations (docs/protocol.md) and the conversation operations that name nothing. */
@@ -239,10 +246,20 @@ before(async () => {
   const revokedCode = (await alice.c.request('invites.create', { serverId })).invite.code;
   await alice.c.request('invites.revoke', { serverId, code: revokedCode });
   await bob.c.request('invites.join', { code });
+  const files = new HttpApi(t.httpUrl);
+  files.token = alice.token;
+  const secretFile = async () => (await upload(files, t.httpUrl, 'secret.txt', Buffer.from('a secret file'))).id;
+  const [channelFileId, groupFileId, dmFileId, uploadId] = [
+    await secretFile(),
+    await secretFile(),
+    await secretFile(),
+    await secretFile(),
+  ];
   const channelMsg = await alice.c.request('messages.send', {
     conversationId: channelId,
     body: 'channel secret',
     nonce: nonce(),
+    attachments: [channelFileId],
   });
   const groupName = uniqueName('Cabal');
   const group = await alice.c.request('groups.create', { name: groupName, usernames: [bob.username] });
@@ -252,8 +269,14 @@ before(async () => {
     conversationId: group.group.id,
     body: 'group secret',
     nonce: nonce(),
+    attachments: [groupFileId],
   });
-  const dmMsg = await alice.c.request('messages.send', { to: bob.username, body: 'dm secret', nonce: nonce() });
+  const dmMsg = await alice.c.request('messages.send', {
+    to: bob.username,
+    body: 'dm secret',
+    nonce: nonce(),
+    attachments: [dmFileId],
+  });
   const { report } = await bob.c.request('reports.create', { messageId: channelMsg.message.id, reason: 'other' });
   const { rule } = await alice.c.request('automod.create', {
     serverId,
@@ -279,7 +302,10 @@ before(async () => {
     reportId: report.id,
     ruleId: rule.id,
     heldId: held.id,
-    attachmentId: (await alice.c.request('attachments.create', { name: 'plans.txt', size: 12 })).attachment.id,
+    channelFileId,
+    groupFileId,
+    dmFileId,
+    uploadId,
   };
   const fake: Ids = {
     serverId: randomId(),
@@ -296,7 +322,10 @@ before(async () => {
     reportId: 9_999_999,
     ruleId: randomId(),
     heldId: randomId(),
-    attachmentId: randomId(),
+    channelFileId: randomId(),
+    groupFileId: randomId(),
+    dmFileId: randomId(),
+    uploadId: randomId(),
   };
   fx = { alice, bob, carol, eve, ids, fake, serverName, groupName };
 });
