@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { HttpApi, PASSWORD, rejection, uniqueName } from '../helpers/api.js';
+import { ConfigError } from '../../src/server/config.js';
+import { startServer } from '../../src/server/server.js';
+import { connectClient, HttpApi, PASSWORD, rejection, uniqueName } from '../helpers/api.js';
 import { download, errorOf, mediaRequest, put, slotFor, upload } from '../helpers/media.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
@@ -214,6 +217,73 @@ describe('uploads and downloads', () => {
     const missing = await download(t.httpUrl, '/media/v1/AAAAAAAAAAAAAAAAAAAAA/x.txt', bob.token);
     assert.equal(missing.status, 404);
     assert.deepEqual(errorOf(theirs), errorOf(missing));
+  });
+});
+
+describe('where files go', () => {
+  test('hello.media: the HTTP port and the largest file; with --public-url, that address instead', async () => {
+    for (const url of [t.wsUrl, t.tcpUrl]) {
+      const c = await connectClient(url);
+      assert.deepEqual(c.hello.media, { httpPort: t.server.port, maxFileBytes: 10 * 1024 * 1024 });
+      c.close();
+    }
+    const other = await startTestServer({ publicUrl: 'https://chat.example.org/', quotas: { fileBytesMax: 1000 } });
+    try {
+      const c = await connectClient(other.tcpUrl);
+      assert.deepEqual(c.hello.media, { httpUrl: 'https://chat.example.org', maxFileBytes: 1000 });
+      c.close();
+    } finally {
+      await other.destroy();
+    }
+  });
+
+  test('a --public-url that is not an http(s) address stops the start with words', async () => {
+    for (const bad of ['ftp://example.org', 'chat.example.org', 'https://example.org/?x=1']) {
+      await assert.rejects(
+        startServer({ port: 0, tcpPort: null, dataDir: t.dataDir, publicUrl: bad, log: false }),
+        (err) => {
+          assert.ok(err instanceof ConfigError);
+          assert.match(err.message, /--public-url takes the address clients reach/);
+          return true;
+        },
+      );
+    }
+  });
+});
+
+describe('uploads under way', () => {
+  test('at most 4 uploads of one account at once; a fifth is rate_limited; cut-off uploads leave nothing', async () => {
+    const alice = await newUser();
+    const services = t.server.services;
+    const slots = await Promise.all([1, 2, 3, 4, 5].map((i) => slotFor(alice.api, `part${i}.bin`, 100_000)));
+    const open = slots.slice(0, 4).map((slot) => {
+      const req = request(new URL(slot.upload.url, t.httpUrl), {
+        method: 'PUT',
+        headers: { Authorization: `Bearer ${slot.upload.token}`, 'Content-Length': '100000' },
+        agent: false,
+      });
+      req.on('error', () => {});
+      req.write(randomBytes(1000));
+      return req;
+    });
+    await waitFor(() => services.uploads.active === 4, { what: 'four uploads under way' });
+    const fifth = slots[4];
+    assert.ok(fifth);
+    const refused = await put(t.httpUrl, fifth, randomBytes(100_000));
+    assert.equal(refused.status, 429);
+    const err = errorOf(refused);
+    assert.equal(err.code, 'rate_limited');
+    assert.match(err.message, /at most 4 uploads/);
+    assert.equal(refused.headers['retry-after'], '1');
+    // Another account is not held up by alice's.
+    const bob = await newUser();
+    await upload(bob.api, t.httpUrl, 'bob.bin', randomBytes(100));
+    for (const req of open) req.destroy();
+    await waitFor(() => services.uploads.active === 0 && temps().length === 0, {
+      what: 'the cut uploads to end and their temporary files to go',
+      detail: () => `${services.uploads.active} under way, temporary files: ${temps().join(', ')}`,
+    });
+    assert.equal((await put(t.httpUrl, fifth, randomBytes(100_000))).status, 200);
   });
 });
 
