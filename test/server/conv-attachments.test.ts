@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ParamsIn } from '../../src/protocol/index.js';
 import { HttpApi, PASSWORD, rejection, uniqueName } from '../helpers/api.js';
+import { download, upload } from '../helpers/media.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -21,14 +22,14 @@ before(async () => {
 });
 after(() => t.destroy());
 
-type User = { api: HttpApi; id: string; username: string };
+type User = { api: HttpApi; id: string; username: string; token: string };
 
 async function newUser(prefix: string): Promise<User> {
   const api = new HttpApi(t.httpUrl);
   const username = uniqueName(prefix);
   const reg = await api.call('register', { username, password: PASSWORD });
   api.token = reg.token;
-  return { api, id: reg.user.id, username };
+  return { api, id: reg.user.id, username, token: reg.token };
 }
 
 function slot(u: User, params: Partial<ParamsIn<'attachments.create'>> = {}) {
@@ -198,5 +199,132 @@ describe('attachments.get', () => {
     const hidden = await rejection(bob.api.call('attachments.get', { attachmentId: attachment.id }));
     assert.equal(hidden.code, 'not_found');
     assert.equal(hidden.message, 'no such file');
+  });
+});
+
+describe('files of held and edited messages', () => {
+  async function heldChannel() {
+    const owner = await newUser('own');
+    const bob = await newUser('bob');
+    const { server, channels } = await owner.api.call('servers.create', { name: uniqueName('Held') });
+    const channelId = channels[0]?.id ?? '';
+    const { code } = (await owner.api.call('invites.create', { serverId: server.id })).invite;
+    await bob.api.call('invites.join', { code });
+    await owner.api.call('automod.create', {
+      serverId: server.id,
+      rule: { name: 'links', kind: 'keyword', config: { keywords: ['*example.com*'] }, actions: ['hold'] },
+    });
+    return { owner, bob, serverId: server.id, channelId };
+  }
+
+  test('a held message keeps its files for the moderators to see, and posts them when approved', async () => {
+    const { owner, bob, serverId, channelId } = await heldChannel();
+    const bytes = Buffer.from('the notes behind the link\n');
+    const file = await upload(bob.api, t.httpUrl, 'notes.txt', bytes);
+    const held = await rejection(
+      bob.api.call('messages.send', {
+        conversationId: channelId,
+        body: 'see example.com',
+        nonce: nonce(),
+        attachments: [file.id],
+      }),
+    );
+    assert.equal(held.code, 'held');
+    const [waiting] = (await owner.api.call('held.list', { serverId })).messages;
+    assert.ok(waiting);
+    assert.deepEqual(
+      waiting.attachments?.map((a) => [a.id, a.name, a.size, a.type]),
+      [[file.id, 'notes.txt', bytes.length, 'text/plain']],
+    );
+    // Until it is approved, the file is still the sender's alone.
+    assert.equal((await download(t.httpUrl, file.url, owner.token)).status, 404);
+    const { message } = await owner.api.call('held.approve', { heldId: waiting.id });
+    assert.deepEqual(
+      message.attachments?.map((a) => a.id),
+      [file.id],
+    );
+    const got = await download(t.httpUrl, file.url, owner.token);
+    assert.equal(got.status, 200);
+    assert.deepEqual(got.body, bytes);
+    const { messages } = await bob.api.call('messages.history', { conversationId: channelId });
+    assert.deepEqual(
+      messages.at(-1)?.attachments?.map((a) => a.id),
+      [file.id],
+    );
+  });
+
+  test('a rejected held message takes its files with it', async () => {
+    const { owner, bob, serverId, channelId } = await heldChannel();
+    const file = await upload(bob.api, t.httpUrl, 'spam.txt', Buffer.from('buy now\n'));
+    await rejection(
+      bob.api.call('messages.send', {
+        conversationId: channelId,
+        body: 'example.com deals',
+        nonce: nonce(),
+        attachments: [file.id],
+      }),
+    );
+    const [waiting] = (await owner.api.call('held.list', { serverId })).messages;
+    assert.ok(waiting);
+    await owner.api.call('held.reject', { heldId: waiting.id });
+    const gone = await rejection(bob.api.call('attachments.get', { attachmentId: file.id }));
+    assert.equal(gone.code, 'not_found');
+    assert.equal((await download(t.httpUrl, file.url, bob.token)).status, 404);
+  });
+
+  test('a blocked message leaves its files unused, to be sent again', async () => {
+    const owner = await newUser('own');
+    const { server, channels } = await owner.api.call('servers.create', { name: uniqueName('Blk') });
+    const channelId = channels[0]?.id ?? '';
+    await owner.api.call('automod.create', {
+      serverId: server.id,
+      rule: {
+        name: 'words',
+        kind: 'keyword',
+        config: { keywords: ['forbidden'] },
+        actions: [{ block: { message: 'not here' } }],
+      },
+    });
+    const bob = await newUser('bob');
+    const { code } = (await owner.api.call('invites.create', { serverId: server.id })).invite;
+    await bob.api.call('invites.join', { code });
+    const file = await upload(bob.api, t.httpUrl, 'a.txt', Buffer.from('a\n'));
+    const blocked = await rejection(
+      bob.api.call('messages.send', {
+        conversationId: channelId,
+        body: 'forbidden',
+        nonce: nonce(),
+        attachments: [file.id],
+      }),
+    );
+    assert.equal(blocked.code, 'blocked');
+    const { message } = await bob.api.call('messages.send', {
+      conversationId: channelId,
+      body: 'fine',
+      nonce: nonce(),
+      attachments: [file.id],
+    });
+    assert.deepEqual(
+      message.attachments?.map((a) => a.id),
+      [file.id],
+    );
+  });
+
+  test('an edit keeps the files in what readers get; a file-only message has an empty body', async () => {
+    const ann = await newUser('ann');
+    const bob = await newUser('bob');
+    const file = await upload(ann.api, t.httpUrl, 'plan.txt', Buffer.from('plan\n'));
+    const sent = await ann.api.call('messages.send', { to: bob.username, nonce: nonce(), attachments: [file.id] });
+    assert.equal(sent.message.body, '');
+    const { message } = await ann.api.call('messages.edit', { messageId: sent.message.id, body: 'the plan' });
+    assert.deepEqual(
+      message.attachments?.map((a) => a.name),
+      ['plan.txt'],
+    );
+    const again = await rejection(
+      ann.api.call('messages.send', { to: bob.username, nonce: nonce(), attachments: [file.id] }),
+    );
+    assert.equal(again.code, 'conflict');
+    assert.equal(again.message, 'plan.txt is attached to another message already; upload it again');
   });
 });
