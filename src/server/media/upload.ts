@@ -64,7 +64,7 @@ export class Uploads {
 
 /** The answer for an unknown slot or a wrong token: the same, so a token cannot be tested against ids. */
 function noSuchSlot(): NatterError {
-  return new NatterError('not_found', 'no upload slot with this id and token; ask for one with attachments.create');
+  return new NatterError('not_found', 'no upload slot with this id and token; start the upload again');
 }
 
 /** "3 bytes" or "1,234,567 bytes (1.2 MiB)": exact, and readable. */
@@ -91,7 +91,7 @@ export async function receiveUpload(
   if (!header) {
     throw new NatterError(
       'unauthenticated',
-      'an upload needs the header Authorization: Bearer <upload token> (the token attachments.create gave)',
+      'an upload needs the header Authorization: Bearer <upload token> (the token given with the upload slot)',
     );
   }
   const token = bearerToken(header);
@@ -118,7 +118,7 @@ export async function receiveUpload(
   if (row.uploadBy < now) {
     throw new NatterError(
       'conflict',
-      `this upload slot expired at ${new Date(row.uploadBy).toISOString().slice(11, 19)} UTC (slots last ${Math.round(services.config.uploadSlotMs / 60_000)} min); ask for a new one with attachments.create`,
+      `this upload slot expired at ${new Date(row.uploadBy).toISOString().slice(11, 19)} UTC (slots last ${Math.round(services.config.uploadSlotMs / 60_000)} min); start the upload again`,
     );
   }
   const length = req.headers['content-length'];
