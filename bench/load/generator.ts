@@ -8,9 +8,10 @@
  * - `fanout`: every client sends `rate` messages/s to its room on a fixed tick,
  *   optionally with password logins, history reads or client churn beside it (W2-W6).
  */
-import { randomBytes } from 'node:crypto';
+import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import type { Adapter, BenchClient } from './adapter.js';
 import { ircAdapter } from './irc.js';
 import {
@@ -78,10 +79,27 @@ const serversCpuMs = () => serverPids.reduce((sum, pid) => sum + processCpuMs(pi
 const serversRssKiB = () => serverPids.reduce((sum, pid) => sum + processRssKiB(pid), 0);
 const dependenciesCpuMs = () => namedProcessesCpuMs(job.dependencies ?? []);
 
+/** The WebSocket URLs of natter's node or nodes. */
+function natterUrls(j: Job): string[] {
+  return (j.ports ?? [j.port]).map((port) => `ws://${j.host}:${port}`);
+}
+
+/** Asks the uploads process to stop, and what it counted while measuring. */
+function counted(
+  child: ChildProcess,
+): Promise<{ uploads: number; errors: number; lastError: string; latencyMs: unknown }> {
+  return new Promise((resolve, reject) => {
+    child.once('message', (m) => resolve(m as never));
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the uploads process ended (${code}) before it reported`)));
+    child.send('stop');
+  });
+}
+
 function adapterFor(j: Job): Adapter {
   if (j.target === 'natter') {
     const fx = JSON.parse(readFileSync(j.fixture ?? '', 'utf8')) as NatterFixture;
-    const urls = (j.ports ?? [j.port]).map((port) => `ws://${j.host}:${port}`);
+    const urls = natterUrls(j);
     return natterAdapter({ ...fx, url: urls[0] ?? '', urls });
   }
   if (j.target === 'ngircd') return ircAdapter(j.host, j.port);
@@ -317,34 +335,24 @@ async function fanout(): Promise<unknown> {
       })(),
     );
   }
-  let uploads = 0;
-  let uploadErrors = 0;
-  let lastUploadError = '';
-  const uploadHist = new Histogram();
-  for (let k = 0; k < (job.uploads ?? 0); k++) {
-    // Every upload differs (a counter in its first bytes): each is hashed and stored, none deduplicated.
-    const bytes = randomBytes(job.uploadBytes ?? 1024 * 1024);
-    side.push(
-      (async () => {
-        let n = 0;
-        while (!stopSide) {
-          bytes.writeUInt32BE(n++, 0);
-          const s = performance.now();
-          try {
-            await adapter.upload?.(k, bytes);
-            if (measuring) {
-              uploads++;
-              uploadHist.add(performance.now() - s);
-            }
-          } catch (err) {
-            uploadErrors++;
-            lastUploadError = String(err);
-            await sleep(100);
-          }
-        }
-      })(),
-    );
-  }
+  // Uploads run in a process of their own: their bytes must not delay this loop, which times deliveries.
+  const uploader =
+    job.uploads && job.target === 'natter'
+      ? fork(
+          fileURLToPath(new URL('./uploader.ts', import.meta.url)),
+          [
+            JSON.stringify({
+              fixture: {
+                ...(JSON.parse(readFileSync(job.fixture ?? '', 'utf8')) as NatterFixture),
+                urls: natterUrls(job),
+              },
+              uploads: job.uploads,
+              uploadBytes: job.uploadBytes ?? 1024 * 1024,
+            }),
+          ],
+          { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+        )
+      : null;
   const pages = Array.from({ length: (job.history?.depth ?? 0) + 1 }, () => new Histogram());
   for (let r = 0; r < (job.history?.readers ?? 0); r++) {
     const h = job.history ?? { readers: 0, depth: 0, pauseMs: 0 };
@@ -383,6 +391,7 @@ async function fanout(): Promise<unknown> {
   await sleep(warmupS * 1000);
   phase = 'measure';
   measuring = true;
+  uploader?.send('measure');
   lag.enable();
   const cpu = selfCpu();
   const serverCpu0 = serversCpuMs();
@@ -420,6 +429,7 @@ async function fanout(): Promise<unknown> {
   if (windowTimer) clearInterval(windowTimer);
   if (churn) clearInterval(churn);
   stopSide = true;
+  const uploadsCounted = uploader ? await counted(uploader) : null;
   await sleep(drainS * 1000);
   clearInterval(tick);
   const rss1 = serversRssKiB();
@@ -453,13 +463,14 @@ async function fanout(): Promise<unknown> {
       latencyMs: loginHist.summary(),
     };
   }
-  if (job.uploads) {
+  if (uploadsCounted) {
+    const u = uploadsCounted;
     result.uploads = {
-      perS: round((uploads * 1000) / measureMs, 2),
-      mibPerS: round((uploads * (job.uploadBytes ?? 0) * 1000) / measureMs / (1024 * 1024), 1),
-      errors: uploadErrors,
-      ...(lastUploadError ? { lastError: lastUploadError } : {}),
-      latencyMs: uploadHist.summary(),
+      perS: round((u.uploads * 1000) / measureMs, 2),
+      mibPerS: round((u.uploads * (job.uploadBytes ?? 0) * 1000) / measureMs / (1024 * 1024), 1),
+      errors: u.errors,
+      ...(u.lastError ? { lastError: u.lastError } : {}),
+      latencyMs: u.latencyMs,
     };
   }
   if (job.history) result.historyMs = pages.map((h, d) => ({ page: d, ...h.summary() }));
