@@ -319,6 +319,7 @@ async function startCluster(dir: string, fixtureData: string): Promise<Cluster> 
         database: url.toString(),
         bus: args.bus,
         cluster,
+        mediaDir: join(dir, 'media'),
       };
       const argv = ['--import', 'tsx', join(NATTER_ROOT, 'bench', 'server-process.ts'), JSON.stringify(config)];
       const proc = args['pin-cluster']

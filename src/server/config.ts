@@ -255,7 +255,7 @@ export type ServerOverrides = Partial<Omit<ServerConfig, 'limits' | 'quotas'>> &
  * `database` a PostgreSQL URL, `bus` NATS addresses, and a bus only with a
  * shared database (nodes that each had their own SQLite file would not be a cluster).
  */
-export function checkClusterSettings(config: Pick<ServerConfig, 'database' | 'bus' | 'cluster'>): void {
+export function checkClusterSettings(config: Pick<ServerConfig, 'database' | 'bus' | 'cluster' | 'mediaDir'>): void {
   if (config.database !== null) {
     let url: URL | null = null;
     try {
@@ -281,6 +281,13 @@ export function checkClusterSettings(config: Pick<ServerConfig, 'database' | 'bu
           `--bus takes NATS addresses such as nats://127.0.0.1:4222 (comma-separated for several), not "${part.trim()}"`,
         );
       }
+    }
+    // Files uploaded through one node are downloaded through any: a node's own
+    // data directory would hand out 404s for every file another node took.
+    if (config.mediaDir === null) {
+      throw new ConfigError(
+        'the nodes of a cluster keep uploaded files in one directory they all see: give every node the same --media-dir (a shared mount; docs/scaling.md)',
+      );
     }
   }
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(config.cluster)) {

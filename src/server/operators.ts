@@ -145,7 +145,7 @@ function sqliteError(err: unknown, file: string, otherwise: InstanceAdminErrorCo
 
 async function openPostgres(url: string): Promise<InstanceDatabase> {
   try {
-    checkClusterSettings({ database: url, bus: null, cluster: 'natter' });
+    checkClusterSettings({ database: url, bus: null, cluster: 'natter', mediaDir: null });
   } catch (err) {
     if (err instanceof ConfigError) throw new InstanceAdminError('usage', err.message);
     throw err;

@@ -73,3 +73,28 @@ test('natter serve refuses a --node-timeout that is not a duration from 3s to 1h
   assert.equal(bare.code, 2, bare.stderr);
   assert.match(bare.stderr, /expected a duration such as 30s, 10s or 2m/);
 });
+
+test('natter serve refuses a cluster node without --media-dir: files taken by one node must be there for every other', async () => {
+  const data = tempDir();
+  const r = await natter(
+    [
+      'serve',
+      '--data',
+      data,
+      '--port',
+      '0',
+      '--tcp-port',
+      '0',
+      '--database',
+      'postgres://u@127.0.0.1:1/db',
+      '--bus',
+      'nats://127.0.0.1:4222',
+    ],
+    {},
+  );
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(
+    r.stderr,
+    /the nodes of a cluster keep uploaded files in one directory they all see: give every node the same --media-dir \(a shared mount; docs\/scaling\.md\)/,
+  );
+});

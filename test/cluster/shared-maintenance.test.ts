@@ -93,6 +93,8 @@ test('when the natter running the sweeps dies, another takes them over', async (
     db.url,
     '--bus',
     await busUrl(),
+    '--media-dir',
+    join(dataDir, 'media'),
     '--cluster',
     db.name,
   ]);

@@ -44,6 +44,8 @@ export type NodeOptions = {
   nats: string;
   /** `--node-timeout` (default 5s, so a dead node's users go offline within the test's deadlines). */
   nodeTimeout?: string;
+  /** `--media-dir`: the nodes of one cluster share it (startNodes gives them one); a fresh one by default. */
+  mediaDir?: string;
   extra?: string[];
 };
 
@@ -60,6 +62,8 @@ export async function startNode(options: NodeOptions): Promise<ClusterNode> {
     options.database,
     '--bus',
     `nats://${options.nats}`,
+    '--media-dir',
+    options.mediaDir ?? clusterDir(),
     '--cluster',
     'test',
     '--node-timeout',
@@ -74,7 +78,8 @@ export async function startNode(options: NodeOptions): Promise<ClusterNode> {
 
 /** Starts `n` nodes at once on the same database and NATS. */
 export function startNodes(n: number, options: NodeOptions): Promise<ClusterNode[]> {
-  return Promise.all(Array.from({ length: n }, () => startNode(options)));
+  const shared = { ...options, mediaDir: options.mediaDir ?? clusterDir() };
+  return Promise.all(Array.from({ length: n }, () => startNode(shared)));
 }
 
 /** A raw client (every event it receives is kept, duplicates included) and who it is. */

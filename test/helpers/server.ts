@@ -40,6 +40,22 @@ export type TestServer = {
   destroy(): Promise<void>;
 };
 
+/** The media directory the nodes of each test cluster share (by database and cluster name), removed at exit. */
+const clusterMedia = new Map<string, string>();
+process.once('exit', () => {
+  for (const dir of clusterMedia.values()) rmSync(dir, { recursive: true, force: true });
+});
+
+function sharedMediaDir(overrides: ServerOverrides): string {
+  const key = `${overrides.database ?? ''}\n${overrides.cluster ?? 'natter'}`;
+  let dir = clusterMedia.get(key);
+  if (!dir) {
+    dir = mkdtempSync(join(tmpdir(), 'natter-media-'));
+    clusterMedia.set(key, dir);
+  }
+  return dir;
+}
+
 /** The PostgreSQL database of each data directory, so a server restarted on a directory finds its data again. */
 const databases = new Map<string, TestDatabase>();
 
@@ -69,6 +85,8 @@ export async function startTestServer(overrides: ServerOverrides = {}, dataDir?:
       shutdownGraceMs: 1000,
       // Presence changes at once in tests, unless a test asks for a grace period.
       presenceGraceMs: 0,
+      // The nodes of a cluster share one media directory, as they must.
+      ...(overrides.bus && overrides.mediaDir === undefined ? { mediaDir: sharedMediaDir(overrides) } : {}),
       ...overrides,
       limits: { ...LOOSE_LIMITS, ...overrides.limits },
     });
