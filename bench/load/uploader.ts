@@ -20,7 +20,9 @@ let errors = 0;
 let lastError = '';
 const hist = new Histogram();
 
-const loops = Array.from({ length: data.uploads }, async (_, k) => {
+for (let k = 0; k < data.uploads; k++) void uploadLoop(k);
+
+async function uploadLoop(k: number): Promise<void> {
   // Every upload differs (a counter in its first bytes): each is hashed and stored, none deduplicated.
   const bytes = randomBytes(data.uploadBytes);
   let n = 0;
@@ -39,7 +41,7 @@ const loops = Array.from({ length: data.uploads }, async (_, k) => {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-});
+}
 
 process.on('message', (msg: 'measure' | 'stop') => {
   if (msg === 'measure') {
