@@ -140,7 +140,8 @@ export async function canRead(ctx: { chat: ChatStore }, conv: ConversationRow, u
 /**
  * Whether `userId` may see and download an uploaded file: a profile picture
  * or server icon in use, anyone logged in; a message's file, whoever can read
- * the conversation it was posted in, now; an upload not (or no longer) in use,
+ * the conversation it was posted in, now; a held message's file, its sender
+ * and the server's moderators and up; an upload not (or no longer) in use,
  * its owner only. Whoever may not gets `not_found`, as for a file that does
  * not exist: a DM's file never leaks through its id.
  */
@@ -150,7 +151,14 @@ export async function mayReadAttachment(
   userId: string,
 ): Promise<boolean> {
   if (file.purpose !== 'message') return file.expiresAt === null || file.ownerId === userId;
-  if (file.conversationId === null) return file.ownerId === userId && file.messageId === null;
+  if (file.conversationId === null) {
+    if (file.messageId !== null) return false;
+    if (file.ownerId === userId) return true;
+    // A held message's file (kept for it, counted in its server): the server's moderators review it.
+    if (file.serverId === null) return false;
+    const role = await ctx.chat.role(file.serverId, userId);
+    return role !== undefined && atLeast(role, 'moderator');
+  }
   const conv = await ctx.chat.conversation(file.conversationId);
   return conv !== undefined && (await canRead(ctx, conv, userId));
 }

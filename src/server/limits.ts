@@ -7,11 +7,14 @@ export function rateLimited(waitMs: number, what: string): NatterError {
   return new NatterError('rate_limited', `too many ${what}; try again in ${inWords(waitMs)}`, { retryAfterMs: waitMs });
 }
 
-/** A wait as people read it: `0.2 s`, `3 s`, `2 min`. */
+/** A wait as people read it: `0.2 s`, `3 s`, `2 min`, `18 h 58 min`. */
 export function inWords(ms: number): string {
   if (ms < 1000) return `${Math.max(0.1, Math.ceil(ms / 100) / 10)} s`;
   if (ms < 120_000) return `${Math.ceil(ms / 1000)} s`;
-  return `${Math.ceil(ms / 60_000)} min`;
+  const minutes = Math.ceil(ms / 60_000);
+  if (minutes < 120) return `${minutes} min`;
+  const [h, m] = [Math.floor(minutes / 60), minutes % 60];
+  return m === 0 ? `${h} h` : `${h} h ${m} min`;
 }
 
 /** Takes `cost` tokens from `limiter` for `key`, or rejects with `rate_limited`: await it before the work it guards. */

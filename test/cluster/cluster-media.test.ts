@@ -143,3 +143,26 @@ test("members attaching files through both nodes at once cannot pass the server'
   const { messages } = await owner.on(west).call('messages.history', { conversationId: channelId });
   assert.equal(messages.length, 1);
 });
+
+test('a file refused by both nodes at once gives its bytes back to the day once', async () => {
+  const ann = await user('cm-ref');
+  const usage = async () => {
+    const rows = await east.sql.all<{ bytes: number }>('SELECT bytes FROM upload_usage WHERE user_id = $1', ann.id);
+    return rows.reduce((n, r) => n + Number(r.bytes), 0);
+  };
+  await ann.on(east).call('attachments.create', { name: 'kept.bin', size: 5000 });
+  const bytes = Buffer.alloc(1000, 'a');
+  const { upload } = await ann.on(east).call('attachments.create', { name: 'x.png', size: bytes.length });
+  assert.equal(await usage(), 6000);
+  const answers = await Promise.all(
+    [east, west].map((node) =>
+      fetch(new URL(upload.url, node.httpUrl), {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${upload.token}` },
+        body: bytes,
+      }).then((r) => r.status),
+    ),
+  );
+  assert.ok(answers.includes(422), `one node refused it as invalid_file (${answers.join(', ')})`);
+  assert.equal(await usage(), 5000, 'the 1000 bytes came back once, not twice');
+});

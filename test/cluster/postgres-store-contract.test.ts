@@ -1106,7 +1106,10 @@ async function script(b: Backend): Promise<void> {
   await w('media.pruneUsage', (tx) => tx.media.pruneUsage(100));
   await rec(b, 'media.usageOn pruned', r.media.usageOn('u-bob', 99));
   await w('media.detachMessage', (tx) => tx.media.detachMessage('m02'));
+  await w('media.removeSlot of a completed upload', (tx) => tx.media.removeSlot('f-3'));
+  await w('media.removeSlot', (tx) => tx.media.removeSlot('f-old'));
   await w('media.remove', (tx) => tx.media.remove('f-old'));
+  await w('media.remove again', (tx) => tx.media.remove('f-old'));
   await rec(
     b,
     'media.referenced after',

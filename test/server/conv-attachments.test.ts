@@ -78,7 +78,7 @@ describe('asking for an upload slot', () => {
     const ann = await newUser('ann');
     const err = await rejection(slot(ann, { size: 4 * MiB + 1 }));
     assert.equal(err.code, 'too_large');
-    assert.equal(err.message, 'files may be at most 4 MiB; this one is 4 MiB');
+    assert.equal(err.message, 'files may be at most 4,194,304 bytes; this one is 4,194,305 bytes');
     assert.equal(err.field, 'params.size');
     const ok = await slot(ann, { size: 4 * MiB });
     assert.equal(ok.attachment.size, 4 * MiB, 'exactly the limit is allowed');
@@ -92,7 +92,7 @@ describe('asking for an upload slot', () => {
     assert.equal(err.code, 'quota_exceeded');
     assert.match(
       err.message,
-      /^you may upload 10 MiB a day and have 0 bytes left today; this file is 1 bytes\. The allowance starts again at 00:00 UTC \(in \d+ (s|min)\)$/,
+      /^you may upload 10 MiB a day and have 0 bytes left today; this file is 1 bytes\. The allowance starts again at 00:00 UTC \(in (\d+ (s|min)|\d+ h( \d+ min)?)\)$/,
     );
     const midnight = Math.ceil(Date.now() / 86_400_000) * 86_400_000;
     assert.ok(
@@ -236,8 +236,21 @@ describe('files of held and edited messages', () => {
       waiting.attachments?.map((a) => [a.id, a.name, a.size, a.type]),
       [[file.id, 'notes.txt', bytes.length, 'text/plain']],
     );
-    // Until it is approved, the file is still the sender's alone.
-    assert.equal((await download(t.httpUrl, file.url, owner.token)).status, 404);
+    // Until it is approved, the sender and the moderators (who decide on it) may open it; other members may not.
+    const review = await download(t.httpUrl, file.url, owner.token);
+    assert.equal(review.status, 200);
+    assert.deepEqual(review.body, bytes);
+    const carol = await newUser('carol');
+    const { code } = (await owner.api.call('invites.create', { serverId })).invite;
+    await carol.api.call('invites.join', { code });
+    assert.equal((await download(t.httpUrl, file.url, carol.token)).status, 404);
+    assert.equal((await rejection(carol.api.call('attachments.get', { attachmentId: file.id }))).code, 'not_found');
+    // Nor can the sender send it elsewhere meanwhile: it waits with the held message.
+    const moved = await rejection(
+      bob.api.call('messages.send', { to: carol.username, nonce: nonce(), attachments: [file.id] }),
+    );
+    assert.equal(moved.code, 'conflict');
+    assert.equal(moved.message, "notes.txt waits with a held message for a moderator's decision");
     const { message } = await owner.api.call('held.approve', { heldId: waiting.id });
     assert.deepEqual(
       message.attachments?.map((a) => a.id),

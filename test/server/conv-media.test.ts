@@ -187,6 +187,21 @@ describe('uploads and downloads', () => {
     const again = await put(t.httpUrl, slot, bytes);
     assert.equal(again.status, 409);
     assert.equal(errorOf(again).code, 'conflict');
+    // Without its token, a used slot reads as one that does not exist: nothing is told about it.
+    const probe = await put(t.httpUrl, { ...slot, upload: { ...slot.upload, token: 'ntu_nope' } }, bytes);
+    assert.equal(probe.status, 404);
+    assert.deepEqual(errorOf(probe), errorOf(unknown));
+  });
+
+  test('an empty file is served whole, whatever range is asked', async () => {
+    const alice = await newUser();
+    const file = await upload(alice.api, t.httpUrl, 'empty.txt', Buffer.alloc(0));
+    for (const range of ['bytes=-5', 'bytes=0-', 'bytes=0-0']) {
+      const got = await download(t.httpUrl, file.url, alice.token, { Range: range });
+      assert.equal(got.status, 200, range);
+      assert.equal(got.headers['content-length'], '0');
+      assert.equal(got.headers['content-range'], undefined);
+    }
   });
 
   test('an expired slot says so and asks for a new one', async () => {
@@ -201,7 +216,7 @@ describe('uploads and downloads', () => {
       assert.equal(late.status, 409);
       const err = errorOf(late);
       assert.equal(err.code, 'conflict');
-      assert.match(err.message, /expired .*attachments\.create/);
+      assert.match(err.message, /expired .*; start the upload again$/);
     } finally {
       services.clock = real;
     }

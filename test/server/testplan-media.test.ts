@@ -141,6 +141,29 @@ describe('what the server finds in a file', () => {
     assert.deepEqual(got.body, html);
   });
 
+  test('a name of a page or script on content of another kind is refused (a GIF that is also a script)', async () => {
+    const alice = await newUser();
+    const poly = Buffer.from('GIF89a\x01\x00\x01\x00\x00\x00\x00;<script>alert(1)</script>', 'latin1');
+    for (const name of ['poly.html', 'poly.svg', 'poly.js']) {
+      const slot = await slotFor(alice.api, name, poly);
+      const a = await put(t.httpUrl, slot, poly);
+      assert.equal(a.status, 422, name);
+      const err = errorOf(a);
+      assert.equal(err.code, 'invalid_file');
+      assert.match(err.message, /is named \.(html|svg|js) \(a page or script\) but its content is image\/gif/);
+    }
+    // The same bytes under an image's name are a GIF, shown as one.
+    assert.equal((await upload(alice.api, t.httpUrl, 'poly.gif', poly)).type, 'image/gif');
+  });
+
+  test('an empty file under an image name is refused as empty', async () => {
+    const alice = await newUser();
+    const slot = await slotFor(alice.api, 'e.png', Buffer.alloc(0));
+    const a = await put(t.httpUrl, slot, Buffer.alloc(0));
+    assert.equal(a.status, 422);
+    assert.equal(errorOf(a).message, 'e.png is empty: there is no .png file in it');
+  });
+
   test('an SVG is not shown inline', async () => {
     const alice = await newUser();
     const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>');
@@ -348,7 +371,7 @@ describe('case 32: refusals', () => {
     const alice = await newUser();
     const err = await rejection(alice.api.call('attachments.create', { name: 'huge.iso', size: 10 * 1024 * 1024 + 1 }));
     assert.equal(err.code, 'too_large');
-    assert.match(err.message, /at most 10 MiB/);
+    assert.match(err.message, /at most 10,485,760 bytes; this one is 10,485,761 bytes/);
   });
 
   test('a name claiming a type the content is not is invalid_file, and the partial file is removed', async () => {

@@ -81,11 +81,12 @@ export function mediaQueries(db: Db) {
   const byId = sqlite.prepare('SELECT * FROM attachments WHERE id = ?');
   const complete = sqlite.prepare(
     `UPDATE attachments SET sha256 = @sha256, thumb_sha256 = @thumbSha256, type = @type, width = @width,
-       height = @height, duration_ms = @durationMs, uploaded_at = @uploadedAt, token_hash = NULL,
+       height = @height, duration_ms = @durationMs, uploaded_at = @uploadedAt,
        name = coalesce(@name, name), size = coalesce(@size, size)
-     WHERE id = @id AND sha256 IS NULL AND token_hash IS NOT NULL`,
+     WHERE id = @id AND sha256 IS NULL`,
   );
   const remove = sqlite.prepare('DELETE FROM attachments WHERE id = ?');
+  const removeSlot = sqlite.prepare('DELETE FROM attachments WHERE id = ? AND sha256 IS NULL');
   const attach = sqlite.prepare(
     `UPDATE attachments SET message_id = ?, conversation_id = ?, server_id = ?, position = ?, expires_at = NULL
      WHERE id = ? AND message_id IS NULL`,
@@ -130,10 +131,10 @@ export function mediaQueries(db: Db) {
      */
     complete: (id: string, content: UploadedContent): boolean =>
       complete.run({ id, ...content, name: content.name ?? null, size: content.size ?? null }).changes === 1,
-    /** Deletes one row (its blob goes with the next sweep if nothing else names it). */
-    remove: (id: string): void => {
-      remove.run(id);
-    },
+    /** Deletes one row (its blob goes with the next sweep if nothing else names it); false when there was none. */
+    remove: (id: string): boolean => remove.run(id).changes === 1,
+    /** Deletes a slot whose upload has not completed (a refused file); false when there is none, or it completed. */
+    removeSlot: (id: string): boolean => removeSlot.run(id).changes === 1,
     /** The files of each message, in order. */
     ofMessages: (messageIds: readonly string[]): Map<string, AttachmentRow[]> => {
       const rows: AttachmentRow[] = [];

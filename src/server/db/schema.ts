@@ -582,7 +582,7 @@ export const attachments = sqliteTable(
     size: integer('size').notNull(),
     /** The content's type once uploaded (sniffed); before, what the uploader said or octet-stream. */
     type: text('type').notNull(),
-    /** SHA-256 (hex) of the upload token; null once the upload is done. */
+    /** SHA-256 (hex) of the upload token (kept after the upload, so a second PUT is told apart only with the token). */
     tokenHash: text('token_hash'),
     /** The upload token works until then. */
     uploadBy: integer('upload_by').notNull(),

@@ -18,9 +18,12 @@ const MIME = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126
 
 /** The error for a file over the size limit. */
 export function tooLarge(size: number, max: number): NatterError {
-  return new NatterError('too_large', `files may be at most ${formatBytes(max)}; this one is ${formatBytes(size)}`, {
-    field: 'params.size',
-  });
+  // Rounded alike ("10 MiB" and "10 MiB"), the sizes are told exactly.
+  const [limit, given] =
+    formatBytes(size) === formatBytes(max)
+      ? [`${max.toLocaleString('en')} bytes`, `${size.toLocaleString('en')} bytes`]
+      : [formatBytes(max), formatBytes(size)];
+  return new NatterError('too_large', `files may be at most ${limit}; this one is ${given}`, { field: 'params.size' });
 }
 
 /** The error for a file a quota has no room for; `retryAfterMs` when it is the daily one. */
@@ -201,6 +204,9 @@ export async function messageUploads(tx: AuthedCtx, ids: readonly string[]): Pro
         `that file was uploaded as a ${row.purpose === 'avatar' ? 'profile picture' : 'server icon'}, not for a message`,
         { field },
       );
+    }
+    if (row.messageId === null && row.serverId !== null) {
+      throw new NatterError('conflict', `${row.name} waits with a held message for a moderator's decision`, { field });
     }
     if (row.messageId !== null || row.expiresAt === null) {
       throw new NatterError('conflict', `${row.name} is attached to another message already; upload it again`, {

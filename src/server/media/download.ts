@@ -19,7 +19,8 @@ export type ByteRange = { start: number; end: number };
  * range that starts past the end.
  */
 export function parseRange(header: string | undefined, size: number): ByteRange | 'unsatisfiable' | null {
-  if (header === undefined) return null;
+  // An empty file has no byte to range over: it is served whole.
+  if (header === undefined || size === 0) return null;
   const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
   if (!m) return null;
   const [, a = '', b = ''] = m;

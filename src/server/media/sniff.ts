@@ -102,6 +102,30 @@ export const PICTURE_TYPES: ReadonlySet<string> = new Set([
 /** The images natter reads dimensions from and makes thumbnails of. */
 export const IMAGE_TYPES: ReadonlySet<string> = new Set([...PICTURE_TYPES, 'image/tiff']);
 
+/**
+ * Extensions of files a browser or desktop runs or renders as a page:
+ * content of any other kind under such a name (a GIF that is also a script,
+ * saved as `poly.html`) would run when saved and opened. Text content is
+ * kept (it is served as a download, as its type says).
+ */
+const ACTIVE = new Set([
+  'html',
+  'htm',
+  'xhtml',
+  'xht',
+  'shtml',
+  'svg',
+  'xml',
+  'xsl',
+  'xslt',
+  'js',
+  'mjs',
+  'hta',
+  'swf',
+  'mht',
+  'mhtml',
+]);
+
 /** Names people and programs give one type, as the one file-type says. */
 const ALIASES: Record<string, string> = {
   'image/jpg': 'image/jpeg',
@@ -162,8 +186,18 @@ export function assertConsistent(
   sniffed: Sniffed & { ext: string | null },
   name: string,
   declared: string | null,
+  empty = false,
 ): void {
   const ext = extensionOf(name);
+  if (empty && (CLAIMS[ext] || (declared !== null && declared !== OCTET && family(declared) !== 'text'))) {
+    throw new NatterError('invalid_file', `${name} is empty: there is no ${ext ? `.${ext}` : declared} file in it`);
+  }
+  if (ACTIVE.has(ext) && sniffed.by === 'signature') {
+    throw new NatterError(
+      'invalid_file',
+      `${name} is named .${ext} (a page or script) but its content is ${describe(sniffed)}; rename it or send the right file`,
+    );
+  }
   const claims = CLAIMS[ext];
   if (claims && !(sniffed.ext !== null && claims.includes(sniffed.ext))) {
     throw new NatterError(

@@ -104,15 +104,16 @@ export async function receiveUpload(
     await limiter.take(address);
     throw noSuchSlot();
   }
-  if (row.sha256 !== null || row.tokenHash === null) {
-    throw new NatterError(
-      'conflict',
-      'this file has been uploaded already; each slot takes one upload: ask for a new one to send another',
-    );
-  }
-  if (hashToken(token) !== row.tokenHash) {
+  // The token first: without it, nothing about the slot is told (not even that it was used).
+  if (row.tokenHash === null || hashToken(token) !== row.tokenHash) {
     await limiter.take(address);
     throw noSuchSlot();
+  }
+  if (row.sha256 !== null) {
+    throw new NatterError(
+      'conflict',
+      'this file has been uploaded already; each slot takes one upload: start the upload again to send another',
+    );
   }
   const now = services.clock();
   if (row.uploadBy < now) {
@@ -168,7 +169,7 @@ export async function receiveUpload(
     }
     // The row names the blobs now: make sure a sweep did not take them between the link and the commit.
     for (const s of blobs) await services.blobs.settle(s);
-    const stored: AttachmentRow = { ...row, ...content, tokenHash: null };
+    const stored: AttachmentRow = { ...row, ...content };
     return { attachment: { ...toAttachment(stored), purpose: row.purpose } };
   } finally {
     release();
@@ -193,6 +194,7 @@ async function inspect(
   const sniffed = await sniff(body.path, row.name);
   const uploadedAt = services.clock();
   if (row.purpose !== 'message') {
+    if (body.size === 0) throw new NatterError('invalid_file', 'this file is empty; a picture must be an image');
     assertPicture(sniffed, row.purpose);
     if ((await imageSize(body.path, max)) === null) {
       throw new NatterError('invalid_file', 'this image could not be read; send another');
@@ -211,7 +213,7 @@ async function inspect(
       size: made.size,
     };
   }
-  assertConsistent(sniffed, row.name, row.type === 'application/octet-stream' ? null : row.type);
+  assertConsistent(sniffed, row.name, row.type === 'application/octet-stream' ? null : row.type, body.size === 0);
   const content: UploadedContent = {
     sha256: body.sha256,
     thumbSha256: null,
@@ -242,7 +244,8 @@ async function inspect(
 /** A file refused for what it is: its bytes go back to the day's allowance, and its slot is deleted. */
 async function refuse(services: Services, row: AttachmentRow): Promise<void> {
   await services.store.write(async (tx) => {
-    await tx.media.addUsage(row.ownerId, dayOf(row.createdAt), -row.size);
-    await tx.media.remove(row.id);
+    // Given back once, and never for a slot another upload completed: two uploads to one slot
+    // through two nodes may both be refused (one deletes the slot), or one may succeed.
+    if (await tx.media.removeSlot(row.id)) await tx.media.addUsage(row.ownerId, dayOf(row.createdAt), -row.size);
   });
 }

@@ -222,7 +222,11 @@ async function route(
     if (req.method !== 'PUT') throw methodNotAllowed('PUT');
     if (!validId(id)) throw new NatterError('not_found', 'no upload slot with this id and token');
     // A slow link may take minutes over a large file, but not stall: silent for too long, it is cut off.
-    req.setTimeout(UPLOAD_IDLE_MS, () => req.destroy());
+    // Once the body is in, the silence is the server's (finding what the file is): no timer then.
+    req.setTimeout(UPLOAD_IDLE_MS, () => {
+      if (!req.complete) req.destroy();
+    });
+    req.once('end', () => req.socket?.setTimeout(0));
     try {
       send(res, 200, await receiveUpload(services, req, address, id));
     } finally {

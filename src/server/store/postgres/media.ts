@@ -39,8 +39,8 @@ export class PostgresMedia implements MediaStore {
     const n = await changes(
       this.#q,
       `UPDATE attachments SET sha256 = $2, thumb_sha256 = $3, type = $4, width = $5, height = $6, duration_ms = $7,
-         uploaded_at = $8, token_hash = NULL, name = coalesce($9, name), size = coalesce($10::bigint, size)
-       WHERE id = $1 AND sha256 IS NULL AND token_hash IS NOT NULL`,
+         uploaded_at = $8, name = coalesce($9, name), size = coalesce($10::bigint, size)
+       WHERE id = $1 AND sha256 IS NULL`,
       [
         id,
         c.sha256,
@@ -57,8 +57,12 @@ export class PostgresMedia implements MediaStore {
     return n === 1;
   }
 
-  async remove(id: string): Promise<void> {
-    await changes(this.#q, 'DELETE FROM attachments WHERE id = $1', [id]);
+  async remove(id: string): Promise<boolean> {
+    return (await changes(this.#q, 'DELETE FROM attachments WHERE id = $1', [id])) === 1;
+  }
+
+  async removeSlot(id: string): Promise<boolean> {
+    return (await changes(this.#q, 'DELETE FROM attachments WHERE id = $1 AND sha256 IS NULL', [id])) === 1;
   }
 
   async ofMessages(messageIds: readonly string[]): Promise<Map<string, AttachmentRow[]>> {
