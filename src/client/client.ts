@@ -42,6 +42,8 @@ export class NatterClient extends EventEmitter<ClientEvents> {
   /** When this client last sent anything (ms, monotonic). */
   private lastSent = performance.now();
   private readonly heartbeat: NodeJS.Timeout | null = null;
+  /** The token this connection authenticated with (`auth`, `login`, `register`), until `logout`. */
+  private authToken: string | null = null;
 
   private constructor(
     private readonly transport: MessageTransport,
@@ -50,6 +52,8 @@ export class NatterClient extends EventEmitter<ClientEvents> {
     readonly hello: EventData<'hello'>,
     private readonly timeoutMs: number,
     early: string[],
+    /** How a `wss://` or `tls://` server's certificate is checked; the HTTP side of files uses it too. */
+    readonly tls: TlsOptions,
   ) {
     super();
     transport.onMessage((text) => this.receive(text));
@@ -156,11 +160,38 @@ export class NatterClient extends EventEmitter<ClientEvents> {
         `server speaks protocol ${hello.protocol}, this client ${PROTOCOL_VERSION}`,
       );
     }
-    return new NatterClient(transport, url, hello, timeoutMs, early);
+    return new NatterClient(
+      transport,
+      url,
+      hello,
+      timeoutMs,
+      early,
+      options.ca === undefined ? {} : { ca: options.ca },
+    );
+  }
+
+  /**
+   * The session or bot token this connection is authenticated with (what it
+   * sent with `auth`, or got from `login` or `register`), null before and
+   * after `logout`. Files are downloaded over HTTP with it (media.ts).
+   */
+  get token(): string | null {
+    return this.authToken;
   }
 
   /** Sends a request and resolves with its result, or rejects with a {@link NatterError}. */
   request<N extends OpName>(op: N, params: ParamsIn<N>, options: { timeoutMs?: number } = {}): Promise<ResultOf<N>> {
+    const reply = this.send(op, params, options);
+    if (op !== 'auth' && op !== 'login' && op !== 'register' && op !== 'logout') return reply;
+    return reply.then((result) => {
+      if (op === 'logout') this.authToken = null;
+      else if (op === 'auth') this.authToken = (params as ParamsIn<'auth'>).token;
+      else this.authToken = (result as ResultOf<'login'>).token;
+      return result;
+    });
+  }
+
+  private send<N extends OpName>(op: N, params: ParamsIn<N>, options: { timeoutMs?: number }): Promise<ResultOf<N>> {
     if (this.closedWith) {
       return Promise.reject(new Error(`connection closed (${this.closedWith.code} ${this.closedWith.reason})`));
     }

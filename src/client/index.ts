@@ -1,6 +1,21 @@
 export * from '../protocol/index.js';
 export { type ClientEvents, type ClientOptions, NatterClient } from './client.js';
 export {
+  type DownloadOptions,
+  downloadFile,
+  FileError,
+  fetchMedia,
+  formatBytes,
+  formatDuration,
+  httpBase,
+  localFileName,
+  type MediaClient,
+  mediaHref,
+  streamFile,
+  type UploadOptions,
+  uploadFile,
+} from './media.js';
+export {
   type ConnectionState,
   Natter,
   type NatterEvents,

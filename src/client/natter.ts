@@ -92,7 +92,7 @@ const FATAL_CLOSES = new Set<number>([CloseCode.sessionRevoked]);
  */
 export class Natter extends EventEmitter<NatterEvents> {
   private conn: NatterClient | null = null;
-  private token: string | null;
+  private authToken: string | null;
   private lastCursor: string | null;
   private me: Self | null = null;
   private current: ConnectionState = { status: 'connecting' };
@@ -126,7 +126,7 @@ export class Natter extends EventEmitter<NatterEvents> {
     super();
     this.servers = typeof options.url === 'string' ? parseServerList(options.url) : [...options.url];
     if (this.servers.length === 0) throw new Error('no server given');
-    this.token = options.token ?? null;
+    this.authToken = options.token ?? null;
     this.lastCursor = options.cursor ?? null;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.ca = options.ca;
@@ -212,6 +212,21 @@ export class Natter extends EventEmitter<NatterEvents> {
     return this.me;
   }
 
+  /** The session or bot token it authenticates with (null before `login` or `register`). */
+  get token(): string | null {
+    return this.authToken;
+  }
+
+  /** The `hello` of the current connection (null while not connected): what the server is and takes. */
+  get hello(): EventData<'hello'> | null {
+    return this.conn && this.current.status === 'connected' ? this.conn.hello : null;
+  }
+
+  /** How a `wss://` or `tls://` server's certificate is checked. */
+  get tls(): TlsOptions {
+    return this.ca === undefined ? {} : { ca: this.ca };
+  }
+
   /** The last cursor seen: keep it to resume from. */
   get cursor(): string | null {
     return this.lastCursor;
@@ -288,7 +303,7 @@ export class Natter extends EventEmitter<NatterEvents> {
   }
 
   private adopt(token: string, user: Self, cursor: string): void {
-    this.token = token;
+    this.authToken = token;
     this.me = user;
     this.advance(cursor);
   }
@@ -311,10 +326,10 @@ export class Natter extends EventEmitter<NatterEvents> {
     // Listen before authenticating: the replay arrives ahead of the auth reply.
     conn.on('event', (msg) => this.receive(msg));
     conn.on('close', (code, reason) => this.onClose(conn, code, reason));
-    if (this.token) {
+    if (this.authToken) {
       try {
         const res = await conn.request('auth', {
-          token: this.token,
+          token: this.authToken,
           ...(this.lastCursor ? { cursor: this.lastCursor } : {}),
         });
         this.me = res.user;
@@ -323,7 +338,7 @@ export class Natter extends EventEmitter<NatterEvents> {
         if (err instanceof NatterError && err.code === 'invalid_cursor') {
           // The server does not know our cursor (a restored backup, a reset): start from now.
           this.lastCursor = null;
-          const res = await conn.request('auth', { token: this.token });
+          const res = await conn.request('auth', { token: this.authToken });
           this.me = res.user;
           this.advance(res.cursor);
           this.emit('caughtUp', { cursor: res.cursor, replayed: 0, limited: true });

@@ -101,7 +101,7 @@ export class CertificateError extends Error {
 }
 
 /** The {@link CertificateError} for a TLS error that is about the server's certificate, else the error itself. */
-function explain(err: Error): Error {
+export function explain(err: Error): Error {
   const code = (err as NodeJS.ErrnoException).code ?? '';
   const problem = CERTIFICATE_PROBLEMS[code];
   if (problem === undefined) return err;
