@@ -1,5 +1,6 @@
-import { createWriteStream } from 'node:fs';
-import { type FileHandle, open, rename, stat } from 'node:fs/promises';
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { type FileHandle, open, rename, rm, stat } from 'node:fs/promises';
 import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { type Readable, Transform, type Writable } from 'node:stream';
@@ -273,13 +274,11 @@ export async function uploadFile(client: MediaClient, path: string, options: Upl
     options.signal?.throwIfAborted();
     let body: Readable | undefined;
     if (size > 0) {
-      // Exactly the size announced, even should the file grow meanwhile.
-      body = handle.createReadStream({ start: 0, end: size - 1, autoClose: false });
-      let sent = 0;
-      body.on('data', (chunk: Buffer) => {
-        sent += chunk.length;
-        options.onProgress?.(sent, size);
-      });
+      // Exactly the size announced, even should the file grow meanwhile; counted as it goes into the request.
+      const source = handle.createReadStream({ start: 0, end: size - 1, autoClose: false });
+      const counted = counter(0, size, options.onProgress);
+      source.on('error', (err) => counted.destroy(err));
+      body = source.pipe(counted);
     }
     const res = await httpRequest(
       client,
@@ -332,8 +331,16 @@ function bearer(client: MediaClient): string {
   return `Bearer ${client.token}`;
 }
 
-/** Passes bytes through, counting them; more than `total` in all is an error (the answer is not this file). */
-function counter(start: number, total: number, onProgress?: (received: number, total: number) => void): Transform {
+/**
+ * Passes bytes through, counting them (and hashing them into `hash`); more
+ * than `total` in all is an error (the answer is not this file).
+ */
+function counter(
+  start: number,
+  total: number,
+  onProgress?: (received: number, total: number) => void,
+  hash?: Hash,
+): Transform {
   let received = start;
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
@@ -342,6 +349,7 @@ function counter(start: number, total: number, onProgress?: (received: number, t
         done(new Error(`the server sent more than the file's ${formatBytes(total)}`));
         return;
       }
+      hash?.update(chunk);
       onProgress?.(received, total);
       done(null, chunk);
     },
@@ -412,12 +420,12 @@ export async function downloadFile(
   const total = attachment.size;
   const partial = await sizeOf(part);
   if (partial && !partial.file) throw new FileError('EISDIR', `cannot save to ${part}: it is a directory`, part);
-  // What is there already counts; more than the file is not this file's start.
-  let start = partial && partial.size <= total ? partial.size : 0;
+  // What is there already counts, when it is less than the file: a `.part` as long as the file or longer
+  // (its rename did not happen, or it is of another file) is fetched again whole.
+  let start = partial && partial.size < total ? partial.size : 0;
   const href = mediaHref(client, attachment.url);
   const auth = bearer(client);
-  // A `.part` that holds the whole file already (its rename did not happen) needs nothing more.
-  while (start === 0 || start < total) {
+  for (;;) {
     const res = await httpRequest(
       client,
       'GET',
@@ -443,11 +451,15 @@ export async function downloadFile(
       // The whole file (the range was not honoured, or none was asked): written from its start.
       start = 0;
     }
+    // natter's ETag is the content's SHA-256: what came, resumed or not, is checked against it.
+    const sha = /^"([0-9a-f]{64})"$/.exec(String(res.headers.etag ?? ''))?.[1];
+    const hash = createHash('sha256');
     options.onProgress?.(start, total);
     try {
+      if (start > 0) for await (const chunk of createReadStream(part, { start: 0, end: start - 1 })) hash.update(chunk);
       await pipeline(
         res,
-        counter(start, total, options.onProgress),
+        counter(start, total, options.onProgress, hash),
         createWriteStream(part, { flags: start > 0 ? 'a' : 'w' }),
         options.signal ? { signal: options.signal } : {},
       );
@@ -455,13 +467,22 @@ export async function downloadFile(
       const e = err as NodeJS.ErrnoException;
       throw e.syscall === 'open' || e.syscall === 'write' ? fileProblem(err, part, 'write') : err;
     }
+    const got = (await sizeOf(part))?.size ?? 0;
+    if (got !== total) {
+      throw new Error(
+        `the download of ${attachment.name} stopped after ${formatBytes(got)} of ${formatBytes(total)}; run it again to resume (${part})`,
+      );
+    }
+    if (sha !== undefined && hash.digest('hex') !== sha) {
+      await rm(part, { force: true });
+      // The part it resumed was of another file (of the same name): fetched again whole.
+      if (start > 0) {
+        start = 0;
+        continue;
+      }
+      throw new Error(`the download of ${attachment.name} does not match the file on the server; run it again`);
+    }
     break;
-  }
-  const got = (await sizeOf(part))?.size ?? 0;
-  if (got !== total) {
-    throw new Error(
-      `the download of ${attachment.name} stopped after ${formatBytes(got)} of ${formatBytes(total)}; run it again to resume (${part})`,
-    );
   }
   // Made by someone else meanwhile: still not replaced without force.
   if (!options.force && (await sizeOf(path))) throw exists(path);
