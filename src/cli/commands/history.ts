@@ -1,5 +1,5 @@
 import type { Message } from '../../protocol/index.js';
-import { authorLabel, saying } from '../message-line.js';
+import { authorLabel, fileLines, saying } from '../message-line.js';
 import { resolveTarget, targetJson } from '../resolve.js';
 import { act } from '../session.js';
 import { clean, cleanBlock, fmtTime, usageError } from '../util.js';
@@ -7,13 +7,15 @@ import { clean, cleanBlock, fmtTime, usageError } from '../util.js';
 /**
  * One message as a history line: `  #12  2026-11-21 23:31  alice: text`; an
  * action reads `* alice waves`, and a bot token's message `relay [bot]: text`.
+ * Its files follow, one line each, indented like the rest of its text.
  */
 export function formatMessage(m: Message, seqWidth = 0): string {
   const seq = `#${m.seq}`.padStart(seqWidth + 1);
   const head = `${seq}  ${fmtTime(m.createdAt)}  `;
   if (m.deletedAt !== null) return `${head}${authorLabel(m)}: (deleted)`;
-  const body = cleanBlock(m.body).replace(/\n/g, `\n${' '.repeat(seq.length + 2)}`);
-  return `${head}${saying(m, body)}${m.editedAt !== null ? ' (edited)' : ''}`;
+  const indent = ' '.repeat(seq.length + 2);
+  const body = cleanBlock(m.body).replace(/\n/g, `\n${indent}`);
+  return `${head}${saying(m, body)}${m.editedAt !== null ? ' (edited)' : ''}${fileLines(m, indent)}`;
 }
 
 /** `natter history <target>` */

@@ -1,7 +1,7 @@
 import { distinctNames } from '../../client/names.js';
 import type { Natter } from '../../client/natter.js';
 import type { EventMessage, Message, Report, ReportAction } from '../../protocol/index.js';
-import { authorLabel, saying } from '../message-line.js';
+import { authorLabel, fileLines, saying } from '../message-line.js';
 import { outcomeWords, reportPlace } from '../report-words.js';
 import {
   listConversations,
@@ -33,7 +33,7 @@ type Data = Record<string, unknown> & {
   serverId?: string;
   channelId?: string;
   groupId?: string;
-  server?: { id: string; name: string };
+  server?: { id: string; name: string; icon?: { id: string } };
   channel?: { id: string; serverId: string; name: string };
   channels?: { id: string; serverId: string; name: string }[];
   group?: { id: string; name: string; members: { id: string; username: string }[] };
@@ -41,9 +41,9 @@ type Data = Record<string, unknown> & {
   outcome?: string;
   blocked?: boolean;
   settings?: { groupAdds: string };
-  peer?: { id: string; username: string };
-  member?: { user: { id: string; username: string }; role: string };
-  user?: { id: string; username: string };
+  peer?: { id: string; username: string; avatar?: { id: string } };
+  member?: { user: { id: string; username: string; avatar?: { id: string } }; role: string };
+  user?: { id: string; username: string; avatar?: { id: string } };
   userId?: string;
   reason?: string;
   by?: { id: string; username: string };
@@ -69,6 +69,13 @@ class Names {
   /** DMs, as `@username`. */
   convs = new Map<string, string>();
   users = new Map<string, string>();
+  /**
+   * Profile pictures (`u:<id>`) and server icons (`s:<id>`) as last seen:
+   * the picture's id, or null for none. An update is worded by what it changed.
+   */
+  pictures = new Map<string, string | null>();
+  /** The picture of the user or server the event just learned had before it: undefined when not known. */
+  pictureBefore: string | null | undefined = undefined;
   private written: { servers: Map<string, string>; groups: Map<string, string> } | null = null;
 
   private distinct(): { servers: Map<string, string>; groups: Map<string, string> } {
@@ -102,6 +109,9 @@ class Names {
   }
   learn(ev: EventMessage): void {
     const d = ev.data as Data;
+    this.pictureBefore = undefined;
+    if (ev.event === 'server.updated' && d.server) this.seePicture(`s:${d.server.id}`, d.server.icon?.id ?? null);
+    if (ev.event === 'user.updated' && d.user) this.seePicture(`u:${d.user.id}`, d.user.avatar?.id ?? null);
     if (d.server) this.setServer(d.server.id, d.server.name);
     for (const c of d.channels ?? []) this.channels.set(c.id, { serverId: c.serverId, name: c.name });
     if (d.channel) this.channels.set(d.channel.id, { serverId: d.channel.serverId, name: d.channel.name });
@@ -116,10 +126,18 @@ class Names {
     if (ev.event === 'dm.opened' && d.peer && d.conversationId) {
       this.convs.set(d.conversationId, `@${d.peer.username}`);
       this.users.set(d.peer.id, d.peer.username);
+      this.pictures.set(`u:${d.peer.id}`, d.peer.avatar?.id ?? null);
     }
-    if (d.member) this.users.set(d.member.user.id, d.member.user.username);
+    if (d.member) {
+      this.users.set(d.member.user.id, d.member.user.username);
+      this.pictures.set(`u:${d.member.user.id}`, d.member.user.avatar?.id ?? null);
+    }
     if (d.user) this.users.set(d.user.id, d.user.username);
     if (d.message) this.users.set(d.message.author.id, d.message.author.username);
+  }
+  private seePicture(key: string, id: string | null): void {
+    this.pictureBefore = this.pictures.get(key);
+    this.pictures.set(key, id);
   }
   /** After an event is shown: a server or group I am no longer in no longer makes another's name need its fragment. */
   forget(ev: EventMessage): void {
@@ -189,7 +207,9 @@ function describe(ev: EventMessage, names: Names): string | null {
   const m = d.message;
   switch (ev.event) {
     case 'message.created':
-      return m ? line(`${clean(where)}  ${saying(m, cleanBlock(m.body).replace(/\n/g, '\n    '))}`) : null;
+      return m
+        ? line(`${clean(where)}  ${saying(m, cleanBlock(m.body).replace(/\n/g, '\n    '))}${fileLines(m, '    ')}`)
+        : null;
     case 'message.updated': {
       if (!m) return null;
       const body = cleanBlock(m.body);
@@ -201,8 +221,10 @@ function describe(ev: EventMessage, names: Names): string | null {
       return m ? line(`${clean(where)}  #${m.seq} by ${authorLabel(m)} was deleted`) : null;
     case 'server.joined':
       return line(`joined server ${clean(names.server(d.server?.id))}`);
-    case 'server.updated':
-      return line(`server ${clean(names.server(d.server?.id))} was updated`);
+    case 'server.updated': {
+      const name = clean(names.server(d.server?.id));
+      return line(pictureNews(`server ${name} was updated`, name, 'icon', names.pictureBefore, d.server?.icon?.id));
+    }
     case 'server.deleted':
       return line(`server ${clean(names.server(d.serverId))} was deleted`);
     case 'server.removed':
@@ -286,8 +308,17 @@ function describe(ev: EventMessage, names: Names): string | null {
       return line(`${clean(names.user(d.userId))} is ${d.online ? 'online' : 'offline'}`);
     case 'typing':
       return line(`${clean(where)}: ${clean(d.user?.username)} is typing`);
-    case 'user.updated':
-      return line(`${clean(d.user?.username)} updated their profile`);
+    case 'user.updated': {
+      const name = clean(d.user?.username);
+      const news = pictureNews(
+        `${name} updated their profile`,
+        name,
+        'profile picture',
+        names.pictureBefore,
+        d.user?.avatar?.id,
+      );
+      return line(news);
+    }
     case 'report.created': {
       const r = d.report;
       if (!r) return null;
@@ -314,6 +345,27 @@ function describe(ev: EventMessage, names: Names): string | null {
   }
 }
 
+/**
+ * An update of a user or server worded by what it did to their picture:
+ * `acme has a new icon (id …)`, `alice removed their profile picture`; when
+ * the picture before is not known, or did not change, the plain `updated`
+ * (with the picture's id when there is one).
+ */
+function pictureNews(
+  updated: string,
+  name: string,
+  what: 'icon' | 'profile picture',
+  before: string | null | undefined,
+  now: string | undefined,
+): string {
+  const id = now === undefined ? null : clean(now);
+  if (before !== undefined && before !== id) {
+    if (id === null) return what === 'icon' ? `${name} no longer has an icon` : `${name} removed their profile picture`;
+    return `${name} has a new ${what} (id ${id})`;
+  }
+  return id === null ? updated : `${updated} (${what} id ${id})`;
+}
+
 /** Whose queue a report is in: its server, or the instance's operators. */
 function queue(serverId: string | null, names: Names): string {
   return serverId === null ? 'operators' : clean(names.server(serverId));
@@ -322,14 +374,20 @@ function queue(serverId: string | null, names: Names): string {
 /** Names for what the caller can see now. */
 async function loadNames(s: Requester): Promise<Names> {
   const names = new Names();
-  for (const x of await listServers(s)) names.setServer(x.id, x.name);
+  for (const x of await listServers(s)) {
+    names.setServer(x.id, x.name);
+    names.pictures.set(`s:${x.id}`, x.icon?.id ?? null);
+  }
   const conversations = await listConversations(s);
   for (const c of conversations) {
     if (c.kind === 'channel' && c.serverId) names.channels.set(c.id, { serverId: c.serverId, name: c.name });
     else if (c.kind === 'group') names.setGroup(c.id, c.name);
     else {
       names.convs.set(c.id, `@${c.name}`);
-      if (c.peer) names.users.set(c.peer.id, c.peer.username);
+      if (c.peer) {
+        names.users.set(c.peer.id, c.peer.username);
+        names.pictures.set(`u:${c.peer.id}`, c.peer.avatar?.id ?? null);
+      }
     }
   }
   return names;
@@ -412,6 +470,7 @@ export const listen = act(async (ctx, refs: string[]) => {
   try {
     filter = await buildFilter(client, refs);
     names = await loadNames(client);
+    if (client.user) names.pictures.set(`u:${client.user.id}`, client.user.avatar?.id ?? null);
   } catch (err) {
     client.close();
     throw err;

@@ -2,7 +2,7 @@ import { distinctNames } from '../../client/names.js';
 import { patiently } from '../../client/pages.js';
 import { isBlank } from '../../protocol/blank.js';
 import type { SearchHit } from '../../protocol/index.js';
-import { saying } from '../message-line.js';
+import { fileLines, saying } from '../message-line.js';
 import { listGroups, listServers, resolveTarget, targetJson } from '../resolve.js';
 import { act } from '../session.js';
 import { clean, cleanBlock, fmtTime, usageError } from '../util.js';
@@ -59,7 +59,7 @@ export function formatHit(hit: SearchHit, bold: boolean, names?: ReadonlyMap<str
   const m = hit.message;
   const head = `${clean(hitLabel(hit, names))}  #${m.seq}  ${fmtTime(m.createdAt)}  `;
   const body = highlighted(hit, bold).replace(/\n/g, '\n    ');
-  return `${head}${saying(m, body)}${m.editedAt !== null ? ' (edited)' : ''}`;
+  return `${head}${saying(m, body)}${m.editedAt !== null ? ' (edited)' : ''}${fileLines(m, '    ')}`;
 }
 
 /** `natter search <query...>` */
