@@ -77,7 +77,7 @@ export function namingOption(err: unknown, options: FieldOptions): unknown {
   if (!isNatterError(err)) return err;
   const field = (err as { field?: unknown }).field;
   if (typeof field !== 'string') return err;
-  const option = options[field.replace(/^params\./, '').replace(/\[\d+\]$/, '')];
+  const option = options[field.replace(/^params\./, '').replace(/(\[\d+\]|\.\d+)$/, '')];
   if (option === undefined) return err;
   return new CliError(refusalExit(err), err.code, `${plainMessage(err)} (${option})`);
 }

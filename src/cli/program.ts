@@ -83,6 +83,8 @@ const group = () => import('./commands/group.js');
 const dms = () => import('./commands/dms.js');
 const social = () => import('./commands/social.js');
 const send = () => import('./commands/send.js');
+const upload = () => import('./commands/upload.js');
+const download = () => import('./commands/download.js');
 const history = () => import('./commands/history.js');
 const search = () => import('./commands/search.js');
 const edit = () => import('./commands/edit.js');
@@ -400,7 +402,20 @@ function profileCommand(): Command {
     .option('--display-name <text>', 'display name')
     .option('--status <text>', 'status line')
     .option('--bio <text>', 'bio')
-    .action(lazy(profile, (m) => m.profile, { displayName: '--display-name', status: '--status', bio: '--bio' }));
+    .option('--avatar <path>', 'profile picture: an image file (PNG, JPEG, WebP, GIF, AVIF), or none to remove it')
+    .action(
+      lazy(profile, (m) => m.profile, {
+        displayName: '--display-name',
+        status: '--status',
+        bio: '--bio',
+        avatar: '--avatar',
+      }),
+    );
+}
+
+/** Collects a repeatable option's values in order. */
+function repeated(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 function serverCommand(): Command {
@@ -415,6 +430,11 @@ function serverCommand(): Command {
     .option('--name <name>', 'new name')
     .option('--description <text>', 'new description')
     .action(lazy(server, (m) => m.edit, { name: '--name', description: '--description' }));
+  const icon = new Command('icon')
+    .description("set a server's icon from an image file, or remove it with none (owner and admins)")
+    .argument('<server>')
+    .argument('<path>', 'an image file (PNG, JPEG, WebP, GIF, AVIF), or none')
+    .action(lazy(server, (m) => m.icon));
   const remove = new Command('delete')
     .description('delete a server with its channels and messages (owner only); asks first on a terminal')
     .argument('<server>')
@@ -427,9 +447,10 @@ function serverCommand(): Command {
     .option('--yes', 'do not ask (needed when stdin is not a terminal)')
     .action(lazy(server, (m) => m.transfer));
   return new Command('server')
-    .description('create, edit, delete and transfer servers')
+    .description('create, edit, delete and transfer servers, and set their icons')
     .addCommand(create)
     .addCommand(edit)
+    .addCommand(icon)
     .addCommand(remove)
     .addCommand(transfer);
 }
@@ -870,11 +891,23 @@ function commands(): Command[] {
     new Command('blocks').description('the users you blocked').action(lazy(social, (m) => m.blocks)),
     settingsCommand(),
     new Command('send')
-      .description('send one message (the text from stdin when not given)')
+      .description('send one message (the text from stdin when neither text nor files are given)')
       .argument('<target>', 'server/channel, @username or +group')
       .argument('[text...]', 'the message')
       .option('--me', 'send it as an action: `natter send acme/general --me waves` shows as "* alice waves"')
-      .action(lazy(send, (m) => m.send)),
+      .option('--file <path>', 'attach a file (repeat for more, up to 10); the text is then optional', repeated)
+      .action(lazy(send, (m) => m.send, { attachments: '--file' })),
+    new Command('upload')
+      .description('send a file alone as a message (what `send --file` does without text)')
+      .argument('<path>', 'the file')
+      .requiredOption('--to <target>', 'where: server/channel, @username or +group')
+      .action(lazy(upload, (m) => m.upload)),
+    new Command('download')
+      .description('download a file by its id (natter history shows them), under its own name here by default')
+      .argument('<id>', "the file's id (or its /media/v1/… URL)")
+      .option('-o, --output <path>', 'where to: a file name, a directory (or a path ending in /), or - for stdout')
+      .option('--force', 'replace a file that is there already')
+      .action(lazy(download, (m) => m.download)),
     historyCommand(),
     searchCommand(),
     new Command('edit')

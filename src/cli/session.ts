@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { NatterClient } from '../client/client.js';
+import type { MediaClient } from '../client/media.js';
 import type { OpName, ParamsIn, ResultOf } from '../protocol/index.js';
 import { CliError, EXIT, isNatterError } from './errors.js';
 import { connectionError, defaultConfigDir, findToken, type Globals, readCa, serverKey, tlsOptions } from './util.js';
@@ -109,6 +110,23 @@ export class Session {
       }
       throw err;
     }
+  }
+
+  /**
+   * The authenticated connection as the file functions of the client
+   * library take it (src/client/media.ts): its requests go through
+   * {@link request}, so a lost connection is the CLI's error.
+   */
+  async media(): Promise<MediaClient> {
+    await this.auth();
+    const conn = await this.connect();
+    return {
+      url: conn.url,
+      hello: conn.hello,
+      token: conn.token,
+      tls: conn.tls,
+      request: <N extends OpName>(op: N, params: ParamsIn<N>) => this.request(op, params),
+    };
   }
 
   /** A request on the connection as it is (for register and login). */

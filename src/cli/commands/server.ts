@@ -1,8 +1,9 @@
+import { checkFile, maxFileBytes, upload } from '../files.js';
 import { listServers, resolveServer, resolveServerNamed, resolveUser } from '../resolve.js';
 import { act } from '../session.js';
 import { askYes, CliError, clean, EXIT, usageError, warnSameName } from '../util.js';
 
-// `natter server create|edit|delete|transfer`
+// `natter server create|edit|icon|delete|transfer`
 
 export const create = act(async (ctx, name: string) => {
   const o = ctx.opts as { description?: string };
@@ -29,6 +30,26 @@ export const edit = act(async (ctx, ref: string) => {
     ...(o.description !== undefined ? { description: o.description === '' ? null : o.description } : {}),
   });
   ctx.out(res, () => `updated server ${clean(res.server.name)}`);
+});
+
+/**
+ * `natter server icon <server> <path>`: uploads the picture and makes it the
+ * server's icon (owner and admins); `none` removes the icon.
+ */
+export const icon = act(async (ctx, ref: string, path: string) => {
+  let file = null;
+  const media = path === 'none' ? null : await ctx.s.media();
+  if (media) file = await checkFile(path, maxFileBytes(media), null);
+  const { server, name } = await resolveServerNamed(ctx.s, ref);
+  // Said before the picture is uploaded (and counted against the day's allowance) for nothing.
+  if (server.role !== 'owner' && server.role !== 'admin') {
+    throw new CliError(EXIT.refused, 'forbidden', `only the owner and admins of ${clean(name)} can change its icon`);
+  }
+  const iconId = media && file ? (await upload(media, file, 'server-icon', ctx.g.server)).id : null;
+  const res = await ctx.s.request('servers.update', { serverId: server.id, icon: iconId });
+  ctx.out(res, () =>
+    res.server.icon ? `${clean(name)} has a new icon (id ${res.server.icon.id})` : `${clean(name)} has no icon now`,
+  );
 });
 
 /**

@@ -4,6 +4,11 @@ import { fmtTime, serverKey, table, who } from '../util.js';
 /** What `whoami` and `profile` say of an instance operator (only ever shown to themself). */
 export const OPERATOR = 'yes: you are an operator of this natter server';
 
+/** A profile picture or server icon as `profile` and `whoami` show it: its id, for `natter download`; `-` for none. */
+export function pictureWords(picture: { id: string } | undefined): string {
+  return picture ? `id ${picture.id} (natter download ${picture.id})` : '-';
+}
+
 /** `natter whoami` */
 export const whoami = act(async (ctx) => {
   const res = await ctx.s.request('whoami', {});
@@ -14,6 +19,7 @@ export const whoami = act(async (ctx) => {
       ['server', serverKey(ctx.g.server)],
     ];
     if (res.user.status) rows.push(['status', res.user.status]);
+    if (res.user.avatar) rows.push(['picture', pictureWords(res.user.avatar)]);
     if (res.user.operator) rows.push(['operator', OPERATOR]);
     if (res.session) rows.push(['session', `${res.session.id} (since ${fmtTime(res.session.createdAt)})`]);
     if (res.botToken) rows.push(['bot token', `${res.botToken.name} (${res.botToken.id})`]);
