@@ -33,12 +33,16 @@ export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 export type Result = { code: number | null; stdout: string; stderr: string };
 
 /**
- * Runs `natter args...` with `env`, feeding `input` on stdin; never throws on
- * a non-zero exit. A command still running at the deadline is killed and the
- * call fails, saying which command hung.
+ * Runs `natter args...` with `env`, feeding `input` on stdin (in `cwd` when
+ * given); never throws on a non-zero exit. A command still running at the
+ * deadline is killed and the call fails, saying which command hung.
  */
-export async function natter(args: string[], env: Record<string, string>, input = ''): Promise<Result> {
-  const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+export async function natter(args: string[], env: Record<string, string>, input = '', cwd?: string): Promise<Result> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: cleanEnv(env),
+    stdio: ['pipe', 'pipe', 'pipe'],
+    ...(cwd === undefined ? {} : { cwd }),
+  });
   let stdout = '';
   let stderr = '';
   const done = new Promise<Result>((resolve, reject) => {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -20,6 +19,7 @@ import {
 } from '../../src/client/media.js';
 import type { NatterError } from '../../src/protocol/index.js';
 import { connectAs, connectNatter, HttpApi, PASSWORD, rejection, uniqueName } from '../helpers/api.js';
+import { relay } from '../helpers/relay.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { within } from '../helpers/wait.js';
 
@@ -67,38 +67,6 @@ function fileOf(name: string, n: number): { path: string; bytes: Buffer } {
 function into(): string {
   const d = mkdtempSync(join(dir, 'down-'));
   return d;
-}
-
-/**
- * A TCP relay in front of the server's HTTP port that keeps what clients
- * send, so a test can see the requests themselves (a `Range` header).
- */
-async function relay(port: number): Promise<{ url: string; seen: () => string; close: () => Promise<void> }> {
-  let seen = '';
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = netConnect(port, '127.0.0.1');
-    sockets.add(client).add(upstream);
-    client.on('data', (d: Buffer) => {
-      seen += d.toString('latin1');
-    });
-    client.pipe(upstream).pipe(client);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    seen: () => seen,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 describe('client library: files', () => {
