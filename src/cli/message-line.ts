@@ -48,3 +48,14 @@ export function fileLine(a: Attachment, plain = !fancy()): string {
 export function fileLines(m: Pick<Message, 'attachments'>, indent: string): string {
   return (m.attachments ?? []).map((a) => `\n${indent}${fileLine(a)}`).join('');
 }
+
+/**
+ * A text on one line with the names of the files that go with it, for a
+ * cell or a line that has no room for a line per file: `see this (files:
+ * photo.png, plan.pdf)`, or `(files: photo.png)` alone.
+ */
+export function withFileNames(text: string, attachments: readonly Pick<Attachment, 'name'>[] | undefined): string {
+  if (!attachments || attachments.length === 0) return text;
+  const names = `(file${attachments.length === 1 ? '' : 's'}: ${attachments.map((a) => clean(a.name)).join(', ')})`;
+  return text === '' ? names : `${text} ${names}`;
+}

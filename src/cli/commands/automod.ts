@@ -1,6 +1,7 @@
 import { allPages } from '../../client/pages.js';
 import type { AutomodRule, HeldMessage } from '../../protocol/index.js';
 import { CliError, isNatterError, refusalExit, usageError } from '../errors.js';
+import { withFileNames } from '../message-line.js';
 import { resolveChannel, resolveServer, resolveServerNamed } from '../resolve.js';
 import { act, type Session } from '../session.js';
 import { clean, fmtTime, spanWords, table } from '../util.js';
@@ -242,7 +243,7 @@ export const holdList = act(async (ctx, ref: string) => {
             m.author.username,
             `#${m.channel}`,
             m.heldBy,
-            m.body.replace(/\s+/g, ' '),
+            withFileNames(m.body.replace(/\s+/g, ' '), m.attachments),
           ]),
         ),
   );

@@ -58,7 +58,12 @@ export const download = act(async (ctx, ref: string) => {
         `${clean(e.message)}: add --force to replace it, or -o PATH to save it elsewhere`,
       );
     }
-    throw mediaFailure(err, ctx.g.server, `downloading ${name}`);
+    const failure = mediaFailure(err, ctx.g.server, `downloading ${name}`);
+    // What came so far is kept in the .part: the same command goes on from there.
+    if (!toStdout && failure instanceof CliError && failure.exitCode === EXIT.unreachable) {
+      throw new CliError(failure.exitCode, failure.code, `${failure.message}; run the same command again to resume`);
+    }
+    throw failure;
   } finally {
     bar.end();
   }

@@ -1,7 +1,7 @@
 import { distinctNames } from '../../client/names.js';
 import type { Natter } from '../../client/natter.js';
 import type { EventMessage, Message, Report, ReportAction } from '../../protocol/index.js';
-import { authorLabel, fileLines, saying } from '../message-line.js';
+import { authorLabel, fileLines, saying, withFileNames } from '../message-line.js';
 import { outcomeWords, reportPlace } from '../report-words.js';
 import {
   listConversations,
@@ -254,11 +254,18 @@ function describe(ev: EventMessage, names: Names): string | null {
     }
     case 'message.held': {
       const held = d.held as
-        | { id: string; channel: string; author: { username: string }; heldBy: string; body: string }
+        | {
+            id: string;
+            channel: string;
+            author: { username: string };
+            heldBy: string;
+            body: string;
+            attachments?: { name: string }[];
+          }
         | undefined;
       if (!held) return null;
       return line(
-        `${clean(names.server(d.serverId ?? (d.held as { serverId?: string }).serverId))}: held for review (${clean(held.heldBy)}): ${clean(held.author.username)} in #${clean(held.channel)}: ${clean(held.body)} (natter hold approve|reject … ${held.id.slice(0, 6)})`,
+        `${clean(names.server(d.serverId ?? (d.held as { serverId?: string }).serverId))}: held for review (${clean(held.heldBy)}): ${clean(held.author.username)} in #${clean(held.channel)}: ${withFileNames(clean(held.body), held.attachments)} (natter hold approve|reject … ${held.id.slice(0, 6)})`,
       );
     }
     case 'held.resolved': {
