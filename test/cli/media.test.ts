@@ -230,6 +230,32 @@ describe('natter: files', () => {
     }
   });
 
+  test('a download cut off on the way exits 4, keeps what came, and the same command then finishes it', async () => {
+    const [, bigFile] = await filesOf('bob', 'acme/general', 1);
+    const dir = join(cwd.bob, 'cut');
+    mkdirSync(dir);
+    const args = ['download', bigFile?.id ?? '', '-o', 'cut/'];
+    const cutting = await relay(t.server.port, { cutAfterBytes: 400_000 });
+    try {
+      const env = { NATTER_SERVER: cutting.url, NATTER_TOKEN: tokenOf('bob'), NATTER_HOME: home.bob };
+      const cut = await natter(args, env, '', cwd.bob);
+      assert.equal(cut.code, 4, cut.stderr);
+      assert.match(
+        cut.stderr,
+        /^error: unreachable: downloading big\.bin: .+; run the same command again to resume\n$/,
+      );
+      assert.equal(existsSync(join(dir, 'big.bin')), false);
+      const part = readFileSync(join(dir, 'big.bin.part'));
+      assert.ok(part.length > 0 && part.length < big.length, `part of it came (${part.length} bytes)`);
+      assert.ok(part.equals(big.subarray(0, part.length)));
+    } finally {
+      await cutting.close();
+    }
+    await ok('bob', args);
+    assert.ok(readFileSync(join(dir, 'big.bin')).equals(big));
+    assert.equal(existsSync(join(dir, 'big.bin.part')), false);
+  });
+
   test('upload --to a DM; bob downloads it; carol, who is not in it, gets not_found in words', async () => {
     assert.equal(
       (await ok('alice', ['upload', files.notes, '--to', '@bob'])).trim(),
@@ -286,6 +312,16 @@ describe('natter: files', () => {
     assert.equal(member.stderr, 'error: forbidden: only the owner and admins of acme can change its icon\n');
     assert.equal((await ok('alice', ['server', 'icon', 'acme', 'none'])).trim(), 'acme has no icon now');
     await human.until(() => human.lines.some((l) => l.endsWith(' acme no longer has an icon')), 'no icon');
+  });
+
+  test('a held message keeps its files: hold list names them', async () => {
+    await ok('alice', ['automod', 'add', 'acme', '--name', 'review', '--keyword', 'review', '--action', 'hold']);
+    const held = await run('bob', ['send', 'acme/general', 'please', 'review', '--file', join(cwd.alice, 'notes.txt')]);
+    assert.equal(held.code, 1);
+    assert.match(held.stderr, /^error: held: /);
+    const list = await ok('alice', ['hold', 'list', 'acme']);
+    assert.match(list, /please review \(file: notes\.txt\)$/m);
+    await ok('alice', ['automod', 'remove', 'acme', 'review']);
   });
 
   test('a file over the limit is refused before it is uploaded, with the limit; nothing is sent', async () => {

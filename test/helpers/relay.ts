@@ -3,7 +3,8 @@ import { type AddressInfo, createServer, connect as netConnect, type Socket } fr
 /**
  * A TCP relay in front of a port of the server that keeps what clients send
  * through it, so a test can see the requests themselves (a `Range` header).
- * Bytes pass unchanged both ways.
+ * Bytes pass unchanged both ways, up to `cutAfterBytes` from the server on
+ * one connection when that is given.
  */
 export type Relay = {
   /** `ws://127.0.0.1:<port>` of the relay (its HTTP side is the same address). */
@@ -13,7 +14,7 @@ export type Relay = {
   close(): Promise<void>;
 };
 
-export async function relay(port: number): Promise<Relay> {
+export async function relay(port: number, options: { cutAfterBytes?: number } = {}): Promise<Relay> {
   let seen = '';
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
@@ -22,7 +23,23 @@ export async function relay(port: number): Promise<Relay> {
     client.on('data', (d: Buffer) => {
       seen += d.toString('latin1');
     });
-    client.pipe(upstream).pipe(client);
+    client.pipe(upstream);
+    // With `cutAfterBytes`, a connection that has carried that much from the server is cut, as a network failure would.
+    let passed = 0;
+    const cut = options.cutAfterBytes ?? Number.POSITIVE_INFINITY;
+    upstream.on('data', (d: Buffer) => {
+      const room = cut - passed;
+      passed += d.length;
+      if (d.length < room) {
+        if (!client.write(d)) {
+          upstream.pause();
+          client.once('drain', () => upstream.resume());
+        }
+        return;
+      }
+      client.end(d.subarray(0, room), () => client.destroy());
+      upstream.destroy();
+    });
     const end = () => {
       client.destroy();
       upstream.destroy();
