@@ -26,12 +26,11 @@ const WHY: Record<string, string> = {
 };
 
 /**
- * Checks that `path` is a regular file this user can read, no larger than
- * the server takes (`hello.media.maxFileBytes`): a usage error (exit 2) when
- * it is missing, a directory or unreadable; `too_large` (exit 1) with the
- * limit when it is too big, before a byte is sent.
+ * Checks that `path` is a regular file this user can read, before anything
+ * goes to the server: a usage error (exit 2) when it is missing, a directory
+ * or unreadable.
  */
-export async function checkFile(path: string, maxBytes: number | undefined, option: string | null): Promise<LocalFile> {
+export async function checkFile(path: string, option: string | null): Promise<LocalFile> {
   let size: number;
   try {
     const handle = await open(path, 'r');
@@ -51,18 +50,15 @@ export async function checkFile(path: string, maxBytes: number | undefined, opti
     const why = (e.code && WHY[e.code]) ?? e.message;
     throw usageError(`cannot read ${clean(path)}: ${why}${from(option)}`);
   }
-  if (maxBytes !== undefined && size > maxBytes) {
-    throw new CliError(
-      EXIT.refused,
-      'too_large',
-      `${clean(path)} is ${formatBytes(size)}; the server takes files of at most ${formatBytes(maxBytes)}${from(option)}`,
-    );
-  }
   return { path, name: basename(path), size };
 }
 
-/** The largest file the server takes; a server whose hello says nothing of files takes none. */
-export function maxFileBytes(media: MediaClient): number {
+/**
+ * Checks checked files against the largest the server takes
+ * (`hello.media.maxFileBytes`): `too_large` (exit 1) with that limit, before
+ * a byte is uploaded. A server whose hello says nothing of files takes none.
+ */
+export function checkSizes(media: MediaClient, files: readonly LocalFile[], option: string | null): void {
   const max = media.hello?.media?.maxFileBytes;
   if (max === undefined) {
     throw new CliError(
@@ -71,7 +67,14 @@ export function maxFileBytes(media: MediaClient): number {
       'the server takes no files: it runs an older natter than this one; upgrade the server',
     );
   }
-  return max;
+  for (const file of files) {
+    if (file.size <= max) continue;
+    throw new CliError(
+      EXIT.refused,
+      'too_large',
+      `${clean(file.path)} is ${formatBytes(file.size)}; the server takes files of at most ${formatBytes(max)}${from(option)}`,
+    );
+  }
 }
 
 /** Uploads a checked file for `purpose`, with a progress line on a terminal; failures in words. */

@@ -340,6 +340,15 @@ describe('natter: files', () => {
     const missing = await run('alice', ['send', 'acme/general', 'hi', '--file', 'nope.png']);
     assert.equal(missing.code, 2);
     assert.equal(missing.stderr, 'error: usage: cannot read nope.png: there is no such file (--file)\n');
+    // Said before anything goes to the server: no server needs to answer.
+    const offline = await natter(
+      ['send', 'acme/general', '--file', 'nope.png'],
+      { NATTER_SERVER: 'ws://127.0.0.1:9' },
+      '',
+      cwd.alice,
+    );
+    assert.equal(offline.code, 2);
+    assert.equal(offline.stderr, missing.stderr);
     const upload = await run('alice', ['upload', 'nope.png', '--to', 'acme/general']);
     assert.equal(upload.code, 2);
     assert.equal(upload.stderr, 'error: usage: cannot read nope.png: there is no such file\n');

@@ -1,4 +1,4 @@
-import { checkFile, maxFileBytes, upload } from '../files.js';
+import { checkFile, checkSizes, upload } from '../files.js';
 import { act } from '../session.js';
 import { fmtTime, table } from '../util.js';
 import { OPERATOR, pictureWords } from './whoami.js';
@@ -21,8 +21,9 @@ export const profile = act(async (ctx) => {
   if (o.avatar === '' || o.avatar === 'none') {
     changes.avatar = null;
   } else if (o.avatar !== undefined) {
+    const file = await checkFile(o.avatar, '--avatar');
     const media = await ctx.s.media();
-    const file = await checkFile(o.avatar, maxFileBytes(media), '--avatar');
+    checkSizes(media, [file], '--avatar');
     changes.avatar = (await upload(media, file, 'avatar', ctx.g.server)).id;
   }
   const user =

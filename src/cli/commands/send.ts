@@ -3,7 +3,7 @@ import { formatBytes, type MediaClient } from '../../client/media.js';
 import { patiently } from '../../client/pages.js';
 import { isBlank } from '../../protocol/blank.js';
 import type { Message } from '../../protocol/index.js';
-import { checkFile, type LocalFile, maxFileBytes, upload } from '../files.js';
+import { checkFile, checkSizes, type LocalFile, upload } from '../files.js';
 import { resolveTarget, targetJson } from '../resolve.js';
 import { act, type Ctx } from '../session.js';
 import { clean, readStdin, usageError } from '../util.js';
@@ -33,11 +33,11 @@ export type Outgoing = {
  */
 export async function sendMessage(ctx: Ctx<unknown>, ref: string, out: Outgoing): Promise<void> {
   const files: LocalFile[] = [];
+  for (const path of out.paths) files.push(await checkFile(path, out.option));
   let media: MediaClient | null = null;
-  if (out.paths.length > 0) {
+  if (files.length > 0) {
     media = await ctx.s.media();
-    const max = maxFileBytes(media);
-    for (const path of out.paths) files.push(await checkFile(path, max, out.option));
+    checkSizes(media, files, out.option);
   }
   let dm: string | null = null;
   let target: ReturnType<typeof targetJson> | null = null;

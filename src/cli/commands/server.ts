@@ -1,4 +1,4 @@
-import { checkFile, maxFileBytes, upload } from '../files.js';
+import { checkFile, checkSizes, upload } from '../files.js';
 import { listServers, resolveServer, resolveServerNamed, resolveUser } from '../resolve.js';
 import { act } from '../session.js';
 import { askYes, CliError, clean, EXIT, usageError, warnSameName } from '../util.js';
@@ -37,9 +37,9 @@ export const edit = act(async (ctx, ref: string) => {
  * server's icon (owner and admins); `none` removes the icon.
  */
 export const icon = act(async (ctx, ref: string, path: string) => {
-  let file = null;
-  const media = path === 'none' ? null : await ctx.s.media();
-  if (media) file = await checkFile(path, maxFileBytes(media), null);
+  const file = path === 'none' ? null : await checkFile(path, null);
+  const media = file ? await ctx.s.media() : null;
+  if (media && file) checkSizes(media, [file], null);
   const { server, name } = await resolveServerNamed(ctx.s, ref);
   // Said before the picture is uploaded (and counted against the day's allowance) for nothing.
   if (server.role !== 'owner' && server.role !== 'admin') {
