@@ -40,6 +40,12 @@ export type MediaClient = {
 /** A quiet server is given up on after this long (no byte either way). */
 const IDLE_MS = 60_000;
 
+/**
+ * How long the answer to an upload may take once the whole body went: the
+ * server looks at the file first (images wait their turn to be decoded).
+ */
+const ANSWER_MS = 5 * 60_000;
+
 /** Most of an error answer read to find its message. */
 const ERROR_BODY_MAX = 64 * 1024;
 
@@ -155,6 +161,7 @@ async function httpRequest(
       },
       (res) => {
         answered = true;
+        req.setTimeout(IDLE_MS);
         // The server may answer before the whole body went (a refusal): the rest is not sent.
         const body = options.body;
         if (body && !body.readableEnded) {
@@ -164,13 +171,17 @@ async function httpRequest(
         resolve(res);
       },
     );
-    req.setTimeout(IDLE_MS, () => req.destroy(new Error(`${url.host} sent nothing for ${IDLE_MS / 1000} s`)));
+    req.on('timeout', () => req.destroy(new Error(`${url.host} stopped answering`)));
+    req.setTimeout(IDLE_MS);
     req.on('error', (err) => {
       // After the answer, a broken pipe is the server closing on a body it refused: the answer says why.
       if (!answered) reject(explain(err));
     });
     if (options.body) {
       options.body.on('error', (err) => req.destroy(err));
+      req.on('finish', () => {
+        if (!answered) req.setTimeout(ANSWER_MS);
+      });
       options.body.pipe(req);
     } else {
       req.end();
