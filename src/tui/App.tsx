@@ -14,12 +14,13 @@ import { Sidebar } from './components/Sidebar.js';
 import { StatusLine } from './components/StatusLine.js';
 import { Welcome } from './components/Welcome.js';
 import type { ComposerFile } from './composer-file.js';
-import type { Config } from './config.js';
+import { type Config, previewRows as previewRowsOf } from './config.js';
 import type { Controller } from './controller.js';
 import { ChatIntents, MEMBERS_MIN_COLUMNS, switcherMatches } from './intents.js';
 import { keyHelp } from './keys.js';
 import { moderationItems, reviewScopes, selectedIndex, waitingBadge } from './moderation.js';
 import { Notifier } from './notify.js';
+import type { PreviewCache } from './previews.js';
 import { sidebarOrder, typingIn } from './reducer.js';
 import type { Store } from './store.js';
 import { ThemeContext } from './theme.js';
@@ -27,6 +28,9 @@ import { useKeys } from './use-keys.js';
 import { conversationColors } from './view/colors.js';
 import { shownNames } from './view/shown-names.js';
 import { clockFor } from './view/status-text.js';
+
+const noSubscription = () => () => {};
+const noVersion = () => 0;
 
 /**
  * The size the app draws in, following resizes: the terminal's columns, and
@@ -57,6 +61,8 @@ export type AppProps = {
   composerFile?: ComposerFile;
   /** What was wrong with config.json (the help overlay lists them). */
   configWarnings?: readonly string[];
+  /** Where image previews come from (none: drawn as placeholders, as tall as the pictures would be). */
+  pictures?: PreviewCache;
 };
 
 /**
@@ -64,8 +70,11 @@ export type AppProps = {
  * overlays. It lays out what the store and the intents hold; what keys do is
  * {@link ChatIntents}'.
  */
-export function App({ store, controller, config, onQuit, composerFile, configWarnings }: AppProps) {
+export function App({ store, controller, config, onQuit, composerFile, configWarnings, pictures }: AppProps) {
   const state = useSyncExternalStore(store.subscribe, store.get);
+  // A preview that arrives redraws the list (in the rows kept for it: nothing moves).
+  useSyncExternalStore(pictures?.subscribe ?? noSubscription, pictures?.version ?? noVersion);
+  const previewRows = previewRowsOf(config);
   const { exit } = useApp();
   const { columns, rows } = useSize();
   const { stdout } = useStdout();
@@ -143,8 +152,14 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
   // The reducer counts a new message's rows (to keep a scrolled-up window still) at the list's width,
   // and places the window in its height when older messages come in under a PageUp.
   useEffect(() => {
-    store.dispatch({ type: 'layout', width: listWidth, timeFormat: config.timeFormat, height: listHeight });
-  }, [store, listWidth, listHeight, config.timeFormat]);
+    store.dispatch({
+      type: 'layout',
+      width: listWidth,
+      timeFormat: config.timeFormat,
+      height: listHeight,
+      previewRows,
+    });
+  }, [store, listWidth, listHeight, config.timeFormat, previewRows]);
   // Widened enough for the member list: the notice that said it was too narrow is untrue now.
   useEffect(() => {
     if (columns >= MEMBERS_MIN_COLUMNS) store.dispatch({ type: 'settled', about: 'members-width' });
@@ -321,6 +336,7 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
               timeFormat={config.timeFormat}
               now={now}
               color={config.color}
+              media={{ previewRows, ...(pictures ? { pictures } : {}) }}
             />
           )}
           {state.notice ? (

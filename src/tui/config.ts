@@ -41,7 +41,24 @@ export type Config = {
   keys: Bindings;
   /** Wheel scrolling and clicks (the terminal's own text selection then needs Shift). */
   mouse: boolean;
+  /** How images are previewed under their messages (see {@link previewMode}). */
+  previews: PreviewSetting;
+  /** The most terminal rows an image's preview takes. */
+  previewRows: number;
+  /** Where `s` saves a file; null: ~/Downloads when it exists, else the directory the app started in. */
+  downloadDir: string | null;
 };
+
+/**
+ * Image previews: `auto` (half blocks, unless colour is off), `halfblock`, or
+ * `off`. `kitty` and `iterm` (the terminals' own picture protocols) are
+ * understood and drawn as half blocks: see docs/tui.md for why.
+ */
+export type PreviewSetting = 'auto' | 'halfblock' | 'kitty' | 'iterm' | 'off';
+const PREVIEW_SETTINGS: readonly PreviewSetting[] = ['auto', 'halfblock', 'kitty', 'iterm', 'off'];
+
+/** The most rows `previewRows` may ask for. */
+export const PREVIEW_ROWS_MAX = 40;
 
 /** How desktop notifications reach the terminal: none, OSC 9 (iTerm2, Windows Terminal, WezTerm, Ghostty) or OSC 777 (foot, urxvt, VTE, WezTerm). */
 export type DesktopNotifications = 'off' | 'osc9' | 'osc777';
@@ -83,11 +100,14 @@ export const DEFAULT_CONFIG: Config = {
   },
   keys: DEFAULT_BINDINGS,
   mouse: true,
+  previews: 'auto',
+  previewRows: 12,
+  downloadDir: null,
 };
 
 const THEME_KEYS = Object.keys(DEFAULT_THEME) as (keyof Theme)[];
 const NOTIFICATION_KEYS = Object.keys(DEFAULT_CONFIG.notifications) as (keyof Config['notifications'])[];
-const TOP_KEYS = ['theme', 'timeFormat', 'notifications', 'keys', 'mouse'];
+const TOP_KEYS = ['theme', 'timeFormat', 'notifications', 'keys', 'mouse', 'previews', 'previewRows', 'downloadDir'];
 
 /** Checks of the notification settings that are not flags: each says what it expected, in words. */
 const NOTIFICATION_VALUES: Partial<
@@ -158,6 +178,9 @@ export function parseConfig(
   let timeFormat = DEFAULT_CONFIG.timeFormat;
   let themeNone = false;
   let mouse = DEFAULT_CONFIG.mouse;
+  let previews = DEFAULT_CONFIG.previews;
+  let previewRows = DEFAULT_CONFIG.previewRows;
+  let downloadDir = DEFAULT_CONFIG.downloadDir;
 
   let raw: unknown = {};
   if (text !== null) {
@@ -200,6 +223,26 @@ export function parseConfig(
     if (doc.mouse !== undefined) {
       if (typeof doc.mouse === 'boolean') mouse = doc.mouse;
       else warnings.push(`mouse: expected true or false, not ${describe(doc.mouse)}`);
+    }
+
+    if (doc.previews !== undefined) {
+      if ((PREVIEW_SETTINGS as readonly unknown[]).includes(doc.previews)) previews = doc.previews as PreviewSetting;
+      else
+        warnings.push(
+          `previews: expected ${PREVIEW_SETTINGS.map((p) => `"${p}"`).join(', ')}, not ${describe(doc.previews)}`,
+        );
+    }
+
+    if (doc.previewRows !== undefined) {
+      const n = doc.previewRows;
+      if (typeof n === 'number' && Number.isInteger(n) && n >= 2 && n <= PREVIEW_ROWS_MAX) previewRows = n;
+      else warnings.push(`previewRows: expected a whole number from 2 to ${PREVIEW_ROWS_MAX}, not ${describe(n)}`);
+    }
+
+    if (doc.downloadDir !== undefined) {
+      const d = doc.downloadDir;
+      if (d === null || (typeof d === 'string' && d.trim() !== '')) downloadDir = d === null ? null : d.trim();
+      else warnings.push(`downloadDir: expected a directory or null, not ${describe(d)}`);
     }
 
     if (doc.notifications !== undefined) {
@@ -253,7 +296,17 @@ export function parseConfig(
   // https://no-color.org: any non-empty value turns colour off.
   const noColor = (env.NO_COLOR ?? '') !== '';
   return {
-    config: { theme, color: !noColor && !themeNone, timeFormat, notifications, keys, mouse },
+    config: {
+      theme,
+      color: !noColor && !themeNone,
+      timeFormat,
+      notifications,
+      keys,
+      mouse,
+      previews,
+      previewRows,
+      downloadDir,
+    },
     warnings,
   };
 }
@@ -275,4 +328,18 @@ export function loadConfig(configDir: string, env: Readonly<Record<string, strin
   }
   const parsed = parseConfig(text, env);
   return { config: parsed.config, warnings: [...warnings, ...parsed.warnings], path };
+}
+
+/**
+ * How previews are drawn with these settings: half blocks, or none. Without
+ * colour (NO_COLOR, `"theme": "none"`) a half-block picture is a grey
+ * rectangle, so there is none.
+ */
+export function previewMode(config: Pick<Config, 'previews' | 'color'>): 'halfblock' | 'off' {
+  return config.previews === 'off' || !config.color ? 'off' : 'halfblock';
+}
+
+/** The rows an image's preview takes at most with these settings: 0 when previews are off. */
+export function previewRows(config: Pick<Config, 'previews' | 'color' | 'previewRows'>): number {
+  return previewMode(config) === 'off' ? 0 : config.previewRows;
 }

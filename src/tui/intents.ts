@@ -22,7 +22,7 @@ import {
   switchTo,
   withText,
 } from './composer-state.js';
-import type { Config } from './config.js';
+import { type Config, previewRows } from './config.js';
 import { type Controller, errorText } from './controller.js';
 import { type Editor, edit, editorOf, insert } from './editor.js';
 import { NO_KEY } from './key-chunks.js';
@@ -1120,6 +1120,8 @@ export class ChatIntents {
       meUsername: state.me?.username ?? null,
       width: this.layout.listWidth,
       timeFormat: this.config.timeFormat,
+      // Counted as the list draws them: previews as tall as the config says, or none.
+      media: { previewRows: previewRows(this.config) },
     };
   }
 

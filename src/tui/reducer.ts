@@ -50,6 +50,7 @@ export function initialState(url: string): State {
     invitations: {},
     selected: null,
     layout: null,
+    transfers: {},
     moderation: NO_MODERATION,
   };
 }
@@ -107,6 +108,7 @@ export function lineOf(m: Message, meId: string | null, highlights: readonly str
     failed: null,
     mentionsMe:
       meId !== null && (m.mentions.includes(meId) || (m.author.id !== meId && highlighted(m.body, highlights))),
+    ...(m.attachments && m.attachments.length > 0 ? { attachments: m.attachments } : {}),
   };
 }
 
@@ -357,6 +359,7 @@ export function reduce(state: State, action: Action): State {
         pending: true,
         failed: null,
         mentionsMe: false,
+        ...(action.attachments && action.attachments.length > 0 ? { attachments: action.attachments } : {}),
       };
       const view = state.views[action.conversationId] ?? EMPTY_VIEW;
       return {
@@ -435,10 +438,17 @@ export function reduce(state: State, action: Action): State {
       return { ...state, highlights: action.words };
     case 'layout': {
       const was = state.layout;
-      if (was?.width === action.width && was.timeFormat === action.timeFormat && was.height === action.height)
-        return state;
-      const layout = { width: action.width, timeFormat: action.timeFormat, height: action.height };
-      if (!was || (was.width === action.width && was.timeFormat === action.timeFormat)) return { ...state, layout };
+      const previewRows = action.previewRows ?? 0;
+      const wasRows = was?.media?.previewRows ?? 0;
+      const same = was?.width === action.width && was.timeFormat === action.timeFormat && wasRows === previewRows;
+      if (same && was?.height === action.height) return state;
+      const layout = {
+        width: action.width,
+        timeFormat: action.timeFormat,
+        height: action.height,
+        ...(previewRows > 0 ? { media: { previewRows } } : {}),
+      };
+      if (!was || same) return { ...state, layout };
       // Rows wrap differently now: each view scrolled up keeps the same message at the bottom of its window.
       const me = { meId: state.me?.id ?? null, meUsername: state.me?.username ?? null };
       let views = state.views;
@@ -486,6 +496,13 @@ export function reduce(state: State, action: Action): State {
       return state.notice?.about === action.about ? { ...state, notice: null } : state;
     case 'clear-notice':
       return state.notice ? { ...state, notice: null } : state;
+    case 'transfer':
+      return { ...state, transfers: { ...state.transfers, [action.transfer.id]: action.transfer } };
+    case 'transfer-done': {
+      if (!state.transfers[action.id]) return state;
+      const { [action.id]: _gone, ...transfers } = state.transfers;
+      return { ...state, transfers };
+    }
     case 'tick': {
       let changed = false;
       let notice = state.notice;
@@ -521,6 +538,7 @@ function payOwed(state: State, view: ConversationView): ConversationView {
     width: state.layout.width,
     height,
     timeFormat: state.layout.timeFormat,
+    ...(state.layout.media ? { media: state.layout.media } : {}),
   };
   const to = scrollView({ ...view, owed: 0 }, owed, geometry, true);
   return { ...view, scrollBack: to.scrollBack, owed: to.owed };
@@ -576,9 +594,9 @@ function addInfo(state: State, conversationId: string, text: string, at: number 
     if (v.scrollBack === 0 || !state.layout) return { ...v, lines };
     // Scrolled up: it comes in below the window, which moves up by its rows (and a day separator's).
     const prev = lines[lines.indexOf(line) - 1];
-    const { width, timeFormat } = state.layout;
+    const { width, timeFormat, media } = state.layout;
     const rows =
-      messageRows(line, { meId: state.me?.id ?? null, width, timeFormat }).length +
+      messageRows(line, { meId: state.me?.id ?? null, width, timeFormat, ...(media ? { media } : {}) }).length +
       (prev && sameDay(prev.createdAt, line.createdAt) ? 0 : 1);
     return { ...v, lines, scrollBack: v.scrollBack + rows };
   });
@@ -599,10 +617,15 @@ function addMessage(state: State, message: Message): State {
     const at = stored.findIndex((l) => l.id === message.id);
     if (at !== stored.length - 1) return trimmed({ ...v, lines }, open);
     const prev = stored[at - 1];
-    const { width, timeFormat } = state.layout;
+    const { width, timeFormat, media } = state.layout;
     const rows =
-      messageRows(line, { meId, meUsername: state.me?.username ?? null, width, timeFormat }).length +
-      (prev && sameDay(prev.createdAt, line.createdAt) ? 0 : 1);
+      messageRows(line, {
+        meId,
+        meUsername: state.me?.username ?? null,
+        width,
+        timeFormat,
+        ...(media ? { media } : {}),
+      }).length + (prev && sameDay(prev.createdAt, line.createdAt) ? 0 : 1);
     return trimmed(
       { ...v, lines, scrollBack: v.scrollBack + rows, newBelow: mine ? v.newBelow : v.newBelow + 1 },
       open,

@@ -1,5 +1,6 @@
 import type {
   AnyEvent,
+  Attachment,
   ConversationKind,
   ConversationSummary,
   GroupInvitation,
@@ -89,6 +90,19 @@ export type Line = {
    * (0 before any). It stays right after that message as pages load and go.
    */
   after?: number;
+  /** Files sent with it, in order (absent: none). Their names are the uploaders': sanitized when drawn. */
+  attachments?: Attachment[];
+};
+
+/** A file going up or coming down: what the status line shows while it moves. */
+export type Transfer = {
+  id: string;
+  kind: 'upload' | 'download';
+  /** The file's name (an upload's is the local file's; a download's the server's, sanitized when drawn). */
+  name: string;
+  /** Bytes moved so far, and in all. */
+  sent: number;
+  total: number;
 };
 
 /**
@@ -261,9 +275,11 @@ export type State = {
    * How the message list wraps (set by the app as the terminal's width changes), to count a message's rows,
    * and its height in rows when known, to place the window when older messages come in.
    */
-  layout: { width: number; timeFormat: TimeFormat; height?: number } | null;
+  layout: { width: number; timeFormat: TimeFormat; height?: number; media?: { previewRows: number } } | null;
   /** Held messages and open reports waiting for me (a moderator, an operator). */
   moderation: ModerationState;
+  /** Uploads and downloads under way, by id, in the order they started. */
+  transfers: Record<string, Transfer>;
 };
 
 /** A notification's details (see `State.alert`). */
@@ -306,7 +322,16 @@ export type Action =
   /** Loading older messages failed: the view is no longer loading (and owes no rows). */
   | { type: 'history-failed'; conversationId: string }
   | { type: 'open'; conversationId: string }
-  | { type: 'pending'; conversationId: string; nonce: string; body: string; kind: MessageKind; at: number }
+  | {
+      type: 'pending';
+      conversationId: string;
+      nonce: string;
+      body: string;
+      kind: MessageKind;
+      at: number;
+      /** Files uploaded already, sent with it. */
+      attachments?: Attachment[];
+    }
   | { type: 'sent'; nonce: string; message: Message }
   | { type: 'send-failed'; nonce: string; conversationId: string; error: string }
   | { type: 'send-held'; nonce: string; conversationId: string; note: string }
@@ -317,7 +342,8 @@ export type Action =
    * rows more that were asked for, to go up once the older messages being fetched are in.
    */
   | { type: 'scroll'; conversationId: string; scrollBack: number; owed?: number }
-  | { type: 'layout'; width: number; timeFormat: TimeFormat; height?: number }
+  /** `previewRows`: the most rows an image's preview takes (0 or absent: none), which every row count follows. */
+  | { type: 'layout'; width: number; timeFormat: TimeFormat; height?: number; previewRows?: number }
   /** The config's highlight words. */
   | { type: 'highlights'; words: readonly string[] }
   | { type: 'focus'; conversationId: string; seq: number; words: string[]; scrollBack: number }
@@ -344,4 +370,8 @@ export type Action =
   /** Takes the notice off the line if it is about `about` (what it said no longer holds). */
   | { type: 'settled'; about: NoticeTopic }
   | { type: 'clear-notice' }
+  /** A file started moving, or moved on: its progress replaces what was known of it. */
+  | { type: 'transfer'; transfer: Transfer }
+  /** A file is up, down, or failed (its notice says which): off the status line. */
+  | { type: 'transfer-done'; id: string }
   | { type: 'tick'; now: number };

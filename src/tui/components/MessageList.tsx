@@ -1,5 +1,6 @@
 import { Box } from 'ink';
 import type { Line } from '../state.js';
+import type { MediaOptions } from '../view/attachments.js';
 import { layoutMessages } from '../view/message-layout.js';
 import type { TimeFormat } from '../view/time.js';
 import { StyledRow } from './StyledRow.js';
@@ -31,6 +32,8 @@ export type MessageListProps = {
   readonly now?: number;
   /** False under NO_COLOR: styles (bold, dim, inverse) stay, colours go. */
   readonly color?: boolean;
+  /** Files' previews: how tall, and where their pixels come from. */
+  readonly media?: MediaOptions;
 };
 
 /** The open conversation's messages: only the rows that fit `height`, counted from the bottom minus `scrollBack`. */

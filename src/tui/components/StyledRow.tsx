@@ -28,20 +28,25 @@ export function styledRow(segments: readonly Segment[], color: boolean, theme: T
   if (segments.every((s) => s.text === '')) return <Text> </Text>;
   return (
     <Text wrap="truncate-end">
-      {segments.map((s, i) => (
-        <Text
+      {segments.map((s, i) =>
+        s.raw ? (
           // Segments of a row never reorder; their index is their identity.
-          key={i}
-          color={color ? resolveColor(theme, s.color) : undefined}
-          bold={s.bold}
-          dimColor={s.dim}
-          italic={s.italic}
-          underline={s.underline}
-          inverse={s.inverse}
-        >
-          {s.link ? hyperlink(s.link, s.text) : s.text}
-        </Text>
-      ))}
+          <Text key={i}>{s.text}</Text>
+        ) : (
+          <Text
+            // Segments of a row never reorder; their index is their identity.
+            key={i}
+            color={color ? resolveColor(theme, s.color) : undefined}
+            bold={s.bold}
+            dimColor={s.dim}
+            italic={s.italic}
+            underline={s.underline}
+            inverse={s.inverse}
+          >
+            {s.link ? hyperlink(s.link, s.text) : s.text}
+          </Text>
+        ),
+      )}
     </Text>
   );
 }

@@ -1,5 +1,6 @@
 import { sanitize } from '../sanitize.js';
 import type { ConversationView, Line } from '../state.js';
+import { attachmentRows, type MediaOptions } from './attachments.js';
 import { conversationColors, userColor } from './colors.js';
 import { findUrls, urlsByRow, withLinks } from './links.js';
 import type { Row, Segment } from './segments.js';
@@ -31,6 +32,8 @@ export type MessageLayoutInput = {
   selected?: number | null;
   /** The first message that was unread on opening: a `── new ──` line goes above it. */
   newFrom?: number | null;
+  /** How files' previews are drawn and how tall they are (none when absent). */
+  media?: MediaOptions;
 };
 
 /** The rows that fit, top to bottom, and where the window sits. */
@@ -45,7 +48,9 @@ export type MessageLayout = {
 /**
  * Rows of one message: a header row with time and author (`* alice` for an
  * action, a dim `bot` after a bot token's name), then wrapped,
- * hanging-indented body rows.
+ * hanging-indented body rows, then its files (a row each, and an image's
+ * preview: see attachments.ts; a message of files alone has the first on
+ * its header row).
  */
 export function messageRows(
   line: Line,
@@ -60,6 +65,8 @@ export function messageRows(
     colors?: ReadonlyMap<string, string>;
     /** The message picked in selection mode: every row in inverse video. */
     selected?: boolean;
+    /** Files' previews: their height (every caller that counts rows passes the same) and their pixels. */
+    media?: MediaOptions;
   },
 ): Row[] {
   if (line.kind === 'info') return infoRows(line, opts);
@@ -87,7 +94,16 @@ export function messageRows(
       : line.pending || line.held !== undefined
         ? { ...kindStyle, dim: true }
         : kindStyle;
-  const texts = wrapText(body, width - prefixWidth, width - indent);
+  const files = deleted ? [] : (line.attachments ?? []);
+  // A message of files alone: the first file's row is its header row's text.
+  const filesOnly = files.length > 0 && body === '';
+  const fileRows = attachmentRows(
+    files,
+    width - indent,
+    opts.media ?? { previewRows: 0 },
+    filesOnly ? width - prefixWidth : width - indent,
+  );
+  const texts = filesOnly ? [''] : wrapText(body, width - prefixWidth, width - indent);
   // A URL wrapped over several rows is one link on each of them.
   const links = deleted ? texts.map(() => []) : urlsByRow(body, texts, findUrls(body));
   const rows: Segment[][] = texts.map((text, i) => {
@@ -106,6 +122,7 @@ export function messageRows(
       highlightMentions(text, bodyStyle, deleted ? null : (opts.meUsername ?? null)),
       links[i] ?? [],
     );
+    if (filesOnly && i === 0) return [...lead, ...(fileRows.shift() ?? [])];
     return [...lead, ...(opts.focus && !deleted ? highlightWords(body, opts.focus) : body)];
   });
   const suffix: Segment | null =
@@ -120,6 +137,7 @@ export function messageRows(
     if (used + 1 + textWidth(suffix.text) <= width) last.push({ text: ' ' }, suffix);
     else rows.push([{ text: ' '.repeat(indent) }, suffix]);
   }
+  for (const fileRow of fileRows) rows.push([{ text: ' '.repeat(indent) }, ...fileRow]);
   if (line.failed === null && line.held !== undefined) {
     const why = `⏳ ${sanitize(line.held, { multiline: false })}`;
     for (const text of wrapText(why, width - indent))
@@ -132,7 +150,7 @@ export function messageRows(
   }
   return rows.map((segments, i) => ({
     key: `${line.key}:${i}`,
-    segments: opts.selected ? segments.map((s) => ({ ...s, inverse: true })) : segments,
+    segments: opts.selected ? segments.map((s) => (s.raw ? s : { ...s, inverse: true })) : segments,
   }));
 }
 
@@ -209,6 +227,7 @@ export function rowsBelow(
     timeFormat?: TimeFormat;
     /** Where the `── new ──` line goes (see {@link MessageLayoutInput}): its row counts when it is below. */
     newFrom?: number | null;
+    media?: MediaOptions;
   },
 ): number | null {
   const at = lines.findIndex((l) => l.seq === seq);
@@ -231,7 +250,13 @@ export function rowsBelow(
   return rows;
 }
 
-type RowOptions = { meId: string | null; meUsername?: string | null; width: number; timeFormat?: TimeFormat };
+type RowOptions = {
+  meId: string | null;
+  meUsername?: string | null;
+  width: number;
+  timeFormat?: TimeFormat;
+  media?: MediaOptions;
+};
 
 /**
  * `scrollBack` (rows from the bottom, laid out with `from`) for the same
@@ -304,7 +329,14 @@ export function layoutMessages(input: MessageLayoutInput): MessageLayout {
       input.lines.filter((l) => l.kind !== 'info').map((l) => l.author.id),
       input.meId,
     );
-  const opts = { meId: input.meId, meUsername: input.meUsername ?? null, width, timeFormat: input.timeFormat, colors };
+  const opts = {
+    meId: input.meId,
+    meUsername: input.meUsername ?? null,
+    width,
+    timeFormat: input.timeFormat,
+    colors,
+    ...(input.media ? { media: input.media } : {}),
+  };
   // The pinned loading notice takes the top row; scrolled up, the bottom row says what is below.
   const below = Math.max(0, input.scrollBack) > 0;
   const room = roomAt(height, input.scrollBack, input.loading);
@@ -380,6 +412,7 @@ export type ListGeometry = {
   width: number;
   height: number;
   timeFormat?: TimeFormat;
+  media?: MediaOptions;
 };
 
 /**

@@ -9,6 +9,11 @@ export type Segment = {
   inverse?: boolean;
   /** An address the terminal opens when this text is clicked (OSC 8). */
   link?: string;
+  /**
+   * The text holds the app's own colour sequences (a picture's half blocks) and is drawn as it is, without
+   * the styles above; never set on text that came from the server.
+   */
+  raw?: boolean;
 };
 
 /** One terminal row of styled runs, with a stable React key. */
