@@ -155,6 +155,8 @@ async function bundleTui() {
     minifySyntax: true,
     legalComments: 'none',
     plugins: [keepOutside],
+    // sharp (image previews) loads a native library of its own: it stays a package in node_modules.
+    external: ['sharp'],
     logLevel: 'warning',
   });
 }

@@ -7,7 +7,7 @@ import { HelpOverlay } from './components/HelpOverlay.js';
 import { MemberList } from './components/MemberList.js';
 import { MessageList } from './components/MessageList.js';
 import { ModerationOverlay } from './components/ModerationOverlay.js';
-import { NoticeLine, noticeRows } from './components/NoticeLine.js';
+import { NoticeLine, noticeHeight as noticeHeightOf } from './components/NoticeLine.js';
 import { QuickSwitcher } from './components/QuickSwitcher.js';
 import { SearchOverlay } from './components/SearchOverlay.js';
 import { Sidebar } from './components/Sidebar.js';
@@ -16,18 +16,18 @@ import { Welcome } from './components/Welcome.js';
 import type { ComposerFile } from './composer-file.js';
 import { type Config, previewRows as previewRowsOf } from './config.js';
 import type { Controller } from './controller.js';
+import type { Files } from './files.js';
 import { ChatIntents, MEMBERS_MIN_COLUMNS, switcherMatches } from './intents.js';
 import { keyHelp } from './keys.js';
 import { moderationItems, reviewScopes, selectedIndex, waitingBadge } from './moderation.js';
 import { Notifier } from './notify.js';
-import type { PreviewCache } from './previews.js';
 import { sidebarOrder, typingIn } from './reducer.js';
 import type { Store } from './store.js';
 import { ThemeContext } from './theme.js';
 import { useKeys } from './use-keys.js';
 import { conversationColors } from './view/colors.js';
 import { shownNames } from './view/shown-names.js';
-import { clockFor } from './view/status-text.js';
+import { clockFor, transferText } from './view/status-text.js';
 
 const noSubscription = () => () => {};
 const noVersion = () => 0;
@@ -61,8 +61,8 @@ export type AppProps = {
   composerFile?: ComposerFile;
   /** What was wrong with config.json (the help overlay lists them). */
   configWarnings?: readonly string[];
-  /** Where image previews come from (none: drawn as placeholders, as tall as the pictures would be). */
-  pictures?: PreviewCache;
+  /** Uploads, downloads and image previews (none: previews are placeholders as tall as the pictures, and file commands say they cannot). */
+  files?: Files;
 };
 
 /**
@@ -70,8 +70,9 @@ export type AppProps = {
  * overlays. It lays out what the store and the intents hold; what keys do is
  * {@link ChatIntents}'.
  */
-export function App({ store, controller, config, onQuit, composerFile, configWarnings, pictures }: AppProps) {
+export function App({ store, controller, config, onQuit, composerFile, configWarnings, files }: AppProps) {
   const state = useSyncExternalStore(store.subscribe, store.get);
+  const pictures = files?.pictures;
   // A preview that arrives redraws the list (in the rows kept for it: nothing moves).
   useSyncExternalStore(pictures?.subscribe ?? noSubscription, pictures?.version ?? noVersion);
   const previewRows = previewRowsOf(config);
@@ -85,6 +86,7 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
         controller,
         config,
         composerFile,
+        ...(files ? { files } : {}),
         write: (data) => stdout.write(data),
         onQuit: () => {
           onQuit();
@@ -144,7 +146,12 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
     5,
     composerRows(text, composer.editor.cursor, Math.max(2, mainWidth - 3)).rows.length,
   );
-  const noticeHeight = state.notice ? noticeRows(state.notice.text, mainWidth - 1).length : 0;
+  // A notice's picture (`/whois`) shows where previews do: with colour, and a source of pictures.
+  const noticePicture =
+    state.notice?.picture !== undefined && pictures && previewRows > 0
+      ? { url: state.notice.picture, source: pictures }
+      : undefined;
+  const noticeHeight = state.notice ? noticeHeightOf(state.notice.text, mainWidth - 1, noticePicture !== undefined) : 0;
   const listHeight = Math.max(3, rows - 1 /* header */ - composerHeight - 1 /* status */ - noticeHeight);
   const listWidth = mainWidth - 1;
   intents.layout = { columns, rows, sidebarWidth, listTop: 1, listWidth, listHeight };
@@ -344,6 +351,7 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
               text={state.notice.text}
               level={state.notice.level}
               width={mainWidth - 1}
+              {...(noticePicture ? { picture: noticePicture } : {})}
               colors={config.color ? { info: config.theme.muted, error: config.theme.error } : undefined}
             />
           ) : null}
@@ -363,11 +371,16 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
             width={mainWidth - 1}
             color={config.color}
             waiting={waitingBadge(state)}
+            transfer={transferText(Object.values(state.transfers))}
             hint={
               selectedLine
-                ? mainWidth >= 80
-                  ? `#${selectedLine.seq} ${selectedLine.author.username} · e edit · d delete · r reply · c copy · ! report · Esc`
-                  : `#${selectedLine.seq} ${selectedLine.author.username} · e/d/r/c · Esc`
+                ? selectedLine.attachments && selectedLine.attachments.length > 0
+                  ? mainWidth >= 80
+                    ? `#${selectedLine.seq} ${selectedLine.author.username} · o open · s save · e edit · d delete · r reply · Esc`
+                    : `#${selectedLine.seq} ${selectedLine.author.username} · o/s/e/d/r · Esc`
+                  : mainWidth >= 80
+                    ? `#${selectedLine.seq} ${selectedLine.author.username} · e edit · d delete · r reply · c copy · ! report · Esc`
+                    : `#${selectedLine.seq} ${selectedLine.author.username} · e/d/r/c · Esc`
                 : state.connection.status === 'reconnecting'
                   ? 'Ctrl-R: now'
                   : undefined

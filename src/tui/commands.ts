@@ -28,6 +28,12 @@ export type Intent =
    * the app finds its id, then `reports.create`. `to` says whom the report goes to, for the notice.
    */
   | ReportIntent
+  /** Upload the file at `path` (as typed: `~` not expanded yet) to the open conversation, `caption` its text. */
+  | { type: 'upload'; path: string; caption: string }
+  /** Upload the picture at `path` as my profile picture; null removes it. */
+  | { type: 'avatar'; path: string | null }
+  /** Show `username`'s profile, with their picture when they have one. */
+  | { type: 'whois'; username: string }
   /** Open the search overlay with `query` (searched at once when it is not empty). */
   | { type: 'search'; query: string }
   /** While waiting to reconnect, try now. */
@@ -135,7 +141,7 @@ function request<N extends OpName>(
 }
 
 /** One line about someone: `bob (Bob Smith) — away: lunch · "likes trains" · here since 2026-11-02`. */
-function whoisText(user: PublicUser): string {
+export function whoisText(user: PublicUser): string {
   const parts = [user.displayName ? `${user.username} (${user.displayName})` : user.username];
   if (user.status) parts.push(user.status);
   if (user.bio) parts.push(`"${user.bio}"`);
@@ -864,7 +870,22 @@ export const COMMANDS: readonly Command[] = [
     run: (args) => {
       const name = args.words[0];
       if (name === undefined || args.words.length > 1 || username(name) === '') return usage('whois');
-      return request('users.get', { username: username(name) }, ({ user }) => whoisText(user));
+      return { type: 'whois', username: username(name) };
+    },
+  },
+  {
+    name: 'avatar',
+    aliases: [],
+    usage: '/avatar PATH|none',
+    description:
+      'Set your profile picture from an image file (shown as a 256-pixel square); none removes it. Tab completes the path.',
+    run: (args) => {
+      const raw = args.rest(0);
+      if (raw === '') return usage('avatar');
+      if (raw === 'none' || raw === '--clear') return { type: 'avatar', path: null };
+      const split = splitPath(raw);
+      if (split?.rest !== '') return usage('avatar');
+      return { type: 'avatar', path: split.path };
     },
   },
   {
@@ -924,6 +945,18 @@ export const COMMANDS: readonly Command[] = [
       "Report a message of the open conversation (number SEQ; without it, the newest one of someone else; a selected message's ! key fills in its number), or a person, to the server's moderators (from a DM or a group: the instance's operators). REASON: spam, harassment, inappropriate, illegal or other.",
     userArgs: { first: 1 },
     run: report,
+  },
+  {
+    name: 'upload',
+    aliases: ['file'],
+    usage: '/upload PATH [TEXT]',
+    description:
+      'Send a file to the open conversation, with TEXT as its message. Tab completes the path; quote it, or put \\ before its spaces, when it has any. A path pasted alone (a file dragged in) offers the same.',
+    run: (args) => {
+      const split = splitPath(args.rest(0));
+      if (!split) return usage('upload');
+      return { type: 'upload', path: split.path, caption: split.rest };
+    },
   },
   {
     name: 'me',
@@ -1013,6 +1046,41 @@ const COMMAND_BY_NAME: ReadonlyMap<string, Command> = new Map(
 /** The command named `name` (without `/`, any case, aliases included). */
 export function findCommand(name: string): Command | undefined {
   return COMMAND_BY_NAME.get(name.toLowerCase());
+}
+
+/**
+ * The path at the start of `text` and the text after it: a word (`\ `
+ * escapes a space, as Tab completion writes it), a quoted path (`"my
+ * file.png"`, `'my file.png'`), or a `file://` URL (its `%20`s decoded).
+ * Null when there is no path.
+ */
+export function splitPath(text: string): { path: string; rest: string } | null {
+  const t = text.trimStart();
+  if (t === '') return null;
+  const quote = t[0];
+  if (quote === '"' || quote === "'") {
+    const end = t.indexOf(quote, 1);
+    if (end <= 1) return null;
+    return { path: t.slice(1, end), rest: t.slice(end + 1).trim() };
+  }
+  let path = '';
+  let i = 0;
+  for (; i < t.length; i++) {
+    const ch = t[i] ?? '';
+    if (ch === '\\' && i + 1 < t.length) {
+      path += t[i + 1];
+      i++;
+    } else if (/\s/.test(ch)) break;
+    else path += ch;
+  }
+  if (/^file:\/\//i.test(path)) {
+    try {
+      path = decodeURIComponent(new URL(path).pathname);
+    } catch {
+      return null;
+    }
+  }
+  return path === '' ? null : { path, rest: t.slice(i).trim() };
 }
 
 function makeArgs(text: string): Args {

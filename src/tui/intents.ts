@@ -6,9 +6,9 @@
  * directly against a real server.
  */
 import { isBlank } from '../protocol/blank.js';
-import type { SearchHit } from '../protocol/index.js';
-import { COMMANDS, type Intent, parseCommand, type ReportIntent, runRequest } from './commands.js';
-import { complete } from './completion.js';
+import type { Attachment, SearchHit } from '../protocol/index.js';
+import { COMMANDS, type Intent, parseCommand, type ReportIntent, runRequest, whoisText } from './commands.js';
+import { type CompletionCandidates, complete, listPaths } from './completion.js';
 import type { SwitcherItem } from './components/QuickSwitcher.js';
 import { scrollOffset, sidebarRows } from './components/Sidebar.js';
 import type { ComposerFile } from './composer-file.js';
@@ -25,6 +25,7 @@ import {
 import { type Config, previewRows } from './config.js';
 import { type Controller, errorText } from './controller.js';
 import { type Editor, edit, editorOf, insert } from './editor.js';
+import { type Files, isFile } from './files.js';
 import { NO_KEY } from './key-chunks.js';
 import { type InkKey, type KeyAction, matchKey } from './keys.js';
 import {
@@ -36,7 +37,7 @@ import {
   selectedIndex,
 } from './moderation.js';
 import type { MouseEvent } from './mouse.js';
-import { pastedLine, pastedText } from './paste.js';
+import { pastedLine, pastedPath, pastedText } from './paste.js';
 import { nextActivity, nextMatching, sidebarOrder } from './reducer.js';
 import { sanitize } from './sanitize.js';
 import {
@@ -155,6 +156,8 @@ export type ChatIntentsOptions = {
   composerFile?: ComposerFile;
   /** Writes to the terminal (the clipboard's OSC 52 sequence); none: copying says it cannot. */
   write?: (data: string) => void;
+  /** Uploads, downloads and previews (none: the file commands and keys say they cannot). */
+  files?: Files;
 };
 
 /** How much of a message a reply quotes. */
@@ -167,6 +170,11 @@ export class ChatIntents {
   private readonly onQuit: () => void;
   private readonly composerFile: ComposerFile | undefined;
   private readonly write: ((data: string) => void) | undefined;
+  private readonly files: Files | undefined;
+  /** A pasted path of an existing file, offered for upload on the notice line: Enter uploads it, Esc pastes the text. */
+  private offer: { path: string; text: string; question: string } | null = null;
+  /** Several files of the selected message, and `o` or `s` pressed: a number picks which. */
+  private picking: { seq: number; action: 'open' | 'save' } | null = null;
   /** A question on the notice line waiting for `y` (a delete in selection mode, `/transfer`): what `y` does, what any other key says. */
   private confirming: { question: string; yes: () => void; no: string } | null = null;
   private composerState: ComposerState;
@@ -183,6 +191,7 @@ export class ChatIntents {
     this.onQuit = options.onQuit;
     this.composerFile = options.composerFile;
     this.write = options.write;
+    this.files = options.files;
     this.composerState = initialComposer(options.composerFile?.saved.drafts, options.composerFile?.saved.history);
   }
 
@@ -260,6 +269,7 @@ export class ChatIntents {
       for (const ch of input) this.key(ch, key);
       return;
     }
+    if (this.offer && this.offerKey(key)) return;
     if (this.confirming) {
       // "y" carries it out; any other key says no, and then does what it does.
       if (this.confirmKey(input, key)) return;
@@ -323,10 +333,43 @@ export class ChatIntents {
       return;
     }
     const esc = { ...NO_KEY, escape: true };
+    if (this.offer) this.offerKey(esc);
     if (this.confirming) this.key('', esc);
     if (this.store.get().selected) this.key('', esc);
     this.tabCycle = null;
+    // A file dragged in (its path, alone): offered for upload rather than typed.
+    const path = pastedPath(text);
+    if (path !== null && this.files && state.active && isFile(this.files.resolve(path))) {
+      const question = `upload ${this.files.shown(this.files.resolve(path))}? Enter: upload · Esc: paste it as text`;
+      this.offer = { path, text, question };
+      this.store.dispatch({ type: 'notice', text: question, level: 'info' });
+      return;
+    }
     this.insert(pastedText(text));
+  }
+
+  /**
+   * A key while a pasted path is offered for upload: Enter uploads it to the
+   * open conversation (what the composer holds is its message), Esc pastes
+   * the path as text; any other key pastes it too, then does what it does.
+   * True when the key only answered.
+   */
+  private offerKey(key: AppKey): boolean {
+    const offer = this.offer;
+    this.offer = null;
+    if (!offer) return false;
+    const asked = this.store.get().notice?.text === offer.question;
+    if (asked) this.store.dispatch({ type: 'clear-notice' });
+    if (asked && key.return && !key.meta) {
+      const caption = this.text.startsWith('/') ? '' : this.text;
+      if (caption !== '') this.setText('');
+      void this.carryOut({ type: 'upload', path: offer.path, caption }).then((ok) => {
+        if (!ok && caption !== '' && this.text === '') this.setText(caption);
+      });
+      return true;
+    }
+    this.insert(pastedText(offer.text));
+    return key.escape || key.return;
   }
 
   /** Text into the composer at its cursor; in a conversation, others learn I am typing (at most every 2.5 s). */
@@ -571,12 +614,13 @@ export class ChatIntents {
     const done = complete(base, true, this.completions(), index);
     if (done) {
       this.setText(done.text);
-      this.tabCycle = { base, index };
+      // The only candidate: the next Tab goes on from it (into a directory it completed to).
+      this.tabCycle = done.candidates.length === 1 ? null : { base, index };
     }
   }
 
   /** What Tab completes to in the open conversation: its people, its server's channels, the commands. */
-  private completions(): { usernames: string[]; channels: string[]; commands: string[] } {
+  private completions(): CompletionCandidates {
     const state = this.store.get();
     const active = state.active ? state.conversations[state.active] : undefined;
     const scope = active?.kind === 'channel' ? active.serverId : active?.id;
@@ -589,6 +633,9 @@ export class ChatIntents {
       usernames: [...new Set(members.map((m) => m.user.username))].filter((n) => n !== state.me?.username),
       channels,
       commands: COMMANDS.map((c) => c.name),
+      ...(this.files
+        ? { paths: (typed: string) => listPaths(typed, this.files?.where ?? { home: '/', cwd: '/' }) }
+        : {}),
     };
   }
 
@@ -717,6 +764,37 @@ export class ChatIntents {
       }
       case 'report':
         return this.report(intent);
+      case 'upload': {
+        if (!this.files) {
+          notice('files cannot be sent from here', 'error');
+          return false;
+        }
+        if (!state.active) {
+          notice('open a conversation first (Ctrl-K)', 'error');
+          return false;
+        }
+        return this.files.upload(state.active, intent.path, intent.caption);
+      }
+      case 'avatar':
+        if (!this.files) {
+          notice('files cannot be sent from here', 'error');
+          return false;
+        }
+        return this.files.setAvatar(intent.path);
+      case 'whois':
+        try {
+          const { user } = await this.controller.client.request('users.get', { username: intent.username });
+          this.store.dispatch({
+            type: 'notice',
+            text: whoisText(user),
+            level: 'info',
+            ...(user.avatar ? { picture: user.avatar.url } : {}),
+          });
+          return true;
+        } catch (err) {
+          notice(errorText(err), 'error');
+          return false;
+        }
       case 'confirm':
         this.ask(intent.question, intent.no, () => void this.carryOut(intent.yes));
         return true;
@@ -998,6 +1076,37 @@ export class ChatIntents {
     const seq = here.seq;
     const mine = here.line.author.id === state.me?.id;
     const name = sanitize(here.line.author.username, { multiline: false });
+    const files = here.line.attachments ?? [];
+    // `o` or `s` on a message of several files asked which: a number answers (for `s`, `a` saves them all).
+    const picking = this.picking?.seq === seq ? this.picking : null;
+    this.picking = null;
+    if (picking && (/^[1-9]$/.test(input) || (picking.action === 'save' && input === 'a'))) {
+      this.store.dispatch({ type: 'clear-notice' });
+      const chosen = input === 'a' ? files : files.slice(Number(input) - 1, Number(input));
+      if (chosen.length === 0) {
+        this.store.dispatch({ type: 'notice', text: `message #${seq} has ${files.length} files`, level: 'error' });
+        return;
+      }
+      void this.fileAction(picking.action, chosen);
+      return;
+    }
+    if (input === 'o' || input === 's') {
+      const action = input === 'o' ? 'open' : 'save';
+      if (files.length === 0) {
+        this.store.dispatch({ type: 'notice', text: `message #${seq} has no files`, level: 'info' });
+      } else if (files.length === 1) {
+        void this.fileAction(action, files);
+      } else {
+        this.picking = { seq, action };
+        const list = files.map((f, i) => `${i + 1} ${sanitize(f.name, { multiline: false })}`).join(' · ');
+        this.store.dispatch({
+          type: 'notice',
+          text: `${action} which file? ${list}${action === 'save' ? ' · a: all' : ''}`,
+          level: 'info',
+        });
+      }
+      return;
+    }
     if (input === 'e') {
       if (!mine) {
         this.store.dispatch({
@@ -1039,6 +1148,20 @@ export class ChatIntents {
       this.select(null);
       this.key(input, key);
     }
+  }
+
+  /** Opens (the first of) `files`, or saves each of them, one after the other. */
+  private async fileAction(action: 'open' | 'save', files: readonly Attachment[]): Promise<void> {
+    if (!this.files) {
+      this.store.dispatch({ type: 'notice', text: 'files cannot be opened or saved from here', level: 'error' });
+      return;
+    }
+    const first = files[0];
+    if (action === 'open') {
+      if (first) await this.files.open(first);
+      return;
+    }
+    for (const f of files) await this.files.save(f);
   }
 
   /** How many messages PageUp (`up`) or PageDown skips from index `at`: as many as fill a screen less a line. */

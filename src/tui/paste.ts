@@ -78,3 +78,32 @@ export function pastedLine(text: string): string {
     .replace(/\n+/g, ' ')
     .replace(/\t/g, ' ');
 }
+
+/**
+ * The path a paste names, when it is one path and nothing else: a file
+ * dragged from a file manager arrives as `/home/me/x.png`, `'/home/me/my
+ * x.png'` (quoted, or with `\ ` before spaces), or `file:///home/me/x.png`
+ * (its `%20`s decoded). Null for anything else (text, several lines,
+ * several paths): whether the file exists is the caller's to check.
+ */
+export function pastedPath(text: string): string | null {
+  const line = text.replace(/\r?\n$/, '').trim();
+  if (line === '' || /[\n\r\u0000-\u001f]/.test(line)) return null;
+  let path = line;
+  if (/^file:\/\//i.test(path)) {
+    try {
+      const url = new URL(path);
+      if (url.host !== '' && url.host !== 'localhost') return null;
+      path = decodeURIComponent(url.pathname);
+    } catch {
+      return null;
+    }
+  } else if (/^(['"]).*\1$/.test(path) && path.length >= 2) {
+    path = path.slice(1, -1);
+  } else {
+    // Spaces only escaped: one unescaped space means words, not a path.
+    if (/(^|[^\\])\s/.test(path)) return null;
+    path = path.replace(/\\(.)/g, '$1');
+  }
+  return path.startsWith('/') || path.startsWith('~/') ? path : null;
+}

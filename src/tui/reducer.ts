@@ -490,6 +490,7 @@ export function reduce(state: State, action: Action): State {
           level: action.level,
           ...(action.app ? { app: true } : {}),
           ...(action.about ? { about: action.about } : {}),
+          ...(action.picture ? { picture: action.picture } : {}),
         },
       };
     case 'settled':

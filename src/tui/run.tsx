@@ -10,6 +10,7 @@ import { App } from './App.js';
 import { composerFile } from './composer-file.js';
 import { loadConfig } from './config.js';
 import { Controller, errorText } from './controller.js';
+import { Files } from './files.js';
 import { Login, type LoginResult } from './Login.js';
 import type { RegistrationMode } from './login-form.js';
 import { MOUSE_OFF, MOUSE_ON } from './mouse.js';
@@ -22,6 +23,8 @@ type Chat = {
   session: { url: string; token: string };
   store: Store;
   controller: Controller;
+  /** Uploads, downloads and image previews. */
+  files: Files;
   /** Resolves once the client stops trying: with why (refused, unreachable for good), or null once connected. */
   outcome: Promise<unknown>;
 };
@@ -94,6 +97,12 @@ export async function runTui(g: Globals): Promise<void> {
     });
     // The conversation open when the app was last used opens again.
     const controller = new Controller(client, store.dispatch, store.get, { open: drafts.saved.open });
+    const files = new Files(client, store.dispatch, {
+      env: process.env,
+      downloadDir: config.downloadDir,
+      cwd: process.cwd(),
+      platform: process.platform,
+    });
     // One notice for them all, kept while the first conversation opens; F1 lists every one.
     const firstWarning = warnings[0];
     if (firstWarning !== undefined) {
@@ -108,7 +117,7 @@ export async function runTui(g: Globals): Promise<void> {
       () => null,
       (err: unknown) => err,
     );
-    return { session, store, controller, outcome };
+    return { session, store, controller, files, outcome };
   }
 
   // With saved credentials the connection starts now, while the first frame is drawn.
@@ -184,6 +193,7 @@ export async function runTui(g: Globals): Promise<void> {
         config={config}
         composerFile={drafts}
         configWarnings={warnings}
+        files={chat.files}
         onQuit={() => chat.controller.client.close()}
       />
     );

@@ -255,7 +255,15 @@ export type State = {
    * commands. It goes when another conversation opens, on Esc, or after
    * {@link NOTICE_TICKS} ticks of the app's clock; `ticks` counts them.
    */
-  notice: { text: string; level: 'info' | 'error'; ticks?: number; app?: boolean; about?: NoticeTopic } | null;
+  notice: {
+    text: string;
+    level: 'info' | 'error';
+    ticks?: number;
+    app?: boolean;
+    about?: NoticeTopic;
+    /** A picture shown beside it (`/whois`: their profile picture's URL, fetched as previews are). */
+    picture?: string;
+  } | null;
   /** Set when something deserves the terminal bell (a mention or DM outside the open conversation, something to review). */
   bell: number;
   /** What rang the bell last. */
@@ -366,7 +374,7 @@ export type Action =
   | { type: 'toggle-members' }
   | { type: 'toggle-server'; serverId: string }
   /** `app`: about the app itself (its config), not the open conversation: kept when another one opens. */
-  | { type: 'notice'; text: string; level: 'info' | 'error'; app?: boolean; about?: NoticeTopic }
+  | { type: 'notice'; text: string; level: 'info' | 'error'; app?: boolean; about?: NoticeTopic; picture?: string }
   /** Takes the notice off the line if it is about `about` (what it said no longer holds). */
   | { type: 'settled'; about: NoticeTopic }
   | { type: 'clear-notice' }

@@ -13,6 +13,8 @@ export type StatusLineProps = {
   readonly now: number;
   /** How many held messages and reports wait for my review (`3`, `50+`), or null: none, or I review nothing. */
   readonly waiting?: string | null;
+  /** Files moving (`⇡ cat.png 45% of 1.4 MB`), or null. */
+  readonly transfer?: string | null;
   /** Dim text on the right, e.g. `Ctrl-K switch · F1 help`. */
   readonly hint?: string;
   /** Columns; the parent's width when omitted. */
@@ -40,6 +42,11 @@ export function StatusLine(props: StatusLineProps) {
           ) : null}
         </Text>
       </Box>
+      {props.transfer ? (
+        <Box flexShrink={0} marginLeft={1}>
+          <Text color={color ? 'cyan' : undefined}>{props.transfer}</Text>
+        </Box>
+      ) : null}
       {props.waiting ? (
         <Box flexShrink={0} marginLeft={1}>
           <Text bold color={color ? 'yellow' : undefined}>

@@ -1,5 +1,7 @@
 import { sanitize } from '../sanitize.js';
-import type { ConnectionView } from '../state.js';
+import type { ConnectionView, Transfer } from '../state.js';
+import { formatBytes } from './attachments.js';
+import { truncate } from './text-width.js';
 import { secondsUntil } from './time.js';
 
 /** The connection as a symbol, a colour and words: `● connected`, `◌ reconnecting in 3s (refused)`, `○ offline`. */
@@ -46,4 +48,21 @@ export function typingText(usernames: readonly string[]): string {
   if (b === undefined) return `${a} is typing…`;
   if (names.length === 2) return `${a} and ${b} are typing…`;
   return 'several people are typing…';
+}
+
+/**
+ * Files moving, for the status line: `⇡ cat.png 45% of 1.4 MB` for one
+ * (`⇣` coming down), `⇡ 2 files 30% of 12 MB` for several at once; null
+ * when none. The name is the file's (a download's is the server's: sanitized).
+ */
+export function transferText(transfers: readonly Transfer[]): string | null {
+  const first = transfers[0];
+  if (!first) return null;
+  const sent = transfers.reduce((n, t) => n + t.sent, 0);
+  const total = transfers.reduce((n, t) => n + t.total, 0);
+  const percent = total === 0 ? 100 : Math.floor((sent / total) * 100);
+  const arrow = transfers.every((t) => t.kind === 'download') ? '⇣' : '⇡';
+  const what =
+    transfers.length === 1 ? truncate(sanitize(first.name, { multiline: false }), 30) : `${transfers.length} files`;
+  return `${arrow} ${what} ${percent}% of ${formatBytes(total)}`;
 }
