@@ -12,6 +12,7 @@ import {
   type Requester,
   type RequestIntent,
   runRequest,
+  whoisText,
 } from '../../src/tui/commands.js';
 import type { ConversationEntry } from '../../src/tui/state.js';
 
@@ -635,12 +636,10 @@ describe('moderation and group commands people type', () => {
     }
   });
 
-  test('/whois shows a profile in one line; /topic is /channel topic; /rename-group renames the open group', async () => {
-    const calls: [string, unknown][] = [];
-    const whois = parseCommand('/whois @bob', ctx());
-    if (whois.type !== 'request') return assert.fail(whois.type);
-    const done = await runRequest(whois, fake({ 'users.get': bobUser }, calls));
-    assert.equal(done.notice, 'bob (Bob) · away: lunch · here since 2026-11-02');
+  test('/whois shows a profile in one line; /topic is /channel topic; /rename-group renames the open group', () => {
+    // The app looks the name up and shows the line, with the profile picture when there is one.
+    assert.deepEqual(parseCommand('/whois @bob', ctx()), { type: 'whois', username: 'bob' });
+    assert.equal(whoisText(bobUser.user), 'bob (Bob) · away: lunch · here since 2026-11-02');
     assert.deepEqual(parseCommand('/topic', ctx()), parseCommand('/channel topic', ctx()));
     assert.deepEqual(req(parseCommand('/topic ship it', ctx())), req(parseCommand('/channel topic ship it', ctx())));
     assert.equal(error(parseCommand('/rename-group book club', ctx())), 'open the group first');
