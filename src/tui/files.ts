@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { mkdtemp, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, stat } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { isNatterError, plainMessage } from '../cli/errors.js';
@@ -164,6 +164,7 @@ export class Files {
       const dir = join(await this.tempDir, a.id);
       const there = join(dir, localFileName(a));
       const kept = await stat(there).catch(() => null);
+      if (!kept) await mkdir(dir, { recursive: true, mode: 0o700 });
       path =
         kept?.isFile() && kept.size === a.size
           ? there
