@@ -54,6 +54,8 @@ export type PendingSend = {
   target: { conversationId: string } | { to: string };
   body: string;
   kind: MessageKind;
+  /** Ids of uploaded files sent with it (none: empty). */
+  attachments: readonly string[];
 };
 
 /** Events a {@link Natter} emits. */
@@ -238,7 +240,13 @@ export class Natter extends EventEmitter<NatterEvents> {
 
   /** Sends still waiting for their acknowledgement. */
   get pending(): PendingSend[] {
-    return [...this.outbox.values()].map(({ nonce, target, body, kind }) => ({ nonce, target, body, kind }));
+    return [...this.outbox.values()].map(({ nonce, target, body, kind, attachments }) => ({
+      nonce,
+      target,
+      body,
+      kind,
+      attachments,
+    }));
   }
 
   /**
@@ -273,18 +281,22 @@ export class Natter extends EventEmitter<NatterEvents> {
    * after a reconnect until the server acknowledges it, and resolves with the
    * stored message. Server refusals (not a member, too long…) reject at once.
    * With `kind` `action`, the body says what the sender does (`/me waves`).
+   * `attachments`: ids of files uploaded for it (`uploadFile`); the body may
+   * then be empty. They stay the sender's, unused, until the send is
+   * acknowledged, so a retry after a reconnect carries them again.
    */
   send(
     target: { conversationId: string } | { to: string },
     body: string,
     nonce = newNonce(),
     kind: MessageKind = 'text',
+    attachments: readonly string[] = [],
   ): Promise<Message> {
     if (this.current.status === 'closed') {
       return Promise.reject(new Error(`not connected: ${this.current.error ?? 'closed'}`));
     }
     return new Promise((resolve, reject) => {
-      this.outbox.set(nonce, { nonce, target, body, kind, resolve, reject });
+      this.outbox.set(nonce, { nonce, target, body, kind, attachments, resolve, reject });
       this.pumpOutbox();
     });
   }
@@ -399,7 +411,10 @@ export class Natter extends EventEmitter<NatterEvents> {
     try {
       // `kind` only when it is not the default: a server from before actions refuses fields it does not know.
       const kind = entry.kind === 'text' ? {} : { kind: entry.kind };
-      const res = await conn.request('messages.send', { ...entry.target, body: entry.body, nonce, ...kind });
+      // Fields only when they say something: a server from before files refuses fields it does not know.
+      const files = entry.attachments.length > 0 ? { attachments: [...entry.attachments] } : {};
+      const body = entry.body === '' && entry.attachments.length > 0 ? {} : { body: entry.body };
+      const res = await conn.request('messages.send', { ...entry.target, ...body, nonce, ...kind, ...files });
       this.outbox.delete(nonce);
       entry.resolve(res.message);
     } catch (err) {

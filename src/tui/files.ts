@@ -114,12 +114,8 @@ export class Files {
       attachments: [attachment],
     });
     try {
-      const { message } = await this.client.request('messages.send', {
-        conversationId,
-        nonce,
-        attachments: [attachment.id],
-        ...(body === '' ? {} : { body }),
-      });
+      // Through the outbox, like any message: a connection lost meanwhile does not lose it.
+      const message = await this.client.send({ conversationId }, body, nonce, 'text', [attachment.id]);
       this.dispatch({ type: 'sent', nonce, message });
     } catch (err) {
       // Held for review: posted if a moderator approves it; the line says so.

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { uploadFile } from '../../src/client/media.js';
 import { CloseCode } from '../../src/protocol/index.js';
 import { connectAs, connectNatter, createNatter, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { LOOSE_LIMITS, startTestServer, type TestServer } from '../helpers/server.js';
@@ -106,6 +109,43 @@ describe('Natter (reconnecting client)', () => {
     } finally {
       client.close();
       await again.destroy();
+    }
+  });
+
+  test('a file sent while the server is down goes with its message once it is back, stored once', async () => {
+    const own = await startTestServer();
+    const reg = await new HttpApi(own.httpUrl).call('register', { username: uniqueName('box'), password: PASSWORD });
+    const c0 = await connectAs(own.wsUrl, reg.token);
+    const { channels } = await c0.request('servers.create', { name: 'outbox files' });
+    c0.close();
+    const channelId = channels[0]?.id ?? '';
+    const port = own.server.port;
+    const client = await connectNatter({ url: own.wsUrl, token: reg.token, backoff: FAST });
+    const bytes = Buffer.from('minutes of the meeting\n');
+    const dir = mkdtempSync(join(tmpdir(), 'natter-outbox-'));
+    const path = join(dir, 'minutes.txt');
+    writeFileSync(path, bytes);
+    const file = await uploadFile(client, path);
+    await own.stop();
+    await until(() => client.state.status === 'reconnecting', 'reconnecting');
+    const sent = client.send({ conversationId: channelId }, '', 'file-1', 'text', [file.id]);
+    assert.deepEqual(client.pending[0]?.attachments, [file.id]);
+    const again = await startTestServer({ port }, own.dataDir);
+    try {
+      const message = await sent;
+      assert.equal(message.body, '');
+      assert.deepEqual(
+        message.attachments?.map((a) => [a.name, a.size]),
+        [['minutes.txt', bytes.length]],
+      );
+      const check = await connectAs(again.wsUrl, reg.token);
+      const { messages } = await check.request('messages.history', { conversationId: channelId });
+      assert.equal(messages.filter((m) => m.attachments?.[0]?.id === file.id).length, 1);
+      check.close();
+    } finally {
+      client.close();
+      await again.destroy();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -205,8 +205,8 @@ export function watchNatter(n: Natter): Natter {
       return result;
     })) as Natter['request'];
   const send = n.send.bind(n);
-  n.send = (target, body, nonce, kind) =>
-    send(target, body, nonce, kind).then((message) => {
+  n.send = (target, body, nonce, kind, attachments) =>
+    send(target, body, nonce, kind, attachments).then((message) => {
       check(() => assertReply('messages.send', { id: 'checked', result: { message, duplicate: false } }));
       return message;
     });
