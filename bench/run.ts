@@ -57,6 +57,8 @@ const { values: args } = parseArgs({
     workload: { type: 'string' },
     targets: { type: 'string' },
     runs: { type: 'string', default: '3' },
+    /** natter's upload rate (MiB/s, its `uploadBytesPerSecond`); its default when absent. */
+    'upload-rate': { type: 'string' },
     clients: { type: 'string' },
     rate: { type: 'string' },
     seconds: { type: 'string' },
@@ -236,7 +238,13 @@ function natterConfig(dataDir: string, bcryptCost: number, hashThreads: number, 
       writePerUser: open,
     },
     // The uploads side load stores far more than a person's day: no daily allowance here.
-    quotas: { uploadBytesPerDay: Number.MAX_SAFE_INTEGER, serverMediaBytes: Number.MAX_SAFE_INTEGER },
+    quotas: {
+      uploadBytesPerDay: Number.MAX_SAFE_INTEGER,
+      serverMediaBytes: Number.MAX_SAFE_INTEGER,
+      ...(args['upload-rate'] === undefined
+        ? {}
+        : { uploadBytesPerSecond: Math.round(Number(args['upload-rate']) * 1024 * 1024) }),
+    },
   };
 }
 

@@ -95,6 +95,8 @@ export type Quotas = {
   uploadBytesPerDay: number;
   /** Bytes of files one server's channels (and its icon) may hold in all. */
   serverMediaBytes: number;
+  /** Bytes per second one natter reads from all uploads together (0: no limit): uploads never crowd out delivery. */
+  uploadBytesPerSecond: number;
 };
 
 /** Everything the server can be told at start. */
@@ -384,6 +386,7 @@ export function defaultConfig(): ServerConfig {
       fileBytesMax: 10 * 1024 * 1024,
       uploadBytesPerDay: 100 * 1024 * 1024,
       serverMediaBytes: 5 * 1024 * 1024 * 1024,
+      uploadBytesPerSecond: 8 * 1024 * 1024,
     },
     sessionIdleMs: 90 * 24 * 3600 * 1000,
     registration: 'open',
@@ -447,6 +450,7 @@ export const QUOTA_NAMES = [
   'fileBytesMax',
   'uploadBytesPerDay',
   'serverMediaBytes',
+  'uploadBytesPerSecond',
 ] as const satisfies readonly (keyof Quotas)[];
 
 /** What a limits file changes: rate limits, and caps under `"quotas"`. */

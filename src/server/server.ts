@@ -218,7 +218,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     automod: store.automod,
     media: store.media,
     blobs: new FsBlobStore(config.mediaDir ?? resolve(config.dataDir, 'media')),
-    uploads: new Uploads(),
+    uploads: new Uploads(config.quotas.uploadBytesPerSecond),
     ruleCache: new RuleCache(),
     classifier: classifierOf(config, log),
     hub,

@@ -34,7 +34,7 @@ export interface BlobStore {
    * fsyncs it. More than `max` bytes: stops reading, deletes the file and
    * throws {@link TooMuch}. The temporary file is deleted on any failure.
    */
-  receive(source: Readable, max: number): Promise<Staged>;
+  receive(source: Readable, max: number, pace?: (bytes: number) => number): Promise<Staged>;
   /** Writes `bytes` (a processed picture, a thumbnail) to a temporary file, fsynced. */
   stage(bytes: Buffer): Promise<Staged>;
   /** Puts a staged file into the store under its hash; an identical blob already there is kept (and touched). */
@@ -122,7 +122,7 @@ export class FsBlobStore implements BlobStore {
     return join(this.#tmp, randomBytes(16).toString('hex'));
   }
 
-  async receive(source: Readable, max: number): Promise<Staged> {
+  async receive(source: Readable, max: number, pace: (bytes: number) => number = () => 0): Promise<Staged> {
     await this.#init();
     const path = this.#tempName();
     const file = await open(path, 'wx', 0o600);
@@ -153,7 +153,15 @@ export class FsBlobStore implements BlobStore {
           hash.update(chunk);
           source.pause();
           file.write(chunk).then(() => {
-            if (!done) source.resume();
+            // Over the natter's upload rate: this body waits its turn before reading on.
+            const wait = pace(chunk.length);
+            if (wait <= 0) {
+              if (!done) source.resume();
+            } else {
+              setTimeout(() => {
+                if (!done) source.resume();
+              }, wait);
+            }
           }, finish);
         };
         const onEnd = () => finish();

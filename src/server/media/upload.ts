@@ -29,6 +29,31 @@ export type UploadAnswer = { attachment: Attachment & { purpose: AttachmentPurpo
 export class Uploads {
   readonly #slots = new Set<string>();
   readonly #perUser = new Map<string, number>();
+  /** Bytes the rate allows now (a token bucket of a quarter second's worth), and when it was last filled. */
+  #tokens: number;
+  #filledAt = performance.now();
+
+  /** @param bytesPerSecond what this natter reads of all uploads together, at most (0: no limit) */
+  constructor(readonly bytesPerSecond = 0) {
+    this.#tokens = bytesPerSecond / 4;
+  }
+
+  /**
+   * Counts `bytes` just read from an upload against the natter's upload
+   * rate; returns how long (ms) that upload should wait before reading more
+   * (0: go on). Every upload shares the rate, so however many arrive at once,
+   * the time the natter spends on them (hashing, writing) is bounded, and
+   * message delivery keeps its share.
+   */
+  pace(bytes: number): number {
+    if (this.bytesPerSecond <= 0) return 0;
+    const now = performance.now();
+    const cap = this.bytesPerSecond / 4;
+    this.#tokens = Math.min(cap, this.#tokens + ((now - this.#filledAt) * this.bytesPerSecond) / 1000);
+    this.#filledAt = now;
+    this.#tokens -= bytes;
+    return this.#tokens >= 0 ? 0 : Math.ceil((-this.#tokens * 1000) / this.bytesPerSecond);
+  }
 
   /** Uploads under way on this natter. */
   get active(): number {
@@ -134,7 +159,7 @@ export async function receiveUpload(
   try {
     let body: Staged;
     try {
-      body = await services.blobs.receive(req, row.size);
+      body = await services.blobs.receive(req, row.size, (n) => services.uploads.pace(n));
     } catch (err) {
       if (err instanceof TooMuch) {
         throw new NatterError(
