@@ -111,11 +111,7 @@ export function mediaQueries(db: Db) {
   const expired = sqlite.prepare<[number, number], { id: string }>(
     'SELECT id FROM attachments WHERE expires_at IS NOT NULL AND expires_at < ? ORDER BY expires_at LIMIT ?',
   );
-  const setAvatar = sqlite.prepare('UPDATE users SET avatar_id = ? WHERE id = ?');
   const setIcon = sqlite.prepare('UPDATE servers SET icon_id = ? WHERE id = ?');
-  const totals = sqlite.prepare<[], { files: number; bytes: number }>(
-    'SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM attachments WHERE sha256 IS NOT NULL',
-  );
   return {
     /** Records an upload slot. */
     insert: (row: NewAttachment): void => {
@@ -197,16 +193,10 @@ export function mediaQueries(db: Db) {
       }
       return found;
     },
-    /** Sets (or clears) a user's profile picture. */
-    setAvatar: (userId: string, attachmentId: string | null): void => {
-      setAvatar.run(attachmentId, userId);
-    },
     /** Sets (or clears) a server's icon. */
     setIcon: (serverId: string, attachmentId: string | null): void => {
       setIcon.run(attachmentId, serverId);
     },
-    /** Uploaded files and their bytes (as rows count them: identical files count each time). */
-    totals: (): { files: number; bytes: number } => totals.get() ?? { files: 0, bytes: 0 },
   };
 }
 

@@ -166,19 +166,7 @@ export class PostgresMedia implements MediaStore {
     return found;
   }
 
-  async setAvatar(userId: string, attachmentId: string | null): Promise<void> {
-    await changes(this.#q, 'UPDATE users SET avatar_id = $1 WHERE id = $2', [attachmentId, userId]);
-  }
-
   async setIcon(serverId: string, attachmentId: string | null): Promise<void> {
     await changes(this.#q, 'UPDATE servers SET icon_id = $1 WHERE id = $2', [attachmentId, serverId]);
-  }
-
-  async totals(): Promise<{ files: number; bytes: number }> {
-    const r = await row<{ files: number; bytes: number }>(
-      this.#q,
-      'SELECT count(*)::int8 AS files, coalesce(sum(size), 0)::int8 AS bytes FROM attachments WHERE sha256 IS NOT NULL',
-    );
-    return r ?? { files: 0, bytes: 0 };
   }
 }
