@@ -86,6 +86,10 @@ export function mediaQueries(db: Db) {
      WHERE id = @id AND sha256 IS NULL`,
   );
   const remove = sqlite.prepare('DELETE FROM attachments WHERE id = ?');
+  // One statement for a page of any length: the ids as a JSON array (as mentions are read).
+  const ofMessages = sqlite.prepare(
+    'SELECT * FROM attachments WHERE message_id IN (SELECT value FROM json_each(?)) ORDER BY message_id, position',
+  );
   const removeSlot = sqlite.prepare('DELETE FROM attachments WHERE id = ? AND sha256 IS NULL');
   const attach = sqlite.prepare(
     `UPDATE attachments SET message_id = ?, conversation_id = ?, server_id = ?, position = ?, expires_at = NULL
@@ -133,18 +137,9 @@ export function mediaQueries(db: Db) {
     removeSlot: (id: string): boolean => removeSlot.run(id).changes === 1,
     /** The files of each message, in order. */
     ofMessages: (messageIds: readonly string[]): Map<string, AttachmentRow[]> => {
-      const rows: AttachmentRow[] = [];
-      for (let i = 0; i < messageIds.length; i += IN_CHUNK) {
-        const chunk = messageIds.slice(i, i + IN_CHUNK);
-        const found = sqlite
-          .prepare(
-            `SELECT * FROM attachments WHERE message_id IN (${chunk.map(() => '?').join(',')})
-             ORDER BY message_id, position`,
-          )
-          .all(...chunk) as Record<string, unknown>[];
-        for (const r of found) rows.push(toAttachmentRow(r));
-      }
-      return byMessage(rows);
+      if (messageIds.length === 0) return new Map();
+      const found = ofMessages.all(JSON.stringify(messageIds)) as Record<string, unknown>[];
+      return byMessage(found.map(toAttachmentRow));
     },
     /** Gives uploads (in this order) to a message; false when one was attached meanwhile. */
     attach: (ids: readonly string[], to: AttachedTo): boolean => {
