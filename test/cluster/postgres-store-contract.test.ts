@@ -1193,6 +1193,8 @@ const TABLES = [
   'reports',
   'attachments',
   'upload_usage',
+  'account_codes',
+  'mail_outbox',
 ];
 
 const cleanup: (() => Promise<void>)[] = [];

@@ -84,6 +84,11 @@ function user(r: Raw): UserRow {
     updatedAt: r.updated_at as number,
     groupAdds: r.group_adds as UserRow['groupAdds'],
     operator: r.operator === 1,
+    email: (r.email as string | null | undefined) ?? null,
+    emailVerifiedAt: (r.email_verified_at as number | null | undefined) ?? null,
+    verifyBy: (r.verify_by as number | null | undefined) ?? null,
+    disabledAt: (r.disabled_at as number | null | undefined) ?? null,
+    deletedAt: (r.deleted_at as number | null | undefined) ?? null,
   };
 }
 

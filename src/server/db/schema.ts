@@ -31,11 +31,79 @@ export const users = sqliteTable(
     operator: integer('operator', { mode: 'boolean' }).notNull().default(false),
     /** The profile picture: an `attachments` row of purpose `avatar` (null: none). */
     avatarId: text('avatar_id'),
+    /** The confirmed email address (lowercased domain), or null; a new one waits in `account_codes` until confirmed. */
+    email: text('email'),
+    /** When `email` was confirmed. */
+    emailVerifiedAt: integer('email_verified_at'),
+    /**
+     * Registered while the server required an email address: until one is
+     * confirmed the account can only confirm one, and it is removed after this
+     * time. Null: no confirmation owed.
+     */
+    verifyBy: integer('verify_by'),
+    /** When an operator disabled the account (`natter admin disable`); null: enabled. */
+    disabledAt: integer('disabled_at'),
+    /** When the account was deleted: the row stays only as the author of kept messages ("deleted user"). */
+    deletedAt: integer('deleted_at'),
   },
   (t) => [
     uniqueIndex('users_username_key').on(t.usernameKey),
     index('users_username_capital_key').on(t.usernameCapitalKey),
+    index('users_email').on(t.email),
+    index('users_verify_by').on(t.verifyBy),
   ],
+);
+
+/**
+ * One-time codes mailed to a person: `verify` confirms `address` as the
+ * account's email (24 h), `reset` sets a new password (1 h). Only a hash of the
+ * code is kept; a code works once and stops after 5 wrong tries.
+ */
+export const accountCodes = sqliteTable(
+  'account_codes',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    purpose: text('purpose', { enum: ['verify', 'reset'] }).notNull(),
+    /** The address the code was mailed to (for `verify`, the one it confirms). */
+    address: text('address').notNull(),
+    codeHash: text('code_hash').notNull(),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    /** Wrong codes tried against this one. */
+    tries: integer('tries').notNull().default(0),
+    usedAt: integer('used_at'),
+  },
+  (t) => [index('account_codes_user').on(t.userId, t.purpose), index('account_codes_expires').on(t.expiresAt)],
+);
+
+/**
+ * Mail waiting to leave, written in the same transaction as what it tells
+ * and sent after the commit; retried with backoff until `sent_at` or, after
+ * the last try, `failed_at`.
+ */
+export const mailOutbox = sqliteTable(
+  'mail_outbox',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    /** What the mail is, for operators and metrics: `verify`, `reset`, ... */
+    kind: text('kind').notNull(),
+    toAddress: text('to_address').notNull(),
+    subject: text('subject').notNull(),
+    body: text('body').notNull(),
+    createdAt: integer('created_at').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    /** When the next try is due (null once sent or given up). */
+    nextAttemptAt: integer('next_attempt_at'),
+    /** A node working on it holds it until this time (a cluster sends each mail once). */
+    claimedUntil: integer('claimed_until'),
+    sentAt: integer('sent_at'),
+    failedAt: integer('failed_at'),
+    lastError: text('last_error'),
+  },
+  (t) => [index('mail_outbox_due').on(t.nextAttemptAt)],
 );
 
 /**

@@ -4,7 +4,9 @@ import { type UserRow, usernameHolds, users } from './schema.js';
 import { pruneUsernameHolds } from './username-keys.js';
 
 /** A new account's row: `operator` is false unless given. */
-export type NewUser = Omit<UserRow, 'operator' | 'avatarId'> & Partial<Pick<UserRow, 'operator' | 'avatarId'>>;
+/** The columns an account starts with; the rest default (not an operator, no picture, no email, enabled). */
+type Defaulted = 'operator' | 'avatarId' | 'email' | 'emailVerifiedAt' | 'verifyBy' | 'disabledAt' | 'deletedAt';
+export type NewUser = Omit<UserRow, Defaulted> & Partial<Pick<UserRow, Defaulted>>;
 
 /** The keys of a username: `usernameCapitalKey` is null when it equals `usernameKey`. */
 export type UsernameKeys = { usernameKey: string; usernameCapitalKey: string | null };

@@ -81,6 +81,11 @@ export function toUser(r: Raw): UserRow {
     groupAdds: r.group_adds as UserRow['groupAdds'],
     operator: r.operator === true,
     avatarId: (r.avatar_id as string | null | undefined) ?? null,
+    email: (r.email as string | null | undefined) ?? null,
+    emailVerifiedAt: r.email_verified_at == null ? null : num(r.email_verified_at),
+    verifyBy: r.verify_by == null ? null : num(r.verify_by),
+    disabledAt: r.disabled_at == null ? null : num(r.disabled_at),
+    deletedAt: r.deleted_at == null ? null : num(r.deleted_at),
   };
 }
 

@@ -50,11 +50,57 @@ export const users = pgTable(
       .default('invite'),
     operator: boolean('operator').notNull().default(false),
     avatarId: text('avatar_id'),
+    email: text('email'),
+    emailVerifiedAt: int('email_verified_at'),
+    verifyBy: int('verify_by'),
+    disabledAt: int('disabled_at'),
+    deletedAt: int('deleted_at'),
   },
   (t) => [
     uniqueIndex('users_username_key').on(t.usernameKey),
     index('users_username_capital_key').on(t.usernameCapitalKey),
+    index('users_email').on(t.email),
+    index('users_verify_by').on(t.verifyBy),
   ],
+);
+
+/** One-time codes mailed to a person (email confirmation, password reset); hashed, single use. */
+export const accountCodes = pgTable(
+  'account_codes',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    purpose: text('purpose', { enum: ['verify', 'reset'] }).notNull(),
+    address: text('address').notNull(),
+    codeHash: text('code_hash').notNull(),
+    createdAt: int('created_at').notNull(),
+    expiresAt: int('expires_at').notNull(),
+    tries: int('tries').notNull().default(0),
+    usedAt: int('used_at'),
+  },
+  (t) => [index('account_codes_user').on(t.userId, t.purpose), index('account_codes_expires').on(t.expiresAt)],
+);
+
+/** Mail waiting to leave, sent after the commit that wrote it, retried with backoff. */
+export const mailOutbox = pgTable(
+  'mail_outbox',
+  {
+    id: int('id').primaryKey().generatedByDefaultAsIdentity(),
+    kind: text('kind').notNull(),
+    toAddress: text('to_address').notNull(),
+    subject: text('subject').notNull(),
+    body: text('body').notNull(),
+    createdAt: int('created_at').notNull(),
+    attempts: int('attempts').notNull().default(0),
+    nextAttemptAt: int('next_attempt_at'),
+    claimedUntil: int('claimed_until'),
+    sentAt: int('sent_at'),
+    failedAt: int('failed_at'),
+    lastError: text('last_error'),
+  },
+  (t) => [index('mail_outbox_due').on(t.nextAttemptAt)],
 );
 
 /** Usernames given up by a rename, held for their previous owner for a while. */

@@ -17,6 +17,11 @@ const COLUMNS: Record<keyof Omit<UserRow, 'id' | 'createdAt'>, string> = {
   groupAdds: 'group_adds',
   operator: 'operator',
   avatarId: 'avatar_id',
+  email: 'email',
+  emailVerifiedAt: 'email_verified_at',
+  verifyBy: 'verify_by',
+  disabledAt: 'disabled_at',
+  deletedAt: 'deleted_at',
 };
 
 /** Accounts and username holds in PostgreSQL: the queries of the SQLite `userQueries` (db/users.ts). */
@@ -124,8 +129,8 @@ export class PostgresUsers implements UserStore {
     await changes(
       this.#q,
       `INSERT INTO users (id, username, username_key, username_capital_key, password_hash, display_name, status, bio,
-         created_at, updated_at, group_adds, operator)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+         created_at, updated_at, group_adds, operator, email, email_verified_at, verify_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
       [
         u.id,
         u.username,
@@ -139,6 +144,9 @@ export class PostgresUsers implements UserStore {
         u.updatedAt,
         u.groupAdds,
         u.operator ?? false,
+        u.email ?? null,
+        u.emailVerifiedAt ?? null,
+        u.verifyBy ?? null,
       ],
     );
   }
