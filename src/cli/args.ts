@@ -112,6 +112,14 @@ export function nodeTimeout(value: string): number {
   return seconds * 1000;
 }
 
+/** `--backup-every`: a duration from 1m to 365d, in milliseconds. */
+export function backupInterval(value: string): number {
+  const seconds = duration(value, '6h, 1d or 30m');
+  if (seconds < 60) throw new InvalidArgumentError('backups are at least 1m (one minute) apart');
+  if (seconds > 365 * 86_400) throw new InvalidArgumentError('backups are at most 365d apart');
+  return seconds * 1000;
+}
+
 /** `--username-hold`, `--session-idle`: a duration such as `12h`, `30d` or `2w`, in milliseconds (what the server takes). */
 export function durationMs(value: string): number {
   return duration(value) * 1000;

@@ -1,5 +1,6 @@
 import { VERSION } from '../package-info.js';
 import {
+  backupInterval,
   bcryptCost,
   commitWindow,
   durationMs,
@@ -53,6 +54,7 @@ const serve = () => import('./commands/serve.js');
 const admin = () => import('./commands/admin.js');
 const backup = () => import('./commands/backup.js');
 const migrateData = () => import('./commands/migrate-data.js');
+const restore = () => import('./commands/restore.js');
 const credentials = () => import('./credential-commands.js');
 const logout = () => import('./commands/logout.js');
 const whoami = () => import('./commands/whoami.js');
@@ -275,16 +277,70 @@ function serveCommand(): Command {
         'JSON file of rate limits and caps to change, e.g. {"sendPerUser": {"capacity": 20, "refillMs": 100}, "quotas": {"serversOwnedPerUser": 10}}',
       ).env('NATTER_LIMITS'),
     )
+    .addOption(
+      new Option('--backup-every <duration>', 'take a backup (database and uploaded files) this often: 6h, 1d')
+        .env('NATTER_BACKUP_EVERY')
+        .argParser(backupInterval),
+    )
+    .addOption(
+      new Option('--backup-keep <n>', 'with --backup-every: how many of the newest backups to keep (default 7)')
+        .env('NATTER_BACKUP_KEEP')
+        .argParser(positiveInt),
+    )
+    .addOption(
+      new Option(
+        '--backup-dir <dir>',
+        'with --backup-every: where backups go (default: backups/ under --data; better another disk)',
+      ).env('NATTER_BACKUP_DIR'),
+    )
     .option('--quiet', 'do not log the start and stop lines')
     .action(lazy(serve, (m) => m.serve));
 }
 
 function backupCommand(): Command {
   return new Command('backup')
-    .description('copy the database to <file>, safely, even while the server runs')
-    .argument('<file>', 'where to write the copy (replaced only once the copy is complete and checked)')
-    .addOption(new Option('--data <dir>', 'the data directory of the server').env('NATTER_DATA').default('./data'))
+    .description(
+      'back up the server, safely, even while it runs: the database to <file>, or everything --into a directory',
+    )
+    .argument('[file]', 'where to write a copy of the SQLite database alone (replaced only once complete and checked)')
+    .addOption(
+      new Option('--into <dir>', 'write a whole backup (database and uploaded files) into a new directory under <dir>'),
+    )
+    .addOption(dataOption('the data directory of the server'))
+    .addOption(databaseOption("with --into: the server's PostgreSQL database instead (pg_dump)"))
+    .addOption(
+      new Option(
+        '--media-dir <dir>',
+        'with --into: where the server keeps uploaded files (default: media/ under --data)',
+      ).env('NATTER_MEDIA_DIR'),
+    )
     .action(lazy(backup, (m) => m.backup));
+}
+
+function restoreCommand(): Command {
+  return new Command('restore')
+    .description('restore a backup natter made into a data directory or a PostgreSQL database (the server stopped)')
+    .argument('<backup>', 'a backup directory (natter-<time>), or a database file natter backup wrote')
+    .addOption(dataOption('the data directory to restore into (its database is kept aside, not deleted)'))
+    .addOption(databaseOption('the PostgreSQL database to restore a PostgreSQL backup into instead'))
+    .addOption(
+      new Option('--media-dir <dir>', 'where the server keeps uploaded files (default: media/ under --data)').env(
+        'NATTER_MEDIA_DIR',
+      ),
+    )
+    .option('--yes', 'restore into a PostgreSQL database that holds tables (dropping and replacing them)')
+    .addHelpText(
+      'after',
+      `
+Checks the backup first (the database's integrity, every file's SHA-256) and
+changes nothing when it is damaged. Into a data directory: refused while a
+server has its database open; the database there is kept as
+natter.db.before-restore-<time>. Into PostgreSQL: refused while a natter
+serves it, and when it holds tables unless --yes; pg_restore --clean in one
+transaction. Exit codes: 0 restored, 1 refused or damaged, 2 usage,
+4 PostgreSQL unreachable. See docs/operations.md.`,
+    )
+    .action(lazy(restore, (m) => m.restore));
 }
 
 /** `natter admin`: instance operators, named on the server's own database (not over the network). */
@@ -766,6 +822,7 @@ function commands(): Command[] {
   return [
     serveCommand(),
     backupCommand(),
+    restoreCommand(),
     migrateDataCommand(),
     adminCommand(),
     credentialCommand('register', 'create an account and log in (the token is kept in the config dir)'),

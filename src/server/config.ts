@@ -235,6 +235,11 @@ export type ServerConfig = {
    * request would wait too: the default is not to wait, and answer `unavailable`.
    */
   busyTimeoutMs: number;
+  /**
+   * Scheduled backups (`--backup-every`, `--backup-keep`, `--backup-dir`):
+   * where, how often, how many kept. Null: none.
+   */
+  backup: { dir: string; everyMs: number; keep: number } | null;
   /** Write the start and stop lines (and errors) to stderr. */
   log: boolean;
   /**
@@ -400,6 +405,7 @@ export function defaultConfig(): ServerConfig {
     maintenanceIntervalMs: 3_600_000,
     commitWindowMs: 10,
     busyTimeoutMs: 0,
+    backup: null,
     log: true,
     onStatement: null,
   };

@@ -8,6 +8,8 @@ import { CloseCode, USERNAME_KEY_VERSION } from '../protocol/index.js';
 import { scopesOfUser, settleScopes } from './access.js';
 import { RuleCache } from './automod/apply.js';
 import { ClassifierClient } from './automod/classifier.js';
+import { BackupScheduler } from './backup/scheduler.js';
+import { checkBackupSettings } from './backup/settings.js';
 import type { Bus, BusHooks } from './bus/bus.js';
 import { Fanout } from './bus/fanout.js';
 import { LocalBus } from './bus/local.js';
@@ -62,6 +64,8 @@ export type RunningServer = {
   checkpointer: Checkpointer | null;
   /** The maintenance sweeps: passes run by this natter, and whether it holds their lease. */
   maintenance: Maintenance['stats'];
+  /** The scheduled backups (`stats`, `onBackup`), or null without `--backup-every`. */
+  backups: BackupScheduler | null;
   /**
    * Reads the TLS certificate and key files again and serves them to new
    * connections; open ones keep theirs. When the files cannot be used the
@@ -97,6 +101,9 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   if (config.mediaDir !== null) config.mediaDir = resolve(config.mediaDir);
   checkClusterSettings(config);
   checkPublicUrl(config.publicUrl);
+  if (config.backup) config.backup = { ...config.backup, dir: resolve(config.backup.dir) };
+  // Before anything is opened: a backup directory that cannot be written starts nothing.
+  await checkBackupSettings(config);
   const certificate = config.tls ? new ServerCertificate(config.tls) : null;
   const proxies = new TrustedProxies(config.trustProxy);
   const hosts = new HostCheck(parseAllowedHosts(config.allowedHosts), config.host, () => certificate?.names ?? []);
@@ -242,6 +249,18 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   // they answer as slowly as real ones even after --bcrypt-cost changed.
   services.passwords.setDummyCost((await services.users.commonHashCost()) ?? config.bcryptCost);
   const maintenance = new Maintenance(services);
+  const backups = config.backup
+    ? new BackupScheduler(
+        config.backup,
+        {
+          database: config.database,
+          dataDir: config.dataDir,
+          mediaDir: config.mediaDir ?? resolve(config.dataDir, 'media'),
+        },
+        store.lease('backup'),
+        log,
+      )
+    : null;
   const dispatcher = new Dispatcher(services);
   const startedAt = Date.now();
   const httpOptions = {
@@ -334,6 +353,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
 
   // Housekeeping starts once the server is up (a failed start leaves nothing running).
   maintenance.start();
+  backups?.start();
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
@@ -344,6 +364,8 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
       await dispatcher.drain(config.shutdownGraceMs);
       // Waits for a pass under way, then lets another natter take the sweeps over.
       await maintenance.stop();
+      // A backup under way finishes (or fails) before the database closes.
+      await backups?.stop();
       // Spread reconnects over a few seconds so clients do not stampede the restarted server.
       for (const conn of services.hub.connections()) {
         conn.close(CloseCode.serviceRestart, 'server restarting', 1000 + Math.floor(Math.random() * 4000));
@@ -371,6 +393,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     },
     checkpointer,
     maintenance: maintenance.stats,
+    backups,
     reloadTls,
     stop,
   };

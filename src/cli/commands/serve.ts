@@ -29,8 +29,27 @@ export type ServeOptions = {
   mediaDir?: string;
   publicUrl?: string;
   limits?: string;
+  backupEvery?: number;
+  backupKeep?: number;
+  backupDir?: string;
   quiet?: boolean;
 };
+
+/** The scheduled backups `--backup-every`, `--backup-keep` and `--backup-dir` ask for, or null. */
+async function backupSettings(opts: ServeOptions): Promise<{ dir: string; everyMs: number; keep: number } | null> {
+  // An empty NATTER_BACKUP_DIR is no setting.
+  const dir = opts.backupDir || undefined;
+  if (opts.backupEvery === undefined) {
+    if (dir !== undefined || opts.backupKeep !== undefined) {
+      throw usageError(
+        `${dir !== undefined ? '--backup-dir' : '--backup-keep'} goes with --backup-every (NATTER_BACKUP_EVERY): how often to take a backup, such as 6h`,
+      );
+    }
+    return null;
+  }
+  const { join } = await import('node:path');
+  return { dir: dir ?? join(opts.data, 'backups'), everyMs: opts.backupEvery, keep: opts.backupKeep ?? 7 };
+}
 
 /** `--moderation-webhook`: an http:// or https:// URL. */
 function webhookUrl(value: string): string {
@@ -56,6 +75,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       `--tls-cert and --tls-key go together (NATTER_TLS_CERT and NATTER_TLS_KEY): ${cert === undefined ? '--tls-cert' : '--tls-key'} is missing`,
     );
   }
+  const backup = await backupSettings(opts);
   const { startServer } = await import('../../server/server.js');
   const { ConfigError, DatabaseUnreachable, parseLimits, defaultConfig } = await import('../../server/config.js');
   let limits = defaultConfig().limits;
@@ -142,6 +162,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       // Empty NATTER_MEDIA_DIR or NATTER_PUBLIC_URL: no setting.
       mediaDir: opts.mediaDir || null,
       publicUrl: opts.publicUrl || null,
+      backup,
       log: !opts.quiet,
     });
   } catch (err) {

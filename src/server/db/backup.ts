@@ -1,7 +1,7 @@
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
-import { createPrivateFile, DB_FILE } from './index.js';
+import { snapshotSqlite } from '../backup/sqlite-snapshot.js';
+import { DB_FILE } from './index.js';
 
 /** What a finished backup holds. */
 export type BackupSummary = { file: string; bytes: number; users: number; messages: number; conversations: number };
@@ -12,46 +12,19 @@ export type BackupSummary = { file: string; bytes: number; users: number; messag
  * it run beside the server's writes). The copy is written under a temporary
  * name, flushed to disk, checked with `integrity_check`, and only then renamed
  * into place, so `target` is either a complete, valid database or untouched.
- * The copy is readable by its owner only (mode 0600).
+ * The copy is readable by its owner only (mode 0600). Uploaded files are not
+ * in it (a backup directory, `makeBackup`, holds both).
  */
 export async function backupDatabase(dataDir: string, target: string): Promise<BackupSummary> {
   const source = join(resolve(dataDir), DB_FILE);
   if (!existsSync(source)) throw new Error(`no database at ${source}: is --data right?`);
   const file = resolve(target);
   const tmp = join(dirname(file), `.${DB_FILE}.backup-${process.pid}-${Date.now()}`);
-  const db = new Database(source, { readonly: true, fileMustExist: true, timeout: 5000 });
   try {
-    // A backup holds what the database holds: 0600 like it, whatever the umask.
-    createPrivateFile(tmp);
-    await db.backup(tmp);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  } finally {
-    db.close();
-  }
-  try {
-    const copy = new Database(tmp);
-    let summary: Omit<BackupSummary, 'file' | 'bytes'>;
-    try {
-      // One self-contained file (no -wal beside it); the server turns WAL back on when it opens it.
-      copy.pragma('journal_mode = DELETE');
-      const check = copy.pragma('integrity_check', { simple: true });
-      if (check !== 'ok') throw new Error(`the copy failed its integrity check: ${String(check)}`);
-      const count = (table: string) => (copy.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
-      summary = { users: count('users'), messages: count('messages'), conversations: count('conversations') };
-    } finally {
-      copy.close();
-    }
-    const fd = openSync(tmp, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    const { users, messages, conversations } = await snapshotSqlite(source, tmp);
     renameSync(tmp, file);
     const { size } = statSync(file);
-    return { file, bytes: size, ...summary };
+    return { file, bytes: size, users, messages, conversations };
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;

@@ -80,6 +80,12 @@ export class TooMuch extends Error {
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
+/** Where a blob lives under a blob store's directory: `ab/cd/<sha256>` (backups keep the same layout). */
+export function blobRelativePath(sha256: string): string {
+  if (!SHA256.test(sha256)) throw new Error(`not a SHA-256: ${sha256}`);
+  return join(sha256.slice(0, 2), sha256.slice(2, 4), sha256);
+}
+
 /** The file system's error code, if it is one. */
 function codeOf(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | null)?.code;
@@ -114,8 +120,7 @@ export class FsBlobStore implements BlobStore {
   }
 
   #pathOf(sha256: string): string {
-    if (!SHA256.test(sha256)) throw new Error(`not a SHA-256: ${sha256}`);
-    return join(this.dir, sha256.slice(0, 2), sha256.slice(2, 4), sha256);
+    return join(this.dir, blobRelativePath(sha256));
   }
 
   #tempName(): string {

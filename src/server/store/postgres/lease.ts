@@ -7,6 +7,7 @@ import type { Lease } from '../port.js';
  */
 export const JOB_LOCKS: Readonly<Record<string, string>> = {
   maintenance: '7953757168339533826',
+  backup: '7953757168339533827',
 };
 
 /** How a lease connects. */
