@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { HttpApi, PASSWORD } from '../helpers/api.js';
+import { ServeProcess } from '../helpers/serve-process.js';
 
 /**
  * deploy/natter.service: the hardening it promises is there (and the one
@@ -119,4 +122,21 @@ test('systemd-analyze verify accepts the unit', {
   assert.equal(r.status, 0, r.stderr);
   // Warnings about this unit (unknown settings, bad values) are printed even with exit 0.
   assert.doesNotMatch(r.stderr, /natter\.service:\d+/, r.stderr);
+});
+
+test('systemctl reload (SIGHUP) of a natter without TLS is logged and ignored: it keeps serving', async () => {
+  const data = mkdtempSync(join(tmpdir(), 'natter-reload-'));
+  const server = ServeProcess.spawn(['--port', '0', '--tcp-port', '0', '--data', data]);
+  try {
+    const { port } = await server.listening();
+    server.child.kill('SIGHUP');
+    await server.logged(/no TLS certificate to reload: TLS is off/);
+    const api = new HttpApi(`http://127.0.0.1:${port}`);
+    const reg = await api.call('register', { username: `reload${process.pid}`, password: PASSWORD });
+    assert.ok(reg.token, 'still serving after the SIGHUP');
+    assert.equal(await server.stop(), 0);
+  } finally {
+    if (server.exitCode === undefined) server.child.kill('SIGKILL');
+    rmSync(data, { recursive: true, force: true });
+  }
 });

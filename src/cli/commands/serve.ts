@@ -65,7 +65,7 @@ function webhookUrl(value: string): string {
   return url.href;
 }
 
-/** `natter serve`: run the server in the foreground until SIGINT/SIGTERM; with TLS, SIGHUP reloads the certificate. */
+/** `natter serve`: run the server in the foreground until SIGINT/SIGTERM; SIGHUP reloads the TLS certificate (without TLS it is logged and ignored). */
 export async function serve(opts: ServeOptions): Promise<void> {
   // An empty NATTER_TLS_CERT is no setting, as if it were not there.
   const cert = opts.tlsCert || undefined;
@@ -123,8 +123,9 @@ export async function serve(opts: ServeOptions): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   // After a renewal: new connections get the new certificate, open ones keep going.
-  // (During the start the files are being read anyway.)
-  if (cert !== undefined) process.on('SIGHUP', () => server?.reloadTls());
+  // (During the start the files are being read anyway.) Without TLS it is logged and
+  // ignored: `systemctl reload` sends it, and must not stop the server.
+  process.on('SIGHUP', () => server?.reloadTls());
   try {
     server = await startServer({
       limits,
