@@ -228,6 +228,15 @@ function serveCommand(): Command {
         .default('open'),
     )
     .addOption(
+      new Option(
+        '--deleted-messages <what>',
+        'the messages of a deleted account: keep (shown as written by "deleted user") or remove (deleted for everyone)',
+      )
+        .env('NATTER_DELETED_MESSAGES')
+        .choices(['keep', 'remove'])
+        .default('keep'),
+    )
+    .addOption(
       new Option('--allow-origin <origin...>', 'extra Origins allowed to open WebSockets (e.g. https://chat.example)')
         .env('NATTER_ALLOW_ORIGIN')
         .default([]),

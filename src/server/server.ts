@@ -217,6 +217,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     reports: store.reports,
     automod: store.automod,
     media: store.media,
+    accounts: store.accounts,
     blobs: new FsBlobStore(config.mediaDir ?? resolve(config.dataDir, 'media')),
     uploads: new Uploads(config.quotas.uploadBytesPerSecond),
     ruleCache: new RuleCache(),
