@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { VERSION } from '../package-info.js';
 import { CloseCode, USERNAME_KEY_VERSION } from '../protocol/index.js';
 import { scopesOfUser, settleScopes } from './access.js';
+import { AccountWatch } from './account-watch.js';
 import { RuleCache } from './automod/apply.js';
 import { ClassifierClient } from './automod/classifier.js';
 import type { Bus, BusHooks } from './bus/bus.js';
@@ -335,10 +336,14 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
 
   // Housekeeping starts once the server is up (a failed start leaves nothing running).
   maintenance.start();
+  // Changes natter admin makes to accounts from outside close the connections they end.
+  const accountWatch = new AccountWatch({ accounts: store.accounts, users: store.users, hub: services.hub, log });
+  accountWatch.start();
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      accountWatch.stop();
       http.close();
       tcp?.close();
       ws.close();
