@@ -62,8 +62,8 @@ export async function setDisabled(
   now: number,
 ): Promise<{ user: UserRow; changed: boolean }> {
   return explained(db, () =>
-    db.atomically(async ({ accounts }) => {
-      const user = await account(db, name);
+    db.atomically(async ({ users, accounts }) => {
+      const user = await account({ where: db.where, users }, name);
       const changed = await accounts.setDisabled(user.id, disabled ? now : null);
       if (changed) await accounts.bumpSignal();
       return { user: { ...user, disabledAt: disabled ? (changed ? now : user.disabledAt) : null }, changed };
@@ -92,8 +92,8 @@ export async function deleteAccount(
   now: number,
 ): Promise<{ user: UserRow; counts: DeletionCounts }> {
   return explained(db, () =>
-    db.atomically(async ({ accounts }) => {
-      const user = await account(db, name);
+    db.atomically(async ({ users, accounts }) => {
+      const user = await account({ where: db.where, users }, name);
       const owned = await accounts.ownedServers(user.id);
       if (owned.length > 0) throw ownsServers(user.username, owned);
       const counts = await accounts.deleteAccount(user.id, now, mode);
@@ -150,8 +150,8 @@ export async function revokeSessions(
   sessionId: string | null,
 ): Promise<{ user: UserRow; ended: string[] }> {
   return explained(db, () =>
-    db.atomically(async ({ accounts }) => {
-      const user = await account(db, name);
+    db.atomically(async ({ users, accounts }) => {
+      const user = await account({ where: db.where, users }, name);
       const ended = await accounts.endSessions(user.id, sessionId);
       if (sessionId !== null && ended.length === 0) {
         throw new InstanceAdminError(

@@ -272,7 +272,7 @@ function postgresError(err: unknown, where: string): unknown {
 }
 
 /** The account a name typed on the command line refers to (any case or look-alike form, with or without `@`). */
-export async function account(db: InstanceDatabase, name: string): Promise<UserRow> {
+export async function account(db: Pick<InstanceDatabase, 'where' | 'users'>, name: string): Promise<UserRow> {
   const typed = name.startsWith('@') ? name.slice(1) : name;
   const user = typed === '' ? undefined : await findUser(db, typed);
   if (!user) throw new InstanceAdminError('not_found', `there is no account named "${typed}" in ${db.where}`);
