@@ -62,12 +62,17 @@ export const deleteAccount: Handler<'account.delete'> = async (ctx, { password }
       if (groups.length < 100 || last === undefined) break;
       page = last.key;
     }
-    return tx.accounts.deleteAccount(userId, tx.clock(), mode);
+    const sessions = (await tx.accounts.sessionsOf(userId)).map((r) => r.id);
+    const deleted = await tx.accounts.deleteAccount(userId, tx.clock(), mode);
+    // Every node also notices through the operators' signal (account-watch.ts), whatever the bus does.
+    await tx.accounts.bumpSignal();
+    return { ...deleted, ended: sessions };
   });
   const conn = ctx.conn;
   ctx.afterReply(() => {
     if (conn.transport !== 'http') ctx.hub.deauthenticate(conn);
-    ctx.fanout.closeUser(userId, CloseCode.accountClosed, 'account deleted');
+    // Every session and bot token of the account, on every node (as a password change closes them).
+    ctx.fanout.closeSessions(counts.ended, CloseCode.accountClosed, 'account deleted');
   });
   return { deletedMessages: mode, messagesRemoved: counts.messagesRemoved, uploadsRemoved: counts.uploadsRemoved };
 };
