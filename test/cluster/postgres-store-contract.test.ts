@@ -1190,6 +1190,7 @@ async function script(b: Backend): Promise<void> {
     'accounts.messagesBy after',
     r.accounts.messagesBy('u-ann', last ? { createdAt: last.createdAt, id: last.id } : null, 100),
   );
+  await rec(b, 'accounts.latestBy', r.accounts.latestBy('u-ann', 2));
   await rec(b, 'accounts.uploadsBy', r.accounts.uploadsBy('u-ann'));
   await rec(b, 'accounts.reportsBy', r.accounts.reportsBy('u-bob'));
   await rec(b, 'accounts.signal unset', r.accounts.signal());

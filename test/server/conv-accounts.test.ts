@@ -169,6 +169,13 @@ describe('account.delete', () => {
     await bob.c.request('messages.send', { conversationId: channelId, body: 'first', nonce: nonce() });
     await bob.c.request('messages.send', { conversationId: channelId, body: 'second', nonce: nonce() });
     await ann.c.request('messages.send', { conversationId: channelId, body: 'ann stays', nonce: nonce() });
+    const told: string[] = [];
+    ann.c.on('event', (m) => {
+      if (m.event === 'message.deleted') {
+        const data = m.data as { message: { author: { username: string }; body: string } };
+        told.push(`${data.message.author.username}: ${data.message.body}`);
+      }
+    });
     const res = await bob.http.call('account.delete', { password: PASSWORD });
     assert.deepEqual(res, { deletedMessages: 'remove', messagesRemoved: 2, uploadsRemoved: 0 });
     const history = await ann.c.request('messages.history', { conversationId: channelId });
@@ -180,6 +187,9 @@ describe('account.delete', () => {
     }
     assert.equal(history.messages.find((m) => m.author.id === ann.id)?.body, 'ann stays');
     assert.equal((await ann.c.request('messages.search', { query: 'second' })).hits.length, 0);
+    // The readers were told, as for a moderator's deletion (the ping's reply comes after the events).
+    await ann.c.request('ping', {});
+    assert.deepEqual(told, ['deleted user: ', 'deleted user: ']);
   });
 
   test('an owner of servers is refused with their names and what to do; nothing is deleted', async () => {

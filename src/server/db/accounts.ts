@@ -361,6 +361,13 @@ export function accountQueries(db: Db) {
         editedAt: (r.edited_at as number | null) ?? null,
         deletedAt: (r.deleted_at as number | null) ?? null,
       })),
+    /** Ids of the newest `limit` messages `userId` wrote that are not deleted, newest first. */
+    latestBy: (userId: string, limit: number): string[] =>
+      all<{ id: string }>(
+        'SELECT id FROM messages WHERE author_id = ? AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT ?',
+        userId,
+        limit,
+      ).map((r) => r.id),
     /** The files `userId` uploaded (rows only), oldest first. */
     uploadsBy: (userId: string): ExportUpload[] =>
       all<Record<string, unknown>>(

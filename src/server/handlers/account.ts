@@ -1,9 +1,11 @@
 import { CloseCode, NatterError, type ResultOf } from '../../protocol/index.js';
-import type { Handler } from '../context.js';
+import { scopeOf } from '../access.js';
+import type { AuthedCtx, Handler } from '../context.js';
 import type { OwnedServer } from '../db/accounts.js';
 import type { PageKey } from '../pages.js';
 import { PagedList, pageSize, textBytes } from '../pages.js';
-import { toSelf } from '../views.js';
+import type { AfterCommit } from '../store/port.js';
+import { toMessages, toSelf } from '../views.js';
 import { charge, checkPassword, currentUser } from './accounts.js';
 import { departGroup } from './groups.js';
 import { removeMember } from './servers.js';
@@ -63,7 +65,10 @@ export const deleteAccount: Handler<'account.delete'> = async (ctx, { password }
       page = last.key;
     }
     const sessions = (await tx.accounts.sessionsOf(userId)).map((r) => r.id);
-    const deleted = await tx.accounts.deleteAccount(userId, tx.clock(), mode);
+    const now = tx.clock();
+    const removed = mode === 'remove' ? await tx.accounts.latestBy(userId, ANNOUNCED_REMOVALS) : [];
+    const deleted = await tx.accounts.deleteAccount(userId, now, mode);
+    await announceRemoved(tx, after, removed, now);
     // Every node also notices through the operators' signal (account-watch.ts), whatever the bus does.
     await tx.accounts.bumpSignal();
     return { ...deleted, ended: sessions };
@@ -76,6 +81,27 @@ export const deleteAccount: Handler<'account.delete'> = async (ctx, { password }
   });
   return { deletedMessages: mode, messagesRemoved: counts.messagesRemoved, uploadsRemoved: counts.uploadsRemoved };
 };
+
+/** How many of a deleted account's removed messages readers are told of, newest first (the rest at their next read). */
+export const ANNOUNCED_REMOVALS = 500;
+
+/**
+ * With `--deleted-messages remove`: readers get `message.deleted` for the
+ * account's newest messages (`ids`, taken before the deletion), as for a moderator's deletion, so the
+ * conversations they have open drop them. Older ones are gone from history
+ * and search all the same, when they next read them.
+ */
+async function announceRemoved(tx: AuthedCtx, after: AfterCommit, ids: readonly string[], now: number): Promise<void> {
+  if (ids.length === 0) return;
+  // Read after the deletion: the rows are tombstones by now, their author "deleted user".
+  const rows = await tx.chat.messagesByIds(ids);
+  const convs = await tx.chat.conversationsByIds([...new Set(rows.map((m) => m.conversationId))]);
+  const tombstones = await toMessages(tx, rows);
+  for (const [i, tombstone] of tombstones.entries()) {
+    const conv = convs.get(rows[i]?.conversationId ?? '');
+    if (conv) await tx.events.append(after, [scopeOf(conv)], 'message.deleted', { message: tombstone }, now);
+  }
+}
 
 /** The export's pages: messages by creation time and id; uploads and reports by their place in the list. */
 const EXPORT_MESSAGES = new PagedList('export-messages', ['n', 's']);

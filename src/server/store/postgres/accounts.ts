@@ -282,6 +282,17 @@ export class PostgresAccounts implements AccountStore {
     }));
   }
 
+  async latestBy(userId: string, limit: number): Promise<string[]> {
+    return (
+      await rows<{ id: string }>(
+        this.#q,
+        `SELECT id FROM messages WHERE author_id = $1 AND deleted_at IS NULL
+          ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT $2`,
+        [userId, limit],
+      )
+    ).map((r) => r.id);
+  }
+
   async uploadsBy(userId: string): Promise<ExportUpload[]> {
     const found = await rows(
       this.#q,
