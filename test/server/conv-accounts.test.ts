@@ -92,6 +92,26 @@ describe('account.delete', () => {
     const { group } = await ann.c.request('groups.create', { name: 'trio', usernames: [bob.username] });
     assert.deepEqual(group.members.map((m) => m.id).sort(), [ann.id, bob.id].sort());
 
+    // What the mail side keeps of the person: a confirmed email, a code to a new address, mail to both.
+    const sql = keep.sql;
+    await sql.run(
+      'UPDATE users SET email = ?, email_verified_at = ? WHERE id = ?',
+      `${bob.username}@example.com`,
+      1,
+      bob.id,
+    );
+    await sql.run(
+      "INSERT INTO account_codes (id, user_id, purpose, address, code_hash, created_at, expires_at) VALUES (?, ?, 'verify', ?, 'h', 1, 2)",
+      `code-${bob.id}`,
+      bob.id,
+      `new-${bob.username}@example.com`,
+    );
+    for (const to of [`${bob.username}@example.com`, `new-${bob.username}@example.com`, 'someone@example.com']) {
+      await sql.run(
+        "INSERT INTO mail_outbox (kind, to_address, subject, body, created_at) VALUES ('verify', ?, 's', 'b', 1)",
+        to,
+      );
+    }
     const wrong = await rejection(bob.http.call('account.delete', { password: 'not the password' }));
     assert.equal(wrong.code, 'invalid_credentials');
     assert.match(wrong.message, /nothing was deleted/);
@@ -158,6 +178,16 @@ describe('account.delete', () => {
     assert.equal(row.display_name, null);
     assert.notEqual(row.deleted_at, null);
     assert.ok(!String(row.password_hash).startsWith('$2'), 'no password opens it');
+    assert.deepEqual(await sql.all('SELECT id FROM account_codes WHERE user_id = ?', bob.id), []);
+    const mail = await sql.all<{ to_address: string }>(
+      'SELECT to_address FROM mail_outbox WHERE to_address LIKE ?',
+      '%example.com',
+    );
+    assert.deepEqual(
+      mail.map((m) => m.to_address),
+      ['someone@example.com'],
+      "only others' mail stays",
+    );
     const again = await new HttpApi(keep.httpUrl).call('register', { username: bob.username, password: PASSWORD });
     assert.notEqual(again.user.id, bob.id, 'a new account under the old name');
   });

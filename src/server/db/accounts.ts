@@ -133,6 +133,13 @@ export function accountQueries(db: Db) {
     run('DELETE FROM read_states WHERE user_id = ?', userId);
     run('DELETE FROM blocks WHERE user_id = ? OR blocked_id = ?', userId, userId);
     run('DELETE FROM username_holds WHERE user_id = ?', userId);
+    // Mail to the account's addresses (its email, and any it was confirming) names the person: it goes too.
+    run(
+      `DELETE FROM mail_outbox WHERE to_address IN (
+         SELECT email FROM users WHERE id = ? AND email IS NOT NULL UNION SELECT address FROM account_codes WHERE user_id = ?)`,
+      userId,
+      userId,
+    );
     run('DELETE FROM account_codes WHERE user_id = ?', userId);
     run('DELETE FROM mentions WHERE user_id = ?', userId);
     run('DELETE FROM usage WHERE user_id = ?', userId);

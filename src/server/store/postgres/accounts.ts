@@ -52,6 +52,12 @@ export class PostgresAccounts implements AccountStore {
     await changes(q, 'DELETE FROM read_states WHERE user_id = $1', [userId]);
     await changes(q, 'DELETE FROM blocks WHERE user_id = $1 OR blocked_id = $1', [userId]);
     await changes(q, 'DELETE FROM username_holds WHERE user_id = $1', [userId]);
+    await changes(
+      q,
+      `DELETE FROM mail_outbox WHERE to_address IN (
+         SELECT email FROM users WHERE id = $1 AND email IS NOT NULL UNION SELECT address FROM account_codes WHERE user_id = $1)`,
+      [userId],
+    );
     await changes(q, 'DELETE FROM account_codes WHERE user_id = $1', [userId]);
     await changes(q, 'DELETE FROM mentions WHERE user_id = $1', [userId]);
     await changes(q, 'DELETE FROM usage WHERE user_id = $1', [userId]);
