@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -6,8 +7,8 @@ import Database from 'better-sqlite3';
 import { CloseCode } from '../../src/protocol/index.js';
 import { closeCodeOf, connectAs, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { within } from '../helpers/wait.js';
-import { natter, type Result, removeTempDirs, tempDir } from './helpers.js';
+import { waitFor, within } from '../helpers/wait.js';
+import { BIN, cleanEnv, natter, type Result, removeTempDirs, tempDir } from './helpers.js';
 
 // natter account export|delete and the operators' user commands (natter admin users, show,
 // disable, enable, delete, reset-password, sessions, end-sessions, stats) through the built
@@ -113,6 +114,49 @@ test('account delete: without a terminal it needs --yes; a wrong password delete
   assert.equal((await natter(['whoami'], bob.env)).code, 3, 'the token was forgotten');
   const env = { NATTER_SERVER: t.wsUrl, NATTER_HOME: tempDir() };
   ok(await natter(['register', bob.name, '--password-stdin'], env, `${PASSWORD}\n`), 'the name is free again');
+});
+
+/** `natter account delete` on a pseudo-terminal (util-linux `script`), answering its two questions. */
+async function deleteOnTerminal(
+  env: Record<string, string>,
+  typed: string,
+): Promise<{ code: number | null; out: string }> {
+  const child = spawn('script', ['-qfec', `${process.execPath} ${BIN} account delete`, '/dev/null'], {
+    env: cleanEnv(env),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => {
+    out += c;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  try {
+    await waitFor(() => out.includes('Type your username to confirm: ') || undefined, {
+      what: 'the username question',
+      detail: () => out,
+    });
+    child.stdin.write(`${typed}\r`);
+    if (!asksPassword) return { code: await within(exited, 'natter to exit'), out };
+    await waitFor(() => out.includes('Password: ') || undefined, { what: 'the password prompt', detail: () => out });
+    child.stdin.write(`${PASSWORD}\r`);
+    return { code: await within(exited, 'natter to exit', undefined, () => out), out };
+  } finally {
+    child.stdin.end();
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}
+
+test('account delete on a terminal: the username must be typed out, the password is not echoed', async () => {
+  const t = await server();
+  const gus = await person(t, 'tty');
+  const wrong = await deleteOnTerminal(gus.env, `${gus.name}x`, false);
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.out, new RegExp(`that is not ${gus.name}; the account is kept`));
+  ok(await natter(['whoami'], gus.env), 'kept');
+  const done = await deleteOnTerminal(gus.env, gus.name, true);
+  assert.equal(done.code, 0, done.out);
+  assert.match(done.out, new RegExp(`account ${gus.name} deleted`));
+  assert.ok(!done.out.includes(PASSWORD), 'the password was not echoed');
 });
 
 test('admin users, show, disable (closing a live connection), enable, sessions, end-sessions, reset-password, stats and delete on a running server', async () => {
