@@ -120,6 +120,7 @@ test('account delete: without a terminal it needs --yes; a wrong password delete
 async function deleteOnTerminal(
   env: Record<string, string>,
   typed: string,
+  asksPassword: boolean,
 ): Promise<{ code: number | null; out: string }> {
   const child = spawn('script', ['-qfec', `${process.execPath} ${BIN} account delete`, '/dev/null'], {
     env: cleanEnv(env),
