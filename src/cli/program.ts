@@ -52,6 +52,8 @@ function lazy<M, A extends unknown[]>(
 
 const serve = () => import('./commands/serve.js');
 const admin = () => import('./commands/admin.js');
+const adminUsers = () => import('./commands/admin-users.js');
+const account = () => import('./commands/account.js');
 const backup = () => import('./commands/backup.js');
 const migrateData = () => import('./commands/migrate-data.js');
 const restore = () => import('./commands/restore.js');
@@ -230,6 +232,15 @@ function serveCommand(): Command {
         .default('open'),
     )
     .addOption(
+      new Option(
+        '--deleted-messages <what>',
+        'the messages of a deleted account: keep (shown as written by "deleted user") or remove (deleted for everyone)',
+      )
+        .env('NATTER_DELETED_MESSAGES')
+        .choices(['keep', 'remove'])
+        .default('keep'),
+    )
+    .addOption(
       new Option('--allow-origin <origin...>', 'extra Origins allowed to open WebSockets (e.g. https://chat.example)')
         .env('NATTER_ALLOW_ORIGIN')
         .default([]),
@@ -360,20 +371,92 @@ function adminCommand(): Command {
   const list = withDatabase(new Command('list').description("the natter server's instance operators")).action(
     lazy(admin, (m) => m.list),
   );
+  const users = withDatabase(
+    new Command('users')
+      .description('list accounts by username, or those whose username or display name holds SEARCH (any case)')
+      .argument('[search]')
+      .addOption(new Option('--limit <n>', 'at most this many (default 100)').argParser(positiveInt).default(100))
+      .option('--after <username-key>', 'go on after this account (the next of a --json listing)')
+      .option('--disabled', 'only disabled accounts'),
+  ).action(lazy(adminUsers, (m) => m.users));
+  const show = withDatabase(
+    new Command('show')
+      .description('one account: profile, email, dates, sessions, servers, messages, uploads, flags')
+      .argument('<username>'),
+  ).action(lazy(adminUsers, (m) => m.show));
+  const disable = withDatabase(
+    new Command('disable')
+      .description('stop an account logging in or using its tokens; its connections close at once')
+      .argument('<username>')
+      .option('--reason <text>', 'why, for the output and the log of whoever runs this (not stored)'),
+  ).action(lazy(adminUsers, (m) => m.disable));
+  const enable = withDatabase(
+    new Command('enable').description('let a disabled account log in again').argument('<username>'),
+  ).action(lazy(adminUsers, (m) => m.enable));
+  const remove = withDatabase(
+    new Command('delete')
+      .description('delete an account as natter account delete does (refused while it owns servers)')
+      .argument('<username>')
+      .option('--yes', 'do not ask (needed when stdin is not a terminal)')
+      .addOption(
+        new Option(
+          '--deleted-messages <what>',
+          'its messages: keep (as "deleted user") or remove; as natter serve is set',
+        )
+          .env('NATTER_DELETED_MESSAGES')
+          .choices(['keep', 'remove'])
+          .default('keep'),
+      ),
+  ).action(lazy(adminUsers, (m) => m.remove));
+  const resetPassword = withDatabase(
+    new Command('reset-password')
+      .description('give an account a new random password (printed once) and end its sessions and bot tokens')
+      .argument('<username>'),
+  ).action(lazy(adminUsers, (m) => m.resetPassword));
+  const sessionList = withDatabase(
+    new Command('sessions').description("an account's login sessions and bot tokens").argument('<username>'),
+  ).action(lazy(adminUsers, (m) => m.sessions));
+  const end = withDatabase(
+    new Command('end-sessions')
+      .alias('logout')
+      .description("end one of an account's sessions or bot tokens, or all of them; their connections close at once")
+      .argument('<username>')
+      .argument('[session-id]', 'one session or bot token (natter admin sessions lists them); all without it'),
+  ).action(lazy(adminUsers, (m) => m.endSessions));
+  const stats = withDatabase(
+    new Command('stats')
+      .description('counts of accounts, servers, channels, messages and uploads; database and media sizes')
+      .addOption(
+        new Option('--media-dir <dir>', 'where natter serve keeps uploaded files (default: media/ in --data)').env(
+          'NATTER_MEDIA_DIR',
+        ),
+      ),
+  ).action(lazy(adminUsers, (m) => m.stats));
   return new Command('admin')
     .description("instance operators, named on the server's host in its own database (while it runs or not)")
     .addCommand(grant)
     .addCommand(revoke)
     .addCommand(list)
+    .addCommand(users)
+    .addCommand(show)
+    .addCommand(disable)
+    .addCommand(enable)
+    .addCommand(remove)
+    .addCommand(resetPassword)
+    .addCommand(sessionList)
+    .addCommand(end)
+    .addCommand(stats)
     .addHelpText(
       'after',
       `
 Run these on the server's host, as the account natter serve runs as, with the
 --data (or --database) it runs with: they change the server's database
 directly, never over the network, and a running server sees the change at
-once. Exit codes: 0 done (also when nothing needed changing), 1 refused (no
-such user, a database of an older natter), 2 usage (no database there),
-4 PostgreSQL unreachable. See docs/operations.md.`,
+once (disable, delete, reset-password and end-sessions close the account's
+connections within a second). Every command takes --json. Exit codes: 0 done
+(also when nothing needed changing), 1 refused (no such user, an owner of
+servers, a database of an older natter), 2 usage (no database there), 4
+PostgreSQL unreachable or the SQLite database busy. See docs/operations.md.`,
     );
 }
 
@@ -410,6 +493,23 @@ function credentialCommand(name: 'register' | 'login', description: string): Com
       "an invite code of one of the server's communities: the account joins it (needed where the server takes accounts by invite only)",
     )
     .action(lazy(credentials, (m) => m.credentialAction(name), { invite: '--invite' }));
+}
+
+function accountCommand(): Command {
+  const remove = new Command('delete')
+    .description('delete your account for good (asks you to type your username, then your password)')
+    .option('--yes', 'do not ask for the username (needed when stdin is not a terminal)')
+    .option('--password-stdin', 'read the password from the first line of stdin (else NATTER_PASSWORD, else a prompt)')
+    .action(lazy(account, (m) => m.remove));
+  const exported = new Command('export')
+    .description("write everything the server holds about you to a JSON file (not your uploads' bytes)")
+    .requiredOption('-o, --output <file>', 'the file to write, or - for stdout')
+    .option('--force', 'replace the file if it exists')
+    .action(lazy(account, (m) => m.exportAccount));
+  return new Command('account')
+    .description('your whole account: export what the server holds about you, or delete it')
+    .addCommand(exported)
+    .addCommand(remove);
 }
 
 function passwdCommand(): Command {
@@ -830,6 +930,7 @@ function commands(): Command[] {
     new Command('logout').description('revoke the session and forget its token').action(lazy(logout, (m) => m.logout)),
     new Command('whoami').description('show who you are logged in as').action(lazy(whoami, (m) => m.whoami)),
     passwdCommand(),
+    accountCommand(),
     sessionsCommand(),
     tokenCommand(),
     profileCommand(),

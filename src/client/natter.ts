@@ -77,7 +77,7 @@ const OUTBOX_IN_FLIGHT = 8;
 const SPREAD_MS = 250;
 
 /** Close codes after which reconnecting would not help. */
-const FATAL_CLOSES = new Set<number>([CloseCode.sessionRevoked]);
+const FATAL_CLOSES = new Set<number>([CloseCode.sessionRevoked, CloseCode.accountClosed]);
 
 /**
  * A natter client that stays connected: it reconnects with exponential

@@ -29,6 +29,8 @@ export const CloseCode = {
   lineTooLong: 4010,
   /** A TCP peer stayed silent through a heartbeat: sent nothing for `heartbeatMs` after a `ping` event. */
   heartbeatMissed: 4011,
+  /** An instance operator disabled the account (`natter admin disable`), or it was deleted. */
+  accountClosed: 4012,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 

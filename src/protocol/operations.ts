@@ -265,6 +265,77 @@ export const operations = {
       revoked: z.array(z.object({ id: Id, kind: z.enum(['session', 'bot']), name: z.string().nullable() })),
     }),
   }),
+  'account.delete': op({
+    access: 'session',
+    summary:
+      'Delete my account, after checking my password: profile, email, sessions, bot tokens, memberships, blocks, invitations, read positions and uploads go, and every connection of the account is closed. My messages stay, shown as written by "deleted user", or are deleted for everyone, as the server is set (`deletedMessages` in the reply). Refused while I own a server.',
+    params: z.strictObject({ password: PresentedPassword }),
+    result: z.object({
+      deletedMessages: z.enum(['keep', 'remove']),
+      messagesRemoved: z.number().int().nonnegative(),
+      uploadsRemoved: z.number().int().nonnegative(),
+    }),
+  }),
+  'account.export': op({
+    access: 'session',
+    summary:
+      'What the server holds about me, one part at a time: `profile` (email, dates, settings), then `messages` (everything I wrote, oldest first), `uploads` (file names, sizes and types, not the bytes) and `reports` (those I filed), each paged with `next`. Sessions, tokens, servers, groups, DMs and blocks come from their own lists.',
+    params: paged({ part: z.enum(['profile', 'messages', 'uploads', 'reports']) }, 1000),
+    result: z.object({
+      format: z.literal(1),
+      profile: z
+        .object({
+          user: Self,
+          email: z.string().nullable(),
+          emailVerifiedAt: Timestamp.nullable(),
+          createdAt: Timestamp,
+          updatedAt: Timestamp,
+          groupAdds: GroupAdds,
+        })
+        .nullable(),
+      messages: z.array(
+        z.object({
+          id: Id,
+          conversationId: Id,
+          conversationKind: z.enum(['channel', 'group', 'dm']),
+          serverId: Id.nullable(),
+          seq: z.number().int(),
+          body: z.string(),
+          kind: z.string(),
+          createdAt: Timestamp,
+          editedAt: Timestamp.nullable(),
+          deletedAt: Timestamp.nullable(),
+        }),
+      ),
+      uploads: z.array(
+        z.object({
+          id: Id,
+          purpose: z.string(),
+          name: z.string(),
+          size: z.number().int().nonnegative(),
+          type: z.string(),
+          createdAt: Timestamp,
+          uploadedAt: Timestamp.nullable(),
+          messageId: Id.nullable(),
+        }),
+      ),
+      reports: z.array(
+        z.object({
+          id: z.number().int(),
+          serverId: Id.nullable(),
+          conversationId: Id.nullable(),
+          messageId: Id.nullable(),
+          targetUserId: Id.nullable(),
+          reason: z.string(),
+          details: z.string().nullable(),
+          status: z.string(),
+          resolution: z.string().nullable(),
+          createdAt: Timestamp,
+        }),
+      ),
+      next: Next,
+    }),
+  }),
   'sessions.list': op({
     access: 'session',
     summary: 'List my login sessions, most recently used first.',

@@ -188,6 +188,11 @@ export const PublicUser = z.object({
   createdAt: Timestamp,
   /** Their profile picture; absent when they have none. */
   avatar: Picture.optional(),
+  /**
+   * The account was deleted: `username` is then `deleted user` (no valid
+   * username has a space) and nothing else of the person is left.
+   */
+  deleted: z.literal(true).optional(),
 });
 export type PublicUser = z.infer<typeof PublicUser>;
 
@@ -230,7 +235,13 @@ export type BotTokenInfo = z.infer<typeof BotTokenInfo>;
 export const Cursor = z.string().min(1).max(128);
 
 /** A user as shown next to something they did: enough to print a name. */
-export const UserRef = z.object({ id: Id, username: z.string(), displayName: z.string().nullable() });
+export const UserRef = z.object({
+  id: Id,
+  username: z.string(),
+  displayName: z.string().nullable(),
+  /** A deleted account (its `username` is `deleted user`); absent otherwise. */
+  deleted: z.literal(true).optional(),
+});
 export type UserRef = z.infer<typeof UserRef>;
 
 /**

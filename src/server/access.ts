@@ -163,11 +163,16 @@ export async function mayReadAttachment(
   return conv !== undefined && (await canRead(ctx, conv, userId));
 }
 
-/** In a DM, a block either way stops new messages and edits. */
+/** In a DM, a block either way stops new messages and edits, and so does the peer's account being deleted. */
 export async function assertDmOpen(ctx: AuthedCtx, conv: ConversationRow): Promise<void> {
   if (conv.kind !== 'dm' || !conv.dmKey) return;
   const me = ctx.session.userId;
   const peerId = conv.dmKey.split(':').find((id) => id !== me);
+  if (peerId && (await ctx.users.byId(peerId))?.deletedAt != null) {
+    throw new NatterError('forbidden', 'that account was deleted: nobody reads this conversation any more', {
+      field: 'params.conversationId',
+    });
+  }
   if (peerId && (await ctx.chat.blockedEitherWay(me, peerId))) {
     throw notAccepting((await ctx.chat.userRef(peerId))?.username ?? 'unknown', 'params.conversationId');
   }
@@ -586,9 +591,15 @@ export async function resolveToken(
   const now = ctx.clock();
   // A login session unused for too long has expired (the hourly sweep deletes it); bot tokens do not expire.
   const expired = row?.kind === 'session' && now - (row.lastSeenAt ?? row.createdAt) > ctx.config.sessionIdleMs;
-  if (!row || !user || expired) {
+  if (!row || !user || expired || user.deletedAt !== null) {
     await limiter.take(address);
     throw new NatterError('unauthenticated', 'this token is invalid, expired or was revoked; log in again');
+  }
+  if (user.disabledAt !== null) {
+    throw new NatterError(
+      'account_disabled',
+      "this account was disabled by the natter server's operators; ask them why, or to enable it again",
+    );
   }
   if (row.lastSeenAt === null || now - row.lastSeenAt > TOUCH_EVERY_MS) {
     // Bookkeeping, not worth a commit of its own: it joins the next write batch,

@@ -189,6 +189,12 @@ export type ServerConfig = {
    * or nobody (`closed`). The `hello` event says which.
    */
   registration: RegistrationMode;
+  /**
+   * What happens to the messages of a deleted account (`--deleted-messages`):
+   * they stay, shown as written by "deleted user" (`keep`), or they are
+   * deleted as a moderator deletes a message (`remove`).
+   */
+  deletedMessages: 'keep' | 'remove';
   /** Most stream events replayed on resume; past it the client is told to resync. */
   replayCap: number;
   /** Bytes queued for a connection before it is dropped as a slow consumer. */
@@ -395,6 +401,7 @@ export function defaultConfig(): ServerConfig {
     },
     sessionIdleMs: 90 * 24 * 3600 * 1000,
     registration: 'open',
+    deletedMessages: 'keep',
     replayCap: 1000,
     maxQueuedBytes: 4 * 1024 * 1024,
     eventRetentionMs: 30 * 24 * 3600 * 1000,

@@ -12,6 +12,7 @@ import type { Uploads } from './media/upload.js';
 import type { PasswordHasher } from './passwords.js';
 import type { Clock, Limiter } from './rate-limit.js';
 import type {
+  AccountStore,
   AfterCommit,
   AuditStore,
   AutomodStore,
@@ -49,6 +50,8 @@ export type Services = {
   automod: AutomodStore;
   /** Uploaded files' rows, pictures and upload totals (the bytes are in `blobs`). */
   media: MediaStore;
+  /** Whole accounts: deletion, disabling, the export's reads. */
+  accounts: AccountStore;
   /** The bytes of uploaded files, by SHA-256 (`media/` under the data directory, or `mediaDir`). */
   blobs: BlobStore;
   /** Uploads under way on this node (one at a time per slot, a few per account). */
@@ -119,6 +122,7 @@ export function inTransaction<C extends Ctx>(ctx: C, tx: TxStores): C {
   bound.reports = tx.reports;
   bound.automod = tx.automod;
   bound.media = tx.media;
+  bound.accounts = tx.accounts;
   return bound;
 }
 

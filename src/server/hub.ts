@@ -237,6 +237,12 @@ export class Hub {
     return first ? ([...first.scopes] as Scope[]) : [];
   }
 
+  /** The user a live session or bot token belongs to (undefined when none of its connections is live). */
+  userOfSession(sessionId: string): string | undefined {
+    const first = this.bySession.get(sessionId)?.values().next().value;
+    return first?.auth?.userId;
+  }
+
   /** The sessions and bot tokens that have a live connection now. */
   liveSessions(): string[] {
     return [...this.bySession.keys()];

@@ -44,6 +44,7 @@ export function spendWrite(ctx: Ctx & { session: { userId: string } }): Promise<
  * without end.
  */
 export const READ_OPS: ReadonlySet<OpName> = new Set<OpName>([
+  'account.export',
   'audit.list',
   'reports.list',
   'automod.list',

@@ -3,11 +3,14 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { NatterError } from '../protocol/error-class.js';
 import { ConfigError, checkClusterSettings } from './config.js';
+import { accountQueries } from './db/accounts.js';
 import { type ExistingDb, openExistingDb, sqliteTrouble } from './db/existing.js';
 import { DB_FILE } from './db/index.js';
+import { columnNames } from './db/inspect.js';
 import type { UserRow } from './db/schema.js';
 import { userQueries } from './db/users.js';
-import type { UserStore } from './store/port.js';
+import type { AccountStore, UserStore } from './store/port.js';
+import { PostgresAccounts } from './store/postgres/accounts.js';
 import { isUnavailable, pgTypes } from './store/postgres/sql.js';
 import { describeDatabase } from './store/postgres/store.js';
 import { PostgresUsers } from './store/postgres/users.js';
@@ -36,6 +39,8 @@ export type InstanceAdminErrorCode =
   | 'forbidden'
   /** No account of that name. */
   | 'not_found'
+  /** The change is not allowed as things are (an account that owns servers cannot be deleted). */
+  | 'refused'
   /** PostgreSQL could not be reached, or SQLite stayed locked. */
   | 'unreachable'
   /** The database refused the change (a full disk, a read-only file). */
@@ -61,6 +66,17 @@ export type InstanceDatabase = {
   /** The database as messages name it: the SQLite file, or the PostgreSQL URL without its password. */
   readonly where: string;
   readonly users: UserStore;
+  /** Whole accounts (db/accounts.ts): lists, counts, disabling, deletion, sessions. */
+  readonly accounts: AccountStore;
+  readonly backend: 'sqlite' | 'postgres';
+  /**
+   * Runs `fn` in one transaction (SQLite: BEGIN IMMEDIATE, waiting for the
+   * server's write lock as long as a change may; PostgreSQL: one client in
+   * BEGIN … COMMIT): all of its changes are made, or none.
+   */
+  atomically<T>(fn: (stores: { users: UserStore; accounts: AccountStore }) => Promise<T>): Promise<T>;
+  /** Bytes the database takes: the SQLite file and its WAL, or pg_database_size. */
+  size(): Promise<number>;
   /** A failure of `users` as the person should read it (an `InstanceAdminError` where it is understood). */
   explain(err: unknown): unknown;
   close(): Promise<void>;
@@ -113,9 +129,31 @@ function openSqlite(dataDir: string): InstanceDatabase {
       : new InstanceAdminError('no_database', `${file} is a SQLite database, but not natter's`);
   }
   const db = opened.db;
+  // The accounts' columns (disabled, deleted) came after the operators'.
+  if (!columnNames(db.$client, 'users').includes('deleted_at')) {
+    db.$client.close();
+    throw olderNatter(file, `natter serve --data ${dataDir}`);
+  }
+  const users = asyncOf(userQueries(db));
+  const accounts = asyncOf(accountQueries(db));
   return {
     where: file,
-    users: asyncOf(userQueries(db)),
+    users,
+    accounts,
+    backend: 'sqlite',
+    async atomically(fn) {
+      // IMMEDIATE takes the write lock now (waiting for the server's batch), so what fn reads stays true.
+      db.$client.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn({ users, accounts });
+        db.$client.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (db.$client.inTransaction) db.$client.exec('ROLLBACK');
+        throw err;
+      }
+    },
+    size: async () => fileBytes(file) + fileBytes(`${file}-wal`),
     explain: (err) => sqliteError(err, file, 'failed'),
     close: async () => {
       db.$client.close();
@@ -133,7 +171,7 @@ function sqliteError(err: unknown, file: string, otherwise: InstanceAdminErrorCo
   if (trouble === 'busy') {
     return new InstanceAdminError(
       'unreachable',
-      `${file} stayed locked by another program for ${WAIT_MS / 1000} s; nothing was changed, try again`,
+      `the server is busy: ${file} stayed locked by another program for ${WAIT_MS / 1000} s; nothing was changed, try again`,
       { cause: err },
     );
   }
@@ -171,7 +209,9 @@ async function openPostgres(url: string): Promise<InstanceDatabase> {
         `${where} holds no natter database (no users table): give the URL natter serve --database runs with`,
       );
     }
-    if (!columns.has('operator')) throw olderNatter(where, `natter serve --database ${where}`);
+    if (!columns.has('operator') || !columns.has('deleted_at')) {
+      throw olderNatter(where, `natter serve --database ${where}`);
+    }
   } catch (err) {
     await pool.end().catch(() => {});
     throw postgresError(err, where);
@@ -179,9 +219,35 @@ async function openPostgres(url: string): Promise<InstanceDatabase> {
   return {
     where,
     users: new PostgresUsers(pool),
+    accounts: new PostgresAccounts(pool),
+    backend: 'postgres',
+    async atomically(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn({ users: new PostgresUsers(client), accounts: new PostgresAccounts(client) });
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    size: async () => Number((await pool.query('SELECT pg_database_size(current_database()) AS n')).rows[0]?.n ?? 0),
     explain: (err) => postgresError(err, where),
     close: () => pool.end(),
   };
+}
+
+/** A file's size in bytes, 0 when it does not exist. */
+function fileBytes(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
 }
 
 /** A PostgreSQL failure as the person should read it. */
@@ -206,7 +272,7 @@ function postgresError(err: unknown, where: string): unknown {
 }
 
 /** The account a name typed on the command line refers to (any case or look-alike form, with or without `@`). */
-async function account(db: InstanceDatabase, name: string): Promise<UserRow> {
+export async function account(db: Pick<InstanceDatabase, 'where' | 'users'>, name: string): Promise<UserRow> {
   const typed = name.startsWith('@') ? name.slice(1) : name;
   const user = typed === '' ? undefined : await findUser(db, typed);
   if (!user) throw new InstanceAdminError('not_found', `there is no account named "${typed}" in ${db.where}`);

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { VERSION } from '../package-info.js';
 import { CloseCode, USERNAME_KEY_VERSION } from '../protocol/index.js';
 import { scopesOfUser, settleScopes } from './access.js';
+import { AccountWatch } from './account-watch.js';
 import { RuleCache } from './automod/apply.js';
 import { ClassifierClient } from './automod/classifier.js';
 import { BackupScheduler } from './backup/scheduler.js';
@@ -224,6 +225,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     reports: store.reports,
     automod: store.automod,
     media: store.media,
+    accounts: store.accounts,
     blobs: new FsBlobStore(config.mediaDir ?? resolve(config.dataDir, 'media')),
     uploads: new Uploads(config.quotas.uploadBytesPerSecond),
     ruleCache: new RuleCache(),
@@ -354,10 +356,14 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   // Housekeeping starts once the server is up (a failed start leaves nothing running).
   maintenance.start();
   backups?.start();
+  // Changes natter admin makes to accounts from outside close the connections they end.
+  const accountWatch = new AccountWatch({ accounts: store.accounts, users: store.users, hub: services.hub, log });
+  accountWatch.start();
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      accountWatch.stop();
       http.close();
       tcp?.close();
       ws.close();

@@ -32,11 +32,15 @@ import type { ChatStore, MediaStore } from './store/port.js';
 
 /** Maps database rows to protocol shapes. Rows never go on the wire as they are. */
 
+/** What a deleted account's name is shown as: no username has a space, so nobody can pass for it. */
+export const DELETED_USERNAME = 'deleted user';
+
 export function toUserRef(user: UserRow): UserRef {
+  if (user.deletedAt !== null) return { id: user.id, username: DELETED_USERNAME, displayName: null, deleted: true };
   return { id: user.id, username: user.username, displayName: user.displayName };
 }
 
-/** A user who no longer resolves (should not happen: accounts are not deleted). */
+/** A user who no longer resolves (should not happen: a deleted account's row stays as a tombstone). */
 const GHOST: UserRef = { id: 'unknown', username: 'unknown', displayName: null };
 
 export function toServerInfo(row: ServerRow, role: MemberRow['role'], memberCount: number): ServerInfo {
@@ -213,6 +217,17 @@ export const sizeOf = {
 
 /** Maps a row to its wire form; the password hash never goes on the wire. */
 export function toPublicUser(row: UserRow): PublicUser {
+  if (row.deletedAt !== null) {
+    return {
+      id: row.id,
+      username: DELETED_USERNAME,
+      displayName: null,
+      status: null,
+      bio: null,
+      createdAt: row.createdAt,
+      deleted: true,
+    };
+  }
   return {
     id: row.id,
     username: row.username,

@@ -1012,7 +1012,9 @@ export function placeName(state: State, c: ConversationEntry): string {
     const server = c.serverId ? (names.get(c.serverId) ?? state.servers[c.serverId]?.name) : undefined;
     return server ? `#${c.name} (${server})` : `#${c.name}`;
   }
-  return c.kind === 'group' ? `+${names.get(c.id) ?? c.name}` : `@${c.name}`;
+  if (c.kind === 'group') return `+${names.get(c.id) ?? c.name}`;
+  // A deleted account has no name to address: its DM is shown as what it is.
+  return c.peer?.deleted ? 'deleted user' : `@${c.name}`;
 }
 
 /** Conversation ids in sidebar order: each server's channels (when expanded), then groups, then DMs. */

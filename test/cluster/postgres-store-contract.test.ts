@@ -13,6 +13,7 @@ import type { MessageRow } from '../../src/server/db/schema.js';
 import type { Scope } from '../../src/server/event-log.js';
 import type { SearchFilter } from '../../src/server/search.js';
 import type { AfterCommit, StoredEvent, TxStores } from '../../src/server/store/port.js';
+import { PostgresAccounts } from '../../src/server/store/postgres/accounts.js';
 import { PostgresAudit } from '../../src/server/store/postgres/audit.js';
 import { PostgresChat } from '../../src/server/store/postgres/chat.js';
 import { PostgresEvents } from '../../src/server/store/postgres/events.js';
@@ -119,6 +120,7 @@ function notingAll(stores: TxStores): TxStores {
     reports: noting('reports', stores.reports),
     automod: noting('automod', stores.automod),
     media: noting('media', stores.media),
+    accounts: noting('accounts', stores.accounts),
   };
 }
 
@@ -1160,6 +1162,49 @@ async function script(b: Backend): Promise<void> {
   assert.deepEqual(heads, [committed, committed + 1], `${b.name}: the head at each job's place in the batch`);
   await rec(b, 'events.headOnCommit', Promise.resolve(heads));
 
+  // Whole accounts: the operators' views, disabling, the export's reads, a deletion
+  await rec(b, 'accounts.ownedServers', r.accounts.ownedServers('u-ann'));
+  await rec(b, 'accounts.summary', r.accounts.summary('u-ann'));
+  await rec(b, 'accounts.summary of bob', r.accounts.summary('u-bob'));
+  await rec(b, 'accounts.counts', r.accounts.counts(T));
+  await rec(b, 'accounts.list', r.accounts.list(null, false, null, 3));
+  await rec(b, 'accounts.list after', r.accounts.list(null, false, 'bob', 3));
+  await rec(b, 'accounts.list search', r.accounts.list('A', false, null, 10));
+  await rec(b, 'accounts.list search escaped', r.accounts.list('%', false, null, 10));
+  await w('accounts.setDisabled', async (tx) => [
+    await tx.accounts.setDisabled('u-cat', T + 50),
+    await tx.accounts.setDisabled('u-cat', T + 51),
+    await tx.accounts.setDisabled('u-eve', T + 52),
+    await tx.accounts.setDisabled('u-eve', null),
+    await tx.accounts.setDisabled('u-eve', null),
+  ]);
+  await rec(b, 'accounts.list disabled', r.accounts.list(null, true, null, 10));
+  await rec(b, 'accounts.sessionsOf', r.accounts.sessionsOf('u-ann'));
+  await rec(b, 'accounts.liveSessions', r.accounts.liveSessions(['s1', 's4', 'b1', 'nope']));
+  await rec(b, 'accounts.liveSessions none', r.accounts.liveSessions([]));
+  await rec(b, 'accounts.messagesBy', r.accounts.messagesBy('u-ann', null, 3));
+  const firstPage = await r.accounts.messagesBy('u-ann', null, 2);
+  const last = firstPage[firstPage.length - 1];
+  await rec(
+    b,
+    'accounts.messagesBy after',
+    r.accounts.messagesBy('u-ann', last ? { createdAt: last.createdAt, id: last.id } : null, 100),
+  );
+  await rec(b, 'accounts.latestBy', r.accounts.latestBy('u-ann', 2));
+  await rec(b, 'accounts.uploadsBy', r.accounts.uploadsBy('u-ann'));
+  await rec(b, 'accounts.reportsBy', r.accounts.reportsBy('u-bob'));
+  await rec(b, 'accounts.signal unset', r.accounts.signal());
+  await w('accounts.bumpSignal', async (tx) => {
+    await tx.accounts.bumpSignal();
+    await tx.accounts.bumpSignal();
+  });
+  await rec(b, 'accounts.signal', r.accounts.signal());
+  await w('accounts.endSessions one', (tx) => tx.accounts.endSessions('u-bob', 'nope'));
+  await w('accounts.endSessions', (tx) => tx.accounts.endSessions('u-dan', null));
+  await w('accounts.deleteAccount keep', (tx) => tx.accounts.deleteAccount('u-dan', T + 60, 'keep'));
+  await w('accounts.deleteAccount remove', (tx) => tx.accounts.deleteAccount('u-eve', T + 61, 'remove'));
+  await rec(b, 'accounts.counts after', r.accounts.counts(T));
+
   // Deletions, and what they take along
   await w('chat.deleteConversation', (tx) => tx.chat.deleteConversation('d-ac'));
   await w('chat.deleteServer', (tx) => tx.chat.deleteServer('s-beta'));
@@ -1273,6 +1318,7 @@ test('the PostgreSQL stores answer every call of the script as the SQLite query 
     ...methodsOf(PostgresAudit.prototype).map((m) => `audit.${m}`),
     ...methodsOf(PostgresReports.prototype).map((m) => `reports.${m}`),
     ...methodsOf(PostgresMedia.prototype).map((m) => `media.${m}`),
+    ...methodsOf(PostgresAccounts.prototype).map((m) => `accounts.${m}`),
   ];
   assert.ok(expected.length > 100, 'the method lists were read');
   const missing = expected.filter((m) => !called.has(m) && NOT_COMPARED[m] === undefined);

@@ -170,6 +170,8 @@ const ACCOUNT_OPS = [
   'profile.update',
   'username.change',
   'password.change',
+  'account.delete',
+  'account.export',
   'sessions.list',
   'sessions.revoke',
   'tokens.create',

@@ -15,6 +15,7 @@ const EXITS = {
   version: EXIT.refused,
   forbidden: EXIT.refused,
   not_found: EXIT.refused,
+  refused: EXIT.refused,
   failed: EXIT.refused,
   unreachable: EXIT.unreachable,
 } as const;
@@ -24,7 +25,7 @@ const EXITS = {
  * it and closes it; an `InstanceAdminError` becomes the CLI's error with its
  * exit code.
  */
-async function withDatabase<T>(
+export async function withDatabase<T>(
   opts: AdminOptions,
   fn: (
     db: import('../../server/operators.js').InstanceDatabase,
@@ -50,7 +51,7 @@ function account(user: Account): Account {
   return { id: user.id, username: user.username, displayName: user.displayName, createdAt: user.createdAt };
 }
 
-function print(cmd: Command, json: unknown, human: string): void {
+export function print(cmd: Command, json: unknown, human: string): void {
   process.stdout.write(`${cmd.optsWithGlobals().json ? JSON.stringify(json) : human}\n`);
 }
 

@@ -11,7 +11,7 @@ export const dms = act(async (ctx) => {
       : table(
           ['WITH', 'UNREAD', 'LAST', 'LAST MESSAGE'],
           dms.map((d) => [
-            `@${d.peer?.username ?? d.name}`,
+            d.peer?.deleted ? 'deleted user' : `@${d.peer?.username ?? d.name}`,
             String(d.unread),
             fmtTime(d.lastMessage?.createdAt),
             d.lastMessage ? `${d.lastMessage.author.username}: ${d.lastMessage.body || '(deleted)'}` : '',

@@ -21,6 +21,7 @@ export type ServeOptions = {
   moderationTimeout: number;
   sessionIdle: number;
   registration: 'open' | 'invite' | 'closed';
+  deletedMessages: 'keep' | 'remove';
   allowOrigin: string[];
   allowHost: string[];
   tlsCert?: string;
@@ -132,6 +133,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       quotas,
       sessionIdleMs: opts.sessionIdle,
       registration: opts.registration,
+      deletedMessages: opts.deletedMessages,
       host: opts.host,
       port: opts.port,
       tcpPort: opts.tcpPort === 0 ? null : opts.tcpPort,

@@ -69,7 +69,8 @@ function message(r: Raw): MessageRow {
   };
 }
 
-function user(r: Raw): UserRow {
+/** A users row as SQLite returns it (snake_case columns), as a UserRow. */
+export function user(r: Raw): UserRow {
   return {
     id: r.id as string,
     username: r.username as string,

@@ -259,6 +259,8 @@ export const login: Handler<'login'> = async (ctx, { username, password, client,
   if (!user || !ok || hashUsed === undefined)
     throw new NatterError('invalid_credentials', 'wrong username or password');
   await failures.refund();
+  // Said only to whoever knows the password: a stranger learns nothing of the account.
+  assertEnabled(user);
   await limits.loginPerAccount.take(key);
   if (hashCost(hashUsed) !== ctx.passwords.cost) void rehash(ctx, user.id, hashUsed, password);
   const created = await ctx.write(async (tx, after) => {
@@ -267,10 +269,21 @@ export const login: Handler<'login'> = async (ctx, { username, password, client,
     if (!current || current.passwordHash !== hashUsed) {
       throw new NatterError('invalid_credentials', 'wrong username or password');
     }
+    assertEnabled(current);
     return createSession(tx, after, current, client);
   });
   return attachSession(ctx, created, presence !== false);
 };
+
+/** Refuses an account an instance operator disabled (`natter admin disable`). */
+export function assertEnabled(user: UserRow): void {
+  if (user.disabledAt !== null) {
+    throw new NatterError(
+      'account_disabled',
+      "this account was disabled by the natter server's operators; ask them why, or to enable it again",
+    );
+  }
+}
 
 /**
  * After a login with a hash of another cost than the configured one, stores a
@@ -301,7 +314,7 @@ type Charged = { refund(): Promise<void> };
  * buckets are taken one after another: the attempt does its work only once
  * every one has said yes.
  */
-async function charge(buckets: [Limiter, string][], also?: Charged, what = 'login attempts'): Promise<Charged> {
+export async function charge(buckets: [Limiter, string][], also?: Charged, what = 'login attempts'): Promise<Charged> {
   const taken: [Limiter, string][] = [];
   const refund = async () => {
     const giving = taken.splice(0);
@@ -405,7 +418,7 @@ async function settleConnection(ctx: Pick<Services, 'hub' | 'chat'>, conn: Conne
  * `owner`: the check is the account owner's (a login from an address the
  * account has used, or a signed-in password change), served before strangers'.
  */
-async function checkPassword(
+export async function checkPassword(
   ctx: Ctx,
   password: string,
   user: UserRow | undefined,

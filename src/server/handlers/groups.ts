@@ -139,31 +139,44 @@ export const leaveGroup: Handler<'groups.leave'> = async (ctx, { groupId }) => {
   await spendWrite(ctx);
   return ctx.write(async (tx, after) => {
     const conv = await myGroup(tx, groupId);
-    const userId = tx.session.userId;
-    const scope = conversationScope(conv.id);
-    await tx.chat.removeConversationMember(conv.id, userId);
-    after.push(() => tx.fanout.unsubscribeUser(userId, scope));
-    const now = tx.clock();
-    await tx.events.append(after, [userScope(userId)], 'group.removed', { groupId }, now);
-    if ((await tx.chat.conversationMembers(conv.id)).length === 0) {
-      // The last one out: the group, its messages and its invitations go.
-      for (const invitee of await tx.chat.groupInvitees(conv.id)) {
-        await tx.events.append(
-          after,
-          [userScope(invitee.id)],
-          'group.invitation_closed',
-          { groupId, outcome: 'gone' },
-          now,
-        );
-      }
-      await tx.chat.deleteConversation(conv.id);
-      after.push(() => tx.fanout.dropScope(scope));
-    } else {
-      await announce(tx, after, conv);
-    }
+    await departGroup(tx, after, conv, tx.session.userId);
     return {};
   });
 };
+
+/**
+ * `userId` leaves the group `conv` (inside a write): the others are told,
+ * and the last one out takes the group, its messages and its invitations along.
+ */
+export async function departGroup(
+  tx: AuthedCtx,
+  after: AfterCommit,
+  conv: ConversationRow,
+  userId: string,
+): Promise<void> {
+  const groupId = conv.id;
+  const scope = conversationScope(conv.id);
+  await tx.chat.removeConversationMember(conv.id, userId);
+  after.push(() => tx.fanout.unsubscribeUser(userId, scope));
+  const now = tx.clock();
+  await tx.events.append(after, [userScope(userId)], 'group.removed', { groupId }, now);
+  if ((await tx.chat.conversationMembers(conv.id)).length === 0) {
+    // The last one out: the group, its messages and its invitations go.
+    for (const invitee of await tx.chat.groupInvitees(conv.id)) {
+      await tx.events.append(
+        after,
+        [userScope(invitee.id)],
+        'group.invitation_closed',
+        { groupId, outcome: 'gone' },
+        now,
+      );
+    }
+    await tx.chat.deleteConversation(conv.id);
+    after.push(() => tx.fanout.dropScope(scope));
+  } else {
+    await announce(tx, after, conv);
+  }
+}
 
 export const listGroups: Handler<'groups.list'> = async (ctx, { after, limit }) => {
   const n = pageSize(limit, PAGE_MAX.large);

@@ -1,5 +1,6 @@
 import type { OpName } from '../../protocol/index.js';
 import type { Handler } from '../context.js';
+import { deleteAccount, exportAccount } from './account.js';
 import { auth, changePassword, getUser, login, logout, register, whoami } from './accounts.js';
 import { createAttachment, getAttachment } from './attachments.js';
 import { listAudit } from './audit.js';
@@ -55,6 +56,8 @@ export const handlers: { [N in OpName]: Handler<N> } = {
   'profile.update': updateProfile,
   'username.change': changeUsername,
   'password.change': changePassword,
+  'account.delete': deleteAccount,
+  'account.export': exportAccount,
   'sessions.list': listSessions,
   'sessions.revoke': revokeSession,
   'tokens.create': createToken,

@@ -1,5 +1,6 @@
 import type { EventData, EventName } from '../../protocol/index.js';
 import type { Limit } from '../config.js';
+import type { AccountQueries } from '../db/accounts.js';
 import type { AuditQueries } from '../db/audit.js';
 import type { AutomodQueries } from '../db/automod.js';
 import type { ChatQueries } from '../db/chat.js';
@@ -38,6 +39,9 @@ export type AuditStore = Async<AuditQueries>;
 export type ReportStore = Async<ReportQueries>;
 /** Automatic moderation rules, held messages and who moderates a server. */
 export type AutomodStore = Async<AutomodQueries>;
+
+/** Whole accounts: deletion, disabling, the operators' lists and counts, an account's export. */
+export type AccountStore = Async<AccountQueries>;
 
 /** Uploaded files' rows, profile pictures, server icons, and the daily upload totals (the bytes are in the BlobStore). */
 export type MediaStore = Async<MediaQueries>;
@@ -143,6 +147,7 @@ export type TxStores = {
   reports: ReportStore;
   automod: AutomodStore;
   media: MediaStore;
+  accounts: AccountStore;
 };
 
 /**

@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { Limit } from '../../config.js';
 import type { Clock, Limiter } from '../../rate-limit.js';
 import type { AfterCommit, Lease, Publish, SendHint, Store, TxStores } from '../port.js';
+import { PostgresAccounts } from './accounts.js';
 import { PostgresAudit } from './audit.js';
 import { PostgresAutomod } from './automod.js';
 import { Batch } from './batch.js';
@@ -143,6 +144,7 @@ export class PostgresStore implements Store {
   readonly reports: PostgresReports;
   readonly automod: PostgresAutomod;
   readonly media: PostgresMedia;
+  readonly accounts: PostgresAccounts;
   readonly stats = { commits: 0, jobs: 0 };
   /** Statements sent on the write connection (its round trips), for tests and benchmarks. */
   statements = 0;
@@ -221,6 +223,7 @@ export class PostgresStore implements Store {
     this.reports = new PostgresReports(this.#pool);
     this.automod = new PostgresAutomod(this.#pool);
     this.media = new PostgresMedia(this.#pool);
+    this.accounts = new PostgresAccounts(this.#pool);
   }
 
   /** Whether the store still takes requests (`close` not called). */
@@ -297,6 +300,7 @@ export class PostgresStore implements Store {
       reports: new PostgresReports(q, true),
       automod: new PostgresAutomod(q),
       media: new PostgresMedia(q, true),
+      accounts: new PostgresAccounts(q),
     };
     const outcomes: Outcome[] = [];
     try {

@@ -1,4 +1,5 @@
 import type { Limit } from '../../config.js';
+import { accountQueries } from '../../db/accounts.js';
 import { auditQueries } from '../../db/audit.js';
 import { automodQueries } from '../../db/automod.js';
 import { ChatQueries } from '../../db/chat.js';
@@ -9,6 +10,7 @@ import { sessionQueries } from '../../db/sessions.js';
 import { userQueries } from '../../db/users.js';
 import { type Clock, type Limiter, RateLimiter } from '../../rate-limit.js';
 import type {
+  AccountStore,
   AfterCommit,
   Async,
   AuditStore,
@@ -45,6 +47,7 @@ export class SqliteStore implements Store {
   readonly reports: ReportStore;
   readonly automod: AutomodStore;
   readonly media: MediaStore;
+  readonly accounts: AccountStore;
   /** What write jobs see: the same stores on the writer's connection. */
   private readonly tx: TxStores;
   private readonly writer: SqliteWriter;
@@ -86,6 +89,7 @@ export class SqliteStore implements Store {
       reports: asyncOf(reportQueries(db)),
       automod: asyncOf(automodQueries(db)),
       media: asyncOf(mediaQueries(db)),
+      accounts: asyncOf(accountQueries(db)),
     };
     this.chat = methodsOf<ChatStore>(new ChatQueries(reader));
     this.users = asyncOf(userQueries(reader));
@@ -96,6 +100,7 @@ export class SqliteStore implements Store {
     this.reports = asyncOf(reportQueries(reader));
     this.automod = asyncOf(automodQueries(reader));
     this.media = asyncOf(mediaQueries(reader));
+    this.accounts = asyncOf(accountQueries(reader));
   }
 
   write<T>(fn: (tx: TxStores, after: AfterCommit) => Promise<T>): Promise<T> {
