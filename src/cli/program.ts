@@ -275,7 +275,18 @@ function serveCommand(): Command {
         'JSON file of rate limits and caps to change, e.g. {"sendPerUser": {"capacity": 20, "refillMs": 100}, "quotas": {"serversOwnedPerUser": 10}}',
       ).env('NATTER_LIMITS'),
     )
-    .option('--quiet', 'do not log the start and stop lines')
+    .addOption(
+      new Option('--log-level <level>', 'the least important log lines written (requests are logged at debug)')
+        .env('NATTER_LOG_LEVEL')
+        .choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']),
+    )
+    .addOption(
+      new Option('--log-format <format>', 'log lines as JSON, for people (pretty), or pretty on a terminal only (auto)')
+        .env('NATTER_LOG_FORMAT')
+        .choices(['json', 'pretty', 'auto'])
+        .default('auto'),
+    )
+    .option('--quiet', 'log only warnings and errors (as --log-level warn): no start and stop lines')
     .action(lazy(serve, (m) => m.serve));
 }
 
