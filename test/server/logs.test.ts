@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { createLogger, type LogLevel, scrubText } from '../../src/server/log.js';
 import { formatPretty } from '../../src/server/log-pretty.js';
-import { connectClient, HttpApi, PASSWORD, rejection, uniqueName } from '../helpers/api.js';
+import { connectClient, HttpApi, rejection, uniqueName } from '../helpers/api.js';
 import { put } from '../helpers/media.js';
 import { freePort } from '../helpers/nats.js';
 import { ServeProcess } from '../helpers/serve-process.js';
@@ -61,7 +61,7 @@ describe('the logger', () => {
     assert.equal(err.type, 'TypeError');
     assert.equal(err.message, 'boom');
     assert.match(err.stack, /TypeError: boom\n\s+at /);
-    assert.equal((b?.err as { message: string }).message, 'inner');
+    assert.equal((b?.err as { message?: string } | undefined)?.message, 'inner');
     assert.equal(b?.op, 'x');
     assert.equal(c?.detail, 'EACCES');
   });
