@@ -347,7 +347,7 @@ export class Dispatcher {
       session,
       write: write as Ctx['write'],
       afterReply: (fn) => after.push(fn),
-      log: scope.log,
+      log: scope,
     };
     // The table maps each op to its own handler; the pairing is checked where the table is defined.
     const handler = handlers[request.op] as Handler<typeof request.op>;
@@ -367,7 +367,7 @@ export class Dispatcher {
     if (err instanceof NatterError) return err;
     const code = err instanceof Error && 'code' in err ? String(err.code) : '';
     if (this.services.store.classify(err) === 'unavailable') {
-      scope.log.error(`"${op}" could not write to the database (${code})`, err);
+      scope.error(`"${op}" could not write to the database (${code})`, err);
       return new NatterError(
         'unavailable',
         'the server cannot write to its database right now; nothing was saved, try again later',
@@ -375,13 +375,13 @@ export class Dispatcher {
     }
     if (this.services.store.classify(err) === 'unique') {
       // A duplicate the checks before the write did not see: another node made the same thing at the same moment.
-      scope.log.error(`"${op}" met a duplicate another request created at the same moment`, err);
+      scope.error(`"${op}" met a duplicate another request created at the same moment`, err);
       return new NatterError(
         'conflict',
         'someone made the same change at the same moment, so this one was not saved; look again and retry',
       );
     }
-    scope.log.error(`"${op}" failed`, err);
+    scope.error(`"${op}" failed`, err);
     return new NatterError(
       'internal',
       `the server hit an unexpected error (request ${scope.id}); try again, and if it persists tell its operator that request id`,

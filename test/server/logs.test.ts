@@ -6,10 +6,11 @@ import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { createLogger, type LogLevel, scrubText } from '../../src/server/log.js';
 import { formatPretty } from '../../src/server/log-pretty.js';
-import { connectClient, HttpApi, rejection, uniqueName } from '../helpers/api.js';
+import { connectClient, HttpApi, PASSWORD, rejection, uniqueName } from '../helpers/api.js';
 import { put } from '../helpers/media.js';
 import { freePort } from '../helpers/nats.js';
 import { ServeProcess } from '../helpers/serve-process.js';
+import { startTestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** A stream that keeps what a logger writes, line by line. */
@@ -233,5 +234,31 @@ describe('natter serve logs', () => {
     procs.push(p);
     assert.equal(await p.exit(), 2);
     assert.match(p.stderr, /--log-level.*Allowed choices are trace, debug, info, warn, error, silent/);
+  });
+});
+
+describe('an unexpected error', () => {
+  test('is logged once at error with its stack and the request id, which the reply tells the user', async () => {
+    const t = await startTestServer();
+    after(() => t.destroy());
+    const out = capture();
+    t.server.services.log = createLogger({ level: 'debug', format: 'json', stream: out.stream });
+    const c = await connectClient(t.wsUrl);
+    await c.request('register', { username: uniqueName('broken'), password: PASSWORD });
+    // A fault from outside the code: the table the request reads is gone.
+    t.server.sqlite().$client.exec('DROP TABLE blocks');
+    const err = await rejection(c.request('blocks.list', {}));
+    c.close();
+    assert.equal(err.code, 'internal');
+    const id = /\(request ([A-Za-z0-9_-]{8})\)/.exec(err.message)?.[1];
+    assert.ok(id, `the reply names the request: ${err.message}`);
+    const entries = out.lines().map((l) => JSON.parse(l) as Record<string, unknown>);
+    const errors = entries.filter((e) => e.level === 'error');
+    assert.equal(errors.length, 1, `one error line: ${out.lines().join('\n')}`);
+    assert.equal(errors[0]?.reqId, id);
+    assert.match(String((errors[0]?.err as { stack?: string } | undefined)?.stack), /no such table: blocks\n\s+at /);
+    const done = entries.find((e) => e.reqId === id && e.result === 'internal');
+    assert.equal(done?.level, 'warn', 'the request line of a failed request is a warning');
+    assert.equal(done?.op, 'blocks.list');
   });
 });
