@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import type * as Api from '@opentelemetry/api';
 import type { Logger } from './log.js';
 
@@ -46,10 +47,26 @@ const OFF: Tracer = {
 
 let current: Tracer = OFF;
 let shutdown: (() => Promise<void>) | null = null;
+/** Whether a span is current (set once OpenTelemetry is loaded). */
+let inSpan: () => boolean = () => false;
 
 /** The process's tracer: {@link OFF} until {@link startTracing} has loaded OpenTelemetry. */
 export function tracer(): Tracer {
   return current;
+}
+
+/** Runs a batch in the async context a job was queued in. */
+export type InContext = (fn: () => Promise<void>) => Promise<void>;
+
+/**
+ * When tracing is on, a function that runs its argument in the async context
+ * current now (the `db.write` span of a request queueing a job), so that a
+ * write batch's commit and after-commit spans hang under the first of its
+ * jobs a request queued, whatever timer started the batch; null when
+ * tracing is off or no span is current (a maintenance sweep).
+ */
+export function contextNow(): InContext | null {
+  return current.on && inSpan() ? AsyncResource.bind((fn: () => Promise<void>) => fn()) : null;
 }
 
 /** Whether the environment asks for traces (an OTLP endpoint for traces is set and tracing is not disabled). */
@@ -84,9 +101,19 @@ export async function startTracing(options: {
     'service.instance.id': options.node,
   };
   if (options.cluster !== null) attributes['natter.cluster'] = options.cluster;
+  let exporter: InstanceType<typeof OTLPTraceExporter>;
+  try {
+    exporter = new OTLPTraceExporter();
+  } catch (err) {
+    log.warn('tracing: off, the OTLP exporter cannot be set up', err);
+    return;
+  }
   const sdk = new NodeSDK({
     resource: resources.resourceFromAttributes(attributes),
-    traceExporter: new OTLPTraceExporter(),
+    // OTEL_RESOURCE_ATTRIBUTES and the host name; not the process detector, whose
+    // command line would carry --database with its password.
+    resourceDetectors: [resources.envDetector, resources.hostDetector],
+    traceExporter: exporter,
     // Traces only: no metrics or log records through OpenTelemetry, and no automatic instrumentation.
     metricReaders: [],
     logRecordProcessors: [],
@@ -95,6 +122,7 @@ export async function startTracing(options: {
   sdk.start();
   const otel = api.trace.getTracer('natter', options.version);
   current = otelTracer(api, otel);
+  inSpan = () => api.trace.getActiveSpan() !== undefined;
   shutdown = () => sdk.shutdown();
   log.info('tracing: spans go by OTLP/HTTP', {
     endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_ENDPOINT,

@@ -79,6 +79,11 @@ describe('tracing', () => {
     assert.equal(register.resource['service.name'], 'natter');
     assert.match(String(register.resource['service.version']), /^\d+\.\d+\.\d+/);
     assert.match(String(register.resource['service.instance.id']), /-\d+$/);
+    assert.equal(
+      register.resource['process.command_args'],
+      undefined,
+      'no command line: it may hold a database password',
+    );
 
     const sends = roots.filter((s) => s.name === 'messages.send');
     assert.equal(sends.length, 2, 'one trace per send');
