@@ -304,7 +304,18 @@ function serveCommand(): Command {
         'with --backup-every: where backups go (default: backups/ under --data; better another disk)',
       ).env('NATTER_BACKUP_DIR'),
     )
-    .option('--quiet', 'do not log the start and stop lines')
+    .addOption(
+      new Option('--log-level <level>', 'the least important log lines written (requests are logged at debug)')
+        .env('NATTER_LOG_LEVEL')
+        .choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']),
+    )
+    .addOption(
+      new Option('--log-format <format>', 'log lines as JSON, for people (pretty), or pretty on a terminal only (auto)')
+        .env('NATTER_LOG_FORMAT')
+        .choices(['json', 'pretty', 'auto'])
+        .default('auto'),
+    )
+    .option('--quiet', 'log only warnings and errors (as --log-level warn): no start and stop lines')
     .action(lazy(serve, (m) => m.serve));
 }
 

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { RegistrationMode } from '../protocol/schemas.js';
+import type { LogFormat, LogLevel } from './log.js';
 
 /**
  * A setting that cannot be used (a file that does not hold a certificate, an
@@ -246,8 +247,12 @@ export type ServerConfig = {
    * where, how often, how many kept. Null: none.
    */
   backup: { dir: string; everyMs: number; keep: number } | null;
-  /** Write the start and stop lines (and errors) to stderr. */
+  /** Write log lines to stderr at all (false: nothing, whatever `logLevel` says). */
   log: boolean;
+  /** The least level written (`--log-level`); request lines are `debug`. */
+  logLevel: LogLevel;
+  /** JSON lines, lines for a person, or `auto`: pretty on a terminal (`--log-format`). */
+  logFormat: LogFormat;
   /**
    * Hears each SQL statement the server's database connection runs, as it
    * runs it, with its values filled in (better-sqlite3's `verbose`); null,
@@ -414,6 +419,8 @@ export function defaultConfig(): ServerConfig {
     busyTimeoutMs: 0,
     backup: null,
     log: true,
+    logLevel: 'info',
+    logFormat: 'auto',
     onStatement: null,
   };
 }

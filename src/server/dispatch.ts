@@ -12,7 +12,9 @@ import { type Ctx, type Handler, inTransaction, type Services } from './context.
 import { handlers } from './handlers/index.js';
 import { READ_OPS, spend, UNMETERED_OPS } from './limits.js';
 import { PAGE_BYTES } from './pages.js';
+import { type FrameTiming, RequestScope } from './request-scope.js';
 import type { AfterCommit } from './store/port.js';
+import { tracer } from './tracing.js';
 
 /** Undecodable frames in a row before the connection is closed. */
 const MAX_BAD_FRAMES = 3;
@@ -163,6 +165,7 @@ export class Dispatcher {
 
   /** Decodes one frame and starts its request (the handler's synchronous part runs now). */
   private start(conn: Connection, text: string): void {
+    const received = tracer().on ? performance.now() : 0;
     const decoded = decodeJson(text);
     if (!decoded.ok) {
       conn.badFrames++;
@@ -172,6 +175,7 @@ export class Dispatcher {
       return;
     }
     conn.badFrames = 0;
+    const decodedAt = received === 0 ? 0 : performance.now();
     const parsed = parseRequest(decoded.value);
     if (!parsed.ok) {
       conn.reply({ id: parsed.id, error: parsed.error.toBody() });
@@ -204,7 +208,7 @@ export class Dispatcher {
       }
       if (conn.inbox.length > 0) this.schedule(conn);
     };
-    const outcome = this.execute(conn, parsed.request);
+    const outcome = this.execute(conn, parsed.request, received === 0 ? undefined : { received, decoded: decodedAt });
     // A request answered without waiting (a read) is replied to at once, so the
     // send-queue check before the next one sees its reply.
     if (outcome instanceof Promise) void outcome.then(finish);
@@ -216,15 +220,26 @@ export class Dispatcher {
    * without waiting gets its outcome back at once; one that waits (a write,
    * a password check) gets a promise. Never throws, never rejects.
    */
-  execute(conn: Connection, request: ParsedRequest): Outcome | Promise<Outcome> {
+  execute(conn: Connection, request: ParsedRequest, frame?: FrameTiming): Outcome | Promise<Outcome> {
+    // Every request gets an id, one log line once answered, and a trace when tracing is on.
+    const scope = new RequestScope(this.services.log, conn, request.op, request.params, frame);
+    const settle = (outcome: Outcome): Outcome => {
+      scope.settle('error' in outcome.reply ? outcome.reply.error.code : 'ok');
+      return outcome;
+    };
+    const outcome = this.run(conn, request, scope);
+    return outcome instanceof Promise ? outcome.then(settle) : settle(outcome);
+  }
+
+  private run(conn: Connection, request: ParsedRequest, scope: RequestScope): Outcome | Promise<Outcome> {
     const after: (() => void)[] = [];
     const turn = this.takeWriteTurn(conn);
     let result: unknown;
     try {
-      result = this.handle(conn, request, after, turn);
+      result = this.handle(conn, request, after, turn, scope);
     } catch (err) {
       turn.release();
-      return this.failed(request, err);
+      return this.failed(request, err, scope);
     }
     if (!(result instanceof Promise)) {
       turn.release();
@@ -232,7 +247,7 @@ export class Dispatcher {
     }
     const p = result.then(
       (value): Outcome => ({ reply: { id: request.id, result: value }, after }),
-      (err: unknown) => this.failed(request, err),
+      (err: unknown) => this.failed(request, err, scope),
     );
     void p.finally(turn.release);
     this.inFlight.add(p);
@@ -264,7 +279,14 @@ export class Dispatcher {
   }
 
   /** Checks access and runs the handler: its result, or a promise of it. */
-  private handle(conn: Connection, request: ParsedRequest, after: (() => void)[], turn: WriteTurn): unknown {
+  private handle(
+    conn: Connection,
+    request: ParsedRequest,
+    after: (() => void)[],
+    turn: WriteTurn,
+    scope: RequestScope,
+  ): unknown {
+    const enteredAt = tracer().on ? performance.now() : 0;
     if (this.stopping) throw new NatterError('unavailable', 'the server is shutting down; reconnect in a few seconds');
     const spec = operations[request.op];
     if (spec.access !== 'none' && !conn.auth) {
@@ -298,22 +320,26 @@ export class Dispatcher {
         return p;
       });
     };
+    // The write's span (queued, run in a batch, committed) is current while it is queued, so the
+    // batch's commit, fan-out and bus spans hang under the first request of the batch.
     const queue = <T>(fn: (tx: Ctx, after: AfterCommit) => Promise<T>, send?: Send): Promise<T> =>
-      store.write(
-        async (stores, afterCommit) => {
-          const tx = inTransaction(ctx, stores);
-          if (!session) return fn(tx, afterCommit);
-          if (!(await stores.sessions.exists(session.sessionId))) {
-            throw new NatterError('unauthenticated', 'this session was revoked; log in again');
-          }
-          if (!metered) return fn(tx, afterCommit);
-          const before = stores.events.appendedBytes;
-          const value = await fn(tx, afterCommit);
-          // Over the daily budget, the job throws here and rolls back whole.
-          await stores.usage.charge(session.userId, stores.events.appendedBytes - before, clock());
-          return value;
-        },
-        send && session ? { ...send, sessionId: session.sessionId, userId: session.userId, at: clock() } : undefined,
+      tracer().span('db.write', () =>
+        store.write(
+          async (stores, afterCommit) => {
+            const tx = inTransaction(ctx, stores);
+            if (!session) return fn(tx, afterCommit);
+            if (!(await stores.sessions.exists(session.sessionId))) {
+              throw new NatterError('unauthenticated', 'this session was revoked; log in again');
+            }
+            if (!metered) return fn(tx, afterCommit);
+            const before = stores.events.appendedBytes;
+            const value = await fn(tx, afterCommit);
+            // Over the daily budget, the job throws here and rolls back whole.
+            await stores.usage.charge(session.userId, stores.events.appendedBytes - before, clock());
+            return value;
+          },
+          send && session ? { ...send, sessionId: session.sessionId, userId: session.userId, at: clock() } : undefined,
+        ),
       );
     const ctx: Ctx = {
       ...this.services,
@@ -321,22 +347,27 @@ export class Dispatcher {
       session,
       write: write as Ctx['write'],
       afterReply: (fn) => after.push(fn),
+      log: scope,
     };
     // The table maps each op to its own handler; the pairing is checked where the table is defined.
     const handler = handlers[request.op] as Handler<typeof request.op>;
-    const run = () => (handler as (c: Ctx, p: unknown) => unknown)(ctx, request.params);
+    const run = () => {
+      if (enteredAt !== 0) scope.span.past('authorize', enteredAt, performance.now());
+      return scope.span.phase('handle', () => (handler as (c: Ctx, p: unknown) => unknown)(ctx, request.params));
+    };
     return spent ? spent.then(run) : run();
   }
 
-  private failed(request: ParsedRequest, err: unknown): Outcome {
-    return { reply: { id: request.id, error: this.toError(err, request.op).toBody() }, after: [] };
+  private failed(request: ParsedRequest, err: unknown, scope: RequestScope): Outcome {
+    return { reply: { id: request.id, error: this.toError(err, request.op, scope).toBody() }, after: [] };
   }
 
-  private toError(err: unknown, op: string): NatterError {
+  /** The error a request's failure is answered with; one the server did not expect is logged once, with its stack. */
+  private toError(err: unknown, op: string, scope: RequestScope): NatterError {
     if (err instanceof NatterError) return err;
     const code = err instanceof Error && 'code' in err ? String(err.code) : '';
     if (this.services.store.classify(err) === 'unavailable') {
-      this.services.log.error(`"${op}" could not write to the database (${code})`, err);
+      scope.error(`"${op}" could not write to the database (${code})`, err);
       return new NatterError(
         'unavailable',
         'the server cannot write to its database right now; nothing was saved, try again later',
@@ -344,16 +375,16 @@ export class Dispatcher {
     }
     if (this.services.store.classify(err) === 'unique') {
       // A duplicate the checks before the write did not see: another node made the same thing at the same moment.
-      this.services.log.error(`"${op}" met a duplicate another request created at the same moment`, err);
+      scope.error(`"${op}" met a duplicate another request created at the same moment`, err);
       return new NatterError(
         'conflict',
         'someone made the same change at the same moment, so this one was not saved; look again and retry',
       );
     }
-    this.services.log.error(`"${op}" failed`, err);
+    scope.error(`"${op}" failed`, err);
     return new NatterError(
       'internal',
-      'the server hit an unexpected error; try again, and tell its operator if it persists',
+      `the server hit an unexpected error (request ${scope.id}); try again, and if it persists tell its operator that request id`,
     );
   }
 }

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { VERSION } from '../package-info.js';
 import { CloseCode, USERNAME_KEY_VERSION } from '../protocol/index.js';
@@ -41,6 +42,7 @@ import { isUnavailable } from './store/postgres/sql.js';
 import { describeDatabase, NodePresence, nodeTag, openPostgresStore } from './store/postgres/store.js';
 import { type Checkpointer, checkpointOffTheLoop } from './store/sqlite/checkpointer.js';
 import { SqliteStore } from './store/sqlite/store.js';
+import { startTracing, stopTracing, tracingWanted } from './tracing.js';
 import { AddressCounter, endAndCut, httpRefusal, remoteAddress, tooManyConnections } from './transports/common.js';
 import { HostCheck, parseAllowedHosts } from './transports/hosts.js';
 import { createHttpHandler } from './transports/http.js';
@@ -48,6 +50,9 @@ import { TrustedProxies } from './transports/proxy.js';
 import { createTcpServer } from './transports/tcp.js';
 import { HANDSHAKE_TIMEOUT_MS, ServerCertificate } from './transports/tls.js';
 import { attachWebSocket } from './transports/ws.js';
+
+/** How long a stop waits for the last spans to reach the OTLP collector. */
+const TRACING_FLUSH_MS = 5_000;
 
 /** A started server. */
 export type RunningServer = {
@@ -108,7 +113,16 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   const certificate = config.tls ? new ServerCertificate(config.tls) : null;
   const proxies = new TrustedProxies(config.trustProxy);
   const hosts = new HostCheck(parseAllowedHosts(config.allowedHosts), config.host, () => certificate?.names ?? []);
-  const log = createLogger(config.log);
+  const log = createLogger({ level: config.log ? config.logLevel : 'silent', format: config.logFormat });
+  // OpenTelemetry is loaded only when an OTLP endpoint is set (docs/operations.md, Tracing).
+  if (tracingWanted()) {
+    await startTracing({
+      version: VERSION,
+      cluster: config.bus === null ? null : config.cluster,
+      node: `${hostname()}-${process.pid}`,
+      log,
+    });
+  }
   const clock = () => Date.now();
   const hub = new Hub(config.presenceGraceMs);
   /** The HTTP port once bound (`hello.media` tells TCP clients). */
@@ -323,10 +337,20 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   const tcpPort = tcp ? (tcp.address() as AddressInfo).port : null;
   const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
   const [web, socket, line] = certificate ? ['https', 'wss', 'tls'] : ['http', 'ws', 'tcp'];
+  const data = config.database === null ? resolve(config.dataDir, DB_FILE) : describeDatabase(config.database);
   log.info(
     `natter ${VERSION} listening on ${web}://${hostForUrl}:${port} (WebSocket ${socket}://${hostForUrl}:${port})` +
-      `${tcpPort === null ? ', TCP off' : `, ${line}://${hostForUrl}:${tcpPort}`}; data in ${config.database === null ? resolve(config.dataDir, DB_FILE) : describeDatabase(config.database)}` +
+      `${tcpPort === null ? ', TCP off' : `, ${line}://${hostForUrl}:${tcpPort}`}; data in ${data}` +
       (config.bus === null ? '' : `; cluster "${config.cluster}" over NATS ${config.bus}`),
+    {
+      event: 'listening',
+      version: VERSION,
+      http: `${web}://${hostForUrl}:${port}`,
+      tcp: tcpPort === null ? null : `${line}://${hostForUrl}:${tcpPort}`,
+      data,
+      cluster: config.bus === null ? null : config.cluster,
+      logLevel: config.logLevel,
+    },
   );
   if (certificate) {
     log.info(`TLS ${certificate.summary}`);
@@ -382,7 +406,10 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
       await bus.close();
       await store.close();
       await nodePresence?.close();
-      log.info('natter stopped');
+      // The last spans go out, or are given up on: an unreachable collector does not hold the stop.
+      await stopTracing(TRACING_FLUSH_MS);
+      log.info('natter stopped', { event: 'stopped' });
+      await log.flush();
     })();
     return stopping;
   };

@@ -5,7 +5,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Effect, LocalTarget } from '../../src/server/bus/bus.js';
 import { NatsBus, type NatsBusOptions } from '../../src/server/bus/nats.js';
 import type { Scope } from '../../src/server/event-log.js';
-import type { Logger } from '../../src/server/log.js';
+import { type Logger, loggerOf } from '../../src/server/log.js';
 import type { StoredEvent } from '../../src/server/store/port.js';
 import { type TestNats, testNats } from '../helpers/nats.js';
 import { DEADLINE_MS, waitFor, within } from '../helpers/wait.js';
@@ -151,11 +151,11 @@ function startNode(
 ): Node {
   const rec = new Recorder();
   const logged: string[] = [];
-  const log: Logger = {
+  const log: Logger = loggerOf({
     info: (m) => logged.push(m),
     warn: (m) => logged.push(`warning: ${m}`),
     error: (m, err) => logged.push(`error: ${m} ${String(err)}`),
-  };
+  });
   const node: Node = { name, bus: undefined as unknown as NatsBus, rec, presence: [], resyncs: 0, reads: 0, logged };
   node.bus = new NatsBus({
     servers,

@@ -47,31 +47,36 @@ export type NodeOptions = {
   /** `--media-dir`: the nodes of one cluster share it (startNodes gives them one); a fresh one by default. */
   mediaDir?: string;
   extra?: string[];
+  /** More environment variables for the process (OTEL_*). */
+  env?: Record<string, string>;
 };
 
 /** Starts one node and waits for its listening line. */
 export async function startNode(options: NodeOptions): Promise<ClusterNode> {
-  const proc = ServeProcess.spawn([
-    '--port',
-    '0',
-    '--tcp-port',
-    '0',
-    '--data',
-    clusterDir(),
-    '--database',
-    options.database,
-    '--bus',
-    `nats://${options.nats}`,
-    '--media-dir',
-    options.mediaDir ?? clusterDir(),
-    '--cluster',
-    'test',
-    '--node-timeout',
-    options.nodeTimeout ?? '5s',
-    '--limits',
-    limitsFile(),
-    ...(options.extra ?? []),
-  ]);
+  const proc = ServeProcess.spawn(
+    [
+      '--port',
+      '0',
+      '--tcp-port',
+      '0',
+      '--data',
+      clusterDir(),
+      '--database',
+      options.database,
+      '--bus',
+      `nats://${options.nats}`,
+      '--media-dir',
+      options.mediaDir ?? clusterDir(),
+      '--cluster',
+      'test',
+      '--node-timeout',
+      options.nodeTimeout ?? '5s',
+      '--limits',
+      limitsFile(),
+      ...(options.extra ?? []),
+    ],
+    options.env === undefined ? {} : { env: options.env },
+  );
   const { port } = await proc.listening(60_000);
   return { proc, port, wsUrl: `ws://127.0.0.1:${port}`, httpUrl: `http://127.0.0.1:${port}` };
 }

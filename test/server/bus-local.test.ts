@@ -5,7 +5,7 @@ import { LocalBus } from '../../src/server/bus/local.js';
 import { hubTarget } from '../../src/server/bus/target.js';
 import { Connection } from '../../src/server/connection.js';
 import { Hub } from '../../src/server/hub.js';
-import type { Logger } from '../../src/server/log.js';
+import { type Logger, silentLogger } from '../../src/server/log.js';
 
 /** A connection whose transport keeps what it is sent, and how it was closed. */
 class KeptConnection extends Connection {
@@ -25,7 +25,7 @@ class KeptConnection extends Connection {
   }
 }
 
-const quiet: Logger = { info() {}, warn() {}, error() {} };
+const quiet: Logger = silentLogger;
 
 function connectAs(hub: Hub, userId: string, sessionId: string): KeptConnection {
   const conn = new KeptConnection();

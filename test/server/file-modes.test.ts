@@ -64,7 +64,7 @@ test('under umask 000, the data directory is created 0700 and the database, its 
     assert.ok(existsSync(join(data, name)), `${name} exists while the server runs`);
     assert.equal(mode(join(data, name)), '0600', name);
   }
-  assert.doesNotMatch(server.stderr, /warning:/, 'nothing to warn about in a directory natter made');
+  assert.doesNotMatch(server.stderr, /"level":"warn"/, 'nothing to warn about in a directory natter made');
 
   const copy = join(root, 'fresh', 'copy.db');
   const r = await backup(copy, data);
@@ -84,7 +84,7 @@ test('an existing data directory keeps its mode, and a directory open to others 
   assert.equal(mode(join(data, 'natter.db')), '0600', 'the database natter created in it is still 0600');
   assert.match(
     server.stderr,
-    /warning: the data directory .*existing is open to other users \(mode 0755\); natter expects 0700: chmod 700 /,
+    /"level":"warn".*"msg":"the data directory .*existing is open to other users \(mode 0755\); natter expects 0700: chmod 700 /,
   );
   assert.equal(await server.stop(), 0);
 });

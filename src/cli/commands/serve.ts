@@ -34,6 +34,8 @@ export type ServeOptions = {
   backupKeep?: number;
   backupDir?: string;
   quiet?: boolean;
+  logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  logFormat: 'json' | 'pretty' | 'auto';
 };
 
 /** The scheduled backups `--backup-every`, `--backup-keep` and `--backup-dir` ask for, or null. */
@@ -166,12 +168,24 @@ export async function serve(opts: ServeOptions): Promise<void> {
       mediaDir: opts.mediaDir || null,
       publicUrl: opts.publicUrl || null,
       backup,
-      log: !opts.quiet,
+      log: true,
+      // An explicit level wins over --quiet; NATTER_LOG_LEVEL counts as explicit.
+      logLevel: opts.logLevel ?? (opts.quiet ? 'warn' : 'info'),
+      logFormat: opts.logFormat,
     });
   } catch (err) {
     if (err instanceof ConfigError) throw usageError(err.message);
     if (err instanceof DatabaseUnreachable) throw new CliError(EXIT.unreachable, 'unreachable', err.message);
     throw err;
   }
+  // From here on, an error nothing caught is logged (with its stack) before the process exits.
+  const log = server.services.log;
+  const crash = (err: unknown) => {
+    log.error('natter stopped on an error nothing caught', err instanceof Error ? err : { detail: String(err) });
+    log.flushSync();
+    process.exit(1);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
   if (stopAfterStart) stop(server);
 }

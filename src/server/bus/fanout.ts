@@ -1,6 +1,7 @@
 import type { EventData, EventName } from '../../protocol/index.js';
 import type { Scope } from '../event-log.js';
 import type { StoredEvent } from '../store/port.js';
+import { tracer } from '../tracing.js';
 import { type Bus, type Effect, publishEffect } from './bus.js';
 
 /**
@@ -25,12 +26,19 @@ export class Fanout {
   end(): void {
     const batch = this.batch;
     this.batch = null;
-    if (batch && batch.length > 0) this.bus.commit(batch);
+    if (batch && batch.length > 0) this.commit(batch);
   }
 
   private emit(effect: Effect): void {
     if (this.batch) this.batch.push(effect);
-    else this.bus.commit([effect]);
+    else this.commit([effect]);
+  }
+
+  /** Hands effects to the bus: delivery to this node's connections, and to the other nodes. */
+  private commit(effects: Effect[]): void {
+    const t = tracer();
+    if (t.on) t.span('fanout', () => this.bus.commit(effects), { 'natter.effects': effects.length });
+    else this.bus.commit(effects);
   }
 
   /** A committed stream event (the store's `Publish`). */

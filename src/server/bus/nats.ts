@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import type { Scope } from '../event-log.js';
 import type { Logger } from '../log.js';
 import type { StoredEvent } from '../store/port.js';
+import { tracer } from '../tracing.js';
 import type { Bus, BusHooks, BusStatus, Effect, LocalTarget } from './bus.js';
 import { ClusterPresence } from './presence.js';
 import { EventStream } from './stream.js';
@@ -341,7 +342,17 @@ export class NatsBus implements Bus {
     const nc = this.nc;
     // While NATS is down the client would keep a message only to drop it at the reconnect.
     if (!nc || !this.linkUp) return;
-    this.publish(nc, subject, data);
+    // Events and ephemeral messages get a span (heartbeats do not).
+    const t = tracer();
+    if (!t.on) {
+      this.publish(nc, subject, data);
+      return;
+    }
+    t.span('bus.publish', () => this.publish(nc, subject, data), {
+      'messaging.system': 'nats',
+      'messaging.destination.name': subject,
+      'messaging.message.body.size': Buffer.byteLength(data),
+    });
   }
 
   private publish(nc: NatsConnection, subject: string, data: string): void {

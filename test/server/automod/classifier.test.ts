@@ -8,7 +8,7 @@ import {
   type ClassifierOptions,
   type ClassifierRequest,
 } from '../../../src/server/automod/classifier.js';
-import type { Logger } from '../../../src/server/log.js';
+import { type Logger, loggerOf } from '../../../src/server/log.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const servers: Server[] = [];
@@ -58,11 +58,11 @@ const message: ClassifierRequest = {
 function harness() {
   let t = 0;
   const lines: string[] = [];
-  const log: Logger = {
+  const log: Logger = loggerOf({
     info: (m) => lines.push(`info: ${m}`),
     warn: (m) => lines.push(`warn: ${m}`),
     error: (m) => lines.push(`error: ${m}`),
-  };
+  });
   return { now: () => t, advance: (ms: number) => (t += ms), lines, log };
 }
 

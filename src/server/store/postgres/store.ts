@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Limit } from '../../config.js';
 import type { Clock, Limiter } from '../../rate-limit.js';
+import { contextNow, type InContext } from '../../tracing.js';
 import type { AfterCommit, Lease, Publish, SendHint, Store, TxStores } from '../port.js';
 import { PostgresAccounts } from './accounts.js';
 import { PostgresAudit } from './audit.js';
@@ -85,6 +86,8 @@ type Job = {
   hint: SendHint | null;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
+  /** The context it was queued in, when tracing is on. */
+  context: InContext | null;
 };
 
 /**
@@ -239,7 +242,13 @@ export class PostgresStore implements Store {
     if (this.#closing) return Promise.reject(unavailable(new Error('the store is closed')));
     return new Promise<T>((resolve, reject) => {
       const usable = hint !== undefined && hintUsable(hint) ? hint : null;
-      this.#queue.push({ fn, hint: usable, resolve: resolve as (value: unknown) => void, reject });
+      this.#queue.push({
+        fn,
+        hint: usable,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        context: contextNow(),
+      });
       this.#schedule();
     });
   }
@@ -258,7 +267,8 @@ export class PostgresStore implements Store {
     const jobs = this.#queue.splice(0, this.#batchLength());
     if (jobs.length === 0) return;
     this.#lastBatchAt = performance.now();
-    this.#running = this.#runBatch(jobs).finally(() => {
+    const context = jobs.find((job) => job.context)?.context;
+    this.#running = (context ? context(() => this.#runBatch(jobs)) : this.#runBatch(jobs)).finally(() => {
       this.#running = null;
       this.#schedule();
     });

@@ -1,10 +1,13 @@
 import type { Db, Deferred } from '../../db/index.js';
+import { contextNow, type InContext } from '../../tracing.js';
 import type { AfterCommit } from '../port.js';
 
 type Job = {
   fn: (after: AfterCommit) => Promise<unknown>;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
+  /** The context it was queued in, when tracing is on. */
+  context: InContext | null;
 };
 
 /**
@@ -74,6 +77,7 @@ export class SqliteWriter {
         fn: fn as (after: AfterCommit) => Promise<unknown>,
         resolve: resolve as (v: unknown) => void,
         reject,
+        context: contextNow(),
       });
       this.schedule();
     });
@@ -95,7 +99,8 @@ export class SqliteWriter {
     this.flushing = true;
     this.lastFlushAt = performance.now();
     try {
-      await this.runBatch(jobs);
+      const context = jobs.find((job) => job.context)?.context;
+      await (context ? context(() => this.runBatch(jobs)) : this.runBatch(jobs));
     } finally {
       this.flushing = false;
       this.schedule();
