@@ -275,6 +275,24 @@ function serveCommand(): Command {
         'JSON file of rate limits and caps to change, e.g. {"sendPerUser": {"capacity": 20, "refillMs": 100}, "quotas": {"serversOwnedPerUser": 10}}',
       ).env('NATTER_LIMITS'),
     )
+    .addOption(
+      new Option(
+        '--metrics',
+        'serve Prometheus metrics at GET /metrics (off by default; beyond 127.0.0.1 needs --metrics-token or --metrics-listen)',
+      ).env('NATTER_METRICS'),
+    )
+    .addOption(
+      new Option(
+        '--metrics-token <token>',
+        'the Bearer token a scrape of /metrics must carry (at least 16 characters; prefer NATTER_METRICS_TOKEN: arguments show in ps)',
+      ).env('NATTER_METRICS_TOKEN'),
+    )
+    .addOption(
+      new Option(
+        '--metrics-listen <host:port>',
+        'serve /metrics on this address of its own instead of the main port (e.g. 127.0.0.1:9464)',
+      ).env('NATTER_METRICS_LISTEN'),
+    )
     .option('--quiet', 'do not log the start and stop lines')
     .action(lazy(serve, (m) => m.serve));
 }

@@ -51,6 +51,12 @@ const REPLY_HOLD_BYTES = PAGE_BYTES;
  * A full inbox stops the transport reading from the socket.
  */
 
+/** The `op` a frame names, whatever it is (metrics count names outside the table as `unknown`). */
+function opOf(value: unknown): string {
+  const op = typeof value === 'object' && value !== null ? (value as { op?: unknown }).op : undefined;
+  return typeof op === 'string' ? op : 'unknown';
+}
+
 /** A request's place in its connection's order of writes: what comes before it, and how it lets the next one go. */
 type WriteTurn = { before: Promise<void>; release: () => void };
 const DONE: Promise<void> = Promise.resolve();
@@ -174,6 +180,7 @@ export class Dispatcher {
     conn.badFrames = 0;
     const parsed = parseRequest(decoded.value);
     if (!parsed.ok) {
+      this.services.metrics.request(opOf(decoded.value), parsed.error.code, null);
       conn.reply({ id: parsed.id, error: parsed.error.toBody() });
       return;
     }
@@ -217,6 +224,21 @@ export class Dispatcher {
    * a password check) gets a promise. Never throws, never rejects.
    */
   execute(conn: Connection, request: ParsedRequest): Outcome | Promise<Outcome> {
+    // Measured once, at the end: operation, result code, time (a no-op without --metrics).
+    const started = performance.now();
+    const measured = (o: Outcome): Outcome => {
+      this.services.metrics.request(
+        request.op,
+        'error' in o.reply ? o.reply.error.code : 'ok',
+        performance.now() - started,
+      );
+      return o;
+    };
+    const outcome = this.run(conn, request);
+    return outcome instanceof Promise ? outcome.then(measured) : measured(outcome);
+  }
+
+  private run(conn: Connection, request: ParsedRequest): Outcome | Promise<Outcome> {
     const after: (() => void)[] = [];
     const turn = this.takeWriteTurn(conn);
     let result: unknown;

@@ -29,6 +29,9 @@ export type ServeOptions = {
   mediaDir?: string;
   publicUrl?: string;
   limits?: string;
+  metrics?: boolean;
+  metricsToken?: string;
+  metricsListen?: string;
   quiet?: boolean;
 };
 
@@ -46,6 +49,30 @@ function webhookUrl(value: string): string {
   return url.href;
 }
 
+/**
+ * `--metrics`, `--metrics-token`, `--metrics-listen`: null when metrics are
+ * off. A token or an address without `--metrics` is a mistake, not a silent no-op.
+ */
+async function metricsSettings(opts: ServeOptions) {
+  // Empty NATTER_METRICS_TOKEN or NATTER_METRICS_LISTEN: no setting.
+  const token = opts.metricsToken || null;
+  const listenText = opts.metricsListen || null;
+  if (!opts.metrics) {
+    if (token !== null || listenText !== null) {
+      throw usageError(
+        `${token !== null ? '--metrics-token' : '--metrics-listen'} needs --metrics (NATTER_METRICS=1): metrics are off`,
+      );
+    }
+    return null;
+  }
+  const { parseListen } = await import('../../server/metrics.js');
+  const listen = listenText === null ? null : parseListen(listenText);
+  if (listenText !== null && listen === null) {
+    throw usageError(`--metrics-listen must be HOST:PORT, such as 127.0.0.1:9464 or [::1]:9464, not "${listenText}"`);
+  }
+  return { token, listen };
+}
+
 /** `natter serve`: run the server in the foreground until SIGINT/SIGTERM; with TLS, SIGHUP reloads the certificate. */
 export async function serve(opts: ServeOptions): Promise<void> {
   // An empty NATTER_TLS_CERT is no setting, as if it were not there.
@@ -56,6 +83,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       `--tls-cert and --tls-key go together (NATTER_TLS_CERT and NATTER_TLS_KEY): ${cert === undefined ? '--tls-cert' : '--tls-key'} is missing`,
     );
   }
+  const metrics = await metricsSettings(opts);
   const { startServer } = await import('../../server/server.js');
   const { ConfigError, DatabaseUnreachable, parseLimits, defaultConfig } = await import('../../server/config.js');
   let limits = defaultConfig().limits;
@@ -142,6 +170,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       // Empty NATTER_MEDIA_DIR or NATTER_PUBLIC_URL: no setting.
       mediaDir: opts.mediaDir || null,
       publicUrl: opts.publicUrl || null,
+      metrics,
       log: !opts.quiet,
     });
   } catch (err) {
