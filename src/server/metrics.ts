@@ -81,6 +81,8 @@ export interface Metrics {
   setMailPending(count: () => number | Promise<number>): void;
   /** A backup ended. */
   backupDone(result: { ok: boolean; bytes?: number; durationMs: number }): void;
+  /** How often scheduled backups run (ms), or null when none are scheduled (the stale-backup alert reads it). */
+  backupSchedule(intervalMs: number | null): void;
   /** The state of a dependency's circuit breaker (the classifier's is read on its own). */
   breakerState(dependency: BreakerDependency, state: BreakerState): void;
   /** Where the scrape-time gauges read from. */
@@ -113,6 +115,7 @@ export const NO_METRICS: Metrics = {
   mailRetry: nothing,
   setMailPending: nothing,
   backupDone: nothing,
+  backupSchedule: nothing,
   breakerState: nothing,
   attach: nothing,
   render: () => Promise.reject(new Error('metrics are off')),
@@ -327,6 +330,12 @@ export function createMetrics(options: MetricsOptions): Metrics {
     help: 'Size of the last successful backup.',
     registers,
   });
+  const backupInterval = new Gauge({
+    name: 'natter_backup_interval_seconds',
+    help: 'How often scheduled backups run (0: none scheduled).',
+    registers,
+  });
+  backupInterval.set(0);
   const backupSeconds = new Gauge({
     name: 'natter_backup_last_duration_seconds',
     help: 'How long the last backup took, whatever its outcome.',
@@ -529,6 +538,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
       if (!ok) return;
       backupLastSuccess.set(Date.now() / 1000);
       if (bytes !== undefined) backupBytes.set(bytes);
+    },
+    backupSchedule(intervalMs) {
+      backupInterval.set(intervalMs === null ? 0 : intervalMs / 1000);
     },
     breakerState(dependency, state) {
       if (dependency === 'smtp') smtpBreaker.state = state;
