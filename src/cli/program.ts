@@ -315,6 +315,24 @@ function serveCommand(): Command {
         .choices(['json', 'pretty', 'auto'])
         .default('auto'),
     )
+    .addOption(
+      new Option(
+        '--metrics',
+        'serve Prometheus metrics at GET /metrics (off by default; beyond 127.0.0.1 needs --metrics-token or --metrics-listen)',
+      ).env('NATTER_METRICS'),
+    )
+    .addOption(
+      new Option(
+        '--metrics-token <token>',
+        'the Bearer token a scrape of /metrics must carry (at least 16 characters; prefer NATTER_METRICS_TOKEN: arguments show in ps)',
+      ).env('NATTER_METRICS_TOKEN'),
+    )
+    .addOption(
+      new Option(
+        '--metrics-listen <host:port>',
+        'serve /metrics on this address of its own instead of the main port (e.g. 127.0.0.1:9464)',
+      ).env('NATTER_METRICS_LISTEN'),
+    )
     .option('--quiet', 'log only warnings and errors (as --log-level warn): no start and stop lines')
     .action(lazy(serve, (m) => m.serve));
 }

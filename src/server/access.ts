@@ -579,19 +579,23 @@ const TOUCH_EVERY_MS = 60_000;
  * WebSocket upgrade headers alike.
  */
 export async function resolveToken(
-  ctx: Pick<Services, 'sessions' | 'users' | 'limiters' | 'clock' | 'store' | 'log' | 'config'>,
+  ctx: Pick<Services, 'sessions' | 'users' | 'limiters' | 'clock' | 'store' | 'log' | 'config' | 'metrics'>,
   address: string,
   token: string,
 ) {
   const limiter = ctx.limiters.authFailPerAddress;
   const wait = await limiter.retryAfter(address);
-  if (wait > 0) throw rateLimited(wait, 'invalid tokens from this address');
+  if (wait > 0) {
+    ctx.metrics.authFailure('rate_limited');
+    throw rateLimited(wait, 'invalid tokens from this address');
+  }
   const row = await ctx.sessions.byTokenHash(hashToken(token));
   const user = row ? await ctx.users.byId(row.userId) : undefined;
   const now = ctx.clock();
   // A login session unused for too long has expired (the hourly sweep deletes it); bot tokens do not expire.
   const expired = row?.kind === 'session' && now - (row.lastSeenAt ?? row.createdAt) > ctx.config.sessionIdleMs;
   if (!row || !user || expired || user.deletedAt !== null) {
+    ctx.metrics.authFailure('token');
     await limiter.take(address);
     throw new NatterError('unauthenticated', 'this token is invalid, expired or was revoked; log in again');
   }

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { RegistrationMode } from '../protocol/schemas.js';
 import type { LogFormat, LogLevel } from './log.js';
+import type { MetricsConfig } from './metrics.js';
 
 /**
  * A setting that cannot be used (a file that does not hold a certificate, an
@@ -172,6 +173,11 @@ export type ServerConfig = {
    * told to TCP clients for uploads and downloads; null: the same host, `port`.
    */
   publicUrl: string | null;
+  /**
+   * Prometheus metrics (`--metrics`): the token a scrape must carry, and the
+   * address they are served on when not on `port`. Null: off (`/metrics` is 404).
+   */
+  metrics: MetricsConfig | null;
   /** How long an upload slot's token works (`attachments.create` to the PUT). */
   uploadSlotMs: number;
   /** An uploaded file not put to use (attached, made an avatar or icon) this long after its slot was made is deleted. */
@@ -412,6 +418,7 @@ export function defaultConfig(): ServerConfig {
     eventRetentionMs: 30 * 24 * 3600 * 1000,
     auditRetentionMs: 90 * 24 * 3600 * 1000,
     moderationWebhook: null,
+    metrics: null,
     usernameHoldMs: 30 * 24 * 3600 * 1000,
     presenceGraceMs: 5_000,
     maintenanceIntervalMs: 3_600_000,

@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import { CloseCode, type EventData, type EventMessage, type EventName, type Reply } from '../protocol/index.js';
+import type { ConnectionMeter } from './metrics.js';
 
 /**
  * One serialized message on its way to many connections: encoded to bytes at
@@ -94,6 +95,8 @@ export abstract class Connection {
   present = true;
   /** Bytes allowed to wait for the peer before it counts as a slow consumer; 0 = no limit. */
   maxQueuedBytes = 0;
+  /** Counts what is written (the server's metrics), or null when metrics are off. */
+  meter: ConnectionMeter | null = null;
   /** Runs once when the connection closes, from either side (the hub forgets it). */
   onGone: (conn: Connection) => void = () => {};
   private gone = false;
@@ -145,6 +148,7 @@ export abstract class Connection {
   /** Sends an event. */
   event<N extends EventName>(event: N, data: EventData<N>, cursor?: string): void {
     const msg: EventMessage<N> = cursor === undefined ? { event, data } : { event, data, cursor };
+    if (!this.closed) this.meter?.delivered(this.transport);
     this.sendText(JSON.stringify(msg));
   }
 
@@ -176,6 +180,7 @@ export abstract class Connection {
   /** Sends a message that goes to many connections (fan-out encodes it once for all of them). */
   sendFrame(frame: OutgoingFrame): void {
     if (this.closed) return;
+    this.meter?.delivered(this.transport);
     this.writeFrame(frame);
     this.checkQueue();
   }
@@ -190,6 +195,7 @@ export abstract class Connection {
     if (this.closed) return;
     if (this.maxQueuedBytes > 0 && this.queuedBytes() > this.maxQueuedBytes) {
       // A client that does not read would make the server hold its events without bound.
+      this.meter?.slowConsumer();
       this.close(CloseCode.slowConsumer, 'too slow reading events; reconnect and resume');
     }
   }

@@ -9,6 +9,7 @@ import type { Hub } from './hub.js';
 import type { Logger } from './log.js';
 import type { BlobStore } from './media/blob-store.js';
 import type { Uploads } from './media/upload.js';
+import type { Metrics } from './metrics.js';
 import type { PasswordHasher } from './passwords.js';
 import type { Clock, Limiter } from './rate-limit.js';
 import type {
@@ -77,6 +78,8 @@ export type Services = {
   /** One token-bucket limiter per configured limit (in memory on SQLite, shared through the database on PostgreSQL). */
   limiters: { [K in keyof Limits]: Limiter };
   log: Logger;
+  /** What Prometheus scrapes (`--metrics`); does nothing when metrics are off. */
+  metrics: Metrics;
   version: string;
   /** The HTTP port this natter listens on (where TCP clients upload and download files without `publicUrl`). */
   httpPort(): number;

@@ -53,6 +53,12 @@ const REPLY_HOLD_BYTES = PAGE_BYTES;
  * A full inbox stops the transport reading from the socket.
  */
 
+/** The `op` a frame names, whatever it is (metrics count names outside the table as `unknown`). */
+function opOf(value: unknown): string {
+  const op = typeof value === 'object' && value !== null ? (value as { op?: unknown }).op : undefined;
+  return typeof op === 'string' ? op : 'unknown';
+}
+
 /** A request's place in its connection's order of writes: what comes before it, and how it lets the next one go. */
 type WriteTurn = { before: Promise<void>; release: () => void };
 const DONE: Promise<void> = Promise.resolve();
@@ -178,6 +184,7 @@ export class Dispatcher {
     const decodedAt = received === 0 ? 0 : performance.now();
     const parsed = parseRequest(decoded.value);
     if (!parsed.ok) {
+      this.services.metrics.request(opOf(decoded.value), parsed.error.code, null);
       conn.reply({ id: parsed.id, error: parsed.error.toBody() });
       return;
     }
@@ -221,10 +228,14 @@ export class Dispatcher {
    * a password check) gets a promise. Never throws, never rejects.
    */
   execute(conn: Connection, request: ParsedRequest, frame?: FrameTiming): Outcome | Promise<Outcome> {
-    // Every request gets an id, one log line once answered, and a trace when tracing is on.
+    // Every request gets an id, one log line once answered, a trace when tracing is on,
+    // and is measured once at the end: operation, result code, time (a no-op without --metrics).
+    const started = performance.now();
     const scope = new RequestScope(this.services.log, conn, request.op, request.params, frame);
     const settle = (outcome: Outcome): Outcome => {
-      scope.settle('error' in outcome.reply ? outcome.reply.error.code : 'ok');
+      const code = 'error' in outcome.reply ? outcome.reply.error.code : 'ok';
+      scope.settle(code);
+      this.services.metrics.request(request.op, code, performance.now() - started);
       return outcome;
     };
     const outcome = this.run(conn, request, scope);

@@ -36,6 +36,7 @@ import { createLogger, type Logger } from './log.js';
 import { Maintenance } from './maintenance.js';
 import { FsBlobStore } from './media/blob-store.js';
 import { Uploads } from './media/upload.js';
+import { countingErrors, createMetrics, metricsProblem, NO_METRICS, serveMetrics } from './metrics.js';
 import { PasswordHasher } from './passwords.js';
 import type { Store, StoredEvent } from './store/port.js';
 import { isUnavailable } from './store/postgres/sql.js';
@@ -60,6 +61,8 @@ export type RunningServer = {
   port: number;
   /** The TCP port actually bound, or null when TCP is off. */
   tcpPort: number | null;
+  /** The port of `--metrics-listen` actually bound, or null when metrics are off or on the main port. */
+  metricsPort: number | null;
   host: string;
   /** Whether HTTP, WebSocket and TCP are served over TLS. */
   tls: boolean;
@@ -113,7 +116,17 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   const certificate = config.tls ? new ServerCertificate(config.tls) : null;
   const proxies = new TrustedProxies(config.trustProxy);
   const hosts = new HostCheck(parseAllowedHosts(config.allowedHosts), config.host, () => certificate?.names ?? []);
-  const log = createLogger({ level: config.log ? config.logLevel : 'silent', format: config.logFormat });
+  if (config.metrics) {
+    const problem = metricsProblem(config.metrics, config.host);
+    if (problem) throw new ConfigError(problem);
+  }
+  const metrics = config.metrics
+    ? createMetrics({ version: VERSION, backend: config.database === null ? 'sqlite' : 'postgres' })
+    : NO_METRICS;
+  const log = countingErrors(
+    createLogger({ level: config.log ? config.logLevel : 'silent', format: config.logFormat }),
+    metrics,
+  );
   // OpenTelemetry is loaded only when an OTLP endpoint is set (docs/operations.md, Tracing).
   if (tracingWanted()) {
     await startTracing({
@@ -136,6 +149,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     onAfterError: (err: unknown) => log.error('after a commit', err),
     writeBytesPerDay: config.quotas.writeBytesPerDay,
     commitWindowMs: config.commitWindowMs,
+    onBatch: metrics.enabled ? metrics.batch : undefined,
   };
   let sqlite: Db | null = null;
   let checkpointer: Checkpointer | null = null;
@@ -224,6 +238,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
           livenessMs: config.nodeTimeoutMs,
           // At least three heartbeats per timeout, so one lost message does not make a node look gone.
           heartbeatMs: Math.min(5_000, Math.floor(config.nodeTimeoutMs / 3)),
+          onGapFilled: metrics.busGapFilled,
         });
   fanout = new Fanout(bus);
   hub.onPresence = (userId, online) => bus.setPresence(userId, online);
@@ -257,6 +272,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
       LIMIT_NAMES.map((name) => [name, store.limiter(name, config.limits[name], clock, REFUNDED_LIMITS.has(name))]),
     ) as Services['limiters'],
     log,
+    metrics,
     version: VERSION,
     typing: new Map(),
     httpPort: () => boundPort,
@@ -264,6 +280,13 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   // Unknown users are checked against a hash of the cost most accounts have, so
   // they answer as slowly as real ones even after --bcrypt-cost changed.
   services.passwords.setDummyCost((await services.users.commonHashCost()) ?? config.bcryptCost);
+  metrics.attach({
+    reportsOpen: () => store.reports.openTotal(),
+    mediaBytes: () => store.media.storedBytes(),
+    classifierState: () => services.classifier?.client.status().state ?? null,
+    dataDir: config.dataDir,
+    node: bus instanceof NatsBus ? { cluster: config.cluster, node: bus.nodeId } : null,
+  });
   const maintenance = new Maintenance(services);
   const backups = config.backup
     ? new BackupScheduler(
@@ -314,6 +337,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   });
   const ws = attachWebSocket(http, services, dispatcher);
   const tcp = config.tcpPort === null ? null : createTcpServer(services, dispatcher, certificate);
+  const metricsServer = config.metrics?.listen ? metricsListener(services, config.metrics.token) : null;
 
   try {
     http.listen(config.port, config.host);
@@ -322,9 +346,15 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
       tcp.listen(config.tcpPort ?? 0, config.host);
       await once(tcp, 'listening');
     }
+    if (metricsServer && config.metrics?.listen) {
+      metricsServer.listen(config.metrics.listen.port, config.metrics.listen.host);
+      await once(metricsServer, 'listening');
+    }
   } catch (err) {
     http.close();
     tcp?.close();
+    metricsServer?.close();
+    metrics.stop();
     await services.passwords.close();
     await checkpointer?.stop();
     await bus.close();
@@ -335,6 +365,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   const port = (http.address() as AddressInfo).port;
   boundPort = port;
   const tcpPort = tcp ? (tcp.address() as AddressInfo).port : null;
+  const metricsPort = metricsServer ? (metricsServer.address() as AddressInfo).port : null;
   const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
   const [web, socket, line] = certificate ? ['https', 'wss', 'tls'] : ['http', 'ws', 'tcp'];
   const data = config.database === null ? resolve(config.dataDir, DB_FILE) : describeDatabase(config.database);
@@ -355,6 +386,14 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   if (certificate) {
     log.info(`TLS ${certificate.summary}`);
     for (const warning of certificate.warnings) log.warn(warning);
+  }
+  if (config.metrics) {
+    const where = config.metrics.listen
+      ? `http://${urlHost(config.metrics.listen.host)}:${metricsPort}/metrics`
+      : `/metrics on the main port`;
+    log.info(
+      `Prometheus metrics at ${where}${config.metrics.token === null ? ', no token asked' : ', Bearer token required'}`,
+    );
   }
   if (proxies.enabled) {
     log.info(`client addresses from X-Forwarded-For and PROXY headers of ${proxies.entries.join(', ')}`);
@@ -391,6 +430,8 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
       http.close();
       tcp?.close();
       ws.close();
+      metricsServer?.close();
+      metricsServer?.closeAllConnections();
       await dispatcher.drain(config.shutdownGraceMs);
       // Waits for a pass under way, then lets another natter take the sweeps over.
       await maintenance.stop();
@@ -406,6 +447,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
       await bus.close();
       await store.close();
       await nodePresence?.close();
+      metrics.stop();
       // The last spans go out, or are given up on: an unreachable collector does not hold the stop.
       await stopTracing(TRACING_FLUSH_MS);
       log.info('natter stopped', { event: 'stopped' });
@@ -417,6 +459,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   return {
     port,
     tcpPort,
+    metricsPort,
     host: config.host,
     tls: certificate !== null,
     services,
@@ -430,6 +473,30 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     reloadTls,
     stop,
   };
+}
+
+/** An HTTP server of its own for `--metrics-listen`: `/metrics` and nothing else. */
+function metricsListener(services: Services, token: string | null) {
+  const server = createHttpServer(
+    { maxHeaderSize: 16 * 1024, headersTimeout: 10_000, requestTimeout: 30_000 },
+    (req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path === '/metrics') {
+        serveMetrics(services.metrics, token, req, res, (err) => services.log.error('collecting metrics', err));
+        return;
+      }
+      req.resume();
+      const body = 'nothing here: this address serves GET /metrics only\n';
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+    },
+  );
+  server.on('clientError', (_err, socket) => socket.destroy());
+  return server;
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /**

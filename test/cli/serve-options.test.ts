@@ -92,3 +92,20 @@ test('--registration (and NATTER_REGISTRATION) takes open, invite or closed, ope
   assert.equal((await serveOptions(['--registration', 'invite'])).registration, 'invite');
   assert.equal((await serveOptions([], { NATTER_REGISTRATION: 'closed' })).registration, 'closed');
 });
+
+test('--metrics, --metrics-token and --metrics-listen (and their NATTER_ variables) reach the server', async () => {
+  assert.equal((await serveOptions([])).metrics, undefined);
+  const flags = await serveOptions([
+    '--metrics',
+    '--metrics-token',
+    'x'.repeat(16),
+    '--metrics-listen',
+    '127.0.0.1:9464',
+  ]);
+  assert.equal(flags.metrics, true);
+  assert.equal(flags.metricsToken, 'x'.repeat(16));
+  assert.equal(flags.metricsListen, '127.0.0.1:9464');
+  const env = await serveOptions([], { NATTER_METRICS: '1', NATTER_METRICS_TOKEN: 'y'.repeat(20) });
+  assert.equal(env.metrics, true);
+  assert.equal(env.metricsToken, 'y'.repeat(20));
+});

@@ -918,6 +918,7 @@ async function script(b: Backend): Promise<void> {
     await tx.reports.openCount('u-dan'),
     await tx.reports.openCount('u-eve'),
   ]);
+  await rec(b, 'reports.openTotal', r.reports.openTotal());
   await w('reports.resolve', async (tx) => [
     await tx.reports.resolve(firstReport, {
       resolution: 'delete',
@@ -1088,6 +1089,7 @@ async function script(b: Backend): Promise<void> {
   await rec(b, 'chat.server with an icon', r.chat.server('s-acme'));
   await rec(b, 'media.serverBytes', r.media.serverBytes('s-acme'));
   await rec(b, 'media.serverBytes none', r.media.serverBytes('s-none'));
+  await rec(b, 'media.storedBytes', r.media.storedBytes());
   await rec(b, 'media.expired', r.media.expired(T + 3_600_000, 10));
   await rec(b, 'media.expired limited', r.media.expired(T + 3_600_000 + 20, 1));
   await rec(

@@ -33,6 +33,9 @@ export type ServeOptions = {
   backupEvery?: number;
   backupKeep?: number;
   backupDir?: string;
+  metrics?: boolean;
+  metricsToken?: string;
+  metricsListen?: string;
   quiet?: boolean;
   logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
   logFormat: 'json' | 'pretty' | 'auto';
@@ -68,6 +71,30 @@ function webhookUrl(value: string): string {
   return url.href;
 }
 
+/**
+ * `--metrics`, `--metrics-token`, `--metrics-listen`: null when metrics are
+ * off. A token or an address without `--metrics` is a mistake, not a silent no-op.
+ */
+async function metricsSettings(opts: ServeOptions) {
+  // Empty NATTER_METRICS_TOKEN or NATTER_METRICS_LISTEN: no setting.
+  const token = opts.metricsToken || null;
+  const listenText = opts.metricsListen || null;
+  if (!opts.metrics) {
+    if (token !== null || listenText !== null) {
+      throw usageError(
+        `${token !== null ? '--metrics-token' : '--metrics-listen'} needs --metrics (NATTER_METRICS=1): metrics are off`,
+      );
+    }
+    return null;
+  }
+  const { parseListen } = await import('../../server/metrics.js');
+  const listen = listenText === null ? null : parseListen(listenText);
+  if (listenText !== null && listen === null) {
+    throw usageError(`--metrics-listen must be HOST:PORT, such as 127.0.0.1:9464 or [::1]:9464, not "${listenText}"`);
+  }
+  return { token, listen };
+}
+
 /** `natter serve`: run the server in the foreground until SIGINT/SIGTERM; SIGHUP reloads the TLS certificate (without TLS it is logged and ignored). */
 export async function serve(opts: ServeOptions): Promise<void> {
   // An empty NATTER_TLS_CERT is no setting, as if it were not there.
@@ -79,6 +106,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     );
   }
   const backup = await backupSettings(opts);
+  const metrics = await metricsSettings(opts);
   const { startServer } = await import('../../server/server.js');
   const { ConfigError, DatabaseUnreachable, parseLimits, defaultConfig } = await import('../../server/config.js');
   let limits = defaultConfig().limits;
@@ -172,6 +200,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       // An explicit level wins over --quiet; NATTER_LOG_LEVEL counts as explicit.
       logLevel: opts.logLevel ?? (opts.quiet ? 'warn' : 'info'),
       logFormat: opts.logFormat,
+      metrics,
     });
   } catch (err) {
     if (err instanceof ConfigError) throw usageError(err.message);

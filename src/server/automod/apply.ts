@@ -286,6 +286,7 @@ export async function reportModeration(
   else if (m.verdict.hold) actions.push('hold');
   if (m.verdict.alerts.length > 0 || m.classifierAlert) actions.push('alert');
   if (m.timedOut) actions.push('timeout');
+  after.push(() => ctx.metrics.automod(actions));
   const rules = m.matches.map((x) => ({ name: x.name, trigger: x.trigger }));
   const moderators = await ctx.automod.moderatorIds(serverId);
   const posted = !refused && m.heldId === null;

@@ -44,6 +44,8 @@ export type NatsBusOptions = {
   reconnectWaitMs?: number;
   /** Events per read of the database (default 1000). */
   fillLimit?: number;
+  /** Hears of each gap filled from the database (for metrics): how many events it read. */
+  onGapFilled?: (events: number) => void;
 };
 
 /** NATS's own default; the server says its real one when we connect. */
@@ -133,6 +135,7 @@ export class NatsBus implements Bus {
       gapWaitMs: options.gapWaitMs ?? 100,
       pollMs: options.pollMs ?? 250,
       fillLimit: options.fillLimit ?? 1000,
+      ...(options.onGapFilled ? { onGapFilled: options.onGapFilled } : {}),
     });
     // Until NATS answers, new events come from the database.
     this.stream.startPolling();

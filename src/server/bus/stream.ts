@@ -24,6 +24,8 @@ export type StreamOptions = {
   pollMs: number;
   /** Events per `since` call. */
   fillLimit: number;
+  /** Hears of each fill that found events the bus had not brought (not while polling). */
+  onGapFilled?: (events: number) => void;
 };
 
 /** Pages read in one fill before what was read is delivered (a long outage is caught up in rounds). */
@@ -255,6 +257,7 @@ export class EventStream {
       }
       if (this.last > this.known) this.known = this.last;
       if (!this.polling && events.length > 0) {
+        this.options.onGapFilled?.(events.length);
         this.options.log.info(
           `bus: delivered ${events.length} missed events (${from + 1}..${this.last}) from the database`,
         );

@@ -77,6 +77,7 @@ export function reportQueries(db: Db) {
   const openCount = sqlite.prepare<[string], { n: number }>(
     "SELECT count(*) AS n FROM reports WHERE reporter_id = ? AND status = 'open'",
   );
+  const openTotal = sqlite.prepare<[], { n: number }>("SELECT count(*) AS n FROM reports WHERE status = 'open'");
   const resolve = sqlite.prepare(
     `UPDATE reports SET status = 'resolved', resolution = ?, resolved_by = ?, note = ?, resolved_at = ?
      WHERE id = ? AND status = 'open'`,
@@ -120,6 +121,8 @@ export function reportQueries(db: Db) {
     openFor: (reporterId: string, targetKey: string): number | undefined => openFor.get(reporterId, targetKey)?.id,
     /** How many reports of `reporterId` are open (the cap `openReportsPerUser`). */
     openCount: (reporterId: string): number => openCount.get(reporterId)?.n ?? 0,
+    /** How many reports are open on the whole instance (for metrics; on the index by status). */
+    openTotal: (): number => openTotal.get()?.n ?? 0,
     /** Resolves an open report; false when it is not open (resolved already, or there is no such report). */
     resolve: (id: number, r: ReportResolution): boolean =>
       resolve.run(r.resolution, r.resolvedBy, r.note, r.resolvedAt, id).changes === 1,

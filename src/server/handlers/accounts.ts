@@ -381,6 +381,7 @@ export const auth: Handler<'auth'> = async (ctx, { token, cursor, presence }) =>
       head = Math.max(replay.head, from);
       for (const text of replay.texts) ctx.conn.sendText(text);
       ctx.conn.event('caught_up', { cursor: String(head), replayed: replay.texts.length, limited: replay.limited });
+      ctx.metrics.resume(replay.limited ? 'limited' : 'exact');
     }
   } catch (err) {
     ctx.conn.release(head);

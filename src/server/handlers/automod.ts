@@ -338,6 +338,7 @@ export const approveHeld: Handler<'held.approve'> = async (ctx, { heldId, reason
     const files = await heldFiles(tx, held);
     await tx.automod.deleteHeld(held.id);
     await tx.chat.insertMessage(row);
+    after.push(() => ctx.metrics.messageStored());
     const attached = { messageId: row.id, conversationId: conv.id, serverId: held.serverId };
     await tx.media.attach(
       files.map((f) => f.id),

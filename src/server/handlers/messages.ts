@@ -174,6 +174,7 @@ export const sendMessage: Handler<'messages.send'> = async (ctx, params) => {
         ...fields,
       };
       await tx.chat.insertMessage(row);
+      after.push(() => ctx.metrics.messageStored());
       const attached = { messageId: row.id, conversationId: conv.id, serverId: conv.serverId };
       if (
         files.length > 0 &&

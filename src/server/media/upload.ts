@@ -123,14 +123,19 @@ export async function receiveUpload(
   // Wrong upload tokens count with other wrong tokens: guessing is slowed down the same way.
   const limiter = services.limiters.authFailPerAddress;
   const wait = await limiter.retryAfter(address);
-  if (wait > 0) throw rateLimited(wait, 'invalid tokens from this address');
+  if (wait > 0) {
+    services.metrics.authFailure('rate_limited');
+    throw rateLimited(wait, 'invalid tokens from this address');
+  }
   const row = await services.media.byId(id);
   if (!row) {
+    services.metrics.authFailure('upload_token');
     await limiter.take(address);
     throw noSuchSlot();
   }
   // The token first: without it, nothing about the slot is told (not even that it was used).
   if (row.tokenHash === null || hashToken(token) !== row.tokenHash) {
+    services.metrics.authFailure('upload_token');
     await limiter.take(address);
     throw noSuchSlot();
   }
@@ -195,6 +200,7 @@ export async function receiveUpload(
     // The row names the blobs now: make sure a sweep did not take them between the link and the commit.
     for (const s of blobs) await services.blobs.settle(s);
     const stored: AttachmentRow = { ...row, ...content };
+    services.metrics.upload(stored.size);
     return { attachment: { ...toAttachment(stored), purpose: row.purpose } };
   } finally {
     release();

@@ -15,6 +15,7 @@ import type { Services } from '../context.js';
 import type { Dispatcher } from '../dispatch.js';
 import { type MediaTarget, serveDownload } from '../media/download.js';
 import { receiveUpload, UPLOAD_IDLE_MS } from '../media/upload.js';
+import { serveMetrics } from '../metrics.js';
 import { bearerToken, remoteAddress, tooManyConnections } from './common.js';
 
 /** One HTTP request, seen as a connection that lives for one reply. Events are not delivered over HTTP. */
@@ -99,7 +100,9 @@ export function createHttpHandler(services: Services, dispatcher: Dispatcher, st
       return false;
     }
     underWay.set(address, n);
+    services.metrics.connectionOpened('http');
     res.once('close', () => {
+      services.metrics.connectionClosed('http');
       const left = (underWay.get(address) ?? 1) - 1;
       if (left > 0) underWay.set(address, left);
       else underWay.delete(address);
@@ -149,6 +152,12 @@ export function createHttpHandler(services: Services, dispatcher: Dispatcher, st
           services.log.error('checking readiness', err);
           send(res, 503, { ready: false });
         },
+      );
+      return;
+    }
+    if (path === '/metrics' && services.config.metrics && !services.config.metrics.listen) {
+      serveMetrics(services.metrics, services.config.metrics.token, req, res, (err) =>
+        services.log.error('collecting metrics', err),
       );
       return;
     }
@@ -269,7 +278,10 @@ async function handle(
     params = decoded.value;
   }
   const parsed = parseRequest({ id, op, params });
-  if (!parsed.ok) return sendError(res, id, parsed.error);
+  if (!parsed.ok) {
+    services.metrics.request(op, parsed.error.code, null);
+    return sendError(res, id, parsed.error);
+  }
   const conn = new HttpConnection(services.proxies.clientOf(req));
   const header = req.headers.authorization;
   if (header) {

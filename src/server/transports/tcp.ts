@@ -38,13 +38,17 @@ class TcpConnection extends Connection {
     this.coalescer.hold(this.socket, this);
     // As bytes: the socket counts a string's queued length in UTF-16 units, and the
     // send-queue cap is in bytes.
-    this.socket.write(Buffer.from(`${text}\n`, 'utf8'));
+    const line = Buffer.from(`${text}\n`, 'utf8');
+    this.socket.write(line);
+    this.meter?.sent('tcp', line.length);
   }
 
   protected override writeFrame(frame: OutgoingFrame): void {
     if (!this.socket.writable) return;
     this.coalescer.hold(this.socket, this);
-    this.socket.write(frame.line());
+    const line = frame.line();
+    this.socket.write(line);
+    this.meter?.sent('tcp', line.length);
   }
 
   protected queuedBytes(): number {
@@ -169,6 +173,8 @@ export function createTcpServer(
   const serve = (socket: Socket, address: string, fromProxy: boolean) => {
     const conn = new TcpConnection(socket, coalescer, address);
     conn.maxQueuedBytes = config.maxQueuedBytes;
+    conn.meter = services.metrics.meter;
+    services.metrics.connectionOpened('tcp');
     socket.setNoDelay(true);
     // Besides the protocol's heartbeat, the kernel's keepalive finds peers whose host vanished.
     socket.setKeepAlive(true, config.heartbeatMs);
@@ -211,6 +217,7 @@ export function createTcpServer(
       }
     });
     socket.on('close', () => {
+      services.metrics.connectionClosed('tcp');
       live.delete(conn);
       conn.markClosed();
     });

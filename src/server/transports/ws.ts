@@ -37,6 +37,10 @@ class WsConnection extends Connection {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     this.coalescer.hold(this.socket, this);
     this.ws.send(text);
+    if (this.meter) {
+      const n = Buffer.byteLength(text);
+      this.meter.sent('ws', n + (n < 126 ? 2 : n < 65536 ? 4 : 10));
+    }
   }
 
   /**
@@ -47,7 +51,9 @@ class WsConnection extends Connection {
   protected override writeFrame(frame: OutgoingFrame): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     this.coalescer.hold(this.socket, this);
-    this.socket.write(frame.ws());
+    const bytes = frame.ws();
+    this.socket.write(bytes);
+    this.meter?.sent('ws', bytes.length);
   }
 
   protected queuedBytes(): number {
@@ -133,6 +139,8 @@ export function attachWebSocket(http: Server, services: Services, dispatcher: Di
       wss.handleUpgrade(req, socket, head, (ws) => {
         const conn = new WsConnection(ws, socket, coalescer, address);
         conn.maxQueuedBytes = config.maxQueuedBytes;
+        conn.meter = services.metrics.meter;
+        services.metrics.connectionOpened('ws');
         live.add(conn);
         hub.add(conn);
         if (authState && hub.authenticate(conn, authState, scopes)) {
@@ -159,6 +167,7 @@ export function attachWebSocket(http: Server, services: Services, dispatcher: Di
         });
         ws.on('error', (err) => log.error(`websocket from ${address}`, err.message));
         ws.on('close', () => {
+          services.metrics.connectionClosed('ws');
           conn.markClosed();
           live.delete(conn);
         });

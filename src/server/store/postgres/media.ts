@@ -101,6 +101,14 @@ export class PostgresMedia implements MediaStore {
     return changes(this.#q, 'DELETE FROM attachments WHERE message_id = $1', [messageId]);
   }
 
+  async storedBytes(): Promise<number> {
+    const r = await row<{ n: number }>(
+      this.#q,
+      'SELECT coalesce(sum(size), 0)::int8 AS n FROM attachments WHERE sha256 IS NOT NULL',
+    );
+    return r?.n ?? 0;
+  }
+
   async serverBytes(serverId: string): Promise<number> {
     // Two natters attaching to one server at once: the second waits for the first's total.
     if (this.#inWrite) await capLock(this.#q, `media\n${serverId}`);

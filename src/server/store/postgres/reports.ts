@@ -58,6 +58,11 @@ export class PostgresReports implements ReportStore {
     return r && toReport(r);
   }
 
+  async openTotal(): Promise<number> {
+    const r = await row<{ n: number }>(this.#q, "SELECT count(*)::int8 AS n FROM reports WHERE status = 'open'");
+    return r?.n ?? 0;
+  }
+
   async openFor(reporterId: string, targetKey: string): Promise<number | undefined> {
     await this.#lockReporter(reporterId);
     const r = await row<{ id: number }>(

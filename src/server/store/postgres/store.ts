@@ -78,6 +78,8 @@ export type PostgresStoreOptions = {
   beforeCommit?: () => Promise<void>;
   /** Called around each committed batch's after-commit work (the bus gathers its effects). */
   effects?: { begin(): void; end(): void };
+  /** Hears of each batch once it is over: its jobs, its time (ms), whether it committed (for metrics). */
+  onBatch?: (jobs: number, ms: number, committed: boolean) => void;
 };
 
 type Job = {
@@ -164,6 +166,7 @@ export class PostgresStore implements Store {
   readonly #onReadAheadError: (err: unknown) => void;
   readonly #effects: { begin(): void; end(): void } | null;
   readonly #beforeCommit: (() => Promise<void>) | undefined;
+  readonly #onBatch: ((jobs: number, ms: number, committed: boolean) => void) | null;
   readonly #jobDeadlineMs: number;
   readonly #url: string;
   readonly #connectTimeoutMs: number;
@@ -213,6 +216,7 @@ export class PostgresStore implements Store {
     this.#onReadAheadError = options.onReadAheadError ?? (() => {});
     this.#effects = options.effects ?? null;
     this.#beforeCommit = options.beforeCommit;
+    this.#onBatch = options.onBatch ?? null;
     this.#jobDeadlineMs = 5 * statementTimeoutMs;
     this.#url = url;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 1_000;
@@ -290,10 +294,12 @@ export class PostgresStore implements Store {
   async #runBatch(jobs: Job[]): Promise<void> {
     // A checked-out client that loses its connection emits 'error'; its next query fails, which loses the batch.
     const ignore = () => {};
+    const started = performance.now();
     let client: pg.PoolClient;
     try {
       client = await this.#begin(ignore);
     } catch (err) {
+      this.#onBatch?.(jobs.length, performance.now() - started, false);
       for (const job of jobs) job.reject(storeError(err));
       return;
     }
@@ -343,11 +349,13 @@ export class PostgresStore implements Store {
       client.off('error', ignore);
       client.release(true);
       const cause = storeError(err instanceof BatchLost ? err.cause : err);
+      this.#onBatch?.(jobs.length, performance.now() - started, false);
       for (const job of jobs) job.reject(cause);
       return;
     }
     client.off('error', ignore);
     client.release();
+    this.#onBatch?.(jobs.length, performance.now() - started, true);
     this.stats.commits++;
     this.stats.jobs += jobs.length;
     // What the batch's after-commit work hands the bus goes as one batch, in order.

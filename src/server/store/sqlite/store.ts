@@ -67,6 +67,8 @@ export class SqliteStore implements Store {
       commitWindowMs: number;
       /** Called around each committed batch's after-commit work (the bus gathers its effects). */
       effects?: { begin(): void; end(): void };
+      /** Hears of each write batch once it is over (for metrics). */
+      onBatch?: ((jobs: number, ms: number, committed: boolean) => void) | undefined;
     },
   ) {
     const chat = new ChatQueries(db);
@@ -77,6 +79,7 @@ export class SqliteStore implements Store {
       [chat.pending, usage],
       options.commitWindowMs,
       options.effects ?? null,
+      options.onBatch ?? null,
     );
     const usageStore = asyncOf(usage, ['charge', 'pruneBefore']);
     this.tx = {

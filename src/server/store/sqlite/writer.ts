@@ -46,6 +46,8 @@ export class SqliteWriter {
     private readonly deferred: readonly Deferred[] = [],
     private readonly commitWindowMs = 0,
     private readonly effects: { begin(): void; end(): void } | null = null,
+    /** Hears of each batch once it is over: its jobs, its time (ms), whether it committed (for metrics). */
+    private readonly onBatch: ((jobs: number, ms: number, committed: boolean) => void) | null = null,
   ) {
     const sqlite = db.$client;
     const statement = (text: string) => {
@@ -111,6 +113,7 @@ export class SqliteWriter {
     const outcomes: ({ ok: true; value: unknown; after: AfterCommit } | { ok: false; err: unknown })[] = [];
     const sqlite = this.db.$client;
     const deferred = this.deferred;
+    const started = performance.now();
     try {
       this.sql.begin();
       try {
@@ -144,11 +147,13 @@ export class SqliteWriter {
     } catch (err) {
       // The batch, or its commit, failed (disk full, I/O error): nothing was saved.
       const cause = err instanceof BatchLost ? err.cause : err;
+      this.onBatch?.(jobs.length, performance.now() - started, false);
       for (const job of jobs) job.reject(cause);
       return;
     } finally {
       for (const d of deferred) d.clear();
     }
+    this.onBatch?.(jobs.length, performance.now() - started, true);
     this.stats.commits++;
     this.stats.jobs += jobs.length;
     // What the batch's after-commit work hands the bus goes as one batch, in order.
