@@ -7,6 +7,7 @@ import type { Limits, ServerConfig } from './config.js';
 import type { AuthState, Connection } from './connection.js';
 import type { Hub } from './hub.js';
 import type { Logger } from './log.js';
+import type { Mailer } from './mail/outbox.js';
 import type { BlobStore } from './media/blob-store.js';
 import type { Uploads } from './media/upload.js';
 import type { PasswordHasher } from './passwords.js';
@@ -17,6 +18,7 @@ import type {
   AutomodStore,
   ChatStore,
   EventStore,
+  MailStore,
   MediaStore,
   ReportStore,
   SessionStore,
@@ -49,6 +51,10 @@ export type Services = {
   automod: AutomodStore;
   /** Uploaded files' rows, pictures and upload totals (the bytes are in `blobs`). */
   media: MediaStore;
+  /** Mailed codes and the mail outbox. */
+  mail: MailStore;
+  /** Sends what the outbox holds (`--smtp-url`); null when this server sends no mail. */
+  mailer: Mailer | null;
   /** The bytes of uploaded files, by SHA-256 (`media/` under the data directory, or `mediaDir`). */
   blobs: BlobStore;
   /** Uploads under way on this node (one at a time per slot, a few per account). */
@@ -119,6 +125,7 @@ export function inTransaction<C extends Ctx>(ctx: C, tx: TxStores): C {
   bound.reports = tx.reports;
   bound.automod = tx.automod;
   bound.media = tx.media;
+  bound.mail = tx.mail;
   return bound;
 }
 

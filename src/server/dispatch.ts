@@ -7,6 +7,7 @@ import {
   parseRequest,
   type Reply,
 } from '../protocol/index.js';
+import { assertConfirmed } from './access.js';
 import type { Connection } from './connection.js';
 import { type Ctx, type Handler, inTransaction, type Services } from './context.js';
 import { handlers } from './handlers/index.js';
@@ -325,7 +326,10 @@ export class Dispatcher {
     // The table maps each op to its own handler; the pairing is checked where the table is defined.
     const handler = handlers[request.op] as Handler<typeof request.op>;
     const run = () => (handler as (c: Ctx, p: unknown) => unknown)(ctx, request.params);
-    return spent ? spent.then(run) : run();
+    // An account that owes a confirmed email address may only confirm it (access.ts).
+    const gated = session?.unconfirmed ? assertConfirmed(this.services, session, request.op) : null;
+    const ready = gated && spent ? Promise.all([gated, spent]) : (gated ?? spent);
+    return ready ? ready.then(run) : run();
   }
 
   private failed(request: ParsedRequest, err: unknown): Outcome {

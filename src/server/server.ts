@@ -16,10 +16,12 @@ import { hubTarget } from './bus/target.js';
 import {
   ConfigError,
   checkClusterSettings,
+  checkMailSettings,
   checkPublicUrl,
   DatabaseUnreachable,
   defaultConfig,
   LIMIT_NAMES,
+  type MailSettings,
   REFUNDED_LIMITS,
   type ServerConfig,
   type ServerOverrides,
@@ -29,6 +31,8 @@ import { DB_FILE, type Db, openDb, openReader, permissionWarnings } from './db/i
 import { Dispatcher } from './dispatch.js';
 import { Hub } from './hub.js';
 import { createLogger, type Logger } from './log.js';
+import { MailOutbox, type OutboxHooks } from './mail/outbox.js';
+import { smtpTransport } from './mail/transport.js';
 import { Maintenance } from './maintenance.js';
 import { FsBlobStore } from './media/blob-store.js';
 import { Uploads } from './media/upload.js';
@@ -60,6 +64,8 @@ export type RunningServer = {
   sqlite(): Db;
   /** Copies the WAL back into the database file, off the event loop (SQLite only). */
   checkpointer: Checkpointer | null;
+  /** The mail outbox's sender (`--smtp-url`), or null when this server sends no mail. */
+  outbox: MailOutbox | null;
   /** The maintenance sweeps: passes run by this natter, and whether it holds their lease. */
   maintenance: Maintenance['stats'];
   /**
@@ -97,11 +103,12 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   if (config.mediaDir !== null) config.mediaDir = resolve(config.mediaDir);
   checkClusterSettings(config);
   checkPublicUrl(config.publicUrl);
+  checkMailSettings(config.mail);
   const certificate = config.tls ? new ServerCertificate(config.tls) : null;
   const proxies = new TrustedProxies(config.trustProxy);
   const hosts = new HostCheck(parseAllowedHosts(config.allowedHosts), config.host, () => certificate?.names ?? []);
   const log = createLogger(config.log);
-  const clock = () => Date.now();
+  const clock = overrides.clock ?? (() => Date.now());
   const hub = new Hub(config.presenceGraceMs);
   /** The HTTP port once bound (`hello.media` tells TCP clients). */
   let boundPort = config.port;
@@ -217,6 +224,8 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     reports: store.reports,
     automod: store.automod,
     media: store.media,
+    mail: store.mail,
+    mailer: null,
     blobs: new FsBlobStore(config.mediaDir ?? resolve(config.dataDir, 'media')),
     uploads: new Uploads(config.quotas.uploadBytesPerSecond),
     ruleCache: new RuleCache(),
@@ -241,6 +250,10 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   // Unknown users are checked against a hash of the cost most accounts have, so
   // they answer as slowly as real ones even after --bcrypt-cost changed.
   services.passwords.setDummyCost((await services.users.commonHashCost()) ?? config.bcryptCost);
+  // The outbox starts with the server; an SMTP server that cannot be reached only delays mail.
+  const outbox =
+    config.mail === null ? null : mailOutbox(config.mail, store, () => services.clock(), log, overrides.mailHooks);
+  services.mailer = outbox;
   const maintenance = new Maintenance(services);
   const dispatcher = new Dispatcher(services);
   const startedAt = Date.now();
@@ -334,6 +347,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
 
   // Housekeeping starts once the server is up (a failed start leaves nothing running).
   maintenance.start();
+  outbox?.start();
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
@@ -344,6 +358,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
       await dispatcher.drain(config.shutdownGraceMs);
       // Waits for a pass under way, then lets another natter take the sweeps over.
       await maintenance.stop();
+      await outbox?.stop();
       // Spread reconnects over a few seconds so clients do not stampede the restarted server.
       for (const conn of services.hub.connections()) {
         conn.close(CloseCode.serviceRestart, 'server restarting', 1000 + Math.floor(Math.random() * 4000));
@@ -371,6 +386,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     },
     checkpointer,
     maintenance: maintenance.stats,
+    outbox,
     reloadTls,
     stop,
   };
@@ -381,6 +397,17 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
  * local connection gets the scopes the database says its user has, and those
  * whose session or bot token is gone are closed.
  */
+/** The outbox of `--smtp-url`, sending through nodemailer. */
+function mailOutbox(
+  settings: MailSettings,
+  store: Store,
+  clock: () => number,
+  log: Logger,
+  hooks: OutboxHooks | undefined,
+): MailOutbox {
+  return new MailOutbox({ ...hooks, store, transport: smtpTransport(settings.url), settings, clock, log });
+}
+
 /** The classifier `--moderation-webhook` names, with its policy; null without one. */
 function classifierOf(config: ServerConfig, log: Logger): Services['classifier'] {
   const hook = config.moderationWebhook;

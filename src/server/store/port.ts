@@ -3,6 +3,7 @@ import type { Limit } from '../config.js';
 import type { AuditQueries } from '../db/audit.js';
 import type { AutomodQueries } from '../db/automod.js';
 import type { ChatQueries } from '../db/chat.js';
+import type { MailQueries } from '../db/mail.js';
 import type { MediaQueries } from '../db/media.js';
 import type { ReportQueries } from '../db/reports.js';
 import type { SessionQueries } from '../db/sessions.js';
@@ -38,6 +39,9 @@ export type AuditStore = Async<AuditQueries>;
 export type ReportStore = Async<ReportQueries>;
 /** Automatic moderation rules, held messages and who moderates a server. */
 export type AutomodStore = Async<AutomodQueries>;
+
+/** Mailed one-time codes, the mail outbox, and accounts that never confirmed the address they owed. */
+export type MailStore = Async<MailQueries>;
 
 /** Uploaded files' rows, profile pictures, server icons, and the daily upload totals (the bytes are in the BlobStore). */
 export type MediaStore = Async<MediaQueries>;
@@ -143,6 +147,7 @@ export type TxStores = {
   reports: ReportStore;
   automod: AutomodStore;
   media: MediaStore;
+  mail: MailStore;
 };
 
 /**

@@ -9,6 +9,7 @@ import { Batch } from './batch.js';
 import { PostgresChat } from './chat.js';
 import { type AppendMeter, PostgresEvents } from './events.js';
 import { JOB_LOCKS, PostgresLease } from './lease.js';
+import { PostgresMail } from './mail.js';
 import { PostgresMedia } from './media.js';
 import { migratePostgres } from './migrate.js';
 import { postgresLimiter, pruneRateBuckets } from './rate-buckets.js';
@@ -143,6 +144,7 @@ export class PostgresStore implements Store {
   readonly reports: PostgresReports;
   readonly automod: PostgresAutomod;
   readonly media: PostgresMedia;
+  readonly mail: PostgresMail;
   readonly stats = { commits: 0, jobs: 0 };
   /** Statements sent on the write connection (its round trips), for tests and benchmarks. */
   statements = 0;
@@ -221,6 +223,7 @@ export class PostgresStore implements Store {
     this.reports = new PostgresReports(this.#pool);
     this.automod = new PostgresAutomod(this.#pool);
     this.media = new PostgresMedia(this.#pool);
+    this.mail = new PostgresMail(this.#pool);
   }
 
   /** Whether the store still takes requests (`close` not called). */
@@ -297,6 +300,7 @@ export class PostgresStore implements Store {
       reports: new PostgresReports(q, true),
       automod: new PostgresAutomod(q),
       media: new PostgresMedia(q, true),
+      mail: new PostgresMail(q),
     };
     const outcomes: Outcome[] = [];
     try {

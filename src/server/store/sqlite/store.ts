@@ -3,6 +3,7 @@ import { auditQueries } from '../../db/audit.js';
 import { automodQueries } from '../../db/automod.js';
 import { ChatQueries } from '../../db/chat.js';
 import { closeDb, type Db } from '../../db/index.js';
+import { mailQueries } from '../../db/mail.js';
 import { mediaQueries } from '../../db/media.js';
 import { reportQueries } from '../../db/reports.js';
 import { sessionQueries } from '../../db/sessions.js';
@@ -16,6 +17,7 @@ import type {
   ChatStore,
   EventStore,
   Lease,
+  MailStore,
   MediaStore,
   Publish,
   ReportStore,
@@ -45,6 +47,7 @@ export class SqliteStore implements Store {
   readonly reports: ReportStore;
   readonly automod: AutomodStore;
   readonly media: MediaStore;
+  readonly mail: MailStore;
   /** What write jobs see: the same stores on the writer's connection. */
   private readonly tx: TxStores;
   private readonly writer: SqliteWriter;
@@ -86,6 +89,7 @@ export class SqliteStore implements Store {
       reports: asyncOf(reportQueries(db)),
       automod: asyncOf(automodQueries(db)),
       media: asyncOf(mediaQueries(db)),
+      mail: asyncOf(mailQueries(db)),
     };
     this.chat = methodsOf<ChatStore>(new ChatQueries(reader));
     this.users = asyncOf(userQueries(reader));
@@ -96,6 +100,7 @@ export class SqliteStore implements Store {
     this.reports = asyncOf(reportQueries(reader));
     this.automod = asyncOf(automodQueries(reader));
     this.media = asyncOf(mediaQueries(reader));
+    this.mail = asyncOf(mailQueries(reader));
   }
 
   write<T>(fn: (tx: TxStores, after: AfterCommit) => Promise<T>): Promise<T> {
