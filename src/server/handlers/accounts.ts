@@ -220,6 +220,7 @@ async function createAccount(
     if (ctx.store.classify(err) === 'unique') throw taken(username);
     throw err;
   }
+  if (email !== undefined) created.result.user.pendingEmail = normalizeEmail(email);
   // Only a committed account logs the connection in.
   const result = await attachSession(ctx, created, presence !== false);
   const joined = created.joined;
