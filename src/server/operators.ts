@@ -5,9 +5,11 @@ import { NatterError } from '../protocol/error-class.js';
 import { ConfigError, checkClusterSettings } from './config.js';
 import { type ExistingDb, openExistingDb, sqliteTrouble } from './db/existing.js';
 import { DB_FILE } from './db/index.js';
+import { mailQueries, type OutboxSummary } from './db/mail.js';
 import type { UserRow } from './db/schema.js';
 import { userQueries } from './db/users.js';
-import type { UserStore } from './store/port.js';
+import type { MailStore, UserStore } from './store/port.js';
+import { PostgresMail } from './store/postgres/mail.js';
 import { isUnavailable, pgTypes } from './store/postgres/sql.js';
 import { describeDatabase } from './store/postgres/store.js';
 import { PostgresUsers } from './store/postgres/users.js';
@@ -61,6 +63,8 @@ export type InstanceDatabase = {
   /** The database as messages name it: the SQLite file, or the PostgreSQL URL without its password. */
   readonly where: string;
   readonly users: UserStore;
+  /** The mail outbox and codes (for `natter admin mail`). */
+  readonly mail: MailStore;
   /** A failure of `users` as the person should read it (an `InstanceAdminError` where it is understood). */
   explain(err: unknown): unknown;
   close(): Promise<void>;
@@ -113,9 +117,15 @@ function openSqlite(dataDir: string): InstanceDatabase {
       : new InstanceAdminError('no_database', `${file} is a SQLite database, but not natter's`);
   }
   const db = opened.db;
+  let mail: MailStore | null = null;
   return {
     where: file,
     users: asyncOf(userQueries(db)),
+    // Prepared when first used: the other commands work on a database from before the outbox.
+    get mail() {
+      mail ??= asyncOf(mailQueries(db));
+      return mail;
+    },
     explain: (err) => sqliteError(err, file, 'failed'),
     close: async () => {
       db.$client.close();
@@ -179,6 +189,7 @@ async function openPostgres(url: string): Promise<InstanceDatabase> {
   return {
     where,
     users: new PostgresUsers(pool),
+    mail: new PostgresMail(pool),
     explain: (err) => postgresError(err, where),
     close: () => pool.end(),
   };
@@ -231,6 +242,15 @@ export async function setOperator(db: InstanceDatabase, name: string, operator: 
 export async function listOperators(db: InstanceDatabase): Promise<UserRow[]> {
   try {
     return await db.users.operators();
+  } catch (err) {
+    throw db.explain(err);
+  }
+}
+
+/** The outbox's state: mails waiting, sent and given up, and the latest failures (never a body or a code). */
+export async function outboxSummary(db: InstanceDatabase, failures: number): Promise<OutboxSummary> {
+  try {
+    return await db.mail.summary(failures);
   } catch (err) {
     throw db.explain(err);
   }

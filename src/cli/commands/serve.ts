@@ -1,3 +1,4 @@
+import type { MailSettings } from '../../server/config.js';
 import { CliError, EXIT, usageError } from '../errors.js';
 
 export type ServeOptions = {
@@ -29,8 +30,37 @@ export type ServeOptions = {
   mediaDir?: string;
   publicUrl?: string;
   limits?: string;
+  smtpUrl?: string;
+  mailFrom?: string;
+  requireEmail?: boolean | string;
+  unverifiedTtl: number;
   quiet?: boolean;
 };
+
+/**
+ * The mail settings of `--smtp-url`, `--mail-from`, `--require-email` and
+ * `--unverified-ttl`, or null without --smtp-url; refuses a half-given set
+ * (the URL's own checks are the server's, ConfigError).
+ */
+function mailOf(opts: ServeOptions): MailSettings | null {
+  // Empty NATTER_SMTP_URL or NATTER_MAIL_FROM: no setting. NATTER_REQUIRE_EMAIL takes true/1/yes.
+  const url = opts.smtpUrl || undefined;
+  const from = opts.mailFrom || undefined;
+  const required =
+    opts.requireEmail === true ||
+    (typeof opts.requireEmail === 'string' && /^(1|true|yes|on)$/i.test(opts.requireEmail));
+  if (url === undefined) {
+    if (required)
+      throw usageError('--require-email needs mail to send the codes with: give --smtp-url and --mail-from');
+    if (from !== undefined)
+      throw usageError('--mail-from goes with --smtp-url (NATTER_SMTP_URL): the server to send through');
+    return null;
+  }
+  if (from === undefined) {
+    throw usageError('--smtp-url needs --mail-from (NATTER_MAIL_FROM): the address natter sends mail as');
+  }
+  return { url, from, requireEmail: required, unverifiedTtlMs: opts.unverifiedTtl };
+}
 
 /** `--moderation-webhook`: an http:// or https:// URL. */
 function webhookUrl(value: string): string {
@@ -56,6 +86,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       `--tls-cert and --tls-key go together (NATTER_TLS_CERT and NATTER_TLS_KEY): ${cert === undefined ? '--tls-cert' : '--tls-key'} is missing`,
     );
   }
+  const mail = mailOf(opts);
   const { startServer } = await import('../../server/server.js');
   const { ConfigError, DatabaseUnreachable, parseLimits, defaultConfig } = await import('../../server/config.js');
   let limits = defaultConfig().limits;
@@ -142,6 +173,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       // Empty NATTER_MEDIA_DIR or NATTER_PUBLIC_URL: no setting.
       mediaDir: opts.mediaDir || null,
       publicUrl: opts.publicUrl || null,
+      mail,
       log: !opts.quiet,
     });
   } catch (err) {

@@ -88,9 +88,10 @@ export async function selfWithEmail(ctx: Ctx, user: UserRow): Promise<ReturnType
   return toSelf(user, { pendingEmail: pending?.address ?? null, owesConfirmation: owesConfirmation(ctx.config, user) });
 }
 
-/** Refuses a second code within a minute of the last one of the same purpose. */
+/** Refuses a second code within a minute of the last one still waiting (of the same purpose). */
 function assertCooledDown(ctx: Ctx, last: AccountCodeRow | undefined | null): void {
-  if (!last) return;
+  // A code already used (an address just confirmed) does not hold the next one back.
+  if (!last || last.usedAt !== null) return;
   const wait = last.createdAt + RESEND_COOLDOWN_MS - ctx.clock();
   if (wait > 0) {
     throw new NatterError(
