@@ -221,7 +221,7 @@ export const EmailAddress = z
   .string()
   .min(3, 'an email address is needed')
   .max(254, 'an email address is at most 254 characters')
-  .refine((s) => isEmailAddress(s), 'must be an email address like name@example.org');
+  .refine((s) => isEmailAddress(s), 'must be an email address: a name, one @, then a domain name');
 
 /** A code mailed to a person (`ABCD-EFGH`): letters and digits, a dash or spaces allowed, any case. */
 export const MailedCode = z
