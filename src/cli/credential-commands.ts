@@ -6,7 +6,17 @@ import { clean, type PasswordOptions, readPassword, saveCredential, serverKey } 
 const CLIENT = 'natter-cli';
 
 /** `register`'s options. */
-type RegisterOptions = PasswordOptions & { invite?: string };
+type RegisterOptions = PasswordOptions & { invite?: string; email?: string };
+
+/** What `register` and `login` add when an address waits for its code. */
+function confirmWords(user: { pendingEmail?: string | null; confirmBy?: number }): string {
+  if (user.confirmBy !== undefined) {
+    return `\nconfirm your email address${user.pendingEmail ? ` (${clean(user.pendingEmail)})` : ''} with the mailed code before anything else: natter email verify CODE`;
+  }
+  return user.pendingEmail
+    ? `\na code was mailed to ${clean(user.pendingEmail)}: natter email verify CODE confirms it`
+    : '';
+}
 
 /** What `register` says when the server takes accounts only with a code and none was given. */
 function inviteNeeded(server: string): CliError {
@@ -28,13 +38,41 @@ function checkRegistration(mode: string | undefined, invite: string | undefined,
   if (mode === 'invite' && invite === undefined) throw inviteNeeded(server);
 }
 
+/**
+ * Before `register` asks for a password: an address where the server
+ * requires one (`hello.emailRequired`), none where it sends no mail.
+ */
+function checkEmail(
+  hello: { mail?: boolean; emailRequired?: boolean },
+  email: string | undefined,
+  server: string,
+): void {
+  if (email === undefined && hello.emailRequired) {
+    throw new CliError(
+      EXIT.usage,
+      'email_required',
+      `${serverKey(server)} requires an email address for new accounts: pass --email ADDRESS (a code is mailed to it for natter email verify)`,
+    );
+  }
+  if (email !== undefined && hello.mail === false) {
+    throw new CliError(
+      EXIT.refused,
+      'mail_unavailable',
+      `${serverKey(server)} does not send mail, so it takes no email address: register without --email`,
+    );
+  }
+}
+
 /** The action of `natter register|login <username>`: both take a password, log in and keep the token in the config dir. */
 export function credentialAction(name: 'register' | 'login') {
   return act(async (ctx, username: string) => {
     const opts = ctx.opts as RegisterOptions;
     const invite = name === 'register' ? opts.invite : undefined;
+    const email = name === 'register' ? opts.email : undefined;
     if (name === 'register') {
-      checkRegistration((await ctx.s.connect()).hello.registration, invite, ctx.g.server);
+      const hello = (await ctx.s.connect()).hello;
+      checkRegistration(hello.registration, invite, ctx.g.server);
+      checkEmail(hello, email, ctx.g.server);
       // A password typed at a prompt may take longer than the server waits for a login (10 s):
       // the request goes on a connection opened after it.
       if (!opts.passwordStdin && !process.env.NATTER_PASSWORD) ctx.s.close();
@@ -53,6 +91,7 @@ export function credentialAction(name: 'register' | 'login') {
               client: CLIENT,
               presence: false,
               ...(invite === undefined ? {} : { invite }),
+              ...(email === undefined ? {} : { email }),
             })
             .catch((err: unknown) => {
               const field = (err as { field?: unknown }).field;
@@ -70,7 +109,7 @@ export function credentialAction(name: 'register' | 'login') {
     ctx.out(
       { server: serverKey(ctx.g.server), user: res.user, session: res.session, ...(joined ? { joined } : {}) },
       () =>
-        `${name === 'register' ? 'registered and logged in' : 'logged in'} as ${clean(res.user.username)} on ${serverKey(ctx.g.server)}${joined ? `; joined ${clean(joined.server.name)}` : ''}`,
+        `${name === 'register' ? 'registered and logged in' : 'logged in'} as ${clean(res.user.username)} on ${serverKey(ctx.g.server)}${joined ? `; joined ${clean(joined.server.name)}` : ''}${confirmWords(res.user)}`,
     );
   });
 }

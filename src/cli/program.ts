@@ -61,6 +61,8 @@ const credentials = () => import('./credential-commands.js');
 const logout = () => import('./commands/logout.js');
 const whoami = () => import('./commands/whoami.js');
 const passwd = () => import('./commands/passwd.js');
+const email = () => import('./commands/email.js');
+const passwordReset = () => import('./commands/password-reset.js');
 const sessions = () => import('./commands/sessions.js');
 const audit = () => import('./commands/audit.js');
 const reports = () => import('./commands/report.js');
@@ -284,6 +286,32 @@ function serveCommand(): Command {
     )
     .addOption(
       new Option(
+        '--smtp-url <url>',
+        'send mail (email confirmation, password reset) through this SMTP server: smtp://user:password@host:587 or smtps://…:465',
+      ).env('NATTER_SMTP_URL'),
+    )
+    .addOption(
+      new Option('--mail-from <address>', 'the From address of the mail natter sends (needed with --smtp-url)').env(
+        'NATTER_MAIL_FROM',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--require-email',
+        'new accounts must give an email address and confirm it before doing anything else (needs --smtp-url)',
+      ).env('NATTER_REQUIRE_EMAIL'),
+    )
+    .addOption(
+      new Option(
+        '--unverified-ttl <duration>',
+        'with --require-email: how long a new account has to confirm its address before it is removed: 12h, 48h, 7d',
+      )
+        .env('NATTER_UNVERIFIED_TTL')
+        .default(48 * 3_600_000, '48h')
+        .argParser(durationMs),
+    )
+    .addOption(
+      new Option(
         '--limits <file>',
         'JSON file of rate limits and caps to change, e.g. {"sendPerUser": {"capacity": 20, "refillMs": 100}, "quotas": {"serversOwnedPerUser": 10}}',
       ).env('NATTER_LIMITS'),
@@ -461,6 +489,13 @@ function adminCommand(): Command {
         ),
       ),
   ).action(lazy(adminUsers, (m) => m.stats));
+  const mail = withDatabase(
+    new Command('mail')
+      .description('the mail outbox: mails waiting, sent and given up, and the latest failures with their errors')
+      .addOption(
+        new Option('--failures <n>', 'how many of the latest failures to list').default(10).argParser(positiveInt),
+      ),
+  ).action(lazy(admin, (m) => m.mail));
   return new Command('admin')
     .description("instance operators, named on the server's host in its own database (while it runs or not)")
     .addCommand(grant)
@@ -475,6 +510,7 @@ function adminCommand(): Command {
     .addCommand(sessionList)
     .addCommand(end)
     .addCommand(stats)
+    .addCommand(mail)
     .addHelpText(
       'after',
       `
@@ -521,7 +557,11 @@ function credentialCommand(name: 'register' | 'login', description: string): Com
       '--invite <code>',
       "an invite code of one of the server's communities: the account joins it (needed where the server takes accounts by invite only)",
     )
-    .action(lazy(credentials, (m) => m.credentialAction(name), { invite: '--invite' }));
+    .option(
+      '--email <address>',
+      'your email address: a code is mailed to it for natter email verify (needed where the server requires one)',
+    )
+    .action(lazy(credentials, (m) => m.credentialAction(name), { invite: '--invite', email: '--email' }));
 }
 
 function accountCommand(): Command {
@@ -551,6 +591,55 @@ function passwdCommand(): Command {
     .option('--keep-bot-tokens', 'keep bot tokens working (by default they are revoked too)')
     .addHelpText('after', '\nWithout a terminal: NATTER_PASSWORD (current) and NATTER_NEW_PASSWORD (new) also work.')
     .action(lazy(passwd, (m) => m.passwd));
+}
+
+/** `natter email`: the account's address, confirmed with a mailed code. */
+function emailCommand(): Command {
+  return new Command('email')
+    .description('your email address: show it, or set, confirm, resend or remove it')
+    .addCommand(
+      new Command('set')
+        .description('mail a code to a new address (it replaces the confirmed one once confirmed)')
+        .argument('<address>')
+        .action(lazy(email, (m) => m.set, { address: '<address>' })),
+    )
+    .addCommand(
+      new Command('verify')
+        .description('confirm the address with the code mailed to it (ABCD-EFGH; any case, dash or not)')
+        .argument('<code>')
+        .action(lazy(email, (m) => m.verify, { code: '<code>' })),
+    )
+    .addCommand(
+      new Command('resend')
+        .description('mail a new code to the address waiting for confirmation')
+        .action(lazy(email, (m) => m.resend)),
+    )
+    .addCommand(
+      new Command('remove')
+        .description('forget your email address (password reset by mail then stops working)')
+        .action(lazy(email, (m) => m.remove)),
+    )
+    .action(lazy(email, (m) => m.show));
+}
+
+/** `natter password reset`: a new password with a code mailed to the account's confirmed address. */
+function passwordCommand(): Command {
+  const reset = new Command('reset')
+    .description('forgot your password? mail a reset code to your confirmed address, then set a new password with it')
+    .argument('[username]', 'the account whose password to reset')
+    .option('--code <code>', 'the code from the mail: sets a new password (asked for, or --password-stdin)')
+    .option('--user <username>', 'with --code: the account (default: the one of the last reset asked for from here)')
+    .option('--password-stdin', 'with --code: read the new password from the first line of stdin')
+    .addHelpText(
+      'after',
+      `
+Step 1: natter password reset USERNAME mails a code (the answer is the same
+whether or not the account has a confirmed address). Step 2: natter password
+reset --code CODE asks for the new password; every session and bot token of
+the account is then revoked. Without a terminal, NATTER_NEW_PASSWORD also works.`,
+    )
+    .action(lazy(passwordReset, (m) => m.reset, { code: '--code', newPassword: 'the new password' }));
+  return new Command('password').description('password recovery by mail').addCommand(reset);
 }
 
 function sessionsCommand(): Command {
@@ -960,6 +1049,8 @@ function commands(): Command[] {
     new Command('whoami').description('show who you are logged in as').action(lazy(whoami, (m) => m.whoami)),
     passwdCommand(),
     accountCommand(),
+    passwordCommand(),
+    emailCommand(),
     sessionsCommand(),
     tokenCommand(),
     profileCommand(),

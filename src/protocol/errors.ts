@@ -33,6 +33,9 @@ export const ErrorCode = z.enum([
   'payload_too_large',
   'unsupported_media_type',
   'invalid_cursor',
+  'invalid_code',
+  'email_unconfirmed',
+  'mail_unavailable',
   'unavailable',
   'internal',
 ]);
@@ -64,6 +67,9 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   invalid_cursor: 400,
+  invalid_code: 400,
+  email_unconfirmed: 403,
+  mail_unavailable: 501,
   unavailable: 503,
   internal: 500,
 };

@@ -36,6 +36,10 @@ export const events = {
       authenticated: z.boolean(),
       /** Who may create an account here; absent from older servers, which take anyone (`open`). */
       registration: RegistrationMode.optional(),
+      /** Whether this server sends mail (email addresses, password reset); absent from older servers (none). */
+      mail: z.boolean().optional(),
+      /** Whether `register` needs an `email`, which the new account must confirm. */
+      emailRequired: z.boolean().optional(),
       limits: z.object({
         maxFrameBytes: z.number().int(),
         authDeadlineMs: z.number().int(),

@@ -17,6 +17,7 @@ import {
   Cursor,
   Description,
   DisplayName,
+  EmailAddress,
   GroupAdds,
   GroupInfo,
   GroupInvitation,
@@ -25,6 +26,7 @@ import {
   Id,
   InviteCode,
   InviteInfo,
+  MailedCode,
   MemberInfo,
   Message,
   MessageBody,
@@ -169,6 +171,10 @@ export const operations = {
       server: z.object({ name: z.literal('natter'), version: z.string() }),
       authenticated: z.boolean(),
       registration: Registration,
+      /** Whether this server sends mail (email addresses, password reset); absent from older servers (none). */
+      mail: z.boolean().optional(),
+      /** Whether `register` needs an `email` (which the new account must then confirm). */
+      emailRequired: z.boolean().optional(),
     }),
   }),
   ping: op({
@@ -188,6 +194,8 @@ export const operations = {
       client: ClientName.optional(),
       presence: z.boolean().optional(),
       invite: InviteCode.optional(),
+      /** An email address to confirm (a code is mailed to it); required where the server says `emailRequired`. */
+      email: EmailAddress.optional(),
     }),
     result: RegisterResult,
   }),
@@ -334,6 +342,49 @@ export const operations = {
         }),
       ),
       next: Next,
+    }),
+  }),
+  'email.set': op({
+    access: 'session',
+    summary:
+      'Mail a code to a new email address; it replaces the confirmed one only once confirmed with `email.verify`. Asking again mails a new code (after `retryAfterMs`).',
+    params: z.strictObject({ address: EmailAddress }),
+    result: z.object({ user: Self, expiresAt: Timestamp }),
+  }),
+  'email.resend': op({
+    access: 'session',
+    summary: 'Mail a new code to the address waiting for confirmation (the old code stops working).',
+    params: Empty,
+    result: z.object({ user: Self, expiresAt: Timestamp }),
+  }),
+  'email.verify': op({
+    access: 'session',
+    summary:
+      'Confirm the address waiting for confirmation with the code mailed to it; a code works once, for 24 hours, and 5 wrong tries end it.',
+    params: z.strictObject({ code: MailedCode }),
+    result: z.object({ user: Self }),
+  }),
+  'email.remove': op({
+    access: 'session',
+    summary: 'Forget the email address (confirmed and waiting); password reset by mail stops working for the account.',
+    params: Empty,
+    result: z.object({ user: Self }),
+  }),
+  'password.resetRequest': op({
+    access: 'none',
+    summary:
+      "Mail a password reset code to the account's confirmed address. The answer is the same whether or not the account or an address exists.",
+    params: z.strictObject({ username: z.string().min(1).max(256) }),
+    result: z.object({ expiresInMs: z.number().int().positive() }),
+  }),
+  'password.reset': op({
+    access: 'none',
+    summary:
+      'Set a new password with a mailed reset code; every session and bot token of the account is revoked and its connections closed.',
+    params: z.strictObject({ username: z.string().min(1).max(256), code: MailedCode, newPassword: NewPassword }),
+    result: z.object({
+      revokedSessions: z.number().int().nonnegative(),
+      revokedBotTokens: z.number().int().nonnegative(),
     }),
   }),
   'sessions.list': op({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isEmailAddress } from './email.js';
 import { searchTerms } from './search.js';
 import {
   canonicalChannelName,
@@ -202,8 +203,37 @@ export type PublicUser = z.infer<typeof PublicUser>;
  * server's host with `natter admin grant`). Absent otherwise, and never shown
  * to anyone else: who operates the instance is nobody else's business.
  */
-export const Self = PublicUser.extend({ operator: z.literal(true).optional() });
+export const Self = PublicUser.extend({
+  operator: z.literal(true).optional(),
+  /** The confirmed email address, or null; absent from servers older than email. */
+  email: z.string().nullable().optional(),
+  /** An address waiting for its code (`email.verify`) before it replaces `email`; null when none. */
+  pendingEmail: z.string().nullable().optional(),
+  /**
+   * Present while the account must still confirm an address (the server
+   * requires one): until then it can only confirm it, and it is removed at
+   * this time if it has not.
+   */
+  confirmBy: Timestamp.optional(),
+});
 export type Self = z.infer<typeof Self>;
+
+/**
+ * An email address as typed: one `@`, no spaces or control characters, at
+ * most 254 characters; the server lowercases its domain.
+ */
+export const EmailAddress = z
+  .string()
+  .min(3, 'an email address is needed')
+  .max(254, 'an email address is at most 254 characters')
+  .refine((s) => isEmailAddress(s), 'must be an email address: a name, one @, then a domain name');
+
+/** A code mailed to a person (`ABCD-EFGH`): letters and digits, a dash or spaces allowed, any case. */
+export const MailedCode = z
+  .string()
+  .min(1, 'a code is needed')
+  .max(32, 'a code is at most 32 characters')
+  .regex(/^[A-Za-z0-9 -]+$/, 'must be the code from the mail, like ABCD-EFGH');
 
 /** A login session: one per `register`/`login`. */
 export const SessionInfo = z.object({

@@ -1,4 +1,6 @@
 import { NatterError } from '../protocol/index.js';
+import type { ServerConfig } from './config.js';
+import type { AuthState } from './connection.js';
 import type { AuthedCtx, Services } from './context.js';
 import type { SendGate } from './db/chat.js';
 import { messageTargetKey, type ReportView, userTargetKey } from './db/reports.js';
@@ -9,6 +11,7 @@ import type {
   MessageRow,
   ReportRow,
   ServerRow,
+  SessionRow,
   UserRow,
 } from './db/schema.js';
 import { conversationScope, type Scope, serverScope } from './event-log.js';
@@ -614,5 +617,53 @@ export async function resolveToken(
       .catch((err: unknown) => ctx.log.error('recording a session as seen', err));
     row.lastSeenAt = now;
   }
-  return { row, user };
+  return { row, user, auth: authStateOf(ctx.config, row, user) };
+}
+
+/** Whether `user` must still confirm an email address before doing anything else (the server requires one). */
+export function owesConfirmation(config: Pick<ServerConfig, 'mail'>, user: Pick<UserRow, 'verifyBy'>): boolean {
+  return config.mail?.requireEmail === true && user.verifyBy !== null;
+}
+
+/** A connection's authentication with the session (or bot token) `row` of `user`. */
+export function authStateOf(
+  config: Pick<ServerConfig, 'mail'>,
+  row: Pick<SessionRow, 'id' | 'kind'>,
+  user: UserRow,
+): AuthState {
+  const auth: AuthState = { userId: user.id, sessionId: row.id, kind: row.kind };
+  if (owesConfirmation(config, user)) auth.unconfirmed = true;
+  return auth;
+}
+
+/** What an account that owes a confirmed address may still do: confirm one, see itself, log out. */
+export const WHILE_UNCONFIRMED: ReadonlySet<string> = new Set([
+  'email.set',
+  'email.resend',
+  'email.verify',
+  'whoami',
+  'logout',
+]);
+
+/**
+ * Refuses `op` to a connection whose account has not yet confirmed the
+ * email address the server requires. The account is read again first: once
+ * it has confirmed (from this connection or another, on any node), the flag
+ * is dropped and nothing more is read.
+ */
+export async function assertConfirmed(
+  services: Pick<Services, 'users' | 'config'>,
+  auth: AuthState,
+  op: string,
+): Promise<void> {
+  if (!auth.unconfirmed || WHILE_UNCONFIRMED.has(op)) return;
+  const user = await services.users.byId(auth.userId);
+  if (user && !owesConfirmation(services.config, user)) {
+    auth.unconfirmed = false;
+    return;
+  }
+  throw new NatterError(
+    'email_unconfirmed',
+    'confirm your email address first: natter email verify CODE (with the code mailed to you; natter email resend mails a new one)',
+  );
 }

@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
+import { emailAddressProblem } from '../protocol/email.js';
 import type { RegistrationMode } from '../protocol/schemas.js';
 import type { LogFormat, LogLevel } from './log.js';
+import type { OutboxHooks } from './mail/outbox.js';
 import type { MetricsConfig } from './metrics.js';
 
 /**
@@ -63,7 +65,66 @@ export type Limits = {
   inviteFail: Limit;
   /** Reports made per user (`reports.create`), whatever their outcome. */
   reportPerUser: Limit;
+  /** Confirmation codes mailed per user (`email.set`, `email.resend`, `register` with an address). */
+  emailSendPerUser: Limit;
+  /** Wrong confirmation codes per user (`email.verify`). */
+  emailVerifyFailPerUser: Limit;
+  /** Password reset requests per client address, whatever the account (`password.resetRequest`). */
+  passwordResetPerAddress: Limit;
+  /** Password reset requests per account name, and so per address it mails (unknown names included). */
+  passwordResetPerAccount: Limit;
+  /** Wrong reset codes per client address (`password.reset`). */
+  passwordResetFailPerAddress: Limit;
 };
+
+/**
+ * Mail (`natter serve --smtp-url`): where mail leaves from and as whom, and
+ * whether new accounts must confirm an address. The retry and breaker
+ * settings have defaults (tests shorten them).
+ */
+export type MailSettings = {
+  /** `smtp://user:pass@host:port` or `smtps://…` (nodemailer's URL form). */
+  url: string;
+  /** The From address of every mail. */
+  from: string;
+  /** `register` needs an `email`, and the new account can do nothing else until it confirms it. */
+  requireEmail: boolean;
+  /** How long a new account has to confirm its address before it is removed (`--unverified-ttl`). */
+  unverifiedTtlMs: number;
+  /** The first retry's delay; each next one doubles, up to `retryMaxMs` (default 30 s). */
+  retryBaseMs?: number;
+  /** The longest delay between two tries (default 1 h). */
+  retryMaxMs?: number;
+  /** A mail not sent this long after it was written is given up (`failed_at`; default 24 h). */
+  giveUpAfterMs?: number;
+  /** Failures in a row that open the SMTP breaker (default 5). */
+  breakerThreshold?: number;
+  /** How long the breaker stays open before one probe (default 60 s). */
+  breakerCoolDownMs?: number;
+  /** How long a node may hold a claimed mail before another may take it over (default 2 min). */
+  claimMs?: number;
+};
+
+/** Checks mail settings before anything is opened: a usable SMTP URL, a From address. */
+export function checkMailSettings(mail: MailSettings | null): void {
+  if (mail === null) return;
+  let url: URL;
+  try {
+    url = new URL(mail.url);
+  } catch {
+    throw new ConfigError('--smtp-url must be a URL like smtp://user:password@mail.example.org:587 or smtps://…');
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') {
+    throw new ConfigError(`--smtp-url must start with smtp:// or smtps://, not ${url.protocol}//`);
+  }
+  if (url.hostname === '') throw new ConfigError('--smtp-url names no host: smtp://user:password@HOST:587');
+  if (url.port !== '' && !(Number(url.port) >= 1 && Number(url.port) <= 65535)) {
+    throw new ConfigError(`--smtp-url has port ${url.port}; a port is 1 to 65535`);
+  }
+  const problem = emailAddressProblem(mail.from);
+  if (problem !== null) throw new ConfigError(`--mail-from "${mail.from}" is not an email address: ${problem}`);
+  if (!(mail.unverifiedTtlMs > 0)) throw new ConfigError('--unverified-ttl must be longer than 0');
+}
 
 /**
  * Caps on what one user (or one server) may hold, and the daily write budget.
@@ -248,6 +309,8 @@ export type ServerConfig = {
    * request would wait too: the default is not to wait, and answer `unavailable`.
    */
   busyTimeoutMs: number;
+  /** Mail (`--smtp-url`, `--mail-from`): email addresses, confirmation, password reset. Null: this server sends none. */
+  mail: MailSettings | null;
   /**
    * Scheduled backups (`--backup-every`, `--backup-keep`, `--backup-dir`):
    * where, how often, how many kept. Null: none.
@@ -272,6 +335,10 @@ export type ServerConfig = {
 export type ServerOverrides = Partial<Omit<ServerConfig, 'limits' | 'quotas'>> & {
   limits?: Partial<Limits>;
   quotas?: Partial<Quotas>;
+  /** The server's clock (ms since the epoch); tests move it instead of waiting. Default `Date.now`. */
+  clock?: () => number;
+  /** Hear what becomes of mail (sent, retried, given up) and the SMTP breaker's moves (metrics). */
+  mailHooks?: OutboxHooks;
 };
 
 /**
@@ -393,6 +460,13 @@ export function defaultConfig(): ServerConfig {
       inviteFail: { capacity: 5, refillMs: 12_000 },
       // 10 at once, then 10 an hour.
       reportPerUser: { capacity: 10, refillMs: 360_000 },
+      // 5 at once, then one every 10 minutes (besides the minute between two codes).
+      emailSendPerUser: { capacity: 5, refillMs: 600_000 },
+      emailVerifyFailPerUser: { capacity: 10, refillMs: 60_000 },
+      passwordResetPerAddress: { capacity: 5, refillMs: 120_000 },
+      // 3 at once, then one every 20 minutes.
+      passwordResetPerAccount: { capacity: 3, refillMs: 1_200_000 },
+      passwordResetFailPerAddress: { capacity: 10, refillMs: 60_000 },
     },
     quotas: {
       serversOwnedPerUser: 100,
@@ -419,6 +493,7 @@ export function defaultConfig(): ServerConfig {
     auditRetentionMs: 90 * 24 * 3600 * 1000,
     moderationWebhook: null,
     metrics: null,
+    mail: null,
     usernameHoldMs: 30 * 24 * 3600 * 1000,
     presenceGraceMs: 5_000,
     maintenanceIntervalMs: 3_600_000,
@@ -447,6 +522,11 @@ export const LIMIT_NAMES = [
   'lookupPerUser',
   'inviteFail',
   'reportPerUser',
+  'emailSendPerUser',
+  'emailVerifyFailPerUser',
+  'passwordResetPerAddress',
+  'passwordResetPerAccount',
+  'passwordResetFailPerAddress',
 ] as const satisfies readonly (keyof Limits)[];
 
 /**

@@ -48,6 +48,12 @@ export type AuthState = {
   /** The `sessions` row: a login session or a bot token. */
   sessionId: string;
   kind: 'session' | 'bot';
+  /**
+   * The account still owes the confirmation of an email address the server
+   * requires: it may only confirm it (access.ts `assertConfirmed`). Cleared
+   * once a request finds it confirmed.
+   */
+  unconfirmed?: boolean;
 };
 
 export type Transport = 'ws' | 'tcp' | 'http';

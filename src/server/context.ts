@@ -7,6 +7,7 @@ import type { Limits, ServerConfig } from './config.js';
 import type { AuthState, Connection } from './connection.js';
 import type { Hub } from './hub.js';
 import type { Logger } from './log.js';
+import type { Mailer } from './mail/outbox.js';
 import type { BlobStore } from './media/blob-store.js';
 import type { Uploads } from './media/upload.js';
 import type { Metrics } from './metrics.js';
@@ -19,6 +20,7 @@ import type {
   AutomodStore,
   ChatStore,
   EventStore,
+  MailStore,
   MediaStore,
   ReportStore,
   SessionStore,
@@ -53,6 +55,10 @@ export type Services = {
   media: MediaStore;
   /** Whole accounts: deletion, disabling, the export's reads. */
   accounts: AccountStore;
+  /** Mailed codes and the mail outbox. */
+  mail: MailStore;
+  /** Sends what the outbox holds (`--smtp-url`); null when this server sends no mail. */
+  mailer: Mailer | null;
   /** The bytes of uploaded files, by SHA-256 (`media/` under the data directory, or `mediaDir`). */
   blobs: BlobStore;
   /** Uploads under way on this node (one at a time per slot, a few per account). */
@@ -126,6 +132,7 @@ export function inTransaction<C extends Ctx>(ctx: C, tx: TxStores): C {
   bound.automod = tx.automod;
   bound.media = tx.media;
   bound.accounts = tx.accounts;
+  bound.mail = tx.mail;
   return bound;
 }
 

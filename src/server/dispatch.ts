@@ -7,6 +7,7 @@ import {
   parseRequest,
   type Reply,
 } from '../protocol/index.js';
+import { assertConfirmed } from './access.js';
 import type { Connection } from './connection.js';
 import { type Ctx, type Handler, inTransaction, type Services } from './context.js';
 import { handlers } from './handlers/index.js';
@@ -366,7 +367,10 @@ export class Dispatcher {
       if (enteredAt !== 0) scope.span.past('authorize', enteredAt, performance.now());
       return scope.span.phase('handle', () => (handler as (c: Ctx, p: unknown) => unknown)(ctx, request.params));
     };
-    return spent ? spent.then(run) : run();
+    // An account that owes a confirmed email address may only confirm it (access.ts).
+    const gated = session?.unconfirmed ? assertConfirmed(this.services, session, request.op) : null;
+    const ready = gated && spent ? Promise.all([gated, spent]) : (gated ?? spent);
+    return ready ? ready.then(run) : run();
   }
 
   private failed(request: ParsedRequest, err: unknown, scope: RequestScope): Outcome {

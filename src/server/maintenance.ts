@@ -46,7 +46,16 @@ export type MaintenanceReport = {
   temps: number;
   /** Blobs no row names, past their grace period. */
   blobs: number;
+  /** Accounts removed for not confirming the email address the server required in time. */
+  unconfirmed: number;
+  /** Mailed codes past their expiry. */
+  codes: number;
+  /** Mails sent or given up more than a week ago (the outbox's history). */
+  mail: number;
 };
+
+/** How long the outbox keeps a mail once sent or given up (for `natter admin mail`). */
+export const MAIL_HISTORY_MS = 7 * 24 * 3600 * 1000;
 
 /** How long a dead invite code (revoked, expired, used up) is kept before it is deleted. */
 export const DEAD_INVITE_MS = 7 * 24 * 3600 * 1000;
@@ -59,7 +68,9 @@ export const DEAD_INVITE_MS = 7 * 24 * 3600 * 1000;
  * addresses not logged in from for 90 days, invite codes dead for a week,
  * servers' audit log entries past `auditRetentionMs`,
  * shared rate-limit buckets full again, and files (uploads not put to use,
- * upload totals, unfinished temporary files, blobs no row names); then the cost of the dummy hash
+ * upload totals, unfinished temporary files, blobs no row names), accounts that did not confirm the
+ * email address the server required in time, expired mailed codes and the outbox's week-old history;
+ * then the cost of the dummy hash
  * unknown users are checked against follows the cost most accounts now have.
  * On PostgreSQL one natter of a cluster runs it (see {@link Maintenance}).
  */
@@ -91,8 +102,54 @@ export async function runMaintenance(services: Services): Promise<MaintenanceRep
     if (n < SWEEP_BATCH) break;
     await new Promise((resolve) => setImmediate(resolve));
   }
+  const accounts = await sweepMail(services, now);
   await followDummyCost(services);
-  return { events: removed, sessions: expired, holds, usage, invites, audit, rateBuckets, ...media };
+  return { events: removed, sessions: expired, holds, usage, invites, audit, rateBuckets, ...media, ...accounts };
+}
+
+/**
+ * Mail: accounts registered while the server required an email address
+ * that did not confirm one by their `verify_by` (their sessions are closed;
+ * only while the server still requires one), codes past their expiry, and
+ * the outbox's history older than a week.
+ */
+async function sweepMail(
+  services: Services,
+  now: number,
+): Promise<Pick<MaintenanceReport, 'unconfirmed' | 'codes' | 'mail'>> {
+  let unconfirmed = 0;
+  if (services.config.mail?.requireEmail) {
+    await sweep(services, async (tx, after) => {
+      const ids = await tx.mail.overdueUnconfirmed(now, SWEEP_BATCH);
+      const sessions: string[] = [];
+      // Counted once committed (a rolled-back batch removed nobody).
+      let removed = 0;
+      for (const id of ids) {
+        const rows = [
+          ...(await tx.sessions.revokeOthers(id, 'session', null)),
+          ...(await tx.sessions.revokeOthers(id, 'bot', null)),
+        ];
+        if (await tx.mail.removeUnconfirmed(id, now)) {
+          removed++;
+          sessions.push(...rows.map((r) => r.id));
+        }
+      }
+      after.push(() => {
+        unconfirmed += removed;
+      });
+      after.push(() =>
+        services.fanout.closeSessions(
+          sessions,
+          CloseCode.sessionRevoked,
+          'account removed: its email address was not confirmed in time',
+        ),
+      );
+      return ids.length;
+    });
+  }
+  const codes = await sweep(services, (tx) => tx.mail.pruneCodes(now, SWEEP_BATCH));
+  const mail = await sweep(services, (tx) => tx.mail.pruneOutbox(now - MAIL_HISTORY_MS, SWEEP_BATCH));
+  return { unconfirmed, codes, mail };
 }
 
 /**

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ErrorCode, OP_NAMES } from '../protocol/index.js';
-import type { BreakerState } from './automod/breaker.js';
+import type { BreakerState } from './breaker.js';
 import type { Transport } from './connection.js';
 import type { Logger } from './log.js';
 

@@ -7,10 +7,12 @@ import { accountQueries } from './db/accounts.js';
 import { type ExistingDb, openExistingDb, sqliteTrouble } from './db/existing.js';
 import { DB_FILE } from './db/index.js';
 import { columnNames } from './db/inspect.js';
+import { mailQueries, type OutboxSummary } from './db/mail.js';
 import type { UserRow } from './db/schema.js';
 import { userQueries } from './db/users.js';
-import type { AccountStore, UserStore } from './store/port.js';
+import type { AccountStore, MailStore, UserStore } from './store/port.js';
 import { PostgresAccounts } from './store/postgres/accounts.js';
+import { PostgresMail } from './store/postgres/mail.js';
 import { isUnavailable, pgTypes } from './store/postgres/sql.js';
 import { describeDatabase } from './store/postgres/store.js';
 import { PostgresUsers } from './store/postgres/users.js';
@@ -77,6 +79,8 @@ export type InstanceDatabase = {
   atomically<T>(fn: (stores: { users: UserStore; accounts: AccountStore }) => Promise<T>): Promise<T>;
   /** Bytes the database takes: the SQLite file and its WAL, or pg_database_size. */
   size(): Promise<number>;
+  /** The mail outbox and codes (for `natter admin mail`). */
+  readonly mail: MailStore;
   /** A failure of `users` as the person should read it (an `InstanceAdminError` where it is understood). */
   explain(err: unknown): unknown;
   close(): Promise<void>;
@@ -136,10 +140,16 @@ function openSqlite(dataDir: string): InstanceDatabase {
   }
   const users = asyncOf(userQueries(db));
   const accounts = asyncOf(accountQueries(db));
+  let mail: MailStore | null = null;
   return {
     where: file,
     users,
     accounts,
+    // Prepared when first used: the other commands work on a database from before the outbox.
+    get mail() {
+      mail ??= asyncOf(mailQueries(db));
+      return mail;
+    },
     backend: 'sqlite',
     async atomically(fn) {
       // IMMEDIATE takes the write lock now (waiting for the server's batch), so what fn reads stays true.
@@ -236,6 +246,7 @@ async function openPostgres(url: string): Promise<InstanceDatabase> {
       }
     },
     size: async () => Number((await pool.query('SELECT pg_database_size(current_database()) AS n')).rows[0]?.n ?? 0),
+    mail: new PostgresMail(pool),
     explain: (err) => postgresError(err, where),
     close: () => pool.end(),
   };
@@ -297,6 +308,15 @@ export async function setOperator(db: InstanceDatabase, name: string, operator: 
 export async function listOperators(db: InstanceDatabase): Promise<UserRow[]> {
   try {
     return await db.users.operators();
+  } catch (err) {
+    throw db.explain(err);
+  }
+}
+
+/** The outbox's state: mails waiting, sent and given up, and the latest failures (never a body or a code). */
+export async function outboxSummary(db: InstanceDatabase, failures: number): Promise<OutboxSummary> {
+  try {
+    return await db.mail.summary(failures);
   } catch (err) {
     throw db.explain(err);
   }

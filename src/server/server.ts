@@ -20,10 +20,12 @@ import { hubTarget } from './bus/target.js';
 import {
   ConfigError,
   checkClusterSettings,
+  checkMailSettings,
   checkPublicUrl,
   DatabaseUnreachable,
   defaultConfig,
   LIMIT_NAMES,
+  type MailSettings,
   REFUNDED_LIMITS,
   type ServerConfig,
   type ServerOverrides,
@@ -33,6 +35,8 @@ import { DB_FILE, type Db, openDb, openReader, permissionWarnings } from './db/i
 import { Dispatcher } from './dispatch.js';
 import { Hub } from './hub.js';
 import { createLogger, type Logger } from './log.js';
+import { MailOutbox, type OutboxHooks } from './mail/outbox.js';
+import { smtpTransport } from './mail/transport.js';
 import { Maintenance } from './maintenance.js';
 import { FsBlobStore } from './media/blob-store.js';
 import { Uploads } from './media/upload.js';
@@ -71,6 +75,8 @@ export type RunningServer = {
   sqlite(): Db;
   /** Copies the WAL back into the database file, off the event loop (SQLite only). */
   checkpointer: Checkpointer | null;
+  /** The mail outbox's sender (`--smtp-url`), or null when this server sends no mail. */
+  outbox: MailOutbox | null;
   /** The maintenance sweeps: passes run by this natter, and whether it holds their lease. */
   maintenance: Maintenance['stats'];
   /** The scheduled backups (`stats`, `onBackup`), or null without `--backup-every`. */
@@ -113,6 +119,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   if (config.backup) config.backup = { ...config.backup, dir: resolve(config.backup.dir) };
   // Before anything is opened: a backup directory that cannot be written starts nothing.
   await checkBackupSettings(config);
+  checkMailSettings(config.mail);
   const certificate = config.tls ? new ServerCertificate(config.tls) : null;
   const proxies = new TrustedProxies(config.trustProxy);
   const hosts = new HostCheck(parseAllowedHosts(config.allowedHosts), config.host, () => certificate?.names ?? []);
@@ -136,7 +143,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
       log,
     });
   }
-  const clock = () => Date.now();
+  const clock = overrides.clock ?? (() => Date.now());
   const hub = new Hub(config.presenceGraceMs);
   /** The HTTP port once bound (`hello.media` tells TCP clients). */
   let boundPort = config.port;
@@ -255,6 +262,8 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     automod: store.automod,
     media: store.media,
     accounts: store.accounts,
+    mail: store.mail,
+    mailer: null,
     blobs: new FsBlobStore(config.mediaDir ?? resolve(config.dataDir, 'media')),
     uploads: new Uploads(config.quotas.uploadBytesPerSecond),
     ruleCache: new RuleCache(),
@@ -287,6 +296,34 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     dataDir: config.dataDir,
     node: bus instanceof NatsBus ? { cluster: config.cluster, node: bus.nodeId } : null,
   });
+  // The outbox starts with the server; an SMTP server that cannot be reached only delays mail.
+  const outbox =
+    config.mail === null
+      ? null
+      : mailOutbox(config.mail, store, () => services.clock(), log, {
+          // The metrics see every mail and breaker change; a test's own hooks hear them too.
+          onSent: (kind) => {
+            metrics.mailSent(kind);
+            overrides.mailHooks?.onSent?.(kind);
+          },
+          onFailed: (kind) => {
+            metrics.mailFailed(kind);
+            overrides.mailHooks?.onFailed?.(kind);
+          },
+          onRetry: (kind) => {
+            metrics.mailRetry(kind);
+            overrides.mailHooks?.onRetry?.(kind);
+          },
+          onBreakerChange: (state) => {
+            metrics.breakerState('smtp', state);
+            overrides.mailHooks?.onBreakerChange?.(state);
+          },
+        });
+  services.mailer = outbox;
+  if (outbox) {
+    metrics.breakerState('smtp', 'closed');
+    metrics.setMailPending(() => outbox.pending());
+  }
   const maintenance = new Maintenance(services);
   const backups = config.backup
     ? new BackupScheduler(
@@ -300,6 +337,8 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
         log,
       )
     : null;
+  metrics.backupSchedule(config.backup ? config.backup.everyMs : null);
+  if (backups) backups.onBackup = (outcome) => metrics.backupDone(outcome);
   const dispatcher = new Dispatcher(services);
   const startedAt = Date.now();
   const httpOptions = {
@@ -422,6 +461,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
   // Changes natter admin makes to accounts from outside close the connections they end.
   const accountWatch = new AccountWatch({ accounts: store.accounts, users: store.users, hub: services.hub, log });
   accountWatch.start();
+  outbox?.start();
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
@@ -437,6 +477,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
       await maintenance.stop();
       // A backup under way finishes (or fails) before the database closes.
       await backups?.stop();
+      await outbox?.stop();
       // Spread reconnects over a few seconds so clients do not stampede the restarted server.
       for (const conn of services.hub.connections()) {
         conn.close(CloseCode.serviceRestart, 'server restarting', 1000 + Math.floor(Math.random() * 4000));
@@ -470,6 +511,7 @@ export async function startServer(overrides: ServerOverrides = {}): Promise<Runn
     checkpointer,
     maintenance: maintenance.stats,
     backups,
+    outbox,
     reloadTls,
     stop,
   };
@@ -499,11 +541,17 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-/**
- * After the bus may have missed effects (a lost message, NATS down): every
- * local connection gets the scopes the database says its user has, and those
- * whose session or bot token is gone are closed.
- */
+/** The outbox of `--smtp-url`, sending through nodemailer. */
+function mailOutbox(
+  settings: MailSettings,
+  store: Store,
+  clock: () => number,
+  log: Logger,
+  hooks: OutboxHooks | undefined,
+): MailOutbox {
+  return new MailOutbox({ ...hooks, store, transport: smtpTransport(settings.url), settings, clock, log });
+}
+
 /** The classifier `--moderation-webhook` names, with its policy; null without one. */
 function classifierOf(config: ServerConfig, log: Logger): Services['classifier'] {
   const hook = config.moderationWebhook;
@@ -514,6 +562,11 @@ function classifierOf(config: ServerConfig, log: Logger): Services['classifier']
   };
 }
 
+/**
+ * After the bus may have missed effects (a lost message, NATS down): every
+ * local connection gets the scopes the database says its user has, and those
+ * whose session or bot token is gone are closed.
+ */
 async function resyncConnections(hub: Hub, store: Store, log: Logger): Promise<void> {
   try {
     for (const userId of hub.users()) {

@@ -240,9 +240,20 @@ export function toPublicUser(row: UserRow): PublicUser {
 }
 
 /** The caller's own account: as others see it, and whether they are an instance operator (never shown to others). */
-export function toSelf(row: UserRow): Self {
-  return row.operator ? { ...toPublicUser(row), operator: true } : toPublicUser(row);
+export function toSelf(row: UserRow, extra: SelfExtra = {}): Self {
+  const self: Self = row.operator ? { ...toPublicUser(row), operator: true } : toPublicUser(row);
+  self.email = row.email;
+  if (extra.pendingEmail !== undefined) self.pendingEmail = extra.pendingEmail;
+  if (extra.owesConfirmation && row.verifyBy !== null) self.confirmBy = row.verifyBy;
+  return self;
 }
+
+/**
+ * What the account's own view may add: the address waiting for its code
+ * (when it was read), and whether the account must still confirm one (then
+ * `confirmBy` says until when).
+ */
+export type SelfExtra = { pendingEmail?: string | null; owesConfirmation?: boolean };
 
 /** Wire form of a login session row. */
 export function toSessionInfo(row: SessionRow, currentId: string | null): SessionInfo {

@@ -889,6 +889,42 @@ export const COMMANDS: readonly Command[] = [
     },
   },
   {
+    name: 'email',
+    aliases: [],
+    usage: '/email ADDRESS',
+    description: 'Add or change your email address: a code is mailed to it; confirm with /verify CODE.',
+    run: (args) => {
+      const address = args.words[0];
+      if (address === undefined || args.words.length !== 1) return usage('email');
+      return request(
+        'email.set',
+        { address },
+        (r) => `a code was mailed to ${r.user.pendingEmail ?? address}: type /verify CODE (it works for 24 hours)`,
+      );
+    },
+  },
+  {
+    name: 'verify',
+    aliases: [],
+    usage: '/verify CODE',
+    description: 'Confirm your email address with the code mailed to it (ABCD-EFGH, any case).',
+    run: (args) => {
+      const code = args.rest(0);
+      if (code === '') return usage('verify');
+      return request('email.verify', { code }, (r) => `${r.user.email ?? 'your address'} is confirmed`);
+    },
+  },
+  {
+    name: 'resend',
+    aliases: [],
+    usage: '/resend',
+    description: 'Mail a new confirmation code to the address waiting for one.',
+    run: (args) => {
+      if (args.words.length !== 0) return usage('resend');
+      return request('email.resend', {}, (r) => `a new code was mailed to ${r.user.pendingEmail ?? 'your address'}`);
+    },
+  },
+  {
     name: 'nick',
     aliases: [],
     usage: '/nick [DISPLAY NAME]',

@@ -17,6 +17,7 @@ import { PostgresAccounts } from '../../src/server/store/postgres/accounts.js';
 import { PostgresAudit } from '../../src/server/store/postgres/audit.js';
 import { PostgresChat } from '../../src/server/store/postgres/chat.js';
 import { PostgresEvents } from '../../src/server/store/postgres/events.js';
+import { PostgresMail } from '../../src/server/store/postgres/mail.js';
 import { PostgresMedia } from '../../src/server/store/postgres/media.js';
 import { PostgresReports } from '../../src/server/store/postgres/reports.js';
 import * as pgSchema from '../../src/server/store/postgres/schema.js';
@@ -121,6 +122,7 @@ function notingAll(stores: TxStores): TxStores {
     automod: noting('automod', stores.automod),
     media: noting('media', stores.media),
     accounts: noting('accounts', stores.accounts),
+    mail: noting('mail', stores.mail),
   };
 }
 
@@ -1206,11 +1208,81 @@ async function script(b: Backend): Promise<void> {
   await w('accounts.deleteAccount keep', (tx) => tx.accounts.deleteAccount('u-dan', T + 60, 'keep'));
   await w('accounts.deleteAccount remove', (tx) => tx.accounts.deleteAccount('u-eve', T + 61, 'remove'));
   await rec(b, 'accounts.counts after', r.accounts.counts(T));
+  // Mail: one-time codes, the outbox, accounts that never confirmed the address they owed
+  const code = (id: string, purpose: 'verify' | 'reset', hash: string, createdAt: number, expiresAt: number) => ({
+    id,
+    userId: 'u-ann',
+    purpose,
+    address: 'ann@example.org',
+    codeHash: hash,
+    createdAt,
+    expiresAt,
+    tries: 0,
+    usedAt: null,
+  });
+  await w('mail.putCode', (tx) => tx.mail.putCode(code('c-1', 'verify', 'aa', T, T + 1000)));
+  await w('mail.putCode supersedes the earlier code', (tx) =>
+    tx.mail.putCode(code('c-2', 'verify', 'bb', T + 1, T + 1000)),
+  );
+  await w('mail.putCode of another purpose', (tx) => tx.mail.putCode(code('c-3', 'reset', 'cc', T + 2, T + 5)));
+  await rec(b, 'mail.latestCode', r.mail.latestCode('u-ann', 'verify'));
+  await rec(b, 'mail.latestCode none', r.mail.latestCode('u-bob', 'reset'));
+  await w('mail.addTry', async (tx) => [
+    await tx.mail.addTry('c-2'),
+    await tx.mail.addTry('c-2'),
+    await tx.mail.addTry('nope'),
+  ]);
+  await w('mail.useCode', async (tx) => [await tx.mail.useCode('c-2', T + 3), await tx.mail.useCode('c-2', T + 4)]);
+  await rec(b, 'mail.latestCode used', r.mail.latestCode('u-ann', 'verify'));
+  await w('mail.pruneCodes', (tx) => tx.mail.pruneCodes(T + 10, 10));
+  await w('mail.dropCodes', (tx) => tx.mail.dropCodes('u-ann', 'verify'));
+  await rec(b, 'mail.latestCode dropped', r.mail.latestCode('u-ann', 'verify'));
+  await rec(b, 'mail.nextDue empty', r.mail.nextDue());
+  await w('mail.enqueue', async (tx) => {
+    const ids: number[] = [];
+    for (const [i, kind] of ['verify', 'reset', 'verify', 'reset'].entries()) {
+      ids.push(
+        await tx.mail.enqueue({ kind, toAddress: `a${i}@example.org`, subject: 's', body: 'b', createdAt: T + i }),
+      );
+    }
+    return ids.map((id) => id - (ids[0] ?? 0));
+  });
+  const [m1, m2, m3, m4] = await outboxIds(b);
+  await w('mail.claim', async (tx) => (await tx.mail.claim(T + 2, T + 100, 2)).map((m) => m.kind));
+  await w('mail.claim skips claimed mail', async (tx) => (await tx.mail.claim(T + 2, T + 100, 10)).map((m) => m.kind));
+  await w('mail.claim after the claims ran out', async (tx) => (await tx.mail.claim(T + 100, T + 200, 1)).length);
+  await w('mail.markSent', (tx) => tx.mail.markSent(m1 ?? 0, T + 5));
+  await w('mail.markRetry', (tx) => tx.mail.markRetry(m2 ?? 0, T + 500, 'ECONNREFUSED', true));
+  await w('mail.markRetry uncounted', (tx) => tx.mail.markRetry(m4 ?? 0, T + 400, 'not tried', false));
+  await w('mail.markFailed', (tx) => tx.mail.markFailed(m3 ?? 0, T + 6, 'SMTP 550'));
+  await rec(b, 'mail.pending', r.mail.pending());
+  await rec(b, 'mail.nextDue', r.mail.nextDue());
+  await rec(
+    b,
+    'mail.summary',
+    r.mail.summary(10).then((s) => ({ ...s, failures: s.failures.map(({ id: _id, ...f }) => f) })),
+  );
+  await w('mail.pruneOutbox', (tx) => tx.mail.pruneOutbox(T + 2, 10));
+  await w('users owing a confirmation', async (tx) => {
+    await tx.users.insert({ ...user('u-unc', 'unconfirmed', T + 8), verifyBy: T + 50 });
+    await tx.users.insert({ ...user('u-unc2', 'unconfirmed2', T + 8), verifyBy: T + 51 });
+  });
+  await rec(b, 'mail.overdueUnconfirmed not yet', r.mail.overdueUnconfirmed(T + 49, 10));
+  await rec(b, 'mail.overdueUnconfirmed', r.mail.overdueUnconfirmed(T + 51, 10));
+  await w('mail.removeUnconfirmed too early', (tx) => tx.mail.removeUnconfirmed('u-unc', T + 49));
+  await w('mail.removeUnconfirmed', (tx) => tx.mail.removeUnconfirmed('u-unc', T + 50));
+  await w('users.update confirmed', (tx) => tx.users.update('u-unc2', { verifyBy: null }));
+  await w('mail.removeUnconfirmed once confirmed', (tx) => tx.mail.removeUnconfirmed('u-unc2', T + 60));
 
   // Deletions, and what they take along
   await w('chat.deleteConversation', (tx) => tx.chat.deleteConversation('d-ac'));
   await w('chat.deleteServer', (tx) => tx.chat.deleteServer('s-beta'));
   await rec(b, 'chat.server deleted', r.chat.server('s-beta'));
+}
+
+/** The outbox's mail ids, oldest first. */
+async function outboxIds(b: Backend): Promise<number[]> {
+  return (await b.table('mail_outbox')).map((r) => Number(r.id)).sort((x, y) => x - y);
 }
 
 /** Every table of both backends, but the FTS5 and tsvector columns of each, at the end of the script. */
@@ -1321,6 +1393,7 @@ test('the PostgreSQL stores answer every call of the script as the SQLite query 
     ...methodsOf(PostgresReports.prototype).map((m) => `reports.${m}`),
     ...methodsOf(PostgresMedia.prototype).map((m) => `media.${m}`),
     ...methodsOf(PostgresAccounts.prototype).map((m) => `accounts.${m}`),
+    ...methodsOf(PostgresMail.prototype).map((m) => `mail.${m}`),
   ];
   assert.ok(expected.length > 100, 'the method lists were read');
   const missing = expected.filter((m) => !called.has(m) && NOT_COMPARED[m] === undefined);

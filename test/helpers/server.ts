@@ -22,6 +22,11 @@ export const LOOSE_LIMITS: ServerConfig['limits'] = {
   lookupPerUser: { capacity: 10_000, refillMs: 1 },
   inviteFail: { capacity: 1000, refillMs: 1 },
   reportPerUser: { capacity: 1000, refillMs: 1 },
+  emailSendPerUser: { capacity: 1000, refillMs: 1 },
+  emailVerifyFailPerUser: { capacity: 1000, refillMs: 1 },
+  passwordResetPerAddress: { capacity: 1000, refillMs: 1 },
+  passwordResetPerAccount: { capacity: 1000, refillMs: 1 },
+  passwordResetFailPerAddress: { capacity: 1000, refillMs: 1 },
 };
 
 export type TestServer = {

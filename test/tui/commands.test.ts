@@ -345,6 +345,17 @@ describe('parseCommand: profile', () => {
     assert.deepEqual(req(parseCommand('/nick', ctx())).params, { displayName: null });
   });
 
+  test('/email, /verify and /resend ask for, confirm and resend a mailed code', () => {
+    const set = parseCommand('/email ada@example.org', ctx());
+    assert.equal(req(set).op, 'email.set');
+    assert.deepEqual(req(set).params, { address: 'ada@example.org' });
+    const verify = parseCommand('/verify abcd-efgh', ctx());
+    assert.deepEqual([req(verify).op, req(verify).params], ['email.verify', { code: 'abcd-efgh' }]);
+    assert.equal(req(parseCommand('/resend', ctx())).op, 'email.resend');
+    assert.deepEqual(parseCommand('/email', ctx()), { type: 'error', message: 'usage: /email ADDRESS' });
+    assert.deepEqual(parseCommand('/verify', ctx()), { type: 'error', message: 'usage: /verify CODE' });
+  });
+
   test('/status sets or clears the status', () => {
     assert.deepEqual(req(parseCommand('/status out climbing', ctx())).params, { status: 'out climbing' });
     assert.deepEqual(req(parseCommand('/status', ctx())).params, { status: null });

@@ -87,3 +87,27 @@ export async function list(opts: AdminOptions, cmd: Command): Promise<void> {
     print(cmd, { database: db.where, operators }, human);
   });
 }
+
+/** `natter admin mail`: the mail outbox: how many mails wait, went and were given up, and the latest failures. */
+export async function mail(opts: AdminOptions & { failures: number }, cmd: Command): Promise<void> {
+  await withDatabase(opts, async (db, ops) => {
+    const summary = await ops.outboxSummary(db, opts.failures);
+    const counts = `${summary.pending} waiting, ${summary.sent} sent, ${summary.failed} given up (sent and given-up mail is kept for 7 days)`;
+    const human =
+      summary.failures.length === 0
+        ? `${counts}\nno failures`
+        : `${counts}\n\nlatest failures:\n${table(
+            ['ID', 'KIND', 'TO', 'WRITTEN', 'TRIES', 'STATE', 'LAST ERROR'],
+            summary.failures.map((f) => [
+              String(f.id),
+              f.kind,
+              f.toAddress,
+              fmtTime(f.createdAt),
+              String(f.attempts),
+              f.failedAt === null ? `retry ${fmtTime(f.nextAttemptAt)}` : `given up ${fmtTime(f.failedAt)}`,
+              (f.lastError ?? '').replace(/\s+/g, ' ').slice(0, 120),
+            ]),
+          )}`;
+    print(cmd, { database: db.where, ...summary }, human);
+  });
+}

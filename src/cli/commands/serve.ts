@@ -1,3 +1,4 @@
+import type { MailSettings } from '../../server/config.js';
 import { CliError, EXIT, usageError } from '../errors.js';
 
 export type ServeOptions = {
@@ -36,6 +37,10 @@ export type ServeOptions = {
   metrics?: boolean;
   metricsToken?: string;
   metricsListen?: string;
+  smtpUrl?: string;
+  mailFrom?: string;
+  requireEmail?: boolean | string;
+  unverifiedTtl: number;
   quiet?: boolean;
   logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
   logFormat: 'json' | 'pretty' | 'auto';
@@ -55,6 +60,31 @@ async function backupSettings(opts: ServeOptions): Promise<{ dir: string; everyM
   }
   const { join } = await import('node:path');
   return { dir: dir ?? join(opts.data, 'backups'), everyMs: opts.backupEvery, keep: opts.backupKeep ?? 7 };
+}
+
+/**
+ * The mail settings of `--smtp-url`, `--mail-from`, `--require-email` and
+ * `--unverified-ttl`, or null without --smtp-url; refuses a half-given set
+ * (the URL's own checks are the server's, ConfigError).
+ */
+function mailOf(opts: ServeOptions): MailSettings | null {
+  // Empty NATTER_SMTP_URL or NATTER_MAIL_FROM: no setting. NATTER_REQUIRE_EMAIL takes true/1/yes.
+  const url = opts.smtpUrl || undefined;
+  const from = opts.mailFrom || undefined;
+  const required =
+    opts.requireEmail === true ||
+    (typeof opts.requireEmail === 'string' && /^(1|true|yes|on)$/i.test(opts.requireEmail));
+  if (url === undefined) {
+    if (required)
+      throw usageError('--require-email needs mail to send the codes with: give --smtp-url and --mail-from');
+    if (from !== undefined)
+      throw usageError('--mail-from goes with --smtp-url (NATTER_SMTP_URL): the server to send through');
+    return null;
+  }
+  if (from === undefined) {
+    throw usageError('--smtp-url needs --mail-from (NATTER_MAIL_FROM): the address natter sends mail as');
+  }
+  return { url, from, requireEmail: required, unverifiedTtlMs: opts.unverifiedTtl };
 }
 
 /** `--moderation-webhook`: an http:// or https:// URL. */
@@ -107,6 +137,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
   }
   const backup = await backupSettings(opts);
   const metrics = await metricsSettings(opts);
+  const mail = mailOf(opts);
   const { startServer } = await import('../../server/server.js');
   const { ConfigError, DatabaseUnreachable, parseLimits, defaultConfig } = await import('../../server/config.js');
   let limits = defaultConfig().limits;
@@ -201,6 +232,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       logLevel: opts.logLevel ?? (opts.quiet ? 'warn' : 'info'),
       logFormat: opts.logFormat,
       metrics,
+      mail,
     });
   } catch (err) {
     if (err instanceof ConfigError) throw usageError(err.message);

@@ -1,5 +1,6 @@
 import { act } from '../session.js';
 import { fmtTime, serverKey, table, who } from '../util.js';
+import { emailRows } from './email.js';
 
 /** What `whoami` and `profile` say of an instance operator (only ever shown to themself). */
 export const OPERATOR = 'yes: you are an operator of this natter server';
@@ -21,6 +22,7 @@ export const whoami = act(async (ctx) => {
     if (res.user.status) rows.push(['status', res.user.status]);
     if (res.user.avatar) rows.push(['picture', pictureWords(res.user.avatar)]);
     if (res.user.operator) rows.push(['operator', OPERATOR]);
+    rows.push(...emailRows(res.user));
     if (res.session) rows.push(['session', `${res.session.id} (since ${fmtTime(res.session.createdAt)})`]);
     if (res.botToken) rows.push(['bot token', `${res.botToken.name} (${res.botToken.id})`]);
     if (ctx.s.tokenSource === 'env') rows.push(['token from', 'NATTER_TOKEN']);

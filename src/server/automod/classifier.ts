@@ -14,14 +14,14 @@
  * policy.
  */
 import { z } from 'zod';
-import type { Logger } from '../log.js';
 import {
   BREAKER_DEFAULTS,
   type BreakerChange,
   type BreakerState,
   type BreakerStatus,
   CircuitBreaker,
-} from './breaker.js';
+} from '../breaker.js';
+import type { Logger } from '../log.js';
 
 /** What the classifier is told about a message. */
 export type ClassifierRequest = {

@@ -704,3 +704,5 @@ export type GroupInviteRow = typeof groupInvites.$inferSelect;
 export type AutomodRuleRow = typeof automodRules.$inferSelect;
 export type HeldMessageRow = typeof heldMessages.$inferSelect;
 export type ReportRow = typeof reports.$inferSelect;
+export type AccountCodeRow = typeof accountCodes.$inferSelect;
+export type MailRow = typeof mailOutbox.$inferSelect;

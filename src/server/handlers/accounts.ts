@@ -2,13 +2,14 @@ import {
   CloseCode,
   LIMITS,
   NatterError,
+  normalizeEmail,
   type ParamsOf,
   type ResultOf,
   usernameKey,
   utf8Bytes,
 } from '../../protocol/index.js';
-import { resolveToken, scopesOfUser, settleScopes } from '../access.js';
-import type { Connection } from '../connection.js';
+import { owesConfirmation, resolveToken, scopesOfUser, settleScopes } from '../access.js';
+import type { AuthState, Connection } from '../connection.js';
 import type { AuthedCtx, Ctx, Handler, Services } from '../context.js';
 import type { UserRow } from '../db/schema.js';
 import { userScope } from '../event-log.js';
@@ -21,6 +22,7 @@ import type { AfterCommit } from '../store/port.js';
 import { hashToken, newToken } from '../tokens.js';
 import { assertUsernameFree, findUser } from '../usernames.js';
 import { toBotTokenInfo, toPublicUser, toSelf, toSessionInfo } from '../views.js';
+import { mailCode, mailerOf, selfWithEmail } from './email.js';
 import { assertInviteUsable, joinWithCode, limitGuesses } from './invites.js';
 
 /** How long an address an account logged in from counts as the owner's (for the login throttles). */
@@ -68,7 +70,7 @@ async function createSession(
   const result = {
     token,
     session: toSessionInfo(row, row.id),
-    user: toSelf(user),
+    user: toSelf(user, { owesConfirmation: owesConfirmation(ctx.config, user) }),
     cursor: '0',
   };
   // The head as the batch commits, the events it holds so far included.
@@ -94,12 +96,9 @@ async function attachSession(
   if (ctx.conn.transport !== 'http') {
     const userId = result.user.id;
     const conn = ctx.conn;
-    const authenticated = ctx.hub.authenticate(
-      conn,
-      { userId, sessionId: result.session.id, kind: 'session' },
-      await scopesOfUser(ctx.chat, userId),
-      present,
-    );
+    const auth: AuthState = { userId, sessionId: result.session.id, kind: 'session' };
+    if (result.user.confirmBy !== undefined) auth.unconfirmed = true;
+    const authenticated = ctx.hub.authenticate(conn, auth, await scopesOfUser(ctx.chat, userId), present);
     if (authenticated) await settleConnection(ctx, conn, userId);
   }
   return result;
@@ -131,6 +130,7 @@ function assertRegistrationAllowed(ctx: Ctx, invite: string | undefined): void {
 export const register: Handler<'register'> = async (ctx, params) => {
   assertNotAuthenticated(ctx);
   assertRegistrationAllowed(ctx, params.invite);
+  assertEmailAsRequired(ctx, params.email);
   const address = ctx.conn.address;
   const wait = await ctx.limiters.registerPerAddress.take(address);
   if (wait > 0) throw rateLimited(wait, 'accounts created from this address');
@@ -146,13 +146,31 @@ export const register: Handler<'register'> = async (ctx, params) => {
 };
 
 /**
+ * Refuses, before any work, a `register` without the email address the
+ * server requires, or with one on a server that sends no mail.
+ */
+function assertEmailAsRequired(ctx: Ctx, email: string | undefined): void {
+  if (email !== undefined) {
+    mailerOf(ctx);
+    return;
+  }
+  if (ctx.config.mail?.requireEmail) {
+    throw new NatterError(
+      'bad_request',
+      'this natter server requires an email address for a new account: give one, and confirm it with the code mailed to it',
+      { field: 'params.email' },
+    );
+  }
+}
+
+/**
  * Makes the account of a `register` and logs the connection in; with an
  * invite code, the account joins that code's server in the same write job
  * (a code that fails there leaves no account).
  */
 async function createAccount(
   ctx: Ctx,
-  { username, password, client, presence }: ParamsOf<'register'>,
+  { username, password, client, presence, email }: ParamsOf<'register'>,
   invite: string | null,
 ): Promise<ResultOf<'register'>> {
   const address = ctx.conn.address;
@@ -173,7 +191,8 @@ async function createAccount(
     avatarId: null,
     email: null,
     emailVerifiedAt: null,
-    verifyBy: null,
+    // Registered while an address is required: it must confirm one by then, or it is removed.
+    verifyBy: ctx.config.mail?.requireEmail ? now + ctx.config.mail.unverifiedTtlMs : null,
     disabledAt: null,
     deletedAt: null,
     username,
@@ -193,12 +212,15 @@ async function createAccount(
       await assertUsernameFree(tx, username, null);
       await tx.users.insert(user);
       const joined = invite === null ? null : await joinWithCode(tx, after, user.id, invite, 'params.invite');
+      // The code and its mail commit with the account; the mail leaves after the commit.
+      if (email !== undefined) await mailCode(tx, after, mailerOf(tx), user, normalizeEmail(email), 'verify');
       return { ...(await createSession(tx, after, user, client)), joined };
     });
   } catch (err) {
     if (ctx.store.classify(err) === 'unique') throw taken(username);
     throw err;
   }
+  if (email !== undefined) created.result.user.pendingEmail = normalizeEmail(email);
   // Only a committed account logs the connection in.
   const result = await attachSession(ctx, created, presence !== false);
   const joined = created.joined;
@@ -351,12 +373,7 @@ export const auth: Handler<'auth'> = async (ctx, { token, cursor, presence }) =>
   // missed (between the two) or duplicated (in both).
   if (live) {
     ctx.conn.held = [];
-    ctx.hub.authenticate(
-      ctx.conn,
-      { userId, sessionId: resolved.row.id, kind: resolved.row.kind },
-      scopes,
-      presence !== false,
-    );
+    ctx.hub.authenticate(ctx.conn, resolved.auth, scopes, presence !== false);
   }
   let head = 0;
   try {
@@ -391,7 +408,7 @@ export const auth: Handler<'auth'> = async (ctx, { token, cursor, presence }) =>
   ctx.afterReply(() => ctx.conn.release(head));
   return {
     session: resolved.row.kind === 'session' ? toSessionInfo(resolved.row, resolved.row.id) : null,
-    user: toSelf(resolved.user),
+    user: toSelf(resolved.user, { owesConfirmation: owesConfirmation(ctx.config, resolved.user) }),
     cursor: String(head),
   };
 };
@@ -456,7 +473,7 @@ export const whoami: Handler<'whoami'> = async (ctx) => {
   if (!row || row.userId !== user.id)
     throw new NatterError('unauthenticated', 'this session was revoked; log in again');
   return {
-    user: toSelf(user),
+    user: await selfWithEmail(ctx, user),
     session: row.kind === 'session' ? toSessionInfo(row, row.id) : null,
     botToken: row.kind === 'bot' ? toBotTokenInfo(row) : null,
   };

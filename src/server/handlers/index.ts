@@ -7,6 +7,7 @@ import { listAudit } from './audit.js';
 import { approveHeld, createRule, deleteRule, listHeld, listRules, rejectHeld, updateRule } from './automod.js';
 import { createChannel, deleteChannel, listChannels, updateChannel } from './channels.js';
 import { listConversations, listDms, markRead, startTyping } from './conversations.js';
+import { removeEmail, resendEmail, resetPassword, resetRequest, setEmail, verifyEmail } from './email.js';
 import {
   acceptInvitation,
   addToGroup,
@@ -58,6 +59,12 @@ export const handlers: { [N in OpName]: Handler<N> } = {
   'password.change': changePassword,
   'account.delete': deleteAccount,
   'account.export': exportAccount,
+  'email.set': setEmail,
+  'email.resend': resendEmail,
+  'email.verify': verifyEmail,
+  'email.remove': removeEmail,
+  'password.resetRequest': resetRequest,
+  'password.reset': resetPassword,
   'sessions.list': listSessions,
   'sessions.revoke': revokeSession,
   'tokens.create': createToken,

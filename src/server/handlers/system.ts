@@ -14,6 +14,8 @@ export const hello: Handler<'hello'> = (ctx, { protocol }) => {
     server: { name: 'natter', version: ctx.version },
     authenticated: ctx.session !== null,
     registration: ctx.config.registration,
+    mail: ctx.config.mail !== null,
+    emailRequired: ctx.config.mail?.requireEmail === true,
   };
 };
 

@@ -4,6 +4,7 @@ import type { AccountQueries } from '../db/accounts.js';
 import type { AuditQueries } from '../db/audit.js';
 import type { AutomodQueries } from '../db/automod.js';
 import type { ChatQueries } from '../db/chat.js';
+import type { MailQueries } from '../db/mail.js';
 import type { MediaQueries } from '../db/media.js';
 import type { ReportQueries } from '../db/reports.js';
 import type { SessionQueries } from '../db/sessions.js';
@@ -42,6 +43,8 @@ export type AutomodStore = Async<AutomodQueries>;
 
 /** Whole accounts: deletion, disabling, the operators' lists and counts, an account's export. */
 export type AccountStore = Async<AccountQueries>;
+/** Mailed one-time codes, the mail outbox, and accounts that never confirmed the address they owed. */
+export type MailStore = Async<MailQueries>;
 
 /** Uploaded files' rows, profile pictures, server icons, and the daily upload totals (the bytes are in the BlobStore). */
 export type MediaStore = Async<MediaQueries>;
@@ -148,6 +151,7 @@ export type TxStores = {
   automod: AutomodStore;
   media: MediaStore;
   accounts: AccountStore;
+  mail: MailStore;
 };
 
 /**

@@ -24,6 +24,8 @@ export function sendHello(conn: Connection, services: Services): void {
     server: { name: 'natter', version: services.version },
     authenticated: conn.auth !== null,
     registration: services.config.registration,
+    mail: services.config.mail !== null,
+    emailRequired: services.config.mail?.requireEmail === true,
     limits: {
       maxFrameBytes: services.config.maxFrameBytes,
       authDeadlineMs: services.config.authDeadlineMs,

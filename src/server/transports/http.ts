@@ -286,8 +286,8 @@ async function handle(
   const header = req.headers.authorization;
   if (header) {
     try {
-      const { row } = await resolveToken(services, conn.address, bearerToken(header));
-      conn.auth = { userId: row.userId, sessionId: row.id, kind: row.kind };
+      const { auth } = await resolveToken(services, conn.address, bearerToken(header));
+      conn.auth = auth;
     } catch (err) {
       return sendError(
         res,

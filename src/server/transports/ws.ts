@@ -124,8 +124,8 @@ export function attachWebSocket(http: Server, services: Services, dispatcher: Di
       const header = req.headers.authorization;
       if (header) {
         try {
-          const { row } = await resolveToken(services, address, bearerToken(header));
-          authState = { userId: row.userId, sessionId: row.id, kind: row.kind };
+          const { row, auth } = await resolveToken(services, address, bearerToken(header));
+          authState = auth;
           scopes = await scopesOfUser(services.chat, row.userId);
         } catch (err) {
           return refuse(

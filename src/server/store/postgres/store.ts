@@ -11,6 +11,7 @@ import { Batch } from './batch.js';
 import { PostgresChat } from './chat.js';
 import { type AppendMeter, PostgresEvents } from './events.js';
 import { JOB_LOCKS, PostgresLease } from './lease.js';
+import { PostgresMail } from './mail.js';
 import { PostgresMedia } from './media.js';
 import { migratePostgres } from './migrate.js';
 import { postgresLimiter, pruneRateBuckets } from './rate-buckets.js';
@@ -150,6 +151,7 @@ export class PostgresStore implements Store {
   readonly automod: PostgresAutomod;
   readonly media: PostgresMedia;
   readonly accounts: PostgresAccounts;
+  readonly mail: PostgresMail;
   readonly stats = { commits: 0, jobs: 0 };
   /** Statements sent on the write connection (its round trips), for tests and benchmarks. */
   statements = 0;
@@ -231,6 +233,7 @@ export class PostgresStore implements Store {
     this.automod = new PostgresAutomod(this.#pool);
     this.media = new PostgresMedia(this.#pool);
     this.accounts = new PostgresAccounts(this.#pool);
+    this.mail = new PostgresMail(this.#pool);
   }
 
   /** Whether the store still takes requests (`close` not called). */
@@ -317,6 +320,7 @@ export class PostgresStore implements Store {
       automod: new PostgresAutomod(q),
       media: new PostgresMedia(q, true),
       accounts: new PostgresAccounts(q),
+      mail: new PostgresMail(q),
     };
     const outcomes: Outcome[] = [];
     try {

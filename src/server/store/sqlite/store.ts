@@ -4,6 +4,7 @@ import { auditQueries } from '../../db/audit.js';
 import { automodQueries } from '../../db/automod.js';
 import { ChatQueries } from '../../db/chat.js';
 import { closeDb, type Db } from '../../db/index.js';
+import { mailQueries } from '../../db/mail.js';
 import { mediaQueries } from '../../db/media.js';
 import { reportQueries } from '../../db/reports.js';
 import { sessionQueries } from '../../db/sessions.js';
@@ -18,6 +19,7 @@ import type {
   ChatStore,
   EventStore,
   Lease,
+  MailStore,
   MediaStore,
   Publish,
   ReportStore,
@@ -48,6 +50,7 @@ export class SqliteStore implements Store {
   readonly automod: AutomodStore;
   readonly media: MediaStore;
   readonly accounts: AccountStore;
+  readonly mail: MailStore;
   /** What write jobs see: the same stores on the writer's connection. */
   private readonly tx: TxStores;
   private readonly writer: SqliteWriter;
@@ -93,6 +96,7 @@ export class SqliteStore implements Store {
       automod: asyncOf(automodQueries(db)),
       media: asyncOf(mediaQueries(db)),
       accounts: asyncOf(accountQueries(db)),
+      mail: asyncOf(mailQueries(db)),
     };
     this.chat = methodsOf<ChatStore>(new ChatQueries(reader));
     this.users = asyncOf(userQueries(reader));
@@ -104,6 +108,7 @@ export class SqliteStore implements Store {
     this.automod = asyncOf(automodQueries(reader));
     this.media = asyncOf(mediaQueries(reader));
     this.accounts = asyncOf(accountQueries(reader));
+    this.mail = asyncOf(mailQueries(reader));
   }
 
   write<T>(fn: (tx: TxStores, after: AfterCommit) => Promise<T>): Promise<T> {

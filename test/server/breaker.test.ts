@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type BreakerChange, CircuitBreaker } from '../../../src/server/automod/breaker.js';
+import { type BreakerChange, CircuitBreaker } from '../../src/server/breaker.js';
 
 /** A clock the test moves by hand. */
 function manualClock() {

@@ -1,6 +1,6 @@
 /**
  * A circuit breaker in front of a service that may fail or hang (the
- * message classifier). While the service answers, calls go through
+ * message classifier, the SMTP server). While the service answers, calls go through
  * (`closed`). After `failureThreshold` failures in a row it stops calling
  * (`open`): callers get their fallback at once instead of waiting out a
  * timeout on every message. Once `coolDownMs` has passed, the next call is
