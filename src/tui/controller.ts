@@ -116,8 +116,12 @@ export class Controller {
           type: 'authenticated',
           me: { id: me.id, username: me.username, ...(me.operator === true ? { operator: true } : {}) },
         });
-      // An address waiting for its code: the confirmation screen (shown at once when the server requires it).
-      if (me) this.dispatch({ type: 'confirm-needed', confirm: confirmOf(me) });
+      // An address waiting for its code (whoami says which): the confirmation screen, shown at once when
+      // the server requires an address. Only servers that send mail have one.
+      if (me && this.client.hello?.mail === true) {
+        const { user } = await this.client.request('whoami', {});
+        this.dispatch({ type: 'confirm-needed', confirm: confirmOf(user) });
+      }
       const [servers, conversations, invitations] = await Promise.all([
         allPages(async (after) => {
           const r = await this.client.request('servers.list', { after });

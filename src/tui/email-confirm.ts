@@ -99,6 +99,16 @@ export function confirmAfter(c: ConfirmState, r: ConfirmResult): ConfirmState {
   }
 }
 
+/**
+ * A refusal as this screen says it: the server words its advice as the
+ * command line's commands (`natter email resend`), which are keys here.
+ */
+export function screenWords(message: string): string {
+  return message
+    .replace(/natter email resend/g, 'Ctrl-R')
+    .replace(/natter email set ADDRESS/g, 'Tab (another address)');
+}
+
 /** What a key asks of the screen: the next state, and a request to make, or the screen hidden. */
 export type ConfirmStep = {
   confirm: ConfirmState;

@@ -27,7 +27,7 @@ import {
 import { type Config, previewRows } from './config.js';
 import { type Controller, errorText } from './controller.js';
 import { type Editor, edit, editorOf, insert } from './editor.js';
-import { type ConfirmState, confirmKeys, confirmOf } from './email-confirm.js';
+import { type ConfirmState, confirmKeys, confirmOf, screenWords } from './email-confirm.js';
 import { type Files, isFile } from './files.js';
 import { NO_KEY } from './key-chunks.js';
 import { type InkKey, type KeyAction, matchKey } from './keys.js';
@@ -497,6 +497,11 @@ export class ChatIntents {
 
   /** A key on the confirmation screen: typing the code or a new address, or what it asks for. */
   private emailConfirmKey(c: ConfirmState, input: string, key: AppKey): void {
+    // The quit key quits here too (a required address is no trap).
+    if (matchKey(input, key, this.config.keys, { composerEmpty: true, cursorAtEnd: true }) === 'quit') {
+      this.quit();
+      return;
+    }
     const step = confirmKeys(c, input, key);
     if (step.confirm !== c) this.store.dispatch({ type: 'confirm-edit', confirm: step.confirm });
     if (step.submit === 'verify') void this.confirmVerify(step.confirm.code);
@@ -542,7 +547,7 @@ export class ChatIntents {
   /** A refusal on the confirmation screen, in words, with when to ask again when the server says. */
   private confirmRefused(err: unknown): void {
     const wait = (err as { retryAfterMs?: unknown }).retryAfterMs;
-    const error = err instanceof Error && err.name === 'NatterError' ? plainMessage(err) : errorText(err);
+    const error = screenWords(err instanceof Error && err.name === 'NatterError' ? plainMessage(err) : errorText(err));
     const retryAt = typeof wait === 'number' ? Date.now() + wait : null;
     this.store.dispatch({ type: 'confirm-result', result: { kind: 'refused', error, retryAt } });
   }

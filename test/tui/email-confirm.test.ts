@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { confirmKeys, confirmOf, maskedAddress, waitText } from '../../src/tui/email-confirm.js';
+import { confirmKeys, confirmOf, maskedAddress, screenWords, waitText } from '../../src/tui/email-confirm.js';
 import { NO_KEY } from '../../src/tui/key-chunks.js';
 import { initialState, reduce } from '../../src/tui/reducer.js';
 
@@ -74,6 +74,13 @@ describe('email confirmation screen', () => {
   test('an address is shown by its first letter and its domain, sanitized', () => {
     assert.equal(maskedAddress('alice@mail.example'), 'a…@mail.example');
     assert.doesNotMatch(maskedAddress('\u001b[2Jbob@x\u202e.example'), /[\u001b\u202e]/);
+  });
+
+  test("the server's advice to run a command is said as the screen's key", () => {
+    assert.equal(
+      screenWords('this code has expired: natter email resend mails a new one'),
+      'this code has expired: Ctrl-R mails a new one',
+    );
   });
 
   test('a wait is said in seconds, minutes or hours', () => {
