@@ -55,3 +55,32 @@ test('a new account on a server that requires an address: the screen asks for th
   assert.equal(me.user.email, address);
   assert.equal(me.user.confirmBy, undefined);
 });
+
+test('registering in the app where the server requires an address: the Email field, refused empty, then the code mailed to it confirms the account', async () => {
+  const smtp = await TestSmtp.start();
+  cleanup.push(() => smtp.close());
+  const t: TestServer = await startTestServer({ mail: smtp.settings({ requireEmail: true }) });
+  cleanup.push(() => t.destroy());
+
+  const username = uniqueName('noa');
+  const address = `${username}@mail.example`;
+  const screen = new Screen({ NATTER_HOME: join(dir, username), NATTER_SERVER: t.wsUrl });
+  try {
+    await screen.waitFor(/log in/, 'the login screen');
+    await screen.type(
+      '\u0012',
+      (s) => /requires an email address/.test(s) && /Email/.test(s),
+      'register mode, with what the server said of addresses and the Email field',
+    );
+    await screen.type(`${username}\r${PASSWORD}\r${PASSWORD}\r`, /› Email/, 'the cursor on the Email field');
+    await screen.type('\r', /type your email address/, 'an empty address, refused in words');
+    await screen.type(`${address}\r`, /Confirm your email address/, 'the confirmation screen for the new account');
+    const code = codeIn(await smtp.mailTo(address));
+    await screen.type(`${code}\r`, /address confirmed/, 'the notice once the code is right');
+  } finally {
+    assert.equal(await screen.quit(), 0);
+  }
+  const api = new HttpApi(t.httpUrl);
+  const me = await api.call('login', { username, password: PASSWORD });
+  assert.equal(me.user.email, address);
+});
