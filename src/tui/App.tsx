@@ -2,6 +2,7 @@ import { Box, useApp, useStdout } from 'ink';
 import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import { COMMANDS } from './commands.js';
 import { Composer, composerRows } from './components/Composer.js';
+import { ConfirmScreen } from './components/ConfirmScreen.js';
 import { Header } from './components/Header.js';
 import { HelpOverlay } from './components/HelpOverlay.js';
 import { MemberList } from './components/MemberList.js';
@@ -213,6 +214,19 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
   return <ThemeContext.Provider value={config.theme}>{screen()}</ThemeContext.Provider>;
 
   function screen() {
+    if (state.confirm && !state.confirm.hidden) {
+      return (
+        <Box width={columns} height={rows} flexDirection="column">
+          <ConfirmScreen
+            confirm={state.confirm}
+            server={hostOf(state.connection.url)}
+            now={Date.now()}
+            width={Math.min(columns, 80)}
+            color={config.color}
+          />
+        </Box>
+      );
+    }
     if (switcher) {
       return (
         <Box width={columns} height={rows} flexDirection="column">
@@ -407,5 +421,14 @@ export function App({ store, controller, config, onQuit, composerFile, configWar
         ) : null}
       </Box>
     );
+  }
+}
+
+/** The server's host as its address names it (`natter.example`), or the address itself when it does not parse. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url.split(',')[0] ?? url).host || url;
+  } catch {
+    return url;
   }
 }

@@ -5,10 +5,13 @@ import { LoginScreen } from './components/LoginScreen.js';
 import { NO_KEY } from './key-chunks.js';
 import {
   afterRefusal,
+  emailToSend,
   initialLoginForm,
   inviteToSend,
   type LoginForm,
   loginKeys,
+  type MailMode,
+  mailOf,
   type RegistrationMode,
   registrationOf,
   withRegistration,
@@ -31,9 +34,13 @@ export type LoginProps = {
     username: string,
     password: string,
     invite: string | null,
+    email?: string | null,
   ): Promise<LoginResult>;
-  /** Asks the server at `url` who may register there (its `hello`); rejects when it cannot be reached. */
-  probe?(url: string): Promise<RegistrationMode>;
+  /**
+   * Asks the server at `url` who may register there (its `hello`), and
+   * whether it takes or requires an email address; rejects when it cannot be reached.
+   */
+  probe?(url: string): Promise<RegistrationMode | { mode: RegistrationMode; mail: MailMode | null }>;
   onDone(result: LoginResult): void;
   color: boolean;
 };
@@ -60,8 +67,9 @@ export function Login({ initialUrl, notice, submit, probe, onDone, color }: Logi
     askedRef.current = url;
     // Out of reach: nothing to show; the submit will say why.
     probe(url).then(
-      (mode) => {
-        formRef.current = withRegistration(formRef.current, url, mode);
+      (said) => {
+        const { mode, mail } = typeof said === 'string' ? { mode: said, mail: null } : said;
+        formRef.current = withRegistration(formRef.current, url, mode, mail);
         setForm(formRef.current);
       },
       () => {},
@@ -86,7 +94,7 @@ export function Login({ initialUrl, notice, submit, probe, onDone, color }: Logi
     setError(null);
     setInfo(null);
     const f = out.form;
-    submit(f.mode, f.server, f.username, f.password, inviteToSend(f)).then(onDone, (err: unknown) => {
+    submit(f.mode, f.server, f.username, f.password, inviteToSend(f), emailToSend(f)).then(onDone, (err: unknown) => {
       busyRef.current = false;
       setBusy(false);
       // Refused by the server: the password is typed again (a wrong one is not left there to be
@@ -108,6 +116,8 @@ export function Login({ initialUrl, notice, submit, probe, onDone, color }: Logi
       password={form.password}
       repeat={form.repeat}
       invite={form.invite}
+      email={form.email}
+      mail={form.mode === 'register' ? mailOf(form) : null}
       registration={form.mode === 'register' ? registrationOf(form) : null}
       serverUrl={form.server}
       field={form.field}

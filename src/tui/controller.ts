@@ -3,6 +3,7 @@ import type { Natter } from '../client/natter.js';
 import { newNonce } from '../client/natter.js';
 import { allPages, patiently } from '../client/pages.js';
 import type { AnyEvent, MemberInfo, Message, MessageKind, OpName, ParamsIn } from '../protocol/index.js';
+import { confirmOf } from './email-confirm.js';
 import { reviewScopes } from './moderation.js';
 import { reduce, sidebarOrder } from './reducer.js';
 import { type Action, INSTANCE_QUEUE, type LoadedQueue, MODERATION_PAGE, type State } from './state.js';
@@ -115,6 +116,12 @@ export class Controller {
           type: 'authenticated',
           me: { id: me.id, username: me.username, ...(me.operator === true ? { operator: true } : {}) },
         });
+      // An address waiting for its code (whoami says which): the confirmation screen, shown at once when
+      // the server requires an address. Only servers that send mail have one.
+      if (me && this.client.hello?.mail === true) {
+        const { user } = await this.client.request('whoami', {});
+        this.dispatch({ type: 'confirm-needed', confirm: confirmOf(user) });
+      }
       const [servers, conversations, invitations] = await Promise.all([
         allPages(async (after) => {
           const r = await this.client.request('servers.list', { after });

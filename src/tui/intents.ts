@@ -5,6 +5,8 @@
  * The app renders what this holds and hands it every key; tests drive it
  * directly against a real server.
  */
+
+import { plainMessage } from '../cli/errors.js';
 import { isBlank } from '../protocol/blank.js';
 import type { Attachment, SearchHit } from '../protocol/index.js';
 import { COMMANDS, type Intent, parseCommand, type ReportIntent, runRequest, whoisText } from './commands.js';
@@ -25,6 +27,7 @@ import {
 import { type Config, previewRows } from './config.js';
 import { type Controller, errorText } from './controller.js';
 import { type Editor, edit, editorOf, insert } from './editor.js';
+import { type ConfirmState, confirmKeys, confirmOf, screenWords } from './email-confirm.js';
 import { type Files, isFile } from './files.js';
 import { NO_KEY } from './key-chunks.js';
 import { type InkKey, type KeyAction, matchKey } from './keys.js';
@@ -240,6 +243,10 @@ export class ChatIntents {
   /** One key (or typed text, or a paste) as Ink reports it, split already (key-chunks.ts). */
   key(input: string, key: AppKey): void {
     const state = this.store.get();
+    if (state.confirm && !state.confirm.hidden) {
+      this.emailConfirmKey(state.confirm, input, key);
+      return;
+    }
     const overlay = state.overlay;
     if (overlay?.kind === 'switcher') {
       this.switcherKey(overlay, input, key);
@@ -486,6 +493,110 @@ export class ChatIntents {
     else if (id) void this.controller.open(id);
   }
 
+  // ── Email confirmation ───────────────────────────────────────────────────
+
+  /** A key on the confirmation screen: typing the code or a new address, or what it asks for. */
+  private emailConfirmKey(c: ConfirmState, input: string, key: AppKey): void {
+    // The quit key quits here too (a required address is no trap).
+    if (matchKey(input, key, this.config.keys, { composerEmpty: true, cursorAtEnd: true }) === 'quit') {
+      this.quit();
+      return;
+    }
+    const step = confirmKeys(c, input, key);
+    if (step.confirm !== c) this.store.dispatch({ type: 'confirm-edit', confirm: step.confirm });
+    if (step.submit === 'verify') void this.confirmVerify(step.confirm.code);
+    else if (step.submit === 'resend') void this.confirmMail(null);
+    else if (step.submit === 'change') void this.confirmMail(step.confirm.newAddress.trim());
+  }
+
+  /** The code from the screen (or `/verify`): the screen goes once it is right, and the lists load. */
+  private async confirmVerify(code: string): Promise<boolean> {
+    const required = this.store.get().confirm?.required === true;
+    this.store.dispatch({ type: 'confirm-result', result: { kind: 'busy' } });
+    try {
+      const { user } = await this.controller.client.request('email.verify', { code });
+      this.store.dispatch({ type: 'confirmed', address: user.email ?? '' });
+      // Until now the server refused everything else: what it refused loads now.
+      if (required) void this.controller.reload();
+      return true;
+    } catch (err) {
+      this.confirmRefused(err);
+      return false;
+    }
+  }
+
+  /** A new code mailed: to the same address (`address` null), or to another one, which the screen then waits for. */
+  private async confirmMail(address: string | null): Promise<boolean> {
+    this.store.dispatch({ type: 'confirm-result', result: { kind: 'busy' } });
+    try {
+      const { user } =
+        address === null
+          ? await this.controller.client.request('email.resend', {})
+          : await this.controller.client.request('email.set', { address });
+      this.store.dispatch({
+        type: 'confirm-result',
+        result: { kind: 'mailed', address: user.pendingEmail ?? address ?? '', retryAt: null },
+      });
+      return true;
+    } catch (err) {
+      this.confirmRefused(err);
+      return false;
+    }
+  }
+
+  /** A refusal on the confirmation screen, in words, with when to ask again when the server says. */
+  private confirmRefused(err: unknown): void {
+    const wait = (err as { retryAfterMs?: unknown }).retryAfterMs;
+    const error = screenWords(err instanceof Error && err.name === 'NatterError' ? plainMessage(err) : errorText(err));
+    const retryAt = typeof wait === 'number' ? Date.now() + wait : null;
+    this.store.dispatch({ type: 'confirm-result', result: { kind: 'refused', error, retryAt } });
+  }
+
+  /**
+   * `/email ADDRESS`, `/verify CODE`, `/resend`: through the confirmation
+   * screen, which opens (or comes back) for the address waiting for its code.
+   */
+  private async emailCommand(
+    op: 'email.set' | 'email.verify' | 'email.resend',
+    address: string | null,
+    intent: { params: unknown },
+  ): Promise<boolean> {
+    const state = this.store.get();
+    if (op === 'email.verify') {
+      const code = (intent.params as { code: string }).code;
+      if (!state.confirm) {
+        try {
+          const { user } = await this.controller.client.request('email.verify', { code });
+          this.store.dispatch({ type: 'confirmed', address: user.email ?? '' });
+          return true;
+        } catch (err) {
+          this.store.dispatch({ type: 'notice', text: errorText(err), level: 'error' });
+          return false;
+        }
+      }
+      this.store.dispatch({ type: 'confirm-show' });
+      this.store.dispatch({ type: 'confirm-edit', confirm: { ...state.confirm, hidden: false, field: 'code', code } });
+      return this.confirmVerify(code);
+    }
+    try {
+      const { user } =
+        op === 'email.set' && address !== null
+          ? await this.controller.client.request('email.set', { address })
+          : await this.controller.client.request('email.resend', {});
+      const next = confirmOf({ pendingEmail: user.pendingEmail ?? null, confirmBy: user.confirmBy });
+      if (next) this.store.dispatch({ type: 'confirm-needed', confirm: { ...next, hidden: false } });
+      this.store.dispatch({ type: 'confirm-show' });
+      this.store.dispatch({
+        type: 'confirm-result',
+        result: { kind: 'mailed', address: user.pendingEmail ?? address ?? '', retryAt: null },
+      });
+      return true;
+    } catch (err) {
+      this.store.dispatch({ type: 'notice', text: errorText(err), level: 'error' });
+      return false;
+    }
+  }
+
   private switcherKey(
     switcher: { query: string; cursor?: number; selected: number },
     input: string,
@@ -698,6 +809,11 @@ export class ChatIntents {
       }
       case 'request':
       case 'request-user':
+        if (
+          intent.type === 'request' &&
+          (intent.op === 'email.set' || intent.op === 'email.verify' || intent.op === 'email.resend')
+        )
+          return this.emailCommand(intent.op, intent.op === 'email.set' ? intent.params.address : null, intent);
         try {
           const done = await runRequest(intent, (op, params) => this.controller.client.request(op, params));
           // What was just created or joined opens, so the next message goes there.

@@ -13,7 +13,10 @@ import { NO_KEY } from './key-chunks.js';
  * registering, and `invite` when registering on a server that takes new
  * accounts by invite only.
  */
-export type LoginField = 'server' | 'username' | 'password' | 'repeat' | 'invite';
+export type LoginField = 'server' | 'username' | 'password' | 'repeat' | 'email' | 'invite';
+
+/** Whether the server sends mail, as its `hello` said: an address may be given, or must be. */
+export type MailMode = 'optional' | 'required';
 
 export type { RegistrationMode };
 
@@ -25,11 +28,13 @@ export type LoginForm = {
   readonly repeat: string;
   /** An invite code of one of the server's communities (registering where the server asks for one). */
   readonly invite: string;
+  /** An email address to confirm (registering where the server sends mail; required where it says so). */
+  readonly email: string;
   readonly field: LoginField;
   /** What to tell the person about the form itself (passwords that differ), or null. */
   readonly problem: string | null;
   /** Who may register on `server`, as its `hello` said (asked when the form turns to registering), or null. */
-  readonly registration: { readonly server: string; readonly mode: RegistrationMode } | null;
+  readonly registration: { readonly server: string; readonly mode: RegistrationMode; readonly mail?: MailMode } | null;
 };
 
 /** What the keys asked for besides editing: send the form, or leave. */
@@ -43,6 +48,7 @@ export function initialLoginForm(server: string): LoginForm {
     password: '',
     repeat: '',
     invite: '',
+    email: '',
     field: 'username',
     problem: null,
     registration: null,
@@ -58,15 +64,27 @@ export function registrationOf(form: LoginForm): RegistrationMode | null {
  * The fields shown in `mode`, top to bottom: the invite code last, when
  * registering on a server that takes new accounts by invite only.
  */
-export function loginFields(mode: LoginForm['mode'], registration: RegistrationMode | null = null): LoginField[] {
+export function loginFields(
+  mode: LoginForm['mode'],
+  registration: RegistrationMode | null = null,
+  mail: MailMode | null = null,
+): LoginField[] {
   if (mode === 'login') return ['server', 'username', 'password'];
-  return registration === 'invite'
-    ? ['server', 'username', 'password', 'repeat', 'invite']
-    : ['server', 'username', 'password', 'repeat'];
+  const fields: LoginField[] = ['server', 'username', 'password', 'repeat'];
+  if (mail !== null) fields.push('email');
+  if (registration === 'invite') fields.push('invite');
+  return fields;
+}
+
+/** Whether the server the form names now sends mail (an address optional or required), when its `hello` said; else null. */
+export function mailOf(form: LoginForm): MailMode | null {
+  return form.registration !== null && form.registration.server === form.server
+    ? (form.registration.mail ?? null)
+    : null;
 }
 
 function fieldsOf(form: LoginForm): LoginField[] {
-  return loginFields(form.mode, registrationOf(form));
+  return loginFields(form.mode, registrationOf(form), mailOf(form));
 }
 
 /**
@@ -74,9 +92,14 @@ function fieldsOf(form: LoginForm): LoginField[] {
  * (its `hello`). Kept only while the form still names that server: a
  * person who changed the address meanwhile is asking about another one.
  */
-export function withRegistration(form: LoginForm, server: string, mode: RegistrationMode): LoginForm {
+export function withRegistration(
+  form: LoginForm,
+  server: string,
+  mode: RegistrationMode,
+  mail: MailMode | null = null,
+): LoginForm {
   if (form.server !== server) return form;
-  const next = { ...form, registration: { server, mode } };
+  const next = { ...form, registration: mail === null ? { server, mode } : { server, mode, mail } };
   // The invite field went away under the cursor (the server stopped asking for codes): back to the password.
   return fieldsOf(next).includes(next.field) ? next : { ...next, field: 'password' };
 }
@@ -91,8 +114,11 @@ export function withRegistration(form: LoginForm, server: string, mode: Registra
  */
 export function afterRefusal(form: LoginForm, field?: string): LoginForm {
   if (field === 'params.invite' && form.mode === 'register') {
-    return { ...form, registration: { server: form.server, mode: 'invite' }, field: 'invite', problem: null };
+    const mail = mailOf(form);
+    const registration = { server: form.server, mode: 'invite' as const, ...(mail !== null ? { mail } : {}) };
+    return { ...form, registration, field: 'invite', problem: null };
   }
+  if (field === 'params.email' && form.mode === 'register') return { ...form, field: 'email', problem: null };
   return { ...form, password: '', repeat: '', field: 'password', problem: null };
 }
 
@@ -105,7 +131,10 @@ function move(form: LoginForm, step: number): LoginForm {
 function toggleMode(form: LoginForm): LoginForm {
   const mode = form.mode === 'login' ? 'register' : 'login';
   // Leaving register mode from one of its own fields lands on the password.
-  const field = mode === 'login' && (form.field === 'repeat' || form.field === 'invite') ? 'password' : form.field;
+  const field =
+    mode === 'login' && (form.field === 'repeat' || form.field === 'invite' || form.field === 'email')
+      ? 'password'
+      : form.field;
   return { ...form, mode, field, repeat: '', problem: null };
 }
 
@@ -122,6 +151,12 @@ function enter(form: LoginForm): LoginOutcome {
   if (form.mode === 'register' && form.repeat !== form.password) {
     return fail({ ...form, repeat: '', field: 'repeat' }, 'the two passwords differ; type it again');
   }
+  if (form.mode === 'register' && mailOf(form) === 'required' && form.email.trim() === '') {
+    return fail(
+      { ...form, field: 'email' },
+      'type your email address: this server requires one (a code is mailed to it to confirm it)',
+    );
+  }
   if (registration === 'invite' && form.invite.trim() === '') {
     return fail(
       { ...form, field: 'invite' },
@@ -134,6 +169,11 @@ function enter(form: LoginForm): LoginOutcome {
 /** The invite code to send with the form: the typed one where the server asks for one, else none. */
 export function inviteToSend(form: LoginForm): string | null {
   return form.mode === 'register' && registrationOf(form) === 'invite' ? form.invite.trim() : null;
+}
+
+/** The email address to send with the form: the typed one where the server sends mail, else none. */
+export function emailToSend(form: LoginForm): string | null {
+  return form.mode === 'register' && mailOf(form) !== null && form.email.trim() !== '' ? form.email.trim() : null;
 }
 
 function fail(form: LoginForm, problem: string): LoginOutcome {

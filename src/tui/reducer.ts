@@ -1,4 +1,5 @@
 import type { AnyEvent, ConversationSummary, Message } from '../protocol/index.js';
+import { confirmAfter } from './email-confirm.js';
 import { eventNotes } from './info-lines.js';
 import {
   heldKey,
@@ -10,6 +11,7 @@ import {
   withoutItem,
   withReport,
 } from './moderation.js';
+import { sanitize } from './sanitize.js';
 import {
   type Action,
   type Alert,
@@ -52,6 +54,7 @@ export function initialState(url: string): State {
     layout: null,
     transfers: {},
     moderation: NO_MODERATION,
+    confirm: null,
   };
 }
 
@@ -227,6 +230,25 @@ export function reduce(state: State, action: Action): State {
       return { ...state, connection: action.connection };
     case 'authenticated':
       return { ...state, me: action.me };
+    case 'confirm-needed': {
+      const next = action.confirm;
+      // The same address again (a reconnect): what was typed stays, and so does the screen's place.
+      if (next && state.confirm && state.confirm.address === next.address)
+        return { ...state, confirm: { ...state.confirm, required: next.required, confirmBy: next.confirmBy } };
+      return { ...state, confirm: next };
+    }
+    case 'confirm-edit':
+      return { ...state, confirm: action.confirm };
+    case 'confirm-result':
+      return state.confirm ? { ...state, confirm: confirmAfter(state.confirm, action.result) } : state;
+    case 'confirm-show':
+      return state.confirm ? { ...state, confirm: { ...state.confirm, hidden: false } } : state;
+    case 'confirmed':
+      return {
+        ...state,
+        confirm: null,
+        notice: { text: `address confirmed: ${sanitize(action.address)}`, level: 'info', app: true },
+      };
     case 'loaded': {
       const servers: State['servers'] = {};
       for (const s of action.servers) {

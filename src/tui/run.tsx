@@ -12,7 +12,7 @@ import { loadConfig } from './config.js';
 import { Controller, errorText } from './controller.js';
 import { Files } from './files.js';
 import { Login, type LoginResult } from './Login.js';
-import type { RegistrationMode } from './login-form.js';
+import type { MailMode, RegistrationMode } from './login-form.js';
 import { MOUSE_OFF, MOUSE_ON } from './mouse.js';
 import { PASTE_OFF, PASTE_ON } from './paste.js';
 import { initialState } from './reducer.js';
@@ -29,12 +29,20 @@ type Chat = {
   outcome: Promise<unknown>;
 };
 
-/** Asks the server at `url` who may register there (its `hello`; older servers say nothing: anyone). */
-async function registrationAt(ca: string | undefined, url: string): Promise<RegistrationMode> {
+/**
+ * Asks the server at `url` who may register there (its `hello`; older
+ * servers say nothing: anyone), and whether it takes or requires an email address.
+ */
+async function registrationAt(
+  ca: string | undefined,
+  url: string,
+): Promise<{ mode: RegistrationMode; mail: MailMode | null }> {
   parseServerList(url);
   const client = await NatterClient.connect(url, { timeoutMs: 10_000, ...tlsOptions(url, ca) });
   client.close();
-  return client.hello.registration ?? 'open';
+  const hello = client.hello;
+  const mail = hello.emailRequired === true ? 'required' : hello.mail === true ? 'optional' : null;
+  return { mode: hello.registration ?? 'open', mail };
 }
 
 /** Logs in or registers (with `invite`, a code, when given) on a one-off connection and returns the session. */
@@ -45,6 +53,7 @@ async function authenticate(
   username: string,
   password: string,
   invite: string | null,
+  email: string | null = null,
 ): Promise<LoginResult> {
   // A mistyped server list is said as it is, not as a server out of reach.
   parseServerList(url);
@@ -57,9 +66,13 @@ async function authenticate(
   try {
     const params = { username, password, client: 'natter-tui', presence: false };
     const res =
-      mode === 'register' && invite !== null
-        ? await client.request('register', { ...params, invite })
-        : await client.request(mode, params);
+      mode === 'register'
+        ? await client.request('register', {
+            ...params,
+            ...(invite !== null ? { invite } : {}),
+            ...(email !== null ? { email } : {}),
+          })
+        : await client.request('login', params);
     return { token: res.token, username: res.user.username, userId: res.user.id, sessionId: res.session.id, url };
   } finally {
     client.close();
@@ -169,7 +182,9 @@ export async function runTui(g: Globals): Promise<void> {
           initialUrl={g.server}
           notice={loginNotice}
           color={config.color}
-          submit={(mode, url, username, password, invite) => authenticate(ca, mode, url, username, password, invite)}
+          submit={(mode, url, username, password, invite, email) =>
+            authenticate(ca, mode, url, username, password, invite, email ?? null)
+          }
           probe={(url) => registrationAt(ca, url)}
           onDone={(r) => {
             saveCredential(g.configDir, r.url, {

@@ -14,6 +14,7 @@ import type {
   StoredMessageKind,
   UserRef,
 } from '../protocol/index.js';
+import type { ConfirmResult, ConfirmState } from './email-confirm.js';
 import type { TimeFormat } from './view/time.js';
 
 /** The connection as the status line shows it. */
@@ -288,6 +289,8 @@ export type State = {
   moderation: ModerationState;
   /** Uploads and downloads under way, by id, in the order they started. */
   transfers: Record<string, Transfer>;
+  /** An email address waiting for its mailed code: the confirmation screen (hidden or not), or null. */
+  confirm: ConfirmState | null;
 };
 
 /** A notification's details (see `State.alert`). */
@@ -382,4 +385,14 @@ export type Action =
   | { type: 'transfer'; transfer: Transfer }
   /** A file is up, down, or failed (its notice says which): off the status line. */
   | { type: 'transfer-done'; id: string }
-  | { type: 'tick'; now: number };
+  | { type: 'tick'; now: number }
+  /** The account's address as the server says it (logging in, `/email`): a code waits, or nothing does (null). */
+  | { type: 'confirm-needed'; confirm: ConfirmState | null }
+  /** The confirmation screen after a key (the code typed, the field changed, hidden). */
+  | { type: 'confirm-edit'; confirm: ConfirmState }
+  /** A request from the confirmation screen: under way, refused, or a code mailed. */
+  | { type: 'confirm-result'; result: ConfirmResult }
+  /** The hidden confirmation screen shown again. */
+  | { type: 'confirm-show' }
+  /** The code was right: the screen goes and the notice says so. */
+  | { type: 'confirmed'; address: string };

@@ -4,6 +4,7 @@ import type { Key } from 'ink';
 import { NO_KEY } from '../../src/tui/key-chunks.js';
 import {
   afterRefusal,
+  emailToSend,
   initialLoginForm,
   inviteToSend,
   type LoginForm,
@@ -95,6 +96,7 @@ test('after the server refuses the form, the passwords are emptied and the curso
     password: 'hunter22',
     repeat: 'hunter22',
     invite: '',
+    email: '',
     field: 'repeat',
     problem: null,
     registration: null,
@@ -175,4 +177,27 @@ describe('the invite code, where the server takes new accounts only with one', (
     const onInvite = { ...registering('invite'), field: 'invite' as const };
     assert.equal(loginKeys(onInvite, 'r', CTRL_R).form.field, 'password');
   });
+});
+
+test('registering where the server requires an email address: an Email field, refused empty in words, sent once typed', () => {
+  const url = 'ws://chat.example:7700';
+  let form = withRegistration({ ...initialLoginForm(url), mode: 'register' }, url, 'open', 'required');
+  assert.deepEqual(loginFields('register', 'open', 'required'), ['server', 'username', 'password', 'repeat', 'email']);
+  form = loginKeys(form, `dora\r${'pw-long-1'}\r${'pw-long-1'}\r`, NO_KEY).form;
+  assert.equal(form.field, 'email');
+  const empty = loginKeys(form, '\r', NO_KEY);
+  assert.equal(empty.submit, false);
+  assert.match(empty.form.problem ?? '', /requires one/);
+  const typed = loginKeys(form, 'dora@mail.example\r', NO_KEY);
+  assert.equal(typed.submit, true);
+  assert.equal(emailToSend(typed.form), 'dora@mail.example');
+});
+
+test('an optional email address may stay empty; a server without mail has no Email field', () => {
+  const url = 'ws://chat.example:7700';
+  let form = withRegistration({ ...initialLoginForm(url), mode: 'register' }, url, 'open', 'optional');
+  form = loginKeys(form, 'dora\rpw-long-1\rpw-long-1\r\r', NO_KEY).form;
+  assert.equal(emailToSend(form), null);
+  assert.deepEqual(loginFields('register', 'open', null), ['server', 'username', 'password', 'repeat']);
+  assert.equal(emailToSend({ ...form, mode: 'login', email: 'x@y.example' }), null);
 });

@@ -1,5 +1,5 @@
 import { Box, Text } from 'ink';
-import { type LoginField, loginFields, type RegistrationMode } from '../login-form.js';
+import { type LoginField, loginFields, type MailMode, type RegistrationMode } from '../login-form.js';
 import { sanitize } from '../sanitize.js';
 
 export type { LoginField };
@@ -14,6 +14,10 @@ export type LoginScreenProps = {
   readonly repeat?: string;
   /** The invite code (register mode, on a server that takes accounts by invite only). */
   readonly invite?: string;
+  /** The email address (register mode, on a server that sends mail). */
+  readonly email?: string;
+  /** Whether the server takes an address (optional) or requires one, as it said, or null. */
+  readonly mail?: MailMode | null;
   /** Who may register on the server, as it said, or null (not asked yet, or no answer). */
   readonly registration?: RegistrationMode | null;
   readonly serverUrl: string;
@@ -38,6 +42,7 @@ const LABELS: Record<LoginField, string> = {
   username: 'Username',
   password: 'Password',
   repeat: 'Repeat  ',
+  email: 'Email   ',
   invite: 'Invite  ',
 };
 
@@ -58,9 +63,16 @@ export function LoginScreen(props: LoginScreenProps) {
     username: sanitize(props.username, { multiline: false }),
     password: '•'.repeat([...props.password].length),
     repeat: '•'.repeat([...(props.repeat ?? '')].length),
+    email: sanitize(props.email ?? '', { multiline: false }),
     invite: sanitize(props.invite ?? '', { multiline: false }),
   };
   const note = props.mode === 'register' && props.registration ? REGISTRATION_NOTES[props.registration] : null;
+  const mailNote =
+    props.mode === 'register' && props.mail
+      ? props.mail === 'required'
+        ? 'this server requires an email address: a code is mailed to it to confirm it'
+        : 'an email address is optional here (for password resets): a code is mailed to it to confirm it'
+      : null;
   const verb = props.mode === 'login' ? 'log in' : 'register';
   return (
     <Box flexDirection="column" width={width} borderStyle="round" paddingX={1}>
@@ -76,7 +88,12 @@ export function LoginScreen(props: LoginScreenProps) {
           {note}
         </Text>
       ) : null}
-      {loginFields(props.mode, props.registration ?? null).map((f) => {
+      {mailNote ? (
+        <Text color={color ? 'yellow' : undefined} wrap="wrap">
+          {mailNote}
+        </Text>
+      ) : null}
+      {loginFields(props.mode, props.registration ?? null, props.mail ?? null).map((f) => {
         const focused = f === props.field && !props.busy;
         return (
           <Text key={f} wrap="truncate-end">
