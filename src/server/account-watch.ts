@@ -24,7 +24,8 @@ const CHUNK = 500;
  * closed. Every node does this for its own connections, so a cluster needs
  * nothing on the bus; a node that was down missed nothing (its connections
  * are gone too). A check also runs at start, so a signal never needs to be
- * seen twice.
+ * seen twice. Password changes and resets bump the counter as well, so the
+ * sessions they revoke close on every node even if the bus lost the close.
  */
 export class AccountWatch {
   #timer: NodeJS.Timeout | null = null;
@@ -92,7 +93,8 @@ export class AccountWatch {
         closed += hub.closeSessions(
           [sessionId],
           CloseCode.sessionRevoked,
-          "session revoked by the natter server's operators",
+          // An operator's revoke, a password change or reset: whichever ended it, the session is gone.
+          'session revoked',
         );
       }
     }

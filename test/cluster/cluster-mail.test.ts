@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
+import { closeCodeOf, connectAs, HttpApi, PASSWORD, uniqueName } from '../helpers/api.js';
 import { sharedBus } from '../helpers/nats.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { TestSmtp } from '../helpers/smtp.js';
+import { codeIn, TestSmtp } from '../helpers/smtp.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -73,4 +73,39 @@ test('two nodes on one database send each queued mail exactly once', async () =>
     },
   );
   assert.deepEqual(smtp.mails.map((m) => m.to).sort(), [...addresses].sort(), 'each address got exactly one mail');
+});
+
+test("a password reset through one node closes the account's sockets on the other", async () => {
+  const db = await freshDatabase();
+  cleanup.push(() => db.drop());
+  const smtp = await TestSmtp.start();
+  cleanup.push(() => smtp.close());
+  const nodes: TestServer[] = [];
+  for (let i = 0; i < 2; i++) {
+    const dir = mkdtempSync(join(tmpdir(), 'natter-reset-node-'));
+    const t = await startTestServer({ database: db.url, bus: await bus(), mail: smtp.settings() }, dir);
+    cleanup.push(async () => {
+      await t.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    nodes.push(t);
+  }
+  const [a, b] = nodes as [TestServer, TestServer];
+  const username = uniqueName('rs');
+  const address = `${username}@example.org`;
+  const owner = new HttpApi(b.httpUrl);
+  const registered = await owner.call('register', { username, password: PASSWORD, email: address });
+  await owner.call('email.verify', { code: codeIn(await smtp.mailTo(address)) });
+  // The account's only live connection is on node b; the reset goes through node a, which has none.
+  const socket = await connectAs(b.wsUrl, registered.token);
+  const closed = closeCodeOf(socket, 'the socket on node b to close');
+  const anon = new HttpApi(a.httpUrl);
+  await anon.call('password.resetRequest', { username });
+  const done = await anon.call('password.reset', {
+    username,
+    code: codeIn(await smtp.mailTo(address, 2)),
+    newPassword: 'a brand new secret',
+  });
+  assert.equal(done.revokedSessions, 1);
+  assert.equal(await closed, 4004);
 });

@@ -519,6 +519,8 @@ export const changePassword: Handler<'password.change'> = async (
     // Bot tokens go too unless asked otherwise: one minted with a stolen session must not survive.
     if (revokeBotTokens !== false)
       rows.push(...(await tx.sessions.revokeOthers(user.id, 'bot', kind === 'bot' ? sessionId : null)));
+    // Every node re-checks its connections' sessions too (account-watch.ts).
+    if (rows.length > 0) await tx.accounts.bumpSignal();
     return rows;
   });
   ctx.fanout.closeSessions(

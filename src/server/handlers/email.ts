@@ -290,6 +290,9 @@ export const resetPassword: Handler<'password.reset'> = async (ctx, { username, 
     await tx.users.update(user.id, { passwordHash, updatedAt: tx.clock() });
     const rows = await tx.sessions.revokeOthers(user.id, 'session', null);
     rows.push(...(await tx.sessions.revokeOthers(user.id, 'bot', null)));
+    // Every node also re-checks its connections' sessions (account-watch.ts), so they close
+    // wherever they are, whatever happens to the close effect on the bus.
+    if (rows.length > 0) await tx.accounts.bumpSignal();
     return rows;
   });
   if (revoked === null) return refused();
