@@ -38,8 +38,11 @@ describe('replies', () => {
     refused(() => assertReply('ping', { id: 1, result: { now: 5, uptime: 3 } }), 'result.uptime: not declared');
     refused(
       () =>
-        assertReply('whoami', { id: 1, result: { user: { ...user, email: 'a@b' }, session: null, botToken: null } }),
-      'result.user.email',
+        assertReply('whoami', {
+          id: 1,
+          result: { user: { ...user, phone: '555 0100' }, session: null, botToken: null },
+        }),
+      'result.user.phone',
     );
     refused(() => assertReply('ping', { id: 1, result: { now: 5 }, extra: true }), 'extra: not a reply field');
   });
