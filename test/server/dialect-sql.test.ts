@@ -4,9 +4,15 @@ import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-// SQLite's own SQL belongs to its backend: the SQLite store and the query code in db/.
+// SQLite's own SQL belongs to its backend: the SQLite store and the query code in db/, and the
+// backups' handling of a SQLite file (its snapshot, and the checks a restore makes on one).
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SQLITE_ONLY = ['src/server/store/sqlite/', 'src/server/db/'];
+const SQLITE_ONLY = [
+  'src/server/store/sqlite/',
+  'src/server/db/',
+  'src/server/backup/sqlite-snapshot.ts',
+  'src/server/backup/restore.ts',
+];
 const PATTERNS: [string, RegExp][] = [
   ['sqlite_sequence', /\bsqlite_sequence\b/i],
   ['sqlite_master', /\bsqlite_(master|schema)\b/i],

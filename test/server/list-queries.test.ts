@@ -25,7 +25,8 @@ async function statementsOf<T>(run: () => Promise<T>): Promise<{ result: T; stat
   recording = [];
   try {
     const result = await run();
-    return { result, statements: recording };
+    // The accounts watch reads its one row every 250 ms whatever the request does (account-watch.ts).
+    return { result, statements: recording.filter((sql) => !/^SELECT value FROM meta WHERE key = /.test(sql)) };
   } finally {
     recording = null;
   }
