@@ -23,7 +23,8 @@ after(async () => {
 
 const bus = sharedBus(cleanup);
 
-test('two nodes on one database send each queued mail exactly once', async () => {
+/** Two natters on one fresh PostgreSQL database and the shared bus, sending mail to one SMTP server. */
+async function twoNodes(): Promise<{ smtp: TestSmtp; a: TestServer; b: TestServer }> {
   const db = await freshDatabase();
   cleanup.push(() => db.drop());
   const smtp = await TestSmtp.start();
@@ -39,6 +40,11 @@ test('two nodes on one database send each queued mail exactly once', async () =>
     nodes.push(t);
   }
   const [a, b] = nodes as [TestServer, TestServer];
+  return { smtp, a, b };
+}
+
+test('two nodes on one database send each queued mail exactly once', async () => {
+  const { smtp, a, b } = await twoNodes();
   // Mail queued on both nodes, each node poked for every one: both go after the same rows at once.
   const addresses: string[] = [];
   await Promise.all(
@@ -76,21 +82,7 @@ test('two nodes on one database send each queued mail exactly once', async () =>
 });
 
 test("a password reset through one node closes the account's sockets on the other", async () => {
-  const db = await freshDatabase();
-  cleanup.push(() => db.drop());
-  const smtp = await TestSmtp.start();
-  cleanup.push(() => smtp.close());
-  const nodes: TestServer[] = [];
-  for (let i = 0; i < 2; i++) {
-    const dir = mkdtempSync(join(tmpdir(), 'natter-reset-node-'));
-    const t = await startTestServer({ database: db.url, bus: await bus(), mail: smtp.settings() }, dir);
-    cleanup.push(async () => {
-      await t.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    nodes.push(t);
-  }
-  const [a, b] = nodes as [TestServer, TestServer];
+  const { smtp, a, b } = await twoNodes();
   const username = uniqueName('rs');
   const address = `${username}@example.org`;
   const owner = new HttpApi(b.httpUrl);
